@@ -1,0 +1,148 @@
+// The one pybind11 module, fixntk._core. Kernels take raw pointers; numpy stays here.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "bcd_solver.hpp"
+
+namespace py = pybind11;
+using namespace fixntk;
+
+namespace {
+
+using carr = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using marr = py::array_t<std::uint8_t, py::array::c_style>;
+
+void require(bool ok, const std::string& msg) {
+  if (!ok) throw std::invalid_argument(msg);
+}
+
+PackedMasks packed_view(const marr& packed, idx_t n) {
+  require(packed.ndim() == 2, "packed masks must be a 2-d uint8 array (p, ceil(n/8))");
+  require(packed.shape(1) * 8 >= n, "packed masks hold fewer than n bits per group");
+  return PackedMasks{packed.data(), packed.shape(0), n, packed.shape(1)};
+}
+
+void check_X(const carr& X) { require(X.ndim() == 2, "X must be 2-d (n, d)"); }
+
+void check_rows(const carr& A, idx_t n, const char* what) {
+  require(A.ndim() == 2 && A.shape(0) == n,
+          std::string(what) + " must be 2-d with as many rows as X");
+}
+
+py::array_t<double> predict(const carr& X, const marr& packed, const carr& W) {
+  check_X(X);
+  const idx_t n = X.shape(0), d = X.shape(1);
+  PackedMasks M = packed_view(packed, n);
+  require(W.ndim() == 3 && W.shape(0) == M.p && W.shape(1) == d, "W must have shape (p, d, c)");
+  const idx_t c = W.shape(2);
+  py::array_t<double> out({n, c});
+  std::vector<idx_t> groups;
+  const double* w = W.data();
+  for (idx_t i = 0; i < M.p; ++i) {
+    bool nz = false;
+    for (idx_t a = 0; a < d * c && !nz; ++a) nz = w[i * d * c + a] != 0.0;
+    if (nz) groups.push_back(i);
+  }
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    masked_predict(X.data(), n, d, M, w, c, groups, o);
+  }
+  return out;
+}
+
+py::array_t<double> gradients(const carr& X, const marr& packed, const carr& R) {
+  check_X(X);
+  const idx_t n = X.shape(0), d = X.shape(1);
+  PackedMasks M = packed_view(packed, n);
+  check_rows(R, n, "R");
+  const idx_t c = R.shape(1);
+  py::array_t<double> G({M.p, d, c});
+  double* g = G.mutable_data();
+  {
+    py::gil_scoped_release release;
+    masked_gradients(X.data(), n, d, M, R.data(), c, g);
+  }
+  return G;
+}
+
+py::tuple eig(const carr& A) {
+  require(A.ndim() == 2 && A.shape(0) == A.shape(1), "A must be square");
+  const idx_t d = A.shape(0);
+  std::vector<double> a(A.data(), A.data() + d * d);
+  py::array_t<double> s(d), U({d, d});
+  sym_eig(d, a.data(), s.mutable_data(), U.mutable_data());
+  return py::make_tuple(s, U);
+}
+
+py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0, double lam,
+               double tol, long max_epochs, long ws_start, double inner_ratio,
+               const py::object& callback) {
+  check_X(X);
+  const idx_t n = X.shape(0), d = X.shape(1);
+  PackedMasks M = packed_view(packed, n);
+  check_rows(Y, n, "Y");
+  const idx_t c = Y.shape(1);
+  require(W0.ndim() == 3 && W0.shape(0) == M.p && W0.shape(1) == d && W0.shape(2) == c,
+          "warm start must have shape (p, d, c)");
+  require(lam > 0, "lam must be positive");
+  require(tol > 0, "tol must be positive");
+  SolverOptions opt;
+  opt.lam = lam;
+  opt.tol = tol;
+  opt.max_epochs = max_epochs;
+  opt.ws_start = ws_start;
+  opt.inner_ratio = inner_ratio;
+  py::array_t<double> W({M.p, d, c});
+  std::copy(W0.data(), W0.data() + M.p * d * c, W.mutable_data());
+
+  auto should_stop = []() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+  std::function<void(long, long, double, double)> report;
+  if (!callback.is_none()) {
+    report = [&callback](long outer, long epochs, double primal, double gap) {
+      py::gil_scoped_acquire gil;
+      callback(outer, epochs, primal, gap);
+    };
+  }
+  GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, opt, should_stop, report);
+  SolverReport rep;
+  double* w = W.mutable_data();
+  {
+    py::gil_scoped_release release;
+    rep = solver.run(w);
+  }
+  if (rep.interrupted) throw py::error_already_set();
+  py::dict out;
+  out["coef"] = W;
+  out["primal"] = rep.primal;
+  out["dual"] = rep.dual;
+  out["gap"] = rep.gap;
+  out["f0"] = rep.f0;
+  out["n_epochs"] = rep.n_epochs;
+  out["n_outer"] = rep.n_outer;
+  out["converged"] = rep.converged;
+  out["gap_history"] = py::array_t<double>(rep.gap_history.size(), rep.gap_history.data());
+  out["epoch_history"] = py::array_t<long>(rep.epoch_history.size(), rep.epoch_history.data());
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fixntk compiled kernels: masked products and the group-lasso BCD solver";
+  m.def("masked_predict", &predict, py::arg("X"), py::arg("packed"), py::arg("W"),
+        "sum_i D_i X W_i for W of shape (p, d, c); returns (n, c).");
+  m.def("masked_gradients", &gradients, py::arg("X"), py::arg("packed"), py::arg("R"),
+        "X^T D_i R for every group; returns (p, d, c), unscaled.");
+  m.def("sym_eig", &eig, py::arg("A"), "Jacobi eigendecomposition of a symmetric matrix.");
+  m.def("solve_group_lasso", &solve, py::arg("X"), py::arg("packed"), py::arg("Y"),
+        py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
+        py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"));
+}

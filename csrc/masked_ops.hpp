@@ -1,0 +1,95 @@
+// Masked products of the gated ReLU design, never materialising the n x (p d) matrix:
+//   predict:   out = sum_i D_i X W_i                       (n x c)
+//   gradients: G_i = X^T D_i R  for every group i          (p x d x c)
+//   gram:      Q   = X^T D_i X  over an index list          (d x d)
+#pragma once
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "masks.hpp"
+
+namespace fixntk {
+
+// out (n x c) = sum over groups in `groups` of D_i X W_i, with W (p x d x c).
+inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks& M,
+                           const double* W, idx_t c, const std::vector<idx_t>& groups,
+                           double* out) {
+  std::fill(out, out + n * c, 0.0);
+  const idx_t block = 256;
+  const idx_t nblocks = (n + block - 1) / block;
+#pragma omp parallel
+  {
+    std::vector<double> xw(c);
+#pragma omp for schedule(static)
+    for (idx_t b = 0; b < nblocks; ++b) {
+      const idx_t k0 = b * block, k1 = std::min(n, k0 + block);
+      for (idx_t i : groups) {
+        const std::uint8_t* bits = M.row(i);
+        const double* Wi = W + i * d * c;
+        for (idx_t k = k0; k < k1; ++k) {
+          if (!((bits[k >> 3] >> (k & 7)) & 1u)) continue;
+          const double* xk = X + k * d;
+          double* ok = out + k * c;
+          for (idx_t j = 0; j < d; ++j) {
+            const double xj = xk[j];
+            const double* wr = Wi + j * c;
+            for (idx_t l = 0; l < c; ++l) ok[l] += xj * wr[l];
+          }
+        }
+      }
+    }
+  }
+}
+
+// g (d x c) += sum_{k in mask i} x_k r_k^T.
+inline void masked_gradient_one(const double* X, idx_t d, const PackedMasks& M,
+                                const double* R, idx_t c, idx_t i, double* g) {
+  if (c == 1) {
+    M.for_each_row(i, [&](idx_t k) {
+      const double rk = R[k];
+      const double* xk = X + k * d;
+      for (idx_t j = 0; j < d; ++j) g[j] += rk * xk[j];
+    });
+  } else {
+    M.for_each_row(i, [&](idx_t k) {
+      const double* xk = X + k * d;
+      const double* rk = R + k * c;
+      for (idx_t j = 0; j < d; ++j) {
+        const double xj = xk[j];
+        for (idx_t l = 0; l < c; ++l) g[j * c + l] += xj * rk[l];
+      }
+    });
+  }
+}
+
+// G (p x d x c) = X^T D_i R for all groups (unscaled).
+inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
+                             const double* R, idx_t c, double* G) {
+  (void)n;
+  const idx_t dc = d * c;
+#pragma omp parallel for schedule(dynamic, 8)
+  for (idx_t i = 0; i < M.p; ++i) {
+    double* g = G + i * dc;
+    std::fill(g, g + dc, 0.0);
+    masked_gradient_one(X, d, M, R, c, i, g);
+  }
+}
+
+// Q (d x d) = sum_{k in idx} x_k x_k^T (full symmetric matrix).
+inline void gram_from_indices(const double* X, idx_t d, const std::vector<std::int32_t>& idx,
+                              double* Q) {
+  std::fill(Q, Q + d * d, 0.0);
+  for (std::int32_t k : idx) {
+    const double* xk = X + static_cast<idx_t>(k) * d;
+    for (idx_t a = 0; a < d; ++a) {
+      const double xa = xk[a];
+      double* qa = Q + a * d;
+      for (idx_t b = a; b < d; ++b) qa[b] += xa * xk[b];
+    }
+  }
+  for (idx_t a = 0; a < d; ++a)
+    for (idx_t b = 0; b < a; ++b) Q[a * d + b] = Q[b * d + a];
+}
+
+}  // namespace fixntk

@@ -1,0 +1,34 @@
+"""fixntk: exact convex programs for gated ReLU networks, the NTK and its fix.
+
+A two-layer gated ReLU network trained with weight decay is the group lasso
+
+    min_W 1/(2n) || sum_i D_i X w_i - y ||^2 + lam sum_i ||w_i||,
+
+a multiple kernel learning problem over masking kernels D_i X X^T D_i; the NTK is one
+label-blind choice of kernel weights, and iterative reweighting fixes it.
+"""
+
+from ._arrangement import Arrangement, sample_arrangement
+from ._solver import (
+    PathResult,
+    SolveResult,
+    duality_gap,
+    lambda_max,
+    objective,
+    solve,
+    solve_path,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Arrangement",
+    "PathResult",
+    "SolveResult",
+    "duality_gap",
+    "lambda_max",
+    "objective",
+    "sample_arrangement",
+    "solve",
+    "solve_path",
+]

@@ -1,0 +1,123 @@
+"""Input validation shared by every public entry point: clear errors at the boundary."""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_X",
+    "check_targets",
+    "check_lam",
+    "check_positive",
+    "check_int",
+]
+
+
+def _reject_unsupported(a, name):
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        sp = None
+    if sp is not None and sp.issparse(a):
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix; fixntk needs dense data here "
+            f"(gated ReLU masks make every row dense). Use {name}.toarray()."
+        )
+
+
+def _as_float_array(a, name):
+    _reject_unsupported(a, name)
+    if hasattr(a, "to_numpy") and not isinstance(a, np.ndarray):
+        a = a.to_numpy()
+    arr = np.asarray(a)
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} has dtype object with non-numeric entries; "
+                "it must be an array of real numbers"
+            ) from exc
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} is complex; only real-valued data is supported")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} has dtype {arr.dtype}; it must be an array of real numbers"
+        )
+    return arr
+
+
+def check_X(X, name="X"):
+    """Return X as a C-contiguous float64 (n, d) array, or raise a clear error."""
+    arr = _as_float_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-dimensional (n_samples, n_features); got shape {arr.shape}"
+        )
+    n, d = arr.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}; need n >= 1 and d >= 1")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_targets(y, n, name="y"):
+    """Return (Y as float64 (n, c) C-array, was_1d) for y of shape (n,) or (n, c)."""
+    arr = _as_float_array(y, name)
+    if arr.ndim == 1:
+        was_1d = True
+        arr = arr[:, None]
+    elif arr.ndim == 2:
+        was_1d = False
+    else:
+        raise ValueError(f"{name} must have shape (n,) or (n, c); got {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} rows but X has {n}: they must match"
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no columns")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr, was_1d
+
+
+def check_positive(value, name, allow_zero=False):
+    """A finite real number > 0 (or >= 0 with allow_zero)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}; got {value}")
+    return value
+
+
+def check_lam(lam):
+    """The regularisation strength: a finite real number > 0.
+
+    lam = 0 is refused: the unregularised problem has no certificate of optimality in
+    this scaling (the dual point is undefined) and is usually ill-posed when p*d > n.
+    """
+    if isinstance(lam, numbers.Real) and not isinstance(lam, bool) and lam == 0:
+        raise ValueError(
+            "lam = 0 is not supported: the unregularised problem is ill-posed when "
+            "p*d > n and has no duality-gap certificate; use a small positive lam, "
+            "e.g. 1e-6 * fixntk.lambda_max(X, y, arr)"
+        )
+    return check_positive(lam, "lam")
+
+
+def check_int(value, name, minimum=1):
+    """An integer >= minimum."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer; got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return value

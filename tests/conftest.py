@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+
+def planted(n=300, d=5, n_teacher=4, noise=0.1, seed=0, c=None):
+    """A planted ReLU-teacher regression problem (y of shape (n,) or (n, c))."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    U = rng.standard_normal((d, n_teacher))
+    H = np.maximum(X @ U, 0)
+    if c is None:
+        y = H.sum(axis=1)
+    else:
+        y = H @ rng.standard_normal((n_teacher, c))
+    y = y + noise * y.std() * rng.standard_normal(y.shape)
+    return X, y
+
+
+def dense_design(X, masks):
+    """The n x (p d) design [D_1 X, ..., D_p X] (small problems only)."""
+    n, d = X.shape
+    p = masks.shape[1]
+    return (masks[:, :, None] * X[:, None, :]).reshape(n, p * d)
+
+
+def fista_group_lasso(X, y, masks, lam, n_iter=20000):
+    """An independent solver: FISTA with restart on the materialised design."""
+    n, d = X.shape
+    p = masks.shape[1]
+    A = dense_design(X, masks)
+    Y = y[:, None] if y.ndim == 1 else y
+    L = np.linalg.norm(A, 2) ** 2 / n
+    W = np.zeros((p * d, Y.shape[1]))
+    Z, t = W.copy(), 1.0
+
+    def F(W):
+        R = A @ W - Y
+        return 0.5 * (R**2).sum() / n + lam * np.sqrt(
+            (W.reshape(p, d, -1) ** 2).sum(axis=(1, 2))).sum()
+
+    f_old = F(W)
+    for _ in range(n_iter):
+        G = A.T @ (A @ Z - Y) / n
+        V = (Z - G / L).reshape(p, d, -1)
+        nv = np.sqrt((V**2).sum(axis=(1, 2)))
+        shrink = np.maximum(0.0, 1.0 - (lam / L) / np.maximum(nv, 1e-300))
+        W_new = (V * shrink[:, None, None]).reshape(p * d, -1)
+        f_new = F(W_new)
+        if f_new > f_old:  # adaptive restart
+            t = 1.0
+            Z = W.copy()
+            continue
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        Z = W_new + (t - 1) / t_new * (W_new - W)
+        W, t, f_old = W_new, t_new, f_new
+    W = W.reshape(p, d, -1)
+    return (W[:, :, 0] if y.ndim == 1 else W), f_old
+
+
+@pytest.fixture
+def small_problem():
+    import fixntk
+
+    X, y = planted(n=200, d=4, seed=1)
+    arr = fixntk.sample_arrangement(X, 40, seed=3)
+    return X, y, arr

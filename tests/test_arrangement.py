@@ -1,0 +1,94 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fixntk
+from conftest import planted
+
+
+def test_masks_match_gates_and_are_distinct():
+    X, _ = planted(n=150, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 300, seed=1)
+    M = arr.masks
+    assert M.shape == (150, arr.p) and M.dtype == bool
+    # representative gates reproduce their masks
+    np.testing.assert_array_equal(X @ arr.gates.T >= 0, M)
+    np.testing.assert_array_equal(arr.apply(X), M)
+    # distinct, none all-zero
+    assert len({m.tobytes() for m in M.T}) == arr.p
+    assert M.any(axis=0).all()
+    # counts: every sampled gate lands in one cell (all-zero masks are dropped)
+    assert arr.counts.sum() <= 300 and arr.counts.min() >= 1
+
+
+def test_counts_match_bruteforce():
+    X, _ = planted(n=60, d=2, seed=0)
+    arr = fixntk.sample_arrangement(X, 500, seed=7)
+    G = np.random.default_rng(7).standard_normal((500, 2))
+    S = (X @ G.T >= 0).T
+    keys = {}
+    for row in S:
+        if row.any():
+            keys[row.tobytes()] = keys.get(row.tobytes(), 0) + 1
+    got = {m.tobytes(): c for m, c in zip(arr.masks.T, arr.counts)}
+    assert got == keys
+    # the first-seen order and the first gate as representative
+    first = []
+    for row in S:
+        if row.any() and row.tobytes() not in first:
+            first.append(row.tobytes())
+    assert [m.tobytes() for m in arr.masks.T] == first
+
+
+def test_same_seed_same_arrangement_and_seed_matters():
+    X, _ = planted(n=100, d=4, seed=0)
+    a = fixntk.sample_arrangement(X, 200, seed=5)
+    b = fixntk.sample_arrangement(X, 200, seed=5)
+    c = fixntk.sample_arrangement(X, 200, seed=6)
+    np.testing.assert_array_equal(a.words, b.words)
+    np.testing.assert_array_equal(a.gates, b.gates)
+    assert not np.array_equal(a.gates[:5], c.gates[:5])
+
+
+def test_packed_layout_is_what_core_reads():
+    X, _ = planted(n=130, d=3, seed=2)  # n not a multiple of 8 or 64
+    arr = fixntk.sample_arrangement(X, 50, seed=0)
+    bits = np.unpackbits(arr.packed, axis=1, bitorder="little")
+    np.testing.assert_array_equal(bits[:, :130].T.astype(bool), arr.masks)
+    assert not bits[:, 130:].any()
+
+
+def test_from_masks_roundtrip_and_errors():
+    rng = np.random.default_rng(0)
+    M = rng.random((70, 9)) < 0.5
+    arr = fixntk.Arrangement.from_masks(M)
+    np.testing.assert_array_equal(arr.masks, M)
+    with pytest.raises(ValueError, match="cannot be applied"):
+        arr.apply(rng.standard_normal((3, 2)))
+    with pytest.raises(ValueError, match="0 or 1"):
+        fixntk.Arrangement.from_masks(M * 2.0 + 0.5)
+    with pytest.raises(ValueError, match="2-d"):
+        fixntk.Arrangement.from_masks(M[:, 0])
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "10", True])
+def test_bad_n_gates(bad):
+    X, _ = planted(n=20, d=2)
+    with pytest.raises(ValueError, match="n_gates"):
+        fixntk.sample_arrangement(X, bad)
+
+
+def test_thread_count_does_not_change_result(tmp_path):
+    script = (
+        "import numpy as np, fixntk;"
+        "X = np.random.default_rng(0).standard_normal((500, 6));"
+        "a = fixntk.sample_arrangement(X, 3000, seed=11);"
+        f"np.save(r'{tmp_path}/' + __import__('os').environ['NUMBA_NUM_THREADS'], a.words)"
+    )
+    for t in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t)
+        subprocess.run([sys.executable, "-c", script], check=True, env=env)
+    np.testing.assert_array_equal(np.load(tmp_path / "1.npy"), np.load(tmp_path / "2.npy"))

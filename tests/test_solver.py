@@ -1,0 +1,201 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import fixntk
+from fixntk import _core
+from conftest import dense_design, fista_group_lasso, planted
+
+
+def test_core_products_match_dense():
+    X, y = planted(n=90, d=3, seed=4)
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    M = arr.masks
+    A = dense_design(X, M)
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((arr.p, 3, 2))
+    W[::3] = 0
+    pred = _core.masked_predict(X, arr.packed, W)
+    np.testing.assert_allclose(pred, A @ W.reshape(-1, 2), rtol=1e-12, atol=1e-12)
+    R = rng.standard_normal((90, 2))
+    G = _core.masked_gradients(X, arr.packed, R)
+    np.testing.assert_allclose(G.reshape(-1, 2), A.T @ R, rtol=1e-12, atol=1e-12)
+
+
+def test_jacobi_eigendecomposition_matches_numpy():
+    rng = np.random.default_rng(1)
+    B = rng.standard_normal((30, 12))
+    A = B.T @ B
+    s, U = _core.sym_eig(A)
+    np.testing.assert_allclose(np.sort(s), np.linalg.eigvalsh(A), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(U @ np.diag(s) @ U.T, A, atol=1e-9)
+    np.testing.assert_allclose(U.T @ U, np.eye(12), atol=1e-12)
+
+
+def test_lambda_max_is_exact_threshold(small_problem):
+    X, y, arr = small_problem
+    lmax = fixntk.lambda_max(X, y, arr)
+    A = dense_design(X, arr.masks)
+    G = (A.T @ y).reshape(arr.p, -1)
+    assert np.isclose(lmax, np.linalg.norm(G, axis=1).max() / len(y), rtol=1e-12)
+    at = fixntk.solve(X, y, arr, lmax)
+    assert not np.any(at.coef) and at.active_set.size == 0
+    below = fixntk.solve(X, y, arr, 0.99 * lmax)
+    assert below.active_set.size >= 1
+
+
+@pytest.mark.parametrize("frac", [0.5, 0.1, 0.01])
+def test_certified_gap_and_agreement_with_fista(small_problem, frac):
+    X, y, arr = small_problem
+    lam = frac * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-8)
+    assert res.converged
+    assert 0 <= res.gap <= 1e-8 * res.f0
+    # the gap recomputed from scratch at the returned point
+    gap = fixntk.duality_gap(X, y, arr, res.coef, lam)
+    assert gap <= 1e-8 * res.f0 * 1.01 + 1e-12
+    assert np.isclose(res.objective, fixntk.objective(X, y, arr, res.coef, lam), rtol=1e-12)
+    _, f_ref = fista_group_lasso(X, y, arr.masks, lam, n_iter=30000)
+    # FISTA is an upper bound on the optimum; ours must match it to 1e-6 relative
+    assert res.objective <= f_ref * (1 + 1e-9)
+    assert abs(res.objective - f_ref) <= 1e-6 * f_ref
+
+
+def test_kkt_conditions(small_problem):
+    X, y, arr = small_problem
+    n = len(y)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-10)
+    A = dense_design(X, arr.masks)
+    R = y - A @ res.coef.ravel()
+    G = (A.T @ R).reshape(arr.p, -1) / n
+    norms = np.linalg.norm(res.coef, axis=1)
+    act = norms > 0
+    # active: gradient of the loss balances the norm's gradient
+    resid = G[act] - lam * res.coef[act] / norms[act, None]
+    assert np.abs(resid).max() <= 1e-3 * lam
+    # inactive: dual feasibility
+    assert np.linalg.norm(G[~act], axis=1).max() <= lam * (1 + 1e-3)
+
+
+def test_multi_output_matches_fista():
+    X, Y = planted(n=150, d=3, seed=2, c=3)
+    arr = fixntk.sample_arrangement(X, 25, seed=1)
+    lam = 0.1 * fixntk.lambda_max(X, Y, arr)
+    res = fixntk.solve(X, Y, arr, lam, tol=1e-9)
+    assert res.coef.shape == (arr.p, 3, 3) and res.converged
+    _, f_ref = fista_group_lasso(X, Y, arr.masks, lam, n_iter=30000)
+    assert abs(res.objective - f_ref) <= 1e-6 * f_ref
+    # one output as a column gives the same as the 1-d target
+    r1 = fixntk.solve(X, Y[:, 0], arr, lam, tol=1e-10)
+    r2 = fixntk.solve(X, Y[:, :1], arr, lam, tol=1e-10)
+    np.testing.assert_allclose(r1.coef, r2.coef[:, :, 0], atol=1e-6)
+
+
+def test_masks_as_array_give_same_answer(small_problem):
+    X, y, arr = small_problem
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    a = fixntk.solve(X, y, arr, lam, tol=1e-9)
+    b = fixntk.solve(X, y, arr.masks, lam, tol=1e-9)
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-12)
+
+
+def test_warm_start_same_optimum_fewer_iterations(small_problem):
+    X, y, arr = small_problem
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    cold = fixntk.solve(X, y, arr, lam, tol=1e-9)
+    near = fixntk.solve(X, y, arr, 1.05 * lam, tol=1e-9)
+    warm = fixntk.solve(X, y, arr, lam, tol=1e-9, warm_start=near.coef)
+    assert warm.converged
+    assert abs(warm.objective - cold.objective) <= 1e-8 * cold.f0
+    assert warm.n_iter < cold.n_iter
+    again = fixntk.solve(X, y, arr, lam, tol=1e-9, warm_start=cold)
+    assert again.n_iter <= 5
+
+
+def test_max_iter_warns_with_gap(small_problem):
+    X, y, arr = small_problem
+    lam = 0.01 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(ConvergenceWarning, match="relative duality gap"):
+        res = fixntk.solve(X, y, arr, lam, tol=1e-12, max_iter=2)
+    assert not res.converged and res.gap > 0
+    assert np.isclose(res.gap, fixntk.duality_gap(X, y, arr, res.coef, lam), rtol=1e-6)
+
+
+def test_path_decreasing_grid_and_certified(small_problem):
+    X, y, arr = small_problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        lams, coefs, gaps, n_iters = fixntk.solve_path(X, y, arr, n_lams=8, eps=1e-2)
+    assert np.isclose(lams[0], fixntk.lambda_max(X, y, arr))
+    assert np.all(np.diff(lams) < 0)
+    assert not np.any(coefs[0])
+    f0 = 0.5 * (y**2).sum() / len(y)
+    assert np.all(gaps <= 1e-6 * f0)
+    nnz = [np.count_nonzero(np.linalg.norm(c, axis=1)) for c in coefs]
+    assert nnz[-1] > nnz[0]
+    # each path point equals a cold solve
+    cold = fixntk.solve(X, y, arr, lams[4], tol=1e-10)
+    assert abs(fixntk.objective(X, y, arr, coefs[4], lams[4]) - cold.objective) <= 2e-6 * f0
+
+
+def test_zero_target_gives_zero_solution(small_problem):
+    X, _, arr = small_problem
+    res = fixntk.solve(X, np.zeros(X.shape[0]), arr, 0.1)
+    assert res.converged and not np.any(res.coef) and res.gap == 0
+
+
+def test_float32_fortran_and_lists_accepted(small_problem):
+    X, y, arr = small_problem
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-9)
+    f = fixntk.solve(np.asfortranarray(X), list(y), arr, lam, tol=1e-9)
+    np.testing.assert_allclose(f.coef, ref.coef, atol=1e-12)
+    X32 = X.astype(np.float32)
+    r32 = fixntk.solve(X32, y.astype(np.float32), arr, lam, tol=1e-9)
+    assert r32.converged and r32.gap <= 1e-9 * r32.f0
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda X, y, a, l: (np.full_like(X, np.nan), y, a, l), "NaN"),
+        (lambda X, y, a, l: (X, np.where(np.arange(len(y)) == 3, np.inf, y), a, l), "NaN"),
+        (lambda X, y, a, l: (X[:, 0], y, a, l), "2-dimensional"),
+        (lambda X, y, a, l: (X, y[:-1], a, l), "rows"),
+        (lambda X, y, a, l: (X, y, a, -1.0), "lam"),
+        (lambda X, y, a, l: (X, y, a, 0.0), "lam = 0"),
+        (lambda X, y, a, l: (X, y, a, float("nan")), "lam"),
+        (lambda X, y, a, l: (X, y, a, "big"), "lam"),
+        (lambda X, y, a, l: (np.zeros((0, 4)), y[:0], a, l), "empty"),
+        (lambda X, y, a, l: (X, y, a.masks[:-1], l), "rows but X has"),
+        (lambda X, y, a, l: (X, y, a.masks[:, :0], l), "p = 0"),
+        (lambda X, y, a, l: (X.astype(complex), y, a, l), "complex"),
+        (lambda X, y, a, l: (X.astype(str), y, a, l), "real numbers"),
+    ],
+)
+def test_bad_inputs_raise_value_error(small_problem, mutate, match):
+    X, y, arr = small_problem
+    args = mutate(X, y, arr, 0.1)
+    with pytest.raises(ValueError, match=match):
+        fixntk.solve(*args)
+
+
+def test_bad_tol_and_warm_start(small_problem):
+    X, y, arr = small_problem
+    with pytest.raises(ValueError, match="tol"):
+        fixntk.solve(X, y, arr, 0.1, tol=0)
+    with pytest.raises(ValueError, match="warm_start"):
+        fixntk.solve(X, y, arr, 0.1, warm_start=np.zeros((arr.p + 1, 4)))
+    with pytest.raises(ValueError, match="warm_start"):
+        fixntk.solve(X, y, arr, 0.1, warm_start=np.full((arr.p, 4), np.nan))
+
+
+def test_sparse_X_gets_type_error(small_problem):
+    import scipy.sparse as sp
+
+    X, y, arr = small_problem
+    with pytest.raises(TypeError, match="toarray"):
+        fixntk.solve(sp.csr_matrix(X), y, arr, 0.1)
