@@ -15,6 +15,7 @@
 #include <numeric>
 #include <vector>
 
+#include "blas.hpp"
 #include "block_update.hpp"
 #include "masked_ops.hpp"
 #include "masks.hpp"
@@ -29,6 +30,10 @@ struct SolverOptions {
   double inner_ratio = 0.3;   // inner problem solved to gap <= ratio * outer gap
   int check_every = 5;        // inner gap checked every this many epochs
   int anderson_k = 5;         // iterates combined by Anderson extrapolation (0: off)
+  idx_t gram_max = 4096;      // largest k*d for which the working set's Gram is formed
+  bool newton = true;         // Newton polish on the support (c = 1)
+  double newton_gap = 1e-3;   // ... once the relative gap is below this
+  int newton_builds = 3;      // ... at most this many Gram matrices per solve
 };
 
 struct SolverReport {
@@ -288,7 +293,237 @@ class GroupLassoBCD {
       for (idx_t i : ws) pen += wnorm_[i];
       const double gap = 0.5 * r2 * inv_n + lam * pen - 0.5 * (y2 - ymt2) * inv_n;
       if (gap <= inner_target) return;
+      if (opt_.newton && c == 1 && blas().ready() && rep.gap <= opt_.newton_gap * rep.f0 &&
+          n_builds_ < opt_.newton_builds)
+        maybe_newton(ws, W, y2);
     }
+  }
+
+  // Runs the Newton polish once the support within the working set has been the same at two
+  // consecutive checks, and only once per support.
+  void maybe_newton(const std::vector<idx_t>& ws, double* W, double y2) {
+    std::vector<idx_t> S;
+    for (idx_t i : ws)
+      if (wnorm_[i] > 0) S.push_back(i);
+    const bool stable = S == last_support_;
+    last_support_ = S;
+    if (!stable || S.empty() || S == newton_support_) return;
+    if (static_cast<idx_t>(S.size()) * d_ > opt_.gram_max) return;
+    newton_support_ = S;
+    ++n_builds_;
+    const idx_t d = d_, k = S.size(), m = k * d;
+    build_gram(S);
+    std::vector<double> w(m), g(m);
+    for (idx_t t = 0; t < k; ++t) std::copy(W + S[t] * d, W + (S[t] + 1) * d, w.begin() + t * d);
+    for (idx_t a = 0; a < m; ++a) g[a] = -b_[a];
+    for (idx_t t = 0; t < k; ++t) gram_axpy(t, w.data() + t * d, g, m);
+    newton_polish(S, w, g, y2);
+    for (idx_t t = 0; t < k; ++t) std::copy(w.begin() + t * d, w.begin() + (t + 1) * d, W + S[t] * d);
+    // The residual is recomputed exactly from the new coefficients.
+    masked_predict(X_, n_, d_, M_, W, c_, S, R_.data());
+    for (idx_t a = 0; a < n_; ++a) R_[a] = Y_[a] - R_[a];
+  }
+
+
+  // ---- Newton polish on the support, in the coordinates of its Gram matrix ----
+  // With A = [D_i X]_{i in S}, H = A^T A / n (m x m, m = |S| d) and b = A^T Y / n, the
+  // smooth part is 1/2 <W, H W> - <b, W> + ||Y||^2 / (2n). Keeping g = H W - b exact makes
+  // the objective and every line-search trial cost O(m^2), whatever n is. H is formed once
+  // per support, by BLAS, when the support has stopped changing: by then BCD has done the
+  // combinatorial work and Newton converges in a few steps.
+
+  void build_gram(const std::vector<idx_t>& ws) {
+    const idx_t k = ws.size(), d = d_, c = c_, m = k * d;
+    H_.assign(m * m, 0.0);
+    b_.assign(m * c, 0.0);
+    const idx_t chunk = 1024;
+    std::vector<double> Z(chunk * m);
+    for (idx_t k0 = 0; k0 < n_; k0 += chunk) {
+      const idx_t k1 = std::min(n_, k0 + chunk), rows = k1 - k0;
+      for (idx_t r = 0; r < rows; ++r) {
+        const idx_t row = k0 + r;
+        const double* xk = X_ + row * d;
+        double* z = Z.data() + r * m;
+        for (idx_t t = 0; t < k; ++t) {
+          const std::uint8_t* bits = M_.row(ws[t]);
+          if ((bits[row >> 3] >> (row & 7)) & 1u)
+            std::copy(xk, xk + d, z + t * d);
+          else
+            std::fill(z + t * d, z + (t + 1) * d, 0.0);
+        }
+      }
+      // Row-major Z (rows x m) is column-major Z^T: dsyrk('U', 'N') accumulates Z^T Z.
+      syrk_t(static_cast<int>(m), static_cast<int>(rows), 1.0, Z.data(), static_cast<int>(m),
+             1.0, H_.data(), static_cast<int>(m));
+      gemm_tn(static_cast<int>(m), static_cast<int>(c), static_cast<int>(rows), 1.0, Z.data(),
+              static_cast<int>(m), Y_ + k0 * c, static_cast<int>(c), 1.0, b_.data(),
+              static_cast<int>(c));
+    }
+    const double inv_n = 1.0 / static_cast<double>(n_);
+    // Column-major upper = row-major lower: mirror it, then scale.
+    for (idx_t a = 0; a < m; ++a) {
+      for (idx_t bb = 0; bb < a; ++bb) H_[bb * m + a] = H_[a * m + bb];
+    }
+    for (double& h : H_) h *= inv_n;
+    for (double& v : b_) v *= inv_n;
+  }
+
+  struct GramStats {
+    double primal, gap;
+  };
+
+  // Objective and restricted gap from (w, g); pen is sum of block norms.
+  GramStats gram_stats(const std::vector<double>& w, const std::vector<double>& g, double y2,
+                       idx_t k) const {
+    const idx_t dc = d_ * c_, mc = k * dc;
+    const double inv_n = 1.0 / static_cast<double>(n_), lam = opt_.lam;
+    double wg = 0.0, bw = 0.0, pen = 0.0, gmax = 0.0;
+    for (idx_t a = 0; a < mc; ++a) {
+      wg += w[a] * g[a];
+      bw += b_[a] * w[a];
+    }
+    for (idx_t t = 0; t < k; ++t) {
+      pen += norm(w.data() + t * dc, dc);
+      gmax = std::max(gmax, norm(g.data() + t * dc, dc));
+    }
+    const double r2n = y2 * inv_n - bw + wg;  // ||R||^2 / n
+    const double yr = y2 * inv_n - bw;        // <Y, R> / n
+    const double primal = 0.5 * r2n + lam * pen;
+    const double s = std::max(1.0, gmax / lam);
+    const double dual = yr / s - 0.5 * r2n / (s * s);
+    return {primal, primal - dual};
+  }
+
+  // g += H[:, block t] delta  (H symmetric: rows of the block are contiguous)
+  void gram_axpy(idx_t t, const double* delta, std::vector<double>& g, idx_t m) const {
+    const idx_t d = d_, c = c_;
+    for (idx_t j = 0; j < d; ++j) {
+      const double* h = H_.data() + (t * d + j) * m;
+      for (idx_t l = 0; l < c; ++l) {
+        const double dl = delta[j * c + l];
+        if (dl == 0.0) continue;
+        if (c == 1) {
+          for (idx_t a = 0; a < m; ++a) g[a] += h[a] * dl;
+        } else {
+          for (idx_t a = 0; a < m; ++a) g[a * c + l] += h[a] * dl;
+        }
+      }
+    }
+  }
+
+  double gram_primal(const std::vector<double>& w, const std::vector<double>& g, double y2,
+                     idx_t k) const {
+    return gram_stats(w, g, y2, k).primal;
+  }
+
+  // Newton's method on the groups that are nonzero (c = 1), where the objective is smooth:
+  //   grad_t = g_t + lam w_t / ||w_t||,
+  //   Hess   = H_SS + lam blockdiag((I - u_t u_t^T) / ||w_t||),   u_t = w_t / ||w_t||,
+  // with an Armijo backtracking line search on the objective. Stops when a step fails to
+  // decrease it (a group heading to zero is BCD's business).
+  void newton_polish(const std::vector<idx_t>& ws, std::vector<double>& w, std::vector<double>& g,
+                     double y2) {
+    const idx_t k = ws.size(), d = d_, m = k * d;
+    const double lam = opt_.lam;
+    std::vector<idx_t> S;
+    for (idx_t t = 0; t < k; ++t)
+      if (wnorm_[ws[t]] > 0) S.push_back(t);
+    const idx_t s = S.size(), ms = s * d;
+    if (s == 0) return;
+    std::vector<double> Hn(ms * ms), grad(ms), step(ms), wtry(m), gtry(m), fullstep(m);
+    const int ims = static_cast<int>(ms);
+    for (int it = 0; it < 20; ++it) {
+      double gmax = 0.0;
+      for (idx_t a = 0; a < s; ++a) {
+        const idx_t t = S[a];
+        const double nr = norm(w.data() + t * d, d);
+        if (!(nr > 0)) return;
+        for (idx_t j = 0; j < d; ++j) {
+          grad[a * d + j] = g[t * d + j] + lam * w[t * d + j] / nr;
+          gmax = std::max(gmax, std::abs(grad[a * d + j]));
+        }
+      }
+      if (gmax <= 1e-14 * (std::abs(lam) + 1.0)) return;
+      for (idx_t a = 0; a < s; ++a)
+        for (idx_t bb = 0; bb < s; ++bb)
+          for (idx_t i = 0; i < d; ++i)
+            std::copy(H_.data() + (S[a] * d + i) * m + S[bb] * d,
+                      H_.data() + (S[a] * d + i) * m + S[bb] * d + d,
+                      Hn.data() + (a * d + i) * ms + bb * d);
+      for (idx_t a = 0; a < s; ++a) {
+        const idx_t t = S[a];
+        const double nr = norm(w.data() + t * d, d);
+        for (idx_t i = 0; i < d; ++i)
+          for (idx_t j = 0; j < d; ++j) {
+            const double ui = w[t * d + i] / nr, uj = w[t * d + j] / nr;
+            Hn[(a * d + i) * ms + a * d + j] += lam / nr * ((i == j ? 1.0 : 0.0) - ui * uj);
+          }
+      }
+      int info = 0;
+      const char U = 'U';
+      blas().dpotrf(&U, &ims, Hn.data(), &ims, &info);
+      if (info != 0) return;
+      for (idx_t a = 0; a < ms; ++a) step[a] = -grad[a];
+      const int one = 1;
+      blas().dpotrs(&U, &ims, &one, Hn.data(), &ims, step.data(), &ims, &info);
+      if (info != 0) return;
+      double slope = 0.0;
+      for (idx_t a = 0; a < ms; ++a) slope += grad[a] * step[a];
+      if (!(slope < 0)) return;
+      std::fill(fullstep.begin(), fullstep.end(), 0.0);
+      for (idx_t a = 0; a < s; ++a)
+        std::copy(step.begin() + a * d, step.begin() + (a + 1) * d, fullstep.begin() + S[a] * d);
+      const double f0 = gram_primal(w, g, y2, k);
+      double alpha = 1.0;
+      bool accepted = false;
+      for (int ls = 0; ls < 30; ++ls) {
+        for (idx_t a = 0; a < m; ++a) wtry[a] = w[a] + alpha * fullstep[a];
+        gtry = g;
+        std::vector<double> sd(d);
+        for (idx_t a = 0; a < s; ++a) {
+          for (idx_t j = 0; j < d; ++j) sd[j] = alpha * step[a * d + j];
+          gram_axpy(S[a], sd.data(), gtry, m);
+        }
+        if (gram_primal(wtry, gtry, y2, k) <= f0 + 1e-4 * alpha * slope) {
+          accepted = true;
+          break;
+        }
+        alpha *= 0.5;
+      }
+      if (!accepted) return;
+      w.swap(wtry);
+      g.swap(gtry);
+      for (idx_t a = 0; a < s; ++a) wnorm_[ws[S[a]]] = norm(w.data() + S[a] * d, d);
+      if (alpha < 1.0) return;  // damped: the support is likely still changing
+    }
+  }
+
+  // Anderson weights z (summing to one) for iterates 1..K of a history of K + 1 vectors of
+  // length len: minimise ||sum_a z_a (x_{a+1} - x_a)|| subject to sum z = 1.
+  static bool anderson_weights(const std::vector<double>& h, idx_t len, int K,
+                               std::vector<double>& z) {
+    std::vector<double> UtU(K * K);
+    z.assign(K, 1.0);
+    for (int a = 0; a < K; ++a)
+      for (int bb = a; bb < K; ++bb) {
+        double acc = 0.0;
+        const double* a1 = h.data() + (a + 1) * len;
+        const double* a0 = h.data() + a * len;
+        const double* b1 = h.data() + (bb + 1) * len;
+        const double* b0 = h.data() + bb * len;
+        for (idx_t t = 0; t < len; ++t) acc += (a1[t] - a0[t]) * (b1[t] - b0[t]);
+        UtU[a * K + bb] = UtU[bb * K + a] = acc;
+      }
+    double tr = 0.0;
+    for (int a = 0; a < K; ++a) tr += UtU[a * K + a];
+    if (!(tr > 0.0)) return false;
+    for (int a = 0; a < K; ++a) UtU[a * K + a] += 1e-10 * tr;
+    if (!cholesky_solve(K, UtU.data(), z.data())) return false;
+    double zs = 0.0;
+    for (int a = 0; a < K; ++a) zs += z[a];
+    if (!(std::abs(zs) > 0.0) || !std::isfinite(zs)) return false;
+    for (int a = 0; a < K; ++a) z[a] /= zs;
+    return true;
   }
 
   // Extrapolates the last K + 1 iterates; keeps the result only if the objective drops.
@@ -297,27 +532,8 @@ class GroupLassoBCD {
   void anderson(const std::vector<idx_t>& ws, double* W, const std::vector<double>& hw,
                 const std::vector<double>& hr, int K, idx_t kw) {
     const idx_t dc = d_ * c_, nc = n_ * c_;
-    // U^T U with U_k = w_{k+1} - w_k.
-    std::vector<double> UtU(K * K), z(K, 1.0);
-    for (int a = 0; a < K; ++a)
-      for (int b = a; b < K; ++b) {
-        double acc = 0.0;
-        const double* wa1 = hw.data() + (a + 1) * kw;
-        const double* wa0 = hw.data() + a * kw;
-        const double* wb1 = hw.data() + (b + 1) * kw;
-        const double* wb0 = hw.data() + b * kw;
-        for (idx_t t = 0; t < kw; ++t) acc += (wa1[t] - wa0[t]) * (wb1[t] - wb0[t]);
-        UtU[a * K + b] = UtU[b * K + a] = acc;
-      }
-    double tr = 0.0;
-    for (int a = 0; a < K; ++a) tr += UtU[a * K + a];
-    if (!(tr > 0.0)) return;
-    for (int a = 0; a < K; ++a) UtU[a * K + a] += 1e-10 * tr;
-    if (!cholesky_solve(K, UtU.data(), z.data())) return;
-    double zs = 0.0;
-    for (int a = 0; a < K; ++a) zs += z[a];
-    if (!(std::abs(zs) > 0.0) || !std::isfinite(zs)) return;
-    for (int a = 0; a < K; ++a) z[a] /= zs;  // weights on iterates 1..K
+    std::vector<double> z;
+    if (!anderson_weights(hw, kw, K, z)) return;
     std::vector<double> wacc(kw, 0.0), racc(nc, 0.0);
     for (int a = 0; a < K; ++a) {
       const double* wa = hw.data() + (a + 1) * kw;
@@ -382,6 +598,9 @@ class GroupLassoBCD {
   std::function<void(long, long, double, double)> report_;
   std::vector<GroupCache> cache_;
   std::vector<double> R_, wnorm_;
+  std::vector<double> H_, b_;  // Newton: the support's H = A^T A / n and b = A^T Y / n
+  std::vector<idx_t> last_support_, newton_support_;
+  int n_builds_ = 0;
   std::chrono::steady_clock::time_point last_check_;
 };
 

@@ -81,7 +81,7 @@ py::tuple eig(const carr& A) {
 
 py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0, double lam,
                double tol, long max_epochs, long ws_start, double inner_ratio,
-               const py::object& callback) {
+               const py::object& callback, long gram_max, bool newton, int anderson_k) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -97,6 +97,9 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   opt.max_epochs = max_epochs;
   opt.ws_start = ws_start;
   opt.inner_ratio = inner_ratio;
+  opt.gram_max = gram_max;
+  opt.newton = newton;
+  opt.anderson_k = anderson_k;
   py::array_t<double> W({M.p, d, c});
   std::copy(W0.data(), W0.data() + M.p * d * c, W.mutable_data());
 
@@ -133,6 +136,15 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   return out;
 }
 
+void set_blas(std::uintptr_t dgemm, std::uintptr_t dsyrk, std::uintptr_t dpotrf,
+              std::uintptr_t dpotrs) {
+  Blas& b = blas();
+  b.dgemm = reinterpret_cast<dgemm_t>(dgemm);
+  b.dsyrk = reinterpret_cast<dsyrk_t>(dsyrk);
+  b.dpotrf = reinterpret_cast<dpotrf_t>(dpotrf);
+  b.dpotrs = reinterpret_cast<dpotrs_t>(dpotrs);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -141,8 +153,13 @@ PYBIND11_MODULE(_core, m) {
         "sum_i D_i X W_i for W of shape (p, d, c); returns (n, c).");
   m.def("masked_gradients", &gradients, py::arg("X"), py::arg("packed"), py::arg("R"),
         "X^T D_i R for every group; returns (p, d, c), unscaled.");
+  m.def("set_blas", &set_blas, py::arg("dgemm"), py::arg("dsyrk"), py::arg("dpotrf"),
+        py::arg("dpotrs"),
+        "Register BLAS/LAPACK function addresses (Fortran convention) for the solver.");
+  m.def("has_blas", []() { return blas().ready(); });
   m.def("sym_eig", &eig, py::arg("A"), "Jacobi eigendecomposition of a symmetric matrix.");
   m.def("solve_group_lasso", &solve, py::arg("X"), py::arg("packed"), py::arg("Y"),
         py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
-        py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"));
+        py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),
+        py::arg("gram_max") = 4096, py::arg("newton") = true, py::arg("anderson_k") = 5);
 }

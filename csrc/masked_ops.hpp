@@ -9,6 +9,10 @@
 
 #include "masks.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace fixntk {
 
 // out (n x c) = sum over groups in `groups` of D_i X W_i, with W (p x d x c).
@@ -63,16 +67,46 @@ inline void masked_gradient_one(const double* X, idx_t d, const PackedMasks& M,
   }
 }
 
-// G (p x d x c) = X^T D_i R for all groups (unscaled).
+// G (p x d x c) = X^T D_i R for all groups (unscaled). Rows are taken in chunks that stay
+// in cache while every group of the thread's share reads them, so X streams from memory
+// once per thread rather than once per group.
 inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                              const double* R, idx_t c, double* G) {
-  (void)n;
-  const idx_t dc = d * c;
-#pragma omp parallel for schedule(dynamic, 8)
-  for (idx_t i = 0; i < M.p; ++i) {
-    double* g = G + i * dc;
-    std::fill(g, g + dc, 0.0);
-    masked_gradient_one(X, d, M, R, c, i, g);
+  const idx_t dc = d * c, p = M.p;
+  const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
+  std::fill(G, G + p * dc, 0.0);
+#pragma omp parallel
+  {
+    int nt = 1, tid = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads();
+    tid = omp_get_thread_num();
+#endif
+    const idx_t i0 = p * tid / nt, i1 = p * (tid + 1) / nt;
+    for (idx_t k0 = 0; k0 < n; k0 += chunk) {
+      const idx_t k1 = std::min(n, k0 + chunk);
+      const idx_t b0 = k0 >> 3, b1 = (k1 + 7) >> 3;
+      for (idx_t i = i0; i < i1; ++i) {
+        const std::uint8_t* bits = M.row(i);
+        double* g = G + i * dc;
+        for (idx_t byte = b0; byte < b1; ++byte) {
+          unsigned v = bits[byte];
+          while (v) {
+            const idx_t k = byte * 8 + __builtin_ctz(v);
+            v &= v - 1;
+            const double* xk = X + k * d;
+            if (c == 1) {
+              const double rk = R[k];
+              for (idx_t j = 0; j < d; ++j) g[j] += rk * xk[j];
+            } else {
+              const double* rk = R + k * c;
+              for (idx_t j = 0; j < d; ++j)
+                for (idx_t l = 0; l < c; ++l) g[j * c + l] += xk[j] * rk[l];
+            }
+          }
+        }
+      }
+    }
   }
 }
 

@@ -199,3 +199,22 @@ def test_sparse_X_gets_type_error(small_problem):
     X, y, arr = small_problem
     with pytest.raises(TypeError, match="toarray"):
         fixntk.solve(sp.csr_matrix(X), y, arr, 0.1)
+
+
+@pytest.mark.parametrize("newton", [False, True])
+@pytest.mark.parametrize("anderson_k", [0, 5])
+def test_solver_variants_reach_the_same_certified_optimum(newton, anderson_k):
+    # Every acceleration (Anderson extrapolation, Newton polish on the support) must
+    # leave the certified optimum unchanged.
+    X, y = planted(n=400, d=5, seed=5)
+    arr = fixntk.sample_arrangement(X, 60, seed=2)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    W0 = np.zeros((arr.p, 5, 1))
+    out = _core.solve_group_lasso(X, arr.packed, y[:, None], W0, lam, 1e-10, 100000, 10,
+                                  0.3, None, 4096, newton, anderson_k)
+    assert out["converged"] and out["gap"] <= 1e-10 * out["f0"]
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-10)
+    assert abs(out["primal"] - ref.objective) <= 1e-9 * ref.f0
+    # the returned gap is the true one at the returned point
+    gap = fixntk.duality_gap(X, y, arr, out["coef"], lam)
+    assert abs(gap - out["gap"]) <= 1e-9 * out["f0"]
