@@ -13,6 +13,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 #include <vector>
 
 #include "blas.hpp"
@@ -33,7 +34,7 @@ struct SolverOptions {
   idx_t gram_max = 4096;      // largest k*d for which the working set's Gram is formed
   bool newton = true;         // Newton polish on the support (c = 1)
   double newton_gap = 1e-3;   // ... once the relative gap is below this
-  int newton_builds = 3;      // ... at most this many Gram matrices per solve
+  int newton_builds = 6;      // ... at most this many Newton attempts per solve
 };
 
 struct SolverReport {
@@ -219,18 +220,7 @@ class GroupLassoBCD {
       for (idx_t i : ws) {
         const GroupCache& gc = cache_[i];
         double* Wi = W + i * dc;
-        std::fill(g.begin(), g.end(), 0.0);
-        for (std::int32_t k : gc.idx) {
-          const double* xk = X_ + static_cast<idx_t>(k) * d;
-          const double* rk = R_.data() + static_cast<idx_t>(k) * c;
-          if (c == 1) {
-            const double r0 = rk[0];
-            for (idx_t j = 0; j < d; ++j) g[j] += r0 * xk[j];
-          } else {
-            for (idx_t j = 0; j < d; ++j)
-              for (idx_t l = 0; l < c; ++l) g[j * c + l] += xk[j] * rk[l];
-          }
-        }
+        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data());
         for (idx_t a = 0; a < dc; ++a) v[a] = g[a] * inv_n;
         if (wnorm_[i] > 0) {
           for (idx_t a = 0; a < d; ++a)
@@ -246,15 +236,7 @@ class GroupLassoBCD {
           moved |= delta[a] != 0.0;
         }
         if (!moved) continue;
-        for (std::int32_t k : gc.idx) {
-          const double* xk = X_ + static_cast<idx_t>(k) * d;
-          double* rk = R_.data() + static_cast<idx_t>(k) * c;
-          for (idx_t l = 0; l < c; ++l) {
-            double acc = 0.0;
-            for (idx_t j = 0; j < d; ++j) acc += xk[j] * delta[j * c + l];
-            rk[l] -= acc;
-          }
-        }
+        gather_update(X_, d, gc.idx.data(), gc.idx.size(), delta.data(), c, R_.data());
         std::copy(wnew.begin(), wnew.end(), Wi);
         wnorm_[i] = norm(Wi, dc);
       }
@@ -274,13 +256,8 @@ class GroupLassoBCD {
       // Gap of the problem restricted to the working set.
       double gmax = 0.0;
       for (idx_t i : ws) {
-        std::fill(g.begin(), g.end(), 0.0);
-        for (std::int32_t k : cache_[i].idx) {
-          const double* xk = X_ + static_cast<idx_t>(k) * d;
-          const double* rk = R_.data() + static_cast<idx_t>(k) * c;
-          for (idx_t j = 0; j < d; ++j)
-            for (idx_t l = 0; l < c; ++l) g[j * c + l] += xk[j] * rk[l];
-        }
+        const GroupCache& gc = cache_[i];
+        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data());
         gmax = std::max(gmax, norm(g.data(), dc) * inv_n);
       }
       const double scale = std::max(1.0, gmax / lam);
@@ -332,40 +309,99 @@ class GroupLassoBCD {
   // per support, by BLAS, when the support has stopped changing: by then BCD has done the
   // combinatorial work and Newton converges in a few steps.
 
-  void build_gram(const std::vector<idx_t>& ws) {
-    const idx_t k = ws.size(), d = d_, c = c_, m = k * d;
+  // Extends the stored Gram of the groups gram_groups_ to cover S (only the new groups'
+  // rows and columns are computed), then gathers S's block into H_ and b_.
+  void build_gram(const std::vector<idx_t>& S) {
+    const idx_t d = d_, c = c_;
+    std::vector<idx_t> fresh;
+    for (idx_t i : S)
+      if (gram_pos_.count(i) == 0) fresh.push_back(i);
+    if (static_cast<idx_t>(gram_groups_.size() + fresh.size()) * d > opt_.gram_max) {
+      gram_groups_.clear();  // too big to keep: start over from S alone
+      gram_pos_.clear();
+      Hg_.clear();
+      bg_.clear();
+      fresh = S;
+    }
+    if (!fresh.empty()) extend_gram(fresh);
+    const idx_t k = S.size(), m = k * d, mg = gram_groups_.size() * d;
     H_.assign(m * m, 0.0);
     b_.assign(m * c, 0.0);
+    for (idx_t t = 0; t < k; ++t) {
+      const idx_t pt = gram_pos_.at(S[t]) * d;
+      for (idx_t a = 0; a < d; ++a) {
+        for (idx_t u = 0; u < k; ++u) {
+          const idx_t pu = gram_pos_.at(S[u]) * d;
+          std::copy(Hg_.data() + (pt + a) * mg + pu, Hg_.data() + (pt + a) * mg + pu + d,
+                    H_.data() + (t * d + a) * m + u * d);
+        }
+        std::copy(bg_.data() + (pt + a) * c, bg_.data() + (pt + a + 1) * c,
+                  b_.data() + (t * d + a) * c);
+      }
+    }
+  }
+
+  void extend_gram(const std::vector<idx_t>& fresh) {
+    const idx_t d = d_, c = c_;
+    const idx_t k_old = gram_groups_.size();
+    for (idx_t i : fresh) {
+      gram_pos_[i] = gram_groups_.size();
+      gram_groups_.push_back(i);
+    }
+    const idx_t k_all = gram_groups_.size(), m_old = k_old * d, m_all = k_all * d;
+    const idx_t m_new = m_all - m_old;
+    // New store: the old block copied into the top-left corner.
+    std::vector<double> H(m_all * m_all, 0.0), b(m_all * c, 0.0);
+    for (idx_t a = 0; a < m_old; ++a) {
+      std::copy(Hg_.data() + a * m_old, Hg_.data() + (a + 1) * m_old, H.data() + a * m_all);
+      std::copy(bg_.data() + a * c, bg_.data() + (a + 1) * c, b.data() + a * c);
+    }
+    // C = Z_old^T Z_new (m_old x m_new), S = Z_new^T Z_new (symmetric, by dsyrk) and
+    // Z_new^T Y, accumulated over row chunks.
+    std::vector<double> C(m_old * m_new, 0.0), Snn(m_new * m_new, 0.0), bn(m_new * c, 0.0);
     const idx_t chunk = 1024;
-    std::vector<double> Z(chunk * m);
+    std::vector<double> Z(chunk * m_all);
     for (idx_t k0 = 0; k0 < n_; k0 += chunk) {
       const idx_t k1 = std::min(n_, k0 + chunk), rows = k1 - k0;
       for (idx_t r = 0; r < rows; ++r) {
         const idx_t row = k0 + r;
         const double* xk = X_ + row * d;
-        double* z = Z.data() + r * m;
-        for (idx_t t = 0; t < k; ++t) {
-          const std::uint8_t* bits = M_.row(ws[t]);
+        double* z = Z.data() + r * m_all;
+        for (idx_t t = 0; t < k_all; ++t) {
+          const std::uint8_t* bits = M_.row(gram_groups_[t]);
           if ((bits[row >> 3] >> (row & 7)) & 1u)
             std::copy(xk, xk + d, z + t * d);
           else
             std::fill(z + t * d, z + (t + 1) * d, 0.0);
         }
       }
-      // Row-major Z (rows x m) is column-major Z^T: dsyrk('U', 'N') accumulates Z^T Z.
-      syrk_t(static_cast<int>(m), static_cast<int>(rows), 1.0, Z.data(), static_cast<int>(m),
-             1.0, H_.data(), static_cast<int>(m));
-      gemm_tn(static_cast<int>(m), static_cast<int>(c), static_cast<int>(rows), 1.0, Z.data(),
-              static_cast<int>(m), Y_ + k0 * c, static_cast<int>(c), 1.0, b_.data(),
-              static_cast<int>(c));
+      const int im_all = static_cast<int>(m_all), im_new = static_cast<int>(m_new);
+      const int irows = static_cast<int>(rows), ic = static_cast<int>(c);
+      // Z_new is the right-hand columns of Z (leading dimension m_all).
+      if (m_old > 0)
+        gemm_tn(static_cast<int>(m_old), im_new, irows, 1.0, Z.data(), im_all, Z.data() + m_old,
+                im_all, 1.0, C.data(), im_new);
+      syrk_t(im_new, irows, 1.0, Z.data() + m_old, im_all, 1.0, Snn.data(), im_new);
+      gemm_tn(im_new, ic, irows, 1.0, Z.data() + m_old, im_all, Y_ + k0 * c, ic, 1.0, bn.data(),
+              ic);
     }
     const double inv_n = 1.0 / static_cast<double>(n_);
-    // Column-major upper = row-major lower: mirror it, then scale.
-    for (idx_t a = 0; a < m; ++a) {
-      for (idx_t bb = 0; bb < a; ++bb) H_[bb * m + a] = H_[a * m + bb];
-    }
-    for (double& h : H_) h *= inv_n;
-    for (double& v : b_) v *= inv_n;
+    for (idx_t a = 0; a < m_old; ++a)
+      for (idx_t u = 0; u < m_new; ++u) {
+        const double v = C[a * m_new + u] * inv_n;
+        H[a * m_all + m_old + u] = v;
+        H[(m_old + u) * m_all + a] = v;
+      }
+    // dsyrk filled the column-major upper triangle = row-major lower (u >= a).
+    for (idx_t u = 0; u < m_new; ++u)
+      for (idx_t a = 0; a <= u; ++a) {
+        const double v = Snn[u * m_new + a] * inv_n;
+        H[(m_old + u) * m_all + m_old + a] = v;
+        H[(m_old + a) * m_all + m_old + u] = v;
+      }
+    for (idx_t a = 0; a < m_new * c; ++a) b[m_old * c + a] = bn[a] * inv_n;
+    Hg_.swap(H);
+    bg_.swap(b);
   }
 
   struct GramStats {
@@ -599,6 +635,9 @@ class GroupLassoBCD {
   std::vector<GroupCache> cache_;
   std::vector<double> R_, wnorm_;
   std::vector<double> H_, b_;  // Newton: the support's H = A^T A / n and b = A^T Y / n
+  std::vector<double> Hg_, bg_;  // the same for every group in gram_groups_ (a superset)
+  std::vector<idx_t> gram_groups_;
+  std::unordered_map<idx_t, idx_t> gram_pos_;
   std::vector<idx_t> last_support_, newton_support_;
   int n_builds_ = 0;
   std::chrono::steady_clock::time_point last_check_;

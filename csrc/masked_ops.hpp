@@ -110,6 +110,58 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
   }
 }
 
+// g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
+inline void gather_gradient(const double* __restrict X, idx_t d, const std::int32_t* idx,
+                            idx_t cnt, const double* __restrict R, idx_t c,
+                            double* __restrict g) {
+  if (c == 1 && d <= 64) {
+    double acc[64] = {0.0};
+    for (idx_t t = 0; t < cnt; ++t) {
+      const idx_t k = idx[t];
+      const double rk = R[k];
+      const double* __restrict xk = X + k * d;
+      for (idx_t j = 0; j < d; ++j) acc[j] += rk * xk[j];
+    }
+    std::copy(acc, acc + d, g);
+    return;
+  }
+  std::fill(g, g + d * c, 0.0);
+  for (idx_t t = 0; t < cnt; ++t) {
+    const idx_t k = idx[t];
+    const double* __restrict xk = X + k * d;
+    const double* __restrict rk = R + k * c;
+    for (idx_t j = 0; j < d; ++j) {
+      const double xj = xk[j];
+      for (idx_t l = 0; l < c; ++l) g[j * c + l] += xj * rk[l];
+    }
+  }
+}
+
+// R_k -= x_k^T delta for k in idx (delta is d x c).
+inline void gather_update(const double* __restrict X, idx_t d, const std::int32_t* idx, idx_t cnt,
+                          const double* __restrict delta, idx_t c, double* __restrict R) {
+  if (c == 1) {
+    for (idx_t t = 0; t < cnt; ++t) {
+      const idx_t k = idx[t];
+      const double* __restrict xk = X + k * d;
+      double acc = 0.0;
+      for (idx_t j = 0; j < d; ++j) acc += xk[j] * delta[j];
+      R[k] -= acc;
+    }
+    return;
+  }
+  for (idx_t t = 0; t < cnt; ++t) {
+    const idx_t k = idx[t];
+    const double* __restrict xk = X + k * d;
+    double* __restrict rk = R + k * c;
+    for (idx_t l = 0; l < c; ++l) {
+      double acc = 0.0;
+      for (idx_t j = 0; j < d; ++j) acc += xk[j] * delta[j * c + l];
+      rk[l] -= acc;
+    }
+  }
+}
+
 // Q (d x d) = sum_{k in idx} x_k x_k^T (full symmetric matrix).
 inline void gram_from_indices(const double* X, idx_t d, const std::vector<std::int32_t>& idx,
                               double* Q) {
