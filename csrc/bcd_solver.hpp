@@ -270,7 +270,7 @@ class GroupLassoBCD {
       for (idx_t i : ws) pen += wnorm_[i];
       const double gap = 0.5 * r2 * inv_n + lam * pen - 0.5 * (y2 - ymt2) * inv_n;
       if (gap <= inner_target) return;
-      if (opt_.newton && c == 1 && blas().ready() && rep.gap <= opt_.newton_gap * rep.f0 &&
+      if (opt_.newton && blas().ready() && rep.gap <= opt_.newton_gap * rep.f0 &&
           n_builds_ < opt_.newton_builds)
         maybe_newton(ws, W, y2);
     }
@@ -285,20 +285,20 @@ class GroupLassoBCD {
     const bool stable = S == last_support_;
     last_support_ = S;
     if (!stable || S.empty() || S == newton_support_) return;
-    if (static_cast<idx_t>(S.size()) * d_ > opt_.gram_max) return;
+    if (static_cast<idx_t>(S.size()) * d_ * c_ > opt_.gram_max) return;
     newton_support_ = S;
     ++n_builds_;
-    const idx_t d = d_, k = S.size(), m = k * d;
+    const idx_t e = d_ * c_, k = S.size(), m = k * d_;
     build_gram(S);
-    std::vector<double> w(m), g(m);
-    for (idx_t t = 0; t < k; ++t) std::copy(W + S[t] * d, W + (S[t] + 1) * d, w.begin() + t * d);
-    for (idx_t a = 0; a < m; ++a) g[a] = -b_[a];
-    for (idx_t t = 0; t < k; ++t) gram_axpy(t, w.data() + t * d, g, m);
+    std::vector<double> w(k * e), g(k * e);
+    for (idx_t t = 0; t < k; ++t) std::copy(W + S[t] * e, W + (S[t] + 1) * e, w.begin() + t * e);
+    for (idx_t a = 0; a < k * e; ++a) g[a] = -b_[a];
+    for (idx_t t = 0; t < k; ++t) gram_axpy(t, w.data() + t * e, g, m);
     newton_polish(S, w, g, y2);
-    for (idx_t t = 0; t < k; ++t) std::copy(w.begin() + t * d, w.begin() + (t + 1) * d, W + S[t] * d);
+    for (idx_t t = 0; t < k; ++t) std::copy(w.begin() + t * e, w.begin() + (t + 1) * e, W + S[t] * e);
     // The residual is recomputed exactly from the new coefficients.
     masked_predict(X_, n_, d_, M_, W, c_, S, R_.data());
-    for (idx_t a = 0; a < n_; ++a) R_[a] = Y_[a] - R_[a];
+    for (idx_t a = 0; a < n_ * c_; ++a) R_[a] = Y_[a] - R_[a];
   }
 
 
@@ -459,40 +459,47 @@ class GroupLassoBCD {
   // decrease it (a group heading to zero is BCD's business).
   void newton_polish(const std::vector<idx_t>& ws, std::vector<double>& w, std::vector<double>& g,
                      double y2) {
-    const idx_t k = ws.size(), d = d_, m = k * d;
+    const idx_t k = ws.size(), d = d_, c = c_, e = d * c, m = k * d, mc = m * c;
     const double lam = opt_.lam;
     std::vector<idx_t> S;
     for (idx_t t = 0; t < k; ++t)
       if (wnorm_[ws[t]] > 0) S.push_back(t);
-    const idx_t s = S.size(), ms = s * d;
+    const idx_t s = S.size(), ms = s * e;  // unknowns: vec(W_t), index j * c + l
     if (s == 0) return;
-    std::vector<double> Hn(ms * ms), grad(ms), step(ms), wtry(m), gtry(m), fullstep(m);
+    std::vector<double> Hn(ms * ms), grad(ms), step(ms), wtry(mc), gtry(mc), sd(e);
     const int ims = static_cast<int>(ms);
     for (int it = 0; it < 20; ++it) {
       double gmax = 0.0;
       for (idx_t a = 0; a < s; ++a) {
         const idx_t t = S[a];
-        const double nr = norm(w.data() + t * d, d);
+        const double nr = norm(w.data() + t * e, e);
         if (!(nr > 0)) return;
-        for (idx_t j = 0; j < d; ++j) {
-          grad[a * d + j] = g[t * d + j] + lam * w[t * d + j] / nr;
-          gmax = std::max(gmax, std::abs(grad[a * d + j]));
+        for (idx_t q = 0; q < e; ++q) {
+          grad[a * e + q] = g[t * e + q] + lam * w[t * e + q] / nr;
+          gmax = std::max(gmax, std::abs(grad[a * e + q]));
         }
       }
       if (gmax <= 1e-14 * (std::abs(lam) + 1.0)) return;
+      // Hessian of the smooth part: H (x) I_c in this ordering.
+      std::fill(Hn.begin(), Hn.end(), 0.0);
       for (idx_t a = 0; a < s; ++a)
-        for (idx_t bb = 0; bb < s; ++bb)
-          for (idx_t i = 0; i < d; ++i)
-            std::copy(H_.data() + (S[a] * d + i) * m + S[bb] * d,
-                      H_.data() + (S[a] * d + i) * m + S[bb] * d + d,
-                      Hn.data() + (a * d + i) * ms + bb * d);
+        for (idx_t i = 0; i < d; ++i) {
+          const double* hrow = H_.data() + (S[a] * d + i) * m;
+          for (idx_t bb = 0; bb < s; ++bb)
+            for (idx_t j = 0; j < d; ++j) {
+              const double h = hrow[S[bb] * d + j];
+              for (idx_t l = 0; l < c; ++l)
+                Hn[(a * e + i * c + l) * ms + bb * e + j * c + l] = h;
+            }
+        }
+      // ... plus the norm's curvature lam / ||w_t|| (I - u u^T) on each block.
       for (idx_t a = 0; a < s; ++a) {
         const idx_t t = S[a];
-        const double nr = norm(w.data() + t * d, d);
-        for (idx_t i = 0; i < d; ++i)
-          for (idx_t j = 0; j < d; ++j) {
-            const double ui = w[t * d + i] / nr, uj = w[t * d + j] / nr;
-            Hn[(a * d + i) * ms + a * d + j] += lam / nr * ((i == j ? 1.0 : 0.0) - ui * uj);
+        const double nr = norm(w.data() + t * e, e);
+        for (idx_t q = 0; q < e; ++q)
+          for (idx_t r = 0; r < e; ++r) {
+            const double uq = w[t * e + q] / nr, ur = w[t * e + r] / nr;
+            Hn[(a * e + q) * ms + a * e + r] += lam / nr * ((q == r ? 1.0 : 0.0) - uq * ur);
           }
       }
       int info = 0;
@@ -506,18 +513,15 @@ class GroupLassoBCD {
       double slope = 0.0;
       for (idx_t a = 0; a < ms; ++a) slope += grad[a] * step[a];
       if (!(slope < 0)) return;
-      std::fill(fullstep.begin(), fullstep.end(), 0.0);
-      for (idx_t a = 0; a < s; ++a)
-        std::copy(step.begin() + a * d, step.begin() + (a + 1) * d, fullstep.begin() + S[a] * d);
       const double f0 = gram_primal(w, g, y2, k);
       double alpha = 1.0;
       bool accepted = false;
       for (int ls = 0; ls < 30; ++ls) {
-        for (idx_t a = 0; a < m; ++a) wtry[a] = w[a] + alpha * fullstep[a];
+        wtry = w;
         gtry = g;
-        std::vector<double> sd(d);
         for (idx_t a = 0; a < s; ++a) {
-          for (idx_t j = 0; j < d; ++j) sd[j] = alpha * step[a * d + j];
+          for (idx_t q = 0; q < e; ++q) sd[q] = alpha * step[a * e + q];
+          for (idx_t q = 0; q < e; ++q) wtry[S[a] * e + q] += sd[q];
           gram_axpy(S[a], sd.data(), gtry, m);
         }
         if (gram_primal(wtry, gtry, y2, k) <= f0 + 1e-4 * alpha * slope) {
@@ -529,7 +533,7 @@ class GroupLassoBCD {
       if (!accepted) return;
       w.swap(wtry);
       g.swap(gtry);
-      for (idx_t a = 0; a < s; ++a) wnorm_[ws[S[a]]] = norm(w.data() + S[a] * d, d);
+      for (idx_t a = 0; a < s; ++a) wnorm_[ws[S[a]]] = norm(w.data() + S[a] * e, e);
       if (alpha < 1.0) return;  // damped: the support is likely still changing
     }
   }

@@ -218,3 +218,16 @@ def test_solver_variants_reach_the_same_certified_optimum(newton, anderson_k):
     # the returned gap is the true one at the returned point
     gap = fixntk.duality_gap(X, y, arr, out["coef"], lam)
     assert abs(gap - out["gap"]) <= 1e-9 * out["f0"]
+
+
+@pytest.mark.parametrize("newton", [False, True])
+def test_multi_output_newton_and_plain_agree(newton):
+    X, Y = planted(n=300, d=4, seed=8, c=3)
+    arr = fixntk.sample_arrangement(X, 40, seed=1)
+    lam = 0.05 * fixntk.lambda_max(X, Y, arr)
+    W0 = np.zeros((arr.p, 4, 3))
+    out = _core.solve_group_lasso(X, arr.packed, Y, W0, lam, 1e-11, 100000, 10, 0.3, None,
+                                  4096, newton, 5)
+    assert out["converged"] and out["gap"] <= 1e-11 * out["f0"]
+    _, f_ref = fista_group_lasso(X, Y, arr.masks, lam, n_iter=20000)
+    assert abs(out["primal"] - f_ref) <= 1e-6 * f_ref
