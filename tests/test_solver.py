@@ -231,3 +231,15 @@ def test_multi_output_newton_and_plain_agree(newton):
     assert out["converged"] and out["gap"] <= 1e-11 * out["f0"]
     _, f_ref = fista_group_lasso(X, Y, arr.masks, lam, n_iter=20000)
     assert abs(out["primal"] - f_ref) <= 1e-6 * f_ref
+
+
+def test_problem_too_big_for_memory_is_refused_before_allocating(monkeypatch):
+    from fixntk import _memory
+
+    X, y = planted(n=50, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 1000)
+    with pytest.raises(MemoryError, match="needs about .* but only 1000 B"):
+        fixntk.solve(X, y, arr, 0.1)
+    with pytest.raises(MemoryError, match="sample_arrangement"):
+        fixntk.sample_arrangement(X, 10**9)

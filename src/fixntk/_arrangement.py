@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._gates import n_words, pack_bool_columns, pack_scores
+from ._memory import check_fits
 from ._validation import check_int, check_X
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
@@ -172,8 +173,11 @@ def sample_arrangement(X, n_gates, seed=0):
     X = check_X(X)
     n_gates = check_int(n_gates, "n_gates", 1)
     n, d = X.shape
-    rng = np.random.default_rng(seed)
     nwords = n_words(n)
+    # gates drawn, their packed masks, and one batch of scores
+    check_fits(n_gates * (d * 8 + nwords * 8 + 16) + 2 * _BATCH_CELLS * 8,
+               "sample_arrangement")
+    rng = np.random.default_rng(seed)
     index = MaskIndex(nwords)
     counts, reps = [], []
     batch = max(1, min(n_gates, _BATCH_CELLS // max(n, 1)))

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _core
 from ._arrangement import as_arrangement
+from ._memory import check_fits
 from ._validation import (
     check_int,
     check_lam,
@@ -207,8 +208,20 @@ def _progress_printer(verbose):
     return report
 
 
+def _solver_bytes(n, d, c, p):
+    """Peak working memory of the compiled solver, in bytes (upper estimate)."""
+    coef = 3 * p * d * c * 8  # start, result, all block gradients
+    residual = 4 * n * c * 8  # residual and Anderson history
+    history = 6 * n * c * 8 + 6 * p * d * c * 8
+    caches = p * (2 * d * d * 8) + 4 * n * min(p, 4096)  # block Grams and row lists
+    gram = 2 * 4096**2 * 8 + 1024 * 4096 * 8  # the Newton polish, capped
+    return coef + residual + history + caches + gram
+
+
 def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True):
     """Solve with validated inputs; W0 of shape (p, d, c)."""
+    n, d = X.shape
+    check_fits(_solver_bytes(n, d, Y.shape[1], arr.p), "fixntk.solve")
     out = _core.solve_group_lasso(
         X, arr.packed, Y, W0, lam, tol, max_iter, 10, 0.3, _progress_printer(verbose)
     )
