@@ -110,23 +110,25 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
   }
 }
 
-// g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
-inline void gather_gradient(const double* __restrict X, idx_t d, const std::int32_t* idx,
-                            idx_t cnt, const double* __restrict R, idx_t c,
-                            double* __restrict g) {
+// Rows per thread below which a block's row loops stay serial (fork/join costs more).
+constexpr idx_t kParallelRows = 6144;
+
+// g (d x c) += sum over idx[t0:t1] of x_k r_k^T.
+inline void gather_gradient_range(const double* __restrict X, idx_t d, const std::int32_t* idx,
+                                  idx_t t0, idx_t t1, const double* __restrict R, idx_t c,
+                                  double* __restrict g) {
   if (c == 1 && d <= 64) {
     double acc[64] = {0.0};
-    for (idx_t t = 0; t < cnt; ++t) {
+    for (idx_t t = t0; t < t1; ++t) {
       const idx_t k = idx[t];
       const double rk = R[k];
       const double* __restrict xk = X + k * d;
       for (idx_t j = 0; j < d; ++j) acc[j] += rk * xk[j];
     }
-    std::copy(acc, acc + d, g);
+    for (idx_t j = 0; j < d; ++j) g[j] += acc[j];
     return;
   }
-  std::fill(g, g + d * c, 0.0);
-  for (idx_t t = 0; t < cnt; ++t) {
+  for (idx_t t = t0; t < t1; ++t) {
     const idx_t k = idx[t];
     const double* __restrict xk = X + k * d;
     const double* __restrict rk = R + k * c;
@@ -137,19 +139,37 @@ inline void gather_gradient(const double* __restrict X, idx_t d, const std::int3
   }
 }
 
-// R_k -= x_k^T delta for k in idx (delta is d x c).
-inline void gather_update(const double* __restrict X, idx_t d, const std::int32_t* idx, idx_t cnt,
-                          const double* __restrict delta, idx_t c, double* __restrict R) {
-  if (c == 1) {
-    for (idx_t t = 0; t < cnt; ++t) {
-      const idx_t k = idx[t];
-      const double* __restrict xk = X + k * d;
-      double acc = 0.0;
-      for (idx_t j = 0; j < d; ++j) acc += xk[j] * delta[j];
-      R[k] -= acc;
+// g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
+// Long lists are split over the threads, each summing a contiguous part; the parts are
+// added in thread order, so the result does not depend on scheduling.
+inline void gather_gradient(const double* X, idx_t d, const std::int32_t* idx, idx_t cnt,
+                            const double* R, idx_t c, double* g) {
+  const idx_t dc = d * c;
+  std::fill(g, g + dc, 0.0);
+#ifdef _OPENMP
+  const int nt = std::min<idx_t>(omp_get_max_threads(), cnt / kParallelRows);
+  if (nt > 1 && !omp_in_parallel()) {
+    std::vector<double> part(nt * dc, 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      gather_gradient_range(X, d, idx, cnt * t / nt, cnt * (t + 1) / nt, R, c, part.data() + t * dc);
     }
+    for (int t = 0; t < nt; ++t)
+      for (idx_t a = 0; a < dc; ++a) g[a] += part[t * dc + a];
     return;
   }
+#endif
+  gather_gradient_range(X, d, idx, 0, cnt, R, c, g);
+}
+
+// R_k -= x_k^T delta for k in idx (delta is d x c); rows are distinct, so threads share it.
+inline void gather_update(const double* __restrict X, idx_t d, const std::int32_t* idx, idx_t cnt,
+                          const double* __restrict delta, idx_t c, double* __restrict R) {
+#ifdef _OPENMP
+  const int nt = std::min<idx_t>(omp_get_max_threads(), cnt / kParallelRows);
+#pragma omp parallel for schedule(static) num_threads(nt > 1 ? nt : 1) if (nt > 1 && !omp_in_parallel())
+#endif
   for (idx_t t = 0; t < cnt; ++t) {
     const idx_t k = idx[t];
     const double* __restrict xk = X + k * d;
