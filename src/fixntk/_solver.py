@@ -208,6 +208,11 @@ def _progress_printer(verbose):
     return report
 
 
+# Tuned on the S1 problem by epochs to a certified 1e-6 gap (deterministic counts): deeper
+# Anderson memory and looser inner solves halve the epochs when no Newton polish applies.
+_WS_START, _INNER_RATIO, _ANDERSON_K = 10, 0.6, 12
+
+
 def _solver_bytes(n, d, c, p):
     """Peak working memory of the compiled solver, in bytes (upper estimate)."""
     coef = 3 * p * d * c * 8  # start, result, all block gradients
@@ -223,7 +228,8 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
     n, d = X.shape
     check_fits(_solver_bytes(n, d, Y.shape[1], arr.p), "fixntk.solve")
     out = _core.solve_group_lasso(
-        X, arr.packed, Y, W0, lam, tol, max_iter, 10, 0.3, _progress_printer(verbose)
+        X, arr.packed, Y, W0, lam, tol, max_iter, _WS_START, _INNER_RATIO,
+        _progress_printer(verbose), anderson_k=_ANDERSON_K,
     )
     W = out["coef"]
     norms = np.sqrt((W**2).sum(axis=(1, 2)))
