@@ -197,13 +197,14 @@ def duality_gap(X, y, arr, W, lam):
     return float(primal - dual)
 
 
-def _progress_printer(verbose):
+def _progress_printer(verbose, scale=1.0):
+    """Progress line per outer iteration; `scale` maps the solver's objective back."""
     if not verbose:
         return None
 
     def report(outer, epochs, primal, gap):
         print(f"[fixntk.solve] outer {outer:4d}  epochs {epochs:6d}  "
-              f"objective {primal:.8e}  gap {gap:.3e}", flush=True)
+              f"objective {primal * scale:.8e}  gap {gap * scale:.3e}", flush=True)
 
     return report
 
@@ -224,27 +225,34 @@ def _solver_bytes(n, d, c, p):
 
 
 def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True):
-    """Solve with validated inputs; W0 of shape (p, d, c)."""
+    """Solve with validated inputs; W0 of shape (p, d, c).
+
+    The compiled solver sees X / sx and Y / sy with sx, sy their largest magnitudes:
+    F is equivariant (w -> w sx / sy, lam -> lam / (sx sy), F -> F / sy^2), so data at any
+    scale that double precision can hold is solved without overflow in the squared norms.
+    """
     n, d = X.shape
     check_fits(_solver_bytes(n, d, Y.shape[1], arr.p), "fixntk.solve")
+    sx, sy = float(np.abs(X).max()), float(np.abs(Y).max())
+    if sx == 0 or sy == 0:  # W = 0 is optimal, with a zero gap
+        f0 = 0.5 * float((Y**2).sum()) / n
+        W = np.zeros_like(W0)
+        return _result(W, was_1d, f0, f0, f0, 0, True, lam, np.array([0.0]))
     out = _core.solve_group_lasso(
-        X, arr.packed, Y, W0, lam, tol, max_iter, _WS_START, _INNER_RATIO,
-        _progress_printer(verbose), anderson_k=_ANDERSON_K,
+        X / sx, arr.packed, Y / sy, W0 * (sx / sy), lam / (sx * sy), tol, max_iter,
+        _WS_START, _INNER_RATIO, _progress_printer(verbose, sy * sy),
+        anderson_k=_ANDERSON_K,
     )
-    W = out["coef"]
-    norms = np.sqrt((W**2).sum(axis=(1, 2)))
-    res = SolveResult(
-        coef=W[:, :, 0] if was_1d else W,
-        objective=float(out["primal"]),
-        gap=float(out["gap"]),
-        dual=float(out["dual"]),
-        f0=float(out["f0"]),
-        n_iter=int(out["n_epochs"]),
-        converged=bool(out["converged"]),
-        active_set=np.flatnonzero(norms > 0),
-        lam=lam,
-        gap_history=np.asarray(out["gap_history"]),
-    )
+    with np.errstate(over="ignore"):
+        W = out["coef"] * (sy / sx)
+    if not np.isfinite(W).all():
+        raise ValueError(
+            "the solution's coefficients exceed the range of double precision "
+            f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
+        )
+    s2 = sy * sy
+    res = _result(W, was_1d, out["primal"] * s2, out["dual"] * s2, out["f0"] * s2,
+                  out["n_epochs"], out["converged"], lam, np.asarray(out["gap_history"]) * s2)
     if warn and not res.converged:
         warnings.warn(
             f"fixntk.solve stopped before the certificate: relative duality gap "
@@ -254,6 +262,24 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
             stacklevel=3,
         )
     return res
+
+
+def _result(W, was_1d, primal, dual, f0, n_epochs, converged, lam, gap_history):
+    # norms of W / max|W| never overflow
+    scale = float(np.abs(W).max()) if W.size else 0.0
+    norms = np.zeros(W.shape[0]) if scale == 0 else np.sqrt(((W / scale) ** 2).sum(axis=(1, 2)))
+    return SolveResult(
+        coef=W[:, :, 0] if was_1d else W,
+        objective=float(primal),
+        gap=float(primal - dual),
+        dual=float(dual),
+        f0=float(f0),
+        n_iter=int(n_epochs),
+        converged=bool(converged),
+        active_set=np.flatnonzero(norms > 0),
+        lam=lam,
+        gap_history=gap_history,
+    )
 
 
 def solve(X, y, arr, lam, tol=1e-6, warm_start=None, max_iter=100_000, verbose=False):
