@@ -9,6 +9,10 @@ label-blind choice of kernel weights, and iterative reweighting fixes it.
 """
 
 from ._arrangement import Arrangement, sample_arrangement
+from ._irls import IRLSResult, irls, mkl_objective
+from ._kare import KareSelection, kare, select_lambda_kare
+from ._kernels import mkl_kernel, ntk_kernel
+from ._ntk import NTKWeights, ntk_weights
 from ._solver import (
     PathResult,
     SolveResult,
@@ -23,12 +27,22 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arrangement",
+    "IRLSResult",
+    "KareSelection",
+    "NTKWeights",
     "PathResult",
     "SolveResult",
     "duality_gap",
+    "irls",
+    "kare",
     "lambda_max",
+    "mkl_kernel",
+    "mkl_objective",
+    "ntk_kernel",
+    "ntk_weights",
     "objective",
     "sample_arrangement",
+    "select_lambda_kare",
     "solve",
     "solve_path",
 ]

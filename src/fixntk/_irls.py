@@ -1,0 +1,585 @@
+"""Fixing the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
+
+The group lasso is a multiple kernel learning problem over masking kernels; for fixed
+weights eta its inner problem is kernel ridge regression with H(eta). This module solves
+that ridge (in the dual with a Cholesky factor of the n x n kernel, or in the primal
+with the (p d) x (p d) masked Gram matrix) and iterates the reweighting
+``eta_i <- sqrt(||w_i||^2 + eps^2)`` (the paper's Algorithm 1) from the NTK's weights.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg, optimize
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from . import _core
+from ._arrangement import as_arrangement
+from ._kernels import check_eta, masking_kernel
+from ._ntk import ntk_weights
+from ._solver import _primal_dual
+from ._validation import check_int, check_lam, check_positive, check_targets, check_X
+
+__all__ = ["IRLSResult", "irls", "mkl_objective"]
+
+# design entries materialised per chunk of rows for the primal Gram matrix
+_GRAM_ROWS_ENTRIES = 1 << 22
+_STEP_EPS = 0.1  # smoothing eps is kept at _STEP_EPS * gap / (lam p): below the gap
+_MIN_CAPTURED = 0.5  # "ntk" uses the cell weights only if they hold this much mass
+_ROUNDOFF = 1e-13  # relative increase of F accepted as round-off in a step
+_MAX_NEWTON = 2000  # largest free set for a Newton step (a dense Hessian of that order)
+_SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
+
+_MKL = r"""
+    .. math::
+
+        \min_W F(W) = \min_{\eta \ge 0} G(\eta), \qquad
+        G(\eta) = \frac{\lambda}{2}\Big[ y^T \big(H(\eta) + n\lambda I\big)^{-1} y
+                  + \sum_{i=1}^p \eta_i \Big],
+
+    with :math:`H(\eta) = \sum_i \eta_i D_i X X^T D_i` (:func:`mkl_kernel`) and
+    :math:`F(W) = \frac{1}{2n}\|\sum_i D_i X w_i - y\|^2 + \lambda \sum_i \|w_i\|`.
+    For fixed :math:`\eta` the minimiser is kernel ridge regression,
+    :math:`a = (H(\eta) + n\lambda I)^{-1} y`, :math:`w_i = \eta_i X^T D_i a`, and at
+    the optimum :math:`\eta_i = \|w_i\|`."""
+
+
+@dataclass
+class IRLSResult:
+    """Result of :func:`irls`.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (p, d) or (p, d, c)
+        The group weights ``w_i`` of the last kernel ridge solve.
+    eta : ndarray of shape (p,)
+        Kernel weights at ``coef``, ``eta_i = ||w_i||`` (the fixed point of the update):
+        ``mkl_kernel(X, arr, eta)`` is the fixed (label-aware) kernel.
+    objective : float
+        ``F(coef)``, the group-lasso objective (equal to ``history[-1]``).
+    gap : float
+        Duality gap certified at ``coef`` (the certificate of :func:`solve`).
+    f0 : float
+        ``F(0)``; the run stops when ``gap <= tol * f0``.
+    n_iter : int
+        Steps taken, reweighting or Newton (``len(history) - 1``).
+    converged : bool
+    history : ndarray
+        ``F(W_k)`` for k = 0 (the best-scaled starting weights: the NTK's objective with
+        ``eta0="ntk"``), 1, ..., n_iter. Never increases (beyond round-off).
+    mkl_history : ndarray
+        ``G(eta_k)``, the MKL objective of the kernel used at step k (an upper bound on
+        ``history[k]``).
+    gap_history : ndarray
+        The certified gap at each step.
+    scale : float
+        The factor ``s`` of the starting weights ``eta_start = s * eta0``, minimising
+        ``G(s * eta0)``.
+    eta_start : ndarray of shape (p,)
+        ``s * eta0``.
+    eta0_kind : str
+        Where ``eta0`` came from: ``"ntk_weights"`` (Monte Carlo cell weights),
+        ``"counts"`` (finite-width NTK of the sampled gates) or ``"given"``.
+    method : str
+        ``"dual"`` or ``"primal"`` kernel ridge.
+    n_newton : int
+        How many of the steps were projected Newton steps (see ``newton_tol``).
+    lam : float
+    """
+
+    coef: np.ndarray
+    eta: np.ndarray
+    objective: float
+    gap: float
+    f0: float
+    n_iter: int
+    converged: bool
+    history: np.ndarray = field(repr=False)
+    mkl_history: np.ndarray = field(repr=False)
+    gap_history: np.ndarray = field(repr=False)
+    scale: float = 1.0
+    eta_start: np.ndarray = field(default=None, repr=False)
+    eta0_kind: str = "given"
+    method: str = "dual"
+    n_newton: int = 0
+    lam: float = 0.0
+
+    @property
+    def relative_gap(self):
+        return self.gap / self.f0 if self.f0 > 0 else 0.0
+
+
+class _Ridge:
+    """One kernel ridge solve at weights eta (a state of the iteration)."""
+
+    __slots__ = ("eta", "W", "grads", "g", "quad", "factor")
+
+    def __init__(self, eta, W, grads, quad, factor):
+        self.eta = eta
+        self.W = W  # w_i = eta_i X^T D_i a, shape (p, d, c)
+        self.grads = grads  # X^T D_i a, shape (p, d, c)
+        self.g = _group_norms(grads)  # ||X^T D_i a||: dG/deta_i = lam (1 - g_i^2) / 2
+        self.quad = quad  # tr Y^T (H(eta) + n lam I)^{-1} Y
+        self.factor = factor
+
+    def mkl_value(self, lam):
+        return 0.5 * lam * (self.quad + self.eta.sum())
+
+
+class _KernelRidge:
+    """Kernel ridge with H(eta) at fixed data, its MKL objective and derivatives.
+
+    ``dual`` factors the n x n matrix C = H(eta) + n lam I; ``primal`` factors
+    B = S G S + n lam I with G the masked Gram matrix [X^T D_i D_j X] of size p d and
+    S = diag(sqrt(eta_i)) per group (the substitution w_i = sqrt(eta_i) v_i), and
+    applies C^{-1} through the Woodbury identity.
+    """
+
+    def __init__(self, X, Y, arr, lam, method):
+        n, d = X.shape
+        self.X, self.Y, self.arr = X, Y, arr
+        self.p, self.d, self.c = arr.p, d, Y.shape[1]
+        self.lam = lam
+        self.mu = n * lam
+        self.yy = float((Y**2).sum())
+        if method == "auto":
+            method = "dual" if n <= arr.p * d else "primal"
+        self.method = method
+        self.masks = arr.masks
+        if method == "dual":
+            self.XXt = X @ X.T
+        else:
+            self.gram = _masked_gram(X, self.masks)
+            self.b = _core.masked_gradients(X, arr.packed, Y).reshape(
+                self.p * d, self.c
+            )
+
+    @property
+    def size(self):
+        """Order of the matrix factored at each solve."""
+        return self.XXt.shape[0] if self.method == "dual" else self.gram.shape[0]
+
+    def _scaling(self, eta):
+        return np.repeat(np.sqrt(eta), self.d)
+
+    def solve(self, eta):
+        p, d, c = self.p, self.d, self.c
+        if self.method == "dual":
+            C = masking_kernel(self.XXt, self.masks, eta)
+            C[np.diag_indices_from(C)] += self.mu
+            factor = linalg.cho_factor(C, lower=True, check_finite=False)
+            A = np.ascontiguousarray(
+                linalg.cho_solve(factor, self.Y, check_finite=False)
+            )
+            grads = _core.masked_gradients(self.X, self.arr.packed, A)
+            return _Ridge(
+                eta,
+                eta[:, None, None] * grads,
+                grads,
+                float((self.Y * A).sum()),
+                factor,
+            )
+        s = self._scaling(eta)
+        B = self.gram * np.outer(s, s)
+        B[np.diag_indices_from(B)] += self.mu
+        factor = linalg.cho_factor(B, lower=True, check_finite=False)
+        rhs = s[:, None] * self.b
+        V = linalg.cho_solve(factor, rhs, check_finite=False)
+        Wf = s[:, None] * V
+        # X^T D_i a with a = (y - sum_j D_j X w_j) / (n lam), from the Gram matrix.
+        grads = (self.b - self.gram @ Wf) / self.mu
+        return _Ridge(
+            eta,
+            Wf.reshape(p, d, c),
+            grads.reshape(p, d, c),
+            (self.yy - float((rhs * V).sum())) / self.mu,
+            (factor, s),
+        )
+
+    def hessian(self, st, free):
+        """Hessian of the MKL objective G over the groups ``free``:
+        ``lam <K_i a, (H + n lam I)^{-1} K_j a>`` with ``K_i a = D_i X (X^T D_i a)``."""
+        n = self.X.shape[0]
+        f = free.size
+        U = np.einsum("kd,fdc->kfc", self.X, st.grads[free])
+        U *= self.masks[:, free, None]
+        U2 = U.reshape(n, f * self.c)
+        if self.method == "dual":
+            CU = linalg.cho_solve(st.factor, U2, check_finite=False).reshape(U.shape)
+            return self.lam * np.einsum("kfc,kgc->fg", U, CU)
+        factor, s = st.factor
+        AtU = _core.masked_gradients(self.X, self.arr.packed, np.ascontiguousarray(U2))
+        SAtU = s[:, None] * AtU.reshape(self.p * self.d, f * self.c)
+        BinvSAtU = linalg.cho_solve(factor, SAtU, check_finite=False)
+        pd = self.p * self.d
+        inner = np.einsum("kfc,kgc->fg", U, U) - np.einsum(
+            "kfc,kgc->fg", SAtU.reshape(pd, f, self.c), BinvSAtU.reshape(pd, f, self.c)
+        )
+        return (self.lam / self.mu) * inner
+
+    def spectrum(self, eta):
+        """Eigenvalues ev_j of H(eta) (or of S G S) and weights a_j such that
+        ``y^T (s H + mu)^{-1} y = yy/mu - sum_j a_j s / (mu (s ev_j + mu))``."""
+        if self.method == "dual":
+            ev, U = linalg.eigh(
+                masking_kernel(self.XXt, self.masks, eta), check_finite=False
+            )
+            a = ev * ((U.T @ self.Y) ** 2).sum(axis=1)
+        else:
+            s = self._scaling(eta)
+            ev, V = linalg.eigh(self.gram * np.outer(s, s), check_finite=False)
+            a = ((V.T @ (s[:, None] * self.b)) ** 2).sum(axis=1)
+        ev = np.maximum(ev, 0.0)
+        return ev, np.maximum(a, 0.0)
+
+
+def _masked_gram(X, masks):
+    """[X^T D_i D_j X]_{ij} of shape (p d, p d), accumulated over chunks of rows."""
+    n, d = X.shape
+    p = masks.shape[1]
+    G = np.zeros((p * d, p * d))
+    step = max(1, _GRAM_ROWS_ENTRIES // (p * d))
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        A = (masks[rows, :, None] * X[rows, None, :]).reshape(-1, p * d)
+        G += A.T @ A
+    return G
+
+
+def _best_scale(ev, a, total, mu):
+    """argmin_{s >= 0} of G(s eta0) (convex in s) from the spectrum of H(eta0).
+
+    G(s eta0) / (lam/2) = yy/mu - sum_j a_j s / (mu (s ev_j + mu)) + s * total, whose
+    derivative total - sum_j a_j / (s ev_j + mu)^2 increases with s.
+    """
+
+    def slope(s):
+        return total - float((a / (s * ev + mu) ** 2).sum())
+
+    if slope(0.0) >= 0:
+        return 0.0
+    hi = mu / max(float(ev.max()), np.finfo(float).tiny)
+    for _ in range(200):
+        if slope(hi) >= 0:
+            break
+        hi *= 4.0
+    return float(optimize.brentq(slope, 0.0, hi, xtol=1e-300, rtol=1e-13))
+
+
+def _group_norms(W):
+    return np.sqrt((W**2).sum(axis=(1, 2)))
+
+
+def _starting_weights(X, arr, eta0, n_samples, seed):
+    if isinstance(eta0, str):
+        if eta0 not in ("ntk", "mc", "counts"):
+            raise ValueError(
+                "eta0 must be 'ntk', 'mc', 'counts', NTKWeights or an array of "
+                f"{arr.p} non-negative weights; got {eta0!r}"
+            )
+        if eta0 in ("ntk", "mc"):
+            est = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
+            if eta0 == "mc" or est.captured_mass >= _MIN_CAPTURED:
+                if est.captured_mass == 0:
+                    raise ValueError(
+                        f"none of {n_samples} Gaussian directions fell in a cell of "
+                        f"the arrangement (missing_mass = {est.missing_mass:.4f}): "
+                        "the Monte Carlo NTK weights are all zero. Use "
+                        "eta0='counts' (the finite-width NTK of the sampled gates) "
+                        "or more n_samples."
+                    )
+                return est.eta, "ntk_weights"
+        return arr.counts / arr.n_gates, "counts"
+    eta = check_eta(eta0, arr.p, "eta0")
+    if not eta.any():
+        raise ValueError("eta0 is all zero: the starting kernel must not vanish")
+    return eta, "given"
+
+
+def mkl_objective(X, y, arr, eta, lam):
+    """The MKL objective G(eta) of kernel weights eta: the best group-lasso value with
+    the penalty lam sum_i (||w_i||^2 / eta_i + eta_i) / 2 in place of lam sum_i ||w_i||.
+    """
+    X = check_X(X)
+    Y, _ = check_targets(y, X.shape[0])
+    arr = as_arrangement(arr, X.shape[0])
+    lam = check_lam(lam)
+    eta = check_eta(eta, arr.p)
+    H = masking_kernel(X @ X.T, arr.masks, eta)
+    H[np.diag_indices_from(H)] += X.shape[0] * lam
+    A = linalg.cho_solve(linalg.cho_factor(H, lower=True), Y)
+    return float(0.5 * lam * ((Y * A).sum() + eta.sum()))
+
+
+mkl_objective.__doc__ += (
+    _MKL
+    + """
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+    arr : Arrangement or bool array of shape (n, p)
+    eta : array-like of shape (p,) or NTKWeights
+    lam : float > 0
+
+    Returns
+    -------
+    float
+        ``G(eta) >= min_W F(W)``, with equality at ``eta_i = ||w_i*||``.
+    """
+)
+
+
+class _Newton:
+    """Projected, Levenberg-Marquardt damped Newton steps on G(eta) over eta >= 0.
+
+    Groups with small eta whose gradient pushes them to zero are held at eta_i = 0
+    (Bertsekas' projected Newton); the others solve (H + mu diag(H)) d = -grad. Nearby
+    cells have almost collinear masking kernels, so H is often singular: the damping mu
+    (Marquardt's scaling) shrinks after an accepted step and grows after a refused one.
+    """
+
+    def __init__(self, ridge, max_free):
+        self.ridge, self.max_free = ridge, max_free
+        self.mu = 1e-3
+
+    def step(self, st, accept, tries=6):
+        """A step accepted by ``accept(candidate)`` (and by Armijo on G), or None."""
+        lam = self.ridge.lam
+        eta, grad = st.eta, 0.5 * lam * (1.0 - st.g**2)
+        # the IRLS step eta_i g_i measures how far eta is from a fixed point
+        bound_tol = min(1e-3 * eta.max(), float(np.abs(eta * st.g - eta).max()))
+        free = np.flatnonzero((grad < 0) | (eta > bound_tol))
+        if free.size == 0 or free.size > self.max_free:
+            return None
+        Hf = self.ridge.hessian(st, free)
+        diag = np.maximum(np.diag(Hf).copy(), 1e-300)
+        g_old = st.mkl_value(lam)
+        for _ in range(tries):
+            damped = Hf + np.diag(self.mu * diag)
+            try:
+                d = -linalg.cho_solve(
+                    linalg.cho_factor(damped, check_finite=False),
+                    grad[free],
+                    check_finite=False,
+                )
+            except linalg.LinAlgError:
+                self.mu *= 10.0
+                continue
+            new = np.zeros_like(eta)
+            new[free] = np.maximum(0.0, eta[free] + d)
+            if new.any():
+                cand = self.ridge.solve(new)
+                armijo = cand.mkl_value(lam) <= g_old + 1e-4 * float(grad @ (new - eta))
+                if armijo:
+                    verdict = accept(cand)
+                    if verdict is not None:
+                        self.mu = max(self.mu / 10.0, 1e-12)
+                        return verdict
+            self.mu *= 10.0
+        return None
+
+
+def irls(
+    X,
+    y,
+    arr,
+    lam,
+    eta0="ntk",
+    tol=1e-6,
+    max_iter=1000,
+    method="auto",
+    newton_tol=1e-2,
+    n_samples=10**5,
+    seed=0,
+    scale=True,
+    verbose=False,
+):
+    """Fix the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
+
+    Solves the gated ReLU group lasso through its multiple-kernel form
+    """
+    X = check_X(X)
+    n = X.shape[0]
+    Y, was_1d = check_targets(y, n)
+    arr = as_arrangement(arr, n)
+    lam = check_lam(lam)
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", 0)
+    n_samples = check_int(n_samples, "n_samples", 1)
+    if method not in ("auto", "dual", "primal"):
+        raise ValueError(f"method must be 'auto', 'dual' or 'primal'; got {method!r}")
+    if newton_tol is not None:
+        newton_tol = check_positive(newton_tol, "newton_tol", allow_zero=True)
+
+    eta0, kind = _starting_weights(X, arr, eta0, n_samples, seed)
+    ridge = _KernelRidge(X, Y, arr, lam, method)
+    # The loop alternates small factorisations with OpenMP kernels of the core:
+    # threaded BLAS on matrices this small only adds contention.
+    blas_threads = 1 if ridge.size <= _SMALL_FACTOR else None
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        res = _irls_loop(
+            X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose
+        )
+    st, history, mkl_history, gaps, n_newton, stalled, s, eta_start = res
+
+    f0 = 0.5 * ridge.yy / n
+    gap = gaps[-1]
+    converged = gap <= tol * f0
+    if not converged:
+        why = (
+            "no step decreased the objective (round-off level)"
+            if stalled
+            else f"max_iter = {max_iter} steps ran out"
+        )
+        warnings.warn(
+            f"fixntk.irls stopped before the certificate: {why}; relative duality gap "
+            f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} steps "
+            f"(lam = {lam:.4g}).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    W = st.W
+    return IRLSResult(
+        coef=W[:, :, 0] if was_1d else W,
+        eta=_group_norms(W),
+        objective=float(history[-1]),
+        gap=float(gap),
+        f0=float(f0),
+        n_iter=len(history) - 1,
+        converged=bool(converged),
+        history=np.asarray(history),
+        mkl_history=np.asarray(mkl_history),
+        gap_history=np.asarray(gaps),
+        scale=float(s),
+        eta_start=eta_start,
+        eta0_kind=kind,
+        method=ridge.method,
+        n_newton=n_newton,
+        lam=lam,
+    )
+
+
+def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose):
+    p = arr.p
+    f0 = 0.5 * ridge.yy / X.shape[0]
+    s = _best_scale(*ridge.spectrum(eta0), eta0.sum(), ridge.mu) if scale else 1.0
+    eta_start = s * eta0
+    st = ridge.solve(eta_start)
+    F, dual = _primal_dual(X, Y, arr, st.W, lam)
+    history, mkl_history, gaps = [F], [st.mkl_value(lam)], [F - dual]
+    eps = _STEP_EPS * gaps[0] / (lam * p)
+    newton = _Newton(ridge, _MAX_NEWTON)
+    n_newton, stalled = 0, False
+
+    def accept(cand):
+        F_new, dual_new = _primal_dual(X, Y, arr, cand.W, lam)
+        if F_new <= F + _ROUNDOFF * abs(F):
+            return cand, F_new, dual_new
+        return None
+
+    for it in range(max_iter):
+        if gaps[-1] <= tol * f0:
+            break
+        verdict, kind = None, "newton"
+        if newton_tol is not None and gaps[-1] <= newton_tol * f0:
+            verdict = newton.step(st, accept)
+        if verdict is None:
+            norms = _group_norms(st.W)
+            # eps > 0 lets groups with eta_i = 0 come back; it shrinks geometrically and
+            # stays below the gap, so the smoothing bias lam p eps never stalls.
+            eps = min(0.5 * eps, _STEP_EPS * gaps[-1] / (lam * p))
+            # The smoothed step can raise F by up to lam p eps / 2; the plain
+            # reweighting eta_i = ||w_i|| majorises F and cannot (up to round-off).
+            for step_kind, eta in (
+                ("smoothed", np.sqrt(norms**2 + eps**2)),
+                ("plain", norms),
+            ):
+                if eta.any():
+                    verdict = accept(ridge.solve(eta))
+                    if verdict is not None:
+                        kind = step_kind
+                        break
+        if verdict is None:
+            stalled = True
+            break
+        st, F, dual = verdict
+        n_newton += kind == "newton"
+        history.append(F)
+        mkl_history.append(st.mkl_value(lam))
+        gaps.append(F - dual)
+        if verbose:
+            print(
+                f"[fixntk.irls] iter {it + 1:5d} {kind:>8}  objective {F:.10e}  "
+                f"gap {gaps[-1]:.3e}",
+                flush=True,
+            )
+    return st, history, mkl_history, gaps, n_newton, stalled, s, eta_start
+
+
+irls.__doc__ += (
+    _MKL
+    + r"""
+
+    Starting from :math:`\eta = s\,\eta^{(0)}` with the NTK's weights
+    :math:`\eta^{(0)}` and :math:`s = \arg\min_{s \ge 0} G(s\,\eta^{(0)})` (an exact 1-d
+    search on the spectrum of :math:`H(\eta^{(0)})`), it alternates kernel ridge with
+    :math:`H(\eta)` and :math:`\eta_i \leftarrow \sqrt{\|w_i\|^2 + \epsilon^2}`, with
+    :math:`\epsilon` shrinking geometrically and with the duality gap. A step that would
+    raise :math:`F` is replaced by the plain step :math:`\eta_i \leftarrow \|w_i\|`,
+    which cannot (it minimises a majoriser of :math:`F`), so ``history`` never increases
+    (beyond round-off, 1e-13 relative). It stops when the duality gap of
+    :func:`solve`'s certificate is at most ``tol * F(0)``.
+
+    The reweighting converges linearly, often slowly (masking kernels of nearby cells
+    are almost collinear), while the certificate needs :math:`\|X^T D_i a\| \to 1` on
+    the support to high accuracy. Once the relative gap is below ``newton_tol``, steps
+    are projected Newton steps on :math:`G(\eta)` over :math:`\eta \ge 0` (Hessian
+    :math:`\lambda \langle K_i a, (H + n\lambda I)^{-1} K_j a\rangle` over the groups
+    not held at zero, Levenberg-Marquardt damped since it is often singular), accepted
+    only if they decrease :math:`G` (Armijo) and :math:`F`; otherwise the reweighting
+    step is taken. ``newton_tol=None`` runs the paper's iteration alone.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+    arr : Arrangement or bool array of shape (n, p)
+    lam : float > 0
+    eta0 : {"ntk", "mc", "counts"}, NTKWeights or array-like of shape (p,)
+        Starting weights (rescaled by the 1-d search when ``scale``).
+        ``"mc"``: the Monte Carlo NTK weights :func:`ntk_weights` (``n_samples``,
+        ``seed``) of the arrangement's cells. ``"counts"``:
+        ``arr.counts / arr.n_gates``, the NTK of the finite-width network with the
+        sampled gates (an unbiased estimate of :func:`ntk_kernel`; uniform for masks
+        given directly). ``"ntk"`` (default):
+        ``"mc"`` when the cells hold at least half of the Gaussian mass (low dimension,
+        many gates), otherwise ``"counts"`` (in higher dimension a few hundred sampled
+        cells hold almost none of it); ``eta0_kind`` of the result says which.
+    tol : float > 0
+        Relative duality gap to reach.
+    max_iter : int >= 0
+        Maximum number of steps (kernel ridge solves accepted).
+    method : {"auto", "dual", "primal"}
+        Kernel ridge in the dual (Cholesky of an n x n matrix, when ``n <= p d``) or the
+        primal (Cholesky of a (p d) x (p d) matrix).
+    newton_tol : float >= 0 or None
+        Relative duality gap below which projected Newton steps are tried (at most
+        2000 free groups); None for pure reweighting.
+    n_samples, seed :
+        Passed to :func:`ntk_weights` for ``eta0="ntk"`` or ``"mc"``.
+    scale : bool
+        Choose ``s`` by the 1-d search (otherwise ``s = 1``).
+    verbose : bool
+        Print the objective and gap at each step.
+
+    Returns
+    -------
+    IRLSResult
+        With ``converged=False`` and a ``ConvergenceWarning`` giving the gap reached
+        when it stops early.
+    """
+)

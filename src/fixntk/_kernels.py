@@ -1,0 +1,153 @@
+"""Kernels of the MKL view: the closed-form gated ReLU NTK and masking-kernel mixtures.
+
+The NTK's angular factor is a Numba kernel (one row per ``prange`` step, so the result
+does not depend on the number of threads); the mixtures are BLAS products of masks.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._arrangement import as_arrangement
+from ._validation import check_X
+
+__all__ = ["ntk_kernel", "mkl_kernel", "check_eta", "masking_kernel"]
+
+_BLOCK_ENTRIES = 1 << 23  # mask entries converted to float64 per block (64 MB)
+
+
+@njit(cache=True, parallel=True)
+def _apply_arc_factor(G, nx, nz, symmetric):
+    """G[k, j] <- G[k, j] (pi - angle(x_k, z_j)) / (2 pi), in place; G = X Z^T."""
+    m, q = G.shape
+    for k in prange(m):
+        for j in range(q):
+            denom = nx[k] * nz[j]
+            if denom == 0.0:
+                G[k, j] = 0.0  # a zero row: x^T z = 0 and the angle is irrelevant
+            elif symmetric and k == j:
+                G[k, j] *= 0.5
+            else:
+                cos = G[k, j] / denom
+                cos = min(1.0, max(-1.0, cos))
+                G[k, j] *= (np.pi - np.arccos(cos)) / (2.0 * np.pi)
+    return G
+
+
+def ntk_kernel(X, Z=None):
+    r"""The infinite-width NTK of the gated ReLU network, in closed form.
+
+    .. math::
+
+        k(x, z) = x^T z \, \frac{\pi - \angle(x, z)}{2\pi}
+                = \mathbb{E}_{h \sim N(0, I)}\big[1[x^T h \ge 0]\, 1[z^T h \ge 0]\big]\,
+                  x^T z,
+
+    i.e. :math:`H(\tilde\eta)` of :func:`mkl_kernel` over the full arrangement with the
+    NTK weights :math:`\tilde\eta_i = P[h \in K_i]`. Rows equal to zero give zero rows
+    and columns.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    Z : array-like of shape (m, d), optional
+        Defaults to ``X`` (the training Gram matrix, exactly symmetric).
+
+    Returns
+    -------
+    K : ndarray of shape (n, m)
+    """
+    X = check_X(X)
+    nx = np.sqrt(np.einsum("ij,ij->i", X, X))
+    if Z is None:
+        return _apply_arc_factor(X @ X.T, nx, nx, True)
+    Z = _check_Z(Z, X.shape[1])
+    nz = np.sqrt(np.einsum("ij,ij->i", Z, Z))
+    return _apply_arc_factor(X @ Z.T, nx, nz, False)
+
+
+def check_eta(eta, p, name="eta"):
+    """Kernel weights: a finite, non-negative vector of length p (or NTKWeights)."""
+    if hasattr(eta, "eta") and hasattr(eta, "missing_mass"):  # an NTKWeights result
+        eta = eta.eta
+    if isinstance(eta, str):
+        raise ValueError(
+            f"{name} must be an array of {p} non-negative weights; got {eta!r}"
+        )
+    try:
+        arr = np.asarray(eta, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of real numbers") from exc
+    if arr.ndim != 1 or arr.shape[0] != p:
+        raise ValueError(
+            f"{name} must have shape ({p},), one weight per mask; got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative; its minimum is {arr.min():.3g}")
+    return arr
+
+
+def _check_Z(Z, d):
+    Z = check_X(Z, "Z")
+    if Z.shape[1] != d:
+        raise ValueError(f"Z has {Z.shape[1]} features but X has {d}: they must match")
+    return Z
+
+
+def masking_kernel(XZt, masks, eta, masks_z=None):
+    """``XZt * (M diag(eta) M_z^T)`` for precomputed ``XZt = X Z^T`` and bool masks.
+
+    Only groups with ``eta_i > 0`` are read, in blocks, so memory stays bounded and
+    sparse weights (as IRLS produces) cost less. ``XZt`` is not modified.
+    """
+    if masks_z is None:
+        masks_z = masks
+    active = np.flatnonzero(eta > 0)
+    n, m = masks.shape[0], masks_z.shape[0]
+    S = np.zeros((n, m))
+    step = max(1, _BLOCK_ENTRIES // max(n, m, 1))
+    for start in range(0, active.size, step):
+        cols = active[start : start + step]
+        left = masks[:, cols] * eta[cols]
+        S += left @ masks_z[:, cols].T.astype(np.float64)
+    S *= XZt
+    return S
+
+
+def mkl_kernel(X, arr, eta, Z=None):
+    r"""The multiple-kernel mixture of masking kernels :math:`H(\eta)`.
+
+    .. math::
+
+        H(\eta) = \sum_{i=1}^p \eta_i D_i X Z^T D'_i
+                = (X Z^T) \circ (M \,\mathrm{diag}(\eta)\, M'^T),
+
+    with :math:`M` the (n, p) mask matrix of ``arr`` and :math:`M'` the masks of the
+    same gates on ``Z`` (``M' = M`` when ``Z`` is None). It is computed as a Hadamard
+    product, never as a sum of p dense matrices. With :math:`\eta = \tilde\eta` (the
+    NTK weights, :func:`ntk_weights`) it tends to :func:`ntk_kernel`; with
+    :math:`\eta_i = \|w_i\|` at the group-lasso solution it is the optimal
+    (label-aware) MKL kernel.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    arr : Arrangement or bool array of shape (n, p)
+    eta : array-like of shape (p,) or NTKWeights
+        Non-negative kernel weights.
+    Z : array-like of shape (m, d), optional
+        Second argument of the kernel. Needs an arrangement with gates (its masks on Z
+        are ``arr.apply(Z)``).
+
+    Returns
+    -------
+    K : ndarray of shape (n, n) or (n, m)
+    """
+    X = check_X(X)
+    arr = as_arrangement(arr, X.shape[0])
+    eta = check_eta(eta, arr.p)
+    if Z is None:
+        return masking_kernel(X @ X.T, arr.masks, eta)
+    Z = _check_Z(Z, X.shape[1])
+    return masking_kernel(X @ Z.T, arr.masks, eta, arr.apply(Z))

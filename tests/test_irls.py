@@ -1,0 +1,266 @@
+import warnings
+
+import numpy as np
+import pytest
+from conftest import planted
+from scipy import linalg
+from sklearn.exceptions import ConvergenceWarning
+from test_ntk import sector_cells
+
+import fixntk
+from fixntk import _core
+
+
+def diabetes():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    X = np.hstack([X, np.ones((X.shape[0], 1))])
+    return X, (y - y.mean()) / y.std()
+
+
+def assert_monotone(history):
+    h = np.asarray(history)
+    assert np.all(np.diff(h) <= 1e-13 * np.abs(h[:-1])), np.diff(h).max()
+
+
+def kernel_ridge(X, y, arr, eta, lam):
+    """Kernel ridge with H(eta) written out: a = (H + n lam I)^{-1} y,
+    w_i = eta_i X^T D_i a (the inner problem of the MKL view)."""
+    n = len(y)
+    M = arr.masks
+    H = fixntk.mkl_kernel(X, arr, eta)  # checked against the sum of K_i in test_ntk
+    a = linalg.solve(H + n * lam * np.eye(n), y, assume_a="pos")
+    return eta[:, None] * ((M * a[:, None]).T @ X), a
+
+
+@pytest.mark.parametrize("frac", [0.3, 0.05])
+def test_irls_reaches_the_certified_optimum_planted(small_problem, frac):
+    X, y, arr = small_problem
+    lam = frac * fixntk.lambda_max(X, y, arr)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-10)
+    fit = fixntk.irls(X, y, arr, lam, tol=1e-8)
+    assert fit.converged and fit.gap <= 1e-8 * fit.f0
+    # the same certificate as solve, recomputed from scratch at the returned point
+    assert fixntk.duality_gap(X, y, arr, fit.coef, lam) <= 1.01e-8 * fit.f0
+    assert fit.objective == pytest.approx(
+        fixntk.objective(X, y, arr, fit.coef, lam), rel=1e-12
+    )
+    assert abs(fit.objective - ref.objective) <= 1e-6 * ref.objective
+    assert_monotone(fit.history)
+    assert fit.history[0] > fit.history[-1] * (1 + 1e-3)  # the NTK start is not optimal
+    assert np.all(fit.history >= ref.objective - 1e-8 * fit.f0)
+    assert len(fit.history) == fit.n_iter + 1 == len(fit.gap_history)
+    # the support of the optimum, with exact zeros elsewhere
+    np.testing.assert_array_equal(fit.eta > 0, np.linalg.norm(ref.coef, axis=1) > 0)
+    np.testing.assert_allclose(fit.eta, np.linalg.norm(fit.coef, axis=1))
+
+
+def test_irls_reaches_the_optimum_on_diabetes():
+    X, y = diabetes()
+    arr = fixntk.sample_arrangement(X, 200, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-10)
+    fit = fixntk.irls(X, y, arr, lam, tol=1e-7)
+    # 11 dimensions: 200 cells hold none of the Gaussian mass, so "ntk" is the
+    # finite-width NTK of the sampled gates
+    assert fit.eta0_kind == "counts" and fit.method == "dual"
+    np.testing.assert_allclose(fit.eta_start, fit.scale * arr.counts / arr.n_gates)
+    assert fit.converged
+    assert abs(fit.objective - ref.objective) <= 1e-6 * ref.objective
+    assert_monotone(fit.history)
+    assert fit.history[0] > 1.02 * ref.objective  # the NTK's objective, then fixed
+
+
+def test_pure_reweighting_is_monotone_and_converges(small_problem):
+    X, y, arr = small_problem
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-10)
+    with pytest.warns(ConvergenceWarning, match=r"relative duality gap \d"):
+        fit = fixntk.irls(
+            X, y, arr, lam, eta0="counts", newton_tol=None, max_iter=300, tol=1e-10
+        )
+    assert not fit.converged and fit.n_newton == 0 and fit.n_iter == 300
+    assert_monotone(fit.history)
+    rel = (fit.history - ref.objective) / ref.objective
+    assert rel[0] > 0.05 and rel[10] < rel[1] < rel[0] and rel[-1] < 1e-3
+    assert fit.gap_history[-1] < fit.gap_history[0] / 100
+    # G(eta_k) bounds F(W_k) from above at every step
+    assert np.all(fit.mkl_history >= fit.history * (1 - 1e-12))
+
+
+def test_dual_and_primal_ridge_agree():
+    X, y = planted(n=120, d=3, seed=5)
+    arr = fixntk.sample_arrangement(X, 25, seed=1)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = fixntk.irls(X, y, arr, lam, eta0="counts", method="dual", max_iter=5)
+        b = fixntk.irls(X, y, arr, lam, eta0="counts", method="primal", max_iter=5)
+    assert a.method == "dual" and b.method == "primal"
+    assert a.scale == pytest.approx(b.scale, rel=1e-8)
+    np.testing.assert_allclose(a.history, b.history, rtol=1e-9)
+    np.testing.assert_allclose(a.mkl_history, b.mkl_history, rtol=1e-9)
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-6, atol=1e-9)
+    full_a = fixntk.irls(X, y, arr, lam, method="dual", tol=1e-9)
+    full_b = fixntk.irls(X, y, arr, lam, method="primal", tol=1e-9)
+    assert full_a.converged and full_b.converged
+    assert full_a.objective == pytest.approx(full_b.objective, rel=1e-9)
+
+
+def test_first_step_is_kernel_ridge_with_the_scaled_ntk(small_problem):
+    X, y, arr = small_problem
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(ConvergenceWarning):
+        fit = fixntk.irls(X, y, arr, lam, eta0="counts", max_iter=0)
+    W, _ = kernel_ridge(X, y, arr, fit.eta_start, lam)
+    np.testing.assert_allclose(fit.coef, W, rtol=1e-8, atol=1e-12)
+    assert fit.history[0] == pytest.approx(
+        fixntk.objective(X, y, arr, W, lam), rel=1e-10
+    )
+    assert fit.mkl_history[0] == pytest.approx(
+        fixntk.mkl_objective(X, y, arr, fit.eta_start, lam), rel=1e-10
+    )
+
+
+def test_ntk_objective_never_below_the_optimum_and_best_scale():
+    X, y = planted(n=100, d=2, seed=3)
+    masks, mass = sector_cells(X)
+    keep = masks.any(axis=0)
+    arr = fixntk.Arrangement.from_masks(masks[:, keep])  # the full arrangement
+    eta_ntk = mass[keep]
+    for frac in (0.3, 0.01):
+        lam = frac * fixntk.lambda_max(X, y, arr)
+        opt = fixntk.solve(X, y, arr, lam, tol=1e-10).objective
+        scales = np.logspace(-3, 3, 13)
+        G = [fixntk.mkl_objective(X, y, arr, s * eta_ntk, lam) for s in scales]
+        F = []
+        for s in scales:
+            W, _ = kernel_ridge(X, y, arr, s * eta_ntk, lam)
+            F.append(fixntk.objective(X, y, arr, W, lam))
+        assert min(F) >= opt * (1 - 1e-9) and min(G) >= opt * (1 - 1e-9)
+        assert np.all(np.array(G) >= np.array(F) * (1 - 1e-12))  # G(eta) >= F(W(eta))
+        # the 1-d search finds the best scale of the exact NTK weights
+        with pytest.warns(ConvergenceWarning):
+            fit = fixntk.irls(X, y, arr, lam, eta0=eta_ntk, max_iter=0)
+        assert fit.mkl_history[0] <= min(G) * (1 + 1e-12)
+        g_best = fixntk.mkl_objective(X, y, arr, fit.eta_start, lam)
+        for t in (0.9, 1.1):
+            assert g_best <= fixntk.mkl_objective(X, y, arr, t * fit.eta_start, lam)
+        assert fit.history[0] > opt * (1 + 1e-4)
+
+
+def test_mkl_identity_at_the_solution():
+    X, y = planted(n=150, d=3, seed=7)
+    arr = fixntk.sample_arrangement(X, 40, seed=2)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-12)
+    eta_star = np.linalg.norm(ref.coef, axis=1)
+    n = len(y)
+    H = fixntk.mkl_kernel(X, arr, eta_star)
+    G = 0.5 * lam * (y @ np.linalg.solve(H + n * lam * np.eye(n), y) + eta_star.sum())
+    assert G == pytest.approx(ref.objective, rel=1e-9)
+    assert fixntk.mkl_objective(X, y, arr, eta_star, lam) == pytest.approx(G, rel=1e-12)
+    # kernel ridge with H(eta*) gives back the group-lasso solution
+    W, a = kernel_ridge(X, y, arr, eta_star, lam)
+    np.testing.assert_allclose(W, ref.coef, atol=1e-6 * np.abs(ref.coef).max())
+    # and the residual is n lam a
+    R = y - _core.masked_predict(X, arr.packed, ref.coef[:, :, None])[:, 0]
+    np.testing.assert_allclose(R, n * lam * a, atol=1e-6 * np.abs(R).max())
+    # the IRLS kernel weights are these weights
+    fit = fixntk.irls(X, y, arr, lam, tol=1e-10)
+    np.testing.assert_allclose(fit.eta, eta_star, atol=1e-6 * eta_star.max())
+
+
+def test_mc_start_and_revival_of_zero_weights():
+    X, y = planted(n=60, d=2, seed=1)
+    arr = fixntk.sample_arrangement(X, 5000, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    # solve stalls at a relative gap of 1.7e-7 here (IRLS certifies a lower objective)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-6)
+    fit = fixntk.irls(X, y, arr, lam, eta0="ntk", n_samples=20_000, seed=1, tol=1e-9)
+    assert fit.eta0_kind == "ntk_weights"  # d = 2: the cells hold all the mass
+    assert fit.converged and fit.objective <= ref.objective
+    assert ref.objective - fit.objective <= 1e-6 * ref.f0
+    # one non-zero weight on a group the optimum does not use: the others come back
+    unused = np.flatnonzero(np.linalg.norm(ref.coef, axis=1) == 0)[0]
+    eta0 = np.zeros(arr.p)
+    eta0[unused] = 1.0
+    fit2 = fixntk.irls(X, y, arr, lam, eta0=eta0, tol=1e-9)
+    assert fit2.converged and fit2.objective == pytest.approx(fit.objective, rel=1e-8)
+    assert fit2.eta[unused] == 0.0
+    assert_monotone(fit2.history)
+
+
+def test_multi_output():
+    X, Y = planted(n=100, d=3, seed=2, c=2)
+    arr = fixntk.sample_arrangement(X, 30, seed=3)
+    lam = 0.1 * fixntk.lambda_max(X, Y, arr)
+    ref = fixntk.solve(X, Y, arr, lam, tol=1e-10)
+    for method in ("dual", "primal"):
+        fit = fixntk.irls(X, Y, arr, lam, method=method, tol=1e-8)
+        assert fit.coef.shape == (arr.p, 3, 2) and fit.converged
+        assert fit.objective == pytest.approx(ref.objective, rel=1e-6)
+        assert_monotone(fit.history)
+
+
+def test_at_lambda_max_the_answer_is_zero(small_problem):
+    X, y, arr = small_problem
+    lam = 1.01 * fixntk.lambda_max(X, y, arr)
+    fit = fixntk.irls(X, y, arr, lam)
+    assert fit.converged and not np.any(fit.coef) and fit.scale == 0.0
+
+
+def test_convergence_warning_reports_the_gap(small_problem):
+    X, y, arr = small_problem
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(
+        ConvergenceWarning, match=r"relative duality gap [0-9.e+-]+ > tol"
+    ):
+        fit = fixntk.irls(X, y, arr, lam, max_iter=2)
+    assert not fit.converged and fit.n_iter == 2
+
+
+def test_bad_inputs(small_problem):
+    X, y, arr = small_problem
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    with pytest.raises(ValueError, match="lam"):
+        fixntk.irls(X, y, arr, 0.0)
+    with pytest.raises(ValueError, match="lam"):
+        fixntk.irls(X, y, arr, -1.0)
+    with pytest.raises(ValueError, match="eta0 must be"):
+        fixntk.irls(X, y, arr, lam, eta0="bogus")
+    with pytest.raises(ValueError, match=rf"shape \({arr.p},\)"):
+        fixntk.irls(X, y, arr, lam, eta0=np.ones(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        fixntk.irls(X, y, arr, lam, eta0=-np.ones(arr.p))
+    with pytest.raises(ValueError, match="all zero"):
+        fixntk.irls(X, y, arr, lam, eta0=np.zeros(arr.p))
+    with pytest.raises(ValueError, match="method"):
+        fixntk.irls(X, y, arr, lam, method="cg")
+    with pytest.raises(ValueError, match="tol"):
+        fixntk.irls(X, y, arr, lam, tol=0)
+    with pytest.raises(ValueError, match="max_iter"):
+        fixntk.irls(X, y, arr, lam, max_iter=-1)
+    with pytest.raises(ValueError, match="newton_tol"):
+        fixntk.irls(X, y, arr, lam, newton_tol=-1.0)
+    with pytest.raises(ValueError, match="rows"):
+        fixntk.irls(X, y[:-1], arr, lam)
+    with pytest.raises(ValueError, match="NaN"):
+        fixntk.irls(X, np.full_like(y, np.nan), arr, lam)
+    with pytest.raises(ValueError, match="samples"):
+        fixntk.irls(X[:-1], y[:-1], arr, lam)
+    with pytest.raises(ValueError, match="all zero"):
+        # 11 dimensions, 30 cells, "mc" insists on the cell weights: none was hit
+        Xd, yd = diabetes()
+        fixntk.irls(
+            Xd,
+            yd,
+            fixntk.sample_arrangement(Xd, 30, seed=0),
+            1.0,
+            eta0="mc",
+            n_samples=1000,
+        )
+    with pytest.raises(ValueError, match="lam"):
+        fixntk.mkl_objective(X, y, arr, np.ones(arr.p), 0.0)

@@ -1,0 +1,128 @@
+import warnings
+
+import numpy as np
+import pytest
+from conftest import planted
+
+import fixntk
+
+
+def gcv(K, y, lam):
+    """Generalised cross-validation of kernel ridge, written out with the hat matrix
+    S = K (K + n lam I)^{-1}: (1/n) ||(I - S) y||^2 / (1 - tr S / n)^2."""
+    n = K.shape[0]
+    S = np.linalg.solve(
+        K + n * lam * np.eye(n), K
+    ).T  # K symmetric: S = K (K + n lam)^-1
+    R = y - S @ y
+    return (R**2).sum() / n / (1 - np.trace(S) / n) ** 2
+
+
+def rbf(X, gamma=0.5):
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    return np.exp(-gamma * sq)
+
+
+@pytest.mark.parametrize("lam", [1e-4, 1e-2, 1.0])
+def test_kare_equals_gcv(lam):
+    X, y = planted(n=80, d=3, seed=0)
+    for K in (fixntk.ntk_kernel(X), rbf(X)):
+        assert fixntk.kare(K, y, lam) == pytest.approx(gcv(K, y, lam), rel=1e-9)
+    # several outputs: the numerator sums over them
+    _, Y = planted(n=80, d=3, seed=0, c=2)
+    K = fixntk.ntk_kernel(X)
+    assert fixntk.kare(K, Y, lam) == pytest.approx(
+        gcv(K, Y[:, 0], lam) + gcv(K, Y[:, 1], lam), rel=1e-9
+    )
+
+
+def test_kare_formula_and_grid():
+    X, y = planted(n=50, d=2, seed=3)
+    K = fixntk.ntk_kernel(X)
+    n = len(y)
+    lams = np.array([1e-3, 1e-1, 10.0])
+    for lam in lams:
+        B = np.linalg.inv(K / n + lam * np.eye(n))
+        ref = (y @ B @ B @ y / n) / (np.trace(B) / n) ** 2
+        assert fixntk.kare(K, y, lam) == pytest.approx(ref, rel=1e-9)
+    grid = fixntk.kare(K, y, lams)
+    assert grid.shape == (3,)
+    np.testing.assert_allclose(grid, [fixntk.kare(K, y, v) for v in lams], rtol=1e-12)
+    assert isinstance(fixntk.kare(K, y, 0.1), float)
+    # scale equivariance: KARE(sK, y, lam) = KARE(K, y, lam / s)
+    assert fixntk.kare(3 * K, y, 0.3) == pytest.approx(fixntk.kare(K, y, 0.1), rel=1e-9)
+
+
+def test_select_lambda_kare():
+    X, y = planted(n=100, d=3, seed=1)
+    K = fixntk.ntk_kernel(X)
+    sel = fixntk.select_lambda_kare(K, y, n_lams=30)
+    assert sel.lams.shape == sel.kare.shape == (30,)
+    assert np.all(np.diff(sel.lams) < 0)
+    assert sel.lam == sel.lams[sel.index] and sel.kare[sel.index] == sel.kare.min()
+    assert 0 < sel.index < 29  # an interior minimum on this problem
+    np.testing.assert_allclose(sel.kare, fixntk.kare(K, y, sel.lams), rtol=1e-12)
+    lams = np.logspace(-4, 1, 11)
+    own = fixntk.select_lambda_kare(K, y, lams=lams)
+    np.testing.assert_array_equal(own.lams, lams[::-1])
+    # a grid whose best value is at its end warns
+    with pytest.warns(UserWarning, match="end|largest|smallest"):
+        fixntk.select_lambda_kare(K, y, lams=[1e2, 1e3, 1e4])
+
+
+def test_kare_prefers_signal_to_noise():
+    # the same kernel scores better on targets it can explain than on pure noise
+    X, y = planted(n=150, d=3, seed=2, noise=0.05)
+    K = fixntk.ntk_kernel(X)
+    noise = np.random.default_rng(0).standard_normal(150)
+    y = y / y.std()
+    lam_y = fixntk.select_lambda_kare(K, y).lam
+    with pytest.warns(UserWarning, match="largest lam"):  # noise: regularise fully
+        lam_e = fixntk.select_lambda_kare(K, noise).lam
+    assert fixntk.kare(K, y, lam_y) < 0.2 * fixntk.kare(K, noise, lam_e)
+
+
+def test_kare_of_the_ntk_and_the_irls_kernel():
+    X, y = planted(n=120, d=3, seed=4)
+    arr = fixntk.sample_arrangement(X, 40, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    fit = fixntk.irls(X, y, arr, lam, tol=1e-8)
+    K_ntk = fixntk.mkl_kernel(X, arr, fit.eta_start)
+    K_fix = fixntk.mkl_kernel(X, arr, fit.eta)
+    k_ntk, k_fix = fixntk.kare(K_ntk, y, lam), fixntk.kare(K_fix, y, lam)
+    assert np.isfinite(k_ntk) and np.isfinite(k_fix) and k_ntk > 0 and k_fix > 0
+    # KARE is GCV of the ridge with that kernel; for the IRLS kernel, the group lasso
+    # fit
+    n = len(y)
+    assert k_fix == pytest.approx(gcv(K_fix, y, lam), rel=1e-8)
+    pred = K_fix @ np.linalg.solve(K_fix + n * lam * np.eye(n), y)
+    W = fit.coef
+    gl_pred = np.einsum("kp,kd,pd->k", arr.masks, X, W)
+    np.testing.assert_allclose(pred, gl_pred, atol=1e-6 * np.abs(y).max())
+
+
+def test_bad_inputs():
+    X, y = planted(n=20, d=2, seed=0)
+    K = fixntk.ntk_kernel(X)
+    with pytest.raises(ValueError, match="square"):
+        fixntk.kare(K[:, :5], y, 0.1)
+    with pytest.raises(ValueError, match="symmetric"):
+        fixntk.kare(K + np.triu(np.ones_like(K), 1), y, 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        fixntk.kare(np.full_like(K, np.nan), y, 0.1)
+    with pytest.raises(ValueError, match="rows"):
+        fixntk.kare(K, y[:-1], 0.1)
+    for bad in (0.0, -1.0, np.nan, "x", [0.1, -0.1], [[0.1]]):
+        with pytest.raises(ValueError, match="lam"):
+            fixntk.kare(K, y, bad)
+    with pytest.raises(ValueError, match="semi-definite"):
+        fixntk.kare(-K, y, 0.1)
+    with pytest.raises(ValueError, match="empty"):
+        fixntk.select_lambda_kare(K, y, lams=[])
+    with pytest.raises(ValueError, match="n_lams"):
+        fixntk.select_lambda_kare(K, y, n_lams=1)
+    with pytest.raises(ValueError, match="zero"):
+        fixntk.select_lambda_kare(np.zeros_like(K), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.kare(K, y, np.float32(0.5))  # numpy scalars are fine

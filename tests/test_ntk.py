@@ -1,0 +1,240 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import planted
+
+import fixntk
+
+
+def sector_cells(X):
+    """Every cell of the arrangement of the rows of X in d = 2, with its exact Gaussian
+    mass: the cells are the sectors between consecutive boundary lines x_k^T h = 0, and
+    an isotropic h falls in a sector with probability (its angle) / (2 pi)."""
+    phi = np.arctan2(X[:, 1], X[:, 0])
+    bounds = np.sort(
+        np.mod(np.concatenate([phi + np.pi / 2, phi - np.pi / 2]), 2 * np.pi)
+    )
+    widths = np.diff(np.append(bounds, bounds[0] + 2 * np.pi))
+    mids = bounds + widths / 2
+    masks, mass = [], []
+    for mid, width in zip(mids, widths):
+        if width < 1e-12:
+            continue
+        m = X @ np.array([np.cos(mid), np.sin(mid)]) >= 0
+        masks.append(m)
+        mass.append(width / (2 * np.pi))
+    return np.array(masks).T, np.array(mass)
+
+
+def test_exact_sector_angles_d2():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 2))
+    masks, mass = sector_cells(X)
+    assert masks.shape[1] == 24 and np.isclose(mass.sum(), 1.0)  # 2n sectors
+    nz = masks.any(axis=0)
+    # the arrangement of all non-zero cells (the all-zero one adds nothing to H)
+    arr = fixntk.Arrangement.from_masks(masks[:, nz])
+    N = 400_000
+    est = fixntk.ntk_weights(X, arr, n_samples=N, seed=1)
+    exact = mass[nz]
+    se = np.sqrt(exact * (1 - exact) / N)
+    assert np.all(np.abs(est.eta - exact) <= 5 * se)
+    np.testing.assert_allclose(est.stderr, se, rtol=0.05)
+    assert est.missing_mass == 0.0
+    # the zero cell (the rows here do not lie in a half-plane) is or is not there
+    zero = mass[~nz].sum()
+    assert abs(est.zero_mass - zero) <= 5 * np.sqrt(max(zero, 1 / N) / N)
+    assert est.eta.sum() + est.missing_mass + est.zero_mass == pytest.approx(
+        1, abs=1e-12
+    )
+
+
+def test_exact_cell_weights_give_the_closed_form_ntk():
+    # H(eta~) with the exact eta~ of every cell is the closed-form NTK, to round-off.
+    X = np.random.default_rng(3).standard_normal((15, 2)) * [1.0, 3.0]
+    masks, mass = sector_cells(X)
+    K = fixntk.mkl_kernel(X, masks, mass)
+    np.testing.assert_allclose(K, fixntk.ntk_kernel(X), rtol=1e-11, atol=1e-12)
+    # a wrong kernel (e.g. without the 1/(2 pi) or the angle) fails this
+    assert not np.allclose(K, X @ X.T / 2)
+
+
+def _rms(A):
+    return float(np.sqrt(np.mean(A**2)))
+
+
+def test_mkl_kernel_tends_to_ntk_kernel_with_samples():
+    X, _ = planted(n=15, d=3, seed=4)
+    arr = fixntk.sample_arrangement(X, 40_000, seed=0)
+    K = fixntk.ntk_kernel(X)
+    Ns = [500, 5000, 50_000, 500_000]
+    errs = []
+    for N in Ns:
+        e = [
+            _rms(fixntk.mkl_kernel(X, arr, fixntk.ntk_weights(X, arr, N, seed=s)) - K)
+            for s in range(2)
+        ]
+        errs.append(np.mean(e))
+    est = fixntk.ntk_weights(X, arr, Ns[-1], seed=0)
+    assert est.missing_mass < 1e-3  # the gates found (almost) every cell
+    slope = np.polyfit(np.log(Ns), np.log(errs), 1)[0]
+    assert -0.65 < slope < -0.35, (slope, errs)
+    assert errs[-1] < 5e-3 * np.abs(K).max()
+
+
+def test_mkl_kernel_tends_to_ntk_kernel_with_gates():
+    X, _ = planted(n=15, d=3, seed=4)
+    K = fixntk.ntk_kernel(X)
+    missing, errs = [], []
+    for g in (10, 100, 1000, 20_000):
+        arr = fixntk.sample_arrangement(X, g, seed=1)
+        est = fixntk.ntk_weights(X, arr, 200_000, seed=2)
+        missing.append(est.missing_mass)
+        errs.append(_rms(fixntk.mkl_kernel(X, arr, est) - K))
+    assert np.all(np.diff(missing) < 0) and missing[-1] < 2e-3
+    assert np.all(np.diff(errs) < 0) and errs[-1] < 0.02 * errs[0]
+
+
+def test_weights_sum_to_one_minus_missing_mass():
+    X, _ = planted(n=80, d=3, seed=0)
+    X = np.hstack([X, np.ones((80, 1))])  # an intercept: the all-zero cell has mass
+    arr = fixntk.sample_arrangement(X, 300, seed=0)
+    est = fixntk.ntk_weights(X, arr, 50_000, seed=3)
+    assert 0 < est.missing_mass < 1 and est.zero_mass > 0
+    assert est.eta.sum() == pytest.approx(
+        1 - est.missing_mass - est.zero_mass, abs=1e-12
+    )
+    assert est.captured_mass == pytest.approx(est.eta.sum())
+    assert est.missing_stderr == pytest.approx(
+        np.sqrt(est.missing_mass * (1 - est.missing_mass) / 50_000)
+    )
+
+
+def test_same_seed_as_the_gates_is_not_the_gates():
+    # The directions have their own stream: with the gates' seed, the estimate must not
+    # re-draw the gates (which would hit every known cell once by construction).
+    X, _ = planted(n=60, d=10, seed=0)
+    arr = fixntk.sample_arrangement(X, 100, seed=0)
+    assert arr.p == 100
+    est = fixntk.ntk_weights(X, arr, 1000, seed=0)
+    assert est.eta.sum() < 0.02 and est.missing_mass > 0.95
+
+
+def test_duplicated_masks_share_their_cell():
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    masks, mass = sector_cells(X)
+    nz = masks.any(axis=0)
+    M = masks[:, nz]
+    dup = np.hstack([M, M[:, :1]])
+    a = fixntk.ntk_weights(X, M, 20_000, seed=0)
+    b = fixntk.ntk_weights(X, dup, 20_000, seed=0)
+    np.testing.assert_array_equal(b.eta[1:-1], a.eta[1:])
+    assert b.eta[0] == b.eta[-1] == a.eta[0] / 2
+    np.testing.assert_allclose(fixntk.mkl_kernel(X, dup, b), fixntk.mkl_kernel(X, M, a))
+
+
+def test_same_seed_same_weights_whatever_the_thread_count(tmp_path):
+    script = (
+        "import os, numpy as np, fixntk;"
+        "X = np.random.default_rng(0).standard_normal((300, 3));"
+        "arr = fixntk.sample_arrangement(X, 2000, seed=1);"
+        "e = fixntk.ntk_weights(X, arr, 50_000, seed=7);"
+        f"np.save(r'{tmp_path}/' + os.environ['NUMBA_NUM_THREADS'],"
+        " np.append(e.eta, [e.missing_mass, e.zero_mass]))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t),
+        )
+        for t in ("1", "2")
+    ]
+    assert [p.wait() for p in procs] == [0, 0]
+    one, two = np.load(tmp_path / "1.npy"), np.load(tmp_path / "2.npy")
+    np.testing.assert_array_equal(one, two)
+    assert one[:-2].sum() > 0.05 and np.count_nonzero(one[:-2]) > 100  # not vacuous
+
+
+def test_seed_matters_and_repeats():
+    X, _ = planted(n=40, d=2, seed=0)
+    arr = fixntk.sample_arrangement(X, 500, seed=0)
+    a = fixntk.ntk_weights(X, arr, 5000, seed=1)
+    b = fixntk.ntk_weights(X, arr, 5000, seed=1)
+    c = fixntk.ntk_weights(X, arr, 5000, seed=2)
+    np.testing.assert_array_equal(a.eta, b.eta)
+    assert not np.array_equal(a.eta, c.eta)
+
+
+def test_ntk_kernel_closed_form():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 4))
+    X[3] = 0.0
+    Z = rng.standard_normal((7, 4))
+    Z[2] = 0.0
+    K = fixntk.ntk_kernel(X, Z)
+    # independently: the angle from atan2(|x||z| sin, x.z), then x.z (pi - angle)/(2 pi)
+    G = X @ Z.T
+    nx, nz = np.linalg.norm(X, axis=1), np.linalg.norm(Z, axis=1)
+    sin = np.sqrt(np.maximum((nx[:, None] * nz[None, :]) ** 2 - G**2, 0))
+    ref = G * (np.pi - np.arctan2(sin, G)) / (2 * np.pi)
+    np.testing.assert_allclose(K, ref, rtol=1e-9, atol=1e-12)
+    assert not K[3].any() and not K[:, 2].any()
+    Kxx = fixntk.ntk_kernel(X)
+    np.testing.assert_array_equal(Kxx, Kxx.T)
+    np.testing.assert_allclose(np.diag(Kxx), nx**2 / 2, rtol=1e-15)
+    assert np.linalg.eigvalsh(Kxx).min() > -1e-10
+    # opposite points: angle pi, kernel 0; d = 1 works
+    K1 = fixntk.ntk_kernel(np.array([[1.0], [-2.0], [3.0]]))
+    np.testing.assert_allclose(K1, [[0.5, 0, 1.5], [0, 2, 0], [1.5, 0, 4.5]])
+
+
+def test_mkl_kernel_matches_the_sum_of_masking_kernels():
+    X, _ = planted(n=30, d=3, seed=2)
+    Z, _ = planted(n=9, d=3, seed=5)
+    arr = fixntk.sample_arrangement(X, 60, seed=0)
+    eta = np.random.default_rng(0).random(arr.p)
+    eta[::4] = 0.0
+    M, Mz = arr.masks, arr.apply(Z)
+    ref = sum(
+        eta[i] * (M[:, i, None] * X) @ (Mz[:, i, None] * Z).T for i in range(arr.p)
+    )
+    np.testing.assert_allclose(fixntk.mkl_kernel(X, arr, eta, Z), ref, atol=1e-12)
+    refx = sum(
+        eta[i] * (M[:, i, None] * X) @ (M[:, i, None] * X).T for i in range(arr.p)
+    )
+    np.testing.assert_allclose(fixntk.mkl_kernel(X, arr, eta), refx, atol=1e-12)
+    np.testing.assert_allclose(fixntk.mkl_kernel(X, M, eta), refx, atol=1e-12)
+
+
+def test_bad_inputs():
+    X, _ = planted(n=20, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    for bad in (0, -5, 2.5, "10", True):
+        with pytest.raises(ValueError, match="n_samples"):
+            fixntk.ntk_weights(X, arr, bad)
+    for bad in (-1, 1.5, "a"):
+        with pytest.raises(ValueError, match="seed"):
+            fixntk.ntk_weights(X, arr, 10, seed=bad)
+    with pytest.raises(ValueError, match="samples"):
+        fixntk.ntk_weights(X[:10], arr)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        fixntk.ntk_kernel(X[:, 0])
+    with pytest.raises(ValueError, match="NaN"):
+        fixntk.ntk_kernel(np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="features"):
+        fixntk.ntk_kernel(X, X[:, :2])
+    with pytest.raises(ValueError, match=rf"shape \({arr.p},\)"):
+        fixntk.mkl_kernel(X, arr, np.ones(arr.p + 1))
+    with pytest.raises(ValueError, match="non-negative"):
+        fixntk.mkl_kernel(X, arr, -np.ones(arr.p))
+    with pytest.raises(ValueError, match="NaN"):
+        fixntk.mkl_kernel(X, arr, np.full(arr.p, np.nan))
+    with pytest.raises(ValueError, match="non-negative weights"):
+        fixntk.mkl_kernel(X, arr, "ntk")
+    with pytest.raises(ValueError, match="features"):
+        fixntk.mkl_kernel(X, arr, np.ones(arr.p), Z=X[:, :2])
+    with pytest.raises(ValueError, match="cannot be applied"):
+        fixntk.mkl_kernel(X, arr.masks, np.ones(arr.p), Z=X)
