@@ -9,6 +9,13 @@ label-blind choice of kernel weights, and iterative reweighting fixes it.
 """
 
 from ._arrangement import Arrangement, sample_arrangement
+from ._estimators import (
+    GatedReLUClassifier,
+    GatedReLUNetwork,
+    GatedReLURegressor,
+    NTKClassifier,
+    NTKRegressor,
+)
 from ._irls import IRLSResult, irls, mkl_objective
 from ._kare import KareSelection, kare, select_lambda_kare
 from ._kernels import mkl_kernel, ntk_kernel
@@ -27,8 +34,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arrangement",
+    "GatedReLUClassifier",
+    "GatedReLUNetwork",
+    "GatedReLURegressor",
     "IRLSResult",
     "KareSelection",
+    "NTKClassifier",
+    "NTKRegressor",
     "NTKWeights",
     "PathResult",
     "SolveResult",

@@ -1,0 +1,276 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from conftest import planted
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+import fixntk
+from fixntk import (
+    GatedReLUClassifier,
+    GatedReLUNetwork,
+    GatedReLURegressor,
+    NTKClassifier,
+    NTKRegressor,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """The matrices here are tiny: a second BLAS thread only adds contention (on a busy
+    2-core machine it makes a 150 x 150 Cholesky hundreds of times slower)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+# Small models so that the whole scikit-learn suite runs in seconds.
+CHECKED = [
+    GatedReLURegressor(n_gates=10, n_lams=5, random_state=0),
+    GatedReLUClassifier(n_gates=10, n_lams=5, random_state=0),
+    GatedReLURegressor(n_gates=10, lam=1e-3, solver="irls", random_state=0),
+    NTKRegressor(),
+    NTKClassifier(),
+]
+
+
+def expected_failed_checks(estimator):
+    """Checks each estimator is known to fail, with the reason."""
+    return {}
+
+
+@parametrize_with_checks(
+    CHECKED, expected_failed_checks=expected_failed_checks, xfail_strict=True
+)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = planted(n=150, d=4, seed=2)
+    return X, (y - y.mean()) / y.std()
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _masks(X, gates):
+    return X @ gates.T >= 0
+
+
+# --------------------------------------------------------------------------- gated ReLU
+
+
+def test_regressor_solves_the_group_lasso_on_its_gates(regression):
+    X, y = regression
+    lam = 0.02
+    est = GatedReLURegressor(
+        n_gates=30, lam=lam, fit_intercept=False, tol=1e-8, random_state=5
+    ).fit(X, y)
+    arr = fixntk.sample_arrangement(X, 30, seed=5)
+    np.testing.assert_array_equal(est.gates_, arr.gates)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-8)
+    np.testing.assert_allclose(est.coef_, res.coef, atol=1e-6)
+    assert est.coef_.shape == (arr.p, 4)
+    assert est.lam_ == lam
+    assert est.dual_gap_ <= 1e-8 * 0.5 * np.mean(y**2)
+    np.testing.assert_allclose(
+        est.objective_, fixntk.objective(X, y, arr, est.coef_, lam)
+    )
+    np.testing.assert_allclose(est.eta_, np.linalg.norm(est.coef_, axis=1))
+    assert est.n_active_neurons_ == np.count_nonzero(est.eta_) > 0
+    # Predictions on new data use the stored gates: sum_i 1[x g_i >= 0] x^T w_i.
+    Z = np.random.default_rng(0).standard_normal((20, 4))
+    manual = (_masks(Z, est.gates_) * (Z @ est.coef_.T)).sum(axis=1)
+    np.testing.assert_allclose(est.predict(Z), manual, atol=1e-10)
+
+
+def test_intercept_column_is_appended_before_the_gates(regression):
+    X, y = regression
+    est = GatedReLURegressor(n_gates=20, lam=0.05, random_state=1).fit(X, y + 3.0)
+    assert est.gates_.shape[1] == est.coef_.shape[1] == X.shape[1] + 1
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    manual = (_masks(Xt, est.gates_) * (Xt @ est.coef_.T)).sum(axis=1)
+    np.testing.assert_allclose(est.predict(X), manual, atol=1e-10)
+    assert est.score(X, y + 3.0) > 0.5
+
+
+@pytest.mark.parametrize("mode", ["kare", "cv"])
+def test_lam_selection_over_the_path(regression, mode):
+    X, y = regression
+    est = GatedReLURegressor(n_gates=20, lam=mode, n_lams=6, cv=3, random_state=0)
+    est.fit(X, y)
+    assert est.lams_.shape == est.lam_scores_.shape == (6,)
+    assert np.all(np.diff(est.lams_) < 0)
+    np.testing.assert_allclose(est.lams_[0], est_lmax(est, X, y))
+    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)]
+    # The selected model is the optimum at lam_, certified.
+    refit = GatedReLURegressor(n_gates=20, lam=est.lam_, tol=1e-8, random_state=0)
+    refit.fit(X, y)
+    assert abs(refit.objective_ - est.objective_) <= 1e-4 * 0.5 * np.mean(y**2) * 2
+
+
+def est_lmax(est, X, y):
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    return fixntk.lambda_max(Xt, y, _masks(Xt, est.gates_))
+
+
+def test_irls_reaches_the_bcd_optimum_from_the_ntk(regression):
+    X, y = regression
+    kw = dict(n_gates=25, lam=0.01, tol=1e-7, random_state=3)
+    bcd = GatedReLURegressor(solver="bcd", **kw).fit(X, y)
+    fix = GatedReLURegressor(solver="irls", **kw).fit(X, y)
+    h = fix.objective_history_
+    assert h[0] > h[-1] and np.all(np.diff(h) <= 1e-12 * h[0])
+    np.testing.assert_allclose(fix.objective_, bcd.objective_, rtol=1e-5)
+    assert fix.n_active_neurons_ == bcd.n_active_neurons_
+    np.testing.assert_allclose(fix.predict(X), bcd.predict(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("Est", [GatedReLURegressor, GatedReLUClassifier])
+def test_to_network_reproduces_the_estimator(Est, regression, iris):
+    X, y = iris if Est is GatedReLUClassifier else regression
+    est = Est(n_gates=30, lam=0.01, random_state=0).fit(X, y)
+    net = est.to_network()
+    assert isinstance(net, GatedReLUNetwork)
+    assert net.n_neurons == est.n_active_neurons_ > 0
+    # The network written out by hand: f(x) = sum_i alpha_i 1[x~ g_i >= 0] x~^T u_i.
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    D = _masks(Xt, net.gates)
+    XU = np.einsum("nd,kd...->nk...", Xt, net.first_layer)
+    scale = net.second_layer.reshape((1, -1) + (1,) * (XU.ndim - 2))
+    out = np.einsum("nk,nk...->n...", D, XU * scale)
+    raw = est.predict(X) if Est is GatedReLURegressor else est._raw_predict(X)
+    np.testing.assert_allclose(out, raw, atol=1e-10)
+    np.testing.assert_allclose(net.forward(X), raw, atol=1e-10)
+    # Weight decay of the network equals the group-lasso penalty sum_i ||w_i||.
+    np.testing.assert_allclose(net.weight_decay(), est.eta_.sum(), rtol=1e-12)
+
+
+def test_classifier_one_hot_and_decision_function(iris):
+    X, y = iris
+    clf = GatedReLUClassifier(n_gates=30, lam=0.005, random_state=0).fit(X, y)
+    assert clf.coef_.shape == (clf.gates_.shape[0], 5, 3)
+    scores = clf.decision_function(X)
+    assert scores.shape == (150, 3)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
+    assert clf.score(X, y) > 0.9
+    assert not hasattr(clf, "predict_proba")
+    # Binary: one score, positive means classes_[1].
+    yb = np.where(y == 2, "virginica", "other")
+    clf.fit(X, yb)
+    s = clf.decision_function(X)
+    assert s.shape == (150,)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(s > 0).astype(int)])
+
+
+def test_classifier_lam_by_stratified_cv(iris):
+    X, y = iris
+    clf = GatedReLUClassifier(n_gates=20, lam="cv", n_lams=5, cv=3, random_state=0)
+    clf.fit(X, y)
+    assert clf.lam_ == clf.lams_[np.argmin(clf.lam_scores_)]
+    assert clf.score(X, y) > 0.9
+    ntk = NTKClassifier(lam="cv", cv=3, random_state=0).fit(X, y)
+    assert ntk.lam_ == ntk.lams_[np.argmin(ntk.lam_scores_)]
+    assert ntk.score(X, y) > 0.9
+
+
+def test_warm_start_reuses_gates_and_coefficients(regression):
+    X, y = regression
+    est = GatedReLURegressor(
+        n_gates=20, lam=0.02, tol=1e-8, warm_start=True, random_state=0
+    ).fit(X, y)
+    gates, first = est.gates_.copy(), est.n_iter_
+    est.set_params(random_state=123).fit(X, y)
+    np.testing.assert_array_equal(est.gates_, gates)
+    assert est.n_iter_ < first
+    cold = GatedReLURegressor(n_gates=20, lam=0.02, random_state=123).fit(X, y)
+    assert not np.array_equal(cold.gates_, gates)
+
+
+def test_invalid_parameters_raise_clear_errors(regression):
+    X, y = regression
+    with pytest.raises(ValueError, match="lam must be a float > 0, 'kare' or 'cv'"):
+        GatedReLURegressor(lam="gcv").fit(X, y)
+    with pytest.raises(ValueError, match="lam = 0 is not supported"):
+        GatedReLURegressor(lam=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="solver must be 'bcd' or 'irls'"):
+        GatedReLURegressor(solver="adam").fit(X, y)
+    with pytest.raises(ValueError, match="n_gates must be >= 1"):
+        GatedReLURegressor(n_gates=0).fit(X, y)
+    with pytest.raises(ValueError, match="eps must be < 1"):
+        NTKRegressor(eps=2.0).fit(X, y)
+
+
+# --------------------------------------------------------------------------- NTK
+
+
+def test_ntk_regressor_is_kernel_ridge_with_the_closed_form_ntk(regression):
+    X, y = regression
+    lam = 1e-3
+    est = NTKRegressor(lam=lam, fit_intercept=False).fit(X, y)
+    K = fixntk.ntk_kernel(X)
+    a = np.linalg.solve(K + len(y) * lam * np.eye(len(y)), y)
+    np.testing.assert_allclose(est.dual_coef_[:, 0], a, rtol=1e-7, atol=1e-9)
+    Z = np.random.default_rng(1).standard_normal((7, 4))
+    np.testing.assert_allclose(est.predict(Z), fixntk.ntk_kernel(Z, X) @ a, atol=1e-8)
+    np.testing.assert_allclose(est.objective_, 0.5 * lam * (y @ a + 1.0))
+    np.testing.assert_allclose(est.kare_, fixntk.kare(K, y, lam))
+
+
+@pytest.mark.parametrize("mode", ["kare", "cv"])
+def test_ntk_lam_selection(regression, mode):
+    X, y = regression
+    est = NTKRegressor(lam=mode, n_lams=12, cv=3, random_state=0).fit(X, y)
+    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)]
+    assert est.score(X, y) > 0.5
+
+
+# --------------------------------------------------------------------------- all four
+
+
+ALL = [
+    (GatedReLURegressor(n_gates=20, n_lams=5, random_state=0), "reg"),
+    (GatedReLUClassifier(n_gates=20, n_lams=5, random_state=0), "clf"),
+    (NTKRegressor(), "reg"),
+    (NTKClassifier(), "clf"),
+]
+
+
+@pytest.mark.parametrize("est, kind", ALL, ids=[type(e).__name__ for e, _ in ALL])
+def test_pickle_round_trip_gives_identical_predictions(est, kind, regression, iris):
+    X, y = iris if kind == "clf" else regression
+    est.fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    if kind == "clf":
+        np.testing.assert_array_equal(
+            again.decision_function(X), est.decision_function(X)
+        )
+
+
+@pytest.mark.parametrize("est, kind", ALL, ids=[type(e).__name__ for e, _ in ALL])
+def test_pipeline_and_grid_search(est, kind, regression, iris):
+    X, y = load_iris(return_X_y=True) if kind == "clf" else regression
+    pipe = make_pipeline(StandardScaler(), est)
+    step = pipe.steps[-1][0]
+    search = GridSearchCV(pipe, {f"{step}__lam": [1e-3, 3e-2]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_[f"{step}__lam"] in (1e-3, 3e-2)
+    assert search.best_estimator_[-1].lam_ == search.best_params_[f"{step}__lam"]
+    assert search.score(X, y) > (0.8 if kind == "clf" else 0.5)
