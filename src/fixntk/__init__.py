@@ -20,6 +20,16 @@ from ._irls import IRLSResult, irls, mkl_objective
 from ._kare import KareSelection, kare, select_lambda_kare
 from ._kernels import mkl_kernel, ntk_kernel
 from ._ntk import NTKWeights, ntk_weights
+from ._relu import (
+    ConeDecomposition,
+    ReLUSolveResult,
+    constraint_violation,
+    gated_to_relu,
+    relu_lambda_max,
+    relu_objective,
+    solve_relu,
+)
+from ._relu_estimators import ReLUClassifier, ReLUNetwork, ReLURegressor
 from ._solver import (
     PathResult,
     SolveResult,
@@ -34,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arrangement",
+    "ConeDecomposition",
     "GatedReLUClassifier",
     "GatedReLUNetwork",
     "GatedReLURegressor",
@@ -43,8 +54,14 @@ __all__ = [
     "NTKRegressor",
     "NTKWeights",
     "PathResult",
+    "ReLUClassifier",
+    "ReLUNetwork",
+    "ReLURegressor",
+    "ReLUSolveResult",
     "SolveResult",
+    "constraint_violation",
     "duality_gap",
+    "gated_to_relu",
     "irls",
     "kare",
     "lambda_max",
@@ -53,8 +70,11 @@ __all__ = [
     "ntk_kernel",
     "ntk_weights",
     "objective",
+    "relu_lambda_max",
+    "relu_objective",
     "sample_arrangement",
     "select_lambda_kare",
     "solve",
     "solve_path",
+    "solve_relu",
 ]

@@ -1,0 +1,1038 @@
+"""The exact convex program of a two-layer ReLU network with weight decay.
+
+Pilanci and Ergen (2020): the ReLU network ``f(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+``
+trained with weight decay is, over the masks ``D_i`` of an arrangement, the group lasso
+of the gated ReLU network restricted to the cones
+``C_i = {v : (2 D_i - I) X v >= 0}`` (on which ``D_i X v = (X v)_+``):
+
+    min 1/(2n) ||sum_i D_i X (v_i - u_i) - y||^2 + lam sum_i (||v_i|| + ||u_i||)
+    s.t. v_i, u_i in C_i.
+
+The solver is block coordinate descent whose block steps are exact proximal steps of
+``lam ||.|| + indicator(C_i)``: the group soft-threshold of the Euclidean projection onto
+the polyhedral cone ``C_i`` (a small dual active-set QP in d variables, warm-started from
+the block's previous face). Every iterate is feasible, and the duality gap is certified
+with the dual point of the cone-constrained problem (the residual rescaled by the largest
+``||P_{C_i}(+-X^T D_i r)||``). A Newton step on the identified support (active blocks,
+tight constraints) finishes the solve.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from . import _core
+from ._arrangement import as_arrangement
+from ._validation import check_int, check_lam, check_positive, check_targets, check_X
+
+__all__ = [
+    "ReLUSolveResult",
+    "solve_relu",
+    "relu_lambda_max",
+    "relu_objective",
+    "constraint_violation",
+    "ConeDecomposition",
+    "gated_to_relu",
+]
+
+
+# --------------------------------------------------------------------------- projection
+
+
+class _Infeasible(Exception):
+    pass
+
+
+class _Face:
+    """Active rows of a polyhedral projection with the QR factors of their normals:
+    ``N^T = Q R`` for the rows ``N = signs[rows] * X[rows]`` (kept to warm-start)."""
+
+    __slots__ = ("rows", "Q", "R")
+
+    def __init__(self, rows, Q, R):
+        self.rows, self.Q, self.R = rows, Q, R
+
+    @classmethod
+    def empty(cls, d):
+        return cls([], np.zeros((d, 0)), np.zeros((0, 0)))
+
+    @classmethod
+    def of(cls, rows, X, signs):
+        rows = list(rows)
+        if not rows:
+            return cls.empty(X.shape[1])
+        Q, R = np.linalg.qr((signs[rows, None] * X[rows]).T)
+        return cls(rows, Q, R)
+
+    def well_posed(self):
+        if not self.rows:
+            return True
+        diag = np.abs(np.diag(self.R))
+        return len(self.rows) <= self.Q.shape[0] and diag.min() > 1e-10 * diag.max()
+
+    def add(self, k, z, nz, qa):
+        m = len(self.rows)
+        R = np.zeros((m + 1, m + 1))
+        R[:m, :m] = self.R
+        R[:m, m] = qa
+        R[m, m] = nz
+        Q = np.empty((self.Q.shape[0], m + 1))
+        Q[:, :m] = self.Q
+        Q[:, m] = z / nz
+        return _Face(self.rows + [k], Q, R)
+
+    def drop(self, j, X, signs):
+        rows = self.rows[:j] + self.rows[j + 1 :]
+        return _Face.of(rows, X, signs)
+
+
+def _project_polyhedron(c, X, signs, b=None, face=None, xnorm=None, stop_below=None,
+                        max_iter=None):
+    """Euclidean projection of c onto {v : signs * (X v) >= b} (b = None: the cone C_i).
+
+    Goldfarb-Idnani dual active-set method for ``min 1/2 ||v - c||^2`` (identity
+    Hessian; the active normals kept in a QR factorisation), warm-started from the
+    ``face`` (a _Face) of a previous projection. Every iterate is ``v = c + N^T u`` with
+    ``u >= 0`` (N the active normals), so for b = None ``||v|| >= ||P_C(c)||`` all along:
+    with ``stop_below``, the method returns as soon as ``||v|| <= stop_below``, a
+    certified bound that is all the caller needs. Returns ``(v, face, u, exact)``;
+    raises _Infeasible when the set is empty.
+    """
+    d = X.shape[1]
+    if xnorm is None:
+        xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
+    if max_iter is None:
+        max_iter = 50 * d + 200
+    scale = float(np.linalg.norm(c))
+    if b is not None:
+        scale = max(scale, float(np.abs(b).max(initial=0.0)))
+    eps = 1e-12 * max(scale, 1e-300) * xnorm
+    F = face if face is not None and face.well_posed() else _Face.empty(d)
+    # Warm start: the projection onto the face {a_j^T v = b_j, j in F}, dropping the
+    # constraint with the most negative multiplier until the start is dual feasible:
+    # v = c + Q R u with Q^T v = R^{-T} b_F.
+    while F.rows:
+        qc = F.Q.T @ c
+        rhs = -qc if b is None else np.linalg.solve(F.R.T, b[F.rows]) - qc
+        u = np.linalg.solve(F.R, rhs)
+        if u.min() >= 0:
+            v = c + F.Q @ (F.R @ u)
+            break
+        F = F.drop(int(np.argmin(u)), X, signs)
+    if not F.rows:
+        u = np.zeros(0)
+        v = c.copy()
+    for _ in range(max_iter):
+        if stop_below is not None and float(v @ v) <= stop_below * stop_below:
+            return v, F, u, False
+        s = signs * (X @ v)
+        if b is not None:
+            s -= b
+        k = int(np.argmin(s + eps))
+        if s[k] + eps[k] >= 0:
+            return v, F, u, True
+        a = signs[k] * X[k]
+        bk = 0.0 if b is None else float(b[k])
+        u_new = 0.0
+        while True:
+            if F.rows:
+                qa = F.Q.T @ a
+                z = a - F.Q @ qa
+                z -= F.Q @ (F.Q.T @ z)  # re-orthogonalise
+                r = np.linalg.solve(F.R, qa)
+            else:
+                qa, z, r = np.zeros(0), a.copy(), np.zeros(0)
+            zz = float(z @ z)
+            viol = bk - float(a @ v)
+            t1 = viol / zz if zz > 1e-20 * float(a @ a) else np.inf
+            pos = r > 1e-12 * max(1.0, float(np.abs(r).max(initial=0.0)))
+            if pos.any():
+                ratios = np.full(r.shape, np.inf)
+                ratios[pos] = u[pos] / r[pos]
+                j = int(np.argmin(ratios))
+                t2 = float(ratios[j])
+            else:
+                j, t2 = -1, np.inf
+            t = min(t1, t2)
+            if not np.isfinite(t):
+                raise _Infeasible
+            if np.isfinite(t1):
+                v = v + t * z
+            u = u - t * r
+            u_new += t
+            if t1 <= t2:
+                F = F.add(k, z, np.sqrt(zz), qa)
+                u = np.append(u, u_new)
+                break
+            F = F.drop(j, X, signs)
+            u = np.delete(u, j)
+    return v, F, u, False
+
+
+# --------------------------------------------------------------------------- the program
+
+
+class _Problem:
+    """One output column of the cone-constrained program, with its per-block state.
+
+    Blocks are indexed by (s, i): s = 0 for v_i (sign +1), s = 1 for u_i (sign -1).
+    """
+
+    def __init__(self, X, y, arr, lam):
+        self.X, self.y, self.lam = X, y, lam
+        self.n, self.d = X.shape
+        self.packed = arr.packed
+        masks = arr.masks
+        self.MT = np.ascontiguousarray(masks.T, dtype=np.float64)  # (p, n) 0/1
+        self.ST = 2.0 * self.MT - 1.0  # (p, n) constraint signs of the cones
+        self.p = self.MT.shape[0]
+        self.xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
+        self._L = np.full(self.p, np.nan)
+        self.faces = {}  # (s, i) -> tight rows of the block's last projection
+        self.dual_faces = {}  # (s, i) -> tight rows of the certificate's projection
+
+    def lipschitz(self, i):
+        if np.isnan(self._L[i]):
+            Xm = self.X * self.MT[i][:, None]
+            top = linalg.eigvalsh(Xm.T @ Xm, subset_by_index=[self.d - 1, self.d - 1],
+                                  check_finite=False)
+            self._L[i] = max(float(top[0]) / self.n, 1e-300)
+        return self._L[i]
+
+    def project(self, i, c, face, stop_below=None):
+        v, F, _, _ = _project_polyhedron(c, self.X, self.ST[i], face=face,
+                                         xnorm=self.xnorm, stop_below=stop_below)
+        return v, F
+
+    def predict(self, V):
+        W = (V[0] - V[1])[:, :, None]
+        return _core.masked_predict(self.X, self.packed, np.ascontiguousarray(W))[:, 0]
+
+    def gradients(self, r):
+        """X^T D_i r for every group, (p, d)."""
+        return _core.masked_gradients(self.X, self.packed, r[:, None])[:, :, 0]
+
+    def _face(self, key):
+        face = self.dual_faces.get(key)
+        return self.faces.get(key) if face is None else face
+
+    def ratio(self, s, i, g, floor=None):
+        """||P_{C_i}(+-g)|| / (n lam): the dual constraint of block (s, i) at X^T D_i r = g.
+
+        With ``floor``, an upper bound at most ``floor`` may be returned instead when the
+        value is below it (the projection then stops early)."""
+        key = (s, i)
+        scale = self.n * self.lam
+        stop = None if floor is None else floor * scale
+        pg, face = self.project(i, g if s == 0 else -g, self._face(key), stop_below=stop)
+        self.dual_faces[key] = face
+        return float(np.linalg.norm(pg)) / scale
+
+    def face_bounds(self, G, keys):
+        """Upper bounds on the ratios of the blocks ``keys``, all at once.
+
+        For each block, ``||g + N^T u|| >= ||P_C(g)||`` for any ``u >= 0`` on the rows N
+        of its last face: u is the face's least-squares multiplier, clipped at 0 (exact
+        when the face is still the right one). Batched over the blocks."""
+        d, B = self.d, len(keys)
+        Q = np.zeros((B, d, d))
+        R = np.broadcast_to(np.eye(d), (B, d, d)).copy()
+        g = np.empty((B, d))
+        for b, (s, i) in enumerate(keys):
+            g[b] = G[i] if s == 0 else -G[i]
+            face = self._face((s, i))
+            if face is not None and face.rows:
+                k = len(face.rows)
+                Q[b, :, :k] = face.Q
+                R[b, :k, :k] = face.R
+        qg = np.einsum("bdk,bd->bk", Q, g)
+        u = np.maximum(np.linalg.solve(R, -qg[:, :, None])[:, :, 0], 0.0)
+        v = g + np.einsum("bdk,bk->bd", Q, np.einsum("bkl,bl->bk", R, u))
+        bound = np.sqrt(np.einsum("bd,bd->b", v, v))
+        return np.minimum(bound, np.sqrt(np.einsum("bd,bd->b", g, g))) / (
+            self.n * self.lam)
+
+    def ratios(self, r, blocks=None, need=0):
+        """Dual constraint values of the blocks at residual r, exact where they matter.
+
+        ``ratio(s, i) = ||P_{C_i}(+-X^T D_i r)|| / (n lam)``. Cheap upper bounds
+        (:meth:`face_bounds`) order the blocks; they are then projected exactly, by
+        decreasing bound, until the bound falls below max(1, the largest value, the
+        ``need``-th largest value); a projection stops early once it certifies a value
+        below that threshold. Over all blocks, or only over ``blocks`` (a restricted
+        problem). Returns (rho, {(s, i): ratio, or a bound below the threshold}) with
+        rho >= max(1, every ratio): ``r / rho`` is dual feasible.
+        """
+        G = self.gradients(r)
+        if blocks is None:
+            keys = [(s, i) for i in range(self.p) for s in (0, 1)]
+        else:
+            keys = list(blocks)
+        if not keys:
+            return 1.0, {}
+        ub = self.face_bounds(G, keys)
+        order = np.argsort(-ub, kind="stable")
+        exact, top, tau = {}, [], 0.0
+        for b in order.tolist():
+            kth = top[need - 1] if need and len(top) >= need else 0.0
+            floor = max(1.0, tau, kth)
+            if ub[b] <= floor:
+                break
+            s, i = keys[b]
+            val = self.ratio(s, i, G[i], floor=floor)
+            exact[(s, i)] = val
+            tau = max(tau, val)
+            if need:
+                top.append(val)
+                top.sort(reverse=True)
+                del top[need:]
+        return max(1.0, tau), exact
+
+    def primal(self, V, r):
+        norms = np.sqrt(np.einsum("sij,sij->si", V, V))
+        return 0.5 * float(r @ r) / self.n + self.lam * float(norms.sum())
+
+    def dual(self, r, rho):
+        theta = r / rho
+        y = self.y
+        return 0.5 * (float(y @ y) - float((y - theta) @ (y - theta))) / self.n
+
+    def violation(self, V):
+        """max over blocks and samples of ((2 D_i - I) X v_i)_-."""
+        act = np.flatnonzero(np.abs(V).sum(axis=(0, 2)) > 0)
+        if act.size == 0:
+            return 0.0
+        worst = 0.0
+        for s in (0, 1):
+            Z = (self.X @ V[s, act].T) * self.ST[act].T
+            worst = max(worst, float(np.maximum(-Z, 0.0).max()))
+        return worst
+
+    def extrapolate(self, V, r, blocks, rows, iterates):
+        """Anderson extrapolation of the last BCD epochs on the working set; returns the
+        extrapolated (V, r) when it is feasible and lowers the objective, else None."""
+        Xs = np.stack([x.ravel() for x in iterates])
+        U = np.diff(Xs, axis=0)
+        M = U @ U.T
+        M[np.diag_indices_from(M)] += 1e-12 * max(float(np.trace(M)), 1e-300)
+        try:
+            c = np.linalg.solve(M, np.ones(M.shape[0]))
+        except np.linalg.LinAlgError:
+            return None
+        if not np.isfinite(c).all() or c.sum() == 0:
+            return None
+        c /= c.sum()
+        W = V.copy()
+        W[rows] = (c @ Xs[1:]).reshape(iterates[0].shape)
+        for (s, i), w in zip(blocks, W[rows]):
+            if w.any():
+                slack = self.ST[i] * (self.X @ w)
+                if slack.min() < -1e-13 * float(np.linalg.norm(w)) * self.xnorm.max():
+                    return None
+        r_new = self.y - self.predict(W)
+        if self.primal(W, r_new) >= self.primal(V, r):
+            return None
+        return W, r_new
+
+    def support(self, V, blocks):
+        """The nonzero blocks among ``blocks`` with their faces (tight rows), hashable."""
+        out = []
+        for s, i in blocks:
+            if V[s, i].any():
+                face = self.faces.get((s, i))
+                out.append(((s, i), tuple(sorted(face.rows)) if face is not None else ()))
+        return tuple(out)
+
+    def _newton(self, A, cuts, z, max_newton=50):
+        """Newton's method with backtracking for 1/(2n)||A z - y||^2 + lam sum ||z_b||
+        (all z_b != 0). Returns (z, None), or (z, j) when zero is optimal for block j
+        given the others (it must leave the support)."""
+        n, lam, y = self.n, self.lam, self.y
+        AtA = A.T @ A / n
+        Aty = A.T @ y / n
+        spans = list(zip(cuts[:-1], cuts[1:]))
+
+        starts = np.asarray(cuts[:-1])
+
+        def phi(z):
+            res = A @ z - y
+            return 0.5 * float(res @ res) / n + lam * float(
+                np.sqrt(np.add.reduceat(z * z, starts)).sum())
+
+        f = phi(z)
+        for _ in range(max_newton):
+            grad = AtA @ z - Aty
+            # a block for which zero is optimal given the others leaves the support
+            for j, (a, b) in enumerate(spans):
+                q = grad[a:b] - AtA[a:b, a:b] @ z[a:b]
+                if float(q @ q) <= lam * lam:
+                    return z, j
+            H = AtA.copy()
+            for a, b in spans:
+                zb = z[a:b]
+                nb = float(np.linalg.norm(zb))
+                grad[a:b] += lam * zb / nb
+                H[a:b, a:b] += (lam / nb) * (np.eye(b - a) - np.outer(zb, zb) / nb**2)
+            H[np.diag_indices_from(H)] += 1e-13 * max(float(np.trace(H)), 1e-300)
+            try:
+                step = -linalg.solve(H, grad, assume_a="pos", check_finite=False)
+            except (linalg.LinAlgError, ValueError):
+                return z, None
+            dec = -float(grad @ step)
+            if dec <= 1e-16 * max(f, 1e-300):
+                break
+            t = 1.0
+            while t > 1e-12:
+                f_new = phi(z + t * step)
+                if f_new <= f - 1e-4 * t * dec:
+                    break
+                t *= 0.5
+            else:
+                break
+            z, f = z + t * step, f_new
+        return z, None
+
+    def polish(self, V, r, blocks, max_changes=None):
+        """A primal active-set method on the identified support; returns the improved
+        (V, r), or None.
+
+        Each block keeps a set T_b of tight rows; on ``v_b = B_b z_b`` (B_b an orthonormal
+        basis of the null space of X[T_b]) the restricted problem is smooth and
+        unconstrained, ``1/(2n) ||A z - y||^2 + lam sum ||z_b||`` (A small: faces of
+        narrow cones have few free directions), solved by Newton's method. Its solution
+        is then taken back to the cones (the largest feasible fraction of the move; a
+        blocking row joins its T_b), and rows whose multiplier is negative leave T_b,
+        until neither happens. Accepted only if the objective decreased.
+        """
+        X, n, lam, y = self.X, self.n, self.lam, self.y
+        if max_changes is None:
+            max_changes = 4 * len(blocks) + 20
+        W = V.copy()
+        blocks = list(blocks)
+        tight = {}
+        for s, i in blocks:
+            v = W[s, i]
+            slack = self.ST[i] * (X @ v)
+            tight[(s, i)] = set(np.flatnonzero(
+                slack <= 1e-9 * self.xnorm * float(np.linalg.norm(v))).tolist())
+        f_start = self.primal(V, r)
+        seen = set()
+        for _ in range(max_changes):
+            if not blocks:
+                return None
+            state = tuple((k, tuple(sorted(tight[k]))) for k in blocks)
+            if state in seen:  # cycling between faces: leave it to BCD
+                break
+            seen.add(state)
+            bases, cols = [], []
+            for s, i in blocks:
+                rows = sorted(tight[(s, i)])
+                if rows:
+                    _, sv, Vt = np.linalg.svd(X[rows], full_matrices=True)
+                    rank = int((sv > 1e-10 * sv[0]).sum())
+                    B = Vt[rank:].T
+                else:
+                    B = np.eye(self.d)
+                if B.shape[1] == 0:
+                    return None
+                bases.append(B)
+                sign = 1.0 if s == 0 else -1.0
+                cols.append(sign * self.MT[i][:, None] * (X @ B))
+            A = np.hstack(cols)
+            cuts = np.cumsum([0] + [B.shape[1] for B in bases])
+            z0 = np.concatenate([B.T @ W[s, i] for B, (s, i) in zip(bases, blocks)])
+            z, drop = self._newton(A, cuts, z0)
+            if drop is not None:
+                s, i = blocks.pop(drop)
+                W[s, i] = 0.0
+                continue
+            # back to the cones: the largest feasible fraction of the move
+            t_max, block_row = 1.0, None
+            moves = []
+            for b, (B, (s, i), lo, hi) in enumerate(zip(bases, blocks, cuts[:-1],
+                                                        cuts[1:])):
+                delta = B @ z[lo:hi] - W[s, i]
+                moves.append(delta)
+                g0 = self.ST[i] * (X @ W[s, i])
+                g1 = self.ST[i] * (X @ delta)
+                neg = g1 < -1e-13 * self.xnorm * float(np.linalg.norm(delta))
+                neg[sorted(tight[(s, i)])] = False  # held at zero by the basis
+                if neg.any():
+                    ratio = np.where(neg, np.maximum(g0, 0.0) / np.where(neg, -g1, 1.0),
+                                     np.inf)
+                    k = int(np.argmin(ratio))
+                    if ratio[k] < t_max:
+                        t_max, block_row = float(ratio[k]), (b, k)
+            for (s, i), delta in zip(blocks, moves):
+                W[s, i] = W[s, i] + t_max * delta
+            if block_row is not None:
+                b, k = block_row
+                tight[blocks[b]].add(k)
+                continue
+            # optimal on the support: release rows with negative multipliers
+            res = y - self.predict(W)
+            released = False
+            for s, i in blocks:
+                rows = sorted(tight[(s, i)])
+                if not rows:
+                    continue
+                v = W[s, i]
+                sign = 1.0 if s == 0 else -1.0
+                grad = -sign * (X.T @ (self.MT[i] * res)) / n + lam * v / np.linalg.norm(v)
+                N = self.ST[i][rows, None] * X[rows]
+                mu, *_ = np.linalg.lstsq(N.T, grad, rcond=None)
+                if mu.min() < -1e-9 * max(float(np.abs(mu).max()), lam):
+                    tight[(s, i)].discard(rows[int(np.argmin(mu))])
+                    released = True
+            if not released:
+                break
+        r_new = y - self.predict(W)
+        if self.primal(W, r_new) >= f_start:
+            return None
+        return W, r_new
+
+    def bcd_epoch(self, V, r, blocks):
+        X, n, lam = self.X, self.n, self.lam
+        for s, i in blocks:
+            sign = 1.0 if s == 0 else -1.0
+            m = self.MT[i]
+            L = self.lipschitz(i)
+            g = X.T @ (m * r)
+            old = V[s, i]
+            z = old + (sign / (n * L)) * g
+            nz = np.linalg.norm(z)
+            if nz * L <= lam:
+                new = None
+            else:
+                face = self.faces.get((s, i))
+                if face is None:  # entering the working set: the certificate's face
+                    face = self.dual_faces.get((s, i))
+                pz, face = self.project(i, z, face, stop_below=lam / L)
+                self.faces[(s, i)] = face
+                npz = np.linalg.norm(pz)
+                new = None if npz * L <= lam else (1.0 - lam / (L * npz)) * pz
+            if new is None:
+                if not old.any():
+                    continue
+                new = np.zeros_like(old)
+            delta = new - old
+            if delta.any():
+                r -= sign * m * (X @ delta)
+                V[s, i] = new
+
+
+# --------------------------------------------------------------------------- solver
+
+_OBJECTIVE = r"""
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
+        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
+
+    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
+    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and Ergen,
+    2020), exactly when the masks include those of its neurons. With c outputs each
+    column of y is its own program (its own v, u: a network per output)."""
+
+
+@dataclass
+class ReLUSolveResult:
+    """Result of :func:`solve_relu`.
+
+    Attributes
+    ----------
+    v, u : ndarray of shape (p, d) or (p, d, c)
+        The weights of the positive and negative neurons: ``f(x) = sum_i (x^T v_i)_+ -
+        (x^T u_i)_+`` (per output column with c outputs).
+    objective : float
+        The objective at ``(v, u)`` (summed over output columns).
+    gap : float
+        The certified duality gap (absolute; summed over output columns). The dual point
+        is the residual rescaled by the largest ``||P_{C_i}(+-X^T D_i r)|| / (n lam)``
+        (``P_{C_i}`` the projection onto the cone of mask i).
+    dual : float
+        The dual objective at that point.
+    f0 : float
+        The objective at zero, ``||y||^2 / (2n)``: the run stops when
+        ``gap <= tol * f0``.
+    violation : float
+        ``max_i max(||((2 D_i - I) X v_i)_-||_inf, ||((2 D_i - I) X u_i)_-||_inf)``: how
+        far the weights are from the cones (0 up to rounding: every iterate is feasible).
+    n_iter : int
+        Epochs of block coordinate descent (all outputs together).
+    converged : bool
+        Whether ``gap <= tol * f0`` and ``violation <= feas_tol`` were both reached.
+    lam : float
+    gap_history : ndarray
+        The certified gap after each working-set pass (the first output column).
+    """
+
+    v: np.ndarray
+    u: np.ndarray
+    objective: float
+    gap: float
+    dual: float
+    f0: float
+    violation: float
+    n_iter: int
+    converged: bool
+    lam: float
+    gap_history: np.ndarray = field(repr=False)
+
+    @property
+    def relative_gap(self):
+        return self.gap / self.f0 if self.f0 > 0 else 0.0
+
+    @property
+    def active_set(self):
+        """Groups with v_i != 0 or u_i != 0."""
+        norms = np.abs(self.v).reshape(self.v.shape[0], -1).sum(1) + np.abs(
+            self.u).reshape(self.u.shape[0], -1).sum(1)
+        return np.flatnonzero(norms > 0)
+
+
+@dataclass
+class _ColumnResult:
+    V: np.ndarray  # (2, p, d)
+    primal: float
+    dual: float
+    gap: float
+    f0: float
+    violation: float
+    n_iter: int
+    converged: bool
+    history: list
+
+
+def _feasible_start(prob, V):
+    """Project each nonzero block of a warm start onto its cone."""
+    V = np.array(V, dtype=np.float64)
+    for s in (0, 1):
+        for i in np.flatnonzero(np.abs(V[s]).sum(axis=1) > 0).tolist():
+            V[s, i], face = prob.project(i, V[s, i], None)
+            prob.faces[(s, i)] = face
+    return V
+
+
+def _solve_column(prob, V, tol, feas_tol, max_iter, verbose, ws_start=10, inner_ratio=0.3,
+                  check_every=5, anderson_k=5):
+    """Working-set BCD with exact cone-projection prox steps, certified by the gap."""
+    y, n = prob.y, prob.n
+    f0 = 0.5 * float(y @ y) / n
+    r = y - prob.predict(V) if V.any() else y.copy()
+    epochs, history = 0, []
+    ws, tried = [], set()
+    while True:
+        active = [(s, i) for s in (0, 1) for i in np.flatnonzero(
+            np.abs(V[s]).sum(axis=1) > 0).tolist()]
+        target = max(ws_start, 2 * len(active))
+        rho, ratios = prob.ratios(r, need=target)
+        primal = prob.primal(V, r)
+        dual = prob.dual(r, rho)
+        gap = max(primal - dual, 0.0)
+        viol = prob.violation(V)
+        history.append(gap)
+        if verbose:
+            print(f"[fixntk.solve_relu] epochs {epochs:6d}  blocks {len(active):5d}  "
+                  f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}",
+                  flush=True)
+        converged = gap <= tol * f0 and viol <= feas_tol
+        if converged or epochs >= max_iter or f0 == 0:
+            return _ColumnResult(V, primal, dual, gap, f0, viol, epochs,
+                                 converged or f0 == 0, history)
+
+        in_ws = set(active)
+        violators = sorted((k for k, val in ratios.items() if val > 1 and k not in in_ws),
+                           key=lambda k: -ratios[k])
+        ws = active + violators[: max(target - len(active), 1)]
+        last = None
+        rows = np.array([s for s, _ in ws]), np.array([i for _, i in ws])
+        history_ws = [V[rows].copy()]
+        for inner in range(1, max_iter - epochs + 1):
+            prob.bcd_epoch(V, r, ws)
+            epochs += 1
+            history_ws.append(V[rows].copy())
+            if len(history_ws) > anderson_k + 1:
+                history_ws.pop(0)
+            if inner % anderson_k == 0 and len(history_ws) == anderson_k + 1:
+                out = prob.extrapolate(V, r, ws, rows, history_ws)
+                if out is not None:
+                    V, r = out
+                    history_ws = [V[rows].copy()]
+            if inner % check_every == 0 or epochs >= max_iter:
+                # a support (blocks and faces) stable over check_every epochs: finish it
+                # by Newton's method, once per support
+                support = prob.support(V, ws)
+                if support == last and support and support not in tried:
+                    tried.add(support)
+                    out = prob.polish(V, r, [k for k, _ in support])
+                    if out is not None:
+                        V, r = out
+                last = support
+                rho_ws, _ = prob.ratios(r, blocks=ws)
+                if prob.primal(V, r) - prob.dual(r, rho_ws) <= inner_ratio * gap:
+                    break
+            if epochs >= max_iter:
+                break
+
+
+def _prepare(X, y, arr):
+    X = check_X(X)
+    Y, was_1d = check_targets(y, X.shape[0])
+    arr = as_arrangement(arr, X.shape[0])
+    return X, Y, was_1d, arr
+
+
+def _weights3(W, p, d, c, name):
+    """A (p, d) / (p, d, c) weight array as (p, d, c), checked."""
+    W = np.asarray(W, dtype=np.float64)
+    if c == 1 and W.shape == (p, d):
+        W = W[:, :, None]
+    if W.shape != (p, d, c):
+        want = f"({p}, {d})" + (f" or ({p}, {d}, 1)" if c == 1 else f" with c = {c}")
+        raise ValueError(f"{name} must have shape {want}; got {np.shape(W)}")
+    if not np.isfinite(W).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return W
+
+
+def _violation(X, masks, W):
+    """max_i ||((2 D_i - I) X w_i)_-||_inf over the groups and output columns of W."""
+    p, d, c = W.shape
+    active = np.flatnonzero(np.abs(W).reshape(p, -1).sum(axis=1) > 0)
+    worst = 0.0
+    step = max(1, (1 << 22) // max(X.shape[0] * c, 1))
+    for start in range(0, active.size, step):
+        idx = active[start : start + step]
+        S = np.where(masks[:, idx], 1.0, -1.0)[:, :, None]
+        Z = (X @ W[idx].transpose(1, 0, 2).reshape(d, -1)).reshape(-1, idx.size, c)
+        worst = max(worst, float(np.maximum(-(S * Z), 0.0).max()))
+    return worst
+
+
+def constraint_violation(X, arr, v, u=None):
+    r"""How far ReLU weights are from their cones.
+
+    .. math:: \max_i \max\big(\|((2D_i - I) X v_i)_-\|_\infty,\;
+              \|((2D_i - I) X u_i)_-\|_\infty\big),
+
+    zero exactly when :math:`D_i X v_i = (X v_i)_+` and :math:`D_i X u_i = (X u_i)_+` on
+    every training sample.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    arr : Arrangement or bool array of shape (n, p)
+    v, u : array-like of shape (p, d) or (p, d, c); u optional
+
+    Returns
+    -------
+    float
+    """
+    X = check_X(X)
+    arr = as_arrangement(arr, X.shape[0])
+    v = np.asarray(v, dtype=np.float64)
+    c = v.shape[2] if v.ndim == 3 else 1
+    masks = arr.masks
+    worst = _violation(X, masks, _weights3(v, arr.p, X.shape[1], c, "v"))
+    if u is not None:
+        worst = max(worst, _violation(X, masks, _weights3(u, arr.p, X.shape[1], c, "u")))
+    return worst
+
+
+def relu_lambda_max(X, y, arr):
+    r"""Smallest ``lam`` for which ``v = u = 0`` solves the ReLU convex program.
+
+    .. math:: \lambda_{\max} = \max_i \max\big(\|P_{C_i}(X^T D_i y)\|,
+              \|P_{C_i}(-X^T D_i y)\|\big) / n,
+
+    with :math:`P_{C_i}` the projection onto the cone of mask i; at most the gated
+    :func:`lambda_max` (the maximum over the columns of y with c outputs).
+    """
+    X, Y, _, arr = _prepare(X, y, arr)
+    best = 0.0
+    with threadpool_limits(1, user_api="blas"):
+        for k in range(Y.shape[1]):
+            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, 1.0)
+            G = prob.gradients(prob.y)
+            norms = np.sqrt(np.einsum("ij,ij->i", G, G))
+            for i in np.argsort(-norms).tolist():
+                if norms[i] <= best * prob.n:
+                    break
+                for s in (0, 1):
+                    best = max(best, prob.ratio(s, i, G[i]))
+    return float(best)
+
+
+def relu_objective(X, y, arr, v, u, lam):
+    """The objective of the ReLU convex program at (v, u) (constraints not checked: see
+    :func:`constraint_violation`)."""
+    X, Y, _, arr = _prepare(X, y, arr)
+    lam = check_positive(lam, "lam", allow_zero=True)
+    p, d, c = arr.p, X.shape[1], Y.shape[1]
+    V = _weights3(v, p, d, c, "v")
+    U = _weights3(u, p, d, c, "u")
+    R = Y - _core.masked_predict(X, arr.packed, np.ascontiguousarray(V - U))
+    pen = np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
+    return float(0.5 * (R**2).sum() / X.shape[0] + lam * pen)
+
+
+relu_objective.__doc__ += _OBJECTIVE
+
+
+def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_iter=10_000,
+               verbose=False):
+    """Solve the exact convex program of a two-layer ReLU network with weight decay.
+
+    Minimises
+    """
+    X, Y, was_1d, arr = _prepare(X, y, arr)
+    lam = check_lam(lam)
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", 1)
+    p, d, c = arr.p, X.shape[1], Y.shape[1]
+    if feas_tol is None:
+        feas_tol = tol * max(float(np.abs(Y).max()), np.finfo(float).tiny)
+    else:
+        feas_tol = check_positive(feas_tol, "feas_tol")
+    if warm_start is None:
+        V0 = np.zeros((2, p, d, c))
+    else:
+        if isinstance(warm_start, ReLUSolveResult):
+            warm_start = (warm_start.v, warm_start.u)
+        if not isinstance(warm_start, (tuple, list)) or len(warm_start) != 2:
+            raise ValueError("warm_start must be a ReLUSolveResult or a pair (v, u)")
+        V0 = np.stack([_weights3(warm_start[0], p, d, c, "warm_start v"),
+                       _weights3(warm_start[1], p, d, c, "warm_start u")])
+    cols = []
+    # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
+    with threadpool_limits(1, user_api="blas"):
+        for k in range(c):
+            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
+            V = V0[..., k].copy()
+            if V.any():
+                V = _feasible_start(prob, V)
+            cols.append(_solve_column(prob, V, tol, feas_tol, max_iter, verbose))
+    V = np.stack([col.V for col in cols], axis=-1)  # (2, p, d, c)
+    res = ReLUSolveResult(
+        v=V[0, :, :, 0] if was_1d else V[0],
+        u=V[1, :, :, 0] if was_1d else V[1],
+        objective=float(sum(col.primal for col in cols)),
+        gap=float(sum(col.gap for col in cols)),
+        dual=float(sum(col.dual for col in cols)),
+        f0=float(sum(col.f0 for col in cols)),
+        violation=float(max(col.violation for col in cols)),
+        n_iter=int(sum(col.n_iter for col in cols)),
+        converged=all(col.converged for col in cols),
+        lam=lam,
+        gap_history=np.asarray(cols[0].history),
+    )
+    if not res.converged:
+        warnings.warn(
+            f"fixntk.solve_relu stopped before the certificate: relative duality gap "
+            f"{res.relative_gap:.3e} (tol = {tol:.1e}), constraint violation "
+            f"{res.violation:.1e} (feas_tol = {feas_tol:.1e}) after {res.n_iter} epochs "
+            f"(lam = {lam:.4g}). Raise max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return res
+
+
+solve_relu.__doc__ += _OBJECTIVE + """
+
+    Algorithm: block coordinate descent over a working set of blocks (the v_i and u_i),
+    each step an exact proximal step of ``lam ||.|| + indicator(C_i)``: the group
+    soft-threshold of the Euclidean projection onto the polyhedral cone
+    ``C_i = {w : (2 D_i - I) X w >= 0}`` (a dual active-set QP in d variables,
+    warm-started from the block's previous face). Every iterate is feasible. The run
+    stops when the duality gap is at most ``tol * F(0)`` and the constraint violation at
+    most ``feas_tol``. The dual point is the residual ``r`` rescaled by
+    ``max(1, max_i ||P_{C_i}(+-X^T D_i r)|| / (n lam))``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+        With c outputs, each column is solved as its own program.
+    arr : Arrangement or bool array of shape (n, p)
+        The masks (from :func:`sample_arrangement`, or built by the user). The program is
+        exactly the ReLU network's training problem when they include the activation
+        patterns of the network's neurons (all of them for the global optimum).
+    lam : float > 0
+        Regularisation strength (same scaling as :func:`solve`: the ReLU network's weight
+        decay ``(lam / 2) sum (||first layer||^2 + second layer^2)``).
+    tol : float > 0
+        Relative duality gap to reach.
+    feas_tol : float > 0, optional
+        Constraint violation to reach; default ``tol * max|y|`` (the pre-activations
+        ``x^T v_i`` are in the units of y).
+    warm_start : ReLUSolveResult or pair (v, u), optional
+        Starting point (projected onto the cones first).
+    max_iter : int
+        Maximum number of epochs (per output column).
+    verbose : bool
+        Print the certificate after each working-set pass.
+
+    Returns
+    -------
+    ReLUSolveResult
+        With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
+    """
+
+
+# --------------------------------------------------------------------------- gated -> ReLU
+
+
+@dataclass
+class ConeDecomposition:
+    """Result of :func:`gated_to_relu`: ReLU weights reproducing a gated ReLU model.
+
+    Attributes
+    ----------
+    v, u : ndarray of shape (p, d) or (p, d, c)
+        ``w_i = v_i - u_i`` on the training data, with ``v_i, u_i`` in the cone ``C_i``.
+    residual : float
+        ``max_k |f_ReLU(x_k) - f_gated(x_k)|`` over the training samples, the ReLU
+        network ``f_ReLU(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+`` evaluated by itself (0 up
+        to rounding when every group decomposed exactly).
+    violation : float
+        The largest cone-constraint violation (see :func:`constraint_violation`).
+    infeasible : ndarray of int
+        Groups (rows of ``coef``) with no exact decomposition (their cone has an empty
+        interior, e.g. masks that no gate realises); they get the decomposition of
+        smallest constraint violation instead.
+    penalty : float
+        ``sum_i ||v_i|| + ||u_i||``, the ReLU network's weight decay (at least the gated
+        penalty ``sum_i ||w_i||``).
+    """
+
+    v: np.ndarray
+    u: np.ndarray
+    residual: float
+    violation: float
+    infeasible: np.ndarray
+    penalty: float
+
+    @property
+    def exact(self):
+        return self.infeasible.size == 0
+
+
+def _decompose_lp(X, signs, mask, w):
+    """Least-violation decomposition by LP: min t s.t. signs * X v >= -t,
+    signs * X u >= -t, X_D (v - u) = X_D w (only the masked rows must match)."""
+    from scipy.optimize import linprog
+
+    n, d = X.shape
+    G = signs[:, None] * X
+    XD = X[mask]
+    # variables: v (d), u (d), t
+    cost = np.zeros(2 * d + 1)
+    cost[-1] = 1.0
+    ones = np.ones((n, 1))
+    zeros = np.zeros((n, d))
+    A_ub = np.vstack([np.hstack([-G, zeros, -ones]), np.hstack([zeros, -G, -ones])])
+    A_eq = np.hstack([XD, -XD, np.zeros((XD.shape[0], 1))])
+    bounds = [(None, None)] * (2 * d) + [(0, None)]
+    out = linprog(cost, A_ub=A_ub, b_ub=np.zeros(2 * n), A_eq=A_eq, b_eq=XD @ w,
+                  bounds=bounds, method="highs")
+    if out.status != 0:
+        return np.maximum(w, 0) * 0 + w, np.zeros(d)  # pragma: no cover - LP failure
+    return out.x[:d], out.x[d : 2 * d]
+
+
+def _decompose_group(X, signs, mask, w, xnorm):
+    """(v, u, exact): v - u = w with v, u in the cone {signs * X z >= 0}, of least
+    ||v||^2 + ||u||^2 (v = P(w / 2) onto {signs * X v >= (signs * X w)_+})."""
+    s = signs * (X @ w)
+    tol = 1e-12 * float(np.linalg.norm(w)) * xnorm
+    if (s >= -tol).all():  # w in the cone: one positive neuron, penalty ||w||
+        return w.copy(), np.zeros_like(w), True
+    if (s <= tol).all():
+        return np.zeros_like(w), -w, True
+    try:
+        v, _, _, _ = _project_polyhedron(0.5 * w, X, signs, b=np.maximum(s, 0.0),
+                                         xnorm=xnorm)
+        return v, v - w, True
+    except _Infeasible:
+        v, u = _decompose_lp(X, signs, mask, w)
+        return v, u, False
+
+
+def gated_to_relu(X, arr, coef):
+    r"""Cone decomposition: a ReLU network with the gated ReLU model's training outputs.
+
+    For each group with :math:`w_i \ne 0`, find :math:`v_i, u_i` in the cone
+    :math:`C_i = \{z : (2D_i - I) X z \ge 0\}` with :math:`v_i - u_i = w_i`, so that
+
+    .. math:: D_i X w_i = (X v_i)_+ - (X u_i)_+
+
+    on the training data, choosing the decomposition of least
+    :math:`\|v_i\|^2 + \|u_i\|^2`: :math:`v_i` is the projection of :math:`w_i / 2` onto
+    :math:`\{z : (2D_i - I) X z \ge ((2D_i - I) X w_i)_+\}` (a QP in d variables, solved
+    exactly by a dual active-set method); :math:`u_i = 0` when :math:`w_i \in C_i`. The
+    set is nonempty whenever the cone has an interior point (a gate strictly inside, as
+    for sampled gates). Otherwise the group gets, by linear programming, the
+    decomposition of least constraint violation matching :math:`D_i X w_i`, and is
+    reported in ``infeasible``.
+
+    The ReLU network :math:`\sum_i (x^T v_i)_+ - (x^T u_i)_+` then reproduces the gated
+    network's predictions on the training samples (not elsewhere: the gated network's
+    gates are not the ReLU's own activations off the data); its weight decay
+    :math:`\sum_i \|v_i\| + \|u_i\|` is at least the gated one, :math:`\sum_i \|w_i\|`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    arr : Arrangement or bool array of shape (n, p)
+    coef : array-like of shape (p, d) or (p, d, c), or a SolveResult
+        Gated ReLU group weights, e.g. ``fixntk.solve(X, y, arr, lam).coef``.
+
+    Returns
+    -------
+    ConeDecomposition
+    """
+    X = check_X(X)
+    arr = as_arrangement(arr, X.shape[0])
+    if hasattr(coef, "coef") and not isinstance(coef, np.ndarray):
+        coef = coef.coef
+    coef = np.asarray(coef, dtype=np.float64)
+    was_2d = coef.ndim == 2
+    c = 1 if was_2d else (coef.shape[2] if coef.ndim == 3 else 0)
+    if coef.ndim not in (2, 3):
+        raise ValueError(f"coef must have shape (p, d) or (p, d, c); got {coef.shape}")
+    W = _weights3(coef, arr.p, X.shape[1], c, "coef")
+    masks = arr.masks
+    xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
+    V, U = np.zeros_like(W), np.zeros_like(W)
+    bad = set()
+    with threadpool_limits(1, user_api="blas"):
+        for i in np.flatnonzero(np.abs(W).reshape(arr.p, -1).sum(axis=1) > 0).tolist():
+            signs = np.where(masks[:, i], 1.0, -1.0)
+            for k in range(c):
+                w = W[i, :, k]
+                if not w.any():
+                    continue
+                V[i, :, k], U[i, :, k], ok = _decompose_group(X, signs, masks[:, i], w,
+                                                              xnorm)
+                if not ok:
+                    bad.add(i)
+    gated = _core.masked_predict(X, arr.packed, np.ascontiguousarray(W))
+    relu = (np.einsum("nkc->nc", np.maximum(np.einsum("nd,kdc->nkc", X, V), 0.0))
+            - np.einsum("nkc->nc", np.maximum(np.einsum("nd,kdc->nkc", X, U), 0.0)))
+    penalty = float(np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum())
+    return ConeDecomposition(
+        v=V[:, :, 0] if was_2d else V,
+        u=U[:, :, 0] if was_2d else U,
+        residual=float(np.abs(relu - gated).max()),
+        violation=max(_violation(X, masks, V), _violation(X, masks, U)),
+        infeasible=np.array(sorted(bad), dtype=np.int64),
+        penalty=penalty,
+    )

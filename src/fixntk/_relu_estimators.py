@@ -1,0 +1,380 @@
+"""scikit-learn estimators for two-layer ReLU networks trained by their convex program.
+
+``ReLURegressor`` / ``ReLUClassifier`` solve the cone-constrained group lasso
+(:func:`fixntk.solve_relu`) on sampled gates' masks and predict with the ReLU network it
+defines, ``f(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+``: predictions on new data come from
+the network itself (:meth:`to_network`), not from the gates.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._arrangement import sample_arrangement
+from ._estimators import _check_cv, _folds, _one_hot, _seed, _with_intercept
+from ._relu import relu_lambda_max, solve_relu
+from ._validation import check_int, check_lam, check_positive
+
+__all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
+
+
+# --------------------------------------------------------------------------- network
+
+
+@dataclass
+class ReLUNetwork:
+    r"""A two-layer ReLU network, the model the ReLU convex program trains.
+
+    .. math::
+
+        f(x) = \sum_{j=1}^k (\tilde x^T w_j)_+ \, a_j,
+        \qquad \tilde x = [x, 1] \text{ if fit\_intercept else } x,
+
+    with weight decay :math:`\frac12 \sum_j (\|w_j\|^2 + \|a_j\|^2)`, equal at this
+    point to the convex penalty :math:`\sum_i \|v_i\| + \|u_i\|` (neuron ``v_i`` has
+    ``w_j = v_i / sqrt(||v_i||)``, ``a_j = +sqrt(||v_i||)``; neuron ``u_i`` the same with
+    a negative sign).
+
+    Attributes
+    ----------
+    first_layer : ndarray of shape (k, d)
+        The neurons' input weights :math:`w_j` (one row per neuron; d counts the
+        intercept column when ``fit_intercept``).
+    second_layer : ndarray of shape (k,) or (k, c)
+        The output weights :math:`a_j`; with c outputs each neuron feeds one output (one
+        nonzero per row).
+    fit_intercept : bool
+        Whether a constant 1 is appended to the inputs.
+    """
+
+    first_layer: np.ndarray
+    second_layer: np.ndarray
+    fit_intercept: bool
+
+    @property
+    def n_neurons(self):
+        return self.first_layer.shape[0]
+
+    @property
+    def signs(self):
+        """The sign of each neuron's output weight (+1 for a v neuron, -1 for a u)."""
+        a = self.second_layer
+        return np.sign(a if a.ndim == 1 else a.sum(axis=1))
+
+    def weight_decay(self):
+        """``(||first layer||^2 + ||second layer||^2) / 2``."""
+        return 0.5 * float((self.first_layer**2).sum() + (self.second_layer**2).sum())
+
+    def forward(self, X):
+        """The network's outputs on X of shape (m, d_in): (m,) or (m, c)."""
+        Xt = _with_intercept(np.asarray(X, dtype=np.float64), self.fit_intercept)
+        return np.maximum(Xt @ self.first_layer.T, 0.0) @ self.second_layer
+
+
+def _network(v, u, fit_intercept, one_d):
+    """The ReLU network of the convex weights v, u of shape (p, d, c)."""
+    first, second = [], []
+    c = v.shape[2]
+    for W, sign in ((v, 1.0), (u, -1.0)):
+        for k in range(c):
+            norms = np.linalg.norm(W[:, :, k], axis=1)
+            act = np.flatnonzero(norms > 0)
+            scale = np.sqrt(norms[act])
+            first.append(W[act, :, k] / scale[:, None])
+            a = np.zeros((act.size, c))
+            a[:, k] = sign * scale
+            second.append(a)
+    first = np.vstack(first)
+    second = np.vstack(second)
+    return ReLUNetwork(first_layer=first, second_layer=second[:, 0] if one_d else second,
+                       fit_intercept=bool(fit_intercept))
+
+
+_RELU_OBJECTIVE = r"""
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
+        \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
+
+    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
+    gates (duplicates merged), with :math:`X` extended by a column of ones when
+    ``fit_intercept``. This is exactly the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
+    :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
+    activation patterns on the training data are among the masks (Pilanci and Ergen,
+    2020): more gates, closer to the unrestricted network."""
+
+_RELU_PARAMS = """
+    Parameters
+    ----------
+    n_gates : int, default=100
+        Gaussian gates sampled (the number p of distinct masks is at most this).
+    lam : float > 0 or "cv", default=1e-3
+        Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
+        log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
+        ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
+    fit_intercept : bool, default=True
+        Append a constant column to X before the gates are sampled (the neurons act on
+        ``[x, 1]``; the intercept is part of each neuron and is penalised).
+    n_lams : int, default=10
+        Grid size for ``lam="cv"``.
+    eps : float in (0, 1), default=1e-2
+        Smallest grid value as a fraction of ``lam_max``.
+    cv : int >= 2, default=5
+        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
+    tol : float > 0, default=1e-4
+        Stop when the duality gap is at most ``tol`` times the objective at zero (and
+        the constraint violation at most ``tol * max|y|``).
+    max_iter : int, default=10000
+        Maximum epochs per solve.
+    warm_start : bool, default=False
+        Reuse the previous fit's gates and weights as the starting point (when the
+        number of features, gates and outputs is unchanged).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gates (and the folds of ``lam="cv"``).
+
+    Attributes
+    ----------
+    gates_ : ndarray of shape (p, n_features + fit_intercept)
+        One gate per distinct mask (used for training only: predictions come from the
+        network).
+    v_, u_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
+        The convex program's weights (zero rows for unused masks).
+    lam_ : float
+        The regularisation strength used.
+    lams_, lam_scores_ : ndarray of shape (n_lams,) or None
+        The grid and its cross-validated mean squared errors (``lam="cv"``).
+    dual_gap_ : float
+        The duality gap certified at the solution (absolute).
+    constraint_violation_ : float
+        The largest cone-constraint violation at the solution (0 up to rounding).
+    objective_ : float
+        The convex objective at the solution, equal to the ReLU network's training
+        objective with weight decay.
+    n_iter_ : int
+        Epochs of the final solve.
+    n_active_neurons_ : int
+        Neurons of :meth:`to_network` (nonzero v_i and u_i, over the outputs).
+    n_features_in_ : int
+"""
+
+
+class _ReLUBase(BaseEstimator):
+    """Fit, lam selection and the network shared by the ReLU estimators."""
+
+    def __init__(
+        self,
+        n_gates=100,
+        lam=1e-3,
+        *,
+        fit_intercept=True,
+        n_lams=10,
+        eps=1e-2,
+        cv=5,
+        tol=1e-4,
+        max_iter=10_000,
+        warm_start=False,
+        random_state=None,
+    ):
+        self.n_gates = n_gates
+        self.lam = lam
+        self.fit_intercept = fit_intercept
+        self.n_lams = n_lams
+        self.eps = eps
+        self.cv = cv
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.random_state = random_state
+
+    def _check_params(self):
+        n_gates = check_int(self.n_gates, "n_gates", 1)
+        if isinstance(self.lam, str):
+            if self.lam != "cv":
+                raise ValueError(f"lam must be a float > 0 or 'cv'; got {self.lam!r}")
+            lam = "cv"
+            _check_cv(self.cv)
+            check_int(self.n_lams, "n_lams", 1)
+            eps = check_positive(self.eps, "eps")
+            if eps >= 1:
+                raise ValueError(f"eps must be < 1; got {eps}")
+        else:
+            lam = check_lam(self.lam)
+        check_positive(self.tol, "tol")
+        check_int(self.max_iter, "max_iter", 1)
+        return n_gates, lam
+
+    def _masks(self, Xt, n_gates, seed, n_outputs):
+        """(gates, masks, warm start or None): new gates, or the previous fit's."""
+        if self.warm_start and hasattr(self, "gates_"):
+            if (self.gates_.shape[1] == Xt.shape[1] and self._n_gates_fit == n_gates
+                    and self._n_outputs_fit == n_outputs):
+                return self.gates_, Xt @ self.gates_.T >= 0, (self._v3, self._u3)
+        arr = sample_arrangement(Xt, n_gates, seed=seed)
+        return arr.gates, arr.masks, None
+
+    def _select_lam(self, Xt, Y, masks, seed, labels):
+        """lam by cross-validation over a warm-started grid: (lam, grid, scores)."""
+        lmax = relu_lambda_max(Xt, Y, masks)
+        if lmax == 0:
+            return 1.0, None, None
+        lams = lmax * np.logspace(0, np.log10(self.eps), self.n_lams)
+        opts = dict(tol=self.tol, max_iter=self.max_iter)
+        scores = np.zeros(lams.size)
+        for train, val in _folds(Xt.shape[0], self.cv, seed, labels):
+            start = None
+            for j, lam in enumerate(lams):
+                start = solve_relu(Xt[train], Y[train], masks[train], lam,
+                                   warm_start=start, **opts)
+                net = _network(start.v, start.u, False, False)
+                scores[j] += ((net.forward(Xt[val]) - Y[val]) ** 2).sum() / Y.size
+        return float(lams[int(np.argmin(scores))]), lams, scores
+
+    def _fit_targets(self, X, Y, labels=None):
+        """Fit on validated X (n, d) and float targets Y (n, c)."""
+        n_gates, lam = self._check_params()
+        seed = _seed(self.random_state)
+        Xt = _with_intercept(X, self.fit_intercept)
+        gates, masks, start = self._masks(Xt, n_gates, seed, Y.shape[1])
+        self.lams_ = self.lam_scores_ = None
+        if lam == "cv":
+            lam, self.lams_, self.lam_scores_ = self._select_lam(Xt, Y, masks, seed,
+                                                                 labels)
+        res = solve_relu(Xt, Y, masks, lam, tol=self.tol, max_iter=self.max_iter,
+                         warm_start=start)
+        self._n_gates_fit = n_gates
+        self._n_outputs_fit = Y.shape[1]
+        self._v3, self._u3 = res.v, res.u  # (p, d, c)
+        self.gates_ = gates
+        self.lam_ = float(lam)
+        self.dual_gap_ = float(res.gap)
+        self.constraint_violation_ = float(res.violation)
+        self.objective_ = float(res.objective)
+        self.n_iter_ = int(res.n_iter)
+        self.network_ = _network(res.v, res.u, self.fit_intercept, False)
+        self.n_active_neurons_ = int(self.network_.n_neurons)
+        return self
+
+    def _raw_predict(self, X):
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.network_.forward(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class ReLURegressor(RegressorMixin, _ReLUBase):
+    def fit(self, X, y):
+        """Fit the ReLU network by its convex program.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            With several outputs, each output has its own neurons.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True,
+                             multi_output=True)
+        y = np.asarray(y, dtype=np.float64)
+        self._y_1d = y.ndim == 1
+        self._fit_targets(X, y[:, None] if self._y_1d else y)
+        self.v_ = self._v3[:, :, 0] if self._y_1d else self._v3
+        self.u_ = self._u3[:, :, 0] if self._y_1d else self._u3
+        return self
+
+    def predict(self, X):
+        """The ReLU network's outputs; shape (n_samples,) or (n_samples, n_outputs)."""
+        F = self._raw_predict(X)
+        return F[:, 0] if self._y_1d else F
+
+    def to_network(self):
+        """The trained two-layer ReLU network (its outputs are :meth:`predict`'s).
+
+        Returns
+        -------
+        ReLUNetwork
+        """
+        check_is_fitted(self, "network_")
+        return _network(self._v3, self._u3, self.fit_intercept, self._y_1d)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+ReLURegressor.__doc__ = (
+    """Two-layer ReLU network trained exactly, by its convex program.
+
+    Minimises
+    """ + _RELU_OBJECTIVE + "\n" + _RELU_PARAMS
+)
+
+
+class ReLUClassifier(ClassifierMixin, _ReLUBase):
+    def fit(self, X, y):
+        """Fit one-vs-rest squared loss on one-hot labels by the convex program.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(
+                "ReLUClassifier needs at least 2 classes in y; got 1 class: "
+                f"{self.classes_[0]!r}"
+            )
+        self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
+        self.v_, self.u_ = self._v3, self._u3
+        return self
+
+    def decision_function(self, X):
+        """Network outputs: shape (n_samples,) for two classes (positive means
+        ``classes_[1]``), else (n_samples, n_classes), one score per class."""
+        F = self._raw_predict(X)
+        return F[:, 1] - F[:, 0] if self.classes_.size == 2 else F
+
+    def predict(self, X):
+        """The class with the largest output."""
+        F = self._raw_predict(X)
+        return self.classes_[np.argmax(F, axis=1)]
+
+    def to_network(self):
+        """The trained ReLU network, one output per class (a neuron feeds one class).
+
+        Returns
+        -------
+        ReLUNetwork
+        """
+        check_is_fitted(self, "network_")
+        return _network(self._v3, self._u3, self.fit_intercept, False)
+
+
+ReLUClassifier.__doc__ = (
+    """Two-layer ReLU network classifier trained exactly, by its convex program.
+
+    One output per class, squared loss on one-hot labels :math:`Y \\in \\{0, 1\\}^{n
+    \\times c}` (one-vs-rest); each class has its own neurons. Minimises, for each column
+    of ``Y``,
+    """ + _RELU_OBJECTIVE + "\n" + _RELU_PARAMS
+    + "    classes_ : ndarray of shape (n_classes,)\n"
+)

@@ -1,0 +1,369 @@
+"""The exact convex program of the two-layer ReLU network, its cone decomposition and
+estimators."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fixntk
+from conftest import planted
+from fixntk import ReLUClassifier, ReLUNetwork, ReLURegressor
+from fixntk._relu import _Infeasible, _project_polyhedron
+
+
+def relu_forward(X, v, u):
+    """sum_i (X v_i)_+ - (X u_i)_+ computed by the network itself."""
+    return np.maximum(X @ v.T, 0).sum(axis=1) - np.maximum(X @ u.T, 0).sum(axis=1)
+
+
+def masks_with(X, arr, W):
+    """The arrangement's masks plus the activation patterns of neurons W (k, d),
+    duplicates and the all-zero pattern removed."""
+    M = np.hstack([arr.masks, X @ W.T >= 0])
+    M = M[:, M.any(axis=0)]
+    return np.unique(M, axis=1)
+
+
+# --------------------------------------------------------------------------- projection
+
+
+def test_cone_projection_is_the_euclidean_projection():
+    """The dual active-set projection solves min ||v - c|| s.t. signs * X v >= b: KKT
+    conditions checked directly (feasibility, u >= 0, stationarity, complementarity)."""
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        n, d = int(rng.integers(10, 200)), int(rng.integers(2, 8))
+        X = rng.standard_normal((n, d))
+        signs = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
+        c = 3 * rng.standard_normal(d)
+        b = None if trial % 2 else np.maximum(0, signs * (X @ rng.standard_normal(d)))
+        v, face, u, exact = _project_polyhedron(c, X, signs, b=b)
+        assert exact
+        slack = signs * (X @ v) - (0 if b is None else b)
+        assert slack.min() >= -1e-10
+        assert (u >= -1e-12).all()
+        N = signs[face.rows, None] * X[face.rows]
+        np.testing.assert_allclose(v - c, N.T @ u, atol=1e-10)  # stationarity
+        np.testing.assert_allclose(slack[face.rows], 0, atol=1e-10)  # complementarity
+        # warm start from the face of a nearby point lands on the same projection
+        v2, _, _, _ = _project_polyhedron(c, X, signs, b=b, face=face)
+        np.testing.assert_allclose(v2, v, atol=1e-10)
+    X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    with pytest.raises(_Infeasible):  # x >= 1 and -x >= 1
+        _project_polyhedron(np.zeros(2), X, np.ones(2), b=np.ones(2))
+
+
+# --------------------------------------------------------------------------- solver
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = planted(n=300, d=5, n_teacher=4, seed=3)
+    arr = fixntk.sample_arrangement(X, 60, seed=1)
+    return X, y, arr
+
+
+@pytest.fixture(scope="module")
+def solved(problem):
+    X, y, arr = problem
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    return lam, fixntk.solve_relu(X, y, arr, lam, tol=1e-9)
+
+
+def test_certified_gap_and_feasibility(problem, solved):
+    X, y, arr = problem
+    lam, res = solved
+    assert res.converged
+    assert 0 <= res.gap <= 1e-9 * res.f0
+    assert res.violation <= 1e-10
+    # recomputed from scratch at the returned point
+    assert fixntk.constraint_violation(X, arr, res.v, res.u) <= 1e-10
+    obj = fixntk.relu_objective(X, y, arr, res.v, res.u, lam)
+    assert np.isclose(res.objective, obj, rtol=1e-12)
+    # on the cones D_i X v_i = (X v_i)_+: the network reproduces the program's outputs
+    D = arr.masks
+    pred_program = np.einsum("ni,nd,id->n", D, X, res.v - res.u)
+    np.testing.assert_allclose(relu_forward(X, res.v, res.u), pred_program, atol=1e-9)
+    assert res.active_set.size >= 2
+
+
+def test_kkt_conditions_of_the_cone_program(problem, solved):
+    """Active blocks: the projected gradient on the cone balances lam * v / ||v||;
+    inactive blocks: ||P_C(+-X^T D_i r)|| / n <= lam (dual feasibility)."""
+    X, y, arr = problem
+    lam, res = solved
+    n = len(y)
+    r = y - relu_forward(X, res.v, res.u)
+    prob = fixntk._relu._Problem(X, y, arr, lam)
+    G = prob.gradients(r)
+    for s, W in ((0, res.v), (1, res.u)):
+        for i in range(arr.p):
+            ratio = prob.ratio(s, i, G[i])
+            assert ratio <= 1 + 1e-5
+            if np.linalg.norm(W[i]) > 0:
+                assert ratio >= 1 - 1e-5  # active blocks sit on the dual constraint
+
+
+def test_agrees_with_cvxpy_on_a_tiny_problem():
+    cp = pytest.importorskip("cvxpy")
+    X, y = planted(n=40, d=3, n_teacher=3, seed=5)
+    arr = fixntk.sample_arrangement(X, 12, seed=2)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve_relu(X, y, arr, lam, tol=1e-10)
+    n, d = X.shape
+    M = arr.masks.astype(float)
+    S = 2 * M - 1
+    V = cp.Variable((arr.p, d))
+    U = cp.Variable((arr.p, d))
+    pred = sum(cp.multiply(M[:, i], X @ (V[i] - U[i])) for i in range(arr.p))
+    obj = cp.sum_squares(pred - y) / (2 * n) + lam * sum(
+        cp.norm(V[i]) + cp.norm(U[i]) for i in range(arr.p))
+    cons = [cp.multiply(S[:, i], X @ V[i]) >= 0 for i in range(arr.p)]
+    cons += [cp.multiply(S[:, i], X @ U[i]) >= 0 for i in range(arr.p)]
+    prob = cp.Problem(cp.Minimize(obj), cons)
+    try:
+        prob.solve(solver="CLARABEL")
+    except cp.error.SolverError:  # pragma: no cover - solver not built
+        pytest.skip("cvxpy has no CLARABEL solver here")
+    assert res.converged
+    assert abs(res.objective - prob.value) <= 1e-6 * prob.value
+    # the optimum is unique here: the weights agree too
+    np.testing.assert_allclose(res.v - res.u, V.value - U.value, atol=1e-4)
+
+
+def _train_relu_network(X, y, lam, n_neurons, seed, n_steps=3000, lr=0.05):
+    """Plain full-batch gradient descent on the non-convex ReLU network with weight decay
+    1/(2n)||f(X) - y||^2 + (lam/2)(||W||^2 + ||a||^2); returns (objective, W, a)."""
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    W = rng.standard_normal((n_neurons, d)) / np.sqrt(d)
+    a = rng.standard_normal(n_neurons) / np.sqrt(n_neurons)
+
+    def loss(W, a):
+        H = np.maximum(X @ W.T, 0)
+        R = H @ a - y
+        return 0.5 * R @ R / n + 0.5 * lam * ((W**2).sum() + a @ a)
+
+    for _ in range(n_steps):
+        Z = X @ W.T
+        H = np.maximum(Z, 0)
+        R = (H @ a - y) / n
+        ga = H.T @ R + lam * a
+        gW = ((R[:, None] * (Z > 0)) * a[None, :]).T @ X + lam * W
+        W -= lr * gW
+        a -= lr * ga
+    return loss(W, a), W, a
+
+
+def test_convex_optimum_beats_gradient_descent_restarts():
+    """The convex program is exact: no non-convex network whose activation patterns are
+    among the masks does better, whatever gradient descent finds from 12 starts, and the
+    network the program returns attains its objective."""
+    X, y = planted(n=40, d=3, n_teacher=3, noise=0.1, seed=7)
+    y = (y - y.mean()) / y.std()
+    lam = 0.01
+    runs = [_train_relu_network(X, y, lam, n_neurons=6, seed=s) for s in range(12)]
+    best, W, a = min(runs, key=lambda run: run[0])
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    masks = masks_with(X, arr, np.vstack([run[1] for run in runs]))
+    res = fixntk.solve_relu(X, y, masks, lam, tol=1e-9)
+    assert res.converged
+    assert res.objective <= best + 1e-9
+    # the convex optimum as a ReLU network: same objective, without the masks
+    f = relu_forward(X, res.v, res.u)
+    penalty = np.linalg.norm(res.v, axis=1).sum() + np.linalg.norm(res.u, axis=1).sum()
+    assert np.isclose(0.5 * np.mean((f - y) ** 2) + lam * penalty, res.objective,
+                      rtol=1e-9)
+    # and gradient descent is not absurdly far: the comparison is not vacuous
+    assert best <= 1.5 * res.objective
+
+
+def test_lambda_max_threshold(problem):
+    X, y, arr = problem
+    lmax = fixntk.relu_lambda_max(X, y, arr)
+    assert 0 < lmax <= fixntk.lambda_max(X, y, arr) * (1 + 1e-12)
+    at = fixntk.solve_relu(X, y, arr, lmax * (1 + 1e-9))
+    assert at.active_set.size == 0 and at.converged
+    below = fixntk.solve_relu(X, y, arr, 0.9 * lmax)
+    assert below.active_set.size >= 1
+
+
+def test_multi_output_is_one_program_per_column(problem):
+    X, y, arr = problem
+    Y = np.column_stack([y, np.sin(y)])
+    lam = 0.1 * fixntk.lambda_max(X, Y, arr)
+    res = fixntk.solve_relu(X, Y, arr, lam, tol=1e-9)
+    assert res.v.shape == (arr.p, X.shape[1], 2)
+    for k in range(2):
+        col = fixntk.solve_relu(X, Y[:, k], arr, lam, tol=1e-9)
+        assert abs(fixntk.relu_objective(X, Y[:, k], arr, res.v[..., k], res.u[..., k],
+                                         lam) - col.objective) <= 1e-8 * col.f0
+
+
+def test_warm_start_and_convergence_warning(problem, solved):
+    X, y, arr = problem
+    lam, res = solved
+    again = fixntk.solve_relu(X, y, arr, lam, tol=1e-8, warm_start=res)
+    assert again.converged and again.n_iter == 0
+    with pytest.warns(ConvergenceWarning, match="relative duality gap"):
+        short = fixntk.solve_relu(X, y, arr, lam, tol=1e-12, max_iter=2)
+    assert not short.converged and short.n_iter == 2
+    # an infeasible warm start is projected onto the cones first
+    rng = np.random.default_rng(0)
+    start = (rng.standard_normal(res.v.shape), rng.standard_normal(res.u.shape))
+    fixed = fixntk.solve_relu(X, y, arr, lam, tol=1e-8, warm_start=start)
+    assert fixed.converged and fixed.violation <= 1e-10
+    assert abs(fixed.objective - res.objective) <= 1e-7 * res.f0
+
+
+def test_bad_inputs_raise_clear_errors(problem):
+    X, y, arr = problem
+    with pytest.raises(ValueError, match="lam = 0"):
+        fixntk.solve_relu(X, y, arr, 0.0)
+    with pytest.raises(ValueError, match="lam must be"):
+        fixntk.solve_relu(X, y, arr, -1.0)
+    with pytest.raises(ValueError, match="rows but X has"):
+        fixntk.solve_relu(X, y[:-1], arr, 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        fixntk.solve_relu(np.where(X > 2, np.nan, X), y, arr, 0.1)
+    with pytest.raises(ValueError, match="samples but X has"):
+        fixntk.solve_relu(X[:-1], y[:-1], arr, 0.1)
+    with pytest.raises(ValueError, match="tol must be"):
+        fixntk.solve_relu(X, y, arr, 0.1, tol=0)
+    with pytest.raises(ValueError, match="warm_start"):
+        fixntk.solve_relu(X, y, arr, 0.1, warm_start=np.zeros((arr.p, 5)))
+    with pytest.raises(ValueError, match="must have shape"):
+        fixntk.solve_relu(X, y, arr, 0.1, warm_start=(np.zeros((3, 5)), np.zeros((3, 5))))
+    with pytest.raises(ValueError, match="must have shape"):
+        fixntk.gated_to_relu(X, arr, np.zeros((arr.p + 1, 5)))
+    with pytest.raises(ValueError, match="boolean"):
+        fixntk.solve_relu(X, y, np.full((len(y), 3), 0.5), 0.1)
+
+
+# --------------------------------------------------------------------------- gated -> ReLU
+
+
+def test_gated_to_relu_reproduces_the_gated_training_predictions(problem):
+    X, y, arr = problem
+    lam = 0.02 * fixntk.lambda_max(X, y, arr)
+    gated = fixntk.solve(X, y, arr, lam)
+    dec = fixntk.gated_to_relu(X, arr, gated)
+    assert dec.exact and dec.infeasible.size == 0
+    pred_gated = np.einsum("ni,nd,id->n", arr.masks, X, gated.coef)
+    np.testing.assert_allclose(relu_forward(X, dec.v, dec.u), pred_gated, atol=1e-9)
+    assert dec.residual <= 1e-9 and dec.violation <= 1e-10
+    np.testing.assert_allclose(dec.v - dec.u, gated.coef, atol=1e-10)
+    assert dec.penalty >= np.linalg.norm(gated.coef, axis=1).sum() * (1 - 1e-12)
+    # a group already in its cone stays one positive neuron
+    i = int(gated.active_set[0])
+    w = gated.coef.copy()
+    w[i] = arr.gates[i]
+    one = fixntk.gated_to_relu(X, arr, w)
+    np.testing.assert_allclose(one.v[i], arr.gates[i])
+    assert not one.u[i].any()
+
+
+def test_gated_to_relu_reports_infeasible_masks():
+    """Masks that no hyperplane realises can have cones with empty interior: the
+    decomposition is then reported with its residual, not hidden."""
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    masks = np.array([[True], [True], [False], [False]])  # x1 >= 0, -x1 >= 0: x1 = 0
+    dec = fixntk.gated_to_relu(X, masks, np.array([[1.0, 0.0]]))
+    assert not dec.exact and dec.infeasible.tolist() == [0]
+    assert dec.residual > 0.1 or dec.violation > 0.1
+
+
+# --------------------------------------------------------------------------- estimators
+
+# Small models, moderate lam and a short epoch budget: the suite runs in seconds.
+CHECKED = [
+    ReLURegressor(n_gates=8, lam=0.01, max_iter=200, random_state=0),
+    ReLUClassifier(n_gates=8, lam=0.01, max_iter=200, random_state=0),
+]
+
+
+def expected_failed_checks(estimator):
+    """Checks each estimator is known to fail, with the reason."""
+    return {}
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks,
+                         xfail_strict=True)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = planted(n=150, d=4, seed=2)
+    return X, (y - y.mean()) / y.std()
+
+
+def test_regressor_solves_the_program_and_predicts_with_its_network(regression):
+    X, y = regression
+    est = ReLURegressor(n_gates=30, lam=0.02, tol=1e-8, random_state=0).fit(X, y)
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    masks = Xt @ est.gates_.T >= 0
+    res = fixntk.solve_relu(Xt, y, masks, 0.02, tol=1e-8)
+    assert np.isclose(est.objective_, res.objective, rtol=1e-7)
+    net = est.to_network()
+    assert isinstance(net, ReLUNetwork)
+    assert net.n_neurons == est.n_active_neurons_
+    # predictions come from the network: on new data too, no gates involved
+    X_new = np.random.default_rng(1).standard_normal((20, 4))
+    np.testing.assert_allclose(est.predict(X_new), net.forward(X_new), atol=1e-12)
+    manual = np.maximum(np.hstack([X_new, np.ones((20, 1))]) @ net.first_layer.T, 0)
+    np.testing.assert_allclose(manual @ net.second_layer, est.predict(X_new), atol=1e-12)
+    # the network's non-convex objective with weight decay is the convex optimum
+    loss = 0.5 * np.mean((net.forward(X) - y) ** 2)
+    assert np.isclose(loss + est.lam_ * net.weight_decay(), est.objective_, rtol=1e-9)
+    assert set(np.unique(net.signs)) <= {-1.0, 1.0}
+
+
+def test_classifier_has_one_network_output_per_class():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 2))
+    y = np.array(["a", "b", "c"])[np.argmax(X @ rng.standard_normal((2, 3)), axis=1)]
+    clf = ReLUClassifier(n_gates=12, lam=1e-2, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.8
+    net = clf.to_network()
+    assert net.second_layer.shape == (net.n_neurons, 3)
+    assert ((net.second_layer != 0).sum(axis=1) == 1).all()  # a neuron feeds one class
+    np.testing.assert_allclose(clf.decision_function(X), net.forward(X), atol=1e-12)
+    two = ReLUClassifier(n_gates=12, lam=1e-2, random_state=0).fit(X, y == "a")
+    F = two.to_network().forward(X)
+    np.testing.assert_allclose(two.decision_function(X), F[:, 1] - F[:, 0])
+
+
+def test_lam_by_cross_validation_and_warm_start(regression):
+    X, y = regression
+    est = ReLURegressor(n_gates=10, lam="cv", n_lams=3, cv=2, random_state=0).fit(X, y)
+    assert est.lams_.shape == (3,) and est.lam_ in est.lams_
+    assert np.argmin(est.lam_scores_) == np.flatnonzero(est.lams_ == est.lam_)[0]
+    warm = ReLURegressor(n_gates=10, lam=0.05, warm_start=True, random_state=0).fit(X, y)
+    gates, iters = warm.gates_.copy(), warm.n_iter_
+    warm.fit(X, y)  # same lam, started at the previous solution
+    np.testing.assert_array_equal(warm.gates_, gates)
+    assert warm.n_iter_ < max(iters, 1)
+
+
+def test_estimator_rejects_bad_parameters(regression):
+    X, y = regression
+    for params, match in [({"lam": "kare"}, "'cv'"), ({"lam": -1.0}, "lam"),
+                          ({"n_gates": 0}, "n_gates"), ({"tol": 0.0}, "tol"),
+                          ({"lam": "cv", "cv": 1}, "cv")]:
+        with pytest.raises(ValueError, match=match):
+            ReLURegressor(**params).fit(X, y)
+
+
+def test_pickle_round_trip(regression):
+    X, y = regression
+    est = ReLURegressor(n_gates=10, lam=0.05, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
