@@ -1,0 +1,136 @@
+"""asv benchmarks of the group-lasso solver: time, peak memory and the gap reached.
+
+The planted problem of issue 5 (``problems.planted_problem``) over n, p, d and
+lam = lam_ratio * lam_max, solved to a certified relative duality gap of 1e-6.
+
+The default grid (n in {2000, 5000}, p in {250, 500}, d = 20, lam = 0.1 lam_max) runs in
+a few minutes (``asv run --quick``); ``FIXNTK_BENCH_FULL=1``
+selects the full grid of issue 5 (n in {5e3, 2e4, 1e5}, p in {500, 1000, 2000},
+d in {20, 50}, lam in {0.1, 0.01} lam_max), which takes hours.
+"""
+
+import os
+
+import numpy as np
+
+import fixntk
+
+from .problems import exact_arrangement, planted_data
+
+FULL = os.environ.get("FIXNTK_BENCH_FULL") == "1"
+TOL = 1e-6
+
+if FULL:
+    GRID = {"n": [5_000, 20_000, 100_000], "p": [500, 1000, 2000], "d": [20, 50],
+            "lam_ratio": [0.1, 0.01]}
+else:
+    # lam = 0.01 lam_max costs 10-30x more epochs: left to the full grid.
+    GRID = {"n": [2_000, 5_000], "p": [250, 500], "d": [20], "lam_ratio": [0.1]}
+
+
+def _key(n, d, p):
+    return f"n{n}_d{d}_p{p}"
+
+
+def write_problems(grid, seed=0):
+    """Write each (n, d, p) problem of the grid to ./<key>.npz; return {key: lam_max}.
+
+    Run by setup_cache: files in its working directory stay there for the benchmarks,
+    and each benchmark process then loads only its own problem (so peakmem_* counts
+    that problem's data, not the whole grid's).
+    """
+    lam_max = {}
+    for n in grid["n"]:
+        for d in grid["d"]:
+            X, y = planted_data(n, d, seed=seed)
+            for p in grid["p"]:
+                arr = exact_arrangement(X, p, seed=seed + 1)
+                key = _key(n, d, p)
+                np.savez(f"{key}.npz", X=X, y=y, words=arr.words, gates=arr.gates)
+                lam_max[key] = fixntk.lambda_max(X, y, arr)
+    return lam_max
+
+
+def load_problem(key):
+    data = np.load(f"{key}.npz")
+    X, y = data["X"], data["y"]
+    arr = fixntk.Arrangement(data["words"], X.shape[0], gates=data["gates"])
+    return X, y, arr
+
+
+def warm_up_solver():
+    """One tiny solve: loads the extension and starts the OpenMP thread pool."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 4))
+    y = rng.standard_normal(100)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    fixntk.solve(X, y, arr, 0.5 * fixntk.lambda_max(X, y, arr))
+
+
+class _GridProblems:
+    """The problems of the grid, written once by setup_cache and shared by the
+    subclasses (asv keys a setup_cache by where it is defined)."""
+
+    timeout = 3600 if FULL else 600
+
+    def setup_cache(self):
+        return write_problems(GRID)
+
+
+class Solve(_GridProblems):
+    """fixntk.solve to a certified relative duality gap of 1e-6."""
+
+    params = (GRID["n"], GRID["p"], GRID["d"], GRID["lam_ratio"])
+    param_names = ["n", "p", "d", "lam_ratio"]
+    # A solve takes seconds: one call per sample, a few samples.
+    number = 1
+    repeat = (1, 3, 60.0)
+    rounds = 1
+
+    def setup(self, lam_max, n, p, d, lam_ratio):
+        key = _key(n, d, p)
+        self.X, self.y, self.arr = load_problem(key)
+        self.lam = lam_ratio * lam_max[key]
+        warm_up_solver()
+
+    def _solve(self):
+        return fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL,
+                            max_iter=10**7)
+
+    def time_solve(self, *args):
+        self._solve()
+
+    def peakmem_solve(self, *args):
+        self._solve()
+
+    def track_gap(self, *args):
+        return self._solve().relative_gap
+
+    track_gap.unit = "relative gap"
+
+    def track_epochs(self, *args):
+        return self._solve().n_iter
+
+    track_epochs.unit = "epochs"
+
+
+class MaskedGradient(_GridProblems):
+    """The floor of issue 5: one full masked gradient X^T (M * R), two ways.
+
+    ``time_blas``: one float64 BLAS product X.T @ (M * R) on the dense 0/1 mask matrix;
+    ``time_core``: fixntk's compiled masked gradient on packed masks (all groups).
+    """
+
+    params = (GRID["n"], GRID["p"], GRID["d"])
+    param_names = ["n", "p", "d"]
+
+    def setup(self, lam_max, n, p, d):
+        self.X, y, self.arr = load_problem(_key(n, d, p))
+        self.R = np.ascontiguousarray(y[:, None])
+        self.MR = self.arr.masks.astype(np.float64) * self.R
+
+    def time_blas(self, *args):
+        self.X.T @ self.MR
+
+    def time_core(self, *args):
+        fixntk._core.masked_gradients(self.X, self.arr.packed, self.R)

@@ -1,0 +1,654 @@
+"""Compare fixntk's group-lasso solver with its peers, judged by fixntk's certificate.
+
+Each problem of issue 5 (a planted ReLU teacher, lam = 0.1 lam_max) is solved by
+
+- fixntk   ``fixntk.solve`` (packed masks, never the n x (p d) design);
+- skglm    ``skglm.GroupLasso`` on the materialised design ``[D_1 X, ..., D_p X]``;
+- celer    ``celer.GroupLasso`` on the same design;
+- adelie   ``adelie.grpnet`` on ``adelie.matrix.convex_relu(X, masks, gated=True)``;
+- scnn     ``scnn`` (pip package ``pyscnn``) R-FISTA on our gates, unitize off.
+
+All of them use the objective ``1/(2n) ||sum_i D_i X w_i - y||^2 + lam sum_i ||w_i||``
+with the same ``lam`` (group weights 1), so no conversion of lam is needed; each worker
+checks this by scoring the solution with fixntk's objective next to the peer's own
+objective (the ``scale`` column: their objective mapped to ours, minus ours, relative).
+
+Each peer runs at a ladder of its own tolerances, from scratch each time, in its own
+process; every result is judged by ``fixntk.duality_gap`` (relative to ``F(0)``). The
+table gives, per solver, the time of the first run whose certified relative gap reached
+``--target`` (or, if none did, the best gap and its time), its ratio to fixntk, the
+same time counted in "floors" (one full masked gradient ``X^T (M * R)`` as one BLAS
+product), and the peak resident memory of that run.
+
+Run from the repository root::
+
+    python benchmarks/compare_peers.py --quick            # a tiny problem, seconds
+    python benchmarks/compare_peers.py --problem S1       # S1 (also S2, S3; repeatable)
+    python benchmarks/compare_peers.py --problem S1 --threads 2 --json s1.json
+
+Peers are optional (``pip install skglm celer adelie``; scnn: ``pip install --no-deps
+pyscnn`` beside ``torch cvxpy opt_einsum linalg-backends``); a peer that is not installed is skipped
+with a line that says so. Timings on a shared machine are noisy: quote ratios from one
+run.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from problems import LAM_RATIO, PROBLEMS, pin_threads  # noqa: E402
+
+SOLVERS = ("fixntk", "skglm", "celer", "adelie", "scnn")
+
+# Each solver's own tolerance parameter, loose to tight. The ladder stops at the first
+# run that reaches the target gap.
+LADDERS = {
+    "fixntk": None,  # fixntk's tol is our relative gap: it runs at the target itself
+    "skglm": [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12],
+    "celer": [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12],
+    "adelie": [1e-6, 1e-8, 1e-10, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16],
+    "scnn": [1e-4, 1e-6, 1e-8, 1e-10, 1e-12, 1e-14],
+}
+INSTALL_HINT = {
+    "skglm": "pip install skglm",
+    "celer": "pip install celer",
+    "adelie": "pip install adelie",
+    "scnn": "pip install --no-deps pyscnn; pip install torch cvxpy opt_einsum linalg-backends",
+}
+DESIGN_SOLVERS = ("skglm", "celer")
+
+
+# ----------------------------------------------------------------------------------
+# Memory
+
+
+def _status_mib(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss():
+    """Reset the kernel's peak-RSS counter (VmHWM); False where that is not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process in MiB (since the last reset, if any)."""
+    hwm = _status_mib("VmHWM")
+    if hwm is not None:
+        return hwm
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def available_gib():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("inf")
+
+
+def design_gib(n, d, p):
+    return n * p * d * 8 / 2**30
+
+
+# ----------------------------------------------------------------------------------
+# Solver adapters (run inside a worker process). Each returns the coefficients as a
+# (p, d) array in our group order, and the peer's own objective mapped to our scaling.
+
+
+class Problem:
+    def __init__(self, path):
+        import numpy as np
+
+        import fixntk
+
+        data = np.load(path)
+        self.X = np.ascontiguousarray(data["X"])
+        self.y = np.ascontiguousarray(data["y"])
+        self.lam = float(data["lam"])
+        self.n, self.d = self.X.shape
+        self.arr = fixntk.Arrangement(data["words"], self.n, gates=data["gates"])
+        self.p = self.arr.p
+        self.f0 = 0.5 * float(self.y @ self.y) / self.n
+        self.threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+
+    def penalty(self, W):
+        import numpy as np
+
+        return self.lam * float(np.sqrt((W**2).sum(axis=1)).sum())
+
+
+class FixntkSolver:
+    name = "fixntk"
+
+    def __init__(self, prob):
+        import fixntk
+
+        self.fixntk = fixntk
+        self.prob = prob
+
+    def warmup(self):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((200, 5))
+        y = rng.standard_normal(200)
+        arr = self.fixntk.sample_arrangement(X, 20, seed=0)
+        self.fixntk.solve(X, y, arr, 0.1 * self.fixntk.lambda_max(X, y, arr))
+
+    def run(self, tol):
+        pr = self.prob
+        res = self.fixntk.solve(pr.X, pr.y, pr.arr, pr.lam, tol=tol, max_iter=10**7)
+        return res.coef, res.objective, {"n_iter": res.n_iter,
+                                         "own_rel_gap": res.relative_gap}
+
+
+class _DesignSolver:
+    """skglm / celer: the estimator on the materialised n x (p d) design."""
+
+    def __init__(self, prob):
+        import numpy as np
+
+        pr = prob
+        self.prob = prob
+        t = time.perf_counter()
+        A = np.empty((pr.n, pr.p * pr.d), order="F")
+        masks = pr.arr.masks
+        for i in range(pr.p):  # column block i is D_i X
+            A[:, i * pr.d:(i + 1) * pr.d] = masks[:, i:i + 1] * pr.X
+        self.A = A
+        self.setup_time = time.perf_counter() - t
+
+    def _estimator(self, tol):
+        raise NotImplementedError
+
+    def warmup(self):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        A = np.asfortranarray(rng.standard_normal((100, 4 * self.prob.d)))
+        y = rng.standard_normal(100)
+        self._estimator(1e-3, alpha=0.1, small=True).fit(A, y)
+
+    def run(self, tol):
+        import numpy as np
+
+        pr = self.prob
+        est = self._estimator(tol).fit(self.A, pr.y)
+        W = np.asarray(est.coef_, dtype=np.float64).reshape(pr.p, pr.d)
+        R = pr.y - self.A @ est.coef_
+        theirs = 0.5 * float(R @ R) / pr.n + pr.penalty(W)
+        return W, theirs, {"n_iter": int(np.max(est.n_iter_))}
+
+
+class SkglmSolver(_DesignSolver):
+    name = "skglm"
+
+    def __init__(self, prob):
+        from skglm import GroupLasso
+
+        self.cls = GroupLasso
+        super().__init__(prob)
+
+    def _estimator(self, tol, alpha=None, small=False):
+        # skglm: 1/(2n)||y - Xw||^2 + alpha sum_g weights_g ||w_g||, weights = 1.
+        pr = self.prob
+        return self.cls(groups=pr.d, alpha=pr.lam if alpha is None else alpha,
+                        weights=None, fit_intercept=False, tol=tol,
+                        max_iter=10 if small else 10_000, max_epochs=100_000)
+
+
+class CelerSolver(_DesignSolver):
+    name = "celer"
+
+    def __init__(self, prob):
+        from celer import GroupLasso
+
+        self.cls = GroupLasso
+        super().__init__(prob)
+
+    def _estimator(self, tol, alpha=None, small=False):
+        # celer: the same objective as skglm; stops on gap <= tol ||y||^2 / n.
+        pr = self.prob
+        return self.cls(groups=pr.d, alpha=pr.lam if alpha is None else alpha,
+                        fit_intercept=False, tol=tol, max_iter=10 if small else 10_000,
+                        max_epochs=100_000, verbose=0)
+
+
+class AdelieSolver:
+    name = "adelie"
+
+    def __init__(self, prob):
+        import adelie
+        import numpy as np
+
+        self.ad = adelie
+        self.prob = prob
+        t = time.perf_counter()
+        # adelie's convex_relu keeps references: keep F-ordered arrays alive here.
+        self.Xf = np.asfortranarray(prob.X)
+        self.Mf = np.asfortranarray(prob.arr.masks)
+        self.setup_time = time.perf_counter() - t
+
+    def _fit(self, X, M, y, lam, tol):
+        import numpy as np
+
+        ad = self.ad
+        p, d = M.shape[1], X.shape[1]
+        A = ad.matrix.convex_relu(X, M, gated=True, n_threads=self.prob.threads)
+        # Gaussian GLM with the default weights 1/n: loss 1/(2n)||y - A b||^2.
+        glm = ad.glm.gaussian(y)
+        return ad.grpnet(
+            A, glm, groups=np.arange(0, p * d, d), alpha=1.0, penalty=np.ones(p),
+            lmda_path=np.array([lam]), intercept=False, tol=tol, max_iters=10**8,
+            early_exit=False, adev_tol=1.0, ddev_tol=0.0, progress_bar=False,
+            n_threads=self.prob.threads,
+        )
+
+    def warmup(self):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        X = np.asfortranarray(rng.standard_normal((100, 3)))
+        M = np.asfortranarray(rng.random((100, 4)) < 0.5)
+        self._fit(X, M, rng.standard_normal(100), 0.05, 1e-6)
+
+    def run(self, tol):
+        import numpy as np
+
+        pr = self.prob
+        state = self._fit(self.Xf, self.Mf, pr.y, pr.lam, tol)
+        b = np.asarray(state.betas[-1].todense()).ravel()
+        W = b.reshape(pr.p, pr.d)
+        # adelie reports the deviance explained: loss = (1 - dev) * ||y||^2 / (2n).
+        theirs = (1.0 - float(state.devs[-1])) * pr.f0 + pr.penalty(W)
+        if not np.isclose(float(state.lmdas[-1]), pr.lam, rtol=1e-12):
+            raise RuntimeError(f"adelie solved lmda = {state.lmdas[-1]}, not {pr.lam}")
+        return W, theirs, {}
+
+
+class ScnnSolver:
+    name = "scnn"
+
+    def __init__(self, prob):
+        import numpy as np
+        from scnn.metrics import Metrics
+        from scnn.models import ConvexGatedReLU
+        from scnn.optimize import optimize_model
+        from scnn.regularizers import NeuronGL1
+        from scnn.solvers import RFISTA
+
+        self.api = (ConvexGatedReLU, RFISTA, NeuronGL1, Metrics, optimize_model)
+        self.prob = prob
+        self.G = np.ascontiguousarray(prob.arr.gates.T)  # (d, p) gate vectors
+        packed = np.packbits(prob.arr.masks, axis=0)
+        self.group_of = {packed[:, i].tobytes(): i for i in range(prob.p)}
+
+    def _fit(self, X, y, G, lam, tol):
+        ConvexGatedReLU, RFISTA, NeuronGL1, Metrics, optimize_model = self.api
+        model = ConvexGatedReLU(G, c=1)
+        solver = RFISTA(model, max_iters=10**7, tol=tol)
+        metrics = Metrics(metric_freq=10**9, objective=True, grad_norm=False,
+                          time=False)
+        # scnn's objective, 1/(2 n c) ||pred - y||^2 + lam sum_i ||w_i||, is ours (c=1).
+        return optimize_model(
+            model, solver, metrics, X, y, regularizer=NeuronGL1(lam),
+            return_convex=True, unitize_data=False, dtype="float64", verbose=False,
+        )
+
+    def warmup(self):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((100, 3))
+        self._fit(X, rng.standard_normal(100), rng.standard_normal((3, 5)), 0.05, 1e-4)
+
+    def run(self, tol):
+        import numpy as np
+
+        pr = self.prob
+        model, metrics = self._fit(pr.X, pr.y, self.G, pr.lam, tol)
+        Wc = np.asarray(model.parameters[0])  # (c, p', d) in scnn's own gate order
+        # scnn sorts and deduplicates the masks 1[X g > 0]: map its groups to ours.
+        masks = pr.X @ np.asarray(model.G) > 0
+        packed = np.packbits(masks, axis=0)
+        W = np.zeros((pr.p, pr.d))
+        for j in range(packed.shape[1]):
+            i = self.group_of.get(packed[:, j].tobytes())
+            if i is None:
+                raise RuntimeError("scnn made a mask that is not in the arrangement")
+            W[i] = Wc[0, j]
+        objectives = np.asarray(metrics.objective)  # one entry per iteration
+        return W, float(objectives[-1]), {"n_iter": len(objectives) - 1}
+
+
+ADAPTERS = {
+    "fixntk": FixntkSolver,
+    "skglm": SkglmSolver,
+    "celer": CelerSolver,
+    "adelie": AdelieSolver,
+    "scnn": ScnnSolver,
+}
+
+
+def worker(solver, data_path, tols, target, budget):
+    """Run one solver's ladder; print one JSON line per run (the parent reads them)."""
+
+    def emit(**kw):
+        print(json.dumps(kw), flush=True)
+
+    warnings.simplefilter("ignore")
+    prob = Problem(data_path)
+    import fixntk
+
+    try:
+        adapter = ADAPTERS[solver](prob)
+    except ImportError as exc:
+        emit(skip=f"not installed ({exc}); install with: {INSTALL_HINT[solver]}")
+        return
+    adapter.warmup()
+    emit(setup_time=getattr(adapter, "setup_time", 0.0), base_rss=peak_rss_mib())
+    t_start = time.perf_counter()
+    for tol in tols:
+        rss_before = _status_mib("VmRSS")
+        reset_peak_rss()
+        t = time.perf_counter()
+        W, theirs, info = adapter.run(tol)
+        elapsed = time.perf_counter() - t
+        peak = peak_rss_mib()
+        ours = fixntk.objective(prob.X, prob.y, prob.arr, W, prob.lam)
+        gap = fixntk.duality_gap(prob.X, prob.y, prob.arr, W, prob.lam)
+        emit(tol=tol, time=elapsed, rel_gap=gap / prob.f0, objective=ours,
+             scale=(theirs - ours) / abs(ours), peak_rss=peak, rss_before=rss_before,
+             active=int((abs(W).sum(axis=1) > 0).sum()), **info)
+        if gap / prob.f0 <= target:
+            break
+        spent = time.perf_counter() - t_start
+        if spent + 2.0 * elapsed > budget:
+            emit(stopped=f"next tolerance would pass the budget of {budget:.0f} s")
+            break
+
+
+# ----------------------------------------------------------------------------------
+# Parent: build the problem, time the floor, run the workers, print the table.
+
+
+def build_problem(name, seed, tmpdir):
+    import numpy as np
+    from problems import planted_problem
+
+    size = PROBLEMS[name]
+    t = time.perf_counter()
+    X, y, arr, lam = planted_problem(size["n"], size["d"], size["p"], seed=seed)
+    path = os.path.join(tmpdir, f"{name}.npz")
+    np.savez(path, X=X, y=y, words=arr.words, gates=arr.gates, lam=lam)
+    info = dict(name=name, n=X.shape[0], d=X.shape[1], p=arr.p, lam=lam,
+                lam_max=lam / LAM_RATIO, f0=0.5 * float(y @ y) / X.shape[0],
+                build_time=time.perf_counter() - t)
+    info["floor"], info["core_gradient"] = measure_floor(X, y, arr)
+    return path, info
+
+
+def measure_floor(X, y, arr, repeat=5):
+    """Best-of-`repeat` time of X^T (M * R) as one float64 BLAS product, and of
+    fixntk's own masked gradient (all groups) on packed masks, for comparison."""
+    import numpy as np
+
+    from fixntk import _core
+
+    MR = arr.masks.astype(np.float64)
+    MR *= y[:, None]  # R = y, the residual at W = 0
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        X.T @ MR
+        best = min(best, time.perf_counter() - t)
+    del MR
+    R = np.ascontiguousarray(y[:, None])
+    core = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        _core.masked_gradients(X, arr.packed, R)
+        core = min(core, time.perf_counter() - t)
+    return best, core
+
+
+def run_solver(solver, data_path, info, args):
+    """Run a worker; return its records (stopping it when the budget runs out)."""
+    n, d, p = info["n"], info["d"], info["p"]
+    if solver in DESIGN_SOLVERS:
+        need = design_gib(n, d, p)
+        limit = min(args.max_design_gib, 0.5 * available_gib())
+        if need > limit:
+            return {"skip": f"the n x (p d) design needs {need:.1f} GiB > limit "
+                            f"{limit:.1f} GiB (--max-design-gib)"}
+    if LADDERS[solver] is None:
+        tols = [args.target]
+    else:  # keep at least the tightest tolerance
+        ladder = LADDERS[solver]
+        tols = ladder[min(args.skip_loose, len(ladder) - 1):]
+    out = {"runs": [], "notes": []}
+    for _ in range(args.repeat if solver == "fixntk" else 1):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", solver,
+               "--data", data_path, "--target", repr(args.target),
+               "--budget", repr(args.budget), "--tols", ",".join(map(repr, tols))]
+        # stderr goes to a file: a pipe nobody reads could fill up and block the worker
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    env=os.environ.copy())
+            deadline = time.monotonic() + args.budget + 120.0
+            records = _read_records(proc, deadline, solver, info["name"], args, err)
+        for rec in records:
+            if "skip" in rec:
+                return rec
+            if "stopped" in rec:
+                out["notes"].append(rec["stopped"])
+            elif "setup_time" in rec:
+                out.update(setup_time=rec["setup_time"], base_rss=rec["base_rss"])
+            elif "error" in rec:
+                out["notes"].append(rec["error"])
+            elif "tol" in rec:
+                out["runs"].append(rec)
+    return out
+
+
+def _read_records(proc, deadline, solver, problem, args, err):
+    import selectors
+
+    records = []
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    killed = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            proc.kill()
+            killed = True
+            break
+        if not sel.select(timeout=min(remaining, 5.0)):
+            if proc.poll() is not None:
+                break
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            break
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        records.append(rec)
+        if "tol" in rec:
+            print(f"  [{problem}] {solver:7s} own tol {rec['tol']:.0e}: "
+                  f"{rec['time']:9.3f} s  rel gap {rec['rel_gap']:.2e}  "
+                  f"peak {rec['peak_rss']:7.0f} MiB", file=sys.stderr, flush=True)
+    proc.wait()
+    if proc.returncode not in (0, None) and not killed:
+        err.seek(0)
+        lines = err.read().strip().splitlines()
+        tail = lines[-1] if lines else f"exit {proc.returncode}"
+        records.append({"error": f"worker failed: {tail}"})
+    if killed:
+        records.append({"stopped": f"killed at the budget of {args.budget:.0f} s"})
+    return records
+
+
+def summarise(solver, out, target):
+    """The row of the table: the first run at the target, or the best run."""
+    runs = out.get("runs", [])
+    if not runs:
+        return None
+    hit = [r for r in runs if r["rel_gap"] <= target]
+    if hit:
+        best = min(hit, key=lambda r: r["time"])
+        return dict(best, reached=True)
+    best = min(runs, key=lambda r: r["rel_gap"])
+    return dict(best, reached=False, longest=max(r["time"] for r in runs))
+
+
+def print_table(info, results, target, threads):
+    print()
+    print(f"== {info['name']}: n = {info['n']}, d = {info['d']}, p = {info['p']}, "
+          f"lam = {LAM_RATIO:g} lam_max = {info['lam']:.6g}, F(0) = {info['f0']:.6g}, "
+          f"threads = {threads}")
+    print(f"   floor: one masked gradient X^T (M * R) as one BLAS product: "
+          f"{info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
+          f"{info['core_gradient'] * 1e3:.2f} ms)")
+    head = (f"   {'solver':8s} {'own tol':>8s} {'time [s]':>10s} {'rel gap':>9s} "
+            f"{'x fixntk':>9s} {'floors':>8s} {'peak MiB':>9s} {'+solve':>7s} "
+            f"{'scale':>9s}  notes")
+    print(head)
+    ref = results.get("fixntk")
+    ref_row = summarise("fixntk", ref, target) if ref and "skip" not in ref else None
+    ref_time = ref_row["time"] if ref_row and ref_row["reached"] else None
+    for solver, out in results.items():
+        if "skip" in out:
+            print(f"   {solver:8s} skipped: {out['skip']}")
+            continue
+        row = summarise(solver, out, target)
+        notes = list(out.get("notes", []))
+        if row is None:
+            print(f"   {solver:8s} no result: {'; '.join(notes) or 'unknown'}")
+            continue
+        t = row["time"]
+        if not row["reached"]:
+            notes.insert(0, f"target {target:.0e} not reached (longest run "
+                            f"{row['longest']:.2f} s)")
+        ratio = "-"
+        if ref_time and row["reached"]:
+            ratio = f"{t / ref_time:.1f}"
+        elif ref_time:  # reaching the target takes longer than its longest run
+            ratio = f">{row['longest'] / ref_time:.1f}"
+        if out.get("setup_time", 0) > 0.05:
+            notes.append(f"design/matrix built in {out['setup_time']:.2f} s, not timed")
+        print(f"   {solver:8s} {row['tol']:8.0e} {t:10.3f} {row['rel_gap']:9.2e} "
+              f"{ratio:>9s} {t / info['floor']:8.0f} {row['peak_rss']:9.0f} "
+              f"{_solve_mib(row):>7s} "
+              f"{row['scale']:9.1e}  {'; '.join(notes)}")
+    print("   time: wall time of the solve call (the run that first reached the "
+          "target, else the best gap's run); rel gap: fixntk.duality_gap / F(0) of it;")
+    print("   floors: time / floor; peak MiB: peak RSS of the worker during that run "
+          "(data, design and imports included); +solve: that peak minus the RSS just")
+    print("   before the solve call; scale: (their objective - ours) / ours, their "
+          "objective as they report it, mapped to our scaling.")
+
+
+def _solve_mib(row):
+    if row.get("rss_before") is None:
+        return "-"
+    return f"{row['peak_rss'] - row['rss_before']:.0f}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problem", action="append", choices=[k for k in PROBLEMS],
+                    help="S1, S2 or S3 (repeatable; default S1)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a tiny problem (n=1000, d=10, p=100) to test the script")
+    ap.add_argument("--solvers", default=",".join(SOLVERS),
+                    help=f"comma-separated subset of {','.join(SOLVERS)}")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads for every solver and BLAS (pinned through the "
+                         "environment; default 1, steadier on a shared machine)")
+    ap.add_argument("--target", type=float, default=1e-6,
+                    help="certified relative duality gap to reach (default 1e-6)")
+    ap.add_argument("--budget", type=float, default=900.0,
+                    help="seconds per solver and problem before its ladder is cut")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of fixntk (the best is kept); peers run once")
+    ap.add_argument("--skip-loose", type=int, default=0,
+                    help="drop the K loosest tolerances of each peer's ladder (saves "
+                         "time on big problems)")
+    ap.add_argument("--max-design-gib", type=float, default=4.0,
+                    help="largest n x (p d) design built for skglm/celer (GiB)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write all runs to this JSON file")
+    # Internal: one solver's ladder in a worker process.
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--tols", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        tols = [float(t) for t in args.tols.split(",")]
+        # An exception ends the worker with its traceback on stderr; the parent
+        # quotes the last line of it next to the table.
+        worker(args.worker, args.data, tols, args.target, args.budget)
+        return 0
+
+    threads = pin_threads(args.threads, override=True)
+    solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+    unknown = set(solvers) - set(SOLVERS)
+    if unknown:
+        ap.error(f"unknown solvers {sorted(unknown)}; choose from {SOLVERS}")
+    if "fixntk" in solvers:  # the reference runs first
+        solvers.remove("fixntk")
+        solvers.insert(0, "fixntk")
+    problems = ["quick"] if args.quick else (args.problem or ["S1"])
+
+    report = []
+    with tempfile.TemporaryDirectory(prefix="fixntk-peers-") as tmp:
+        for name in problems:
+            print(f"building {name} ...", file=sys.stderr, flush=True)
+            path, info = build_problem(name, args.seed, tmp)
+            results = {}
+            for solver in solvers:
+                results[solver] = run_solver(solver, path, info, args)
+            print_table(info, results, args.target, threads)
+            report.append({"problem": info, "results": results})
+            os.remove(path)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"target": args.target, "threads": threads, "problems": report},
+                      f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

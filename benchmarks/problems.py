@@ -1,0 +1,89 @@
+"""The benchmark problems of issue 5, shared by the asv suite and compare_peers.py.
+
+A planted teacher: ``y = sum_j a_j relu(X u_j) + noise``, with Gaussian rows ``X``,
+``n_teacher`` ReLU neurons and noise of ``noise`` times the clean signal's standard
+deviation; exactly ``p`` distinct gate masks sampled from Gaussian gates. Everything
+depends on ``seed`` only.
+
+This module imports nothing heavy at import time (asv imports every module of the
+suite to discover its benchmarks).
+"""
+
+import os
+
+# Problem sizes named in issue 5 (n, d, p); lam = lam_ratio * lam_max.
+PROBLEMS = {
+    "quick": dict(n=1000, d=10, p=100),
+    "S1": dict(n=5000, d=20, p=500),
+    "S2": dict(n=20000, d=50, p=1000),
+    "S3": dict(n=100000, d=20, p=2000),
+}
+LAM_RATIO = 0.1
+N_TEACHER = 10
+NOISE = 0.1
+
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+def pin_threads(n_threads, override=False):
+    """Pin every threading runtime (OpenMP, BLAS, Numba) through the environment.
+
+    Must run before numpy, numba or fixntk are imported: the runtimes read these
+    variables once, when they start. With ``override=False`` a value already set by
+    the user wins.
+    """
+    for var in THREAD_VARS:
+        if override:
+            os.environ[var] = str(n_threads)
+        else:
+            os.environ.setdefault(var, str(n_threads))
+    return int(os.environ["OMP_NUM_THREADS"])
+
+
+def planted_data(n, d, n_teacher=N_TEACHER, noise=NOISE, seed=0):
+    """X (n, d) Gaussian and y = sum_j a_j relu(X u_j) + noise (relative std)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    U = rng.standard_normal((d, n_teacher)) / np.sqrt(d)
+    a = rng.choice([-1.0, 1.0], size=n_teacher)
+    y = np.maximum(X @ U, 0.0) @ a
+    y += noise * y.std() * rng.standard_normal(n)
+    return X, y
+
+
+def exact_arrangement(X, p, seed=0):
+    """An Arrangement of exactly p distinct masks (first p of a larger sample)."""
+    import fixntk
+
+    n_gates = p
+    while True:
+        arr = fixntk.sample_arrangement(X, n_gates, seed=seed)
+        if arr.p >= p:
+            break
+        n_gates = 2 * n_gates
+    if arr.p == p:
+        return arr
+    return fixntk.Arrangement(
+        arr.words[:p], arr.n, gates=arr.gates[:p], counts=arr.counts[:p],
+        n_gates=n_gates,
+    )
+
+
+def planted_problem(n, d, p, lam_ratio=LAM_RATIO, seed=0):
+    """(X, y, arr, lam) of the planted problem with lam = lam_ratio * lam_max."""
+    import fixntk
+
+    X, y = planted_data(n, d, seed=seed)
+    arr = exact_arrangement(X, p, seed=seed + 1)
+    lam = lam_ratio * fixntk.lambda_max(X, y, arr)
+    return X, y, arr, lam
