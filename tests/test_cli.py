@@ -112,6 +112,12 @@ def test_demo_on_one_dataset_writes_the_figure(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "iris" in proc.stdout and "accuracy" in proc.stdout
     assert "matches or beats the NTK on" in proc.stdout
+    assert "KARE-trained kernel matches or beats the NTK on" in proc.stdout
+    head, _, row = proc.stdout.splitlines()[1:4]
+    assert "KARE-k" in head and "KARE" in head
+    # three test scores and three KARE values, all finite and positive
+    values = [float(v) for v in row.split()[4:10]]
+    assert all(0 < v < np.inf for v in values)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -183,3 +189,36 @@ def test_progress_bar_only_on_a_terminal():
     p.close()
     text = tty.getvalue()
     assert "[" in text and "1/2" in text and "iris: fixed NTK" in text
+
+
+def test_compare_scores_the_three_kernels_by_kare():
+    from types import SimpleNamespace
+
+    from fixntk import kare, mkl_kernel, sample_arrangement
+    from fixntk._cli import Dataset, _split, compare_on
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((90, 3))
+    y = np.where(X[:, 0] * X[:, 1] > 0, "a", "b")
+    data = Dataset("xor", X, y, "classification")
+    args = SimpleNamespace(
+        lam="kare", cv=3, seed=0, n_gates=20, n_lams=5, eps=1e-2, tol=1e-4
+    )
+    res = compare_on(data, args, Progress(3, enabled=False))
+    assert [o.model for o in res.outcomes] == ["NTK", "fixed NTK", "KARE kernel"]
+    for o in res.outcomes:
+        assert np.isfinite(o.kare) and o.kare > 0 and 0 <= o.score <= 1
+    ntk, fixed, kare_k = (o.estimator[-1] for o in res.outcomes)
+    assert res.ntk.kare == ntk.kare_ and res.kare.kare == kare_k.kare_
+    # the fixed NTK's KARE: its kernel H(eta), eta_i = ||w_i||, on the scaled
+    # training part with the intercept column, one-hot labels, at its lam
+    X_train, _, y_train, _ = _split(data, args.seed)
+    Xt = res.fixed.estimator[0].transform(X_train)
+    Xt = np.hstack([Xt, np.ones((Xt.shape[0], 1))])
+    Y = (y_train[:, None] == np.array(["a", "b"])[None, :]).astype(float)
+    arr = sample_arrangement(Xt, 20, seed=0)
+    np.testing.assert_array_equal(arr.gates, fixed.gates_)
+    ref = kare(mkl_kernel(Xt, arr, fixed.eta_), Y, fixed.lam_)
+    assert res.fixed.kare == pytest.approx(ref, rel=1e-10)
+    # the KARE kernel is learned on the same gates
+    np.testing.assert_array_equal(kare_k.gates_, fixed.gates_)

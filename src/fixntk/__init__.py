@@ -18,6 +18,8 @@ from ._estimators import (
 )
 from ._irls import IRLSResult, irls, mkl_objective
 from ._kare import KareSelection, kare, select_lambda_kare
+from ._kare_estimators import KAREKernelClassifier, KAREKernelRegressor
+from ._kare_mkl import KareMKLResult, kare_mkl
 from ._kernels import mkl_kernel, ntk_kernel
 from ._ntk import NTKWeights, ntk_weights
 from ._relu import (
@@ -49,6 +51,9 @@ __all__ = [
     "GatedReLUNetwork",
     "GatedReLURegressor",
     "IRLSResult",
+    "KAREKernelClassifier",
+    "KAREKernelRegressor",
+    "KareMKLResult",
     "KareSelection",
     "NTKClassifier",
     "NTKRegressor",
@@ -64,6 +69,7 @@ __all__ = [
     "gated_to_relu",
     "irls",
     "kare",
+    "kare_mkl",
     "lambda_max",
     "mkl_kernel",
     "mkl_objective",

@@ -1,0 +1,242 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from conftest import planted
+from scipy import linalg
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+import fixntk
+from fixntk import KAREKernelClassifier, KAREKernelRegressor, kare_mkl
+from fixntk._kare_mkl import _LogKare
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = planted(n=80, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 25, seed=1)
+    return X, y, arr
+
+
+def _teacher(seed):
+    """n = 300 training and 1000 test points of a 3-neuron ReLU teacher, d = 5."""
+    X, y = planted(n=1300, d=5, n_teacher=3, noise=0.1, seed=seed)
+    X = np.hstack([X, np.ones((1300, 1))])
+    y = y / y.std()
+    return X[:300], y[:300], X[300:], y[300:]
+
+
+def _ridge_test_error(X, y, arr, eta, lam, Xt, yt):
+    n = X.shape[0]
+    K = fixntk.mkl_kernel(X, arr, eta)
+    a = linalg.solve(K + n * lam * np.eye(n), y, assume_a="pos")
+    return float(((fixntk.mkl_kernel(X, arr, eta, Z=Xt).T @ a - yt) ** 2).mean())
+
+
+# --------------------------------------------------------------------------- gradient
+
+
+@pytest.mark.parametrize("c", [None, 2])
+def test_value_is_kare_and_gradient_matches_finite_differences(problem, c):
+    X, y, arr = problem
+    if c is not None:
+        _, y = planted(n=80, d=3, seed=0, c=c)
+    f = _LogKare(X, y if y.ndim == 2 else y[:, None], arr.masks)
+    eta = np.random.default_rng(0).uniform(0.5, 1.5, arr.p) / arr.p
+    lam = 0.02
+    value, g_eta, g_loglam, A = f(eta, lam)
+    K = fixntk.mkl_kernel(X, arr, eta)
+    assert np.exp(value) == pytest.approx(fixntk.kare(K, y, lam), rel=1e-10)
+    h = 1e-5
+    fd = np.empty(arr.p)
+    for i in range(arr.p):
+        step = np.zeros(arr.p)
+        step[i] = h
+        fd[i] = (f(eta + step, lam)[0] - f(eta - step, lam)[0]) / (2 * h)
+    np.testing.assert_allclose(g_eta, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+    fd_lam = (f(eta, lam * np.exp(h))[0] - f(eta, lam * np.exp(-h))[0]) / (2 * h)
+    assert g_loglam == pytest.approx(fd_lam, rel=1e-6)
+    # scale invariance: the gradient is orthogonal to (eta, lam) -> (s eta, s lam)
+    assert eta @ g_eta + g_loglam == pytest.approx(0.0, abs=1e-8 * np.abs(g_eta).sum())
+
+
+# --------------------------------------------------------------------------- iterations
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        dict(validation_fraction=None),
+        dict(validation_fraction=None, n_free_weights=5),
+        dict(validation_fraction=None, penalty=1.0),
+        dict(validation_fraction=None, lam=0.01),
+    ],
+)
+def test_kare_decreases_along_the_iterations(problem, opts):
+    X, y, arr = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = kare_mkl(X, y, arr, max_iter=30, **opts)
+    obj = res.objective_history
+    assert res.n_iter == obj.size - 1 >= 1
+    assert np.all(np.diff(obj) <= 1e-12 * np.abs(obj[:-1]))
+    assert obj[-1] < obj[0]
+    if "penalty" not in opts:  # then the objective is log KARE itself
+        np.testing.assert_allclose(np.exp(obj), res.kare_history, rtol=1e-12)
+        assert res.kare < res.kare_start
+    assert res.eta.shape == (arr.p,) and (res.eta > 0).all()
+    if "lam" in opts:
+        assert res.lam == 0.01
+    else:  # the reported gauge: weights sum like the start's
+        assert res.eta.sum() == pytest.approx(res.eta_start.sum(), rel=1e-10)
+        K = fixntk.mkl_kernel(X, arr, res.eta)
+        assert res.kare == pytest.approx(fixntk.kare(K, y, res.lam), rel=1e-9)
+    if "n_free_weights" in opts:  # tied groups keep their ratios to the NTK weights
+        ratio = res.eta / res.eta_start
+        for j in range(res.tied.max() + 1):
+            r = ratio[res.tied == j]
+            np.testing.assert_allclose(r, r[0], rtol=1e-10)
+
+
+def test_early_stopping_returns_the_best_held_out_iterate(problem):
+    X, y, arr = problem
+    res = kare_mkl(X, y, arr, patience=2)
+    val = res.validation_history
+    assert val.size == res.n_iter + 1
+    assert res.best_iter == int(np.argmin(val))
+    if res.stop_reason == "early_stopping":
+        assert res.n_iter - res.best_iter == 2
+    assert not res.converged or res.stop_reason == "converged"
+
+
+def test_max_iter_warns(problem):
+    X, y, arr = problem
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        res = kare_mkl(X, y, arr, validation_fraction=None, max_iter=1)
+    assert res.stop_reason == "max_iter" and not res.converged
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_teacher_not_worse_than_the_ntk(seed):
+    X, y, Xt, yt = _teacher(seed)
+    arr = fixntk.sample_arrangement(X, 100, seed=0)
+    res = kare_mkl(X, y, arr)
+    # the NTK baseline: the same starting weights, lam selected by KARE
+    K0 = fixntk.mkl_kernel(X, arr, res.eta_start)
+    lam0 = fixntk.select_lambda_kare(K0, y, n_lams=200).lam
+    err_ntk = _ridge_test_error(X, y, arr, res.eta_start, lam0, Xt, yt)
+    err_kare = _ridge_test_error(X, y, arr, res.eta, res.lam, Xt, yt)
+    assert err_kare <= 1.01 * err_ntk
+
+
+def test_unguarded_kare_overfits_the_teacher():
+    # the failure the default guards against: KARE falls, the test error rises
+    X, y, Xt, yt = _teacher(0)
+    arr = fixntk.sample_arrangement(X, 100, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = kare_mkl(X, y, arr, validation_fraction=None)
+    assert res.kare < 0.7 * res.kare_start
+    err_ntk = _ridge_test_error(X, y, arr, res.eta_start, res.lam_start, Xt, yt)
+    err = _ridge_test_error(X, y, arr, res.eta, res.lam, Xt, yt)
+    assert err > 1.2 * err_ntk
+
+
+def test_bad_inputs(problem):
+    X, y, arr = problem
+    for kwargs, match in [
+        (dict(lam="cv"), "lam"),
+        (dict(lam=-1.0), "lam"),
+        (dict(validation_fraction=1.5), "validation_fraction"),
+        (dict(validation_fraction=0.0), "validation_fraction"),
+        (dict(patience=0), "patience"),
+        (dict(penalty=-1.0), "penalty"),
+        (dict(n_free_weights=0), "n_free_weights"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(tol=0.0), "tol"),
+        (dict(eta0="uniform"), "eta0"),
+        (dict(eta0=np.ones(3)), "eta0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            kare_mkl(X, y, arr, **kwargs)
+    with pytest.raises(ValueError, match="zero"):
+        kare_mkl(X, np.zeros_like(y), arr)
+    with pytest.raises(ValueError, match="rows"):
+        kare_mkl(X, y[:-1], arr)
+    with pytest.raises(ValueError, match="n_samples = 2"):
+        kare_mkl(X[:2], y[:2], arr.masks[:2])
+    with pytest.raises(ValueError, match="NaN"):
+        kare_mkl(np.where(X > 2, np.nan, X), y, arr)
+
+
+# --------------------------------------------------------------------------- estimators
+
+CHECKED = [
+    KAREKernelRegressor(n_gates=10, max_iter=10, random_state=0),
+    KAREKernelClassifier(n_gates=10, max_iter=10, random_state=0),
+    KAREKernelRegressor(
+        n_gates=10, lam=0.01, validation_fraction=None, n_free_weights=3,
+        max_iter=10, random_state=0,
+    ),
+]
+
+
+def expected_failed_checks(estimator):
+    """Checks each estimator is known to fail, with the reason."""
+    return {}
+
+
+@parametrize_with_checks(
+    CHECKED, expected_failed_checks=expected_failed_checks, xfail_strict=True
+)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def test_regressor_predicts_with_the_learned_kernel():
+    X, y, Xt, _ = _teacher(1)
+    est = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y)
+    arr = fixntk.sample_arrangement(est.X_fit_, 40, seed=0)
+    np.testing.assert_array_equal(arr.gates, est.gates_)
+    res = kare_mkl(est.X_fit_, y, arr, seed=0)
+    np.testing.assert_allclose(est.eta_, res.eta, rtol=1e-12)
+    assert est.lam_ == res.lam and est.kare_ == res.kare
+    n = y.size
+    K = fixntk.mkl_kernel(est.X_fit_, arr, res.eta)
+    a = np.linalg.solve(K + n * res.lam * np.eye(n), y)
+    ref = fixntk.mkl_kernel(est.X_fit_, arr, res.eta, Z=Xt).T @ a
+    np.testing.assert_allclose(est.predict(Xt[:, :-1]), ref, rtol=1e-7, atol=1e-9)
+    # on the training points: the in-sample kernel ridge fit
+    np.testing.assert_allclose(est.predict(X[:, :-1]), K @ a, rtol=1e-7, atol=1e-9)
+
+
+def test_classifier_and_pickle_round_trip():
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for est, target in [
+        (KAREKernelClassifier(n_gates=30, random_state=0), y),
+        (KAREKernelRegressor(n_gates=30, random_state=0), X[:, 0] ** 2),
+    ]:
+        est.fit(X, target)
+        clone = pickle.loads(pickle.dumps(est))
+        np.testing.assert_array_equal(clone.predict(X), est.predict(X))
+    clf = KAREKernelClassifier(n_gates=30, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    assert clf.decision_function(X).shape == (150, 3)
+    with pytest.raises(ValueError, match="2 classes"):
+        KAREKernelClassifier().fit(X, np.zeros(150))
+    with pytest.raises(ValueError, match="n_gates"):
+        KAREKernelRegressor(n_gates=0).fit(X, y)
