@@ -64,3 +64,29 @@ def small_problem():
     X, y = planted(n=200, d=4, seed=1)
     arr = fixntk.sample_arrangement(X, 40, seed=3)
     return X, y, arr
+
+
+def interrupt_after_ready(script, wait=1.5, guard=120):
+    """Run `script` in a subprocess; once it prints "ready", wait `wait` seconds, send
+    SIGINT and return (its stdout, seconds from the signal to its exit).
+
+    `guard` only stops a hang; it is not a speed assertion.
+    """
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        # give the work time to enter its long loop, then interrupt it
+        threading.Event().wait(wait)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=guard)
+        return out, time.monotonic() - start
+    finally:
+        proc.kill()

@@ -118,3 +118,147 @@ def test_core_rejects_inconsistent_shapes(bad):
     arr = fixntk.sample_arrangement(X, 10, seed=0)
     with pytest.raises(ValueError):
         _core.masked_predict(*bad(X, arr))
+
+
+# --------------------------------------------------------------------------- raw inputs
+
+_KINDS = ["normal", "ints", "zero", "tiny", "huge", "nan", "inf", "subnormal"]
+_DTYPES = ["float64", "float32", "int64", "bool", "complex", "object", "object-str"]
+_CLEAN = {"normal", "ints", "zero", "tiny", "subnormal"}
+
+
+@st.composite
+def raw_arrays(draw, max_n=25, max_d=5):
+    """Any array a user might pass as X: shapes with 0 and 1, 1-D and 3-D, every
+    dtype, C / Fortran / strided / reversed layouts, NaN, inf, huge and tiny values.
+    Returns (X, clean): clean when it is a valid real 2-D input of moderate size."""
+    n, d = draw(st.integers(0, max_n)), draw(st.integers(0, max_d))
+    ndim = draw(st.sampled_from([2, 2, 2, 2, 1, 3]))
+    kind, dtype = draw(st.sampled_from(_KINDS)), draw(st.sampled_from(_DTYPES))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.standard_normal((n, d))
+    if kind == "ints":
+        X = np.round(3 * X)
+    elif kind == "zero":
+        X[:] = 0.0
+    elif kind == "tiny":
+        X *= 1e-150
+    elif kind == "subnormal":
+        X *= 1e-310
+    elif kind == "huge":
+        X *= draw(st.sampled_from([1e100, 1e154, 1e200, 1e300]))
+    elif kind in ("nan", "inf") and X.size:
+        X.flat[draw(st.integers(0, X.size - 1))] = np.nan if kind == "nan" else -np.inf
+    if dtype == "float32":
+        with np.errstate(over="ignore"):
+            X = X.astype(np.float32)
+    elif dtype == "int64":
+        X = np.nan_to_num(np.clip(X, -1e6, 1e6)).astype(np.int64)
+    elif dtype == "bool":
+        X = X > 0
+    elif dtype == "complex":
+        X = X + 1j
+    elif dtype.startswith("object"):
+        X = X.astype(object)
+        if dtype == "object-str" and X.size:
+            X.flat[0] = "x"
+    layout = draw(st.sampled_from(["C", "F", "strided", "reversed"]))
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X = np.repeat(X, 2, axis=1)[:, ::2]
+    elif layout == "reversed":
+        X = X[::-1, ::-1]
+    if ndim == 1:
+        X = X.ravel()
+    elif ndim == 3:
+        X = X[:, :, None]
+    clean = (ndim == 2 and n >= 1 and d >= 1 and dtype not in ("complex", "object-str")
+             and (kind in _CLEAN or dtype in ("int64", "bool")))
+    return X, clean
+
+
+def _finite_or_refused(call, clean, allowed=()):
+    """call() returns finite numbers or raises ValueError / TypeError / MemoryError;
+    on a clean input only the refusals whose message contains one of `allowed`."""
+    try:
+        out = call()
+    except (ValueError, TypeError, MemoryError) as exc:
+        assert not clean or any(a in str(exc) for a in allowed), repr(exc)
+        return None
+    if isinstance(out, np.ndarray):
+        assert np.isfinite(out).all()
+    return out
+
+
+@fuzz
+@given(data=raw_arrays(), n_gates=st.integers(1, 50), seed=st.integers(0, 1000))
+def test_sample_arrangement_boundary(data, n_gates, seed):
+    X, clean = data
+    arr = _finite_or_refused(lambda: fixntk.sample_arrangement(X, n_gates, seed=seed),
+                             clean, allowed=("all-zero",))
+    if arr is not None:
+        assert 1 <= arr.p <= n_gates and arr.masks.shape == (np.shape(X)[0], arr.p)
+        assert arr.masks.any(axis=0).all() and arr.counts.sum() <= n_gates
+        assert np.isfinite(arr.gates).all()
+
+
+@st.composite
+def masks_for(draw, n):
+    """(n, p) masks, sometimes of the wrong length, with p = 0, or not boolean."""
+    p = draw(st.integers(0, 6))
+    rows = n + draw(st.sampled_from([0, 0, 0, -1, 1]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    M = rng.random((max(rows, 0), p)) < 0.5
+    kind = draw(st.sampled_from(["bool", "bool", "int", "float-2"]))
+    return M if kind == "bool" else M.astype(int) if kind == "int" else 2.0 * M
+
+
+@fuzz
+@given(data=raw_arrays(), st_data=st.data(), n_samples=st.integers(1, 400),
+       seed=st.integers(0, 1000))
+def test_ntk_weights_boundary(data, st_data, n_samples, seed):
+    X, clean = data
+    n = np.shape(X)[0] if np.ndim(X) else 0
+    M = st_data.draw(masks_for(n))
+    ok = M.dtype == bool and M.shape[0] == n and M.shape[1] >= 1
+    w = _finite_or_refused(lambda: fixntk.ntk_weights(X, M, n_samples, seed=seed),
+                           clean and ok)
+    if w is not None:
+        assert w.eta.shape == (M.shape[1],) and (w.eta >= 0).all()
+        total = w.eta.sum() + w.missing_mass + w.zero_mass
+        assert np.isfinite(total) and total <= 1 + 1e-9
+
+
+@fuzz
+@given(data=raw_arrays(), z=raw_arrays(), use_z=st.booleans())
+def test_ntk_kernel_boundary(data, z, use_z):
+    (X, clean), (Z, z_clean) = data, z
+    same_d = np.ndim(Z) == np.ndim(X) == 2 and np.shape(Z)[1] == np.shape(X)[1]
+    if use_z:
+        K = _finite_or_refused(lambda: fixntk.ntk_kernel(X, Z),
+                               clean and z_clean and same_d, allowed=("double",))
+    else:
+        K = _finite_or_refused(lambda: fixntk.ntk_kernel(X), clean, allowed=("double",))
+    if K is not None:
+        assert K.shape == (np.shape(X)[0], np.shape(Z if use_z else X)[0])
+
+
+@fuzz
+@given(data=raw_arrays(), st_data=st.data(),
+       eta_kind=st.sampled_from(["ok", "ok", "zero", "neg", "nan", "short", "str"]))
+def test_mkl_kernel_boundary(data, st_data, eta_kind):
+    X, clean = data
+    n = np.shape(X)[0] if np.ndim(X) else 0
+    M = st_data.draw(masks_for(n))
+    p = M.shape[1]
+    eta = np.abs(np.random.default_rng(p).standard_normal(p))
+    eta = {"ok": eta, "zero": 0 * eta, "neg": -eta - 1, "nan": eta + np.nan,
+           "short": eta[:-1], "str": "ntk"}[eta_kind]
+    ok = (M.dtype == bool and M.shape[0] == n and p >= 1
+          and (eta_kind in ("ok", "zero") or (eta_kind in ("neg", "nan") and p == 0)))
+    K = _finite_or_refused(lambda: fixntk.mkl_kernel(X, M, eta), clean and ok,
+                           allowed=("double",))
+    if K is not None:
+        assert K.shape == (n, n)
+        np.testing.assert_array_equal(K, K.T)

@@ -1,12 +1,9 @@
-import signal
-import subprocess
-import sys
 import threading
 
 import numpy as np
 
 import fixntk
-from conftest import planted
+from conftest import interrupt_after_ready, planted
 
 _LONG_SOLVE = r"""
 import sys, numpy as np, fixntk
@@ -29,16 +26,7 @@ print("usable", res.converged, flush=True)
 
 
 def test_ctrl_c_interrupts_solve_and_leaves_process_usable():
-    proc = subprocess.Popen([sys.executable, "-c", _LONG_SOLVE], stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        # give the solver time to enter the compiled loop, then interrupt it
-        threading.Event().wait(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)  # a hang guard, not a speed assertion
-    finally:
-        proc.kill()
+    out, _ = interrupt_after_ready(_LONG_SOLVE)
     lines = out.split()
     assert "interrupted" in lines and "finished" not in lines
     assert "usable" in out and "True" in out

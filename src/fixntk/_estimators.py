@@ -165,6 +165,36 @@ _KARE_CAVEAT = """
         it tends to favour small ``lam``. "cv" does not have this bias."""
 
 
+def _major_minor(version):
+    return tuple(str(version).split(".")[:2])
+
+
+class _VersionedPickle:
+    """Pickles carry the fixntk version; loading one saved by another major.minor
+    release fails with a clear error (fitted attributes may mean something else there).
+    Cooperates with ``BaseEstimator.__getstate__`` / ``__setstate__`` through super().
+    """
+
+    def __getstate__(self):
+        from . import __version__
+
+        return dict(super().__getstate__(), _fixntk_version=__version__)
+
+    def __setstate__(self, state):
+        from . import __version__
+
+        state = dict(state)
+        saved = state.pop("_fixntk_version", None)
+        if saved is None or _major_minor(saved) != _major_minor(__version__):
+            raise ValueError(
+                f"this {type(self).__name__} was pickled by fixntk "
+                f"{saved or 'of an unknown version'} and cannot be loaded by fixntk "
+                f"{__version__}: the versions are incompatible (major.minor differ). "
+                "Refit it with this version."
+            )
+        super().__setstate__(state)
+
+
 # --------------------------------------------------------------------------- network
 
 
@@ -217,7 +247,7 @@ class GatedReLUNetwork:
 # --------------------------------------------------------------------------- gated ReLU
 
 
-class _GatedReLUBase(BaseEstimator):
+class _GatedReLUBase(_VersionedPickle, BaseEstimator):
     """Fit, lam selection and fitted attributes shared by the gated ReLU estimators."""
 
     def __init__(
@@ -568,7 +598,7 @@ def _lam_grid_ntk(ev, n, n_lams, eps):
     return mean * np.logspace(1, np.log10(eps), n_lams)
 
 
-class _NTKBase(BaseEstimator):
+class _NTKBase(_VersionedPickle, BaseEstimator):
     def __init__(
         self,
         lam="kare",

@@ -85,7 +85,10 @@ def _kare_curve(ev, proj, lams):
 
 
 def _check_lams(lam, name):
-    arr = np.asarray(lam, dtype=np.float64) if not isinstance(lam, str) else None
+    try:
+        arr = np.asarray(lam, dtype=np.float64) if not isinstance(lam, str) else None
+    except (TypeError, ValueError):
+        arr = None
     if arr is None or arr.ndim > 1:
         raise ValueError(f"{name} must be a positive number or a 1-d array of them")
     flat = np.atleast_1d(arr)

@@ -21,16 +21,37 @@ def _apply_arc_factor(G, nx, nz, symmetric):
     m, q = G.shape
     for k in prange(m):
         for j in range(q):
-            denom = nx[k] * nz[j]
-            if denom == 0.0:
+            if nx[k] == 0.0 or nz[j] == 0.0:
                 G[k, j] = 0.0  # a zero row: x^T z = 0 and the angle is irrelevant
             elif symmetric and k == j:
                 G[k, j] *= 0.5
             else:
-                cos = G[k, j] / denom
+                a, b = nx[k], nz[j]
+                denom = a * b
+                if 0.0 < denom < np.inf:
+                    cos = G[k, j] / denom
+                else:  # a * b over/underflows where x^T z may not; order kept symmetric
+                    cos = G[k, j] / max(a, b) / min(a, b)
                 cos = min(1.0, max(-1.0, cos))
                 G[k, j] *= (np.pi - np.arccos(cos)) / (2.0 * np.pi)
     return G
+
+
+def _row_norms(X):
+    """||x_k|| with no overflow or underflow of the squares (rows scaled first)."""
+    m = np.abs(X).max(axis=1)
+    safe = np.where(m > 0, m, 1.0)
+    return m * np.sqrt(np.einsum("ij,ij->i", X / safe[:, None], X / safe[:, None]))
+
+
+def _finite_kernel(K):
+    """K itself, or a clear error when x^T z overflowed (|X| near 1e154 and above)."""
+    if not np.isfinite(K).all():
+        raise ValueError(
+            "kernel entries exceed the range of double precision (x^T z overflows); "
+            "rescale X"
+        )
+    return K
 
 
 def ntk_kernel(X, Z=None):
@@ -57,12 +78,12 @@ def ntk_kernel(X, Z=None):
     K : ndarray of shape (n, m)
     """
     X = check_X(X)
-    nx = np.sqrt(np.einsum("ij,ij->i", X, X))
+    nx = _row_norms(X)
     if Z is None:
-        return _apply_arc_factor(X @ X.T, nx, nx, True)
+        return _finite_kernel(_apply_arc_factor(X @ X.T, nx, nx, True))
     Z = _check_Z(Z, X.shape[1])
-    nz = np.sqrt(np.einsum("ij,ij->i", Z, Z))
-    return _apply_arc_factor(X @ Z.T, nx, nz, False)
+    nz = _row_norms(Z)
+    return _finite_kernel(_apply_arc_factor(X @ Z.T, nx, nz, False))
 
 
 def check_eta(eta, p, name="eta"):
@@ -148,6 +169,6 @@ def mkl_kernel(X, arr, eta, Z=None):
     arr = as_arrangement(arr, X.shape[0])
     eta = check_eta(eta, arr.p)
     if Z is None:
-        return masking_kernel(X @ X.T, arr.masks, eta)
+        return _finite_kernel(masking_kernel(X @ X.T, arr.masks, eta))
     Z = _check_Z(Z, X.shape[1])
-    return masking_kernel(X @ Z.T, arr.masks, eta, arr.apply(Z))
+    return _finite_kernel(masking_kernel(X @ Z.T, arr.masks, eta, arr.apply(Z)))

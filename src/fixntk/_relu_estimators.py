@@ -14,7 +14,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import sample_arrangement
-from ._estimators import _check_cv, _folds, _one_hot, _seed, _with_intercept
+from ._estimators import (
+    _check_cv,
+    _folds,
+    _one_hot,
+    _seed,
+    _VersionedPickle,
+    _with_intercept,
+)
 from ._relu import relu_lambda_max, solve_relu
 from ._validation import check_int, check_lam, check_positive
 
@@ -163,7 +170,7 @@ _RELU_PARAMS = """
 """
 
 
-class _ReLUBase(BaseEstimator):
+class _ReLUBase(_VersionedPickle, BaseEstimator):
     """Fit, lam selection and the network shared by the ReLU estimators."""
 
     def __init__(

@@ -355,7 +355,10 @@ def solve_path(X, y, arr, lams=None, n_lams=50, eps=1e-3, tol=1e-6, max_iter=100
         G = _core.masked_gradients(X, arr.packed, Y)
         lmax = np.sqrt((G**2).sum(axis=(1, 2))).max() / X.shape[0]
         if lmax == 0:
-            raise ValueError("lambda_max is 0 (y is zero or orthogonal to every group)")
+            raise ValueError(
+                "lambda_max is 0 (y is zero or orthogonal to every group): W = 0 for "
+                "every lam > 0 and there is no default grid; pass lams explicitly"
+            )
         lams = lmax * np.logspace(0, np.log10(eps), n_lams)
     else:
         lams = np.sort(np.asarray([check_lam(v) for v in np.ravel(lams)]))[::-1]

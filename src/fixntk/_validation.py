@@ -87,6 +87,7 @@ def check_targets(y, n, name="y"):
 
 def check_positive(value, name, allow_zero=False):
     """A finite real number > 0 (or >= 0 with allow_zero)."""
+    value = value.item() if isinstance(value, np.generic) else value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number; got {value!r}")
     value = float(value)
@@ -115,6 +116,7 @@ def check_lam(lam):
 
 def check_int(value, name, minimum=1):
     """An integer >= minimum."""
+    value = value.item() if isinstance(value, np.generic) else value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer; got {value!r}")
     value = int(value)
