@@ -427,7 +427,8 @@ def test_pickle_from_an_incompatible_version_is_refused(monkeypatch):
     X, y = planted(n=60, d=3, seed=0)
     ests = [fixntk.GatedReLURegressor(n_gates=10, lam=0.01, random_state=0),
             fixntk.NTKRegressor(lam=0.01),
-            fixntk.ReLURegressor(n_gates=10, lam=0.01, random_state=0)]
+            fixntk.ReLURegressor(n_gates=10, lam=0.01, random_state=0),
+            fixntk.KAREKernelRegressor(n_gates=10, max_iter=3, random_state=0)]
     for est in ests:
         est.fit(X, y)
         state = est.__getstate__()

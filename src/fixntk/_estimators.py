@@ -122,6 +122,78 @@ def _one_hot(y_encoded, n_classes):
     Y[np.arange(y_encoded.size), y_encoded] = 1.0
     return Y
 
+class _OneHotClassifier(ClassifierMixin):
+    """fit / decision_function / predict of the classifiers: one-vs-rest squared loss
+    on one-hot labels, through the base's ``_fit_targets`` and ``_raw_predict``."""
+
+    def fit(self, X, y):
+        """Fit on one-hot labels (one output per class, squared loss).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
+                f"{self.classes_[0]!r}"
+            )
+        return self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
+
+    def decision_function(self, X):
+        """Model outputs: shape (n_samples,) for two classes (positive means
+        ``classes_[1]``), else (n_samples, n_classes), one score per class."""
+        F = self._raw_predict(X)
+        return F[:, 1] - F[:, 0] if self.classes_.size == 2 else F
+
+    def predict(self, X):
+        """The class with the largest output."""
+        F = self._raw_predict(X)
+        return self.classes_[np.argmax(F, axis=1)]
+
+
+class _KernelRidgeRegressor(RegressorMixin):
+    """fit / predict of the kernel ridge regressors (one or several outputs)."""
+
+    def fit(self, X, y):
+        """Fit kernel ridge regression.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
+        )
+        y = np.asarray(y, dtype=np.float64)
+        self._fit_targets(X, y[:, None] if y.ndim == 1 else y)
+        self._y_1d = y.ndim == 1
+        return self
+
+    def predict(self, X):
+        """``K(x, X_fit) a``; shape (n_samples,) or (n_samples, n_outputs)."""
+        F = self._raw_predict(X)
+        return F[:, 0] if self._y_1d else F
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
 
 _GATED_OBJECTIVE = r"""
     .. math::
@@ -536,39 +608,8 @@ GatedReLURegressor.__doc__ = (
 )
 
 
-class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
-    def fit(self, X, y):
-        """Fit one-vs-rest squared loss on one-hot labels by the convex program.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        self
-        """
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                "GatedReLUClassifier needs at least 2 classes in y; got 1 class: "
-                f"{self.classes_[0]!r}"
-            )
-        return self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
-
-    def decision_function(self, X):
-        """Network outputs: shape (n_samples,) for two classes (positive means
-        ``classes_[1]``), else (n_samples, n_classes), one score per class."""
-        F = self._raw_predict(X)
-        return F[:, 1] - F[:, 0] if self.classes_.size == 2 else F
-
-    def predict(self, X):
-        """The class with the largest output."""
-        F = self._raw_predict(X)
-        return self.classes_[np.argmax(F, axis=1)]
+class GatedReLUClassifier(_OneHotClassifier, _GatedReLUBase):
+    pass
 
 
 GatedReLUClassifier.__doc__ = (
@@ -720,36 +761,8 @@ _NTK_PARAMS = f"""
 """
 
 
-class NTKRegressor(RegressorMixin, _NTKBase):
-    def fit(self, X, y):
-        """Kernel ridge regression with the gated ReLU NTK.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        self
-        """
-        X, y = validate_data(
-            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
-        )
-        y = np.asarray(y, dtype=np.float64)
-        self._fit_targets(X, y[:, None] if y.ndim == 1 else y)
-        self._y_1d = y.ndim == 1
-        return self
-
-    def predict(self, X):
-        """``K(x, X_fit) a``; shape (n_samples,) or (n_samples, n_outputs)."""
-        F = self._raw_predict(X)
-        return F[:, 0] if self._y_1d else F
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+class NTKRegressor(_KernelRidgeRegressor, _NTKBase):
+    pass
 
 
 NTKRegressor.__doc__ = (
@@ -763,39 +776,8 @@ NTKRegressor.__doc__ = (
 )
 
 
-class NTKClassifier(ClassifierMixin, _NTKBase):
-    def fit(self, X, y):
-        """Kernel ridge on one-hot labels with the gated ReLU NTK.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        self
-        """
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                "NTKClassifier needs at least 2 classes in y; got 1 class: "
-                f"{self.classes_[0]!r}"
-            )
-        return self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
-
-    def decision_function(self, X):
-        """Kernel ridge outputs: (n_samples,) for two classes (positive means
-        ``classes_[1]``), else (n_samples, n_classes)."""
-        F = self._raw_predict(X)
-        return F[:, 1] - F[:, 0] if self.classes_.size == 2 else F
-
-    def predict(self, X):
-        """The class with the largest output."""
-        F = self._raw_predict(X)
-        return self.classes_[np.argmax(F, axis=1)]
+class NTKClassifier(_OneHotClassifier, _NTKBase):
+    pass
 
 
 NTKClassifier.__doc__ = (

@@ -8,12 +8,17 @@ predict by kernel ridge with that kernel; new points get their masks from the ga
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import Arrangement, sample_arrangement
-from ._estimators import _one_hot, _seed, _with_intercept
+from ._estimators import (
+    _KernelRidgeRegressor,
+    _OneHotClassifier,
+    _seed,
+    _VersionedPickle,
+    _with_intercept,
+)
 from ._kare_mkl import kare_mkl
 from ._kernels import mkl_kernel
 from ._validation import check_int
@@ -21,7 +26,7 @@ from ._validation import check_int
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
 
 
-class _KAREKernelBase(BaseEstimator):
+class _KAREKernelBase(_VersionedPickle, BaseEstimator):
     def __init__(
         self,
         n_gates=100,
@@ -49,7 +54,7 @@ class _KAREKernelBase(BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
-    def _fit_targets(self, X, Y):
+    def _fit_targets(self, X, Y, labels=None):
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
         Xt = _with_intercept(X, self.fit_intercept)
@@ -161,35 +166,8 @@ _PARAMS = """
 """
 
 
-class KAREKernelRegressor(RegressorMixin, _KAREKernelBase):
-    def fit(self, X, y):
-        """Learn the kernel weights by KARE, then fit kernel ridge.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        self
-        """
-        X, y = validate_data(
-            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
-        )
-        y = np.asarray(y, dtype=np.float64)
-        self._y_1d = y.ndim == 1
-        return self._fit_targets(X, y[:, None] if y.ndim == 1 else y)
-
-    def predict(self, X):
-        """Kernel ridge predictions with the learned kernel."""
-        F = self._raw_predict(X)
-        return F[:, 0] if self._y_1d else F
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+class KAREKernelRegressor(_KernelRidgeRegressor, _KAREKernelBase):
+    pass
 
 
 KAREKernelRegressor.__doc__ = (
@@ -203,39 +181,8 @@ KAREKernelRegressor.__doc__ = (
 )
 
 
-class KAREKernelClassifier(ClassifierMixin, _KAREKernelBase):
-    def fit(self, X, y):
-        """KARE-trained kernel ridge on one-hot labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        self
-        """
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                "KAREKernelClassifier needs at least 2 classes in y; got 1 class: "
-                f"{self.classes_[0]!r}"
-            )
-        return self._fit_targets(X, _one_hot(y_enc, self.classes_.size))
-
-    def decision_function(self, X):
-        """Kernel ridge outputs: (n_samples,) for two classes (positive means
-        ``classes_[1]``), else (n_samples, n_classes)."""
-        F = self._raw_predict(X)
-        return F[:, 1] - F[:, 0] if self.classes_.size == 2 else F
-
-    def predict(self, X):
-        """The class with the largest output."""
-        F = self._raw_predict(X)
-        return self.classes_[np.argmax(F, axis=1)]
+class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
+    pass
 
 
 KAREKernelClassifier.__doc__ = (
