@@ -6,11 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import planted
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fixntk
-from conftest import planted
 from fixntk import ReLUClassifier, ReLUNetwork, ReLURegressor
 from fixntk._relu import _Infeasible, _project_polyhedron
 
@@ -57,6 +57,35 @@ def test_cone_projection_is_the_euclidean_projection():
         _project_polyhedron(np.zeros(2), X, np.ones(2), b=np.ones(2))
 
 
+def test_cone_projection_warm_starts_and_certified_early_stop():
+    """A warm start from the face of another point (constraints must leave the face)
+    lands on the cold projection; with stop_below the returned norm is a certified upper
+    bound on ||P_C(c)||, at most stop_below, or the exact projection."""
+    rng = np.random.default_rng(1)
+    for trial in range(20):
+        n, d = 300, int(rng.integers(3, 12))
+        X = rng.standard_normal((n, d))
+        signs = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
+        c, other = 2 * rng.standard_normal(d), 2 * rng.standard_normal(d)
+        v, face, _, exact = _project_polyhedron(c, X, signs)
+        assert exact
+        _, face_other, _, _ = _project_polyhedron(other, X, signs)
+        v2, face2, _, exact2 = _project_polyhedron(c, X, signs, face=face_other)
+        assert exact2
+        np.testing.assert_allclose(v2, v, atol=1e-9)
+        np.testing.assert_allclose((signs * (X @ v2))[face2.rows], 0, atol=1e-9)  # tight
+        exact_norm = np.linalg.norm(v)
+        for stop in (0.5 * exact_norm, 1.5 * exact_norm, 0.0):
+            w, _, _, done = _project_polyhedron(c, X, signs, face=face_other,
+                                                stop_below=stop)
+            bound = np.linalg.norm(w)
+            # v = c + N^T u with u >= 0: an upper bound (up to rounding)
+            assert bound >= exact_norm - 1e-12 * np.linalg.norm(c)
+            assert done or bound <= stop
+            if done:
+                np.testing.assert_allclose(w, v, atol=1e-9)
+
+
 # --------------------------------------------------------------------------- solver
 
 
@@ -89,6 +118,30 @@ def test_certified_gap_and_feasibility(problem, solved):
     pred_program = np.einsum("ni,nd,id->n", D, X, res.v - res.u)
     np.testing.assert_allclose(relu_forward(X, res.v, res.u), pred_program, atol=1e-9)
     assert res.active_set.size >= 2
+
+
+def test_relu_duality_gap_certifies_any_weights(problem, solved):
+    """The public certificate is the solver's one at its solution, is F(0) - D(theta)
+    at zero, and bounds the suboptimality of feasible weights (cone decomposition of a
+    gated solution)."""
+    from fixntk._relu import relu_duality_gap
+
+    X, y, arr = problem
+    lam, res = solved
+    gap, dual = relu_duality_gap(X, y, arr, res.v, res.u, lam)
+    assert np.isclose(gap, res.gap, rtol=1e-6, atol=1e-13)
+    assert np.isclose(dual, res.dual, rtol=1e-12)
+    zero = np.zeros_like(res.v)
+    gap0, dual0 = relu_duality_gap(X, y, arr, zero, zero, lam)
+    assert np.isclose(gap0 + dual0, res.f0, rtol=1e-12) and gap0 > 0
+    dec = fixntk.gated_to_relu(X, arr, fixntk.solve(X, y, arr, lam, tol=1e-9))
+    assert dec.exact and dec.violation <= 1e-9
+    gap_d, dual_d = relu_duality_gap(X, y, arr, dec.v, dec.u, lam)
+    obj_d = fixntk.relu_objective(X, y, arr, dec.v, dec.u, lam)
+    assert dual_d <= res.objective + 1e-12  # weak duality
+    assert obj_d >= res.objective - 1e-12 and gap_d >= obj_d - res.objective - 1e-12
+    with pytest.raises(ValueError, match="v must have shape"):
+        relu_duality_gap(X, y, arr, res.v[:, :2], res.u, lam)
 
 
 def test_kkt_conditions_of_the_cone_program(problem, solved):

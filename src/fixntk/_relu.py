@@ -14,13 +14,25 @@ the polyhedral cone ``C_i`` (a small dual active-set QP in d variables, warm-sta
 the block's previous face). Every iterate is feasible, and the duality gap is certified
 with the dual point of the cone-constrained problem (the residual rescaled by the largest
 ``||P_{C_i}(+-X^T D_i r)||``). A Newton step on the identified support (active blocks,
-tight constraints) finishes the solve.
+tight constraints) finishes the solve. The projections (Goldfarb-Idnani, QR-updated
+faces) and the block steps are compiled with Numba.
+
+IRLS (the paper's Algorithm 1) and this program: the variational identity
+``lam ||w|| = min_{eta > 0} ||w||^2 / (2 eta) + lam^2 eta / 2`` holds for every block,
+so a reweighting of the ReLU program is well defined, but each reweighted step is then a
+cone-constrained weighted ridge regression (a QP as hard as the program itself), not the
+kernel ridge solve that makes :func:`fixntk.irls` cheap, and it has no masking-kernel
+(MKL) reading. fixntk therefore offers no ``irls`` for this program: :func:`fixntk.irls`
+solves the gated ReLU problem (the MKL), :func:`gated_to_relu` turns that solution into
+a ReLU network with the same training predictions, and :func:`solve_relu` solves the
+ReLU program itself, with its own certificate.
 """
 
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
@@ -34,6 +46,7 @@ __all__ = [
     "solve_relu",
     "relu_lambda_max",
     "relu_objective",
+    "relu_duality_gap",
     "constraint_violation",
     "ConeDecomposition",
     "gated_to_relu",
@@ -48,46 +61,231 @@ class _Infeasible(Exception):
 
 
 class _Face:
-    """Active rows of a polyhedral projection with the QR factors of their normals:
-    ``N^T = Q R`` for the rows ``N = signs[rows] * X[rows]`` (kept to warm-start)."""
+    """Active rows (int64 array) of a polyhedral projection with the QR factors of their
+    normals: ``N^T = Q R`` for ``N = signs[rows] * X[rows]`` (kept to warm-start)."""
 
     __slots__ = ("rows", "Q", "R")
 
     def __init__(self, rows, Q, R):
         self.rows, self.Q, self.R = rows, Q, R
 
-    @classmethod
-    def empty(cls, d):
-        return cls([], np.zeros((d, 0)), np.zeros((0, 0)))
 
-    @classmethod
-    def of(cls, rows, X, signs):
-        rows = list(rows)
-        if not rows:
-            return cls.empty(X.shape[1])
-        Q, R = np.linalg.qr((signs[rows, None] * X[rows]).T)
-        return cls(rows, Q, R)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+_NO_B = np.zeros(0)
 
-    def well_posed(self):
-        if not self.rows:
-            return True
-        diag = np.abs(np.diag(self.R))
-        return len(self.rows) <= self.Q.shape[0] and diag.min() > 1e-10 * diag.max()
 
-    def add(self, k, z, nz, qa):
-        m = len(self.rows)
-        R = np.zeros((m + 1, m + 1))
-        R[:m, :m] = self.R
-        R[:m, m] = qa
-        R[m, m] = nz
-        Q = np.empty((self.Q.shape[0], m + 1))
-        Q[:, :m] = self.Q
-        Q[:, m] = z / nz
-        return _Face(self.rows + [k], Q, R)
+@njit(cache=True)
+def _back_substitute(R, m, rhs):
+    """Solve ``R[:m, :m] x = rhs`` (R upper triangular)."""
+    x = np.empty(m)
+    for i in range(m - 1, -1, -1):
+        acc = rhs[i]
+        for j in range(i + 1, m):
+            acc -= R[i, j] * x[j]
+        x[i] = acc / R[i, i]
+    return x
 
-    def drop(self, j, X, signs):
-        rows = self.rows[:j] + self.rows[j + 1 :]
-        return _Face.of(rows, X, signs)
+
+@njit(cache=True)
+def _forward_substitute_t(R, m, rhs):
+    """Solve ``R[:m, :m]^T x = rhs`` (R upper triangular)."""
+    x = np.empty(m)
+    for i in range(m):
+        acc = rhs[i]
+        for j in range(i):
+            acc -= R[j, i] * x[j]
+        x[i] = acc / R[i, i]
+    return x
+
+
+@njit(cache=True)
+def _dot(x, y):
+    acc = 0.0
+    for i in range(x.size):
+        acc += x[i] * y[i]
+    return acc
+
+
+@njit(cache=True)
+def _qt_dot(Q, m, x):
+    """``Q[:, :m].T @ x``."""
+    out = np.zeros(m)
+    for i in range(Q.shape[0]):
+        for j in range(m):
+            out[j] += Q[i, j] * x[i]
+    return out
+
+
+@njit(cache=True)
+def _q_dot(Q, m, w):
+    """``Q[:, :m] @ w``."""
+    out = np.zeros(Q.shape[0])
+    for i in range(Q.shape[0]):
+        for j in range(m):
+            out[i] += Q[i, j] * w[j]
+    return out
+
+
+@njit(cache=True)
+def _refactor(X, signs, rows, m, Q, R):
+    """``Q[:, :m] R[:m, :m] = N^T`` for the normals of ``rows[:m]`` (after a drop)."""
+    R[:m, :m] = 0.0
+    for j in range(m):  # Gram-Schmidt, orthogonalising twice
+        a = signs[rows[j]] * X[rows[j]]
+        for _ in range(2):
+            for i in range(j):
+                h = _dot(Q[:, i], a)
+                R[i, j] += h
+                a -= h * Q[:, i]
+        R[j, j] = np.sqrt(_dot(a, a))
+        Q[:, j] = a / R[j, j]
+
+
+@njit(cache=True)
+def _gi_project(c, X, signs, b, has_b, rows0, Q0, R0, xnorm, stop2, max_iter):
+    """The Goldfarb-Idnani iteration of :func:`_project_polyhedron` (compiled).
+
+    Returns (v, rows, Q, R, u, status): status 0 exact, 1 stopped below ``sqrt(stop2)``
+    (``stop2 < 0``: never), 2 infeasible, 3 out of iterations."""
+    n, d = X.shape
+    Q, R = np.zeros((d, d)), np.zeros((d, d))
+    rows, u = np.empty(d, np.int64), np.zeros(d)
+    scale = np.sqrt(_dot(c, c))
+    if has_b:
+        for i in range(n):
+            scale = max(scale, abs(b[i]))
+    epsf = 1e-12 * max(scale, 1e-300)
+    m = rows0.size
+    if m > d:
+        m = 0
+    elif m > 0:
+        dg = np.abs(np.diag(R0))
+        if dg.min() > 1e-10 * dg.max():
+            rows[:m] = rows0
+            Q[:, :m] = Q0
+            R[:m, :m] = R0
+        else:
+            m = 0
+    v = c.copy()
+    # Warm start: the projection onto the face {a_j^T v = b_j, j in F}, dropping the
+    # constraint with the most negative multiplier until the start is dual feasible.
+    while m > 0:
+        qc = _qt_dot(Q, m, c)
+        if has_b:
+            rhs = _forward_substitute_t(R, m, b[rows[:m]]) - qc
+        else:
+            rhs = -qc
+        w = _back_substitute(R, m, rhs)
+        j = int(np.argmin(w))
+        if w[j] >= 0:
+            u[:m] = w
+            rw = np.zeros(m)
+            for i in range(m):
+                for q in range(i, m):
+                    rw[i] += R[i, q] * w[q]
+            v = c + _q_dot(Q, m, rw)
+            break
+        rows[j : m - 1] = rows[j + 1 : m].copy()
+        m -= 1
+        _refactor(X, signs, rows, m, Q, R)
+    status = 3
+    for _ in range(max_iter):
+        if stop2 >= 0 and _dot(v, v) <= stop2:
+            status = 1
+            break
+        k, worst = -1, 0.0
+        Xv = np.dot(X, v)  # BLAS gemv: the O(n d) part of an iteration
+        for i in range(n):
+            val = signs[i] * Xv[i] + epsf * xnorm[i]
+            if has_b:
+                val -= b[i]
+            if val < worst:
+                k, worst = i, val
+        if k < 0:
+            status = 0
+            break
+        a = signs[k] * X[k]
+        bk = b[k] if has_b else 0.0
+        u_new = 0.0
+        while True:
+            if m > 0:
+                qa = _qt_dot(Q, m, a)
+                z = a - _q_dot(Q, m, qa)
+                z -= _q_dot(Q, m, _qt_dot(Q, m, z))  # re-orthogonalise
+                r = _back_substitute(R, m, qa)
+            else:
+                qa, z, r = np.zeros(0), a.copy(), np.zeros(0)
+            zz = _dot(z, z)
+            t1 = (bk - _dot(a, v)) / zz if m < d and zz > 1e-20 * _dot(a, a) else np.inf
+            thr = 1e-12 * max(1.0, np.abs(r).max() if m > 0 else 0.0)
+            j, t2 = -1, np.inf
+            for q in range(m):
+                if r[q] > thr and u[q] / r[q] < t2:
+                    j, t2 = q, u[q] / r[q]
+            t = min(t1, t2)
+            if not np.isfinite(t):
+                status = 2
+                break
+            if np.isfinite(t1):
+                v = v + t * z
+            u[:m] -= t * r
+            u_new += t
+            if t1 <= t2:  # the constraint joins the face
+                nz = np.sqrt(zz)
+                R[:m, m] = qa
+                R[m, :m] = 0.0
+                R[m, m] = nz
+                Q[:, m] = z / nz
+                rows[m], u[m] = k, u_new
+                m += 1
+                break
+            rows[j : m - 1] = rows[j + 1 : m].copy()
+            u[j : m - 1] = u[j + 1 : m].copy()
+            m -= 1
+            _refactor(X, signs, rows, m, Q, R)
+        if status == 2:  # the set is empty
+            break
+    return v, rows[:m].copy(), Q[:, :m].copy(), R[:m, :m].copy(), u[:m].copy(), status
+
+
+def _face_arrays(face, d):
+    """(rows, Q, R) of a _Face for the compiled kernels (empty without a face)."""
+    if face is None or not face.rows.size:
+        return _NO_ROWS, np.zeros((d, 0)), np.zeros((0, 0))
+    return face.rows, face.Q, face.R
+
+
+@njit(cache=True)
+def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_iter):
+    """One proximal step of block coordinate descent on a block ``w`` (v_i: sign = +1,
+    u_i: sign = -1), updating the residual r in place.
+
+    ``z = w + sign X^T D_i r / (n L)``,
+    ``new = (1 - lam / (L ||P_C(z)||))_+ P_C(z)`` (the prox of
+    ``(lam / L) ||.|| + indicator(C_i)``: the group soft-threshold of the cone
+    projection; the projection stops as soon as it certifies ``||P_C(z)|| <= lam / L``).
+    Returns (new, projected, rows, Q, R) with the projection's face when projected."""
+    n, d = X.shape
+    g = np.dot(X.T, mask * r)
+    z = old + (sign / (n * L)) * g
+    new = np.zeros(d)
+    projected = False
+    rows, Q, R = rows0, Q0, R0
+    if np.sqrt(_dot(z, z)) * L > lam:
+        thr = lam / L
+        pz, rows, Q, R, _, _ = _gi_project(z, X, signs, np.zeros(0), False, rows0, Q0,
+                                           R0, xnorm, thr * thr, max_iter)
+        projected = True
+        npz = np.sqrt(_dot(pz, pz))
+        if npz * L > lam:
+            new = (1.0 - lam / (L * npz)) * pz
+    delta = new - old
+    if np.abs(delta).max() > 0.0:
+        Xd = np.dot(X, delta)
+        for k in range(n):
+            if mask[k] != 0.0:
+                r[k] -= sign * Xd[k]
+    return new, projected, rows, Q, R
 
 
 def _project_polyhedron(c, X, signs, b=None, face=None, xnorm=None, stop_below=None,
@@ -97,80 +295,29 @@ def _project_polyhedron(c, X, signs, b=None, face=None, xnorm=None, stop_below=N
     Goldfarb-Idnani dual active-set method for ``min 1/2 ||v - c||^2`` (identity
     Hessian; the active normals kept in a QR factorisation), warm-started from the
     ``face`` (a _Face) of a previous projection. Every iterate is ``v = c + N^T u`` with
-    ``u >= 0`` (N the active normals), so for b = None ``||v|| >= ||P_C(c)||`` all along:
+    ``u >= 0`` (N the active normals), so for b = None ``||v|| >= ||P_C(c)||`` all
+    along:
     with ``stop_below``, the method returns as soon as ``||v|| <= stop_below``, a
     certified bound that is all the caller needs. Returns ``(v, face, u, exact)``;
-    raises _Infeasible when the set is empty.
+    raises _Infeasible when the set is empty. Compiled with Numba (:func:`_gi_project`).
     """
+    X = np.ascontiguousarray(X, dtype=np.float64)
     d = X.shape[1]
     if xnorm is None:
         xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     if max_iter is None:
         max_iter = 50 * d + 200
-    scale = float(np.linalg.norm(c))
-    if b is not None:
-        scale = max(scale, float(np.abs(b).max(initial=0.0)))
-    eps = 1e-12 * max(scale, 1e-300) * xnorm
-    F = face if face is not None and face.well_posed() else _Face.empty(d)
-    # Warm start: the projection onto the face {a_j^T v = b_j, j in F}, dropping the
-    # constraint with the most negative multiplier until the start is dual feasible:
-    # v = c + Q R u with Q^T v = R^{-T} b_F.
-    while F.rows:
-        qc = F.Q.T @ c
-        rhs = -qc if b is None else np.linalg.solve(F.R.T, b[F.rows]) - qc
-        u = np.linalg.solve(F.R, rhs)
-        if u.min() >= 0:
-            v = c + F.Q @ (F.R @ u)
-            break
-        F = F.drop(int(np.argmin(u)), X, signs)
-    if not F.rows:
-        u = np.zeros(0)
-        v = c.copy()
-    for _ in range(max_iter):
-        if stop_below is not None and float(v @ v) <= stop_below * stop_below:
-            return v, F, u, False
-        s = signs * (X @ v)
-        if b is not None:
-            s -= b
-        k = int(np.argmin(s + eps))
-        if s[k] + eps[k] >= 0:
-            return v, F, u, True
-        a = signs[k] * X[k]
-        bk = 0.0 if b is None else float(b[k])
-        u_new = 0.0
-        while True:
-            if F.rows:
-                qa = F.Q.T @ a
-                z = a - F.Q @ qa
-                z -= F.Q @ (F.Q.T @ z)  # re-orthogonalise
-                r = np.linalg.solve(F.R, qa)
-            else:
-                qa, z, r = np.zeros(0), a.copy(), np.zeros(0)
-            zz = float(z @ z)
-            viol = bk - float(a @ v)
-            t1 = viol / zz if zz > 1e-20 * float(a @ a) else np.inf
-            pos = r > 1e-12 * max(1.0, float(np.abs(r).max(initial=0.0)))
-            if pos.any():
-                ratios = np.full(r.shape, np.inf)
-                ratios[pos] = u[pos] / r[pos]
-                j = int(np.argmin(ratios))
-                t2 = float(ratios[j])
-            else:
-                j, t2 = -1, np.inf
-            t = min(t1, t2)
-            if not np.isfinite(t):
-                raise _Infeasible
-            if np.isfinite(t1):
-                v = v + t * z
-            u = u - t * r
-            u_new += t
-            if t1 <= t2:
-                F = F.add(k, z, np.sqrt(zz), qa)
-                u = np.append(u, u_new)
-                break
-            F = F.drop(j, X, signs)
-            u = np.delete(u, j)
-    return v, F, u, False
+    rows0, Q0, R0 = _face_arrays(face, d)
+    has_b = b is not None
+    b = np.ascontiguousarray(b, dtype=np.float64) if has_b else _NO_B
+    stop2 = -1.0 if stop_below is None else float(stop_below) ** 2
+    v, rows, Q, R, u, status = _gi_project(
+        np.ascontiguousarray(c, dtype=np.float64), X,
+        np.ascontiguousarray(signs, dtype=np.float64), b, has_b, rows0, Q0, R0, xnorm,
+        stop2, int(max_iter))
+    if status == 2:
+        raise _Infeasible
+    return v, _Face(rows, Q, R), u, status == 0
 
 
 # --------------------------------------------------------------------------- the program
@@ -245,8 +392,8 @@ class _Problem:
         for b, (s, i) in enumerate(keys):
             g[b] = G[i] if s == 0 else -G[i]
             face = self._face((s, i))
-            if face is not None and face.rows:
-                k = len(face.rows)
+            if face is not None and face.rows.size:
+                k = face.rows.size
                 Q[b, :, :k] = face.Q
                 R[b, :k, :k] = face.R
         qg = np.einsum("bdk,bd->bk", Q, g)
@@ -344,7 +491,7 @@ class _Problem:
         for s, i in blocks:
             if V[s, i].any():
                 face = self.faces.get((s, i))
-                out.append(((s, i), tuple(sorted(face.rows)) if face is not None else ()))
+                out.append(((s, i), tuple(sorted(face.rows.tolist())) if face is not None else ()))
         return tuple(out)
 
     def _newton(self, A, cuts, z, max_newton=50):
@@ -496,33 +643,21 @@ class _Problem:
         return W, r_new
 
     def bcd_epoch(self, V, r, blocks):
-        X, n, lam = self.X, self.n, self.lam
+        """One pass of exact proximal block steps (:func:`_block_step`) over ``blocks``."""
+        X, d, lam = self.X, self.d, self.lam
+        max_iter = 50 * d + 200
         for s, i in blocks:
-            sign = 1.0 if s == 0 else -1.0
-            m = self.MT[i]
-            L = self.lipschitz(i)
-            g = X.T @ (m * r)
             old = V[s, i]
-            z = old + (sign / (n * L)) * g
-            nz = np.linalg.norm(z)
-            if nz * L <= lam:
-                new = None
-            else:
-                face = self.faces.get((s, i))
-                if face is None:  # entering the working set: the certificate's face
-                    face = self.dual_faces.get((s, i))
-                pz, face = self.project(i, z, face, stop_below=lam / L)
-                self.faces[(s, i)] = face
-                npz = np.linalg.norm(pz)
-                new = None if npz * L <= lam else (1.0 - lam / (L * npz)) * pz
-            if new is None:
-                if not old.any():
-                    continue
-                new = np.zeros_like(old)
-            delta = new - old
-            if delta.any():
-                r -= sign * m * (X @ delta)
-                V[s, i] = new
+            face = self.faces.get((s, i))
+            if face is None:  # entering the working set: the certificate's face
+                face = self.dual_faces.get((s, i))
+            rows0, Q0, R0 = _face_arrays(face, d)
+            new, projected, rows, Q, R = _block_step(
+                X, self.MT[i], self.ST[i], r, old, 1.0 if s == 0 else -1.0,
+                self.lipschitz(i), lam, rows0, Q0, R0, self.xnorm, max_iter)
+            if projected:
+                self.faces[(s, i)] = _Face(rows, Q, R)
+            V[s, i] = new
 
 
 # --------------------------------------------------------------------------- solver
@@ -766,7 +901,8 @@ def relu_lambda_max(X, y, arr):
                 if norms[i] <= best * prob.n:
                     break
                 for s in (0, 1):
-                    best = max(best, prob.ratio(s, i, G[i]))
+                    # a projection certified below the current best stops early
+                    best = max(best, prob.ratio(s, i, G[i], floor=best))
     return float(best)
 
 
@@ -784,6 +920,38 @@ def relu_objective(X, y, arr, v, u, lam):
 
 
 relu_objective.__doc__ += _OBJECTIVE
+
+
+def relu_duality_gap(X, y, arr, v, u, lam):
+    r"""The certified duality gap of any ``(v, u)``, and the dual objective behind it.
+
+    The dual point is the residual :math:`r = y - \sum_i D_i X (v_i - u_i)` rescaled,
+    :math:`\theta = r / \max(1, \max_i \|P_{C_i}(\pm X^T D_i r)\| / (n\lambda))`
+    (feasible for the dual of the cone program), with dual objective
+    :math:`(\|y\|^2 - \|y - \theta\|^2) / (2n)`, a lower bound on the optimum. The gap
+    ``relu_objective - dual`` bounds the suboptimality of ``(v, u)`` only when the
+    constraints hold (see :func:`constraint_violation`): for infeasible weights it may
+    even be negative. Summed over the output columns of y.
+
+    Returns
+    -------
+    (gap, dual) : pair of floats
+    """
+    X, Y, _, arr = _prepare(X, y, arr)
+    lam = check_lam(lam)
+    p, d, c = arr.p, X.shape[1], Y.shape[1]
+    V = np.stack([_weights3(v, p, d, c, "v"), _weights3(u, p, d, c, "u")])
+    gap = dual = 0.0
+    with threadpool_limits(1, user_api="blas"):
+        for k in range(c):
+            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
+            Vk = np.ascontiguousarray(V[..., k])
+            r = prob.y - prob.predict(Vk)
+            rho, _ = prob.ratios(r)
+            dk = prob.dual(r, rho)
+            gap += prob.primal(Vk, r) - dk
+            dual += dk
+    return float(gap), float(dual)
 
 
 def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_iter=10_000,
@@ -854,7 +1022,13 @@ solve_relu.__doc__ += _OBJECTIVE + """
     warm-started from the block's previous face). Every iterate is feasible. The run
     stops when the duality gap is at most ``tol * F(0)`` and the constraint violation at
     most ``feas_tol``. The dual point is the residual ``r`` rescaled by
-    ``max(1, max_i ||P_{C_i}(+-X^T D_i r)|| / (n lam))``.
+    ``max(1, max_i ||P_{C_i}(+-X^T D_i r)|| / (n lam))``
+    (:func:`fixntk._relu.relu_duality_gap` recomputes it for any weights).
+
+    The paper's IRLS (Algorithm 1, :func:`fixntk.irls`) is not offered for this
+    program: reweighting it would make every step a cone-constrained QP, not a kernel
+    ridge solve. ``irls`` solves the gated ReLU problem, and :func:`gated_to_relu` turns
+    its solution into a ReLU network with the same training predictions.
 
     Parameters
     ----------
