@@ -160,11 +160,12 @@ class _OneHotClassifier(ClassifierMixin):
         return self.classes_[np.argmax(F, axis=1)]
 
 
-class _KernelRidgeRegressor(RegressorMixin):
-    """fit / predict of the kernel ridge regressors (one or several outputs)."""
+class _MultiOutputRegressor(RegressorMixin):
+    """fit / predict of the regressors (one or several outputs) through the base's
+    ``_fit_targets`` (on a 2-d Y) and ``_raw_predict``."""
 
     def fit(self, X, y):
-        """Fit kernel ridge regression.
+        """Fit the model.
 
         Parameters
         ----------
@@ -184,7 +185,7 @@ class _KernelRidgeRegressor(RegressorMixin):
         return self
 
     def predict(self, X):
-        """``K(x, X_fit) a``; shape (n_samples,) or (n_samples, n_outputs)."""
+        """The model's outputs; shape (n_samples,) or (n_samples, n_outputs)."""
         F = self._raw_predict(X)
         return F[:, 0] if self._y_1d else F
 
@@ -559,7 +560,7 @@ _GATED_PARAMS = f"""
 """
 
 
-class GatedReLURegressor(RegressorMixin, _GatedReLUBase):
+class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     def fit(self, X, y):
         """Fit the gated ReLU network by its convex program.
 
@@ -572,13 +573,8 @@ class GatedReLURegressor(RegressorMixin, _GatedReLUBase):
         -------
         self
         """
-        X, y = validate_data(
-            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
-        )
-        y = np.asarray(y, dtype=np.float64)
-        Y = y[:, None] if y.ndim == 1 else y
-        self._fit_targets(X, Y)
-        if y.ndim == 1:
+        super().fit(X, y)
+        if self._y_1d:
             self.coef_ = self.coef_[:, :, 0]
         return self
 
@@ -590,11 +586,6 @@ class GatedReLURegressor(RegressorMixin, _GatedReLUBase):
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         return self._raw_predict(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
 
 
 GatedReLURegressor.__doc__ = (
@@ -761,7 +752,7 @@ _NTK_PARAMS = f"""
 """
 
 
-class NTKRegressor(_KernelRidgeRegressor, _NTKBase):
+class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     pass
 
 

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
-    _KernelRidgeRegressor,
+    _MultiOutputRegressor,
     _OneHotClassifier,
     _seed,
     _VersionedPickle,
@@ -166,7 +166,7 @@ _PARAMS = """
 """
 
 
-class KAREKernelRegressor(_KernelRidgeRegressor, _KAREKernelBase):
+class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     pass
 
 

@@ -9,15 +9,15 @@ the network itself (:meth:`to_network`), not from the gates.
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import sample_arrangement
 from ._estimators import (
     _check_cv,
     _folds,
-    _one_hot,
+    _MultiOutputRegressor,
+    _OneHotClassifier,
     _seed,
     _VersionedPickle,
     _with_intercept,
@@ -277,7 +277,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         return tags
 
 
-class ReLURegressor(RegressorMixin, _ReLUBase):
+class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
     def fit(self, X, y):
         """Fit the ReLU network by its convex program.
 
@@ -291,19 +291,10 @@ class ReLURegressor(RegressorMixin, _ReLUBase):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True,
-                             multi_output=True)
-        y = np.asarray(y, dtype=np.float64)
-        self._y_1d = y.ndim == 1
-        self._fit_targets(X, y[:, None] if self._y_1d else y)
+        super().fit(X, y)
         self.v_ = self._v3[:, :, 0] if self._y_1d else self._v3
         self.u_ = self._u3[:, :, 0] if self._y_1d else self._u3
         return self
-
-    def predict(self, X):
-        """The ReLU network's outputs; shape (n_samples,) or (n_samples, n_outputs)."""
-        F = self._raw_predict(X)
-        return F[:, 0] if self._y_1d else F
 
     def to_network(self):
         """The trained two-layer ReLU network (its outputs are :meth:`predict`'s).
@@ -315,11 +306,6 @@ class ReLURegressor(RegressorMixin, _ReLUBase):
         check_is_fitted(self, "network_")
         return _network(self._v3, self._u3, self.fit_intercept, self._y_1d)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
 
 ReLURegressor.__doc__ = (
     """Two-layer ReLU network trained exactly, by its convex program.
@@ -329,7 +315,7 @@ ReLURegressor.__doc__ = (
 )
 
 
-class ReLUClassifier(ClassifierMixin, _ReLUBase):
+class ReLUClassifier(_OneHotClassifier, _ReLUBase):
     def fit(self, X, y):
         """Fit one-vs-rest squared loss on one-hot labels by the convex program.
 
@@ -342,28 +328,9 @@ class ReLUClassifier(ClassifierMixin, _ReLUBase):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                "ReLUClassifier needs at least 2 classes in y; got 1 class: "
-                f"{self.classes_[0]!r}"
-            )
-        self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
+        super().fit(X, y)
         self.v_, self.u_ = self._v3, self._u3
         return self
-
-    def decision_function(self, X):
-        """Network outputs: shape (n_samples,) for two classes (positive means
-        ``classes_[1]``), else (n_samples, n_classes), one score per class."""
-        F = self._raw_predict(X)
-        return F[:, 1] - F[:, 0] if self.classes_.size == 2 else F
-
-    def predict(self, X):
-        """The class with the largest output."""
-        F = self._raw_predict(X)
-        return self.classes_[np.argmax(F, axis=1)]
 
     def to_network(self):
         """The trained ReLU network, one output per class (a neuron feeds one class).

@@ -22,7 +22,6 @@ from ._validation import (
 )
 
 
-
 def _register_blas():
     """Hand SciPy's BLAS/LAPACK (through its Cython capsules) to the compiled solver."""
     import ctypes
