@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._arrangement import as_arrangement
+from ._solver import _coef3
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = [
@@ -824,19 +825,6 @@ def _prepare(X, y, arr):
     return X, Y, was_1d, arr
 
 
-def _weights3(W, p, d, c, name):
-    """A (p, d) / (p, d, c) weight array as (p, d, c), checked."""
-    W = np.asarray(W, dtype=np.float64)
-    if c == 1 and W.shape == (p, d):
-        W = W[:, :, None]
-    if W.shape != (p, d, c):
-        want = f"({p}, {d})" + (f" or ({p}, {d}, 1)" if c == 1 else f" with c = {c}")
-        raise ValueError(f"{name} must have shape {want}; got {np.shape(W)}")
-    if not np.isfinite(W).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return W
-
-
 def _violation(X, masks, W):
     """max_i ||((2 D_i - I) X w_i)_-||_inf over the groups and output columns of W."""
     p, d, c = W.shape
@@ -875,9 +863,9 @@ def constraint_violation(X, arr, v, u=None):
     v = np.asarray(v, dtype=np.float64)
     c = v.shape[2] if v.ndim == 3 else 1
     masks = arr.masks
-    worst = _violation(X, masks, _weights3(v, arr.p, X.shape[1], c, "v"))
+    worst = _violation(X, masks, _coef3(v, arr.p, X.shape[1], c, "v"))
     if u is not None:
-        worst = max(worst, _violation(X, masks, _weights3(u, arr.p, X.shape[1], c, "u")))
+        worst = max(worst, _violation(X, masks, _coef3(u, arr.p, X.shape[1], c, "u")))
     return worst
 
 
@@ -912,8 +900,8 @@ def relu_objective(X, y, arr, v, u, lam):
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_positive(lam, "lam", allow_zero=True)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
-    V = _weights3(v, p, d, c, "v")
-    U = _weights3(u, p, d, c, "u")
+    V = _coef3(v, p, d, c, "v")
+    U = _coef3(u, p, d, c, "u")
     R = Y - _core.masked_predict(X, arr.packed, np.ascontiguousarray(V - U))
     pen = np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
     return float(0.5 * (R**2).sum() / X.shape[0] + lam * pen)
@@ -940,7 +928,7 @@ def relu_duality_gap(X, y, arr, v, u, lam):
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
-    V = np.stack([_weights3(v, p, d, c, "v"), _weights3(u, p, d, c, "u")])
+    V = np.stack([_coef3(v, p, d, c, "v"), _coef3(u, p, d, c, "u")])
     gap = dual = 0.0
     with threadpool_limits(1, user_api="blas"):
         for k in range(c):
@@ -976,8 +964,8 @@ def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_ite
             warm_start = (warm_start.v, warm_start.u)
         if not isinstance(warm_start, (tuple, list)) or len(warm_start) != 2:
             raise ValueError("warm_start must be a ReLUSolveResult or a pair (v, u)")
-        V0 = np.stack([_weights3(warm_start[0], p, d, c, "warm_start v"),
-                       _weights3(warm_start[1], p, d, c, "warm_start u")])
+        V0 = np.stack([_coef3(warm_start[0], p, d, c, "warm_start v"),
+                       _coef3(warm_start[1], p, d, c, "warm_start u")])
     cols = []
     # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
     with threadpool_limits(1, user_api="blas"):
@@ -1182,7 +1170,7 @@ def gated_to_relu(X, arr, coef):
     c = 1 if was_2d else (coef.shape[2] if coef.ndim == 3 else 0)
     if coef.ndim not in (2, 3):
         raise ValueError(f"coef must have shape (p, d) or (p, d, c); got {coef.shape}")
-    W = _weights3(coef, arr.p, X.shape[1], c, "coef")
+    W = _coef3(coef, arr.p, X.shape[1], c, "coef")
     masks = arr.masks
     xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     V, U = np.zeros_like(W), np.zeros_like(W)
