@@ -207,38 +207,33 @@ class _DesignSolver:
         return W, theirs, {"n_iter": int(np.max(est.n_iter_))}
 
 
-class SkglmSolver(_DesignSolver):
-    name = "skglm"
+class _GroupLassoPeer(_DesignSolver):
+    """skglm and celer: both minimise 1/(2n)||y - Aw||^2 + alpha sum_g ||w_g|| with
+    unit group weights (celer stops on gap <= tol ||y||^2 / n)."""
+
+    extra = {}
 
     def __init__(self, prob):
-        from skglm import GroupLasso
+        import importlib
 
-        self.cls = GroupLasso
+        self.cls = importlib.import_module(self.name).GroupLasso
         super().__init__(prob)
 
     def _estimator(self, tol, alpha=None, small=False):
-        # skglm: 1/(2n)||y - Xw||^2 + alpha sum_g weights_g ||w_g||, weights = 1.
-        pr = self.prob
-        return self.cls(groups=pr.d, alpha=pr.lam if alpha is None else alpha,
-                        weights=None, fit_intercept=False, tol=tol,
-                        max_iter=10 if small else 10_000, max_epochs=100_000)
-
-
-class CelerSolver(_DesignSolver):
-    name = "celer"
-
-    def __init__(self, prob):
-        from celer import GroupLasso
-
-        self.cls = GroupLasso
-        super().__init__(prob)
-
-    def _estimator(self, tol, alpha=None, small=False):
-        # celer: the same objective as skglm; stops on gap <= tol ||y||^2 / n.
         pr = self.prob
         return self.cls(groups=pr.d, alpha=pr.lam if alpha is None else alpha,
                         fit_intercept=False, tol=tol, max_iter=10 if small else 10_000,
-                        max_epochs=100_000, verbose=0)
+                        max_epochs=100_000, **self.extra)
+
+
+class SkglmSolver(_GroupLassoPeer):
+    name = "skglm"
+    extra = {"weights": None}
+
+
+class CelerSolver(_GroupLassoPeer):
+    name = "celer"
+    extra = {"verbose": 0}
 
 
 class AdelieSolver:
