@@ -37,6 +37,14 @@ CHECKED = [
     GatedReLURegressor(n_gates=10, lam=1e-3, solver="irls", random_state=0),
     NTKRegressor(),
     NTKClassifier(),
+    fixntk.ReLURegressor(n_gates=8, lam=0.01, max_iter=200, random_state=0),
+    fixntk.ReLUClassifier(n_gates=8, lam=0.01, max_iter=200, random_state=0),
+    fixntk.KAREKernelRegressor(n_gates=10, max_iter=10, random_state=0),
+    fixntk.KAREKernelClassifier(n_gates=10, max_iter=10, random_state=0),
+    fixntk.KAREKernelRegressor(
+        n_gates=10, lam=0.01, validation_fraction=None, n_free_weights=3,
+        max_iter=10, random_state=0,
+    ),
 ]
 
 

@@ -8,7 +8,6 @@ from scipy import linalg
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 import fixntk
@@ -181,30 +180,6 @@ def test_bad_inputs(problem):
 
 
 # --------------------------------------------------------------------------- estimators
-
-CHECKED = [
-    KAREKernelRegressor(n_gates=10, max_iter=10, random_state=0),
-    KAREKernelClassifier(n_gates=10, max_iter=10, random_state=0),
-    KAREKernelRegressor(
-        n_gates=10, lam=0.01, validation_fraction=None, n_free_weights=3,
-        max_iter=10, random_state=0,
-    ),
-]
-
-
-def expected_failed_checks(estimator):
-    """Checks each estimator is known to fail, with the reason."""
-    return {}
-
-
-@parametrize_with_checks(
-    CHECKED, expected_failed_checks=expected_failed_checks, xfail_strict=True
-)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
-
 
 def test_regressor_predicts_with_the_learned_kernel():
     X, y, Xt, _ = _teacher(1)

@@ -2,13 +2,11 @@
 estimators."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 from conftest import planted
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fixntk
 from fixntk import ReLUClassifier, ReLUNetwork, ReLURegressor
@@ -333,25 +331,6 @@ def test_gated_to_relu_reports_infeasible_masks():
 # --------------------------------------------------------------------------- estimators
 
 # Small models, moderate lam and a short epoch budget: the suite runs in seconds.
-CHECKED = [
-    ReLURegressor(n_gates=8, lam=0.01, max_iter=200, random_state=0),
-    ReLUClassifier(n_gates=8, lam=0.01, max_iter=200, random_state=0),
-]
-
-
-def expected_failed_checks(estimator):
-    """Checks each estimator is known to fail, with the reason."""
-    return {}
-
-
-@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks,
-                         xfail_strict=True)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
-
-
 @pytest.fixture(scope="module")
 def regression():
     X, y = planted(n=150, d=4, seed=2)
