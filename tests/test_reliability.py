@@ -74,7 +74,7 @@ def test_repeated_calls_keep_resident_memory_flat():
 # --------------------------------------------------------------------------- threads
 
 _DIGESTS = r"""
-import hashlib, numpy as np, fixntk
+import hashlib, sys, numpy as np, fixntk
 def h(a):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
 rng = np.random.default_rng(0)
@@ -85,8 +85,7 @@ eta = fixntk.ntk_weights(X, arr, 50_000, seed=9).eta
 lam = 0.01 * fixntk.lambda_max(X, y, arr)
 print("masks", h(arr.masks), "gates", h(arr.gates), "counts", h(arr.counts))
 print("eta", h(eta), "nnz", np.count_nonzero(eta))
-print("ntk_kernel", h(fixntk.ntk_kernel(X)))
-print("mkl_kernel", h(fixntk.mkl_kernel(X, arr, eta)))
+np.savez(sys.argv[1], ntk=fixntk.ntk_kernel(X), mkl=fixntk.mkl_kernel(X, arr, eta))
 res = fixntk.solve(X, y, arr, lam, tol=1e-8)
 print("solve", h(res.coef), "active", res.active_set.size, res.converged)
 small = fixntk.sample_arrangement(X[:150], 40, seed=1)
@@ -95,18 +94,26 @@ print("irls", h(fit.coef), fit.converged)
 """
 
 
-def test_same_seed_bit_identical_with_one_or_two_threads():
-    """Arrangement (masks, gates, counts), NTK weights, both kernels, solve and irls.
+def test_same_seed_bit_identical_with_one_or_two_threads(tmp_path):
+    """Arrangement (masks, gates, counts), NTK weights, solve and irls: bit-identical.
 
     test_arrangement / test_ntk check the packed words and eta alone; this covers the
-    rest of the pipeline, which also runs OpenMP (compiled core) and BLAS."""
-    outs = []
+    rest of the pipeline, which also runs OpenMP (compiled core) and BLAS. The two
+    kernels are BLAS products, whose summation order a threaded BLAS may change: they
+    must agree to round-off."""
+    outs, kernels = [], []
     for t in ("1", "2"):
         env = dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t,
                    OPENBLAS_NUM_THREADS=t)
-        outs.append(subprocess.run([sys.executable, "-c", _DIGESTS], env=env,
-                                   check=True, capture_output=True, text=True).stdout)
+        path = tmp_path / f"kernels{t}.npz"
+        outs.append(subprocess.run([sys.executable, "-c", _DIGESTS, str(path)],
+                                   env=env, check=True, capture_output=True,
+                                   text=True).stdout)
+        kernels.append(np.load(path))
     assert outs[0] == outs[1]
+    for name in ("ntk", "mkl"):
+        np.testing.assert_allclose(kernels[0][name], kernels[1][name], rtol=1e-12,
+                                   atol=1e-14 * np.abs(kernels[0][name]).max())
     words = outs[0].split()
     assert words[words.index("active") + 1] != "0" and "True" in words  # not vacuous
     assert int(words[words.index("nnz") + 1]) > 10
