@@ -122,6 +122,16 @@ def _one_hot(y_encoded, n_classes):
     Y[np.arange(y_encoded.size), y_encoded] = 1.0
     return Y
 
+
+class _Targets:
+    """``_publish(one_d)`` runs after ``_fit_targets`` in the fit methods below; a
+    base whose public coefficients depend on whether y was 1-d defines its own, the
+    others inherit this one."""
+
+    def _publish(self, one_d):
+        pass
+
+
 class _OneHotClassifier(ClassifierMixin):
     """fit / decision_function / predict of the classifiers: one-vs-rest squared loss
     on one-hot labels, through the base's ``_fit_targets`` and ``_raw_predict``."""
@@ -146,7 +156,9 @@ class _OneHotClassifier(ClassifierMixin):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{self.classes_[0]!r}"
             )
-        return self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
+        self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
+        self._publish(False)
+        return self
 
     def decision_function(self, X):
         """Model outputs: shape (n_samples,) for two classes (positive means
@@ -182,6 +194,7 @@ class _MultiOutputRegressor(RegressorMixin):
         y = np.asarray(y, dtype=np.float64)
         self._fit_targets(X, y[:, None] if y.ndim == 1 else y)
         self._y_1d = y.ndim == 1
+        self._publish(self._y_1d)
         return self
 
     def predict(self, X):
@@ -464,6 +477,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.n_iter_ = int(n_iter)
         return self
 
+    def _publish(self, one_d):
+        if one_d:
+            self.coef_ = self.coef_[:, :, 0]
+
     def _raw_predict(self, X):
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -561,23 +578,6 @@ _GATED_PARAMS = f"""
 
 
 class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
-    def fit(self, X, y):
-        """Fit the gated ReLU network by its convex program.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        self
-        """
-        super().fit(X, y)
-        if self._y_1d:
-            self.coef_ = self.coef_[:, :, 0]
-        return self
-
     def predict(self, X):
         """``sum_i 1[x^T g_i >= 0] x^T w_i`` with the stored gates.
 
@@ -630,7 +630,7 @@ def _lam_grid_ntk(ev, n, n_lams, eps):
     return mean * np.logspace(1, np.log10(eps), n_lams)
 
 
-class _NTKBase(_VersionedPickle, BaseEstimator):
+class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
     def __init__(
         self,
         lam="kare",

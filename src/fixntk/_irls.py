@@ -19,7 +19,7 @@ from . import _core
 from ._arrangement import as_arrangement
 from ._kernels import check_eta, masking_kernel
 from ._ntk import ntk_weights
-from ._solver import _primal_dual
+from ._solver import _prepare, _primal_dual
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = ["IRLSResult", "irls", "mkl_objective"]
@@ -302,9 +302,7 @@ def mkl_objective(X, y, arr, eta, lam):
     """The MKL objective G(eta) of kernel weights eta: the best group-lasso value with
     the penalty lam sum_i (||w_i||^2 / eta_i + eta_i) / 2 in place of lam sum_i ||w_i||.
     """
-    X = check_X(X)
-    Y, _ = check_targets(y, X.shape[0])
-    arr = as_arrangement(arr, X.shape[0])
+    X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
     eta = check_eta(eta, arr.p)
     H = masking_kernel(X @ X.T, arr.masks, eta)

@@ -16,6 +16,7 @@ from ._estimators import (
     _MultiOutputRegressor,
     _OneHotClassifier,
     _seed,
+    _Targets,
     _VersionedPickle,
     _with_intercept,
 )
@@ -26,7 +27,7 @@ from ._validation import check_int
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
 
 
-class _KAREKernelBase(_VersionedPickle, BaseEstimator):
+class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
     def __init__(
         self,
         n_gates=100,

@@ -39,8 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._arrangement import as_arrangement
-from ._solver import _coef3
-from ._validation import check_int, check_lam, check_positive, check_targets, check_X
+from ._solver import _coef3, _prepare
+from ._validation import check_int, check_lam, check_positive, check_X
 
 __all__ = [
     "ReLUSolveResult",
@@ -816,13 +816,6 @@ def _solve_column(prob, V, tol, feas_tol, max_iter, verbose, ws_start=10, inner_
                     break
             if epochs >= max_iter:
                 break
-
-
-def _prepare(X, y, arr):
-    X = check_X(X)
-    Y, was_1d = check_targets(y, X.shape[0])
-    arr = as_arrangement(arr, X.shape[0])
-    return X, Y, was_1d, arr
 
 
 def _violation(X, masks, W):

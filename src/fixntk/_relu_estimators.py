@@ -266,6 +266,10 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.n_active_neurons_ = int(self.network_.n_neurons)
         return self
 
+    def _publish(self, one_d):
+        self.v_ = self._v3[:, :, 0] if one_d else self._v3
+        self.u_ = self._u3[:, :, 0] if one_d else self._u3
+
     def _raw_predict(self, X):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -278,24 +282,6 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
 
 
 class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
-    def fit(self, X, y):
-        """Fit the ReLU network by its convex program.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            With several outputs, each output has its own neurons.
-
-        Returns
-        -------
-        self
-        """
-        super().fit(X, y)
-        self.v_ = self._v3[:, :, 0] if self._y_1d else self._v3
-        self.u_ = self._u3[:, :, 0] if self._y_1d else self._u3
-        return self
-
     def to_network(self):
         """The trained two-layer ReLU network (its outputs are :meth:`predict`'s).
 
@@ -316,22 +302,6 @@ ReLURegressor.__doc__ = (
 
 
 class ReLUClassifier(_OneHotClassifier, _ReLUBase):
-    def fit(self, X, y):
-        """Fit one-vs-rest squared loss on one-hot labels by the convex program.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        self
-        """
-        super().fit(X, y)
-        self.v_, self.u_ = self._v3, self._u3
-        return self
-
     def to_network(self):
         """The trained ReLU network, one output per class (a neuron feeds one class).
 
