@@ -24,7 +24,7 @@ def _compiler_accepts(flag):
             return False
 
 
-compile_args = ["-O3"]
+compile_args = ["-O3", "-ffp-contract=fast"]
 link_args = []
 if sys.platform != "win32":
     # FIXNTK_PORTABLE=1 builds for any CPU of the architecture (for wheels).

@@ -65,7 +65,8 @@ py::array_t<double> gradients(const carr& X, const marr& packed, const carr& R) 
   double* g = G.mutable_data();
   {
     py::gil_scoped_release release;
-    masked_gradients(X.data(), n, d, M, R.data(), c, g);
+    const PaddedRows P(X.data(), c == 1 ? n : 0, d);
+    masked_gradients(X.data(), n, d, M, R.data(), c, g, &P);
   }
   return G;
 }
@@ -81,7 +82,8 @@ py::tuple eig(const carr& A) {
 
 py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0, double lam,
                double tol, long max_epochs, long ws_start, double inner_ratio,
-               const py::object& callback, long gram_max, bool newton, int anderson_k) {
+               const py::object& callback, long gram_max, bool newton, int anderson_k,
+               double newton_gap) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -100,6 +102,7 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   opt.gram_max = gram_max;
   opt.newton = newton;
   opt.anderson_k = anderson_k;
+  opt.newton_gap = newton_gap;
   py::array_t<double> W({M.p, d, c});
   std::copy(W0.data(), W0.data() + M.p * d * c, W.mutable_data());
 
@@ -161,5 +164,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("solve_group_lasso", &solve, py::arg("X"), py::arg("packed"), py::arg("Y"),
         py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
         py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),
-        py::arg("gram_max") = 4096, py::arg("newton") = true, py::arg("anderson_k") = 5);
+        py::arg("gram_max") = 4096, py::arg("newton") = true, py::arg("anderson_k") = 5,
+        py::arg("newton_gap") = 1e-3);
 }

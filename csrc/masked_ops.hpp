@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "masks.hpp"
+#include "row_kernels.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -70,8 +71,11 @@ inline void masked_gradient_one(const double* X, idx_t d, const PackedMasks& M,
 // G (p x d x c) = X^T D_i R for all groups (unscaled). Rows are taken in chunks that stay
 // in cache while every group of the thread's share reads them, so X streams from memory
 // once per thread rather than once per group.
+// With P (a padded copy of X) and c = 1, the rows go through the vector kernels.
 inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
-                             const double* R, idx_t c, double* G) {
+                             const double* R, idx_t c, double* G,
+                             const PaddedRows* P = nullptr) {
+  const bool padded = P != nullptr && P->enabled() && c == 1;
   const idx_t dc = d * c, p = M.p;
   const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
   std::fill(G, G + p * dc, 0.0);
@@ -89,6 +93,12 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
       for (idx_t i = i0; i < i1; ++i) {
         const std::uint8_t* bits = M.row(i);
         double* g = G + i * dc;
+        if (padded) {
+          with_nv(P->nv(), [&](auto N) {
+            pad_bits_gradient<decltype(N)::value>(P->data(), d, bits, b0, b1, R, g);
+          });
+          continue;
+        }
         for (idx_t byte = b0; byte < b1; ++byte) {
           unsigned v = bits[byte];
           while (v) {
@@ -142,8 +152,21 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
 // g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
 // Long lists are split over the threads, each summing a contiguous part; the parts are
 // added in thread order, so the result does not depend on scheduling.
+// One range of rows, by the vector kernels when P is given and c = 1.
+inline void gather_range(const double* X, const PaddedRows* P, idx_t d, const std::int32_t* idx,
+                         idx_t t0, idx_t t1, const double* R, idx_t c, double* g) {
+  if (P != nullptr && P->enabled() && c == 1) {
+    with_nv(P->nv(), [&](auto N) {
+      pad_gradient_range<decltype(N)::value>(P->data(), d, idx, t0, t1, R, g);
+    });
+    return;
+  }
+  gather_gradient_range(X, d, idx, t0, t1, R, c, g);
+}
+
 inline void gather_gradient(const double* X, idx_t d, const std::int32_t* idx, idx_t cnt,
-                            const double* R, idx_t c, double* g) {
+                            const double* R, idx_t c, double* g,
+                            const PaddedRows* P = nullptr) {
   const idx_t dc = d * c;
   std::fill(g, g + dc, 0.0);
 #ifdef _OPENMP
@@ -153,24 +176,27 @@ inline void gather_gradient(const double* X, idx_t d, const std::int32_t* idx, i
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
-      gather_gradient_range(X, d, idx, cnt * t / nt, cnt * (t + 1) / nt, R, c, part.data() + t * dc);
+      gather_range(X, P, d, idx, cnt * t / nt, cnt * (t + 1) / nt, R, c, part.data() + t * dc);
     }
     for (int t = 0; t < nt; ++t)
       for (idx_t a = 0; a < dc; ++a) g[a] += part[t * dc + a];
     return;
   }
 #endif
-  gather_gradient_range(X, d, idx, 0, cnt, R, c, g);
+  gather_range(X, P, d, idx, 0, cnt, R, c, g);
 }
 
-// R_k -= x_k^T delta for k in idx (delta is d x c); rows are distinct, so threads share it.
-inline void gather_update(const double* __restrict X, idx_t d, const std::int32_t* idx, idx_t cnt,
-                          const double* __restrict delta, idx_t c, double* __restrict R) {
-#ifdef _OPENMP
-  const int nt = std::min<idx_t>(omp_get_max_threads(), cnt / kParallelRows);
-#pragma omp parallel for schedule(static) num_threads(nt > 1 ? nt : 1) if (nt > 1 && !omp_in_parallel())
-#endif
-  for (idx_t t = 0; t < cnt; ++t) {
+// R_k -= x_k^T delta for k in idx[t0:t1] (delta is d x c).
+inline void gather_update_range(const double* __restrict X, const PaddedRows* P, idx_t d,
+                                const std::int32_t* idx, idx_t t0, idx_t t1,
+                                const double* __restrict delta, idx_t c, double* __restrict R) {
+  if (P != nullptr && P->enabled() && c == 1) {
+    with_nv(P->nv(), [&](auto N) {
+      pad_update_range<decltype(N)::value>(P->data(), d, idx, t0, t1, delta, R);
+    });
+    return;
+  }
+  for (idx_t t = t0; t < t1; ++t) {
     const idx_t k = idx[t];
     const double* __restrict xk = X + k * d;
     double* __restrict rk = R + k * c;
@@ -180,6 +206,24 @@ inline void gather_update(const double* __restrict X, idx_t d, const std::int32_
       rk[l] -= acc;
     }
   }
+}
+
+// R_k -= x_k^T delta for k in idx; rows are distinct, so threads share it.
+inline void gather_update(const double* X, idx_t d, const std::int32_t* idx, idx_t cnt,
+                          const double* delta, idx_t c, double* R,
+                          const PaddedRows* P = nullptr) {
+#ifdef _OPENMP
+  const int nt = std::min<idx_t>(omp_get_max_threads(), cnt / kParallelRows);
+  if (nt > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      gather_update_range(X, P, d, idx, cnt * t / nt, cnt * (t + 1) / nt, delta, c, R);
+    }
+    return;
+  }
+#endif
+  gather_update_range(X, P, d, idx, 0, cnt, delta, c, R);
 }
 
 // Q (d x d) = sum_{k in idx} x_k x_k^T (full symmetric matrix).

@@ -1,0 +1,166 @@
+// Single-output (c = 1) row kernels on a padded copy of X, the inner loops of the solver:
+//   gradient:  g = sum_{k in rows} r_k x_k      (d)
+//   update:    r_k -= x_k^T delta  for k in rows
+//   masked:    G_i = X^T D_i r for every group i (the certificate's full gradient)
+// Each row of X is copied into 4 * NV doubles (zero padded, 32-byte aligned), so a row is
+// NV 4-wide vectors and, with NV a compile-time constant, the accumulators live in
+// registers. Vectors are GCC/Clang vector extensions: AVX2 with -march=native, SSE2 pairs
+// otherwise. Sums run in a fixed order (rows in list order, two interleaved partial sums
+// for short rows), so results do not depend on threads or timing.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <type_traits>
+
+#include "masks.hpp"
+
+namespace fixntk {
+
+typedef double v4d __attribute__((vector_size(32)));
+
+constexpr int kMaxVec = 16;  // rows up to d = 64 use the padded kernels
+
+class PaddedRows {
+ public:
+  PaddedRows(const double* X, idx_t n, idx_t d) : n_(n), d_(d) {
+    const idx_t nv = (d + 3) / 4;
+    if (nv < 1 || nv > kMaxVec || n < 1) return;
+    nv_ = static_cast<int>(nv);
+    const idx_t dp = 4 * nv;
+    void* mem = std::aligned_alloc(32, static_cast<std::size_t>(n * dp) * sizeof(double));
+    if (mem == nullptr) throw std::bad_alloc();
+    buf_.reset(static_cast<double*>(mem));
+    for (idx_t k = 0; k < n; ++k) {
+      double* dst = buf_.get() + k * dp;
+      std::memcpy(dst, X + k * d, static_cast<std::size_t>(d) * sizeof(double));
+      std::memset(dst + d, 0, static_cast<std::size_t>(dp - d) * sizeof(double));
+    }
+  }
+  bool enabled() const { return nv_ > 0; }
+  int nv() const { return nv_; }
+  idx_t d() const { return d_; }
+  const double* data() const { return buf_.get(); }
+
+ private:
+  struct Free {
+    void operator()(double* p) const { std::free(p); }
+  };
+  idx_t n_ = 0, d_ = 0;
+  int nv_ = 0;
+  std::unique_ptr<double, Free> buf_;
+};
+
+// Calls f(std::integral_constant<int, NV>) for the runtime nv in 1..kMaxVec.
+template <class F>
+inline void with_nv(int nv, F&& f) {
+  switch (nv) {
+#define FIXNTK_NV_CASE(N) \
+  case N:                 \
+    f(std::integral_constant<int, N>{}); \
+    break;
+    FIXNTK_NV_CASE(1) FIXNTK_NV_CASE(2) FIXNTK_NV_CASE(3) FIXNTK_NV_CASE(4)
+    FIXNTK_NV_CASE(5) FIXNTK_NV_CASE(6) FIXNTK_NV_CASE(7) FIXNTK_NV_CASE(8)
+    FIXNTK_NV_CASE(9) FIXNTK_NV_CASE(10) FIXNTK_NV_CASE(11) FIXNTK_NV_CASE(12)
+    FIXNTK_NV_CASE(13) FIXNTK_NV_CASE(14) FIXNTK_NV_CASE(15) FIXNTK_NV_CASE(16)
+#undef FIXNTK_NV_CASE
+    default:
+      break;
+  }
+}
+
+template <int NV>
+inline const v4d* vrow(const double* Xp, idx_t k) {
+  return reinterpret_cast<const v4d*>(Xp + k * (4 * NV));
+}
+
+// Adds the first d entries of the NV accumulators to g.
+template <int NV>
+inline void add_out(const v4d* a, idx_t d, double* g) {
+  double tmp[4 * NV];
+  std::memcpy(tmp, a, sizeof(tmp));
+  for (idx_t j = 0; j < d; ++j) g[j] += tmp[j];
+}
+
+// g (d) += sum over idx[t0:t1] of R[k] x_k.
+template <int NV>
+inline void pad_gradient_range(const double* __restrict Xp, idx_t d, const std::int32_t* idx,
+                               idx_t t0, idx_t t1, const double* __restrict R,
+                               double* __restrict g) {
+  v4d a[NV], b[NV];
+  for (int v = 0; v < NV; ++v) a[v] = b[v] = v4d{0.0, 0.0, 0.0, 0.0};
+  idx_t t = t0;
+  if constexpr (NV <= 6) {  // two rows in flight: twice the independent FMA chains
+    for (; t + 2 <= t1; t += 2) {
+      const idx_t k0 = idx[t], k1 = idx[t + 1];
+      const v4d* x0 = vrow<NV>(Xp, k0);
+      const v4d* x1 = vrow<NV>(Xp, k1);
+      const double r0 = R[k0], r1 = R[k1];
+      for (int v = 0; v < NV; ++v) {
+        a[v] += r0 * x0[v];
+        b[v] += r1 * x1[v];
+      }
+    }
+  }
+  for (; t < t1; ++t) {
+    const idx_t k = idx[t];
+    const v4d* x = vrow<NV>(Xp, k);
+    const double r = R[k];
+    for (int v = 0; v < NV; ++v) a[v] += r * x[v];
+  }
+  for (int v = 0; v < NV; ++v) a[v] += b[v];
+  add_out<NV>(a, d, g);
+}
+
+// R[k] -= x_k^T delta for k in idx[t0:t1]; delta has d entries.
+template <int NV>
+inline void pad_update_range(const double* __restrict Xp, idx_t d, const std::int32_t* idx,
+                             idx_t t0, idx_t t1, const double* delta, double* __restrict R) {
+  double dpad[4 * NV] = {0.0};
+  std::memcpy(dpad, delta, static_cast<std::size_t>(d) * sizeof(double));
+  v4d dl[NV];
+  std::memcpy(dl, dpad, sizeof(dl));
+  for (idx_t t = t0; t < t1; ++t) {
+    const idx_t k = idx[t];
+    const v4d* x = vrow<NV>(Xp, k);
+    v4d s = x[0] * dl[0];
+    for (int v = 1; v < NV; ++v) s += x[v] * dl[v];
+    R[k] -= (s[0] + s[1]) + (s[2] + s[3]);
+  }
+}
+
+// g (d) += sum of R[k] x_k over the rows k in [8 b0, 8 b1) whose bit is set.
+template <int NV>
+inline void pad_bits_gradient(const double* __restrict Xp, idx_t d, const std::uint8_t* bits,
+                              idx_t b0, idx_t b1, const double* __restrict R,
+                              double* __restrict g) {
+  v4d a[NV];
+  for (int v = 0; v < NV; ++v) a[v] = v4d{0.0, 0.0, 0.0, 0.0};
+  idx_t byte = b0;
+  for (; byte + 8 <= b1; byte += 8) {  // 64 rows at a time
+    std::uint64_t w;
+    std::memcpy(&w, bits + byte, 8);
+    while (w) {
+      const idx_t k = byte * 8 + __builtin_ctzll(w);
+      w &= w - 1;
+      const v4d* x = vrow<NV>(Xp, k);
+      const double r = R[k];
+      for (int v = 0; v < NV; ++v) a[v] += r * x[v];
+    }
+  }
+  for (; byte < b1; ++byte) {
+    unsigned w = bits[byte];
+    while (w) {
+      const idx_t k = byte * 8 + __builtin_ctz(w);
+      w &= w - 1;
+      const v4d* x = vrow<NV>(Xp, k);
+      const double r = R[k];
+      for (int v = 0; v < NV; ++v) a[v] += r * x[v];
+    }
+  }
+  add_out<NV>(a, d, g);
+}
+
+}  // namespace fixntk
