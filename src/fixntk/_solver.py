@@ -216,11 +216,12 @@ _WS_START, _INNER_RATIO, _ANDERSON_K = 10, 0.6, 12
 def _solver_bytes(n, d, c, p):
     """Peak working memory of the compiled solver, in bytes (upper estimate)."""
     coef = 3 * p * d * c * 8  # start, result, all block gradients
-    residual = 4 * n * c * 8  # residual and Anderson history
-    history = 6 * n * c * 8 + 6 * p * d * c * 8
+    residual = 4 * n * c * 8  # residual, its extrapolation and prediction buffers
+    padded_x = n * (-(-d // 4) * 4) * 8 if c == 1 else 0  # rows padded for the kernels
+    history = (_ANDERSON_K + 1) * (n * c + p * d * c) * 8  # Anderson: K + 1 iterates
     caches = p * (2 * d * d * 8) + 4 * n * min(p, 4096)  # block Grams and row lists
     gram = 2 * 4096**2 * 8 + 1024 * 4096 * 8  # the Newton polish, capped
-    return coef + residual + history + caches + gram
+    return coef + residual + padded_x + history + caches + gram
 
 
 def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True):
