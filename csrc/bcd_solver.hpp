@@ -64,7 +64,7 @@ class GroupLassoBCD {
                 idx_t c, SolverOptions opt, std::function<bool()> should_stop,
                 std::function<void(long, long, double, double)> report)
       : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), opt_(opt), should_stop_(std::move(should_stop)),
-        report_(std::move(report)), cache_(M.p), P_(X, c == 1 ? n : 0, d) {}
+        report_(std::move(report)), cache_(M.p), P_(X, n, d) {}
 
   SolverReport run(double* W) {
     const idx_t p = M_.p, dc = d_ * c_, nc = n_ * c_;
@@ -687,7 +687,7 @@ class GroupLassoBCD {
   std::function<bool()> should_stop_;
   std::function<void(long, long, double, double)> report_;
   std::vector<GroupCache> cache_;
-  PaddedRows P_;  // X with padded rows for the vector kernels (c = 1 only)
+  PaddedRows P_;  // X with padded rows for the vector kernels
   std::vector<double> R_, wnorm_;
   std::vector<double> H_, b_;  // Newton: the support's H = A^T A / n and b = A^T Y / n
   std::vector<double> Hg_, bg_;  // the same for every group in gram_groups_ (a superset)

@@ -65,7 +65,7 @@ py::array_t<double> gradients(const carr& X, const marr& packed, const carr& R) 
   double* g = G.mutable_data();
   {
     py::gil_scoped_release release;
-    const PaddedRows P(X.data(), c == 1 ? n : 0, d);
+    const PaddedRows P(X.data(), n, d);
     masked_gradients(X.data(), n, d, M, R.data(), c, g, &P);
   }
   return G;

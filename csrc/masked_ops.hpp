@@ -71,11 +71,11 @@ inline void masked_gradient_one(const double* X, idx_t d, const PackedMasks& M,
 // G (p x d x c) = X^T D_i R for all groups (unscaled). Rows are taken in chunks that stay
 // in cache while every group of the thread's share reads them, so X streams from memory
 // once per thread rather than once per group.
-// With P (a padded copy of X) and c = 1, the rows go through the vector kernels.
+// With P (a padded copy of X), the rows go through the vector kernels, one output at a time.
 inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                              const double* R, idx_t c, double* G,
                              const PaddedRows* P = nullptr) {
-  const bool padded = P != nullptr && P->enabled() && c == 1;
+  const bool padded = P != nullptr && P->enabled();
   const idx_t dc = d * c, p = M.p;
   const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
   std::fill(G, G + p * dc, 0.0);
@@ -95,7 +95,8 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
         double* g = G + i * dc;
         if (padded) {
           with_nv(P->nv(), [&](auto N) {
-            pad_bits_gradient<decltype(N)::value>(P->data(), d, bits, b0, b1, R, g);
+            for (idx_t l = 0; l < c; ++l)
+              pad_bits_gradient<decltype(N)::value>(P->data(), d, bits, b0, b1, R + l, c, g + l);
           });
           continue;
         }
@@ -152,12 +153,13 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
 // g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
 // Long lists are split over the threads, each summing a contiguous part; the parts are
 // added in thread order, so the result does not depend on scheduling.
-// One range of rows, by the vector kernels when P is given and c = 1.
+// One range of rows, by the vector kernels (one output at a time) when P is given.
 inline void gather_range(const double* X, const PaddedRows* P, idx_t d, const std::int32_t* idx,
                          idx_t t0, idx_t t1, const double* R, idx_t c, double* g) {
-  if (P != nullptr && P->enabled() && c == 1) {
+  if (P != nullptr && P->enabled()) {
     with_nv(P->nv(), [&](auto N) {
-      pad_gradient_range<decltype(N)::value>(P->data(), d, idx, t0, t1, R, g);
+      for (idx_t l = 0; l < c; ++l)
+        pad_gradient_range<decltype(N)::value>(P->data(), d, idx, t0, t1, R + l, c, g + l);
     });
     return;
   }
@@ -190,9 +192,10 @@ inline void gather_gradient(const double* X, idx_t d, const std::int32_t* idx, i
 inline void gather_update_range(const double* __restrict X, const PaddedRows* P, idx_t d,
                                 const std::int32_t* idx, idx_t t0, idx_t t1,
                                 const double* __restrict delta, idx_t c, double* __restrict R) {
-  if (P != nullptr && P->enabled() && c == 1) {
+  if (P != nullptr && P->enabled()) {
     with_nv(P->nv(), [&](auto N) {
-      pad_update_range<decltype(N)::value>(P->data(), d, idx, t0, t1, delta, R);
+      for (idx_t l = 0; l < c; ++l)
+        pad_update_range<decltype(N)::value>(P->data(), d, idx, t0, t1, delta + l, c, R + l, c);
     });
     return;
   }

@@ -1,4 +1,5 @@
-// Single-output (c = 1) row kernels on a padded copy of X, the inner loops of the solver:
+// Row kernels on a padded copy of X, the inner loops of the solver, one output at a time
+// (output l of an n x c residual is R + l with stride c; its gradient is G + l, stride c):
 //   gradient:  g = sum_{k in rows} r_k x_k      (d)
 //   update:    r_k -= x_k^T delta  for k in rows
 //   masked:    G_i = X^T D_i r for every group i (the certificate's full gradient)
@@ -86,18 +87,18 @@ inline void prefetch_row(const double* Xp, idx_t k) {
   for (int b = 0; b < 32 * NV; b += 64) __builtin_prefetch(p + b);
 }
 
-// Adds the first d entries of the NV accumulators to g.
+// Adds the first d entries of the NV accumulators to g[0], g[gs], g[2 gs], ...
 template <int NV>
-inline void add_out(const v4d* a, idx_t d, double* g) {
+inline void add_out(const v4d* a, idx_t d, double* g, idx_t gs) {
   double tmp[4 * NV];
   std::memcpy(tmp, a, sizeof(tmp));
-  for (idx_t j = 0; j < d; ++j) g[j] += tmp[j];
+  for (idx_t j = 0; j < d; ++j) g[j * gs] += tmp[j];
 }
 
-// g (d) += sum over idx[t0:t1] of R[k] x_k.
+// g[j rs] += sum over idx[t0:t1] of R[k rs] x_kj  (rs = c: one output of R and of G).
 template <int NV>
 inline void pad_gradient_range(const double* __restrict Xp, idx_t d, const std::int32_t* idx,
-                               idx_t t0, idx_t t1, const double* __restrict R,
+                               idx_t t0, idx_t t1, const double* __restrict R, idx_t rs,
                                double* __restrict g) {
   v4d a[NV], b[NV];
   for (int v = 0; v < NV; ++v) a[v] = b[v] = v4d{0.0, 0.0, 0.0, 0.0};
@@ -111,7 +112,7 @@ inline void pad_gradient_range(const double* __restrict Xp, idx_t d, const std::
       const idx_t k0 = idx[t], k1 = idx[t + 1];
       const v4d* x0 = vrow<NV>(Xp, k0);
       const v4d* x1 = vrow<NV>(Xp, k1);
-      const double r0 = R[k0], r1 = R[k1];
+      const double r0 = R[k0 * rs], r1 = R[k1 * rs];
       for (int v = 0; v < NV; ++v) {
         a[v] += r0 * x0[v];
         b[v] += r1 * x1[v];
@@ -121,19 +122,20 @@ inline void pad_gradient_range(const double* __restrict Xp, idx_t d, const std::
   for (; t < t1; ++t) {
     const idx_t k = idx[t];
     const v4d* x = vrow<NV>(Xp, k);
-    const double r = R[k];
+    const double r = R[k * rs];
     for (int v = 0; v < NV; ++v) a[v] += r * x[v];
   }
   for (int v = 0; v < NV; ++v) a[v] += b[v];
-  add_out<NV>(a, d, g);
+  add_out<NV>(a, d, g, rs);
 }
 
-// R[k] -= x_k^T delta for k in idx[t0:t1]; delta has d entries.
+// R[k rs] -= x_k^T delta for k in idx[t0:t1]; delta has d entries, ds apart.
 template <int NV>
 inline void pad_update_range(const double* __restrict Xp, idx_t d, const std::int32_t* idx,
-                             idx_t t0, idx_t t1, const double* delta, double* __restrict R) {
+                             idx_t t0, idx_t t1, const double* delta, idx_t ds,
+                             double* __restrict R, idx_t rs) {
   double dpad[4 * NV] = {0.0};
-  std::memcpy(dpad, delta, static_cast<std::size_t>(d) * sizeof(double));
+  for (idx_t j = 0; j < d; ++j) dpad[j] = delta[j * ds];
   v4d dl[NV];
   std::memcpy(dl, dpad, sizeof(dl));
   for (idx_t t = t0; t < t1; ++t) {
@@ -142,14 +144,14 @@ inline void pad_update_range(const double* __restrict Xp, idx_t d, const std::in
     const v4d* x = vrow<NV>(Xp, k);
     v4d s = x[0] * dl[0];
     for (int v = 1; v < NV; ++v) s += x[v] * dl[v];
-    R[k] -= (s[0] + s[1]) + (s[2] + s[3]);
+    R[k * rs] -= (s[0] + s[1]) + (s[2] + s[3]);
   }
 }
 
-// g (d) += sum of R[k] x_k over the rows k in [8 b0, 8 b1) whose bit is set.
+// g[j rs] += sum of R[k rs] x_kj over the rows k in [8 b0, 8 b1) whose bit is set.
 template <int NV>
 inline void pad_bits_gradient(const double* __restrict Xp, idx_t d, const std::uint8_t* bits,
-                              idx_t b0, idx_t b1, const double* __restrict R,
+                              idx_t b0, idx_t b1, const double* __restrict R, idx_t rs,
                               double* __restrict g) {
   v4d a[NV];
   for (int v = 0; v < NV; ++v) a[v] = v4d{0.0, 0.0, 0.0, 0.0};
@@ -161,7 +163,7 @@ inline void pad_bits_gradient(const double* __restrict Xp, idx_t d, const std::u
       const idx_t k = byte * 8 + __builtin_ctzll(w);
       w &= w - 1;
       const v4d* x = vrow<NV>(Xp, k);
-      const double r = R[k];
+      const double r = R[k * rs];
       for (int v = 0; v < NV; ++v) a[v] += r * x[v];
     }
   }
@@ -171,11 +173,11 @@ inline void pad_bits_gradient(const double* __restrict Xp, idx_t d, const std::u
       const idx_t k = byte * 8 + __builtin_ctz(w);
       w &= w - 1;
       const v4d* x = vrow<NV>(Xp, k);
-      const double r = R[k];
+      const double r = R[k * rs];
       for (int v = 0; v < NV; ++v) a[v] += r * x[v];
     }
   }
-  add_out<NV>(a, d, g);
+  add_out<NV>(a, d, g, rs);
 }
 
 }  // namespace fixntk

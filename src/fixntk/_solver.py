@@ -217,7 +217,7 @@ def _solver_bytes(n, d, c, p):
     """Peak working memory of the compiled solver, in bytes (upper estimate)."""
     coef = 3 * p * d * c * 8  # start, result, all block gradients
     residual = 4 * n * c * 8  # residual, its extrapolation and prediction buffers
-    padded_x = n * (-(-d // 4) * 4) * 8 if c == 1 else 0  # rows padded for the kernels
+    padded_x = n * (-(-d // 4) * 4) * 8  # rows padded for the kernels
     history = (_ANDERSON_K + 1) * (n * c + p * d * c) * 8  # Anderson: K + 1 iterates
     caches = p * (2 * d * d * 8) + 4 * n * min(p, 4096)  # block Grams and row lists
     gram = 2 * 4096**2 * 8 + 1024 * 4096 * 8  # the Newton polish, capped
