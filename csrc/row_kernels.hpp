@@ -22,7 +22,7 @@ namespace fixntk {
 
 typedef double v4d __attribute__((vector_size(32)));
 
-constexpr int kMaxVec = 16;  // rows up to d = 64 use the padded kernels
+constexpr int kMaxVec = 32;  // rows up to d = 128 use the padded kernels
 
 class PaddedRows {
  public:
@@ -66,6 +66,10 @@ inline void with_nv(int nv, F&& f) {
     FIXNTK_NV_CASE(5) FIXNTK_NV_CASE(6) FIXNTK_NV_CASE(7) FIXNTK_NV_CASE(8)
     FIXNTK_NV_CASE(9) FIXNTK_NV_CASE(10) FIXNTK_NV_CASE(11) FIXNTK_NV_CASE(12)
     FIXNTK_NV_CASE(13) FIXNTK_NV_CASE(14) FIXNTK_NV_CASE(15) FIXNTK_NV_CASE(16)
+    FIXNTK_NV_CASE(17) FIXNTK_NV_CASE(18) FIXNTK_NV_CASE(19) FIXNTK_NV_CASE(20)
+    FIXNTK_NV_CASE(21) FIXNTK_NV_CASE(22) FIXNTK_NV_CASE(23) FIXNTK_NV_CASE(24)
+    FIXNTK_NV_CASE(25) FIXNTK_NV_CASE(26) FIXNTK_NV_CASE(27) FIXNTK_NV_CASE(28)
+    FIXNTK_NV_CASE(29) FIXNTK_NV_CASE(30) FIXNTK_NV_CASE(31) FIXNTK_NV_CASE(32)
 #undef FIXNTK_NV_CASE
     default:
       break;

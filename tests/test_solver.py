@@ -24,9 +24,9 @@ def test_core_products_match_dense():
     np.testing.assert_allclose(G.reshape(-1, 2), A.T @ R, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("d", [1, 3, 4, 13, 64, 65])
+@pytest.mark.parametrize("d", [1, 3, 4, 13, 65, 128, 129])
 def test_vector_kernels_match_dense_for_every_width(d):
-    # Products run through the padded vector kernels for d <= 64 (one instantiation per
+    # Products run through the padded vector kernels for d <= 128 (one instantiation per
     # multiple of 4) and the plain loops above; n = 203 leaves a partial
     # 64-row word and a partial byte.
     X, y = planted(n=203, d=d, seed=d)
