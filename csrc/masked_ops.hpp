@@ -47,27 +47,6 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
   }
 }
 
-// g (d x c) += sum_{k in mask i} x_k r_k^T.
-inline void masked_gradient_one(const double* X, idx_t d, const PackedMasks& M,
-                                const double* R, idx_t c, idx_t i, double* g) {
-  if (c == 1) {
-    M.for_each_row(i, [&](idx_t k) {
-      const double rk = R[k];
-      const double* xk = X + k * d;
-      for (idx_t j = 0; j < d; ++j) g[j] += rk * xk[j];
-    });
-  } else {
-    M.for_each_row(i, [&](idx_t k) {
-      const double* xk = X + k * d;
-      const double* rk = R + k * c;
-      for (idx_t j = 0; j < d; ++j) {
-        const double xj = xk[j];
-        for (idx_t l = 0; l < c; ++l) g[j * c + l] += xj * rk[l];
-      }
-    });
-  }
-}
-
 // G (p x d x c) = X^T D_i R for all groups (unscaled). Rows are taken in chunks that stay
 // in cache while every group of the thread's share reads them, so X streams from memory
 // once per thread rather than once per group.
@@ -128,17 +107,6 @@ constexpr idx_t kParallelRows = 6144;
 inline void gather_gradient_range(const double* __restrict X, idx_t d, const std::int32_t* idx,
                                   idx_t t0, idx_t t1, const double* __restrict R, idx_t c,
                                   double* __restrict g) {
-  if (c == 1 && d <= 64) {
-    double acc[64] = {0.0};
-    for (idx_t t = t0; t < t1; ++t) {
-      const idx_t k = idx[t];
-      const double rk = R[k];
-      const double* __restrict xk = X + k * d;
-      for (idx_t j = 0; j < d; ++j) acc[j] += rk * xk[j];
-    }
-    for (idx_t j = 0; j < d; ++j) g[j] += acc[j];
-    return;
-  }
   for (idx_t t = t0; t < t1; ++t) {
     const idx_t k = idx[t];
     const double* __restrict xk = X + k * d;

@@ -9,6 +9,7 @@
 // otherwise. Sums run in a fixed order (rows in list order, two interleaved partial sums
 // for short rows), so results do not depend on threads or timing.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -159,22 +160,13 @@ inline void pad_bits_gradient(const double* __restrict Xp, idx_t d, const std::u
                               double* __restrict g) {
   v4d a[NV];
   for (int v = 0; v < NV; ++v) a[v] = v4d{0.0, 0.0, 0.0, 0.0};
-  idx_t byte = b0;
-  for (; byte + 8 <= b1; byte += 8) {  // 64 rows at a time
-    std::uint64_t w;
-    std::memcpy(&w, bits + byte, 8);
+  // 64 rows per word (bytes read little-endian, as on x86-64 and arm64); the last word may
+  // be partial.
+  for (idx_t byte = b0; byte < b1; byte += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, bits + byte, static_cast<std::size_t>(std::min<idx_t>(8, b1 - byte)));
     while (w) {
       const idx_t k = byte * 8 + __builtin_ctzll(w);
-      w &= w - 1;
-      const v4d* x = vrow<NV>(Xp, k);
-      const double r = R[k * rs];
-      for (int v = 0; v < NV; ++v) a[v] += r * x[v];
-    }
-  }
-  for (; byte < b1; ++byte) {
-    unsigned w = bits[byte];
-    while (w) {
-      const idx_t k = byte * 8 + __builtin_ctz(w);
       w &= w - 1;
       const v4d* x = vrow<NV>(Xp, k);
       const double r = R[k * rs];
