@@ -1,8 +1,10 @@
 """asv benchmarks of the NTK side: ntk_weights, ntk_kernel, mkl_kernel, irls.
 
 ``NTKWeightsBaseline`` holds the two references of issue 5's target for
-``ntk_weights``: the plain NumPy Monte Carlo estimate of the NTK weights and the one
-product ``X @ H`` that any method must do.
+``ntk_weights``: the plain NumPy Monte Carlo estimate of the NTK weights and the full
+product ``X @ H`` of the data with every direction. fixntk does not need all of that
+product: it screens the directions on the signs of 64 rows first and forms the full
+mask only for the few that could be in a known cell.
 """
 
 import os

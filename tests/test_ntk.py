@@ -238,3 +238,45 @@ def test_bad_inputs():
         fixntk.mkl_kernel(X, arr, np.ones(arr.p), Z=X[:, :2])
     with pytest.raises(ValueError, match="cannot be applied"):
         fixntk.mkl_kernel(X, arr.masks, np.ones(arr.p), Z=X)
+
+
+def _full_mask_counts(X, masks, H):
+    """Reference: every direction's full mask 1[X h >= 0], counted against the masks."""
+    keys = {m.tobytes(): i for i, m in enumerate(masks.T)}
+    hits = np.zeros(masks.shape[1], np.int64)
+    zero = missing = 0
+    for m in (X @ H.T >= 0).T:
+        i = keys.get(m.tobytes())
+        if i is not None:
+            hits[i] += 1
+        elif m.any():
+            missing += 1
+        else:
+            zero += 1
+    return hits, zero, missing
+
+
+@pytest.mark.parametrize("d, n_known", [(3, 20_000), (10, 0)])
+def test_screened_counts_equal_full_mask_counts(monkeypatch, d, n_known):
+    # The first 64 screening rows reject almost every direction when d = 10; the counts
+    # must be exactly those of the full masks of the same directions (several batches).
+    from fixntk import _ntk
+
+    monkeypatch.setattr(_ntk, "_BATCH_SCORES", 64 * 4096)
+    n, N = 150, 20_000
+    X, _ = planted(n=n, d=d - 1, seed=5)
+    X = np.hstack([X, 4.0 * np.ones((n, 1))])  # an intercept: the zero mask has mass
+    H = _ntk._direction_rng(3).standard_normal((N, d))
+    if n_known:
+        masks = fixntk.sample_arrangement(X, n_known, seed=0).masks
+    else:  # cells of some of the very directions drawn, and of 200 others, all on
+        # the intercept's side (no known cell is all negative on the screening rows)
+        other = np.random.default_rng(1).standard_normal((200, d))
+        known = np.vstack([H[::250], other])
+        masks = X @ known[known[:, -1] > 1.0].T >= 0
+    masks = np.unique(masks[:, masks.any(axis=0)], axis=1)
+    hits, zero, missing = _full_mask_counts(X, masks, H)
+    est = fixntk.ntk_weights(X, masks, n_samples=N, seed=3)
+    np.testing.assert_array_equal(np.rint(est.eta * N).astype(np.int64), hits)
+    assert round(est.zero_mass * N) == zero and round(est.missing_mass * N) == missing
+    assert hits.sum() >= 10 and zero > 0 and missing > 0  # every count is exercised

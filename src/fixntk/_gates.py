@@ -76,3 +76,29 @@ def hash_words(words):
             h = _mix64(h ^ (words[g, w] + _GOLDEN + np.uint64(w)))
         hashes[g] = h
     return hashes
+
+
+@njit(cache=True, parallel=True)
+def pack_screen(S, H, tie):
+    """Pack the signs of scores S (B, m <= 64) into one word per direction, and flag the
+    directions with a score within ``tie * ||H[g]||`` of zero (its sign may round
+    differently in another product). Returns (words, flags)."""
+    B, m = S.shape
+    words = np.empty(B, np.uint64)
+    near = np.empty(B, np.bool_)
+    for g in prange(B):
+        hn = 0.0
+        for k in range(H.shape[1]):
+            hn += H[g, k] * H[g, k]
+        limit = tie * np.sqrt(hn)
+        word = np.uint64(0)
+        flag = False
+        for k in range(m):
+            s = S[g, k]
+            if s >= 0.0:
+                word |= np.uint64(1) << np.uint64(k)
+            if abs(s) <= limit:
+                flag = True
+        words[g] = word
+        near[g] = flag
+    return words, near

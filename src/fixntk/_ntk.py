@@ -1,8 +1,13 @@
 """NTK weights: the Gaussian measure of each cell of the arrangement, by Monte Carlo.
 
-Directions ``h ~ N(0, I)`` are drawn in batches; their masks come from one matrix
-product and are packed and hashed by the Numba kernel of :mod:`fixntk._gates` (parallel,
-one direction per ``prange`` step), then looked up in the arrangement's hash table.
+Directions ``h ~ N(0, I)`` are drawn in batches. A direction can only be in a known
+cell if its signs on a fixed subset of 64 rows (spread over X) agree with those of a
+known cell, and in more than a few dimensions almost no direction passes that test: so
+the signs on the 64 rows are computed first (a 64-column product), and the full mask
+``1[X h >= 0]`` only for the few directions that pass. Masks are packed and hashed by
+the Numba kernel of :mod:`fixntk._gates` (parallel, one direction per ``prange``
+step), then looked up in the arrangement's hash table. The counts are exactly those of
+computing every full mask.
 """
 
 from dataclasses import dataclass
@@ -10,12 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._arrangement import MaskIndex, as_arrangement
-from ._gates import hash_words, n_words, pack_scores
+from ._gates import hash_words, n_words, pack_scores, pack_screen
 from ._validation import check_int, check_X
 
 __all__ = ["NTKWeights", "ntk_weights"]
 
-_BATCH_SCORES = 1 << 22  # scores per batch (directions * n), 32 MB of float64
+_BATCH_SCORES = 1 << 22  # scores per batch (directions * rows), 32 MB of float64
+_PREFIX = 64  # rows whose signs screen the directions (one packed word)
 # The directions come from their own stream: with the same integer seed, the gates of
 # sample_arrangement would otherwise be re-drawn and every known cell hit by
 # construction.
@@ -73,6 +79,45 @@ def _direction_rng(seed):
     )
 
 
+def _batches(total, batch):
+    done = 0
+    while done < total:
+        b = min(batch, total - done)
+        yield b
+        done += b
+
+
+def _bits_at(words, rows):
+    """Bits ``rows`` of packed masks ``words`` (m, nwords), packed into one word each."""
+    rows = np.asarray(rows, np.int64)
+    bits = (words[:, rows // 64] >> (rows % 64).astype(np.uint64)) & np.uint64(1)
+    return (bits << np.arange(len(rows), dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+
+
+class _FullMasks:
+    """Counts full masks of directions into ``counts`` (known cells, zero, missing)."""
+
+    def __init__(self, X, index, known_hashes, counts):
+        self.XT = np.ascontiguousarray(X.T)
+        self.index, self.known_hashes, self.counts = index, known_hashes, counts
+        self.nwords = n_words(X.shape[0])
+
+    def count(self, H):
+        if len(H) == 0:
+            return
+        n_cells = len(self.counts) - 2
+        words, hashes, ones = pack_scores(H @ self.XT, self.nwords)
+        # Only directions whose hash is known can be in a known cell; lookup confirms.
+        cand = np.flatnonzero(np.isin(hashes, self.known_hashes))
+        ids = self.index.lookup(words[cand], hashes[cand], add=False)
+        found = ids >= 0
+        self.counts[:n_cells] += np.bincount(ids[found], minlength=n_cells)
+        outside = np.ones(len(H), bool)
+        outside[cand[found]] = False
+        self.counts[-2] += int(np.count_nonzero(outside & (ones == 0)))
+        self.counts[-1] += int(np.count_nonzero(outside & (ones > 0)))
+
+
 def ntk_weights(X, arr, n_samples=10**6, seed=0):
     r"""Monte Carlo estimate of the NTK weights of an arrangement.
 
@@ -119,25 +164,33 @@ def ntk_weights(X, arr, n_samples=10**6, seed=0):
     n_cells = len(index)
     known_hashes = np.unique(hash_words(index.words()))
 
-    hits = np.zeros(n_cells, np.int64)
-    n_zero = n_missing = 0
+    counts = np.zeros(n_cells + 2, np.int64)  # hits of each cell, zero mask, missing
     rng = _direction_rng(seed)
-    batch = max(1, min(n_samples, _BATCH_SCORES // n))
-    done = 0
-    while done < n_samples:
-        b = min(batch, n_samples - done)
-        H = rng.standard_normal((b, d))
-        words, hashes, ones = pack_scores(H @ X.T, nwords)
-        # Only directions whose hash is known can be in a known cell; lookup confirms.
-        cand = np.flatnonzero(np.isin(hashes, known_hashes))
-        ids = index.lookup(words[cand], hashes[cand], add=False)
-        found = ids >= 0
-        hits += np.bincount(ids[found], minlength=n_cells)
-        outside = np.ones(b, bool)
-        outside[cand[found]] = False
-        n_zero += int(np.count_nonzero(outside & (ones == 0)))
-        n_missing += int(np.count_nonzero(outside & (ones > 0)))
-        done += b
+    if nwords == 1:  # a mask is one word: nothing to screen
+        full = _FullMasks(X, index, known_hashes, counts)
+        batch = max(1, min(n_samples, _BATCH_SCORES // n))
+        for b in _batches(n_samples, batch):
+            full.count(rng.standard_normal((b, d)))
+    else:
+        rows = (np.arange(_PREFIX) * n) // _PREFIX
+        prefixes = np.unique(_bits_at(index.words(), rows))
+        Xp = np.ascontiguousarray(X[rows])
+        # scores this close to zero may round to the other sign in the full product:
+        # such directions are not screened out
+        tie = 1e-12 * float(np.sqrt((Xp**2).sum(axis=1)).max())
+        full = _FullMasks(X, index, known_hashes, counts)
+        batch = max(1, min(n_samples, _BATCH_SCORES // _PREFIX))
+        for b in _batches(n_samples, batch):
+            H = rng.standard_normal((b, d))
+            w, near = pack_screen(H @ Xp.T, H, tie)
+            # a known cell's prefix, or all negative so far (maybe the zero mask)
+            screen = np.isin(w, prefixes) | (w == 0) | near
+            counts[-1] += b - int(np.count_nonzero(screen))
+            cand = H[screen]
+            step = max(1, _BATCH_SCORES // n)
+            for i in range(0, len(cand), step):
+                full.count(cand[i : i + step])
+    hits, n_zero, n_missing = counts[:n_cells], counts[-2], counts[-1]
 
     q = hits / n_samples
     # a mask given twice: its copies split the cell's mass
