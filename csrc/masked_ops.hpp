@@ -50,7 +50,8 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
 // G (p x d x c) = X^T D_i R for all groups (unscaled). Rows are taken in chunks that stay
 // in cache while every group of the thread's share reads them, so X streams from memory
 // once per thread rather than once per group.
-// With P (a padded copy of X), the rows go through the vector kernels, one output at a time.
+// With P (a padded copy of X), the rows go through the vector kernels (tiles of outputs
+// when c >= 2).
 inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                              const double* R, idx_t c, double* G,
                              const PaddedRows* P = nullptr) {
@@ -72,6 +73,10 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
       for (idx_t i = i0; i < i1; ++i) {
         const std::uint8_t* bits = M.row(i);
         double* g = G + i * dc;
+        if (padded && c > 1) {
+          pad_gradient_multi(*P, BitRows{bits, b0, b1}, R, c, g);
+          continue;
+        }
         if (padded) {
           with_nv(P->nv(), [&](auto N) {
             for (idx_t l = 0; l < c; ++l)
@@ -121,9 +126,13 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
 // g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
 // Long lists are split over the threads, each summing a contiguous part; the parts are
 // added in thread order, so the result does not depend on scheduling.
-// One range of rows, by the vector kernels (one output at a time) when P is given.
+// One range of rows, by the vector kernels when P is given (tiles of outputs when c >= 2).
 inline void gather_range(const double* X, const PaddedRows* P, idx_t d, const std::int32_t* idx,
                          idx_t t0, idx_t t1, const double* R, idx_t c, double* g) {
+  if (P != nullptr && P->enabled() && c > 1) {
+    pad_gradient_multi(*P, IndexRows{idx, t0, t1}, R, c, g);
+    return;
+  }
   if (P != nullptr && P->enabled()) {
     with_nv(P->nv(), [&](auto N) {
       for (idx_t l = 0; l < c; ++l)
@@ -160,6 +169,10 @@ inline void gather_gradient(const double* X, idx_t d, const std::int32_t* idx, i
 inline void gather_update_range(const double* __restrict X, const PaddedRows* P, idx_t d,
                                 const std::int32_t* idx, idx_t t0, idx_t t1,
                                 const double* __restrict delta, idx_t c, double* __restrict R) {
+  if (P != nullptr && P->enabled() && c > 1) {
+    pad_update_multi(*P, IndexRows{idx, t0, t1}, delta, c, R);
+    return;
+  }
   if (P != nullptr && P->enabled()) {
     with_nv(P->nv(), [&](auto N) {
       for (idx_t l = 0; l < c; ++l)

@@ -24,15 +24,27 @@ def test_core_products_match_dense():
     np.testing.assert_allclose(G.reshape(-1, 2), A.T @ R, rtol=1e-12, atol=1e-12)
 
 
+def dense_gap(A, Y, W, lam, p):
+    """Primal objective and duality gap of W (p d x c) on the dense design A."""
+    n = len(Y)
+    R = Y - A @ W
+    gnorm = np.sqrt(((A.T @ R).reshape(p, -1) ** 2).sum(axis=1)) / n
+    scale = max(1.0, gnorm.max() / lam)
+    primal = 0.5 * (R**2).sum() / n + lam * np.sqrt((W.reshape(p, -1) ** 2).sum(1)).sum()
+    dual = 0.5 * ((Y**2).sum() - ((Y - R / scale) ** 2).sum()) / n
+    return primal, primal - dual
+
+
 @pytest.mark.parametrize("d", [1, 3, 4, 13, 65, 128, 129])
 def test_vector_kernels_match_dense_for_every_width(d):
     # Products run through the padded vector kernels for d <= 128 (one instantiation per
     # multiple of 4) and the plain loops above; n = 203 leaves a partial
-    # 64-row word and a partial byte.
+    # 64-row word and a partial byte. Several outputs go through tiles of 4, 2 and 1
+    # outputs (c = 7 uses all three) and of up to 6 (gradient) or 3 (update) vectors.
     X, y = planted(n=203, d=d, seed=d)
     arr = fixntk.sample_arrangement(X, 40, seed=1)
     A = dense_design(X, arr.masks)
-    for c in (1, 3):  # outputs go through the kernels one at a time (stride c)
+    for c in (1, 3, 7):
         R = np.random.default_rng(d).standard_normal((203, c))
         G = _core.masked_gradients(X, arr.packed, R)
         np.testing.assert_allclose(G.reshape(-1, c), A.T @ R, rtol=1e-12, atol=1e-11)
@@ -42,6 +54,15 @@ def test_vector_kernels_match_dense_for_every_width(d):
     _, f_ref = fista_group_lasso(X, y, arr.masks, lam, n_iter=20000)
     assert res.objective <= f_ref * (1 + 1e-9)
     assert abs(res.objective - f_ref) <= 1e-6 * f_ref
+    # the working set's gathered gradients and residual updates with 7 outputs, judged
+    # by a duality gap computed here on the dense design
+    _, Y = planted(n=203, d=d, seed=d, c=7)
+    lam = 0.2 * fixntk.lambda_max(X, Y, arr)
+    res = fixntk.solve(X, Y, arr, lam, tol=1e-9)
+    assert res.converged and res.active_set.size > 0
+    primal, gap = dense_gap(A, Y, res.coef.reshape(-1, 7), lam, arr.p)
+    assert primal == pytest.approx(res.objective, rel=1e-12)
+    assert gap <= 1e-8 * primal
 
 
 def test_jacobi_eigendecomposition_matches_numpy():
