@@ -66,15 +66,24 @@ inline void exact_block_solve(idx_t d, idx_t c, const double* s, const double* U
   double smax = 0.0;
   for (idx_t j = 0; j < d; ++j) smax = std::max(smax, s[j]);
   const double sfloor = 1e-12 * smax;
+  // vt = U^T v, row a of U and of v at a time so the inner loops run over contiguous
+  // memory (each entry still sums over a in increasing order)
+  std::fill(vt, vt + d * c, 0.0);
+  for (idx_t a = 0; a < d; ++a) {
+    const double* ua = U + a * d;
+    const double* va = v + a * c;
+    for (idx_t j = 0; j < d; ++j) {
+      const double u = ua[j];
+      double* vj = vt + j * c;
+      for (idx_t l = 0; l < c; ++l) vj[l] += u * va[l];
+    }
+  }
   for (idx_t j = 0; j < d; ++j) {
     double acc2 = 0.0;
     for (idx_t l = 0; l < c; ++l) {
-      double acc = 0.0;
-      for (idx_t a = 0; a < d; ++a) acc += U[a * d + j] * v[a * c + l];
       // Components in the null space of Q are round-off (v lies in range(Q)); drop them.
-      if (s[j] <= sfloor) acc = 0.0;
-      vt[j * c + l] = acc;
-      acc2 += acc * acc;
+      if (s[j] <= sfloor) vt[j * c + l] = 0.0;
+      acc2 += vt[j * c + l] * vt[j * c + l];
     }
     rowsq[j] = acc2;
   }
@@ -102,12 +111,16 @@ inline void exact_block_solve(idx_t d, idx_t c, const double* s, const double* U
     const double f = t / (s[j] * t + lam);
     for (idx_t l = 0; l < c; ++l) vt[j * c + l] *= f;
   }
-  for (idx_t a = 0; a < d; ++a)
-    for (idx_t l = 0; l < c; ++l) {
-      double acc = 0.0;
-      for (idx_t j = 0; j < d; ++j) acc += U[a * d + j] * vt[j * c + l];
-      w[a * c + l] = acc;
+  for (idx_t a = 0; a < d; ++a) {
+    double* wa = w + a * c;
+    std::fill(wa, wa + c, 0.0);
+    const double* ua = U + a * d;
+    for (idx_t j = 0; j < d; ++j) {
+      const double u = ua[j];
+      const double* vj = vt + j * c;
+      for (idx_t l = 0; l < c; ++l) wa[l] += u * vj[l];
     }
+  }
 }
 
 }  // namespace fixntk
