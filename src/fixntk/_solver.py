@@ -47,6 +47,18 @@ def _register_blas():
 
 
 _register_blas()
+_BLAS = []  # a ThreadpoolController, made at the first solve (after SciPy's BLAS loads)
+
+
+def _one_blas_thread():
+    """Context in which BLAS runs one thread: the Newton polish's products and
+    factorisations then round the same way whatever the thread count, so a solve gives
+    bit-identical results with any number of threads (its OpenMP kernels already do)."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 __all__ = [
     "SolveResult",
@@ -238,11 +250,12 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
         f0 = 0.5 * float((Y**2).sum()) / n
         W = np.zeros_like(W0)
         return _result(W, was_1d, f0, f0, f0, 0, True, lam, np.array([0.0]))
-    out = _core.solve_group_lasso(
-        X / sx, arr.packed, Y / sy, W0 * (sx / sy), lam / (sx * sy), tol, max_iter,
-        _WS_START, _INNER_RATIO, _progress_printer(verbose, sy * sy),
-        anderson_k=_ANDERSON_K,
-    )
+    with _one_blas_thread():
+        out = _core.solve_group_lasso(
+            X / sx, arr.packed, Y / sy, W0 * (sx / sy), lam / (sx * sy), tol, max_iter,
+            _WS_START, _INNER_RATIO, _progress_printer(verbose, sy * sy),
+            anderson_k=_ANDERSON_K,
+        )
     with np.errstate(over="ignore"):
         W = out["coef"] * (sy / sx)
     if not np.isfinite(W).all():
