@@ -329,12 +329,13 @@ class GroupLassoBCD {
   //           left extrapolated from the last decade of the certified gap's history;
   //   Newton: the new rows and columns of the support's Gram (n m_new (m_old + m_new / 2))
   //           plus four Cholesky factorisations (m^3 / 3 each).
-  // BLAS runs the Gram at several times the rate of the epochs' row gathers once X no
-  // longer fits in cache (the gathers then wait on memory). While X fits, the rates
-  // are within a factor of about 1.5 but a polish seldom saves the epochs extrapolated
-  // (the support still moves, Newton runs more than once): the factor is then 0.5.
-  // Measured on the planted problems of benchmarks/problems.py (one thread): the polish
-  // lost on every n <= 5000, d = 20 problem and halved the time on n = 100000.
+  // While X fits in cache the BLAS Gram and the epochs' row gathers run at rates within a
+  // factor of about 1.5, but a polish seldom saves all the epochs extrapolated (the support
+  // still moves, Newton runs more than once): the BCD side is weighted by 0.5. With X
+  // out of cache the polish is never run: since the sweeps are shuffled it saved no
+  // epochs on the planted problems of benchmarks/problems.py with n = 100000 (S3: 4 s of
+  // 17 spent on its Gram), while on small, slowly converging problems it still pays (n =
+  // 1000, d = 4, p = 30: 850 epochs without, 160 with).
   bool newton_pays(const std::vector<idx_t>& ws, const std::vector<idx_t>& S,
                    const SolverReport& rep) const {
     const auto& gh = rep.gap_history;
@@ -364,8 +365,8 @@ class GroupLassoBCD {
     const double newton_fma = static_cast<double>(n_) * m_new * (m_old + 0.5 * m_new) +
                               4.0 * m * m * m / 3.0;
     const double x_bytes = static_cast<double>(n_) * (P_.enabled() ? 4 * P_.nv() : d_) * 8.0;
-    const double blas_speedup = x_bytes <= kCachedBytes ? 0.5 : 8.0;
-    return newton_fma <= blas_speedup * epochs_left * epoch_fma;
+    if (x_bytes > kCachedBytes) return false;
+    return newton_fma <= 0.5 * epochs_left * epoch_fma;
   }
 
   // Padded X up to this size keeps the epochs' row gathers in cache (measured on a 2-core
