@@ -202,6 +202,32 @@ class GroupLassoBCD {
     rep.gap = rep.primal - rep.dual;
   }
 
+  // Q (d x d) = X^T D_i X over the block's rows. Wide rows go through BLAS (dsyrk on the
+  // rows gathered kGramChunk at a time): for d = 50 the plain loops ran at a fifth of its
+  // rate and the Grams took a fifth of S2's solve. BLAS runs one thread inside a solve
+  // (see _solver.py), so the sums do not depend on the thread count.
+  static constexpr idx_t kBlasGramD = 32, kGramChunk = 512;
+  void block_gram(const std::vector<std::int32_t>& idx, double* Q) const {
+    const idx_t d = d_;
+    if (!(blas().ready() && d >= kBlasGramD)) {
+      gram_from_indices(X_, d, idx, Q);
+      return;
+    }
+    std::vector<double> buf(kGramChunk * d);
+    const idx_t cnt = static_cast<idx_t>(idx.size());
+    std::fill(Q, Q + d * d, 0.0);
+    for (idx_t t0 = 0; t0 < cnt; t0 += kGramChunk) {
+      const idx_t rows = std::min(kGramChunk, cnt - t0);
+      for (idx_t r = 0; r < rows; ++r)
+        std::copy(X_ + static_cast<idx_t>(idx[t0 + r]) * d, X_ + (static_cast<idx_t>(idx[t0 + r]) + 1) * d,
+                  buf.begin() + r * d);
+      syrk_t(static_cast<int>(d), static_cast<int>(rows), 1.0, buf.data(), static_cast<int>(d), 1.0, Q,
+             static_cast<int>(d));
+    }
+    for (idx_t a = 0; a < d; ++a)
+      for (idx_t b = a + 1; b < d; ++b) Q[a * d + b] = Q[b * d + a];
+  }
+
   void prepare(const std::vector<idx_t>& ws) {
     std::vector<idx_t> todo;
     for (idx_t i : ws)
@@ -213,7 +239,7 @@ class GroupLassoBCD {
       GroupCache& gc = cache_[todo[t]];
       M_.indices(todo[t], gc.idx);
       gc.Q.assign(d * d, 0.0);
-      gram_from_indices(X_, d, gc.idx, gc.Q.data());
+      block_gram(gc.idx, gc.Q.data());
       for (double& q : gc.Q) q *= inv_n;
       std::vector<double> A(gc.Q);
       gc.s.assign(d, 0.0);
