@@ -204,9 +204,10 @@ class GroupLassoBCD {
 
   // Q (d x d) = X^T D_i X over the block's rows. Wide rows go through BLAS (dsyrk on the
   // rows gathered kGramChunk at a time): for d = 50 the plain loops ran at a fifth of its
-  // rate and the Grams took a fifth of S2's solve. BLAS runs one thread inside a solve
-  // (see _solver.py), so the sums do not depend on the thread count.
-  static constexpr idx_t kBlasGramD = 32, kGramChunk = 512;
+  // rate and the Grams took a fifth of S2's solve; for d = 20 (S1) BLAS still halves
+  // them, while for d <= 12 the gather costs what it saves. BLAS runs one thread inside a
+  // solve (see _solver.py), so the sums do not depend on the thread count.
+  static constexpr idx_t kBlasGramD = 16, kGramChunk = 512;
   void block_gram(const std::vector<std::int32_t>& idx, double* Q) const {
     const idx_t d = d_;
     if (!(blas().ready() && d >= kBlasGramD)) {
@@ -271,7 +272,13 @@ class GroupLassoBCD {
         double* Wi = W + i * dc;
         gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data(), &P_);
         for (idx_t a = 0; a < dc; ++a) v[a] = g[a] * inv_n;
-        if (wnorm_[i] > 0) {
+        if (wnorm_[i] > 0 && c == 1) {  // v += Q w_i, column by column (Q is symmetric)
+          for (idx_t b = 0; b < d; ++b) {
+            const double wb = Wi[b];
+            const double* __restrict qb = gc.Q.data() + b * d;
+            for (idx_t a = 0; a < d; ++a) v[a] += qb[a] * wb;
+          }
+        } else if (wnorm_[i] > 0) {
           for (idx_t a = 0; a < d; ++a)
             for (idx_t b = 0; b < d; ++b) {
               const double q = gc.Q[a * d + b];

@@ -53,8 +53,13 @@ inline void sym_eig(idx_t d, double* A, double* s, double* U) {
 }
 
 // Solves the block problem; v (d x c) is read, w (d x c) written. work has room for d*c + d.
-inline void exact_block_solve(idx_t d, idx_t c, const double* s, const double* U,
-                              const double* v, double lam, double* w, double* work) {
+// C > 0 fixes c at compile time (C = 1: the loops over outputs vanish and the row loops
+// vectorise); C = 0 takes c at run time.
+template <int C>
+inline void exact_block_solve_c(idx_t d, idx_t c_run, const double* __restrict s,
+                                const double* __restrict U, const double* __restrict v,
+                                double lam, double* __restrict w, double* __restrict work) {
+  const idx_t c = C > 0 ? C : c_run;
   double vnorm2 = 0.0;
   for (idx_t a = 0; a < d * c; ++a) vnorm2 += v[a] * v[a];
   if (vnorm2 <= lam * lam) {
@@ -121,6 +126,14 @@ inline void exact_block_solve(idx_t d, idx_t c, const double* s, const double* U
       for (idx_t l = 0; l < c; ++l) wa[l] += u * vj[l];
     }
   }
+}
+
+inline void exact_block_solve(idx_t d, idx_t c, const double* s, const double* U,
+                              const double* v, double lam, double* w, double* work) {
+  if (c == 1)
+    exact_block_solve_c<1>(d, c, s, U, v, lam, w, work);
+  else
+    exact_block_solve_c<0>(d, c, s, U, v, lam, w, work);
 }
 
 }  // namespace fixntk
