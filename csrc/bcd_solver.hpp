@@ -15,6 +15,7 @@
 #include <limits>
 #include <numeric>
 #include <unordered_map>
+#include <type_traits>
 #include <vector>
 
 #include "blas.hpp"
@@ -272,20 +273,16 @@ class GroupLassoBCD {
         double* Wi = W + i * dc;
         gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data(), &P_);
         for (idx_t a = 0; a < dc; ++a) v[a] = g[a] * inv_n;
-        if (wnorm_[i] > 0 && c == 1) {  // v += Q w_i, column by column (Q is symmetric)
-          for (idx_t b = 0; b < d; ++b) {
-            const double wb = Wi[b];
-            const double* __restrict qb = gc.Q.data() + b * d;
-            for (idx_t a = 0; a < d; ++a) v[a] += qb[a] * wb;
-          }
-        } else if (wnorm_[i] > 0) {
-          for (idx_t a = 0; a < d; ++a)
-            for (idx_t b = 0; b < d; ++b) {
-              const double q = gc.Q[a * d + b];
-              for (idx_t l = 0; l < c; ++l) v[a * c + l] += q * Wi[b * c + l];
-            }
-        }
-        exact_block_solve(d, c, gc.s.data(), gc.U.data(), v.data(), lam, wnew.data(), work.data());
+        // One output (the regressors) gets its own instantiation: see block_update.hpp.
+        auto block_step = [&](auto C) {
+          if (wnorm_[i] > 0) add_gram_product<decltype(C)::value>(d, c, gc.Q.data(), Wi, v.data());
+          exact_block_solve<decltype(C)::value>(d, c, gc.s.data(), gc.U.data(), v.data(), lam, wnew.data(),
+                                 work.data());
+        };
+        if (c == 1)
+          block_step(std::integral_constant<int, 1>{});
+        else
+          block_step(std::integral_constant<int, 0>{});
         bool moved = false;
         for (idx_t a = 0; a < dc; ++a) {
           delta[a] = wnew[a] - Wi[a];

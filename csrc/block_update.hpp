@@ -52,11 +52,26 @@ inline void sym_eig(idx_t d, double* A, double* s, double* U) {
   for (idx_t a = 0; a < d; ++a) s[a] = std::max(A[a * d + a], 0.0);
 }
 
-// Solves the block problem; v (d x c) is read, w (d x c) written. work has room for d*c + d.
-// C > 0 fixes c at compile time (C = 1: the loops over outputs vanish and the row loops
-// vectorise); C = 0 takes c at run time.
+// In both functions below, C > 0 fixes the number of outputs c at compile time (C = 1: the
+// loops over outputs vanish and the loops over rows vectorise); C = 0 takes c at run time.
+
+// v (d x c) += Q w for a symmetric Q (d x d): column b of Q times row b of w, so the inner
+// loops run over contiguous memory; each entry still sums over b in increasing order.
 template <int C>
-inline void exact_block_solve_c(idx_t d, idx_t c_run, const double* __restrict s,
+inline void add_gram_product(idx_t d, idx_t c_run, const double* __restrict Q,
+                             const double* __restrict w, double* __restrict v) {
+  const idx_t c = C > 0 ? C : c_run;
+  for (idx_t b = 0; b < d; ++b) {
+    const double* qb = Q + b * d;
+    const double* wb = w + b * c;
+    for (idx_t a = 0; a < d; ++a)
+      for (idx_t l = 0; l < c; ++l) v[a * c + l] += qb[a] * wb[l];
+  }
+}
+
+// Solves the block problem; v (d x c) is read, w (d x c) written. work has room for d*c + d.
+template <int C>
+inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
                                 const double* __restrict U, const double* __restrict v,
                                 double lam, double* __restrict w, double* __restrict work) {
   const idx_t c = C > 0 ? C : c_run;
@@ -126,14 +141,6 @@ inline void exact_block_solve_c(idx_t d, idx_t c_run, const double* __restrict s
       for (idx_t l = 0; l < c; ++l) wa[l] += u * vj[l];
     }
   }
-}
-
-inline void exact_block_solve(idx_t d, idx_t c, const double* s, const double* U,
-                              const double* v, double lam, double* w, double* work) {
-  if (c == 1)
-    exact_block_solve_c<1>(d, c, s, U, v, lam, w, work);
-  else
-    exact_block_solve_c<0>(d, c, s, U, v, lam, w, work);
 }
 
 }  // namespace fixntk

@@ -144,29 +144,8 @@ inline void pad_update_range(const double* __restrict Xp, idx_t d, const std::in
   for (idx_t j = 0; j < d; ++j) dpad[j] = delta[j * ds];
   v4d dl[NV];
   std::memcpy(dl, dpad, sizeof(dl));
-  // Four rows in flight: each row's dot product is one chain of dependent multiply-adds
-  // ending in a horizontal sum, so a lone row waits on latency (the update ran at a third
-  // of the gradient's rate on S1). Each row's sum keeps its order, so results are the same.
-  idx_t t = t0;
-  for (; t + 4 <= t1; t += 4) {
-    if (t + kAhead + 3 < t1)
-      for (int j = 0; j < 4; ++j) prefetch_row<NV>(Xp, idx[t + kAhead + j]);
-    const idx_t k0 = idx[t], k1 = idx[t + 1], k2 = idx[t + 2], k3 = idx[t + 3];
-    const v4d *x0 = vrow<NV>(Xp, k0), *x1 = vrow<NV>(Xp, k1);
-    const v4d *x2 = vrow<NV>(Xp, k2), *x3 = vrow<NV>(Xp, k3);
-    v4d s0 = x0[0] * dl[0], s1 = x1[0] * dl[0], s2 = x2[0] * dl[0], s3 = x3[0] * dl[0];
-    for (int v = 1; v < NV; ++v) {
-      s0 += x0[v] * dl[v];
-      s1 += x1[v] * dl[v];
-      s2 += x2[v] * dl[v];
-      s3 += x3[v] * dl[v];
-    }
-    R[k0 * rs] -= (s0[0] + s0[1]) + (s0[2] + s0[3]);
-    R[k1 * rs] -= (s1[0] + s1[1]) + (s1[2] + s1[3]);
-    R[k2 * rs] -= (s2[0] + s2[1]) + (s2[2] + s2[3]);
-    R[k3 * rs] -= (s3[0] + s3[1]) + (s3[2] + s3[3]);
-  }
-  for (; t < t1; ++t) {
+  for (idx_t t = t0; t < t1; ++t) {
+    if (t + kAhead < t1) prefetch_row<NV>(Xp, idx[t + kAhead]);
     const idx_t k = idx[t];
     const v4d* x = vrow<NV>(Xp, k);
     v4d s = x[0] * dl[0];
