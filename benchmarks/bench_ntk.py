@@ -88,8 +88,9 @@ class NTKWeights(_NTKWeightsData):
     def setup(self, data, n_samples):
         super().setup(data, n_samples)
         self.ntk_weights = fixntk.ntk_weights
-        self.ntk_weights(self.X[:64], fixntk.sample_arrangement(self.X[:64], 8),
-                         n_samples=64, seed=0)  # compile / load the Numba kernels
+        self.ntk_weights(
+            self.X[:64], fixntk.sample_arrangement(self.X[:64], 8), n_samples=64, seed=0
+        )  # compile / load the Numba kernels
 
     def time_ntk_weights(self, data, n_samples):
         self.ntk_weights(self.X, self.arr, n_samples=n_samples, seed=0)
@@ -98,8 +99,9 @@ class NTKWeights(_NTKWeightsData):
         self.ntk_weights(self.X, self.arr, n_samples=n_samples, seed=0)
 
     def track_missing_mass(self, data, n_samples):
-        return float(self.ntk_weights(self.X, self.arr, n_samples=n_samples,
-                                      seed=0).missing_mass)
+        return float(
+            self.ntk_weights(self.X, self.arr, n_samples=n_samples, seed=0).missing_mass
+        )
 
     track_missing_mass.unit = "probability"
 
@@ -164,8 +166,9 @@ class MKLKernel:
         self.mkl_kernel(self.X, self.arr, self.eta)
 
 
-IRLS_GRID = ([1000, 2000], [100, 300]) if not FULL else ([1000, 2000, 5000],
-                                                          [100, 300, 1000])
+IRLS_GRID = (
+    ([1000, 2000], [100, 300]) if not FULL else ([1000, 2000, 5000], [100, 300, 1000])
+)
 
 
 IRLS_TOL = 1e-4  # IRLS creeps at high precision: a fixed, certified target
@@ -199,8 +202,9 @@ class IRLS:
         self.irls(X, y, small, 0.5 * fixntk.lambda_max(X, y, small), max_iter=2)
 
     def _irls(self):
-        return self.irls(self.X, self.y, self.arr, self.lam, tol=IRLS_TOL,
-                         max_iter=IRLS_MAX_ITER)
+        return self.irls(
+            self.X, self.y, self.arr, self.lam, tol=IRLS_TOL, max_iter=IRLS_MAX_ITER
+        )
 
     def time_irls(self, data, n, p):
         self._irls()

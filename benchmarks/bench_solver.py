@@ -21,8 +21,12 @@ FULL = os.environ.get("FIXNTK_BENCH_FULL") == "1"
 TOL = 1e-6
 
 if FULL:
-    GRID = {"n": [5_000, 20_000, 100_000], "p": [500, 1000, 2000], "d": [20, 50],
-            "lam_ratio": [0.1, 0.01]}
+    GRID = {
+        "n": [5_000, 20_000, 100_000],
+        "p": [500, 1000, 2000],
+        "d": [20, 50],
+        "lam_ratio": [0.1, 0.01],
+    }
 else:
     # lam = 0.01 lam_max costs 10-30x more epochs: left to the full grid.
     GRID = {"n": [2_000, 5_000], "p": [250, 500], "d": [20], "lam_ratio": [0.1]}
@@ -94,8 +98,7 @@ class Solve(_GridProblems):
         warm_up_solver()
 
     def _solve(self):
-        return fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL,
-                            max_iter=10**7)
+        return fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL, max_iter=10**7)
 
     def time_solve(self, *args):
         self._solve()

@@ -27,9 +27,9 @@ Run from the repository root::
     python benchmarks/compare_peers.py --problem S1 --threads 2 --json s1.json
 
 Peers are optional (``pip install skglm celer adelie``; scnn: ``pip install --no-deps
-pyscnn`` beside ``torch cvxpy opt_einsum linalg-backends``); a peer that is not installed is skipped
-with a line that says so. Timings on a shared machine are noisy: quote ratios from one
-run.
+pyscnn`` beside ``torch cvxpy opt_einsum linalg-backends``); a peer that is not
+installed is skipped with a line that says so. Timings on a shared machine are noisy:
+quote ratios from one run.
 """
 
 import argparse
@@ -62,7 +62,10 @@ INSTALL_HINT = {
     "skglm": "pip install skglm",
     "celer": "pip install celer",
     "adelie": "pip install adelie",
-    "scnn": "pip install --no-deps pyscnn; pip install torch cvxpy opt_einsum linalg-backends",
+    "scnn": (
+        "pip install --no-deps pyscnn; "
+        "pip install torch cvxpy opt_einsum linalg-backends"
+    ),
 }
 DESIGN_SOLVERS = ("skglm", "celer")
 
@@ -165,8 +168,11 @@ class FixntkSolver:
     def run(self, tol):
         pr = self.prob
         res = self.fixntk.solve(pr.X, pr.y, pr.arr, pr.lam, tol=tol, max_iter=10**7)
-        return res.coef, res.objective, {"n_iter": res.n_iter,
-                                         "own_rel_gap": res.relative_gap}
+        return (
+            res.coef,
+            res.objective,
+            {"n_iter": res.n_iter, "own_rel_gap": res.relative_gap},
+        )
 
 
 class _DesignSolver:
@@ -181,7 +187,7 @@ class _DesignSolver:
         A = np.empty((pr.n, pr.p * pr.d), order="F")
         masks = pr.arr.masks
         for i in range(pr.p):  # column block i is D_i X
-            A[:, i * pr.d:(i + 1) * pr.d] = masks[:, i:i + 1] * pr.X
+            A[:, i * pr.d : (i + 1) * pr.d] = masks[:, i : i + 1] * pr.X
         self.A = A
         self.setup_time = time.perf_counter() - t
 
@@ -221,9 +227,15 @@ class _GroupLassoPeer(_DesignSolver):
 
     def _estimator(self, tol, alpha=None, small=False):
         pr = self.prob
-        return self.cls(groups=pr.d, alpha=pr.lam if alpha is None else alpha,
-                        fit_intercept=False, tol=tol, max_iter=10 if small else 10_000,
-                        max_epochs=100_000, **self.extra)
+        return self.cls(
+            groups=pr.d,
+            alpha=pr.lam if alpha is None else alpha,
+            fit_intercept=False,
+            tol=tol,
+            max_iter=10 if small else 10_000,
+            max_epochs=100_000,
+            **self.extra,
+        )
 
 
 class SkglmSolver(_GroupLassoPeer):
@@ -260,9 +272,19 @@ class AdelieSolver:
         # Gaussian GLM with the default weights 1/n: loss 1/(2n)||y - A b||^2.
         glm = ad.glm.gaussian(y)
         return ad.grpnet(
-            A, glm, groups=np.arange(0, p * d, d), alpha=1.0, penalty=np.ones(p),
-            lmda_path=np.array([lam]), intercept=False, tol=tol, max_iters=10**8,
-            early_exit=False, adev_tol=1.0, ddev_tol=0.0, progress_bar=False,
+            A,
+            glm,
+            groups=np.arange(0, p * d, d),
+            alpha=1.0,
+            penalty=np.ones(p),
+            lmda_path=np.array([lam]),
+            intercept=False,
+            tol=tol,
+            max_iters=10**8,
+            early_exit=False,
+            adev_tol=1.0,
+            ddev_tol=0.0,
+            progress_bar=False,
             n_threads=self.prob.threads,
         )
 
@@ -309,12 +331,21 @@ class ScnnSolver:
         ConvexGatedReLU, RFISTA, NeuronGL1, Metrics, optimize_model = self.api
         model = ConvexGatedReLU(G, c=1)
         solver = RFISTA(model, max_iters=10**7, tol=tol)
-        metrics = Metrics(metric_freq=10**9, objective=True, grad_norm=False,
-                          time=False)
+        metrics = Metrics(
+            metric_freq=10**9, objective=True, grad_norm=False, time=False
+        )
         # scnn's objective, 1/(2 n c) ||pred - y||^2 + lam sum_i ||w_i||, is ours (c=1).
         return optimize_model(
-            model, solver, metrics, X, y, regularizer=NeuronGL1(lam),
-            return_convex=True, unitize_data=False, dtype="float64", verbose=False,
+            model,
+            solver,
+            metrics,
+            X,
+            y,
+            regularizer=NeuronGL1(lam),
+            return_convex=True,
+            unitize_data=False,
+            dtype="float64",
+            verbose=False,
         )
 
     def warmup(self):
@@ -379,9 +410,17 @@ def worker(solver, data_path, tols, target, budget):
         peak = peak_rss_mib()
         ours = fixntk.objective(prob.X, prob.y, prob.arr, W, prob.lam)
         gap = fixntk.duality_gap(prob.X, prob.y, prob.arr, W, prob.lam)
-        emit(tol=tol, time=elapsed, rel_gap=gap / prob.f0, objective=ours,
-             scale=(theirs - ours) / abs(ours), peak_rss=peak, rss_before=rss_before,
-             active=int((abs(W).sum(axis=1) > 0).sum()), **info)
+        emit(
+            tol=tol,
+            time=elapsed,
+            rel_gap=gap / prob.f0,
+            objective=ours,
+            scale=(theirs - ours) / abs(ours),
+            peak_rss=peak,
+            rss_before=rss_before,
+            active=int((abs(W).sum(axis=1) > 0).sum()),
+            **info,
+        )
         if gap / prob.f0 <= target:
             break
         spent = time.perf_counter() - t_start
@@ -403,9 +442,16 @@ def build_problem(name, seed, tmpdir):
     X, y, arr, lam = planted_problem(size["n"], size["d"], size["p"], seed=seed)
     path = os.path.join(tmpdir, f"{name}.npz")
     np.savez(path, X=X, y=y, words=arr.words, gates=arr.gates, lam=lam)
-    info = dict(name=name, n=X.shape[0], d=X.shape[1], p=arr.p, lam=lam,
-                lam_max=lam / LAM_RATIO, f0=0.5 * float(y @ y) / X.shape[0],
-                build_time=time.perf_counter() - t)
+    info = dict(
+        name=name,
+        n=X.shape[0],
+        d=X.shape[1],
+        p=arr.p,
+        lam=lam,
+        lam_max=lam / LAM_RATIO,
+        f0=0.5 * float(y @ y) / X.shape[0],
+        build_time=time.perf_counter() - t,
+    )
     info["floor"], info["core_gradient"] = measure_floor(X, y, arr)
     return path, info
 
@@ -441,22 +487,40 @@ def run_solver(solver, data_path, info, args):
         need = design_gib(n, d, p)
         limit = min(args.max_design_gib, 0.5 * available_gib())
         if need > limit:
-            return {"skip": f"the n x (p d) design needs {need:.1f} GiB > limit "
-                            f"{limit:.1f} GiB (--max-design-gib)"}
+            return {
+                "skip": f"the n x (p d) design needs {need:.1f} GiB > limit "
+                f"{limit:.1f} GiB (--max-design-gib)"
+            }
     if LADDERS[solver] is None:
         tols = [args.target]
     else:  # keep at least the tightest tolerance
         ladder = LADDERS[solver]
-        tols = ladder[min(args.skip_loose, len(ladder) - 1):]
+        tols = ladder[min(args.skip_loose, len(ladder) - 1) :]
     out = {"runs": [], "notes": []}
     for _ in range(args.repeat if solver == "fixntk" else 1):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", solver,
-               "--data", data_path, "--target", repr(args.target),
-               "--budget", repr(args.budget), "--tols", ",".join(map(repr, tols))]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            solver,
+            "--data",
+            data_path,
+            "--target",
+            repr(args.target),
+            "--budget",
+            repr(args.budget),
+            "--tols",
+            ",".join(map(repr, tols)),
+        ]
         # stderr goes to a file: a pipe nobody reads could fill up and block the worker
         with tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                    env=os.environ.copy())
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=os.environ.copy(),
+            )
             deadline = time.monotonic() + args.budget + 120.0
             records = _read_records(proc, deadline, solver, info["name"], args, err)
         for rec in records:
@@ -499,9 +563,13 @@ def _read_records(proc, deadline, solver, problem, args, err):
             continue
         records.append(rec)
         if "tol" in rec:
-            print(f"  [{problem}] {solver:7s} own tol {rec['tol']:.0e}: "
-                  f"{rec['time']:9.3f} s  rel gap {rec['rel_gap']:.2e}  "
-                  f"peak {rec['peak_rss']:7.0f} MiB", file=sys.stderr, flush=True)
+            print(
+                f"  [{problem}] {solver:7s} own tol {rec['tol']:.0e}: "
+                f"{rec['time']:9.3f} s  rel gap {rec['rel_gap']:.2e}  "
+                f"peak {rec['peak_rss']:7.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
     proc.wait()
     if proc.returncode not in (0, None) and not killed:
         err.seek(0)
@@ -528,15 +596,21 @@ def summarise(solver, out, target):
 
 def print_table(info, results, target, threads):
     print()
-    print(f"== {info['name']}: n = {info['n']}, d = {info['d']}, p = {info['p']}, "
-          f"lam = {LAM_RATIO:g} lam_max = {info['lam']:.6g}, F(0) = {info['f0']:.6g}, "
-          f"threads = {threads}")
-    print(f"   floor: one masked gradient X^T (M * R) as one BLAS product: "
-          f"{info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
-          f"{info['core_gradient'] * 1e3:.2f} ms)")
-    head = (f"   {'solver':8s} {'own tol':>8s} {'time [s]':>10s} {'rel gap':>9s} "
-            f"{'x fixntk':>9s} {'floors':>8s} {'peak MiB':>9s} {'+solve':>7s} "
-            f"{'scale':>9s}  notes")
+    print(
+        f"== {info['name']}: n = {info['n']}, d = {info['d']}, p = {info['p']}, "
+        f"lam = {LAM_RATIO:g} lam_max = {info['lam']:.6g}, F(0) = {info['f0']:.6g}, "
+        f"threads = {threads}"
+    )
+    print(
+        f"   floor: one masked gradient X^T (M * R) as one BLAS product: "
+        f"{info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
+        f"{info['core_gradient'] * 1e3:.2f} ms)"
+    )
+    head = (
+        f"   {'solver':8s} {'own tol':>8s} {'time [s]':>10s} {'rel gap':>9s} "
+        f"{'x fixntk':>9s} {'floors':>8s} {'peak MiB':>9s} {'+solve':>7s} "
+        f"{'scale':>9s}  notes"
+    )
     print(head)
     ref = results.get("fixntk")
     ref_row = summarise("fixntk", ref, target) if ref and "skip" not in ref else None
@@ -552,8 +626,10 @@ def print_table(info, results, target, threads):
             continue
         t = row["time"]
         if not row["reached"]:
-            notes.insert(0, f"target {target:.0e} not reached (longest run "
-                            f"{row['longest']:.2f} s)")
+            notes.insert(
+                0,
+                f"target {target:.0e} not reached (longest run {row['longest']:.2f} s)",
+            )
         ratio = "-"
         if ref_time and row["reached"]:
             ratio = f"{t / ref_time:.1f}"
@@ -561,16 +637,24 @@ def print_table(info, results, target, threads):
             ratio = f">{row['longest'] / ref_time:.1f}"
         if out.get("setup_time", 0) > 0.05:
             notes.append(f"design/matrix built in {out['setup_time']:.2f} s, not timed")
-        print(f"   {solver:8s} {row['tol']:8.0e} {t:10.3f} {row['rel_gap']:9.2e} "
-              f"{ratio:>9s} {t / info['floor']:8.0f} {row['peak_rss']:9.0f} "
-              f"{_solve_mib(row):>7s} "
-              f"{row['scale']:9.1e}  {'; '.join(notes)}")
-    print("   time: wall time of the solve call (the run that first reached the "
-          "target, else the best gap's run); rel gap: fixntk.duality_gap / F(0) of it;")
-    print("   floors: time / floor; peak MiB: peak RSS of the worker during that run "
-          "(data, design and imports included); +solve: that peak minus the RSS just")
-    print("   before the solve call; scale: (their objective - ours) / ours, their "
-          "objective as they report it, mapped to our scaling.")
+        print(
+            f"   {solver:8s} {row['tol']:8.0e} {t:10.3f} {row['rel_gap']:9.2e} "
+            f"{ratio:>9s} {t / info['floor']:8.0f} {row['peak_rss']:9.0f} "
+            f"{_solve_mib(row):>7s} "
+            f"{row['scale']:9.1e}  {'; '.join(notes)}"
+        )
+    print(
+        "   time: wall time of the solve call (the run that first reached the "
+        "target, else the best gap's run); rel gap: fixntk.duality_gap / F(0) of it;"
+    )
+    print(
+        "   floors: time / floor; peak MiB: peak RSS of the worker during that run "
+        "(data, design and imports included); +solve: that peak minus the RSS just"
+    )
+    print(
+        "   before the solve call; scale: (their objective - ours) / ours, their "
+        "objective as they report it, mapped to our scaling."
+    )
 
 
 def _solve_mib(row):
@@ -580,28 +664,64 @@ def _solve_mib(row):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--problem", action="append", choices=[k for k in PROBLEMS],
-                    help="S1, S2 or S3 (repeatable; default S1)")
-    ap.add_argument("--quick", action="store_true",
-                    help="a tiny problem (n=1000, d=10, p=100) to test the script")
-    ap.add_argument("--solvers", default=",".join(SOLVERS),
-                    help=f"comma-separated subset of {','.join(SOLVERS)}")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="threads for every solver and BLAS (pinned through the "
-                         "environment; default 1, steadier on a shared machine)")
-    ap.add_argument("--target", type=float, default=1e-6,
-                    help="certified relative duality gap to reach (default 1e-6)")
-    ap.add_argument("--budget", type=float, default=900.0,
-                    help="seconds per solver and problem before its ladder is cut")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="runs of fixntk (the best is kept); peers run once")
-    ap.add_argument("--skip-loose", type=int, default=0,
-                    help="drop the K loosest tolerances of each peer's ladder (saves "
-                         "time on big problems)")
-    ap.add_argument("--max-design-gib", type=float, default=4.0,
-                    help="largest n x (p d) design built for skglm/celer (GiB)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--problem",
+        action="append",
+        choices=[k for k in PROBLEMS],
+        help="S1, S2 or S3 (repeatable; default S1)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny problem (n=1000, d=10, p=100) to test the script",
+    )
+    ap.add_argument(
+        "--solvers",
+        default=",".join(SOLVERS),
+        help=f"comma-separated subset of {','.join(SOLVERS)}",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for every solver and BLAS (pinned through the "
+        "environment; default 1, steadier on a shared machine)",
+    )
+    ap.add_argument(
+        "--target",
+        type=float,
+        default=1e-6,
+        help="certified relative duality gap to reach (default 1e-6)",
+    )
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=900.0,
+        help="seconds per solver and problem before its ladder is cut",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of fixntk (the best is kept); peers run once",
+    )
+    ap.add_argument(
+        "--skip-loose",
+        type=int,
+        default=0,
+        help="drop the K loosest tolerances of each peer's ladder (saves "
+        "time on big problems)",
+    )
+    ap.add_argument(
+        "--max-design-gib",
+        type=float,
+        default=4.0,
+        help="largest n x (p d) design built for skglm/celer (GiB)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write all runs to this JSON file")
     # Internal: one solver's ladder in a worker process.
@@ -640,8 +760,11 @@ def main(argv=None):
             os.remove(path)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"target": args.target, "threads": threads, "problems": report},
-                      f, indent=1)
+            json.dump(
+                {"target": args.target, "threads": threads, "problems": report},
+                f,
+                indent=1,
+            )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""fixntk.solve_relu against scnn's augmented Lagrangian on the exact ReLU program (issue 7).
+r"""fixntk.solve_relu against scnn's augmented Lagrangian on the exact ReLU program
+(issue 7).
 
 The S1-like problem of issue 7: n = 2000, d = 20, 200 gate masks, the planted teacher of
 benchmarks/problems.py (10 ReLU neurons, 10% noise), lam = 0.1 * relu_lambda_max. Both
@@ -9,19 +10,20 @@ solvers minimise
 
 (scnn's ConvexReLU + NeuronGL1(lam): squared error / (2 n c), c = 1, and lam times the
 sum of the neuron norms of both weight sets, read in scnn's source: squared_error /
-(2 len(y)) and group_l1_penalty). scnn's reported objective adds its augmented-Lagrangian
-penalty, so it is printed only as a note; every solution is rescored with
-fixntk.relu_objective. Every output is judged by fixntk's
-certificate: the relative duality gap of the cone program (fixntk._relu.relu_duality_gap,
-relative to F(0) = ||y||^2 / (2n)) and the constraint violation
-(fixntk.constraint_violation). For an infeasible iterate the gap is not a bound and the
-table says so. scnn runs at a ladder of its own tolerances (tol = constraint_tol). The
-table also gives the training MSE of the ReLU model and of the gated ReLU model
-(fixntk.solve on the same masks and lam).
+(2 len(y)) and group_l1_penalty). scnn's reported objective adds its
+augmented-Lagrangian penalty, so it is printed only as a note; every solution is
+rescored with fixntk.relu_objective. Every output is judged by fixntk's
+certificate: the relative duality gap of the cone program
+(fixntk._relu.relu_duality_gap, relative to F(0) = ||y||^2 / (2n)) and the constraint
+violation (fixntk.constraint_violation). For an infeasible iterate the gap is not a
+bound and the table says so. scnn runs at a ladder of its own tolerances
+(tol = constraint_tol). The table also gives the training MSE of the ReLU model and of
+the gated ReLU model (fixntk.solve on the same masks and lam).
 
 Run pinned to one core:
 
-    taskset -c 1 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/compare_relu.py
+    taskset -c 1 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+        python benchmarks/compare_relu.py
 
 Times (wall and process cpu) are the best of ``--repeat`` runs for fixntk, one run per
 scnn tolerance; on a shared machine wall time is inflated by preemption, so the ratio
@@ -72,7 +74,8 @@ def time_limit(seconds):
 
 
 def scnn_fit(X, y, arr, lam, tol, max_iters):
-    """scnn's AL on our gates; returns (v, u, scnn's reported objective, (wall, cpu))."""
+    """scnn's AL on our gates; returns (v, u, scnn's reported objective,
+    (wall, cpu))."""
     import numpy as np
     from scnn.metrics import Metrics
     from scnn.models import ConvexReLU
@@ -121,7 +124,7 @@ def scnn_fit(X, y, arr, lam, tol, max_iters):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--d", type=int, default=20)
     ap.add_argument("--p", type=int, default=200)
@@ -171,7 +174,8 @@ def main(argv=None):
     rows.append(("fixntk solve_relu tol=1e-6", t_fix, gap, viol, obj, ""))
     print(
         f"fixntk: {res.n_iter} epochs, {res.active_set.size} active groups, its own "
-        f"certificate: relative gap {res.relative_gap:.2e}, violation {res.violation:.1e}; "
+        f"certificate: relative gap {res.relative_gap:.2e}, "
+        f"violation {res.violation:.1e}; "
         f"wall/cpu times {', '.join(f'{w:.2f}/{c:.2f}' for w, c in times)} s"
     )
 
@@ -183,7 +187,8 @@ def main(argv=None):
     gated_pred = np.einsum("np,pd,nd->n", arr.masks, gated.coef, X)
     print(
         f"training MSE: ReLU network {np.mean((relu_pred - y) ** 2):.6g} "
-        f"(objective {res.objective:.8g}), gated ReLU {np.mean((gated_pred - y) ** 2):.6g} "
+        f"(objective {res.objective:.8g}), "
+        f"gated ReLU {np.mean((gated_pred - y) ** 2):.6g} "
         f"(objective {gated.objective:.8g}), var(y) {np.var(y):.6g}"
     )
 
@@ -199,8 +204,8 @@ def main(argv=None):
         for tol in args.scnn_tols:
             if spent > args.scnn_budget:
                 print(
-                    f"  scnn tol={tol:g}: skipped (ladder budget of {args.scnn_budget:g} s "
-                    f"spent)"
+                    f"  scnn tol={tol:g}: skipped "
+                    f"(ladder budget of {args.scnn_budget:g} s spent)"
                 )
                 continue
             try:
@@ -212,7 +217,10 @@ def main(argv=None):
             except TimeoutError:
                 elapsed = (time.perf_counter() - t0, time.process_time() - c0)
                 nan = float("nan")
-                note = f"stopped after {args.scnn_time_limit:g} cpu s: no solution returned"
+                note = (
+                    f"stopped after {args.scnn_time_limit:g} cpu s: "
+                    "no solution returned"
+                )
                 rows.append((f"scnn AL tol={tol:g}", elapsed, nan, nan, nan, note))
                 print(f"  scnn tol={tol:g}: {note}", flush=True)
                 break
@@ -242,14 +250,16 @@ def main(argv=None):
             f"{cpu / t_fix[1]:7.1f}  {note}"
         )
     print(
-        "ratio: cpu time over fixntk's (the machine is shared: cpu time is the steadier)"
+        "ratio: cpu time over fixntk's "
+        "(the machine is shared: cpu time is the steadier)"
     )
     reached = [r for r in rows[1:] if r[2] <= TARGET and r[3] <= TARGET]
     if len(rows) > 1:
         if reached:
             print(
                 f"scnn reached the target in {reached[0][1][0]:.2f} s wall / "
-                f"{reached[0][1][1]:.2f} s cpu: {reached[0][1][1] / t_fix[1]:.1f}x fixntk's "
+                f"{reached[0][1][1]:.2f} s cpu: "
+                f"{reached[0][1][1] / t_fix[1]:.1f}x fixntk's "
                 f"{t_fix[0]:.2f} s wall / {t_fix[1]:.2f} s cpu"
             )
         else:

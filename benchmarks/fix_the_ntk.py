@@ -1,12 +1,13 @@
-"""Fixing the NTK on one real dataset: the objective from the NTK's kernel weights to the
-certified optimum, and KARE of the two kernels.
+r"""Fixing the NTK on one real dataset: the objective from the NTK's kernel weights to
+the certified optimum, and KARE of the two kernels.
 
-    python benchmarks/fix_the_ntk.py [--dataset diabetes] [--n-gates 200] [--lam-ratio 0.05]
+    python benchmarks/fix_the_ntk.py [--dataset diabetes] [--n-gates 200] \
+        [--lam-ratio 0.05]
 
 Prints F at the NTK's (best-scaled) weights, F after 1, 10, 100 (and all) steps of the
 paper's reweighting (``irls(newton_tol=None)``), the accelerated ``irls`` (projected
-Newton once the gap is small), ``solve``'s certified optimum, and KARE of kernel ridge with
-the NTK's kernel and with the fixed kernel ``H(eta*)`` at the same lam.
+Newton once the gap is small), ``solve``'s certified optimum, and KARE of kernel ridge
+with the NTK's kernel and with the fixed kernel ``H(eta*)`` at the same lam.
 """
 
 import argparse
@@ -29,7 +30,7 @@ def load(name):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="diabetes")
     ap.add_argument("--n-gates", type=int, default=200)
     ap.add_argument("--lam-ratio", type=float, default=0.05)
@@ -40,13 +41,17 @@ def main(argv=None):
     arr = fixntk.sample_arrangement(X, args.n_gates, seed=args.seed)
     lam = args.lam_ratio * fixntk.lambda_max(X, y, arr)
     n = X.shape[0]
-    print(f"{args.dataset}: n = {n}, d = {X.shape[1]} (with intercept), p = {arr.p} masks, "
-          f"lam = {args.lam_ratio} lam_max = {lam:.6g}")
+    print(
+        f"{args.dataset}: n = {n}, d = {X.shape[1]} (with intercept), "
+        f"p = {arr.p} masks, lam = {args.lam_ratio} lam_max = {lam:.6g}"
+    )
 
     t = time.perf_counter()
     opt = fixntk.solve(X, y, arr, lam, tol=1e-10)
-    print(f"solve (BCD):             F* = {opt.objective:.10f}  relative gap "
-          f"{opt.relative_gap:.1e}  ({time.perf_counter() - t:.2f} s)")
+    print(
+        f"solve (BCD):             F* = {opt.objective:.10f}  relative gap "
+        f"{opt.relative_gap:.1e}  ({time.perf_counter() - t:.2f} s)"
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -54,28 +59,39 @@ def main(argv=None):
         plain = fixntk.irls(X, y, arr, lam, newton_tol=None, max_iter=1000, tol=1e-8)
         t_plain = time.perf_counter() - t
     h = plain.history
-    print(f"IRLS start ({plain.eta0_kind}, scale {plain.scale:.3g}): "
-          f"F = {h[0]:.10f}  (F/F* - 1 = {h[0] / opt.objective - 1:.2e})")
+    print(
+        f"IRLS start ({plain.eta0_kind}, scale {plain.scale:.3g}): "
+        f"F = {h[0]:.10f}  (F/F* - 1 = {h[0] / opt.objective - 1:.2e})"
+    )
     for k in (1, 10, 100, len(h) - 1):
         if k < len(h):
-            print(f"IRLS after {k:4d} steps:  F = {h[k]:.10f}  (F/F* - 1 = "
-                  f"{h[k] / opt.objective - 1:.2e})  relative gap "
-                  f"{plain.gap_history[k] / plain.f0:.1e}")
-    print(f"  plain reweighting: {len(h) - 1} steps in {t_plain:.2f} s, converged "
-          f"{plain.converged}; history decreasing: {bool(np.all(np.diff(h) <= 1e-13 * h[:-1]))}")
+            print(
+                f"IRLS after {k:4d} steps:  F = {h[k]:.10f}  (F/F* - 1 = "
+                f"{h[k] / opt.objective - 1:.2e})  relative gap "
+                f"{plain.gap_history[k] / plain.f0:.1e}"
+            )
+    print(
+        f"  plain reweighting: {len(h) - 1} steps in {t_plain:.2f} s, converged "
+        f"{plain.converged}; history decreasing: "
+        f"{bool(np.all(np.diff(h) <= 1e-13 * h[:-1]))}"
+    )
     t = time.perf_counter()
     fast = fixntk.irls(X, y, arr, lam, tol=1e-8)
-    print(f"IRLS with Newton steps:  F = {fast.objective:.10f}  in {fast.n_iter} steps "
-          f"({fast.n_newton} Newton), relative gap {fast.relative_gap:.1e}, "
-          f"{time.perf_counter() - t:.2f} s")
+    print(
+        f"IRLS with Newton steps:  F = {fast.objective:.10f}  in {fast.n_iter} steps "
+        f"({fast.n_newton} Newton), relative gap {fast.relative_gap:.1e}, "
+        f"{time.perf_counter() - t:.2f} s"
+    )
 
     K_ntk = fixntk.mkl_kernel(X, arr, plain.eta_start)
     K_fix = fixntk.mkl_kernel(X, arr, fast.eta)
     # kernel ridge with H(eta) and ridge n lam is the group lasso's inner problem: KARE
     # at the same lam scores both kernels.
-    print(f"KARE at lam: NTK kernel {float(fixntk.kare(K_ntk, y, lam)):.6f}, "
-          f"fixed kernel {float(fixntk.kare(K_fix, y, lam)):.6f} "
-          "(the fixed kernel saw the labels: its KARE is optimistic)")
+    print(
+        f"KARE at lam: NTK kernel {float(fixntk.kare(K_ntk, y, lam)):.6f}, "
+        f"fixed kernel {float(fixntk.kare(K_fix, y, lam)):.6f} "
+        "(the fixed kernel saw the labels: its KARE is optimistic)"
+    )
 
 
 if __name__ == "__main__":

@@ -74,7 +74,10 @@ def exact_arrangement(X, p, seed=0):
     if arr.p == p:
         return arr
     return fixntk.Arrangement(
-        arr.words[:p], arr.n, gates=arr.gates[:p], counts=arr.counts[:p],
+        arr.words[:p],
+        arr.n,
+        gates=arr.gates[:p],
+        counts=arr.counts[:p],
         n_gates=n_gates,
     )
 

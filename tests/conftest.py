@@ -35,8 +35,10 @@ def fista_group_lasso(X, y, masks, lam, n_iter=20000):
 
     def F(W):
         R = A @ W - Y
-        return 0.5 * (R**2).sum() / n + lam * np.sqrt(
-            (W.reshape(p, d, -1) ** 2).sum(axis=(1, 2))).sum()
+        return (
+            0.5 * (R**2).sum() / n
+            + lam * np.sqrt((W.reshape(p, d, -1) ** 2).sum(axis=(1, 2))).sum()
+        )
 
     f_old = F(W)
     for _ in range(n_iter):
@@ -78,8 +80,9 @@ def interrupt_after_ready(script, wait=1.5, guard=120):
     import threading
     import time
 
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         # give the work time to enter its long loop, then interrupt it

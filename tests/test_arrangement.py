@@ -4,9 +4,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import planted
 
 import fixntk
-from conftest import planted
 
 
 def test_masks_match_gates_and_are_distinct():
@@ -86,9 +86,12 @@ def test_thread_count_does_not_change_result(tmp_path):
         "import numpy as np, fixntk;"
         "X = np.random.default_rng(0).standard_normal((500, 6));"
         "a = fixntk.sample_arrangement(X, 3000, seed=11);"
-        f"np.save(r'{tmp_path}/' + __import__('os').environ['NUMBA_NUM_THREADS'], a.words)"
+        f"np.save(r'{tmp_path}/' + "
+        "__import__('os').environ['NUMBA_NUM_THREADS'], a.words)"
     )
     for t in ("1", "2"):
         env = dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t)
         subprocess.run([sys.executable, "-c", script], check=True, env=env)
-    np.testing.assert_array_equal(np.load(tmp_path / "1.npy"), np.load(tmp_path / "2.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "1.npy"), np.load(tmp_path / "2.npy")
+    )

@@ -42,8 +42,12 @@ CHECKED = [
     fixntk.KAREKernelRegressor(n_gates=10, max_iter=10, random_state=0),
     fixntk.KAREKernelClassifier(n_gates=10, max_iter=10, random_state=0),
     fixntk.KAREKernelRegressor(
-        n_gates=10, lam=0.01, validation_fraction=None, n_free_weights=3,
-        max_iter=10, random_state=0,
+        n_gates=10,
+        lam=0.01,
+        validation_fraction=None,
+        n_free_weights=3,
+        max_iter=10,
+        random_state=0,
     ),
 ]
 

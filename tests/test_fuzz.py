@@ -1,5 +1,5 @@
-"""Fuzzing the compiled boundary: every call returns a finite, certified result or raises a
-Python exception; never a crash, a hang or a NaN.
+"""Fuzzing the compiled boundary: every call returns a finite, certified result or
+raises a Python exception; never a crash, a hang or a NaN.
 
 CI runs a small profile; FIXNTK_FUZZ_EXAMPLES=5000 runs a long one.
 """
@@ -17,15 +17,21 @@ import fixntk
 from fixntk import _core
 
 EXAMPLES = int(os.environ.get("FIXNTK_FUZZ_EXAMPLES", "40"))
-fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+fuzz = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite
 def arrays(draw, max_n=40, max_d=6):
     n = draw(st.integers(1, max_n))
     d = draw(st.integers(1, max_d))
-    kind = draw(st.sampled_from(["normal", "ints", "dupes", "const", "tiny", "huge", "zero"]))
+    kind = draw(
+        st.sampled_from(["normal", "ints", "dupes", "const", "tiny", "huge", "zero"])
+    )
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if kind == "normal":
         X = rng.standard_normal((n, d))
@@ -44,7 +50,11 @@ def arrays(draw, max_n=40, max_d=6):
     dtype = draw(st.sampled_from([np.float64, np.float32, np.int64]))
     if dtype is np.float32:
         X = np.clip(X, -1e30, 1e30)
-    X = X.astype(dtype) if dtype is not np.int64 else np.round(np.clip(X, -1e6, 1e6)).astype(dtype)
+    X = (
+        X.astype(dtype)
+        if dtype is not np.int64
+        else np.round(np.clip(X, -1e6, 1e6)).astype(dtype)
+    )
     layout = draw(st.sampled_from(["C", "F", "strided"]))
     if layout == "F":
         X = np.asfortranarray(X)
@@ -63,8 +73,12 @@ def arrays(draw, max_n=40, max_d=6):
 
 
 @fuzz
-@given(data=arrays(), n_gates=st.integers(1, 30), lam_frac=st.floats(1e-4, 2.0),
-       seed=st.integers(0, 1000))
+@given(
+    data=arrays(),
+    n_gates=st.integers(1, 30),
+    lam_frac=st.floats(1e-4, 2.0),
+    seed=st.integers(0, 1000),
+)
 def test_solve_boundary(data, n_gates, lam_frac, seed):
     X, y = data
     try:
@@ -92,8 +106,13 @@ def test_solve_boundary(data, n_gates, lam_frac, seed):
 
 
 @fuzz
-@given(n=st.integers(1, 70), p=st.integers(1, 12), d=st.integers(1, 5), c=st.integers(1, 3),
-       seed=st.integers(0, 1000))
+@given(
+    n=st.integers(1, 70),
+    p=st.integers(1, 12),
+    d=st.integers(1, 5),
+    c=st.integers(1, 3),
+    seed=st.integers(0, 1000),
+)
 def test_core_products_boundary(n, p, d, c, seed):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
@@ -102,17 +121,22 @@ def test_core_products_boundary(n, p, d, c, seed):
     W = rng.standard_normal((p, d, c))
     R = rng.standard_normal((n, c))
     A = (masks[:, :, None] * X[:, None, :]).reshape(n, p * d)
-    np.testing.assert_allclose(_core.masked_predict(X, arr.packed, W), A @ W.reshape(-1, c),
-                               atol=1e-10)
-    np.testing.assert_allclose(_core.masked_gradients(X, arr.packed, R).reshape(-1, c),
-                               A.T @ R, atol=1e-10)
+    np.testing.assert_allclose(
+        _core.masked_predict(X, arr.packed, W), A @ W.reshape(-1, c), atol=1e-10
+    )
+    np.testing.assert_allclose(
+        _core.masked_gradients(X, arr.packed, R).reshape(-1, c), A.T @ R, atol=1e-10
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    lambda X, a: (X, a.packed[:, :0], np.zeros((a.p, X.shape[1], 1))),
-    lambda X, a: (X, a.packed, np.zeros((a.p + 1, X.shape[1], 1))),
-    lambda X, a: (X[:, 0].copy(), a.packed, np.zeros((a.p, 1, 1))),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda X, a: (X, a.packed[:, :0], np.zeros((a.p, X.shape[1], 1))),
+        lambda X, a: (X, a.packed, np.zeros((a.p + 1, X.shape[1], 1))),
+        lambda X, a: (X[:, 0].copy(), a.packed, np.zeros((a.p, 1, 1))),
+    ],
+)
 def test_core_rejects_inconsistent_shapes(bad):
     X = np.random.default_rng(0).standard_normal((30, 3))
     arr = fixntk.sample_arrangement(X, 10, seed=0)
@@ -173,8 +197,13 @@ def raw_arrays(draw, max_n=25, max_d=5):
         X = X.ravel()
     elif ndim == 3:
         X = X[:, :, None]
-    clean = (ndim == 2 and n >= 1 and d >= 1 and dtype not in ("complex", "object-str")
-             and (kind in _CLEAN or dtype in ("int64", "bool")))
+    clean = (
+        ndim == 2
+        and n >= 1
+        and d >= 1
+        and dtype not in ("complex", "object-str")
+        and (kind in _CLEAN or dtype in ("int64", "bool"))
+    )
     return X, clean
 
 
@@ -195,8 +224,11 @@ def _finite_or_refused(call, clean, allowed=()):
 @given(data=raw_arrays(), n_gates=st.integers(1, 50), seed=st.integers(0, 1000))
 def test_sample_arrangement_boundary(data, n_gates, seed):
     X, clean = data
-    arr = _finite_or_refused(lambda: fixntk.sample_arrangement(X, n_gates, seed=seed),
-                             clean, allowed=("all-zero",))
+    arr = _finite_or_refused(
+        lambda: fixntk.sample_arrangement(X, n_gates, seed=seed),
+        clean,
+        allowed=("all-zero",),
+    )
     if arr is not None:
         assert 1 <= arr.p <= n_gates and arr.masks.shape == (np.shape(X)[0], arr.p)
         assert arr.masks.any(axis=0).all() and arr.counts.sum() <= n_gates
@@ -215,15 +247,20 @@ def masks_for(draw, n):
 
 
 @fuzz
-@given(data=raw_arrays(), st_data=st.data(), n_samples=st.integers(1, 400),
-       seed=st.integers(0, 1000))
+@given(
+    data=raw_arrays(),
+    st_data=st.data(),
+    n_samples=st.integers(1, 400),
+    seed=st.integers(0, 1000),
+)
 def test_ntk_weights_boundary(data, st_data, n_samples, seed):
     X, clean = data
     n = np.shape(X)[0] if np.ndim(X) else 0
     M = st_data.draw(masks_for(n))
     ok = M.dtype == bool and M.shape[0] == n and M.shape[1] >= 1
-    w = _finite_or_refused(lambda: fixntk.ntk_weights(X, M, n_samples, seed=seed),
-                           clean and ok)
+    w = _finite_or_refused(
+        lambda: fixntk.ntk_weights(X, M, n_samples, seed=seed), clean and ok
+    )
     if w is not None:
         assert w.eta.shape == (M.shape[1],) and (w.eta >= 0).all()
         total = w.eta.sum() + w.missing_mass + w.zero_mass
@@ -236,8 +273,11 @@ def test_ntk_kernel_boundary(data, z, use_z):
     (X, clean), (Z, z_clean) = data, z
     same_d = np.ndim(Z) == np.ndim(X) == 2 and np.shape(Z)[1] == np.shape(X)[1]
     if use_z:
-        K = _finite_or_refused(lambda: fixntk.ntk_kernel(X, Z),
-                               clean and z_clean and same_d, allowed=("double",))
+        K = _finite_or_refused(
+            lambda: fixntk.ntk_kernel(X, Z),
+            clean and z_clean and same_d,
+            allowed=("double",),
+        )
     else:
         K = _finite_or_refused(lambda: fixntk.ntk_kernel(X), clean, allowed=("double",))
     if K is not None:
@@ -245,20 +285,34 @@ def test_ntk_kernel_boundary(data, z, use_z):
 
 
 @fuzz
-@given(data=raw_arrays(), st_data=st.data(),
-       eta_kind=st.sampled_from(["ok", "ok", "zero", "neg", "nan", "short", "str"]))
+@given(
+    data=raw_arrays(),
+    st_data=st.data(),
+    eta_kind=st.sampled_from(["ok", "ok", "zero", "neg", "nan", "short", "str"]),
+)
 def test_mkl_kernel_boundary(data, st_data, eta_kind):
     X, clean = data
     n = np.shape(X)[0] if np.ndim(X) else 0
     M = st_data.draw(masks_for(n))
     p = M.shape[1]
     eta = np.abs(np.random.default_rng(p).standard_normal(p))
-    eta = {"ok": eta, "zero": 0 * eta, "neg": -eta - 1, "nan": eta + np.nan,
-           "short": eta[:-1], "str": "ntk"}[eta_kind]
-    ok = (M.dtype == bool and M.shape[0] == n and p >= 1
-          and (eta_kind in ("ok", "zero") or (eta_kind in ("neg", "nan") and p == 0)))
-    K = _finite_or_refused(lambda: fixntk.mkl_kernel(X, M, eta), clean and ok,
-                           allowed=("double",))
+    eta = {
+        "ok": eta,
+        "zero": 0 * eta,
+        "neg": -eta - 1,
+        "nan": eta + np.nan,
+        "short": eta[:-1],
+        "str": "ntk",
+    }[eta_kind]
+    ok = (
+        M.dtype == bool
+        and M.shape[0] == n
+        and p >= 1
+        and (eta_kind in ("ok", "zero") or (eta_kind in ("neg", "nan") and p == 0))
+    )
+    K = _finite_or_refused(
+        lambda: fixntk.mkl_kernel(X, M, eta), clean and ok, allowed=("double",)
+    )
     if K is not None:
         assert K.shape == (n, n)
         np.testing.assert_array_equal(K, K.T)

@@ -181,6 +181,7 @@ def test_bad_inputs(problem):
 
 # --------------------------------------------------------------------------- estimators
 
+
 def test_regressor_predicts_with_the_learned_kernel():
     X, y, Xt, _ = _teacher(1)
     est = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y)

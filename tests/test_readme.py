@@ -1,4 +1,5 @@
-"""The README's Python examples run as written (they are the newcomer's first contact)."""
+"""The README's Python examples run as written (they are the newcomer's first
+contact)."""
 
 import pathlib
 import re

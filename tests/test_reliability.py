@@ -60,9 +60,13 @@ print(rss() - before)
 
 
 def _rss_growth(leak_kb):
-    out = subprocess.run([sys.executable, "-c", _LEAK_RUN, str(leak_kb)], check=True,
-                         capture_output=True, text=True,
-                         cwd=os.path.dirname(__file__)).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _LEAK_RUN, str(leak_kb)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(__file__),
+    ).stdout
     return int(out.split()[-1])
 
 
@@ -103,17 +107,28 @@ def test_same_seed_bit_identical_with_one_or_two_threads(tmp_path):
     must agree to round-off."""
     outs, kernels = [], []
     for t in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t,
-                   OPENBLAS_NUM_THREADS=t)
+        env = dict(
+            os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t
+        )
         path = tmp_path / f"kernels{t}.npz"
-        outs.append(subprocess.run([sys.executable, "-c", _DIGESTS, str(path)],
-                                   env=env, check=True, capture_output=True,
-                                   text=True).stdout)
+        outs.append(
+            subprocess.run(
+                [sys.executable, "-c", _DIGESTS, str(path)],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         kernels.append(np.load(path))
     assert outs[0] == outs[1]
     for name in ("ntk", "mkl"):
-        np.testing.assert_allclose(kernels[0][name], kernels[1][name], rtol=1e-12,
-                                   atol=1e-14 * np.abs(kernels[0][name]).max())
+        np.testing.assert_allclose(
+            kernels[0][name],
+            kernels[1][name],
+            rtol=1e-12,
+            atol=1e-14 * np.abs(kernels[0][name]).max(),
+        )
     words = outs[0].split()
     assert words[words.index("active") + 1] != "0" and "True" in words  # not vacuous
     assert int(words[words.index("nnz") + 1]) > 10
@@ -127,7 +142,8 @@ lm = fixntk.lambda_max(X[:200], y[:200], small)
 print("usable", fixntk.solve(X[:200], y[:200], small, 0.1 * lm).converged, flush=True)
 """
 
-_LONG_IRLS = r"""
+_LONG_IRLS = (
+    r"""
 import warnings, numpy as np, fixntk
 rng = np.random.default_rng(0)
 X = rng.standard_normal((1500, 10))
@@ -141,9 +157,12 @@ try:
     print("finished")
 except KeyboardInterrupt:
     print("interrupted", flush=True)
-""" + _AFTER
+"""
+    + _AFTER
+)
 
-_LONG_PATH = r"""
+_LONG_PATH = (
+    r"""
 import numpy as np, fixntk
 rng = np.random.default_rng(0)
 X = rng.standard_normal((20000, 30))
@@ -155,7 +174,9 @@ try:
     print("finished")
 except KeyboardInterrupt:
     print("interrupted", flush=True)
-""" + _AFTER
+"""
+    + _AFTER
+)
 
 
 @pytest.mark.parametrize("script", [_LONG_IRLS, _LONG_PATH], ids=["irls", "solve_path"])
@@ -241,16 +262,22 @@ _CASES = {  # name: (what it changes, how, keyword an error must contain or None
     "3-D X": ("X", _tx(lambda A: A[:, :, None]), "(?i)2-dim|dim 3|square|dim"),
     "n = 0": ("X", _tx(lambda A: A[:0]), _EMPTY),
     "d = 0": ("X", _tx(lambda A: A[:, :0]), _EMPTY),
-    "string X": ("X", _tx(lambda A: np.char.add(A.astype(str), "x")),
-                 "(?i)dtype|real|string"),
+    "string X": (
+        "X",
+        _tx(lambda A: np.char.add(A.astype(str), "x")),
+        "(?i)dtype|real|string",
+    ),
     "object X (a str)": ("X", _tx(_poke("a")), "(?i)object|non-numeric|string"),
     "complex X": ("X", _tx(lambda A: A + 1j), "(?i)complex"),
     "NaN in y": ("y", _set(ytx=_poke(np.nan)), "NaN"),
     "inf in y": ("y", _set(ytx=_poke(np.inf)), "(?i)inf"),
     "complex y": ("y", _set(ytx=lambda y: y + 1j), "(?i)complex"),
     "len(y) != n": ("y", _set(ytx=lambda y: y[:-1]), "(?i)match|inconsistent"),
-    "masks with n-1 rows": ("masks", lambda c: _set(masks=c.masks[:-1])(c),
-                            "(?i)must match"),
+    "masks with n-1 rows": (
+        "masks",
+        lambda c: _set(masks=c.masks[:-1])(c),
+        "(?i)must match",
+    ),
     "masks with p = 0": ("masks", lambda c: _set(masks=c.masks[:, :0])(c), "p = 0"),
     "lam < 0": ("lam", _set(lam=-1.0, lam_given=True), "(?i)lam.*> 0"),
     "lam NaN": ("lam", _set(lam=np.nan, lam_given=True), "(?i)lam.*finite"),
@@ -262,8 +289,13 @@ _CASES = {  # name: (what it changes, how, keyword an error must contain or None
     "float32": ("X", _tx(lambda A: A.astype(np.float32)), None),
     "Fortran order": ("X", _tx(np.asfortranarray), None),
     "non-contiguous": ("X", _tx(lambda A: np.repeat(A, 2, axis=1)[:, ::2]), None),
-    "nested lists": ("X", lambda c: dataclasses.replace(
-        c, tx=lambda A: A.tolist(), ytx=lambda y: y.tolist()), None),
+    "nested lists": (
+        "X",
+        lambda c: dataclasses.replace(
+            c, tx=lambda A: A.tolist(), ytx=lambda y: y.tolist()
+        ),
+        None,
+    ),
     "pandas DataFrame": ("X", _tx(_frame), None),
     "scipy.sparse": ("X", _tx(_sparse), "(?i)sparse"),  # handled or a TypeError
     "n < d": ("X", lambda c: _base(n=8, d=20), None),
@@ -324,10 +356,14 @@ def _estimator(name, c):
         ReLURegressor,
     )
 
-    cls = dict(GatedReLURegressor=GatedReLURegressor,
-               GatedReLUClassifier=GatedReLUClassifier, NTKRegressor=NTKRegressor,
-               NTKClassifier=NTKClassifier, ReLURegressor=ReLURegressor,
-               ReLUClassifier=ReLUClassifier)[name]
+    cls = dict(
+        GatedReLURegressor=GatedReLURegressor,
+        GatedReLUClassifier=GatedReLUClassifier,
+        NTKRegressor=NTKRegressor,
+        NTKClassifier=NTKClassifier,
+        ReLURegressor=ReLURegressor,
+        ReLUClassifier=ReLUClassifier,
+    )[name]
     if name.startswith("NTK"):
         return cls(lam=c.lam)
     return cls(n_gates=c.n_gates, lam=c.lam, tol=c.tol, random_state=0)
@@ -344,30 +380,60 @@ def _predict(name, c):
 
 
 _ENTRIES = {  # name: (inputs it reads, call)
-    "solve": ("X y masks lam tol", lambda c: fixntk.solve(
-        _main(c), _y(c), c.masks, c.lam, tol=c.tol)),
-    "solve_path": ("X y masks lam tol", lambda c: fixntk.solve_path(
-        _main(c), _y(c), c.masks, lams=_grid(c), n_lams=3, tol=c.tol)),
+    "solve": (
+        "X y masks lam tol",
+        lambda c: fixntk.solve(_main(c), _y(c), c.masks, c.lam, tol=c.tol),
+    ),
+    "solve_path": (
+        "X y masks lam tol",
+        lambda c: fixntk.solve_path(
+            _main(c), _y(c), c.masks, lams=_grid(c), n_lams=3, tol=c.tol
+        ),
+    ),
     "lambda_max": ("X y masks", lambda c: fixntk.lambda_max(_main(c), _y(c), c.masks)),
-    "sample_arrangement": ("X n_gates", lambda c: fixntk.sample_arrangement(
-        _main(c), c.n_gates, seed=0)),
-    "ntk_weights": ("X masks", lambda c: fixntk.ntk_weights(
-        _main(c), c.masks, 2000, seed=0)),
+    "sample_arrangement": (
+        "X n_gates",
+        lambda c: fixntk.sample_arrangement(_main(c), c.n_gates, seed=0),
+    ),
+    "ntk_weights": (
+        "X masks",
+        lambda c: fixntk.ntk_weights(_main(c), c.masks, 2000, seed=0),
+    ),
     "ntk_kernel": ("X", lambda c: fixntk.ntk_kernel(_main(c))),
-    "mkl_kernel": ("X masks", lambda c: fixntk.mkl_kernel(
-        _main(c), c.masks, np.ones(np.shape(c.masks)[-1]))),
+    "mkl_kernel": (
+        "X masks",
+        lambda c: fixntk.mkl_kernel(_main(c), c.masks, np.ones(np.shape(c.masks)[-1])),
+    ),
     "kare": ("X y lam", lambda c: fixntk.kare(_main(c, True), _y(c), c.lam)),
-    "select_lambda_kare": ("X y lam", lambda c: fixntk.select_lambda_kare(
-        _main(c, True), _y(c), lams=_grid(c), n_lams=5)),
-    "irls": ("X y masks lam tol", lambda c: fixntk.irls(
-        _main(c), _y(c), c.masks, c.lam, tol=c.tol, n_samples=2000, max_iter=100)),
-    "solve_relu": ("X y masks lam tol", lambda c: fixntk.solve_relu(
-        _main(c), _y(c), c.masks, c.lam, tol=c.tol)),
-    "gated_to_relu": ("X masks", lambda c: fixntk.gated_to_relu(
-        _main(c), c.masks, _coef_for(c, _main(c)))),
+    "select_lambda_kare": (
+        "X y lam",
+        lambda c: fixntk.select_lambda_kare(
+            _main(c, True), _y(c), lams=_grid(c), n_lams=5
+        ),
+    ),
+    "irls": (
+        "X y masks lam tol",
+        lambda c: fixntk.irls(
+            _main(c), _y(c), c.masks, c.lam, tol=c.tol, n_samples=2000, max_iter=100
+        ),
+    ),
+    "solve_relu": (
+        "X y masks lam tol",
+        lambda c: fixntk.solve_relu(_main(c), _y(c), c.masks, c.lam, tol=c.tol),
+    ),
+    "gated_to_relu": (
+        "X masks",
+        lambda c: fixntk.gated_to_relu(_main(c), c.masks, _coef_for(c, _main(c))),
+    ),
 }
-for _name in ("GatedReLURegressor", "GatedReLUClassifier", "ReLURegressor",
-              "ReLUClassifier", "NTKRegressor", "NTKClassifier"):
+for _name in (
+    "GatedReLURegressor",
+    "GatedReLUClassifier",
+    "ReLURegressor",
+    "ReLUClassifier",
+    "NTKRegressor",
+    "NTKClassifier",
+):
     _gated = "NTK" not in _name
     _ENTRIES[f"{_name}.fit"] = (
         "X y lam" + " tol n_gates" * _gated,
@@ -407,10 +473,15 @@ def _run(case_name, entry_name):
     return "ok", None
 
 
-@pytest.mark.parametrize("case, entry", [
-    (case, entry) for case in _CASES for entry in _ENTRIES
-    if _CASES[case][0] in _ENTRIES[entry][0].split()  # the entry reads that input
-])
+@pytest.mark.parametrize(
+    "case, entry",
+    [
+        (case, entry)
+        for case in _CASES
+        for entry in _ENTRIES
+        if _CASES[case][0] in _ENTRIES[entry][0].split()  # the entry reads that input
+    ],
+)
 def test_bad_inputs_get_a_clear_error_and_good_ones_an_answer(case, entry):
     _, _, keyword = _CASES[case]
     status, exc = _run(case, entry)
@@ -432,10 +503,12 @@ def test_bad_inputs_get_a_clear_error_and_good_ones_an_answer(case, entry):
 
 def test_pickle_from_an_incompatible_version_is_refused(monkeypatch):
     X, y = planted(n=60, d=3, seed=0)
-    ests = [fixntk.GatedReLURegressor(n_gates=10, lam=0.01, random_state=0),
-            fixntk.NTKRegressor(lam=0.01),
-            fixntk.ReLURegressor(n_gates=10, lam=0.01, random_state=0),
-            fixntk.KAREKernelRegressor(n_gates=10, max_iter=3, random_state=0)]
+    ests = [
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.01, random_state=0),
+        fixntk.NTKRegressor(lam=0.01),
+        fixntk.ReLURegressor(n_gates=10, lam=0.01, random_state=0),
+        fixntk.KAREKernelRegressor(n_gates=10, max_iter=3, random_state=0),
+    ]
     for est in ests:
         est.fit(X, y)
         state = est.__getstate__()
@@ -444,12 +517,18 @@ def test_pickle_from_an_incompatible_version_is_refused(monkeypatch):
         np.testing.assert_array_equal(same.predict(X), est.predict(X))
         major = int(fixntk.__version__.split(".")[0])
         future = f"{major + 1}.0.0"
-        monkeypatch.setattr(type(est), "__getstate__",
-                            lambda self, s=state, v=future: dict(s, _fixntk_version=v))
+        monkeypatch.setattr(
+            type(est),
+            "__getstate__",
+            lambda self, s=state, v=future: dict(s, _fixntk_version=v),
+        )
         blob = pickle.dumps(est)
         monkeypatch.undo()
-        with pytest.raises(ValueError, match=rf"fixntk {major + 1}\.0\.0.*"
-                           rf"fixntk {fixntk.__version__}.*incompatible"):
+        with pytest.raises(
+            ValueError,
+            match=rf"fixntk {major + 1}\.0\.0.*"
+            rf"fixntk {fixntk.__version__}.*incompatible",
+        ):
             pickle.loads(blob)
         old = {k: v for k, v in state.items() if k != "_fixntk_version"}
         fresh = type(est).__new__(type(est))
@@ -462,8 +541,10 @@ def test_pickle_from_an_incompatible_version_is_refused(monkeypatch):
 
 def write_table(path):
     entries = list(_ENTRIES)
-    lines = ["| input | " + " | ".join(entries) + " |",
-             "|---" * (len(entries) + 1) + "|"]
+    lines = [
+        "| input | " + " | ".join(entries) + " |",
+        "|---" * (len(entries) + 1) + "|",
+    ]
     for case in _CASES:
         cells = []
         for entry in entries:
@@ -488,7 +569,8 @@ def test_ntk_kernel_keeps_the_angle_at_extreme_scales():
     rng = np.random.default_rng(0)
     X, Z = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
     for s in (1e160, 1e-160):
-        np.testing.assert_allclose(fixntk.ntk_kernel(s * X, Z / s),
-                                   fixntk.ntk_kernel(X, Z), rtol=1e-12)
+        np.testing.assert_allclose(
+            fixntk.ntk_kernel(s * X, Z / s), fixntk.ntk_kernel(X, Z), rtol=1e-12
+        )
     with pytest.raises(ValueError, match="double precision"):
         fixntk.ntk_kernel(1e160 * X)  # the Gram matrix itself overflows

@@ -60,7 +60,7 @@ def test_cone_projection_warm_starts_and_certified_early_stop():
     lands on the cold projection; with stop_below the returned norm is a certified upper
     bound on ||P_C(c)||, at most stop_below, or the exact projection."""
     rng = np.random.default_rng(1)
-    for trial in range(20):
+    for _trial in range(20):
         n, d = 300, int(rng.integers(3, 12))
         X = rng.standard_normal((n, d))
         signs = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
@@ -71,11 +71,14 @@ def test_cone_projection_warm_starts_and_certified_early_stop():
         v2, face2, _, exact2 = _project_polyhedron(c, X, signs, face=face_other)
         assert exact2
         np.testing.assert_allclose(v2, v, atol=1e-9)
-        np.testing.assert_allclose((signs * (X @ v2))[face2.rows], 0, atol=1e-9)  # tight
+        np.testing.assert_allclose(
+            (signs * (X @ v2))[face2.rows], 0, atol=1e-9
+        )  # tight
         exact_norm = np.linalg.norm(v)
         for stop in (0.5 * exact_norm, 1.5 * exact_norm, 0.0):
-            w, _, _, done = _project_polyhedron(c, X, signs, face=face_other,
-                                                stop_below=stop)
+            w, _, _, done = _project_polyhedron(
+                c, X, signs, face=face_other, stop_below=stop
+            )
             bound = np.linalg.norm(w)
             # v = c + N^T u with u >= 0: an upper bound (up to rounding)
             assert bound >= exact_norm - 1e-12 * np.linalg.norm(c)
@@ -147,7 +150,6 @@ def test_kkt_conditions_of_the_cone_program(problem, solved):
     inactive blocks: ||P_C(+-X^T D_i r)|| / n <= lam (dual feasibility)."""
     X, y, arr = problem
     lam, res = solved
-    n = len(y)
     r = y - relu_forward(X, res.v, res.u)
     prob = fixntk._relu._Problem(X, y, arr, lam)
     G = prob.gradients(r)
@@ -172,7 +174,8 @@ def test_agrees_with_cvxpy_on_a_tiny_problem():
     U = cp.Variable((arr.p, d))
     pred = sum(cp.multiply(M[:, i], X @ (V[i] - U[i])) for i in range(arr.p))
     obj = cp.sum_squares(pred - y) / (2 * n) + lam * sum(
-        cp.norm(V[i]) + cp.norm(U[i]) for i in range(arr.p))
+        cp.norm(V[i]) + cp.norm(U[i]) for i in range(arr.p)
+    )
     cons = [cp.multiply(S[:, i], X @ V[i]) >= 0 for i in range(arr.p)]
     cons += [cp.multiply(S[:, i], X @ U[i]) >= 0 for i in range(arr.p)]
     prob = cp.Problem(cp.Minimize(obj), cons)
@@ -187,8 +190,9 @@ def test_agrees_with_cvxpy_on_a_tiny_problem():
 
 
 def _train_relu_network(X, y, lam, n_neurons, seed, n_steps=3000, lr=0.05):
-    """Plain full-batch gradient descent on the non-convex ReLU network with weight decay
-    1/(2n)||f(X) - y||^2 + (lam/2)(||W||^2 + ||a||^2); returns (objective, W, a)."""
+    """Plain full-batch gradient descent on the non-convex ReLU network with weight
+    decay 1/(2n)||f(X) - y||^2 + (lam/2)(||W||^2 + ||a||^2); returns
+    (objective, W, a)."""
     rng = np.random.default_rng(seed)
     n, d = X.shape
     W = rng.standard_normal((n_neurons, d)) / np.sqrt(d)
@@ -227,8 +231,9 @@ def test_convex_optimum_beats_gradient_descent_restarts():
     # the convex optimum as a ReLU network: same objective, without the masks
     f = relu_forward(X, res.v, res.u)
     penalty = np.linalg.norm(res.v, axis=1).sum() + np.linalg.norm(res.u, axis=1).sum()
-    assert np.isclose(0.5 * np.mean((f - y) ** 2) + lam * penalty, res.objective,
-                      rtol=1e-9)
+    assert np.isclose(
+        0.5 * np.mean((f - y) ** 2) + lam * penalty, res.objective, rtol=1e-9
+    )
     # and gradient descent is not absurdly far: the comparison is not vacuous
     assert best <= 1.5 * res.objective
 
@@ -251,8 +256,15 @@ def test_multi_output_is_one_program_per_column(problem):
     assert res.v.shape == (arr.p, X.shape[1], 2)
     for k in range(2):
         col = fixntk.solve_relu(X, Y[:, k], arr, lam, tol=1e-9)
-        assert abs(fixntk.relu_objective(X, Y[:, k], arr, res.v[..., k], res.u[..., k],
-                                         lam) - col.objective) <= 1e-8 * col.f0
+        assert (
+            abs(
+                fixntk.relu_objective(
+                    X, Y[:, k], arr, res.v[..., k], res.u[..., k], lam
+                )
+                - col.objective
+            )
+            <= 1e-8 * col.f0
+        )
 
 
 def test_warm_start_and_convergence_warning(problem, solved):
@@ -288,14 +300,16 @@ def test_bad_inputs_raise_clear_errors(problem):
     with pytest.raises(ValueError, match="warm_start"):
         fixntk.solve_relu(X, y, arr, 0.1, warm_start=np.zeros((arr.p, 5)))
     with pytest.raises(ValueError, match="must have shape"):
-        fixntk.solve_relu(X, y, arr, 0.1, warm_start=(np.zeros((3, 5)), np.zeros((3, 5))))
+        fixntk.solve_relu(
+            X, y, arr, 0.1, warm_start=(np.zeros((3, 5)), np.zeros((3, 5)))
+        )
     with pytest.raises(ValueError, match="must have shape"):
         fixntk.gated_to_relu(X, arr, np.zeros((arr.p + 1, 5)))
     with pytest.raises(ValueError, match="boolean"):
         fixntk.solve_relu(X, y, np.full((len(y), 3), 0.5), 0.1)
 
 
-# --------------------------------------------------------------------------- gated -> ReLU
+# ------------------------------------------------------------------------ gated -> ReLU
 
 
 def test_gated_to_relu_reproduces_the_gated_training_predictions(problem):
@@ -330,6 +344,7 @@ def test_gated_to_relu_reports_infeasible_masks():
 
 # --------------------------------------------------------------------------- estimators
 
+
 # Small models, moderate lam and a short epoch budget: the suite runs in seconds.
 @pytest.fixture(scope="module")
 def regression():
@@ -351,7 +366,9 @@ def test_regressor_solves_the_program_and_predicts_with_its_network(regression):
     X_new = np.random.default_rng(1).standard_normal((20, 4))
     np.testing.assert_allclose(est.predict(X_new), net.forward(X_new), atol=1e-12)
     manual = np.maximum(np.hstack([X_new, np.ones((20, 1))]) @ net.first_layer.T, 0)
-    np.testing.assert_allclose(manual @ net.second_layer, est.predict(X_new), atol=1e-12)
+    np.testing.assert_allclose(
+        manual @ net.second_layer, est.predict(X_new), atol=1e-12
+    )
     # the network's non-convex objective with weight decay is the convex optimum
     loss = 0.5 * np.mean((net.forward(X) - y) ** 2)
     assert np.isclose(loss + est.lam_ * net.weight_decay(), est.objective_, rtol=1e-9)
@@ -378,7 +395,9 @@ def test_lam_by_cross_validation_and_warm_start(regression):
     est = ReLURegressor(n_gates=10, lam="cv", n_lams=3, cv=2, random_state=0).fit(X, y)
     assert est.lams_.shape == (3,) and est.lam_ in est.lams_
     assert np.argmin(est.lam_scores_) == np.flatnonzero(est.lams_ == est.lam_)[0]
-    warm = ReLURegressor(n_gates=10, lam=0.05, warm_start=True, random_state=0).fit(X, y)
+    warm = ReLURegressor(n_gates=10, lam=0.05, warm_start=True, random_state=0).fit(
+        X, y
+    )
     gates, iters = warm.gates_.copy(), warm.n_iter_
     warm.fit(X, y)  # same lam, started at the previous solution
     np.testing.assert_array_equal(warm.gates_, gates)
@@ -387,9 +406,13 @@ def test_lam_by_cross_validation_and_warm_start(regression):
 
 def test_estimator_rejects_bad_parameters(regression):
     X, y = regression
-    for params, match in [({"lam": "kare"}, "'cv'"), ({"lam": -1.0}, "lam"),
-                          ({"n_gates": 0}, "n_gates"), ({"tol": 0.0}, "tol"),
-                          ({"lam": "cv", "cv": 1}, "cv")]:
+    for params, match in [
+        ({"lam": "kare"}, "'cv'"),
+        ({"lam": -1.0}, "lam"),
+        ({"n_gates": 0}, "n_gates"),
+        ({"tol": 0.0}, "tol"),
+        ({"lam": "cv", "cv": 1}, "cv"),
+    ]:
         with pytest.raises(ValueError, match=match):
             ReLURegressor(**params).fit(X, y)
 

@@ -1,9 +1,9 @@
 import threading
 
 import numpy as np
+from conftest import interrupt_after_ready, planted
 
 import fixntk
-from conftest import interrupt_after_ready, planted
 
 _LONG_SOLVE = r"""
 import sys, numpy as np, fixntk
@@ -20,7 +20,9 @@ except KeyboardInterrupt:
     print("interrupted", flush=True)
 # the process is still usable afterwards
 small = fixntk.sample_arrangement(X[:200], 20, seed=0)
-res = fixntk.solve(X[:200], y[:200], small, 0.1 * fixntk.lambda_max(X[:200], y[:200], small))
+res = fixntk.solve(
+    X[:200], y[:200], small, 0.1 * fixntk.lambda_max(X[:200], y[:200], small)
+)
 print("usable", res.converged, flush=True)
 """
 

@@ -2,11 +2,11 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import dense_design, fista_group_lasso, planted
 from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
 from fixntk import _core
-from conftest import dense_design, fista_group_lasso, planted
 
 
 def test_core_products_match_dense():
@@ -30,7 +30,9 @@ def dense_gap(A, Y, W, lam, p):
     R = Y - A @ W
     gnorm = np.sqrt(((A.T @ R).reshape(p, -1) ** 2).sum(axis=1)) / n
     scale = max(1.0, gnorm.max() / lam)
-    primal = 0.5 * (R**2).sum() / n + lam * np.sqrt((W.reshape(p, -1) ** 2).sum(1)).sum()
+    primal = (
+        0.5 * (R**2).sum() / n + lam * np.sqrt((W.reshape(p, -1) ** 2).sum(1)).sum()
+    )
     dual = 0.5 * ((Y**2).sum() - ((Y - R / scale) ** 2).sum()) / n
     return primal, primal - dual
 
@@ -70,7 +72,9 @@ def test_jacobi_eigendecomposition_matches_numpy():
     B = rng.standard_normal((30, 12))
     A = B.T @ B
     s, U = _core.sym_eig(A)
-    np.testing.assert_allclose(np.sort(s), np.linalg.eigvalsh(A), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        np.sort(s), np.linalg.eigvalsh(A), rtol=1e-10, atol=1e-10
+    )
     np.testing.assert_allclose(U @ np.diag(s) @ U.T, A, atol=1e-9)
     np.testing.assert_allclose(U.T @ U, np.eye(12), atol=1e-12)
 
@@ -93,13 +97,15 @@ def test_certified_gap_and_agreement_with_fista(small_problem, frac):
     lam = frac * fixntk.lambda_max(X, y, arr)
     res = fixntk.solve(X, y, arr, lam, tol=1e-8)
     assert res.converged
-    # the gap is primal - dual in floating point: at convergence it may sit a few ulps of
-    # F below zero
+    # the gap is primal - dual in floating point: at convergence it may sit a few ulps
+    # of F below zero
     assert -1e-14 * res.f0 <= res.gap <= 1e-8 * res.f0
     # the gap recomputed from scratch at the returned point
     gap = fixntk.duality_gap(X, y, arr, res.coef, lam)
     assert gap <= 1e-8 * res.f0 * 1.01 + 1e-12
-    assert np.isclose(res.objective, fixntk.objective(X, y, arr, res.coef, lam), rtol=1e-12)
+    assert np.isclose(
+        res.objective, fixntk.objective(X, y, arr, res.coef, lam), rtol=1e-12
+    )
     _, f_ref = fista_group_lasso(X, y, arr.masks, lam, n_iter=30000)
     # FISTA is an upper bound on the optimum; ours must match it to 1e-6 relative
     assert res.objective <= f_ref * (1 + 1e-9)
@@ -181,7 +187,10 @@ def test_path_decreasing_grid_and_certified(small_problem):
     assert nnz[-1] > nnz[0]
     # each path point equals a cold solve
     cold = fixntk.solve(X, y, arr, lams[4], tol=1e-10)
-    assert abs(fixntk.objective(X, y, arr, coefs[4], lams[4]) - cold.objective) <= 2e-6 * f0
+    assert (
+        abs(fixntk.objective(X, y, arr, coefs[4], lams[4]) - cold.objective)
+        <= 2e-6 * f0
+    )
 
 
 def test_zero_target_gives_zero_solution(small_problem):
@@ -204,19 +213,27 @@ def test_float32_fortran_and_lists_accepted(small_problem):
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        (lambda X, y, a, l: (np.full_like(X, np.nan), y, a, l), "NaN"),
-        (lambda X, y, a, l: (X, np.where(np.arange(len(y)) == 3, np.inf, y), a, l), "NaN"),
-        (lambda X, y, a, l: (X[:, 0], y, a, l), "2-dimensional"),
-        (lambda X, y, a, l: (X, y[:-1], a, l), "rows"),
-        (lambda X, y, a, l: (X, y, a, -1.0), "lam"),
-        (lambda X, y, a, l: (X, y, a, 0.0), "lam = 0"),
-        (lambda X, y, a, l: (X, y, a, float("nan")), "lam"),
-        (lambda X, y, a, l: (X, y, a, "big"), "lam"),
-        (lambda X, y, a, l: (np.zeros((0, 4)), y[:0], a, l), "empty"),
-        (lambda X, y, a, l: (X, y, a.masks[:-1], l), "rows but X has"),
-        (lambda X, y, a, l: (X, y, a.masks[:, :0], l), "p = 0"),
-        (lambda X, y, a, l: (X.astype(complex), y, a, l), "complex"),
-        (lambda X, y, a, l: (X.astype(str), y, a, l), "real numbers"),
+        (lambda X, y, a, lam: (np.full_like(X, np.nan), y, a, lam), "NaN"),
+        (
+            lambda X, y, a, lam: (
+                X,
+                np.where(np.arange(len(y)) == 3, np.inf, y),
+                a,
+                lam,
+            ),
+            "NaN",
+        ),
+        (lambda X, y, a, lam: (X[:, 0], y, a, lam), "2-dimensional"),
+        (lambda X, y, a, lam: (X, y[:-1], a, lam), "rows"),
+        (lambda X, y, a, lam: (X, y, a, -1.0), "lam"),
+        (lambda X, y, a, lam: (X, y, a, 0.0), "lam = 0"),
+        (lambda X, y, a, lam: (X, y, a, float("nan")), "lam"),
+        (lambda X, y, a, lam: (X, y, a, "big"), "lam"),
+        (lambda X, y, a, lam: (np.zeros((0, 4)), y[:0], a, lam), "empty"),
+        (lambda X, y, a, lam: (X, y, a.masks[:-1], lam), "rows but X has"),
+        (lambda X, y, a, lam: (X, y, a.masks[:, :0], lam), "p = 0"),
+        (lambda X, y, a, lam: (X.astype(complex), y, a, lam), "complex"),
+        (lambda X, y, a, lam: (X.astype(str), y, a, lam), "real numbers"),
     ],
 )
 def test_bad_inputs_raise_value_error(small_problem, mutate, match):
@@ -253,8 +270,21 @@ def test_solver_variants_reach_the_same_certified_optimum(newton, anderson_k):
     arr = fixntk.sample_arrangement(X, 60, seed=2)
     lam = 0.05 * fixntk.lambda_max(X, y, arr)
     W0 = np.zeros((arr.p, 5, 1))
-    out = _core.solve_group_lasso(X, arr.packed, y[:, None], W0, lam, 1e-10, 100000, 10,
-                                  0.3, None, 4096, newton, anderson_k)
+    out = _core.solve_group_lasso(
+        X,
+        arr.packed,
+        y[:, None],
+        W0,
+        lam,
+        1e-10,
+        100000,
+        10,
+        0.3,
+        None,
+        4096,
+        newton,
+        anderson_k,
+    )
     assert out["converged"] and out["gap"] <= 1e-10 * out["f0"]
     ref = fixntk.solve(X, y, arr, lam, tol=1e-10)
     assert abs(out["primal"] - ref.objective) <= 1e-9 * ref.f0
@@ -269,8 +299,9 @@ def test_multi_output_newton_and_plain_agree(newton):
     arr = fixntk.sample_arrangement(X, 40, seed=1)
     lam = 0.05 * fixntk.lambda_max(X, Y, arr)
     W0 = np.zeros((arr.p, 4, 3))
-    out = _core.solve_group_lasso(X, arr.packed, Y, W0, lam, 1e-11, 100000, 10, 0.3, None,
-                                  4096, newton, 5)
+    out = _core.solve_group_lasso(
+        X, arr.packed, Y, W0, lam, 1e-11, 100000, 10, 0.3, None, 4096, newton, 5
+    )
     assert out["converged"] and out["gap"] <= 1e-11 * out["f0"]
     _, f_ref = fista_group_lasso(X, Y, arr.masks, lam, n_iter=20000)
     assert abs(out["primal"] - f_ref) <= 1e-6 * f_ref

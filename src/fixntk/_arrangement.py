@@ -37,7 +37,9 @@ class MaskIndex:
         uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         by_group = np.argsort(inverse, kind="stable")
-        starts = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=len(uniq)))))
+        starts = np.concatenate(
+            ([0], np.cumsum(np.bincount(inverse, minlength=len(uniq))))
+        )
         # New masks get indices in the order they first occur.
         for u in np.argsort(first, kind="stable").tolist():
             h, f = int(uniq[u]), int(first[u])
@@ -64,7 +66,8 @@ class MaskIndex:
 
 
 class Arrangement:
-    """A set of distinct gate masks on the rows of X (cells of a hyperplane arrangement).
+    """A set of distinct gate masks on the rows of X (cells of a hyperplane
+    arrangement).
 
     Attributes
     ----------
@@ -76,7 +79,8 @@ class Arrangement:
     counts : ndarray of shape (p,)
         How many sampled gates produced each mask.
     n_gates : int
-        Gates sampled in total (including those with the all-zero mask, which is dropped).
+        Gates sampled in total (including those with the all-zero mask, which is
+        dropped).
     """
 
     def __init__(self, words, n, gates=None, counts=None, n_gates=None):
@@ -98,14 +102,18 @@ class Arrangement:
             raise ValueError(f"masks must be a 2-d (n, p) array; got shape {arr.shape}")
         if arr.dtype != np.bool_:
             if arr.dtype.kind not in "biuf" or not np.isin(arr, (0, 1)).all():
-                raise ValueError("masks must be boolean, or numbers that are all 0 or 1")
+                raise ValueError(
+                    "masks must be boolean, or numbers that are all 0 or 1"
+                )
             arr = arr.astype(bool)
         if n is not None and arr.shape[0] != n:
             raise ValueError(
                 f"masks have {arr.shape[0]} rows but X has {n} samples: they must match"
             )
         if arr.shape[1] == 0:
-            raise ValueError("masks has no columns (p = 0): at least one group is needed")
+            raise ValueError(
+                "masks has no columns (p = 0): at least one group is needed"
+            )
         words = pack_bool_columns(np.ascontiguousarray(arr), n_words(arr.shape[0]))
         return cls(words, arr.shape[0])
 
@@ -123,8 +131,8 @@ class Arrangement:
 
     @property
     def packed(self):
-        """Packed masks as bytes, shape (p, 8 * ceil(n / 64)), row k at bit k % 8 of byte
-        k // 8 (the layout the compiled core reads)."""
+        """Packed masks as bytes, shape (p, 8 * ceil(n / 64)), row k at bit k % 8 of
+        byte k // 8 (the layout the compiled core reads)."""
         return self._words.view(np.uint8)
 
     @property
@@ -133,16 +141,18 @@ class Arrangement:
         return bits.T.astype(bool)
 
     def apply(self, X_new):
-        """Masks of the stored gates on new data: ``1[X_new g_i >= 0]``, shape (m, p)."""
+        """Masks of the stored gates on new data: ``1[X_new g_i >= 0]``, shape
+        (m, p)."""
         if self.gates is None:
             raise ValueError(
-                "this arrangement was built from masks, not gates: it cannot be applied "
-                "to new data"
+                "this arrangement was built from masks, not gates: it cannot be "
+                "applied to new data"
             )
         X_new = check_X(X_new, "X_new")
         if X_new.shape[1] != self.gates.shape[1]:
             raise ValueError(
-                f"X_new has {X_new.shape[1]} features; the gates have {self.gates.shape[1]}"
+                f"X_new has {X_new.shape[1]} features; "
+                f"the gates have {self.gates.shape[1]}"
             )
         return X_new @ self.gates.T >= 0
 
@@ -154,15 +164,16 @@ class Arrangement:
 def sample_arrangement(X, n_gates, seed=0):
     """Sample Gaussian gates and return the distinct masks they induce on the rows of X.
 
-    Gates ``g ~ N(0, I_d)`` give masks ``m(g) = 1[X g >= 0]``. Masks are packed into bits,
-    hashed in parallel (Numba) and merged; the all-zero mask is dropped. The result depends
-    only on ``seed``, not on the number of threads.
+    Gates ``g ~ N(0, I_d)`` give masks ``m(g) = 1[X g >= 0]``. Masks are packed into
+    bits, hashed in parallel (Numba) and merged; the all-zero mask is dropped. The
+    result depends only on ``seed``, not on the number of threads.
 
     Parameters
     ----------
     X : array-like of shape (n, d)
     n_gates : int
-        Number of gates to sample (>= 1). The number p of distinct masks is at most this.
+        Number of gates to sample (>= 1). The number p of distinct masks is at most
+        this.
     seed : int or None
         Seed of the NumPy generator that draws the gates.
 
@@ -175,8 +186,9 @@ def sample_arrangement(X, n_gates, seed=0):
     n, d = X.shape
     nwords = n_words(n)
     # gates drawn, their packed masks, and one batch of scores
-    check_fits(n_gates * (d * 8 + nwords * 8 + 16) + 2 * _BATCH_CELLS * 8,
-               "sample_arrangement")
+    check_fits(
+        n_gates * (d * 8 + nwords * 8 + 16) + 2 * _BATCH_CELLS * 8, "sample_arrangement"
+    )
     rng = np.random.default_rng(seed)
     index = MaskIndex(nwords)
     counts, reps = [], []
@@ -201,20 +213,24 @@ def sample_arrangement(X, n_gates, seed=0):
             "positive scores); no groups to build"
         )
     return Arrangement(
-        index.words(), n, gates=np.array(reps), counts=np.array(counts, np.int64),
+        index.words(),
+        n,
+        gates=np.array(reps),
+        counts=np.array(counts, np.int64),
         n_gates=n_gates,
     )
 
 
 def as_arrangement(arr, n):
-    """Accept an Arrangement or an (n, p) boolean mask array; check it matches n rows."""
+    """Accept an Arrangement or an (n, p) boolean mask array; check it matches n
+    rows."""
     if isinstance(arr, Arrangement):
         if arr.n != n:
             raise ValueError(
-                f"the arrangement was built on {arr.n} samples but X has {n}: they must match"
+                f"the arrangement was built on {arr.n} samples but X has {n}: "
+                "they must match"
             )
         return arr
     if arr is None:
         raise ValueError("arr must be an Arrangement or an (n, p) boolean mask array")
     return Arrangement.from_masks(arr, n=n)
-

@@ -347,7 +347,8 @@ def comparison_table(results):
         + "  KARE"
         + "".join(f"{m:>8}" for m in models)
         + f"  {'objective NTK -> fixed':>24}{'active':>7}{'lam (fixed)':>12}"
-        + "  time" + "".join(f"{m:>7}" for m in models)
+        + "  time"
+        + "".join(f"{m:>7}" for m in models)
     )
     lines = [head, "-" * len(head)]
     for r in results:

@@ -208,7 +208,6 @@ class _MultiOutputRegressor(RegressorMixin):
         return tags
 
 
-
 _GATED_OBJECTIVE = r"""
     .. math::
 

@@ -1,7 +1,7 @@
 """Numba kernels for gates and masks: packing, hashing, deduplication.
 
-Every kernel works on one gate (one row of the score matrix) at a time inside ``prange``, so
-its result does not depend on the number of threads.
+Every kernel works on one gate (one row of the score matrix) at a time inside
+``prange``, so its result does not depend on the number of threads.
 """
 
 import numpy as np

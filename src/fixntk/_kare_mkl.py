@@ -124,8 +124,11 @@ class _LogKare:
         P -= AE + AE.T
         P *= self.XXt
         g_eta = np.einsum("ki,ki->i", P @ self.M, self.M)
-        g_loglam = lam * n * (2.0 * float((Cinv * Cinv).sum()) / tr
-                              - 2.0 * float((A * E).sum()) / aa)
+        g_loglam = (
+            lam
+            * n
+            * (2.0 * float((Cinv * Cinv).sum()) / tr - 2.0 * float((A * E).sum()) / aa)
+        )
         return np.log(n * aa) - 2.0 * np.log(tr), g_eta, g_loglam, A
 
 
@@ -157,9 +160,11 @@ def _tie(masks, k, seed):
     p = masks.shape[1]
     if k >= p:
         return None
-    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(
-        masks.T.astype(np.float64)
-    ).labels_
+    labels = (
+        KMeans(n_clusters=k, n_init=3, random_state=seed)
+        .fit(masks.T.astype(np.float64))
+        .labels_
+    )
     return np.unique(labels, return_inverse=True)[1].ravel()
 
 

@@ -1,4 +1,5 @@
-"""Memory estimates: refuse, with the figure, a problem that cannot fit before allocating."""
+"""Memory estimates: refuse, with the figure, a problem that cannot fit before
+allocating."""
 
 import os
 

@@ -88,7 +88,8 @@ def _batches(total, batch):
 
 
 def _bits_at(words, rows):
-    """Bits ``rows`` of packed masks ``words`` (m, nwords), packed into one word each."""
+    """Bits ``rows`` of packed masks ``words`` (m, nwords), packed into one word
+    each."""
     rows = np.asarray(rows, np.int64)
     bits = (words[:, rows // 64] >> (rows % 64).astype(np.uint64)) & np.uint64(1)
     return (bits << np.arange(len(rows), dtype=np.uint64)).sum(axis=1, dtype=np.uint64)

@@ -9,13 +9,13 @@ of the gated ReLU network restricted to the cones
     s.t. v_i, u_i in C_i.
 
 The solver is block coordinate descent whose block steps are exact proximal steps of
-``lam ||.|| + indicator(C_i)``: the group soft-threshold of the Euclidean projection onto
-the polyhedral cone ``C_i`` (a small dual active-set QP in d variables, warm-started from
-the block's previous face). Every iterate is feasible, and the duality gap is certified
-with the dual point of the cone-constrained problem (the residual rescaled by the largest
-``||P_{C_i}(+-X^T D_i r)||``). A Newton step on the identified support (active blocks,
-tight constraints) finishes the solve. The projections (Goldfarb-Idnani, QR-updated
-faces) and the block steps are compiled with Numba.
+``lam ||.|| + indicator(C_i)``: the group soft-threshold of the Euclidean projection
+onto the polyhedral cone ``C_i`` (a small dual active-set QP in d variables,
+warm-started from the block's previous face). Every iterate is feasible, and the duality
+gap is certified with the dual point of the cone-constrained problem (the residual
+rescaled by the largest ``||P_{C_i}(+-X^T D_i r)||``). A Newton step on the identified
+support (active blocks, tight constraints) finishes the solve. The projections
+(Goldfarb-Idnani, QR-updated faces) and the block steps are compiled with Numba.
 
 IRLS (the paper's Algorithm 1) and this program: the variational identity
 ``lam ||w|| = min_{eta > 0} ||w||^2 / (2 eta) + lam^2 eta / 2`` holds for every block,
@@ -274,8 +274,9 @@ def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_
     rows, Q, R = rows0, Q0, R0
     if np.sqrt(_dot(z, z)) * L > lam:
         thr = lam / L
-        pz, rows, Q, R, _, _ = _gi_project(z, X, signs, np.zeros(0), False, rows0, Q0,
-                                           R0, xnorm, thr * thr, max_iter)
+        pz, rows, Q, R, _, _ = _gi_project(
+            z, X, signs, np.zeros(0), False, rows0, Q0, R0, xnorm, thr * thr, max_iter
+        )
         projected = True
         npz = np.sqrt(_dot(pz, pz))
         if npz * L > lam:
@@ -289,8 +290,9 @@ def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_
     return new, projected, rows, Q, R
 
 
-def _project_polyhedron(c, X, signs, b=None, face=None, xnorm=None, stop_below=None,
-                        max_iter=None):
+def _project_polyhedron(
+    c, X, signs, b=None, face=None, xnorm=None, stop_below=None, max_iter=None
+):
     """Euclidean projection of c onto {v : signs * (X v) >= b} (b = None: the cone C_i).
 
     Goldfarb-Idnani dual active-set method for ``min 1/2 ||v - c||^2`` (identity
@@ -313,15 +315,24 @@ def _project_polyhedron(c, X, signs, b=None, face=None, xnorm=None, stop_below=N
     b = np.ascontiguousarray(b, dtype=np.float64) if has_b else _NO_B
     stop2 = -1.0 if stop_below is None else float(stop_below) ** 2
     v, rows, Q, R, u, status = _gi_project(
-        np.ascontiguousarray(c, dtype=np.float64), X,
-        np.ascontiguousarray(signs, dtype=np.float64), b, has_b, rows0, Q0, R0, xnorm,
-        stop2, int(max_iter))
+        np.ascontiguousarray(c, dtype=np.float64),
+        X,
+        np.ascontiguousarray(signs, dtype=np.float64),
+        b,
+        has_b,
+        rows0,
+        Q0,
+        R0,
+        xnorm,
+        stop2,
+        int(max_iter),
+    )
     if status == 2:
         raise _Infeasible
     return v, _Face(rows, Q, R), u, status == 0
 
 
-# --------------------------------------------------------------------------- the program
+# -------------------------------------------------------------------------- the program
 
 
 class _Problem:
@@ -346,14 +357,16 @@ class _Problem:
     def lipschitz(self, i):
         if np.isnan(self._L[i]):
             Xm = self.X * self.MT[i][:, None]
-            top = linalg.eigvalsh(Xm.T @ Xm, subset_by_index=[self.d - 1, self.d - 1],
-                                  check_finite=False)
+            top = linalg.eigvalsh(
+                Xm.T @ Xm, subset_by_index=[self.d - 1, self.d - 1], check_finite=False
+            )
             self._L[i] = max(float(top[0]) / self.n, 1e-300)
         return self._L[i]
 
     def project(self, i, c, face, stop_below=None):
-        v, F, _, _ = _project_polyhedron(c, self.X, self.ST[i], face=face,
-                                         xnorm=self.xnorm, stop_below=stop_below)
+        v, F, _, _ = _project_polyhedron(
+            c, self.X, self.ST[i], face=face, xnorm=self.xnorm, stop_below=stop_below
+        )
         return v, F
 
     def predict(self, V):
@@ -369,14 +382,17 @@ class _Problem:
         return self.faces.get(key) if face is None else face
 
     def ratio(self, s, i, g, floor=None):
-        """||P_{C_i}(+-g)|| / (n lam): the dual constraint of block (s, i) at X^T D_i r = g.
+        """||P_{C_i}(+-g)|| / (n lam): the dual constraint of block (s, i) at
+        X^T D_i r = g.
 
-        With ``floor``, an upper bound at most ``floor`` may be returned instead when the
-        value is below it (the projection then stops early)."""
+        With ``floor``, an upper bound at most ``floor`` may be returned instead when
+        the value is below it (the projection then stops early)."""
         key = (s, i)
         scale = self.n * self.lam
         stop = None if floor is None else floor * scale
-        pg, face = self.project(i, g if s == 0 else -g, self._face(key), stop_below=stop)
+        pg, face = self.project(
+            i, g if s == 0 else -g, self._face(key), stop_below=stop
+        )
         self.dual_faces[key] = face
         return float(np.linalg.norm(pg)) / scale
 
@@ -402,7 +418,8 @@ class _Problem:
         v = g + np.einsum("bdk,bk->bd", Q, np.einsum("bkl,bl->bk", R, u))
         bound = np.sqrt(np.einsum("bd,bd->b", v, v))
         return np.minimum(bound, np.sqrt(np.einsum("bd,bd->b", g, g))) / (
-            self.n * self.lam)
+            self.n * self.lam
+        )
 
     def ratios(self, r, blocks=None, need=0):
         """Dual constraint values of the blocks at residual r, exact where they matter.
@@ -476,7 +493,7 @@ class _Problem:
         c /= c.sum()
         W = V.copy()
         W[rows] = (c @ Xs[1:]).reshape(iterates[0].shape)
-        for (s, i), w in zip(blocks, W[rows]):
+        for (_s, i), w in zip(blocks, W[rows]):
             if w.any():
                 slack = self.ST[i] * (self.X @ w)
                 if slack.min() < -1e-13 * float(np.linalg.norm(w)) * self.xnorm.max():
@@ -487,12 +504,18 @@ class _Problem:
         return W, r_new
 
     def support(self, V, blocks):
-        """The nonzero blocks among ``blocks`` with their faces (tight rows), hashable."""
+        """The nonzero blocks among ``blocks`` with their faces (tight rows),
+        hashable."""
         out = []
         for s, i in blocks:
             if V[s, i].any():
                 face = self.faces.get((s, i))
-                out.append(((s, i), tuple(sorted(face.rows.tolist())) if face is not None else ()))
+                out.append(
+                    (
+                        (s, i),
+                        tuple(sorted(face.rows.tolist())) if face is not None else (),
+                    )
+                )
         return tuple(out)
 
     def _newton(self, A, cuts, z, max_newton=50):
@@ -509,7 +532,8 @@ class _Problem:
         def phi(z):
             res = A @ z - y
             return 0.5 * float(res @ res) / n + lam * float(
-                np.sqrt(np.add.reduceat(z * z, starts)).sum())
+                np.sqrt(np.add.reduceat(z * z, starts)).sum()
+            )
 
         f = phi(z)
         for _ in range(max_newton):
@@ -548,9 +572,9 @@ class _Problem:
         """A primal active-set method on the identified support; returns the improved
         (V, r), or None.
 
-        Each block keeps a set T_b of tight rows; on ``v_b = B_b z_b`` (B_b an orthonormal
-        basis of the null space of X[T_b]) the restricted problem is smooth and
-        unconstrained, ``1/(2n) ||A z - y||^2 + lam sum ||z_b||`` (A small: faces of
+        Each block keeps a set T_b of tight rows; on ``v_b = B_b z_b`` (B_b an
+        orthonormal basis of the null space of X[T_b]) the restricted problem is smooth
+        and unconstrained, ``1/(2n) ||A z - y||^2 + lam sum ||z_b||`` (A small: faces of
         narrow cones have few free directions), solved by Newton's method. Its solution
         is then taken back to the cones (the largest feasible fraction of the move; a
         blocking row joins its T_b), and rows whose multiplier is negative leave T_b,
@@ -565,8 +589,11 @@ class _Problem:
         for s, i in blocks:
             v = W[s, i]
             slack = self.ST[i] * (X @ v)
-            tight[(s, i)] = set(np.flatnonzero(
-                slack <= 1e-9 * self.xnorm * float(np.linalg.norm(v))).tolist())
+            tight[(s, i)] = set(
+                np.flatnonzero(
+                    slack <= 1e-9 * self.xnorm * float(np.linalg.norm(v))
+                ).tolist()
+            )
         f_start = self.primal(V, r)
         seen = set()
         for _ in range(max_changes):
@@ -601,8 +628,9 @@ class _Problem:
             # back to the cones: the largest feasible fraction of the move
             t_max, block_row = 1.0, None
             moves = []
-            for b, (B, (s, i), lo, hi) in enumerate(zip(bases, blocks, cuts[:-1],
-                                                        cuts[1:])):
+            for b, (B, (s, i), lo, hi) in enumerate(
+                zip(bases, blocks, cuts[:-1], cuts[1:])
+            ):
                 delta = B @ z[lo:hi] - W[s, i]
                 moves.append(delta)
                 g0 = self.ST[i] * (X @ W[s, i])
@@ -610,8 +638,9 @@ class _Problem:
                 neg = g1 < -1e-13 * self.xnorm * float(np.linalg.norm(delta))
                 neg[sorted(tight[(s, i)])] = False  # held at zero by the basis
                 if neg.any():
-                    ratio = np.where(neg, np.maximum(g0, 0.0) / np.where(neg, -g1, 1.0),
-                                     np.inf)
+                    ratio = np.where(
+                        neg, np.maximum(g0, 0.0) / np.where(neg, -g1, 1.0), np.inf
+                    )
                     k = int(np.argmin(ratio))
                     if ratio[k] < t_max:
                         t_max, block_row = float(ratio[k]), (b, k)
@@ -630,7 +659,9 @@ class _Problem:
                     continue
                 v = W[s, i]
                 sign = 1.0 if s == 0 else -1.0
-                grad = -sign * (X.T @ (self.MT[i] * res)) / n + lam * v / np.linalg.norm(v)
+                grad = -sign * (
+                    X.T @ (self.MT[i] * res)
+                ) / n + lam * v / np.linalg.norm(v)
                 N = self.ST[i][rows, None] * X[rows]
                 mu, *_ = np.linalg.lstsq(N.T, grad, rcond=None)
                 if mu.min() < -1e-9 * max(float(np.abs(mu).max()), lam):
@@ -644,7 +675,8 @@ class _Problem:
         return W, r_new
 
     def bcd_epoch(self, V, r, blocks):
-        """One pass of exact proximal block steps (:func:`_block_step`) over ``blocks``."""
+        """One pass of exact proximal block steps (:func:`_block_step`) over
+        ``blocks``."""
         X, d, lam = self.X, self.d, self.lam
         max_iter = 50 * d + 200
         for s, i in blocks:
@@ -654,8 +686,20 @@ class _Problem:
                 face = self.dual_faces.get((s, i))
             rows0, Q0, R0 = _face_arrays(face, d)
             new, projected, rows, Q, R = _block_step(
-                X, self.MT[i], self.ST[i], r, old, 1.0 if s == 0 else -1.0,
-                self.lipschitz(i), lam, rows0, Q0, R0, self.xnorm, max_iter)
+                X,
+                self.MT[i],
+                self.ST[i],
+                r,
+                old,
+                1.0 if s == 0 else -1.0,
+                self.lipschitz(i),
+                lam,
+                rows0,
+                Q0,
+                R0,
+                self.xnorm,
+                max_iter,
+            )
             if projected:
                 self.faces[(s, i)] = _Face(rows, Q, R)
             V[s, i] = new
@@ -672,9 +716,9 @@ _OBJECTIVE = r"""
 
     with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
     :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
-    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and Ergen,
-    2020), exactly when the masks include those of its neurons. With c outputs each
-    column of y is its own program (its own v, u: a network per output)."""
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
+    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
+    each column of y is its own program (its own v, u: a network per output)."""
 
 
 @dataclass
@@ -699,7 +743,8 @@ class ReLUSolveResult:
         ``gap <= tol * f0``.
     violation : float
         ``max_i max(||((2 D_i - I) X v_i)_-||_inf, ||((2 D_i - I) X u_i)_-||_inf)``: how
-        far the weights are from the cones (0 up to rounding: every iterate is feasible).
+        far the weights are from the cones (0 up to rounding: every iterate is
+        feasible).
     n_iter : int
         Epochs of block coordinate descent (all outputs together).
     converged : bool
@@ -729,7 +774,8 @@ class ReLUSolveResult:
     def active_set(self):
         """Groups with v_i != 0 or u_i != 0."""
         norms = np.abs(self.v).reshape(self.v.shape[0], -1).sum(1) + np.abs(
-            self.u).reshape(self.u.shape[0], -1).sum(1)
+            self.u
+        ).reshape(self.u.shape[0], -1).sum(1)
         return np.flatnonzero(norms > 0)
 
 
@@ -756,8 +802,18 @@ def _feasible_start(prob, V):
     return V
 
 
-def _solve_column(prob, V, tol, feas_tol, max_iter, verbose, ws_start=10, inner_ratio=0.3,
-                  check_every=5, anderson_k=5):
+def _solve_column(
+    prob,
+    V,
+    tol,
+    feas_tol,
+    max_iter,
+    verbose,
+    ws_start=10,
+    inner_ratio=0.3,
+    check_every=5,
+    anderson_k=5,
+):
     """Working-set BCD with exact cone-projection prox steps, certified by the gap."""
     y, n = prob.y, prob.n
     f0 = 0.5 * float(y @ y) / n
@@ -765,8 +821,11 @@ def _solve_column(prob, V, tol, feas_tol, max_iter, verbose, ws_start=10, inner_
     epochs, history = 0, []
     ws, tried = [], set()
     while True:
-        active = [(s, i) for s in (0, 1) for i in np.flatnonzero(
-            np.abs(V[s]).sum(axis=1) > 0).tolist()]
+        active = [
+            (s, i)
+            for s in (0, 1)
+            for i in np.flatnonzero(np.abs(V[s]).sum(axis=1) > 0).tolist()
+        ]
         target = max(ws_start, 2 * len(active))
         rho, ratios = prob.ratios(r, need=target)
         primal = prob.primal(V, r)
@@ -775,17 +834,22 @@ def _solve_column(prob, V, tol, feas_tol, max_iter, verbose, ws_start=10, inner_
         viol = prob.violation(V)
         history.append(gap)
         if verbose:
-            print(f"[fixntk.solve_relu] epochs {epochs:6d}  blocks {len(active):5d}  "
-                  f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}",
-                  flush=True)
+            print(
+                f"[fixntk.solve_relu] epochs {epochs:6d}  blocks {len(active):5d}  "
+                f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}",
+                flush=True,
+            )
         converged = gap <= tol * f0 and viol <= feas_tol
         if converged or epochs >= max_iter or f0 == 0:
-            return _ColumnResult(V, primal, dual, gap, f0, viol, epochs,
-                                 converged or f0 == 0, history)
+            return _ColumnResult(
+                V, primal, dual, gap, f0, viol, epochs, converged or f0 == 0, history
+            )
 
         in_ws = set(active)
-        violators = sorted((k for k, val in ratios.items() if val > 1 and k not in in_ws),
-                           key=lambda k: -ratios[k])
+        violators = sorted(
+            (k for k, val in ratios.items() if val > 1 and k not in in_ws),
+            key=lambda k: -ratios[k],
+        )
         ws = active + violators[: max(target - len(active), 1)]
         last = None
         rows = np.array([s for s, _ in ws]), np.array([i for _, i in ws])
@@ -935,8 +999,17 @@ def relu_duality_gap(X, y, arr, v, u, lam):
     return float(gap), float(dual)
 
 
-def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_iter=10_000,
-               verbose=False):
+def solve_relu(
+    X,
+    y,
+    arr,
+    lam,
+    tol=1e-6,
+    feas_tol=None,
+    warm_start=None,
+    max_iter=10_000,
+    verbose=False,
+):
     """Solve the exact convex program of a two-layer ReLU network with weight decay.
 
     Minimises
@@ -957,8 +1030,12 @@ def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_ite
             warm_start = (warm_start.v, warm_start.u)
         if not isinstance(warm_start, (tuple, list)) or len(warm_start) != 2:
             raise ValueError("warm_start must be a ReLUSolveResult or a pair (v, u)")
-        V0 = np.stack([_coef3(warm_start[0], p, d, c, "warm_start v"),
-                       _coef3(warm_start[1], p, d, c, "warm_start u")])
+        V0 = np.stack(
+            [
+                _coef3(warm_start[0], p, d, c, "warm_start v"),
+                _coef3(warm_start[1], p, d, c, "warm_start u"),
+            ]
+        )
     cols = []
     # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
     with threadpool_limits(1, user_api="blas"):
@@ -986,7 +1063,8 @@ def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_ite
         warnings.warn(
             f"fixntk.solve_relu stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} (tol = {tol:.1e}), constraint violation "
-            f"{res.violation:.1e} (feas_tol = {feas_tol:.1e}) after {res.n_iter} epochs "
+            f"{res.violation:.1e} (feas_tol = {feas_tol:.1e}) "
+            f"after {res.n_iter} epochs "
             f"(lam = {lam:.4g}). Raise max_iter or tol.",
             ConvergenceWarning,
             stacklevel=2,
@@ -994,7 +1072,9 @@ def solve_relu(X, y, arr, lam, tol=1e-6, feas_tol=None, warm_start=None, max_ite
     return res
 
 
-solve_relu.__doc__ += _OBJECTIVE + """
+solve_relu.__doc__ += (
+    _OBJECTIVE
+    + """
 
     Algorithm: block coordinate descent over a working set of blocks (the v_i and u_i),
     each step an exact proximal step of ``lam ||.|| + indicator(C_i)``: the group
@@ -1017,12 +1097,12 @@ solve_relu.__doc__ += _OBJECTIVE + """
     y : array-like of shape (n,) or (n, c)
         With c outputs, each column is solved as its own program.
     arr : Arrangement or bool array of shape (n, p)
-        The masks (from :func:`sample_arrangement`, or built by the user). The program is
-        exactly the ReLU network's training problem when they include the activation
+        The masks (from :func:`sample_arrangement`, or built by the user). The program
+        is exactly the ReLU network's training problem when they include the activation
         patterns of the network's neurons (all of them for the global optimum).
     lam : float > 0
-        Regularisation strength (same scaling as :func:`solve`: the ReLU network's weight
-        decay ``(lam / 2) sum (||first layer||^2 + second layer^2)``).
+        Regularisation strength (same scaling as :func:`solve`: the ReLU network's
+        weight decay ``(lam / 2) sum (||first layer||^2 + second layer^2)``).
     tol : float > 0
         Relative duality gap to reach.
     feas_tol : float > 0, optional
@@ -1040,9 +1120,10 @@ solve_relu.__doc__ += _OBJECTIVE + """
     ReLUSolveResult
         With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
     """
+)
 
 
-# --------------------------------------------------------------------------- gated -> ReLU
+# ------------------------------------------------------------------------ gated -> ReLU
 
 
 @dataclass
@@ -1055,8 +1136,8 @@ class ConeDecomposition:
         ``w_i = v_i - u_i`` on the training data, with ``v_i, u_i`` in the cone ``C_i``.
     residual : float
         ``max_k |f_ReLU(x_k) - f_gated(x_k)|`` over the training samples, the ReLU
-        network ``f_ReLU(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+`` evaluated by itself (0 up
-        to rounding when every group decomposed exactly).
+        network ``f_ReLU(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+`` evaluated by itself (0
+        up to rounding when every group decomposed exactly).
     violation : float
         The largest cone-constraint violation (see :func:`constraint_violation`).
     infeasible : ndarray of int
@@ -1096,8 +1177,15 @@ def _decompose_lp(X, signs, mask, w):
     A_ub = np.vstack([np.hstack([-G, zeros, -ones]), np.hstack([zeros, -G, -ones])])
     A_eq = np.hstack([XD, -XD, np.zeros((XD.shape[0], 1))])
     bounds = [(None, None)] * (2 * d) + [(0, None)]
-    out = linprog(cost, A_ub=A_ub, b_ub=np.zeros(2 * n), A_eq=A_eq, b_eq=XD @ w,
-                  bounds=bounds, method="highs")
+    out = linprog(
+        cost,
+        A_ub=A_ub,
+        b_ub=np.zeros(2 * n),
+        A_eq=A_eq,
+        b_eq=XD @ w,
+        bounds=bounds,
+        method="highs",
+    )
     if out.status != 0:
         return np.maximum(w, 0) * 0 + w, np.zeros(d)  # pragma: no cover - LP failure
     return out.x[:d], out.x[d : 2 * d]
@@ -1113,8 +1201,9 @@ def _decompose_group(X, signs, mask, w, xnorm):
     if (s <= tol).all():
         return np.zeros_like(w), -w, True
     try:
-        v, _, _, _ = _project_polyhedron(0.5 * w, X, signs, b=np.maximum(s, 0.0),
-                                         xnorm=xnorm)
+        v, _, _, _ = _project_polyhedron(
+            0.5 * w, X, signs, b=np.maximum(s, 0.0), xnorm=xnorm
+        )
         return v, v - w, True
     except _Infeasible:
         v, u = _decompose_lp(X, signs, mask, w)
@@ -1175,14 +1264,18 @@ def gated_to_relu(X, arr, coef):
                 w = W[i, :, k]
                 if not w.any():
                     continue
-                V[i, :, k], U[i, :, k], ok = _decompose_group(X, signs, masks[:, i], w,
-                                                              xnorm)
+                V[i, :, k], U[i, :, k], ok = _decompose_group(
+                    X, signs, masks[:, i], w, xnorm
+                )
                 if not ok:
                     bad.add(i)
     gated = _core.masked_predict(X, arr.packed, np.ascontiguousarray(W))
-    relu = (np.einsum("nkc->nc", np.maximum(np.einsum("nd,kdc->nkc", X, V), 0.0))
-            - np.einsum("nkc->nc", np.maximum(np.einsum("nd,kdc->nkc", X, U), 0.0)))
-    penalty = float(np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum())
+    relu = np.einsum(
+        "nkc->nc", np.maximum(np.einsum("nd,kdc->nkc", X, V), 0.0)
+    ) - np.einsum("nkc->nc", np.maximum(np.einsum("nd,kdc->nkc", X, U), 0.0))
+    penalty = float(
+        np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
+    )
     return ConeDecomposition(
         v=V[:, :, 0] if was_2d else V,
         u=U[:, :, 0] if was_2d else U,

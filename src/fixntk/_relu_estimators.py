@@ -42,8 +42,8 @@ class ReLUNetwork:
 
     with weight decay :math:`\frac12 \sum_j (\|w_j\|^2 + \|a_j\|^2)`, equal at this
     point to the convex penalty :math:`\sum_i \|v_i\| + \|u_i\|` (neuron ``v_i`` has
-    ``w_j = v_i / sqrt(||v_i||)``, ``a_j = +sqrt(||v_i||)``; neuron ``u_i`` the same with
-    a negative sign).
+    ``w_j = v_i / sqrt(||v_i||)``, ``a_j = +sqrt(||v_i||)``; neuron ``u_i`` the same
+    with a negative sign).
 
     Attributes
     ----------
@@ -96,8 +96,11 @@ def _network(v, u, fit_intercept, one_d):
             second.append(a)
     first = np.vstack(first)
     second = np.vstack(second)
-    return ReLUNetwork(first_layer=first, second_layer=second[:, 0] if one_d else second,
-                       fit_intercept=bool(fit_intercept))
+    return ReLUNetwork(
+        first_layer=first,
+        second_layer=second[:, 0] if one_d else second,
+        fit_intercept=bool(fit_intercept),
+    )
 
 
 _RELU_OBJECTIVE = r"""
@@ -218,8 +221,11 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
     def _masks(self, Xt, n_gates, seed, n_outputs):
         """(gates, masks, warm start or None): new gates, or the previous fit's."""
         if self.warm_start and hasattr(self, "gates_"):
-            if (self.gates_.shape[1] == Xt.shape[1] and self._n_gates_fit == n_gates
-                    and self._n_outputs_fit == n_outputs):
+            if (
+                self.gates_.shape[1] == Xt.shape[1]
+                and self._n_gates_fit == n_gates
+                and self._n_outputs_fit == n_outputs
+            ):
                 return self.gates_, Xt @ self.gates_.T >= 0, (self._v3, self._u3)
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         return arr.gates, arr.masks, None
@@ -235,8 +241,9 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         for train, val in _folds(Xt.shape[0], self.cv, seed, labels):
             start = None
             for j, lam in enumerate(lams):
-                start = solve_relu(Xt[train], Y[train], masks[train], lam,
-                                   warm_start=start, **opts)
+                start = solve_relu(
+                    Xt[train], Y[train], masks[train], lam, warm_start=start, **opts
+                )
                 net = _network(start.v, start.u, False, False)
                 scores[j] += ((net.forward(Xt[val]) - Y[val]) ** 2).sum() / Y.size
         return float(lams[int(np.argmin(scores))]), lams, scores
@@ -249,10 +256,12 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         gates, masks, start = self._masks(Xt, n_gates, seed, Y.shape[1])
         self.lams_ = self.lam_scores_ = None
         if lam == "cv":
-            lam, self.lams_, self.lam_scores_ = self._select_lam(Xt, Y, masks, seed,
-                                                                 labels)
-        res = solve_relu(Xt, Y, masks, lam, tol=self.tol, max_iter=self.max_iter,
-                         warm_start=start)
+            lam, self.lams_, self.lam_scores_ = self._select_lam(
+                Xt, Y, masks, seed, labels
+            )
+        res = solve_relu(
+            Xt, Y, masks, lam, tol=self.tol, max_iter=self.max_iter, warm_start=start
+        )
         self._n_gates_fit = n_gates
         self._n_outputs_fit = Y.shape[1]
         self._v3, self._u3 = res.v, res.u  # (p, d, c)
@@ -297,7 +306,10 @@ ReLURegressor.__doc__ = (
     """Two-layer ReLU network trained exactly, by its convex program.
 
     Minimises
-    """ + _RELU_OBJECTIVE + "\n" + _RELU_PARAMS
+    """
+    + _RELU_OBJECTIVE
+    + "\n"
+    + _RELU_PARAMS
 )
 
 
@@ -317,8 +329,11 @@ ReLUClassifier.__doc__ = (
     """Two-layer ReLU network classifier trained exactly, by its convex program.
 
     One output per class, squared loss on one-hot labels :math:`Y \\in \\{0, 1\\}^{n
-    \\times c}` (one-vs-rest); each class has its own neurons. Minimises, for each column
-    of ``Y``,
-    """ + _RELU_OBJECTIVE + "\n" + _RELU_PARAMS
+    \\times c}` (one-vs-rest); each class has its own neurons. Minimises, for each
+    column of ``Y``,
+    """
+    + _RELU_OBJECTIVE
+    + "\n"
+    + _RELU_PARAMS
     + "    classes_ : ndarray of shape (n_classes,)\n"
 )

@@ -60,6 +60,7 @@ def _one_blas_thread():
         _BLAS.append(ThreadpoolController())
     return _BLAS[0].limit(limits=1, user_api="blas")
 
+
 __all__ = [
     "SolveResult",
     "PathResult",
@@ -90,7 +91,8 @@ class SolveResult:
     objective : float
         ``F(coef)``.
     gap : float
-        The duality gap certified at ``coef`` (absolute; ``gap / f0`` is the relative gap).
+        The duality gap certified at ``coef`` (absolute; ``gap / f0`` is the relative
+        gap).
     dual : float
         The dual objective at the certificate's dual point.
     f0 : float
@@ -181,8 +183,7 @@ def lambda_max(X, y, arr):
 
 
 def objective(X, y, arr, W, lam):
-    """The primal objective F(W) of the gated ReLU group lasso.
-    """
+    """The primal objective F(W) of the gated ReLU group lasso."""
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_positive(lam, "lam", allow_zero=True)
     W = _coef3(W, arr.p, X.shape[1], Y.shape[1])
@@ -214,15 +215,18 @@ def _progress_printer(verbose, scale=1.0):
         return None
 
     def report(outer, epochs, primal, gap):
-        print(f"[fixntk.solve] outer {outer:4d}  epochs {epochs:6d}  "
-              f"objective {primal * scale:.8e}  gap {gap * scale:.3e}", flush=True)
+        print(
+            f"[fixntk.solve] outer {outer:4d}  epochs {epochs:6d}  "
+            f"objective {primal * scale:.8e}  gap {gap * scale:.3e}",
+            flush=True,
+        )
 
     return report
 
 
-# Tuned with shuffled sweeps on the planted problems of benchmarks/problems.py (S1-S3 and
-# a grid of n, p, d and lam), by time to a certified 1e-6 gap: inner solves to 0.3 x the
-# outer gap beat 0.1, 0.2, 0.6 and 0.8; Anderson depth 12 beat 0 and 5.
+# Tuned with shuffled sweeps on the planted problems of benchmarks/problems.py (S1-S3
+# and a grid of n, p, d and lam), by time to a certified 1e-6 gap: inner solves to 0.3 x
+# the outer gap beat 0.1, 0.2, 0.6 and 0.8; Anderson depth 12 beat 0 and 5.
 _WS_START, _INNER_RATIO, _ANDERSON_K = 10, 0.3, 12
 
 
@@ -241,8 +245,9 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
     """Solve with validated inputs; W0 of shape (p, d, c).
 
     The compiled solver sees X / sx and Y / sy with sx, sy their largest magnitudes:
-    F is equivariant (w -> w sx / sy, lam -> lam / (sx sy), F -> F / sy^2), so data at any
-    scale that double precision can hold is solved without overflow in the squared norms.
+    F is equivariant (w -> w sx / sy, lam -> lam / (sx sy), F -> F / sy^2), so data at
+    any scale that double precision can hold is solved without overflow in the squared
+    norms.
     """
     n, d = X.shape
     check_fits(_solver_bytes(n, d, Y.shape[1], arr.p), "fixntk.solve")
@@ -253,8 +258,16 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
         return _result(W, was_1d, f0, f0, f0, 0, True, lam, np.array([0.0]))
     with _one_blas_thread():
         out = _core.solve_group_lasso(
-            X / sx, arr.packed, Y / sy, W0 * (sx / sy), lam / (sx * sy), tol, max_iter,
-            _WS_START, _INNER_RATIO, _progress_printer(verbose, sy * sy),
+            X / sx,
+            arr.packed,
+            Y / sy,
+            W0 * (sx / sy),
+            lam / (sx * sy),
+            tol,
+            max_iter,
+            _WS_START,
+            _INNER_RATIO,
+            _progress_printer(verbose, sy * sy),
             anderson_k=_ANDERSON_K,
         )
     with np.errstate(over="ignore"):
@@ -265,8 +278,17 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
             f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
         )
     s2 = sy * sy
-    res = _result(W, was_1d, out["primal"] * s2, out["dual"] * s2, out["f0"] * s2,
-                  out["n_epochs"], out["converged"], lam, np.asarray(out["gap_history"]) * s2)
+    res = _result(
+        W,
+        was_1d,
+        out["primal"] * s2,
+        out["dual"] * s2,
+        out["f0"] * s2,
+        out["n_epochs"],
+        out["converged"],
+        lam,
+        np.asarray(out["gap_history"]) * s2,
+    )
     if warn and not res.converged:
         warnings.warn(
             f"fixntk.solve stopped before the certificate: relative duality gap "
@@ -281,7 +303,11 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
 def _result(W, was_1d, primal, dual, f0, n_epochs, converged, lam, gap_history):
     # norms of W / max|W| never overflow
     scale = float(np.abs(W).max()) if W.size else 0.0
-    norms = np.zeros(W.shape[0]) if scale == 0 else np.sqrt(((W / scale) ** 2).sum(axis=(1, 2)))
+    norms = (
+        np.zeros(W.shape[0])
+        if scale == 0
+        else np.sqrt(((W / scale) ** 2).sum(axis=(1, 2)))
+    )
     return SolveResult(
         coef=W[:, :, 0] if was_1d else W,
         objective=float(primal),
@@ -315,7 +341,9 @@ def solve(X, y, arr, lam, tol=1e-6, warm_start=None, max_iter=100_000, verbose=F
     return _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose)
 
 
-solve.__doc__ += _OBJECTIVE + """
+solve.__doc__ += (
+    _OBJECTIVE
+    + """
 
     and stops when the duality gap is at most ``tol * F(0)``.
 
@@ -343,10 +371,12 @@ solve.__doc__ += _OBJECTIVE + """
         With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out;
         the result then holds the last iterate and the gap it certifies.
     """
+)
 
 
-def solve_path(X, y, arr, lams=None, n_lams=50, eps=1e-3, tol=1e-6, max_iter=100_000,
-               verbose=False):
+def solve_path(
+    X, y, arr, lams=None, n_lams=50, eps=1e-3, tol=1e-6, max_iter=100_000, verbose=False
+):
     """Solve along a decreasing grid of ``lam``, each solve warm-started from the last.
 
     The default grid is ``n_lams`` values log-spaced from ``lambda_max`` down to
@@ -355,8 +385,8 @@ def solve_path(X, y, arr, lams=None, n_lams=50, eps=1e-3, tol=1e-6, max_iter=100
     Returns
     -------
     PathResult
-        ``(lams, coefs, gaps, n_iters)``: the grid (decreasing), the coefficients at each
-        value, the certified duality gaps and the epochs spent.
+        ``(lams, coefs, gaps, n_iters)``: the grid (decreasing), the coefficients at
+        each value, the certified duality gaps and the epochs spent.
     """
     X, Y, was_1d, arr = _prepare(X, y, arr)
     tol = check_positive(tol, "tol")

@@ -52,7 +52,8 @@ def check_X(X, name="X"):
     arr = _as_float_array(X, name)
     if arr.ndim != 2:
         raise ValueError(
-            f"{name} must be 2-dimensional (n_samples, n_features); got shape {arr.shape}"
+            f"{name} must be 2-dimensional (n_samples, n_features); "
+            f"got shape {arr.shape}"
         )
     n, d = arr.shape
     if n == 0 or d == 0:
