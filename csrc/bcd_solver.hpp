@@ -1,7 +1,14 @@
-// Working-set block coordinate descent for the gated ReLU group lasso
-//   F(W) = 1/(2n) || sum_i D_i X W_i - Y ||_F^2 + lam sum_i ||W_i||_F,
-// stopped on the duality gap with the rescaled residual as dual point:
-//   theta = R / max(1, max_i ||X^T D_i R||_F / (n lam)),
+// Working-set block coordinate descent for the gated ReLU group lasso with sample weights
+// s_k >= 0 and an optional unpenalised output intercept b (one per output):
+//   F(W, b) = 1/(2N) sum_k s_k || Y_k - sum_i [D_i X W_i]_k - b ||^2 + lam sum_i ||W_i||_F,
+// with N the normaliser (sum_k s_k unless given). Rows are scaled once by
+// a_k = sqrt(s_k n / N), which turns F into the unweighted 1/(2n) ||A - ...||^2 form on
+// (a X, a Y) that every kernel below works on; the intercept then multiplies the column a
+// and is profiled out exactly: b = a^T R / ||a||^2 for the stored residual R, so block
+// gradients use the centred residual R - a b and block Grams X^T D_i X - u_i u_i^T/||a||^2
+// with u_i = X^T D_i a. Stopped on the duality gap with the rescaled centred residual as
+// dual point (a^T theta = 0 is the intercept's dual constraint):
+//   theta = Rc / max(1, max_i ||X^T D_i Rc||_F / (n lam)),
 //   gap   = F(W) - (||Y||^2 - ||Y - theta||^2) / (2n).
 // Outer loop: all block gradients in one masked product, certificate, working set of the
 // active groups plus the worst KKT violators (doubling). Inner loop: exact block updates
@@ -37,6 +44,8 @@ struct SolverOptions {
   bool newton = true;         // Newton polish on the support (c = 1)
   double newton_gap = 1e-3;   // ... once the relative gap is below this
   int newton_builds = 6;      // ... at most this many Newton attempts per solve
+  double gap_target = 0.0;    // absolute gap to reach; when > 0 it replaces tol * F(0)
+  double weight_sum = 0.0;    // the normaliser N of weighted data; <= 0: sum of weights
 };
 
 struct SolverReport {
@@ -48,6 +57,7 @@ struct SolverReport {
   double f0 = 0.0;
   bool converged = false;
   bool interrupted = false;
+  std::vector<double> intercept;      // b (c), zeros without an intercept
   std::vector<double> gap_history;    // gap after each outer iteration's certificate
   std::vector<long> epoch_history;    // epochs spent when it was computed
 };
@@ -56,17 +66,53 @@ struct GroupCache {
   bool ready = false;
   std::vector<std::int32_t> idx;
   std::vector<double> Q, s, U;  // Gram / n, its eigenvalues and eigenvectors
+  std::vector<double> u;        // X^T D_i a (with an intercept): the centring of Q
 };
 
 class GroupLassoBCD {
  public:
   // should_stop: polled about every 0.1 s; returns true to abandon (e.g. Ctrl-C).
   // report: called after each certificate with (outer, epochs, primal, gap).
+  // sw: sample weights (n, >= 0) or nullptr for all ones; intercept: fit b.
   GroupLassoBCD(const double* X, idx_t n, idx_t d, const PackedMasks& M, const double* Y,
-                idx_t c, SolverOptions opt, std::function<bool()> should_stop,
+                idx_t c, const double* sw, bool intercept, SolverOptions opt,
+                std::function<bool()> should_stop,
                 std::function<void(long, long, double, double)> report)
-      : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), opt_(opt), should_stop_(std::move(should_stop)),
-        report_(std::move(report)), cache_(M.p), P_(X, n, d) {}
+      : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), intercept_(intercept), opt_(opt),
+        should_stop_(std::move(should_stop)), report_(std::move(report)), cache_(M.p) {
+    if (sw != nullptr) {
+      double total = opt_.weight_sum;
+      if (!(total > 0)) {
+        total = 0.0;
+        for (idx_t k = 0; k < n; ++k) total += sw[k];
+      }
+      a_.resize(n);
+      Xs_.resize(n * d);
+      Ys_.resize(n * c);
+      for (idx_t k = 0; k < n; ++k) {
+        a_[k] = std::sqrt(sw[k] * static_cast<double>(n) / total);
+        for (idx_t j = 0; j < d; ++j) Xs_[k * d + j] = a_[k] * X[k * d + j];
+        for (idx_t l = 0; l < c; ++l) Ys_[k * c + l] = a_[k] * Y[k * c + l];
+      }
+      X_ = Xs_.data();
+      Y_ = Ys_.data();
+    } else if (intercept) {
+      a_.assign(n, 1.0);
+    }
+    P_ = PaddedRows(X_, n, d);
+    // Yc = the targets with the best intercept removed (Y itself without an intercept):
+    // F(0) and the Newton polish's right-hand side use it.
+    Yc_.assign(Y_, Y_ + n * c);
+    if (intercept_) {
+      a2_ = 0.0;
+      for (idx_t k = 0; k < n; ++k) a2_ += a_[k] * a_[k];
+      std::vector<double> ay(c, 0.0);
+      for (idx_t k = 0; k < n; ++k)
+        for (idx_t l = 0; l < c; ++l) ay[l] += a_[k] * Y_[k * c + l];
+      for (idx_t k = 0; k < n; ++k)
+        for (idx_t l = 0; l < c; ++l) Yc_[k * c + l] -= a_[k] * ay[l] / a2_;
+    }
+  }
 
   SolverReport run(double* W) {
     const idx_t p = M_.p, dc = d_ * c_, nc = n_ * c_;
@@ -80,13 +126,13 @@ class GroupLassoBCD {
       if (wnorm_[i] > 0) active.push_back(i);
     }
     masked_predict(X_, n_, d_, M_, W, c_, active, R_.data());
-    double y2 = 0.0;
+    double y2 = 0.0;  // ||Yc||^2
     for (idx_t a = 0; a < nc; ++a) {
       R_[a] = Y_[a] - R_[a];
-      y2 += Y_[a] * Y_[a];
+      y2 += Yc_[a] * Yc_[a];
     }
     rep.f0 = 0.5 * y2 * inv_n;
-    const double target = opt_.tol * rep.f0;
+    const double target = opt_.gap_target > 0 ? opt_.gap_target : opt_.tol * rep.f0;
     std::vector<double> G(p * dc), gnorm(p);
     std::vector<idx_t> ws;
     idx_t ws_size = opt_.ws_start;
@@ -95,13 +141,14 @@ class GroupLassoBCD {
     int stalls = 0;
 
     for (;;) {
-      masked_gradients(X_, n_, d_, M_, R_.data(), c_, G.data(), &P_);
+      const double* Rc = centred_residual();
+      masked_gradients(X_, n_, d_, M_, Rc, c_, G.data(), &P_);
       double gmax = 0.0;
       for (idx_t i = 0; i < p; ++i) {
         gnorm[i] = norm(G.data() + i * dc, dc) * inv_n;
         gmax = std::max(gmax, gnorm[i]);
       }
-      certificate(gmax, W, rep);
+      certificate(gmax, Rc, rep);
       rep.gap_history.push_back(rep.gap);
       rep.epoch_history.push_back(rep.n_epochs);
       if (report_) report_(rep.n_outer, rep.n_epochs, rep.primal, rep.gap);
@@ -146,6 +193,11 @@ class GroupLassoBCD {
       if (rep.interrupted) break;
       ws_size = std::min<idx_t>(2 * ws_size, p);
     }
+    rep.intercept.assign(c_, 0.0);
+    if (intercept_) {
+      refresh_ar();
+      for (idx_t l = 0; l < c_; ++l) rep.intercept[l] = ar_[l] / a2_;
+    }
     return rep;
   }
 
@@ -184,20 +236,37 @@ class GroupLassoBCD {
     return rep.interrupted;
   }
 
-  // Primal, dual and gap from the residual and the largest scaled block gradient.
-  void certificate(double gmax, const double* W, SolverReport& rep) const {
+  // a^T R, exactly (the intercept b = ar_ / ||a||^2 is kept up to date between refreshes).
+  void refresh_ar() {
+    ar_.assign(c_, 0.0);
+    for (idx_t k = 0; k < n_; ++k)
+      for (idx_t l = 0; l < c_; ++l) ar_[l] += a_[k] * R_[k * c_ + l];
+  }
+
+  // The residual of the best intercept, Rc = R - a b (R itself without an intercept).
+  const double* centred_residual() {
+    if (!intercept_) return R_.data();
+    refresh_ar();
+    Rc_.resize(n_ * c_);
+    for (idx_t k = 0; k < n_; ++k)
+      for (idx_t l = 0; l < c_; ++l) Rc_[k * c_ + l] = R_[k * c_ + l] - a_[k] * ar_[l] / a2_;
+    return Rc_.data();
+  }
+
+  // Primal, dual and gap from the centred residual Rc and the largest scaled block
+  // gradient (both terms of the dual may use Yc for Y: they differ by the same ||a beta||^2).
+  void certificate(double gmax, const double* Rc, SolverReport& rep) const {
     const idx_t nc = n_ * c_;
     const double inv_n = 1.0 / static_cast<double>(n_);
     const double scale = std::max(1.0, gmax / opt_.lam);
     double r2 = 0.0, y2 = 0.0, ymt2 = 0.0, pen = 0.0;
     for (idx_t a = 0; a < nc; ++a) {
-      r2 += R_[a] * R_[a];
-      y2 += Y_[a] * Y_[a];
-      const double e = Y_[a] - R_[a] / scale;
+      r2 += Rc[a] * Rc[a];
+      y2 += Yc_[a] * Yc_[a];
+      const double e = Yc_[a] - Rc[a] / scale;
       ymt2 += e * e;
     }
     for (idx_t i = 0; i < M_.p; ++i) pen += wnorm_[i];
-    (void)W;
     rep.primal = 0.5 * r2 * inv_n + opt_.lam * pen;
     rep.dual = 0.5 * (y2 - ymt2) * inv_n;
     rep.gap = rep.primal - rep.dual;
@@ -242,6 +311,13 @@ class GroupLassoBCD {
       M_.indices(todo[t], gc.idx);
       gc.Q.assign(d * d, 0.0);
       block_gram(gc.idx, gc.Q.data());
+      if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
+        gc.u.assign(d, 0.0);
+        gather_gradient_range(X_, d, gc.idx.data(), 0, gc.idx.size(), a_.data(), 1,
+                              gc.u.data());
+        for (idx_t a = 0; a < d; ++a)
+          for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
+      }
       for (double& q : gc.Q) q *= inv_n;
       std::vector<double> A(gc.Q);
       gc.s.assign(d, 0.0);
@@ -273,6 +349,9 @@ class GroupLassoBCD {
         double* Wi = W + i * dc;
         gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data(), &P_);
         for (idx_t a = 0; a < dc; ++a) v[a] = g[a] * inv_n;
+        if (intercept_)  // the gradient at the centred residual R - a b
+          for (idx_t j = 0; j < d; ++j)
+            for (idx_t l = 0; l < c; ++l) v[j * c + l] -= gc.u[j] * ar_[l] / a2_ * inv_n;
         // One output (the regressors) gets its own instantiation: see block_update.hpp.
         auto block_step = [&](auto C) {
           if (wnorm_[i] > 0) add_gram_product<decltype(C)::value>(d, c, gc.Q.data(), Wi, v.data());
@@ -290,6 +369,9 @@ class GroupLassoBCD {
         }
         if (!moved) continue;
         gather_update(X_, d, gc.idx.data(), gc.idx.size(), delta.data(), c, R_.data(), &P_);
+        if (intercept_)  // a^T R moves by -u^T delta
+          for (idx_t j = 0; j < d; ++j)
+            for (idx_t l = 0; l < c; ++l) ar_[l] -= gc.u[j] * delta[j * c + l];
         std::copy(wnew.begin(), wnew.end(), Wi);
         wnorm_[i] = norm(Wi, dc);
       }
@@ -301,23 +383,25 @@ class GroupLassoBCD {
         std::copy(R_.begin(), R_.end(), hist_r.begin() + n_hist * nc);
         if (++n_hist == K + 1) {
           anderson(ws, W, hist_w, hist_r, K, kw);
+          if (intercept_) refresh_ar();
           n_hist = 0;
         }
       }
       if (rep.n_epochs >= opt_.max_epochs || poll(rep)) return;
       if (ep % opt_.check_every != 0) continue;
       // Gap of the problem restricted to the working set.
+      const double* Rc = centred_residual();
       double gmax = 0.0;
       for (idx_t i : ws) {
         const GroupCache& gc = cache_[i];
-        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data(), &P_);
+        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), Rc, c, g.data(), &P_);
         gmax = std::max(gmax, norm(g.data(), dc) * inv_n);
       }
       const double scale = std::max(1.0, gmax / lam);
       double r2 = 0.0, ymt2 = 0.0, pen = 0.0;
       for (idx_t a = 0; a < nc; ++a) {
-        r2 += R_[a] * R_[a];
-        const double e = Y_[a] - R_[a] / scale;
+        r2 += Rc[a] * Rc[a];
+        const double e = Yc_[a] - Rc[a] / scale;
         ymt2 += e * e;
       }
       for (idx_t i : ws) pen += wnorm_[i];
@@ -353,6 +437,7 @@ class GroupLassoBCD {
     // The residual is recomputed exactly from the new coefficients.
     masked_predict(X_, n_, d_, M_, W, c_, S, R_.data());
     for (idx_t a = 0; a < n_ * c_; ++a) R_[a] = Y_[a] - R_[a];
+    if (intercept_) refresh_ar();
   }
 
 
@@ -443,6 +528,14 @@ class GroupLassoBCD {
                   b_.data() + (t * d + a) * c);
       }
     }
+    if (intercept_) {  // H - z z^T / (n ||a||^2), z = A^T a: the centred support's Gram
+      const double f = 1.0 / (static_cast<double>(n_) * a2_);
+      for (idx_t t = 0; t < k; ++t)
+        for (idx_t a = 0; a < d; ++a)
+          for (idx_t u = 0; u < k; ++u)
+            for (idx_t bb = 0; bb < d; ++bb)
+              H_[(t * d + a) * m + u * d + bb] -= f * cache_[S[t]].u[a] * cache_[S[u]].u[bb];
+    }
   }
 
   void extend_gram(const std::vector<idx_t>& fresh) {
@@ -486,8 +579,8 @@ class GroupLassoBCD {
         gemm_tn(static_cast<int>(m_old), im_new, irows, 1.0, Z.data(), im_all, Z.data() + m_old,
                 im_all, 1.0, C.data(), im_new);
       syrk_t(im_new, irows, 1.0, Z.data() + m_old, im_all, 1.0, Snn.data(), im_new);
-      gemm_tn(im_new, ic, irows, 1.0, Z.data() + m_old, im_all, Y_ + k0 * c, ic, 1.0, bn.data(),
-              ic);
+      gemm_tn(im_new, ic, irows, 1.0, Z.data() + m_old, im_all, Yc_.data() + k0 * c, ic, 1.0,
+              bn.data(), ic);
     }
     const double inv_n = 1.0 / static_cast<double>(n_);
     for (idx_t a = 0; a < m_old; ++a)
@@ -686,11 +779,8 @@ class GroupLassoBCD {
       for (idx_t t = 0; t < nc; ++t) racc[t] += z[a] * ra[t];
     }
     const double lam = opt_.lam, inv_n = 1.0 / static_cast<double>(n_);
-    double f_cur = 0.0, f_acc = 0.0, pen_cur = 0.0, pen_acc = 0.0;
-    for (idx_t t = 0; t < nc; ++t) {
-      f_cur += R_[t] * R_[t];
-      f_acc += racc[t] * racc[t];
-    }
+    double f_cur = centred_norm2(R_.data()), f_acc = centred_norm2(racc.data());
+    double pen_cur = 0.0, pen_acc = 0.0;
     for (idx_t t = 0; t < static_cast<idx_t>(ws.size()); ++t) {
       pen_cur += wnorm_[ws[t]];
       pen_acc += norm(wacc.data() + t * dc, dc);
@@ -703,6 +793,21 @@ class GroupLassoBCD {
       wnorm_[ws[t]] = norm(W + ws[t] * dc, dc);
     }
     std::copy(racc.begin(), racc.end(), R_.begin());
+  }
+
+  // ||R - a b||^2 at the best intercept b (||R||^2 without an intercept).
+  double centred_norm2(const double* R) const {
+    std::vector<double> ar(c_, 0.0);
+    if (intercept_)
+      for (idx_t k = 0; k < n_; ++k)
+        for (idx_t l = 0; l < c_; ++l) ar[l] += a_[k] * R[k * c_ + l];
+    double s = 0.0;
+    for (idx_t k = 0; k < n_; ++k)
+      for (idx_t l = 0; l < c_; ++l) {
+        const double e = intercept_ ? R[k * c_ + l] - a_[k] * ar[l] / a2_ : R[k * c_ + l];
+        s += e * e;
+      }
+    return s;
   }
 
   // Solves A z = b in place for a small SPD matrix; false if A is not numerically SPD.
@@ -737,6 +842,12 @@ class GroupLassoBCD {
   PackedMasks M_;
   const double* Y_;
   idx_t c_;
+  bool intercept_;
+  std::vector<double> Xs_, Ys_;  // a X and a Y when the rows are weighted
+  std::vector<double> a_;        // row factors sqrt(s_k n / N) (ones if unweighted)
+  double a2_ = 0.0;              // ||a||^2
+  std::vector<double> Yc_;       // Y minus its best intercept
+  std::vector<double> ar_, Rc_;  // a^T R (c) and the centred residual
   SolverOptions opt_;
   std::function<bool()> should_stop_;
   std::function<void(long, long, double, double)> report_;

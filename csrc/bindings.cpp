@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -83,7 +84,8 @@ py::tuple eig(const carr& A) {
 py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0, double lam,
                double tol, long max_epochs, long ws_start, double inner_ratio,
                const py::object& callback, long gram_max, bool newton, int anderson_k,
-               double newton_gap) {
+               double newton_gap, const py::object& sample_weight, bool intercept,
+               double gap_target, double weight_sum) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -103,6 +105,20 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   opt.newton = newton;
   opt.anderson_k = anderson_k;
   opt.newton_gap = newton_gap;
+  opt.gap_target = gap_target;
+  opt.weight_sum = weight_sum;
+  carr sw;
+  if (!sample_weight.is_none()) {
+    sw = carr::ensure(sample_weight);
+    require(sw && sw.ndim() == 1 && sw.shape(0) == n, "sample_weight must have shape (n,)");
+    const double* w = sw.data();
+    double total = 0.0;
+    for (idx_t k = 0; k < n; ++k) {
+      require(w[k] >= 0 && std::isfinite(w[k]), "sample weights must be finite and >= 0");
+      total += w[k];
+    }
+    require(total > 0, "sample weights sum to zero");
+  }
   py::array_t<double> W({M.p, d, c});
   std::copy(W0.data(), W0.data() + M.p * d * c, W.mutable_data());
 
@@ -117,7 +133,8 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
       callback(outer, epochs, primal, gap);
     };
   }
-  GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, opt, should_stop, report);
+  GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, sample_weight.is_none() ? nullptr : sw.data(),
+                       intercept, opt, should_stop, report);
   SolverReport rep;
   double* w = W.mutable_data();
   {
@@ -134,6 +151,7 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   out["n_epochs"] = rep.n_epochs;
   out["n_outer"] = rep.n_outer;
   out["converged"] = rep.converged;
+  out["intercept"] = py::array_t<double>(rep.intercept.size(), rep.intercept.data());
   out["gap_history"] = py::array_t<double>(rep.gap_history.size(), rep.gap_history.data());
   out["epoch_history"] = py::array_t<long>(rep.epoch_history.size(), rep.epoch_history.data());
   return out;
@@ -165,5 +183,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
         py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),
         py::arg("gram_max") = 4096, py::arg("newton") = true, py::arg("anderson_k") = 5,
-        py::arg("newton_gap") = 1e-3);
+        py::arg("newton_gap") = 1e-3, py::arg("sample_weight") = py::none(),
+        py::arg("intercept") = false, py::arg("gap_target") = 0.0, py::arg("weight_sum") = 0.0);
 }

@@ -28,6 +28,7 @@ constexpr int kMaxVec = 32;  // rows up to d = 128 use the padded kernels
 
 class PaddedRows {
  public:
+  PaddedRows() = default;
   PaddedRows(const double* X, idx_t n, idx_t d) : n_(n), d_(d) {
     const idx_t nv = (d + 3) / 4;
     if (nv < 1 || nv > kMaxVec || n < 1) return;
