@@ -8,6 +8,7 @@ a multiple kernel learning problem over masking kernels D_i X X^T D_i; the NTK i
 label-blind choice of kernel weights, and iterative reweighting fixes it.
 """
 
+from . import datafits
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
     GatedReLUClassifier,
@@ -66,6 +67,7 @@ __all__ = [
     "ReLUSolveResult",
     "SolveResult",
     "constraint_violation",
+    "datafits",
     "duality_gap",
     "gated_to_relu",
     "irls",

@@ -10,6 +10,7 @@ __all__ = [
     "check_lam",
     "check_positive",
     "check_int",
+    "check_sample_weight",
 ]
 
 
@@ -124,3 +125,30 @@ def check_int(value, name, minimum=1):
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
     return value
+
+
+def check_sample_weight(sample_weight, n):
+    """Sample weights as a float64 (n,) array: finite, >= 0, with a positive sum.
+
+    ``None`` gives ones. Weights are used normalised by their sum, so only their ratios
+    matter (integer weights equal duplicated rows).
+    """
+    if sample_weight is None:
+        return np.ones(n)
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n, float(sample_weight))
+    s = _as_float_array(sample_weight, "sample_weight")
+    if s.ndim != 1 or s.shape[0] != n:
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per row of X; got "
+            f"shape {s.shape}"
+        )
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    if not np.isfinite(s).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (s < 0).any():
+        raise ValueError(f"sample_weight must be >= 0; its minimum is {s.min():.3g}")
+    top = float(s.max())
+    if top == 0:
+        raise ValueError("sample_weight is all zero: no row carries weight")
+    return s / top  # ratios only; the largest weight is 1 (no overflow in the sum)

@@ -1,0 +1,164 @@
+"""The interface every datafit (loss) implements.
+
+A datafit is the data term of the gated ReLU program with sample weights ``s`` and an
+optional unpenalised output intercept ``b``,
+
+.. math::
+
+    L(f) = \\frac{1}{\\sum_j s_j} \\sum_{j=1}^n s_j\\, \\ell(y_j, f_j),
+    \\qquad f = \\sum_i D_i X W_i + b,
+
+and everything the solvers need from it: its value, its gradient and a per-row
+curvature in the predictions (for the proximal Newton / IRLS outer loop), the intercept
+of the null model, and the Fenchel conjugate that turns a dual point into a duality gap.
+Targets are encoded once by :meth:`Datafit.encode` into a float array ``Y`` of shape
+``(n, c)``; predictions ``F`` have the same shape.
+
+Adding a loss means one module with a subclass of :class:`Datafit` and its tests (see
+:mod:`fixntk.datafits._poisson` for a complete example).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Datafit", "Targets", "newton_intercept"]
+
+
+@dataclass
+class Targets:
+    """Targets encoded for a datafit.
+
+    Attributes
+    ----------
+    Y : ndarray of shape (n, c)
+        The encoded targets (float64, C-contiguous).
+    one_d : bool
+        Whether coefficients are reported without the output axis: shape ``(p, d)``
+        rather than ``(p, d, c)`` (c = 1 targets given as a vector, and the logistic
+        loss).
+    classes : ndarray or None
+        The class labels, in the order of the encoding (classification losses).
+    """
+
+    Y: np.ndarray
+    one_d: bool
+    classes: np.ndarray = field(default=None)
+
+
+class Datafit:
+    """Base class of the datafits; see the module docstring for the objective.
+
+    Subclasses set ``name`` and ``quadratic`` and implement every method below.
+    Weighted sums are normalised by ``sum(s)``: integer weights equal duplicated rows.
+    """
+
+    #: The name accepted by ``loss=`` in :func:`fixntk.solve`.
+    name = "base"
+    #: True when the loss is quadratic in the predictions: the compiled weighted
+    #: least-squares solver then solves the program in one call, certified by its own
+    #: duality gap, with no outer Newton loop.
+    quadratic = False
+    #: True when scaling y by t scales the optimal predictions by t (the squared loss):
+    #: the solvers then rescale y internally, so any magnitude is solved without
+    #: overflow.
+    scales_with_y = False
+
+    def encode(self, y, n):
+        """Validate targets and encode them as :class:`Targets` (raise ValueError)."""
+        raise NotImplementedError
+
+    def value(self, Y, F, s):
+        """``sum_j s_j l(y_j, F_j) / sum(s)``: a float."""
+        raise NotImplementedError
+
+    def gradient(self, Y, F):
+        """The derivative ``dl/df`` at every row, shape (n, c) (not weighted)."""
+        raise NotImplementedError
+
+    def curvature(self, Y, F):
+        """Per-row weights ``h_j`` of shape (n,) such that ``h_j I`` is the (upper
+        bound of the) Hessian of ``l(y_j, .)`` at ``F_j`` used by the Newton model."""
+        raise NotImplementedError
+
+    def dual(self, Y, F, s, scale):
+        """The dual objective at the dual point ``theta_j = -l'(F_j) / scale``:
+        ``-sum_j s_j l*(-theta_j ...) / sum(s)``, where ``scale >= 1`` makes it dual
+        feasible (``max_i ||X^T D_i (s * theta)|| / sum(s) <= lam``)."""
+        raise NotImplementedError
+
+    def intercept(self, Y, F, s, b=None):
+        """The unpenalised intercept minimising ``value(Y, F + b, s)``, shape (c,),
+        given the predictions ``F`` without it (``b``: a starting point)."""
+        raise NotImplementedError
+
+    def intercept_hessian(self, Y, F, s):
+        """The Hessian of ``value(Y, F + b, s)`` in ``b``, shape (c, c); by default
+        the weighted mean of :meth:`curvature` times the identity."""
+        h = float((s * self.curvature(Y, F)).sum()) / float(s.sum())
+        return h * np.eye(Y.shape[1])
+
+    def predict(self, F):
+        """The model's prediction of the target's mean from the scores ``F`` (the
+        identity for the squared loss, probabilities for classification)."""
+        return F
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def check_rows(Y, n, name="y"):
+    """Y as a float64 (n, c) C-array (a 1-d y becomes one column)."""
+    Y = np.asarray(Y)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape[0] != n:
+        raise ValueError(f"{name} must have {n} rows (one per row of X); got {Y.shape}")
+    return np.ascontiguousarray(Y, dtype=np.float64)
+
+
+def weighted_mean(A, s):
+    """``sum_j s_j A_j / sum(s)`` over the rows of A (n, c), without overflow."""
+    return (s[:, None] * A).sum(axis=0) / s.sum()
+
+
+def newton_intercept(datafit, Y, F, s, b=None):
+    """argmin_b ``datafit.value(Y, F + b, s)`` by Newton's method with backtracking
+    (the value is convex in b), to a mean gradient of 1e-15.
+
+    The multinomial Hessian is singular along the all-ones direction (the softmax
+    ignores a common shift of the scores); adding ``1 1^T`` keeps the step orthogonal to
+    it, since the gradient is.
+    """
+    c = Y.shape[1]
+    b = np.zeros(c) if b is None else np.array(b, dtype=np.float64).reshape(c)
+    S = float(s.sum())
+    f_old = datafit.value(Y, F + b, s)
+    for _ in range(100):
+        g = (s[:, None] * datafit.gradient(Y, F + b)).sum(axis=0) / S
+        if np.abs(g).max() <= 1e-15:
+            break
+        H = datafit.intercept_hessian(Y, F + b, s)
+        if c > 1:
+            H = H + np.ones((c, c))
+        try:
+            step = -np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            step = -g
+        slope = float(g @ step)
+        if not slope < 0:
+            step, slope = -g, -float(g @ g)
+        t = 1.0
+        for _ in range(60):
+            f_new = datafit.value(Y, F + b + t * step, s)
+            if f_new <= f_old + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            break
+        b = b + t * step
+        done = f_old - f_new <= 1e-15 * abs(f_old)
+        f_old = f_new
+        if done and t < 1:
+            break
+    return b

@@ -1,0 +1,79 @@
+"""The logistic loss (binary classification)."""
+
+import numpy as np
+from scipy.special import entr, expit
+
+from ._base import Datafit, Targets, newton_intercept
+
+__all__ = ["Logistic"]
+
+
+def _labels(y, n):
+    """y as a 1-d array of n labels (a column vector is accepted)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(
+            f"y must be a 1-d array of class labels for a classification loss; got "
+            f"shape {y.shape}"
+        )
+    if y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0]} rows but X has {n}: they must match")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity")
+    if y.dtype == object and any(v is None for v in y):
+        raise ValueError("y contains missing labels (None)")
+    return y
+
+
+class Logistic(Datafit):
+    r"""Logistic loss for two classes, labels mapped to :math:`y \in \{-1, +1\}`.
+
+    .. math::
+
+        \ell(y, f) = \log\big(1 + e^{-y f}\big),
+
+    with ``y`` given as two distinct values: the smaller (in sorted order) becomes -1,
+    the larger +1, so :math:`\sigma(f)` is the probability of the second class. The
+    Newton model uses the exact curvature :math:`\sigma(f)(1 - \sigma(f))`. Its
+    conjugate at :math:`-y q`, :math:`q \in [0, 1]`, is minus the binary entropy, so the
+    dual point :math:`\theta_j = y_j \sigma(-y_j f_j) / \text{scale}` (scale >= 1
+    keeps :math:`q_j = \sigma(-y_j f_j)/\text{scale}` in [0, 1]) gives
+    :math:`D = \frac{1}{\sum s}\sum_j s_j H(q_j)`, :math:`H(q) = -q\log q -
+    (1-q)\log(1-q)` (nats).
+    """
+
+    name = "logistic"
+
+    def encode(self, y, n):
+        y = _labels(y, n)
+        classes, enc = np.unique(y, return_inverse=True)
+        if classes.size != 2:
+            more = " (use loss='multinomial')" if classes.size > 2 else ""
+            raise ValueError(
+                f"the logistic loss needs exactly 2 classes in y; got {classes.size}"
+                f"{more}"
+            )
+        Y = np.where(enc.ravel() == 1, 1.0, -1.0)[:, None]
+        return Targets(np.ascontiguousarray(Y), True, classes)
+
+    def value(self, Y, F, s):
+        return float((s * np.logaddexp(0.0, -Y * F)[:, 0]).sum()) / float(s.sum())
+
+    def gradient(self, Y, F):
+        return -Y * expit(-Y * F)
+
+    def curvature(self, Y, F):
+        return (expit(F) * expit(-F))[:, 0]
+
+    def dual(self, Y, F, s, scale):
+        q = expit(-Y * F)[:, 0] / scale
+        return float((s * (entr(q) + entr(1.0 - q))).sum()) / float(s.sum())
+
+    def intercept(self, Y, F, s, b=None):
+        return newton_intercept(self, Y, F, s, b)
+
+    def predict(self, F):
+        """Probability of the second class, ``sigma(F)``, shape (m,)."""
+        return expit(F[:, 0])

@@ -1,0 +1,288 @@
+"""Losses, sample weights and the output intercept: against cvxpy, the closed forms of
+the certificate, and each other."""
+
+import numpy as np
+import pytest
+
+import fixntk
+from fixntk.datafits import Logistic, Multinomial, Squared, get_datafit
+
+cp = pytest.importorskip("cvxpy")
+
+
+def _problem(n=120, d=3, n_gates=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    arr = fixntk.sample_arrangement(X, n_gates, seed=seed + 1)
+    t = X @ rng.standard_normal(d) + 0.5 + 0.5 * rng.standard_normal(n)
+    return rng, X, arr, t
+
+
+def _cvxpy_value(X, masks, Y, loss, lam, w, fit_intercept):
+    """The program's optimal value and intercept, by cvxpy (an independent route)."""
+    n, d = X.shape
+    p = masks.shape[1]
+    c = Y.shape[1]
+    W = [cp.Variable((d, c)) for _ in range(p)]
+    b = cp.Variable((1, c)) if fit_intercept else np.zeros((1, c))
+    F = (
+        sum(cp.multiply(masks[:, [i]], X @ W[i]) for i in range(p))
+        + np.ones((n, 1)) @ b
+    )
+    if loss == "squared":
+        data = cp.sum(cp.multiply(w[:, None], cp.square(Y - F))) / 2
+    elif loss == "logistic":
+        data = cp.sum(cp.multiply(w[:, None], cp.logistic(-cp.multiply(Y, F))))
+    else:
+        data = w @ cp.log_sum_exp(F, axis=1) - cp.sum(cp.multiply(w[:, None] * Y, F))
+    obj = data / w.sum() + lam * sum(cp.norm(Wi, "fro") for Wi in W)
+    prob = cp.Problem(cp.Minimize(obj))
+    prob.solve(solver=cp.CLARABEL)
+    return prob.value, (b.value.ravel() if fit_intercept else np.zeros(c))
+
+
+def _targets(loss, rng, t):
+    if loss == "squared":
+        return 50.0 + 3.0 * t, (50.0 + 3.0 * t)[:, None]
+    if loss == "logistic":
+        y = np.where(t > 0, "yes", "no")
+        return y, np.where(y == "yes", 1.0, -1.0)[:, None]
+    y = np.digitize(t, [-1.0, 0.5, 1.5])
+    return y, np.eye(4)[y]
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_agrees_with_cvxpy_and_certifies(loss, fit_intercept, weighted):
+    rng, X, arr, t = _problem()
+    y, Y = _targets(loss, rng, t)
+    w = rng.integers(0, 4, X.shape[0]).astype(float) if weighted else None
+    kw = dict(loss=loss, sample_weight=w, fit_intercept=fit_intercept)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr, **kw)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    assert res.converged and res.loss == loss
+    assert 0 <= res.gap <= 1e-8 * res.f0 + 1e-14
+    value, b = _cvxpy_value(
+        X, arr.masks, Y, loss, lam, np.ones(len(X)) if w is None else w, fit_intercept
+    )
+    # our certificate bounds our suboptimality; cvxpy's interior point is less exact
+    assert abs(res.objective - value) <= 1e-6 * abs(value)
+    # the certified gap is that of the public duality_gap at the returned point
+    gap = fixntk.duality_gap(X, y, arr, res.coef, lam, **kw)
+    assert abs(gap - res.gap) <= 1e-9 * res.f0
+    assert res.objective == pytest.approx(
+        fixntk.objective(X, y, arr, res.coef, lam, intercept=res.intercept, **kw),
+        rel=1e-12,
+    )
+    if fit_intercept:
+        b_ours = np.atleast_1d(res.intercept)
+        if loss == "multinomial":  # the softmax ignores a common shift
+            b = b - b.mean()
+        np.testing.assert_allclose(b_ours, b, atol=2e-4 * max(1.0, np.abs(b).max()))
+    else:
+        assert np.all(np.atleast_1d(res.intercept) == 0)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_zero_exactly_at_lambda_max(loss, fit_intercept):
+    rng, X, arr, t = _problem(seed=2)
+    y, _ = _targets(loss, rng, t)
+    kw = dict(loss=loss, fit_intercept=fit_intercept)
+    lmax = fixntk.lambda_max(X, y, arr, **kw)
+    at = fixntk.solve(X, y, arr, lmax, **kw)
+    assert at.converged and not np.any(at.coef)
+    assert at.gap <= 1e-12 * at.f0
+    below = fixntk.solve(X, y, arr, 0.95 * lmax, **kw)
+    assert np.any(below.coef) and below.objective < at.objective
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+def test_integer_weights_equal_duplicated_rows(loss):
+    rng, X, arr, t = _problem(n=80, seed=3)
+    y, _ = _targets(loss, rng, t)
+    w = rng.integers(0, 3, X.shape[0])
+    rows = np.repeat(np.arange(X.shape[0]), w)
+    kw = dict(loss=loss, fit_intercept=True)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr, sample_weight=w, **kw)
+    a = fixntk.solve(X, y, arr, lam, tol=1e-10, sample_weight=w, **kw)
+    b = fixntk.solve(X[rows], y[rows], arr.masks[rows], lam, tol=1e-10, **kw)
+    assert a.objective == pytest.approx(b.objective, rel=1e-8)
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-5 * np.abs(b.coef).max())
+    np.testing.assert_allclose(a.intercept, b.intercept, atol=1e-5)
+
+
+def test_large_offset_is_not_penalised_with_an_intercept():
+    """y of mean 50 and a column of ones: relative to F(0) without an intercept, the
+    tolerance certified W = 0 near lambda_max; with the output intercept the null model
+    is y's mean and the fit at half lambda_max is real."""
+    rng, X, arr, t = _problem(seed=4)
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    arr = fixntk.sample_arrangement(Xt, 20, seed=1)
+    y = 50.0 + np.maximum(X @ rng.standard_normal(3), 0)
+    lmax = fixntk.lambda_max(Xt, y, arr, fit_intercept=True)
+    res = fixntk.solve(Xt, y, arr, 0.5 * lmax, fit_intercept=True)
+    assert res.f0 == pytest.approx(0.5 * y.var())
+    assert res.intercept == pytest.approx(50.0, abs=1.0)
+    assert res.active_set.size > 0 and res.objective < 0.9 * res.f0
+    value, b = _cvxpy_value(
+        Xt, arr.masks, y[:, None], "squared", 0.5 * lmax, np.ones(len(y)), True
+    )
+    assert res.objective == pytest.approx(value, rel=1e-6)
+
+
+def test_logistic_labels_map_in_sorted_order_and_probability():
+    rng, X, arr, t = _problem(seed=5)
+    y = np.where(t > 0, 7, 3)
+    res = fixntk.solve(
+        X,
+        y,
+        arr,
+        0.05 * fixntk.lambda_max(X, y, arr, loss="logistic"),
+        loss="logistic",
+        fit_intercept=True,
+    )
+    np.testing.assert_array_equal(res.classes, [3, 7])
+    assert res.coef.shape == (arr.p, 3)
+    F = fixntk.datafits.Logistic().predict(
+        (arr.masks[:, :, None] * (X @ res.coef.T)[:, :, None]).sum(1) + res.intercept
+    )
+    # the model ranks class 7 (the second) higher where it is
+    assert np.mean((F > 0.5) == (y == 7)) > 0.8
+
+
+def test_multinomial_one_hot_equals_labels():
+    rng, X, arr, t = _problem(seed=6)
+    y = np.digitize(t, [-1.0, 0.5, 1.5])
+    kw = dict(loss="multinomial", fit_intercept=True)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr, **kw)
+    a = fixntk.solve(X, y, arr, lam, **kw)
+    b = fixntk.solve(X, np.eye(4)[y], arr, lam, **kw)
+    assert a.coef.shape == (arr.p, 3, 4)
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-10)
+
+
+# ------------------------------------------------------------------- datafit algebra
+
+
+def _random_point(datafit, rng, n=40, c=3):
+    if datafit.name == "logistic":
+        Y = rng.choice([-1.0, 1.0], size=(n, 1))
+        c = 1
+    elif datafit.name == "multinomial":
+        Y = np.eye(c)[rng.integers(0, c, n)]
+    else:
+        Y = rng.standard_normal((n, c))
+    return Y, 2 * rng.standard_normal((n, Y.shape[1])), rng.random(n) + 0.1
+
+
+@pytest.mark.parametrize("datafit", [Squared(), Logistic(), Multinomial()])
+def test_gradient_matches_finite_differences(datafit):
+    rng = np.random.default_rng(0)
+    Y, F, s = _random_point(datafit, rng)
+    G = datafit.gradient(Y, F)
+    E = rng.standard_normal(F.shape)
+    h = 1e-6
+    fd = (datafit.value(Y, F + h * E, s) - datafit.value(Y, F - h * E, s)) / (2 * h)
+    assert fd == pytest.approx(float((s[:, None] * G * E).sum()) / s.sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize("datafit", [Logistic(), Multinomial()])
+def test_curvature_bounds_the_hessian(datafit):
+    rng = np.random.default_rng(1)
+    Y, F, s = _random_point(datafit, rng, n=200, c=5)
+    h = datafit.curvature(Y, F)
+    from scipy.special import softmax
+
+    for j in range(len(Y)):
+        if datafit.name == "logistic":
+            p = 1 / (1 + np.exp(-F[j, 0]))
+            H = np.array([[p * (1 - p)]])
+        else:
+            p = softmax(F[j])
+            H = np.diag(p) - np.outer(p, p)
+        top = np.linalg.eigvalsh(H)[-1]
+        assert h[j] >= top - 1e-15 and h[j] <= top + 1e-12
+
+
+@pytest.mark.parametrize("datafit", [Squared(), Logistic(), Multinomial()])
+def test_fenchel_young_and_weak_duality(datafit):
+    """At scale 1 the dual point is the gradient itself: value + conjugate = F . l'(F)
+    (Fenchel-Young equality); at any larger scale the dual stays below the value."""
+    rng = np.random.default_rng(2)
+    Y, F, s = _random_point(datafit, rng)
+    G = datafit.gradient(Y, F)
+    lhs = datafit.value(Y, F, s) - datafit.dual(Y, F, s, 1.0)
+    assert lhs == pytest.approx(float((s[:, None] * F * G).sum()) / s.sum(), rel=1e-10)
+    for scale in (1.5, 10.0, 1e6):
+        assert np.isfinite(datafit.dual(Y, F, s, scale))
+
+
+def test_gaps_are_non_negative_at_random_points():
+    rng, X, arr, t = _problem(seed=7)
+    for loss in ("squared", "logistic", "multinomial"):
+        y, Y = _targets(loss, rng, t)
+        c = 1 if loss != "multinomial" else 4
+        for fit_intercept in (False, True):
+            for _ in range(3):
+                W = rng.standard_normal((arr.p, 3, c))
+                if c == 1:
+                    W = W[:, :, 0]
+                gap = fixntk.duality_gap(
+                    X, y, arr, W, 0.1, loss=loss, fit_intercept=fit_intercept
+                )
+                assert gap >= 0
+
+
+# ------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "loss, y, match",
+    [
+        (
+            "logistic",
+            lambda t: np.digitize(t, [-1, 0, 1]),
+            "exactly 2 classes.*multinomial",
+        ),
+        ("logistic", lambda t: np.zeros(len(t)), "exactly 2 classes"),
+        ("multinomial", lambda t: np.zeros(len(t)), "at least 2 classes"),
+        ("multinomial", lambda t: np.full((len(t), 3), 0.5), "one-hot"),
+        ("logistic", lambda t: np.where(t > 0, 1.0, np.nan), "NaN"),
+        ("unknown", lambda t: t, "loss must be one of"),
+    ],
+)
+def test_bad_targets_and_losses_are_refused(loss, y, match):
+    _, X, arr, t = _problem(seed=8)
+    with pytest.raises(ValueError, match=match):
+        fixntk.solve(X, y(t), arr, 0.1, loss=loss)
+
+
+@pytest.mark.parametrize(
+    "w, match",
+    [
+        (lambda n: -np.ones(n), ">= 0"),
+        (lambda n: np.zeros(n), "all zero"),
+        (lambda n: np.ones(n + 1), "shape"),
+        (lambda n: np.full(n, np.nan), "NaN"),
+    ],
+)
+def test_bad_sample_weights_are_refused(w, match):
+    _, X, arr, t = _problem(seed=9)
+    with pytest.raises(ValueError, match=match):
+        fixntk.solve(X, t, arr, 0.1, sample_weight=w(len(t)))
+
+
+def test_a_class_without_weight_is_refused():
+    _, X, arr, t = _problem(seed=10)
+    y = np.where(t > 0, 1, 0)
+    with pytest.raises(ValueError, match="total sample weight 0"):
+        fixntk.solve(X, y, arr, 0.1, loss="logistic", sample_weight=(y == 1) * 1.0)
+
+
+def test_get_datafit_accepts_names_classes_and_instances():
+    assert isinstance(get_datafit("logistic"), Logistic)
+    assert isinstance(get_datafit(Multinomial), Multinomial)
+    sq = Squared()
+    assert get_datafit(sq) is sq
