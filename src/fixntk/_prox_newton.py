@@ -5,7 +5,8 @@ predictions ``F`` (plus intercept),
 
 .. math::
 
-    L(f') \\approx L(F) + \\frac{1}{\\sum s} \\sum_j s_j \\Big(\\ell'(F_j)^T (f'_j - F_j)
+    L(f') \\approx L(F) + \\frac{1}{\\sum s} \\sum_j s_j
+    \\Big(\\ell'(F_j)^T (f'_j - F_j)
     + \\frac{h_j}{2} \\|f'_j - F_j\\|^2\\Big)
     = \\frac{1}{2\\sum s} \\sum_j s_j h_j \\|z_j - f'_j\\|^2 + \\text{const},
 

@@ -1,4 +1,4 @@
-"""The gated ReLU convex program (group lasso) for any datafit: solver, certificate, path.
+"""The gated ReLU convex program (group lasso), any datafit: solver, certificate, path.
 
 Thin driver over the compiled core ``fixntk._core``: the squared loss (with sample
 weights and an output intercept) is one call of the compiled working-set BCD; other
@@ -329,9 +329,9 @@ def _group_norms(W):
 # --------------------------------------------------------------------------- the core
 
 
-# Tuned with shuffled sweeps on the planted problems of benchmarks/problems.py (S1-S3 and
-# a grid of n, p, d and lam), by time to a certified 1e-6 gap: inner solves to 0.3 x the
-# outer gap beat 0.1, 0.2, 0.6 and 0.8; Anderson depth 12 beat 0 and 5.
+# Tuned with shuffled sweeps on the planted problems of benchmarks/problems.py (S1-S3
+# and a grid of n, p, d and lam), by time to a certified 1e-6 gap: inner solves to 0.3 x
+# the outer gap beat 0.1, 0.2, 0.6 and 0.8; Anderson depth 12 beat 0 and 5.
 _WS_START, _INNER_RATIO, _ANDERSON_K = 10, 0.3, 12
 
 

@@ -71,7 +71,8 @@ class Multinomial(Datafit):
         classes, enc = np.unique(y, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
-                f"the multinomial loss needs at least 2 classes in y; got {classes.size}"
+                "the multinomial loss needs at least 2 classes in y; got "
+                f"{classes.size}"
             )
         Y = np.zeros((n, classes.size))
         Y[np.arange(n), enc.ravel()] = 1.0
