@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._arrangement import as_arrangement
 from ._kernels import check_eta, masking_kernel
 from ._ntk import ntk_weights
+from ._progress import progress, report
 from ._solver import _prepare, _primal_dual
+from ._threads import blas_threads
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = ["IRLSResult", "irls", "mkl_objective"]
@@ -417,8 +418,8 @@ def irls(
     ridge = _KernelRidge(X, Y, arr, lam, method)
     # The loop alternates small factorisations with OpenMP kernels of the core:
     # threaded BLAS on matrices this small only adds contention.
-    blas_threads = 1 if ridge.size <= _SMALL_FACTOR else None
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
+    n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
+    with blas_threads(n_blas):
         res = _irls_loop(
             X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose
         )
@@ -479,7 +480,10 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
             return cand, F_new, dual_new
         return None
 
+    say = report(verbose)
+    bar = progress(verbose=verbose, total=max_iter, desc="fixntk irls", unit="step")
     for it in range(max_iter):
+        bar.set_postfix_str(f"gap {gaps[-1] / f0:.1e}", refresh=False)
         if gaps[-1] <= tol * f0:
             break
         verdict, kind = None, "newton"
@@ -509,12 +513,13 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
         history.append(F)
         mkl_history.append(st.mkl_value(lam))
         gaps.append(F - dual)
-        if verbose:
-            print(
-                f"[fixntk.irls] iter {it + 1:5d} {kind:>8}  objective {F:.10e}  "
-                f"gap {gaps[-1]:.3e}",
-                flush=True,
+        bar.update()
+        if say is not None:
+            say(
+                f"irls: step {it + 1:5d} {kind:>8}  objective {F:.10e}  "
+                f"gap {gaps[-1]:.3e}"
             )
+    bar.close()
     return st, history, mkl_history, gaps, n_newton, stalled, s, eta_start
 
 
@@ -571,8 +576,9 @@ irls.__doc__ += (
         Passed to :func:`ntk_weights` for ``eta0="ntk"`` or ``"mc"``.
     scale : bool
         Choose ``s`` by the 1-d search (otherwise ``s = 1``).
-    verbose : bool
-        Print the objective and gap at each step.
+    verbose : int, default=False
+        1: a progress bar over the steps (on a terminal); 2: also log the objective
+        and the gap of each step (INFO on the ``fixntk`` logger).
 
     Returns
     -------

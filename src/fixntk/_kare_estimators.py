@@ -42,6 +42,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         max_iter=100,
         tol=1e-6,
         random_state=None,
+        verbose=0,
     ):
         self.n_gates = n_gates
         self.lam = lam
@@ -54,6 +55,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None):
         n_gates = check_int(self.n_gates, "n_gates", 1)
@@ -73,6 +75,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             max_iter=self.max_iter,
             tol=self.tol,
             seed=seed,
+            verbose=self.verbose,
         )
         n = Xt.shape[0]
         C = mkl_kernel(Xt, arr, res.eta)
@@ -145,6 +148,9 @@ _PARAMS = """
     tol : float > 0, default=1e-6
     random_state : int, RandomState instance or None, default=None
         Seeds the gates, the held-out split and the k-means.
+    verbose : int, default=0
+        1: a progress bar over the iterations of :func:`kare_mkl` (on a terminal);
+        2: also log KARE at each iteration (the ``fixntk`` logger).
 
     Attributes
     ----------

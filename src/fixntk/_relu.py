@@ -35,11 +35,12 @@ import numpy as np
 from numba import njit
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._arrangement import as_arrangement
+from ._progress import report
 from ._solver import _coef3, _prepare
+from ._threads import blas_threads
 from ._validation import check_int, check_lam, check_positive, check_X
 
 __all__ = [
@@ -820,6 +821,7 @@ def _solve_column(
     r = y - prob.predict(V) if V.any() else y.copy()
     epochs, history = 0, []
     ws, tried = [], set()
+    say = report(verbose, level=1)
     while True:
         active = [
             (s, i)
@@ -833,11 +835,10 @@ def _solve_column(
         gap = max(primal - dual, 0.0)
         viol = prob.violation(V)
         history.append(gap)
-        if verbose:
-            print(
-                f"[fixntk.solve_relu] epochs {epochs:6d}  blocks {len(active):5d}  "
-                f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}",
-                flush=True,
+        if say is not None:
+            say(
+                f"solve_relu: epochs {epochs:6d}  blocks {len(active):5d}  "
+                f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}"
             )
         converged = gap <= tol * f0 and viol <= feas_tol
         if converged or epochs >= max_iter or f0 == 0:
@@ -937,7 +938,7 @@ def relu_lambda_max(X, y, arr):
     """
     X, Y, _, arr = _prepare(X, y, arr)
     best = 0.0
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for k in range(Y.shape[1]):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, 1.0)
             G = prob.gradients(prob.y)
@@ -987,7 +988,7 @@ def relu_duality_gap(X, y, arr, v, u, lam):
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     V = np.stack([_coef3(v, p, d, c, "v"), _coef3(u, p, d, c, "u")])
     gap = dual = 0.0
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for k in range(c):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
             Vk = np.ascontiguousarray(V[..., k])
@@ -1038,7 +1039,7 @@ def solve_relu(
         )
     cols = []
     # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for k in range(c):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
             V = V0[..., k].copy()
@@ -1112,8 +1113,9 @@ solve_relu.__doc__ += (
         Starting point (projected onto the cones first).
     max_iter : int
         Maximum number of epochs (per output column).
-    verbose : bool
-        Print the certificate after each working-set pass.
+    verbose : int or bool
+        Log the certificate after each working-set pass (INFO on the ``fixntk``
+        logger, on standard error when logging is not configured).
 
     Returns
     -------
@@ -1257,7 +1259,7 @@ def gated_to_relu(X, arr, coef):
     xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     V, U = np.zeros_like(W), np.zeros_like(W)
     bad = set()
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for i in np.flatnonzero(np.abs(W).reshape(arr.p, -1).sum(axis=1) > 0).tolist():
             signs = np.where(masks[:, i], 1.0, -1.0)
             for k in range(c):

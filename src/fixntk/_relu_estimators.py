@@ -22,6 +22,7 @@ from ._estimators import (
     _VersionedPickle,
     _with_intercept,
 )
+from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
 from ._validation import check_int, check_lam, check_positive
 
@@ -146,6 +147,9 @@ _RELU_PARAMS = """
         number of features, gates and outputs is unchanged).
     random_state : int, RandomState instance or None, default=None
         Seeds the gates (and the folds of ``lam="cv"``).
+    verbose : int, default=0
+        1: progress bars over the folds and the lam path of ``lam="cv"`` (on a
+        terminal); 2: also log the final solve's certificates (the ``fixntk`` logger).
 
     Attributes
     ----------
@@ -189,6 +193,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         max_iter=10_000,
         warm_start=False,
         random_state=None,
+        verbose=0,
     ):
         self.n_gates = n_gates
         self.lam = lam
@@ -200,6 +205,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self):
         n_gates = check_int(self.n_gates, "n_gates", 1)
@@ -238,9 +244,11 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         lams = lmax * np.logspace(0, np.log10(self.eps), self.n_lams)
         opts = dict(tol=self.tol, max_iter=self.max_iter)
         scores = np.zeros(lams.size)
-        for train, val in _folds(Xt.shape[0], self.cv, seed, labels):
+        folds = _folds(Xt.shape[0], self.cv, seed, labels)
+        for train, val in progress(folds, verbose=self.verbose, desc="fixntk cv"):
             start = None
-            for j, lam in enumerate(lams):
+            path = progress(lams, verbose=self.verbose, desc="fixntk path", unit="lam")
+            for j, lam in enumerate(path):
                 start = solve_relu(
                     Xt[train], Y[train], masks[train], lam, warm_start=start, **opts
                 )
@@ -260,7 +268,14 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 Xt, Y, masks, seed, labels
             )
         res = solve_relu(
-            Xt, Y, masks, lam, tol=self.tol, max_iter=self.max_iter, warm_start=start
+            Xt,
+            Y,
+            masks,
+            lam,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            warm_start=start,
+            verbose=self.verbose >= 2,
         )
         self._n_gates_fit = n_gates
         self._n_outputs_fit = Y.shape[1]

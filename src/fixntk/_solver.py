@@ -13,6 +13,8 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _core
 from ._arrangement import as_arrangement
 from ._memory import check_fits
+from ._progress import progress, report
+from ._threads import blas_threads
 from ._validation import (
     check_int,
     check_lam,
@@ -47,19 +49,6 @@ def _register_blas():
 
 
 _register_blas()
-_BLAS = []  # a ThreadpoolController, made at the first solve (after SciPy's BLAS loads)
-
-
-def _one_blas_thread():
-    """Context in which BLAS runs one thread: the Newton polish's products and
-    factorisations then round the same way whatever the thread count, so a solve gives
-    bit-identical results with any number of threads (its OpenMP kernels already do)."""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
-
 
 __all__ = [
     "SolveResult",
@@ -210,18 +199,19 @@ def duality_gap(X, y, arr, W, lam):
 
 
 def _progress_printer(verbose, scale=1.0):
-    """Progress line per outer iteration; `scale` maps the solver's objective back."""
-    if not verbose:
+    """The certificate per outer iteration, logged on the ``fixntk`` logger (see
+    ``_progress.report``); `scale` maps the solver's objective back."""
+    say = report(verbose, level=1)
+    if say is None:
         return None
 
-    def report(outer, epochs, primal, gap):
-        print(
-            f"[fixntk.solve] outer {outer:4d}  epochs {epochs:6d}  "
-            f"objective {primal * scale:.8e}  gap {gap * scale:.3e}",
-            flush=True,
+    def certificate(outer, epochs, primal, gap):
+        say(
+            f"solve: outer {outer:4d}  epochs {epochs:6d}  "
+            f"objective {primal * scale:.8e}  gap {gap * scale:.3e}"
         )
 
-    return report
+    return certificate
 
 
 # Tuned with shuffled sweeps on the planted problems of benchmarks/problems.py (S1-S3
@@ -256,7 +246,9 @@ def _solve_checked(X, Y, was_1d, arr, lam, tol, W0, max_iter, verbose, warn=True
         f0 = 0.5 * float((Y**2).sum()) / n
         W = np.zeros_like(W0)
         return _result(W, was_1d, f0, f0, f0, 0, True, lam, np.array([0.0]))
-    with _one_blas_thread():
+    # one BLAS thread: the Newton polish's products and factorisations then round the
+    # same way whatever the thread count (the OpenMP kernels already do)
+    with blas_threads(1):
         out = _core.solve_group_lasso(
             X / sx,
             arr.packed,
@@ -362,8 +354,9 @@ solve.__doc__ += (
         Starting point.
     max_iter : int
         Maximum number of epochs (passes over the working set).
-    verbose : bool
-        Print the certificate after each outer iteration.
+    verbose : int or bool
+        Log the certificate after each outer iteration (INFO on the ``fixntk``
+        logger, on standard error when logging is not configured).
 
     Returns
     -------
@@ -381,6 +374,9 @@ def solve_path(
 
     The default grid is ``n_lams`` values log-spaced from ``lambda_max`` down to
     ``eps * lambda_max``. The objective at each ``lam`` is that of :func:`solve`.
+
+    ``verbose=1`` draws a progress bar over the grid (on a terminal), ``verbose=2``
+    also logs each solve's certificates.
 
     Returns
     -------
@@ -411,8 +407,11 @@ def solve_path(
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     W = np.zeros((p, d, c))
     coefs, gaps, n_iters = [], [], []
-    for lam in lams:
-        res = _solve_checked(X, Y, was_1d, arr, float(lam), tol, W, max_iter, verbose)
+    bar = progress(lams, verbose=verbose, desc="fixntk path", unit="lam")
+    for lam in bar:
+        res = _solve_checked(
+            X, Y, was_1d, arr, float(lam), tol, W, max_iter, verbose and verbose >= 2
+        )
         W = res.coef if not was_1d else res.coef[:, :, None]
         coefs.append(res.coef)
         gaps.append(res.gap)
