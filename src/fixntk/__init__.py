@@ -22,6 +22,12 @@ from ._kare_estimators import KAREKernelClassifier, KAREKernelRegressor
 from ._kare_mkl import KareMKLResult, kare_mkl
 from ._kernels import mkl_kernel, ntk_kernel
 from ._ntk import NTKWeights, ntk_weights
+from ._plotting import (
+    CellWeightsDisplay,
+    IRLSObjectiveDisplay,
+    LambdaSelectionDisplay,
+    RegularizationPathDisplay,
+)
 from ._relu import (
     ConeDecomposition,
     ReLUSolveResult,
@@ -47,15 +53,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arrangement",
+    "CellWeightsDisplay",
     "ConeDecomposition",
     "GatedReLUClassifier",
     "GatedReLUNetwork",
     "GatedReLURegressor",
+    "IRLSObjectiveDisplay",
     "IRLSResult",
     "KAREKernelClassifier",
     "KAREKernelRegressor",
     "KareMKLResult",
     "KareSelection",
+    "LambdaSelectionDisplay",
     "NTKClassifier",
     "NTKRegressor",
     "NTKWeights",
@@ -64,6 +73,7 @@ __all__ = [
     "ReLUNetwork",
     "ReLURegressor",
     "ReLUSolveResult",
+    "RegularizationPathDisplay",
     "SolveResult",
     "constraint_violation",
     "duality_gap",
