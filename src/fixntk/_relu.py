@@ -708,19 +708,6 @@ class _Problem:
 
 # --------------------------------------------------------------------------- solver
 
-_OBJECTIVE = r"""
-    .. math::
-
-        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
-        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
-        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
-
-    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
-    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
-    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
-    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
-    each column of y is its own program (its own v, u: a network per output)."""
-
 
 @dataclass
 class ReLUSolveResult:
@@ -953,8 +940,21 @@ def relu_lambda_max(X, y, arr):
 
 
 def relu_objective(X, y, arr, v, u, lam):
-    """The objective of the ReLU convex program at (v, u) (constraints not checked: see
-    :func:`constraint_violation`)."""
+    r"""The objective of the ReLU convex program at (v, u) (constraints not checked: see
+    :func:`constraint_violation`):
+
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
+        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
+
+    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
+    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
+    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
+    each column of y is its own program (its own v, u: a network per output).
+    """
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_positive(lam, "lam", allow_zero=True)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
@@ -963,9 +963,6 @@ def relu_objective(X, y, arr, v, u, lam):
     R = Y - _core.masked_predict(X, arr.packed, np.ascontiguousarray(V - U))
     pen = np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
     return float(0.5 * (R**2).sum() / X.shape[0] + lam * pen)
-
-
-relu_objective.__doc__ += _OBJECTIVE
 
 
 def relu_duality_gap(X, y, arr, v, u, lam):
@@ -1011,9 +1008,66 @@ def solve_relu(
     max_iter=10_000,
     verbose=False,
 ):
-    """Solve the exact convex program of a two-layer ReLU network with weight decay.
+    r"""Solve the exact convex program of a two-layer ReLU network with weight decay.
 
     Minimises
+
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
+        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
+
+    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
+    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
+    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
+    each column of y is its own program (its own v, u: a network per output).
+
+    Algorithm: block coordinate descent over a working set of blocks (the v_i and u_i),
+    each step an exact proximal step of ``lam ||.|| + indicator(C_i)``: the group
+    soft-threshold of the Euclidean projection onto the polyhedral cone
+    ``C_i = {w : (2 D_i - I) X w >= 0}`` (a dual active-set QP in d variables,
+    warm-started from the block's previous face). Every iterate is feasible. The run
+    stops when the duality gap is at most ``tol * F(0)`` and the constraint violation at
+    most ``feas_tol``. The dual point is the residual ``r`` rescaled by
+    ``max(1, max_i ||P_{C_i}(+-X^T D_i r)|| / (n lam))``
+    (:func:`fixntk._relu.relu_duality_gap` recomputes it for any weights).
+
+    The paper's IRLS (Algorithm 1, :func:`fixntk.irls`) is not offered for this
+    program: reweighting it would make every step a cone-constrained QP, not a kernel
+    ridge solve. ``irls`` solves the gated ReLU problem, and :func:`gated_to_relu` turns
+    its solution into a ReLU network with the same training predictions.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+        With c outputs, each column is solved as its own program.
+    arr : Arrangement or bool array of shape (n, p)
+        The masks (from :func:`sample_arrangement`, or built by the user). The program
+        is exactly the ReLU network's training problem when they include the activation
+        patterns of the network's neurons (all of them for the global optimum).
+    lam : float > 0
+        Regularisation strength (same scaling as :func:`solve`: the ReLU network's
+        weight decay ``(lam / 2) sum (||first layer||^2 + second layer^2)``).
+    tol : float > 0
+        Relative duality gap to reach.
+    feas_tol : float > 0, optional
+        Constraint violation to reach; default ``tol * max|y|`` (the pre-activations
+        ``x^T v_i`` are in the units of y).
+    warm_start : ReLUSolveResult or pair (v, u), optional
+        Starting point (projected onto the cones first).
+    max_iter : int
+        Maximum number of epochs (per output column).
+    verbose : int or bool
+        Log the certificate after each working-set pass (INFO on the ``fixntk``
+        logger, on standard error when logging is not configured).
+
+    Returns
+    -------
+    ReLUSolveResult
+        With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
     """
     X, Y, was_1d, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
@@ -1071,58 +1125,6 @@ def solve_relu(
             stacklevel=2,
         )
     return res
-
-
-solve_relu.__doc__ += (
-    _OBJECTIVE
-    + """
-
-    Algorithm: block coordinate descent over a working set of blocks (the v_i and u_i),
-    each step an exact proximal step of ``lam ||.|| + indicator(C_i)``: the group
-    soft-threshold of the Euclidean projection onto the polyhedral cone
-    ``C_i = {w : (2 D_i - I) X w >= 0}`` (a dual active-set QP in d variables,
-    warm-started from the block's previous face). Every iterate is feasible. The run
-    stops when the duality gap is at most ``tol * F(0)`` and the constraint violation at
-    most ``feas_tol``. The dual point is the residual ``r`` rescaled by
-    ``max(1, max_i ||P_{C_i}(+-X^T D_i r)|| / (n lam))``
-    (:func:`fixntk._relu.relu_duality_gap` recomputes it for any weights).
-
-    The paper's IRLS (Algorithm 1, :func:`fixntk.irls`) is not offered for this
-    program: reweighting it would make every step a cone-constrained QP, not a kernel
-    ridge solve. ``irls`` solves the gated ReLU problem, and :func:`gated_to_relu` turns
-    its solution into a ReLU network with the same training predictions.
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d)
-    y : array-like of shape (n,) or (n, c)
-        With c outputs, each column is solved as its own program.
-    arr : Arrangement or bool array of shape (n, p)
-        The masks (from :func:`sample_arrangement`, or built by the user). The program
-        is exactly the ReLU network's training problem when they include the activation
-        patterns of the network's neurons (all of them for the global optimum).
-    lam : float > 0
-        Regularisation strength (same scaling as :func:`solve`: the ReLU network's
-        weight decay ``(lam / 2) sum (||first layer||^2 + second layer^2)``).
-    tol : float > 0
-        Relative duality gap to reach.
-    feas_tol : float > 0, optional
-        Constraint violation to reach; default ``tol * max|y|`` (the pre-activations
-        ``x^T v_i`` are in the units of y).
-    warm_start : ReLUSolveResult or pair (v, u), optional
-        Starting point (projected onto the cones first).
-    max_iter : int
-        Maximum number of epochs (per output column).
-    verbose : int or bool
-        Log the certificate after each working-set pass (INFO on the ``fixntk``
-        logger, on standard error when logging is not configured).
-
-    Returns
-    -------
-    ReLUSolveResult
-        With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
-    """
-)
 
 
 # ------------------------------------------------------------------------ gated -> ReLU
