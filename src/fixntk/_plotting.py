@@ -370,8 +370,14 @@ class CellWeightsDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, X, *, n_samples=10**5, seed=0, ax=None):
-        """From a fitted gated ReLU estimator: its ``eta_`` against the Monte Carlo NTK
-        weights of its cells on ``X`` (:func:`fixntk.ntk_weights`).
+        """From a fitted gated ReLU estimator: its ``eta_`` against the NTK weights of
+        its cells on ``X``.
+
+        The NTK weights are the Monte Carlo cell probabilities
+        (:func:`fixntk.ntk_weights`) when the cells hold at least half of the Gaussian
+        mass, else (in higher dimension, where a few hundred sampled cells hold almost
+        none of it) the finite-width NTK of the gates, uniform over the distinct masks:
+        the rule of :func:`fixntk.irls` with ``eta0="ntk"``.
 
         Parameters
         ----------
@@ -396,7 +402,10 @@ class CellWeightsDisplay:
             X = np.hstack([X, np.ones((X.shape[0], 1))])
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
-        return cls(ntk.eta, est.eta_).plot(ax=ax)
+        eta = ntk.eta
+        if ntk.captured_mass < 0.5:  # the rule of irls(eta0="ntk")
+            eta = np.full(arr.p, 1.0 / arr.p)
+        return cls(eta, est.eta_).plot(ax=ax)
 
     def plot(self, ax=None):
         """Scatter the fixed weights against the NTK's (both normalised to sum 1).
@@ -420,8 +429,8 @@ class CellWeightsDisplay:
             hi = max(a[both].max(), b[both].max())
             ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--", label="equal")
             ax.legend()
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         ax.set_xlabel("NTK weight (share of the Gaussian mass)")
         ax.set_ylabel("fixed weight ||w_i|| (share)")
         ax.set_title(
