@@ -1,4 +1,3 @@
-import io
 import os
 import pickle
 import subprocess
@@ -6,8 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-
-from fixntk._cli import Progress
 
 
 def run_cli(*args, cwd=None):
@@ -80,11 +77,15 @@ def test_fit_on_a_csv_and_save_the_model(classification_csv, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "classification" in proc.stdout
     assert "active neurons" in proc.stdout
-    assert "test accuracy" in proc.stdout
+    assert "training accuracy" in proc.stdout and "--holdout" in proc.stdout
+    assert "trained on 80 rows (all)" in proc.stdout
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
     with open(model, "rb") as fh:
         pipe = pickle.load(fh)
-    assert set(pipe.predict(np.zeros((2, 3)))) <= {"yes", "no"}
+    import pandas as pd
+
+    X = pd.DataFrame(np.zeros((2, 3)), columns=["x1", "x2", "x3"])
+    assert set(pipe.predict(X)) <= {"yes", "no"}
 
 
 def test_compare_on_a_csv(regression_csv):
@@ -146,7 +147,11 @@ def test_non_numeric_feature(tmp_path):
     rows = [[i, "red" if i == 4 else i * 0.5, i % 2] for i in range(20)]
     path = write_csv(tmp_path / "bad.csv", ["x", "colour", "y"], rows)
     assert_clean_error(
-        run_cli("fit", path, "--target", "y"), "line 6", "column 'colour'", "'red'"
+        run_cli("fit", path, "--target", "y"),
+        "line 6",
+        "column 'colour'",
+        "'red'",
+        "--drop 'colour'",
     )
 
 
@@ -169,42 +174,35 @@ def test_in_process_errors_and_thin_entry_point(tmp_path, capsys):
     assert "non-numeric value" in err and "--task classification" in err
 
 
-def test_progress_bar_only_on_a_terminal():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    quiet = io.StringIO()
-    p = Progress(2, stream=quiet)
-    p.step("iris: NTK")
-    p.advance()
-    p.close()
-    assert quiet.getvalue() == ""
-
-    tty = Tty()
-    p = Progress(2, stream=tty)
-    p.step("iris: NTK")
-    p.advance()
-    p.step("iris: fixed NTK")
-    p.close()
-    text = tty.getvalue()
-    assert "[" in text and "1/2" in text and "iris: fixed NTK" in text
-
-
 def test_compare_scores_the_three_kernels_by_kare():
     from types import SimpleNamespace
 
     from fixntk import kare, mkl_kernel, sample_arrangement
-    from fixntk._cli import Dataset, _split, compare_on
+    from fixntk._progress import progress
+    from fixntk.cli._compare import compare_on
+    from fixntk.cli._data import Dataset
+    from fixntk.cli._models import split
 
     rng = np.random.default_rng(3)
     X = rng.standard_normal((90, 3))
     y = np.where(X[:, 0] * X[:, 1] > 0, "a", "b")
-    data = Dataset("xor", X, y, "classification")
+    data = Dataset("xor", X, y, "classification", numeric=[0, 1, 2])
     args = SimpleNamespace(
-        lam="kare", cv=3, seed=0, n_gates=20, n_lams=5, eps=1e-2, tol=1e-4
+        lam="kare",
+        cv=3,
+        seed=0,
+        n_gates=20,
+        n_lams=5,
+        eps=1e-2,
+        tol=1e-4,
+        max_iter=10_000,
+        solver="irls",
+        ntk_eps=1e-6,
+        kare_max_iter=100,
+        holdout=0.25,
+        verbose=0,
     )
-    res = compare_on(data, args, Progress(3, enabled=False))
+    res = compare_on(data, args, progress(total=3))
     assert [o.model for o in res.outcomes] == ["NTK", "fixed NTK", "KARE kernel"]
     for o in res.outcomes:
         assert np.isfinite(o.kare) and o.kare > 0 and 0 <= o.score <= 1
@@ -212,7 +210,7 @@ def test_compare_scores_the_three_kernels_by_kare():
     assert res.ntk.kare == ntk.kare_ and res.kare.kare == kare_k.kare_
     # the fixed NTK's KARE: its kernel H(eta), eta_i = ||w_i||, on the scaled
     # training part with the intercept column, one-hot labels, at its lam
-    X_train, _, y_train, _ = _split(data, args.seed)
+    X_train, _, y_train, _ = split(data, 0.25, args.seed)
     Xt = res.fixed.estimator[0].transform(X_train)
     Xt = np.hstack([Xt, np.ones((Xt.shape[0], 1))])
     Y = (y_train[:, None] == np.array(["a", "b"])[None, :]).astype(float)
@@ -222,3 +220,185 @@ def test_compare_scores_the_three_kernels_by_kare():
     assert res.fixed.kare == pytest.approx(ref, rel=1e-10)
     # the KARE kernel is learned on the same gates
     np.testing.assert_array_equal(kare_k.gates_, fixed.gates_)
+
+
+# --------------------------------------------------------------------------- messy CSV
+
+
+@pytest.fixture(scope="module")
+def messy_csv(tmp_path_factory):
+    """Semicolons, a saved (unnamed) index column, a text feature, string labels."""
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    n = 90
+    X = rng.standard_normal((n, 3))
+    colour = rng.choice(["red", "green", "blue"], n)
+    shift = np.where(colour == "red", 1.0, 0.0)
+    label = np.where(X[:, 0] + X[:, 1] * X[:, 2] + shift > 0.4, "spam", "ham")
+    frame = pd.DataFrame(
+        {"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "colour": colour, "kind": label},
+        index=rng.permutation(n) + 1000,
+    )
+    path = tmp_path_factory.mktemp("csv") / "messy.csv"
+    frame.to_csv(path, sep=";")
+    return str(path), frame
+
+
+def test_messy_csv_fit_then_predict_matches_the_python_api(messy_csv, tmp_path):
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from fixntk import GatedReLUClassifier
+
+    path, frame = messy_csv
+    model = tmp_path / "model.pkl"
+    opts = ["--n-gates", "25", "--lam", "0.01", "--max-iter", "5000"]
+    proc = run_cli("fit", path, "--target", "kind", "--output", str(model), *opts)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "90 rows, 4 features (3 numeric, 1 text), classification" in out
+    assert "first column has no name" in out and "--index-col" in out
+    assert "text column 'colour' one-hot encoded (3 values; --drop" in out
+    for line in out.splitlines():  # every note names an option that acts on it
+        if line.startswith("note"):
+            assert "--" in line, line
+
+    preds = tmp_path / "preds.csv"
+    proc = run_cli("predict", str(model), path, "--output", str(preds))
+    assert proc.returncode == 0, proc.stderr
+    assert "ignored column(s) the model was not fitted on: 'kind'" in proc.stdout
+    got = pd.read_csv(preds)
+    assert list(got.columns[:1]) == ["prediction"] and len(got) == 90
+
+    # the same model through the Python API, on the same rows
+    X = frame.drop(columns=["kind"])
+    pipe = make_pipeline(
+        ColumnTransformer(
+            [
+                ("numeric", StandardScaler(), ["a", "b", "c"]),
+                ("text", OneHotEncoder(sparse_output=False), ["colour"]),
+            ]
+        ),
+        GatedReLUClassifier(n_gates=25, lam=0.01, max_iter=5000, random_state=0),
+    )
+    pipe.fit(X, frame["kind"])
+    np.testing.assert_array_equal(got["prediction"].to_numpy(), pipe.predict(X))
+
+    # the saved model is a pipeline with feature names: a DataFrame predicts without
+    # a feature-name warning, in any column order and with extra columns dropped
+    with open(model, "rb") as fh:
+        saved = pickle.load(fh)
+    assert list(saved.feature_names_in_) == ["a", "b", "c", "colour"]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(saved.predict(X), pipe.predict(X))
+
+
+def test_predict_to_stdout_and_with_missing_columns(messy_csv, tmp_path):
+    path, frame = messy_csv
+    model = tmp_path / "model.pkl"
+    proc = run_cli(
+        "fit",
+        path,
+        "--target",
+        "kind",
+        "--n-gates",
+        "10",
+        "--lam",
+        "0.05",
+        "--output",
+        str(model),
+        "--holdout",
+        "0.3",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "held-out accuracy" in proc.stdout and "(27 rows held out" in proc.stdout
+    proc = run_cli("predict", str(model), path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "prediction" and len(lines) == 91
+    assert set(lines[1:]) <= {"spam", "ham"}
+    assert "ignored column(s)" in proc.stderr  # messages stay off the CSV
+    small = tmp_path / "small.csv"
+    frame.drop(columns=["colour"]).to_csv(small)
+    assert_clean_error(run_cli("predict", str(model), str(small)), "column(s) colour")
+
+
+def test_csv_options(tmp_path):
+    rows = [
+        [i, f"id{i}", i * 0.5, (i * 7) % 3, "x" if i % 2 else "y"] for i in range(60)
+    ]
+    path = write_csv(tmp_path / "t.csv", ["row", "name", "u", "v", "target"], rows)
+    # 60 distinct text values: refused, naming --drop
+    assert_clean_error(
+        run_cli("fit", path, "--target", "target"), "column 'name'", "--drop 'name'"
+    )
+    proc = run_cli(
+        "fit",
+        path,
+        "--target",
+        "target",
+        "--drop",
+        "name",
+        "--index-col",
+        "row",
+        "--n-gates",
+        "10",
+        "--lam",
+        "0.1",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "60 rows, 2 features (2 numeric)" in proc.stdout
+    assert "column 'row' read as the row index (--index-col)" in proc.stdout
+    assert_clean_error(
+        run_cli("fit", path, "--target", "target", "--drop", "nope"),
+        "--drop: no column 'nope'",
+    )
+    tab = tmp_path / "tab.csv"
+    tab.write_text(open(path).read().replace(",", "\t"))
+    proc = run_cli(
+        "fit",
+        str(tab),
+        "--target",
+        "target",
+        "--drop",
+        "name",
+        "--n-gates",
+        "10",
+        "--lam",
+        "0.1",
+        "--sep",
+        "\\t",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "60 rows, 3 features" in proc.stdout
+    bad = run_cli("fit", path, "--target", "target", "--lam", "-1")
+    assert bad.returncode == 2 and "--lam" in bad.stderr
+
+
+def test_regression_notes_name_their_options(regression_csv):
+    proc = run_cli(
+        "fit",
+        regression_csv,
+        "--target",
+        "price",
+        "--n-gates",
+        "10",
+        "--lam",
+        "kare",
+        "--eps",
+        "0.5",
+        "--n-lams",
+        "3",
+        "--max-iter",
+        "1",
+    )
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stdout.splitlines() if line.startswith("note")]
+    assert notes, proc.stdout
+    assert all("--max-iter" in n or "--eps" in n for n in notes), notes

@@ -23,6 +23,12 @@ from ._kare_estimators import KAREKernelClassifier, KAREKernelRegressor
 from ._kare_mkl import KareMKLResult, kare_mkl
 from ._kernels import mkl_kernel, ntk_kernel
 from ._ntk import NTKWeights, ntk_weights
+from ._plotting import (
+    CellWeightsDisplay,
+    IRLSObjectiveDisplay,
+    LambdaSelectionDisplay,
+    RegularizationPathDisplay,
+)
 from ._relu import (
     ConeDecomposition,
     ReLUSolveResult,
@@ -48,15 +54,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arrangement",
+    "CellWeightsDisplay",
     "ConeDecomposition",
     "GatedReLUClassifier",
     "GatedReLUNetwork",
     "GatedReLURegressor",
+    "IRLSObjectiveDisplay",
     "IRLSResult",
     "KAREKernelClassifier",
     "KAREKernelRegressor",
     "KareMKLResult",
     "KareSelection",
+    "LambdaSelectionDisplay",
     "NTKClassifier",
     "NTKRegressor",
     "NTKWeights",
@@ -65,6 +74,7 @@ __all__ = [
     "ReLUNetwork",
     "ReLURegressor",
     "ReLUSolveResult",
+    "RegularizationPathDisplay",
     "SolveResult",
     "constraint_violation",
     "datafits",

@@ -1,4 +1,5 @@
-"""Entry point of the ``fixntk`` command (also ``python -m fixntk``); see ``_cli``."""
+"""Entry point of the ``fixntk`` command (also ``python -m fixntk``); see
+``fixntk.cli``."""
 
 import sys
 
@@ -6,7 +7,7 @@ import sys
 def main(argv=None):
     """Run ``fixntk`` with argv (default: the process arguments); returns the exit
     status."""
-    from ._cli import main as run
+    from .cli import main as run
 
     return run(argv)
 

@@ -24,6 +24,7 @@ from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
 from ._kare import kare, select_lambda_kare
 from ._kernels import mkl_kernel, ntk_kernel
+from ._progress import progress
 from ._solver import lambda_max, objective, solve, solve_path
 from ._validation import check_int, check_lam, check_positive
 
@@ -349,6 +350,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         max_iter=10_000,
         warm_start=False,
         random_state=None,
+        verbose=0,
     ):
         self.n_gates = n_gates
         self.lam = lam
@@ -361,6 +363,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.random_state = random_state
+        self.verbose = verbose
 
     # -- parameters ------------------------------------------------------------------
     def _check_params(self):
@@ -403,7 +406,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         if lmax == 0:  # Y is orthogonal to every group: W = 0 for every lam
             return 1.0, None, None, (np.zeros((p, d, c)), 0.0, 0)
         lams = lmax * np.logspace(0, np.log10(self.eps), self.n_lams)
-        opts = dict(tol=self.tol, max_iter=self.max_iter)
+        opts = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
         if mode == "kare":
             path = solve_path(Xt, Y, arr, lams=lams, **opts)
             scores = np.array(
@@ -416,7 +419,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         else:
             scores = np.zeros(lams.size)
             masks = arr.masks
-            for train, val in _folds(Xt.shape[0], self.cv, seed, labels):
+            folds = _folds(Xt.shape[0], self.cv, seed, labels)
+            for train, val in progress(folds, verbose=self.verbose, desc="fixntk cv"):
                 fold = solve_path(Xt[train], Y[train], masks[train], lams=lams, **opts)
                 for j, W in enumerate(fold.coefs):
                     R = _gated_forward(Xt[val], W, masks=masks[val]) - Y[val]
@@ -450,7 +454,9 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 Xt, Y, arr, lam, seed, labels
             )
         if self.solver == "irls":
-            fit = irls(Xt, Y, arr, lam, eta0="ntk", seed=seed, **opts)
+            fit = irls(
+                Xt, Y, arr, lam, eta0="ntk", seed=seed, verbose=self.verbose, **opts
+            )
             self.objective_history_ = fit.history
             # Reweighting leaves every group slightly non-zero: zero those that satisfy
             # the optimality condition of w_i = 0, and let BCD certify the gap from
@@ -547,6 +553,9 @@ _GATED_PARAMS = f"""
         starting point (when the number of features, gates and outputs is unchanged).
     random_state : int, RandomState instance or None, default=None
         Seeds the gates (and the folds of ``lam="cv"``).
+    verbose : int, default=0
+        1: progress bars over the lam path, the folds and IRLS steps (on a
+        terminal); 2: also log each solve's certificates (the ``fixntk`` logger).
 
     Attributes
     ----------
@@ -639,6 +648,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         eps=1e-6,
         cv=5,
         random_state=None,
+        verbose=0,
     ):
         self.lam = lam
         self.fit_intercept = fit_intercept
@@ -646,6 +656,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.eps = eps
         self.cv = cv
         self.random_state = random_state
+        self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None):
         lam = _check_lam_param(self.lam)
@@ -671,7 +682,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 self.kare_ = float(sel.kare[sel.index])
             else:
                 scores = _ntk_cv_scores(
-                    Xt, Y, lams, self.cv, _seed(self.random_state), labels
+                    Xt, Y, lams, self.cv, _seed(self.random_state), labels, self.verbose
                 )
                 lam = float(lams[int(np.argmin(scores))])
             self.lams_, self.lam_scores_ = lams, scores
@@ -698,10 +709,11 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         return tags
 
 
-def _ntk_cv_scores(Xt, Y, lams, cv, seed, labels):
+def _ntk_cv_scores(Xt, Y, lams, cv, seed, labels, verbose=0):
     """Cross-validated mean squared error of NTK kernel ridge for every lam."""
     scores = np.zeros(lams.size)
-    for train, val in _folds(Xt.shape[0], cv, seed, labels):
+    folds = _folds(Xt.shape[0], cv, seed, labels)
+    for train, val in progress(folds, verbose=verbose, desc="fixntk cv"):
         ev, U = linalg.eigh(ntk_kernel(Xt[train]), check_finite=False)
         ev = np.maximum(ev, 0.0)
         Kv = ntk_kernel(Xt[val], Xt[train]) @ U
@@ -731,6 +743,8 @@ _NTK_PARAMS = f"""
         Folds for ``lam="cv"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds of ``lam="cv"`` (the fit is otherwise deterministic).
+    verbose : int, default=0
+        1: a progress bar over the folds of ``lam="cv"`` (on a terminal).
 
     Attributes
     ----------

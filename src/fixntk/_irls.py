@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._arrangement import as_arrangement
 from ._kernels import check_eta, masking_kernel
 from ._ntk import ntk_weights
+from ._progress import progress, report
 from ._solver import _prepare, _primal_dual
+from ._threads import blas_threads
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = ["IRLSResult", "irls", "mkl_objective"]
@@ -31,19 +32,6 @@ _MIN_CAPTURED = 0.5  # "ntk" uses the cell weights only if they hold this much m
 _ROUNDOFF = 1e-13  # relative increase of F accepted as round-off in a step
 _MAX_NEWTON = 2000  # largest free set for a Newton step (a dense Hessian of that order)
 _SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
-
-_MKL = r"""
-    .. math::
-
-        \min_W F(W) = \min_{\eta \ge 0} G(\eta), \qquad
-        G(\eta) = \frac{\lambda}{2}\Big[ y^T \big(H(\eta) + n\lambda I\big)^{-1} y
-                  + \sum_{i=1}^p \eta_i \Big],
-
-    with :math:`H(\eta) = \sum_i \eta_i D_i X X^T D_i` (:func:`mkl_kernel`) and
-    :math:`F(W) = \frac{1}{2n}\|\sum_i D_i X w_i - y\|^2 + \lambda \sum_i \|w_i\|`.
-    For fixed :math:`\eta` the minimiser is kernel ridge regression,
-    :math:`a = (H(\eta) + n\lambda I)^{-1} y`, :math:`w_i = \eta_i X^T D_i a`, and at
-    the optimum :math:`\eta_i = \|w_i\|`."""
 
 
 @dataclass
@@ -299,21 +287,20 @@ def _starting_weights(X, arr, eta0, n_samples, seed):
 
 
 def mkl_objective(X, y, arr, eta, lam):
-    """The MKL objective G(eta) of kernel weights eta: the best group-lasso value with
+    r"""The MKL objective G(eta) of kernel weights eta: the best group-lasso value with
     the penalty lam sum_i (||w_i||^2 / eta_i + eta_i) / 2 in place of lam sum_i ||w_i||.
-    """
-    X, Y, _, arr = _prepare(X, y, arr)
-    lam = check_lam(lam)
-    eta = check_eta(eta, arr.p)
-    H = masking_kernel(X @ X.T, arr.masks, eta)
-    H[np.diag_indices_from(H)] += X.shape[0] * lam
-    A = linalg.cho_solve(linalg.cho_factor(H, lower=True), Y)
-    return float(0.5 * lam * ((Y * A).sum() + eta.sum()))
 
+    .. math::
 
-mkl_objective.__doc__ += (
-    _MKL
-    + """
+        \min_W F(W) = \min_{\eta \ge 0} G(\eta), \qquad
+        G(\eta) = \frac{\lambda}{2}\Big[ y^T \big(H(\eta) + n\lambda I\big)^{-1} y
+                  + \sum_{i=1}^p \eta_i \Big],
+
+    with :math:`H(\eta) = \sum_i \eta_i D_i X X^T D_i` (:func:`mkl_kernel`) and
+    :math:`F(W) = \frac{1}{2n}\|\sum_i D_i X w_i - y\|^2 + \lambda \sum_i \|w_i\|`.
+    For fixed :math:`\eta` the minimiser is kernel ridge regression,
+    :math:`a = (H(\eta) + n\lambda I)^{-1} y`, :math:`w_i = \eta_i X^T D_i a`, and at
+    the optimum :math:`\eta_i = \|w_i\|`.
 
     Parameters
     ----------
@@ -328,7 +315,13 @@ mkl_objective.__doc__ += (
     float
         ``G(eta) >= min_W F(W)``, with equality at ``eta_i = ||w_i*||``.
     """
-)
+    X, Y, _, arr = _prepare(X, y, arr)
+    lam = check_lam(lam)
+    eta = check_eta(eta, arr.p)
+    H = masking_kernel(X @ X.T, arr.masks, eta)
+    H[np.diag_indices_from(H)] += X.shape[0] * lam
+    A = linalg.cho_solve(linalg.cho_factor(H, lower=True), Y)
+    return float(0.5 * lam * ((Y * A).sum() + eta.sum()))
 
 
 class _Newton:
@@ -396,9 +389,80 @@ def irls(
     scale=True,
     verbose=False,
 ):
-    """Fix the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
+    r"""Fix the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
 
     Solves the gated ReLU group lasso through its multiple-kernel form
+
+    .. math::
+
+        \min_W F(W) = \min_{\eta \ge 0} G(\eta), \qquad
+        G(\eta) = \frac{\lambda}{2}\Big[ y^T \big(H(\eta) + n\lambda I\big)^{-1} y
+                  + \sum_{i=1}^p \eta_i \Big],
+
+    with :math:`H(\eta) = \sum_i \eta_i D_i X X^T D_i` (:func:`mkl_kernel`) and
+    :math:`F(W) = \frac{1}{2n}\|\sum_i D_i X w_i - y\|^2 + \lambda \sum_i \|w_i\|`.
+    For fixed :math:`\eta` the minimiser is kernel ridge regression,
+    :math:`a = (H(\eta) + n\lambda I)^{-1} y`, :math:`w_i = \eta_i X^T D_i a`, and at
+    the optimum :math:`\eta_i = \|w_i\|`.
+
+    Starting from :math:`\eta = s\,\eta^{(0)}` with the NTK's weights
+    :math:`\eta^{(0)}` and :math:`s = \arg\min_{s \ge 0} G(s\,\eta^{(0)})` (an exact 1-d
+    search on the spectrum of :math:`H(\eta^{(0)})`), it alternates kernel ridge with
+    :math:`H(\eta)` and :math:`\eta_i \leftarrow \sqrt{\|w_i\|^2 + \epsilon^2}`, with
+    :math:`\epsilon` shrinking geometrically and with the duality gap. A step that would
+    raise :math:`F` is replaced by the plain step :math:`\eta_i \leftarrow \|w_i\|`,
+    which cannot (it minimises a majoriser of :math:`F`), so ``history`` never increases
+    (beyond round-off, 1e-13 relative). It stops when the duality gap of
+    :func:`solve`'s certificate is at most ``tol * F(0)``.
+
+    The reweighting converges linearly, often slowly (masking kernels of nearby cells
+    are almost collinear), while the certificate needs :math:`\|X^T D_i a\| \to 1` on
+    the support to high accuracy. Once the relative gap is below ``newton_tol``, steps
+    are projected Newton steps on :math:`G(\eta)` over :math:`\eta \ge 0` (Hessian
+    :math:`\lambda \langle K_i a, (H + n\lambda I)^{-1} K_j a\rangle` over the groups
+    not held at zero, Levenberg-Marquardt damped since it is often singular), accepted
+    only if they decrease :math:`G` (Armijo) and :math:`F`; otherwise the reweighting
+    step is taken. ``newton_tol=None`` runs the paper's iteration alone.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+    arr : Arrangement or bool array of shape (n, p)
+    lam : float > 0
+    eta0 : {"ntk", "mc", "counts"}, NTKWeights or array-like of shape (p,)
+        Starting weights (rescaled by the 1-d search when ``scale``).
+        ``"mc"``: the Monte Carlo NTK weights :func:`ntk_weights` (``n_samples``,
+        ``seed``) of the arrangement's cells. ``"counts"``:
+        ``arr.counts / arr.n_gates``, the NTK of the finite-width network with the
+        sampled gates (an unbiased estimate of :func:`ntk_kernel`; uniform for masks
+        given directly). ``"ntk"`` (default):
+        ``"mc"`` when the cells hold at least half of the Gaussian mass (low dimension,
+        many gates), otherwise ``"counts"`` (in higher dimension a few hundred sampled
+        cells hold almost none of it); ``eta0_kind`` of the result says which.
+    tol : float > 0
+        Relative duality gap to reach.
+    max_iter : int >= 0
+        Maximum number of steps (kernel ridge solves accepted).
+    method : {"auto", "dual", "primal"}
+        Kernel ridge in the dual (Cholesky of an n x n matrix, when ``n <= p d``) or the
+        primal (Cholesky of a (p d) x (p d) matrix).
+    newton_tol : float >= 0 or None
+        Relative duality gap below which projected Newton steps are tried (at most
+        2000 free groups); None for pure reweighting.
+    n_samples, seed :
+        Passed to :func:`ntk_weights` for ``eta0="ntk"`` or ``"mc"``.
+    scale : bool
+        Choose ``s`` by the 1-d search (otherwise ``s = 1``).
+    verbose : int, default=False
+        1: a progress bar over the steps (on a terminal); 2: also log the objective
+        and the gap of each step (INFO on the ``fixntk`` logger).
+
+    Returns
+    -------
+    IRLSResult
+        With ``converged=False`` and a ``ConvergenceWarning`` giving the gap reached
+        when it stops early.
     """
     X = check_X(X)
     n = X.shape[0]
@@ -417,8 +481,8 @@ def irls(
     ridge = _KernelRidge(X, Y, arr, lam, method)
     # The loop alternates small factorisations with OpenMP kernels of the core:
     # threaded BLAS on matrices this small only adds contention.
-    blas_threads = 1 if ridge.size <= _SMALL_FACTOR else None
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
+    n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
+    with blas_threads(n_blas):
         res = _irls_loop(
             X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose
         )
@@ -479,7 +543,10 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
             return cand, F_new, dual_new
         return None
 
+    say = report(verbose)
+    bar = progress(verbose=verbose, total=max_iter, desc="fixntk irls", unit="step")
     for it in range(max_iter):
+        bar.set_postfix_str(f"gap {gaps[-1] / f0:.1e}", refresh=False)
         if gaps[-1] <= tol * f0:
             break
         verdict, kind = None, "newton"
@@ -509,75 +576,11 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
         history.append(F)
         mkl_history.append(st.mkl_value(lam))
         gaps.append(F - dual)
-        if verbose:
-            print(
-                f"[fixntk.irls] iter {it + 1:5d} {kind:>8}  objective {F:.10e}  "
-                f"gap {gaps[-1]:.3e}",
-                flush=True,
+        bar.update()
+        if say is not None:
+            say(
+                f"irls: step {it + 1:5d} {kind:>8}  objective {F:.10e}  "
+                f"gap {gaps[-1]:.3e}"
             )
+    bar.close()
     return st, history, mkl_history, gaps, n_newton, stalled, s, eta_start
-
-
-irls.__doc__ += (
-    _MKL
-    + r"""
-
-    Starting from :math:`\eta = s\,\eta^{(0)}` with the NTK's weights
-    :math:`\eta^{(0)}` and :math:`s = \arg\min_{s \ge 0} G(s\,\eta^{(0)})` (an exact 1-d
-    search on the spectrum of :math:`H(\eta^{(0)})`), it alternates kernel ridge with
-    :math:`H(\eta)` and :math:`\eta_i \leftarrow \sqrt{\|w_i\|^2 + \epsilon^2}`, with
-    :math:`\epsilon` shrinking geometrically and with the duality gap. A step that would
-    raise :math:`F` is replaced by the plain step :math:`\eta_i \leftarrow \|w_i\|`,
-    which cannot (it minimises a majoriser of :math:`F`), so ``history`` never increases
-    (beyond round-off, 1e-13 relative). It stops when the duality gap of
-    :func:`solve`'s certificate is at most ``tol * F(0)``.
-
-    The reweighting converges linearly, often slowly (masking kernels of nearby cells
-    are almost collinear), while the certificate needs :math:`\|X^T D_i a\| \to 1` on
-    the support to high accuracy. Once the relative gap is below ``newton_tol``, steps
-    are projected Newton steps on :math:`G(\eta)` over :math:`\eta \ge 0` (Hessian
-    :math:`\lambda \langle K_i a, (H + n\lambda I)^{-1} K_j a\rangle` over the groups
-    not held at zero, Levenberg-Marquardt damped since it is often singular), accepted
-    only if they decrease :math:`G` (Armijo) and :math:`F`; otherwise the reweighting
-    step is taken. ``newton_tol=None`` runs the paper's iteration alone.
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d)
-    y : array-like of shape (n,) or (n, c)
-    arr : Arrangement or bool array of shape (n, p)
-    lam : float > 0
-    eta0 : {"ntk", "mc", "counts"}, NTKWeights or array-like of shape (p,)
-        Starting weights (rescaled by the 1-d search when ``scale``).
-        ``"mc"``: the Monte Carlo NTK weights :func:`ntk_weights` (``n_samples``,
-        ``seed``) of the arrangement's cells. ``"counts"``:
-        ``arr.counts / arr.n_gates``, the NTK of the finite-width network with the
-        sampled gates (an unbiased estimate of :func:`ntk_kernel`; uniform for masks
-        given directly). ``"ntk"`` (default):
-        ``"mc"`` when the cells hold at least half of the Gaussian mass (low dimension,
-        many gates), otherwise ``"counts"`` (in higher dimension a few hundred sampled
-        cells hold almost none of it); ``eta0_kind`` of the result says which.
-    tol : float > 0
-        Relative duality gap to reach.
-    max_iter : int >= 0
-        Maximum number of steps (kernel ridge solves accepted).
-    method : {"auto", "dual", "primal"}
-        Kernel ridge in the dual (Cholesky of an n x n matrix, when ``n <= p d``) or the
-        primal (Cholesky of a (p d) x (p d) matrix).
-    newton_tol : float >= 0 or None
-        Relative duality gap below which projected Newton steps are tried (at most
-        2000 free groups); None for pure reweighting.
-    n_samples, seed :
-        Passed to :func:`ntk_weights` for ``eta0="ntk"`` or ``"mc"``.
-    scale : bool
-        Choose ``s`` by the 1-d search (otherwise ``s = 1``).
-    verbose : bool
-        Print the objective and gap at each step.
-
-    Returns
-    -------
-    IRLSResult
-        With ``converged=False`` and a ``ConvergenceWarning`` giving the gap reached
-        when it stops early.
-    """
-)

@@ -14,25 +14,6 @@ from ._validation import _as_float_array, check_int, check_positive, check_targe
 
 __all__ = ["kare", "select_lambda_kare", "KareSelection"]
 
-_KARE = r"""
-    .. math::
-
-        \mathrm{KARE}(K, y, \lambda)
-        = \frac{\frac1n\, y^T (K/n + \lambda I)^{-2} y}
-               {\big[\frac1n \operatorname{tr} (K/n + \lambda I)^{-1}\big]^2},
-
-    the training error of kernel ridge regression
-    :math:`\hat y = K (K + n\lambda I)^{-1} y` divided by
-    :math:`(1 - \operatorname{tr} S / n)^2`, :math:`S = K (K + n\lambda I)^{-1}`: it is
-    exactly generalised cross-validation (GCV). This is the kernel ridge of the MKL view
-    of fixntk, :math:`\min_f \frac{1}{2n}\|f(X) - y\|^2 + \frac{\lambda}{2}\|f\|_K^2`,
-    so ``lam`` is on the same scale as the group lasso's. With c outputs the numerator
-    sums over them.
-
-    KARE assumes the kernel was chosen without looking at y. Scoring a kernel fitted
-    to y (the IRLS kernel, or weights optimised against KARE itself) makes it
-    optimistic; compare such scores on held-out data."""
-
 
 class KareSelection(NamedTuple):
     """Result of :func:`select_lambda_kare`: the best ``lam`` and the whole curve."""
@@ -100,16 +81,25 @@ def _check_lams(lam, name):
 
 
 def kare(K, y, lam):
-    """Kernel Alignment Risk Estimator of kernel ridge regression with kernel ``K``."""
-    K, Y = _check_kernel(K, y)
-    arr, lams = _check_lams(lam, "lam")
-    values = _kare_curve(*_spectrum(K, Y), lams)
-    return float(values[0]) if arr.ndim == 0 else values
+    r"""Kernel Alignment Risk Estimator of kernel ridge regression with kernel ``K``.
 
+    .. math::
 
-kare.__doc__ += (
-    _KARE
-    + """
+        \mathrm{KARE}(K, y, \lambda)
+        = \frac{\frac1n\, y^T (K/n + \lambda I)^{-2} y}
+               {\big[\frac1n \operatorname{tr} (K/n + \lambda I)^{-1}\big]^2},
+
+    the training error of kernel ridge regression
+    :math:`\hat y = K (K + n\lambda I)^{-1} y` divided by
+    :math:`(1 - \operatorname{tr} S / n)^2`, :math:`S = K (K + n\lambda I)^{-1}`: it is
+    exactly generalised cross-validation (GCV). This is the kernel ridge of the MKL view
+    of fixntk, :math:`\min_f \frac{1}{2n}\|f(X) - y\|^2 + \frac{\lambda}{2}\|f\|_K^2`,
+    so ``lam`` is on the same scale as the group lasso's. With c outputs the numerator
+    sums over them.
+
+    KARE assumes the kernel was chosen without looking at y. Scoring a kernel fitted
+    to y (the IRLS kernel, or weights optimised against KARE itself) makes it
+    optimistic; compare such scores on held-out data.
 
     Parameters
     ----------
@@ -124,11 +114,48 @@ kare.__doc__ += (
     -------
     float, or ndarray of the shape of ``lam``
     """
-)
+    K, Y = _check_kernel(K, y)
+    arr, lams = _check_lams(lam, "lam")
+    values = _kare_curve(*_spectrum(K, Y), lams)
+    return float(values[0]) if arr.ndim == 0 else values
 
 
 def select_lambda_kare(K, y, lams=None, n_lams=50):
-    """Choose the kernel ridge regularisation by minimising KARE over a grid."""
+    r"""Choose the kernel ridge regularisation by minimising KARE over a grid.
+
+    .. math::
+
+        \mathrm{KARE}(K, y, \lambda)
+        = \frac{\frac1n\, y^T (K/n + \lambda I)^{-2} y}
+               {\big[\frac1n \operatorname{tr} (K/n + \lambda I)^{-1}\big]^2},
+
+    the training error of kernel ridge regression
+    :math:`\hat y = K (K + n\lambda I)^{-1} y` divided by
+    :math:`(1 - \operatorname{tr} S / n)^2`, :math:`S = K (K + n\lambda I)^{-1}`: it is
+    exactly generalised cross-validation (GCV). This is the kernel ridge of the MKL view
+    of fixntk, :math:`\min_f \frac{1}{2n}\|f(X) - y\|^2 + \frac{\lambda}{2}\|f\|_K^2`,
+    so ``lam`` is on the same scale as the group lasso's. With c outputs the numerator
+    sums over them.
+
+    KARE assumes the kernel was chosen without looking at y. Scoring a kernel fitted
+    to y (the IRLS kernel, or weights optimised against KARE itself) makes it
+    optimistic; compare such scores on held-out data.
+
+    Parameters
+    ----------
+    K : array-like of shape (n, n)
+    y : array-like of shape (n,) or (n, c)
+    lams : array-like of floats > 0, optional
+        The grid (sorted decreasing in the result). Default: ``n_lams`` values
+        log-spaced from 10 to 1e-6 times the mean eigenvalue of ``K / n``.
+    n_lams : int >= 2
+
+    Returns
+    -------
+    KareSelection
+        ``(lam, lams, kare, index)``: the minimiser, the grid, KARE on the grid and the
+        index of the minimiser. A ``UserWarning`` says when it is at an end of the grid.
+    """
     K, Y = _check_kernel(K, y)
     ev, proj = _spectrum(K, Y)
     if lams is None:
@@ -151,25 +178,3 @@ def select_lambda_kare(K, y, lams=None, n_lams=50):
             stacklevel=2,
         )
     return KareSelection(float(lams[best]), lams, curve, best)
-
-
-select_lambda_kare.__doc__ += (
-    _KARE
-    + """
-
-    Parameters
-    ----------
-    K : array-like of shape (n, n)
-    y : array-like of shape (n,) or (n, c)
-    lams : array-like of floats > 0, optional
-        The grid (sorted decreasing in the result). Default: ``n_lams`` values
-        log-spaced from 10 to 1e-6 times the mean eigenvalue of ``K / n``.
-    n_lams : int >= 2
-
-    Returns
-    -------
-    KareSelection
-        ``(lam, lams, kare, index)``: the minimiser, the grid, KARE on the grid and the
-        index of the minimiser. A ``UserWarning`` says when it is at an end of the grid.
-    """
-)

@@ -42,6 +42,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         max_iter=100,
         tol=1e-6,
         random_state=None,
+        verbose=0,
     ):
         self.n_gates = n_gates
         self.lam = lam
@@ -54,6 +55,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None):
         n_gates = check_int(self.n_gates, "n_gates", 1)
@@ -73,6 +75,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             max_iter=self.max_iter,
             tol=self.tol,
             seed=seed,
+            verbose=self.verbose,
         )
         n = Xt.shape[0]
         C = mkl_kernel(Xt, arr, res.eta)
@@ -107,7 +110,11 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         return tags
 
 
-_OBJECTIVE = r"""
+class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
+    r"""Kernel ridge with masking-kernel weights trained to minimise KARE.
+
+    Solves
+
     .. math::
 
         \min_{\eta \ge 0,\ \lambda > 0}\ \mathrm{KARE}\big(H(\eta), y, \lambda\big),
@@ -119,9 +126,8 @@ _OBJECTIVE = r"""
     :math:`\hat f(x) = H(\eta)(x, X)\, a`, :math:`a = (H(\eta) + n\lambda I)^{-1} y`.
     By default KARE is minimised on 80% of the rows and the iterate with the smallest
     error on the other 20% is kept (KARE assumes a label-blind kernel; minimised over
-    p weights it overfits, see :func:`kare_mkl`)."""
+    p weights it overfits, see :func:`kare_mkl`).
 
-_PARAMS = """
     Parameters
     ----------
     n_gates : int, default=100
@@ -145,6 +151,9 @@ _PARAMS = """
     tol : float > 0, default=1e-6
     random_state : int, RandomState instance or None, default=None
         Seeds the gates, the held-out split and the k-means.
+    verbose : int, default=0
+        1: a progress bar over the iterations of :func:`kare_mkl` (on a terminal);
+        2: also log KARE at each iteration (the ``fixntk`` logger).
 
     Attributes
     ----------
@@ -164,35 +173,71 @@ _PARAMS = """
     X_fit_ : ndarray of shape (n_samples, n_features + fit_intercept)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
     n_features_in_ : int
-"""
-
-
-class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
-    pass
-
-
-KAREKernelRegressor.__doc__ = (
-    """Kernel ridge with masking-kernel weights trained to minimise KARE.
-
-    Solves
     """
-    + _OBJECTIVE
-    + "\n"
-    + _PARAMS
-)
 
 
 class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
-    pass
-
-
-KAREKernelClassifier.__doc__ = (
-    """Kernel ridge classifier (one-hot squared loss) with KARE-trained weights.
+    r"""Kernel ridge classifier (one-hot squared loss) with KARE-trained weights.
 
     KARE sums over the c one-hot outputs. Solves
+
+    .. math::
+
+        \min_{\eta \ge 0,\ \lambda > 0}\ \mathrm{KARE}\big(H(\eta), y, \lambda\big),
+        \qquad H(\eta) = \sum_{i=1}^p \eta_i D_i X X^T D_i,
+
+    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
+    gates (X extended by a column of ones when ``fit_intercept``), starting from the
+    NTK's weights (:func:`kare_mkl`), then kernel ridge
+    :math:`\hat f(x) = H(\eta)(x, X)\, a`, :math:`a = (H(\eta) + n\lambda I)^{-1} y`.
+    By default KARE is minimised on 80% of the rows and the iterate with the smallest
+    error on the other 20% is kept (KARE assumes a label-blind kernel; minimised over
+    p weights it overfits, see :func:`kare_mkl`).
+
+    Parameters
+    ----------
+    n_gates : int, default=100
+        Gaussian gates sampled (the number p of distinct masks is at most this).
+    lam : "kare" or float > 0, default="kare"
+        "kare": optimised jointly with the weights; a float is held fixed.
+    fit_intercept : bool, default=True
+    eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
+        Starting weights (see :func:`irls`).
+    validation_fraction : float in (0, 1) or None, default=0.2
+        Held-out share for early stopping (None: plain KARE minimisation, which
+        overfits when p is not small compared with n).
+    patience : int, default=5
+        Iterations without held-out improvement before stopping.
+    penalty : float >= 0, default=0.0
+        Pull toward the NTK's log-weights (variance of the log-ratio).
+    n_free_weights : int or None, default=None
+        Tie the weights: k-means clusters of the masks share one multiplier.
+    max_iter : int, default=100
+        L-BFGS-B iterations.
+    tol : float > 0, default=1e-6
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gates, the held-out split and the k-means.
+    verbose : int, default=0
+        1: a progress bar over the iterations of :func:`kare_mkl` (on a terminal);
+        2: also log KARE at each iteration (the ``fixntk`` logger).
+
+    Attributes
+    ----------
+    gates_ : ndarray of shape (p, n_features + fit_intercept)
+    eta_ : ndarray of shape (p,)
+        The learned kernel weights.
+    lam_ : float
+    kare_ : float
+        KARE of the learned kernel on the training data (optimistic: the weights were
+        chosen with y).
+    kare_start_ : float
+        KARE of the starting (NTK) kernel at its KARE-selected lam.
+    kare_history_, validation_history_ : ndarray
+        KARE on the fitting rows and held-out mean squared error per iteration.
+    best_iter_, n_iter_ : int
+    stop_reason_ : str
+    X_fit_ : ndarray of shape (n_samples, n_features + fit_intercept)
+    dual_coef_ : ndarray of shape (n_samples, n_outputs)
+    n_features_in_ : int
+    classes_ : ndarray of shape (n_classes,)
     """
-    + _OBJECTIVE
-    + "\n"
-    + _PARAMS
-    + "    classes_ : ndarray of shape (n_classes,)\n"
-)

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 
 from ._arrangement import as_arrangement
 from ._irls import _starting_weights
 from ._kare import _kare_curve, _spectrum
 from ._kernels import masking_kernel
+from ._progress import progress, report
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = ["KareMKLResult", "kare_mkl"]
@@ -169,15 +171,15 @@ def _tie(masks, k, seed):
 
 
 def _split(n, fraction, seed):
-    """(fit rows, held-out rows) of a seeded random split."""
+    """(fit rows, held-out rows), sorted, of scikit-learn's seeded random split."""
     n_val = max(1, int(round(fraction * n)))
     if n - n_val < 2:
         raise ValueError(
             f"validation_fraction={fraction} leaves fewer than 2 samples to fit; "
             f"n_samples = {n}: use more data or validation_fraction=None"
         )
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    fit, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
+    return np.sort(fit), np.sort(val)
 
 
 def kare_mkl(
@@ -195,6 +197,7 @@ def kare_mkl(
     tol=1e-6,
     n_samples=10**5,
     seed=0,
+    verbose=0,
 ):
     r"""Kernel weights minimising the Kernel Alignment Risk Estimator.
 
@@ -294,6 +297,9 @@ def kare_mkl(
     n_samples, seed :
         For the NTK weights (:func:`ntk_weights`); ``seed`` also draws the held-out
         rows and seeds the k-means.
+    verbose : int, default=0
+        1: a progress bar over the iterations (on a terminal); 2: also log KARE at
+        each iteration (INFO on the ``fixntk`` logger).
 
     Returns
     -------
@@ -384,6 +390,11 @@ def kare_mkl(
         kare_hist.append(float(np.exp(cache["log_kare"])))
         obj_hist.append(float(fun))
         it = len(obj_hist) - 1
+        if it:
+            bar.update()
+        bar.set_postfix_str(f"KARE {kare_hist[-1]:.4g}", refresh=False)
+        if say is not None:
+            say(f"kare_mkl: iteration {it:4d}  KARE {kare_hist[-1]:.6e}")
         if val is None:
             state["best"], state["x_best"] = it, x.copy()
             return
@@ -402,18 +413,23 @@ def kare_mkl(
     if fixed_lam is None:
         bounds.append(_REL_LAM)
         x0[k] = np.clip(np.log(lam_fit / (tau @ eta0)), *_REL_LAM)
-    record(x0)
-    res = optimize.minimize(
-        objective,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        callback=lambda intermediate_result: record(
-            intermediate_result.x, intermediate_result.fun
-        ),
-        options={"maxiter": max_iter, "ftol": tol, "gtol": 10 * tol},
-    )
+    say = report(verbose)
+    bar = progress(verbose=verbose, total=max_iter, desc="fixntk kare_mkl")
+    try:
+        record(x0)
+        res = optimize.minimize(
+            objective,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            callback=lambda intermediate_result: record(
+                intermediate_result.x, intermediate_result.fun
+            ),
+            options={"maxiter": max_iter, "ftol": tol, "gtol": 10 * tol},
+        )
+    finally:
+        bar.close()
     n_iter = len(obj_hist) - 1
     if state["early"]:
         reason = "early_stopping"

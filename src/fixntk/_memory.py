@@ -1,27 +1,22 @@
 """Memory estimates: refuse, with the figure, a problem that cannot fit before
 allocating."""
 
-import os
+import psutil
 
 __all__ = ["available_bytes", "check_fits", "format_bytes"]
 
 
 def available_bytes():
-    """Memory the OS says is available (MemAvailable), or None if it cannot tell."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    """Memory the operating system can give without swapping, in bytes.
+
+    psutil's ``virtual_memory().available`` (``MemAvailable`` on Linux, free plus
+    inactive pages on macOS, the available physical memory on Windows).
+    """
+    return int(psutil.virtual_memory().available)
 
 
 def format_bytes(nbytes):
+    """``nbytes`` in B, KiB, MiB, GiB or TiB, e.g. ``"11.9 GiB"``."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(nbytes) < 1024 or unit == "TiB":
             return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
@@ -30,9 +25,9 @@ def format_bytes(nbytes):
 
 
 def check_fits(nbytes, what):
-    """Raise MemoryError if `nbytes` exceeds the memory available (when known)."""
+    """Raise MemoryError if `nbytes` exceeds the memory available."""
     avail = available_bytes()
-    if avail is not None and nbytes > avail:
+    if nbytes > avail:
         raise MemoryError(
             f"{what} needs about {format_bytes(nbytes)} but only {format_bytes(avail)} "
             "is available; reduce the problem size"

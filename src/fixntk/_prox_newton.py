@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._progress import report
 from ._solver import _penalty, weighted_least_squares
 
 __all__ = ["prox_newton"]
@@ -63,6 +64,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
     target = tol * f0
     F = prob.predict(W)
     b = df.intercept(Y, F, s, b0) if prob.fit_intercept else np.zeros(prob.c)
+    say = report(verbose, level=1)
     gaps, epochs, converged = [], 0, False
     history = [(W, F, b)]
     primal = dual = np.nan
@@ -75,12 +77,11 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         dual = df.dual(Y, Fb, s, max(1.0, float(gnorms.max()) / lam))
         gap = primal - dual
         gaps.append(gap)
-        if verbose:
-            print(
-                f"[fixntk.solve:{df.name}] newton {step:3d}  epochs {epochs:6d}  "
+        if say is not None:
+            say(
+                f"solve ({df.name}): newton {step:3d}  epochs {epochs:6d}  "
                 f"objective {prob.value_out(primal):.8e}  "
-                f"gap {prob.value_out(gap):.3e}",
-                flush=True,
+                f"gap {prob.value_out(gap):.3e}"
             )
         if gap <= target:
             converged = True

@@ -35,11 +35,12 @@ import numpy as np
 from numba import njit
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._arrangement import as_arrangement
+from ._progress import report
 from ._solver import _coef3, _prepare
+from ._threads import blas_threads
 from ._validation import check_int, check_lam, check_positive, check_X
 
 __all__ = [
@@ -707,19 +708,6 @@ class _Problem:
 
 # --------------------------------------------------------------------------- solver
 
-_OBJECTIVE = r"""
-    .. math::
-
-        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
-        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
-        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
-
-    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
-    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
-    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
-    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
-    each column of y is its own program (its own v, u: a network per output)."""
-
 
 @dataclass
 class ReLUSolveResult:
@@ -820,6 +808,7 @@ def _solve_column(
     r = y - prob.predict(V) if V.any() else y.copy()
     epochs, history = 0, []
     ws, tried = [], set()
+    say = report(verbose, level=1)
     while True:
         active = [
             (s, i)
@@ -833,11 +822,10 @@ def _solve_column(
         gap = max(primal - dual, 0.0)
         viol = prob.violation(V)
         history.append(gap)
-        if verbose:
-            print(
-                f"[fixntk.solve_relu] epochs {epochs:6d}  blocks {len(active):5d}  "
-                f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}",
-                flush=True,
+        if say is not None:
+            say(
+                f"solve_relu: epochs {epochs:6d}  blocks {len(active):5d}  "
+                f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}"
             )
         converged = gap <= tol * f0 and viol <= feas_tol
         if converged or epochs >= max_iter or f0 == 0:
@@ -937,7 +925,7 @@ def relu_lambda_max(X, y, arr):
     """
     X, Y, _, arr = _prepare(X, y, arr)
     best = 0.0
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for k in range(Y.shape[1]):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, 1.0)
             G = prob.gradients(prob.y)
@@ -952,8 +940,21 @@ def relu_lambda_max(X, y, arr):
 
 
 def relu_objective(X, y, arr, v, u, lam):
-    """The objective of the ReLU convex program at (v, u) (constraints not checked: see
-    :func:`constraint_violation`)."""
+    r"""The objective of the ReLU convex program at (v, u) (constraints not checked: see
+    :func:`constraint_violation`):
+
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
+        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
+
+    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
+    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
+    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
+    each column of y is its own program (its own v, u: a network per output).
+    """
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_positive(lam, "lam", allow_zero=True)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
@@ -962,9 +963,6 @@ def relu_objective(X, y, arr, v, u, lam):
     R = Y - _core.masked_predict(X, arr.packed, np.ascontiguousarray(V - U))
     pen = np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
     return float(0.5 * (R**2).sum() / X.shape[0] + lam * pen)
-
-
-relu_objective.__doc__ += _OBJECTIVE
 
 
 def relu_duality_gap(X, y, arr, v, u, lam):
@@ -987,7 +985,7 @@ def relu_duality_gap(X, y, arr, v, u, lam):
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     V = np.stack([_coef3(v, p, d, c, "v"), _coef3(u, p, d, c, "u")])
     gap = dual = 0.0
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for k in range(c):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
             Vk = np.ascontiguousarray(V[..., k])
@@ -1010,71 +1008,21 @@ def solve_relu(
     max_iter=10_000,
     verbose=False,
 ):
-    """Solve the exact convex program of a two-layer ReLU network with weight decay.
+    r"""Solve the exact convex program of a two-layer ReLU network with weight decay.
 
     Minimises
-    """
-    X, Y, was_1d, arr = _prepare(X, y, arr)
-    lam = check_lam(lam)
-    tol = check_positive(tol, "tol")
-    max_iter = check_int(max_iter, "max_iter", 1)
-    p, d, c = arr.p, X.shape[1], Y.shape[1]
-    if feas_tol is None:
-        feas_tol = tol * max(float(np.abs(Y).max()), np.finfo(float).tiny)
-    else:
-        feas_tol = check_positive(feas_tol, "feas_tol")
-    if warm_start is None:
-        V0 = np.zeros((2, p, d, c))
-    else:
-        if isinstance(warm_start, ReLUSolveResult):
-            warm_start = (warm_start.v, warm_start.u)
-        if not isinstance(warm_start, (tuple, list)) or len(warm_start) != 2:
-            raise ValueError("warm_start must be a ReLUSolveResult or a pair (v, u)")
-        V0 = np.stack(
-            [
-                _coef3(warm_start[0], p, d, c, "warm_start v"),
-                _coef3(warm_start[1], p, d, c, "warm_start u"),
-            ]
-        )
-    cols = []
-    # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
-    with threadpool_limits(1, user_api="blas"):
-        for k in range(c):
-            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
-            V = V0[..., k].copy()
-            if V.any():
-                V = _feasible_start(prob, V)
-            cols.append(_solve_column(prob, V, tol, feas_tol, max_iter, verbose))
-    V = np.stack([col.V for col in cols], axis=-1)  # (2, p, d, c)
-    res = ReLUSolveResult(
-        v=V[0, :, :, 0] if was_1d else V[0],
-        u=V[1, :, :, 0] if was_1d else V[1],
-        objective=float(sum(col.primal for col in cols)),
-        gap=float(sum(col.gap for col in cols)),
-        dual=float(sum(col.dual for col in cols)),
-        f0=float(sum(col.f0 for col in cols)),
-        violation=float(max(col.violation for col in cols)),
-        n_iter=int(sum(col.n_iter for col in cols)),
-        converged=all(col.converged for col in cols),
-        lam=lam,
-        gap_history=np.asarray(cols[0].history),
-    )
-    if not res.converged:
-        warnings.warn(
-            f"fixntk.solve_relu stopped before the certificate: relative duality gap "
-            f"{res.relative_gap:.3e} (tol = {tol:.1e}), constraint violation "
-            f"{res.violation:.1e} (feas_tol = {feas_tol:.1e}) "
-            f"after {res.n_iter} epochs "
-            f"(lam = {lam:.4g}). Raise max_iter or tol.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return res
 
+    .. math::
 
-solve_relu.__doc__ += (
-    _OBJECTIVE
-    + """
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p \big(\|v_i\|_2 + \|u_i\|_2\big)
+        \quad \text{s.t.} \quad (2D_i - I) X v_i \ge 0,\; (2D_i - I) X u_i \ge 0,
+
+    with :math:`D_i = \mathrm{diag}(m_i)` the i-th mask of ``arr``. On the constraints
+    :math:`D_i X v_i = (X v_i)_+`: this is the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
+    Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
+    each column of y is its own program (its own v, u: a network per output).
 
     Algorithm: block coordinate descent over a working set of blocks (the v_i and u_i),
     each step an exact proximal step of ``lam ||.|| + indicator(C_i)``: the group
@@ -1112,15 +1060,71 @@ solve_relu.__doc__ += (
         Starting point (projected onto the cones first).
     max_iter : int
         Maximum number of epochs (per output column).
-    verbose : bool
-        Print the certificate after each working-set pass.
+    verbose : int or bool
+        Log the certificate after each working-set pass (INFO on the ``fixntk``
+        logger, on standard error when logging is not configured).
 
     Returns
     -------
     ReLUSolveResult
         With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
     """
-)
+    X, Y, was_1d, arr = _prepare(X, y, arr)
+    lam = check_lam(lam)
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", 1)
+    p, d, c = arr.p, X.shape[1], Y.shape[1]
+    if feas_tol is None:
+        feas_tol = tol * max(float(np.abs(Y).max()), np.finfo(float).tiny)
+    else:
+        feas_tol = check_positive(feas_tol, "feas_tol")
+    if warm_start is None:
+        V0 = np.zeros((2, p, d, c))
+    else:
+        if isinstance(warm_start, ReLUSolveResult):
+            warm_start = (warm_start.v, warm_start.u)
+        if not isinstance(warm_start, (tuple, list)) or len(warm_start) != 2:
+            raise ValueError("warm_start must be a ReLUSolveResult or a pair (v, u)")
+        V0 = np.stack(
+            [
+                _coef3(warm_start[0], p, d, c, "warm_start v"),
+                _coef3(warm_start[1], p, d, c, "warm_start u"),
+            ]
+        )
+    cols = []
+    # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
+    with blas_threads(1):
+        for k in range(c):
+            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
+            V = V0[..., k].copy()
+            if V.any():
+                V = _feasible_start(prob, V)
+            cols.append(_solve_column(prob, V, tol, feas_tol, max_iter, verbose))
+    V = np.stack([col.V for col in cols], axis=-1)  # (2, p, d, c)
+    res = ReLUSolveResult(
+        v=V[0, :, :, 0] if was_1d else V[0],
+        u=V[1, :, :, 0] if was_1d else V[1],
+        objective=float(sum(col.primal for col in cols)),
+        gap=float(sum(col.gap for col in cols)),
+        dual=float(sum(col.dual for col in cols)),
+        f0=float(sum(col.f0 for col in cols)),
+        violation=float(max(col.violation for col in cols)),
+        n_iter=int(sum(col.n_iter for col in cols)),
+        converged=all(col.converged for col in cols),
+        lam=lam,
+        gap_history=np.asarray(cols[0].history),
+    )
+    if not res.converged:
+        warnings.warn(
+            f"fixntk.solve_relu stopped before the certificate: relative duality gap "
+            f"{res.relative_gap:.3e} (tol = {tol:.1e}), constraint violation "
+            f"{res.violation:.1e} (feas_tol = {feas_tol:.1e}) "
+            f"after {res.n_iter} epochs "
+            f"(lam = {lam:.4g}). Raise max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return res
 
 
 # ------------------------------------------------------------------------ gated -> ReLU
@@ -1257,7 +1261,7 @@ def gated_to_relu(X, arr, coef):
     xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     V, U = np.zeros_like(W), np.zeros_like(W)
     bad = set()
-    with threadpool_limits(1, user_api="blas"):
+    with blas_threads(1):
         for i in np.flatnonzero(np.abs(W).reshape(arr.p, -1).sum(axis=1) > 0).tolist():
             signs = np.where(masks[:, i], 1.0, -1.0)
             for k in range(c):

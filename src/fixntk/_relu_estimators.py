@@ -22,6 +22,7 @@ from ._estimators import (
     _VersionedPickle,
     _with_intercept,
 )
+from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
 from ._validation import check_int, check_lam, check_positive
 
@@ -103,76 +104,6 @@ def _network(v, u, fit_intercept, one_d):
     )
 
 
-_RELU_OBJECTIVE = r"""
-    .. math::
-
-        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
-        + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
-        \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
-
-    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (duplicates merged), with :math:`X` extended by a column of ones when
-    ``fit_intercept``. This is exactly the two-layer ReLU network
-    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
-    :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
-    activation patterns on the training data are among the masks (Pilanci and Ergen,
-    2020): more gates, closer to the unrestricted network."""
-
-_RELU_PARAMS = """
-    Parameters
-    ----------
-    n_gates : int, default=100
-        Gaussian gates sampled (the number p of distinct masks is at most this).
-    lam : float > 0 or "cv", default=1e-3
-        Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
-        log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
-        ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
-    fit_intercept : bool, default=True
-        Append a constant column to X before the gates are sampled (the neurons act on
-        ``[x, 1]``; the intercept is part of each neuron and is penalised).
-    n_lams : int, default=10
-        Grid size for ``lam="cv"``.
-    eps : float in (0, 1), default=1e-2
-        Smallest grid value as a fraction of ``lam_max``.
-    cv : int >= 2, default=5
-        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
-    tol : float > 0, default=1e-4
-        Stop when the duality gap is at most ``tol`` times the objective at zero (and
-        the constraint violation at most ``tol * max|y|``).
-    max_iter : int, default=10000
-        Maximum epochs per solve.
-    warm_start : bool, default=False
-        Reuse the previous fit's gates and weights as the starting point (when the
-        number of features, gates and outputs is unchanged).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the gates (and the folds of ``lam="cv"``).
-
-    Attributes
-    ----------
-    gates_ : ndarray of shape (p, n_features + fit_intercept)
-        One gate per distinct mask (used for training only: predictions come from the
-        network).
-    v_, u_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
-        The convex program's weights (zero rows for unused masks).
-    lam_ : float
-        The regularisation strength used.
-    lams_, lam_scores_ : ndarray of shape (n_lams,) or None
-        The grid and its cross-validated mean squared errors (``lam="cv"``).
-    dual_gap_ : float
-        The duality gap certified at the solution (absolute).
-    constraint_violation_ : float
-        The largest cone-constraint violation at the solution (0 up to rounding).
-    objective_ : float
-        The convex objective at the solution, equal to the ReLU network's training
-        objective with weight decay.
-    n_iter_ : int
-        Epochs of the final solve.
-    n_active_neurons_ : int
-        Neurons of :meth:`to_network` (nonzero v_i and u_i, over the outputs).
-    n_features_in_ : int
-"""
-
-
 class _ReLUBase(_VersionedPickle, BaseEstimator):
     """Fit, lam selection and the network shared by the ReLU estimators."""
 
@@ -189,6 +120,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         max_iter=10_000,
         warm_start=False,
         random_state=None,
+        verbose=0,
     ):
         self.n_gates = n_gates
         self.lam = lam
@@ -200,6 +132,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self):
         n_gates = check_int(self.n_gates, "n_gates", 1)
@@ -238,9 +171,11 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         lams = lmax * np.logspace(0, np.log10(self.eps), self.n_lams)
         opts = dict(tol=self.tol, max_iter=self.max_iter)
         scores = np.zeros(lams.size)
-        for train, val in _folds(Xt.shape[0], self.cv, seed, labels):
+        folds = _folds(Xt.shape[0], self.cv, seed, labels)
+        for train, val in progress(folds, verbose=self.verbose, desc="fixntk cv"):
             start = None
-            for j, lam in enumerate(lams):
+            path = progress(lams, verbose=self.verbose, desc="fixntk path", unit="lam")
+            for j, lam in enumerate(path):
                 start = solve_relu(
                     Xt[train], Y[train], masks[train], lam, warm_start=start, **opts
                 )
@@ -260,7 +195,14 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 Xt, Y, masks, seed, labels
             )
         res = solve_relu(
-            Xt, Y, masks, lam, tol=self.tol, max_iter=self.max_iter, warm_start=start
+            Xt,
+            Y,
+            masks,
+            lam,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            warm_start=start,
+            verbose=self.verbose >= 2,
         )
         self._n_gates_fit = n_gates
         self._n_outputs_fit = Y.shape[1]
@@ -291,6 +233,80 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
 
 
 class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
+    r"""Two-layer ReLU network trained exactly, by its convex program.
+
+    Minimises
+
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
+        \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
+
+    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
+    gates (duplicates merged), with :math:`X` extended by a column of ones when
+    ``fit_intercept``. This is exactly the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
+    :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
+    activation patterns on the training data are among the masks (Pilanci and Ergen,
+    2020): more gates, closer to the unrestricted network.
+
+    Parameters
+    ----------
+    n_gates : int, default=100
+        Gaussian gates sampled (the number p of distinct masks is at most this).
+    lam : float > 0 or "cv", default=1e-3
+        Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
+        log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
+        ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
+    fit_intercept : bool, default=True
+        Append a constant column to X before the gates are sampled (the neurons act on
+        ``[x, 1]``; the intercept is part of each neuron and is penalised).
+    n_lams : int, default=10
+        Grid size for ``lam="cv"``.
+    eps : float in (0, 1), default=1e-2
+        Smallest grid value as a fraction of ``lam_max``.
+    cv : int >= 2, default=5
+        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
+    tol : float > 0, default=1e-4
+        Stop when the duality gap is at most ``tol`` times the objective at zero (and
+        the constraint violation at most ``tol * max|y|``).
+    max_iter : int, default=10000
+        Maximum epochs per solve.
+    warm_start : bool, default=False
+        Reuse the previous fit's gates and weights as the starting point (when the
+        number of features, gates and outputs is unchanged).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gates (and the folds of ``lam="cv"``).
+    verbose : int, default=0
+        1: progress bars over the folds and the lam path of ``lam="cv"`` (on a
+        terminal); 2: also log the final solve's certificates (the ``fixntk`` logger).
+
+    Attributes
+    ----------
+    gates_ : ndarray of shape (p, n_features + fit_intercept)
+        One gate per distinct mask (used for training only: predictions come from the
+        network).
+    v_, u_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
+        The convex program's weights (zero rows for unused masks).
+    lam_ : float
+        The regularisation strength used.
+    lams_, lam_scores_ : ndarray of shape (n_lams,) or None
+        The grid and its cross-validated mean squared errors (``lam="cv"``).
+    dual_gap_ : float
+        The duality gap certified at the solution (absolute).
+    constraint_violation_ : float
+        The largest cone-constraint violation at the solution (0 up to rounding).
+    objective_ : float
+        The convex objective at the solution, equal to the ReLU network's training
+        objective with weight decay.
+    n_iter_ : int
+        Epochs of the final solve.
+    n_active_neurons_ : int
+        Neurons of :meth:`to_network` (nonzero v_i and u_i, over the outputs).
+    n_features_in_ : int
+    """
+
     def to_network(self):
         """The trained two-layer ReLU network (its outputs are :meth:`predict`'s).
 
@@ -302,18 +318,84 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         return _network(self._v3, self._u3, self.fit_intercept, self._y_1d)
 
 
-ReLURegressor.__doc__ = (
-    """Two-layer ReLU network trained exactly, by its convex program.
-
-    Minimises
-    """
-    + _RELU_OBJECTIVE
-    + "\n"
-    + _RELU_PARAMS
-)
-
-
 class ReLUClassifier(_OneHotClassifier, _ReLUBase):
+    r"""Two-layer ReLU network classifier trained exactly, by its convex program.
+
+    One output per class, squared loss on one-hot labels :math:`Y \in \{0, 1\}^{n
+    \times c}` (one-vs-rest); each class has its own neurons. Minimises, for each
+    column of ``Y``,
+
+    .. math::
+
+        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
+        \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
+
+    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
+    gates (duplicates merged), with :math:`X` extended by a column of ones when
+    ``fit_intercept``. This is exactly the two-layer ReLU network
+    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
+    :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
+    activation patterns on the training data are among the masks (Pilanci and Ergen,
+    2020): more gates, closer to the unrestricted network.
+
+    Parameters
+    ----------
+    n_gates : int, default=100
+        Gaussian gates sampled (the number p of distinct masks is at most this).
+    lam : float > 0 or "cv", default=1e-3
+        Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
+        log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
+        ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
+    fit_intercept : bool, default=True
+        Append a constant column to X before the gates are sampled (the neurons act on
+        ``[x, 1]``; the intercept is part of each neuron and is penalised).
+    n_lams : int, default=10
+        Grid size for ``lam="cv"``.
+    eps : float in (0, 1), default=1e-2
+        Smallest grid value as a fraction of ``lam_max``.
+    cv : int >= 2, default=5
+        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
+    tol : float > 0, default=1e-4
+        Stop when the duality gap is at most ``tol`` times the objective at zero (and
+        the constraint violation at most ``tol * max|y|``).
+    max_iter : int, default=10000
+        Maximum epochs per solve.
+    warm_start : bool, default=False
+        Reuse the previous fit's gates and weights as the starting point (when the
+        number of features, gates and outputs is unchanged).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gates (and the folds of ``lam="cv"``).
+    verbose : int, default=0
+        1: progress bars over the folds and the lam path of ``lam="cv"`` (on a
+        terminal); 2: also log the final solve's certificates (the ``fixntk`` logger).
+
+    Attributes
+    ----------
+    gates_ : ndarray of shape (p, n_features + fit_intercept)
+        One gate per distinct mask (used for training only: predictions come from the
+        network).
+    v_, u_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
+        The convex program's weights (zero rows for unused masks).
+    lam_ : float
+        The regularisation strength used.
+    lams_, lam_scores_ : ndarray of shape (n_lams,) or None
+        The grid and its cross-validated mean squared errors (``lam="cv"``).
+    dual_gap_ : float
+        The duality gap certified at the solution (absolute).
+    constraint_violation_ : float
+        The largest cone-constraint violation at the solution (0 up to rounding).
+    objective_ : float
+        The convex objective at the solution, equal to the ReLU network's training
+        objective with weight decay.
+    n_iter_ : int
+        Epochs of the final solve.
+    n_active_neurons_ : int
+        Neurons of :meth:`to_network` (nonzero v_i and u_i, over the outputs).
+    n_features_in_ : int
+    classes_ : ndarray of shape (n_classes,)
+    """
+
     def to_network(self):
         """The trained ReLU network, one output per class (a neuron feeds one class).
 
@@ -323,17 +405,3 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         """
         check_is_fitted(self, "network_")
         return _network(self._v3, self._u3, self.fit_intercept, False)
-
-
-ReLUClassifier.__doc__ = (
-    """Two-layer ReLU network classifier trained exactly, by its convex program.
-
-    One output per class, squared loss on one-hot labels :math:`Y \\in \\{0, 1\\}^{n
-    \\times c}` (one-vs-rest); each class has its own neurons. Minimises, for each
-    column of ``Y``,
-    """
-    + _RELU_OBJECTIVE
-    + "\n"
-    + _RELU_PARAMS
-    + "    classes_ : ndarray of shape (n_classes,)\n"
-)

@@ -14,6 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _core
 from ._arrangement import as_arrangement
 from ._memory import check_fits
+from ._progress import progress, report
+from ._threads import blas_threads
 from ._validation import (
     check_int,
     check_lam,
@@ -50,18 +52,6 @@ def _register_blas():
 
 
 _register_blas()
-_BLAS = []  # a ThreadpoolController, made at the first solve (after SciPy's BLAS loads)
-
-
-def _one_blas_thread():
-    """Context in which BLAS runs one thread: the Newton polish's products and
-    factorisations then round the same way whatever the thread count, so a solve gives
-    bit-identical results with any number of threads (its OpenMP kernels already do)."""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 __all__ = [
@@ -347,19 +337,20 @@ def _solver_bytes(n, d, c, p, weighted=False):
     return coef + residual + padded_x + weighted_rows + history + caches + gram
 
 
-def _progress_printer(verbose, scale=1.0, label="fixntk.solve"):
-    """Progress line per outer iteration; `scale` maps the solver's objective back."""
-    if not verbose:
+def _progress_printer(verbose, scale=1.0):
+    """The certificate per outer iteration, logged on the ``fixntk`` logger (see
+    ``_progress.report``); `scale` maps the solver's objective back."""
+    say = report(verbose, level=1)
+    if say is None:
         return None
 
-    def report(outer, epochs, primal, gap):
-        print(
-            f"[{label}] outer {outer:4d}  epochs {epochs:6d}  "
-            f"objective {primal * scale:.8e}  gap {gap * scale:.3e}",
-            flush=True,
+    def certificate(outer, epochs, primal, gap):
+        say(
+            f"solve: outer {outer:4d}  epochs {epochs:6d}  "
+            f"objective {primal * scale:.8e}  gap {gap * scale:.3e}"
         )
 
-    return report
+    return certificate
 
 
 def weighted_least_squares(
@@ -389,7 +380,9 @@ def weighted_least_squares(
     sz = float(np.abs(Z).max())
     if sz == 0:
         sz = 1.0
-    with _one_blas_thread():
+    # one BLAS thread: the Newton polish's products and factorisations then round the
+    # same way whatever the thread count (the OpenMP kernels already do)
+    with blas_threads(1):
         out = _core.solve_group_lasso(
             X,
             packed,
@@ -702,8 +695,9 @@ def solve(
         Starting point.
     max_iter : int, default=100000
         Maximum number of epochs (passes over a working set), over all outer steps.
-    verbose : bool, default=False
-        Print the certificate after each outer iteration.
+    verbose : int or bool, default=False
+        Log the certificate after each outer iteration (INFO on the ``fixntk``
+        logger, on standard error when logging is not configured).
     loss : {"squared", "logistic", "multinomial"} or Datafit, default="squared"
         The datafit (:mod:`fixntk.datafits`).
     sample_weight : array-like of shape (n,), optional
@@ -766,8 +760,11 @@ def solve_path(
         The grid (sorted decreasing); default from ``n_lams`` and ``eps``.
     n_lams : int >= 1, default=50
     eps : float in (0, 1), default=1e-3
-    tol, max_iter, verbose, loss, sample_weight, fit_intercept :
+    tol, max_iter, loss, sample_weight, fit_intercept :
         As in :func:`solve`, for every value.
+    verbose : int, default=False
+        1: a progress bar over the grid (on a terminal); 2: also log each solve's
+        certificates.
 
     Returns
     -------
@@ -803,8 +800,10 @@ def solve_path(
             raise ValueError("lams is empty")
     W = np.zeros((prob.p, prob.d, prob.c))
     results = []
-    for lam in lams:
-        res = _solve_problem(prob, float(lam), W, tol, max_iter, verbose)
+    for lam in progress(lams, verbose=verbose, desc="fixntk path", unit="lam"):
+        res = _solve_problem(
+            prob, float(lam), W, tol, max_iter, bool(verbose and verbose >= 2)
+        )
         W = prob.check_coef(res.coef)
         results.append(res)
     return PathResult(lams, results)

@@ -1,0 +1,440 @@
+"""Plot displays in scikit-learn's ``Display`` style.
+
+Each display is built from results (``from_path``, ``from_result``, ``from_weights``)
+or from a fitted estimator (``from_estimator``), stores the numbers it draws, and draws
+them with ``plot(ax=None)``. matplotlib is imported only inside ``plot``: install it
+with ``pip install "fixntk[plot]"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "CellWeightsDisplay",
+    "IRLSObjectiveDisplay",
+    "LambdaSelectionDisplay",
+    "RegularizationPathDisplay",
+]
+
+
+def _axes(ax):
+    """(figure, axes): `ax` and its figure, or a new figure with one axes."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'plotting needs matplotlib: pip install "fixntk[plot]"'
+        ) from exc
+    if ax is None:
+        fig, ax = plt.subplots()
+    return ax.figure, ax
+
+
+def _fitted(estimator, attribute, what):
+    from sklearn.utils.validation import check_is_fitted
+
+    est = estimator[-1] if hasattr(estimator, "steps") else estimator
+    est = getattr(est, "regressor_", est)  # TransformedTargetRegressor
+    check_is_fitted(est)
+    if getattr(est, attribute, None) is None:
+        raise ValueError(
+            f"{type(est).__name__} has no {attribute} to plot {what} "
+            f"({attribute} is None for this fit)"
+        )
+    return est
+
+
+def _group_norms(coefs):
+    """(n_lams, p) group norms of a list of coefficient arrays (p, d) or (p, d, c)."""
+    return np.array(
+        [np.sqrt((np.reshape(W, (W.shape[0], -1)) ** 2).sum(1)) for W in coefs]
+    )
+
+
+class RegularizationPathDisplay:
+    """Group norms :math:`\\|w_i\\|` against :math:`\\lambda` along a path.
+
+    Parameters
+    ----------
+    lams : ndarray of shape (n_lams,)
+        The grid (decreasing, as :func:`fixntk.solve_path` returns it).
+    norms : ndarray of shape (n_lams, p)
+        ``norms[j, i]`` is :math:`\\|w_i\\|` at ``lams[j]``.
+    lam : float, optional
+        A selected value, drawn as a vertical line.
+
+    Attributes
+    ----------
+    lines_ : list of matplotlib Line2D
+        One line per group that is non-zero somewhere on the path.
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, lams, norms, lam=None):
+        self.lams = np.asarray(lams, dtype=float)
+        self.norms = np.asarray(norms, dtype=float)
+        self.lam = lam
+
+    @classmethod
+    def from_path(cls, path, *, lam=None, ax=None):
+        """From :func:`fixntk.solve_path`'s result ``(lams, coefs, gaps, n_iters)``.
+
+        Parameters
+        ----------
+        path : PathResult or tuple
+        lam : float, optional
+            A value of lam to mark.
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        RegularizationPathDisplay
+        """
+        lams, coefs = path[0], path[1]
+        return cls(lams, _group_norms(coefs), lam=lam).plot(ax=ax)
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, ax=None):
+        """Recompute the path of a fitted gated ReLU estimator on its own gates.
+
+        The path runs over the estimator's grid ``lams_`` (or 20 values down to
+        ``1e-3 lam_max`` for a given ``lam``) on ``X`` as the estimator saw it (with
+        its constant column when ``fit_intercept``), targets one-hot for a classifier;
+        the estimator's ``lam_`` is marked.
+
+        Parameters
+        ----------
+        estimator : GatedReLURegressor or GatedReLUClassifier, fitted
+            (or a pipeline ending in one; ``X`` must then be the input of its last
+            step).
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        RegularizationPathDisplay
+        """
+        from ._arrangement import Arrangement
+        from ._solver import solve_path
+
+        est = _fitted(estimator, "gates_", "a path")
+        X = np.asarray(X, dtype=float)
+        if getattr(est, "fit_intercept", False):
+            X = np.hstack([X, np.ones((X.shape[0], 1))])
+        Y = np.asarray(y)
+        if hasattr(est, "classes_"):
+            Y = (Y.reshape(-1, 1) == est.classes_.reshape(1, -1)).astype(float)
+        arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
+        lams = getattr(est, "lams_", None)
+        kw = dict(tol=est.tol, max_iter=est.max_iter)
+        path = solve_path(X, Y, arr, n_lams=20, **kw) if lams is None else None
+        if path is None:
+            path = solve_path(X, Y, arr, lams=lams, **kw)
+        return cls.from_path(path, lam=est.lam_, ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the path (log lam axis, decreasing to the right).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        self
+        """
+        fig, ax = _axes(ax)
+        used = np.flatnonzero(self.norms.max(axis=0) > 0)
+        self.lines_ = [
+            ax.plot(self.lams, self.norms[:, i], lw=1)[0] for i in used.tolist()
+        ]
+        if self.lam is not None:
+            ax.axvline(
+                self.lam, color="k", ls="--", lw=1, label=f"lam = {self.lam:.3g}"
+            )
+            ax.legend()
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("lam")
+        ax.set_ylabel("group norm ||w_i||")
+        ax.set_title(f"Regularisation path ({used.size} groups enter)")
+        self.ax_, self.figure_ = ax, fig
+        return self
+
+
+class LambdaSelectionDisplay:
+    """The score of each lam on the selection grid (KARE or cross-validated error).
+
+    Parameters
+    ----------
+    lams : ndarray of shape (n_lams,)
+    scores : ndarray of shape (n_lams,)
+    lam : float, optional
+        The selected value (marked).
+    score_name : str, default="score"
+        Label of the vertical axis.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, lams, scores, lam=None, score_name="score"):
+        self.lams = np.asarray(lams, dtype=float)
+        self.scores = np.asarray(scores, dtype=float)
+        self.lam = lam
+        self.score_name = score_name
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """From a fitted estimator with ``lams_`` and ``lam_scores_`` (``lam`` selected
+        by "kare" or "cv").
+
+        Parameters
+        ----------
+        estimator : fitted fixntk estimator (or a pipeline ending in one)
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        LambdaSelectionDisplay
+        """
+        est = _fitted(estimator, "lam_scores_", "the lam selection")
+        how = est.lam if isinstance(est.lam, str) else "score"
+        name = {"kare": "KARE", "cv": "cross-validated mean squared error"}.get(
+            how, str(how)
+        )
+        return cls(est.lams_, est.lam_scores_, lam=est.lam_, score_name=name).plot(
+            ax=ax
+        )
+
+    def plot(self, ax=None):
+        """Draw the curve on log-log axes with the selected lam marked.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        self
+        """
+        fig, ax = _axes(ax)
+        (self.line_,) = ax.plot(self.lams, self.scores, marker="o", ms=3)
+        if self.lam is not None:
+            ax.axvline(
+                self.lam, color="k", ls="--", lw=1, label=f"lam = {self.lam:.3g}"
+            )
+            ax.legend()
+        ax.set_xscale("log")
+        if np.all(self.scores > 0):
+            ax.set_yscale("log")
+        ax.set_xlabel("lam")
+        ax.set_ylabel(self.score_name)
+        ax.set_title("Selection of lam")
+        self.ax_, self.figure_ = ax, fig
+        return self
+
+
+class IRLSObjectiveDisplay:
+    """The training objective along IRLS, from the NTK's weights to the optimum.
+
+    Parameters
+    ----------
+    history : ndarray of shape (n_steps + 1,)
+        :math:`F(W_k)`; ``history[0]`` is the objective at the (best-scaled) NTK
+        weights.
+    optimum : float, optional
+        The certified optimum (drawn as a horizontal line).
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, history, optimum=None):
+        self.history = np.asarray(history, dtype=float)
+        self.optimum = optimum
+
+    @classmethod
+    def from_result(cls, result, *, ax=None):
+        """From :func:`fixntk.irls`'s :class:`~fixntk.IRLSResult`.
+
+        Parameters
+        ----------
+        result : IRLSResult
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        IRLSObjectiveDisplay
+        """
+        return cls(result.history, optimum=result.objective).plot(ax=ax)
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """From a gated ReLU estimator fitted with ``solver="irls"``
+        (``objective_history_``); the optimum is its ``objective_``.
+
+        Parameters
+        ----------
+        estimator : fitted GatedReLURegressor or GatedReLUClassifier
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        IRLSObjectiveDisplay
+        """
+        est = _fitted(estimator, "objective_history_", "the IRLS objective")
+        return cls(est.objective_history_, optimum=est.objective_).plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw F(W_k) against the step k (symmetric-log step axis).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        self
+        """
+        fig, ax = _axes(ax)
+        steps = np.arange(self.history.size)
+        (self.line_,) = ax.plot(steps, self.history, marker=".", ms=3, label="IRLS")
+        if self.optimum is not None:
+            ax.axhline(self.optimum, color="k", ls="--", lw=1, label="optimum")
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("IRLS step (0 = the NTK's kernel weights)")
+        ax.set_ylabel("training objective F(W)")
+        ax.set_title("Fixing the NTK")
+        ax.legend()
+        self.ax_, self.figure_ = ax, fig
+        return self
+
+
+class CellWeightsDisplay:
+    """Kernel weights of the cells: the NTK's :math:`\\tilde\\eta_i` against the fixed
+    :math:`\\eta_i = \\|w_i\\|`.
+
+    Parameters
+    ----------
+    ntk_eta : ndarray of shape (p,)
+        The NTK's weights (:func:`fixntk.ntk_weights`).
+    eta : ndarray of shape (p,)
+        The fixed weights (``eta_`` of a gated ReLU estimator, ``IRLSResult.eta``).
+
+    Attributes
+    ----------
+    scatter_ : matplotlib PathCollection
+        The cells with both weights positive (log-log axes).
+    n_dropped_ : int
+        Cells with a zero fixed weight (inactive neurons), listed in the title.
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, ntk_eta, eta):
+        self.ntk_eta = np.asarray(ntk_eta, dtype=float)
+        self.eta = np.asarray(eta, dtype=float)
+        if self.ntk_eta.shape != self.eta.shape:
+            raise ValueError(
+                f"ntk_eta and eta must have the same shape; got {self.ntk_eta.shape} "
+                f"and {self.eta.shape}"
+            )
+
+    @classmethod
+    def from_weights(cls, ntk_eta, eta, *, ax=None):
+        """From the two weight vectors.
+
+        Parameters
+        ----------
+        ntk_eta : array-like of shape (p,) or NTKWeights
+        eta : array-like of shape (p,)
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        CellWeightsDisplay
+        """
+        ntk_eta = getattr(ntk_eta, "eta", ntk_eta)
+        return cls(ntk_eta, eta).plot(ax=ax)
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, n_samples=10**5, seed=0, ax=None):
+        """From a fitted gated ReLU estimator: its ``eta_`` against the NTK weights of
+        its cells on ``X``.
+
+        The NTK weights are the Monte Carlo cell probabilities
+        (:func:`fixntk.ntk_weights`) when the cells hold at least half of the Gaussian
+        mass, else (in higher dimension, where a few hundred sampled cells hold almost
+        none of it) the finite-width NTK of the gates, uniform over the distinct masks:
+        the rule of :func:`fixntk.irls` with ``eta0="ntk"``.
+
+        Parameters
+        ----------
+        estimator : fitted GatedReLURegressor or GatedReLUClassifier
+        X : array-like of shape (n_samples, n_features)
+            The training inputs as the estimator saw them.
+        n_samples : int, default=100000
+            Gaussian directions for the NTK weights.
+        seed : int, default=0
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        CellWeightsDisplay
+        """
+        from ._arrangement import Arrangement
+        from ._ntk import ntk_weights
+
+        est = _fitted(estimator, "eta_", "cell weights")
+        X = np.asarray(X, dtype=float)
+        if getattr(est, "fit_intercept", False):
+            X = np.hstack([X, np.ones((X.shape[0], 1))])
+        arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
+        ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
+        eta = ntk.eta
+        if ntk.captured_mass < 0.5:  # the rule of irls(eta0="ntk")
+            eta = np.full(arr.p, 1.0 / arr.p)
+        return cls(eta, est.eta_).plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Scatter the fixed weights against the NTK's (both normalised to sum 1).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        self
+        """
+        fig, ax = _axes(ax)
+        a = self.ntk_eta / max(self.ntk_eta.sum(), np.finfo(float).tiny)
+        b = self.eta / max(self.eta.sum(), np.finfo(float).tiny)
+        both = (a > 0) & (b > 0)
+        self.n_dropped_ = int(np.count_nonzero(b == 0))
+        self.scatter_ = ax.scatter(a[both], b[both], s=10, alpha=0.7)
+        if both.any():
+            lo = min(a[both].min(), b[both].min())
+            hi = max(a[both].max(), b[both].max())
+            ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--", label="equal")
+            ax.legend()
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlabel("NTK weight (share of the Gaussian mass)")
+        ax.set_ylabel("fixed weight ||w_i|| (share)")
+        ax.set_title(
+            f"Cell weights, NTK vs fixed ({self.n_dropped_} cells set to zero)"
+        )
+        self.ax_, self.figure_ = ax, fig
+        return self

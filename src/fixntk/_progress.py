@@ -1,0 +1,105 @@
+"""Progress bars and messages: tqdm bars on a terminal, and the ``fixntk`` logger.
+
+Long work reports through :func:`progress`: a tqdm bar on standard error, drawn only
+when standard error is a terminal (tqdm's ``disable=None``) and ``verbose >= 1``.
+Everything else the library says goes to ``logging.getLogger("fixntk")``:
+
+- ``verbose=0``: nothing.
+- ``verbose=1``: progress bars (regularisation paths, cross-validation folds, IRLS
+  steps, ``kare_mkl`` iterations).
+- ``verbose=2``: also one INFO record per step (the certificate of each solve, each
+  IRLS step). Functions whose loop runs in compiled code or has no known length
+  (``solve``, ``solve_relu``) log their certificates from ``verbose=1``.
+
+When logging is not configured (no handler on the ``fixntk`` logger or its ancestors),
+:func:`report` adds one that writes ``[fixntk] ...`` lines to standard error, through
+tqdm so that they do not break a bar.
+
+Configure ``logging.getLogger("fixntk")`` like any logger to send the records elsewhere.
+"""
+
+import logging
+import sys
+
+from tqdm import tqdm
+
+__all__ = ["logger", "progress", "report"]
+
+logger = logging.getLogger("fixntk")
+
+
+class _TqdmStderrHandler(logging.Handler):
+    """Writes records to the current ``sys.stderr`` through ``tqdm.write`` (bars are
+    redrawn below the line)."""
+
+    def emit(self, record):
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # pragma: no cover - logging's own policy
+            self.handleError(record)
+
+
+_HANDLER = _TqdmStderrHandler()
+_HANDLER.setFormatter(logging.Formatter("[fixntk] %(message)s"))
+
+
+def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
+    """A tqdm progress bar over ``iterable``, or a silent pass-through.
+
+    Parameters
+    ----------
+    iterable : iterable, optional
+        What to iterate over; None for a bar updated by hand (``bar.update(k)``).
+    verbose : int, default=0
+        The bar is drawn for ``verbose >= 1`` and only when standard error is a
+        terminal.
+    total : int, optional
+        Expected number of steps (default ``len(iterable)`` when it has one).
+    desc : str, optional
+        Label in front of the bar.
+    unit : str, default="it"
+        Name of one step.
+
+    Returns
+    -------
+    tqdm.tqdm
+        Iterable and context manager; disabled bars cost a few attribute look-ups per
+        step.
+    """
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        leave=False,
+        dynamic_ncols=True,
+        file=sys.stderr,
+        disable=None if verbose and verbose >= 1 else True,
+    )
+
+
+def report(verbose, level=2):
+    """A function that logs one INFO record per call when ``verbose >= level``, or
+    None.
+
+    Parameters
+    ----------
+    verbose : int
+        The caller's verbosity.
+    level : int, default=2
+        The smallest verbosity at which the records are made.
+
+    Returns
+    -------
+    callable or None
+        ``say(message)`` logging ``message`` at INFO on the ``fixntk`` logger (its level
+        set to INFO if it was not set, and a standard-error handler added if no handler
+        is configured), or None below ``level``.
+    """
+    if not verbose or verbose < level:
+        return None
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if not logger.hasHandlers():
+        logger.addHandler(_HANDLER)
+    return logger.info

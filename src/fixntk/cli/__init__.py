@@ -1,0 +1,498 @@
+"""The ``fixntk`` command line.
+
+``fixntk demo`` compares the NTK, the fixed NTK and the KARE-trained kernel on
+scikit-learn's bundled classification datasets; ``fixntk compare`` does the same on a
+CSV file; ``fixntk fit`` fits the gated ReLU model (the fixed NTK) on a CSV file and
+saves it; ``fixntk predict`` applies a saved model to a CSV file. Errors in the user's
+input are reported as one line on stderr with exit status 2, never as a traceback.
+"""
+
+import argparse
+import pickle
+import sys
+import time
+
+import numpy as np
+
+from .._progress import progress
+from .._threads import blas_threads
+from ._compare import compare_on, report
+from ._data import (
+    MAX_CLASSES,
+    UserError,
+    dataset_from_table,
+    load_bundled,
+    prediction_frame,
+    read_table,
+)
+from ._models import final, fit_model, make_model, split
+
+__all__ = ["main", "build_parser", "UserError"]
+
+DEMO_DATASETS = ("iris", "wine", "breast_cancer", "digits")
+
+
+def _score_name(task):
+    return "accuracy" if task == "classification" else "R^2"
+
+
+def _elapsed():
+    """Wall time since this process started (start-up and imports included)."""
+    import psutil
+
+    return time.time() - psutil.Process().create_time()
+
+
+def _read(args):
+    table = read_table(
+        args.data,
+        sep=args.sep,
+        index_col=args.index_col,
+        drop=args.drop,
+        decimal=args.decimal,
+    )
+    return dataset_from_table(table, args.target, args.task, args.data)
+
+
+def _describe(data, out):
+    kinds = f"{len(data.numeric)} numeric"
+    if data.text:
+        kinds += f", {len(data.text)} text"
+    print(
+        f"{data.name}: {data.X.shape[0]} rows, {data.n_features} features ({kinds}), "
+        f"{data.task}",
+        file=out,
+    )
+    for message in data.messages:
+        print(f"  {message}", file=out)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_demo(args, out):
+    unknown = [n for n in args.datasets if n not in DEMO_DATASETS]
+    if unknown:
+        raise UserError(
+            f"unknown dataset(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(DEMO_DATASETS)} (--datasets)"
+        )
+    lam = "each model's default" if args.lam is None else args.lam
+    print(
+        "fixntk demo: the NTK (kernel ridge, closed-form gated ReLU NTK) against the "
+        f"fixed NTK (gated ReLU group lasso, {args.n_gates} gates, IRLS from the NTK) "
+        f"and the KARE-trained kernel (same gates), lam: {lam}, "
+        f"{args.holdout:.0%} of the rows held out",
+        file=out,
+    )
+    results = []
+    with (
+        blas_threads(1),
+        progress(
+            verbose=args.progress, total=3 * len(args.datasets), unit="model"
+        ) as bar,
+    ):
+        for name in args.datasets:
+            results.append(compare_on(load_bundled(name), args, bar))
+    report(results, args, args.elapsed, out)
+    return 0
+
+
+def cmd_compare(args, out):
+    data = _read(args)
+    _describe(data, out)
+    with blas_threads(1), progress(verbose=args.progress, total=3, unit="model") as bar:
+        result = compare_on(data, args, bar)
+    report([result], args, args.elapsed, out)
+    return 0
+
+
+def cmd_fit(args, out):
+    data = _read(args)
+    _describe(data, out)
+    est = make_model("fixed NTK", args, data.task, verbose=args.verbose)
+    print(f"model: gated ReLU group lasso, {args.n_gates} gates", file=out)
+    X, y = data.X, data.y
+    if args.holdout:
+        X, X_test, y, y_test = split(data, args.holdout, args.seed)
+    with blas_threads(1):
+        pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y)
+    model = final(pipe)
+    chosen = "given" if isinstance(model.lam, (int, float)) else f"by {model.lam}"
+    print(f"lam              {model.lam_:.4g} ({chosen})", file=out)
+    print(
+        f"active neurons   {model.n_active_neurons_} of {model.coef_.shape[0]} groups",
+        file=out,
+    )
+    print(
+        f"objective        {model.objective_:.6e} (certified gap "
+        f"{model.dual_gap_:.2e})",
+        file=out,
+    )
+    what = _score_name(data.task)
+    if args.holdout:
+        score = pipe.score(X_test, y_test)
+        print(
+            f"held-out {what:<7} {score:.4f} ({len(y_test)} rows held out, "
+            f"--holdout {args.holdout:g})",
+            file=out,
+        )
+    else:
+        score = pipe.score(X, y)
+        print(
+            f"training {what:<7} {score:.4f} (on the rows it was fitted to; "
+            "--holdout 0.25 reports a held-out score)",
+            file=out,
+        )
+    print(f"fit time         {seconds:.1f}s", file=out)
+    for note in notes:
+        print(f"note: {note}", file=out)
+    if args.output:
+        pipe.fixntk_target_ = args.target
+        with open(args.output, "wb") as fh:
+            pickle.dump(pipe, fh)
+        rows = f"{len(y)} rows" + (
+            f" (the other {len(y_test)} held out)" if args.holdout else " (all)"
+        )
+        print(
+            f"model (scikit-learn pipeline, trained on {rows}) saved to {args.output}",
+            file=out,
+        )
+    print(f"total time       {args.elapsed():.1f}s (the whole command)", file=out)
+    return 0
+
+
+def _load_model(path):
+    import os
+
+    if not os.path.exists(path):
+        raise UserError(f"model file not found: {path}")
+    try:
+        with open(path, "rb") as fh:
+            model = pickle.load(fh)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        raise UserError(f"cannot load {path} as a saved model: {exc}") from None
+    if not hasattr(model, "predict"):
+        raise UserError(f"{path} holds a {type(model).__name__}, not a model")
+    return model
+
+
+def cmd_predict(args, out):
+    import pandas as pd
+
+    model = _load_model(args.model)
+    table = read_table(
+        args.data, sep=args.sep, index_col=args.index_col, decimal=args.decimal
+    )
+    X, ignored = prediction_frame(table, model, args.data)
+    info = out if args.output else sys.stderr  # stdout carries the CSV otherwise
+    for message in table.messages:
+        print(f"  {message}", file=info)
+    if ignored:
+        print(
+            "ignored column(s) the model was not fitted on: "
+            f"{', '.join(map(repr, ignored))}",
+            file=info,
+        )
+    with blas_threads(1):
+        pred = model.predict(X)
+        result = pd.DataFrame({"prediction": pred})
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(X)
+            for k, label in enumerate(model.classes_):
+                result[f"proba_{label}"] = proba[:, k]
+    target = getattr(model, "fixntk_target_", None)
+    if target is not None and target in table.frame.columns:
+        truth = table.frame[target]
+        if pred.dtype.kind in "fc":
+            values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(values)
+            resid = values[ok] - pred[ok]
+            r2 = 1 - (resid**2).sum() / ((values[ok] - values[ok].mean()) ** 2).sum()
+            print(f"R^2 against the column {target!r}: {r2:.4f}", file=info)
+        else:
+            same = truth.astype(str).to_numpy() == pred.astype(str)
+            print(
+                f"accuracy against the column {target!r}: {same.mean():.4f}",
+                file=info,
+            )
+    if args.output:
+        result.to_csv(args.output, index=False)
+        print(
+            f"{len(result)} predictions written to {args.output} "
+            f"(columns: {', '.join(result.columns)})",
+            file=info,
+        )
+    else:
+        result.to_csv(out, index=False)
+    print(f"total time {args.elapsed():.1f}s (the whole command)", file=info)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1); got {value}")
+    return value
+
+
+def _lam(text):
+    if text in ("kare", "cv"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'kare', 'cv' or a number > 0"
+        ) from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text}")
+    return value
+
+
+def _add_model_options(p, n_gates):
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--n-gates",
+        type=_positive_int,
+        default=n_gates,
+        help=f"Gaussian gates sampled for the gated ReLU model (default {n_gates})",
+    )
+    g.add_argument(
+        "--lam",
+        type=_lam,
+        default=None,
+        help="regularisation: a number > 0, or 'kare' / 'cv' to select it on a grid "
+        "(default: each model's own default)",
+    )
+    g.add_argument(
+        "--n-lams",
+        type=_positive_int,
+        default=10,
+        help="lam grid size of the gated ReLU path (default 10)",
+    )
+    g.add_argument(
+        "--eps",
+        type=_fraction,
+        default=1e-2,
+        help="smallest lam of the gated ReLU grid as a fraction of lam_max "
+        "(default 1e-2)",
+    )
+    g.add_argument(
+        "--cv", type=_positive_int, default=3, help="folds for --lam cv (default 3)"
+    )
+    g.add_argument(
+        "--tol",
+        type=_fraction,
+        default=1e-4,
+        help="relative duality gap to reach (default 1e-4)",
+    )
+    g.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=10_000,
+        help="epochs per solve (IRLS steps for the fixed NTK of compare/demo) "
+        "(default 10000)",
+    )
+    g.add_argument(
+        "--seed", type=int, default=0, help="split, gates and folds (default 0)"
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="progress bars inside each fit (-v), and the solvers' certificates (-vv)",
+    )
+    g.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (bars are drawn only on a terminal anyway)",
+    )
+
+
+def _add_comparison_options(p):
+    g = p.add_argument_group("comparison")
+    g.add_argument(
+        "--holdout",
+        type=_fraction,
+        default=0.25,
+        help="share of the rows held out for the test score (default 0.25)",
+    )
+    g.add_argument(
+        "--ntk-eps",
+        type=_fraction,
+        default=1e-6,
+        help="smallest lam of the NTK's grid, as a fraction of the mean eigenvalue of "
+        "K/n (default 1e-6)",
+    )
+    g.add_argument(
+        "--kare-max-iter",
+        type=_positive_int,
+        default=100,
+        help="L-BFGS iterations of the KARE-trained kernel (default 100)",
+    )
+
+
+def _add_read_options(p):
+    g = p.add_argument_group("reading the CSV")
+    g.add_argument(
+        "--sep",
+        default=None,
+        help="column delimiter, e.g. ';' or '\\t' (default: detected from the file)",
+    )
+    g.add_argument(
+        "--decimal", default=".", help="decimal mark of the numbers (default '.')"
+    )
+    g.add_argument(
+        "--index-col",
+        default=None,
+        help="a column (name or 0-based position) holding row labels, not a feature; "
+        "an unnamed first column is dropped as one without this option",
+    )
+
+
+def _add_csv_options(p):
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--target", required=True, help="name of the target column")
+    p.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="auto: labels that are text, or integers with at most "
+        f"{MAX_CLASSES} values, are classes (default auto)",
+    )
+    _add_read_options(p)
+    p.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="leave column COL out of the features (repeatable); text columns are "
+        "otherwise one-hot encoded",
+    )
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fixntk",
+        description="Fixing the NTK: the gated ReLU NTK against the optimal "
+        "(fixed) kernel of the gated ReLU convex program.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"fixntk {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser(
+        "demo",
+        help="NTK vs fixed NTK vs KARE-trained kernel on scikit-learn's bundled data",
+        description="NTK vs fixed NTK vs KARE-trained kernel on iris, wine, "
+        "breast_cancer and digits (a held-out split of each).",
+    )
+    _add_model_options(demo, n_gates=100)
+    _add_comparison_options(demo)
+    demo.add_argument(
+        "--datasets",
+        type=lambda s: [t.strip() for t in s.split(",")],
+        default=list(DEMO_DATASETS),
+        help="comma-separated subset of " + ",".join(DEMO_DATASETS),
+    )
+    demo.add_argument(
+        "--figure",
+        default="fixntk_demo.png",
+        help="PNG to write (default fixntk_demo.png; '' for none)",
+    )
+    demo.set_defaults(run=cmd_demo)
+
+    compare = sub.add_parser(
+        "compare", help="NTK vs fixed NTK vs KARE-trained kernel on a CSV file"
+    )
+    _add_csv_options(compare)
+    _add_model_options(compare, n_gates=100)
+    _add_comparison_options(compare)
+    compare.add_argument("--figure", default="", help="PNG to write (default: none)")
+    compare.set_defaults(run=cmd_compare)
+
+    fit = sub.add_parser(
+        "fit",
+        help="fit the gated ReLU model (fixed NTK) on a CSV file and save it",
+        description="Fit the gated ReLU group lasso on every row of a CSV file "
+        "(--holdout F fits on the rest and reports a held-out score).",
+    )
+    _add_csv_options(fit)
+    _add_model_options(fit, n_gates=100)
+    fit.add_argument(
+        "--holdout",
+        type=_fraction,
+        default=None,
+        help="hold out this share of the rows and report the score on them "
+        "(default: fit on all rows)",
+    )
+    fit.add_argument(
+        "--output",
+        default="",
+        help="save the fitted scikit-learn pipeline (pickle) for fixntk predict",
+    )
+    fit.set_defaults(run=cmd_fit, solver="bcd")
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict with a model saved by fixntk fit",
+        description="Predictions (and class probabilities where the model has them) "
+        "of a saved model on a CSV file; columns the model was not fitted on, such "
+        "as the target, are ignored.",
+    )
+    predict.add_argument("model", help="model file written by fixntk fit --output")
+    predict.add_argument("data", help="CSV file with a header row")
+    _add_read_options(predict)
+    predict.add_argument(
+        "--output", default="", help="CSV file to write (default: standard output)"
+    )
+    predict.set_defaults(run=cmd_predict)
+    for p in (demo, compare):
+        p.set_defaults(solver="irls")
+    return parser
+
+
+def main(argv=None, out=None):
+    """Run the command line; returns the exit status."""
+    out = sys.stdout if out is None else out
+    start = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    # the command's total: from the process start when run as the command, else
+    # from this call
+    args.elapsed = _elapsed if argv is None else lambda: time.perf_counter() - start
+    args.progress = 0 if getattr(args, "quiet", False) else 1
+    if getattr(args, "quiet", False):
+        args.verbose = 0
+    try:
+        return args.run(args, out)
+    except UserError as exc:
+        print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, MemoryError) as exc:  # the library's checks on this data
+        print(
+            f"fixntk {args.command}: error: cannot fit this data: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print(f"fixntk {args.command}: interrupted", file=sys.stderr)
+        return 130

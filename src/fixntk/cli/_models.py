@@ -1,0 +1,175 @@
+"""The models the command line fits, their pipelines, and the notes they raise.
+
+Every warning a fit raises becomes a note that names the command-line option acting on
+it (:func:`hint`).
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._data import preprocessor
+
+MODELS = ("NTK", "fixed NTK", "KARE kernel")
+
+
+@dataclass
+class Outcome:
+    """One model fitted on one dataset."""
+
+    model: str
+    score: float  # on the held-out rows, or nan without a held-out part
+    lam: float
+    seconds: float  # wall time of the fit
+    objective: float = float("nan")
+    active: int = -1
+    kare: float = float("nan")  # KARE of the model's kernel at its lam (training data)
+    estimator: object = None
+    notes: list = field(default_factory=list)  # warnings, each with its option
+
+
+def _classes(cls):
+    from .. import _estimators as E
+    from .. import _kare_estimators as K
+
+    table = {
+        "NTK": (E.NTKClassifier, E.NTKRegressor),
+        "fixed NTK": (E.GatedReLUClassifier, E.GatedReLURegressor),
+        "KARE kernel": (K.KAREKernelClassifier, K.KAREKernelRegressor),
+    }
+    return {name: pair[0 if cls else 1] for name, pair in table.items()}
+
+
+def make_model(name, args, task, verbose):
+    """The estimator `name` (one of MODELS) with the options of `args`."""
+    est = _classes(task == "classification")[name]
+    common = dict(random_state=args.seed, verbose=verbose)
+    if name == "NTK":
+        kw = dict(n_lams=30, eps=args.ntk_eps, cv=args.cv)
+        if args.lam is not None:
+            kw["lam"] = args.lam
+        return est(**kw, **common)
+    if name == "fixed NTK":
+        kw = dict(
+            n_gates=args.n_gates,
+            solver=args.solver,
+            n_lams=args.n_lams,
+            eps=args.eps,
+            cv=args.cv,
+            tol=args.tol,
+            max_iter=args.max_iter,
+        )
+        if args.lam is not None:
+            kw["lam"] = args.lam
+        return est(**kw, **common)
+    return est(n_gates=args.n_gates, max_iter=args.kare_max_iter, **common)
+
+
+def pipeline(estimator, data):
+    """Preprocessing (scaling, one-hot encoding) and the estimator; regressors fit
+    standardised targets."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if data.task == "regression":
+        estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
+    return Pipeline([("prepare", preprocessor(data)), ("model", estimator)])
+
+
+def final(pipe):
+    """The fixntk estimator at the end of a pipeline."""
+    est = pipe[-1]
+    return est.regressor_ if hasattr(est, "regressor_") else est
+
+
+# Which option acts on a warning: (model, words in the message) -> options.
+_HINTS = (
+    ("fixed NTK", "smallest lam of the grid", "--eps (smallest lam / lam_max)"),
+    ("fixed NTK", "largest lam of the grid", "--eps and --n-lams (the grid)"),
+    ("NTK", "smallest KARE is at", "--ntk-eps (the NTK's grid)"),
+    ("fixed NTK", "max_iter", "--max-iter or --tol"),
+    ("fixed NTK", "stopped before", "--max-iter or --tol"),
+    ("KARE kernel", "max_iter", "--kare-max-iter"),
+    ("KARE kernel", "line search", "--kare-max-iter or --n-gates"),
+)
+_FALLBACK = {
+    "NTK": "--lam, --cv or --ntk-eps",
+    "fixed NTK": "--lam, --eps, --n-lams, --max-iter or --tol",
+    "KARE kernel": "--n-gates or --kare-max-iter",
+}
+
+
+def hint(model, message):
+    """The options that act on a warning `message` raised by `model`."""
+    for name, words, options in _HINTS:
+        if name == model and words in message:
+            return options
+    return _FALLBACK[model]
+
+
+def fit_model(name, estimator, data, X, y):
+    """Fit the pipeline of `estimator` on (X, y); returns (pipeline, seconds, notes).
+
+    ``seconds`` is the wall time of the fit alone."""
+    pipe = pipeline(estimator, data)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe.fit(X, y)
+    seconds = time.perf_counter() - t0
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    notes = [f"{m} [{hint(name, m)}]" for m in messages]
+    return pipe, seconds, notes
+
+
+def split(data, fraction, seed):
+    """A stratified (when possible) seeded split: X_train, X_test, y_train, y_test."""
+    from sklearn.model_selection import train_test_split
+
+    stratify = data.y if data.task == "classification" else None
+    try:
+        return train_test_split(
+            data.X, data.y, test_size=fraction, random_state=seed, stratify=stratify
+        )
+    except ValueError:  # a class too small to stratify
+        return train_test_split(data.X, data.y, test_size=fraction, random_state=seed)
+
+
+def kare_of(pipe, data, X_train, y_train):
+    """KARE on the training rows of the fitted model's kernel at its lam, in the
+    space it was fitted in (prepared X, one-hot or standardised y)."""
+    from .._arrangement import Arrangement
+    from .._estimators import _one_hot, _with_intercept
+    from .._kare import kare
+    from .._kernels import mkl_kernel
+
+    model = final(pipe)
+    if hasattr(model, "kare_"):
+        return float(model.kare_)
+    Xt = _with_intercept(pipe[:-1].transform(X_train), model.fit_intercept)
+    if data.task == "classification":
+        classes, y_enc = np.unique(y_train, return_inverse=True)
+        Y = _one_hot(y_enc.ravel(), classes.size)
+    else:
+        Y = pipe[-1].transformer_.transform(np.reshape(y_train, (-1, 1)))
+    arr = Arrangement.from_masks(Xt @ model.gates_.T >= 0)
+    return float(kare(mkl_kernel(Xt, arr, model.eta_), Y, model.lam_))
+
+
+def outcome(name, pipe, seconds, notes, data, X_train, y_train, X_test, y_test):
+    """The Outcome of a fitted pipeline, scored on (X_test, y_test)."""
+    model = final(pipe)
+    return Outcome(
+        model=name,
+        score=float(pipe.score(X_test, y_test)),
+        lam=float(model.lam_),
+        seconds=seconds,
+        objective=float(getattr(model, "objective_", float("nan"))),
+        active=int(getattr(model, "n_active_neurons_", -1)),
+        kare=kare_of(pipe, data, X_train, y_train),
+        estimator=pipe,
+        notes=notes,
+    )

@@ -1,0 +1,101 @@
+"""The plot displays draw the numbers they are given (Agg backend, no window)."""
+
+import matplotlib
+import numpy as np
+import pytest
+from conftest import planted
+
+import fixntk
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = planted(n=120, d=3, seed=2)
+    est = fixntk.GatedReLURegressor(
+        n_gates=30, lam="cv", n_lams=6, eps=1e-3, cv=3, solver="irls", random_state=0
+    ).fit(X, y)
+    return X, y, est
+
+
+def test_regularization_path_from_solve_path():
+    X, y = planted(n=100, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    path = fixntk.solve_path(X, y, arr, n_lams=8, eps=1e-2)
+    fig, ax = plt.subplots()
+    disp = fixntk.RegularizationPathDisplay.from_path(path, lam=path.lams[3], ax=ax)
+    assert disp.ax_ is ax and disp.figure_ is fig
+    norms = np.array([np.linalg.norm(W, axis=1) for W in path.coefs])
+    used = np.flatnonzero(norms.max(axis=0) > 0)
+    assert len(disp.lines_) == used.size > 0
+    for line, i in zip(disp.lines_, used):
+        np.testing.assert_array_equal(line.get_xdata(), path.lams)
+        np.testing.assert_allclose(line.get_ydata(), norms[:, i])
+    assert norms[0].max() == 0  # nothing is active at lam_max
+    assert ax.get_xscale() == "log"
+
+
+def test_regularization_path_from_estimator():
+    X, y = planted(n=120, d=3, seed=2)
+    est = fixntk.GatedReLURegressor(
+        n_gates=30, lam="cv", n_lams=6, eps=1e-3, cv=3, random_state=0
+    ).fit(X, y)
+    disp = fixntk.RegularizationPathDisplay.from_estimator(est, X, y)
+    np.testing.assert_allclose(disp.lams, est.lams_)
+    # the same warm-started path: at lam_ it gives the estimator's group norms
+    j = int(np.flatnonzero(est.lams_ == est.lam_)[0])
+    np.testing.assert_allclose(disp.norms[j], est.eta_, rtol=1e-8, atol=1e-12)
+
+
+def test_lambda_selection_curve(fitted):
+    _, _, est = fitted
+    disp = fixntk.LambdaSelectionDisplay.from_estimator(est)
+    np.testing.assert_array_equal(disp.line_.get_xdata(), est.lams_)
+    np.testing.assert_array_equal(disp.line_.get_ydata(), est.lam_scores_)
+    assert disp.ax_.get_ylabel() == "cross-validated mean squared error"
+    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)]
+
+
+def test_irls_objective(fitted):
+    _, _, est = fitted
+    disp = fixntk.IRLSObjectiveDisplay.from_estimator(est)
+    h = est.objective_history_
+    np.testing.assert_array_equal(disp.line_.get_ydata(), h)
+    np.testing.assert_array_equal(disp.line_.get_xdata(), np.arange(h.size))
+    assert h[0] > h[-1]  # from the NTK's weights down
+    assert disp.optimum == est.objective_
+    X, y = planted(n=80, d=3, seed=1)
+    arr = fixntk.sample_arrangement(X, 15, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.irls(X, y, arr, lam)
+    disp = fixntk.IRLSObjectiveDisplay.from_result(res)
+    np.testing.assert_array_equal(disp.line_.get_ydata(), res.history)
+
+
+def test_cell_weights(fitted):
+    X, _, est = fitted
+    disp = fixntk.CellWeightsDisplay.from_estimator(est, X, n_samples=20000)
+    a = disp.ntk_eta / disp.ntk_eta.sum()
+    b = est.eta_ / est.eta_.sum()
+    both = (a > 0) & (b > 0)
+    np.testing.assert_allclose(disp.scatter_.get_offsets(), np.c_[a[both], b[both]])
+    assert disp.n_dropped_ == np.count_nonzero(est.eta_ == 0)
+    with pytest.raises(ValueError, match="same shape"):
+        fixntk.CellWeightsDisplay(np.ones(3), np.ones(4))
+
+
+def test_missing_attribute_is_a_clear_error():
+    X, y = planted(n=60, d=2, seed=0)
+    est = fixntk.GatedReLURegressor(n_gates=10, lam=0.1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="objective_history_ is None"):
+        fixntk.IRLSObjectiveDisplay.from_estimator(est)
+    with pytest.raises(ValueError, match="lam_scores_"):
+        fixntk.LambdaSelectionDisplay.from_estimator(est)
