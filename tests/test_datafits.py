@@ -3,11 +3,14 @@ the certificate, and each other."""
 
 import numpy as np
 import pytest
+from scipy.special import xlogy
 
 import fixntk
-from fixntk.datafits import Logistic, Multinomial, Squared, get_datafit
+from fixntk.datafits import Logistic, Multinomial, Poisson, Squared, get_datafit
 
 cp = pytest.importorskip("cvxpy")
+
+LOSSES = ["squared", "logistic", "multinomial", "poisson"]
 
 
 def _problem(n=120, d=3, n_gates=12, seed=0):
@@ -33,6 +36,9 @@ def _cvxpy_value(X, masks, Y, loss, lam, w, fit_intercept):
         data = cp.sum(cp.multiply(w[:, None], cp.square(Y - F))) / 2
     elif loss == "logistic":
         data = cp.sum(cp.multiply(w[:, None], cp.logistic(-cp.multiply(Y, F))))
+    elif loss == "poisson":
+        data = cp.sum(cp.multiply(w[:, None], cp.exp(F) - cp.multiply(Y, F)))
+        data -= w @ (Y[:, 0] - xlogy(Y[:, 0], Y[:, 0]))
     else:
         data = w @ cp.log_sum_exp(F, axis=1) - cp.sum(cp.multiply(w[:, None] * Y, F))
     obj = data / w.sum() + lam * sum(cp.norm(Wi, "fro") for Wi in W)
@@ -47,11 +53,14 @@ def _targets(loss, rng, t):
     if loss == "logistic":
         y = np.where(t > 0, "yes", "no")
         return y, np.where(y == "yes", 1.0, -1.0)[:, None]
+    if loss == "poisson":
+        y = rng.poisson(np.exp(0.5 * np.clip(t, -3, 3))).astype(float)
+        return y, y[:, None]
     y = np.digitize(t, [-1.0, 0.5, 1.5])
     return y, np.eye(4)[y]
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+@pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_agrees_with_cvxpy_and_certifies(loss, fit_intercept, weighted):
@@ -84,7 +93,7 @@ def test_agrees_with_cvxpy_and_certifies(loss, fit_intercept, weighted):
         assert np.all(np.atleast_1d(res.intercept) == 0)
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+@pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_zero_exactly_at_lambda_max(loss, fit_intercept):
     rng, X, arr, t = _problem(seed=2)
@@ -98,7 +107,7 @@ def test_zero_exactly_at_lambda_max(loss, fit_intercept):
     assert np.any(below.coef) and below.objective < at.objective
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_integer_weights_equal_duplicated_rows(loss):
     rng, X, arr, t = _problem(n=80, seed=3)
     y, _ = _targets(loss, rng, t)
@@ -170,6 +179,8 @@ def _random_point(datafit, rng, n=40, c=3):
     if datafit.name == "logistic":
         Y = rng.choice([-1.0, 1.0], size=(n, 1))
         c = 1
+    elif datafit.name == "poisson":
+        Y = rng.poisson(2.0, size=(n, 1)).astype(float)
     elif datafit.name == "multinomial":
         Y = np.eye(c)[rng.integers(0, c, n)]
     else:
@@ -177,7 +188,7 @@ def _random_point(datafit, rng, n=40, c=3):
     return Y, 2 * rng.standard_normal((n, Y.shape[1])), rng.random(n) + 0.1
 
 
-@pytest.mark.parametrize("datafit", [Squared(), Logistic(), Multinomial()])
+@pytest.mark.parametrize("datafit", [Squared(), Logistic(), Multinomial(), Poisson()])
 def test_gradient_matches_finite_differences(datafit):
     rng = np.random.default_rng(0)
     Y, F, s = _random_point(datafit, rng)
@@ -206,7 +217,7 @@ def test_curvature_bounds_the_hessian(datafit):
         assert h[j] >= top - 1e-15 and h[j] <= top + 1e-12
 
 
-@pytest.mark.parametrize("datafit", [Squared(), Logistic(), Multinomial()])
+@pytest.mark.parametrize("datafit", [Squared(), Logistic(), Multinomial(), Poisson()])
 def test_fenchel_young_and_weak_duality(datafit):
     """At scale 1 the dual point is the gradient itself: value + conjugate = F . l'(F)
     (Fenchel-Young equality); at any larger scale the dual stays below the value."""
@@ -221,7 +232,7 @@ def test_fenchel_young_and_weak_duality(datafit):
 
 def test_gaps_are_non_negative_at_random_points():
     rng, X, arr, t = _problem(seed=7)
-    for loss in ("squared", "logistic", "multinomial"):
+    for loss in LOSSES:
         y, Y = _targets(loss, rng, t)
         c = 1 if loss != "multinomial" else 4
         for fit_intercept in (False, True):
@@ -286,3 +297,18 @@ def test_get_datafit_accepts_names_classes_and_instances():
     assert isinstance(get_datafit(Multinomial), Multinomial)
     sq = Squared()
     assert get_datafit(sq) is sq
+
+
+def test_relu_program_sample_weights_equal_duplicated_rows():
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((60, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    w = rng.integers(0, 3, 60)
+    rows = np.repeat(np.arange(60), w)
+    a = fixntk.solve_relu(X, y, arr, 0.01, tol=1e-9, sample_weight=w)
+    b = fixntk.solve_relu(X[rows], y[rows], arr.masks[rows], 0.01, tol=1e-9)
+    assert a.objective == pytest.approx(b.objective, rel=1e-9)
+    np.testing.assert_allclose(a.v, b.v, atol=1e-8)
+    with pytest.raises(ValueError, match="squared loss"):
+        fixntk.solve_relu(X, y > 0, arr, 0.01, loss="logistic")

@@ -1,11 +1,12 @@
 """scikit-learn estimators: the gated ReLU convex program and NTK kernel ridge.
 
 ``GatedReLURegressor`` / ``GatedReLUClassifier`` solve the group lasso of the gated ReLU
-network (the "fixed NTK": the optimal, label-aware masking-kernel mixture);
+network (the "fixed NTK": the optimal, label-aware masking-kernel mixture) for a datafit
+(squared, logistic, multinomial), with sample weights and an output intercept;
 ``NTKRegressor`` / ``NTKClassifier`` are kernel ridge with the closed-form gated ReLU
 NTK (the label-blind kernel). Both read ``lam`` the same way (kernel ridge
-``(K + n lam I)^{-1} y``), so a ``lam`` selected by KARE or cross-validation means the
-same thing for the two.
+``(K + n lam I)^{-1} y`` for the squared loss), so a ``lam`` means the same thing for
+the two.
 """
 
 import numbers
@@ -15,8 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import check_cv as sk_check_cv
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -24,9 +28,11 @@ from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
 from ._kare import kare, select_lambda_kare
 from ._kernels import mkl_kernel, ntk_kernel
+from ._memory import check_kernel_size
 from ._progress import progress
-from ._solver import lambda_max, objective, solve, solve_path
-from ._validation import check_int, check_lam, check_positive
+from ._solver import _intercept_at, _Problem, lambda_max, solve
+from ._validation import check_int, check_lam, check_positive, check_sample_weight
+from .datafits import get_datafit
 
 __all__ = [
     "GatedReLUNetwork",
@@ -36,15 +42,25 @@ __all__ = [
     "NTKClassifier",
 ]
 
-_LAM_MODES = ("kare", "cv")
+# lam="auto": K-fold cross-validation up to this many rows, one held-out split above
+_AUTO_CV_ROWS = 10_000
+# Solves that only score a lam (cross-validation, held-out split) stop at this relative
+# gap or the estimator's tol, whichever is looser; the refit at the chosen lam uses tol.
+_SCORING_TOL = 1e-3
+# Along a scoring path, stop after this many lams without a validation score better by
+# more than _MIN_GAIN (relative): differences below it are noise in held-out losses, and
+# on separable classes the loss keeps creeping down as lam -> 0 at a growing cost.
+_PATIENCE = 3
+_MIN_GAIN = 1e-3
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _with_intercept(X, fit_intercept):
-    """[X, 1] when fit_intercept: the gates and the weights then act on [x, 1]."""
-    if not fit_intercept:
+def _with_bias(X, neuron_bias):
+    """[X, 1] when neuron_bias: the gates and the weights then act on [x, 1], so each
+    neuron has its own bias."""
+    if not neuron_bias:
         return X
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
@@ -58,20 +74,40 @@ def _seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _check_lam_param(lam):
+def _check_lam_param(lam, modes):
     if isinstance(lam, str):
-        if lam not in _LAM_MODES:
-            raise ValueError(f"lam must be a float > 0, 'kare' or 'cv'; got {lam!r}")
+        if lam not in modes:
+            names = ", ".join(repr(m) for m in modes)
+            raise ValueError(f"lam must be a float > 0 or one of {names}; got {lam!r}")
         return lam
     return check_lam(lam)
 
 
 def _check_cv(cv):
-    return check_int(cv, "cv", 2)
+    """An int >= 2 (shuffled folds), a scikit-learn splitter or an iterable of
+    (train, validation) index pairs."""
+    if isinstance(cv, numbers.Integral) or isinstance(cv, (bool, float, str)):
+        return check_int(cv, "cv", 2)
+    if hasattr(cv, "split") or hasattr(cv, "__iter__"):
+        return cv
+    raise ValueError(
+        f"cv must be an int >= 2, a CV splitter or an iterable; got {cv!r}"
+    )
+
+
+def _check_fraction(value, name):
+    value = check_positive(value, name)
+    if value >= 1:
+        raise ValueError(f"{name} must be in (0, 1); got {value}")
+    return value
 
 
 def _folds(n, cv, seed, labels=None):
-    """Shuffled folds; stratified by labels when every class can fill every fold."""
+    """Shuffled folds (stratified by labels when every class can fill every fold) for
+    an int ``cv``; the splits of a splitter or an iterable otherwise."""
+    if not isinstance(cv, numbers.Integral):
+        splits = sk_check_cv(cv).split(np.zeros((n, 1)), labels)
+        return [(np.asarray(tr), np.asarray(va)) for tr, va in splits]
     if n < cv:
         raise ValueError(
             f"lam='cv' with cv={cv} folds needs at least {cv} samples; "
@@ -84,6 +120,25 @@ def _folds(n, cv, seed, labels=None):
             )
         )
     return list(KFold(cv, shuffle=True, random_state=seed).split(np.zeros(n)))
+
+
+def _holdout(n, fraction, seed, labels=None):
+    """One seeded train / validation split (stratified when every class can)."""
+    idx = np.arange(n)
+    n_val = int(round(fraction * n))
+    if n_val < 1 or n - n_val < 2:
+        raise ValueError(
+            f"a held-out split of {fraction:g} leaves no rows to fit or to validate "
+            f"(n_samples={n})"
+        )
+    stratify = labels if labels is not None and np.bincount(labels).min() >= 2 else None
+    try:
+        train, val = train_test_split(
+            idx, test_size=n_val, random_state=seed, stratify=stratify
+        )
+    except ValueError:  # a class too small to stratify
+        train, val = train_test_split(idx, test_size=n_val, random_state=seed)
+    return [(np.sort(train), np.sort(val))]
 
 
 def _group_norms(W):
@@ -108,20 +163,42 @@ def _gated_forward(X, W, gates=None, masks=None):
     return out[:, 0] if W.ndim == 2 else out
 
 
-def _drop_zero_groups(X, Y, masks, W, lam):
-    """W with w_i set to 0 where ||X^T D_i R|| / n <= lam at W (the condition for
-    w_i = 0 to be optimal); Y of shape (n, c), W of shape (p, d, c)."""
-    R = Y - _gated_forward(X, W, masks=masks)
-    G = np.einsum("ni,nd,nc->idc", masks, X, R, optimize=True) / X.shape[0]
+def _drop_zero_groups(X, y, arr, W, lam, kw):
+    """W (p, d, c) with w_i set to 0 where the block gradient of the datafit at W (and
+    its best intercept) is at most lam: the condition for w_i = 0 to be optimal."""
+    prob = _Problem(X, y, arr, **kw)
+    Ws = prob.check_coef(W)
+    F = prob.predict(Ws)
+    g = prob.block_gradient_norms(F + _intercept_at(prob, F, None))
     W = W.copy()
-    W[_group_norms(G) <= lam] = 0.0
+    W[g <= prob.lam_in(lam)] = 0.0
     return W
+
+
+def _scaled_rows(X, Y, s):
+    """(a X, a Y) with a_k = sqrt(s_k n / sum(s)): the weighted squared loss
+    ``1/(2 sum s) sum_k s_k ||r_k||^2`` is the plain ``1/(2n) ||a r||^2``."""
+    if s is None:
+        return X, Y
+    a = np.sqrt(s * X.shape[0] / s.sum())[:, None]
+    return X * a, Y * a
 
 
 def _one_hot(y_encoded, n_classes):
     Y = np.zeros((y_encoded.size, n_classes))
     Y[np.arange(y_encoded.size), y_encoded] = 1.0
     return Y
+
+
+def _fit_weights(estimator, y_enc, sample_weight, n):
+    """The user's sample weights times the classifier's class weights (None: all 1)."""
+    class_weight = getattr(estimator, "class_weight", None)
+    if sample_weight is None and class_weight is None:
+        return None
+    s = np.ones(n) if sample_weight is None else check_sample_weight(sample_weight, n)
+    if class_weight is not None:
+        s = s * compute_sample_weight(class_weight, y_enc)
+    return s
 
 
 class _Targets:
@@ -134,16 +211,21 @@ class _Targets:
 
 
 class _OneHotClassifier(ClassifierMixin):
-    """fit / decision_function / predict of the classifiers: one-vs-rest squared loss
-    on one-hot labels, through the base's ``_fit_targets`` and ``_raw_predict``."""
+    """fit / decision_function / predict of the squared-loss classifiers (one output per
+    class on one-hot labels) through the base's ``_fit_targets`` and ``_raw_predict``;
+    a base with other losses overrides ``_fit_classes`` and the predictions."""
 
-    def fit(self, X, y):
-        """Fit on one-hot labels (one output per class, squared loss).
+    def fit(self, X, y, sample_weight=None):
+        """Fit the classifier.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows (normalised by their sum; multiplied by
+            ``class_weight`` where the estimator has it).
 
         Returns
         -------
@@ -152,14 +234,20 @@ class _OneHotClassifier(ClassifierMixin):
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
+        y_enc = y_enc.ravel()
         if self.classes_.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{self.classes_[0]!r}"
             )
-        self._fit_targets(X, _one_hot(y_enc, self.classes_.size), labels=y_enc)
-        self._publish(False)
+        s = _fit_weights(self, y_enc, sample_weight, X.shape[0])
+        self._fit_classes(X, y_enc, s)
         return self
+
+    def _fit_classes(self, X, y_enc, s):
+        Y = _one_hot(y_enc, self.classes_.size)
+        self._fit_targets(X, Y, labels=y_enc, sample_weight=s)
+        self._publish(False)
 
     def decision_function(self, X):
         """Model outputs: shape (n_samples,) for two classes (positive means
@@ -177,13 +265,16 @@ class _MultiOutputRegressor(RegressorMixin):
     """fit / predict of the regressors (one or several outputs) through the base's
     ``_fit_targets`` (on a 2-d Y) and ``_raw_predict``."""
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows (normalised by their sum: integer weights
+            equal duplicated rows).
 
         Returns
         -------
@@ -193,7 +284,10 @@ class _MultiOutputRegressor(RegressorMixin):
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
         )
         y = np.asarray(y, dtype=np.float64)
-        self._fit_targets(X, y[:, None] if y.ndim == 1 else y)
+        s = None
+        if sample_weight is not None:
+            s = check_sample_weight(sample_weight, X.shape[0])
+        self._fit_targets(X, y[:, None] if y.ndim == 1 else y, sample_weight=s)
         self._y_1d = y.ndim == 1
         self._publish(self._y_1d)
         return self
@@ -207,48 +301,6 @@ class _MultiOutputRegressor(RegressorMixin):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-_GATED_OBJECTIVE = r"""
-    .. math::
-
-        \min_{w_1, \dots, w_p}\;
-        \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X w_i - y \Big\|_2^2
-        + \lambda \sum_{i=1}^p \|w_i\|_2,
-        \qquad D_i = \mathrm{diag}\big(1[X g_i \ge 0]\big),
-
-    over ``n_gates`` Gaussian gates :math:`g_i \sim N(0, I)` (duplicate masks merged),
-    with :math:`X` extended by a column of ones when ``fit_intercept``. This is the
-    two-layer gated ReLU network :math:`f(x) = \sum_i 1[x^T g_i \ge 0]\, x^T w_i` with
-    weight decay, and equivalently multiple kernel learning over the masking kernels
-    :math:`D_i X X^T D_i`: the optimum is kernel ridge with
-    :math:`H(\eta) = \sum_i \eta_i D_i X X^T D_i` at the label-aware weights
-    :math:`\eta_i = \|w_i\|` (the NTK "fixed")."""
-
-_NTK_OBJECTIVE = r"""
-    .. math::
-
-        \min_{f \in \mathcal{H}_K}\; \frac{1}{2n} \sum_{k=1}^n (f(x_k) - y_k)^2
-        + \frac{\lambda}{2} \|f\|_{\mathcal{H}_K}^2,
-        \qquad K(x, z) = x^T z\, \frac{\pi - \angle(x, z)}{2\pi},
-
-    the kernel ridge regression :math:`\hat f(x) = K(x, X) a`,
-    :math:`a = (K(X, X) + n\lambda I)^{-1} y`, with the closed-form NTK of the gated
-    ReLU network (inputs extended by a column of ones when ``fit_intercept``). The NTK
-    is the masking-kernel mixture :math:`H(\tilde\eta)` with the label-blind weights
-    :math:`\tilde\eta_i = P_{h \sim N(0, I)}[1[X h \ge 0] = m_i]`; the same ``lam`` in
-    :class:`GatedReLURegressor` optimises those weights instead."""
-
-_LAM_DOC = """lam : float > 0, "kare" or "cv", default="kare"
-        Regularisation strength. "kare" picks it on a grid of ``n_lams`` values
-        log-spaced from ``lam_max`` down to ``eps * lam_max`` by the Kernel Alignment
-        Risk Estimator of the fitted kernel (no held-out data); "cv" by ``cv``-fold
-        cross-validation of the squared error on the training data."""
-
-_KARE_CAVEAT = """
-        For this model the kernel :math:`H(\\eta)`, :math:`\\eta_i = \\|w_i\\|`, was
-        fitted to y, and KARE (which assumes a label-blind kernel) is then optimistic:
-        it tends to favour small ``lam``. "cv" does not have this bias."""
 
 
 def _major_minor(version):
@@ -290,12 +342,13 @@ class GatedReLUNetwork:
 
     .. math::
 
-        f(x) = \sum_{i=1}^k \alpha_i \, 1[\tilde x^T g_i \ge 0]\, \tilde x^T u_i,
-        \qquad \tilde x = [x, 1] \text{ if fit\_intercept else } x,
+        f(x) = \sum_{i=1}^k \alpha_i \, 1[\tilde x^T g_i \ge 0]\, \tilde x^T u_i + b,
+        \qquad \tilde x = [x, 1] \text{ if neuron\_bias else } x,
 
     with weight decay :math:`\frac12 \sum_i (\|u_i\|^2 + \alpha_i^2)`, equal at this
     point to the group-lasso penalty :math:`\sum_i \|w_i\|` (``u_i = w_i /
-    \sqrt{\|w_i\|}``, ``alpha_i = \sqrt{\|w_i\|}``).
+    \sqrt{\|w_i\|}``, ``alpha_i = \sqrt{\|w_i\|}``), and an unpenalised output bias
+    ``b``. Call it (or :meth:`predict`) like the estimator it came from.
 
     Attributes
     ----------
@@ -306,14 +359,24 @@ class GatedReLUNetwork:
         outputs: the neuron's c output channels share its gate and its scale).
     second_layer : ndarray of shape (k,)
         The second-layer weights :math:`\alpha_i > 0`.
-    fit_intercept : bool
-        Whether a constant 1 is appended to the inputs.
+    neuron_bias : bool
+        Whether a constant 1 is appended to the inputs (each neuron's bias).
+    output_bias : float or ndarray of shape (c,)
+        The output intercept ``b`` (0 without one).
+    loss : str
+        The datafit the network was trained with ("squared", "logistic",
+        "multinomial").
+    classes : ndarray or None
+        Class labels of a classifier's network, in the order of its outputs.
     """
 
     gates: np.ndarray
     first_layer: np.ndarray
     second_layer: np.ndarray
-    fit_intercept: bool
+    neuron_bias: bool
+    output_bias: object = 0.0
+    loss: str = "squared"
+    classes: np.ndarray = None
 
     @property
     def n_neurons(self):
@@ -324,28 +387,59 @@ class GatedReLUNetwork:
         return 0.5 * float((self.first_layer**2).sum() + (self.second_layer**2).sum())
 
     def forward(self, X):
-        """The network's outputs on X of shape (m, d_in): (m,) or (m, c)."""
-        Xt = _with_intercept(np.asarray(X, dtype=np.float64), self.fit_intercept)
+        """The network's raw outputs (scores) on X of shape (m, d_in): (m,) for one
+        output, else (m, c)."""
+        Xt = _with_bias(np.asarray(X, dtype=np.float64), self.neuron_bias)
         scale = self.second_layer.reshape((-1,) + (1,) * (self.first_layer.ndim - 1))
-        return _gated_forward(Xt, self.first_layer * scale, gates=self.gates)
+        out = _gated_forward(Xt, self.first_layer * scale, gates=self.gates)
+        return out + self.output_bias
+
+    __call__ = forward
+
+    def predict(self, X):
+        """Predictions as the estimator makes them: the outputs of a regressor, the
+        class labels of a classifier."""
+        F = self.forward(X)
+        if self.classes is None:
+            return F
+        if F.ndim == 1:  # one score: logistic, or squared-loss +-1 coding
+            return self.classes[(F > 0).astype(int)]
+        return self.classes[np.argmax(F, axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities (logistic and multinomial networks), (m, n_classes)."""
+        if self.loss not in ("logistic", "multinomial"):
+            raise AttributeError(
+                f"a network trained with the {self.loss} loss has no probabilities"
+            )
+        F = self.forward(X)
+        P = get_datafit(self.loss).predict(np.atleast_2d(F.T).T)
+        return np.column_stack([1 - P, P]) if P.ndim == 1 else P
 
 
 # --------------------------------------------------------------------------- gated ReLU
+
+_GATED_LAM_MODES = ("auto", "cv", "holdout", "kare")
 
 
 class _GatedReLUBase(_VersionedPickle, BaseEstimator):
     """Fit, lam selection and fitted attributes shared by the gated ReLU estimators."""
 
+    _default_loss = "squared"
+
     def __init__(
         self,
         n_gates=100,
-        lam="kare",
+        lam="auto",
         *,
+        loss=None,
         solver="bcd",
         fit_intercept=True,
+        neuron_bias=True,
         n_lams=20,
         eps=1e-3,
-        cv=5,
+        cv=3,
+        validation_fraction=0.2,
         tol=1e-4,
         max_iter=10_000,
         warm_start=False,
@@ -354,11 +448,14 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
     ):
         self.n_gates = n_gates
         self.lam = lam
+        self.loss = loss
         self.solver = solver
         self.fit_intercept = fit_intercept
+        self.neuron_bias = neuron_bias
         self.n_lams = n_lams
         self.eps = eps
         self.cv = cv
+        self.validation_fraction = validation_fraction
         self.tol = tol
         self.max_iter = max_iter
         self.warm_start = warm_start
@@ -366,17 +463,27 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     # -- parameters ------------------------------------------------------------------
-    def _check_params(self):
+    def _check_params(self, loss):
         n_gates = check_int(self.n_gates, "n_gates", 1)
-        lam = _check_lam_param(self.lam)
+        lam = _check_lam_param(self.lam, _GATED_LAM_MODES)
         if self.solver not in ("bcd", "irls"):
             raise ValueError(f"solver must be 'bcd' or 'irls'; got {self.solver!r}")
+        if self.solver == "irls" and loss != "squared":
+            raise ValueError(
+                "solver='irls' (the paper's reweighted kernel ridge) solves the "
+                f"squared loss; got loss={loss!r}. Use solver='bcd'."
+            )
+        if lam == "kare" and loss != "squared":
+            raise ValueError(
+                "lam='kare' scores kernel ridge (the squared loss); for "
+                f"loss={loss!r} use lam='auto', 'cv' or 'holdout'"
+            )
         check_int(self.n_lams, "n_lams", 1)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
             raise ValueError(f"eps must be < 1; got {eps}")
-        if lam == "cv":
-            _check_cv(self.cv)
+        _check_cv(self.cv)
+        _check_fraction(self.validation_fraction, "validation_fraction")
         check_positive(self.tol, "tol")
         check_int(self.max_iter, "max_iter", 1)
         return n_gates, lam
@@ -394,92 +501,186 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             if same:
                 arr = Arrangement.from_masks(Xt @ self.gates_.T >= 0)
                 arr.gates = self.gates_
-                return arr, self.coef_
+                W = self.coef_ if self.coef_.ndim == 3 else self.coef_[:, :, None]
+                return arr, W
         return sample_arrangement(Xt, n_gates, seed=seed), None
 
-    # -- lam selection over a warm-started path --------------------------------------
-    def _select_lam(self, Xt, Y, arr, mode, seed, labels):
-        """Pick lam on the grid; returns (lam, grid, scores, path result at lam on the
-        full data as (coef, gap, n_iter))."""
-        p, d, c = arr.p, Xt.shape[1], Y.shape[1]
-        lmax = lambda_max(Xt, Y, arr)
-        if lmax == 0:  # Y is orthogonal to every group: W = 0 for every lam
-            return 1.0, None, None, (np.zeros((p, d, c)), 0.0, 0)
+    # -- lam selection over warm-started paths ---------------------------------------
+    def _splits(self, mode, n, seed, labels):
+        if mode == "auto":
+            mode = "cv" if n <= _AUTO_CV_ROWS else "holdout"
+        if mode == "cv":
+            return mode, _folds(n, self.cv, seed, labels)
+        return mode, _holdout(n, self.validation_fraction, seed, labels)
+
+    def _select_lam(self, Xt, y, arr, mode, seed, labels, kw):
+        """Pick lam on the grid; returns (lam, grid, scores, mode used).
+
+        The grid runs from lam_max down to ``eps * lam_max`` and, when the validation
+        loss is still falling there, on down three more decades at the same spacing;
+        each path stops once the loss has not improved by 0.1% for up to three lams
+        (half a decade at most), so the grid's edge is reached only where the data
+        ask for it.
+        """
+        lmax = lambda_max(Xt, y, arr, **kw)
+        if lmax == 0:  # y is orthogonal to every group: W = 0 for every lam
+            return None, None, None, mode
         lams = lmax * np.logspace(0, np.log10(self.eps), self.n_lams)
-        opts = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
         if mode == "kare":
-            path = solve_path(Xt, Y, arr, lams=lams, **opts)
-            scores = np.array(
-                [
-                    kare(mkl_kernel(Xt, arr, _group_norms(W)), Y, lam)
-                    for lam, W in zip(path.lams, path.coefs)
-                ]
+            return (*self._kare_scores(Xt, y, arr, lams, kw), mode)
+        patience = _PATIENCE
+        if lams.size > 1:
+            ratio = lams[1] / lams[0]
+            extra = int(np.ceil(3.0 / -np.log10(ratio)))
+            lams = np.concatenate([lams, lams[-1] * ratio ** np.arange(1, extra + 1)])
+            # at most half a decade of lams past the best (a coarse grid waits less)
+            patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
+        mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
+        masks = arr.masks
+        datafit = get_datafit(kw["loss"])
+        # targets encoded once on all rows, so every split has every output
+        Y = datafit.encode(y, Xt.shape[0]).Y
+        targets = Y if kw["loss"] == "multinomial" else y
+        s = kw["sample_weight"]
+        scores = np.full((len(splits), lams.size), np.inf)
+        opts = dict(
+            tol=max(self.tol, _SCORING_TOL), max_iter=self.max_iter, verbose=False
+        )
+        bar = progress(
+            total=len(splits) * self.n_lams,
+            verbose=self.verbose,
+            desc=f"fixntk lam ({mode})",
+            unit="lam",
+        )
+        used = 0
+        with bar:
+            for k, (train, val) in enumerate(splits):
+                if not _has_every_class(Y[train], kw["loss"]):
+                    continue  # a class missing from the fit: its score runs to -inf
+                used += 1
+                s_val = np.ones(val.size) if s is None else s[val]
+                W, best, since = None, np.inf, 0
+                fold_kw = dict(kw, sample_weight=None if s is None else s[train])
+                for j, lam in enumerate(lams):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        res = solve(
+                            Xt[train],
+                            _take(targets, train),
+                            masks[train],
+                            lam,
+                            warm_start=W,
+                            **opts,
+                            **fold_kw,
+                        )
+                    W = res.coef
+                    F = _gated_forward(Xt[val], W, masks=masks[val])
+                    F = np.atleast_2d(F.T).T + res.intercept
+                    scores[k, j] = datafit.value(Y[val], F, s_val)
+                    bar.update(1 if j < self.n_lams else 0)
+                    if j == 0 or scores[k, j] < best - _MIN_GAIN * abs(best):
+                        best, since = scores[k, j], 0
+                    elif (since := since + 1) >= patience:
+                        bar.update(max(self.n_lams - 1 - j, 0))
+                        break
+        if used == 0:
+            raise ValueError(
+                f"every split of lam={mode!r} leaves a class out of its training part; "
+                "use more rows per class, fewer folds (cv) or a float lam"
             )
-            best = int(np.argmin(scores))
-        else:
-            scores = np.zeros(lams.size)
-            masks = arr.masks
-            folds = _folds(Xt.shape[0], self.cv, seed, labels)
-            for train, val in progress(folds, verbose=self.verbose, desc="fixntk cv"):
-                fold = solve_path(Xt[train], Y[train], masks[train], lams=lams, **opts)
-                for j, W in enumerate(fold.coefs):
-                    R = _gated_forward(Xt[val], W, masks=masks[val]) - Y[val]
-                    scores[j] += (R**2).sum() / Y.size
-            best = int(np.argmin(scores))
-            path = solve_path(Xt, Y, arr, lams=lams[: best + 1], **opts)
+        mean = _mean_used(scores)
+        reached = int(np.flatnonzero(np.isfinite(scores).any(axis=0)).max()) + 1
+        lams, mean = lams[:reached], mean[:reached]
+        best = int(np.argmin(mean))
         if best == lams.size - 1 and lams.size > 2:
             warnings.warn(
-                f"lam={mode!r} selected the smallest lam of the grid "
-                f"({lams[best]:.3g} = eps * lam_max with eps = {self.eps:g}); a "
-                "smaller eps may find a better one",
+                f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
+                f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
+                "falling; a smaller eps may find a better one",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        at = (path.coefs[best], float(path.gaps[best]), int(path.n_iters[best]))
-        return float(lams[best]), lams, scores, at
+        return float(lams[best]), lams, mean, mode
+
+    def _kare_scores(self, Xt, y, arr, lams, kw):
+        """KARE of the fitted masking kernel at every lam of a path on all rows (the
+        squared loss; an n x n kernel per lam)."""
+        check_kernel_size(
+            Xt.shape[0],
+            "lam='kare' (an n x n kernel per lam)",
+            "lam='auto' (cross-validation or a held-out split on a warm-started path)",
+        )
+        from ._solver import solve_path
+
+        opts = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
+        path = solve_path(Xt, y, arr, lams=lams, **opts, **kw)
+        Y = np.asarray(y, dtype=float).reshape(Xt.shape[0], -1)
+        scores = np.array(
+            [
+                kare(mkl_kernel(Xt, arr, _group_norms(W)), Y - b, lam)
+                for lam, W, b in zip(path.lams, path.coefs, path.intercepts)
+            ]
+        )
+        return float(lams[int(np.argmin(scores))]), lams, scores
 
     # -- fit -------------------------------------------------------------------------
-    def _fit_targets(self, X, Y, labels=None):
-        """Fit on validated X (n, d) and float targets Y (n, c); sets the attributes."""
-        n_gates, lam = self._check_params()
+    def _fit_program(self, X, y, loss, s, labels=None):
+        """Fit on validated X (n, d) and targets y as :func:`fixntk.solve` takes them
+        for ``loss``; sets the fitted attributes."""
+        n_gates, lam = self._check_params(loss)
         seed = _seed(self.random_state)
-        Xt = _with_intercept(X, self.fit_intercept)
-        arr, W0 = self._arrangement(Xt, n_gates, seed, Y.shape[1])
+        Xt = _with_bias(X, self.neuron_bias)
+        c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
+        arr, W0 = self._arrangement(Xt, n_gates, seed, c)
+        kw = dict(loss=loss, sample_weight=s, fit_intercept=self.fit_intercept)
         opts = dict(tol=self.tol, max_iter=self.max_iter)
 
         self.lams_ = self.lam_scores_ = self.objective_history_ = None
-        at = None
+        self.lam_selection_ = None if not isinstance(lam, str) else lam
         if isinstance(lam, str):
-            lam, self.lams_, self.lam_scores_, at = self._select_lam(
-                Xt, Y, arr, lam, seed, labels
+            lam, self.lams_, self.lam_scores_, self.lam_selection_ = self._select_lam(
+                Xt, y, arr, lam, seed, labels, kw
             )
+            if lam is None:  # W = 0 for every lam: any value gives the null model
+                lam = 1.0
         if self.solver == "irls":
             fit = irls(
-                Xt, Y, arr, lam, eta0="ntk", seed=seed, verbose=self.verbose, **opts
+                Xt,
+                y,
+                arr,
+                lam,
+                eta0="ntk",
+                seed=seed,
+                verbose=self.verbose,
+                sample_weight=s,
+                fit_intercept=self.fit_intercept,
+                **opts,
             )
             self.objective_history_ = fit.history
             # Reweighting leaves every group slightly non-zero: zero those that satisfy
             # the optimality condition of w_i = 0, and let BCD certify the gap from
             # there (it brings back any group that was still needed).
-            W = _drop_zero_groups(Xt, Y, arr.masks, fit.coef, lam)
-            res = solve(Xt, Y, arr, lam, warm_start=W, **opts)
-            W, gap, n_iter = np.asarray(res.coef), res.gap, fit.n_iter + 1
-        elif at is not None:
-            W, gap, n_iter = at
-        else:
-            res = solve(Xt, Y, arr, lam, warm_start=W0, **opts)
-            W, gap, n_iter = np.asarray(res.coef), res.gap, res.n_iter
-        W = W.reshape(arr.p, Xt.shape[1], Y.shape[1])
+            W0 = fit.coef if fit.coef.ndim == 3 else fit.coef[:, :, None]
+            W0 = _drop_zero_groups(Xt, y, arr, W0, lam, kw)
+        res = solve(
+            Xt, y, arr, lam, warm_start=W0, verbose=self.verbose >= 2, **kw, **opts
+        )
+        W = np.asarray(res.coef).reshape(arr.p, Xt.shape[1], -1)
         self._n_gates_fit = n_gates
-        self._n_outputs_fit = Y.shape[1]
+        self._n_outputs_fit = W.shape[2]
+        self.loss_ = res.loss
         self.gates_ = arr.gates
         self.coef_ = W
+        self.intercept_ = res.intercept
         self.lam_ = float(lam)
         self.eta_ = _group_norms(W)
         self.n_active_neurons_ = int(np.count_nonzero(self.eta_))
-        self.dual_gap_ = float(gap)
-        self.objective_ = objective(Xt, Y, arr, W, lam)
-        self.n_iter_ = int(n_iter)
+        self.dual_gap_ = float(res.gap)
+        self.objective_ = float(res.objective)
+        # IRLS: its kernel ridge solves plus the BCD pass that certifies its point
+        self.n_iter_ = int(res.n_iter) + (
+            fit.n_iter + 1 if self.solver == "irls" else 0
+        )
         return self
 
     def _publish(self, one_d):
@@ -487,18 +688,21 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             self.coef_ = self.coef_[:, :, 0]
 
     def _raw_predict(self, X):
+        """Scores (m, c) on new data, the intercept included."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        Xt = _with_intercept(X, self.fit_intercept)
-        return _gated_forward(Xt, self.coef_, gates=self.gates_)
+        Xt = _with_bias(X, self.neuron_bias)
+        F = _gated_forward(Xt, self.coef_, gates=self.gates_)
+        return np.atleast_2d(F.T).T + self.intercept_
 
     def to_network(self):
         """The equivalent two-layer gated ReLU network, one neuron per active group.
 
         Each group with :math:`w_i \\ne 0` becomes a neuron with gate :math:`g_i`,
         first-layer weights :math:`u_i = w_i / \\sqrt{\\|w_i\\|}` and second-layer
-        weight :math:`\\alpha_i = \\sqrt{\\|w_i\\|}`; its outputs equal the estimator's
-        (raw) predictions and its weight decay
+        weight :math:`\\alpha_i = \\sqrt{\\|w_i\\|}` (Dwaraknath et al. 2023, the
+        convex-to-network map after their eq. (3)); its
+        :meth:`~GatedReLUNetwork.predict` equals the estimator's and its weight decay
         :math:`\\frac12\\sum_i(\\|u_i\\|^2+\\alpha_i^2)` equals the group-lasso
         penalty :math:`\\sum_i \\|w_i\\|`.
 
@@ -514,7 +718,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             gates=self.gates_[active].copy(),
             first_layer=self.coef_[active] / scale,
             second_layer=alpha,
-            fit_intercept=bool(self.fit_intercept),
+            neuron_bias=bool(self.neuron_bias),
+            output_bias=self.intercept_,
+            loss=self.loss_,
+            classes=getattr(self, "classes_", None),
         )
 
     def __sklearn_tags__(self):
@@ -523,112 +730,322 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         return tags
 
 
-_GATED_PARAMS = f"""
+def _take(y, rows):
+    return np.asarray(y)[rows]
+
+
+def _has_every_class(Y, loss):
+    """Whether targets Y (encoded) hold every class (classification losses)."""
+    if loss == "multinomial":
+        return bool((Y.sum(axis=0) > 0).all())
+    if loss == "logistic":
+        return bool((Y > 0).any() and (Y < 0).any())
+    return True
+
+
+def _mean_used(scores):
+    """Mean over the splits that ran (rows with a finite score)."""
+    ran = np.isfinite(scores).any(axis=1)
+    return scores[ran].mean(axis=0)
+
+
+class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
+    r"""Two-layer gated ReLU network trained exactly, by its convex program.
+
+    Minimises the group lasso (Dwaraknath, Ergen and Pilanci 2023, eq. (3) in the
+    scaling of scikit-learn: their :math:`\lambda` is ``n * lam``)
+
+    .. math::
+
+        \min_{w_1, \dots, w_p,\, b}\;
+        \frac{1}{2\sum_j s_j} \sum_{j=1}^n s_j \Big( \sum_{i=1}^p
+        1[\tilde x_j^T g_i \ge 0]\, \tilde x_j^T w_i + b - y_j \Big)^2
+        + \lambda \sum_{i=1}^p \|w_i\|_2,
+
+    over ``n_gates`` Gaussian gates :math:`g_i \sim N(0, I)` (duplicate masks merged),
+    with :math:`\tilde x = [x, 1]` when ``neuron_bias`` (each neuron's bias), sample
+    weights ``s`` (ones by default) and an unpenalised output intercept ``b`` when
+    ``fit_intercept``. This is the two-layer gated ReLU network
+    :math:`f(x) = \sum_i 1[\tilde x^T g_i \ge 0]\, \tilde x^T w_i + b` with weight
+    decay, and multiple kernel learning over the masking kernels
+    :math:`D_i X X^T D_i`: the optimum is kernel ridge with
+    :math:`H(\eta) = \sum_i \eta_i D_i X X^T D_i` at the label-aware weights
+    :math:`\eta_i = \|w_i\|` (the NTK "fixed").
+
     Parameters
     ----------
     n_gates : int, default=100
         Gaussian gates sampled (the number p of distinct masks is at most this).
-    {_LAM_DOC}{_KARE_CAVEAT}
-    solver : {{"bcd", "irls"}}, default="bcd"
+    lam : float > 0 or {"auto", "cv", "holdout", "kare"}, default="auto"
+        Regularisation strength, or how to choose it on a grid of ``n_lams`` values
+        log-spaced from ``lam_max`` down to ``eps * lam_max``: "cv" by ``cv``-fold
+        cross-validation, "holdout" on one held-out split of ``validation_fraction``
+        of the rows, "auto" by "cv" up to 10000 rows and "holdout" above. Each split
+        runs a warm-started path to a relative gap of ``max(tol, 1e-3)`` and stops
+        three lams after its best validation loss; the model is then refitted on all
+        rows at the chosen lam to ``tol``. "kare" scores the fitted masking kernel by
+        KARE on all rows (an n x n kernel per lam; optimistic, since that kernel was
+        fitted to y; refused when the kernel does not fit in memory).
+    loss : {"squared", "poisson"}, default="squared"
+        The datafit (:mod:`fixntk.datafits`): least squares, or the Poisson loss with
+        the log link for counts (``predict`` then returns the mean
+        :math:`e^{f(x)}`).
+    solver : {"bcd", "irls"}, default="bcd"
         "bcd": block coordinate descent (compiled, certified by the duality gap).
         "irls": the paper's Algorithm 1, reweighted kernel ridge started from the NTK's
         weights; ``objective_history_`` then holds the objective from the NTK's value
         down to the optimum, and a BCD pass from its point sets the inactive groups
-        exactly to zero. A selected ``lam`` is always chosen on a BCD path.
+        exactly to zero. A selected ``lam`` is always chosen on BCD paths.
     fit_intercept : bool, default=True
+        Fit an unpenalised output intercept ``b`` (``intercept_``).
+    neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (gates and weights
-        act on ``[x, 1]``; the intercept is part of each group and is penalised).
+        act on ``[x, 1]``: each neuron has a bias, penalised with its weights).
     n_lams : int, default=20
-        Grid size for ``lam="kare"`` / ``"cv"``.
+        Grid size when ``lam`` is chosen.
     eps : float in (0, 1), default=1e-3
         Smallest grid value as a fraction of ``lam_max``.
-    cv : int >= 2, default=5
+    cv : int >= 2, default=3
         Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
+    validation_fraction : float in (0, 1), default=0.2
+        Held-out share for ``lam="holdout"``.
     tol : float > 0, default=1e-4
-        Stop when the duality gap is at most ``tol`` times the objective at zero.
+        Stop when the duality gap is at most ``tol`` times the objective of the null
+        model.
     max_iter : int, default=10000
         Maximum epochs (BCD) or reweighting steps (IRLS) per solve.
     warm_start : bool, default=False
         Reuse the previous fit's gates, and for a float ``lam`` its coefficients as the
         starting point (when the number of features, gates and outputs is unchanged).
     random_state : int, RandomState instance or None, default=None
-        Seeds the gates (and the folds of ``lam="cv"``).
+        Seeds the gates (and the splits of the lam selection).
     verbose : int, default=0
-        1: progress bars over the lam path, the folds and IRLS steps (on a
-        terminal); 2: also log each solve's certificates (the ``fixntk`` logger).
+        1: progress bars over the lam selection and IRLS steps (on a terminal) and the
+        certificates of the final solve; 2: also each step's (the ``fixntk`` logger).
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + fit_intercept)
+    gates_ : ndarray of shape (p, n_features + neuron_bias)
         One gate per distinct mask; predictions on new data use these gates.
-    coef_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
+    coef_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
         The group weights :math:`w_i` (zero for inactive groups).
+    intercept_ : float or ndarray of shape (n_outputs,)
+        The output intercept (0 when ``fit_intercept=False``).
     eta_ : ndarray of shape (p,)
-        The fixed kernel weights :math:`\\eta_i = \\|w_i\\|`.
+        The fixed kernel weights :math:`\eta_i = \|w_i\|`.
     lam_ : float
-        The regularisation strength used (selected for "kare" / "cv").
+        The regularisation strength used.
     lams_, lam_scores_ : ndarray of shape (n_lams,) or None
-        The grid and its KARE scores or cross-validated mean squared errors.
+        The grid and its mean validation loss (inf past a split's early stop) or KARE.
+    lam_selection_ : str or None
+        How lam was chosen ("cv", "holdout" or "kare").
+    loss_ : str
+        The datafit solved.
     dual_gap_ : float
         The duality gap certified at ``coef_`` (absolute).
     objective_ : float
         The objective at ``coef_``.
     n_iter_ : int
-        Epochs of the BCD solve at ``lam_`` (on the path when ``lam`` is selected),
-        or, for solver="irls", kernel ridge solves (the first at the NTK's weights,
-        then one per reweighting step).
+        Epochs of the final BCD solve.
     n_active_neurons_ : int
-        Groups with :math:`w_i \\ne 0`: the neurons of :meth:`to_network`.
+        Groups with :math:`w_i \ne 0`: the neurons of :meth:`to_network`.
     objective_history_ : ndarray or None
         IRLS objective per step, from the NTK's weights to the optimum (solver="irls").
     n_features_in_ : int
-"""
+    """
 
+    def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        loss = self.loss if self.loss is not None else "squared"
+        if loss not in ("squared", "poisson"):
+            raise ValueError(
+                f"GatedReLURegressor takes loss='squared' or 'poisson'; got {loss!r}"
+            )
+        y = Y[:, 0] if Y.shape[1] == 1 else Y
+        return self._fit_program(X, y, loss, sample_weight)
 
-class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
+    def _publish(self, one_d):
+        super()._publish(one_d)
+        if one_d:
+            self.intercept_ = float(np.ravel(self.intercept_)[0])
+
     def predict(self, X):
-        """``sum_i 1[x^T g_i >= 0] x^T w_i`` with the stored gates.
+        """``sum_i 1[x^T g_i >= 0] x^T w_i + b`` with the stored gates.
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        return self._raw_predict(X)
+        F = self._raw_predict(X)
+        if self.loss_ != "squared":
+            F = get_datafit(self.loss_).predict(F)
+        return F[:, 0] if self._y_1d else F
 
 
-GatedReLURegressor.__doc__ = (
-    """Two-layer gated ReLU network trained exactly, by its convex program.
+class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
+    r"""Gated ReLU network classifier trained exactly, by its convex program.
 
-    Minimises the group lasso
+    Minimises
+
+    .. math::
+
+        \min_{W_1, \dots, W_p,\, b}\;
+        \frac{1}{\sum_j s_j} \sum_{j=1}^n s_j\,
+        \ell\Big(y_j, \sum_{i=1}^p 1[\tilde x_j^T g_i \ge 0]\, W_i^T \tilde x_j
+        + b\Big) + \lambda \sum_{i=1}^p \|W_i\|_F,
+
+    the gated ReLU group lasso of Dwaraknath, Ergen and Pilanci (2023) with the
+    datafit :math:`\ell` of ``loss``: "log_loss" (default) is the logistic loss for two
+    classes (one output, :math:`\ell = \log(1 + e^{-y f})`, :math:`y = \pm 1`) and the
+    multinomial (softmax cross-entropy) loss for more (one output per class, each
+    :math:`W_i` a (d, c) block with its Frobenius norm); "squared" is the paper's
+    setting, the squared loss on one-hot labels (one output of labels +-1 for two
+    classes). Sample weights ``s`` are the product of ``sample_weight`` and
+    ``class_weight``; the gates, :math:`\tilde x`, ``b`` and ``lam`` are as in
+    :class:`GatedReLURegressor`. Solved by the proximal Newton loop of
+    :func:`fixntk.solve` around the compiled solver, certified by the duality gap.
+
+    Parameters
+    ----------
+    n_gates, lam, solver, fit_intercept, neuron_bias, n_lams, eps, cv, \
+validation_fraction, tol, max_iter, warm_start, random_state, verbose :
+        As in :class:`GatedReLURegressor` ("kare" and "irls" need ``loss="squared"``;
+        for the other losses the validation loss scored in lam selection is the
+        datafit itself, the log loss).
+    loss : {"log_loss", "logistic", "multinomial", "squared"}, default="log_loss"
+        "log_loss" chooses "logistic" or "multinomial" by the number of classes.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    loss_ : str
+        The datafit solved ("logistic", "multinomial" or "squared").
+    coef_ : ndarray of shape (p, d) or (p, d, c)
+        (p, d) for one output (logistic, squared with two classes), else (p, d, c).
+    intercept_ : float or ndarray of shape (c,)
+    gates_, eta_, lam_, lams_, lam_scores_, lam_selection_, dual_gap_, objective_, \
+n_iter_, n_active_neurons_, objective_history_, n_features_in_ :
+        As in :class:`GatedReLURegressor`.
     """
-    + _GATED_OBJECTIVE
-    + "\n"
-    + _GATED_PARAMS
-)
 
+    def __init__(
+        self,
+        n_gates=100,
+        lam="auto",
+        *,
+        loss="log_loss",
+        class_weight=None,
+        solver="bcd",
+        fit_intercept=True,
+        neuron_bias=True,
+        n_lams=20,
+        eps=1e-3,
+        cv=3,
+        validation_fraction=0.2,
+        tol=1e-4,
+        max_iter=10_000,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_gates,
+            lam,
+            loss=loss,
+            solver=solver,
+            fit_intercept=fit_intercept,
+            neuron_bias=neuron_bias,
+            n_lams=n_lams,
+            eps=eps,
+            cv=cv,
+            validation_fraction=validation_fraction,
+            tol=tol,
+            max_iter=max_iter,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
 
-class GatedReLUClassifier(_OneHotClassifier, _GatedReLUBase):
-    pass
+    fit = _OneHotClassifier.fit
 
+    def _resolved_loss(self):
+        loss = self.loss
+        if loss == "log_loss":
+            return "logistic" if self.classes_.size == 2 else "multinomial"
+        if loss not in ("logistic", "multinomial", "squared"):
+            raise ValueError(
+                "loss must be 'log_loss', 'logistic', 'multinomial' or 'squared'; "
+                f"got {loss!r}"
+            )
+        if loss == "logistic" and self.classes_.size != 2:
+            raise ValueError(
+                f"loss='logistic' needs 2 classes; got {self.classes_.size} (use "
+                "'log_loss' or 'multinomial')"
+            )
+        return loss
 
-GatedReLUClassifier.__doc__ = (
-    """Gated ReLU network classifier trained exactly, by its convex program.
+    def _fit_classes(self, X, y_enc, s):
+        loss = self._resolved_loss()
+        k = self.classes_.size
+        if loss == "squared":  # the paper's setting: one-hot (+-1 for two classes)
+            y = 2.0 * y_enc - 1.0 if k == 2 else _one_hot(y_enc, k)
+        else:
+            y = y_enc
+        self._fit_program(X, y, loss, s, labels=y_enc)
+        self._publish(self.coef_.shape[2] == 1)
 
-    One output per class, squared loss on one-hot labels :math:`Y \\in \\{0, 1\\}^{n
-    \\times c}` (one-vs-rest, as in the paper); the group norms are Frobenius norms of
-    the (d, c) blocks :math:`w_i`. Minimises
-    """
-    + _GATED_OBJECTIVE.replace("- y", "- Y")
-    .replace("_2^2", "_F^2")
-    .replace(r"\|w_i\|_2", r"\|w_i\|_F")
-    + "\n\n    ``decision_function`` gives the outputs; ``predict_proba`` is not"
-    "\n    offered (the squared loss does not estimate probabilities).\n"
-    + _GATED_PARAMS
-    + "    classes_ : ndarray of shape (n_classes,)\n"
-)
+    def _publish(self, one_d):
+        super()._publish(one_d)
+        if one_d:
+            self.intercept_ = float(np.ravel(self.intercept_)[0])
+
+    def decision_function(self, X):
+        """Scores: shape (n_samples,) for two classes (positive means ``classes_[1]``),
+        else (n_samples, n_classes)."""
+        F = self._raw_predict(X)
+        return F[:, 0] if F.shape[1] == 1 else F
+
+    def predict(self, X):
+        """The most likely class (the largest score)."""
+        F = self.decision_function(X)
+        if F.ndim == 1:
+            return self.classes_[(F > 0).astype(int)]
+        return self.classes_[np.argmax(F, axis=1)]
+
+    def _has_proba(self):
+        if hasattr(self, "loss_"):
+            return self.loss_ in ("logistic", "multinomial")
+        return self.loss in ("log_loss", "logistic", "multinomial")
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities (logistic and multinomial losses).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        F = self._raw_predict(X)
+        P = get_datafit(self.loss_).predict(F)
+        return np.column_stack([1.0 - P, P]) if P.ndim == 1 else P
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        """Logarithms of :meth:`predict_proba`, computed stably."""
+        from scipy.special import log_expit, log_softmax
+
+        F = self._raw_predict(X)
+        if F.shape[1] == 1:
+            return np.column_stack([log_expit(-F[:, 0]), log_expit(F[:, 0])])
+        return log_softmax(F, axis=1)
 
 
 # --------------------------------------------------------------------------- NTK
+
+_NTK_LAM_MODES = ("kare", "cv")
 
 
 def _lam_grid_ntk(ev, n, n_lams, eps):
@@ -638,12 +1055,53 @@ def _lam_grid_ntk(ev, n, n_lams, eps):
     return mean * np.logspace(1, np.log10(eps), n_lams)
 
 
+class _WeightedRidge:
+    """Kernel ridge with row weights and an unpenalised intercept, in the coordinates
+    that make it plain kernel ridge.
+
+    With ``a_k = sqrt(s_k n / sum(s))``, the weighted problem
+    ``min 1/(2 sum s) sum_k s_k (y_k - (K alpha)_k - b)^2 + lam/2 alpha^T K alpha`` is
+    ``min 1/(2n) ||a y - K~ t - a b||^2 + lam/2 t^T K~ t`` with ``K~ = diag(a) K
+    diag(a)`` and ``alpha = a t``; the intercept is profiled out by the projection
+    ``P = I - a a^T / ||a||^2``: ``t = (P K~ P + n lam I)^{-1} P a y``.
+    """
+
+    def __init__(self, K, Y, s, fit_intercept):
+        n = K.shape[0]
+        self.a = np.ones(n) if s is None else np.sqrt(s * n / s.sum())
+        self.fit_intercept = fit_intercept
+        Kt = K * np.outer(self.a, self.a)
+        Yt = Y * self.a[:, None]
+        if fit_intercept:
+            Kt, Yt = self._project(Kt), self._project(Yt)
+        self.K, self.Y = 0.5 * (Kt + Kt.T), Yt
+
+    def _project(self, A):
+        a = self.a[:, None]
+        A = A - a @ (a.T @ A) / float(self.a @ self.a)
+        if A.shape[1] == a.shape[0]:
+            A = A - (A @ a) @ a.T / float(self.a @ self.a)
+        return A
+
+    def solve(self, ev, U, lam, Y_raw, K_raw):
+        """(dual coefficients alpha (n, c), intercept b (c,)) at lam."""
+        n = self.K.shape[0]
+        t = U @ ((U.T @ self.Y) / (ev + n * lam)[:, None])
+        alpha = self.a[:, None] * t
+        if not self.fit_intercept:
+            return alpha, np.zeros(Y_raw.shape[1])
+        w = self.a**2
+        b = (w @ (Y_raw - K_raw @ alpha)) / w.sum()
+        return alpha, b
+
+
 class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
     def __init__(
         self,
         lam="kare",
         *,
         fit_intercept=True,
+        neuron_bias=True,
         n_lams=30,
         eps=1e-6,
         cv=5,
@@ -652,56 +1110,79 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
     ):
         self.lam = lam
         self.fit_intercept = fit_intercept
+        self.neuron_bias = neuron_bias
         self.n_lams = n_lams
         self.eps = eps
         self.cv = cv
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit_targets(self, X, Y, labels=None):
-        lam = _check_lam_param(self.lam)
+    def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        lam = _check_lam_param(self.lam, _NTK_LAM_MODES)
         check_int(self.n_lams, "n_lams", 1)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
             raise ValueError(f"eps must be < 1; got {eps}")
         if lam == "cv":
             _check_cv(self.cv)
-        Xt = _with_intercept(X, self.fit_intercept)
+        Xt = _with_bias(X, self.neuron_bias)
         n = Xt.shape[0]
+        check_kernel_size(
+            n,
+            f"{type(self).__name__} (kernel ridge on the n x n NTK)",
+            "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier), "
+            "which never form an n x n matrix",
+        )
         K = ntk_kernel(Xt)
-        ev, U = linalg.eigh(K, check_finite=False)
+        ridge = _WeightedRidge(K, Y, sample_weight, self.fit_intercept)
+        ev, U = linalg.eigh(ridge.K, check_finite=False)
         ev = np.maximum(ev, 0.0)
-        UtY = U.T @ Y
 
         self.lams_ = self.lam_scores_ = None
         if isinstance(lam, str):
             lams = _lam_grid_ntk(ev, n, self.n_lams, eps)
             if lam == "kare":
-                sel = select_lambda_kare(K, Y, lams=lams)
+                sel = select_lambda_kare(ridge.K, ridge.Y, lams=lams)
                 lam, scores = float(sel.lam), np.asarray(sel.kare)
                 self.kare_ = float(sel.kare[sel.index])
             else:
                 scores = _ntk_cv_scores(
-                    Xt, Y, lams, self.cv, _seed(self.random_state), labels, self.verbose
+                    Xt,
+                    Y,
+                    sample_weight,
+                    self.fit_intercept,
+                    lams,
+                    self.cv,
+                    _seed(self.random_state),
+                    labels,
+                    self.verbose,
                 )
                 lam = float(lams[int(np.argmin(scores))])
             self.lams_, self.lam_scores_ = lams, scores
-        A = U @ (UtY / (ev + n * lam)[:, None])
+        A, b = ridge.solve(ev, U, lam, Y, K)
         self.X_fit_ = Xt
         self.dual_coef_ = A
+        self.intercept_ = b
         self.lam_ = float(lam)
         if not isinstance(self.lam, str) or self.lam == "cv":
-            self.kare_ = float(kare(K, Y, lam))
+            self.kare_ = float(kare(ridge.K, ridge.Y, lam))
         # MKL objective of the NTK's weights (they sum to 1): an upper bound on the
-        # gated ReLU objective at the same lam.
-        self.objective_ = float(0.5 * lam * ((Y * A).sum() + 1.0))
+        # gated ReLU objective at the same lam (for unit weights, no intercept)
+        self.objective_ = float(
+            0.5
+            * lam
+            * (
+                (ridge.Y * (U @ ((U.T @ ridge.Y) / (ev + n * lam)[:, None]))).sum()
+                + 1.0
+            )
+        )
         return self
 
     def _raw_predict(self, X):
         check_is_fitted(self, "dual_coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        Xt = _with_intercept(X, self.fit_intercept)
-        return ntk_kernel(Xt, self.X_fit_) @ self.dual_coef_
+        Xt = _with_bias(X, self.neuron_bias)
+        return ntk_kernel(Xt, self.X_fit_) @ self.dual_coef_ + self.intercept_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -709,31 +1190,58 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         return tags
 
 
-def _ntk_cv_scores(Xt, Y, lams, cv, seed, labels, verbose=0):
-    """Cross-validated mean squared error of NTK kernel ridge for every lam."""
+def _ntk_cv_scores(Xt, Y, s, fit_intercept, lams, cv, seed, labels, verbose=0):
+    """Cross-validated (weighted) mean squared error of NTK kernel ridge for every
+    lam."""
     scores = np.zeros(lams.size)
     folds = _folds(Xt.shape[0], cv, seed, labels)
+    w = np.ones(Xt.shape[0]) if s is None else s
     for train, val in progress(folds, verbose=verbose, desc="fixntk cv"):
-        ev, U = linalg.eigh(ntk_kernel(Xt[train]), check_finite=False)
+        K = ntk_kernel(Xt[train])
+        ridge = _WeightedRidge(
+            K, Y[train], None if s is None else s[train], fit_intercept
+        )
+        ev, U = linalg.eigh(ridge.K, check_finite=False)
         ev = np.maximum(ev, 0.0)
-        Kv = ntk_kernel(Xt[val], Xt[train]) @ U
-        UtY = U.T @ Y[train]
+        Kv = ntk_kernel(Xt[val], Xt[train])
         for j, lam in enumerate(lams):
-            R = Kv @ (UtY / (ev + train.size * lam)[:, None]) - Y[val]
-            scores[j] += (R**2).sum() / Y.size
+            A, b = ridge.solve(ev, U, lam, Y[train], K)
+            R = Kv @ A + b - Y[val]
+            scores[j] += float(w[val] @ (R**2).sum(axis=1)) / w.sum()
     return scores
 
 
-_NTK_LAM_DOC = _LAM_DOC.replace(
-    "from ``lam_max`` down to ``eps * lam_max``",
-    "from 10 down to ``eps`` times the mean eigenvalue of K/n",
-)
+class NTKRegressor(_MultiOutputRegressor, _NTKBase):
+    r"""Kernel ridge regression with the closed-form gated ReLU NTK.
 
-_NTK_PARAMS = f"""
+    Solves
+
+    .. math::
+
+        \min_{f \in \mathcal{H}_K,\, b}\; \frac{1}{2\sum_j s_j} \sum_{k=1}^n s_k
+        (f(x_k) + b - y_k)^2 + \frac{\lambda}{2} \|f\|_{\mathcal{H}_K}^2,
+        \qquad K(x, z) = x^T z\, \frac{\pi - \angle(x, z)}{2\pi},
+
+    kernel ridge regression with the closed-form NTK of the gated ReLU network
+    (Dwaraknath et al. 2023, Section 4; inputs extended by a column of ones when
+    ``neuron_bias``), sample weights ``s`` and an unpenalised intercept ``b`` when
+    ``fit_intercept``: :math:`\hat f(x) = K(x, X) \alpha + b`. The NTK is the
+    masking-kernel mixture :math:`H(\tilde\eta)` with the label-blind weights
+    :math:`\tilde\eta_i = P_{h \sim N(0, I)}[1[X h \ge 0] = m_i]`; the same ``lam``
+    in :class:`GatedReLURegressor` optimises those weights instead. Forms the n x n
+    kernel and its eigendecomposition: refused, with the figure, when they do not fit
+    in memory or would take hours.
+
     Parameters
     ----------
-    {_NTK_LAM_DOC}
+    lam : float > 0, "kare" or "cv", default="kare"
+        Regularisation strength, or how to choose it on a grid of ``n_lams`` values
+        log-spaced from 10 down to ``eps`` times the mean eigenvalue of K/n: "kare" by
+        the Kernel Alignment Risk Estimator (GCV, no held-out data), "cv" by
+        ``cv``-fold cross-validation of the squared error.
     fit_intercept : bool, default=True
+        Fit an unpenalised output intercept (``intercept_``).
+    neuron_bias : bool, default=True
         Append a constant column to X (the kernel acts on ``[x, 1]``).
     n_lams : int, default=30
         Grid size for ``lam="kare"`` / ``"cv"``.
@@ -748,50 +1256,34 @@ _NTK_PARAMS = f"""
 
     Attributes
     ----------
-    X_fit_ : ndarray of shape (n_samples, n_features + fit_intercept)
+    X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
         Training inputs (the kernel's second argument at prediction).
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
-        :math:`a = (K + n\\lambda I)^{{-1}} y`.
+        :math:`\alpha`.
+    intercept_ : ndarray of shape (n_outputs,)
+        The output intercept ``b`` (zeros when ``fit_intercept=False``).
     lam_ : float
     lams_, lam_scores_ : ndarray of shape (n_lams,) or None
         The grid and its KARE scores or cross-validated mean squared errors.
     kare_ : float
-        KARE of the NTK at ``lam_``.
+        KARE of the NTK at ``lam_`` (of the weighted, centred problem).
     objective_ : float
         The MKL objective of the NTK weights at ``lam_``,
-        :math:`\\frac{{\\lambda}}{{2}}[y^T (K + n\\lambda I)^{{-1}} y + 1]`, an upper
-        bound on the gated ReLU objective at the same ``lam``.
+        :math:`\frac{\lambda}{2}[y^T (K + n\lambda I)^{-1} y + 1]` (weighted,
+        centred), an upper bound on the gated ReLU objective at the same ``lam``.
     n_features_in_ : int
-"""
-
-
-class NTKRegressor(_MultiOutputRegressor, _NTKBase):
-    pass
-
-
-NTKRegressor.__doc__ = (
-    """Kernel ridge regression with the closed-form gated ReLU NTK.
-
-    Solves
     """
-    + _NTK_OBJECTIVE
-    + "\n"
-    + _NTK_PARAMS
-)
 
 
 class NTKClassifier(_OneHotClassifier, _NTKBase):
-    pass
-
-
-NTKClassifier.__doc__ = (
     """Kernel ridge classifier with the closed-form gated ReLU NTK.
 
     One output per class, squared loss on one-hot labels (one-vs-rest, as in the
-    paper); ``predict_proba`` is not offered. Solves, for each column of ``Y``,
+    paper); ``predict_proba`` is not offered. The program, parameters and attributes are
+    those of :class:`NTKRegressor` for each column of the one-hot labels;
+    ``decision_function`` gives the outputs.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
     """
-    + _NTK_OBJECTIVE
-    + "\n"
-    + _NTK_PARAMS
-    + "    classes_ : ndarray of shape (n_classes,)\n"
-)

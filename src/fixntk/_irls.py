@@ -19,9 +19,16 @@ from ._arrangement import as_arrangement
 from ._kernels import check_eta, masking_kernel
 from ._ntk import ntk_weights
 from ._progress import progress, report
-from ._solver import _prepare, _primal_dual
+from ._solver import _prepare
 from ._threads import blas_threads
-from ._validation import check_int, check_lam, check_positive, check_targets, check_X
+from ._validation import (
+    check_int,
+    check_lam,
+    check_positive,
+    check_sample_weight,
+    check_targets,
+    check_X,
+)
 
 __all__ = ["IRLSResult", "irls", "mkl_objective"]
 
@@ -75,6 +82,8 @@ class IRLSResult:
     n_newton : int
         How many of the steps were projected Newton steps (see ``newton_tol``).
     lam : float
+    intercept : float or ndarray of shape (c,)
+        The output intercept (0 without ``fit_intercept``).
     """
 
     coef: np.ndarray
@@ -93,6 +102,7 @@ class IRLSResult:
     method: str = "dual"
     n_newton: int = 0
     lam: float = 0.0
+    intercept: object = 0.0
 
     @property
     def relative_gap(self):
@@ -125,8 +135,13 @@ class _KernelRidge:
     applies C^{-1} through the Woodbury identity.
     """
 
-    def __init__(self, X, Y, arr, lam, method):
+    def __init__(self, X, Y, arr, lam, method, centre=None):
         n, d = X.shape
+        # centre: the vector a whose multiples an unpenalised intercept adds (the row
+        # factors of weighted data, ones otherwise); kernels, Grams and targets are then
+        # taken in the orthogonal complement of a (the intercept profiled out).
+        self.centre = centre
+        Y = self.project(Y)
         self.X, self.Y, self.arr = X, Y, arr
         self.p, self.d, self.c = arr.p, d, Y.shape[1]
         self.lam = lam
@@ -143,6 +158,24 @@ class _KernelRidge:
             self.b = _core.masked_gradients(X, arr.packed, Y).reshape(
                 self.p * d, self.c
             )
+            if centre is not None:  # A^T P A = A^T A - z z^T / ||a||^2, z = A^T a
+                z = _core.masked_gradients(X, arr.packed, centre[:, None]).ravel()
+                self.gram -= np.outer(z, z) / float(centre @ centre)
+
+    def project(self, A):
+        """P A over the rows of A (n, k), P = I - a a^T / ||a||^2 (A itself without
+        centring)."""
+        if self.centre is None:
+            return A
+        a = self.centre
+        return A - np.outer(a, (a @ A) / float(a @ a))
+
+    def kernel(self, eta):
+        """P H(eta) P."""
+        H = masking_kernel(self.XXt, self.masks, eta)
+        if self.centre is not None:
+            H = self.project(self.project(H).T)
+        return H
 
     @property
     def size(self):
@@ -155,7 +188,7 @@ class _KernelRidge:
     def solve(self, eta):
         p, d, c = self.p, self.d, self.c
         if self.method == "dual":
-            C = masking_kernel(self.XXt, self.masks, eta)
+            C = self.kernel(eta)
             C[np.diag_indices_from(C)] += self.mu
             factor = linalg.cho_factor(C, lower=True, check_finite=False)
             A = np.ascontiguousarray(
@@ -193,7 +226,8 @@ class _KernelRidge:
         f = free.size
         U = np.einsum("kd,fdc->kfc", self.X, st.grads[free])
         U *= self.masks[:, free, None]
-        U2 = U.reshape(n, f * self.c)
+        U2 = self.project(U.reshape(n, f * self.c))
+        U = U2.reshape(U.shape)
         if self.method == "dual":
             CU = linalg.cho_solve(st.factor, U2, check_finite=False).reshape(U.shape)
             return self.lam * np.einsum("kfc,kgc->fg", U, CU)
@@ -211,9 +245,7 @@ class _KernelRidge:
         """Eigenvalues ev_j of H(eta) (or of S G S) and weights a_j such that
         ``y^T (s H + mu)^{-1} y = yy/mu - sum_j a_j s / (mu (s ev_j + mu))``."""
         if self.method == "dual":
-            ev, U = linalg.eigh(
-                masking_kernel(self.XXt, self.masks, eta), check_finite=False
-            )
+            ev, U = linalg.eigh(self.kernel(eta), check_finite=False)
             a = ev * ((U.T @ self.Y) ** 2).sum(axis=1)
         else:
             s = self._scaling(eta)
@@ -388,6 +420,8 @@ def irls(
     seed=0,
     scale=True,
     verbose=False,
+    sample_weight=None,
+    fit_intercept=False,
 ):
     r"""Fix the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
 
@@ -457,6 +491,14 @@ def irls(
     verbose : int, default=False
         1: a progress bar over the steps (on a terminal); 2: also log the objective
         and the gap of each step (INFO on the ``fixntk`` logger).
+    sample_weight : array-like of shape (n,), optional
+        Row weights ``s`` (normalised by their sum): the data term becomes
+        :math:`\frac{1}{2\sum s}\sum_k s_k \|\cdot\|^2`, i.e. the rows of X and y
+        scaled by :math:`a_k = \sqrt{s_k n / \sum s}`.
+    fit_intercept : bool, default=False
+        An unpenalised output intercept, profiled out: kernels and targets are taken
+        in the orthogonal complement of ``a``, :math:`P H(\eta) P` and :math:`P y`
+        (``intercept`` of the result).
 
     Returns
     -------
@@ -468,6 +510,7 @@ def irls(
     n = X.shape[0]
     Y, was_1d = check_targets(y, n)
     arr = as_arrangement(arr, n)
+    s_w = None if sample_weight is None else check_sample_weight(sample_weight, n)
     lam = check_lam(lam)
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", 0)
@@ -478,7 +521,11 @@ def irls(
         newton_tol = check_positive(newton_tol, "newton_tol", allow_zero=True)
 
     eta0, kind = _starting_weights(X, arr, eta0, n_samples, seed)
-    ridge = _KernelRidge(X, Y, arr, lam, method)
+    # weighted rows: the plain program on (a X, a Y), a_k = sqrt(s_k n / sum(s))
+    a = np.ones(n) if s_w is None else np.sqrt(s_w * n / s_w.sum())
+    if s_w is not None:
+        X, Y = X * a[:, None], Y * a[:, None]
+    ridge = _KernelRidge(X, Y, arr, lam, method, centre=a if fit_intercept else None)
     # The loop alternates small factorisations with OpenMP kernels of the core:
     # threaded BLAS on matrices this small only adds contention.
     n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
@@ -505,8 +552,12 @@ def irls(
             stacklevel=2,
         )
     W = st.W
+    b = np.zeros(Y.shape[1])
+    if fit_intercept:
+        b = a @ (Y - _core.masked_predict(X, arr.packed, W)) / float(a @ a)
     return IRLSResult(
         coef=W[:, :, 0] if was_1d else W,
+        intercept=float(b[0]) if was_1d else b,
         eta=_group_norms(W),
         objective=float(history[-1]),
         gap=float(gap),
@@ -525,20 +576,33 @@ def irls(
     )
 
 
+def _certificate(ridge, W, lam):
+    """(primal, dual) of the program at W, the intercept (if any) at its best: the
+    certificate of :func:`fixntk.solve` on the ridge's (weighted, centred) data."""
+    X, packed, n = ridge.X, ridge.arr.packed, ridge.X.shape[0]
+    R = ridge.Y - ridge.project(_core.masked_predict(X, packed, W))
+    G = _core.masked_gradients(X, packed, np.ascontiguousarray(R))
+    gmax = np.sqrt((G**2).sum(axis=(1, 2))).max() / n
+    primal = 0.5 * (R**2).sum() / n + lam * _group_norms(W).sum()
+    theta = R / max(1.0, gmax / lam)
+    dual = 0.5 * (ridge.yy - ((ridge.Y - theta) ** 2).sum()) / n
+    return primal, dual
+
+
 def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose):
     p = arr.p
     f0 = 0.5 * ridge.yy / X.shape[0]
     s = _best_scale(*ridge.spectrum(eta0), eta0.sum(), ridge.mu) if scale else 1.0
     eta_start = s * eta0
     st = ridge.solve(eta_start)
-    F, dual = _primal_dual(X, Y, arr, st.W, lam)
+    F, dual = _certificate(ridge, st.W, lam)
     history, mkl_history, gaps = [F], [st.mkl_value(lam)], [F - dual]
     eps = _STEP_EPS * gaps[0] / (lam * p)
     newton = _Newton(ridge, _MAX_NEWTON)
     n_newton, stalled = 0, False
 
     def accept(cand):
-        F_new, dual_new = _primal_dual(X, Y, arr, cand.W, lam)
+        F_new, dual_new = _certificate(ridge, cand.W, lam)
         if F_new <= F + _ROUNDOFF * abs(F):
             return cand, F_new, dual_new
         return None

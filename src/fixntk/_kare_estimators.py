@@ -15,10 +15,11 @@ from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
     _MultiOutputRegressor,
     _OneHotClassifier,
+    _scaled_rows,
     _seed,
     _Targets,
     _VersionedPickle,
-    _with_intercept,
+    _with_bias,
 )
 from ._kare_mkl import kare_mkl
 from ._kernels import mkl_kernel
@@ -33,7 +34,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         n_gates=100,
         lam="kare",
         *,
-        fit_intercept=True,
+        neuron_bias=True,
         eta0="ntk",
         validation_fraction=0.2,
         patience=5,
@@ -46,7 +47,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
     ):
         self.n_gates = n_gates
         self.lam = lam
-        self.fit_intercept = fit_intercept
+        self.neuron_bias = neuron_bias
         self.eta0 = eta0
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -57,11 +58,15 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit_targets(self, X, Y, labels=None):
+    def _fit_targets(self, X, Y, labels=None, sample_weight=None):
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
-        Xt = _with_intercept(X, self.fit_intercept)
+        Xt = _with_bias(X, self.neuron_bias)
         arr = sample_arrangement(Xt, n_gates, seed=seed)
+        # Sample weights: rows of X and Y scaled by a_k = sqrt(s_k n / sum(s)) after
+        # the masks are drawn; masking kernels and the NTK are homogeneous in each
+        # argument, so kernel ridge and KARE on the scaled rows are the weighted ones.
+        Xt, Y = _scaled_rows(Xt, Y, sample_weight)
         res = kare_mkl(
             Xt,
             Y,
@@ -101,7 +106,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         arr = Arrangement.from_masks(self.X_fit_ @ self.gates_.T >= 0)
         arr.gates = self.gates_
-        Z = _with_intercept(X, self.fit_intercept)
+        Z = _with_bias(X, self.neuron_bias)
         return mkl_kernel(self.X_fit_, arr, self.eta_, Z=Z).T @ self.dual_coef_
 
     def __sklearn_tags__(self):
@@ -121,7 +126,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         \qquad H(\eta) = \sum_{i=1}^p \eta_i D_i X X^T D_i,
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (X extended by a column of ones when ``fit_intercept``), starting from the
+    gates (X extended by a column of ones when ``neuron_bias``), starting from the
     NTK's weights (:func:`kare_mkl`), then kernel ridge
     :math:`\hat f(x) = H(\eta)(x, X)\, a`, :math:`a = (H(\eta) + n\lambda I)^{-1} y`.
     By default KARE is minimised on 80% of the rows and the iterate with the smallest
@@ -134,7 +139,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         Gaussian gates sampled (the number p of distinct masks is at most this).
     lam : "kare" or float > 0, default="kare"
         "kare": optimised jointly with the weights; a float is held fixed.
-    fit_intercept : bool, default=True
+    neuron_bias : bool, default=True
     eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
         Starting weights (see :func:`irls`).
     validation_fraction : float in (0, 1) or None, default=0.2
@@ -157,7 +162,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + fit_intercept)
+    gates_ : ndarray of shape (p, n_features + neuron_bias)
     eta_ : ndarray of shape (p,)
         The learned kernel weights.
     lam_ : float
@@ -170,7 +175,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         KARE on the fitting rows and held-out mean squared error per iteration.
     best_iter_, n_iter_ : int
     stop_reason_ : str
-    X_fit_ : ndarray of shape (n_samples, n_features + fit_intercept)
+    X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
     n_features_in_ : int
     """
@@ -187,7 +192,7 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
         \qquad H(\eta) = \sum_{i=1}^p \eta_i D_i X X^T D_i,
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (X extended by a column of ones when ``fit_intercept``), starting from the
+    gates (X extended by a column of ones when ``neuron_bias``), starting from the
     NTK's weights (:func:`kare_mkl`), then kernel ridge
     :math:`\hat f(x) = H(\eta)(x, X)\, a`, :math:`a = (H(\eta) + n\lambda I)^{-1} y`.
     By default KARE is minimised on 80% of the rows and the iterate with the smallest
@@ -200,7 +205,7 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
         Gaussian gates sampled (the number p of distinct masks is at most this).
     lam : "kare" or float > 0, default="kare"
         "kare": optimised jointly with the weights; a float is held fixed.
-    fit_intercept : bool, default=True
+    neuron_bias : bool, default=True
     eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
         Starting weights (see :func:`irls`).
     validation_fraction : float in (0, 1) or None, default=0.2
@@ -223,7 +228,7 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + fit_intercept)
+    gates_ : ndarray of shape (p, n_features + neuron_bias)
     eta_ : ndarray of shape (p,)
         The learned kernel weights.
     lam_ : float
@@ -236,7 +241,7 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
         KARE on the fitting rows and held-out mean squared error per iteration.
     best_iter_, n_iter_ : int
     stop_reason_ : str
-    X_fit_ : ndarray of shape (n_samples, n_features + fit_intercept)
+    X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
     n_features_in_ : int
     classes_ : ndarray of shape (n_classes,)

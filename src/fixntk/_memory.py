@@ -3,7 +3,7 @@ allocating."""
 
 import psutil
 
-__all__ = ["available_bytes", "check_fits", "format_bytes"]
+__all__ = ["available_bytes", "check_fits", "check_kernel_size", "format_bytes"]
 
 
 def available_bytes():
@@ -31,4 +31,42 @@ def check_fits(nbytes, what):
         raise MemoryError(
             f"{what} needs about {format_bytes(nbytes)} but only {format_bytes(avail)} "
             "is available; reduce the problem size"
+        )
+
+
+# Rate assumed for the O(n^3) eigendecomposition of an n x n kernel (LAPACK on one
+# core, conservatively) and the longest such step run without being asked.
+_KERNEL_FLOPS = 2e10
+_KERNEL_SECONDS = 1800.0
+
+
+def check_kernel_size(n, what, alternative, n_matrices=3):
+    """Refuse an n x n kernel step, before it starts, that does not fit in memory or
+    would take longer than half an hour, with the figure and the alternative.
+
+    Parameters
+    ----------
+    n : int
+        Order of the kernel matrix.
+    what : str
+        What needs it (named in the message).
+    alternative : str
+        What to use instead (named in the message).
+    n_matrices : int, default=3
+        n x n float64 matrices alive at once (kernel, eigenvectors, a product).
+
+    Raises
+    ------
+    MemoryError
+        When ``n_matrices`` n x n matrices do not fit in the available memory, or when
+        the eigendecomposition (about ``9 n^3`` flops) would take over half an hour.
+    """
+    nbytes = n_matrices * 8.0 * n * n
+    avail = available_bytes()
+    seconds = 9.0 * float(n) ** 3 / _KERNEL_FLOPS
+    if nbytes > avail or seconds > _KERNEL_SECONDS:
+        raise MemoryError(
+            f"{what} needs {n_matrices} matrices of {n} x {n} "
+            f"({format_bytes(nbytes)}; {format_bytes(avail)} available) and about "
+            f"{seconds / 60:.0f} minutes for the eigendecomposition; use {alternative}"
         )

@@ -41,7 +41,14 @@ from ._arrangement import as_arrangement
 from ._progress import report
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads
-from ._validation import check_int, check_lam, check_positive, check_X
+from ._validation import (
+    check_int,
+    check_lam,
+    check_positive,
+    check_sample_weight,
+    check_X,
+)
+from .datafits import get_datafit
 
 __all__ = [
     "ReLUSolveResult",
@@ -1007,6 +1014,9 @@ def solve_relu(
     warm_start=None,
     max_iter=10_000,
     verbose=False,
+    *,
+    loss="squared",
+    sample_weight=None,
 ):
     r"""Solve the exact convex program of a two-layer ReLU network with weight decay.
 
@@ -1063,13 +1073,29 @@ def solve_relu(
     verbose : int or bool
         Log the certificate after each working-set pass (INFO on the ``fixntk``
         logger, on standard error when logging is not configured).
+    loss : "squared" or fixntk.datafits.Squared, default="squared"
+        The datafit (only the squared loss has a ReLU program here).
+    sample_weight : array-like of shape (n,), optional
+        Row weights ``s``: the data term becomes
+        :math:`\frac{1}{2\sum s}\sum_k s_k (\cdot)^2`, solved as the plain program on
+        the rows of X and y scaled by :math:`a_k = \sqrt{s_k n / \sum s}` (a positive
+        scale leaves each cone constraint's sign unchanged; rows of weight 0 drop out,
+        constraints included).
 
     Returns
     -------
     ReLUSolveResult
         With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
     """
+    if get_datafit(loss).name != "squared":
+        raise ValueError(
+            f"solve_relu solves the squared loss; got loss={get_datafit(loss).name!r}"
+        )
     X, Y, was_1d, arr = _prepare(X, y, arr)
+    if sample_weight is not None:
+        s = check_sample_weight(sample_weight, X.shape[0])
+        a = np.sqrt(s * X.shape[0] / s.sum())[:, None]
+        X, Y = X * a, Y * a
     lam = check_lam(lam)
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", 1)

@@ -18,9 +18,10 @@ from ._estimators import (
     _folds,
     _MultiOutputRegressor,
     _OneHotClassifier,
+    _scaled_rows,
     _seed,
     _VersionedPickle,
-    _with_intercept,
+    _with_bias,
 )
 from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
@@ -50,17 +51,17 @@ class ReLUNetwork:
     ----------
     first_layer : ndarray of shape (k, d)
         The neurons' input weights :math:`w_j` (one row per neuron; d counts the
-        intercept column when ``fit_intercept``).
+        intercept column when ``neuron_bias``).
     second_layer : ndarray of shape (k,) or (k, c)
         The output weights :math:`a_j`; with c outputs each neuron feeds one output (one
         nonzero per row).
-    fit_intercept : bool
+    neuron_bias : bool
         Whether a constant 1 is appended to the inputs.
     """
 
     first_layer: np.ndarray
     second_layer: np.ndarray
-    fit_intercept: bool
+    neuron_bias: bool
 
     @property
     def n_neurons(self):
@@ -78,11 +79,11 @@ class ReLUNetwork:
 
     def forward(self, X):
         """The network's outputs on X of shape (m, d_in): (m,) or (m, c)."""
-        Xt = _with_intercept(np.asarray(X, dtype=np.float64), self.fit_intercept)
+        Xt = _with_bias(np.asarray(X, dtype=np.float64), self.neuron_bias)
         return np.maximum(Xt @ self.first_layer.T, 0.0) @ self.second_layer
 
 
-def _network(v, u, fit_intercept, one_d):
+def _network(v, u, neuron_bias, one_d):
     """The ReLU network of the convex weights v, u of shape (p, d, c)."""
     first, second = [], []
     c = v.shape[2]
@@ -100,7 +101,7 @@ def _network(v, u, fit_intercept, one_d):
     return ReLUNetwork(
         first_layer=first,
         second_layer=second[:, 0] if one_d else second,
-        fit_intercept=bool(fit_intercept),
+        neuron_bias=bool(neuron_bias),
     )
 
 
@@ -112,7 +113,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         n_gates=100,
         lam=1e-3,
         *,
-        fit_intercept=True,
+        neuron_bias=True,
         n_lams=10,
         eps=1e-2,
         cv=5,
@@ -124,7 +125,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
     ):
         self.n_gates = n_gates
         self.lam = lam
-        self.fit_intercept = fit_intercept
+        self.neuron_bias = neuron_bias
         self.n_lams = n_lams
         self.eps = eps
         self.cv = cv
@@ -183,12 +184,17 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 scores[j] += ((net.forward(Xt[val]) - Y[val]) ** 2).sum() / Y.size
         return float(lams[int(np.argmin(scores))]), lams, scores
 
-    def _fit_targets(self, X, Y, labels=None):
-        """Fit on validated X (n, d) and float targets Y (n, c)."""
+    def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        """Fit on validated X (n, d) and float targets Y (n, c).
+
+        Sample weights scale the rows of X and Y by ``a_k = sqrt(s_k n / sum(s))``
+        once the masks are drawn: the weighted program is the plain one on the scaled
+        rows, and positive scales leave every cone constraint's sign unchanged."""
         n_gates, lam = self._check_params()
         seed = _seed(self.random_state)
-        Xt = _with_intercept(X, self.fit_intercept)
+        Xt = _with_bias(X, self.neuron_bias)
         gates, masks, start = self._masks(Xt, n_gates, seed, Y.shape[1])
+        Xt, Y = _scaled_rows(Xt, Y, sample_weight)
         self.lams_ = self.lam_scores_ = None
         if lam == "cv":
             lam, self.lams_, self.lam_scores_ = self._select_lam(
@@ -213,7 +219,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.constraint_violation_ = float(res.violation)
         self.objective_ = float(res.objective)
         self.n_iter_ = int(res.n_iter)
-        self.network_ = _network(res.v, res.u, self.fit_intercept, False)
+        self.network_ = _network(res.v, res.u, self.neuron_bias, False)
         self.n_active_neurons_ = int(self.network_.n_neurons)
         return self
 
@@ -245,7 +251,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
     gates (duplicates merged), with :math:`X` extended by a column of ones when
-    ``fit_intercept``. This is exactly the two-layer ReLU network
+    ``neuron_bias``. This is exactly the two-layer ReLU network
     :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
     :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
     activation patterns on the training data are among the masks (Pilanci and Ergen,
@@ -259,7 +265,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
         log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
         ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
-    fit_intercept : bool, default=True
+    neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (the neurons act on
         ``[x, 1]``; the intercept is part of each neuron and is penalised).
     n_lams : int, default=10
@@ -284,10 +290,10 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + fit_intercept)
+    gates_ : ndarray of shape (p, n_features + neuron_bias)
         One gate per distinct mask (used for training only: predictions come from the
         network).
-    v_, u_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
+    v_, u_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
         The convex program's weights (zero rows for unused masks).
     lam_ : float
         The regularisation strength used.
@@ -315,7 +321,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         ReLUNetwork
         """
         check_is_fitted(self, "network_")
-        return _network(self._v3, self._u3, self.fit_intercept, self._y_1d)
+        return _network(self._v3, self._u3, self.neuron_bias, self._y_1d)
 
 
 class ReLUClassifier(_OneHotClassifier, _ReLUBase):
@@ -333,7 +339,7 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
     gates (duplicates merged), with :math:`X` extended by a column of ones when
-    ``fit_intercept``. This is exactly the two-layer ReLU network
+    ``neuron_bias``. This is exactly the two-layer ReLU network
     :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
     :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
     activation patterns on the training data are among the masks (Pilanci and Ergen,
@@ -347,7 +353,7 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
         log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
         ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
-    fit_intercept : bool, default=True
+    neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (the neurons act on
         ``[x, 1]``; the intercept is part of each neuron and is penalised).
     n_lams : int, default=10
@@ -372,10 +378,10 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + fit_intercept)
+    gates_ : ndarray of shape (p, n_features + neuron_bias)
         One gate per distinct mask (used for training only: predictions come from the
         network).
-    v_, u_ : ndarray of shape (p, n_features + fit_intercept[, n_outputs])
+    v_, u_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
         The convex program's weights (zero rows for unused masks).
     lam_ : float
         The regularisation strength used.
@@ -404,4 +410,4 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         ReLUNetwork
         """
         check_is_fitted(self, "network_")
-        return _network(self._v3, self._u3, self.fit_intercept, False)
+        return _network(self._v3, self._u3, self.neuron_bias, False)

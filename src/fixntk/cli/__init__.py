@@ -81,7 +81,8 @@ def cmd_demo(args, out):
     print(
         "fixntk demo: the NTK (kernel ridge, closed-form gated ReLU NTK) against the "
         f"fixed NTK (gated ReLU group lasso, {args.n_gates} gates, IRLS from the NTK) "
-        f"and the KARE-trained kernel (same gates), lam: {lam}, "
+        f"and the KARE-trained kernel (same gates), all with the squared loss on "
+        f"one-hot labels (the paper's setting), lam: {lam}, "
         f"{args.holdout:.0%} of the rows held out",
         file=out,
     )
@@ -253,13 +254,13 @@ def _fraction(text):
 
 
 def _lam(text):
-    if text in ("kare", "cv"):
+    if text in ("kare", "cv", "auto", "holdout"):
         return text
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not 'kare', 'cv' or a number > 0"
+            f"{text!r} is not 'auto', 'cv', 'holdout', 'kare' or a number > 0"
         ) from None
     if not (value > 0 and np.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a number > 0; got {text}")
@@ -278,8 +279,9 @@ def _add_model_options(p, n_gates):
         "--lam",
         type=_lam,
         default=None,
-        help="regularisation: a number > 0, or 'kare' / 'cv' to select it on a grid "
-        "(default: each model's own default)",
+        help="regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' to "
+        "select it on a grid (default: each model's own default; 'auto' and "
+        "'holdout' apply to the gated ReLU model only)",
     )
     g.add_argument(
         "--n-lams",

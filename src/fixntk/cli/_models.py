@@ -42,6 +42,11 @@ def _classes(cls):
     return {name: pair[0 if cls else 1] for name, pair in table.items()}
 
 
+def cls_irls(args, task):
+    """The classifier of demo / compare: the squared loss, as in the paper."""
+    return task == "classification" and args.solver == "irls"
+
+
 def make_model(name, args, task, verbose):
     """The estimator `name` (one of MODELS) with the options of `args`."""
     est = _classes(task == "classification")[name]
@@ -55,6 +60,9 @@ def make_model(name, args, task, verbose):
         kw = dict(
             n_gates=args.n_gates,
             solver=args.solver,
+            # demo and compare (IRLS from the NTK) keep the paper's squared loss; fit
+            # uses the estimator's default (the log loss: probabilities for predict)
+            **({"loss": "squared"} if cls_irls(args, task) else {}),
             n_lams=args.n_lams,
             eps=args.eps,
             cv=args.cv,
@@ -87,7 +95,7 @@ def final(pipe):
 
 # Which option acts on a warning: (model, words in the message) -> options.
 _HINTS = (
-    ("fixed NTK", "smallest lam of the grid", "--eps (smallest lam / lam_max)"),
+    ("fixed NTK", "smallest lam", "--eps (smallest lam / lam_max)"),
     ("fixed NTK", "largest lam of the grid", "--eps and --n-lams (the grid)"),
     ("NTK", "smallest KARE is at", "--ntk-eps (the NTK's grid)"),
     ("fixed NTK", "max_iter", "--max-iter or --tol"),
@@ -142,21 +150,30 @@ def kare_of(pipe, data, X_train, y_train):
     """KARE on the training rows of the fitted model's kernel at its lam, in the
     space it was fitted in (prepared X, one-hot or standardised y)."""
     from .._arrangement import Arrangement
-    from .._estimators import _one_hot, _with_intercept
+    from .._estimators import _one_hot, _with_bias
     from .._kare import kare
     from .._kernels import mkl_kernel
 
     model = final(pipe)
     if hasattr(model, "kare_"):
         return float(model.kare_)
-    Xt = _with_intercept(pipe[:-1].transform(X_train), model.fit_intercept)
+    if getattr(model, "loss_", "squared") != "squared":
+        return float("nan")  # KARE scores kernel ridge: the squared loss only
+    Xt = _with_bias(pipe[:-1].transform(X_train), model.neuron_bias)
     if data.task == "classification":
         classes, y_enc = np.unique(y_train, return_inverse=True)
-        Y = _one_hot(y_enc.ravel(), classes.size)
+        y_enc = y_enc.ravel()
+        # the targets the model fitted: +-1 for two classes, one-hot for more
+        Y = (
+            (2.0 * y_enc - 1.0)[:, None]
+            if classes.size == 2
+            else _one_hot(y_enc, classes.size)
+        )
     else:
         Y = pipe[-1].transformer_.transform(np.reshape(y_train, (-1, 1)))
     arr = Arrangement.from_masks(Xt @ model.gates_.T >= 0)
-    return float(kare(mkl_kernel(Xt, arr, model.eta_), Y, model.lam_))
+    K = mkl_kernel(Xt, arr, model.eta_)
+    return float(kare(K, Y - np.ravel(model.intercept_), model.lam_))
 
 
 def outcome(name, pipe, seconds, notes, data, X_train, y_train, X_test, y_test):

@@ -6,11 +6,20 @@
 from ._base import Datafit, Targets
 from ._logistic import Logistic
 from ._multinomial import Multinomial
+from ._poisson import Poisson
 from ._squared import Squared
 
-__all__ = ["Datafit", "Logistic", "Multinomial", "Squared", "Targets", "get_datafit"]
+__all__ = [
+    "Datafit",
+    "Logistic",
+    "Multinomial",
+    "Poisson",
+    "Squared",
+    "Targets",
+    "get_datafit",
+]
 
-_BY_NAME = {cls.name: cls for cls in (Squared, Logistic, Multinomial)}
+_BY_NAME = {cls.name: cls for cls in (Squared, Logistic, Multinomial, Poisson)}
 
 
 def get_datafit(loss):

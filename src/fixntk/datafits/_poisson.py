@@ -1,0 +1,74 @@
+"""The Poisson loss (count regression, log link)."""
+
+import numpy as np
+from scipy.special import xlogy
+
+from ._base import Datafit, Targets, check_rows
+
+__all__ = ["Poisson"]
+
+
+class Poisson(Datafit):
+    r"""Poisson loss with the log link: the mean is :math:`e^f`.
+
+    .. math::
+
+        \ell(y, f) = e^f - y f - (y - y \log y),
+
+    half the Poisson deviance (zero at the saturated fit :math:`f = \log y`; with
+    :math:`0 \log 0 = 0`), for counts or any targets :math:`y \ge 0`. The Newton
+    model uses the exact curvature :math:`e^f`; the best intercept is
+    :math:`\log(\sum s y / \sum s e^F)`. The conjugate of :math:`e^f - y f` is
+    :math:`v \mapsto u \log u - u` at :math:`u = v + y > 0`, so the dual point
+    :math:`\theta = (y - e^f)/\text{scale}` gives
+    :math:`D = \frac{1}{\sum s}\sum_j s_j (y_j\log y_j - u_j \log u_j + u_j - y_j)`
+    with :math:`u_j = y_j + (e^{f_j} - y_j)/\text{scale} > 0`.
+    """
+
+    name = "poisson"
+
+    def encode(self, y, n):
+        Y = check_rows(y, n)
+        if Y.shape[1] != 1:
+            raise ValueError(f"the Poisson loss takes one target column; got {Y.shape}")
+        if not np.isfinite(Y).all():
+            raise ValueError("y contains NaN or infinity")
+        if (Y < 0).any():
+            raise ValueError(
+                f"the Poisson loss needs targets >= 0 (counts, rates); the smallest is "
+                f"{Y.min():.3g}"
+            )
+        if not (Y > 0).any():
+            raise ValueError(
+                "every target is 0: the Poisson model's mean goes to 0 (its scores "
+                "to -infinity)"
+            )
+        return Targets(Y, np.ndim(y) == 1)
+
+    def value(self, Y, F, s):
+        with np.errstate(over="ignore"):
+            loss = np.exp(F) - Y * F - Y + xlogy(Y, Y)
+        return float((s * loss[:, 0]).sum()) / float(s.sum())
+
+    def gradient(self, Y, F):
+        with np.errstate(over="ignore"):
+            return np.exp(F) - Y
+
+    def curvature(self, Y, F):
+        with np.errstate(over="ignore"):
+            return np.exp(F[:, 0])
+
+    def dual(self, Y, F, s, scale):
+        U = Y + (np.exp(F) - Y) / scale
+        d = xlogy(Y, Y) - xlogy(U, U) + U - Y
+        return float((s * d[:, 0]).sum()) / float(s.sum())
+
+    def intercept(self, Y, F, s, b=None):
+        # log(sum s y / sum s e^F), with e^F's largest factored out (no overflow)
+        top = float(F.max())
+        mean = float(s @ np.exp(F[:, 0] - top))
+        return np.array([np.log(float(s @ Y[:, 0]) / mean) - top])
+
+    def predict(self, F):
+        """The mean ``exp(F)``."""
+        return np.exp(F)
