@@ -1,6 +1,9 @@
 """Hyperplane arrangements: Gaussian gates, their masks, duplicates merged by hash."""
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._gates import n_words, pack_bool_columns, pack_scores
 from ._memory import check_fits
@@ -161,7 +164,7 @@ class Arrangement:
         return f"Arrangement(n={self.n}, p={self.p}, {src}, n_gates={self.n_gates})"
 
 
-def sample_arrangement(X, n_gates, seed=0):
+def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arrangement:
     """Sample Gaussian gates and return the distinct masks they induce on the rows of X.
 
     Gates ``g ~ N(0, I_d)`` give masks ``m(g) = 1[X g >= 0]``. Masks are packed into

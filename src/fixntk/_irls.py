@@ -7,15 +7,18 @@ with the (p d) x (p d) masked Gram matrix) and iterates the reweighting
 ``eta_i <- sqrt(||w_i||^2 + eps^2)`` (the paper's Algorithm 1) from the NTK's weights.
 """
 
+from __future__ import annotations
+
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _core
-from ._arrangement import as_arrangement
+from ._arrangement import Arrangement, as_arrangement
 from ._kernels import check_eta, masking_kernel
 from ._ntk import ntk_weights
 from ._progress import progress, report
@@ -318,7 +321,13 @@ def _starting_weights(X, arr, eta0, n_samples, seed):
     return eta, "given"
 
 
-def mkl_objective(X, y, arr, eta, lam):
+def mkl_objective(
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    eta: ArrayLike,
+    lam: float,
+) -> float:
     r"""The MKL objective G(eta) of kernel weights eta: the best group-lasso value with
     the penalty lam sum_i (||w_i||^2 / eta_i + eta_i) / 2 in place of lam sum_i ||w_i||.
 
@@ -407,22 +416,22 @@ class _Newton:
 
 
 def irls(
-    X,
-    y,
-    arr,
-    lam,
-    eta0="ntk",
-    tol=1e-6,
-    max_iter=1000,
-    method="auto",
-    newton_tol=1e-2,
-    n_samples=10**5,
-    seed=0,
-    scale=True,
-    verbose=False,
-    sample_weight=None,
-    fit_intercept=False,
-):
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    lam: float,
+    eta0: str | ArrayLike = "ntk",
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    method: str = "auto",
+    newton_tol: float | None = 1e-2,
+    n_samples: int = 10**5,
+    seed: int | None = 0,
+    scale: bool = True,
+    verbose: int = False,
+    sample_weight: ArrayLike | None = None,
+    fit_intercept: bool = False,
+) -> IRLSResult:
     r"""Fix the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
 
     Solves the gated ReLU group lasso through its multiple-kernel form

@@ -4,10 +4,13 @@ One eigendecomposition of the kernel serves every value of the regularisation, s
 whole grid of lam costs one ``eigh`` and O(n) per value.
 """
 
+from __future__ import annotations
+
 import warnings
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._validation import _as_float_array, check_int, check_positive, check_targets
@@ -80,7 +83,7 @@ def _check_lams(lam, name):
     return arr, flat
 
 
-def kare(K, y, lam):
+def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarray:
     r"""Kernel Alignment Risk Estimator of kernel ridge regression with kernel ``K``.
 
     .. math::
@@ -120,7 +123,9 @@ def kare(K, y, lam):
     return float(values[0]) if arr.ndim == 0 else values
 
 
-def select_lambda_kare(K, y, lams=None, n_lams=50):
+def select_lambda_kare(
+    K: ArrayLike, y: ArrayLike, lams: ArrayLike | None = None, n_lams: int = 50
+) -> KareSelection:
     r"""Choose the kernel ridge regularisation by minimising KARE over a grid.
 
     .. math::

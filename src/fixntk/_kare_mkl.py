@@ -6,15 +6,18 @@ Kernel Alignment Risk Estimator (an estimate of the test error of kernel ridge),
 L-BFGS-B on log-weights with the exact gradient from one Cholesky factor per step.
 """
 
+from __future__ import annotations
+
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from ._arrangement import as_arrangement
+from ._arrangement import Arrangement, as_arrangement
 from ._irls import _starting_weights
 from ._kare import _kare_curve, _spectrum
 from ._kernels import masking_kernel
@@ -183,22 +186,22 @@ def _split(n, fraction, seed):
 
 
 def kare_mkl(
-    X,
-    y,
-    arr,
-    lam="kare",
-    eta0="ntk",
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    lam: str | float = "kare",
+    eta0: str | ArrayLike = "ntk",
     *,
-    validation_fraction=0.2,
-    patience=5,
-    penalty=0.0,
-    n_free_weights=None,
-    max_iter=100,
-    tol=1e-6,
-    n_samples=10**5,
-    seed=0,
-    verbose=0,
-):
+    validation_fraction: float | None = 0.2,
+    patience: int = 5,
+    penalty: float = 0.0,
+    n_free_weights: int | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    n_samples: int = 10**5,
+    seed: int | None = 0,
+    verbose: int = 0,
+) -> KareMKLResult:
     r"""Kernel weights minimising the Kernel Alignment Risk Estimator.
 
     Minimises, over the masking-kernel weights :math:`\eta \ge 0` (and over

@@ -4,10 +4,13 @@ The NTK's angular factor is a Numba kernel (one row per ``prange`` step, so the 
 does not depend on the number of threads); the mixtures are BLAS products of masks.
 """
 
+from __future__ import annotations
+
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike
 
-from ._arrangement import as_arrangement
+from ._arrangement import Arrangement, as_arrangement
 from ._validation import check_X
 
 __all__ = ["ntk_kernel", "mkl_kernel", "check_eta", "masking_kernel"]
@@ -54,7 +57,7 @@ def _finite_kernel(K):
     return K
 
 
-def ntk_kernel(X, Z=None):
+def ntk_kernel(X: ArrayLike, Z: ArrayLike | None = None) -> np.ndarray:
     r"""The infinite-width NTK of the gated ReLU network, in closed form.
 
     .. math::
@@ -136,7 +139,12 @@ def masking_kernel(XZt, masks, eta, masks_z=None):
     return S
 
 
-def mkl_kernel(X, arr, eta, Z=None):
+def mkl_kernel(
+    X: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    eta: ArrayLike,
+    Z: ArrayLike | None = None,
+) -> np.ndarray:
     r"""The multiple-kernel mixture of masking kernels :math:`H(\eta)`.
 
     .. math::

@@ -10,11 +10,14 @@ step), then looked up in the arrangement's hash table. The counts are exactly th
 computing every full mask.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._arrangement import MaskIndex, as_arrangement
+from ._arrangement import Arrangement, MaskIndex, as_arrangement
 from ._gates import hash_words, n_words, pack_scores, pack_screen
 from ._validation import check_int, check_X
 
@@ -119,7 +122,12 @@ class _FullMasks:
         self.counts[-1] += int(np.count_nonzero(outside & (ones > 0)))
 
 
-def ntk_weights(X, arr, n_samples=10**6, seed=0):
+def ntk_weights(
+    X: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    n_samples: int = 10**6,
+    seed: int | None = 0,
+) -> NTKWeights:
     r"""Monte Carlo estimate of the NTK weights of an arrangement.
 
     The infinite-width NTK of the gated ReLU network is the masking-kernel mixture

@@ -101,8 +101,9 @@ class RegularizationPathDisplay:
 
         The path runs over the estimator's grid ``lams_`` (or 20 values down to
         ``1e-3 lam_max`` for a given ``lam``) on ``X`` as the estimator saw it (with
-        its constant column when ``fit_intercept``), targets one-hot for a classifier;
-        the estimator's ``lam_`` is marked.
+        its constant column when ``neuron_bias``), with its loss and output intercept
+        (targets coded as the estimator codes them); the estimator's ``lam_`` is
+        marked.
 
         Parameters
         ----------
@@ -122,14 +123,22 @@ class RegularizationPathDisplay:
 
         est = _fitted(estimator, "gates_", "a path")
         X = np.asarray(X, dtype=float)
-        if getattr(est, "fit_intercept", False):
+        if getattr(est, "neuron_bias", False):
             X = np.hstack([X, np.ones((X.shape[0], 1))])
         Y = np.asarray(y)
-        if hasattr(est, "classes_"):
+        loss = getattr(est, "loss_", "squared")
+        if hasattr(est, "classes_") and loss == "squared":
             Y = (Y.reshape(-1, 1) == est.classes_.reshape(1, -1)).astype(float)
+            if est.classes_.size == 2:  # one output, labels -1 / +1
+                Y = Y[:, 1] - Y[:, 0]
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         lams = getattr(est, "lams_", None)
-        kw = dict(tol=est.tol, max_iter=est.max_iter)
+        kw = dict(
+            tol=est.tol,
+            max_iter=est.max_iter,
+            loss=loss,
+            fit_intercept=bool(getattr(est, "fit_intercept", False)),
+        )
         path = solve_path(X, Y, arr, n_lams=20, **kw) if lams is None else None
         if path is None:
             path = solve_path(X, Y, arr, lams=lams, **kw)
@@ -398,7 +407,7 @@ class CellWeightsDisplay:
 
         est = _fitted(estimator, "eta_", "cell weights")
         X = np.asarray(X, dtype=float)
-        if getattr(est, "fit_intercept", False):
+        if getattr(est, "neuron_bias", False):
             X = np.hstack([X, np.ones((X.shape[0], 1))])
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)

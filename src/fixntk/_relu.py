@@ -28,16 +28,19 @@ a ReLU network with the same training predictions, and :func:`solve_relu` solves
 ReLU program itself, with its own certificate.
 """
 
+from __future__ import annotations
+
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _core
-from ._arrangement import as_arrangement
+from ._arrangement import Arrangement, as_arrangement
 from ._progress import report
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads
@@ -891,7 +894,12 @@ def _violation(X, masks, W):
     return worst
 
 
-def constraint_violation(X, arr, v, u=None):
+def constraint_violation(
+    X: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    v: ArrayLike,
+    u: ArrayLike | None = None,
+) -> float:
     r"""How far ReLU weights are from their cones.
 
     .. math:: \max_i \max\big(\|((2D_i - I) X v_i)_-\|_\infty,\;
@@ -921,7 +929,7 @@ def constraint_violation(X, arr, v, u=None):
     return worst
 
 
-def relu_lambda_max(X, y, arr):
+def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) -> float:
     r"""Smallest ``lam`` for which ``v = u = 0`` solves the ReLU convex program.
 
     .. math:: \lambda_{\max} = \max_i \max\big(\|P_{C_i}(X^T D_i y)\|,
@@ -946,7 +954,14 @@ def relu_lambda_max(X, y, arr):
     return float(best)
 
 
-def relu_objective(X, y, arr, v, u, lam):
+def relu_objective(
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    v: ArrayLike,
+    u: ArrayLike,
+    lam: float,
+) -> float:
     r"""The objective of the ReLU convex program at (v, u) (constraints not checked: see
     :func:`constraint_violation`):
 
@@ -972,7 +987,14 @@ def relu_objective(X, y, arr, v, u, lam):
     return float(0.5 * (R**2).sum() / X.shape[0] + lam * pen)
 
 
-def relu_duality_gap(X, y, arr, v, u, lam):
+def relu_duality_gap(
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    v: ArrayLike,
+    u: ArrayLike,
+    lam: float,
+) -> tuple[float, float]:
     r"""The certified duality gap of any ``(v, u)``, and the dual objective behind it.
 
     The dual point is the residual :math:`r = y - \sum_i D_i X (v_i - u_i)` rescaled,
@@ -1005,19 +1027,19 @@ def relu_duality_gap(X, y, arr, v, u, lam):
 
 
 def solve_relu(
-    X,
-    y,
-    arr,
-    lam,
-    tol=1e-6,
-    feas_tol=None,
-    warm_start=None,
-    max_iter=10_000,
-    verbose=False,
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    lam: float,
+    tol: float = 1e-6,
+    feas_tol: float | None = None,
+    warm_start: ReLUSolveResult | tuple | None = None,
+    max_iter: int = 10_000,
+    verbose: int = False,
     *,
-    loss="squared",
-    sample_weight=None,
-):
+    loss: str = "squared",
+    sample_weight: ArrayLike | None = None,
+) -> ReLUSolveResult:
     r"""Solve the exact convex program of a two-layer ReLU network with weight decay.
 
     Minimises
@@ -1240,7 +1262,9 @@ def _decompose_group(X, signs, mask, w, xnorm):
         return v, u, False
 
 
-def gated_to_relu(X, arr, coef):
+def gated_to_relu(
+    X: ArrayLike, arr: Arrangement | ArrayLike, coef: ArrayLike
+) -> ConeDecomposition:
     r"""Cone decomposition: a ReLU network with the gated ReLU model's training outputs.
 
     For each group with :math:`w_i \ne 0`, find :math:`v_i, u_i` in the cone

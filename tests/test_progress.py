@@ -1,0 +1,89 @@
+"""Progress bars (tqdm, on a terminal only) and the fixntk logger."""
+
+import io
+import logging
+
+import numpy as np
+import pytest
+from conftest import planted
+
+import fixntk
+from fixntk import _progress
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_bars_only_with_verbose_and_on_a_terminal(monkeypatch):
+    for stream, verbose, drawn in [
+        (io.StringIO(), 1, False),  # not a terminal
+        (Tty(), 0, False),  # not asked for
+        (Tty(), 1, True),
+    ]:
+        monkeypatch.setattr("sys.stderr", stream)
+        assert list(_progress.progress(range(3), verbose=verbose, desc="work")) == [
+            0,
+            1,
+            2,
+        ]
+        text = stream.getvalue()
+        assert ("work:" in text and "0/3" in text) is drawn
+        assert text.endswith("\r") is drawn  # the bar is cleared when done
+
+
+def test_solve_path_draws_one_bar_over_the_grid(monkeypatch):
+    X, y = planted(n=80, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    tty = Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    fixntk.solve_path(X, y, arr, n_lams=4, eps=0.1, verbose=1)
+    text = tty.getvalue()
+    assert "fixntk path:" in text and "0/4" in text and "lam/s" in text
+
+
+def test_reports_go_to_the_fixntk_logger(caplog):
+    X, y = planted(n=80, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    with caplog.at_level(logging.INFO, logger="fixntk"):
+        fixntk.solve(X, y, arr, lam, verbose=True)
+        fixntk.irls(X, y, arr, lam, verbose=2, max_iter=3)
+    records = [r for r in caplog.records if r.name == "fixntk"]
+    assert any(r.getMessage().startswith("solve: outer") for r in records)
+    assert any(r.getMessage().startswith("irls: step") for r in records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fixntk"):
+        fixntk.solve(X, y, arr, lam)  # verbose=0: nothing
+    assert not [r for r in caplog.records if r.name == "fixntk"]
+
+
+def test_unconfigured_logging_still_shows_verbose_reports(monkeypatch, capsys):
+    logger = logging.getLogger("fixntk")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    monkeypatch.setattr(logger, "propagate", False)  # no root handler (pytest's)
+    say = _progress.report(2)
+    say("hello")
+    assert "[fixntk] hello" in capsys.readouterr().err
+    assert _progress.report(1) is None  # below the level: no records
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        fixntk.GatedReLURegressor(n_gates=10, lam="cv", n_lams=3, cv=2, verbose=1),
+        fixntk.NTKRegressor(lam="cv", cv=2, verbose=1),
+        fixntk.ReLURegressor(n_gates=10, lam="cv", n_lams=2, cv=2, verbose=1),
+        fixntk.KAREKernelRegressor(n_gates=10, max_iter=3, verbose=1),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_estimators_take_verbose(est, monkeypatch):
+    X, y = planted(n=60, d=2, seed=0)
+    tty = Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    est.set_params(random_state=0).fit(X, y)
+    assert "fixntk" in tty.getvalue()
+    assert np.isfinite(est.predict(X)).all()
