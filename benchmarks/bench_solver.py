@@ -1,7 +1,10 @@
 """asv benchmarks of the group-lasso solver: time, peak memory and the gap reached.
 
 The planted problem of issue 5 (``problems.planted_problem``) over n, p, d and
-lam = lam_ratio * lam_max, solved to a certified relative duality gap of 1e-6.
+lam = lam_ratio * lam_max, solved to a certified relative duality gap of 1e-6; the wide
+problems of issue 16 (n = 20000, p = 200, d = 64, 256, 784; ``WideSolve``, minutes at
+d = 784), the path problem of issue 16 (S1, 50 lams down to 1e-2 and 1e-3 lam_max,
+every point to 1e-6; ``Path``) and the blocks' eigendecomposition (``SymEig``).
 
 The default grid (n in {2000, 5000}, p in {250, 500}, d = 20, lam = 0.1 lam_max) runs in
 a few minutes (``asv run --quick``); ``FIXNTK_BENCH_FULL=1``
@@ -15,7 +18,16 @@ import numpy as np
 
 import fixntk
 
-from .problems import exact_arrangement, planted_data
+from .problems import (
+    LAM_RATIO,
+    PATH_EPS,
+    PATH_LAMS,
+    PATH_PROBLEM,
+    PROBLEMS,
+    WIDE,
+    exact_arrangement,
+    planted_data,
+)
 
 FULL = os.environ.get("FIXNTK_BENCH_FULL") == "1"
 TOL = 1e-6
@@ -137,3 +149,122 @@ class MaskedGradient(_GridProblems):
 
     def time_core(self, *args):
         fixntk._core.masked_gradients(self.X, self.arr.packed, self.R)
+
+
+def _write_named(names, seed=0):
+    """Write the named problems (problems.PROBLEMS) to ./<name>.npz; {name: lam_max}."""
+    lam_max = {}
+    for name in names:
+        size = PROBLEMS[name]
+        X, y = planted_data(size["n"], size["d"], seed=seed)
+        arr = exact_arrangement(X, size["p"], seed=seed + 1)
+        np.savez(f"{name}.npz", X=X, y=y, words=arr.words, gates=arr.gates)
+        lam_max[name] = fixntk.lambda_max(X, y, arr)
+    return lam_max
+
+
+class WideSolve:
+    """fixntk.solve on the wide problems (n = 20000, p = 200, lam = 0.1 lam_max) to a
+    certified relative gap of 1e-6: d = 64, 256, 784 (issue 16: within 60 full masked
+    gradient passes at d = 784, time growing no faster than n d p)."""
+
+    params = list(WIDE)
+    param_names = ["problem"]
+    timeout = 3600
+    number = 1
+    repeat = (1, 2, 600.0)
+    rounds = 1
+
+    def setup_cache(self):
+        return _write_named(WIDE)
+
+    def setup(self, lam_max, name):
+        self.X, self.y, self.arr = load_problem(name)
+        self.lam = LAM_RATIO * lam_max[name]
+        warm_up_solver()
+
+    def _solve(self):
+        return fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL, max_iter=10**7)
+
+    def time_solve(self, *args):
+        self._solve()
+
+    def peakmem_solve(self, *args):
+        self._solve()
+
+    def track_epochs(self, *args):
+        return self._solve().n_iter
+
+    track_epochs.unit = "epochs"
+
+    def track_gap(self, *args):
+        return self._solve().relative_gap
+
+    track_gap.unit = "relative gap"
+
+
+class Path:
+    """fixntk.solve_path on S1: 50 lams from lam_max down to eps * lam_max, every
+    point to a certified relative gap of 1e-6 (issue 16: the path to 1e-2 lam_max
+    within 10 single S1 solves; ``track_single_solves`` is that ratio)."""
+
+    params = list(PATH_EPS)
+    param_names = ["eps"]
+    timeout = 1800
+    number = 1
+    repeat = (1, 3, 300.0)
+    rounds = 1
+
+    def setup_cache(self):
+        return _write_named([PATH_PROBLEM])
+
+    def setup(self, lam_max, eps):
+        self.X, self.y, self.arr = load_problem(PATH_PROBLEM)
+        lmax = lam_max[PATH_PROBLEM]
+        self.lam = LAM_RATIO * lmax
+        self.lams = lmax * np.logspace(0, np.log10(eps), PATH_LAMS)
+        warm_up_solver()
+
+    def _path(self):
+        return fixntk.solve_path(
+            self.X, self.y, self.arr, lams=self.lams, tol=TOL, max_iter=10**7
+        )
+
+    def time_path(self, *args):
+        self._path()
+
+    def track_points_at_tol(self, *args):
+        path = self._path()
+        f0 = 0.5 * float(self.y @ self.y) / self.y.size
+        return int(np.count_nonzero(path.gaps <= TOL * f0))
+
+    track_points_at_tol.unit = "points"
+
+    def track_single_solves(self, *args):
+        import time
+
+        t = time.perf_counter()
+        fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL, max_iter=10**7)
+        single = time.perf_counter() - t
+        t = time.perf_counter()
+        self._path()
+        return (time.perf_counter() - t) / single
+
+    track_single_solves.unit = "single solves"
+
+
+class SymEig:
+    """The eigendecomposition of one block Gram X^T D_i X / n (LAPACK dsyevd through
+    SciPy), as the solver does it once per group of its working set."""
+
+    params = [64, 256, 784]
+    param_names = ["d"]
+
+    def setup(self, d):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((4 * d, d))
+        self.A = X.T @ X / X.shape[0]
+        fixntk._core.sym_eig(self.A[:4, :4])
+
+    def time_sym_eig(self, d):
+        fixntk._core.sym_eig(self.A)

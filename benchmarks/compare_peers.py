@@ -20,11 +20,22 @@ table gives, per solver, the time of the first run whose certified relative gap 
 same time counted in "floors" (one full masked gradient ``X^T (M * R)`` as one BLAS
 product), and the peak resident memory of that run.
 
+The wide problems of issue 16 (``W64``, ``W256``, ``W784``: n = 20000, p = 200,
+d = 64, 256, 784) run the same way. ``--path EPS`` solves the path problem instead:
+50 lams log-spaced from lam_max down to EPS * lam_max on the chosen problem (issue 16:
+S1 with EPS = 1e-2 and 1e-3), each solver warm-starting along the grid (skglm and celer
+by ``warm_start``, adelie by its own path, fixntk by ``solve_path``; scnn has no path
+and is skipped), every point judged by fixntk's gap; a run counts when every point
+reached the target. The table adds the path's time in single solves (fixntk at the
+problem's own lam = 0.1 lam_max, timed in the same worker).
+
 Run from the repository root::
 
     python benchmarks/compare_peers.py --quick            # a tiny problem, seconds
     python benchmarks/compare_peers.py --problem S1       # S1 (also S2, S3; repeatable)
     python benchmarks/compare_peers.py --problem S1 --threads 2 --json s1.json
+    python benchmarks/compare_peers.py --problem W64 --problem W256 --problem W784
+    python benchmarks/compare_peers.py --problem S1 --path 1e-2 --path 1e-3
 
 Peers are optional (``pip install skglm celer adelie``; scnn: ``pip install --no-deps
 pyscnn`` beside ``torch cvxpy opt_einsum linalg-backends``); a peer that is not
@@ -45,7 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from problems import LAM_RATIO, PROBLEMS, pin_threads  # noqa: E402
+from problems import LAM_RATIO, PATH_LAMS, PROBLEMS, pin_threads  # noqa: E402
 
 SOLVERS = ("fixntk", "skglm", "celer", "adelie", "scnn")
 
@@ -135,6 +146,7 @@ class Problem:
         self.X = np.ascontiguousarray(data["X"])
         self.y = np.ascontiguousarray(data["y"])
         self.lam = float(data["lam"])
+        self.lams = data["lams"] if "lams" in data else None  # the path's grid
         self.n, self.d = self.X.shape
         self.arr = fixntk.Arrangement(data["words"], self.n, gates=data["gates"])
         self.p = self.arr.p
@@ -173,6 +185,15 @@ class FixntkSolver:
             res.objective,
             {"n_iter": res.n_iter, "own_rel_gap": res.relative_gap},
         )
+
+    def run_path(self, tol):
+        import numpy as np
+
+        pr = self.prob
+        path = self.fixntk.solve_path(
+            pr.X, pr.y, pr.arr, lams=pr.lams, tol=tol, max_iter=10**7
+        )
+        return list(path.coefs), {"n_iter": int(np.sum(path.n_iters))}
 
 
 class _DesignSolver:
@@ -237,6 +258,20 @@ class _GroupLassoPeer(_DesignSolver):
             **self.extra,
         )
 
+    def run_path(self, tol):
+        import numpy as np
+
+        pr = self.prob
+        est = self._estimator(tol)
+        est.warm_start = True
+        coefs, n_iter = [], 0
+        for lam in pr.lams:
+            est.alpha = float(lam)
+            est.fit(self.A, pr.y)
+            coefs.append(np.asarray(est.coef_, dtype=np.float64).reshape(pr.p, pr.d))
+            n_iter += int(np.max(est.n_iter_))
+        return coefs, {"n_iter": n_iter}
+
 
 class SkglmSolver(_GroupLassoPeer):
     name = "skglm"
@@ -263,7 +298,7 @@ class AdelieSolver:
         self.Mf = np.asfortranarray(prob.arr.masks)
         self.setup_time = time.perf_counter() - t
 
-    def _fit(self, X, M, y, lam, tol):
+    def _fit(self, X, M, y, lams, tol):
         import numpy as np
 
         ad = self.ad
@@ -277,7 +312,7 @@ class AdelieSolver:
             groups=np.arange(0, p * d, d),
             alpha=1.0,
             penalty=np.ones(p),
-            lmda_path=np.array([lam]),
+            lmda_path=np.atleast_1d(np.asarray(lams, dtype=np.float64)),
             intercept=False,
             tol=tol,
             max_iters=10**8,
@@ -308,6 +343,18 @@ class AdelieSolver:
         if not np.isclose(float(state.lmdas[-1]), pr.lam, rtol=1e-12):
             raise RuntimeError(f"adelie solved lmda = {state.lmdas[-1]}, not {pr.lam}")
         return W, theirs, {}
+
+    def run_path(self, tol):
+        import numpy as np
+
+        pr = self.prob
+        state = self._fit(self.Xf, self.Mf, pr.y, pr.lams, tol)
+        coefs = [np.zeros((pr.p, pr.d))] * len(pr.lams)  # points it did not reach
+        for lmda, beta in zip(state.lmdas, state.betas):
+            k = int(np.argmin(np.abs(pr.lams - float(lmda))))
+            if np.isclose(pr.lams[k], float(lmda), rtol=1e-12):
+                coefs[k] = np.asarray(beta.todense()).reshape(pr.p, pr.d)
+        return coefs, {"n_lams_returned": len(state.lmdas)}
 
 
 class ScnnSolver:
@@ -373,6 +420,8 @@ class ScnnSolver:
         objectives = np.asarray(metrics.objective)  # one entry per iteration
         return W, float(objectives[-1]), {"n_iter": len(objectives) - 1}
 
+    run_path = None  # scnn has no path solver (and no warm start)
+
 
 ADAPTERS = {
     "fixntk": FixntkSolver,
@@ -398,8 +447,14 @@ def worker(solver, data_path, tols, target, budget):
     except ImportError as exc:
         emit(skip=f"not installed ({exc}); install with: {INSTALL_HINT[solver]}")
         return
+    if prob.lams is not None and getattr(adapter, "run_path", None) is None:
+        emit(skip="no path solver")
+        return
     adapter.warmup()
     emit(setup_time=getattr(adapter, "setup_time", 0.0), base_rss=peak_rss_mib())
+    if prob.lams is not None:
+        path_worker(adapter, prob, tols, target, budget, emit)
+        return
     t_start = time.perf_counter()
     for tol in tols:
         rss_before = _status_mib("VmRSS")
@@ -429,20 +484,64 @@ def worker(solver, data_path, tols, target, budget):
             break
 
 
+def path_worker(adapter, prob, tols, target, budget, emit):
+    """The path ladder: each run solves the whole grid; every point is judged."""
+    import fixntk
+
+    if adapter.name == "fixntk":  # the yardstick: one solve at the problem's own lam
+        t = time.perf_counter()
+        adapter.run(target)
+        emit(single_time=time.perf_counter() - t)
+    t_start = time.perf_counter()
+    for tol in tols:
+        rss_before = _status_mib("VmRSS")
+        reset_peak_rss()
+        t = time.perf_counter()
+        coefs, info = adapter.run_path(tol)
+        elapsed = time.perf_counter() - t
+        peak = peak_rss_mib()
+        gaps = [
+            fixntk.duality_gap(prob.X, prob.y, prob.arr, W, lam) / prob.f0
+            for W, lam in zip(coefs, prob.lams)
+        ]
+        emit(
+            tol=tol,
+            time=elapsed,
+            rel_gap=max(gaps),
+            at_target=sum(g <= target for g in gaps),
+            points=len(gaps),
+            scale=0.0,
+            peak_rss=peak,
+            rss_before=rss_before,
+            **info,
+        )
+        if max(gaps) <= target:
+            break
+        spent = time.perf_counter() - t_start
+        if spent + 2.0 * elapsed > budget:
+            emit(stopped=f"next tolerance would pass the budget of {budget:.0f} s")
+            break
+
+
 # ----------------------------------------------------------------------------------
 # Parent: build the problem, time the floor, run the workers, print the table.
 
 
-def build_problem(name, seed, tmpdir):
+def build_problem(name, seed, tmpdir, path_eps=None):
     import numpy as np
     from problems import planted_problem
 
     size = PROBLEMS[name]
     t = time.perf_counter()
     X, y, arr, lam = planted_problem(size["n"], size["d"], size["p"], seed=seed)
+    extra = {}
+    if path_eps is not None:
+        lam_max = lam / LAM_RATIO
+        extra["lams"] = lam_max * np.logspace(0, np.log10(path_eps), PATH_LAMS)
     path = os.path.join(tmpdir, f"{name}.npz")
-    np.savez(path, X=X, y=y, words=arr.words, gates=arr.gates, lam=lam)
+    np.savez(path, X=X, y=y, words=arr.words, gates=arr.gates, lam=lam, **extra)
     info = dict(
+        path_eps=path_eps,
         name=name,
         n=X.shape[0],
         d=X.shape[1],
@@ -530,6 +629,8 @@ def run_solver(solver, data_path, info, args):
                 out["notes"].append(rec["stopped"])
             elif "setup_time" in rec:
                 out.update(setup_time=rec["setup_time"], base_rss=rec["base_rss"])
+            elif "single_time" in rec:
+                out["single_time"] = rec["single_time"]
             elif "error" in rec:
                 out["notes"].append(rec["error"])
             elif "tol" in rec:
@@ -590,7 +691,8 @@ def summarise(solver, out, target):
     if hit:
         best = min(hit, key=lambda r: r["time"])
         return dict(best, reached=True)
-    best = min(runs, key=lambda r: r["rel_gap"])
+    # a path: the run with most points at the target, then the smallest worst gap
+    best = min(runs, key=lambda r: (-r.get("at_target", 0), r["rel_gap"]))
     return dict(best, reached=False, longest=max(r["time"] for r in runs))
 
 
@@ -601,6 +703,18 @@ def print_table(info, results, target, threads):
         f"lam = {LAM_RATIO:g} lam_max = {info['lam']:.6g}, F(0) = {info['f0']:.6g}, "
         f"threads = {threads}"
     )
+    path_eps = info.get("path_eps")
+    single = (results.get("fixntk") or {}).get("single_time")
+    if path_eps is not None:
+        print(
+            f"   path: {PATH_LAMS} lams from lam_max down to {path_eps:g} lam_max, "
+            f"warm-started, every point to {target:.0e}; rel gap: the worst point's"
+            + (
+                f"; one fixntk solve at the problem's lam: {single:.3f} s"
+                if single
+                else ""
+            )
+        )
     print(
         f"   floor: one masked gradient X^T (M * R) as one BLAS product: "
         f"{info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
@@ -635,6 +749,10 @@ def print_table(info, results, target, threads):
             ratio = f"{t / ref_time:.1f}"
         elif ref_time:  # reaching the target takes longer than its longest run
             ratio = f">{row['longest'] / ref_time:.1f}"
+        if "points" in row:
+            notes.insert(0, f"{row['at_target']}/{row['points']} points at target")
+            if single:
+                notes.insert(1, f"{t / single:.1f} single solves")
         if out.get("setup_time", 0) > 0.05:
             notes.append(f"design/matrix built in {out['setup_time']:.2f} s, not timed")
         print(
@@ -672,7 +790,7 @@ def main(argv=None):
         "--problem",
         action="append",
         choices=[k for k in PROBLEMS],
-        help="S1, S2 or S3 (repeatable; default S1)",
+        help="S1, S2, S3, W64, W256 or W784 (repeatable; default S1)",
     )
     ap.add_argument(
         "--quick",
@@ -722,6 +840,14 @@ def main(argv=None):
         default=4.0,
         help="largest n x (p d) design built for skglm/celer (GiB)",
     )
+    ap.add_argument(
+        "--path",
+        type=float,
+        action="append",
+        metavar="EPS",
+        help=f"solve the path of {PATH_LAMS} lams from lam_max down to EPS * lam_max "
+        "instead of the single lam (repeatable; issue 16: 1e-2 and 1e-3 on S1)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write all runs to this JSON file")
     # Internal: one solver's ladder in a worker process.
@@ -749,9 +875,9 @@ def main(argv=None):
 
     report = []
     with tempfile.TemporaryDirectory(prefix="fixntk-peers-") as tmp:
-        for name in problems:
+        for name, path_eps in [(p, e) for p in problems for e in args.path or [None]]:
             print(f"building {name} ...", file=sys.stderr, flush=True)
-            path, info = build_problem(name, args.seed, tmp)
+            path, info = build_problem(name, args.seed, tmp, path_eps)
             results = {}
             for solver in solvers:
                 results[solver] = run_solver(solver, path, info, args)

@@ -11,13 +11,23 @@ suite to discover its benchmarks).
 
 import os
 
-# Problem sizes named in issue 5 (n, d, p); lam = lam_ratio * lam_max.
+# Problem sizes named in issue 5 (n, d, p) and the wide problems of issue 16 (rows of
+# MNIST's width at d = 784); lam = lam_ratio * lam_max.
 PROBLEMS = {
     "quick": dict(n=1000, d=10, p=100),
     "S1": dict(n=5000, d=20, p=500),
     "S2": dict(n=20000, d=50, p=1000),
     "S3": dict(n=100000, d=20, p=2000),
+    "W64": dict(n=20000, d=64, p=200),
+    "W256": dict(n=20000, d=256, p=200),
+    "W784": dict(n=20000, d=784, p=200),
 }
+WIDE = ("W64", "W256", "W784")
+# The path problem of issue 16: S1 over 50 lams from lam_max down to eps * lam_max,
+# every point solved to a certified relative gap of 1e-6.
+PATH_PROBLEM = "S1"
+PATH_LAMS = 50
+PATH_EPS = (1e-2, 1e-3)
 LAM_RATIO = 0.1
 N_TEACHER = 10
 NOISE = 0.1

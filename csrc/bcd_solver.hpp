@@ -21,6 +21,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 #include <unordered_map>
 #include <type_traits>
 #include <vector>
@@ -303,28 +304,38 @@ class GroupLassoBCD {
     std::vector<idx_t> todo;
     for (idx_t i : ws)
       if (!cache_[i].ready) todo.push_back(i);
+    if (todo.empty()) return;
+    if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
     const double inv_n = 1.0 / static_cast<double>(n_);
     const idx_t d = d_;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (idx_t t = 0; t < static_cast<idx_t>(todo.size()); ++t) {
-      GroupCache& gc = cache_[todo[t]];
-      M_.indices(todo[t], gc.idx);
-      gc.Q.assign(d * d, 0.0);
-      block_gram(gc.idx, gc.Q.data());
-      if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
-        gc.u.assign(d, 0.0);
-        gather_gradient_range(X_, d, gc.idx.data(), 0, gc.idx.size(), a_.data(), 1,
-                              gc.u.data());
-        for (idx_t a = 0; a < d; ++a)
-          for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
+    bool failed = false;
+#pragma omp parallel
+    {
+      SymEig eig(d);  // one LAPACK workspace per thread
+#pragma omp for schedule(dynamic, 1)
+      for (idx_t t = 0; t < static_cast<idx_t>(todo.size()); ++t) {
+        GroupCache& gc = cache_[todo[t]];
+        M_.indices(todo[t], gc.idx);
+        gc.Q.assign(d * d, 0.0);
+        block_gram(gc.idx, gc.Q.data());
+        if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
+          gc.u.assign(d, 0.0);
+          gather_gradient_range(X_, d, gc.idx.data(), 0, gc.idx.size(), a_.data(), 1,
+                                gc.u.data());
+          for (idx_t a = 0; a < d; ++a)
+            for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
+        }
+        for (double& q : gc.Q) q *= inv_n;
+        gc.s.assign(d, 0.0);
+        gc.U.assign(d * d, 0.0);
+        if (!eig(gc.Q.data(), gc.s.data(), gc.U.data())) {
+#pragma omp atomic write
+          failed = true;
+        }
+        gc.ready = true;
       }
-      for (double& q : gc.Q) q *= inv_n;
-      std::vector<double> A(gc.Q);
-      gc.s.assign(d, 0.0);
-      gc.U.assign(d * d, 0.0);
-      sym_eig(d, A.data(), gc.s.data(), gc.U.data());
-      gc.ready = true;
     }
+    if (failed) throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
   }
 
   void inner(const std::vector<idx_t>& ws, double* W, SolverReport& rep, double inner_target,
@@ -808,33 +819,6 @@ class GroupLassoBCD {
         s += e * e;
       }
     return s;
-  }
-
-  // Solves A z = b in place for a small SPD matrix; false if A is not numerically SPD.
-  static bool cholesky_solve(int K, double* A, double* b) {
-    for (int j = 0; j < K; ++j) {
-      double s = A[j * K + j];
-      for (int k = 0; k < j; ++k) s -= A[j * K + k] * A[j * K + k];
-      if (!(s > 0.0)) return false;
-      const double l = std::sqrt(s);
-      A[j * K + j] = l;
-      for (int i = j + 1; i < K; ++i) {
-        double t = A[i * K + j];
-        for (int k = 0; k < j; ++k) t -= A[i * K + k] * A[j * K + k];
-        A[i * K + j] = t / l;
-      }
-    }
-    for (int i = 0; i < K; ++i) {
-      double t = b[i];
-      for (int k = 0; k < i; ++k) t -= A[i * K + k] * b[k];
-      b[i] = t / A[i * K + i];
-    }
-    for (int i = K - 1; i >= 0; --i) {
-      double t = b[i];
-      for (int k = i + 1; k < K; ++k) t -= A[k * K + i] * b[k];
-      b[i] = t / A[i * K + i];
-    }
-    return true;
   }
 
   const double* X_;

@@ -75,9 +75,10 @@ py::array_t<double> gradients(const carr& X, const marr& packed, const carr& R) 
 py::tuple eig(const carr& A) {
   require(A.ndim() == 2 && A.shape(0) == A.shape(1), "A must be square");
   const idx_t d = A.shape(0);
-  std::vector<double> a(A.data(), A.data() + d * d);
+  require(blas().ready(), "BLAS/LAPACK not registered (import fixntk first)");
   py::array_t<double> s(d), U({d, d});
-  sym_eig(d, a.data(), s.mutable_data(), U.mutable_data());
+  if (!SymEig(d)(A.data(), s.mutable_data(), U.mutable_data()))
+    throw std::runtime_error("LAPACK dsyevd did not converge");
   return py::make_tuple(s, U);
 }
 
@@ -158,12 +159,14 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
 }
 
 void set_blas(std::uintptr_t dgemm, std::uintptr_t dsyrk, std::uintptr_t dpotrf,
-              std::uintptr_t dpotrs) {
+              std::uintptr_t dpotrs, std::uintptr_t dsyevd) {
+  require(dgemm && dsyrk && dpotrf && dpotrs && dsyevd, "set_blas: a null function address");
   Blas& b = blas();
   b.dgemm = reinterpret_cast<dgemm_t>(dgemm);
   b.dsyrk = reinterpret_cast<dsyrk_t>(dsyrk);
   b.dpotrf = reinterpret_cast<dpotrf_t>(dpotrf);
   b.dpotrs = reinterpret_cast<dpotrs_t>(dpotrs);
+  b.dsyevd = reinterpret_cast<dsyevd_t>(dsyevd);
 }
 
 }  // namespace
@@ -175,10 +178,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("masked_gradients", &gradients, py::arg("X"), py::arg("packed"), py::arg("R"),
         "X^T D_i R for every group; returns (p, d, c), unscaled.");
   m.def("set_blas", &set_blas, py::arg("dgemm"), py::arg("dsyrk"), py::arg("dpotrf"),
-        py::arg("dpotrs"),
+        py::arg("dpotrs"), py::arg("dsyevd"),
         "Register BLAS/LAPACK function addresses (Fortran convention) for the solver.");
   m.def("has_blas", []() { return blas().ready(); });
-  m.def("sym_eig", &eig, py::arg("A"), "Jacobi eigendecomposition of a symmetric matrix.");
+  m.def("sym_eig", &eig, py::arg("A"),
+        "Eigendecomposition (s, U) of a symmetric matrix by LAPACK dsyevd, negative "
+        "eigenvalues clamped to 0 (the solver's block Grams).");
   m.def("solve_group_lasso", &solve, py::arg("X"), py::arg("packed"), py::arg("Y"),
         py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
         py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),

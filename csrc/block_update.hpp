@@ -8,49 +8,54 @@
 #include <cmath>
 #include <vector>
 
+#include "blas.hpp"
 #include "masks.hpp"
 
 namespace fixntk {
 
-// Cyclic Jacobi eigendecomposition of a symmetric d x d matrix A (row-major, destroyed).
-// On return s holds the eigenvalues and U (row-major) the eigenvectors as columns.
-inline void sym_eig(idx_t d, double* A, double* s, double* U) {
-  std::fill(U, U + d * d, 0.0);
-  for (idx_t a = 0; a < d; ++a) U[a * d + a] = 1.0;
-  double scale = 0.0;
-  for (idx_t a = 0; a < d * d; ++a) scale += A[a] * A[a];
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0.0;
-    for (idx_t p = 0; p < d; ++p)
-      for (idx_t q = p + 1; q < d; ++q) off += A[p * d + q] * A[p * d + q];
-    if (off <= 1e-30 * scale || off == 0.0) break;
-    for (idx_t p = 0; p < d; ++p) {
-      for (idx_t q = p + 1; q < d; ++q) {
-        const double apq = A[p * d + q];
-        if (std::abs(apq) <= 1e-300) continue;
-        const double theta = (A[q * d + q] - A[p * d + p]) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1.0));
-        const double cs = 1.0 / std::sqrt(t * t + 1.0), sn = t * cs;
-        for (idx_t k = 0; k < d; ++k) {  // columns p, q of A
-          const double akp = A[k * d + p], akq = A[k * d + q];
-          A[k * d + p] = cs * akp - sn * akq;
-          A[k * d + q] = sn * akp + cs * akq;
-        }
-        for (idx_t k = 0; k < d; ++k) {  // rows p, q of A
-          const double apk = A[p * d + k], aqk = A[q * d + k];
-          A[p * d + k] = cs * apk - sn * aqk;
-          A[q * d + k] = sn * apk + cs * aqk;
-        }
-        for (idx_t k = 0; k < d; ++k) {
-          const double ukp = U[k * d + p], ukq = U[k * d + q];
-          U[k * d + p] = cs * ukp - sn * ukq;
-          U[k * d + q] = sn * ukp + cs * ukq;
-        }
-      }
-    }
+// Eigendecomposition of symmetric d x d matrices by LAPACK's dsyevd (divide and conquer;
+// for d = 256 about 150x faster than the cyclic Jacobi it replaces, and orthogonal to
+// round-off). One object per thread: it owns the LAPACK workspace, sized once by a
+// workspace query. BLAS runs one thread inside a solve, so the result does not depend on
+// the thread count.
+class SymEig {
+ public:
+  explicit SymEig(idx_t d) : d_(static_cast<int>(d)), a_(d * d), w_(d) {
+    const char V = 'V', L = 'L';
+    const int query = -1;
+    double lwork = 0.0;
+    int liwork = 0, info = 0;
+    blas().dsyevd(&V, &L, &d_, a_.data(), &d_, w_.data(), &lwork, &query, &liwork, &query,
+                  &info);
+    work_.resize(std::max<std::size_t>(1, static_cast<std::size_t>(lwork)));
+    iwork_.resize(std::max(1, liwork));
   }
-  for (idx_t a = 0; a < d; ++a) s[a] = std::max(A[a * d + a], 0.0);
-}
+
+  // A (d x d, symmetric, row-major) is read. On return s holds the eigenvalues (negative
+  // round-off clamped to 0: A is a Gram matrix) and U (row-major) the orthonormal
+  // eigenvectors as columns, A = U diag(s) U^T. False if LAPACK did not converge.
+  bool operator()(const double* A, double* s, double* U) {
+    const idx_t d = d_;
+    std::copy(A, A + d * d, a_.begin());
+    const char V = 'V', L = 'L';
+    const int lwork = static_cast<int>(work_.size()), liwork = static_cast<int>(iwork_.size());
+    int info = 0;
+    blas().dsyevd(&V, &L, &d_, a_.data(), &d_, w_.data(), work_.data(), &lwork, iwork_.data(),
+                  &liwork, &info);
+    if (info != 0) return false;
+    // a_ holds the eigenvectors column-major (eigenvector j at a_[j d ...]): transpose.
+    for (idx_t j = 0; j < d; ++j) {
+      s[j] = std::max(w_[j], 0.0);
+      for (idx_t k = 0; k < d; ++k) U[k * d + j] = a_[j * d + k];
+    }
+    return true;
+  }
+
+ private:
+  int d_;
+  std::vector<double> a_, w_, work_;
+  std::vector<int> iwork_;
+};
 
 // In both functions below, C > 0 fixes the number of outputs c at compile time (C = 1: the
 // loops over outputs vanish and the loops over rows vectorise); C = 0 takes c at run time.

@@ -16,6 +16,20 @@ def planted(n=300, d=5, n_teacher=4, noise=0.1, seed=0, c=None):
     return X, y
 
 
+def block_normals(seed, stream, block, total, d):
+    """Plain NumPy: the Gaussian draws of fixntk's blocked streams, ``total`` rows of
+    ``d``, rows ``block j .. block (j + 1) - 1`` from
+    ``default_rng(SeedSequence(seed, spawn_key=(stream, j)))`` (the reference for the
+    gates of sample_arrangement and the directions of ntk_weights)."""
+    parts = []
+    for j, start in enumerate(range(0, total, block)):
+        ss = np.random.SeedSequence(seed, spawn_key=(stream, j))
+        parts.append(
+            np.random.default_rng(ss).standard_normal((min(block, total - start), d))
+        )
+    return np.vstack(parts)
+
+
 def dense_design(X, masks):
     """The n x (p d) design [D_1 X, ..., D_p X] (small problems only)."""
     n, d = X.shape

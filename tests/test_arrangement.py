@@ -4,9 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import planted
+from conftest import block_normals, planted
 
 import fixntk
+from fixntk import _arrangement
 
 
 def test_masks_match_gates_and_are_distinct():
@@ -27,7 +28,8 @@ def test_masks_match_gates_and_are_distinct():
 def test_counts_match_bruteforce():
     X, _ = planted(n=60, d=2, seed=0)
     arr = fixntk.sample_arrangement(X, 500, seed=7)
-    G = np.random.default_rng(7).standard_normal((500, 2))
+    # the same gates drawn by NumPy (8 blocks of 64, the last one shorter)
+    G = block_normals(7, _arrangement.GATE_STREAM, _arrangement.GATE_BLOCK, 500, 2)
     S = (X @ G.T >= 0).T
     keys = {}
     for row in S:
@@ -41,6 +43,31 @@ def test_counts_match_bruteforce():
         if row.any() and row.tobytes() not in first:
             first.append(row.tobytes())
     assert [m.tobytes() for m in arr.masks.T] == first
+    # the representative of each mask is its first gate, bit for bit
+    firsts = [next(g for g, row in zip(G, S) if row.tobytes() == m) for m in first]
+    np.testing.assert_array_equal(arr.gates, np.array(firsts))
+
+
+def test_first_gates_of_a_larger_sample_and_many_row_words():
+    # n = 1000 rows (16 words, several score chunks per block) and two sample sizes
+    X, _ = planted(n=1000, d=4, seed=3)
+    small = fixntk.sample_arrangement(X, 150, seed=2)
+    large = fixntk.sample_arrangement(X, 700, seed=2)
+    G = block_normals(2, _arrangement.GATE_STREAM, _arrangement.GATE_BLOCK, 700, 4)
+    M = X @ G.T >= 0
+    uniq, first = np.unique(M, axis=1, return_index=True)
+    np.testing.assert_array_equal(large.masks, M[:, np.sort(first)])
+    np.testing.assert_array_equal(large.masks[:, : small.p], small.masks)
+    np.testing.assert_array_equal(large.gates[: small.p], small.gates)
+
+
+def test_distinct_masks_survives_a_hash_collision():
+    words = np.array([[1, 2], [3, 4], [1, 2], [3, 5], [3, 4]], np.uint64)
+    ids, first = _arrangement.distinct_masks(words, np.full(5, 7, np.uint64))
+    np.testing.assert_array_equal(ids, [0, 1, 0, 2, 1])
+    np.testing.assert_array_equal(first, [0, 1, 3])
+    ids, first = _arrangement.distinct_masks(words, np.arange(5, dtype=np.uint64) % 2)
+    np.testing.assert_array_equal(ids, [0, 1, 0, 2, 1])
 
 
 def test_same_seed_same_arrangement_and_seed_matters():

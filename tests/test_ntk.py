@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import planted
+from conftest import block_normals, planted
 
 import fixntk
 
@@ -256,17 +256,25 @@ def _full_mask_counts(X, masks, H):
     return hits, zero, missing
 
 
-@pytest.mark.parametrize("d, n_known", [(3, 20_000), (10, 0)])
-def test_screened_counts_equal_full_mask_counts(monkeypatch, d, n_known):
+@pytest.mark.parametrize(
+    "d, n_known, n", [(3, 20_000, 150), (10, 0, 150), (3, 300, 50)]
+)
+def test_screened_counts_equal_full_mask_counts(monkeypatch, d, n_known, n):
     # The first 64 screening rows reject almost every direction when d = 10; the counts
-    # must be exactly those of the full masks of the same directions (several batches).
+    # must be exactly those of the full masks of the same directions, drawn here by
+    # NumPy from the documented streams. Small blocks, sub-blocks, rounds and product
+    # chunks make every loop of the kernel turn more than once; n = 50 < 64 rows
+    # screens on every row.
     from fixntk import _ntk
 
-    monkeypatch.setattr(_ntk, "_BATCH_SCORES", 64 * 4096)
-    n, N = 150, 20_000
+    monkeypatch.setattr(_ntk, "DIRECTION_BLOCK", 6000)
+    monkeypatch.setattr(_ntk, "_SUB_BLOCK", 1000)
+    monkeypatch.setattr(_ntk, "_ROUND", 2)
+    monkeypatch.setattr(_ntk, "_SCORES_PER_CHUNK", 64 * n)
+    N = 20_000
     X, _ = planted(n=n, d=d - 1, seed=5)
     X = np.hstack([X, 4.0 * np.ones((n, 1))])  # an intercept: the zero mask has mass
-    H = _ntk._direction_rng(3).standard_normal((N, d))
+    H = block_normals(3, _ntk._STREAM, 6000, N, d)
     if n_known:
         masks = fixntk.sample_arrangement(X, n_known, seed=0).masks
     else:  # cells of some of the very directions drawn, and of 200 others, all on
@@ -280,3 +288,19 @@ def test_screened_counts_equal_full_mask_counts(monkeypatch, d, n_known):
     np.testing.assert_array_equal(np.rint(est.eta * N).astype(np.int64), hits)
     assert round(est.zero_mass * N) == zero and round(est.missing_mass * N) == missing
     assert hits.sum() >= 10 and zero > 0 and missing > 0  # every count is exercised
+
+
+def test_directions_are_numpys_draws():
+    # d = 2, every cell known: the labels of the first directions, one at a time, are
+    # those of NumPy's draws of the documented stream (a prefix of a larger sample)
+    from fixntk import _ntk
+
+    X = np.random.default_rng(0).standard_normal((12, 2))
+    masks, _ = sector_cells(X)
+    masks = masks[:, masks.any(axis=0)]
+    H = block_normals(11, _ntk._STREAM, _ntk.DIRECTION_BLOCK, 9000, 2)
+    for N in (1, 7, 9000):
+        hits, zero, missing = _full_mask_counts(X, masks, H[:N])
+        est = fixntk.ntk_weights(X, masks, n_samples=N, seed=11)
+        np.testing.assert_array_equal(np.rint(est.eta * N).astype(np.int64), hits)
+        assert round(est.zero_mass * N) == zero and missing == 0

@@ -67,16 +67,25 @@ def test_vector_kernels_match_dense_for_every_width(d):
     assert gap <= 1e-8 * primal
 
 
-def test_jacobi_eigendecomposition_matches_numpy():
-    rng = np.random.default_rng(1)
-    B = rng.standard_normal((30, 12))
-    A = B.T @ B
+@pytest.mark.parametrize("d, rows", [(12, 30), (64, 40), (256, 600), (784, 200)])
+def test_eigendecomposition_matches_numpy(d, rows):
+    # the block Grams' eigendecomposition (LAPACK dsyevd): full rank, and rank-deficient
+    # (rows < d) where the zero eigenvalues come back clamped to exactly 0
+    B = np.random.default_rng(d).standard_normal((rows, d))
+    A = B.T @ B / rows
     s, U = _core.sym_eig(A)
-    np.testing.assert_allclose(
-        np.sort(s), np.linalg.eigvalsh(A), rtol=1e-10, atol=1e-10
-    )
-    np.testing.assert_allclose(U @ np.diag(s) @ U.T, A, atol=1e-9)
-    np.testing.assert_allclose(U.T @ U, np.eye(12), atol=1e-12)
+    ref = np.linalg.eigvalsh(A)
+    scale = ref.max()
+    np.testing.assert_allclose(np.sort(s), np.maximum(ref, 0), atol=1e-12 * scale)
+    assert s.min() >= 0.0
+    np.testing.assert_allclose(U @ np.diag(s) @ U.T, A, atol=1e-12 * scale)
+    np.testing.assert_allclose(U.T @ U, np.eye(d), atol=1e-12)
+    # eigenvectors: A u_j = s_j u_j column by column (row-major U, columns are vectors)
+    np.testing.assert_allclose(A @ U, U * s, atol=1e-12 * scale)
+    if rows < d:
+        assert np.count_nonzero(s < 1e-10 * scale) >= d - rows
+    with pytest.raises(ValueError, match="square"):
+        _core.sym_eig(A[:, :-1])
 
 
 def test_lambda_max_is_exact_threshold(small_problem):

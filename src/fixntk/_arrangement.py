@@ -2,70 +2,62 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._gates import n_words, pack_bool_columns, pack_scores
+from ._gates import (
+    block_rng,
+    gate_block,
+    n_words,
+    pack_bool_columns,
+    seed_sequence,
+)
 from ._memory import check_fits
+from ._threads import run_blocks
 from ._validation import check_int, check_X
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
 
-_BATCH_CELLS = 1 << 24  # scores computed per batch (n * gates), 128 MB of float64
+GATE_BLOCK = 64  # gates per generator (fixed: the gates depend on it)
+GATE_STREAM = 0x47415445  # "GATE": the spawn key of the gates' generators
+_SCORES_PER_CHUNK = 1 << 18  # scores (gates x rows) per product, 2 MiB per thread
 
 
-class MaskIndex:
-    """Lookup table from packed masks (rows of uint64 words) to their index.
+def distinct_masks(words, hashes):
+    """Merge equal packed masks.
 
-    Hashes select candidates, and every hit is confirmed by comparing the words, so a
-    hash collision can never merge two different masks.
+    Parameters
+    ----------
+    words : ndarray of shape (m, nwords), uint64
+        Packed masks, one per row.
+    hashes : ndarray of shape (m,), uint64
+        Their hashes (:func:`fixntk._gates.hash_words`).
+
+    Returns
+    -------
+    ids : ndarray of shape (m,), int64
+        The distinct mask of each row, numbered in the order of first occurrence.
+    first : ndarray of shape (p,), int64
+        The row where each distinct mask first occurs.
+
+    Hashes group the rows and the words confirm every group: a 64-bit hash collision
+    (two different masks, one hash) is detected and the rows are then merged by their
+    words alone, so it can never merge two different masks.
     """
-
-    def __init__(self, nwords):
-        self.nwords = nwords
-        self._by_hash = {}
-        self._rows = []
-
-    def __len__(self):
-        return len(self._rows)
-
-    def words(self):
-        if not self._rows:
-            return np.zeros((0, self.nwords), np.uint64)
-        return np.vstack(self._rows)
-
-    def lookup(self, words, hashes, add):
-        """Index of each row of `words`; unknown rows are added (add=True) or get -1."""
-        out = np.full(len(hashes), -1, np.int64)
-        uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
-        by_group = np.argsort(inverse, kind="stable")
-        starts = np.concatenate(
-            ([0], np.cumsum(np.bincount(inverse, minlength=len(uniq))))
+    if len(hashes) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not np.array_equal(words, words[first[inverse]]):
+        _, first, inverse = np.unique(
+            words, axis=0, return_index=True, return_inverse=True
         )
-        # New masks get indices in the order they first occur.
-        for u in np.argsort(first, kind="stable").tolist():
-            h, f = int(uniq[u]), int(first[u])
-            idx = self._find_or_add(h, words[f], add)
-            members = by_group[starts[u] : starts[u + 1]]
-            same = np.all(words[members] == words[f], axis=1)
-            out[members[same]] = idx
-            for j in members[~same].tolist():  # a true 64-bit hash collision
-                out[j] = self._find_or_add(h, words[j], add)
-        return out
-
-    def _find_or_add(self, h, row, add):
-        bucket = self._by_hash.get(h)
-        if bucket is not None:
-            for idx in bucket:
-                if np.array_equal(self._rows[idx][0], row):
-                    return idx
-        if not add:
-            return -1
-        idx = len(self._rows)
-        self._rows.append(row[None, :].copy())
-        self._by_hash.setdefault(h, []).append(idx)
-        return idx
+        inverse = inverse.ravel()
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse], first[order]
 
 
 class Arrangement:
@@ -168,8 +160,16 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     """Sample Gaussian gates and return the distinct masks they induce on the rows of X.
 
     Gates ``g ~ N(0, I_d)`` give masks ``m(g) = 1[X g >= 0]``. Masks are packed into
-    bits, hashed in parallel (Numba) and merged; the all-zero mask is dropped. The
-    result depends only on ``seed``, not on the number of threads.
+    bits, hashed and merged, in parallel (Numba, blocks of gates on as many threads as
+    Numba has); the all-zero mask is dropped. Masks are numbered in the order their
+    first gate was drawn, and that gate represents them.
+
+    The gates are drawn in blocks of 64: gates ``64 j .. 64 j + 63`` are
+    ``default_rng(SeedSequence(seed, spawn_key=(0x47415445, j))).standard_normal(
+    (64, d))`` (the last block shorter). The result depends only on ``seed``, not on
+    the number of threads, and the first gates of a larger sample are those of a
+    smaller one. (The gates of a seed changed once, when the draws moved into the
+    parallel kernels: they used to be one stream of ``default_rng(seed)``.)
 
     Parameters
     ----------
@@ -178,7 +178,7 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
         Number of gates to sample (>= 1). The number p of distinct masks is at most
         this.
     seed : int or None
-        Seed of the NumPy generator that draws the gates.
+        Seed of the gates' generators (None: fresh entropy).
 
     Returns
     -------
@@ -186,40 +186,40 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     """
     X = check_X(X)
     n_gates = check_int(n_gates, "n_gates", 1)
+    root = seed_sequence(seed)
     n, d = X.shape
     nwords = n_words(n)
-    # gates drawn, their packed masks, and one batch of scores
+    chunk = max(1, _SCORES_PER_CHUNK // n)
+    # gates, their packed masks and hashes, and each thread's chunk of scores
     check_fits(
-        n_gates * (d * 8 + nwords * 8 + 16) + 2 * _BATCH_CELLS * 8, "sample_arrangement"
+        n_gates * (d * 8 + nwords * 8 + 9) + numba.get_num_threads() * chunk * n * 8,
+        "sample_arrangement",
     )
-    rng = np.random.default_rng(seed)
-    index = MaskIndex(nwords)
-    counts, reps = [], []
-    batch = max(1, min(n_gates, _BATCH_CELLS // max(n, 1)))
-    done = 0
-    while done < n_gates:
-        b = min(batch, n_gates - done)
-        G = rng.standard_normal((b, d))
-        words, hashes, ones = pack_scores(G @ X.T, nwords)
-        keep = np.flatnonzero(ones > 0)
-        before = len(index)
-        ids = index.lookup(words[keep], hashes[keep], add=True)
-        counts.extend([0] * (len(index) - before))
-        for j, i in zip(keep.tolist(), ids.tolist()):
-            if i == len(reps):
-                reps.append(G[j])
-            counts[i] += 1
-        done += b
-    if len(index) == 0:
+    XT = np.ascontiguousarray(X.T)
+    G = np.empty((n_gates, d))
+    words = np.empty((n_gates, nwords), np.uint64)
+    hashes = np.empty(n_gates, np.uint64)
+    nonzero = np.empty(n_gates, np.bool_)
+
+    def block(j):
+        s = slice(j * GATE_BLOCK, min(n_gates, (j + 1) * GATE_BLOCK))
+        rng = block_rng(root, GATE_STREAM, j)
+        gate_block(rng, XT, chunk, G[s], words[s], hashes[s], nonzero[s])
+
+    run_blocks(block, -(-n_gates // GATE_BLOCK))
+    keep = np.flatnonzero(nonzero)
+    if len(keep) == 0:
         raise ValueError(
             "every sampled gate gave the all-zero mask (X may be all zeros with no "
             "positive scores); no groups to build"
         )
+    ids, first = distinct_masks(words[keep], hashes[keep])
+    rows = keep[first]
     return Arrangement(
-        index.words(),
+        words[rows],
         n,
-        gates=np.array(reps),
-        counts=np.array(counts, np.int64),
+        gates=G[rows],
+        counts=np.bincount(ids, minlength=len(first)),
         n_gates=n_gates,
     )
 

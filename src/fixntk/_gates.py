@@ -1,7 +1,13 @@
-"""Numba kernels for gates and masks: packing, hashing, deduplication.
+"""Numba kernels for gates and masks: Gaussian draws, scores, packing, hashing, lookup.
 
-Every kernel works on one gate (one row of the score matrix) at a time inside
-``prange``, so its result does not depend on the number of threads.
+Gaussian vectors (the gates of :func:`~fixntk.sample_arrangement`, the directions of
+:func:`~fixntk.ntk_weights`) are drawn in blocks of a fixed size, block ``j`` from its
+own NumPy generator, ``default_rng(SeedSequence(seed, spawn_key=(stream, j)))``. A
+block's kernel draws its vectors (NumPy's own normal sampler, run by Numba), forms
+their scores on X by BLAS and packs, hashes and looks up the masks, without the GIL;
+blocks run on as many threads as Numba has (:func:`fixntk._threads.run_blocks`), each
+writing its own part of the outputs. So the result depends only on the seed, never on
+the number of threads, and the first ``k`` vectors are the same whatever the total.
 """
 
 import numpy as np
@@ -11,10 +17,39 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
+# Labels of directions in direction_block (cells of the arrangement are >= 0).
+ZERO = -1  # the all-zero mask (not a known cell)
+MISSING = -2  # a non-zero mask that is not a known cell
+
 
 def n_words(n):
     """64-bit words needed to hold n mask bits."""
     return (n + 63) // 64
+
+
+def seed_sequence(seed):
+    """Root ``SeedSequence`` of a non-negative integer seed (None: fresh entropy)."""
+    if seed is None:
+        return np.random.SeedSequence()
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None; got {seed}")
+    return np.random.SeedSequence(int(seed))
+
+
+def block_rng(root, stream, j):
+    """Generator of block ``j`` of ``stream``: PCG64 seeded by
+    ``SeedSequence(root.entropy, spawn_key=root.spawn_key + (stream, j))``."""
+    return np.random.default_rng(
+        np.random.SeedSequence(
+            root.entropy,
+            spawn_key=(*root.spawn_key, stream, j),
+            pool_size=root.pool_size,
+        )
+    )
 
 
 @njit(cache=True, inline="always")
@@ -24,33 +59,31 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, parallel=True)
-def pack_scores(S, nwords):
-    """Pack the masks 1[S[g, k] >= 0] of scores S (B, n) into words (B, nwords).
+@njit(cache=True, inline="always")
+def _hash_row(words):
+    """Hash of one packed mask (a row of words)."""
+    nwords = words.shape[0]
+    h = np.uint64(nwords) * _GOLDEN
+    for w in range(nwords):
+        h = _mix64(h ^ (words[w] + _GOLDEN + np.uint64(w)))
+    return h
 
-    Bit k of the mask is bit (k % 64) of word k // 64, so the little-endian byte view
-    holds row k at bit (k % 8) of byte k // 8. Returns (words, hashes, popcounts).
-    """
-    B, n = S.shape
-    words = np.zeros((B, nwords), np.uint64)
-    hashes = np.empty(B, np.uint64)
-    ones = np.empty(B, np.int64)
-    for g in prange(B):
-        h = np.uint64(nwords) * _GOLDEN
-        cnt = 0
-        for w in range(nwords):
-            word = np.uint64(0)
-            k0 = w * 64
-            k1 = min(n, k0 + 64)
-            for k in range(k0, k1):
-                if S[g, k] >= 0.0:
-                    word |= np.uint64(1) << np.uint64(k - k0)
-                    cnt += 1
-            words[g, w] = word
-            h = _mix64(h ^ (word + _GOLDEN + np.uint64(w)))
-        hashes[g] = h
-        ones[g] = cnt
-    return words, hashes, ones
+
+@njit(cache=True, inline="always")
+def _pack_row(s, out):
+    """Pack the mask 1[s[k] >= 0] of one row of scores s (n,) into out (nwords):
+    bit k of the mask is bit k % 64 of word k // 64, so the little-endian byte view
+    holds row k at bit k % 8 of byte k // 8. Returns (hash, whether any bit is set)."""
+    n = s.shape[0]
+    any_set = np.uint64(0)
+    for w in range(out.shape[0]):
+        word = np.uint64(0)
+        k0 = w * 64
+        for k in range(k0, min(n, k0 + 64)):
+            word |= np.uint64(s[k] >= 0.0) << np.uint64(k - k0)
+        out[w] = word
+        any_set |= word
+    return _hash_row(out), any_set != 0
 
 
 @njit(cache=True, parallel=True)
@@ -67,38 +100,103 @@ def pack_bool_columns(masks, nwords):
 
 @njit(cache=True, parallel=True)
 def hash_words(words):
-    """Hashes of packed masks (rows of words), as computed by pack_scores."""
-    B, nwords = words.shape
+    """Hashes of packed masks (rows of words), as computed when they are packed."""
+    B = words.shape[0]
     hashes = np.empty(B, np.uint64)
     for g in prange(B):
-        h = np.uint64(nwords) * _GOLDEN
-        for w in range(nwords):
-            h = _mix64(h ^ (words[g, w] + _GOLDEN + np.uint64(w)))
-        hashes[g] = h
+        hashes[g] = _hash_row(words[g])
     return hashes
 
 
-@njit(cache=True, parallel=True)
-def pack_screen(S, H, tie):
-    """Pack the signs of scores S (B, m <= 64) into one word per direction, and flag the
-    directions with a score within ``tie * ||H[g]||`` of zero (its sign may round
-    differently in another product). Returns (words, flags)."""
-    B, m = S.shape
-    words = np.empty(B, np.uint64)
-    near = np.empty(B, np.bool_)
-    for g in prange(B):
-        hn = 0.0
-        for k in range(H.shape[1]):
-            hn += H[g, k] * H[g, k]
-        limit = tie * np.sqrt(hn)
-        word = np.uint64(0)
-        flag = False
-        for k in range(m):
-            s = S[g, k]
-            if s >= 0.0:
-                word |= np.uint64(1) << np.uint64(k)
-            if abs(s) <= limit:
-                flag = True
-        words[g] = word
-        near[g] = flag
-    return words, near
+@njit(cache=True, nogil=True)
+def gate_block(rng, XT, chunk, G, words, hashes, nonzero):
+    """Draw the gates G (b, d) of one block from ``rng`` and pack their masks
+    ``1[X g >= 0]`` on the rows of X (``XT`` is X.T, contiguous): words (b, nwords),
+    hashes (b,), nonzero (b,) (False for the all-zero mask). Scores are formed
+    ``chunk`` gates at a time."""
+    b, d = G.shape
+    G[:, :] = rng.standard_normal((b, d))
+    for c0 in range(0, b, chunk):
+        c1 = min(b, c0 + chunk)
+        S = np.dot(G[c0:c1], XT)
+        for g in range(c1 - c0):
+            h, nz = _pack_row(S[g], words[c0 + g])
+            hashes[c0 + g] = h
+            nonzero[c0 + g] = nz
+
+
+@njit(cache=True, inline="always")
+def _member(sorted_words, word):
+    i = np.searchsorted(sorted_words, word)
+    return i < sorted_words.shape[0] and sorted_words[i] == word
+
+
+@njit(cache=True, inline="always")
+def _lookup(cell_hashes, cell_index, cell_words, h, row):
+    """Index of the known cell whose packed mask is ``row`` (hash ``h``), or -1.
+    ``cell_hashes`` is sorted and ``cell_index`` maps it to rows of ``cell_words``;
+    a hash only selects candidates, the words decide."""
+    i = np.searchsorted(cell_hashes, h)
+    while i < cell_hashes.shape[0] and cell_hashes[i] == h:
+        c = cell_index[i]
+        same = True
+        for w in range(row.shape[0]):
+            if cell_words[c, w] != row[w]:
+                same = False
+                break
+        if same:
+            return c
+        i += 1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def direction_block(
+    rng, b, sub, XpT, tie, prefixes, XT, chunk, cell_hashes, cell_index, cell_words, out
+):
+    """Draw ``b`` Gaussian directions h from ``rng`` (``sub`` at a time) and label each
+    with the known cell of its mask ``1[X h >= 0]``, or ZERO / MISSING, into out (b,).
+
+    A direction can only be in a known cell if its signs on the m screening rows
+    (``XpT`` is their transpose, (d, m <= 64)) form one of the known cells' patterns
+    ``prefixes`` (sorted); the full mask is formed (``chunk`` directions per product)
+    only for those, for the all-negative pattern (maybe the zero mask) and for the
+    directions with a screening score within ``tie * ||h||`` of zero (its sign may round
+    the other way in the full product). The labels are those of the full masks.
+    """
+    d, m = XpT.shape
+    row = np.empty(cell_words.shape[1], np.uint64)
+    cand = np.empty(min(b, sub), np.int64)
+    for s0 in range(0, b, sub):
+        s1 = min(b, s0 + sub)
+        H = rng.standard_normal((s1 - s0, d))
+        S = np.dot(H, XpT)
+        nc = 0
+        for g in range(s1 - s0):
+            hn = 0.0
+            for k in range(d):
+                hn += H[g, k] * H[g, k]
+            limit = tie * np.sqrt(hn)
+            word = np.uint64(0)
+            near = False
+            for k in range(m):
+                score = S[g, k]
+                word |= np.uint64(score >= 0.0) << np.uint64(k)
+                near |= abs(score) <= limit
+            if word == 0 or near or _member(prefixes, word):
+                cand[nc] = g
+                nc += 1
+            else:
+                out[s0 + g] = MISSING
+        for c0 in range(0, nc, chunk):
+            c1 = min(nc, c0 + chunk)
+            Hc = np.empty((c1 - c0, d))
+            for i in range(c1 - c0):
+                Hc[i] = H[cand[c0 + i]]
+            F = np.dot(Hc, XT)
+            for i in range(c1 - c0):
+                h, nz = _pack_row(F[i], row)
+                cell = _lookup(cell_hashes, cell_index, cell_words, h, row)
+                if cell < 0:
+                    cell = MISSING if nz else ZERO
+                out[s0 + cand[c0 + i]] = cell

@@ -1,13 +1,13 @@
 """NTK weights: the Gaussian measure of each cell of the arrangement, by Monte Carlo.
 
-Directions ``h ~ N(0, I)`` are drawn in batches. A direction can only be in a known
-cell if its signs on a fixed subset of 64 rows (spread over X) agree with those of a
-known cell, and in more than a few dimensions almost no direction passes that test: so
-the signs on the 64 rows are computed first (a 64-column product), and the full mask
-``1[X h >= 0]`` only for the few directions that pass. Masks are packed and hashed by
-the Numba kernel of :mod:`fixntk._gates` (parallel, one direction per ``prange``
-step), then looked up in the arrangement's hash table. The counts are exactly those of
-computing every full mask.
+Directions ``h ~ N(0, I)`` are drawn in blocks, each block from its own generator and
+labelled by a Numba kernel without the GIL (:func:`fixntk._gates.direction_block`;
+blocks run on as many threads as Numba has). A direction can only be in a known cell if
+its signs on a fixed subset of 64 rows (spread over X) agree with those of a known
+cell, and in more than a few dimensions almost no direction passes that test: so the
+signs on the 64 rows are computed first (a 64-column product), and the full mask
+``1[X h >= 0]`` only for the few directions that pass, then hashed and looked up among
+the known cells. The counts are exactly those of computing every full mask.
 """
 
 from __future__ import annotations
@@ -17,13 +17,24 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._arrangement import Arrangement, MaskIndex, as_arrangement
-from ._gates import hash_words, n_words, pack_scores, pack_screen
+from ._arrangement import Arrangement, as_arrangement, distinct_masks
+from ._gates import (
+    MISSING,
+    ZERO,
+    block_rng,
+    direction_block,
+    hash_words,
+    seed_sequence,
+)
+from ._threads import run_blocks
 from ._validation import check_int, check_X
 
 __all__ = ["NTKWeights", "ntk_weights"]
 
-_BATCH_SCORES = 1 << 22  # scores per batch (directions * rows), 32 MB of float64
+DIRECTION_BLOCK = 8192  # directions per generator (fixed: the estimate depends on it)
+_SUB_BLOCK = 1024  # directions drawn and screened at a time inside a block
+_SCORES_PER_CHUNK = 1 << 18  # full-mask scores (directions x rows) per product
+_ROUND = 64  # blocks labelled before their counts are added up
 _PREFIX = 64  # rows whose signs screen the directions (one packed word)
 # The directions come from their own stream: with the same integer seed, the gates of
 # sample_arrangement would otherwise be re-drawn and every known cell hit by
@@ -70,56 +81,12 @@ class NTKWeights:
         return float(self.eta.sum())
 
 
-def _direction_rng(seed):
-    if seed is None:
-        return np.random.default_rng()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None; got {seed}")
-    return np.random.default_rng(
-        np.random.SeedSequence(int(seed), spawn_key=(_STREAM,))
-    )
-
-
-def _batches(total, batch):
-    done = 0
-    while done < total:
-        b = min(batch, total - done)
-        yield b
-        done += b
-
-
 def _bits_at(words, rows):
     """Bits ``rows`` of packed masks ``words`` (m, nwords), packed into one word
     each."""
     rows = np.asarray(rows, np.int64)
     bits = (words[:, rows // 64] >> (rows % 64).astype(np.uint64)) & np.uint64(1)
     return (bits << np.arange(len(rows), dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
-
-
-class _FullMasks:
-    """Counts full masks of directions into ``counts`` (known cells, zero, missing)."""
-
-    def __init__(self, X, index, known_hashes, counts):
-        self.XT = np.ascontiguousarray(X.T)
-        self.index, self.known_hashes, self.counts = index, known_hashes, counts
-        self.nwords = n_words(X.shape[0])
-
-    def count(self, H):
-        if len(H) == 0:
-            return
-        n_cells = len(self.counts) - 2
-        words, hashes, ones = pack_scores(H @ self.XT, self.nwords)
-        # Only directions whose hash is known can be in a known cell; lookup confirms.
-        cand = np.flatnonzero(np.isin(hashes, self.known_hashes))
-        ids = self.index.lookup(words[cand], hashes[cand], add=False)
-        found = ids >= 0
-        self.counts[:n_cells] += np.bincount(ids[found], minlength=n_cells)
-        outside = np.ones(len(H), bool)
-        outside[cand[found]] = False
-        self.counts[-2] += int(np.count_nonzero(outside & (ones == 0)))
-        self.counts[-1] += int(np.count_nonzero(outside & (ones > 0)))
 
 
 def ntk_weights(
@@ -154,9 +121,13 @@ def ntk_weights(
     n_samples : int
         Gaussian directions to draw (standard errors shrink like ``1/sqrt(n_samples)``).
     seed : int or None
-        Seed of the directions' generator (a stream of its own: the same seed as
-        :func:`sample_arrangement` does not re-draw its gates). The estimate depends
-        only on the seed, not on the number of threads.
+        Seed of the directions' generators (a stream of its own: the same seed as
+        :func:`sample_arrangement` does not re-draw its gates). Directions
+        ``8192 j .. 8192 j + 8191`` are ``default_rng(SeedSequence(seed,
+        spawn_key=(0x4E544B, j))).standard_normal((8192, d))`` (the last block
+        shorter), so the estimate depends only on the seed and ``n_samples``, not on
+        the number of threads. (The estimate of a seed changed once, when the draws
+        moved into the parallel kernels: they used to be one stream.)
 
     Returns
     -------
@@ -166,40 +137,48 @@ def ntk_weights(
     n, d = X.shape
     arr = as_arrangement(arr, n)
     n_samples = check_int(n_samples, "n_samples", 1)
-    nwords = n_words(n)
+    root = seed_sequence(seed)
 
-    index = MaskIndex(nwords)
-    cell = index.lookup(arr.words, hash_words(arr.words), add=True)  # column -> cell
-    n_cells = len(index)
-    known_hashes = np.unique(hash_words(index.words()))
+    cell, first = distinct_masks(arr.words, hash_words(arr.words))  # column -> cell
+    cell_words = arr.words[first]
+    n_cells = len(first)
+    cell_hashes = hash_words(cell_words)
+    by_hash = np.argsort(cell_hashes, kind="stable")
+    m = min(_PREFIX, n)
+    rows = (np.arange(m) * n) // m
+    prefixes = np.unique(_bits_at(cell_words, rows))
+    Xp = X[rows]
+    XpT, XT = np.ascontiguousarray(Xp.T), np.ascontiguousarray(X.T)
+    # scores this close to zero may round to the other sign in the full product:
+    # such directions are not screened out
+    tie = 1e-12 * float(np.sqrt((Xp**2).sum(axis=1)).max())
+    chunk = max(1, _SCORES_PER_CHUNK // n)
+    tables = (cell_hashes[by_hash], by_hash, cell_words)
 
-    counts = np.zeros(n_cells + 2, np.int64)  # hits of each cell, zero mask, missing
-    rng = _direction_rng(seed)
-    if nwords == 1:  # a mask is one word: nothing to screen
-        full = _FullMasks(X, index, known_hashes, counts)
-        batch = max(1, min(n_samples, _BATCH_SCORES // n))
-        for b in _batches(n_samples, batch):
-            full.count(rng.standard_normal((b, d)))
-    else:
-        rows = (np.arange(_PREFIX) * n) // _PREFIX
-        prefixes = np.unique(_bits_at(index.words(), rows))
-        Xp = np.ascontiguousarray(X[rows])
-        # scores this close to zero may round to the other sign in the full product:
-        # such directions are not screened out
-        tie = 1e-12 * float(np.sqrt((Xp**2).sum(axis=1)).max())
-        full = _FullMasks(X, index, known_hashes, counts)
-        batch = max(1, min(n_samples, _BATCH_SCORES // _PREFIX))
-        for b in _batches(n_samples, batch):
-            H = rng.standard_normal((b, d))
-            w, near = pack_screen(H @ Xp.T, H, tie)
-            # a known cell's prefix, or all negative so far (maybe the zero mask)
-            screen = np.isin(w, prefixes) | (w == 0) | near
-            counts[-1] += b - int(np.count_nonzero(screen))
-            cand = H[screen]
-            step = max(1, _BATCH_SCORES // n)
-            for i in range(0, len(cand), step):
-                full.count(cand[i : i + step])
-    hits, n_zero, n_missing = counts[:n_cells], counts[-2], counts[-1]
+    def label_blocks(r0, r1):
+        """Labels (a cell, ZERO or MISSING) of the directions of blocks r0 .. r1 - 1."""
+        start = r0 * DIRECTION_BLOCK
+        labels = np.empty(min(n_samples, r1 * DIRECTION_BLOCK) - start, np.int64)
+
+        def block(i):
+            s0 = (r0 + i) * DIRECTION_BLOCK
+            s1 = min(n_samples, s0 + DIRECTION_BLOCK)
+            rng = block_rng(root, _STREAM, r0 + i)
+            out = labels[s0 - start : s1 - start]
+            direction_block(
+                rng, s1 - s0, _SUB_BLOCK, XpT, tie, prefixes, XT, chunk, *tables, out
+            )
+
+        run_blocks(block, r1 - r0)
+        return labels
+
+    # counts[label + 2]: MISSING, ZERO, then the hits of each cell
+    counts = np.zeros(n_cells + 2, np.int64)
+    n_blocks = -(-n_samples // DIRECTION_BLOCK)
+    for r0 in range(0, n_blocks, _ROUND):
+        labels = label_blocks(r0, min(n_blocks, r0 + _ROUND))
+        counts += np.bincount(labels + 2, minlength=n_cells + 2)
+    n_missing, n_zero, hits = counts[MISSING + 2], counts[ZERO + 2], counts[2:]
 
     q = hits / n_samples
     # a mask given twice: its copies split the cell's mass

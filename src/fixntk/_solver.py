@@ -48,6 +48,7 @@ def _register_blas():
         address(cython_blas, "dsyrk"),
         address(cython_lapack, "dpotrf"),
         address(cython_lapack, "dpotrs"),
+        address(cython_lapack, "dsyevd"),
     )
 
 

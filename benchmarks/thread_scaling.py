@@ -1,0 +1,161 @@
+"""Speed-up of the parallel kernels from 1 to 2 (or more) threads.
+
+``sample_arrangement`` and ``ntk_weights`` on Gaussian data with d = 20 (the planted
+problem's X), each call timed in a fresh process whose thread count is pinned through
+the environment (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``; BLAS on one thread) and,
+where ``taskset`` exists, by CPU affinity (``taskset -c 0`` against ``-c 0,1``). The
+processes of the thread counts alternate, ``--repeat`` rounds, and the best time of each
+is kept (the machine may be shared). Results are bit-identical for every thread count;
+the script checks that too.
+
+Run from the repository root::
+
+    python benchmarks/thread_scaling.py --quick           # small sizes, seconds
+    python benchmarks/thread_scaling.py                   # n = 1000 .. 20000
+    python benchmarks/thread_scaling.py --threads 1,2,4 --repeat 5 --json t.json
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from problems import THREAD_VARS  # noqa: E402
+
+D = 20
+FULL = {
+    "sample_arrangement": [(n, g) for n in (1000, 5000, 20000) for g in (1000, 10000)],
+    "ntk_weights": [(n, s) for n in (1000, 5000, 20000) for s in (10**5, 10**6)],
+}
+QUICK = {
+    "sample_arrangement": [(1000, 1000), (5000, 2000)],
+    "ntk_weights": [(1000, 10**5)],
+}
+NTK_GATES = 2000  # gates of the arrangement whose NTK weights are estimated
+
+
+def worker(job, n, size, reps):
+    """Time `reps` calls in this process; print one JSON line."""
+    import numpy as np
+    from problems import planted_data
+
+    import fixntk
+
+    X, _ = planted_data(n, D, seed=0)
+    if job == "sample_arrangement":
+        fixntk.sample_arrangement(X[:100], 100, seed=1)  # load the kernels
+
+        def call():
+            arr = fixntk.sample_arrangement(X, size, seed=1)
+            return arr.words, arr.gates, arr.counts
+
+    else:
+        arr = fixntk.sample_arrangement(X, NTK_GATES, seed=1)
+        fixntk.ntk_weights(X[:100], arr.masks[:100], 1000, seed=0)
+
+        def call():
+            est = fixntk.ntk_weights(X, arr, n_samples=size, seed=2)
+            return est.eta, np.array([est.missing_mass, est.zero_mass])
+
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = call()
+        times.append(time.perf_counter() - t)
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in out))
+    print(json.dumps({"times": times, "digest": digest.hexdigest()[:16]}), flush=True)
+
+
+def run_worker(job, n, size, threads, reps, use_taskset):
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = "1"
+    env["NUMBA_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", job]
+    cmd += ["--n", str(n), "--size", str(size), "--reps", str(reps)]
+    if use_taskset:
+        cmd = ["taskset", "-c", ",".join(map(str, range(threads)))] + cmd
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--quick", action="store_true", help="small sizes only")
+    ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds")
+    ap.add_argument("--reps", type=int, default=2, help="calls timed per process")
+    ap.add_argument(
+        "--jobs", default="sample_arrangement,ntk_weights", help="what to time"
+    )
+    ap.add_argument("--no-taskset", action="store_true", help="pin by environment only")
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.n, args.size, args.reps)
+        return 0
+
+    threads = [int(t) for t in args.threads.split(",")]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    use_taskset = (
+        not args.no_taskset and shutil.which("taskset") and max(threads) <= cores
+    )
+    grid = QUICK if args.quick else FULL
+    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    unit = {"sample_arrangement": "gates", "ntk_weights": "samples"}
+    print(
+        f"d = {D}; best of {args.repeat} alternating processes x {args.reps} calls; "
+        f"pinned by {'taskset and ' if use_taskset else ''}environment"
+    )
+    head = "".join(f"{f'{t} thr [s]':>12s}" for t in threads)
+    ratios = "".join(f"{f'x {t}':>8s}" for t in threads[1:])
+    print(f"{'job':20s} {'n':>7s} {'size':>9s}{head}{ratios}  same result")
+    results = []
+    for job in jobs:
+        for n, size in grid[job]:
+            best = {t: float("inf") for t in threads}
+            digests = set()
+            for _ in range(args.repeat):
+                for t in threads:
+                    rec = run_worker(job, n, size, t, args.reps, use_taskset)
+                    best[t] = min(best[t], min(rec["times"]))
+                    digests.add(rec["digest"])
+            speedups = {t: best[threads[0]] / best[t] for t in threads[1:]}
+            row = "".join(f"{best[t]:12.3f}" for t in threads)
+            row += "".join(f"{speedups[t]:8.2f}" for t in threads[1:])
+            same = "yes" if len(digests) == 1 else "NO"
+            print(f"{job:20s} {n:7d} {size:9d}{row}  {same}", flush=True)
+            results.append(
+                dict(
+                    job=job,
+                    n=n,
+                    d=D,
+                    size=size,
+                    size_unit=unit[job],
+                    best=best,
+                    speedup=speedups,
+                    identical=len(digests) == 1,
+                )
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": threads, "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
