@@ -7,7 +7,15 @@
 // and is profiled out exactly: b = a^T R / ||a||^2 for the stored residual R, so block
 // gradients use the centred residual R - a b and block Grams X^T D_i X - u_i u_i^T/||a||^2
 // with u_i = X^T D_i a. Stopped on the duality gap with the rescaled centred residual as
-// dual point (a^T theta = 0 is the intercept's dual constraint):
+// dual point (a^T theta = 0 is the intercept's dual constraint).
+// Output weights (ow, n x c: a weight per row and output, the multinomial's Newton
+// model) cannot be folded into the rows, which the outputs share: then X and Y stay as
+// given, the residual R is kept with its weighted copy RW = w o R for the block
+// gradients, each block has one Gram X^T D_i diag(w_l) X per output, and the intercept
+// of output l is sum_k w_kl R_kl / sum_k w_kl. A free shift per row, shared by the
+// outputs (row_shift), makes the output-weighted problem the exact Newton model of the
+// multinomial loss: for Hessian diag(p) - p p^T (sum p = 1),
+// delta^T H delta = min_a sum_l p_l (delta_l - a)^2:
 //   theta = Rc / max(1, max_i ||X^T D_i Rc||_F / (n lam)),
 //   gap   = F(W) - (||Y||^2 - ||Y - theta||^2) / (2n).
 // Outer loop: all block gradients in one masked product, certificate, working set of the
@@ -47,6 +55,7 @@ struct SolverOptions {
   int newton_builds = 6;      // ... at most this many Newton attempts per solve
   double gap_target = 0.0;    // absolute gap to reach; when > 0 it replaces tol * F(0)
   double weight_sum = 0.0;    // the normaliser N of weighted data; <= 0: sum of weights
+  bool row_shift = false;     // with output weights: a free shift per row (all outputs)
 };
 
 struct SolverReport {
@@ -66,22 +75,33 @@ struct SolverReport {
 struct GroupCache {
   bool ready = false;
   std::vector<std::int32_t> idx;
-  std::vector<double> Q, s, U;  // Gram / n, its eigenvalues and eigenvectors
-  std::vector<double> u;        // X^T D_i a (with an intercept): the centring of Q
+  std::vector<double> Q, s, U;  // Gram / n, its eigenvalues and eigenvectors (one per
+                                // output with output weights)
+  std::vector<double> u;        // X^T D_i a (with an intercept): the centring of Q (one
+                                // per output with output weights, X^T D_i w_l)
 };
 
 class GroupLassoBCD {
  public:
   // should_stop: polled about every 0.1 s; returns true to abandon (e.g. Ctrl-C).
   // report: called after each certificate with (outer, epochs, primal, gap).
-  // sw: sample weights (n, >= 0) or nullptr for all ones; intercept: fit b.
+  // sw: sample weights (n, >= 0) or nullptr for all ones; ow: output weights (n x c)
+  // or nullptr (not both); intercept: fit b.
   GroupLassoBCD(const double* X, idx_t n, idx_t d, const PackedMasks& M, const double* Y,
                 idx_t c, const double* sw, bool intercept, SolverOptions opt,
                 std::function<bool()> should_stop,
-                std::function<void(long, long, double, double)> report)
+                std::function<void(long, long, double, double)> report,
+                const double* ow = nullptr)
       : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), intercept_(intercept), opt_(opt),
         should_stop_(std::move(should_stop)), report_(std::move(report)), cache_(M.p) {
-    if (sw != nullptr) {
+    if (ow != nullptr) {
+      // w~ = w n / N, so that F = 1/(2n) sum_kl w~_kl R_kl^2
+      const double total = opt_.weight_sum > 0 ? opt_.weight_sum : static_cast<double>(n);
+      Ow_.resize(n * c);
+      for (idx_t a = 0; a < n * c; ++a) Ow_[a] = ow[a] * static_cast<double>(n) / total;
+      ow_ = Ow_.data();
+      opt_.newton = false;  // the polish's Gram assumes one weight per row
+    } else if (sw != nullptr) {
       double total = opt_.weight_sum;
       if (!(total > 0)) {
         total = 0.0;
@@ -104,7 +124,21 @@ class GroupLassoBCD {
     // Yc = the targets with the best intercept removed (Y itself without an intercept):
     // F(0) and the Newton polish's right-hand side use it.
     Yc_.assign(Y_, Y_ + n * c);
-    if (intercept_) {
+    a2l_.assign(c, 0.0);
+    row_shift_ = ow_ != nullptr && opt_.row_shift;
+    if (ow_ != nullptr && intercept_)
+      for (idx_t k = 0; k < n; ++k)
+        for (idx_t l = 0; l < c; ++l) a2l_[l] += ow_[k * c + l];
+    if (row_shift_) {
+      Yc_ = two_way_centred(Y_, nullptr);
+    } else if (intercept_ && ow_ != nullptr) {
+      std::vector<double> wy(c, 0.0);
+      for (idx_t k = 0; k < n; ++k)
+        for (idx_t l = 0; l < c; ++l) wy[l] += ow_[k * c + l] * Y_[k * c + l];
+      for (idx_t k = 0; k < n; ++k)
+        for (idx_t l = 0; l < c; ++l)
+          if (a2l_[l] > 0) Yc_[k * c + l] -= wy[l] / a2l_[l];
+    } else if (intercept_) {
       a2_ = 0.0;
       for (idx_t k = 0; k < n; ++k) a2_ += a_[k] * a_[k];
       std::vector<double> ay(c, 0.0);
@@ -112,6 +146,7 @@ class GroupLassoBCD {
         for (idx_t l = 0; l < c; ++l) ay[l] += a_[k] * Y_[k * c + l];
       for (idx_t k = 0; k < n; ++k)
         for (idx_t l = 0; l < c; ++l) Yc_[k * c + l] -= a_[k] * ay[l] / a2_;
+      a2l_.assign(c, a2_);
     }
   }
 
@@ -127,10 +162,14 @@ class GroupLassoBCD {
       if (wnorm_[i] > 0) active.push_back(i);
     }
     masked_predict(X_, n_, d_, M_, W, c_, active, R_.data());
-    double y2 = 0.0;  // ||Yc||^2
+    double y2 = 0.0;  // ||Yc||^2 (weighted by w with output weights)
     for (idx_t a = 0; a < nc; ++a) {
       R_[a] = Y_[a] - R_[a];
-      y2 += Yc_[a] * Yc_[a];
+      y2 += omega(a) * Yc_[a] * Yc_[a];
+    }
+    if (ow_ != nullptr) {
+      RW_.resize(nc);
+      for (idx_t a = 0; a < nc; ++a) RW_[a] = ow_[a] * R_[a];
     }
     rep.f0 = 0.5 * y2 * inv_n;
     const double target = opt_.gap_target > 0 ? opt_.gap_target : opt_.tol * rep.f0;
@@ -143,7 +182,7 @@ class GroupLassoBCD {
 
     for (;;) {
       const double* Rc = centred_residual();
-      masked_gradients(X_, n_, d_, M_, Rc, c_, G.data(), &P_);
+      masked_gradients(X_, n_, d_, M_, centred_gradient_residual(Rc), c_, G.data(), &P_);
       double gmax = 0.0;
       for (idx_t i = 0; i < p; ++i) {
         gnorm[i] = norm(G.data() + i * dc, dc) * inv_n;
@@ -196,8 +235,9 @@ class GroupLassoBCD {
     }
     rep.intercept.assign(c_, 0.0);
     if (intercept_) {
+      if (row_shift_) centred_residual();  // intercepts jointly best with the shifts
       refresh_ar();
-      for (idx_t l = 0; l < c_; ++l) rep.intercept[l] = ar_[l] / a2_;
+      for (idx_t l = 0; l < c_; ++l) rep.intercept[l] = a2l_[l] > 0 ? ar_[l] / a2l_[l] : 0.0;
     }
     return rep;
   }
@@ -237,21 +277,137 @@ class GroupLassoBCD {
     return rep.interrupted;
   }
 
-  // a^T R, exactly (the intercept b = ar_ / ||a||^2 is kept up to date between refreshes).
+  // The weight of entry a = k c + l in the squared norms (1 unless output weights).
+  double omega(idx_t a) const { return ow_ != nullptr ? ow_[a] : 1.0; }
+
+  // The residual the block gradients read: R, or w o R with output weights.
+  const double* gradient_residual() const { return ow_ != nullptr ? RW_.data() : R_.data(); }
+
+  // Rows idx of RW = w o R after R changed there (output weights).
+  void reweight(const std::vector<std::int32_t>& idx) {
+    if (ow_ == nullptr) return;
+    for (std::int32_t k : idx)
+      for (idx_t l = 0; l < c_; ++l) RW_[k * c_ + l] = ow_[k * c_ + l] * R_[k * c_ + l];
+  }
+
+  // The numerator of each output's intercept, a^T R (sum_k w_kl R_kl with output
+  // weights), exactly; b_l = ar_l / a2l_l is kept up to date between refreshes.
   void refresh_ar() {
     ar_.assign(c_, 0.0);
     for (idx_t k = 0; k < n_; ++k)
-      for (idx_t l = 0; l < c_; ++l) ar_[l] += a_[k] * R_[k * c_ + l];
+      for (idx_t l = 0; l < c_; ++l)
+        ar_[l] += (ow_ != nullptr ? ow_[k * c_ + l] : a_[k]) * R_[k * c_ + l];
   }
 
+  double intercept_of(idx_t l) const { return a2l_[l] > 0 ? ar_[l] / a2l_[l] : 0.0; }
+
   // The residual of the best intercept, Rc = R - a b (R itself without an intercept).
+  // With output weights Rc = R - b and the block gradients read w o Rc (RWc_).
   const double* centred_residual() {
+    if (row_shift_) {  // the best row shifts (kept in R) and intercepts (profiled)
+      std::vector<double> shift(n_);
+      Rc_ = two_way_centred(R_.data(), shift.data());
+      for (idx_t k = 0; k < n_; ++k)
+        for (idx_t l = 0; l < c_; ++l) R_[k * c_ + l] -= shift[k];
+      for (idx_t a = 0; a < n_ * c_; ++a) RW_[a] = ow_[a] * R_[a];
+      if (intercept_) refresh_ar();
+      return Rc_.data();
+    }
     if (!intercept_) return R_.data();
     refresh_ar();
     Rc_.resize(n_ * c_);
     for (idx_t k = 0; k < n_; ++k)
-      for (idx_t l = 0; l < c_; ++l) Rc_[k * c_ + l] = R_[k * c_ + l] - a_[k] * ar_[l] / a2_;
+      for (idx_t l = 0; l < c_; ++l)
+        Rc_[k * c_ + l] =
+            R_[k * c_ + l] - (ow_ != nullptr ? 1.0 : a_[k]) * intercept_of(l);
     return Rc_.data();
+  }
+
+  // A - a - b for the row shifts a (n) and output intercepts b (c; none without an
+  // intercept) minimising sum_kl w_kl (A_kl - a_k - b_l)^2 (output weights). With
+  // W_k = sum_l w_kl, eliminating a_k = sum_l w_kl (A_kl - b_l) / W_k leaves
+  // sum_k (A_k - b)^T H_k (A_k - b), H_k = diag(w_k) - w_k w_k^T / W_k, whose null space
+  // holds the all-ones vector (a common shift belongs to the rows): b solves
+  // (sum_k H_k + 1 1^T) b = sum_k H_k A_k. Writes a into shift when given.
+  std::vector<double> two_way_centred(const double* A, double* shift) const {
+    const idx_t n = n_, c = c_;
+    std::vector<double> b(c, 0.0);
+    if (intercept_) {
+      std::vector<double> H(c * c, 0.0), rhs(c, 0.0);
+      for (idx_t k = 0; k < n; ++k) {
+        const double* w = ow_ + k * c;
+        const double* Ak = A + k * c;
+        double Wk = 0.0, wa = 0.0;
+        for (idx_t l = 0; l < c; ++l) {
+          Wk += w[l];
+          wa += w[l] * Ak[l];
+        }
+        if (!(Wk > 0)) continue;
+        for (idx_t l = 0; l < c; ++l) {
+          rhs[l] += w[l] * Ak[l] - w[l] * wa / Wk;
+          H[l * c + l] += w[l];
+          for (idx_t m = 0; m < c; ++m) H[l * c + m] -= w[l] * w[m] / Wk;
+        }
+      }
+      double tr = 0.0;
+      for (idx_t l = 0; l < c; ++l) tr += H[l * c + l];
+      for (idx_t l = 0; l < c; ++l)
+        for (idx_t m = 0; m < c; ++m) H[l * c + m] += tr / static_cast<double>(c);
+      for (idx_t l = 0; l < c; ++l) H[l * c + l] += 1e-14 * tr;
+      b = rhs;
+      if (!cholesky_solve(static_cast<int>(c), H.data(), b.data())) b.assign(c, 0.0);
+    }
+    std::vector<double> out(n * c);
+    for (idx_t k = 0; k < n; ++k) {
+      const double* w = ow_ + k * c;
+      double Wk = 0.0, num = 0.0;
+      for (idx_t l = 0; l < c; ++l) {
+        Wk += w[l];
+        num += w[l] * (A[k * c + l] - b[l]);
+      }
+      const double ak = Wk > 0 ? num / Wk : 0.0;
+      if (shift != nullptr) shift[k] = ak;
+      for (idx_t l = 0; l < c; ++l) out[k * c + l] = A[k * c + l] - ak - b[l];
+    }
+    return out;
+  }
+
+  // After a block step on rows idx: each row's best shift given the intercepts.
+  void shift_rows(const std::vector<std::int32_t>& idx) {
+    if (!row_shift_) return;
+    for (std::int32_t k : idx) {
+      const double* w = ow_ + k * c_;
+      double Wk = 0.0, num = 0.0;
+      for (idx_t l = 0; l < c_; ++l) {
+        Wk += w[l];
+        num += w[l] * (R_[k * c_ + l] - (intercept_ ? intercept_of(l) : 0.0));
+      }
+      if (!(Wk > 0)) continue;
+      const double delta = num / Wk;
+      for (idx_t l = 0; l < c_; ++l) {
+        R_[k * c_ + l] -= delta;
+        if (intercept_) ar_[l] -= w[l] * delta;
+      }
+    }
+  }
+
+  // What the certificate's masked gradient reads: the centred residual, weighted.
+  const double* centred_gradient_residual(const double* Rc) {
+    if (ow_ == nullptr) return Rc;
+    RWc_.resize(n_ * c_);
+    for (idx_t a = 0; a < n_ * c_; ++a) RWc_[a] = ow_[a] * Rc[a];
+    return RWc_.data();
+  }
+
+  // ||Rc||^2 and ||Yc - Rc / scale||^2, weighted by w with output weights.
+  void residual_terms(const double* Rc, double scale, double& r2, double& ymt2) const {
+    r2 = ymt2 = 0.0;
+    for (idx_t a = 0; a < n_ * c_; ++a) {
+      const double w = omega(a);
+      r2 += w * Rc[a] * Rc[a];
+      const double e = Yc_[a] - Rc[a] / scale;
+      ymt2 += w * e * e;
+    }
   }
 
   // Primal, dual and gap from the centred residual Rc and the largest scaled block
@@ -261,12 +417,8 @@ class GroupLassoBCD {
     const double inv_n = 1.0 / static_cast<double>(n_);
     const double scale = std::max(1.0, gmax / opt_.lam);
     double r2 = 0.0, y2 = 0.0, ymt2 = 0.0, pen = 0.0;
-    for (idx_t a = 0; a < nc; ++a) {
-      r2 += Rc[a] * Rc[a];
-      y2 += Yc_[a] * Yc_[a];
-      const double e = Yc_[a] - Rc[a] / scale;
-      ymt2 += e * e;
-    }
+    residual_terms(Rc, scale, r2, ymt2);
+    for (idx_t a = 0; a < nc; ++a) y2 += omega(a) * Yc_[a] * Yc_[a];
     for (idx_t i = 0; i < M_.p; ++i) pen += wnorm_[i];
     rep.primal = 0.5 * r2 * inv_n + opt_.lam * pen;
     rep.dual = 0.5 * (y2 - ymt2) * inv_n;
@@ -278,9 +430,29 @@ class GroupLassoBCD {
   // rate and the Grams took a fifth of S2's solve; for d = 20 (S1) BLAS still halves
   // them, while for d <= 12 the gather costs what it saves. BLAS runs one thread inside a
   // solve (see _solver.py), so the sums do not depend on the thread count.
+  // With wt (stride c, output weights) the rows are weighted: X^T D_i diag(w) X.
   static constexpr idx_t kBlasGramD = 16, kGramChunk = 512;
-  void block_gram(const std::vector<std::int32_t>& idx, double* Q) const {
+  void block_gram(const std::vector<std::int32_t>& idx, double* Q,
+                  const double* wt = nullptr) const {
     const idx_t d = d_;
+    if (wt != nullptr) {  // rows scaled by sqrt(w), then the same product
+      std::vector<double> buf(kGramChunk * d);
+      const idx_t cnt = static_cast<idx_t>(idx.size());
+      std::fill(Q, Q + d * d, 0.0);
+      for (idx_t t0 = 0; t0 < cnt; t0 += kGramChunk) {
+        const idx_t rows = std::min(kGramChunk, cnt - t0);
+        for (idx_t r = 0; r < rows; ++r) {
+          const idx_t k = idx[t0 + r];
+          const double f = std::sqrt(wt[k * c_]);
+          for (idx_t j = 0; j < d; ++j) buf[r * d + j] = f * X_[k * d + j];
+        }
+        syrk_t(static_cast<int>(d), static_cast<int>(rows), 1.0, buf.data(),
+               static_cast<int>(d), 1.0, Q, static_cast<int>(d));
+      }
+      for (idx_t a = 0; a < d; ++a)
+        for (idx_t b = a + 1; b < d; ++b) Q[a * d + b] = Q[b * d + a];
+      return;
+    }
     if (!(blas().ready() && d >= kBlasGramD)) {
       gram_from_indices(X_, d, idx, Q);
       return;
@@ -316,6 +488,14 @@ class GroupLassoBCD {
       for (idx_t t = 0; t < static_cast<idx_t>(todo.size()); ++t) {
         GroupCache& gc = cache_[todo[t]];
         M_.indices(todo[t], gc.idx);
+        if (ow_ != nullptr) {
+          if (!prepare_outputs(gc, eig)) {
+#pragma omp atomic write
+            failed = true;
+          }
+          gc.ready = true;
+          continue;
+        }
         gc.Q.assign(d * d, 0.0);
         block_gram(gc.idx, gc.Q.data());
         if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
@@ -338,11 +518,43 @@ class GroupLassoBCD {
     if (failed) throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
   }
 
+  // One Gram per output, X^T D_i diag(w_l) X / n (centred with an intercept), and its
+  // eigendecomposition (output weights).
+  bool prepare_outputs(GroupCache& gc, SymEig& eig) const {
+    const idx_t d = d_, c = c_, dd = d * d;
+    const double inv_n = 1.0 / static_cast<double>(n_);
+    gc.Q.assign(c * dd, 0.0);
+    gc.s.assign(c * d, 0.0);
+    gc.U.assign(c * dd, 0.0);
+    if (intercept_) gc.u.assign(c * d, 0.0);
+    bool ok = true;
+    for (idx_t l = 0; l < c; ++l) {
+      double* Q = gc.Q.data() + l * dd;
+      block_gram(gc.idx, Q, ow_ + l);
+      if (intercept_ && a2l_[l] > 0) {
+        double* u = gc.u.data() + l * d;
+        for (std::int32_t k : gc.idx)
+          for (idx_t j = 0; j < d; ++j) u[j] += ow_[k * c + l] * X_[k * d + j];
+        for (idx_t a = 0; a < d; ++a)
+          for (idx_t b = 0; b < d; ++b) Q[a * d + b] -= u[a] * u[b] / a2l_[l];
+      }
+      for (idx_t a = 0; a < dd; ++a) Q[a] *= inv_n;
+      ok &= eig(Q, gc.s.data() + l * d, gc.U.data() + l * dd);
+    }
+    return ok;
+  }
+
+  // The intercept's centring vector u for output l of a block (X^T D_i a, or
+  // X^T D_i w_l with output weights).
+  double centring(const GroupCache& gc, idx_t l, idx_t j) const {
+    return ow_ != nullptr ? gc.u[l * d_ + j] : gc.u[j];
+  }
+
   void inner(const std::vector<idx_t>& ws, double* W, SolverReport& rep, double inner_target,
              double y2) {
     const idx_t d = d_, c = c_, dc = d * c, nc = n_ * c_;
     const double lam = opt_.lam, inv_n = 1.0 / static_cast<double>(n_);
-    std::vector<double> g(dc), v(dc), wnew(dc), delta(dc), work(dc + d);
+    std::vector<double> g(dc), v(dc), wnew(dc), delta(dc), work(dc + d), work_out(2 * dc);
     const int K = opt_.anderson_k;
     const idx_t kw = static_cast<idx_t>(ws.size()) * dc;
     // Anderson history: K + 1 iterates of (W on the working set, residual).
@@ -358,21 +570,28 @@ class GroupLassoBCD {
       for (idx_t i : order) {
         const GroupCache& gc = cache_[i];
         double* Wi = W + i * dc;
-        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), R_.data(), c, g.data(), &P_);
+        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), gradient_residual(), c,
+                        g.data(), &P_);
         for (idx_t a = 0; a < dc; ++a) v[a] = g[a] * inv_n;
         if (intercept_)  // the gradient at the centred residual R - a b
           for (idx_t j = 0; j < d; ++j)
-            for (idx_t l = 0; l < c; ++l) v[j * c + l] -= gc.u[j] * ar_[l] / a2_ * inv_n;
+            for (idx_t l = 0; l < c; ++l)
+              v[j * c + l] -= centring(gc, l, j) * intercept_of(l) * inv_n;
         // One output (the regressors) gets its own instantiation: see block_update.hpp.
         auto block_step = [&](auto C) {
           if (wnorm_[i] > 0) add_gram_product<decltype(C)::value>(d, c, gc.Q.data(), Wi, v.data());
           exact_block_solve<decltype(C)::value>(d, c, gc.s.data(), gc.U.data(), v.data(), lam, wnew.data(),
                                  work.data());
         };
-        if (c == 1)
+        if (ow_ != nullptr) {  // a Gram per output
+          if (wnorm_[i] > 0) add_output_gram_products(d, c, gc.Q.data(), Wi, v.data());
+          exact_block_solve_outputs(d, c, gc.s.data(), gc.U.data(), v.data(), lam,
+                                    wnew.data(), work_out.data());
+        } else if (c == 1) {
           block_step(std::integral_constant<int, 1>{});
-        else
+        } else {
           block_step(std::integral_constant<int, 0>{});
+        }
         bool moved = false;
         for (idx_t a = 0; a < dc; ++a) {
           delta[a] = wnew[a] - Wi[a];
@@ -382,7 +601,9 @@ class GroupLassoBCD {
         gather_update(X_, d, gc.idx.data(), gc.idx.size(), delta.data(), c, R_.data(), &P_);
         if (intercept_)  // a^T R moves by -u^T delta
           for (idx_t j = 0; j < d; ++j)
-            for (idx_t l = 0; l < c; ++l) ar_[l] -= gc.u[j] * delta[j * c + l];
+            for (idx_t l = 0; l < c; ++l) ar_[l] -= centring(gc, l, j) * delta[j * c + l];
+        shift_rows(gc.idx);
+        reweight(gc.idx);
         std::copy(wnew.begin(), wnew.end(), Wi);
         wnorm_[i] = norm(Wi, dc);
       }
@@ -394,6 +615,8 @@ class GroupLassoBCD {
         std::copy(R_.begin(), R_.end(), hist_r.begin() + n_hist * nc);
         if (++n_hist == K + 1) {
           anderson(ws, W, hist_w, hist_r, K, kw);
+          if (ow_ != nullptr)
+            for (idx_t a = 0; a < nc; ++a) RW_[a] = ow_[a] * R_[a];
           if (intercept_) refresh_ar();
           n_hist = 0;
         }
@@ -402,19 +625,16 @@ class GroupLassoBCD {
       if (ep % opt_.check_every != 0) continue;
       // Gap of the problem restricted to the working set.
       const double* Rc = centred_residual();
+      const double* Rg = centred_gradient_residual(Rc);
       double gmax = 0.0;
       for (idx_t i : ws) {
         const GroupCache& gc = cache_[i];
-        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), Rc, c, g.data(), &P_);
+        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), Rg, c, g.data(), &P_);
         gmax = std::max(gmax, norm(g.data(), dc) * inv_n);
       }
       const double scale = std::max(1.0, gmax / lam);
       double r2 = 0.0, ymt2 = 0.0, pen = 0.0;
-      for (idx_t a = 0; a < nc; ++a) {
-        r2 += Rc[a] * Rc[a];
-        const double e = Yc_[a] - Rc[a] / scale;
-        ymt2 += e * e;
-      }
+      residual_terms(Rc, scale, r2, ymt2);
       for (idx_t i : ws) pen += wnorm_[i];
       const double gap = 0.5 * r2 * inv_n + lam * pen - 0.5 * (y2 - ymt2) * inv_n;
       if (gap <= inner_target) return;
@@ -806,17 +1026,21 @@ class GroupLassoBCD {
     std::copy(racc.begin(), racc.end(), R_.begin());
   }
 
-  // ||R - a b||^2 at the best intercept b (||R||^2 without an intercept).
+  // ||R - a b||^2 at the best intercept b (||R||^2 without an intercept), weighted by w
+  // with output weights (then R - b).
   double centred_norm2(const double* R) const {
     std::vector<double> ar(c_, 0.0);
     if (intercept_)
       for (idx_t k = 0; k < n_; ++k)
-        for (idx_t l = 0; l < c_; ++l) ar[l] += a_[k] * R[k * c_ + l];
+        for (idx_t l = 0; l < c_; ++l)
+          ar[l] += (ow_ != nullptr ? ow_[k * c_ + l] : a_[k]) * R[k * c_ + l];
     double s = 0.0;
     for (idx_t k = 0; k < n_; ++k)
       for (idx_t l = 0; l < c_; ++l) {
-        const double e = intercept_ ? R[k * c_ + l] - a_[k] * ar[l] / a2_ : R[k * c_ + l];
-        s += e * e;
+        double e = R[k * c_ + l];
+        if (intercept_ && a2l_[l] > 0)
+          e -= (ow_ != nullptr ? 1.0 : a_[k]) * ar[l] / a2l_[l];
+        s += omega(k * c_ + l) * e * e;
       }
     return s;
   }
@@ -832,6 +1056,11 @@ class GroupLassoBCD {
   double a2_ = 0.0;              // ||a||^2
   std::vector<double> Yc_;       // Y minus its best intercept
   std::vector<double> ar_, Rc_;  // a^T R (c) and the centred residual
+  std::vector<double> a2l_;      // each output's intercept denominator (||a||^2, sum_k w_kl)
+  std::vector<double> Ow_;       // output weights w n / N (n x c), or empty
+  const double* ow_ = nullptr;   // Ow_.data() when there are output weights
+  std::vector<double> RW_, RWc_;  // w o R and w o Rc (output weights)
+  bool row_shift_ = false;
   SolverOptions opt_;
   std::function<bool()> should_stop_;
   std::function<void(long, long, double, double)> report_;

@@ -86,7 +86,8 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
                double tol, long max_epochs, long ws_start, double inner_ratio,
                const py::object& callback, long gram_max, bool newton, int anderson_k,
                double newton_gap, const py::object& sample_weight, bool intercept,
-               double gap_target, double weight_sum) {
+               double gap_target, double weight_sum, const py::object& output_weight,
+               bool row_shift) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -108,6 +109,7 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   opt.newton_gap = newton_gap;
   opt.gap_target = gap_target;
   opt.weight_sum = weight_sum;
+  opt.row_shift = row_shift;
   carr sw;
   if (!sample_weight.is_none()) {
     sw = carr::ensure(sample_weight);
@@ -119,6 +121,16 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
       total += w[k];
     }
     require(total > 0, "sample weights sum to zero");
+  }
+  carr ow;
+  if (!output_weight.is_none()) {
+    require(sample_weight.is_none(), "give sample_weight or output_weight, not both");
+    ow = carr::ensure(output_weight);
+    require(ow && ow.ndim() == 2 && ow.shape(0) == n && ow.shape(1) == c,
+            "output_weight must have shape (n, c)");
+    const double* w = ow.data();
+    for (idx_t a = 0; a < n * c; ++a)
+      require(w[a] >= 0 && std::isfinite(w[a]), "output weights must be finite and >= 0");
   }
   py::array_t<double> W({M.p, d, c});
   std::copy(W0.data(), W0.data() + M.p * d * c, W.mutable_data());
@@ -135,7 +147,8 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
     };
   }
   GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, sample_weight.is_none() ? nullptr : sw.data(),
-                       intercept, opt, should_stop, report);
+                       intercept, opt, should_stop, report,
+                       output_weight.is_none() ? nullptr : ow.data());
   SolverReport rep;
   double* w = W.mutable_data();
   {
@@ -189,5 +202,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),
         py::arg("gram_max") = 4096, py::arg("newton") = true, py::arg("anderson_k") = 5,
         py::arg("newton_gap") = 1e-3, py::arg("sample_weight") = py::none(),
-        py::arg("intercept") = false, py::arg("gap_target") = 0.0, py::arg("weight_sum") = 0.0);
+        py::arg("intercept") = false, py::arg("gap_target") = 0.0, py::arg("weight_sum") = 0.0,
+        py::arg("output_weight") = py::none(), py::arg("row_shift") = false);
 }

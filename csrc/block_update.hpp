@@ -148,4 +148,83 @@ inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
   }
 }
 
+// ---- One Gram per output (output weights) ------------------------------------------
+// The block problem min_w sum_l (1/2 w_l^T Q_l w_l - v_l^T w_l) + lam ||w||_F, with
+// Q_l = U_l diag(s_l) U_l^T (Q, U: c blocks of d x d; s: c blocks of d) and w_l, v_l the
+// columns of the d x c blocks w, v. Optimality: w = 0 if ||v|| <= lam, else
+// w_l = (Q_l + (lam/t) I)^{-1} v_l with t = ||w|| the root of
+//   h(t) = sum_l sum_j (U_l^T v_l)_j^2 / (s_lj t + lam)^2 - 1,
+// convex and decreasing, so Newton's method from t = 0 increases monotonically to it.
+
+// v (d x c) += [Q_l w_l]_l.
+inline void add_output_gram_products(idx_t d, idx_t c, const double* __restrict Q,
+                                     const double* __restrict w, double* __restrict v) {
+  for (idx_t l = 0; l < c; ++l) {
+    const double* Ql = Q + l * d * d;
+    for (idx_t a = 0; a < d; ++a) {
+      double acc = 0.0;
+      for (idx_t b = 0; b < d; ++b) acc += Ql[a * d + b] * w[b * c + l];
+      v[a * c + l] += acc;
+    }
+  }
+}
+
+// Solves the block problem above; v (d x c) is read, w (d x c) written; work has room
+// for 2 d c.
+inline void exact_block_solve_outputs(idx_t d, idx_t c, const double* __restrict s,
+                                      const double* __restrict U, const double* __restrict v,
+                                      double lam, double* __restrict w,
+                                      double* __restrict work) {
+  double vnorm2 = 0.0;
+  for (idx_t a = 0; a < d * c; ++a) vnorm2 += v[a] * v[a];
+  if (vnorm2 <= lam * lam) {
+    std::fill(w, w + d * c, 0.0);
+    return;
+  }
+  double* vt = work;          // vt[l d + j] = (U_l^T v_l)_j
+  double* sq = work + d * c;  // its squares
+  for (idx_t l = 0; l < c; ++l) {
+    const double* Ul = U + l * d * d;
+    const double* sl = s + l * d;
+    double smax = 0.0;
+    for (idx_t j = 0; j < d; ++j) smax = std::max(smax, sl[j]);
+    for (idx_t j = 0; j < d; ++j) {
+      double acc = 0.0;
+      for (idx_t a = 0; a < d; ++a) acc += Ul[a * d + j] * v[a * c + l];
+      // components in the null space of Q_l are round-off (v_l lies in its range)
+      vt[l * d + j] = sl[j] <= 1e-12 * smax ? 0.0 : acc;
+      sq[l * d + j] = vt[l * d + j] * vt[l * d + j];
+    }
+  }
+  double t = 0.0;
+  for (int it = 0; it < 200; ++it) {
+    double h = -1.0, dh = 0.0;
+    for (idx_t m = 0; m < d * c; ++m) {
+      if (sq[m] == 0.0) continue;
+      const double sm = s[m];
+      const double den = sm * t + lam;
+      const double q = sq[m] / (den * den);
+      h += q;
+      dh -= 2.0 * q * sm / den;
+    }
+    if (h <= 0.0 || dh >= 0.0) break;
+    const double step = -h / dh;
+    t += step;
+    if (step <= 1e-14 * t) break;
+  }
+  if (!(t > 0.0) || !std::isfinite(t)) {
+    std::fill(w, w + d * c, 0.0);
+    return;
+  }
+  for (idx_t l = 0; l < c; ++l) {
+    const double* Ul = U + l * d * d;
+    const double* sl = s + l * d;
+    for (idx_t a = 0; a < d; ++a) {
+      double acc = 0.0;
+      for (idx_t j = 0; j < d; ++j) acc += Ul[a * d + j] * vt[l * d + j] * t / (sl[j] * t + lam);
+      w[a * c + l] = acc;
+    }
+  }
+}
+
 }  // namespace fixntk

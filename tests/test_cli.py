@@ -209,11 +209,12 @@ def test_compare_scores_the_three_kernels_by_kare():
     ntk, fixed, kare_k = (o.estimator[-1] for o in res.outcomes)
     assert res.ntk.kare == ntk.kare_ and res.kare.kare == kare_k.kare_
     # the fixed NTK's KARE: its kernel H(eta), eta_i = ||w_i||, on the scaled
-    # training part with the intercept column, one-hot labels, at its lam
+    # training part with the neuron-bias column, on the targets it fitted (two classes:
+    # one output of labels -1 / +1, less its output intercept), at its lam
     X_train, _, y_train, _ = split(data, 0.25, args.seed)
     Xt = res.fixed.estimator[0].transform(X_train)
     Xt = np.hstack([Xt, np.ones((Xt.shape[0], 1))])
-    Y = (y_train[:, None] == np.array(["a", "b"])[None, :]).astype(float)
+    Y = np.where(y_train == "b", 1.0, -1.0)[:, None] - fixed.intercept_
     arr = sample_arrangement(Xt, 20, seed=0)
     np.testing.assert_array_equal(arr.gates, fixed.gates_)
     ref = kare(mkl_kernel(Xt, arr, fixed.eta_), Y, fixed.lam_)
@@ -321,8 +322,11 @@ def test_predict_to_stdout_and_with_missing_columns(messy_csv, tmp_path):
     proc = run_cli("predict", str(model), path)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "prediction" and len(lines) == 91
-    assert set(lines[1:]) <= {"spam", "ham"}
+    # the classifier's default loss (log loss) gives probabilities too
+    assert lines[0] == "prediction,proba_ham,proba_spam" and len(lines) == 91
+    rows = [line.split(",") for line in lines[1:]]
+    assert {r[0] for r in rows} <= {"spam", "ham"}
+    np.testing.assert_allclose([float(r[1]) + float(r[2]) for r in rows], 1.0)
     assert "ignored column(s)" in proc.stderr  # messages stay off the CSV
     small = tmp_path / "small.csv"
     frame.drop(columns=["colour"]).to_csv(small)

@@ -50,9 +50,14 @@ def test_regularization_path_from_estimator():
     ).fit(X, y)
     disp = fixntk.RegularizationPathDisplay.from_estimator(est, X, y)
     np.testing.assert_allclose(disp.lams, est.lams_)
-    # the same warm-started path: at lam_ it gives the estimator's group norms
+    # the same program along the path: at lam_ its objective is the estimator's,
+    # both certified to tol = 1e-4 of the null model's objective
     j = int(np.flatnonzero(est.lams_ == est.lam_)[0])
-    np.testing.assert_allclose(disp.norms[j], est.eta_, rtol=1e-8, atol=1e-12)
+    assert np.count_nonzero(disp.norms[j]) > 0
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    arr = fixntk.Arrangement.from_masks(Xt @ est.gates_.T >= 0)
+    W = fixntk.solve(Xt, y, arr, est.lam_, tol=1e-4, fit_intercept=True)
+    assert abs(W.objective - est.objective_) <= 2e-4 * W.f0
 
 
 def test_lambda_selection_curve(fitted):
@@ -61,7 +66,8 @@ def test_lambda_selection_curve(fitted):
     np.testing.assert_array_equal(disp.line_.get_xdata(), est.lams_)
     np.testing.assert_array_equal(disp.line_.get_ydata(), est.lam_scores_)
     assert disp.ax_.get_ylabel() == "cross-validated mean squared error"
-    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)]
+    s = est.lam_scores_
+    assert est.lam_ == est.lams_[np.flatnonzero(s <= s.min() + 1e-3 * abs(s.min()))[0]]
 
 
 def test_irls_objective(fitted):

@@ -591,7 +591,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         mean = _mean_used(scores)
         reached = int(np.flatnonzero(np.isfinite(scores).any(axis=0)).max()) + 1
         lams, mean = lams[:reached], mean[:reached]
-        best = int(np.argmin(mean))
+        best = _best_lam_index(mean)
         if best == lams.size - 1 and lams.size > 2:
             warnings.warn(
                 f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
@@ -643,6 +643,24 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             )
             if lam is None:  # W = 0 for every lam: any value gives the null model
                 lam = 1.0
+            elif self.solver == "bcd" and lam != self.lams_[0]:
+                # the refit on all rows follows the path down to lam_ at the scoring
+                # tolerance (each solve warm-starts the next), then tightens to tol
+                from ._solver import solve_path
+
+                lams = self.lams_[: int(np.flatnonzero(self.lams_ == lam)[0])]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    path = solve_path(
+                        Xt,
+                        y,
+                        arr,
+                        lams=lams,
+                        tol=max(self.tol, _SCORING_TOL),
+                        max_iter=self.max_iter,
+                        **kw,
+                    )
+                W0 = np.asarray(path.coefs[-1]).reshape(arr.p, Xt.shape[1], -1)
         if self.solver == "irls":
             fit = irls(
                 Xt,
@@ -741,6 +759,13 @@ def _has_every_class(Y, loss):
     if loss == "logistic":
         return bool((Y > 0).any() and (Y < 0).any())
     return True
+
+
+def _best_lam_index(scores):
+    """The largest lam whose score is within _MIN_GAIN (relative) of the smallest:
+    differences below it are noise, and the simpler model wins the tie."""
+    low = float(np.min(scores))
+    return int(np.flatnonzero(scores <= low + _MIN_GAIN * abs(low))[0])
 
 
 def _mean_used(scores):
@@ -1062,34 +1087,47 @@ class _WeightedRidge:
     With ``a_k = sqrt(s_k n / sum(s))``, the weighted problem
     ``min 1/(2 sum s) sum_k s_k (y_k - (K alpha)_k - b)^2 + lam/2 alpha^T K alpha`` is
     ``min 1/(2n) ||a y - K~ t - a b||^2 + lam/2 t^T K~ t`` with ``K~ = diag(a) K
-    diag(a)`` and ``alpha = a t``; the intercept is profiled out by the projection
-    ``P = I - a a^T / ||a||^2``: ``t = (P K~ P + n lam I)^{-1} P a y``.
+    diag(a)`` and ``alpha = a t``. The intercept is profiled out by working in the
+    n - 1 coordinates orthogonal to ``a`` (a Householder reflection ``H`` maps ``a`` to
+    the first axis): ``K' = (H K~ H)[1:, 1:]``, ``y' = (H a y)[1:]``, plain kernel ridge
+    there. The direction ``a`` itself is fitted exactly by the intercept, so it is left
+    out of KARE's trace too (with it, the trace's ``1 / lam`` term sent KARE to 0 as
+    ``lam -> 0``).
     """
 
     def __init__(self, K, Y, s, fit_intercept):
         n = K.shape[0]
+        self.n = n
         self.a = np.ones(n) if s is None else np.sqrt(s * n / s.sum())
         self.fit_intercept = fit_intercept
         Kt = K * np.outer(self.a, self.a)
         Yt = Y * self.a[:, None]
         if fit_intercept:
-            Kt, Yt = self._project(Kt), self._project(Yt)
+            v = self.a.copy()
+            v[0] += np.copysign(np.linalg.norm(self.a), self.a[0])
+            self._v = v / np.linalg.norm(v)
+            Kt = self._reflect(self._reflect(Kt).T)[1:, 1:]
+            Yt = self._reflect(Yt)[1:]
         self.K, self.Y = 0.5 * (Kt + Kt.T), Yt
 
-    def _project(self, A):
-        a = self.a[:, None]
-        A = A - a @ (a.T @ A) / float(self.a @ self.a)
-        if A.shape[1] == a.shape[0]:
-            A = A - (A @ a) @ a.T / float(self.a @ self.a)
-        return A
+    def _reflect(self, A):
+        """H A for H = I - 2 v v^T (symmetric and orthogonal), over the rows of A."""
+        return A - 2.0 * np.outer(self._v, self._v @ A)
+
+    def kare_kernel(self):
+        """The kernel whose KARE (in :func:`fixntk.kare`'s n) has the same minimiser in
+        lam as the GCV of the weighted problem with its intercept, and that GCV times
+        ``(n - 1) / n`` (scaling the kernel by m / n for its m = n - 1 rows)."""
+        m = self.K.shape[0]
+        return self.K * (m / self.n)
 
     def solve(self, ev, U, lam, Y_raw, K_raw):
         """(dual coefficients alpha (n, c), intercept b (c,)) at lam."""
-        n = self.K.shape[0]
-        t = U @ ((U.T @ self.Y) / (ev + n * lam)[:, None])
-        alpha = self.a[:, None] * t
+        t = U @ ((U.T @ self.Y) / (ev + self.n * lam)[:, None])
         if not self.fit_intercept:
-            return alpha, np.zeros(Y_raw.shape[1])
+            return self.a[:, None] * t, np.zeros(Y_raw.shape[1])
+        t = self._reflect(np.vstack([np.zeros((1, t.shape[1])), t]))
+        alpha = self.a[:, None] * t
         w = self.a**2
         b = (w @ (Y_raw - K_raw @ alpha)) / w.sum()
         return alpha, b
@@ -1127,6 +1165,11 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             _check_cv(self.cv)
         Xt = _with_bias(X, self.neuron_bias)
         n = Xt.shape[0]
+        if n < 2 and self.fit_intercept:
+            raise ValueError(
+                f"{type(self).__name__} with fit_intercept=True needs at least 2 "
+                "samples (the intercept alone fits 1 sample); got 1 sample"
+            )
         check_kernel_size(
             n,
             f"{type(self).__name__} (kernel ridge on the n x n NTK)",
@@ -1142,9 +1185,10 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         if isinstance(lam, str):
             lams = _lam_grid_ntk(ev, n, self.n_lams, eps)
             if lam == "kare":
-                sel = select_lambda_kare(ridge.K, ridge.Y, lams=lams)
-                lam, scores = float(sel.lam), np.asarray(sel.kare)
-                self.kare_ = float(sel.kare[sel.index])
+                sel = select_lambda_kare(ridge.kare_kernel(), ridge.Y, lams=lams)
+                gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
+                lam, scores = float(sel.lam), gcv * np.asarray(sel.kare)
+                self.kare_ = float(scores[sel.index])
             else:
                 scores = _ntk_cv_scores(
                     Xt,
@@ -1165,7 +1209,8 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.intercept_ = b
         self.lam_ = float(lam)
         if not isinstance(self.lam, str) or self.lam == "cv":
-            self.kare_ = float(kare(ridge.K, ridge.Y, lam))
+            gcv = n / ridge.K.shape[0]
+            self.kare_ = gcv * float(kare(ridge.kare_kernel(), ridge.Y, lam))
         # MKL objective of the NTK's weights (they sum to 1): an upper bound on the
         # gated ReLU objective at the same lam (for unit weights, no intercept)
         self.objective_ = float(

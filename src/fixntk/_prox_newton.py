@@ -88,15 +88,25 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             break
         if epochs >= max_iter or step == _MAX_NEWTON:
             break
-        h = np.maximum(df.curvature(Y, Fb), _CURVATURE_FLOOR)
-        Z = Fb - G / h[:, None]
+        per_output = prob.c > 1 and hasattr(df, "output_curvature")
+        if per_output:  # a curvature per row and output
+            h = np.maximum(df.output_curvature(Y, Fb), _CURVATURE_FLOOR)
+            Z = Fb - G / h
+            weights = dict(
+                output_weights=np.ascontiguousarray(s[:, None] * h),
+                row_shift=getattr(df, "row_shift", False),
+            )
+        else:
+            h = np.maximum(df.curvature(Y, Fb), _CURVATURE_FLOOR)
+            Z = Fb - G / h[:, None]
+            weights = dict(weights=s * h)
         out = weighted_least_squares(
             prob.X,
             prob.arr.packed,
             np.ascontiguousarray(Z),
             lam,
             W,
-            weights=s * h,
+            **weights,
             weight_sum=prob.S,
             intercept=prob.fit_intercept,
             gap_target=max(_INNER_RATIO * gap, 0.25 * target),

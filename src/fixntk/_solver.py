@@ -362,6 +362,8 @@ def weighted_least_squares(
     W0,
     *,
     weights=None,
+    output_weights=None,
+    row_shift=False,
     weight_sum=0.0,
     intercept=False,
     tol=1e-6,
@@ -373,10 +375,13 @@ def weighted_least_squares(
 
     Minimises ``1/(2N) sum_k w_k ||Z_k - sum_i [D_i X W_i]_k - b||^2 + lam sum ||W_i||``
     with ``N = weight_sum`` (``sum(w)`` when 0; n without weights) and ``b`` profiled
-    out when ``intercept``; stops at ``gap <= gap_target`` when it is > 0, else at
-    ``gap <= tol * F(0)``. ``Z`` is rescaled by its largest magnitude inside (the
-    certificate's squares cannot overflow); X must already be scaled. Returns the
-    compiled solver's dict in Z's units.
+    out when ``intercept``; with ``output_weights`` (n, c) a weight per row and output,
+    ``1/(2N) sum_kl w_kl (Z_kl - ...)^2`` (``N = weight_sum``, n when 0), and with
+    ``row_shift`` a free shift per row shared by the outputs. Stops at
+    ``gap <= gap_target`` when it is > 0, else at ``gap <= tol * F(0)``. ``Z`` is
+    rescaled by its largest magnitude inside (the certificate's squares cannot
+    overflow); X must already be scaled. Returns the compiled solver's dict in Z's
+    units.
     """
     sz = float(np.abs(Z).max())
     if sz == 0:
@@ -400,6 +405,8 @@ def weighted_least_squares(
             intercept=intercept,
             gap_target=gap_target / (sz * sz),
             weight_sum=weight_sum,
+            output_weight=output_weights,
+            row_shift=row_shift,
         )
     out["coef"] = out["coef"] * sz
     out["intercept"] = out["intercept"] * sz

@@ -153,12 +153,15 @@ def newton_intercept(datafit, Y, F, s, b=None):
             f_new = datafit.value(Y, F + b + t * step, s)
             if f_new <= f_old + 1e-4 * t * slope:
                 break
+            # at round-off level the value cannot show a decrease: take the step if it
+            # shrinks the gradient
+            if f_new <= f_old + 1e-13 * abs(f_old):
+                g_new = (s[:, None] * datafit.gradient(Y, F + b + t * step)).sum(0) / S
+                if np.abs(g_new).max() < np.abs(g).max():
+                    break
             t *= 0.5
         else:
             break
         b = b + t * step
-        done = f_old - f_new <= 1e-15 * abs(f_old)
         f_old = f_new
-        if done and t < 1:
-            break
     return b

@@ -88,6 +88,17 @@ class Multinomial(Datafit):
     def curvature(self, Y, F):
         return _top_eigenvalue(softmax(F, axis=1))
 
+    #: The Newton model's weights per row and class (:meth:`output_curvature`) go with
+    #: a free shift per row: for the Hessian ``diag(p) - p p^T`` (``sum p = 1``),
+    #: ``delta^T H delta = min_a sum_k p_k (delta_k - a)^2``, so the weighted least
+    #: squares with those weights and a free row shift is the exact Newton model.
+    row_shift = True
+
+    def output_curvature(self, Y, F):
+        """Per row and class, ``p_jk`` (with :attr:`row_shift`: the exact Hessian);
+        shape (n, c)."""
+        return softmax(F, axis=1)
+
     def intercept_hessian(self, Y, F, s):
         P = softmax(F, axis=1)
         S = float(s.sum())
