@@ -22,7 +22,7 @@ from ._estimators import (
     _with_bias,
 )
 from ._kare_mkl import kare_mkl
-from ._kernels import mkl_kernel
+from ._kernels import mkl_kernel, ntk_kernel
 from ._validation import check_int
 
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
@@ -83,7 +83,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             verbose=self.verbose,
         )
         n = Xt.shape[0]
-        C = mkl_kernel(Xt, arr, res.eta)
+        C = res.kernel(Xt, arr)
         C[np.diag_indices_from(C)] += n * res.lam
         self.dual_coef_ = linalg.cho_solve(
             linalg.cho_factor(C, lower=True, check_finite=False), Y, check_finite=False
@@ -91,6 +91,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.X_fit_ = Xt
         self.gates_ = arr.gates
         self.eta_ = res.eta
+        self.ntk_weight_ = res.ntk_weight
         self.lam_ = res.lam
         self.kare_ = res.kare
         self.kare_start_ = res.kare_start
@@ -107,7 +108,10 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         arr = Arrangement.from_masks(self.X_fit_ @ self.gates_.T >= 0)
         arr.gates = self.gates_
         Z = _with_bias(X, self.neuron_bias)
-        return mkl_kernel(self.X_fit_, arr, self.eta_, Z=Z).T @ self.dual_coef_
+        K = mkl_kernel(self.X_fit_, arr, self.eta_, Z=Z)
+        if self.ntk_weight_ > 0:
+            K += self.ntk_weight_ * ntk_kernel(self.X_fit_, Z)
+        return K.T @ self.dual_coef_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
