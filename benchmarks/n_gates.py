@@ -4,7 +4,7 @@
 Classification (75/25 stratified splits, seeds given by ``--seeds``, standardised X):
 scikit-learn's bundled iris, wine, breast_cancer, digits, and three real datasets
 shipped offline inside PyPI packages: statsmodels' ``anes96`` (1996 US election
-survey, vote), ``fair`` (affairs > 0, the first 1000 rows) and palmerpenguins'
+survey, vote), ``fair`` (affairs > 0, 1000 rows drawn with seed 0) and palmerpenguins'
 ``penguins`` (species; rows with missing values dropped, island and sex one-hot).
 Regression: planted ReLU teachers (n = 500, d in {5, 20}, 3 neurons, noise-free
 test targets). For each ``n_gates`` (and each ``lam`` mode given) it fits
@@ -44,7 +44,8 @@ def _anes96():
 def _fair():
     import statsmodels.api as sm
 
-    d = sm.datasets.fair.load_pandas().data.iloc[:1000]
+    d = sm.datasets.fair.load_pandas().data  # sorted by affairs: a random 1000
+    d = d.iloc[np.random.default_rng(0).permutation(len(d))[:1000]]
     return d.drop(columns=["affairs"]).to_numpy(float), (d["affairs"] > 0).to_numpy()
 
 
