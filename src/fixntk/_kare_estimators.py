@@ -98,7 +98,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.kare_history_ = res.kare_history
         self.validation_history_ = res.validation_history
         self.best_iter_ = res.best_iter
-        self.n_iter_ = res.n_iter
+        self.n_iter_ = res.n_iter + 1  # kernels evaluated, the start included
         self.stop_reason_ = res.stop_reason
         return self
 
@@ -191,7 +191,12 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         KARE of the starting (NTK) kernel at its KARE-selected lam.
     kare_history_, validation_history_ : ndarray
         KARE on the fitting rows and held-out mean squared error per iteration.
-    best_iter_, n_iter_ : int
+    best_iter_ : int
+        The iterate kept (0: the NTK itself).
+    n_iter_ : int
+        Kernels evaluated: the start and the ``n_iter_ - 1`` L-BFGS-B iterations
+        (1 when the NTK already satisfies the optimality conditions on the bound
+        ``eta = 0``, where no weight's gradient is negative).
     stop_reason_ : str
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
@@ -271,7 +276,12 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
         KARE of the starting (NTK) kernel at its KARE-selected lam.
     kare_history_, validation_history_ : ndarray
         KARE on the fitting rows and held-out mean squared error per iteration.
-    best_iter_, n_iter_ : int
+    best_iter_ : int
+        The iterate kept (0: the NTK itself).
+    n_iter_ : int
+        Kernels evaluated: the start and the ``n_iter_ - 1`` L-BFGS-B iterations
+        (1 when the NTK already satisfies the optimality conditions on the bound
+        ``eta = 0``, where no weight's gradient is negative).
     stop_reason_ : str
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
