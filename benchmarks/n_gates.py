@@ -88,6 +88,15 @@ def planted_sets():
         yield f"planted d={d}", X[:500], y[:500], X[500:], f[500:]
 
 
+def _model(name, classification):
+    """``"NTK"`` or ``"gated <n_gates> <lam>"``: the estimator with its defaults."""
+    if name == "NTK":
+        return fixntk.NTKClassifier() if classification else fixntk.NTKRegressor()
+    _, g, mode = name.split()
+    cls = fixntk.GatedReLUClassifier if classification else fixntk.GatedReLURegressor
+    return cls(n_gates=int(g), lam=mode, random_state=0)
+
+
 def _timed(model, X, y):
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -125,13 +134,7 @@ def main():
                 Xa, Xb = sc.transform(Xa), sc.transform(Xb)
                 row = []
                 for m in models:
-                    if m == "NTK":
-                        est = fixntk.NTKClassifier()
-                    else:
-                        _, g, mode = m.split()
-                        est = fixntk.GatedReLUClassifier(
-                            n_gates=int(g), lam=mode, random_state=0
-                        )
+                    est = _model(m, True)
                     sec = _timed(est, Xa, ya)
                     acc = est.score(Xb, yb)
                     scores[m].append(acc)
@@ -149,13 +152,7 @@ def main():
             for name, X, y, Xt, ft in planted_sets():
                 row = []
                 for m in models:
-                    if m == "NTK":
-                        est = fixntk.NTKRegressor()
-                    else:
-                        _, g, mode = m.split()
-                        est = fixntk.GatedReLURegressor(
-                            n_gates=int(g), lam=mode, random_state=0
-                        )
+                    est = _model(m, False)
                     sec = _timed(est, X, y)
                     mse = float(((est.predict(Xt) - ft) ** 2).mean())
                     row.append(f"{mse:>14.4g} {sec:>6.1f}s")

@@ -149,6 +149,16 @@ def _grid_edge(ev, lams, best):
     return None if _ridgeless(ev, lams[-1]) else "smallest"
 
 
+def _edge_message(ev, lam, edge):
+    """Where on the spectrum of K/n the selected lam at a grid's ``edge`` lies."""
+    mean = max(float(ev.mean()), np.finfo(float).tiny)
+    return (
+        f"the smallest KARE is at the {edge} lam of the grid ({lam:.3g}, "
+        f"{lam / mean:.3g} times the mean eigenvalue of K/n, whose smallest is "
+        f"{ev[0] / mean:.3g} times it)"
+    )
+
+
 def select_lambda_kare(
     K: ArrayLike, y: ArrayLike, lams: ArrayLike | None = None, n_lams: int = 50
 ) -> KareSelection:
@@ -240,10 +250,7 @@ def select_lambda_kare(
     edge = _grid_edge(ev, lams, best)
     if edge is not None:
         warnings.warn(
-            f"the smallest KARE is at the {edge} lam of the grid "
-            f"({lams[best]:.3g}, {lams[best] / ev.mean():.3g} times the mean "
-            f"eigenvalue of K/n, whose smallest is {ev[0] / ev.mean():.3g} times "
-            "it); widen the grid",
+            _edge_message(ev, lams[best], edge) + "; widen the grid",
             UserWarning,
             stacklevel=2,
         )

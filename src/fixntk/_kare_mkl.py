@@ -23,7 +23,7 @@ from sklearn.model_selection import train_test_split
 
 from ._arrangement import Arrangement, as_arrangement
 from ._irls import _starting_weights
-from ._kare import _grid_edge, _kare_curve, _spectrum
+from ._kare import _edge_message, _grid_edge, _kare_curve, _spectrum
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
 from ._progress import progress, report
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
@@ -180,11 +180,9 @@ def _best_lam(K, Y, also=None):
     edge = _grid_edge(ev, lams, j)
     if edge is not None:
         warnings.warn(
-            f"fixntk.kare_mkl: KARE is smallest at the {edge} lam it searches "
-            f"({lams[j] / top:.3g} times the mean eigenvalue of K/n, whose smallest "
-            f"is {ev[0] / top:.3g} times it): the kernel is near singular and y "
-            "avoids its near-null directions, where KARE tends to 0 whether or not "
-            "the kernel generalises",
+            f"fixntk.kare_mkl: {_edge_message(ev, lams[j], edge)}: the kernel is "
+            "near singular and y avoids its near-null directions, where KARE tends "
+            "to 0 whether or not the kernel generalises",
             UserWarning,
             stacklevel=3,
         )
