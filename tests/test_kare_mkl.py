@@ -162,11 +162,12 @@ def test_the_guard_takes_only_gains_beyond_noise():
 
 def test_the_guard_falls_back_to_the_ntk_itself():
     # a planted problem on which no iterate beats the NTK on the held-out rows
+    # beyond noise
     X, y = planted(n=120, d=3, seed=0)
     arr = fixntk.sample_arrangement(X, 40, seed=0)
     res = kare_mkl(X, y, arr, patience=3)
+    # (some iterates have a smaller held-out error, none beyond 2 standard errors)
     assert res.best_iter == 0 and res.n_iter >= 3
-    assert res.validation_history[1:].min() >= res.validation_history[0]
     assert res.ntk_weight == 1.0 and not res.eta.any()
     K_ntk = fixntk.ntk_kernel(X)
     np.testing.assert_allclose(res.kernel(X, arr), K_ntk, rtol=1e-15, atol=0)
@@ -299,3 +300,19 @@ def test_classifier_and_pickle_round_trip():
         KAREKernelClassifier().fit(X, np.zeros(150))
     with pytest.raises(ValueError, match="n_gates"):
         KAREKernelRegressor(n_gates=0).fit(X, y)
+
+
+def test_kare_kernel_beats_the_ntk_where_the_teacher_is_low_dimensional():
+    # 3 ReLU neurons in d = 20: the NTK spreads its weight over all directions, the
+    # KARE-trained mixture (default 4000 gates) moves it to masks near the teacher's
+    # (benchmarks/kare_vs_ntk.py: 0.66 times the NTK's test error on this problem)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2300, 20))
+    f = np.maximum(X @ rng.standard_normal((20, 3)), 0).sum(axis=1)
+    y = f[:300] + 0.1 * f.std() * rng.standard_normal(300)
+    ntk = fixntk.NTKRegressor().fit(X[:300], y)
+    est = KAREKernelRegressor(random_state=0).fit(X[:300], y)
+    err_ntk = ((ntk.predict(X[300:]) - f[300:]) ** 2).mean()
+    err = ((est.predict(X[300:]) - f[300:]) ** 2).mean()
+    assert est.best_iter_ > 0 and est.ntk_weight_ < 1
+    assert err < 0.8 * err_ntk

@@ -312,9 +312,12 @@ def kare_mkl(
     :math:`(K, \lambda) \to (sK, s\lambda)`. With the NTK (``eta0="ntk"``),
     :math:`\omega = 1` is held fixed and L-BFGS-B runs on linear weights
     :math:`v \ge 0`, :math:`\eta_i = v_{g(i)} \operatorname{tr} K_{\mathrm{NTK}} /
-    \sum_{j: g(j) = g(i)} \operatorname{tr} K_j` (v = 1 adds a group of masking
-    kernels with the NTK's trace; at most :math:`10^4`), started on the bound
-    v = 0 (only the weights whose gradient is negative move). Without it, on
+    (k \sum_{j: g(j) = g(i)} \operatorname{tr} K_j)` for k free weights (v = 1
+    adds a group of masking kernels with 1/k of the NTK's trace, so that
+    L-BFGS-B's first step, of unit length, adds at most :math:`1/\sqrt{k}` of it
+    and the held-out guard sees the path from the NTK in small moves; each v at
+    most :math:`10^4 k`), started on the bound v = 0 (only the weights whose
+    gradient is negative move). Without it, on
     :math:`\theta`, :math:`\log\eta_i = \log\eta^{(0)}_i + \theta_{g(i)}` (so
     :math:`\eta > 0`); the gradient is orthogonal to the scaling direction, so the
     iterates stay on the plane of the start. g is the identity or the tying below.
@@ -451,9 +454,10 @@ def kare_mkl(
             f.K_base = base * f.K_base
             lam_fit = fixed_lam
         # eta_i = coef_i v_{g(i)}: v_g = 1 adds the masking kernels of cluster g with
-        # the trace of the (weighted) NTK
+        # 1/k of the trace of the (weighted) NTK, so L-BFGS-B's first step (of unit
+        # length) adds at most 1/sqrt(k) of it: the path starts with small moves
         group_trace = np.bincount(labels, weights=trace_masks, minlength=k)
-        coef = base * np.trace(K_ntk) / np.maximum(group_trace[labels], _TINY)
+        coef = base * np.trace(K_ntk) / np.maximum(k * group_trace[labels], _TINY)
         eta_start = np.zeros(arr.p)
     else:
         f = _LogKare(X[fit], Y[fit], masks[fit])
@@ -541,7 +545,7 @@ def kare_mkl(
             raise StopIteration
 
     x0 = np.zeros(k + (fixed_lam is None))
-    bounds = [(0.0, _V_MAX) if with_ntk else (-_BOUND, _BOUND)] * k
+    bounds = [(0.0, k * _V_MAX) if with_ntk else (-_BOUND, _BOUND)] * k
     if fixed_lam is None:
         bounds.append(_REL_LAM)
         x0[k] = np.clip(np.log(lam_fit / (t_base + tau @ eta_start)), *_REL_LAM)
