@@ -173,7 +173,7 @@ def test_the_guard_falls_back_to_the_ntk_itself():
     np.testing.assert_allclose(res.kernel(X, arr), K_ntk, rtol=1e-15, atol=0)
     assert res.lam == res.lam_start and res.kare == res.kare_start
     # and the estimator then predicts exactly as NTK kernel ridge at that lam
-    est = KAREKernelRegressor(n_gates=40, fit_intercept=False, patience=3)
+    est = KAREKernelRegressor(n_gates=40, neuron_bias=False, patience=3)
     est.set_params(random_state=0).fit(X, y)
     assert est.best_iter_ == 0 and est.lam_ == res.lam
     Z = np.random.default_rng(6).standard_normal((7, 3))
