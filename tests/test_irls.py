@@ -264,3 +264,99 @@ def test_bad_inputs(small_problem):
         )
     with pytest.raises(ValueError, match="lam"):
         fixntk.mkl_objective(X, y, arr, np.ones(arr.p), 0.0)
+
+
+# --------------------------------------------------------------------------- NTK group
+
+
+def _fista_groups(A, y, groups, lam, n_iter=30000):
+    """An independent solver of min 1/(2n)||A w - y||^2 + lam sum_g ||w_g||: FISTA
+    with restart on the dense design A, groups given as column index arrays."""
+    n = A.shape[0]
+    L = np.linalg.norm(A, 2) ** 2 / n
+    w = np.zeros(A.shape[1])
+    z, t = w.copy(), 1.0
+
+    def F(w):
+        return 0.5 * ((A @ w - y) ** 2).sum() / n + lam * sum(
+            np.linalg.norm(w[g]) for g in groups
+        )
+
+    f_old = F(w)
+    for _ in range(n_iter):
+        v = z - A.T @ (A @ z - y) / (n * L)
+        for g in groups:
+            nv = np.linalg.norm(v[g])
+            v[g] *= max(0.0, 1.0 - lam / L / max(nv, 1e-300))
+        f_new = F(v)
+        if f_new > f_old:
+            t, z = 1.0, w.copy()
+            continue
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        z = v + (t - 1) / t_new * (v - w)
+        w, t, f_old = v, t_new, f_new
+    return w, f_old
+
+
+def test_ntk_group_reaches_the_certified_optimum_of_the_larger_program():
+    # few gates: the masks alone fit poorly, so the NTK group is active at the optimum
+    X, y = planted(n=60, d=3, seed=2)
+    arr = fixntk.sample_arrangement(X, 4, seed=0)
+    lam = 0.02 * fixntk.lambda_max(X, y, arr)
+    fit = fixntk.irls(X, y, arr, lam, ntk_group=True, tol=1e-9)
+    assert fit.converged and fit.relative_gap <= 1e-9
+    assert fit.ntk_eta > 0 and fit.eta0_kind == "ntk_kernel"
+    assert_monotone(fit.history)
+    # the group-lasso view: the NTK group is a group with the NTK's feature map,
+    # Phi Phi^T = K_NTK (here Phi from its eigendecomposition), penalised by its norm
+    n, d = X.shape
+    ev, U = np.linalg.eigh(fixntk.ntk_kernel(X))
+    Phi = U * np.sqrt(np.maximum(ev, 0.0))
+    design = np.hstack([arr.masks[:, i, None] * X for i in range(arr.p)] + [Phi])
+    groups = [np.arange(i * d, (i + 1) * d) for i in range(arr.p)]
+    groups.append(np.arange(arr.p * d, arr.p * d + n))
+    _, f_ref = _fista_groups(design, y, groups, lam)
+    assert fit.objective == pytest.approx(f_ref, rel=1e-6)
+    assert fit.objective - fit.gap <= f_ref * (1 + 1e-9)  # the certificate holds
+    # the objective written out from the result: masks, f_0 = K_NTK b, ||f_0||_H
+    f0 = fixntk.ntk_kernel(X) @ fit.ntk_coef
+    R = y - np.einsum("kp,kd,pd->k", arr.masks, X, fit.coef) - f0
+    norm_f0 = np.sqrt(fit.ntk_coef @ f0)
+    assert norm_f0 == pytest.approx(fit.ntk_eta, rel=1e-8)
+    F = 0.5 * (R**2).sum() / n + lam * (
+        np.linalg.norm(fit.coef, axis=1).sum() + norm_f0
+    )
+    assert F == pytest.approx(fit.objective, rel=1e-10)
+    # the larger program can only do better than the masks alone
+    assert fit.objective <= fixntk.irls(X, y, arr, lam, tol=1e-9).objective * (1 + 1e-9)
+
+
+def test_ntk_group_starts_at_the_closed_form_ntk():
+    X, y = planted(n=80, d=3, seed=3)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        fit = fixntk.irls(X, y, arr, lam, ntk_group=True, max_iter=3, tol=1e-14)
+    assert not fit.eta_start.any()
+    # step 0: kernel ridge with s K_NTK, s the best scale
+    n, s = len(y), fit.scale
+    K = fixntk.ntk_kernel(X)
+    a = linalg.solve(s * K + n * lam * np.eye(n), y, assume_a="pos")
+    assert fit.mkl_history[0] == pytest.approx(0.5 * lam * (y @ a + s), rel=1e-10)
+    # G(t K_NTK) is smallest at t = s
+    for t in (0.8 * s, 1.25 * s):
+        b = linalg.solve(t * K + n * lam * np.eye(n), y, assume_a="pos")
+        assert 0.5 * lam * (y @ b + t) >= fit.mkl_history[0]
+    assert_monotone(fit.history)
+
+
+def test_ntk_group_bad_inputs(small_problem):
+    X, y, arr = small_problem
+    with pytest.raises(ValueError, match="eta0"):
+        fixntk.irls(X, y, arr, 0.1, eta0="counts", ntk_group=True)
+    with pytest.raises(ValueError, match="primal"):
+        fixntk.irls(X, y, arr, 0.1, method="primal", ntk_group=True)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fixntk.irls(X, y, arr, 0.1, ntk_group=True, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="fit_intercept"):
+        fixntk.irls(X, y, arr, 0.1, ntk_group=True, fit_intercept=True)

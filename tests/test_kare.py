@@ -68,6 +68,16 @@ def test_select_lambda_kare():
     # a grid whose best value is at its end warns
     with pytest.warns(UserWarning, match="end|largest|smallest"):
         fixntk.select_lambda_kare(K, y, lams=[1e2, 1e3, 1e4])
+    ev = np.linalg.eigvalsh(K / 100)
+    with pytest.warns(UserWarning, match="smallest lam"):
+        fixntk.select_lambda_kare(K, y, lams=[1e-1, 1e-2, 10 * ev[0]])
+    # ... but not when it is the ridgeless limit (far below the spectrum), where
+    # KARE is flat: the selection is then interpolation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flat = fixntk.select_lambda_kare(K, y, lams=ev[0] * np.logspace(-3, -6, 4))
+    assert not [w for w in caught if "smallest lam" in str(w.message)]
+    np.testing.assert_allclose(flat.kare, flat.kare[0], rtol=1e-2)
 
 
 def test_kare_prefers_signal_to_noise():
@@ -77,8 +87,10 @@ def test_kare_prefers_signal_to_noise():
     noise = np.random.default_rng(0).standard_normal(150)
     y = y / y.std()
     lam_y = fixntk.select_lambda_kare(K, y).lam
-    with pytest.warns(UserWarning, match="largest lam"):  # noise: regularise fully
-        lam_e = fixntk.select_lambda_kare(K, noise).lam
+    # noise: regularise (almost) fully; the default grid extends past its top
+    sel = fixntk.select_lambda_kare(K, noise)
+    lam_e = sel.lam
+    assert lam_e > 10 * np.trace(K) / 150**2 and sel.lams[0] > lam_e
     assert fixntk.kare(K, y, lam_y) < 0.2 * fixntk.kare(K, noise, lam_e)
 
 

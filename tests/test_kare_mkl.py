@@ -36,11 +36,15 @@ def _teacher(seed):
     return X[:300], y[:300], X[300:], y[300:]
 
 
-def _ridge_test_error(X, y, arr, eta, lam, Xt, yt):
+def _ridge_test_error(X, y, kernel, lam, Xt, yt):
+    """Test MSE of kernel ridge with ``kernel(Z)`` = K(X, Z) (K(X, X) for None)."""
     n = X.shape[0]
-    K = fixntk.mkl_kernel(X, arr, eta)
-    a = linalg.solve(K + n * lam * np.eye(n), y, assume_a="pos")
-    return float(((fixntk.mkl_kernel(X, arr, eta, Z=Xt).T @ a - yt) ** 2).mean())
+    a = linalg.solve(kernel(None) + n * lam * np.eye(n), y, assume_a="pos")
+    return float(((kernel(Xt).T @ a - yt) ** 2).mean())
+
+
+def _ntk(X):
+    return lambda Z: fixntk.ntk_kernel(X, Z)
 
 
 # --------------------------------------------------------------------------- gradient
@@ -73,6 +77,7 @@ def test_value_is_kare_and_gradient_matches_finite_differences(problem, c):
 # --------------------------------------------------------------------------- iterations
 
 
+@pytest.mark.parametrize("eta0", ["ntk", "counts"])
 @pytest.mark.parametrize(
     "opts",
     [
@@ -82,11 +87,11 @@ def test_value_is_kare_and_gradient_matches_finite_differences(problem, c):
         dict(validation_fraction=None, lam=0.01),
     ],
 )
-def test_kare_decreases_along_the_iterations(problem, opts):
+def test_kare_decreases_along_the_iterations(problem, opts, eta0):
     X, y, arr = problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = kare_mkl(X, y, arr, max_iter=30, **opts)
+        res = kare_mkl(X, y, arr, eta0=eta0, max_iter=30, **opts)
     obj = res.objective_history
     assert res.n_iter == obj.size - 1 >= 1
     assert np.all(np.diff(obj) <= 1e-12 * np.abs(obj[:-1]))
@@ -94,18 +99,88 @@ def test_kare_decreases_along_the_iterations(problem, opts):
     if "penalty" not in opts:  # then the objective is log KARE itself
         np.testing.assert_allclose(np.exp(obj), res.kare_history, rtol=1e-12)
         assert res.kare < res.kare_start
-    assert res.eta.shape == (arr.p,) and (res.eta > 0).all()
+    assert res.eta.shape == (arr.p,) and (res.eta >= 0).all()
+    K = res.kernel(X, arr)
+    if eta0 == "ntk":
+        assert res.eta0_kind == "ntk_kernel" and not res.eta_start.any()
+        assert res.eta.any() and res.ntk_weight > 0
+        np.testing.assert_allclose(
+            K,
+            res.ntk_weight * fixntk.ntk_kernel(X) + fixntk.mkl_kernel(X, arr, res.eta),
+            rtol=1e-13,
+        )
+    else:
+        assert res.ntk_weight == 0 and (res.eta > 0).all()
+        np.testing.assert_allclose(K, fixntk.mkl_kernel(X, arr, res.eta), rtol=1e-13)
     if "lam" in opts:
         assert res.lam == 0.01
-    else:  # the reported gauge: weights sum like the start's
-        assert res.eta.sum() == pytest.approx(res.eta_start.sum(), rel=1e-10)
-        K = fixntk.mkl_kernel(X, arr, res.eta)
+    else:  # the reported gauge: the NTK's trace, or weights summing like the start's
+        if eta0 == "ntk":
+            assert np.trace(K) == pytest.approx(
+                np.trace(fixntk.ntk_kernel(X)), rel=1e-10
+            )
+        else:
+            assert res.eta.sum() == pytest.approx(res.eta_start.sum(), rel=1e-10)
         assert res.kare == pytest.approx(fixntk.kare(K, y, res.lam), rel=1e-9)
-    if "n_free_weights" in opts:  # tied groups keep their ratios to the NTK weights
-        ratio = res.eta / res.eta_start
+    if "n_free_weights" in opts:  # tied groups share one weight: the same ratio to
+        # the start's weights, or with the NTK the same eta (one trace per cluster)
+        ratio = res.eta if eta0 == "ntk" else res.eta / res.eta_start
         for j in range(res.tied.max() + 1):
             r = ratio[res.tied == j]
             np.testing.assert_allclose(r, r[0], rtol=1e-10)
+
+
+def test_the_start_is_the_closed_form_ntk(problem):
+    # iterate 0 is kernel ridge with ntk_kernel(X) at its KARE-selected lam
+    X, y, arr = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = kare_mkl(X, y, arr, validation_fraction=None, max_iter=3)
+    K_ntk = fixntk.ntk_kernel(X)
+    assert res.kare_history[0] == pytest.approx(res.kare_start, rel=1e-10)
+    assert res.kare_start == pytest.approx(
+        fixntk.kare(K_ntk, y, res.lam_start), rel=1e-10
+    )
+    # lam_start is KARE's minimiser for the NTK (no grid value does better)
+    grid = res.lam_start * np.logspace(-2, 2, 41)
+    assert res.kare_start <= fixntk.kare(K_ntk, y, grid).min() * (1 + 1e-9)
+    assert np.all(res.kare_history[1:] < res.kare_start)
+
+
+def test_the_guard_takes_only_gains_beyond_noise():
+    from fixntk._kare_mkl import _significant
+
+    rng = np.random.default_rng(0)
+    loss0 = rng.exponential(size=60)
+    assert _significant(loss0, loss0)  # the start itself
+    assert _significant(loss0, 0.5 * loss0)  # halves every row's loss
+    # a smaller mean loss that is one lucky row, not a better kernel
+    lucky = loss0.copy()
+    lucky[np.argmax(loss0)] = 0.0
+    assert lucky.mean() < loss0.mean() and not _significant(loss0, lucky)
+
+
+def test_the_guard_falls_back_to_the_ntk_itself():
+    # a planted problem on which no iterate beats the NTK on the held-out rows
+    # beyond noise
+    X, y = planted(n=120, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 40, seed=0)
+    res = kare_mkl(X, y, arr, patience=3)
+    # (some iterates have a smaller held-out error, none beyond 2 standard errors)
+    assert res.best_iter == 0 and res.n_iter >= 3
+    assert res.ntk_weight == 1.0 and not res.eta.any()
+    K_ntk = fixntk.ntk_kernel(X)
+    np.testing.assert_allclose(res.kernel(X, arr), K_ntk, rtol=1e-15, atol=0)
+    assert res.lam == res.lam_start and res.kare == res.kare_start
+    # and the estimator then predicts exactly as NTK kernel ridge at that lam
+    est = KAREKernelRegressor(n_gates=40, neuron_bias=False, patience=3)
+    est.set_params(random_state=0).fit(X, y)
+    assert est.best_iter_ == 0 and est.lam_ == res.lam
+    Z = np.random.default_rng(6).standard_normal((7, 3))
+    a = np.linalg.solve(K_ntk + 120 * est.lam_ * np.eye(120), y)
+    np.testing.assert_allclose(
+        est.predict(Z), fixntk.ntk_kernel(Z, X) @ a, rtol=1e-8, atol=1e-10
+    )
 
 
 def test_early_stopping_returns_the_best_held_out_iterate(problem):
@@ -113,9 +188,9 @@ def test_early_stopping_returns_the_best_held_out_iterate(problem):
     res = kare_mkl(X, y, arr, patience=2)
     val = res.validation_history
     assert val.size == res.n_iter + 1
-    assert res.best_iter == int(np.argmin(val))
+    assert val[res.best_iter] <= val[0]
     if res.stop_reason == "early_stopping":
-        assert res.n_iter - res.best_iter == 2
+        assert res.n_iter - int(np.argmin(val)) == 2
     assert not res.converged or res.stop_reason == "converged"
 
 
@@ -128,23 +203,19 @@ def test_max_iter_warns(problem):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_planted_teacher_not_worse_than_the_ntk(seed):
-    # The held-out rows decide which iterate is kept, so one split can go either way
-    # (test error ratios KARE / NTK over the held-out splits 0-3, measured with
-    # scikit-learn's train_test_split: teacher 0: 1.045 0.992 1.052 0.999, teacher 1:
-    # 1.038 0.819 0.870 0.818, teacher 2: 1.504 0.997 0.997 0.997). The median over
-    # the splits is the claim.
+    # The held-out rows decide which iterate is kept; the guard keeps the NTK unless
+    # an iterate beats it beyond noise, so no split may lose more than 2% to the
+    # closed-form NTK (the rest is the two lam searches)
     X, y, Xt, yt = _teacher(seed)
     arr = fixntk.sample_arrangement(X, 100, seed=0)
+    lam0 = fixntk.select_lambda_kare(fixntk.ntk_kernel(X), y, n_lams=200).lam
+    err_ntk = _ridge_test_error(X, y, _ntk(X), lam0, Xt, yt)
     ratios = []
     for split in range(4):
         res = kare_mkl(X, y, arr, seed=split)
-        # the NTK baseline: the same starting weights, lam selected by KARE
-        K0 = fixntk.mkl_kernel(X, arr, res.eta_start)
-        lam0 = fixntk.select_lambda_kare(K0, y, n_lams=200).lam
-        err_ntk = _ridge_test_error(X, y, arr, res.eta_start, lam0, Xt, yt)
-        err_kare = _ridge_test_error(X, y, arr, res.eta, res.lam, Xt, yt)
-        ratios.append(err_kare / err_ntk)
-    assert np.median(ratios) <= 1.03, ratios
+        kernel = lambda Z, res=res: res.kernel(X, arr, Z)  # noqa: E731
+        ratios.append(_ridge_test_error(X, y, kernel, res.lam, Xt, yt) / err_ntk)
+    assert max(ratios) <= 1.02, ratios
 
 
 def test_unguarded_kare_overfits_the_teacher():
@@ -155,8 +226,8 @@ def test_unguarded_kare_overfits_the_teacher():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = kare_mkl(X, y, arr, validation_fraction=None)
     assert res.kare < 0.7 * res.kare_start
-    err_ntk = _ridge_test_error(X, y, arr, res.eta_start, res.lam_start, Xt, yt)
-    err = _ridge_test_error(X, y, arr, res.eta, res.lam, Xt, yt)
+    err_ntk = _ridge_test_error(X, y, _ntk(X), res.lam_start, Xt, yt)
+    err = _ridge_test_error(X, y, lambda Z: res.kernel(X, arr, Z), res.lam, Xt, yt)
     assert err > 1.2 * err_ntk
 
 
@@ -198,13 +269,18 @@ def test_regressor_predicts_with_the_learned_kernel():
     res = kare_mkl(est.X_fit_, y, arr, seed=0)
     np.testing.assert_allclose(est.eta_, res.eta, rtol=1e-12)
     assert est.lam_ == res.lam and est.kare_ == res.kare
+    assert est.ntk_weight_ == res.ntk_weight
     n = y.size
-    K = fixntk.mkl_kernel(est.X_fit_, arr, res.eta)
+    K = res.ntk_weight * fixntk.ntk_kernel(est.X_fit_)
+    K += fixntk.mkl_kernel(est.X_fit_, arr, res.eta)
     a = np.linalg.solve(K + n * res.lam * np.eye(n), y)
-    ref = fixntk.mkl_kernel(est.X_fit_, arr, res.eta, Z=Xt).T @ a
+    ref = res.ntk_weight * fixntk.ntk_kernel(Xt, est.X_fit_) @ a
+    ref += fixntk.mkl_kernel(est.X_fit_, arr, res.eta, Z=Xt).T @ a
     np.testing.assert_allclose(est.predict(Xt[:, :-1]), ref, rtol=1e-7, atol=1e-9)
-    # on the training points: the in-sample kernel ridge fit
-    np.testing.assert_allclose(est.predict(X[:, :-1]), K @ a, rtol=1e-7, atol=1e-9)
+    # on the training points: the in-sample kernel ridge fit (the NTK's angle comes
+    # from arccos, which loses half the digits at angle 0: K(x, x) through Z agrees
+    # with the exact diagonal to about 1e-8)
+    np.testing.assert_allclose(est.predict(X[:, :-1]), K @ a, rtol=1e-6, atol=1e-8)
 
 
 def test_classifier_and_pickle_round_trip():
@@ -224,3 +300,19 @@ def test_classifier_and_pickle_round_trip():
         KAREKernelClassifier().fit(X, np.zeros(150))
     with pytest.raises(ValueError, match="n_gates"):
         KAREKernelRegressor(n_gates=0).fit(X, y)
+
+
+def test_kare_kernel_beats_the_ntk_where_the_teacher_is_low_dimensional():
+    # 3 ReLU neurons in d = 20: the NTK spreads its weight over all directions, the
+    # KARE-trained mixture (default 4000 gates) moves it to masks near the teacher's
+    # (benchmarks/kare_vs_ntk.py: 0.66 times the NTK's test error on this problem)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2300, 20))
+    f = np.maximum(X @ rng.standard_normal((20, 3)), 0).sum(axis=1)
+    y = f[:300] + 0.1 * f.std() * rng.standard_normal(300)
+    ntk = fixntk.NTKRegressor().fit(X[:300], y)
+    est = KAREKernelRegressor(random_state=0).fit(X[:300], y)
+    err_ntk = ((ntk.predict(X[300:]) - f[300:]) ** 2).mean()
+    err = ((est.predict(X[300:]) - f[300:]) ** 2).mean()
+    assert est.best_iter_ > 0 and est.ntk_weight_ < 1
+    assert err < 0.8 * err_ntk

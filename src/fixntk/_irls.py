@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _core
 from ._arrangement import Arrangement, as_arrangement
-from ._kernels import check_eta, masking_kernel
+from ._kernels import check_eta, masking_kernel, ntk_kernel
 from ._ntk import ntk_weights
 from ._progress import progress, report
 from ._solver import _prepare
@@ -46,7 +46,7 @@ _SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
 
 @dataclass
 class IRLSResult:
-    """Result of :func:`irls`.
+    r"""Result of :func:`irls`.
 
     Attributes
     ----------
@@ -87,6 +87,13 @@ class IRLSResult:
     lam : float
     intercept : float or ndarray of shape (c,)
         The output intercept (0 without ``fit_intercept``).
+    ntk_eta : float
+        With ``ntk_group=True``: the weight of the NTK group at the end,
+        :math:`\|f_0\|_{\mathcal H}` (0 without the group).
+    ntk_coef : ndarray of shape (n,) or (n, c), or None
+        With ``ntk_group=True``: :math:`b` with :math:`f_0(z) = K_{\mathrm{NTK}}(z,
+        X)\, b` (``ntk_kernel(Z, X) @ ntk_coef``); the model's output is
+        ``sum_i D_i(Z) Z w_i + f_0(Z)``.
     """
 
     coef: np.ndarray
@@ -106,6 +113,8 @@ class IRLSResult:
     n_newton: int = 0
     lam: float = 0.0
     intercept: object = 0.0
+    ntk_eta: float = 0.0
+    ntk_coef: np.ndarray = field(default=None, repr=False)
 
     @property
     def relative_gap(self):
@@ -115,15 +124,18 @@ class IRLSResult:
 class _Ridge:
     """One kernel ridge solve at weights eta (a state of the iteration)."""
 
-    __slots__ = ("eta", "W", "grads", "g", "quad", "factor")
+    __slots__ = ("eta", "W", "grads", "g", "quad", "factor", "KA")
 
-    def __init__(self, eta, W, grads, quad, factor):
-        self.eta = eta
+    def __init__(self, eta, W, grads, quad, factor, KA=None, g_ntk=None):
+        self.eta = eta  # (p,), or (p + 1,) with the NTK group's weight last
         self.W = W  # w_i = eta_i X^T D_i a, shape (p, d, c)
         self.grads = grads  # X^T D_i a, shape (p, d, c)
         self.g = _group_norms(grads)  # ||X^T D_i a||: dG/deta_i = lam (1 - g_i^2) / 2
+        if KA is not None:  # the NTK group: ||Phi^T a|| = sqrt(tr a^T K a)
+            self.g = np.append(self.g, g_ntk)
         self.quad = quad  # tr Y^T (H(eta) + n lam I)^{-1} Y
         self.factor = factor
+        self.KA = KA  # K_NTK a, shape (n, c): f_0(X) = eta_ntk K_NTK a
 
     def mkl_value(self, lam):
         return 0.5 * lam * (self.quad + self.eta.sum())
@@ -138,7 +150,7 @@ class _KernelRidge:
     applies C^{-1} through the Woodbury identity.
     """
 
-    def __init__(self, X, Y, arr, lam, method, centre=None):
+    def __init__(self, X, Y, arr, lam, method, centre=None, K_ntk=None):
         n, d = X.shape
         # centre: the vector a whose multiples an unpenalised intercept adds (the row
         # factors of weighted data, ones otherwise); kernels, Grams and targets are then
@@ -150,8 +162,9 @@ class _KernelRidge:
         self.lam = lam
         self.mu = n * lam
         self.yy = float((Y**2).sum())
+        self.K_ntk = K_ntk  # the NTK group (dual only): eta has p + 1 entries
         if method == "auto":
-            method = "dual" if n <= arr.p * d else "primal"
+            method = "dual" if n <= arr.p * d or K_ntk is not None else "primal"
         self.method = method
         self.masks = arr.masks
         if method == "dual":
@@ -174,8 +187,10 @@ class _KernelRidge:
         return A - np.outer(a, (a @ A) / float(a @ a))
 
     def kernel(self, eta):
-        """P H(eta) P."""
-        H = masking_kernel(self.XXt, self.masks, eta)
+        """P H(eta) P (dual), H(eta) plus eta_ntk K_NTK with the NTK group."""
+        H = masking_kernel(self.XXt, self.masks, eta[: self.p])
+        if self.K_ntk is not None:
+            H += eta[self.p] * self.K_ntk
         if self.centre is not None:
             H = self.project(self.project(H).T)
         return H
@@ -198,12 +213,18 @@ class _KernelRidge:
                 linalg.cho_solve(factor, self.Y, check_finite=False)
             )
             grads = _core.masked_gradients(self.X, self.arr.packed, A)
+            KA = g_ntk = None
+            if self.K_ntk is not None:
+                KA = self.K_ntk @ A
+                g_ntk = np.sqrt(max(float((A * KA).sum()), 0.0))
             return _Ridge(
                 eta,
-                eta[:, None, None] * grads,
+                eta[:p, None, None] * grads,
                 grads,
                 float((self.Y * A).sum()),
                 factor,
+                KA,
+                g_ntk,
             )
         s = self._scaling(eta)
         B = self.gram * np.outer(s, s)
@@ -224,11 +245,15 @@ class _KernelRidge:
 
     def hessian(self, st, free):
         """Hessian of the MKL objective G over the groups ``free``:
-        ``lam <K_i a, (H + n lam I)^{-1} K_j a>`` with ``K_i a = D_i X (X^T D_i a)``."""
+        ``lam <K_i a, (H + n lam I)^{-1} K_j a>`` with ``K_i a = D_i X (X^T D_i a)``
+        (and ``K_NTK a`` for the NTK group, index p, last in ``free``)."""
         n = self.X.shape[0]
         f = free.size
-        U = np.einsum("kd,fdc->kfc", self.X, st.grads[free])
-        U *= self.masks[:, free, None]
+        masked = free[free < self.p]
+        U = np.einsum("kd,fdc->kfc", self.X, st.grads[masked])
+        U *= self.masks[:, masked, None]
+        if masked.size < f:
+            U = np.concatenate([U, st.KA[:, None, :]], axis=1)
         U2 = self.project(U.reshape(n, f * self.c))
         U = U2.reshape(U.shape)
         if self.method == "dual":
@@ -256,6 +281,33 @@ class _KernelRidge:
             a = ((V.T @ (s[:, None] * self.b)) ** 2).sum(axis=1)
         ev = np.maximum(ev, 0.0)
         return ev, np.maximum(a, 0.0)
+
+    def norms(self, st):
+        """The group norms: ||w_i||, and ||f_0||_H = eta_ntk ||Phi^T a|| last."""
+        norms = _group_norms(st.W)
+        if self.K_ntk is None:
+            return norms
+        return np.append(norms, st.eta[self.p] * st.g[self.p])
+
+    def certify(self, st):
+        """(primal, dual) objectives at the state: the certificate of :func:`solve`,
+        with the NTK group's dual constraint ``sqrt(tr R^T K_NTK R) <= n lam``."""
+        X, Y, arr, lam = self.X, self.Y, self.arr, self.lam
+        if self.K_ntk is None:
+            return _certificate(self, st.W, lam)
+        n = X.shape[0]
+        eta_ntk = st.eta[self.p]
+        R = Y - _core.masked_predict(X, arr.packed, st.W) - eta_ntk * st.KA
+        G = _core.masked_gradients(X, arr.packed, np.ascontiguousarray(R))
+        g_max = max(
+            float(np.sqrt((G**2).sum(axis=(1, 2))).max()),
+            float(np.sqrt(max((R * (self.K_ntk @ R)).sum(), 0.0))),
+        )
+        penalty = _group_norms(st.W).sum() + eta_ntk * st.g[self.p]
+        primal = 0.5 * float((R**2).sum()) / n + lam * penalty
+        theta = R / max(1.0, g_max / (n * lam))
+        dual = 0.5 * float((Y**2).sum() - ((Y - theta) ** 2).sum()) / n
+        return primal, dual
 
 
 def _masked_gram(X, masks):
@@ -431,6 +483,7 @@ def irls(
     verbose: int = False,
     sample_weight: ArrayLike | None = None,
     fit_intercept: bool = False,
+    ntk_group: bool = False,
 ) -> IRLSResult:
     r"""Fix the NTK: reweighted kernel ridge from the NTK to the optimal MKL kernel.
 
@@ -466,6 +519,31 @@ def irls(
     not held at zero, Levenberg-Marquardt damped since it is often singular), accepted
     only if they decrease :math:`G` (Armijo) and :math:`F`; otherwise the reweighting
     step is taken. ``newton_tol=None`` runs the paper's iteration alone.
+
+    **The NTK as one more group** (``ntk_group=True``). The search space gains the
+    closed-form NTK, :math:`\eta_0 K_{\mathrm{NTK}} + H(\eta)`, and the start is
+    the NTK itself (:math:`\eta = 0`, :math:`\eta_0 = s`). In the group-lasso view
+    this is one more group whose feature map :math:`\phi` is the NTK's
+    (:math:`\phi(x)^T\phi(z) = k(x, z)`, :func:`ntk_kernel`): the program is
+
+    .. math::
+
+        \min_{W,\ f_0 \in \mathcal H}\ \frac{1}{2n}\Big\|\sum_i D_i X w_i
+        + f_0(X) - y\Big\|^2 + \lambda \Big(\sum_i \|w_i\|
+        + \|f_0\|_{\mathcal H}\Big),
+
+    with :math:`\mathcal H` the NTK's RKHS and the penalty its norm (not squared:
+    by :math:`\|f\| = \min_{\eta_0}(\|f\|^2/\eta_0 + \eta_0)/2` it becomes the
+    ridge term :math:`\eta_0 K_{\mathrm{NTK}}` of the MKL form, and at the optimum
+    :math:`\eta_0 = \|f_0\|_{\mathcal H}`). The fitted
+    :math:`f_0 = \eta_0 K_{\mathrm{NTK}}(\cdot, X)\, a`, so
+    :math:`\|f_0\|_{\mathcal H} = \eta_0 \sqrt{a^T K_{\mathrm{NTK}} a}`. The
+    certificate stays valid: the dual point :math:`\theta` (the residual, rescaled)
+    must also satisfy the new group's constraint
+    :math:`\sqrt{\theta^T K_{\mathrm{NTK}} \theta} \le n\lambda`, and the primal
+    value includes :math:`\lambda \|f_0\|_{\mathcal H}`. Predictions on new
+    points add :math:`f_0(z) = K_{\mathrm{NTK}}(z, X)\,` ``ntk_coef``. Kernel ridge
+    is then in the dual (n x n) form only.
 
     Parameters
     ----------
@@ -508,6 +586,10 @@ def irls(
         An unpenalised output intercept, profiled out: kernels and targets are taken
         in the orthogonal complement of ``a``, :math:`P H(\eta) P` and :math:`P y`
         (``intercept`` of the result).
+    ntk_group : bool, default=False
+        Add the closed-form NTK as one more group and start from it (above);
+        ``eta0`` must then be left at "ntk", ``method`` may not be "primal", and
+        ``sample_weight`` and ``fit_intercept`` are not supported with it yet.
 
     Returns
     -------
@@ -529,12 +611,33 @@ def irls(
     if newton_tol is not None:
         newton_tol = check_positive(newton_tol, "newton_tol", allow_zero=True)
 
-    eta0, kind = _starting_weights(X, arr, eta0, n_samples, seed)
+    K_ntk = None
+    if ntk_group:
+        if not (isinstance(eta0, str) and eta0 == "ntk"):
+            raise ValueError(
+                "ntk_group=True starts from the closed-form NTK: leave eta0='ntk'"
+            )
+        if method == "primal":
+            raise ValueError(
+                "ntk_group=True needs the dual kernel ridge: method='dual' or "
+                "'auto', not 'primal'"
+            )
+        if s_w is not None or fit_intercept:
+            raise ValueError(
+                "ntk_group=True does not support sample_weight or fit_intercept yet"
+            )
+        K_ntk = ntk_kernel(X)
+        eta0, kind = np.zeros(arr.p + 1), "ntk_kernel"
+        eta0[-1] = 1.0
+    else:
+        eta0, kind = _starting_weights(X, arr, eta0, n_samples, seed)
     # weighted rows: the plain program on (a X, a Y), a_k = sqrt(s_k n / sum(s))
     a = np.ones(n) if s_w is None else np.sqrt(s_w * n / s_w.sum())
     if s_w is not None:
         X, Y = X * a[:, None], Y * a[:, None]
-    ridge = _KernelRidge(X, Y, arr, lam, method, centre=a if fit_intercept else None)
+    ridge = _KernelRidge(
+        X, Y, arr, lam, method, centre=a if fit_intercept else None, K_ntk=K_ntk
+    )
     # The loop alternates small factorisations with OpenMP kernels of the core:
     # threaded BLAS on matrices this small only adds contention.
     n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
@@ -564,6 +667,12 @@ def irls(
     b = np.zeros(Y.shape[1])
     if fit_intercept:
         b = a @ (Y - _core.masked_predict(X, arr.packed, W)) / float(a @ a)
+    ntk_eta, ntk_coef = 0.0, None
+    if ntk_group:
+        A = linalg.cho_solve(st.factor, Y, check_finite=False)
+        ntk_eta = float(ridge.norms(st)[-1])
+        ntk_coef = st.eta[-1] * (A[:, 0] if was_1d else A)
+        eta_start = eta_start[:-1]
     return IRLSResult(
         coef=W[:, :, 0] if was_1d else W,
         intercept=float(b[0]) if was_1d else b,
@@ -582,6 +691,8 @@ def irls(
         method=ridge.method,
         n_newton=n_newton,
         lam=lam,
+        ntk_eta=ntk_eta,
+        ntk_coef=ntk_coef,
     )
 
 
@@ -604,14 +715,14 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
     s = _best_scale(*ridge.spectrum(eta0), eta0.sum(), ridge.mu) if scale else 1.0
     eta_start = s * eta0
     st = ridge.solve(eta_start)
-    F, dual = _certificate(ridge, st.W, lam)
+    F, dual = ridge.certify(st)
     history, mkl_history, gaps = [F], [st.mkl_value(lam)], [F - dual]
     eps = _STEP_EPS * gaps[0] / (lam * p)
     newton = _Newton(ridge, _MAX_NEWTON)
     n_newton, stalled = 0, False
 
     def accept(cand):
-        F_new, dual_new = _certificate(ridge, cand.W, lam)
+        F_new, dual_new = ridge.certify(cand)
         if F_new <= F + _ROUNDOFF * abs(F):
             return cand, F_new, dual_new
         return None
@@ -626,7 +737,7 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
         if newton_tol is not None and gaps[-1] <= newton_tol * f0:
             verdict = newton.step(st, accept)
         if verdict is None:
-            norms = _group_norms(st.W)
+            norms = ridge.norms(st)
             # eps > 0 lets groups with eta_i = 0 come back; it shrinks geometrically and
             # stays below the gap, so the smoothing bias lam p eps never stalls.
             eps = min(0.5 * eps, _STEP_EPS * gaps[-1] / (lam * p))

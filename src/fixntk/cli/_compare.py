@@ -156,8 +156,9 @@ def report(results, args, elapsed, out):
     print(
         "KARE: the kernel alignment risk estimate (GCV) of each model's kernel at its "
         "lam on the training part; optimistic for the fixed NTK and the KARE-trained "
-        "kernel (KARE-k: weights minimising KARE from the NTK's, held-out early "
-        "stopping), whose kernels saw the labels.",
+        "kernel (KARE-k: the NTK plus masking kernels weighted to minimise KARE "
+        "from the NTK itself, kept only when they beat the NTK on held-out rows), "
+        "whose kernels saw the labels.",
         file=out,
     )
     for r in results:

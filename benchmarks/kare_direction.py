@@ -1,0 +1,57 @@
+"""Why KARE descent from the NTK does not find a better kernel: KARE and the test
+error along the first descent direction.
+
+On a planted ReLU teacher (n = 500, d = 5, 3 neurons, 10% training noise, noise-free
+test targets on 2000 points; X extended by a column of ones), start at the
+closed-form NTK and add the sampled masking kernels along the negative KARE
+gradient at the NTK (the direction :func:`fixntk.kare_mkl`'s first step takes,
+normalised to the NTK's trace times t), re-selecting lam by KARE at each point.
+Prints KARE and test MSE against t for 100 and 1000 gates.
+
+    python -m benchmarks.kare_direction          # from the repository root
+"""
+
+import numpy as np
+from scipy import linalg
+from threadpoolctl import threadpool_limits
+
+import fixntk
+from fixntk._kare_mkl import _best_lam, _LogKare
+from fixntk._kernels import masking_kernel
+
+from .kare_vs_ntk import teacher
+
+
+def along_direction(n_gates, steps=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)):
+    X, y, Z, f = teacher(500, 5, 3, 0)
+    X, Z = (np.hstack([A, np.ones((A.shape[0], 1))]) for A in (X, Z))
+    n = X.shape[0]
+    arr = fixntk.sample_arrangement(X, n_gates, seed=0)
+    K_ntk, K_ntk_z = fixntk.ntk_kernel(X), fixntk.ntk_kernel(X, Z)
+    XXt, XZt, masks_z = X @ X.T, X @ Z.T, arr.apply(Z)
+    lam0, _ = _best_lam(K_ntk, y[:, None])
+    _, g_eta, _, _ = _LogKare(X, y[:, None], arr.masks, K_ntk)(np.zeros(arr.p), lam0)
+    trace_i = arr.masks.T.astype(float) @ (X**2).sum(axis=1)
+    direction = np.maximum(-g_eta, 0.0) / trace_i  # the projected steepest descent
+    direction *= np.trace(K_ntk) / (direction @ trace_i)  # trace of the NTK
+    rows = []
+    for t in steps:
+        eta = t * direction
+        K = K_ntk + masking_kernel(XXt, arr.masks, eta)
+        lam, value = _best_lam(K, y[:, None])
+        a = linalg.solve(K + n * lam * np.eye(n), y, assume_a="pos")
+        pred = (K_ntk_z + masking_kernel(XZt, arr.masks, eta, masks_z)).T @ a
+        rows.append((t, value, float(((pred - f) ** 2).mean())))
+    return rows
+
+
+def main():
+    with threadpool_limits(limits=1, user_api="blas"):
+        for n_gates in (100, 1000):
+            print(f"{n_gates} gates:   t     KARE   test MSE")
+            for t, value, mse in along_direction(n_gates):
+                print(f"{'':>12}{t:>6g}{value:>9.4f}{mse:>11.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
