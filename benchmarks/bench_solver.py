@@ -93,21 +93,9 @@ class _GridProblems:
         return write_problems(GRID)
 
 
-class Solve(_GridProblems):
-    """fixntk.solve to a certified relative duality gap of 1e-6."""
-
-    params = (GRID["n"], GRID["p"], GRID["d"], GRID["lam_ratio"])
-    param_names = ["n", "p", "d", "lam_ratio"]
-    # A solve takes seconds: one call per sample, a few samples.
-    number = 1
-    repeat = (1, 3, 60.0)
-    rounds = 1
-
-    def setup(self, lam_max, n, p, d, lam_ratio):
-        key = _key(n, d, p)
-        self.X, self.y, self.arr = load_problem(key)
-        self.lam = lam_ratio * lam_max[key]
-        warm_up_solver()
+class _SolveTimings:
+    """time_, peakmem_ and track_ benchmarks of one solve of (self.X, self.y,
+    self.arr, self.lam) to TOL; subclasses set them in setup."""
 
     def _solve(self):
         return fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL, max_iter=10**7)
@@ -127,6 +115,23 @@ class Solve(_GridProblems):
         return self._solve().n_iter
 
     track_epochs.unit = "epochs"
+
+
+class Solve(_SolveTimings, _GridProblems):
+    """fixntk.solve to a certified relative duality gap of 1e-6."""
+
+    params = (GRID["n"], GRID["p"], GRID["d"], GRID["lam_ratio"])
+    param_names = ["n", "p", "d", "lam_ratio"]
+    # A solve takes seconds: one call per sample, a few samples.
+    number = 1
+    repeat = (1, 3, 60.0)
+    rounds = 1
+
+    def setup(self, lam_max, n, p, d, lam_ratio):
+        key = _key(n, d, p)
+        self.X, self.y, self.arr = load_problem(key)
+        self.lam = lam_ratio * lam_max[key]
+        warm_up_solver()
 
 
 class MaskedGradient(_GridProblems):
@@ -163,7 +168,7 @@ def _write_named(names, seed=0):
     return lam_max
 
 
-class WideSolve:
+class WideSolve(_SolveTimings):
     """fixntk.solve on the wide problems (n = 20000, p = 200, lam = 0.1 lam_max) to a
     certified relative gap of 1e-6: d = 64, 256, 784 (issue 16: within 60 full masked
     gradient passes at d = 784, time growing no faster than n d p)."""
@@ -182,25 +187,6 @@ class WideSolve:
         self.X, self.y, self.arr = load_problem(name)
         self.lam = LAM_RATIO * lam_max[name]
         warm_up_solver()
-
-    def _solve(self):
-        return fixntk.solve(self.X, self.y, self.arr, self.lam, tol=TOL, max_iter=10**7)
-
-    def time_solve(self, *args):
-        self._solve()
-
-    def peakmem_solve(self, *args):
-        self._solve()
-
-    def track_epochs(self, *args):
-        return self._solve().n_iter
-
-    track_epochs.unit = "epochs"
-
-    def track_gap(self, *args):
-        return self._solve().relative_gap
-
-    track_gap.unit = "relative gap"
 
 
 class Path:

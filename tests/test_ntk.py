@@ -269,7 +269,8 @@ def test_screened_counts_equal_full_mask_counts(monkeypatch, d, n_known, n):
 
     monkeypatch.setattr(_ntk, "DIRECTION_BLOCK", 6000)
     monkeypatch.setattr(_ntk, "_SUB_BLOCK", 1000)
-    monkeypatch.setattr(_ntk, "_ROUND", 2)
+    monkeypatch.setattr(_ntk, "_ROUND", 1)  # blocks per thread and round
+    monkeypatch.setattr(_ntk.numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(_ntk, "_SCORES_PER_CHUNK", 64 * n)
     N = 20_000
     X, _ = planted(n=n, d=d - 1, seed=5)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -34,7 +35,7 @@ __all__ = ["NTKWeights", "ntk_weights"]
 DIRECTION_BLOCK = 8192  # directions per generator (fixed: the estimate depends on it)
 _SUB_BLOCK = 1024  # directions drawn and screened at a time inside a block
 _SCORES_PER_CHUNK = 1 << 18  # full-mask scores (directions x rows) per product
-_ROUND = 64  # blocks labelled before their counts are added up
+_ROUND = 16  # blocks per thread labelled before their counts are added up
 _PREFIX = 64  # rows whose signs screen the directions (one packed word)
 # The directions come from their own stream: with the same integer seed, the gates of
 # sample_arrangement would otherwise be re-drawn and every known cell hit by
@@ -175,8 +176,9 @@ def ntk_weights(
     # counts[label + 2]: MISSING, ZERO, then the hits of each cell
     counts = np.zeros(n_cells + 2, np.int64)
     n_blocks = -(-n_samples // DIRECTION_BLOCK)
-    for r0 in range(0, n_blocks, _ROUND):
-        labels = label_blocks(r0, min(n_blocks, r0 + _ROUND))
+    per_round = _ROUND * numba.get_num_threads()  # labels: 1 MiB per thread
+    for r0 in range(0, n_blocks, per_round):
+        labels = label_blocks(r0, min(n_blocks, r0 + per_round))
         counts += np.bincount(labels + 2, minlength=n_cells + 2)
     n_missing, n_zero, hits = counts[MISSING + 2], counts[ZERO + 2], counts[2:]
 

@@ -1,0 +1,276 @@
+"""fixntk's gated ReLU estimators against scikit-learn's models: fit time, test score.
+
+Defaults against defaults: ``GatedReLUClassifier()`` / ``GatedReLURegressor()`` with
+fixntk's defaults, and scikit-learn's ``MLPClassifier`` / ``MLPRegressor``, ``SVC`` /
+``SVR`` and ``HistGradientBoostingClassifier`` / ``...Regressor`` with theirs (only
+``random_state=0`` set where a model takes one, which fixes its draws and changes no
+algorithm). Every model is ``make_pipeline(StandardScaler(), model)``.
+
+Data: ``make_classification`` and ``make_regression`` (n in {20000, 100000} by
+default, d in {20, 100}; seed 0) and scikit-learn's bundled datasets (iris, wine,
+breast_cancer, digits: classification; diabetes: regression), each split 75/25
+(stratified for classification, ``random_state=0``). The score is ``model.score`` on
+the test part: accuracy, or R^2. For fixntk the certificate of the final fit is shown
+too: its duality gap relative to its objective, and the lam it chose.
+
+Each fit runs in its own process (a crash, a ``MemoryError`` or ``--timeout`` is
+reported in the table and the rest goes on); thread counts are each library's defaults
+unless ``--threads`` pins them through the environment. Timings on a shared machine
+are noisy: for the table of record, run on a quiet machine.
+
+Run from the repository root::
+
+    python benchmarks/compare_sklearn.py --quick            # small sizes, minutes
+    python benchmarks/compare_sklearn.py                    # the full table
+    python benchmarks/compare_sklearn.py --n 20000 --models fixntk,mlp --json out.json
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from problems import THREAD_VARS  # noqa: E402
+
+MODELS = ("fixntk", "mlp", "svm", "hgb")
+BUNDLED = {
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "digits": "classification",
+    "diabetes": "regression",
+}
+SYNTHETIC_N = (20_000, 100_000)
+SYNTHETIC_D = (20, 100)
+QUICK_N = (2_000,)
+QUICK_BUNDLED = ("iris", "breast_cancer", "diabetes")
+
+
+def datasets(ns, ds, bundled):
+    """(name, task, spec) of every problem; spec rebuilds the data in a worker."""
+    out = []
+    for task in ("classification", "regression"):
+        for n in ns:
+            for d in ds:
+                out.append((f"{task[:5]} n={n} d={d}", task, ["synthetic", n, d]))
+    for name in bundled:
+        out.append((name, BUNDLED[name], ["bundled", name]))
+    return out
+
+
+def load(task, spec):
+    """X, y for a problem spec (see `datasets`)."""
+    import sklearn.datasets as skd
+
+    if spec[0] == "synthetic":
+        _, n, d = spec
+        if task == "classification":
+            return skd.make_classification(n_samples=n, n_features=d, random_state=0)
+        return skd.make_regression(
+            n_samples=n, n_features=d, noise=10.0, random_state=0
+        )
+    return getattr(skd, f"load_{spec[1]}")(return_X_y=True)
+
+
+def make_model(name, task):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = task == "classification"
+    if name == "fixntk":
+        import fixntk
+
+        model = (
+            fixntk.GatedReLUClassifier(random_state=0)
+            if clf
+            else fixntk.GatedReLURegressor(random_state=0)
+        )
+    elif name == "mlp":
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+        model = (MLPClassifier if clf else MLPRegressor)(random_state=0)
+    elif name == "svm":
+        from sklearn.svm import SVC, SVR
+
+        model = SVC() if clf else SVR()
+    elif name == "hgb":
+        from sklearn.ensemble import (
+            HistGradientBoostingClassifier,
+            HistGradientBoostingRegressor,
+        )
+
+        model = (
+            HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor
+        )(random_state=0)
+    else:
+        raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
+    return make_pipeline(StandardScaler(), model)
+
+
+def worker(model_name, task, spec):
+    """Fit one model on one problem; print one JSON line."""
+    import warnings
+
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    warnings.simplefilter("ignore")
+    X, y = load(task, spec)
+    strat = y if task == "classification" else None
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=strat
+    )
+    model = make_model(model_name, task)
+    t = time.perf_counter()
+    model.fit(X_tr, y_tr)
+    fit_time = time.perf_counter() - t
+    rec = {
+        "fit_time": fit_time,
+        "score": float(model.score(X_te, y_te)),
+        "n_train": int(X_tr.shape[0]),
+        "d": int(X_tr.shape[1]),
+    }
+    est = model[-1]
+    if model_name == "fixntk":
+        rec.update(
+            lam=est.lam_,
+            gap_over_objective=est.dual_gap_ / est.objective_
+            if est.objective_ > 0
+            else 0.0,
+            active_neurons=est.n_active_neurons_,
+        )
+    elif getattr(est, "n_iter_", None) is not None:  # SVC: one per pair of classes
+        rec["n_iter"] = int(np.max(est.n_iter_))
+    print(json.dumps(rec), flush=True)
+
+
+def run_worker(model, task, spec, args):
+    env = dict(os.environ)
+    if args.threads:
+        for var in THREAD_VARS:
+            env[var] = str(args.threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", model]
+    cmd += ["--task", task, "--spec", json.dumps(spec)]
+    t = time.perf_counter()
+    try:
+        out = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=args.timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {args.timeout:.0f} s"}
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        return {"error": (lines[-1] if lines else f"exit {out.returncode}")[:120]}
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec["process_time"] = time.perf_counter() - t
+    return rec
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"synthetic n = {QUICK_N[0]} only and {', '.join(QUICK_BUNDLED)}",
+    )
+    ap.add_argument(
+        "--n",
+        help="comma-separated sample sizes of the synthetic problems "
+        f"(default {','.join(map(str, SYNTHETIC_N))}; 0: none)",
+    )
+    ap.add_argument(
+        "--d",
+        default=",".join(map(str, SYNTHETIC_D)),
+        help="comma-separated feature counts of the synthetic problems",
+    )
+    ap.add_argument(
+        "--datasets",
+        help="comma-separated bundled datasets (default all: "
+        f"{','.join(BUNDLED)}; 'none' for none)",
+    )
+    ap.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help=f"comma-separated subset of {','.join(MODELS)}",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="pin every library to this many threads (default: their own defaults)",
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds per fit (default 3600)"
+    )
+    ap.add_argument("--json", help="also write every record to this JSON file")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--task", help=argparse.SUPPRESS)
+    ap.add_argument("--spec", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        worker(args.worker, args.task, json.loads(args.spec))
+        return 0
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = set(models) - set(MODELS)
+    if unknown:
+        ap.error(f"unknown models {sorted(unknown)}; choose from {MODELS}")
+    if args.n is not None:
+        ns = [int(v) for v in args.n.split(",") if int(v) > 0]
+    else:
+        ns = list(QUICK_N if args.quick else SYNTHETIC_N)
+    ds = [int(v) for v in args.d.split(",")]
+    if args.datasets is not None:
+        bundled = [b for b in args.datasets.split(",") if b and b != "none"]
+    else:
+        bundled = list(QUICK_BUNDLED if args.quick else BUNDLED)
+    unknown = set(bundled) - set(BUNDLED)
+    if unknown:
+        ap.error(f"unknown datasets {sorted(unknown)}; choose from {list(BUNDLED)}")
+
+    print(
+        "defaults against defaults, StandardScaler in front of every model; "
+        "score: accuracy (classification) or R^2 (regression) on a 25% test split"
+    )
+    print(
+        f"{'problem':24s} {'n_train':>8s} {'d':>4s} {'model':7s} "
+        f"{'fit [s]':>9s} {'score':>7s}  notes"
+    )
+    records = []
+    for name, task, spec in datasets(ns, ds, bundled):
+        for model in models:
+            rec = run_worker(model, task, spec, args)
+            rec.update(problem=name, task=task, model=model)
+            records.append(rec)
+            if "error" in rec:
+                print(f"{name:24s} {'':>8s} {'':>4s} {model:7s} failed: {rec['error']}")
+                continue
+            notes = ""
+            if model == "fixntk":
+                notes = (
+                    f"lam {rec['lam']:.3g}, gap/objective "
+                    f"{rec['gap_over_objective']:.1e}, "
+                    f"{rec['active_neurons']} active neurons"
+                )
+            print(
+                f"{name:24s} {rec['n_train']:8d} {rec['d']:4d} {model:7s} "
+                f"{rec['fit_time']:9.2f} {rec['score']:7.4f}  {notes}",
+                flush=True,
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": args.threads, "records": records}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
