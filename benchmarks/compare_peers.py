@@ -29,6 +29,25 @@ and is skipped), every point judged by fixntk's gap; a run counts when every poi
 reached the target. The table adds the path's time in single solves (fixntk at the
 problem's own lam = 0.1 lam_max, timed in the same worker).
 
+``--loss logistic`` and ``--loss multinomial`` (issue 15) solve the classification
+programs ``1/n sum_j l(y_j, f_j) + lam sum_i ||W_i||_F`` (no intercept) on the same
+rows, labelled from the planted teacher's output by ``problems.planted_labels`` (its
+sign; its ``N_CLASSES`` = 10 quantile bins), lam = 0.1 lam_max of that loss. The peers:
+
+- fixntk   ``fixntk.solve(..., loss=...)`` (proximal Newton around the same solver);
+- skglm    ``LogisticGroup`` + ``WeightedGroupL2`` (unit weights) +
+  ``GroupProxNewton`` on the materialised design (logistic only: skglm has no group
+  multinomial datafit); its objective is ours;
+- adelie   ``grpnet`` with ``glm.binomial`` (labels 0/1; its objective is ours) or
+  ``glm.multinomial`` (one-hot) on the ``convex_relu`` matrix, ``irls_tol`` tied to
+  ``tol`` on its ladder. adelie's multinomial loss is ours divided by the number of
+  classes K, so it runs at ``lmda = lam / K`` and its objective times K is ours.
+
+celer and scnn have no group logistic solver and are skipped. Every result is judged
+by ``fixntk.duality_gap(..., loss=...)`` relative to ``F(0)`` (log 2, log K). The floor
+of a K-class problem is K masked gradients (one per column of the (n, K) gradient).
+``--path`` runs with ``--loss`` too (fixntk and adelie; the skglm adapter has none).
+
 Run from the repository root::
 
     python benchmarks/compare_peers.py --quick            # a tiny problem, seconds
@@ -36,6 +55,8 @@ Run from the repository root::
     python benchmarks/compare_peers.py --problem S1 --threads 2 --json s1.json
     python benchmarks/compare_peers.py --problem W64 --problem W256 --problem W784
     python benchmarks/compare_peers.py --problem S1 --path 1e-2 --path 1e-3
+    python benchmarks/compare_peers.py --problem S1 --loss logistic
+    python benchmarks/compare_peers.py --problem S1 --loss multinomial
 
 Peers are optional (``pip install skglm celer adelie``; scnn: ``pip install --no-deps
 pyscnn`` beside ``torch cvxpy opt_einsum linalg-backends``); a peer that is not
@@ -56,7 +77,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from problems import LAM_RATIO, PATH_LAMS, PROBLEMS, pin_threads  # noqa: E402
+from problems import (  # noqa: E402
+    LAM_RATIO,
+    LOSSES,
+    N_CLASSES,
+    PATH_LAMS,
+    PROBLEMS,
+    pin_threads,
+)
 
 SOLVERS = ("fixntk", "skglm", "celer", "adelie", "scnn")
 
@@ -147,16 +175,25 @@ class Problem:
         self.y = np.ascontiguousarray(data["y"])
         self.lam = float(data["lam"])
         self.lams = data["lams"] if "lams" in data else None  # the path's grid
+        self.loss = str(data["loss"]) if "loss" in data else "squared"
         self.n, self.d = self.X.shape
         self.arr = fixntk.Arrangement(data["words"], self.n, gates=data["gates"])
         self.p = self.arr.p
-        self.f0 = 0.5 * float(self.y @ self.y) / self.n
+        # outputs: one, or one per class (the multinomial's labels are 0..c-1)
+        self.c = int(self.y.max()) + 1 if self.loss == "multinomial" else 1
+        zeros = np.zeros((self.p, self.d, self.c))
+        self.f0 = fixntk.objective(self.X, self.y, self.arr, zeros, 0.0, loss=self.loss)
         self.threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
 
     def penalty(self, W):
         import numpy as np
 
-        return self.lam * float(np.sqrt((W**2).sum(axis=1)).sum())
+        return self.lam * float(np.sqrt((W.reshape(self.p, -1) ** 2).sum(axis=1)).sum())
+
+    def coef(self, flat):
+        """A peer's flat coefficients (groups, then features, then classes) as W."""
+        shape = (self.p, self.d) if self.c == 1 else (self.p, self.d, self.c)
+        return flat.reshape(shape)
 
 
 class FixntkSolver:
@@ -173,13 +210,17 @@ class FixntkSolver:
 
         rng = np.random.default_rng(0)
         X = rng.standard_normal((200, 5))
-        y = rng.standard_normal(200)
+        y = _tiny_targets(rng, 200, self.prob.loss)
         arr = self.fixntk.sample_arrangement(X, 20, seed=0)
-        self.fixntk.solve(X, y, arr, 0.1 * self.fixntk.lambda_max(X, y, arr))
+        loss = self.prob.loss
+        lam = 0.1 * self.fixntk.lambda_max(X, y, arr, loss=loss)
+        self.fixntk.solve(X, y, arr, lam, loss=loss)
 
     def run(self, tol):
         pr = self.prob
-        res = self.fixntk.solve(pr.X, pr.y, pr.arr, pr.lam, tol=tol, max_iter=10**7)
+        res = self.fixntk.solve(
+            pr.X, pr.y, pr.arr, pr.lam, tol=tol, max_iter=10**7, loss=pr.loss
+        )
         return (
             res.coef,
             res.objective,
@@ -191,7 +232,7 @@ class FixntkSolver:
 
         pr = self.prob
         path = self.fixntk.solve_path(
-            pr.X, pr.y, pr.arr, lams=pr.lams, tol=tol, max_iter=10**7
+            pr.X, pr.y, pr.arr, lams=pr.lams, tol=tol, max_iter=10**7, loss=pr.loss
         )
         return list(path.coefs), {"n_iter": int(np.sum(path.n_iters))}
 
@@ -297,6 +338,24 @@ class AdelieSolver:
         self.Xf = np.asfortranarray(prob.X)
         self.Mf = np.asfortranarray(prob.arr.masks)
         self.setup_time = time.perf_counter() - t
+        # adelie's multinomial loss is ours divided by the number of classes K (its
+        # glm.multinomial docstring): it runs at lmda = lam / K, and K times its
+        # objective is ours. Its binomial and Gaussian losses are ours (K = 1).
+        self.K = prob.c if prob.loss == "multinomial" else 1
+
+    def _glm(self, y):
+        """adelie's GLM for our loss, with its default observation weights 1/n."""
+        import numpy as np
+
+        ad = self.ad
+        if self.prob.loss == "logistic":  # labels 0/1: -y eta + log(1 + e^eta)
+            return ad.glm.binomial((y > 0).astype(np.float64))
+        if self.prob.loss == "multinomial":  # one-hot rows
+            Y = np.zeros((y.shape[0], int(y.max()) + 1))
+            Y[np.arange(y.shape[0]), y.astype(np.int64)] = 1.0
+            return ad.glm.multinomial(Y)
+        # Gaussian: loss 1/(2n)||y - A b||^2.
+        return ad.glm.gaussian(y)
 
     def _fit(self, X, M, y, lams, tol):
         import numpy as np
@@ -304,17 +363,18 @@ class AdelieSolver:
         ad = self.ad
         p, d = M.shape[1], X.shape[1]
         A = ad.matrix.convex_relu(X, M, gated=True, n_threads=self.prob.threads)
-        # Gaussian GLM with the default weights 1/n: loss 1/(2n)||y - A b||^2.
-        glm = ad.glm.gaussian(y)
+        # the GLM losses stop their IRLS loop on irls_tol: tightened with tol
+        irls = {} if self.prob.loss == "squared" else {"irls_tol": tol}
         return ad.grpnet(
             A,
-            glm,
-            groups=np.arange(0, p * d, d),
+            self._glm(y),
+            groups=np.arange(0, p * d, d),  # multinomial: each group a d x K block
             alpha=1.0,
             penalty=np.ones(p),
-            lmda_path=np.atleast_1d(np.asarray(lams, dtype=np.float64)),
+            lmda_path=np.atleast_1d(np.asarray(lams, dtype=np.float64)) / self.K,
             intercept=False,
             tol=tol,
+            **irls,
             max_iters=10**8,
             early_exit=False,
             adev_tol=1.0,
@@ -329,19 +389,27 @@ class AdelieSolver:
         rng = np.random.default_rng(0)
         X = np.asfortranarray(rng.standard_normal((100, 3)))
         M = np.asfortranarray(rng.random((100, 4)) < 0.5)
-        self._fit(X, M, rng.standard_normal(100), 0.05, 1e-6)
+        self._fit(X, M, _tiny_targets(rng, 100, self.prob.loss), 0.05, 1e-6)
 
     def run(self, tol):
         import numpy as np
 
         pr = self.prob
         state = self._fit(self.Xf, self.Mf, pr.y, pr.lam, tol)
-        b = np.asarray(state.betas[-1].todense()).ravel()
-        W = b.reshape(pr.p, pr.d)
-        # adelie reports the deviance explained: loss = (1 - dev) * ||y||^2 / (2n).
-        theirs = (1.0 - float(state.devs[-1])) * pr.f0 + pr.penalty(W)
-        if not np.isclose(float(state.lmdas[-1]), pr.lam, rtol=1e-12):
-            raise RuntimeError(f"adelie solved lmda = {state.lmdas[-1]}, not {pr.lam}")
+        W = pr.coef(np.asarray(state.betas[-1].todense()).ravel())
+        dev = float(state.devs[-1])
+        if pr.loss == "squared":
+            # adelie reports the deviance explained: loss = (1 - dev) * ||y||^2 / (2n).
+            loss = (1.0 - dev) * pr.f0
+        else:  # the deviance explained between its null (W = 0) and saturated losses
+            null, full = float(state.loss_null), float(state.loss_full)
+            loss = self.K * (null - dev * (null - full))
+        # K lmda sum ||W_i|| = lam sum ||W_i||
+        theirs = loss + pr.penalty(W)
+        if not np.isclose(float(state.lmdas[-1]) * self.K, pr.lam, rtol=1e-12):
+            raise RuntimeError(
+                f"adelie solved lmda = {state.lmdas[-1]}, not {pr.lam / self.K}"
+            )
         return W, theirs, {}
 
     def run_path(self, tol):
@@ -349,11 +417,12 @@ class AdelieSolver:
 
         pr = self.prob
         state = self._fit(self.Xf, self.Mf, pr.y, pr.lams, tol)
-        coefs = [np.zeros((pr.p, pr.d))] * len(pr.lams)  # points it did not reach
+        coefs = [pr.coef(np.zeros(pr.p * pr.d * pr.c))] * len(pr.lams)  # not reached
         for lmda, beta in zip(state.lmdas, state.betas):
-            k = int(np.argmin(np.abs(pr.lams - float(lmda))))
-            if np.isclose(pr.lams[k], float(lmda), rtol=1e-12):
-                coefs[k] = np.asarray(beta.todense()).reshape(pr.p, pr.d)
+            lam = float(lmda) * self.K
+            k = int(np.argmin(np.abs(pr.lams - lam)))
+            if np.isclose(pr.lams[k], lam, rtol=1e-12):
+                coefs[k] = pr.coef(np.asarray(beta.todense()).ravel())
         return coefs, {"n_lams_returned": len(state.lmdas)}
 
 
@@ -423,12 +492,79 @@ class ScnnSolver:
     run_path = None  # scnn has no path solver (and no warm start)
 
 
+class SkglmLogisticSolver(_DesignSolver):
+    """skglm's group logistic regression on the materialised design: ``LogisticGroup``
+    (labels -1/+1, mean over the rows) + ``WeightedGroupL2`` (unit weights) +
+    ``GroupProxNewton``; its objective is ours with the same lam. ``tol`` bounds its
+    stopping criterion, the largest distance of a group's gradient to the penalty's
+    subdifferential."""
+
+    name = "skglm"
+
+    def __init__(self, prob):
+        from skglm.datafits import LogisticGroup
+        from skglm.penalties import WeightedGroupL2
+        from skglm.solvers import GroupProxNewton
+        from skglm.utils.data import grp_converter
+
+        self.api = (LogisticGroup, WeightedGroupL2, GroupProxNewton, grp_converter)
+        super().__init__(prob)
+
+    def _solve(self, A, y, lam, tol, max_iter=10**5):
+        import numpy as np
+
+        LogisticGroup, WeightedGroupL2, GroupProxNewton, grp_converter = self.api
+        d = self.prob.d
+        grp_indices, grp_ptr = grp_converter(d, A.shape[1])
+        datafit = LogisticGroup(grp_ptr, grp_indices)
+        penalty = WeightedGroupL2(lam, np.ones(A.shape[1] // d), grp_ptr, grp_indices)
+        solver = GroupProxNewton(tol=tol, max_iter=max_iter, fit_intercept=False)
+        return solver.solve(A, y, datafit, penalty)
+
+    def warmup(self):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        A = np.asfortranarray(rng.standard_normal((100, 4 * self.prob.d)))
+        self._solve(A, _tiny_targets(rng, 100, "logistic"), 0.01, 1e-3, max_iter=3)
+
+    def run(self, tol):
+        pr = self.prob
+        w, objectives, crit = self._solve(self.A, pr.y, pr.lam, tol)
+        # one objective per outer iteration (none when W = 0 passed its test at once)
+        theirs = float(objectives[-1]) if len(objectives) else pr.f0
+        return pr.coef(w), theirs, {"n_iter": len(objectives), "own_crit": float(crit)}
+
+    run_path = None  # not in issue 15's comparison
+
+
+def _tiny_targets(rng, n, loss):
+    """Targets of n rows for a warm-up solve with ``loss`` (every class present)."""
+    import numpy as np
+
+    if loss == "logistic":
+        return np.where(np.arange(n) % 2 == 0, -1.0, 1.0)
+    if loss == "multinomial":
+        return np.arange(n) % 3
+    return rng.standard_normal(n)
+
+
 ADAPTERS = {
     "fixntk": FixntkSolver,
     "skglm": SkglmSolver,
     "celer": CelerSolver,
     "adelie": AdelieSolver,
     "scnn": ScnnSolver,
+}
+# The classification losses (--loss): the peers with a gated ReLU / group-lasso
+# solver for them. celer and scnn have none; skglm has no group multinomial datafit.
+LOSS_ADAPTERS = {
+    "logistic": {
+        "fixntk": FixntkSolver,
+        "skglm": SkglmLogisticSolver,
+        "adelie": AdelieSolver,
+    },
+    "multinomial": {"fixntk": FixntkSolver, "adelie": AdelieSolver},
 }
 
 
@@ -442,8 +578,12 @@ def worker(solver, data_path, tols, target, budget):
     prob = Problem(data_path)
     import fixntk
 
+    adapters = ADAPTERS if prob.loss == "squared" else LOSS_ADAPTERS[prob.loss]
+    if solver not in adapters:
+        emit(skip=f"{solver} has no group-lasso solver for the {prob.loss} loss")
+        return
     try:
-        adapter = ADAPTERS[solver](prob)
+        adapter = adapters[solver](prob)
     except ImportError as exc:
         emit(skip=f"not installed ({exc}); install with: {INSTALL_HINT[solver]}")
         return
@@ -463,8 +603,8 @@ def worker(solver, data_path, tols, target, budget):
         W, theirs, info = adapter.run(tol)
         elapsed = time.perf_counter() - t
         peak = peak_rss_mib()
-        ours = fixntk.objective(prob.X, prob.y, prob.arr, W, prob.lam)
-        gap = fixntk.duality_gap(prob.X, prob.y, prob.arr, W, prob.lam)
+        ours = fixntk.objective(prob.X, prob.y, prob.arr, W, prob.lam, loss=prob.loss)
+        gap = fixntk.duality_gap(prob.X, prob.y, prob.arr, W, prob.lam, loss=prob.loss)
         emit(
             tol=tol,
             time=elapsed,
@@ -473,7 +613,7 @@ def worker(solver, data_path, tols, target, budget):
             scale=(theirs - ours) / abs(ours),
             peak_rss=peak,
             rss_before=rss_before,
-            active=int((abs(W).sum(axis=1) > 0).sum()),
+            active=int((abs(W.reshape(prob.p, -1)).sum(axis=1) > 0).sum()),
             **info,
         )
         if gap / prob.f0 <= target:
@@ -501,7 +641,8 @@ def path_worker(adapter, prob, tols, target, budget, emit):
         elapsed = time.perf_counter() - t
         peak = peak_rss_mib()
         gaps = [
-            fixntk.duality_gap(prob.X, prob.y, prob.arr, W, lam) / prob.f0
+            fixntk.duality_gap(prob.X, prob.y, prob.arr, W, lam, loss=prob.loss)
+            / prob.f0
             for W, lam in zip(coefs, prob.lams)
         ]
         emit(
@@ -527,50 +668,74 @@ def path_worker(adapter, prob, tols, target, budget, emit):
 # Parent: build the problem, time the floor, run the workers, print the table.
 
 
-def build_problem(name, seed, tmpdir, path_eps=None):
+def build_problem(name, seed, tmpdir, path_eps=None, loss="squared"):
     import numpy as np
     from problems import planted_problem
 
     size = PROBLEMS[name]
     t = time.perf_counter()
-    X, y, arr, lam = planted_problem(size["n"], size["d"], size["p"], seed=seed)
+    X, y, arr, lam = planted_problem(
+        size["n"], size["d"], size["p"], seed=seed, loss=loss
+    )
     extra = {}
     if path_eps is not None:
         lam_max = lam / LAM_RATIO
         extra["lams"] = lam_max * np.logspace(0, np.log10(path_eps), PATH_LAMS)
-    path = os.path.join(tmpdir, f"{name}.npz")
-    np.savez(path, X=X, y=y, words=arr.words, gates=arr.gates, lam=lam, **extra)
+    path = os.path.join(tmpdir, f"{name}-{loss}.npz")
+    np.savez(
+        path, X=X, y=y, words=arr.words, gates=arr.gates, lam=lam, loss=loss, **extra
+    )
+    prob = Problem(path)
     info = dict(
         path_eps=path_eps,
         name=name,
+        loss=loss,
         n=X.shape[0],
         d=X.shape[1],
         p=arr.p,
+        c=prob.c,
         lam=lam,
         lam_max=lam / LAM_RATIO,
-        f0=0.5 * float(y @ y) / X.shape[0],
+        f0=prob.f0,
         build_time=time.perf_counter() - t,
     )
-    info["floor"], info["core_gradient"] = measure_floor(X, y, arr)
+    if loss != "squared":  # rows per class, in the order of the outputs
+        info["class_counts"] = np.unique(y, return_counts=True)[1].tolist()
+    # the residual at W = 0 for the squared loss, the datafit's gradient for the others
+    R = y if loss == "squared" else _null_gradient(y, loss, prob.c)
+    info["floor"], info["core_gradient"] = measure_floor(X, R, arr)
     return path, info
 
 
-def measure_floor(X, y, arr, repeat=5):
-    """Best-of-`repeat` time of X^T (M * R) as one float64 BLAS product, and of
-    fixntk's own masked gradient (all groups) on packed masks, for comparison."""
+def _null_gradient(y, loss, c):
+    """The datafit's gradient in the predictions at W = 0, shape (n, c)."""
+    import numpy as np
+
+    if loss == "logistic":  # -y sigma(-y f) at f = 0
+        return -0.5 * y[:, None]
+    Y = np.zeros((y.shape[0], c))
+    Y[np.arange(y.shape[0]), y.astype(np.int64)] = 1.0
+    return 1.0 / c - Y  # softmax(0) - Y
+
+
+def measure_floor(X, R, arr, repeat=5):
+    """Best-of-`repeat` time of X^T (M * R) as one float64 BLAS product (per column
+    of R (n,) or (n, c): c equal products, timed once and counted c times), and of
+    fixntk's own masked gradient (all groups, all columns) on packed masks."""
     import numpy as np
 
     from fixntk import _core
 
+    R = np.ascontiguousarray(R.reshape(R.shape[0], -1))
     MR = arr.masks.astype(np.float64)
-    MR *= y[:, None]  # R = y, the residual at W = 0
+    MR *= R[:, :1]
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
         X.T @ MR
         best = min(best, time.perf_counter() - t)
+    best *= R.shape[1]
     del MR
-    R = np.ascontiguousarray(y[:, None])
     core = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -698,11 +863,20 @@ def summarise(solver, out, target):
 
 def print_table(info, results, target, threads):
     print()
+    loss = info.get("loss", "squared")
     print(
         f"== {info['name']}: n = {info['n']}, d = {info['d']}, p = {info['p']}, "
-        f"lam = {LAM_RATIO:g} lam_max = {info['lam']:.6g}, F(0) = {info['f0']:.6g}, "
+        + ("" if loss == "squared" else f"loss = {loss}, c = {info['c']}, ")
+        + f"lam = {LAM_RATIO:g} lam_max = {info['lam']:.6g}, F(0) = {info['f0']:.6g}, "
         f"threads = {threads}"
     )
+    if "class_counts" in info:
+        counts = info["class_counts"]
+        print(
+            f"   rows per class: {counts}"
+            if len(counts) <= 2
+            else f"   rows per class: {min(counts)} to {max(counts)}"
+        )
     path_eps = info.get("path_eps")
     single = (results.get("fixntk") or {}).get("single_time")
     if path_eps is not None:
@@ -715,9 +889,11 @@ def print_table(info, results, target, threads):
                 else ""
             )
         )
+    c = info.get("c", 1)
     print(
-        f"   floor: one masked gradient X^T (M * R) as one BLAS product: "
-        f"{info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
+        "   floor: one masked gradient X^T (M * R) as one BLAS product"
+        + (f" per column of R (n x {c})" if c > 1 else "")
+        + f": {info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
         f"{info['core_gradient'] * 1e3:.2f} ms)"
     )
     head = (
@@ -848,6 +1024,13 @@ def main(argv=None):
         help=f"solve the path of {PATH_LAMS} lams from lam_max down to EPS * lam_max "
         "instead of the single lam (repeatable; issue 16: 1e-2 and 1e-3 on S1)",
     )
+    ap.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="squared",
+        help="the datafit (issue 15): logistic labels the rows by the sign of the "
+        f"teacher's output, multinomial by its {N_CLASSES} quantile bins",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write all runs to this JSON file")
     # Internal: one solver's ladder in a worker process.
@@ -877,7 +1060,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="fixntk-peers-") as tmp:
         for name, path_eps in [(p, e) for p in problems for e in args.path or [None]]:
             print(f"building {name} ...", file=sys.stderr, flush=True)
-            path, info = build_problem(name, args.seed, tmp, path_eps)
+            path, info = build_problem(name, args.seed, tmp, path_eps, args.loss)
             results = {}
             for solver in solvers:
                 results[solver] = run_solver(solver, path, info, args)

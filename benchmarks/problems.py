@@ -5,6 +5,11 @@ A planted teacher: ``y = sum_j a_j relu(X u_j) + noise``, with Gaussian rows ``X
 deviation; exactly ``p`` distinct gate masks sampled from Gaussian gates. Everything
 depends on ``seed`` only.
 
+The classification problems of issue 15 label the same rows from the same (noisy)
+teacher output y: its sign for the logistic loss (labels -1/+1; the share of +1 is
+whatever the teacher gives, 22.6% on S1), and for the multinomial loss the index of
+its quantile bin among ``N_CLASSES`` bins of equal count (classes balanced to one row).
+
 This module imports nothing heavy at import time (asv imports every module of the
 suite to discover its benchmarks).
 """
@@ -31,6 +36,9 @@ PATH_EPS = (1e-2, 1e-3)
 LAM_RATIO = 0.1
 N_TEACHER = 10
 NOISE = 0.1
+# The losses of issue 15 and the number of classes of the multinomial problems.
+LOSSES = ("squared", "logistic", "multinomial")
+N_CLASSES = 10
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -92,11 +100,41 @@ def exact_arrangement(X, p, seed=0):
     )
 
 
-def planted_problem(n, d, p, lam_ratio=LAM_RATIO, seed=0):
-    """(X, y, arr, lam) of the planted problem with lam = lam_ratio * lam_max."""
+def planted_labels(y, loss, n_classes=N_CLASSES):
+    """Targets for ``loss`` from the teacher's output y (n,).
+
+    squared: y itself; logistic: its sign as -1.0/+1.0; multinomial: integer labels
+    0..n_classes-1, the quantile bin of each y_j by rank (bin k holds the ranks
+    ``[k n / n_classes, (k + 1) n / n_classes)``, so the counts differ by at most 1).
+    """
+    import numpy as np
+
+    if loss == "squared":
+        return y
+    if loss == "logistic":
+        return np.where(y > 0, 1.0, -1.0)
+    if loss == "multinomial":
+        if not 2 <= n_classes <= y.shape[0]:
+            raise ValueError(f"n_classes must be in [2, n]; got {n_classes}")
+        rank = np.empty(y.shape[0], dtype=np.int64)
+        rank[np.argsort(y, kind="stable")] = np.arange(y.shape[0])
+        return rank * n_classes // y.shape[0]
+    raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+
+
+def planted_problem(
+    n, d, p, lam_ratio=LAM_RATIO, seed=0, loss="squared", n_classes=N_CLASSES
+):
+    """(X, y, arr, lam) of the planted problem with lam = lam_ratio * lam_max.
+
+    With ``loss`` "logistic" or "multinomial", y holds the labels of
+    :func:`planted_labels` and lam_max is that loss's (``fixntk.lambda_max(...,
+    loss=loss)``, no intercept).
+    """
     import fixntk
 
     X, y = planted_data(n, d, seed=seed)
+    y = planted_labels(y, loss, n_classes)
     arr = exact_arrangement(X, p, seed=seed + 1)
-    lam = lam_ratio * fixntk.lambda_max(X, y, arr)
+    lam = lam_ratio * fixntk.lambda_max(X, y, arr, loss=loss)
     return X, y, arr, lam

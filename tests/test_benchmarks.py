@@ -1,0 +1,120 @@
+"""The benchmark problems and the peer comparison's machinery, at tiny sizes.
+
+No timing is checked (wall times belong to the scripts, not to tests): these tests
+keep ``benchmarks/problems.py`` and ``benchmarks/compare_peers.py`` from rotting. The
+peers' adapters run only where the peers are installed.
+"""
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fixntk
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    path = BENCH / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# compare_peers puts benchmarks/ on sys.path and imports problems from there
+cp = _load("compare_peers")
+problems = _load("problems")
+
+TINY = dict(n=120, d=4, p=12)
+
+
+def test_planted_labels():
+    _, y = problems.planted_data(203, 4, seed=3)
+    np.testing.assert_array_equal(problems.planted_labels(y, "squared"), y)
+    sign = problems.planted_labels(y, "logistic")
+    np.testing.assert_array_equal(sign, np.where(y > 0, 1.0, -1.0))
+    labels = problems.planted_labels(y, "multinomial", n_classes=10)
+    counts = np.bincount(labels, minlength=10)
+    assert counts.sum() == 203 and counts.max() - counts.min() <= 1
+    # bins of the teacher's output: labels never decrease as y grows
+    assert (np.diff(labels[np.argsort(y)]) >= 0).all()
+    with pytest.raises(ValueError, match="loss must be one of"):
+        problems.planted_labels(y, "hinge")
+    with pytest.raises(ValueError, match="n_classes"):
+        problems.planted_labels(y, "multinomial", n_classes=1)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "multinomial"])
+def test_planted_problem(loss):
+    X, y, arr, lam = problems.planted_problem(**TINY, loss=loss, n_classes=3)
+    assert X.shape == (TINY["n"], TINY["d"]) and arr.p == TINY["p"]
+    lmax = fixntk.lambda_max(X, y, arr, loss=loss)
+    assert lam == pytest.approx(problems.LAM_RATIO * lmax, rel=1e-12)
+    # lam_max of this loss: W = 0 is certified optimal there, not at lam
+    c = 3 if loss == "multinomial" else 1
+    zeros = np.zeros((arr.p, X.shape[1], c))
+    f0 = fixntk.objective(X, y, arr, zeros, lmax, loss=loss)
+    assert fixntk.duality_gap(X, y, arr, zeros, lmax, loss=loss) <= 1e-12 * f0
+    assert fixntk.duality_gap(X, y, arr, zeros, lam, loss=loss) > 1e-3 * f0
+
+
+@pytest.fixture
+def tiny_problems(monkeypatch):
+    monkeypatch.setitem(cp.PROBLEMS, "tiny", TINY)
+    # one OpenMP/BLAS thread in the workers, as the script pins them (threads waiting
+    # on a busy machine cost more than these problems); not NUMBA_NUM_THREADS, which
+    # Numba refuses to see change in this process once its threads run
+    for var in problems.THREAD_VARS:
+        if var != "NUMBA_NUM_THREADS":
+            monkeypatch.setenv(var, "1")
+
+
+def _args(**kw):
+    defaults = dict(
+        target=1e-6, budget=120.0, repeat=1, skip_loose=0, max_design_gib=1.0
+    )
+    return argparse.Namespace(**{**defaults, **kw})
+
+
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+def test_compare_peers_fixntk(loss, tiny_problems, tmp_path, capsys):
+    """The whole pipeline for fixntk: problem file, worker process, certificate,
+    table (peers that have no solver for the loss are skipped with a reason)."""
+    path, info = cp.build_problem("tiny", 0, str(tmp_path), loss=loss)
+    assert info["loss"] == loss and info["c"] == (10 if loss == "multinomial" else 1)
+    assert info["f0"] == pytest.approx(np.log(info["c"] if info["c"] > 1 else 2))
+    args = _args()
+    results = {"fixntk": cp.run_solver("fixntk", path, info, args)}
+    cp.worker("celer", path, [1e-6], args.target, args.budget)  # in this process
+    results["celer"] = json.loads(capsys.readouterr().out)
+    assert "no group-lasso solver" in results["celer"]["skip"]
+    row = cp.summarise("fixntk", results["fixntk"], args.target)
+    assert row["reached"] and row["rel_gap"] <= args.target
+    assert abs(row["scale"]) <= 1e-12  # fixntk's own objective is the one it reports
+    cp.print_table(info, results, args.target, 1)
+    out = capsys.readouterr().out
+    assert f"loss = {loss}" in out and "celer    skipped" in out
+
+
+@pytest.mark.parametrize(
+    "loss, solver",
+    [("logistic", "adelie"), ("multinomial", "adelie"), ("logistic", "skglm")],
+)
+def test_peer_objective_mapping(loss, solver, tiny_problems, tmp_path):
+    """A peer's own objective, mapped to our scaling (adelie's multinomial divides
+    the loss by K and runs at lam / K), is fixntk's objective of its solution, and its
+    tight solution is certified by fixntk's gap."""
+    pytest.importorskip(solver)
+    path, _ = cp.build_problem("tiny", 0, str(tmp_path), loss=loss)
+    prob = cp.Problem(path)
+    adapter = cp.LOSS_ADAPTERS[loss][solver](prob)
+    W, theirs, _ = adapter.run(1e-12)
+    ours = fixntk.objective(prob.X, prob.y, prob.arr, W, prob.lam, loss=loss)
+    assert theirs == pytest.approx(ours, rel=1e-12)
+    gap = fixntk.duality_gap(prob.X, prob.y, prob.arr, W, prob.lam, loss=loss)
+    assert gap <= 1e-4 * prob.f0
