@@ -25,7 +25,7 @@ X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 ntk = fixntk.NTKClassifier(lam=1e-3).fit(X_train, y_train)
 fixed = fixntk.GatedReLUClassifier(
-    n_gates=60, lam=1e-3, solver="irls", random_state=0
+    n_gates=60, lam=1e-3, loss="squared", solver="irls", random_state=0
 ).fit(X_train, y_train)
 print(f"NTK       test accuracy {ntk.score(X_test, y_test):.3f}")
 print(f"fixed NTK test accuracy {fixed.score(X_test, y_test):.3f}")

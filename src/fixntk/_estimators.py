@@ -471,7 +471,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         if self.solver == "irls" and loss != "squared":
             raise ValueError(
                 "solver='irls' (the paper's reweighted kernel ridge) solves the "
-                f"squared loss; got loss={loss!r}. Use solver='bcd'."
+                f"squared loss; got loss={loss!r}. Use solver='bcd', or loss='squared' "
+                "for the paper's setting."
             )
         if lam == "kare" and loss != "squared":
             raise ValueError(
@@ -931,11 +932,12 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 
     Parameters
     ----------
-    n_gates, lam, solver, fit_intercept, neuron_bias, n_lams, eps, cv, \
-validation_fraction, tol, max_iter, warm_start, random_state, verbose :
+    n_gates, lam, solver, fit_intercept, neuron_bias, n_lams, eps :
         As in :class:`GatedReLURegressor` ("kare" and "irls" need ``loss="squared"``;
         for the other losses the validation loss scored in lam selection is the
         datafit itself, the log loss).
+    cv, validation_fraction, tol, max_iter, warm_start, random_state, verbose :
+        As in :class:`GatedReLURegressor`.
     loss : {"log_loss", "logistic", "multinomial", "squared"}, default="log_loss"
         "log_loss" chooses "logistic" or "multinomial" by the number of classes.
     class_weight : dict, "balanced" or None, default=None
@@ -949,8 +951,11 @@ validation_fraction, tol, max_iter, warm_start, random_state, verbose :
     coef_ : ndarray of shape (p, d) or (p, d, c)
         (p, d) for one output (logistic, squared with two classes), else (p, d, c).
     intercept_ : float or ndarray of shape (c,)
-    gates_, eta_, lam_, lams_, lam_scores_, lam_selection_, dual_gap_, objective_, \
-n_iter_, n_active_neurons_, objective_history_, n_features_in_ :
+    gates_, eta_, lam_, lams_, lam_scores_, lam_selection_ :
+        As in :class:`GatedReLURegressor`.
+    dual_gap_, objective_, n_iter_, n_active_neurons_, objective_history_ :
+        As in :class:`GatedReLURegressor`.
+    n_features_in_ : int
         As in :class:`GatedReLURegressor`.
     """
 
