@@ -28,6 +28,7 @@ Run from the repository root::
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -130,8 +131,11 @@ def worker(model_name, task, spec):
     t = time.perf_counter()
     model.fit(X_tr, y_tr)
     fit_time = time.perf_counter() - t
+    # the worker's peak resident set (ru_maxrss is in KiB on Linux): data included
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rec = {
         "fit_time": fit_time,
+        "peak_mib": peak,
         "score": float(model.score(X_te, y_te)),
         "n_train": int(X_tr.shape[0]),
         "d": int(X_tr.shape[1]),
@@ -243,7 +247,7 @@ def main(argv=None):
     )
     print(
         f"{'problem':24s} {'n_train':>8s} {'d':>4s} {'model':7s} "
-        f"{'fit [s]':>9s} {'score':>7s}  notes"
+        f"{'fit [s]':>9s} {'score':>7s} {'peak MiB':>8s}  notes"
     )
     records = []
     for name, task, spec in datasets(ns, ds, bundled):
@@ -263,7 +267,8 @@ def main(argv=None):
                 )
             print(
                 f"{name:24s} {rec['n_train']:8d} {rec['d']:4d} {model:7s} "
-                f"{rec['fit_time']:9.2f} {rec['score']:7.4f}  {notes}",
+                f"{rec['fit_time']:9.2f} {rec['score']:7.4f} "
+                f"{rec['peak_mib']:8.0f}  {notes}",
                 flush=True,
             )
     if args.json:

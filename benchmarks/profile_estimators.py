@@ -1,7 +1,7 @@
 """Where the gated ReLU estimators spend a fit: cProfile of ``fit`` end to end.
 
 ``GatedReLURegressor`` on ``make_regression`` and ``GatedReLUClassifier`` on
-``make_classification`` (d = 20, seed 0), with the estimators' defaults (``lam="kare"``)
+``make_classification`` (d = 20, seed 0), with the estimators' defaults (``lam="auto"``)
 or ``--lam cv``, behind a StandardScaler, for each n of ``--n``. Prints the fit time,
 the functions with the largest own time and a breakdown by part of the library (the
 compiled solver, KARE's kernels and linear algebra, the arrangement, the rest), and

@@ -170,22 +170,10 @@ def select_lambda_kare(
         = \frac{\frac1n\, y^T (K/n + \lambda I)^{-2} y}
                {\big[\frac1n \operatorname{tr} (K/n + \lambda I)^{-1}\big]^2},
 
-    the training error of kernel ridge regression
-    :math:`\hat y = K (K + n\lambda I)^{-1} y` divided by
-    :math:`(1 - \operatorname{tr} S / n)^2`, :math:`S = K (K + n\lambda I)^{-1}`: it is
-    exactly generalised cross-validation (GCV). This is the kernel ridge of the MKL view
-    of fixntk, :math:`\min_f \frac{1}{2n}\|f(X) - y\|^2 + \frac{\lambda}{2}\|f\|_K^2`,
-    so ``lam`` is on the same scale as the group lasso's. With c outputs the numerator
-    sums over them.
-
-    When K is singular (duplicated rows with equal labels, a low-rank mixture
-    fitted to y) and y avoids its null directions, KARE tends to 0 as
-    :math:`\lambda \to 0` (GCV averages the leverages, which are then far from
-    equal): a selection at the smallest lam of such a kernel warns.
-
-    KARE assumes the kernel was chosen without looking at y. Scoring a kernel fitted
-    to y (the IRLS kernel, or weights optimised against KARE itself) makes it
-    optimistic; compare such scores on held-out data.
+    the score of :func:`kare` (Kelly et al. 2025; exactly generalised cross-validation),
+    evaluated at every ``lam`` of the grid from one eigendecomposition of ``K``; ``lam``
+    is on the group lasso's scale. A minimum at the smallest lam of a singular kernel
+    warns (see :func:`kare`).
 
     Parameters
     ----------

@@ -208,85 +208,24 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
 class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
     r"""Kernel ridge classifier (one-hot squared loss) with KARE-trained weights.
 
-    KARE sums over the c one-hot outputs. Solves
-
-    .. math::
-
-        \min_{\eta \ge 0,\ \lambda > 0}\ \mathrm{KARE}\big(K(\eta), y, \lambda\big),
-        \qquad K(\eta) = K_{\mathrm{NTK}} + \sum_{i=1}^p \eta_i D_i X X^T D_i,
-
-    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (X extended by a column of ones when ``neuron_bias``), starting from the
-    closed-form NTK (:math:`\eta = 0`; :func:`kare_mkl`), then kernel ridge
-    :math:`\hat f(x) = K(\eta)(x, X)\, a`, :math:`a = (K(\eta) + n\lambda I)^{-1} y`,
-    reported with the NTK's trace (``ntk_weight_`` times the NTK plus the masking
-    kernels). By default KARE is minimised on 80% of the rows and an iterate is kept
-    only if it beats the NTK on the other 20% beyond noise; otherwise the fit *is*
-    NTK kernel ridge with lam selected by KARE (KARE assumes a label-blind kernel;
-    minimised over p weights it overfits, see :func:`kare_mkl`).
+    KARE sums over the c outputs of the one-hot (0/1) labels; the program, the
+    held-out guard against the NTK and the prediction are those of
+    :class:`KAREKernelRegressor`, and ``predict`` returns the class of the largest
+    output.
 
     Parameters
     ----------
-    n_gates : int, default=4000
-        Gaussian gates sampled (the number p of distinct masks is at most this).
-        The NTK is always in the search space, so more gates add candidate kernels
-        (masks closer to the directions that matter) and cannot lose more than the
-        held-out guard lets through; each L-BFGS-B step costs O(n^2 p) time and the
-        masks n p bytes. Measured (``benchmarks/kare_vs_ntk.py``: 40 planted ReLU
-        teachers and 5 diabetes splits, test error below 0.95 times the NTK's): 0
-        problems with 100 gates, 8 with 1000, 15 with 4000 (at 2x the time of
-        1000: at most 6 s a fit for n = 1000). How to choose: 4000 up to a few
-        thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in hand.
-    lam : "kare" or float > 0, default="kare"
-        "kare": optimised jointly with the weights; a float is held fixed.
-    neuron_bias : bool, default=True
-    eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
-        "ntk": start at the closed-form NTK, which is part of the search space.
-        Otherwise the masking kernels alone from these weights (see
-        :func:`kare_mkl`).
-    validation_fraction : float in (0, 1) or None, default=0.2
-        Held-out share for early stopping (None: plain KARE minimisation, which
-        overfits when p is not small compared with n).
-    patience : int, default=5
-        Iterations without held-out improvement before stopping.
-    penalty : float >= 0, default=0.0
-        Pull toward the start (see :func:`kare_mkl`).
-    n_free_weights : int or None, default=None
-        Tie the weights: k-means clusters of the masks share one multiplier.
-    max_iter : int, default=100
-        L-BFGS-B iterations.
-    tol : float > 0, default=1e-6
-    random_state : int, RandomState instance or None, default=None
-        Seeds the gates, the held-out split and the k-means.
-    verbose : int, default=0
-        1: a progress bar over the iterations of :func:`kare_mkl` (on a terminal);
-        2: also log KARE at each iteration (the ``fixntk`` logger).
+    n_gates, lam, neuron_bias, eta0, validation_fraction, patience, penalty :
+        As in :class:`KAREKernelRegressor`.
+    n_free_weights, max_iter, tol, random_state, verbose :
+        As in :class:`KAREKernelRegressor`.
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + neuron_bias)
-    eta_ : ndarray of shape (p,)
-        The learned weights of the masking kernels (0 where not used).
-    ntk_weight_ : float
-        The weight of the closed-form NTK in the learned kernel (1 with
-        ``eta_ = 0`` when the NTK itself was kept; 0 when ``eta0`` is not "ntk").
-    lam_ : float
-    kare_ : float
-        KARE of the learned kernel on the training data (optimistic: the weights were
-        chosen with y).
-    kare_start_ : float
-        KARE of the starting (NTK) kernel at its KARE-selected lam.
-    kare_history_, validation_history_ : ndarray
-        KARE on the fitting rows and held-out mean squared error per iteration.
-    best_iter_ : int
-        The iterate kept (0: the NTK itself).
-    n_iter_ : int
-        Kernels evaluated: the start and the ``n_iter_ - 1`` L-BFGS-B iterations
-        (1 when the NTK already satisfies the optimality conditions on the bound
-        ``eta = 0``, where no weight's gradient is negative).
-    stop_reason_ : str
-    X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
-    dual_coef_ : ndarray of shape (n_samples, n_outputs)
+    gates_, eta_, ntk_weight_, lam_, kare_, kare_start_, kare_history_ :
+        As in :class:`KAREKernelRegressor`.
+    validation_history_, best_iter_, n_iter_, stop_reason_, X_fit_, dual_coef_ :
+        As in :class:`KAREKernelRegressor`.
     n_features_in_ : int
     classes_ : ndarray of shape (n_classes,)
     """

@@ -45,6 +45,14 @@ def _fitted(estimator, attribute, what):
     return est
 
 
+def _gated_inputs(est, X):
+    """X as the estimator's gates see it: with the column of ones of ``neuron_bias``."""
+    X = np.asarray(X, dtype=float)
+    if getattr(est, "neuron_bias", False):
+        X = np.hstack([X, np.ones((X.shape[0], 1))])
+    return X
+
+
 def _group_norms(coefs):
     """(n_lams, p) group norms of a list of coefficient arrays (p, d) or (p, d, c)."""
     return np.array(
@@ -122,9 +130,7 @@ class RegularizationPathDisplay:
         from ._solver import solve_path
 
         est = _fitted(estimator, "gates_", "a path")
-        X = np.asarray(X, dtype=float)
-        if getattr(est, "neuron_bias", False):
-            X = np.hstack([X, np.ones((X.shape[0], 1))])
+        X = _gated_inputs(est, X)
         Y = np.asarray(y)
         loss = getattr(est, "loss_", "squared")
         if hasattr(est, "classes_") and loss == "squared":
@@ -406,9 +412,7 @@ class CellWeightsDisplay:
         from ._ntk import ntk_weights
 
         est = _fitted(estimator, "eta_", "cell weights")
-        X = np.asarray(X, dtype=float)
-        if getattr(est, "neuron_bias", False):
-            X = np.hstack([X, np.ones((X.shape[0], 1))])
+        X = _gated_inputs(est, X)
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
         eta = ntk.eta

@@ -337,67 +337,22 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
         \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
 
-    over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (duplicates merged), with :math:`X` extended by a column of ones when
-    ``neuron_bias``. This is exactly the two-layer ReLU network
-    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
-    :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
-    activation patterns on the training data are among the masks (Pilanci and Ergen,
-    2020): more gates, closer to the unrestricted network.
+    with the masks, gates and network of :class:`ReLURegressor`.
 
     Parameters
     ----------
-    n_gates : int, default=100
-        Gaussian gates sampled (the number p of distinct masks is at most this).
-    lam : float > 0 or "cv", default=1e-3
-        Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
-        log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
-        ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error.
-    neuron_bias : bool, default=True
-        Append a constant column to X before the gates are sampled (the neurons act on
-        ``[x, 1]``; the intercept is part of each neuron and is penalised).
-    n_lams : int, default=10
-        Grid size for ``lam="cv"``.
-    eps : float in (0, 1), default=1e-2
-        Smallest grid value as a fraction of ``lam_max``.
-    cv : int >= 2, default=5
-        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
-    tol : float > 0, default=1e-4
-        Stop when the duality gap is at most ``tol`` times the objective at zero (and
-        the constraint violation at most ``tol * max|y|``).
-    max_iter : int, default=10000
-        Maximum epochs per solve.
-    warm_start : bool, default=False
-        Reuse the previous fit's gates and weights as the starting point (when the
-        number of features, gates and outputs is unchanged).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the gates (and the folds of ``lam="cv"``).
-    verbose : int, default=0
-        1: progress bars over the folds and the lam path of ``lam="cv"`` (on a
-        terminal); 2: also log the final solve's certificates (the ``fixntk`` logger).
+    n_gates, lam, neuron_bias, n_lams, eps, cv, tol :
+        As in :class:`ReLURegressor` (``lam="cv"`` scores the squared error of the
+        one-hot outputs; the folds are stratified when every class allows it).
+    max_iter, warm_start, random_state, verbose :
+        As in :class:`ReLURegressor`.
 
     Attributes
     ----------
-    gates_ : ndarray of shape (p, n_features + neuron_bias)
-        One gate per distinct mask (used for training only: predictions come from the
-        network).
-    v_, u_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
-        The convex program's weights (zero rows for unused masks).
-    lam_ : float
-        The regularisation strength used.
-    lams_, lam_scores_ : ndarray of shape (n_lams,) or None
-        The grid and its cross-validated mean squared errors (``lam="cv"``).
-    dual_gap_ : float
-        The duality gap certified at the solution (absolute).
-    constraint_violation_ : float
-        The largest cone-constraint violation at the solution (0 up to rounding).
-    objective_ : float
-        The convex objective at the solution, equal to the ReLU network's training
-        objective with weight decay.
-    n_iter_ : int
-        Epochs of the final solve.
-    n_active_neurons_ : int
-        Neurons of :meth:`to_network` (nonzero v_i and u_i, over the outputs).
+    gates_, v_, u_, lam_, lams_, lam_scores_, dual_gap_, constraint_violation_ :
+        As in :class:`ReLURegressor` (``v_`` and ``u_`` with one last axis per class).
+    objective_, n_iter_, n_active_neurons_ :
+        As in :class:`ReLURegressor`.
     n_features_in_ : int
     classes_ : ndarray of shape (n_classes,)
     """
