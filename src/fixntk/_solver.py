@@ -481,12 +481,21 @@ def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
     return res
 
 
+_ROUNDOFF = 1e-13  # relative size of the rounding in a primal or dual value
+
+
 def _result(prob, W, b, primal, dual, f0, n_epochs, n_newton, converged, lam, gaps):
     W = prob.coef_out(W)
+    gap = primal - dual
+    if gap < 0 and -gap <= _ROUNDOFF * max(abs(primal), abs(dual)):
+        # primal and dual agree to their last bits (each is a sum of n rounded
+        # terms); the gap is 0 up to that rounding, and a larger negative gap is kept
+        # (it would say that the certificate itself is wrong)
+        gap = 0.0
     return SolveResult(
         coef=prob.publish(W),
         objective=float(prob.value_out(primal)),
-        gap=float(prob.value_out(primal - dual)),
+        gap=float(prob.value_out(gap)),
         dual=float(prob.value_out(dual)),
         f0=float(prob.value_out(f0)),
         n_iter=int(n_epochs),
