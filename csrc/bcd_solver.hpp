@@ -285,13 +285,6 @@ class GroupLassoBCD {
   // The residual the block gradients read: R, or w o R with output weights.
   const double* gradient_residual() const { return ow_ != nullptr ? RW_.data() : R_.data(); }
 
-  // Rows idx of RW = w o R after R changed there (output weights).
-  void reweight(const std::vector<std::int32_t>& idx) {
-    if (ow_ == nullptr) return;
-    for (std::int32_t k : idx)
-      for (idx_t l = 0; l < c_; ++l) RW_[k * c_ + l] = ow_[k * c_ + l] * R_[k * c_ + l];
-  }
-
   // The numerator of each output's intercept, a^T R (sum_k w_kl R_kl with output
   // weights), exactly; b_l = ar_l / a2l_l is kept up to date between refreshes.
   void refresh_ar() {
@@ -374,22 +367,30 @@ class GroupLassoBCD {
     return out;
   }
 
-  // After a block step on rows idx: each row's best shift given the intercepts.
-  void shift_rows(const std::vector<std::int32_t>& idx) {
-    if (!row_shift_) return;
+  // After a block step on rows idx (output weights): each row's best shift given the
+  // intercepts (row_shift), then RW = w o R there, in one pass over the rows.
+  void after_step(const std::vector<std::int32_t>& idx) {
+    if (ow_ == nullptr) return;
+    const idx_t c = c_;
     for (std::int32_t k : idx) {
-      const double* w = ow_ + k * c_;
-      double Wk = 0.0, num = 0.0;
-      for (idx_t l = 0; l < c_; ++l) {
-        Wk += w[l];
-        num += w[l] * (R_[k * c_ + l] - (intercept_ ? intercept_of(l) : 0.0));
+      const double* w = ow_ + k * c;
+      double* r = R_.data() + k * c;
+      if (row_shift_) {
+        double Wk = 0.0, num = 0.0;
+        for (idx_t l = 0; l < c; ++l) {
+          Wk += w[l];
+          num += w[l] * (r[l] - (intercept_ ? intercept_of(l) : 0.0));
+        }
+        if (Wk > 0) {
+          const double delta = num / Wk;
+          for (idx_t l = 0; l < c; ++l) {
+            r[l] -= delta;
+            if (intercept_) ar_[l] -= w[l] * delta;
+          }
+        }
       }
-      if (!(Wk > 0)) continue;
-      const double delta = num / Wk;
-      for (idx_t l = 0; l < c_; ++l) {
-        R_[k * c_ + l] -= delta;
-        if (intercept_) ar_[l] -= w[l] * delta;
-      }
+      double* rw = RW_.data() + k * c;
+      for (idx_t l = 0; l < c; ++l) rw[l] = w[l] * r[l];
     }
   }
 
@@ -639,8 +640,7 @@ class GroupLassoBCD {
         if (intercept_)  // a^T R moves by -u^T delta
           for (idx_t j = 0; j < d; ++j)
             for (idx_t l = 0; l < c; ++l) ar_[l] -= centring(gc, l, j) * delta[j * c + l];
-        shift_rows(gc.idx);
-        reweight(gc.idx);
+        after_step(gc.idx);
         std::copy(wnew.begin(), wnew.end(), Wi);
         wnorm_[i] = norm(Wi, dc);
       }
