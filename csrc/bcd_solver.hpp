@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
@@ -73,7 +74,8 @@ struct SolverReport {
 };
 
 struct GroupCache {
-  bool ready = false;
+  bool ready = false;  // idx is set
+  bool gram = false;   // Q, s, U (and u) are set
   std::vector<std::int32_t> idx;
   std::vector<double> Q, s, U;  // Gram / n, its eigenvalues and eigenvectors (one per
                                 // output with output weights)
@@ -283,13 +285,6 @@ class GroupLassoBCD {
   // The residual the block gradients read: R, or w o R with output weights.
   const double* gradient_residual() const { return ow_ != nullptr ? RW_.data() : R_.data(); }
 
-  // Rows idx of RW = w o R after R changed there (output weights).
-  void reweight(const std::vector<std::int32_t>& idx) {
-    if (ow_ == nullptr) return;
-    for (std::int32_t k : idx)
-      for (idx_t l = 0; l < c_; ++l) RW_[k * c_ + l] = ow_[k * c_ + l] * R_[k * c_ + l];
-  }
-
   // The numerator of each output's intercept, a^T R (sum_k w_kl R_kl with output
   // weights), exactly; b_l = ar_l / a2l_l is kept up to date between refreshes.
   void refresh_ar() {
@@ -372,22 +367,30 @@ class GroupLassoBCD {
     return out;
   }
 
-  // After a block step on rows idx: each row's best shift given the intercepts.
-  void shift_rows(const std::vector<std::int32_t>& idx) {
-    if (!row_shift_) return;
+  // After a block step on rows idx (output weights): each row's best shift given the
+  // intercepts (row_shift), then RW = w o R there, in one pass over the rows.
+  void after_step(const std::vector<std::int32_t>& idx) {
+    if (ow_ == nullptr) return;
+    const idx_t c = c_;
     for (std::int32_t k : idx) {
-      const double* w = ow_ + k * c_;
-      double Wk = 0.0, num = 0.0;
-      for (idx_t l = 0; l < c_; ++l) {
-        Wk += w[l];
-        num += w[l] * (R_[k * c_ + l] - (intercept_ ? intercept_of(l) : 0.0));
+      const double* w = ow_ + k * c;
+      double* r = R_.data() + k * c;
+      if (row_shift_) {
+        double Wk = 0.0, num = 0.0;
+        for (idx_t l = 0; l < c; ++l) {
+          Wk += w[l];
+          num += w[l] * (r[l] - (intercept_ ? intercept_of(l) : 0.0));
+        }
+        if (Wk > 0) {
+          const double delta = num / Wk;
+          for (idx_t l = 0; l < c; ++l) {
+            r[l] -= delta;
+            if (intercept_) ar_[l] -= w[l] * delta;
+          }
+        }
       }
-      if (!(Wk > 0)) continue;
-      const double delta = num / Wk;
-      for (idx_t l = 0; l < c_; ++l) {
-        R_[k * c_ + l] -= delta;
-        if (intercept_) ar_[l] -= w[l] * delta;
-      }
+      double* rw = RW_.data() + k * c;
+      for (idx_t l = 0; l < c; ++l) rw[l] = w[l] * r[l];
     }
   }
 
@@ -472,69 +475,98 @@ class GroupLassoBCD {
       for (idx_t b = a + 1; b < d; ++b) Q[a * d + b] = Q[b * d + a];
   }
 
+  // Row lists for the working set's groups, and the Grams of those that are nonzero
+  // (built in parallel). A zero group gets its Gram only when a block step first finds
+  // it violating its KKT condition (ensure_gram): with a Gram per Newton step (the
+  // weights change) most of a working set's zero groups stay zero, and their Grams
+  // (d^2 / 2 multiply-adds per row and output, ten times a block gradient) and
+  // eigendecompositions were a quarter of S1's logistic solve.
   void prepare(const std::vector<idx_t>& ws) {
     std::vector<idx_t> todo;
     for (idx_t i : ws)
-      if (!cache_[i].ready) todo.push_back(i);
+      if (!cache_[i].ready || (!cache_[i].gram && wnorm_[i] > 0)) todo.push_back(i);
     if (todo.empty()) return;
     if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
-    const double inv_n = 1.0 / static_cast<double>(n_);
-    const idx_t d = d_;
     bool failed = false;
 #pragma omp parallel
     {
-      SymEig eig(d);  // one LAPACK workspace per thread
+      SymEig eig(d_);  // one LAPACK workspace per thread
 #pragma omp for schedule(dynamic, 1)
       for (idx_t t = 0; t < static_cast<idx_t>(todo.size()); ++t) {
         GroupCache& gc = cache_[todo[t]];
-        M_.indices(todo[t], gc.idx);
-        if (ow_ != nullptr) {
-          if (!prepare_outputs(gc, eig)) {
-#pragma omp atomic write
-            failed = true;
-          }
-          gc.ready = true;
-          continue;
-        }
-        gc.Q.assign(d * d, 0.0);
-        block_gram(gc.idx, gc.Q.data());
-        if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
-          gc.u.assign(d, 0.0);
-          gather_gradient_range(X_, d, gc.idx.data(), 0, gc.idx.size(), a_.data(), 1,
-                                gc.u.data());
-          for (idx_t a = 0; a < d; ++a)
-            for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
-        }
-        for (double& q : gc.Q) q *= inv_n;
-        gc.s.assign(d, 0.0);
-        gc.U.assign(d * d, 0.0);
-        if (!eig(gc.Q.data(), gc.s.data(), gc.U.data())) {
+        if (!gc.ready) prepare_rows(todo[t], gc);
+        if (wnorm_[todo[t]] > 0 && !build_gram_of(gc, eig)) {
 #pragma omp atomic write
           failed = true;
         }
-        gc.ready = true;
       }
     }
     if (failed) throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
   }
 
+  // The block's rows and, with an intercept, its centring u = X^T D_i a (one per output
+  // with output weights: X^T D_i w_l).
+  void prepare_rows(idx_t i, GroupCache& gc) const {
+    const idx_t d = d_, c = c_;
+    M_.indices(i, gc.idx);
+    if (intercept_ && ow_ == nullptr) {
+      gc.u.assign(d, 0.0);
+      gather_gradient_range(X_, d, gc.idx.data(), 0, gc.idx.size(), a_.data(), 1,
+                            gc.u.data());
+    } else if (intercept_) {
+      gc.u.assign(c * d, 0.0);
+      for (std::int32_t k : gc.idx)
+        for (idx_t l = 0; l < c; ++l) {
+          if (!(a2l_[l] > 0)) continue;
+          const double wk = ow_[k * c + l];
+          for (idx_t j = 0; j < d; ++j) gc.u[l * d + j] += wk * X_[k * d + j];
+        }
+    }
+    gc.ready = true;
+  }
+
+  // The Gram of a zero group about to move (see prepare).
+  void ensure_gram(GroupCache& gc) {
+    if (gc.gram) return;
+    if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
+    if (!eig_) eig_ = std::make_unique<SymEig>(d_);
+    if (!build_gram_of(gc, *eig_))
+      throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
+  }
+
+  // Q = X^T D_i X / n (centred with an intercept; one per output with output weights)
+  // and its eigendecomposition; false if LAPACK fails.
+  bool build_gram_of(GroupCache& gc, SymEig& eig) const {
+    const double inv_n = 1.0 / static_cast<double>(n_);
+    const idx_t d = d_;
+    gc.gram = true;
+    if (ow_ != nullptr) return prepare_outputs(gc, eig);
+    gc.Q.assign(d * d, 0.0);
+    block_gram(gc.idx, gc.Q.data());
+    if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
+      for (idx_t a = 0; a < d; ++a)
+        for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
+    }
+    for (double& q : gc.Q) q *= inv_n;
+    gc.s.assign(d, 0.0);
+    gc.U.assign(d * d, 0.0);
+    return eig(gc.Q.data(), gc.s.data(), gc.U.data());
+  }
+
   // One Gram per output, X^T D_i diag(w_l) X / n (centred with an intercept), and its
-  // eigendecomposition (output weights).
+  // eigendecomposition (output weights); the centring u comes from prepare_rows.
   bool prepare_outputs(GroupCache& gc, SymEig& eig) const {
     const idx_t d = d_, c = c_, dd = d * d;
     const double inv_n = 1.0 / static_cast<double>(n_);
     gc.Q.assign(c * dd, 0.0);
     gc.s.assign(c * d, 0.0);
     gc.U.assign(c * dd, 0.0);
-    if (intercept_) gc.u.assign(c * d, 0.0);
     bool ok = true;
     for (idx_t l = 0; l < c; ++l) {
       double* Q = gc.Q.data() + l * dd;
       block_gram(gc.idx, Q, ow_ + l);
       if (intercept_ && a2l_[l] > 0) {
-        double* u = gc.u.data() + l * d;
-        for (std::int32_t k : gc.idx)
-          for (idx_t j = 0; j < d; ++j) u[j] += ow_[k * c + l] * X_[k * d + j];
+        const double* u = gc.u.data() + l * d;
         for (idx_t a = 0; a < d; ++a)
           for (idx_t b = 0; b < d; ++b) Q[a * d + b] -= u[a] * u[b] / a2l_[l];
       }
@@ -577,6 +609,12 @@ class GroupLassoBCD {
           for (idx_t j = 0; j < d; ++j)
             for (idx_t l = 0; l < c; ++l)
               v[j * c + l] -= centring(gc, l, j) * intercept_of(l) * inv_n;
+        if (!gc.gram) {  // a zero group: its Gram only once it violates KKT
+          double v2 = 0.0;
+          for (idx_t a = 0; a < dc; ++a) v2 += v[a] * v[a];
+          if (v2 <= lam * lam) continue;
+          ensure_gram(cache_[i]);
+        }
         // One output (the regressors) gets its own instantiation: see block_update.hpp.
         auto block_step = [&](auto C) {
           if (wnorm_[i] > 0) add_gram_product<decltype(C)::value>(d, c, gc.Q.data(), Wi, v.data());
@@ -602,8 +640,7 @@ class GroupLassoBCD {
         if (intercept_)  // a^T R moves by -u^T delta
           for (idx_t j = 0; j < d; ++j)
             for (idx_t l = 0; l < c; ++l) ar_[l] -= centring(gc, l, j) * delta[j * c + l];
-        shift_rows(gc.idx);
-        reweight(gc.idx);
+        after_step(gc.idx);
         std::copy(wnew.begin(), wnew.end(), Wi);
         wnorm_[i] = norm(Wi, dc);
       }
@@ -1073,6 +1110,7 @@ class GroupLassoBCD {
   std::unordered_map<idx_t, idx_t> gram_pos_;
   std::vector<idx_t> last_support_, newton_support_;
   int n_builds_ = 0;
+  std::unique_ptr<SymEig> eig_;  // LAPACK workspace of ensure_gram
   std::chrono::steady_clock::time_point last_check_;
 };
 

@@ -24,6 +24,24 @@ def test_core_products_match_dense():
     np.testing.assert_allclose(G.reshape(-1, 2), A.T @ R, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "n, d, c", [(203, 1, 1), (97, 37, 1), (130, 5, 3), (64, 4, 17)]
+)
+def test_masked_predict_tiles(n, d, c):
+    """masked_predict (one product for all the groups' outputs, masks selecting what
+    each row adds) agrees with the dense design for one output, d = 1 and d = 37,
+    several outputs, row counts not a multiple of 8 and zero groups."""
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, d))
+    masks = rng.random((n, 23)) < 0.4
+    arr = fixntk.Arrangement.from_masks(masks)
+    W = rng.standard_normal((23, d, c))
+    W[rng.random(23) < 0.3] = 0
+    pred = _core.masked_predict(X, arr.packed, W)
+    want = np.einsum("np,nd,pdc->nc", masks.astype(float), X, W)
+    np.testing.assert_allclose(pred, want, rtol=1e-12, atol=1e-12)
+
+
 def dense_gap(A, Y, W, lam, p):
     """Primal objective and duality gap of W (p d x c) on the dense design A."""
     n = len(Y)
