@@ -1,5 +1,6 @@
-"""The compiled covariance mode: a working set's Gram built from packed masks, and the
-group lasso solved from that Gram alone, against dense NumPy and the in-memory solver."""
+"""The compiled covariance mode: a working set's Gram built from packed masks, and
+the group lasso solved from that Gram alone, against dense NumPy and the in-memory
+solver."""
 
 import numpy as np
 import pytest
@@ -52,8 +53,9 @@ def test_solve_gram_matches_in_memory_solve(c):
     assert out["primal"] == pytest.approx(primal, rel=1e-10)
     assert out["gap"] >= -1e-15
     assert out["primal"] == pytest.approx(ref.objective, rel=1e-10)
+    scale = np.abs(ref.coef).max()
     np.testing.assert_allclose(
-        W.reshape(ref.coef.shape), ref.coef, rtol=1e-6, atol=1e-6 * np.abs(ref.coef).max()
+        W.reshape(ref.coef.shape), ref.coef, rtol=1e-6, atol=1e-6 * scale
     )
     # a warm start at the answer stops at once
     again = _core.solve_gram(H, b, y2, W, lam, 1e-10 * 0.5 * y2)

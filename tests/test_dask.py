@@ -1,0 +1,104 @@
+"""fixntk.dask on a two-worker LocalCluster against the in-memory functions."""
+
+import numpy as np
+import pytest
+from conftest import planted
+
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+
+import dask.array as da  # noqa: E402
+from dask.distributed import Client, LocalCluster  # noqa: E402
+
+import fixntk  # noqa: E402
+import fixntk.dask  # noqa: E402
+from fixntk.dask import _arrangement as dask_arrangement  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+def same_arrangement(a, b):
+    """The in-memory arrangement a equals the Dask arrangement b."""
+    assert b.p == a.p
+    np.testing.assert_array_equal(b.gates, a.gates)
+    np.testing.assert_array_equal(b.counts, a.counts)
+    assert b.n_gates == a.n_gates
+    np.testing.assert_array_equal(b.masks.compute(), a.masks)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(700, 5), (3001, 5), ((1000, 1, 2000), 5), (500, (2, 3))],
+    ids=["not-dividing", "single", "one-row", "column-split"],
+)
+def test_arrangement_equals_in_memory(client, chunks):
+    X, _ = planted(n=3001, d=5, seed=1)
+    ref = fixntk.sample_arrangement(X, 300, seed=7)
+    got = fixntk.dask.sample_arrangement(da.from_array(X, chunks=chunks), 300, seed=7)
+    same_arrangement(ref, got)
+    assert got.rows == (
+        (3001,) if chunks[0] == 3001 else da.from_array(X, chunks=chunks).chunks[0]
+    )
+
+
+def test_arrangement_with_all_zero_chunks(client):
+    # The middle chunk's rows all point along +e_1: every gate with g_1 < 0 has no bit
+    # set there, and gates are dropped where X's rows are all in one half-space.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((900, 3))
+    X[300:600] = np.abs(rng.standard_normal((300, 1))) * np.array([1.0, 0.0, 0.0])
+    Xz = np.abs(X)  # all rows in the positive orthant: some gates give no bit at all
+    for data in (X, Xz):
+        ref = fixntk.sample_arrangement(data, 200, seed=0)
+        got = fixntk.dask.sample_arrangement(
+            da.from_array(data, chunks=300), 200, seed=0
+        )
+        same_arrangement(ref, got)
+    assert ref.n_gates == 200 and ref.counts.sum() < 200  # all-zero masks dropped
+
+
+def test_arrangement_survives_hash_collisions(client, monkeypatch):
+    # Force collisions: keep 2 bits of the first hash, drop the second. Groups are
+    # confirmed chunk by chunk, so the result is still exactly the in-memory one.
+    original = dask_arrangement._identity
+
+    def colliding(part):
+        h1, h2, *rest = original(part)
+        return (h1 & np.uint64(3), h2 & np.uint64(0), *rest)
+
+    monkeypatch.setattr(dask_arrangement, "_identity", colliding)
+    X, _ = planted(n=500, d=3, seed=3)
+    ref = fixntk.sample_arrangement(X, 120, seed=1)
+    got = fixntk.dask.sample_arrangement(da.from_array(X, chunks=128), 120, seed=1)
+    same_arrangement(ref, got)
+
+
+def test_arrangement_refuses_bad_input(client):
+    X = da.zeros((10, 2), chunks=5)
+    bad = da.from_array(np.array([[1.0, 2.0], [np.nan, 0.0], [0.0, 1.0]]), chunks=2)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.dask.sample_arrangement(bad, 5)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        fixntk.dask.sample_arrangement(da.zeros(10, chunks=5), 5)
+    with pytest.raises(ValueError, match="n_gates"):
+        fixntk.dask.sample_arrangement(X, 0)
+    with pytest.raises(TypeError, match="Dask array"):
+        fixntk.dask.sample_arrangement(np.zeros((10, 2)), 5)
+
+
+def test_arrangement_apply(client):
+    X, _ = planted(n=400, d=4, seed=5)
+    arr = fixntk.dask.sample_arrangement(da.from_array(X, chunks=150), 50, seed=0)
+    Z = np.random.default_rng(0).standard_normal((30, 4))
+    np.testing.assert_array_equal(arr.apply(Z), Z @ arr.gates.T >= 0)
+    Zd = da.from_array(Z, chunks=7)
+    np.testing.assert_array_equal(arr.apply(Zd).compute(), Z @ arr.gates.T >= 0)
