@@ -102,3 +102,88 @@ def test_arrangement_apply(client):
     np.testing.assert_array_equal(arr.apply(Z), Z @ arr.gates.T >= 0)
     Zd = da.from_array(Z, chunks=7)
     np.testing.assert_array_equal(arr.apply(Zd).compute(), Z @ arr.gates.T >= 0)
+
+
+def within_gaps(ref, got):
+    """Objectives equal within the two certified gaps (each is an upper bound on its
+    distance to the optimum)."""
+    assert got.converged and ref.converged
+    assert abs(got.objective - ref.objective) <= got.gap + ref.gap + 1e-12 * ref.f0
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = planted(n=2003, d=4, seed=11, c=3)
+    arr = fixntk.sample_arrangement(X, 150, seed=0)
+    return X, y, arr
+
+
+@pytest.mark.parametrize("chunks", [450, 2003, (1, 2002)], ids=str)
+@pytest.mark.parametrize("c", [1, 3])
+def test_solve_equals_in_memory(client, problem, chunks, c):
+    X, Y, arr = problem
+    y = Y[:, 0] if c == 1 else Y
+    Xd = da.from_array(X, chunks=(chunks, 4))
+    yd = da.from_array(y, chunks=(chunks,) + y.shape[1:])
+    darr = fixntk.dask.sample_arrangement(Xd, 150, seed=0)
+    lmax = fixntk.lambda_max(X, y, arr)
+    assert fixntk.dask.lambda_max(Xd, yd, darr) == pytest.approx(lmax, rel=1e-12)
+    lam = 0.03 * lmax
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8)
+    got = fixntk.dask.solve(Xd, yd, darr, lam, tol=1e-8)
+    within_gaps(ref, got)
+    assert got.relative_gap <= 1e-8
+    assert got.coef.shape == ref.coef.shape
+    # its certificate, recomputed in memory, holds
+    assert fixntk.duality_gap(X, y, arr, got.coef, lam) <= 1e-8 * ref.f0
+    # two setup passes, a gradient pass per outer iteration, a Gram pass when the
+    # working set gains groups (at least the first time)
+    assert got.n_outer + 3 <= got.n_passes <= 2 * got.n_outer + 2
+
+
+def test_solve_weights_and_intercept(client, problem):
+    X, Y, arr = problem
+    y = Y[:, 0] + 5.0
+    s = np.random.default_rng(4).uniform(0, 3, len(y))
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(y, chunks=600)
+    kw = dict(sample_weight=s, fit_intercept=True)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr, **kw)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    got = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8, **kw)  # in-memory arr accepted
+    within_gaps(ref, got)
+    assert got.intercept == pytest.approx(ref.intercept, rel=1e-4)
+    assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
+
+
+def test_solve_path_and_warm_start(client, problem):
+    X, Y, arr = problem
+    y = Y[:, 1]
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(y, chunks=700)
+    ref = fixntk.solve_path(X, y, arr, n_lams=5, eps=1e-2, tol=1e-8)
+    got = fixntk.dask.solve_path(Xd, yd, arr, n_lams=5, eps=1e-2, tol=1e-8)
+    np.testing.assert_allclose(got.lams, ref.lams, rtol=1e-12)
+    for a, b in zip(ref.results, got.results):
+        within_gaps(a, b)
+    assert got.n_passes == sum(r.n_passes for r in got.results)
+    cold = fixntk.dask.solve(Xd, yd, arr, ref.lams[-1], tol=1e-8)
+    warm = fixntk.dask.solve(
+        Xd, yd, arr, ref.lams[-1], tol=1e-8, warm_start=got.results[-2]
+    )
+    within_gaps(cold, warm)
+    assert warm.n_passes < cold.n_passes
+
+
+def test_solve_refuses_bad_input(client, problem):
+    X, Y, arr = problem
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 0], chunks=700)
+    with pytest.raises(ValueError, match="squared loss only"):
+        fixntk.dask.solve(Xd, yd, arr, 0.1, loss="logistic")
+    with pytest.raises(ValueError, match="one row per row of X"):
+        fixntk.dask.solve(Xd, yd[:-1], arr, 0.1)
+    with pytest.raises(ValueError, match="samples"):
+        fixntk.dask.solve(Xd[:-1], yd[:-1], arr, 0.1)
+    bad = da.from_array(np.where(np.arange(2003) == 5, np.nan, Y[:, 0]), chunks=700)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.dask.solve(Xd, bad, arr, 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fixntk.dask.solve(Xd, yd, arr, -1.0)

@@ -27,8 +27,14 @@ except ImportError as err:  # pragma: no cover - the extra is missing
     ) from err
 
 from ._arrangement import DaskArrangement, sample_arrangement
+from ._solver import DaskPathResult, DaskSolveResult, lambda_max, solve, solve_path
 
 __all__ = [
     "DaskArrangement",
+    "DaskPathResult",
+    "DaskSolveResult",
+    "lambda_max",
     "sample_arrangement",
+    "solve",
+    "solve_path",
 ]
