@@ -12,6 +12,7 @@ and the stopping rule are those of :func:`fixntk.solve`.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -68,10 +69,15 @@ class DaskSolveResult(SolveResult):
         passes are counted in the first solve on it).
     n_outer : int
         Outer iterations (working sets solved).
+    pass_seconds : float
+        Wall time spent waiting for the passes of the outer iterations (gradients and
+        Grams; the setup passes not included); the rest of the solve's time is the
+        client's inner solves and bookkeeping.
     """
 
     n_passes: int = 0
     n_outer: int = 0
+    pass_seconds: float = 0.0
 
 
 class DaskPathResult(PathResult):
@@ -120,6 +126,7 @@ class _DaskProblem:
         _score=None,
     ):
         self.n_passes = 0
+        self.pass_seconds = 0.0
         self.fit_intercept = bool(fit_intercept)
         self.max_gram_bytes = _GRAM_BYTES if max_gram_bytes is None else max_gram_bytes
         if _parent is not None:  # the same data, other row weights (a split)
@@ -342,7 +349,9 @@ class _DaskProblem:
                 for dk, pk, sk, vk in zip(self.data, self.packed, weights, score)
             ]
         )
+        t0 = time.perf_counter()
         G, sR, sRR, sYR, val = run(total)
+        self.pass_seconds += time.perf_counter() - t0
         self.n_passes += 1
         G = G / self.S
         r2 = sRR / self.S
@@ -385,7 +394,9 @@ class _DaskProblem:
                     for dk, pk, sk in zip(self.data, self.packed, weights)
                 ]
             )
+            t0 = time.perf_counter()
             M = run(total) / self.S
+            self.pass_seconds += time.perf_counter() - t0
             self.n_passes += 1
             groups = np.concatenate([keep, fresh])
             if self.fit_intercept:
@@ -510,7 +521,7 @@ def _options(tol, max_iter, max_passes):
     )
 
 
-def _result(prob, lam, W, fit, passes):
+def _result(prob, lam, W, fit, passes, seconds):
     W_s, primal, dual, epochs, outer, converged, gaps, _ = fit
     W_out = prob.coef_out(W_s)
     b = prob.intercept(W_s) * (prob.sy if prob.sy > 0 else 1.0)
@@ -529,13 +540,16 @@ def _result(prob, lam, W, fit, passes):
         loss="squared",
         n_passes=int(passes),
         n_outer=int(outer),
+        pass_seconds=float(seconds),
     )
 
 
 def _solve_problem(prob, lam, W0, tol, max_iter, max_passes, verbose, warn=True):
-    passes0 = prob.n_passes
+    passes0, seconds0 = prob.n_passes, prob.pass_seconds
     fit = prob.solve(prob.lam_in(lam), W0, tol, max_iter, max_passes, verbose)
-    res = _result(prob, lam, W0, fit, prob.n_passes - passes0)
+    res = _result(
+        prob, lam, W0, fit, prob.n_passes - passes0, prob.pass_seconds - seconds0
+    )
     if warn and not res.converged:
         warnings.warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
