@@ -187,3 +187,71 @@ def test_solve_refuses_bad_input(client, problem):
         fixntk.dask.solve(Xd, bad, arr, 0.1)
     with pytest.raises(ValueError, match="lam"):
         fixntk.dask.solve(Xd, yd, arr, -1.0)
+
+
+def test_regressor_on_dask_equals_in_memory(client, problem):
+    X, Y, _ = problem
+    Xd = da.from_array(X, chunks=(500, 4))
+    for y in (Y[:, 0], Y[:, :2]):
+        yd = da.from_array(y, chunks=(500,) + y.shape[1:])
+        kw = dict(n_gates=80, lam=0.01, tol=1e-8, random_state=0)
+        ref = fixntk.GatedReLURegressor(**kw).fit(X, y)
+        est = fixntk.GatedReLURegressor(**kw).fit(Xd, yd)
+        np.testing.assert_array_equal(est.gates_, ref.gates_)
+        assert est.coef_.shape == ref.coef_.shape
+        assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+        assert est.n_passes_ > 0 and est.n_features_in_ == 4
+        pred = est.predict(Xd)
+        assert isinstance(pred, da.Array) and pred.chunks[0] == Xd.chunks[0]
+        scale = np.abs(y).max()
+        np.testing.assert_allclose(
+            pred.compute(), ref.predict(X), atol=1e-3 * scale, rtol=0
+        )
+        np.testing.assert_allclose(pred.compute(), est.predict(X), rtol=1e-12)
+
+
+def test_classifier_on_dask_equals_in_memory(client, problem):
+    X, Y, _ = problem
+    labels = np.array(["a", "b", "c"])[np.argmax(Y, axis=1)]
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(labels, chunks=600)
+    kw = dict(n_gates=60, lam=0.005, loss="squared", tol=1e-8, random_state=1)
+    ref = fixntk.GatedReLUClassifier(**kw).fit(X, labels)
+    est = fixntk.GatedReLUClassifier(**kw).fit(Xd, yd)
+    np.testing.assert_array_equal(est.classes_, ref.classes_)
+    assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+    pred = est.predict(Xd).compute()
+    assert (pred == ref.predict(X)).mean() > 0.99
+    assert est.decision_function(Xd).shape == (2003, 3)
+    two = fixntk.GatedReLUClassifier(**kw).fit(Xd, yd == "a")
+    assert two.coef_.ndim == 2
+    assert set(np.unique(two.predict(Xd).compute())) <= {False, True}
+
+
+def test_estimators_refuse_what_dask_cannot_do(client, problem):
+    X, Y, _ = problem
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(Y[:, 0], chunks=600)
+    with pytest.raises(TypeError, match="does not take Dask collections"):
+        fixntk.NTKRegressor().fit(Xd, yd)
+    with pytest.raises(TypeError, match="does not take Dask collections"):
+        fixntk.KAREKernelRegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="needs a given lam"):
+        fixntk.GatedReLURegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="loss='squared' only"):
+        fixntk.GatedReLUClassifier(lam=0.1).fit(Xd, yd > 0)
+    with pytest.raises(ValueError, match="solver='bcd'"):
+        fixntk.GatedReLURegressor(lam=0.1, solver="irls").fit(Xd, yd)
+    fitted = fixntk.NTKRegressor().fit(X[:200], Y[:200, 0])
+    with pytest.raises(TypeError, match="does not take Dask collections"):
+        fitted.predict(Xd)
+
+
+def test_regressor_takes_a_dask_dataframe(client, problem):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, Y, _ = problem
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    yd = dd.from_pandas(pd.Series(Y[:, 0]), npartitions=3)
+    kw = dict(n_gates=50, lam=0.02, tol=1e-8, random_state=0)
+    est = fixntk.GatedReLURegressor(**kw).fit(frame, yd)
+    ref = fixntk.GatedReLURegressor(**kw).fit(X, Y[:, 0])
+    assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
