@@ -255,3 +255,39 @@ def test_regressor_takes_a_dask_dataframe(client, problem):
     est = fixntk.GatedReLURegressor(**kw).fit(frame, yd)
     ref = fixntk.GatedReLURegressor(**kw).fit(X, Y[:, 0])
     assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+
+
+def test_worker_lost_during_a_solve(problem, monkeypatch):
+    # Worker processes; one is restarted (its persisted chunks lost) just before the
+    # first Gram pass of the solve: Dask recomputes the lost chunk data and masks from
+    # their graphs and the result is the one without the loss.
+    from fixntk.dask import _solver
+
+    X, Y, _ = problem
+    y = Y[:, 0]
+    Xd, yd = da.from_array(X, chunks=(500, 4)), da.from_array(y, chunks=500)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        arr = fixntk.dask.sample_arrangement(Xd, 150, seed=0)
+        lam = 0.03 * fixntk.dask.lambda_max(Xd, yd, arr)
+        clean = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8)
+        original, lost = _solver._DaskProblem.gram, []
+
+        def gram_after_a_loss(self, ws):
+            if not lost:
+                held = c.has_what()
+                victim = max(held, key=lambda w: len(held[w]))
+                lost.append(len(held[victim]))
+                c.restart_workers([victim])
+            return original(self, ws)
+
+        monkeypatch.setattr(_solver._DaskProblem, "gram", gram_after_a_loss)
+        again = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8)
+    assert lost and lost[0] > 0  # the restarted worker held persisted chunks
+    assert again.converged and again.n_passes == clean.n_passes
+    np.testing.assert_array_equal(again.coef, clean.coef)
+    assert again.objective == clean.objective
