@@ -29,6 +29,7 @@ from .._solver import (
     PathResult,
     SolveResult,
     _group_norms,
+    _lam_grid,
     _penalty,
 )
 from .._threads import blas_threads
@@ -713,27 +714,8 @@ def solve_path(
     _check_loss(loss)
     tol, max_iter, max_passes = _options(tol, max_iter, max_passes)
     prob = _DaskProblem(X, y, arr, sample_weight, fit_intercept, max_gram_bytes)
-    lams = _grid(prob, lams, n_lams, eps)
+    lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
     return _path(prob, lams, tol, max_iter, max_passes, verbose)
-
-
-def _grid(prob, lams, n_lams, eps):
-    if lams is None:
-        n_lams = check_int(n_lams, "n_lams", 1)
-        eps = check_positive(eps, "eps")
-        if eps >= 1:
-            raise ValueError(f"eps must be < 1; got {eps}")
-        lmax = _lambda_max(prob)
-        if lmax == 0:
-            raise ValueError(
-                "lambda_max is 0 (y is zero or orthogonal to every group): W = 0 for "
-                "every lam > 0 and there is no default grid; pass lams explicitly"
-            )
-        return lmax * np.logspace(0, np.log10(eps), n_lams)
-    lams = np.sort(np.asarray([check_lam(v) for v in np.ravel(lams)]))[::-1]
-    if lams.size == 0:
-        raise ValueError("lams is empty")
-    return lams
 
 
 def _path(prob, lams, tol, max_iter, max_passes, verbose, W=None, stop=None):
