@@ -68,7 +68,7 @@ def main(argv=None):
         n_workers=args.workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         memory_limit=None,
     )
     client = Client(cluster)

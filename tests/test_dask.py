@@ -19,7 +19,7 @@ from fixntk.dask import _arrangement as dask_arrangement  # noqa: E402
 def client():
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as c,
     ):
@@ -268,7 +268,7 @@ def test_worker_lost_during_a_solve(problem, monkeypatch):
     Xd, yd = da.from_array(X, chunks=(500, 4)), da.from_array(y, chunks=500)
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as c,
     ):

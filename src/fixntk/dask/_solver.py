@@ -54,6 +54,8 @@ _INNER_RATIO = 0.05
 # this size by default.
 _GRAM_BYTES = 256 * 2**20
 _MAX_STALLS = 20
+# New groups a working set may take, per active group (see _working_set).
+_NEW_GROUPS = 0.5
 
 
 @dataclass
@@ -433,7 +435,6 @@ class _DaskProblem:
         say = report(verbose, level=1)
         W = W.copy()
         passes0 = self.n_passes
-        ws_size = _WS_START
         gaps, epochs, outer, converged = [], 0, 0, False
         best_gap, stalls = np.inf, 0
         while True:
@@ -457,10 +458,9 @@ class _DaskProblem:
             elif (stalls := stalls + 1) >= _MAX_STALLS:
                 break
             outer += 1
-            ws = self._working_set(W, gnorm, lam, ws_size)
+            ws = self._working_set(W, gnorm, lam)
             if ws.size == 0:
                 break
-            ws_size = max(ws_size, ws.size)
             H, b = self.gram(ws)
             with blas_threads(1):
                 out = _core.solve_gram(
@@ -476,15 +476,18 @@ class _DaskProblem:
                 )
             epochs += int(out["n_epochs"])
             W[ws] = out["coef"]
-            ws_size = min(2 * ws_size, self.p)
         return W, primal, dual, epochs, outer, converged, np.array(gaps), val
 
-    def _working_set(self, W, gnorm, lam, ws_size):
-        """Every active group, then the worst violators of the optimality condition,
-        at most ws_size (at least twice the active groups), as in the compiled
-        solver; capped so that the working set's Gram fits max_gram_bytes."""
-        active = np.flatnonzero(_group_norms(W) > 0)
-        size = min(max(ws_size, 2 * active.size), self.p)
+    def _working_set(self, W, gnorm, lam):
+        """Every active group; every violator of the optimality condition
+        (``||G_i|| > lam`` at ``w_i = 0``) whose Gram the client already holds (they
+        cost no pass); and the worst new violators, at most ``max(ws_start,
+        _NEW_GROUPS * active)`` of them. A new group costs the Gram pass about
+        ``k d / p`` gradient passes (its ``k d`` Gram entries per row against ``p d``
+        for every gradient), so the working set grows only as the active set does,
+        not by doubling as in memory. Capped so that its Gram fits max_gram_bytes."""
+        norms = _group_norms(W)
+        active = np.flatnonzero(norms > 0)
         cap = int(np.sqrt(self.max_gram_bytes / 8.0)) // self.d
         if active.size > cap:
             m = active.size * self.d
@@ -493,9 +496,12 @@ class _DaskProblem:
                 f"{format_bytes(8 * m * m)}) exceeds max_gram_bytes = "
                 f"{format_bytes(self.max_gram_bytes)}: raise max_gram_bytes or lam"
             )
-        size = min(size, cap)
-        rest = np.flatnonzero((gnorm > lam) & (_group_norms(W) == 0))
-        rest = rest[np.argsort(-gnorm[rest], kind="stable")][: size - active.size]
+        viol = np.flatnonzero((gnorm > lam) & (norms == 0))
+        viol = viol[np.argsort(-gnorm[viol], kind="stable")]
+        held = np.isin(viol, self._gram_groups)
+        budget = max(_WS_START, int(_NEW_GROUPS * active.size))
+        rest = np.concatenate([viol[held], viol[~held][:budget]])
+        rest = rest[np.argsort(-gnorm[rest], kind="stable")][: cap - active.size]
         return np.sort(np.concatenate([active, rest]))
 
 
