@@ -103,15 +103,16 @@ def main(argv=None):
             res = fixntk.dask.solve(X, y, arr, lam, tol=args.tol)
         t_solve = time.perf_counter() - t0
     workers = client.run(peak_rss_bytes)
-    per_pass = res.pass_seconds / max(res.n_passes - 2, 1)
+    n_grad = res.n_passes - 2 - res.n_gram_passes
+    t_grad = res.pass_seconds - res.gram_seconds
     print(
-        f"dask solve: {t_solve:.1f} s, {res.n_passes} passes over the data "
-        f"({res.n_outer} outer iterations, {res.n_iter} client epochs), "
-        f"{res.pass_seconds:.1f} s waiting for the {res.n_passes - 2} passes of the "
-        f"outer iterations ({per_pass:.2f} s per pass, {per_pass / n * 1e9:.1f} ns per"
-        f" row), the rest on the client; objective {res.objective:.10e}, relative gap "
-        f"{res.relative_gap:.2e}, converged {res.converged}, "
-        f"{res.active_set.size} active groups"
+        f"dask solve: {t_solve:.1f} s, {res.n_passes} passes over the data (2 setup, "
+        f"{n_grad} gradient, {res.n_gram_passes} Gram; {res.n_outer} outer "
+        f"iterations, {res.n_iter} client epochs); gradient passes {t_grad:.1f} s "
+        f"({t_grad / max(n_grad, 1) / n * 1e9:.0f} ns per row per pass), Gram passes "
+        f"{res.gram_seconds:.1f} s, client {t_solve - res.pass_seconds:.1f} s; "
+        f"objective {res.objective:.10e}, relative gap {res.relative_gap:.2e}, "
+        f"converged {res.converged}, {res.active_set.size} active groups"
     )
     print(f"client peak memory: {peak_rss_bytes() / 2**20:.0f} MiB")
     for addr, rss in sorted(workers.items()):

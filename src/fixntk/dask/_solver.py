@@ -76,11 +76,17 @@ class DaskSolveResult(SolveResult):
         Wall time spent waiting for the passes of the outer iterations (gradients and
         Grams; the setup passes not included); the rest of the solve's time is the
         client's inner solves and bookkeeping.
+    gram_seconds : float
+        The part of ``pass_seconds`` spent in the Gram passes.
+    n_gram_passes : int
+        The Gram passes among ``n_passes``.
     """
 
     n_passes: int = 0
     n_outer: int = 0
     pass_seconds: float = 0.0
+    gram_seconds: float = 0.0
+    n_gram_passes: int = 0
 
 
 class DaskPathResult(PathResult):
@@ -130,6 +136,8 @@ class _DaskProblem:
     ):
         self.n_passes = 0
         self.pass_seconds = 0.0
+        self.gram_seconds = 0.0
+        self.gram_passes = 0
         self.fit_intercept = bool(fit_intercept)
         self.max_gram_bytes = _GRAM_BYTES if max_gram_bytes is None else max_gram_bytes
         if _parent is not None:  # the same data, other row weights (a split)
@@ -400,7 +408,9 @@ class _DaskProblem:
             t0 = time.perf_counter()
             M = run(total) / self.S
             self.pass_seconds += time.perf_counter() - t0
+            self.gram_seconds += time.perf_counter() - t0
             self.n_passes += 1
+            self.gram_passes += 1
             groups = np.concatenate([keep, fresh])
             if self.fit_intercept:
                 u_all = self.U[groups].reshape(-1)
@@ -528,7 +538,7 @@ def _options(tol, max_iter, max_passes):
     )
 
 
-def _result(prob, lam, W, fit, passes, seconds):
+def _result(prob, lam, W, fit, passes, timing):
     W_s, primal, dual, epochs, outer, converged, gaps, _ = fit
     W_out = prob.coef_out(W_s)
     b = prob.intercept(W_s) * (prob.sy if prob.sy > 0 else 1.0)
@@ -547,16 +557,19 @@ def _result(prob, lam, W, fit, passes, seconds):
         loss="squared",
         n_passes=int(passes),
         n_outer=int(outer),
-        pass_seconds=float(seconds),
+        pass_seconds=float(timing[0]),
+        gram_seconds=float(timing[1]),
+        n_gram_passes=int(timing[2]),
     )
 
 
 def _solve_problem(prob, lam, W0, tol, max_iter, max_passes, verbose, warn=True):
-    passes0, seconds0 = prob.n_passes, prob.pass_seconds
+    def counters():
+        return np.array([prob.pass_seconds, prob.gram_seconds, prob.gram_passes])
+
+    passes0, timing0 = prob.n_passes, counters()
     fit = prob.solve(prob.lam_in(lam), W0, tol, max_iter, max_passes, verbose)
-    res = _result(
-        prob, lam, W0, fit, prob.n_passes - passes0, prob.pass_seconds - seconds0
-    )
+    res = _result(prob, lam, W0, fit, prob.n_passes - passes0, counters() - timing0)
     if warn and not res.converged:
         warnings.warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
