@@ -244,7 +244,7 @@ class GroupLassoBCD {
     return rep;
   }
 
- private:
+ public:  // shuffle, norm and anderson_weights serve the covariance mode too
   // Visits the working set in a fresh pseudo-random order (Fisher-Yates with splitmix64,
   // seeded by the outer iteration and the epoch, so a run repeats exactly on any
   // platform). Any order kept fixed from sweep to sweep converges slowly on these problems
@@ -271,6 +271,7 @@ class GroupLassoBCD {
     return std::sqrt(s);
   }
 
+ private:
   bool poll(SolverReport& rep) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_check_ < std::chrono::milliseconds(100)) return false;
@@ -1005,6 +1006,7 @@ class GroupLassoBCD {
 
   // Anderson weights z (summing to one) for iterates 1..K of a history of K + 1 vectors of
   // length len: minimise ||sum_a z_a (x_{a+1} - x_a)|| subject to sum z = 1.
+ public:
   static bool anderson_weights(const std::vector<double>& h, idx_t len, int K,
                                std::vector<double>& z) {
     std::vector<double> UtU(K * K);
@@ -1031,6 +1033,7 @@ class GroupLassoBCD {
     return true;
   }
 
+ private:
   // Extrapolates the last K + 1 iterates; keeps the result only if the objective drops.
   // The residual is affine in W and the weights sum to one, so the extrapolated residual
   // is the same combination of the stored residuals: no product with the design.

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "bcd_solver.hpp"
+#include "gram_blocks.hpp"
+#include "gram_solver.hpp"
 
 namespace py = pybind11;
 using namespace fixntk;
@@ -171,6 +173,79 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   return out;
 }
 
+std::vector<idx_t> group_list(const py::array_t<long long, py::array::c_style | py::array::forcecast>& a,
+                              idx_t p, const char* what) {
+  require(a.ndim() == 1, std::string(what) + " must be a 1-d array of group indices");
+  std::vector<idx_t> out(a.data(), a.data() + a.shape(0));
+  for (idx_t i : out) require(i >= 0 && i < p, std::string(what) + " holds a group out of range");
+  return out;
+}
+
+py::array_t<double> gram_extend(const carr& X, const marr& packed,
+                                const py::array_t<long long, py::array::c_style | py::array::forcecast>& old,
+                                const py::array_t<long long, py::array::c_style | py::array::forcecast>& fresh,
+                                const py::object& weights) {
+  check_X(X);
+  const idx_t n = X.shape(0), d = X.shape(1);
+  PackedMasks M = packed_view(packed, n);
+  const std::vector<idx_t> o = group_list(old, M.p, "old"), f = group_list(fresh, M.p, "fresh");
+  require(blas().ready(), "BLAS/LAPACK not registered (import fixntk first)");
+  carr w;
+  if (!weights.is_none()) {
+    w = carr::ensure(weights);
+    require(w && w.ndim() == 1 && w.shape(0) == n, "weights must have shape (n,)");
+  }
+  const idx_t m_all = static_cast<idx_t>(o.size() + f.size()) * d, m_new = f.size() * d;
+  py::array_t<double> out({m_all, m_new});
+  double* po = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    masked_gram_extend(X.data(), n, d, M, o, f, weights.is_none() ? nullptr : w.data(), po);
+  }
+  return out;
+}
+
+py::dict solve_gram(const carr& H, const carr& b, double y2, const carr& W0, double lam,
+                    double gap_target, long max_epochs, int anderson_k, long seed) {
+  require(H.ndim() == 2 && H.shape(0) == H.shape(1), "H must be square (m, m)");
+  require(W0.ndim() == 3, "W0 must have shape (k, d, c)");
+  const idx_t k = W0.shape(0), d = W0.shape(1), c = W0.shape(2), m = k * d;
+  require(H.shape(0) == m, "H must be (k d, k d) for W0 of shape (k, d, c)");
+  require(b.ndim() == 2 && b.shape(0) == m && b.shape(1) == c, "b must have shape (k d, c)");
+  require(lam > 0, "lam must be positive");
+  require(std::isfinite(y2), "y2 must be finite");
+  require(blas().ready(), "BLAS/LAPACK not registered (import fixntk first)");
+  for (idx_t a = 0; a < m * m; ++a) require(std::isfinite(H.data()[a]), "H holds NaN or infinity");
+  GramOptions opt;
+  opt.lam = lam;
+  opt.gap_target = gap_target;
+  opt.max_epochs = max_epochs;
+  opt.anderson_k = anderson_k;
+  opt.seed = static_cast<std::uint64_t>(seed);
+  py::array_t<double> W({k, d, c});
+  std::copy(W0.data(), W0.data() + m * c, W.mutable_data());
+  auto should_stop = []() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+  GramGroupLasso solver(H.data(), b.data(), y2, k, d, c, opt, should_stop);
+  GramReport rep;
+  double* w = W.mutable_data();
+  {
+    py::gil_scoped_release release;
+    rep = solver.run(w);
+  }
+  if (rep.interrupted) throw py::error_already_set();
+  py::dict out;
+  out["coef"] = W;
+  out["primal"] = rep.primal;
+  out["dual"] = rep.dual;
+  out["gap"] = rep.gap;
+  out["n_epochs"] = rep.n_epochs;
+  out["converged"] = rep.converged;
+  return out;
+}
+
 void set_blas(std::uintptr_t dgemm, std::uintptr_t dsyrk, std::uintptr_t dpotrf,
               std::uintptr_t dpotrs, std::uintptr_t dsyevd) {
   require(dgemm && dsyrk && dpotrf && dpotrs && dsyevd, "set_blas: a null function address");
@@ -197,6 +272,17 @@ PYBIND11_MODULE(_core, m) {
   m.def("sym_eig", &eig, py::arg("A"),
         "Eigendecomposition (s, U) of a symmetric matrix by LAPACK dsyevd, negative "
         "eigenvalues clamped to 0 (the solver's block Grams).");
+  m.def("masked_gram_extend", &gram_extend, py::arg("X"), py::arg("packed"), py::arg("old"),
+        py::arg("fresh"), py::arg("weights") = py::none(),
+        "[C; S] with C = Z_old^T diag(w) Z_new and S = Z_new^T diag(w) Z_new for the "
+        "design rows z_G(k) = [m_i(k) x_k]_{i in G} (unnormalised); shape "
+        "((|old| + |fresh|) d, |fresh| d).");
+  m.def("solve_gram", &solve_gram, py::arg("H"), py::arg("b"), py::arg("y2"), py::arg("W0"),
+        py::arg("lam"), py::arg("gap_target"), py::arg("max_epochs") = 100000,
+        py::arg("anderson_k") = 5, py::arg("seed") = 0,
+        "Covariance mode: min 1/2 <w, H w> - <b, w> + y2/2 + lam sum_t ||w_t|| over W "
+        "(k, d, c) from W0, to gap <= gap_target; returns coef, primal, dual, gap, "
+        "n_epochs, converged.");
   m.def("solve_group_lasso", &solve, py::arg("X"), py::arg("packed"), py::arg("Y"),
         py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
         py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),

@@ -16,4 +16,6 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index):
+    if "fixntk.dask" in BLOCKS[index]:
+        pytest.importorskip("distributed")  # the dask extra
     exec(compile(BLOCKS[index], f"README.md example {index + 1}", "exec"), {})

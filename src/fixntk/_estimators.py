@@ -10,6 +10,7 @@ the two.
 """
 
 import numbers
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -55,6 +56,26 @@ _MIN_GAIN = 1e-3
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _is_dask(*arrays):
+    """Whether any of the arrays is a Dask collection (Dask is never imported here:
+    without it loaded, nothing can be one)."""
+    dask = sys.modules.get("dask")
+    return dask is not None and any(dask.is_dask_collection(a) for a in arrays)
+
+
+def _refuse_dask(estimator, *arrays):
+    """Estimators without a Dask backend refuse Dask collections rather than gather
+    them onto the client."""
+    if _is_dask(*arrays):
+        raise TypeError(
+            f"{type(estimator).__name__} does not take Dask collections (it would "
+            "gather them onto one machine; the NTK and KARE estimators need an n x n "
+            "kernel). GatedReLURegressor and GatedReLUClassifier(loss='squared') fit "
+            "Dask collections with a given lam; or compute() a sample that fits in "
+            "memory."
+        )
 
 
 def _with_bias(X, neuron_bias):
@@ -231,6 +252,7 @@ class _OneHotClassifier(ClassifierMixin):
         -------
         self
         """
+        _refuse_dask(self, X, y, sample_weight)
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
@@ -280,6 +302,7 @@ class _MultiOutputRegressor(RegressorMixin):
         -------
         self
         """
+        _refuse_dask(self, X, y, sample_weight)
         X, y = validate_data(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
         )
@@ -708,6 +731,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
 
     def _raw_predict(self, X):
         """Scores (m, c) on new data, the intercept included."""
+        _refuse_dask(self, X)
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         Xt = _with_bias(X, self.neuron_bias)
@@ -889,6 +913,36 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         y = Y[:, 0] if Y.shape[1] == 1 else Y
         return self._fit_program(X, y, loss, sample_weight)
 
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A Dask array or DataFrame (chunked by rows) fits with
+            :func:`fixntk.dask.solve`, X staying on the workers: squared loss, a
+            numeric ``lam``, ``solver="bcd"``; ``n_passes_`` then counts the passes
+            over the data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows (normalised by their sum: integer weights
+            equal duplicated rows).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            On Dask collections, for another loss, a lam mode (a string) or IRLS.
+        """
+        if _is_dask(X, y):
+            from .dask._estimators import fit_regressor
+
+            return fit_regressor(self, X, y, sample_weight)
+        return super().fit(X, y, sample_weight)
+
     def _publish(self, one_d):
         super()._publish(one_d)
         if one_d:
@@ -900,7 +954,12 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            A lazy Dask array, chunked by X's rows, when X is a Dask collection.
         """
+        if _is_dask(X):
+            from .dask._estimators import map_rows
+
+            return map_rows(self.predict, X)
         F = self._raw_predict(X)
         if self.loss_ != "squared":
             F = get_datafit(self.loss_).predict(F)
@@ -998,7 +1057,37 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         )
         self.class_weight = class_weight
 
-    fit = _OneHotClassifier.fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A Dask array or DataFrame (chunked by rows) fits with
+            :func:`fixntk.dask.solve`, X staying on the workers: ``loss="squared"``
+            (one-hot labels), a numeric ``lam``, ``solver="bcd"``, no
+            ``class_weight``; ``n_passes_`` then counts the passes over the data.
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the rows (normalised by their sum; multiplied by
+            ``class_weight``).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            On Dask collections, for another loss, a lam mode (a string), IRLS or
+            class weights.
+        """
+        if _is_dask(X, y):
+            from .dask._estimators import fit_classifier
+
+            return fit_classifier(self, X, y, sample_weight)
+        return _OneHotClassifier.fit(self, X, y, sample_weight)
 
     def _resolved_loss(self):
         loss = self.loss
@@ -1033,12 +1122,20 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 
     def decision_function(self, X):
         """Scores: shape (n_samples,) for two classes (positive means ``classes_[1]``),
-        else (n_samples, n_classes)."""
+        else (n_samples, n_classes); lazy on a Dask X."""
+        if _is_dask(X):
+            from .dask._estimators import map_rows
+
+            return map_rows(self.decision_function, X)
         F = self._raw_predict(X)
         return F[:, 0] if F.shape[1] == 1 else F
 
     def predict(self, X):
-        """The most likely class (the largest score)."""
+        """The most likely class (the largest score); lazy on a Dask X."""
+        if _is_dask(X):
+            from .dask._estimators import map_rows
+
+            return map_rows(self.predict, X)
         F = self.decision_function(X)
         if F.ndim == 1:
             return self.classes_[(F > 0).astype(int)]
@@ -1056,17 +1153,25 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
+            Columns in the order of ``classes_`` (lazy on a Dask X).
         """
+        if _is_dask(X):
+            from .dask._estimators import map_rows
+
+            return map_rows(self.predict_proba, X)
         F = self._raw_predict(X)
         P = get_datafit(self.loss_).predict(F)
         return np.column_stack([1.0 - P, P]) if P.ndim == 1 else P
 
     @available_if(_has_proba)
     def predict_log_proba(self, X):
-        """Logarithms of :meth:`predict_proba`, computed stably."""
+        """Logarithms of :meth:`predict_proba`, computed stably (lazy on a Dask X)."""
         from scipy.special import log_expit, log_softmax
 
+        if _is_dask(X):
+            from .dask._estimators import map_rows
+
+            return map_rows(self.predict_log_proba, X)
         F = self._raw_predict(X)
         if F.shape[1] == 1:
             return np.column_stack([log_expit(-F[:, 0]), log_expit(F[:, 0])])
@@ -1229,6 +1334,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         return self
 
     def _raw_predict(self, X):
+        _refuse_dask(self, X)
         check_is_fitted(self, "dual_coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         Xt = _with_bias(X, self.neuron_bias)

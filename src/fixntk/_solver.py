@@ -799,22 +799,7 @@ def solve_path(
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", 1)
-    if lams is None:
-        n_lams = check_int(n_lams, "n_lams", 1)
-        eps = check_positive(eps, "eps")
-        if eps >= 1:
-            raise ValueError(f"eps must be < 1; got {eps}")
-        lmax = _lambda_max(prob)
-        if lmax == 0:
-            raise ValueError(
-                "lambda_max is 0 (y is zero or orthogonal to every group): W = 0 for "
-                "every lam > 0 and there is no default grid; pass lams explicitly"
-            )
-        lams = lmax * np.logspace(0, np.log10(eps), n_lams)
-    else:
-        lams = np.sort(np.asarray([check_lam(v) for v in np.ravel(lams)]))[::-1]
-        if lams.size == 0:
-            raise ValueError("lams is empty")
+    lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
     W = np.zeros((prob.p, prob.d, prob.c))
     results = []
     for lam in progress(lams, verbose=verbose, desc="fixntk path", unit="lam"):
@@ -824,6 +809,28 @@ def solve_path(
         W = prob.check_coef(res.coef)
         results.append(res)
     return PathResult(lams, results)
+
+
+def _lam_grid(lams, n_lams, eps, lambda_max):
+    """The decreasing grid of a path: ``lams`` validated and sorted, or (when None)
+    ``n_lams`` values log-spaced from ``lambda_max()`` (a callable, called only then)
+    down to ``eps`` times it."""
+    if lams is None:
+        n_lams = check_int(n_lams, "n_lams", 1)
+        eps = check_positive(eps, "eps")
+        if eps >= 1:
+            raise ValueError(f"eps must be < 1; got {eps}")
+        lmax = lambda_max()
+        if lmax == 0:
+            raise ValueError(
+                "lambda_max is 0 (y is zero or orthogonal to every group): W = 0 for "
+                "every lam > 0 and there is no default grid; pass lams explicitly"
+            )
+        return lmax * np.logspace(0, np.log10(eps), n_lams)
+    lams = np.sort(np.asarray([check_lam(v) for v in np.ravel(lams)]))[::-1]
+    if lams.size == 0:
+        raise ValueError("lams is empty")
+    return lams
 
 
 # --------------------------------------------------------------------------- helpers

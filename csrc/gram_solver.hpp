@@ -1,0 +1,235 @@
+// Covariance mode: the group lasso of a working set of k groups (d coefficients and c
+// outputs each) solved from its Gram alone, no rows:
+//   min_w  1/2 <w, H w> - <b, w> + y2 / 2 + lam sum_t ||w_t||_F,
+// with H = A^T A / n (m x m, m = k d), b = A^T Y / n (m x c) and y2 = ||Y||^2 / n for the
+// working set's design A = [D_i X]_{i in S} (weighted, centred versions alike: a caller
+// with sample weights and an intercept passes the Gram of the weighted, centred design).
+// This is 1/(2n) ||Y - A w||^2 + lam sum ||w_t|| written without the rows.
+// Solved by the BCD solver's exact block updates (exact_block_solve on each block's
+// Gram H_tt = U diag(s) U^T, eigendecompositions by SymEig) on the gradient of the smooth
+// part g = H w - b, kept up to date by one column block of H per move, in a fresh shuffled
+// order every epoch and with Anderson extrapolation of the iterates (g is affine in w,
+// so the extrapolated g is the same combination). Stopped on the duality gap of this
+// problem (the formulas of the BCD solver's gram_stats): with R = Y - A w,
+//   ||R||^2 / n = y2 - <b, w> + <w, g>,   <Y, R> / n = y2 - <b, w>,
+//   theta = R / s,  s = max(1, max_t ||g_t|| / lam),
+//   gap = P(w) - (<Y, R> / n / s - ||R||^2 / (2 n s^2)).
+// g is recomputed exactly (one product with H) before every certificate.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "bcd_solver.hpp"
+#include "blas.hpp"
+#include "block_update.hpp"
+
+namespace fixntk {
+
+struct GramOptions {
+  double lam = 0.0;
+  double gap_target = 0.0;  // absolute gap to reach
+  long max_epochs = 100000;
+  int check_every = 5;      // certificate every this many epochs
+  int anderson_k = 5;       // iterates combined by Anderson extrapolation (0: off)
+  std::uint64_t seed = 0;   // of the shuffled orders
+};
+
+struct GramReport {
+  double primal = 0.0;
+  double dual = 0.0;
+  double gap = 0.0;
+  long n_epochs = 0;
+  bool converged = false;
+  bool interrupted = false;
+};
+
+class GramGroupLasso {
+ public:
+  // H (m x m, symmetric, row-major), b (m x c), all borrowed for the object's lifetime.
+  GramGroupLasso(const double* H, const double* b, double y2, idx_t k, idx_t d, idx_t c,
+                 GramOptions opt, std::function<bool()> should_stop)
+      : H_(H), b_(b), y2_(y2), k_(k), d_(d), c_(c), m_(k * d), opt_(opt),
+        should_stop_(std::move(should_stop)) {}
+
+  // W (k x d x c, row-major) is the starting point and the result.
+  GramReport run(double* W) {
+    const idx_t k = k_, d = d_, c = c_, e = d * c, mc = m_ * c;
+    GramReport rep;
+    prepare();
+    std::vector<double> g(mc), v(e), wnew(e), delta(e), work(e + d);
+    wnorm_.assign(k, 0.0);
+    for (idx_t t = 0; t < k; ++t) wnorm_[t] = GroupLassoBCD::norm(W + t * e, e);
+    const int K = opt_.anderson_k;
+    std::vector<double> hist_w, hist_g;
+    if (K > 0) {
+      hist_w.assign((K + 1) * mc, 0.0);
+      hist_g.assign((K + 1) * mc, 0.0);
+    }
+    int n_hist = 0;
+    std::vector<idx_t> order(k);
+    for (idx_t t = 0; t < k; ++t) order[t] = t;
+    last_poll_ = std::chrono::steady_clock::now();
+    exact_gradient(W, g.data());
+    stats(W, g.data(), rep);
+    if (rep.gap <= opt_.gap_target) {
+      rep.converged = true;
+      return rep;
+    }
+    for (long ep = 1;; ++ep) {
+      GroupLassoBCD::shuffle(order, (opt_.seed << 32) ^ static_cast<std::uint64_t>(ep));
+      for (idx_t t : order) {
+        double* wt = W + t * e;
+        const double* Q = Q_.data() + t * d * d;
+        for (idx_t a = 0; a < e; ++a) v[a] = -g[t * e + a];  // the block's correlation
+        auto block_step = [&](auto C) {
+          if (wnorm_[t] > 0) add_gram_product<decltype(C)::value>(d, c, Q, wt, v.data());
+          exact_block_solve<decltype(C)::value>(d, c, s_.data() + t * d, U_.data() + t * d * d,
+                                                v.data(), opt_.lam, wnew.data(), work.data());
+        };
+        if (c == 1)
+          block_step(std::integral_constant<int, 1>{});
+        else
+          block_step(std::integral_constant<int, 0>{});
+        bool moved = false;
+        for (idx_t a = 0; a < e; ++a) {
+          delta[a] = wnew[a] - wt[a];
+          moved |= delta[a] != 0.0;
+        }
+        if (!moved) continue;
+        add_column_block(t, delta.data(), g.data());
+        std::copy(wnew.begin(), wnew.end(), wt);
+        wnorm_[t] = GroupLassoBCD::norm(wt, e);
+      }
+      ++rep.n_epochs;
+      if (K > 0) {
+        std::copy(W, W + mc, hist_w.begin() + n_hist * mc);
+        std::copy(g.begin(), g.end(), hist_g.begin() + n_hist * mc);
+        if (++n_hist == K + 1) {
+          anderson(W, g, hist_w, hist_g, K);
+          n_hist = 0;
+        }
+      }
+      if (poll()) {
+        rep.interrupted = true;
+        return rep;
+      }
+      const bool last = rep.n_epochs >= opt_.max_epochs;
+      if (ep % opt_.check_every != 0 && !last) continue;
+      exact_gradient(W, g.data());
+      stats(W, g.data(), rep);
+      if (rep.gap <= opt_.gap_target) {
+        rep.converged = true;
+        return rep;
+      }
+      if (last) return rep;
+    }
+  }
+
+ private:
+  // Each block's Gram H_tt and its eigendecomposition.
+  void prepare() {
+    if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
+    const idx_t k = k_, d = d_, m = m_;
+    Q_.assign(k * d * d, 0.0);
+    s_.assign(k * d, 0.0);
+    U_.assign(k * d * d, 0.0);
+    SymEig eig(d);
+    for (idx_t t = 0; t < k; ++t) {
+      double* Q = Q_.data() + t * d * d;
+      for (idx_t a = 0; a < d; ++a)
+        std::copy(H_ + (t * d + a) * m + t * d, H_ + (t * d + a) * m + (t + 1) * d, Q + a * d);
+      if (!eig(Q, s_.data() + t * d, U_.data() + t * d * d))
+        throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
+    }
+  }
+
+  // g = H W - b, by BLAS (H is symmetric: H^T W = H W).
+  void exact_gradient(const double* W, double* g) const {
+    const int m = static_cast<int>(m_), c = static_cast<int>(c_);
+    gemm_tn(m, c, m, 1.0, H_, m, W, c, 0.0, g, c);
+    for (idx_t a = 0; a < m_ * c_; ++a) g[a] -= b_[a];
+  }
+
+  // g += H[:, block t] delta (the rows of block t, H being symmetric).
+  void add_column_block(idx_t t, const double* delta, double* g) const {
+    const idx_t d = d_, c = c_, m = m_;
+    for (idx_t j = 0; j < d; ++j) {
+      const double* h = H_ + (t * d + j) * m;
+      for (idx_t l = 0; l < c; ++l) {
+        const double dl = delta[j * c + l];
+        if (dl == 0.0) continue;
+        for (idx_t a = 0; a < m; ++a) g[a * c + l] += h[a] * dl;
+      }
+    }
+  }
+
+  // Objective, dual and gap at (w, g = H w - b).
+  void stats(const double* w, const double* g, GramReport& rep) const {
+    const idx_t e = d_ * c_, mc = m_ * c_;
+    double wg = 0.0, bw = 0.0, pen = 0.0, gmax = 0.0;
+    for (idx_t a = 0; a < mc; ++a) {
+      wg += w[a] * g[a];
+      bw += b_[a] * w[a];
+    }
+    for (idx_t t = 0; t < k_; ++t) {
+      pen += GroupLassoBCD::norm(w + t * e, e);
+      gmax = std::max(gmax, GroupLassoBCD::norm(g + t * e, e));
+    }
+    const double r2 = y2_ - bw + wg, yr = y2_ - bw;
+    const double s = std::max(1.0, gmax / opt_.lam);
+    rep.primal = 0.5 * r2 + opt_.lam * pen;
+    rep.dual = yr / s - 0.5 * r2 / (s * s);
+    rep.gap = rep.primal - rep.dual;
+  }
+
+  double primal(const double* w, const double* g) const {
+    GramReport r;
+    stats(w, g, r);
+    return r.primal;
+  }
+
+  // Extrapolates the last K + 1 iterates (w and g together); kept only if the objective
+  // drops.
+  void anderson(double* W, std::vector<double>& g, const std::vector<double>& hw,
+                const std::vector<double>& hg, int K) {
+    const idx_t mc = m_ * c_, e = d_ * c_;
+    std::vector<double> z;
+    if (!GroupLassoBCD::anderson_weights(hw, mc, K, z)) return;
+    std::vector<double> wacc(mc, 0.0), gacc(mc, 0.0);
+    for (int a = 0; a < K; ++a) {
+      const double* wa = hw.data() + (a + 1) * mc;
+      const double* ga = hg.data() + (a + 1) * mc;
+      for (idx_t t = 0; t < mc; ++t) {
+        wacc[t] += z[a] * wa[t];
+        gacc[t] += z[a] * ga[t];
+      }
+    }
+    if (!(primal(wacc.data(), gacc.data()) < primal(W, g.data()))) return;
+    std::copy(wacc.begin(), wacc.end(), W);
+    g.swap(gacc);
+    for (idx_t t = 0; t < k_; ++t) wnorm_[t] = GroupLassoBCD::norm(W + t * e, e);
+  }
+
+  bool poll() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_poll_ < std::chrono::milliseconds(100)) return false;
+    last_poll_ = now;
+    return should_stop_ && should_stop_();
+  }
+
+  const double* H_;
+  const double* b_;
+  double y2_;
+  idx_t k_, d_, c_, m_;
+  GramOptions opt_;
+  std::function<bool()> should_stop_;
+  std::vector<double> Q_, s_, U_, wnorm_;
+  std::chrono::steady_clock::time_point last_poll_;
+};
+
+}  // namespace fixntk

@@ -1,0 +1,40 @@
+"""fixntk on Dask: the arrangement and the squared-loss solver on row-chunked Dask
+collections, the rows and the masks staying on the workers.
+
+Needs the optional extra ``pip install "fixntk[dask]"`` (``dask[distributed]``); the
+core package never imports this module. Functions run on the active Dask scheduler
+(a ``dask.distributed.Client`` when one is open)::
+
+    from dask.distributed import Client, LocalCluster
+    import dask.array as da
+    import fixntk.dask
+
+    client = Client(LocalCluster(n_workers=2, threads_per_worker=1))
+    X = da.random.standard_normal((10**6, 20), chunks=(10**5, 20))
+    y = X[:, 0] - X[:, 1] ** 2
+    arr = fixntk.dask.sample_arrangement(X, 500, seed=0)
+    lam = 0.05 * fixntk.dask.lambda_max(X, y, arr)
+    res = fixntk.dask.solve(X, y, arr, lam)
+    print(res.objective, res.relative_gap, res.n_passes)
+"""
+
+try:
+    import dask  # noqa: F401
+    import dask.array  # noqa: F401
+except ImportError as err:  # pragma: no cover - the extra is missing
+    raise ImportError(
+        "fixntk.dask needs Dask: pip install 'fixntk[dask]' (dask[distributed])"
+    ) from err
+
+from ._arrangement import DaskArrangement, sample_arrangement
+from ._solver import DaskPathResult, DaskSolveResult, lambda_max, solve, solve_path
+
+__all__ = [
+    "DaskArrangement",
+    "DaskPathResult",
+    "DaskSolveResult",
+    "lambda_max",
+    "sample_arrangement",
+    "solve",
+    "solve_path",
+]

@@ -1,0 +1,256 @@
+"""Row chunks: Dask inputs as lists of per-chunk tasks, the work one pass does on one
+chunk (run on the workers), and passes summed over a fixed tree.
+
+Every pass is one task per row chunk, each calling the compiled core on its chunk, and
+a balanced binary tree of additions over the chunks in their order, so the totals (and
+the solver's path) do not depend on which worker ran what, nor on a chunk computed twice
+after a worker was lost. Tasks run BLAS and the core's OpenMP on one thread: Dask runs
+the chunks in parallel.
+"""
+
+import numbers
+from contextlib import contextmanager
+
+import dask
+import dask.array as da
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from .. import _core
+
+__all__ = [
+    "ChunkData",
+    "as_rows",
+    "as_row_vector",
+    "chunk_tasks",
+    "tree_sum",
+    "tree_reduce",
+    "run",
+]
+
+_CONTROLLER = []
+
+
+@contextmanager
+def one_thread():
+    """BLAS and OpenMP limited to one thread inside a chunk's task."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=1):
+        yield
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _frame_to_array(A, name):
+    """A Dask DataFrame or Series as a Dask array with known chunk sizes."""
+    if hasattr(A, "to_dask_array") and not isinstance(A, da.Array):
+        A = A.to_dask_array(lengths=True)
+    if not isinstance(A, da.Array):
+        raise TypeError(f"{name} must be a Dask array or DataFrame; got {type(A)}")
+    return A
+
+
+def _known_chunks(A):
+    if any(np.isnan(c) for c in A.chunks[0]):
+        A = A.compute_chunk_sizes()
+    return A
+
+
+def as_rows(X, name="X"):
+    """X as a 2-d float64 Dask array chunked by rows only (all columns in a chunk).
+
+    A chunking across the columns is merged into one column chunk (a rechunk that moves
+    nothing between row chunks); unknown chunk sizes are computed.
+    """
+    X = _known_chunks(_frame_to_array(X, name))
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-dimensional (n_samples, n_features); got shape {X.shape}"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}; need n >= 1 and d >= 1")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} has dtype {X.dtype}; it must be an array of real numbers"
+        )
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X.astype(np.float64)
+
+
+def as_row_vector(a, rows, name):
+    """A 1-d or 2-d array-like (NumPy or Dask) as a Dask array with the row chunks
+    ``rows`` (a tuple of chunk sizes), float64."""
+    if dask.is_dask_collection(a):
+        a = _known_chunks(_frame_to_array(a, name))
+    else:
+        a = np.asarray(a)
+    n = sum(rows)
+    if a.ndim not in (1, 2) or a.shape[0] != n:
+        raise ValueError(
+            f"{name} must have shape ({n},) or ({n}, c), one row per row of X; got "
+            f"shape {a.shape}"
+        )
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {a.dtype}; it must hold real numbers")
+    if isinstance(a, da.Array):
+        a = a.rechunk((rows,) + ((-1,) if a.ndim == 2 else ()))
+    else:
+        a = da.from_array(a, chunks=(rows,) + a.shape[1:])
+    return a.astype(np.float64)
+
+
+def chunk_tasks(A):
+    """The row chunks of a Dask array (one column chunk) as a list of Delayed."""
+    parts = A.to_delayed()
+    return list(parts.ravel()) if A.ndim == 1 else list(parts[:, 0])
+
+
+def is_number(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+# --------------------------------------------------------------------------- trees
+
+
+def _add(a, b):
+    """Sum of two partial results: tuples summed entry by entry (None stays None)."""
+    if a is None:
+        return b
+    if isinstance(a, tuple):
+        return tuple(_add(x, y) for x, y in zip(a, b))
+    return a + b
+
+
+def tree_reduce(parts, combine):
+    """``combine`` over Delayed parts by a balanced binary tree in chunk order."""
+    parts = list(parts)
+    while len(parts) > 1:
+        nxt = [
+            dask.delayed(combine, pure=True)(parts[i], parts[i + 1])
+            for i in range(0, len(parts) - 1, 2)
+        ]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def tree_sum(parts):
+    return tree_reduce(parts, _add)
+
+
+def run(total):
+    """Compute one Delayed total on the active scheduler."""
+    (value,) = dask.compute(total)
+    return value
+
+
+# --------------------------------------------------------------------------- chunk data
+
+
+class ChunkData:
+    """What a row chunk keeps on its worker: X (n_k, d) and the targets Y (n_k, c) in
+    the solver's scaled space, C-contiguous float64."""
+
+    __slots__ = ("X", "Y")
+
+    def __init__(self, X, Y):
+        self.X = X
+        self.Y = Y
+
+    def __sizeof__(self):  # Dask's memory accounting
+        return object.__sizeof__(self) + self.X.nbytes + self.Y.nbytes
+
+
+def raw_stats(X, Y, s):
+    """Checks and scales of a raw chunk: (finite, xmax, ymax, smax, smin, swsum, ymean)
+    with ``swsum = sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean of Y
+    (computed without overflow: each term is at most max |Y|)."""
+    Y = Y.reshape(Y.shape[0], -1)
+    finite = bool(np.isfinite(X).all() and np.isfinite(Y).all())
+    xmax = float(np.abs(X).max()) if finite else np.nan
+    ymax = float(np.abs(Y).max()) if finite else np.nan
+    if s is None:
+        s = np.ones(X.shape[0])
+    finite &= bool(np.isfinite(s).all())
+    smax, smin = (float(s.max()), float(s.min())) if finite else (np.nan, np.nan)
+    if finite and smax > 0 and ymax > 0:
+        w = s / smax
+        swsum = float(w.sum())
+        ymean = (w[:, None] * (Y / ymax)).sum(axis=0) / swsum * ymax
+    else:
+        swsum, ymean = 0.0, np.zeros(Y.shape[1])
+    return finite, xmax, ymax, smax, smin, swsum, ymean
+
+
+def build_data(X, Y, sx, sy):
+    X = np.ascontiguousarray(X / sx if sx > 0 else X, dtype=np.float64)
+    Y = Y.reshape(Y.shape[0], -1)
+    Y = np.ascontiguousarray(Y / sy if sy > 0 else Y, dtype=np.float64)
+    return ChunkData(X, Y)
+
+
+def build_weights(s, smax, keep=None):
+    s = np.ascontiguousarray(s / smax, dtype=np.float64)
+    return s if keep is None else s * keep
+
+
+def holdout_rows(n_rows, seed, position, fraction):
+    """1.0 for the validation rows of a chunk (each row with probability
+    ``fraction``, from the chunk's own generator), else 0.0."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(position,)))
+    return (rng.random(n_rows) < fraction).astype(np.float64)
+
+
+# --------------------------------------------------------------------------- passes
+
+
+def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u):
+    """One chunk's share of a full gradient pass at W.
+
+    With the residual ``R = Y - sum_{i in active} D_i X W_i - b`` of the chunk, returns
+    ``(G, sR, sRR, sYR, val)``: the unnormalised block gradients ``G_i = X^T D_i (s R)``
+    for every group (p, d, c) -- with ``with_u`` also the column ``X^T D_i s`` as
+    output c (U, the intercept's centring) --, ``sum s R`` (c), ``sum s ||R||^2``,
+    ``sum s (Y - ybar) . R`` and, with score weights, ``(sum v ||R||^2, sum v)``.
+    """
+    with one_thread():
+        X, Y = data.X, data.Y
+        n, c = Y.shape
+        R = Y - b
+        if active.size:
+            sub = np.ascontiguousarray(packed[active])
+            R -= _core.masked_predict(X, sub, W)
+        sR = R if s is None else R * s[:, None]
+        cols = sR
+        if with_u:
+            ones = np.ones((n, 1)) if s is None else s[:, None]
+            cols = np.hstack([sR, ones])
+        G = _core.masked_gradients(X, packed, np.ascontiguousarray(cols))
+        stats = (
+            sR.sum(axis=0),
+            float((sR * R).sum()),
+            float((sR * (Y - ybar)).sum()),
+        )
+        val = None
+        if score is not None:
+            val = np.array([float((score[:, None] * R * R).sum()), float(score.sum())])
+        return (G, *stats, val)
+
+
+def gram_chunk(data, packed, s, old, fresh):
+    """One chunk's share of the new rows and columns of a working set's Gram:
+    ``[Z_old^T S Z_new; Z_new^T S Z_new]`` (unnormalised; S = diag(s))."""
+    with one_thread():
+        return _core.masked_gram_extend(data.X, packed, old, fresh, s)
+
+
+def predict_chunk(X, packed, W, active):
+    """``sum_{i in active} D_i X W_i`` on a chunk, (n_k, c)."""
+    with one_thread():
+        if not active.size:
+            return np.zeros((X.shape[0], W.shape[2]))
+        return _core.masked_predict(X, np.ascontiguousarray(packed[active]), W)

@@ -1,0 +1,92 @@
+"""Numba kernels run on one row chunk: sign patterns of many vectors, two hashes each,
+and the chunk-wise comparisons that confirm (or split) what the hashes grouped.
+
+A chunk's pattern of a vector ``g`` is ``1[X_k g >= 0]`` over the chunk's rows, packed
+as :func:`fixntk._gates._pack_row` packs a whole mask (bit ``r`` of the chunk at bit
+``r % 64`` of word ``r // 64``). Two independent 64-bit hashes of it are keyed by the
+chunk's position and summed over the chunks (wrapping, so any tree of partial sums gives
+the same total): equal masks give equal sums, different masks different sums but for
+a chance of about 2^-128, and the caller checks every group chunk by chunk anyway.
+The kernels are serial (``nogil``): Dask runs the chunks in parallel.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._gates import _hash_row, _mix64
+
+_SEED2 = np.uint64(0xD1B54A32D192ED03)  # the second hash's seed
+_SEED2_WORD = np.uint64(0x8CB92BA72F3D8DD7)
+_CHUNK_KEY = np.uint64(0x632BE59BD9B4E019)  # keys of the chunk positions
+_ROWS = 1 << 12  # rows per product (a multiple of 64)
+
+
+@njit(cache=True, inline="always")
+def _hash_row2(words):
+    """A second hash of a packed pattern, independent of ``_hash_row`` (other seeds)."""
+    nwords = words.shape[0]
+    h = np.uint64(nwords) * _SEED2
+    for w in range(nwords):
+        h = _mix64(h ^ ((words[w] ^ _SEED2_WORD) + np.uint64(w)))
+    return h
+
+
+@njit(cache=True, nogil=True)
+def chunk_patterns(V, X, position, words, h1, h2, nonzero):
+    """Patterns of the vectors V (m, d) on the chunk's rows X (n_k, d).
+
+    Writes words (m, ceil(n_k / 64)), the keyed hashes h1, h2 (m,) of this chunk at
+    ``position`` (summed over the chunks by the caller) and nonzero (m,), whether any
+    bit is set. Scores are formed by BLAS, ``_ROWS`` rows at a time.
+    """
+    m = V.shape[0]
+    n = X.shape[0]
+    words[:, :] = 0
+    for r0 in range(0, n, _ROWS):
+        r1 = min(n, r0 + _ROWS)
+        S = np.dot(V, np.ascontiguousarray(X[r0:r1].T))
+        for g in range(m):
+            for k in range(r1 - r0):
+                if S[g, k] >= 0.0:
+                    row = r0 + k
+                    words[g, row // 64] |= np.uint64(1) << np.uint64(row % 64)
+    key1 = _mix64(np.uint64(position) * _CHUNK_KEY + np.uint64(1))
+    key2 = _mix64(np.uint64(position) * _CHUNK_KEY + np.uint64(2))
+    for g in range(m):
+        h1[g] = _mix64(_hash_row(words[g]) ^ key1)
+        h2[g] = _mix64(_hash_row2(words[g]) ^ key2)
+        any_set = np.uint64(0)
+        for w in range(words.shape[1]):
+            any_set |= words[g, w]
+        nonzero[g] = any_set != 0
+
+
+@njit(cache=True, nogil=True)
+def differ_from(words, members, reps):
+    """For each pair (members[t], reps[t]): whether their chunk patterns differ."""
+    out = np.zeros(members.shape[0], np.bool_)
+    for t in range(members.shape[0]):
+        a, b = members[t], reps[t]
+        for w in range(words.shape[1]):
+            if words[a, w] != words[b, w]:
+                out[t] = True
+                break
+    return out
+
+
+@njit(cache=True, nogil=True)
+def match_cells(words, cells, candidates):
+    """For each (direction t, cell candidates[t] >= 0): whether the direction's chunk
+    pattern words[t] equals the cell's, cells[candidates[t]]; False where no cell."""
+    out = np.zeros(words.shape[0], np.bool_)
+    for t in range(words.shape[0]):
+        c = candidates[t]
+        if c < 0:
+            continue
+        same = True
+        for w in range(words.shape[1]):
+            if words[t, w] != cells[c, w]:
+                same = False
+                break
+        out[t] = same
+    return out

@@ -1,0 +1,764 @@
+"""The gated ReLU group lasso (squared loss) on row chunks: the working-set method with
+full passes on the workers and the inner problems solved on the client from their Gram.
+
+Per outer iteration: one pass computes every block gradient at the current point and
+the certificate's sums (the residual formed and used on the workers, never sent); the
+client picks the working set; a second pass computes the Gram rows and columns of the
+groups new to it (the Gram depends on the groups only, so it is kept across outer
+iterations and along a path); the client solves the working set's problem from its
+Gram with the compiled covariance mode (``fixntk._core.solve_gram``). The certificate
+and the stopping rule are those of :func:`fixntk.solve`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import dask
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import _core
+from .._memory import format_bytes
+from .._progress import progress, report
+from .._solver import (
+    _ANDERSON_K,
+    _WS_START,
+    PathResult,
+    SolveResult,
+    _group_norms,
+    _lam_grid,
+    _penalty,
+)
+from .._threads import blas_threads
+from .._validation import check_int, check_lam, check_positive
+from . import _chunks
+from ._arrangement import as_dask_arrangement
+from ._chunks import as_row_vector, as_rows, chunk_tasks, run, tree_sum
+
+__all__ = [
+    "DaskSolveResult",
+    "DaskPathResult",
+    "solve",
+    "solve_path",
+    "lambda_max",
+]
+
+# The inner problems are solved to this fraction of the outer gap: a client-side epoch
+# costs O((k d)^2) and no pass over the data, so inner solves are made tighter than the
+# in-memory solver's 0.3 to spend fewer passes.
+_INNER_RATIO = 0.05
+# The client's Gram of the working sets (kept across outer iterations) is capped at
+# this size by default.
+_GRAM_BYTES = 256 * 2**20
+_MAX_STALLS = 20
+# New groups a working set may take, per active group (see _working_set).
+_NEW_GROUPS = 0.5
+
+
+@dataclass
+class DaskSolveResult(SolveResult):
+    """Result of :func:`fixntk.dask.solve`: the fields of
+    :class:`fixntk.SolveResult` (``n_iter`` counts the client's epochs over the
+    working sets) and
+
+    Attributes
+    ----------
+    n_passes : int
+        Passes over the data on the workers for this solve (a gradient pass per outer
+        iteration, a Gram pass when the working set gained groups; the problem's setup
+        passes are counted in the first solve on it).
+    n_outer : int
+        Outer iterations (working sets solved).
+    pass_seconds : float
+        Wall time spent waiting for the passes of the outer iterations (gradients and
+        Grams; the setup passes not included); the rest of the solve's time is the
+        client's inner solves and bookkeeping.
+    gram_seconds : float
+        The part of ``pass_seconds`` spent in the Gram passes.
+    n_gram_passes : int
+        The Gram passes among ``n_passes``.
+    """
+
+    n_passes: int = 0
+    n_outer: int = 0
+    pass_seconds: float = 0.0
+    gram_seconds: float = 0.0
+    n_gram_passes: int = 0
+
+
+class DaskPathResult(PathResult):
+    """:class:`fixntk.PathResult` with ``n_passes``, the passes over the data for the
+    whole path (setup included)."""
+
+    @property
+    def n_passes(self):
+        return int(sum(r.n_passes for r in self.results))
+
+
+def _check_loss(loss):
+    name = loss if isinstance(loss, str) else getattr(loss, "name", repr(loss))
+    if name != "squared":
+        raise ValueError(
+            f"the Dask backend solves the squared loss only; got loss={name!r} (the "
+            "Newton steps of other losses would need a new Gram of the working set at "
+            "every step)"
+        )
+
+
+class _DaskProblem:
+    """Validated, scaled chunk data of one program, persisted on the workers, and the
+    client's O(p d c) and O((k d)^2) state.
+
+    Units as in :class:`fixntk._solver._Problem`: X / sx and Y / sy, sx and sy the
+    largest magnitudes; weights over their largest value; ``S = sum(s)``. Everything
+    below is in that space, normalised by S (the in-memory solver's 1/n):
+
+    - ``ybar`` (c,): the weighted mean of Y with an intercept, else 0;
+    - ``U`` (p, d): ``X^T D_i s / S`` with an intercept (the centring of the design);
+    - ``B`` (p, d, c): ``X^T D_i s (Y - ybar) / S``, the block gradients at W = 0;
+    - ``y2``: ``sum s ||Y - ybar||^2 / S`` (``f0 = y2 / 2``).
+    """
+
+    def __init__(
+        self,
+        X,
+        y,
+        arr,
+        sample_weight=None,
+        fit_intercept=False,
+        max_gram_bytes=None,
+        _parent=None,
+        _weights=None,
+        _score=None,
+    ):
+        self.n_passes = 0
+        self.pass_seconds = 0.0
+        self.gram_seconds = 0.0
+        self.gram_passes = 0
+        self.fit_intercept = bool(fit_intercept)
+        self.max_gram_bytes = _GRAM_BYTES if max_gram_bytes is None else max_gram_bytes
+        if _parent is not None:  # the same data, other row weights (a split)
+            for key in ("n", "d", "c", "p", "one_d", "sx", "sy", "data", "packed"):
+                setattr(self, key, getattr(_parent, key))
+            self.arr, self.rows = _parent.arr, _parent.rows
+            self.weights, self.score = _weights, _score
+            self._setup(None)
+            return
+        X = as_rows(X)
+        self.rows = X.chunks[0]
+        Y = as_row_vector(y, self.rows, "y")
+        self.one_d = Y.ndim == 1
+        s = None
+        if sample_weight is not None:
+            if _chunks.is_number(sample_weight):
+                sample_weight = np.full(X.shape[0], float(sample_weight))
+            s = as_row_vector(sample_weight, self.rows, "sample_weight")
+            if s.ndim != 1:
+                raise ValueError(
+                    f"sample_weight must have shape ({X.shape[0]},), one weight per "
+                    f"row of X; got shape {s.shape}"
+                )
+        self.arr = as_dask_arrangement(arr, X)
+        self.packed = self.arr.packed
+        self.n, self.d = X.shape
+        self.c = 1 if self.one_d else Y.shape[1]
+        self.p = self.arr.p
+        xs, ys = chunk_tasks(X), chunk_tasks(Y)
+        ss = chunk_tasks(s) if s is not None else [None] * len(xs)
+        self._setup((xs, ys, ss))
+
+    # -- setup: scales, chunk data, the first pass ---------------------------------
+    def _setup(self, raw):
+        if raw is not None:
+            xs, ys, ss = raw
+            stats = dask.compute(
+                *[
+                    dask.delayed(_chunks.raw_stats, pure=True)(x, y, s)
+                    for x, y, s in zip(xs, ys, ss)
+                ]
+            )
+            self.n_passes += 1
+            finite, xmax, ymax, smax, smin, swsum, ymean = zip(*stats)
+            if not all(finite):
+                raise ValueError("X, y or sample_weight contains NaN or infinity")
+            if min(smin) < 0:
+                raise ValueError(
+                    f"sample_weight must be >= 0; its minimum is {min(smin):.3g}"
+                )
+            smax_all = max(smax)
+            if smax_all == 0:
+                raise ValueError("sample_weight is all zero: no row carries weight")
+            self.sx, self.sy = max(xmax), max(ymax)
+            # the weighted mean of Y from the chunks' means, in Y / sy units
+            share = np.array(smax) / smax_all * np.array(swsum)
+            ybar = (share[:, None] * np.array(ymean)).sum(axis=0) / share.sum()
+            self._ybar_raw = ybar / self.sy if self.sy > 0 else ybar
+            self.data = [
+                dask.delayed(_chunks.build_data, pure=True)(x, y, self.sx, self.sy)
+                for x, y in zip(xs, ys)
+            ]
+            self.weights = (
+                None
+                if ss[0] is None
+                else [
+                    dask.delayed(_chunks.build_weights, pure=True)(s, smax_all)
+                    for s in ss
+                ]
+            )
+            self.score = None
+        elif self.fit_intercept:  # a split: the weighted mean under its weights
+            self._ybar_raw = None
+        self.ybar = np.zeros(self.c)
+        if self.fit_intercept:
+            self.ybar = self._ybar_raw if raw is not None else self._split_mean()
+        weights = self.weights if self.weights is not None else [None] * len(self.data)
+        score = self.score if self.score is not None else [None] * len(self.data)
+        W0 = np.zeros((0, self.d, self.c))
+        total = tree_sum(
+            [
+                dask.delayed(_chunks.gradient_chunk, pure=True)(
+                    dk,
+                    pk,
+                    sk,
+                    vk,
+                    W0,
+                    np.zeros(0, np.int64),
+                    self.ybar,
+                    self.ybar,
+                    self.fit_intercept,
+                )
+                for dk, pk, sk, vk in zip(self.data, self.packed, weights, score)
+            ]
+        )
+        # the chunk data is built and kept in the same pass
+        persisted = dask.persist(*self.data, *(self.weights or []), total)
+        nd = len(self.data)
+        self.data = list(persisted[:nd])
+        if self.weights is not None:
+            self.weights = list(persisted[nd : 2 * nd])
+        G, sR, sRR, sYR, val = run(persisted[-1])
+        self.n_passes += 1
+        self.S = float(self._weight_sum(G))
+        if not self.S > 0:
+            raise ValueError("the rows carry no weight (sample weights sum to 0)")
+        if self.fit_intercept:
+            self.U = G[:, :, -1] / self.S
+            G = G[:, :, :-1]
+        else:
+            self.U = None
+        self.B = G / self.S
+        self.y2 = max(sRR / self.S, 0.0)
+        self._last = (np.zeros((self.p, self.d, self.c)), self.B, self.y2, self.y2, val)
+        # the Gram of the working sets seen so far (normalised, centred)
+        self._gram_groups = np.zeros(0, np.int64)
+        self._H = np.zeros((0, 0))
+
+    def _weight_sum(self, G):
+        """S = sum(s): from a pass with U it is not directly there; count it apart."""
+        if self.weights is None:
+            return self.n
+        parts = [dask.delayed(np.sum, pure=True)(sk) for sk in self.weights]
+        return run(tree_sum(parts))
+
+    def _split_mean(self):
+        """The weighted mean of Y under this problem's weights (one small pass)."""
+        parts = [
+            dask.delayed(_weighted_sums, pure=True)(dk, sk)
+            for dk, sk in zip(self.data, self.weights)
+        ]
+        sy, s = run(tree_sum(parts))
+        self.n_passes += 1
+        return sy / s if s > 0 else np.zeros(self.c)
+
+    def split(self, seed, fraction):
+        """(train, validation score weights) problems of a held-out split: the same
+        data and masks, row weights times 1 - v (train) with ``v`` the validation rows
+        (each row with probability ``fraction``, from the seed and the chunk's
+        position); the returned problem scores ``sum s v ||R||^2 / sum s v`` in its
+        gradient passes."""
+        base = self.weights if self.weights is not None else [None] * len(self.data)
+        val = [
+            dask.delayed(_chunks.holdout_rows, pure=True)(r, seed, k, fraction)
+            for k, r in enumerate(self.rows)
+        ]
+        train = [
+            dask.delayed(_train_weights, pure=True)(s, v) for s, v in zip(base, val)
+        ]
+        score = [
+            dask.delayed(_score_weights, pure=True)(s, v) for s, v in zip(base, val)
+        ]
+        (*train,) = dask.persist(*train)
+        (*score,) = dask.persist(*score)
+        return _DaskProblem(
+            None,
+            None,
+            None,
+            fit_intercept=self.fit_intercept,
+            max_gram_bytes=self.max_gram_bytes,
+            _parent=self,
+            _weights=list(train),
+            _score=list(score),
+        )
+
+    # -- units -----------------------------------------------------------------------
+    @property
+    def degenerate(self):
+        return self.sx == 0 or self.sy == 0
+
+    def lam_in(self, lam):
+        return lam / (self.sx * self.sy) if not self.degenerate else lam
+
+    def coef_in(self, W):
+        return W * (self.sx / self.sy) if not self.degenerate else W
+
+    def coef_out(self, W):
+        return W * (self.sy / self.sx) if not self.degenerate else W
+
+    def value_out(self, v):
+        return v * self.sy * self.sy if self.sy > 0 else v
+
+    def check_coef(self, W, name="warm_start"):
+        if isinstance(W, SolveResult):
+            W = W.coef
+        W = np.asarray(W, dtype=np.float64)
+        p, d, c = self.p, self.d, self.c
+        if c == 1 and W.shape == (p, d):
+            W = W[:, :, None]
+        if W.shape != (p, d, c):
+            raise ValueError(f"{name} must have shape ({p}, {d}, {c}); got {W.shape}")
+        if not np.isfinite(W).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return np.ascontiguousarray(self.coef_in(W))
+
+    def intercept(self, W):
+        """The best intercept for W (c,): ``ybar - sum_i U_i^T W_i`` (0 without)."""
+        if not self.fit_intercept:
+            return np.zeros(self.c)
+        return self.ybar - np.einsum("pd,pdc->c", self.U, W)
+
+    # -- passes ----------------------------------------------------------------------
+    def gradients(self, W):
+        """(G, r2, yr, val) at W: the block gradients ``X^T D_i s Rc / S`` (p, d, c) at
+        the centred residual Rc, ``sum s ||Rc||^2 / S``, ``sum s (Y - ybar).Rc / S`` and
+        the validation sums; one pass (none when W is the last point asked)."""
+        if np.array_equal(W, self._last[0]):
+            return self._last[1:]
+        active = np.flatnonzero(_group_norms(W) > 0)
+        b = self.intercept(W)
+        weights = self.weights if self.weights is not None else [None] * len(self.data)
+        score = self.score if self.score is not None else [None] * len(self.data)
+        Wa = np.ascontiguousarray(W[active])
+        Wd = dask.delayed(Wa, pure=True)
+        total = tree_sum(
+            [
+                dask.delayed(_chunks.gradient_chunk, pure=True)(
+                    dk, pk, sk, vk, Wd, active, b, self.ybar, False
+                )
+                for dk, pk, sk, vk in zip(self.data, self.packed, weights, score)
+            ]
+        )
+        t0 = time.perf_counter()
+        G, sR, sRR, sYR, val = run(total)
+        self.pass_seconds += time.perf_counter() - t0
+        self.n_passes += 1
+        G = G / self.S
+        r2 = sRR / self.S
+        if self.fit_intercept:  # round-off left in the residual's mean
+            rbar = sR / self.S
+            G = G - self.U[:, :, None] * rbar[None, None, :]
+            r2 -= float(rbar @ rbar)
+        self._last = (W.copy(), G, max(r2, 0.0), sYR / self.S, val)
+        return self._last[1:]
+
+    def gram(self, ws):
+        """(H, b) of the working set ws (sorted group indices): H (k d, k d) the
+        normalised, centred Gram, b (k d, c); a pass when ws holds new groups."""
+        d = self.d
+        known = {int(g): t for t, g in enumerate(self._gram_groups)}
+        fresh = np.array([g for g in ws if int(g) not in known], np.int64)
+        if fresh.size:
+            keep = self._gram_groups
+            m_all = (keep.size + fresh.size) * d
+            if 8 * m_all * m_all > self.max_gram_bytes:  # drop groups not in ws
+                keep = np.array([g for g in keep if g in set(ws.tolist())], np.int64)
+                m_all = (keep.size + fresh.size) * d
+            if 16 * m_all * m_all > 2 * self.max_gram_bytes:
+                raise MemoryError(
+                    f"the working set's Gram ({m_all} x {m_all}, "
+                    f"{format_bytes(8 * m_all * m_all)}) exceeds max_gram_bytes = "
+                    f"{format_bytes(self.max_gram_bytes)}: raise max_gram_bytes or lam"
+                )
+            pos = np.concatenate(
+                [np.arange(known[int(g)] * d, (known[int(g)] + 1) * d) for g in keep]
+                + [np.zeros(0, np.int64)]
+            )
+            H_old = self._H[np.ix_(pos, pos)]
+            weights = (
+                self.weights if self.weights is not None else [None] * len(self.data)
+            )
+            total = tree_sum(
+                [
+                    dask.delayed(_chunks.gram_chunk, pure=True)(dk, pk, sk, keep, fresh)
+                    for dk, pk, sk in zip(self.data, self.packed, weights)
+                ]
+            )
+            t0 = time.perf_counter()
+            M = run(total) / self.S
+            self.pass_seconds += time.perf_counter() - t0
+            self.gram_seconds += time.perf_counter() - t0
+            self.n_passes += 1
+            self.gram_passes += 1
+            groups = np.concatenate([keep, fresh])
+            if self.fit_intercept:
+                u_all = self.U[groups].reshape(-1)
+                u_new = self.U[fresh].reshape(-1)
+                M -= np.outer(u_all, u_new)
+            m_old = keep.size * d
+            H = np.empty((m_all, m_all))
+            H[:m_old, :m_old] = H_old
+            H[:, m_old:] = M
+            H[m_old:, :m_old] = M[:m_old].T
+            self._H, self._gram_groups = H, groups
+            known = {int(g): t for t, g in enumerate(groups)}
+        pos = np.concatenate(
+            [np.arange(known[int(g)] * d, (known[int(g)] + 1) * d) for g in ws]
+        )
+        H = np.ascontiguousarray(self._H[np.ix_(pos, pos)])
+        b = np.ascontiguousarray(self.B[ws].reshape(-1, self.c))
+        return H, b
+
+    # -- the working-set method ------------------------------------------------------
+    def certificate(self, W, lam, G, r2, yr):
+        gnorm = _group_norms(G)
+        primal = 0.5 * r2 + lam * _penalty(W)
+        scale = max(1.0, float(gnorm.max()) / lam) if gnorm.size else 1.0
+        dual = yr / scale - 0.5 * r2 / (scale * scale)
+        return primal, dual, gnorm
+
+    def solve(self, lam, W, tol, max_iter, max_passes, verbose):
+        """Minimise from W (p, d, c, scaled space) at lam (scaled); returns
+        (W, primal, dual, epochs, outer, converged, gaps, val)."""
+        target = tol * 0.5 * self.y2
+        say = report(verbose, level=1)
+        W = W.copy()
+        passes0 = self.n_passes
+        gaps, epochs, outer, converged = [], 0, 0, False
+        best_gap, stalls = np.inf, 0
+        while True:
+            G, r2, yr, val = self.gradients(W)
+            primal, dual, gnorm = self.certificate(W, lam, G, r2, yr)
+            gap = primal - dual
+            gaps.append(gap)
+            if say is not None:
+                say(
+                    f"dask solve: outer {outer:3d}  passes {self.n_passes:4d}  "
+                    f"epochs {epochs:6d}  objective {self.value_out(primal):.8e}  "
+                    f"gap {self.value_out(gap):.3e}"
+                )
+            if gap <= target:
+                converged = True
+                break
+            if epochs >= max_iter or self.n_passes - passes0 >= max_passes:
+                break
+            if gap < best_gap * (1 - 1e-3):
+                best_gap, stalls = gap, 0
+            elif (stalls := stalls + 1) >= _MAX_STALLS:
+                break
+            outer += 1
+            ws = self._working_set(W, gnorm, lam)
+            if ws.size == 0:
+                break
+            H, b = self.gram(ws)
+            with blas_threads(1):
+                out = _core.solve_gram(
+                    H,
+                    b,
+                    self.y2,
+                    np.ascontiguousarray(W[ws]),
+                    lam,
+                    max(_INNER_RATIO * gap, 0.5 * target),
+                    max_epochs=max(max_iter - epochs, 1),
+                    anderson_k=_ANDERSON_K,
+                    seed=outer,
+                )
+            epochs += int(out["n_epochs"])
+            W[ws] = out["coef"]
+        return W, primal, dual, epochs, outer, converged, np.array(gaps), val
+
+    def _working_set(self, W, gnorm, lam):
+        """Every active group; every violator of the optimality condition
+        (``||G_i|| > lam`` at ``w_i = 0``) whose Gram the client already holds (they
+        cost no pass); and the worst new violators, at most ``max(ws_start,
+        _NEW_GROUPS * active)`` of them. A new group costs the Gram pass about
+        ``k d / p`` gradient passes (its ``k d`` Gram entries per row against ``p d``
+        for every gradient), so the working set grows only as the active set does,
+        not by doubling as in memory. Capped so that its Gram fits max_gram_bytes."""
+        norms = _group_norms(W)
+        active = np.flatnonzero(norms > 0)
+        cap = int(np.sqrt(self.max_gram_bytes / 8.0)) // self.d
+        if active.size > cap:
+            m = active.size * self.d
+            raise MemoryError(
+                f"the {active.size} active groups' Gram ({m} x {m}, "
+                f"{format_bytes(8 * m * m)}) exceeds max_gram_bytes = "
+                f"{format_bytes(self.max_gram_bytes)}: raise max_gram_bytes or lam"
+            )
+        viol = np.flatnonzero((gnorm > lam) & (norms == 0))
+        viol = viol[np.argsort(-gnorm[viol], kind="stable")]
+        held = np.isin(viol, self._gram_groups)
+        budget = max(_WS_START, int(_NEW_GROUPS * active.size))
+        rest = np.concatenate([viol[held], viol[~held][:budget]])
+        rest = rest[np.argsort(-gnorm[rest], kind="stable")][: cap - active.size]
+        return np.sort(np.concatenate([active, rest]))
+
+
+def _weighted_sums(data, s):
+    return (s[:, None] * data.Y).sum(axis=0), float(s.sum())
+
+
+def _train_weights(s, v):
+    return 1.0 - v if s is None else s * (1.0 - v)
+
+
+def _score_weights(s, v):
+    return v if s is None else s * v
+
+
+# --------------------------------------------------------------------------- public
+
+
+def _options(tol, max_iter, max_passes):
+    return (
+        check_positive(tol, "tol"),
+        check_int(max_iter, "max_iter", 1),
+        check_int(max_passes, "max_passes", 1),
+    )
+
+
+def _result(prob, lam, W, fit, passes, timing):
+    W_s, primal, dual, epochs, outer, converged, gaps, _ = fit
+    W_out = prob.coef_out(W_s)
+    b = prob.intercept(W_s) * (prob.sy if prob.sy > 0 else 1.0)
+    return DaskSolveResult(
+        coef=W_out[:, :, 0] if prob.one_d else W_out,
+        objective=float(prob.value_out(primal)),
+        gap=float(prob.value_out(primal - dual)),
+        dual=float(prob.value_out(dual)),
+        f0=float(prob.value_out(0.5 * prob.y2)),
+        n_iter=int(epochs),
+        converged=bool(converged),
+        active_set=np.flatnonzero(_group_norms(W_s) > 0),
+        lam=float(lam),
+        gap_history=prob.value_out(gaps),
+        intercept=float(b[0]) if prob.one_d else b,
+        loss="squared",
+        n_passes=int(passes),
+        n_outer=int(outer),
+        pass_seconds=float(timing[0]),
+        gram_seconds=float(timing[1]),
+        n_gram_passes=int(timing[2]),
+    )
+
+
+def _solve_problem(prob, lam, W0, tol, max_iter, max_passes, verbose, warn=True):
+    def counters():
+        return np.array([prob.pass_seconds, prob.gram_seconds, prob.gram_passes])
+
+    passes0, timing0 = prob.n_passes, counters()
+    fit = prob.solve(prob.lam_in(lam), W0, tol, max_iter, max_passes, verbose)
+    res = _result(prob, lam, W0, fit, prob.n_passes - passes0, counters() - timing0)
+    if warn and not res.converged:
+        warnings.warn(
+            f"fixntk.dask.solve stopped before the certificate: relative duality gap "
+            f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_passes} passes and "
+            f"{res.n_iter} epochs (lam = {lam:.4g}). Raise max_passes, max_iter or "
+            "tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return res, fit
+
+
+def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=False):
+    r"""Smallest ``lam`` with ``W = 0`` optimal, on Dask: ``max_i ||X^T D_i s (y -
+    b_0)|| / sum(s)`` (b_0 the weighted mean of y with an intercept, else 0), the
+    value of :func:`fixntk.lambda_max`, in two passes over the data.
+
+    Parameters
+    ----------
+    X, y, arr, loss, sample_weight, fit_intercept :
+        As in :func:`solve`.
+
+    Returns
+    -------
+    float
+    """
+    _check_loss(loss)
+    prob = _DaskProblem(X, y, arr, sample_weight, fit_intercept)
+    return _lambda_max(prob)
+
+
+def _lambda_max(prob):
+    if prob.degenerate:
+        return 0.0
+    return float(_group_norms(prob.B).max()) * prob.sx * prob.sy
+
+
+def solve(
+    X,
+    y,
+    arr,
+    lam,
+    tol=1e-6,
+    warm_start=None,
+    max_iter=100_000,
+    verbose=False,
+    *,
+    loss="squared",
+    sample_weight=None,
+    fit_intercept=False,
+    max_passes=200,
+    max_gram_bytes=None,
+):
+    r"""Solve the gated ReLU program (squared loss) on Dask collections.
+
+    Minimises, as :func:`fixntk.solve` does,
+
+    .. math::
+
+        F(W, b) = \frac{1}{2\sum_j s_j} \sum_{j=1}^n s_j \Big\| y_j - \sum_i
+        [D_i X W_i]_j - b\Big\|^2 + \lambda \sum_{i=1}^p \|W_i\|_F,
+
+    (Dwaraknath, Ergen and Pilanci 2023, eq. (3) divided by n, with sample weights
+    ``s`` and an unpenalised intercept ``b`` when ``fit_intercept``), with X, y and the
+    masks staying on the workers. Each outer iteration of the working-set method
+    costs one pass over the data for every block gradient and the certificate, and one
+    more for the Gram rows and columns of the groups new to the working set; the
+    working set's problem is solved on the client from its Gram (``H = A^T S A /
+    sum(s)`` of its design A, centred with an intercept) by the compiled block
+    coordinate descent with exact block updates. The client holds O(p d c) numbers and
+    the working sets' Gram, O((k d)^2) for k groups. Stops when the duality gap of
+    :func:`fixntk.duality_gap` is at most ``tol * f0``, as in memory.
+
+    Parameters
+    ----------
+    X : dask array or dask DataFrame of shape (n, d)
+        Chunked by rows (a chunking across the columns is merged first).
+    y : dask or NumPy array of shape (n,) or (n, c)
+        Float targets; rechunked to X's row chunks.
+    arr : DaskArrangement, Arrangement or bool array of shape (n, p)
+        From :func:`fixntk.dask.sample_arrangement` (re-packed if its row chunks are
+        not X's: from its gates when it has them).
+    lam : float > 0
+    tol : float > 0, default=1e-6
+        Relative duality gap to reach.
+    warm_start : array of shape (p, d) / (p, d, c), or SolveResult, optional
+    max_iter : int, default=100000
+        Maximum epochs of the client's inner solves, all outer iterations together.
+    verbose : int or bool, default=False
+        Log the certificate and passes after each outer iteration.
+    loss : {"squared"}
+        Other losses are refused (ValueError).
+    sample_weight : array-like of shape (n,), optional
+    fit_intercept : bool, default=False
+    max_passes : int, default=200
+        Maximum passes over the data in this solve.
+    max_gram_bytes : int, optional
+        Size of the working sets' Gram the client may keep (default 256 MiB); a
+        working set whose active groups alone need more raises MemoryError.
+
+    Returns
+    -------
+    DaskSolveResult
+        With ``n_passes`` (passes over the data) and ``n_outer``; a
+        ``ConvergenceWarning`` when it stopped before the certificate.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs (NaN, shapes, negative weights, another loss).
+    MemoryError
+        When the active groups' Gram exceeds ``max_gram_bytes``.
+    """
+    _check_loss(loss)
+    lam = check_lam(lam)
+    tol, max_iter, max_passes = _options(tol, max_iter, max_passes)
+    prob = _DaskProblem(X, y, arr, sample_weight, fit_intercept, max_gram_bytes)
+    setup = prob.n_passes
+    if warm_start is None:
+        W0 = np.zeros((prob.p, prob.d, prob.c))
+    else:
+        W0 = prob.check_coef(warm_start)
+    res, _ = _solve_problem(prob, lam, W0, tol, max_iter, max_passes, verbose)
+    res.n_passes += setup
+    return res
+
+
+def solve_path(
+    X,
+    y,
+    arr,
+    lams=None,
+    n_lams=50,
+    eps=1e-3,
+    tol=1e-6,
+    max_iter=100_000,
+    verbose=False,
+    *,
+    loss="squared",
+    sample_weight=None,
+    fit_intercept=False,
+    max_passes=200,
+    max_gram_bytes=None,
+):
+    """:func:`fixntk.solve_path` on Dask collections: each solve of the decreasing
+    grid warm-started from the last, the data and masks persisted once, and the
+    working sets' Gram kept on the client along the path (it does not depend on lam).
+
+    Parameters
+    ----------
+    X, y, arr, loss, sample_weight, fit_intercept, max_passes, max_gram_bytes :
+        As in :func:`solve` (``max_passes`` per value of lam).
+    lams, n_lams, eps, tol, max_iter, verbose :
+        As in :func:`fixntk.solve_path`.
+
+    Returns
+    -------
+    DaskPathResult
+        ``n_passes`` sums the passes over the data of the whole path.
+    """
+    _check_loss(loss)
+    tol, max_iter, max_passes = _options(tol, max_iter, max_passes)
+    prob = _DaskProblem(X, y, arr, sample_weight, fit_intercept, max_gram_bytes)
+    lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
+    return _path(prob, lams, tol, max_iter, max_passes, verbose)
+
+
+def _path(prob, lams, tol, max_iter, max_passes, verbose, W=None, stop=None):
+    """Solve along lams from W (scaled; zeros by default). ``stop(j, res, val)``
+    returning True ends the path early (the held-out scoring)."""
+    W = np.zeros((prob.p, prob.d, prob.c)) if W is None else W
+    results = []
+    setup = prob.n_passes
+    for j, lam in enumerate(
+        progress(lams, verbose=verbose, desc="fixntk dask path", unit="lam")
+    ):
+        res, fit = _solve_problem(
+            prob,
+            float(lam),
+            W,
+            tol,
+            max_iter,
+            max_passes,
+            bool(verbose and verbose >= 2),
+        )
+        if j == 0:
+            res.n_passes += setup
+        W = fit[0]
+        results.append(res)
+        if stop is not None and stop(j, res, fit[-1]):
+            break
+    return DaskPathResult(lams[: len(results)], results)

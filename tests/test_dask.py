@@ -1,0 +1,295 @@
+"""fixntk.dask on a two-worker LocalCluster against the in-memory functions."""
+
+import numpy as np
+import pytest
+from conftest import planted
+
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+
+import dask.array as da  # noqa: E402
+from dask.distributed import Client, LocalCluster  # noqa: E402
+
+import fixntk  # noqa: E402
+import fixntk.dask  # noqa: E402
+from fixntk.dask import _arrangement as dask_arrangement  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+def same_arrangement(a, b):
+    """The in-memory arrangement a equals the Dask arrangement b."""
+    assert b.p == a.p
+    np.testing.assert_array_equal(b.gates, a.gates)
+    np.testing.assert_array_equal(b.counts, a.counts)
+    assert b.n_gates == a.n_gates
+    np.testing.assert_array_equal(b.masks.compute(), a.masks)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(700, 5), (3001, 5), ((1000, 1, 2000), 5), (500, (2, 3))],
+    ids=["not-dividing", "single", "one-row", "column-split"],
+)
+def test_arrangement_equals_in_memory(client, chunks):
+    X, _ = planted(n=3001, d=5, seed=1)
+    ref = fixntk.sample_arrangement(X, 300, seed=7)
+    got = fixntk.dask.sample_arrangement(da.from_array(X, chunks=chunks), 300, seed=7)
+    same_arrangement(ref, got)
+    assert got.rows == (
+        (3001,) if chunks[0] == 3001 else da.from_array(X, chunks=chunks).chunks[0]
+    )
+
+
+def test_arrangement_with_all_zero_chunks(client):
+    # The middle chunk's rows all point along +e_1: every gate with g_1 < 0 has no bit
+    # set there, and gates are dropped where X's rows are all in one half-space.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((900, 3))
+    X[300:600] = np.abs(rng.standard_normal((300, 1))) * np.array([1.0, 0.0, 0.0])
+    Xz = np.abs(X)  # all rows in the positive orthant: some gates give no bit at all
+    for data in (X, Xz):
+        ref = fixntk.sample_arrangement(data, 200, seed=0)
+        got = fixntk.dask.sample_arrangement(
+            da.from_array(data, chunks=300), 200, seed=0
+        )
+        same_arrangement(ref, got)
+    assert ref.n_gates == 200 and ref.counts.sum() < 200  # all-zero masks dropped
+
+
+def test_arrangement_survives_hash_collisions(client, monkeypatch):
+    # Force collisions: keep 2 bits of the first hash, drop the second. Groups are
+    # confirmed chunk by chunk, so the result is still exactly the in-memory one.
+    original = dask_arrangement._identity
+
+    def colliding(part):
+        h1, h2, *rest = original(part)
+        return (h1 & np.uint64(3), h2 & np.uint64(0), *rest)
+
+    monkeypatch.setattr(dask_arrangement, "_identity", colliding)
+    X, _ = planted(n=500, d=3, seed=3)
+    ref = fixntk.sample_arrangement(X, 120, seed=1)
+    got = fixntk.dask.sample_arrangement(da.from_array(X, chunks=128), 120, seed=1)
+    same_arrangement(ref, got)
+
+
+def test_arrangement_refuses_bad_input(client):
+    X = da.zeros((10, 2), chunks=5)
+    bad = da.from_array(np.array([[1.0, 2.0], [np.nan, 0.0], [0.0, 1.0]]), chunks=2)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.dask.sample_arrangement(bad, 5)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        fixntk.dask.sample_arrangement(da.zeros(10, chunks=5), 5)
+    with pytest.raises(ValueError, match="n_gates"):
+        fixntk.dask.sample_arrangement(X, 0)
+    with pytest.raises(TypeError, match="Dask array"):
+        fixntk.dask.sample_arrangement(np.zeros((10, 2)), 5)
+
+
+def test_arrangement_apply(client):
+    X, _ = planted(n=400, d=4, seed=5)
+    arr = fixntk.dask.sample_arrangement(da.from_array(X, chunks=150), 50, seed=0)
+    Z = np.random.default_rng(0).standard_normal((30, 4))
+    np.testing.assert_array_equal(arr.apply(Z), Z @ arr.gates.T >= 0)
+    Zd = da.from_array(Z, chunks=7)
+    np.testing.assert_array_equal(arr.apply(Zd).compute(), Z @ arr.gates.T >= 0)
+
+
+def within_gaps(ref, got):
+    """Objectives equal within the two certified gaps (each is an upper bound on its
+    distance to the optimum)."""
+    assert got.converged and ref.converged
+    assert abs(got.objective - ref.objective) <= got.gap + ref.gap + 1e-12 * ref.f0
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = planted(n=2003, d=4, seed=11, c=3)
+    arr = fixntk.sample_arrangement(X, 150, seed=0)
+    return X, y, arr
+
+
+@pytest.mark.parametrize("chunks", [450, 2003, (1, 2002)], ids=str)
+@pytest.mark.parametrize("c", [1, 3])
+def test_solve_equals_in_memory(client, problem, chunks, c):
+    X, Y, arr = problem
+    y = Y[:, 0] if c == 1 else Y
+    Xd = da.from_array(X, chunks=(chunks, 4))
+    yd = da.from_array(y, chunks=(chunks,) + y.shape[1:])
+    darr = fixntk.dask.sample_arrangement(Xd, 150, seed=0)
+    lmax = fixntk.lambda_max(X, y, arr)
+    assert fixntk.dask.lambda_max(Xd, yd, darr) == pytest.approx(lmax, rel=1e-12)
+    lam = 0.03 * lmax
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8)
+    got = fixntk.dask.solve(Xd, yd, darr, lam, tol=1e-8)
+    within_gaps(ref, got)
+    assert got.relative_gap <= 1e-8
+    assert got.coef.shape == ref.coef.shape
+    # its certificate, recomputed in memory, holds
+    assert fixntk.duality_gap(X, y, arr, got.coef, lam) <= 1e-8 * ref.f0
+    # two setup passes, a gradient pass per outer iteration, a Gram pass when the
+    # working set gains groups (at least the first time)
+    assert got.n_passes == 2 + got.n_outer + got.n_gram_passes
+    assert 1 <= got.n_gram_passes <= got.n_outer
+    assert 0 < got.gram_seconds <= got.pass_seconds
+
+
+def test_solve_weights_and_intercept(client, problem):
+    X, Y, arr = problem
+    y = Y[:, 0] + 5.0
+    s = np.random.default_rng(4).uniform(0, 3, len(y))
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(y, chunks=600)
+    kw = dict(sample_weight=s, fit_intercept=True)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr, **kw)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    got = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8, **kw)  # in-memory arr accepted
+    within_gaps(ref, got)
+    assert got.intercept == pytest.approx(ref.intercept, rel=1e-4)
+    assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
+
+
+def test_solve_path_and_warm_start(client, problem):
+    X, Y, arr = problem
+    y = Y[:, 1]
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(y, chunks=700)
+    ref = fixntk.solve_path(X, y, arr, n_lams=5, eps=1e-2, tol=1e-8)
+    got = fixntk.dask.solve_path(Xd, yd, arr, n_lams=5, eps=1e-2, tol=1e-8)
+    np.testing.assert_allclose(got.lams, ref.lams, rtol=1e-12)
+    for a, b in zip(ref.results, got.results):
+        within_gaps(a, b)
+    assert got.n_passes == sum(r.n_passes for r in got.results)
+    cold = fixntk.dask.solve(Xd, yd, arr, ref.lams[-1], tol=1e-8)
+    warm = fixntk.dask.solve(
+        Xd, yd, arr, ref.lams[-1], tol=1e-8, warm_start=got.results[-2]
+    )
+    within_gaps(cold, warm)
+    assert warm.n_passes < cold.n_passes
+
+
+def test_solve_refuses_bad_input(client, problem):
+    X, Y, arr = problem
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 0], chunks=700)
+    with pytest.raises(ValueError, match="squared loss only"):
+        fixntk.dask.solve(Xd, yd, arr, 0.1, loss="logistic")
+    with pytest.raises(ValueError, match="one row per row of X"):
+        fixntk.dask.solve(Xd, yd[:-1], arr, 0.1)
+    with pytest.raises(ValueError, match="samples"):
+        fixntk.dask.solve(Xd[:-1], yd[:-1], arr, 0.1)
+    bad = da.from_array(np.where(np.arange(2003) == 5, np.nan, Y[:, 0]), chunks=700)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.dask.solve(Xd, bad, arr, 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fixntk.dask.solve(Xd, yd, arr, -1.0)
+
+
+def test_regressor_on_dask_equals_in_memory(client, problem):
+    X, Y, _ = problem
+    Xd = da.from_array(X, chunks=(500, 4))
+    for y in (Y[:, 0], Y[:, :2]):
+        yd = da.from_array(y, chunks=(500,) + y.shape[1:])
+        kw = dict(n_gates=80, lam=0.01, tol=1e-8, random_state=0)
+        ref = fixntk.GatedReLURegressor(**kw).fit(X, y)
+        est = fixntk.GatedReLURegressor(**kw).fit(Xd, yd)
+        np.testing.assert_array_equal(est.gates_, ref.gates_)
+        assert est.coef_.shape == ref.coef_.shape
+        assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+        assert est.n_passes_ > 0 and est.n_features_in_ == 4
+        pred = est.predict(Xd)
+        assert isinstance(pred, da.Array) and pred.chunks[0] == Xd.chunks[0]
+        scale = np.abs(y).max()
+        np.testing.assert_allclose(
+            pred.compute(), ref.predict(X), atol=1e-3 * scale, rtol=0
+        )
+        np.testing.assert_allclose(pred.compute(), est.predict(X), rtol=1e-12)
+
+
+def test_classifier_on_dask_equals_in_memory(client, problem):
+    X, Y, _ = problem
+    labels = np.array(["a", "b", "c"])[np.argmax(Y, axis=1)]
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(labels, chunks=600)
+    kw = dict(n_gates=60, lam=0.005, loss="squared", tol=1e-8, random_state=1)
+    ref = fixntk.GatedReLUClassifier(**kw).fit(X, labels)
+    est = fixntk.GatedReLUClassifier(**kw).fit(Xd, yd)
+    np.testing.assert_array_equal(est.classes_, ref.classes_)
+    assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+    pred = est.predict(Xd).compute()
+    assert (pred == ref.predict(X)).mean() > 0.99
+    assert est.decision_function(Xd).shape == (2003, 3)
+    two = fixntk.GatedReLUClassifier(**kw).fit(Xd, yd == "a")
+    assert two.coef_.ndim == 2
+    assert set(np.unique(two.predict(Xd).compute())) <= {False, True}
+
+
+def test_estimators_refuse_what_dask_cannot_do(client, problem):
+    X, Y, _ = problem
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(Y[:, 0], chunks=600)
+    with pytest.raises(TypeError, match="does not take Dask collections"):
+        fixntk.NTKRegressor().fit(Xd, yd)
+    with pytest.raises(TypeError, match="does not take Dask collections"):
+        fixntk.KAREKernelRegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="needs a given lam"):
+        fixntk.GatedReLURegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="loss='squared' only"):
+        fixntk.GatedReLUClassifier(lam=0.1).fit(Xd, yd > 0)
+    with pytest.raises(ValueError, match="solver='bcd'"):
+        fixntk.GatedReLURegressor(lam=0.1, solver="irls").fit(Xd, yd)
+    fitted = fixntk.NTKRegressor().fit(X[:200], Y[:200, 0])
+    with pytest.raises(TypeError, match="does not take Dask collections"):
+        fitted.predict(Xd)
+
+
+def test_regressor_takes_a_dask_dataframe(client, problem):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, Y, _ = problem
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    yd = dd.from_pandas(pd.Series(Y[:, 0]), npartitions=3)
+    kw = dict(n_gates=50, lam=0.02, tol=1e-8, random_state=0)
+    est = fixntk.GatedReLURegressor(**kw).fit(frame, yd)
+    ref = fixntk.GatedReLURegressor(**kw).fit(X, Y[:, 0])
+    assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+
+
+def test_worker_lost_during_a_solve(problem, monkeypatch):
+    # Worker processes; one is restarted (its persisted chunks lost) just before the
+    # first Gram pass of the solve: Dask recomputes the lost chunk data and masks from
+    # their graphs and the result is the one without the loss.
+    from fixntk.dask import _solver
+
+    X, Y, _ = problem
+    y = Y[:, 0]
+    Xd, yd = da.from_array(X, chunks=(500, 4)), da.from_array(y, chunks=500)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        arr = fixntk.dask.sample_arrangement(Xd, 150, seed=0)
+        lam = 0.03 * fixntk.dask.lambda_max(Xd, yd, arr)
+        clean = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8)
+        original, lost = _solver._DaskProblem.gram, []
+
+        def gram_after_a_loss(self, ws):
+            if not lost:
+                held = c.has_what()
+                victim = max(held, key=lambda w: len(held[w]))
+                lost.append(len(held[victim]))
+                c.restart_workers([victim])
+            return original(self, ws)
+
+        monkeypatch.setattr(_solver._DaskProblem, "gram", gram_after_a_loss)
+        again = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8)
+    assert lost and lost[0] > 0  # the restarted worker held persisted chunks
+    assert again.converged and again.n_passes == clean.n_passes
+    np.testing.assert_array_equal(again.coef, clean.coef)
+    assert again.objective == clean.objective
