@@ -489,7 +489,11 @@ class GroupLassoBCD {
     if (todo.empty()) return;
     if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
     bool failed = false;
-#pragma omp parallel
+    // a Gram (d^2 / 2 per row and output, about n / 2 rows) and an eigendecomposition
+    const double d = static_cast<double>(d_);
+    const double work = static_cast<double>(todo.size()) *
+                        (0.25 * static_cast<double>(n_) * d * d * c_ + 10.0 * d * d * d);
+#pragma omp parallel if (work >= kParallelWork)
     {
       SymEig eig(d_);  // one LAPACK workspace per thread
 #pragma omp for schedule(dynamic, 1)

@@ -18,6 +18,11 @@
 
 namespace fixntk {
 
+// Multiply-adds below which a phase runs on one thread: a parallel region costs a few
+// microseconds on a quiet machine but a scheduler time slice (milliseconds) when the
+// cores are shared, and small problems (a few hundred rows) made almost every call one.
+constexpr double kParallelWork = 1 << 20;
+
 // out (n x c) = sum over groups in `groups` of D_i X W_i, with W (p x d x c).
 // Row blocks of X go through one BLAS product with every group's weights at once,
 // T = W_g X_b^T ((g c) x rows), and the masks then select and sum T's rows: n d g c
@@ -64,7 +69,7 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
                  T.get(), &mi);
     const idx_t pieces = std::max<idx_t>(1, m / 512);
     // threads only where the block's work (m g c additions) pays for a parallel region
-#pragma omp parallel for schedule(static) if (pieces > 1 && m * gc >= (idx_t{1} << 18))
+#pragma omp parallel for schedule(static) if (pieces > 1 && m * gc * d >= kParallelWork)
     for (idx_t q = 0; q < pieces; ++q) {
       // rows [a, b) of the block; a is a multiple of 8, so whole mask bytes
       const idx_t a = (m * q / pieces) & ~idx_t{7};
@@ -96,7 +101,8 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
   const idx_t dc = d * c, p = M.p;
   const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
   std::fill(G, G + p * dc, 0.0);
-#pragma omp parallel
+  const bool big = 0.5 * static_cast<double>(n) * static_cast<double>(p * dc) >= kParallelWork;
+#pragma omp parallel if (big)
   {
     int nt = 1, tid = 0;
 #ifdef _OPENMP

@@ -8,7 +8,16 @@ a multiple kernel learning problem over masking kernels D_i X X^T D_i; the NTK i
 label-blind choice of kernel weights, and iterative reweighting fixes it.
 """
 
-from . import datafits
+import os as _os
+
+# The compiled core's OpenMP threads sleep between parallel phases instead of spinning
+# (libgomp reads this when the core loads it): a spinning thread takes the core that
+# the serial work between phases needs whenever other processes run, which made fits
+# 2-3x slower on a shared 2-core machine (GatedReLUClassifier, n = 20000: 8.5-11 s
+# spinning, 3.6 s sleeping). Set OMP_WAIT_POLICY before importing fixntk to override.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import datafits  # noqa: E402
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
     GatedReLUClassifier,

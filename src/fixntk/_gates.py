@@ -10,6 +10,8 @@ writing its own part of the outputs. So the result depends only on the seed, nev
 the number of threads, and the first ``k`` vectors are the same whatever the total.
 """
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -86,9 +88,29 @@ def _pack_row(s, out):
     return _hash_row(out), any_set != 0
 
 
+# Work (loop iterations) below which a prange kernel runs its serial twin: starting
+# Numba's threads costs more than the loop, and a scheduler time slice when the cores
+# are shared (the cross-validation folds of a 400-row fit spent half their time there).
+PARALLEL_WORK = 1 << 18
+
+
+def threaded(kernel):
+    """``kernel`` (a ``parallel=True`` Numba dispatcher) and the same function compiled
+    without threads, chosen by ``work``: ``call(work, *args)``."""
+    py = kernel.py_func
+    twin = types.FunctionType(py.__code__, py.__globals__, py.__name__ + "_serial")
+    twin.__qualname__ = py.__qualname__ + "_serial"  # its own on-disk cache entry
+    serial = njit(cache=True)(twin)
+
+    def call(work, *args):
+        return (kernel if work >= PARALLEL_WORK else serial)(*args)
+
+    call.__doc__ = kernel.__doc__
+    return call
+
+
 @njit(cache=True, parallel=True)
-def pack_bool_columns(masks, nwords):
-    """Pack a boolean (n, p) mask matrix column by column into words (p, nwords)."""
+def _pack_bool_columns(masks, nwords):
     n, p = masks.shape
     words = np.zeros((p, nwords), np.uint64)
     for i in prange(p):
@@ -98,14 +120,29 @@ def pack_bool_columns(masks, nwords):
     return words
 
 
+_pack_bool_columns_call = threaded(_pack_bool_columns)
+
+
+def pack_bool_columns(masks, nwords):
+    """Pack a boolean (n, p) mask matrix column by column into words (p, nwords)."""
+    return _pack_bool_columns_call(masks.size, masks, nwords)
+
+
 @njit(cache=True, parallel=True)
-def hash_words(words):
-    """Hashes of packed masks (rows of words), as computed when they are packed."""
+def _hash_words(words):
     B = words.shape[0]
     hashes = np.empty(B, np.uint64)
     for g in prange(B):
         hashes[g] = _hash_row(words[g])
     return hashes
+
+
+_hash_words_call = threaded(_hash_words)
+
+
+def hash_words(words):
+    """Hashes of packed masks (rows of words), as computed when they are packed."""
+    return _hash_words_call(words.size, words)
 
 
 @njit(cache=True, nogil=True)
