@@ -17,8 +17,8 @@ from numpy.typing import ArrayLike
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _core
 from ._arrangement import Arrangement, as_arrangement
+from ._cpu import core as _core
 from ._kernels import check_eta, masking_kernel, ntk_kernel
 from ._ntk import ntk_weights
 from ._progress import progress, report

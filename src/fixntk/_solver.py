@@ -1,6 +1,6 @@
 """The gated ReLU convex program (group lasso), any datafit: solver, certificate, path.
 
-Thin driver over the compiled core ``fixntk._core``: the squared loss (with sample
+Thin driver over the compiled core (``fixntk._cpu.core``): the squared loss (with sample
 weights and an output intercept) is one call of the compiled working-set BCD; other
 datafits run the proximal Newton loop of :mod:`fixntk._prox_newton` around it.
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _core
 from ._arrangement import as_arrangement
+from ._cpu import core as _core
 from ._memory import check_fits
 from ._progress import progress, report
 from ._threads import blas_threads
