@@ -1,4 +1,16 @@
-"""Declares the compiled extension fixntk._core; metadata lives in pyproject.toml."""
+"""Declares the compiled core of fixntk; metadata lives in pyproject.toml.
+
+The default build runs on every CPU of its architecture, because pip caches a wheel
+built from the sdist and reuses it on other machines (a cluster's shared home with
+mixed CPUs). On x86-64 the same sources are compiled twice, into two extension
+modules: ``fixntk._core_x86_64`` for the baseline instruction set and
+``fixntk._core_x86_64_v3`` for x86-64-v3 (AVX2, FMA, BMI2); ``fixntk._cpu`` imports the
+second where the CPU runs it. Elsewhere one module, ``fixntk._core_generic``, is built
+with the compiler's defaults.
+
+``FIXNTK_NATIVE=1`` builds one module, ``fixntk._core_native``, for this machine's CPU
+(``-march=native``): such a build may die with an illegal instruction on another CPU.
+"""
 
 import os
 import subprocess
@@ -24,28 +36,54 @@ def _compiler_accepts(flag):
             return False
 
 
+def _builds():
+    """(module suffix, instruction-set flags) of each build of the core."""
+    if sys.platform == "win32":
+        return [("generic", [])]
+    if os.environ.get("FIXNTK_NATIVE") == "1" and _compiler_accepts("-march=native"):
+        return [("native", ["-march=native"])]
+    if _compiler_accepts("-march=x86-64-v3"):  # an x86-64 compiler (GCC 11+, Clang 12+)
+        return [
+            ("x86_64", ["-march=x86-64", "-mtune=generic"]),
+            ("x86_64_v3", ["-march=x86-64-v3", "-mtune=generic"]),
+        ]
+    return [("generic", [])]
+
+
 compile_args = ["-O3", "-ffp-contract=fast"]
 link_args = []
-if sys.platform != "win32":
-    # FIXNTK_PORTABLE=1 builds for any CPU of the architecture (for wheels).
-    if os.environ.get("FIXNTK_PORTABLE") != "1" and _compiler_accepts("-march=native"):
-        compile_args.append("-march=native")
-    if _compiler_accepts("-fopenmp"):
-        compile_args.append("-fopenmp")
-        link_args.append("-fopenmp")
+if sys.platform != "win32" and _compiler_accepts("-fopenmp"):
+    compile_args.append("-fopenmp")
+    link_args.append("-fopenmp")
 if os.environ.get("FIXNTK_SANITIZE") == "1":
     compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
     link_args += ["-fsanitize=address,undefined"]
 
+
+class _BuildExt(build_ext):
+    """Each build in its own temporary directory: they compile the same sources into
+    object files of the same names."""
+
+    def build_extension(self, ext):
+        shared = self.build_temp
+        self.build_temp = os.path.join(shared, ext.name)
+        try:
+            super().build_extension(ext)
+        finally:
+            self.build_temp = shared
+
+
 ext_modules = [
     Pybind11Extension(
-        "fixntk._core",
+        f"fixntk._core_{suffix}",
         sorted(glob("csrc/*.cpp")),
         include_dirs=["csrc"],
+        define_macros=[("FIXNTK_MODULE", f"_core_{suffix}")],
         cxx_std=17,
-        extra_compile_args=compile_args,
+        extra_compile_args=compile_args + isa,
         extra_link_args=link_args,
     )
+    for suffix, isa in _builds()
 ]
 
-setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext})
+setup(ext_modules=ext_modules, cmdclass={"build_ext": _BuildExt})

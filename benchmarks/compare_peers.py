@@ -724,7 +724,7 @@ def measure_floor(X, R, arr, repeat=5):
     fixntk's own masked gradient (all groups, all columns) on packed masks."""
     import numpy as np
 
-    from fixntk import _core
+    from fixntk._cpu import core as _core
 
     R = np.ascontiguousarray(R.reshape(R.shape[0], -1))
     MR = arr.masks.astype(np.float64)
@@ -893,7 +893,7 @@ def print_table(info, results, target, threads):
     print(
         "   floor: one masked gradient X^T (M * R) as one BLAS product"
         + (f" per column of R (n x {c})" if c > 1 else "")
-        + f": {info['floor'] * 1e3:.2f} ms   (fixntk._core.masked_gradients: "
+        + f": {info['floor'] * 1e3:.2f} ms   (fixntk._cpu.core.masked_gradients: "
         f"{info['core_gradient'] * 1e3:.2f} ms)"
     )
     head = (

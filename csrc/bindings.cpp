@@ -1,4 +1,6 @@
-// The one pybind11 module, fixntk._core. Kernels take raw pointers; numpy stays here.
+// The one pybind11 module. Kernels take raw pointers; numpy stays here. setup.py compiles
+// it once per instruction set, as fixntk._core_<build> (FIXNTK_MODULE names it), and
+// fixntk._cpu imports the build this CPU runs.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -257,9 +259,30 @@ void set_blas(std::uintptr_t dgemm, std::uintptr_t dsyrk, std::uintptr_t dpotrf,
   b.dsyevd = reinterpret_cast<dsyevd_t>(dsyevd);
 }
 
+// True where the CPU (and the OS, which must save the AVX registers) runs x86-64-v3 code:
+// asked of the baseline build before the x86-64-v3 build is imported.
+bool cpu_supports_x86_64_v3() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("x86-64-v3");  // every feature of the level, LZCNT, MOVBE
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
+         __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c") &&
+         __builtin_cpu_supports("popcnt");
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+#ifndef FIXNTK_MODULE
+#define FIXNTK_MODULE _core_generic
+#endif
+
+PYBIND11_MODULE(FIXNTK_MODULE, m) {
   m.doc() = "fixntk compiled kernels: masked products and the group-lasso BCD solver";
   m.def("masked_predict", &predict, py::arg("X"), py::arg("packed"), py::arg("W"),
         "sum_i D_i X W_i for W of shape (p, d, c); returns (n, c).");
@@ -269,6 +292,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("dpotrs"), py::arg("dsyevd"),
         "Register BLAS/LAPACK function addresses (Fortran convention) for the solver.");
   m.def("has_blas", []() { return blas().ready(); });
+  m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
+        "Whether this CPU runs the x86-64-v3 build (AVX2, FMA, BMI1/2, F16C).");
   m.def("sym_eig", &eig, py::arg("A"),
         "Eigendecomposition (s, U) of a symmetric matrix by LAPACK dsyevd, negative "
         "eigenvalues clamped to 0 (the solver's block Grams).");

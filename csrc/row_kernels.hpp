@@ -6,7 +6,7 @@
 //   masked:    G_i = X^T D_i r for every group i (the certificate's full gradient)
 // Each row of X is copied into 4 * NV doubles (zero padded, 32-byte aligned), so a row is
 // NV 4-wide vectors and, with NV a compile-time constant, the accumulators live in
-// registers. Vectors are GCC/Clang vector extensions: AVX2 with -march=native, SSE2 pairs
+// registers. Vectors are GCC/Clang vector extensions: AVX2 in the x86-64-v3 build, SSE2 pairs
 // otherwise. Sums run in a fixed order (rows in list order, two interleaved partial sums
 // for short rows), so results do not depend on threads or timing.
 #pragma once

@@ -317,14 +317,20 @@ def test_relu_program_sample_weights_equal_duplicated_rows():
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_multinomial_newton_steps_are_exact(fit_intercept):
     """Weights p per row and class with a free shift per row make each outer step the
-    exact Newton step of the multinomial loss (diag(p) - p p^T): quadratic convergence,
-    a handful of steps; with a per-row scalar bound it took hundreds."""
+    exact Newton step of the multinomial loss (diag(p) - p p^T): a handful of steps;
+    with a per-row scalar bound it took hundreds."""
     rng, X, arr, t = _problem(n=150, n_gates=15, seed=12)
     y = np.digitize(t + 0.3 * rng.standard_normal(len(t)), [-1.0, 0.5, 1.5])
     kw = dict(loss="multinomial", fit_intercept=fit_intercept)
     lam = 0.05 * fixntk.lambda_max(X, y, arr, **kw)
     res = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
-    assert res.converged and res.n_newton <= 25
+    assert res.converged
     gaps = res.gap_history / res.f0
-    # superlinear at the end: the last steps gain decades
-    assert gaps[-1] <= 1e-10 and gaps[-3] / gaps[-1] > 100
+    # Fast to 1e-8: about a decade per step from 1e-3 on (each model is solved to a
+    # tenth of the outer gap, the rate of this inexact Newton method). Below about 1e-9
+    # the line search compares objectives at round-off, and how the last steps go
+    # depends on the build's rounding (the x86-64-v3 build, FMA, stalls at 1.8e-9 for
+    # 16 steps with fit_intercept=False before it certifies 1e-10): not asserted.
+    first_below = [int(np.argmax(gaps < g)) for g in (1e-3, 1e-8)]
+    assert gaps[-1] <= 1e-10 and first_below[1] <= 12
+    assert first_below[1] - first_below[0] <= 6

@@ -86,9 +86,10 @@ def expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(
-    CHECKED, expected_failed_checks=expected_failed_checks, xfail_strict=True
-)
+# An expected failure that starts passing fails the run: xfail_strict is set for the
+# whole suite in pyproject.toml (parametrize_with_checks only takes it from
+# scikit-learn 1.7 on, and 1.6 is the declared floor).
+@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
-from fixntk import _core
+from fixntk._cpu import core as _core
 
 EXAMPLES = int(os.environ.get("FIXNTK_FUZZ_EXAMPLES", "40"))
 fuzz = settings(

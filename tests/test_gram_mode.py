@@ -7,7 +7,7 @@ import pytest
 from conftest import dense_design, planted
 
 import fixntk
-from fixntk import _core
+from fixntk._cpu import core as _core
 
 
 @pytest.mark.parametrize("weighted", [False, True])

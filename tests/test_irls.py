@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from test_ntk import sector_cells
 
 import fixntk
-from fixntk import _core
+from fixntk._cpu import core as _core
 
 
 def diabetes():

@@ -6,7 +6,7 @@ from conftest import dense_design, fista_group_lasso, planted
 from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
-from fixntk import _core
+from fixntk._cpu import core as _core
 
 
 def test_core_products_match_dense():

@@ -15,7 +15,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.model_selection import check_cv as sk_check_cv
@@ -31,6 +30,7 @@ from ._kare import kare, select_lambda_kare
 from ._kernels import mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._progress import progress
+from ._ridge import PSDRidge, psd_eigh
 from ._solver import _intercept_at, _Problem, lambda_max, solve
 from ._validation import check_int, check_lam, check_positive, check_sample_weight
 from .datafits import get_datafit
@@ -1231,9 +1231,15 @@ class _WeightedRidge:
         m = self.K.shape[0]
         return self.K * (m / self.n)
 
-    def solve(self, ev, U, lam, Y_raw, K_raw):
+    def system(self, eig, lam):
+        """The ridge system at lam in these coordinates, from ``eig = psd_eigh(K)``:
+        round-off eigenvalues count as zeros, so as lam -> 0 it tends to least
+        squares (:class:`fixntk._ridge.PSDRidge`)."""
+        return PSDRidge(self.K, self.n * lam, eig=eig)
+
+    def solve(self, eig, lam, Y_raw, K_raw):
         """(dual coefficients alpha (n, c), intercept b (c,)) at lam."""
-        t = U @ ((U.T @ self.Y) / (ev + self.n * lam)[:, None])
+        t = self.system(eig, lam).coef(self.Y)
         if not self.fit_intercept:
             return self.a[:, None] * t, np.zeros(Y_raw.shape[1])
         t = self._reflect(np.vstack([np.zeros((1, t.shape[1])), t]))
@@ -1288,12 +1294,11 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         )
         K = ntk_kernel(Xt)
         ridge = _WeightedRidge(K, Y, sample_weight, self.fit_intercept)
-        ev, U = linalg.eigh(ridge.K, check_finite=False)
-        ev = np.maximum(ev, 0.0)
+        eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
         if isinstance(lam, str):
-            lams = _lam_grid_ntk(ev, n, self.n_lams, eps)
+            lams = _lam_grid_ntk(eig[0], n, self.n_lams, eps)
             if lam == "kare":
                 sel = select_lambda_kare(ridge.kare_kernel(), ridge.Y, lams=lams)
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
@@ -1313,7 +1318,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 )
                 lam = float(lams[int(np.argmin(scores))])
             self.lams_, self.lam_scores_ = lams, scores
-        A, b = ridge.solve(ev, U, lam, Y, K)
+        A, b = ridge.solve(eig, lam, Y, K)
         self.X_fit_ = Xt
         self.dual_coef_ = A
         self.intercept_ = b
@@ -1324,12 +1329,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         # MKL objective of the NTK's weights (they sum to 1): an upper bound on the
         # gated ReLU objective at the same lam (for unit weights, no intercept)
         self.objective_ = float(
-            0.5
-            * lam
-            * (
-                (ridge.Y * (U @ ((U.T @ ridge.Y) / (ev + n * lam)[:, None]))).sum()
-                + 1.0
-            )
+            0.5 * lam * (ridge.system(eig, lam).quad(ridge.Y) + 1.0)
         )
         return self
 
@@ -1357,11 +1357,10 @@ def _ntk_cv_scores(Xt, Y, s, fit_intercept, lams, cv, seed, labels, verbose=0):
         ridge = _WeightedRidge(
             K, Y[train], None if s is None else s[train], fit_intercept
         )
-        ev, U = linalg.eigh(ridge.K, check_finite=False)
-        ev = np.maximum(ev, 0.0)
+        eig = psd_eigh(ridge.K)
         Kv = ntk_kernel(Xt[val], Xt[train])
         for j, lam in enumerate(lams):
-            A, b = ridge.solve(ev, U, lam, Y[train], K)
+            A, b = ridge.solve(eig, lam, Y[train], K)
             R = Kv @ A + b - Y[val]
             scores[j] += float(w[val] @ (R**2).sum(axis=1)) / w.sum()
     return scores

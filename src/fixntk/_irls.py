@@ -2,8 +2,9 @@
 
 The group lasso is a multiple kernel learning problem over masking kernels; for fixed
 weights eta its inner problem is kernel ridge regression with H(eta). This module solves
-that ridge (in the dual with a Cholesky factor of the n x n kernel, or in the primal
-with the (p d) x (p d) masked Gram matrix) and iterates the reweighting
+that ridge (in the dual with the n x n kernel, or in the primal with the (p d) x (p d)
+masked Gram matrix, both through :class:`fixntk._ridge.PSDRidge`: a Cholesky factor,
+or an eigendecomposition when it would not be accurate) and iterates the reweighting
 ``eta_i <- sqrt(||w_i||^2 + eps^2)`` (the paper's Algorithm 1) from the NTK's weights.
 """
 
@@ -17,11 +18,12 @@ from numpy.typing import ArrayLike
 from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _core
 from ._arrangement import Arrangement, as_arrangement
+from ._cpu import core as _core
 from ._kernels import check_eta, masking_kernel, ntk_kernel
 from ._ntk import ntk_weights
 from ._progress import progress, report
+from ._ridge import PSDRidge, psd_eigh
 from ._solver import _prepare
 from ._threads import blas_threads
 from ._validation import (
@@ -144,10 +146,11 @@ class _Ridge:
 class _KernelRidge:
     """Kernel ridge with H(eta) at fixed data, its MKL objective and derivatives.
 
-    ``dual`` factors the n x n matrix C = H(eta) + n lam I; ``primal`` factors
-    B = S G S + n lam I with G the masked Gram matrix [X^T D_i D_j X] of size p d and
-    S = diag(sqrt(eta_i)) per group (the substitution w_i = sqrt(eta_i) v_i), and
-    applies C^{-1} through the Woodbury identity.
+    ``dual`` solves with the n x n matrix C = H(eta) + n lam I; ``primal`` with
+    B = S G S + n lam I, G the masked Gram matrix [X^T D_i D_j X] of size p d and
+    S = diag(sqrt(eta_i)) per group (the substitution w_i = sqrt(eta_i) v_i), applying
+    C^{-1} through the Woodbury identity. Both are :class:`fixntk._ridge.PSDRidge`
+    systems, so they stay accurate when H(eta) is singular and lam tiny.
     """
 
     def __init__(self, X, Y, arr, lam, method, centre=None, K_ntk=None):
@@ -206,32 +209,35 @@ class _KernelRidge:
     def solve(self, eta):
         p, d, c = self.p, self.d, self.c
         if self.method == "dual":
-            C = self.kernel(eta)
-            C[np.diag_indices_from(C)] += self.mu
-            factor = linalg.cho_factor(C, lower=True, check_finite=False)
-            A = np.ascontiguousarray(
-                linalg.cho_solve(factor, self.Y, check_finite=False)
-            )
-            grads = _core.masked_gradients(self.X, self.arr.packed, A)
+            ridge = PSDRidge(self.kernel(eta), self.mu)
+            A = np.ascontiguousarray(ridge.solve(self.Y))
+            grads = inner = _core.masked_gradients(self.X, self.arr.packed, A)
+            A_in = A
+            if ridge.method == "eigh":
+                # w_i from the part of a in the range of H (round-off outside it is
+                # not amplified by 1 / (n lam)); X^T D_i a of a group left out of H
+                # (eta_i = 0) from all of a: there the part outside counts
+                A_in = np.ascontiguousarray(ridge.coef(self.Y))
+                inner = _core.masked_gradients(self.X, self.arr.packed, A_in)
+                grads = np.where(eta[:p, None, None] > 0, inner, grads)
             KA = g_ntk = None
             if self.K_ntk is not None:
-                KA = self.K_ntk @ A
-                g_ntk = np.sqrt(max(float((A * KA).sum()), 0.0))
+                A_ntk = A_in if eta[p] > 0 else A
+                KA = self.K_ntk @ A_ntk
+                g_ntk = np.sqrt(max(float((A_ntk * KA).sum()), 0.0))
             return _Ridge(
                 eta,
-                eta[:p, None, None] * grads,
+                eta[:p, None, None] * inner,
                 grads,
-                float((self.Y * A).sum()),
-                factor,
+                ridge.quad(self.Y),
+                ridge,
                 KA,
                 g_ntk,
             )
         s = self._scaling(eta)
-        B = self.gram * np.outer(s, s)
-        B[np.diag_indices_from(B)] += self.mu
-        factor = linalg.cho_factor(B, lower=True, check_finite=False)
+        ridge = PSDRidge(self.gram * np.outer(s, s), self.mu)
         rhs = s[:, None] * self.b
-        V = linalg.cho_solve(factor, rhs, check_finite=False)
+        V = ridge.coef(rhs)  # rhs lies in the range of S G S
         Wf = s[:, None] * V
         # X^T D_i a with a = (y - sum_j D_j X w_j) / (n lam), from the Gram matrix.
         grads = (self.b - self.gram @ Wf) / self.mu
@@ -240,7 +246,7 @@ class _KernelRidge:
             Wf.reshape(p, d, c),
             grads.reshape(p, d, c),
             (self.yy - float((rhs * V).sum())) / self.mu,
-            (factor, s),
+            (ridge, s),
         )
 
     def hessian(self, st, free):
@@ -257,12 +263,12 @@ class _KernelRidge:
         U2 = self.project(U.reshape(n, f * self.c))
         U = U2.reshape(U.shape)
         if self.method == "dual":
-            CU = linalg.cho_solve(st.factor, U2, check_finite=False).reshape(U.shape)
+            CU = st.factor.solve(U2).reshape(U.shape)
             return self.lam * np.einsum("kfc,kgc->fg", U, CU)
-        factor, s = st.factor
+        ridge, s = st.factor
         AtU = _core.masked_gradients(self.X, self.arr.packed, np.ascontiguousarray(U2))
         SAtU = s[:, None] * AtU.reshape(self.p * self.d, f * self.c)
-        BinvSAtU = linalg.cho_solve(factor, SAtU, check_finite=False)
+        BinvSAtU = ridge.coef(SAtU)
         pd = self.p * self.d
         inner = np.einsum("kfc,kgc->fg", U, U) - np.einsum(
             "kfc,kgc->fg", SAtU.reshape(pd, f, self.c), BinvSAtU.reshape(pd, f, self.c)
@@ -273,14 +279,13 @@ class _KernelRidge:
         """Eigenvalues ev_j of H(eta) (or of S G S) and weights a_j such that
         ``y^T (s H + mu)^{-1} y = yy/mu - sum_j a_j s / (mu (s ev_j + mu))``."""
         if self.method == "dual":
-            ev, U = linalg.eigh(self.kernel(eta), check_finite=False)
+            ev, U = psd_eigh(self.kernel(eta))
             a = ev * ((U.T @ self.Y) ** 2).sum(axis=1)
         else:
             s = self._scaling(eta)
-            ev, V = linalg.eigh(self.gram * np.outer(s, s), check_finite=False)
+            ev, V = psd_eigh(self.gram * np.outer(s, s))
             a = ((V.T @ (s[:, None] * self.b)) ** 2).sum(axis=1)
-        ev = np.maximum(ev, 0.0)
-        return ev, np.maximum(a, 0.0)
+        return ev, a
 
     def norms(self, st):
         """The group norms: ||w_i||, and ||f_0||_H = eta_ntk ||Phi^T a|| last."""
@@ -411,10 +416,8 @@ def mkl_objective(
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
     eta = check_eta(eta, arr.p)
-    H = masking_kernel(X @ X.T, arr.masks, eta)
-    H[np.diag_indices_from(H)] += X.shape[0] * lam
-    A = linalg.cho_solve(linalg.cho_factor(H, lower=True), Y)
-    return float(0.5 * lam * ((Y * A).sum() + eta.sum()))
+    ridge = PSDRidge(masking_kernel(X @ X.T, arr.masks, eta), X.shape[0] * lam)
+    return float(0.5 * lam * (ridge.quad(Y) + eta.sum()))
 
 
 class _Newton:
@@ -566,8 +569,10 @@ def irls(
     max_iter : int >= 0
         Maximum number of steps (kernel ridge solves accepted).
     method : {"auto", "dual", "primal"}
-        Kernel ridge in the dual (Cholesky of an n x n matrix, when ``n <= p d``) or the
-        primal (Cholesky of a (p d) x (p d) matrix).
+        Kernel ridge in the dual (an n x n system, when ``n <= p d``) or the primal (a
+        (p d) x (p d) system), each by a Cholesky factor or, when that would not be
+        accurate (small lam, singular kernel), an eigendecomposition whose round-off
+        eigenvalues count as zeros (the least-squares limit).
     newton_tol : float >= 0 or None
         Relative duality gap below which projected Newton steps are tried (at most
         2000 free groups); None for pure reweighting.
@@ -669,7 +674,7 @@ def irls(
         b = a @ (Y - _core.masked_predict(X, arr.packed, W)) / float(a @ a)
     ntk_eta, ntk_coef = 0.0, None
     if ntk_group:
-        A = linalg.cho_solve(st.factor, Y, check_finite=False)
+        A = st.factor.coef(ridge.Y)
         ntk_eta = float(ridge.norms(st)[-1])
         ntk_coef = st.eta[-1] * (A[:, 0] if was_1d else A)
         eta_start = eta_start[:-1]

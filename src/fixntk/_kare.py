@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import linalg
 
+from ._ridge import resolved_spectrum
 from ._validation import _as_float_array, check_int, check_positive, check_targets
 
 __all__ = ["kare", "select_lambda_kare", "KareSelection"]
@@ -48,7 +49,11 @@ def _check_kernel(K, y):
 
 
 def _spectrum(K, Y):
-    """Eigenvalues of K / n and the squared projections of Y on its eigenvectors."""
+    """Eigenvalues of K / n and the squared projections of Y on its eigenvectors.
+
+    Eigenvalues below the round-off level of K count as zeros
+    (:func:`fixntk._ridge.resolved_spectrum`): as lam -> 0, KARE then tends to that of
+    the least-squares fit instead of following round-off."""
     n = K.shape[0]
     ev, U = linalg.eigh(K / n, check_finite=False)
     if ev[0] < -1e-8 * max(abs(ev[-1]), 1e-300):
@@ -57,7 +62,7 @@ def _spectrum(K, Y):
             f"{ev[0]:.3g}); "
             "KARE needs a kernel matrix"
         )
-    return np.maximum(ev, 0.0), ((U.T @ Y) ** 2).sum(axis=1)
+    return resolved_spectrum(ev), ((U.T @ Y) ** 2).sum(axis=1)
 
 
 def _kare_curve(ev, proj, lams):

@@ -7,7 +7,6 @@ predict by kernel ridge with that kernel; new points get their masks from the ga
 """
 
 import numpy as np
-from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -23,6 +22,7 @@ from ._estimators import (
 )
 from ._kare_mkl import kare_mkl
 from ._kernels import mkl_kernel, ntk_kernel
+from ._ridge import PSDRidge
 from ._validation import check_int
 
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
@@ -82,12 +82,8 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             seed=seed,
             verbose=self.verbose,
         )
-        n = Xt.shape[0]
-        C = res.kernel(Xt, arr)
-        C[np.diag_indices_from(C)] += n * res.lam
-        self.dual_coef_ = linalg.cho_solve(
-            linalg.cho_factor(C, lower=True, check_finite=False), Y, check_finite=False
-        )
+        ridge = PSDRidge(res.kernel(Xt, arr), Xt.shape[0] * res.lam)
+        self.dual_coef_ = ridge.coef(Y)
         self.X_fit_ = Xt
         self.gates_ = arr.gates
         self.eta_ = res.eta

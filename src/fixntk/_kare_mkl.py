@@ -6,8 +6,8 @@ worse kernel. So the default search space holds the closed-form NTK itself:
 ``K(eta) = K_NTK + sum_i eta_i D_i X X^T D_i`` over the sampled masks, started at
 ``eta = 0`` (exactly the NTK). IRLS finds the training-optimal point; this module finds
 the point with the smallest Kernel Alignment Risk Estimator (an estimate of the test
-error of kernel ridge), by L-BFGS-B with the exact gradient from one Cholesky factor
-per step.
+error of kernel ridge), by L-BFGS-B with the exact gradient from one factorisation per
+step.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import linalg, optimize
+from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
@@ -26,6 +26,7 @@ from ._irls import _starting_weights
 from ._kare import _edge_message, _grid_edge, _kare_curve, _spectrum
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
 from ._progress import progress, report
+from ._ridge import PSDRidge
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = ["KareMKLResult", "kare_mkl"]
@@ -120,7 +121,8 @@ class KareMKLResult:
 
 class _LogKare:
     """log KARE of ``K_base + H(eta)`` on fixed data, with its exact gradient over eta
-    and log lam (one Cholesky). ``K_base`` (the NTK, or None) has a fixed weight."""
+    and log lam (one factorisation). ``K_base`` (the NTK, or None) has a fixed
+    weight."""
 
     def __init__(self, X, Y, masks, K_base=None):
         self.n = X.shape[0]
@@ -137,19 +139,11 @@ class _LogKare:
         return K
 
     def __call__(self, eta, lam):
-        """(log KARE, gradient over eta, derivative over log lam, a = C^{-1} Y)."""
+        """(log KARE, gradient over eta, derivative over log lam, the dual coefficients
+        that predict, :meth:`fixntk._ridge.PSDRidge.coef`)."""
         n = self.n
-        C = self.kernel(eta)
-        C[np.diag_indices_from(C)] += n * lam
-        L, info = linalg.lapack.dpotrf(C, lower=1, clean=0)
-        if info == 0:
-            Cinv, info = linalg.lapack.dpotri(L, lower=1)
-        if info != 0:
-            raise linalg.LinAlgError(
-                "H(eta) + n lam I is not numerically positive definite "
-                f"(lam = {lam:.3g}): use a larger lam"
-            )
-        Cinv = np.tril(Cinv) + np.tril(Cinv, -1).T
+        ridge = PSDRidge(self.kernel(eta), n * lam)
+        Cinv = ridge.inverse()
         A = Cinv @ self.Y
         E = Cinv @ A
         aa, tr = float((A * A).sum()), float(np.trace(Cinv))
@@ -164,7 +158,7 @@ class _LogKare:
             * n
             * (2.0 * float((Cinv * Cinv).sum()) / tr - 2.0 * float((A * E).sum()) / aa)
         )
-        return np.log(n * aa) - 2.0 * np.log(tr), g_eta, g_loglam, A
+        return np.log(n * aa) - 2.0 * np.log(tr), g_eta, g_loglam, ridge.coef(self.Y)
 
 
 def _best_lam(K, Y, also=None):
@@ -303,7 +297,8 @@ def kare_mkl(
     :math:`m_i` (``H = (X X^T) \circ (M \operatorname{diag}(\eta) M^T)``). All p
     partial derivatives therefore cost one product :math:`((XX^T) \circ P) M`,
     :math:`O(n^2 p)`, after one Cholesky factor of C gives :math:`C^{-1}` (LAPACK
-    ``potri``), :math:`a`, :math:`E` and :math:`C^{-2}`. Likewise
+    ``potri``; an eigendecomposition, round-off eigenvalues of H counted as zeros, when
+    C is too ill-conditioned for it), :math:`a`, :math:`E` and :math:`C^{-2}`. Likewise
     :math:`\partial \log\mathrm{KARE} / \partial \log\lambda
     = n\lambda\,[2 \|C^{-1}\|_F^2 / \operatorname{tr} C^{-1} - 2\langle a, E\rangle /
     \|a\|^2]`.

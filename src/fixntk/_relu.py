@@ -39,8 +39,8 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _core
 from ._arrangement import Arrangement, as_arrangement
+from ._cpu import core as _core
 from ._progress import report
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads

@@ -1,6 +1,6 @@
 """The gated ReLU convex program (group lasso), any datafit: solver, certificate, path.
 
-Thin driver over the compiled core ``fixntk._core``: the squared loss (with sample
+Thin driver over the compiled core (``fixntk._cpu.core``): the squared loss (with sample
 weights and an output intercept) is one call of the compiled working-set BCD; other
 datafits run the proximal Newton loop of :mod:`fixntk._prox_newton` around it.
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _core
 from ._arrangement import as_arrangement
+from ._cpu import core as _core
 from ._memory import check_fits
 from ._progress import progress, report
 from ._threads import blas_threads
@@ -418,7 +418,14 @@ def weighted_least_squares(
 
 def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
     """Solve a validated program from W0 (p, d, c, scaled space); a SolveResult in the
-    user's units."""
+    user's units. On one BLAS thread throughout: the products around the compiled
+    solver (certificates, the proximal Newton loop) then round the same way whatever
+    the thread count, in concurrent solves too."""
+    with blas_threads(1):
+        return _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn)
+
+
+def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
     n, d, c, p = prob.n, prob.d, prob.c, prob.p
     check_fits(_solver_bytes(n, d, c, p, prob.weighted), "fixntk.solve")
     lam_s = prob.lam_in(lam)
@@ -476,7 +483,7 @@ def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_iter} epochs "
             f"(lam = {lam:.4g}, loss = {prob.datafit.name!r}). Raise max_iter or tol.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return res
 

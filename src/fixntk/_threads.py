@@ -7,7 +7,9 @@ the machine, on one BLAS thread. Every place that limits BLAS threads goes throu
 :func:`blas_threads`.
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numba
 from threadpoolctl import ThreadpoolController
@@ -15,10 +17,42 @@ from threadpoolctl import ThreadpoolController
 __all__ = ["blas_threads", "run_blocks"]
 
 _CONTROLLER = []  # made at the first use, after NumPy's and SciPy's BLAS are loaded
+_ONE_LOCK = threading.Lock()
+_ONE = {"depth": 0, "limiter": None}  # the one-thread limit, shared by all its users
+
+
+def _controller():
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+@contextmanager
+def _one_blas_thread():
+    # BLAS thread counts are process-wide: with a limiter per caller, a solve ending in
+    # one Python thread would restore the counts while a solve in another still runs
+    # (its products then round by the thread count of the moment). One limit, held
+    # from the first entry to the last exit, over all threads.
+    with _ONE_LOCK:
+        if _ONE["depth"] == 0:
+            _ONE["limiter"] = _controller().limit(limits=1, user_api="blas")
+        _ONE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _ONE_LOCK:
+            _ONE["depth"] -= 1
+            if _ONE["depth"] == 0:
+                _ONE["limiter"].restore_original_limits()
+                _ONE["limiter"] = None
 
 
 def blas_threads(limits=1):
     """Context manager in which BLAS runs at most ``limits`` threads.
+
+    The one-thread limit (the default) is shared by every thread that asks for it:
+    it holds from the first entry to the last exit, so concurrent solves in several
+    Python threads all run, and round, on one BLAS thread.
 
     Parameters
     ----------
@@ -28,11 +62,11 @@ def blas_threads(limits=1):
     Returns
     -------
     context manager
-        threadpoolctl's limiter, restoring the previous thread counts on exit.
+        Restoring the previous thread counts on (the last) exit.
     """
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=limits, user_api="blas")
+    if limits == 1:
+        return _one_blas_thread()
+    return _controller().limit(limits=limits, user_api="blas")
 
 
 def run_blocks(work, n_blocks):

@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .. import _core
+from .._cpu import core as _core
 
 __all__ = [
     "ChunkData",

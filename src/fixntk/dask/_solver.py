@@ -6,8 +6,8 @@ the certificate's sums (the residual formed and used on the workers, never sent)
 client picks the working set; a second pass computes the Gram rows and columns of the
 groups new to it (the Gram depends on the groups only, so it is kept across outer
 iterations and along a path); the client solves the working set's problem from its
-Gram with the compiled covariance mode (``fixntk._core.solve_gram``). The certificate
-and the stopping rule are those of :func:`fixntk.solve`.
+Gram with the compiled covariance mode (``solve_gram`` of ``fixntk._cpu.core``). The
+certificate and the stopping rule are those of :func:`fixntk.solve`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import dask
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .. import _core
+from .._cpu import core as _core
 from .._memory import format_bytes
 from .._progress import progress, report
 from .._solver import (
