@@ -94,8 +94,15 @@ def interrupt_after_ready(script, wait=1.5, guard=120):
     import threading
     import time
 
+    # A shell's background job (`pytest ... &`) starts with SIGINT ignored, and the
+    # child would inherit that: give it Python's own handler, as a user's shell does.
+    prelude = (
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", prelude + script], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout.readline().strip() == "ready"
