@@ -57,6 +57,30 @@ class SymEig {
   std::vector<int> iwork_;
 };
 
+// The norm t = ||w|| of a block's solution: the root of
+// h(t) = sum_m sq_m / (s_m t + lam)^2 - 1 (eigenvalues s, squared projections sq of the
+// block gradient), by Newton's method from t = 0 (h is convex and decreasing, so the
+// iterates increase to the root). Shared by the one-Gram and the per-output block solves.
+inline double group_norm_root(idx_t m, const double* __restrict s, const double* __restrict sq,
+                              double lam) {
+  double t = 0.0;
+  for (int it = 0; it < 200; ++it) {
+    double h = -1.0, dh = 0.0;
+    for (idx_t j = 0; j < m; ++j) {
+      if (sq[j] == 0.0) continue;
+      const double den = s[j] * t + lam;
+      const double q = sq[j] / (den * den);
+      h += q;
+      dh -= 2.0 * q * s[j] / den;
+    }
+    if (h <= 0.0 || dh >= 0.0) break;
+    const double step = -h / dh;
+    t += step;
+    if (step <= 1e-14 * t) break;
+  }
+  return t;
+}
+
 // In both functions below, C > 0 fixes the number of outputs c at compile time (C = 1: the
 // loops over outputs vanish and the loops over rows vectorise); C = 0 takes c at run time.
 
@@ -112,21 +136,7 @@ inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
     }
     rowsq[j] = acc2;
   }
-  double t = 0.0;
-  for (int it = 0; it < 200; ++it) {
-    double h = -1.0, dh = 0.0;
-    for (idx_t j = 0; j < d; ++j) {
-      if (rowsq[j] == 0.0) continue;
-      const double den = s[j] * t + lam;
-      const double q = rowsq[j] / (den * den);
-      h += q;
-      dh -= 2.0 * q * s[j] / den;
-    }
-    if (h <= 0.0 || dh >= 0.0) break;
-    const double step = -h / dh;
-    t += step;
-    if (step <= 1e-14 * t) break;
-  }
+  const double t = group_norm_root(d, s, rowsq, lam);
   if (!(t > 0.0) || !std::isfinite(t)) {
     std::fill(w, w + d * c, 0.0);
     return;
@@ -196,22 +206,7 @@ inline void exact_block_solve_outputs(idx_t d, idx_t c, const double* __restrict
       sq[l * d + j] = vt[l * d + j] * vt[l * d + j];
     }
   }
-  double t = 0.0;
-  for (int it = 0; it < 200; ++it) {
-    double h = -1.0, dh = 0.0;
-    for (idx_t m = 0; m < d * c; ++m) {
-      if (sq[m] == 0.0) continue;
-      const double sm = s[m];
-      const double den = sm * t + lam;
-      const double q = sq[m] / (den * den);
-      h += q;
-      dh -= 2.0 * q * sm / den;
-    }
-    if (h <= 0.0 || dh >= 0.0) break;
-    const double step = -h / dh;
-    t += step;
-    if (step <= 1e-14 * t) break;
-  }
+  const double t = group_norm_root(d * c, s, sq, lam);
   if (!(t > 0.0) || !std::isfinite(t)) {
     std::fill(w, w + d * c, 0.0);
     return;
