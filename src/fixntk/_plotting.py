@@ -47,10 +47,9 @@ def _fitted(estimator, attribute, what):
 
 def _gated_inputs(est, X):
     """X as the estimator's gates see it: with the column of ones of ``neuron_bias``."""
-    X = np.asarray(X, dtype=float)
-    if getattr(est, "neuron_bias", False):
-        X = np.hstack([X, np.ones((X.shape[0], 1))])
-    return X
+    from ._estimators import _with_bias
+
+    return _with_bias(np.asarray(X, dtype=float), getattr(est, "neuron_bias", False))
 
 
 def _group_norms(coefs):
