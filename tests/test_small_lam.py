@@ -1,0 +1,113 @@
+"""Small lam (issue 19, part 3): where block coordinate descent is slow (correlated and
+duplicated columns, lam -> 0 with every group active), ``solve`` switches to the
+kernel route (``irls`` from the descent's group norms) and still certifies ``tol``.
+
+Independent routes: the public ``duality_gap`` at the returned point, cvxpy on a
+problem small enough for its interior point, and the descent alone run much longer.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.linalg import toeplitz
+from sklearn.exceptions import ConvergenceWarning
+
+import fixntk
+
+
+def _toeplitz_problem(n=160, d=6, rho=0.9, n_gates=60, seed=0):
+    """Correlated columns (Toeplitz covariance) with two columns and a quarter of the
+    rows duplicated: the masked design is singular and badly conditioned."""
+    rng = np.random.default_rng(seed)
+    C = toeplitz(rho ** np.arange(d))
+    A = rng.standard_normal((n, d)) @ np.linalg.cholesky(C).T
+    X = np.hstack([A, A[:, :2]])
+    X = np.vstack([X, X[: n // 4]])
+    w = rng.standard_normal(X.shape[1])
+    y = np.maximum(X @ w, 0) - 0.5 * np.maximum(-X @ w[::-1], 0)
+    y = y + 0.1 * rng.standard_normal(len(X))
+    arr = fixntk.sample_arrangement(X, n_gates, seed=seed + 1)
+    return X, y, arr
+
+
+def _certified(X, y, arr, res, lam, tol, **kw):
+    assert res.converged
+    gap = fixntk.duality_gap(X, y, arr, res.coef, lam, **kw)
+    assert -1e-12 * res.f0 <= gap <= tol * res.f0
+    assert res.gap == pytest.approx(gap, rel=1e-6, abs=1e-12 * res.f0)
+
+
+@pytest.mark.parametrize("ratio", [1e-3, 1e-6])
+def test_small_lam_certifies_through_the_kernel_route(ratio):
+    X, y, arr = _toeplitz_problem()
+    lam = ratio * fixntk.lambda_max(X, y, arr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = fixntk.solve(X, y, arr, lam)
+    assert res.n_irls > 0  # the descent alone was slow here: the route was taken
+    _certified(X, y, arr, res, lam, 1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("c", [1, 3])
+def test_kernel_route_agrees_with_the_long_descent(fit_intercept, weighted, c):
+    X, y, arr = _toeplitz_problem(n=80, d=4, n_gates=30)
+    rng = np.random.default_rng(3)
+    if c > 1:
+        y = np.column_stack(
+            [y] + [y + rng.standard_normal(len(y)) for _ in range(c - 1)]
+        )
+    w = rng.integers(1, 4, len(X)).astype(float) if weighted else None
+    kw = dict(sample_weight=w, fit_intercept=fit_intercept)
+    lam = 1e-4 * fixntk.lambda_max(X, y, arr, **kw)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    assert res.n_irls > 0
+    _certified(X, y, arr, res, lam, 1e-8, **kw)
+    # the descent alone (max_iter within its first budget: no route), much longer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = fixntk.solve(X, y, arr, lam, tol=1e-8, max_iter=400, **kw)
+        for _ in range(200):
+            if ref.converged:
+                break
+            ref = fixntk.solve(
+                X, y, arr, lam, tol=1e-8, max_iter=400, warm_start=ref, **kw
+            )
+    assert ref.n_irls == 0
+    # both are certified to 1e-8 F(0): their objectives agree within the two gaps
+    assert abs(res.objective - ref.objective) <= res.gap + ref.gap + 1e-12 * res.f0
+
+
+def test_kernel_route_agrees_with_cvxpy():
+    cp = pytest.importorskip("cvxpy")
+    X, y, arr = _toeplitz_problem(n=40, d=3, n_gates=12)
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-9, fit_intercept=True)
+    assert res.n_irls > 0
+    M = arr.masks
+    W = [cp.Variable(X.shape[1]) for _ in range(arr.p)]
+    b = cp.Variable()
+    F = sum(cp.multiply(M[:, i], X @ W[i]) for i in range(arr.p)) + b
+    obj = cp.sum_squares(y - F) / (2 * len(y)) + lam * sum(cp.norm(v) for v in W)
+    value = cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
+    assert abs(res.objective - value) <= 1e-6 * res.f0
+
+
+def test_max_iter_within_the_first_budget_keeps_the_descent_and_warns():
+    X, y, arr = _toeplitz_problem()
+    lam = 1e-6 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(ConvergenceWarning, match="Raise max_iter"):
+        res = fixntk.solve(X, y, arr, lam, max_iter=50)
+    assert not res.converged and res.n_irls == 0 and res.n_iter == 50
+
+
+def test_path_to_small_lam_certifies_every_point():
+    X, y, arr = _toeplitz_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        path = fixntk.solve_path(X, y, arr, n_lams=8, eps=1e-5)
+    for res in path.results:
+        assert res.converged and res.gap <= 1e-6 * res.f0
+    assert any(res.n_irls > 0 for res in path.results)
