@@ -1,0 +1,90 @@
+"""Small lam (issue 19, part 3): ``fixntk.solve`` at 1e-3 ... 1e-6 lambda_max, with the
+kernel route (the default) and with block coordinate descent alone.
+
+Problems: the planted benchmark problems of ``problems.py`` (S1 by default) and a
+Toeplitz design with duplicated columns and rows (n = 500, d = 13, p <= 200), the
+issue's kind of example. For each (problem, ratio, route): time, epochs, kernel-route
+steps, relative gap, converged.
+
+    taskset -c 0 python benchmarks/small_lam.py --problems T,S1 --ratios 1e-3,1e-4
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.problems import PROBLEMS, pin_threads, planted_problem  # noqa: E402
+
+
+def toeplitz_problem(n=400, d=10, rho=0.9, n_gates=200, seed=0):
+    """Toeplitz-correlated columns, three columns and a quarter of the rows duplicated;
+    y from two ReLU teachers plus noise."""
+    import numpy as np
+    from scipy.linalg import toeplitz
+
+    import fixntk
+
+    rng = np.random.default_rng(seed)
+    C = toeplitz(rho ** np.arange(d))
+    A = rng.standard_normal((n, d)) @ np.linalg.cholesky(C).T
+    X = np.hstack([A, A[:, :3]])
+    X = np.vstack([X, X[: n // 4]])
+    w = rng.standard_normal(X.shape[1])
+    y = np.maximum(X @ w, 0) - 0.5 * np.maximum(-X @ w[::-1], 0)
+    y = y + 0.1 * rng.standard_normal(len(X))
+    return X, y, fixntk.sample_arrangement(X, n_gates, seed=seed)
+
+
+def run(X, y, arr, lam, route, max_iter):
+    import fixntk
+    from fixntk import _solver
+
+    saved = _solver._KERNEL_ROUTE_ORDER
+    if not route:
+        _solver._KERNEL_ROUTE_ORDER = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            res = fixntk.solve(X, y, arr, lam, max_iter=max_iter)
+            return time.perf_counter() - t, res
+    finally:
+        _solver._KERNEL_ROUTE_ORDER = saved
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", default="T,S1", help="T and/or names in problems.py")
+    ap.add_argument("--ratios", default="1e-3,1e-4,1e-6")
+    ap.add_argument("--max-iter", type=int, default=100_000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-descent-only", action="store_true", help="skip route off")
+    args = ap.parse_args()
+    pin_threads(args.threads, override=True)
+    import fixntk
+
+    print(
+        f"{'problem':8s} {'ratio':>7s} {'route':>5s} {'time s':>8s} {'epochs':>7s} "
+        f"{'irls':>4s} {'rel gap':>9s} conv"
+    )
+    for name in args.problems.split(","):
+        if name == "T":
+            X, y, arr = toeplitz_problem()
+        else:
+            X, y, arr, _ = planted_problem(**PROBLEMS[name])
+        lmax = fixntk.lambda_max(X, y, arr)
+        for ratio in map(float, args.ratios.split(",")):
+            for route in (True, False)[: 1 if args.no_descent_only else 2]:
+                dt, r = run(X, y, arr, ratio * lmax, route, args.max_iter)
+                print(
+                    f"{name:8s} {ratio:7.0e} {'on' if route else 'off':>5s} {dt:8.2f} "
+                    f"{r.n_iter:7d} {r.n_irls:4d} {r.relative_gap:9.2e} {r.converged}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
