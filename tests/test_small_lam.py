@@ -111,3 +111,17 @@ def test_path_to_small_lam_certifies_every_point():
     for res in path.results:
         assert res.converged and res.gap <= 1e-6 * res.f0
     assert any(res.n_irls > 0 for res in path.results)
+
+
+def test_descent_goes_on_where_the_kernel_route_cannot_run(monkeypatch):
+    import fixntk._irls
+
+    def refuse(*args, **kwargs):
+        raise MemoryError("no room for the kernel")
+
+    monkeypatch.setattr(fixntk._irls, "irls", refuse)
+    X, y, arr = _toeplitz_problem(n=80, d=4, n_gates=30)
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve(X, y, arr, lam)
+    assert res.n_irls == 0 and res.n_iter > 500  # past the first budget
+    _certified(X, y, arr, res, lam, 1e-6)

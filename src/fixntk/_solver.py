@@ -491,8 +491,9 @@ def _kernel_route_epochs(prob):
     route does not apply (a kernel too large for memory or time).
 
     One epoch over k active groups costs about ``k n d / 2`` multiply-adds; a step of
-    the route ``n^2 p`` (the masks' Gram under the Hadamard product) plus ``m^3 / 3``
-    (the factorisation, ``m = min(n, p d)``), run by BLAS-3 at several times the rate.
+    the route ``n^2 p`` (the masks' Gram under the Hadamard product; ``n (p d)^2 / 2``
+    for the masked Gram when ``p d < n``) plus ``m^3 / 3`` (the factorisation, ``m =
+    min(n, p d)``), run by BLAS-3 at several times the rate.
     """
     n, d, p = prob.n, prob.d, prob.p
     m = min(n, p * d)
@@ -500,7 +501,8 @@ def _kernel_route_epochs(prob):
         return 0
     if 8 * (6 * m * m + n * p) > available_bytes():
         return 0
-    step = (n * n * p + m**3 / 3.0) / _KERNEL_ROUTE_SPEED
+    # the kernel (dual, n <= p d) or the masked Gram (primal) plus its factorisation
+    step = (min(n * n * p, 0.5 * n * (p * d) ** 2) + m**3 / 3.0) / _KERNEL_ROUTE_SPEED
     epoch = 0.5 * n * d * p
     return max(_KERNEL_ROUTE_MIN_EPOCHS, int(_KERNEL_ROUTE_STEPS * step / epoch))
 
@@ -549,27 +551,35 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     eta = _group_norms(out["coef"])
     if not np.any(eta):
         eta = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        kr = irls(
-            prob.X,
-            prob.Y,
-            prob.arr,
-            lam,
-            eta0="counts" if eta is None else eta,
-            tol=tol,
-            max_iter=50,
-            scale=eta is None,
-            verbose=max(int(verbose) - 1, 0),
-            sample_weight=weights,
-            fit_intercept=prob.fit_intercept,
-        )
-    W = np.ascontiguousarray(np.reshape(kr.coef, (prob.p, prob.d, prob.c)))
-    b = _intercept_at(prob, prob.predict(W), None)
-    primal, dual = prob.certificate(W, b, lam)
-    gaps = np.append(out["gap_history"], primal - dual)
-    n_epochs = out["n_epochs"]
-    if primal - dual <= tol * out["f0"]:
+    n_epochs, n_irls, routed = out["n_epochs"], 0, False
+    W, primal, dual, gaps = out["coef"], out["primal"], out["dual"], out["gap_history"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kr = irls(
+                prob.X,
+                prob.Y,
+                prob.arr,
+                lam,
+                eta0="counts" if eta is None else eta,
+                tol=tol,
+                max_iter=50,
+                scale=eta is None,
+                verbose=max(int(verbose) - 1, 0),
+                sample_weight=weights,
+                fit_intercept=prob.fit_intercept,
+            )
+    except (MemoryError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        # the route is an accelerator: where it cannot run, the descent goes on
+        if say is not None:
+            say(f"solve: kernel route unavailable ({exc}); the descent goes on")
+    else:
+        n_irls, routed = kr.n_iter, True
+        W = np.ascontiguousarray(np.reshape(kr.coef, (prob.p, prob.d, prob.c)))
+        b = _intercept_at(prob, prob.predict(W), None)
+        primal, dual = prob.certificate(W, b, lam)
+        gaps = np.append(gaps, primal - dual)
+    if routed and primal - dual <= tol * out["f0"]:
         return dict(
             fit,
             W=W,
@@ -578,7 +588,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             dual=dual,
             converged=True,
             gaps=gaps,
-            n_irls=kr.n_iter,
+            n_irls=n_irls,
         )
     # not certified: the descent goes on from the better point for the epochs left
     start = W if primal < out["primal"] else out["coef"]
@@ -604,7 +614,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         n_newton=0,
         converged=more["converged"],
         gaps=np.concatenate([gaps, more["gap_history"]]),
-        n_irls=kr.n_iter,
+        n_irls=n_irls,
     )
 
 
