@@ -876,6 +876,27 @@ def solve(
         For invalid inputs, with a message naming the argument.
     MemoryError
         When the solver's working memory exceeds what is available (before allocating).
+
+    Notes
+    -----
+    **Small lam.** Block coordinate descent converges linearly, at a rate set by the
+    conditioning of the masked design: on correlated or duplicated columns, and as
+    ``lam -> 0`` (the program tends to interpolation with every group active), it can
+    need 10^4 - 10^6 epochs. For the squared loss, when the program's multiple-kernel
+    form has a kernel of order ``min(n, p d) <= 5000``, the descent first runs for about
+    the cost of a few steps of :func:`irls` (at least 500 epochs; the budget comes from
+    the sizes alone, so the result is deterministic) and, if it has not certified
+    ``tol`` by then, :func:`irls` continues from its group norms (kernel ridge with
+    projected Newton steps on the kernel weights, which converges in a few steps
+    there). Its point is certified by the same duality gap; ``n_irls`` counts its
+    steps. If it does not certify, or cannot run, the descent resumes from the better
+    point for the epochs left. A fast descent is never replaced, and a slow one costs
+    at most about twice the better route. Measured (``python benchmarks/small_lam.py``,
+    one thread): on a Toeplitz design with duplicated columns and rows (n = 500,
+    d = 13, p = 200) at 1e-6 ``lambda_max`` the descent alone ran the default 100000
+    epochs (70 s) to relative gap 1.7e-6, while 500 epochs and 10 steps of the route
+    certify 1e-6 in 0.5 s; on S1 (n = 5000, d = 20, p = 500) at 1e-4 ``lambda_max``,
+    107 s alone, 60 s with the route.
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_lam(lam)
