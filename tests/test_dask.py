@@ -13,6 +13,7 @@ from dask.distributed import Client, LocalCluster  # noqa: E402
 import fixntk  # noqa: E402
 import fixntk.dask  # noqa: E402
 from fixntk.dask import _arrangement as dask_arrangement  # noqa: E402
+from fixntk.dask import _ntk as dask_ntk  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,91 @@ def test_arrangement_apply(client):
     np.testing.assert_array_equal(arr.apply(Z), Z @ arr.gates.T >= 0)
     Zd = da.from_array(Z, chunks=7)
     np.testing.assert_array_equal(arr.apply(Zd).compute(), Z @ arr.gates.T >= 0)
+
+
+def same_weights(a, b):
+    """NTK weights b (Dask) equal the in-memory a, exactly."""
+    np.testing.assert_array_equal(b.eta, a.eta)
+    np.testing.assert_array_equal(b.stderr, a.stderr)
+    assert (b.missing_mass, b.zero_mass, b.n_samples) == (
+        a.missing_mass,
+        a.zero_mass,
+        a.n_samples,
+    )
+
+
+@pytest.fixture(scope="module")
+def small():
+    # few rows in 3 dimensions: 1500 gates hold most of the sphere's mass, so most
+    # directions land in a known cell and are matched on the workers
+    X, _ = planted(n=61, d=3, seed=3)
+    return X, fixntk.sample_arrangement(X, 1500, seed=1)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(16, 3), (61, 3), ((1, 29, 1, 30), 3), (20, (1, 2))],
+    ids=["not-dividing", "single", "one-row", "column-split"],
+)
+def test_ntk_weights_equal_in_memory(client, small, chunks):
+    X, arr = small
+    ref = fixntk.ntk_weights(X, arr, n_samples=20000, seed=5)
+    assert 0.3 < ref.captured_mass < 1  # most directions are matched, not all
+    got = fixntk.dask.ntk_weights(
+        da.from_array(X, chunks=chunks), arr, n_samples=20000, seed=5
+    )
+    same_weights(ref, got)
+
+
+def test_ntk_weights_of_other_arrangements(client, small, monkeypatch):
+    # small batches of directions (several per call) and blocks of them in the chunks
+    monkeypatch.setattr(dask_ntk, "_BATCH_BYTES", 1)
+    monkeypatch.setattr(dask_ntk, "_WORD_BYTES", 8 * 64)
+    X, arr = small
+    Xd = da.from_array(X, chunks=(25, 3))
+    # a Dask arrangement packed by other row chunks is re-packed by X's
+    darr = fixntk.dask.sample_arrangement(da.from_array(X, chunks=10), 1500, seed=1)
+    ref = fixntk.ntk_weights(X, arr, n_samples=9000, seed=2)
+    same_weights(ref, fixntk.dask.ntk_weights(Xd, darr, n_samples=9000, seed=2))
+    # given masks: copies share their cell's mass, the all-zero mask is a cell of its
+    # own (rows in the positive orthant: some directions have no positive score)
+    Xz = np.abs(X)
+    masks = fixntk.sample_arrangement(Xz, 300, seed=4).masks
+    masks = np.hstack([masks, masks[:, :7], np.zeros((61, 1), bool)])
+    ref = fixntk.ntk_weights(Xz, masks, n_samples=30000, seed=0)
+    assert ref.eta[-1] > 0 and ref.eta[0] == ref.eta[masks.shape[1] - 8]
+    got = fixntk.dask.ntk_weights(
+        da.from_array(Xz, chunks=(13, 3)), masks, n_samples=30000, seed=0
+    )
+    same_weights(ref, got)
+
+
+def test_ntk_weights_survive_hash_collisions(client, small, monkeypatch):
+    # Keep 2 bits of the first hash and none of the second, for the cells and the
+    # directions: cells collide with each other and most directions with a cell they
+    # are not in; the chunk-by-chunk checks still count each where it is.
+    def colliding(h1, h2):
+        return h1 & np.uint64(3), h2 & np.uint64(0)
+
+    monkeypatch.setattr(dask_ntk, "_keys", colliding)
+    X, arr = small
+    ref = fixntk.ntk_weights(X, arr, n_samples=9000, seed=3)
+    got = fixntk.dask.ntk_weights(
+        da.from_array(X, chunks=(16, 3)), arr, n_samples=9000, seed=3
+    )
+    same_weights(ref, got)
+
+
+def test_ntk_weights_refuse_bad_input(client, small):
+    X, arr = small
+    Xd = da.from_array(X, chunks=(20, 3))
+    with pytest.raises(ValueError, match="n_samples"):
+        fixntk.dask.ntk_weights(Xd, arr, n_samples=0)
+    with pytest.raises(ValueError, match="samples"):
+        fixntk.dask.ntk_weights(Xd[:-1], arr, n_samples=10)
+    bad = da.from_array(np.where(np.arange(61)[:, None] == 30, np.nan, X), chunks=20)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.dask.ntk_weights(bad, arr.masks, n_samples=10)
 
 
 def within_gaps(ref, got):

@@ -27,6 +27,7 @@ except ImportError as err:  # pragma: no cover - the extra is missing
     ) from err
 
 from ._arrangement import DaskArrangement, sample_arrangement
+from ._ntk import ntk_weights
 from ._solver import DaskPathResult, DaskSolveResult, lambda_max, solve, solve_path
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DaskPathResult",
     "DaskSolveResult",
     "lambda_max",
+    "ntk_weights",
     "sample_arrangement",
     "solve",
     "solve_path",

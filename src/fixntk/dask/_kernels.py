@@ -13,7 +13,7 @@ The kernels are serial (``nogil``): Dask runs the chunks in parallel.
 import numpy as np
 from numba import njit
 
-from .._gates import _hash_row, _mix64
+from .._gates import _hash_row, _mix64, screen
 
 _SEED2 = np.uint64(0xD1B54A32D192ED03)  # the second hash's seed
 _SEED2_WORD = np.uint64(0x8CB92BA72F3D8DD7)
@@ -50,9 +50,16 @@ def chunk_patterns(V, X, position, words, h1, h2, nonzero):
                 if S[g, k] >= 0.0:
                     row = r0 + k
                     words[g, row // 64] |= np.uint64(1) << np.uint64(row % 64)
+    keyed_hashes(words, position, h1, h2, nonzero)
+
+
+@njit(cache=True, nogil=True)
+def keyed_hashes(words, position, h1, h2, nonzero):
+    """The two hashes of each chunk pattern words[g] (m, nwords) keyed by the chunk's
+    position, into h1, h2 (m,), and nonzero (m,): whether any bit is set."""
     key1 = _mix64(np.uint64(position) * _CHUNK_KEY + np.uint64(1))
     key2 = _mix64(np.uint64(position) * _CHUNK_KEY + np.uint64(2))
-    for g in range(m):
+    for g in range(words.shape[0]):
         h1[g] = _mix64(_hash_row(words[g]) ^ key1)
         h2[g] = _mix64(_hash_row2(words[g]) ^ key2)
         any_set = np.uint64(0)
@@ -90,3 +97,22 @@ def match_cells(words, cells, candidates):
                 break
         out[t] = same
     return out
+
+
+@njit(cache=True, nogil=True)
+def screen_block(H, sub, XpT, tie, prefixes):
+    """Indices of the directions H (b, d) that may lie in a known cell, screened ``sub``
+    at a time as :func:`fixntk._gates.direction_block` screens them (``XpT`` the
+    screening rows' transpose, ``prefixes`` the known cells' sorted patterns there)."""
+    b = H.shape[0]
+    out = np.empty(b, np.int64)
+    cand = np.empty(min(b, sub), np.int64)
+    total = 0
+    for s0 in range(0, b, sub):
+        s1 = min(b, s0 + sub)
+        Hs = np.ascontiguousarray(H[s0:s1])
+        nc = screen(Hs, np.dot(Hs, XpT), tie, prefixes, cand)
+        for i in range(nc):
+            out[total + i] = s0 + cand[i]
+        total += nc
+    return out[:total]
