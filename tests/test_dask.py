@@ -12,7 +12,9 @@ from dask.distributed import Client, LocalCluster  # noqa: E402
 
 import fixntk  # noqa: E402
 import fixntk.dask  # noqa: E402
+from fixntk._estimators import _best_lam_index  # noqa: E402
 from fixntk.dask import _arrangement as dask_arrangement  # noqa: E402
+from fixntk.dask import _chunks  # noqa: E402
 from fixntk.dask import _ntk as dask_ntk  # noqa: E402
 
 
@@ -322,8 +324,10 @@ def test_estimators_refuse_what_dask_cannot_do(client, problem):
         fixntk.NTKRegressor().fit(Xd, yd)
     with pytest.raises(TypeError, match="does not take Dask collections"):
         fixntk.KAREKernelRegressor().fit(Xd, yd)
-    with pytest.raises(ValueError, match="needs a given lam"):
-        fixntk.GatedReLURegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="lam='kare'.*n x n"):
+        fixntk.GatedReLURegressor(lam="kare").fit(Xd, yd)
+    with pytest.raises(ValueError, match="int cv"):
+        fixntk.GatedReLURegressor(cv=[(np.arange(5), np.arange(5, 9))]).fit(Xd, yd)
     with pytest.raises(ValueError, match="loss='squared' only"):
         fixntk.GatedReLUClassifier(lam=0.1).fit(Xd, yd > 0)
     with pytest.raises(ValueError, match="solver='bcd'"):
@@ -331,6 +335,112 @@ def test_estimators_refuse_what_dask_cannot_do(client, problem):
     fitted = fixntk.NTKRegressor().fit(X[:200], Y[:200, 0])
     with pytest.raises(TypeError, match="does not take Dask collections"):
         fitted.predict(Xd)
+
+
+def heldout_scores(X, y, Xd, est, weights):
+    """The validation losses of lam selection computed in memory: for each split
+    (validation rows ``v`` in ``weights``), the path over ``est.lams_`` fitted with
+    row weights 1 - v at a tight tolerance and scored on the rows with v = 1."""
+    from fixntk._estimators import _gated_forward
+
+    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    arr = fixntk.sample_arrangement(Xt, est.n_gates, seed=est.random_state)
+    np.testing.assert_array_equal(arr.gates, est.gates_)
+    scores = []
+    for v in weights:
+        val = v > 0
+        path = fixntk.solve_path(
+            Xt,
+            y,
+            arr,
+            lams=est.lams_,
+            sample_weight=1 - v,
+            fit_intercept=True,
+            tol=1e-10,
+        )
+        row = []
+        for res in path.results:
+            F = _gated_forward(Xt[val], res.coef, masks=arr.masks[val]) + res.intercept
+            row.append(0.5 * np.mean((y[val] - F) ** 2))
+        scores.append(row)
+    return np.mean(scores, axis=0), Xt, arr
+
+
+@pytest.mark.parametrize("mode", ["holdout", "cv"])
+def test_regressor_chooses_lam_on_dask(client, problem, mode, monkeypatch):
+    # Score at a tight tolerance (the estimators' 1e-3 makes scores differ at 1e-3 by
+    # design): the held-out losses then equal those of the same splits in memory.
+    monkeypatch.setattr(fixntk._estimators, "_SCORING_TOL", 1e-9)
+    X, Y, _ = problem
+    y = Y[:, 0]
+    Xd, yd = da.from_array(X, chunks=(450, 4)), da.from_array(y, chunks=450)
+    kw = dict(n_gates=40, n_lams=6, eps=1e-2, tol=1e-9, random_state=3)
+    est = fixntk.GatedReLURegressor(lam=mode, cv=3, validation_fraction=0.3, **kw)
+    est.fit(Xd, yd)
+    assert est.lam_selection_ == mode
+    # the held-out rows, as the workers draw them (seeded by chunk position)
+    rows = Xd.chunks[0]
+    if mode == "holdout":
+        weights = [
+            np.concatenate(
+                [_chunks.holdout_rows(r, 3, k, 0.3) for k, r in enumerate(rows)]
+            )
+        ]
+    else:
+        weights = [
+            np.concatenate(
+                [_chunks.fold_rows(r, 3, k, 3, f) for k, r in enumerate(rows)]
+            )
+            for f in range(3)
+        ]
+    assert 0.2 < weights[0].mean() < 0.4
+    ref, Xt, arr = heldout_scores(X, y, Xd, est, weights)
+    ran = np.isfinite(est.lam_scores_)
+    assert ran.sum() >= 3
+    np.testing.assert_allclose(est.lam_scores_[ran], ref[ran], rtol=1e-5)
+    assert est.lam_ == est.lams_[_best_lam_index(est.lam_scores_)]
+    assert 0 < est.lam_ < est.lams_[0]
+    # the refit on all rows at the chosen lam
+    full = fixntk.solve(Xt, y, arr, est.lam_, tol=1e-10, fit_intercept=True)
+    assert abs(est.objective_ - full.objective) <= est.dual_gap_ + full.gap + 1e-12
+    assert est.n_passes_ > 0
+
+
+def test_default_lam_on_dask_gathers_nothing(client, problem, monkeypatch):
+    # lam="auto" (cv up to 10000 rows, as in memory) with X and y never converted or
+    # computed as whole arrays on the client
+    X, Y, _ = problem
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 1], chunks=700)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a Dask array was gathered to the client")
+
+    with monkeypatch.context() as m:
+        m.setattr(da.Array, "__array__", refuse)
+        m.setattr(da.Array, "compute", refuse)
+        est = fixntk.GatedReLURegressor(n_gates=30, n_lams=5, random_state=0)
+        est.fit(Xd, yd)
+    assert est.lam_selection_ == "cv" and est.lam_scores_.shape == est.lams_.shape
+    ref = fixntk.GatedReLURegressor(n_gates=30, n_lams=5, random_state=0).fit(
+        X, Y[:, 1]
+    )
+    k = min(est.lams_.size, ref.lams_.size)  # the same grid (each ends where it may)
+    np.testing.assert_allclose(est.lams_[:k], ref.lams_[:k], rtol=1e-10)
+
+
+def test_classifier_chooses_lam_on_dask(client, problem):
+    # two classes: the squared loss on labels -1 / +1, scored as the regressor does
+    X, Y, _ = problem
+    Xd = da.from_array(X, chunks=(600, 4))
+    labels = Y[:, 0] > np.median(Y[:, 0])
+    kw = dict(n_gates=30, n_lams=5, lam="holdout", random_state=2)
+    clf = fixntk.GatedReLUClassifier(loss="squared", **kw)
+    clf.fit(Xd, da.from_array(labels, chunks=600))
+    reg = fixntk.GatedReLURegressor(**kw)
+    reg.fit(Xd, da.from_array(np.where(labels, 1.0, -1.0), chunks=600))
+    assert clf.lam_ == reg.lam_ and clf.lam_selection_ == "holdout"
+    np.testing.assert_array_equal(clf.lam_scores_, reg.lam_scores_)
+    assert (clf.predict(Xd).compute() == labels).mean() > 0.8
 
 
 def test_regressor_takes_a_dask_dataframe(client, problem):
