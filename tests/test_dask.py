@@ -326,6 +326,10 @@ def test_estimators_refuse_what_dask_cannot_do(client, problem):
         fixntk.KAREKernelRegressor().fit(Xd, yd)
     with pytest.raises(ValueError, match="lam='kare'.*n x n"):
         fixntk.GatedReLURegressor(lam="kare").fit(Xd, yd)
+    with pytest.raises(ValueError, match="leaves no rows"):
+        fixntk.GatedReLURegressor(
+            lam="holdout", validation_fraction=1e-6, random_state=0
+        ).fit(Xd, yd)
     with pytest.raises(ValueError, match="int cv"):
         fixntk.GatedReLURegressor(cv=[(np.arange(5), np.arange(5, 9))]).fit(Xd, yd)
     with pytest.raises(ValueError, match="loss='squared' only"):
@@ -337,15 +341,17 @@ def test_estimators_refuse_what_dask_cannot_do(client, problem):
         fitted.predict(Xd)
 
 
-def heldout_scores(X, y, Xd, est, weights):
+def heldout_scores(X, y, Xd, est, weights, s=None):
     """The validation losses of lam selection computed in memory: for each split
     (validation rows ``v`` in ``weights``), the path over ``est.lams_`` fitted with
-    row weights 1 - v at a tight tolerance and scored on the rows with v = 1."""
+    row weights s (1 - v) at a tight tolerance and scored (weighted by s) on the rows
+    with v = 1."""
     from fixntk._estimators import _gated_forward
 
     Xt = np.hstack([X, np.ones((X.shape[0], 1))])
     arr = fixntk.sample_arrangement(Xt, est.n_gates, seed=est.random_state)
     np.testing.assert_array_equal(arr.gates, est.gates_)
+    s = np.ones(X.shape[0]) if s is None else s
     scores = []
     for v in weights:
         val = v > 0
@@ -354,19 +360,19 @@ def heldout_scores(X, y, Xd, est, weights):
             y,
             arr,
             lams=est.lams_,
-            sample_weight=1 - v,
+            sample_weight=s * (1 - v),
             fit_intercept=True,
             tol=1e-10,
         )
         row = []
         for res in path.results:
             F = _gated_forward(Xt[val], res.coef, masks=arr.masks[val]) + res.intercept
-            row.append(0.5 * np.mean((y[val] - F) ** 2))
+            row.append(0.5 * np.average((y[val] - F) ** 2, weights=s[val]))
         scores.append(row)
     return np.mean(scores, axis=0), Xt, arr
 
 
-@pytest.mark.parametrize("mode", ["holdout", "cv"])
+@pytest.mark.parametrize("mode", ["holdout", "cv", "holdout-weighted"])
 def test_regressor_chooses_lam_on_dask(client, problem, mode, monkeypatch):
     # Score at a tight tolerance (the estimators' 1e-3 makes scores differ at 1e-3 by
     # design): the held-out losses then equal those of the same splits in memory.
@@ -375,8 +381,11 @@ def test_regressor_chooses_lam_on_dask(client, problem, mode, monkeypatch):
     y = Y[:, 0]
     Xd, yd = da.from_array(X, chunks=(450, 4)), da.from_array(y, chunks=450)
     kw = dict(n_gates=40, n_lams=6, eps=1e-2, tol=1e-9, random_state=3)
+    s = None
+    if mode == "holdout-weighted":
+        mode, s = "holdout", np.random.default_rng(1).uniform(0, 2, X.shape[0])
     est = fixntk.GatedReLURegressor(lam=mode, cv=3, validation_fraction=0.3, **kw)
-    est.fit(Xd, yd)
+    est.fit(Xd, yd, sample_weight=s)
     assert est.lam_selection_ == mode
     # the held-out rows, as the workers draw them (seeded by chunk position)
     rows = Xd.chunks[0]
@@ -394,14 +403,16 @@ def test_regressor_chooses_lam_on_dask(client, problem, mode, monkeypatch):
             for f in range(3)
         ]
     assert 0.2 < weights[0].mean() < 0.4
-    ref, Xt, arr = heldout_scores(X, y, Xd, est, weights)
+    ref, Xt, arr = heldout_scores(X, y, Xd, est, weights, s)
     ran = np.isfinite(est.lam_scores_)
     assert ran.sum() >= 3
     np.testing.assert_allclose(est.lam_scores_[ran], ref[ran], rtol=1e-5)
     assert est.lam_ == est.lams_[_best_lam_index(est.lam_scores_)]
     assert 0 < est.lam_ < est.lams_[0]
     # the refit on all rows at the chosen lam
-    full = fixntk.solve(Xt, y, arr, est.lam_, tol=1e-10, fit_intercept=True)
+    full = fixntk.solve(
+        Xt, y, arr, est.lam_, tol=1e-10, fit_intercept=True, sample_weight=s
+    )
     assert abs(est.objective_ - full.objective) <= est.dual_gap_ + full.gap + 1e-12
     assert est.n_passes_ > 0
 
