@@ -18,7 +18,8 @@ from .._gates import _hash_row, _mix64, screen
 _SEED2 = np.uint64(0xD1B54A32D192ED03)  # the second hash's seed
 _SEED2_WORD = np.uint64(0x8CB92BA72F3D8DD7)
 _CHUNK_KEY = np.uint64(0x632BE59BD9B4E019)  # keys of the chunk positions
-_ROWS = 1 << 12  # rows per product (a multiple of 64)
+_VECTORS = 512  # vectors per product
+_SCORES = 1 << 17  # scores per product (1 MiB: packed while in cache)
 
 
 @njit(cache=True, inline="always")
@@ -37,19 +38,25 @@ def chunk_patterns(V, X, position, words, h1, h2, nonzero):
 
     Writes words (m, ceil(n_k / 64)), the keyed hashes h1, h2 (m,) of this chunk at
     ``position`` (summed over the chunks by the caller) and nonzero (m,), whether any
-    bit is set. Scores are formed by BLAS, ``_ROWS`` rows at a time.
+    bit is set. Scores are formed by BLAS, ``_VECTORS`` vectors by a multiple of 64
+    rows at a time (about ``_SCORES`` of them, so that they are still in cache when
+    they are packed), and packed 64 rows to a word.
     """
     m = V.shape[0]
     n = X.shape[0]
-    words[:, :] = 0
-    for r0 in range(0, n, _ROWS):
-        r1 = min(n, r0 + _ROWS)
-        S = np.dot(V, np.ascontiguousarray(X[r0:r1].T))
-        for g in range(m):
-            for k in range(r1 - r0):
-                if S[g, k] >= 0.0:
-                    row = r0 + k
-                    words[g, row // 64] |= np.uint64(1) << np.uint64(row % 64)
+    for g0 in range(0, m, _VECTORS):
+        g1 = min(m, g0 + _VECTORS)
+        Vb = np.ascontiguousarray(V[g0:g1])
+        step = max(64, (_SCORES // (g1 - g0)) // 64 * 64)
+        for r0 in range(0, n, step):
+            r1 = min(n, r0 + step)
+            S = np.dot(Vb, np.ascontiguousarray(X[r0:r1].T))
+            for g in range(g1 - g0):
+                for k0 in range(0, r1 - r0, 64):
+                    word = np.uint64(0)
+                    for k in range(k0, min(r1 - r0, k0 + 64)):
+                        word |= np.uint64(S[g, k] >= 0.0) << np.uint64(k - k0)
+                    words[g0 + g, (r0 + k0) // 64] = word
     keyed_hashes(words, position, h1, h2, nonzero)
 
 
