@@ -98,7 +98,7 @@ def _select_lam(est, prob, mode, seed):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            _path(part, lams, tol, est.max_iter, _MAX_PASSES, False, stop=scored)
+            _path(part, lams, tol, est.max_iter, _MAX_PASSES, est.verbose, stop=scored)
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
     return lam, lams, mean, mode, sum(part.n_passes for part in parts)
 
