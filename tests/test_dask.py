@@ -145,6 +145,7 @@ def test_ntk_weights_of_other_arrangements(client, small, monkeypatch):
     # small batches of directions (several per call) and blocks of them in the chunks
     monkeypatch.setattr(dask_ntk, "_BATCH_BYTES", 1)
     monkeypatch.setattr(dask_ntk, "_WORD_BYTES", 8 * 64)
+    monkeypatch.setattr(dask_ntk, "_KEEP_BYTES", 0)  # patterns formed again to check
     X, arr = small
     Xd = da.from_array(X, chunks=(25, 3))
     # a Dask arrangement packed by other row chunks is re-packed by X's
@@ -164,10 +165,15 @@ def test_ntk_weights_of_other_arrangements(client, small, monkeypatch):
     same_weights(ref, got)
 
 
-def test_ntk_weights_survive_hash_collisions(client, small, monkeypatch):
+@pytest.mark.parametrize("kept", [True, False], ids=["kept", "formed-again"])
+def test_ntk_weights_survive_hash_collisions(client, small, monkeypatch, kept):
     # Keep 2 bits of the first hash and none of the second, for the cells and the
     # directions: cells collide with each other and most directions with a cell they
-    # are not in; the chunk-by-chunk checks still count each where it is.
+    # are not in; the chunk-by-chunk checks still count each where it is (from the
+    # patterns kept on the workers, or formed again).
+    if not kept:
+        monkeypatch.setattr(dask_ntk, "_KEEP_BYTES", 0)
+
     def colliding(h1, h2):
         return h1 & np.uint64(3), h2 & np.uint64(0)
 

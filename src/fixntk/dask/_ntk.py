@@ -32,7 +32,8 @@ from ._chunks import as_rows, chunk_tasks, run, tree_reduce, tree_sum
 __all__ = ["ntk_weights"]
 
 _BATCH_BYTES = 1 << 22  # candidate directions sent to the workers at a time (4 MiB)
-_WORD_BYTES = 1 << 24  # packed patterns a chunk holds at a time (16 MiB)
+_WORD_BYTES = 1 << 24  # packed patterns a chunk forms at a time (16 MiB)
+_KEEP_BYTES = 1 << 26  # a batch's patterns a chunk may keep between passes (64 MiB)
 
 
 def _keys(h1, h2):
@@ -115,6 +116,30 @@ def _matches(X, H, position, packed, cells):
     return out
 
 
+def _direction_part(X, H, position):
+    """The directions' chunk patterns, kept on the worker: (words, h1, h2,
+    nonzero)."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    m = H.shape[0]
+    words = np.empty((m, n_words(X.shape[0])), np.uint64)
+    h1, h2 = np.empty(m, np.uint64), np.empty(m, np.uint64)
+    nonzero = np.empty(m, np.bool_)
+    with _chunks.one_thread():
+        _kernels.chunk_patterns(H, X, position, words, h1, h2, nonzero)
+    return words, h1, h2, nonzero
+
+
+def _part_hashes(part):
+    _, h1, h2, nonzero = part
+    return h1, h2, nonzero.astype(np.int64)
+
+
+def _kept_matches(part, todo, packed, cells):
+    """:func:`_matches` from the kept patterns of the directions ``todo``."""
+    cell_words = np.ascontiguousarray(packed).view(np.uint64)
+    return _kernels.match_cells(np.ascontiguousarray(part[0][todo]), cell_words, cells)
+
+
 def _and(a, b):
     return a & b
 
@@ -129,6 +154,7 @@ class _Cells:
 
     def __init__(self, X, arr):
         self.xs = chunk_tasks(X)
+        self.max_rows = max(X.chunks[0])
         self.packed = arr.packed
         parts = dask.persist(
             *[
@@ -165,16 +191,26 @@ class _Cells:
 
     def label(self, H):
         """Labels (a cell, ZERO or MISSING) of the directions H (m, d): one pass for
-        their hashes, one to confirm the matches, one more per round of collisions."""
+        their hashes, one to confirm the matches, one more per round of collisions.
+        When the directions' patterns fit ``_KEEP_BYTES`` per chunk they stay on the
+        workers from the first pass and the confirmations read them (no pass over X);
+        otherwise each confirmation forms them again."""
         Hd = dask.delayed(H, pure=True)
-        h1, h2, nonzero = run(
-            tree_sum(
-                [
-                    dask.delayed(_direction_hashes, pure=True)(x, Hd, k)
+        keep = H.shape[0] * 8 * n_words(self.max_rows) <= _KEEP_BYTES
+        if keep:
+            kept = dask.persist(
+                *[
+                    dask.delayed(_direction_part, pure=True)(x, Hd, k)
                     for k, x in enumerate(self.xs)
                 ]
             )
-        )
+            parts = [dask.delayed(_part_hashes, pure=True)(pk) for pk in kept]
+        else:
+            parts = [
+                dask.delayed(_direction_hashes, pure=True)(x, Hd, k)
+                for k, x in enumerate(self.xs)
+            ]
+        h1, h2, nonzero = run(tree_sum(parts))
         k1, k2 = _keys(h1, h2)
         keys = np.vstack([self.keys, np.stack([k1, k2], axis=1)])
         ident = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
@@ -186,17 +222,19 @@ class _Cells:
         todo = np.flatnonzero(try_at < end)
         while todo.size:
             cells = order[try_at[todo]]
-            Ht = dask.delayed(np.ascontiguousarray(H[todo]), pure=True)
             cols = self.first[cells]
-            same = run(
-                tree_reduce(
-                    [
-                        dask.delayed(_matches, pure=True)(x, Ht, k, pk, cols)
-                        for k, (x, pk) in enumerate(zip(self.xs, self.packed))
-                    ],
-                    _and,
-                )
-            )
+            if keep:
+                checks = [
+                    dask.delayed(_kept_matches, pure=True)(part, todo, pk, cols)
+                    for part, pk in zip(kept, self.packed)
+                ]
+            else:
+                Ht = dask.delayed(np.ascontiguousarray(H[todo]), pure=True)
+                checks = [
+                    dask.delayed(_matches, pure=True)(x, Ht, k, pk, cols)
+                    for k, (x, pk) in enumerate(zip(self.xs, self.packed))
+                ]
+            same = run(tree_reduce(checks, _and))
             labels[todo[same]] = cells[same]
             todo = todo[~same]
             try_at[todo] += 1
@@ -248,11 +286,13 @@ def ntk_weights(X, arr, n_samples=10**6, seed=0):
     Returns
     -------
     NTKWeights
-        As :func:`fixntk.ntk_weights`. Passes over X: one to hash the cells and gather
-        the screening rows, one more to confirm the cells are distinct, then two per
-        batch of screened directions (hashes, confirmation; a batch holds 4 MiB of
-        directions, usually all of them in more than a few dimensions), one more per
-        round of hash collisions.
+        As :func:`fixntk.ntk_weights`. Passes: one over X and the packed masks (the
+        cells' hashes, the screening rows), one over the packed masks (the cells
+        confirmed distinct), then for each batch of screened directions (4 MiB of
+        them: usually all, in more than a few dimensions) one over X for their
+        hashes and one to confirm the matches -- over the patterns kept on the
+        workers when a chunk's share fits 64 MiB, else over X again --, and one more
+        per round of hash collisions.
 
     Raises
     ------
