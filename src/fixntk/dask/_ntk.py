@@ -33,7 +33,7 @@ __all__ = ["ntk_weights"]
 
 _BATCH_BYTES = 1 << 22  # candidate directions sent to the workers at a time (4 MiB)
 _WORD_BYTES = 1 << 24  # packed patterns a chunk forms at a time (16 MiB)
-_KEEP_BYTES = 1 << 26  # a batch's patterns a chunk may keep between passes (64 MiB)
+_KEEP_BYTES = 1 << 28  # a batch's patterns the workers may keep, all chunks (256 MiB)
 
 
 def _keys(h1, h2):
@@ -154,7 +154,7 @@ class _Cells:
 
     def __init__(self, X, arr):
         self.xs = chunk_tasks(X)
-        self.max_rows = max(X.chunks[0])
+        self.words = sum(n_words(r) for r in X.chunks[0])  # per direction
         self.packed = arr.packed
         parts = dask.persist(
             *[
@@ -192,11 +192,11 @@ class _Cells:
     def label(self, H):
         """Labels (a cell, ZERO or MISSING) of the directions H (m, d): one pass for
         their hashes, one to confirm the matches, one more per round of collisions.
-        When the directions' patterns fit ``_KEEP_BYTES`` per chunk they stay on the
-        workers from the first pass and the confirmations read them (no pass over X);
-        otherwise each confirmation forms them again."""
+        When the directions' patterns, all chunks together, fit ``_KEEP_BYTES`` they
+        stay on the workers from the first pass and the confirmations read them (no
+        pass over X); otherwise each confirmation forms them again."""
         Hd = dask.delayed(H, pure=True)
-        keep = H.shape[0] * 8 * n_words(self.max_rows) <= _KEEP_BYTES
+        keep = H.shape[0] * 8 * self.words <= _KEEP_BYTES
         if keep:
             kept = dask.persist(
                 *[
@@ -291,7 +291,7 @@ def ntk_weights(X, arr, n_samples=10**6, seed=0):
         confirmed distinct), then for each batch of screened directions (4 MiB of
         them: usually all, in more than a few dimensions) one over X for their
         hashes and one to confirm the matches -- over the patterns kept on the
-        workers when a chunk's share fits 64 MiB, else over X again --, and one more
+        workers when they fit 256 MiB (all chunks), else over X again --, and one more
         per round of hash collisions.
 
     Raises
