@@ -12,7 +12,10 @@ from dask.distributed import Client, LocalCluster  # noqa: E402
 
 import fixntk  # noqa: E402
 import fixntk.dask  # noqa: E402
+from fixntk._estimators import _best_lam_index  # noqa: E402
 from fixntk.dask import _arrangement as dask_arrangement  # noqa: E402
+from fixntk.dask import _chunks  # noqa: E402
+from fixntk.dask import _ntk as dask_ntk  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +105,97 @@ def test_arrangement_apply(client):
     np.testing.assert_array_equal(arr.apply(Z), Z @ arr.gates.T >= 0)
     Zd = da.from_array(Z, chunks=7)
     np.testing.assert_array_equal(arr.apply(Zd).compute(), Z @ arr.gates.T >= 0)
+
+
+def same_weights(a, b):
+    """NTK weights b (Dask) equal the in-memory a, exactly."""
+    np.testing.assert_array_equal(b.eta, a.eta)
+    np.testing.assert_array_equal(b.stderr, a.stderr)
+    assert (b.missing_mass, b.zero_mass, b.n_samples) == (
+        a.missing_mass,
+        a.zero_mass,
+        a.n_samples,
+    )
+
+
+@pytest.fixture(scope="module")
+def small():
+    # few rows in 3 dimensions: 1500 gates hold most of the sphere's mass, so most
+    # directions land in a known cell and are matched on the workers
+    X, _ = planted(n=61, d=3, seed=3)
+    return X, fixntk.sample_arrangement(X, 1500, seed=1)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(16, 3), (61, 3), ((1, 29, 1, 30), 3), (20, (1, 2))],
+    ids=["not-dividing", "single", "one-row", "column-split"],
+)
+def test_ntk_weights_equal_in_memory(client, small, chunks):
+    X, arr = small
+    ref = fixntk.ntk_weights(X, arr, n_samples=20000, seed=5)
+    assert 0.3 < ref.captured_mass < 1  # most directions are matched, not all
+    got = fixntk.dask.ntk_weights(
+        da.from_array(X, chunks=chunks), arr, n_samples=20000, seed=5
+    )
+    same_weights(ref, got)
+
+
+def test_ntk_weights_of_other_arrangements(client, small, monkeypatch):
+    # small batches of directions (several per call) and blocks of them in the chunks
+    monkeypatch.setattr(dask_ntk, "_BATCH_BYTES", 1)
+    monkeypatch.setattr(dask_ntk, "_WORD_BYTES", 8 * 64)
+    monkeypatch.setattr(dask_ntk, "_KEEP_BYTES", 0)  # patterns formed again to check
+    X, arr = small
+    Xd = da.from_array(X, chunks=(25, 3))
+    # a Dask arrangement packed by other row chunks is re-packed by X's
+    darr = fixntk.dask.sample_arrangement(da.from_array(X, chunks=10), 1500, seed=1)
+    ref = fixntk.ntk_weights(X, arr, n_samples=9000, seed=2)
+    same_weights(ref, fixntk.dask.ntk_weights(Xd, darr, n_samples=9000, seed=2))
+    # given masks: copies share their cell's mass, the all-zero mask is a cell of its
+    # own (rows in the positive orthant: some directions have no positive score)
+    Xz = np.abs(X)
+    masks = fixntk.sample_arrangement(Xz, 300, seed=4).masks
+    masks = np.hstack([masks, masks[:, :7], np.zeros((61, 1), bool)])
+    ref = fixntk.ntk_weights(Xz, masks, n_samples=30000, seed=0)
+    assert ref.eta[-1] > 0 and ref.eta[0] == ref.eta[masks.shape[1] - 8]
+    got = fixntk.dask.ntk_weights(
+        da.from_array(Xz, chunks=(13, 3)), masks, n_samples=30000, seed=0
+    )
+    same_weights(ref, got)
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["kept", "formed-again"])
+def test_ntk_weights_survive_hash_collisions(client, small, monkeypatch, kept):
+    # Keep 2 bits of the first hash and none of the second, for the cells and the
+    # directions: cells collide with each other and most directions with a cell they
+    # are not in; the chunk-by-chunk checks still count each where it is (from the
+    # patterns kept on the workers, or formed again).
+    if not kept:
+        monkeypatch.setattr(dask_ntk, "_KEEP_BYTES", 0)
+
+    def colliding(h1, h2):
+        return h1 & np.uint64(3), h2 & np.uint64(0)
+
+    monkeypatch.setattr(dask_ntk, "_keys", colliding)
+    X, arr = small
+    ref = fixntk.ntk_weights(X, arr, n_samples=9000, seed=3)
+    got = fixntk.dask.ntk_weights(
+        da.from_array(X, chunks=(16, 3)), arr, n_samples=9000, seed=3
+    )
+    same_weights(ref, got)
+
+
+def test_ntk_weights_refuse_bad_input(client, small):
+    X, arr = small
+    Xd = da.from_array(X, chunks=(20, 3))
+    with pytest.raises(ValueError, match="n_samples"):
+        fixntk.dask.ntk_weights(Xd, arr, n_samples=0)
+    with pytest.raises(ValueError, match="samples"):
+        fixntk.dask.ntk_weights(Xd[:-1], arr, n_samples=10)
+    bad = da.from_array(np.where(np.arange(61)[:, None] == 30, np.nan, X), chunks=20)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.dask.ntk_weights(bad, arr.masks, n_samples=10)
 
 
 def within_gaps(ref, got):
@@ -236,8 +330,14 @@ def test_estimators_refuse_what_dask_cannot_do(client, problem):
         fixntk.NTKRegressor().fit(Xd, yd)
     with pytest.raises(TypeError, match="does not take Dask collections"):
         fixntk.KAREKernelRegressor().fit(Xd, yd)
-    with pytest.raises(ValueError, match="needs a given lam"):
-        fixntk.GatedReLURegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="lam='kare'.*n x n"):
+        fixntk.GatedReLURegressor(lam="kare").fit(Xd, yd)
+    with pytest.raises(ValueError, match="leaves no rows"):
+        fixntk.GatedReLURegressor(
+            lam="holdout", validation_fraction=1e-6, random_state=0
+        ).fit(Xd, yd)
+    with pytest.raises(ValueError, match="int cv"):
+        fixntk.GatedReLURegressor(cv=[(np.arange(5), np.arange(5, 9))]).fit(Xd, yd)
     with pytest.raises(ValueError, match="loss='squared' only"):
         fixntk.GatedReLUClassifier(lam=0.1).fit(Xd, yd > 0)
     with pytest.raises(ValueError, match="solver='bcd'"):
@@ -245,6 +345,119 @@ def test_estimators_refuse_what_dask_cannot_do(client, problem):
     fitted = fixntk.NTKRegressor().fit(X[:200], Y[:200, 0])
     with pytest.raises(TypeError, match="does not take Dask collections"):
         fitted.predict(Xd)
+
+
+def heldout_scores(X, y, Xd, est, weights, s=None):
+    """The validation losses of lam selection computed in memory: for each split
+    (validation rows ``v`` in ``weights``), the path over ``est.lams_`` fitted with
+    row weights s (1 - v) at a tight tolerance and scored (weighted by s) on the rows
+    with v = 1."""
+    from fixntk._estimators import _gated_forward
+
+    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    arr = fixntk.sample_arrangement(Xt, est.n_gates, seed=est.random_state)
+    np.testing.assert_array_equal(arr.gates, est.gates_)
+    s = np.ones(X.shape[0]) if s is None else s
+    scores = []
+    for v in weights:
+        val = v > 0
+        path = fixntk.solve_path(
+            Xt,
+            y,
+            arr,
+            lams=est.lams_,
+            sample_weight=s * (1 - v),
+            fit_intercept=True,
+            tol=1e-10,
+        )
+        row = []
+        for res in path.results:
+            F = _gated_forward(Xt[val], res.coef, masks=arr.masks[val]) + res.intercept
+            row.append(0.5 * np.average((y[val] - F) ** 2, weights=s[val]))
+        scores.append(row)
+    return np.mean(scores, axis=0), Xt, arr
+
+
+@pytest.mark.parametrize("mode", ["holdout", "cv", "holdout-weighted"])
+def test_regressor_chooses_lam_on_dask(client, problem, mode, monkeypatch):
+    # Score at a tight tolerance (the estimators' 1e-3 makes scores differ at 1e-3 by
+    # design): the held-out losses then equal those of the same splits in memory.
+    monkeypatch.setattr(fixntk._estimators, "_SCORING_TOL", 1e-9)
+    X, Y, _ = problem
+    y = Y[:, 0]
+    Xd, yd = da.from_array(X, chunks=(450, 4)), da.from_array(y, chunks=450)
+    kw = dict(n_gates=40, n_lams=6, eps=1e-2, tol=1e-9, random_state=3)
+    s = None
+    if mode == "holdout-weighted":
+        mode, s = "holdout", np.random.default_rng(1).uniform(0, 2, X.shape[0])
+    est = fixntk.GatedReLURegressor(lam=mode, cv=3, validation_fraction=0.3, **kw)
+    est.fit(Xd, yd, sample_weight=s)
+    assert est.lam_selection_ == mode
+    # the held-out rows, as the workers draw them (seeded by chunk position)
+    rows = Xd.chunks[0]
+    if mode == "holdout":
+        weights = [
+            np.concatenate(
+                [_chunks.holdout_rows(r, 3, k, 0.3) for k, r in enumerate(rows)]
+            )
+        ]
+    else:
+        weights = [
+            np.concatenate(
+                [_chunks.fold_rows(r, 3, k, 3, f) for k, r in enumerate(rows)]
+            )
+            for f in range(3)
+        ]
+    assert 0.2 < weights[0].mean() < 0.4
+    ref, Xt, arr = heldout_scores(X, y, Xd, est, weights, s)
+    ran = np.isfinite(est.lam_scores_)
+    assert ran.sum() >= 3
+    np.testing.assert_allclose(est.lam_scores_[ran], ref[ran], rtol=1e-5)
+    assert est.lam_ == est.lams_[_best_lam_index(est.lam_scores_)]
+    assert 0 < est.lam_ < est.lams_[0]
+    # the refit on all rows at the chosen lam
+    full = fixntk.solve(
+        Xt, y, arr, est.lam_, tol=1e-10, fit_intercept=True, sample_weight=s
+    )
+    assert abs(est.objective_ - full.objective) <= est.dual_gap_ + full.gap + 1e-12
+    assert est.n_passes_ > 0
+
+
+def test_default_lam_on_dask_gathers_nothing(client, problem, monkeypatch):
+    # lam="auto" (cv up to 10000 rows, as in memory) with X and y never converted or
+    # computed as whole arrays on the client
+    X, Y, _ = problem
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 1], chunks=700)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a Dask array was gathered to the client")
+
+    with monkeypatch.context() as m:
+        m.setattr(da.Array, "__array__", refuse)
+        m.setattr(da.Array, "compute", refuse)
+        est = fixntk.GatedReLURegressor(n_gates=30, n_lams=5, random_state=0)
+        est.fit(Xd, yd)
+    assert est.lam_selection_ == "cv" and est.lam_scores_.shape == est.lams_.shape
+    ref = fixntk.GatedReLURegressor(n_gates=30, n_lams=5, random_state=0).fit(
+        X, Y[:, 1]
+    )
+    k = min(est.lams_.size, ref.lams_.size)  # the same grid (each ends where it may)
+    np.testing.assert_allclose(est.lams_[:k], ref.lams_[:k], rtol=1e-10)
+
+
+def test_classifier_chooses_lam_on_dask(client, problem):
+    # two classes: the squared loss on labels -1 / +1, scored as the regressor does
+    X, Y, _ = problem
+    Xd = da.from_array(X, chunks=(600, 4))
+    labels = Y[:, 0] > np.median(Y[:, 0])
+    kw = dict(n_gates=30, n_lams=5, lam="holdout", random_state=2)
+    clf = fixntk.GatedReLUClassifier(loss="squared", **kw)
+    clf.fit(Xd, da.from_array(labels, chunks=600))
+    reg = fixntk.GatedReLURegressor(**kw)
+    reg.fit(Xd, da.from_array(np.where(labels, 1.0, -1.0), chunks=600))
+    assert clf.lam_ == reg.lam_ and clf.lam_selection_ == "holdout"
+    np.testing.assert_array_equal(clf.lam_scores_, reg.lam_scores_)
+    assert (clf.predict(Xd).compute() == labels).mean() > 0.8
 
 
 def test_regressor_takes_a_dask_dataframe(client, problem):

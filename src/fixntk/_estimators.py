@@ -73,7 +73,7 @@ def _refuse_dask(estimator, *arrays):
             f"{type(estimator).__name__} does not take Dask collections (it would "
             "gather them onto one machine; the NTK and KARE estimators need an n x n "
             "kernel). GatedReLURegressor and GatedReLUClassifier(loss='squared') fit "
-            "Dask collections with a given lam; or compute() a sample that fits in "
+            "Dask collections; or compute() a sample that fits in "
             "memory."
         )
 
@@ -549,16 +549,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         lmax = lambda_max(Xt, y, arr, **kw)
         if lmax == 0:  # y is orthogonal to every group: W = 0 for every lam
             return None, None, None, mode
-        lams = lmax * np.logspace(0, np.log10(self.eps), self.n_lams)
         if mode == "kare":
+            lams = _lam_grid(lmax, self.n_lams, self.eps)
             return (*self._kare_scores(Xt, y, arr, lams, kw), mode)
-        patience = _PATIENCE
-        if lams.size > 1:
-            ratio = lams[1] / lams[0]
-            extra = int(np.ceil(3.0 / -np.log10(ratio)))
-            lams = np.concatenate([lams, lams[-1] * ratio ** np.arange(1, extra + 1)])
-            # at most half a decade of lams past the best (a coarse grid waits less)
-            patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
+        lams, patience = _scoring_grid(lmax, self.n_lams, self.eps)
         mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
         masks = arr.masks
         datafit = get_datafit(kw["loss"])
@@ -583,7 +577,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     continue  # a class missing from the fit: its score runs to -inf
                 used += 1
                 s_val = np.ones(val.size) if s is None else s[val]
-                W, best, since = None, np.inf, 0
+                W, stop = None, _PathStop(patience)
                 fold_kw = dict(kw, sample_weight=None if s is None else s[train])
                 for j, lam in enumerate(lams):
                     with warnings.catch_warnings():
@@ -602,9 +596,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     F = np.atleast_2d(F.T).T + res.intercept
                     scores[k, j] = datafit.value(Y[val], F, s_val)
                     bar.update(1 if j < self.n_lams else 0)
-                    if j == 0 or scores[k, j] < best - _MIN_GAIN * abs(best):
-                        best, since = scores[k, j], 0
-                    elif (since := since + 1) >= patience:
+                    if stop(j, scores[k, j]):
                         bar.update(max(self.n_lams - 1 - j, 0))
                         break
         if used == 0:
@@ -612,19 +604,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 f"every split of lam={mode!r} leaves a class out of its training part; "
                 "use more rows per class, fewer folds (cv) or a float lam"
             )
-        mean = _mean_used(scores)
-        reached = int(np.flatnonzero(np.isfinite(scores).any(axis=0)).max()) + 1
-        lams, mean = lams[:reached], mean[:reached]
-        best = _best_lam_index(mean)
-        if best == lams.size - 1 and lams.size > 2:
-            warnings.warn(
-                f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
-                f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
-                "falling; a smaller eps may find a better one",
-                UserWarning,
-                stacklevel=5,
-            )
-        return float(lams[best]), lams, mean, mode
+        return (*_pick_lam(lams, scores, lmax, mode, stacklevel=6), mode)
 
     def _kare_scores(self, Xt, y, arr, lams, kw):
         """KARE of the fitted masking kernel at every lam of a path on all rows (the
@@ -786,6 +766,60 @@ def _has_every_class(Y, loss):
     return True
 
 
+def _lam_grid(lmax, n_lams, eps):
+    """n_lams values log-spaced from lmax down to eps * lmax."""
+    return lmax * np.logspace(0, np.log10(eps), n_lams)
+
+
+def _scoring_grid(lmax, n_lams, eps):
+    """(lams, patience) of the lam selection's paths: the grid of :func:`_lam_grid`
+    and, when the validation loss is still falling at its end, three more decades at
+    the same spacing; a path stops after ``patience`` lams without a better score
+    (half a decade at most: a coarse grid waits less)."""
+    lams = _lam_grid(lmax, n_lams, eps)
+    patience = _PATIENCE
+    if lams.size > 1:
+        ratio = lams[1] / lams[0]
+        extra = int(np.ceil(3.0 / -np.log10(ratio)))
+        lams = np.concatenate([lams, lams[-1] * ratio ** np.arange(1, extra + 1)])
+        patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
+    return lams, patience
+
+
+class _PathStop:
+    """Whether a scoring path stops after its score at lams[j]: ``patience`` lams in
+    a row without a score better by _MIN_GAIN (relative) than the best so far."""
+
+    def __init__(self, patience):
+        self.patience, self.best, self.since = patience, np.inf, 0
+
+    def __call__(self, j, score):
+        if j == 0 or score < self.best - _MIN_GAIN * abs(self.best):
+            self.best, self.since = score, 0
+            return False
+        self.since += 1
+        return self.since >= self.patience
+
+
+def _pick_lam(lams, scores, lmax, mode, stacklevel):
+    """(lam, lams reached, mean scores) from the scores (splits, lams) of the paths
+    (inf where a path stopped before): the largest lam within _MIN_GAIN of the best
+    mean; a warning when it is the smallest lam tried."""
+    mean = _mean_used(scores)
+    reached = int(np.flatnonzero(np.isfinite(scores).any(axis=0)).max()) + 1
+    lams, mean = lams[:reached], mean[:reached]
+    best = _best_lam_index(mean)
+    if best == lams.size - 1 and lams.size > 2:
+        warnings.warn(
+            f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
+            f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
+            "falling; a smaller eps may find a better one",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return float(lams[best]), lams, mean
+
+
 def _best_lam_index(scores):
     """The largest lam whose score is within _MIN_GAIN (relative) of the smallest:
     differences below it are noise, and the simpler model wins the tie."""
@@ -920,9 +954,12 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         ----------
         X : array-like of shape (n_samples, n_features)
             A Dask array or DataFrame (chunked by rows) fits with
-            :func:`fixntk.dask.solve`, X staying on the workers: squared loss, a
-            numeric ``lam``, ``solver="bcd"``; ``n_passes_`` then counts the passes
-            over the data.
+            :func:`fixntk.dask.solve`, X staying on the workers: squared loss,
+            ``solver="bcd"``, a float ``lam`` or "auto", "holdout", "cv" (an int
+            ``cv``; the held-out rows drawn on the workers, each row with the
+            chunk's own generator seeded by ``random_state`` and the chunk's
+            position); ``n_passes_`` then counts the passes over the data, lam
+            selection included.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights of the rows (normalised by their sum: integer weights
@@ -935,7 +972,8 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Raises
         ------
         ValueError
-            On Dask collections, for another loss, a lam mode (a string) or IRLS.
+            On Dask collections, for another loss, ``lam="kare"`` (an n x n kernel
+            per lam), a ``cv`` that is not an int, or IRLS.
         """
         if _is_dask(X, y):
             from .dask._estimators import fit_regressor
@@ -1065,8 +1103,9 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         X : array-like of shape (n_samples, n_features)
             A Dask array or DataFrame (chunked by rows) fits with
             :func:`fixntk.dask.solve`, X staying on the workers: ``loss="squared"``
-            (one-hot labels), a numeric ``lam``, ``solver="bcd"``, no
-            ``class_weight``; ``n_passes_`` then counts the passes over the data.
+            (one-hot labels), ``solver="bcd"``, no ``class_weight``, and ``lam`` as
+            for :meth:`GatedReLURegressor.fit` on Dask (held-out rows not
+            stratified); ``n_passes_`` then counts the passes over the data.
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), optional
@@ -1080,8 +1119,8 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         Raises
         ------
         ValueError
-            On Dask collections, for another loss, a lam mode (a string), IRLS or
-            class weights.
+            On Dask collections, for another loss, ``lam="kare"``, a ``cv`` that is
+            not an int, IRLS or class weights.
         """
         if _is_dask(X, y):
             from .dask._estimators import fit_classifier

@@ -187,6 +187,31 @@ def _lookup(cell_hashes, cell_index, cell_words, h, row):
     return -1
 
 
+@njit(cache=True, inline="always")
+def screen(H, S, tie, prefixes, cand):
+    """The directions H (b, d) that may lie in a known cell, from their scores S (b, m)
+    on the screening rows: those whose sign pattern there is one of ``prefixes``
+    (sorted), is all negative (maybe the zero mask) or has a score within
+    ``tie * ||h||`` of zero. Writes their indices to cand; returns how many."""
+    d, m = H.shape[1], S.shape[1]
+    nc = 0
+    for g in range(H.shape[0]):
+        hn = 0.0
+        for k in range(d):
+            hn += H[g, k] * H[g, k]
+        limit = tie * np.sqrt(hn)
+        word = np.uint64(0)
+        near = False
+        for k in range(m):
+            score = S[g, k]
+            word |= np.uint64(score >= 0.0) << np.uint64(k)
+            near |= abs(score) <= limit
+        if word == 0 or near or _member(prefixes, word):
+            cand[nc] = g
+            nc += 1
+    return nc
+
+
 @njit(cache=True, nogil=True)
 def direction_block(
     rng, b, sub, XpT, tie, prefixes, XT, chunk, cell_hashes, cell_index, cell_words, out
@@ -201,30 +226,14 @@ def direction_block(
     directions with a screening score within ``tie * ||h||`` of zero (its sign may round
     the other way in the full product). The labels are those of the full masks.
     """
-    d, m = XpT.shape
+    d = XpT.shape[0]
     row = np.empty(cell_words.shape[1], np.uint64)
     cand = np.empty(min(b, sub), np.int64)
     for s0 in range(0, b, sub):
         s1 = min(b, s0 + sub)
         H = rng.standard_normal((s1 - s0, d))
-        S = np.dot(H, XpT)
-        nc = 0
-        for g in range(s1 - s0):
-            hn = 0.0
-            for k in range(d):
-                hn += H[g, k] * H[g, k]
-            limit = tie * np.sqrt(hn)
-            word = np.uint64(0)
-            near = False
-            for k in range(m):
-                score = S[g, k]
-                word |= np.uint64(score >= 0.0) << np.uint64(k)
-                near |= abs(score) <= limit
-            if word == 0 or near or _member(prefixes, word):
-                cand[nc] = g
-                nc += 1
-            else:
-                out[s0 + g] = MISSING
+        nc = screen(H, np.dot(H, XpT), tie, prefixes, cand)
+        out[s0:s1] = MISSING
         for c0 in range(0, nc, chunk):
             c1 = min(nc, c0 + chunk)
             Hc = np.empty((c1 - c0, d))

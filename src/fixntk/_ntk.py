@@ -90,6 +90,18 @@ def _bits_at(words, rows):
     return (bits << np.arange(len(rows), dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
 
 
+def screening_rows(n):
+    """The (at most 64) rows, spread over X, whose signs screen the directions."""
+    m = min(_PREFIX, n)
+    return (np.arange(m) * n) // m
+
+
+def screening_tie(Xp):
+    """Screening scores within ``tie * ||h||`` of zero may round to the other sign in
+    the full product: such directions are not screened out."""
+    return 1e-12 * float(np.sqrt((Xp**2).sum(axis=1)).max())
+
+
 def ntk_weights(
     X: ArrayLike,
     arr: Arrangement | ArrayLike,
@@ -145,14 +157,11 @@ def ntk_weights(
     n_cells = len(first)
     cell_hashes = hash_words(cell_words)
     by_hash = np.argsort(cell_hashes, kind="stable")
-    m = min(_PREFIX, n)
-    rows = (np.arange(m) * n) // m
+    rows = screening_rows(n)
     prefixes = np.unique(_bits_at(cell_words, rows))
     Xp = X[rows]
     XpT, XT = np.ascontiguousarray(Xp.T), np.ascontiguousarray(X.T)
-    # scores this close to zero may round to the other sign in the full product:
-    # such directions are not screened out
-    tie = 1e-12 * float(np.sqrt((Xp**2).sum(axis=1)).max())
+    tie = screening_tie(Xp)
     chunk = max(1, _SCORES_PER_CHUNK // n)
     tables = (cell_hashes[by_hash], by_hash, cell_words)
 
@@ -180,8 +189,15 @@ def ntk_weights(
     for r0 in range(0, n_blocks, per_round):
         labels = label_blocks(r0, min(n_blocks, r0 + per_round))
         counts += np.bincount(labels + 2, minlength=n_cells + 2)
-    n_missing, n_zero, hits = counts[MISSING + 2], counts[ZERO + 2], counts[2:]
+    return weights_from_counts(counts, cell, n_samples, seed)
 
+
+def weights_from_counts(counts, cell, n_samples, seed):
+    """The NTKWeights of the label counts ``counts[label + 2]`` (MISSING, ZERO, then
+    the hits of each distinct cell) of ``n_samples`` directions; ``cell`` (p,) maps
+    each mask of the arrangement to its cell."""
+    n_cells = counts.size - 2
+    n_missing, n_zero, hits = counts[MISSING + 2], counts[ZERO + 2], counts[2:]
     q = hits / n_samples
     # a mask given twice: its copies split the cell's mass
     share = np.bincount(cell, minlength=n_cells)[cell]

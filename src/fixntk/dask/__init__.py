@@ -1,5 +1,5 @@
-"""fixntk on Dask: the arrangement and the squared-loss solver on row-chunked Dask
-collections, the rows and the masks staying on the workers.
+"""fixntk on Dask: the arrangement, the NTK weights and the squared-loss solver on
+row-chunked Dask collections, the rows and the masks staying on the workers.
 
 Needs the optional extra ``pip install "fixntk[dask]"`` (``dask[distributed]``); the
 core package never imports this module. Functions run on the active Dask scheduler
@@ -16,6 +16,7 @@ core package never imports this module. Functions run on the active Dask schedul
     lam = 0.05 * fixntk.dask.lambda_max(X, y, arr)
     res = fixntk.dask.solve(X, y, arr, lam)
     print(res.objective, res.relative_gap, res.n_passes)
+    eta = fixntk.dask.ntk_weights(X, arr, n_samples=10**5, seed=0).eta
 """
 
 try:
@@ -27,6 +28,7 @@ except ImportError as err:  # pragma: no cover - the extra is missing
     ) from err
 
 from ._arrangement import DaskArrangement, sample_arrangement
+from ._ntk import ntk_weights
 from ._solver import DaskPathResult, DaskSolveResult, lambda_max, solve, solve_path
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "DaskPathResult",
     "DaskSolveResult",
     "lambda_max",
+    "ntk_weights",
     "sample_arrangement",
     "solve",
     "solve_path",

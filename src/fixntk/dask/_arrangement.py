@@ -267,6 +267,34 @@ def _identities(h1, h2):
     return np.unique(np.stack([h1, h2], axis=1), axis=0, return_inverse=True)[1].ravel()
 
 
+def confirm_groups(parts, keep, ids, first, select=None):
+    """Confirm the groups ``ids`` of the patterns ``keep`` chunk by chunk.
+
+    parts : per-chunk Delayed whose first entry is the chunk's packed patterns (one
+    row per vector); ``keep[t]`` is in group ``ids[t]``, whose first member is
+    ``first[ids[t]]``. Every member is compared with its group's first member on every
+    chunk; members that differ somewhere leave their group (those of one group form a
+    new group) and the check repeats. ``select(part, rows)``, when given, runs on each
+    chunk in the same pass as the last check, with ``rows = keep[first]``. Returns
+    (ids, first, the persisted selections)."""
+    while True:
+        reps = keep[first[ids]]
+        rows = keep[first]
+        differ = tree_reduce(
+            [dask.delayed(_differ, pure=True)(pk, keep, reps) for pk in parts], _or
+        )
+        extra = (
+            []
+            if select is None
+            else [dask.delayed(select, pure=True)(pk, rows) for pk in parts]
+        )
+        *extra, differ = dask.persist(*extra, differ)
+        differ = run(differ)
+        if not differ.any():
+            return ids, first, extra
+        ids, first = _split_mismatched(ids, differ)
+
+
 def sample_arrangement(X, n_gates, seed=0):
     """Sample Gaussian gates and find the distinct masks they induce on the rows of a
     Dask array, the masks staying on the workers.
@@ -322,18 +350,8 @@ def sample_arrangement(X, n_gates, seed=0):
             "positive scores); no groups to build"
         )
     ids, first = _first_order(_identities(h1[keep], h2[keep]))
-    while True:
-        reps = keep[first[ids]]
-        rows = keep[first]
-        differ = tree_reduce(
-            [dask.delayed(_differ, pure=True)(pk, keep, reps) for pk in parts], _or
-        )
-        selected = [dask.delayed(_select, pure=True)(pk, rows) for pk in parts]
-        *selected, differ = dask.persist(*selected, differ)
-        differ = run(differ)
-        if not differ.any():
-            break
-        ids, first = _split_mismatched(ids, differ)
+    ids, first, selected = confirm_groups(parts, keep, ids, first, _select)
+    rows = keep[first]
     return DaskArrangement(
         selected,
         X.chunks[0],

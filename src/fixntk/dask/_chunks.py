@@ -198,11 +198,21 @@ def build_weights(s, smax, keep=None):
     return s if keep is None else s * keep
 
 
+def _row_rng(seed, position):
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(position,)))
+
+
 def holdout_rows(n_rows, seed, position, fraction):
     """1.0 for the validation rows of a chunk (each row with probability
     ``fraction``, from the chunk's own generator), else 0.0."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(position,)))
-    return (rng.random(n_rows) < fraction).astype(np.float64)
+    return (_row_rng(seed, position).random(n_rows) < fraction).astype(np.float64)
+
+
+def fold_rows(n_rows, seed, position, n_folds, fold):
+    """1.0 for the rows of a chunk in fold ``fold`` of ``n_folds`` (each row's fold
+    uniform, from the chunk's own generator), else 0.0."""
+    folds = _row_rng(seed, position).integers(0, n_folds, n_rows)
+    return (folds == fold).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- passes

@@ -1,31 +1,33 @@
-"""The gated ReLU estimators on Dask collections: ``fit`` through
-:func:`fixntk.dask.solve` (squared loss, a given lam), predictions mapped over the row
+"""The gated ReLU estimators on Dask collections: ``fit`` through the solver of
+:func:`fixntk.dask.solve` (squared loss; lam given, or chosen on warm-started paths
+scored on held-out rows drawn on the workers), predictions mapped over the row
 chunks. Called by :class:`fixntk.GatedReLURegressor` and
 :class:`fixntk.GatedReLUClassifier` when they are given a Dask collection."""
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import dask.array as da
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
+from .. import _estimators as _est
 from .._estimators import _group_norms, _seed
 from ._arrangement import sample_arrangement
 from ._chunks import _frame_to_array, _known_chunks, as_rows
-from ._solver import solve
+from ._solver import _DaskProblem, _lambda_max, _path, _solve_problem
+
+_MAX_PASSES = 200  # per solve, the default of fixntk.dask.solve
 
 __all__ = ["fit_regressor", "fit_classifier", "map_rows"]
 
 
 def _check(est):
     """The estimator's parameters that the Dask backend supports; returns (n_gates,
-    lam)."""
+    lam) with lam a number or "cv" / "holdout"."""
     name = type(est).__name__
-    if isinstance(est.lam, str) or est.lam is None:
-        raise ValueError(
-            f"{name} on Dask collections needs a given lam (a number, e.g. a fraction "
-            "of fixntk.dask.lambda_max); lam selection on Dask "
-            f"(lam={est.lam!r}) is not implemented"
-        )
     if est.solver != "bcd":
         raise ValueError(
             f"{name} on Dask collections solves with solver='bcd' only; got "
@@ -34,7 +36,71 @@ def _check(est):
     if est.warm_start:
         raise ValueError(f"{name} on Dask collections does not take warm_start=True")
     n_gates, lam = est._check_params("squared")
+    if lam == "kare":
+        raise ValueError(
+            f"{name} on Dask collections cannot take lam='kare': KARE needs an n x n "
+            "kernel per lam; use lam='holdout', 'cv' or 'auto' (held-out rows chosen "
+            "on the workers) or a float lam"
+        )
+    if lam in ("cv", "auto") and not isinstance(est.cv, numbers.Integral):
+        raise ValueError(
+            f"{name} on Dask collections takes an int cv (each row's fold drawn on "
+            f"the workers); got cv={est.cv!r}, whose splits would need the row "
+            "indices on the client. Use an int cv or lam='holdout'"
+        )
     return n_gates, lam
+
+
+def _splits(est, prob, mode, seed):
+    """The held-out problems of a lam mode ("auto": "cv" up to _AUTO_CV_ROWS rows, as
+    in memory, "holdout" above) and the mode used."""
+    if mode == "auto":
+        mode = "cv" if prob.n <= _est._AUTO_CV_ROWS else "holdout"
+    splits = (
+        [dict(fold=(k, est.cv)) for k in range(est.cv)]
+        if mode == "cv"
+        else [dict(fraction=est.validation_fraction)]
+    )
+    parts = []
+    for split in splits:
+        try:
+            part = prob.split(seed, **split)
+            empty = not part._last[4][1] > 0
+        except ValueError:  # the training rows carry no weight
+            empty = True
+        if empty:
+            raise ValueError(
+                f"lam={mode!r}: a held-out split leaves no rows (or no weight) to fit "
+                f"or to validate on ({prob.n} samples); use a float lam, fewer folds "
+                "or another validation_fraction"
+            )
+        parts.append(part)
+    return mode, parts
+
+
+def _select_lam(est, prob, mode, seed):
+    """Pick lam as :meth:`_GatedReLUBase._select_lam` does, on held-out rows drawn on
+    the workers; returns (lam, grid, scores, mode used, passes over the data)."""
+    lmax = _lambda_max(prob)
+    if lmax == 0:
+        return None, None, None, mode, 0
+    lams, patience = _est._scoring_grid(lmax, est.n_lams, est.eps)
+    mode, parts = _splits(est, prob, mode, seed)
+    scores = np.full((len(parts), lams.size), np.inf)
+    tol = max(est.tol, _est._SCORING_TOL)
+    for k, part in enumerate(parts):
+        stop = _est._PathStop(patience)
+
+        def scored(j, res, val, k=k, part=part, stop=stop):
+            # the squared loss's value on the held-out rows, as datafit.value
+            scores[k, j] = part.value_out(0.5 * val[0] / val[1])
+            return stop(j, scores[k, j])
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _path(part, lams, tol, est.max_iter, _MAX_PASSES, est.verbose, stop=scored)
+    lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
+    return lam, lams, mean, mode, sum(part.n_passes for part in parts)
 
 
 def _with_bias(X, neuron_bias):
@@ -63,20 +129,39 @@ def _targets(y, rows, name="y"):
 
 
 def _fit(est, X, y, sample_weight, one_d):
-    """Sample gates, solve at the given lam, set the fitted attributes."""
+    """Sample gates, choose lam when asked, solve on all rows, set the fitted
+    attributes."""
     n_gates, lam = _check(est)
+    seed = _seed(est.random_state)
     Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias))
-    arr = sample_arrangement(Xt, n_gates, seed=_seed(est.random_state))
-    res = solve(
-        Xt,
-        y,
-        arr,
-        lam,
-        tol=est.tol,
-        max_iter=est.max_iter,
-        verbose=est.verbose >= 2,
-        sample_weight=sample_weight,
-        fit_intercept=est.fit_intercept,
+    arr = sample_arrangement(Xt, n_gates, seed=seed)
+    prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
+    W0 = np.zeros((prob.p, prob.d, prob.c))
+    est.lams_ = est.lam_scores_ = est.objective_history_ = None
+    est.lam_selection_ = None
+    split_passes = 0
+    if isinstance(lam, str):
+        lam, est.lams_, est.lam_scores_, est.lam_selection_, split_passes = _select_lam(
+            est, prob, lam, seed
+        )
+        if lam is None:  # W = 0 for every lam: any value gives the null model
+            lam = 1.0
+        elif lam != est.lams_[0]:
+            # the path on all rows down to lam at the scoring tolerance, as in memory
+            lams = est.lams_[: int(np.flatnonzero(est.lams_ == lam)[0])]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                path = _path(
+                    prob,
+                    lams,
+                    max(est.tol, _est._SCORING_TOL),
+                    est.max_iter,
+                    _MAX_PASSES,
+                    False,
+                )
+            W0 = prob.check_coef(path.results[-1])
+    res, _ = _solve_problem(
+        prob, lam, W0, est.tol, est.max_iter, _MAX_PASSES, est.verbose >= 2
     )
     W = np.asarray(res.coef).reshape(arr.p, Xt.shape[1], -1)
     est.n_features_in_ = int(Xt.shape[1] - bool(est.neuron_bias))
@@ -87,13 +172,12 @@ def _fit(est, X, y, sample_weight, one_d):
     est.coef_ = W
     est.intercept_ = res.intercept
     est.lam_ = float(lam)
-    est.lams_ = est.lam_scores_ = est.objective_history_ = est.lam_selection_ = None
     est.eta_ = _group_norms(W)
     est.n_active_neurons_ = int(np.count_nonzero(est.eta_))
     est.dual_gap_ = float(res.gap)
     est.objective_ = float(res.objective)
     est.n_iter_ = int(res.n_iter)
-    est.n_passes_ = int(res.n_passes)
+    est.n_passes_ = int(prob.n_passes + split_passes)
     est._publish(one_d)
     return est
 

@@ -273,17 +273,25 @@ class _DaskProblem:
         self.n_passes += 1
         return sy / s if s > 0 else np.zeros(self.c)
 
-    def split(self, seed, fraction):
-        """(train, validation score weights) problems of a held-out split: the same
-        data and masks, row weights times 1 - v (train) with ``v`` the validation rows
-        (each row with probability ``fraction``, from the seed and the chunk's
-        position); the returned problem scores ``sum s v ||R||^2 / sum s v`` in its
-        gradient passes."""
+    def split(self, seed, fraction=None, fold=None):
+        """The problem of a held-out split: the same data and masks, row weights
+        times 1 - v (train) with ``v`` the validation rows, drawn on the workers from
+        the seed and the chunk's position -- each row with probability ``fraction``,
+        or with ``fold = (k, n_folds)`` the rows of fold k (each row's fold uniform,
+        the same draws for every k). The returned problem scores
+        ``(sum s v ||R||^2, sum s v)`` in its gradient passes (the last entry of its
+        solves' results). Its setup costs a pass."""
         base = self.weights if self.weights is not None else [None] * len(self.data)
-        val = [
-            dask.delayed(_chunks.holdout_rows, pure=True)(r, seed, k, fraction)
-            for k, r in enumerate(self.rows)
-        ]
+        if fold is None:
+            val = [
+                dask.delayed(_chunks.holdout_rows, pure=True)(r, seed, k, fraction)
+                for k, r in enumerate(self.rows)
+            ]
+        else:
+            val = [
+                dask.delayed(_chunks.fold_rows, pure=True)(r, seed, k, fold[1], fold[0])
+                for k, r in enumerate(self.rows)
+            ]
         train = [
             dask.delayed(_train_weights, pure=True)(s, v) for s, v in zip(base, val)
         ]
