@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
-from ._kare import kare, select_lambda_kare
+from ._kare import _lam_grid_ntk, kare, select_lambda_kare
 from ._kernels import mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._progress import progress
@@ -1220,13 +1220,6 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 # --------------------------------------------------------------------------- NTK
 
 _NTK_LAM_MODES = ("kare", "cv")
-
-
-def _lam_grid_ntk(ev, n, n_lams, eps):
-    """lam from 10 times the mean eigenvalue of K/n down to eps times it (the default
-    grid of :func:`select_lambda_kare` for eps = 1e-6)."""
-    mean = max(float(ev.mean()) / n, np.finfo(float).tiny)
-    return mean * np.logspace(1, np.log10(eps), n_lams)
 
 
 class _WeightedRidge:

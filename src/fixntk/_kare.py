@@ -164,6 +164,13 @@ def _edge_message(ev, lam, edge):
     )
 
 
+def _lam_grid_ntk(ev, n, n_lams, eps):
+    """lam from 10 times the mean eigenvalue of K/n down to eps times it (the default
+    grid of :func:`select_lambda_kare` for eps = 1e-6)."""
+    mean = max(float(ev.mean()) / n, np.finfo(float).tiny)
+    return mean * np.logspace(1, np.log10(eps), n_lams)
+
+
 def select_lambda_kare(
     K: ArrayLike, y: ArrayLike, lams: ArrayLike | None = None, n_lams: int = 50
 ) -> KareSelection:
