@@ -5,6 +5,7 @@ weights and an output intercept) is one call of the compiled working-set BCD; ot
 datafits run the proximal Newton loop of :mod:`fixntk._prox_newton` around it.
 """
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -210,7 +211,15 @@ class _Problem:
 
     # -- units -----------------------------------------------------------------------
     def lam_in(self, lam):
-        return lam / (self.sx * self.sy) if not self.degenerate else lam
+        if self.degenerate:
+            return lam
+        out = lam / self.sx / self.sy  # sx sy itself may underflow
+        if not (math.isfinite(out) and (out > 0 or lam == 0)):
+            raise ValueError(
+                f"lam = {lam:.3g} leaves the range of double precision at unit scale "
+                f"(|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); rescale X or y"
+            )
+        return out
 
     def coef_in(self, W):
         return W * (self.sx / self.sy) if not self.degenerate else W
@@ -703,9 +712,9 @@ def _lambda_max(prob):
     )
     with np.errstate(over="ignore"):
         lmax = lmax_s * prob.sx * prob.sy
-    if not np.isfinite(lmax):
+    if not np.isfinite(lmax) or (lmax_s > 0 and lmax < np.finfo(np.float64).tiny):
         raise ValueError(
-            f"lambda_max ({lmax_s:.3g} x {prob.sx:.3g} x {prob.sy:.3g}) exceeds the "
+            f"lambda_max ({lmax_s:.3g} x {prob.sx:.3g} x {prob.sy:.3g}) leaves the "
             "range of double precision; rescale X or y"
         )
     return lmax
