@@ -5,24 +5,28 @@ per entry point, holding what it computes from ``(X s, y s)`` and the power of s
 which each output scales (None: unchanged exactly, e.g. masks and labels). Laws, with
 the objective in units of y^2:
 
-- group lasso, ReLU program, IRLS, MKL objective: coefficients and kernel weights eta
-  unchanged, ``lam`` (an input) as s^2, objectives, gaps and ``lambda_max`` as s^2,
-  predictions and constraint values ``X v`` as s;
+- group lasso (squared loss), ReLU program, IRLS, MKL objective: coefficients and
+  kernel weights eta unchanged, ``lam`` (an input) as s^2, objectives, gaps and
+  ``lambda_max`` as s^2, predictions, output intercepts and constraint values ``X v``
+  as s (with sample weights too: they do not scale);
+- the logistic, multinomial and Poisson losses: their targets do not scale, so X alone
+  is scaled: ``lam`` and ``lambda_max`` as s, coefficients as 1/s, objectives, gaps
+  and intercepts unchanged;
 - kernels as s^2 at fixed eta; kernel ridge and KARE with ``lam`` in kernel units
   (scaling as s^2): dual coefficients as 1/s, predictions as s, KARE (a squared error)
   as s^2;
 - classifiers (labels do not scale): decision values unchanged, with kernel ridge's
-  ``lam`` scaling as s^2 and the group-lasso ``lam`` of the ReLU classifier as s;
+  ``lam`` scaling as s^2 and the group-lasso ``lam`` of the classifiers as s;
 - arrangements and NTK weights (signs only): unchanged exactly.
 
-Estimators are fitted with ``fit_intercept=False``: the column of ones does not scale
-with X, so with it the model itself changes with s.
+Estimators are fitted with ``neuron_bias=False``: the column of ones does not scale
+with X, so with it the model itself changes with s. The output intercept
+(``fit_intercept``) does scale, as y, and is in the table.
 
 Each row is checked against s = 1 for s from 1e-150 to 1e150 (the entries compute at
-unit scale inside; see fixntk._scale), and at 1e-200 and 1e200, where s^2 leaves
-double precision, for a clear refusal instead of a silent wrong answer. Rows for
-``solve``, ``solve_path``, ``lambda_max``, ``objective``, ``duality_gap`` and the gated
-ReLU estimators belong here too.
+unit scale inside; see fixntk._scale and fixntk._solver._Problem), and at 1e-200 and
+1e200, where s^2 leaves double precision, for a clear refusal instead of a silent
+wrong answer.
 """
 
 import warnings
@@ -429,6 +433,35 @@ def _ntk_regressor_cv(s):
     return {"predict": est.predict(Z * s), "lam": est.lam_}
 
 
+def _relu_regressor_cv(s):
+    X, y, Z, *_ = data()
+    est = fixntk.ReLURegressor(
+        n_gates=20, lam="cv", cv=3, n_lams=4, neuron_bias=False, random_state=3
+    )
+    _quiet(lambda: est.fit(X * s, y * s))
+    return {"predict": est.predict(Z * s), "lam": est.lam_}
+
+
+def _ntk_classifier_kare(s):
+    X, _, Z, *_, labels, _, _ = data()
+    est = fixntk.NTKClassifier(lam="kare", **NO_BIAS)
+    _quiet(lambda: est.fit(X * s, labels))
+    return {"decision": est.decision_function(Z * s), "lam": est.lam_}
+
+
+def _path_display(s):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y, _, arr, *_ = data()
+    path = _quiet(lambda: fixntk.solve_path(X * s, y * s, arr, n_lams=4, tol=TOL))
+    disp = fixntk.RegularizationPathDisplay.from_path(path)
+    plt.close("all")
+    return {"lams": disp.lams, "norms": disp.norms}
+
+
 _GATED = {"predict": 1, "lam": 2, "coef": 0, "intercept": 1, "network": 1}
 _GATED_CLS = {"decision": 0, "proba": 0, "lam": 1}
 
@@ -537,6 +570,10 @@ ENTRIES = {
         {"predict": 1, "lam": 2, "kare": 2},
     ),
     "NTKRegressor(lam='cv')": (_ntk_regressor_cv, {"predict": 1, "lam": 2}),
+    "NTKClassifier(lam='kare')": (_ntk_classifier_kare, {"decision": 0, "lam": 2}),
+    "GatedReLURegressor(lam='holdout')": (_gated_regressor("holdout"), _GATED),
+    "ReLURegressor(lam='cv')": (_relu_regressor_cv, {"predict": 1, "lam": 2}),
+    "RegularizationPathDisplay.from_path": (_path_display, {"lams": 2, "norms": 0}),
 }
 
 # Outputs at round-off level (a converged solver's duality gap, a constraint

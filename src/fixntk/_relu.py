@@ -960,7 +960,7 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
                 for s in (0, 1):
                     # a projection certified below the current best stops early
                     best = max(best, prob.ratio(s, i, G[i], floor=best))
-    return float(best * units.sx * units.sy)
+    return float(units.lam_out(best))
 
 
 def relu_objective(

@@ -38,8 +38,28 @@ class Units:
         self.sy = 1.0 if Y is None else unit(Y)
 
     def lam(self, lam):
-        """Group-lasso ``lam`` in the unit problem."""
-        return lam / self.sx / self.sy
+        """Group-lasso ``lam`` in the unit problem; a clear error if it leaves the
+        range of double precision there."""
+        with np.errstate(over="ignore", under="ignore"):
+            out = lam / self.sx / self.sy
+        if not (np.isfinite(out) and (out > 0 or lam == 0)):
+            raise ValueError(
+                f"lam = {lam:.3g} leaves the range of double precision at unit scale "
+                f"(|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); rescale X or y"
+            )
+        return out
+
+    def lam_out(self, lam):
+        """A group-lasso ``lam`` (e.g. lambda_max) back from the unit problem; a clear
+        error if it leaves the range of double precision."""
+        with np.errstate(over="ignore", under="ignore"):
+            out = lam * self.sx * self.sy
+        if not (np.isfinite(out) and (out >= np.finfo(np.float64).tiny or lam == 0)):
+            raise ValueError(
+                f"lam ({lam:.3g} x {self.sx:.3g} x {self.sy:.3g}) leaves the range of "
+                "double precision; rescale X or y"
+            )
+        return out
 
     def coef_in(self, W):
         """Coefficients (or kernel weights eta) into the unit problem."""
