@@ -462,6 +462,35 @@ def _path_display(s):
     return {"lams": disp.lams, "norms": disp.norms}
 
 
+def _dask_program(s):
+    """fixntk.dask (synchronous scheduler, 3 row chunks) on the squared program with
+    sample weights and an intercept."""
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    import fixntk.dask
+
+    X, y, _, _, _, _, lam, _ = data()
+    kw = {"sample_weight": da.from_array(weights(), chunks=25), "fit_intercept": True}
+    with dask.config.set(scheduler="synchronous"):
+        Xd, yd = da.from_array(X * s, chunks=(25, 4)), da.from_array(y * s, chunks=25)
+        arr = fixntk.dask.sample_arrangement(Xd, 20, seed=3)
+        res = _quiet(lambda: fixntk.dask.solve(Xd, yd, arr, lam * s * s, tol=TOL, **kw))
+        path = _quiet(
+            lambda: fixntk.dask.solve_path(
+                Xd, yd, arr, n_lams=3, eps=0.1, tol=TOL, **kw
+            )
+        )
+        return {
+            "lambda_max": fixntk.dask.lambda_max(Xd, yd, arr, **kw),
+            "objective": res.objective,
+            "coef": res.coef,
+            "intercept": res.intercept,
+            "gap": res.gap,
+            "path.lams": path.lams,
+            "path.gaps": path.gaps,
+        }
+
+
 _GATED = {"predict": 1, "lam": 2, "coef": 0, "intercept": 1, "network": 1}
 _GATED_CLS = {"decision": 0, "proba": 0, "lam": 1}
 
@@ -574,6 +603,18 @@ ENTRIES = {
     "GatedReLURegressor(lam='holdout')": (_gated_regressor("holdout"), _GATED),
     "ReLURegressor(lam='cv')": (_relu_regressor_cv, {"predict": 1, "lam": 2}),
     "RegularizationPathDisplay.from_path": (_path_display, {"lams": 2, "norms": 0}),
+    "fixntk.dask: lambda_max, solve, solve_path (sample_weight, fit_intercept)": (
+        _dask_program,
+        {
+            "lambda_max": 2,
+            "objective": 2,
+            "coef": 0,
+            "intercept": 1,
+            "gap": "gap",
+            "path.lams": 2,
+            "path.gaps": "gap",
+        },
+    ),
 }
 
 # Outputs at round-off level (a converged solver's duality gap, a constraint

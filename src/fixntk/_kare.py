@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._ridge import resolved_spectrum
-from ._scale import unit
+from ._scale import unit, value_out
 from ._validation import _as_float_array, check_int, check_positive, check_targets
 
 __all__ = ["kare", "select_lambda_kare", "KareSelection"]
@@ -88,14 +88,7 @@ class _Spectrum:
         q = lams / (self.ev[None, :] + lams)  # (n_lams, n)
         n = self.ev.size
         curve = n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
-        with np.errstate(over="ignore"):
-            curve = curve * self.sy * self.sy
-        if not np.isfinite(curve).all():
-            raise ValueError(
-                "KARE (in units of y^2) exceeds the range of double precision "
-                f"(|y| up to {self.sy:.3g}); rescale y"
-            )
-        return curve
+        return value_out(curve, self.sy)  # in units of y^2
 
 
 def _check_lams(lam, name):

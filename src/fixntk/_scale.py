@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-__all__ = ["unit", "Units", "norms"]
+__all__ = ["unit", "Units", "norms", "lam_in", "lam_out", "coef_out", "value_out"]
 
 
 def unit(A):
@@ -38,44 +38,22 @@ class Units:
         self.sy = 1.0 if Y is None else unit(Y)
 
     def lam(self, lam):
-        """Group-lasso ``lam`` in the unit problem; a clear error if it leaves the
-        range of double precision there."""
-        with np.errstate(over="ignore", under="ignore"):
-            out = lam / self.sx / self.sy
-        if not (np.isfinite(out) and (out > 0 or lam == 0)):
-            raise ValueError(
-                f"lam = {lam:.3g} leaves the range of double precision at unit scale "
-                f"(|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); rescale X or y"
-            )
-        return out
+        """Group-lasso ``lam`` in the unit problem (:func:`lam_in`)."""
+        return lam_in(lam, self.sx, self.sy)
 
     def lam_out(self, lam):
-        """A group-lasso ``lam`` (e.g. lambda_max) back from the unit problem; a clear
-        error if it leaves the range of double precision."""
-        with np.errstate(over="ignore", under="ignore"):
-            out = lam * self.sx * self.sy
-        if not (np.isfinite(out) and (out >= np.finfo(np.float64).tiny or lam == 0)):
-            raise ValueError(
-                f"lam ({lam:.3g} x {self.sx:.3g} x {self.sy:.3g}) leaves the range of "
-                "double precision; rescale X or y"
-            )
-        return out
+        """A group-lasso ``lam`` (e.g. lambda_max) back from the unit problem
+        (:func:`lam_out`)."""
+        return lam_out(lam, self.sx, self.sy)
 
     def coef_in(self, W):
         """Coefficients (or kernel weights eta) into the unit problem."""
         return np.asarray(W) * (self.sx / self.sy)
 
     def coef_out(self, W):
-        """Coefficients (or kernel weights eta) back from the unit problem; a clear
-        error if they exceed double precision."""
-        with np.errstate(over="ignore"):
-            out = np.asarray(W) * (self.sy / self.sx)
-        if not np.isfinite(out).all():
-            raise ValueError(
-                "the solution's coefficients exceed the range of double precision "
-                f"(|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); rescale X or y"
-            )
-        return out
+        """Coefficients (or kernel weights eta) back from the unit problem
+        (:func:`coef_out`)."""
+        return coef_out(W, self.sx, self.sy)
 
     def kernel_coef_out(self, A):
         """Dual coefficients of a kernel model (``f = K(., X) A``, K scaling as sx^2,
@@ -93,15 +71,8 @@ class Units:
 
     def value_out(self, value):
         """An objective, gap or squared error (units of y^2) back from the unit
-        problem; a clear error if it exceeds double precision."""
-        with np.errstate(over="ignore"):
-            out = value * self.sy * self.sy
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                "the objective (in units of y^2) exceeds the range of double "
-                f"precision (|y| up to {self.sy:.3g}); rescale y"
-            )
-        return out
+        problem (:func:`value_out`)."""
+        return value_out(value, self.sy)
 
     def kernel_lam_in(self, lam):
         """A kernel ridge ``lam`` (kernel units, as |X|^2) into the unit problem; a
@@ -126,6 +97,60 @@ class Units:
                 f"precision (|X| up to {self.sx:.3g}); rescale X"
             )
         return out
+
+
+def lam_in(lam, sx, sy):
+    """A group-lasso ``lam`` in the problem on ``X / sx``, ``y / sy``: ``lam / (sx
+    sy)``, divided in turn (the product sx sy may underflow); a clear error if it
+    leaves the range of double precision."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = lam / sx / sy
+    if not (np.isfinite(out) and (out > 0 or lam == 0)):
+        raise ValueError(
+            f"lam = {lam:.3g} leaves the range of double precision at unit scale "
+            f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
+        )
+    return out
+
+
+def lam_out(lam, sx, sy):
+    """A group-lasso ``lam`` of the problem on ``X / sx``, ``y / sy`` back in the
+    caller's units, ``lam sx sy``; a clear error if it leaves double precision."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = lam * sx * sy
+    if not (np.isfinite(out) and (out >= np.finfo(np.float64).tiny or lam == 0)):
+        raise ValueError(
+            f"lam ({lam:.3g} x {sx:.3g} x {sy:.3g}) leaves the range of double "
+            "precision; rescale X or y"
+        )
+    return out
+
+
+def coef_out(W, sx, sy):
+    """Coefficients (or kernel weights eta) of the problem on ``X / sx``, ``y / sy``
+    back in the caller's units, ``W sy / sx``; a clear error if they exceed double
+    precision."""
+    with np.errstate(over="ignore"):
+        out = np.asarray(W) * (sy / sx)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            "the solution's coefficients exceed the range of double precision "
+            f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
+        )
+    return out
+
+
+def value_out(value, sy):
+    """An objective, gap or squared error of the problem on ``y / sy`` (units of y^2)
+    back in the caller's units; a clear error if it exceeds double precision."""
+    with np.errstate(over="ignore"):
+        out = value * sy * sy
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            "the objective (in units of y^2) exceeds the range of double "
+            f"precision (|y| up to {sy:.3g}); rescale y"
+        )
+    return out
 
 
 def norms(W):
