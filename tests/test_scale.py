@@ -187,6 +187,15 @@ def _kare_kernel_classifier(s):
     return {"decision": est.decision_function(Z * s), "lam": est.lam_}
 
 
+def _kare_kernel_regressor_lam(s):
+    X, y, Z, *_, lam_k = data()
+    est = fixntk.KAREKernelRegressor(
+        n_gates=20, lam=lam_k * s * s, neuron_bias=False, max_iter=4, random_state=3
+    )
+    _quiet(lambda: est.fit(X * s, y * s))
+    return {"predict": est.predict(Z * s), "eta": est.eta_}
+
+
 def _solve_relu(s):
     X, y, _, arr, _, _, lam, _ = data()
     res = _quiet(lambda: fixntk.solve_relu(X * s, y * s, arr, lam * s * s, tol=TOL))
@@ -530,6 +539,10 @@ ENTRIES = {
     "NTKClassifier": (_ntk_classifier, {"decision": 0, "predict": None}),
     "KAREKernelRegressor": (_kare_kernel_regressor, {"predict": 1, "lam": 2, "eta": 0}),
     "KAREKernelClassifier": (_kare_kernel_classifier, {"decision": 0, "lam": 2}),
+    "KAREKernelRegressor(lam=float)": (
+        _kare_kernel_regressor_lam,
+        {"predict": 1, "eta": 0},
+    ),
     "solve_relu": (
         _solve_relu,
         {
