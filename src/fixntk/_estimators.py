@@ -31,6 +31,7 @@ from ._kernels import mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._progress import progress
 from ._ridge import PSDRidge, psd_eigh
+from ._scale import Units, norms
 from ._solver import _intercept_at, _Problem, lambda_max, solve
 from ._validation import check_int, check_lam, check_positive, check_sample_weight
 from .datafits import get_datafit
@@ -163,8 +164,9 @@ def _holdout(n, fraction, seed, labels=None):
 
 
 def _group_norms(W):
-    """||w_i|| (Frobenius over (d,) or (d, c)) for coef of shape (p, d) or (p, d, c)."""
-    return np.sqrt((W.reshape(W.shape[0], -1) ** 2).sum(axis=1))
+    """||w_i|| (Frobenius over (d,) or (d, c)) for coef of shape (p, d) or (p, d, c),
+    with no overflow or underflow of the squares (:func:`fixntk._scale.norms`)."""
+    return norms(W)
 
 
 def _gated_forward(X, W, gates=None, masks=None):
@@ -1324,8 +1326,13 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier), "
             "which never form an n x n matrix",
         )
-        K = ntk_kernel(Xt)
-        ridge = _WeightedRidge(K, Y, sample_weight, self.fit_intercept)
+        # fitted at unit scale (fixntk._scale): the kernel on Xt / sx, targets Y / sy;
+        # lam (kernel units) maps as sx^2, dual coefficients as sy / sx^2, the
+        # intercept as sy, KARE and squared errors as sy^2
+        units = Units(Xt, Y)
+        Xu, Yu = Xt / units.sx, Y / units.sy
+        K = ntk_kernel(Xu)
+        ridge = _WeightedRidge(K, Yu, sample_weight, self.fit_intercept)
         eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
@@ -1335,11 +1342,11 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 sel = select_lambda_kare(ridge.kare_kernel(), ridge.Y, lams=lams)
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
                 lam, scores = float(sel.lam), gcv * np.asarray(sel.kare)
-                self.kare_ = float(scores[sel.index])
+                self.kare_ = float(units.value_out(scores[sel.index]))
             else:
                 scores = _ntk_cv_scores(
-                    Xt,
-                    Y,
+                    Xu,
+                    Yu,
                     sample_weight,
                     self.fit_intercept,
                     lams,
@@ -1349,20 +1356,31 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                     self.verbose,
                 )
                 lam = float(lams[int(np.argmin(scores))])
-            self.lams_, self.lam_scores_ = lams, scores
-        A, b = ridge.solve(eig, lam, Y, K)
+            self.lams_ = units.kernel_lam_out(lams)
+            self.lam_scores_ = units.value_out(scores)
+        else:
+            lam = units.kernel_lam_in(lam)
+        A, b = ridge.solve(eig, lam, Yu, K)
         self.X_fit_ = Xt
-        self.dual_coef_ = A
-        self.intercept_ = b
-        self.lam_ = float(lam)
+        self.dual_coef_ = units.kernel_coef_out(A)
+        self.intercept_ = b * units.sy
+        self.lam_ = float(units.kernel_lam_out(lam))
         if not isinstance(self.lam, str) or self.lam == "cv":
             gcv = n / ridge.K.shape[0]
-            self.kare_ = gcv * float(kare(ridge.kare_kernel(), ridge.Y, lam))
+            kare_u = gcv * float(kare(ridge.kare_kernel(), ridge.Y, lam))
+            self.kare_ = float(units.value_out(kare_u))
         # MKL objective of the NTK's weights (they sum to 1): an upper bound on the
-        # gated ReLU objective at the same lam (for unit weights, no intercept)
-        self.objective_ = float(
-            0.5 * lam * (ridge.system(eig, lam).quad(ridge.Y) + 1.0)
-        )
+        # gated ReLU objective at the same lam (for unit weights, no intercept); in
+        # the caller's units 0.5 lam (y^T (K + n lam)^-1 y + 1)
+        quad = ridge.system(eig, lam).quad(ridge.Y)
+        with np.errstate(over="ignore"):
+            objective = 0.5 * lam * (quad * units.sy * units.sy + units.sx * units.sx)
+        if not np.isfinite(objective):
+            raise ValueError(
+                "objective_ exceeds the range of double precision "
+                f"(|X| up to {units.sx:.3g}, |y| up to {units.sy:.3g}); rescale X or y"
+            )
+        self.objective_ = float(objective)
         return self
 
     def _raw_predict(self, X):

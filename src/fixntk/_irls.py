@@ -24,6 +24,7 @@ from ._kernels import check_eta, masking_kernel, ntk_kernel
 from ._ntk import ntk_weights
 from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
+from ._scale import Units
 from ._solver import _prepare
 from ._threads import blas_threads
 from ._validation import (
@@ -416,8 +417,10 @@ def mkl_objective(
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
     eta = check_eta(eta, arr.p)
+    units = Units(X, Y)  # G is computed at unit scale (fixntk._scale)
+    X, Y, lam, eta = X / units.sx, Y / units.sy, units.lam(lam), units.coef_in(eta)
     ridge = PSDRidge(masking_kernel(X @ X.T, arr.masks, eta), X.shape[0] * lam)
-    return float(0.5 * lam * (ridge.quad(Y) + eta.sum()))
+    return float(units.value_out(0.5 * lam * (ridge.quad(Y) + eta.sum())))
 
 
 class _Newton:
@@ -615,6 +618,9 @@ def irls(
         raise ValueError(f"method must be 'auto', 'dual' or 'primal'; got {method!r}")
     if newton_tol is not None:
         newton_tol = check_positive(newton_tol, "newton_tol", allow_zero=True)
+    # computed at unit scale (fixntk._scale): eta and W in its units, F in units of y^2
+    units = Units(X, Y)
+    X, Y, lam_u = X / units.sx, Y / units.sy, units.lam(lam)
 
     K_ntk = None
     if ntk_group:
@@ -641,14 +647,25 @@ def irls(
     if s_w is not None:
         X, Y = X * a[:, None], Y * a[:, None]
     ridge = _KernelRidge(
-        X, Y, arr, lam, method, centre=a if fit_intercept else None, K_ntk=K_ntk
+        X, Y, arr, lam_u, method, centre=a if fit_intercept else None, K_ntk=K_ntk
     )
     # The loop alternates small factorisations with OpenMP kernels of the core:
     # threaded BLAS on matrices this small only adds contention.
     n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
     with blas_threads(n_blas):
         res = _irls_loop(
-            X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose
+            X,
+            Y,
+            arr,
+            lam_u,
+            ridge,
+            units.coef_in(eta0),
+            scale,
+            tol,
+            max_iter,
+            newton_tol,
+            verbose,
+            units.sy * units.sy,
         )
     st, history, mkl_history, gaps, n_newton, stalled, s, eta_start = res
 
@@ -675,23 +692,24 @@ def irls(
     ntk_eta, ntk_coef = 0.0, None
     if ntk_group:
         A = st.factor.coef(ridge.Y)
-        ntk_eta = float(ridge.norms(st)[-1])
-        ntk_coef = st.eta[-1] * (A[:, 0] if was_1d else A)
+        ntk_eta = float(units.coef_out(ridge.norms(st)[-1]))
+        ntk_coef = units.kernel_coef_out(st.eta[-1] * (A[:, 0] if was_1d else A))
         eta_start = eta_start[:-1]
+    b = b * units.sy  # the intercept is in units of y
     return IRLSResult(
-        coef=W[:, :, 0] if was_1d else W,
+        coef=units.coef_out(W[:, :, 0] if was_1d else W),
         intercept=float(b[0]) if was_1d else b,
-        eta=_group_norms(W),
-        objective=float(history[-1]),
-        gap=float(gap),
-        f0=float(f0),
+        eta=units.coef_out(_group_norms(W)),
+        objective=float(units.value_out(history[-1])),
+        gap=float(units.value_out(gap)),
+        f0=float(units.value_out(f0)),
         n_iter=len(history) - 1,
         converged=bool(converged),
-        history=np.asarray(history),
-        mkl_history=np.asarray(mkl_history),
-        gap_history=np.asarray(gaps),
+        history=units.value_out(np.asarray(history)),
+        mkl_history=units.value_out(np.asarray(mkl_history)),
+        gap_history=units.value_out(np.asarray(gaps)),
         scale=float(s),
-        eta_start=eta_start,
+        eta_start=units.coef_out(eta_start),
         eta0_kind=kind,
         method=ridge.method,
         n_newton=n_newton,
@@ -714,7 +732,11 @@ def _certificate(ridge, W, lam):
     return primal, dual
 
 
-def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose):
+def _irls_loop(
+    X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose, y2=1.0
+):
+    """The iteration on the unit-scale problem; ``y2`` maps its objectives back to
+    the caller's units for the log."""
     p = arr.p
     f0 = 0.5 * ridge.yy / X.shape[0]
     s = _best_scale(*ridge.spectrum(eta0), eta0.sum(), ridge.mu) if scale else 1.0
@@ -768,8 +790,8 @@ def _irls_loop(X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, ve
         bar.update()
         if say is not None:
             say(
-                f"irls: step {it + 1:5d} {kind:>8}  objective {F:.10e}  "
-                f"gap {gaps[-1]:.3e}"
+                f"irls: step {it + 1:5d} {kind:>8}  objective {F * y2:.10e}  "
+                f"gap {gaps[-1] * y2:.3e}"
             )
     bar.close()
     return st, history, mkl_history, gaps, n_newton, stalled, s, eta_start

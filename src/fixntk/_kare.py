@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._ridge import resolved_spectrum
+from ._scale import unit, value_out
 from ._validation import _as_float_array, check_int, check_positive, check_targets
 
 __all__ = ["kare", "select_lambda_kare", "KareSelection"]
@@ -40,37 +41,54 @@ def _check_kernel(K, y):
     if not np.isfinite(K).all():
         raise ValueError("K contains NaN or infinity")
     scale = float(np.abs(K).max())
-    if np.abs(K - K.T).max() > 1e-8 * max(scale, 1e-300):
+    if np.abs(K - K.T).max() > 1e-8 * scale:
         raise ValueError(
             "K must be symmetric (a kernel Gram matrix on the training set)"
         )
     Y, _ = check_targets(y, K.shape[0])
-    return 0.5 * (K + K.T), Y
+    return 0.5 * K + 0.5 * K.T, Y
 
 
-def _spectrum(K, Y):
-    """Eigenvalues of K / n and the squared projections of Y on its eigenvectors.
+class _Spectrum:
+    """KARE of a kernel K and targets Y at any lam, from one eigendecomposition.
 
-    Eigenvalues below the round-off level of K count as zeros
-    (:func:`fixntk._ridge.resolved_spectrum`): as lam -> 0, KARE then tends to that of
-    the least-squares fit instead of following round-off."""
-    n = K.shape[0]
-    ev, U = linalg.eigh(K / n, check_finite=False)
-    if ev[0] < -1e-8 * max(abs(ev[-1]), 1e-300):
-        raise ValueError(
-            "K is not positive semi-definite (smallest eigenvalue of K/n "
-            f"{ev[0]:.3g}); "
-            "KARE needs a kernel matrix"
-        )
-    return resolved_spectrum(ev), ((U.T @ Y) ** 2).sum(axis=1)
+    Holds the eigenvalues of ``K / (n t)`` (``t = unit(K)``, so they are of unit scale
+    whatever the scale of K), those below the round-off level counted as zeros
+    (:func:`fixntk._ridge.resolved_spectrum`: as lam -> 0, KARE then tends to that of
+    the least-squares fit instead of following round-off), and the squared projections
+    of ``Y / sy`` on the eigenvectors.
+    """
 
+    def __init__(self, K, Y):
+        n = K.shape[0]
+        self.t, self.sy = unit(K), unit(Y)
+        ev, U = linalg.eigh(K / self.t / n, check_finite=False)
+        if ev[0] < -1e-8 * max(abs(ev[-1]), 1e-300):
+            raise ValueError(
+                "K is not positive semi-definite (smallest eigenvalue of K/n "
+                f"{ev[0] * self.t:.3g}); "
+                "KARE needs a kernel matrix"
+            )
+        self.ev = resolved_spectrum(ev)
+        self.proj = ((U.T @ (Y / self.sy)) ** 2).sum(axis=1)
 
-def _kare_curve(ev, proj, lams):
-    n = ev.size
-    inv = 1.0 / (ev[None, :] + lams[:, None])  # (n_lams, n)
-    num = (proj[None, :] * inv**2).sum(axis=1) / n
-    den = (inv.sum(axis=1) / n) ** 2
-    return num / den
+    def mean(self):
+        """The mean eigenvalue of K / n."""
+        return float(self.ev.mean()) * self.t
+
+    def kare(self, lams):
+        r"""KARE at each lam of the 1-d array ``lams`` (kernel units).
+
+        With :math:`q_j = \lambda / (\mathrm{ev}_j + \lambda) \in (0, 1]`,
+        :math:`\mathrm{KARE} = n \sum_j \mathrm{proj}_j\, q_j^2 / (\sum_j q_j)^2`
+        (the definition multiplied through by :math:`\lambda^2`): no power of an
+        eigenvalue or of lam is formed, so nothing overflows or underflows.
+        """
+        lams = np.asarray(lams, dtype=np.float64)[:, None] / self.t
+        q = lams / (self.ev[None, :] + lams)  # (n_lams, n)
+        n = self.ev.size
+        curve = n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
+        return value_out(curve, self.sy)  # in units of y^2
 
 
 def _check_lams(lam, name):
@@ -129,7 +147,7 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
     """
     K, Y = _check_kernel(K, y)
     arr, lams = _check_lams(lam, "lam")
-    values = _kare_curve(*_spectrum(K, Y), lams)
+    values = _Spectrum(K, Y).kare(lams)
     return float(values[0]) if arr.ndim == 0 else values
 
 
@@ -138,29 +156,30 @@ _EXTEND = 1e3  # the default grid grows by this factor at a reached edge ...
 _MAX_EXTEND = 4  # ... at most this many times
 
 
-def _ridgeless(ev, lam):
+def _ridgeless(spectrum, lam):
     """True when lam is so far below the spectrum of K/n that KARE cannot change
     below it (relative change below about 2 * _RIDGELESS): the ridgeless limit."""
-    return lam <= _RIDGELESS * float(ev[0])
+    return lam / spectrum.t <= _RIDGELESS * float(spectrum.ev[0])
 
 
-def _grid_edge(ev, lams, best):
+def _grid_edge(spectrum, lams, best):
     """None, or "largest" / "smallest": the grid end that holds the minimiser when
     a wider grid could hold a smaller KARE (the ridgeless end does not count)."""
     if lams.size <= 2 or best not in (0, lams.size - 1):
         return None
     if best == 0:
         return "largest"
-    return None if _ridgeless(ev, lams[-1]) else "smallest"
+    return None if _ridgeless(spectrum, lams[-1]) else "smallest"
 
 
-def _edge_message(ev, lam, edge):
+def _edge_message(spectrum, lam, edge):
     """Where on the spectrum of K/n the selected lam at a grid's ``edge`` lies."""
+    ev = spectrum.ev  # of K / (n t): the ratios below do not depend on t
     mean = max(float(ev.mean()), np.finfo(float).tiny)
     return (
         f"the smallest KARE is at the {edge} lam of the grid ({lam:.3g}, "
-        f"{lam / mean:.3g} times the mean eigenvalue of K/n, whose smallest is "
-        f"{ev[0] / mean:.3g} times it)"
+        f"{lam / spectrum.t / mean:.3g} times the mean eigenvalue of K/n, whose "
+        f"smallest is {ev[0] / mean:.3g} times it)"
     )
 
 
@@ -230,27 +249,28 @@ def select_lambda_kare(
     because the kernel generalises (see :func:`kare_mkl`).
     """
     K, Y = _check_kernel(K, y)
-    ev, proj = _spectrum(K, Y)
+    spectrum = _Spectrum(K, Y)
     if lams is None:
         n_lams = check_int(n_lams, "n_lams", 2)
-        top = float(ev.mean())
+        top = spectrum.mean()
         if top <= 0:
             raise ValueError("K is zero: there is no regularisation to choose")
         lams = top * np.logspace(1, -6, n_lams)
         for _ in range(_MAX_EXTEND):  # a reached edge: extend the grid past it
-            edge = _grid_edge(ev, lams, int(np.argmin(_kare_curve(ev, proj, lams))))
-            if edge is None or (edge == "largest" and lams[0] >= ev[-1] / _RIDGELESS):
+            edge = _grid_edge(spectrum, lams, int(np.argmin(spectrum.kare(lams))))
+            top_ev = spectrum.ev[-1] * spectrum.t
+            if edge is None or (edge == "largest" and lams[0] >= top_ev / _RIDGELESS):
                 break  # past the top of the spectrum, KARE is the null model's
             lams = lams * (_EXTEND if edge == "largest" else 1 / _EXTEND)
     else:
         _, lams = _check_lams(lams, "lams")
         lams = np.sort(lams)[::-1]
-    curve = _kare_curve(ev, proj, lams)
+    curve = spectrum.kare(lams)
     best = int(np.argmin(curve))
-    edge = _grid_edge(ev, lams, best)
+    edge = _grid_edge(spectrum, lams, best)
     if edge is not None:
         warnings.warn(
-            _edge_message(ev, lams[best], edge) + "; widen the grid",
+            _edge_message(spectrum, lams[best], edge) + "; widen the grid",
             UserWarning,
             stacklevel=2,
         )

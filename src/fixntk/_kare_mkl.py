@@ -26,14 +26,14 @@ from ._irls import _starting_weights
 from ._kare import (
     _edge_message,
     _grid_edge,
-    _kare_curve,
     _lam_grid_ntk,
-    _spectrum,
+    _Spectrum,
     select_lambda_kare,
 )
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
 from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
+from ._scale import Units
 from ._validation import check_int, check_lam, check_positive, check_targets, check_X
 
 __all__ = ["KareMKLResult", "kare_mkl"]
@@ -173,15 +173,15 @@ class _LogKare:
 
 def _best_lam(K, Y):
     """argmin_lam KARE(K, Y, lam): a log-grid refined by a bounded 1-d search."""
-    ev, proj = _spectrum(K, Y)
-    top = max(float(ev.mean()), np.finfo(float).tiny)
+    spectrum = _Spectrum(K, Y)
+    top = max(spectrum.mean(), np.finfo(float).tiny)
     lams = top * np.logspace(3, -8, 89)
-    curve = _kare_curve(ev, proj, lams)
+    curve = spectrum.kare(lams)
     j = int(np.argmin(curve))
-    edge = _grid_edge(ev, lams, j)
+    edge = _grid_edge(spectrum, lams, j)
     if edge is not None:
         warnings.warn(
-            f"fixntk.kare_mkl: {_edge_message(ev, lams[j], edge)}: the kernel is "
+            f"fixntk.kare_mkl: {_edge_message(spectrum, lams[j], edge)}: the kernel is "
             "near singular and y avoids its near-null directions, where KARE tends "
             "to 0 whether or not the kernel generalises",
             UserWarning,
@@ -189,7 +189,7 @@ def _best_lam(K, Y):
         )
     lo, hi = np.log(lams[min(j + 1, lams.size - 1)]), np.log(lams[max(j - 1, 0)])
     res = optimize.minimize_scalar(
-        lambda t: float(_kare_curve(ev, proj, np.array([np.exp(t)]))[0]),
+        lambda t: float(spectrum.kare([np.exp(t)])[0]),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": 1e-6},
@@ -447,6 +447,13 @@ def kare_mkl(
     tol = check_positive(tol, "tol")
     n_samples = check_int(n_samples, "n_samples", 1)
 
+    # computed at unit scale (fixntk._scale): the kernels scale as sx^2 at fixed eta,
+    # so lam (kernel units) as sx^2, KARE and held-out errors as sy^2
+    units = Units(X, Y)
+    X, Y = X / units.sx, Y / units.sy
+    if fixed_lam is not None:
+        fixed_lam = fixed_lam / units.sx / units.sx
+    y2 = units.sy * units.sy  # KARE in the caller's units, for the progress report
     with_ntk = isinstance(eta0, str) and eta0 == "ntk"
     if with_ntk:
         kind = "ntk_kernel"
@@ -542,9 +549,9 @@ def kare_mkl(
         it = len(obj_hist) - 1
         if it:
             bar.update()
-        bar.set_postfix_str(f"KARE {kare_hist[-1]:.4g}", refresh=False)
+        bar.set_postfix_str(f"KARE {kare_hist[-1] * y2:.4g}", refresh=False)
         if say is not None:
-            say(f"kare_mkl: iteration {it:4d}  KARE {kare_hist[-1]:.6e}")
+            say(f"kare_mkl: iteration {it:4d}  KARE {kare_hist[-1] * y2:.6e}")
         if val is None:
             state["best"], state["x_best"] = it, x.copy()
             return
@@ -588,6 +595,7 @@ def kare_mkl(
     finally:
         bar.close()
     n_iter = len(obj_hist) - 1
+    log_y2 = 2.0 * np.log(units.sy)  # log KARE in the caller's units
     if state["early"]:
         reason = "early_stopping"
     elif res.success:
@@ -604,7 +612,8 @@ def kare_mkl(
         )
         warnings.warn(
             f"fixntk.kare_mkl stopped before convergence: {why}; log KARE "
-            f"{obj_hist[0]:.6g} -> {obj_hist[-1]:.6g} after {n_iter} iterations.",
+            f"{obj_hist[0] + log_y2:.6g} -> {obj_hist[-1] + log_y2:.6g} after "
+            f"{n_iter} iterations.",
             ConvergenceWarning,
             stacklevel=2,
         )
@@ -630,32 +639,30 @@ def kare_mkl(
             scale = eta0.sum() / eta.sum()
         eta, ntk_weight, K_full = eta * scale, ntk_weight * scale, K_full * scale
         lam_start = _ntk_estimator_lam(K_start, Y)
-        kare_start = float(
-            _kare_curve(*_spectrum(K_start, Y), np.array([lam_start]))[0]
-        )
+        kare_start = float(_Spectrum(K_start, Y).kare([lam_start])[0])
         if state["best"] == 0:  # nothing beat the start: return it exactly
             lam_out, kare_out = lam_start, kare_start
         else:
             lam_out = _ntk_estimator_lam(K_full, Y)
-            kare_out = float(_kare_curve(*_spectrum(K_full, Y), np.array([lam_out]))[0])
+            kare_out = float(_Spectrum(K_full, Y).kare([lam_out])[0])
     else:
         lam_start = fixed_lam
-        kare_out = float(_kare_curve(*_spectrum(K_full, Y), np.array([lam_out]))[0])
-        kare_start = float(_kare_curve(*_spectrum(K_start, Y), np.array([lam_out]))[0])
+        kare_out = float(_Spectrum(K_full, Y).kare([lam_out])[0])
+        kare_start = float(_Spectrum(K_start, Y).kare([lam_out])[0])
     return KareMKLResult(
         eta=eta,
-        lam=float(lam_out),
-        kare=float(kare_out),
-        kare_start=float(kare_start),
-        kare_history=np.asarray(kare_hist),
-        objective_history=np.asarray(obj_hist),
-        validation_history=None if val is None else np.asarray(val_hist),
+        lam=float(units.kernel_lam_out(lam_out)),
+        kare=float(units.value_out(kare_out)),
+        kare_start=float(units.value_out(kare_start)),
+        kare_history=units.value_out(np.asarray(kare_hist)),
+        objective_history=np.asarray(obj_hist) + log_y2,
+        validation_history=None if val is None else units.value_out(np.array(val_hist)),
         best_iter=int(state["best"]),
         n_iter=n_iter,
         converged=reason == "converged",
         stop_reason=reason,
         eta_start=eta_start,
-        lam_start=float(lam_start),
+        lam_start=float(units.kernel_lam_out(lam_start)),
         eta0_kind=kind,
         tied=tied,
         ntk_weight=float(ntk_weight),

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from ._arrangement import Arrangement, as_arrangement
 from ._gates import threaded
+from ._scale import unit
 from ._validation import check_X
 
 __all__ = ["ntk_kernel", "mkl_kernel", "check_eta", "masking_kernel"]
@@ -56,12 +57,23 @@ def _row_norms(X):
     return m * np.sqrt(np.einsum("ij,ij->i", X / safe[:, None], X / safe[:, None]))
 
 
-def _finite_kernel(K):
-    """K itself, or a clear error when x^T z overflowed (|X| near 1e154 and above)."""
+def _finite_kernel(K, sx, sz):
+    """``K sx sz`` for K computed on X / sx and Z / sz (the kernels are bilinear in
+    the scale of their arguments), or a clear error where its entries leave double
+    precision (|x| |z| above about 1e308, or the largest below about 1e-308)."""
+    top = float(np.abs(K).max()) if K.size else 0.0
+    with np.errstate(over="ignore", under="ignore"):
+        K *= sx
+        K *= sz
     if not np.isfinite(K).all():
         raise ValueError(
             "kernel entries exceed the range of double precision (x^T z overflows); "
             "rescale X"
+        )
+    if top > 0 and float(np.abs(K).max()) < np.finfo(np.float64).tiny:
+        raise ValueError(
+            "kernel entries fall below the range of double precision (x^T z "
+            "underflows); rescale X"
         )
     return K
 
@@ -90,12 +102,16 @@ def ntk_kernel(X: ArrayLike, Z: ArrayLike | None = None) -> np.ndarray:
     K : ndarray of shape (n, m)
     """
     X = check_X(X)
+    sx = unit(X)
+    X = X / sx
     nx = _row_norms(X)
     if Z is None:
-        return _finite_kernel(_apply_arc_factor(X @ X.T, nx, nx, True))
+        return _finite_kernel(_apply_arc_factor(X @ X.T, nx, nx, True), sx, sx)
     Z = _check_Z(Z, X.shape[1])
+    sz = unit(Z)
+    Z = Z / sz
     nz = _row_norms(Z)
-    return _finite_kernel(_apply_arc_factor(X @ Z.T, nx, nz, False))
+    return _finite_kernel(_apply_arc_factor(X @ Z.T, nx, nz, False), sx, sz)
 
 
 def check_eta(eta, p, name="eta"):
@@ -185,7 +201,11 @@ def mkl_kernel(
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0])
     eta = check_eta(eta, arr.p)
+    sx = unit(X)
+    X = X / sx
     if Z is None:
-        return _finite_kernel(masking_kernel(X @ X.T, arr.masks, eta))
+        return _finite_kernel(masking_kernel(X @ X.T, arr.masks, eta), sx, sx)
     Z = _check_Z(Z, X.shape[1])
-    return _finite_kernel(masking_kernel(X @ Z.T, arr.masks, eta, arr.apply(Z)))
+    sz = unit(Z)
+    XZt = X @ (Z / sz).T
+    return _finite_kernel(masking_kernel(XZt, arr.masks, eta, arr.apply(Z)), sx, sz)

@@ -27,6 +27,7 @@ from ._gates import (
     hash_words,
     seed_sequence,
 )
+from ._scale import unit
 from ._threads import run_blocks
 from ._validation import check_int, check_X
 
@@ -151,6 +152,7 @@ def ntk_weights(
     arr = as_arrangement(arr, n)
     n_samples = check_int(n_samples, "n_samples", 1)
     root = seed_sequence(seed)
+    X = X / unit(X)  # masks depend on signs only; norms below need no over/underflow
 
     cell, first = distinct_masks(arr.words, hash_words(arr.words))  # column -> cell
     cell_words = arr.words[first]

@@ -54,9 +54,9 @@ def _gated_inputs(est, X):
 
 def _group_norms(coefs):
     """(n_lams, p) group norms of a list of coefficient arrays (p, d) or (p, d, c)."""
-    return np.array(
-        [np.sqrt((np.reshape(W, (W.shape[0], -1)) ** 2).sum(1)) for W in coefs]
-    )
+    from ._scale import norms  # no over/underflow of the squares at any scale
+
+    return np.array([norms(W) for W in coefs])
 
 
 class RegularizationPathDisplay:

@@ -42,6 +42,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._progress import report
+from ._scale import Units, unit
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads
 from ._validation import (
@@ -807,6 +808,7 @@ def _solve_column(
     feas_tol,
     max_iter,
     verbose,
+    units=None,
     ws_start=10,
     inner_ratio=0.3,
     check_every=5,
@@ -832,10 +834,12 @@ def _solve_column(
         gap = max(primal - dual, 0.0)
         viol = prob.violation(V)
         history.append(gap)
-        if say is not None:
+        if say is not None:  # in the caller's units (``units``: the problem's scaling)
+            y2, y1 = (1.0, 1.0) if units is None else (units.value_out(1.0), units.sy)
             say(
                 f"solve_relu: epochs {epochs:6d}  blocks {len(active):5d}  "
-                f"objective {primal:.8e}  gap {gap:.3e}  violation {viol:.1e}"
+                f"objective {primal * y2:.8e}  gap {gap * y2:.3e}  "
+                f"violation {viol * y1:.1e}"
             )
         converged = gap <= tol * f0 and viol <= feas_tol
         if converged or epochs >= max_iter or f0 == 0:
@@ -922,11 +926,14 @@ def constraint_violation(
     arr = as_arrangement(arr, X.shape[0])
     v = np.asarray(v, dtype=np.float64)
     c = v.shape[2] if v.ndim == 3 else 1
-    masks = arr.masks
-    worst = _violation(X, masks, _coef3(v, arr.p, X.shape[1], c, "v"))
+    blocks = [_coef3(v, arr.p, X.shape[1], c, "v")]
     if u is not None:
-        worst = max(worst, _violation(X, masks, _coef3(u, arr.p, X.shape[1], c, "u")))
-    return worst
+        blocks.append(_coef3(u, arr.p, X.shape[1], c, "u"))
+    # at unit scale (fixntk._scale): the violation scales as X v
+    sx, sv = unit(X), max(unit(W) for W in blocks)
+    X = X / sx
+    worst = max(_violation(X, arr.masks, W / sv) for W in blocks)
+    return worst * sx * sv
 
 
 def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) -> float:
@@ -939,6 +946,8 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
     :func:`lambda_max` (the maximum over the columns of y with c outputs).
     """
     X, Y, _, arr = _prepare(X, y, arr)
+    units = Units(X, Y)  # at unit scale (fixntk._scale); lam_max scales as sx sy
+    X, Y = X / units.sx, Y / units.sy
     best = 0.0
     with blas_threads(1):
         for k in range(Y.shape[1]):
@@ -951,7 +960,7 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
                 for s in (0, 1):
                     # a projection certified below the current best stops early
                     best = max(best, prob.ratio(s, i, G[i], floor=best))
-    return float(best)
+    return float(units.lam_out(best))
 
 
 def relu_objective(
@@ -980,11 +989,13 @@ def relu_objective(
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_positive(lam, "lam", allow_zero=True)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
-    V = _coef3(v, p, d, c, "v")
-    U = _coef3(u, p, d, c, "u")
+    units = Units(X, Y)  # at unit scale (fixntk._scale)
+    X, Y, lam = X / units.sx, Y / units.sy, units.lam(lam)
+    V = units.coef_in(_coef3(v, p, d, c, "v"))
+    U = units.coef_in(_coef3(u, p, d, c, "u"))
     R = Y - _core.masked_predict(X, arr.packed, np.ascontiguousarray(V - U))
     pen = np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
-    return float(0.5 * (R**2).sum() / X.shape[0] + lam * pen)
+    return float(units.value_out(0.5 * (R**2).sum() / X.shape[0] + lam * pen))
 
 
 def relu_duality_gap(
@@ -1013,6 +1024,8 @@ def relu_duality_gap(
     lam = check_lam(lam)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     V = np.stack([_coef3(v, p, d, c, "v"), _coef3(u, p, d, c, "u")])
+    units = Units(X, Y)  # at unit scale (fixntk._scale)
+    X, Y, lam, V = X / units.sx, Y / units.sy, units.lam(lam), units.coef_in(V)
     gap = dual = 0.0
     with blas_threads(1):
         for k in range(c):
@@ -1023,7 +1036,7 @@ def relu_duality_gap(
             dk = prob.dual(r, rho)
             gap += prob.primal(Vk, r) - dk
             dual += dk
-    return float(gap), float(dual)
+    return float(units.value_out(gap)), float(units.value_out(dual))
 
 
 def solve_relu(
@@ -1126,6 +1139,10 @@ def solve_relu(
         feas_tol = tol * max(float(np.abs(Y).max()), np.finfo(float).tiny)
     else:
         feas_tol = check_positive(feas_tol, "feas_tol")
+    # solved at unit scale (fixntk._scale); constraint values X v are in units of y
+    units = Units(X, Y)
+    X, Y, lam_u = X / units.sx, Y / units.sy, units.lam(lam)
+    feas_u = feas_tol / units.sy
     if warm_start is None:
         V0 = np.zeros((2, p, d, c))
     else:
@@ -1139,28 +1156,31 @@ def solve_relu(
                 _coef3(warm_start[1], p, d, c, "warm_start u"),
             ]
         )
+    V0 = units.coef_in(V0)
     cols = []
     # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
     with blas_threads(1):
         for k in range(c):
-            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam)
+            prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam_u)
             V = V0[..., k].copy()
             if V.any():
                 V = _feasible_start(prob, V)
-            cols.append(_solve_column(prob, V, tol, feas_tol, max_iter, verbose))
-    V = np.stack([col.V for col in cols], axis=-1)  # (2, p, d, c)
+            cols.append(
+                _solve_column(prob, V, tol, feas_u, max_iter, verbose, units=units)
+            )
+    V = units.coef_out(np.stack([col.V for col in cols], axis=-1))  # (2, p, d, c)
     res = ReLUSolveResult(
         v=V[0, :, :, 0] if was_1d else V[0],
         u=V[1, :, :, 0] if was_1d else V[1],
-        objective=float(sum(col.primal for col in cols)),
-        gap=float(sum(col.gap for col in cols)),
-        dual=float(sum(col.dual for col in cols)),
-        f0=float(sum(col.f0 for col in cols)),
-        violation=float(max(col.violation for col in cols)),
+        objective=float(units.value_out(sum(col.primal for col in cols))),
+        gap=float(units.value_out(sum(col.gap for col in cols))),
+        dual=float(units.value_out(sum(col.dual for col in cols))),
+        f0=float(units.value_out(sum(col.f0 for col in cols))),
+        violation=float(max(col.violation for col in cols)) * units.sy,
         n_iter=int(sum(col.n_iter for col in cols)),
         converged=all(col.converged for col in cols),
         lam=lam,
-        gap_history=np.asarray(cols[0].history),
+        gap_history=units.value_out(np.asarray(cols[0].history)),
     )
     if not res.converged:
         warnings.warn(
@@ -1307,6 +1327,9 @@ def gated_to_relu(
     if coef.ndim not in (2, 3):
         raise ValueError(f"coef must have shape (p, d) or (p, d, c); got {coef.shape}")
     W = _coef3(coef, arr.p, X.shape[1], c, "coef")
+    # at unit scale (fixntk._scale): v, u scale as coef, the outputs as X coef
+    sx, sw = unit(X), unit(W)
+    X, W = X / sx, W / sw
     masks = arr.masks
     xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     V, U = np.zeros_like(W), np.zeros_like(W)
@@ -1330,11 +1353,12 @@ def gated_to_relu(
     penalty = float(
         np.sqrt((V**2).sum(axis=1)).sum() + np.sqrt((U**2).sum(axis=1)).sum()
     )
+    V, U = V * sw, U * sw
     return ConeDecomposition(
         v=V[:, :, 0] if was_2d else V,
         u=U[:, :, 0] if was_2d else U,
-        residual=float(np.abs(relu - gated).max()),
-        violation=max(_violation(X, masks, V), _violation(X, masks, U)),
+        residual=float(np.abs(relu - gated).max()) * sx * sw,
+        violation=max(_violation(X, masks, V), _violation(X, masks, U)) * sx,
         infeasible=np.array(sorted(bad), dtype=np.int64),
-        penalty=penalty,
+        penalty=penalty * sw,
     )

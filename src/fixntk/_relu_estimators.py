@@ -25,6 +25,7 @@ from ._estimators import (
 )
 from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
+from ._scale import norms
 from ._validation import check_int, check_lam, check_positive
 
 __all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
@@ -89,9 +90,9 @@ def _network(v, u, neuron_bias, one_d):
     c = v.shape[2]
     for W, sign in ((v, 1.0), (u, -1.0)):
         for k in range(c):
-            norms = np.linalg.norm(W[:, :, k], axis=1)
-            act = np.flatnonzero(norms > 0)
-            scale = np.sqrt(norms[act])
+            row_norms = norms(W[:, :, k])  # no over/underflow at any scale of W
+            act = np.flatnonzero(row_norms > 0)
+            scale = np.sqrt(row_norms[act])
             first.append(W[act, :, k] / scale[:, None])
             a = np.zeros((act.size, c))
             a[:, k] = sign * scale

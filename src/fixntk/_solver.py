@@ -15,6 +15,7 @@ from ._arrangement import as_arrangement
 from ._cpu import core as _core
 from ._memory import available_bytes, check_fits
 from ._progress import progress, report
+from ._scale import coef_out, lam_in, lam_out, value_out
 from ._threads import blas_threads
 from ._validation import (
     check_int,
@@ -210,7 +211,9 @@ class _Problem:
 
     # -- units -----------------------------------------------------------------------
     def lam_in(self, lam):
-        return lam / (self.sx * self.sy) if not self.degenerate else lam
+        if self.degenerate:
+            return lam
+        return lam_in(lam, self.sx, self.sy)
 
     def coef_in(self, W):
         return W * (self.sx / self.sy) if not self.degenerate else W
@@ -218,17 +221,10 @@ class _Problem:
     def coef_out(self, W):
         if self.degenerate:
             return W
-        with np.errstate(over="ignore"):
-            W = W * (self.sy / self.sx)
-        if not np.isfinite(W).all():
-            raise ValueError(
-                "the solution's coefficients exceed the range of double precision "
-                f"(|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); rescale X or y"
-            )
-        return W
+        return coef_out(W, self.sx, self.sy)
 
     def value_out(self, v):
-        return v * self.sy * self.sy if self.sy > 0 else v
+        return value_out(v, self.sy) if self.sy > 0 else v
 
     def intercept_out(self, b):
         b = np.asarray(b, dtype=np.float64) * (self.sy if self.sy > 0 else 1.0)
@@ -701,14 +697,7 @@ def _lambda_max(prob):
     lmax_s = float(
         prob.block_gradient_norms(np.broadcast_to(b0, (prob.n, prob.c))).max()
     )
-    with np.errstate(over="ignore"):
-        lmax = lmax_s * prob.sx * prob.sy
-    if not np.isfinite(lmax):
-        raise ValueError(
-            f"lambda_max ({lmax_s:.3g} x {prob.sx:.3g} x {prob.sy:.3g}) exceeds the "
-            "range of double precision; rescale X or y"
-        )
-    return lmax
+    return lam_out(lmax_s, prob.sx, prob.sy)
 
 
 def objective(

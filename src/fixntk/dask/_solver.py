@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._cpu import core as _core
 from .._memory import format_bytes
 from .._progress import progress, report
+from .._scale import coef_out, lam_in, lam_out, value_out
 from .._solver import (
     _ANDERSON_K,
     _WS_START,
@@ -317,16 +318,16 @@ class _DaskProblem:
         return self.sx == 0 or self.sy == 0
 
     def lam_in(self, lam):
-        return lam / (self.sx * self.sy) if not self.degenerate else lam
+        return lam_in(lam, self.sx, self.sy) if not self.degenerate else lam
 
     def coef_in(self, W):
         return W * (self.sx / self.sy) if not self.degenerate else W
 
     def coef_out(self, W):
-        return W * (self.sy / self.sx) if not self.degenerate else W
+        return coef_out(W, self.sx, self.sy) if not self.degenerate else W
 
     def value_out(self, v):
-        return v * self.sy * self.sy if self.sy > 0 else v
+        return value_out(v, self.sy) if self.sy > 0 else v
 
     def check_coef(self, W, name="warm_start"):
         if isinstance(W, SolveResult):
@@ -612,7 +613,7 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
 def _lambda_max(prob):
     if prob.degenerate:
         return 0.0
-    return float(_group_norms(prob.B).max()) * prob.sx * prob.sy
+    return lam_out(float(_group_norms(prob.B).max()), prob.sx, prob.sy)
 
 
 def solve(

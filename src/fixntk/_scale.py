@@ -1,0 +1,163 @@
+"""Units: data at any scale double precision holds, computed on at unit scale.
+
+Every program of fixntk is equivariant under a joint scaling of its data. For the group
+lasso of the gated ReLU network (and the ReLU program, IRLS, the MKL objective),
+with X -> X / sx and y -> y / sy:
+
+    W -> W sx / sy,   eta -> eta sx / sy,   lam -> lam / (sx sy),   F -> F / sy^2;
+
+for kernel ridge and KARE on a kernel built from X (scaling as sx^2), lam (in kernel
+units) -> lam / sx^2, and KARE -> KARE / sy^2. The entry points divide their data by
+powers of two near its largest magnitude (exact divisions), compute where squares of
+norms, Grams and traces neither overflow nor underflow, and map the results back; a
+result that itself cannot be represented is refused with a clear error.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["unit", "Units", "norms", "lam_in", "lam_out", "coef_out", "value_out"]
+
+
+def unit(A):
+    """A power of two ``s`` with ``max|A| / s`` in [0.5, 1), or 1.0 when A is all zero
+    (or empty): ``A / s`` is exact and of unit scale."""
+    top = float(np.abs(A).max()) if np.size(A) else 0.0
+    if not (0.0 < top < math.inf):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(top)[1])
+
+
+class Units:
+    """The scales ``sx = unit(X)``, ``sy = unit(Y)`` of a problem, and the maps between
+    its units and the unit-scale problem on ``X / sx``, ``Y / sy``."""
+
+    def __init__(self, X, Y=None):
+        self.sx = unit(X)
+        self.sy = 1.0 if Y is None else unit(Y)
+
+    def lam(self, lam):
+        """Group-lasso ``lam`` in the unit problem (:func:`lam_in`)."""
+        return lam_in(lam, self.sx, self.sy)
+
+    def lam_out(self, lam):
+        """A group-lasso ``lam`` (e.g. lambda_max) back from the unit problem
+        (:func:`lam_out`)."""
+        return lam_out(lam, self.sx, self.sy)
+
+    def coef_in(self, W):
+        """Coefficients (or kernel weights eta) into the unit problem."""
+        return np.asarray(W) * (self.sx / self.sy)
+
+    def coef_out(self, W):
+        """Coefficients (or kernel weights eta) back from the unit problem
+        (:func:`coef_out`)."""
+        return coef_out(W, self.sx, self.sy)
+
+    def kernel_coef_out(self, A):
+        """Dual coefficients of a kernel model (``f = K(., X) A``, K scaling as sx^2,
+        f as sy) back from the unit problem; a clear error if they exceed double
+        precision."""
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.asarray(A) * (self.sy / self.sx) / self.sx
+        if not np.isfinite(out).all():
+            raise ValueError(
+                "the kernel model's dual coefficients exceed the range of double "
+                f"precision (|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); "
+                "rescale X or y"
+            )
+        return out
+
+    def value_out(self, value):
+        """An objective, gap or squared error (units of y^2) back from the unit
+        problem (:func:`value_out`)."""
+        return value_out(value, self.sy)
+
+    def kernel_lam_in(self, lam):
+        """A kernel ridge ``lam`` (kernel units, as |X|^2) into the unit problem; a
+        clear error if it leaves the range of double precision there."""
+        with np.errstate(over="ignore", under="ignore"):
+            out = lam / self.sx / self.sx
+        if not np.all(np.isfinite(out) & ((out > 0) | (np.asarray(lam) == 0))):
+            raise ValueError(
+                f"lam = {lam!r} in kernel units (scaling as |X|^2) leaves the range of "
+                f"double precision at unit scale (|X| up to {self.sx:.3g}); rescale X"
+            )
+        return out
+
+    def kernel_lam_out(self, lam):
+        """A kernel ridge ``lam`` (kernel units, as |X|^2) back from the unit problem;
+        a clear error if it leaves the range of double precision."""
+        with np.errstate(over="ignore", under="ignore"):
+            out = lam * self.sx * self.sx
+        if not np.all(np.isfinite(out) & ((out > 0) | (np.asarray(lam) == 0))):
+            raise ValueError(
+                "lam in kernel units (scaling as |X|^2) leaves the range of double "
+                f"precision (|X| up to {self.sx:.3g}); rescale X"
+            )
+        return out
+
+
+def lam_in(lam, sx, sy):
+    """A group-lasso ``lam`` in the problem on ``X / sx``, ``y / sy``: ``lam / (sx
+    sy)``, divided in turn (the product sx sy may underflow); a clear error if it
+    leaves the range of double precision."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = lam / sx / sy
+    if not (np.isfinite(out) and (out > 0 or lam == 0)):
+        raise ValueError(
+            f"lam = {lam:.3g} leaves the range of double precision at unit scale "
+            f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
+        )
+    return out
+
+
+def lam_out(lam, sx, sy):
+    """A group-lasso ``lam`` of the problem on ``X / sx``, ``y / sy`` back in the
+    caller's units, ``lam sx sy``; a clear error if it leaves double precision."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = lam * sx * sy
+    if not (np.isfinite(out) and (out >= np.finfo(np.float64).tiny or lam == 0)):
+        raise ValueError(
+            f"lam ({lam:.3g} x {sx:.3g} x {sy:.3g}) leaves the range of double "
+            "precision; rescale X or y"
+        )
+    return out
+
+
+def coef_out(W, sx, sy):
+    """Coefficients (or kernel weights eta) of the problem on ``X / sx``, ``y / sy``
+    back in the caller's units, ``W sy / sx``; a clear error if they exceed double
+    precision."""
+    with np.errstate(over="ignore"):
+        out = np.asarray(W) * (sy / sx)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            "the solution's coefficients exceed the range of double precision "
+            f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
+        )
+    return out
+
+
+def value_out(value, sy):
+    """An objective, gap or squared error of the problem on ``y / sy`` (units of y^2)
+    back in the caller's units; a clear error if it exceeds double precision."""
+    with np.errstate(over="ignore"):
+        out = value * sy * sy
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            "the objective (in units of y^2) exceeds the range of double "
+            f"precision (|y| up to {sy:.3g}); rescale y"
+        )
+    return out
+
+
+def norms(W):
+    """Euclidean norms of the rows of W (2-d or more: over all but the first axis),
+    with no overflow or underflow of the squares."""
+    W = np.asarray(W, dtype=np.float64)
+    flat = W.reshape(W.shape[0], -1)
+    top = np.abs(flat).max(axis=1) if flat.size else np.zeros(W.shape[0])
+    safe = np.where(top > 0, top, 1.0)
+    return top * np.sqrt(((flat / safe[:, None]) ** 2).sum(axis=1))
