@@ -500,6 +500,30 @@ def _dask_program(s):
         }
 
 
+def _dask_ntk_weights_and_estimator(s):
+    """fixntk.dask.ntk_weights and GatedReLURegressor on Dask with lam chosen on
+    held-out rows (synchronous scheduler, 3 row chunks)."""
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    import fixntk.dask
+
+    X, y, Z, arr, *_ = data()
+    with dask.config.set(scheduler="synchronous"):
+        Xd, yd = da.from_array(X * s, chunks=(25, 4)), da.from_array(y * s, chunks=25)
+        w = fixntk.dask.ntk_weights(Xd, arr, n_samples=4000, seed=1)
+        est = fixntk.GatedReLURegressor(
+            n_gates=20, lam="holdout", tol=TOL, random_state=3, **NO_BIAS
+        )
+        _quiet(lambda: est.fit(Xd, yd))
+        return {
+            "eta": w.eta,
+            "missing": w.missing_mass,
+            "predict": est.predict(da.from_array(Z * s, chunks=(8, 4))).compute(),
+            "lam": est.lam_,
+            "coef": est.coef_,
+        }
+
+
 _GATED = {"predict": 1, "lam": 2, "coef": 0, "intercept": 1, "network": 1}
 _GATED_CLS = {"decision": 0, "proba": 0, "lam": 1}
 
@@ -514,6 +538,10 @@ ENTRIES = {
     ),
     "Arrangement.apply": (_apply, {"masks": None}),
     "ntk_weights": (_ntk_weights, {"eta": None, "missing": None}),
+    "fixntk.dask.ntk_weights, GatedReLURegressor on Dask (lam='holdout')": (
+        _dask_ntk_weights_and_estimator,
+        {"eta": None, "missing": None, "predict": 1, "lam": 2, "coef": 0},
+    ),
     "kare": (_kare, {"kare": 2, "curve": 2}),
     "select_lambda_kare": (
         _select_lambda_kare,

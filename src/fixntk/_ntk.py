@@ -99,8 +99,12 @@ def screening_rows(n):
 
 def screening_tie(Xp):
     """Screening scores within ``tie * ||h||`` of zero may round to the other sign in
-    the full product: such directions are not screened out."""
-    return 1e-12 * float(np.sqrt((Xp**2).sum(axis=1)).max())
+    the full product: such directions are not screened out. (Row norms at unit
+    scale: the squares of X's entries may leave double precision.)"""
+    m = float(np.abs(Xp).max()) if Xp.size else 0.0
+    if not m > 0:
+        return 0.0
+    return 1e-12 * m * float(np.sqrt(((Xp / m) ** 2).sum(axis=1)).max())
 
 
 def ntk_weights(
