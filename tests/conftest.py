@@ -1,5 +1,18 @@
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+
+def load_benchmark(name):
+    """The script ``benchmarks/<name>.py`` as a module (it puts benchmarks/ on the
+    path itself where it imports problems.py)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def planted(n=300, d=5, n_teacher=4, noise=0.1, seed=0, c=None):

@@ -6,29 +6,17 @@ peers' adapters run only where the peers are installed.
 """
 
 import argparse
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
 import fixntk
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name):
-    path = BENCH / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # compare_peers puts benchmarks/ on sys.path and imports problems from there
-cp = _load("compare_peers")
-problems = _load("problems")
+cp = load_benchmark("compare_peers")
+problems = load_benchmark("problems")
 
 TINY = dict(n=120, d=4, p=12)
 

@@ -10,25 +10,19 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.linalg import toeplitz
+from conftest import load_benchmark
 from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
 
+_BENCH = load_benchmark("small_lam")
+
 
 def _toeplitz_problem(n=160, d=6, rho=0.9, n_gates=60, seed=0):
-    """Correlated columns (Toeplitz covariance) with two columns and a quarter of the
-    rows duplicated: the masked design is singular and badly conditioned."""
-    rng = np.random.default_rng(seed)
-    C = toeplitz(rho ** np.arange(d))
-    A = rng.standard_normal((n, d)) @ np.linalg.cholesky(C).T
-    X = np.hstack([A, A[:, :2]])
-    X = np.vstack([X, X[: n // 4]])
-    w = rng.standard_normal(X.shape[1])
-    y = np.maximum(X @ w, 0) - 0.5 * np.maximum(-X @ w[::-1], 0)
-    y = y + 0.1 * rng.standard_normal(len(X))
-    arr = fixntk.sample_arrangement(X, n_gates, seed=seed + 1)
-    return X, y, arr
+    """Correlated columns (Toeplitz covariance) with three columns and a quarter of the
+    rows duplicated: the masked design is singular and badly conditioned (the
+    generator of benchmarks/small_lam.py, at test sizes)."""
+    return _BENCH.toeplitz_problem(n=n, d=d, rho=rho, n_gates=n_gates, seed=seed)
 
 
 def _certified(X, y, arr, res, lam, tol, **kw):

@@ -508,20 +508,24 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     the kernel route from its group norms (see ``_kernel_route_epochs``). Returns the
     keyword arguments of ``_result`` but ``lam``."""
     weights = prob.s if prob.weighted else None
+
+    def descend(start, epochs):
+        return weighted_least_squares(
+            prob.X,
+            prob.arr.packed,
+            prob.Y,
+            lam,
+            start,
+            weights=weights,
+            intercept=prob.fit_intercept,
+            tol=tol,
+            max_iter=epochs,
+            verbose=verbose,
+        )
+
     budget = _kernel_route_epochs(prob)
     first = min(max_iter, budget) if budget else max_iter
-    out = weighted_least_squares(
-        prob.X,
-        prob.arr.packed,
-        prob.Y,
-        lam,
-        W0,
-        weights=weights,
-        intercept=prob.fit_intercept,
-        tol=tol,
-        max_iter=first,
-        verbose=verbose,
-    )
+    out = descend(W0, first)
     fit = dict(
         W=out["coef"],
         b=out["intercept"],
@@ -588,18 +592,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         )
     # not certified: the descent goes on from the better point for the epochs left
     start = W if primal < out["primal"] else out["coef"]
-    more = weighted_least_squares(
-        prob.X,
-        prob.arr.packed,
-        prob.Y,
-        lam,
-        start,
-        weights=weights,
-        intercept=prob.fit_intercept,
-        tol=tol,
-        max_iter=max_iter - n_epochs,
-        verbose=verbose,
-    )
+    more = descend(start, max_iter - n_epochs)
     return dict(
         W=more["coef"],
         b=more["intercept"],

@@ -24,6 +24,7 @@ from ._arrangement import (
     _first_order,
     _identities,
     _identity,
+    _patterns,
     as_dask_arrangement,
     confirm_groups,
 )
@@ -118,15 +119,8 @@ def _matches(X, H, position, packed, cells):
 
 def _direction_part(X, H, position):
     """The directions' chunk patterns, kept on the worker: (words, h1, h2,
-    nonzero)."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    m = H.shape[0]
-    words = np.empty((m, n_words(X.shape[0])), np.uint64)
-    h1, h2 = np.empty(m, np.uint64), np.empty(m, np.uint64)
-    nonzero = np.empty(m, np.bool_)
-    with _chunks.one_thread():
-        _kernels.chunk_patterns(H, X, position, words, h1, h2, nonzero)
-    return words, h1, h2, nonzero
+    nonzero), as the arrangement's gates get them."""
+    return _patterns(X, H, position)[:4]
 
 
 def _part_hashes(part):
