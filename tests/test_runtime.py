@@ -46,7 +46,7 @@ def test_concurrent_solves_in_threads_match_sequential():
         X, y = planted(n=600, d=5, seed=seed)
         arr = fixntk.sample_arrangement(X, 80, seed=seed)
         problems.append((X, y, arr, 0.05 * fixntk.lambda_max(X, y, arr)))
-    sequential = [fixntk.solve(*p, tol=1e-9).coef for p in problems]
+    sequential = [fixntk.solve(*p, tol=1e-9) for p in problems]
     results = [None] * len(problems)
 
     def work(i):
@@ -57,8 +57,18 @@ def test_concurrent_solves_in_threads_match_sequential():
         t.start()
     for t in threads:
         t.join()
+    routed = [r.n_irls > 0 for r in sequential]
+    assert any(routed) and not all(routed)  # both kinds of solve are checked
     for a, b in zip(sequential, results):
-        np.testing.assert_array_equal(a, b)
+        if a.n_irls == 0:  # the compiled descent: bit for bit
+            np.testing.assert_array_equal(a.coef, b)
+        else:
+            # the kernel route's n x n products and eigendecompositions: in a Python
+            # thread other than the main one, this OpenBLAS (scipy-openblas 0.3.x,
+            # threadpoolctl 3.8) runs them on its default thread count whatever
+            # threadpoolctl's limit says, so they round differently
+            scale = np.abs(a.coef).max()
+            np.testing.assert_allclose(b, a.coef, rtol=0, atol=1e-11 * scale)
 
 
 # --------------------------------------------------------------------------- builds
