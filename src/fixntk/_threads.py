@@ -69,7 +69,7 @@ def blas_threads(limits=1):
     return _controller().limit(limits=limits, user_api="blas")
 
 
-def run_blocks(work, n_blocks):
+def run_blocks(work, n_blocks, parts=None):
     """Call ``work(j)`` for ``j = 0, ..., n_blocks - 1`` on ``numba.get_num_threads()``
     threads (``NUMBA_NUM_THREADS``), BLAS on one thread.
 
@@ -81,19 +81,47 @@ def run_blocks(work, n_blocks):
     of threads over ``nogil`` kernels does the same job.) An exception in a block is
     raised here; the blocks not yet started are then cancelled.
 
+    Ctrl-C (a Python signal handler) runs in the main thread while it waits for the
+    blocks; its exception cancels the blocks not started, the blocks under way stop at
+    their next part, and it is raised here once no thread is left running. With
+    ``parts``, each block is ``work(j, q)`` for ``q = 0, ..., parts - 1`` in order
+    (``work`` sizes its parts by :data:`~fixntk._memory.CALL_WORK`), so that a block
+    stops within one part.
+
     Parameters
     ----------
     work : callable
-        ``work(j)`` for a block index ``j``; its return value is ignored.
+        ``work(j)`` for a block index ``j`` (``work(j, q)`` with ``parts``); its return
+        value is ignored.
     n_blocks : int
         Number of blocks.
+    parts : int or None, default=None
+        Calls per block, each resumed from where the last one stopped.
     """
+    stop = threading.Event()
+
+    def run(j):
+        if parts is None:
+            work(j)
+            return
+        for q in range(parts):
+            if stop.is_set():
+                return
+            work(j, q)
+
     threads = min(numba.get_num_threads(), n_blocks)
     with blas_threads(1):
         if threads <= 1:
             for j in range(n_blocks):
-                work(j)
+                run(j)
             return
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for _ in pool.map(work, range(n_blocks)):
-                pass
+            try:
+                for _ in pool.map(run, range(n_blocks)):
+                    pass
+            except BaseException:
+                # the blocks not started are cancelled; those under way stop at their
+                # next part, and are waited for
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
