@@ -59,30 +59,41 @@ def _row_norms(X):
     return m * np.sqrt(np.einsum("ij,ij->i", X / safe[:, None], X / safe[:, None]))
 
 
-def _arc_kernel(X, Z=None):
-    """``(X Z^T) * (pi - angle) / (2 pi)`` (Z = None: X with itself, exactly symmetric),
-    by blocks of rows of about :data:`~fixntk._memory.CALL_WORK` multiply-adds, so that
-    Ctrl-C is seen between them."""
-    nx = _row_norms(X)
+def _gram(X, Z=None, factor=None):
+    """``X Z^T`` (Z = None: ``X X^T``, exactly symmetric) by blocks of rows of about
+    :data:`~fixntk._memory.CALL_WORK` multiply-adds, so that Ctrl-C is seen between
+    them, each block then passed through ``factor(B, rows, cols, symmetric)`` (rows
+    and cols: the slices of X and Z it holds; symmetric: its diagonal starts at its
+    left)."""
     symmetric = Z is None
-    Z, nz = (X, nx) if symmetric else (Z, _row_norms(Z))
+    Z = X if symmetric else Z
     m, q = X.shape[0], Z.shape[0]
     K = np.empty((m, q))
     rows = max(1, CALL_WORK // max(q * (X.shape[1] + 1), 1))
     for r0 in range(0, m, rows):
         r1 = min(m, r0 + rows)
+        # symmetric: rows r0:r1 against columns r0: only, mirrored; the square block on
+        # the diagonal is made symmetric from its upper triangle
+        c0 = r0 if symmetric else 0
+        B = X[r0:r1] @ Z[c0:].T
+        if factor is not None:
+            B = factor(B, slice(r0, r1), slice(c0, q), symmetric)
         if not symmetric:
-            K[r0:r1] = _apply_arc_factor(X[r0:r1] @ Z.T, nx[r0:r1], nz, False)
+            K[r0:r1] = B
             continue
-        # rows r0:r1 against columns r0: (the diagonal of the block at its left), then
-        # mirrored; the square block on the diagonal is made symmetric from its upper
-        # triangle
-        B = _apply_arc_factor(X[r0:r1] @ X[r0:].T, nx[r0:r1], nx[r0:], True)
         w = r1 - r0
         B[:, :w] = np.triu(B[:, :w]) + np.triu(B[:, :w], 1).T
         K[r0:r1, r0:] = B
         K[r0:, r0:r1] = B.T
     return K
+
+
+def _arc_kernel(X, Z=None):
+    """``(X Z^T) * (pi - angle) / (2 pi)`` (Z = None: X with itself, exactly symmetric),
+    by blocks of rows (:func:`_gram`)."""
+    nx = _row_norms(X)
+    nz = nx if Z is None else _row_norms(Z)
+    return _gram(X, Z, lambda B, r, c, sym: _apply_arc_factor(B, nx[r], nz[c], sym))
 
 
 def _finite_kernel(K, sx, sz):
@@ -232,8 +243,8 @@ def mkl_kernel(
     sx = unit(X)
     X = X / sx
     if Z is None:
-        return _finite_kernel(masking_kernel(X @ X.T, arr.masks, eta), sx, sx)
+        return _finite_kernel(masking_kernel(_gram(X), arr.masks, eta), sx, sx)
     Z = _check_Z(Z, X.shape[1])
     sz = unit(Z)
-    XZt = X @ (Z / sz).T
+    XZt = _gram(X, Z / sz)
     return _finite_kernel(masking_kernel(XZt, arr.masks, eta, arr.apply(Z)), sx, sz)

@@ -8,7 +8,7 @@ the machine, on one BLAS thread. Every place that limits BLAS threads goes throu
 """
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numba
@@ -82,8 +82,9 @@ def run_blocks(work, n_blocks, parts=None):
     raised here; the blocks not yet started are then cancelled.
 
     Ctrl-C (a Python signal handler) runs in the main thread while it waits for the
-    blocks; its exception cancels the blocks not started, the blocks under way stop at
-    their next part, and it is raised here once no thread is left running. With
+    blocks (it wakes every 0.1 s: the signal may have been delivered to a worker); its
+    exception cancels the blocks not started, the blocks under way stop at their next
+    part, and it is raised here once no thread is left running. With
     ``parts``, each block is ``work(j, q)`` for ``q = 0, ..., parts - 1`` in order
     (``work`` sizes its parts by :data:`~fixntk._memory.CALL_WORK`), so that a block
     stops within one part.
@@ -116,9 +117,14 @@ def run_blocks(work, n_blocks, parts=None):
                 run(j)
             return
         with ThreadPoolExecutor(max_workers=threads) as pool:
+            pending = {pool.submit(run, j) for j in range(n_blocks)}
             try:
-                for _ in pool.map(run, range(n_blocks)):
-                    pass
+                while pending:
+                    # wake every 0.1 s: a signal delivered to a worker thread does not
+                    # interrupt the main thread's wait, but its handler runs here
+                    done, pending = wait(pending, 0.1, FIRST_EXCEPTION)
+                    for future in done:
+                        future.result()  # a block's exception
             except BaseException:
                 # the blocks not started are cancelled; those under way stop at their
                 # next part, and are waited for
