@@ -23,7 +23,6 @@
 // from the cached block Gram X^T D_i X / n and its eigendecomposition, residual kept exact.
 #pragma once
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -37,6 +36,7 @@
 
 #include "blas.hpp"
 #include "block_update.hpp"
+#include "interrupt.hpp"
 #include "masked_ops.hpp"
 #include "masks.hpp"
 
@@ -85,7 +85,8 @@ struct GroupCache {
 
 class GroupLassoBCD {
  public:
-  // should_stop: polled about every 0.1 s; returns true to abandon (e.g. Ctrl-C).
+  // should_stop: asked about every 0.1 s, from the calling thread only (see Interrupt),
+  // in every long phase; returns true to abandon (e.g. Ctrl-C).
   // report: called after each certificate with (outer, epochs, primal, gap).
   // sw: sample weights (n, >= 0) or nullptr for all ones; ow: output weights (n x c)
   // or nullptr (not both); intercept: fit b.
@@ -95,7 +96,7 @@ class GroupLassoBCD {
                 std::function<void(long, long, double, double)> report,
                 const double* ow = nullptr)
       : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), intercept_(intercept), opt_(opt),
-        should_stop_(std::move(should_stop)), report_(std::move(report)), cache_(M.p) {
+        stop_(std::move(should_stop)), report_(std::move(report)), cache_(M.p) {
     if (ow != nullptr) {
       // w~ = w n / N, so that F = 1/(2n) sum_kl w~_kl R_kl^2
       const double total = opt_.weight_sum > 0 ? opt_.weight_sum : static_cast<double>(n);
@@ -163,7 +164,8 @@ class GroupLassoBCD {
       wnorm_[i] = norm(W + i * dc, dc);
       if (wnorm_[i] > 0) active.push_back(i);
     }
-    masked_predict(X_, n_, d_, M_, W, c_, active, R_.data());
+    masked_predict(X_, n_, d_, M_, W, c_, active, R_.data(), &stop_);
+    if (poll(rep)) return rep;
     double y2 = 0.0;  // ||Yc||^2 (weighted by w with output weights)
     for (idx_t a = 0; a < nc; ++a) {
       R_[a] = Y_[a] - R_[a];
@@ -178,13 +180,14 @@ class GroupLassoBCD {
     std::vector<double> G(p * dc), gnorm(p);
     std::vector<idx_t> ws;
     idx_t ws_size = opt_.ws_start;
-    last_check_ = std::chrono::steady_clock::now();
     double best_gap = std::numeric_limits<double>::infinity();
     int stalls = 0;
 
     for (;;) {
       const double* Rc = centred_residual();
-      masked_gradients(X_, n_, d_, M_, centred_gradient_residual(Rc), c_, G.data(), &P_);
+      masked_gradients(X_, n_, d_, M_, centred_gradient_residual(Rc), c_, G.data(), &P_,
+                       &stop_);
+      if (poll(rep)) break;
       double gmax = 0.0;
       for (idx_t i = 0; i < p; ++i) {
         gnorm[i] = norm(G.data() + i * dc, dc) * inv_n;
@@ -231,6 +234,7 @@ class GroupLassoBCD {
       for (auto& pr : cand) ws.push_back(pr.second);
       std::sort(ws.begin(), ws.end());
       prepare(ws);
+      if (poll(rep)) break;
       inner(ws, W, rep, std::max(rep.gap * opt_.inner_ratio, 0.5 * target), y2);
       if (rep.interrupted) break;
       ws_size = std::min<idx_t>(2 * ws_size, p);
@@ -272,11 +276,9 @@ class GroupLassoBCD {
   }
 
  private:
+  // True once an interrupt was seen (stop_ asks the caller at most every 0.1 s).
   bool poll(SolverReport& rep) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_check_ < std::chrono::milliseconds(100)) return false;
-    last_check_ = now;
-    if (should_stop_ && should_stop_()) rep.interrupted = true;
+    if (stop_()) rep.interrupted = true;
     return rep.interrupted;
   }
 
@@ -444,6 +446,7 @@ class GroupLassoBCD {
       const idx_t cnt = static_cast<idx_t>(idx.size());
       std::fill(Q, Q + d * d, 0.0);
       for (idx_t t0 = 0; t0 < cnt; t0 += kGramChunk) {
+        if (stop_()) return;  // Q is then unfinished: build_gram_of drops it
         const idx_t rows = std::min(kGramChunk, cnt - t0);
         for (idx_t r = 0; r < rows; ++r) {
           const idx_t k = idx[t0 + r];
@@ -465,6 +468,7 @@ class GroupLassoBCD {
     const idx_t cnt = static_cast<idx_t>(idx.size());
     std::fill(Q, Q + d * d, 0.0);
     for (idx_t t0 = 0; t0 < cnt; t0 += kGramChunk) {
+      if (stop_()) return;  // Q is then unfinished: build_gram_of drops it
       const idx_t rows = std::min(kGramChunk, cnt - t0);
       for (idx_t r = 0; r < rows; ++r)
         std::copy(X_ + static_cast<idx_t>(idx[t0 + r]) * d, X_ + (static_cast<idx_t>(idx[t0 + r]) + 1) * d,
@@ -482,6 +486,8 @@ class GroupLassoBCD {
   // weights change) most of a working set's zero groups stay zero, and their Grams
   // (d^2 / 2 multiply-adds per row and output, ten times a block gradient) and
   // eigendecompositions were a quarter of S1's logistic solve.
+  // An interrupt skips the groups left and abandons those under way (block_gram's chunks;
+  // one dsyevd is not interruptible); the caller then stops.
   void prepare(const std::vector<idx_t>& ws) {
     std::vector<idx_t> todo;
     for (idx_t i : ws)
@@ -498,6 +504,7 @@ class GroupLassoBCD {
       SymEig eig(d_);  // one LAPACK workspace per thread
 #pragma omp for schedule(dynamic, 1)
       for (idx_t t = 0; t < static_cast<idx_t>(todo.size()); ++t) {
+        if (stop_()) continue;
         GroupCache& gc = cache_[todo[t]];
         if (!gc.ready) prepare_rows(todo[t], gc);
         if (wnorm_[todo[t]] > 0 && !build_gram_of(gc, eig)) {
@@ -540,7 +547,8 @@ class GroupLassoBCD {
   }
 
   // Q = X^T D_i X / n (centred with an intercept; one per output with output weights)
-  // and its eigendecomposition; false if LAPACK fails.
+  // and its eigendecomposition; false if LAPACK fails. Interrupted: left without a Gram
+  // (gc.gram false), true.
   bool build_gram_of(GroupCache& gc, SymEig& eig) const {
     const double inv_n = 1.0 / static_cast<double>(n_);
     const idx_t d = d_;
@@ -548,6 +556,7 @@ class GroupLassoBCD {
     if (ow_ != nullptr) return prepare_outputs(gc, eig);
     gc.Q.assign(d * d, 0.0);
     block_gram(gc.idx, gc.Q.data());
+    if (stop_.raised()) return !(gc.gram = false);
     if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
       for (idx_t a = 0; a < d; ++a)
         for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
@@ -570,6 +579,7 @@ class GroupLassoBCD {
     for (idx_t l = 0; l < c; ++l) {
       double* Q = gc.Q.data() + l * dd;
       block_gram(gc.idx, Q, ow_ + l);
+      if (stop_.raised()) return !(gc.gram = false);
       if (intercept_ && a2l_[l] > 0) {
         const double* u = gc.u.data() + l * d;
         for (idx_t a = 0; a < d; ++a)
@@ -602,6 +612,9 @@ class GroupLassoBCD {
     }
     int n_hist = 0;
     std::vector<idx_t> order(ws);
+    // Multiply-adds since the last poll within an epoch: a long epoch (wide rows, a large
+    // working set, Grams built on the way) is interrupted between block steps.
+    double since_poll = 0.0;
     for (long ep = 1;; ++ep) {
       shuffle(order, (static_cast<std::uint64_t>(rep.n_outer) << 32) ^ static_cast<std::uint64_t>(ep));
       for (idx_t i : order) {
@@ -619,6 +632,7 @@ class GroupLassoBCD {
           for (idx_t a = 0; a < dc; ++a) v2 += v[a] * v[a];
           if (v2 <= lam * lam) continue;
           ensure_gram(cache_[i]);
+          if (poll(rep)) return;  // the Gram may be unfinished
         }
         // One output (the regressors) gets its own instantiation: see block_update.hpp.
         auto block_step = [&](auto C) {
@@ -648,6 +662,11 @@ class GroupLassoBCD {
         after_step(gc.idx);
         std::copy(wnew.begin(), wnew.end(), Wi);
         wnorm_[i] = norm(Wi, dc);
+        since_poll += static_cast<double>(gc.idx.size() * dc);
+        if (since_poll >= kPollWork) {
+          since_poll = 0.0;
+          if (poll(rep)) return;
+        }
       }
       ++rep.n_epochs;
       if (K > 0) {
@@ -700,14 +719,15 @@ class GroupLassoBCD {
     newton_support_ = S;
     ++n_builds_;
     const idx_t e = d_ * c_, k = S.size(), m = k * d_;
-    build_gram(S);
+    if (!build_gram(S)) return;  // interrupted: W and R as they were
     std::vector<double> w(k * e), g(k * e);
     for (idx_t t = 0; t < k; ++t) std::copy(W + S[t] * e, W + (S[t] + 1) * e, w.begin() + t * e);
     for (idx_t a = 0; a < k * e; ++a) g[a] = -b_[a];
     for (idx_t t = 0; t < k; ++t) gram_axpy(t, w.data() + t * e, g, m);
     newton_polish(S, w, g, y2);
     for (idx_t t = 0; t < k; ++t) std::copy(w.begin() + t * e, w.begin() + (t + 1) * e, W + S[t] * e);
-    // The residual is recomputed exactly from the new coefficients.
+    // The residual is recomputed exactly from the new coefficients (not interrupted: an
+    // interrupted polish leaves consistent coefficients, and the next poll stops).
     masked_predict(X_, n_, d_, M_, W, c_, S, R_.data());
     for (idx_t a = 0; a < n_ * c_; ++a) R_[a] = Y_[a] - R_[a];
     if (intercept_) refresh_ar();
@@ -772,8 +792,9 @@ class GroupLassoBCD {
   // combinatorial work and Newton converges in a few steps.
 
   // Extends the stored Gram of the groups gram_groups_ to cover S (only the new groups'
-  // rows and columns are computed), then gathers S's block into H_ and b_.
-  void build_gram(const std::vector<idx_t>& S) {
+  // rows and columns are computed), then gathers S's block into H_ and b_. False if
+  // interrupted (the store is then as before).
+  bool build_gram(const std::vector<idx_t>& S) {
     const idx_t d = d_, c = c_;
     std::vector<idx_t> fresh;
     for (idx_t i : S)
@@ -785,7 +806,7 @@ class GroupLassoBCD {
       bg_.clear();
       fresh = S;
     }
-    if (!fresh.empty()) extend_gram(fresh);
+    if (!fresh.empty() && !extend_gram(fresh)) return false;
     const idx_t k = S.size(), m = k * d, mg = gram_groups_.size() * d;
     H_.assign(m * m, 0.0);
     b_.assign(m * c, 0.0);
@@ -809,9 +830,13 @@ class GroupLassoBCD {
             for (idx_t bb = 0; bb < d; ++bb)
               H_[(t * d + a) * m + u * d + bb] -= f * cache_[S[t]].u[a] * cache_[S[u]].u[bb];
     }
+    return true;
   }
 
-  void extend_gram(const std::vector<idx_t>& fresh) {
+  // False if interrupted between row chunks: gram_groups_, gram_pos_ and the store are
+  // then as before. (A chunk of 1024 rows is one BLAS call of 1024 m_all m_new
+  // multiply-adds: the chunks are kept as they were, so that the sums round as before.)
+  bool extend_gram(const std::vector<idx_t>& fresh) {
     const idx_t d = d_, c = c_;
     const idx_t k_old = gram_groups_.size();
     for (idx_t i : fresh) {
@@ -832,6 +857,11 @@ class GroupLassoBCD {
     const idx_t chunk = 1024;
     std::vector<double> Z(chunk * m_all);
     for (idx_t k0 = 0; k0 < n_; k0 += chunk) {
+      if (stop_()) {
+        for (idx_t t = k_old; t < k_all; ++t) gram_pos_.erase(gram_groups_[t]);
+        gram_groups_.resize(k_old);
+        return false;
+      }
       const idx_t k1 = std::min(n_, k0 + chunk), rows = k1 - k0;
       for (idx_t r = 0; r < rows; ++r) {
         const idx_t row = k0 + r;
@@ -872,6 +902,7 @@ class GroupLassoBCD {
     for (idx_t a = 0; a < m_new * c; ++a) b[m_old * c + a] = bn[a] * inv_n;
     Hg_.swap(H);
     bg_.swap(b);
+    return true;
   }
 
   struct GramStats {
@@ -939,6 +970,7 @@ class GroupLassoBCD {
     std::vector<double> Hn(ms * ms), grad(ms), step(ms), wtry(mc), gtry(mc), sd(e);
     const int ims = static_cast<int>(ms);
     for (int it = 0; it < 20; ++it) {
+      if (stop_()) return;  // each step factors an ms x ms matrix (one dpotrf)
       double gmax = 0.0;
       for (idx_t a = 0; a < s; ++a) {
         const idx_t t = S[a];
@@ -1106,7 +1138,10 @@ class GroupLassoBCD {
   std::vector<double> RW_, RWc_;  // w o R and w o Rc (output weights)
   bool row_shift_ = false;
   SolverOptions opt_;
-  std::function<bool()> should_stop_;
+  // Polled in every long phase, OpenMP regions included (const phases too: mutable).
+  mutable Interrupt stop_;
+  // Multiply-adds of block steps between polls inside an epoch (a few ms).
+  static constexpr double kPollWork = 1 << 24;
   std::function<void(long, long, double, double)> report_;
   std::vector<GroupCache> cache_;
   PaddedRows P_;  // X with padded rows for the vector kernels
@@ -1118,7 +1153,6 @@ class GroupLassoBCD {
   std::vector<idx_t> last_support_, newton_support_;
   int n_builds_ = 0;
   std::unique_ptr<SymEig> eig_;  // LAPACK workspace of ensure_gram
-  std::chrono::steady_clock::time_point last_check_;
 };
 
 }  // namespace fixntk

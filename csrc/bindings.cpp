@@ -33,6 +33,15 @@ PackedMasks packed_view(const marr& packed, idx_t n) {
 
 void check_X(const carr& X) { require(X.ndim() == 2, "X must be 2-d (n, d)"); }
 
+// Ctrl-C and Python signal handlers (signal.alarm) while the GIL is released: the handlers
+// run in PyErr_CheckSignals, asked by Interrupt from the calling thread. A handler's
+// exception stays set, and the binding raises it (py::error_already_set) once the
+// compiled phase has stopped.
+bool python_signal() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
 void check_rows(const carr& A, idx_t n, const char* what) {
   require(A.ndim() == 2 && A.shape(0) == n,
           std::string(what) + " must be 2-d with as many rows as X");
@@ -53,10 +62,12 @@ py::array_t<double> predict(const carr& X, const marr& packed, const carr& W) {
     if (nz) groups.push_back(i);
   }
   double* o = out.mutable_data();
+  Interrupt stop(python_signal);
   {
     py::gil_scoped_release release;
-    masked_predict(X.data(), n, d, M, w, c, groups, o);
+    masked_predict(X.data(), n, d, M, w, c, groups, o, &stop);
   }
+  if (stop.raised()) throw py::error_already_set();
   return out;
 }
 
@@ -68,11 +79,13 @@ py::array_t<double> gradients(const carr& X, const marr& packed, const carr& R) 
   const idx_t c = R.shape(1);
   py::array_t<double> G({M.p, d, c});
   double* g = G.mutable_data();
+  Interrupt stop(python_signal);
   {
     py::gil_scoped_release release;
     const PaddedRows P(X.data(), n, d);
-    masked_gradients(X.data(), n, d, M, R.data(), c, g, &P);
+    masked_gradients(X.data(), n, d, M, R.data(), c, g, &P, &stop);
   }
+  if (stop.raised()) throw py::error_already_set();
   return G;
 }
 
@@ -139,10 +152,6 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   py::array_t<double> W({M.p, d, c});
   std::copy(W0.data(), W0.data() + M.p * d * c, W.mutable_data());
 
-  auto should_stop = []() {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
   std::function<void(long, long, double, double)> report;
   if (!callback.is_none()) {
     report = [&callback](long outer, long epochs, double primal, double gap) {
@@ -151,7 +160,7 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
     };
   }
   GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, sample_weight.is_none() ? nullptr : sw.data(),
-                       intercept, opt, should_stop, report,
+                       intercept, opt, python_signal, report,
                        output_weight.is_none() ? nullptr : ow.data());
   SolverReport rep;
   double* w = W.mutable_data();
@@ -200,10 +209,13 @@ py::array_t<double> gram_extend(const carr& X, const marr& packed,
   const idx_t m_all = static_cast<idx_t>(o.size() + f.size()) * d, m_new = f.size() * d;
   py::array_t<double> out({m_all, m_new});
   double* po = out.mutable_data();
+  Interrupt stop(python_signal);
   {
     py::gil_scoped_release release;
-    masked_gram_extend(X.data(), n, d, M, o, f, weights.is_none() ? nullptr : w.data(), po);
+    masked_gram_extend(X.data(), n, d, M, o, f, weights.is_none() ? nullptr : w.data(), po,
+                       &stop);
   }
+  if (stop.raised()) throw py::error_already_set();
   return out;
 }
 
@@ -226,11 +238,7 @@ py::dict solve_gram(const carr& H, const carr& b, double y2, const carr& W0, dou
   opt.seed = static_cast<std::uint64_t>(seed);
   py::array_t<double> W({k, d, c});
   std::copy(W0.data(), W0.data() + m * c, W.mutable_data());
-  auto should_stop = []() {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
-  GramGroupLasso solver(H.data(), b.data(), y2, k, d, c, opt, should_stop);
+  GramGroupLasso solver(H.data(), b.data(), y2, k, d, c, opt, python_signal);
   GramReport rep;
   double* w = W.mutable_data();
   {

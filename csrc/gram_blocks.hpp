@@ -13,15 +13,17 @@
 #include <vector>
 
 #include "blas.hpp"
+#include "interrupt.hpp"
 #include "masks.hpp"
 
 namespace fixntk {
 
 // out ((|old| + |fresh|) d x |fresh| d, row-major) = [C; S] for X (n x d, row-major),
-// the packed masks M of its rows and row weights w (n) or nullptr.
-inline void masked_gram_extend(const double* X, idx_t n, idx_t d, const PackedMasks& M,
+// the packed masks M of its rows and row weights w (n) or nullptr. With `stop`, asked
+// before each chunk of rows: false once it fires (out is then not written).
+inline bool masked_gram_extend(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                                const std::vector<idx_t>& old, const std::vector<idx_t>& fresh,
-                               const double* w, double* out) {
+                               const double* w, double* out, Interrupt* stop = nullptr) {
   constexpr idx_t kGramRows = 512;
   std::vector<idx_t> groups(old);
   groups.insert(groups.end(), fresh.begin(), fresh.end());
@@ -31,6 +33,7 @@ inline void masked_gram_extend(const double* X, idx_t n, idx_t d, const PackedMa
   std::vector<double> C(m_old * m_new, 0.0), S(m_new * m_new, 0.0);
   std::vector<double> Z(kGramRows * std::max<idx_t>(m_all, 1));
   for (idx_t k0 = 0; k0 < n && m_new > 0; k0 += kGramRows) {
+    if (stop != nullptr && (*stop)()) return false;
     const idx_t k1 = std::min(n, k0 + kGramRows), rows = k1 - k0;
     for (idx_t r = 0; r < rows; ++r) {
       const idx_t row = k0 + r;
@@ -59,6 +62,7 @@ inline void masked_gram_extend(const double* X, idx_t n, idx_t d, const PackedMa
   double* So = out + m_old * m_new;
   for (idx_t u = 0; u < m_new; ++u)
     for (idx_t a = 0; a <= u; ++a) So[u * m_new + a] = So[a * m_new + u] = S[u * m_new + a];
+  return true;
 }
 
 }  // namespace fixntk

@@ -17,7 +17,6 @@
 // g is recomputed exactly (one product with H) before every certificate.
 #pragma once
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <stdexcept>
@@ -27,6 +26,7 @@
 #include "bcd_solver.hpp"
 #include "blas.hpp"
 #include "block_update.hpp"
+#include "interrupt.hpp"
 
 namespace fixntk {
 
@@ -54,13 +54,16 @@ class GramGroupLasso {
   GramGroupLasso(const double* H, const double* b, double y2, idx_t k, idx_t d, idx_t c,
                  GramOptions opt, std::function<bool()> should_stop)
       : H_(H), b_(b), y2_(y2), k_(k), d_(d), c_(c), m_(k * d), opt_(opt),
-        should_stop_(std::move(should_stop)) {}
+        stop_(std::move(should_stop)) {}
 
   // W (k x d x c, row-major) is the starting point and the result.
   GramReport run(double* W) {
     const idx_t k = k_, d = d_, c = c_, e = d * c, mc = m_ * c;
     GramReport rep;
-    prepare();
+    if (!prepare()) {
+      rep.interrupted = true;
+      return rep;
+    }
     std::vector<double> g(mc), v(e), wnew(e), delta(e), work(e + d);
     wnorm_.assign(k, 0.0);
     for (idx_t t = 0; t < k; ++t) wnorm_[t] = GroupLassoBCD::norm(W + t * e, e);
@@ -73,7 +76,6 @@ class GramGroupLasso {
     int n_hist = 0;
     std::vector<idx_t> order(k);
     for (idx_t t = 0; t < k; ++t) order[t] = t;
-    last_poll_ = std::chrono::steady_clock::now();
     exact_gradient(W, g.data());
     stats(W, g.data(), rep);
     if (rep.gap <= opt_.gap_target) {
@@ -114,7 +116,7 @@ class GramGroupLasso {
           n_hist = 0;
         }
       }
-      if (poll()) {
+      if (stop_()) {
         rep.interrupted = true;
         return rep;
       }
@@ -131,8 +133,9 @@ class GramGroupLasso {
   }
 
  private:
-  // Each block's Gram H_tt and its eigendecomposition.
-  void prepare() {
+  // Each block's Gram H_tt and its eigendecomposition; false if interrupted (asked
+  // before each block).
+  bool prepare() {
     if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
     const idx_t k = k_, d = d_, m = m_;
     Q_.assign(k * d * d, 0.0);
@@ -140,12 +143,14 @@ class GramGroupLasso {
     U_.assign(k * d * d, 0.0);
     SymEig eig(d);
     for (idx_t t = 0; t < k; ++t) {
+      if (stop_()) return false;
       double* Q = Q_.data() + t * d * d;
       for (idx_t a = 0; a < d; ++a)
         std::copy(H_ + (t * d + a) * m + t * d, H_ + (t * d + a) * m + (t + 1) * d, Q + a * d);
       if (!eig(Q, s_.data() + t * d, U_.data() + t * d * d))
         throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
     }
+    return true;
   }
 
   // g = H W - b, by BLAS (H is symmetric: H^T W = H W).
@@ -215,21 +220,13 @@ class GramGroupLasso {
     for (idx_t t = 0; t < k_; ++t) wnorm_[t] = GroupLassoBCD::norm(W + t * e, e);
   }
 
-  bool poll() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_poll_ < std::chrono::milliseconds(100)) return false;
-    last_poll_ = now;
-    return should_stop_ && should_stop_();
-  }
-
   const double* H_;
   const double* b_;
   double y2_;
   idx_t k_, d_, c_, m_;
   GramOptions opt_;
-  std::function<bool()> should_stop_;
+  Interrupt stop_;  // asked at most every 0.1 s (see Interrupt)
   std::vector<double> Q_, s_, U_, wnorm_;
-  std::chrono::steady_clock::time_point last_poll_;
 };
 
 }  // namespace fixntk

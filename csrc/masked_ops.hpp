@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "blas.hpp"
+#include "interrupt.hpp"
 #include "masks.hpp"
 #include "row_kernels.hpp"
 
@@ -29,14 +30,17 @@ constexpr double kParallelWork = 1 << 20;
 // flops at BLAS speed plus n g c masked additions, where a loop per group and row ran
 // at about 50 Mflop/s (a dependent chain of d multiply-adds per row and group, one
 // unpredictable branch per mask bit). Without BLAS (not registered) the plain loop.
+// With `stop`, asked before each row block (each group without BLAS), the blocks left
+// when it fires are skipped (out is then incomplete).
 inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                            const double* W, idx_t c, const std::vector<idx_t>& groups,
-                           double* out) {
+                           double* out, Interrupt* stop = nullptr) {
   std::fill(out, out + n * c, 0.0);
   const idx_t g = static_cast<idx_t>(groups.size()), gc = g * c;
   if (g == 0 || n == 0 || d == 0) return;
   if (!blas().ready()) {
     for (idx_t i : groups) {
+      if (stop != nullptr && (*stop)()) return;
       const std::uint8_t* bits = M.row(i);
       const double* Wi = W + i * d * c;
       for (idx_t k = 0; k < n; ++k) {
@@ -62,6 +66,7 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
   const char Tr = 'T', Nr = 'N';
   const double one = 1.0, zero = 0.0;
   for (idx_t k0 = 0; k0 < n; k0 += rows) {
+    if (stop != nullptr && (*stop)()) return;
     const idx_t m = std::min(rows, n - k0);
     const int mi = static_cast<int>(m), gci = static_cast<int>(gc), di = static_cast<int>(d);
     // column-major: T^T (m x gc, ld m) = X_b (op T of the d x m view) * Wg (d x gc view)
@@ -93,10 +98,10 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
 // in cache while every group of the thread's share reads them, so X streams from memory
 // once per thread rather than once per group.
 // With P (a padded copy of X), the rows go through the vector kernels (tiles of outputs
-// when c >= 2).
+// when c >= 2). With `stop`, the chunks left when it fires are skipped (G incomplete).
 inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                              const double* R, idx_t c, double* G,
-                             const PaddedRows* P = nullptr) {
+                             const PaddedRows* P = nullptr, Interrupt* stop = nullptr) {
   const bool padded = P != nullptr && P->enabled();
   const idx_t dc = d * c, p = M.p;
   const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
@@ -111,6 +116,7 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
 #endif
     const idx_t i0 = p * tid / nt, i1 = p * (tid + 1) / nt;
     for (idx_t k0 = 0; k0 < n; k0 += chunk) {
+      if (stop != nullptr && (*stop)()) break;
       const idx_t k1 = std::min(n, k0 + chunk);
       const idx_t b0 = k0 >> 3, b1 = (k1 + 7) >> 3;
       for (idx_t i = i0; i < i1; ++i) {

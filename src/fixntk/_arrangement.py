@@ -13,7 +13,7 @@ from ._gates import (
     pack_bool_columns,
     seed_sequence,
 )
-from ._memory import check_fits
+from ._memory import CALL_WORK, check_fits
 from ._threads import run_blocks
 from ._validation import check_int, check_X
 
@@ -201,12 +201,28 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     hashes = np.empty(n_gates, np.uint64)
     nonzero = np.empty(n_gates, np.bool_)
 
-    def block(j):
-        s = slice(j * GATE_BLOCK, min(n_gates, (j + 1) * GATE_BLOCK))
-        rng = block_rng(root, GATE_STREAM, j)
-        gate_block(rng, XT, chunk, G[s], words[s], hashes[s], nonzero[s])
+    # a block's gates in calls of about CALL_WORK multiply-adds, so that Ctrl-C stops
+    # the threads within one call (the gates are the same draws whatever the calls)
+    part = max(1, min(GATE_BLOCK, CALL_WORK // (n * d)))
 
-    run_blocks(block, -(-n_gates // GATE_BLOCK))
+    def block(j, q):
+        s = slice(j * GATE_BLOCK, min(n_gates, (j + 1) * GATE_BLOCK))
+        b, g0 = s.stop - s.start, q * part
+        if g0 < b:  # the generator draws the block's gates in the first call only
+            rng = block_rng(root, GATE_STREAM, j)
+            gate_block(
+                rng,
+                XT,
+                chunk,
+                G[s],
+                words[s],
+                hashes[s],
+                nonzero[s],
+                g0,
+                min(b, g0 + part),
+            )
+
+    run_blocks(block, -(-n_gates // GATE_BLOCK), parts=-(-GATE_BLOCK // part))
     keep = np.flatnonzero(nonzero)
     if len(keep) == 0:
         raise ValueError(

@@ -10,6 +10,7 @@ writing its own part of the outputs. So the result depends only on the seed, nev
 the number of threads, and the first ``k`` vectors are the same whatever the total.
 """
 
+import functools
 import types
 
 import numpy as np
@@ -94,16 +95,49 @@ def _pack_row(s, out):
 PARALLEL_WORK = 1 << 18
 
 
+def signals_pass(kernel):
+    """Wrap a Numba kernel called from Python so that an exception raised by a signal
+    handler while it ran (KeyboardInterrupt from Ctrl-C, a time limit's from
+    ``signal.alarm``) comes out of the call as itself, not as the SystemError Numba
+    turns it into.
+
+    A kernel runs Python code now and then (boxing its results, Numba's unpickling of
+    constants; a parallel kernel's launch): a signal that arrives then raises there,
+    and Numba reports "returned a result with an exception set", with the handler's
+    exception at the root of the chain of causes."""
+
+    @functools.wraps(kernel)
+    def call(*args):
+        try:
+            return kernel(*args)
+        except SystemError as exc:
+            root = exc
+            while (
+                isinstance(root, SystemError)
+                and root.__cause__ is not None
+                and "with an exception set" in str(root)
+            ):
+                root = root.__cause__
+            if root is exc or isinstance(root, SystemError):
+                raise
+            raise root from None
+
+    return call
+
+
 def threaded(kernel):
     """``kernel`` (a ``parallel=True`` Numba dispatcher) and the same function compiled
-    without threads, chosen by ``work``: ``call(work, *args)``."""
+    without threads, chosen by ``work``: ``call(work, *args)``. A signal handler's
+    exception raised while the threads ran comes out as itself (:func:`signals_pass`).
+    """
     py = kernel.py_func
     twin = types.FunctionType(py.__code__, py.__globals__, py.__name__ + "_serial")
     twin.__qualname__ = py.__qualname__ + "_serial"  # its own on-disk cache entry
-    serial = njit(cache=True)(twin)
+    serial = signals_pass(njit(cache=True)(twin))
+    parallel = signals_pass(kernel)
 
     def call(work, *args):
-        return (kernel if work >= PARALLEL_WORK else serial)(*args)
+        return (parallel if work >= PARALLEL_WORK else serial)(*args)
 
     call.__doc__ = kernel.__doc__
     return call
@@ -145,16 +179,19 @@ def hash_words(words):
     return _hash_words_call(words.size, words)
 
 
+@signals_pass
 @njit(cache=True, nogil=True)
-def gate_block(rng, XT, chunk, G, words, hashes, nonzero):
-    """Draw the gates G (b, d) of one block from ``rng`` and pack their masks
-    ``1[X g >= 0]`` on the rows of X (``XT`` is X.T, contiguous): words (b, nwords),
-    hashes (b,), nonzero (b,) (False for the all-zero mask). Scores are formed
-    ``chunk`` gates at a time."""
+def gate_block(rng, XT, chunk, G, words, hashes, nonzero, g0, g1):
+    """Pack the masks ``1[X g >= 0]`` of gates ``g0 .. g1 - 1`` of one block on the rows
+    of X (``XT`` is X.T, contiguous): words (b, nwords), hashes (b,), nonzero (b,)
+    (False for the all-zero mask); with ``g0 == 0`` first draw all the block's gates
+    G (b, d) from ``rng``. Scores are formed ``chunk`` gates at a time. A block is
+    packed in one call or in several (g0 = 0 first), each a bounded piece of work."""
     b, d = G.shape
-    G[:, :] = rng.standard_normal((b, d))
-    for c0 in range(0, b, chunk):
-        c1 = min(b, c0 + chunk)
+    if g0 == 0:
+        G[:, :] = rng.standard_normal((b, d))
+    for c0 in range(g0, g1, chunk):
+        c1 = min(g1, c0 + chunk)
         S = np.dot(G[c0:c1], XT)
         for g in range(c1 - c0):
             h, nz = _pack_row(S[g], words[c0 + g])
@@ -212,12 +249,15 @@ def screen(H, S, tie, prefixes, cand):
     return nc
 
 
+@signals_pass
 @njit(cache=True, nogil=True)
 def direction_block(
     rng, b, sub, XpT, tie, prefixes, XT, chunk, cell_hashes, cell_index, cell_words, out
 ):
     """Draw ``b`` Gaussian directions h from ``rng`` (``sub`` at a time) and label each
     with the known cell of its mask ``1[X h >= 0]``, or ZERO / MISSING, into out (b,).
+    (A block's directions may be labelled by several calls on consecutive parts of
+    ``out``, each a multiple of ``sub`` but the last: the generator carries on.)
 
     A direction can only be in a known cell if its signs on the m screening rows
     (``XpT`` is their transpose, (d, m <= 64)) form one of the known cells' patterns

@@ -2,6 +2,7 @@
 
 The NTK's angular factor is a Numba kernel (one row per ``prange`` step, so the result
 does not depend on the number of threads); the mixtures are BLAS products of masks.
+Both run in blocks of rows small enough that Ctrl-C is seen between them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from numpy.typing import ArrayLike
 
 from ._arrangement import Arrangement, as_arrangement
 from ._gates import threaded
+from ._memory import CALL_WORK
 from ._scale import unit
 from ._validation import check_X
 
@@ -55,6 +57,43 @@ def _row_norms(X):
     m = np.abs(X).max(axis=1)
     safe = np.where(m > 0, m, 1.0)
     return m * np.sqrt(np.einsum("ij,ij->i", X / safe[:, None], X / safe[:, None]))
+
+
+def _gram(X, Z=None, factor=None):
+    """``X Z^T`` (Z = None: ``X X^T``, exactly symmetric) by blocks of rows of about
+    :data:`~fixntk._memory.CALL_WORK` multiply-adds, so that Ctrl-C is seen between
+    them, each block then passed through ``factor(B, rows, cols, symmetric)`` (rows
+    and cols: the slices of X and Z it holds; symmetric: its diagonal starts at its
+    left)."""
+    symmetric = Z is None
+    Z = X if symmetric else Z
+    m, q = X.shape[0], Z.shape[0]
+    K = np.empty((m, q))
+    rows = max(1, CALL_WORK // max(q * (X.shape[1] + 1), 1))
+    for r0 in range(0, m, rows):
+        r1 = min(m, r0 + rows)
+        # symmetric: rows r0:r1 against columns r0: only, mirrored; the square block on
+        # the diagonal is made symmetric from its upper triangle
+        c0 = r0 if symmetric else 0
+        B = X[r0:r1] @ Z[c0:].T
+        if factor is not None:
+            B = factor(B, slice(r0, r1), slice(c0, q), symmetric)
+        if not symmetric:
+            K[r0:r1] = B
+            continue
+        w = r1 - r0
+        B[:, :w] = np.triu(B[:, :w]) + np.triu(B[:, :w], 1).T
+        K[r0:r1, r0:] = B
+        K[r0:, r0:r1] = B.T
+    return K
+
+
+def _arc_kernel(X, Z=None):
+    """``(X Z^T) * (pi - angle) / (2 pi)`` (Z = None: X with itself, exactly symmetric),
+    by blocks of rows (:func:`_gram`)."""
+    nx = _row_norms(X)
+    nz = nx if Z is None else _row_norms(Z)
+    return _gram(X, Z, lambda B, r, c, sym: _apply_arc_factor(B, nx[r], nz[c], sym))
 
 
 def _finite_kernel(K, sx, sz):
@@ -103,15 +142,11 @@ def ntk_kernel(X: ArrayLike, Z: ArrayLike | None = None) -> np.ndarray:
     """
     X = check_X(X)
     sx = unit(X)
-    X = X / sx
-    nx = _row_norms(X)
     if Z is None:
-        return _finite_kernel(_apply_arc_factor(X @ X.T, nx, nx, True), sx, sx)
+        return _finite_kernel(_arc_kernel(X / sx), sx, sx)
     Z = _check_Z(Z, X.shape[1])
     sz = unit(Z)
-    Z = Z / sz
-    nz = _row_norms(Z)
-    return _finite_kernel(_apply_arc_factor(X @ Z.T, nx, nz, False), sx, sz)
+    return _finite_kernel(_arc_kernel(X / sx, Z / sz), sx, sz)
 
 
 def check_eta(eta, p, name="eta"):
@@ -159,7 +194,11 @@ def masking_kernel(XZt, masks, eta, masks_z=None):
     for start in range(0, active.size, step):
         cols = active[start : start + step]
         left = masks[:, cols] * eta[cols]
-        S += left @ masks_z[:, cols].T.astype(np.float64)
+        right = masks_z[:, cols].T.astype(np.float64)
+        # row blocks of about CALL_WORK multiply-adds: Ctrl-C is seen between them
+        rows = max(1, CALL_WORK // (cols.size * m))
+        for r0 in range(0, n, rows):
+            S[r0 : r0 + rows] += left[r0 : r0 + rows] @ right
     S *= XZt
     return S
 
@@ -204,8 +243,8 @@ def mkl_kernel(
     sx = unit(X)
     X = X / sx
     if Z is None:
-        return _finite_kernel(masking_kernel(X @ X.T, arr.masks, eta), sx, sx)
+        return _finite_kernel(masking_kernel(_gram(X), arr.masks, eta), sx, sx)
     Z = _check_Z(Z, X.shape[1])
     sz = unit(Z)
-    XZt = X @ (Z / sz).T
+    XZt = _gram(X, Z / sz)
     return _finite_kernel(masking_kernel(XZt, arr.masks, eta, arr.apply(Z)), sx, sz)

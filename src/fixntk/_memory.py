@@ -1,9 +1,20 @@
-"""Memory estimates: refuse, with the figure, a problem that cannot fit before
-allocating."""
+"""Resources: refuse, with the figure, a problem that cannot fit (in memory, or in half
+an hour) before allocating; and how much work one call into compiled code may do."""
 
 import psutil
 
-__all__ = ["available_bytes", "check_fits", "check_kernel_size", "format_bytes"]
+__all__ = [
+    "CALL_WORK",
+    "available_bytes",
+    "check_fits",
+    "check_kernel_size",
+    "format_bytes",
+]
+
+# Multiply-adds of one call into compiled code that cannot be interrupted (a BLAS
+# product, a Numba kernel): about 10-50 ms on one core. Python sees Ctrl-C and runs
+# signal handlers only between such calls, so long loops are cut into calls this size.
+CALL_WORK = 1 << 26
 
 
 def available_bytes():

@@ -27,6 +27,7 @@ from ._gates import (
     hash_words,
     seed_sequence,
 )
+from ._memory import CALL_WORK
 from ._scale import unit
 from ._threads import run_blocks
 from ._validation import check_int, check_X
@@ -170,22 +171,45 @@ def ntk_weights(
     tie = screening_tie(Xp)
     chunk = max(1, _SCORES_PER_CHUNK // n)
     tables = (cell_hashes[by_hash], by_hash, cell_words)
+    # a block's directions in calls of whole sub-blocks, about CALL_WORK multiply-adds
+    # of screening each, so that Ctrl-C stops the threads within one call (the same
+    # draws: each block's generator carries on from call to call)
+    part = _SUB_BLOCK * max(
+        1, min(DIRECTION_BLOCK // _SUB_BLOCK, CALL_WORK // (_SUB_BLOCK * d * len(rows)))
+    )
 
     def label_blocks(r0, r1):
         """Labels (a cell, ZERO or MISSING) of the directions of blocks r0 .. r1 - 1."""
         start = r0 * DIRECTION_BLOCK
         labels = np.empty(min(n_samples, r1 * DIRECTION_BLOCK) - start, np.int64)
+        rngs = {}
 
-        def block(i):
+        def block(i, q):
             s0 = (r0 + i) * DIRECTION_BLOCK
             s1 = min(n_samples, s0 + DIRECTION_BLOCK)
-            rng = block_rng(root, _STREAM, r0 + i)
-            out = labels[s0 - start : s1 - start]
+            p0 = s0 + q * part
+            if p0 >= s1:
+                return
+            if q == 0:
+                rngs[i] = block_rng(root, _STREAM, r0 + i)
+            p1 = min(s1, p0 + part)
+            out = labels[p0 - start : p1 - start]
             direction_block(
-                rng, s1 - s0, _SUB_BLOCK, XpT, tie, prefixes, XT, chunk, *tables, out
+                rngs[i],
+                p1 - p0,
+                _SUB_BLOCK,
+                XpT,
+                tie,
+                prefixes,
+                XT,
+                chunk,
+                *tables,
+                out,
             )
+            if p1 == s1:
+                del rngs[i]
 
-        run_blocks(block, r1 - r0)
+        run_blocks(block, r1 - r0, parts=-(-DIRECTION_BLOCK // part))
         return labels
 
     # counts[label + 2]: MISSING, ZERO, then the hits of each cell

@@ -15,7 +15,9 @@ warm-started from the block's previous face). Every iterate is feasible, and the
 gap is certified with the dual point of the cone-constrained problem (the residual
 rescaled by the largest ``||P_{C_i}(+-X^T D_i r)||``). A Newton step on the identified
 support (active blocks, tight constraints) finishes the solve. The projections
-(Goldfarb-Idnani, QR-updated faces) and the block steps are compiled with Numba.
+(Goldfarb-Idnani, QR-updated faces) and the block steps are compiled with Numba, and a
+long projection runs as several calls, each resumed from the face the last one reached,
+so that Ctrl-C is seen between them.
 
 IRLS (the paper's Algorithm 1) and this program: the variational identity
 ``lam ||w|| = min_{eta > 0} ||w||^2 / (2 eta) + lam^2 eta / 2`` holds for every block,
@@ -41,6 +43,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
+from ._gates import signals_pass
+from ._memory import CALL_WORK
 from ._progress import report
 from ._scale import Units, unit
 from ._solver import _coef3, _prepare
@@ -268,8 +272,16 @@ def _face_arrays(face, d):
     return face.rows, face.Q, face.R
 
 
+def _iterations_per_call(X):
+    """Goldfarb-Idnani iterations (about n d multiply-adds each) per compiled call, so
+    that Ctrl-C and signal handlers are seen between calls (see CALL_WORK)."""
+    return max(1, CALL_WORK // X.size)
+
+
 @njit(cache=True)
-def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_iter):
+def _block_step(
+    X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_iter, last
+):
     """One proximal step of block coordinate descent on a block ``w`` (v_i: sign = +1,
     u_i: sign = -1), updating the residual r in place.
 
@@ -277,7 +289,10 @@ def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_
     ``new = (1 - lam / (L ||P_C(z)||))_+ P_C(z)`` (the prox of
     ``(lam / L) ||.|| + indicator(C_i)``: the group soft-threshold of the cone
     projection; the projection stops as soon as it certifies ``||P_C(z)|| <= lam / L``).
-    Returns (new, projected, rows, Q, R) with the projection's face when projected."""
+    Returns (new, projected, rows, Q, R, unfinished) with the projection's face when
+    projected. Unless ``last``, a projection that runs out of its ``max_iter``
+    iterations returns ``unfinished`` with its face and r untouched: called again from
+    that face, the step resumes where it stopped."""
     n, d = X.shape
     g = np.dot(X.T, mask * r)
     z = old + (sign / (n * L)) * g
@@ -286,9 +301,11 @@ def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_
     rows, Q, R = rows0, Q0, R0
     if np.sqrt(_dot(z, z)) * L > lam:
         thr = lam / L
-        pz, rows, Q, R, _, _ = _gi_project(
+        pz, rows, Q, R, _, status = _gi_project(
             z, X, signs, np.zeros(0), False, rows0, Q0, R0, xnorm, thr * thr, max_iter
         )
+        if status == 3 and not last:
+            return old, True, rows, Q, R, True
         projected = True
         npz = np.sqrt(_dot(pz, pz))
         if npz * L > lam:
@@ -299,7 +316,12 @@ def _block_step(X, mask, signs, r, old, sign, L, lam, rows0, Q0, R0, xnorm, max_
         for k in range(n):
             if mask[k] != 0.0:
                 r[k] -= sign * Xd[k]
-    return new, projected, rows, Q, R
+    return new, projected, rows, Q, R, False
+
+
+# the compiled steps as called from Python: a signal's exception comes out as itself
+_gi_project_call = signals_pass(_gi_project)
+_block_step_call = signals_pass(_block_step)
 
 
 def _project_polyhedron(
@@ -322,23 +344,22 @@ def _project_polyhedron(
         xnorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     if max_iter is None:
         max_iter = 50 * d + 200
-    rows0, Q0, R0 = _face_arrays(face, d)
+    rows, Q, R = _face_arrays(face, d)
     has_b = b is not None
     b = np.ascontiguousarray(b, dtype=np.float64) if has_b else _NO_B
     stop2 = -1.0 if stop_below is None else float(stop_below) ** 2
-    v, rows, Q, R, u, status = _gi_project(
-        np.ascontiguousarray(c, dtype=np.float64),
-        X,
-        np.ascontiguousarray(signs, dtype=np.float64),
-        b,
-        has_b,
-        rows0,
-        Q0,
-        R0,
-        xnorm,
-        stop2,
-        int(max_iter),
-    )
+    c = np.ascontiguousarray(c, dtype=np.float64)
+    signs = np.ascontiguousarray(signs, dtype=np.float64)
+    # in calls of CALL_WORK, each resumed from the face the last one reached
+    left, per_call = int(max_iter), _iterations_per_call(X)
+    while True:
+        step = min(per_call, left)
+        left -= step
+        v, rows, Q, R, u, status = _gi_project_call(
+            c, X, signs, b, has_b, rows, Q, R, xnorm, stop2, step
+        )
+        if status != 3 or left <= 0:
+            break
     if status == 2:
         raise _Infeasible
     return v, _Face(rows, Q, R), u, status == 0
@@ -414,24 +435,28 @@ class _Problem:
         For each block, ``||g + N^T u|| >= ||P_C(g)||`` for any ``u >= 0`` on the rows N
         of its last face: u is the face's least-squares multiplier, clipped at 0 (exact
         when the face is still the right one). Batched over the blocks."""
-        d, B = self.d, len(keys)
-        Q = np.zeros((B, d, d))
-        R = np.broadcast_to(np.eye(d), (B, d, d)).copy()
-        g = np.empty((B, d))
-        for b, (s, i) in enumerate(keys):
-            g[b] = G[i] if s == 0 else -G[i]
-            face = self._face((s, i))
-            if face is not None and face.rows.size:
-                k = face.rows.size
-                Q[b, :, :k] = face.Q
-                R[b, :k, :k] = face.R
-        qg = np.einsum("bdk,bd->bk", Q, g)
-        u = np.maximum(np.linalg.solve(R, -qg[:, :, None])[:, :, 0], 0.0)
-        v = g + np.einsum("bdk,bk->bd", Q, np.einsum("bkl,bl->bk", R, u))
-        bound = np.sqrt(np.einsum("bd,bd->b", v, v))
-        return np.minimum(bound, np.sqrt(np.einsum("bd,bd->b", g, g))) / (
-            self.n * self.lam
-        )
+        d = self.d
+        bounds = []
+        step = max(1, CALL_WORK // d**3)  # blocks per batch: Ctrl-C between batches
+        for start in range(0, len(keys), step):
+            part = keys[start : start + step]
+            B = len(part)
+            Q = np.zeros((B, d, d))
+            R = np.broadcast_to(np.eye(d), (B, d, d)).copy()
+            g = np.empty((B, d))
+            for b, (s, i) in enumerate(part):
+                g[b] = G[i] if s == 0 else -G[i]
+                face = self._face((s, i))
+                if face is not None and face.rows.size:
+                    k = face.rows.size
+                    Q[b, :, :k] = face.Q
+                    R[b, :k, :k] = face.R
+            qg = np.einsum("bdk,bd->bk", Q, g)
+            u = np.maximum(np.linalg.solve(R, -qg[:, :, None])[:, :, 0], 0.0)
+            v = g + np.einsum("bdk,bk->bd", Q, np.einsum("bkl,bl->bk", R, u))
+            bound = np.sqrt(np.einsum("bd,bd->b", v, v))
+            bounds.append(np.minimum(bound, np.sqrt(np.einsum("bd,bd->b", g, g))))
+        return np.concatenate(bounds) / (self.n * self.lam)
 
     def ratios(self, r, blocks=None, need=0):
         """Dual constraint values of the blocks at residual r, exact where they matter.
@@ -690,28 +715,34 @@ class _Problem:
         """One pass of exact proximal block steps (:func:`_block_step`) over
         ``blocks``."""
         X, d, lam = self.X, self.d, self.lam
-        max_iter = 50 * d + 200
+        per_call = _iterations_per_call(X)
         for s, i in blocks:
             old = V[s, i]
             face = self.faces.get((s, i))
             if face is None:  # entering the working set: the certificate's face
                 face = self.dual_faces.get((s, i))
-            rows0, Q0, R0 = _face_arrays(face, d)
-            new, projected, rows, Q, R = _block_step(
-                X,
-                self.MT[i],
-                self.ST[i],
-                r,
-                old,
-                1.0 if s == 0 else -1.0,
-                self.lipschitz(i),
-                lam,
-                rows0,
-                Q0,
-                R0,
-                self.xnorm,
-                max_iter,
-            )
+            rows, Q, R = _face_arrays(face, d)
+            left = 50 * d + 200  # projection iterations, over calls of CALL_WORK
+            unfinished = True
+            while unfinished:
+                step = min(per_call, left)
+                left -= step
+                new, projected, rows, Q, R, unfinished = _block_step_call(
+                    X,
+                    self.MT[i],
+                    self.ST[i],
+                    r,
+                    old,
+                    1.0 if s == 0 else -1.0,
+                    self.lipschitz(i),
+                    lam,
+                    rows,
+                    Q,
+                    R,
+                    self.xnorm,
+                    step,
+                    left <= 0,
+                )
             if projected:
                 self.faces[(s, i)] = _Face(rows, Q, R)
             V[s, i] = new

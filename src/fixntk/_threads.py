@@ -8,7 +8,7 @@ the machine, on one BLAS thread. Every place that limits BLAS threads goes throu
 """
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numba
@@ -69,7 +69,7 @@ def blas_threads(limits=1):
     return _controller().limit(limits=limits, user_api="blas")
 
 
-def run_blocks(work, n_blocks):
+def run_blocks(work, n_blocks, parts=None):
     """Call ``work(j)`` for ``j = 0, ..., n_blocks - 1`` on ``numba.get_num_threads()``
     threads (``NUMBA_NUM_THREADS``), BLAS on one thread.
 
@@ -81,19 +81,53 @@ def run_blocks(work, n_blocks):
     of threads over ``nogil`` kernels does the same job.) An exception in a block is
     raised here; the blocks not yet started are then cancelled.
 
+    Ctrl-C (a Python signal handler) runs in the main thread while it waits for the
+    blocks (it wakes every 0.1 s: the signal may have been delivered to a worker); its
+    exception cancels the blocks not started, the blocks under way stop at their next
+    part, and it is raised here once no thread is left running. With
+    ``parts``, each block is ``work(j, q)`` for ``q = 0, ..., parts - 1`` in order
+    (``work`` sizes its parts by :data:`~fixntk._memory.CALL_WORK`), so that a block
+    stops within one part.
+
     Parameters
     ----------
     work : callable
-        ``work(j)`` for a block index ``j``; its return value is ignored.
+        ``work(j)`` for a block index ``j`` (``work(j, q)`` with ``parts``); its return
+        value is ignored.
     n_blocks : int
         Number of blocks.
+    parts : int or None, default=None
+        Calls per block, each resumed from where the last one stopped.
     """
+    stop = threading.Event()
+
+    def run(j):
+        if parts is None:
+            work(j)
+            return
+        for q in range(parts):
+            if stop.is_set():
+                return
+            work(j, q)
+
     threads = min(numba.get_num_threads(), n_blocks)
     with blas_threads(1):
         if threads <= 1:
             for j in range(n_blocks):
-                work(j)
+                run(j)
             return
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for _ in pool.map(work, range(n_blocks)):
-                pass
+            pending = {pool.submit(run, j) for j in range(n_blocks)}
+            try:
+                while pending:
+                    # wake every 0.1 s: a signal delivered to a worker thread does not
+                    # interrupt the main thread's wait, but its handler runs here
+                    done, pending = wait(pending, 0.1, FIRST_EXCEPTION)
+                    for future in done:
+                        future.result()  # a block's exception
+            except BaseException:
+                # the blocks not started are cancelled; those under way stop at their
+                # next part, and are waited for
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise

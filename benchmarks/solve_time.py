@@ -1,0 +1,50 @@
+"""Wall time of one ``fixntk.solve`` on a planted problem, best of several runs, with a
+digest of the coefficients (an A/B of two builds: same digest = bit-identical results).
+
+Run each build alternately on a pinned core, e.g. (issue 19, part 3b: the interrupt
+polls must not cost time)::
+
+    flock /tmp/bench.lock taskset -c 0 python benchmarks/solve_time.py --problem S1
+    PYTHONPATH=/path/to/other/src flock /tmp/bench.lock taskset -c 0 \\
+        python benchmarks/solve_time.py --problem S1
+"""
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from problems import PROBLEMS, pin_threads, planted_problem  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", default="S1", choices=list(PROBLEMS))
+    ap.add_argument("--loss", default="squared")
+    ap.add_argument("--tol", type=float, default=1e-6)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    pin_threads(args.threads, override=True)
+    import fixntk
+
+    X, y, arr, lam = planted_problem(**PROBLEMS[args.problem], loss=args.loss)
+    fixntk.solve(X, y, arr, lam, loss=args.loss, tol=args.tol)  # compile, warm caches
+    best = float("inf")
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        res = fixntk.solve(X, y, arr, lam, loss=args.loss, tol=args.tol)
+        best = min(best, time.perf_counter() - t0)
+    digest = hashlib.sha256(res.coef.tobytes()).hexdigest()[:16]
+    print(
+        f"{args.problem} {args.loss} tol {args.tol:g}: best of {args.repeat} "
+        f"{best:.3f} s, {res.n_iter} epochs, gap {res.gap:.3e}, coef {digest} "
+        f"({os.path.dirname(fixntk.__file__)})"
+    )
+
+
+if __name__ == "__main__":
+    main()

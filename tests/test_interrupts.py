@@ -1,0 +1,213 @@
+"""Ctrl-C and Python signal handlers in every long phase (issue 19, part 3b).
+
+Each script builds a problem on which one phase is long (many seconds, or one
+uninterrupted call of many seconds before the phase polled), prints "ready", and runs
+it; the test sends SIGINT (or the script arms ``signal.alarm``) while the phase runs.
+The phase must stop, raise in Python, leave no thread of ours running and leave the
+process usable. The guard of ``interrupt_after_ready`` only stops a hang: it is not a
+speed assertion. ``python -m pytest -s tests/test_interrupts.py`` prints the seconds
+from the signal to its Python handler (when the phase let it run) and to the exit
+(including the last small solve).
+"""
+
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import interrupt_after_ready
+
+_USABLE = r"""
+import threading
+print("threads", threading.active_count(), flush=True)
+Xs = np.random.default_rng(1).standard_normal((200, 4))
+ys = Xs[:, 0] ** 2
+small = fixntk.sample_arrangement(Xs, 20, seed=0)
+res = fixntk.solve(Xs, ys, small, 0.1 * fixntk.lambda_max(Xs, ys, small))
+print("usable", res.converged, flush=True)
+"""
+
+# 6000 random masks of 100000 rows in 128 dimensions
+_RANDOM_MASKS = r"""
+rng = np.random.default_rng(0)
+n, p = 100000, 6000
+X = rng.standard_normal((n, 128))
+words = rng.integers(0, 2**63, size=(p, (n + 63) // 64), dtype=np.uint64)
+arr = fixntk.Arrangement(words, n)
+"""
+
+_PHASES = {
+    # the block Grams of order 784 and their eigendecompositions (the lazily built ones
+    # of the first working sets, then prepare's), about a second each
+    "solve prepare": r"""
+rng = np.random.default_rng(0)
+X = rng.standard_normal((4000, 784))
+y = np.maximum(X @ rng.standard_normal(784), 0)
+arr = fixntk.sample_arrangement(X, 220, seed=0)
+lam = 1e-3 * fixntk.lambda_max(X, y, arr)
+print("ready", flush=True)
+run(lambda: fixntk.solve(X, y, arr, lam))
+""",
+    # the certificate's masked gradients X^T D_i r of 6000 groups (one compiled call of
+    # about 4e10 multiply-adds)
+    "certificate": _RANDOM_MASKS
+    + r"""
+y = rng.standard_normal(n)
+print("ready", flush=True)
+run(lambda: fixntk.lambda_max(X, y, arr))
+""",
+    # the logistic datafit's certificate: the same masked gradients
+    "logistic certificate": _RANDOM_MASKS
+    + r"""
+y = (rng.standard_normal(n) > 0).astype(float)
+print("ready", flush=True)
+run(lambda: fixntk.lambda_max(X, y, arr, loss="logistic", fit_intercept=True))
+""",
+    # a masked prediction sum_i D_i X W_i of 6000 groups (row blocks of one dgemm each)
+    "masked predict": _RANDOM_MASKS
+    + r"""
+from fixntk._cpu import core
+W = rng.standard_normal((p, 128, 1))
+print("ready", flush=True)
+run(lambda: core.masked_predict(X, arr.packed, W))
+""",
+    # the proximal Newton loop of the logistic loss: its weighted compiled solves
+    "prox newton": r"""
+rng = np.random.default_rng(0)
+X = rng.standard_normal((20000, 30))
+y = (np.maximum(X @ rng.standard_normal((30, 20)), 0).sum(1) > 8).astype(float)
+arr = fixntk.sample_arrangement(X, 1500, seed=0)
+lam = 1e-5 * fixntk.lambda_max(X, y, arr, loss="logistic")
+print("ready", flush=True)
+run(lambda: fixntk.solve(X, y, arr, lam, loss="logistic", tol=1e-14, max_iter=10**9))
+""",
+    # the covariance mode's compiled solver (fixntk.dask's working sets): a Gram of
+    # 400 groups of 10 (prepare's eigendecompositions, then epochs of 1.6e7)
+    "covariance solve": r"""
+from fixntk._cpu import core
+rng = np.random.default_rng(0)
+A = rng.standard_normal((6000, 4000))
+H = A.T @ A / 6000
+b = A.T @ rng.standard_normal((6000, 1)) / 6000
+W0 = np.zeros((400, 10, 1))
+print("ready", flush=True)
+run(lambda: core.solve_gram(H, b, 1.0, W0, 1e-9, 0.0, max_epochs=10**9))
+""",
+    # the covariance mode's Gram blocks of 50 new groups of 20 over 200000 rows
+    "covariance gram": r"""
+from fixntk._cpu import core
+rng = np.random.default_rng(0)
+X = rng.standard_normal((200000, 20))
+arr = fixntk.sample_arrangement(X, 60, seed=0)
+fresh = np.arange(50)
+print("ready", flush=True)
+run(lambda: core.masked_gram_extend(X, arr.packed, fresh[:0], fresh))
+""",
+    # the NTK of 8000 points in 1500 dimensions (was one BLAS product of 1e11)
+    "ntk_kernel": r"""
+X = np.random.default_rng(0).standard_normal((8000, 1500))
+print("ready", flush=True)
+run(lambda: fixntk.ntk_kernel(X))
+""",
+    # masking kernels of 8000 points and 600 masks (was one BLAS product of 4e10)
+    "mkl_kernel": r"""
+rng = np.random.default_rng(0)
+X = rng.standard_normal((8000, 20))
+arr = fixntk.sample_arrangement(X, 600, seed=0)
+print("ready", flush=True)
+run(lambda: fixntk.mkl_kernel(X, arr, np.ones(arr.p)))
+""",
+    # gates on 8000-dimensional rows (blocks of 64 gates of 2e9 multiply-adds each, on
+    # the threads of run_blocks)
+    "sample_arrangement": r"""
+X = np.random.default_rng(0).standard_normal((4000, 8000))
+print("ready", flush=True)
+run(lambda: fixntk.sample_arrangement(X, 4194, seed=0))
+""",
+    # the NTK weights' direction blocks (run_blocks)
+    "ntk_weights": r"""
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3000, 2000))
+arr = fixntk.sample_arrangement(X, 50, seed=0)
+print("ready", flush=True)
+run(lambda: fixntk.ntk_weights(X, arr, n_samples=10**7, seed=0))
+""",
+    # the ReLU program's cone projections in 1000 dimensions with 30000 constraints
+    "relu projections": r"""
+rng = np.random.default_rng(0)
+X = rng.standard_normal((30000, 1000))
+y = np.maximum(X @ rng.standard_normal(1000), 0)
+arr = fixntk.sample_arrangement(X, 4, seed=0)
+print("ready", flush=True)
+run(lambda: fixntk.relu_lambda_max(X, y, arr))
+""",
+}
+
+_HEAD = r"""
+import signal, time, numpy as np, fixntk
+
+def on_sigint(signum, frame):  # runs when the phase lets Python handle the signal
+    print("handled", time.monotonic(), flush=True)
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, on_sigint)
+
+def run(work):
+    try:
+        work()
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.parametrize("phase", list(_PHASES))
+def test_ctrl_c_stops_every_phase(phase):
+    out, latency = interrupt_after_ready(_HEAD + _PHASES[phase] + _USABLE, guard=60)
+    sent = time.monotonic() - latency  # when the signal was sent (CLOCK_MONOTONIC)
+    lines = out.split()
+    if "handled" in lines:
+        handled = float(lines[lines.index("handled") + 1]) - sent
+        print(
+            f"{phase}: handler ran {handled:.2f} s after SIGINT, exit {latency:.2f} s"
+        )
+    assert "interrupted" in lines and "finished" not in lines, out
+    assert "threads 1" in out, out  # no worker thread left running
+    assert "usable True" in out, out
+
+
+_ALARM_HEAD = r"""
+import signal, numpy as np, fixntk
+
+class TimeLimit(Exception):
+    pass
+
+def on_alarm(signum, frame):
+    raise TimeLimit
+
+def run(work):
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(2)
+    try:
+        work()
+        print("finished", flush=True)
+    except TimeLimit:
+        print("timed out", flush=True)
+"""
+
+
+@pytest.mark.parametrize("phase", ["solve prepare", "sample_arrangement"])
+def test_python_alarm_handler_fires_in_compiled_phases(phase):
+    """A time limit by signal.alarm: its handler runs inside the compiled phase (the
+    core's polls, run_blocks' wait) and its exception, not a KeyboardInterrupt nor a
+    SystemError, comes out of the call."""
+    script = _ALARM_HEAD + _PHASES[phase].replace('print("ready", flush=True)', "")
+    out = subprocess.run(
+        [sys.executable, "-c", script + _USABLE],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang guard only
+    ).stdout
+    assert "timed out" in out and "finished" not in out, out
+    assert "threads 1" in out, out
+    assert "usable True" in out, out
