@@ -138,3 +138,22 @@ def planted_problem(
     arr = exact_arrangement(X, p, seed=seed + 1)
     lam = lam_ratio * fixntk.lambda_max(X, y, arr, loss=loss)
     return X, y, arr, lam
+
+
+def toeplitz_problem(n=400, d=10, rho=0.9, n_gates=200, seed=0):
+    """Toeplitz-correlated columns, three columns and a quarter of the rows duplicated;
+    y from two ReLU teachers plus noise."""
+    import numpy as np
+    from scipy.linalg import toeplitz
+
+    import fixntk
+
+    rng = np.random.default_rng(seed)
+    C = toeplitz(rho ** np.arange(d))
+    A = rng.standard_normal((n, d)) @ np.linalg.cholesky(C).T
+    X = np.hstack([A, A[:, :3]])
+    X = np.vstack([X, X[: n // 4]])
+    w = rng.standard_normal(X.shape[1])
+    y = np.maximum(X @ w, 0) - 0.5 * np.maximum(-X @ w[::-1], 0)
+    y = y + 0.1 * rng.standard_normal(len(X))
+    return X, y, fixntk.sample_arrangement(X, n_gates, seed=seed)

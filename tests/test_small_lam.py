@@ -15,14 +15,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
 
-_BENCH = load_benchmark("small_lam")
+_PROBLEMS = load_benchmark("problems")  # imports nothing heavy, pins nothing
 
 
 def _toeplitz_problem(n=160, d=6, rho=0.9, n_gates=60, seed=0):
     """Correlated columns (Toeplitz covariance) with three columns and a quarter of the
     rows duplicated: the masked design is singular and badly conditioned (the
-    generator of benchmarks/small_lam.py, at test sizes)."""
-    return _BENCH.toeplitz_problem(n=n, d=d, rho=rho, n_gates=n_gates, seed=seed)
+    generator of benchmarks/problems.py, at test sizes)."""
+    return _PROBLEMS.toeplitz_problem(n=n, d=d, rho=rho, n_gates=n_gates, seed=seed)
 
 
 def _certified(X, y, arr, res, lam, tol, **kw):
