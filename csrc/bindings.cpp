@@ -89,6 +89,31 @@ py::array_t<double> gradients(const carr& X, const marr& packed, const carr& R) 
   return G;
 }
 
+// Runs a solver without the GIL (the Python signal check inside takes it back); an
+// interrupt re-raises the handler's exception, else the result's common entries.
+template <class Solver>
+auto run_released(Solver& solver, double* w) {
+  decltype(solver.run(w)) rep;
+  {
+    py::gil_scoped_release release;
+    rep = solver.run(w);
+  }
+  if (rep.interrupted) throw py::error_already_set();
+  return rep;
+}
+
+template <class Report>
+py::dict report_dict(const py::array_t<double>& W, const Report& rep) {
+  py::dict out;
+  out["coef"] = W;
+  out["primal"] = rep.primal;
+  out["dual"] = rep.dual;
+  out["gap"] = rep.gap;
+  out["n_epochs"] = rep.n_epochs;
+  out["converged"] = rep.converged;
+  return out;
+}
+
 py::tuple eig(const carr& A) {
   require(A.ndim() == 2 && A.shape(0) == A.shape(1), "A must be square");
   const idx_t d = A.shape(0);
@@ -162,22 +187,10 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, sample_weight.is_none() ? nullptr : sw.data(),
                        intercept, opt, python_signal, report,
                        output_weight.is_none() ? nullptr : ow.data());
-  SolverReport rep;
-  double* w = W.mutable_data();
-  {
-    py::gil_scoped_release release;
-    rep = solver.run(w);
-  }
-  if (rep.interrupted) throw py::error_already_set();
-  py::dict out;
-  out["coef"] = W;
-  out["primal"] = rep.primal;
-  out["dual"] = rep.dual;
-  out["gap"] = rep.gap;
+  const SolverReport rep = run_released(solver, W.mutable_data());
+  py::dict out = report_dict(W, rep);
   out["f0"] = rep.f0;
-  out["n_epochs"] = rep.n_epochs;
   out["n_outer"] = rep.n_outer;
-  out["converged"] = rep.converged;
   out["intercept"] = py::array_t<double>(rep.intercept.size(), rep.intercept.data());
   out["gap_history"] = py::array_t<double>(rep.gap_history.size(), rep.gap_history.data());
   out["epoch_history"] = py::array_t<long>(rep.epoch_history.size(), rep.epoch_history.data());
@@ -239,21 +252,7 @@ py::dict solve_gram(const carr& H, const carr& b, double y2, const carr& W0, dou
   py::array_t<double> W({k, d, c});
   std::copy(W0.data(), W0.data() + m * c, W.mutable_data());
   GramGroupLasso solver(H.data(), b.data(), y2, k, d, c, opt, python_signal);
-  GramReport rep;
-  double* w = W.mutable_data();
-  {
-    py::gil_scoped_release release;
-    rep = solver.run(w);
-  }
-  if (rep.interrupted) throw py::error_already_set();
-  py::dict out;
-  out["coef"] = W;
-  out["primal"] = rep.primal;
-  out["dual"] = rep.dual;
-  out["gap"] = rep.gap;
-  out["n_epochs"] = rep.n_epochs;
-  out["converged"] = rep.converged;
-  return out;
+  return report_dict(W, run_released(solver, W.mutable_data()));
 }
 
 void set_blas(std::uintptr_t dgemm, std::uintptr_t dsyrk, std::uintptr_t dpotrf,
