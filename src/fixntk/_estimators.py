@@ -689,10 +689,20 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         res = solve(
             Xt, y, arr, lam, warm_start=W0, verbose=self.verbose >= 2, **kw, **opts
         )
-        W = np.asarray(res.coef).reshape(arr.p, Xt.shape[1], -1)
+        self._store_solution(res, arr, lam, n_gates, Xt.shape[1], res.loss)
+        # IRLS: its kernel ridge solves plus the BCD pass that certifies its point
+        self.n_iter_ = int(res.n_iter) + (
+            fit.n_iter + 1 if self.solver == "irls" else 0
+        )
+        return self
+
+    def _store_solution(self, res, arr, lam, n_gates, d, loss):
+        """The fitted attributes of the solve ``res`` at ``lam`` on the (d-column)
+        rows, in memory and on Dask alike."""
+        W = np.asarray(res.coef).reshape(arr.p, d, -1)
         self._n_gates_fit = n_gates
         self._n_outputs_fit = W.shape[2]
-        self.loss_ = res.loss
+        self.loss_ = loss
         self.gates_ = arr.gates
         self.coef_ = W
         self.intercept_ = res.intercept
@@ -701,11 +711,6 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.n_active_neurons_ = int(np.count_nonzero(self.eta_))
         self.dual_gap_ = float(res.gap)
         self.objective_ = float(res.objective)
-        # IRLS: its kernel ridge solves plus the BCD pass that certifies its point
-        self.n_iter_ = int(res.n_iter) + (
-            fit.n_iter + 1 if self.solver == "irls" else 0
-        )
-        return self
 
     def _publish(self, one_d):
         if one_d:

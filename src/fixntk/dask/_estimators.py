@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _estimators as _est
-from .._estimators import _group_norms, _seed
+from .._estimators import _seed
 from ._arrangement import sample_arrangement
 from ._chunks import _frame_to_array, _known_chunks, as_rows
 from ._solver import _DaskProblem, _lambda_max, _path, _solve_problem
@@ -163,19 +163,8 @@ def _fit(est, X, y, sample_weight, one_d):
     res, _ = _solve_problem(
         prob, lam, W0, est.tol, est.max_iter, _MAX_PASSES, est.verbose >= 2
     )
-    W = np.asarray(res.coef).reshape(arr.p, Xt.shape[1], -1)
     est.n_features_in_ = int(Xt.shape[1] - bool(est.neuron_bias))
-    est._n_gates_fit = n_gates
-    est._n_outputs_fit = W.shape[2]
-    est.loss_ = "squared"
-    est.gates_ = arr.gates
-    est.coef_ = W
-    est.intercept_ = res.intercept
-    est.lam_ = float(lam)
-    est.eta_ = _group_norms(W)
-    est.n_active_neurons_ = int(np.count_nonzero(est.eta_))
-    est.dual_gap_ = float(res.gap)
-    est.objective_ = float(res.objective)
+    est._store_solution(res, arr, lam, n_gates, Xt.shape[1], "squared")
     est.n_iter_ = int(res.n_iter)
     est.n_passes_ = int(prob.n_passes + split_passes)
     est._publish(one_d)
