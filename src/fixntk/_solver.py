@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._arrangement import as_arrangement
 from ._cpu import core as _core
-from ._memory import available_bytes, check_fits
+from ._memory import check_fits
 from ._progress import progress, report
 from ._scale import coef_out, lam_in, lam_out, value_out
 from ._threads import blas_threads
@@ -484,7 +484,7 @@ _KERNEL_ROUTE_MIN_EPOCHS = 500  # the descent always gets at least this many epo
 
 def _kernel_route_epochs(prob):
     """Epochs of descent that cost about as much as the kernel route, or 0 when the
-    route does not apply (a kernel too large for memory or time).
+    route does not apply (a kernel too large for its time); from the sizes alone.
 
     One epoch over k active groups costs about ``k n d / 2`` multiply-adds; a step of
     the route ``n^2 p`` (the masks' Gram under the Hadamard product; ``n (p d)^2 / 2``
@@ -494,8 +494,6 @@ def _kernel_route_epochs(prob):
     n, d, p = prob.n, prob.d, prob.p
     m = min(n, p * d)
     if m > _KERNEL_ROUTE_ORDER:
-        return 0
-    if 8 * (6 * m * m + n * p) > available_bytes():
         return 0
     # the kernel (dual, n <= p d) or the masked Gram (primal) plus its factorisation
     step = (min(n * n * p, 0.5 * n * (p * d) ** 2) + m**3 / 3.0) / _KERNEL_ROUTE_SPEED
@@ -554,6 +552,10 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     n_epochs, n_irls, routed = out["n_epochs"], 0, False
     W, primal, dual, gaps = out["coef"], out["primal"], out["dual"], out["gap_history"]
     try:
+        # memory is asked for only when the route is taken (the budget above does not
+        # depend on it): a few m x m matrices and the masks' n x p products
+        m = min(prob.n, prob.p * prob.d)
+        check_fits(8 * (6 * m * m + prob.n * prob.p), "the kernel route")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             kr = irls(
