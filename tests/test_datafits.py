@@ -315,10 +315,12 @@ def test_relu_program_sample_weights_equal_duplicated_rows():
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_multinomial_newton_steps_are_exact(fit_intercept):
+def test_multinomial_newton_steps_are_exact(fit_intercept, monkeypatch):
     """Weights p per row and class with a free shift per row make each outer step the
     exact Newton step of the multinomial loss (diag(p) - p p^T): a handful of steps;
-    with a per-row scalar bound it took hundreds."""
+    with a per-row scalar bound it took hundreds. (The exact model alone: no budget
+    sends the loop to the per-row model.)"""
+    monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
     rng, X, arr, t = _problem(n=150, n_gates=15, seed=12)
     y = np.digitize(t + 0.3 * rng.standard_normal(len(t)), [-1.0, 0.5, 1.5])
     kw = dict(loss="multinomial", fit_intercept=fit_intercept)
@@ -334,3 +336,56 @@ def test_multinomial_newton_steps_are_exact(fit_intercept):
     first_below = [int(np.argmax(gaps < g)) for g in (1e-3, 1e-8)]
     assert gaps[-1] <= 1e-10 and first_below[1] <= 12
     assert first_below[1] - first_below[0] <= 6
+
+
+def _newton_models(monkeypatch):
+    """Record the Newton model of every inner solve: True for the exact one."""
+    seen = []
+    wls = fixntk._prox_newton.weighted_least_squares
+
+    def spy(*args, **kw):
+        seen.append("output_weights" in kw)
+        return wls(*args, **kw)
+
+    monkeypatch.setattr(fixntk._prox_newton, "weighted_least_squares", spy)
+    return seen
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_multinomial_switches_to_the_per_row_model_and_agrees(
+    fit_intercept, monkeypatch
+):
+    """Nearly separable classes at small lam: the exact model's inner solves run out of
+    budget, the loop takes per-row steps, and the point it certifies has the objective
+    of the exact model alone (within the two gaps), by the public duality_gap."""
+    rng, X, arr, t = _problem(n=200, n_gates=20, seed=13)
+    y = np.digitize(t, [-0.5, 1.0])
+    kw = dict(loss="multinomial", fit_intercept=fit_intercept)
+    lam = 1e-2 * fixntk.lambda_max(X, y, arr, **kw)
+    seen = _newton_models(monkeypatch)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
+    assert res.converged and True in seen and False in seen
+    gap = fixntk.duality_gap(X, y, arr, res.coef, lam, **kw)
+    assert gap <= 1e-7 * res.f0 * (1 + 1e-6)
+    again = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)  # sizes, not clocks: repeats
+    np.testing.assert_array_equal(again.coef, res.coef)
+    monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
+    seen.clear()
+    exact = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
+    assert exact.converged and False not in seen
+    assert abs(res.objective - exact.objective) <= res.gap + exact.gap
+
+
+def test_multinomial_goes_back_to_the_exact_model_when_it_gains_more(monkeypatch):
+    """A tight tolerance on a small problem: after a budget miss the per-row steps gain
+    less per multiply-add than the exact ones did, and the loop goes back."""
+    rng, X, arr, t = _problem(n=150, n_gates=15, seed=12)
+    y = np.digitize(t + 0.3 * rng.standard_normal(len(t)), [-1.0, 0.5, 1.5])
+    kw = dict(loss="multinomial", fit_intercept=False)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr, **kw)
+    seen = _newton_models(monkeypatch)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
+    assert res.converged
+    first_row = seen.index(False)
+    assert True in seen[first_row:]  # back to the exact model
+    assert res.n_newton <= 30

@@ -63,6 +63,10 @@ class Datafit:
     #: the solvers then rescale y internally, so any magnitude is solved without
     #: overflow.
     scales_with_y = False
+    #: True when :meth:`curvature` is an isotropic upper bound of a Hessian that is
+    #: not isotropic (the multinomial): the Newton loop may then shrink it, trusting
+    #: its line search, because the bound overstates the curvature along most steps.
+    curvature_is_bound = False
 
     def encode(self, y, n):
         """Validate targets and encode them as :class:`Targets` (raise ValueError)."""

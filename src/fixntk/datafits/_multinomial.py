@@ -38,11 +38,13 @@ class Multinomial(Datafit):
         \ell(y, f) = \log \sum_{k=1}^c e^{f_k} - f_{y},
 
     with ``y`` given as labels (c distinct values, sorted) or as a one-hot ``(n, c)``
-    array; each group :math:`W_i` is a ``(d, c)`` block with Frobenius norm. The Hessian
-    :math:`\mathrm{diag}(p) - p p^T` (:math:`p = \mathrm{softmax}(f)`) is replaced in
-    the Newton model by its largest eigenvalue times the identity, a per-row upper bound
-    (exact when the probabilities are uniform), so every outer step is a majorisation-
-    minimisation step of a weighted least-squares group lasso. The conjugate is the
+    array; each group :math:`W_i` is a ``(d, c)`` block with Frobenius norm. The Newton
+    model starts with the exact Hessian :math:`\mathrm{diag}(p) - p p^T`
+    (:math:`p = \mathrm{softmax}(f)`; :meth:`output_curvature` with a free shift per
+    row) and, once its inner solves turn ill-conditioned, uses its largest eigenvalue
+    times the identity (:meth:`curvature`), a per-row upper bound exact when the
+    probabilities are uniform, shrunk while the line search accepts full steps (see
+    :mod:`fixntk._prox_newton`). The conjugate is the
     negative entropy on the simplex: the dual point :math:`\theta_j = (y_j - p_j) /
     \text{scale}` gives :math:`D = \frac{1}{\sum s}\sum_j s_j H(q_j)` with
     :math:`q_j = y_j + (p_j - y_j)/\text{scale}` in the simplex and :math:`H` the
@@ -84,6 +86,8 @@ class Multinomial(Datafit):
 
     def gradient(self, Y, F):
         return softmax(F, axis=1) - Y
+
+    curvature_is_bound = True
 
     def curvature(self, Y, F):
         return _top_eigenvalue(softmax(F, axis=1))
