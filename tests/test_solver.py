@@ -220,6 +220,24 @@ def test_path_decreasing_grid_and_certified(small_problem):
     )
 
 
+def test_path_secant_start_extrapolates_live_groups_only():
+    """The path's warm start: the secant through the last two solutions on the groups
+    nonzero at the last one; a group that just left stays at 0; a repeated lam falls
+    back to the last solution."""
+    from fixntk._solver import _secant_start
+
+    lams = np.array([4.0, 2.0, 1.0])
+    previous = np.zeros((3, 2, 1))
+    previous[0], previous[1] = 1.0, 2.0
+    W = np.zeros((3, 2, 1))
+    W[0], W[2] = 3.0, 5.0  # group 1 left, group 2 entered
+    start = _secant_start(lams, 2, W, previous)
+    np.testing.assert_array_equal(start[0], 3.0 + 0.5 * (3.0 - 1.0))
+    np.testing.assert_array_equal(start[1], 0.0)
+    np.testing.assert_array_equal(start[2], 5.0 + 0.5 * 5.0)
+    assert _secant_start(np.array([2.0, 2.0, 1.0]), 2, W, previous) is W
+
+
 def test_zero_target_gives_zero_solution(small_problem):
     X, _, arr = small_problem
     res = fixntk.solve(X, np.zeros(X.shape[0]), arr, 0.1)
