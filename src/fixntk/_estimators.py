@@ -32,7 +32,7 @@ from ._memory import check_kernel_size
 from ._progress import progress
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
-from ._solver import _intercept_at, _Problem, lambda_max, solve
+from ._solver import _intercept_at, _Problem, _secant_start, lambda_max, solve
 from ._validation import check_int, check_lam, check_positive, check_sample_weight
 from .datafits import get_datafit
 
@@ -579,9 +579,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     continue  # a class missing from the fit: its score runs to -inf
                 used += 1
                 s_val = np.ones(val.size) if s is None else s[val]
-                W, stop = None, _PathStop(patience)
+                W = W_prev = None
+                stop = _PathStop(patience)
                 fold_kw = dict(kw, sample_weight=None if s is None else s[train])
                 for j, lam in enumerate(lams):
+                    start = W if j < 2 else _secant_start(lams, j, W, W_prev)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", UserWarning)
                         res = solve(
@@ -589,11 +591,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                             _take(targets, train),
                             masks[train],
                             lam,
-                            warm_start=W,
+                            warm_start=start,
                             **opts,
                             **fold_kw,
                         )
-                    W = res.coef
+                    W_prev, W = W, res.coef
                     F = _gated_forward(Xt[val], W, masks=masks[val])
                     F = np.atleast_2d(F.T).T + res.intercept
                     scores[k, j] = datafit.value(Y[val], F, s_val)
