@@ -540,7 +540,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         return mode, _holdout(n, self.validation_fraction, seed, labels)
 
     def _select_lam(self, Xt, y, arr, mode, seed, labels, kw):
-        """Pick lam on the grid; returns (lam, grid, scores, mode used).
+        """Pick lam on the grid; returns (lam, grid, scores, mode used, the splits'
+        mean coefficients at lam or None).
 
         The grid runs from lam_max down to ``eps * lam_max`` and, when the validation
         loss is still falling there, on down three more decades at the same spacing;
@@ -550,10 +551,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         """
         lmax = lambda_max(Xt, y, arr, **kw)
         if lmax == 0:  # y is orthogonal to every group: W = 0 for every lam
-            return None, None, None, mode
+            return None, None, None, mode, None
         if mode == "kare":
             lams = _lam_grid(lmax, self.n_lams, self.eps)
-            return (*self._kare_scores(Xt, y, arr, lams, kw), mode)
+            return (*self._kare_scores(Xt, y, arr, lams, kw), mode, None)
         lams, patience = _scoring_grid(lmax, self.n_lams, self.eps)
         mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
         masks = arr.masks
@@ -572,7 +573,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             desc=f"fixntk lam ({mode})",
             unit="lam",
         )
-        used = 0
+        used, fold_coefs = 0, {}
         with bar:
             for k, (train, val) in enumerate(splits):
                 if not _has_every_class(Y[train], kw["loss"]):
@@ -596,6 +597,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                             **fold_kw,
                         )
                     W_prev, W = W, res.coef
+                    fold_coefs.setdefault(j, []).append(res.coef)
                     F = _gated_forward(Xt[val], W, masks=masks[val])
                     F = np.atleast_2d(F.T).T + res.intercept
                     scores[k, j] = datafit.value(Y[val], F, s_val)
@@ -608,7 +610,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 f"every split of lam={mode!r} leaves a class out of its training part; "
                 "use more rows per class, fewer folds (cv) or a float lam"
             )
-        return (*_pick_lam(lams, scores, lmax, mode, stacklevel=6), mode)
+        lam, lams, mean = _pick_lam(lams, scores, lmax, mode, stacklevel=6)
+        # the splits' mean coefficients at lam: the refit's warm start
+        at = fold_coefs.get(int(np.flatnonzero(lams == lam)[0]), [])
+        return lam, lams, mean, mode, (np.mean(at, axis=0) if at else None)
 
     def _kare_scores(self, Xt, y, arr, lams, kw):
         """KARE of the fitted masking kernel at every lam of a path on all rows (the
@@ -646,11 +651,16 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.lams_ = self.lam_scores_ = self.objective_history_ = None
         self.lam_selection_ = None if not isinstance(lam, str) else lam
         if isinstance(lam, str):
-            lam, self.lams_, self.lam_scores_, self.lam_selection_ = self._select_lam(
-                Xt, y, arr, lam, seed, labels, kw
+            lam, self.lams_, self.lam_scores_, self.lam_selection_, start = (
+                self._select_lam(Xt, y, arr, lam, seed, labels, kw)
             )
             if lam is None:  # W = 0 for every lam: any value gives the null model
                 lam = 1.0
+            elif self.solver == "bcd" and start is not None:
+                # the splits' solutions at lam_ (on most of the rows): the refit starts
+                # from their mean and tightens to tol on all rows (make_regression,
+                # n = 1e5: 70 epochs, against 185 for a path down to lam_ then 80)
+                W0 = np.asarray(start).reshape(arr.p, Xt.shape[1], -1)
             elif self.solver == "bcd" and lam != self.lams_[0]:
                 # the refit on all rows follows the path down to lam_ at the scoring
                 # tolerance (each solve warm-starts the next), then tightens to tol
