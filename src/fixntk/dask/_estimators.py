@@ -80,27 +80,32 @@ def _splits(est, prob, mode, seed):
 
 def _select_lam(est, prob, mode, seed):
     """Pick lam as :meth:`_GatedReLUBase._select_lam` does, on held-out rows drawn on
-    the workers; returns (lam, grid, scores, mode used, passes over the data)."""
+    the workers; returns (lam, grid, scores, mode used, passes over the data, the
+    splits' mean coefficients at lam or None)."""
     lmax = _lambda_max(prob)
     if lmax == 0:
-        return None, None, None, mode, 0
+        return None, None, None, mode, 0, None
     lams, patience = _est._scoring_grid(lmax, est.n_lams, est.eps)
     mode, parts = _splits(est, prob, mode, seed)
     scores = np.full((len(parts), lams.size), np.inf)
     tol = max(est.tol, _est._SCORING_TOL)
+    coefs = {}
     for k, part in enumerate(parts):
         stop = _est._PathStop(patience)
 
         def scored(j, res, val, k=k, part=part, stop=stop):
             # the squared loss's value on the held-out rows, as datafit.value
             scores[k, j] = part.value_out(0.5 * val[0] / val[1])
+            coefs.setdefault(j, []).append(res.coef)
             return stop(j, scores[k, j])
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             _path(part, lams, tol, est.max_iter, _MAX_PASSES, est.verbose, stop=scored)
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
-    return lam, lams, mean, mode, sum(part.n_passes for part in parts)
+    at = coefs.get(int(np.flatnonzero(lams == lam)[0]), [])
+    start = np.mean(at, axis=0) if at else None
+    return lam, lams, mean, mode, sum(part.n_passes for part in parts), start
 
 
 def _with_bias(X, neuron_bias):
@@ -141,11 +146,15 @@ def _fit(est, X, y, sample_weight, one_d):
     est.lam_selection_ = None
     split_passes = 0
     if isinstance(lam, str):
-        lam, est.lams_, est.lam_scores_, est.lam_selection_, split_passes = _select_lam(
-            est, prob, lam, seed
+        lam, est.lams_, est.lam_scores_, est.lam_selection_, split_passes, start = (
+            _select_lam(est, prob, lam, seed)
         )
         if lam is None:  # W = 0 for every lam: any value gives the null model
             lam = 1.0
+        elif start is not None:
+            # the splits' solutions at lam (most of the rows): the refit on all rows
+            # starts from their mean, as in memory, without a path's passes
+            W0 = prob.check_coef(start)
         elif lam != est.lams_[0]:
             # the path on all rows down to lam at the scoring tolerance, as in memory
             lams = est.lams_[: int(np.flatnonzero(est.lams_ == lam)[0])]
