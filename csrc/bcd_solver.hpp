@@ -94,9 +94,12 @@ class GroupLassoBCD {
                 idx_t c, const double* sw, bool intercept, SolverOptions opt,
                 std::function<bool()> should_stop,
                 std::function<void(long, long, double, double)> report,
-                const double* ow = nullptr)
+                const double* ow = nullptr, std::vector<GroupCache>* store = nullptr)
       : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), intercept_(intercept), opt_(opt),
-        stop_(std::move(should_stop)), report_(std::move(report)), cache_(M.p) {
+        stop_(std::move(should_stop)), report_(std::move(report)),
+        own_cache_(store != nullptr ? 0 : M.p), cache_(store != nullptr ? *store : own_cache_) {
+    if (store != nullptr && (ow != nullptr || static_cast<idx_t>(store->size()) != M.p))
+      throw std::invalid_argument("fixntk: a Gram store needs p groups and no output weights");
     if (ow != nullptr) {
       // w~ = w n / N, so that F = 1/(2n) sum_kl w~_kl R_kl^2
       const double total = opt_.weight_sum > 0 ? opt_.weight_sum : static_cast<double>(n);
@@ -564,7 +567,8 @@ class GroupLassoBCD {
     for (double& q : gc.Q) q *= inv_n;
     gc.s.assign(d, 0.0);
     gc.U.assign(d * d, 0.0);
-    return eig(gc.Q.data(), gc.s.data(), gc.U.data());
+    // a failed factorisation leaves no Gram behind (a Gram store outlives this solve)
+    return eig(gc.Q.data(), gc.s.data(), gc.U.data()) || (gc.gram = false);
   }
 
   // One Gram per output, X^T D_i diag(w_l) X / n (centred with an intercept), and its
@@ -1143,7 +1147,11 @@ class GroupLassoBCD {
   // Multiply-adds of block steps between polls inside an epoch (a few ms).
   static constexpr double kPollWork = 1 << 24;
   std::function<void(long, long, double, double)> report_;
-  std::vector<GroupCache> cache_;
+  // The groups' row lists and Grams: this solve's own, or a store kept by the caller
+  // across solves of the same rows and row weights (a path: the Grams depend on X, the
+  // masks, the sample weights and the intercept, not on Y or lam).
+  std::vector<GroupCache> own_cache_;
+  std::vector<GroupCache>& cache_;
   PaddedRows P_;  // X with padded rows for the vector kernels
   std::vector<double> R_, wnorm_;
   std::vector<double> H_, b_;  // Newton: the support's H = A^T A / n and b = A^T Y / n

@@ -124,12 +124,20 @@ py::tuple eig(const carr& A) {
   return py::make_tuple(s, U);
 }
 
+// Block row lists and Grams kept across solves on the same rows, row weights and
+// intercept (the caller's promise): a path's solves then build each Gram once.
+struct GramStore {
+  idx_t n, d;
+  std::vector<GroupCache> groups;
+  GramStore(idx_t n_, idx_t d_, idx_t p) : n(n_), d(d_), groups(p) {}
+};
+
 py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0, double lam,
                double tol, long max_epochs, long ws_start, double inner_ratio,
                const py::object& callback, long gram_max, bool newton, int anderson_k,
                double newton_gap, const py::object& sample_weight, bool intercept,
                double gap_target, double weight_sum, const py::object& output_weight,
-               bool row_shift) {
+               bool row_shift, const py::object& gram_store) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -184,9 +192,17 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
       callback(outer, epochs, primal, gap);
     };
   }
+  std::vector<GroupCache>* store = nullptr;
+  if (!gram_store.is_none()) {
+    GramStore& st = gram_store.cast<GramStore&>();
+    require(output_weight.is_none(), "a Gram store cannot serve output weights");
+    require(static_cast<idx_t>(st.groups.size()) == M.p && st.n == n && st.d == d,
+            "the Gram store was made for another problem");
+    store = &st.groups;
+  }
   GroupLassoBCD solver(X.data(), n, d, M, Y.data(), c, sample_weight.is_none() ? nullptr : sw.data(),
                        intercept, opt, python_signal, report,
-                       output_weight.is_none() ? nullptr : ow.data());
+                       output_weight.is_none() ? nullptr : ow.data(), store);
   const SolverReport rep = run_released(solver, W.mutable_data());
   py::dict out = report_dict(W, rep);
   out["f0"] = rep.f0;
@@ -291,6 +307,10 @@ bool cpu_supports_x86_64_v3() {
 
 PYBIND11_MODULE(FIXNTK_MODULE, m) {
   m.doc() = "fixntk compiled kernels: masked products and the group-lasso BCD solver";
+  py::class_<GramStore>(m, "GramStore",
+                        "Block Grams kept across solve_group_lasso calls on the same X, "
+                        "masks, sample weights and intercept.")
+      .def(py::init<idx_t, idx_t, idx_t>(), py::arg("n"), py::arg("d"), py::arg("p"));
   m.def("masked_predict", &predict, py::arg("X"), py::arg("packed"), py::arg("W"),
         "sum_i D_i X W_i for W of shape (p, d, c); returns (n, c).");
   m.def("masked_gradients", &gradients, py::arg("X"), py::arg("packed"), py::arg("R"),
@@ -321,5 +341,6 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
         py::arg("gram_max") = 4096, py::arg("newton") = true, py::arg("anderson_k") = 5,
         py::arg("newton_gap") = 1e-3, py::arg("sample_weight") = py::none(),
         py::arg("intercept") = false, py::arg("gap_target") = 0.0, py::arg("weight_sum") = 0.0,
-        py::arg("output_weight") = py::none(), py::arg("row_shift") = false);
+        py::arg("output_weight") = py::none(), py::arg("row_shift") = false,
+        py::arg("gram_store") = py::none());
 }

@@ -238,6 +238,41 @@ def test_path_secant_start_extrapolates_live_groups_only():
     assert _secant_start(np.array([2.0, 2.0, 1.0]), 2, W, previous) is W
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gram_store_gives_the_solves_without_it(small_problem, weighted):
+    """Block Grams kept across solves (a path) are the Grams each solve builds: the
+    same solutions, bit for bit, for other targets, lams and warm starts on the same
+    rows, weights and intercept; a store of another shape, or with output weights,
+    is refused."""
+    from fixntk._cpu import core
+    from fixntk._solver import weighted_least_squares
+
+    X, y, arr = small_problem
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0.5, 2.0, len(y)) if weighted else None
+    kw = dict(weights=w, intercept=True, tol=1e-9)
+    store = core.GramStore(X.shape[0], X.shape[1], arr.p)
+    W = np.zeros((arr.p, X.shape[1], 1))
+    lmax = fixntk.lambda_max(X, y, arr)
+    for lam, Z in [(0.1, y), (0.03, 2.0 * y + 1.0), (0.01, y**2)]:
+        Z = np.ascontiguousarray(Z[:, None])
+        a = weighted_least_squares(X, arr.packed, Z, lam * lmax, W, **kw)
+        b = weighted_least_squares(
+            X, arr.packed, Z, lam * lmax, W, gram_store=store, **kw
+        )
+        np.testing.assert_array_equal(a["coef"], b["coef"])
+        assert a["gap"] == b["gap"] and a["n_epochs"] == b["n_epochs"]
+        W = a["coef"]
+    Z = np.ascontiguousarray(y[:, None])
+    other = core.GramStore(X.shape[0] - 1, X.shape[1], arr.p)
+    with pytest.raises(ValueError, match="another problem"):
+        weighted_least_squares(X, arr.packed, Z, 0.1, W, gram_store=other)
+    with pytest.raises(ValueError, match="output weights"):
+        weighted_least_squares(
+            X, arr.packed, Z, 0.1, W, output_weights=np.ones_like(Z), gram_store=store
+        )
+
+
 def test_zero_target_gives_zero_solution(small_problem):
     X, _, arr = small_problem
     res = fixntk.solve(X, np.zeros(X.shape[0]), arr, 0.1)

@@ -32,7 +32,14 @@ from ._memory import check_kernel_size
 from ._progress import progress
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
-from ._solver import _intercept_at, _Problem, _secant_start, lambda_max, solve
+from ._solver import (
+    _intercept_at,
+    _Problem,
+    _secant_start,
+    _solve_problem,
+    lambda_max,
+    solve,
+)
 from ._validation import check_int, check_lam, check_positive, check_sample_weight
 from .datafits import get_datafit
 
@@ -580,22 +587,30 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     continue  # a class missing from the fit: its score runs to -inf
                 used += 1
                 s_val = np.ones(val.size) if s is None else s[val]
+                # one problem per split: its solves share the block Grams
+                prob = _Problem(
+                    Xt[train],
+                    _take(targets, train),
+                    masks[train],
+                    kw["loss"],
+                    None if s is None else s[train],
+                    kw["fit_intercept"],
+                )
                 W = W_prev = None
                 stop = _PathStop(patience)
-                fold_kw = dict(kw, sample_weight=None if s is None else s[train])
                 for j, lam in enumerate(lams):
                     start = W if j < 2 else _secant_start(lams, j, W, W_prev)
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        res = solve(
-                            Xt[train],
-                            _take(targets, train),
-                            masks[train],
-                            lam,
-                            warm_start=start,
-                            **opts,
-                            **fold_kw,
-                        )
+                    res = _solve_problem(
+                        prob,
+                        float(lam),
+                        np.zeros((prob.p, prob.d, prob.c))
+                        if start is None
+                        else prob.check_coef(start),
+                        opts["tol"],
+                        opts["max_iter"],
+                        False,
+                        warn=False,
+                    )
                     W_prev, W = W, res.coef
                     fold_coefs.setdefault(j, []).append(res.coef)
                     F = _gated_forward(Xt[val], W, masks=masks[val])

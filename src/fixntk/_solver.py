@@ -210,6 +210,14 @@ class _Problem:
         self.degenerate = self.sx == 0 or self.sy == 0
 
     # -- units -----------------------------------------------------------------------
+    def gram_store(self):
+        """The compiled solver's block Grams for this problem's rows, row weights and
+        intercept, kept across its squared-loss solves (a path builds each Gram once;
+        not for the proximal Newton models, whose row weights change)."""
+        if getattr(self, "_grams", None) is None:
+            self._grams = _core.GramStore(self.n, self.d, self.p)
+        return self._grams
+
     def lam_in(self, lam):
         if self.degenerate:
             return lam
@@ -371,6 +379,7 @@ def weighted_least_squares(
     gap_target=0.0,
     max_iter=100_000,
     verbose=False,
+    gram_store=None,
 ):
     """One call of the compiled solver on validated arrays (the only one in fixntk).
 
@@ -408,6 +417,7 @@ def weighted_least_squares(
             weight_sum=weight_sum,
             output_weight=output_weights,
             row_shift=row_shift,
+            gram_store=gram_store,
         )
     out["coef"] = out["coef"] * sz
     out["intercept"] = out["intercept"] * sz
@@ -519,6 +529,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             tol=tol,
             max_iter=epochs,
             verbose=verbose,
+            gram_store=prob.gram_store(),
         )
 
     budget = _kernel_route_epochs(prob)
