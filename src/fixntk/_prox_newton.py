@@ -31,11 +31,11 @@ group and well-conditioned inner solves, but linear convergence over many outer 
 (the bound overstates the curvature along most directions). The loop starts with the
 exact model and moves to the per-row one when an exact inner solve misses its target
 within ``_EXACT_BUDGET`` epochs, and back when the per-row steps gain fewer decades of
-gap per epoch than the last exact one did (:class:`_ModelChoice`; digits at 1e-3
-lam_max: 15 s). On the
-per-row model ``kappa`` (1 at first) halves after a full step and grows back (up to
-1) when the line search has to backtrack, down to ``_KAPPA_MIN``: a Levenberg-
-Marquardt-style trust in the bound.
+gap per multiply-add than the last exact one did (:class:`_ModelChoice`; digits at
+1e-3 lam_max: 17 s, ``benchmarks/multinomial_models.py``). On the per-row model
+``kappa`` (1 at first) halves after a full step, down to ``_KAPPA_MIN``, and grows
+back (up to 1) when the line search has to backtrack: a Levenberg-Marquardt-style
+trust in the bound.
 """
 
 from dataclasses import dataclass
@@ -212,8 +212,8 @@ class _ModelChoice:
     model) and ``_STEP_OVERHEAD`` for the certificate and the line search in Python.
     The exact model runs first, each inner solve within ``budget`` epochs; one that
     misses its target moves the loop to the per-row model unless that model was
-    measured slower. After three per-row steps whose rate falls
-    below the last exact step's, the loop goes back with twice the budget.
+    measured slower. After three per-row steps whose rate falls below the last exact
+    step's, the loop goes back with twice the budget.
     """
 
     def __init__(self, available, n, d, c):
