@@ -148,11 +148,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             per_output,
             int(out["n_epochs"]),
             bool(out["converged"]),
-            int(
-                np.count_nonzero(
-                    np.abs(out["coef"]).sum(axis=tuple(range(1, out["coef"].ndim)))
-                )
-            ),
+            int(np.count_nonzero(np.abs(out["coef"]).sum(axis=(1, 2)))),
         )
         epochs += int(out["n_epochs"])
         W_new = out["coef"]
