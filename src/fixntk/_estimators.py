@@ -561,7 +561,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             return None, None, None, mode, None
         if mode == "kare":
             lams = _lam_grid(lmax, self.n_lams, self.eps)
-            return (*self._kare_scores(Xt, y, arr, lams, kw), mode, None)
+            lam, lams, scores, coef = self._kare_scores(Xt, y, arr, lams, kw)
+            return lam, lams, scores, mode, coef
         lams, patience = _scoring_grid(lmax, self.n_lams, self.eps)
         mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
         masks = arr.masks
@@ -626,13 +627,12 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 "use more rows per class, fewer folds (cv) or a float lam"
             )
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode, stacklevel=6)
-        # the splits' mean coefficients at lam: the refit's warm start
-        at = fold_coefs.get(int(np.flatnonzero(lams == lam)[0]), [])
-        return lam, lams, mean, mode, (np.mean(at, axis=0) if at else None)
+        return lam, lams, mean, mode, _mean_coef_at(fold_coefs, lams, lam)
 
     def _kare_scores(self, Xt, y, arr, lams, kw):
         """KARE of the fitted masking kernel at every lam of a path on all rows (the
-        squared loss; an n x n kernel per lam)."""
+        squared loss; an n x n kernel per lam); returns (lam, lams, scores, the
+        path's coefficients at lam)."""
         check_kernel_size(
             Xt.shape[0],
             "lam='kare' (an n x n kernel per lam)",
@@ -649,7 +649,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 for lam, W, b in zip(path.lams, path.coefs, path.intercepts)
             ]
         )
-        return float(lams[int(np.argmin(scores))]), lams, scores
+        best = int(np.argmin(scores))
+        return float(lams[best]), lams, scores, path.coefs[best]
 
     # -- fit -------------------------------------------------------------------------
     def _fit_program(self, X, y, loss, s, labels=None):
@@ -672,28 +673,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             if lam is None:  # W = 0 for every lam: any value gives the null model
                 lam = 1.0
             elif self.solver == "bcd" and start is not None:
-                # the splits' solutions at lam_ (on most of the rows): the refit starts
-                # from their mean and tightens to tol on all rows (make_regression,
-                # n = 1e5: 70 epochs, against 185 for a path down to lam_ then 80)
+                # the scoring's solutions at lam_ (the splits', on most of the rows;
+                # KARE's path, on all of them): the refit starts from their mean and
+                # tightens to tol on all rows (make_regression, n = 1e5: 70 epochs,
+                # against 185 for a path down to lam_ then 80)
                 W0 = np.asarray(start).reshape(arr.p, Xt.shape[1], -1)
-            elif self.solver == "bcd" and lam != self.lams_[0]:
-                # the refit on all rows follows the path down to lam_ at the scoring
-                # tolerance (each solve warm-starts the next), then tightens to tol
-                from ._solver import solve_path
-
-                lams = self.lams_[: int(np.flatnonzero(self.lams_ == lam)[0])]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    path = solve_path(
-                        Xt,
-                        y,
-                        arr,
-                        lams=lams,
-                        tol=max(self.tol, _SCORING_TOL),
-                        max_iter=self.max_iter,
-                        **kw,
-                    )
-                W0 = np.asarray(path.coefs[-1]).reshape(arr.p, Xt.shape[1], -1)
         if self.solver == "irls":
             fit = irls(
                 Xt,
@@ -852,6 +836,13 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel):
             stacklevel=stacklevel,
         )
     return float(lams[best]), lams, mean
+
+
+def _mean_coef_at(coefs, lams, lam):
+    """The mean of the coefficients ``coefs[j]`` (a list per grid index) that the
+    scoring paths reached at ``lam = lams[j]``, or None: the refit's warm start."""
+    at = coefs.get(int(np.flatnonzero(lams == lam)[0]), [])
+    return np.mean(at, axis=0) if at else None
 
 
 def _best_lam_index(scores):

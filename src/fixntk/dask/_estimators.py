@@ -103,8 +103,7 @@ def _select_lam(est, prob, mode, seed):
             warnings.simplefilter("ignore", ConvergenceWarning)
             _path(part, lams, tol, est.max_iter, _MAX_PASSES, est.verbose, stop=scored)
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
-    at = coefs.get(int(np.flatnonzero(lams == lam)[0]), [])
-    start = np.mean(at, axis=0) if at else None
+    start = _est._mean_coef_at(coefs, lams, lam)
     return lam, lams, mean, mode, sum(part.n_passes for part in parts), start
 
 
@@ -155,20 +154,6 @@ def _fit(est, X, y, sample_weight, one_d):
             # the splits' solutions at lam (most of the rows): the refit on all rows
             # starts from their mean, as in memory, without a path's passes
             W0 = prob.check_coef(start)
-        elif lam != est.lams_[0]:
-            # the path on all rows down to lam at the scoring tolerance, as in memory
-            lams = est.lams_[: int(np.flatnonzero(est.lams_ == lam)[0])]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                path = _path(
-                    prob,
-                    lams,
-                    max(est.tol, _est._SCORING_TOL),
-                    est.max_iter,
-                    _MAX_PASSES,
-                    False,
-                )
-            W0 = prob.check_coef(path.results[-1])
     res, _ = _solve_problem(
         prob, lam, W0, est.tol, est.max_iter, _MAX_PASSES, est.verbose >= 2
     )
