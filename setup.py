@@ -77,6 +77,7 @@ ext_modules = [
     Pybind11Extension(
         f"fixntk._core_{suffix}",
         sorted(glob("csrc/*.cpp")),
+        depends=sorted(glob("csrc/*.hpp")),
         include_dirs=["csrc"],
         define_macros=[("FIXNTK_MODULE", f"_core_{suffix}")],
         cxx_std=17,
