@@ -439,46 +439,47 @@ class GroupLassoBCD {
   // rate and the Grams took a fifth of S2's solve; for d = 20 (S1) BLAS still halves
   // them, while for d <= 12 the gather costs what it saves. BLAS runs one thread inside a
   // solve (see _solver.py), so the sums do not depend on the thread count.
+  // The rows are cut into parts (kGramPart rows or more, at most kGramParts, fixed by the
+  // row count alone), each summed into its own d x d matrix by the RowTeam's threads;
+  // the parts are added in order, so Q is the same on any number of threads.
   // With wt (stride c, output weights) the rows are weighted: X^T D_i diag(w) X.
-  static constexpr idx_t kBlasGramD = 16, kGramChunk = 512;
+  static constexpr idx_t kBlasGramD = 16, kGramChunk = 512, kGramPart = 2048,
+                         kGramParts = 16;
   void block_gram(const std::vector<std::int32_t>& idx, double* Q,
                   const double* wt = nullptr) const {
-    const idx_t d = d_;
-    if (wt != nullptr) {  // rows scaled by sqrt(w), then the same product
-      std::vector<double> buf(kGramChunk * d);
-      const idx_t cnt = static_cast<idx_t>(idx.size());
-      std::fill(Q, Q + d * d, 0.0);
-      for (idx_t t0 = 0; t0 < cnt; t0 += kGramChunk) {
-        if (stop_()) return;  // Q is then unfinished: build_gram_of drops it
-        const idx_t rows = std::min(kGramChunk, cnt - t0);
-        for (idx_t r = 0; r < rows; ++r) {
-          const idx_t k = idx[t0 + r];
-          const double f = std::sqrt(wt[k * c_]);
-          for (idx_t j = 0; j < d; ++j) buf[r * d + j] = f * X_[k * d + j];
-        }
-        syrk_t(static_cast<int>(d), static_cast<int>(rows), 1.0, buf.data(),
-               static_cast<int>(d), 1.0, Q, static_cast<int>(d));
-      }
-      for (idx_t a = 0; a < d; ++a)
-        for (idx_t b = a + 1; b < d; ++b) Q[a * d + b] = Q[b * d + a];
-      return;
-    }
-    if (!(blas().ready() && d >= kBlasGramD)) {
+    const idx_t d = d_, dd = d * d;
+    if (wt == nullptr && !(blas().ready() && d >= kBlasGramD)) {
       gram_from_indices(X_, d, idx, Q);
       return;
     }
-    std::vector<double> buf(kGramChunk * d);
     const idx_t cnt = static_cast<idx_t>(idx.size());
-    std::fill(Q, Q + d * d, 0.0);
-    for (idx_t t0 = 0; t0 < cnt; t0 += kGramChunk) {
-      if (stop_()) return;  // Q is then unfinished: build_gram_of drops it
-      const idx_t rows = std::min(kGramChunk, cnt - t0);
-      for (idx_t r = 0; r < rows; ++r)
-        std::copy(X_ + static_cast<idx_t>(idx[t0 + r]) * d, X_ + (static_cast<idx_t>(idx[t0 + r]) + 1) * d,
-                  buf.begin() + r * d);
-      syrk_t(static_cast<int>(d), static_cast<int>(rows), 1.0, buf.data(), static_cast<int>(d), 1.0, Q,
-             static_cast<int>(d));
-    }
+    const int parts = static_cast<int>(std::clamp<idx_t>(cnt / kGramPart, 1, kGramParts));
+    const double work = 0.5 * static_cast<double>(cnt) * static_cast<double>(dd);
+    std::vector<double> partial(static_cast<std::size_t>((parts - 1) * dd), 0.0);
+    std::fill(Q, Q + dd, 0.0);
+    RowTeam::instance().run(parts, work >= kParallelWork ? team_helpers(parts) : 0,
+                            [&](int part, int) {
+      double* Qp = part == 0 ? Q : partial.data() + (part - 1) * dd;
+      std::vector<double> buf(kGramChunk * d);  // rows gathered (scaled by sqrt(w))
+      const idx_t end = cnt * (part + 1) / parts;
+      for (idx_t t0 = cnt * part / parts; t0 < end; t0 += kGramChunk) {
+        if (stop_()) return;  // Q is then unfinished: build_gram_of drops it
+        const idx_t rows = std::min(kGramChunk, end - t0);
+        for (idx_t r = 0; r < rows; ++r) {
+          const idx_t k = idx[t0 + r];
+          if (wt == nullptr) {
+            std::copy(X_ + k * d, X_ + (k + 1) * d, buf.begin() + r * d);
+          } else {
+            const double f = std::sqrt(wt[k * c_]);
+            for (idx_t j = 0; j < d; ++j) buf[r * d + j] = f * X_[k * d + j];
+          }
+        }
+        syrk_t(static_cast<int>(d), static_cast<int>(rows), 1.0, buf.data(),
+               static_cast<int>(d), 1.0, Qp, static_cast<int>(d));
+      }
+    });
+    for (int part = 1; part < parts; ++part)
+      for (idx_t a = 0; a < dd; ++a) Q[a] += partial[(part - 1) * dd + a];
     for (idx_t a = 0; a < d; ++a)
       for (idx_t b = a + 1; b < d; ++b) Q[a * d + b] = Q[b * d + a];
   }
@@ -497,26 +498,22 @@ class GroupLassoBCD {
       if (!cache_[i].ready || (!cache_[i].gram && wnorm_[i] > 0)) todo.push_back(i);
     if (todo.empty()) return;
     if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
-    bool failed = false;
+    std::atomic<bool> failed{false};
     // a Gram (d^2 / 2 per row and output, about n / 2 rows) and an eigendecomposition
     const double d = static_cast<double>(d_);
     const double work = static_cast<double>(todo.size()) *
                         (0.25 * static_cast<double>(n_) * d * d * c_ + 10.0 * d * d * d);
-#pragma omp parallel if (work >= kParallelWork)
-    {
-      SymEig eig(d_);  // one LAPACK workspace per thread
-#pragma omp for schedule(dynamic, 1)
-      for (idx_t t = 0; t < static_cast<idx_t>(todo.size()); ++t) {
-        if (stop_()) continue;
-        GroupCache& gc = cache_[todo[t]];
-        if (!gc.ready) prepare_rows(todo[t], gc);
-        if (wnorm_[todo[t]] > 0 && !build_gram_of(gc, eig)) {
-#pragma omp atomic write
-          failed = true;
-        }
-      }
-    }
-    if (failed) throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
+    const int groups = static_cast<int>(todo.size());
+    const int helpers = work >= kParallelWork ? team_helpers(groups) : 0;
+    std::vector<std::unique_ptr<SymEig>> eig(helpers + 1);  // a LAPACK workspace per thread
+    RowTeam::instance().run(groups, helpers, [&](int t, int w) {
+      if (stop_()) return;
+      GroupCache& gc = cache_[todo[t]];
+      if (!gc.ready) prepare_rows(todo[t], gc);
+      if (!eig[w]) eig[w] = std::make_unique<SymEig>(d_);
+      if (wnorm_[todo[t]] > 0 && !build_gram_of(gc, *eig[w])) failed.store(true);
+    });
+    if (failed.load()) throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
   }
 
   // The block's rows and, with an intercept, its centring u = X^T D_i a (one per output

@@ -12,16 +12,14 @@
 #include "interrupt.hpp"
 #include "masks.hpp"
 #include "row_kernels.hpp"
+#include "row_team.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace fixntk {
 
-// Multiply-adds below which a phase runs on one thread: a parallel region costs a few
-// microseconds on a quiet machine but a scheduler time slice (milliseconds) when the
-// cores are shared, and small problems (a few hundred rows) made almost every call one.
+// Multiply-adds below which a phase over all groups runs on one thread: waking a sleeping
+// helper (RowTeam) costs tens of microseconds, and small problems (a few hundred rows)
+// made almost every call one.
 constexpr double kParallelWork = 1 << 20;
 
 // out (n x c) = sum over groups in `groups` of D_i X W_i, with W (p x d x c).
@@ -73,9 +71,9 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
     blas().dgemm(&Tr, &Nr, &mi, &gci, &di, &one, X + k0 * d, &di, Wg.data(), &di, &zero,
                  T.get(), &mi);
     const idx_t pieces = std::max<idx_t>(1, m / 512);
-    // threads only where the block's work (m g c additions) pays for a parallel region
-#pragma omp parallel for schedule(static) if (pieces > 1 && m * gc * d >= kParallelWork)
-    for (idx_t q = 0; q < pieces; ++q) {
+    // threads only where the block's work (m g c additions) pays for waking them
+    const int helpers = m * gc * d >= kParallelWork ? team_helpers(static_cast<int>(pieces)) : 0;
+    RowTeam::instance().run(static_cast<int>(pieces), helpers, [&](int q, int) {
       // rows [a, b) of the block; a is a multiple of 8, so whole mask bytes
       const idx_t a = (m * q / pieces) & ~idx_t{7};
       const idx_t b = q + 1 == pieces ? m : (m * (q + 1) / pieces) & ~idx_t{7};
@@ -90,7 +88,7 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
           }
         }
       }
-    }
+    });
   }
 }
 
@@ -106,15 +104,12 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
   const idx_t dc = d * c, p = M.p;
   const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
   std::fill(G, G + p * dc, 0.0);
+  // Chunks of groups, a few per thread (each group's sum is the same in any chunk).
   const bool big = 0.5 * static_cast<double>(n) * static_cast<double>(p * dc) >= kParallelWork;
-#pragma omp parallel if (big)
-  {
-    int nt = 1, tid = 0;
-#ifdef _OPENMP
-    nt = omp_get_num_threads();
-    tid = omp_get_thread_num();
-#endif
-    const idx_t i0 = p * tid / nt, i1 = p * (tid + 1) / nt;
+  const int threads = big ? team_helpers(static_cast<int>(std::min<idx_t>(p, 1 << 20))) + 1 : 1;
+  const int nc = static_cast<int>(std::min<idx_t>(p, 4 * threads));
+  RowTeam::instance().run(nc, threads - 1, [&](int q, int) {
+    const idx_t i0 = p * q / nc, i1 = p * (q + 1) / nc;
     for (idx_t k0 = 0; k0 < n; k0 += chunk) {
       if (stop != nullptr && (*stop)()) break;
       const idx_t k1 = std::min(n, k0 + chunk);
@@ -151,11 +146,8 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
         }
       }
     }
-  }
+  });
 }
-
-// Rows per thread below which a block's row loops stay serial (fork/join costs more).
-constexpr idx_t kParallelRows = 6144;
 
 // g (d x c) += sum over idx[t0:t1] of x_k r_k^T.
 inline void gather_gradient_range(const double* __restrict X, idx_t d, const std::int32_t* idx,
@@ -172,9 +164,6 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
   }
 }
 
-// g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups).
-// Long lists are split over the threads, each summing a contiguous part; the parts are
-// added in thread order, so the result does not depend on scheduling.
 // One range of rows, by the vector kernels when P is given (tiles of outputs when c >= 2).
 inline void gather_range(const double* X, const PaddedRows* P, idx_t d, const std::int32_t* idx,
                          idx_t t0, idx_t t1, const double* R, idx_t c, double* g) {
@@ -192,26 +181,42 @@ inline void gather_range(const double* X, const PaddedRows* P, idx_t d, const st
   gather_gradient_range(X, d, idx, t0, t1, R, c, g);
 }
 
+// The chunks of a block step's row loops (RowTeam): about kChunkWork multiply-adds each,
+// at least kChunkRows rows, at most kMaxChunks, fixed by the row count and the width
+// alone. The gradient sums each chunk apart and adds the chunks in order, so a solve
+// gives the same bits on any number of threads.
+constexpr double kChunkWork = 1 << 15;
+constexpr idx_t kChunkRows = 256;
+constexpr idx_t kMaxChunks = 64;
+
+inline int row_chunks(idx_t cnt, idx_t width) {
+  const double by_work = static_cast<double>(cnt) * static_cast<double>(width) / kChunkWork;
+  const idx_t n = std::min<idx_t>({static_cast<idx_t>(by_work), cnt / kChunkRows, kMaxChunks});
+  return static_cast<int>(std::max<idx_t>(n, 1));
+}
+
+// g (d x c) = sum_{k in idx} x_k r_k^T over an explicit row list (the working set's groups),
+// in chunks shared by the RowTeam's threads.
 inline void gather_gradient(const double* X, idx_t d, const std::int32_t* idx, idx_t cnt,
                             const double* R, idx_t c, double* g,
                             const PaddedRows* P = nullptr) {
   const idx_t dc = d * c;
   std::fill(g, g + dc, 0.0);
-#ifdef _OPENMP
-  const int nt = std::min<idx_t>(omp_get_max_threads(), cnt / kParallelRows);
-  if (nt > 1 && !omp_in_parallel()) {
-    std::vector<double> part(nt * dc, 0.0);
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num();
-      gather_range(X, P, d, idx, cnt * t / nt, cnt * (t + 1) / nt, R, c, part.data() + t * dc);
-    }
-    for (int t = 0; t < nt; ++t)
-      for (idx_t a = 0; a < dc; ++a) g[a] += part[t * dc + a];
+  const int n = row_chunks(cnt, dc);
+  if (n == 1) {
+    gather_range(X, P, d, idx, 0, cnt, R, c, g);
     return;
   }
-#endif
-  gather_range(X, P, d, idx, 0, cnt, R, c, g);
+  // Reused (a solve makes thousands of these calls); the chunks, on any thread, write
+  // through this pointer (a thread_local named inside the lambda would be the helper's).
+  thread_local std::vector<double> buffer;
+  buffer.assign(n * dc, 0.0);
+  double* part = buffer.data();
+  RowTeam::instance().run(n, team_helpers(n), [&](int k, int) {
+    gather_range(X, P, d, idx, cnt * k / n, cnt * (k + 1) / n, R, c, part + k * dc);
+  });
+  for (int k = 0; k < n; ++k)
+    for (idx_t a = 0; a < dc; ++a) g[a] += part[k * dc + a];
 }
 
 // R_k -= x_k^T delta for k in idx[t0:t1] (delta is d x c).
@@ -241,22 +246,18 @@ inline void gather_update_range(const double* __restrict X, const PaddedRows* P,
   }
 }
 
-// R_k -= x_k^T delta for k in idx; rows are distinct, so threads share it.
+// R_k -= x_k^T delta for k in idx; rows are distinct, so the chunks share R.
 inline void gather_update(const double* X, idx_t d, const std::int32_t* idx, idx_t cnt,
                           const double* delta, idx_t c, double* R,
                           const PaddedRows* P = nullptr) {
-#ifdef _OPENMP
-  const int nt = std::min<idx_t>(omp_get_max_threads(), cnt / kParallelRows);
-  if (nt > 1 && !omp_in_parallel()) {
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num();
-      gather_update_range(X, P, d, idx, cnt * t / nt, cnt * (t + 1) / nt, delta, c, R);
-    }
+  const int n = row_chunks(cnt, d * c);
+  if (n == 1) {
+    gather_update_range(X, P, d, idx, 0, cnt, delta, c, R);
     return;
   }
-#endif
-  gather_update_range(X, P, d, idx, 0, cnt, delta, c, R);
+  RowTeam::instance().run(n, team_helpers(n), [&](int k, int) {
+    gather_update_range(X, P, d, idx, cnt * k / n, cnt * (k + 1) / n, delta, c, R);
+  });
 }
 
 // Q (d x d) = sum_{k in idx} x_k x_k^T (full symmetric matrix).

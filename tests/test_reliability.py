@@ -95,6 +95,13 @@ print("solve", h(res.coef), "active", res.active_set.size, res.converged)
 small = fixntk.sample_arrangement(X[:150], 40, seed=1)
 fit = fixntk.irls(X[:150], y[:150], small, 0.05, eta0="counts", tol=1e-6)
 print("irls", h(fit.coef), fit.converged)
+# groups of ~3000 rows: the block steps' row loops run in chunks shared by the threads
+X2 = rng.standard_normal((6000, 30))
+Y2 = np.maximum(X2 @ rng.standard_normal((30, 3)), 0)
+arr2 = fixntk.sample_arrangement(X2, 30, seed=2)
+for Y in (Y2[:, 0], Y2):
+    big = fixntk.solve(X2, Y, arr2, 0.05 * fixntk.lambda_max(X2, Y, arr2), tol=1e-8)
+    print("wide", h(big.coef), "active", big.active_set.size, big.converged)
 """
 
 
@@ -131,7 +138,42 @@ def test_same_seed_bit_identical_with_one_or_two_threads(tmp_path):
         )
     words = outs[0].split()
     assert words[words.index("active") + 1] != "0" and "True" in words  # not vacuous
+    wide = [line.split() for line in outs[0].splitlines() if line.startswith("wide")]
+    assert len(wide) == 2 and all(w[-1] == "True" and w[-2] != "0" for w in wide)
     assert int(words[words.index("nnz") + 1]) > 10
+
+
+_FORKED = r"""
+import os, numpy as np, fixntk
+rng = np.random.default_rng(0)
+X = rng.standard_normal((6000, 30))
+y = np.maximum(X @ rng.standard_normal((30, 3)), 0).sum(1)
+arr = fixntk.sample_arrangement(X, 30, seed=1)
+lam = 0.05 * fixntk.lambda_max(X, y, arr)
+first = fixntk.solve(X, y, arr, lam, tol=1e-8)
+pid = os.fork()
+if pid == 0:
+    again = fixntk.solve(X, y, arr, lam, tol=1e-8)
+    os._exit(0 if np.array_equal(first.coef, again.coef) else 3)
+print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), first.converged)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_solve_in_a_forked_child_after_a_threaded_solve():
+    """multiprocessing's "fork" start method after a fit: the child's solve must run
+    (libgomp's thread pool hangs in a forked child; the core's threads are its own) and
+    give the parent's coefficients."""
+    env = dict(os.environ, OMP_NUM_THREADS="2", NUMBA_NUM_THREADS="2")
+    out = subprocess.run(
+        [sys.executable, "-c", _FORKED],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert out.split() == ["child", "0", "True"]
 
 
 # --------------------------------------------------------------------------- Ctrl-C

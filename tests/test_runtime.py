@@ -42,9 +42,10 @@ def test_ctrl_c_interrupts_solve_and_leaves_process_usable():
 
 def test_concurrent_solves_in_threads_match_sequential():
     problems = []
-    for seed in range(4):
-        X, y = planted(n=600, d=5, seed=seed)
-        arr = fixntk.sample_arrangement(X, 80, seed=seed)
+    # the last two: groups of ~3000 rows, whose block steps share the core's threads
+    for seed, (n, d) in enumerate([(600, 5)] * 4 + [(6000, 30)] * 2):
+        X, y = planted(n=n, d=d, seed=seed)
+        arr = fixntk.sample_arrangement(X, 80 if n == 600 else 30, seed=seed)
         problems.append((X, y, arr, 0.05 * fixntk.lambda_max(X, y, arr)))
     sequential = [fixntk.solve(*p, tol=1e-9) for p in problems]
     results = [None] * len(problems)

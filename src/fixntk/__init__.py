@@ -10,11 +10,11 @@ label-blind choice of kernel weights, and iterative reweighting fixes it.
 
 import os as _os
 
-# The compiled core's OpenMP threads sleep between parallel phases instead of spinning
-# (libgomp reads this when the core loads it): a spinning thread takes the core that
-# the serial work between phases needs whenever other processes run, which made fits
-# 2-3x slower on a shared 2-core machine (GatedReLUClassifier, n = 20000: 8.5-11 s
-# spinning, 3.6 s sleeping). Set OMP_WAIT_POLICY before importing fixntk to override.
+# OpenMP threads (Numba's kernels, on its "omp" threading layer) sleep between parallel
+# regions instead of spinning (libgomp reads this when it loads): a spinning thread
+# takes the core that the serial work between regions needs whenever other processes
+# run. The compiled core has its own threads (csrc/row_team.hpp), which spin for at
+# most 0.2 ms after a job. Set OMP_WAIT_POLICY before importing fixntk to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import datafits  # noqa: E402
