@@ -1,7 +1,9 @@
 """Speed-up of the parallel kernels from 1 to 2 (or more) threads.
 
 ``sample_arrangement`` and ``ntk_weights`` on Gaussian data with d = 20 (the planted
-problem's X), each call timed in a fresh process whose thread count is pinned through
+problem's X), and ``solve`` on the planted problems S1, S2 and S3 (to a certified
+relative gap of 1e-6; d = 20, 50, 20; its row ``size`` is the number of groups p), each
+call timed in a fresh process whose thread count is pinned through
 the environment (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``; BLAS on one thread) and,
 where ``taskset`` exists, by CPU affinity (``taskset -c 0`` against ``-c 0,1``). The
 processes of the thread counts alternate, ``--repeat`` rounds, and the best time of each
@@ -28,17 +30,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from problems import THREAD_VARS  # noqa: E402
+from problems import PROBLEMS, THREAD_VARS  # noqa: E402
 
 D = 20
+SOLVED = ("S1", "S2", "S3")  # the planted problems of the "solve" job
 FULL = {
     "sample_arrangement": [(n, g) for n in (1000, 5000, 20000) for g in (1000, 10000)],
     "ntk_weights": [(n, s) for n in (1000, 5000, 20000) for s in (10**5, 10**6)],
+    "solve": [(PROBLEMS[k]["n"], PROBLEMS[k]["p"]) for k in SOLVED],
 }
 QUICK = {
     "sample_arrangement": [(1000, 1000), (5000, 2000)],
     "ntk_weights": [(1000, 10**5)],
+    "solve": [(PROBLEMS["S1"]["n"], PROBLEMS["S1"]["p"])],
 }
+
+
+def solved_problem(n, p):
+    """The name of the planted problem of the "solve" job with n rows and p groups."""
+    return next(k for k in SOLVED if (PROBLEMS[k]["n"], PROBLEMS[k]["p"]) == (n, p))
+
+
 NTK_GATES = 2000  # gates of the arrangement whose NTK weights are estimated
 
 
@@ -49,7 +61,21 @@ def worker(job, n, size, reps):
 
     import fixntk
 
-    X, _ = planted_data(n, D, seed=0)
+    if job == "solve":
+        from problems import planted_problem
+
+        X, y, arr, lam = planted_problem(**PROBLEMS[solved_problem(n, size)])
+        small = fixntk.sample_arrangement(X[:500], 10, seed=0)
+        fixntk.solve(X[:500], y[:500], small, lam)  # load the kernels
+
+        def call():
+            res = fixntk.solve(X, y, arr, lam, tol=1e-6)
+            if not res.converged:
+                raise RuntimeError("the solve did not reach its tolerance")
+            return (res.coef,)
+
+    else:
+        X, _ = planted_data(n, D, seed=0)
     if job == "sample_arrangement":
         fixntk.sample_arrangement(X[:100], 100, seed=1)  # load the kernels
 
@@ -57,7 +83,7 @@ def worker(job, n, size, reps):
             arr = fixntk.sample_arrangement(X, size, seed=1)
             return arr.words, arr.gates, arr.counts
 
-    else:
+    elif job == "ntk_weights":
         arr = fixntk.sample_arrangement(X, NTK_GATES, seed=1)
         fixntk.ntk_weights(X[:100], arr.masks[:100], 1000, seed=0)
 
@@ -97,7 +123,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="alternating rounds")
     ap.add_argument("--reps", type=int, default=2, help="calls timed per process")
     ap.add_argument(
-        "--jobs", default="sample_arrangement,ntk_weights", help="what to time"
+        "--jobs", default="sample_arrangement,ntk_weights,solve", help="what to time"
     )
     ap.add_argument("--no-taskset", action="store_true", help="pin by environment only")
     ap.add_argument("--json", help="also write the results to this JSON file")
@@ -116,9 +142,11 @@ def main(argv=None):
     )
     grid = QUICK if args.quick else FULL
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
-    unit = {"sample_arrangement": "gates", "ntk_weights": "samples"}
+    unit = {"sample_arrangement": "gates", "ntk_weights": "samples", "solve": "groups"}
+    widths = ", ".join(f"{k} d = {PROBLEMS[k]['d']}" for k in SOLVED)
     print(
-        f"d = {D}; best of {args.repeat} alternating processes x {args.reps} calls; "
+        f"d = {D} (solve: {widths}); best of {args.repeat} alternating processes "
+        f"x {args.reps} calls; "
         f"pinned by {'taskset and ' if use_taskset else ''}environment"
     )
     head = "".join(f"{f'{t} thr [s]':>12s}" for t in threads)
@@ -143,7 +171,7 @@ def main(argv=None):
                 dict(
                     job=job,
                     n=n,
-                    d=D,
+                    d=PROBLEMS[solved_problem(n, size)]["d"] if job == "solve" else D,
                     size=size,
                     size_unit=unit[job],
                     best=best,
