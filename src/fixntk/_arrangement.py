@@ -49,7 +49,9 @@ def distinct_masks(words, hashes):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    if not np.array_equal(words, words[first[inverse]]):
+    # only the rows merged into an earlier one need their words compared
+    merged = np.flatnonzero(first[inverse] != np.arange(len(hashes)))
+    if not np.array_equal(words[merged], words[first[inverse[merged]]]):
         _, first, inverse = np.unique(
             words, axis=0, return_index=True, return_inverse=True
         )

@@ -159,10 +159,11 @@ def ntk_weights(
     root = seed_sequence(seed)
     X = X / unit(X)  # masks depend on signs only; norms below need no over/underflow
 
-    cell, first = distinct_masks(arr.words, hash_words(arr.words))  # column -> cell
+    hashes = hash_words(arr.words)
+    cell, first = distinct_masks(arr.words, hashes)  # column -> cell
     cell_words = arr.words[first]
     n_cells = len(first)
-    cell_hashes = hash_words(cell_words)
+    cell_hashes = hashes[first]
     by_hash = np.argsort(cell_hashes, kind="stable")
     rows = screening_rows(n)
     prefixes = np.unique(_bits_at(cell_words, rows))
