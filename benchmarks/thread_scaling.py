@@ -1,9 +1,10 @@
 """Speed-up of the parallel kernels from 1 to 2 (or more) threads.
 
-``sample_arrangement`` and ``ntk_weights`` on Gaussian data with d = 20 (the planted
-problem's X), and ``solve`` on the planted problems S1, S2 and S3 (to a certified
-relative gap of 1e-6; d = 20, 50, 20; its row ``size`` is the number of groups p), each
-call timed in a fresh process whose thread count is pinned through
+``sample_arrangement`` and ``ntk_weights`` on Gaussian data (the planted problems' X:
+d = 20, and the shapes of S2 and S3, ``sample_arrangement`` drawing their p gates and
+``ntk_weights`` its default 10^6 directions), and ``solve`` on the planted problems S1,
+S2 and S3 (to a certified relative gap of 1e-6; its row ``size`` is the number of
+groups p), each call timed in a fresh process whose thread count is pinned through
 the environment (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``; BLAS on one thread) and,
 where ``taskset`` exists, by CPU affinity (``taskset -c 0`` against ``-c 0,1``). The
 processes of the thread counts alternate, ``--repeat`` rounds, and the best time of each
@@ -34,15 +35,20 @@ from problems import PROBLEMS, THREAD_VARS  # noqa: E402
 
 D = 20
 SOLVED = ("S1", "S2", "S3")  # the planted problems of the "solve" job
+# rows (n, size, d) of each job
+ROWS = (1000, 5000, 20000)
+SHAPES = [PROBLEMS[k] for k in ("S2", "S3")]
 FULL = {
-    "sample_arrangement": [(n, g) for n in (1000, 5000, 20000) for g in (1000, 10000)],
-    "ntk_weights": [(n, s) for n in (1000, 5000, 20000) for s in (10**5, 10**6)],
-    "solve": [(PROBLEMS[k]["n"], PROBLEMS[k]["p"]) for k in SOLVED],
+    "sample_arrangement": [(n, g, D) for n in ROWS for g in (1000, 10000)]
+    + [(P["n"], P["p"], P["d"]) for P in SHAPES],
+    "ntk_weights": [(n, s, D) for n in ROWS for s in (10**5, 10**6)]
+    + [(P["n"], 10**6, P["d"]) for P in SHAPES],
+    "solve": [(PROBLEMS[k]["n"], PROBLEMS[k]["p"], PROBLEMS[k]["d"]) for k in SOLVED],
 }
 QUICK = {
-    "sample_arrangement": [(1000, 1000), (5000, 2000)],
-    "ntk_weights": [(1000, 10**5)],
-    "solve": [(PROBLEMS["S1"]["n"], PROBLEMS["S1"]["p"])],
+    "sample_arrangement": [(1000, 1000, D), (5000, 2000, D)],
+    "ntk_weights": [(1000, 10**5, D)],
+    "solve": [(PROBLEMS["S1"]["n"], PROBLEMS["S1"]["p"], PROBLEMS["S1"]["d"])],
 }
 
 
@@ -54,7 +60,7 @@ def solved_problem(n, p):
 NTK_GATES = 2000  # gates of the arrangement whose NTK weights are estimated
 
 
-def worker(job, n, size, reps):
+def worker(job, n, size, d, reps):
     """Time `reps` calls in this process; print one JSON line."""
     import numpy as np
     from problems import planted_data
@@ -75,7 +81,7 @@ def worker(job, n, size, reps):
             return (res.coef,)
 
     else:
-        X, _ = planted_data(n, D, seed=0)
+        X, _ = planted_data(n, d, seed=0)
     if job == "sample_arrangement":
         fixntk.sample_arrangement(X[:100], 100, seed=1)  # load the kernels
 
@@ -100,13 +106,13 @@ def worker(job, n, size, reps):
     print(json.dumps({"times": times, "digest": digest.hexdigest()[:16]}), flush=True)
 
 
-def run_worker(job, n, size, threads, reps, use_taskset):
+def run_worker(job, n, size, d, threads, reps, use_taskset):
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = "1"
     env["NUMBA_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", job]
-    cmd += ["--n", str(n), "--size", str(size), "--reps", str(reps)]
+    cmd += ["--n", str(n), "--size", str(size), "--d", str(d), "--reps", str(reps)]
     if use_taskset:
         cmd = ["taskset", "-c", ",".join(map(str, range(threads)))] + cmd
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
@@ -130,9 +136,10 @@ def main(argv=None):
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--d", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.n, args.size, args.reps)
+        worker(args.worker, args.n, args.size, args.d, args.reps)
         return 0
 
     threads = [int(t) for t in args.threads.split(",")]
@@ -143,35 +150,33 @@ def main(argv=None):
     grid = QUICK if args.quick else FULL
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
     unit = {"sample_arrangement": "gates", "ntk_weights": "samples", "solve": "groups"}
-    widths = ", ".join(f"{k} d = {PROBLEMS[k]['d']}" for k in SOLVED)
     print(
-        f"d = {D} (solve: {widths}); best of {args.repeat} alternating processes "
-        f"x {args.reps} calls; "
+        f"best of {args.repeat} alternating processes x {args.reps} calls; "
         f"pinned by {'taskset and ' if use_taskset else ''}environment"
     )
     head = "".join(f"{f'{t} thr [s]':>12s}" for t in threads)
     ratios = "".join(f"{f'x {t}':>8s}" for t in threads[1:])
-    print(f"{'job':20s} {'n':>7s} {'size':>9s}{head}{ratios}  same result")
+    print(f"{'job':20s} {'n':>7s} {'d':>4s} {'size':>9s}{head}{ratios}  same result")
     results = []
     for job in jobs:
-        for n, size in grid[job]:
+        for n, size, d in grid[job]:
             best = {t: float("inf") for t in threads}
             digests = set()
             for _ in range(args.repeat):
                 for t in threads:
-                    rec = run_worker(job, n, size, t, args.reps, use_taskset)
+                    rec = run_worker(job, n, size, d, t, args.reps, use_taskset)
                     best[t] = min(best[t], min(rec["times"]))
                     digests.add(rec["digest"])
             speedups = {t: best[threads[0]] / best[t] for t in threads[1:]}
             row = "".join(f"{best[t]:12.3f}" for t in threads)
             row += "".join(f"{speedups[t]:8.2f}" for t in threads[1:])
             same = "yes" if len(digests) == 1 else "NO"
-            print(f"{job:20s} {n:7d} {size:9d}{row}  {same}", flush=True)
+            print(f"{job:20s} {n:7d} {d:4d} {size:9d}{row}  {same}", flush=True)
             results.append(
                 dict(
                     job=job,
                     n=n,
-                    d=PROBLEMS[solved_problem(n, size)]["d"] if job == "solve" else D,
+                    d=d,
                     size=size,
                     size_unit=unit[job],
                     best=best,
