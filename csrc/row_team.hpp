@@ -65,11 +65,15 @@ class RowTeam {
   // by w). Runs on the caller alone when another caller holds the team (two solves in two
   // Python threads, or a body that starts a job), which gives the same results.
   void run(int n_chunks, int helpers, const std::function<void(int, int)>& body) {
-    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock() || helpers <= 0 || n_chunks <= 1) {
+    bool idle = false;
+    if (helpers <= 0 || n_chunks <= 1 || !busy_.compare_exchange_strong(idle, true)) {
       for (int k = 0; k < n_chunks; ++k) body(k, 0);
       return;
     }
+    struct Release {
+      std::atomic<bool>& busy;
+      ~Release() { busy.store(false, std::memory_order_release); }
+    } release{busy_};
     grow(helpers);
     body_ = &body;
     n_chunks_.store(n_chunks, std::memory_order_relaxed);
@@ -156,9 +160,9 @@ class RowTeam {
   }
 
   const pid_t pid_;
-  std::mutex busy_;                      // held by the caller of run
-  std::uint64_t job_count_ = 0;          // jobs started (caller only)
-  unsigned n_threads_ = 0;               // helpers started (caller only)
+  std::atomic<bool> busy_{false};        // a caller of run holds the team
+  std::uint64_t job_count_ = 0;          // jobs started (by the holder only)
+  unsigned n_threads_ = 0;               // helpers started (by the holder only)
   std::atomic<std::uint64_t> published_{0};  // the current job's number
   std::atomic<std::uint64_t> next_{0};   // job << 32 | next chunk to claim
   std::atomic<int> done_{0};             // chunks of the current job finished
