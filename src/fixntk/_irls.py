@@ -649,7 +649,7 @@ def irls(
     ridge = _KernelRidge(
         X, Y, arr, lam_u, method, centre=a if fit_intercept else None, K_ntk=K_ntk
     )
-    # The loop alternates small factorisations with OpenMP kernels of the core:
+    # The loop alternates small factorisations with the core's threaded kernels:
     # threaded BLAS on matrices this small only adds contention.
     n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
     with blas_threads(n_blas):

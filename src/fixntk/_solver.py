@@ -397,7 +397,7 @@ def weighted_least_squares(
     if sz == 0:
         sz = 1.0
     # one BLAS thread: the Newton polish's products and factorisations then round the
-    # same way whatever the thread count (the OpenMP kernels already do)
+    # same way whatever the thread count (the core's threaded kernels already do)
     with blas_threads(1):
         out = _core.solve_group_lasso(
             X,

@@ -1,10 +1,10 @@
 """Thread limits in one style: threadpoolctl, through one cached controller; and
 blocks of independent work run on Numba's threads.
 
-The compiled core runs its own OpenMP threads; the linear algebra around it (small
-factorisations, matrix-vector products) runs faster, and rounds the same way whatever
-the machine, on one BLAS thread. Every place that limits BLAS threads goes through
-:func:`blas_threads`.
+The compiled core runs its own threads (csrc/row_team.hpp); the linear algebra around
+it (small factorisations, matrix-vector products) runs faster, and rounds the same way
+whatever the machine, on one BLAS thread. Every place that limits BLAS threads goes
+through :func:`blas_threads`.
 """
 
 import threading
