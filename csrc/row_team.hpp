@@ -11,9 +11,10 @@
 //
 // Here the calling thread never waits for a helper that has not started: a job is cut
 // into chunks, every thread claims chunks one at a time, and the caller, once no chunk
-// is left to claim, waits only for the chunks claimed by others (running, so short). A
-// helper that wakes late finds nothing to claim. Helpers spin for a short while after a
-// job (the next block step usually follows within microseconds), then sleep until woken.
+// is left to claim, waits only for the chunks claimed by others (running, so short,
+// unless another process took the helper's core: see the back-off in run). A helper that
+// wakes late finds nothing to claim. Helpers spin for 50 us after a job (the next block
+// step usually follows within microseconds), then sleep until woken.
 //
 // Results do not depend on which thread runs a chunk: callers fix the chunks by the job's
 // size alone, and each chunk writes its own output.
@@ -74,6 +75,11 @@ class RowTeam {
       std::atomic<bool>& busy;
       ~Release() { busy.store(false, std::memory_order_release); }
     } release{busy_};
+    const auto start = Clock::now();
+    if (start < solo_until_) {  // backing off: see below
+      for (int k = 0; k < n_chunks; ++k) body(k, 0);
+      return;
+    }
     grow(helpers);
     body_ = &body;
     n_chunks_.store(n_chunks, std::memory_order_relaxed);
@@ -93,18 +99,35 @@ class RowTeam {
     }
     // The chunks the helpers claimed are running now: wait for them only.
     done_.fetch_add(mine, std::memory_order_acq_rel);
+    const auto mine_done = Clock::now();
     for (long spins = 0; done_.load(std::memory_order_acquire) < n_chunks; ++spins) {
       if (spins < kSpinsBeforeYield)
         FIXNTK_PAUSE();
       else
         std::this_thread::yield();
     }
+    // A helper descheduled in the middle of a chunk (another process holds its core)
+    // makes the caller wait for its next time slice, milliseconds where a chunk takes
+    // microseconds. After such a wait (longer than four of the caller's own chunks and
+    // 50 us) the caller works alone for a while, 1 ms doubling up to 100 ms while the
+    // slow waits go on; a normal wait halves it. The results are the same either way.
+    const auto end = Clock::now();
+    const auto own = (mine_done - start) / std::max(mine, 1);
+    if (end - mine_done > 4 * own + std::chrono::microseconds(50)) {
+      backoff_ = std::min(2 * backoff_, kMaxBackoff);
+      solo_until_ = end + backoff_;
+    } else {
+      backoff_ = std::max(backoff_ / 2, kMinBackoff);
+    }
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
   static constexpr long kSpinsBeforeYield = 1 << 14;
+  static constexpr Clock::duration kMinBackoff = std::chrono::microseconds(500);
+  static constexpr Clock::duration kMaxBackoff = std::chrono::milliseconds(100);
   // How long a helper spins for the next job before it sleeps.
-  static constexpr std::chrono::microseconds kSpin{200};
+  static constexpr std::chrono::microseconds kSpin{50};
 
   RowTeam() : pid_(getpid()) {}
 
@@ -162,6 +185,8 @@ class RowTeam {
   const pid_t pid_;
   std::atomic<bool> busy_{false};        // a caller of run holds the team
   std::uint64_t job_count_ = 0;          // jobs started (by the holder only)
+  Clock::time_point solo_until_{};       // no helpers before then (holder only)
+  Clock::duration backoff_ = kMinBackoff;  // the next solo period (holder only)
   unsigned n_threads_ = 0;               // helpers started (by the holder only)
   std::atomic<std::uint64_t> published_{0};  // the current job's number
   std::atomic<std::uint64_t> next_{0};   // job << 32 | next chunk to claim

@@ -14,7 +14,7 @@ import os as _os
 # regions instead of spinning (libgomp reads this when it loads): a spinning thread
 # takes the core that the serial work between regions needs whenever other processes
 # run. The compiled core has its own threads (csrc/row_team.hpp), which spin for at
-# most 0.2 ms after a job. Set OMP_WAIT_POLICY before importing fixntk to override.
+# most 50 us after a job. Set OMP_WAIT_POLICY before importing fixntk to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import datafits  # noqa: E402
