@@ -14,7 +14,6 @@
 #include "row_kernels.hpp"
 #include "row_team.hpp"
 
-
 namespace fixntk {
 
 // Multiply-adds below which a phase over all groups runs on one thread: waking a sleeping
@@ -106,7 +105,7 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
   std::fill(G, G + p * dc, 0.0);
   // Chunks of groups, a few per thread (each group's sum is the same in any chunk).
   const bool big = 0.5 * static_cast<double>(n) * static_cast<double>(p * dc) >= kParallelWork;
-  const int threads = big ? team_helpers(static_cast<int>(std::min<idx_t>(p, 1 << 20))) + 1 : 1;
+  const int threads = big ? team_helpers(static_cast<int>(std::min<idx_t>(p, 4096))) + 1 : 1;
   const int nc = static_cast<int>(std::min<idx_t>(p, 4 * threads));
   RowTeam::instance().run(nc, threads - 1, [&](int q, int) {
     const idx_t i0 = p * q / nc, i1 = p * (q + 1) / nc;
