@@ -98,8 +98,7 @@ class GroupLassoBCD {
       : X_(X), n_(n), d_(d), M_(M), Y_(Y), c_(c), intercept_(intercept), opt_(opt),
         stop_(std::move(should_stop)), report_(std::move(report)),
         own_cache_(store != nullptr ? 0 : M.p), cache_(store != nullptr ? *store : own_cache_) {
-    if (store != nullptr && (ow != nullptr || static_cast<idx_t>(store->size()) != M.p))
-      throw std::invalid_argument("fixntk: a Gram store needs p groups and no output weights");
+    // a store (p groups, no output weights) is checked by the binding that passes it
     if (ow != nullptr) {
       // w~ = w n / N, so that F = 1/(2n) sum_kl w~_kl R_kl^2
       const double total = opt_.weight_sum > 0 ? opt_.weight_sum : static_cast<double>(n);

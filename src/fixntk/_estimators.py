@@ -597,16 +597,13 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     None if s is None else s[train],
                     kw["fit_intercept"],
                 )
-                W = W_prev = None
+                W, W_prev = np.zeros((prob.p, prob.d, prob.c)), None  # user's units
                 stop = _PathStop(patience)
                 for j, lam in enumerate(lams):
-                    start = W if j < 2 else _secant_start(lams, j, W, W_prev)
                     res = _solve_problem(
                         prob,
                         float(lam),
-                        np.zeros((prob.p, prob.d, prob.c))
-                        if start is None
-                        else prob.check_coef(start),
+                        prob.check_coef(_secant_start(lams, j, W, W_prev)),
                         opts["tol"],
                         opts["max_iter"],
                         False,

@@ -208,13 +208,14 @@ class _Problem:
         self.X = X / self.sx if self.sx > 0 else X
         self.Y = Y / self.sy if self.sy > 0 else Y
         self.degenerate = self.sx == 0 or self.sy == 0
+        self._grams = None  # gram_store(), made at its first use
 
     # -- units -----------------------------------------------------------------------
     def gram_store(self):
         """The compiled solver's block Grams for this problem's rows, row weights and
         intercept, kept across its squared-loss solves (a path builds each Gram once;
         not for the proximal Newton models, whose row weights change)."""
-        if getattr(self, "_grams", None) is None:
+        if self._grams is None:
             self._grams = _core.GramStore(self.n, self.d, self.p)
         return self._grams
 
@@ -961,9 +962,13 @@ def solve_path(
     for j, lam in enumerate(
         progress(lams, verbose=verbose, desc="fixntk path", unit="lam")
     ):
-        start = W if j < 2 else _secant_start(lams, j, W, previous)
         res = _solve_problem(
-            prob, float(lam), start, tol, max_iter, bool(verbose and verbose >= 2)
+            prob,
+            float(lam),
+            _secant_start(lams, j, W, previous),
+            tol,
+            max_iter,
+            bool(verbose and verbose >= 2),
         )
         previous, W = W, prob.check_coef(res.coef)
         results.append(res)
@@ -973,9 +978,10 @@ def solve_path(
 def _secant_start(lams, j, W, previous):
     """The warm start at ``lams[j]`` from the solutions at the two values before: the
     secant through them, ``W + (lams[j] - lams[j-1]) / (lams[j-1] - lams[j-2]) (W -
-    previous)``, on the groups nonzero in W (a group that just left stays at 0). On S1's
-    50-point path it saves about a sixth of the epochs."""
-    if not lams[j - 1] < lams[j - 2]:
+    previous)``, on the groups nonzero in W (a group that just left stays at 0); W
+    itself at the first two values (``j < 2``, ``previous`` None). On S1's 50-point
+    path it saves about a sixth of the epochs."""
+    if j < 2 or previous is None or not lams[j - 1] < lams[j - 2]:
         return W
     step = (lams[j] - lams[j - 1]) / (lams[j - 1] - lams[j - 2])
     live = np.abs(W).reshape(W.shape[0], -1).sum(axis=1) > 0
