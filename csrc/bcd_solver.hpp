@@ -75,10 +75,10 @@ struct SolverReport {
 
 struct GroupCache {
   bool ready = false;  // idx is set
-  bool gram = false;   // Q, s, U (and u) are set
+  bool gram = false;   // s, U (and u) are set
   std::vector<std::int32_t> idx;
-  std::vector<double> Q, s, U;  // Gram / n, its eigenvalues and eigenvectors (one per
-                                // output with output weights)
+  std::vector<double> s, U;  // the eigenvalues and eigenvectors of the Gram / n (one
+                             // per output with output weights); the Gram is not kept
   std::vector<double> u;        // X^T D_i a (with an intercept): the centring of Q (one
                                 // per output with output weights, X^T D_i w_l)
 };
@@ -553,18 +553,18 @@ class GroupLassoBCD {
     const idx_t d = d_;
     gc.gram = true;
     if (ow_ != nullptr) return prepare_outputs(gc, eig);
-    gc.Q.assign(d * d, 0.0);
-    block_gram(gc.idx, gc.Q.data());
+    std::vector<double> Q(d * d, 0.0);
+    block_gram(gc.idx, Q.data());
     if (stop_.raised()) return !(gc.gram = false);
     if (intercept_) {  // Q - u u^T / ||a||^2: the Gram of the centred block
       for (idx_t a = 0; a < d; ++a)
-        for (idx_t b = 0; b < d; ++b) gc.Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
+        for (idx_t b = 0; b < d; ++b) Q[a * d + b] -= gc.u[a] * gc.u[b] / a2_;
     }
-    for (double& q : gc.Q) q *= inv_n;
+    for (double& q : Q) q *= inv_n;
     gc.s.assign(d, 0.0);
     gc.U.assign(d * d, 0.0);
     // a failed factorisation leaves no Gram behind (a Gram store outlives this solve)
-    return eig(gc.Q.data(), gc.s.data(), gc.U.data()) || (gc.gram = false);
+    return eig(Q.data(), gc.s.data(), gc.U.data()) || (gc.gram = false);
   }
 
   // One Gram per output, X^T D_i diag(w_l) X / n (centred with an intercept), and its
@@ -572,12 +572,13 @@ class GroupLassoBCD {
   bool prepare_outputs(GroupCache& gc, SymEig& eig) const {
     const idx_t d = d_, c = c_, dd = d * d;
     const double inv_n = 1.0 / static_cast<double>(n_);
-    gc.Q.assign(c * dd, 0.0);
+    std::vector<double> Qs(dd);
     gc.s.assign(c * d, 0.0);
     gc.U.assign(c * dd, 0.0);
     bool ok = true;
     for (idx_t l = 0; l < c; ++l) {
-      double* Q = gc.Q.data() + l * dd;
+      double* Q = Qs.data();
+      std::fill(Qs.begin(), Qs.end(), 0.0);
       block_gram(gc.idx, Q, ow_ + l);
       if (stop_.raised()) return !(gc.gram = false);
       if (intercept_ && a2l_[l] > 0) {
@@ -601,7 +602,7 @@ class GroupLassoBCD {
              double y2) {
     const idx_t d = d_, c = c_, dc = d * c, nc = n_ * c_;
     const double lam = opt_.lam, inv_n = 1.0 / static_cast<double>(n_);
-    std::vector<double> g(dc), v(dc), wnew(dc), delta(dc), work(dc + d), work_out(2 * dc);
+    std::vector<double> g(dc), v(dc), wnew(dc), delta(dc), work(2 * dc + 3 * d);
     const int K = opt_.anderson_k;
     const idx_t kw = static_cast<idx_t>(ws.size()) * dc;
     // Anderson history: K + 1 iterates of (W on the working set, residual).
@@ -635,20 +636,18 @@ class GroupLassoBCD {
           if (poll(rep)) return;  // the Gram may be unfinished
         }
         // One output (the regressors) gets its own instantiation: see block_update.hpp.
+        const double* w_old = wnorm_[i] > 0 ? Wi : nullptr;
         auto block_step = [&](auto C) {
-          if (wnorm_[i] > 0) add_gram_product<decltype(C)::value>(d, c, gc.Q.data(), Wi, v.data());
-          exact_block_solve<decltype(C)::value>(d, c, gc.s.data(), gc.U.data(), v.data(), lam, wnew.data(),
-                                 work.data());
+          exact_block_solve<decltype(C)::value>(d, c, gc.s.data(), gc.U.data(), v.data(), w_old,
+                                                lam, wnew.data(), work.data(), wnorm_[i]);
         };
-        if (ow_ != nullptr) {  // a Gram per output
-          if (wnorm_[i] > 0) add_output_gram_products(d, c, gc.Q.data(), Wi, v.data());
-          exact_block_solve_outputs(d, c, gc.s.data(), gc.U.data(), v.data(), lam,
-                                    wnew.data(), work_out.data());
-        } else if (c == 1) {
+        if (ow_ != nullptr)  // a Gram per output
+          exact_block_solve_outputs(d, c, gc.s.data(), gc.U.data(), v.data(), w_old, lam,
+                                    wnew.data(), work.data(), wnorm_[i]);
+        else if (c == 1)
           block_step(std::integral_constant<int, 1>{});
-        } else {
+        else
           block_step(std::integral_constant<int, 0>{});
-        }
         bool moved = false;
         for (idx_t a = 0; a < dc; ++a) {
           delta[a] = wnew[a] - Wi[a];

@@ -59,20 +59,37 @@ class SymEig {
 
 // The norm t = ||w|| of a block's solution: the root of
 // h(t) = sum_m sq_m / (s_m t + lam)^2 - 1 (eigenvalues s, squared projections sq of the
-// block gradient), by Newton's method from t = 0 (h is convex and decreasing, so the
-// iterates increase to the root). Shared by the one-Gram and the per-output block solves.
+// block gradient), by Newton's method. h is convex and decreasing, so from any point left
+// of the root the iterates increase to it. The start is the hint t0 (the block's norm
+// before the step: late in a solve the root moves little) when h(t0) >= 0, else the
+// Newton step from t0, which lands left of the root by convexity, else 0. Shared by the
+// one-Gram and the per-output block solves.
+inline void norm_root_terms(idx_t m, const double* __restrict s, const double* __restrict sq,
+                            double lam, double t, double& h, double& dh) {
+  double hs = -1.0, dhs = 0.0;
+#pragma omp simd reduction(+ : hs, dhs)
+  for (idx_t j = 0; j < m; ++j) {
+    const double r = 1.0 / (s[j] * t + lam);
+    const double q = sq[j] * r * r;
+    hs += sq[j] == 0.0 ? 0.0 : q;
+    dhs -= sq[j] == 0.0 ? 0.0 : 2.0 * q * s[j] * r;
+  }
+  h = hs;
+  dh = dhs;
+}
+
 inline double group_norm_root(idx_t m, const double* __restrict s, const double* __restrict sq,
-                              double lam) {
-  double t = 0.0;
+                              double lam, double t0 = 0.0) {
+  double t = 0.0, h = 0.0, dh = 0.0;
+  if (t0 > 0.0 && std::isfinite(t0)) {
+    norm_root_terms(m, s, sq, lam, t0, h, dh);
+    if (h >= 0.0)
+      t = t0;
+    else if (dh < 0.0)
+      t = std::max(t0 - h / dh, 0.0);
+  }
   for (int it = 0; it < 200; ++it) {
-    double h = -1.0, dh = 0.0;
-    for (idx_t j = 0; j < m; ++j) {
-      if (sq[j] == 0.0) continue;
-      const double den = s[j] * t + lam;
-      const double q = sq[j] / (den * den);
-      h += q;
-      dh -= 2.0 * q * s[j] / den;
-    }
+    norm_root_terms(m, s, sq, lam, t, h, dh);
     if (h <= 0.0 || dh >= 0.0) break;
     const double step = -h / dh;
     t += step;
@@ -81,52 +98,99 @@ inline double group_norm_root(idx_t m, const double* __restrict s, const double*
   return t;
 }
 
-// In both functions below, C > 0 fixes the number of outputs c at compile time (C = 1: the
-// loops over outputs vanish and the loops over rows vectorise); C = 0 takes c at run time.
-
-// v (d x c) += Q w for a symmetric Q (d x d): column b of Q times row b of w, so the inner
-// loops run over contiguous memory; each entry still sums over b in increasing order.
-template <int C>
-inline void add_gram_product(idx_t d, idx_t c_run, const double* __restrict Q,
-                             const double* __restrict w, double* __restrict v) {
-  const idx_t c = C > 0 ? C : c_run;
-  for (idx_t b = 0; b < d; ++b) {
-    const double* qb = Q + b * d;
-    const double* wb = w + b * c;
-    for (idx_t a = 0; a < d; ++a)
-      for (idx_t l = 0; l < c; ++l) v[a * c + l] += qb[a] * wb[l];
+// out[a] = sum_j M[a d + j] x[j] for the d rows of a row-major d x d matrix M, four rows
+// at a time: one row's vectorised sum waits on its multiply-add's latency, four interleave.
+inline void rows_dot(idx_t d, const double* __restrict M, const double* __restrict x,
+                     double* __restrict out) {
+  idx_t a = 0;
+  for (; a + 4 <= d; a += 4) {
+    const double* m0 = M + a * d;
+    const double* m1 = m0 + d;
+    const double* m2 = m1 + d;
+    const double* m3 = m2 + d;
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (idx_t j = 0; j < d; ++j) {
+      s0 += m0[j] * x[j];
+      s1 += m1[j] * x[j];
+      s2 += m2[j] * x[j];
+      s3 += m3[j] * x[j];
+    }
+    out[a] = s0;
+    out[a + 1] = s1;
+    out[a + 2] = s2;
+    out[a + 3] = s3;
+  }
+  for (; a < d; ++a) {
+    const double* ma = M + a * d;
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (idx_t j = 0; j < d; ++j) acc += ma[j] * x[j];
+    out[a] = acc;
   }
 }
 
-// Solves the block problem; v (d x c) is read, w (d x c) written. work has room for d*c + d.
+// C > 0 fixes the number of outputs c at compile time (C = 1: the loops over outputs
+// vanish and the loops over rows vectorise); C = 0 takes c at run time.
+
+// The block's correlation in the eigenbasis, vt = U^T (v + Q w) = U^T v + diag(s) U^T w
+// (w = nullptr: a zero block), both products in one pass over U's rows (row a of U, of v
+// and of w at a time, so the inner loops run over contiguous memory and each entry sums
+// over a in increasing order). Q itself is never read: a block step streams U twice
+// (here and for the solution), not Q once and U twice. vt and wt are d x c.
+template <int C>
+inline void eigen_correlation(idx_t d, idx_t c_run, const double* __restrict s,
+                              const double* __restrict U, const double* __restrict v,
+                              const double* __restrict w, double* __restrict vt,
+                              double* __restrict wt) {
+  const idx_t c = C > 0 ? C : c_run;
+  std::fill(vt, vt + d * c, 0.0);
+  if (w == nullptr) {
+    for (idx_t a = 0; a < d; ++a) {
+      const double* ua = U + a * d;
+      const double* va = v + a * c;
+      for (idx_t j = 0; j < d; ++j)
+        for (idx_t l = 0; l < c; ++l) vt[j * c + l] += ua[j] * va[l];
+    }
+    return;
+  }
+  std::fill(wt, wt + d * c, 0.0);
+  for (idx_t a = 0; a < d; ++a) {
+    const double* ua = U + a * d;
+    const double* va = v + a * c;
+    const double* wa = w + a * c;
+    for (idx_t j = 0; j < d; ++j)
+      for (idx_t l = 0; l < c; ++l) {
+        vt[j * c + l] += ua[j] * va[l];
+        wt[j * c + l] += ua[j] * wa[l];
+      }
+  }
+  for (idx_t j = 0; j < d; ++j)
+    for (idx_t l = 0; l < c; ++l) vt[j * c + l] += s[j] * wt[j * c + l];
+}
+
+// Solves the block problem with Q = U diag(s) U^T for the correlation v + Q w_old (v: the
+// block's gradient term, d x c; w_old: the block before the step, nullptr when zero); w
+// (d x c) is written. work has room for 2 d c + d; t0 is the block's norm before the step
+// (group_norm_root's hint).
 template <int C>
 inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
-                                const double* __restrict U, const double* __restrict v,
-                                double lam, double* __restrict w, double* __restrict work) {
+                              const double* __restrict U, const double* __restrict v,
+                              const double* __restrict w_old, double lam,
+                              double* __restrict w, double* __restrict work, double t0 = 0.0) {
   const idx_t c = C > 0 ? C : c_run;
-  double vnorm2 = 0.0;
-  for (idx_t a = 0; a < d * c; ++a) vnorm2 += v[a] * v[a];
+  double* vt = work;  // U^T (v + Q w_old)  (d x c)
+  double* rowsq = work + d * c;
+  eigen_correlation<C>(d, c, s, U, v, w_old, vt, work + d * c + d);
+  double vnorm2 = 0.0;  // ||U^T x|| = ||x||: U is orthogonal
+  for (idx_t a = 0; a < d * c; ++a) vnorm2 += vt[a] * vt[a];
   if (vnorm2 <= lam * lam) {
     std::fill(w, w + d * c, 0.0);
     return;
   }
-  double* vt = work;          // U^T v  (d x c)
-  double* rowsq = work + d * c;
   double smax = 0.0;
   for (idx_t j = 0; j < d; ++j) smax = std::max(smax, s[j]);
   const double sfloor = 1e-12 * smax;
-  // vt = U^T v, row a of U and of v at a time so the inner loops run over contiguous
-  // memory (each entry still sums over a in increasing order)
-  std::fill(vt, vt + d * c, 0.0);
-  for (idx_t a = 0; a < d; ++a) {
-    const double* ua = U + a * d;
-    const double* va = v + a * c;
-    for (idx_t j = 0; j < d; ++j) {
-      const double u = ua[j];
-      double* vj = vt + j * c;
-      for (idx_t l = 0; l < c; ++l) vj[l] += u * va[l];
-    }
-  }
   for (idx_t j = 0; j < d; ++j) {
     double acc2 = 0.0;
     for (idx_t l = 0; l < c; ++l) {
@@ -136,7 +200,7 @@ inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
     }
     rowsq[j] = acc2;
   }
-  const double t = group_norm_root(d, s, rowsq, lam);
+  const double t = group_norm_root(d, s, rowsq, lam, t0);
   if (!(t > 0.0) || !std::isfinite(t)) {
     std::fill(w, w + d * c, 0.0);
     return;
@@ -145,6 +209,10 @@ inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
   for (idx_t j = 0; j < d; ++j) {
     const double f = t / (s[j] * t + lam);
     for (idx_t l = 0; l < c; ++l) vt[j * c + l] *= f;
+  }
+  if constexpr (C == 1) {  // one output: w's entries are dot products of U's rows with vt
+    rows_dot(d, U, vt, w);
+    return;
   }
   for (idx_t a = 0; a < d; ++a) {
     double* wa = w + a * c;
@@ -166,59 +234,73 @@ inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
 //   h(t) = sum_l sum_j (U_l^T v_l)_j^2 / (s_lj t + lam)^2 - 1,
 // convex and decreasing, so Newton's method from t = 0 increases monotonically to it.
 
-// v (d x c) += [Q_l w_l]_l.
-inline void add_output_gram_products(idx_t d, idx_t c, const double* __restrict Q,
-                                     const double* __restrict w, double* __restrict v) {
-  for (idx_t l = 0; l < c; ++l) {
-    const double* Ql = Q + l * d * d;
-    for (idx_t a = 0; a < d; ++a) {
-      double acc = 0.0;
-      for (idx_t b = 0; b < d; ++b) acc += Ql[a * d + b] * w[b * c + l];
-      v[a * c + l] += acc;
-    }
-  }
-}
-
-// Solves the block problem above; v (d x c) is read, w (d x c) written; work has room
-// for 2 d c.
+// Solves the block problem above for the correlation v + [Q_l w_old_l]_l (v, w_old, w:
+// d x c; w_old nullptr when the block is zero); w is written. work has room for
+// 2 d c + 3 d; t0 is the block's norm before the step (group_norm_root's hint). Q_l is
+// never read: U_l^T (v_l + Q_l w_l) = U_l^T v_l + diag(s_l) U_l^T w_l in one pass over
+// U_l's rows, and the solution U_l z_l as dot products of its rows with z_l.
 inline void exact_block_solve_outputs(idx_t d, idx_t c, const double* __restrict s,
                                       const double* __restrict U, const double* __restrict v,
-                                      double lam, double* __restrict w,
-                                      double* __restrict work) {
-  double vnorm2 = 0.0;
-  for (idx_t a = 0; a < d * c; ++a) vnorm2 += v[a] * v[a];
-  if (vnorm2 <= lam * lam) {
-    std::fill(w, w + d * c, 0.0);
-    return;
-  }
-  double* vt = work;          // vt[l d + j] = (U_l^T v_l)_j
+                                      const double* __restrict w_old, double lam,
+                                      double* __restrict w, double* __restrict work,
+                                      double t0 = 0.0) {
+  double* vt = work;          // vt[l d + j] = (U_l^T (v_l + Q_l w_old_l))_j
   double* sq = work + d * c;  // its squares
+  double* cv = work + 2 * d * c;  // one output's column of v, then of w
+  double* cw = cv + d;            // one output's column of w_old
+  double* wt = cw + d;            // U_l^T w_old_l
+  double vnorm2 = 0.0;
   for (idx_t l = 0; l < c; ++l) {
     const double* Ul = U + l * d * d;
     const double* sl = s + l * d;
+    double* vl = vt + l * d;
+    for (idx_t a = 0; a < d; ++a) cv[a] = v[a * c + l];
+    std::fill(vl, vl + d, 0.0);
+    if (w_old == nullptr) {
+      for (idx_t a = 0; a < d; ++a) {
+        const double* ua = Ul + a * d;
+        const double va = cv[a];
+#pragma omp simd
+        for (idx_t j = 0; j < d; ++j) vl[j] += ua[j] * va;
+      }
+    } else {
+      for (idx_t a = 0; a < d; ++a) cw[a] = w_old[a * c + l];
+      std::fill(wt, wt + d, 0.0);
+      for (idx_t a = 0; a < d; ++a) {
+        const double* ua = Ul + a * d;
+        const double va = cv[a], wa = cw[a];
+#pragma omp simd
+        for (idx_t j = 0; j < d; ++j) {
+          vl[j] += ua[j] * va;
+          wt[j] += ua[j] * wa;
+        }
+      }
+      for (idx_t j = 0; j < d; ++j) vl[j] += sl[j] * wt[j];
+    }
     double smax = 0.0;
     for (idx_t j = 0; j < d; ++j) smax = std::max(smax, sl[j]);
+    // components in the null space of Q_l are round-off (v_l lies in its range)
     for (idx_t j = 0; j < d; ++j) {
-      double acc = 0.0;
-      for (idx_t a = 0; a < d; ++a) acc += Ul[a * d + j] * v[a * c + l];
-      // components in the null space of Q_l are round-off (v_l lies in its range)
-      vt[l * d + j] = sl[j] <= 1e-12 * smax ? 0.0 : acc;
-      sq[l * d + j] = vt[l * d + j] * vt[l * d + j];
+      vnorm2 += vl[j] * vl[j];
+      if (sl[j] <= 1e-12 * smax) vl[j] = 0.0;
+      sq[l * d + j] = vl[j] * vl[j];
     }
   }
-  const double t = group_norm_root(d * c, s, sq, lam);
+  if (vnorm2 <= lam * lam) {  // ||U_l^T x|| = ||x||: each U_l is orthogonal
+    std::fill(w, w + d * c, 0.0);
+    return;
+  }
+  const double t = group_norm_root(d * c, s, sq, lam, t0);
   if (!(t > 0.0) || !std::isfinite(t)) {
     std::fill(w, w + d * c, 0.0);
     return;
   }
   for (idx_t l = 0; l < c; ++l) {
-    const double* Ul = U + l * d * d;
     const double* sl = s + l * d;
-    for (idx_t a = 0; a < d; ++a) {
-      double acc = 0.0;
-      for (idx_t j = 0; j < d; ++j) acc += Ul[a * d + j] * vt[l * d + j] * t / (sl[j] * t + lam);
-      w[a * c + l] = acc;
-    }
+    double* zl = vt + l * d;  // z_l = diag(t / (s_l t + lam)) U_l^T v_l, in place
+    for (idx_t j = 0; j < d; ++j) zl[j] *= t / (sl[j] * t + lam);
+    rows_dot(d, U + l * d * d, zl, cv);
+    for (idx_t a = 0; a < d; ++a) w[a * c + l] = cv[a];
   }
 }
 

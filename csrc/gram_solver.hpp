@@ -64,7 +64,7 @@ class GramGroupLasso {
       rep.interrupted = true;
       return rep;
     }
-    std::vector<double> g(mc), v(e), wnew(e), delta(e), work(e + d);
+    std::vector<double> g(mc), v(e), wnew(e), delta(e), work(2 * e + d);
     wnorm_.assign(k, 0.0);
     for (idx_t t = 0; t < k; ++t) wnorm_[t] = GroupLassoBCD::norm(W + t * e, e);
     const int K = opt_.anderson_k;
@@ -86,12 +86,11 @@ class GramGroupLasso {
       GroupLassoBCD::shuffle(order, (opt_.seed << 32) ^ static_cast<std::uint64_t>(ep));
       for (idx_t t : order) {
         double* wt = W + t * e;
-        const double* Q = Q_.data() + t * d * d;
         for (idx_t a = 0; a < e; ++a) v[a] = -g[t * e + a];  // the block's correlation
         auto block_step = [&](auto C) {
-          if (wnorm_[t] > 0) add_gram_product<decltype(C)::value>(d, c, Q, wt, v.data());
           exact_block_solve<decltype(C)::value>(d, c, s_.data() + t * d, U_.data() + t * d * d,
-                                                v.data(), opt_.lam, wnew.data(), work.data());
+                                                v.data(), wnorm_[t] > 0 ? wt : nullptr, opt_.lam,
+                                                wnew.data(), work.data(), wnorm_[t]);
         };
         if (c == 1)
           block_step(std::integral_constant<int, 1>{});
@@ -138,16 +137,16 @@ class GramGroupLasso {
   bool prepare() {
     if (!blas().ready()) throw std::runtime_error("fixntk: BLAS/LAPACK not registered");
     const idx_t k = k_, d = d_, m = m_;
-    Q_.assign(k * d * d, 0.0);
+    std::vector<double> Q(d * d);  // one block's Gram, read by the eigendecomposition
     s_.assign(k * d, 0.0);
     U_.assign(k * d * d, 0.0);
     SymEig eig(d);
     for (idx_t t = 0; t < k; ++t) {
       if (stop_()) return false;
-      double* Q = Q_.data() + t * d * d;
       for (idx_t a = 0; a < d; ++a)
-        std::copy(H_ + (t * d + a) * m + t * d, H_ + (t * d + a) * m + (t + 1) * d, Q + a * d);
-      if (!eig(Q, s_.data() + t * d, U_.data() + t * d * d))
+        std::copy(H_ + (t * d + a) * m + t * d, H_ + (t * d + a) * m + (t + 1) * d,
+                  Q.begin() + a * d);
+      if (!eig(Q.data(), s_.data() + t * d, U_.data() + t * d * d))
         throw std::runtime_error("fixntk: LAPACK dsyevd did not converge on a block Gram");
     }
     return true;
@@ -226,7 +225,7 @@ class GramGroupLasso {
   idx_t k_, d_, c_, m_;
   GramOptions opt_;
   Interrupt stop_;  // asked at most every 0.1 s (see Interrupt)
-  std::vector<double> Q_, s_, U_, wnorm_;
+  std::vector<double> s_, U_, wnorm_;
 };
 
 }  // namespace fixntk
