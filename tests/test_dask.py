@@ -424,8 +424,8 @@ def test_regressor_chooses_lam_on_dask(client, problem, mode, monkeypatch):
 
 
 def test_default_lam_on_dask_gathers_nothing(client, problem, monkeypatch):
-    # lam="auto" (cv up to 10000 rows, as in memory) with X and y never converted or
-    # computed as whole arrays on the client
+    # lam="auto" (the held-out split above 1000 rows, as in memory) with X and y never
+    # converted or computed as whole arrays on the client
     X, Y, _ = problem
     Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 1], chunks=700)
 
@@ -437,10 +437,11 @@ def test_default_lam_on_dask_gathers_nothing(client, problem, monkeypatch):
         m.setattr(da.Array, "compute", refuse)
         est = fixntk.GatedReLURegressor(n_gates=30, n_lams=5, random_state=0)
         est.fit(Xd, yd)
-    assert est.lam_selection_ == "cv" and est.lam_scores_.shape == est.lams_.shape
     ref = fixntk.GatedReLURegressor(n_gates=30, n_lams=5, random_state=0).fit(
         X, Y[:, 1]
     )
+    assert est.lam_selection_ == ref.lam_selection_ == "holdout"
+    assert est.lam_scores_.shape == est.lams_.shape
     k = min(est.lams_.size, ref.lams_.size)  # the same grid (each ends where it may)
     np.testing.assert_allclose(est.lams_[:k], ref.lams_[:k], rtol=1e-10)
 

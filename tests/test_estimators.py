@@ -292,7 +292,7 @@ def test_class_weight_and_sample_weight(iris):
 
 
 def test_default_lam_selection_scales_with_a_held_out_split():
-    """lam='auto' uses K-fold CV on small data and one held-out split beyond 10000
+    """lam='auto' uses K-fold CV on small data and one held-out split beyond 1000
     rows, on warm-started paths that stop early: no n x n matrix."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12000, 5))

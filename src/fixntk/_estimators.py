@@ -52,7 +52,11 @@ __all__ = [
 ]
 
 # lam="auto": K-fold cross-validation up to this many rows, one held-out split above
-_AUTO_CV_ROWS = 10_000
+# (its 20% then holds 200 rows or more). Measured on digits, make_classification
+# (3000 and 6000 rows) and make_regression (3000 rows), three splits each: the held-out
+# split chose the same lam or one a grid step away, with test scores within 0.006 of
+# cross-validation's (higher on 2 of 12, lower on 2), in half the time.
+_AUTO_CV_ROWS = 1000
 # Solves that only score a lam (cross-validation, held-out split) stop at this relative
 # gap or the estimator's tol, whichever is looser; the refit at the chosen lam uses tol.
 _SCORING_TOL = 1e-3
@@ -886,7 +890,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
         log-spaced from ``lam_max`` down to ``eps * lam_max``: "cv" by ``cv``-fold
         cross-validation, "holdout" on one held-out split of ``validation_fraction``
-        of the rows, "auto" by "cv" up to 10000 rows and "holdout" above. Each split
+        of the rows, "auto" by "cv" up to 1000 rows and "holdout" above. Each split
         runs a warm-started path to a relative gap of ``max(tol, 1e-3)`` and stops
         three lams after its best validation loss; the model is then refitted on all
         rows at the chosen lam to ``tol``. "kare" scores the fitted masking kernel by
