@@ -378,10 +378,10 @@ def test_multinomial_switches_to_the_per_row_model_and_agrees(
 
 
 def test_multinomial_per_row_model_throughout_above_the_gram_limit(monkeypatch):
-    """Where the exact model's c Grams per group cost more than _EXACT_GRAM_LIMIT per
-    step, every step takes the per-row model; the certified point has the objective of
-    the exact model alone (within the two gaps). Below the limit the exact model
-    comes first."""
+    """Where the exact model's c Grams per group cost more than _EXACT_GRAM_EPOCHS of
+    its epochs, every step takes the per-row model; the certified point has the
+    objective of the exact model alone (within the two gaps). Below the limit the
+    exact model comes first."""
     rng, X, arr, t = _problem(n=200, n_gates=20, seed=14)
     y = np.digitize(t, [-0.5, 1.0])
     kw = dict(loss="multinomial", fit_intercept=True)
@@ -390,11 +390,11 @@ def test_multinomial_per_row_model_throughout_above_the_gram_limit(monkeypatch):
     fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
     assert seen[0] is True
     seen.clear()
-    # the exact model's Grams: c n d^2 / 4 = 3 * 200 * 9 / 4 = 1350 multiply-adds
-    monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_LIMIT", 1000.0)
+    # d = 3: the exact model's Grams cost d / 8 of its epochs
+    monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_EPOCHS", 0.3)
     res = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
     assert res.converged and seen and True not in seen
-    monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_LIMIT", np.inf)
+    monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_EPOCHS", np.inf)
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
     seen.clear()
     exact = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)

@@ -29,15 +29,14 @@ for digits at 1e-3 lam_max. The per-row model weights row j by ``kappa_j h_j`` w
 ``h_j`` the Hessian's largest eigenvalue (:meth:`Datafit.curvature`): one Gram per
 group and well-conditioned inner solves, but linear convergence over many outer steps
 (the bound overstates the curvature along most directions). Where the exact model's
-Grams per step cost more than ``_EXACT_GRAM_LIMIT`` (many classes, wide rows: digits)
-the per-row model runs throughout. Elsewhere the loop starts with the exact model and
-moves to the per-row one when an exact inner solve misses its target within
-``_EXACT_BUDGET`` epochs, and back when the per-row steps gain fewer decades of gap per
-multiply-add than the last exact one did (:class:`_ModelChoice`;
-``benchmarks/multinomial_models.py``). On the per-row model
-``kappa`` (1 at first) halves after a full step, down to ``_KAPPA_MIN``, and grows
-back (up to 1) when the line search has to backtrack: a Levenberg-Marquardt-style
-trust in the bound.
+Grams per step cost more than ``_EXACT_GRAM_EPOCHS`` of its epochs (rows wider than
+48: digits) the per-row model runs throughout. Elsewhere the loop starts with the
+exact model and moves to the per-row one when an exact inner solve misses its target
+within ``_EXACT_BUDGET`` epochs, and back when the per-row steps gain fewer decades of
+gap per multiply-add than the last exact one did (:class:`_ModelChoice`;
+``benchmarks/multinomial_models.py``). On the per-row model ``kappa`` (1 at first)
+halves after a full step, down to ``_KAPPA_MIN``, and grows back (up to 1) when the
+line search has to backtrack: a Levenberg-Marquardt-style trust in the bound.
 """
 
 from dataclasses import dataclass
@@ -68,15 +67,17 @@ _EXACT_BUDGET = 100
 _STEP_OVERHEAD = 2e6
 # The smallest scaling of a bounding curvature (Datafit.curvature_is_bound).
 _KAPPA_MIN = 0.25
-# The exact multinomial model comes first only while its c Grams per group cost at most
-# this many multiply-adds (c n d^2 / 4) per Newton step; above, the per-row model does.
-# The exact model saves Newton steps (each _STEP_OVERHEAD) at the price of c Grams and
-# eigendecompositions per group per step and of inner solves that turn ill-conditioned
-# as the probabilities spread. GatedReLUClassifier() on digits (c = 10, 1078 rows, d =
-# 65: 1.1e7): 8.4-11.3 s -> 3.9-5.0 s for the same accuracy; make_classification
-# (6000, 40, 3 classes: 4.5e6): 11.1 -> 9.7 s; at (3000, 20, 5 classes: 1e6) and below
-# the exact model first was faster (3.1 against 4.0 s; iris and wine 25% faster).
-_EXACT_GRAM_LIMIT = 2 * _STEP_OVERHEAD
+# The exact multinomial model comes first only while its c Grams per group per Newton
+# step (c n d^2 / 4 multiply-adds) cost at most this many of its epochs (2 n d c): that
+# is, for d up to 48. Above, the per-row model (one Gram per group) runs throughout. The
+# exact model saves Newton steps at the price of c Grams and eigendecompositions per
+# group per step, and its block steps stream c eigenbases of d x d. Measured with
+# GatedReLUClassifier() (seconds, exact model first -> per-row throughout): digits
+# (d = 65, 10 classes) 8.4-11.3 -> 3.9-5.0; make_classification (n, d, classes) =
+# (4000, 100, 3) 27.4 -> 12.9; at d = 41 mixed, (6000, 40, 3) 11.1 -> 9.7 and
+# (5000, 40, 10) 11.5 -> 13.9; at d <= 21 the exact model first is faster: (10000, 20,
+# 10) 17.8 against 33.3, (3000, 20, 5) 3.1 against 4.0, iris and wine 25%.
+_EXACT_GRAM_EPOCHS = 6.0
 
 
 @dataclass
@@ -218,17 +219,20 @@ class _ModelChoice:
     rebuilt at the new weights (``n d^2 / 4`` per active group, times c for the exact
     model) and ``_STEP_OVERHEAD`` for the certificate and the line search in Python.
     The exact model runs first (if its Grams per group cost at most
-    ``_EXACT_GRAM_LIMIT``; else the per-row model runs throughout), each inner solve
-    within ``budget`` epochs; one that misses its target moves the loop to the per-row
-    model unless that model was measured slower. After three per-row steps whose rate
-    falls below the last exact step's, the loop goes back with twice the budget.
+    ``_EXACT_GRAM_EPOCHS`` of its epochs; else the per-row model runs throughout),
+    each inner solve within ``budget`` epochs; one that misses its target moves the
+    loop to the per-row model unless that model was measured slower. After three
+    per-row steps whose rate falls below the last exact step's, the loop goes back
+    with twice the budget.
     """
 
     def __init__(self, available, n, d, c):
         self.budget = _EXACT_BUDGET
         self.epoch_cost = {True: 2.0 * n * d * c, False: 1.0 * n * d * c}
         self.gram_cost = {True: c * n * d * d / 4.0, False: n * d * d / 4.0}
-        self.exact = available and self.gram_cost[True] <= _EXACT_GRAM_LIMIT
+        self.exact = available and (
+            self.gram_cost[True] <= _EXACT_GRAM_EPOCHS * self.epoch_cost[True]
+        )
         self.rate = {True: None, False: None}
         self.run = [0.0, 0.0, 0]  # decades, cost and steps of the current per-row run
         self.best = None
