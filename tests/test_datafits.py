@@ -402,6 +402,32 @@ def test_multinomial_per_row_model_throughout_above_the_gram_limit(monkeypatch):
     assert abs(res.objective - exact.objective) <= res.gap + exact.gap
 
 
+@pytest.mark.parametrize("loss", ["logistic", "poisson"])
+def test_path_reuses_row_curvatures_and_reaches_each_optimum(loss, monkeypatch):
+    """Along a path the proximal Newton steps reuse the last computed row curvatures
+    and their block Grams (one store, passed again at later lams); every point is
+    certified and has the objective of a solve from scratch (within the two gaps)."""
+    rng, X, arr, t = _problem(n=300, d=4, n_gates=20, seed=15)
+    y = t > 0.5 if loss == "logistic" else rng.poisson(np.exp(0.5 * np.tanh(t)))
+    kw = dict(loss=loss, fit_intercept=True)
+    stores = []
+    wls = fixntk._prox_newton.weighted_least_squares
+
+    def spy(*args, **kw):
+        stores.append(kw.get("gram_store"))
+        return wls(*args, **kw)
+
+    monkeypatch.setattr(fixntk._prox_newton, "weighted_least_squares", spy)
+    path = fixntk.solve_path(X, y, arr, n_lams=8, eps=1e-2, tol=1e-9, **kw)
+    assert all(st is not None for st in stores)
+    # fewer stores than steps: curvatures (and Grams) served more than one step
+    assert len({id(st) for st in stores}) < len(stores)
+    for lam, W, gap in zip(path.lams, path.coefs, path.gaps):
+        cold = fixntk.solve(X, y, arr, lam, tol=1e-9, **kw)
+        value = fixntk.objective(X, y, arr, W, lam, intercept=None, **kw)
+        assert abs(value - cold.objective) <= gap + cold.gap + 1e-12
+
+
 def test_multinomial_goes_back_to_the_exact_model_when_it_gains_more(monkeypatch):
     """A tight tolerance on a small problem: after a budget miss the per-row steps gain
     less per multiply-add than the exact ones did, and the loop goes back."""

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._cpu import core as _core
 from ._progress import report
 from ._solver import _penalty, weighted_least_squares
 
@@ -65,6 +66,9 @@ _EXACT_BUDGET = 100
 # A Newton step's fixed cost in multiply-adds (certificate, predictions and line
 # search in Python: about a millisecond), for _ModelChoice's rates.
 _STEP_OVERHEAD = 2e6
+# A step on reused row curvatures (CurvatureCache) that cuts the certified gap by less
+# than this factor sends the next step to fresh curvatures.
+_STALE_GAIN = 0.25
 # The smallest scaling of a bounding curvature (Datafit.curvature_is_bound).
 _KAPPA_MIN = 0.25
 # The exact multinomial model comes first only while its c Grams per group per Newton
@@ -109,6 +113,10 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         prob.c > 1 and hasattr(df, "output_curvature"), *prob.X.shape, prob.c
     )
     kappa = 1.0  # the scaling of a bounding curvature, adapted by the line search
+    # Exact row curvatures (logistic, Poisson) are reused, with their block Grams, from
+    # the last step that computed them, in this solve or the problem's previous one.
+    reuse = not df.curvature_is_bound
+    stale = False  # the last step ran on reused curvatures
     for step in range(_MAX_NEWTON + 1):
         Fb = F + b
         G = df.gradient(Y, Fb)
@@ -117,6 +125,8 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         primal = df.value(Y, Fb, s) + lam * pen
         dual = df.dual(Y, Fb, s, max(1.0, float(gnorms.max()) / lam))
         gap = primal - dual
+        if stale and gap > _STALE_GAIN * gaps[-1]:
+            prob.curvature_cache = None  # a weak step: fresh curvatures next
         gaps.append(gap)
         choice.observe(gap)
         if say is not None:
@@ -139,9 +149,18 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
                 row_shift=getattr(df, "row_shift", False),
             )
         else:
-            h = np.maximum(kappa * df.curvature(Y, Fb), _CURVATURE_FLOOR)
+            cache = prob.curvature_cache if reuse else None
+            stale = cache is not None
+            if stale:
+                h = cache.h
+            else:
+                h = np.maximum(kappa * df.curvature(Y, Fb), _CURVATURE_FLOOR)
+                if reuse:
+                    cache = prob.curvature_cache = CurvatureCache(prob, h)
             Z = Fb - G / h[:, None]
-            weights = dict(weights=s * h)
+            weights = dict(
+                weights=s * h, gram_store=None if cache is None else cache.store
+            )
         out = weighted_least_squares(
             prob.X,
             prob.arr.packed,
@@ -180,6 +199,9 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
                 accepted = True
                 break
             t *= 0.5
+        if not accepted and stale:  # reused curvatures gave no descent: fresh ones
+            prob.curvature_cache = None
+            continue
         if not accepted:  # round-off has the last word: no descent left
             break
         if df.curvature_is_bound and not per_output:
@@ -206,6 +228,27 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         converged=converged,
         gap_history=np.asarray(gaps),
     )
+
+
+class CurvatureCache:
+    """Row curvatures ``h`` (n,) of a proximal Newton model and the compiled solver's
+    block Grams of the rows weighted by ``s h`` (a GramStore), kept on the problem
+    (``_Problem.curvature_cache``) for its later steps and solves.
+
+    A step on reused curvatures is a proximal Newton step with a stale Hessian: the
+    gradient, and so the fixed point, are exact, and any positive curvatures give a
+    descent direction, which the line search checks. It saves the Grams'
+    rebuild (``n d^2 / 4`` multiply-adds per active group, about ``d / 4`` epochs) at
+    every step and from one lam of a path to the next, where the curvatures move
+    little. A stale step that cuts the gap by less than ``_STALE_GAIN``, or that the
+    line search cannot accept, drops the cache. ``GatedReLUClassifier()`` on
+    ``make_classification`` (two classes, 15000 training rows, one thread, three runs
+    each): d = 100, 8.9-9.2 s -> 6.5-6.9 s; d = 20, 2.1-2.2 s -> 1.8-2.1 s.
+    """
+
+    def __init__(self, prob, h):
+        self.h = h
+        self.store = _core.GramStore(prob.n, prob.d, prob.p)
 
 
 class _ModelChoice:

@@ -209,6 +209,9 @@ class _Problem:
         self.Y = Y / self.sy if self.sy > 0 else Y
         self.degenerate = self.sx == 0 or self.sy == 0
         self._grams = None  # gram_store(), made at its first use
+        # the proximal Newton loop's last row curvatures and their Grams, kept across
+        # this problem's solves (see fixntk._prox_newton.CurvatureCache)
+        self.curvature_cache = None
 
     # -- units -----------------------------------------------------------------------
     def gram_store(self):
