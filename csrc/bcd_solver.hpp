@@ -79,8 +79,8 @@ struct GroupCache {
   std::vector<std::int32_t> idx;
   std::vector<double> s, U;  // the eigenvalues and eigenvectors of the Gram / n (one
                              // per output with output weights); the Gram is not kept
-  std::vector<double> u;        // X^T D_i a (with an intercept): the centring of Q (one
-                                // per output with output weights, X^T D_i w_l)
+  std::vector<double> u;     // X^T D_i a (with an intercept): the centring of the Gram
+                             // (one per output with output weights, X^T D_i w_l)
 };
 
 class GroupLassoBCD {

@@ -2,7 +2,8 @@
 //   min_w  1/2 w^T Q w - <v, w> + lam ||w||_F,   Q = U diag(s) U^T  (PSD, d x d), w in R^{d x c}.
 // Optimality: w = 0 if ||v|| <= lam, else w = (Q + (lam/t) I)^{-1} v with t = ||w|| the root of
 //   h(t) = sum_j ||(U^T v)_j||^2 / (s_j t + lam)^2 - 1,
-// a convex decreasing function, so Newton's method from t = 0 increases monotonically to it.
+// a convex decreasing function, so Newton's method from any point left of the root
+// increases monotonically to it (group_norm_root).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -232,7 +233,7 @@ inline void exact_block_solve(idx_t d, idx_t c_run, const double* __restrict s,
 // columns of the d x c blocks w, v. Optimality: w = 0 if ||v|| <= lam, else
 // w_l = (Q_l + (lam/t) I)^{-1} v_l with t = ||w|| the root of
 //   h(t) = sum_l sum_j (U_l^T v_l)_j^2 / (s_lj t + lam)^2 - 1,
-// convex and decreasing, so Newton's method from t = 0 increases monotonically to it.
+// convex and decreasing (group_norm_root finds it).
 
 // Solves the block problem above for the correlation v + [Q_l w_old_l]_l (v, w_old, w:
 // d x c; w_old nullptr when the block is zero); w is written. work has room for
