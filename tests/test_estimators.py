@@ -308,6 +308,28 @@ def test_default_lam_selection_scales_with_a_held_out_split():
     assert small.lam_selection_ == "cv"
 
 
+def test_auto_lam_cross_validates_when_the_held_out_split_drops_a_class():
+    """Above 1000 rows lam='auto' holds out one split, unless that split's training
+    part would miss a class (a class of one row cannot be stratified): then it
+    cross-validates, where the folds that hold the class are scored."""
+    from fixntk._estimators import _holdout
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    X = rng.standard_normal((n, 3))
+    y = (X[:, 0] > 0).astype(int)
+    y[0] = 2  # a class of one row
+    drops = [s for s in range(30) if 0 in _holdout(n, 0.2, s, y)[0][1]]
+    keeps = [s for s in range(30) if s not in drops]
+    assert drops and keeps
+    kw = dict(n_gates=10, n_lams=5)
+    est = GatedReLUClassifier(random_state=drops[0], **kw).fit(X, y)
+    assert est.lam_selection_ == "cv"
+    assert est.predict_proba(X).shape == (n, 3)
+    kept = GatedReLUClassifier(random_state=keeps[0], **kw).fit(X, y)
+    assert kept.lam_selection_ == "holdout"
+
+
 def test_classifier_lam_by_stratified_cv(iris):
     X, y = iris
     clf = GatedReLUClassifier(n_gates=20, lam="cv", n_lams=5, cv=3, random_state=0)

@@ -177,6 +177,12 @@ def _holdout(n, fraction, seed, labels=None):
     return [(np.sort(train), np.sort(val))]
 
 
+def _holds_every_label(labels, splits):
+    """Whether the training part of every split holds every label of ``labels``."""
+    k = np.unique(labels).size
+    return all(np.unique(labels[train]).size == k for train, _ in splits)
+
+
 def _group_norms(W):
     """||w_i|| (Frobenius over (d,) or (d, c)) for coef of shape (p, d) or (p, d, c),
     with no overflow or underflow of the squares (:func:`fixntk._scale.norms`)."""
@@ -547,11 +553,17 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
 
     # -- lam selection over warm-started paths ---------------------------------------
     def _splits(self, mode, n, seed, labels):
-        if mode == "auto":
+        auto = mode == "auto"
+        if auto:
             mode = "cv" if n <= _AUTO_CV_ROWS else "holdout"
-        if mode == "cv":
-            return mode, _folds(n, self.cv, seed, labels)
-        return mode, _holdout(n, self.validation_fraction, seed, labels)
+        if mode == "holdout":
+            split = _holdout(n, self.validation_fraction, seed, labels)
+            # "auto" cross-validates when the held-out split would leave a class (one
+            # too small to stratify) out of its training part
+            if not auto or labels is None or _holds_every_label(labels, split):
+                return mode, split
+            mode = "cv"
+        return mode, _folds(n, self.cv, seed, labels)
 
     def _select_lam(self, Xt, y, arr, mode, seed, labels, kw):
         """Pick lam on the grid; returns (lam, grid, scores, mode used, the splits'
@@ -893,7 +905,8 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
         log-spaced from ``lam_max`` down to ``eps * lam_max``: "cv" by ``cv``-fold
         cross-validation, "holdout" on one held-out split of ``validation_fraction``
-        of the rows, "auto" by "cv" up to 1000 rows and "holdout" above. Each split
+        of the rows, "auto" by "cv" up to 1000 rows and "holdout" above (or "cv" when
+        the held-out split would leave a class out of its training part). Each split
         runs a warm-started path to a relative gap of ``max(tol, 1e-3)`` and stops
         two lams after its best validation loss; the model is then refitted on all
         rows at the chosen lam to ``tol``. "kare" scores the fitted masking kernel by
