@@ -102,6 +102,18 @@ class Datafit:
         h = float((s * self.curvature(Y, F)).sum()) / float(s.sum())
         return h * np.eye(Y.shape[1])
 
+    def value_at(self, Y, F, s):
+        """``(value(Y, F, s), state)``: ``state`` is whatever
+        :meth:`intercept_derivatives` can reuse at the same ``F`` (None by default;
+        the multinomial's probabilities, one exponential for both)."""
+        return self.value(Y, F, s), None
+
+    def intercept_derivatives(self, Y, F, s, state=None):
+        """The gradient (c,) and Hessian (c, c) of ``value(Y, F + b, s)`` in ``b`` at
+        ``b = 0``; ``state`` from :meth:`value_at` at the same ``F``, or None."""
+        g = (s[:, None] * self.gradient(Y, F)).sum(axis=0) / float(s.sum())
+        return g, self.intercept_hessian(Y, F, s)
+
     def predict(self, F):
         """The model's prediction of the target's mean from the scores ``F`` (the
         identity for the squared loss, probabilities for classification)."""
@@ -136,13 +148,11 @@ def newton_intercept(datafit, Y, F, s, b=None):
     """
     c = Y.shape[1]
     b = np.zeros(c) if b is None else np.array(b, dtype=np.float64).reshape(c)
-    S = float(s.sum())
-    f_old = datafit.value(Y, F + b, s)
+    f_old, state = datafit.value_at(Y, F + b, s)
     for _ in range(100):
-        g = (s[:, None] * datafit.gradient(Y, F + b)).sum(axis=0) / S
+        g, H = datafit.intercept_derivatives(Y, F + b, s, state)
         if np.abs(g).max() <= 1e-15:
             break
-        H = datafit.intercept_hessian(Y, F + b, s)
         if c > 1:
             H = H + np.ones((c, c))
         try:
@@ -154,18 +164,20 @@ def newton_intercept(datafit, Y, F, s, b=None):
             step, slope = -g, -float(g @ g)
         t = 1.0
         for _ in range(60):
-            f_new = datafit.value(Y, F + b + t * step, s)
+            f_new, state_new = datafit.value_at(Y, F + b + t * step, s)
             if f_new <= f_old + 1e-4 * t * slope:
                 break
             # at round-off level the value cannot show a decrease: take the step if it
             # shrinks the gradient
             if f_new <= f_old + 1e-13 * abs(f_old):
-                g_new = (s[:, None] * datafit.gradient(Y, F + b + t * step)).sum(0) / S
+                g_new = datafit.intercept_derivatives(
+                    Y, F + b + t * step, s, state_new
+                )[0]
                 if np.abs(g_new).max() < np.abs(g).max():
                     break
             t *= 0.5
         else:
             break
         b = b + t * step
-        f_old = f_new
+        f_old, state = f_new, state_new
     return b

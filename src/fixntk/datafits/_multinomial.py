@@ -12,11 +12,19 @@ __all__ = ["Multinomial"]
 # Row-wise softmax helpers in plain NumPy: scipy.special's (array API dispatch) cost
 # about 100 us per call, which the intercept's Newton iterations and the outer loop's
 # line searches pay thousands of times on small data (iris: half the fit).
+def _normalise(F):
+    """``(log sum_k exp(F_jk), softmax(F_j))`` for every row j of F (n, c), from one
+    exponential, without overflow."""
+    m = F.max(axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    E = np.exp(F - m)
+    z = E.sum(axis=1, keepdims=True)
+    return (m + np.log(z))[:, 0], E / z
+
+
 def _log_normaliser(F):
     """``log sum_k exp(F_jk)`` for every row j of F (n, c), without overflow."""
-    m = F.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return m + np.log(np.exp(F - m[:, None]).sum(axis=1))
+    return _normalise(F)[0]
 
 
 def _softmax(F):
@@ -119,9 +127,20 @@ class Multinomial(Datafit):
         return _softmax(F)
 
     def intercept_hessian(self, Y, F, s):
-        P = _softmax(F)
+        return self.intercept_derivatives(Y, F, s)[1]
+
+    def value_at(self, Y, F, s):
+        """The value and the probabilities ``softmax(F)``, from one exponential."""
+        lse, P = _normalise(F)
+        loss = lse - (Y * F).sum(axis=1)
+        return float((s * loss).sum()) / float(s.sum()), P
+
+    def intercept_derivatives(self, Y, F, s, state=None):
+        P = _softmax(F) if state is None else state
         S = float(s.sum())
-        return np.diag((s[:, None] * P).sum(axis=0) / S) - (P.T * s) @ P / S
+        sP = (P.T @ s) / S
+        g = sP - (Y.T @ s) / S
+        return g, np.diag(sP) - (P.T * s) @ P / S
 
     def dual(self, Y, F, s, scale):
         Q = Y + (_softmax(F) - Y) / scale
