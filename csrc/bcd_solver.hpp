@@ -572,12 +572,12 @@ class GroupLassoBCD {
   bool prepare_outputs(GroupCache& gc, SymEig& eig) const {
     const idx_t d = d_, c = c_, dd = d * d;
     const double inv_n = 1.0 / static_cast<double>(n_);
-    std::vector<double> Qs(dd);
+    std::vector<double> Qs(dd);  // one output's Gram at a time, read by eig
+    double* Q = Qs.data();
     gc.s.assign(c * d, 0.0);
     gc.U.assign(c * dd, 0.0);
     bool ok = true;
     for (idx_t l = 0; l < c; ++l) {
-      double* Q = Qs.data();
       std::fill(Qs.begin(), Qs.end(), 0.0);
       block_gram(gc.idx, Q, ow_ + l);
       if (stop_.raised()) return !(gc.gram = false);

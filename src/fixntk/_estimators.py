@@ -177,12 +177,6 @@ def _holdout(n, fraction, seed, labels=None):
     return [(np.sort(train), np.sort(val))]
 
 
-def _holds_every_label(labels, splits):
-    """Whether the training part of every split holds every label of ``labels``."""
-    k = np.unique(labels).size
-    return all(np.unique(labels[train]).size == k for train, _ in splits)
-
-
 def _group_norms(W):
     """||w_i|| (Frobenius over (d,) or (d, c)) for coef of shape (p, d) or (p, d, c),
     with no overflow or underflow of the squares (:func:`fixntk._scale.norms`)."""
@@ -553,17 +547,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
 
     # -- lam selection over warm-started paths ---------------------------------------
     def _splits(self, mode, n, seed, labels):
-        auto = mode == "auto"
-        if auto:
+        if mode == "auto":
             mode = "cv" if n <= _AUTO_CV_ROWS else "holdout"
-        if mode == "holdout":
-            split = _holdout(n, self.validation_fraction, seed, labels)
-            # "auto" cross-validates when the held-out split would leave a class (one
-            # too small to stratify) out of its training part
-            if not auto or labels is None or _holds_every_label(labels, split):
-                return mode, split
-            mode = "cv"
-        return mode, _folds(n, self.cv, seed, labels)
+        if mode == "cv":
+            return mode, _folds(n, self.cv, seed, labels)
+        return mode, _holdout(n, self.validation_fraction, seed, labels)
 
     def _select_lam(self, Xt, y, arr, mode, seed, labels, kw):
         """Pick lam on the grid; returns (lam, grid, scores, mode used, the splits'
@@ -583,11 +571,20 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             lam, lams, scores, coef = self._kare_scores(Xt, y, arr, lams, kw)
             return lam, lams, scores, mode, coef
         lams, patience = _scoring_grid(lmax, self.n_lams, self.eps)
+        auto = mode == "auto"
         mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
         masks = arr.masks
         datafit = get_datafit(kw["loss"])
         # targets encoded once on all rows, so every split has every output
         Y = datafit.encode(y, Xt.shape[0]).Y
+        if (
+            auto
+            and mode == "holdout"
+            and not _has_every_class(Y[splits[0][0]], kw["loss"])
+        ):
+            # the held-out split leaves a class (one too small to stratify) out of its
+            # training part: "auto" cross-validates, scoring the folds that hold it
+            mode, splits = "cv", _folds(Xt.shape[0], self.cv, seed, labels)
         targets = Y if kw["loss"] == "multinomial" else y
         s = kw["sample_weight"]
         scores = np.full((len(splits), lams.size), np.inf)
@@ -911,13 +908,14 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
         log-spaced from ``lam_max`` down to ``eps * lam_max``: "cv" by ``cv``-fold
         cross-validation, "holdout" on one held-out split of ``validation_fraction``
-        of the rows, "auto" by "cv" up to 1000 rows and "holdout" above (or "cv" when
-        the held-out split would leave a class out of its training part). Each split
-        runs a warm-started path to a relative gap of ``max(tol, 1e-3)`` and stops
-        two lams after its best validation loss; the model is then refitted on all
-        rows at the chosen lam to ``tol``. "kare" scores the fitted masking kernel by
-        KARE on all rows (an n x n kernel per lam; optimistic, since that kernel was
-        fitted to y; refused when the kernel does not fit in memory).
+        of the rows, "auto" by "cv" up to 1000 rows and "holdout" above (or "cv" when,
+        for the log loss, the held-out split would leave a class out of its training
+        part). Each split runs a warm-started path to a relative gap of
+        ``max(tol, 1e-3)`` and stops two lams after its best validation loss; the
+        model is then refitted on all rows at the chosen lam to ``tol``. "kare"
+        scores the fitted masking kernel by KARE on all rows (an n x n kernel per
+        lam; optimistic, since that kernel was fitted to y; refused when the kernel
+        does not fit in memory).
     loss : {"squared", "poisson"}, default="squared"
         The datafit (:mod:`fixntk.datafits`): least squares, or the Poisson loss with
         the log link for counts (``predict`` then returns the mean

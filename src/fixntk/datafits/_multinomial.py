@@ -12,24 +12,29 @@ __all__ = ["Multinomial"]
 # Row-wise softmax helpers in plain NumPy: scipy.special's (array API dispatch) cost
 # about 100 us per call, which the intercept's Newton iterations and the outer loop's
 # line searches pay thousands of times on small data (iris: half the fit).
-def _normalise(F):
-    """``(log sum_k exp(F_jk), softmax(F_j))`` for every row j of F (n, c), from one
-    exponential, without overflow."""
+def _shifted_exp(F):
+    """``(m, E, z)`` for F (n, c): the row maxima m (n, 1; 0 where not finite, so no
+    inf - inf), ``E = exp(F - m)`` and its row sums z (n, 1)."""
     m = F.max(axis=1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     E = np.exp(F - m)
-    z = E.sum(axis=1, keepdims=True)
-    return (m + np.log(z))[:, 0], E / z
+    return m, E, E.sum(axis=1, keepdims=True)
 
 
 def _log_normaliser(F):
     """``log sum_k exp(F_jk)`` for every row j of F (n, c), without overflow."""
-    return _normalise(F)[0]
+    m, _, z = _shifted_exp(F)
+    return (m + np.log(z))[:, 0]
 
 
 def _softmax(F):
-    E = np.exp(F - F.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
+    _, E, z = _shifted_exp(F)
+    return E / z
+
+
+def _mean_loss(Y, F, s, lse):
+    """``sum_j s_j (lse_j - <y_j, F_j>) / sum(s)``, lse the log normalisers of F."""
+    return float((s * (lse - (Y * F).sum(axis=1))).sum()) / float(s.sum())
 
 
 def _top_eigenvalue(P, n_iter=60):
@@ -104,8 +109,7 @@ class Multinomial(Datafit):
         return Targets(Y, False, classes)
 
     def value(self, Y, F, s):
-        loss = _log_normaliser(F) - (Y * F).sum(axis=1)
-        return float((s * loss).sum()) / float(s.sum())
+        return _mean_loss(Y, F, s, _log_normaliser(F))
 
     def gradient(self, Y, F):
         return _softmax(F) - Y
@@ -131,9 +135,8 @@ class Multinomial(Datafit):
 
     def value_at(self, Y, F, s):
         """The value and the probabilities ``softmax(F)``, from one exponential."""
-        lse, P = _normalise(F)
-        loss = lse - (Y * F).sum(axis=1)
-        return float((s * loss).sum()) / float(s.sum()), P
+        m, E, z = _shifted_exp(F)
+        return _mean_loss(Y, F, s, (m + np.log(z))[:, 0]), E / z
 
     def intercept_derivatives(self, Y, F, s, state=None):
         P = _softmax(F) if state is None else state
