@@ -137,7 +137,7 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
                const py::object& callback, long gram_max, bool newton, int anderson_k,
                double newton_gap, const py::object& sample_weight, bool intercept,
                double gap_target, double weight_sum, const py::object& output_weight,
-               bool row_shift, const py::object& gram_store) {
+               bool row_shift, const py::object& gram_store, int block_step) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -160,6 +160,8 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   opt.gap_target = gap_target;
   opt.weight_sum = weight_sum;
   opt.row_shift = row_shift;
+  require(block_step >= -1 && block_step <= 1, "block_step must be -1, 0 or 1");
+  opt.block_step = block_step;
   carr sw;
   if (!sample_weight.is_none()) {
     sw = carr::ensure(sample_weight);
@@ -319,6 +321,9 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
         py::arg("dpotrs"), py::arg("dsyevd"),
         "Register BLAS/LAPACK function addresses (Fortran convention) for the solver.");
   m.def("has_blas", []() { return blas().ready(); });
+  m.def("prox_block_steps", &GroupLassoBCD::prox_pays, py::arg("n"), py::arg("d"),
+        "Whether solve_group_lasso's automatic choice takes proximal gradient block steps "
+        "(no block Grams) on n rows of width d.");
   m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
         "Whether this CPU runs the x86-64-v3 build (AVX2, FMA, BMI1/2, F16C).");
   m.def("sym_eig", &eig, py::arg("A"),
@@ -342,5 +347,5 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
         py::arg("newton_gap") = 1e-3, py::arg("sample_weight") = py::none(),
         py::arg("intercept") = false, py::arg("gap_target") = 0.0, py::arg("weight_sum") = 0.0,
         py::arg("output_weight") = py::none(), py::arg("row_shift") = false,
-        py::arg("gram_store") = py::none());
+        py::arg("gram_store") = py::none(), py::arg("block_step") = -1);
 }

@@ -387,6 +387,134 @@ def test_multi_output_newton_and_plain_agree(newton):
     assert abs(out["primal"] - f_ref) <= 1e-6 * f_ref
 
 
+def _core_solve(X, Y, arr, lam, block_step, tol=1e-10, **kw):
+    W0 = np.zeros((arr.p, X.shape[1], Y.shape[1]))
+    return _core.solve_group_lasso(
+        X,
+        arr.packed,
+        Y,
+        W0,
+        lam,
+        tol,
+        200000,
+        10,
+        0.3,
+        None,
+        block_step=block_step,
+        **kw,
+    )
+
+
+def _agree(a, b):
+    """Both certified, and their objectives equal within the two gaps."""
+    assert a["converged"] and b["converged"]
+    assert abs(a["primal"] - b["primal"]) <= a["gap"] + b["gap"] + 1e-12 * a["f0"]
+
+
+@pytest.mark.parametrize(
+    "case", ["plain", "outputs", "weights_intercept", "output_weights", "row_shift"]
+)
+def test_proximal_block_steps_reach_the_exact_steps_optimum(case):
+    # Wide rows take proximal gradient block steps (no block Grams): the same program,
+    # so the same certified optimum as the exact block steps, in every variant.
+    rng = np.random.default_rng(3)
+    X, y = planted(n=300, d=6, seed=3)
+    arr = fixntk.sample_arrangement(X, 40, seed=1)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    Y = y[:, None]
+    Y3 = np.column_stack([y, rng.standard_normal(300), y**2])
+    ow = rng.uniform(0.2, 2.0, (300, 3))
+    YY, kw = {
+        "plain": (Y, {}),
+        "outputs": (Y3, {}),
+        "weights_intercept": (
+            Y,
+            dict(sample_weight=rng.uniform(0.2, 2.0, 300), intercept=True),
+        ),
+        "output_weights": (Y3, dict(output_weight=ow)),
+        "row_shift": (Y3, dict(output_weight=ow, intercept=True, row_shift=True)),
+    }[case]
+    exact, prox = (_core_solve(X, YY, arr, lam, step, **kw) for step in (0, 1))
+    _agree(exact, prox)
+    if case == "plain":  # the gap it reports, recomputed independently
+        gap = fixntk.duality_gap(X, y, arr, prox["coef"], lam)
+        assert abs(gap - prox["gap"]) <= 1e-9 * prox["f0"]
+
+
+def test_proximal_steps_recover_when_the_power_iteration_misses_the_top():
+    # A direction of large variance orthogonal to the power iteration's fixed start
+    # leaves its curvature bound far too small; the inner loop doubles it when the
+    # objective rises, and the solve still reaches the exact steps' optimum.
+    X, y = planted(n=300, d=6, seed=4)
+    start = 1.0 + 0.5 * np.sin(1.0 + np.arange(6))
+    u = np.zeros(6)
+    u[:2] = start[1], -start[0]
+    u /= np.linalg.norm(u)
+    X = X + 30.0 * np.random.default_rng(0).standard_normal((300, 1)) * u
+    arr = fixntk.sample_arrangement(X, 40, seed=1)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    _agree(*(_core_solve(X, y[:, None], arr, lam, step) for step in (0, 1)))
+
+
+def test_wide_rows_take_proximal_steps_by_their_gram_cost():
+    # The automatic choice: Grams (d / 4 + 10 d^2 / n visits' worth each, run by BLAS)
+    # while they cost less than about 1000 visits: at n = 20000 up to d = 784; proximal
+    # steps where few rows face wide ones.
+    assert not _core.prox_block_steps(20000, 64)
+    assert not _core.prox_block_steps(20000, 784)
+    assert _core.prox_block_steps(1500, 784)
+    assert _core.prox_block_steps(200, 150)
+    X, y = planted(n=200, d=150, seed=6)
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    auto = fixntk.solve(X, y, arr, lam, tol=1e-9)  # proximal steps
+    exact = _core_solve(X, y[:, None], arr, lam, 0, tol=1e-9)
+    _agree(exact, dict(primal=auto.objective, gap=auto.gap, converged=auto.converged))
+
+
+def test_block_grams_that_do_not_fit_give_way_to_proximal_steps(monkeypatch):
+    # Memory for the solve but not for its p d x d block Grams: the solve takes
+    # proximal steps and reaches the same certified optimum. Memory for neither: an
+    # error.
+    from fixntk import _memory, _solver
+
+    X, y = planted(n=300, d=20, seed=2)
+    arr = fixntk.sample_arrangement(X, 40, seed=1)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-9)
+    sizes = [_solver._solver_bytes(300, 20, 1, arr.p, grams=g) for g in (False, True)]
+    assert sizes[0] < sizes[1]
+    monkeypatch.setattr(_memory, "available_bytes", lambda: (sizes[0] + sizes[1]) // 2)
+    calls = []
+    real = _core.solve_group_lasso
+
+    def spy(*args, **kw):
+        calls.append(kw.get("block_step"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(_solver._core, "solve_group_lasso", spy)
+    prox = fixntk.solve(X, y, arr, lam, tol=1e-9)
+    assert calls and set(calls) == {1}
+    assert abs(prox.objective - ref.objective) <= prox.gap + ref.gap + 1e-12 * ref.f0
+    monkeypatch.setattr(_memory, "available_bytes", lambda: sizes[0] // 2)
+    with pytest.raises(MemoryError, match="fixntk.solve needs about"):
+        fixntk.solve(X, y, arr, lam)
+
+
+def test_a_gram_store_serves_either_block_step():
+    # Step data kept across solves are rebuilt when the other kind of step reads them.
+    X, y = planted(n=300, d=6, seed=7)
+    arr = fixntk.sample_arrangement(X, 40, seed=1)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    store = _core.GramStore(300, 6, arr.p)
+    runs = [
+        _core_solve(X, y[:, None], arr, lam, step, gram_store=store)
+        for step in (0, 1, 0)
+    ]
+    _agree(runs[0], runs[1])
+    _agree(runs[0], runs[2])
+
+
 def test_problem_too_big_for_memory_is_refused_before_allocating(monkeypatch):
     from fixntk import _memory
 

@@ -170,6 +170,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             **weights,
             weight_sum=prob.S,
             intercept=prob.fit_intercept,
+            block_step=prob.block_step,
             gap_target=max(_INNER_RATIO * gap, 0.25 * target),
             max_iter=max_iter - epochs
             if not per_output

@@ -203,6 +203,9 @@ class _Problem:
             _check_class_weights(self.targets, self.s)
         Y = self.targets.Y
         self.n, self.d, self.c, self.p = n, d, Y.shape[1], self.arr.p
+        # the compiled solver's block steps: -1 by cost, 1 proximal (no block Grams:
+        # set when only those do not fit in memory, see _check_solver_memory)
+        self.block_step = -1
         self.sx = float(np.abs(X).max())
         self.sy = float(np.abs(Y).max()) if self.datafit.scales_with_y else 1.0
         self.X = X / self.sx if self.sx > 0 else X
@@ -339,14 +342,19 @@ def _group_norms(W):
 _WS_START, _INNER_RATIO, _ANDERSON_K = 10, 0.3, 12
 
 
-def _solver_bytes(n, d, c, p, weighted=False):
-    """Peak working memory of the compiled solver, in bytes (upper estimate)."""
+def _solver_bytes(n, d, c, p, weighted=False, grams=None):
+    """Peak working memory of the compiled solver, in bytes (upper estimate); with
+    its block Grams (exact block steps) when ``grams``, by default where the solver
+    takes them (``_core.prox_block_steps``)."""
     coef = 3 * p * d * c * 8  # start, result, all block gradients
     residual = 5 * n * c * 8  # residual, centred copy, extrapolation, predictions
     padded_x = n * (-(-d // 4) * 4) * 8  # rows padded for the kernels
     weighted_rows = (n * d + n * c + n) * 8 if weighted else 0  # a X, a Y, a
     history = (_ANDERSON_K + 1) * (n * c + p * d * c) * 8  # Anderson: K + 1 iterates
-    caches = p * (2 * d * d * 8) + 4 * n * min(p, 4096)  # block Grams and row lists
+    # block Grams (none with the proximal steps of wide rows) and row lists
+    if grams is None:
+        grams = not _core.prox_block_steps(n, d)
+    caches = (p * 2 * d * d * 8 if grams else 0) + 4 * n * min(p, 4096)
     gram = 2 * 4096**2 * 8 + 1024 * 4096 * 8  # the Newton polish, capped
     return coef + residual + padded_x + weighted_rows + history + caches + gram
 
@@ -384,6 +392,7 @@ def weighted_least_squares(
     max_iter=100_000,
     verbose=False,
     gram_store=None,
+    block_step=-1,
 ):
     """One call of the compiled solver on validated arrays (the only one in fixntk).
 
@@ -394,8 +403,9 @@ def weighted_least_squares(
     ``row_shift`` a free shift per row shared by the outputs. Stops at
     ``gap <= gap_target`` when it is > 0, else at ``gap <= tol * F(0)``. ``Z`` is
     rescaled by its largest magnitude inside (the certificate's squares cannot
-    overflow); X must already be scaled. Returns the compiled solver's dict in Z's
-    units.
+    overflow); X must already be scaled. ``block_step``: 1 takes proximal gradient
+    block steps (no block Grams), 0 exact ones, -1 (default) chooses by their cost
+    (``_core.prox_block_steps``). Returns the compiled solver's dict in Z's units.
     """
     sz = float(np.abs(Z).max())
     if sz == 0:
@@ -422,6 +432,7 @@ def weighted_least_squares(
             output_weight=output_weights,
             row_shift=row_shift,
             gram_store=gram_store,
+            block_step=block_step,
         )
     out["coef"] = out["coef"] * sz
     out["intercept"] = out["intercept"] * sz
@@ -429,6 +440,18 @@ def weighted_least_squares(
         out[key] = out[key] * sz * sz
     out["gap_history"] = np.asarray(out["gap_history"]) * sz * sz
     return out
+
+
+def _check_solver_memory(prob):
+    """Refuse a solve that does not fit in memory (MemoryError), or, where only its
+    block Grams (p d x d matrices, 1 GB at p = 200, d = 784) do not fit, have it take
+    proximal gradient block steps, which need none (``prob.block_step = 1``)."""
+    sizes = (prob.n, prob.d, prob.c, prob.p, prob.weighted)
+    try:
+        check_fits(_solver_bytes(*sizes), "fixntk.solve")
+    except MemoryError:
+        check_fits(_solver_bytes(*sizes, grams=False), "fixntk.solve")
+        prob.block_step = 1
 
 
 def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
@@ -441,13 +464,12 @@ def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
 
 
 def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
-    n, d, c, p = prob.n, prob.d, prob.c, prob.p
-    check_fits(_solver_bytes(n, d, c, p, prob.weighted), "fixntk.solve")
+    _check_solver_memory(prob)
     lam_s = prob.lam_in(lam)
     if prob.degenerate:  # X or y is zero: W = 0 is optimal, with a zero gap
         b = prob.null_intercept()
         f0 = prob.null_value(b)
-        W = np.zeros((p, d, c))
+        W = np.zeros((prob.p, prob.d, prob.c))
         return _result(prob, W, b, f0, f0, f0, 0, 0, True, lam, np.array([0.0]))
     if prob.datafit.quadratic:
         fit = _least_squares(prob, lam_s, W0, tol, max_iter, verbose)
@@ -534,6 +556,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             max_iter=epochs,
             verbose=verbose,
             gram_store=prob.gram_store(),
+            block_step=prob.block_step,
         )
 
     budget = _kernel_route_epochs(prob)
