@@ -21,7 +21,8 @@ same time counted in "floors" (one full masked gradient ``X^T (M * R)`` as one B
 product), and the peak resident memory of that run.
 
 The wide problems of issue 16 (``W64``, ``W256``, ``W784``: n = 20000, p = 200,
-d = 64, 256, 784) run the same way. ``--path EPS`` solves the path problem instead:
+d = 64, 256, 784; ``N784``: 2000 rows of width 784, where fixntk takes proximal block
+steps) run the same way. ``--path EPS`` solves the path problem instead:
 50 lams log-spaced from lam_max down to EPS * lam_max on the chosen problem (issue 16:
 S1 with EPS = 1e-2 and 1e-3), each solver warm-starting along the grid (skglm and celer
 by ``warm_start``, adelie by its own path, fixntk by ``solve_path``; scnn has no path
@@ -966,7 +967,7 @@ def main(argv=None):
         "--problem",
         action="append",
         choices=[k for k in PROBLEMS],
-        help="S1, S2, S3, W64, W256 or W784 (repeatable; default S1)",
+        help="S1, S2, S3, W64, W256, W784 or N784 (repeatable; default S1)",
     )
     ap.add_argument(
         "--quick",

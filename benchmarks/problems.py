@@ -17,7 +17,7 @@ suite to discover its benchmarks).
 import os
 
 # Problem sizes named in issue 5 (n, d, p) and the wide problems of issue 16 (rows of
-# MNIST's width at d = 784); lam = lam_ratio * lam_max.
+# MNIST's width at d = 784, with 20000 rows and with 2000); lam = lam_ratio * lam_max.
 PROBLEMS = {
     "quick": dict(n=1000, d=10, p=100),
     "S1": dict(n=5000, d=20, p=500),
@@ -26,8 +26,10 @@ PROBLEMS = {
     "W64": dict(n=20000, d=64, p=200),
     "W256": dict(n=20000, d=256, p=200),
     "W784": dict(n=20000, d=784, p=200),
+    # MNIST's width against few rows: the solver's proximal block steps
+    "N784": dict(n=2000, d=784, p=200),
 }
-WIDE = ("W64", "W256", "W784")
+WIDE = ("W64", "W256", "W784", "N784")
 # The path problem of issue 16: S1 over 50 lams from lam_max down to eps * lam_max,
 # every point solved to a certified relative gap of 1e-6.
 PATH_PROBLEM = "S1"

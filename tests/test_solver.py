@@ -441,6 +441,22 @@ def test_proximal_block_steps_reach_the_exact_steps_optimum(case):
         assert abs(gap - prox["gap"]) <= 1e-9 * prox["f0"]
 
 
+@pytest.mark.parametrize("c", [1, 3])
+def test_rows_wider_than_the_padded_kernels_solve_against_a_numpy_reference(c):
+    # d > 128 takes the plain row loops (gradients, updates, the full pass): the
+    # certified optimum matches FISTA on the materialised design, with both block steps.
+    rng = np.random.default_rng(c)
+    X = rng.standard_normal((60, 140))
+    Y = np.maximum(X @ rng.standard_normal((140, c)) / 12.0, 0.0)
+    arr = fixntk.sample_arrangement(X, 6, seed=0)
+    lam = 0.2 * fixntk.lambda_max(X, Y if c > 1 else Y[:, 0], arr)
+    _, f_ref = fista_group_lasso(X, Y, arr.masks, lam, n_iter=20000)
+    for step in (0, 1):
+        out = _core_solve(X, Y, arr, lam, step, tol=1e-11)
+        assert out["converged"]
+        assert abs(out["primal"] - f_ref) <= 1e-7 * f_ref
+
+
 def test_proximal_steps_recover_when_the_power_iteration_misses_the_top():
     # A direction of large variance orthogonal to the power iteration's fixed start
     # leaves its curvature bound far too small; the inner loop doubles it when the
@@ -458,13 +474,14 @@ def test_proximal_steps_recover_when_the_power_iteration_misses_the_top():
 
 def test_wide_rows_take_proximal_steps_by_their_gram_cost():
     # The automatic choice: Grams (d / 4 + 10 d^2 / n visits' worth each, run by BLAS)
-    # while they cost less than about 1000 visits: at n = 20000 up to d = 784; proximal
+    # while they cost less than about 2500 visits: at n = 20000 up to d = 784; proximal
     # steps where few rows face wide ones.
     assert not _core.prox_block_steps(20000, 64)
     assert not _core.prox_block_steps(20000, 784)
+    assert not _core.prox_block_steps(3000, 784)
     assert _core.prox_block_steps(1500, 784)
-    assert _core.prox_block_steps(200, 150)
-    X, y = planted(n=200, d=150, seed=6)
+    assert _core.prox_block_steps(150, 200)
+    X, y = planted(n=150, d=200, seed=6)
     arr = fixntk.sample_arrangement(X, 30, seed=0)
     lam = 0.1 * fixntk.lambda_max(X, y, arr)
     auto = fixntk.solve(X, y, arr, lam, tol=1e-9)  # proximal steps
