@@ -608,17 +608,17 @@ class GroupLassoBCD {
   }
 
  public:
-  // Wide rows against few of them: exact block steps need each block's Gram (n_i d^2 / 2
-  // multiply-adds per output, n_i ~ n / 2 rows) and its eigendecomposition (~10 d^3),
-  // i.e. d / 4 + 10 d^2 / n visits' worth of the block's row gathers (2 n_i d). Both run
-  // BLAS-3, several times the gathers' rate, and the exact steps save visits: digits
-  // (d = 65) 110 epochs against 245 with proximal steps. Planted problems at d = 784, p =
-  // 200, lam = 0.1 lam_max: n = 20000 (503 visits) exact 286 s, 65 epochs, proximal 323 s,
-  // 85 epochs; n = 2000 (3270 visits) exact 31.5 s, 110 epochs, proximal 29.1 s, 175
-  // epochs; an estimator's fits rebuild the Grams for every split (make_regression, 2000
-  // rows of width 784, GatedReLURegressor: 114 s exact, 52 s proximal). So Grams are
-  // kept up to kGramVisits: d = 784 below about 2700 rows, d = 300 below about 370.
-  static constexpr double kGramVisits = 2500.0;
+  // Wide rows: exact block steps need each block's Gram (n_i d^2 / 2 multiply-adds per
+  // output, n_i ~ n / 2 rows) and its eigendecomposition (~10 d^3), i.e. d / 4 + 10 d^2 / n
+  // visits' worth of the block's row gathers (2 n_i d). Both run BLAS-3, several times the
+  // gathers' rate, and the exact steps save visits: digits (d = 65) 110 epochs against 245
+  // with proximal steps. Planted problems (p = 200, lam = 0.1 lam_max, one thread): W256
+  // (n = 20000, 97 visits) exact 20.9 s and 45 epochs, proximal 25.0 s and 55; W784
+  // (n = 20000, 503 visits) exact 144 s and 65, proximal 133 s and 75; N784 (n = 2000,
+  // 3270 visits) exact 19.3 s and 135, proximal 7.5 s and 280. So Grams are kept up to
+  // kGramVisits: at d = 784 below about 59000 rows, d = 300 below about 4000, d = 128
+  // below about 600, the steps are proximal.
+  static constexpr double kGramVisits = 300.0;
   static bool prox_pays(idx_t n, idx_t d) {
     const double dd = static_cast<double>(d);
     return 0.25 * dd + 10.0 * dd * dd / static_cast<double>(std::max<idx_t>(n, 1)) > kGramVisits;
