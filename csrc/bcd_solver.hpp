@@ -617,11 +617,14 @@ class GroupLassoBCD {
   // (n = 20000, 503 visits) exact 144 s and 65, proximal 133 s and 75; N784 (n = 2000,
   // 3270 visits) exact 19.3 s and 135, proximal 7.5 s and 280. So Grams are kept up to
   // kGramVisits: at d = 784 below about 59000 rows, d = 300 below about 4000, d = 128
-  // below about 600, the steps are proximal.
+  // below about 600, the steps are proximal. Below d = kProxMinD a Gram and its
+  // eigendecomposition take under a millisecond whatever n is, and exact steps stay.
   static constexpr double kGramVisits = 300.0;
+  static constexpr idx_t kProxMinD = 100;
   static bool prox_pays(idx_t n, idx_t d) {
     const double dd = static_cast<double>(d);
-    return 0.25 * dd + 10.0 * dd * dd / static_cast<double>(std::max<idx_t>(n, 1)) > kGramVisits;
+    return d >= kProxMinD &&
+           0.25 * dd + 10.0 * dd * dd / static_cast<double>(std::max<idx_t>(n, 1)) > kGramVisits;
   }
 
  private:

@@ -475,7 +475,8 @@ def test_proximal_steps_recover_when_the_power_iteration_misses_the_top():
 def test_wide_rows_take_proximal_steps_by_their_gram_cost():
     # The automatic choice: Grams (d / 4 + 10 d^2 / n visits' worth each, run by BLAS)
     # while they cost less than about 300 visits: at n = 20000 up to d = 256; proximal
-    # steps on wider rows and where few rows face wide ones.
+    # steps on wider rows and where few rows face wide ones, from d = 100 on.
+    assert not _core.prox_block_steps(15, 30)
     assert not _core.prox_block_steps(20000, 64)
     assert not _core.prox_block_steps(20000, 256)
     assert not _core.prox_block_steps(1000, 100)
