@@ -677,6 +677,10 @@ class GroupLassoBCD {
   // largest curvature, and the fixed points are the block's optima whatever L is.
   static void prox_block_step(idx_t m, double L, const double* v, const double* w_old,
                               double lam, double* w) {
+    if (!(L > 0)) {  // rows that are all zero: the block cannot move the fit
+      std::fill(w, w + m, 0.0);
+      return;
+    }
     for (idx_t a = 0; a < m; ++a) w[a] = (w_old != nullptr ? w_old[a] : 0.0) + v[a] / L;
     const double nz = norm(w, m);
     const double f = nz > 0 ? std::max(0.0, 1.0 - lam / (L * nz)) : 0.0;

@@ -457,6 +457,40 @@ def test_rows_wider_than_the_padded_kernels_solve_against_a_numpy_reference(c):
         assert abs(out["primal"] - f_ref) <= 1e-7 * f_ref
 
 
+def test_proximal_steps_on_a_block_of_zero_rows_stay_finite():
+    # A group whose rows are all zero has no curvature (L = 0): its proximal step must
+    # leave it at 0, not divide by zero.
+    X, y = planted(n=120, d=5, seed=9)
+    X[:30] = 0.0
+    masks = np.zeros((120, 4), dtype=bool)
+    masks[:30, 0] = True  # only zero rows
+    masks[20:, 1] = True
+    masks[::2, 2] = True
+    masks[60:, 3] = True
+    arr = fixntk.Arrangement.from_masks(masks)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    W0 = np.zeros((4, 5, 1))
+    W0[0] = 1.0  # a warm start puts the zero-row group in the working set
+    exact, prox = (
+        _core.solve_group_lasso(
+            X,
+            arr.packed,
+            y[:, None],
+            W0,
+            lam,
+            1e-10,
+            200000,
+            10,
+            0.3,
+            None,
+            block_step=step,
+        )
+        for step in (0, 1)
+    )
+    assert np.all(np.isfinite(prox["coef"])) and not np.any(prox["coef"][0])
+    _agree(exact, prox)
+
+
 def test_proximal_steps_recover_when_the_power_iteration_misses_the_top():
     # A direction of large variance orthogonal to the power iteration's fixed start
     # leaves its curvature bound far too small; the inner loop doubles it when the
