@@ -643,16 +643,17 @@ class GroupLassoBCD {
       if (!(nx > 0)) return 0.0;
       for (double& a : x) a /= nx;
       std::fill(y.begin(), y.end(), 0.0);
-      for (std::int32_t k : gc.idx) {
+      for (std::int32_t k : gc.idx) {  // y += w_k x_k (x_k^T x), by the row loops
         const double* xk = X_ + static_cast<idx_t>(k) * d;
         double t = 0.0;
-        for (idx_t j = 0; j < d; ++j) t += xk[j] * x[j];
+        row_dot_sub(xk, d, x.data(), 1, &t, nullptr);  // t = -x_k^T x
+        double wk = 1.0;
         if (ow_ != nullptr) {
-          double wk = 0.0;
+          wk = 0.0;
           for (idx_t l = 0; l < c; ++l) wk = std::max(wk, ow_[k * c + l]);
-          t *= wk;
         }
-        for (idx_t j = 0; j < d; ++j) y[j] += t * xk[j];
+        t *= -wk;
+        row_outer_add(xk, d, &t, 1, y.data());
       }
       double rq = 0.0;
       for (idx_t j = 0; j < d; ++j) rq += x[j] * y[j];
