@@ -106,3 +106,22 @@ def test_peer_objective_mapping(loss, solver, tiny_problems, tmp_path):
     assert theirs == pytest.approx(ours, rel=1e-12)
     gap = fixntk.duality_gap(prob.X, prob.y, prob.arr, W, prob.lam, loss=loss)
     assert gap <= 1e-4 * prob.f0
+
+
+def test_classifier_vs_ntk_passes_gated_parameters(monkeypatch, capsys):
+    """--gated NAME=VALUE reaches the gated model (its fitted attribute shows it) and
+    the summary names it; a malformed item is a usage error."""
+    cvn = load_benchmark("classifier_vs_ntk")
+    seen = []
+    fit = fixntk.GatedReLUClassifier.fit
+
+    def spy(self, X, y, **kw):
+        seen.append(self.get_params()["n_gates"])
+        return fit(self, X, y, **kw)
+
+    monkeypatch.setattr(fixntk.GatedReLUClassifier, "fit", spy)
+    cvn.main(["--datasets", "iris", "--splits", "1", "--gated", "n_gates=30"])
+    assert seen == [30]
+    assert "gated (n_gates=30)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cvn.main(["--datasets", "iris", "--gated", "n_gates"])
