@@ -20,6 +20,7 @@ from fixntk import (
     NTKClassifier,
     NTKRegressor,
 )
+from fixntk._estimators import _PathStop
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -168,8 +169,8 @@ def test_lam_selection_over_the_path(regression, mode):
     X, y = regression
     est = GatedReLURegressor(n_gates=20, lam=mode, n_lams=6, cv=3, random_state=0)
     est.fit(X, y)
-    # the grid down to the lam where every split stopped (at most n_lams, then
-    # extended while the validation loss still fell)
+    # the grid down to the lam where the splits' paths stopped together (at most
+    # n_lams, then extended while the mean validation loss still fell)
     assert est.lams_.shape == est.lam_scores_.shape and est.lams_.size >= 3
     assert np.all(np.diff(est.lams_) < 0)
     np.testing.assert_allclose(est.lams_[0], est_lmax(est, X, y))
@@ -179,6 +180,33 @@ def test_lam_selection_over_the_path(regression, mode):
     refit = GatedReLURegressor(n_gates=20, lam=est.lam_, tol=1e-8, random_state=0)
     refit.fit(X, y)
     assert abs(refit.objective_ - est.objective_) <= 1e-4 * 0.5 * np.mean(y**2) * 2
+
+
+def test_scoring_paths_stop_together_and_not_on_null_models():
+    """One row of high leverage carries lam_max: the folds whose training part lacks
+    it fit the null model over the top of the grid. Those lams do not count toward the
+    patience (they stopped such a fold after two lams, which capped the folds' mean:
+    the model chosen scored R^2 = 0.32 here), the folds run side by side to a common
+    stop, every fold is scored at every lam reached, and the model fits the teacher."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 3))
+    X[0] *= 30.0
+    beta = np.array([1.0, -2.0, 0.5])
+    y = np.maximum(X @ beta, 0.0)
+    est = GatedReLURegressor(lam="cv", random_state=0).fit(X, y)
+    assert np.all(np.isfinite(est.lam_scores_))
+    assert_selected(est)
+    assert est.lam_ < 0.01 * est.lams_[0]
+    X_test = rng.standard_normal((500, 3))
+    assert est.score(X_test, np.maximum(X_test @ beta, 0.0)) > 0.99
+
+
+def test_path_stop_counts_only_lams_with_a_model():
+    stop = _PathStop(2)
+    assert not any(stop(j, 5.0, null=True) for j in range(4))  # flat, null: no stop
+    assert not stop(4, 4.0)
+    assert not stop(5, 4.0)  # one lam without gain
+    assert stop(6, 3.999)  # a second, gain below _MIN_GAIN: stop
 
 
 def assert_selected(est):

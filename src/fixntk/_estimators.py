@@ -558,10 +558,12 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         mean coefficients at lam or None).
 
         The grid runs from lam_max down to ``eps * lam_max`` and, when the validation
-        loss is still falling there, on down three more decades at the same spacing;
-        each path stops once the loss has not improved by 0.1% for up to two lams
-        (half a decade at most), so the grid's edge is reached only where the data
-        ask for it.
+        loss is still falling there, on down three more decades at the same spacing.
+        The splits' warm-started paths run side by side and stop together once their
+        mean validation loss has not improved by 0.1% for up to two lams (half a decade
+        at most; lams where every split's model is null do not count: _PathStop), so
+        the grid's edge is reached only where the data ask for it, and every split is
+        scored at every lam reached.
         """
         lmax = lambda_max(Xt, y, arr, **kw)
         if lmax == 0:  # y is orthogonal to every group: W = 0 for every lam
@@ -597,48 +599,60 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             desc=f"fixntk lam ({mode})",
             unit="lam",
         )
-        used, fold_coefs = 0, {}
+        # a split whose training part misses a class is not scored (its loss would run
+        # to -inf)
+        used = [
+            k
+            for k, (train, _) in enumerate(splits)
+            if _has_every_class(Y[train], kw["loss"])
+        ]
+        if not used:
+            raise ValueError(
+                f"every split of lam={mode!r} leaves a class out of its training part; "
+                "use more rows per class, fewer folds (cv) or a float lam"
+            )
+        # one problem per split, its solves sharing the block Grams; the splits' paths
+        # run side by side and stop together, on the mean validation loss
+        probs, val_weights = {}, {}
+        for k in used:
+            train, val = splits[k]
+            probs[k] = _Problem(
+                Xt[train],
+                _take(targets, train),
+                masks[train],
+                kw["loss"],
+                None if s is None else s[train],
+                kw["fit_intercept"],
+            )
+            val_weights[k] = np.ones(val.size) if s is None else s[val]
+        W = {k: np.zeros((p.p, p.d, p.c)) for k, p in probs.items()}  # user's units
+        W_prev = dict.fromkeys(used)
+        stop, fold_coefs = _PathStop(patience), {}
         with bar:
-            for k, (train, val) in enumerate(splits):
-                if not _has_every_class(Y[train], kw["loss"]):
-                    continue  # a class missing from the fit: its score runs to -inf
-                used += 1
-                s_val = np.ones(val.size) if s is None else s[val]
-                # one problem per split: its solves share the block Grams
-                prob = _Problem(
-                    Xt[train],
-                    _take(targets, train),
-                    masks[train],
-                    kw["loss"],
-                    None if s is None else s[train],
-                    kw["fit_intercept"],
-                )
-                W, W_prev = np.zeros((prob.p, prob.d, prob.c)), None  # user's units
-                stop = _PathStop(patience)
-                for j, lam in enumerate(lams):
+            bar.update((len(splits) - len(used)) * self.n_lams)
+            for j, lam in enumerate(lams):
+                null = True
+                for k in used:
+                    prob, val = probs[k], splits[k][1]
                     res = _solve_problem(
                         prob,
                         float(lam),
-                        prob.check_coef(_secant_start(lams, j, W, W_prev)),
+                        prob.check_coef(_secant_start(lams, j, W[k], W_prev[k])),
                         opts["tol"],
                         opts["max_iter"],
                         False,
                         warn=False,
                     )
-                    W_prev, W = W, res.coef
+                    W_prev[k], W[k] = W[k], res.coef
+                    null = null and not np.any(res.coef)
                     fold_coefs.setdefault(j, []).append(res.coef)
-                    F = _gated_forward(Xt[val], W, masks=masks[val])
+                    F = _gated_forward(Xt[val], res.coef, masks=masks[val])
                     F = np.atleast_2d(F.T).T + res.intercept
-                    scores[k, j] = datafit.value(Y[val], F, s_val)
+                    scores[k, j] = datafit.value(Y[val], F, val_weights[k])
                     bar.update(1 if j < self.n_lams else 0)
-                    if stop(j, scores[k, j]):
-                        bar.update(max(self.n_lams - 1 - j, 0))
-                        break
-        if used == 0:
-            raise ValueError(
-                f"every split of lam={mode!r} leaves a class out of its training part; "
-                "use more rows per class, fewer folds (cv) or a float lam"
-            )
+                if stop(j, float(np.mean(scores[used, j])), null=null):
+                    bar.update(max(self.n_lams - 1 - j, 0) * len(used))
+                    break
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode, stacklevel=6)
         return lam, lams, mean, mode, _mean_coef_at(fold_coefs, lams, lam)
 
@@ -819,13 +833,22 @@ def _scoring_grid(lmax, n_lams, eps):
 
 class _PathStop:
     """Whether a scoring path stops after its score at lams[j]: ``patience`` lams in
-    a row without a score better by _MIN_GAIN (relative) than the best so far."""
+    a row without a score better by _MIN_GAIN (relative) than the best so far.
+
+    Lams at which the split's model is still null (every group zero) do not count:
+    the grid starts at the lam_max of all rows, and a split's own lam_max can lie
+    several grid steps below it (a few rows with large targets or leverage carry
+    lam_max, and a split without them starts later). Its flat, null-model scores there
+    say nothing about where its validation loss is heading; counting them stopped such
+    paths before their first fit, and the folds' mean then chose among null or nearly
+    null models (a regression that ridge fits to R^2 = 1.0 got 0.11).
+    """
 
     def __init__(self, patience):
         self.patience, self.best, self.since = patience, np.inf, 0
 
-    def __call__(self, j, score):
-        if j == 0 or score < self.best - _MIN_GAIN * abs(self.best):
+    def __call__(self, j, score, null=False):
+        if j == 0 or null or score < self.best - _MIN_GAIN * abs(self.best):
             self.best, self.since = score, 0
             return False
         self.since += 1
@@ -910,12 +933,13 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         cross-validation, "holdout" on one held-out split of ``validation_fraction``
         of the rows, "auto" by "cv" up to 1000 rows and "holdout" above (or "cv" when,
         for the log loss, the held-out split would leave a class out of its training
-        part). Each split runs a warm-started path to a relative gap of
-        ``max(tol, 1e-3)`` and stops two lams after its best validation loss; the
-        model is then refitted on all rows at the chosen lam to ``tol``. "kare"
-        scores the fitted masking kernel by KARE on all rows (an n x n kernel per
-        lam; optimistic, since that kernel was fitted to y; refused when the kernel
-        does not fit in memory).
+        part). The splits run warm-started paths side by side, each solve to a
+        relative gap of ``max(tol, 1e-3)``, and stop together two lams after the best
+        mean validation loss (lams where every split's model is still null do not
+        count); the model is then refitted on all rows at the chosen lam to
+        ``tol``. "kare" scores the fitted masking kernel by KARE on all rows (an n x
+        n kernel per lam; optimistic, since that kernel was fitted to y; refused when
+        the kernel does not fit in memory).
     loss : {"squared", "poisson"}, default="squared"
         The datafit (:mod:`fixntk.datafits`): least squares, or the Poisson loss with
         the log link for counts (``predict`` then returns the mean

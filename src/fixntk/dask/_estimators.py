@@ -15,9 +15,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _estimators as _est
 from .._estimators import _seed
+from .._progress import progress
 from ._arrangement import sample_arrangement
 from ._chunks import _frame_to_array, _known_chunks, as_rows
-from ._solver import _DaskProblem, _lambda_max, _path, _solve_problem
+from ._solver import _DaskProblem, _lambda_max, _solve_problem
 
 _MAX_PASSES = 200  # per solve, the default of fixntk.dask.solve
 
@@ -89,19 +90,33 @@ def _select_lam(est, prob, mode, seed):
     mode, parts = _splits(est, prob, mode, seed)
     scores = np.full((len(parts), lams.size), np.inf)
     tol = max(est.tol, _est._SCORING_TOL)
-    coefs = {}
-    for k, part in enumerate(parts):
-        stop = _est._PathStop(patience)
-
-        def scored(j, res, val, k=k, part=part, stop=stop):
-            # the squared loss's value on the held-out rows, as datafit.value
-            scores[k, j] = part.value_out(0.5 * val[0] / val[1])
-            coefs.setdefault(j, []).append(res.coef)
-            return stop(j, scores[k, j])
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            _path(part, lams, tol, est.max_iter, _MAX_PASSES, est.verbose, stop=scored)
+    # the splits' paths run side by side and stop together, on the mean held-out loss
+    # (as in memory: _GatedReLUBase._select_lam)
+    W = [np.zeros((part.p, part.d, part.c)) for part in parts]  # scaled units
+    stop, coefs = _est._PathStop(patience), {}
+    bar = progress(
+        total=len(parts) * est.n_lams,
+        verbose=est.verbose,
+        desc=f"fixntk dask lam ({mode})",
+        unit="lam",
+    )
+    with bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for j, lam in enumerate(lams):
+            null = True
+            for k, part in enumerate(parts):
+                res, fit = _solve_problem(
+                    part, float(lam), W[k], tol, est.max_iter, _MAX_PASSES, False
+                )
+                W[k], val = fit[0], fit[-1]
+                # the squared loss's value on the held-out rows, as datafit.value
+                scores[k, j] = part.value_out(0.5 * val[0] / val[1])
+                coefs.setdefault(j, []).append(res.coef)
+                null = null and not np.any(res.coef)
+                bar.update(1 if j < est.n_lams else 0)
+            if stop(j, float(np.mean(scores[:, j])), null=null):
+                bar.update(max(est.n_lams - 1 - j, 0) * len(parts))
+                break
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
     start = _est._mean_coef_at(coefs, lams, lam)
     return lam, lams, mean, mode, sum(part.n_passes for part in parts), start
