@@ -105,6 +105,13 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
     target = tol * f0
     F = prob.predict(W)
     b = df.intercept(Y, F, s, b0) if prob.fit_intercept else np.zeros(prob.c)
+    if np.any(W) and not df.value(Y, F + b, s) + lam * _penalty(W) <= f0:
+        # A warm start worse than the null model (a previous fit to other labels, say:
+        # confidently wrong rows have curvatures near 0, and the Newton steps from
+        # there took 20000-50000 epochs against 125 from zero) starts from zero.
+        W = np.zeros_like(W)
+        F = prob.predict(W)
+        b = np.array(b0, dtype=float)
     say = report(verbose, level=1)
     gaps, epochs, converged = [], 0, False
     history = [(W, F, b)]
