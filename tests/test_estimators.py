@@ -491,3 +491,23 @@ def test_pipeline_and_grid_search(est, kind, regression, iris):
     assert search.best_params_[f"{step}__lam"] in (1e-3, 3e-2)
     assert search.best_estimator_[-1].lam_ == search.best_params_[f"{step}__lam"]
     assert search.score(X, y) > (0.8 if kind == "clf" else 0.5)
+
+
+@pytest.mark.parametrize("value", [0.0, 5.0, 100.0])
+@pytest.mark.parametrize("mode", ["kare", "cv"])
+def test_ntk_on_constant_features_predicts_the_mean(value, mode):
+    """Constant (or all-zero) features: with the neuron bias the NTK is one constant,
+    which the intercept absorbs; what is left is round-off. It used to fail the PSD
+    check (constant features) or, with lam picked at 1e-33, predict about 1e13 (all
+    zeros). Now the mean, with a warning that says why."""
+    rng = np.random.default_rng(0)
+    X = np.full((60, 3), value)
+    y = rng.standard_normal(60) + 1.0
+    with pytest.warns(UserWarning, match="the NTK is the same for every pair"):
+        reg = NTKRegressor(lam=mode).fit(X, y)
+    np.testing.assert_allclose(reg.predict(X[:3]), y.mean(), rtol=1e-12)
+    assert np.isfinite(reg.lam_) and reg.lam_ > 0
+    labels = (y > 1.0).astype(int)
+    with pytest.warns(UserWarning, match="the NTK is the same for every pair"):
+        clf = NTKClassifier(lam=mode).fit(X, labels)
+    np.testing.assert_array_equal(clf.predict(X[:3]), np.bincount(labels).argmax())

@@ -305,3 +305,22 @@ def test_directions_are_numpys_draws():
         est = fixntk.ntk_weights(X, masks, n_samples=N, seed=11)
         np.testing.assert_array_equal(np.rint(est.eta * N).astype(np.int64), hits)
         assert round(est.zero_mass * N) == zero and missing == 0
+
+
+@pytest.mark.parametrize("eps", [1e-9, 1e-6, 1e-3])
+def test_ntk_kernel_accurate_for_nearly_parallel_rows(eps):
+    """Rows at a known angle eps or pi - eps (a rotation in a plane of a random basis):
+    the entry is x^T z (pi - angle) / (2 pi) to round-off. arccos of the cosine lost
+    half the digits near 0 and pi (equal rows got an angle of 1.5e-8, so the kernel of
+    constant rows was not constant)."""
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    x = 3.0 * Q[0]
+    z = 2.0 * (np.cos(eps) * Q[0] + np.sin(eps) * Q[1])  # angle eps from x
+    K = fixntk.ntk_kernel(np.vstack([x, -x]), z[None, :])
+    near = 6.0 * np.cos(eps) * (np.pi - eps) / (2 * np.pi)
+    far = -6.0 * np.cos(eps) * eps / (2 * np.pi)  # -x: the angle is pi - eps
+    # to round-off of |x| |z| (the rows' own rounding moves the angle by ~1e-16)
+    np.testing.assert_allclose(K[:, 0], [near, far], rtol=1e-13, atol=6e-15)
+    G = fixntk.ntk_kernel(np.vstack([x, x, -x]))
+    assert G[0, 1] == G[0, 0] == G[1, 1] and G[0, 2] == 0.0

@@ -1312,14 +1312,24 @@ class _WeightedRidge:
         self.n = n
         self.a = np.ones(n) if s is None else np.sqrt(s * n / s.sum())
         self.fit_intercept = fit_intercept
+        self.constant = False  # K~ constant up to round-off (see below)
         Kt = K * np.outer(self.a, self.a)
         Yt = Y * self.a[:, None]
         if fit_intercept:
             v = self.a.copy()
             v[0] += np.copysign(np.linalg.norm(self.a), self.a[0])
             self._v = v / np.linalg.norm(v)
+            # the round-off of the reflected entries (sums of n products): below 10 n
+            # eps times the largest entry of K~
+            level = 10.0 * n * np.finfo(np.float64).eps * float(np.abs(Kt).max())
             Kt = self._reflect(self._reflect(Kt).T)[1:, 1:]
             Yt = self._reflect(Yt)[1:]
+            if float(np.abs(Kt).max(initial=0.0)) <= level:
+                # K~ is constant up to round-off (constant or all-zero features with
+                # the neuron bias): the intercept fits all it can, and what is left of
+                # K~ is round-off, which a tiny lam would amplify into predictions of
+                # order 1e13; it is the zero kernel
+                Kt, self.constant = np.zeros_like(Kt), True
         self.K, self.Y = 0.5 * (Kt + Kt.T), Yt
 
     def _reflect(self, A):
@@ -1404,10 +1414,24 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
+        if ridge.constant:
+            warnings.warn(
+                f"{type(self).__name__}: the NTK is the same for every pair of "
+                "training samples (constant or all-zero features): the model predicts "
+                "the intercept, the weighted mean of y",
+                UserWarning,
+                stacklevel=4,
+            )
         if isinstance(lam, str):
-            lams = _lam_grid_ntk(eig[0], n, self.n_lams, eps)
+            # the grid's scale: the mean eigenvalue of the kernel ridge's K (of the raw
+            # K where the intercept has fitted all of it: any lam gives the same model)
+            ev = eig[0] if not ridge.constant else np.full(n, np.trace(K) / n)
+            lams = _lam_grid_ntk(ev, n, self.n_lams, eps)
             if lam == "kare":
-                sel = select_lambda_kare(ridge.kare_kernel(), ridge.Y, lams=lams)
+                with warnings.catch_warnings():
+                    if ridge.constant:  # a flat curve: no edge to report
+                        warnings.simplefilter("ignore", UserWarning)
+                    sel = select_lambda_kare(ridge.kare_kernel(), ridge.Y, lams=lams)
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
                 lam, scores = float(sel.lam), gcv * np.asarray(sel.kare)
                 self.kare_ = float(units.value_out(scores[sel.index]))

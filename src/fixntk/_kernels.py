@@ -22,8 +22,14 @@ __all__ = ["ntk_kernel", "mkl_kernel", "check_eta", "masking_kernel"]
 _BLOCK_ENTRIES = 1 << 23  # mask entries converted to float64 per block (64 MB)
 
 
+# Above this |cos|, the angle comes from the unit rows' difference and sum instead of
+# arccos, which loses half the digits there (cos = 1 - 1e-16 for two equal rows gives
+# an angle of 1.5e-8, not 0).
+_NEAR_PARALLEL = 0.9999
+
+
 @njit(cache=True, parallel=True)
-def _arc_factor_kernel(G, nx, nz, symmetric):
+def _arc_factor_kernel(G, nx, nz, symmetric, X, Z):
     """G[k, j] <- G[k, j] (pi - angle(x_k, z_j)) / (2 pi), in place; G = X Z^T."""
     m, q = G.shape
     for k in prange(m):
@@ -40,16 +46,29 @@ def _arc_factor_kernel(G, nx, nz, symmetric):
                 else:  # a * b over/underflows where x^T z may not; order kept symmetric
                     cos = G[k, j] / max(a, b) / min(a, b)
                 cos = min(1.0, max(-1.0, cos))
-                G[k, j] *= (np.pi - np.arccos(cos)) / (2.0 * np.pi)
+                if abs(cos) > _NEAR_PARALLEL:
+                    # 2 atan2(|u - v|, |u + v|) for the unit rows u, v: accurate at 0
+                    # and pi
+                    dif = 0.0
+                    tot = 0.0
+                    for col in range(X.shape[1]):
+                        u = X[k, col] / a
+                        v = Z[j, col] / b
+                        dif += (u - v) * (u - v)
+                        tot += (u + v) * (u + v)
+                    angle = 2.0 * np.arctan2(np.sqrt(dif), np.sqrt(tot))
+                else:
+                    angle = np.arccos(cos)
+                G[k, j] *= (np.pi - angle) / (2.0 * np.pi)
     return G
 
 
 _arc_factor_call = threaded(_arc_factor_kernel)
 
 
-def _apply_arc_factor(G, nx, nz, symmetric):
+def _apply_arc_factor(G, nx, nz, symmetric, X, Z):
     """G[k, j] <- G[k, j] (pi - angle(x_k, z_j)) / (2 pi), in place; G = X Z^T."""
-    return _arc_factor_call(16 * G.size, G, nx, nz, symmetric)  # arccos: ~16 flops
+    return _arc_factor_call(16 * G.size, G, nx, nz, symmetric, X, Z)  # arccos: ~16
 
 
 def _row_norms(X):
@@ -93,7 +112,10 @@ def _arc_kernel(X, Z=None):
     by blocks of rows (:func:`_gram`)."""
     nx = _row_norms(X)
     nz = nx if Z is None else _row_norms(Z)
-    return _gram(X, Z, lambda B, r, c, sym: _apply_arc_factor(B, nx[r], nz[c], sym))
+    Zr = X if Z is None else Z
+    return _gram(
+        X, Z, lambda B, r, c, sym: _apply_arc_factor(B, nx[r], nz[c], sym, X[r], Zr[c])
+    )
 
 
 def _finite_kernel(K, sx, sz):
