@@ -20,7 +20,7 @@ from fixntk import (
     NTKClassifier,
     NTKRegressor,
 )
-from fixntk._estimators import _PathStop
+from fixntk._estimators import _PathStop, _scoring_grid
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -400,6 +400,27 @@ def test_invalid_parameters_raise_clear_errors(regression):
         GatedReLURegressor(n_gates=0).fit(X, y)
     with pytest.raises(ValueError, match="eps must be < 1"):
         NTKRegressor(eps=2.0).fit(X, y)
+    # a grid of one lam chooses nothing (for the gated models: the null model)
+    for est in (GatedReLURegressor(n_lams=1), NTKRegressor(n_lams=1)):
+        with pytest.raises(ValueError, match="n_lams must be >= 2 to choose lam"):
+            est.fit(X, y)
+    assert GatedReLURegressor(n_lams=1, lam=0.01, n_gates=10).fit(X, y).lam_ == 0.01
+    for Est in (GatedReLURegressor, NTKRegressor):
+        with pytest.raises(ValueError, match="neuron_bias must be True or False"):
+            Est(neuron_bias="yes").fit(X, y)
+        with pytest.raises(ValueError, match="fit_intercept must be True or False"):
+            Est(fit_intercept=None).fit(X, y)
+
+
+def test_scoring_grid_extension_is_three_decades_in_at_most_24_steps():
+    """Below eps * lam_max the scoring grid goes on three decades, in the grid's steps
+    or an eighth of a decade where the grid is finer (n_lams = 10, eps = 0.5 added 90
+    values)."""
+    lams, _ = _scoring_grid(1.0, 10, 0.5)
+    assert lams.size <= 10 + 25  # ceil(3 decades / an eighth), with round-off
+    assert 0.5e-3 * 10 ** (-1 / 8) <= lams[-1] * (1 + 1e-12) and lams[-1] <= 0.5e-3
+    lams, _ = _scoring_grid(2.0, 20, 1e-3)  # the default: the grid's own steps
+    assert lams.size == 20 + 19 and np.allclose(lams[1:] / lams[:-1], lams[1] / lams[0])
 
 
 # --------------------------------------------------------------------------- NTK

@@ -40,7 +40,14 @@ from ._solver import (
     lambda_max,
     solve,
 )
-from ._validation import check_int, check_lam, check_positive, check_sample_weight
+from ._validation import (
+    check_bool,
+    check_int,
+    check_lam,
+    check_n_lams,
+    check_positive,
+    check_sample_weight,
+)
 from .datafits import get_datafit
 
 __all__ = [
@@ -68,6 +75,8 @@ _SCORING_TOL = 1e-3
 # regression sets; two higher, one 0.0005 lower), 10-25% less time on the larger fits.
 _PATIENCE = 2
 _MIN_GAIN = 1e-3
+# The coarsest step of the three decades that extend a scoring grid below eps * lam_max.
+_EXTENSION_STEP = 10.0 ** (-1.0 / 8.0)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,7 +105,7 @@ def _refuse_dask(estimator, *arrays):
 def _with_bias(X, neuron_bias):
     """[X, 1] when neuron_bias: the gates and the weights then act on [x, 1], so each
     neuron has its own bias."""
-    if not neuron_bias:
+    if not check_bool(neuron_bias, "neuron_bias"):
         return X
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
@@ -518,7 +527,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 "lam='kare' scores kernel ridge (the squared loss); for "
                 f"loss={loss!r} use lam='auto', 'cv' or 'holdout'"
             )
-        check_int(self.n_lams, "n_lams", 1)
+        check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
             raise ValueError(f"eps must be < 1; got {eps}")
@@ -688,7 +697,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         Xt = _with_bias(X, self.neuron_bias)
         c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
         arr, W0 = self._arrangement(Xt, n_gates, seed, c)
-        kw = dict(loss=loss, sample_weight=s, fit_intercept=self.fit_intercept)
+        kw = dict(
+            loss=loss,
+            sample_weight=s,
+            fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
+        )
         opts = dict(tol=self.tol, max_iter=self.max_iter)
 
         self.lams_ = self.lam_scores_ = self.objective_history_ = None
@@ -825,8 +838,11 @@ def _scoring_grid(lmax, n_lams, eps):
     patience = _PATIENCE
     if lams.size > 1:
         ratio = lams[1] / lams[0]
-        extra = int(np.ceil(3.0 / -np.log10(ratio)))
-        lams = np.concatenate([lams, lams[-1] * ratio ** np.arange(1, extra + 1)])
+        # the extension's steps: the grid's, or an eighth of a decade if the grid is
+        # finer (n_lams = 10 with eps = 0.5 would otherwise add 90 values)
+        step = min(ratio, _EXTENSION_STEP)
+        extra = int(np.ceil(3.0 / -np.log10(step)))
+        lams = np.concatenate([lams, lams[-1] * step ** np.arange(1, extra + 1)])
         patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
     return lams, patience
 
@@ -989,8 +1005,12 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         The fixed kernel weights :math:`\eta_i = \|w_i\|`.
     lam_ : float
         The regularisation strength used.
-    lams_, lam_scores_ : ndarray of shape (n_lams,) or None
-        The grid and its mean validation loss (inf past a split's early stop) or KARE.
+    lams_, lam_scores_ : ndarray of shape (n_reached,) or None
+        The grid as far as the scoring paths went, and the splits' mean validation
+        loss at each lam (or KARE): ``n_lams`` values from ``lam_max`` down to ``eps *
+        lam_max``, then, while the validation loss still falls, on down at most three
+        more decades (steps of the grid's spacing or an eighth of a decade,
+        whichever is larger); the paths stop two lams after the best mean loss.
     lam_selection_ : str or None
         How lam was chosen ("cv", "holdout" or "kare").
     loss_ : str
@@ -1385,7 +1405,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES)
-        check_int(self.n_lams, "n_lams", 1)
+        check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
             raise ValueError(f"eps must be < 1; got {eps}")
@@ -1393,7 +1413,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             _check_cv(self.cv)
         Xt = _with_bias(X, self.neuron_bias)
         n = Xt.shape[0]
-        if n < 2 and self.fit_intercept:
+        if check_bool(self.fit_intercept, "fit_intercept") and n < 2:
             raise ValueError(
                 f"{type(self).__name__} with fit_intercept=True needs at least 2 "
                 "samples (the intercept alone fits 1 sample); got 1 sample"
@@ -1561,7 +1581,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         The output intercept ``b`` (zeros when ``fit_intercept=False``).
     lam_ : float
     lams_, lam_scores_ : ndarray of shape (n_lams,) or None
-        The grid and its KARE scores or cross-validated mean squared errors.
+        The grid (``n_lams`` values from 10 down to ``eps`` times the mean
+        eigenvalue of K/n) and its KARE scores or cross-validated mean squared
+        errors.
     kare_ : float
         KARE of the NTK at ``lam_`` (of the weighted, centred problem).
     objective_ : float

@@ -26,7 +26,7 @@ from ._estimators import (
 from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
 from ._scale import norms
-from ._validation import check_int, check_lam, check_positive
+from ._validation import check_int, check_lam, check_n_lams, check_positive
 
 __all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
 
@@ -143,7 +143,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 raise ValueError(f"lam must be a float > 0 or 'cv'; got {self.lam!r}")
             lam = "cv"
             _check_cv(self.cv)
-            check_int(self.n_lams, "n_lams", 1)
+            check_n_lams(self.n_lams, lam)
             eps = check_positive(self.eps, "eps")
             if eps >= 1:
                 raise ValueError(f"eps must be < 1; got {eps}")

@@ -127,6 +127,29 @@ def check_int(value, name, minimum=1):
     return value
 
 
+def check_bool(value, name):
+    """A bool (Python's or NumPy's): a parameter such as ``fit_intercept``, where a
+    string or None would otherwise be read by its truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_n_lams(n_lams, lam):
+    """``n_lams`` of an estimator: at least 2 when ``lam`` is chosen on the grid (a
+    string mode), whose single value would be its top, where every neuron is zero."""
+    if not isinstance(lam, str):
+        return check_int(n_lams, "n_lams", 1)
+    n_lams = check_int(n_lams, "n_lams", 1)
+    if n_lams < 2:
+        raise ValueError(
+            f"n_lams must be >= 2 to choose lam={lam!r} on a grid; got {n_lams} (a "
+            "grid of one value is its top, the null model's lam_max for the gated "
+            "and ReLU estimators); pass a float lam to fit at one value"
+        )
+    return n_lams
+
+
 def check_sample_weight(sample_weight, n):
     """Sample weights as a float64 (n,) array: finite, >= 0, with a positive sum.
 
