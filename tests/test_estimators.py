@@ -532,3 +532,22 @@ def test_ntk_on_constant_features_predicts_the_mean(value, mode):
     with pytest.warns(UserWarning, match="the NTK is the same for every pair"):
         clf = NTKClassifier(lam=mode).fit(X, labels)
     np.testing.assert_array_equal(clf.predict(X[:3]), np.bincount(labels).argmax())
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("value", [0.0, 5.0])
+@pytest.mark.parametrize("solver", ["bcd", "irls"])
+def test_gated_on_constant_features_predicts_the_mean(value, solver):
+    """With constant features and an intercept y is orthogonal to every group:
+    lambda_max is 0 (its computed value was round-off, 1e-17, and the model was fitted
+    at lam = 1e-16), the model is the intercept, and no NumPy overflow warning leaks
+    out (IRLS's kernel scaling ran its bracket to infinity)."""
+    rng = np.random.default_rng(0)
+    X = np.full((200, 3), value)
+    y = rng.standard_normal(200)
+    Xt = np.c_[X, np.ones(200)]
+    arr = fixntk.sample_arrangement(Xt, 20, seed=0)
+    assert fixntk.lambda_max(Xt, y, arr, fit_intercept=True) == 0.0
+    est = GatedReLURegressor(n_gates=20, solver=solver, random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.predict(X[:3]), y.mean(), rtol=1e-12)
+    assert est.n_active_neurons_ == 0

@@ -336,15 +336,23 @@ def _best_scale(ev, a, total, mu):
     derivative total - sum_j a_j / (s ev_j + mu)^2 increases with s.
     """
 
+    root = np.sqrt(a)
+
     def slope(s):
-        return total - float((a / (s * ev + mu) ** 2).sum())
+        q = root / (s * ev + mu)  # squared after the division: no overflow
+        return total - float((q * q).sum())
 
     if slope(0.0) >= 0:
         return 0.0
-    hi = mu / max(float(ev.max()), np.finfo(float).tiny)
-    for _ in range(200):
-        if slope(hi) >= 0:
-            break
+    top = float(ev.max())
+    if not top > 0:  # H(eta0) = 0 (constant or zero features): nothing to scale
+        return 0.0
+    hi = mu / top
+    while slope(hi) < 0:
+        if hi > np.finfo(float).max / 8.0:
+            # still falling at the largest scale double precision holds: the round-off
+            # of a kernel that is zero in exact arithmetic
+            return 0.0
         hi *= 4.0
     return float(optimize.brentq(slope, 0.0, hi, xtol=1e-300, rtol=1e-13))
 

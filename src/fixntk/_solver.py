@@ -727,9 +727,17 @@ def _lambda_max(prob):
     if prob.degenerate:
         return 0.0
     b0 = prob.null_intercept()
-    lmax_s = float(
-        prob.block_gradient_norms(np.broadcast_to(b0, (prob.n, prob.c))).max()
-    )
+    G = prob.datafit.gradient(prob.Y, np.broadcast_to(b0, (prob.n, prob.c)))
+    if prob.weighted:
+        G = G * prob.s[:, None]
+    grads = _core.masked_gradients(prob.X, prob.arr.packed, np.ascontiguousarray(G))
+    # Entries within their round-off (sums of n products: sqrt(n) eps times the sum of
+    # absolute values) are 0 in exact arithmetic: with constant features and an
+    # intercept, y is orthogonal to every group and the computed lam_max was noise,
+    # about 0.1 of this level.
+    level = np.sqrt(prob.n) * np.finfo(np.float64).eps * (np.abs(prob.X).T @ np.abs(G))
+    grads[np.abs(grads) <= level] = 0.0
+    lmax_s = float(np.sqrt((grads * grads).sum(axis=(1, 2))).max()) / prob.S
     return lam_out(lmax_s, prob.sx, prob.sy)
 
 
