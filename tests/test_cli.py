@@ -406,3 +406,33 @@ def test_regression_notes_name_their_options(regression_csv):
     notes = [line for line in proc.stdout.splitlines() if line.startswith("note")]
     assert notes, proc.stdout
     assert all("--max-iter" in n or "--eps" in n for n in notes), notes
+
+
+def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
+    """Checked before anything is fitted, each one line on stderr: an output path that
+    cannot be written (it was a traceback after the whole fit), the target named in
+    --drop, decimal commas (the message suggested dropping a numeric column), and a
+    column whose squares overflow (the message spoke of NaN)."""
+    from fixntk.cli import main
+
+    def error(argv):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("fixntk ") and err.count("\n") == 1
+        return err
+
+    missing = str(tmp_path / "no" / "model.pkl")
+    args = [regression_csv, "--target", "price"]
+    assert "does not exist" in error(["fit", *args, "--output", missing])
+    assert "is a folder" in error(["fit", *args, "--output", str(tmp_path)])
+    assert "does not exist" in error(["demo", "--figure", missing])
+    assert "names the target column" in error(["fit", *args, "--drop", "price"])
+    rows = [[f"{0.1 * i:.1f}".replace(".", ","), i % 3] for i in range(20)]
+    with open(tmp_path / "comma.csv", "w") as fh:
+        fh.write("x;y\n" + "".join(f"{x};{y}\n" for x, y in rows))
+    comma = error(["fit", str(tmp_path / "comma.csv"), "--target", "y"])
+    assert "decimal comma" in comma and "--decimal ','" in comma
+    rows = [[i, i * 1e300, i % 2] for i in range(20)]
+    path = write_csv(tmp_path / "big.csv", ["a", "big", "y"], rows)
+    big = error(["fit", path, "--target", "y"])
+    assert "column 'big'" in big and "1.9e+301" in big and "--drop 'big'" in big

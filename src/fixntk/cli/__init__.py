@@ -44,6 +44,11 @@ def _elapsed():
 
 
 def _read(args):
+    if args.target in args.drop:
+        raise UserError(
+            f"--drop {args.target!r} names the target column (--target "
+            f"{args.target!r}); the target cannot be left out"
+        )
     table = read_table(
         args.data,
         sep=args.sep,
@@ -473,6 +478,24 @@ def build_parser():
     return parser
 
 
+def _check_writable(path, option):
+    """A UserError, before any work, when the file ``path`` of ``option`` cannot be
+    written: its folder missing or not writable, or the path a folder."""
+    import os
+
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"{option} {path} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise UserError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (
+        os.path.exists(path) and not os.access(path, os.W_OK)
+    ):
+        raise UserError(f"{option} {path}: no permission to write there")
+
+
 def main(argv=None, out=None):
     """Run the command line; returns the exit status."""
     out = sys.stdout if out is None else out
@@ -485,6 +508,8 @@ def main(argv=None, out=None):
     if getattr(args, "quiet", False):
         args.verbose = 0
     try:
+        for option in ("output", "figure"):
+            _check_writable(getattr(args, option, ""), f"--{option}")
         return args.run(args, out)
     except UserError as exc:
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
@@ -498,3 +523,6 @@ def main(argv=None, out=None):
     except KeyboardInterrupt:
         print(f"fixntk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the command writes (checked first, but may change)
+        print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
+        return 2

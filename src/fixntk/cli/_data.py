@@ -147,6 +147,20 @@ def _numbers(series):
     return None
 
 
+def _decimal_comma(series):
+    """Whether a text column reads as numbers once decimal commas are points (a CSV
+    written with ``decimal=','``)."""
+    text = series.dropna().astype(str).str.strip()
+    if text.empty or not text.str.contains(",", regex=False).any():
+        return False
+    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    return bool(values.notna().all())
+
+
+# Above this magnitude a column's squares (its standardisation) leave double precision.
+_MAX_MAGNITUDE = 1e150
+
+
 def feature_columns(frame, path, drop_hint=True):
     """(numeric columns, text columns) of a feature frame; refuses missing values,
     columns mixing numbers and text, and text columns with too many values."""
@@ -170,8 +184,20 @@ def feature_columns(frame, path, drop_hint=True):
                     f"value {series.iloc[k]!r}; every number must be finite "
                     f"(--drop {col!r} leaves the column out)"
                 )
+            top = float(np.abs(values.to_numpy()).max(initial=0.0))
+            if top > _MAX_MAGNITUDE:
+                raise UserError(
+                    f"{path}: column {col!r} has values up to {top:.3g}; standardising "
+                    "it squares them beyond double precision (about 1e308): rescale "
+                    f"the column, or leave it out with --drop {col!r}"
+                )
             numeric.append(col)
             continue
+        if _decimal_comma(series):
+            raise UserError(
+                f"{path}: column {col!r} holds numbers written with a decimal comma "
+                f"(e.g. {series.dropna().astype(str).iloc[0]!r}); pass --decimal ','"
+            )
         parsed = pd.to_numeric(series, errors="coerce")
         if parsed.notna().any():  # numbers with a few words among them: a data error
             k = int(np.flatnonzero(parsed.isna().to_numpy())[0])
@@ -228,6 +254,11 @@ def dataset_from_table(table, target, task, path):
             small = np.unique(values).size <= MAX_CLASSES
             task = "classification" if integral and small else "regression"
     if task == "regression":
+        if y_num is None and _decimal_comma(y_raw):
+            raise UserError(
+                f"{path}: target {target!r} holds numbers written with a decimal "
+                "comma; pass --decimal ','"
+            )
         if y_num is None:
             bad = y_raw[pd.to_numeric(y_raw, errors="coerce").isna()].iloc[0]
             raise UserError(
