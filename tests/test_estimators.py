@@ -392,8 +392,11 @@ def test_invalid_parameters_raise_clear_errors(regression):
         GatedReLUClassifier(solver="irls").fit(X, y > 0)
     with pytest.raises(ValueError, match="loss must be 'log_loss'"):
         GatedReLUClassifier(loss="hinge").fit(X, y > 0)
-    with pytest.raises(ValueError, match="lam = 0 is not supported"):
+    with pytest.raises(ValueError, match="lam = 0 is not supported.*lambda_max"):
         GatedReLURegressor(lam=0.0).fit(X, y)
+    for Est in (NTKRegressor, fixntk.KAREKernelRegressor):  # kernel units
+        with pytest.raises(ValueError, match="lam = 0 is not supported: kernel ridge"):
+            Est(lam=0.0).fit(X, y)
     with pytest.raises(ValueError, match="solver must be 'bcd' or 'irls'"):
         GatedReLURegressor(solver="adam").fit(X, y)
     with pytest.raises(ValueError, match="n_gates must be >= 1"):

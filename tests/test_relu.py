@@ -365,6 +365,7 @@ def test_regressor_solves_the_program_and_predicts_with_its_network(regression):
     # predictions come from the network: on new data too, no gates involved
     X_new = np.random.default_rng(1).standard_normal((20, 4))
     np.testing.assert_allclose(est.predict(X_new), net.forward(X_new), atol=1e-12)
+    np.testing.assert_array_equal(net.predict(X_new), net(X_new))
     manual = np.maximum(np.hstack([X_new, np.ones((20, 1))]) @ net.first_layer.T, 0)
     np.testing.assert_allclose(
         manual @ net.second_layer, est.predict(X_new), atol=1e-12
@@ -388,6 +389,9 @@ def test_classifier_has_one_network_output_per_class():
     two = ReLUClassifier(n_gates=12, lam=1e-2, random_state=0).fit(X, y == "a")
     F = two.to_network().forward(X)
     np.testing.assert_allclose(two.decision_function(X), F[:, 1] - F[:, 0])
+    # the network predicts the labels, as the estimator does
+    np.testing.assert_array_equal(net.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(two.to_network().predict(X), two.predict(X))
 
 
 def test_lam_by_cross_validation_and_warm_start(regression):

@@ -331,6 +331,10 @@ def test_bad_tol_and_warm_start(small_problem):
         fixntk.solve(X, y, arr, 0.1, warm_start=np.zeros((arr.p + 1, 4)))
     with pytest.raises(ValueError, match="warm_start"):
         fixntk.solve(X, y, arr, 0.1, warm_start=np.full((arr.p, 4), np.nan))
+    # finite, but its predictions' squares overflow: the message names the warm start
+    # (it used to blame y)
+    with pytest.raises(ValueError, match="warm_start is too large for this data"):
+        fixntk.solve(X, y, arr, 0.1, warm_start=np.full((arr.p, 4), 1e200))
 
 
 def test_sparse_X_gets_type_error(small_problem):

@@ -119,13 +119,13 @@ def _seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _check_lam_param(lam, modes):
+def _check_lam_param(lam, modes, kernel=False):
     if isinstance(lam, str):
         if lam not in modes:
             names = ", ".join(repr(m) for m in modes)
             raise ValueError(f"lam must be a float > 0 or one of {names}; got {lam!r}")
         return lam
-    return check_lam(lam)
+    return check_lam(lam, kernel=kernel)
 
 
 def _check_cv(cv):
@@ -1404,7 +1404,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
-        lam = _check_lam_param(self.lam, _NTK_LAM_MODES)
+        lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
         check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:

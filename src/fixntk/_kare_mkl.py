@@ -431,7 +431,7 @@ def kare_mkl(
     if fixed_lam is not None:
         if isinstance(fixed_lam, str):
             raise ValueError(f"lam must be 'kare' or a float > 0; got {lam!r}")
-        fixed_lam = check_lam(fixed_lam)
+        fixed_lam = check_lam(fixed_lam, kernel=True)
     if validation_fraction is not None:
         validation_fraction = check_positive(validation_fraction, "validation_fraction")
         if validation_fraction >= 1:

@@ -58,11 +58,15 @@ class ReLUNetwork:
         nonzero per row).
     neuron_bias : bool
         Whether a constant 1 is appended to the inputs.
+    classes : ndarray of shape (c,) or None
+        The class labels of a classifier's network (one output per class), None for
+        a regressor's.
     """
 
     first_layer: np.ndarray
     second_layer: np.ndarray
     neuron_bias: bool
+    classes: np.ndarray | None = None
 
     @property
     def n_neurons(self):
@@ -82,6 +86,14 @@ class ReLUNetwork:
         """The network's outputs on X of shape (m, d_in): (m,) or (m, c)."""
         Xt = _with_bias(np.asarray(X, dtype=np.float64), self.neuron_bias)
         return np.maximum(Xt @ self.first_layer.T, 0.0) @ self.second_layer
+
+    __call__ = forward
+
+    def predict(self, X):
+        """Predictions as the estimator makes them: the outputs of a regressor, the
+        class of the largest output for a classifier."""
+        F = self.forward(X)
+        return F if self.classes is None else self.classes[np.argmax(F, axis=1)]
 
 
 def _network(v, u, neuron_bias, one_d):
@@ -366,4 +378,6 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         ReLUNetwork
         """
         check_is_fitted(self, "network_")
-        return _network(self._v3, self._u3, self.neuron_bias, False)
+        net = _network(self._v3, self._u3, self.neuron_bias, False)
+        net.classes = self.classes_
+        return net

@@ -265,7 +265,17 @@ class _Problem:
             raise ValueError(f"{name} must have shape {want}; got {np.shape(W)}")
         if not np.isfinite(W).all():
             raise ValueError(f"{name} contains NaN or infinity")
-        return np.ascontiguousarray(self.coef_in(W))
+        W_in = self.coef_in(W)
+        # on the unit-scale data a prediction is at most sum |W| (rows of norm <= 1
+        # up to sqrt(d)): where its square could leave double precision, say so here
+        top = float(np.abs(W_in).max(initial=0.0))
+        if top * W_in.size * np.sqrt(self.d) > 1e150:
+            raise ValueError(
+                f"{name} is too large for this data: entries up to "
+                f"{float(np.abs(W).max()):.3g} make predictions whose squares leave "
+                "double precision; rescale it, or start from zero"
+            )
+        return np.ascontiguousarray(W_in)
 
     def publish(self, W):
         return W[:, :, 0] if self.targets.one_d else W

@@ -101,13 +101,22 @@ def check_positive(value, name, allow_zero=False):
     return value
 
 
-def check_lam(lam):
+def check_lam(lam, kernel=False):
     """The regularisation strength: a finite real number > 0.
 
     lam = 0 is refused: the unregularised problem has no certificate of optimality in
-    this scaling (the dual point is undefined) and is usually ill-posed when p*d > n.
+    this scaling (the dual point is undefined) and is usually ill-posed when p*d > n;
+    for kernel ridge (``kernel=True``) it is interpolation, ill-posed wherever the
+    kernel matrix is singular.
     """
     if isinstance(lam, numbers.Real) and not isinstance(lam, bool) and lam == 0:
+        if kernel:
+            raise ValueError(
+                "lam = 0 is not supported: kernel ridge without a ridge interpolates "
+                "and is ill-posed where the kernel matrix is singular; use a small "
+                "positive lam (kernel units: a fraction of the mean eigenvalue of "
+                "K/n, e.g. 1e-6 of it), or lam='kare' to choose it"
+            )
         raise ValueError(
             "lam = 0 is not supported: the unregularised problem is ill-posed when "
             "p*d > n and has no duality-gap certificate; use a small positive lam, "
