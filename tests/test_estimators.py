@@ -554,3 +554,29 @@ def test_gated_on_constant_features_predicts_the_mean(value, solver):
     est = GatedReLURegressor(n_gates=20, solver=solver, random_state=0).fit(X, y)
     np.testing.assert_allclose(est.predict(X[:3]), y.mean(), rtol=1e-12)
     assert est.n_active_neurons_ == 0
+
+
+def test_ntk_kare_grid_grows_upward_to_its_minimum():
+    """Targets without signal: KARE is smallest above the default grid's top (10
+    times the mean eigenvalue). The grid grows upward at its own spacing until KARE's
+    minimum is inside it or its top is above the spectrum (KARE then the null
+    model's), with no edge warning; before, the estimator warned 'widen the grid',
+    which the user could not do."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((120, 3)), rng.standard_normal(120)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est = NTKRegressor().fit(X, y)
+    assert est.lams_.size > est.n_lams and np.all(np.diff(est.lams_) < 0)
+    np.testing.assert_allclose(
+        est.lams_[1:] / est.lams_[:-1], est.lams_[1] / est.lams_[0]
+    )
+    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)] == est.lams_[0]
+    K = fixntk.ntk_kernel(np.c_[X, np.ones(120)])
+    Kc = K - K.mean(0) - K.mean(1)[:, None] + K.mean()  # the intercept's profile
+    top = np.linalg.eigvalsh(Kc / 120)[-1]
+    assert est.lams_[0] >= 1e3 * top  # above the spectrum: KARE is flat there
+    with pytest.warns(UserWarning, match="largest"):  # a grid of the user's warns
+        fixntk.select_lambda_kare(
+            Kc, y - y.mean(), lams=[1e-2 * top, 1e-3 * top, 1e-4 * top]
+        )

@@ -162,14 +162,46 @@ def _ridgeless(spectrum, lam):
     return lam / spectrum.t <= _RIDGELESS * float(spectrum.ev[0])
 
 
+def _above_spectrum(spectrum, lam):
+    """True when lam is so far above the spectrum of K/n (1 / _RIDGELESS times its
+    largest eigenvalue) that KARE is the null model's to within about 0.1%."""
+    return lam / spectrum.t * _RIDGELESS >= float(spectrum.ev[-1])
+
+
 def _grid_edge(spectrum, lams, best):
     """None, or "largest" / "smallest": the grid end that holds the minimiser when
-    a wider grid could hold a smaller KARE (the ridgeless end does not count)."""
+    a wider grid could hold a smaller KARE (neither the ridgeless end nor a largest
+    lam above the spectrum counts)."""
     if lams.size <= 2 or best not in (0, lams.size - 1):
         return None
     if best == 0:
-        return "largest"
+        return None if _above_spectrum(spectrum, lams[0]) else "largest"
     return None if _ridgeless(spectrum, lams[-1]) else "smallest"
+
+
+def _extended_up(spectrum, lams):
+    """The grid (decreasing) with values prepended at its own spacing while KARE's
+    minimiser is its largest lam and that lam is not yet above the spectrum (where
+    KARE is the null model's): at most 60 more values."""
+    if lams.size < 2:
+        return lams
+    step = lams[0] / lams[1]
+    for _ in range(60):
+        if int(np.argmin(spectrum.kare(lams))) != 0 or _above_spectrum(
+            spectrum, lams[0]
+        ):
+            break
+        lams = np.concatenate([[lams[0] * step], lams])
+    return lams
+
+
+def _select_kare_upward(K, y, lams):
+    """:func:`select_lambda_kare` on the grid ``lams`` extended upward as far as KARE
+    asks (:func:`_extended_up`; the estimators' grids), with one eigendecomposition."""
+    K, Y = _check_kernel(K, y)
+    spectrum = _Spectrum(K, Y)
+    lams = _extended_up(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
+    return _select_on(spectrum, lams, stacklevel=3)
 
 
 def _edge_message(spectrum, lam, edge):
@@ -265,6 +297,11 @@ def select_lambda_kare(
     else:
         _, lams = _check_lams(lams, "lams")
         lams = np.sort(lams)[::-1]
+    return _select_on(spectrum, lams, stacklevel=3)
+
+
+def _select_on(spectrum, lams, stacklevel):
+    """KARE's minimiser on the grid lams (decreasing), warning at a reached edge."""
     curve = spectrum.kare(lams)
     best = int(np.argmin(curve))
     edge = _grid_edge(spectrum, lams, best)
@@ -272,6 +309,6 @@ def select_lambda_kare(
         warnings.warn(
             _edge_message(spectrum, lams[best], edge) + "; widen the grid",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     return KareSelection(float(lams[best]), lams, curve, best)
