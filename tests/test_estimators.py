@@ -561,7 +561,7 @@ def test_ntk_kare_grid_grows_upward_to_its_minimum():
     times the mean eigenvalue). The grid grows upward at its own spacing until KARE's
     minimum is inside it or its top is above the spectrum (KARE then the null
     model's), with no edge warning; before, the estimator warned 'widen the grid',
-    which the user could not do."""
+    which the user could not do. (Downward the same, to the ridgeless limit.)"""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((120, 3)), rng.standard_normal(120)
     with warnings.catch_warnings():

@@ -138,3 +138,24 @@ def test_bad_inputs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.kare(K, y, np.float32(0.5))  # numpy scalars are fine
+
+
+def test_ridgeless_limit_of_a_singular_kernel_is_set_by_its_positive_eigenvalues():
+    """A kernel of rank 3 on 40 rows, y in its range: KARE falls (as lam^2) all the
+    way to lam -> 0, but below the smallest positive eigenvalue the fit is the
+    minimum-norm least-squares one, so a grid reaching 1e-3 of it does not warn.
+    (With the zero eigenvalues counted the limit was never reached: the estimators'
+    grids grew downward to lam = 1e-21.)"""
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((40, 3))
+    K = Z @ Z.T
+    y = Z @ [1.0, -1.0, 0.5]
+    ev = np.linalg.eigvalsh(K / 40)
+    low = ev[ev > 1e-10 * ev[-1]].min()
+    lams = low * np.logspace(1, -5, 13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        sel = fixntk.select_lambda_kare(K, y, lams=lams)
+    assert sel.index == lams.size - 1
+    fits = [np.linalg.solve(K + 40 * lam * np.eye(40), y) @ K for lam in lams[-3:]]
+    np.testing.assert_allclose(fits[0], fits[-1], rtol=3e-3, atol=1e-4)

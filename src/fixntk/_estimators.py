@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
-from ._kare import _lam_grid_ntk, _select_kare_upward, kare
+from ._kare import _lam_grid_ntk, _select_kare_extended, kare
 from ._kernels import mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._progress import progress
@@ -1451,8 +1451,8 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 with warnings.catch_warnings():
                     if ridge.constant:  # a flat curve: no edge to report
                         warnings.simplefilter("ignore", UserWarning)
-                    # the grid grows upward while KARE's minimum is at its top
-                    sel = _select_kare_upward(ridge.kare_kernel(), ridge.Y, lams)
+                    # the grid grows past an end that holds KARE's minimum
+                    sel = _select_kare_extended(ridge.kare_kernel(), ridge.Y, lams)
                 lams = sel.lams
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
                 lam, scores = float(sel.lam), gcv * np.asarray(sel.kare)

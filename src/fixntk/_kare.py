@@ -157,9 +157,14 @@ _MAX_EXTEND = 4  # ... at most this many times
 
 
 def _ridgeless(spectrum, lam):
-    """True when lam is so far below the spectrum of K/n that KARE cannot change
-    below it (relative change below about 2 * _RIDGELESS): the ridgeless limit."""
-    return lam / spectrum.t <= _RIDGELESS * float(spectrum.ev[0])
+    """True when lam is so far below the spectrum of K/n that the fit cannot change
+    below it (relative change below about 2 * _RIDGELESS): the ridgeless limit. The
+    spectrum's zeros do not count (nothing is fitted along them at any lam), so the
+    limit is set by the smallest positive eigenvalue: below it a singular kernel's
+    fit is its minimum-norm least-squares fit. (Its KARE may still fall, as lam^2,
+    where y has nothing outside the kernel's range; a smaller lam fits the same.)"""
+    positive = spectrum.ev[spectrum.ev > 0]
+    return positive.size == 0 or lam / spectrum.t <= _RIDGELESS * float(positive[0])
 
 
 def _above_spectrum(spectrum, lam):
@@ -179,28 +184,32 @@ def _grid_edge(spectrum, lams, best):
     return None if _ridgeless(spectrum, lams[-1]) else "smallest"
 
 
-def _extended_up(spectrum, lams):
-    """The grid (decreasing) with values prepended at its own spacing while KARE's
-    minimiser is its largest lam and that lam is not yet above the spectrum (where
-    KARE is the null model's): at most 60 more values."""
-    if lams.size < 2:
+def _extended(spectrum, lams):
+    """The grid (decreasing) with values added at its own spacing past the end that
+    holds KARE's minimiser while a wider grid could improve on it (:func:`_grid_edge`:
+    not past the top of the spectrum, where KARE is the null model's, nor below the
+    ridgeless limit): at most 60 more values."""
+    if lams.size < 3:
         return lams
     step = lams[0] / lams[1]
     for _ in range(60):
-        if int(np.argmin(spectrum.kare(lams))) != 0 or _above_spectrum(
-            spectrum, lams[0]
-        ):
+        edge = _grid_edge(spectrum, lams, int(np.argmin(spectrum.kare(lams))))
+        if edge is None:
             break
-        lams = np.concatenate([[lams[0] * step], lams])
+        if edge == "largest":
+            lams = np.concatenate([[lams[0] * step], lams])
+        else:
+            lams = np.concatenate([lams, [lams[-1] / step]])
     return lams
 
 
-def _select_kare_upward(K, y, lams):
-    """:func:`select_lambda_kare` on the grid ``lams`` extended upward as far as KARE
-    asks (:func:`_extended_up`; the estimators' grids), with one eigendecomposition."""
+def _select_kare_extended(K, y, lams):
+    """:func:`select_lambda_kare` on the grid ``lams`` extended past a reached end as
+    far as KARE asks (:func:`_extended`; the estimators' grids), with one
+    eigendecomposition."""
     K, Y = _check_kernel(K, y)
     spectrum = _Spectrum(K, Y)
-    lams = _extended_up(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
+    lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
     return _select_on(spectrum, lams, stacklevel=3)
 
 

@@ -27,7 +27,7 @@ from ._kare import (
     _edge_message,
     _grid_edge,
     _lam_grid_ntk,
-    _select_kare_upward,
+    _select_kare_extended,
     _Spectrum,
 )
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
@@ -208,7 +208,7 @@ def _ntk_estimator_lam(K, Y):
         # a minimum at the grid's edge is reported in kare_mkl's own words by
         # _best_lam on the start's kernel (the fit rows), where the search begins
         warnings.simplefilter("ignore", UserWarning)
-        return float(_select_kare_upward(K, Y, lams).lam)
+        return float(_select_kare_extended(K, Y, lams).lam)
 
 
 def _significant(loss0, loss):
