@@ -321,3 +321,23 @@ def test_kare_kernel_beats_the_ntk_where_the_teacher_is_low_dimensional():
     err = ((est.predict(X[300:]) - f[300:]) ** 2).mean()
     assert est.best_iter_ > 0 and est.ntk_weight_ < 1
     assert err < 0.8 * err_ntk
+
+
+def test_a_float_lam_is_the_ntk_ridge_and_changes_the_model():
+    """With the NTK in the search space a float lam is the ridge of the NTK at weight
+    1: where the guard keeps the start the model is NTK kernel ridge at that lam, and
+    two lams give two models. (It used to rescale the NTK to KARE's best scale, so
+    every float gave the same predictions and a grid search over lam was flat.)"""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1] + rng.standard_normal(80)
+    Z = rng.standard_normal((30, 3))
+    preds = []
+    for lam in (1e-2, 1.0):
+        est = KAREKernelRegressor(n_gates=50, lam=lam, random_state=0).fit(X, y)
+        assert est.lam_ == lam and est.ntk_weight_ == 1.0
+        preds.append(est.predict(Z))
+        if est.best_iter_ == 0:
+            ntk = fixntk.NTKRegressor(lam=lam, fit_intercept=False).fit(X, y)
+            np.testing.assert_allclose(preds[-1], ntk.predict(Z), atol=1e-10)
+    assert np.abs(preds[0] - preds[1]).max() > 1e-2

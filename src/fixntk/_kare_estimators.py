@@ -148,7 +148,10 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         1000: at most 6 s a fit for n = 1000). How to choose: 4000 up to a few
         thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in hand.
     lam : "kare" or float > 0, default="kare"
-        "kare": optimised jointly with the weights; a float is held fixed.
+        "kare": optimised jointly with the weights. A float is held fixed: with the
+        default ``eta0="ntk"`` it is the ridge of the NTK at weight 1 (the start is
+        ``NTKRegressor(lam=lam)``'s kernel ridge, in the same units); with a
+        masks-only ``eta0`` it only fixes the weights' scale (:func:`kare_mkl`).
     neuron_bias : bool, default=True
     eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
         "ntk": start at the closed-form NTK, which is part of the search space.

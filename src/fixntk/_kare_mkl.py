@@ -345,9 +345,12 @@ def kare_mkl(
     reported with the trace of the start (``eta0="ntk"``) or
     :math:`\sum\eta = \sum \eta^{(0)}`, and :math:`\lambda` re-selected by KARE on
     all the rows (one parameter; when iterate 0 is returned, exactly the start's
-    KARE-selected :math:`\lambda`). For a float ``lam`` (held fixed) the start is
-    first rescaled to its best scale, :math:`s = \lambda / \lambda^*` (then
-    :math:`\omega = s`).
+    KARE-selected :math:`\lambda`). A float ``lam`` is held fixed: with
+    ``eta0="ntk"`` the NTK keeps weight 1, so the start is NTK kernel ridge at that
+    ``lam`` and the added weights are trained at it; with the masks-only start every
+    weight is free, so the start is first rescaled to its best scale,
+    :math:`s = \lambda / \lambda^*`, and ``lam`` only fixes the weights' scale (the
+    model does not depend on it).
 
     **Overfitting, and the defence.** KARE estimates the test error of a kernel
     chosen *without* the labels. Minimising it over p weights uses the labels, and
@@ -391,7 +394,9 @@ def kare_mkl(
     y : array-like of shape (n,) or (n, c)
     arr : Arrangement or bool array of shape (n, p)
     lam : "kare" or float > 0, default="kare"
-        "kare": optimise :math:`\log\lambda` jointly. A float is held fixed.
+        "kare": optimise :math:`\log\lambda` jointly. A float is held fixed (with
+        ``eta0="ntk"`` the ridge of the NTK at weight 1; with a masks-only start only
+        the scale of the weights, see the Notes).
     eta0 : {"ntk", "mc", "counts"}, NTKWeights or array-like of shape (p,)
         ``"ntk"`` (default): start at the closed-form NTK, which joins the search
         space (above). Otherwise the masking kernels alone, from these weights, as
@@ -476,10 +481,11 @@ def kare_mkl(
         K_ntk = ntk_kernel(X)
         f = _LogKare(X[fit], Y[fit], masks[fit], K_ntk[np.ix_(fit, fit)])
         lam_fit, _ = _best_lam(f.K_base, Y[fit])
-        base = 1.0  # weight of the NTK: fixed (the gauge), or the best scale below
-        if fixed_lam is not None:  # KARE(s K, lam) = KARE(K, lam / s)
-            base = fixed_lam / lam_fit
-            f.K_base = base * f.K_base
+        base = 1.0  # weight of the NTK: fixed (the gauge)
+        if fixed_lam is not None:
+            # the NTK at weight 1 with the user's ridge: the start is NTKRegressor(lam)
+            # and lam is a real choice (rescaling the NTK to KARE's best scale, as
+            # before, made every float lam give the same model)
             lam_fit = fixed_lam
         # eta_i = coef_i v_{g(i)}: v_g = 1 adds the masking kernels of cluster g with
         # 1/k of the trace of the (weighted) NTK, so L-BFGS-B's first step (of unit
