@@ -65,7 +65,8 @@ def test_lambda_selection_curve(fitted):
     disp = fixntk.LambdaSelectionDisplay.from_estimator(est)
     np.testing.assert_array_equal(disp.line_.get_xdata(), est.lams_)
     np.testing.assert_array_equal(disp.line_.get_ydata(), est.lam_scores_)
-    assert disp.ax_.get_ylabel() == "cross-validated mean squared error"
+    # the gated paths score the datafit's value: half the squared error here
+    assert disp.ax_.get_ylabel() == "cross-validated half mean squared error"
     s = est.lam_scores_
     assert est.lam_ == est.lams_[np.flatnonzero(s <= s.min() + 1e-3 * abs(s.min()))[0]]
 
@@ -105,3 +106,18 @@ def test_missing_attribute_is_a_clear_error():
         fixntk.IRLSObjectiveDisplay.from_estimator(est)
     with pytest.raises(ValueError, match="lam_scores_"):
         fixntk.LambdaSelectionDisplay.from_estimator(est)
+
+
+@pytest.mark.parametrize("lam", ["auto", "holdout"])
+def test_lambda_selection_label_names_the_loss_and_the_split(lam):
+    """The label follows lam_selection_ ("auto" runs "cv" or "holdout") and the loss:
+    it read "auto" for the default, and "mean squared error" for log-loss scores."""
+    X, y = planted(n=120, d=3, seed=2)
+    est = fixntk.GatedReLUClassifier(n_gates=10, lam=lam, random_state=0)
+    est.fit(X, y > np.median(y))
+    disp = fixntk.LambdaSelectionDisplay.from_estimator(est)
+    where = "cross-validated" if est.lam_selection_ == "cv" else "held-out"
+    assert disp.ax_.get_ylabel() == f"{where} log loss"
+    ntk = fixntk.NTKRegressor(lam="cv").fit(X, y)
+    label = fixntk.LambdaSelectionDisplay.from_estimator(ntk).ax_.get_ylabel()
+    assert label == "cross-validated mean squared error"

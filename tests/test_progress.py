@@ -87,3 +87,19 @@ def test_estimators_take_verbose(est, monkeypatch):
     est.set_params(random_state=0).fit(X, y)
     assert "fixntk" in tty.getvalue()
     assert np.isfinite(est.predict(X)).all()
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_solve_logs_its_certificate_in_the_callers_units(caplog, scale):
+    """The last logged objective and gap are the result's (they were in the solver's
+    internal unit scale: off by a factor that depends on y, the same at any scale)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1]
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr) * scale**2
+    with caplog.at_level(logging.INFO, logger="fixntk"):
+        res = fixntk.solve(scale * X, scale * y, arr, lam, verbose=True, tol=1e-8)
+    last = [r.getMessage() for r in caplog.records if "objective" in r.getMessage()][-1]
+    logged = float(last.split("objective")[1].split()[0])
+    assert logged == pytest.approx(res.objective, rel=1e-7)

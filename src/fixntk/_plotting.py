@@ -180,6 +180,30 @@ class RegularizationPathDisplay:
         return self
 
 
+# What the gated estimators' scoring paths report (their datafit's value).
+_LOSS_NAMES = {
+    "squared": "half mean squared error",
+    "logistic": "log loss",
+    "multinomial": "log loss",
+    "poisson": "Poisson half deviance",
+}
+
+
+def _score_name(est):
+    """The label of an estimator's lam scores: KARE, or the validation loss and how
+    it was held out (``lam_selection_`` where the estimator records it: "auto" runs
+    "cv" or "holdout")."""
+    how = getattr(est, "lam_selection_", None) or (
+        est.lam if isinstance(est.lam, str) else "score"
+    )
+    if how == "kare":
+        return "KARE"
+    loss = getattr(est, "loss_", None)  # the gated estimators'; else kernel ridge's
+    what = _LOSS_NAMES.get(loss, "mean squared error")
+    where = {"cv": "cross-validated", "holdout": "held-out"}.get(how)
+    return f"{where} {what}" if where else str(how)
+
+
 class LambdaSelectionDisplay:
     """The score of each lam on the selection grid (KARE or cross-validated error).
 
@@ -220,13 +244,9 @@ class LambdaSelectionDisplay:
         LambdaSelectionDisplay
         """
         est = _fitted(estimator, "lam_scores_", "the lam selection")
-        how = est.lam if isinstance(est.lam, str) else "score"
-        name = {"kare": "KARE", "cv": "cross-validated mean squared error"}.get(
-            how, str(how)
-        )
-        return cls(est.lams_, est.lam_scores_, lam=est.lam_, score_name=name).plot(
-            ax=ax
-        )
+        return cls(
+            est.lams_, est.lam_scores_, lam=est.lam_, score_name=_score_name(est)
+        ).plot(ax=ax)
 
     def plot(self, ax=None):
         """Draw the curve on log-log axes with the selected lam marked.

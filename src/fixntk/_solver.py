@@ -403,6 +403,7 @@ def weighted_least_squares(
     verbose=False,
     gram_store=None,
     block_step=-1,
+    value_scale=1.0,
 ):
     """One call of the compiled solver on validated arrays (the only one in fixntk).
 
@@ -415,7 +416,9 @@ def weighted_least_squares(
     rescaled by its largest magnitude inside (the certificate's squares cannot
     overflow); X must already be scaled. ``block_step``: 1 takes proximal gradient
     block steps (no block Grams), 0 exact ones, -1 (default) chooses by their cost
-    (``_core.prox_block_steps``). Returns the compiled solver's dict in Z's units.
+    (``_core.prox_block_steps``). Returns the compiled solver's dict in Z's units;
+    ``verbose`` logs the objective and gap in them times ``value_scale`` (the caller's
+    units: ``sy^2`` of a problem solved at unit scale).
     """
     sz = float(np.abs(Z).max())
     if sz == 0:
@@ -433,7 +436,7 @@ def weighted_least_squares(
             max_iter,
             _WS_START,
             _INNER_RATIO,
-            _progress_printer(verbose, sz * sz),
+            _progress_printer(verbose, sz * sz * value_scale),
             anderson_k=_ANDERSON_K,
             sample_weight=weights,
             intercept=intercept,
@@ -567,6 +570,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             verbose=verbose,
             gram_store=prob.gram_store(),
             block_step=prob.block_step,
+            value_scale=prob.value_out(1.0),  # the log in the caller's units
         )
 
     budget = _kernel_route_epochs(prob)
