@@ -96,6 +96,12 @@ def test_arrangement_refuses_bad_input(client):
         fixntk.dask.sample_arrangement(X, 0)
     with pytest.raises(TypeError, match="Dask array"):
         fixntk.dask.sample_arrangement(np.zeros((10, 2)), 5)
+    # a Dask arrangement given to the in-memory functions: said so (the message was
+    # "masks must be a 2-d (n, p) array; got shape ()")
+    Xn = np.random.default_rng(0).standard_normal((10, 2))
+    arr = fixntk.dask.sample_arrangement(da.from_array(Xn, chunks=5), 5)
+    with pytest.raises(ValueError, match="fixntk.dask arrangement.*masks.compute"):
+        fixntk.lambda_max(Xn, Xn[:, 0], arr)
 
 
 def test_arrangement_apply(client):

@@ -97,6 +97,9 @@ def test_cell_weights(fitted):
     assert disp.n_dropped_ == np.count_nonzero(est.eta_ == 0)
     with pytest.raises(ValueError, match="same shape"):
         fixntk.CellWeightsDisplay(np.ones(3), np.ones(4))
+    # X checked as predict checks it (it was a raw matmul error)
+    with pytest.raises(ValueError, match="X has 2 features, but"):
+        fixntk.CellWeightsDisplay.from_estimator(est, X[:, :2])
 
 
 def test_missing_attribute_is_a_clear_error():

@@ -254,4 +254,10 @@ def as_arrangement(arr, n):
         return arr
     if arr is None:
         raise ValueError("arr must be an Arrangement or an (n, p) boolean mask array")
+    if type(arr).__name__ == "DaskArrangement":  # not imported: Dask is optional
+        raise ValueError(
+            "arr is a fixntk.dask arrangement (its masks are a Dask array): use it "
+            "with the fixntk.dask functions, or pass arr.masks.compute() (the (n, p) "
+            "masks in memory) here"
+        )
     return Arrangement.from_masks(arr, n=n)

@@ -46,10 +46,14 @@ def _fitted(estimator, attribute, what):
 
 
 def _gated_inputs(est, X):
-    """X as the estimator's gates see it: with the column of ones of ``neuron_bias``."""
+    """X as the estimator's gates see it: with the column of ones of ``neuron_bias``;
+    checked against the fitted estimator as ``predict`` checks it (width, names)."""
+    from sklearn.utils.validation import validate_data
+
     from ._estimators import _with_bias
 
-    return _with_bias(np.asarray(X, dtype=float), getattr(est, "neuron_bias", False))
+    X = validate_data(est, X, reset=False, dtype=np.float64)
+    return _with_bias(X, getattr(est, "neuron_bias", False))
 
 
 def _group_norms(coefs):
