@@ -1,5 +1,7 @@
 """fixntk.dask on a two-worker LocalCluster against the in-memory functions."""
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import planted
@@ -477,6 +479,15 @@ def test_regressor_takes_a_dask_dataframe(client, problem):
     est = fixntk.GatedReLURegressor(**kw).fit(frame, yd)
     ref = fixntk.GatedReLURegressor(**kw).fit(X, Y[:, 0])
     assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+    # the frame's column names are recorded, as for a pandas frame in memory, and
+    # predict on a pandas frame checks them (it warned "fitted without feature names")
+    np.testing.assert_array_equal(est.feature_names_in_, list("abcd"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.predict(pd.DataFrame(X[:5], columns=list("abcd")))
+    with pytest.raises(ValueError, match="feature names"):
+        est.predict(pd.DataFrame(X[:5], columns=list("badc")))
+    assert not hasattr(ref, "feature_names_in_")  # an array: no names
 
 
 def test_worker_lost_during_a_solve(problem, monkeypatch):

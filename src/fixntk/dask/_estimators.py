@@ -147,6 +147,18 @@ def _targets(y, rows, name="y"):
     return y.rechunk((rows,) + ((-1,) if y.ndim == 2 else ()))
 
 
+def _record_feature_names(est, X):
+    """A Dask DataFrame's column names as ``feature_names_in_``, recorded as
+    scikit-learn records a pandas frame's (when all are strings), so that predict on
+    a frame checks them; none for an array."""
+    columns = getattr(X, "columns", None)
+    named = columns is not None and all(isinstance(c, str) for c in columns)
+    if named and len(columns):
+        est.feature_names_in_ = np.asarray(list(columns), dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+
+
 def _fit(est, X, y, sample_weight, one_d):
     """Sample gates, choose lam when asked, solve on all rows, set the fitted
     attributes."""
@@ -188,6 +200,7 @@ def fit_regressor(est, X, y, sample_weight=None):
             f"GatedReLURegressor on Dask collections solves loss='squared' only; got "
             f"loss={loss!r}"
         )
+    _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
     if y.ndim not in (1, 2):
@@ -220,6 +233,7 @@ def fit_classifier(est, X, y, sample_weight=None):
             "GatedReLUClassifier on Dask collections does not take class_weight; pass "
             "per-row weights as sample_weight"
         )
+    _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
     if y.ndim != 1:
