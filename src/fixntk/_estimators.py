@@ -567,7 +567,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         mean coefficients at lam or None).
 
         The grid runs from lam_max down to ``eps * lam_max`` and, when the validation
-        loss is still falling there, on down three more decades at the same spacing.
+        loss is still falling there, on down three more decades (at the grid's
+        spacing, or an eighth of a decade where the grid is finer).
         The splits' warm-started paths run side by side and stop together once their
         mean validation loss has not improved by 0.1% for up to two lams (half a decade
         at most; lams where every split's model is null do not count: _PathStop), so
@@ -831,9 +832,10 @@ def _lam_grid(lmax, n_lams, eps):
 
 def _scoring_grid(lmax, n_lams, eps):
     """(lams, patience) of the lam selection's paths: the grid of :func:`_lam_grid`
-    and, when the validation loss is still falling at its end, three more decades at
-    the same spacing; a path stops after ``patience`` lams without a better score
-    (half a decade at most: a coarse grid waits less)."""
+    and, when the validation loss is still falling at its end, three more decades (at
+    the grid's spacing, or an eighth of a decade where it is finer); the paths stop
+    after ``patience`` lams without a better mean score (half a decade at most: a
+    coarse grid waits less)."""
     lams = _lam_grid(lmax, n_lams, eps)
     patience = _PATIENCE
     if lams.size > 1:
