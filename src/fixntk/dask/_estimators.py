@@ -86,14 +86,14 @@ def _select_lam(est, prob, mode, seed):
     lmax = _lambda_max(prob)
     if lmax == 0:
         return None, None, None, mode, 0, None
-    lams, patience = _est._scoring_grid(lmax, est.n_lams, est.eps)
+    lams, patience, first = _est._scoring_grid(lmax, est.n_lams, est.eps)
     mode, parts = _splits(est, prob, mode, seed)
     scores = np.full((len(parts), lams.size), np.inf)
     tol = max(est.tol, _est._SCORING_TOL)
     # the splits' paths run side by side and stop together, on the mean held-out loss
     # (as in memory: _GatedReLUBase._select_lam)
     W = [np.zeros((part.p, part.d, part.c)) for part in parts]  # scaled units
-    stop, coefs = _est._PathStop(patience), {}
+    stop, coefs = _est._PathStop(patience, first), {}
     bar = progress(
         total=len(parts) * est.n_lams,
         verbose=est.verbose,
