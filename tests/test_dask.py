@@ -488,6 +488,9 @@ def test_regressor_takes_a_dask_dataframe(client, problem):
     with pytest.raises(ValueError, match="feature names"):
         est.predict(pd.DataFrame(X[:5], columns=list("badc")))
     assert not hasattr(ref, "feature_names_in_")  # an array: no names
+    # a NumPy X with a Dask y: the mix is named (it said "X must be a Dask array")
+    with pytest.raises(TypeError, match="y .or sample_weight. is a Dask collection"):
+        fixntk.GatedReLURegressor(**kw).fit(X, yd)
 
 
 def test_worker_lost_during_a_solve(problem, monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import dask
 import dask.array as da
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -147,6 +148,17 @@ def _targets(y, rows, name="y"):
     return y.rechunk((rows,) + ((-1,) if y.ndim == 2 else ()))
 
 
+def _require_dask_X(X):
+    """A Dask X where a Dask y (or sample weights) sent the fit here: a clear error for
+    the mix (as_rows would say only that X must be a Dask collection)."""
+    if not dask.is_dask_collection(X):
+        raise TypeError(
+            f"y (or sample_weight) is a Dask collection but X is a {type(X).__name__}: "
+            "pass X as a Dask array or DataFrame too (dask.array.from_array(X, "
+            "chunks=...)), or compute() y to fit in memory"
+        )
+
+
 def _record_feature_names(est, X):
     """A Dask DataFrame's column names as ``feature_names_in_``, recorded as
     scikit-learn records a pandas frame's (when all are strings), so that predict on
@@ -200,6 +212,7 @@ def fit_regressor(est, X, y, sample_weight=None):
             f"GatedReLURegressor on Dask collections solves loss='squared' only; got "
             f"loss={loss!r}"
         )
+    _require_dask_X(X)
     _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
@@ -233,6 +246,7 @@ def fit_classifier(est, X, y, sample_weight=None):
             "GatedReLUClassifier on Dask collections does not take class_weight; pass "
             "per-row weights as sample_weight"
         )
+    _require_dask_X(X)
     _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
