@@ -298,10 +298,11 @@ def select_lambda_kare(
             raise ValueError("K is zero: there is no regularisation to choose")
         lams = top * np.logspace(1, -6, n_lams)
         for _ in range(_MAX_EXTEND):  # a reached edge: extend the grid past it
+            # (none past the top of the spectrum, where KARE is the null model's, nor
+            # below the ridgeless limit: _grid_edge)
             edge = _grid_edge(spectrum, lams, int(np.argmin(spectrum.kare(lams))))
-            top_ev = spectrum.ev[-1] * spectrum.t
-            if edge is None or (edge == "largest" and lams[0] >= top_ev / _RIDGELESS):
-                break  # past the top of the spectrum, KARE is the null model's
+            if edge is None:
+                break
             lams = lams * (_EXTEND if edge == "largest" else 1 / _EXTEND)
     else:
         _, lams = _check_lams(lams, "lams")

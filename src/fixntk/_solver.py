@@ -294,13 +294,19 @@ class _Problem:
     def null_value(self, b0):
         return self.datafit.value(self.Y, np.broadcast_to(b0, (self.n, self.c)), self.s)
 
-    def block_gradient_norms(self, Fb):
-        """||X^T D_i (s * l'(F)) / sum(s)|| for every group i."""
+    def block_gradients(self, Fb):
+        """(s * l'(F) (n, c), the unnormalised block gradients X^T D_i (s * l'(F))
+        (p, d, c)) at the predictions Fb."""
         G = self.datafit.gradient(self.Y, Fb)
         if self.weighted:
             G = G * self.s[:, None]
-        G = _core.masked_gradients(self.X, self.arr.packed, np.ascontiguousarray(G))
-        return np.sqrt((G * G).sum(axis=(1, 2))) / self.S
+        G = np.ascontiguousarray(G)
+        return G, _core.masked_gradients(self.X, self.arr.packed, G)
+
+    def block_gradient_norms(self, Fb):
+        """||X^T D_i (s * l'(F)) / sum(s)|| for every group i."""
+        grads = self.block_gradients(Fb)[1]
+        return np.sqrt((grads * grads).sum(axis=(1, 2))) / self.S
 
     def certificate(self, W, b, lam):
         """(primal, dual) at (W, b) with b the optimal intercept (or 0)."""
@@ -741,10 +747,7 @@ def _lambda_max(prob):
     if prob.degenerate:
         return 0.0
     b0 = prob.null_intercept()
-    G = prob.datafit.gradient(prob.Y, np.broadcast_to(b0, (prob.n, prob.c)))
-    if prob.weighted:
-        G = G * prob.s[:, None]
-    grads = _core.masked_gradients(prob.X, prob.arr.packed, np.ascontiguousarray(G))
+    G, grads = prob.block_gradients(np.broadcast_to(b0, (prob.n, prob.c)))
     # Entries within their round-off (sums of n products: sqrt(n) eps times the sum of
     # absolute values) are 0 in exact arithmetic: with constant features and an
     # intercept, y is orthogonal to every group and the computed lam_max was noise,
