@@ -288,6 +288,52 @@ def test_regressor_predicts_with_the_learned_kernel():
     np.testing.assert_allclose(est.predict(X[:, :-1]), K @ a, rtol=1e-6, atol=1e-8)
 
 
+def test_predictions_in_row_blocks_equal_the_whole(monkeypatch):
+    """New rows are predicted in blocks (the test-by-training kernel is never whole):
+    blocks of 7 rows give the one-block predictions, for the KARE and NTK estimators."""
+    X, y, Xt, _ = _teacher(1)
+    Z = Xt[:, :-1]
+    models = [
+        KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y),
+        fixntk.NTKRegressor().fit(X[:, :-1], y),
+        fixntk.NTKClassifier().fit(X[:, :-1], y > np.median(y)),
+    ]
+    whole = [
+        m.predict(Z) if i < 2 else m.decision_function(Z) for i, m in enumerate(models)
+    ]
+    calls = []
+    kernel = fixntk._kernels.ntk_kernel
+    monkeypatch.setattr(fixntk._kernels, "_PREDICT_ENTRIES", 7 * y.size)
+    for module in (fixntk._estimators, fixntk._kare_estimators):
+        monkeypatch.setattr(
+            module, "ntk_kernel", lambda A, B=None: calls.append(1) or kernel(A, B)
+        )
+    for i, m in enumerate(models):
+        calls.clear()
+        blocked = m.predict(Z) if i < 2 else m.decision_function(Z)
+        assert len(calls) == -(-Z.shape[0] // 7)
+        np.testing.assert_allclose(blocked, whole[i], rtol=1e-12, atol=1e-14)
+
+
+def test_kernel_size_refused_before_any_work(monkeypatch):
+    """Where the n x n matrices do not fit, kare_mkl and the KARE estimators say so,
+    naming the estimator and the way out, before sampling gates or forming a kernel."""
+    from fixntk import _memory
+
+    X, y, _, _ = _teacher(1)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 8 * y.size**2)
+    with pytest.raises(MemoryError, match=r"kare_mkl .* 8 matrices of .*GatedReLU"):
+        kare_mkl(X, y, arr)
+    monkeypatch.setattr(
+        fixntk._kare_estimators,
+        "sample_arrangement",
+        lambda *a, **k: pytest.fail("gates sampled before the size check"),
+    )
+    with pytest.raises(MemoryError, match="KAREKernelClassifier .* subsample"):
+        KAREKernelClassifier(random_state=0).fit(X, y > 0)
+
+
 def test_classifier_and_pickle_round_trip():
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)

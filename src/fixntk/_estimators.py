@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
 from ._kare import _lam_grid_ntk, _select_kare_extended, kare
-from ._kernels import mkl_kernel, ntk_kernel
+from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._progress import progress
 from ._ridge import PSDRidge, psd_eigh
@@ -1518,7 +1518,15 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         check_is_fitted(self, "dual_coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         Xt = _with_bias(X, self.neuron_bias)
-        return ntk_kernel(Xt, self.X_fit_) @ self.dual_coef_ + self.intercept_
+        return (
+            kernel_predict(
+                lambda Z: ntk_kernel(Z, self.X_fit_),
+                Xt,
+                self.X_fit_.shape[0],
+                self.dual_coef_,
+            )
+            + self.intercept_
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

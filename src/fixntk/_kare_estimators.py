@@ -20,8 +20,9 @@ from ._estimators import (
     _VersionedPickle,
     _with_bias,
 )
-from ._kare_mkl import kare_mkl
-from ._kernels import mkl_kernel, ntk_kernel
+from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl
+from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
+from ._memory import check_kernel_size
 from ._ridge import PSDRidge
 from ._validation import check_int
 
@@ -62,6 +63,12 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
         Xt = _with_bias(X, self.neuron_bias)
+        check_kernel_size(
+            Xt.shape[0],
+            f"{type(self).__name__} (KARE and kernel ridge on n x n kernels)",
+            _KARE_ALTERNATIVE,
+            n_matrices=_KARE_MATRICES,
+        )
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         # Sample weights: rows of X and Y scaled by a_k = sqrt(s_k n / sum(s)) after
         # the masks are drawn; masking kernels and the NTK are homogeneous in each
@@ -103,11 +110,15 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         arr = Arrangement.from_masks(self.X_fit_ @ self.gates_.T >= 0)
         arr.gates = self.gates_
+
+        def kernel(Z):
+            K = mkl_kernel(self.X_fit_, arr, self.eta_, Z=Z)
+            if self.ntk_weight_ > 0:
+                K += self.ntk_weight_ * ntk_kernel(self.X_fit_, Z)
+            return K.T
+
         Z = _with_bias(X, self.neuron_bias)
-        K = mkl_kernel(self.X_fit_, arr, self.eta_, Z=Z)
-        if self.ntk_weight_ > 0:
-            K += self.ntk_weight_ * ntk_kernel(self.X_fit_, Z)
-        return K.T @ self.dual_coef_
+        return kernel_predict(kernel, Z, self.X_fit_.shape[0], self.dual_coef_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

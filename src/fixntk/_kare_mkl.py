@@ -31,6 +31,7 @@ from ._kare import (
     _Spectrum,
 )
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
+from ._memory import check_kernel_size
 from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units
@@ -47,6 +48,13 @@ _TINY = 1e-300
 # beats it, is returned with the lam that estimator would choose
 _NTK_N_LAMS, _NTK_EPS = 30, 1e-6
 _Z = 2.0  # the held-out guard accepts a gain of at least this many standard errors
+# n x n matrices alive at once in a step (the NTK, X X^T, the kernel and its factor,
+# C^-1, C^-2, the gradient's product), for the memory check before any work
+_KARE_MATRICES = 8
+_KARE_ALTERNATIVE = (
+    "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier, the fixed "
+    "NTK), which never form an n x n matrix, or KARE on a subsample of the rows"
+)
 
 
 @dataclass
@@ -425,12 +433,25 @@ def kare_mkl(
     KareMKLResult
         A ``ConvergenceWarning`` is raised when L-BFGS-B stops on ``max_iter`` or a
         failed line search (not on early stopping, the intended stop).
+
+    Raises
+    ------
+    MemoryError
+        Before any work, when the n x n matrices of a step (about eight) do not fit
+        in the available memory, or the eigendecomposition of one would take over
+        half an hour.
+    ValueError
+        For an all-zero y, a bad parameter, or a validation split that leaves fewer
+        than 2 rows to fit.
     """
     X = check_X(X)
     n = X.shape[0]
     Y, _ = check_targets(y, n)
     if not Y.any():
         raise ValueError("y is all zero: KARE is zero for every kernel")
+    check_kernel_size(
+        n, "kare_mkl (n x n kernels)", _KARE_ALTERNATIVE, n_matrices=_KARE_MATRICES
+    )
     arr = as_arrangement(arr, n)
     fixed_lam = None if isinstance(lam, str) and lam == "kare" else lam
     if fixed_lam is not None:

@@ -17,9 +17,17 @@ from ._memory import CALL_WORK
 from ._scale import unit
 from ._validation import check_X
 
-__all__ = ["ntk_kernel", "mkl_kernel", "check_eta", "masking_kernel"]
+__all__ = [
+    "ntk_kernel",
+    "mkl_kernel",
+    "check_eta",
+    "masking_kernel",
+    "kernel_predict",
+]
 
 _BLOCK_ENTRIES = 1 << 23  # mask entries converted to float64 per block (64 MB)
+# Entries of one block of a prediction's (new rows x training rows) kernel (32 MB)
+_PREDICT_ENTRIES = 1 << 22
 
 
 # Above this |cos|, the angle comes from the unit rows' difference and sum instead of
@@ -270,3 +278,31 @@ def mkl_kernel(
     sz = unit(Z)
     XZt = _gram(X, Z / sz)
     return _finite_kernel(masking_kernel(XZt, arr.masks, eta, arr.apply(Z)), sx, sz)
+
+
+def kernel_predict(kernel, Z, n_fit, coef):
+    """``kernel(Z) @ coef`` for new rows Z, in blocks of rows: the (m, n_fit) kernel of
+    a prediction is never formed whole (a million new rows against 5000 training rows
+    would be 40 GB).
+
+    Parameters
+    ----------
+    kernel : callable
+        ``kernel(Z_block)`` returns the (rows, n_fit) kernel between a block of Z's
+        rows and the training rows.
+    Z : ndarray of shape (m, d)
+    n_fit : int
+        Number of training rows.
+    coef : ndarray of shape (n_fit,) or (n_fit, c)
+        Dual coefficients.
+
+    Returns
+    -------
+    ndarray of shape (m,) or (m, c)
+    """
+    m = Z.shape[0]
+    rows = max(1, _PREDICT_ENTRIES // max(int(n_fit), 1))
+    out = np.empty((m,) + coef.shape[1:])
+    for start in range(0, m, rows):
+        out[start : start + rows] = kernel(Z[start : start + rows]) @ coef
+    return out
