@@ -259,6 +259,25 @@ def test_solve_weights_and_intercept(client, problem):
     assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
 
 
+@pytest.mark.parametrize("value", [0.0, 5.0])
+def test_lambda_max_on_constant_features_is_zero(client, value):
+    """With constant features and an intercept y is orthogonal to every group:
+    lambda_max is 0 on Dask as in memory (its computed value was round-off, 1e-17),
+    and the estimator fits the intercept alone."""
+    rng = np.random.default_rng(0)
+    X = np.c_[np.full((400, 3), value), np.ones(400)]
+    y = rng.standard_normal(400)
+    Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    arr = fixntk.dask.sample_arrangement(Xd, 20, seed=0)
+    assert fixntk.dask.lambda_max(Xd, yd, arr, fit_intercept=True) == 0.0
+    # without the intercept y is not orthogonal: the same value as in memory
+    ref = fixntk.lambda_max(X, y, fixntk.sample_arrangement(X, 20, seed=0))
+    assert fixntk.dask.lambda_max(Xd, yd, arr) == pytest.approx(ref, rel=1e-12)
+    est = fixntk.GatedReLURegressor(n_gates=20, random_state=0).fit(Xd[:, :3], yd)
+    np.testing.assert_allclose(est.predict(Xd[:3, :3]).compute(), y.mean(), rtol=1e-12)
+    assert est.n_active_neurons_ == 0 and est.lam_ == 1.0
+
+
 def test_solve_path_and_warm_start(client, problem):
     X, Y, arr = problem
     y = Y[:, 1]

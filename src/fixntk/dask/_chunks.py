@@ -218,7 +218,7 @@ def fold_rows(n_rows, seed, position, n_folds, fold):
 # --------------------------------------------------------------------------- passes
 
 
-def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u):
+def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u, level=False):
     """One chunk's share of a full gradient pass at W.
 
     With the residual ``R = Y - sum_{i in active} D_i X W_i - b`` of the chunk, returns
@@ -226,6 +226,8 @@ def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u):
     for every group (p, d, c) -- with ``with_u`` also the column ``X^T D_i s`` as
     output c (U, the intercept's centring) --, ``sum s R`` (c), ``sum s ||R||^2``,
     ``sum s (Y - ybar) . R`` and, with score weights, ``(sum v ||R||^2, sum v)``.
+    With ``level`` (the first pass, at the null model) ``val`` is followed by
+    ``|X|^T |s R|`` (d, c), the scale of G's round-off (:func:`fixntk.lambda_max`).
     """
     with one_thread():
         X, Y = data.X, data.Y
@@ -248,6 +250,8 @@ def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u):
         val = None
         if score is not None:
             val = np.array([float((score[:, None] * R * R).sum()), float(score.sum())])
+        if level:
+            return (G, *stats, val, np.abs(X).T @ np.abs(sR))
         return (G, *stats, val)
 
 

@@ -230,6 +230,7 @@ class _DaskProblem:
                     self.ybar,
                     self.ybar,
                     self.fit_intercept,
+                    True,
                 )
                 for dk, pk, sk, vk in zip(self.data, self.packed, weights, score)
             ]
@@ -240,8 +241,11 @@ class _DaskProblem:
         self.data = list(persisted[:nd])
         if self.weights is not None:
             self.weights = list(persisted[nd : 2 * nd])
-        G, sR, sRR, sYR, val = run(persisted[-1])
+        G, sR, sRR, sYR, val, absXR = run(persisted[-1])
         self.n_passes += 1
+        # the round-off of G's entries (sums of n products), as fixntk.lambda_max
+        # counts it: entries within it are 0 in exact arithmetic
+        self._roundoff = np.sqrt(self.n) * np.finfo(np.float64).eps * absXR
         self.S = float(self._weight_sum(G))
         if not self.S > 0:
             raise ValueError("the rows carry no weight (sample weights sum to 0)")
@@ -613,7 +617,10 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
 def _lambda_max(prob):
     if prob.degenerate:
         return 0.0
-    return lam_out(float(_group_norms(prob.B).max()), prob.sx, prob.sy)
+    # entries within their round-off are 0 (constant features with an intercept: y is
+    # orthogonal to every group, and the computed lam_max was noise), as in memory
+    B = np.where(np.abs(prob.B) * prob.S <= prob._roundoff, 0.0, prob.B)
+    return lam_out(float(_group_norms(B).max()), prob.sx, prob.sy)
 
 
 def solve(
