@@ -582,3 +582,66 @@ def test_problem_too_big_for_memory_is_refused_before_allocating(monkeypatch):
         fixntk.solve(X, y, arr, 0.1)
     with pytest.raises(MemoryError, match="sample_arrangement"):
         fixntk.sample_arrangement(X, 10**9)
+
+
+def test_poisson_weights_that_leave_every_count_zero_are_refused():
+    """The Poisson loss with every positive count at sample weight 0: a clear error
+    (the NaN intercept went into the solver, which blamed lam)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.zeros(30)
+    y[:3] = 2.0
+    w = np.ones(30)
+    w[:3] = 0.0
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    kw = dict(loss="poisson", sample_weight=w, fit_intercept=True)
+    for call in (
+        lambda: fixntk.lambda_max(X, y, arr, **kw),
+        lambda: fixntk.solve(X, y, arr, 0.01, **kw),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError, match="every target of positive sample"):
+                call()
+
+
+def test_the_newton_cap_is_named_in_the_warning(monkeypatch):
+    """A solve stopped by the proximal Newton loop's cap on outer steps says so (the
+    old advice, raise max_iter, had no effect on it)."""
+    from fixntk import _prox_newton
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = (X[:, 0] + 0.3 * rng.standard_normal(200) > 0).astype(int)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr, loss="logistic")
+    monkeypatch.setattr(_prox_newton, "_MAX_NEWTON", 1)
+    with pytest.warns(ConvergenceWarning, match="reached its 1 outer steps"):
+        res = fixntk.solve(X, y, arr, lam, loss="logistic", tol=1e-10)
+    assert res.n_newton == 1 and not res.converged
+    monkeypatch.setattr(_prox_newton, "_MAX_NEWTON", 500)
+    with pytest.warns(ConvergenceWarning, match="Raise max_iter or tol"):
+        fixntk.solve(X, y, arr, lam, loss="logistic", tol=1e-10, max_iter=3)
+
+
+def test_lam_as_a_zero_d_array_and_lams_as_a_matrix():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = X[:, 0] + 0.1 * rng.standard_normal(50)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    a = fixntk.solve(X, y, arr, np.array(0.05))
+    b = fixntk.solve(X, y, arr, 0.05)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    with pytest.raises(ValueError, match="lam = 0 is not supported"):
+        fixntk.solve(X, y, arr, np.array(0.0))
+    with pytest.raises(ValueError, match="1-d array"):
+        fixntk.solve_path(X, y, arr, lams=[[0.1, 0.2]])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_irls_on_zero_targets_is_quiet():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    fit = fixntk.irls(X, np.zeros(40), arr, 0.05)
+    assert not fit.coef.any()

@@ -765,7 +765,9 @@ def _irls_loop(
     say = report(verbose)
     bar = progress(verbose=verbose, total=max_iter, desc="fixntk irls", unit="step")
     for it in range(max_iter):
-        bar.set_postfix_str(f"gap {gaps[-1] / f0:.1e}", refresh=False)
+        bar.set_postfix_str(
+            f"gap {gaps[-1] / f0 if f0 > 0 else 0.0:.1e}", refresh=False
+        )
         if gaps[-1] <= tol * f0:
             break
         verdict, kind = None, "newton"

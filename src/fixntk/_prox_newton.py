@@ -95,6 +95,9 @@ class NewtonFit:
     n_newton: int
     converged: bool
     gap_history: np.ndarray
+    # why an unconverged fit stopped: "max_iter" (epochs), "newton" (_MAX_NEWTON
+    # outer steps) or "no_descent" (the line search found none: round-off)
+    stop: str = "converged"
 
 
 def prox_newton(prob, lam, W, tol, max_iter, verbose):
@@ -113,7 +116,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         F = prob.predict(W)
         b = np.array(b0, dtype=float)
     say = report(verbose, level=1)
-    gaps, epochs, converged = [], 0, False
+    gaps, epochs, converged, stop = [], 0, False, "converged"
     history = [(W, F, b)]
     primal = dual = np.nan
     choice = _ModelChoice(
@@ -146,6 +149,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             converged = True
             break
         if epochs >= max_iter or step == _MAX_NEWTON:
+            stop = "max_iter" if epochs >= max_iter else "newton"
             break
         per_output = choice.exact
         if per_output:  # a curvature per row and output
@@ -211,6 +215,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             prob.curvature_cache = None
             continue
         if not accepted:  # round-off has the last word: no descent left
+            stop = "no_descent"
             break
         if df.curvature_is_bound and not per_output:
             kappa = (
@@ -235,6 +240,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         n_newton=len(gaps) - 1,
         converged=converged,
         gap_history=np.asarray(gaps),
+        stop=stop,
     )
 
 

@@ -201,6 +201,7 @@ class _Problem:
         self.fit_intercept = bool(fit_intercept)
         if self.targets.classes is not None:
             _check_class_weights(self.targets, self.s)
+        self.datafit.check_weights(self.targets.Y, self.s)
         Y = self.targets.Y
         self.n, self.d, self.c, self.p = n, d, Y.shape[1], self.arr.p
         # the compiled solver's block steps: -1 by cost, 1 proximal (no block Grams:
@@ -490,6 +491,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
         f0 = prob.null_value(b)
         W = np.zeros((prob.p, prob.d, prob.c))
         return _result(prob, W, b, f0, f0, f0, 0, 0, True, lam, np.array([0.0]))
+    stop = "max_iter"
     if prob.datafit.quadratic:
         fit = _least_squares(prob, lam_s, W0, tol, max_iter, verbose)
         res = _result(prob, lam=lam, **fit)
@@ -510,11 +512,24 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             lam,
             fit.gap_history,
         )
+        stop = fit.stop
     if warn and not res.converged:
+        advice = {
+            "max_iter": "Raise max_iter or tol.",
+            "newton": (
+                f"The proximal Newton loop reached its {res.n_newton} outer steps "
+                "(the cap; max_iter counts epochs): raise tol, or use a larger lam, "
+                "where the steps converge faster."
+            ),
+            "no_descent": (
+                "The line search found no descent (round-off): this gap is the "
+                "accuracy double precision reaches here; raise tol."
+            ),
+        }[stop]
         warnings.warn(
             f"fixntk.solve stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_iter} epochs "
-            f"(lam = {lam:.4g}, loss = {prob.datafit.name!r}). Raise max_iter or tol.",
+            f"(lam = {lam:.4g}, loss = {prob.datafit.name!r}). {advice}",
             ConvergenceWarning,
             stacklevel=4,
         )
@@ -721,7 +736,9 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
     y : array-like of shape (n,) or (n, c)
         Targets as :func:`solve` takes them for ``loss``.
     arr : Arrangement or bool array of shape (n, p)
-    loss : {"squared", "logistic", "multinomial"} or Datafit, default="squared"
+    loss : str or Datafit, default="squared"
+        "squared", "logistic", "multinomial", "poisson", or a
+        ``fixntk.datafits.Datafit``.
     sample_weight : array-like of shape (n,), optional
         Non-negative weights (normalised by their sum).
     fit_intercept : bool, default=False
@@ -788,7 +805,9 @@ def objective(
     arr : Arrangement or bool array of shape (n, p)
     W : array-like of shape (p, d) or (p, d, c)
     lam : float >= 0
-    loss : {"squared", "logistic", "multinomial"} or Datafit, default="squared"
+    loss : str or Datafit, default="squared"
+        "squared", "logistic", "multinomial", "poisson", or a
+        ``fixntk.datafits.Datafit``.
     sample_weight : array-like of shape (n,), optional
     fit_intercept : bool, default=False
         With ``intercept=None``, the objective at the best intercept for ``W``.
@@ -899,10 +918,14 @@ def solve(
         Starting point.
     max_iter : int, default=100000
         Maximum number of epochs (passes over a working set), over all outer steps.
+        The non-quadratic losses also stop after 500 proximal Newton steps (each
+        ConvergenceWarning names the limit that stopped the solve).
     verbose : int or bool, default=False
         Log the certificate after each outer iteration (INFO on the ``fixntk``
         logger, on standard error when logging is not configured).
-    loss : {"squared", "logistic", "multinomial"} or Datafit, default="squared"
+    loss : str or Datafit, default="squared"
+        "squared", "logistic", "multinomial", "poisson", or a
+        ``fixntk.datafits.Datafit``.
         The datafit (:mod:`fixntk.datafits`).
     sample_weight : array-like of shape (n,), optional
         Non-negative weights, normalised by their sum (integer weights equal duplicated
@@ -1057,6 +1080,10 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
                 "every lam > 0 and there is no default grid; pass lams explicitly"
             )
         return lmax * np.logspace(0, np.log10(eps), n_lams)
+    if np.ndim(lams) > 1:
+        raise ValueError(
+            f"lams must be a 1-d array of floats > 0; got shape {np.shape(lams)}"
+        )
     lams = np.sort(np.asarray([check_lam(v) for v in np.ravel(lams)]))[::-1]
     if lams.size == 0:
         raise ValueError("lams is empty")

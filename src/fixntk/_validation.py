@@ -87,9 +87,18 @@ def check_targets(y, n, name="y"):
     return arr, was_1d
 
 
+def _scalar(value):
+    """A NumPy scalar or 0-d array as the Python number it holds; else unchanged."""
+    if isinstance(value, np.generic) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    ):
+        return value.item()
+    return value
+
+
 def check_positive(value, name, allow_zero=False):
     """A finite real number > 0 (or >= 0 with allow_zero)."""
-    value = value.item() if isinstance(value, np.generic) else value
+    value = _scalar(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number; got {value!r}")
     value = float(value)
@@ -109,6 +118,7 @@ def check_lam(lam, kernel=False):
     for kernel ridge (``kernel=True``) it is interpolation, ill-posed wherever the
     kernel matrix is singular.
     """
+    lam = _scalar(lam)
     if isinstance(lam, numbers.Real) and not isinstance(lam, bool) and lam == 0:
         if kernel:
             raise ValueError(
@@ -127,7 +137,7 @@ def check_lam(lam, kernel=False):
 
 def check_int(value, name, minimum=1):
     """An integer >= minimum."""
-    value = value.item() if isinstance(value, np.generic) else value
+    value = _scalar(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer; got {value!r}")
     value = int(value)

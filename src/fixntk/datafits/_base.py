@@ -72,6 +72,10 @@ class Datafit:
         """Validate targets and encode them as :class:`Targets` (raise ValueError)."""
         raise NotImplementedError
 
+    def check_weights(self, Y, s):
+        """Refuse (ValueError) targets that the sample weights ``s`` leave degenerate;
+        by default nothing to check."""
+
     def value(self, Y, F, s):
         """``sum_j s_j l(y_j, F_j) / sum(s)``: a float."""
         raise NotImplementedError

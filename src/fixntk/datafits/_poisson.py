@@ -45,6 +45,14 @@ class Poisson(Datafit):
             )
         return Targets(Y, np.ndim(y) == 1)
 
+    def check_weights(self, Y, s):
+        if not float(s @ Y[:, 0]) > 0:
+            raise ValueError(
+                "every target of positive sample weight is 0: the Poisson model's "
+                "mean goes to 0 (its scores to -infinity); give weight to rows with "
+                "positive counts"
+            )
+
     def value(self, Y, F, s):
         with np.errstate(over="ignore"):
             loss = np.exp(F) - Y * F - Y + xlogy(Y, Y)
