@@ -732,3 +732,37 @@ def test_beyond_double_precision_right_or_refused(name, s):
     want = reference(name)
     for key, power in laws.items():
         _close(name, key, got[key], want[key], power, s)
+
+
+def test_rows_at_scales_far_apart():
+    """Rows 1e350 apart in scale (each representable): the kernels are bilinear in
+    each row's scale and the masks depend on signs only, so the results equal those
+    of the rows brought to one scale, rescaled back. A global scale sent the small
+    row to 0: its masks became all ones (NTK weights missing 39% of their mass) and
+    its kernel entries 0."""
+    rng = np.random.default_rng(0)
+    U = rng.standard_normal((6, 2))
+    r = np.array([1e150, 1e-200, 1.0, 1.0, 1.0, 1.0])
+    X = U * r[:, None]
+    arr = fixntk.sample_arrangement(X, 200, seed=0)
+    ref_arr = fixntk.sample_arrangement(U, 200, seed=0)
+    np.testing.assert_array_equal(arr.masks, ref_arr.masks)
+    np.testing.assert_array_equal(arr.apply(X), arr.masks)
+    w, ref = (fixntk.ntk_weights(A, arr, n_samples=20_000) for A in (X, U))
+    np.testing.assert_array_equal(w.eta, ref.eta)
+    assert w.missing_mass == ref.missing_mass == 0.0
+    eta = np.linspace(0.5, 1.5, arr.p)
+    for got, at_one_scale, cols in (
+        (fixntk.ntk_kernel(X), fixntk.ntk_kernel(U), r),
+        (fixntk.ntk_kernel(X, X[:3]), fixntk.ntk_kernel(U, U[:3]), r[:3]),
+        (fixntk.mkl_kernel(X, arr, eta), fixntk.mkl_kernel(U, arr, eta), r),
+        (
+            fixntk.mkl_kernel(X, arr, eta, Z=X[:3]),
+            fixntk.mkl_kernel(U, arr, eta, Z=U[:3]),
+            r[:3],
+        ),
+    ):
+        with np.errstate(under="ignore"):
+            want = at_one_scale * r[:, None] * cols[None, :]
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+    assert fixntk.ntk_kernel(X)[0, 1] != 0.0

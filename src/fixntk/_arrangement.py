@@ -14,6 +14,7 @@ from ._gates import (
     seed_sequence,
 )
 from ._memory import CALL_WORK, check_fits
+from ._scale import row_units
 from ._threads import run_blocks
 from ._validation import check_int, check_X
 
@@ -151,7 +152,8 @@ class Arrangement:
                 f"X_new has {X_new.shape[1]} features; "
                 f"the gates have {self.gates.shape[1]}"
             )
-        return X_new @ self.gates.T >= 0
+        # each row at its own unit scale (exact): signs survive any range of scales
+        return (X_new / row_units(X_new)[:, None]) @ self.gates.T >= 0
 
     def __repr__(self):
         src = "sampled gates" if self.gates is not None else "given masks"
@@ -197,7 +199,9 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
         n_gates * (d * 8 + nwords * 8 + 9) + numba.get_num_threads() * chunk * n * 8,
         "sample_arrangement",
     )
-    XT = np.ascontiguousarray(X.T)
+    # each row at its own unit scale (exact): the masks are signs, and no row, however
+    # small next to the others, under- or overflows in the products
+    XT = np.ascontiguousarray((X / row_units(X)[:, None]).T)
     G = np.empty((n_gates, d))
     words = np.empty((n_gates, nwords), np.uint64)
     hashes = np.empty(n_gates, np.uint64)

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from ._arrangement import Arrangement, as_arrangement
 from ._gates import threaded
 from ._memory import CALL_WORK
-from ._scale import unit
+from ._scale import row_units
 from ._validation import check_X
 
 __all__ = [
@@ -127,13 +127,15 @@ def _arc_kernel(X, Z=None):
 
 
 def _finite_kernel(K, sx, sz):
-    """``K sx sz`` for K computed on X / sx and Z / sz (the kernels are bilinear in
-    the scale of their arguments), or a clear error where its entries leave double
-    precision (|x| |z| above about 1e308, or the largest below about 1e-308)."""
+    """``K_kl sx_k sz_l`` for K computed on the rows of X and Z divided by their own
+    scales sx (n,) and sz (m,) (:func:`fixntk._scale.row_units`; the kernels are
+    bilinear in the scales of their arguments' rows), or a clear error where its
+    entries leave double precision (|x| |z| above about 1e308, or the largest below
+    about 1e-308)."""
     top = float(np.abs(K).max()) if K.size else 0.0
     with np.errstate(over="ignore", under="ignore"):
-        K *= sx
-        K *= sz
+        K *= sx[:, None]
+        K *= sz[None, :]
     if not np.isfinite(K).all():
         raise ValueError(
             "kernel entries exceed the range of double precision (x^T z overflows); "
@@ -171,12 +173,12 @@ def ntk_kernel(X: ArrayLike, Z: ArrayLike | None = None) -> np.ndarray:
     K : ndarray of shape (n, m)
     """
     X = check_X(X)
-    sx = unit(X)
+    sx = row_units(X)
     if Z is None:
-        return _finite_kernel(_arc_kernel(X / sx), sx, sx)
+        return _finite_kernel(_arc_kernel(X / sx[:, None]), sx, sx)
     Z = _check_Z(Z, X.shape[1])
-    sz = unit(Z)
-    return _finite_kernel(_arc_kernel(X / sx, Z / sz), sx, sz)
+    sz = row_units(Z)
+    return _finite_kernel(_arc_kernel(X / sx[:, None], Z / sz[:, None]), sx, sz)
 
 
 def check_eta(eta, p, name="eta"):
@@ -270,13 +272,13 @@ def mkl_kernel(
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0])
     eta = check_eta(eta, arr.p)
-    sx = unit(X)
-    X = X / sx
+    sx = row_units(X)
+    X = X / sx[:, None]
     if Z is None:
         return _finite_kernel(masking_kernel(_gram(X), arr.masks, eta), sx, sx)
     Z = _check_Z(Z, X.shape[1])
-    sz = unit(Z)
-    XZt = _gram(X, Z / sz)
+    sz = row_units(Z)
+    XZt = _gram(X, Z / sz[:, None])
     return _finite_kernel(masking_kernel(XZt, arr.masks, eta, arr.apply(Z)), sx, sz)
 
 

@@ -28,7 +28,7 @@ from ._gates import (
     seed_sequence,
 )
 from ._memory import CALL_WORK
-from ._scale import unit
+from ._scale import row_units
 from ._threads import run_blocks
 from ._validation import check_int, check_X
 
@@ -157,7 +157,11 @@ def ntk_weights(
     arr = as_arrangement(arr, n)
     n_samples = check_int(n_samples, "n_samples", 1)
     root = seed_sequence(seed)
-    X = X / unit(X)  # masks depend on signs only; norms below need no over/underflow
+    # masks depend on signs only: every row at its own unit scale (exact), so that
+    # norms below neither over- nor underflow and no row, however small next to
+    # the others, becomes 0 (a global scale 1e-350 times a row's turned its signs
+    # into 1[0 >= 0])
+    X = X / row_units(X)[:, None]
 
     hashes = hash_words(arr.words)
     cell, first = distinct_masks(arr.words, hashes)  # column -> cell

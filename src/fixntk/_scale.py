@@ -29,6 +29,16 @@ def unit(A):
     return math.ldexp(1.0, math.frexp(top)[1])
 
 
+def row_units(A):
+    """Per row of A (n, d): a power of two ``s_k`` with ``max_j |A_kj| / s_k`` in
+    [0.5, 1), or 1.0 for a zero row. ``A / s[:, None]`` is exact and every non-zero
+    row is of unit scale, however far apart the rows' scales are (a global ``unit(A)``
+    sends a row 1e-310 times the largest to exactly 0)."""
+    top = np.abs(A).max(axis=1) if A.shape[1] else np.zeros(A.shape[0])
+    _, exponent = np.frexp(top)
+    return np.where(top > 0, np.ldexp(1.0, exponent), 1.0)
+
+
 class Units:
     """The scales ``sx = unit(X)``, ``sy = unit(Y)`` of a problem, and the maps between
     its units and the unit-scale problem on ``X / sx``, ``Y / sy``."""
