@@ -159,3 +159,23 @@ def test_ridgeless_limit_of_a_singular_kernel_is_set_by_its_positive_eigenvalues
     assert sel.index == lams.size - 1
     fits = [np.linalg.solve(K + 40 * lam * np.eye(40), y) @ K for lam in lams[-3:]]
     np.testing.assert_allclose(fits[0], fits[-1], rtol=3e-3, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_kare_at_vanishing_lam_is_the_ridgeless_limit():
+    """As lam -> 0 KARE of a positive definite kernel tends to n y^T K^-2 y /
+    (tr K^-1)^2 (scaled by n as K / n): finite at any lam, also far below 1e-162 of
+    the kernel's scale, where the squares of lam / (ev + lam) underflowed (NaN, then
+    an error about y's scale)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.maximum(X[:, 0], 0) + 0.1 * rng.standard_normal(30)
+    K = fixntk.ntk_kernel(X)
+    ev, U = np.linalg.eigh(K / 30)
+    assert ev.min() > 1e-6 * ev.max()  # positive definite, well resolved
+    proj = (U.T @ y) ** 2
+    limit = 30 * np.sum(proj / ev**2) / np.sum(1 / ev) ** 2
+    for lam in (1e-12, 1e-150, 1e-170, 1e-250, 1e-300):
+        assert fixntk.kare(K, y, lam) == pytest.approx(limit, rel=1e-9)
+    sel = fixntk.select_lambda_kare(K, y, lams=[1e-3, 1e-170])
+    assert np.isfinite(sel.kare).all()

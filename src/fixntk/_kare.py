@@ -79,13 +79,18 @@ class _Spectrum:
     def kare(self, lams):
         r"""KARE at each lam of the 1-d array ``lams`` (kernel units).
 
-        With :math:`q_j = \lambda / (\mathrm{ev}_j + \lambda) \in (0, 1]`,
+        With :math:`q_j = (\mathrm{ev}_{\min} + \lambda) / (\mathrm{ev}_j +
+        \lambda) \in (0, 1]`,
         :math:`\mathrm{KARE} = n \sum_j \mathrm{proj}_j\, q_j^2 / (\sum_j q_j)^2`
-        (the definition multiplied through by :math:`\lambda^2`): no power of an
-        eigenvalue or of lam is formed, so nothing overflows or underflows.
+        (the definition multiplied through by :math:`(\mathrm{ev}_{\min} +
+        \lambda)^2`): no power of an eigenvalue or of lam is formed, and the largest
+        q is 1, so the squares neither overflow nor underflow at any lam (with
+        :math:`\lambda / (\mathrm{ev}_j + \lambda)` they underflowed below
+        lam = 1e-162 times the kernel's scale).
         """
         lams = np.asarray(lams, dtype=np.float64)[:, None] / self.t
-        q = lams / (self.ev[None, :] + lams)  # (n_lams, n)
+        low = float(self.ev.min()) if self.ev.size else 0.0
+        q = (low + lams) / (self.ev[None, :] + lams)  # (n_lams, n), largest 1
         n = self.ev.size
         curve = n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
         return value_out(curve, self.sy)  # in units of y^2
