@@ -645,3 +645,17 @@ def test_irls_on_zero_targets_is_quiet():
     arr = fixntk.sample_arrangement(X, 10, seed=0)
     fit = fixntk.irls(X, np.zeros(40), arr, 0.05)
     assert not fit.coef.any()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_an_objective_that_overflows_in_the_loss_names_the_coefficients():
+    """exp of huge scores (Poisson) overflows whatever the scale of y: the message
+    points at W and X, not at y."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = rng.poisson(2.0, 30)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    W = np.full((arr.p, 3), 1e3)
+    for call in (fixntk.objective, fixntk.duality_gap):
+        with pytest.raises(ValueError, match="use smaller coefficients W"):
+            call(X, y, arr, W, 0.01, loss="poisson")

@@ -153,6 +153,14 @@ def coef_out(W, sx, sy):
 def value_out(value, sy):
     """An objective, gap or squared error of the problem on ``y / sy`` (units of y^2)
     back in the caller's units; a clear error if it exceeds double precision."""
+    if not np.all(np.isfinite(value)):
+        # not y's scale: the loss itself left double precision at these predictions
+        # (exp of large scores, Poisson or logistic), which rescaling y cannot help
+        raise ValueError(
+            "the objective exceeds the range of double precision at these "
+            "predictions (the loss of scores this large overflows); use smaller "
+            "coefficients W or rescale X"
+        )
     with np.errstate(over="ignore"):
         out = value * sy * sy
     if not np.all(np.isfinite(out)):

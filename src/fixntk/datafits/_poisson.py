@@ -67,8 +67,9 @@ class Poisson(Datafit):
             return np.exp(F[:, 0])
 
     def dual(self, Y, F, s, scale):
-        U = Y + (np.exp(F) - Y) / scale
-        d = xlogy(Y, Y) - xlogy(U, U) + U - Y
+        with np.errstate(over="ignore", invalid="ignore"):  # inf: refused upstream
+            U = Y + (np.exp(F) - Y) / scale
+            d = xlogy(Y, Y) - xlogy(U, U) + U - Y
         return float((s * d[:, 0]).sum()) / float(s.sum())
 
     def intercept(self, Y, F, s, b=None):
