@@ -387,3 +387,35 @@ def test_a_float_lam_is_the_ntk_ridge_and_changes_the_model():
             ntk = fixntk.NTKRegressor(lam=lam, fit_intercept=False).fit(X, y)
             np.testing.assert_allclose(preds[-1], ntk.predict(Z), atol=1e-10)
     assert np.abs(preds[0] - preds[1]).max() > 1e-2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("seed, winner", [(0, "free"), (1, "tied")])
+def test_auto_tying_keeps_the_run_with_the_smaller_held_out_error(seed, winner):
+    """n_free_weights="auto" runs every weight free and 100 tied weights on the same
+    held-out rows and returns the run whose returned iterate has the smaller
+    held-out error (the free one on a tie: seed 0, where both keep the NTK; seed 1:
+    the tied run's); one run where there is nothing to tie or no held-out split."""
+    X, y, _, _ = _teacher(seed)
+    arr = fixntk.sample_arrangement(X, 400, seed=0)
+    assert arr.p > 100
+    free, tied = (kare_mkl(X, y, arr, n_free_weights=k) for k in (None, 100))
+    auto = kare_mkl(X, y, arr)
+    errors = [r.validation_history[r.best_iter] for r in (free, tied)]
+    want = free if errors[0] <= errors[1] else tied
+    assert want is (free if winner == "free" else tied)
+    np.testing.assert_array_equal(auto.eta, want.eta)
+    assert auto.lam == want.lam and (auto.tied is None) == (want is free)
+    assert tied.tied is not None and tied.tied.max() == 99
+    small = fixntk.sample_arrangement(X, 60, seed=0)
+    assert small.p <= 100
+    np.testing.assert_array_equal(
+        kare_mkl(X, y, small).eta, kare_mkl(X, y, small, n_free_weights=None).eta
+    )
+    unguarded = dict(validation_fraction=None, max_iter=5)
+    np.testing.assert_array_equal(
+        kare_mkl(X, y, arr, **unguarded).eta,
+        kare_mkl(X, y, arr, n_free_weights=None, **unguarded).eta,
+    )
+    with pytest.raises(ValueError, match="n_free_weights must be"):
+        kare_mkl(X, y, arr, n_free_weights="many")

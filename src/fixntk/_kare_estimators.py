@@ -40,7 +40,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         validation_fraction=0.2,
         patience=5,
         penalty=0.0,
-        n_free_weights=None,
+        n_free_weights="auto",
         max_iter=100,
         tol=1e-6,
         random_state=None,
@@ -154,10 +154,12 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         (masks closer to the directions that matter) and cannot lose more than the
         held-out guard lets through; each L-BFGS-B step costs O(n^2 p) time and the
         masks n p bytes. Measured (``benchmarks/kare_vs_ntk.py``: 40 planted ReLU
-        teachers and 5 diabetes splits, test error below 0.95 times the NTK's): 0
-        problems with 100 gates, 8 with 1000, 15 with 4000 (at 2x the time of
-        1000: at most 6 s a fit for n = 1000). How to choose: 4000 up to a few
-        thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in hand.
+        teachers and 5 diabetes splits, test error below 0.95 times the NTK's,
+        every weight free): 0 problems with 100 gates, 8 with 1000, 15 with 4000
+        (at 2x the time of 1000: at most 6 s a fit for n = 1000); with 4000 gates
+        and the default ``n_free_weights="auto"``, 23. How to choose: 4000 up to a
+        few thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in
+        hand.
     lam : "kare" or float > 0, default="kare"
         "kare": optimised jointly with the weights. A float is held fixed: with the
         default ``eta0="ntk"`` it is the ridge of the NTK at weight 1 (the start is
@@ -175,8 +177,11 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         Iterations without held-out improvement before stopping.
     penalty : float >= 0, default=0.0
         Pull toward the start (see :func:`kare_mkl`).
-    n_free_weights : int or None, default=None
-        Tie the weights: k-means clusters of the masks share one multiplier.
+    n_free_weights : int, None or "auto", default="auto"
+        Tie the weights: k-means clusters of the masks share one multiplier; None
+        leaves every weight free; "auto" fits both free weights and 100 tied ones
+        and keeps the one with the smaller held-out error (twice the time;
+        :func:`kare_mkl`).
     max_iter : int, default=100
         L-BFGS-B iterations.
     tol : float > 0, default=1e-6
