@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import planted
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -323,6 +323,15 @@ def test_class_weight_and_sample_weight(iris):
     a = GatedReLUClassifier(class_weight={0: 3.0, 1: 1.0}, **kw).fit(X, y)
     b = GatedReLUClassifier(**kw).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)
+    # the dict's keys are the user's labels, as in scikit-learn (they were the codes
+    # 0, 1, ...: string labels raised, other integers were misread)
+    for labels in (np.array(["churn", "stay"]), np.array([5, 7])):
+        named = GatedReLUClassifier(
+            class_weight={labels[0]: 3.0, labels[1]: 1.0}, **kw
+        ).fit(X, labels[y])
+        np.testing.assert_array_equal(named.predict_proba(X), a.predict_proba(X))
+    with pytest.raises(ValueError, match="not in class_weight"):
+        GatedReLUClassifier(class_weight={0: 3.0, 1: 1.0}, **kw).fit(X, 5 + 2 * y)
     bal = GatedReLUClassifier(class_weight="balanced", **kw).fit(X[20:], y[20:])
     assert bal.score(X, y) > 0.8
     # integer weights are duplicated rows
@@ -593,3 +602,20 @@ def test_ntk_kare_grid_grows_upward_to_its_minimum():
         fixntk.select_lambda_kare(
             Kc, y - y.mean(), lams=[1e-2 * top, 1e-3 * top, 1e-4 * top]
         )
+
+
+def test_binary_probabilities_keep_their_digits():
+    """Two classes: each probability to full relative precision, also the small one
+    of a confident row (1 - P lost its digits and gave 0 above a score of 37); the
+    network the estimator exports agrees."""
+    from scipy.special import expit
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = GatedReLUClassifier(n_gates=20, lam=1e-4, random_state=0).fit(X, y)
+    F = clf.decision_function(X)
+    P = clf.predict_proba(X)
+    np.testing.assert_allclose(P[:, 0], expit(-F), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), P, rtol=1e-12)
+    assert np.abs(F).max() > 40 and (P > 0).all()
+    np.testing.assert_allclose(clf.to_network().predict_proba(X), P, rtol=1e-12)

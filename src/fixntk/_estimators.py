@@ -230,20 +230,33 @@ def _scaled_rows(X, Y, s):
     return X * a, Y * a
 
 
+def _class_probabilities(loss, F):
+    """Class probabilities (n, n_classes) from the scores F (n,), (n, 1) or (n, c):
+    for two classes ``expit(-f), expit(f)``, each to full relative precision (``1 - P``
+    lost the small one's digits and rounded it to 0 above a score of 37)."""
+    from scipy.special import expit
+
+    F = np.atleast_2d(np.asarray(F).T).T
+    if F.shape[1] == 1:
+        return np.column_stack([expit(-F[:, 0]), expit(F[:, 0])])
+    return get_datafit(loss).predict(F)
+
+
 def _one_hot(y_encoded, n_classes):
     Y = np.zeros((y_encoded.size, n_classes))
     Y[np.arange(y_encoded.size), y_encoded] = 1.0
     return Y
 
 
-def _fit_weights(estimator, y_enc, sample_weight, n):
-    """The user's sample weights times the classifier's class weights (None: all 1)."""
+def _fit_weights(estimator, y, sample_weight, n):
+    """The user's sample weights times the classifier's class weights (None: all 1);
+    ``y`` holds the user's labels, the keys of a ``class_weight`` dict."""
     class_weight = getattr(estimator, "class_weight", None)
     if sample_weight is None and class_weight is None:
         return None
     s = np.ones(n) if sample_weight is None else check_sample_weight(sample_weight, n)
     if class_weight is not None:
-        s = s * compute_sample_weight(class_weight, y_enc)
+        s = s * compute_sample_weight(class_weight, y)
     return s
 
 
@@ -287,7 +300,7 @@ class _OneHotClassifier(ClassifierMixin):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{self.classes_[0]!r}"
             )
-        s = _fit_weights(self, y_enc, sample_weight, X.shape[0])
+        s = _fit_weights(self, y, sample_weight, X.shape[0])
         self._fit_classes(X, y_enc, s)
         return self
 
@@ -460,9 +473,7 @@ class GatedReLUNetwork:
             raise AttributeError(
                 f"a network trained with the {self.loss} loss has no probabilities"
             )
-        F = self.forward(X)
-        P = get_datafit(self.loss).predict(np.atleast_2d(F.T).T)
-        return np.column_stack([1 - P, P]) if P.ndim == 1 else P
+        return _class_probabilities(self.loss, self.forward(X))
 
 
 # --------------------------------------------------------------------------- gated ReLU
@@ -1304,9 +1315,8 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             from .dask._estimators import map_rows
 
             return map_rows(self.predict_proba, X)
-        F = self._raw_predict(X)
-        P = get_datafit(self.loss_).predict(F)
-        return np.column_stack([1.0 - P, P]) if P.ndim == 1 else P
+        F = self._raw_predict(X)  # checks the fit first
+        return _class_probabilities(self.loss_, F)
 
     @available_if(_has_proba)
     def predict_log_proba(self, X):
