@@ -619,3 +619,26 @@ def test_binary_probabilities_keep_their_digits():
     np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), P, rtol=1e-12)
     assert np.abs(F).max() > 40 and (P > 0).all()
     np.testing.assert_allclose(clf.to_network().predict_proba(X), P, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kare_kernel", [False, True])
+def test_kernel_estimators_ignore_rows_of_weight_zero(kare_kernel):
+    """A row of weight 0 is a row removed, also for KARE's choice of lam (kept, the
+    rows were zero eigenvalues in KARE's trace, and lam='kare' chose interpolation:
+    lam 1e-8 against 0.04 with the rows dropped)."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    w = np.ones(len(y))
+    w[:40] = 0.0
+
+    def make():
+        if kare_kernel:
+            return fixntk.KAREKernelRegressor(n_gates=40, random_state=0)
+        return NTKRegressor()
+
+    a = make().fit(X, y, sample_weight=w)
+    b = make().fit(X[40:], y[40:])
+    assert a.lam_ == pytest.approx(b.lam_, rel=1e-9) and a.lam_ > 1e-4
+    np.testing.assert_allclose(a.predict(X[:40]), b.predict(X[:40]), rtol=1e-8)

@@ -230,6 +230,20 @@ def _scaled_rows(X, Y, s):
     return X * a, Y * a
 
 
+def _weighted_rows(X, Y, labels, sample_weight):
+    """(X, Y, labels, sample_weight) without the rows of weight 0, which a weighted
+    kernel ridge ignores: kept, they are zero eigenvalues of the weighted kernel that
+    KARE's trace counts at every lam, and lam="kare" chose interpolation (lam 1e-8
+    where the rows dropped gave 0.04)."""
+    if sample_weight is None:
+        return X, Y, labels, None
+    s = check_sample_weight(sample_weight, X.shape[0])
+    keep = s > 0
+    if keep.all():
+        return X, Y, labels, s
+    return X[keep], Y[keep], None if labels is None else labels[keep], s[keep]
+
+
 def _class_probabilities(loss, F):
     """Class probabilities (n, n_classes) from the scores F (n,), (n, 1) or (n, c):
     for two classes ``expit(-f), expit(f)``, each to full relative precision (``1 - P``
@@ -1430,6 +1444,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
         check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")

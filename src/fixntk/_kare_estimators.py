@@ -18,6 +18,7 @@ from ._estimators import (
     _seed,
     _Targets,
     _VersionedPickle,
+    _weighted_rows,
     _with_bias,
 )
 from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl
@@ -60,6 +61,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
         Xt = _with_bias(X, self.neuron_bias)
