@@ -6,7 +6,9 @@ on 2000 points) and on scikit-learn's diabetes (75/25 split, seeds 0-4, standard
 X and y), fits ``NTKRegressor(fit_intercept=False)`` (the kernel ridge the KARE
 kernel starts from; with the output intercept, KARE on the centred NTK picks lam at
 the bottom of its grid: diabetes seed 0, 0.706 against 0.512) and
-``KAREKernelRegressor(random_state=0)`` (defaults) and prints the test mean squared
+``KAREKernelRegressor(fit_intercept=False, random_state=0)`` (otherwise its
+defaults; its intercept is the targets' mean, which the NTK's start does not have) and
+prints the test mean squared
 error of each, their ratio and the fit times, then the summary the issue asks for:
 the largest ratio (target <= 1.02) and the share of problems with a ratio below 0.95
 (target >= 1/2).
@@ -68,9 +70,12 @@ def run(name, data, n_gates):
     models = {
         # the KARE kernel's start: NTK kernel ridge without an output intercept
         "ntk": fixntk.NTKRegressor(fit_intercept=False),
-        "kare": fixntk.KAREKernelRegressor(random_state=0)
-        if n_gates is None
-        else fixntk.KAREKernelRegressor(n_gates=n_gates, random_state=0),
+        # the same model class: kernel ridge without an intercept
+        "kare": fixntk.KAREKernelRegressor(
+            **({} if n_gates is None else {"n_gates": n_gates}),
+            fit_intercept=False,
+            random_state=0,
+        ),
     }
     for key, model in models.items():
         t0 = time.perf_counter()

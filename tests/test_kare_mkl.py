@@ -179,7 +179,7 @@ def test_the_guard_falls_back_to_the_ntk_itself():
     assert res.lam == res.lam_start and res.kare == res.kare_start
     # and the estimator then predicts exactly as NTK kernel ridge at that lam
     est = KAREKernelRegressor(n_gates=40, neuron_bias=False, patience=3)
-    est.set_params(random_state=0).fit(X, y)
+    est.set_params(random_state=0, fit_intercept=False).fit(X, y)
     assert est.best_iter_ == 0 and est.lam_ == res.lam
     Z = np.random.default_rng(6).standard_normal((7, 3))
     a = np.linalg.solve(K_ntk + 120 * est.lam_ * np.eye(120), y)
@@ -268,7 +268,8 @@ def test_bad_inputs(problem):
 
 def test_regressor_predicts_with_the_learned_kernel():
     X, y, Xt, _ = _teacher(1)
-    est = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y)
+    est = KAREKernelRegressor(n_gates=40, fit_intercept=False, random_state=0)
+    est.fit(X[:, :-1], y)
     arr = fixntk.sample_arrangement(est.X_fit_, 40, seed=0)
     np.testing.assert_array_equal(arr.gates, est.gates_)
     res = kare_mkl(est.X_fit_, y, arr, seed=0)
@@ -361,8 +362,9 @@ def test_kare_kernel_beats_the_ntk_where_the_teacher_is_low_dimensional():
     X = rng.standard_normal((2300, 20))
     f = np.maximum(X @ rng.standard_normal((20, 3)), 0).sum(axis=1)
     y = f[:300] + 0.1 * f.std() * rng.standard_normal(300)
-    ntk = fixntk.NTKRegressor().fit(X[:300], y)
-    est = KAREKernelRegressor(random_state=0).fit(X[:300], y)
+    # the same model class in both: kernel ridge without an intercept
+    ntk = fixntk.NTKRegressor(fit_intercept=False).fit(X[:300], y)
+    est = KAREKernelRegressor(fit_intercept=False, random_state=0).fit(X[:300], y)
     err_ntk = ((ntk.predict(X[300:]) - f[300:]) ** 2).mean()
     err = ((est.predict(X[300:]) - f[300:]) ** 2).mean()
     assert est.best_iter_ > 0 and est.ntk_weight_ < 1
@@ -380,7 +382,8 @@ def test_a_float_lam_is_the_ntk_ridge_and_changes_the_model():
     Z = rng.standard_normal((30, 3))
     preds = []
     for lam in (1e-2, 1.0):
-        est = KAREKernelRegressor(n_gates=50, lam=lam, random_state=0).fit(X, y)
+        est = KAREKernelRegressor(n_gates=50, lam=lam, fit_intercept=False)
+        est.set_params(random_state=0).fit(X, y)
         assert est.lam_ == lam and est.ntk_weight_ == 1.0
         preds.append(est.predict(Z))
         if est.best_iter_ == 0:
@@ -419,3 +422,23 @@ def test_auto_tying_keeps_the_run_with_the_smaller_held_out_error(seed, winner):
     )
     with pytest.raises(ValueError, match="n_free_weights must be"):
         kare_mkl(X, y, arr, n_free_weights="many")
+
+
+def test_regressor_intercept_follows_an_offset_of_y():
+    """With the default intercept (the targets' mean) an offset of y moves the
+    predictions by the offset and leaves the kernel alone (without it, test R^2 on
+    diabetes + 1000 was 0.07); constant targets give the constant; without the
+    intercept zero targets give the zero model."""
+    X, y, Xt, _ = _teacher(1)
+    Z = Xt[:50, :-1]
+    a = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y)
+    b = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y + 1000.0)
+    assert b.intercept_[0] == pytest.approx(y.mean() + 1000.0, rel=1e-12)
+    np.testing.assert_allclose(b.predict(Z), a.predict(Z) + 1000.0, rtol=1e-9)
+    np.testing.assert_allclose(b.eta_, a.eta_, rtol=1e-6, atol=1e-12)
+    c = KAREKernelRegressor(n_gates=40, random_state=0).fit(
+        X[:, :-1], np.full(300, 7.0)
+    )
+    np.testing.assert_allclose(c.predict(Z), 7.0, rtol=1e-12)
+    d = KAREKernelRegressor(n_gates=40, fit_intercept=False, random_state=0)
+    assert not d.fit(X[:, :-1], np.zeros(300)).predict(Z).any()
