@@ -436,3 +436,58 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
     path = write_csv(tmp_path / "big.csv", ["a", "big", "y"], rows)
     big = error(["fit", path, "--target", "y"])
     assert "column 'big'" in big and "1.9e+301" in big and "--drop 'big'" in big
+
+
+def test_boolean_and_integer_labels_come_back_as_labels(tmp_path):
+    """Class labels keep their type through fit and predict (booleans and integers
+    came back as 0.0/1.0 and predict scored them by R^2); non-integer numbers asked
+    for as classes are refused before any work; predict stops quietly when the
+    reader of its output does (| head)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 2))
+    flag = x[:, 0] + x[:, 1] > 0
+    rows = [
+        (f"{a:.4f}", f"{b:.4f}", str(f), int(f) + 1, f"{a + 0.5:.3f}")
+        for (a, b), f in zip(x, flag)
+    ]
+    path = write_csv(tmp_path / "flag.csv", ["a", "b", "flag", "grade", "score"], rows)
+    for target, labels in (("flag", {"True", "False"}), ("grade", {"1", "2"})):
+        model = tmp_path / f"{target}.pkl"
+        opts = ("--drop", "score", "--n-gates", "10", "--lam", "0.05", "-q")
+        drop = ("--drop", "grade" if target == "flag" else "flag")
+        proc = run_cli(
+            "fit", path, "--target", target, *opts, *drop, "--output", str(model)
+        )
+        assert proc.returncode == 0, proc.stderr
+        proc = run_cli("predict", str(model), path)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0] == "prediction," + ",".join(
+            f"proba_{v}" for v in sorted(labels, key=lambda v: (v != "False", v))
+        )
+        assert {line.split(",")[0] for line in lines[1:]} <= labels
+        assert f"accuracy against the column {target!r}" in proc.stderr
+    assert_clean_error(
+        run_cli("fit", path, "--target", "score", "--task", "classification"),
+        "not integers",
+        "--task regression",
+    )
+    big = tmp_path / "big.csv"
+    write_csv(big, ["a", "b", "flag", "grade", "score"], rows * 40)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fixntk",
+            "predict",
+            str(tmp_path / "flag.pkl"),
+            str(big),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"),
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err

@@ -8,6 +8,7 @@ input are reported as one line on stderr with exit status 2, never as a tracebac
 """
 
 import argparse
+import os
 import pickle
 import sys
 import time
@@ -185,6 +186,7 @@ def _load_model(path):
 
 def cmd_predict(args, out):
     import pandas as pd
+    from sklearn.base import is_classifier
 
     model = _load_model(args.model)
     table = read_table(
@@ -210,14 +212,18 @@ def cmd_predict(args, out):
     target = getattr(model, "fixntk_target_", None)
     if target is not None and target in table.frame.columns:
         truth = table.frame[target]
-        if pred.dtype.kind in "fc":
+        if not is_classifier(model):
             values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(values)
             resid = values[ok] - pred[ok]
             r2 = 1 - (resid**2).sum() / ((values[ok] - values[ok].mean()) ** 2).sum()
             print(f"R^2 against the column {target!r}: {r2:.4f}", file=info)
         else:
-            same = truth.astype(str).to_numpy() == pred.astype(str)
+            if pred.dtype.kind in "iufb":  # numeric labels: compared as numbers
+                values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
+                same = values == pred.astype(float)
+            else:
+                same = truth.astype(str).to_numpy() == pred.astype(str)
             print(
                 f"accuracy against the column {target!r}: {same.mean():.4f}",
                 file=info,
@@ -523,6 +529,12 @@ def main(argv=None, out=None):
     except KeyboardInterrupt:
         print(f"fixntk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (| head): not an error
+        try:  # no second error when Python flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141  # as a command ended by SIGPIPE
     except OSError as exc:  # a file the command writes (checked first, but may change)
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -147,6 +147,26 @@ def _numbers(series):
     return None
 
 
+def _labels(y_raw, y_num, target, path):
+    """Class labels as the file has them: text, booleans (True/False) or integers
+    (0.0/1.0 came back from predict as labels and column names before); numbers
+    that are not integers are refused (scikit-learn's 'continuous' error, after the
+    model was set up)."""
+    if y_num is None:
+        return y_raw.to_numpy(dtype=object).astype(str)
+    if pd.api.types.is_bool_dtype(y_raw):
+        return y_raw.to_numpy(dtype=bool)
+    values = y_num.to_numpy()
+    if not np.all(values == np.round(values)):
+        bad = values[values != np.round(values)][0]
+        raise UserError(
+            f"{path}: target {target!r} holds numbers that are not integers (e.g. "
+            f"{bad:g}); classification needs labels (integers or text): use --task "
+            "regression"
+        )
+    return values.astype(np.int64) if np.abs(values).max() < 2.0**53 else values
+
+
 def _decimal_comma(series):
     """Whether a text column reads as numbers once decimal commas are points (a CSV
     written with ``decimal=','``)."""
@@ -267,11 +287,7 @@ def dataset_from_table(table, target, task, path):
             )
         y = y_num.to_numpy()
     else:
-        y = (
-            y_raw.to_numpy(dtype=object).astype(str)
-            if y_num is None
-            else y_num.to_numpy()
-        )
+        y = _labels(y_raw, y_num, target, path)
         if np.unique(y).size < 2:
             raise UserError(f"{path}: target {target!r} has a single class")
     X = X.copy()
@@ -341,9 +357,11 @@ def prediction_frame(table, model, path):
         if values is None or X[col].isna().any():
             bad = X[col][pd.to_numeric(X[col], errors="coerce").isna()]
             k = int(np.flatnonzero(X.index == bad.index[0])[0])
+            value = X[col].iloc[k]
+            what = "a missing value" if pd.isna(value) else f"the text {str(value)!r}"
             raise UserError(
-                f"{path}, line {_line(k)}: column {col!r} has the non-numeric or "
-                f"missing value {X[col].iloc[k]!r}; the model needs a number there"
+                f"{path}, line {_line(k)}: column {col!r} has {what}; the model "
+                "needs a number there"
             )
         X[col] = values
     for col in text:
