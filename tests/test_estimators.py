@@ -38,8 +38,12 @@ CHECKED = [
     GatedReLURegressor(n_gates=10, lam=1e-3, solver="irls", random_state=0),
     NTKRegressor(),
     NTKClassifier(),
-    fixntk.ReLURegressor(n_gates=8, lam=0.01, max_iter=200, random_state=0),
-    fixntk.ReLUClassifier(n_gates=8, lam=0.01, max_iter=200, random_state=0),
+    fixntk.ReLURegressor(
+        n_gates=8, lam=0.01, tol=1e-10, max_iter=20000, random_state=0
+    ),
+    fixntk.ReLUClassifier(
+        n_gates=8, lam=0.01, tol=1e-10, max_iter=20000, random_state=0
+    ),
     fixntk.KAREKernelRegressor(n_gates=10, max_iter=10, random_state=0),
     fixntk.KAREKernelClassifier(n_gates=10, max_iter=10, random_state=0),
     fixntk.KAREKernelRegressor(
@@ -74,14 +78,6 @@ def expected_failed_checks(estimator):
                 "before tol (relative gap 1.4e-4): weighted and repeated fits agree to "
                 "3e-7 in probability, not to the check's rtol=1e-7 (the regressor, and "
                 "the classifier on a converged fit, pass)"
-            )
-        }
-    if name.startswith("ReLU"):
-        return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "the checked ReLU models stop at tol=1e-4 and max_iter=200: duplicated "
-                "rows and integer weights give the same program, solved to that "
-                "tolerance, not to the check's rtol=1e-7"
             )
         }
     return {}

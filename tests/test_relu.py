@@ -426,3 +426,34 @@ def test_pickle_round_trip(regression):
     est = ReLURegressor(n_gates=10, lam=0.05, random_state=0).fit(X, y)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+def test_regressor_intercept_and_default_lam(regression):
+    """The output intercept (the targets' weighted mean, unpenalised) moves the
+    predictions with an offset of y and leaves the network's neurons alone; without
+    it the estimator solves the program on y itself. The default lam is chosen by
+    cross-validation on the grid."""
+    X, y = regression
+    kw = dict(n_gates=20, lam=0.02, tol=1e-8, random_state=0)
+    a = ReLURegressor(**kw).fit(X, y + 1.0)
+    b = ReLURegressor(**kw).fit(X, y + 1001.0)
+    assert b.intercept_ == pytest.approx(y.mean() + 1001.0, rel=1e-12)
+    X_new = np.random.default_rng(1).standard_normal((20, 4))
+    np.testing.assert_allclose(b.predict(X_new), a.predict(X_new) + 1000.0, rtol=1e-9)
+    np.testing.assert_allclose(b.v_, a.v_, atol=1e-9)
+    net = b.to_network()
+    manual = np.maximum(np.hstack([X_new, np.ones((20, 1))]) @ net.first_layer.T, 0)
+    np.testing.assert_allclose(
+        manual @ net.second_layer + b.intercept_, b.predict(X_new), rtol=1e-12
+    )
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
+    c = ReLURegressor(**kw).fit(X, y + 1.0, sample_weight=w)
+    assert c.intercept_ == pytest.approx(np.average(y + 1.0, weights=w), rel=1e-12)
+    raw = ReLURegressor(fit_intercept=False, **kw).fit(X, y + 1.0)
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    res = fixntk.solve_relu(Xt, y + 1.0, Xt @ raw.gates_.T >= 0, 0.02, tol=1e-8)
+    assert raw.intercept_ == 0.0 and np.isclose(
+        raw.objective_, res.objective, rtol=1e-7
+    )
+    auto = ReLURegressor(n_gates=10, n_lams=3, cv=2, random_state=0).fit(X, y)
+    assert auto.lam_ in auto.lams_
