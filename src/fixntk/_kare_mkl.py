@@ -394,8 +394,9 @@ def kare_mkl(
       iteration or two. Twice the time of one run.
 
     **What it achieves (measured).** On 40 planted ReLU-teacher regressions and 5
-    diabetes splits (``benchmarks/kare_vs_ntk.py``, defaults of
-    :class:`KAREKernelRegressor`, against ``NTKRegressor(fit_intercept=False)``),
+    diabetes splits (``benchmarks/kare_vs_ntk.py``:
+    ``KAREKernelRegressor(fit_intercept=False)``, otherwise its defaults, against
+    ``NTKRegressor(fit_intercept=False)``),
     the test error is below 0.95 times the NTK's on 0, 8 and 15 problems with 100,
     1000 and 4000 gates and every weight free, 19 with 4000 gates tied to 100
     weights, and 23 with ``n_free_weights="auto"`` (down to 0.59 times; mean ratio
