@@ -491,3 +491,16 @@ def test_boolean_and_integer_labels_come_back_as_labels(tmp_path):
     proc.stdout.close()  # as head does after its lines
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
+
+
+def test_a_row_identifier_column_is_pointed_out(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 2))
+    rows = [(k + 1, f"{a:.4f}", f"{b:.4f}", int(a > 0)) for k, (a, b) in enumerate(x)]
+    path = write_csv(tmp_path / "ids.csv", ["id", "a", "b", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
+    assert proc.returncode == 0, proc.stderr
+    assert "column 'id' looks like a row identifier" in proc.stdout
+    assert "--drop 'id'" in proc.stdout and "column 'a'" not in proc.stdout
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05", "--drop", "id")
+    assert proc.returncode == 0 and "row identifier" not in proc.stdout

@@ -147,6 +147,15 @@ def _numbers(series):
     return None
 
 
+def _looks_like_row_ids(values):
+    """Distinct integers in increasing order over 20 rows or more (1, 2, 3, ... or
+    record numbers): an identifier, which a model would learn row order from."""
+    v = values.to_numpy(dtype=float)
+    if v.size < 20 or not np.all(v == np.round(v)):
+        return False
+    return bool(np.all(np.diff(v) > 0))
+
+
 def _labels(y_raw, y_num, target, path):
     """Class labels as the file has them: text, booleans (True/False) or integers
     (0.0/1.0 came back from predict as labels and column names before); numbers
@@ -296,6 +305,13 @@ def dataset_from_table(table, target, task, path):
     for col in text:
         X[col] = X[col].astype(str)
     messages = list(table.messages)
+    for col in numeric:
+        if _looks_like_row_ids(X[col]):
+            messages.append(
+                f"column {col!r} looks like a row identifier (distinct integers in "
+                f"increasing order) and is used as a feature; --drop {col!r} leaves "
+                "it out"
+            )
     for col in text:
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
