@@ -187,6 +187,14 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     Returns
     -------
     Arrangement
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, or
+        ``n_gates < 1``.
+    MemoryError
+        When the gates and masks do not fit in the available memory.
     """
     X = check_X(X)
     n_gates = check_int(n_gates, "n_gates", 1)

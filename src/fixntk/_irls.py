@@ -421,6 +421,12 @@ def mkl_objective(
     -------
     float
         ``G(eta) >= min_W F(W)``, with equality at ``eta_i = ||w_i*||``.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, negative
+        weights or ``lam <= 0``.
     """
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
@@ -612,6 +618,13 @@ def irls(
     IRLSResult
         With ``converged=False`` and a ``ConvergenceWarning`` giving the gap reached
         when it stops early.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, a lam that
+        is not positive, an unknown ``eta0`` or ``method``, or options that
+        ``ntk_group=True`` does not support.
     """
     X = check_X(X)
     n = X.shape[0]

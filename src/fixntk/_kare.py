@@ -149,6 +149,13 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
     Returns
     -------
     float, or ndarray of the shape of ``lam``
+
+    Raises
+    ------
+    ValueError
+        When K is not square, symmetric and positive semi-definite, y does not
+        have K's rows, ``lam`` is not positive, or KARE leaves the range of
+        double precision.
     """
     K, Y = _check_kernel(K, y)
     arr, lams = _check_lams(lam, "lam")
@@ -270,6 +277,13 @@ def select_lambda_kare(
         that a wider grid could improve on. The smallest lam is not such an end when
         it is at most 1e-3 times the smallest eigenvalue of ``K / n``: below it KARE
         cannot change (the ridgeless limit, kernel interpolation).
+
+    Raises
+    ------
+    ValueError
+        When K is not square, symmetric and positive semi-definite, or is zero
+        (without ``lams``), y does not have K's rows, a lam is not positive, or
+        ``n_lams < 2``.
 
     Notes
     -----

@@ -171,6 +171,13 @@ def ntk_kernel(X: ArrayLike, Z: ArrayLike | None = None) -> np.ndarray:
     Returns
     -------
     K : ndarray of shape (n, m)
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, X and Z
+        with different numbers of features, or kernel entries beyond the range
+        of double precision.
     """
     X = check_X(X)
     sx = row_units(X)
@@ -268,6 +275,13 @@ def mkl_kernel(
     Returns
     -------
     K : ndarray of shape (n, n) or (n, m)
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, negative
+        weights, a Z for an arrangement without gates, or kernel entries beyond
+        the range of double precision.
     """
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0])

@@ -151,6 +151,12 @@ def ntk_weights(
     Returns
     -------
     NTKWeights
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, or
+        ``n_samples < 1``.
     """
     X = check_X(X)
     n, d = X.shape

@@ -952,6 +952,11 @@ def constraint_violation(
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity.
     """
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0])
@@ -975,6 +980,22 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
 
     with :math:`P_{C_i}` the projection onto the cone of mask i; at most the gated
     :func:`lambda_max` (the maximum over the columns of y with c outputs).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+    arr : Arrangement or bool array of shape (n, p)
+
+    Returns
+    -------
+    float
+        In the units of ``X`` times ``y``.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity.
     """
     X, Y, _, arr = _prepare(X, y, arr)
     units = Units(X, Y)  # at unit scale (fixntk._scale); lam_max scales as sx sy
@@ -1016,6 +1037,25 @@ def relu_objective(
     :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` with weight decay (Pilanci and
     Ergen, 2020), exactly when the masks include those of its neurons. With c outputs
     each column of y is its own program (its own v, u: a network per output).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, c)
+    arr : Arrangement or bool array of shape (n, p)
+    v, u : array-like of shape (p, d) or (p, d, c)
+    lam : float >= 0
+
+    Returns
+    -------
+    float
+        Summed over the output columns of y, in the units of y squared.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, or an
+        objective beyond the range of double precision.
     """
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_positive(lam, "lam", allow_zero=True)
@@ -1050,6 +1090,12 @@ def relu_duality_gap(
     Returns
     -------
     (gap, dual) : pair of floats
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, or ``lam
+        <= 0``.
     """
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
@@ -1152,6 +1198,12 @@ def solve_relu(
     -------
     ReLUSolveResult
         With ``converged=False`` and a ``ConvergenceWarning`` if ``max_iter`` ran out.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, ``lam <=
+        0``, or a warm start of the wrong shape.
     """
     if get_datafit(loss).name != "squared":
         raise ValueError(
@@ -1347,6 +1399,13 @@ def gated_to_relu(
     Returns
     -------
     ConeDecomposition
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, or
+        coefficients whose number of groups or features differs from ``arr`` and
+        ``X``.
     """
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0])

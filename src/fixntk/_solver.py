@@ -820,6 +820,13 @@ def objective(
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, labels
+        the loss cannot take, negative sample weights, or an objective beyond
+        the range of double precision.
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_positive(lam, "lam", allow_zero=True)
@@ -860,6 +867,13 @@ def duality_gap(
     -------
     float
         In the units of the objective.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs: shapes that do not match, NaN or infinity, labels
+        the loss cannot take, negative sample weights, or a gap beyond the range
+        of double precision.
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_lam(lam)
