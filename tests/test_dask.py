@@ -546,3 +546,42 @@ def test_worker_lost_during_a_solve(problem, monkeypatch):
     assert again.converged and again.n_passes == clean.n_passes
     np.testing.assert_array_equal(again.coef, clean.coef)
     assert again.objective == clean.objective
+
+
+def test_dask_labels_and_frames_checked_as_in_memory(client):
+    """NaN labels are refused (they became a class of their own), a one-column
+    frame of labels is taken as scikit-learn takes it, reordered columns of a Dask
+    DataFrame are refused at predict (they gave wrong predictions), matching ones
+    predict without feature-name warnings, and a Dask sample_weight with NumPy X
+    names the mix."""
+    import dask.dataframe as dd
+    import pandas as pd
+    from sklearn.exceptions import DataConversionWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1]
+    kw = dict(loss="squared", lam=0.01, n_gates=20, random_state=0)
+    Xd = da.from_array(X, chunks=(100, 3))
+    labels = (X[:, 0] > 0).astype(float)
+    labels[3] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):
+        fixntk.GatedReLUClassifier(**kw).fit(Xd, da.from_array(labels, chunks=100))
+    frame = pd.DataFrame(X, columns=list("abc"))
+    ddf = dd.from_pandas(frame, npartitions=4)
+    column = dd.from_pandas(pd.DataFrame({"t": (X[:, 0] > 0).astype(int)}), 4)
+    with pytest.warns(DataConversionWarning, match="column-vector"):
+        clf = fixntk.GatedReLUClassifier(**kw).fit(ddf, column)
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    est = fixntk.GatedReLURegressor(lam=0.01, n_gates=20, random_state=0)
+    est.fit(ddf, da.from_array(y, chunks=100))
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(ddf[["c", "b", "a"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = est.predict(ddf).compute()
+    np.testing.assert_array_equal(got, est.predict(frame))
+    with pytest.raises(TypeError, match="pass X as a Dask array"):
+        fixntk.GatedReLURegressor(lam=0.01, n_gates=20).fit(
+            X, y, sample_weight=da.ones(400, chunks=100)
+        )

@@ -1106,7 +1106,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             On Dask collections, for another loss, ``lam="kare"`` (an n x n kernel
             per lam), a ``cv`` that is not an int, or IRLS.
         """
-        if _is_dask(X, y):
+        if _is_dask(X, y, sample_weight):
             from .dask._estimators import fit_regressor
 
             return fit_regressor(self, X, y, sample_weight)
@@ -1253,7 +1253,7 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             On Dask collections, for another loss, ``lam="kare"``, a ``cv`` that is
             not an int, IRLS or class weights.
         """
-        if _is_dask(X, y):
+        if _is_dask(X, y, sample_weight):
             from .dask._estimators import fit_classifier
 
             return fit_classifier(self, X, y, sample_weight)

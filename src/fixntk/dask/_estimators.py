@@ -12,7 +12,8 @@ import warnings
 import dask
 import dask.array as da
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 
 from .. import _estimators as _est
 from .._estimators import _seed
@@ -250,9 +251,26 @@ def fit_classifier(est, X, y, sample_weight=None):
     _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
+    if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as scikit-learn takes it
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; its one "
+            "column is used",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional class labels; got shape {y.shape}")
-    classes = np.unique(da.unique(y).compute())  # O(classes) on the client
+    try:
+        classes = np.unique(da.unique(y).compute())  # O(classes) on the client
+    except TypeError as exc:  # e.g. None among strings
+        raise ValueError(
+            f"the labels in y cannot be ordered ({exc}); missing labels (None) "
+            "among the others?"
+        ) from None
+    if classes.dtype.kind in "fc" and not np.isfinite(classes).all():
+        # np.unique would make NaN a class of its own (in memory: the same error)
+        raise ValueError("Input y contains NaN or infinity (missing labels?)")
     if classes.size < 2:
         raise ValueError(
             f"GatedReLUClassifier needs at least 2 classes in y; got {classes.size}"
@@ -274,7 +292,24 @@ def fit_classifier(est, X, y, sample_weight=None):
 
 def map_rows(method, X):
     """``method`` (a NumPy prediction method of a fitted estimator) over the row
-    chunks of a Dask X, lazily: a Dask array of its outputs, row-chunked as X."""
+    chunks of a Dask X, lazily: a Dask array of its outputs, row-chunked as X.
+
+    A Dask DataFrame's columns must be the names the estimator was fitted with, in
+    order (as scikit-learn checks a pandas frame's: reordered columns gave wrong
+    predictions); its chunks then reach ``method`` as frames with those names."""
+    names = getattr(method.__self__, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if columns is not None and names is not None:
+        if list(columns) != list(names):
+            raise ValueError(
+                "The feature names should match those that were passed during fit, "
+                f"in the same order: fitted with {list(names)}, got {list(columns)}"
+            )
+        fit_method = method
+
+        def method(block):
+            return fit_method(pd.DataFrame(block, columns=names))
+
     X = as_rows(X)
     probe = np.asarray(method(np.zeros((1, X.shape[1]))))
     if probe.ndim == 1:
