@@ -124,3 +124,45 @@ def test_lambda_selection_label_names_the_loss_and_the_split(lam):
     ntk = fixntk.NTKRegressor(lam="cv").fit(X, y)
     label = fixntk.LambdaSelectionDisplay.from_estimator(ntk).ax_.get_ylabel()
     assert label == "cross-validated mean squared error"
+
+
+def test_path_and_cells_of_wrapped_or_weighted_fits():
+    """A pipeline's earlier steps, a TransformedTargetRegressor's transform of y and
+    the fit's sample weights reach the recomputed path (the raw inputs gave another
+    problem's path, with no error): at lam_ its group norms are the estimator's."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = planted(n=150, d=3, seed=4)
+    Xs = X * np.array([1.0, 10.0, 0.1]) + 5.0
+    kw = dict(n_gates=20, lam="cv", n_lams=6, eps=1e-2, cv=3, tol=1e-9)
+    kw["random_state"] = 0
+
+    def norms_at_lam(disp, est):
+        j = int(np.argmin(np.abs(disp.lams - est.lam_)))
+        assert disp.lams[j] == pytest.approx(est.lam_, rel=1e-12)
+        return disp.norms[j]
+
+    pipe = make_pipeline(StandardScaler(), fixntk.GatedReLURegressor(**kw)).fit(Xs, y)
+    disp = fixntk.RegularizationPathDisplay.from_estimator(pipe, Xs, y)
+    want = np.linalg.norm(pipe[-1].coef_, axis=1)
+    np.testing.assert_allclose(norms_at_lam(disp, pipe[-1]), want, atol=1e-5)
+    cells = fixntk.CellWeightsDisplay.from_estimator(pipe, Xs, n_samples=2000)
+    last = fixntk.CellWeightsDisplay.from_estimator(
+        pipe[-1], pipe[:-1].transform(Xs), n_samples=2000
+    )
+    np.testing.assert_array_equal(cells.ntk_eta, last.ntk_eta)
+
+    ttr = TransformedTargetRegressor(
+        fixntk.GatedReLURegressor(**kw), func=np.exp, inverse_func=np.log
+    ).fit(X, y)
+    disp = fixntk.RegularizationPathDisplay.from_estimator(ttr, X, y)
+    want = np.linalg.norm(ttr.regressor_.coef_, axis=1)
+    np.testing.assert_allclose(norms_at_lam(disp, ttr.regressor_), want, atol=1e-5)
+
+    w = np.where(X[:, 0] > 0, 5.0, 0.1)
+    est = fixntk.GatedReLURegressor(**kw).fit(X, y, sample_weight=w)
+    disp = fixntk.RegularizationPathDisplay.from_estimator(est, X, y, sample_weight=w)
+    want = np.linalg.norm(est.coef_, axis=1)
+    np.testing.assert_allclose(norms_at_lam(disp, est), want, atol=1e-5)

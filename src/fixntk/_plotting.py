@@ -45,6 +45,21 @@ def _fitted(estimator, attribute, what):
     return est
 
 
+def _last_step_inputs(estimator, X, y=None):
+    """(X, y) as the fitted gated estimator inside ``estimator`` saw them: through a
+    pipeline's earlier steps, and y through a TransformedTargetRegressor's
+    transform (the raw inputs gave another problem's path, with no error)."""
+    if hasattr(estimator, "steps") and len(estimator.steps) > 1:
+        X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
+    if y is not None and hasattr(estimator, "transformer_"):
+        Y = np.asarray(y, dtype=float)
+        one_d = Y.ndim == 1
+        Y = estimator.transformer_.transform(Y.reshape(Y.shape[0], -1))
+        y = Y.ravel() if one_d else Y
+    return X, y
+
+
 def _gated_inputs(est, X):
     """X as the estimator's gates see it: with the column of ones of ``neuron_bias``;
     checked against the fitted estimator as ``predict`` checks it (width, names)."""
@@ -107,7 +122,7 @@ class RegularizationPathDisplay:
         return cls(lams, _group_norms(coefs), lam=lam).plot(ax=ax)
 
     @classmethod
-    def from_estimator(cls, estimator, X, y, *, ax=None):
+    def from_estimator(cls, estimator, X, y, *, sample_weight=None, ax=None):
         """Recompute the path of a fitted gated ReLU estimator on its own gates.
 
         The path runs over the estimator's grid ``lams_`` (or 20 values down to
@@ -119,10 +134,13 @@ class RegularizationPathDisplay:
         Parameters
         ----------
         estimator : GatedReLURegressor or GatedReLUClassifier, fitted
-            (or a pipeline ending in one; ``X`` must then be the input of its last
-            step).
+            Or a pipeline ending in one (``X`` then goes through its earlier steps),
+            or a TransformedTargetRegressor of one (``y`` through its transform).
         X : array-like of shape (n_samples, n_features)
+            The inputs the estimator (or pipeline) was fitted on.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            The weights of the fit (a path without them is another problem's).
         ax : matplotlib Axes, optional
 
         Returns
@@ -133,6 +151,7 @@ class RegularizationPathDisplay:
         from ._solver import solve_path
 
         est = _fitted(estimator, "gates_", "a path")
+        X, y = _last_step_inputs(estimator, X, y)
         X = _gated_inputs(est, X)
         Y = np.asarray(y)
         loss = getattr(est, "loss_", "squared")
@@ -147,6 +166,7 @@ class RegularizationPathDisplay:
             max_iter=est.max_iter,
             loss=loss,
             fit_intercept=bool(getattr(est, "fit_intercept", False)),
+            sample_weight=sample_weight,
         )
         path = solve_path(X, Y, arr, n_lams=20, **kw) if lams is None else None
         if path is None:
@@ -420,8 +440,9 @@ class CellWeightsDisplay:
         Parameters
         ----------
         estimator : fitted GatedReLURegressor or GatedReLUClassifier
+            Or a pipeline ending in one (``X`` then goes through its earlier steps).
         X : array-like of shape (n_samples, n_features)
-            The training inputs as the estimator saw them.
+            The inputs the estimator (or pipeline) was fitted on.
         n_samples : int, default=100000
             Gaussian directions for the NTK weights.
         seed : int, default=0
@@ -435,6 +456,7 @@ class CellWeightsDisplay:
         from ._ntk import ntk_weights
 
         est = _fitted(estimator, "eta_", "cell weights")
+        X, _ = _last_step_inputs(estimator, X)
         X = _gated_inputs(est, X)
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
