@@ -305,7 +305,7 @@ def test_predictions_in_row_blocks_equal_the_whole(monkeypatch):
     calls = []
     kernel = fixntk._kernels.ntk_kernel
     monkeypatch.setattr(fixntk._kernels, "_PREDICT_ENTRIES", 7 * y.size)
-    for module in (fixntk._estimators, fixntk._kare_estimators):
+    for module in (fixntk._estimators, fixntk._kare_mkl):
         monkeypatch.setattr(
             module, "ntk_kernel", lambda A, B=None: calls.append(1) or kernel(A, B)
         )

@@ -230,6 +230,17 @@ def _scaled_rows(X, Y, s):
     return X * a, Y * a
 
 
+def _mean_intercept(Y, sample_weight, fit_intercept):
+    """(b, Y - b): the output intercept of the kernel and ReLU estimators, the
+    targets' (weighted) mean (zeros without ``fit_intercept``), and the centred
+    targets the model is then fitted to."""
+    if not check_bool(fit_intercept, "fit_intercept"):
+        return np.zeros(Y.shape[1]), Y
+    w = np.ones(Y.shape[0]) if sample_weight is None else sample_weight
+    b = (w @ Y) / w.sum()
+    return b, Y - b
+
+
 def _weighted_rows(X, Y, labels, sample_weight):
     """(X, Y, labels, sample_weight) without the rows of weight 0, which a weighted
     kernel ridge ignores: kept, they are zero eigenvalues of the weighted kernel that

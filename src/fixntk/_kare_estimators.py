@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
+    _mean_intercept,
     _MultiOutputRegressor,
     _OneHotClassifier,
     _scaled_rows,
@@ -21,11 +22,11 @@ from ._estimators import (
     _weighted_rows,
     _with_bias,
 )
-from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl
-from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
+from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl, learned_kernel
+from ._kernels import kernel_predict
 from ._memory import check_kernel_size
 from ._ridge import PSDRidge
-from ._validation import check_bool, check_int
+from ._validation import check_int
 
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
 
@@ -76,12 +77,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         # the intercept: the targets' (weighted) mean, so that the model does not
         # depend on an offset of y (without it, test R^2 on diabetes + 1000 was 0.07)
-        w = np.ones(Y.shape[0]) if sample_weight is None else sample_weight
-        if check_bool(self.fit_intercept, "fit_intercept"):
-            self.intercept_ = (w @ Y) / w.sum()
-        else:
-            self.intercept_ = np.zeros(Y.shape[1])
-        Y = Y - self.intercept_
+        self.intercept_, Y = _mean_intercept(Y, sample_weight, self.fit_intercept)
         # Sample weights: rows of X and Y scaled by a_k = sqrt(s_k n / sum(s)) after
         # the masks are drawn; masking kernels and the NTK are homogeneous in each
         # argument, so kernel ridge and KARE on the scaled rows are the weighted ones.
@@ -140,10 +136,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         arr.gates = self.gates_
 
         def kernel(Z):
-            K = mkl_kernel(self.X_fit_, arr, self.eta_, Z=Z)
-            if self.ntk_weight_ > 0:
-                K += self.ntk_weight_ * ntk_kernel(self.X_fit_, Z)
-            return K.T
+            return learned_kernel(self.X_fit_, arr, self.eta_, self.ntk_weight_, Z).T
 
         Z = _with_bias(X, self.neuron_bias)
         F = kernel_predict(kernel, Z, self.X_fit_.shape[0], self.dual_coef_)

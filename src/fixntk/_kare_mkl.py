@@ -137,10 +137,16 @@ class KareMKLResult:
     def kernel(self, X, arr, Z=None):
         """The learned kernel ``ntk_weight * ntk_kernel(X, Z) + mkl_kernel(X, arr,
         eta, Z)``, of shape (n, n) or (n, m) (masks of Z through ``arr``'s gates)."""
-        K = mkl_kernel(X, arr, self.eta, Z=Z)
-        if self.ntk_weight > 0:
-            K += self.ntk_weight * ntk_kernel(X, Z)
-        return K
+        return learned_kernel(X, arr, self.eta, self.ntk_weight, Z)
+
+
+def learned_kernel(X, arr, eta, ntk_weight, Z=None):
+    """``ntk_weight * ntk_kernel(X, Z) + mkl_kernel(X, arr, eta, Z)``: the kernel of
+    :func:`kare_mkl`'s result (and of the KARE estimators' predictions)."""
+    K = mkl_kernel(X, arr, eta, Z=Z)
+    if ntk_weight > 0:
+        K += ntk_weight * ntk_kernel(X, Z)
+    return K
 
 
 class _LogKare:

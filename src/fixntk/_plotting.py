@@ -31,11 +31,19 @@ def _axes(ax):
     return ax.figure, ax
 
 
+def _unwrap(estimator):
+    """(a pipeline's earlier steps or None, a TransformedTargetRegressor or None, the
+    fitted estimator inside them)."""
+    steps = estimator[:-1] if hasattr(estimator, "steps") else None
+    last = estimator[-1] if steps is not None else estimator
+    target = last if hasattr(last, "regressor_") else None
+    return steps, target, getattr(last, "regressor_", last)
+
+
 def _fitted(estimator, attribute, what):
     from sklearn.utils.validation import check_is_fitted
 
-    est = estimator[-1] if hasattr(estimator, "steps") else estimator
-    est = getattr(est, "regressor_", est)  # TransformedTargetRegressor
+    est = _unwrap(estimator)[2]
     check_is_fitted(est)
     if getattr(est, attribute, None) is None:
         raise ValueError(
@@ -49,13 +57,13 @@ def _last_step_inputs(estimator, X, y=None):
     """(X, y) as the fitted gated estimator inside ``estimator`` saw them: through a
     pipeline's earlier steps, and y through a TransformedTargetRegressor's
     transform (the raw inputs gave another problem's path, with no error)."""
-    if hasattr(estimator, "steps") and len(estimator.steps) > 1:
-        X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    if y is not None and hasattr(estimator, "transformer_"):
+    steps, target, _ = _unwrap(estimator)
+    if steps is not None and len(steps):
+        X = steps.transform(X)
+    if y is not None and target is not None:
         Y = np.asarray(y, dtype=float)
         one_d = Y.ndim == 1
-        Y = estimator.transformer_.transform(Y.reshape(Y.shape[0], -1))
+        Y = target.transformer_.transform(Y.reshape(Y.shape[0], -1))
         y = Y.ravel() if one_d else Y
     return X, y
 

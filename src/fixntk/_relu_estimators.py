@@ -16,6 +16,7 @@ from ._arrangement import sample_arrangement
 from ._estimators import (
     _check_cv,
     _folds,
+    _mean_intercept,
     _MultiOutputRegressor,
     _OneHotClassifier,
     _scaled_rows,
@@ -26,7 +27,7 @@ from ._estimators import (
 from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
 from ._scale import norms
-from ._validation import check_bool, check_int, check_lam, check_n_lams, check_positive
+from ._validation import check_int, check_lam, check_n_lams, check_positive
 
 __all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
 
@@ -217,10 +218,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         # the output intercept: the targets' (weighted) mean, unpenalised; the
         # network fits the centred targets (without it an offset of y had to be
         # carried by penalised neurons: diabetes + 1000, test R^2 -6)
-        w = np.ones(Y.shape[0]) if sample_weight is None else sample_weight
-        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
-        b = (w @ Y) / w.sum() if fit_intercept else np.zeros(Y.shape[1])
-        Y = Y - b
+        b, Y = _mean_intercept(Y, sample_weight, self.fit_intercept)
         Xt, Y = _scaled_rows(Xt, Y, sample_weight)
         self.lams_ = self.lam_scores_ = None
         if lam == "cv":
