@@ -23,7 +23,8 @@ its default (a Python literal: ``n_gates=400``, ``cv=5``, ``loss='squared'``).
 """
 
 import argparse
-import ast
+import os
+import sys
 import time
 import warnings
 
@@ -34,6 +35,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fixntk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from problems import estimator_params  # noqa: E402
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
 
@@ -118,12 +125,7 @@ def main(argv=None):
         help="a GatedReLUClassifier parameter other than its default (repeatable)",
     )
     args = ap.parse_args(argv)
-    gated = {}
-    for item in args.gated:
-        key, sep, value = item.partition("=")
-        if not sep:
-            ap.error(f"--gated takes NAME=VALUE; got {item!r}")
-        gated[key.strip()] = ast.literal_eval(value.strip())
+    gated = estimator_params(ap, args.gated)
     warnings.simplefilter("ignore")
     groups = {"bundled": BUNDLED, "real": tuple(RDATASETS)}
     names = [

@@ -53,6 +53,21 @@ THREAD_VARS = (
 )
 
 
+def estimator_params(parser, items):
+    """``{name: value}`` from ``--gated NAME=VALUE`` items (each value a Python
+    literal: ``n_gates=400``, ``loss='squared'``); a malformed item is a usage error
+    of ``parser``."""
+    import ast
+
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--gated takes NAME=VALUE; got {item!r}")
+        params[key.strip()] = ast.literal_eval(value.strip())
+    return params
+
+
 def pin_threads(n_threads, override=False):
     """Pin every threading runtime (OpenMP, BLAS, Numba) through the environment.
 

