@@ -4,6 +4,7 @@ import matplotlib
 import numpy as np
 import pytest
 from conftest import planted
+from sklearn.datasets import load_diabetes
 
 import fixntk
 
@@ -105,9 +106,9 @@ def test_cell_weights(fitted):
 def test_missing_attribute_is_a_clear_error():
     X, y = planted(n=60, d=2, seed=0)
     est = fixntk.GatedReLURegressor(n_gates=10, lam=0.1, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="objective_history_ is None"):
+    with pytest.raises(ValueError, match="no objective_history_.*solver='irls'"):
         fixntk.IRLSObjectiveDisplay.from_estimator(est)
-    with pytest.raises(ValueError, match="lam_scores_"):
+    with pytest.raises(ValueError, match="lam_scores_.*lam is chosen on a grid"):
         fixntk.LambdaSelectionDisplay.from_estimator(est)
 
 
@@ -166,3 +167,20 @@ def test_path_and_cells_of_wrapped_or_weighted_fits():
     disp = fixntk.RegularizationPathDisplay.from_estimator(est, X, y, sample_weight=w)
     want = np.linalg.norm(est.coef_, axis=1)
     np.testing.assert_allclose(norms_at_lam(disp, est), want, atol=1e-5)
+
+
+def test_displays_name_the_estimators_they_draw(tmp_path):
+    """A display given an estimator it does not draw says which ones it draws: the
+    path refuses the KARE-kernel estimator (it has gates, but its model is not the
+    group lasso: the path drawn was another model's) and the NTK; the cell weights
+    name the estimators that have them."""
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:120], y[:120]
+    kare = fixntk.KAREKernelRegressor(n_gates=20, random_state=0).fit(X, y)
+    ntk = fixntk.NTKRegressor().fit(X, y)
+    for est in (kare, ntk):
+        with pytest.raises(TypeError, match="GatedReLURegressor or GatedReLUClassif"):
+            fixntk.RegularizationPathDisplay.from_estimator(est, X, y)
+    with pytest.raises(ValueError, match="KARE-kernel estimators"):
+        fixntk.CellWeightsDisplay.from_estimator(ntk, X)
+    plt.close("all")

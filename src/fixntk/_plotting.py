@@ -40,15 +40,16 @@ def _unwrap(estimator):
     return steps, target, getattr(last, "regressor_", last)
 
 
-def _fitted(estimator, attribute, what):
+def _fitted(estimator, attribute, what, which):
+    """The fitted estimator inside ``estimator`` when it has ``attribute``; else a
+    ValueError that says which fits have it (``which``)."""
     from sklearn.utils.validation import check_is_fitted
 
     est = _unwrap(estimator)[2]
     check_is_fitted(est)
     if getattr(est, attribute, None) is None:
         raise ValueError(
-            f"{type(est).__name__} has no {attribute} to plot {what} "
-            f"({attribute} is None for this fit)"
+            f"{type(est).__name__} has no {attribute} to plot {what}: {which}"
         )
     return est
 
@@ -154,11 +155,28 @@ class RegularizationPathDisplay:
         Returns
         -------
         RegularizationPathDisplay
+
+        Raises
+        ------
+        TypeError
+            If the estimator is not a gated ReLU estimator (the NTK, KARE-kernel and
+            ReLU estimators have no group lasso path).
         """
         from ._arrangement import Arrangement
+        from ._estimators import _GatedReLUBase
         from ._solver import solve_path
 
-        est = _fitted(estimator, "gates_", "a path")
+        est = _unwrap(estimator)[2]
+        if not isinstance(est, _GatedReLUBase):
+            # a KARE-kernel or ReLU estimator has gates too, but its model is not the
+            # group lasso: a path on its gates would be another model's
+            raise TypeError(
+                "RegularizationPathDisplay.from_estimator draws the group lasso path "
+                "of a GatedReLURegressor or GatedReLUClassifier; got "
+                f"{type(est).__name__}. LambdaSelectionDisplay draws the score "
+                "against lam of any estimator that chose lam on a grid"
+            )
+        est = _fitted(estimator, "gates_", "a path", "it has no gates")
         X, y = _last_step_inputs(estimator, X, y)
         X = _gated_inputs(est, X)
         Y = np.asarray(y)
@@ -275,7 +293,14 @@ class LambdaSelectionDisplay:
         -------
         LambdaSelectionDisplay
         """
-        est = _fitted(estimator, "lam_scores_", "the lam selection")
+        est = _fitted(
+            estimator,
+            "lam_scores_",
+            "the lam selection",
+            "it is set when lam is chosen on a grid (lam='auto', 'cv', 'holdout' "
+            "or 'kare' of the gated ReLU, NTK and ReLU estimators); this fit's lam "
+            "was given or chosen otherwise",
+        )
         return cls(
             est.lams_, est.lam_scores_, lam=est.lam_, score_name=_score_name(est)
         ).plot(ax=ax)
@@ -359,7 +384,13 @@ class IRLSObjectiveDisplay:
         -------
         IRLSObjectiveDisplay
         """
-        est = _fitted(estimator, "objective_history_", "the IRLS objective")
+        est = _fitted(
+            estimator,
+            "objective_history_",
+            "the IRLS objective",
+            "it is set by GatedReLURegressor and GatedReLUClassifier fitted with "
+            "solver='irls'",
+        )
         return cls(est.objective_history_, optimum=est.objective_).plot(ax=ax)
 
     def plot(self, ax=None):
@@ -463,7 +494,13 @@ class CellWeightsDisplay:
         from ._arrangement import Arrangement
         from ._ntk import ntk_weights
 
-        est = _fitted(estimator, "eta_", "cell weights")
+        est = _fitted(
+            estimator,
+            "eta_",
+            "cell weights",
+            "kernel weights over gated cells are set by the gated ReLU and "
+            "KARE-kernel estimators",
+        )
         X, _ = _last_step_inputs(estimator, X)
         X = _gated_inputs(est, X)
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
