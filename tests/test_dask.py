@@ -301,6 +301,14 @@ def test_solve_refuses_bad_input(client, problem):
     Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 0], chunks=700)
     with pytest.raises(ValueError, match="squared loss only"):
         fixntk.dask.solve(Xd, yd, arr, 0.1, loss="logistic")
+
+    class Scaled(fixntk.datafits.Squared):  # another loss under the squared name
+        def value(self, Y, F, s):
+            return 2.0 * super().value(Y, F, s)
+
+    with pytest.raises(ValueError, match="overrides its methods"):
+        fixntk.dask.solve(Xd, yd, arr, 0.1, loss=Scaled())
+    fixntk.dask.solve(Xd, yd, arr, 0.1, loss=fixntk.datafits.Squared, max_iter=1)
     with pytest.raises(ValueError, match="one row per row of X"):
         fixntk.dask.solve(Xd, yd[:-1], arr, 0.1)
     with pytest.raises(ValueError, match="samples"):

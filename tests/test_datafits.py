@@ -466,3 +466,46 @@ def test_a_warm_start_worse_than_the_null_model_starts_from_zero(loss):
         X, flipped, arr, first.coef, 0.01, loss=loss
     ) > fixntk.objective(X, flipped, arr, np.zeros_like(first.coef), 0.01, loss=loss)
     assert abs(warm.objective - cold.objective) <= 1e-6 * cold.objective
+
+
+class _TripleSquared(Squared):
+    """3/2 (y - f)^2: quadratic, a subclass of Squared with its own methods."""
+
+    name = "triple"
+
+    def value(self, Y, F, s):
+        return 3.0 * Squared.value(self, Y, F, s)
+
+    def gradient(self, Y, F):
+        return 3.0 * (F - Y)
+
+    def curvature(self, Y, F):
+        return 3.0 * np.ones(Y.shape[0])
+
+    def dual(self, Y, F, s, scale):
+        T = 3.0 * (Y - F) / scale
+        return float((s[:, None] * (Y * T - T * T / 6.0)).sum()) / float(s.sum())
+
+
+def test_a_subclass_of_squared_is_solved_as_its_own_loss():
+    """A Squared subclass that overrides its methods (here 3x the squared loss) is
+    another loss: solved and certified as itself, whose minimiser is the plain
+    program's at lam / 3 (closed-form rescaling). It was solved as the plain squared
+    loss, with a certified gap of 1e-16 and its own gap 0.34. The squared-only
+    routes (solve_relu) refuse it."""
+    from fixntk.datafits import is_squared
+
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((80, 4))
+    y = np.abs(X[:, 0]) + 0.2 * rng.standard_normal(80)
+    masks = X @ rng.standard_normal((4, 10)) >= 0
+    triple = _TripleSquared()
+    assert is_squared(Squared()) and not is_squared(triple)
+    res = fixntk.solve(X, y, masks, 0.3, tol=1e-10, loss=triple)
+    ref = fixntk.solve(X, y, masks, 0.1, tol=1e-12)
+    assert res.converged
+    assert fixntk.duality_gap(X, y, masks, res.coef, 0.3, loss=triple) <= 1e-8
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-6)
+    assert res.objective == pytest.approx(3.0 * ref.objective, rel=1e-8)
+    with pytest.raises(ValueError, match="overrides its methods"):
+        fixntk.solve_relu(X, y, masks, 0.3, loss=triple)

@@ -56,7 +56,7 @@ from ._validation import (
     check_sample_weight,
     check_X,
 )
-from .datafits import get_datafit
+from .datafits import get_datafit, is_squared
 
 __all__ = [
     "ReLUSolveResult",
@@ -1205,9 +1205,10 @@ def solve_relu(
         For invalid inputs: shapes that do not match, NaN or infinity, ``lam <=
         0``, or a warm start of the wrong shape.
     """
-    if get_datafit(loss).name != "squared":
+    if not is_squared(get_datafit(loss)):
         raise ValueError(
             f"solve_relu solves the squared loss; got loss={get_datafit(loss).name!r}"
+            " (a subclass of Squared that overrides its methods is another loss)"
         )
     X, Y, was_1d, arr = _prepare(X, y, arr)
     if sample_weight is not None:

@@ -25,7 +25,7 @@ from ._validation import (
     check_targets,
     check_X,
 )
-from .datafits import get_datafit
+from .datafits import get_datafit, is_squared
 
 
 def _register_blas():
@@ -495,7 +495,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
         W = np.zeros((prob.p, prob.d, prob.c))
         return _result(prob, W, b, f0, f0, f0, 0, 0, True, lam, np.array([0.0]))
     stop = "max_iter"
-    if prob.datafit.quadratic:
+    if is_squared(prob.datafit):
         fit = _least_squares(prob, lam_s, W0, tol, max_iter, verbose)
         res = _result(prob, lam=lam, **fit)
     else:

@@ -35,6 +35,7 @@ from .._solver import (
 )
 from .._threads import blas_threads
 from .._validation import check_int, check_lam, check_positive
+from ..datafits import get_datafit, is_squared
 from . import _chunks
 from ._arrangement import as_dask_arrangement
 from ._chunks import as_row_vector, as_rows, chunk_tasks, run, tree_sum
@@ -100,12 +101,17 @@ class DaskPathResult(PathResult):
 
 
 def _check_loss(loss):
-    name = loss if isinstance(loss, str) else getattr(loss, "name", repr(loss))
-    if name != "squared":
+    if isinstance(loss, str):
+        ok, name = loss == "squared", loss
+    else:
+        ok = is_squared(get_datafit(loss))
+        name = f"{getattr(loss, '__name__', type(loss).__name__)} (a Datafit)"
+    if not ok:
         raise ValueError(
             f"the Dask backend solves the squared loss only; got loss={name!r} (the "
             "Newton steps of other losses would need a new Gram of the working set at "
-            "every step)"
+            "every step; a subclass of Squared that overrides its methods is another "
+            "loss)"
         )
 
 

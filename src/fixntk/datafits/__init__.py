@@ -7,7 +7,7 @@ from ._base import Datafit, Targets
 from ._logistic import Logistic
 from ._multinomial import Multinomial
 from ._poisson import Poisson
-from ._squared import Squared
+from ._squared import Squared, is_squared
 
 __all__ = [
     "Datafit",
@@ -17,6 +17,7 @@ __all__ = [
     "Squared",
     "Targets",
     "get_datafit",
+    "is_squared",
 ]
 
 _BY_NAME = {cls.name: cls for cls in (Squared, Logistic, Multinomial, Poisson)}

@@ -49,16 +49,18 @@ class Targets:
 class Datafit:
     """Base class of the datafits; see the module docstring for the objective.
 
-    Subclasses set ``name`` and ``quadratic`` and implement every method below.
-    Weighted sums are normalised by ``sum(s)``: integer weights equal duplicated rows.
+    Subclasses set ``name`` and implement every method below. Weighted sums are
+    normalised by ``sum(s)``: integer weights equal duplicated rows.
+
+    Every datafit of the user's is solved by the proximal Newton loop around the
+    compiled solver and certified by its own :meth:`dual` (for a loss quadratic in
+    the predictions, one Newton step is exact). Only :class:`Squared` itself, with
+    its own methods (:func:`is_squared`), is handed to the compiled least-squares
+    solver in one call; a subclass that overrides any of them is the user's loss.
     """
 
     #: The name accepted by ``loss=`` in :func:`fixntk.solve`.
     name = "base"
-    #: True when the loss is quadratic in the predictions: the compiled weighted
-    #: least-squares solver then solves the program in one call, certified by its own
-    #: duality gap, with no outer Newton loop.
-    quadratic = False
     #: True when scaling y by t scales the optimal predictions by t (the squared loss):
     #: the solvers then rescale y internally, so any magnitude is solved without
     #: overflow.
