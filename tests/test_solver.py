@@ -323,6 +323,27 @@ def test_bad_inputs_raise_value_error(small_problem, mutate, match):
         fixntk.solve(*args)
 
 
+def test_sparse_masks_missing_values_and_non_bool_intercept_are_named(small_problem):
+    """A scipy.sparse mask array gets the .toarray() advice X gets (it read "got
+    shape ()"); pandas.NA in X is named as a missing value (it read "non-numeric
+    entries"); fit_intercept='yes' is refused as the estimators refuse it (it was
+    read as True)."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    X, y, arr = small_problem
+    with pytest.raises(TypeError, match="masks.toarray"):
+        fixntk.solve(X, y, sp.csr_matrix(arr.masks), 0.1)
+    frame = pd.DataFrame(X).astype("Float64")
+    frame.iloc[2, 1] = pd.NA
+    with pytest.raises(ValueError, match="missing values"):
+        fixntk.solve(frame, y, arr, 0.1)
+    with pytest.raises(ValueError, match="fit_intercept must be True or False"):
+        fixntk.solve(X, y, arr, 0.1, fit_intercept="yes")
+    ref = fixntk.solve(X, y, arr, 0.1)
+    assert fixntk.solve(X, y, pd.DataFrame(arr.masks), 0.1).objective == ref.objective
+
+
 def test_bad_tol_and_warm_start(small_problem):
     X, y, arr = small_problem
     with pytest.raises(ValueError, match="tol"):

@@ -18,6 +18,7 @@ from ._progress import progress, report
 from ._scale import coef_out, lam_in, lam_out, value_out
 from ._threads import blas_threads
 from ._validation import (
+    check_bool,
     check_int,
     check_lam,
     check_positive,
@@ -198,7 +199,7 @@ class _Problem:
         self.weighted = sample_weight is not None
         self.s = check_sample_weight(sample_weight, n)
         self.S = float(self.s.sum())
-        self.fit_intercept = bool(fit_intercept)
+        self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         if self.targets.classes is not None:
             _check_class_weights(self.targets, self.s)
         self.datafit.check_weights(self.targets.Y, self.s)

@@ -26,6 +26,15 @@ def _reject_unsupported(a, name):
         )
 
 
+def _pandas_na():
+    """pandas.NA, or a sentinel no value is when pandas is not installed."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas comes with the plot/test extras
+        return object()
+    return pd.NA
+
+
 def _as_float_array(a, name):
     _reject_unsupported(a, name)
     if hasattr(a, "to_numpy") and not isinstance(a, np.ndarray):
@@ -35,6 +44,11 @@ def _as_float_array(a, name):
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
+            if any(v is None or v is _pandas_na() for v in arr.ravel()):
+                raise ValueError(
+                    f"{name} contains missing values (None or pandas.NA); impute "
+                    "or drop them first (e.g. sklearn.impute.SimpleImputer)"
+                ) from exc
             raise ValueError(
                 f"{name} has dtype object with non-numeric entries; "
                 "it must be an array of real numbers"
