@@ -322,6 +322,7 @@ def test_multinomial_newton_steps_are_exact(fit_intercept, monkeypatch):
     with a per-row scalar bound it took hundreds. (The exact model alone: no budget
     sends the loop to the per-row model.)"""
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
+    monkeypatch.setattr(fixntk._prox_newton, "_INNER_EPOCHS", 10**9)
     rng, X, arr, t = _problem(n=150, n_gates=15, seed=12)
     y = np.digitize(t + 0.3 * rng.standard_normal(len(t)), [-1.0, 0.5, 1.5])
     kw = dict(loss="multinomial", fit_intercept=fit_intercept)
@@ -371,6 +372,7 @@ def test_multinomial_switches_to_the_per_row_model_and_agrees(
     again = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)  # sizes, not clocks: repeats
     np.testing.assert_array_equal(again.coef, res.coef)
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
+    monkeypatch.setattr(fixntk._prox_newton, "_INNER_EPOCHS", 10**9)
     seen.clear()
     exact = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
     assert exact.converged and False not in seen
@@ -396,6 +398,7 @@ def test_multinomial_per_row_model_throughout_above_the_gram_limit(monkeypatch):
     assert res.converged and seen and True not in seen
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_EPOCHS", np.inf)
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
+    monkeypatch.setattr(fixntk._prox_newton, "_INNER_EPOCHS", 10**9)
     seen.clear()
     exact = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
     assert exact.converged and False not in seen

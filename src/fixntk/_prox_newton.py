@@ -193,7 +193,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             gap_target=max(_INNER_RATIO * gap, 0.25 * target),
             max_iter=min(_INNER_EPOCHS, max_iter - epochs)
             if not per_output
-            else min(choice.budget, max_iter - epochs),
+            else min(choice.budget, _INNER_EPOCHS, max_iter - epochs),
         )
         choice.pending = (
             per_output,
