@@ -122,3 +122,23 @@ def test_thread_count_does_not_change_result(tmp_path):
     np.testing.assert_array_equal(
         np.load(tmp_path / "1.npy"), np.load(tmp_path / "2.npy")
     )
+
+
+def test_an_arrangement_used_on_other_data_is_warned_about():
+    """Gates sampled on X, then a solve on standardised X: the stored masks are not
+    the gates' on the new X (the program is another model's, with no word). Warned,
+    by solve and ntk_weights; the same X, or given masks, solve quietly."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = 3.0 * rng.standard_normal((500, 5)) + 2.0
+    arr = fixntk.sample_arrangement(X, 50, seed=0)
+    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.solve(X, X[:, 0], arr, 0.1)
+        fixntk.solve(Xs, X[:, 0], arr.masks, 0.1)
+    with pytest.warns(UserWarning, match="not its gates' on this X"):
+        fixntk.solve(Xs, X[:, 0], arr, 0.1)
+    with pytest.warns(UserWarning, match="built on other data"):
+        fixntk.ntk_weights(Xs, arr, n_samples=1000)

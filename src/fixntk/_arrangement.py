@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numba
 import numpy as np
 from numpy.typing import ArrayLike
@@ -257,15 +259,42 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     )
 
 
-def as_arrangement(arr, n):
+_CHECKED_ROWS = 64
+
+
+def _check_gates_match(arr, X):
+    """Warn when an arrangement's stored gates do not give its masks on X (checked on
+    _CHECKED_ROWS evenly spaced rows): it was built on other data of the same shape
+    (before a scaler, say). The program is then the group lasso over the stored
+    masks, and a network with those gates on this X is another model."""
+    n = arr.n
+    rows = np.unique(np.linspace(0, n - 1, min(n, _CHECKED_ROWS)).astype(np.int64))
+    words = arr.words[:, rows // 64]
+    stored = ((words >> (rows % 64).astype(np.uint64)) & np.uint64(1)).T.astype(bool)
+    differ = int(np.count_nonzero((arr.apply(X[rows]) != stored).any(axis=1)))
+    if differ:
+        warnings.warn(
+            f"the arrangement's masks are not its gates' on this X ({differ} of "
+            f"{rows.size} rows checked differ): it was built on other data, such as "
+            "X before scaling. The program solved is the group lasso over the stored "
+            "masks; a network with arr.gates on this X is another model. Build the "
+            "arrangement on the X you pass.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def as_arrangement(arr, n, X=None):
     """Accept an Arrangement or an (n, p) boolean mask array; check it matches n
-    rows."""
+    rows (and, given X, that stored gates give its masks on X: a warning if not)."""
     if isinstance(arr, Arrangement):
         if arr.n != n:
             raise ValueError(
                 f"the arrangement was built on {arr.n} samples but X has {n}: "
                 "they must match"
             )
+        if X is not None and arr.gates is not None and X.shape[1] == arr.gates.shape[1]:
+            _check_gates_match(arr, X)
         return arr
     if arr is None:
         raise ValueError("arr must be an Arrangement or an (n, p) boolean mask array")

@@ -629,7 +629,7 @@ def irls(
     X = check_X(X)
     n = X.shape[0]
     Y, was_1d = check_targets(y, n)
-    arr = as_arrangement(arr, n)
+    arr = as_arrangement(arr, n, X)
     s_w = None if sample_weight is None else check_sample_weight(sample_weight, n)
     lam = check_lam(lam)
     tol = check_positive(tol, "tol")

@@ -477,7 +477,7 @@ def kare_mkl(
     check_kernel_size(
         n, "kare_mkl (n x n kernels)", _KARE_ALTERNATIVE, n_matrices=_KARE_MATRICES
     )
-    arr = as_arrangement(arr, n)
+    arr = as_arrangement(arr, n, X)
     fixed_lam = None if isinstance(lam, str) and lam == "kare" else lam
     if fixed_lam is not None:
         if isinstance(fixed_lam, str):

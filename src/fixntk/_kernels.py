@@ -284,7 +284,7 @@ def mkl_kernel(
         the range of double precision.
     """
     X = check_X(X)
-    arr = as_arrangement(arr, X.shape[0])
+    arr = as_arrangement(arr, X.shape[0], X)
     eta = check_eta(eta, arr.p)
     sx = row_units(X)
     X = X / sx[:, None]

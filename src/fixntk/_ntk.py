@@ -160,7 +160,7 @@ def ntk_weights(
     """
     X = check_X(X)
     n, d = X.shape
-    arr = as_arrangement(arr, n)
+    arr = as_arrangement(arr, n, X)
     n_samples = check_int(n_samples, "n_samples", 1)
     root = seed_sequence(seed)
     # masks depend on signs only: every row at its own unit scale (exact), so that

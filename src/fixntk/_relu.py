@@ -959,7 +959,7 @@ def constraint_violation(
         For invalid inputs: shapes that do not match, NaN or infinity.
     """
     X = check_X(X)
-    arr = as_arrangement(arr, X.shape[0])
+    arr = as_arrangement(arr, X.shape[0], X)
     v = np.asarray(v, dtype=np.float64)
     c = v.shape[2] if v.ndim == 3 else 1
     blocks = [_coef3(v, arr.p, X.shape[1], c, "v")]
@@ -1409,7 +1409,7 @@ def gated_to_relu(
         ``X``.
     """
     X = check_X(X)
-    arr = as_arrangement(arr, X.shape[0])
+    arr = as_arrangement(arr, X.shape[0], X)
     if hasattr(coef, "coef") and not isinstance(coef, np.ndarray):
         coef = coef.coef
     coef = np.asarray(coef, dtype=np.float64)

@@ -195,7 +195,7 @@ class _Problem:
         n, d = X.shape
         self.datafit = get_datafit(loss)
         self.targets = self.datafit.encode(y, n)
-        self.arr = as_arrangement(arr, n)
+        self.arr = as_arrangement(arr, n, X)
         self.weighted = sample_weight is not None
         self.s = check_sample_weight(sample_weight, n)
         self.S = float(self.s.sum())
@@ -1116,7 +1116,7 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
 def _prepare(X, y, arr):
     X = check_X(X)
     Y, was_1d = check_targets(y, X.shape[0])
-    arr = as_arrangement(arr, X.shape[0])
+    arr = as_arrangement(arr, X.shape[0], X)
     return X, Y, was_1d, arr
 
 
