@@ -255,6 +255,42 @@ def _weighted_rows(X, Y, labels, sample_weight):
     return X[keep], Y[keep], None if labels is None else labels[keep], s[keep]
 
 
+def _merge_duplicate_rows(X, y, s, labels):
+    """(X, y, s, labels) with rows that repeat exactly (X and y alike) merged into one
+    row whose sample weight is the sum of theirs; the inputs themselves when no row
+    repeats.
+
+    Integer weights are repeated rows, so the program is the same at every lam. The
+    lam search is not: a held-out row whose copy is in the training part is no
+    held-out row (each training row repeated 10 times took test R^2 from 0.985 to
+    0.80 at the lam it chose). A 64-bit hash of each row finds the candidates (0.08 s
+    at 1e5 x 100); only when two hashes agree are the rows compared exactly.
+    """
+    import pandas as pd
+
+    n = X.shape[0]
+    key = np.ascontiguousarray(np.column_stack([X, np.reshape(y, (n, -1))]))
+    hashes = pd.util.hash_pandas_object(pd.DataFrame(key), index=False).to_numpy()
+    if np.unique(hashes).size == n:
+        return X, y, s, labels
+    rows = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    if first.size == n:  # hashes collided, rows differ
+        return X, y, s, labels
+    order = np.argsort(first)  # the unique rows in the order of their first copy
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    group, first = rank[np.ravel(inverse)], first[order]
+    w = np.ones(n) if s is None else np.asarray(s, dtype=np.float64)
+    merged = np.bincount(group, weights=w, minlength=first.size)
+    return (
+        X[first],
+        y[first],
+        merged,
+        None if labels is None else labels[first],
+    )
+
+
 def _class_probabilities(loss, F):
     """Class probabilities (n, n_classes) from the scores F (n,), (n, 1) or (n, c):
     for two classes ``expit(-f), expit(f)``, each to full relative precision (``1 - P``
@@ -731,6 +767,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         for ``loss``; sets the fitted attributes."""
         n_gates, lam = self._check_params(loss)
         seed = _seed(self.random_state)
+        if isinstance(self.cv, numbers.Integral):  # given splits index the rows given
+            X, y, s, labels = _merge_duplicate_rows(X, y, s, labels)
         Xt = _with_bias(X, self.neuron_bias)
         c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
         arr, W0 = self._arrangement(Xt, n_gates, seed, c)
