@@ -29,7 +29,7 @@ from ._irls import irls
 from ._kare import _lam_grid_ntk, _select_kare_extended, kare
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
-from ._progress import progress
+from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
 from ._solver import (
@@ -75,6 +75,8 @@ _SCORING_TOL = 1e-3
 # regression sets; two higher, one 0.0005 lower), 10-25% less time on the larger fits.
 _PATIENCE = 2
 _MIN_GAIN = 1e-3
+# columns whose standard deviations differ by more than this are warned about
+_SCALE_RATIO = 100.0
 # The coarsest step of the three decades that extend a scoring grid below eps * lam_max.
 _EXTENSION_STEP = 10.0 ** (-1.0 / 8.0)
 
@@ -321,6 +323,29 @@ def _fit_weights(estimator, y, sample_weight, n):
     return s
 
 
+def _check_feature_scales(estimator, X):
+    """Warn when the columns of X differ in scale by more than _SCALE_RATIO (their
+    standard deviations; constant columns aside). Gaussian gates, the NTK's angles
+    and the lam search then see mostly the widest columns: on make_regression with
+    half the columns multiplied by f, GatedReLURegressor's test R^2 was 0.993,
+    0.984, 0.982 at f = 1, 10, 30 and 0.894 from f = 100 on (at n = 15000 and
+    f = 1000, 0.30 against 0.975 at a good lam, and slow)."""
+    sd = X.std(axis=0)
+    sd = sd[sd > 0]
+    if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
+        return
+    name = type(estimator).__name__
+    warnings.warn(
+        f"the columns of X differ in scale by a factor of {sd.max() / sd.min():.2g} "
+        f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): {name}'s "
+        "gates and kernel angles see mostly the widest columns, and the fit can be "
+        "poor and slow. Standardise X first, e.g. "
+        f"make_pipeline(StandardScaler(), {name}()).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 class _Targets:
     """``_publish(one_d)`` runs after ``_fit_targets`` in the fit methods below; a
     base whose public coefficients depend on whether y was 1-d defines its own, the
@@ -353,6 +378,7 @@ class _OneHotClassifier(ClassifierMixin):
         """
         _refuse_dask(self, X, y, sample_weight)
         X, y = validate_data(self, X, y, dtype=np.float64)
+        _check_feature_scales(self, X)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         y_enc = y_enc.ravel()
@@ -405,6 +431,7 @@ class _MultiOutputRegressor(RegressorMixin):
         X, y = validate_data(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
         )
+        _check_feature_scales(self, X)
         y = np.asarray(y, dtype=np.float64)
         s = None
         if sample_weight is not None:
@@ -710,6 +737,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         W = {k: np.zeros((p.p, p.d, p.c)) for k, p in probs.items()}  # user's units
         W_prev = dict.fromkeys(used)
         stop, fold_coefs = _PathStop(patience, first), {}
+        say = report(self.verbose)  # a record per lam at verbose >= 2 (no terminal)
         with bar:
             bar.update((len(splits) - len(used)) * self.n_lams)
             for j, lam in enumerate(lams):
@@ -732,6 +760,12 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     F = np.atleast_2d(F.T).T + res.intercept
                     scores[k, j] = datafit.value(Y[val], F, val_weights[k])
                     bar.update(1 if j < self.n_lams else 0)
+                if say is not None:
+                    say(
+                        f"lam ({mode}) {j + 1}: {lam:.4g} = {lam / lmax:.3g} lam_max, "
+                        f"mean validation loss {np.mean(scores[used, j]):.6g} over "
+                        f"{len(used)} split(s)"
+                    )
                 if stop(j, float(np.mean(scores[used, j])), null=null):
                     bar.update(max(self.n_lams - 1 - j, 0) * len(used))
                     break
