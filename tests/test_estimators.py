@@ -60,14 +60,14 @@ CHECKED = [
 def expected_failed_checks(estimator):
     """Checks each estimator is known to fail, with the reason."""
     name = type(estimator).__name__
-    if name.startswith("NTK") or name.startswith("KAREKernel"):
+    if name == "KAREKernelClassifier":
         return {
             "check_sample_weight_equivalence_on_dense_data": (
-                "KARE (generalised cross-validation) counts a row given twice as two "
-                "observations in the trace of its smoother, and a row of weight 2 as "
-                "one: lam (and for the KARE kernels the weights and the held-out "
-                "split) come out differently; the weighted kernel ridge itself is "
-                "exact (test_ntk_weighted_ridge_equals_duplicated_rows)"
+                "repeated rows are merged into weights (the NTK and KARE regressors "
+                "pass), but the merged rows come in the order of their first copies, "
+                "not the weighted data's, so the held-out split and the k-means tying "
+                "of kare_mkl differ, and max_iter=10 stops it early: decision values "
+                "agree to 4e-4, not to the check's rtol=1e-7"
             )
         }
     if name == "GatedReLUClassifier":

@@ -6,7 +6,6 @@ defines, ``f(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+``: predictions on new data com
 the network itself (:meth:`to_network`), not from the gates.
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,10 +214,9 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         rows, and positive scales leave every cone constraint's sign unchanged."""
         n_gates, lam = self._check_params()
         seed = _seed(self.random_state)
-        if isinstance(self.cv, numbers.Integral):  # given splits index the rows given
-            X, Y, sample_weight, labels = _merge_duplicate_rows(
-                X, Y, sample_weight, labels
-            )
+        X, Y, sample_weight, labels = _merge_duplicate_rows(
+            X, Y, sample_weight, labels, self.cv
+        )
         Xt = _with_bias(X, self.neuron_bias)
         gates, masks, start = self._masks(Xt, n_gates, seed, Y.shape[1])
         # the output intercept: the targets' (weighted) mean, unpenalised; the
