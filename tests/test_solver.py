@@ -680,3 +680,20 @@ def test_an_objective_that_overflows_in_the_loss_names_the_coefficients():
     for call in (fixntk.objective, fixntk.duality_gap):
         with pytest.raises(ValueError, match="use smaller coefficients W"):
             call(X, y, arr, W, 0.01, loss="poisson")
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_an_outlier_row_at_an_absolute_lam_emits_no_numpy_warnings():
+    """A row 1e200 times the others at lam = 1e-200 lam_max: the kernel route's
+    arithmetic overflows and the route is refused; the descent stops with one
+    ConvergenceWarning, not a thousand NumPy overflow warnings before it."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(20)
+    X = rng.standard_normal((60, 4))
+    y = X[:, 0] + 0.1 * rng.standard_normal(60)
+    masks = X @ rng.standard_normal((4, 10)) >= 0
+    X[0] = 1e200
+    with pytest.warns(ConvergenceWarning):
+        res = fixntk.solve(X, y, masks, 0.05, max_iter=2000)
+    assert np.isfinite(res.objective) and not res.converged

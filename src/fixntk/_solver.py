@@ -633,7 +633,10 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         # depend on it): a few m x m matrices and the masks' n x p products
         m = min(prob.n, prob.p * prob.d)
         check_fits(8 * (6 * m * m + prob.n * prob.p), "the kernel route")
-        with warnings.catch_warnings():
+        # NumPy's over/underflow warnings are the route's own business: a point that
+        # is not finite is refused below, and the descent goes on (a row 1e200 times
+        # the others at an absolute lam gave a thousand warnings)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", ConvergenceWarning)
             kr = irls(
                 prob.X,
@@ -648,6 +651,8 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
                 sample_weight=weights,
                 fit_intercept=prob.fit_intercept,
             )
+        if not np.isfinite(kr.coef).all():
+            raise ArithmeticError("its point is not finite")
     except (MemoryError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         # the route is an accelerator: where it cannot run, the descent goes on
         if say is not None:
