@@ -243,69 +243,18 @@ def _mean_intercept(Y, sample_weight, fit_intercept):
     return b, Y - b
 
 
-def _is_cv(lam):
-    return isinstance(lam, str) and lam == "cv"
-
-
-def _weighted_rows(X, Y, labels, sample_weight, cv=3):
-    """(X, Y, labels, sample_weight) without the rows of weight 0, and rows that
-    repeat exactly merged into one of summed weight (:func:`_merge_duplicate_rows`).
-
-    A weighted kernel ridge ignores rows of weight 0: kept, they were zero eigenvalues
-    of the weighted kernel that KARE's trace counts at every lam, and lam="kare" chose
-    interpolation (lam 1e-8 where the rows dropped gave 0.04). Copies of a row are its
-    integer weight in the kernel ridge, but KARE counted each copy as an observation
-    (a copy predicts its twin: smaller lams looked better) and a held-out row could
-    have its copy in the training part."""
-    s = None
-    if sample_weight is not None:
-        s = check_sample_weight(sample_weight, X.shape[0])
-        keep = s > 0
-        if not keep.all():
-            X, Y, s = X[keep], Y[keep], s[keep]
-            labels = None if labels is None else labels[keep]
-    X, Y, s, labels = _merge_duplicate_rows(X, Y, s, labels, cv)
-    return X, Y, labels, s
-
-
-def _merge_duplicate_rows(X, y, s, labels, cv=3):
-    """(X, y, s, labels) with rows that repeat exactly (X and y alike) merged into one
-    row whose sample weight is the sum of theirs; the inputs themselves when no row
-    repeats, when ``cv`` is not an int (given splits index the rows given) or when
-    fewer than ``cv`` distinct rows would be left (constant features: the folds need
-    rows, and the model is the mean anyway).
-
-    Integer weights are repeated rows, so the program is the same at every lam. The
-    lam search is not: a held-out row whose copy is in the training part is no
-    held-out row (each training row repeated 10 times took test R^2 from 0.985 to
-    0.80 at the lam it chose). A 64-bit hash of each row finds the candidates (0.08 s
-    at 1e5 x 100); only when two hashes agree are the rows compared exactly.
-    """
-    import pandas as pd
-
-    if not isinstance(cv, numbers.Integral):
-        return X, y, s, labels
-    n = X.shape[0]
-    key = np.ascontiguousarray(np.column_stack([X, np.reshape(y, (n, -1))]))
-    hashes = pd.util.hash_pandas_object(pd.DataFrame(key), index=False).to_numpy()
-    if np.unique(hashes).size == n:
-        return X, y, s, labels
-    rows = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    if first.size == n or first.size < max(cv, 2):  # collided hashes; too few rows
-        return X, y, s, labels
-    order = np.argsort(first)  # the unique rows in the order of their first copy
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    group, first = rank[np.ravel(inverse)], first[order]
-    w = np.ones(n) if s is None else np.asarray(s, dtype=np.float64)
-    merged = np.bincount(group, weights=w, minlength=first.size)
-    return (
-        X[first],
-        y[first],
-        merged,
-        None if labels is None else labels[first],
-    )
+def _weighted_rows(X, Y, labels, sample_weight):
+    """(X, Y, labels, sample_weight) without the rows of weight 0, which a weighted
+    kernel ridge ignores: kept, they are zero eigenvalues of the weighted kernel that
+    KARE's trace counts at every lam, and lam="kare" chose interpolation (lam 1e-8
+    where the rows dropped gave 0.04)."""
+    if sample_weight is None:
+        return X, Y, labels, None
+    s = check_sample_weight(sample_weight, X.shape[0])
+    keep = s > 0
+    if keep.all():
+        return X, Y, labels, s
+    return X[keep], Y[keep], None if labels is None else labels[keep], s[keep]
 
 
 def _class_probabilities(loss, F):
@@ -816,7 +765,6 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         for ``loss``; sets the fitted attributes."""
         n_gates, lam = self._check_params(loss)
         seed = _seed(self.random_state)
-        X, y, s, labels = _merge_duplicate_rows(X, y, s, labels, self.cv)
         Xt = _with_bias(X, self.neuron_bias)
         c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
         arr, W0 = self._arrangement(Xt, n_gates, seed, c)
@@ -1021,7 +969,9 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel):
         warnings.warn(
             f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
             f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
-            "falling; a smaller eps may find a better one",
+            "falling; a smaller eps may find a better one (unless rows repeat: "
+            "copies of a row in the training and the held-out parts make smaller "
+            "lams look better; give them as sample_weight instead)",
             UserWarning,
             stacklevel=stacklevel,
         )
@@ -1541,9 +1491,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
-        X, Y, labels, sample_weight = _weighted_rows(
-            X, Y, labels, sample_weight, self.cv if _is_cv(self.lam) else 3
-        )
+        X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
         check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")

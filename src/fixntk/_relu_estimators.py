@@ -17,7 +17,6 @@ from ._estimators import (
     _check_cv,
     _folds,
     _mean_intercept,
-    _merge_duplicate_rows,
     _MultiOutputRegressor,
     _OneHotClassifier,
     _scaled_rows,
@@ -214,9 +213,6 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         rows, and positive scales leave every cone constraint's sign unchanged."""
         n_gates, lam = self._check_params()
         seed = _seed(self.random_state)
-        X, Y, sample_weight, labels = _merge_duplicate_rows(
-            X, Y, sample_weight, labels, self.cv
-        )
         Xt = _with_bias(X, self.neuron_bias)
         gates, masks, start = self._masks(Xt, n_gates, seed, Y.shape[1])
         # the output intercept: the targets' (weighted) mean, unpenalised; the
