@@ -1215,6 +1215,13 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         As in :class:`GatedReLURegressor`.
     loss : {"log_loss", "logistic", "multinomial", "squared"}, default="log_loss"
         "log_loss" chooses "logistic" or "multinomial" by the number of classes.
+        The multinomial's time grows steeply with the number of classes c (its
+        Newton steps weigh every class of every row); "squared" (one-hot targets,
+        the paper's setting, one call of the solver per lam) is about 10x faster
+        there, at 1-2.5 points of accuracy (``make_classification`` with 40
+        features, one thread: 3000 training rows and 30 classes, 40 s and 0.712
+        against 3.6 s and 0.698; 15000 rows and 10 classes, 97 s and 0.955 against
+        11 s and 0.931).
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
 
