@@ -27,7 +27,7 @@ from benchmarks.problems import PROBLEMS, pin_threads, planted_problem  # noqa: 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--problem", default="S1", choices=sorted(PROBLEMS))
     parser.add_argument("--threads", type=int, default=1)

@@ -91,7 +91,7 @@ def run(name, data, n_gates):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="seed 0 only")
     parser.add_argument(
         "--n-gates", type=int, default=None, help="default: the estimator's"

@@ -52,7 +52,7 @@ def run(name, ratios, exact):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="iris,wine,digits")
     ap.add_argument("--ratios", default="0.1,0.01,0.001")
     ap.add_argument("--exact", action="store_true", help="also the exact model alone")

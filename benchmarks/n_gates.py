@@ -109,7 +109,7 @@ def _timed(model, X, y):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gates", default="100,300,1000")
     parser.add_argument(
         "--lam",

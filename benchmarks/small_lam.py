@@ -42,7 +42,7 @@ def run(X, y, arr, lam, route, max_iter):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problems", default="T,S1", help="T and/or names in problems.py")
     ap.add_argument("--ratios", default="1e-3,1e-4,1e-6")
     ap.add_argument("--max-iter", type=int, default=100_000)

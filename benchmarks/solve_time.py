@@ -21,7 +21,7 @@ from problems import PROBLEMS, pin_threads, planted_problem  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problem", default="S1", choices=list(PROBLEMS))
     ap.add_argument("--loss", default="squared")
     ap.add_argument("--tol", type=float, default=1e-6)
