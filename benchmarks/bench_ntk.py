@@ -106,6 +106,16 @@ class NTKWeights(_NTKWeightsData):
     track_missing_mass.unit = "probability"
 
 
+class NTKWeightsCaptured(NTKWeights):
+    """fixntk.ntk_weights where almost every direction lands in a known cell (n = 1000,
+    d = 2, 1000 of the plane's 2n cells: missing mass 0.24), so most directions
+    form their full masks: the path that d = 20 (missing mass 1.0, every direction
+    rejected by the 64-row screen) never times."""
+
+    def setup_cache(self):
+        return _ntk_data(d=2, n_gates=1000)
+
+
 class NTKWeightsBaseline(_NTKWeightsData):
     """The references for ntk_weights: plain NumPy, and the product X @ H alone."""
 

@@ -118,6 +118,8 @@ def exact_arrangement(X, p, seed=0):
         arr = fixntk.sample_arrangement(X, n_gates, seed=seed)
         if arr.p >= p:
             break
+        if n_gates >= 64 * p:  # the data have fewer cells than p (d = 2: about 2n)
+            raise ValueError(f"{64 * p} gates gave only {arr.p} of {p} distinct masks")
         n_gates = 2 * n_gates
     if arr.p == p:
         return arr
