@@ -18,7 +18,7 @@ from ._gates import (
 from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
 from ._threads import run_blocks
-from ._validation import _reject_unsupported, check_int, check_X
+from ._validation import _as_array, check_int, check_X
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
 
@@ -97,10 +97,7 @@ class Arrangement:
     @classmethod
     def from_masks(cls, masks, n=None):
         """Arrangement from a boolean (n, p) mask matrix the user built."""
-        _reject_unsupported(masks, "masks")
-        if hasattr(masks, "to_numpy") and not isinstance(masks, np.ndarray):
-            masks = masks.to_numpy()
-        arr = np.asarray(masks)
+        arr = _as_array(masks, "masks")
         if arr.ndim != 2:
             raise ValueError(f"masks must be a 2-d (n, p) array; got shape {arr.shape}")
         if arr.dtype != np.bool_:

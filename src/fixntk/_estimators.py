@@ -724,13 +724,13 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     F = np.atleast_2d(F.T).T + res.intercept
                     scores[k, j] = datafit.value(Y[val], F, val_weights[k])
                     bar.update(1 if j < self.n_lams else 0)
+                mean = float(np.mean(scores[used, j]))
                 if say is not None:
                     say(
                         f"lam ({mode}) {j + 1}: {lam:.4g} = {lam / lmax:.3g} lam_max, "
-                        f"mean validation loss {np.mean(scores[used, j]):.6g} over "
-                        f"{len(used)} split(s)"
+                        f"mean validation loss {mean:.6g} over {len(used)} split(s)"
                     )
-                if stop(j, float(np.mean(scores[used, j])), null=null):
+                if stop(j, mean, null=null):
                     bar.update(max(self.n_lams - 1 - j, 0) * len(used))
                     break
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode, stacklevel=6)

@@ -182,6 +182,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             weights = dict(
                 weights=s * h, gram_store=None if cache is None else cache.store
             )
+        budget = choice.budget if per_output else _INNER_EPOCHS
         out = weighted_least_squares(
             prob.X,
             prob.arr.packed,
@@ -193,9 +194,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             intercept=prob.fit_intercept,
             block_step=prob.block_step,
             gap_target=max(_INNER_RATIO * gap, 0.25 * target),
-            max_iter=min(_INNER_EPOCHS, max_iter - epochs)
-            if not per_output
-            else min(choice.budget, _INNER_EPOCHS, max_iter - epochs),
+            max_iter=min(_INNER_EPOCHS, max_iter - epochs, budget),
         )
         choice.pending = (
             per_output,

@@ -35,16 +35,23 @@ def _pandas_na():
     return pd.NA
 
 
-def _as_float_array(a, name):
+def _as_array(a, name):
+    """``a`` as a NumPy array: a pandas object through ``to_numpy``; sparse matrices
+    refused with the advice to densify."""
     _reject_unsupported(a, name)
     if hasattr(a, "to_numpy") and not isinstance(a, np.ndarray):
         a = a.to_numpy()
-    arr = np.asarray(a)
+    return np.asarray(a)
+
+
+def _as_float_array(a, name):
+    arr = _as_array(a, name)
     if arr.dtype == object:
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            if any(v is None or v is _pandas_na() for v in arr.ravel()):
+            na = _pandas_na()
+            if any(v is None or v is na for v in arr.ravel()):
                 raise ValueError(
                     f"{name} contains missing values (None or pandas.NA); impute "
                     "or drop them first (e.g. sklearn.impute.SimpleImputer)"
