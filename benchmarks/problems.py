@@ -55,8 +55,9 @@ THREAD_VARS = (
 
 def estimator_params(parser, items):
     """``{name: value}`` from ``--gated NAME=VALUE`` items (each value a Python
-    literal: ``n_gates=400``, ``loss='squared'``); a malformed item is a usage error
-    of ``parser``."""
+    literal, ``n_gates=400``, ``lam=None``, or else a word taken as text,
+    ``loss=squared`` as ``loss='squared'``); an item without ``=`` is a usage error of
+    ``parser``."""
     import ast
 
     params = {}
@@ -64,7 +65,10 @@ def estimator_params(parser, items):
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--gated takes NAME=VALUE; got {item!r}")
-        params[key.strip()] = ast.literal_eval(value.strip())
+        try:
+            params[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):  # a bare word: the shell ate its quotes
+            params[key.strip()] = value.strip()
     return params
 
 

