@@ -457,3 +457,29 @@ def test_regressor_intercept_and_default_lam(regression):
     )
     auto = ReLURegressor(n_gates=10, n_lams=3, cv=2, random_state=0).fit(X, y)
     assert auto.lam_ in auto.lams_
+
+
+def test_the_polish_refuses_a_dense_system_past_its_cap(monkeypatch):
+    """Wide rows (d > n): the support's Newton polish solved a dense system in up to
+    d unknowns per block with no cap (make_regression(100, 500): 10^4 unknowns, a
+    fit that did not end in 13 minutes). Past the cap BCD finishes alone, to the same
+    certificate."""
+    import fixntk._relu as relu
+
+    monkeypatch.setattr(relu, "_POLISH_MAX_UNKNOWNS", 30)
+    widths = []
+    newton = relu._Problem._newton
+
+    def spy(self, A, cuts, z, **kw):
+        widths.append(A.shape[1])
+        return newton(self, A, cuts, z, **kw)
+
+    monkeypatch.setattr(relu._Problem, "_newton", spy)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 60))
+    y = X[:, :3] @ np.array([1.0, -1.0, 0.5]) + 0.1 * rng.standard_normal(30)
+    arr = fixntk.sample_arrangement(X, 6, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve_relu(X, y, arr, lam, tol=1e-8)
+    assert res.converged and res.gap <= 1e-8 * res.f0
+    assert max(widths, default=0) <= 30
