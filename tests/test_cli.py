@@ -1,3 +1,4 @@
+import csv
 import os
 import pickle
 import subprocess
@@ -380,7 +381,9 @@ def test_csv_options(tmp_path):
         "\\t",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "60 rows, 3 features" in proc.stdout
+    # 'row' (1, 2, 3, ...) is a row identifier: left out of the features
+    assert "60 rows, 2 features" in proc.stdout
+    assert "column 'row' looks like a row identifier" in proc.stdout
     bad = run_cli("fit", path, "--target", "target", "--lam", "-1")
     assert bad.returncode == 2 and "--lam" in bad.stderr
 
@@ -493,14 +496,93 @@ def test_boolean_and_integer_labels_come_back_as_labels(tmp_path):
     assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
 
 
-def test_a_row_identifier_column_is_pointed_out(tmp_path):
+def test_a_row_identifier_column_is_left_out(tmp_path):
+    """Increasing integers (R's rownames: files sorted by class leak the answer
+    through them) and a text column with a different value in every row are left out
+    of the features with a note; --keep-ids keeps them (they were used before)."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((60, 2))
-    rows = [(k + 1, f"{a:.4f}", f"{b:.4f}", int(a > 0)) for k, (a, b) in enumerate(x)]
-    path = write_csv(tmp_path / "ids.csv", ["id", "a", "b", "y"], rows)
+    x = rng.standard_normal((40, 2))  # names: 40 values (up to 50 are categories)
+    rows = [
+        (k + 1, f"car {k}", f"{a:.4f}", f"{b:.4f}", int(a > 0))
+        for k, (a, b) in enumerate(x)
+    ]
+    path = write_csv(tmp_path / "ids.csv", ["id", "name", "a", "b", "y"], rows)
     proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
     assert proc.returncode == 0, proc.stderr
+    assert "40 rows, 2 features (2 numeric)" in proc.stdout
     assert "column 'id' looks like a row identifier" in proc.stdout
-    assert "--drop 'id'" in proc.stdout and "column 'a'" not in proc.stdout
+    assert "column 'name' looks like a row identifier" in proc.stdout
+    assert "--keep-ids" in proc.stdout and "column 'a'" not in proc.stdout
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05", "--keep-ids")
+    assert proc.returncode == 0 and "40 rows, 4 features" in proc.stdout
     proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05", "--drop", "id")
-    assert proc.returncode == 0 and "row identifier" not in proc.stdout
+    assert proc.returncode == 0 and "column 'id'" not in proc.stdout
+
+
+def test_number_formats_get_the_right_option(tmp_path):
+    """A comma that may separate thousands is never advised as a decimal mark alone
+    (95,164 read as 95.164 beside 607 scrambled the column); --thousands reads it;
+    unit signs are named; 'None' is a category, not a missing value."""
+    rng = np.random.default_rng(1)
+    income = rng.integers(200, 200_000, size=80)
+    kind = rng.choice(["None", "Attached", "Detached"], size=80)
+    rows = [
+        (f"{v:,}", g, f"{r:.1f}%", f"{0.001 * v + rng.normal():.3f}")
+        for v, g, r in zip(income, kind, rng.uniform(0, 50, size=80))
+    ]
+    path = str(tmp_path / "inc.csv")
+    with open(path, "w", newline="") as fh:  # "95,164" quoted, as spreadsheets write it
+        writer = csv.writer(fh)
+        writer.writerow(["income", "garage", "rate", "spend"])
+        writer.writerows(rows)
+    err = run_cli("fit", path, "--target", "spend", "-q", "--drop", "rate")
+    # one comma per number: 95,164 may be either; both readings are named
+    assert_clean_error(err, "--thousands ','", "--decimal ','")
+    proc = run_cli(
+        "fit", path, "--target", "spend", "-q", "--drop", "rate", "--thousands", ","
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "text column 'garage' one-hot encoded (3 values" in proc.stdout
+    err = run_cli("fit", path, "--target", "spend", "-q", "--thousands", ",")
+    assert err.returncode == 2 and "unit or currency sign" in err.stderr
+
+
+def test_the_task_says_why(tmp_path):
+    """Integer targets: the description says which task was chosen and names
+    --task for the other (26 integer class codes were fitted as regression
+    silently)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((120, 2))
+    rows = [(f"{a:.4f}", f"{b:.4f}", int(3 * a > 0) + 1) for a, b in x]
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
+    assert proc.returncode == 0, proc.stderr
+    assert "integers with 2 distinct values, so classification" in proc.stdout
+    assert "--task regression" in proc.stdout
+
+
+def test_predict_names_unknown_categories(tmp_path):
+    """Text values the model never saw (a new level, another spelling) are named
+    with their rows' count; a missing text value is refused as in fit (both were
+    encoded as all zeros silently)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(80)
+    shelf = rng.choice(["Good", "Bad"], size=80)
+    rows = [(f"{a:.4f}", s, f"{a + (s == 'Good'):.4f}") for a, s in zip(x, shelf)]
+    path = write_csv(tmp_path / "f.csv", ["a", "shelf", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model
+    )
+    assert proc.returncode == 0, proc.stderr
+    new = write_csv(
+        tmp_path / "new.csv", ["a", "shelf"], [("0.1", "good"), ("0.2", "Good")]
+    )
+    proc = run_cli("predict", model, new)
+    assert proc.returncode == 0, proc.stderr
+    assert "column 'shelf': 1 row(s) hold value(s) the model was not fitted on" in (
+        proc.stderr
+    )
+    assert "'good'" in proc.stderr
+    gap = write_csv(tmp_path / "gap.csv", ["a", "shelf"], [("0.1", ""), ("0.2", "Bad")])
+    assert_clean_error(run_cli("predict", model, gap), "column 'shelf' has a missing")

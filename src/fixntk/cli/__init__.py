@@ -56,8 +56,11 @@ def _read(args):
         index_col=args.index_col,
         drop=args.drop,
         decimal=args.decimal,
+        thousands=args.thousands,
     )
-    return dataset_from_table(table, args.target, args.task, args.data)
+    return dataset_from_table(
+        table, args.target, args.task, args.data, keep_ids=args.keep_ids
+    )
 
 
 def _describe(data, out):
@@ -190,11 +193,15 @@ def cmd_predict(args, out):
 
     model = _load_model(args.model)
     table = read_table(
-        args.data, sep=args.sep, index_col=args.index_col, decimal=args.decimal
+        args.data,
+        sep=args.sep,
+        index_col=args.index_col,
+        decimal=args.decimal,
+        thousands=args.thousands,
     )
-    X, ignored = prediction_frame(table, model, args.data)
+    X, ignored, notes = prediction_frame(table, model, args.data)
     info = out if args.output else sys.stderr  # stdout carries the CSV otherwise
-    for message in table.messages:
+    for message in table.messages + notes:
         print(f"  {message}", file=info)
     if ignored:
         print(
@@ -375,6 +382,12 @@ def _add_read_options(p):
         "--decimal", default=".", help="decimal mark of the numbers (default '.')"
     )
     g.add_argument(
+        "--thousands",
+        default=None,
+        help="thousands separator inside numbers, e.g. ',' for 1,234.5 or '.' "
+        "(with --decimal ',') for 1.234,5 (default: none)",
+    )
+    g.add_argument(
         "--index-col",
         default=None,
         help="a column (name or 0-based position) holding row labels, not a feature; "
@@ -400,6 +413,12 @@ def _add_csv_options(p):
         metavar="COL",
         help="leave column COL out of the features (repeatable); text columns are "
         "otherwise one-hot encoded",
+    )
+    p.add_argument(
+        "--keep-ids",
+        action="store_true",
+        help="use columns that look like row identifiers (increasing integers, a "
+        "different text in every row) as features; by default they are left out",
     )
 
 

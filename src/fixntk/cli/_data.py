@@ -32,6 +32,7 @@ class Table:
     name: str
     frame: pd.DataFrame  # every column but the ones dropped
     messages: list = field(default_factory=list)  # what was dropped, and why
+    decimal: str = "."  # the decimal mark it was read with
 
 
 @dataclass
@@ -70,8 +71,18 @@ def _sniff(path, sep):
         return ","
 
 
-def read_table(path, sep=None, index_col=None, drop=(), decimal="."):
-    """Read `path` into a Table; every problem is a UserError naming the option."""
+# Cells read as missing: pandas' defaults but for "None", which tables use as a
+# category ("no garage": Ames housing's Garage_Type) far more often than for a gap.
+MISSING_TEXT = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=None):
+    """Read `path` into a Table; every problem is a UserError naming the option.
+    Cells holding one of MISSING_TEXT ("NA", "null", an empty cell...) are missing
+    values; ``thousands`` is the thousands separator inside numbers, if any."""
     if not os.path.exists(path):
         raise UserError(f"file not found: {path}")
     if os.path.isdir(path):
@@ -82,15 +93,23 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal="."):
             path,
             sep=delimiter,
             decimal=decimal,
+            thousands=thousands,
+            keep_default_na=False,
+            na_values=list(MISSING_TEXT),
             skipinitialspace=True,
             skip_blank_lines=True,
             encoding="utf-8-sig",
         )
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
+        hint = "(--sep sets the delimiter)"
+        if isinstance(exc, UnicodeDecodeError):
+            hint = (
+                "(fixntk reads UTF-8: save the file as UTF-8, e.g. Excel's "
+                "'CSV UTF-8', or convert it with iconv -f cp1252 -t utf-8)"
+            )
         raise UserError(
-            f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} "
-            "(--sep sets the delimiter)"
+            f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     messages = []
@@ -116,7 +135,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal="."):
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
     base = os.path.splitext(os.path.basename(path))[0]
-    return Table(base, frame, messages)
+    return Table(base, frame, messages, decimal)
 
 
 def _resolve(frame, name, option):
@@ -176,21 +195,73 @@ def _labels(y_raw, y_num, target, path):
     return values.astype(np.int64) if np.abs(values).max() < 2.0**53 else values
 
 
-def _decimal_comma(series):
-    """Whether a text column reads as numbers once decimal commas are points (a CSV
-    written with ``decimal=','``)."""
+_GROUPED = {
+    ",": r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$",  # 95,164 or 1,200.50
+    ".": r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$",  # 24.000,00
+}
+_UNITS = r"[%$€£¥\s]"
+
+
+def _parses(text):
+    return bool(pd.to_numeric(text, errors="coerce").notna().all())
+
+
+def number_format_hint(series, decimal="."):
+    """How to read a text column that holds numbers in another format, or None: the
+    option(s) to pass (decimal commas, thousands separators, both readings when a
+    comma is ambiguous) or the unit signs to remove."""
     text = series.dropna().astype(str).str.strip()
-    if text.empty or not text.str.contains(",", regex=False).any():
-        return False
-    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-    return bool(values.notna().all())
+    if text.empty:
+        return None
+    example = repr(text.iloc[0])
+    for sep in (",", "."):
+        marked = text[text.str.contains(sep, regex=False)]
+        other = "." if sep == "," else ","
+        if marked.empty or not marked.str.match(_GROUPED[sep]).all():
+            continue
+        plain = text.str.replace(sep, "", regex=False)
+        if other == ",":
+            plain = plain.str.replace(",", ".", regex=False)
+        if not _parses(plain):
+            continue
+        if (
+            sep == ","
+            and decimal == "."
+            and _parses(text.str.replace(",", ".", regex=False))
+            and not text.str.count(",").gt(1).any()
+        ):
+            return (
+                f"holds numbers with a comma (e.g. {example}): pass --thousands ',' "
+                "if it separates thousands (1,234 = 1234), or --decimal ',' if it is "
+                "the decimal mark (1,234 = 1.234)"
+            )
+        extra = " --decimal ','" if other == "," and decimal != "," else ""
+        return (
+            f"holds numbers with {sep!r} separating thousands (e.g. {example}); "
+            f"pass --thousands {sep!r}{extra}"
+        )
+    if decimal == "." and _parses(text.str.replace(",", ".", regex=False)):
+        return (
+            f"holds numbers written with a decimal comma (e.g. {example}); pass "
+            "--decimal ','"
+        )
+    if text.str.contains(_UNITS).any():
+        bare = text.str.replace(_UNITS, "", regex=True)
+        if decimal != ".":
+            bare = bare.str.replace(decimal, ".", regex=False)
+        if _parses(bare) or _parses(bare.str.replace(",", "", regex=False)):
+            return (
+                f"holds numbers with a unit or currency sign (e.g. {example}); write "
+                "plain numbers in the file (16.9 rather than 16.9%)"
+            )
+    return None
 
 
 # Above this magnitude a column's squares (its standardisation) leave double precision.
 _MAX_MAGNITUDE = 1e150
 
 
-def feature_columns(frame, path, drop_hint=True):
+def feature_columns(frame, path, drop_hint=True, decimal="."):
     """(numeric columns, text columns) of a feature frame; refuses missing values,
     columns mixing numbers and text, and text columns with too many values."""
     numeric, text = [], []
@@ -222,10 +293,11 @@ def feature_columns(frame, path, drop_hint=True):
                 )
             numeric.append(col)
             continue
-        if _decimal_comma(series):
+        hint = number_format_hint(series, decimal)
+        if hint is not None:
             raise UserError(
-                f"{path}: column {col!r} holds numbers written with a decimal comma "
-                f"(e.g. {series.dropna().astype(str).iloc[0]!r}); pass --decimal ','"
+                f"{path}: column {col!r} {hint}, or leave the column out with "
+                f"--drop {col!r}"
             )
         parsed = pd.to_numeric(series, errors="coerce")
         if parsed.notna().any():  # numbers with a few words among them: a data error
@@ -246,8 +318,9 @@ def feature_columns(frame, path, drop_hint=True):
     return numeric, text
 
 
-def dataset_from_table(table, target, task, path):
-    """Split a Table into features and target; infer the task."""
+def dataset_from_table(table, target, task, path, keep_ids=False):
+    """Split a Table into features and target; infer the task. Columns that look
+    like row identifiers are left out unless ``keep_ids``."""
     frame = table.frame
     if target not in frame.columns:
         hint = ""
@@ -265,7 +338,7 @@ def dataset_from_table(table, target, task, path):
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise UserError(f"{path} has no feature columns besides {target!r}")
-    numeric, text = feature_columns(X, path)
+    numeric, text = feature_columns(X, path, decimal=table.decimal)
     y_raw = frame[target]
     if y_raw.isna().any():
         k = int(np.flatnonzero(y_raw.isna().to_numpy())[0])
@@ -274,20 +347,28 @@ def dataset_from_table(table, target, task, path):
             f"{_line(k)})"
         )
     y_num = _numbers(y_raw)
+    hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
+    if hint is not None:
+        raise UserError(f"{path}: target {target!r} {hint}")
+    reason = None
     if task == "auto":
         if y_num is None:
             task = "classification"
         else:
             values = y_num.to_numpy()
             integral = np.all(values == np.round(values))
-            small = np.unique(values).size <= MAX_CLASSES
+            k = np.unique(values).size
+            small = k <= MAX_CLASSES
             task = "classification" if integral and small else "regression"
+            if integral:
+                other = "regression" if small else "classification"
+                reason = (
+                    f"target {target!r}: integers with {k} distinct values, so "
+                    f"{task} (integers with at most {MAX_CLASSES} values are "
+                    f"classes); --task {other} if they are "
+                    + ("counts or amounts" if small else "class labels")
+                )
     if task == "regression":
-        if y_num is None and _decimal_comma(y_raw):
-            raise UserError(
-                f"{path}: target {target!r} holds numbers written with a decimal "
-                "comma; pass --decimal ','"
-            )
         if y_num is None:
             bad = y_raw[pd.to_numeric(y_raw, errors="coerce").isna()].iloc[0]
             raise UserError(
@@ -305,12 +386,35 @@ def dataset_from_table(table, target, task, path):
     for col in text:
         X[col] = X[col].astype(str)
     messages = list(table.messages)
-    for col in numeric:
-        if _looks_like_row_ids(X[col]):
+    if reason is not None:
+        messages.append(reason)
+    ids = [c for c in numeric if _looks_like_row_ids(X[c])]
+    ids += [c for c in text if len(X) >= MIN_ROWS and X[c].nunique() == len(X)]
+    for col in ids:
+        kind = (
+            "distinct integers in increasing order"
+            if col in numeric
+            else ("a different text in every row")
+        )
+        if keep_ids:
             messages.append(
-                f"column {col!r} looks like a row identifier (distinct integers in "
-                f"increasing order) and is used as a feature; --drop {col!r} leaves "
-                "it out"
+                f"column {col!r} looks like a row identifier ({kind}) and is used "
+                "as a feature (--keep-ids)"
+            )
+            continue
+        messages.append(
+            f"column {col!r} looks like a row identifier ({kind}) and was left out: "
+            "a model would learn the file's row order from it (files sorted by "
+            "class leak the answer); --keep-ids uses it as a feature"
+        )
+    if not keep_ids and ids:
+        numeric = [c for c in numeric if c not in ids]
+        text = [c for c in text if c not in ids]
+        X = X.drop(columns=ids)
+        if X.shape[1] == 0:
+            raise UserError(
+                f"{path}: every feature column looks like a row identifier "
+                f"({_shown(ids)}); --keep-ids uses them"
             )
     for col in text:
         messages.append(
@@ -351,7 +455,8 @@ def preprocessor(data):
 
 def prediction_frame(table, model, path):
     """The model's feature columns of a table (any order, extra columns allowed):
-    (features DataFrame, ignored column names)."""
+    (features DataFrame, ignored column names, notes on text values the model does
+    not know)."""
     wanted = [str(c) for c in getattr(model, "feature_names_in_", [])]
     if not wanted:
         raise UserError(
@@ -380,9 +485,38 @@ def prediction_frame(table, model, path):
                 "needs a number there"
             )
         X[col] = values
+    notes = []
     for col in text:
+        if X[col].isna().any():
+            k = int(np.flatnonzero(X[col].isna().to_numpy())[0])
+            raise UserError(
+                f"{path}, line {_line(k)}: column {col!r} has a missing value; the "
+                "model needs one of its categories there"
+            )
         X[col] = X[col].astype(str)
-    return X, ignored
+        known = _categories(model, col)
+        if known is not None:
+            unknown = ~X[col].isin(known)
+            if unknown.any():
+                values = pd.unique(X[col][unknown])
+                notes.append(
+                    f"column {col!r}: {int(unknown.sum())} row(s) hold value(s) the "
+                    f"model was not fitted on ({_shown(map(repr, values), 5)}; known: "
+                    f"{_shown(map(repr, known), 8)}); they count as none of the "
+                    "known categories, and their predictions rest on the other "
+                    "columns alone"
+                )
+    return X, ignored, notes
+
+
+def _categories(model, col):
+    """The categories the fitted one-hot encoder knows for text column ``col``."""
+    prep = model[0] if hasattr(model, "steps") else None
+    for name, encoder, cols in getattr(prep, "transformers_", []):
+        if name == "text" and col in [str(c) for c in cols]:
+            k = [str(c) for c in cols].index(col)
+            return [str(v) for v in encoder.categories_[k]]
+    return None
 
 
 def _model_columns(model, wanted):
