@@ -660,6 +660,9 @@ def test_columns_on_scales_far_apart_are_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[X, np.ones(200)], y)
+        rare = np.zeros(200)
+        rare[7] = 1.0  # one row of a category: std 0.07 (140x less), range 1
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[10 * X, rare], y)
 
 
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):
