@@ -586,3 +586,19 @@ def test_predict_names_unknown_categories(tmp_path):
     assert "'good'" in proc.stderr
     gap = write_csv(tmp_path / "gap.csv", ["a", "shelf"], [("0.1", ""), ("0.2", "Bad")])
     assert_clean_error(run_cli("predict", model, gap), "column 'shelf' has a missing")
+
+
+def test_every_column_with_missing_values_in_one_message(tmp_path):
+    """Missing values in two columns: both are named, with counts, lines and their
+    --drop (one column per run before: weather.csv took five runs)."""
+    rows = [
+        (f"{k}.5" if k % 7 else "", f"{k % 3}.0" if k % 11 else "NA", k % 2)
+        for k in range(1, 40)
+    ]
+    path = write_csv(tmp_path / "gaps.csv", ["a", "b", "y"], rows)
+    assert_clean_error(
+        run_cli("fit", path, "--target", "y"),
+        "'a' 5 (first at line 8)",
+        "'b' 3 (first at line 12)",
+        "--drop 'a' --drop 'b'",
+    )

@@ -265,16 +265,21 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
     """(numeric columns, text columns) of a feature frame; refuses missing values,
     columns mixing numbers and text, and text columns with too many values."""
     numeric, text = [], []
+    gaps = frame.isna()
+    holed = [col for col in frame.columns if gaps[col].any()]
+    if holed:  # every such column in one message, not one per run
+        parts = [
+            f"{col!r} {int(gaps[col].sum())} (first at line "
+            f"{_line(int(np.flatnonzero(gaps[col].to_numpy())[0]))})"
+            for col in holed
+        ]
+        drops = " ".join(f"--drop {col!r}" for col in holed)
+        raise UserError(
+            f"{path}: missing values in column(s) {'; '.join(parts)}; fill them, or "
+            f"leave the column(s) out with {drops}"
+        )
     for col in frame.columns:
         series = frame[col]
-        missing = series.isna().to_numpy()
-        if missing.any():
-            k = int(np.flatnonzero(missing)[0])
-            raise UserError(
-                f"{path}: column {col!r} has {int(missing.sum())} missing value(s) "
-                f"(first at line {_line(k)}); fill them, or leave the column out with "
-                f"--drop {col!r}"
-            )
         values = _numbers(series)
         if values is not None:
             if not np.isfinite(values.to_numpy()).all():
