@@ -602,3 +602,41 @@ def test_every_column_with_missing_values_in_one_message(tmp_path):
         "'b' 3 (first at line 12)",
         "--drop 'a' --drop 'b'",
     )
+
+
+def test_predict_keeps_the_index_column_and_skips_missing_truth(tmp_path):
+    """--index-col labels lead predict's output (they were read and thrown away);
+    rows without a true label are left out of the score, not counted as errors."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((60, 2))
+    rows = [
+        (f"r{k}", f"{a:.4f}", f"{b:.4f}", "yes" if a > 0 else "no")
+        for k, (a, b) in enumerate(x)
+    ]
+    path = write_csv(tmp_path / "f.csv", ["key", "a", "b", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", path, "--target", "y", "--index-col", "key", "-q", "--output", model
+    )
+    assert proc.returncode == 0, proc.stderr
+    new = rows[:5]
+    new[1] = (*new[1][:3], "")
+    new_path = write_csv(tmp_path / "new.csv", ["key", "a", "b", "y"], new)
+    out = str(tmp_path / "p.csv")
+    proc = run_cli("predict", model, new_path, "--index-col", "key", "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 row(s) without a value in 'y' are left out" in proc.stdout
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert list(table.columns[:2]) == ["key", "prediction"]
+    assert list(table["key"]) == ["r0", "r1", "r2", "r3", "r4"]
+    expected = (
+        sum(
+            p == t
+            for p, t, k in zip(table["prediction"], [r[3] for r in new], range(5))
+            if k != 1
+        )
+        / 4
+    )
+    assert f"accuracy against the column 'y': {expected:.4f}" in proc.stdout

@@ -216,21 +216,40 @@ def cmd_predict(args, out):
             proba = model.predict_proba(X)
             for k, label in enumerate(model.classes_):
                 result[f"proba_{label}"] = proba[:, k]
+    if table.index is not None:  # --index-col: the rows' labels lead the output
+        result.insert(0, table.index.name, table.index.to_numpy())
     target = getattr(model, "fixntk_target_", None)
     if target is not None and target in table.frame.columns:
         truth = table.frame[target]
+        known = truth.notna().to_numpy()
+        if not known.all():
+            print(
+                f"{int((~known).sum())} row(s) without a value in {target!r} are "
+                "left out of the score below",
+                file=info,
+            )
+        truth, pred_known = truth[known], pred[known]
         if not is_classifier(model):
             values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(values)
-            resid = values[ok] - pred[ok]
-            r2 = 1 - (resid**2).sum() / ((values[ok] - values[ok].mean()) ** 2).sum()
-            print(f"R^2 against the column {target!r}: {r2:.4f}", file=info)
+            if ok.sum() < 2:
+                print(
+                    f"no R^2: the column {target!r} does not read as numbers (e.g. "
+                    f"{str(truth.iloc[0])!r}; --decimal and --thousands set the "
+                    "format)",
+                    file=info,
+                )
+            else:
+                resid = values[ok] - pred_known[ok]
+                total = ((values[ok] - values[ok].mean()) ** 2).sum()
+                r2 = 1 - (resid**2).sum() / total if total > 0 else float("nan")
+                print(f"R^2 against the column {target!r}: {r2:.4f}", file=info)
         else:
             if pred.dtype.kind in "iufb":  # numeric labels: compared as numbers
                 values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
-                same = values == pred.astype(float)
+                same = values == pred_known.astype(float)
             else:
-                same = truth.astype(str).to_numpy() == pred.astype(str)
+                same = truth.astype(str).to_numpy() == pred_known.astype(str)
             print(
                 f"accuracy against the column {target!r}: {same.mean():.4f}",
                 file=info,
@@ -305,14 +324,16 @@ def _add_model_options(p, n_gates):
         "--n-lams",
         type=_positive_int,
         default=10,
-        help="lam grid size of the gated ReLU path (default 10)",
+        help="lam grid size of the gated ReLU path, from lam_max down to --eps "
+        "(default 10); the search goes on past --eps while the validation loss still "
+        "falls, by up to three decades",
     )
     g.add_argument(
         "--eps",
         type=_fraction,
         default=1e-2,
-        help="smallest lam of the gated ReLU grid as a fraction of lam_max "
-        "(default 1e-2)",
+        help="end of the gated ReLU grid as a fraction of lam_max (default 1e-2; "
+        "the search extends it while the validation loss still falls)",
     )
     g.add_argument(
         "--cv", type=_positive_int, default=3, help="folds for --lam cv (default 3)"

@@ -143,9 +143,18 @@ def report(results, args, elapsed, out):
     with_kare = [r for r in results if r.kare is not None]
     if with_kare:
         wins = sum(r.kare.score >= r.ntk.score for r in with_kare)
+        kept = sum(
+            getattr(final(r.kare.estimator), "best_iter_", None) == 0 for r in with_kare
+        )
         print(
             f"KARE-trained kernel matches or beats the NTK on {wins} of "
-            f"{len(with_kare)}.",
+            f"{len(with_kare)}"
+            + (
+                f" ({kept} of them the NTK itself: no weights it tried beat the NTK "
+                "on held-out rows)."
+                if kept
+                else "."
+            ),
             file=out,
         )
     print(

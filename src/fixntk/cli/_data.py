@@ -33,6 +33,7 @@ class Table:
     frame: pd.DataFrame  # every column but the ones dropped
     messages: list = field(default_factory=list)  # what was dropped, and why
     decimal: str = "."  # the decimal mark it was read with
+    index: pd.Series = None  # the --index-col column, if any
 
 
 @dataclass
@@ -112,7 +113,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    messages = []
+    messages, index = [], None
     if frame.shape[1] == 1 and sep is None:
         raise UserError(
             f"{path} reads as a single column {frame.columns[0]!r} with delimiter "
@@ -120,6 +121,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         )
     if index_col is not None:
         col = _resolve(frame, index_col, "--index-col")
+        index = frame[col]
         frame = frame.drop(columns=[col])
         messages.append(f"column {col!r} read as the row index (--index-col)")
     elif frame.columns[0].startswith("Unnamed: 0") or frame.columns[0] == "":
@@ -135,7 +137,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
     base = os.path.splitext(os.path.basename(path))[0]
-    return Table(base, frame, messages, decimal)
+    return Table(base, frame, messages, decimal, index)
 
 
 def _resolve(frame, name, option):
