@@ -503,18 +503,22 @@ def test_a_row_identifier_column_is_left_out(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 2))  # names: 40 values (up to 50 are categories)
     rows = [
-        (k + 1, f"car {k}", f"{a:.4f}", f"{b:.4f}", int(a > 0))
+        (k + 1, f"car {k}", 1960 + k, f"{a:.4f}", f"{b:.4f}", int(a > 0))
         for k, (a, b) in enumerate(x)
     ]
-    path = write_csv(tmp_path / "ids.csv", ["id", "name", "a", "b", "y"], rows)
+    header = ["id", "name", "year", "a", "b", "y"]
+    path = write_csv(tmp_path / "ids.csv", header, rows)
     proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
     assert proc.returncode == 0, proc.stderr
-    assert "40 rows, 2 features (2 numeric)" in proc.stdout
+    # years of a yearly series also increase, but may be a feature: used, pointed out
+    assert "40 rows, 3 features (3 numeric)" in proc.stdout
     assert "column 'id' looks like a row identifier" in proc.stdout
     assert "column 'name' looks like a row identifier" in proc.stdout
+    assert "column 'year' looks like a row identifier" in proc.stdout
+    assert "is used as a feature; --drop 'year'" in proc.stdout
     assert "--keep-ids" in proc.stdout and "column 'a'" not in proc.stdout
     proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05", "--keep-ids")
-    assert proc.returncode == 0 and "40 rows, 4 features" in proc.stdout
+    assert proc.returncode == 0 and "40 rows, 5 features" in proc.stdout
     proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05", "--drop", "id")
     assert proc.returncode == 0 and "column 'id'" not in proc.stdout
 

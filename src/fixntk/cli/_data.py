@@ -177,6 +177,13 @@ def _looks_like_row_ids(values):
     return bool(np.all(np.diff(v) > 0))
 
 
+def _is_row_number(values):
+    """Increasing integers from 0 or 1 (a saved row index, R's rownames): left out
+    by default. Other increasing integers (years of a yearly series, record numbers)
+    may be features and are only pointed out."""
+    return _looks_like_row_ids(values) and float(values.iloc[0]) in (0.0, 1.0)
+
+
 def _labels(y_raw, y_num, target, path):
     """Class labels as the file has them: text, booleans (True/False) or integers
     (0.0/1.0 came back from predict as labels and column names before); numbers
@@ -395,13 +402,20 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
     messages = list(table.messages)
     if reason is not None:
         messages.append(reason)
-    ids = [c for c in numeric if _looks_like_row_ids(X[c])]
+    ids = [c for c in numeric if _is_row_number(X[c])]
     ids += [c for c in text if len(X) >= MIN_ROWS and X[c].nunique() == len(X)]
+    for col in numeric:
+        if col not in ids and _looks_like_row_ids(X[col]):
+            messages.append(
+                f"column {col!r} looks like a row identifier (distinct integers in "
+                f"increasing order) and is used as a feature; --drop {col!r} leaves "
+                "it out"
+            )
     for col in ids:
         kind = (
-            "distinct integers in increasing order"
+            "increasing integers from 0 or 1"
             if col in numeric
-            else ("a different text in every row")
+            else "a different text in every row"
         )
         if keep_ids:
             messages.append(
