@@ -563,6 +563,11 @@ def test_the_task_says_why(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "integers with 2 distinct values, so classification" in proc.stdout
     assert "--task regression" in proc.stdout
+    rows[5] = (*rows[5][:2], 7)  # a typo'd label: a class of one row, named
+    path = write_csv(tmp_path / "typo.csv", ["a", "b", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
+    assert proc.returncode == 0, proc.stderr
+    assert "class(es) 7 have a single row (a typo of another label?)" in proc.stdout
 
 
 def test_predict_names_unknown_categories(tmp_path):

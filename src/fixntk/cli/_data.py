@@ -184,6 +184,11 @@ def _is_row_number(values):
     return _looks_like_row_ids(values) and float(values.iloc[0]) in (0.0, 1.0)
 
 
+def _reprs(values):
+    """Values as the file wrote them: 7 and 'Setosa', not np.int64(7)."""
+    return [repr(v.item() if isinstance(v, np.generic) else v) for v in values]
+
+
 def _labels(y_raw, y_num, target, path):
     """Class labels as the file has them: text, booleans (True/False) or integers
     (0.0/1.0 came back from predict as labels and column names before); numbers
@@ -364,7 +369,7 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
-    reason = None
+    reason = lone_note = None
     if task == "auto":
         if y_num is None:
             task = "classification"
@@ -392,16 +397,23 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
         y = y_num.to_numpy()
     else:
         y = _labels(y_raw, y_num, target, path)
-        if np.unique(y).size < 2:
+        classes, counts = np.unique(y, return_counts=True)
+        if classes.size < 2:
             raise UserError(f"{path}: target {target!r} has a single class")
+        lone = classes[counts == 1]
+        if lone.size and len(y) >= 2 * MIN_ROWS:
+            lone_note = (
+                f"target {target!r}: class(es) {_shown(_reprs(lone), 5)} have a "
+                "single row (a typo of another label?); a class needs several rows "
+                "to be learned"
+            )
     X = X.copy()
     for col in numeric:
         X[col] = _numbers(X[col])
     for col in text:
         X[col] = X[col].astype(str)
     messages = list(table.messages)
-    if reason is not None:
-        messages.append(reason)
+    messages += [m for m in (reason, lone_note) if m is not None]
     ids = [c for c in numeric if _is_row_number(X[c])]
     ids += [c for c in text if len(X) >= MIN_ROWS and X[c].nunique() == len(X)]
     for col in numeric:
