@@ -339,9 +339,15 @@ def test_csv_options(tmp_path):
         [i, f"id{i}", i * 0.5, (i * 7) % 3, "x" if i % 2 else "y"] for i in range(60)
     ]
     path = write_csv(tmp_path / "t.csv", ["row", "name", "u", "v", "target"], rows)
-    # 60 distinct text values: refused, naming --drop
+    # 60 distinct text values: an identifier, left out with a note
+    proc = run_cli("fit", path, "--target", "target", "-q", "--lam", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    assert "column 'name' looks like a row identifier" in proc.stdout
+    # 60 values of which some repeat: too many categories, refused naming --drop
+    rows[1][1] = "id0"
+    again = write_csv(tmp_path / "t2.csv", ["row", "name", "u", "v", "target"], rows)
     assert_clean_error(
-        run_cli("fit", path, "--target", "target"), "column 'name'", "--drop 'name'"
+        run_cli("fit", again, "--target", "target"), "column 'name'", "--drop 'name'"
     )
     proc = run_cli(
         "fit",
@@ -649,3 +655,50 @@ def test_predict_keeps_the_index_column_and_skips_missing_truth(tmp_path):
         / 4
     )
     assert f"accuracy against the column 'y': {expected:.4f}" in proc.stdout
+
+
+def test_separators_are_read_where_they_belong(tmp_path):
+    """With --decimal ',' a text '43.113' is 43113 with '.' separating thousands, not
+    43.113 (read silently before); a --thousands found where no thousands separator
+    goes (0.503 read as 503) is refused; space-grouped numbers name --thousands ' '."""
+    rng = np.random.default_rng(5)
+    pop = rng.integers(1000, 90_000, size=60)
+    rows = [
+        (f"{v:,}".replace(",", "."), f"{v / 1e4:.2f}".replace(".", ","), k % 2)
+        for k, v in enumerate(pop)
+    ]
+    path = str(tmp_path / "de.csv")
+    with open(path, "w") as fh:
+        fh.write("pop;ratio;y\n" + "".join(f"{a};{b};{c}\n" for a, b, c in rows))
+    err = run_cli("fit", path, "--target", "y", "--decimal", ",", "-q")
+    assert_clean_error(err, "column 'pop'", "--thousands '.'")
+    proc = run_cli(
+        "fit", path, "--target", "y", "--decimal", ",", "--thousands", ".", "-q"
+    )
+    assert proc.returncode == 0, proc.stderr
+    sci = write_csv(
+        tmp_path / "sci.csv", ["a", "y"], [(f"0.{k:03d}", k % 2) for k in range(40)]
+    )
+    assert_clean_error(
+        run_cli("fit", sci, "--target", "y", "--thousands", ".", "--decimal", ","),
+        "column 'a' has '0.000', where '.' does not separate thousands",
+    )
+    fr = str(tmp_path / "fr.csv")
+    with open(fr, "w") as fh:
+        fh.write("m;y\n" + "".join(f"1 {k:03d},5;{k % 2}\n" for k in range(40)))
+    assert_clean_error(
+        run_cli("fit", fr, "--target", "y"), "--thousands ' ' --decimal ','"
+    )
+
+
+def test_long_text_identifiers_are_left_out_not_refused(tmp_path):
+    """A text column with a different value in every row is an identifier at any
+    length (over 50 rows it was refused as too many categories)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(80)
+    rows = [(f"ID-{k:04d}", f"{a:.4f}", int(a > 0)) for k, a in enumerate(x)]
+    path = write_csv(tmp_path / "codes.csv", ["code", "a", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
+    assert proc.returncode == 0, proc.stderr
+    assert "column 'code' looks like a row identifier" in proc.stdout
+    assert "80 rows, 1 features" in proc.stdout

@@ -217,7 +217,10 @@ def cmd_predict(args, out):
             for k, label in enumerate(model.classes_):
                 result[f"proba_{label}"] = proba[:, k]
     if table.index is not None:  # --index-col: the rows' labels lead the output
-        result.insert(0, table.index.name, table.index.to_numpy())
+        name = str(table.index.name)
+        while name in result.columns:  # a label column called "prediction"
+            name = f"index_{name}"
+        result.insert(0, name, table.index.to_numpy())
     target = getattr(model, "fixntk_target_", None)
     if target is not None and target in table.frame.columns:
         truth = table.frame[target]
@@ -232,6 +235,13 @@ def cmd_predict(args, out):
         if not is_classifier(model):
             values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(values)
+            if 0 < (~ok).sum() and ok.sum() >= 2:
+                print(
+                    f"{int((~ok).sum())} row(s) whose {target!r} does not read as a "
+                    f"number (e.g. {str(truth[~ok].iloc[0])!r}) are left out of the "
+                    "score below",
+                    file=info,
+                )
             if ok.sum() < 2:
                 print(
                     f"no R^2: the column {target!r} does not read as numbers (e.g. "

@@ -10,6 +10,7 @@ look like identifiers or free text.
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,6 +114,8 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    if thousands is not None:
+        _check_thousands(path, delimiter, decimal, thousands, frame)
     messages, index = [], None
     if frame.shape[1] == 1 and sep is None:
         raise UserError(
@@ -140,6 +143,43 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     return Table(base, frame, messages, decimal, index)
 
 
+def _check_thousands(path, delimiter, decimal, thousands, frame):
+    """Refuse a ``--thousands`` that is not where thousands separators go in some
+    number the file holds (pandas drops it anywhere: with '.', 0.503 read as 503)."""
+    if thousands == decimal:
+        raise UserError(
+            f"--thousands {thousands!r} is also the decimal mark (--decimal); they "
+            "must differ"
+        )
+    raw = pd.read_csv(
+        path,
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+        encoding="utf-8-sig",
+    )
+    raw.columns = [str(c).strip() for c in raw.columns]
+    t, dm = re.escape(thousands), re.escape(decimal)
+    # 1,234 or 12,345.6: a first group of 1-3 digits not starting with 0, then
+    # groups of three, or India's 12,34,567 (groups of two before the last three);
+    # 0.503 is no thousands grouping, nor is 3.126e+03
+    groups = rf"([1-9]\d{{0,2}}({t}\d{{3}})+|[1-9]\d?({t}\d{{2}})+{t}\d{{3}})"
+    grouped = rf"^\s*[+-]?{groups}({dm}\d*)?\s*$"
+    for col in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[col]) or col not in raw:
+            continue
+        text = raw[col]
+        marked = text[text.str.contains(thousands, regex=False)]
+        wrong = marked[~marked.str.match(grouped)]
+        if not wrong.empty:
+            raise UserError(
+                f"{path}: column {col!r} has {wrong.iloc[0]!r}, where {thousands!r} "
+                "does not separate thousands (groups of three digits); check "
+                "--thousands and --decimal"
+            )
+
+
 def _resolve(frame, name, option):
     """The column called `name` (or at integer position `name`)."""
     if name in frame.columns:
@@ -156,12 +196,22 @@ def _shown(columns, limit=12):
     return ", ".join(cols[:limit]) + (", ..." if len(cols) > limit else "")
 
 
-def _numbers(series):
-    """The column as float64 (booleans as 0/1), or None when some entry is text."""
+def _numbers(series, decimal="."):
+    """The column as float64 (booleans as 0/1), or None when some entry is text.
+    Text is read with the file's decimal mark: with ``decimal=','`` a text '43.113'
+    (pandas leaves it as text) is not the number 43.113 but, most likely, 43113 with
+    '.' separating thousands: None, and the caller names ``--thousands '.'``."""
     if pd.api.types.is_bool_dtype(series):
         return series.astype(np.float64)
     if pd.api.types.is_numeric_dtype(series):
         return series.astype(np.float64)
+    if decimal != ".":
+        text = series.dropna().astype(str)
+        if text.str.contains(".", regex=False).any():
+            return None
+        series = series.where(
+            series.isna(), series.astype(str).str.replace(decimal, ".", regex=False)
+        )
     values = pd.to_numeric(series, errors="coerce")
     if values.notna().sum() == series.notna().sum():
         return values.astype(np.float64)
@@ -175,6 +225,12 @@ def _looks_like_row_ids(values):
     if v.size < 20 or not np.all(v == np.round(v)):
         return False
     return bool(np.all(np.diff(v) > 0))
+
+
+def _all_distinct(series):
+    """A text column with a different value in every row (of at least MIN_ROWS): an
+    identifier (codes, names), left out by default whatever its length."""
+    return len(series) >= MIN_ROWS and series.nunique() == len(series)
 
 
 def _is_row_number(values):
@@ -212,6 +268,7 @@ def _labels(y_raw, y_num, target, path):
 _GROUPED = {
     ",": r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$",  # 95,164 or 1,200.50
     ".": r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$",  # 24.000,00
+    " ": r"^[+-]?\d{1,3}( \d{3})+([.,]\d*)?$",  # 1 003,7 (French, Swiss)
 }
 _UNITS = r"[%$€£¥\s]"
 
@@ -228,7 +285,7 @@ def number_format_hint(series, decimal="."):
     if text.empty:
         return None
     example = repr(text.iloc[0])
-    for sep in (",", "."):
+    for sep in (",", ".", " "):
         marked = text[text.str.contains(sep, regex=False)]
         other = "." if sep == "," else ","
         if marked.empty or not marked.str.match(_GROUPED[sep]).all():
@@ -249,7 +306,8 @@ def number_format_hint(series, decimal="."):
                 "if it separates thousands (1,234 = 1234), or --decimal ',' if it is "
                 "the decimal mark (1,234 = 1.234)"
             )
-        extra = " --decimal ','" if other == "," and decimal != "," else ""
+        commas = sep != " " or text.str.contains(",", regex=False).any()
+        extra = " --decimal ','" if other == "," and commas and decimal != "," else ""
         return (
             f"holds numbers with {sep!r} separating thousands (e.g. {example}); "
             f"pass --thousands {sep!r}{extra}"
@@ -294,7 +352,7 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
         )
     for col in frame.columns:
         series = frame[col]
-        values = _numbers(series)
+        values = _numbers(series, decimal)
         if values is not None:
             if not np.isfinite(values.to_numpy()).all():
                 k = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
@@ -327,7 +385,7 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
                 f"column out with --drop {col!r}"
             )
         n_values = series.nunique()
-        if n_values > MAX_CATEGORIES:
+        if n_values > MAX_CATEGORIES and not _all_distinct(series):
             raise UserError(
                 f"{path}: column {col!r} holds text with {n_values} distinct values "
                 f"(an identifier or free text, more than {MAX_CATEGORIES} categories "
@@ -365,7 +423,7 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
             f"{path}: the target column {target!r} has missing values (first at line "
             f"{_line(k)})"
         )
-    y_num = _numbers(y_raw)
+    y_num = _numbers(y_raw, table.decimal)
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
@@ -379,7 +437,7 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
             k = np.unique(values).size
             small = k <= MAX_CLASSES
             task = "classification" if integral and small else "regression"
-            if integral:
+            if integral and not pd.api.types.is_bool_dtype(y_raw):
                 other = "regression" if small else "classification"
                 reason = (
                     f"target {target!r}: integers with {k} distinct values, so "
@@ -409,13 +467,13 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
             )
     X = X.copy()
     for col in numeric:
-        X[col] = _numbers(X[col])
+        X[col] = _numbers(X[col], table.decimal)
     for col in text:
         X[col] = X[col].astype(str)
     messages = list(table.messages)
     messages += [m for m in (reason, lone_note) if m is not None]
     ids = [c for c in numeric if _is_row_number(X[c])]
-    ids += [c for c in text if len(X) >= MIN_ROWS and X[c].nunique() == len(X)]
+    ids += [c for c in text if _all_distinct(X[c])]
     for col in numeric:
         if col not in ids and _looks_like_row_ids(X[col]):
             messages.append(
@@ -507,8 +565,11 @@ def prediction_frame(table, model, path):
     X = frame[wanted].copy()
     numeric, text = _model_columns(model, wanted)
     for col in numeric:
-        values = _numbers(X[col])
+        values = _numbers(X[col], table.decimal)
         if values is None or X[col].isna().any():
+            hint = number_format_hint(X[col], table.decimal) if values is None else None
+            if hint is not None and not X[col].isna().any():
+                raise UserError(f"{path}: column {col!r} {hint}")
             bad = X[col][pd.to_numeric(X[col], errors="coerce").isna()]
             k = int(np.flatnonzero(X.index == bad.index[0])[0])
             value = X[col].iloc[k]
