@@ -91,16 +91,12 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         raise UserError(f"{path} is a directory, not a CSV file")
     delimiter = _sniff(path, sep)
     try:
-        frame = pd.read_csv(
+        frame = _read_csv(
             path,
-            sep=delimiter,
+            delimiter,
             decimal=decimal,
             thousands=thousands,
-            keep_default_na=False,
             na_values=list(MISSING_TEXT),
-            skipinitialspace=True,
-            skip_blank_lines=True,
-            encoding="utf-8-sig",
         )
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
@@ -113,7 +109,6 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         raise UserError(
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
     if thousands is not None:
         _check_thousands(path, delimiter, decimal, thousands, frame)
     messages, index = [], None
@@ -143,6 +138,23 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     return Table(base, frame, messages, decimal, index)
 
 
+def _read_csv(path, delimiter, **options):
+    """The file as pandas reads it with our settings (UTF-8 with or without a BOM,
+    spaces after delimiters and blank lines skipped, only ``na_values`` missing) and
+    the column names stripped."""
+    frame = pd.read_csv(
+        path,
+        sep=delimiter,
+        keep_default_na=False,
+        skipinitialspace=True,
+        skip_blank_lines=True,
+        encoding="utf-8-sig",
+        **options,
+    )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
 def _check_thousands(path, delimiter, decimal, thousands, frame):
     """Refuse a ``--thousands`` that is not where thousands separators go in some
     number the file holds (pandas drops it anywhere: with '.', 0.503 read as 503)."""
@@ -151,15 +163,7 @@ def _check_thousands(path, delimiter, decimal, thousands, frame):
             f"--thousands {thousands!r} is also the decimal mark (--decimal); they "
             "must differ"
         )
-    raw = pd.read_csv(
-        path,
-        sep=delimiter,
-        dtype=str,
-        keep_default_na=False,
-        skipinitialspace=True,
-        encoding="utf-8-sig",
-    )
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = _read_csv(path, delimiter, dtype=str)
     t, dm = re.escape(thousands), re.escape(decimal)
     # 1,234 or 12,345.6: a first group of 1-3 digits not starting with 0, then
     # groups of three, or India's 12,34,567 (groups of two before the last three);
