@@ -448,8 +448,9 @@ def _add_csv_options(p):
     p.add_argument(
         "--keep-ids",
         action="store_true",
-        help="use columns that look like row identifiers (increasing integers, a "
-        "different text in every row) as features; by default they are left out",
+        help="use columns that look like row identifiers (increasing integers from "
+        "0 or 1, a different text in every row) as features; by default they are "
+        "left out",
     )
 
 
