@@ -82,9 +82,14 @@ class SolveResult:
     objective : float
         The objective at ``(coef, intercept)``.
     gap : float
-        The duality gap certified there (absolute; ``gap / f0`` is the relative gap).
+        The duality gap certified there (absolute; ``gap / f0`` is the relative gap):
+        ``objective - dual``, an upper bound on ``objective`` minus the optimum.
     dual : float
-        The dual objective at the certificate's dual point.
+        The dual objective at the certificate's dual point: for the squared loss the
+        rescaled residual's at ``coef``; for the other losses the best of the dual
+        points of the proximal Newton steps (each a lower bound on the optimum), so
+        ``gap`` can be below :func:`fixntk.duality_gap` at ``coef``, which uses the
+        dual point of ``coef`` alone.
     f0 : float
         The objective of the null model (``W = 0`` with its best intercept), the scale
         of the stopping rule ``gap <= tol * f0``.
