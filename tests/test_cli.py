@@ -77,7 +77,7 @@ def test_fit_on_a_csv_and_save_the_model(classification_csv, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "classification" in proc.stdout
-    assert "active neurons" in proc.stdout
+    assert "active neurons" in proc.stdout and "(20 gates sampled)" in proc.stdout
     assert "training accuracy" in proc.stdout and "--holdout" in proc.stdout
     assert "trained on 80 rows (all)" in proc.stdout
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal

@@ -390,7 +390,7 @@ def heldout_scores(X, y, Xd, est, weights, s=None):
     from fixntk._estimators import _gated_forward
 
     Xt = np.hstack([X, np.ones((X.shape[0], 1))])
-    arr = fixntk.sample_arrangement(Xt, est.n_gates, seed=est.random_state)
+    arr = fixntk.sample_arrangement(Xt, est.n_gates_, seed=est.random_state)
     np.testing.assert_array_equal(arr.gates, est.gates_)
     s = np.ones(X.shape[0]) if s is None else s
     scores = []
@@ -593,3 +593,14 @@ def test_dask_labels_and_frames_checked_as_in_memory(client):
         fixntk.GatedReLURegressor(lam=0.01, n_gates=20).fit(
             X, y, sample_weight=da.ones(400, chunks=100)
         )
+
+
+def test_auto_gates_on_dask_as_in_memory(client, problem):
+    # n_gates="auto" counts the rows of the Dask array as the in-memory fit counts
+    # its own: 2003 rows of 4 features -> 200 gates, the same draws
+    X, Y, _ = problem
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 1], chunks=700)
+    est = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(Xd, yd)
+    ref = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(X, Y[:, 1])
+    assert est.n_gates_ == ref.n_gates_ == 200
+    np.testing.assert_array_equal(est.gates_, ref.gates_)

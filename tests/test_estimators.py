@@ -419,6 +419,8 @@ def test_invalid_parameters_raise_clear_errors(regression):
         GatedReLURegressor(solver="adam").fit(X, y)
     with pytest.raises(ValueError, match="n_gates must be >= 1"):
         GatedReLURegressor(n_gates=0).fit(X, y)
+    with pytest.raises(ValueError, match="n_gates must be an int >= 1 or 'auto'"):
+        GatedReLURegressor(n_gates="many").fit(X, y)
     with pytest.raises(ValueError, match="eps must be < 1"):
         NTKRegressor(eps=2.0).fit(X, y)
     # a grid of one lam chooses nothing (for the gated models: the null model)
@@ -691,3 +693,33 @@ def test_smallest_lam_warning_names_repeated_rows():
     with pytest.warns(UserWarning, match="give them as sample_weight instead"):
         lam, _, _ = _pick_lam(lams, scores, 1.0, "holdout", stacklevel=2)
     assert lam == lams[-1]
+
+
+def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
+    from fixntk._estimators import gates_for_rows
+
+    # max(100, min(n // 10, 300, 10000 // d))
+    assert [gates_for_rows("auto", n, 10) for n in (50, 999, 1500, 3000, 10**6)] == [
+        100,
+        100,
+        150,
+        300,
+        300,
+    ]
+    assert [gates_for_rows("auto", 5000, d) for d in (20, 50, 64, 100, 784)] == [
+        300,
+        200,
+        156,
+        100,
+        100,
+    ]
+    assert gates_for_rows(7, 10**6, 3) == 7
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1500, 3))
+    est = GatedReLURegressor(lam=0.05, random_state=0).fit(X, X[:, 0] ** 2)
+    assert est.n_gates == "auto" and est.n_gates_ == 150
+    assert est.gates_.shape[0] <= 150 and est.coef_.shape[0] == est.gates_.shape[0]
+    # the same gates as asking for 150
+    fixed = GatedReLURegressor(n_gates=150, lam=0.05, random_state=0)
+    fixed.fit(X, X[:, 0] ** 2)
+    np.testing.assert_array_equal(fixed.gates_, est.gates_)

@@ -121,17 +121,23 @@ def cmd_fit(args, out):
     data = _read(args)
     _describe(data, out)
     est = make_model("fixed NTK", args, data.task, verbose=args.verbose)
-    print(f"model: gated ReLU group lasso, {args.n_gates} gates", file=out)
     X, y = data.X, data.y
     if args.holdout:
         X, X_test, y, y_test = split(data, args.holdout, args.seed)
+    gates = (
+        "gates by --n-gates auto (a tenth of the training rows, 100-300)"
+        if args.n_gates == "auto"
+        else f"{args.n_gates} gates"
+    )
+    print(f"model: gated ReLU group lasso, {gates}", file=out)
     with blas_threads(1):
         pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y)
     model = final(pipe)
     chosen = "given" if isinstance(model.lam, (int, float)) else f"by {model.lam}"
     print(f"lam              {model.lam_:.4g} ({chosen})", file=out)
     print(
-        f"active neurons   {model.n_active_neurons_} of {model.coef_.shape[0]} groups",
+        f"active neurons   {model.n_active_neurons_} of {model.coef_.shape[0]} groups "
+        f"({model.n_gates_} gates sampled)",
         file=out,
     )
     print(
@@ -290,6 +296,15 @@ def _positive_int(text):
     return value
 
 
+def _n_gates(text):
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or 'auto')") from None
+
+
 def _fraction(text):
     try:
         value = float(text)
@@ -316,11 +331,18 @@ def _lam(text):
 
 def _add_model_options(p, n_gates):
     g = p.add_argument_group("model")
+    default = (
+        "'auto': a tenth of the training rows, at least 100, at most 300 and at "
+        "most 10000 / features"
+        if n_gates == "auto"
+        else n_gates
+    )
     g.add_argument(
         "--n-gates",
-        type=_positive_int,
+        type=_n_gates,
         default=n_gates,
-        help=f"Gaussian gates sampled for the gated ReLU model (default {n_gates})",
+        help="Gaussian gates sampled for the gated ReLU model, an integer or 'auto' "
+        f"(default {default})",
     )
     g.add_argument(
         "--lam",
@@ -501,7 +523,7 @@ def build_parser():
         "(--holdout F fits on the rest and reports a held-out score).",
     )
     _add_csv_options(fit)
-    _add_model_options(fit, n_gates=100)
+    _add_model_options(fit, n_gates="auto")
     fit.add_argument(
         "--holdout",
         type=_fraction,

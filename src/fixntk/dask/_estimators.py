@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 
 from .. import _estimators as _est
-from .._estimators import _seed
+from .._estimators import _seed, gates_for_rows
 from .._progress import progress
 from ._arrangement import sample_arrangement
 from ._chunks import _frame_to_array, _known_chunks, as_rows
@@ -178,6 +178,7 @@ def _fit(est, X, y, sample_weight, one_d):
     n_gates, lam = _check(est)
     seed = _seed(est.random_state)
     Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias))
+    n_gates = gates_for_rows(n_gates, Xt.shape[0], Xt.shape[1] - bool(est.neuron_bias))
     arr = sample_arrangement(Xt, n_gates, seed=seed)
     prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
     W0 = np.zeros((prob.p, prob.d, prob.c))
