@@ -604,3 +604,64 @@ def test_auto_gates_on_dask_as_in_memory(client, problem):
     ref = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(X, Y[:, 1])
     assert est.n_gates_ == ref.n_gates_ == 200
     np.testing.assert_array_equal(est.gates_, ref.gates_)
+
+
+def test_empty_row_chunks_are_merged_away(client, problem):
+    # a filtered frame's empty partition, or a zero-row chunk of an array: the solve
+    # is the in-memory one of the rows there are (it failed reshaping the empty chunk)
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X, Y, arr = problem
+    first = X.shape[0] // 4 + 5
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(y=Y[:, 0])
+    ddf = dd.from_pandas(frame.assign(row=np.arange(X.shape[0])), npartitions=4)
+    keep = ddf[ddf.row >= first]  # the first partition empties
+    assert 0 in keep.map_partitions(len).compute().tolist()
+    ref_arr = fixntk.sample_arrangement(X[first:], 150, seed=0)
+    ref = fixntk.solve(X[first:], Y[first:, 0], ref_arr, 0.01, tol=1e-9)
+    Xd = keep[list("abcd")]
+    darr = fixntk.dask.sample_arrangement(Xd, 150, seed=0)
+    np.testing.assert_array_equal(darr.gates, ref_arr.gates)
+    res = fixntk.dask.solve(Xd, keep["y"], darr, 0.01, tol=1e-9)
+    assert res.objective == pytest.approx(ref.objective, rel=1e-8)
+    Xz = da.from_array(X, chunks=((700, 0, X.shape[0] - 700), (4,)))
+    assert 0 in Xz.chunks[0]
+    zarr = fixntk.dask.sample_arrangement(Xz, 150, seed=0)
+    lmax = fixntk.dask.lambda_max(Xz, da.from_array(Y[:, 0]), zarr)
+    assert lmax == pytest.approx(fixntk.lambda_max(X, Y[:, 0], arr), rel=1e-12)
+
+
+def test_a_frame_of_mixed_numeric_dtypes_is_read_as_floats(client, problem):
+    # float with bool, pandas' nullable Float64 / Int64: numbers, as in memory (the
+    # frame's dask array had dtype object and was refused)
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X, Y, _ = problem
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(
+        b=X[:, 0] > 0, i=pd.array(np.round(X[:, 1] * 3), dtype="Int64")
+    )
+    frame["a"] = frame["a"].astype("Float64")
+    kw = dict(n_gates=30, lam=0.01, tol=1e-8, random_state=0)
+    ddf = dd.from_pandas(frame, npartitions=3)
+    est = fixntk.GatedReLURegressor(**kw).fit(ddf, Y[:, 0])
+    ref = fixntk.GatedReLURegressor(**kw).fit(frame.astype(float).to_numpy(), Y[:, 0])
+    np.testing.assert_array_equal(est.gates_, ref.gates_)
+    assert est.objective_ == pytest.approx(ref.objective_, rel=1e-6)
+    frame.loc[5, "i"] = pd.NA  # a missing value is refused as such
+    with pytest.raises(ValueError, match="NaN"):
+        fixntk.GatedReLURegressor(**kw).fit(dd.from_pandas(frame, 3), Y[:, 0])
+
+
+def test_in_memory_functions_refuse_dask_collections(client, problem):
+    X, Y, arr = problem
+    Xd = da.from_array(X, chunks=500)
+    for call in (
+        lambda: fixntk.solve(Xd, Y[:, 0], arr, 0.1),
+        lambda: fixntk.lambda_max(X, da.from_array(Y[:, 0]), arr),
+        lambda: fixntk.sample_arrangement(Xd, 10),
+        lambda: fixntk.ntk_weights(Xd, arr),
+    ):
+        with pytest.raises(TypeError, match="is a Dask collection.*fixntk.dask"):
+            call()

@@ -1,6 +1,7 @@
 """Input validation shared by every public entry point: clear errors at the boundary."""
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -23,6 +24,14 @@ def _reject_unsupported(a, name):
         raise TypeError(
             f"{name} is a scipy.sparse matrix; fixntk needs dense data here "
             f"(gated ReLU masks make every row dense). Use {name}.toarray()."
+        )
+    dask = sys.modules.get("dask")  # never imported here: without it, none is one
+    if dask is not None and dask.is_dask_collection(a):
+        raise TypeError(
+            f"{name} is a Dask collection: fixntk's in-memory functions would gather "
+            "it onto this machine. Use fixntk.dask (solve, solve_path, lambda_max, "
+            "sample_arrangement, ntk_weights; the estimators take Dask input "
+            f"directly), or pass {name}.compute() if it fits in memory."
         )
 
 

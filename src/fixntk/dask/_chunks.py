@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import dask
 import dask.array as da
 import numpy as np
+import pandas as pd
 from threadpoolctl import ThreadpoolController
 
 from .._cpu import core as _core
@@ -44,8 +45,19 @@ def one_thread():
 
 
 def _frame_to_array(A, name):
-    """A Dask DataFrame or Series as a Dask array with known chunk sizes."""
+    """A Dask DataFrame or Series as a Dask array with known chunk sizes. A frame whose
+    columns are all numbers or booleans but of several dtypes (float and bool, pandas'
+    nullable Float64 / Int64: missing values become NaN) is cast to float64 first, as
+    pandas' own ``to_numpy`` would give objects."""
     if hasattr(A, "to_dask_array") and not isinstance(A, da.Array):
+        dtypes = list(A.dtypes) if A.ndim == 2 else []
+        numeric = all(
+            pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
+            for t in dtypes
+        )
+        plain = all(isinstance(t, np.dtype) for t in dtypes) and len(set(dtypes)) <= 1
+        if dtypes and numeric and not plain:
+            A = A.astype(np.float64)
         A = A.to_dask_array(lengths=True)
     if not isinstance(A, da.Array):
         raise TypeError(f"{name} must be a Dask array or DataFrame; got {type(A)}")
@@ -53,8 +65,13 @@ def _frame_to_array(A, name):
 
 
 def _known_chunks(A):
+    """A with its row chunk sizes known and its empty row chunks (a filtered frame's
+    empty partitions) merged away."""
     if any(np.isnan(c) for c in A.chunks[0]):
         A = A.compute_chunk_sizes()
+    rows = tuple(c for c in A.chunks[0] if c)
+    if rows and len(rows) < len(A.chunks[0]):
+        A = A.rechunk({0: rows})
     return A
 
 
