@@ -665,3 +665,22 @@ def test_in_memory_functions_refuse_dask_collections(client, problem):
     ):
         with pytest.raises(TypeError, match="is a Dask collection.*fixntk.dask"):
             call()
+
+
+def test_a_full_working_set_gram_is_refused_not_stalled(client, problem, monkeypatch):
+    # the client's Gram holds max_gram_bytes: when groups that must enter find no
+    # room, the solve raises the documented MemoryError (it stalled uncertified,
+    # advising max_iter); the estimators' lam paths stop there with a warning
+    X, Y, arr = problem
+    Xd = da.from_array(X, chunks=700)
+    lam = 0.001 * fixntk.lambda_max(X, Y[:, 0], arr)
+    with pytest.raises(MemoryError, match="raise max_gram_bytes or lam"):
+        fixntk.dask.solve(Xd, Y[:, 0], arr, lam, max_gram_bytes=8 * 20**2)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="max_gram_bytes must be > 0"):
+            fixntk.dask.solve(Xd, Y[:, 0], arr, lam, max_gram_bytes=bad)
+    monkeypatch.setattr(fixntk.dask._solver, "_GRAM_BYTES", 8 * 25**2)  # 5 groups
+    est = fixntk.GatedReLURegressor(n_gates=40, n_lams=8, random_state=0)
+    with pytest.warns(UserWarning, match="the path stopped at lam"):
+        est.fit(Xd, Y[:, 0])
+    assert 0 < est.n_active_neurons_ <= 5 and est.lams_.size < 8

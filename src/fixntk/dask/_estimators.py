@@ -107,15 +107,31 @@ def _select_lam(est, prob, mode, seed):
         for j, lam in enumerate(lams):
             null = True
             for k, part in enumerate(parts):
-                res, fit = _solve_problem(
-                    part, float(lam), W[k], tol, est.max_iter, _MAX_PASSES, False
-                )
+                try:
+                    res, fit = _solve_problem(
+                        part, float(lam), W[k], tol, est.max_iter, _MAX_PASSES, False
+                    )
+                except MemoryError as exc:
+                    if j == 0:
+                        raise
+                    # wide rows at small lam: the client's working-set Gram is full
+                    warnings.warn(
+                        f"lam={mode!r}: the path stopped at lam = {lam:.3g} "
+                        f"({lam / lmax:.2g} lam_max), where {exc}; lam is chosen "
+                        "among the larger values",
+                        UserWarning,
+                        stacklevel=6,
+                    )
+                    scores[:, j] = np.inf
+                    break
                 W[k], val = fit[0], fit[-1]
                 # the squared loss's value on the held-out rows, as datafit.value
                 scores[k, j] = part.value_out(0.5 * val[0] / val[1])
                 coefs.setdefault(j, []).append(res.coef)
                 null = null and not np.any(res.coef)
                 bar.update(1 if j < est.n_lams else 0)
+            if not np.isfinite(scores[:, j]).any():  # the Gram budget ran out
+                break
             if stop(j, float(np.mean(scores[:, j])), null=null):
                 bar.update(max(est.n_lams - 1 - j, 0) * len(parts))
                 break

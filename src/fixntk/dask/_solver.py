@@ -146,7 +146,11 @@ class _DaskProblem:
         self.gram_seconds = 0.0
         self.gram_passes = 0
         self.fit_intercept = bool(fit_intercept)
-        self.max_gram_bytes = _GRAM_BYTES if max_gram_bytes is None else max_gram_bytes
+        self.max_gram_bytes = (
+            _GRAM_BYTES
+            if max_gram_bytes is None
+            else check_positive(max_gram_bytes, "max_gram_bytes")
+        )
         if _parent is not None:  # the same data, other row weights (a split)
             for key in ("n", "d", "c", "p", "one_d", "sx", "sy", "data", "packed"):
                 setattr(self, key, getattr(_parent, key))
@@ -526,6 +530,16 @@ class _DaskProblem:
                 f"{format_bytes(self.max_gram_bytes)}: raise max_gram_bytes or lam"
             )
         viol = np.flatnonzero((gnorm > lam) & (norms == 0))
+        if viol.size and active.size >= cap:
+            # no room for a group that must enter: the solve would stall uncertified
+            m = (active.size + 1) * self.d
+            raise MemoryError(
+                f"the working set's Gram needs room for {active.size} active groups "
+                f"and at least one of {viol.size} more that violate the optimality "
+                f"condition ({m} x {m}, {format_bytes(8 * m * m)} or more), over "
+                f"max_gram_bytes = {format_bytes(self.max_gram_bytes)} (at most "
+                f"{cap} groups of {self.d} columns): raise max_gram_bytes or lam"
+            )
         viol = viol[np.argsort(-gnorm[viol], kind="stable")]
         held = np.isin(viol, self._gram_groups)
         budget = max(_WS_START, int(_NEW_GROUPS * active.size))
