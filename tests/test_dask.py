@@ -604,6 +604,8 @@ def test_auto_gates_on_dask_as_in_memory(client, problem):
     ref = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(X, Y[:, 1])
     assert est.n_gates_ == ref.n_gates_ == 200
     np.testing.assert_array_equal(est.gates_, ref.gates_)
+    assert est.n_passes_ > 0 and not hasattr(ref, "n_passes_")
+    assert not hasattr(est.fit(X, Y[:, 1]), "n_passes_")  # not the Dask fit's
 
 
 def test_empty_row_chunks_are_merged_away(client, problem):

@@ -775,6 +775,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         """Fit on validated X (n, d) and targets y as :func:`fixntk.solve` takes them
         for ``loss``; sets the fitted attributes."""
         n_gates, lam = self._check_params(loss)
+        self.__dict__.pop("n_passes_", None)  # a Dask fit's, not this one's
         seed = _seed(self.random_state)
         Xt = _with_bias(X, self.neuron_bias)
         n_gates = gates_for_rows(n_gates, *X.shape)
