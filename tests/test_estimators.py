@@ -698,18 +698,18 @@ def test_smallest_lam_warning_names_repeated_rows():
 def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
     from fixntk._estimators import gates_for_rows
 
-    # max(100, min(n // 10, 300, 10000 // d))
+    # max(100, min(n // 10, 300, 9e7 // (n d)))
     assert [gates_for_rows("auto", n, 10) for n in (50, 999, 1500, 3000, 10**6)] == [
         100,
         100,
         150,
         300,
-        300,
+        100,
     ]
-    assert [gates_for_rows("auto", 5000, d) for d in (20, 50, 64, 100, 784)] == [
+    assert [gates_for_rows("auto", 15000, d) for d in (20, 30, 64, 100, 784)] == [
         300,
         200,
-        156,
+        100,
         100,
         100,
     ]

