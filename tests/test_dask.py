@@ -686,3 +686,24 @@ def test_a_full_working_set_gram_is_refused_not_stalled(client, problem, monkeyp
     with pytest.warns(UserWarning, match="the path stopped at lam"):
         est.fit(Xd, Y[:, 0])
     assert 0 < est.n_active_neurons_ <= 5 and est.lams_.size < 8
+
+
+def test_dask_messages_name_what_is_wrong(client, problem):
+    import pandas as pd
+
+    X, Y, arr = problem
+    Xd = da.from_array(X, chunks=500)
+    with pytest.raises(ValueError, match=r"the row chunks \(rows\) add up to 600"):
+        fixntk.dask.DaskArrangement.from_masks(np.asarray(arr.masks), rows=(300, 300))
+    with pytest.raises(ValueError, match=r"shape \(2003,\), one row"):
+        fixntk.dask.solve(Xd, Y[:, 0], arr, 0.01, sample_weight=np.ones(2002))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy divide warning for a zero y
+        assert fixntk.dask.lambda_max(Xd, np.zeros(X.shape[0]), arr) == 0.0
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    est = fixntk.GatedReLURegressor(n_gates=20, lam=0.01).fit(frame, Y[:, 0])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        est.predict(Xd).compute()
+    names = [w for w in seen if "valid feature names" in str(w.message)]
+    assert len(names) == 1  # once, not once per chunk

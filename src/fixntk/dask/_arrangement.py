@@ -207,8 +207,8 @@ class DaskArrangement:
             rows = M.chunks[0] if isinstance(M, da.Array) else (M.shape[0],)
         if sum(rows) != M.shape[0]:
             raise ValueError(
-                f"masks have {M.shape[0]} rows but X has {sum(rows)} samples: they "
-                "must match"
+                f"masks have {M.shape[0]} rows but the row chunks (rows) add up to "
+                f"{sum(rows)}: they must match"
             )
         if isinstance(M, da.Array):
             M = M.rechunk((tuple(rows), -1))

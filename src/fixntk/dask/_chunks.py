@@ -105,10 +105,12 @@ def as_row_vector(a, rows, name):
     else:
         a = np.asarray(a)
     n = sum(rows)
-    if a.ndim not in (1, 2) or a.shape[0] != n:
+    vector = name == "sample_weight"  # one weight per row; targets may have columns
+    if a.ndim not in ((1,) if vector else (1, 2)) or a.shape[0] != n:
+        shapes = f"({n},)" if vector else f"({n},) or ({n}, c)"
         raise ValueError(
-            f"{name} must have shape ({n},) or ({n}, c), one row per row of X; got "
-            f"shape {a.shape}"
+            f"{name} must have shape {shapes}, one row per row of X; got shape "
+            f"{a.shape}"
         )
     if a.dtype.kind not in "biuf":
         raise ValueError(f"{name} has dtype {a.dtype}; it must hold real numbers")

@@ -327,6 +327,20 @@ def map_rows(method, X):
         def method(block):
             return fit_method(pd.DataFrame(block, columns=names))
 
+    elif names is not None:  # a Dask array: scikit-learn's warning once, not per chunk
+        warnings.warn(
+            "X does not have valid feature names, but "
+            f"{type(method.__self__).__name__} was fitted with feature names",
+            UserWarning,
+            stacklevel=3,
+        )
+        bare_method = method
+
+        def method(block):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "X does not have valid feature names")
+                return bare_method(block)
+
     X = as_rows(X)
     probe = np.asarray(method(np.zeros((1, X.shape[1]))))
     if probe.ndim == 1:
