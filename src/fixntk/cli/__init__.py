@@ -124,11 +124,9 @@ def cmd_fit(args, out):
     X, y = data.X, data.y
     if args.holdout:
         X, X_test, y, y_test = split(data, args.holdout, args.seed)
-    gates = (
-        "gates by --n-gates auto (a tenth of the training rows, 100-300)"
-        if args.n_gates == "auto"
-        else f"{args.n_gates} gates"
-    )
+    # the number sampled is printed after the fit ("auto": the estimators' rule)
+    auto = args.n_gates == "auto"
+    gates = "gates by --n-gates auto" if auto else f"{args.n_gates} gates"
     print(f"model: gated ReLU group lasso, {gates}", file=out)
     with blas_threads(1):
         pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y)

@@ -97,17 +97,16 @@ def as_rows(X, name="X"):
     return X.astype(np.float64)
 
 
-def as_row_vector(a, rows, name):
-    """A 1-d or 2-d array-like (NumPy or Dask) as a Dask array with the row chunks
-    ``rows`` (a tuple of chunk sizes), float64."""
+def as_row_vector(a, rows, name, columns=True):
+    """A 1-d or (with ``columns``) 2-d array-like (NumPy or Dask) as a Dask array with
+    the row chunks ``rows`` (a tuple of chunk sizes), float64."""
     if dask.is_dask_collection(a):
         a = _known_chunks(_frame_to_array(a, name))
     else:
         a = np.asarray(a)
     n = sum(rows)
-    vector = name == "sample_weight"  # one weight per row; targets may have columns
-    if a.ndim not in ((1,) if vector else (1, 2)) or a.shape[0] != n:
-        shapes = f"({n},)" if vector else f"({n},) or ({n}, c)"
+    if a.ndim not in ((1, 2) if columns else (1,)) or a.shape[0] != n:
+        shapes = f"({n},) or ({n}, c)" if columns else f"({n},)"
         raise ValueError(
             f"{name} must have shape {shapes}, one row per row of X; got shape "
             f"{a.shape}"

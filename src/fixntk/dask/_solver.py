@@ -166,7 +166,7 @@ class _DaskProblem:
         if sample_weight is not None:
             if _chunks.is_number(sample_weight):
                 sample_weight = np.full(X.shape[0], float(sample_weight))
-            s = as_row_vector(sample_weight, self.rows, "sample_weight")
+            s = as_row_vector(sample_weight, self.rows, "sample_weight", False)
             if s.ndim != 1:
                 raise ValueError(
                     f"sample_weight must have shape ({X.shape[0]},), one weight per "
@@ -524,23 +524,18 @@ class _DaskProblem:
         norms = _group_norms(W)
         active = np.flatnonzero(norms > 0)
         cap = int(np.sqrt(self.max_gram_bytes / 8.0)) // self.d
-        if active.size > cap:
-            m = active.size * self.d
-            raise MemoryError(
-                f"the {active.size} active groups' Gram ({m} x {m}, "
-                f"{format_bytes(8 * m * m)}) exceeds max_gram_bytes = "
-                f"{format_bytes(self.max_gram_bytes)}: raise max_gram_bytes or lam"
-            )
         viol = np.flatnonzero((gnorm > lam) & (norms == 0))
-        if viol.size and active.size >= cap:
-            # no room for a group that must enter: the solve would stall uncertified
-            m = (active.size + 1) * self.d
+        # the active groups, and room for one that must enter (without it the solve
+        # would stall uncertified)
+        need = active.size + (viol.size > 0)
+        if need > cap:
+            m = need * self.d
+            enter = f" and one of the {viol.size} that must enter" if viol.size else ""
             raise MemoryError(
-                f"the working set's Gram needs room for {active.size} active groups "
-                f"and at least one of {viol.size} more that violate the optimality "
-                f"condition ({m} x {m}, {format_bytes(8 * m * m)} or more), over "
-                f"max_gram_bytes = {format_bytes(self.max_gram_bytes)} (at most "
-                f"{cap} groups of {self.d} columns): raise max_gram_bytes or lam"
+                f"the working set's Gram for the {active.size} active groups{enter} "
+                f"({m} x {m}, {format_bytes(8 * m * m)}) exceeds max_gram_bytes = "
+                f"{format_bytes(self.max_gram_bytes)} (at most {cap} groups of "
+                f"{self.d} columns): raise max_gram_bytes or lam"
             )
         viol = viol[np.argsort(-gnorm[viol], kind="stable")]
         held = np.isin(viol, self._gram_groups)
