@@ -108,10 +108,44 @@ def test_bad_n_gates(bad):
         fixntk.sample_arrangement(X, bad)
 
 
+@pytest.mark.parametrize(
+    "n, d, n_gates, rounded",
+    [(1, 1, 5, False), (63, 1, 64, True), (130, 3, 129, False), (700, 17, 300, True)],
+)
+def test_numpy_route_equals_the_kernels_bit_for_bit(n, d, n_gates, rounded):
+    """Small inputs skip the Numba kernels (their first load costs more than the work):
+    the NumPy twins give the same gates, words, hashes and packing, bit for bit
+    (rounded data: exact zero scores, which count as set)."""
+    from fixntk import _gates
+
+    X = np.random.default_rng(n + d).standard_normal((n, d)) * 3.0
+    if rounded:
+        X = np.round(X)
+    XT = np.ascontiguousarray(X.T)
+    root = _gates.seed_sequence(4)
+    chunk = 16  # several products per block
+    for a, b in zip(
+        _arrangement._gates_numpy(root, XT, n_gates),
+        _arrangement._gates_numba(root, XT, n_gates, chunk),
+    ):
+        np.testing.assert_array_equal(a, b)
+    words = _arrangement._gates_numpy(root, XT, n_gates)[1]
+    np.testing.assert_array_equal(_gates.hash_rows(words), _gates.hash_words(words))
+    M = X @ np.random.default_rng(1).standard_normal((d, 37)) >= 0
+    nwords = _gates.n_words(n)
+    np.testing.assert_array_equal(
+        _gates.pack_bool_columns(M, nwords),
+        _gates._pack_bool_columns_call(0, M, nwords),
+    )
+    # the route taken by sample_arrangement is the NumPy one here
+    assert n_gates * n <= _gates.NUMPY_WORK
+
+
 def test_thread_count_does_not_change_result(tmp_path):
+    # 3000 gates on 2000 rows: the Numba kernels (above NUMPY_WORK scores)
     script = (
         "import numpy as np, fixntk;"
-        "X = np.random.default_rng(0).standard_normal((500, 6));"
+        "X = np.random.default_rng(0).standard_normal((2000, 6));"
         "a = fixntk.sample_arrangement(X, 3000, seed=11);"
         f"np.save(r'{tmp_path}/' + "
         "__import__('os').environ['NUMBA_NUM_THREADS'], a.words)"

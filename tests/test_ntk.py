@@ -324,3 +324,36 @@ def test_ntk_kernel_accurate_for_nearly_parallel_rows(eps):
     np.testing.assert_allclose(K[:, 0], [near, far], rtol=1e-13, atol=6e-15)
     G = fixntk.ntk_kernel(np.vstack([x, x, -x]))
     assert G[0, 1] == G[0, 0] == G[1, 1] and G[0, 2] == 0.0
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_arc_factor_numpy_twin_equals_the_kernel(symmetric):
+    """Small kernels skip the Numba kernel (its first load costs more than the work):
+    the NumPy twin agrees with it to round-off, on zero rows, duplicated and opposite
+    rows (the near-parallel formula), rows whose norms' product overflows, and a
+    symmetric block that is wider than tall (its diagonal starts at its left)."""
+    from fixntk import _kernels
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 6))
+    X[5] = 0.0
+    X[7] = X[3]
+    X[9] = -2.0 * X[3]
+    X[11] = X[3] + 1e-9 * rng.standard_normal(6)
+    X[13] *= 1e200
+    X[14] *= 1e160
+    Z = X if symmetric else rng.standard_normal((25, 6))
+    if not symmetric:
+        Z[0], Z[1], Z[2], Z[3] = X[3], X[9], 0.0, 1e107 * Z[3]
+    rows = slice(3, 20)
+    cols = slice(3, 40) if symmetric else slice(0, 25)
+    nx, nz = _kernels._row_norms(X), _kernels._row_norms(Z)
+    args = (nx[rows], nz[cols], symmetric, X[rows], Z[cols])
+    with np.errstate(over="ignore"):
+        G = X[rows] @ Z[cols].T
+    twin = _kernels._arc_factor_numpy(G.copy(), *args)
+    kernel = _kernels._arc_factor_call(0, G.copy(), *args)
+    finite = np.isfinite(kernel)
+    np.testing.assert_array_equal(np.isfinite(twin), finite)
+    np.testing.assert_allclose(twin[finite], kernel[finite], rtol=1e-14, atol=0)
+    assert not twin[2].any()  # the zero row (X[5])

@@ -9,15 +9,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._gates import (
+    NUMPY_WORK,
     block_rng,
     gate_block,
+    hash_rows,
     n_words,
     pack_bool_columns,
+    pack_rows,
     seed_sequence,
 )
 from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
-from ._threads import run_blocks
+from ._threads import blas_threads, run_blocks
 from ._validation import _as_array, check_int, check_X
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
@@ -167,7 +170,8 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
 
     Gates ``g ~ N(0, I_d)`` give masks ``m(g) = 1[X g >= 0]``. Masks are packed into
     bits, hashed and merged, in parallel (Numba, blocks of gates on as many threads as
-    Numba has); the all-zero mask is dropped. Masks are numbered in the order their
+    Numba has; up to 2^22 scores, NumPy in one product, with the same result); the
+    all-zero mask is dropped. Masks are numbered in the order their
     first gate was drawn, and that gate represents them.
 
     The gates are drawn in blocks of 64: gates ``64 j .. 64 j + 63`` are
@@ -212,6 +216,45 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     # each row at its own unit scale (exact): the masks are signs, and no row, however
     # small next to the others, under- or overflows in the products
     XT = np.ascontiguousarray((X / row_units(X)[:, None]).T)
+    if n_gates * n <= NUMPY_WORK and n_gates * n * d <= CALL_WORK:
+        G, words, hashes, nonzero = _gates_numpy(root, XT, n_gates)
+    else:
+        G, words, hashes, nonzero = _gates_numba(root, XT, n_gates, chunk)
+    keep = np.flatnonzero(nonzero)
+    if len(keep) == 0:
+        raise ValueError(
+            "every sampled gate gave the all-zero mask (X may be all zeros with no "
+            "positive scores); no groups to build"
+        )
+    ids, first = distinct_masks(words[keep], hashes[keep])
+    rows = keep[first]
+    return Arrangement(
+        words[rows],
+        n,
+        gates=G[rows],
+        counts=np.bincount(ids, minlength=len(first)),
+        n_gates=n_gates,
+    )
+
+
+def _gates_numpy(root, XT, n_gates):
+    """Gates, packed masks, hashes and non-zero flags of :func:`sample_arrangement`
+    by NumPy: the same draws, one product and the same packing and hashes as
+    :func:`_gates_numba` (which the tests check bit for bit)."""
+    d, n = XT.shape
+    G = np.empty((n_gates, d))
+    for j in range(-(-n_gates // GATE_BLOCK)):
+        s = slice(j * GATE_BLOCK, min(n_gates, (j + 1) * GATE_BLOCK))
+        G[s] = block_rng(root, GATE_STREAM, j).standard_normal((s.stop - s.start, d))
+    with blas_threads(1):
+        words = pack_rows(G @ XT >= 0.0, n_words(n))
+    return G, words, hash_rows(words), words.any(axis=1)
+
+
+def _gates_numba(root, XT, n_gates, chunk):
+    """:func:`_gates_numpy` by the Numba kernels, blocks of gates on Numba's threads."""
+    d, n = XT.shape
+    nwords = n_words(n)
     G = np.empty((n_gates, d))
     words = np.empty((n_gates, nwords), np.uint64)
     hashes = np.empty(n_gates, np.uint64)
@@ -239,21 +282,7 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
             )
 
     run_blocks(block, -(-n_gates // GATE_BLOCK), parts=-(-GATE_BLOCK // part))
-    keep = np.flatnonzero(nonzero)
-    if len(keep) == 0:
-        raise ValueError(
-            "every sampled gate gave the all-zero mask (X may be all zeros with no "
-            "positive scores); no groups to build"
-        )
-    ids, first = distinct_masks(words[keep], hashes[keep])
-    rows = keep[first]
-    return Arrangement(
-        words[rows],
-        n,
-        gates=G[rows],
-        counts=np.bincount(ids, minlength=len(first)),
-        n_gates=n_gates,
-    )
+    return G, words, hashes, nonzero
 
 
 _CHECKED_ROWS = 64

@@ -12,7 +12,7 @@ from numba import njit, prange
 from numpy.typing import ArrayLike
 
 from ._arrangement import Arrangement, as_arrangement
-from ._gates import threaded
+from ._gates import NUMPY_WORK, threaded
 from ._memory import CALL_WORK
 from ._scale import row_units
 from ._validation import check_X
@@ -74,8 +74,43 @@ def _arc_factor_kernel(G, nx, nz, symmetric, X, Z):
 _arc_factor_call = threaded(_arc_factor_kernel)
 
 
+def _arc_factor_numpy(G, nx, nz, symmetric, X, Z):
+    """NumPy twin of :func:`_arc_factor_kernel` (the same formulas, equal up to the
+    last bit of arccos and of the near-parallel pairs' sums)."""
+    a, b = nx[:, None], nz[None, :]
+    with np.errstate(all="ignore"):
+        denom = a * b
+        cos = G / denom
+        spill = ~((denom > 0.0) & (denom < np.inf))
+        if spill.any():  # a * b over/underflows where x^T z may not
+            cos[spill] = (G / np.maximum(a, b) / np.minimum(a, b))[spill]
+    np.clip(cos, -1.0, 1.0, out=cos)
+    angle = np.arccos(cos)
+    k, j = np.nonzero(np.abs(cos) > _NEAR_PARALLEL)
+    if k.size:  # 2 atan2(|u - v|, |u + v|) for the unit rows u, v, column by column
+        dif = np.zeros(k.size)
+        tot = np.zeros(k.size)
+        for col in range(X.shape[1]):
+            u = X[k, col] / nx[k]
+            v = Z[j, col] / nz[j]
+            dif += (u - v) * (u - v)
+            tot += (u + v) * (u + v)
+        angle[k, j] = 2.0 * np.arctan2(np.sqrt(dif), np.sqrt(tot))
+    diagonal = np.diagonal(G).copy() * 0.5 if symmetric else None
+    G *= (np.pi - angle) / (2.0 * np.pi)
+    if symmetric:
+        np.fill_diagonal(G, diagonal)  # a square block's first columns
+    G[nx == 0.0, :] = 0.0  # a zero row: x^T z = 0 and the angle is irrelevant
+    G[:, nz == 0.0] = 0.0
+    return G
+
+
 def _apply_arc_factor(G, nx, nz, symmetric, X, Z):
-    """G[k, j] <- G[k, j] (pi - angle(x_k, z_j)) / (2 pi), in place; G = X Z^T."""
+    """G[k, j] <- G[k, j] (pi - angle(x_k, z_j)) / (2 pi), in place; G = X Z^T (up
+    to :data:`~fixntk._gates.NUMPY_WORK` entries by NumPy: no first load of the
+    kernel)."""
+    if G.size <= NUMPY_WORK:
+        return _arc_factor_numpy(G, nx, nz, symmetric, X, Z)
     return _arc_factor_call(16 * G.size, G, nx, nz, symmetric, X, Z)  # arccos: ~16
 
 
