@@ -697,3 +697,23 @@ def test_an_outlier_row_at_an_absolute_lam_emits_no_numpy_warnings():
     with pytest.warns(ConvergenceWarning):
         res = fixntk.solve(X, y, masks, 0.05, max_iter=2000)
     assert np.isfinite(res.objective) and not res.converged
+
+
+def test_null_intercept_is_computed_once_and_not_shared():
+    """The null model's intercept (a Newton solve for the multinomial loss) is kept
+    per problem; a caller changing the array it got does not change the next one."""
+    from fixntk._solver import _Problem
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 3))
+    y = rng.integers(0, 3, 90)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    prob = _Problem(X, y, arr, "multinomial", fit_intercept=True)
+    b = prob.null_intercept()
+    counts = np.bincount(y) / 90.0
+    # the null multinomial model predicts the class frequencies
+    p = np.exp(b - b.max())
+    np.testing.assert_allclose(p / p.sum(), counts, rtol=1e-8)
+    first = b.copy()
+    b += 1.0
+    np.testing.assert_array_equal(prob.null_intercept(), first)

@@ -219,6 +219,7 @@ class _Problem:
         self.Y = Y / self.sy if self.sy > 0 else Y
         self.degenerate = self.sx == 0 or self.sy == 0
         self._grams = None  # gram_store(), made at its first use
+        self._null_intercept = None  # null_intercept(), computed at its first use
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
@@ -293,10 +294,16 @@ class _Problem:
         return _core.masked_predict(self.X, self.arr.packed, W)
 
     def null_intercept(self):
-        zeros = np.zeros((self.n, self.c))
+        """The null model's intercept (0 without one): computed once per problem (a
+        Newton solve for the logistic and multinomial losses; 0.02 s on digits, paid
+        at every lam of a path before)."""
         if not self.fit_intercept:
             return np.zeros(self.c)
-        return np.asarray(self.datafit.intercept(self.Y, zeros, self.s), dtype=float)
+        if self._null_intercept is None:
+            zeros = np.zeros((self.n, self.c))
+            b = self.datafit.intercept(self.Y, zeros, self.s)
+            self._null_intercept = np.asarray(b, dtype=float)
+        return self._null_intercept.copy()
 
     def null_value(self, b0):
         return self.datafit.value(self.Y, np.broadcast_to(b0, (self.n, self.c)), self.s)
