@@ -107,9 +107,10 @@ def _arc_factor_numpy(G, nx, nz, symmetric, X, Z):
 
 def _apply_arc_factor(G, nx, nz, symmetric, X, Z):
     """G[k, j] <- G[k, j] (pi - angle(x_k, z_j)) / (2 pi), in place; G = X Z^T (up
-    to :data:`~fixntk._gates.NUMPY_WORK` entries by NumPy: no first load of the
-    kernel)."""
-    if G.size <= NUMPY_WORK:
+    to a quarter of :data:`~fixntk._gates.NUMPY_WORK` entries by NumPy: no first load
+    of the kernel, and the twin's temporaries, a few arrays of G's size, stay near
+    8 MiB each)."""
+    if G.size <= NUMPY_WORK // 4:
         return _arc_factor_numpy(G, nx, nz, symmetric, X, Z)
     return _arc_factor_call(16 * G.size, G, nx, nz, symmetric, X, Z)  # arccos: ~16
 
