@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import planted
+from sklearn.exceptions import ConvergenceWarning
 
 pytest.importorskip("dask")
 pytest.importorskip("distributed")
@@ -243,6 +244,22 @@ def test_solve_equals_in_memory(client, problem, chunks, c):
     assert got.n_passes == 2 + got.n_outer + got.n_gram_passes
     assert 1 <= got.n_gram_passes <= got.n_outer
     assert 0 < got.gram_seconds <= got.pass_seconds
+
+
+def test_max_passes_bounds_the_solves_passes(client, problem):
+    """max_passes bounds the passes of the solve's iterations (the two set-up passes
+    on top): no outer iteration is started whose Gram and certifying gradient passes
+    would exceed it (max_passes=k ran k + 1 before). The warning's count is
+    n_passes."""
+    X, Y, arr = problem
+    Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 0], chunks=700)
+    lam = 0.003 * fixntk.lambda_max(X, Y[:, 0], arr)
+    for k in (1, 2, 3, 4, 6):
+        with pytest.warns(ConvergenceWarning) as record:
+            res = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-14, max_passes=k)
+        assert not res.converged and 2 <= res.n_passes <= k + 2
+        assert f"after {res.n_passes} passes" in str(record[0].message)
+    assert res.n_passes == 8  # six passes are used when they can be
 
 
 def test_solve_weights_and_intercept(client, problem):

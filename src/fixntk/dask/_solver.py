@@ -486,16 +486,22 @@ class _DaskProblem:
             if gap <= target:
                 converged = True
                 break
-            if epochs >= max_iter or self.n_passes - passes0 >= max_passes:
+            if epochs >= max_iter:
                 break
             if gap < best_gap * (1 - 1e-3):
                 best_gap, stalls = gap, 0
             elif (stalls := stalls + 1) >= _MAX_STALLS:
                 break
-            outer += 1
             ws = self._working_set(W, gnorm, lam)
             if ws.size == 0:
                 break
+            # an outer iteration costs a Gram pass (when ws has groups the client does
+            # not hold) and the gradient pass that certifies it: none is started that
+            # would take the solve past max_passes
+            gram_pass = bool(np.setdiff1d(ws, self._gram_groups).size)
+            if self.n_passes - passes0 + gram_pass + 1 > max_passes:
+                break
+            outer += 1
             H, b = self.gram(ws)
             with blas_threads(1):
                 out = _core.solve_gram(
@@ -593,13 +599,19 @@ def _result(prob, lam, W, fit, passes, timing):
     )
 
 
-def _solve_problem(prob, lam, W0, tol, max_iter, max_passes, verbose, warn=True):
+def _solve_problem(
+    prob, lam, W0, tol, max_iter, max_passes, verbose, warn=True, setup=0
+):
+    """One solve; its result's ``n_passes`` counts ``setup`` passes made before it
+    (the problem's statistics and first gradients), as does the warning."""
+
     def counters():
         return np.array([prob.pass_seconds, prob.gram_seconds, prob.gram_passes])
 
     passes0, timing0 = prob.n_passes, counters()
     fit = prob.solve(prob.lam_in(lam), W0, tol, max_iter, max_passes, verbose)
-    res = _result(prob, lam, W0, fit, prob.n_passes - passes0, counters() - timing0)
+    passes = prob.n_passes - passes0 + setup
+    res = _result(prob, lam, W0, fit, passes, counters() - timing0)
     if warn and not res.converged:
         warnings.warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
@@ -698,7 +710,8 @@ def solve(
     sample_weight : array-like of shape (n,), optional
     fit_intercept : bool, default=False
     max_passes : int, default=200
-        Maximum passes over the data in this solve.
+        Maximum passes over the data in this solve's iterations; the two set-up
+        passes (statistics, first gradients) come on top (``n_passes`` counts them).
     max_gram_bytes : int, optional
         Size of the working sets' Gram the client may keep (default 256 MiB); a
         working set whose active groups alone need more raises MemoryError.
@@ -725,8 +738,9 @@ def solve(
         W0 = np.zeros((prob.p, prob.d, prob.c))
     else:
         W0 = prob.check_coef(warm_start)
-    res, _ = _solve_problem(prob, lam, W0, tol, max_iter, max_passes, verbose)
-    res.n_passes += setup
+    res, _ = _solve_problem(
+        prob, lam, W0, tol, max_iter, max_passes, verbose, setup=setup
+    )
     return res
 
 
@@ -787,9 +801,8 @@ def _path(prob, lams, tol, max_iter, max_passes, verbose, W=None, stop=None):
             max_iter,
             max_passes,
             bool(verbose and verbose >= 2),
+            setup=setup if j == 0 else 0,
         )
-        if j == 0:
-            res.n_passes += setup
         W = fit[0]
         results.append(res)
         if stop is not None and stop(j, res, fit[-1]):
