@@ -52,15 +52,19 @@ __all__ = ["prox_newton"]
 # Outer steps solve the weighted least-squares model to this fraction of the current
 # outer gap (an inexact proximal Newton method; the forcing term of Eisenstat and
 # Walker's inexact Newton): _INNER_RATIO where the row curvatures are exact (logistic,
-# Poisson), _BOUND_RATIO for the multinomial's two models. Logistic and Poisson at 0.5
-# against 0.1 (one thread; 0.1 and 0.01 lam_max; tol 1e-4 and 1e-8): the same
-# certificates in fewer epochs (logistic at 0.01 lam_max 185 -> 120 and 300 -> 220);
-# a model solved to a tenth of the gap spends most of its epochs on a step that the
-# line search and the next curvatures change. The multinomial keeps 0.1: at 0.5 its
-# inner solves are cheaper (digits 13.4 s -> 6.2 s to 1e-8) but its choice between
-# the exact and the per-row model went wrong on three nearly separable classes at
-# 1e-2 lam_max (5-epoch per-row steps, out of Newton steps at a relative gap of 3e-6,
-# where 0.1 certifies 1e-7 in 19 steps; tests/test_datafits.py).
+# Poisson) and for the multinomial's per-row model where it runs throughout (rows
+# wider than the exact model's limit), _BOUND_RATIO while the multinomial chooses
+# between its two models. 0.5 against 0.1, one thread: logistic at 0.01 lam_max 185
+# -> 120 epochs (tol 1e-4) and 300 -> 220 (1e-8); digits (d = 64, ten classes) at
+# 0.1, 0.01 and 0.001 lam_max, tol 1e-4 and 1e-7, six solves 59.9 s -> 38.0 s, and
+# five classes at d = 60, 14.5 s -> 13.7 s, all certified. A model solved to a tenth
+# of the gap spends most of its epochs on a step that the line search and the next
+# curvatures then change. Where the exact model runs first, 0.5 misled the choice
+# between the models: three nearly separable classes at 1e-2 lam_max stayed on
+# 5-epoch per-row steps and ran out of Newton steps at a relative gap of 3e-6, where
+# 0.1 goes back to the exact model and certifies 1e-7 in 19 steps
+# (tests/test_datafits.py), and 0.5 on the per-row steps alone took 47 steps against
+# 13 on another.
 _INNER_RATIO = 0.5
 _BOUND_RATIO = 0.1
 # Curvatures below this are raised to it: rows whose loss is flat (confident,
@@ -204,7 +208,9 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             )
         budget = choice.budget if per_output else _INNER_EPOCHS
         bound = df.curvature_is_bound and not per_output
-        ratio = _BOUND_RATIO if df.curvature_is_bound else _INNER_RATIO
+        # the per-row model throughout: the exact one never ran (no choice to mislead)
+        loose = not df.curvature_is_bound or (bound and choice.rate[True] is None)
+        ratio = _INNER_RATIO if loose else _BOUND_RATIO
         out = weighted_least_squares(
             prob.X,
             prob.arr.packed,
