@@ -710,6 +710,21 @@ class GroupLassoBCD {
     int n_hist = 0;
     double last_primal = std::numeric_limits<double>::infinity();
     std::vector<idx_t> order(ws);
+    // One output on rows wider than the padded kernels (plain loops, X rarely in cache):
+    // a block step's residual update waits for the next block's gradient and is done in
+    // the same sweep over rows (update_then_gather: the same bits, each shared row read
+    // once). `pending` is the group whose update waits (-1: none), with its step in
+    // pending_delta; it is applied before anything else reads R.
+    const bool defer = c == 1 && ow_ == nullptr && !P_.enabled();
+    idx_t pending = -1;
+    std::vector<double> pending_delta(defer ? dc : 0);
+    auto flush = [&]() {
+      if (pending < 0) return;
+      const GroupCache& pc = cache_[pending];
+      gather_update(X_, d, pc.idx.data(), pc.idx.size(), pending_delta.data(), c, R_.data(),
+                    &P_);
+      pending = -1;
+    };
     // Multiply-adds since the last poll within an epoch: a long epoch (wide rows, a large
     // working set, Grams built on the way) is interrupted between block steps.
     double since_poll = 0.0;
@@ -718,8 +733,15 @@ class GroupLassoBCD {
       for (idx_t i : order) {
         const GroupCache& gc = cache_[i];
         double* Wi = W + i * dc;
-        gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), gradient_residual(), c,
-                        g.data(), &P_);
+        if (pending >= 0) {
+          const GroupCache& pc = cache_[pending];
+          update_then_gather(X_, d, pc.idx.data(), pc.idx.size(), pending_delta.data(),
+                             gc.idx.data(), gc.idx.size(), R_.data(), g.data());
+          pending = -1;
+        } else {
+          gather_gradient(X_, d, gc.idx.data(), gc.idx.size(), gradient_residual(), c,
+                          g.data(), &P_);
+        }
         for (idx_t a = 0; a < dc; ++a) v[a] = g[a] * inv_n;
         if (intercept_)  // the gradient at the centred residual R - a b
           for (idx_t j = 0; j < d; ++j)
@@ -753,7 +775,12 @@ class GroupLassoBCD {
           moved |= delta[a] != 0.0;
         }
         if (!moved) continue;
-        gather_update(X_, d, gc.idx.data(), gc.idx.size(), delta.data(), c, R_.data(), &P_);
+        if (defer) {
+          pending = i;
+          std::copy(delta.begin(), delta.end(), pending_delta.begin());
+        } else {
+          gather_update(X_, d, gc.idx.data(), gc.idx.size(), delta.data(), c, R_.data(), &P_);
+        }
         if (intercept_)  // a^T R moves by -u^T delta
           for (idx_t j = 0; j < d; ++j)
             for (idx_t l = 0; l < c; ++l) ar_[l] -= centring(gc, l, j) * delta[j * c + l];
@@ -763,9 +790,13 @@ class GroupLassoBCD {
         since_poll += static_cast<double>(gc.idx.size() * dc);
         if (since_poll >= kPollWork) {
           since_poll = 0.0;
-          if (poll(rep)) return;
+          if (poll(rep)) {
+            flush();
+            return;
+          }
         }
       }
+      flush();
       ++rep.n_epochs;
       if (K > 0) {
         double* hw = hist_w.data() + n_hist * kw;

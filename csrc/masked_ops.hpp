@@ -280,6 +280,57 @@ inline void gather_update(const double* X, idx_t d, const std::int32_t* idx, idx
   });
 }
 
+// One output, plain row loops (rows wider than the padded kernels): the deferred update
+// R_k -= x_k^T delta over the sorted rows upd[0:nu] of one block step, then the gradient
+// g (d) = sum_{k in idx} x_k R_k over the sorted rows idx[0:ng] of the next, in one sweep
+// over the union of the two lists. A row in both is read once: X out of cache makes the
+// block steps' row loops memory-bound (W784: 88% of a solve in those two loops), and two
+// consecutive groups share about half their rows. The chunks are those of
+// gather_gradient (positions in idx, fixed by ng and d); chunk k also applies the updates
+// of the rows between its first row and the next chunk's (the first chunk from row 0,
+// the last to the end), so every row is updated by one chunk, before any read of it.
+// Each R_k and each chunk's sum is computed exactly as by gather_update followed by
+// gather_gradient: the same bits, on any number of threads.
+inline void update_then_gather_range(const double* __restrict X, idx_t d, const std::int32_t* upd,
+                                     idx_t a0, idx_t a1, const double* __restrict delta,
+                                     const std::int32_t* idx, idx_t t0, idx_t t1,
+                                     double* __restrict R, double* __restrict g) {
+  idx_t a = a0;
+  for (idx_t t = t0; t < t1; ++t) {
+    const idx_t k = idx[t];
+    for (; a < a1 && upd[a] <= k; ++a) row_dot_sub(X + upd[a] * d, d, delta, 1, R + upd[a], nullptr);
+    row_outer_add(X + k * d, d, R + k, 1, g);
+  }
+  for (; a < a1; ++a) row_dot_sub(X + upd[a] * d, d, delta, 1, R + upd[a], nullptr);
+}
+
+inline void update_then_gather(const double* X, idx_t d, const std::int32_t* upd, idx_t nu,
+                               const double* delta, const std::int32_t* idx, idx_t ng,
+                               double* R, double* g) {
+  std::fill(g, g + d, 0.0);
+  const int n = row_chunks(ng, d);
+  // chunk k: gradient rows idx[ng k / n : ng (k + 1) / n], updates upd[cut[k] : cut[k + 1]]
+  auto cut = [&](int k) -> idx_t {
+    if (k == 0) return 0;
+    if (k == n) return nu;
+    const std::int32_t first = idx[ng * k / n];
+    return std::lower_bound(upd, upd + nu, first) - upd;
+  };
+  if (n == 1) {
+    update_then_gather_range(X, d, upd, 0, nu, delta, idx, 0, ng, R, g);
+    return;
+  }
+  thread_local std::vector<double> buffer;
+  buffer.assign(n * d, 0.0);
+  double* part = buffer.data();
+  RowTeam::instance().run(n, team_helpers(n), [&](int k, int) {
+    update_then_gather_range(X, d, upd, cut(k), cut(k + 1), delta, idx, ng * k / n,
+                             ng * (k + 1) / n, R, part + k * d);
+  });
+  for (int k = 0; k < n; ++k)
+    for (idx_t a = 0; a < d; ++a) g[a] += part[k * d + a];
+}
+
 // Q (d x d) = sum_{k in idx} x_k x_k^T (full symmetric matrix).
 inline void gram_from_indices(const double* X, idx_t d, const std::vector<std::int32_t>& idx,
                               double* Q) {
