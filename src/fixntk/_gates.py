@@ -8,6 +8,9 @@ their scores on X by BLAS and packs, hashes and looks up the masks, without the 
 blocks run on as many threads as Numba has (:func:`fixntk._threads.run_blocks`), each
 writing its own part of the outputs. So the result depends only on the seed, never on
 the number of threads, and the first ``k`` vectors are the same whatever the total.
+Small inputs (:data:`NUMPY_WORK`) take NumPy twins of the packing and hashing
+(:func:`pack_rows`, :func:`hash_rows`) with the same results, bit for bit: the kernels'
+first load in a process (about 0.3 s) costs more than such work.
 """
 
 import functools
