@@ -723,3 +723,25 @@ def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
     fixed = GatedReLURegressor(n_gates=150, lam=0.05, random_state=0)
     fixed.fit(X, X[:, 0] ** 2)
     np.testing.assert_array_equal(fixed.gates_, est.gates_)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e120])
+def test_data_far_from_the_bias_column_fits_with_a_warning(scale):
+    """X times 1e-150 beside neuron_bias's column of ones: the lam path's own warm
+    starts (coefficients near 1e150 on columns near 1e-150) were refused as 'too large
+    for this data' (a bound by X's largest entry, not by each column's), and the line
+    search then warned about invalid values at every halving. Now: the scale warning,
+    a fit that predicts, and at most the solver's stop warning."""
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = fixntk.GatedReLUClassifier(random_state=0).fit(X * scale, y)
+    messages = [str(w.message) for w in caught]
+    assert any("column of ones that neuron_bias=True appends" in m for m in messages)
+    assert not any("invalid value" in m for m in messages)
+    assert len(messages) <= 3
+    assert model.score(X * scale, y) >= 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # standardised or unit-scale data: no warning
+        fixntk.GatedReLUClassifier(random_state=0).fit(X, y)

@@ -292,6 +292,28 @@ def _fit_weights(estimator, y, sample_weight, n):
     return s
 
 
+def _check_bias_scale(estimator, X):
+    """Warn when X's entries are all far below or far above the column of ones that
+    ``neuron_bias=True`` appends (by more than _SCALE_RATIO squared): the gates' biases
+    then decide every mask, or none, and the solves are ill-conditioned (X times
+    1e-30: the refit stopped uncertified, the line search finding no descent)."""
+    if not getattr(estimator, "neuron_bias", False) or X.size == 0:
+        return
+    top = float(np.abs(X).max())
+    if top == 0 or 1.0 / _SCALE_RATIO**2 <= top <= _SCALE_RATIO**2:
+        return
+    name = type(estimator).__name__
+    warnings.warn(
+        f"the entries of X are at most {top:.3g} in magnitude, against the column of "
+        "ones that neuron_bias=True appends for the gates' biases: the biases then "
+        f"{'decide every mask' if top < 1 else 'hardly move the masks'}, and the "
+        "solves are ill-conditioned. Standardise X first, e.g. "
+        f"make_pipeline(StandardScaler(), {name}()).",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _check_feature_scales(estimator, X):
     """Warn when the columns of X differ in scale by more than _SCALE_RATIO (their
     standard deviations; constant columns aside). Gaussian gates, the NTK's angles
@@ -303,6 +325,7 @@ def _check_feature_scales(estimator, X):
     The ranges (max - min) must differ as much: a rare one-hot column (a category in
     1 of 20000 rows: standard deviation 0.007, range 1) beside standardised ones is
     not on another scale, and was warned about in every fold of a grid search."""
+    _check_bias_scale(estimator, X)
     sd = X.std(axis=0)
     span = np.ptp(X, axis=0)[sd > 0]
     sd = sd[sd > 0]

@@ -243,7 +243,11 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             W_t = W + t * (W_new - W)
             F_t = F + t * (F_new - F)
             b_t = b + t * (b_new - b)
-            value = df.value(Y, F_t + b_t, s) + lam * _penalty(W_t)
+            # a step whose values are not finite (an inner model on columns 1e150
+            # times smaller than the bias column) is backtracked, not warned about
+            # at every halving
+            with np.errstate(invalid="ignore", over="ignore"):
+                value = df.value(Y, F_t + b_t, s) + lam * _penalty(W_t)
             if value <= primal + _ARMIJO * t * min(slope, 0.0):
                 accepted = True
                 break

@@ -220,6 +220,7 @@ class _Problem:
         self.degenerate = self.sx == 0 or self.sy == 0
         self._grams = None  # gram_store(), made at its first use
         self._null_intercept = None  # null_intercept(), computed at its first use
+        self._col_max = None  # max_k |x_kj| of the scaled X, at check_coef's first use
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
@@ -274,10 +275,14 @@ class _Problem:
         if not np.isfinite(W).all():
             raise ValueError(f"{name} contains NaN or infinity")
         W_in = self.coef_in(W)
-        # on the unit-scale data a prediction is at most sum |W| (rows of norm <= 1
-        # up to sqrt(d)): where its square could leave double precision, say so here
-        top = float(np.abs(W_in).max(initial=0.0))
-        if top * W_in.size * np.sqrt(self.d) > 1e150:
+        # a prediction |sum_ij W_ij x_kj| is at most sum_j (sum_i |W_ij|) max_k |x_kj|:
+        # where its square could leave double precision, say so here (a bound by the
+        # largest entry of X refused the solver's own iterates where columns are tiny
+        # next to the others: features at 1e-150 beside the estimators' bias column)
+        if self._col_max is None:
+            self._col_max = np.abs(self.X).max(axis=0, initial=0.0)
+        bound = float(np.abs(W_in).sum(axis=(0, 2)) @ self._col_max)
+        if not bound <= 1e150:
             raise ValueError(
                 f"{name} is too large for this data: entries up to "
                 f"{float(np.abs(W).max()):.3g} make predictions whose squares leave "
