@@ -179,7 +179,12 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     (64, d))`` (the last block shorter). The result depends only on ``seed``, not on
     the number of threads, and the first gates of a larger sample are those of a
     smaller one. (The gates of a seed changed once, when the draws moved into the
-    parallel kernels: they used to be one stream of ``default_rng(seed)``.)
+    parallel kernels: they used to be one stream of ``default_rng(seed)``.) A mask
+    is the sign pattern of the products ``X g``: a row within rounding of a gate's
+    hyperplane (a score of order ``1e-16 |x| |g|``, which only data built on the gate
+    give) takes the sign that the product's rounding gives, and that can depend on
+    how the products were blocked (the number of gates, NumPy or Numba) and differ
+    in :meth:`Arrangement.apply`.
 
     Parameters
     ----------

@@ -9,8 +9,10 @@ blocks run on as many threads as Numba has (:func:`fixntk._threads.run_blocks`),
 writing its own part of the outputs. So the result depends only on the seed, never on
 the number of threads, and the first ``k`` vectors are the same whatever the total.
 Small inputs (:data:`NUMPY_WORK`) take NumPy twins of the packing and hashing
-(:func:`pack_rows`, :func:`hash_rows`) with the same results, bit for bit: the kernels'
-first load in a process (about 0.3 s) costs more than such work.
+(:func:`pack_rows`, :func:`hash_rows`) with the same results, bit for bit, from the
+same scores (the scores themselves are BLAS products, whose rounding may differ where a
+score is within rounding of zero): the kernels' first load in a process (about 0.3 s)
+costs more than such work.
 """
 
 import functools
