@@ -46,13 +46,17 @@ inline void row_dot_sub(const double* __restrict xk, idx_t d, const double* __re
     rk[0] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     return;
   }
-  std::fill(acc, acc + c, 0.0);
-  for (idx_t j = 0; j < d; ++j) {
-    const double xj = xk[j];
-    const double* dj = delta + j * c;
-    for (idx_t l = 0; l < c; ++l) acc[l] += xj * dj[l];
+  // several outputs: the same 8 independent sums per output (one chain per output ran
+  // the squared loss with 2 outputs at d = 200 at a tenth of one output's epoch rate)
+  (void)acc;
+  for (idx_t l = 0; l < c; ++l) {
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    idx_t j = 0;
+    for (; j + 8 <= d; j += 8)
+      for (int u = 0; u < 8; ++u) a[u] += xk[j + u] * delta[(j + u) * c + l];
+    for (; j < d; ++j) a[0] += xk[j] * delta[j * c + l];
+    rk[l] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
   }
-  for (idx_t l = 0; l < c; ++l) rk[l] -= acc[l];
 }
 
 // Multiply-adds below which a phase over all groups runs on one thread: waking a sleeping
@@ -183,10 +187,29 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
 inline void gather_gradient_range(const double* __restrict X, idx_t d, const std::int32_t* idx,
                                   idx_t t0, idx_t t1, const double* __restrict R, idx_t c,
                                   double* __restrict g) {
+  if (c == 1) {
+    for (idx_t t = t0; t < t1; ++t) {
+      const idx_t k = idx[t];
+      row_outer_add(X + k * d, d, R + k, 1, g);
+    }
+    return;
+  }
+  // several outputs: each output's sums in a contiguous row of gt (c x d), added to g
+  // (d x c) at the end; each entry sums the same terms in the same order as the
+  // strided loop did, which stored with stride c and ran at a fraction of the rate
+  thread_local std::vector<double> gt;
+  gt.assign(c * d, 0.0);
   for (idx_t t = t0; t < t1; ++t) {
     const idx_t k = idx[t];
-    row_outer_add(X + k * d, d, R + k * c, c, g);
+    const double* xk = X + k * d;
+    for (idx_t l = 0; l < c; ++l) {
+      const double r = R[k * c + l];
+      double* gl = gt.data() + l * d;
+      for (idx_t j = 0; j < d; ++j) gl[j] += r * xk[j];
+    }
   }
+  for (idx_t j = 0; j < d; ++j)
+    for (idx_t l = 0; l < c; ++l) g[j * c + l] += gt[l * d + j];
 }
 
 // One range of rows, by the vector kernels when P is given (tiles of outputs when c >= 2).
