@@ -613,8 +613,8 @@ def test_every_column_with_missing_values_in_one_message(tmp_path):
     path = write_csv(tmp_path / "gaps.csv", ["a", "b", "y"], rows)
     assert_clean_error(
         run_cli("fit", path, "--target", "y"),
-        "'a' 5 (first at line 8)",
-        "'b' 3 (first at line 12)",
+        "'a': 5 (first at line 8)",
+        "'b': 3 (first at line 12)",
         "--drop 'a' --drop 'b'",
     )
 

@@ -347,9 +347,10 @@ def _check_class_weights(targets, s):
     empty = np.flatnonzero(totals <= 0)
     if empty.size:
         names = ", ".join(repr(v) for v in targets.classes[empty].tolist())
+        which = f"classes {names} have" if empty.size > 1 else f"class {names} has"
         raise ValueError(
-            f"class {names} has total sample weight 0 (no rows, or only rows of weight "
-            "0): drop the class or give its rows weight"
+            f"{which} total sample weight 0 (no rows, or only rows of weight 0): drop "
+            "the class or give its rows weight"
         )
 
 

@@ -345,7 +345,7 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
     holed = [col for col in frame.columns if gaps[col].any()]
     if holed:  # every such column in one message, not one per run
         parts = [
-            f"{col!r} {int(gaps[col].sum())} (first at line "
+            f"{col!r}: {int(gaps[col].sum())} (first at line "
             f"{_line(int(np.flatnonzero(gaps[col].to_numpy())[0]))})"
             for col in holed
         ]
