@@ -745,3 +745,13 @@ def test_data_far_from_the_bias_column_fits_with_a_warning(scale):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # standardised or unit-scale data: no warning
         fixntk.GatedReLUClassifier(random_state=0).fit(X, y)
+
+
+def test_too_few_rows_for_the_folds_names_auto_and_the_way_out():
+    """Two rows with the default lam='auto' (cross-validation below 1000 rows): the
+    message said lam='cv', which the user never passed; it names both, and a float
+    lam."""
+    X = np.array([[1.0, 2.0], [3.0, 5.0]])
+    with pytest.raises(ValueError, match=r"lam='auto' up to 1000 rows.*pass a float"):
+        fixntk.GatedReLURegressor(random_state=0).fit(X, [1.0, 3.0])
+    fixntk.GatedReLURegressor(random_state=0, lam=0.01).fit(X, [1.0, 3.0])

@@ -162,8 +162,9 @@ def _folds(n, cv, seed, labels=None):
         return [(np.asarray(tr), np.asarray(va)) for tr, va in splits]
     if n < cv:
         raise ValueError(
-            f"lam='cv' with cv={cv} folds needs at least {cv} samples; "
-            f"got n_samples={n}"
+            f"choosing lam by cross-validation (lam='cv', and lam='auto' up to "
+            f"{_AUTO_CV_ROWS} rows) with cv={cv} folds needs at least {cv} samples; "
+            f"got n_samples={n}: pass a float lam, or a smaller cv"
         )
     if labels is not None and np.bincount(labels).min() >= cv:
         return list(
