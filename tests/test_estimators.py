@@ -270,6 +270,36 @@ def test_to_network_reproduces_the_estimator(Est, regression, iris):
     np.testing.assert_allclose(net.weight_decay(), est.eta_.sum(), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "Est, kind",
+    [
+        (GatedReLURegressor, "one"),
+        (GatedReLURegressor, "two"),
+        (GatedReLUClassifier, "binary"),
+        (GatedReLUClassifier, "three"),
+    ],
+)
+def test_network_without_neurons_predicts_its_bias(Est, kind):
+    """A lam above lam_max gives the constant model: its network has no neurons and
+    predicts the output bias (it raised in the norms of an empty (0, d) block)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    t = np.maximum(X[:, 0], 0.0)
+    y = {
+        "one": t,
+        "two": np.c_[t, -t],
+        "binary": t > 0.5,
+        "three": np.digitize(t, [0.3, 1.0]),
+    }[kind]
+    est = Est(lam=100.0, n_gates=10, random_state=0).fit(X, y)
+    net = est.to_network()
+    assert net.n_neurons == est.n_active_neurons_ == 0
+    assert net.weight_decay() == 0.0
+    np.testing.assert_array_equal(net.predict(X[:7]), est.predict(X[:7]))
+    if Est is GatedReLUClassifier:
+        np.testing.assert_allclose(net.predict_proba(X[:7]), est.predict_proba(X[:7]))
+
+
 def test_classifier_one_hot_and_decision_function(iris):
     """The paper's setting: squared loss on one-hot labels, no probabilities."""
     X, y = iris

@@ -175,7 +175,7 @@ def norms(W):
     """Euclidean norms of the rows of W (2-d or more: over all but the first axis),
     with no overflow or underflow of the squares."""
     W = np.asarray(W, dtype=np.float64)
-    flat = W.reshape(W.shape[0], -1)
+    flat = W.reshape(W.shape[0], int(np.prod(W.shape[1:])))  # p = 0 too
     top = np.abs(flat).max(axis=1) if flat.size else np.zeros(W.shape[0])
     safe = np.where(top > 0, top, 1.0)
     return top * np.sqrt(((flat / safe[:, None]) ** 2).sum(axis=1))
