@@ -219,7 +219,8 @@ class _Problem:
         self.Y = Y / self.sy if self.sy > 0 else Y
         self.degenerate = self.sx == 0 or self.sy == 0
         self._grams = None  # gram_store(), made at its first use
-        self._null_intercept = None  # null_intercept(), computed at its first use
+        # null_intercept() and lam_max(), computed at their first use
+        self._null_intercept = self._lam_max = None
         self._col_max = None  # max_k |x_kj| of the scaled X, at check_coef's first use
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
@@ -309,6 +310,12 @@ class _Problem:
             b = self.datafit.intercept(self.Y, zeros, self.s)
             self._null_intercept = np.asarray(b, dtype=float)
         return self._null_intercept.copy()
+
+    def lam_max(self):
+        """lam_max in the scaled space (:func:`lambda_max`), once per problem."""
+        if self._lam_max is None:
+            self._lam_max = _scaled_lam_max(self)
+        return self._lam_max
 
     def null_value(self, b0):
         return self.datafit.value(self.Y, np.broadcast_to(b0, (self.n, self.c)), self.s)
@@ -513,6 +520,11 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
         f0 = prob.null_value(b)
         W = np.zeros((prob.p, prob.d, prob.c))
         return _result(prob, W, b, f0, f0, f0, 0, 0, True, lam, np.array([0.0]))
+    if lam_s >= prob.lam_max() * (1.0 - 1e-12) and np.any(W0):
+        # W = 0 is optimal (lam_max given back in the user's units comes back within
+        # its rounding): a warm start reached it only to round-off (groups of norm
+        # 1e-17 left active, a neuron in the estimators' networks)
+        W0 = np.zeros_like(W0)
     stop = "max_iter"
     if is_squared(prob.datafit):
         fit = _least_squares(prob, lam_s, W0, tol, max_iter, verbose)
@@ -788,6 +800,10 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
 
 
 def _lambda_max(prob):
+    return lam_out(prob.lam_max(), prob.sx, prob.sy)
+
+
+def _scaled_lam_max(prob):
     if prob.degenerate:
         return 0.0
     b0 = prob.null_intercept()
@@ -798,8 +814,7 @@ def _lambda_max(prob):
     # about 0.1 of this level.
     level = np.sqrt(prob.n) * np.finfo(np.float64).eps * (np.abs(prob.X).T @ np.abs(G))
     grads[np.abs(grads) <= level] = 0.0
-    lmax_s = float(np.sqrt((grads * grads).sum(axis=(1, 2))).max()) / prob.S
-    return lam_out(lmax_s, prob.sx, prob.sy)
+    return float(np.sqrt((grads * grads).sum(axis=(1, 2))).max()) / prob.S
 
 
 def objective(
