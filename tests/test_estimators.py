@@ -197,6 +197,23 @@ def test_scoring_paths_stop_together_and_not_on_null_models():
     assert est.score(X_test, np.maximum(X_test @ beta, 0.0)) > 0.99
 
 
+@pytest.mark.parametrize("scale", [2.0**-600, 2.0**-900, 2.0**400])
+def test_regressor_is_the_same_for_tiny_and_huge_targets(scale):
+    """y times a power of 2 is the same problem in other units: the same lam (times
+    the scale), network and R^2. The validation losses (units of y^2) of targets near
+    1e-160 underflowed to 0: every lam tied and lam_max, the constant model, won, and
+    R^2 (scikit-learn's r2_score on underflowing squares) read 1.0."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((150, 2))
+    y = X[:, 0] + np.maximum(X[:, 1], 0.0) + 0.1 * rng.standard_normal(150)
+    ref = GatedReLURegressor(n_gates=20, random_state=0).fit(X, y)
+    est = GatedReLURegressor(n_gates=20, random_state=0).fit(X, y * scale)
+    assert est.lam_ == ref.lam_ * scale and ref.n_active_neurons_ > 0
+    np.testing.assert_array_equal(est.eta_, ref.eta_ * scale)
+    np.testing.assert_array_equal(est.lam_scores_, ref.lam_scores_ * scale**2)
+    assert est.score(X, y * scale) == ref.score(X, y) > 0.9
+
+
 def test_path_stop_counts_only_lams_with_a_model():
     stop = _PathStop(2)
     assert not any(stop(j, 5.0, null=True) for j in range(4))  # flat, null: no stop

@@ -9,6 +9,7 @@ NTK (the label-blind kernel). Both read ``lam`` the same way (kernel ridge
 the two.
 """
 
+import math
 import numbers
 import sys
 import warnings
@@ -412,6 +413,22 @@ class _MultiOutputRegressor(RegressorMixin):
     """fit / predict of the regressors (one or several outputs) through the base's
     ``_fit_targets`` (on a 2-d Y) and ``_raw_predict``."""
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of ``predict(X)`` against y (scikit-learn's
+        ``r2_score``, outputs averaged uniformly), computed on y and the predictions
+        divided by the power of 2 at or above max |y|: the same value to the last bit,
+        where for targets near 1e-160 the squares underflow and ``r2_score`` gives 1.0
+        for any model."""
+        if _is_dask(X, y):
+            return super().score(X, y, sample_weight=sample_weight)
+        from sklearn.metrics import r2_score
+
+        y = np.asarray(y, dtype=np.float64)
+        unit = _score_unit("squared", y)
+        return float(
+            r2_score(y / unit, self.predict(X) / unit, sample_weight=sample_weight)
+        )
+
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -698,7 +715,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             mode, splits = "cv", _folds(Xt.shape[0], self.cv, seed, labels)
         targets = Y if kw["loss"] == "multinomial" else y
         s = kw["sample_weight"]
-        scores = np.full((len(splits), lams.size), np.inf)
+        scores = np.full((len(splits), lams.size), np.inf)  # in units of unit**2
+        unit = _score_unit(kw["loss"], Y)
         opts = dict(
             tol=max(self.tol, _SCORING_TOL), max_iter=self.max_iter, verbose=False
         )
@@ -758,19 +776,22 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     fold_coefs.setdefault(j, []).append(res.coef)
                     F = _gated_forward(Xt[val], res.coef, masks=masks[val])
                     F = np.atleast_2d(F.T).T + res.intercept
-                    scores[k, j] = datafit.value(Y[val], F, val_weights[k])
+                    scores[k, j] = datafit.value(
+                        Y[val] / unit, F / unit, val_weights[k]
+                    )
                     bar.update(1 if j < self.n_lams else 0)
                 mean = float(np.mean(scores[used, j]))
                 if say is not None:
                     say(
                         f"lam ({mode}) {j + 1}: {lam:.4g} = {lam / lmax:.3g} lam_max, "
-                        f"mean validation loss {mean:.6g} over {len(used)} split(s)"
+                        f"mean validation loss {mean * unit**2:.6g} over "
+                        f"{len(used)} split(s)"
                     )
                 if stop(j, mean, null=null):
                     bar.update(max(self.n_lams - 1 - j, 0) * len(used))
                     break
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode, stacklevel=6)
-        return lam, lams, mean, mode, _mean_coef_at(fold_coefs, lams, lam)
+        return lam, lams, mean * unit**2, mode, _mean_coef_at(fold_coefs, lams, lam)
 
     def _kare_scores(self, Xt, y, arr, lams, kw):
         """KARE of the fitted masking kernel at every lam of a path on all rows (the
@@ -950,6 +971,15 @@ def _has_every_class(Y, loss):
     if loss == "logistic":
         return bool((Y > 0).any() and (Y < 0).any())
     return True
+
+
+def _score_unit(loss, Y):
+    """The unit of the validation scores: for the squared loss (which scales as y^2)
+    the power of 2 at or above max |Y|, so that dividing by it is exact and scores of
+    targets near 1e-160 neither go subnormal nor round to 0 (where every lam tied and
+    lam_max, the constant model, won); 1 for the other losses."""
+    top = float(np.max(np.abs(Y))) if loss == "squared" and Y.size else 0.0
+    return math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
 
 
 def _lam_grid(lmax, n_lams, eps):

@@ -125,8 +125,10 @@ def _select_lam(est, prob, mode, seed):
                     scores[:, j] = np.inf
                     break
                 W[k], val = fit[0], fit[-1]
-                # the squared loss's value on the held-out rows, as datafit.value
-                scores[k, j] = part.value_out(0.5 * val[0] / val[1])
+                # the squared loss's value on the held-out rows, as datafit.value, in
+                # the problem's scaled units (those of the user can underflow: y near
+                # 1e-160); published in the user's below
+                scores[k, j] = 0.5 * val[0] / val[1]
                 coefs.setdefault(j, []).append(res.coef)
                 null = null and not np.any(res.coef)
                 bar.update(1 if j < est.n_lams else 0)
@@ -137,6 +139,7 @@ def _select_lam(est, prob, mode, seed):
                 break
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
     start = _est._mean_coef_at(coefs, lams, lam)
+    mean = prob.value_out(mean)  # the splits share the problem's units
     return lam, lams, mean, mode, sum(part.n_passes for part in parts), start
 
 
