@@ -712,6 +712,12 @@ def test_columns_on_scales_far_apart_are_warned_about():
         rare = np.zeros(200)
         rare[7] = 1.0  # one row of a category: std 0.07 (140x less), range 1
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[10 * X, rare], y)
+        # entries beyond 1e154: their squares overflowed in the standard deviations
+        # (a RuntimeWarning, and no scale told apart)
+        huge = fixntk.GatedReLURegressor(n_gates=10, lam=1e199, neuron_bias=False)
+        huge.fit(X * 1e200, y)
+    with pytest.warns(UserWarning, match="differ in scale by a factor of 1.1e\\+03"):
+        huge.fit(wide * 1e200, y)
 
 
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):

@@ -328,7 +328,8 @@ def _check_feature_scales(estimator, X):
     1 of 20000 rows: standard deviation 0.007, range 1) beside standardised ones is
     not on another scale, and was warned about in every fold of a grid search."""
     _check_bias_scale(estimator, X)
-    sd = X.std(axis=0)
+    unit = _pow2_unit(X)  # exact, and no squares overflow (entries beyond 1e154)
+    sd = (X / unit).std(axis=0) * unit
     span = np.ptp(X, axis=0)[sd > 0]
     sd = sd[sd > 0]
     if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
@@ -424,7 +425,7 @@ class _MultiOutputRegressor(RegressorMixin):
         from sklearn.metrics import r2_score
 
         y = np.asarray(y, dtype=np.float64)
-        unit = _score_unit("squared", y)
+        unit = _pow2_unit(y)
         return float(
             r2_score(y / unit, self.predict(X) / unit, sample_weight=sample_weight)
         )
@@ -973,13 +974,20 @@ def _has_every_class(Y, loss):
     return True
 
 
+def _pow2_unit(A):
+    """The power of 2 at or above max |A| (1 for an empty, zero or non-finite A):
+    dividing by it is exact, and squares of the quotients neither overflow nor
+    underflow to 0."""
+    top = float(np.max(np.abs(A))) if A.size else 0.0
+    return math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
+
+
 def _score_unit(loss, Y):
     """The unit of the validation scores: for the squared loss (which scales as y^2)
-    the power of 2 at or above max |Y|, so that dividing by it is exact and scores of
-    targets near 1e-160 neither go subnormal nor round to 0 (where every lam tied and
-    lam_max, the constant model, won); 1 for the other losses."""
-    top = float(np.max(np.abs(Y))) if loss == "squared" and Y.size else 0.0
-    return math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
+    :func:`_pow2_unit` of Y, so that scores of targets near 1e-160 neither go
+    subnormal nor round to 0 (where every lam tied and lam_max, the constant model,
+    won); 1 for the other losses."""
+    return _pow2_unit(Y) if loss == "squared" else 1.0
 
 
 def _lam_grid(lmax, n_lams, eps):
