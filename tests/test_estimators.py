@@ -375,6 +375,14 @@ def test_class_weight_and_sample_weight(iris):
         np.testing.assert_array_equal(named.predict_proba(X), a.predict_proba(X))
     with pytest.raises(ValueError, match="not in class_weight"):
         GatedReLUClassifier(class_weight={0: 3.0, 1: 1.0}, **kw).fit(X, 5 + 2 * y)
+    # a class without weight is named by its label (it was the solver's code 1)
+    three = np.array(["cat", "dog", "emu"])[np.arange(len(y)) % 3]
+    for labels, w, match in (
+        (np.array(["churn", "stay"])[y], y == 0, "class 'stay' has total"),
+        (three, three == "cat", "classes 'dog', 'emu' have total sample weight 0"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            GatedReLUClassifier(**kw).fit(X, labels, sample_weight=w * 1.0)
     bal = GatedReLUClassifier(class_weight="balanced", **kw).fit(X[20:], y[20:])
     assert bal.score(X, y) > 0.8
     # integer weights are duplicated rows

@@ -38,6 +38,7 @@ from ._solver import (
     _Problem,
     _secant_start,
     _solve_problem,
+    check_class_totals,
     lambda_max,
     solve,
 )
@@ -1446,6 +1447,9 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             y = 2.0 * y_enc - 1.0 if k == 2 else _one_hot(y_enc, k)
         else:
             y = y_enc
+            if s is not None:  # the log loss needs weight in every class
+                # named by the user's labels (the solver's are 0 .. k - 1)
+                check_class_totals(np.bincount(y_enc, s, k), self.classes_)
         self._fit_program(X, y, loss, s, labels=y_enc)
         self._publish(self.coef_.shape[2] == 1)
 

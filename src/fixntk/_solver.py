@@ -351,9 +351,15 @@ def _check_class_weights(targets, s):
         totals = np.array([s[Y[:, 0] < 0].sum(), s[Y[:, 0] > 0].sum()])
     else:
         totals = s @ Y
-    empty = np.flatnonzero(totals <= 0)
+    check_class_totals(totals, targets.classes)
+
+
+def check_class_totals(totals, classes):
+    """Raise ValueError naming the ``classes`` (labels, in the order of ``totals``)
+    whose total sample weight is 0."""
+    empty = np.flatnonzero(np.asarray(totals) <= 0)
     if empty.size:
-        names = ", ".join(repr(v) for v in targets.classes[empty].tolist())
+        names = ", ".join(repr(v) for v in np.asarray(classes)[empty].tolist())
         which = f"classes {names} have" if empty.size > 1 else f"class {names} has"
         raise ValueError(
             f"{which} total sample weight 0 (no rows, or only rows of weight 0): drop "
