@@ -717,3 +717,20 @@ def test_n_gates_auto_in_fit_not_in_compare(classification_csv):
         "compare", classification_csv, "--target", "label", "--n-gates", "auto"
     )
     assert proc.returncode == 2 and "'auto' is not an integer" in proc.stderr
+
+
+def _error(capsys, argv):
+    """The one-line error of an in-process run that exits with status 2."""
+    from fixntk.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fixntk ") and err.count("\n") == 1, err
+    return err
+
+
+def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
+    rows = [(k, "inf" if k == 3 else f"{0.5 * k}", k % 2) for k in range(20)]
+    path = write_csv(tmp_path / "inf.csv", ["x", "a", "y"], rows)
+    err = _error(capsys, ["fit", path, "--target", "y"])
+    assert "column 'a' has the non-finite value inf;" in err and "np." not in err

@@ -816,3 +816,22 @@ def test_too_few_rows_for_the_folds_names_auto_and_the_way_out():
     with pytest.raises(ValueError, match=r"lam='auto' up to 1000 rows.*pass a float"):
         fixntk.GatedReLURegressor(random_state=0).fit(X, [1.0, 3.0])
     fixntk.GatedReLURegressor(random_state=0, lam=0.01).fit(X, [1.0, 3.0])
+
+
+def test_messages_show_numpy_scalars_as_plain_values():
+    """NumPy 2 scalars read np.float64(1.0) in a message formatted with repr; messages
+    show the value as the data has it (1.0, 'a')."""
+    from fixntk._gates import seed_sequence
+    from fixntk._validation import check_bool
+
+    X = np.random.default_rng(0).standard_normal((12, 2))
+    for y, shown in ((np.ones(12), "1.0"), (np.array(["a"] * 12), "'a'")):
+        with pytest.raises(ValueError) as info:
+            fixntk.GatedReLUClassifier(n_gates=5).fit(X, y)
+        assert str(info.value).endswith(f"got 1 class: {shown}")
+    with pytest.raises(ValueError) as info:
+        seed_sequence(np.float64(1.5))
+    assert str(info.value).endswith("got 1.5")
+    with pytest.raises(ValueError) as info:
+        check_bool(np.str_("yes"), "fit_intercept")
+    assert str(info.value).endswith("got 'yes'")

@@ -43,6 +43,7 @@ from ._solver import (
     solve,
 )
 from ._validation import (
+    _scalar,
     check_bool,
     check_int,
     check_lam,
@@ -388,7 +389,7 @@ class _OneHotClassifier(ClassifierMixin):
         if self.classes_.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
-                f"{self.classes_[0]!r}"
+                f"{_scalar(self.classes_[0])!r}"
             )
         s = _fit_weights(self, y, sample_weight, X.shape[0])
         self._fit_classes(X, y_enc, s)

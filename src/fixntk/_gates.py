@@ -42,7 +42,8 @@ def seed_sequence(seed):
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
+        shown = seed.item() if isinstance(seed, np.generic) else seed
+        raise ValueError(f"seed must be a non-negative integer or None; got {shown!r}")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer or None; got {seed}")
     return np.random.SeedSequence(int(seed))

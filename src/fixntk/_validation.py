@@ -180,7 +180,7 @@ def check_bool(value, name):
     """A bool (Python's or NumPy's): a parameter such as ``fit_intercept``, where a
     string or None would otherwise be read by its truth value."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
+        raise ValueError(f"{name} must be True or False; got {_scalar(value)!r}")
     return bool(value)
 
 

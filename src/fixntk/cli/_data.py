@@ -362,8 +362,8 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
                 k = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
                 raise UserError(
                     f"{path}, line {_line(k)}: column {col!r} has the non-finite "
-                    f"value {series.iloc[k]!r}; every number must be finite "
-                    f"(--drop {col!r} leaves the column out)"
+                    f"value {_reprs([series.iloc[k]])[0]}; every number must be "
+                    f"finite (--drop {col!r} leaves the column out)"
                 )
             top = float(np.abs(values.to_numpy()).max(initial=0.0))
             if top > _MAX_MAGNITUDE:
