@@ -734,3 +734,24 @@ def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
     path = write_csv(tmp_path / "inf.csv", ["x", "a", "y"], rows)
     err = _error(capsys, ["fit", path, "--target", "y"])
     assert "column 'a' has the non-finite value inf;" in err and "np." not in err
+
+
+def test_float_labels_come_back_as_the_file_writes_them(tmp_path, capsys):
+    """Labels 1.0 / 2.0 came back from predict as 1 / 2 and proba_1 / proba_2."""
+    import io
+
+    from fixntk.cli import main
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((60, 2))
+    rows = [(f"{a:.4f}", f"{b:.4f}", f"{1.0 + (a > 0):.1f}") for a, b in x]
+    path = write_csv(tmp_path / "f.csv", ["a", "b", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    argv = ["fit", path, "--target", "y", "-q", "--lam", "0.05", "--output", model]
+    assert main(argv) == 0
+    out = io.StringIO()
+    assert main(["predict", model, path], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "prediction,proba_1.0,proba_2.0"
+    assert {line.split(",")[0] for line in lines[1:]} == {"1.0", "2.0"}
+    assert "accuracy against the column 'y'" in capsys.readouterr().err

@@ -266,6 +266,8 @@ def _labels(y_raw, y_num, target, path):
             f"{bad:g}); classification needs labels (integers or text): use --task "
             "regression"
         )
+    if pd.api.types.is_float_dtype(y_raw):  # 1.0 and 2.0 in the file: floats
+        return values
     return values.astype(np.int64) if np.abs(values).max() < 2.0**53 else values
 
 
