@@ -729,6 +729,45 @@ def _error(capsys, argv):
     return err
 
 
+def _described(path, target):
+    from fixntk.cli._data import dataset_from_table, read_table
+
+    return dataset_from_table(read_table(path), target, "auto", path)
+
+
+def test_targets_out_of_range_or_constant_are_refused(tmp_path, capsys):
+    """A target whose standardisation overflows (the message spoke of NaN) or
+    underflows (a constant model scored R^2 1.0), or that is constant (called 'a
+    single class'), is refused naming the column; large floats are not called
+    integers."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((40, 2))
+    y = x[:, 0] + np.maximum(x[:, 1], 0)
+
+    def table(name, y):
+        rows = [(f"{a:.4f}", f"{b:.4f}", repr(float(t))) for (a, b), t in zip(x, y)]
+        return write_csv(tmp_path / name, ["a", "b", "y"], rows)
+
+    err = _error(capsys, ["fit", table("big.csv", y * 1e200), "--target", "y"])
+    assert "target 'y' has values up to" in err and "e+200" in err
+    assert "beyond double precision" in err and "rescale the column" in err
+    err = _error(capsys, ["fit", table("tiny.csv", y * 1e-160), "--target", "y"])
+    assert "target 'y' has values of magnitude at most" in err
+    assert "below double precision" in err and "rescale the column" in err
+    err = _error(capsys, ["fit", table("flat.csv", 1e10 + 1e-5 * y), "--target", "y"])
+    assert "target 'y' varies by only" in err and "nothing to fit" in err
+    const = table("const.csv", np.full(40, 5.0))
+    err = _error(capsys, ["fit", const, "--target", "y"])
+    assert "target 'y' is constant (5.0 in every row): there is nothing to fit" in err
+    err = _error(capsys, ["fit", const, "--target", "y", "--task", "classification"])
+    assert "target 'y' has a single class (5.0)" in err
+    # integral floats beyond 2**53 are floats, not "integers with 30 values"
+    big_ints = table("ints.csv", 1e20 * (np.arange(40) % 30))
+    assert not any("integers" in m for m in _described(big_ints, "y").messages)
+    small_ints = table("small.csv", np.arange(40) % 30)
+    assert any("integers with 30" in m for m in _described(small_ints, "y").messages)
+
+
 def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
     rows = [(k, "inf" if k == 3 else f"{0.5 * k}", k % 2) for k in range(20)]
     path = write_csv(tmp_path / "inf.csv", ["x", "a", "y"], rows)

@@ -250,9 +250,10 @@ def _reprs(values):
 
 
 def _labels(y_raw, y_num, target, path):
-    """Class labels as the file has them: text, booleans (True/False) or integers
-    (0.0/1.0 came back from predict as labels and column names before); numbers
-    that are not integers are refused (scikit-learn's 'continuous' error, after the
+    """Class labels as the file has them: text, booleans (True/False), integers
+    (a column of integers; 0 / 1 came back from predict as 0.0 / 1.0 before) or
+    floats (1.0 / 2.0 in the file, which came back as 1 / 2); numbers that are not
+    integers are refused (scikit-learn's 'continuous' error, after the
     model was set up)."""
     if y_num is None:
         return y_raw.to_numpy(dtype=object).astype(str)
@@ -401,6 +402,36 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
     return numeric, text
 
 
+def _check_target_range(y, target, path):
+    """Refuse a regression target that its standardisation (the pipeline's target
+    scaler) cannot handle: squares beyond double precision, or differences whose
+    squares underflow to 0 (the scaler then keeps the scale 1 and the fit is
+    meaningless)."""
+    from sklearn.preprocessing import StandardScaler
+
+    top = float(np.abs(y).max())
+    if top > _MAX_MAGNITUDE:
+        raise UserError(
+            f"{path}: target {target!r} has values up to {top:.3g}; standardising it "
+            "squares them beyond double precision (about 1e308): rescale the column "
+            "(e.g. divide it by a power of ten)"
+        )
+    if top < 1.0 / _MAX_MAGNITUDE:
+        raise UserError(
+            f"{path}: target {target!r} has values of magnitude at most {top:.3g}; "
+            "standardising it squares them below double precision (about 1e-308): "
+            "rescale the column (e.g. multiply it by a power of ten)"
+        )
+    scaler = StandardScaler().fit(y.reshape(-1, 1))
+    if scaler.scale_[0] == 1.0 and scaler.var_[0] != 1.0:  # taken as constant
+        spread = float(np.ptp(y))
+        raise UserError(
+            f"{path}: target {target!r} varies by only {spread:.3g} about "
+            f"{float(np.mean(y)):.6g}, within rounding of double precision: there is "
+            "nothing to fit (subtract a constant from the column, or rescale it)"
+        )
+
+
 def dataset_from_table(table, target, task, path, keep_ids=False):
     """Split a Table into features and target; infer the task. Columns that look
     like row identifiers are left out unless ``keep_ids``."""
@@ -434,12 +465,20 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
     reason = lone_note = None
+    if y_num is not None and task != "classification" and y_num.nunique() == 1:
+        raise UserError(
+            f"{path}: target {target!r} is constant ({_reprs([y_raw.iloc[0]])[0]} in "
+            "every row): there is nothing to fit"
+        )
     if task == "auto":
         if y_num is None:
             task = "classification"
         else:
             values = y_num.to_numpy()
-            integral = np.all(values == np.round(values))
+            # integers of a sensible size (3.4e200 is a float, not an integer)
+            integral = np.all(values == np.round(values)) and (
+                np.abs(values).max() < 2.0**53
+            )
             k = np.unique(values).size
             small = k <= MAX_CLASSES
             task = "classification" if integral and small else "regression"
@@ -459,11 +498,15 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
                 "regression needs numbers (use --task classification for labels)"
             )
         y = y_num.to_numpy()
+        _check_target_range(y, target, path)
     else:
         y = _labels(y_raw, y_num, target, path)
         classes, counts = np.unique(y, return_counts=True)
         if classes.size < 2:
-            raise UserError(f"{path}: target {target!r} has a single class")
+            raise UserError(
+                f"{path}: target {target!r} has a single class "
+                f"({_reprs(classes)[0]}); a classifier needs at least two"
+            )
         lone = classes[counts == 1]
         if lone.size and len(y) >= 2 * MIN_ROWS:
             lone_note = (
