@@ -768,6 +768,49 @@ def test_targets_out_of_range_or_constant_are_refused(tmp_path, capsys):
     assert any("integers with 30" in m for m in _described(small_ints, "y").messages)
 
 
+def test_files_without_header_rows_or_features(tmp_path, capsys):
+    """A header-less file names the missing header row (it listed data as column
+    names); a file with the target alone says so (it asked for --sep); empty files and
+    files with a header only say so (pandas' 'No columns to parse', scikit-learn's
+    'Found array with 0 sample(s)')."""
+    rows = [(f"{0.1 * k:.2f}", f"{k % 3 - 1.5}", "red", "ny"[k % 2]) for k in range(30)]
+    path = str(tmp_path / "noheader.csv")
+    with open(path, "w") as fh:
+        fh.write("".join(",".join(r) + "\n" for r in rows))
+    err = _error(capsys, ["fit", path, "--target", "5"])
+    assert "column '5' not found" in err and "seems to have no header row" in err
+    err = _error(capsys, ["fit", path, "--target", "n", "--drop", "x"])
+    assert "--drop: no column 'x'" in err and "no header row" in err
+    named = write_csv(tmp_path / "named.csv", ["a", "b", "c", "y"], rows)
+    assert "no header row" not in _error(capsys, ["fit", named, "--target", "z"])
+    only = write_csv(tmp_path / "only.csv", ["y"], [(k,) for k in range(30)])
+    err = _error(capsys, ["fit", only, "--target", "y"])
+    assert "no feature columns besides the target 'y'" in err and "--sep" not in err
+    semi = write_csv(tmp_path / "semi.csv", ["a;y"], [(f"{k};{k}",) for k in range(30)])
+    err = _error(capsys, ["fit", semi, "--target", "y", "--sep", ","])
+    assert "--sep sets it" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert "empty.csv is empty (0 bytes)" in _error(
+        capsys, ["fit", str(empty), "--target", "y"]
+    )
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\n\n")
+    assert "blank lines only" in _error(capsys, ["fit", str(blank), "--target", "y"])
+    header = write_csv(tmp_path / "header.csv", ["a", "b", "c", "y"], [])
+    assert "0 data rows; at least 10" in _error(
+        capsys, ["fit", header, "--target", "y"]
+    )
+    model = str(tmp_path / "m.pkl")
+    from fixntk.cli import main
+
+    argv = ["fit", named, "--target", "y", "-q", "--lam", "0.1", "--output", model]
+    assert main(argv) == 0
+    capsys.readouterr()
+    err = _error(capsys, ["predict", model, header])
+    assert "header.csv has no data rows (a header row only): nothing to predict" in err
+
+
 def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
     rows = [(k, "inf" if k == 3 else f"{0.5 * k}", k % 2) for k in range(20)]
     path = write_csv(tmp_path / "inf.csv", ["x", "a", "y"], rows)

@@ -89,6 +89,11 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         raise UserError(f"file not found: {path}")
     if os.path.isdir(path):
         raise UserError(f"{path} is a directory, not a CSV file")
+    if os.path.getsize(path) == 0:
+        raise UserError(
+            f"{path} is empty (0 bytes); fixntk needs a header row naming the columns "
+            "and rows of data"
+        )
     delimiter = _sniff(path, sep)
     try:
         frame = _read_csv(
@@ -98,6 +103,11 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             thousands=thousands,
             na_values=list(MISSING_TEXT),
         )
+    except pd.errors.EmptyDataError:  # blank lines only
+        raise UserError(
+            f"{path} holds no columns (blank lines only); fixntk needs a header row "
+            "naming the columns and rows of data"
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
         hint = "(--sep sets the delimiter)"
@@ -112,7 +122,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     if thousands is not None:
         _check_thousands(path, delimiter, decimal, thousands, frame)
     messages, index = [], None
-    if frame.shape[1] == 1 and sep is None:
+    if frame.shape[1] == 1 and sep is None and _other_delimiter(frame.columns[0]):
         raise UserError(
             f"{path} reads as a single column {frame.columns[0]!r} with delimiter "
             f"{delimiter!r}; pass the delimiter with --sep (e.g. --sep ';')"
@@ -136,6 +146,25 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
     base = os.path.splitext(os.path.basename(path))[0]
     return Table(base, frame, messages, decimal, index)
+
+
+def _other_delimiter(name):
+    """Whether a column name holds a likely delimiter (the file's delimiter is then
+    probably another than the one it was read with)."""
+    return any(c in str(name) for c in ",;\t|")
+
+
+def _header_hint(columns):
+    """A hint when the column names look like data (most of them numbers): the file
+    probably has no header row."""
+    names = pd.Series([str(c) for c in columns])
+    numbers = int(pd.to_numeric(names, errors="coerce").notna().sum())
+    if numbers >= 2 and 2 * numbers >= len(names):
+        return (
+            "; the column names look like data: the file seems to have no header "
+            "row, and its first line must name the columns"
+        )
+    return ""
 
 
 def _read_csv(path, delimiter, **options):
@@ -192,7 +221,10 @@ def _resolve(frame, name, option):
         k = int(name)
         if 0 <= k < frame.shape[1]:
             return frame.columns[k]
-    raise UserError(f"{option}: no column {name!r}; columns: {_shown(frame.columns)}")
+    raise UserError(
+        f"{option}: no column {name!r}; columns: {_shown(frame.columns)}"
+        f"{_header_hint(frame.columns)}"
+    )
 
 
 def _shown(columns, limit=12):
@@ -437,8 +469,8 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
     like row identifiers are left out unless ``keep_ids``."""
     frame = table.frame
     if target not in frame.columns:
-        hint = ""
-        if frame.shape[1] == 1 or any(";" in c or "\t" in c for c in frame.columns):
+        hint = _header_hint(frame.columns)
+        if any(_other_delimiter(c) for c in frame.columns):
             hint = " (is the delimiter right? --sep sets it)"
         raise UserError(
             f"column {target!r} not found in {path}; columns: "
@@ -451,7 +483,10 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
         )
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
-        raise UserError(f"{path} has no feature columns besides {target!r}")
+        raise UserError(
+            f"{path} has no feature columns besides the target {target!r}; the file "
+            "needs the features and the target, one column each"
+        )
     numeric, text = feature_columns(X, path, decimal=table.decimal)
     y_raw = frame[target]
     if y_raw.isna().any():
@@ -604,6 +639,10 @@ def prediction_frame(table, model, path):
             "it cannot select columns from a CSV"
         )
     frame = table.frame
+    if len(frame) == 0:
+        raise UserError(
+            f"{path} has no data rows (a header row only): nothing to predict"
+        )
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise UserError(
