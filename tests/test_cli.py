@@ -811,6 +811,26 @@ def test_files_without_header_rows_or_features(tmp_path, capsys):
     assert "header.csv has no data rows (a header row only): nothing to predict" in err
 
 
+def test_options_checked_before_the_fit(classification_csv, capsys):
+    """--lam kare with a classification target (the estimator's message named a
+    loss= the command line does not have) and --cv 1 (refused after the work) are
+    refused up front."""
+    args = ["fit", classification_csv, "--target", "label"]
+    err = _error(capsys, [*args, "--lam", "kare"])
+    assert "--lam kare is for regression targets" in err and "--lam auto" in err
+    assert "loss" not in err
+    from fixntk.cli import main
+
+    with pytest.raises(SystemExit) as info:  # argparse's usage error
+        main([*args, "--cv", "1"])
+    assert info.value.code == 2
+    assert "argument --cv: must be >= 2" in capsys.readouterr().err
+    from fixntk.cli import build_parser
+
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    assert "'kare' to regression targets only" in " ".join(fit.format_help().split())
+
+
 def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
     rows = [(k, "inf" if k == 3 else f"{0.5 * k}", k % 2) for k in range(20)]
     path = write_csv(tmp_path / "inf.csv", ["x", "a", "y"], rows)

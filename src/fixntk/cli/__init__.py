@@ -119,6 +119,12 @@ def cmd_compare(args, out):
 
 def cmd_fit(args, out):
     data = _read(args)
+    if args.lam == "kare" and data.task == "classification":
+        # fit's classifier has the log loss; KARE scores kernel ridge (squared loss)
+        raise UserError(
+            f"--lam kare is for regression targets; {args.target!r} is a "
+            "classification target: use --lam auto, cv or holdout, or a number"
+        )
     _describe(data, out)
     est = make_model("fixed NTK", args, data.task, verbose=args.verbose)
     X, y = data.X, data.y
@@ -294,6 +300,13 @@ def _positive_int(text):
     return value
 
 
+def _folds(text):
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2 (folds); got {value}")
+    return value
+
+
 def _n_gates(text):
     if text == "auto":
         return text
@@ -327,7 +340,7 @@ def _lam(text):
     return value
 
 
-def _add_model_options(p, n_gates):
+def _add_model_options(p, n_gates, kare_regression_only=False):
     g = p.add_argument_group("model")
     auto = n_gates == "auto"
     g.add_argument(
@@ -350,7 +363,8 @@ def _add_model_options(p, n_gates):
         default=None,
         help="regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' to "
         "select it on a grid (default: each model's own default; 'auto' and "
-        "'holdout' apply to the gated ReLU model only)",
+        "'holdout' apply to the gated ReLU model only"
+        + ("; 'kare' to regression targets only)" if kare_regression_only else ")"),
     )
     g.add_argument(
         "--n-lams",
@@ -368,7 +382,7 @@ def _add_model_options(p, n_gates):
         "the search extends it while the validation loss still falls)",
     )
     g.add_argument(
-        "--cv", type=_positive_int, default=3, help="folds for --lam cv (default 3)"
+        "--cv", type=_folds, default=3, help="folds for --lam cv, >= 2 (default 3)"
     )
     g.add_argument(
         "--tol",
@@ -523,7 +537,7 @@ def build_parser():
         "(--holdout F fits on the rest and reports a held-out score).",
     )
     _add_csv_options(fit)
-    _add_model_options(fit, n_gates="auto")
+    _add_model_options(fit, n_gates="auto", kare_regression_only=True)
     fit.add_argument(
         "--holdout",
         type=_fraction,
