@@ -857,3 +857,38 @@ def test_float_labels_come_back_as_the_file_writes_them(tmp_path, capsys):
     assert lines[0] == "prediction,proba_1.0,proba_2.0"
     assert {line.split(",")[0] for line in lines[1:]} == {"1.0", "2.0"}
     assert "accuracy against the column 'y'" in capsys.readouterr().err
+
+
+def test_compare_leaves_out_kernels_that_do_not_fit(
+    regression_csv, monkeypatch, capsys
+):
+    """compare on rows whose n x n kernels do not fit (100k rows aborted naming
+    Python classes): the KARE-trained kernel is left out with a note, and without
+    room for the NTK's kernel the error names `fixntk fit` (memory made small here;
+    nothing large is allocated)."""
+    import io
+
+    from fixntk import _memory
+    from fixntk.cli import main
+
+    n = 45  # training rows of the 60 (--holdout 0.25)
+    check, room = _memory.check_kernel_size, [3 * 8 * n * n + 1000]  # not KARE's 8
+
+    def small_memory(*args, **kw):  # the memory compare sees for its kernels
+        with monkeypatch.context() as m:
+            m.setattr(_memory, "available_bytes", lambda: room[0])
+            return check(*args, **kw)
+
+    monkeypatch.setattr(_memory, "check_kernel_size", small_memory)
+    out = io.StringIO()
+    argv = ["compare", regression_csv, "--target", "price", "--n-gates", "10", "-q"]
+    assert main(argv, out=out) == 0
+    text = out.getvalue()
+    assert "note (reg): KARE kernel left out: the KARE-trained kernel needs 8" in text
+    assert "a larger --holdout" in text
+    row = text.splitlines()[3].split()  # after the description, head and rule
+    assert row[:2] == ["reg", "45"] and row[6] == "nan"  # NTK, fixed scored; no KARE-k
+    room[0] = 1000
+    assert main(argv, out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "45 training rows: fixntk compare (the NTK" in err and "`fixntk fit`" in err

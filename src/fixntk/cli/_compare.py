@@ -1,10 +1,12 @@
 """``fixntk demo`` and ``fixntk compare``: the NTK against the fixed NTK and the
 KARE-trained kernel on one split of each dataset, as a table and a figure."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _memory
+from ._data import UserError
 from ._models import MODELS, Outcome, final, fit_model, make_model, outcome, split
 
 
@@ -18,6 +20,7 @@ class Comparison:
     fixed: Outcome
     history: np.ndarray  # IRLS objective from the NTK's weights to the optimum
     kare: Outcome = None  # the kernel with weights trained by KARE
+    notes: list = field(default_factory=list)  # models left out, and why
 
     @property
     def outcomes(self):
@@ -28,8 +31,13 @@ def compare_on(data, args, bar):
     """NTK kernel ridge against the fixed NTK and the KARE-trained kernel on a split
     of one dataset (``args.holdout`` held out); `bar` advances once per model."""
     X_train, X_test, y_train, y_test = split(data, args.holdout, args.seed)
-    out = {}
+    skipped = _kernels_too_large(len(y_train))
+    out, notes = {"KARE kernel": None}, []
     for name in MODELS:
+        if name in skipped:
+            notes.append(f"{name} left out: {skipped[name]}")
+            bar.update()
+            continue
         bar.set_description(f"{data.name}: {name}")
         est = make_model(name, args, data.task, verbose=args.verbose)
         if name == "fixed NTK":
@@ -47,7 +55,35 @@ def compare_on(data, args, bar):
         out["fixed NTK"],
         np.asarray(history),
         out["KARE kernel"],
+        notes,
     )
+
+
+def _kernels_too_large(n):
+    """{model: why} for the kernel models left out on ``n`` training rows: the
+    KARE-trained kernel when its n x n kernels do not fit (in memory, or in half an
+    hour); the NTK, which the comparison is about, is a UserError then."""
+    from .._kare_mkl import _KARE_MATRICES
+
+    try:
+        _memory.check_kernel_size(
+            n,
+            "fixntk compare (the NTK: kernel ridge on an n x n kernel)",
+            "`fixntk fit` (the gated ReLU model alone, which never forms an n x n "
+            "matrix), or compare on a sample of the rows",
+        )
+    except MemoryError as exc:
+        raise UserError(f"{n} training rows: {exc}") from None
+    try:
+        _memory.check_kernel_size(
+            n,
+            "the KARE-trained kernel",
+            "a larger --holdout (fewer training rows) to include it",
+            n_matrices=_KARE_MATRICES,
+        )
+    except MemoryError as exc:
+        return {"KARE kernel": str(exc)}
+    return {}
 
 
 def _score_name(task):
@@ -171,6 +207,8 @@ def report(results, args, elapsed, out):
         file=out,
     )
     for r in results:
+        for note in r.notes:
+            print(f"note ({r.dataset.name}): {note}", file=out)
         for o in r.outcomes:
             for note in o.notes:
                 print(f"note ({r.dataset.name}, {o.model}): {note}", file=out)
