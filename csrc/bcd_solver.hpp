@@ -646,14 +646,14 @@ class GroupLassoBCD {
       for (std::int32_t k : gc.idx) {  // y += w_k x_k (x_k^T x), by the row loops
         const double* xk = X_ + static_cast<idx_t>(k) * d;
         double t = 0.0;
-        row_dot_sub(xk, d, x.data(), 1, &t, nullptr);  // t = -x_k^T x
+        row_dot_sub(xk, d, x.data(), &t);  // t = -x_k^T x
         double wk = 1.0;
         if (ow_ != nullptr) {
           wk = 0.0;
           for (idx_t l = 0; l < c; ++l) wk = std::max(wk, ow_[k * c + l]);
         }
         t *= -wk;
-        row_outer_add(xk, d, &t, 1, y.data());
+        row_outer_add(xk, d, t, y.data());
       }
       double rq = 0.0;
       for (idx_t j = 0; j < d; ++j) rq += x[j] * y[j];

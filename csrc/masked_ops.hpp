@@ -16,47 +16,55 @@
 
 namespace fixntk {
 
-// Rows wider than the padded kernels take (d > 128): g (d x c) += x r^T for one row,
-// unit stride for one output.
-inline void row_outer_add(const double* __restrict xk, idx_t d, const double* __restrict rk,
-                          idx_t c, double* __restrict g) {
-  if (c == 1) {
-    const double r = rk[0];
-    for (idx_t j = 0; j < d; ++j) g[j] += r * xk[j];
-    return;
-  }
-  for (idx_t j = 0; j < d; ++j) {
-    const double xj = xk[j];
-    for (idx_t l = 0; l < c; ++l) g[j * c + l] += xj * rk[l];
-  }
+// Rows wider than the padded kernels take (d > 128): g (d) += x r for one row and one
+// output (several outputs: gather_gradient_range).
+inline void row_outer_add(const double* __restrict xk, idx_t d, double r, double* __restrict g) {
+  for (idx_t j = 0; j < d; ++j) g[j] += r * xk[j];
 }
 
-// r -= x^T delta for one row (delta d x c; acc: c doubles of scratch). The dot products
-// run as independent sums (8 of them for one output, one per output otherwise) rather
-// than one chain of d dependent multiply-adds: the chain ran at a quarter of the rate at
-// d = 784.
+// The sum of 8 partial sums, in row_dot_sub's order.
+inline double sum8(const double* a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// r -= x^T delta for one row and one output. The dot product runs as 8 independent
+// sums rather than one chain of d dependent multiply-adds: the chain ran at a quarter
+// of the rate at d = 784.
 inline void row_dot_sub(const double* __restrict xk, idx_t d, const double* __restrict delta,
-                        idx_t c, double* __restrict rk, double* __restrict acc) {
-  if (c == 1) {
-    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    idx_t j = 0;
-    for (; j + 8 <= d; j += 8)
-      for (int u = 0; u < 8; ++u) a[u] += xk[j + u] * delta[j + u];
-    for (; j < d; ++j) a[0] += xk[j] * delta[j];
-    rk[0] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    return;
+                        double* __restrict rk) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  idx_t j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (int u = 0; u < 8; ++u) a[u] += xk[j + u] * delta[j + u];
+  for (; j < d; ++j) a[0] += xk[j] * delta[j];
+  rk[0] -= sum8(a);
+}
+
+// r -= x^T delta for one row and c >= 2 outputs (delta d x c, row-major), as c
+// contiguous multiply-adds per feature j into four interleaved accumulator rows (j mod
+// 4; acc: 4 c doubles of scratch), added pairwise at the end. Dot products per output
+// (8 partial sums each, read from delta with stride c) could not be vectorised and
+// reduced each output across lanes: the update ran at a third of the gradient's
+// rate (d = 784, 10 outputs).
+inline void row_dot_sub_multi(const double* __restrict xk, idx_t d, const double* __restrict delta,
+                              idx_t c, double* __restrict rk, double* __restrict acc) {
+  std::fill(acc, acc + 4 * c, 0.0);
+  double* __restrict a0 = acc;
+  double* __restrict a1 = acc + c;
+  double* __restrict a2 = acc + 2 * c;
+  double* __restrict a3 = acc + 3 * c;
+  idx_t j = 0;
+  for (; j + 4 <= d; j += 4) {
+    const double x0 = xk[j], x1 = xk[j + 1], x2 = xk[j + 2], x3 = xk[j + 3];
+    const double* __restrict d0 = delta + j * c;
+    for (idx_t l = 0; l < c; ++l) a0[l] += x0 * d0[l];
+    for (idx_t l = 0; l < c; ++l) a1[l] += x1 * d0[c + l];
+    for (idx_t l = 0; l < c; ++l) a2[l] += x2 * d0[2 * c + l];
+    for (idx_t l = 0; l < c; ++l) a3[l] += x3 * d0[3 * c + l];
   }
-  // several outputs: the same 8 independent sums per output (one chain per output ran
-  // the squared loss with 2 outputs at d = 200 at a tenth of one output's epoch rate)
-  (void)acc;
-  for (idx_t l = 0; l < c; ++l) {
-    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    idx_t j = 0;
-    for (; j + 8 <= d; j += 8)
-      for (int u = 0; u < 8; ++u) a[u] += xk[j + u] * delta[(j + u) * c + l];
-    for (; j < d; ++j) a[0] += xk[j] * delta[j * c + l];
-    rk[l] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-  }
+  for (; j < d; ++j)
+    for (idx_t l = 0; l < c; ++l) a0[l] += xk[j] * delta[j * c + l];
+  for (idx_t l = 0; l < c; ++l) rk[l] -= (a0[l] + a1[l]) + (a2[l] + a3[l]);
 }
 
 // Multiply-adds below which a phase over all groups runs on one thread: waking a sleeping
@@ -134,6 +142,59 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
   }
 }
 
+// g (d x c) += sum over idx[t0:t1] of x_k r_k^T.
+inline void gather_gradient_range(const double* __restrict X, idx_t d, const std::int32_t* idx,
+                                  idx_t t0, idx_t t1, const double* __restrict R, idx_t c,
+                                  double* __restrict g) {
+  if (c == 1) {
+    for (idx_t t = t0; t < t1; ++t) {
+      const idx_t k = idx[t];
+      row_outer_add(X + k * d, d, R[k], g);
+    }
+    return;
+  }
+  // several outputs: each output's sums in a contiguous row of gt (c x d), added to g
+  // (d x c) at the end; each entry sums the same terms in the same order as the
+  // strided loop did, which stored with stride c and ran at a fraction of the rate.
+  // Four rows at a time: each entry still takes their terms one at a time in row order
+  // (the same bits), with one load and store of gt per four rows (gt, c d doubles,
+  // leaves L1 at 10 outputs of 784 features, and a row at a time ran at its bandwidth).
+  thread_local std::vector<double> gt;
+  gt.assign(c * d, 0.0);
+  idx_t t = t0;
+  for (; t + 4 <= t1; t += 4) {
+    const idx_t k0 = idx[t], k1 = idx[t + 1], k2 = idx[t + 2], k3 = idx[t + 3];
+    const double* __restrict x0 = X + k0 * d;
+    const double* __restrict x1 = X + k1 * d;
+    const double* __restrict x2 = X + k2 * d;
+    const double* __restrict x3 = X + k3 * d;
+    for (idx_t l = 0; l < c; ++l) {
+      const double r0 = R[k0 * c + l], r1 = R[k1 * c + l], r2 = R[k2 * c + l],
+                   r3 = R[k3 * c + l];
+      double* __restrict gl = gt.data() + l * d;
+      for (idx_t j = 0; j < d; ++j) {
+        double s = gl[j];
+        s += r0 * x0[j];
+        s += r1 * x1[j];
+        s += r2 * x2[j];
+        s += r3 * x3[j];
+        gl[j] = s;
+      }
+    }
+  }
+  for (; t < t1; ++t) {
+    const idx_t k = idx[t];
+    const double* xk = X + k * d;
+    for (idx_t l = 0; l < c; ++l) {
+      const double r = R[k * c + l];
+      double* gl = gt.data() + l * d;
+      for (idx_t j = 0; j < d; ++j) gl[j] += r * xk[j];
+    }
+  }
+  for (idx_t j = 0; j < d; ++j)
+    for (idx_t l = 0; l < c; ++l) g[j * c + l] += gt[l * d + j];
+}
+
 // G (p x d x c) = X^T D_i R for all groups (unscaled). Rows are taken in chunks that stay
 // in cache while every group of the thread's share reads them, so X streams from memory
 // once per thread rather than once per group.
@@ -170,46 +231,26 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
           });
           continue;
         }
+        if (c > 1) {  // the chunk's rows of the group through the gathered loops
+          thread_local std::vector<std::int32_t> rows;
+          rows.clear();
+          for (idx_t byte = b0; byte < b1; ++byte)
+            for (unsigned v = bits[byte]; v; v &= v - 1)
+              rows.push_back(static_cast<std::int32_t>(byte * 8 + __builtin_ctz(v)));
+          gather_gradient_range(X, d, rows.data(), 0, static_cast<idx_t>(rows.size()), R, c, g);
+          continue;
+        }
         for (idx_t byte = b0; byte < b1; ++byte) {
           unsigned v = bits[byte];
           while (v) {
             const idx_t k = byte * 8 + __builtin_ctz(v);
             v &= v - 1;
-            row_outer_add(X + k * d, d, R + k * c, c, g);
+            row_outer_add(X + k * d, d, R[k], g);
           }
         }
       }
     }
   });
-}
-
-// g (d x c) += sum over idx[t0:t1] of x_k r_k^T.
-inline void gather_gradient_range(const double* __restrict X, idx_t d, const std::int32_t* idx,
-                                  idx_t t0, idx_t t1, const double* __restrict R, idx_t c,
-                                  double* __restrict g) {
-  if (c == 1) {
-    for (idx_t t = t0; t < t1; ++t) {
-      const idx_t k = idx[t];
-      row_outer_add(X + k * d, d, R + k, 1, g);
-    }
-    return;
-  }
-  // several outputs: each output's sums in a contiguous row of gt (c x d), added to g
-  // (d x c) at the end; each entry sums the same terms in the same order as the
-  // strided loop did, which stored with stride c and ran at a fraction of the rate
-  thread_local std::vector<double> gt;
-  gt.assign(c * d, 0.0);
-  for (idx_t t = t0; t < t1; ++t) {
-    const idx_t k = idx[t];
-    const double* xk = X + k * d;
-    for (idx_t l = 0; l < c; ++l) {
-      const double r = R[k * c + l];
-      double* gl = gt.data() + l * d;
-      for (idx_t j = 0; j < d; ++j) gl[j] += r * xk[j];
-    }
-  }
-  for (idx_t j = 0; j < d; ++j)
-    for (idx_t l = 0; l < c; ++l) g[j * c + l] += gt[l * d + j];
 }
 
 // One range of rows, by the vector kernels when P is given (tiles of outputs when c >= 2).
@@ -282,10 +323,15 @@ inline void gather_update_range(const double* __restrict X, const PaddedRows* P,
     });
     return;
   }
-  std::vector<double> acc(c);
+  if (c == 1) {
+    for (idx_t t = t0; t < t1; ++t) row_dot_sub(X + idx[t] * d, d, delta, R + idx[t]);
+    return;
+  }
+  thread_local std::vector<double> acc;  // row_dot_sub_multi's accumulators
+  acc.resize(4 * c);
   for (idx_t t = t0; t < t1; ++t) {
     const idx_t k = idx[t];
-    row_dot_sub(X + k * d, d, delta, c, R + k * c, acc.data());
+    row_dot_sub_multi(X + k * d, d, delta, c, R + k * c, acc.data());
   }
 }
 
@@ -321,10 +367,10 @@ inline void update_then_gather_range(const double* __restrict X, idx_t d, const 
   idx_t a = a0;
   for (idx_t t = t0; t < t1; ++t) {
     const idx_t k = idx[t];
-    for (; a < a1 && upd[a] <= k; ++a) row_dot_sub(X + upd[a] * d, d, delta, 1, R + upd[a], nullptr);
-    row_outer_add(X + k * d, d, R + k, 1, g);
+    for (; a < a1 && upd[a] <= k; ++a) row_dot_sub(X + upd[a] * d, d, delta, R + upd[a]);
+    row_outer_add(X + k * d, d, R[k], g);
   }
-  for (; a < a1; ++a) row_dot_sub(X + upd[a] * d, d, delta, 1, R + upd[a], nullptr);
+  for (; a < a1; ++a) row_dot_sub(X + upd[a] * d, d, delta, R + upd[a]);
 }
 
 inline void update_then_gather(const double* X, idx_t d, const std::int32_t* upd, idx_t nu,
