@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "blas.hpp"
@@ -65,6 +66,60 @@ inline void row_dot_sub_multi(const double* __restrict xk, idx_t d, const double
   for (; j < d; ++j)
     for (idx_t l = 0; l < c; ++l) a0[l] += xk[j] * delta[j * c + l];
   for (idx_t l = 0; l < c; ++l) rk[l] -= (a0[l] + a1[l]) + (a2[l] + a3[l]);
+}
+
+// row_dot_sub_multi for up to 4 NT outputs, from delta padded to stride 4 NT (dp: d x
+// 4 NT, zeros past c): two chains of 4 NT sums each (features j even and odd), held in
+// registers across the row (the fixed trip counts let the compiler keep them there),
+// where row_dot_sub_multi loads and stores its accumulators at every feature.
+template <int NT>
+inline void row_dot_sub_tiles(const double* __restrict xk, idx_t d, const double* __restrict dp,
+                              idx_t c, double* __restrict rk) {
+  constexpr int S = 4 * NT;
+  double a[S], b[S];
+  for (int u = 0; u < S; ++u) a[u] = b[u] = 0.0;
+  idx_t j = 0;
+  for (; j + 2 <= d; j += 2) {
+    const double x0 = xk[j], x1 = xk[j + 1];
+    const double* __restrict p0 = dp + j * S;
+    for (int u = 0; u < S; ++u) a[u] += x0 * p0[u];
+    for (int u = 0; u < S; ++u) b[u] += x1 * p0[S + u];
+  }
+  if (j < d) {
+    const double x0 = xk[j];
+    const double* __restrict p0 = dp + j * S;
+    for (int u = 0; u < S; ++u) a[u] += x0 * p0[u];
+  }
+  for (idx_t l = 0; l < c; ++l) rk[l] -= a[l] + b[l];
+}
+
+// R_k -= x_k^T delta (d x c, c >= 2) for k in idx[t0:t1]: up to 16 outputs by the tiles
+// in registers (delta padded once per range), more by row_dot_sub_multi.
+inline void update_rows_multi(const double* __restrict X, idx_t d, const std::int32_t* idx,
+                              idx_t t0, idx_t t1, const double* __restrict delta, idx_t c,
+                              double* __restrict R) {
+  thread_local std::vector<double> buf;
+  if (c > 16) {
+    buf.resize(4 * c);  // row_dot_sub_multi's accumulators
+    for (idx_t t = t0; t < t1; ++t)
+      row_dot_sub_multi(X + idx[t] * d, d, delta, c, R + idx[t] * c, buf.data());
+    return;
+  }
+  const int nt = static_cast<int>((c + 3) / 4);
+  const idx_t S = 4 * nt;
+  buf.assign(d * S, 0.0);  // delta padded to stride S
+  for (idx_t j = 0; j < d; ++j)
+    for (idx_t l = 0; l < c; ++l) buf[j * S + l] = delta[j * c + l];
+  auto rows = [&](auto N) {
+    for (idx_t t = t0; t < t1; ++t)
+      row_dot_sub_tiles<decltype(N)::value>(X + idx[t] * d, d, buf.data(), c, R + idx[t] * c);
+  };
+  switch (nt) {
+    case 1: rows(std::integral_constant<int, 1>{}); break;
+    case 2: rows(std::integral_constant<int, 2>{}); break;
+    case 3: rows(std::integral_constant<int, 3>{}); break;
+    default: rows(std::integral_constant<int, 4>{}); break;
+  }
 }
 
 // Multiply-adds below which a phase over all groups runs on one thread: waking a sleeping
@@ -327,12 +382,7 @@ inline void gather_update_range(const double* __restrict X, const PaddedRows* P,
     for (idx_t t = t0; t < t1; ++t) row_dot_sub(X + idx[t] * d, d, delta, R + idx[t]);
     return;
   }
-  thread_local std::vector<double> acc;  // row_dot_sub_multi's accumulators
-  acc.resize(4 * c);
-  for (idx_t t = t0; t < t1; ++t) {
-    const idx_t k = idx[t];
-    row_dot_sub_multi(X + k * d, d, delta, c, R + k * c, acc.data());
-  }
+  update_rows_multi(X, d, idx, t0, t1, delta, c, R);
 }
 
 // R_k -= x_k^T delta for k in idx; rows are distinct, so the chunks share R.
