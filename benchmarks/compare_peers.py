@@ -310,7 +310,9 @@ class _GroupLassoPeer(_DesignSolver):
         for lam in pr.lams:
             est.alpha = float(lam)
             est.fit(self.A, pr.y)
-            coefs.append(np.asarray(est.coef_, dtype=np.float64).reshape(pr.p, pr.d))
+            # a copy: with warm_start, celer refits into the same coef_ buffer, so a
+            # view would make every stored point the last one
+            coefs.append(np.array(est.coef_, dtype=np.float64).reshape(pr.p, pr.d))
             n_iter += int(np.max(est.n_iter_))
         return coefs, {"n_iter": n_iter}
 

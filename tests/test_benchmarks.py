@@ -109,6 +109,43 @@ def test_peer_objective_mapping(loss, solver, tiny_problems, tmp_path):
     assert gap <= 1e-4 * prob.f0
 
 
+@pytest.mark.parametrize("solver", ["skglm", "celer"])
+def test_group_lasso_peer_path_keeps_every_point(solver):
+    """celer's warm start refits into the same ``coef_`` buffer: the path stored views
+    of it, so every point was the last solution (celer "1/50 points at target" while
+    it solved each). A stand-in estimator that reuses its buffer: each stored point
+    is the solution at its own lam."""
+
+    class ReusedBuffer:
+        def __init__(self, groups, alpha, **kw):
+            self.alpha, self.coef_ = alpha, np.zeros(6)
+
+        def fit(self, A, y):
+            self.coef_[:] = self.alpha  # in place, as celer's warm start does
+            self.n_iter_ = 1
+            return self
+
+    peer = object.__new__(cp.ADAPTERS[solver])
+    peer.cls = ReusedBuffer
+    lams = np.array([3.0, 2.0, 1.0])
+    peer.prob = argparse.Namespace(p=2, d=3, lams=lams, lam=1.0, y=np.zeros(4))
+    peer.A = np.zeros((4, 6))
+    coefs, info = peer.run_path(1e-6)
+    assert [float(W[0, 0]) for W in coefs] == [3.0, 2.0, 1.0]
+    assert info["n_iter"] == 3
+
+
+def test_fixntk_path_points_are_distinct(tiny_problems, tmp_path):
+    """fixntk's own path adapter returns one array per lam (none shared)."""
+    path, _ = cp.build_problem("tiny", 0, str(tmp_path), path_eps=1e-1)
+    prob = cp.Problem(path)
+    coefs, _ = cp.FixntkSolver(prob).run_path(1e-6)
+    assert len(coefs) == len(prob.lams)
+    assert not any(
+        np.shares_memory(a, b) for i, a in enumerate(coefs) for b in coefs[i + 1 :]
+    )
+
+
 def test_classifier_vs_ntk_passes_gated_parameters(monkeypatch, capsys):
     """--gated NAME=VALUE reaches the gated model (its fitted attribute shows it) and
     the summary names it; a malformed item is a usage error."""
