@@ -1,16 +1,19 @@
 """Where the gated ReLU estimators spend a fit: cProfile of ``fit`` end to end.
 
 ``GatedReLURegressor`` on ``make_regression`` and ``GatedReLUClassifier`` on
-``make_classification`` (d = 20, seed 0), with the estimators' defaults (``lam="auto"``)
-or ``--lam cv``, behind a StandardScaler, for each n of ``--n``. Prints the fit time,
-the functions with the largest own time and a breakdown by part of the library (the
-compiled solver, KARE's kernels and linear algebra, the arrangement, the rest), and
-optionally writes the ``.prof`` files (``--save DIR``; view with ``snakeviz`` or
-``python -m pstats``).
+``make_classification`` (d = 20, seed 0; ``--task reg``, ``clf`` or ``both``, the
+default), with the estimators' defaults (``lam="auto"``) or ``--lam`` (a float or one of
+their lam modes: auto, cv, holdout, kare; ``kare`` fits the classifier with the squared
+loss, as KARE scores kernel ridge), behind a StandardScaler, for each n of ``--n``.
+Prints the fit time, the functions with the largest own time and a breakdown by part of
+the library (the compiled solver, KARE's kernels and linear algebra, the arrangement,
+the rest), and optionally writes the ``.prof`` files (``--save DIR``; view with
+``snakeviz`` or ``python -m pstats``).
 
 Run from the repository root::
 
     python benchmarks/profile_estimators.py --n 1000,3000,10000
+    python benchmarks/profile_estimators.py --n 1000 --task reg --lam auto
     python benchmarks/profile_estimators.py --lam cv --n 1000,10000,100000 --task clf
 """
 
@@ -20,6 +23,8 @@ import os
 import pstats
 import sys
 import time
+
+TASKS = {"reg": ("reg",), "clf": ("clf",), "both": ("reg", "clf")}
 
 # Parts of a fit, by the name of the function that owns the time (own time, summed).
 PARTS = {
@@ -45,6 +50,26 @@ def part_of(func_name):
     return "other"
 
 
+def lam_arg(modes):
+    """The --lam type: a positive float or one of the estimators' lam ``modes``."""
+
+    def parse(text):
+        if text in modes:
+            return text
+        try:
+            lam = float(text)
+        except ValueError:
+            lam = None
+        if lam is None or not lam > 0 or lam == float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is neither a positive number nor one of the lam modes "
+                f"{', '.join(modes)}"
+            )
+        return lam
+
+    return parse
+
+
 def profile_fit(task, lam, n, d=20, top=12, save=None):
     import numpy as np
     import sklearn.datasets as skd
@@ -58,11 +83,15 @@ def profile_fit(task, lam, n, d=20, top=12, save=None):
             n_samples=n, n_features=d, noise=10.0, random_state=0
         )
         est = fixntk.GatedReLURegressor(random_state=0, **({"lam": lam} if lam else {}))
-    else:
+    elif task == "clf":
         X, y = skd.make_classification(n_samples=n, n_features=d, random_state=0)
-        est = fixntk.GatedReLUClassifier(
-            random_state=0, **({"lam": lam} if lam else {})
-        )
+        # KARE scores kernel ridge: the classifier takes it with the squared loss
+        kw = {"lam": lam} if lam else {}
+        if lam == "kare":
+            kw["loss"] = "squared"
+        est = fixntk.GatedReLUClassifier(random_state=0, **kw)
+    else:
+        raise ValueError(f"task must be 'reg' or 'clf', not {task!r}")
     model = make_pipeline(StandardScaler(), est)
     # compile / load the kernels outside the profile
     make_pipeline(StandardScaler(), type(est)(n_gates=5, lam=0.1)).fit(X[:50], y[:50])
@@ -100,17 +129,26 @@ def profile_fit(task, lam, n, d=20, top=12, save=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", default="1000,3000,10000", help="comma-separated sizes")
-    ap.add_argument("--task", default="reg,clf", help="reg, clf or both")
-    ap.add_argument("--lam", help="lam of the estimators (default: theirs)")
+    from fixntk._estimators import _GATED_LAM_MODES
+
+    ap.add_argument(
+        "--task",
+        choices=sorted(TASKS),
+        default="both",
+        help="regressor (reg), classifier (clf) or both (default)",
+    )
+    ap.add_argument(
+        "--lam",
+        type=lam_arg(_GATED_LAM_MODES),
+        help=f"lam of the estimators: a positive float or one of "
+        f"{', '.join(_GATED_LAM_MODES)} (default: theirs, auto)",
+    )
     ap.add_argument("--top", type=int, default=12, help="functions listed per fit")
     ap.add_argument("--save", help="directory for the .prof files")
     args = ap.parse_args(argv)
-    lam = args.lam
-    if lam is not None and lam not in ("cv", "kare"):
-        lam = float(lam)
-    for task in args.task.split(","):
+    for task in TASKS[args.task]:
         for n in (int(v) for v in args.n.split(",")):
-            profile_fit(task.strip(), lam, n, top=args.top, save=args.save)
+            profile_fit(task, args.lam, n, top=args.top, save=args.save)
     return 0
 
 

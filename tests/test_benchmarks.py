@@ -253,3 +253,29 @@ def test_asv_ntk_weights_times_both_paths():
     assert out.returncode == 0, out.stderr
     screened, captured = map(float, out.stdout.split())
     assert screened == 1.0 and 0.0 <= captured <= 0.5
+
+
+def test_profile_estimators_tasks_and_lam_modes(monkeypatch, capsys):
+    """--task both profiles the regressor and the classifier (it ran the classifier
+    alone, and --task regression ran it silently); --lam takes every lam mode of the
+    estimators or a float (--lam auto crashed), anything else is a usage error."""
+    from fixntk._estimators import _GATED_LAM_MODES
+
+    pe = load_benchmark("profile_estimators")
+    calls = []
+    monkeypatch.setattr(
+        pe, "profile_fit", lambda task, lam, n, **kw: calls.append((task, lam, n))
+    )
+    pe.main(["--n", "50", "--task", "both", "--lam", "auto"])
+    assert calls == [("reg", "auto", 50), ("clf", "auto", 50)]
+    for mode in _GATED_LAM_MODES:
+        calls.clear()
+        pe.main(["--n", "50", "--task", "reg", "--lam", mode])
+        assert calls == [("reg", mode, 50)]
+    calls.clear()
+    pe.main(["--n", "50", "--task", "clf", "--lam", "0.5"])
+    assert calls == [("clf", 0.5, 50)]
+    for bad in (["--task", "regression"], ["--lam", "bogus"], ["--lam", "-1"]):
+        with pytest.raises(SystemExit):
+            pe.main(["--n", "50", *bad])
+    assert "bogus" in capsys.readouterr().err
