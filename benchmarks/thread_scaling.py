@@ -6,7 +6,9 @@ d = 20, and the shapes of S2 and S3, ``sample_arrangement`` drawing their p gate
 S2 and S3 (to a certified relative gap of 1e-6; its row ``size`` is the number of
 groups p), each call timed in a fresh process whose thread count is pinned through
 the environment (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``; BLAS on one thread) and,
-where ``taskset`` exists, by CPU affinity (``taskset -c 0`` against ``-c 0,1``). The
+where ``taskset`` exists, by CPU affinity: t threads run on the first t cores this
+process may use (``os.sched_getaffinity``; under ``taskset -c 2,3``, ``-c 2`` against
+``-c 2,3``), and thread counts above the number of those cores are refused. The
 processes of the thread counts alternate, ``--repeat`` rounds, and the best time of each
 is kept (the machine may be shared). Results are bit-identical for every thread count;
 the script checks that too.
@@ -62,6 +64,8 @@ NTK_GATES = 2000  # gates of the arrangement whose NTK weights are estimated
 
 def worker(job, n, size, d, reps):
     """Time `reps` calls in this process; print one JSON line."""
+    if job not in FULL:
+        raise ValueError(f"unknown job {job!r}; the jobs: {', '.join(FULL)}")
     import numpy as np
     from problems import planted_data
 
@@ -106,16 +110,46 @@ def worker(job, n, size, d, reps):
     print(json.dumps({"times": times, "digest": digest.hexdigest()[:16]}), flush=True)
 
 
-def run_worker(job, n, size, d, threads, reps, use_taskset):
+def allowed_cores():
+    """The cores this process may run on, in increasing order (None: unknown)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
+
+
+def worker_cores(allowed, threads):
+    """The cores of a worker with ``threads`` threads: the first ``threads`` of the
+    ``allowed`` ones (so the runs stay inside the caller's affinity or cpuset)."""
+    allowed = sorted(allowed)
+    if threads < 1:
+        raise ValueError(f"thread counts must be >= 1, not {threads}")
+    if threads > len(allowed):
+        raise ValueError(
+            f"{threads} threads need {threads} cores, but this process may use only "
+            f"{len(allowed)} (cores {','.join(map(str, allowed))})"
+        )
+    return allowed[:threads]
+
+
+def run_worker(job, n, size, d, threads, reps, cores=None):
+    """One worker process; ``cores``: the cores to pin it to with taskset (None:
+    by the environment only)."""
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = "1"
     env["NUMBA_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", job]
     cmd += ["--n", str(n), "--size", str(size), "--d", str(d), "--reps", str(reps)]
-    if use_taskset:
-        cmd = ["taskset", "-c", ",".join(map(str, range(threads)))] + cmd
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    if cores is not None:
+        cmd = ["taskset", "-c", ",".join(map(str, cores))] + cmd
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        tail = "\n".join(out.stderr.strip().splitlines()[-15:])
+        raise SystemExit(
+            f"thread_scaling: the {job} worker (n={n}, size={size}, {threads} "
+            f"threads) failed with exit code {out.returncode}:\n  {' '.join(cmd)}\n"
+            f"{tail}"
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -142,17 +176,37 @@ def main(argv=None):
         worker(args.worker, args.n, args.size, args.d, args.reps)
         return 0
 
-    threads = [int(t) for t in args.threads.split(",")]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    use_taskset = (
-        not args.no_taskset and shutil.which("taskset") and max(threads) <= cores
-    )
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        ap.error(f"--threads takes comma-separated integers, not {args.threads!r}")
+    if min(threads) < 1:
+        ap.error(f"--threads: thread counts must be >= 1, not {args.threads!r}")
+    allowed = allowed_cores()
+    pins = {t: None for t in threads}
+    if allowed is not None:  # refused even with --no-taskset: a meaningless speed-up
+        try:
+            pins = {t: worker_cores(allowed, t) for t in threads}
+        except ValueError as exc:
+            ap.error(f"--threads {args.threads}: {exc}")
+    if args.no_taskset or not shutil.which("taskset"):
+        pins = {t: None for t in threads}
+    use_taskset = pins[threads[0]] is not None
     grid = QUICK if args.quick else FULL
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    unknown = [j for j in jobs if j not in grid]
+    if unknown:
+        ap.error(f"--jobs: unknown {', '.join(unknown)}; the jobs: {', '.join(grid)}")
     unit = {"sample_arrangement": "gates", "ntk_weights": "samples", "solve": "groups"}
     print(
         f"best of {args.repeat} alternating processes x {args.reps} calls; "
-        f"pinned by {'taskset and ' if use_taskset else ''}environment"
+        "pinned by "
+        + (
+            f"taskset (cores {','.join(map(str, pins[max(threads)]))}) and "
+            if use_taskset
+            else ""
+        )
+        + "environment"
     )
     head = "".join(f"{f'{t} thr [s]':>12s}" for t in threads)
     ratios = "".join(f"{f'x {t}':>8s}" for t in threads[1:])
@@ -164,7 +218,7 @@ def main(argv=None):
             digests = set()
             for _ in range(args.repeat):
                 for t in threads:
-                    rec = run_worker(job, n, size, d, t, args.reps, use_taskset)
+                    rec = run_worker(job, n, size, d, t, args.reps, pins[t])
                     best[t] = min(best[t], min(rec["times"]))
                     digests.add(rec["digest"])
             speedups = {t: best[threads[0]] / best[t] for t in threads[1:]}

@@ -279,3 +279,25 @@ def test_profile_estimators_tasks_and_lam_modes(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             pe.main(["--n", "50", *bad])
     assert "bogus" in capsys.readouterr().err
+
+
+def test_thread_scaling_pins_inside_the_allowed_cores():
+    """Workers of t threads run on the first t cores this process may use (they were
+    moved to cores 0..t-1 whatever the caller's affinity); too few cores is refused
+    with a message naming them."""
+    ts = load_benchmark("thread_scaling")
+    assert ts.worker_cores({2, 3}, 1) == [2]
+    assert ts.worker_cores([7, 3, 5], 2) == [3, 5]
+    assert ts.worker_cores(range(4), 4) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match=r"only 2 \(cores 2,3\)"):
+        ts.worker_cores({2, 3}, 4)
+    with pytest.raises(ValueError, match=">= 1"):
+        ts.worker_cores({0}, 0)
+
+
+def test_thread_scaling_shows_a_failed_worker(monkeypatch):
+    """A worker that fails shows its stderr (was a bare CalledProcessError)."""
+    ts = load_benchmark("thread_scaling")
+    with pytest.raises(SystemExit, match="unknown job 'nope'") as info:
+        ts.run_worker("nope", 10, 10, 2, 1, 1, cores=None)
+    assert "exit code" in str(info.value)
