@@ -6,10 +6,18 @@ problems of issue 16 (n = 20000, p = 200, d = 64, 256, 784; ``WideSolve``, minut
 d = 784), the path problem of issue 16 (S1, 50 lams down to 1e-2 and 1e-3 lam_max,
 every point to 1e-6; ``Path``) and the blocks' eigendecomposition (``SymEig``).
 
-The default grid (n in {2000, 5000}, p in {250, 500}, d = 20, lam = 0.1 lam_max) runs in
-a few minutes (``asv run --quick``); ``FIXNTK_BENCH_FULL=1``
-selects the full grid of issue 5 (n in {5e3, 2e4, 1e5}, p in {500, 1000, 2000},
-d in {20, 50}, lam in {0.1, 0.01} lam_max), which takes hours.
+The default grid of ``Solve`` (n in {2000, 5000}, p in {250, 500}, d = 20, lam = 0.1
+lam_max) solves in seconds per point; ``FIXNTK_BENCH_FULL=1`` selects the full grid of
+issue 5 (n in {5e3, 2e4, 1e5}, p in {500, 1000, 2000}, d in {20, 50}, lam in {0.1, 0.01}
+lam_max), which takes hours. ``WideSolve`` and ``Path`` run in every asv run,
+``--quick`` or not: W784 takes about 100 s per solve, and its time_, peakmem_ and
+track_ benchmarks each solve again. Skip them with ``-b '^(?!.*(Wide|Path))'``::
+
+    asv run --quick --python=same -b '^(?!.*(Wide|Path))'   # a check; saves nothing
+    asv run --python=same --set-commit-hash $(git rev-parse HEAD)   # records results
+
+(asv saves results for ``--python=same`` only with ``--set-commit-hash``; ``--quick``
+times each benchmark once, too few samples to record.)
 """
 
 import os
