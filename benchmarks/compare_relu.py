@@ -57,7 +57,7 @@ def certify(X, y, arr, lam, v, u, f0):
 
 
 @contextlib.contextmanager
-def time_limit(seconds):
+def cpu_time_limit(seconds):
     """Raise TimeoutError in the main thread after ``seconds`` of process cpu time
     (SIGPROF, Unix): a limit that preemption on a shared machine does not shorten."""
 
@@ -210,7 +210,7 @@ def main(argv=None):
                 )
                 continue
             try:
-                with time_limit(args.scnn_time_limit):
+                with cpu_time_limit(args.scnn_time_limit):
                     t0, c0 = time.perf_counter(), time.process_time()
                     v, u, theirs, elapsed = scnn_fit(
                         X, y, arr, lam, tol, args.scnn_max_iters

@@ -301,3 +301,23 @@ def test_thread_scaling_shows_a_failed_worker(monkeypatch):
     with pytest.raises(SystemExit, match="unknown job 'nope'") as info:
         ts.run_worker("nope", 10, 10, 2, 1, 1, cores=None)
     assert "exit code" in str(info.value)
+
+
+def test_only_asv_modules_define_asv_benchmarks():
+    """asv collects every module-level time_/mem_/peakmem_/track_ function of
+    benchmarks/: compare_relu's context manager ``time_limit`` was collected and
+    failed in every asv run. The scripts keep such names to the bench_* modules."""
+    import ast
+    from pathlib import Path
+
+    prefixes = ("time_", "timeraw_", "mem_", "peakmem_", "track_")
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    found = [
+        f"{path.name}:{node.name}"
+        for path in sorted(root.glob("*.py"))
+        if not path.name.startswith("bench_")
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+        and node.name.lower().startswith(prefixes)
+    ]
+    assert found == []
