@@ -117,7 +117,9 @@ def main(argv=None):
         help="comma-separated names: scikit-learn's bundled sets, those of "
         f"RDATASETS ({', '.join(RDATASETS)}), 'bundled' or 'real' for each group",
     )
-    ap.add_argument("--splits", type=int, default=5)
+    ap.add_argument(
+        "--splits", type=int, default=5, help="75/25 splits per dataset (default 5)"
+    )
     ap.add_argument(
         "--gated",
         action="append",

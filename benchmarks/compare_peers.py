@@ -1035,7 +1035,9 @@ def main(argv=None):
         help="the datafit (issue 15): logistic labels the rows by the sign of the "
         f"teacher's output, multinomial by its {N_CLASSES} quantile bins",
     )
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the planted problem (default 0)"
+    )
     ap.add_argument("--json", help="also write all runs to this JSON file")
     # Internal: one solver's ladder in a worker process.
     ap.add_argument("--worker", help=argparse.SUPPRESS)

@@ -125,12 +125,30 @@ def scnn_fit(X, y, arr, lam, tol, max_iters):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--d", type=int, default=20)
-    ap.add_argument("--p", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--scnn-max-iters", type=int, default=100_000)
-    ap.add_argument("--scnn-tols", type=float, nargs="*", default=SCNN_TOLS)
+    ap.add_argument("--n", type=int, default=2000, help="rows (default 2000)")
+    ap.add_argument("--d", type=int, default=20, help="features (default 20)")
+    ap.add_argument(
+        "--p",
+        type=int,
+        default=200,
+        help="masks of the exact arrangement (default 200)",
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="solve_relu runs timed, best kept"
+    )
+    ap.add_argument(
+        "--scnn-max-iters",
+        type=int,
+        default=100_000,
+        help="iteration cap of each scnn run",
+    )
+    ap.add_argument(
+        "--scnn-tols",
+        type=float,
+        nargs="*",
+        default=SCNN_TOLS,
+        help="scnn's own tolerances, run in turn (its ladder)",
+    )
     ap.add_argument(
         "--scnn-time-limit",
         type=float,

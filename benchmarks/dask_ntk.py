@@ -33,13 +33,19 @@ def peak_rss_bytes():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--d", type=int, default=3)
-    ap.add_argument("--gates", type=int, default=500)
-    ap.add_argument("--samples", type=int, default=10**6)
+    ap.add_argument("--n", type=int, default=100_000, help="rows")
+    ap.add_argument("--d", type=int, default=3, help="features")
+    ap.add_argument("--gates", type=int, default=500, help="gates sampled")
+    ap.add_argument(
+        "--samples", type=int, default=10**6, help="Gaussian directions sampled"
+    )
     ap.add_argument("--chunk", type=int, default=25_000, help="rows per chunk")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--workers", type=int, default=2, help="LocalCluster processes (1 thread each)"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the data, gates and directions"
+    )
     ap.add_argument("--compare", action="store_true", help="also run in memory")
     args = ap.parse_args(argv)
 

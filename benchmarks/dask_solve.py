@@ -44,14 +44,22 @@ def planted(X, U, noise, seed, block_info=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--d", type=int, default=20)
-    ap.add_argument("--gates", type=int, default=500)
+    ap.add_argument("--n", type=int, default=1_000_000, help="rows")
+    ap.add_argument("--d", type=int, default=20, help="features")
+    ap.add_argument("--gates", type=int, default=500, help="gates sampled")
     ap.add_argument("--chunk", type=int, default=250_000, help="rows per chunk")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--tol", type=float, default=1e-6)
-    ap.add_argument("--lam-ratio", type=float, default=0.05)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--workers", type=int, default=2, help="LocalCluster processes (1 thread each)"
+    )
+    ap.add_argument(
+        "--tol", type=float, default=1e-6, help="relative duality gap to reach"
+    )
+    ap.add_argument(
+        "--lam-ratio", type=float, default=0.05, help="lam as a fraction of lam_max"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the data, teacher and gates"
+    )
     ap.add_argument("--compare", action="store_true", help="also solve in memory")
     args = ap.parse_args(argv)
 

@@ -31,10 +31,16 @@ def load(name):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dataset", default="diabetes")
-    ap.add_argument("--n-gates", type=int, default=200)
-    ap.add_argument("--lam-ratio", type=float, default=0.05)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--dataset",
+        default="diabetes",
+        help="a scikit-learn toy dataset with a numeric target (load_NAME)",
+    )
+    ap.add_argument("--n-gates", type=int, default=200, help="gates sampled")
+    ap.add_argument(
+        "--lam-ratio", type=float, default=0.05, help="lam as a fraction of lam_max"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed of the gates")
     args = ap.parse_args(argv)
 
     X, y = load(args.dataset)

@@ -28,9 +28,18 @@ from benchmarks.problems import PROBLEMS, pin_threads, planted_problem  # noqa: 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--problem", default="S1", choices=sorted(PROBLEMS))
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="solves timed, best kept (default 5)"
+    )
+    parser.add_argument(
+        "--problem",
+        default="S1",
+        choices=sorted(PROBLEMS),
+        help="planted problem of problems.py (default S1)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads of every runtime (default 1)"
+    )
     args = parser.parse_args(argv)
     pin_threads(args.threads, override=True)
 

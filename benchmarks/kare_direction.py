@@ -6,10 +6,13 @@ test targets on 2000 points; X extended by a column of ones), start at the
 closed-form NTK and add the sampled masking kernels along the negative KARE
 gradient at the NTK (the direction :func:`fixntk.kare_mkl`'s first step takes,
 normalised to the NTK's trace times t), re-selecting lam by KARE at each point.
-Prints KARE and test MSE against t for 100 and 1000 gates.
+Prints KARE and test MSE against t for 100 and 1000 gates (``--gates``).
 
     python -m benchmarks.kare_direction          # from the repository root
+    python -m benchmarks.kare_direction --gates 100
 """
+
+import argparse
 
 import numpy as np
 from scipy import linalg
@@ -45,9 +48,20 @@ def along_direction(n_gates, steps=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)):
     return rows
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--gates", default="100,1000", help="comma-separated gate counts (100,1000)"
+    )
+    args = ap.parse_args(argv)
+    try:
+        gates = [int(g) for g in args.gates.split(",")]
+    except ValueError:
+        ap.error(f"--gates takes comma-separated integers, not {args.gates!r}")
     with threadpool_limits(limits=1, user_api="blas"):
-        for n_gates in (100, 1000):
+        for n_gates in gates:
             print(f"{n_gates} gates:   t     KARE   test MSE")
             for t, value, mse in along_direction(n_gates):
                 print(f"{'':>12}{t:>6g}{value:>9.4f}{mse:>11.4f}", flush=True)

@@ -53,8 +53,16 @@ def run(name, ratios, exact):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", default="iris,wine,digits")
-    ap.add_argument("--ratios", default="0.1,0.01,0.001")
+    ap.add_argument(
+        "--datasets",
+        default="iris,wine,digits",
+        help="comma-separated scikit-learn bundled classification sets",
+    )
+    ap.add_argument(
+        "--ratios",
+        default="0.1,0.01,0.001",
+        help="comma-separated lam / lambda_max values",
+    )
     ap.add_argument("--exact", action="store_true", help="also the exact model alone")
     args = ap.parse_args()
     ratios = [float(r) for r in args.ratios.split(",")]

@@ -110,7 +110,9 @@ def _timed(model, X, y):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gates", default="100,300,1000")
+    parser.add_argument(
+        "--gates", default="100,300,1000", help="comma-separated n_gates values"
+    )
     parser.add_argument(
         "--lam",
         default="auto",
@@ -118,8 +120,14 @@ def main(argv=None):
         "loss='squared', which KARE scores)",
     )
     parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
-    parser.add_argument("--datasets", default=",".join(CLASSIFICATION))
-    parser.add_argument("--no-planted", action="store_true")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(CLASSIFICATION),
+        help=f"comma-separated classification sets ({', '.join(CLASSIFICATION)})",
+    )
+    parser.add_argument(
+        "--no-planted", action="store_true", help="skip the planted regressions"
+    )
     args = parser.parse_args(argv)
     gates = [int(g) for g in args.gates.split(",")]
     modes = args.lam.split(",")

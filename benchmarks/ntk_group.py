@@ -12,6 +12,7 @@ of ``NTKRegressor()``, and the NTK group's weight at the chosen lam.
     python -m benchmarks.ntk_group          # from the repository root
 """
 
+import argparse
 import time
 import warnings
 
@@ -67,7 +68,11 @@ def problems():
         yield f"diabetes seed={seed}", diabetes(seed)
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.parse_args(argv)  # no options: --help only
     t0 = time.perf_counter()
     print(
         f"{'problem':<26}{'NTK':>9}{'fixed':>9}{'fixed+NTK':>11}{'ratio':>7}"

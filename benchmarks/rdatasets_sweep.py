@@ -197,10 +197,22 @@ def run(task, count, seed, gated):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("task", choices=("clf", "reg"))
-    ap.add_argument("--count", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--gated", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument(
+        "task", choices=("clf", "reg"), help="classification or regression targets"
+    )
+    ap.add_argument(
+        "--count", type=int, default=30, help="problems to run (default 30)"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the shuffle of the candidates"
+    )
+    ap.add_argument(
+        "--gated",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the gated model (repeatable)",
+    )
     args = ap.parse_args(argv)
     gated = estimator_params(ap, args.gated)
     warnings.simplefilter("ignore")

@@ -6,6 +6,7 @@ scale-equivariant fixntk prints the same numbers on each line as at s = 1, or a 
 error. Run: ``python benchmarks/scale_examples.py``.
 """
 
+import argparse
 import warnings
 
 import numpy as np
@@ -66,7 +67,11 @@ def at_scale(s, X0, y0, arr, lam1, W1, Z):
     show("NTKRegressor(lam='kare')", ntk)
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.parse_args(argv)  # no options: --help only
     X0, y0 = planted()
     arr = fixntk.sample_arrangement(X0, 20, seed=3)
     lam1 = 0.05 * fixntk.lambda_max(X0, y0, arr)

@@ -44,9 +44,17 @@ def run(X, y, arr, lam, route, max_iter):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problems", default="T,S1", help="T and/or names in problems.py")
-    ap.add_argument("--ratios", default="1e-3,1e-4,1e-6")
-    ap.add_argument("--max-iter", type=int, default=100_000)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--ratios",
+        default="1e-3,1e-4,1e-6",
+        help="comma-separated lam / lambda_max values",
+    )
+    ap.add_argument(
+        "--max-iter", type=int, default=100_000, help="epoch cap of each solve"
+    )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="threads of every runtime (default 1)"
+    )
     ap.add_argument("--no-descent-only", action="store_true", help="skip route off")
     args = ap.parse_args()
     pin_threads(args.threads, override=True)

@@ -321,3 +321,39 @@ def test_only_asv_modules_define_asv_benchmarks():
         and node.name.lower().startswith(prefixes)
     ]
     assert found == []
+
+
+@pytest.mark.parametrize("name", ["ntk_group", "scale_examples", "kare_direction"])
+def test_help_does_not_run_the_benchmark(name):
+    """--help prints the usage and the docstring (these scripts had no parser: --help
+    ran the whole benchmark)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage:") and "python" in out.stdout
+
+
+def test_every_option_has_help():
+    """Every option of the benchmark scripts says what it is (argparse help text)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    missing = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted(root.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", "") == "add_argument"
+        and not any(k.arg == "help" for k in node.keywords)
+    ]
+    assert missing == []
