@@ -128,14 +128,20 @@ def main(argv=None):
         help="a GatedReLUClassifier parameter other than its default (repeatable)",
     )
     args = ap.parse_args(argv)
-    gated = estimator_params(ap, args.gated)
-    warnings.simplefilter("ignore")
+    gated = estimator_params(ap, args.gated, fixntk.GatedReLUClassifier)
     groups = {"bundled": BUNDLED, "real": tuple(RDATASETS)}
     names = [
         n
         for part in args.datasets.split(",")
         for n in groups.get(part.strip(), (part.strip(),))
     ]
+    unknown = [n for n in names if n not in BUNDLED and n not in RDATASETS]
+    if unknown:
+        ap.error(
+            f"--datasets: unknown {', '.join(map(repr, unknown))}; the datasets: "
+            f"{', '.join((*BUNDLED, *RDATASETS))}, or the groups bundled, real"
+        )
+    warnings.simplefilter("ignore")
     results = [compare(name, args.splits, gated) for name in names]
     ntk, mean_gated = np.mean(results, axis=0)
     label = ", ".join(f"{k}={v!r}" for k, v in gated.items()) or "defaults"

@@ -129,6 +129,13 @@ def main(argv=None):
         "--no-planted", action="store_true", help="skip the planted regressions"
     )
     args = parser.parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CLASSIFICATION]
+    if unknown:
+        parser.error(
+            f"--datasets: unknown {', '.join(map(repr, unknown))}; the datasets: "
+            f"{', '.join(CLASSIFICATION)}"
+        )
     gates = [int(g) for g in args.gates.split(",")]
     modes = args.lam.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -141,7 +148,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     print(f"{'dataset':<16}{'seed':>5}  " + "".join(f"{m:>22}" for m in models))
     with threadpool_limits(limits=1, user_api="blas"):
-        for name, X, y in classification_sets(args.datasets.split(",")):
+        for name, X, y in classification_sets(names):
             for seed in seeds:
                 Xa, Xb, ya, yb = train_test_split(
                     X, y, test_size=0.25, random_state=seed, stratify=y

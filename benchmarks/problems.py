@@ -53,11 +53,12 @@ THREAD_VARS = (
 )
 
 
-def estimator_params(parser, items):
+def estimator_params(parser, items, estimator=None):
     """``{name: value}`` from ``--gated NAME=VALUE`` items (each value a Python
     literal, ``n_gates=400``, ``lam=None``, or else a word taken as text,
-    ``loss=squared`` as ``loss='squared'``); an item without ``=`` is a usage error of
-    ``parser``."""
+    ``loss=squared`` as ``loss='squared'``); an item without ``=``, or (given the
+    ``estimator`` class) a NAME that is not one of its ``get_params()`` keys, is a
+    usage error of ``parser``."""
     import ast
 
     params = {}
@@ -69,6 +70,14 @@ def estimator_params(parser, items):
             params[key.strip()] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):  # a bare word: the shell ate its quotes
             params[key.strip()] = value.strip()
+    if estimator is not None:
+        valid = sorted(estimator().get_params())
+        unknown = [key for key in params if key not in valid]
+        if unknown:
+            parser.error(
+                f"--gated: {estimator.__name__} has no parameter "
+                f"{', '.join(map(repr, unknown))}; its parameters: {', '.join(valid)}"
+            )
     return params
 
 

@@ -214,7 +214,8 @@ def main(argv=None):
         help="a parameter of the gated model (repeatable)",
     )
     args = ap.parse_args(argv)
-    gated = estimator_params(ap, args.gated)
+    gated_cls = {"clf": fixntk.GatedReLUClassifier, "reg": fixntk.GatedReLURegressor}
+    gated = estimator_params(ap, args.gated, gated_cls[args.task])
     warnings.simplefilter("ignore")
     with threadpool_limits(1):
         run(args.task, args.count, args.seed, gated)

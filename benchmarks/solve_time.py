@@ -17,21 +17,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from problems import PROBLEMS, pin_threads, planted_problem  # noqa: E402
+from problems import LOSSES, PROBLEMS, pin_threads, planted_problem  # noqa: E402
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--problem", default="S1", choices=list(PROBLEMS), help="planted problem"
     )
-    ap.add_argument("--loss", default="squared", help="the datafit")
+    ap.add_argument("--loss", default="squared", choices=LOSSES, help="the datafit")
     ap.add_argument(
         "--tol", type=float, default=1e-6, help="relative duality gap to reach"
     )
     ap.add_argument("--repeat", type=int, default=5, help="solves timed, best kept")
     ap.add_argument("--threads", type=int, default=1, help="threads of every runtime")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     pin_threads(args.threads, override=True)
     import fixntk
 

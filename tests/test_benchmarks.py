@@ -357,3 +357,23 @@ def test_every_option_has_help():
         and not any(k.arg == "help" for k in node.keywords)
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "script, args, named",
+    [
+        ("n_gates", ["--datasets", "Iris"], "iris, wine"),
+        ("classifier_vs_ntk", ["--datasets", "irs"], "iris, wine"),
+        ("classifier_vs_ntk", ["--gated", "n_gate=4"], "n_gates"),
+        ("solve_time", ["--loss", "hinge"], "squared"),
+    ],
+)
+def test_wrong_names_are_usage_errors(script, args, named, capsys):
+    """A wrong dataset, estimator parameter or loss is an argparse error naming the
+    valid choices (they were a KeyError, sklearn's AttributeError, a TypeError from
+    the estimator and a ValueError from planted_labels), raised before any fit."""
+    module = load_benchmark(script)
+    with pytest.raises(SystemExit) as info:
+        module.main(args)
+    assert info.value.code == 2
+    assert named in capsys.readouterr().err
