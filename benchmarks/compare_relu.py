@@ -20,9 +20,9 @@ bound and the table says so. scnn runs at a ladder of its own tolerances
 (tol = constraint_tol). The table also gives the training MSE of the ReLU model and of
 the gated ReLU model (fixntk.solve on the same masks and lam).
 
-Run pinned to one core:
+Run pinned to one core (core 0, as the other scripts):
 
-    taskset -c 1 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+    taskset -c 0 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
         python benchmarks/compare_relu.py
 
 Times (wall and process cpu) are the best of ``--repeat`` runs for fixntk, one run per

@@ -15,6 +15,11 @@ the largest ratio (target <= 1.02) and the share of problems with a ratio below 
 
     python benchmarks/kare_vs_ntk.py [--quick] [--n-gates N] [--out FILE.csv]
 
+Columns: the test MSE of the NTK and of the KARE kernel and their ratio (KARE / NTK),
+``best`` the KARE estimator's iterate kept (``best_iter_``; 0: the NTK itself),
+``w_ntk`` the weight of the closed-form NTK in the learned kernel (``ntk_weight_``),
+and the fit times in seconds (``t NTK``, ``t KARE``).
+
 ``--quick`` runs seed 0 only. One BLAS thread (the machine is shared).
 """
 
@@ -104,6 +109,7 @@ def main():
     head = f"{'problem':<34}{'NTK mse':>10}{'KARE mse':>10}{'ratio':>7}{'best':>5}"
     head += f"{'w_ntk':>7}{'t NTK':>7}{'t KARE':>8}"
     print(head)
+    print("  (best: KARE iterate kept, 0 = the NTK; w_ntk: the NTK's weight in it)")
     with threadpool_limits(limits=1, user_api="blas"):
         for name, data in problems(seeds):
             r = run(name, data, args.n_gates)

@@ -14,7 +14,8 @@ default and ``random_state=0``, and ``NTKClassifier()`` / ``NTKRegressor()``.
     pip install statsmodels palmerpenguins   # the extra datasets (optional)
     python benchmarks/n_gates.py [--gates 100,300,1000] [--lam kare,cv] [--seeds 0]
 
-Prints one row per dataset and model (score, seconds) and the mean over datasets.
+Prints one row per dataset (and split seed), one column per model (score, fit seconds),
+then a row of the means over datasets.
 One BLAS thread (the machine is shared).
 """
 

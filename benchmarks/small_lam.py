@@ -4,7 +4,11 @@ kernel route (the default) and with block coordinate descent alone.
 Problems: the planted benchmark problems of ``problems.py`` (S1 by default) and a
 Toeplitz design with duplicated columns and rows (n = 500, d = 13, p <= 200), the
 issue's kind of example. For each (problem, ratio, route): time, epochs, kernel-route
-steps, relative gap, converged.
+steps, relative gap, converged. ``route on``: ``fixntk.solve`` as it ships, which may
+leave block coordinate descent for the kernel route at small lam; ``route off``: block
+coordinate descent alone (the kernel route disabled). ``irls``: the steps taken on the
+kernel route (``fixntk.irls`` warm-started from the descent's group norms: ``n_irls``
+of the result; 0 when the route was not taken).
 
     taskset -c 0 python benchmarks/small_lam.py --problems T,S1 --ratios 1e-3,1e-4
 """
@@ -64,6 +68,7 @@ def main():
         f"{'problem':8s} {'ratio':>7s} {'route':>5s} {'time s':>8s} {'epochs':>7s} "
         f"{'irls':>4s} {'rel gap':>9s} conv"
     )
+    print("  (route: the kernel route on / off (descent alone); irls: its steps)")
     for name in args.problems.split(","):
         if name == "T":
             X, y, arr = toeplitz_problem()

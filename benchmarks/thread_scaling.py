@@ -3,15 +3,17 @@
 ``sample_arrangement`` and ``ntk_weights`` on Gaussian data (the planted problems' X:
 d = 20, and the shapes of S2 and S3, ``sample_arrangement`` drawing their p gates and
 ``ntk_weights`` its default 10^6 directions), and ``solve`` on the planted problems S1,
-S2 and S3 (to a certified relative gap of 1e-6; its row ``size`` is the number of
-groups p), each call timed in a fresh process whose thread count is pinned through
-the environment (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``; BLAS on one thread) and,
-where ``taskset`` exists, by CPU affinity: t threads run on the first t cores this
-process may use (``os.sched_getaffinity``; under ``taskset -c 2,3``, ``-c 2`` against
-``-c 2,3``), and thread counts above the number of those cores are refused. The
-processes of the thread counts alternate, ``--repeat`` rounds, and the best time of each
-is kept (the machine may be shared). Results are bit-identical for every thread count;
-the script checks that too.
+S2 and S3 (to a certified relative gap of 1e-6). The ``size`` column counts gates drawn
+for ``sample_arrangement``, sampled directions for ``ntk_weights`` and groups p for
+``solve``; the timings are the best seconds per call, each call timed in a fresh
+process whose thread count is pinned through the environment (``NUMBA_NUM_THREADS``,
+``OMP_NUM_THREADS``; BLAS on one thread) and, where ``taskset`` exists, by CPU
+affinity: t threads run on the first t cores this process may use
+(``os.sched_getaffinity``; under ``taskset -c 2,3``, ``-c 2`` against ``-c 2,3``), and
+thread counts above the number of those cores are refused. The processes of the thread
+counts alternate, ``--repeat`` rounds, and the best time of each is kept (the machine
+may be shared). Results are bit-identical for every thread count; the script checks
+that too.
 
 Run from the repository root::
 
@@ -210,6 +212,7 @@ def main(argv=None):
     )
     head = "".join(f"{f'{t} thr [s]':>12s}" for t in threads)
     ratios = "".join(f"{f'x {t}':>8s}" for t in threads[1:])
+    print("size: gates (sample_arrangement), directions (ntk_weights), groups (solve)")
     print(f"{'job':20s} {'n':>7s} {'d':>4s} {'size':>9s}{head}{ratios}  same result")
     results = []
     for job in jobs:
