@@ -526,10 +526,11 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
         f0 = prob.null_value(b)
         W = np.zeros((prob.p, prob.d, prob.c))
         return _result(prob, W, b, f0, f0, f0, 0, 0, True, lam, np.array([0.0]))
-    if lam_s >= prob.lam_max() * (1.0 - 1e-12) and np.any(W0):
+    if np.any(W0) and lam_s >= prob.lam_max() * (1.0 - 1e-12):
         # W = 0 is optimal (lam_max given back in the user's units comes back within
         # its rounding): a warm start reached it only to round-off (groups of norm
-        # 1e-17 left active, a neuron in the estimators' networks)
+        # 1e-17 left active, a neuron in the estimators' networks). Asked of warm
+        # starts only: lam_max costs a pass, once per problem.
         W0 = np.zeros_like(W0)
     stop = "max_iter"
     if is_squared(prob.datafit):
