@@ -417,11 +417,26 @@ class _MultiOutputRegressor(RegressorMixin):
     ``_fit_targets`` (on a 2-d Y) and ``_raw_predict``."""
 
     def score(self, X, y, sample_weight=None):
-        """Coefficient of determination R^2 of ``predict(X)`` against y (scikit-learn's
-        ``r2_score``, outputs averaged uniformly), computed on y and the predictions
-        divided by the power of 2 at or above max |y|: the same value to the last bit,
-        where for targets near 1e-160 the squares underflow and ``r2_score`` gives 1.0
-        for any model."""
+        """Coefficient of determination :math:`R^2` of ``predict(X)`` against y.
+
+        scikit-learn's ``r2_score`` (outputs averaged uniformly), computed on y and
+        the predictions divided by the power of 2 at or above ``max(abs(y))``: the
+        same value to the last bit, where for targets near 1e-160 the squares
+        underflow and ``r2_score`` gives 1.0 for any model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows.
+
+        Returns
+        -------
+        float
+            :math:`R^2` (1 for a perfect fit; negative when worse than the mean).
+        """
         if _is_dask(X, y):
             return super().score(X, y, sample_weight=sample_weight)
         from sklearn.metrics import r2_score
