@@ -23,6 +23,7 @@ Run from the repository root::
 """
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -105,6 +106,12 @@ def worker(job, n, size, d, reps):
 
     times = []
     for _ in range(reps):
+        # the garbage of the imports and the last call collected before the clock
+        # starts (as pyperf does): a full collection due in a fresh process (about
+        # 0.1 s with scikit-learn and Numba loaded) fell inside the first calls and
+        # was timed as the kernel's (sample_arrangement, 10^4 gates on 1000 rows: 2
+        # threads 0.126 s against 0.020 s)
+        gc.collect()
         t = time.perf_counter()
         out = call()
         times.append(time.perf_counter() - t)
