@@ -23,11 +23,6 @@ inline void row_outer_add(const double* __restrict xk, idx_t d, double r, double
   for (idx_t j = 0; j < d; ++j) g[j] += r * xk[j];
 }
 
-// The sum of 8 partial sums, in row_dot_sub's order.
-inline double sum8(const double* a) {
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
-
 // r -= x^T delta for one row and one output. The dot product runs as 8 independent
 // sums rather than one chain of d dependent multiply-adds: the chain ran at a quarter
 // of the rate at d = 784.
@@ -38,7 +33,7 @@ inline void row_dot_sub(const double* __restrict xk, idx_t d, const double* __re
   for (; j + 8 <= d; j += 8)
     for (int u = 0; u < 8; ++u) a[u] += xk[j + u] * delta[j + u];
   for (; j < d; ++j) a[0] += xk[j] * delta[j];
-  rk[0] -= sum8(a);
+  rk[0] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 // r -= x^T delta for one row and c >= 2 outputs (delta d x c, row-major), as c

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.model_selection import check_cv as sk_check_cv
 from sklearn.utils import check_random_state
@@ -439,8 +440,6 @@ class _MultiOutputRegressor(RegressorMixin):
         """
         if _is_dask(X, y):
             return super().score(X, y, sample_weight=sample_weight)
-        from sklearn.metrics import r2_score
-
         y = np.asarray(y, dtype=np.float64)
         unit = _pow2_unit(y)
         return float(

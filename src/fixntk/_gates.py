@@ -21,6 +21,8 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from ._validation import _scalar
+
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -42,8 +44,9 @@ def seed_sequence(seed):
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        shown = seed.item() if isinstance(seed, np.generic) else seed
-        raise ValueError(f"seed must be a non-negative integer or None; got {shown!r}")
+        raise ValueError(
+            f"seed must be a non-negative integer or None; got {_scalar(seed)!r}"
+        )
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer or None; got {seed}")
     return np.random.SeedSequence(int(seed))

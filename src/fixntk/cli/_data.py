@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._validation import _scalar
+
 MIN_ROWS = 10
 MAX_CLASSES = 20  # integer targets with at most this many values are class labels
 MAX_CATEGORIES = 50  # text columns with more distinct values are refused
@@ -278,7 +280,7 @@ def _is_row_number(values):
 
 def _reprs(values):
     """Values as the file wrote them: 7 and 'Setosa', not np.int64(7)."""
-    return [repr(v.item() if isinstance(v, np.generic) else v) for v in values]
+    return [repr(_scalar(v)) for v in values]
 
 
 def _labels(y_raw, y_num, target, path):
@@ -402,11 +404,8 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
                 )
             top = float(np.abs(values.to_numpy()).max(initial=0.0))
             if top > _MAX_MAGNITUDE:
-                raise UserError(
-                    f"{path}: column {col!r} has values up to {top:.3g}; standardising "
-                    "it squares them beyond double precision (about 1e308): rescale "
-                    f"the column, or leave it out with --drop {col!r}"
-                )
+                drop = f", or leave it out with --drop {col!r}"
+                raise _beyond_range(path, f"column {col!r}", top, drop)
             numeric.append(col)
             continue
         hint = number_format_hint(series, decimal)
@@ -434,6 +433,15 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
     return numeric, text
 
 
+def _beyond_range(path, what, top, way_out):
+    """The error for a column (``what``) whose values up to ``top`` its
+    standardisation would square beyond double precision."""
+    return UserError(
+        f"{path}: {what} has values up to {top:.3g}; standardising it squares them "
+        f"beyond double precision (about 1e308): rescale the column{way_out}"
+    )
+
+
 def _check_target_range(y, target, path):
     """Refuse a regression target that its standardisation (the pipeline's target
     scaler) cannot handle: squares beyond double precision, or differences whose
@@ -443,10 +451,8 @@ def _check_target_range(y, target, path):
 
     top = float(np.abs(y).max())
     if top > _MAX_MAGNITUDE:
-        raise UserError(
-            f"{path}: target {target!r} has values up to {top:.3g}; standardising it "
-            "squares them beyond double precision (about 1e308): rescale the column "
-            "(e.g. divide it by a power of ten)"
+        raise _beyond_range(
+            path, f"target {target!r}", top, " (e.g. divide it by a power of ten)"
         )
     if top < 1.0 / _MAX_MAGNITUDE:
         raise UserError(
