@@ -418,9 +418,24 @@ inline void update_then_gather_range(const double* __restrict X, idx_t d, const 
   for (; a < a1; ++a) row_dot_sub(X + upd[a] * d, d, delta, R + upd[a]);
 }
 
+// The same sweep on the padded rows P when given (pad_update_then_gather_range).
+inline void update_then_gather_chunk(const double* X, const PaddedRows* P, idx_t d,
+                                     const std::int32_t* upd, idx_t a0, idx_t a1,
+                                     const double* delta, const std::int32_t* idx, idx_t t0,
+                                     idx_t t1, double* R, double* g) {
+  if (P != nullptr && P->enabled()) {
+    with_nv(P->nv(), [&](auto N) {
+      pad_update_then_gather_range<decltype(N)::value>(P->data(), d, upd, a0, a1, delta, idx,
+                                                       t0, t1, R, g);
+    });
+    return;
+  }
+  update_then_gather_range(X, d, upd, a0, a1, delta, idx, t0, t1, R, g);
+}
+
 inline void update_then_gather(const double* X, idx_t d, const std::int32_t* upd, idx_t nu,
                                const double* delta, const std::int32_t* idx, idx_t ng,
-                               double* R, double* g) {
+                               double* R, double* g, const PaddedRows* P = nullptr) {
   std::fill(g, g + d, 0.0);
   const int n = row_chunks(ng, d);
   // chunk k: gradient rows idx[ng k / n : ng (k + 1) / n], updates upd[cut[k] : cut[k + 1]]
@@ -431,14 +446,14 @@ inline void update_then_gather(const double* X, idx_t d, const std::int32_t* upd
     return std::lower_bound(upd, upd + nu, first) - upd;
   };
   if (n == 1) {
-    update_then_gather_range(X, d, upd, 0, nu, delta, idx, 0, ng, R, g);
+    update_then_gather_chunk(X, P, d, upd, 0, nu, delta, idx, 0, ng, R, g);
     return;
   }
   thread_local std::vector<double> buffer;
   buffer.assign(n * d, 0.0);
   double* part = buffer.data();
   RowTeam::instance().run(n, team_helpers(n), [&](int k, int) {
-    update_then_gather_range(X, d, upd, cut(k), cut(k + 1), delta, idx, ng * k / n,
+    update_then_gather_chunk(X, P, d, upd, cut(k), cut(k + 1), delta, idx, ng * k / n,
                              ng * (k + 1) / n, R, part + k * d);
   });
   for (int k = 0; k < n; ++k)

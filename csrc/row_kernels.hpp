@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -102,6 +103,15 @@ inline void add_out(const v4d* a, idx_t d, double* g, idx_t gs) {
   for (idx_t j = 0; j < d; ++j) g[j * gs] += tmp[j];
 }
 
+// x^T delta for a padded row x and the padded delta dl (the update's dot product, one
+// expression for every kernel that updates rows, so they agree to the bit).
+template <int NV>
+inline double pad_row_dot(const v4d* x, const v4d* dl) {
+  v4d s = x[0] * dl[0];
+  for (int v = 1; v < NV; ++v) s += x[v] * dl[v];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 // g[j rs] += sum over idx[t0:t1] of R[k rs] x_kj  (rs = c: one output of R and of G).
 template <int NV>
 inline void pad_gradient_range(const double* __restrict Xp, idx_t d, const std::int32_t* idx,
@@ -148,11 +158,64 @@ inline void pad_update_range(const double* __restrict Xp, idx_t d, const std::in
   for (idx_t t = t0; t < t1; ++t) {
     if (t + kAhead < t1) prefetch_row<NV>(Xp, idx[t + kAhead]);
     const idx_t k = idx[t];
-    const v4d* x = vrow<NV>(Xp, k);
-    v4d s = x[0] * dl[0];
-    for (int v = 1; v < NV; ++v) s += x[v] * dl[v];
-    R[k * rs] -= (s[0] + s[1]) + (s[2] + s[3]);
+    R[k * rs] -= pad_row_dot<NV>(vrow<NV>(Xp, k), dl);
   }
+}
+
+// One output (rs = 1): the update r_k -= x_k^T delta over the sorted rows upd[a0:a1] of
+// one block step, then the gradient g += sum_{k in idx[t0:t1]} r_k x_k over the sorted
+// rows of the next, in one sweep over the union of the two lists, so that a row in both
+// is read from memory once (update_then_gather in masked_ops.hpp splits the lists into
+// chunks). Each r_k and the sum are computed exactly as by pad_update_range followed by
+// pad_gradient_range (the same row dot product; the sum's rows in list order, in the same
+// two chains for short rows): the same bits.
+template <int NV>
+inline void pad_update_then_gather_range(const double* __restrict Xp, idx_t d,
+                                         const std::int32_t* upd, idx_t a0, idx_t a1,
+                                         const double* delta, const std::int32_t* idx,
+                                         idx_t t0, idx_t t1, double* __restrict R,
+                                         double* __restrict g) {
+  double dpad[4 * NV] = {0.0};
+  for (idx_t j = 0; j < d; ++j) dpad[j] = delta[j];
+  v4d dl[NV], a[NV], b[NV];
+  std::memcpy(dl, dpad, sizeof(dl));
+  for (int v = 0; v < NV; ++v) a[v] = b[v] = v4d{0.0, 0.0, 0.0, 0.0};
+  idx_t u = a0;
+  auto update_to = [&](idx_t k) {  // the updates of the rows up to k
+    for (; u < a1 && upd[u] <= k; ++u) {
+      if (u + kAhead < a1) prefetch_row<NV>(Xp, upd[u + kAhead]);
+      R[upd[u]] -= pad_row_dot<NV>(vrow<NV>(Xp, upd[u]), dl);
+    }
+  };
+  idx_t t = t0;
+  if constexpr (NV <= 6) {  // pad_gradient_range's two chains, row for row
+    for (; t + 2 <= t1; t += 2) {
+      if (t + kAhead + 1 < t1) {
+        prefetch_row<NV>(Xp, idx[t + kAhead]);
+        prefetch_row<NV>(Xp, idx[t + kAhead + 1]);
+      }
+      const idx_t k0 = idx[t], k1 = idx[t + 1];
+      update_to(k0);
+      const v4d* x0 = vrow<NV>(Xp, k0);
+      const double r0 = R[k0];
+      for (int v = 0; v < NV; ++v) a[v] += r0 * x0[v];
+      update_to(k1);
+      const v4d* x1 = vrow<NV>(Xp, k1);
+      const double r1 = R[k1];
+      for (int v = 0; v < NV; ++v) b[v] += r1 * x1[v];
+    }
+  }
+  for (; t < t1; ++t) {
+    if (t + kAhead < t1) prefetch_row<NV>(Xp, idx[t + kAhead]);
+    const idx_t k = idx[t];
+    update_to(k);
+    const v4d* x = vrow<NV>(Xp, k);
+    const double r = R[k];
+    for (int v = 0; v < NV; ++v) a[v] += r * x[v];
+  }
+  update_to(std::numeric_limits<std::int32_t>::max());  // the rows after the last read
+  for (int v = 0; v < NV; ++v) a[v] += b[v];
+  add_out<NV>(a, d, g, 1);
 }
 
 // g[j rs] += sum of R[k rs] x_kj over the rows k in [8 b0, 8 b1) whose bit is set.

@@ -527,6 +527,47 @@ def test_wide_rows_deferred_updates_over_several_row_chunks_against_a_reference(
     assert with_b.intercept == pytest.approx(no_b.intercept + 3.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("d", [5, 23, 24, 50, 128, 140])
+def test_fused_update_and_gradient_sweep_gives_the_same_bits_as_two_sweeps(d):
+    # One output: the fused sweep (a block step's residual update done in the next
+    # block's gradient sweep; by default only where X is out of cache) against
+    # separate update and gradient sweeps, forced both ways, on padded rows of 2, 6
+    # (two accumulator chains), 13 and 32 vectors and on plain rows (d = 140), over
+    # several row chunks, with an intercept and sample weights: the same coefficients
+    # to the bit and the optimum of FISTA.
+    rng = np.random.default_rng(d)
+    X = rng.standard_normal((1500, d))
+    y = np.maximum(X @ rng.standard_normal(d) / np.sqrt(d), 0.0)
+    arr = fixntk.sample_arrangement(X, 7, seed=1)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    _, f_ref = fista_group_lasso(X, y[:, None], arr.masks, lam, n_iter=5000)
+    sw = rng.uniform(0.5, 2.0, 1500)
+    for step in (0, 1):
+        fused, apart = (
+            _core_solve(X, y[:, None], arr, lam, step, tol=1e-11, fused_sweep=f)
+            for f in (1, 0)
+        )
+        assert fused["converged"] and fused["n_epochs"] == apart["n_epochs"]
+        assert np.array_equal(fused["coef"], apart["coef"])
+        assert abs(fused["primal"] - f_ref) <= 1e-7 * f_ref
+        fused, apart = (
+            _core_solve(
+                X,
+                y[:, None] + 2.0,
+                arr,
+                lam,
+                step,
+                fused_sweep=f,
+                sample_weight=sw,
+                intercept=True,
+            )
+            for f in (1, 0)
+        )
+        assert fused["converged"]
+        assert np.array_equal(fused["coef"], apart["coef"])
+        assert np.array_equal(fused["intercept"], apart["intercept"])
+
+
 def test_proximal_steps_on_a_block_of_zero_rows_stay_finite():
     # A group whose rows are all zero has no curvature (L = 0): its proximal step must
     # leave it at 0, not divide by zero.
