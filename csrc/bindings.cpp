@@ -138,7 +138,7 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
                double newton_gap, const py::object& sample_weight, bool intercept,
                double gap_target, double weight_sum, const py::object& output_weight,
                bool row_shift, const py::object& gram_store, int block_step,
-               int fused_sweep) {
+               int streamed) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
@@ -163,8 +163,8 @@ py::dict solve(const carr& X, const marr& packed, const carr& Y, const carr& W0,
   opt.row_shift = row_shift;
   require(block_step >= -1 && block_step <= 1, "block_step must be -1, 0 or 1");
   opt.block_step = block_step;
-  require(fused_sweep >= -1 && fused_sweep <= 1, "fused_sweep must be -1, 0 or 1");
-  opt.fused_sweep = fused_sweep;
+  require(streamed >= -1 && streamed <= 1, "streamed must be -1, 0 or 1");
+  opt.streamed = streamed;
   carr sw;
   if (!sample_weight.is_none()) {
     sw = carr::ensure(sample_weight);
@@ -351,5 +351,5 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
         py::arg("intercept") = false, py::arg("gap_target") = 0.0, py::arg("weight_sum") = 0.0,
         py::arg("output_weight") = py::none(), py::arg("row_shift") = false,
         py::arg("gram_store") = py::none(), py::arg("block_step") = -1,
-        py::arg("fused_sweep") = -1);
+        py::arg("streamed") = -1);
 }

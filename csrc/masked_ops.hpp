@@ -250,11 +250,13 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
 // once per thread rather than once per group.
 // With P (a padded copy of X), the rows go through the vector kernels (tiles of outputs
 // when c >= 2). With `stop`, the chunks left when it fires are skipped (G incomplete).
+// With a list of groups (`only`, m of them), G (m x d x c) holds theirs, in list order.
 inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                              const double* R, idx_t c, double* G,
-                             const PaddedRows* P = nullptr, Interrupt* stop = nullptr) {
+                             const PaddedRows* P = nullptr, Interrupt* stop = nullptr,
+                             const idx_t* only = nullptr, idx_t m = 0) {
   const bool padded = P != nullptr && P->enabled();
-  const idx_t dc = d * c, p = M.p;
+  const idx_t dc = d * c, p = only != nullptr ? m : M.p;
   const idx_t chunk = 512;  // rows; a multiple of 8 so chunks start on a byte
   std::fill(G, G + p * dc, 0.0);
   // Chunks of groups, a few per thread (each group's sum is the same in any chunk).
@@ -268,7 +270,7 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
       const idx_t k1 = std::min(n, k0 + chunk);
       const idx_t b0 = k0 >> 3, b1 = (k1 + 7) >> 3;
       for (idx_t i = i0; i < i1; ++i) {
-        const std::uint8_t* bits = M.row(i);
+        const std::uint8_t* bits = M.row(only != nullptr ? only[i] : i);
         double* g = G + i * dc;
         if (padded && c > 1) {
           pad_gradient_multi(*P, BitRows{bits, b0, b1}, R, c, g);

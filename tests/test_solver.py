@@ -432,7 +432,7 @@ def test_multi_output_newton_and_plain_agree(newton):
     assert abs(out["primal"] - f_ref) <= 1e-6 * f_ref
 
 
-def _core_solve(X, Y, arr, lam, block_step, tol=1e-10, **kw):
+def _core_solve(X, Y, arr, lam, block_step, tol=1e-10, ws_start=10, **kw):
     W0 = np.zeros((arr.p, X.shape[1], Y.shape[1]))
     return _core.solve_group_lasso(
         X,
@@ -442,7 +442,7 @@ def _core_solve(X, Y, arr, lam, block_step, tol=1e-10, **kw):
         lam,
         tol,
         200000,
-        10,
+        ws_start,
         0.3,
         None,
         block_step=block_step,
@@ -528,13 +528,15 @@ def test_wide_rows_deferred_updates_over_several_row_chunks_against_a_reference(
 
 
 @pytest.mark.parametrize("d", [5, 23, 24, 50, 128, 140])
-def test_fused_update_and_gradient_sweep_gives_the_same_bits_as_two_sweeps(d):
-    # One output: the fused sweep (a block step's residual update done in the next
-    # block's gradient sweep; by default only where X is out of cache) against
-    # separate update and gradient sweeps, forced both ways, on padded rows of 2, 6
-    # (two accumulator chains), 13 and 32 vectors and on plain rows (d = 140), over
-    # several row chunks, with an intercept and sample weights: the same coefficients
-    # to the bit and the optimum of FISTA.
+def test_row_loops_for_x_out_of_cache_give_the_same_fit(d):
+    # The row loops for X out of cache (by default only beyond 32 MiB), forced both
+    # ways: one output's fused sweep (a block step's residual update done in the next
+    # block's gradient sweep) against separate sweeps, and the gap checks over the
+    # working set in cached chunks, on padded rows of 2, 6 (two accumulator chains), 13
+    # and 32 vectors and on plain rows (d = 140: the fused sweep either way, the checks
+    # differ), over several row chunks, with an intercept and sample weights, from a
+    # working set of 2 of the 7 groups: the same epochs and coefficients to the bit, and
+    # FISTA's optimum.
     rng = np.random.default_rng(d)
     X = rng.standard_normal((1500, d))
     y = np.maximum(X @ rng.standard_normal(d) / np.sqrt(d), 0.0)
@@ -543,29 +545,33 @@ def test_fused_update_and_gradient_sweep_gives_the_same_bits_as_two_sweeps(d):
     _, f_ref = fista_group_lasso(X, y[:, None], arr.masks, lam, n_iter=5000)
     sw = rng.uniform(0.5, 2.0, 1500)
     for step in (0, 1):
-        fused, apart = (
-            _core_solve(X, y[:, None], arr, lam, step, tol=1e-11, fused_sweep=f)
+        streamed, cached = (
+            _core_solve(
+                X, y[:, None], arr, lam, step, tol=1e-11, ws_start=2, streamed=f
+            )
             for f in (1, 0)
         )
-        assert fused["converged"] and fused["n_epochs"] == apart["n_epochs"]
-        assert np.array_equal(fused["coef"], apart["coef"])
-        assert abs(fused["primal"] - f_ref) <= 1e-7 * f_ref
-        fused, apart = (
+        assert streamed["converged"]
+        assert streamed["n_epochs"] == cached["n_epochs"]
+        assert np.array_equal(streamed["coef"], cached["coef"])
+        assert abs(streamed["primal"] - f_ref) <= 1e-7 * f_ref
+        streamed, cached = (
             _core_solve(
                 X,
                 y[:, None] + 2.0,
                 arr,
                 lam,
                 step,
-                fused_sweep=f,
+                ws_start=2,
+                streamed=f,
                 sample_weight=sw,
                 intercept=True,
             )
             for f in (1, 0)
         )
-        assert fused["converged"]
-        assert np.array_equal(fused["coef"], apart["coef"])
-        assert np.array_equal(fused["intercept"], apart["intercept"])
+        assert streamed["converged"]
+        assert np.array_equal(streamed["coef"], cached["coef"])
+        assert np.array_equal(streamed["intercept"], cached["intercept"])
 
 
 def test_proximal_steps_on_a_block_of_zero_rows_stay_finite():
