@@ -612,6 +612,29 @@ def test_dask_labels_and_frames_checked_as_in_memory(client):
         )
 
 
+def test_dask_targets_checked_as_in_memory(client):
+    """Float labels that are not class labels are refused as in memory (each distinct
+    value became a class of its own: 400 classes, silently), and a 3-d y is named."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3))
+    y = X[:, 0] - X[:, 1]
+    kw = dict(loss="squared", lam=0.01, n_gates=10, random_state=0)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        fixntk.GatedReLUClassifier(**kw).fit(X, y)
+    Xd = da.from_array(X, chunks=(100, 3))
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        fixntk.GatedReLUClassifier(**kw).fit(Xd, da.from_array(y, chunks=100))
+    # integral floats are class labels, in memory and on Dask
+    clf = fixntk.GatedReLUClassifier(**kw).fit(
+        Xd, da.from_array(np.round(np.clip(y, -1, 1)), chunks=100)
+    )
+    np.testing.assert_array_equal(clf.classes_, [-1.0, 0.0, 1.0])
+    # a 3-d y is named as such (it failed in a rechunk, on chunks and shape)
+    for y3 in (np.ones((400, 2, 2)), da.ones((400, 2, 2), chunks=100)):
+        with pytest.raises(ValueError, match=r"1- or 2-dimensional.*\(400, 2, 2\)"):
+            fixntk.GatedReLURegressor(lam=0.01, n_gates=10).fit(Xd, y3)
+
+
 def test_auto_gates_on_dask_as_in_memory(client, problem):
     # n_gates="auto" counts the rows of the Dask array as the in-memory fit counts
     # its own: 2003 rows of 4 features -> 200 gates, the same draws

@@ -14,6 +14,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
 
 from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
@@ -165,6 +166,11 @@ def _targets(y, rows, name="y"):
             f"{name} has {y.shape[0]} rows but X has {sum(rows)} samples: they must "
             "match"
         )
+    if y.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be 1- or 2-dimensional (n_samples,) or (n_samples, "
+            f"n_outputs); got shape {y.shape}"
+        )
     return y.rechunk((rows,) + ((-1,) if y.ndim == 2 else ()))
 
 
@@ -237,8 +243,6 @@ def fit_regressor(est, X, y, sample_weight=None):
     _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
-    if y.ndim not in (1, 2):
-        raise ValueError(f"y must be 1- or 2-dimensional; got shape {y.shape}")
     est._y_1d = y.ndim == 1
     return _fit(est, X, y, sample_weight, est._y_1d)
 
@@ -291,6 +295,9 @@ def fit_classifier(est, X, y, sample_weight=None):
     if classes.dtype.kind in "fc" and not np.isfinite(classes).all():
         # np.unique would make NaN a class of its own (in memory: the same error)
         raise ValueError("Input y contains NaN or infinity (missing labels?)")
+    # continuous labels (every distinct float a class of its own) are refused as in
+    # memory; the distinct values decide the type of target as all of y would
+    check_classification_targets(classes)
     if classes.size < 2:
         raise ValueError(
             f"GatedReLUClassifier needs at least 2 classes in y; got {classes.size}"
