@@ -263,6 +263,33 @@ def test_bad_inputs(problem):
         kare_mkl(np.where(X > 2, np.nan, X), y, arr)
 
 
+def test_a_zero_starting_kernel_is_refused_and_the_estimators_fit_the_intercept():
+    """A start that is the zero kernel (X all zero; masks holding no non-zero row with
+    a masks-only start) is refused by name: the search ran on NaN and failed in an
+    unrelated overflow message. The estimators on all-zero X without the neuron bias
+    predict the intercept, with a warning, as NTKRegressor does."""
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(30)
+    zero = np.zeros((30, 3))
+    with pytest.raises(ValueError, match=r"starting kernel is zero \(X is all zero"):
+        kare_mkl(zero, y, fixntk.sample_arrangement(zero, 5, seed=0))
+    X = rng.standard_normal((30, 3))
+    empty = np.zeros((30, 4), dtype=bool)
+    with pytest.raises(ValueError, match="masks hold no non-zero row"):
+        kare_mkl(X, y, empty, eta0="counts")
+    kw = dict(n_gates=5, neuron_bias=False, random_state=0)
+    with pytest.warns(UserWarning, match="X is all zero") as record:
+        reg = KAREKernelRegressor(**kw).fit(zero, y)
+    assert record[0].filename == __file__
+    np.testing.assert_allclose(reg.predict(X[:3]), np.full(3, y.mean()))
+    with pytest.warns(UserWarning, match="X is all zero"):
+        clf = KAREKernelClassifier(**kw).fit(zero, y > 0)
+    np.testing.assert_array_equal(clf.predict(X[:3]), [False] * 3)
+    with pytest.warns(UserWarning, match="X is all zero"):
+        reg = KAREKernelRegressor(fit_intercept=False, **kw).fit(zero, y)
+    np.testing.assert_array_equal(reg.predict(X[:3]), np.zeros(3))
+
+
 # --------------------------------------------------------------------------- estimators
 
 

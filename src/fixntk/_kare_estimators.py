@@ -6,6 +6,8 @@ estimators do, learn the weights of :math:`H(\\eta) = \\sum_i \\eta_i D_i X X^T 
 predict by kernel ridge with that kernel; new points get their masks from the gates.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -85,6 +87,18 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.X_fit_ = Xt
         self.gates_ = arr.gates
         if not Y.any():  # constant targets: the intercept (or 0) fits them exactly
+            self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
+            return self
+        if not Xt.any():
+            # all-zero features without the neuron bias: every kernel of the search
+            # (the NTK and the masking kernels) is 0 on them, as for NTKRegressor
+            warnings.warn(
+                f"{type(self).__name__}: X is all zero (with neuron_bias=False), so "
+                "is every kernel: the model predicts the intercept, the weighted mean "
+                "of y (0 without fit_intercept)",
+                UserWarning,
+                stacklevel=3 if labels is None else 4,  # the user's fit
+            )
             self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
             return self
         res = kare_mkl(
@@ -245,9 +259,10 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
     intercept_ : ndarray of shape (n_outputs,)
-        The targets' weighted mean (0 without ``fit_intercept``). Constant targets
-        are fitted by it alone (``dual_coef_`` = 0, ``ntk_weight_`` = 1, ``lam_`` =
-        1, KARE 0).
+        The targets' weighted mean (0 without ``fit_intercept``). Constant targets,
+        and with a warning all-zero X under ``neuron_bias=False`` (every kernel is
+        0), are fitted by it alone (``dual_coef_`` = 0, ``ntk_weight_`` = 1,
+        ``lam_`` = 1, KARE 0).
     n_features_in_ : int
     """
 

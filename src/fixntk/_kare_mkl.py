@@ -466,8 +466,9 @@ def kare_mkl(
         in the available memory, or the eigendecomposition of one would take over
         half an hour.
     ValueError
-        For an all-zero y, a bad parameter, or a validation split that leaves fewer
-        than 2 rows to fit.
+        For an all-zero y, a starting kernel that is zero (X all zero, or with a
+        masks-only ``eta0`` masks that hold no non-zero row), a bad parameter, or a
+        validation split that leaves fewer than 2 rows to fit.
     """
     X = check_X(X)
     n = X.shape[0]
@@ -555,6 +556,22 @@ def kare_mkl(
         fit, val = _split(n, validation_fraction, seed)
     sq_norms = np.einsum("kd,kd->k", X, X)
     trace_masks = arr.masks.T.astype(np.float64) @ sq_norms  # tr K_i on all rows
+    # the trace of the start on all rows: the NTK's is sum ||x_k||^2 / 2
+    start_trace = 0.5 * sq_norms.sum() if with_ntk else float(trace_masks @ eta0)
+    if not start_trace > 0:
+        # every kernel of the search space is 0 on these rows: KARE is mean ||y||^2
+        # for every weight and lam (the search ran on NaN and failed far from here)
+        what = (
+            "X is all zero"
+            if not sq_norms.any()
+            else "the masks hold no non-zero row of X"
+        )
+        raise ValueError(
+            f"the starting kernel is zero ({what}): so is every kernel of the search, "
+            "and KARE is the mean of ||y||^2 for every weight and lam; give X a "
+            "non-zero entry (the estimators' neuron_bias=True appends a column of "
+            "ones), or masks that hold its non-zero rows"
+        )
     if with_ntk:
         K_ntk = ntk_kernel(X)
         f = _LogKare(X[fit], Y[fit], masks[fit], K_ntk[np.ix_(fit, fit)])
