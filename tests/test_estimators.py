@@ -602,13 +602,15 @@ def test_ntk_on_constant_features_predicts_the_mean(value, mode):
     rng = np.random.default_rng(0)
     X = np.full((60, 3), value)
     y = rng.standard_normal(60) + 1.0
-    with pytest.warns(UserWarning, match="the NTK is the same for every pair"):
+    with pytest.warns(UserWarning, match="the NTK is the same for every pair") as rec:
         reg = NTKRegressor(lam=mode).fit(X, y)
+    assert rec[0].filename == __file__  # the user's fit (the regressor's was sys)
     np.testing.assert_allclose(reg.predict(X[:3]), y.mean(), rtol=1e-12)
     assert np.isfinite(reg.lam_) and reg.lam_ > 0
     labels = (y > 1.0).astype(int)
-    with pytest.warns(UserWarning, match="the NTK is the same for every pair"):
+    with pytest.warns(UserWarning, match="the NTK is the same for every pair") as rec:
         clf = NTKClassifier(lam=mode).fit(X, labels)
+    assert rec[0].filename == __file__
     np.testing.assert_array_equal(clf.predict(X[:3]), np.bincount(labels).argmax())
 
 

@@ -1664,7 +1664,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 "training samples (constant or all-zero features): the model predicts "
                 "the intercept, the weighted mean of y",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=3 if labels is None else 4,  # the user's fit
             )
         if isinstance(lam, str):
             # the grid's scale: the mean eigenvalue of the kernel ridge's K (of the raw
