@@ -149,7 +149,8 @@ class RegularizationPathDisplay:
             The inputs the estimator (or pipeline) was fitted on.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-            The weights of the fit (a path without them is another problem's).
+            The weights of the fit (a path without them is another problem's); a
+            classifier's ``class_weight`` multiplies them as in its fit.
         ax : matplotlib Axes, optional
 
         Returns
@@ -163,7 +164,7 @@ class RegularizationPathDisplay:
             ReLU estimators have no group lasso path).
         """
         from ._arrangement import Arrangement
-        from ._estimators import _GatedReLUBase
+        from ._estimators import _fit_weights, _GatedReLUBase
         from ._solver import solve_path
 
         est = _unwrap(estimator)[2]
@@ -187,6 +188,9 @@ class RegularizationPathDisplay:
                 Y = Y[:, 1] - Y[:, 0]
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         lams = getattr(est, "lams_", None)
+        # the row weights of the fit: the user's times a classifier's class_weight
+        # (without them the path was another problem's, with no error)
+        sample_weight = _fit_weights(est, np.asarray(y), sample_weight, X.shape[0])
         kw = dict(
             tol=est.tol,
             max_iter=est.max_iter,
