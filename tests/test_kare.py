@@ -135,6 +135,11 @@ def test_bad_inputs():
         fixntk.select_lambda_kare(K, y, n_lams=1)
     with pytest.raises(ValueError, match="zero"):
         fixntk.select_lambda_kare(np.zeros_like(K), y)
+    # KARE is 0 at every lam: an arbitrary lam (10^13 times the mean eigenvalue,
+    # past the grid grown four times) came back without a word
+    for lams in (None, [1.0, 0.1, 0.01]):
+        with pytest.raises(ValueError, match="y is all zero"):
+            fixntk.select_lambda_kare(K, np.zeros_like(y), lams=lams)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.kare(K, y, np.float32(0.5))  # numpy scalars are fine

@@ -282,8 +282,8 @@ def select_lambda_kare(
     ------
     ValueError
         When K is not square, symmetric and positive semi-definite, or is zero
-        (without ``lams``), y does not have K's rows, a lam is not positive, or
-        ``n_lams < 2``.
+        (without ``lams``), y does not have K's rows or is all zero (KARE is 0 at
+        every lam), a lam is not positive, or ``n_lams < 2``.
 
     Notes
     -----
@@ -309,6 +309,13 @@ def select_lambda_kare(
     because the kernel generalises (see :func:`kare_mkl`).
     """
     K, Y = _check_kernel(K, y)
+    if not Y.any():
+        # KARE is 0 at every lam: the grid's largest end was "reached" and grown past
+        # the spectrum (10^13 times its mean), an arbitrary lam returned silently
+        raise ValueError(
+            "y is all zero: KARE is 0 at every lam, there is no regularisation to "
+            "choose (every lam fits y = 0 exactly); pass a non-zero y"
+        )
     spectrum = _Spectrum(K, Y)
     if lams is None:
         n_lams = check_int(n_lams, "n_lams", 2)
