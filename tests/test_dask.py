@@ -635,6 +635,32 @@ def test_dask_targets_checked_as_in_memory(client):
             fixntk.GatedReLURegressor(lam=0.01, n_gates=10).fit(Xd, y3)
 
 
+def test_regressor_score_on_dask_as_in_memory(client):
+    """score on Dask collections is R^2 in the units of the in-memory score: for
+    targets near 1e-170 scikit-learn's r2_score (which it used) squared them to 0 and
+    gave 1.0 for any model. Weights, several outputs and a constant y as in memory."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1] + 0.5 * rng.standard_normal(200)
+    w = rng.uniform(0.5, 2.0, 200)
+    Xd = da.from_array(X, chunks=(60, 3))
+    for scale in (1.0, 1e-170):
+        for Y in (y * scale, np.c_[y, y**2] * scale):
+            est = fixntk.GatedReLURegressor(n_gates=10, lam=0.3 * scale, random_state=0)
+            est.fit(X, Y)
+            Yd = da.from_array(Y, chunks=(60,) + Y.shape[1:])
+            want = est.score(X, Y)
+            assert 0.3 < want < 0.99
+            assert est.score(Xd, Yd) == pytest.approx(want, rel=1e-12)
+            got = est.score(Xd, Y, sample_weight=da.from_array(w, chunks=60))
+            assert got == pytest.approx(est.score(X, Y, sample_weight=w), rel=1e-12)
+    est = fixntk.GatedReLURegressor(n_gates=10, lam=0.1, random_state=0).fit(X, y)
+    const = np.full(200, 2.0)
+    assert est.score(Xd, da.from_array(const, chunks=60)) == est.score(X, const)
+    with pytest.raises(ValueError, match="NaN"):
+        est.score(Xd, da.from_array(np.where(X[:, 0] > 2, np.nan, y), chunks=60))
+
+
 def test_auto_gates_on_dask_as_in_memory(client, problem):
     # n_gates="auto" counts the rows of the Dask array as the in-memory fit counts
     # its own: 2003 rows of 4 features -> 200 gates, the same draws

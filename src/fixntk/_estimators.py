@@ -423,7 +423,8 @@ class _MultiOutputRegressor(RegressorMixin):
         scikit-learn's ``r2_score`` (outputs averaged uniformly), computed on y and
         the predictions divided by the power of 2 at or above ``max(abs(y))``: the
         same value to the last bit, where for targets near 1e-160 the squares
-        underflow and ``r2_score`` gives 1.0 for any model.
+        underflow and ``r2_score`` gives 1.0 for any model. On Dask collections the
+        same sums run on the workers, in the same units (equal up to round-off).
 
         Parameters
         ----------
@@ -438,8 +439,11 @@ class _MultiOutputRegressor(RegressorMixin):
         float
             :math:`R^2` (1 for a perfect fit; negative when worse than the mean).
         """
-        if _is_dask(X, y):
-            return super().score(X, y, sample_weight=sample_weight)
+        if _is_dask(X, y, sample_weight):
+            from .dask._estimators import _require_dask_X, r2_score_rows
+
+            _require_dask_X(X)
+            return r2_score_rows(self, X, y, sample_weight)
         y = np.asarray(y, dtype=np.float64)
         unit = _pow2_unit(y)
         return float(

@@ -20,12 +20,12 @@ from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
 from .._progress import progress
 from ._arrangement import sample_arrangement
-from ._chunks import _frame_to_array, _known_chunks, as_rows
+from ._chunks import _frame_to_array, _known_chunks, as_row_vector, as_rows
 from ._solver import _DaskProblem, _lambda_max, _solve_problem
 
 _MAX_PASSES = 200  # per solve, the default of fixntk.dask.solve
 
-__all__ = ["fit_regressor", "fit_classifier", "map_rows"]
+__all__ = ["fit_regressor", "fit_classifier", "map_rows", "r2_score_rows"]
 
 
 def _check(est):
@@ -358,3 +358,46 @@ def map_rows(method, X):
     return X.map_blocks(
         method, dtype=probe.dtype, chunks=(X.chunks[0], (probe.shape[1],))
     )
+
+
+def r2_score_rows(est, X, y, sample_weight=None):
+    """:meth:`fixntk.GatedReLURegressor.score` on Dask collections: R^2 of the lazy
+    ``predict(X)`` against y (outputs averaged uniformly), summed on the workers on y
+    and the predictions divided by the power of 2 at or above ``max |y|``, as in
+    memory (scikit-learn's ``r2_score`` gathered both to the client, and for targets
+    near 1e-160 its squares underflowed: 1.0 for any model)."""
+    pred = est.predict(X)
+    rows = pred.chunks[0]
+    Y = _targets(y, rows)
+    if Y.dtype.kind not in "biuf":
+        raise ValueError(f"y has dtype {Y.dtype}; it must hold real numbers")
+    Y = Y.astype(np.float64)
+    Y = Y if Y.ndim == 2 else Y[:, None]
+    P = pred if pred.ndim == 2 else pred[:, None]
+    if Y.shape[1] != P.shape[1]:
+        raise ValueError(
+            f"y has {Y.shape[1]} output(s) but the model predicts {P.shape[1]}: they "
+            "must match"
+        )
+    w = (
+        da.ones(sum(rows), chunks=(rows,))
+        if sample_weight is None
+        else as_row_vector(sample_weight, rows, "sample_weight", columns=False)
+    )
+    top, wmin = dask.compute(da.max(da.fabs(Y)), da.min(w))
+    top = float(top)
+    if not np.isfinite(top):
+        raise ValueError("Input y contains NaN or infinity")
+    if not float(wmin) >= 0:  # NaN too
+        raise ValueError("sample_weight must be finite and >= 0")
+    unit = _est._pow2_unit(np.array([top]))
+    Yu, Pu, wc = Y / unit, P / unit, w[:, None]
+    ybar = (wc * Yu).sum(axis=0) / w.sum()
+    res, tot = dask.compute(
+        (wc * (Yu - Pu) ** 2).sum(axis=0), (wc * (Yu - ybar) ** 2).sum(axis=0)
+    )
+    # scikit-learn's conventions for a constant y (force_finite): 1 for a perfect
+    # fit, else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(tot > 0, 1.0 - res / tot, np.where(res == 0, 1.0, 0.0))
+    return float(np.mean(r2))
