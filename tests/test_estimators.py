@@ -528,6 +528,43 @@ def test_ntk_weighted_ridge_equals_duplicated_rows(regression):
     np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-7)
 
 
+@pytest.mark.parametrize("kind", ["splitter", "splits"])
+def test_ntk_cv_splits_index_the_users_rows_when_weights_drop_some(kind):
+    """Rows of weight 0 leave the NTK fit; the splits of a splitter or an iterable cv
+    index the user's rows, and were read as indices of the kept ones: an IndexError
+    (scikit-learn's check_sample_weight_equivalence), or in range the wrong rows.
+    Now the fit equals the one on the kept rows with their splits."""
+    from sklearn.model_selection import PredefinedSplit
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1] + 0.3 * rng.standard_normal(40)
+    w = np.where(np.arange(40) % 3 == 0, 0.0, 1.0)
+    keep = w > 0
+    fold = np.arange(40) % 4
+    if kind == "splitter":
+        cv, cv_kept = PredefinedSplit(fold), PredefinedSplit(fold[keep])
+    else:  # the first 24 rows only: indices in range of the 26 kept rows
+        cv = [
+            (np.flatnonzero(fold[:24] != k), np.flatnonzero(fold[:24] == k))
+            for k in range(4)
+        ]
+        cv_kept = [
+            (
+                np.flatnonzero(fold[:24][keep[:24]] != k),
+                np.flatnonzero(fold[:24][keep[:24]] == k),
+            )
+            for k in range(4)
+        ]
+    got = NTKRegressor(lam="cv", cv=cv).fit(X, y, sample_weight=w)
+    want = NTKRegressor(lam="cv", cv=cv_kept).fit(X[keep], y[keep])
+    np.testing.assert_allclose(got.lam_scores_, want.lam_scores_, rtol=1e-12)
+    assert got.lam_ == want.lam_
+    bad = [(np.arange(0, 40, 3), np.arange(1, 40, 3))]  # training rows all weight 0
+    with pytest.raises(ValueError, match="training rows of split 0"):
+        NTKRegressor(lam="cv", cv=bad).fit(X, y, sample_weight=w)
+
+
 def test_ntk_intercept_is_kernel_ridge_with_an_unpenalised_constant(regression):
     """min 1/(2n)||y - K a - b||^2 + lam/2 a^T K a, by a direct linear solve."""
     X, y = regression

@@ -1631,6 +1631,12 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        # the user's rows (those the splits of a non-int cv index): their labels and
+        # which of them carry weight
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        n_user, labels_user = X.shape[0], labels
+        kept = None if sample_weight is None else sample_weight > 0
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
         check_n_lams(self.n_lams, lam)
@@ -1686,16 +1692,14 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 lam, scores = float(sel.lam), gcv * np.asarray(sel.kare)
                 self.kare_ = float(units.value_out(scores[sel.index]))
             else:
+                seed = _seed(self.random_state)
+                if isinstance(self.cv, numbers.Integral) or kept is None:
+                    folds = _folds(n, self.cv, seed, labels)
+                else:
+                    splits = _folds(n_user, self.cv, seed, labels_user)
+                    folds = _kept_folds(splits, kept)
                 scores = _ntk_cv_scores(
-                    Xu,
-                    Yu,
-                    sample_weight,
-                    self.fit_intercept,
-                    lams,
-                    self.cv,
-                    _seed(self.random_state),
-                    labels,
-                    self.verbose,
+                    Xu, Yu, sample_weight, self.fit_intercept, lams, folds, self.verbose
                 )
                 lam = float(lams[int(np.argmin(scores))])
             self.lams_ = units.kernel_lam_out(lams)
@@ -1746,11 +1750,35 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         return tags
 
 
-def _ntk_cv_scores(Xt, Y, s, fit_intercept, lams, cv, seed, labels, verbose=0):
+def _kept_folds(splits, keep):
+    """The splits of a splitter or an iterable ``cv`` (indices of all the user's
+    rows) on the rows ``keep`` (bool, those of positive weight, which the NTK
+    estimators fit on), renumbered: read as indices of the kept rows they picked
+    other rows, or ran past the end (an IndexError)."""
+    index = np.cumsum(keep) - 1  # a kept row's position among the kept rows
+    folds = []
+    for k, (train, val) in enumerate(splits):
+        train, val = (np.arange(keep.size)[np.asarray(part)] for part in (train, val))
+        train, val = index[train[keep[train]]], index[val[keep[val]]]
+        if not train.size:
+            raise ValueError(
+                f"cv: the training rows of split {k} all have sample_weight 0; give "
+                "them weight, or use other splits"
+            )
+        if val.size:  # validation rows of weight 0 score nothing
+            folds.append((train, val))
+    if not folds:
+        raise ValueError(
+            "cv: the validation rows of every split have sample_weight 0, so no lam "
+            "can be scored; give them weight, or use other splits"
+        )
+    return folds
+
+
+def _ntk_cv_scores(Xt, Y, s, fit_intercept, lams, folds, verbose=0):
     """Cross-validated (weighted) mean squared error of NTK kernel ridge for every
-    lam."""
+    lam over ``folds`` (train and validation indices of the rows of Xt)."""
     scores = np.zeros(lams.size)
-    folds = _folds(Xt.shape[0], cv, seed, labels)
     w = np.ones(Xt.shape[0]) if s is None else s
     for train, val in progress(folds, verbose=verbose, desc="fixntk cv"):
         K = ntk_kernel(Xt[train])
