@@ -355,6 +355,8 @@ _REFUSALS = {
     ("y all zero", "GatedReLUClassifier.fit"): "2 classes",
     ("y all zero", "NTKClassifier.fit"): "2 classes",
     ("y all zero", "ReLUClassifier.fit"): "2 classes",
+    # KARE is 0 at every lam: no lam to choose
+    ("y all zero", "select_lambda_kare"): "y is all zero",
 }
 
 
