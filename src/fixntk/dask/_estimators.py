@@ -181,7 +181,7 @@ def _require_dask_X(X):
         raise TypeError(
             f"y (or sample_weight) is a Dask collection but X is a {type(X).__name__}: "
             "pass X as a Dask array or DataFrame too (dask.array.from_array(X, "
-            "chunks=...)), or compute() y to fit in memory"
+            "chunks=...)), or compute() y (and sample_weight) to work in memory"
         )
 
 
