@@ -722,6 +722,11 @@ class GroupLassoBCD {
         opt_.streamed < 0 ? x_bytes() > kStreamedBytes : opt_.streamed == 1;
     const bool defer = c == 1 && ow_ == nullptr && (!P_.enabled() || out_of_cache);
     std::vector<double> ws_grad;  // the working set's gradients at a gap check
+    // A gap target given (a proximal Newton step's model, solved to a fraction of the
+    // outer gap) with X out of cache: checks (one read of X) every kStreamedCheckEvery
+    // epochs, so that the loose targets stop the epochs early.
+    const int check_every =
+        out_of_cache && opt_.gap_target > 0 ? kStreamedCheckEvery : opt_.check_every;
     idx_t pending = -1;
     std::vector<double> pending_delta(defer ? dc : 0);
     auto flush = [&]() {
@@ -818,7 +823,7 @@ class GroupLassoBCD {
         }
       }
       if (rep.n_epochs >= opt_.max_epochs || poll(rep)) return;
-      if (ep % opt_.check_every != 0) continue;
+      if (ep % check_every != 0) continue;
       // Gap of the problem restricted to the working set.
       const double* Rc = centred_residual();
       const double* Rg = centred_gradient_residual(Rc);
@@ -941,6 +946,11 @@ class GroupLassoBCD {
   // 48.5 s -> 46.4 s (checks). Padded rows with the sweep in cache: S1 (1 MB) 0.170 s ->
   // 0.205 s, S2 (8 MB) 2.06 s -> 2.28 s, S3 (19 MB) 11.0 s -> 11.6 s.
   static constexpr double kStreamedBytes = 32.0 * 1024.0 * 1024.0;
+  // Epochs between the gap checks of a proximal Newton step's inner solve with X out of
+  // cache (5 otherwise): GatedReLUClassifier() on make_classification 100000 x 100 (one
+  // thread) took 86 epochs on its scoring path against 125, 62.9 s against 65.9 s, the
+  // same lam and test accuracy within 4e-5.
+  static constexpr int kStreamedCheckEvery = 2;
 
   // Bytes of X as the row loops read it (the padded copy where there is one).
   double x_bytes() const {

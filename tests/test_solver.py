@@ -809,3 +809,33 @@ def test_null_intercept_is_computed_once_and_not_shared():
     first = b.copy()
     b += 1.0
     np.testing.assert_array_equal(prob.null_intercept(), first)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "multinomial", "poisson"])
+def test_newton_steps_with_the_row_loops_for_x_out_of_cache_certify_the_optimum(loss):
+    # The proximal Newton steps' inner solves with the row loops for X out of cache
+    # (forced here; by default beyond 32 MiB) check their gap every 2 epochs instead of
+    # 5 (and read X once per check): the same optimum, certified, by other epochs.
+    from fixntk._solver import _Problem, _solve_problem
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, 6))
+    F = np.maximum(X @ rng.standard_normal((6, 3)), 0.0)
+    y = {
+        "logistic": F[:, 0] > np.median(F[:, 0]),
+        "multinomial": np.argmax(F + 0.3 * rng.standard_normal(F.shape), axis=1),
+        "poisson": rng.poisson(np.exp(0.5 * F[:, 0])),
+    }[loss]
+    arr = fixntk.sample_arrangement(X, 12, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr, loss=loss, fit_intercept=True)
+    fits = {}
+    for streamed in (0, 1):
+        prob = _Problem(X, y, arr, loss, fit_intercept=True)
+        prob.streamed = streamed
+        W0 = prob.check_coef(np.zeros((prob.p, prob.d, prob.c)))
+        fits[streamed] = _solve_problem(prob, lam, W0, 1e-9, 100_000, False)
+    cached, streamed = fits[0], fits[1]
+    assert cached.converged and streamed.converged
+    assert abs(cached.objective - streamed.objective) <= cached.gap + streamed.gap
+    assert cached.n_iter % 5 == 0 and streamed.n_iter % 2 == 0
+    assert streamed.n_iter != cached.n_iter

@@ -221,6 +221,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             weight_sum=prob.S,
             intercept=prob.fit_intercept,
             block_step=prob.block_step,
+            streamed=prob.streamed,
             gap_target=max(ratio * step_gap, 0.25 * target),
             max_iter=min(_INNER_EPOCHS, max_iter - epochs, budget),
         )

@@ -211,8 +211,10 @@ class _Problem:
         Y = self.targets.Y
         self.n, self.d, self.c, self.p = n, d, Y.shape[1], self.arr.p
         # the compiled solver's block steps: -1 by cost, 1 proximal (no block Grams:
-        # set when only those do not fit in memory, see _check_solver_memory)
+        # set when only those do not fit in memory, see _check_solver_memory); its row
+        # loops for X out of cache: -1 by X's size, 0 or 1 to force them (tests)
         self.block_step = -1
+        self.streamed = -1
         self.sx = float(np.abs(X).max())
         self.sy = float(np.abs(Y).max()) if self.datafit.scales_with_y else 1.0
         self.X = X / self.sx if self.sx > 0 else X
@@ -442,6 +444,7 @@ def weighted_least_squares(
     verbose=False,
     gram_store=None,
     block_step=-1,
+    streamed=-1,
     value_scale=1.0,
 ):
     """One call of the compiled solver on validated arrays (the only one in fixntk).
@@ -455,7 +458,10 @@ def weighted_least_squares(
     rescaled by its largest magnitude inside (the certificate's squares cannot
     overflow); X must already be scaled. ``block_step``: 1 takes proximal gradient
     block steps (no block Grams), 0 exact ones, -1 (default) chooses by their cost
-    (``_core.prox_block_steps``). Returns the compiled solver's dict in Z's units;
+    (``_core.prox_block_steps``); ``streamed``: the row loops for X out of cache
+    (one read of X per gap check, a block step's update done in the next one's
+    gradient sweep): -1 (default) beyond 32 MiB, 1 always, 0 never. Returns the
+    compiled solver's dict in Z's units;
     ``verbose`` logs the objective and gap in them times ``value_scale`` (the caller's
     units: ``sy^2`` of a problem solved at unit scale).
     """
@@ -485,6 +491,7 @@ def weighted_least_squares(
             row_shift=row_shift,
             gram_store=gram_store,
             block_step=block_step,
+            streamed=streamed,
         )
     out["coef"] = out["coef"] * sz
     out["intercept"] = out["intercept"] * sz
@@ -632,6 +639,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             verbose=verbose,
             gram_store=prob.gram_store(),
             block_step=prob.block_step,
+            streamed=prob.streamed,
             value_scale=prob.value_out(1.0),  # the log in the caller's units
         )
 
