@@ -103,6 +103,14 @@ inline void add_out(const v4d* a, idx_t d, double* g, idx_t gs) {
   for (idx_t j = 0; j < d; ++j) g[j * gs] += tmp[j];
 }
 
+// dl (NV vectors) = the d entries delta[0], delta[ds], ... zero padded, as a row is.
+template <int NV>
+inline void pad_delta(const double* delta, idx_t ds, idx_t d, v4d* dl) {
+  double dpad[4 * NV] = {0.0};
+  for (idx_t j = 0; j < d; ++j) dpad[j] = delta[j * ds];
+  std::memcpy(dl, dpad, sizeof(dpad));
+}
+
 // x^T delta for a padded row x and the padded delta dl (the update's dot product, one
 // expression for every kernel that updates rows, so they agree to the bit).
 template <int NV>
@@ -151,10 +159,8 @@ template <int NV>
 inline void pad_update_range(const double* __restrict Xp, idx_t d, const std::int32_t* idx,
                              idx_t t0, idx_t t1, const double* delta, idx_t ds,
                              double* __restrict R, idx_t rs) {
-  double dpad[4 * NV] = {0.0};
-  for (idx_t j = 0; j < d; ++j) dpad[j] = delta[j * ds];
   v4d dl[NV];
-  std::memcpy(dl, dpad, sizeof(dl));
+  pad_delta<NV>(delta, ds, d, dl);
   for (idx_t t = t0; t < t1; ++t) {
     if (t + kAhead < t1) prefetch_row<NV>(Xp, idx[t + kAhead]);
     const idx_t k = idx[t];
@@ -175,10 +181,8 @@ inline void pad_update_then_gather_range(const double* __restrict Xp, idx_t d,
                                          const double* delta, const std::int32_t* idx,
                                          idx_t t0, idx_t t1, double* __restrict R,
                                          double* __restrict g) {
-  double dpad[4 * NV] = {0.0};
-  for (idx_t j = 0; j < d; ++j) dpad[j] = delta[j];
   v4d dl[NV], a[NV], b[NV];
-  std::memcpy(dl, dpad, sizeof(dl));
+  pad_delta<NV>(delta, 1, d, dl);
   for (int v = 0; v < NV; ++v) a[v] = b[v] = v4d{0.0, 0.0, 0.0, 0.0};
   idx_t u = a0;
   auto update_to = [&](idx_t k) {  // the updates of the rows up to k
