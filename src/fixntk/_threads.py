@@ -7,24 +7,64 @@ whatever the machine, on one BLAS thread. Every place that limits BLAS threads g
 through :func:`blas_threads`.
 """
 
+import signal
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numba
+import scipy.linalg  # noqa: F401  (its BLAS loaded before the controller is made)
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["blas_threads", "run_blocks"]
+__all__ = ["blas_threads", "controller", "run_blocks", "signals_deferred"]
 
-_CONTROLLER = []  # made at the first use, after NumPy's and SciPy's BLAS are loaded
+
+@contextmanager
+def signals_deferred():
+    """Run the body with the Python signal handlers deferred to its end.
+
+    A handler runs wherever the main thread's Python code is when the signal arrives;
+    inside a ctypes callback (threadpoolctl's scan of the loaded libraries is one) its
+    exception is printed as "ignored" and lost: a Ctrl-C there would be dropped and the
+    long phase around it run to its end. Here the signals that arrive are recorded and
+    raised again, in order, once the body is done. Outside the main thread (where no
+    handler runs) the body runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGALRM, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            saved[sig] = handler
+            signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sig in caught:
+            signal.raise_signal(sig)
+
+
+def _make_controller():
+    with signals_deferred():
+        return ThreadpoolController()
+
+
+# One controller for the process, made at import (NumPy's and SciPy's BLAS are loaded
+# by then), not at a first use inside a long phase: its library scan runs Python code
+# in ctypes callbacks (see signals_deferred).
+_CONTROLLER = _make_controller()
 _ONE_LOCK = threading.Lock()
 _ONE = {"depth": 0, "limiter": None}  # the one-thread limit, shared by all its users
 
 
-def _controller():
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
+def controller():
+    """The process's one :class:`threadpoolctl.ThreadpoolController`."""
+    return _CONTROLLER
 
 
 @contextmanager
@@ -35,7 +75,7 @@ def _one_blas_thread():
     # from the first entry to the last exit, over all threads.
     with _ONE_LOCK:
         if _ONE["depth"] == 0:
-            _ONE["limiter"] = _controller().limit(limits=1, user_api="blas")
+            _ONE["limiter"] = _CONTROLLER.limit(limits=1, user_api="blas")
         _ONE["depth"] += 1
     try:
         yield
@@ -66,7 +106,7 @@ def blas_threads(limits=1):
     """
     if limits == 1:
         return _one_blas_thread()
-    return _controller().limit(limits=limits, user_api="blas")
+    return _CONTROLLER.limit(limits=limits, user_api="blas")
 
 
 def run_blocks(work, n_blocks, parts=None):

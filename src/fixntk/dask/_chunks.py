@@ -15,9 +15,9 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
 from .._cpu import core as _core
+from .._threads import controller
 
 __all__ = [
     "ChunkData",
@@ -29,15 +29,11 @@ __all__ = [
     "run",
 ]
 
-_CONTROLLER = []
-
 
 @contextmanager
 def one_thread():
     """BLAS and OpenMP limited to one thread inside a chunk's task."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    with _CONTROLLER[0].limit(limits=1):
+    with controller().limit(limits=1):
         yield
 
 
