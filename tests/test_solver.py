@@ -486,12 +486,13 @@ def test_proximal_block_steps_reach_the_exact_steps_optimum(case):
         assert abs(gap - prox["gap"]) <= 1e-9 * prox["f0"]
 
 
-@pytest.mark.parametrize("c", [1, 3, 6, 10, 17])
+@pytest.mark.parametrize("c", [1, 3, 6, 10, 13, 17])
 def test_rows_wider_than_the_padded_kernels_solve_against_a_numpy_reference(c):
     # d > 128 takes the plain row loops (gradients, updates, the full pass): the
     # certified optimum matches FISTA on the materialised design, with both block steps.
-    # Several outputs update in register tiles of 4, 8, 12 (c = 3, 6, 10) and beyond 16
-    # by accumulator rows (c = 17).
+    # Several outputs update two rows at a time in register tiles of 4, 8, 12, 16 (c =
+    # 3, 6, 10, 13) and beyond 16 by accumulator rows (c = 17); their gradients run in
+    # output tiles of up to 12 (13 = 12 + 1, 17 = 12 + 5) over blocks of 8 rows.
     rng = np.random.default_rng(c)
     X = rng.standard_normal((60, 140))
     Y = np.maximum(X @ rng.standard_normal((140, c)) / 12.0, 0.0)
