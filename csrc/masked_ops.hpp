@@ -17,6 +17,27 @@
 
 namespace fixntk {
 
+// Unaligned loads and stores of 4 doubles (rows wider than the padded kernels start
+// anywhere): by memcpy, which the compiler turns into one vector move.
+// (By reference, not by value: a v4d returned by value changes the calling convention
+// between the AVX2 and the baseline builds, which GCC warns about.)
+inline void load4(v4d& v, const double* p) { __builtin_memcpy(&v, p, sizeof v); }
+inline void store4(double* p, const v4d& v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// a b + c as the vector loops round it: one fused multiply-add where the build has them
+// (x86-64-v3), a product and a sum otherwise. Written out in the scalar tails of the
+// wide-row kernels: GCC vectorised some of them (gradient_tile's with one output,
+// row_dot_sub's of 2-7 features) as products followed by in-order sums, each term
+// rounded twice, so that two kernels meant to agree (one row and two rows at a time,
+// the vector loops and the tail) did not to the bit.
+inline double multiply_add(double a, double b, double c) {
+#ifdef __FMA__
+  return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 // Rows wider than the padded kernels take (d > 128): g (d) += x r for one row and one
 // output (several outputs: gather_gradient_range).
 inline void row_outer_add(const double* __restrict xk, idx_t d, double r, double* __restrict g) {
@@ -32,8 +53,88 @@ inline void row_dot_sub(const double* __restrict xk, idx_t d, const double* __re
   idx_t j = 0;
   for (; j + 8 <= d; j += 8)
     for (int u = 0; u < 8; ++u) a[u] += xk[j + u] * delta[j + u];
-  for (; j < d; ++j) a[0] += xk[j] * delta[j];
+  for (; j < d; ++j) a[0] = multiply_add(xk[j], delta[j], a[0]);
   rk[0] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// row_outer_add for four rows: g += r0 x0 + r1 x1 + r2 x2 + r3 x3, each entry taking
+// the rows' terms one at a time in row order (the same bits as four row_outer_add), with
+// one load and store of g per four rows: one row at a time stored g at every
+// multiply-add.
+inline void row_outer_add4(const double* const* xs, const double* r, idx_t d,
+                           double* __restrict g) {
+  const double* __restrict x0 = xs[0];
+  const double* __restrict x1 = xs[1];
+  const double* __restrict x2 = xs[2];
+  const double* __restrict x3 = xs[3];
+  const double r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
+  for (idx_t j = 0; j < d; ++j) {
+    double s = g[j];
+    s += r0 * x0[j];
+    s += r1 * x1[j];
+    s += r2 * x2[j];
+    s += r3 * x3[j];
+    g[j] = s;
+  }
+}
+
+// row_dot_sub for two rows, each load of delta serving both: each row's eight sums as in
+// row_dot_sub, in two vectors of four (the same bits; GCC left the plain loop over two
+// rows' sums scalar).
+inline void row_dot_sub2(const double* __restrict x0, const double* __restrict x1, idx_t d,
+                         const double* __restrict delta, double* __restrict r0,
+                         double* __restrict r1) {
+  v4d a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, b0 = a0, b1 = a0;
+  idx_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    v4d e0, e1, u0, u1, w0, w1;
+    load4(e0, delta + j);
+    load4(e1, delta + j + 4);
+    load4(u0, x0 + j);
+    load4(u1, x0 + j + 4);
+    load4(w0, x1 + j);
+    load4(w1, x1 + j + 4);
+    a0 += u0 * e0;
+    a1 += u1 * e1;
+    b0 += w0 * e0;
+    b1 += w1 * e1;
+  }
+  double a[8], b[8];
+  store4(a, a0);
+  store4(a + 4, a1);
+  store4(b, b0);
+  store4(b + 4, b1);
+  for (; j < d; ++j) {
+    a[0] = multiply_add(x0[j], delta[j], a[0]);
+    b[0] = multiply_add(x1[j], delta[j], b[0]);
+  }
+  r0[0] -= ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  r1[0] -= ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+
+// R_k -= x_k^T delta (one output) for k in idx[t0:t1], two rows at a time.
+inline void update_rows(const double* X, idx_t d, const std::int32_t* idx, idx_t t0, idx_t t1,
+                        const double* delta, double* R) {
+  idx_t t = t0;
+  for (; t + 2 <= t1; t += 2)
+    row_dot_sub2(X + idx[t] * d, X + idx[t + 1] * d, d, delta, R + idx[t], R + idx[t + 1]);
+  if (t < t1) row_dot_sub(X + idx[t] * d, d, delta, R + idx[t]);
+}
+
+// g (d) += sum over idx[t0:t1] of x_k R_k (one output), four rows at a time.
+inline void gradient_rows(const double* X, idx_t d, const std::int32_t* idx, idx_t t0, idx_t t1,
+                          const double* R, double* g) {
+  idx_t t = t0;
+  for (; t + 4 <= t1; t += 4) {
+    const double* xs[4];
+    double r[4];
+    for (int q = 0; q < 4; ++q) {
+      xs[q] = X + idx[t + q] * d;
+      r[q] = R[idx[t + q]];
+    }
+    row_outer_add4(xs, r, d, g);
+  }
+  for (; t < t1; ++t) row_outer_add(X + idx[t] * d, d, R[idx[t]], g);
 }
 
 // r -= x^T delta for one row and c >= 2 outputs (delta d x c, row-major), as c
@@ -88,12 +189,6 @@ inline void row_dot_sub_tiles(const double* __restrict xk, idx_t d, const double
   for (idx_t l = 0; l < c; ++l) rk[l] -= a[l] + b[l];
 }
 
-// Unaligned loads and stores of 4 doubles (rows wider than the padded kernels start
-// anywhere): by memcpy, which the compiler turns into one vector move.
-// (By reference, not by value: a v4d returned by value changes the calling convention
-// between the AVX2 and the baseline builds, which GCC warns about.)
-inline void load4(v4d& v, const double* p) { __builtin_memcpy(&v, p, sizeof v); }
-inline void store4(double* p, const v4d& v) { __builtin_memcpy(p, &v, sizeof v); }
 
 // row_dot_sub_tiles for two rows at once: each load of the padded delta serves both
 // (delta, d x 4 NT doubles, leaves L1 at 784 features and 3 tiles: one row at a time
@@ -249,17 +344,6 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
   }
 }
 
-// a b + c as the vector loops round it: one fused multiply-add where the build has them
-// (x86-64-v3), a product and a sum otherwise. Written out because with one output GCC
-// vectorised the scalar tail of gradient_tile as products followed by in-order sums,
-// which rounds each term twice (one entry in 4000 differed from the vector loops').
-inline double multiply_add(double a, double b, double c) {
-#ifdef __FMA__
-  return __builtin_fma(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
 
 // Outputs per register tile of gradient_tile (CT accumulators of 4 doubles, one x
 // vector and one broadcast: 14 of AVX2's 16 registers).
@@ -329,10 +413,7 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
                                   idx_t t0, idx_t t1, const double* __restrict R, idx_t c,
                                   double* __restrict g) {
   if (c == 1) {
-    for (idx_t t = t0; t < t1; ++t) {
-      const idx_t k = idx[t];
-      row_outer_add(X + k * d, d, R[k], g);
-    }
+    gradient_rows(X, d, idx, t0, t1, R, g);
     return;
   }
   // several outputs: each output's sums in a contiguous row of gt (c x d), added to g
@@ -391,23 +472,13 @@ inline void masked_gradients(const double* X, idx_t n, idx_t d, const PackedMask
           });
           continue;
         }
-        if (c > 1) {  // the chunk's rows of the group through the gathered loops
-          thread_local std::vector<std::int32_t> rows;
-          rows.clear();
-          for (idx_t byte = b0; byte < b1; ++byte)
-            for (unsigned v = bits[byte]; v; v &= v - 1)
-              rows.push_back(static_cast<std::int32_t>(byte * 8 + __builtin_ctz(v)));
-          gather_gradient_range(X, d, rows.data(), 0, static_cast<idx_t>(rows.size()), R, c, g);
-          continue;
-        }
-        for (idx_t byte = b0; byte < b1; ++byte) {
-          unsigned v = bits[byte];
-          while (v) {
-            const idx_t k = byte * 8 + __builtin_ctz(v);
-            v &= v - 1;
-            row_outer_add(X + k * d, d, R[k], g);
-          }
-        }
+        // the chunk's rows of the group through the gathered loops
+        thread_local std::vector<std::int32_t> rows;
+        rows.clear();
+        for (idx_t byte = b0; byte < b1; ++byte)
+          for (unsigned v = bits[byte]; v; v &= v - 1)
+            rows.push_back(static_cast<std::int32_t>(byte * 8 + __builtin_ctz(v)));
+        gather_gradient_range(X, d, rows.data(), 0, static_cast<idx_t>(rows.size()), R, c, g);
       }
     }
   });
@@ -484,7 +555,7 @@ inline void gather_update_range(const double* __restrict X, const PaddedRows* P,
     return;
   }
   if (c == 1) {
-    for (idx_t t = t0; t < t1; ++t) row_dot_sub(X + idx[t] * d, d, delta, R + idx[t]);
+    update_rows(X, d, idx, t0, t1, delta, R);
     return;
   }
   update_rows_multi(X, d, idx, t0, t1, delta, c, R);
@@ -519,13 +590,24 @@ inline void update_then_gather_range(const double* __restrict X, idx_t d, const 
                                      idx_t a0, idx_t a1, const double* __restrict delta,
                                      const std::int32_t* idx, idx_t t0, idx_t t1,
                                      double* __restrict R, double* __restrict g) {
-  idx_t a = a0;
-  for (idx_t t = t0; t < t1; ++t) {
-    const idx_t k = idx[t];
-    for (; a < a1 && upd[a] <= k; ++a) row_dot_sub(X + upd[a] * d, d, delta, R + upd[a]);
-    row_outer_add(X + k * d, d, R[k], g);
+  // four gradient rows at a time, after the updates of every row up to the last of them
+  // (two at a time): a row in both lists is still in cache when the gradient reads it
+  idx_t a = a0, t = t0;
+  auto updates_to = [&](idx_t k) {
+    idx_t b = a;
+    while (b < a1 && upd[b] <= k) ++b;
+    update_rows(X, d, upd, a, b, delta, R);
+    a = b;
+  };
+  for (; t + 4 <= t1; t += 4) {
+    updates_to(idx[t + 3]);
+    gradient_rows(X, d, idx, t, t + 4, R, g);
   }
-  for (; a < a1; ++a) row_dot_sub(X + upd[a] * d, d, delta, R + upd[a]);
+  for (; t < t1; ++t) {
+    updates_to(idx[t]);
+    gradient_rows(X, d, idx, t, t + 1, R, g);
+  }
+  update_rows(X, d, upd, a, a1, delta, R);
 }
 
 // The same sweep on the padded rows P when given (pad_update_then_gather_range).
