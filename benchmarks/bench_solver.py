@@ -174,6 +174,25 @@ class MaskedGradient(_GridProblems):
         _compiled_core().masked_gradients(self.X, self.arr.packed, self.R)
 
 
+class MaskedGradientWide:
+    """The certificate's masked gradients X^T D_i R of every group on rows wider than
+    the padded kernels (3000 x 785, 100 groups), for one output and for ten (a
+    ten-class multinomial's): the gathered row loops of the wide block steps
+    (``gradient_rows``, ``gradient_tile`` in ``csrc/masked_ops.hpp``)."""
+
+    params = [1, 10]
+    param_names = ["outputs"]
+
+    def setup(self, c):
+        rng = np.random.default_rng(0)
+        self.X = rng.standard_normal((3000, 785))
+        self.R = rng.standard_normal((3000, c))
+        self.arr = fixntk.sample_arrangement(self.X, 100, seed=0)
+
+    def time_core(self, c):
+        _compiled_core().masked_gradients(self.X, self.arr.packed, self.R)
+
+
 def _write_named(names, seed=0):
     """Write the named problems (problems.PROBLEMS) to ./<name>.npz; {name: lam_max}."""
     lam_max = {}
