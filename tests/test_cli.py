@@ -447,6 +447,34 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
     assert "column 'big'" in big and "1.9e+301" in big and "--drop 'big'" in big
 
 
+def test_output_naming_an_input_file_is_refused(regression_csv, tmp_path, capsys):
+    """--output (or --figure) naming the CSV or the model the command reads is refused
+    before any work, and the file is left as it was: fit --output DATA.csv replaced
+    the user's CSV with a pickle, and predict --output MODEL.pkl the model with
+    predictions."""
+    from fixntk.cli import main
+
+    data = tmp_path / "data.csv"
+    data.write_text(open(regression_csv).read())
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"not read: the check comes first")
+    before = data.read_bytes(), model.read_bytes()
+    fit = ["fit", str(data), "--target", "price", "--n-gates", "5", "--lam", "0.1"]
+    same = str(tmp_path / "." / "data.csv")  # another spelling of the same file
+    runs = (
+        (fit + ["--output", same], "CSV file"),
+        (["compare", *fit[1:], "--figure", str(data)], "CSV file"),
+        (["predict", str(model), str(data), "--output", str(model)], "model file"),
+        (["predict", str(model), str(data), "--output", str(data)], "CSV file"),
+    )
+    for argv, what in runs:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"is the {what} this command reads" in err
+        assert "another file name" in err
+    assert (data.read_bytes(), model.read_bytes()) == before
+
+
 def test_boolean_and_integer_labels_come_back_as_labels(tmp_path):
     """Class labels keep their type through fit and predict (booleans and integers
     came back as 0.0/1.0 and predict scored them by R^2); non-integer numbers asked

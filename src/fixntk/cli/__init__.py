@@ -589,6 +589,20 @@ def _check_writable(path, option):
         raise UserError(f"{option} {path}: no permission to write there")
 
 
+def _check_not_an_input(path, option, inputs):
+    """A UserError, before any work, when ``path`` of ``option`` is one of the files
+    the command reads (``inputs``: (what, path) pairs): writing it would replace the
+    user's data or model (fit --output DATA.csv overwrote the CSV with a pickle)."""
+    if not path or not os.path.exists(path):
+        return
+    for what, source in inputs:
+        if source and os.path.exists(source) and os.path.samefile(path, source):
+            raise UserError(
+                f"{option} {path} is the {what} this command reads; writing there "
+                "would replace it: give another file name"
+            )
+
+
 def main(argv=None, out=None):
     """Run the command line; returns the exit status."""
     out = sys.stdout if out is None else out
@@ -601,8 +615,13 @@ def main(argv=None, out=None):
     if getattr(args, "quiet", False):
         args.verbose = 0
     try:
+        inputs = [
+            ("model file", getattr(args, "model", "")),
+            ("CSV file", getattr(args, "data", "")),
+        ]
         for option in ("output", "figure"):
             _check_writable(getattr(args, option, ""), f"--{option}")
+            _check_not_an_input(getattr(args, option, ""), f"--{option}", inputs)
         return args.run(args, out)
     except UserError as exc:
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
