@@ -415,7 +415,12 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
                 f"--drop {col!r}"
             )
         parsed = pd.to_numeric(series, errors="coerce")
-        if parsed.notna().any():  # numbers with a few words among them: a data error
+        words = series[parsed.isna()].nunique()
+        codes = words >= 2 and series.nunique() <= MAX_CATEGORIES
+        if parsed.notna().any() and not codes:
+            # numbers with one word among them (a gap marker such as '?', a typo): a
+            # data error; several words among few values are codes (a drive '4',
+            # 'f', 'r'), one-hot encoded as text
             k = int(np.flatnonzero(parsed.isna().to_numpy())[0])
             raise UserError(
                 f"{path}, line {_line(k)}: column {col!r} has the non-numeric value "
