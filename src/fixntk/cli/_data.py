@@ -271,11 +271,29 @@ def _all_distinct(series):
     return len(series) >= MIN_ROWS and series.nunique() == len(series)
 
 
+# Names a saved row index goes by (R's rownames, pandas' reset_index, ids).
+_INDEX_NAMES = ("rownames", "row.names", "row_names", "index", "id", "rowid", "row_id")
+
+
 def _is_row_number(values):
     """Increasing integers from 0 or 1 (a saved row index, R's rownames): left out
     by default. Other increasing integers (years of a yearly series, record numbers)
     may be features and are only pointed out."""
     return _looks_like_row_ids(values) and float(values.iloc[0]) in (0.0, 1.0)
+
+
+def _is_shuffled_index(values, name):
+    """Distinct integers over 20 rows or more in a column named as a row index
+    ('rownames', 'index', 'id'...), in any order: the saved index of a shuffled or
+    sampled file, which carries the original file's row order (a file sorted by the
+    target leaks it)."""
+    v = values.to_numpy(dtype=float)
+    return (
+        str(name).strip().lower() in _INDEX_NAMES
+        and v.size >= 20
+        and bool(np.all(v == np.round(v)))
+        and np.unique(v).size == v.size
+    )
 
 
 def _reprs(values):
@@ -567,7 +585,10 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
         X[col] = X[col].astype(str)
     messages = list(table.messages)
     messages += [m for m in (reason, lone_note) if m is not None]
-    ids = [c for c in numeric if _is_row_number(X[c])]
+    shuffled = [
+        c for c in numeric if not _is_row_number(X[c]) and _is_shuffled_index(X[c], c)
+    ]
+    ids = [c for c in numeric if _is_row_number(X[c]) or c in shuffled]
     ids += [c for c in text if _all_distinct(X[c])]
     for col in numeric:
         if col not in ids and _looks_like_row_ids(X[col]):
@@ -578,9 +599,11 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
             )
     for col in ids:
         kind = (
-            "increasing integers from 0 or 1"
-            if col in numeric
-            else "a different text in every row"
+            "a different text in every row"
+            if col in text
+            else "distinct integers in a column named as a row index"
+            if col in shuffled
+            else "increasing integers from 0 or 1"
         )
         if keep_ids:
             messages.append(
