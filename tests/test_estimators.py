@@ -431,6 +431,34 @@ def test_auto_lam_cross_validates_when_the_held_out_split_drops_a_class():
     assert kept.lam_selection_ == "holdout"
 
 
+def test_rows_of_a_class_of_one_row_are_in_every_training_fold():
+    """A class of one row validated in a fold leaves that fold's training part
+    without it: with such classes in each of the 3 folds, the fit was refused
+    ('every split of lam='cv' leaves a class out of its training part'; a 36-class
+    CSV with three classes of one row). Such rows now join every training part and
+    no validation part; the other rows are folded as before."""
+    from fixntk._estimators import _folds
+
+    rng = np.random.default_rng(0)
+    n = 90
+    X = rng.standard_normal((n, 3))
+    y = (X[:, 0] > 0).astype(int)
+    lone = [3, 10, 40, 50, 77, 85]
+    y[lone] = np.arange(2, 8)  # six classes of one row, in every fold before
+    folds = _folds(n, 3, 0, y)
+    assert len(folds) == 3
+    for train, val in folds:
+        assert set(y[train]) == set(range(8))
+        assert not set(lone) & set(val) and not set(train) & set(val)
+    assert sorted(np.concatenate([val for _, val in folds])) == sorted(
+        set(range(n)) - set(lone)
+    )
+    est = GatedReLUClassifier(n_gates=10, n_lams=4, lam="cv", random_state=0)
+    est.fit(X, y)
+    assert est.lam_selection_ == "cv"
+    assert est.predict_proba(X).shape == (n, 8)
+
+
 def test_classifier_lam_by_stratified_cv(iris):
     X, y = iris
     clf = GatedReLUClassifier(n_gates=20, lam="cv", n_lams=5, cv=3, random_state=0)

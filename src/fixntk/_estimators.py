@@ -160,7 +160,8 @@ def _check_fraction(value, name):
 
 def _folds(n, cv, seed, labels=None):
     """Shuffled folds (stratified by labels when every class can fill every fold) for
-    an int ``cv``; the splits of a splitter or an iterable otherwise."""
+    an int ``cv``; the splits of a splitter or an iterable otherwise. The rows of a
+    class of one row are in every training part and no validation part."""
     if not isinstance(cv, numbers.Integral):
         splits = sk_check_cv(cv).split(np.zeros((n, 1)), labels)
         return [(np.asarray(tr), np.asarray(va)) for tr, va in splits]
@@ -170,6 +171,18 @@ def _folds(n, cv, seed, labels=None):
             f"{_AUTO_CV_ROWS} rows) with cv={cv} folds needs at least {cv} samples; "
             f"got n_samples={n}: pass a float lam, or a smaller cv"
         )
+    if labels is not None:
+        lone = np.bincount(labels)[labels] == 1  # the rows of a class of one row
+        if lone.any() and np.count_nonzero(~lone) >= cv:
+            # validated, such a row leaves its class out of the fold's training
+            # part (every split of 3 folds did with three such classes, and the fit
+            # was refused): it joins every training part, the other rows are folded
+            rest, keep = np.flatnonzero(~lone), np.flatnonzero(lone)
+            inner = np.unique(labels[rest], return_inverse=True)[1].ravel()
+            return [
+                (np.sort(np.concatenate([rest[train], keep])), rest[val])
+                for train, val in _folds(rest.size, cv, seed, inner)
+            ]
     if labels is not None and np.bincount(labels).min() >= cv:
         return list(
             StratifiedKFold(cv, shuffle=True, random_state=seed).split(
