@@ -494,6 +494,53 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
     assert "column 'big'" in big and "1.9e+301" in big and "--drop 'big'" in big
 
 
+def test_csv_from_standard_input_and_pipes(
+    classification_csv, tmp_path, monkeypatch, capsys
+):
+    """'-' reads the CSV from standard input, and a pipe (/dev/stdin of cat FILE |,
+    a FIFO) is read once: '-' was 'file not found: -', and a pipe 'is empty (0
+    bytes)' (its size) or lost the lines the delimiter sniffer had read."""
+    import io
+    import threading
+
+    from fixntk.cli import main
+
+    data = open(classification_csv, "rb").read()
+
+    def stdin(raw):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+
+    model = str(tmp_path / "model.pkl")
+    stdin(data)
+    out = io.StringIO()
+    fit = ["fit", "-", "--target", "label", "--n-gates", "10", "--lam", "0.05"]
+    assert main([*fit, "-q", "--output", model], out=out) == 0, capsys.readouterr()
+    assert out.getvalue().startswith("stdin: 80 rows, 3 features")
+    expected = io.StringIO()
+    assert main(["predict", model, classification_csv], out=expected) == 0
+    stdin(data)
+    piped = io.StringIO()
+    assert main(["predict", model, "-"], out=piped) == 0
+    assert piped.getvalue() == expected.getvalue()
+    fifo = str(tmp_path / "fifo.csv")
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as fh:
+            fh.write(data)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    fifo_out = io.StringIO()
+    assert main(["predict", model, fifo], out=fifo_out) == 0
+    writer.join()
+    assert fifo_out.getvalue() == expected.getvalue()
+    capsys.readouterr()
+    stdin(b"")
+    assert main(["predict", model, "-"]) == 2
+    assert "standard input is empty (0 bytes)" in capsys.readouterr().err
+
+
 def test_output_naming_an_input_file_is_refused(regression_csv, tmp_path, capsys):
     """--output (or --figure) naming the CSV or the model the command reads is refused
     before any work, and the file is left as it was: fit --output DATA.csv replaced

@@ -25,6 +25,7 @@ from ._data import (
     load_bundled,
     prediction_frame,
     read_table,
+    shown,
 )
 from ._models import final, fit_model, make_model, split
 
@@ -59,7 +60,7 @@ def _read(args):
         thousands=args.thousands,
     )
     return dataset_from_table(
-        table, args.target, args.task, args.data, keep_ids=args.keep_ids
+        table, args.target, args.task, shown(args.data), keep_ids=args.keep_ids
     )
 
 
@@ -209,7 +210,7 @@ def cmd_predict(args, out):
         decimal=args.decimal,
         thousands=args.thousands,
     )
-    X, ignored, notes = prediction_frame(table, model, args.data)
+    X, ignored, notes = prediction_frame(table, model, shown(args.data))
     info = out if args.output else sys.stderr  # stdout carries the CSV otherwise
     for message in table.messages + notes:
         print(f"  {message}", file=info)
@@ -463,7 +464,7 @@ def _add_read_options(p):
 
 
 def _add_csv_options(p):
-    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("data", help="CSV file with a header row (- reads standard input)")
     p.add_argument("--target", required=True, help="name of the target column")
     p.add_argument(
         "--task",
@@ -560,7 +561,9 @@ def build_parser():
         "as the target, are ignored.",
     )
     predict.add_argument("model", help="model file written by fixntk fit --output")
-    predict.add_argument("data", help="CSV file with a header row")
+    predict.add_argument(
+        "data", help="CSV file with a header row (- reads standard input)"
+    )
     _add_read_options(predict)
     predict.add_argument(
         "--output", default="", help="CSV file to write (default: standard output)"

@@ -9,8 +9,10 @@ look like identifiers or free text.
 """
 
 import csv
+import io
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,11 +63,28 @@ def _line(position):
     return int(position) + 2
 
 
-def _sniff(path, sep):
+STDIN = "-"  # the file name that reads standard input
+
+
+def shown(path):
+    """How messages name the file ``path``."""
+    return "standard input" if path == STDIN else path
+
+
+def _source(path, raw):
+    """What pandas reads: the file's path, or its bytes read once (standard input, a
+    pipe) in a stream of their own."""
+    return path if raw is None else io.BytesIO(raw)
+
+
+def _sniff(path, sep, raw=None):
     if sep is not None:
         return sep.replace("\\t", "\t")
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        sample = fh.read(_SNIFF_BYTES)
+    if raw is not None:
+        sample = raw[:_SNIFF_BYTES].decode("utf-8-sig", errors="replace")
+    else:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            sample = fh.read(_SNIFF_BYTES)
     lines = sample.splitlines()
     if len(lines) > 1 and len(sample) == _SNIFF_BYTES:
         sample = "\n".join(lines[:-1])  # drop a line cut short by the sample
@@ -86,20 +105,29 @@ MISSING_TEXT = (
 def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=None):
     """Read `path` into a Table; every problem is a UserError naming the option.
     Cells holding one of MISSING_TEXT ("NA", "null", an empty cell...) are missing
-    values; ``thousands`` is the thousands separator inside numbers, if any."""
-    if not os.path.exists(path):
+    values; ``thousands`` is the thousands separator inside numbers, if any. ``-``
+    reads standard input; it and other streams (a pipe, /dev/stdin) are read once."""
+    raw = None
+    if path == STDIN:
+        raw = sys.stdin.buffer.read()
+    elif not os.path.exists(path):
         raise UserError(f"file not found: {path}")
-    if os.path.isdir(path):
+    elif os.path.isdir(path):
         raise UserError(f"{path} is a directory, not a CSV file")
-    if os.path.getsize(path) == 0:
+    elif not os.path.isfile(path):  # a pipe: its size reads 0, and it reads once
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    size = os.path.getsize(path) if raw is None else len(raw)
+    name, path = path, shown(path)
+    if size == 0:
         raise UserError(
             f"{path} is empty (0 bytes); fixntk needs a header row naming the columns "
             "and rows of data"
         )
-    delimiter = _sniff(path, sep)
+    delimiter = _sniff(path, sep, raw)
     try:
         frame = _read_csv(
-            path,
+            _source(path, raw),
             delimiter,
             decimal=decimal,
             thousands=thousands,
@@ -122,7 +150,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     if thousands is not None:
-        _check_thousands(path, delimiter, decimal, thousands, frame)
+        _check_thousands(path, delimiter, decimal, thousands, frame, raw)
     messages, index = [], None
     if frame.shape[1] == 1 and sep is None and _other_delimiter(frame.columns[0]):
         raise UserError(
@@ -146,7 +174,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         frame = frame.drop(columns=[col])
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
-    base = os.path.splitext(os.path.basename(path))[0]
+    base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
     return Table(base, frame, messages, decimal, index)
 
 
@@ -186,15 +214,16 @@ def _read_csv(path, delimiter, **options):
     return frame
 
 
-def _check_thousands(path, delimiter, decimal, thousands, frame):
+def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
     """Refuse a ``--thousands`` that is not where thousands separators go in some
-    number the file holds (pandas drops it anywhere: with '.', 0.503 read as 503)."""
+    number the file holds (pandas drops it anywhere: with '.', 0.503 read as 503);
+    ``data``: the file's bytes when it was read as a stream."""
     if thousands == decimal:
         raise UserError(
             f"--thousands {thousands!r} is also the decimal mark (--decimal); they "
             "must differ"
         )
-    raw = _read_csv(path, delimiter, dtype=str)
+    raw = _read_csv(_source(path, data), delimiter, dtype=str)
     t, dm = re.escape(thousands), re.escape(decimal)
     # 1,234 or 12,345.6: a first group of 1-3 digits not starting with 0, then
     # groups of three, or India's 12,34,567 (groups of two before the last three);
