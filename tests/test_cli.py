@@ -222,6 +222,40 @@ def test_shuffled_saved_index_is_left_out(tmp_path):
         assert list(kept.X.columns) == [name, "count", "x"]
 
 
+def test_a_column_named_but_for_case_or_punctuation_is_suggested(tmp_path):
+    """--target species in a file with 'Species' (R's iris), --drop 'sepal length'
+    for 'Sepal.Length', and a predict CSV whose 'Price' reads 'price' were refused
+    listing every column; the message now names the one meant. A name like none of
+    the columns gets no suggestion."""
+    from fixntk.cli._data import (
+        UserError,
+        dataset_from_table,
+        prediction_frame,
+        read_table,
+    )
+
+    rows = [[0.1 * i, i % 3, "ab"[i % 2]] for i in range(20)]
+    path = write_csv(tmp_path / "t.csv", ["Sepal.Length", "Price", "Species"], rows)
+    table = read_table(path)
+    with pytest.raises(UserError, match=r"'species' not found .* mean 'Species'\?\);"):
+        dataset_from_table(table, "species", "auto", path)
+    with pytest.raises(UserError, match=r"no column 'sepal length' \(did you mean "):
+        read_table(path, drop=["sepal length"])
+    with pytest.raises(UserError) as info:
+        dataset_from_table(table, "colour", "auto", path)
+    assert "did you mean" not in str(info.value)
+
+    class Model:
+        feature_names_in_ = np.array(["Sepal.Length", "Price"])
+
+    other = write_csv(tmp_path / "new.csv", ["sepal_length", "price"], rows)
+    with pytest.raises(UserError) as info:
+        prediction_frame(read_table(other), Model(), other)
+    assert str(info.value).endswith(
+        "(did you mean 'sepal_length' for 'Sepal.Length', 'price' for 'Price'?)"
+    )
+
+
 def test_compare_scores_the_three_kernels_by_kare():
     from types import SimpleNamespace
 

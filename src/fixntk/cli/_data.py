@@ -253,9 +253,29 @@ def _resolve(frame, name, option):
         if 0 <= k < frame.shape[1]:
             return frame.columns[k]
     raise UserError(
-        f"{option}: no column {name!r}; columns: {_shown(frame.columns)}"
-        f"{_header_hint(frame.columns)}"
+        f"{option}: no column {name!r}{_near(name, frame.columns)}; columns: "
+        f"{_shown(frame.columns)}{_header_hint(frame.columns)}"
     )
+
+
+def _closest(name, columns):
+    """The column that ``name`` names but for case, spaces, dots, dashes or
+    underscores (or a close spelling), or None."""
+    import difflib
+
+    def key(text):
+        return re.sub(r"[\s._-]+", "", str(text)).casefold()
+
+    cols = [str(c) for c in columns]
+    same = [c for c in cols if key(c) == key(name)]
+    same = same or difflib.get_close_matches(str(name), cols, n=1, cutoff=0.8)
+    return same[0] if same else None
+
+
+def _near(name, columns):
+    """' (did you mean 'X'?)' for the column X :func:`_closest` to ``name``, or ''."""
+    close = _closest(name, columns)
+    return "" if close is None else f" (did you mean {close!r}?)"
 
 
 def _shown(columns, limit=12):
@@ -531,8 +551,8 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
         if any(_other_delimiter(c) for c in frame.columns):
             hint = " (is the delimiter right? --sep sets it)"
         raise UserError(
-            f"column {target!r} not found in {path}; columns: "
-            f"{_shown(frame.columns)}{hint}"
+            f"column {target!r} not found in {path}{_near(target, frame.columns)}; "
+            f"columns: {_shown(frame.columns)}{hint}"
         )
     if len(frame) < MIN_ROWS:
         raise UserError(
@@ -708,9 +728,12 @@ def prediction_frame(table, model, path):
         )
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
+        near = [(m, _closest(m, frame.columns)) for m in missing]
+        near = [f"{c!r} for {m!r}" for m, c in near if c is not None]
         raise UserError(
             f"{path} lacks the model's feature column(s) {_shown(missing)}; columns: "
             f"{_shown(frame.columns)}"
+            + (f" (did you mean {_shown(near, 5)}?)" if near else "")
         )
     ignored = [c for c in frame.columns if c not in wanted]
     X = frame[wanted].copy()
