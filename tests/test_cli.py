@@ -256,6 +256,32 @@ def test_a_column_named_but_for_case_or_punctuation_is_suggested(tmp_path):
     )
 
 
+def test_a_column_of_dates_is_named_as_dates(tmp_path):
+    """A date column with more values than one-hot encoding takes was refused as 'an
+    identifier or free text'; the message now says it holds dates and how to write
+    them. Text of as many values that is not dates keeps the old message."""
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rng = np.random.default_rng(0)
+    days = rng.integers(1, 29, size=120)
+    rows = [
+        [
+            f"2021-{1 + k % 3:02d}-{d:02d}",
+            f"{d:02d}/{1 + k % 3:02d}/2021 10:{k % 60:02d}",
+            f"w{d}{k % 3}",
+            f"{0.1 * k:.1f}",
+            k % 2,
+        ]
+        for k, d in enumerate(days)
+    ]
+    path = write_csv(tmp_path / "d.csv", ["day", "stamp", "code", "x", "y"], rows)
+    for col, others in (("day", ["stamp", "code"]), ("stamp", ["day", "code"])):
+        with pytest.raises(UserError, match=rf"column '{col}' holds dates or times "):
+            dataset_from_table(read_table(path, drop=others), "y", "auto", path)
+    with pytest.raises(UserError, match="column 'code' holds text with .* free text"):
+        dataset_from_table(read_table(path, drop=["day", "stamp"]), "y", "auto", path)
+
+
 def test_compare_scores_the_three_kernels_by_kare():
     from types import SimpleNamespace
 

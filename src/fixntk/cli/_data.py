@@ -496,6 +496,14 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
             )
         n_values = series.nunique()
         if n_values > MAX_CATEGORIES and not _all_distinct(series):
+            if _dates(series):
+                raise UserError(
+                    f"{path}: column {col!r} holds dates or times with {n_values} "
+                    f"distinct values (e.g. {str(series.dropna().iloc[0])!r}); fixntk "
+                    "reads numbers and categories: write them as numbers in the file "
+                    "(e.g. days since the first date), or leave the column out with "
+                    f"--drop {col!r}"
+                )
             raise UserError(
                 f"{path}: column {col!r} holds text with {n_values} distinct values "
                 f"(an identifier or free text, more than {MAX_CATEGORIES} categories "
@@ -503,6 +511,20 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
             )
         text.append(col)
     return numeric, text
+
+
+# 2021-03-04, 04/03/2021 or 4.3.21, with a time (and zone) or without; 10:30 or 10:30:15
+_DATE = re.compile(
+    r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+    r"|^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
+)
+
+
+def _dates(series):
+    """Whether every value of a text column is a date or a time of day."""
+    text = series.dropna().astype(str).str.strip()
+    return not text.empty and bool(text.str.match(_DATE).all())
 
 
 def _beyond_range(path, what, top, way_out):
