@@ -1041,6 +1041,25 @@ def test_float_labels_come_back_as_the_file_writes_them(tmp_path, capsys):
     assert "accuracy against the column 'y'" in capsys.readouterr().err
 
 
+def test_compare_prints_each_note_once(regression_csv):
+    """Each model's notes are printed once, under its name: the notes of the last
+    model fitted (the KARE-trained kernel) were the comparison's own notes too and
+    came out twice, once as 'note (reg): ...' (compare_on reused one name for both
+    lists)."""
+    import io
+
+    from fixntk.cli import main
+
+    out = io.StringIO()
+    argv = ["compare", regression_csv, "--target", "price", "--n-gates", "10", "-q"]
+    assert main([*argv, "--kare-max-iter", "1"], out=out) == 0
+    notes = [line for line in out.getvalue().splitlines() if line.startswith("note")]
+    assert any(n.startswith("note (reg, KARE kernel): ") for n in notes), notes
+    assert not any(n.startswith("note (reg): ") for n in notes), notes
+    bodies = [n.split(": ", 1)[1] for n in notes]
+    assert len(bodies) == len(set(bodies)), notes
+
+
 def test_compare_leaves_out_kernels_that_do_not_fit(
     regression_csv, monkeypatch, capsys
 ):
@@ -1067,6 +1086,7 @@ def test_compare_leaves_out_kernels_that_do_not_fit(
     assert main(argv, out=out) == 0
     text = out.getvalue()
     assert "note (reg): KARE kernel left out: the KARE-trained kernel needs 8" in text
+    assert text.count("KARE kernel left out") == 1  # not the fixed NTK's note too
     assert "a larger --holdout" in text
     row = text.splitlines()[3].split()  # after the description, head and rule
     assert row[:2] == ["reg", "45"] and row[6] == "nan"  # NTK, fixed scored; no KARE-k

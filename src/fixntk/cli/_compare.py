@@ -42,9 +42,10 @@ def compare_on(data, args, bar):
         est = make_model(name, args, data.task, verbose=args.verbose)
         if name == "fixed NTK":
             est.set_params(solver="irls")
-        pipe, seconds, notes = fit_model(name, est, data, X_train, y_train)
+        # the model's own notes (warnings of its fit), apart from the comparison's
+        pipe, seconds, fit_notes = fit_model(name, est, data, X_train, y_train)
         out[name] = outcome(
-            name, pipe, seconds, notes, data, X_train, y_train, X_test, y_test
+            name, pipe, seconds, fit_notes, data, X_train, y_train, X_test, y_test
         )
         bar.update()
     history = final(out["fixed NTK"].estimator).objective_history_
