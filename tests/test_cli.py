@@ -1041,6 +1041,27 @@ def test_float_labels_come_back_as_the_file_writes_them(tmp_path, capsys):
     assert "accuracy against the column 'y'" in capsys.readouterr().err
 
 
+def test_held_out_rows_that_repeat_training_rows_are_noted(regression_csv, tmp_path):
+    """A file holding each row three times scored 1.0 held out, silently (the
+    held-out rows were copies of training rows); fit --holdout and compare now say
+    how many held-out rows repeat training rows. A file without repeats has no such
+    note."""
+    import io
+
+    from fixntk.cli import main
+
+    lines = open(regression_csv).read().splitlines()
+    tripled = tmp_path / "tripled.csv"
+    tripled.write_text("\n".join([lines[0], *lines[1:] * 3]) + "\n")
+    opts = ["--target", "price", "--n-gates", "10", "--lam", "0.05", "-q"]
+    for path, repeats in ((str(tripled), True), (regression_csv, False)):
+        fit, compare = io.StringIO(), io.StringIO()
+        assert main(["fit", path, *opts, "--holdout", "0.25"], out=fit) == 0
+        assert main(["compare", path, *opts, "--kare-max-iter", "2"], out=compare) == 0
+        for text in (fit.getvalue(), compare.getvalue()):
+            assert ("held-out rows repeat training rows" in text) == repeats, text
+
+
 def test_compare_prints_each_note_once(regression_csv):
     """Each model's notes are printed once, under its name: the notes of the last
     model fitted (the KARE-trained kernel) were the comparison's own notes too and

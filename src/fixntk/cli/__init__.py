@@ -27,7 +27,7 @@ from ._data import (
     read_table,
     shown,
 )
-from ._models import final, fit_model, make_model, split
+from ._models import copies_note, final, fit_model, make_model, split
 
 __all__ = ["main", "build_parser", "UserError"]
 
@@ -131,6 +131,7 @@ def cmd_fit(args, out):
     X, y = data.X, data.y
     if args.holdout:
         X, X_test, y, y_test = split(data, args.holdout, args.seed)
+        copies = copies_note(X, y, X_test, y_test)
     # the number sampled is printed after the fit ("auto": the estimators' rule)
     auto = args.n_gates == "auto"
     gates = "gates by --n-gates auto" if auto else f"{args.n_gates} gates"
@@ -166,6 +167,8 @@ def cmd_fit(args, out):
             file=out,
         )
     print(f"fit time         {seconds:.1f}s", file=out)
+    if args.holdout and copies is not None:
+        notes = [copies, *notes]
     for note in notes:
         print(f"note: {note}", file=out)
     if args.output:

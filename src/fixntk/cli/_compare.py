@@ -7,7 +7,16 @@ import numpy as np
 
 from .. import _memory
 from ._data import UserError
-from ._models import MODELS, Outcome, final, fit_model, make_model, outcome, split
+from ._models import (
+    MODELS,
+    Outcome,
+    copies_note,
+    final,
+    fit_model,
+    make_model,
+    outcome,
+    split,
+)
 
 
 @dataclass
@@ -33,6 +42,9 @@ def compare_on(data, args, bar):
     X_train, X_test, y_train, y_test = split(data, args.holdout, args.seed)
     skipped = _kernels_too_large(len(y_train))
     out, notes = {"KARE kernel": None}, []
+    copies = copies_note(X_train, y_train, X_test, y_test)
+    if copies is not None:
+        notes.append(copies)
     for name in MODELS:
         if name in skipped:
             notes.append(f"{name} left out: {skipped[name]}")

@@ -146,6 +146,28 @@ def split(data, fraction, seed):
         return train_test_split(data.X, data.y, test_size=fraction, random_state=seed)
 
 
+def copies_note(X_train, y_train, X_test, y_test):
+    """A note when held-out rows repeat training rows (features and target alike):
+    their score is that of rows the model was fitted on (a file of three copies of
+    each row scored 1.0 held out), or None."""
+    import pandas as pd
+
+    def rows(X, y):
+        frame = pd.DataFrame(X).reset_index(drop=True)
+        return frame.assign(**{"\0target": np.asarray(y)}).itertuples(index=False)
+
+    seen = set(map(tuple, rows(X_train, y_train)))
+    k = sum(tuple(r) in seen for r in rows(X_test, y_test))
+    if k == 0:
+        return None
+    return (
+        f"{k} of the {len(y_test)} held-out rows repeat training rows (features and "
+        "target alike): if the file holds copies of one record, the held-out score "
+        "counts rows the model was fitted on and is optimistic; remove the copies "
+        "from the file for a fair score"
+    )
+
+
 def kare_of(pipe, data, X_train, y_train):
     """KARE on the training rows of the fitted model's kernel at its lam, in the
     space it was fitted in (prepared X, one-hot or standardised y)."""
