@@ -1062,6 +1062,23 @@ def test_held_out_rows_that_repeat_training_rows_are_noted(regression_csv, tmp_p
             assert ("held-out rows repeat training rows" in text) == repeats, text
 
 
+def test_kare_column_shows_small_values():
+    """KARE below 1e-3 was printed 0.0000 (an NTK at 6.6e-06 beside a fixed NTK at
+    0.4584 on MASS's fgl); it now shows two digits and an exponent."""
+    from types import SimpleNamespace
+
+    from fixntk.cli._compare import Comparison, comparison_table
+    from fixntk.cli._models import Outcome
+
+    data = SimpleNamespace(name="fgl", n_features=9, task="classification")
+    ntk = Outcome("NTK", 0.704, 2.8e-8, 0.1, kare=6.57e-6)
+    fixed = Outcome("fixed NTK", 0.741, 0.077, 1.0, 0.26, 14, kare=0.45840)
+    row = comparison_table(
+        [Comparison(data, 160, ntk, fixed, np.array([0.28, 0.26]))]
+    ).splitlines()[2]
+    assert "6.6e-06  0.4584" in row and "0.0000" not in row
+
+
 def test_compare_prints_each_note_once(regression_csv):
     """Each model's notes are printed once, under its name: the notes of the last
     model fitted (the KARE-trained kernel) were the comparison's own notes too and

@@ -103,6 +103,14 @@ def _score_name(task):
     return "accuracy" if task == "classification" else "R^2"
 
 
+def _kare_cell(value):
+    """KARE in the table's 8 characters: 4 decimals, or 2 digits and an exponent
+    below 1e-3 (0.0000 hid an NTK's 6.6e-06 next to the fixed NTK's 0.4587)."""
+    if np.isfinite(value) and 0 < abs(value) < 1e-3:
+        return f"{value:>8.1e}"
+    return f"{value:>8.4f}"
+
+
 def comparison_table(results):
     """The comparison as a fixed-width text table."""
     models = ("NTK", "fixed", "KARE-k")
@@ -126,7 +134,7 @@ def comparison_table(results):
             f"{_score_name(r.dataset.task):<9}"
             + "".join(f"{o.score:>7.3f}" for o in outs)
             + "      "
-            + "".join(f"{o.kare:>8.4f}" for o in outs)
+            + "".join(_kare_cell(o.kare) for o in outs)
             + f"  {h[0]:>11.4e} -> {r.fixed.objective:.4e}"
             f"{r.fixed.active:>7d}{r.fixed.lam:>12.3g}      "
             + "".join(f"{o.seconds:>6.1f}s" for o in outs)
