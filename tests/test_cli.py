@@ -282,6 +282,33 @@ def test_a_column_of_dates_is_named_as_dates(tmp_path):
         dataset_from_table(read_table(path, drop=["day", "stamp"]), "y", "auto", path)
 
 
+def test_a_spreadsheets_empty_range_is_skipped(tmp_path):
+    """A CSV saved from a spreadsheet with its used range past the data (rows ',,,,'
+    at the end, columns with neither a name nor a value) was refused: 'missing values
+    in column(s) 'a': 2 (first at line 62) ... --drop 'a' --drop 'b' --drop
+    'Unnamed: 3''. Those rows and columns are skipped with a note, and the integer
+    labels stay integers. An empty row among the data is still a gap, at its line."""
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 2))
+    body = "".join(f"{a:.3f},{b:.3f},{int(a + b > 0)},,\r\n" for a, b in x)
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("a,b,y,,\r\n" + body + ",,,,\r\n" * 2).encode())
+    table = read_table(str(path))
+    assert list(table.frame.columns) == ["a", "b", "y"] and len(table.frame) == 60
+    assert "2 row(s) of empty cells at the end" in table.messages[0]
+    assert "2 column(s) without a name or a value" in table.messages[1]
+    data = dataset_from_table(table, "y", "auto", str(path))
+    assert data.y.dtype == np.int64 and list(data.X.columns) == ["a", "b"]
+    lines = body.splitlines(keepends=True)
+    inner = tmp_path / "inner.csv"
+    rows = ["a,b,y,,\r\n", *lines[:5], ",,,,\r\n", *lines[5:]]  # a gap at line 7
+    inner.write_bytes("".join(rows).encode())
+    with pytest.raises(UserError, match=r"'a': 1 \(first at line 7\)"):
+        dataset_from_table(read_table(str(inner)), "y", "auto", str(inner))
+
+
 def test_compare_scores_the_three_kernels_by_kare():
     from types import SimpleNamespace
 

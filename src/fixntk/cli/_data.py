@@ -125,14 +125,9 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             "and rows of data"
         )
     delimiter = _sniff(path, sep, raw)
+    options = dict(decimal=decimal, thousands=thousands, na_values=list(MISSING_TEXT))
     try:
-        frame = _read_csv(
-            _source(path, raw),
-            delimiter,
-            decimal=decimal,
-            thousands=thousands,
-            na_values=list(MISSING_TEXT),
-        )
+        frame = _read_csv(_source(path, raw), delimiter, **options)
     except pd.errors.EmptyDataError:  # blank lines only
         raise UserError(
             f"{path} holds no columns (blank lines only); fixntk needs a header row "
@@ -149,9 +144,31 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         raise UserError(
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
+    messages, index = [], None
+    # a spreadsheet's saved range: rows of empty cells at the end (',,,'), columns
+    # with neither a name nor a value
+    empty = frame.isna().all(axis=1).to_numpy()
+    n_rows = int(np.flatnonzero(~empty)[-1]) + 1 if (~empty).any() else 0
+    if n_rows < len(frame):
+        messages.append(
+            f"{len(frame) - n_rows} row(s) of empty cells at the end of the file "
+            "(a spreadsheet's saved range) skipped"
+        )
+        # read again without them: their gaps made integer columns floats
+        frame = _read_csv(_source(path, raw), delimiter, nrows=n_rows, **options)
+    blank = [
+        c
+        for c in frame.columns
+        if re.fullmatch(r"Unnamed: \d+", c) and len(frame) and frame[c].isna().all()
+    ]
+    if blank:
+        frame = frame.drop(columns=blank)
+        messages.append(
+            f"{len(blank)} column(s) without a name or a value (a spreadsheet's "
+            "saved range) skipped"
+        )
     if thousands is not None:
         _check_thousands(path, delimiter, decimal, thousands, frame, raw)
-    messages, index = [], None
     if frame.shape[1] == 1 and sep is None and _other_delimiter(frame.columns[0]):
         raise UserError(
             f"{path} reads as a single column {frame.columns[0]!r} with delimiter "
