@@ -199,9 +199,9 @@ def test_codes_mixing_numbers_and_words_are_categories(tmp_path):
 def test_shuffled_saved_index_is_left_out(tmp_path):
     """The saved index of a shuffled or sampled file (R's 'rownames', pandas'
     'index', in any order) is left out like an index in order: a 1000-row sample of
-    ggplot2's diamonds (sorted by price) used it as a feature (held-out R^2 0.954
-    against 0.931 without it). Distinct integers under another name stay features;
-    --keep-ids keeps the index."""
+    ggplot2's diamonds (its order follows price) used it as a feature (held-out R^2
+    0.954 against 0.931 without it). Distinct integers under another name stay
+    features; --keep-ids keeps the index."""
     from fixntk.cli._data import dataset_from_table, read_table
 
     rng = np.random.default_rng(0)
