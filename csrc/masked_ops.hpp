@@ -354,25 +354,6 @@ constexpr idx_t kGradientTile = 12;
 // quarter).
 constexpr idx_t kGradientRows = 8;
 
-// f(std::integral_constant<int, CT>) for CT = ct in 1..kGradientTile.
-template <class F>
-inline void with_tile(int ct, F&& f) {
-  switch (ct) {
-    case 1: f(std::integral_constant<int, 1>{}); break;
-    case 2: f(std::integral_constant<int, 2>{}); break;
-    case 3: f(std::integral_constant<int, 3>{}); break;
-    case 4: f(std::integral_constant<int, 4>{}); break;
-    case 5: f(std::integral_constant<int, 5>{}); break;
-    case 6: f(std::integral_constant<int, 6>{}); break;
-    case 7: f(std::integral_constant<int, 7>{}); break;
-    case 8: f(std::integral_constant<int, 8>{}); break;
-    case 9: f(std::integral_constant<int, 9>{}); break;
-    case 10: f(std::integral_constant<int, 10>{}); break;
-    case 11: f(std::integral_constant<int, 11>{}); break;
-    default: f(std::integral_constant<int, 12>{}); break;
-  }
-}
-
 // gt[l0 + l] (rows of d doubles, l < CT) += sum over idx[t0:t1] of R_k,l0+l x_k: for each
 // block of kGradientRows rows and each 4 features, the CT sums in registers across the
 // block. Each entry adds its terms in row order, one multiply-add each. d = 784, 10
@@ -425,7 +406,7 @@ inline void gather_gradient_range(const double* __restrict X, idx_t d, const std
   gt.assign(c * d, 0.0);
   for (idx_t l0 = 0; l0 < c;) {
     const idx_t ct = std::min<idx_t>(c - l0, kGradientTile);
-    with_tile(static_cast<int>(ct), [&](auto C) {
+    with_int<1, kGradientTile>(static_cast<int>(ct), [&](auto C) {
       gradient_tile<decltype(C)::value>(X, d, idx, t0, t1, R, c, l0, gt.data());
     });
     l0 += ct;

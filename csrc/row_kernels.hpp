@@ -18,6 +18,7 @@
 #include <memory>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #include "masks.hpp"
 
@@ -58,26 +59,23 @@ class PaddedRows {
   std::unique_ptr<double, Free> buf_;
 };
 
+// f(std::integral_constant<int, v>) for a runtime v in [Lo, Hi] (v below Lo: Lo; above
+// Hi: Hi), by a chain of compile-time cases.
+template <int Lo, int Hi, class F>
+inline void with_int(int v, F&& f) {
+  if constexpr (Lo == Hi) {
+    f(std::integral_constant<int, Lo>{});
+  } else if (v <= Lo) {
+    f(std::integral_constant<int, Lo>{});
+  } else {
+    with_int<Lo + 1, Hi>(v, std::forward<F>(f));
+  }
+}
+
 // Calls f(std::integral_constant<int, NV>) for the runtime nv in 1..kMaxVec.
 template <class F>
 inline void with_nv(int nv, F&& f) {
-  switch (nv) {
-#define FIXNTK_NV_CASE(N) \
-  case N:                 \
-    f(std::integral_constant<int, N>{}); \
-    break;
-    FIXNTK_NV_CASE(1) FIXNTK_NV_CASE(2) FIXNTK_NV_CASE(3) FIXNTK_NV_CASE(4)
-    FIXNTK_NV_CASE(5) FIXNTK_NV_CASE(6) FIXNTK_NV_CASE(7) FIXNTK_NV_CASE(8)
-    FIXNTK_NV_CASE(9) FIXNTK_NV_CASE(10) FIXNTK_NV_CASE(11) FIXNTK_NV_CASE(12)
-    FIXNTK_NV_CASE(13) FIXNTK_NV_CASE(14) FIXNTK_NV_CASE(15) FIXNTK_NV_CASE(16)
-    FIXNTK_NV_CASE(17) FIXNTK_NV_CASE(18) FIXNTK_NV_CASE(19) FIXNTK_NV_CASE(20)
-    FIXNTK_NV_CASE(21) FIXNTK_NV_CASE(22) FIXNTK_NV_CASE(23) FIXNTK_NV_CASE(24)
-    FIXNTK_NV_CASE(25) FIXNTK_NV_CASE(26) FIXNTK_NV_CASE(27) FIXNTK_NV_CASE(28)
-    FIXNTK_NV_CASE(29) FIXNTK_NV_CASE(30) FIXNTK_NV_CASE(31) FIXNTK_NV_CASE(32)
-#undef FIXNTK_NV_CASE
-    default:
-      break;
-  }
+  if (nv >= 1 && nv <= kMaxVec) with_int<1, kMaxVec>(nv, std::forward<F>(f));
 }
 
 template <int NV>
