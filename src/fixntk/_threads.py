@@ -21,7 +21,8 @@ __all__ = ["blas_threads", "controller", "run_blocks", "signals_deferred"]
 
 @contextmanager
 def signals_deferred():
-    """Run the body with the Python signal handlers deferred to its end.
+    """Run the body with the Python handlers of SIGINT, SIGALRM and SIGTERM deferred to
+    its end.
 
     A handler runs wherever the main thread's Python code is when the signal arrives;
     inside a ctypes callback (threadpoolctl's scan of the loaded libraries is one) its
@@ -35,8 +36,9 @@ def signals_deferred():
         return
     caught = []
     saved = {}
-    for sig in (signal.SIGINT, signal.SIGALRM, signal.SIGTERM):
-        handler = signal.getsignal(sig)
+    for name in ("SIGINT", "SIGALRM", "SIGTERM"):  # SIGALRM is POSIX only
+        sig = getattr(signal, name, None)
+        handler = None if sig is None else signal.getsignal(sig)
         if callable(handler):
             saved[sig] = handler
             signal.signal(sig, lambda signum, frame: caught.append(signum))
