@@ -724,6 +724,30 @@ def test_ntk_kare_grid_grows_upward_to_its_minimum():
         )
 
 
+def test_two_classes_score_one_column_with_the_multinomial_loss():
+    """loss='multinomial' on two classes fits one output per class, and
+    decision_function gave both columns: scikit-learn's binary roc_auc scorer and
+    CalibratedClassifierCV failed on them. It is the log-odds of classes_[1], as for
+    the logistic loss."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.metrics import get_scorer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:200]
+    y = np.where(y[:200] == 1, "benign", "malignant")
+    kw = dict(n_gates=10, lam=0.01, loss="multinomial", random_state=0)
+    clf = GatedReLUClassifier(**kw).fit(X, y)
+    assert clf.coef_.ndim == 3 and clf.coef_.shape[2] == 2
+    F = clf.decision_function(X)
+    assert F.shape == (200,)
+    L = clf.predict_log_proba(X)
+    np.testing.assert_allclose(F, L[:, 1] - L[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(F > 0).astype(int)])
+    assert get_scorer("roc_auc")(clf, X, y) > 0.9
+    cal = CalibratedClassifierCV(GatedReLUClassifier(**kw), cv=2).fit(X, y)
+    assert cal.predict_proba(X).shape == (200, 2)
+
+
 def test_binary_probabilities_keep_their_digits():
     """Two classes: each probability to full relative precision, also the small one
     of a confident row (1 - P lost its digits and gave 0 above a score of 37); the

@@ -1492,12 +1492,18 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 
     def decision_function(self, X):
         """Scores: shape (n_samples,) for two classes (positive means ``classes_[1]``),
-        else (n_samples, n_classes); lazy on a Dask X."""
+        else (n_samples, n_classes); lazy on a Dask X.
+
+        Two classes fitted with ``loss="multinomial"`` (one output per class) score
+        the difference of the two outputs, the log-odds of ``classes_[1]``, as
+        scikit-learn's binary scorers and calibration expect."""
         if _is_dask(X):
             from .dask._estimators import map_rows
 
             return map_rows(self.decision_function, X)
         F = self._raw_predict(X)
+        if F.shape[1] == 2:  # two classes, one output each
+            return F[:, 1] - F[:, 0]
         return F[:, 0] if F.shape[1] == 1 else F
 
     def predict(self, X):
