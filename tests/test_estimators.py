@@ -593,6 +593,57 @@ def test_ntk_cv_splits_index_the_users_rows_when_weights_drop_some(kind):
         NTKRegressor(lam="cv", cv=bad).fit(X, y, sample_weight=w)
 
 
+@pytest.mark.parametrize("Est", [GatedReLURegressor, GatedReLUClassifier])
+def test_gated_lam_search_skips_splits_whose_validation_rows_weigh_nothing(Est):
+    """A split whose validation rows all have sample_weight 0 scores nothing: the
+    gated estimators' lam search divided its loss by the zero weight
+    (ZeroDivisionError). It is left out, as the NTK estimators do: the scores are
+    those of the other splits alone; a training part without weight is refused by
+    name (it said 'sample_weight is all zero', of weights that are not)."""
+    from sklearn.model_selection import PredefinedSplit
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 3))
+    t = np.maximum(X[:, 0], 0) - X[:, 1] + 0.3 * rng.standard_normal(90)
+    y = t if Est is GatedReLURegressor else t > 0
+    fold = np.arange(90) % 3
+    w = np.where(fold == 0, 0.0, 1.0)  # split 0 validates on rows of weight 0
+    kw = dict(n_gates=10, lam="cv", n_lams=6, random_state=0)
+    got = Est(cv=PredefinedSplit(fold), **kw).fit(X, y, sample_weight=w)
+    others = list(PredefinedSplit(fold).split(X))[1:]
+    want = Est(cv=others, **kw).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(got.lam_scores_, want.lam_scores_)
+    assert got.lam_ == want.lam_
+    bad = [(np.flatnonzero(fold == 0), np.flatnonzero(fold != 0))]
+    # (the classifier's split misses every class: that check comes first)
+    match = "training rows of split 0 all have" if Est is GatedReLURegressor else ""
+    with pytest.raises(ValueError, match=match + ".*sample_weight 0"):
+        Est(cv=bad, **kw).fit(X, y, sample_weight=w)
+    with pytest.raises(ValueError, match="validation rows of every split"):
+        Est(cv=[bad[0][::-1]], **kw).fit(X, y, sample_weight=w)
+
+
+def test_gated_lam_search_skips_splits_whose_training_class_weighs_nothing():
+    """A split whose training rows of a class all have sample_weight 0 misses that
+    class, as one without its rows does, and is not scored; the log loss's solve on
+    it refused the whole fit ('class 2 has total sample weight 0') where the class
+    carries weight."""
+    from sklearn.model_selection import PredefinedSplit
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 3))
+    y = np.arange(90) % 3
+    fold = np.arange(90) % 2
+    w = np.where((y == 2) & (fold == 1), 0.0, 1.0)  # split 0 trains on fold 1
+    kw = dict(n_gates=10, lam="cv", n_lams=6, random_state=0)
+    got = GatedReLUClassifier(cv=PredefinedSplit(fold), **kw).fit(X, y, w)
+    splits = list(PredefinedSplit(fold).split(X))
+    want = GatedReLUClassifier(cv=splits[1:], **kw).fit(X, y, w)
+    np.testing.assert_array_equal(got.lam_scores_, want.lam_scores_)
+    with pytest.raises(ValueError, match="or gives its rows there sample_weight 0"):
+        GatedReLUClassifier(cv=splits[:1], **kw).fit(X, y, w)
+
+
 def test_ntk_intercept_is_kernel_ridge_with_an_unpenalised_constant(regression):
     """min 1/(2n)||y - K a - b||^2 + lam/2 a^T K a, by a direct linear solve."""
     X, y = regression

@@ -211,6 +211,29 @@ def _holdout(n, fraction, seed, labels=None):
     return [(np.sort(train), np.sort(val))]
 
 
+def _splits_with_weight(splits, used, s, mode):
+    """The indices ``used`` of the splits whose validation rows carry weight (rows of
+    weight 0 score nothing: a split without any divided its loss by a zero weight);
+    a split whose training rows all weigh 0 is refused by name (it has no model)."""
+    kept = []
+    for k in used:
+        train, val = splits[k]
+        if not s[train].any():
+            raise ValueError(
+                f"lam={mode!r}: the training rows of split {k} all have sample_weight "
+                "0; give them weight, or use other splits (cv) or a float lam"
+            )
+        if s[val].any():
+            kept.append(k)
+    if not kept:
+        raise ValueError(
+            f"lam={mode!r}: the validation rows of every split have sample_weight 0, "
+            "so no lam can be scored; give them weight, or use other splits (cv) or "
+            "a float lam"
+        )
+    return kept
+
+
 def _group_norms(W):
     """||w_i|| (Frobenius over (d,) or (d, c)) for coef of shape (p, d) or (p, d, c),
     with no overflow or underflow of the squares (:func:`fixntk._scale.norms`)."""
@@ -739,16 +762,18 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         datafit = get_datafit(kw["loss"])
         # targets encoded once on all rows, so every split has every output
         Y = datafit.encode(y, Xt.shape[0]).Y
+        s = kw["sample_weight"]
+        train = splits[0][0]
+        sw = None if s is None else s[train]
         if (
             auto
             and mode == "holdout"
-            and not _has_every_class(Y[splits[0][0]], kw["loss"])
+            and not _has_every_class(Y[train], kw["loss"], sw)
         ):
             # the held-out split leaves a class (one too small to stratify) out of its
             # training part: "auto" cross-validates, scoring the folds that hold it
             mode, splits = "cv", _folds(Xt.shape[0], self.cv, seed, labels)
         targets = Y if kw["loss"] == "multinomial" else y
-        s = kw["sample_weight"]
         scores = np.full((len(splits), lams.size), np.inf)  # in units of unit**2
         unit = _score_unit(kw["loss"], Y)
         opts = dict(
@@ -760,18 +785,21 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             desc=f"fixntk lam ({mode})",
             unit="lam",
         )
-        # a split whose training part misses a class is not scored (its loss would run
-        # to -inf)
+        # a split whose training part misses a class (or gives its rows weight 0) is
+        # not scored (its loss would run to -inf)
         used = [
             k
             for k, (train, _) in enumerate(splits)
-            if _has_every_class(Y[train], kw["loss"])
+            if _has_every_class(Y[train], kw["loss"], None if s is None else s[train])
         ]
         if not used:
             raise ValueError(
-                f"every split of lam={mode!r} leaves a class out of its training part; "
-                "use more rows per class, fewer folds (cv) or a float lam"
+                f"every split of lam={mode!r} leaves a class out of its training part "
+                "(or gives its rows there sample_weight 0); use more rows per class, "
+                "fewer folds (cv) or a float lam"
             )
+        if s is not None:
+            used = _splits_with_weight(splits, used, s, mode)
         # one problem per split, its solves sharing the block Grams; the splits' paths
         # run side by side and stop together, on the mean validation loss
         probs, val_weights = {}, {}
@@ -998,12 +1026,16 @@ def _take(y, rows):
     return np.asarray(y)[rows]
 
 
-def _has_every_class(Y, loss):
-    """Whether targets Y (encoded) hold every class (classification losses)."""
+def _has_every_class(Y, loss, s=None):
+    """Whether targets Y (encoded) hold every class (classification losses), with
+    positive weight where the row weights ``s`` are given (a class whose rows all
+    weigh 0 is refused by the log loss's solve)."""
+    w = np.ones(Y.shape[0]) if s is None else s
     if loss == "multinomial":
-        return bool((Y.sum(axis=0) > 0).all())
+        return bool((w @ Y > 0).all())
     if loss == "logistic":
-        return bool((Y > 0).any() and (Y < 0).any())
+        Y = Y.reshape(Y.shape[0])
+        return bool(w[Y > 0].any() and w[Y < 0].any())
     return True
 
 
