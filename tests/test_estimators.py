@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import planted
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
@@ -158,6 +159,23 @@ def test_neuron_bias_column_and_output_intercept(regression):
     np.testing.assert_allclose(
         shifted.predict(X) + 30.0, est.predict(X), atol=1e-3 * np.abs(y).max()
     )
+
+
+def test_a_column_target_has_an_intercept_per_output(regression):
+    """y of shape (n, 1): coef_ is (p, d, 1) and predictions (m, 1), and intercept_
+    has one entry per output as for wider targets (it was a float, solved as one
+    column), as the other regressors give it."""
+    X, y = regression
+    est = GatedReLURegressor(n_gates=10, lam=0.05, random_state=0)
+    one = clone(est).fit(X, y + 3.0)
+    col = clone(est).fit(X, y[:, None] + 3.0)
+    assert col.coef_.shape == one.coef_.shape + (1,)
+    assert np.shape(col.intercept_) == (1,) and isinstance(one.intercept_, float)
+    assert col.intercept_[0] == one.intercept_
+    assert col.predict(X).shape == (len(X), 1)
+    np.testing.assert_array_equal(col.predict(X)[:, 0], one.predict(X))
+    net = col.to_network()
+    np.testing.assert_allclose(net.predict(X), col.predict(X), atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", ["kare", "cv"])

@@ -1338,6 +1338,8 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         super()._publish(one_d)
         if one_d:
             self.intercept_ = float(np.ravel(self.intercept_)[0])
+        else:  # one per output, also for y of shape (n, 1) (solved as one column)
+            self.intercept_ = np.atleast_1d(np.asarray(self.intercept_, dtype=float))
 
     def predict(self, X):
         """``sum_i 1[x^T g_i >= 0] x^T w_i + b`` with the stored gates.
