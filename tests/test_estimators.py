@@ -305,6 +305,20 @@ def test_to_network_reproduces_the_estimator(Est, regression, iris):
     np.testing.assert_allclose(net.weight_decay(), est.eta_.sum(), rtol=1e-12)
 
 
+def test_poisson_network_predicts_the_mean_as_the_estimator(regression):
+    """A Poisson regressor predicts the mean exp(f); its network's predict gave the
+    score f (the log of it), against its docstring's 'predictions as the estimator
+    makes them'. forward stays the score."""
+    X, y = regression
+    counts = np.round(np.exp(y))
+    est = GatedReLURegressor(n_gates=20, lam=0.01, loss="poisson", random_state=0)
+    est.fit(X, counts)
+    net = est.to_network()
+    assert net.loss == "poisson" and net.n_neurons > 0
+    np.testing.assert_allclose(net.predict(X), est.predict(X), rtol=1e-12)
+    np.testing.assert_allclose(np.exp(net.forward(X)), est.predict(X), rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "Est, kind",
     [

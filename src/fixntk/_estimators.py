@@ -587,7 +587,7 @@ class GatedReLUNetwork:
     output_bias : float or ndarray of shape (c,)
         The output intercept ``b`` (0 without one).
     loss : str
-        The datafit the network was trained with ("squared", "logistic",
+        The datafit the network was trained with ("squared", "poisson", "logistic",
         "multinomial").
     classes : ndarray or None
         Class labels of a classifier's network, in the order of its outputs.
@@ -620,11 +620,11 @@ class GatedReLUNetwork:
     __call__ = forward
 
     def predict(self, X):
-        """Predictions as the estimator makes them: the outputs of a regressor, the
-        class labels of a classifier."""
+        """Predictions as the estimator makes them: the outputs of a regressor (the
+        mean ``exp(f)`` of a Poisson one), the class labels of a classifier."""
         F = self.forward(X)
-        if self.classes is None:
-            return F
+        if self.classes is None:  # the datafit's mean: exp(f) for the Poisson loss
+            return get_datafit(self.loss).predict(F)
         if F.ndim == 1:  # one score: logistic, or squared-loss +-1 coding
             return self.classes[(F > 0).astype(int)]
         return self.classes[np.argmax(F, axis=1)]
