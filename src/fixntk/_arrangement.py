@@ -21,7 +21,7 @@ from ._gates import (
 from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
 from ._threads import blas_threads, run_blocks
-from ._validation import _as_array, check_int, check_X
+from ._validation import _as_array, check_int, check_X, user_stacklevel
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
 
@@ -311,7 +311,7 @@ def _check_gates_match(arr, X):
             "masks; a network with arr.gates on this X is another model. Build the "
             "arrangement on the X you pass.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

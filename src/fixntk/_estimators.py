@@ -51,6 +51,7 @@ from ._validation import (
     check_n_lams,
     check_positive,
     check_sample_weight,
+    user_stacklevel,
 )
 from .datafits import get_datafit
 
@@ -351,7 +352,7 @@ def _check_bias_scale(estimator, X):
         "solves are ill-conditioned. Standardise X first, e.g. "
         f"make_pipeline(StandardScaler(), {name}()).",
         UserWarning,
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -383,7 +384,7 @@ def _check_feature_scales(estimator, X):
         "poor and slow. Standardise X first, e.g. "
         f"make_pipeline(StandardScaler(), {name}()).",
         UserWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -852,7 +853,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, mean, null=null):
                     bar.update(max(self.n_lams - 1 - j, 0) * len(used))
                     break
-        lam, lams, mean = _pick_lam(lams, scores, lmax, mode, stacklevel=6)
+        lam, lams, mean = _pick_lam(lams, scores, lmax, mode)
         return lam, lams, mean * unit**2, mode, _mean_coef_at(fold_coefs, lams, lam)
 
     def _kare_scores(self, Xt, y, arr, lams, kw):
@@ -1117,7 +1118,7 @@ class _PathStop:
         return self.since >= (self.patience if self.started else self.first)
 
 
-def _pick_lam(lams, scores, lmax, mode, stacklevel):
+def _pick_lam(lams, scores, lmax, mode, stacklevel=None):
     """(lam, lams reached, mean scores) from the scores (splits, lams) of the paths
     (inf where a path stopped before): the largest lam within _MIN_GAIN of the best
     mean; a warning when it is the smallest lam tried."""
@@ -1133,7 +1134,7 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel):
             "copies of a row in the training and the held-out parts make smaller "
             "lams look better; give them as sample_weight instead)",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
         )
     return float(lams[best]), lams, mean
 
@@ -1727,7 +1728,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 "training samples (constant or all-zero features): the model predicts "
                 "the intercept, the weighted mean of y",
                 UserWarning,
-                stacklevel=3 if labels is None else 4,  # the user's fit
+                stacklevel=user_stacklevel(),  # the user's fit
             )
         if isinstance(lam, str):
             # the grid's scale: the mean eigenvalue of the kernel ridge's K (of the raw

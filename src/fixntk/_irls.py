@@ -34,6 +34,7 @@ from ._validation import (
     check_sample_weight,
     check_targets,
     check_X,
+    user_stacklevel,
 )
 
 __all__ = ["IRLSResult", "irls", "mkl_objective"]
@@ -704,7 +705,7 @@ def irls(
             f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} steps "
             f"(lam = {lam:.4g}).",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     W = st.W
     b = np.zeros(Y.shape[1])

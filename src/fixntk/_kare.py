@@ -15,7 +15,13 @@ from scipy import linalg
 
 from ._ridge import resolved_spectrum
 from ._scale import unit, value_out
-from ._validation import _as_float_array, check_int, check_positive, check_targets
+from ._validation import (
+    _as_float_array,
+    check_int,
+    check_positive,
+    check_targets,
+    user_stacklevel,
+)
 
 __all__ = ["kare", "select_lambda_kare", "KareSelection"]
 
@@ -222,7 +228,7 @@ def _select_kare_extended(K, y, lams):
     K, Y = _check_kernel(K, y)
     spectrum = _Spectrum(K, Y)
     lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
-    return _select_on(spectrum, lams, stacklevel=3)
+    return _select_on(spectrum, lams)
 
 
 def _edge_message(spectrum, lam, edge):
@@ -333,10 +339,10 @@ def select_lambda_kare(
     else:
         _, lams = _check_lams(lams, "lams")
         lams = np.sort(lams)[::-1]
-    return _select_on(spectrum, lams, stacklevel=3)
+    return _select_on(spectrum, lams)
 
 
-def _select_on(spectrum, lams, stacklevel):
+def _select_on(spectrum, lams):
     """KARE's minimiser on the grid lams (decreasing), warning at a reached edge."""
     curve = spectrum.kare(lams)
     best = int(np.argmin(curve))
@@ -345,6 +351,6 @@ def _select_on(spectrum, lams, stacklevel):
         warnings.warn(
             _edge_message(spectrum, lams[best], edge) + "; widen the grid",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
     return KareSelection(float(lams[best]), lams, curve, best)

@@ -28,7 +28,7 @@ from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl, learned_kern
 from ._kernels import kernel_predict
 from ._memory import check_kernel_size
 from ._ridge import PSDRidge
-from ._validation import check_int
+from ._validation import check_int, user_stacklevel
 
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
 
@@ -97,7 +97,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
                 "is every kernel: the model predicts the intercept, the weighted mean "
                 "of y (0 without fit_intercept)",
                 UserWarning,
-                stacklevel=3 if labels is None else 4,  # the user's fit
+                stacklevel=user_stacklevel(),  # the user's fit
             )
             self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
             return self

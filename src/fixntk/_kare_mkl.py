@@ -35,7 +35,14 @@ from ._memory import check_kernel_size
 from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units
-from ._validation import check_int, check_lam, check_positive, check_targets, check_X
+from ._validation import (
+    check_int,
+    check_lam,
+    check_positive,
+    check_targets,
+    check_X,
+    user_stacklevel,
+)
 
 __all__ = ["KareMKLResult", "kare_mkl"]
 
@@ -205,7 +212,7 @@ def _best_lam(K, Y):
             "near singular and y avoids its near-null directions, where KARE tends "
             "to 0 whether or not the kernel generalises",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     lo, hi = np.log(lams[min(j + 1, lams.size - 1)]), np.log(lams[max(j - 1, 0)])
     res = optimize.minimize_scalar(
@@ -716,7 +723,7 @@ def kare_mkl(
             f"{obj_hist[0] + log_y2:.6g} -> {obj_hist[-1] + log_y2:.6g} after "
             f"{n_iter} iterations.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
 
     eta, lam_out = unpack(state["x_best"])

@@ -55,6 +55,7 @@ from ._validation import (
     check_positive,
     check_sample_weight,
     check_X,
+    user_stacklevel,
 )
 from .datafits import get_datafit, is_squared
 
@@ -1282,7 +1283,7 @@ def solve_relu(
             f"after {res.n_iter} epochs "
             f"(lam = {lam:.4g}). Raise max_iter or tol.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return res
 

@@ -25,6 +25,7 @@ from ._validation import (
     check_sample_weight,
     check_targets,
     check_X,
+    user_stacklevel,
 )
 from .datafits import get_datafit, is_squared
 
@@ -579,7 +580,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_iter} epochs "
             f"(lam = {lam:.4g}, loss = {prob.datafit.name!r}). {advice}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     return res
 

@@ -1,6 +1,7 @@
 """Input validation shared by every public entry point: clear errors at the boundary."""
 
 import numbers
+import os
 import sys
 
 import numpy as np
@@ -33,6 +34,24 @@ def _reject_unsupported(a, name):
             "sample_arrangement, ntk_weights; the estimators take Dask input "
             f"directly), or pass {name}.compute() if it fits in memory."
         )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that makes a ``warnings.warn`` in the caller of this
+    function name the first frame outside fixntk: the user's call (or scikit-learn's,
+    for an estimator fitted by a meta-estimator) at whatever depth inside fixntk the
+    warning is raised. Fixed levels named fixntk's own lines wherever a public
+    function or an estimator's fit reached it through more frames (the gated
+    estimators' fit wraps their mixin's, the estimators call fixntk.solve)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(
+        frame.f_code.co_filename
+    ).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _pandas_na():
