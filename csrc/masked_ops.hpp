@@ -189,7 +189,6 @@ inline void row_dot_sub_tiles(const double* __restrict xk, idx_t d, const double
   for (idx_t l = 0; l < c; ++l) rk[l] -= a[l] + b[l];
 }
 
-
 // row_dot_sub_tiles for two rows at once: each load of the padded delta serves both
 // (delta, d x 4 NT doubles, leaves L1 at 784 features and 3 tiles: one row at a time
 // read it from L2 for 3 multiply-adds per feature). Each row keeps its own two chains,
@@ -343,7 +342,6 @@ inline void masked_predict(const double* X, idx_t n, idx_t d, const PackedMasks&
     });
   }
 }
-
 
 // Outputs per register tile of gradient_tile (CT accumulators of 4 doubles, one x
 // vector and one broadcast: 14 of AVX2's 16 registers).

@@ -51,15 +51,11 @@ def signals_deferred():
             signal.raise_signal(sig)
 
 
-def _make_controller():
-    with signals_deferred():
-        return ThreadpoolController()
-
-
 # One controller for the process, made at import (NumPy's and SciPy's BLAS are loaded
 # by then), not at a first use inside a long phase: its library scan runs Python code
 # in ctypes callbacks (see signals_deferred).
-_CONTROLLER = _make_controller()
+with signals_deferred():
+    _CONTROLLER = ThreadpoolController()
 _ONE_LOCK = threading.Lock()
 _ONE = {"depth": 0, "limiter": None}  # the one-thread limit, shared by all its users
 
