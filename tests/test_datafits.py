@@ -315,6 +315,53 @@ def test_relu_program_sample_weights_equal_duplicated_rows():
         fixntk.solve_relu(X, y > 0, arr, 0.01, loss="logistic")
 
 
+def test_model_choice_retries_the_exact_model_at_equal_cost():
+    """The multinomial loop's model choice goes back to the exact Newton model once
+    the per-row steps have cost as much as the last exact step, even while they gain
+    more per multiply-add: the exact step's rate was measured once (on diamonds' refit,
+    where it ran out of budget on a gap that was mostly the dual's, the per-row steps
+    then crawled through 205 Newton steps)."""
+    n, d, c, groups = 1000, 10, 3, 10
+    choice = fixntk._prox_newton._ModelChoice(True, n, d, c)
+    assert choice.exact and choice.budget == fixntk._prox_newton._EXACT_BUDGET
+    choice.observe(1.0)
+    choice.pending = (True, choice.budget, False, groups)  # out of budget, gap -10%
+    choice.observe(0.9)
+    assert not choice.exact
+    exact_cost = choice.exact_cost
+    gap, steps, spent = 0.9, 0, 0.0
+    while not choice.exact:
+        choice.pending = (False, 5, True, groups)  # each per-row step: gap -2%
+        gap *= 0.98
+        choice.observe(gap)
+        steps += 1
+        spent += groups * (5 * n * d * c + n * d * d / 4) + 2e6  # as _ModelChoice
+        assert choice.rate[False] is None or choice.rate[False] > choice.rate[True]
+        assert steps < 1000
+    # back exactly when the run's cost reached the exact step's, with twice the budget
+    assert (
+        spent >= exact_cost > spent - (groups * (5 * n * d * c + n * d * d / 4) + 2e6)
+    )
+    assert choice.budget == 2 * fixntk._prox_newton._EXACT_BUDGET
+    # a per-row run slower than the exact step goes back after three steps, as before
+    choice.pending = (True, 50, True, groups)
+    gap /= 10
+    choice.observe(gap)
+    assert choice.exact
+    choice.pending = (True, choice.budget, False, groups)
+    gap /= 1.01
+    choice.observe(gap)
+    assert not choice.exact
+    for _ in range(3):
+        choice.pending = (False, 5, True, groups)
+        gap *= 0.99999
+        choice.observe(gap)
+    # doubled again, up to the inner solves' cap
+    assert choice.exact and choice.budget == min(
+        4 * fixntk._prox_newton._EXACT_BUDGET, fixntk._prox_newton._INNER_EPOCHS
+    )
+
+
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_multinomial_newton_steps_are_exact(fit_intercept, monkeypatch):
     """Weights p per row and class with a free shift per row make each outer step the
