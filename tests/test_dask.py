@@ -276,6 +276,27 @@ def test_solve_weights_and_intercept(client, problem):
     assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_a_chunk_of_zero_targets_counts_in_the_mean(client, problem, weighted):
+    """A row chunk whose targets are all 0 (sorted count data) still counts in the
+    weighted mean of y that the intercept centres by: it was left out (its share of
+    the weight was 0), so lambda_max was wrong (0.291 against 0.297), the solve
+    stalled uncertified and the intercept was 1.31 against 0.46."""
+    X, Y, arr = problem
+    y = np.r_[np.zeros(1000), 1.0 + Y[1000:, 0]]
+    s = np.random.default_rng(5).integers(1, 3, len(y)) if weighted else None
+    kw = dict(sample_weight=s, fit_intercept=True)
+    Xd, yd = da.from_array(X, chunks=(1000, 4)), da.from_array(y, chunks=1000)
+    lmax = fixntk.lambda_max(X, y, arr, **kw)
+    assert fixntk.dask.lambda_max(Xd, yd, arr, **kw) == pytest.approx(lmax, rel=1e-12)
+    lam = 0.05 * lmax
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    got = fixntk.dask.solve(Xd, yd, arr, lam, tol=1e-8, **kw)
+    within_gaps(ref, got)
+    assert got.intercept == pytest.approx(ref.intercept, rel=1e-4)
+    assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
+
+
 @pytest.mark.parametrize("value", [0.0, 5.0])
 def test_lambda_max_on_constant_features_is_zero(client, value):
     """With constant features and an intercept y is orthogonal to every group:

@@ -182,7 +182,8 @@ class ChunkData:
 def raw_stats(X, Y, s):
     """Checks and scales of a raw chunk: (finite, xmax, ymax, smax, smin, swsum, ymean)
     with ``swsum = sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean of Y
-    (computed without overflow: each term is at most max |Y|)."""
+    (computed without overflow: each term is at most max |Y|). A chunk whose Y is all
+    zero has mean 0 and still its weight ``swsum``: the mean of all rows counts it."""
     Y = Y.reshape(Y.shape[0], -1)
     finite = bool(np.isfinite(X).all() and np.isfinite(Y).all())
     xmax = float(np.abs(X).max()) if finite else np.nan
@@ -191,12 +192,12 @@ def raw_stats(X, Y, s):
         s = np.ones(X.shape[0])
     finite &= bool(np.isfinite(s).all())
     smax, smin = (float(s.max()), float(s.min())) if finite else (np.nan, np.nan)
-    if finite and smax > 0 and ymax > 0:
+    swsum, ymean = 0.0, np.zeros(Y.shape[1])
+    if finite and smax > 0:
         w = s / smax
         swsum = float(w.sum())
-        ymean = (w[:, None] * (Y / ymax)).sum(axis=0) / swsum * ymax
-    else:
-        swsum, ymean = 0.0, np.zeros(Y.shape[1])
+        if ymax > 0:
+            ymean = (w[:, None] * (Y / ymax)).sum(axis=0) / swsum * ymax
     return finite, xmax, ymax, smax, smin, swsum, ymean
 
 

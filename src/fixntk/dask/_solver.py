@@ -206,8 +206,7 @@ class _DaskProblem:
             # the weighted mean of Y from the chunks' means, in Y / sy units
             share = np.array(smax) / smax_all * np.array(swsum)
             ybar = (share[:, None] * np.array(ymean)).sum(axis=0)
-            if share.sum() > 0:  # 0 when Y is all zero (every chunk's mean is 0)
-                ybar = ybar / share.sum()
+            ybar = ybar / share.sum()  # > 0: some row carries weight
             self._ybar_raw = ybar / self.sy if self.sy > 0 else ybar
             self.data = [
                 dask.delayed(_chunks.build_data, pure=True)(x, y, self.sx, self.sy)
