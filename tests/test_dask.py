@@ -794,3 +794,37 @@ def test_dask_messages_name_what_is_wrong(client, problem):
         est.predict(Xd).compute()
     names = [w for w in seen if "valid feature names" in str(w.message)]
     assert len(names) == 1  # once, not once per chunk
+
+
+def test_dask_warnings_name_the_users_call(client, problem, monkeypatch):
+    """Every warning of the Dask functions and fits names the user's line, as in
+    memory: fixed stack levels named fixntk's own (solve_path's and the estimators'
+    ConvergenceWarning pointed at _solver.py and _estimators.py), so the default
+    filter showed each once per process, at a line of fixntk."""
+    import pandas as pd
+
+    X, Y, arr = problem
+    y = Y[:, 0]
+    Xd, yd = da.from_array(X, chunks=700), da.from_array(y, chunks=700)
+    lam = 0.001 * fixntk.lambda_max(X, y, arr)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fixntk.dask.solve(Xd, yd, arr, lam, max_iter=1)
+        fixntk.dask.solve_path(Xd, yd, arr, n_lams=2, max_iter=1)
+        R, C = fixntk.GatedReLURegressor, fixntk.GatedReLUClassifier
+        R(n_gates=40, lam=lam, max_iter=1, random_state=0).fit(Xd, yd)
+        # the lam search's path stops where the working set's Gram is full
+        with monkeypatch.context() as m:
+            m.setattr(fixntk.dask._solver, "_GRAM_BYTES", 8 * 25**2)  # 5 groups
+            R(n_gates=40, n_lams=8, random_state=0).fit(Xd, yd)
+        # noise-free targets: the smallest lam of the grid is the best
+        R(n_gates=10, n_lams=3, eps=0.1, random_state=0).fit(Xd, Xd[:, 0])
+        clf = C(loss="squared", n_gates=10, lam=0.01, random_state=0)
+        clf.fit(Xd, (yd > 0)[:, None])
+        frame = pd.DataFrame(X, columns=list("abcd"))
+        R(n_gates=10, lam=0.01, random_state=0).fit(frame, y).predict(Xd)
+    messages = {str(w.message).split(":")[0][:40] for w in rec}
+    assert len(messages) == 5, messages
+    assert [w.filename for w in rec] == [__file__] * len(rec), [
+        (w.filename, str(w.message)[:40]) for w in rec
+    ]

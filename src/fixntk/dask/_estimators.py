@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
 from .._progress import progress
+from .._validation import user_stacklevel
 from ._arrangement import sample_arrangement
 from ._chunks import _frame_to_array, _known_chunks, as_row_vector, as_rows
 from ._solver import _DaskProblem, _lambda_max, _solve_problem
@@ -121,7 +122,7 @@ def _select_lam(est, prob, mode, seed):
                         f"({lam / lmax:.2g} lam_max), where {exc}; lam is chosen "
                         "among the larger values",
                         UserWarning,
-                        stacklevel=6,
+                        stacklevel=user_stacklevel(),
                     )
                     scores[:, j] = np.inf
                     break
@@ -138,7 +139,7 @@ def _select_lam(est, prob, mode, seed):
             if stop(j, float(np.mean(scores[:, j])), null=null):
                 bar.update(max(est.n_lams - 1 - j, 0) * len(parts))
                 break
-    lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode, stacklevel=6)
+    lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode)
     start = _est._mean_coef_at(coefs, lams, lam)
     mean = prob.value_out(mean)  # the splits share the problem's units
     return lam, lams, mean, mode, sum(part.n_passes for part in parts), start
@@ -280,7 +281,7 @@ def fit_classifier(est, X, y, sample_weight=None):
             "A column-vector y was passed when a 1d array was expected; its one "
             "column is used",
             DataConversionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         y = y[:, 0]
     if y.ndim != 1:
@@ -342,7 +343,7 @@ def map_rows(method, X):
             "X does not have valid feature names, but "
             f"{type(method.__self__).__name__} was fitted with feature names",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         bare_method = method
 

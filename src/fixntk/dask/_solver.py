@@ -34,7 +34,7 @@ from .._solver import (
     _penalty,
 )
 from .._threads import blas_threads
-from .._validation import check_int, check_lam, check_positive
+from .._validation import check_int, check_lam, check_positive, user_stacklevel
 from ..datafits import get_datafit, is_squared
 from . import _chunks
 from ._arrangement import as_dask_arrangement
@@ -618,7 +618,7 @@ def _solve_problem(
             f"{res.n_iter} epochs (lam = {lam:.4g}). Raise max_passes, max_iter or "
             "tol.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return res, fit
 
