@@ -347,9 +347,14 @@ def _check_bias_scale(estimator, X):
     ``neuron_bias=True`` appends (by more than _SCALE_RATIO squared): the gates' biases
     then decide every mask, or none, and the solves are ill-conditioned (X times
     1e-30: the refit stopped uncertified, the line search finding no descent)."""
-    if not getattr(estimator, "neuron_bias", False) or X.size == 0:
+    top = float(np.abs(X).max()) if X.size else 0.0
+    _warn_bias_scale(estimator, top)
+
+
+def _warn_bias_scale(estimator, top):
+    """The warning of :func:`_check_bias_scale` from ``top = max |X|``."""
+    if not getattr(estimator, "neuron_bias", False):
         return
-    top = float(np.abs(X).max())
     if top == 0 or 1.0 / _SCALE_RATIO**2 <= top <= _SCALE_RATIO**2:
         return
     name = type(estimator).__name__
@@ -378,7 +383,13 @@ def _check_feature_scales(estimator, X):
     _check_bias_scale(estimator, X)
     unit = _pow2_unit(X)  # exact, and no squares overflow (entries beyond 1e154)
     sd = (X / unit).std(axis=0) * unit
-    span = np.ptp(X, axis=0)[sd > 0]
+    _warn_feature_scales(estimator, sd, np.ptp(X, axis=0))
+
+
+def _warn_feature_scales(estimator, sd, span):
+    """The warning of :func:`_check_feature_scales` from the columns' standard
+    deviations and ranges (computed in memory, or on the workers for a Dask X)."""
+    span = span[sd > 0]
     sd = sd[sd > 0]
     if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
         return

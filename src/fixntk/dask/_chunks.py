@@ -8,6 +8,7 @@ after a worker was lost. Tasks run BLAS and the core's OpenMP on one thread: Das
 the chunks in parallel.
 """
 
+import math
 import numbers
 from contextlib import contextmanager
 
@@ -160,6 +161,39 @@ def run(total):
     """Compute one Delayed total on the active scheduler."""
     (value,) = dask.compute(total)
     return value
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def column_stats(X):
+    """A chunk's column statistics, to be merged by :func:`merge_column_stats`:
+    ``(n_k, min, max, unit, mean, m2)`` with ``mean`` and ``m2`` (the sum of squared
+    deviations from the mean) of ``X / unit``, ``unit`` the power of 2 at or above
+    the chunk's largest magnitude (exact, and no square overflows). Not finite when X
+    holds NaN or infinity."""
+    X = np.asarray(X, dtype=np.float64)
+    top = float(np.abs(X).max())
+    unit = math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
+    Xu = X / unit
+    mean = Xu.mean(axis=0)
+    m2 = ((Xu - mean) ** 2).sum(axis=0)
+    return X.shape[0], X.min(axis=0), X.max(axis=0), unit, mean, m2
+
+
+def merge_column_stats(a, b):
+    """The statistics of two chunks' rows together (Chan, Golub and LeVeque's
+    update of the mean and m2, in the larger of the two units)."""
+    n_a, lo_a, hi_a, u_a, mean_a, m2_a = a
+    n_b, lo_b, hi_b, u_b, mean_b, m2_b = b
+    unit = max(u_a, u_b)
+    ra, rb = u_a / unit, u_b / unit  # powers of 2: exact
+    mean_a, mean_b = mean_a * ra, mean_b * rb
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (n_b / n)
+    m2 = m2_a * ra * ra + m2_b * rb * rb + delta * delta * (n_a * n_b / n)
+    return n, np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b), unit, mean, m2
 
 
 # --------------------------------------------------------------------------- chunk data

@@ -20,8 +20,17 @@ from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
 from .._progress import progress
 from .._validation import user_stacklevel
+from . import _chunks
 from ._arrangement import sample_arrangement
-from ._chunks import _frame_to_array, _known_chunks, as_row_vector, as_rows
+from ._chunks import (
+    _frame_to_array,
+    _known_chunks,
+    as_row_vector,
+    as_rows,
+    chunk_tasks,
+    run,
+    tree_reduce,
+)
 from ._solver import _DaskProblem, _lambda_max, _solve_problem
 
 _MAX_PASSES = 200  # per solve, the default of fixntk.dask.solve
@@ -198,10 +207,24 @@ def _record_feature_names(est, X):
         del est.feature_names_in_
 
 
+def _check_feature_scales(est, X):
+    """The in-memory fits' warnings on X's column scales and on the bias column
+    (:func:`fixntk._estimators._check_feature_scales`), from the columns' ranges and
+    standard deviations summed on the workers (one pass over X). Nothing is said for
+    an X with NaN or infinity: the arrangement refuses it next."""
+    parts = [dask.delayed(_chunks.column_stats, pure=True)(x) for x in chunk_tasks(X)]
+    n, lo, hi, unit, _, m2 = run(tree_reduce(parts, _chunks.merge_column_stats))
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return
+    _est._warn_bias_scale(est, float(np.maximum(-lo, hi).max()))
+    _est._warn_feature_scales(est, np.sqrt(m2 / n) * unit, hi - lo)
+
+
 def _fit(est, X, y, sample_weight, one_d):
-    """Sample gates, choose lam when asked, solve on all rows, set the fitted
-    attributes."""
+    """Warn on X's scales as in memory, sample gates, choose lam when asked, solve on
+    all rows, set the fitted attributes."""
     n_gates, lam = _check(est)
+    _check_feature_scales(est, X)
     seed = _seed(est.random_state)
     Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias))
     n_gates = gates_for_rows(n_gates, Xt.shape[0], Xt.shape[1] - bool(est.neuron_bias))
