@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 pytest.importorskip("dask")
 pytest.importorskip("distributed")
 
+import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 from dask.distributed import Client, LocalCluster  # noqa: E402
 
@@ -865,3 +866,31 @@ def test_dask_fits_warn_on_column_scales_as_in_memory(client):
         dask_fit(R(n_gates=10, lam=1e199, neuron_bias=False), X * 1e200)
     with pytest.warns(UserWarning, match=scales):
         dask_fit(R(n_gates=10, lam=1e199, neuron_bias=False), wide * 1e200)
+
+
+def test_frames_with_columns_that_are_not_numbers_are_named(client):
+    """A Dask DataFrame with a categorical or string column was refused as 'X has
+    dtype object' (the frame has no object column), after a pass that computed its
+    partitions' lengths; the columns are now named, with their dtypes, before
+    anything is computed."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.standard_normal((60, 2)), columns=["a", "b"])
+    frame["colour"] = pd.Categorical(rng.choice(["red", "blue"], 60))
+    frame["city"] = pd.Series(rng.choice(["x", "y"], 60), dtype="string")
+    frame["n"] = pd.array(rng.integers(0, 3, 60), dtype="Int64")  # a number
+    X = dd.from_pandas(frame, npartitions=3)
+    y = frame["a"].to_numpy()
+    named = r"X has columns that are not numbers: 'colour' \(category\), 'city' "
+    with dask.config.set(scheduler=lambda *a, **k: pytest.fail("computed")):
+        with pytest.raises(ValueError, match=named):
+            fixntk.dask.sample_arrangement(X, 10)
+        with pytest.raises(ValueError, match=named):
+            fixntk.GatedReLURegressor(lam=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="y is a Series of dtype category, not num"):
+        fixntk.GatedReLURegressor(lam=0.1).fit(X[["a", "b"]], X["colour"])
+    with pytest.raises(ValueError, match="sample_weight is a Series of dtype string"):
+        arr = fixntk.dask.sample_arrangement(X[["a", "b"]], 10)
+        fixntk.dask.solve(X[["a", "b"]], y, arr, 0.1, sample_weight=X["city"])

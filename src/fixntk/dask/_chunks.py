@@ -61,6 +61,35 @@ def _frame_to_array(A, name):
     return A
 
 
+def _numeric_frame(A, name):
+    """Refuse a Dask DataFrame or Series with columns that are not numbers or
+    booleans (categories, strings, dates), naming them, before anything is computed
+    (as an array they became one column of objects: "dtype object")."""
+    if isinstance(A, da.Array) or not hasattr(A, "dtypes"):
+        return
+    items = list(A.dtypes.items()) if A.ndim == 2 else [(A.name, A.dtype)]
+    bad = [
+        (column, dtype)
+        for column, dtype in items
+        if not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        )
+    ]
+    if A.ndim == 1 and bad:
+        raise ValueError(
+            f"{name} is a Series of dtype {bad[0][1]}, not numbers: it must hold real "
+            "numbers"
+        )
+    if bad:
+        listed = ", ".join(f"{column!r} ({dtype})" for column, dtype in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"{name} has columns that are not numbers: {listed}{more}. fixntk needs "
+            "real numbers: encode categories and strings first (one-hot or ordinal "
+            "codes, e.g. dd.get_dummies after categorize()) or drop those columns"
+        )
+
+
 def _known_chunks(A):
     """A with its row chunk sizes known and its empty row chunks (a filtered frame's
     empty partitions) merged away."""
@@ -78,6 +107,7 @@ def as_rows(X, name="X"):
     A chunking across the columns is merged into one column chunk (a rechunk that moves
     nothing between row chunks); unknown chunk sizes are computed.
     """
+    _numeric_frame(X, name)
     X = _known_chunks(_frame_to_array(X, name))
     if X.ndim != 2:
         raise ValueError(
@@ -98,6 +128,7 @@ def as_row_vector(a, rows, name, columns=True):
     """A 1-d or (with ``columns``) 2-d array-like (NumPy or Dask) as a Dask array with
     the row chunks ``rows`` (a tuple of chunk sizes), float64."""
     if dask.is_dask_collection(a):
+        _numeric_frame(a, name)
         a = _known_chunks(_frame_to_array(a, name))
     else:
         a = np.asarray(a)

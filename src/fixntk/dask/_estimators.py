@@ -266,6 +266,7 @@ def fit_regressor(est, X, y, sample_weight=None):
     _require_dask_X(X)
     _record_feature_names(est, X)
     X = as_rows(X)
+    _chunks._numeric_frame(y, "y")
     y = _targets(y, X.chunks[0])
     est._y_1d = y.ndim == 1
     return _fit(est, X, y, sample_weight, est._y_1d)
