@@ -1337,8 +1337,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             ``solver="bcd"``, a float ``lam`` or "auto", "holdout", "cv" (an int
             ``cv``; the held-out rows drawn on the workers, each row with the
             chunk's own generator seeded by ``random_state`` and the chunk's
-            position); ``n_passes_`` then counts the passes over the data, lam
-            selection included.
+            position); ``n_passes_`` then counts the solves' passes over the
+            data, lam selection included (not the arrangement's, nor the one that
+            checks the columns' scales).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights of the rows (normalised by their sum: integer weights
@@ -1493,7 +1494,8 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             :func:`fixntk.dask.solve`, X staying on the workers: ``loss="squared"``
             (one-hot labels), ``solver="bcd"``, no ``class_weight``, and ``lam`` as
             for :meth:`GatedReLURegressor.fit` on Dask (held-out rows not
-            stratified); ``n_passes_`` then counts the passes over the data.
+            stratified); ``n_passes_`` then counts the solves' passes over the
+            data, as for :meth:`GatedReLURegressor.fit`.
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), optional
