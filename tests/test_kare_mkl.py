@@ -362,6 +362,34 @@ def test_kernel_size_refused_before_any_work(monkeypatch):
         KAREKernelClassifier(random_state=0).fit(X, y > 0)
 
 
+def test_long_kernel_fits_say_so_before_they_start(monkeypatch):
+    """NTKClassifier() on 7500 rows took 190 s (one eigendecomposition, 9 n^3 flops at
+    the assumed rate) without a word: an n x n step estimated above a minute warns,
+    naming the size and the alternative, at the user's line; below, nothing."""
+    from fixntk import _memory
+
+    with pytest.warns(UserWarning, match=r"6000 x 6000 kernel takes about 2 minute"):
+        _memory.check_kernel_size(6000, "a fit", "another", warn=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _memory.check_kernel_size(6000, "a fit", "another")  # not asked to warn
+        _memory.check_kernel_size(3000, "a fit", "another", warn=True)  # 12 s
+    X, y, _, _ = _teacher(1)
+    monkeypatch.setattr(_memory, "_KERNEL_WARN_SECONDS", 0.0)  # every size: long
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    fits = [
+        lambda: fixntk.NTKRegressor().fit(X, y),
+        lambda: KAREKernelRegressor(n_gates=10, max_iter=2, random_state=0).fit(X, y),
+        lambda: kare_mkl(X, y, arr, max_iter=2),
+        lambda: fixntk.GatedReLURegressor(n_gates=10, lam="kare").fit(X, y),
+    ]
+    for fit in fits:
+        with pytest.warns(UserWarning, match="eigendecomposition") as record:
+            fit()
+        named = [w for w in record if "eigendecomposition" in str(w.message)]
+        assert named[0].filename == __file__
+
+
 def test_classifier_and_pickle_round_trip():
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)

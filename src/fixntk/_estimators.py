@@ -884,6 +884,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             Xt.shape[0],
             "lam='kare' (an n x n kernel per lam)",
             "lam='auto' (cross-validation or a held-out split on a warm-started path)",
+            warn=True,
         )
         from ._solver import solve_path
 
@@ -1743,6 +1744,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             f"{type(self).__name__} (kernel ridge on the n x n NTK)",
             "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier), "
             "which never form an n x n matrix",
+            warn=True,
         )
         # fitted at unit scale (fixntk._scale): the kernel on Xt / sx, targets Y / sy;
         # lam (kernel units) maps as sx^2, dual coefficients as sy / sx^2, the

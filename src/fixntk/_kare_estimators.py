@@ -75,6 +75,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             f"{type(self).__name__} (KARE and kernel ridge on n x n kernels)",
             _KARE_ALTERNATIVE,
             n_matrices=_KARE_MATRICES,
+            warn=True,
         )
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         # the intercept: the targets' (weighted) mean, so that the model does not

@@ -483,7 +483,11 @@ def kare_mkl(
     if not Y.any():
         raise ValueError("y is all zero: KARE is zero for every kernel")
     check_kernel_size(
-        n, "kare_mkl (n x n kernels)", _KARE_ALTERNATIVE, n_matrices=_KARE_MATRICES
+        n,
+        "kare_mkl (n x n kernels)",
+        _KARE_ALTERNATIVE,
+        n_matrices=_KARE_MATRICES,
+        warn=True,
     )
     arr = as_arrangement(arr, n, X)
     fixed_lam = None if isinstance(lam, str) and lam == "kare" else lam

@@ -2,8 +2,11 @@
 an hour) before allocating; and how much work one call into compiled code may do."""
 
 import time
+import warnings
 
 import psutil
+
+from ._validation import user_stacklevel
 
 __all__ = [
     "CALL_WORK",
@@ -62,11 +65,17 @@ def check_fits(nbytes, what):
 # core, conservatively) and the longest such step run without being asked.
 _KERNEL_FLOPS = 2e10
 _KERNEL_SECONDS = 1800.0
+# ... and the time of one eigendecomposition above which the estimators say so before
+# starting (n = 5000 at that rate; NTKClassifier() on 7500 rows of ISLR's Default took
+# 190 s, as estimated, without a word)
+_KERNEL_WARN_SECONDS = 60.0
 
 
-def check_kernel_size(n, what, alternative, n_matrices=3):
+def check_kernel_size(n, what, alternative, n_matrices=3, warn=False):
     """Refuse an n x n kernel step, before it starts, that does not fit in memory or
-    would take longer than half an hour, with the figure and the alternative.
+    would take longer than half an hour, with the figure and the alternative; with
+    ``warn``, say so (a UserWarning) when one eigendecomposition would take over a
+    minute.
 
     Parameters
     ----------
@@ -78,6 +87,13 @@ def check_kernel_size(n, what, alternative, n_matrices=3):
         What to use instead (named in the message).
     n_matrices : int, default=3
         n x n float64 matrices alive at once (kernel, eigenvectors, a product).
+    warn : bool, default=False
+        Warn when the eigendecomposition would take over ``_KERNEL_WARN_SECONDS``.
+
+    Warns
+    -----
+    UserWarning
+        With ``warn``, when the eigendecomposition would take over a minute.
 
     Raises
     ------
@@ -93,4 +109,12 @@ def check_kernel_size(n, what, alternative, n_matrices=3):
             f"{what} needs {n_matrices} matrices of {n} x {n} "
             f"({format_bytes(nbytes)}; {format_bytes(avail)} available) and about "
             f"{seconds / 60:.0f} minutes for the eigendecomposition; use {alternative}"
+        )
+    if warn and seconds > _KERNEL_WARN_SECONDS:
+        warnings.warn(
+            f"{what}: each eigendecomposition of the {n} x {n} kernel takes about "
+            f"{seconds / 60:.0f} minute(s) on one core (the time grows as n^3); for "
+            f"a faster fit use {alternative}",
+            UserWarning,
+            stacklevel=user_stacklevel(),
         )
