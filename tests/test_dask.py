@@ -683,6 +683,37 @@ def test_regressor_score_on_dask_as_in_memory(client):
         est.score(Xd, da.from_array(np.where(X[:, 0] > 2, np.nan, y), chunks=60))
 
 
+def test_classifier_score_on_dask_sums_on_the_workers(client, monkeypatch):
+    """GatedReLUClassifier.score on Dask collections is the in-memory accuracy, string
+    labels and weights included, computed on the workers: scikit-learn's
+    accuracy_score (which it used) gathered y and the predictions to the client."""
+    import fixntk._estimators as est_module
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    y = np.where(X[:, 0] - X[:, 1] + 0.5 * rng.standard_normal(300) > 0, "up", "down")
+    w = rng.uniform(0.5, 2.0, 300)
+    Xd = da.from_array(X, chunks=(70, 3))
+    yd = da.from_array(y, chunks=70)
+    clf = fixntk.GatedReLUClassifier(loss="squared", lam=0.05, n_gates=10)
+    clf.fit(X, y)
+    want, want_w = clf.score(X, y), clf.score(X, y, sample_weight=w)
+    assert 0.7 < want < 1.0
+    monkeypatch.setattr(
+        est_module.ClassifierMixin,
+        "score",
+        lambda *a, **k: pytest.fail("gathered to the client"),
+    )
+    assert clf.score(Xd, yd) == pytest.approx(want, rel=1e-12)
+    assert clf.score(Xd, y) == pytest.approx(want, rel=1e-12)
+    got = clf.score(Xd, yd, sample_weight=da.from_array(w, chunks=70))
+    assert got == pytest.approx(want_w, rel=1e-12)
+    with pytest.raises(ValueError, match="sums to 0"):
+        clf.score(Xd, yd, sample_weight=np.zeros(300))
+    with pytest.raises(ValueError, match="1-dimensional"):
+        clf.score(Xd, da.from_array(np.c_[y, y], chunks=70))
+
+
 def test_auto_gates_on_dask_as_in_memory(client, problem):
     # n_gates="auto" counts the rows of the Dask array as the in-memory fit counts
     # its own: 2003 rows of 4 features -> 200 gates, the same draws

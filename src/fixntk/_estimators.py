@@ -1585,6 +1585,31 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             return self.classes_[(F > 0).astype(int)]
         return self.classes_[np.argmax(F, axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against y (scikit-learn's
+        ``accuracy_score``); on Dask collections summed on the workers (only two
+        numbers reach the client).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of rows predicted right.
+        """
+        if _is_dask(X, y, sample_weight):
+            from .dask._estimators import _require_dask_X, accuracy_rows
+
+            _require_dask_X(X)
+            return accuracy_rows(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def _has_proba(self):
         if hasattr(self, "loss_"):
             return self.loss_ in ("logistic", "multinomial")

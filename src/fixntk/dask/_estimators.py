@@ -385,6 +385,33 @@ def map_rows(method, X):
     )
 
 
+def accuracy_rows(est, X, y, sample_weight=None):
+    """:meth:`fixntk.GatedReLUClassifier.score` on Dask collections: the (weighted)
+    fraction of rows whose lazy ``predict(X)`` equals y, summed on the workers
+    (scikit-learn's ``accuracy_score`` gathered y and the predictions to the client:
+    O(n) memory there)."""
+    pred = est.predict(X)
+    rows = pred.chunks[0]
+    Y = _targets(y, rows)
+    if Y.ndim == 2 and Y.shape[1] == 1:
+        Y = Y[:, 0]
+    if Y.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional class labels; got shape {Y.shape}")
+    w = (
+        da.ones(sum(rows), chunks=(rows,))
+        if sample_weight is None
+        else as_row_vector(sample_weight, rows, "sample_weight", columns=False)
+    )
+    right, total, wmin = dask.compute(
+        (w * (pred == Y)).sum(), w.sum(), da.min(w) if sum(rows) else 0.0
+    )
+    if not float(wmin) >= 0:  # NaN too
+        raise ValueError("sample_weight must be finite and >= 0")
+    if not float(total) > 0:
+        raise ValueError("the rows' sample_weight sums to 0: no accuracy to compute")
+    return float(right) / float(total)
+
+
 def r2_score_rows(est, X, y, sample_weight=None):
     """:meth:`fixntk.GatedReLURegressor.score` on Dask collections: R^2 of the lazy
     ``predict(X)`` against y (outputs averaged uniformly), summed on the workers on y
