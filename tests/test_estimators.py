@@ -240,6 +240,39 @@ def test_path_stop_counts_only_lams_with_a_model():
     assert stop(6, 3.999)  # a second, gain below _MIN_GAIN: stop
 
 
+def test_scoring_solves_are_capped_and_the_refit_is_not(monkeypatch):
+    """The lam search's solves stop within _SCORING_EPOCHS (a lam at the path's hard
+    small end is scored where it stands: tidyr's world_bank_pop spent 60 of its 78 s
+    in six such solves of 10000 epochs each); the refit keeps max_iter."""
+    import fixntk._estimators as est_module
+
+    calls = []
+    real = est_module._solve_problem
+
+    def record(prob, lam, W0, tol, max_iter, *args, **kwargs):
+        calls.append(max_iter)
+        return real(prob, lam, W0, tol, max_iter, *args, **kwargs)
+
+    refits = []
+    real_solve = est_module.solve
+
+    def record_refit(*args, **kwargs):
+        refits.append(kwargs["max_iter"])
+        return real_solve(*args, **kwargs)
+
+    monkeypatch.setattr(est_module, "_solve_problem", record)
+    monkeypatch.setattr(est_module, "solve", record_refit)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    y = X[:, 0] - np.maximum(X[:, 1], 0)
+    est = GatedReLURegressor(n_gates=10, max_iter=50000, random_state=0).fit(X, y)
+    assert calls and set(calls) == {est_module._SCORING_EPOCHS}
+    assert est.lams_.size > 3 and refits == [50000]
+    calls.clear()
+    GatedReLURegressor(n_gates=10, max_iter=300, random_state=0).fit(X, y)
+    assert set(calls) == {300}  # max_iter below the cap: max_iter
+
+
 def test_path_stop_stops_at_once_on_a_clear_rise():
     """A validation loss 1% above the best stops the path without waiting for the
     patience (the next, smaller lam is the most expensive solve); smaller rises wait
