@@ -83,6 +83,12 @@ def test_fit_on_a_csv_and_save_the_model(classification_csv, tmp_path):
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
     with open(model, "rb") as fh:
         pipe = pickle.load(fh)
+    # the gap printed beside the quantity --tol bounds (it printed the absolute gap
+    # alone, to be read against a relative --tol)
+    fitted = pipe[-1]
+    assert fitted.relative_gap_ <= 1e-4  # the default --tol
+    line = next(t for t in proc.stdout.splitlines() if t.startswith("objective"))
+    assert f"relative {fitted.relative_gap_:.1e}; --tol 0.0001" in line
     import pandas as pd
 
     X = pd.DataFrame(np.zeros((2, 3)), columns=["x1", "x2", "x3"])

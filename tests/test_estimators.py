@@ -134,6 +134,9 @@ def test_regressor_solves_the_group_lasso_on_its_gates(regression):
     assert est.coef_.shape == (arr.p, 4)
     assert est.lam_ == lam
     assert est.dual_gap_ <= 1e-8 * 0.5 * np.mean(y**2)
+    # relative to F(0) = mean(y^2) / 2 here (no intercept): what tol bounds
+    assert est.relative_gap_ == pytest.approx(est.dual_gap_ / (0.5 * np.mean(y**2)))
+    assert est.relative_gap_ == res.relative_gap <= 1e-8
     np.testing.assert_allclose(
         est.objective_, fixntk.objective(X, y, arr, est.coef_, lam)
     )

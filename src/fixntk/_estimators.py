@@ -986,6 +986,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.eta_ = _group_norms(W)
         self.n_active_neurons_ = int(np.count_nonzero(self.eta_))
         self.dual_gap_ = float(res.gap)
+        self.relative_gap_ = float(res.relative_gap)
         self.objective_ = float(res.objective)
 
     def _publish(self, one_d):
@@ -1324,6 +1325,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         The datafit solved.
     dual_gap_ : float
         The duality gap certified at ``coef_`` (absolute).
+    relative_gap_ : float
+        ``dual_gap_`` divided by the objective at ``coef_ = 0`` (the null model with
+        its best intercept): the quantity ``tol`` bounds.
     objective_ : float
         The objective at ``coef_``.
     n_iter_ : int
@@ -1457,7 +1461,8 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
     intercept_ : float or ndarray of shape (c,)
     n_gates_, gates_, eta_, lam_, lams_, lam_scores_, lam_selection_ :
         As in :class:`GatedReLURegressor`.
-    dual_gap_, objective_, n_iter_, n_active_neurons_, objective_history_ :
+    dual_gap_, relative_gap_, objective_, n_iter_, n_active_neurons_, \
+objective_history_ :
         As in :class:`GatedReLURegressor`.
     n_features_in_ : int
         As in :class:`GatedReLURegressor`.

@@ -148,7 +148,8 @@ def cmd_fit(args, out):
     )
     print(
         f"objective        {model.objective_:.6e} (certified gap "
-        f"{model.dual_gap_:.2e})",
+        f"{model.dual_gap_:.2e}, relative {model.relative_gap_:.1e}; --tol "
+        f"{args.tol:g})",
         file=out,
     )
     what = _score_name(data.task)
