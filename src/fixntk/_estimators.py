@@ -774,9 +774,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         The splits' warm-started paths run side by side and stop together once their
         mean validation loss has not improved by 0.1% for up to two lams (half a decade
         at most), or at once when it has risen 1% above the best (lams where every
-        split's model is null do not count: _PathStop), so
-        the grid's edge is reached only where the data ask for it, and every split is
-        scored at every lam reached.
+        split's model is null do not count: _PathStop), so the grid's edge is reached
+        only where the data ask for it, and every split is scored at every lam reached.
         """
         lmax = lambda_max(Xt, y, arr, **kw)
         if lmax == 0:  # y is orthogonal to every group: W = 0 for every lam
@@ -1256,9 +1255,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         stands), and stop together two lams after the best mean validation loss, or
         one when the loss has risen 1% above the best (lams where every split's model
         is still null do not count); the model is then refitted on all rows at the
-        chosen lam to ``tol``. "kare" scores the fitted
-        masking kernel by KARE on all rows (an n x n kernel per lam; optimistic, since
-        that kernel was fitted to y; refused when the kernel does not fit in memory).
+        chosen lam to ``tol``. "kare" scores the fitted masking kernel by KARE on all
+        rows (an n x n kernel per lam; optimistic, since that kernel was fitted to y;
+        refused when the kernel does not fit in memory).
     loss : {"squared", "poisson"}, default="squared"
         The datafit (:mod:`fixntk.datafits`): least squares, or the Poisson loss with
         the log link for counts (``predict`` then returns the mean
@@ -1461,8 +1460,9 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
     intercept_ : float or ndarray of shape (c,)
     n_gates_, gates_, eta_, lam_, lams_, lam_scores_, lam_selection_ :
         As in :class:`GatedReLURegressor`.
-    dual_gap_, relative_gap_, objective_, n_iter_, n_active_neurons_, \
-objective_history_ :
+    dual_gap_, relative_gap_, objective_, n_iter_ :
+        As in :class:`GatedReLURegressor`.
+    n_active_neurons_, objective_history_ :
         As in :class:`GatedReLURegressor`.
     n_features_in_ : int
         As in :class:`GatedReLURegressor`.
