@@ -8,7 +8,6 @@ after a worker was lost. Tasks run BLAS and the core's OpenMP on one thread: Das
 the chunks in parallel.
 """
 
-import math
 import numbers
 from contextlib import contextmanager
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._cpu import core as _core
+from .._estimators import _pow2_unit
 from .._threads import controller
 
 __all__ = [
@@ -204,8 +204,7 @@ def column_stats(X):
     the chunk's largest magnitude (exact, and no square overflows). Not finite when X
     holds NaN or infinity."""
     X = np.asarray(X, dtype=np.float64)
-    top = float(np.abs(X).max())
-    unit = math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
+    unit = _pow2_unit(X)
     Xu = X / unit
     mean = Xu.mean(axis=0)
     m2 = ((Xu - mean) ** 2).sum(axis=0)

@@ -385,6 +385,19 @@ def map_rows(method, X):
     )
 
 
+def _score_weights(sample_weight, rows):
+    """The rows' weights of a Dask score (ones when None), chunked as ``rows``."""
+    if sample_weight is None:
+        return da.ones(sum(rows), chunks=(rows,))
+    return as_row_vector(sample_weight, rows, "sample_weight", columns=False)
+
+
+def _check_score_weights(wmin):
+    """Refuse weights whose smallest (computed) is negative or NaN."""
+    if not float(wmin) >= 0:  # NaN too
+        raise ValueError("sample_weight must be finite and >= 0")
+
+
 def accuracy_rows(est, X, y, sample_weight=None):
     """:meth:`fixntk.GatedReLUClassifier.score` on Dask collections: the (weighted)
     fraction of rows whose lazy ``predict(X)`` equals y, summed on the workers
@@ -397,16 +410,11 @@ def accuracy_rows(est, X, y, sample_weight=None):
         Y = Y[:, 0]
     if Y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional class labels; got shape {Y.shape}")
-    w = (
-        da.ones(sum(rows), chunks=(rows,))
-        if sample_weight is None
-        else as_row_vector(sample_weight, rows, "sample_weight", columns=False)
-    )
+    w = _score_weights(sample_weight, rows)
     right, total, wmin = dask.compute(
         (w * (pred == Y)).sum(), w.sum(), da.min(w) if sum(rows) else 0.0
     )
-    if not float(wmin) >= 0:  # NaN too
-        raise ValueError("sample_weight must be finite and >= 0")
+    _check_score_weights(wmin)
     if not float(total) > 0:
         raise ValueError("the rows' sample_weight sums to 0: no accuracy to compute")
     return float(right) / float(total)
@@ -431,17 +439,12 @@ def r2_score_rows(est, X, y, sample_weight=None):
             f"y has {Y.shape[1]} output(s) but the model predicts {P.shape[1]}: they "
             "must match"
         )
-    w = (
-        da.ones(sum(rows), chunks=(rows,))
-        if sample_weight is None
-        else as_row_vector(sample_weight, rows, "sample_weight", columns=False)
-    )
+    w = _score_weights(sample_weight, rows)
     top, wmin = dask.compute(da.max(da.fabs(Y)), da.min(w))
     top = float(top)
     if not np.isfinite(top):
         raise ValueError("Input y contains NaN or infinity")
-    if not float(wmin) >= 0:  # NaN too
-        raise ValueError("sample_weight must be finite and >= 0")
+    _check_score_weights(wmin)
     unit = _est._pow2_unit(np.array([top]))
     Yu, Pu, wc = Y / unit, P / unit, w[:, None]
     ybar = (wc * Yu).sum(axis=0) / w.sum()
