@@ -42,6 +42,7 @@
 #include "interrupt.hpp"
 #include "masked_ops.hpp"
 #include "masks.hpp"
+#include "newton_polish.hpp"
 
 namespace fixntk {
 
@@ -281,11 +282,7 @@ class GroupLassoBCD {
       std::swap(order[i - 1], order[next() % i]);
   }
 
-  static double norm(const double* a, idx_t m) {
-    double s = 0.0;
-    for (idx_t k = 0; k < m; ++k) s += a[k] * a[k];
-    return std::sqrt(s);
-  }
+  static double norm(const double* a, idx_t m) { return l2norm(a, m); }
 
  private:
   // True once an interrupt was seen (stop_ asks the caller at most every 0.1 s).
@@ -878,7 +875,7 @@ class GroupLassoBCD {
     std::vector<double> w(k * e), g(k * e);
     for (idx_t t = 0; t < k; ++t) std::copy(W + S[t] * e, W + (S[t] + 1) * e, w.begin() + t * e);
     for (idx_t a = 0; a < k * e; ++a) g[a] = -b_[a];
-    for (idx_t t = 0; t < k; ++t) gram_axpy(t, w.data() + t * e, g, m);
+    for (idx_t t = 0; t < k; ++t) gram_block_axpy(H_.data(), m, d_, c_, t, w.data() + t * e, g.data());
     newton_polish(S, w, g, y2);
     for (idx_t t = 0; t < k; ++t) std::copy(w.begin() + t * e, w.begin() + (t + 1) * e, W + S[t] * e);
     // The residual is recomputed exactly from the new coefficients (not interrupted: an
@@ -1104,113 +1101,26 @@ class GroupLassoBCD {
     return {primal, primal - dual};
   }
 
-  // g += H[:, block t] delta  (H symmetric: rows of the block are contiguous)
-  void gram_axpy(idx_t t, const double* delta, std::vector<double>& g, idx_t m) const {
-    const idx_t d = d_, c = c_;
-    for (idx_t j = 0; j < d; ++j) {
-      const double* h = H_.data() + (t * d + j) * m;
-      for (idx_t l = 0; l < c; ++l) {
-        const double dl = delta[j * c + l];
-        if (dl == 0.0) continue;
-        if (c == 1) {
-          for (idx_t a = 0; a < m; ++a) g[a] += h[a] * dl;
-        } else {
-          for (idx_t a = 0; a < m; ++a) g[a * c + l] += h[a] * dl;
-        }
-      }
-    }
-  }
-
   double gram_primal(const std::vector<double>& w, const std::vector<double>& g, double y2,
                      idx_t k) const {
     return gram_stats(w, g, y2, k).primal;
   }
 
-  // Newton's method on the groups that are nonzero (c = 1), where the objective is smooth:
-  //   grad_t = g_t + lam w_t / ||w_t||,
-  //   Hess   = H_SS + lam blockdiag((I - u_t u_t^T) / ||w_t||),   u_t = w_t / ||w_t||,
-  // with an Armijo backtracking line search on the objective. Stops when a step fails to
-  // decrease it (a group heading to zero is BCD's business).
+  // Newton's method on the working set's nonzero groups (newton_polish.hpp), from the
+  // support's Gram H_.
   void newton_polish(const std::vector<idx_t>& ws, std::vector<double>& w, std::vector<double>& g,
                      double y2) {
-    const idx_t k = ws.size(), d = d_, c = c_, e = d * c, m = k * d, mc = m * c;
-    const double lam = opt_.lam;
+    const idx_t k = ws.size(), e = d_ * c_;
     std::vector<idx_t> S;
     for (idx_t t = 0; t < k; ++t)
       if (wnorm_[ws[t]] > 0) S.push_back(t);
-    const idx_t s = S.size(), ms = s * e;  // unknowns: vec(W_t), index j * c + l
-    if (s == 0) return;
-    std::vector<double> Hn(ms * ms), grad(ms), step(ms), wtry(mc), gtry(mc), sd(e);
-    const int ims = static_cast<int>(ms);
-    for (int it = 0; it < 20; ++it) {
-      if (stop_()) return;  // each step factors an ms x ms matrix (one dpotrf)
-      double gmax = 0.0;
-      for (idx_t a = 0; a < s; ++a) {
-        const idx_t t = S[a];
-        const double nr = norm(w.data() + t * e, e);
-        if (!(nr > 0)) return;
-        for (idx_t q = 0; q < e; ++q) {
-          grad[a * e + q] = g[t * e + q] + lam * w[t * e + q] / nr;
-          gmax = std::max(gmax, std::abs(grad[a * e + q]));
-        }
-      }
-      if (gmax <= 1e-14 * (std::abs(lam) + 1.0)) return;
-      // Hessian of the smooth part: H (x) I_c in this ordering.
-      std::fill(Hn.begin(), Hn.end(), 0.0);
-      for (idx_t a = 0; a < s; ++a)
-        for (idx_t i = 0; i < d; ++i) {
-          const double* hrow = H_.data() + (S[a] * d + i) * m;
-          for (idx_t bb = 0; bb < s; ++bb)
-            for (idx_t j = 0; j < d; ++j) {
-              const double h = hrow[S[bb] * d + j];
-              for (idx_t l = 0; l < c; ++l)
-                Hn[(a * e + i * c + l) * ms + bb * e + j * c + l] = h;
-            }
-        }
-      // ... plus the norm's curvature lam / ||w_t|| (I - u u^T) on each block.
-      for (idx_t a = 0; a < s; ++a) {
-        const idx_t t = S[a];
-        const double nr = norm(w.data() + t * e, e);
-        for (idx_t q = 0; q < e; ++q)
-          for (idx_t r = 0; r < e; ++r) {
-            const double uq = w[t * e + q] / nr, ur = w[t * e + r] / nr;
-            Hn[(a * e + q) * ms + a * e + r] += lam / nr * ((q == r ? 1.0 : 0.0) - uq * ur);
-          }
-      }
-      int info = 0;
-      const char U = 'U';
-      blas().dpotrf(&U, &ims, Hn.data(), &ims, &info);
-      if (info != 0) return;
-      for (idx_t a = 0; a < ms; ++a) step[a] = -grad[a];
-      const int one = 1;
-      blas().dpotrs(&U, &ims, &one, Hn.data(), &ims, step.data(), &ims, &info);
-      if (info != 0) return;
-      double slope = 0.0;
-      for (idx_t a = 0; a < ms; ++a) slope += grad[a] * step[a];
-      if (!(slope < 0)) return;
-      const double f0 = gram_primal(w, g, y2, k);
-      double alpha = 1.0;
-      bool accepted = false;
-      for (int ls = 0; ls < 30; ++ls) {
-        wtry = w;
-        gtry = g;
-        for (idx_t a = 0; a < s; ++a) {
-          for (idx_t q = 0; q < e; ++q) sd[q] = alpha * step[a * e + q];
-          for (idx_t q = 0; q < e; ++q) wtry[S[a] * e + q] += sd[q];
-          gram_axpy(S[a], sd.data(), gtry, m);
-        }
-        if (gram_primal(wtry, gtry, y2, k) <= f0 + 1e-4 * alpha * slope) {
-          accepted = true;
-          break;
-        }
-        alpha *= 0.5;
-      }
-      if (!accepted) return;
-      w.swap(wtry);
-      g.swap(gtry);
-      for (idx_t a = 0; a < s; ++a) wnorm_[ws[S[a]]] = norm(w.data() + S[a] * e, e);
-      if (alpha < 1.0) return;  // damped: the support is likely still changing
-    }
+    newton_on_support(
+        H_.data(), k * d_, d_, c_, opt_.lam, S, w, g,
+        [&](const std::vector<double>& wv, const std::vector<double>& gv) {
+          return gram_primal(wv, gv, y2, k);
+        },
+        [&]() { return stop_(); });
+    for (idx_t t : S) wnorm_[ws[t]] = norm(w.data() + t * e, e);
   }
 
   // Anderson weights z (summing to one) for iterates 1..K of a history of K + 1 vectors of

@@ -254,7 +254,8 @@ py::array_t<double> gram_extend(const carr& X, const marr& packed,
 }
 
 py::dict solve_gram(const carr& H, const carr& b, double y2, const carr& W0, double lam,
-                    double gap_target, long max_epochs, int anderson_k, long seed) {
+                    double gap_target, long max_epochs, int anderson_k, long seed,
+                    bool newton) {
   require(H.ndim() == 2 && H.shape(0) == H.shape(1), "H must be square (m, m)");
   require(W0.ndim() == 3, "W0 must have shape (k, d, c)");
   const idx_t k = W0.shape(0), d = W0.shape(1), c = W0.shape(2), m = k * d;
@@ -270,6 +271,7 @@ py::dict solve_gram(const carr& H, const carr& b, double y2, const carr& W0, dou
   opt.max_epochs = max_epochs;
   opt.anderson_k = anderson_k;
   opt.seed = static_cast<std::uint64_t>(seed);
+  opt.newton = newton;
   py::array_t<double> W({k, d, c});
   std::copy(W0.data(), W0.data() + m * c, W.mutable_data());
   GramGroupLasso solver(H.data(), b.data(), y2, k, d, c, opt, python_signal);
@@ -339,10 +341,10 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
         "((|old| + |fresh|) d, |fresh| d).");
   m.def("solve_gram", &solve_gram, py::arg("H"), py::arg("b"), py::arg("y2"), py::arg("W0"),
         py::arg("lam"), py::arg("gap_target"), py::arg("max_epochs") = 100000,
-        py::arg("anderson_k") = 5, py::arg("seed") = 0,
+        py::arg("anderson_k") = 5, py::arg("seed") = 0, py::arg("newton") = true,
         "Covariance mode: min 1/2 <w, H w> - <b, w> + y2/2 + lam sum_t ||w_t|| over W "
-        "(k, d, c) from W0, to gap <= gap_target; returns coef, primal, dual, gap, "
-        "n_epochs, converged.");
+        "(k, d, c) from W0, to gap <= gap_target (newton: Newton steps on a settled "
+        "support); returns coef, primal, dual, gap, n_epochs, converged.");
   m.def("solve_group_lasso", &solve, py::arg("X"), py::arg("packed"), py::arg("Y"),
         py::arg("W0"), py::arg("lam"), py::arg("tol"), py::arg("max_epochs"),
         py::arg("ws_start"), py::arg("inner_ratio"), py::arg("callback"),

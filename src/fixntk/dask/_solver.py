@@ -6,7 +6,8 @@ the certificate's sums (the residual formed and used on the workers, never sent)
 client picks the working set; a second pass computes the Gram rows and columns of the
 groups new to it (the Gram depends on the groups only, so it is kept across outer
 iterations and along a path); the client solves the working set's problem from its
-Gram with the compiled covariance mode (``solve_gram`` of ``fixntk._cpu.core``). The
+Gram with the compiled covariance mode (``solve_gram`` of ``fixntk._cpu.core``: block
+steps, and Newton steps on the support once it settles). The
 certificate and the stopping rule are those of :func:`fixntk.solve`.
 """
 
