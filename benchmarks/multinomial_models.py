@@ -12,7 +12,8 @@ With ``--refit``, each solve instead starts where the estimators' refit starts: 
 the solution on three quarters of the rows (to a relative gap of 1e-3, as the lam
 search's solves) at the same lam; the default loop's model choice is then steered by
 a warm start whose gap is mostly the dual's. ``--retry-cost inf`` turns off the
-choice's retry of the exact model at equal cost (``_RETRY_COST``) for comparison.
+choice's retry of the exact model at equal cost (``_RETRY_COST``), ``--retry-gain
+inf`` its retry a decade below a missed exact step (``_RETRY_GAIN``), for comparison.
 ``synthetic`` names ``make_classification`` with 10000 rows, 20 columns and 10
 classes (10 informative columns, one cluster per class).
 
@@ -104,8 +105,15 @@ def main():
         default=newton._RETRY_COST,
         help="the model choice's _RETRY_COST (inf: no retry at equal cost)",
     )
+    ap.add_argument(
+        "--retry-gain",
+        type=float,
+        default=newton._RETRY_GAIN,
+        help="the model choice's _RETRY_GAIN (inf: no retry on the gap's fall)",
+    )
     args = ap.parse_args()
     newton._RETRY_COST = args.retry_cost
+    newton._RETRY_GAIN = None if args.retry_gain == float("inf") else args.retry_gain
     ratios = [float(r) for r in args.ratios.split(",")]
     for name in args.datasets.split(","):
         run(name, ratios, args.exact, args.refit)

@@ -315,6 +315,49 @@ def test_relu_program_sample_weights_equal_duplicated_rows():
         fixntk.solve_relu(X, y > 0, arr, 0.01, loss="logistic")
 
 
+def test_model_choice_retries_the_exact_model_a_decade_below_its_miss(monkeypatch):
+    """After an exact step that missed its budget, the per-row steps hand back to the
+    exact model as soon as the gap is a decade below where that step left it, before
+    their cost reaches the exact step's (the 10-class refit of make_classification:
+    an exact step from the refit's warm start missed, 38 per-row steps then cut the
+    gap by 2-5% each, and the exact step retried at the end converged at once)."""
+    n, d, c, groups = 1000, 10, 3, 10
+
+    def steps_until_exact():
+        choice = fixntk._prox_newton._ModelChoice(True, n, d, c)
+        choice.observe(1.0)
+        choice.pending = (True, choice.budget, False, groups)  # missed: gap -10%
+        choice.observe(0.9)
+        assert not choice.exact
+        gap, steps = 0.9, 0
+        while not choice.exact:
+            choice.pending = (False, 5, True, groups)  # each per-row step: gap -30%
+            gap *= 0.7
+            choice.observe(gap)
+            steps += 1
+            assert steps < 1000
+        assert choice.budget == 2 * fixntk._prox_newton._EXACT_BUDGET
+        return steps, gap, choice
+
+    steps, gap, choice = steps_until_exact()
+    assert steps == 7 and gap <= 0.09 < gap / 0.7  # the first step a decade below
+    # the retry misses too: back to the per-row steps whatever the rates say (here
+    # the per-row run as if measured useless, which alone would keep the exact model),
+    # and no second retry on the gap's fall (a decade lower still)
+    choice.rate[False] = 0.0
+    choice.pending = (True, choice.budget, False, groups)
+    gap *= 0.5
+    choice.observe(gap)
+    assert not choice.exact
+    for _ in range(7):
+        choice.pending = (False, 5, True, groups)
+        gap *= 0.7
+        choice.observe(gap)
+        assert not choice.exact
+    monkeypatch.setattr(fixntk._prox_newton, "_RETRY_GAIN", None)
+    assert steps_until_exact()[0] == 17  # the equal-cost rule alone: 10 steps later
+
+
 def test_model_choice_retries_the_exact_model_at_equal_cost():
     """The multinomial loop's model choice goes back to the exact Newton model once
     the per-row steps have cost as much as the last exact step, even while they gain

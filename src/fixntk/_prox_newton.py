@@ -35,7 +35,9 @@ exact model and moves to the per-row one when an exact inner solve misses its ta
 within ``_EXACT_BUDGET`` epochs, and back when the per-row steps gain fewer decades of
 gap per multiply-add than the last exact one did, or once they have cost as much as
 the last exact step (its rate may have been measured where it says little: see
-``_RETRY_COST``) (:class:`_ModelChoice`; ``benchmarks/multinomial_models.py``). On
+``_RETRY_COST``), or (once a solve) when they have cut the gap ``_RETRY_GAIN`` times
+below where the first exact step that missed its budget left it (:class:`_ModelChoice`;
+``benchmarks/multinomial_models.py``). On
 the per-row model ``kappa`` (1 at first) halves after a full step, down to
 ``_KAPPA_MIN``, and grows back (up to 1) when the line search has to backtrack: a
 Levenberg-Marquardt-style trust in the bound.
@@ -123,6 +125,16 @@ _EXACT_GRAM_EPOCHS = 6.0
 # benchmarks/multinomial_models.py --refit (10000 rows, 10 classes, 1e-3 lam_max, to
 # 1e-6): 500 Newton steps, uncertified at 5.7e-6, 171 s -> 86 steps, certified, 125 s.
 _RETRY_COST = 1.0
+# ... and, once a solve, it goes back as soon as its steps have cut the certified gap
+# this many times below where the first exact step that missed its budget left it
+# (None: the rules above only). That miss is mostly a step taken far from the optimum,
+# where the exact model trusts tiny probabilities (working responses of order 1 / p on
+# confidently wrong rows: a warm start on new rows, the refit's); a decade lower the
+# exact model converges in one step where the per-row steps cut the gap by 2-5% each
+# (make_classification, 10 classes, the refit: 40 Newton steps, 33.7 s -> 9, 27.0 s).
+# At every decade, not once, it retried ill-conditioned exact models that missed
+# again: wine at 1e-3 lam_max 1290 -> 3750 epochs.
+_RETRY_GAIN = 10.0
 
 
 @dataclass
@@ -338,8 +350,10 @@ class _ModelChoice:
     each inner solve within ``budget`` epochs; one that misses its target moves the
     loop to the per-row model unless that model was measured slower. After three
     per-row steps whose rate falls below the last exact step's, or whose cost reaches
-    ``_RETRY_COST`` times the last exact step's, the loop goes back with twice the
-    budget (up to ``_INNER_EPOCHS``).
+    ``_RETRY_COST`` times the last exact step's, or (once a solve) after the per-row
+    step that leaves the gap ``_RETRY_GAIN`` times below where the first exact step that
+    missed its budget left it, the loop goes back with twice the budget (up to
+    ``_INNER_EPOCHS``).
     """
 
     def __init__(self, available, n, d, c):
@@ -352,6 +366,10 @@ class _ModelChoice:
         self.rate = {True: None, False: None}
         self.run = [0.0, 0.0, 0]  # decades, cost and steps of the current per-row run
         self.exact_cost = 0.0  # the cost of the last exact step
+        # the gap the first exact step that missed its budget left (None once used)
+        self.missed_at = None
+        self.retried = False  # the retry on the gap's fall was taken (once a solve)
+        self.probation = False  # the exact step pending is that retry
         self.best = None
         # (exact, epochs, converged, active groups) of the step just taken
         self.pending = None
@@ -375,7 +393,18 @@ class _ModelChoice:
         if exact:
             self.rate[True] = decades / cost
             self.exact_cost = cost
+            probation, self.probation = self.probation, False
             if converged:
+                self.missed_at = None
+                return
+            if not self.retried:
+                self.missed_at = new_best
+            # the retry on the gap's fall missed too: the exact models are
+            # ill-conditioned here, not just far from the optimum, and its one rate says
+            # little (wine at 1e-3 lam_max then stayed on exact steps that missed 300
+            # epochs each): back to the per-row steps and the rules above
+            if probation:
+                self.exact, self.run = False, [0.0, 0.0, 0]
                 return
             if self.rate[False] is None or self.rate[False] > self.rate[True]:
                 self.exact, self.run = False, [0.0, 0.0, 0]
@@ -383,6 +412,15 @@ class _ModelChoice:
                 self.budget *= 2
             return
         self.run = [self.run[0] + decades, self.run[1] + cost, self.run[2] + 1]
+        if (
+            _RETRY_GAIN is not None
+            and self.missed_at is not None
+            and new_best * _RETRY_GAIN <= self.missed_at
+        ):
+            self.exact, self.missed_at, self.retried = True, None, True
+            self.probation = True
+            self.budget = min(2 * self.budget, _INNER_EPOCHS)
+            return
         if self.run[2] >= 3:
             self.rate[False] = self.run[0] / self.run[1]
             if self.rate[True] is None:
