@@ -906,18 +906,7 @@ class GroupLassoBCD {
     if (gh.empty() || !(rep.gap > 0)) return true;
     const double target = opt_.tol * rep.f0;
     if (rep.gap <= target) return false;
-    // Epochs per decade of the gap: from the last certificate at least 10x the current gap
-    // (or the first one) to now.
-    std::size_t j = 0;
-    for (std::size_t t = gh.size(); t-- > 0;)
-      if (gh[t] >= 10.0 * rep.gap) {
-        j = t;
-        break;
-      }
-    const double decades_done = std::log10(std::max(gh[j] / rep.gap, 1.0 + 1e-12));
-    const double per_decade =
-        static_cast<double>(std::max<long>(rep.n_epochs - eh[j], 1)) / std::max(decades_done, 0.3);
-    const double epochs_left = per_decade * std::log10(rep.gap / target);
+    const double left = epochs_left(gh, eh, rep.n_epochs, rep.gap, target);
     double epoch_fma = 0.0;
     for (idx_t i : ws)
       epoch_fma += static_cast<double>(cache_[i].idx.size()) * d_ * c_ * (wnorm_[i] > 0 ? 2 : 1);
@@ -928,7 +917,7 @@ class GroupLassoBCD {
     const double newton_fma = static_cast<double>(n_) * m_new * (m_old + 0.5 * m_new) +
                               4.0 * m * m * m / 3.0;
     if (x_bytes() > kCachedBytes) return false;
-    return newton_fma <= 0.5 * epochs_left * epoch_fma;
+    return newton_fma <= 0.5 * left * epoch_fma;
   }
 
   // Padded X up to this size keeps the epochs' row gathers in cache (measured on a 2-core

@@ -9,6 +9,7 @@
 // and the steps take an Armijo backtracking line search on P. A group heading to zero
 // is the block steps' business: the method stops at a step that fails to decrease P.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -38,6 +39,25 @@ inline void gram_block_axpy(const double* H, idx_t m, idx_t d, idx_t c, idx_t t,
       }
     }
   }
+}
+
+// Epochs a block coordinate descent needs from `gap` down to `target`, extrapolated from
+// its certified gaps gh (at epochs eh, the latest last; `epochs` spent now): the epochs
+// per decade since the last certificate at least 10x the current gap (or the first one),
+// at least 0.3 decades counted. The Newton polishes' cost rules weigh them against the
+// polish's multiply-adds.
+inline double epochs_left(const std::vector<double>& gh, const std::vector<long>& eh,
+                          long epochs, double gap, double target) {
+  std::size_t j = 0;
+  for (std::size_t t = gh.size(); t-- > 0;)
+    if (gh[t] >= 10.0 * gap) {
+      j = t;
+      break;
+    }
+  const double decades_done = std::log10(std::max(gh[j] / gap, 1.0 + 1e-12));
+  const double per_decade =
+      static_cast<double>(std::max<long>(epochs - eh[j], 1)) / std::max(decades_done, 0.3);
+  return per_decade * std::log10(std::max(gap / target, 1.0));
 }
 
 // Newton steps on the blocks S (positions in H's block order, each nonzero in w), w and g
