@@ -197,11 +197,11 @@ class GramGroupLasso {
 
   // The Newton polish (newton_polish.hpp) on the nonzero blocks, once they are the same
   // at two consecutive certificates and differ from the last support polished, at most
-  // kNewtonBuilds times, with the gap within 1e-3 of F(0) = y2 / 2, and when it costs
-  // less than half the epochs left (the rule of GroupLassoBCD::newton_pays): the epochs
-  // left extrapolated from the last decade of the gap's history, each about |S| d m c
-  // multiply-adds (the column blocks of H the nonzero blocks' moves add), against three
-  // Newton steps of (|S| d c)^3 / 3 each. Block steps converge slowly where the blocks
+  // kNewtonBuilds times, on at most kNewtonMax unknowns, with the gap within 1e-3 of
+  // F(0) = y2 / 2, and when it costs less than half the epochs left (the rule of
+  // GroupLassoBCD::newton_pays): the epochs left extrapolated from the last decade of
+  // the gap's history, each about |S| d m c multiply-adds (the column blocks of H the
+  // nonzero blocks' moves add), against three Newton steps of (|S| d c)^3 / 3 each. Block steps converge slowly where the blocks
   // are strongly coupled (columns correlated at 0.99: a fixntk.dask.solve of 20000 rows
   // took 74180 client epochs, 11460 with the polish), Newton in a few steps once the
   // support has settled. True if it ran; the certificate in rep is then that of the
@@ -217,6 +217,9 @@ class GramGroupLasso {
     if (!(rep.gap <= 1e-3 * 0.5 * y2_) || !blas().ready()) return false;
     const double left =
         epochs_left(gap_history_, epoch_history_, rep.n_epochs, rep.gap, opt_.gap_target);
+    // the Newton system is (|S| d c)^2 doubles: at most that of the BCD solver's default
+    // support Gram (gram_max, 4096 unknowns: 128 MiB), whatever the cost rule says
+    if (static_cast<idx_t>(S.size()) * e > kNewtonMax) return false;
     const double ms = static_cast<double>(S.size() * e);
     const double epoch_fma = static_cast<double>(S.size() * d_) * static_cast<double>(m_ * c_);
     if (ms * ms * ms > 0.5 * left * epoch_fma) return false;
@@ -276,6 +279,7 @@ class GramGroupLasso {
   std::vector<idx_t> last_support_, newton_support_;
   int n_builds_ = 0;
   static constexpr int kNewtonBuilds = 30;
+  static constexpr idx_t kNewtonMax = 4096;
 };
 
 }  // namespace fixntk
