@@ -132,8 +132,9 @@ _RETRY_COST = 1.0
 # confidently wrong rows: a warm start on new rows, the refit's); a decade lower the
 # exact model converges in one step where the per-row steps cut the gap by 2-5% each
 # (make_classification, 10 classes, the refit: 40 Newton steps, 33.7 s -> 9, 27.0 s).
-# At every decade, not once, it retried ill-conditioned exact models that missed
-# again: wine at 1e-3 lam_max 1290 -> 3750 epochs.
+# Measured slower on one problem: wine at 1e-3 lam_max (nearly separable classes), where
+# the retry misses and the rates then keep exact steps that miss at 300 epochs: 1290 ->
+# 3750 epochs to 1e-6 (0.4 -> 0.6 s; benchmarks/multinomial_models.py).
 _RETRY_GAIN = 10.0
 
 
@@ -401,8 +402,7 @@ class _ModelChoice:
                 self.missed_at = new_best
             # the retry on the gap's fall missed too: the exact models are
             # ill-conditioned here, not just far from the optimum, and its one rate says
-            # little (wine at 1e-3 lam_max then stayed on exact steps that missed 300
-            # epochs each): back to the per-row steps and the rules above
+            # little: back to the per-row steps and the rules above
             if probation:
                 self.exact, self.run = False, [0.0, 0.0, 0]
                 return
