@@ -10,7 +10,13 @@ coordinate descent alone (the kernel route disabled). ``irls``: the steps taken 
 kernel route (``fixntk.irls`` warm-started from the descent's group norms: ``n_irls``
 of the result; 0 when the route was not taken).
 
+``--loss logistic``: the labels' signs (the planted problems' ``planted_labels``; the
+Toeplitz targets above or below their median) and the logistic loss, whose proximal
+Newton steps take the same route once their inner descents have missed for about its
+cost.
+
     taskset -c 0 python benchmarks/small_lam.py --problems T,S1 --ratios 1e-3,1e-4
+    taskset -c 0 python benchmarks/small_lam.py --loss logistic --ratios 1e-2,1e-3
 """
 
 import argparse
@@ -18,6 +24,8 @@ import os
 import sys
 import time
 import warnings
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.problems import (  # noqa: E402
@@ -28,7 +36,7 @@ from benchmarks.problems import (  # noqa: E402
 )
 
 
-def run(X, y, arr, lam, route, max_iter):
+def run(X, y, arr, lam, route, max_iter, loss):
     import fixntk
     from fixntk import _solver
 
@@ -39,7 +47,7 @@ def run(X, y, arr, lam, route, max_iter):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t = time.perf_counter()
-            res = fixntk.solve(X, y, arr, lam, max_iter=max_iter)
+            res = fixntk.solve(X, y, arr, lam, max_iter=max_iter, loss=loss)
             return time.perf_counter() - t, res
     finally:
         _solver._KERNEL_ROUTE_ORDER = saved
@@ -60,6 +68,9 @@ def main():
         "--threads", type=int, default=1, help="threads of every runtime (default 1)"
     )
     ap.add_argument("--no-descent-only", action="store_true", help="skip route off")
+    ap.add_argument(
+        "--loss", default="squared", choices=("squared", "logistic"), help="datafit"
+    )
     args = ap.parse_args()
     pin_threads(args.threads, override=True)
     import fixntk
@@ -72,12 +83,14 @@ def main():
     for name in args.problems.split(","):
         if name == "T":
             X, y, arr = toeplitz_problem()
+            if args.loss == "logistic":
+                y = np.where(y > np.median(y), 1.0, -1.0)
         else:
-            X, y, arr, _ = planted_problem(**PROBLEMS[name])
-        lmax = fixntk.lambda_max(X, y, arr)
+            X, y, arr, _ = planted_problem(**PROBLEMS[name], loss=args.loss)
+        lmax = fixntk.lambda_max(X, y, arr, loss=args.loss)
         for ratio in map(float, args.ratios.split(",")):
             for route in (True, False)[: 1 if args.no_descent_only else 2]:
-                dt, r = run(X, y, arr, ratio * lmax, route, args.max_iter)
+                dt, r = run(X, y, arr, ratio * lmax, route, args.max_iter, args.loss)
                 print(
                     f"{name:8s} {ratio:7.0e} {'on' if route else 'off':>5s} {dt:8.2f} "
                     f"{r.n_iter:7d} {r.n_irls:4d} {r.relative_gap:9.2e} {r.converged}",

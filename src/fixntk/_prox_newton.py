@@ -49,7 +49,12 @@ import numpy as np
 
 from ._cpu import core as _core
 from ._progress import report
-from ._solver import _penalty, weighted_least_squares
+from ._solver import (
+    _kernel_route_epochs,
+    _penalty,
+    kernel_route,
+    weighted_least_squares,
+)
 
 __all__ = ["prox_newton"]
 
@@ -136,6 +141,11 @@ _RETRY_COST = 1.0
 # the retry misses and the rates then keep exact steps that miss at 300 epochs: 1290 ->
 # 3750 epochs to 1e-6 (0.4 -> 0.6 s; benchmarks/multinomial_models.py).
 _RETRY_GAIN = 10.0
+# The kernel route's relative gap (tol) never below this: round-off's level in its
+# kernel ridge solves.
+_ROUTE_TOL_MIN = 1e-12
+# Epochs of descent before the kernel route once it has run in a solve.
+_ROUTE_DESCENT = 25
 
 
 @dataclass
@@ -152,6 +162,7 @@ class NewtonFit:
     # why an unconverged fit stopped: "max_iter" (epochs), "newton" (_MAX_NEWTON
     # outer steps) or "no_descent" (the line search found none: round-off)
     stop: str = "converged"
+    n_irls: int = 0  # kernel ridge solves of the kernel route
 
 
 def prox_newton(prob, lam, W, tol, max_iter, verbose):
@@ -171,6 +182,15 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         b = np.array(b0, dtype=float)
     say = report(verbose, level=1)
     gaps, step_gaps, epochs, converged, stop = [], [], 0, False, "converged"
+    n_irls = 0  # kernel ridge solves of the kernel route (_route_inner)
+    # Exact row curvatures (logistic, Poisson) make each Newton step's model the
+    # squared loss's program with row weights, which the kernel route solves where
+    # min(n, p d) is small enough (route_epochs > 0: the epochs of descent it costs);
+    # crawled: the epochs of the inner descents that missed their targets so far.
+    # (The multinomial's per-row bound model was measured not to gain: the steps it
+    # then took cut the gap by 1e-3 each, world_bank_pop below.)
+    route_epochs = 0 if df.curvature_is_bound else _kernel_route_epochs(prob)
+    crawled = 0
     history = [(W, F, b)]
     primal = np.nan
     dual = -np.inf  # the best lower bound so far (every step's dual point bounds F*)
@@ -240,6 +260,10 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         # the per-row model throughout: the exact one never ran (no choice to mislead)
         loose = not df.curvature_is_bound or (bound and choice.rate[True] is None)
         ratio = _INNER_RATIO if loose else _BOUND_RATIO
+        gap_target = max(ratio * step_gap, 0.25 * target)
+        inner_cap = min(_INNER_EPOCHS, max_iter - epochs, budget)
+        if route_epochs and crawled >= route_epochs:
+            inner_cap = min(inner_cap, _ROUTE_DESCENT)
         out = weighted_least_squares(
             prob.X,
             prob.arr.packed,
@@ -251,8 +275,8 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             intercept=prob.fit_intercept,
             block_step=prob.block_step,
             streamed=prob.streamed,
-            gap_target=max(ratio * step_gap, 0.25 * target),
-            max_iter=min(_INNER_EPOCHS, max_iter - epochs, budget),
+            gap_target=gap_target,
+            max_iter=inner_cap,
         )
         choice.pending = (
             per_output,
@@ -264,6 +288,21 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         W_new = out["coef"]
         F_new = prob.predict(W_new)
         b_new = out["intercept"] if prob.fit_intercept else b
+        if route_epochs and not out["converged"] and out["n_epochs"] >= inner_cap:
+            # The descent missed its target within its epochs: once such misses have
+            # cost about what the kernel route costs (as the squared loss's descent,
+            # _solver._least_squares), every miss takes the route, after a shorter
+            # descent.
+            crawled += int(out["n_epochs"])
+            routed = None
+            if crawled >= route_epochs:
+                routed = _route_inner(
+                    prob, Z, s * h, lam, (out, F_new, b_new), gap_target, verbose
+                )
+            if routed is not None:
+                W_new, F_new, b_routed, steps = routed
+                b_new = b_routed if prob.fit_intercept else b
+                n_irls += steps
         # Armijo on F(W + t dW) with the decrease bound of the quadratic model's
         # linear part plus the change of the penalty (convex along the segment).
         slope = float((s[:, None] * G * (F_new + b_new - Fb)).sum()) / prob.S
@@ -312,7 +351,55 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         converged=converged,
         gap_history=np.asarray(gaps),
         stop=stop,
+        n_irls=n_irls,
     )
+
+
+def _route_inner(prob, Z, w, lam, descent, gap_target, verbose):
+    """The kernel route (:func:`fixntk._solver.kernel_route`) on a Newton step's
+    row-weighted model ``1/(2 S) sum_k w_k ||Z_k - sum_i [D_i X W_i]_k - b||^2 + lam
+    sum_i ||W_i||`` (S the row weights' sum, ``prob.S``) from the descent's point
+    ``descent`` = (its solver dict, its predictions F, its intercept b), where the
+    route applies (the order min(n, p d) of its systems at most
+    _KERNEL_ROUTE_ORDER); (W, F, b, kernel ridge solves) of its point if it is the
+    better of the two in that model, else None.
+
+    The descent's rate is the masked design's conditioning: at small lam, with every
+    group active and p d near or above n (the program near interpolation), it crawls
+    in these models as for the squared loss. tidyr's world_bank_pop (792 rows, 60
+    masks of 19 nearly collinear columns), its first two classes against the others,
+    at 1e-3 lam_max: 10000 epochs left the gap at 2e-3 without the route; with it
+    1260 epochs certify 1e-4."""
+    if not _kernel_route_epochs(prob):
+        return None
+    # irls normalises the rows' weights by their sum; the model, by prob.S
+    out, F_d, b_d = descent
+    kr = kernel_route(
+        prob.X,
+        prob.arr,
+        Z,
+        lam * prob.S / float(w.sum()),
+        out["coef"],
+        w,
+        prob.fit_intercept,
+        max(gap_target / out["f0"], _ROUTE_TOL_MIN),
+        verbose,
+    )
+    if kr is None:
+        return None
+    W = np.ascontiguousarray(np.reshape(kr.coef, out["coef"].shape))
+    F = prob.predict(W)
+    b = b_d
+    if prob.fit_intercept:
+        b = np.asarray(kr.intercept, dtype=float).reshape(-1)
+
+    def value(W_, F_, b_):
+        R = Z - F_ - b_
+        return 0.5 * float((w[:, None] * R * R).sum()) / prob.S + lam * _penalty(W_)
+
+    if not value(W, F, b) < value(out["coef"], F_d, b_d):
+        return None
+    return W, F, b, int(kr.n_iter)
 
 
 class CurvatureCache:
