@@ -906,6 +906,44 @@ def test_separators_are_read_where_they_belong(tmp_path):
     )
 
 
+def test_decimal_comma_given_for_a_dot_decimal_column_is_named(tmp_path):
+    """--decimal ',' on a column written with '.' decimals (the advice for another
+    column of the same file, or a file read with the wrong option) raised an
+    IndexError from the check for words among numbers; it names the column and the
+    mark now."""
+    path = str(tmp_path / "mixed.csv")
+    with open(path, "w") as fh:
+        fh.write("a;b;y\n" + "".join(f"1.{k};2,{k};{k}\n" for k in range(1, 21)))
+    assert_clean_error(run_cli("fit", path, "--target", "y"), "column 'b'", "--decimal")
+    assert_clean_error(
+        run_cli("fit", path, "--target", "y", "--decimal", ","),
+        "column 'a' holds numbers with '.' as the decimal mark (e.g. '1.1')",
+    )
+
+
+def test_dropped_columns_do_not_rename_the_dataset(tmp_path):
+    """The dataset's name (the summary line, compare's table) came from the last
+    --drop instead of the file."""
+    from fixntk.cli._data import STDIN, read_table
+
+    rows = [[0.1 * i, i % 3, "ab"[i % 2]] for i in range(20)]
+    path = write_csv(tmp_path / "mydata.csv", ["x", "n", "notes"], rows)
+    assert read_table(path, drop=["notes"]).name == "mydata"
+    with open(path) as fh:
+        text = fh.read()
+    proc = subprocess.run(
+        [sys.executable, "-m", "fixntk", "fit", STDIN, "--target", "n"]
+        + ["--drop", "notes", "-q"],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("stdin:"), proc.stdout
+
+
 def test_long_text_identifiers_are_left_out_not_refused(tmp_path):
     """A text column with a different value in every row is an identifier at any
     length (over 50 rows it was refused as too many categories)."""

@@ -186,8 +186,8 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             "--index-col 0 says so explicitly, or give it a name in the header to use "
             "it as a feature"
         )
-    for name in drop:
-        col = _resolve(frame, name, "--drop")
+    for label in drop:
+        col = _resolve(frame, label, "--drop")
         frame = frame.drop(columns=[col])
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
@@ -441,6 +441,14 @@ def number_format_hint(series, decimal="."):
         return (
             f"holds numbers written with a decimal comma (e.g. {example}); pass "
             "--decimal ','"
+        )
+    if decimal != "." and _parses(text):
+        # pandas reads '1.5' under decimal=',' as text, to_numeric as 1.5: the file
+        # (or this column) writes its decimals with '.'
+        return (
+            f"holds numbers with '.' as the decimal mark (e.g. {example}) while "
+            f"--decimal {decimal!r} was given; leave --decimal out if the file "
+            "writes its decimals with '.'"
         )
     if text.str.contains(_UNITS).any():
         bare = text.str.replace(_UNITS, "", regex=True)
