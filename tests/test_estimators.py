@@ -813,6 +813,21 @@ def test_ntk_on_constant_features_predicts_the_mean(value, mode):
     np.testing.assert_array_equal(clf.predict(X[:3]), np.bincount(labels).argmax())
 
 
+@pytest.mark.parametrize("mode", ["kare", "cv"])
+@pytest.mark.parametrize("scale", [1.0, 10.0, 1e3])
+def test_ntk_on_zero_features_without_bias_predicts_the_mean(mode, scale):
+    """All-zero X with neuron_bias=False: the NTK is 0, and its lam grid (scaled by
+    the kernel's mean eigenvalue) was 0 too; the objective then ran past double
+    precision and the fit raised for y of 10 and more. Now the mean, as the KARE and
+    gated estimators give there."""
+    X = np.zeros((20, 3))
+    y = scale * np.arange(20.0)
+    with pytest.warns(UserWarning, match="the NTK is the same for every pair"):
+        reg = NTKRegressor(neuron_bias=False, lam=mode).fit(X, y)
+    np.testing.assert_allclose(reg.predict(X[:3]), y.mean(), rtol=1e-12)
+    assert np.isfinite(reg.objective_) and reg.lam_ > 1e-12
+
+
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("value", [0.0, 5.0])
 @pytest.mark.parametrize("solver", ["bcd", "irls"])

@@ -1808,8 +1808,11 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             )
         if isinstance(lam, str):
             # the grid's scale: the mean eigenvalue of the kernel ridge's K (of the raw
-            # K where the intercept has fitted all of it: any lam gives the same model)
-            ev = eig[0] if not ridge.constant else np.full(n, np.trace(K) / n)
+            # K where the intercept has fitted all of it: any lam gives the same model;
+            # 1 where K is 0, all-zero features without a bias, whose grid of zeros
+            # sent the objective past double precision)
+            top = np.trace(K) / n
+            ev = eig[0] if not ridge.constant else np.full(n, top if top > 0 else 1.0)
             lams = _lam_grid_ntk(ev, n, self.n_lams, eps)
             if lam == "kare":
                 with warnings.catch_warnings():
