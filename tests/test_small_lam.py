@@ -124,10 +124,14 @@ def test_descent_goes_on_where_the_kernel_route_cannot_run(monkeypatch):
 def test_newton_certifies_against_the_best_dual_of_its_steps(monkeypatch):
     """Three classes with weights and an intercept at tol 1e-9: the proximal Newton
     loop ran into its step cap (500 steps) until the model choice retried the exact
-    model at equal cost; it now certifies in 72 steps, and a cap of 60 steps stands in
-    for the old one. Its gap is taken against the best dual point of its steps (the
-    last step's alone certified 4.4e-7 after an earlier one's 8e-9): it never grows,
-    and is at most the public duality_gap at the returned point."""
+    model at equal cost; it then certified in 72 steps, and in 30-50 since the
+    iterates are centred over the classes (the count moves with the libraries'
+    rounding: the last steps stall near 2e-9). A cap three steps short of the
+    uncapped solve's stands in for the old one: the capped solve takes the same
+    steps, so its gap history is the uncapped one's up to the cap. Its gap is taken
+    against the best dual point of its steps (the last step's alone certified 4.4e-7
+    after an earlier one's 8e-9): it never grows, and is at most the public
+    duality_gap at the returned point (up to round-off: the two sum differently)."""
     rng = np.random.default_rng(18)
     X = rng.standard_normal((30, 3))
     rng.standard_normal((3, 3))
@@ -138,14 +142,19 @@ def test_newton_certifies_against_the_best_dual_of_its_steps(monkeypatch):
     )
     labels = rng.integers(0, 3, 30)
     lam = 0.01 * fixntk.lambda_max(X, labels, arr, **kw)
-    assert fixntk.solve(X, labels, arr, lam, tol=1e-9, **kw).converged
-    monkeypatch.setattr(fixntk._prox_newton, "_MAX_NEWTON", 60)
+    full = fixntk.solve(X, labels, arr, lam, tol=1e-9, **kw)
+    assert full.converged and full.n_newton >= 13
+    cap = full.n_newton - 3
+    monkeypatch.setattr(fixntk._prox_newton, "_MAX_NEWTON", cap)
     with pytest.warns(ConvergenceWarning, match="outer steps"):
         res = fixntk.solve(X, labels, arr, lam, tol=1e-9, **kw)
-    assert not res.converged and res.n_newton == 60
-    assert np.all(np.diff(res.gap_history) <= 0)
-    assert res.gap == res.gap_history[-1] and res.relative_gap < 2e-8
-    assert res.gap <= fixntk.duality_gap(X, labels, arr, res.coef, lam, **kw)
+    assert not res.converged and res.n_newton == cap
+    np.testing.assert_array_equal(res.gap_history, full.gap_history[: cap + 1])
+    # never grows but by the primal's round-off (a few ulps where the steps stall)
+    assert np.all(np.diff(res.gap_history) <= 1e-14 * res.f0)
+    assert res.gap == res.gap_history[-1] and res.relative_gap < 1e-6
+    public = fixntk.duality_gap(X, labels, arr, res.coef, lam, **kw)
+    assert res.gap <= public + 1e-14 * res.f0
     assert res.objective == pytest.approx(
         fixntk.objective(X, labels, arr, res.coef, lam, **kw), rel=1e-12
     )
