@@ -249,7 +249,9 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     kare_start_ : float
         KARE of the starting (NTK) kernel at its KARE-selected lam.
     kare_history_, validation_history_ : ndarray
-        KARE on the fitting rows and held-out mean squared error per iteration.
+        KARE on the fitting rows (at each iterate's own lam, so that the entry
+        at ``best_iter_`` differs slightly from ``kare_``, taken at ``lam_``
+        re-selected on the grid) and held-out mean squared error per iteration.
     best_iter_ : int
         The iterate kept (0: the NTK itself).
     n_iter_ : int

@@ -90,9 +90,13 @@ class KareMKLResult:
         The same at the starting weights (the NTK's with ``eta0="ntk"``) and their
         KARE-selected ``lam`` (``lam_start``): the baseline to beat.
     kare_history : ndarray
-        KARE on the fitting part at iterate 0 (the start), 1, ..., n_iter. Never
-        increases (each L-BFGS-B step satisfies the Wolfe conditions), up to the
-        penalty: it is ``objective_history`` that decreases.
+        KARE on the fitting part at iterate 0 (the start), 1, ..., n_iter, each at
+        the iterate's own lam (a variable of the optimisation with ``lam="kare"``).
+        Never increases (each L-BFGS-B step satisfies the Wolfe conditions), up to
+        the penalty: it is ``objective_history`` that decreases. So
+        ``kare_history[best_iter]`` differs from ``kare`` (taken at the lam
+        re-selected on the grid, as above), slightly, even where the fitting part is
+        all the rows.
     objective_history : ndarray
         The minimised objective ``log KARE + penalty`` at each iterate.
     validation_history : ndarray or None

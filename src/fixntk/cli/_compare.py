@@ -207,8 +207,9 @@ def report(results, args, elapsed, out):
             f"KARE-trained kernel matches or beats the NTK on {wins} of "
             f"{len(with_kare)}"
             + (
-                f" ({kept} of them the NTK itself: no weights it tried beat the NTK "
-                "on held-out rows)."
+                f" ({kept} of them kept the NTK's kernel: no weights it tried beat "
+                "it on held-out rows; its lam is KARE's, as the NTK's unless --lam "
+                "sets that)."
                 if kept
                 else "."
             ),
