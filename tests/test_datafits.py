@@ -315,6 +315,15 @@ def test_relu_program_sample_weights_equal_duplicated_rows():
         fixntk.solve_relu(X, y > 0, arr, 0.01, loss="logistic")
 
 
+def _per_row_step(choice, gap, factor, groups):
+    """One simulated per-row Newton step of 5 epochs on ``groups`` active groups that
+    multiplies the gap by ``factor``; the new gap."""
+    choice.pending = (False, 5, True, groups)
+    gap *= factor
+    choice.observe(gap)
+    return gap
+
+
 def test_model_choice_retries_the_exact_model_a_decade_below_its_miss(monkeypatch):
     """After an exact step that missed its budget, the per-row steps hand back to the
     exact model as soon as the gap is a decade below where that step left it, before
@@ -331,9 +340,7 @@ def test_model_choice_retries_the_exact_model_a_decade_below_its_miss(monkeypatc
         assert not choice.exact
         gap, steps = 0.9, 0
         while not choice.exact:
-            choice.pending = (False, 5, True, groups)  # each per-row step: gap -30%
-            gap *= 0.7
-            choice.observe(gap)
+            gap = _per_row_step(choice, gap, 0.7, groups)  # each: gap -30%
             steps += 1
             assert steps < 1000
         assert choice.budget == 2 * fixntk._prox_newton._EXACT_BUDGET
@@ -350,9 +357,7 @@ def test_model_choice_retries_the_exact_model_a_decade_below_its_miss(monkeypatc
     choice.observe(gap)
     assert not choice.exact
     for _ in range(7):
-        choice.pending = (False, 5, True, groups)
-        gap *= 0.7
-        choice.observe(gap)
+        gap = _per_row_step(choice, gap, 0.7, groups)
         assert not choice.exact
     monkeypatch.setattr(fixntk._prox_newton, "_RETRY_GAIN", None)
     assert steps_until_exact()[0] == 17  # the equal-cost rule alone: 10 steps later
@@ -374,9 +379,7 @@ def test_model_choice_retries_the_exact_model_at_equal_cost():
     exact_cost = choice.exact_cost
     gap, steps, spent = 0.9, 0, 0.0
     while not choice.exact:
-        choice.pending = (False, 5, True, groups)  # each per-row step: gap -2%
-        gap *= 0.98
-        choice.observe(gap)
+        gap = _per_row_step(choice, gap, 0.98, groups)  # each: gap -2%
         steps += 1
         spent += groups * (5 * n * d * c + n * d * d / 4) + 2e6  # as _ModelChoice
         assert choice.rate[False] is None or choice.rate[False] > choice.rate[True]
@@ -396,9 +399,7 @@ def test_model_choice_retries_the_exact_model_at_equal_cost():
     choice.observe(gap)
     assert not choice.exact
     for _ in range(3):
-        choice.pending = (False, 5, True, groups)
-        gap *= 0.99999
-        choice.observe(gap)
+        gap = _per_row_step(choice, gap, 0.99999, groups)
     # doubled again, up to the inner solves' cap
     assert choice.exact and choice.budget == min(
         4 * fixntk._prox_newton._EXACT_BUDGET, fixntk._prox_newton._INNER_EPOCHS

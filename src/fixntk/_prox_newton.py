@@ -346,15 +346,14 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             )
         # predictions exactly those of W (a combination would carry round-off into
         # the certificate)
-        W, F, b = W_t, (F_new if t == 1.0 else prob.predict(W_t)), b_t
+        W, b, fresh = W_t, b_t, t == 1.0
         if _CENTER and getattr(df, "row_shift", False):
-            # centred over the classes (_CENTER); the predictions recomputed (exactly
-            # those of W) only where the mean is more than round-off
+            # centred over the classes (_CENTER) where the mean is more than round-off
             mean = W.mean(axis=2, keepdims=True)
             if np.abs(mean).max() > 1e-12 * np.abs(W).max():
-                W = W - mean
-                F = prob.predict(W)
+                W, fresh = W - mean, False
             b = b - b.mean()
+        F = F_new if fresh else prob.predict(W)
         if prob.fit_intercept:
             b = df.intercept(Y, F, s, b)
         history.append((W, F, b))
@@ -380,10 +379,10 @@ def _route_inner(prob, Z, w, lam, descent, gap_target, verbose):
     """The kernel route (:func:`fixntk._solver.kernel_route`) on a Newton step's
     row-weighted model ``1/(2 S) sum_k w_k ||Z_k - sum_i [D_i X W_i]_k - b||^2 + lam
     sum_i ||W_i||`` (S the row weights' sum, ``prob.S``) from the descent's point
-    ``descent`` = (its solver dict, its predictions F, its intercept b), where the
-    route applies (the order min(n, p d) of its systems at most
-    _KERNEL_ROUTE_ORDER); (W, F, b, kernel ridge solves) of its point if it is the
-    better of the two in that model, else None.
+    ``descent`` = (its solver dict, its predictions F, its intercept b); called where
+    the route applies (``_kernel_route_epochs`` > 0: the order min(n, p d) of its
+    systems at most _KERNEL_ROUTE_ORDER). (W, F, b, kernel ridge solves) of its point
+    if it is the better of the two in that model, else None.
 
     The descent's rate is the masked design's conditioning: at small lam, with every
     group active and p d near or above n (the program near interpolation), it crawls
@@ -391,8 +390,6 @@ def _route_inner(prob, Z, w, lam, descent, gap_target, verbose):
     masks of 19 nearly collinear columns), its first two classes against the others,
     at 1e-3 lam_max: 10000 epochs left the gap at 2e-3 without the route; with it
     1260 epochs certify 1e-4."""
-    if not _kernel_route_epochs(prob):
-        return None
     # irls normalises the rows' weights by their sum; the model, by prob.S
     out, F_d, b_d = descent
     kr = kernel_route(
