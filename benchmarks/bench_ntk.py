@@ -15,6 +15,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
 
+if __name__ == "__main__" or not __package__:  # run as a script, not by asv
+    raise SystemExit(
+        f"{__file__} is an asv suite, not a script: run it with asv from the "
+        "repository root (asv.conf.json), e.g. asv run --quick --python=same -b "
+        "'^bench_ntk'; the scripts beside it (compare_peers.py, "
+        "solve_time.py, ...) run directly"
+    )
+
 from .problems import planted_problem
 
 FULL = os.environ.get("FIXNTK_BENCH_FULL") == "1"

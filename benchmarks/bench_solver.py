@@ -26,6 +26,14 @@ import numpy as np
 
 import fixntk
 
+if __name__ == "__main__" or not __package__:  # run as a script, not by asv
+    raise SystemExit(
+        f"{__file__} is an asv suite, not a script: run it with asv from the "
+        "repository root (asv.conf.json), e.g. asv run --quick --python=same -b "
+        "'^bench_solver'; the scripts beside it (compare_peers.py, "
+        "solve_time.py, ...) run directly"
+    )
+
 from .problems import (
     LAM_RATIO,
     PATH_EPS,

@@ -255,6 +255,25 @@ def test_asv_ntk_weights_times_both_paths():
     assert screened == 1.0 and 0.0 <= captured <= 0.5
 
 
+@pytest.mark.parametrize("suite", ["bench_solver", "bench_ntk"])
+def test_asv_suites_run_directly_say_how_to_run_them(suite):
+    """``python benchmarks/bench_solver.py --help`` (a tester's first try) ended in a
+    traceback of a relative import: the asv suites now exit with how to run them."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / f"{suite}.py"), "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "is an asv suite" in out.stderr and f"-b '^{suite}'" in out.stderr
+
+
 def test_profile_estimators_tasks_and_lam_modes(monkeypatch, capsys):
     """--task both profiles the regressor and the classifier (it ran the classifier
     alone, and --task regression ran it silently); --lam takes every lam mode of the
