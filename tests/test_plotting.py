@@ -4,6 +4,7 @@ import matplotlib
 import numpy as np
 import pytest
 from conftest import planted
+from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 
 import fixntk
@@ -101,6 +102,29 @@ def test_cell_weights(fitted):
     # X checked as predict checks it (it was a raw matmul error)
     with pytest.raises(ValueError, match="X has 2 features, but"):
         fixntk.CellWeightsDisplay.from_estimator(est, X[:, :2])
+
+
+def test_cell_weights_of_a_kare_kernel_count_its_ntk_part():
+    """A KARE-trained kernel is ntk_weight_ times the NTK plus sum_i eta_i K_i: on a
+    sampled cell its weight is eta_i + ntk_weight_ eta~_i. Drawn from eta_ alone, a
+    kernel that kept the NTK (eta_ = 0) gave an empty plot titled 'every cell set
+    to zero'; it now lies on the diagonal."""
+    X, y = planted(n=40, d=2, seed=0)  # few rows and features: cells with mass
+    kare = fixntk.KAREKernelRegressor(n_gates=20, random_state=0).fit(X, y)
+    kept = clone(kare).fit(X, y)
+    kept.eta_, kept.ntk_weight_ = np.zeros_like(kare.eta_), 1.0
+    disp = fixntk.CellWeightsDisplay.from_estimator(kept, X, n_samples=20000)
+    # only the cells the Monte Carlo directions never reached have weight 0
+    assert disp.name == "learned"
+    assert disp.n_dropped_ == np.count_nonzero(disp.ntk_eta == 0) < len(disp.eta) // 4
+    xy = disp.scatter_.get_offsets()
+    assert len(xy) == np.count_nonzero(disp.ntk_eta)
+    np.testing.assert_allclose(xy[:, 1], xy[:, 0], rtol=1e-12)
+    assert "learned" in disp.ax_.get_ylabel()
+    # a learned kernel: eta_ plus its NTK part, cell by cell
+    disp = fixntk.CellWeightsDisplay.from_estimator(kare, X, n_samples=20000)
+    np.testing.assert_allclose(disp.eta, kare.eta_ + kare.ntk_weight_ * disp.ntk_eta)
+    plt.close("all")
 
 
 def test_missing_attribute_is_a_clear_error():

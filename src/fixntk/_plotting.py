@@ -431,7 +431,11 @@ class CellWeightsDisplay:
     ntk_eta : ndarray of shape (p,)
         The NTK's weights (:func:`fixntk.ntk_weights`).
     eta : ndarray of shape (p,)
-        The fixed weights (``eta_`` of a gated ReLU estimator, ``IRLSResult.eta``).
+        The fixed weights (``eta_`` of a gated ReLU estimator, ``IRLSResult.eta``), or
+        a learned kernel's weights on the same cells.
+    name : str, default="fixed"
+        What ``eta`` is, for the axis label and the title ("learned" for a
+        KARE-trained kernel).
 
     Attributes
     ----------
@@ -443,9 +447,10 @@ class CellWeightsDisplay:
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, ntk_eta, eta):
+    def __init__(self, ntk_eta, eta, name="fixed"):
         self.ntk_eta = np.asarray(ntk_eta, dtype=float)
         self.eta = np.asarray(eta, dtype=float)
+        self.name = name
         if self.ntk_eta.shape != self.eta.shape:
             raise ValueError(
                 f"ntk_eta and eta must have the same shape; got {self.ntk_eta.shape} "
@@ -473,6 +478,14 @@ class CellWeightsDisplay:
     def from_estimator(cls, estimator, X, *, n_samples=10**5, seed=0, ax=None):
         """From a fitted gated ReLU estimator: its ``eta_`` against the NTK weights of
         its cells on ``X``.
+
+        For a KARE-trained kernel (``KAREKernelRegressor``, ``KAREKernelClassifier``:
+        ``ntk_weight_`` times the NTK plus the masking kernels weighted by ``eta_``)
+        the learned weight of a sampled cell is ``eta_ + ntk_weight_ * eta~`` with
+        ``eta~`` the cell's Gaussian probability: the gated ReLU NTK is every cell's
+        masking kernel weighted by its probability, ``H(eta~)`` over all cells
+        (Dwaraknath, Ergen and Pilanci 2023). A kernel that kept the NTK
+        (``eta_ = 0``) lies on the diagonal.
 
         The NTK weights are the Monte Carlo cell probabilities
         (:func:`fixntk.ntk_weights`) when the cells hold at least half of the Gaussian
@@ -510,6 +523,9 @@ class CellWeightsDisplay:
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
         eta = ntk.eta
+        ntk_weight = float(getattr(est, "ntk_weight_", 0.0))
+        if ntk_weight > 0:  # a KARE-trained kernel: its NTK part on these cells
+            return cls(eta, est.eta_ + ntk_weight * eta, "learned").plot(ax=ax)
         if ntk.captured_mass < 0.5:  # the rule of irls(eta0="ntk")
             eta = np.full(arr.p, 1.0 / arr.p)
         return cls(eta, est.eta_).plot(ax=ax)
@@ -539,9 +555,10 @@ class CellWeightsDisplay:
             ax.set_xscale("log")
             ax.set_yscale("log")
         ax.set_xlabel("NTK weight (share of the Gaussian mass)")
-        ax.set_ylabel("fixed weight ||w_i|| (share)")
+        what = "||w_i||" if self.name == "fixed" else "eta_i"
+        ax.set_ylabel(f"{self.name} weight {what} (share)")
         ax.set_title(
-            f"Cell weights, NTK vs fixed ({self.n_dropped_} cells set to zero)"
+            f"Cell weights, NTK vs {self.name} ({self.n_dropped_} cells set to zero)"
         )
         self.ax_, self.figure_ = ax, fig
         return self
