@@ -426,9 +426,11 @@ def heldout_scores(X, y, Xd, est, weights, s=None):
     (validation rows ``v`` in ``weights``), the path over ``est.lams_`` fitted with
     row weights s (1 - v) at a tight tolerance and scored (weighted by s) on the rows
     with v = 1."""
-    from fixntk._estimators import _gated_forward
+    from fixntk._estimators import _bias_scale, _gated_forward
 
-    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    # the bias column at the median (weighted) column root mean square, as in memory
+    assert est.bias_scale_ == pytest.approx(_bias_scale(X, s), rel=1e-12)
+    Xt = np.hstack([X, np.full((X.shape[0], 1), est.bias_scale_)])
     arr = fixntk.sample_arrangement(Xt, est.n_gates_, seed=est.random_state)
     np.testing.assert_array_equal(arr.gates, est.gates_)
     s = np.ones(X.shape[0]) if s is None else s
@@ -863,11 +865,12 @@ def test_dask_warnings_name_the_users_call(client, problem, monkeypatch):
 
 
 def test_dask_fits_warn_on_column_scales_as_in_memory(client):
-    """The Dask fits warn on columns on scales far apart and on entries far from the
-    bias column's 1, as the in-memory fits do: they said nothing (a fit on columns
-    1e4 apart then stopped uncertified, relative gap 0.17, with a ConvergenceWarning
-    and no word on the scales). Standardised columns, a rare one-hot column and
-    entries beyond 1e154 (whose squares overflow) are not warned about."""
+    """The Dask fits warn on columns on scales far apart, as the in-memory fits do:
+    they said nothing (a fit on columns 1e4 apart then stopped uncertified, relative
+    gap 0.17, with a ConvergenceWarning and no word on the scales). Standardised
+    columns, a rare one-hot column and entries beyond 1e154 (whose squares overflow)
+    are not warned about; nor, now that the bias column follows X's scale
+    (bias_scale_, the same on Dask as in memory), entries all near 1e-30."""
     X, y = planted(n=200, d=4, seed=0)
     wide = X * np.array([1.0, 1.0, 1e3, 1e3])
     R = fixntk.GatedReLURegressor
@@ -881,13 +884,14 @@ def test_dask_fits_warn_on_column_scales_as_in_memory(client):
     with pytest.warns(UserWarning, match=scales):
         C = fixntk.GatedReLUClassifier
         dask_fit(C(loss="squared", n_gates=10, lam=0.1), wide, y > 0)
-    told = []  # the bias column's warning, on Dask and in memory
+    tiny = []  # the bias column at X's scale, on Dask and in memory: no warning
     for fit in (dask_fit, lambda est, A: est.fit(A, y)):
-        with warnings.catch_warnings(record=True) as rec:
-            warnings.simplefilter("always")
-            fit(R(n_gates=10, lam=1e-30, max_iter=10), X * 1e-30)
-        told.append([str(w.message) for w in rec if "against the column" in str(w)])
-    assert told[0] == told[1] and len(told[0]) == 1, told
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            tiny.append(fit(R(n_gates=10, lam=1e-31), X * 1e-30))
+    assert tiny[0].bias_scale_ == pytest.approx(tiny[1].bias_scale_, rel=1e-12)
+    rms = np.sqrt(np.mean(X**2, axis=0))
+    assert tiny[1].bias_scale_ == pytest.approx(1e-30 * np.median(rms))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dask_fit(R(n_gates=10, lam=0.1), np.c_[X, np.ones(200)])

@@ -307,6 +307,7 @@ def test_regressor_predicts_with_the_learned_kernel():
     K = res.ntk_weight * fixntk.ntk_kernel(est.X_fit_)
     K += fixntk.mkl_kernel(est.X_fit_, arr, res.eta)
     a = np.linalg.solve(K + n * res.lam * np.eye(n), y)
+    Xt = np.c_[Xt[:, :-1], np.full(len(Xt), est.bias_scale_)]  # its bias column
     ref = res.ntk_weight * fixntk.ntk_kernel(Xt, est.X_fit_) @ a
     ref += fixntk.mkl_kernel(est.X_fit_, arr, res.eta, Z=Xt).T @ a
     np.testing.assert_allclose(est.predict(Xt[:, :-1]), ref, rtol=1e-7, atol=1e-9)

@@ -56,7 +56,7 @@ def test_regularization_path_from_estimator():
     # both certified to tol = 1e-4 of the null model's objective
     j = int(np.flatnonzero(est.lams_ == est.lam_)[0])
     assert np.count_nonzero(disp.norms[j]) > 0
-    Xt = np.hstack([X, np.ones((len(X), 1))])
+    Xt = np.hstack([X, np.full((len(X), 1), est.bias_scale_)])
     arr = fixntk.Arrangement.from_masks(Xt @ est.gates_.T >= 0)
     W = fixntk.solve(Xt, y, arr, est.lam_, tol=1e-4, fit_intercept=True)
     assert abs(W.objective - est.objective_) <= 2e-4 * W.f0

@@ -355,7 +355,7 @@ def regression():
 def test_regressor_solves_the_program_and_predicts_with_its_network(regression):
     X, y = regression
     est = ReLURegressor(n_gates=30, lam=0.02, tol=1e-8, random_state=0).fit(X, y)
-    Xt = np.hstack([X, np.ones((len(X), 1))])
+    Xt = np.hstack([X, np.full((len(X), 1), est.bias_scale_)])
     masks = Xt @ est.gates_.T >= 0
     res = fixntk.solve_relu(Xt, y, masks, 0.02, tol=1e-8)
     assert np.isclose(est.objective_, res.objective, rtol=1e-7)
@@ -366,7 +366,8 @@ def test_regressor_solves_the_program_and_predicts_with_its_network(regression):
     X_new = np.random.default_rng(1).standard_normal((20, 4))
     np.testing.assert_allclose(est.predict(X_new), net.forward(X_new), atol=1e-12)
     np.testing.assert_array_equal(net.predict(X_new), net(X_new))
-    manual = np.maximum(np.hstack([X_new, np.ones((20, 1))]) @ net.first_layer.T, 0)
+    Xt_new = np.hstack([X_new, np.full((20, 1), net.bias_scale)])
+    manual = np.maximum(Xt_new @ net.first_layer.T, 0)
     np.testing.assert_allclose(
         manual @ net.second_layer, est.predict(X_new), atol=1e-12
     )
@@ -442,7 +443,8 @@ def test_regressor_intercept_and_default_lam(regression):
     np.testing.assert_allclose(b.predict(X_new), a.predict(X_new) + 1000.0, rtol=1e-9)
     np.testing.assert_allclose(b.v_, a.v_, atol=1e-9)
     net = b.to_network()
-    manual = np.maximum(np.hstack([X_new, np.ones((20, 1))]) @ net.first_layer.T, 0)
+    Xt_new = np.hstack([X_new, np.full((20, 1), net.bias_scale)])
+    manual = np.maximum(Xt_new @ net.first_layer.T, 0)
     np.testing.assert_allclose(
         manual @ net.second_layer + b.intercept_, b.predict(X_new), rtol=1e-12
     )
@@ -450,7 +452,7 @@ def test_regressor_intercept_and_default_lam(regression):
     c = ReLURegressor(**kw).fit(X, y + 1.0, sample_weight=w)
     assert c.intercept_ == pytest.approx(np.average(y + 1.0, weights=w), rel=1e-12)
     raw = ReLURegressor(fit_intercept=False, **kw).fit(X, y + 1.0)
-    Xt = np.hstack([X, np.ones((len(X), 1))])
+    Xt = np.hstack([X, np.full((len(X), 1), raw.bias_scale_)])
     res = fixntk.solve_relu(Xt, y + 1.0, Xt @ raw.gates_.T >= 0, 0.02, tol=1e-8)
     assert raw.intercept_ == 0.0 and np.isclose(
         raw.objective_, res.objective, rtol=1e-7

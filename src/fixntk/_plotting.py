@@ -70,14 +70,15 @@ def _last_step_inputs(estimator, X, y=None):
 
 
 def _gated_inputs(est, X):
-    """X as the estimator's gates see it: with the column of ones of ``neuron_bias``;
+    """X as the estimator's gates see it: with the bias column of ``neuron_bias``;
     checked against the fitted estimator as ``predict`` checks it (width, names)."""
     from sklearn.utils.validation import validate_data
 
     from ._estimators import _with_bias
 
     X = validate_data(est, X, reset=False, dtype=np.float64)
-    return _with_bias(X, getattr(est, "neuron_bias", False))
+    scale = getattr(est, "bias_scale_", 1.0)
+    return _with_bias(X, getattr(est, "neuron_bias", False), scale)
 
 
 def _group_norms(coefs):

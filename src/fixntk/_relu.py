@@ -579,6 +579,7 @@ class _Problem:
                 np.sqrt(np.add.reduceat(z * z, starts)).sum()
             )
 
+        z = np.array(z, dtype=np.float64)
         f = phi(z)
         for _ in range(max_newton):
             grad = AtA @ z - Aty
@@ -587,6 +588,19 @@ class _Problem:
                 q = grad[a:b] - AtA[a:b, a:b] @ z[a:b]
                 if float(q @ q) <= lam * lam:
                     return z, j
+            # a block at exactly zero where zero is not optimal (its start on a
+            # basis orthogonal to it): the penalty has no Hessian there, so first a
+            # proximal step off zero, with the block's trace as its curvature (a
+            # descent step); Newton's steps then start from a point where all blocks
+            # are nonzero (it divided by their zero norm)
+            off = [(a, b) for a, b in spans if not np.any(z[a:b])]
+            for a, b in off:
+                q = grad[a:b]
+                curv = max(float(np.trace(AtA[a:b, a:b])), 1e-300)
+                z[a:b] = -(1.0 - lam / float(np.linalg.norm(q))) * q / curv
+            if off:
+                f = phi(z)
+                continue
             H = AtA.copy()
             for a, b in spans:
                 zb = z[a:b]
@@ -701,9 +715,9 @@ class _Problem:
             released = False
             for s, i in blocks:
                 rows = sorted(tight[(s, i)])
-                if not rows:
-                    continue
                 v = W[s, i]
+                if not rows or not np.any(v):  # a block at zero: no multipliers
+                    continue
                 sign = 1.0 if s == 0 else -1.0
                 grad = -sign * (
                     X.T @ (self.MT[i] * res)

@@ -21,6 +21,7 @@ from ._estimators import (
     _OneHotClassifier,
     _scaled_rows,
     _seed,
+    _set_bias_scale,
     _VersionedPickle,
     _with_bias,
 )
@@ -42,7 +43,7 @@ class ReLUNetwork:
     .. math::
 
         f(x) = \sum_{j=1}^k (\tilde x^T w_j)_+ \, a_j + b,
-        \qquad \tilde x = [x, 1] \text{ if neuron\_bias else } x,
+        \qquad \tilde x = [x, s] \text{ if neuron\_bias else } x,
 
     with weight decay :math:`\frac12 \sum_j (\|w_j\|^2 + \|a_j\|^2)`, equal at this
     point to the convex penalty :math:`\sum_i \|v_i\| + \|u_i\|` (neuron ``v_i`` has
@@ -58,12 +59,14 @@ class ReLUNetwork:
         The output weights :math:`a_j`; with c outputs each neuron feeds one output (one
         nonzero per row).
     neuron_bias : bool
-        Whether a constant 1 is appended to the inputs.
+        Whether a constant (``bias_scale``) is appended to the inputs.
     classes : ndarray of shape (c,) or None
         The class labels of a classifier's network (one output per class), None for
         a regressor's.
     output_bias : float or ndarray of shape (c,), default=0.0
         The unpenalised output intercept :math:`b`.
+    bias_scale : float, default=1.0
+        The constant of the bias column (the estimator's ``bias_scale_``).
     """
 
     first_layer: np.ndarray
@@ -71,6 +74,7 @@ class ReLUNetwork:
     neuron_bias: bool
     classes: np.ndarray | None = None
     output_bias: float | np.ndarray = 0.0
+    bias_scale: float = 1.0
 
     @property
     def n_neurons(self):
@@ -88,7 +92,9 @@ class ReLUNetwork:
 
     def forward(self, X):
         """The network's outputs on X of shape (m, d_in): (m,) or (m, c)."""
-        Xt = _with_bias(np.asarray(X, dtype=np.float64), self.neuron_bias)
+        Xt = _with_bias(
+            np.asarray(X, dtype=np.float64), self.neuron_bias, self.bias_scale
+        )
         F = np.maximum(Xt @ self.first_layer.T, 0.0) @ self.second_layer
         return F + self.output_bias
 
@@ -101,7 +107,7 @@ class ReLUNetwork:
         return F if self.classes is None else self.classes[np.argmax(F, axis=1)]
 
 
-def _network(v, u, neuron_bias, one_d, output_bias=0.0):
+def _network(v, u, neuron_bias, one_d, output_bias=0.0, bias_scale=1.0):
     """The ReLU network of the convex weights v, u of shape (p, d, c)."""
     first, second = [], []
     c = v.shape[2]
@@ -121,6 +127,7 @@ def _network(v, u, neuron_bias, one_d, output_bias=0.0):
         second_layer=second[:, 0] if one_d else second,
         neuron_bias=bool(neuron_bias),
         output_bias=output_bias,
+        bias_scale=bias_scale,
     )
 
 
@@ -213,7 +220,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         rows, and positive scales leave every cone constraint's sign unchanged."""
         n_gates, lam = self._check_params()
         seed = _seed(self.random_state)
-        Xt = _with_bias(X, self.neuron_bias)
+        Xt = _set_bias_scale(self, X, sample_weight)
         gates, masks, start = self._masks(Xt, n_gates, seed, Y.shape[1])
         # the output intercept: the targets' (weighted) mean, unpenalised; the
         # network fits the centred targets (without it an offset of y had to be
@@ -245,7 +252,9 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.objective_ = float(res.objective)
         self.n_iter_ = int(res.n_iter)
         self._b = b
-        self.network_ = _network(res.v, res.u, self.neuron_bias, False, b)
+        self.network_ = _network(
+            res.v, res.u, self.neuron_bias, False, b, self.bias_scale_
+        )
         self.n_active_neurons_ = int(self.network_.n_neurons)
         return self
 
@@ -277,7 +286,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
-    gates (duplicates merged), with :math:`X` extended by a column of ones when
+    gates (duplicates merged), with :math:`X` extended by a constant column when
     ``neuron_bias``. This is exactly the two-layer ReLU network
     :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
     :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
@@ -297,7 +306,8 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         nearly interpolated and took up to 258 s.)
     neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (the neurons act on
-        ``[x, 1]``; the intercept is part of each neuron and is penalised).
+        ``[x, s]``, ``s`` = ``bias_scale_``, the median of the training X's column
+        root mean squares; the intercept is part of each neuron and is penalised).
     fit_intercept : bool, default=True
         An unpenalised output intercept ``b``: the targets' (weighted) mean, the
         network then trained on the centred targets (so predictions move with an
@@ -327,6 +337,10 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
     gates_ : ndarray of shape (p, n_features + neuron_bias)
         One gate per distinct mask (used for training only: predictions come from the
         network).
+    bias_scale_ : float
+        The value of the constant column of ``neuron_bias``: the median of the
+        training X's column root mean squares (rows weighted by ``sample_weight``;
+        1 without ``neuron_bias``).
     v_, u_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
         The convex program's weights (zero rows for unused masks).
     lam_ : float
@@ -358,7 +372,12 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         """
         check_is_fitted(self, "network_")
         return _network(
-            self._v3, self._u3, self.neuron_bias, self._y_1d, self.intercept_
+            self._v3,
+            self._u3,
+            self.neuron_bias,
+            self._y_1d,
+            self.intercept_,
+            getattr(self, "bias_scale_", 1.0),
         )
 
 
@@ -406,6 +425,13 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         ReLUNetwork
         """
         check_is_fitted(self, "network_")
-        net = _network(self._v3, self._u3, self.neuron_bias, False, self.intercept_)
+        net = _network(
+            self._v3,
+            self._u3,
+            self.neuron_bias,
+            False,
+            self.intercept_,
+            getattr(self, "bias_scale_", 1.0),
+        )
         net.classes = self.classes_
         return net

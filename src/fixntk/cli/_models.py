@@ -172,7 +172,7 @@ def kare_of(pipe, data, X_train, y_train):
     """KARE on the training rows of the fitted model's kernel at its lam, in the
     space it was fitted in (prepared X, one-hot or standardised y)."""
     from .._arrangement import Arrangement
-    from .._estimators import _one_hot, _with_bias
+    from .._estimators import _inputs, _one_hot
     from .._kare import kare
     from .._kernels import mkl_kernel
 
@@ -181,7 +181,7 @@ def kare_of(pipe, data, X_train, y_train):
         return float(model.kare_)
     if getattr(model, "loss_", "squared") != "squared":
         return float("nan")  # KARE scores kernel ridge: the squared loss only
-    Xt = _with_bias(pipe[:-1].transform(X_train), model.neuron_bias)
+    Xt = _inputs(model, pipe[:-1].transform(X_train))
     if data.task == "classification":
         classes, y_enc = np.unique(y_train, return_inverse=True)
         y_enc = y_enc.ravel()

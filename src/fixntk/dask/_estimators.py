@@ -154,11 +154,30 @@ def _select_lam(est, prob, mode, seed):
     return lam, lams, mean, mode, sum(part.n_passes for part in parts), start
 
 
-def _with_bias(X, neuron_bias):
+def _with_bias(X, neuron_bias, scale):
+    """[X, scale] (the in-memory estimators' bias column, bias_scale_) when
+    neuron_bias."""
     if not neuron_bias:
         return X
-    ones = da.ones((X.shape[0], 1), chunks=(X.chunks[0], 1), dtype=X.dtype)
-    return da.concatenate([X, ones], axis=1)
+    col = da.full((X.shape[0], 1), scale, chunks=(X.chunks[0], 1), dtype=X.dtype)
+    return da.concatenate([X, col], axis=1)
+
+
+def _bias_scale(X, sample_weight, rms):
+    """The in-memory fits' bias column value (:func:`fixntk._estimators._bias_scale`):
+    ``rms``, the median of the columns' root mean squares, or with sample weights
+    that of their weighted mean squares (one more pass over X). Weights that are not
+    valid (the problem refuses them next) give ``rms``."""
+    if sample_weight is None or _chunks.is_number(sample_weight):
+        return rms
+    X = as_rows(X)
+    s = as_row_vector(sample_weight, X.chunks[0], "sample_weight", False)
+    total = s.sum()
+    ms = ((X / rms) ** 2).T @ s / total  # in units of rms: no overflow
+    ms, total = run([ms, total])
+    if not (np.isfinite(ms).all() and total > 0):
+        return rms
+    return _est._median_rms(ms, rms)
 
 
 def _targets(y, rows, name="y"):
@@ -208,25 +227,28 @@ def _record_feature_names(est, X):
 
 
 def _check_feature_scales(est, X):
-    """The in-memory fits' warnings on X's column scales and on the bias column
+    """The in-memory fits' warnings on X's column scales
     (:func:`fixntk._estimators._check_feature_scales`), from the columns' ranges and
-    standard deviations summed on the workers (one pass over X). Nothing is said for
-    an X with NaN or infinity: the arrangement refuses it next."""
+    standard deviations summed on the workers (one pass over X); returns the
+    in-memory fits' bias column value (``bias_scale_``, the median of the columns'
+    root mean squares; 1 for an X with NaN or infinity). Nothing is said for such an
+    X: the arrangement refuses it next."""
     parts = [dask.delayed(_chunks.column_stats, pure=True)(x) for x in chunk_tasks(X)]
-    n, lo, hi, unit, _, m2 = run(tree_reduce(parts, _chunks.merge_column_stats))
+    n, lo, hi, unit, mean, m2 = run(tree_reduce(parts, _chunks.merge_column_stats))
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        return
-    _est._warn_bias_scale(est, float(np.maximum(-lo, hi).max()))
+        return 1.0
     _est._warn_feature_scales(est, np.sqrt(m2 / n) * unit, hi - lo)
+    return _est._median_rms(m2 / n + mean * mean, unit)
 
 
 def _fit(est, X, y, sample_weight, one_d):
     """Warn on X's scales as in memory, sample gates, choose lam when asked, solve on
     all rows, set the fitted attributes."""
     n_gates, lam = _check(est)
-    _check_feature_scales(est, X)
+    rms = _check_feature_scales(est, X)
+    est.bias_scale_ = _bias_scale(X, sample_weight, rms) if est.neuron_bias else 1.0
     seed = _seed(est.random_state)
-    Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias))
+    Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias, est.bias_scale_))
     n_gates = gates_for_rows(n_gates, Xt.shape[0], Xt.shape[1] - bool(est.neuron_bias))
     arr = sample_arrangement(Xt, n_gates, seed=seed)
     prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
