@@ -76,7 +76,8 @@ class _Spectrum:
                 "KARE needs a kernel matrix"
             )
         self.ev = resolved_spectrum(ev)
-        self.proj = ((U.T @ (Y / self.sy)) ** 2).sum(axis=1)
+        self.U, self.UtY = U, U.T @ (Y / self.sy)
+        self.proj = (self.UtY**2).sum(axis=1)
 
     def mean(self):
         """The mean eigenvalue of K / n."""
@@ -100,6 +101,20 @@ class _Spectrum:
         n = self.ev.size
         curve = n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
         return value_out(curve, self.sy)  # in units of y^2
+
+    def leave_one_out(self, lam):
+        r"""The exact leave-one-out squared error of kernel ridge at one lam,
+        :math:`\frac1n \sum_i \|r_i\|^2 / (1 - S_{ii})^2` with :math:`r = (I - S) y`
+        and :math:`S = K (K + n\lambda I)^{-1}` (summed over the outputs, in units of
+        y^2; infinite where a leverage :math:`S_{ii}` is 1). KARE is this with every
+        :math:`S_{ii}` replaced by their mean."""
+        lam = float(lam) / self.t
+        keep = lam / (self.ev + lam)  # (I - S) in the eigenbasis
+        R = self.U @ (keep[:, None] * self.UtY)
+        leverage = (self.U**2) @ (self.ev / (self.ev + lam))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loo = (R * R).sum(axis=1) / (1.0 - leverage) ** 2
+        return value_out(float(loo.mean()), self.sy)
 
 
 def _check_lams(lam, name):
@@ -342,14 +357,38 @@ def select_lambda_kare(
     return _select_on(spectrum, lams)
 
 
+# KARE at the selected lam this many times below the exact leave-one-out error there
+# warns: GCV replaces the leverages by their mean, which misleads where they are far
+# from equal. A kernel near interpolation whose leading directions carry y (ggplot2's
+# diamonds, 1500 training rows, price on the NTK: KARE fell as lam^2 to 6e-6 at the
+# ridgeless end of its grid, where the held-out error was 0.018; KARE's interior
+# minimum, 0.016 at 1.9e-4, held out 0.017). On the bundled sets KARE is within 2x of
+# leave-one-out (iris 0.064 against 0.101 at 1e-6 times the mean eigenvalue).
+_LOO_GAP = 10.0
+
+
 def _select_on(spectrum, lams):
-    """KARE's minimiser on the grid lams (decreasing), warning at a reached edge."""
+    """KARE's minimiser on the grid lams (decreasing), warning at a reached edge and
+    where KARE there is far below the exact leave-one-out error."""
     curve = spectrum.kare(lams)
     best = int(np.argmin(curve))
     edge = _grid_edge(spectrum, lams, best)
     if edge is not None:
         warnings.warn(
             _edge_message(spectrum, lams[best], edge) + "; widen the grid",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    loo = spectrum.leave_one_out(lams[best])
+    if not curve[best] * _LOO_GAP >= loo:
+        warnings.warn(
+            "KARE at the selected lam is "
+            f"{'far' if not np.isfinite(loo) else f'{loo / curve[best]:.3g} times'} "
+            "below the exact leave-one-out error there: the kernel's "
+            "leverages are far from equal (KARE, i.e. GCV, averages them), as near "
+            "interpolation where y lies along the kernel's leading directions. KARE "
+            "then underestimates the risk, and its minimiser may be too small a lam: "
+            "compare with cross-validation (lam='cv').",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
