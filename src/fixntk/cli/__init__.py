@@ -127,7 +127,10 @@ def cmd_fit(args, out):
             "classification target: use --lam auto, cv or holdout, or a number"
         )
     _describe(data, out)
-    est = make_model("fixed NTK", args, data.task, verbose=args.verbose)
+    # the estimator's progress bar over its lam search by default (drawn only on a
+    # terminal; -q turns it off): a minute's fit showed nothing without -v
+    verbose = max(args.verbose, args.progress)
+    est = make_model("fixed NTK", args, data.task, verbose=verbose)
     X, y = data.X, data.y
     if args.holdout:
         X, X_test, y, y_test = split(data, args.holdout, args.seed)
@@ -138,6 +141,10 @@ def cmd_fit(args, out):
     print(f"model: gated ReLU group lasso, {gates}", file=out)
     with blas_threads(1):
         pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y)
+    if args.output:  # saved before the report: a reader that stops early (| head)
+        pipe.fixntk_target_ = args.target  # closed the pipe, and the model was lost
+        with open(args.output, "wb") as fh:
+            pickle.dump(pipe, fh)
     model = final(pipe)
     chosen = "given" if isinstance(model.lam, (int, float)) else f"by {model.lam}"
     print(f"lam              {model.lam_:.4g} ({chosen})", file=out)
@@ -173,9 +180,6 @@ def cmd_fit(args, out):
     for note in notes:
         print(f"note: {note}", file=out)
     if args.output:
-        pipe.fixntk_target_ = args.target
-        with open(args.output, "wb") as fh:
-            pickle.dump(pipe, fh)
         rows = f"{len(y)} rows" + (
             f" (the other {len(y_test)} held out)" if args.holdout else " (all)"
         )
@@ -196,7 +200,15 @@ def _load_model(path):
         with open(path, "rb") as fh:
             model = pickle.load(fh)
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise UserError(f"cannot load {path} as a saved model: {exc}") from None
+        hint = ""
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+        if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+            hint = (
+                " (it looks like a text file: the model file comes first, "
+                "fixntk predict MODEL DATA)"
+            )
+        raise UserError(f"cannot load {path} as a saved model: {exc}{hint}") from None
     if not hasattr(model, "predict"):
         raise UserError(f"{path} holds a {type(model).__name__}, not a model")
     return model
@@ -312,6 +324,25 @@ def _folds(text):
     return value
 
 
+def _grid_size(text):
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be >= 2 (a grid to choose lam on; --lam FLOAT fixes it); got {value}"
+        )
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
+    return value
+
+
 def _n_gates(text):
     if text == "auto":
         return text
@@ -373,7 +404,7 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
     )
     g.add_argument(
         "--n-lams",
-        type=_positive_int,
+        type=_grid_size,
         default=10,
         help="lam grid size of the gated ReLU path, from lam_max down to --eps "
         "(default 10); the search goes on past --eps while the validation loss still "
@@ -403,7 +434,7 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         "(default 10000)",
     )
     g.add_argument(
-        "--seed", type=int, default=0, help="split, gates and folds (default 0)"
+        "--seed", type=_seed, default=0, help="split, gates and folds (default 0)"
     )
     g.add_argument(
         "-v",
@@ -515,7 +546,7 @@ def build_parser():
     _add_comparison_options(demo)
     demo.add_argument(
         "--datasets",
-        type=lambda s: [t.strip() for t in s.split(",")],
+        type=lambda s: [t.strip() for t in s.split(",") if t.strip()],
         default=list(DEMO_DATASETS),
         help="comma-separated subset of " + ",".join(DEMO_DATASETS),
     )
@@ -571,6 +602,9 @@ def build_parser():
     _add_read_options(predict)
     predict.add_argument(
         "--output", default="", help="CSV file to write (default: standard output)"
+    )
+    predict.add_argument(
+        "-q", "--quiet", action="store_true", help="accepted (predict draws no bar)"
     )
     predict.set_defaults(run=cmd_predict)
     for p in (demo, compare):

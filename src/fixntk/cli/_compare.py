@@ -115,7 +115,7 @@ def comparison_table(results):
     """The comparison as a fixed-width text table."""
     models = ("NTK", "fixed", "KARE-k")
     head = (
-        f"{'dataset':<14}{'n_train':>8}{'d':>4}  {'score':<9}"
+        f"{'dataset':<14}{'n_train':>8} {'d':>5}  {'score':<9}"
         + "".join(f"{m:>7}" for m in models)
         + "  KARE"
         + "".join(f"{m:>8}" for m in models)
@@ -130,7 +130,7 @@ def comparison_table(results):
             3 - len(r.outcomes)
         )
         lines.append(
-            f"{r.dataset.name:<14}{r.n_train:>8}{r.dataset.n_features:>4}  "
+            f"{r.dataset.name:<14}{r.n_train:>8} {r.dataset.n_features:>5}  "
             f"{_score_name(r.dataset.task):<9}"
             + "".join(f"{o.score:>7.3f}" for o in outs)
             + "      "

@@ -153,7 +153,9 @@ def copies_note(X_train, y_train, X_test, y_test):
     import pandas as pd
 
     def rows(X, y):
-        frame = pd.DataFrame(X).reset_index(drop=True)
+        # a copy first: a frame of many columns read one by one is fragmented, and
+        # assign warned so, with pandas' own path (wide files)
+        frame = pd.DataFrame(X).reset_index(drop=True).copy()
         return frame.assign(**{"\0target": np.asarray(y)}).itertuples(index=False)
 
     seen = set(map(tuple, rows(X_train, y_train)))
