@@ -236,14 +236,20 @@ def _extended(spectrum, lams):
     return lams
 
 
-def _select_kare_extended(K, y, lams):
+def _select_kare_extended(K, y, lams, leave_one_out=False):
     """:func:`select_lambda_kare` on the grid ``lams`` extended past a reached end as
     far as KARE asks (:func:`_extended`; the estimators' grids), with one
-    eigendecomposition."""
+    eigendecomposition. With ``leave_one_out``, lam minimises the exact
+    leave-one-out error on that grid instead (KARE's curve is returned all the
+    same)."""
     K, Y = _check_kernel(K, y)
     spectrum = _Spectrum(K, Y)
     lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
-    return _select_on(spectrum, lams)
+    if not leave_one_out:
+        return _select_on(spectrum, lams)
+    loo = np.array([spectrum.leave_one_out(lam) for lam in lams])
+    best = int(np.argmin(np.where(np.isfinite(loo), loo, np.inf)))
+    return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best)
 
 
 def _edge_message(spectrum, lam, edge):
