@@ -369,12 +369,16 @@ def test_long_kernel_fits_say_so_before_they_start(monkeypatch):
     naming the size and the alternative, at the user's line; below, nothing."""
     from fixntk import _memory
 
-    with pytest.warns(UserWarning, match=r"6000 x 6000 kernel takes about 2 minute"):
+    with pytest.warns(UserWarning, match=r"6000 x 6000 kernel, about 2 minute"):
         _memory.check_kernel_size(6000, "a fit", "another", warn=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _memory.check_kernel_size(6000, "a fit", "another")  # not asked to warn
         _memory.check_kernel_size(3000, "a fit", "another", warn=True)  # 12 s
+    # the whole fit counts: a KARE-trained kernel on 3000 rows took 406 s unwarned
+    # (each step 12 s at the assumed rate: 30 of them 6 minutes)
+    with pytest.warns(UserWarning, match=r"30 eigendecompositions' worth .* 6 min"):
+        _memory.check_kernel_size(3000, "a fit", "another", warn=True, n_steps=30)
     X, y, _, _ = _teacher(1)
     monkeypatch.setattr(_memory, "_KERNEL_WARN_SECONDS", 0.0)  # every size: long
     arr = fixntk.sample_arrangement(X, 20, seed=0)

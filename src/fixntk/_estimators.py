@@ -921,6 +921,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             "lam='kare' (an n x n kernel per lam)",
             "lam='auto' (cross-validation or a held-out split on a warm-started path)",
             warn=True,
+            n_steps=self.n_lams,
         )
         from ._solver import solve_path
 
@@ -1832,6 +1833,9 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier), "
             "which never form an n x n matrix",
             warn=True,
+            # the ridge's and KARE's eigendecompositions and products; lam="cv" one
+            # per fold more
+            n_steps=3 + (self.cv if lam == "cv" and isinstance(self.cv, int) else 0),
         )
         # fitted at unit scale (fixntk._scale): the kernel on Xt / sx, targets Y / sy;
         # lam (kernel units) maps as sx^2, dual coefficients as sy / sx^2, the

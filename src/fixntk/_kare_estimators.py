@@ -25,9 +25,15 @@ from ._estimators import (
     _VersionedPickle,
     _weighted_rows,
 )
-from ._kare_mkl import _KARE_ALTERNATIVE, _KARE_MATRICES, kare_mkl, learned_kernel
+from ._kare_mkl import (
+    _KARE_ALTERNATIVE,
+    _KARE_MATRICES,
+    _KARE_STEPS,
+    kare_mkl,
+    learned_kernel,
+)
 from ._kernels import kernel_predict
-from ._memory import check_kernel_size
+from ._memory import check_kernel_size, kernel_size_warned
 from ._ridge import PSDRidge
 from ._validation import check_int, user_stacklevel
 
@@ -77,6 +83,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             _KARE_ALTERNATIVE,
             n_matrices=_KARE_MATRICES,
             warn=True,
+            n_steps=_KARE_STEPS,
         )
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         # the intercept: the targets' (weighted) mean, so that the model does not
@@ -103,21 +110,22 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             )
             self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
             return self
-        res = kare_mkl(
-            Xt,
-            Y,
-            arr,
-            lam=self.lam,
-            eta0=self.eta0,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            penalty=self.penalty,
-            n_free_weights=self.n_free_weights,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            seed=seed,
-            verbose=self.verbose,
-        )
+        with kernel_size_warned():  # said above, in the estimator's name
+            res = kare_mkl(
+                Xt,
+                Y,
+                arr,
+                lam=self.lam,
+                eta0=self.eta0,
+                validation_fraction=self.validation_fraction,
+                patience=self.patience,
+                penalty=self.penalty,
+                n_free_weights=self.n_free_weights,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                seed=seed,
+                verbose=self.verbose,
+            )
         ridge = PSDRidge(res.kernel(Xt, arr), Xt.shape[0] * res.lam)
         self.dual_coef_ = ridge.coef(Y)
         self.eta_ = res.eta

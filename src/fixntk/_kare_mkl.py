@@ -31,7 +31,7 @@ from ._kare import (
     _Spectrum,
 )
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
-from ._memory import check_kernel_size
+from ._memory import check_kernel_size, kernel_size_warned
 from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units
@@ -64,6 +64,11 @@ _AUTO_TIED = 100
 # n x n matrices alive at once in a step (the NTK, X X^T, the kernel and its factor,
 # C^-1, C^-2, the gradient's product), for the memory check before any work
 _KARE_MATRICES = 8
+# Steps of an eigendecomposition's cost a KARE-trained kernel's fit takes (each
+# L-BFGS-B evaluation factorises and multiplies n x n matrices, and the held-out
+# guard refits): 3000 rows took 406 s on a shared core where one eigendecomposition
+# takes 6.3 s, about 30 on a quiet one (fixntk._memory.check_kernel_size's warning).
+_KARE_STEPS = 30
 _KARE_ALTERNATIVE = (
     "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier, the fixed "
     "NTK), which never form an n x n matrix, or KARE on a subsample of the rows"
@@ -492,6 +497,7 @@ def kare_mkl(
         _KARE_ALTERNATIVE,
         n_matrices=_KARE_MATRICES,
         warn=True,
+        n_steps=_KARE_STEPS,
     )
     arr = as_arrangement(arr, n, X)
     fixed_lam = None if isinstance(lam, str) and lam == "kare" else lam
@@ -520,25 +526,26 @@ def kare_mkl(
         else:
             # the same held-out rows (seed) judge both runs; min keeps the first,
             # the free weights, on a tie
-            runs = [
-                kare_mkl(
-                    X,
-                    y,
-                    arr,
-                    lam,
-                    eta0,
-                    validation_fraction=validation_fraction,
-                    patience=patience,
-                    penalty=penalty,
-                    n_free_weights=k,
-                    max_iter=max_iter,
-                    tol=tol,
-                    n_samples=n_samples,
-                    seed=seed,
-                    verbose=verbose,
-                )
-                for k in (None, _AUTO_TIED)
-            ]
+            with kernel_size_warned():  # said once above, for both runs
+                runs = [
+                    kare_mkl(
+                        X,
+                        y,
+                        arr,
+                        lam,
+                        eta0,
+                        validation_fraction=validation_fraction,
+                        patience=patience,
+                        penalty=penalty,
+                        n_free_weights=k,
+                        max_iter=max_iter,
+                        tol=tol,
+                        n_samples=n_samples,
+                        seed=seed,
+                        verbose=verbose,
+                    )
+                    for k in (None, _AUTO_TIED)
+                ]
             return min(runs, key=lambda r: r.validation_history[r.best_iter])
     if n_free_weights is not None:
         n_free_weights = check_int(n_free_weights, "n_free_weights", 1)

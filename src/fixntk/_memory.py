@@ -1,6 +1,7 @@
 """Resources: refuse, with the figure, a problem that cannot fit (in memory, or in half
 an hour) before allocating; and how much work one call into compiled code may do."""
 
+import contextlib
 import time
 import warnings
 
@@ -71,11 +72,11 @@ _KERNEL_SECONDS = 1800.0
 _KERNEL_WARN_SECONDS = 60.0
 
 
-def check_kernel_size(n, what, alternative, n_matrices=3, warn=False):
+def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1):
     """Refuse an n x n kernel step, before it starts, that does not fit in memory or
     would take longer than half an hour, with the figure and the alternative; with
-    ``warn``, say so (a UserWarning) when one eigendecomposition would take over a
-    minute.
+    ``warn``, say so (a UserWarning) when the fit's ``n_steps`` eigendecompositions
+    (or steps of their cost) would take over a minute.
 
     Parameters
     ----------
@@ -88,12 +89,18 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False):
     n_matrices : int, default=3
         n x n float64 matrices alive at once (kernel, eigenvectors, a product).
     warn : bool, default=False
-        Warn when the eigendecomposition would take over ``_KERNEL_WARN_SECONDS``.
+        Warn when the fit would take over ``_KERNEL_WARN_SECONDS``.
+    n_steps : int, default=1
+        Steps of an eigendecomposition's cost the whole fit takes (its
+        eigendecompositions, factorisations and n x n products): the NTK estimators
+        about 3 (14.5 s for 3000 rows where one eigendecomposition takes 6.3 s), a
+        KARE-trained kernel tens (a tester's 3000 rows: 406 s, unwarned when only one
+        eigendecomposition counted).
 
     Warns
     -----
     UserWarning
-        With ``warn``, when the eigendecomposition would take over a minute.
+        With ``warn``, when the fit would take over a minute.
 
     Raises
     ------
@@ -110,11 +117,23 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False):
             f"({format_bytes(nbytes)}; {format_bytes(avail)} available) and about "
             f"{seconds / 60:.0f} minutes for the eigendecomposition; use {alternative}"
         )
-    if warn and seconds > _KERNEL_WARN_SECONDS:
+    total = seconds * n_steps
+    if warn and total > _KERNEL_WARN_SECONDS:
         warnings.warn(
-            f"{what}: each eigendecomposition of the {n} x {n} kernel takes about "
-            f"{seconds / 60:.0f} minute(s) on one core (the time grows as n^3); for "
-            f"a faster fit use {alternative}",
+            f"{what}: the fit takes about {n_steps} eigendecompositions' worth of "
+            f"work on the {n} x {n} kernel, about {total / 60:.0f} minute(s) on one "
+            f"core (the time grows as n^3); for a faster fit use {alternative}",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
+
+
+@contextlib.contextmanager
+def kernel_size_warned():
+    """Inside: check_kernel_size's time warning is not repeated (a caller that has
+    given it for the whole fit calls steps that check again)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*eigendecompositions' worth", category=UserWarning
+        )
+        yield
