@@ -307,40 +307,31 @@ def cmd_predict(args, out):
 # --------------------------------------------------------------------------- parser
 
 
-def _positive_int(text):
+def _int_at_least(text, low, why=""):
+    """An option's integer value, at least ``low`` (``why`` says what it counts)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}{why}; got {value}")
     return value
+
+
+def _positive_int(text):
+    return _int_at_least(text, 1)
 
 
 def _folds(text):
-    value = _positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2 (folds); got {value}")
-    return value
+    return _int_at_least(text, 2, " (folds)")
 
 
 def _grid_size(text):
-    value = _positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"must be >= 2 (a grid to choose lam on; --lam FLOAT fixes it); got {value}"
-        )
-    return value
+    return _int_at_least(text, 2, " (a grid to choose lam on; --lam FLOAT fixes it)")
 
 
 def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
-    return value
+    return _int_at_least(text, 0)
 
 
 def _n_gates(text):
