@@ -1303,3 +1303,21 @@ def test_labels_alike_but_for_case_and_tiny_columns(tmp_path, capsys):
         line = next(s for s in out.getvalue().splitlines() if "held-out R^2" in s)
         scores.append(float(line.split()[2]))
     assert scores[1] == pytest.approx(scores[0], abs=0.01) and scores[0] > 0.9
+
+
+def test_a_row_index_with_a_copied_row_is_still_an_identifier(tmp_path):
+    """iris saved with R's rownames, one row copied at the end (rownames 1..150, 1):
+    the repeat made the column 'not distinct', so it was used as a feature, and the
+    file, sorted by class, leaked the answer (held-out accuracy 1.0)."""
+    from fixntk.cli._data import dataset_from_table, read_table
+
+    rng = np.random.default_rng(0)
+    rows = [
+        [k + 1, f"{v:.4f}", "ab"[k * 2 // 60]]
+        for k, v in enumerate(rng.standard_normal(60))
+    ]
+    rows.append([1, rows[0][1], "a"])
+    path = write_csv(tmp_path / "rows.csv", ["rownames", "x", "label"], rows)
+    data = dataset_from_table(read_table(path), "label", "auto", path)
+    assert list(data.numeric) == ["x"]
+    assert any("'rownames' looks like a row identifier" in m for m in data.messages)
