@@ -102,19 +102,26 @@ class _Spectrum:
         curve = n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
         return value_out(curve, self.sy)  # in units of y^2
 
-    def leave_one_out(self, lam):
-        r"""The exact leave-one-out squared error of kernel ridge at one lam,
-        :math:`\frac1n \sum_i \|r_i\|^2 / (1 - S_{ii})^2` with :math:`r = (I - S) y`
-        and :math:`S = K (K + n\lambda I)^{-1}` (summed over the outputs, in units of
-        y^2; infinite where a leverage :math:`S_{ii}` is 1). KARE is this with every
-        :math:`S_{ii}` replaced by their mean."""
-        lam = float(lam) / self.t
-        keep = lam / (self.ev + lam)  # (I - S) in the eigenbasis
-        R = self.U @ (keep[:, None] * self.UtY)
-        leverage = (self.U**2) @ (self.ev / (self.ev + lam))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loo = (R * R).sum(axis=1) / (1.0 - leverage) ** 2
-        return value_out(float(loo.mean()), self.sy)
+    def leave_one_out(self, lams):
+        r"""The exact leave-one-out squared error of kernel ridge at each lam (a float
+        for a float), :math:`\frac1n \sum_i \|r_i\|^2 / (1 - S_{ii})^2` with
+        :math:`r = (I - S) y` and :math:`S = K (K + n\lambda I)^{-1}` (summed over the
+        outputs, in units of y^2; infinite where a leverage :math:`S_{ii}` is 1).
+        KARE is this with every :math:`S_{ii}` replaced by their mean. One product
+        with the eigenvectors for the whole grid (their squares formed once)."""
+        scalar = np.ndim(lams) == 0
+        lams = np.atleast_1d(np.asarray(lams, dtype=np.float64)) / self.t
+        keep = lams[None, :] / (self.ev[:, None] + lams[None, :])  # (n, L): I - S
+        leverage = (self.U**2) @ (1.0 - keep)  # (n, L): S_ii at each lam
+        n, c = self.UtY.shape
+        R = self.U @ (keep[:, :, None] * self.UtY[:, None, :]).reshape(n, -1)
+        r2 = (R.reshape(n, lams.size, c) ** 2).sum(axis=2)  # (n, L)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            loo = (r2 / (1.0 - leverage) ** 2).mean(axis=0)
+        finite = np.isfinite(loo)  # a leverage of 1 (round-off at tiny lam): inf
+        out = np.full(lams.size, np.inf)
+        out[finite] = value_out(loo[finite], self.sy)  # (which refuses inf)
+        return float(out[0]) if scalar else out
 
 
 def _check_lams(lam, name):
@@ -247,7 +254,7 @@ def _select_kare_extended(K, y, lams, leave_one_out=False):
     lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
     if not leave_one_out:
         return _select_on(spectrum, lams)
-    loo = np.array([spectrum.leave_one_out(lam) for lam in lams])
+    loo = spectrum.leave_one_out(lams)
     best = int(np.argmin(np.where(np.isfinite(loo), loo, np.inf)))
     return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best)
 

@@ -74,11 +74,10 @@ def _gated_inputs(est, X):
     checked against the fitted estimator as ``predict`` checks it (width, names)."""
     from sklearn.utils.validation import validate_data
 
-    from ._estimators import _with_bias
+    from ._estimators import _inputs
 
     X = validate_data(est, X, reset=False, dtype=np.float64)
-    scale = getattr(est, "bias_scale_", 1.0)
-    return _with_bias(X, getattr(est, "neuron_bias", False), scale)
+    return _inputs(est, X)
 
 
 def _group_norms(coefs):
