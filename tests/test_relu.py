@@ -395,6 +395,7 @@ def test_classifier_has_one_network_output_per_class():
     np.testing.assert_array_equal(two.to_network().predict(X), two.predict(X))
 
 
+@pytest.mark.filterwarnings("ignore:lam='cv' selected the smallest lam")
 def test_lam_by_cross_validation_and_warm_start(regression):
     X, y = regression
     est = ReLURegressor(n_gates=10, lam="cv", n_lams=3, cv=2, random_state=0).fit(X, y)
@@ -407,6 +408,33 @@ def test_lam_by_cross_validation_and_warm_start(regression):
     warm.fit(X, y)  # same lam, started at the previous solution
     np.testing.assert_array_equal(warm.gates_, gates)
     assert warm.n_iter_ < max(iters, 1)
+
+
+def test_cross_validation_stops_where_the_validation_error_stops_falling():
+    """A target unrelated to X: the folds' paths stop a decade past lam_max with no
+    gain over the null model and keep it (the whole grid to tol on every fold took 85
+    s on these 50 rows, most of it near interpolation)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    est = ReLURegressor(n_gates=30, random_state=0).fit(X, y)
+    assert est.lams_.size < est.n_lams
+    assert est.lam_ == est.lams_[0] and est.n_active_neurons_ == 0
+    np.testing.assert_allclose(est.predict(X), y.mean())
+
+
+@pytest.mark.filterwarnings("ignore:lam='cv' selected the smallest lam")
+def test_cross_validation_of_tiny_targets_scores_them_in_their_units():
+    """Targets near 1e-200: their squared validation errors underflowed to 0, every
+    lam tied and the null model won (R^2 0). The errors are scored in a power of 2
+    of y's units: the same lam and model relative to y as at scale 1."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = X[:, 0] + np.maximum(X[:, 1], 0)
+    one = ReLURegressor(n_gates=20, random_state=0).fit(X, y)
+    tiny = ReLURegressor(n_gates=20, random_state=0).fit(X, y * 1e-200)
+    assert one.score(X, y) > 0.9
+    assert tiny.lam_ == pytest.approx(one.lam_ * 1e-200, rel=1e-9)
+    np.testing.assert_allclose(tiny.predict(X) * 1e200, one.predict(X), rtol=1e-6)
 
 
 def test_estimator_rejects_bad_parameters(regression):
@@ -429,6 +457,7 @@ def test_pickle_round_trip(regression):
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
 
 
+@pytest.mark.filterwarnings("ignore:lam='cv' selected the smallest lam")
 def test_regressor_intercept_and_default_lam(regression):
     """The output intercept (the targets' weighted mean, unpenalised) moves the
     predictions with an offset of y and leaves the network's neurons alone; without

@@ -1121,11 +1121,11 @@ def _lam_grid(lmax, n_lams, eps):
     return lmax * np.logspace(0, np.log10(eps), n_lams)
 
 
-def _scoring_grid(lmax, n_lams, eps):
+def _scoring_grid(lmax, n_lams, eps, extend=True):
     """(lams, patience, first) of the lam selection's paths: the grid of
-    :func:`_lam_grid` and, when the validation loss is still falling at its end, three
-    more decades (at the grid's spacing, or an eighth of a decade where it is finer);
-    the paths stop
+    :func:`_lam_grid` and (``extend``), when the validation loss is still falling at
+    its end, three more decades (at the grid's spacing, or an eighth of a decade where
+    it is finer); the paths stop
     after ``patience`` lams without a better mean score (half a decade at most: a
     coarse grid waits less), or ``first`` (a decade, at most 10) before any score beats
     the null model's (:class:`_PathStop`)."""
@@ -1136,7 +1136,7 @@ def _scoring_grid(lmax, n_lams, eps):
         # the extension's steps: the grid's, or an eighth of a decade if the grid is
         # finer (n_lams = 10 with eps = 0.5 would otherwise add 90 values)
         step = min(ratio, _EXTENSION_STEP)
-        extra = int(np.ceil(3.0 / -np.log10(step)))
+        extra = int(np.ceil(3.0 / -np.log10(step))) if extend else 0
         lams = np.concatenate([lams, lams[-1] * step ** np.arange(1, extra + 1)])
         patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
         first = int(np.clip(round(1.0 / -np.log10(ratio)), patience, 10))
