@@ -419,6 +419,7 @@ def test_cross_validation_stops_where_the_validation_error_stops_falling():
     est = ReLURegressor(n_gates=30, random_state=0).fit(X, y)
     assert est.lams_.size < est.n_lams
     assert est.lam_ == est.lams_[0] and est.n_active_neurons_ == 0
+    assert est.n_gates_ == 30 and est.relative_gap_ == 0.0  # W = 0 is exact here
     np.testing.assert_allclose(est.predict(X), y.mean())
 
 

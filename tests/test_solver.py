@@ -1,3 +1,4 @@
+import re
 import warnings
 
 import numpy as np
@@ -376,6 +377,11 @@ def test_bad_tol_and_warm_start(small_problem):
     # (it used to blame y)
     with pytest.raises(ValueError, match="warm_start is too large for this data"):
         fixntk.solve(X, y, arr, 0.1, warm_start=np.full((arr.p, 4), 1e200))
+    # two outputs: the shape asked for is (p, d, 2) (it read "(p, d) with c = 2")
+    Y = np.stack([y, -y], axis=1)
+    want = re.escape(f"W must have shape ({arr.p}, 4, 2)")
+    with pytest.raises(ValueError, match=want):
+        fixntk.objective(X, Y, arr, np.zeros((arr.p, 4)), 0.1)
 
 
 def test_sparse_X_gets_type_error(small_problem):

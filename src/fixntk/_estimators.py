@@ -544,8 +544,11 @@ class _MultiOutputRegressor(RegressorMixin):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights of the rows (normalised by their sum: integer weights
-            equal duplicated rows).
+            Non-negative weights of the rows, normalised by their sum. At a float
+            ``lam`` integer weights equal duplicated rows in the gated, ReLU and NTK
+            estimators' programs; a lam chosen on splits (a row's copies fall in
+            different folds) and KARE (its trace term counts rows, not weights;
+            the KARE-trained kernels) differ.
 
         Returns
         -------
@@ -1286,9 +1289,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         chosen lam to ``tol``. "kare" scores the fitted masking kernel by KARE on all
         rows (an n x n kernel per lam; optimistic, since that kernel was fitted to y;
         refused when the kernel does not fit in memory).
-    loss : {"squared", "poisson"}, default="squared"
-        The datafit (:mod:`fixntk.datafits`): least squares, or the Poisson loss with
-        the log link for counts (``predict`` then returns the mean
+    loss : {"squared", "poisson"} or None, default=None
+        The datafit (:mod:`fixntk.datafits`; None is "squared"): least squares, or the
+        Poisson loss with the log link for counts (``predict`` then returns the mean
         :math:`e^{f(x)}`).
     solver : {"bcd", "irls"}, default="bcd"
         "bcd": block coordinate descent (compiled, certified by the duality gap).
@@ -1397,8 +1400,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             checks the columns' scales).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights of the rows (normalised by their sum: integer weights
-            equal duplicated rows).
+            Non-negative weights of the rows, normalised by their sum. At a float
+            ``lam`` integer weights equal duplicated rows in the gated, ReLU and NTK
+            estimators' programs; a lam chosen on splits (a row's copies fall in
+            different folds) and KARE (its trace term counts rows, not weights;
+            the KARE-trained kernels) differ.
 
         Returns
         -------

@@ -193,7 +193,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         if self.warm_start and hasattr(self, "gates_"):
             if (
                 self.gates_.shape[1] == Xt.shape[1]
-                and self._n_gates_fit == n_gates
+                and getattr(self, "n_gates_", None) == n_gates
                 and self._n_outputs_fit == n_outputs
             ):
                 return self.gates_, Xt @ self.gates_.T >= 0, (self._v3, self._u3)
@@ -289,12 +289,13 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             warm_start=start,
             verbose=self.verbose >= 2,
         )
-        self._n_gates_fit = n_gates
+        self.n_gates_ = n_gates
         self._n_outputs_fit = Y.shape[1]
         self._v3, self._u3 = res.v, res.u  # (p, d, c)
         self.gates_ = gates
         self.lam_ = float(lam)
         self.dual_gap_ = float(res.gap)
+        self.relative_gap_ = float(res.relative_gap)
         self.constraint_violation_ = float(res.violation)
         self.objective_ = float(res.objective)
         self.n_iter_ = int(res.n_iter)
@@ -398,8 +399,12 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
     lams_, lam_scores_ : ndarray of shape (n_reached,) or None
         The grid's values that the paths reached (at most ``n_lams``) and their
         cross-validated mean squared errors (``lam="cv"``).
+    n_gates_ : int
+        The number of gates sampled (``n_gates``).
     dual_gap_ : float
         The duality gap certified at the solution (absolute).
+    relative_gap_ : float
+        ``dual_gap_`` over the objective at zero (the stopping rule's measure).
     constraint_violation_ : float
         The largest cone-constraint violation at the solution (0 up to rounding).
     objective_ : float
@@ -458,8 +463,10 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
 
     Attributes
     ----------
-    gates_, v_, u_, lam_, lams_, lam_scores_, dual_gap_, constraint_violation_ :
+    n_gates_, gates_, v_, u_, lam_, lams_, lam_scores_ :
         As in :class:`ReLURegressor` (``v_`` and ``u_`` with one last axis per class).
+    dual_gap_, relative_gap_, constraint_violation_ :
+        As in :class:`ReLURegressor`.
     objective_, n_iter_, n_active_neurons_ :
         As in :class:`ReLURegressor`.
     intercept_ : ndarray of shape (n_classes,)

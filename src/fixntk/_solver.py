@@ -267,17 +267,7 @@ class _Problem:
         """W as (p, d, c) in the scaled space, from the user's shape and units."""
         if isinstance(W, SolveResult):
             W = W.coef
-        W = np.asarray(W, dtype=np.float64)
-        p, d, c = self.p, self.d, self.c
-        if c == 1 and W.shape == (p, d):
-            W = W[:, :, None]
-        if W.shape != (p, d, c):
-            want = f"({p}, {d})" + (
-                f" or ({p}, {d}, 1)" if c == 1 else f" with c = {c}"
-            )
-            raise ValueError(f"{name} must have shape {want}; got {np.shape(W)}")
-        if not np.isfinite(W).all():
-            raise ValueError(f"{name} contains NaN or infinity")
+        W = _coef3(W, self.p, self.d, self.c, name)
         W_in = self.coef_in(W)
         # a prediction |sum_ij W_ij x_kj| is at most sum_j (sum_i |W_ij|) max_k |x_kj|:
         # where its square could leave double precision, say so here (a bound by the
@@ -1203,8 +1193,11 @@ def _coef3(W, p, d, c, name="W"):
     if c == 1 and W.shape == (p, d):
         W = W[:, :, None]
     if W.shape != (p, d, c):
-        want = f"({p}, {d})" + (f" or ({p}, {d}, 1)" if c == 1 else f" with c = {c}")
-        raise ValueError(f"{name} must have shape {want}; got {np.shape(W)}")
+        want = f"({p}, {d}) or ({p}, {d}, 1)" if c == 1 else f"({p}, {d}, {c})"
+        raise ValueError(
+            f"{name} must have shape {want} (groups, features, outputs); "
+            f"got {np.shape(W)}"
+        )
     if not np.isfinite(W).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return np.ascontiguousarray(W)
