@@ -990,7 +990,12 @@ def solve(
     lam : float > 0
         Regularisation strength (``lam >= lambda_max(...)`` gives ``W = 0``).
     tol : float > 0, default=1e-6
-        Relative duality gap to reach.
+        Relative duality gap to reach: stop when ``gap <= tol * F(0)``, F(0) the
+        objective at W = 0. The objective is then within ``tol * F(0)`` of the
+        optimum; where the optimum is far below F(0) (lam far below lam_max, a fit
+        near interpolation), that can be a large fraction of the optimum itself:
+        compare ``gap`` with ``objective``, and lower ``tol`` if the fraction
+        matters.
     warm_start : array of shape (p, d) / (p, d, c), or SolveResult, optional
         Starting point.
     max_iter : int, default=100000
