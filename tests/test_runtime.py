@@ -142,8 +142,25 @@ def test_x86_64_builds_dispatch_and_agree(tmp_path):
         np.testing.assert_allclose(fast[2], base[2], atol=1e-6 * np.abs(base[2]).max())
 
 
+def test_import_loads_the_public_names_on_first_use():
+    """``import fixntk`` (and so ``fixntk --version``) loads no scikit-learn, SciPy,
+    Numba or compiled core: 2.3 s before; the names load when first used."""
+    script = (
+        "import sys, fixntk\n"
+        "heavy = ('sklearn', 'scipy', 'numba', 'fixntk._cpu')\n"
+        "assert not [m for m in heavy if m in sys.modules], sorted(sys.modules)\n"
+        "assert 'solve' in dir(fixntk) and callable(fixntk.solve)\n"
+        "assert 'sklearn' in sys.modules and 'fixntk._cpu' in sys.modules\n"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    with pytest.raises(AttributeError, match="no attribute 'solver'"):
+        fixntk.solver  # noqa: B018
+
+
 def test_forcing_an_unknown_build_is_refused():
-    script = "import fixntk"
+    script = "import fixntk; fixntk.solve"
     env = dict(os.environ, FIXNTK_CPU="pentium")
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env

@@ -29,35 +29,6 @@ from ._validation import (
 )
 from .datafits import get_datafit, is_squared
 
-
-def _register_blas():
-    """Hand SciPy's BLAS/LAPACK (through its Cython capsules) to the compiled solver."""
-    import ctypes
-
-    from scipy.linalg import cython_blas, cython_lapack
-
-    get_name = ctypes.pythonapi.PyCapsule_GetName
-    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
-    get_ptr.restype = ctypes.c_void_p
-    get_ptr.argtypes = [ctypes.py_object, ctypes.c_char_p]
-
-    def address(module, name):
-        capsule = module.__pyx_capi__[name]
-        return get_ptr(capsule, get_name(capsule))
-
-    _core.set_blas(
-        address(cython_blas, "dgemm"),
-        address(cython_blas, "dsyrk"),
-        address(cython_lapack, "dpotrf"),
-        address(cython_lapack, "dpotrs"),
-        address(cython_lapack, "dsyevd"),
-    )
-
-
-_register_blas()
-
-
 __all__ = [
     "SolveResult",
     "PathResult",
