@@ -834,6 +834,55 @@ def test_every_column_with_missing_values_in_one_message(tmp_path):
     )
 
 
+def test_impute_fills_missing_features_as_in_training(tmp_path):
+    """--impute: missing numbers take the training column's median and missing text
+    its most frequent value, in fit and in predict (the saved pipeline fills them);
+    rows with a missing target are left out; each is noted. Without it, missing
+    values are refused with --impute named; a model fitted without it refuses them in
+    predict, saying so. Checked against predictions of the rows with the fills
+    written in."""
+    rng = np.random.default_rng(5)
+    n = 90
+    a = rng.standard_normal(n)
+    shelf = rng.choice(["Good", "Good", "Bad"], size=n)
+    y = np.maximum(a, 0) + (shelf == "Good")
+    rows = [[f"{u:.4f}", s, f"{t:.4f}"] for u, s, t in zip(a, shelf, y)]
+    rows[3][0] = ""  # a missing number
+    rows[5][1] = "NA"  # a missing category
+    rows[7][2] = ""  # a missing target
+    path = write_csv(tmp_path / "gaps.csv", ["a", "shelf", "y"], rows)
+    assert_clean_error(run_cli("fit", path, "--target", "y"), "--impute")
+    model = str(tmp_path / "m.pkl")
+    args = ["--target", "y", "--lam", "0.01", "--output", model]
+    proc = run_cli("fit", path, "--impute", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 row(s) with a missing target 'y' left out" in proc.stdout
+    assert "'a' 1" in proc.stdout and "'shelf' 1" in proc.stdout
+    known = [r for k, r in enumerate(rows) if k not in (3, 5, 7)]
+    median = np.median([float(r[0]) for k, r in enumerate(rows) if k not in (3, 7)])
+    new = write_csv(
+        tmp_path / "new.csv",
+        ["a", "shelf"],
+        [("", "Bad"), (repr(float(median)), "Bad"), ("0.5", ""), ("0.5", "Good")],
+    )
+    out = str(tmp_path / "pred.csv")
+    proc = run_cli("predict", model, new, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "missing values filled as in training" in proc.stdout + proc.stderr
+    with open(out) as fh:
+        pred = [float(r["prediction"]) for r in csv.DictReader(fh)]
+    assert pred[0] == pytest.approx(pred[1], abs=1e-12)  # the median written in
+    assert pred[2] == pytest.approx(pred[3], abs=1e-12)  # the most frequent, Good
+    assert len(known) == n - 3
+    plain = str(tmp_path / "plain.pkl")
+    clean = write_csv(tmp_path / "clean.csv", ["a", "shelf", "y"], known)
+    proc = run_cli(
+        "fit", clean, "-q", "--target", "y", "--lam", "0.01", "--output", plain
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert_clean_error(run_cli("predict", plain, new), "fitted with --impute")
+
+
 def test_predict_keeps_the_index_column_and_skips_missing_truth(tmp_path):
     """--index-col labels lead predict's output (they were read and thrown away);
     rows without a true label are left out of the score, not counted as errors."""

@@ -60,7 +60,12 @@ def _read(args):
         thousands=args.thousands,
     )
     return dataset_from_table(
-        table, args.target, args.task, shown(args.data), keep_ids=args.keep_ids
+        table,
+        args.target,
+        args.task,
+        shown(args.data),
+        keep_ids=args.keep_ids,
+        impute=args.impute,
     )
 
 
@@ -514,6 +519,14 @@ def _add_csv_options(p):
         help="use columns that look like row identifiers (increasing integers from "
         "0 or 1, distinct integers in a column named rownames, index or id, a "
         "different text in every row) as features; by default they are left out",
+    )
+    p.add_argument(
+        "--impute",
+        action="store_true",
+        help="fill missing feature values (numbers: the column's median; text: its "
+        "most frequent value, both from the training rows, at prediction too) and "
+        "leave out rows whose target is missing; by default missing values are "
+        "refused",
     )
 
 

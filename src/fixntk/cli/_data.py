@@ -52,6 +52,7 @@ class Dataset:
     numeric: list = field(default_factory=list)  # feature columns used as numbers
     text: list = field(default_factory=list)  # feature columns one-hot encoded
     messages: list = field(default_factory=list)
+    impute: bool = False  # missing feature values filled by the pipeline (--impute)
 
     @property
     def n_features(self):
@@ -495,13 +496,20 @@ def number_format_hint(series, decimal="."):
 _MAX_MAGNITUDE = 1e150
 
 
-def feature_columns(frame, path, drop_hint=True, decimal="."):
-    """(numeric columns, text columns) of a feature frame; refuses missing values,
-    columns mixing numbers and text, and text columns with too many values."""
+def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
+    """(numeric columns, text columns) of a feature frame; refuses missing values
+    (unless ``impute``: the pipeline fills them), columns mixing numbers and text,
+    and text columns with too many values."""
     numeric, text = [], []
     gaps = frame.isna()
     holed = [col for col in frame.columns if gaps[col].any()]
-    if holed:  # every such column in one message, not one per run
+    empty = [col for col in holed if gaps[col].all()]
+    if empty:
+        raise UserError(
+            f"{path}: column(s) {_shown(empty)} hold no values (every cell missing); "
+            "leave them out with " + " ".join(f"--drop {col!r}" for col in empty)
+        )
+    if holed and not impute:  # every such column in one message, not one per run
         parts = [
             f"{col!r}: {int(gaps[col].sum())} (first at line "
             f"{_line(int(np.flatnonzero(gaps[col].to_numpy())[0]))})"
@@ -509,15 +517,18 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
         ]
         drops = " ".join(f"--drop {col!r}" for col in holed)
         raise UserError(
-            f"{path}: missing values in column(s) {'; '.join(parts)}; fill them, or "
-            f"leave the column(s) out with {drops}"
+            f"{path}: missing values in column(s) {'; '.join(parts)}; fill them, "
+            f"leave the column(s) out with {drops}, or fill them with the column's "
+            "median (numbers) or most frequent value (text) with --impute"
         )
     for col in frame.columns:
         series = frame[col]
+        present = series.notna().to_numpy()
         values = _numbers(series, decimal)
         if values is not None:
-            if not np.isfinite(values.to_numpy()).all():
-                k = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
+            bad = present & ~np.isfinite(values.to_numpy())
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
                 raise UserError(
                     f"{path}, line {_line(k)}: column {col!r} has the non-finite "
                     f"value {_reprs([series.iloc[k]])[0]}; every number must be "
@@ -536,16 +547,17 @@ def feature_columns(frame, path, drop_hint=True, decimal="."):
                 f"--drop {col!r}"
             )
         parsed = pd.to_numeric(series, errors="coerce")
-        words = series[parsed.isna()].nunique()
+        word = parsed.isna().to_numpy() & present  # missing cells are not words
+        words = series[word].nunique()
         codes = words >= 2 and series.nunique() <= MAX_CATEGORIES
         # mostly words with a few number-like ones (car models: 'Integra', '90',
         # '900') are text, not numbers with a stray word
-        mostly_words = words > 2 and parsed.notna().sum() < parsed.isna().sum()
+        mostly_words = words > 2 and parsed.notna().sum() < word.sum()
         if parsed.notna().any() and not codes and not mostly_words:
             # numbers with one word among them (a gap marker such as '?', a typo): a
             # data error; several words among few values are codes (a drive '4',
             # 'f', 'r'), one-hot encoded as text
-            k = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+            k = int(np.flatnonzero(word)[0])
             raise UserError(
                 f"{path}, line {_line(k)}: column {col!r} has the non-numeric value "
                 f"{series.iloc[k]!r} among numbers; fix the value, or leave the "
@@ -621,10 +633,13 @@ def _check_target_range(y, target, path):
         )
 
 
-def dataset_from_table(table, target, task, path, keep_ids=False):
+def dataset_from_table(table, target, task, path, keep_ids=False, impute=False):
     """Split a Table into features and target; infer the task. Columns that look
-    like row identifiers are left out unless ``keep_ids``."""
+    like row identifiers are left out unless ``keep_ids``. With ``impute``, missing
+    feature values are left for the pipeline to fill (:func:`preprocessor`) and rows
+    with a missing target are left out, each with a note."""
     frame = table.frame
+    gap_notes = []
     if target not in frame.columns:
         hint = _header_hint(frame.columns)
         if any(_other_delimiter(c) for c in frame.columns):
@@ -644,13 +659,35 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
             f"{path} has no feature columns besides the target {target!r}; the file "
             "needs the features and the target, one column each"
         )
-    numeric, text = feature_columns(X, path, decimal=table.decimal)
+    numeric, text = feature_columns(X, path, decimal=table.decimal, impute=impute)
+    if impute and frame[target].isna().any():
+        # left out after the checks of every row: their messages give file lines
+        unlabelled = frame[target].isna().to_numpy()
+        k = int(np.flatnonzero(unlabelled)[0])
+        gap_notes.append(
+            f"{int(unlabelled.sum())} row(s) with a missing target {target!r} left out "
+            f"(--impute; the first at line {_line(k)})"
+        )
+        frame, X = frame[~unlabelled], X[~unlabelled]
+        if len(frame) < MIN_ROWS:
+            raise UserError(
+                f"{path} has {len(frame)} row(s) with a target value; at least "
+                f"{MIN_ROWS} are needed"
+            )
+    if impute:
+        gaps = X.isna().sum()
+        filled = [f"{col!r} {int(gaps[col])}" for col in X.columns if gaps[col]]
+        if filled:
+            gap_notes.append(
+                f"missing feature values filled (--impute: numbers by the column's "
+                f"median, text by its most frequent value): {_shown(filled, 8)}"
+            )
     y_raw = frame[target]
     if y_raw.isna().any():
         k = int(np.flatnonzero(y_raw.isna().to_numpy())[0])
         raise UserError(
             f"{path}: the target column {target!r} has missing values (first at line "
-            f"{_line(k)})"
+            f"{_line(k)}); fill them, or leave those rows out with --impute"
         )
     y_num = _numbers(y_raw, table.decimal)
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
@@ -710,9 +747,9 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
     X = X.copy()
     for col in numeric:
         X[col] = _numbers(X[col], table.decimal)
-    for col in text:
-        X[col] = X[col].astype(str)
-    messages = list(table.messages)
+    for col in text:  # missing cells stay missing, for the pipeline's imputer
+        X[col] = X[col].where(X[col].isna(), X[col].astype(str))
+    messages = list(table.messages) + gap_notes
     messages += [m for m in (reason, lone_note, case_note) if m is not None]
     shuffled = [
         c for c in numeric if not _is_row_number(X[c]) and _is_shuffled_index(X[c], c)
@@ -759,7 +796,7 @@ def dataset_from_table(table, target, task, path, keep_ids=False):
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
             f"--drop {col!r} leaves it out)"
         )
-    return Dataset(table.name, X, y, task, numeric, text, messages)
+    return Dataset(table.name, X, y, task, numeric, text, messages, impute)
 
 
 def load_bundled(name):
@@ -799,23 +836,24 @@ def preprocessor(data):
     column near 1e-200 had its standard deviation taken for 0 by StandardScaler
     alone (below 10 machine epsilons: scikit-learn's rule, MaxAbsScaler's too),
     which then left it unscaled, and the model lost it silently (held-out R^2 0.40
-    against 0.99)."""
+    against 0.99). With ``data.impute`` (--impute) a SimpleImputer fills missing
+    values first: numbers with the training column's median, text with its most
+    frequent value (at prediction too)."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     from ._units import ColumnUnits
 
-    numeric = make_pipeline(ColumnUnits(), StandardScaler())
+    fill = [SimpleImputer(strategy="median")] if data.impute else []
+    numeric = make_pipeline(*fill, ColumnUnits(), StandardScaler())
     parts = [("numeric", numeric, list(data.numeric))]
     if data.text:
-        parts.append(
-            (
-                "text",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                list(data.text),
-            )
-        )
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        if data.impute:
+            encoder = make_pipeline(SimpleImputer(strategy="most_frequent"), encoder)
+        parts.append(("text", encoder, list(data.text)))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
 
 
@@ -846,9 +884,20 @@ def prediction_frame(table, model, path):
     ignored = [c for c in frame.columns if c not in wanted]
     X = frame[wanted].copy()
     numeric, text = _model_columns(model, wanted)
+    fills = _model_imputes(model)
+    notes = []
+    if fills:
+        gaps = X.isna().sum()
+        filled = [f"{col!r} {int(gaps[col])}" for col in wanted if gaps[col]]
+        if filled:
+            notes.append(
+                "missing values filled as in training (the model was fitted with "
+                f"--impute): {_shown(filled, 8)}"
+            )
+    no_fill = "" if fills else " (a model fitted with --impute fills missing values)"
     for col in numeric:
         values = _numbers(X[col], table.decimal)
-        if values is None or X[col].isna().any():
+        if values is None or (X[col].isna().any() and not fills):
             hint = number_format_hint(X[col], table.decimal) if values is None else None
             if hint is not None and not X[col].isna().any():
                 raise UserError(f"{path}: column {col!r} {hint}")
@@ -858,21 +907,20 @@ def prediction_frame(table, model, path):
             what = "a missing value" if pd.isna(value) else f"the text {str(value)!r}"
             raise UserError(
                 f"{path}, line {_line(k)}: column {col!r} has {what}; the model "
-                "needs a number there"
+                "needs a number there" + (no_fill if pd.isna(value) else "")
             )
         X[col] = values
-    notes = []
     for col in text:
-        if X[col].isna().any():
+        if X[col].isna().any() and not fills:
             k = int(np.flatnonzero(X[col].isna().to_numpy())[0])
             raise UserError(
                 f"{path}, line {_line(k)}: column {col!r} has a missing value; the "
-                "model needs one of its categories there"
+                "model needs one of its categories there" + no_fill
             )
-        X[col] = X[col].astype(str)
+        X[col] = X[col].where(X[col].isna(), X[col].astype(str))
         known = _categories(model, col)
         if known is not None:
-            unknown = ~X[col].isin(known)
+            unknown = ~X[col].isin(known) & X[col].notna()
             if unknown.any():
                 values = pd.unique(X[col][unknown])
                 notes.append(
@@ -891,8 +939,22 @@ def _categories(model, col):
     for name, encoder, cols in getattr(prep, "transformers_", []):
         if name == "text" and col in [str(c) for c in cols]:
             k = [str(c) for c in cols].index(col)
+            if hasattr(encoder, "steps"):  # (imputer, encoder) with --impute
+                encoder = encoder[-1]
             return [str(v) for v in encoder.categories_[k]]
     return None
+
+
+def _model_imputes(model):
+    """Whether a fitted fixntk pipeline fills missing values (fitted with --impute)."""
+    from sklearn.impute import SimpleImputer
+
+    prep = model[0] if hasattr(model, "steps") else None
+    for _, part, _ in getattr(prep, "transformers_", []):
+        steps = [s for _, s in part.steps] if hasattr(part, "steps") else [part]
+        if any(isinstance(s, SimpleImputer) for s in steps):
+            return True
+    return False
 
 
 def _model_columns(model, wanted):
