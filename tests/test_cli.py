@@ -883,6 +883,34 @@ def test_impute_fills_missing_features_as_in_training(tmp_path):
     assert_clean_error(run_cli("predict", plain, new), "fitted with --impute")
 
 
+def test_predict_writes_predictions_whatever_the_target_column_holds(
+    regression_csv, tmp_path
+):
+    """New data in the training file's layout: the target column left empty crashed
+    predict before it wrote anything (IndexError); one known value was blamed on the
+    number format; equal values gave R^2 nan. The predictions come first, then the
+    score in words."""
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", regression_csv, "--target", "price", "-q", "--lam", "0.01",
+        "--output", model,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for truth, said in [
+        (["", "", ""], "no score: the column 'price' has no values"),
+        (["10.5", "", ""], "no R^2 (one known value); mean absolute error"),
+        (["10.5", "10.5", ""], "no R^2 (the 2 known values are all equal)"),
+    ]:
+        rows = [("0.1", "0.2", truth[0]), ("-1", "1", truth[1]), ("1", "-1", truth[2])]
+        new = write_csv(tmp_path / "new.csv", ["a", "b", "price"], rows)
+        out = str(tmp_path / "pred.csv")
+        proc = run_cli("predict", model, new, "--output", out)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert said in proc.stdout
+        with open(out) as fh:
+            assert len(list(csv.DictReader(fh))) == 3
+
+
 def test_predict_keeps_the_index_column_and_skips_missing_truth(tmp_path):
     """--index-col labels lead predict's output (they were read and thrown away);
     rows without a true label are left out of the score, not counted as errors."""

@@ -219,9 +219,60 @@ def _load_model(path):
     return model
 
 
-def cmd_predict(args, out):
+def _score_lines(model, truth, pred, target):
+    """Lines scoring the predictions ``pred`` against the file's target column
+    ``truth`` (rows without a value left out, each case said in words)."""
     import pandas as pd
     from sklearn.base import is_classifier
+
+    known = truth.notna().to_numpy()
+    lines = []
+    if not known.any():
+        return [f"no score: the column {target!r} has no values (new data)"]
+    if not known.all():
+        lines.append(
+            f"{int((~known).sum())} row(s) without a value in {target!r} are left out "
+            "of the score below"
+        )
+    truth, pred = truth[known], pred[known]
+    if is_classifier(model):
+        if pred.dtype.kind in "iufb":  # numeric labels: compared as numbers
+            values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
+            same = values == pred.astype(float)
+        else:
+            same = truth.astype(str).to_numpy() == pred.astype(str)
+        return lines + [f"accuracy against the column {target!r}: {same.mean():.4f}"]
+    values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(values)
+    if not ok.any():
+        return lines + [
+            f"no R^2: the column {target!r} does not read as numbers (e.g. "
+            f"{str(truth.iloc[0])!r}; --decimal and --thousands set the format)"
+        ]
+    if not ok.all():
+        lines.append(
+            f"{int((~ok).sum())} row(s) whose {target!r} does not read as a number "
+            f"(e.g. {str(truth[~ok].iloc[0])!r}) are left out of the score below"
+        )
+    values, pred = values[ok], pred[ok]
+    mae = float(np.abs(values - pred).mean())
+    total = float(((values - values.mean()) ** 2).sum())
+    if values.size < 2 or total == 0:
+        why = (
+            "one known value"
+            if values.size < 2
+            else f"the {values.size} known values are all equal"
+        )
+        return lines + [
+            f"no R^2 ({why}); mean absolute error against the column {target!r}: "
+            f"{mae:.6g}"
+        ]
+    r2 = 1.0 - float(((values - pred) ** 2).sum()) / total
+    return lines + [f"R^2 against the column {target!r}: {r2:.4f}"]
+
+
+def cmd_predict(args, out):
+    import pandas as pd
 
     model = _load_model(args.model)
     table = read_table(
@@ -253,49 +304,6 @@ def cmd_predict(args, out):
         while name in result.columns:  # a label column called "prediction"
             name = f"index_{name}"
         result.insert(0, name, table.index.to_numpy())
-    target = getattr(model, "fixntk_target_", None)
-    if target is not None and target in table.frame.columns:
-        truth = table.frame[target]
-        known = truth.notna().to_numpy()
-        if not known.all():
-            print(
-                f"{int((~known).sum())} row(s) without a value in {target!r} are "
-                "left out of the score below",
-                file=info,
-            )
-        truth, pred_known = truth[known], pred[known]
-        if not is_classifier(model):
-            values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
-            ok = np.isfinite(values)
-            if 0 < (~ok).sum() and ok.sum() >= 2:
-                print(
-                    f"{int((~ok).sum())} row(s) whose {target!r} does not read as a "
-                    f"number (e.g. {str(truth[~ok].iloc[0])!r}) are left out of the "
-                    "score below",
-                    file=info,
-                )
-            if ok.sum() < 2:
-                print(
-                    f"no R^2: the column {target!r} does not read as numbers (e.g. "
-                    f"{str(truth.iloc[0])!r}; --decimal and --thousands set the "
-                    "format)",
-                    file=info,
-                )
-            else:
-                resid = values[ok] - pred_known[ok]
-                total = ((values[ok] - values[ok].mean()) ** 2).sum()
-                r2 = 1 - (resid**2).sum() / total if total > 0 else float("nan")
-                print(f"R^2 against the column {target!r}: {r2:.4f}", file=info)
-        else:
-            if pred.dtype.kind in "iufb":  # numeric labels: compared as numbers
-                values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
-                same = values == pred_known.astype(float)
-            else:
-                same = truth.astype(str).to_numpy() == pred_known.astype(str)
-            print(
-                f"accuracy against the column {target!r}: {same.mean():.4f}",
-                file=info,
-            )
     if args.output:
         result.to_csv(args.output, index=False)
         print(
@@ -305,6 +313,12 @@ def cmd_predict(args, out):
         )
     else:
         result.to_csv(out, index=False)
+    # the score after the predictions are out: a target column left empty (new data
+    # in the training file's layout) or a single row cannot lose them
+    target = getattr(model, "fixntk_target_", None)
+    if target is not None and target in table.frame.columns:
+        for line in _score_lines(model, table.frame[target], pred, target):
+            print(line, file=info)
     print(f"total time {args.elapsed():.1f}s (the whole command)", file=info)
     return 0
 
