@@ -911,6 +911,46 @@ def test_predict_writes_predictions_whatever_the_target_column_holds(
             assert len(list(csv.DictReader(fh))) == 3
 
 
+def test_first_lines_that_are_not_the_header_are_named(regression_csv, tmp_path):
+    """A UTF-16 file (it was told to convert from cp1252), Excel's 'sep=,' line
+    (read as the header: 'column not found; columns: sep=,') and a comment line
+    (pandas' 'Expected 1 fields ... --sep') are each refused by what they are."""
+    with open(regression_csv) as fh:
+        text = fh.read()
+    cases = [
+        ("u16.csv", text.encode("utf-16"), "is UTF-16"),
+        ("excel.csv", ("sep=,\n" + text).encode(), "Excel's delimiter hint"),
+        ("comment.csv", ("# prices, 2024\n" + text).encode(), "starts with '#'"),
+    ]
+    for name, data, said in cases:
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert_clean_error(run_cli("fit", str(path), "--target", "price"), said)
+
+
+def test_values_are_stripped_and_a_repeated_drop_is_one(tmp_path):
+    """Spaces around text values (' yes', 'no ') made their own labels and output
+    columns ('proba_no '); --drop a --drop a said 'no column a'. A garbage model file
+    is named as such (it said 'cannot fit this data')."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((60, 2))
+    label = np.where(x[:, 0] > 0, " yes", "no ")
+    rows = [(f"{a:.4f}", f"{b:.4f}", "1", lab) for (a, b), lab in zip(x, label)]
+    path = write_csv(tmp_path / "ws.csv", ["a", "b", "c", "label"], rows)
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", path, "--target", "label", "--drop", "c", "--drop", "c", "-q",
+        "--lam", "0.01", "--output", model,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("predict", model, path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "prediction,proba_no,proba_yes"
+    bad = tmp_path / "bad.pkl"
+    bad.write_text("garbage\n")
+    assert_clean_error(run_cli("predict", str(bad), path), "not a model saved by")
+
+
 def test_predict_keeps_the_index_column_and_skips_missing_truth(tmp_path):
     """--index-col labels lead predict's output (they were read and thrown away);
     rows without a true label are left out of the score, not counted as errors."""

@@ -204,14 +204,14 @@ def _load_model(path):
     try:
         with open(path, "rb") as fh:
             model = pickle.load(fh)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+    except Exception as exc:  # noqa: BLE001 (garbage raises ValueError, KeyError...)
         hint = ""
         with open(path, "rb") as fh:
             head = fh.read(512)
         if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
             hint = (
-                " (it looks like a text file: the model file comes first, "
-                "fixntk predict MODEL DATA)"
+                " (it is a text file, not a model saved by fixntk fit --output; the "
+                "model file comes first: fixntk predict MODEL DATA)"
             )
         raise UserError(f"cannot load {path} as a saved model: {exc}{hint}") from None
     if not hasattr(model, "predict"):

@@ -125,6 +125,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             f"{path} is empty (0 bytes); fixntk needs a header row naming the columns "
             "and rows of data"
         )
+    _check_preamble(path, raw)
     delimiter = _sniff(path, sep, raw)
     options = dict(decimal=decimal, thousands=thousands, na_values=list(MISSING_TEXT))
     try:
@@ -188,6 +189,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             "--index-col 0 says so explicitly, or give it a name in the header to use "
             "it as a feature"
         )
+    drop = list(dict.fromkeys(drop))  # a column named twice is dropped once
     for label in drop:
         col = _resolve(frame, label, "--drop")
         frame = frame.drop(columns=[col])
@@ -195,6 +197,35 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
     base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
     return Table(base, frame, messages, decimal, index)
+
+
+def _check_preamble(path, raw):
+    """Refuse, by what they are, first lines that are not the header: a UTF-16 file
+    (its byte-order mark; it was told to convert from cp1252), Excel's delimiter
+    hint ``sep=,`` (read as the header), a comment line (pandas' 'Expected 1
+    fields')."""
+    if raw is not None:
+        head = raw[:4096]
+    else:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(
+            f"{path} is UTF-16 (its byte-order mark says so); fixntk reads UTF-8: "
+            "save it as 'CSV UTF-8', or convert it with iconv -f utf-16 -t utf-8"
+        )
+    first = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    first = first[0].strip() if first else ""
+    if re.fullmatch(r'"?sep=.?"?', first, flags=re.IGNORECASE):
+        raise UserError(
+            f"{path}: line 1, {first!r}, is Excel's delimiter hint, not the header; "
+            "delete that line (the header must come first; --sep sets the delimiter)"
+        )
+    if first.startswith("#"):
+        raise UserError(
+            f"{path}: line 1 starts with '#' (a comment?); fixntk reads the header "
+            "from the first line: delete the comment lines above it"
+        )
 
 
 def _other_delimiter(name):
@@ -256,7 +287,14 @@ def _read_csv(path, delimiter, **options):
         **options,
     )
     frame.columns = [str(c).strip() for c in frame.columns]
+    for col in frame.columns:  # ' yes' and 'yes ' are the label 'yes'
+        if not pd.api.types.is_numeric_dtype(frame[col]):  # object, or pandas' str
+            frame[col] = frame[col].map(_stripped)
     return frame
+
+
+def _stripped(value):
+    return value.strip() if isinstance(value, str) else value
 
 
 def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
