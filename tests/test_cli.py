@@ -286,6 +286,17 @@ def test_a_column_of_dates_is_named_as_dates(tmp_path):
             dataset_from_table(read_table(path, drop=others), "y", "auto", path)
     with pytest.raises(UserError, match="column 'code' holds text with .* free text"):
         dataset_from_table(read_table(path, drop=["day", "stamp"]), "y", "auto", path)
+    # all three at once, in one message (one per run took three runs)
+    with pytest.raises(UserError, match="'day'.*'stamp'.*'code'") as info:
+        dataset_from_table(read_table(path), "y", "auto", path)
+    assert "--drop 'day' --drop 'stamp' --drop 'code'" in str(info.value)
+    # dates with a value in every row are dates, not a row identifier left out
+    # (nor, with --keep-ids, one-hot encoded into a column per day)
+    unique = [[f"2021-01-01 {k // 60:02d}:{k % 60:02d}", k % 2] for k in range(120)]
+    path = write_csv(tmp_path / "u.csv", ["when", "y"], unique)
+    for keep in (False, True):
+        with pytest.raises(UserError, match="column 'when' holds dates or times"):
+            dataset_from_table(read_table(path), "y", "auto", path, keep_ids=keep)
 
 
 def test_a_spreadsheets_empty_range_is_skipped(tmp_path):

@@ -538,7 +538,7 @@ def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
     """(numeric columns, text columns) of a feature frame; refuses missing values
     (unless ``impute``: the pipeline fills them), columns mixing numbers and text,
     and text columns with too many values."""
-    numeric, text = [], []
+    numeric, text, refused, reasons = [], [], [], []
     gaps = frame.isna()
     holed = [col for col in frame.columns if gaps[col].any()]
     empty = [col for col in holed if gaps[col].all()]
@@ -602,21 +602,32 @@ def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
                 f"column out with --drop {col!r}"
             )
         n_values = series.nunique()
-        if n_values > MAX_CATEGORIES and not _all_distinct(series):
-            if _dates(series):
-                raise UserError(
-                    f"{path}: column {col!r} holds dates or times with {n_values} "
-                    f"distinct values (e.g. {str(series.dropna().iloc[0])!r}); fixntk "
-                    "reads numbers and categories: write them as numbers in the file "
-                    "(e.g. days since the first date), or leave the column out with "
-                    f"--drop {col!r}"
-                )
-            raise UserError(
-                f"{path}: column {col!r} holds text with {n_values} distinct values "
-                f"(an identifier or free text, more than {MAX_CATEGORIES} categories "
-                f"to one-hot encode); leave it out with --drop {col!r}"
+        # dates are named as dates even when every row has its own (they were left
+        # out as a row identifier, or one-hot encoded with --keep-ids)
+        if n_values > MAX_CATEGORIES and _dates(series):
+            refused.append(col)
+            reasons.append(
+                f"column {col!r} holds dates or times with {n_values} distinct "
+                f"values (e.g. {str(series.dropna().iloc[0])!r}); fixntk reads numbers "
+                "and categories: write them as numbers in the file (e.g. days since "
+                "the first date)"
             )
-        text.append(col)
+        elif n_values > MAX_CATEGORIES and not _all_distinct(series):
+            refused.append(col)
+            reasons.append(
+                f"column {col!r} holds text with {n_values} distinct values (an "
+                f"identifier or free text, more than {MAX_CATEGORIES} categories to "
+                "one-hot encode)"
+            )
+        else:
+            text.append(col)
+    if refused:  # every such column in one message (one per run took three runs)
+        drops = " ".join(f"--drop {c!r}" for c in refused)
+        raise UserError(
+            f"{path}: {'; '.join(reasons)}; or leave "
+            + ("it" if len(refused) == 1 else "them")
+            + f" out with {drops}"
+        )
     return numeric, text
 
 
