@@ -939,6 +939,27 @@ def test_first_lines_that_are_not_the_header_are_named(regression_csv, tmp_path)
         assert_clean_error(run_cli("fit", str(path), "--target", "price"), said)
 
 
+def test_a_total_row_and_an_infinite_target_are_named(regression_csv, tmp_path):
+    """A spreadsheet's 'Total,,' row under the data was reported as missing values
+    in every column, with a --drop for each (no features left); a target of -inf
+    was said to be 'up to inf' and to need dividing by a power of ten."""
+    with open(regression_csv) as fh:
+        text = fh.read()
+    total = tmp_path / "total.csv"
+    total.write_text(text + "Total,,\n")
+    assert_clean_error(
+        run_cli("fit", str(total), "--target", "price"), "(line(s) 62) have most cells"
+    )
+    lines = text.splitlines()
+    lines[4] = ",".join(lines[4].split(",")[:2] + ["-inf"])
+    inf = tmp_path / "inf.csv"
+    inf.write_text("\n".join(lines) + "\n")
+    assert_clean_error(
+        run_cli("fit", str(inf), "--target", "price"),
+        "line 5: target 'price' has the non-finite value -inf",
+    )
+
+
 def test_values_are_stripped_and_a_repeated_drop_is_one(tmp_path):
     """Spaces around text values (' yes', 'no ') made their own labels and output
     columns ('proba_no '); --drop a --drop a said 'no column a'. A garbage model file

@@ -661,6 +661,12 @@ def _check_target_range(y, target, path):
     meaningless)."""
     from sklearn.preprocessing import StandardScaler
 
+    if not np.isfinite(y).all():  # 'inf' reads as a number (it said 'up to inf')
+        k = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise UserError(
+            f"{path}, line {_line(k)}: target {target!r} has the non-finite value "
+            f"{float(y[k])}; every target value must be finite"
+        )
     top = float(np.abs(y).max())
     if top > _MAX_MAGNITUDE:
         raise _beyond_range(
@@ -679,6 +685,20 @@ def _check_target_range(y, target, path):
             f"{path}: target {target!r} varies by only {spread:.3g} about "
             f"{float(np.mean(y)):.6g}, within rounding of double precision: there is "
             "nothing to fit (subtract a constant from the column, or rescale it)"
+        )
+
+
+def _check_footer(frame, path):
+    """Refuse a spreadsheet's total or note under the data ('Total,,,,'): up to 3
+    last rows with most cells empty, none such above them. It was reported as
+    missing values in every column, each with its --drop (no features left)."""
+    sparse = np.flatnonzero(frame.isna().to_numpy().mean(axis=1) > 0.5)
+    tail = len(frame) - np.arange(1, min(len(sparse), 3) + 1)[::-1]
+    if len(sparse) and len(frame) >= 2 * MIN_ROWS and np.array_equal(sparse, tail):
+        lines = ", ".join(str(_line(k)) for k in sparse)
+        raise UserError(
+            f"{path}: the last row(s) (line(s) {lines}) have most cells empty (a "
+            "total, a footer or a note under the data?); delete them from the file"
         )
 
 
@@ -702,6 +722,7 @@ def dataset_from_table(table, target, task, path, keep_ids=False, impute=False):
             f"{path} has {len(frame)} data row{'s' if len(frame) != 1 else ''}; at "
             f"least {MIN_ROWS} are needed"
         )
+    _check_footer(frame, path)
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise UserError(
