@@ -960,6 +960,20 @@ def test_a_total_row_and_an_infinite_target_are_named(regression_csv, tmp_path):
     )
 
 
+def test_fit_output_does_not_replace_another_file(regression_csv, tmp_path):
+    """fit --output naming another CSV replaced it with a pickle (predict's --output
+    writes CSVs: easy to mix up); a previous model file is still replaced."""
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    args = ["fit", regression_csv, "--target", "price", "-q", "--lam", "0.01"]
+    assert_clean_error(run_cli(*args, "--output", str(other)), "not a saved model")
+    assert other.read_text() == "a,b\n1,2\n"
+    model = str(tmp_path / "m.pkl")
+    for _ in range(2):
+        proc = run_cli(*args, "--output", model)
+        assert proc.returncode == 0, proc.stderr
+
+
 def test_values_are_stripped_and_a_repeated_drop_is_one(tmp_path):
     """Spaces around text values (' yes', 'no ') made their own labels and output
     columns ('proba_no '); --drop a --drop a said 'no column a'. A garbage model file

@@ -662,6 +662,21 @@ def _check_not_an_input(path, option, inputs):
             )
 
 
+def _check_not_other_data(path):
+    """A UserError, before any work, when fit's --output names an existing file that
+    is not a saved model (its first byte is not a pickle's): predict's --output
+    writes a CSV, and fit --output b2.csv replaced another CSV with a pickle."""
+    if not path or not os.path.isfile(path):
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(1)
+    if head and head != b"\x80":
+        raise UserError(
+            f"--output {path} exists and is not a saved model (fit writes a model "
+            "there, replacing the file); give another name, or delete it first"
+        )
+
+
 def main(argv=None, out=None):
     """Run the command line; returns the exit status."""
     out = sys.stdout if out is None else out
@@ -681,6 +696,8 @@ def main(argv=None, out=None):
         for option in ("output", "figure"):
             _check_writable(getattr(args, option, ""), f"--{option}")
             _check_not_an_input(getattr(args, option, ""), f"--{option}", inputs)
+        if args.command == "fit":
+            _check_not_other_data(args.output)
         return args.run(args, out)
     except UserError as exc:
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
