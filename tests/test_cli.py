@@ -1294,6 +1294,17 @@ def test_held_out_rows_that_repeat_training_rows_are_noted(regression_csv, tmp_p
         assert main(["compare", path, *opts, "--kare-max-iter", "2"], out=compare) == 0
         for text in (fit.getvalue(), compare.getvalue()):
             assert ("held-out rows repeat training rows" in text) == repeats, text
+    # two categorical features and a class (12 possible rows): equal rows are
+    # different records, by chance; the note told users to delete real data
+    rng = np.random.default_rng(7)
+    sex, cls = rng.choice(["f", "m"], 200), rng.choice(["1st", "2nd", "3rd"], 200)
+    alive = np.where((sex == "f") ^ (rng.random(200) < 0.2), "yes", "no")
+    few = write_csv(tmp_path / "few.csv", ["sex", "cls", "alive"], zip(sex, cls, alive))
+    fit = io.StringIO()
+    opts = ["--target", "alive", "--n-gates", "10", "--lam", "0.05", "-q"]
+    assert main(["fit", few, *opts, "--holdout", "0.25"], out=fit) == 0
+    assert "held-out accuracy" in fit.getvalue()
+    assert "repeat training rows" not in fit.getvalue()
 
 
 def test_kare_column_shows_small_values():
