@@ -1495,3 +1495,12 @@ def test_a_row_index_with_a_copied_row_is_still_an_identifier(tmp_path):
     data = dataset_from_table(read_table(path), "label", "auto", path)
     assert list(data.numeric) == ["x"]
     assert any("'rownames' looks like a row identifier" in m for m in data.messages)
+
+
+def test_compare_counts_a_tie_as_shown_as_a_match():
+    """Scores equal to the table's 3 decimals match: a KARE kernel that kept the
+    NTK's (0.961 against 0.961) was counted as losing by its 16th digit."""
+    from fixntk.cli._compare import _at_least
+
+    assert _at_least(0.9609999999999999, 0.961) and _at_least(0.961, 0.9610000001)
+    assert not _at_least(0.9604, 0.9611)

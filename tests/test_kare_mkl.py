@@ -369,7 +369,7 @@ def test_long_kernel_fits_say_so_before_they_start(monkeypatch):
     naming the size and the alternative, at the user's line; below, nothing."""
     from fixntk import _memory
 
-    with pytest.warns(UserWarning, match=r"6000 x 6000 kernel, about 2 minute"):
+    with pytest.warns(UserWarning, match=r"6000 x 6000 kernel, up to about 2 minute"):
         _memory.check_kernel_size(6000, "a fit", "another", warn=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

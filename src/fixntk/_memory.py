@@ -121,8 +121,8 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
     if warn and total > _KERNEL_WARN_SECONDS:
         warnings.warn(
             f"{what}: the fit takes about {n_steps} eigendecompositions' worth of "
-            f"work on the {n} x {n} kernel, about {total / 60:.0f} minute(s) on one "
-            f"core (the time grows as n^3); for a faster fit use {alternative}",
+            f"work on the {n} x {n} kernel, up to about {total / 60:.0f} minute(s) on "
+            f"one core (the time grows as n^3); for a faster fit use {alternative}",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
