@@ -1504,3 +1504,17 @@ def test_compare_counts_a_tie_as_shown_as_a_match():
 
     assert _at_least(0.9609999999999999, 0.961) and _at_least(0.961, 0.9610000001)
     assert not _at_least(0.9604, 0.9611)
+
+
+def test_constant_columns_and_a_constant_model_are_noted(tmp_path):
+    """Columns of one value carry nothing, and a fit with no active neuron is the
+    intercept alone: both were said nowhere (0 active neurons, silently)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(60)
+    rows = [(f"{a:.4f}", "2.5", "red", f"{2 * a:.4f}") for a in x]
+    path = write_csv(tmp_path / "c.csv", ["a", "k", "colour", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "--lam", "1e9")
+    assert proc.returncode == 0, proc.stderr
+    assert "column(s) 'k', 'colour' hold a single value in every row" in proc.stdout
+    assert "active neurons   0 of" in proc.stdout
+    assert "the model is constant" in proc.stdout

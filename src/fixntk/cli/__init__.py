@@ -155,7 +155,13 @@ def cmd_fit(args, out):
     print(f"lam              {model.lam_:.4g} ({chosen})", file=out)
     print(
         f"active neurons   {model.n_active_neurons_} of {model.coef_.shape[0]} groups "
-        f"({model.n_gates_} gates sampled)",
+        f"({model.n_gates_} gates sampled)"
+        + (
+            ": the model is constant (the intercept alone: at this lam no neuron "
+            "pays for its penalty)"
+            if model.n_active_neurons_ == 0
+            else ""
+        ),
         file=out,
     )
     print(

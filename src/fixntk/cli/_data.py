@@ -861,7 +861,18 @@ def dataset_from_table(table, target, task, path, keep_ids=False, impute=False):
                 f"{path}: every feature column looks like a row identifier "
                 f"({_shown(ids)}); --keep-ids uses them"
             )
+    constant = [c for c in numeric + text if X[c].nunique(dropna=True) <= 1]
+    if constant:  # a column of one value carries nothing (it was said nowhere)
+        messages.append(
+            f"column(s) {_shown(map(repr, constant))} hold a single value in every "
+            "row and "
+            "carry no information; "
+            + " ".join(f"--drop {c!r}" for c in constant[:5])
+            + " leaves them out"
+        )
     for col in text:
+        if col in constant:
+            continue
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
             f"--drop {col!r} leaves it out)"
