@@ -1518,3 +1518,16 @@ def test_constant_columns_and_a_constant_model_are_noted(tmp_path):
     assert "column(s) 'k', 'colour' hold a single value in every row" in proc.stdout
     assert "active neurons   0 of" in proc.stdout
     assert "the model is constant" in proc.stdout
+
+
+def test_classification_of_mostly_single_row_classes_is_refused(tmp_path):
+    """--task classification on a measurement in integers (economics' unemploy: 550
+    classes, 526 of one row) failed in the estimator's words ('every split of
+    lam=cv leaves a class out ... a float lam'); it is refused for what it is,
+    with --task regression named."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(60)
+    rows = [(f"{a:.4f}", 1000 + 7 * k) for k, a in enumerate(x)]
+    path = write_csv(tmp_path / "counts.csv", ["a", "count"], rows)
+    proc = run_cli("fit", path, "--target", "count", "--task", "classification")
+    assert_clean_error(proc, "60 classes among 60 rows", "--task regression")

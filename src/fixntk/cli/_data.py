@@ -807,6 +807,20 @@ def dataset_from_table(table, target, task, path, keep_ids=False, impute=False):
                 f"({_reprs(classes)[0]}); a classifier needs at least two"
             )
         lone = classes[counts == 1]
+        if 2 * lone.size > classes.size and classes.size > MAX_CLASSES:
+            # numbers taken for labels (--task classification on a measurement):
+            # the folds then missed classes, in the estimator's words ('lam=cv',
+            # 'sample_weight')
+            raise UserError(
+                f"{path}: target {target!r} has {classes.size} classes among "
+                f"{len(y)} rows, {lone.size} of them with a single row: a classifier "
+                "cannot learn them"
+                + (
+                    "; if they are measurements, --task regression"
+                    if y_num is not None
+                    else ""
+                )
+            )
         if lone.size and len(y) >= 2 * MIN_ROWS:
             lone_note = (
                 f"target {target!r}: class(es) {_shown(_reprs(lone), 5)} have a "
