@@ -33,6 +33,32 @@ def test_bars_only_with_verbose_and_on_a_terminal(monkeypatch):
         assert text.endswith("\r") is drawn  # the bar is cleared when done
 
 
+def test_off_a_terminal_long_work_prints_lines(monkeypatch):
+    """Off a terminal (a pipe, a log file) a bar asked for prints its state as plain
+    lines every _LOG_EVERY seconds, none for short work (a 3-minute fit piped to a
+    file said nothing until it ended)."""
+    import time
+
+    for every, lines in [(30.0, False), (0.0, True)]:
+        stream = io.StringIO()
+        monkeypatch.setattr("sys.stderr", stream)
+        monkeypatch.setattr(_progress, "_LOG_EVERY", every)
+        for _ in _progress.progress(range(3), verbose=1, desc="work"):
+            time.sleep(0.01)
+        text = stream.getvalue()
+        assert "\r" not in text
+        assert ("work:" in text and "/3" in text) is lines, text
+        assert all(line.startswith("work:") for line in text.splitlines())
+    # a redraw asked for at once (set_description) waits out the first interval
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(_progress, "_LOG_EVERY", 30.0)
+    with _progress.progress(total=3, verbose=1, desc="a") as bar:
+        bar.set_description("b")
+        bar.update(3)
+    assert stream.getvalue() == ""
+
+
 def test_solve_path_draws_one_bar_over_the_grid(monkeypatch):
     X, y = planted(n=80, d=3, seed=0)
     arr = fixntk.sample_arrangement(X, 10, seed=0)

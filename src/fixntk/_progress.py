@@ -1,7 +1,9 @@
 """Progress bars and messages: tqdm bars on a terminal, and the ``fixntk`` logger.
 
-Long work reports through :func:`progress`: a tqdm bar on standard error, drawn only
-when standard error is a terminal (tqdm's ``disable=None``) and ``verbose >= 1``.
+Long work reports through :func:`progress` when ``verbose >= 1``: a tqdm bar on
+standard error when it is a terminal; elsewhere (a pipe, a log file, a notebook) a
+plain line with the bar's count, rate and time left every 30 seconds, from the first
+30 seconds on (short work prints nothing).
 Everything else the library says goes to ``logging.getLogger("fixntk")``:
 
 - ``verbose=0``: nothing.
@@ -20,6 +22,7 @@ Configure ``logging.getLogger("fixntk")`` like any logger to send the records el
 
 import logging
 import sys
+import time
 
 from tqdm import tqdm
 
@@ -39,6 +42,32 @@ class _TqdmStderrHandler(logging.Handler):
             self.handleError(record)
 
 
+# Off a terminal: seconds between progress lines (and before the first)
+_LOG_EVERY = 30.0
+
+
+class _Lines:
+    """A stream for a tqdm bar off a terminal: a redraw becomes one line (tqdm starts
+    redraws with a carriage return, which a log file or a pipe keeps), at most one
+    every ``_LOG_EVERY`` seconds and none in the first (``set_description`` redraws
+    at once, whatever tqdm's intervals); the bar's clearing at the end writes
+    nothing."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.last = time.monotonic()
+
+    def write(self, text):
+        line = text.replace("\r", "").strip()
+        now = time.monotonic()
+        if line and now - self.last >= _LOG_EVERY:
+            self.last = now
+            self.stream.write(line + "\n")
+
+    def flush(self):
+        self.stream.flush()
+
+
 _HANDLER = _TqdmStderrHandler()
 _HANDLER.setFormatter(logging.Formatter("[fixntk] %(message)s"))
 
@@ -51,8 +80,8 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
     iterable : iterable, optional
         What to iterate over; None for a bar updated by hand (``bar.update(k)``).
     verbose : int, default=0
-        The bar is drawn for ``verbose >= 1`` and only when standard error is a
-        terminal.
+        The bar is drawn for ``verbose >= 1``: on a terminal as a bar, elsewhere as a
+        line every ``_LOG_EVERY`` seconds once that long has passed.
     total : int, optional
         Expected number of steps (default ``len(iterable)`` when it has one).
     desc : str, optional
@@ -66,6 +95,24 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
         Iterable and context manager; disabled bars cost a few attribute look-ups per
         step.
     """
+    wanted = bool(verbose) and verbose >= 1
+    stderr = sys.stderr
+    if wanted and not getattr(stderr, "isatty", lambda: False)():
+        # a 3-minute fit piped to a file said nothing between its first and last
+        # lines: the bar's state as a line, now and then
+        return tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            unit=unit,
+            leave=False,
+            file=_Lines(stderr),
+            ascii=True,
+            ncols=100,
+            mininterval=_LOG_EVERY,
+            maxinterval=_LOG_EVERY,
+            delay=_LOG_EVERY,
+        )
     return tqdm(
         iterable,
         total=total,
@@ -73,8 +120,8 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
         unit=unit,
         leave=False,
         dynamic_ncols=True,
-        file=sys.stderr,
-        disable=None if verbose and verbose >= 1 else True,
+        file=stderr,
+        disable=None if wanted else True,
     )
 
 
