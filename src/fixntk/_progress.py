@@ -100,12 +100,7 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
     if wanted and not getattr(stderr, "isatty", lambda: False)():
         # a 3-minute fit piped to a file said nothing between its first and last
         # lines: the bar's state as a line, now and then
-        return tqdm(
-            iterable,
-            total=total,
-            desc=desc,
-            unit=unit,
-            leave=False,
+        style = dict(
             file=_Lines(stderr),
             ascii=True,
             ncols=100,
@@ -113,16 +108,9 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
             maxinterval=_LOG_EVERY,
             delay=_LOG_EVERY,
         )
-    return tqdm(
-        iterable,
-        total=total,
-        desc=desc,
-        unit=unit,
-        leave=False,
-        dynamic_ncols=True,
-        file=stderr,
-        disable=None if wanted else True,
-    )
+    else:
+        style = dict(file=stderr, dynamic_ncols=True, disable=None if wanted else True)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, **style)
 
 
 def report(verbose, level=2):
