@@ -1531,3 +1531,10 @@ def test_classification_of_mostly_single_row_classes_is_refused(tmp_path):
     path = write_csv(tmp_path / "counts.csv", ["a", "count"], rows)
     proc = run_cli("fit", path, "--target", "count", "--task", "classification")
     assert_clean_error(proc, "60 classes among 60 rows", "--task regression")
+
+
+def test_index_col_naming_the_target_is_refused_by_name(regression_csv):
+    """--index-col naming the target said 'column not found' for a column the file
+    holds."""
+    proc = run_cli("fit", regression_csv, "--target", "price", "--index-col", "price")
+    assert_clean_error(proc, "--index-col 'price' names the target column")
