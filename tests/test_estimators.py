@@ -1148,3 +1148,27 @@ def test_messages_show_numpy_scalars_as_plain_values():
     with pytest.raises(ValueError) as info:
         check_bool(np.str_("yes"), "fit_intercept")
     assert str(info.value).endswith("got 'yes'")
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        fixntk.GatedReLURegressor(random_state=0),
+        fixntk.NTKRegressor(),
+        fixntk.ReLURegressor(n_gates=10, lam=0.1, random_state=0),
+    ],
+)
+def test_weights_beyond_double_precision_are_refused_by_name(est, regression):
+    """One weight of 1e15 beside ones: the light rows fell below the heavy row's
+    rounding, a scoring solve diverged (objective 1e276) and the error blamed the
+    predictions' size ('use smaller coefficients W or rescale X'); the NTK warned
+    that its kernel was constant. A span of 1e12 still fits."""
+    X, y = regression
+    w = np.ones(len(y))
+    w[0] = 1e15
+    with pytest.raises(ValueError, match="sample_weight spans 1e\\+15"):
+        clone(est).fit(X, y, sample_weight=w)
+    w[0] = 1e12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clone(est).fit(X, y, sample_weight=w)

@@ -222,7 +222,8 @@ def check_sample_weight(sample_weight, n):
     """Sample weights as a float64 (n,) array: finite, >= 0, with a positive sum.
 
     ``None`` gives ones. Weights are used normalised by their sum, so only their ratios
-    matter (integer weights equal duplicated rows).
+    matter (integer weights equal duplicated rows); positive weights spanning more
+    than ``_WEIGHT_SPAN`` are refused.
     """
     if sample_weight is None:
         return np.ones(n)
@@ -242,4 +243,20 @@ def check_sample_weight(sample_weight, n):
     top = float(s.max())
     if top == 0:
         raise ValueError("sample_weight is all zero: no row carries weight")
+    low = float(s[s > 0].min())
+    if low < top / _WEIGHT_SPAN:
+        # one weight of 1e15 beside ones: the light rows fell below the heavy one's
+        # rounding, a scoring solve diverged (objective 1e276) and the error blamed
+        # the predictions' size
+        raise ValueError(
+            f"sample_weight spans {top / low:.3g} (largest / smallest positive "
+            f"weight), more than double precision resolves ({_WEIGHT_SPAN:.0e}): "
+            "the lightest rows count as nothing beside the heaviest; give them "
+            "weight 0 (left out), or bring the weights closer"
+        )
     return s / top  # ratios only; the largest weight is 1 (no overflow in the sum)
+
+
+# positive weights may span at most this ratio (a row of relative weight 1e-15 sits
+# within a few units of rounding of the heaviest row's terms)
+_WEIGHT_SPAN = 1e14
