@@ -1538,3 +1538,39 @@ def test_index_col_naming_the_target_is_refused_by_name(regression_csv):
     holds."""
     proc = run_cli("fit", regression_csv, "--target", "price", "--index-col", "price")
     assert_clean_error(proc, "--index-col 'price' names the target column")
+
+
+def test_kernel_size_warnings_are_printed_before_the_fit_ends(capsys):
+    """The n x n kernel's time estimate came with the notes after the fit (a
+    6-minute estimate printed once the wait was over); it is printed when raised,
+    with the command line's options, and the other warnings stay notes."""
+    import warnings
+
+    import pandas as pd
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    from fixntk._memory import KernelSizeWarning
+    from fixntk.cli._data import Dataset
+    from fixntk.cli._models import fit_model
+
+    class Slow(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            warnings.warn(
+                "the fit takes about 30 eigendecompositions' worth",
+                KernelSizeWarning,
+                stacklevel=2,
+            )
+            print("fitting", file=sys.stderr)
+            warnings.warn("lam='kare' selected the smallest lam", stacklevel=2)
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    X = pd.DataFrame({"a": np.arange(10.0)})
+    data = Dataset("t", X, np.arange(10.0), "regression", ["a"], [])
+    _, _, notes = fit_model("KARE kernel", Slow(), data, X, data.y)
+    err = capsys.readouterr().err
+    assert err.index("note: the fit takes about 30") < err.index("fitting")
+    assert "fixntk fit: no n x n kernel" in err
+    assert len(notes) == 1 and "smallest lam" in notes[0]

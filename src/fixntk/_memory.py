@@ -72,6 +72,11 @@ _KERNEL_SECONDS = 1800.0
 _KERNEL_WARN_SECONDS = 60.0
 
 
+class KernelSizeWarning(UserWarning):
+    """A fit whose n x n kernel work will take over a minute (said before the work:
+    the command line prints it at once, not with the notes after the fit)."""
+
+
 def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1):
     """Refuse an n x n kernel step, before it starts, that does not fit in memory or
     would take longer than half an hour, with the figure and the alternative; with
@@ -123,7 +128,7 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
             f"{what}: the fit takes about {n_steps} eigendecompositions' worth of "
             f"work on the {n} x {n} kernel, up to about {total / 60:.0f} minute(s) on "
             f"one core (the time grows as n^3); for a faster fit use {alternative}",
-            UserWarning,
+            KernelSizeWarning,
             stacklevel=user_stacklevel(),
         )
 

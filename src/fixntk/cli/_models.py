@@ -4,6 +4,7 @@ Every warning a fit raises becomes a note that names the command-line option act
 it (:func:`hint`).
 """
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -102,6 +103,12 @@ _HINTS = (
     ("fixed NTK", "stopped before", "--max-iter or --tol"),
     ("KARE kernel", "max_iter", "--kare-max-iter"),
     ("KARE kernel", "line search", "--kare-max-iter or --n-gates"),
+    ("NTK", "eigendecompositions' worth", "fewer rows, or fixntk fit: no n x n kernel"),
+    (
+        "KARE kernel",
+        "eigendecompositions' worth",
+        "--kare-max-iter, fewer rows, or fixntk fit: no n x n kernel",
+    ),
 )
 _FALLBACK = {
     "NTK": "--lam, --cv or --ntk-eps",
@@ -122,14 +129,24 @@ def fit_model(name, estimator, data, X, y):
     """Fit the pipeline of `estimator` on (X, y); returns (pipeline, seconds, notes).
 
     ``seconds`` is the wall time of the fit alone."""
+    from .._memory import KernelSizeWarning
+
     pipe = pipeline(estimator, data)
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    caught = []
+
+    def keep(message, category, *args, **kwargs):
+        if issubclass(category, KernelSizeWarning):  # said now: the wait is ahead
+            print(f"  note: {message} [{hint(name, str(message))}]", file=sys.stderr)
+        else:
+            caught.append(str(message))
+
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
+        warnings.showwarning = keep
         pipe.fit(X, y)
     seconds = time.perf_counter() - t0
-    messages = list(dict.fromkeys(str(w.message) for w in caught))
-    notes = [f"{m} [{hint(name, m)}]" for m in messages]
+    notes = [f"{m} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
     return pipe, seconds, notes
 
 
