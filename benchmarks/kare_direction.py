@@ -13,6 +13,8 @@ Prints KARE and test MSE against t for 100 and 1000 gates (``--gates``).
 """
 
 import argparse
+import os
+import sys
 
 import numpy as np
 from scipy import linalg
@@ -22,7 +24,8 @@ import fixntk
 from fixntk._kare_mkl import _best_lam, _LogKare
 from fixntk._kernels import masking_kernel
 
-from .kare_vs_ntk import teacher
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.kare_vs_ntk import teacher  # noqa: E402
 
 
 def along_direction(n_gates, steps=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)):

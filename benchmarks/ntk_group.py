@@ -13,6 +13,8 @@ of ``NTKRegressor()``, and the NTK group's weight at the chosen lam.
 """
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -22,7 +24,8 @@ from threadpoolctl import threadpool_limits
 
 import fixntk
 
-from .kare_vs_ntk import diabetes, teacher  # noqa: F401 (run as a module)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.kare_vs_ntk import diabetes, teacher  # noqa: E402, F401
 
 FRACTIONS = (0.3, 0.1, 0.03, 0.01, 0.003)
 
