@@ -104,6 +104,19 @@ def test_cell_weights(fitted):
         fixntk.CellWeightsDisplay.from_estimator(est, X[:, :2])
 
 
+def test_cell_weights_name_the_uniform_fallback():
+    """In 30 dimensions 40 sampled cells hold almost none of the Gaussian mass and the
+    NTK weights fall back to 1/p per mask: the axis says so (it read 'share of the
+    Gaussian mass' under a vertical line at 1/p)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 30))
+    y = X[:, 0] + np.maximum(X[:, 1], 0)
+    est = fixntk.GatedReLURegressor(n_gates=40, lam=0.01, random_state=0).fit(X, y)
+    disp = fixntk.CellWeightsDisplay.from_estimator(est, X, n_samples=20000)
+    np.testing.assert_allclose(disp.ntk_eta, 1.0 / est.gates_.shape[0])
+    assert disp.ax_.get_xlabel().startswith("NTK weight (finite-width: 1/p per mask")
+
+
 def test_cell_weights_of_a_kare_kernel_count_its_ntk_part():
     """A KARE-trained kernel is ntk_weight_ times the NTK plus sum_i eta_i K_i: on a
     sampled cell its weight is eta_i + ntk_weight_ eta~_i. Drawn from eta_ alone, a

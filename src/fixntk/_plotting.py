@@ -436,6 +436,10 @@ class CellWeightsDisplay:
     name : str, default="fixed"
         What ``eta`` is, for the axis label and the title ("learned" for a
         KARE-trained kernel).
+    ntk_label : str, optional
+        The x axis's label (default "NTK weight (share of the Gaussian mass)");
+        :meth:`from_estimator` names the uniform finite-width weights when it falls
+        back to them.
 
     Attributes
     ----------
@@ -447,10 +451,15 @@ class CellWeightsDisplay:
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, ntk_eta, eta, name="fixed"):
+    def __init__(self, ntk_eta, eta, name="fixed", ntk_label=None):
         self.ntk_eta = np.asarray(ntk_eta, dtype=float)
         self.eta = np.asarray(eta, dtype=float)
         self.name = name
+        self.ntk_label = (
+            "NTK weight (share of the Gaussian mass)"
+            if ntk_label is None
+            else ntk_label
+        )
         if self.ntk_eta.shape != self.eta.shape:
             raise ValueError(
                 f"ntk_eta and eta must have the same shape; got {self.ntk_eta.shape} "
@@ -527,7 +536,14 @@ class CellWeightsDisplay:
         if ntk_weight > 0:  # a KARE-trained kernel: its NTK part on these cells
             return cls(eta, est.eta_ + ntk_weight * eta, "learned").plot(ax=ax)
         if ntk.captured_mass < 0.5:  # the rule of irls(eta0="ntk")
-            eta = np.full(arr.p, 1.0 / arr.p)
+            # (it was labelled as the Gaussian mass: a vertical line at 1/p)
+            label = (
+                f"NTK weight (finite-width: 1/p per mask; the cells hold "
+                f"{ntk.captured_mass:.0%} of the Gaussian mass)"
+            )
+            return cls(np.full(arr.p, 1.0 / arr.p), est.eta_, ntk_label=label).plot(
+                ax=ax
+            )
         return cls(eta, est.eta_).plot(ax=ax)
 
     def plot(self, ax=None):
@@ -554,7 +570,7 @@ class CellWeightsDisplay:
             ax.legend()
             ax.set_xscale("log")
             ax.set_yscale("log")
-        ax.set_xlabel("NTK weight (share of the Gaussian mass)")
+        ax.set_xlabel(self.ntk_label)
         what = "||w_i||" if self.name == "fixed" else "eta_i"
         ax.set_ylabel(f"{self.name} weight {what} (share)")
         ax.set_title(
