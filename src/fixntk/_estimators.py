@@ -1325,9 +1325,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the gates (and the splits of the lam selection).
     verbose : int, default=0
-        1: progress bars over the lam selection and IRLS steps (on a terminal); 2:
-        also a record per lam of the selection and the final solve's certificate at
-        each of its steps (the ``fixntk`` logger).
+        1: progress bars over the lam selection and IRLS steps (a line every 30 s off a
+        terminal); 2: also a record per lam of the selection and the final solve's
+        certificate at each of its steps (the ``fixntk`` logger).
 
     Attributes
     ----------
@@ -2036,7 +2036,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the folds of ``lam="cv"`` (the fit is otherwise deterministic).
     verbose : int, default=0
-        1: a progress bar over the folds of ``lam="cv"`` (on a terminal).
+        1: a progress bar over the folds of ``lam="cv"`` (a line every 30 s off a
+        terminal).
 
     Attributes
     ----------

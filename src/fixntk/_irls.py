@@ -599,8 +599,8 @@ def irls(
     scale : bool
         Choose ``s`` by the 1-d search (otherwise ``s = 1``).
     verbose : int, default=False
-        1: a progress bar over the steps (on a terminal); 2: also log the objective
-        and the gap of each step (INFO on the ``fixntk`` logger).
+        1: a progress bar over the steps (a line every 30 s off a terminal); 2: also log
+        the objective and the gap of each step (INFO on the ``fixntk`` logger).
     sample_weight : array-like of shape (n,), optional
         Row weights ``s`` (normalised by their sum): the data term becomes
         :math:`\frac{1}{2\sum s}\sum_k s_k \|\cdot\|^2`, i.e. the rows of X and y

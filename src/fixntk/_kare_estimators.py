@@ -241,8 +241,8 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the gates, the held-out split and the k-means.
     verbose : int, default=0
-        1: a progress bar over the iterations of :func:`kare_mkl` (on a terminal);
-        2: also log KARE at each iteration (the ``fixntk`` logger).
+        1: a progress bar over the iterations of :func:`kare_mkl` (a line every 30 s off
+        a terminal); 2: also log KARE at each iteration (the ``fixntk`` logger).
 
     Attributes
     ----------

@@ -466,8 +466,8 @@ def kare_mkl(
         For the Monte Carlo NTK weights (``eta0="mc"``, :func:`ntk_weights`);
         ``seed`` also draws the held-out rows and seeds the k-means.
     verbose : int, default=0
-        1: a progress bar over the iterations (on a terminal); 2: also log KARE at
-        each iteration (INFO on the ``fixntk`` logger).
+        1: a progress bar over the iterations (a line every 30 s off a terminal); 2:
+        also log KARE at each iteration (INFO on the ``fixntk`` logger).
 
     Returns
     -------

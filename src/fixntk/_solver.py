@@ -1073,8 +1073,8 @@ def solve_path(
     tol, max_iter, loss, sample_weight, fit_intercept :
         As in :func:`solve`, for every value.
     verbose : int, default=False
-        1: a progress bar over the grid (on a terminal); 2: also log each solve's
-        certificates.
+        1: a progress bar over the grid (a line every 30 s off a terminal); 2: also log
+        each solve's certificates.
 
     Returns
     -------

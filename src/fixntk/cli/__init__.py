@@ -157,7 +157,9 @@ def cmd_fit(args, out):
             pickle.dump(pipe, fh)
     model = final(pipe)
     chosen = "given" if isinstance(model.lam, (int, float)) else f"by {model.lam}"
-    print(f"lam              {model.lam_:.4g} ({chosen})", file=out)
+    # a regression pipeline fits the standardised target (TransformedTargetRegressor)
+    scaled = ", standardised target" if data.task == "regression" else ""
+    print(f"lam              {model.lam_:.4g} ({chosen}{scaled})", file=out)
     print(
         f"active neurons   {model.n_active_neurons_} of {model.coef_.shape[0]} groups "
         f"({model.n_gates_} gates sampled)"
@@ -172,7 +174,7 @@ def cmd_fit(args, out):
     print(
         f"objective        {model.objective_:.6e} (certified gap "
         f"{model.dual_gap_:.2e}, relative {model.relative_gap_:.1e}; --tol "
-        f"{args.tol:g})",
+        f"{args.tol:g}{scaled})",
         file=out,
     )
     what = _score_name(data.task)
@@ -468,7 +470,7 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         "-q",
         "--quiet",
         action="store_true",
-        help="no progress bar (bars are drawn only on a terminal anyway)",
+        help="no progress bar (off a terminal: no progress lines)",
     )
 
 
