@@ -1574,3 +1574,14 @@ def test_kernel_size_warnings_are_printed_before_the_fit_ends(capsys):
     assert err.index("note: the fit takes about 30") < err.index("fitting")
     assert "fixntk fit: no n x n kernel" in err
     assert len(notes) == 1 and "smallest lam" in notes[0]
+
+
+def test_library_errors_name_the_command_line_options(classification_csv):
+    """An estimator's error in the command line spoke of 'a float lam', 'a smaller
+    cv' and lam='cv' to a user of --lam and --cv."""
+    proc = run_cli(
+        "fit", classification_csv, "--target", "label", "--lam", "cv", "--cv", "200"
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--lam cv" in proc.stderr and "--cv 200 folds" in proc.stderr
+    assert "a number for --lam" in proc.stderr and "fewer folds (--cv)" in proc.stderr

@@ -10,6 +10,7 @@ input are reported as one line on stderr with exit status 2, never as a tracebac
 import argparse
 import os
 import pickle
+import re
 import sys
 import time
 
@@ -675,6 +676,24 @@ def _check_not_an_input(path, option, inputs):
             )
 
 
+# The library's words for its parameters -> the command line's options (an error
+# said 'a float lam', 'a smaller cv', 'lam='cv'' to a user of --lam and --cv)
+_OPTION_WORDS = (
+    (re.compile(r"\blam=(['\"])(\w+)\1"), r"--lam \2"),
+    (re.compile(r"\ba float lam\b"), "a number for --lam"),
+    (re.compile(r"\bfewer folds \(cv\)|\ba smaller cv\b"), "fewer folds (--cv)"),
+    (re.compile(r"\bother splits \(cv\)"), "other splits (--cv)"),
+    (re.compile(r"\bwith cv=(\d+) folds"), r"with --cv \1 folds"),
+)
+
+
+def _in_option_words(message):
+    """A library error in the command line's words (its options for parameters)."""
+    for pattern, words in _OPTION_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
 def _check_not_other_data(path):
     """A UserError, before any work, when fit's --output names an existing file that
     is not a saved model (its first byte is not a pickle's): predict's --output
@@ -717,7 +736,8 @@ def main(argv=None, out=None):
         return 2
     except (ValueError, MemoryError) as exc:  # the library's checks on this data
         print(
-            f"fixntk {args.command}: error: cannot fit this data: {exc}",
+            f"fixntk {args.command}: error: cannot fit this data: "
+            f"{_in_option_words(str(exc))}",
             file=sys.stderr,
         )
         return 1
