@@ -937,6 +937,14 @@ def test_first_lines_that_are_not_the_header_are_named(regression_csv, tmp_path)
         path = tmp_path / name
         path.write_bytes(data)
         assert_clean_error(run_cli("fit", str(path), "--target", "price"), said)
+    # a header whose first column is named '#' (Pokemon.csv) is a header
+    lines = text.splitlines()
+    named = tmp_path / "hash.csv"
+    named.write_text(
+        "#," + lines[0] + "\n" + "".join(f"{k},{t}\n" for k, t in enumerate(lines[1:]))
+    )
+    proc = run_cli("fit", str(named), "--target", "price", "--lam", "0.1", "-q")
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_a_total_row_and_an_infinite_target_are_named(regression_csv, tmp_path):

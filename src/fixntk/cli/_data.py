@@ -214,18 +214,26 @@ def _check_preamble(path, raw):
             f"{path} is UTF-16 (its byte-order mark says so); fixntk reads UTF-8: "
             "save it as 'CSV UTF-8', or convert it with iconv -f utf-16 -t utf-8"
         )
-    first = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
-    first = first[0].strip() if first else ""
+    lines = [t.strip() for t in head.decode("utf-8-sig", errors="replace").splitlines()]
+    first = lines[0] if lines else ""
     if re.fullmatch(r'"?sep=.?"?', first, flags=re.IGNORECASE):
         raise UserError(
             f"{path}: line 1, {first!r}, is Excel's delimiter hint, not the header; "
             "delete that line (the header must come first; --sep sets the delimiter)"
         )
-    if first.startswith("#"):
+    data = next((t for t in lines[1:] if t and not t.startswith("#")), None)
+    if first.startswith("#") and data is not None and _fields(first) != _fields(data):
+        # (a header may name its first column '#', as Pokemon.csv does: then the
+        # next line has as many fields)
         raise UserError(
             f"{path}: line 1 starts with '#' (a comment?); fixntk reads the header "
             "from the first line: delete the comment lines above it"
         )
+
+
+def _fields(line):
+    """The number of fields of a line by its most frequent likely delimiter."""
+    return 1 + max(line.count(d) for d in ",;\t|")
 
 
 def _other_delimiter(name):
@@ -544,7 +552,8 @@ def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
     empty = [col for col in holed if gaps[col].all()]
     if empty:
         raise UserError(
-            f"{path}: column(s) {_shown(empty)} hold no values (every cell missing); "
+            f"{path}: column(s) {_shown(map(repr, empty))} hold no values (every cell "
+            "missing); "
             "leave them out with " + " ".join(f"--drop {col!r}" for col in empty)
         )
     if holed and not impute:  # every such column in one message, not one per run
