@@ -802,7 +802,7 @@ def test_a_full_working_set_gram_is_refused_not_stalled(client, problem, monkeyp
     for bad in (0, -1):
         with pytest.raises(ValueError, match="max_gram_bytes must be > 0"):
             fixntk.dask.solve(Xd, Y[:, 0], arr, lam, max_gram_bytes=bad)
-    monkeypatch.setattr(fixntk.dask._solver, "_GRAM_BYTES", 8 * 25**2)  # 5 groups
+    monkeypatch.setattr(fixntk.dask._solver, "_default_gram_bytes", lambda: 8 * 25**2)
     est = fixntk.GatedReLURegressor(n_gates=40, n_lams=8, random_state=0)
     with pytest.warns(UserWarning, match="the path stopped at lam"):
         est.fit(Xd, Y[:, 0])
@@ -849,7 +849,7 @@ def test_dask_warnings_name_the_users_call(client, problem, monkeypatch):
         R(n_gates=40, lam=lam, max_iter=1, random_state=0).fit(Xd, yd)
         # the lam search's path stops where the working set's Gram is full
         with monkeypatch.context() as m:
-            m.setattr(fixntk.dask._solver, "_GRAM_BYTES", 8 * 25**2)  # 5 groups
+            m.setattr(fixntk.dask._solver, "_default_gram_bytes", lambda: 8 * 25**2)
             R(n_gates=40, n_lams=8, random_state=0).fit(Xd, yd)
         # noise-free targets: the smallest lam of the grid is the best
         R(n_gates=10, n_lams=3, eps=0.1, random_state=0).fit(Xd, Xd[:, 0])
@@ -929,3 +929,43 @@ def test_frames_with_columns_that_are_not_numbers_are_named(client):
     with pytest.raises(ValueError, match="sample_weight is a Series of dtype string"):
         arr = fixntk.dask.sample_arrangement(X[["a", "b"]], 10)
         fixntk.dask.solve(X[["a", "b"]], y, arr, 0.1, sample_weight=X["city"])
+
+
+def test_gram_cap_defaults_to_a_quarter_of_available_memory(monkeypatch):
+    """The client's working-set Gram was capped at a fixed 256 MiB: the estimators'
+    lam path stopped at 94 groups of 61 columns with 22 GB free (a lam 6x the
+    in-memory fit's) and its advice, max_gram_bytes, was not theirs to give."""
+    from fixntk.dask import _solver as dask_solver
+
+    monkeypatch.setattr(dask_solver, "available_bytes", lambda: 16 * 2**30)
+    assert dask_solver._default_gram_bytes() == 4 * 2**30
+    monkeypatch.setattr(dask_solver, "available_bytes", lambda: 2**20)
+    assert dask_solver._default_gram_bytes() == dask_solver._GRAM_BYTES
+    X, y = planted(n=300, d=4, seed=0)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    lam = 0.01 * fixntk.lambda_max(X, y, arr)
+    Xd = da.from_array(X, chunks=100)
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(MemoryError, match="the estimators use its default"):
+            fixntk.dask.solve(Xd, y, arr, lam, max_gram_bytes=8 * 20**2)
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        fixntk.KAREKernelRegressor(n_gates=10, max_iter=3, random_state=0),
+        fixntk.ReLURegressor(n_gates=10, lam=0.1, random_state=0),
+    ],
+)
+def test_in_memory_estimators_refuse_dask_rows_to_predict(est):
+    """KARE and ReLU models gathered a Dask X in predict, and score then failed on
+    'numpy.ndarray' object has no attribute 'chunks'; they refuse it as their fit
+    does."""
+    X, y = planted(n=200, d=3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    Xd, yd = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    for call in (lambda: est.predict(Xd), lambda: est.score(Xd, yd)):
+        with pytest.raises(TypeError, match="does not take Dask collections"):
+            call()

@@ -18,6 +18,7 @@ from ._estimators import (
     _mean_intercept,
     _MultiOutputRegressor,
     _OneHotClassifier,
+    _refuse_dask,
     _scaled_rows,
     _seed,
     _set_bias_scale,
@@ -155,6 +156,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
 
     def _raw_predict(self, X):
         check_is_fitted(self, "dual_coef_")
+        _refuse_dask(self, X)  # (it gathered X, then score failed on 'chunks')
         X = validate_data(self, X, reset=False, dtype=np.float64)
         arr = Arrangement.from_masks(self.X_fit_ @ self.gates_.T >= 0)
         arr.gates = self.gates_

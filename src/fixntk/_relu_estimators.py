@@ -25,6 +25,7 @@ from ._estimators import (
     _OneHotClassifier,
     _PathStop,
     _pick_lam,
+    _refuse_dask,
     _scaled_rows,
     _score_unit,
     _scoring_grid,
@@ -313,6 +314,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
 
     def _raw_predict(self, X):
         check_is_fitted(self, "network_")
+        _refuse_dask(self, X)  # (it gathered X, then score failed on 'chunks')
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.network_.forward(X)
 
