@@ -1593,3 +1593,18 @@ def test_library_errors_name_the_command_line_options(classification_csv):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "--lam cv" in proc.stderr and "--cv 200 folds" in proc.stderr
     assert "a number for --lam" in proc.stderr and "fewer folds (--cv)" in proc.stderr
+
+
+def test_max_categories_raises_the_one_hot_limit(tmp_path):
+    """A text column of 60 categories (airports) was refused with no way to keep it;
+    --max-categories raises the limit, and the refusal names it."""
+    rng = np.random.default_rng(10)
+    codes = [f"A{k:02d}" for k in rng.integers(0, 60, 600)]
+    codes[:60] = [f"A{k:02d}" for k in range(60)]
+    x = rng.standard_normal(600)
+    rows = [(f"{a:.4f}", c, f"{a + (c < 'A30'):.4f}") for a, c in zip(x, codes)]
+    path = write_csv(tmp_path / "air.csv", ["a", "dest", "y"], rows)
+    args = ["fit", path, "--target", "y", "--lam", "0.1", "-q"]
+    assert_clean_error(run_cli(*args), "60 distinct values", "--max-categories")
+    proc = run_cli(*args, "--max-categories", "60")
+    assert proc.returncode == 0, proc.stderr

@@ -20,6 +20,7 @@ from .._progress import progress
 from .._threads import blas_threads
 from ._compare import compare_on, report
 from ._data import (
+    MAX_CATEGORIES,
     MAX_CLASSES,
     UserError,
     dataset_from_table,
@@ -72,6 +73,7 @@ def _read(args):
         shown(args.data),
         keep_ids=args.keep_ids,
         impute=args.impute,
+        max_categories=args.max_categories,
     )
 
 
@@ -547,6 +549,14 @@ def _add_csv_options(p):
         help="use columns that look like row identifiers (increasing integers from "
         "0 or 1, distinct integers in a column named rownames, index or id, a "
         "different text in every row) as features; by default they are left out",
+    )
+    p.add_argument(
+        "--max-categories",
+        type=lambda text: _int_at_least(text, 2),
+        default=MAX_CATEGORIES,
+        metavar="N",
+        help="one-hot encode text columns of up to N distinct values; columns with "
+        f"more are refused (default {MAX_CATEGORIES})",
     )
     p.add_argument(
         "--impute",

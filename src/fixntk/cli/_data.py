@@ -542,10 +542,14 @@ def number_format_hint(series, decimal="."):
 _MAX_MAGNITUDE = 1e150
 
 
-def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
+def feature_columns(
+    frame, path, drop_hint=True, decimal=".", impute=False, max_categories=None
+):
     """(numeric columns, text columns) of a feature frame; refuses missing values
     (unless ``impute``: the pipeline fills them), columns mixing numbers and text,
-    and text columns with too many values."""
+    and text columns with more than ``max_categories`` values (default
+    MAX_CATEGORIES)."""
+    limit = MAX_CATEGORIES if max_categories is None else max_categories
     numeric, text, refused, reasons = [], [], [], []
     gaps = frame.isna()
     holed = [col for col in frame.columns if gaps[col].any()]
@@ -596,7 +600,7 @@ def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
         parsed = pd.to_numeric(series, errors="coerce")
         word = parsed.isna().to_numpy() & present  # missing cells are not words
         words = series[word].nunique()
-        codes = words >= 2 and series.nunique() <= MAX_CATEGORIES
+        codes = words >= 2 and series.nunique() <= limit
         # mostly words with a few number-like ones (car models: 'Integra', '90',
         # '900') are text, not numbers with a stray word
         mostly_words = words > 2 and parsed.notna().sum() < word.sum()
@@ -613,7 +617,7 @@ def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
         n_values = series.nunique()
         # dates are named as dates even when every row has its own (they were left
         # out as a row identifier, or one-hot encoded with --keep-ids)
-        if n_values > MAX_CATEGORIES and _dates(series):
+        if n_values > limit and _dates(series):
             refused.append(col)
             reasons.append(
                 f"column {col!r} holds dates or times with {n_values} distinct "
@@ -621,12 +625,12 @@ def feature_columns(frame, path, drop_hint=True, decimal=".", impute=False):
                 "and categories: write them as numbers in the file (e.g. days since "
                 "the first date)"
             )
-        elif n_values > MAX_CATEGORIES and not _all_distinct(series):
+        elif n_values > limit and not _all_distinct(series):
             refused.append(col)
             reasons.append(
                 f"column {col!r} holds text with {n_values} distinct values (an "
-                f"identifier or free text, more than {MAX_CATEGORIES} categories to "
-                "one-hot encode)"
+                f"identifier or free text, more than {limit} categories to one-hot "
+                "encode; --max-categories raises the limit)"
             )
         else:
             text.append(col)
@@ -711,7 +715,9 @@ def _check_footer(frame, path):
         )
 
 
-def dataset_from_table(table, target, task, path, keep_ids=False, impute=False):
+def dataset_from_table(
+    table, target, task, path, keep_ids=False, impute=False, max_categories=None
+):
     """Split a Table into features and target; infer the task. Columns that look
     like row identifiers are left out unless ``keep_ids``. With ``impute``, missing
     feature values are left for the pipeline to fill (:func:`preprocessor`) and rows
@@ -738,7 +744,9 @@ def dataset_from_table(table, target, task, path, keep_ids=False, impute=False):
             f"{path} has no feature columns besides the target {target!r}; the file "
             "needs the features and the target, one column each"
         )
-    numeric, text = feature_columns(X, path, decimal=table.decimal, impute=impute)
+    numeric, text = feature_columns(
+        X, path, decimal=table.decimal, impute=impute, max_categories=max_categories
+    )
     if impute and frame[target].isna().any():
         # left out after the checks of every row: their messages give file lines
         unlabelled = frame[target].isna().to_numpy()
