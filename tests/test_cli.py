@@ -1608,3 +1608,24 @@ def test_max_categories_raises_the_one_hot_limit(tmp_path):
     assert_clean_error(run_cli(*args), "60 distinct values", "--max-categories")
     proc = run_cli(*args, "--max-categories", "60")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_line_numbers_count_blank_lines_and_quoted_line_breaks(tmp_path):
+    """Messages gave a row's position + 2 as its line: one line short after a blank
+    line or a quoted field over two lines. The lines are the file's."""
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rows = ["a,b,y"] + [f"{k}.5,{'xyz'[k % 3]},{k % 2}" for k in range(1, 13)]
+    rows[3] = '3.5,"x\ny",1'  # file lines 4-5
+    rows[9] = "oops,x,1"  # file line 11
+    path = tmp_path / "l.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(UserError, match="line 11: column 'a' has the non-numeric"):
+        dataset_from_table(read_table(str(path)), "y", "auto", str(path))
+    gap = ["a,b,y"] + [f"{k},{k % 3}.5,{k % 2}" for k in range(1, 13)]
+    gap.insert(3, "")  # a blank line: file line 4
+    gap[8] = "7,,1"  # file line 9
+    path = tmp_path / "g.csv"
+    path.write_text("\n".join(gap) + "\n")
+    with pytest.raises(UserError, match=r"'b': 1 \(first at line 9\)"):
+        dataset_from_table(read_table(str(path)), "y", "auto", str(path))

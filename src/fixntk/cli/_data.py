@@ -59,9 +59,46 @@ class Dataset:
         return self.X.shape[1]
 
 
-def _line(position):
-    """The file's line number of data row `position` (the header is line 1)."""
+# The index name of a frame read by read_table: its labels are the file's line numbers
+_LINES = "line in the file"
+
+
+def _line(rows, position):
+    """The file's line number of data row ``position`` of ``rows`` (a frame or a
+    series): its index label when read_table set it (blank lines and quoted fields
+    that span lines counted), else ``position + 2`` (the header is line 1)."""
+    if rows.index.name == _LINES:
+        return int(rows.index[int(position)])
     return int(position) + 2
+
+
+def _row_lines(path, raw, delimiter, n_rows):
+    """The line of each of the first ``n_rows`` data rows of the file, or None (a
+    regular-expression delimiter, or a file the csv module reads otherwise than
+    pandas). Position + 2 was reported before: wrong after a blank line or a quoted
+    field over several lines."""
+    if delimiter is None or len(delimiter) != 1:
+        return None
+    if raw is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    text = raw.decode("utf-8-sig", errors="replace")
+    lead = len(text) - len(text.lstrip("\r\n"))
+    if '"' not in text and "\n\n" not in text.lstrip("\r\n").replace("\r\n", "\n"):
+        first = text[:lead].count("\n") + 2  # one line per row: no parse needed
+        return np.arange(first, first + n_rows)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    starts, end = [], 0
+    try:
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if record:  # a blank line gives [] and is skipped, as pandas skips it
+                starts.append(start)
+    except csv.Error:
+        return None
+    if len(starts) < n_rows + 1:
+        return None
+    return np.asarray(starts[1 : n_rows + 1])
 
 
 STDIN = "-"  # the file name that reads standard input
@@ -195,6 +232,11 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         frame = frame.drop(columns=[col])
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
+    lines = _row_lines(path if raw is None else None, raw, delimiter, len(frame))
+    if lines is not None:
+        frame.index = pd.Index(lines, name=_LINES)
+        if index is not None:
+            index = index.set_axis(frame.index)
     base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
     return Table(base, frame, messages, decimal, index)
 
@@ -563,7 +605,7 @@ def feature_columns(
     if holed and not impute:  # every such column in one message, not one per run
         parts = [
             f"{col!r}: {int(gaps[col].sum())} (first at line "
-            f"{_line(int(np.flatnonzero(gaps[col].to_numpy())[0]))})"
+            f"{_line(frame, int(np.flatnonzero(gaps[col].to_numpy())[0]))})"
             for col in holed
         ]
         drops = " ".join(f"--drop {col!r}" for col in holed)
@@ -581,9 +623,9 @@ def feature_columns(
             if bad.any():
                 k = int(np.flatnonzero(bad)[0])
                 raise UserError(
-                    f"{path}, line {_line(k)}: column {col!r} has the non-finite "
-                    f"value {_reprs([series.iloc[k]])[0]}; every number must be "
-                    f"finite (--drop {col!r} leaves the column out)"
+                    f"{path}, line {_line(frame, k)}: column {col!r} has the "
+                    f"non-finite value {_reprs([series.iloc[k]])[0]}; every number "
+                    f"must be finite (--drop {col!r} leaves the column out)"
                 )
             top = float(np.abs(values.to_numpy()).max(initial=0.0))
             if top > _MAX_MAGNITUDE:
@@ -610,7 +652,8 @@ def feature_columns(
             # 'f', 'r'), one-hot encoded as text
             k = int(np.flatnonzero(word)[0])
             raise UserError(
-                f"{path}, line {_line(k)}: column {col!r} has the non-numeric value "
+                f"{path}, line {_line(frame, k)}: column {col!r} has the non-numeric "
+                "value "
                 f"{series.iloc[k]!r} among numbers; fix the value, or leave the "
                 f"column out with --drop {col!r}"
             )
@@ -667,7 +710,7 @@ def _beyond_range(path, what, top, way_out):
     )
 
 
-def _check_target_range(y, target, path):
+def _check_target_range(y, target, path, rows=None):
     """Refuse a regression target that its standardisation (the pipeline's target
     scaler) cannot handle: squares beyond double precision, or differences whose
     squares underflow to 0 (the scaler then keeps the scale 1 and the fit is
@@ -677,7 +720,8 @@ def _check_target_range(y, target, path):
     if not np.isfinite(y).all():  # 'inf' reads as a number (it said 'up to inf')
         k = int(np.flatnonzero(~np.isfinite(y))[0])
         raise UserError(
-            f"{path}, line {_line(k)}: target {target!r} has the non-finite value "
+            f"{path}, line {_line(rows, k)}: target {target!r} has the non-finite "
+            "value "
             f"{float(y[k])}; every target value must be finite"
         )
     top = float(np.abs(y).max())
@@ -708,7 +752,7 @@ def _check_footer(frame, path):
     sparse = np.flatnonzero(frame.isna().to_numpy().mean(axis=1) > 0.5)
     tail = len(frame) - np.arange(1, min(len(sparse), 3) + 1)[::-1]
     if len(sparse) and len(frame) >= 2 * MIN_ROWS and np.array_equal(sparse, tail):
-        lines = ", ".join(str(_line(k)) for k in sparse)
+        lines = ", ".join(str(_line(frame, k)) for k in sparse)
         raise UserError(
             f"{path}: the last row(s) (line(s) {lines}) have most cells empty (a "
             "total, a footer or a note under the data?); delete them from the file"
@@ -753,7 +797,7 @@ def dataset_from_table(
         k = int(np.flatnonzero(unlabelled)[0])
         gap_notes.append(
             f"{int(unlabelled.sum())} row(s) with a missing target {target!r} left out "
-            f"(--impute; the first at line {_line(k)})"
+            f"(--impute; the first at line {_line(frame, k)})"
         )
         frame, X = frame[~unlabelled], X[~unlabelled]
         if len(frame) < MIN_ROWS:
@@ -774,7 +818,7 @@ def dataset_from_table(
         k = int(np.flatnonzero(y_raw.isna().to_numpy())[0])
         raise UserError(
             f"{path}: the target column {target!r} has missing values (first at line "
-            f"{_line(k)}); fill them, or leave those rows out with --impute"
+            f"{_line(frame, k)}); fill them, or leave those rows out with --impute"
         )
     y_num = _numbers(y_raw, table.decimal)
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
@@ -814,7 +858,7 @@ def dataset_from_table(
                 "regression needs numbers (use --task classification for labels)"
             )
         y = y_num.to_numpy()
-        _check_target_range(y, target, path)
+        _check_target_range(y, target, path, y_raw)
     else:
         y = _labels(y_raw, y_num, target, path)
         classes, counts = np.unique(y, return_counts=True)
@@ -1018,7 +1062,7 @@ def prediction_frame(table, model, path):
             value = X[col].iloc[k]
             what = "a missing value" if pd.isna(value) else f"the text {str(value)!r}"
             raise UserError(
-                f"{path}, line {_line(k)}: column {col!r} has {what}; the model "
+                f"{path}, line {_line(X, k)}: column {col!r} has {what}; the model "
                 "needs a number there" + (no_fill if pd.isna(value) else "")
             )
         X[col] = values
@@ -1026,7 +1070,7 @@ def prediction_frame(table, model, path):
         if X[col].isna().any() and not fills:
             k = int(np.flatnonzero(X[col].isna().to_numpy())[0])
             raise UserError(
-                f"{path}, line {_line(k)}: column {col!r} has a missing value; the "
+                f"{path}, line {_line(X, k)}: column {col!r} has a missing value; the "
                 "model needs one of its categories there" + no_fill
             )
         X[col] = X[col].where(X[col].isna(), X[col].astype(str))
