@@ -338,13 +338,9 @@ def _read_csv(path, delimiter, **options):
     )
     frame.columns = [str(c).strip() for c in frame.columns]
     for col in frame.columns:  # ' yes' and 'yes ' are the label 'yes'
-        if not pd.api.types.is_numeric_dtype(frame[col]):  # object, or pandas' str
-            frame[col] = frame[col].map(_stripped)
+        if not pd.api.types.is_numeric_dtype(frame[col]):  # strings (and NaN) only
+            frame[col] = frame[col].str.strip()
     return frame
-
-
-def _stripped(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
