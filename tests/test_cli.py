@@ -184,13 +184,13 @@ def test_in_process_errors_and_thin_entry_point(tmp_path, capsys):
 def test_codes_mixing_numbers_and_words_are_categories(tmp_path):
     """A column of a few codes, some of them numbers (ggplot2's mpg: drive '4', 'f',
     'r'), is one-hot encoded: it was refused as 'the non-numeric value 'f' among
-    numbers'. Numbers with one word among them (a gap marker '?') are still refused,
-    naming the line."""
+    numbers'. Numbers with one word among them (a gap marker '--') are still
+    refused, naming the line ('?' reads as a missing value)."""
     from fixntk.cli._data import UserError, dataset_from_table, read_table
 
     drives = ["4", "f", "r", "f"]
     rows = [[f"{0.1 * i:.1f}", drives[i % 4], i % 7, i % 2] for i in range(40)]
-    rows[5][2] = "?"
+    rows[5][2] = "--"
     path = write_csv(tmp_path / "cars.csv", ["x", "drv", "cyl", "y"], rows)
     data = dataset_from_table(read_table(path, drop=["cyl"]), "y", "auto", path)
     assert data.text == ["drv"] and data.numeric == ["x"]
@@ -1629,3 +1629,140 @@ def test_line_numbers_count_blank_lines_and_quoted_line_breaks(tmp_path):
     path.write_text("\n".join(gap) + "\n")
     with pytest.raises(UserError, match=r"'b': 1 \(first at line 9\)"):
         dataset_from_table(read_table(str(path)), "y", "auto", str(path))
+
+
+def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
+    """A tester's files (each failed as described before):
+    - TRUE/FALSE with a missing cell: a traceback from str.strip on booleans;
+    - mtcars with its column sums as a last row 'Total,...', and a file whose last
+      row holds the sums (or means) with no label: fitted as data;
+    - a header written in Unicode's decomposed form (macOS): --target médv typed in a
+      shell was 'not found' though the column list showed it;
+    - a gzip file on standard input or named .csv: advice on cp1252 encodings;
+    - '?' for a missing value (UCI files): refused as a stray word."""
+    import gzip
+    import io
+    import unicodedata
+
+    from fixntk.cli import main
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    flag = np.where(X[:, 0] > 0, "TRUE", "FALSE")
+    flag[5] = ""
+    rows = [[f"{a:.4f}", f"{b:.4f}", f, f"{c:.4f}"] for (a, b, c), f in zip(X, flag)]
+    path = write_csv(tmp_path / "b.csv", ["a", "b", "flag", "y"], rows)
+    data = dataset_from_table(read_table(path), "y", "auto", path, impute=True)
+    assert "flag" in data.numeric and data.X["flag"].isna().sum() == 1
+    with pytest.raises(UserError, match="missing values in column"):
+        dataset_from_table(read_table(path), "y", "auto", path)
+
+    body = [[f"m{k}", *(f"{v:.3f}" for v in row)] for k, row in enumerate(X)]
+    total = ["Total", *(f"{v:.3f}" for v in X.sum(axis=0))]
+    labelled = write_csv(tmp_path / "t.csv", ["model", "a", "b", "y"], body + [total])
+    with pytest.raises(UserError, match="line 42: the last row is labelled 'Total'"):
+        dataset_from_table(read_table(labelled), "y", "auto", labelled)
+    sums = [f"{v:.3f}" for v in X.sum(axis=0)]
+    means = [f"{v:.2f}" for v in X.mean(axis=0)]
+    plain = [[f"{v:.3f}" for v in row] for row in X]
+    for what, last in (("sums", sums), ("means", means)):
+        p = write_csv(tmp_path / f"{what}.csv", ["a", "b", "y"], plain + [last])
+        with pytest.raises(UserError, match=f"numbers are the {what} of the rows"):
+            dataset_from_table(read_table(p), "y", "auto", p)
+    # a row of values other rows hold is data (3 on a 1-5 scale, near every mean)
+    scale = rng.integers(1, 6, (60, 4))
+    scale[-1, :3] = 3
+    p = write_csv(tmp_path / "scale.csv", ["a", "b", "c", "y"], scale.tolist())
+    dataset_from_table(read_table(p), "y", "regression", p)
+
+    header = unicodedata.normalize("NFD", "âge,médv")
+    nfd = tmp_path / "nfd.csv"
+    nfd.write_text(
+        header + "\n" + "\n".join(f"{k % 9},{k % 7 * 1.5}" for k in range(30))
+    )
+    out = io.StringIO()
+    args = ["fit", str(nfd), "--target", "médv", "--lam", "0.1", "-q"]
+    assert main(args, out=out) == 0, capsys.readouterr().err
+    assert main([*args, "--drop", "âge"], out=io.StringIO()) == 2
+    assert "no feature columns besides the target" in capsys.readouterr().err
+
+    blob = gzip.compress(nfd.read_bytes())
+    (tmp_path / "z.csv").write_bytes(blob)
+    assert read_table(str(tmp_path / "z.csv")).frame.shape == (30, 2)
+
+    q = ["a,b,y"] + [f"{k}.5,{'?' if k == 4 else k % 3},{k % 2}" for k in range(30)]
+    (tmp_path / "q.csv").write_text("\n".join(q) + "\n")
+    p = str(tmp_path / "q.csv")
+    with pytest.raises(UserError, match=r"'b': 1 \(first at line 6\)"):
+        dataset_from_table(read_table(p), "y", "auto", p)
+
+
+def test_option_checks_and_predict_notes_of_a_second_tester(
+    tmp_path, classification_csv, regression_csv, capsys
+):
+    """- compare --lam auto / holdout (in its --help) failed: the NTK was given them;
+    - --holdout 0.99 fit on 5 rows, --holdout 0.05 of 11 rows scored one row (nan);
+    - library words in notes ('fixntk.solve stopped', 'Raise max_iter or tol');
+    - --seed 99999999999 failed late ('cannot fit this data');
+    - predict wrote -inf for crim = -1e305 and refused inf as 'cannot fit';
+    - predict against labels the model does not know scored 0 with no word."""
+    import io
+
+    from fixntk.cli import main
+
+    parser = __import__("fixntk.cli", fromlist=["build_parser"]).build_parser()
+    from fixntk.cli._models import make_model
+
+    for lam in ("auto", "holdout"):
+        args = parser.parse_args(["compare", regression_csv, "--target", "price"])
+        args.lam = lam
+        assert make_model("NTK", args, "regression", 0).lam == "kare"
+        assert make_model("fixed NTK", args, "regression", 0).lam == lam
+    base = ["fit", regression_csv, "--target", "price", "--lam", "0.1", "-q"]
+    assert main([*base, "--holdout", "0.9"], out=io.StringIO()) == 2
+    assert "--holdout 0.9 leaves 6 of the 60 rows to fit on" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--seed", "99999999999"])
+    assert "argument --seed: '99999999999' is above" in capsys.readouterr().err
+    out = io.StringIO()
+    assert main([*base[:-1], "--max-iter", "1"], out=out) == 0
+    said = out.getvalue() + capsys.readouterr().err
+    assert "the solver stopped before" in said and "Raise --max-iter or --tol" in said
+    assert "fixntk.solve" not in said
+
+    model = str(tmp_path / "reg.pkl")
+    assert main([*base, "--output", model], out=io.StringIO()) == 0
+    capsys.readouterr()
+    with open(regression_csv) as fh:
+        lines = fh.read().splitlines()
+    for k, (value, says) in enumerate(
+        [
+            ("inf", "line 3: column 'a' has the non-finite value inf"),
+            ("-1e305", "column 'a' has values up to 1e+305"),
+        ]
+    ):
+        bad = lines.copy()
+        bad[2] = value + bad[2][bad[2].index(",") :]
+        p = tmp_path / f"bad{k}.csv"
+        p.write_text("\n".join(bad) + "\n")
+        assert main(["predict", model, str(p)], out=io.StringIO()) == 2
+        assert says in capsys.readouterr().err
+    bad[2] = "1e100" + bad[2][bad[2].index(",") :]
+    p.write_text("\n".join(bad) + "\n")
+    assert main(["predict", model, str(p)], out=io.StringIO()) == 0
+    assert "1 row(s) hold numbers more than 50 standard deviations" in (
+        capsys.readouterr().err
+    )
+
+    model = str(tmp_path / "cls.pkl")
+    fit = ["fit", classification_csv, "--target", "label", "--lam", "0.05", "-q"]
+    assert main([*fit, "--output", model], out=io.StringIO()) == 0
+    with open(classification_csv) as fh:
+        text = fh.read().replace(",yes\n", ",Yes\n", 1)
+    p = tmp_path / "relabelled.csv"
+    p.write_text(text)
+    capsys.readouterr()
+    assert main(["predict", model, str(p)], out=io.StringIO()) == 0
+    err = capsys.readouterr().err
+    assert "1 of the 80 labels in 'label' are not classes the model was" in err

@@ -10,7 +10,6 @@ input are reported as one line on stderr with exit status 2, never as a tracebac
 import argparse
 import os
 import pickle
-import re
 import sys
 import time
 
@@ -23,13 +22,16 @@ from ._data import (
     MAX_CATEGORIES,
     MAX_CLASSES,
     UserError,
+    _line,
+    _shown,
+    column_name,
     dataset_from_table,
     load_bundled,
     prediction_frame,
     read_table,
     shown,
 )
-from ._models import copies_note, final, fit_model, make_model, split
+from ._models import copies_note, final, fit_model, in_option_words, make_model, split
 
 __all__ = ["main", "build_parser", "UserError"]
 
@@ -256,7 +258,22 @@ def _score_lines(model, truth, pred, target):
             values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
             same = values == pred.astype(float)
         else:
-            same = truth.astype(str).to_numpy() == pred.astype(str)
+            values = truth.astype(str).to_numpy()
+            same = values == pred.astype(str)
+        classes = np.asarray(model.classes_)
+        known = (
+            np.isin(values, classes.astype(float))
+            if pred.dtype.kind in "iufb"
+            else np.isin(values, classes.astype(str))
+        )
+        if not known.all():
+            unseen = pd.unique(truth[~known].astype(str))
+            lines.append(
+                f"{int((~known).sum())} of the {known.size} labels in {target!r} are "
+                f"not classes the model was fitted on ({_shown(unseen, 5)}; its "
+                f"classes: {_shown(classes, 8)}): they count as "
+                "wrong"
+            )
         return lines + [f"accuracy against the column {target!r}: {same.mean():.4f}"]
     values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(values)
@@ -283,8 +300,10 @@ def _score_lines(model, truth, pred, target):
             f"no R^2 ({why}); mean absolute error against the column {target!r}: "
             f"{mae:.6g}"
         ]
-    r2 = 1.0 - float(((values - pred) ** 2).sum()) / total
-    return lines + [f"R^2 against the column {target!r}: {r2:.4f}"]
+    with np.errstate(over="ignore"):
+        r2 = 1.0 - float(((values - pred) ** 2).sum()) / total
+    shown_r2 = f"{r2:.4f}" if r2 > -1e6 else f"{r2:.4g}"
+    return lines + [f"R^2 against the column {target!r}: {shown_r2}"]
 
 
 def cmd_predict(args, out):
@@ -309,7 +328,15 @@ def cmd_predict(args, out):
             file=info,
         )
     with blas_threads(1):
-        pred = model.predict(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            pred = model.predict(X)
+        if pred.dtype.kind == "f" and not np.isfinite(pred).all():
+            k = int(np.flatnonzero(~np.isfinite(pred))[0])
+            raise UserError(
+                f"{shown(args.data)}, line {_line(X, k)}: the prediction overflows "
+                "double precision: the row's numbers lie far outside the data the "
+                "model was fitted on"
+            )
         result = pd.DataFrame({"prediction": pred})
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(X)
@@ -366,7 +393,10 @@ def _grid_size(text):
 
 
 def _seed(text):
-    return _int_at_least(text, 0)
+    seed = _int_at_least(text, 0)
+    if seed > 2**32 - 1:  # NumPy's and scikit-learn's seeds
+        raise argparse.ArgumentTypeError(f"{text!r} is above 2**32 - 1 = {2**32 - 1}")
+    return seed
 
 
 def _n_gates(text):
@@ -518,6 +548,7 @@ def _add_read_options(p):
     )
     g.add_argument(
         "--index-col",
+        type=column_name,
         default=None,
         help="a column (name or 0-based position) holding row labels, not a feature; "
         "an unnamed first column is dropped as one without this option",
@@ -526,7 +557,9 @@ def _add_read_options(p):
 
 def _add_csv_options(p):
     p.add_argument("data", help="CSV file with a header row (- reads standard input)")
-    p.add_argument("--target", required=True, help="name of the target column")
+    p.add_argument(
+        "--target", required=True, type=column_name, help="name of the target column"
+    )
     p.add_argument(
         "--task",
         choices=("auto", "classification", "regression"),
@@ -538,6 +571,7 @@ def _add_csv_options(p):
     p.add_argument(
         "--drop",
         action="append",
+        type=column_name,
         default=[],
         metavar="COL",
         help="leave column COL out of the features (repeatable); text columns are "
@@ -688,22 +722,6 @@ def _check_not_an_input(path, option, inputs):
 
 # The library's words for its parameters -> the command line's options (an error
 # said 'a float lam', 'a smaller cv', 'lam='cv'' to a user of --lam and --cv)
-_OPTION_WORDS = (
-    (re.compile(r"\blam=(['\"])(\w+)\1"), r"--lam \2"),
-    (re.compile(r"\ba float lam\b"), "a number for --lam"),
-    (re.compile(r"\bfewer folds \(cv\)|\ba smaller cv\b"), "fewer folds (--cv)"),
-    (re.compile(r"\bother splits \(cv\)"), "other splits (--cv)"),
-    (re.compile(r"\bwith cv=(\d+) folds"), r"with --cv \1 folds"),
-)
-
-
-def _in_option_words(message):
-    """A library error in the command line's words (its options for parameters)."""
-    for pattern, words in _OPTION_WORDS:
-        message = pattern.sub(words, message)
-    return message
-
-
 def _check_not_other_data(path):
     """A UserError, before any work, when fit's --output names an existing file that
     is not a saved model (its first byte is not a pickle's): predict's --output
@@ -747,7 +765,7 @@ def main(argv=None, out=None):
     except (ValueError, MemoryError) as exc:  # the library's checks on this data
         print(
             f"fixntk {args.command}: error: cannot fit this data: "
-            f"{_in_option_words(str(exc))}",
+            f"{in_option_words(str(exc))}",
             file=sys.stderr,
         )
         return 1

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -115,6 +116,50 @@ def _source(path, raw):
     return path if raw is None else io.BytesIO(raw)
 
 
+# The first bytes of compressed files, and how to open them (by content, whatever
+# the name: a gzip file on standard input, or saved as data.csv, read as cp1252 text)
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "lzma"),
+    (b"PK\x03\x04", "zip"),
+)
+
+
+def _decompressed(path, raw):
+    """The bytes of a compressed file (gzip, bz2, xz, or a zip archive of one file)
+    decompressed, else ``raw`` unchanged (None: read ``path`` itself)."""
+    if raw is None:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    else:
+        head = raw[:8]
+    kind = next((k for magic, k in _COMPRESSED if head.startswith(magic)), None)
+    if kind is None:
+        return raw
+    import importlib
+
+    source = io.BytesIO(raw) if raw is not None else path
+    try:
+        if kind == "zip":
+            import zipfile
+
+            with zipfile.ZipFile(source) as archive:
+                names = [i for i in archive.infolist() if not i.is_dir()]
+                if len(names) != 1:
+                    raise UserError(
+                        f"{shown(path)} is a zip archive of {len(names)} files; fixntk "
+                        "reads one CSV file: extract it first"
+                    )
+                return archive.read(names[0])
+        with importlib.import_module(kind).open(source, "rb") as fh:
+            return fh.read()
+    except (OSError, EOFError, ValueError) as exc:  # truncated or corrupt
+        raise UserError(
+            f"cannot decompress {shown(path)} ({kind}): {exc}; is the file complete?"
+        ) from None
+
+
 def _sniff(path, sep, raw=None):
     if sep is not None:
         return sep.replace("\\t", "\t")
@@ -133,10 +178,11 @@ def _sniff(path, sep, raw=None):
 
 
 # Cells read as missing: pandas' defaults but for "None", which tables use as a
-# category ("no garage": Ames housing's Garage_Type) far more often than for a gap.
+# category ("no garage": Ames housing's Garage_Type) far more often than for a gap,
+# and with "?" (the UCI repository's files mark their gaps so).
 MISSING_TEXT = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "?",
 )  # fmt: skip
 
 
@@ -155,6 +201,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     elif not os.path.isfile(path):  # a pipe: its size reads 0, and it reads once
         with open(path, "rb") as fh:
             raw = fh.read()
+    raw = _decompressed(path, raw)
     size = os.path.getsize(path) if raw is None else len(raw)
     name, path = path, shown(path)
     if size == 0:
@@ -321,6 +368,13 @@ def _check_unique_names(path, raw, delimiter):
         )
 
 
+def column_name(name):
+    """A column name as the command line matches it: stripped, in Unicode's composed
+    form (NFC). A file written on macOS may spell 'é' as 'e' and a combining accent
+    (NFD), which prints the same as the 'é' typed in a shell and compares unequal."""
+    return unicodedata.normalize("NFC", str(name).strip())
+
+
 def _read_csv(path, delimiter, **options):
     """The file as pandas reads it with our settings (UTF-8 with or without a BOM,
     spaces after delimiters and blank lines skipped, only ``na_values`` missing) and
@@ -336,10 +390,15 @@ def _read_csv(path, delimiter, **options):
         encoding="utf-8-sig",
         **options,
     )
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = [column_name(c) for c in frame.columns]
     for col in frame.columns:  # ' yes' and 'yes ' are the label 'yes'
-        if not pd.api.types.is_numeric_dtype(frame[col]):  # strings (and NaN) only
-            frame[col] = frame[col].str.strip()
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            try:  # strings and NaN
+                frame[col] = frame[col].str.strip()
+            except AttributeError:  # booleans (TRUE/FALSE with a missing cell), NaN
+                text = frame[col].map(lambda v: isinstance(v, str)).to_numpy(bool)
+                if text.any():
+                    frame.loc[text, col] = frame.loc[text, col].str.strip()
     return frame
 
 
@@ -615,18 +674,7 @@ def feature_columns(
         present = series.notna().to_numpy()
         values = _numbers(series, decimal)
         if values is not None:
-            bad = present & ~np.isfinite(values.to_numpy())
-            if bad.any():
-                k = int(np.flatnonzero(bad)[0])
-                raise UserError(
-                    f"{path}, line {_line(frame, k)}: column {col!r} has the "
-                    f"non-finite value {_reprs([series.iloc[k]])[0]}; every number "
-                    f"must be finite (--drop {col!r} leaves the column out)"
-                )
-            top = float(np.abs(values.to_numpy()).max(initial=0.0))
-            if top > _MAX_MAGNITUDE:
-                drop = f", or leave it out with --drop {col!r}"
-                raise _beyond_range(path, f"column {col!r}", top, drop)
+            _check_numbers(path, frame, col, values, f"--drop {col!r}")
             numeric.append(col)
             continue
         hint = number_format_hint(series, decimal)
@@ -697,6 +745,25 @@ def _dates(series):
     return not text.empty and bool(text.str.match(_DATE).all())
 
 
+def _check_numbers(path, frame, col, values, drop=None):
+    """Refuse a numeric feature column ``col`` of ``frame`` (its numbers ``values``,
+    NaN where missing) holding a non-finite number or one its standardisation would
+    square beyond double precision; ``drop``: the option that leaves it out (fit)."""
+    series, values = frame[col], values.to_numpy()
+    bad = series.notna().to_numpy() & ~np.isfinite(values)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise UserError(
+            f"{path}, line {_line(frame, k)}: column {col!r} has the non-finite value "
+            f"{_reprs([series.iloc[k]])[0]}; every number must be finite"
+            + (f" ({drop} leaves the column out)" if drop else "")
+        )
+    top = float(np.abs(values[np.isfinite(values)]).max(initial=0.0))
+    if top > _MAX_MAGNITUDE:
+        way_out = f", or leave it out with {drop}" if drop else ""
+        raise _beyond_range(path, f"column {col!r}", top, way_out)
+
+
 def _beyond_range(path, what, top, way_out):
     """The error for a column (``what``) whose values up to ``top`` its
     standardisation would square beyond double precision."""
@@ -755,6 +822,74 @@ def _check_footer(frame, path):
         )
 
 
+# a spreadsheet's summary row under the data, by its label
+_TOTAL_WORDS = frozenset(
+    ("total", "totals", "grand total", "sum", "subtotal", "average", "mean", "overall")
+)
+
+
+def _half_unit(value):
+    """Half a unit of the last decimal digit of ``value`` as written (the shortest
+    repr that reads back: 0.05 for -0.06), 0 in exponent notation."""
+    text = repr(float(value))
+    if "e" in text or "." not in text:
+        return 0.0
+    return 0.5 * 10.0 ** -len(text.split(".")[1])
+
+
+def _check_total_row(frame, path):
+    """Refuse a spreadsheet's total (or mean) row under the data: the last row labelled
+    'Total', 'Sum', 'Average'... in a text column where no other row says so, or whose
+    numbers are, in at least 80% of 3 or more numeric columns, the sums (or means) of
+    the rows above (to 1e-3 of the sum or mean of their magnitudes plus the cell's
+    rounding), values no other row holds. Fitted as data it is a row far from the
+    others (mtcars with its column sums: training R^2 0.86 -> 0.99)."""
+    if len(frame) < MIN_ROWS:
+        return
+    last, rest = frame.iloc[-1], frame.iloc[:-1]
+    line = _line(frame, len(frame) - 1)
+    for col in frame.columns:
+        cell = last[col]
+        if not isinstance(cell, str) or cell.strip().lower() not in _TOTAL_WORDS:
+            continue
+        if not rest[col].astype(str).str.strip().str.lower().eq(cell.lower()).any():
+            raise UserError(
+                f"{path}, line {line}: the last row is labelled {cell!r} (column "
+                f"{col!r}): a total or summary under the data, not a row of it; delete "
+                "it from the file"
+            )
+    numeric = [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        and rest[c].nunique() > 1
+    ]
+    if len(numeric) < 3:
+        return
+    values = last[numeric].to_numpy(dtype=float)
+    body = rest[numeric]
+    seen = np.array([(body[c] == v).any() for c, v in zip(numeric, values)])
+    # within 1e-3 of the column's sum (mean) of magnitudes, the rows' rounding to the
+    # digits printed moving the sum of centred columns far more than its size, plus
+    # half a unit of the cell's last digit (a mean shown as 0.05)
+    size = body.abs().sum().to_numpy(dtype=float)
+    digit = np.array([_half_unit(v) for v in values])
+    summaries = (("sums", body.sum(), size), ("means", body.mean(), size / len(body)))
+    for what, summary, scale in summaries:
+        target = summary.to_numpy(dtype=float)
+        close = np.abs(values - target) <= 1e-3 * scale + digit
+        close &= ~seen  # a value other rows hold is data (3 on a 1-5 scale)
+        if close.mean() >= 0.8:
+            raise UserError(
+                f"{path}, line {line}: the last row's numbers are the {what} of the "
+                f"rows above in {int(close.sum())} of {len(numeric)} numeric "
+                "columns: a "
+                "total or summary under the data, not a row of it; delete it from "
+                "the file"
+            )
+
+
 def dataset_from_table(
     table, target, task, path, keep_ids=False, impute=False, max_categories=None
 ):
@@ -778,6 +913,7 @@ def dataset_from_table(
             f"least {MIN_ROWS} are needed"
         )
     _check_footer(frame, path)
+    _check_total_row(frame, path)
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise UserError(
@@ -1061,7 +1197,11 @@ def prediction_frame(table, model, path):
                 f"{path}, line {_line(X, k)}: column {col!r} has {what}; the model "
                 "needs a number there" + (no_fill if pd.isna(value) else "")
             )
+        _check_numbers(path, X, col, values)
         X[col] = values
+    far = _far_rows(model, X, numeric)
+    if far is not None:
+        notes.append(far)
     for col in text:
         if X[col].isna().any() and not fills:
             k = int(np.flatnonzero(X[col].isna().to_numpy())[0])
@@ -1083,6 +1223,33 @@ def prediction_frame(table, model, path):
                     "columns alone"
                 )
     return X, ignored, notes
+
+
+# prediction rows standardised beyond this many standard deviations are noted
+_FAR_SDS = 50.0
+
+
+def _far_rows(model, X, numeric):
+    """A note on rows whose numbers lie more than _FAR_SDS training standard
+    deviations from the training mean (their predictions extrapolate the model far
+    beyond its data), or None."""
+    prep = model[0] if hasattr(model, "steps") else None
+    scale = getattr(prep, "named_transformers_", {}).get("numeric")
+    if scale is None or not numeric:
+        return None
+    with np.errstate(all="ignore"):
+        z = np.abs(np.asarray(scale.transform(X[numeric]), dtype=float))
+    far = (z > _FAR_SDS).any(axis=1)
+    if not far.any():
+        return None
+    k = int(np.flatnonzero(far)[0])
+    col = numeric[int(np.argmax(z[k]))]
+    return (
+        f"{int(far.sum())} row(s) hold numbers more than {_FAR_SDS:g} standard "
+        f"deviations from the training rows' mean (the first at line {_line(X, k)}: "
+        f"column {col!r}, {z[k].max():.3g} standard deviations): their predictions "
+        "extrapolate far beyond the data the model was fitted on"
+    )
 
 
 def _categories(model, col):

@@ -4,6 +4,7 @@ Every warning a fit raises becomes a note that names the command-line option act
 it (:func:`hint`).
 """
 
+import re
 import sys
 import time
 import warnings
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._data import preprocessor
+from ._data import MIN_ROWS, UserError, preprocessor
 
 MODELS = ("NTK", "fixed NTK", "KARE kernel")
 
@@ -54,7 +55,9 @@ def make_model(name, args, task, verbose):
     common = dict(random_state=args.seed, verbose=verbose)
     if name == "NTK":
         kw = dict(n_lams=30, eps=args.ntk_eps, cv=args.cv)
-        if args.lam is not None:
+        # 'auto' and 'holdout' are the gated ReLU model's (--help): the NTK keeps its
+        # own
+        if args.lam is not None and args.lam not in ("auto", "holdout"):
             kw["lam"] = args.lam
         return est(**kw, **common)
     if name == "fixed NTK":
@@ -117,6 +120,29 @@ _FALLBACK = {
 }
 
 
+# Library words in a message -> the command line's (its options for parameters).
+_OPTION_WORDS = (
+    (re.compile(r"\blam=(['\"])cv\1 selected"), "cross-validation selected"),
+    (re.compile(r"\blam=(['\"])holdout\1 selected"), "the held-out split selected"),
+    (re.compile(r"\bfixntk\.\w+ stopped before"), "the solver stopped before"),
+    (re.compile(r"\bRaise max_iter or tol\b"), "Raise --max-iter or --tol"),
+    (re.compile(r"\ba smaller eps\b"), "a smaller --eps"),
+    (re.compile(r"; give them as sample_weight instead"), ": merge each into one row"),
+    (re.compile(r"\blam=(['\"])(\w+)\1"), r"--lam \2"),
+    (re.compile(r"\ba float lam\b"), "a number for --lam"),
+    (re.compile(r"\bfewer folds \(cv\)|\ba smaller cv\b"), "fewer folds (--cv)"),
+    (re.compile(r"\bother splits \(cv\)"), "other splits (--cv)"),
+    (re.compile(r"\bwith cv=(\d+) folds"), r"with --cv \1 folds"),
+)
+
+
+def in_option_words(message):
+    """A library error in the command line's words (its options for parameters)."""
+    for pattern, words in _OPTION_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
 def hint(model, message):
     """The options that act on a warning `message` raised by `model`."""
     for name, words, options in _HINTS:
@@ -137,7 +163,8 @@ def fit_model(name, estimator, data, X, y):
 
     def keep(message, category, *args, **kwargs):
         if issubclass(category, KernelSizeWarning):  # said now: the wait is ahead
-            print(f"  note: {message} [{hint(name, str(message))}]", file=sys.stderr)
+            said = in_option_words(str(message))
+            print(f"  note: {said} [{hint(name, str(message))}]", file=sys.stderr)
         else:
             caught.append(str(message))
 
@@ -146,7 +173,7 @@ def fit_model(name, estimator, data, X, y):
         warnings.showwarning = keep
         pipe.fit(X, y)
     seconds = time.perf_counter() - t0
-    notes = [f"{m} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
+    notes = [f"{in_option_words(m)} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
     return pipe, seconds, notes
 
 
@@ -154,6 +181,14 @@ def split(data, fraction, seed):
     """A stratified (when possible) seeded split: X_train, X_test, y_train, y_test."""
     from sklearn.model_selection import train_test_split
 
+    n = len(data.y)
+    n_test = int(np.ceil(fraction * n))
+    if n - n_test < MIN_ROWS or n_test < 2:
+        raise UserError(
+            f"--holdout {fraction:g} leaves {n - n_test} of the {n} rows to fit on and "
+            f"holds out {n_test}: at least {MIN_ROWS} to fit on and 2 held out are "
+            "needed (a score of one row is no score)"
+        )
     stratify = data.y if data.task == "classification" else None
     try:
         return train_test_split(
@@ -171,17 +206,19 @@ def copies_note(X_train, y_train, X_test, y_test):
     values as rows): without one, equal rows are expected by chance."""
     import pandas as pd
 
-    def rows(X, y):
+    def table(X, y):
         # a copy first: a frame of many columns read one by one is fragmented, and
         # assign warned so, with pandas' own path (wide files)
         frame = pd.DataFrame(X).reset_index(drop=True).copy()
-        return frame.assign(**{"\0target": np.asarray(y)}).itertuples(index=False)
+        return frame.assign(**{"\0target": np.asarray(y)})
+
+    def rows(X, y):
+        return table(X, y).itertuples(index=False)
 
     # rows repeat by chance where every column takes few values (two categorical
     # features: 328 of 328 titanic passengers 'repeated' training rows): copies are
     # told apart by a column that, over the distinct rows, nearly always differs
-    distinct = pd.DataFrame(X_train).assign(**{"\0target": np.asarray(y_train)})
-    distinct = distinct.drop_duplicates()
+    distinct = table(X_train, y_train).drop_duplicates()
     if not (distinct.nunique() >= 0.5 * len(distinct)).any():
         return None
     seen = set(map(tuple, rows(X_train, y_train)))
