@@ -283,6 +283,15 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         0), are fitted by it alone (``dual_coef_`` = 0, ``ntk_weight_`` = 1,
         ``lam_`` = 1, KARE 0).
     n_features_in_ : int
+
+    Notes
+    -----
+    ``fit(X, y, sample_weight=s)`` scales row k by ``sqrt(s_k n / sum(s))`` after the
+    masks are drawn: at a fixed kernel and lam this is the weighted kernel ridge
+    exactly. KARE and the held-out split still count n rows, not ``sum(s)``
+    repeated ones (KARE's degrees-of-freedom term is in n), so integer weights do
+    not reproduce the fit on repeated rows, unlike the gated estimators at a fixed
+    ``lam``.
     """
 
 
