@@ -1697,6 +1697,14 @@ def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
     with pytest.raises(UserError, match=r"'b': 1 \(first at line 6\)"):
         dataset_from_table(read_table(p), "y", "auto", p)
 
+    # an identifier as the target was fitted as regression without a word
+    ids = [[k + 1, f"{v:.3f}", f"{w:.3f}"] for k, (v, w, _) in enumerate(X)]
+    p = write_csv(tmp_path / "ids.csv", ["rownames", "a", "b"], ids)
+    data = dataset_from_table(read_table(p), "rownames", "auto", p)
+    assert any(
+        "target 'rownames' looks like a row identifier" in m for m in data.messages
+    )
+
 
 def test_option_checks_and_predict_notes_of_a_second_tester(
     tmp_path, classification_csv, regression_csv, capsys

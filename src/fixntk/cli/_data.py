@@ -956,7 +956,7 @@ def dataset_from_table(
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
-    reason = lone_note = case_note = None
+    reason = lone_note = case_note = id_note = None
     if y_num is not None and task != "classification" and y_num.nunique() == 1:
         raise UserError(
             f"{path}: target {target!r} is constant ({_reprs([y_raw.iloc[0]])[0]} in "
@@ -991,6 +991,13 @@ def dataset_from_table(
             )
         y = y_num.to_numpy()
         _check_target_range(y, target, path, y_raw)
+        if _is_row_number(y_num) or _is_shuffled_index(y_num, target):
+            id_note = (
+                f"target {target!r} looks like a row identifier (increasing integers "
+                "from 0 or 1, or distinct integers in a column named as a row index): "
+                "a model of it learns the file's row order, not a quantity; is "
+                "--target the right column?"
+            )
     else:
         y = _labels(y_raw, y_num, target, path)
         classes, counts = np.unique(y, return_counts=True)
@@ -1027,7 +1034,8 @@ def dataset_from_table(
     for col in text:  # missing cells stay missing, for the pipeline's imputer
         X[col] = X[col].where(X[col].isna(), X[col].astype(str))
     messages = list(table.messages) + gap_notes
-    messages += [m for m in (reason, lone_note, case_note) if m is not None]
+    notes = (reason, id_note, lone_note, case_note)
+    messages += [m for m in notes if m is not None]
     shuffled = [
         c for c in numeric if not _is_row_number(X[c]) and _is_shuffled_index(X[c], c)
     ]
