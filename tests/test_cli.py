@@ -1644,6 +1644,8 @@ def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
     import io
     import unicodedata
 
+    from sklearn.preprocessing import StandardScaler
+
     from fixntk.cli import main
     from fixntk.cli._data import UserError, dataset_from_table, read_table
 
@@ -1663,13 +1665,22 @@ def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
     labelled = write_csv(tmp_path / "t.csv", ["model", "a", "b", "y"], body + [total])
     with pytest.raises(UserError, match="line 42: the last row is labelled 'Total'"):
         dataset_from_table(read_table(labelled), "y", "auto", labelled)
-    sums = [f"{v:.3f}" for v in X.sum(axis=0)]
-    means = [f"{v:.2f}" for v in X.mean(axis=0)]
-    plain = [[f"{v:.3f}" for v in row] for row in X]
+    amounts = np.round(10 * np.abs(X), 3)
+    sums = [f"{v:.3f}" for v in amounts.sum(axis=0)]
+    means = [f"{v:.2f}" for v in amounts.mean(axis=0)]
+    plain = [[f"{v:.3f}" for v in row] for row in amounts]
     for what, last in (("sums", sums), ("means", means)):
         p = write_csv(tmp_path / f"{what}.csv", ["a", "b", "y"], plain + [last])
         with pytest.raises(UserError, match=f"numbers are the {what} of the rows"):
             dataset_from_table(read_table(p), "y", "auto", p)
+    # centred columns sum to about 0, where rows are too: a tester's standardised
+    # data (a third of 3000-row shuffles) and HistData's Pollen reversed were refused
+    centred = StandardScaler().fit_transform(rng.standard_normal((3000, 4)))
+    for seed in range(5):
+        rows = np.round(np.random.default_rng(seed).permutation(centred), 4)
+        rows[-1] = np.round(rows[:-1].sum(axis=0) / 60, 4)  # near the sums
+        p = write_csv(tmp_path / "std.csv", list("abcy"), rows.tolist())
+        dataset_from_table(read_table(p), "y", "regression", p)
     # a row of values other rows hold is data (3 on a 1-5 scale, near every mean)
     scale = rng.integers(1, 6, (60, 4))
     scale[-1, :3] = 3
@@ -1774,3 +1785,62 @@ def test_option_checks_and_predict_notes_of_a_second_tester(
     assert main(["predict", model, str(p)], out=io.StringIO()) == 0
     err = capsys.readouterr().err
     assert "1 of the 80 labels in 'label' are not classes the model was" in err
+
+
+def test_predict_notes_a_column_constant_in_training_and_refuses_totals(
+    tmp_path, capsys
+):
+    """A tester's model kept a column constant in training (year = 1974); new rows
+    with year = 2974 changed the predictions (R^2 0.92 -> 0.39) without a note (its
+    scale is 1: 1000 units read as 0.49 standard deviations). And a total row under
+    new data was predicted and scored as a row."""
+    import io
+
+    from fixntk.cli import main
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(1, 5, (40, 2))
+    rows = [[f"{a:.3f}", 1974, f"{b:.3f}", f"{a + b:.3f}"] for a, b in X]
+    path = write_csv(tmp_path / "t.csv", ["a", "year", "b", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    fit = ["fit", path, "--target", "y", "--lam", "0.1", "-q", "--output", model]
+    assert main(fit, out=io.StringIO()) == 0
+    capsys.readouterr()
+    assert main(["predict", model, path], out=io.StringIO()) == 0
+    assert "constant in training" not in capsys.readouterr().err
+    moved = [[a, 2974, b, y] for a, _, b, y in rows]
+    new = write_csv(tmp_path / "new.csv", ["a", "year", "b", "y"], moved)
+    assert main(["predict", model, new], out=io.StringIO()) == 0
+    err = capsys.readouterr().err
+    assert "40 row(s) hold numbers" in err and "column 'year', held a single" in err
+    total = rows + [["Total", 1974 * 40, f"{X[:, 1].sum():.3f}", "0"]]
+    p = write_csv(tmp_path / "tot.csv", ["a", "year", "b", "y"], total)
+    assert main(["predict", model, p], out=io.StringIO()) == 2
+    assert "the last row is labelled 'Total'" in capsys.readouterr().err
+
+
+def test_a_third_testers_files(tmp_path):
+    """A zip made by macOS Finder (its __MACOSX/._ entries) was 'a zip archive of 2
+    files'; 'Café' composed and decomposed in one header failed inside pandas ('truth
+    value of a Series is ambiguous') instead of naming the repeated column; ' ? ' and
+    ' NA ' with spaces around them were a category and 'a non-numeric value'."""
+    import zipfile
+
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    lines = ["a,b,y"] + [f"{k % 5}.5,{k % 3},{k % 2}" for k in range(30)]
+    with zipfile.ZipFile(tmp_path / "mac.zip", "w") as archive:
+        archive.writestr("data.csv", "\n".join(lines) + "\n")
+        archive.writestr("__MACOSX/._data.csv", b"\x00\x05\x16\x07junk")
+    assert read_table(str(tmp_path / "mac.zip")).frame.shape == (30, 3)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("Caf\u00e9,Cafe\u0301,y\n" + "1,2,3\n" * 12)
+    with pytest.raises(UserError, match="names a column more than once: 'Café'"):
+        read_table(str(dup))
+    spaced = lines.copy()
+    spaced[3] = "1.5, ? ,1"
+    spaced[6] = " NA ,2,0"
+    p = tmp_path / "spaced.csv"
+    p.write_text("\n".join(spaced) + "\n")
+    with pytest.raises(UserError, match=r"'a': 1 \(first at line 7\); 'b': 1 \("):
+        dataset_from_table(read_table(str(p)), "y", "auto", str(p))

@@ -145,7 +145,13 @@ def _decompressed(path, raw):
             import zipfile
 
             with zipfile.ZipFile(source) as archive:
-                names = [i for i in archive.infolist() if not i.is_dir()]
+                names = [  # not the folders, nor the resource forks macOS adds
+                    i
+                    for i in archive.infolist()
+                    if not i.is_dir()
+                    and not i.filename.startswith("__MACOSX/")
+                    and not os.path.basename(i.filename).startswith("._")
+                ]
                 if len(names) != 1:
                     raise UserError(
                         f"{shown(path)} is a zip archive of {len(names)} files; fixntk "
@@ -349,7 +355,7 @@ def _check_unique_names(path, raw, delimiter):
     'y.1', so --target y took the first of two and used the other as a feature, and
     --target y.1 was accepted for a name the file does not hold."""
     head = _read_csv(_source(path, raw), delimiter, header=None, nrows=1, dtype=str)
-    names = [str(v).strip() for v in head.iloc[0]] if len(head) else []
+    names = [column_name(v) for v in head.iloc[0]] if len(head) else []
     seen, twice = {}, []
     for k, name in enumerate(names, 1):
         if name and name != "nan" and name in seen and name not in twice:
@@ -390,7 +396,7 @@ def _read_csv(path, delimiter, **options):
         encoding="utf-8-sig",
         **options,
     )
-    frame.columns = [column_name(c) for c in frame.columns]
+    missing = set(options.get("na_values") or ())
     for col in frame.columns:  # ' yes' and 'yes ' are the label 'yes'
         if not pd.api.types.is_numeric_dtype(frame[col]):
             try:  # strings and NaN
@@ -399,6 +405,11 @@ def _read_csv(path, delimiter, **options):
                 text = frame[col].map(lambda v: isinstance(v, str)).to_numpy(bool)
                 if text.any():
                     frame.loc[text, col] = frame.loc[text, col].str.strip()
+            if missing:  # ' NA ', ' ? ': pandas matched them before the strip
+                frame[col] = frame[col].mask(frame[col].isin(missing))
+    # after the loop, whose names pandas made unique: two names equal in NFC alone
+    # are refused as repeated by read_table (_check_unique_names)
+    frame.columns = [column_name(c) for c in frame.columns]
     return frame
 
 
@@ -837,12 +848,20 @@ def _half_unit(value):
     return 0.5 * 10.0 ** -len(text.split(".")[1])
 
 
+def _rounding(values):
+    """Half a unit of the digits a numeric column is written to: its finest among the
+    first 200 values that are not integers (0.035055: 5e-7), 0 for integers."""
+    head = values.head(200).to_numpy(dtype=float)
+    head = head[np.isfinite(head) & (head != np.round(head))]
+    return min(map(_half_unit, head), default=0.0)
+
+
 def _check_total_row(frame, path):
     """Refuse a spreadsheet's total (or mean) row under the data: the last row labelled
     'Total', 'Sum', 'Average'... in a text column where no other row says so, or whose
-    numbers are, in at least 80% of 3 or more numeric columns, the sums (or means) of
-    the rows above (to 1e-3 of the sum or mean of their magnitudes plus the cell's
-    rounding), values no other row holds. Fitted as data it is a row far from the
+    numbers are, in at least 80% of 3 or more numeric columns, the sums (beyond
+    every row's magnitude) or the means of the rows above (up to the rounding of the
+    digits written), values no other row holds. Fitted as data it is a row far from the
     others (mtcars with its column sums: training R^2 0.86 -> 0.99)."""
     if len(frame) < MIN_ROWS:
         return
@@ -870,15 +889,21 @@ def _check_total_row(frame, path):
     values = last[numeric].to_numpy(dtype=float)
     body = rest[numeric]
     seen = np.array([(body[c] == v).any() for c, v in zip(numeric, values)])
-    # within 1e-3 of the column's sum (mean) of magnitudes, the rows' rounding to the
-    # digits printed moving the sum of centred columns far more than its size, plus
-    # half a unit of the cell's last digit (a mean shown as 0.05)
-    size = body.abs().sum().to_numpy(dtype=float)
+    # Equal up to the rounding of the cell (half a unit of its last digit: a mean
+    # shown as 0.05) and of the rows above (half a unit of their coarsest digit, per
+    # row for a sum); a sum counts only outside the range of the rows above (the
+    # sum of a centred column is near 0, where data rows are too).
     digit = np.array([_half_unit(v) for v in values])
-    summaries = (("sums", body.sum(), size), ("means", body.mean(), size / len(body)))
-    for what, summary, scale in summaries:
-        target = summary.to_numpy(dtype=float)
-        close = np.abs(values - target) <= 1e-3 * scale + digit
+    rows = np.array([_rounding(body[c]) for c in numeric])
+    top = body.abs().max().to_numpy(dtype=float)
+    summaries = (
+        ("sums", body.sum().to_numpy(dtype=float), len(body) * rows),
+        ("means", body.mean().to_numpy(dtype=float), rows),
+    )
+    for what, target, slack in summaries:
+        close = np.abs(values - target) <= digit + slack + 1e-12 * np.abs(target)
+        if what == "sums":
+            close &= np.abs(target) > top
         close &= ~seen  # a value other rows hold is data (3 on a 1-5 scale)
         if close.mean() >= 0.8:
             raise UserError(
@@ -1164,6 +1189,7 @@ def prediction_frame(table, model, path):
             "it cannot select columns from a CSV"
         )
     frame = table.frame
+    _check_total_row(frame, path)
     if len(frame) == 0:
         raise UserError(
             f"{path} has no data rows (a header row only): nothing to predict"
@@ -1247,16 +1273,26 @@ def _far_rows(model, X, numeric):
         return None
     with np.errstate(all="ignore"):
         z = np.abs(np.asarray(scale.transform(X[numeric]), dtype=float))
+    # a column constant in training (its scale 1, its standardised values 0 there)
+    # that varies now: the model never saw it move, though its gates do
+    fixed = np.asarray(getattr(scale[-1], "var_", np.ones(len(numeric)))) == 0
+    moved = fixed & (z > 1e-9 * (1.0 + np.abs(scale[-1].mean_)))
+    z = np.where(moved, np.inf, z)
     far = (z > _FAR_SDS).any(axis=1)
     if not far.any():
         return None
     k = int(np.flatnonzero(far)[0])
     col = numeric[int(np.argmax(z[k]))]
+    how = (
+        "held a single value in every training row"
+        if np.isinf(z[k].max())
+        else f"{z[k].max():.3g} standard deviations"
+    )
     return (
         f"{int(far.sum())} row(s) hold numbers more than {_FAR_SDS:g} standard "
-        f"deviations from the training rows' mean (the first at line {_line(X, k)}: "
-        f"column {col!r}, {z[k].max():.3g} standard deviations): their predictions "
-        "extrapolate far beyond the data the model was fitted on"
+        "deviations from the training rows' mean, or differ in a column constant in "
+        f"training (the first at line {_line(X, k)}: column {col!r}, {how}): their "
+        "predictions extrapolate beyond the data the model was fitted on"
     )
 
 
