@@ -890,9 +890,9 @@ def _check_total_row(frame, path):
     body = rest[numeric]
     seen = np.array([(body[c] == v).any() for c, v in zip(numeric, values)])
     # Equal up to the rounding of the cell (half a unit of its last digit: a mean
-    # shown as 0.05) and of the rows above (half a unit of their coarsest digit, per
-    # row for a sum); a sum counts only outside the range of the rows above (the
-    # sum of a centred column is near 0, where data rows are too).
+    # shown as 0.05) and of the rows above (half a unit of the digits they are
+    # written to, per row for a sum); a sum counts only outside the range of the rows
+    # above (the sum of a centred column is near 0, where data rows are too).
     digit = np.array([_half_unit(v) for v in values])
     rows = np.array([_rounding(body[c]) for c in numeric])
     top = body.abs().max().to_numpy(dtype=float)
