@@ -1824,6 +1824,7 @@ def test_a_third_testers_files(tmp_path):
     files'; 'Café' composed and decomposed in one header failed inside pandas ('truth
     value of a Series is ambiguous') instead of naming the repeated column; ' ? ' and
     ' NA ' with spaces around them were a category and 'a non-numeric value'."""
+    import gzip
     import zipfile
 
     from fixntk.cli._data import UserError, dataset_from_table, read_table
@@ -1844,3 +1845,9 @@ def test_a_third_testers_files(tmp_path):
     p.write_text("\n".join(spaced) + "\n")
     with pytest.raises(UserError, match=r"'a': 1 \(first at line 7\); 'b': 1 \("):
         dataset_from_table(read_table(str(p)), "y", "auto", str(p))
+    # a blank name in the middle of the header was used silently as 'Unnamed: 1'
+    p.write_text("\n".join(["a,,y"] + lines[1:]) + "\n")
+    assert any("'Unnamed: 1' have no name" in m for m in read_table(str(p)).messages)
+    (tmp_path / "e.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(UserError, match=r"empty \(0 bytes once decompressed\)"):
+        read_table(str(tmp_path / "e.gz"))

@@ -207,13 +207,14 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     elif not os.path.isfile(path):  # a pipe: its size reads 0, and it reads once
         with open(path, "rb") as fh:
             raw = fh.read()
-    raw = _decompressed(path, raw)
+    stored, raw = raw, _decompressed(path, raw)
     size = os.path.getsize(path) if raw is None else len(raw)
     name, path = path, shown(path)
     if size == 0:
+        unpacked = " once decompressed" if raw is not stored else ""
         raise UserError(
-            f"{path} is empty (0 bytes); fixntk needs a header row naming the columns "
-            "and rows of data"
+            f"{path} is empty (0 bytes{unpacked}); fixntk needs a header row naming "
+            "the columns and rows of data"
         )
     _check_preamble(path, raw)
     delimiter = _sniff(path, sep, raw)
@@ -278,6 +279,13 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             "the first column has no name (a saved row index) and was dropped; "
             "--index-col 0 says so explicitly, or give it a name in the header to use "
             "it as a feature"
+        )
+    unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", c)]
+    if unnamed:  # pandas' name for a column the header leaves blank
+        messages.append(
+            f"column(s) {', '.join(map(repr, unnamed))} have no name in the header "
+            "(pandas names them by position) and are used as features; --drop "
+            "leaves them out"
         )
     drop = list(dict.fromkeys(drop))  # a column named twice is dropped once
     for label in drop:
