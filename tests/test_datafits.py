@@ -142,6 +142,39 @@ def test_large_offset_is_not_penalised_with_an_intercept():
     assert res.objective == pytest.approx(value, rel=1e-6)
 
 
+@pytest.mark.parametrize("offset", [1e8, 1e13])
+def test_squared_loss_with_an_intercept_does_not_depend_on_an_offset(offset):
+    """y + offset with an intercept is the same program (the intercept moves by the
+    offset). At 1e8 the solve reported a negative gap as certified, at 1e13 an
+    objective below the optimum: Y's variation was left to the last digits of the
+    scaled Y. Checked against the solve without the offset and a NumPy objective
+    (computed on the centred y, where the offset never enters)."""
+    rng, X, arr, t = _problem(n=300, seed=6)
+    y = np.sin(2 * X[:, 0]) + 0.05 * rng.standard_normal(len(X))
+    w = rng.integers(1, 4, size=len(y)).astype(float)
+    kw = dict(fit_intercept=True, sample_weight=w)
+    # y + offset holds y to offset * eps (2e-3 at 1e13): the solution to that
+    digits = max(1e-6, 10 * offset * np.finfo(float).eps)
+    lam = 0.01 * fixntk.lambda_max(X, y, arr, fit_intercept=True, sample_weight=w)
+    assert fixntk.lambda_max(
+        X, y + offset, arr, fit_intercept=True, sample_weight=w
+    ) == pytest.approx(100 * lam, rel=digits)
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    res = fixntk.solve(X, y + offset, arr, lam, tol=1e-8, **kw)
+    assert res.converged and 0 <= res.gap <= 1e-8 * res.f0
+    assert res.f0 == pytest.approx(ref.f0, rel=digits)
+    np.testing.assert_allclose(res.coef, ref.coef, atol=digits)
+    assert res.intercept - offset == pytest.approx(ref.intercept, abs=digits)
+    F = sum(arr.masks[:, [i]] * X @ res.coef[i] for i in range(arr.p))
+    R = (y - y @ w / w.sum()) - (F - F @ w / w.sum())
+    value = (
+        0.5 * (w * R * R).sum() / w.sum() + lam * np.linalg.norm(res.coef, axis=1).sum()
+    )
+    assert res.objective == pytest.approx(value, rel=10 * digits)
+    gap = fixntk.duality_gap(X, y + offset, arr, res.coef, lam, **kw)
+    assert 0 <= gap <= 1e-8 * res.f0
+
+
 def test_logistic_labels_map_in_sorted_order_and_probability():
     rng, X, arr, t = _problem(seed=5)
     y = np.where(t > 0, 7, 3)

@@ -188,6 +188,14 @@ class _Problem:
         self.block_step = -1
         self.streamed = -1
         self.sx = float(np.abs(X).max())
+        # with an intercept, the squared loss solves Y - m (m: Y's weighted mean) and
+        # adds m back to the intercept: the same program, exactly, where an offset
+        # large next to Y's spread left its variation to the last digits of Y / sy
+        # (offset 1e8: negative gaps reported as certified)
+        self.shift = np.zeros(Y.shape[1])
+        if self.fit_intercept and self.datafit.shifts_with_intercept:
+            self.shift = (self.s @ Y) / self.S
+            Y = Y - self.shift
         self.sy = float(np.abs(Y).max()) if self.datafit.scales_with_y else 1.0
         self.X = X / self.sx if self.sx > 0 else X
         self.Y = Y / self.sy if self.sy > 0 else Y
@@ -227,11 +235,12 @@ class _Problem:
 
     def intercept_out(self, b):
         b = np.asarray(b, dtype=np.float64) * (self.sy if self.sy > 0 else 1.0)
+        b = b + self.shift
         return float(b[0]) if self.targets.one_d else b
 
     def intercept_in(self, b):
-        b = np.broadcast_to(np.asarray(b, dtype=np.float64), (self.c,))
-        return b / self.sy if self.sy > 0 else b.copy()
+        b = np.broadcast_to(np.asarray(b, dtype=np.float64), (self.c,)) - self.shift
+        return b / self.sy if self.sy > 0 else b
 
     # -- coefficients ----------------------------------------------------------------
     def check_coef(self, W, name="W"):
@@ -716,16 +725,21 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
 _ROUNDOFF = 1e-13  # relative size of the rounding in a primal or dual value
 
 
+def _gap(primal, dual):
+    """primal - dual, and 0 where it is negative only by their rounding: primal and
+    dual then agree to their last bits (each is a sum of n rounded terms); a larger
+    negative gap is kept (it would say that the certificate itself is wrong)."""
+    gap = primal - dual
+    if gap < 0 and -gap <= _ROUNDOFF * max(abs(primal), abs(dual)):
+        return 0.0
+    return gap
+
+
 def _result(
     prob, W, b, primal, dual, f0, n_epochs, n_newton, converged, lam, gaps, n_irls=0
 ):
     W = prob.coef_out(W)
-    gap = primal - dual
-    if gap < 0 and -gap <= _ROUNDOFF * max(abs(primal), abs(dual)):
-        # primal and dual agree to their last bits (each is a sum of n rounded
-        # terms); the gap is 0 up to that rounding, and a larger negative gap is kept
-        # (it would say that the certificate itself is wrong)
-        gap = 0.0
+    gap = _gap(primal, dual)
     return SolveResult(
         coef=prob.publish(W),
         objective=float(prob.value_out(primal)),
@@ -911,7 +925,7 @@ def duality_gap(
     W = prob.check_coef(W)
     b = _intercept_at(prob, prob.predict(W), None)
     primal, dual = prob.certificate(W, b, prob.lam_in(lam))
-    return float(prob.value_out(primal - dual))
+    return float(prob.value_out(_gap(primal, dual)))
 
 
 def solve(

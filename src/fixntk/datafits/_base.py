@@ -65,6 +65,11 @@ class Datafit:
     #: the solvers then rescale y internally, so any magnitude is solved without
     #: overflow.
     scales_with_y = False
+    #: True when adding a constant m to y, with an unpenalised intercept, adds m to the
+    #: optimal intercept and changes nothing else (the squared loss): the solvers then
+    #: subtract y's weighted mean first, so an offset far above y's spread (timestamps,
+    #: money in cents) is not solved to the rounding of the offset's digits.
+    shifts_with_intercept = False
     #: True when :meth:`curvature` is an isotropic upper bound of a Hessian that is
     #: not isotropic (the multinomial): the Newton loop may then shrink it, trusting
     #: its line search, because the bound overstates the curvature along most steps.

@@ -26,6 +26,7 @@ class Squared(Datafit):
 
     name = "squared"
     scales_with_y = True
+    shifts_with_intercept = True
 
     def encode(self, y, n):
         Y, was_1d = check_targets(y, n)
