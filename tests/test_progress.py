@@ -129,3 +129,60 @@ def test_solve_logs_its_certificate_in_the_callers_units(caplog, scale):
     last = [r.getMessage() for r in caplog.records if "objective" in r.getMessage()][-1]
     logged = float(last.split("objective")[1].split()[0])
     assert logged == pytest.approx(res.objective, rel=1e-7)
+
+
+def test_heartbeat_reports_long_work_only_with_verbose(caplog):
+    """One long call into compiled code (an estimator's refit) gives a line every
+    ``every`` seconds at verbose >= 1, nothing at 0. The block waits for the first
+    record itself, so the test does not depend on timing."""
+    import threading
+
+    seen = threading.Event()
+
+    class Flag(logging.Handler):
+        def emit(self, record):
+            seen.set()
+
+    flag = Flag()
+    _progress.logger.addHandler(flag)
+    try:
+        with caplog.at_level(logging.INFO, logger="fixntk"):
+            with _progress.heartbeat("quiet work", verbose=0, every=0.001):
+                assert not seen.wait(0.05)
+            with _progress.heartbeat("long work", verbose=1, every=0.001):
+                assert seen.wait(10.0)
+    finally:
+        _progress.logger.removeHandler(flag)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines and all(m.startswith("long work: ") for m in lines)
+
+
+def test_estimator_refit_beats_while_it_solves(monkeypatch, caplog):
+    """GatedReLURegressor's final solve (after its lam search) says it is running:
+    a default fit on 54,000 rows was silent for three minutes after the search's bar."""
+    import threading
+
+    import fixntk._estimators as est_mod
+
+    seen, real = threading.Event(), est_mod.solve
+
+    class Flag(logging.Handler):
+        def emit(self, record):
+            if "refit on every row at lam" in record.getMessage():
+                seen.set()
+
+    def slow_solve(*args, **kwargs):
+        assert seen.wait(10.0)  # a beat arrives while the refit runs
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_progress, "_LOG_EVERY", 0.001)
+    monkeypatch.setattr(est_mod, "solve", slow_solve)
+    flag = Flag()
+    _progress.logger.addHandler(flag)
+    try:
+        X, y = planted(n=200, d=3, seed=0)
+        with caplog.at_level(logging.INFO, logger="fixntk"):
+            fixntk.GatedReLURegressor(n_gates=10, random_state=0, verbose=1).fit(X, y)
+    finally:
+        _progress.logger.removeHandler(flag)
+    assert seen.is_set()

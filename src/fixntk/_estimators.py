@@ -31,7 +31,7 @@ from ._irls import irls
 from ._kare import _lam_grid_ntk, _select_kare_extended, kare
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
-from ._progress import progress, report
+from ._progress import heartbeat, progress, report
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
 from ._solver import (
@@ -991,9 +991,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             # there (it brings back any group that was still needed).
             W0 = fit.coef if fit.coef.ndim == 3 else fit.coef[:, :, None]
             W0 = _drop_zero_groups(Xt, y, arr, W0, lam, kw)
-        res = solve(
-            Xt, y, arr, lam, warm_start=W0, verbose=self.verbose >= 2, **kw, **opts
-        )
+        what = "refit on every row" if self.lam_selection_ else "solve"
+        with heartbeat(f"{what} at lam {lam:.4g}", self.verbose):
+            res = solve(
+                Xt, y, arr, lam, warm_start=W0, verbose=self.verbose >= 2, **kw, **opts
+            )
         self._store_solution(res, arr, lam, n_gates, Xt.shape[1], res.loss)
         # IRLS: its kernel ridge solves plus the BCD pass that certifies its point
         self.n_iter_ = int(res.n_iter) + (

@@ -8,7 +8,8 @@ Everything else the library says goes to ``logging.getLogger("fixntk")``:
 
 - ``verbose=0``: nothing.
 - ``verbose=1``: progress bars (regularisation paths, cross-validation folds, IRLS
-  steps, ``kare_mkl`` iterations).
+  steps, ``kare_mkl`` iterations), and a line every 30 seconds from work with no
+  steps to count (:func:`heartbeat`: an estimator's final solve).
 - ``verbose=2``: also one INFO record per step (the certificate of each solve, each
   IRLS step). Functions whose loop runs in compiled code or has no known length
   (``solve``, ``solve_relu``) log their certificates from ``verbose=1``.
@@ -20,13 +21,15 @@ tqdm so that they do not break a bar.
 Configure ``logging.getLogger("fixntk")`` like any logger to send the records elsewhere.
 """
 
+import contextlib
 import logging
 import sys
+import threading
 import time
 
 from tqdm import tqdm
 
-__all__ = ["logger", "progress", "report"]
+__all__ = ["heartbeat", "logger", "progress", "report"]
 
 logger = logging.getLogger("fixntk")
 
@@ -138,3 +141,29 @@ def report(verbose, level=2):
     if not logger.hasHandlers():
         logger.addHandler(_HANDLER)
     return logger.info
+
+
+@contextlib.contextmanager
+def heartbeat(desc, verbose=0, every=None):
+    """A ``[fixntk] desc: N s`` record every ``every`` seconds (default 30) while the
+    block runs, for ``verbose >= 1``: for one long call into compiled code, whose
+    epochs no bar can count (an estimator's refit ran three silent minutes after its
+    lam search's bar had reached 100%). Nothing for work shorter than ``every``."""
+    say = report(verbose, level=1)
+    if say is None:
+        yield
+        return
+    every = _LOG_EVERY if every is None else every
+    done, start = threading.Event(), time.monotonic()
+
+    def beat():
+        while not done.wait(every):
+            say(f"{desc}: {time.monotonic() - start:.0f} s")
+
+    thread = threading.Thread(target=beat, name="fixntk-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
