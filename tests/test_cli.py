@@ -1129,12 +1129,13 @@ def test_long_text_identifiers_are_left_out_not_refused(tmp_path):
 
 
 def test_n_gates_auto_in_fit_not_in_compare(classification_csv):
-    # fit: the estimators' rule (80 rows -> 100 gates), named in the output;
+    # fit: the estimators' rule (80 rows of 3 features -> 1000 gates), named in the
+    # output;
     # compare hands the count to the KARE-trained kernel too, which needs an integer
     proc = run_cli("fit", classification_csv, "--target", "label", "--n-gates", "auto")
     assert proc.returncode == 0, proc.stderr
     assert "gates by --n-gates auto" in proc.stdout
-    assert "(100 gates sampled)" in proc.stdout
+    assert "(1000 gates sampled)" in proc.stdout
     proc = run_cli("fit", classification_csv, "--target", "label", "--n-gates", "x")
     assert proc.returncode == 2 and "'x' is not an integer (or 'auto')" in proc.stderr
     proc = run_cli(

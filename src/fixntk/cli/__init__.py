@@ -443,8 +443,9 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         default=n_gates,
         help="Gaussian gates sampled for the gated ReLU model"
         + (
-            ", an integer or 'auto' (default 'auto': a tenth of the training rows, "
-            "at least 100, at most 300 and at most 9e7 / (rows x features))"
+            ", an integer or 'auto' (default 'auto': a tenth of the training rows "
+            "up to 300, or on small data up to 1000, as many as 6e6 / (rows x "
+            "features); at least 100 and at most 9e7 / (rows x features))"
             if auto
             else f" (default {n_gates})"
         ),
