@@ -215,8 +215,9 @@ def report(results, args, elapsed, out):
             f"{len(with_kare)}"
             + (
                 f" ({kept} of them kept the NTK's kernel: no weights it tried beat "
-                "it on held-out rows; its lam is KARE's, as the NTK's unless --lam "
-                "sets that)."
+                "it on held-out rows; its lam is the one KARE selects on the KARE "
+                "kernel's own grid, not the NTK's, so their scores can differ a "
+                "little)."
                 if kept
                 else "."
             ),

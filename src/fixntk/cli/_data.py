@@ -54,6 +54,7 @@ class Dataset:
     text: list = field(default_factory=list)  # feature columns one-hot encoded
     messages: list = field(default_factory=list)
     impute: bool = False  # missing feature values filled by the pipeline (--impute)
+    ids: list = field(default_factory=list)  # row identifier columns left out
 
     @property
     def n_features(self):
@@ -532,10 +533,16 @@ _INDEX_NAMES = ("rownames", "row.names", "row_names", "index", "id", "rowid", "r
 
 
 def _is_row_number(values):
-    """Increasing integers from 0 or 1 (a saved row index, R's rownames): left out
-    by default. Other increasing integers (years of a yearly series, record numbers)
-    may be features and are only pointed out."""
-    return _looks_like_row_ids(values) and float(values.iloc[0]) in (0.0, 1.0)
+    """Consecutive integers from 0 or 1 (a saved row index, R's rownames): left out
+    by default. Other increasing integers (years of a yearly series, record numbers,
+    days since the first date as the dates' refusal advises: 0, 31, 61, ...) may be
+    features and are only pointed out."""
+    v = values.to_numpy(dtype=float)
+    return (
+        _looks_like_row_ids(values)
+        and float(v[0]) in (0.0, 1.0)
+        and bool(np.all(np.diff(v) == 1.0))
+    )
 
 
 def _is_shuffled_index(values, name):
@@ -659,12 +666,19 @@ _MAX_MAGNITUDE = 1e150
 
 
 def feature_columns(
-    frame, path, drop_hint=True, decimal=".", impute=False, max_categories=None
+    frame,
+    path,
+    drop_hint=True,
+    decimal=".",
+    impute=False,
+    max_categories=None,
+    target_gaps=None,
 ):
     """(numeric columns, text columns) of a feature frame; refuses missing values
     (unless ``impute``: the pipeline fills them), columns mixing numbers and text,
     and text columns with more than ``max_categories`` values (default
-    MAX_CATEGORIES)."""
+    MAX_CATEGORIES). ``target_gaps``: the target's own missing values, said in the
+    same message (a second run found them, one message per run before)."""
     limit = MAX_CATEGORIES if max_categories is None else max_categories
     numeric, text, refused, reasons = [], [], [], []
     gaps = frame.isna()
@@ -683,10 +697,16 @@ def feature_columns(
             for col in holed
         ]
         drops = " ".join(f"--drop {col!r}" for col in holed)
+        also = (
+            ""
+            if target_gaps is None
+            else f"; and in the target column {target_gaps} (--impute leaves those "
+            "rows out)"
+        )
         raise UserError(
             f"{path}: missing values in column(s) {'; '.join(parts)}; fill them, "
             f"leave the column(s) out with {drops}, or fill them with the column's "
-            "median (numbers) or most frequent value (text) with --impute"
+            f"median (numbers) or most frequent value (text) with --impute{also}"
         )
     for col in frame.columns:
         series = frame[col]
@@ -750,11 +770,18 @@ def feature_columns(
     return numeric, text
 
 
-# 2021-03-04, 04/03/2021 or 4.3.21, with a time (and zone) or without; 10:30 or 10:30:15
+# 2021-03-04, 04/03/2021 or 4.3.21, with a time (and zone) or without; 10:30 or
+# 10:30:15; a year and month (1967-07, a tester's economics file by month); a month
+# by name with a year: Jul 1967, 3 Jul 2021, 03-Jul-21, July 3, 2021, 1967 Jul
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
     r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
     r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
     r"|^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
+    r"|^\d{4}[-/.]\d{1,2}$"
+    rf"|^(\d{{1,2}}[ -])?{_MONTH}[ -](\d{{1,2}},? )?\d{{2}}(\d{{2}})?$"
+    rf"|^\d{{4}}[ -]{_MONTH}$",
+    re.IGNORECASE,
 )
 
 
@@ -953,12 +980,23 @@ def dataset_from_table(
             f"{path} has no feature columns besides the target {target!r}; the file "
             "needs the features and the target, one column each"
         )
+    unlabelled = frame[target].isna().to_numpy()
+    target_gaps = None
+    if unlabelled.any():
+        k = int(np.flatnonzero(unlabelled)[0])
+        target_gaps = (
+            f"{target!r}: {int(unlabelled.sum())} (first at line {_line(frame, k)})"
+        )
     numeric, text = feature_columns(
-        X, path, decimal=table.decimal, impute=impute, max_categories=max_categories
+        X,
+        path,
+        decimal=table.decimal,
+        impute=impute,
+        max_categories=max_categories,
+        target_gaps=target_gaps,
     )
-    if impute and frame[target].isna().any():
+    if impute and unlabelled.any():
         # left out after the checks of every row: their messages give file lines
-        unlabelled = frame[target].isna().to_numpy()
         k = int(np.flatnonzero(unlabelled)[0])
         gap_notes.append(
             f"{int(unlabelled.sum())} row(s) with a missing target {target!r} left out "
@@ -977,6 +1015,18 @@ def dataset_from_table(
             gap_notes.append(
                 f"missing feature values filled (--impute: numbers by the column's "
                 f"median, text by its most frequent value): {_shown(filled, 8)}"
+            )
+        # a column mostly filled is mostly the filler (a tester's weather file:
+        # wind_gust 80% missing, filled silently among the others)
+        mostly = [col for col in X.columns if gaps[col] > 0.5 * len(X)]
+        if mostly:
+            shares = [f"{col!r} {gaps[col] / len(X):.0%}" for col in mostly]
+            gap_notes.append(
+                f"mostly filled values, not data: {_shown(shares, 8)}; "
+                + " ".join(f"--drop {col!r}" for col in mostly)
+                + " leaves "
+                + ("it" if len(mostly) == 1 else "them")
+                + " out"
             )
     y_raw = frame[target]
     if y_raw.isna().any():
@@ -1125,7 +1175,8 @@ def dataset_from_table(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
             f"--drop {col!r} leaves it out)"
         )
-    return Dataset(table.name, X, y, task, numeric, text, messages, impute)
+    left_out = [] if keep_ids else list(ids)
+    return Dataset(table.name, X, y, task, numeric, text, messages, impute, left_out)
 
 
 def load_bundled(name):
