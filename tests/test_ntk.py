@@ -357,3 +357,28 @@ def test_arc_factor_numpy_twin_equals_the_kernel(symmetric):
     np.testing.assert_array_equal(np.isfinite(twin), finite)
     np.testing.assert_allclose(twin[finite], kernel[finite], rtol=1e-14, atol=0)
     assert not twin[2].any()  # the zero row (X[5])
+
+
+@pytest.mark.parametrize("lam", [1e-2, "kare"])
+def test_ntk_regressor_makes_one_eigendecomposition(lam, monkeypatch):
+    """The ridge's eigendecomposition serves KARE too (kare_ and the lam search): a
+    second n x n one took half of a 3000-row fit. kare_ stays fixntk.kare's value on
+    the same kernel (unit weights, no intercept: the kernel is the NTK of [x, s])."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(80)
+    calls, real = [], scipy.linalg.eigh
+
+    def counted(a, *args, **kwargs):
+        calls.append(np.shape(a))
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg, "eigh", counted)
+    est = fixntk.NTKRegressor(lam=lam, fit_intercept=False).fit(X, y)
+    assert calls == [(80, 80)]
+    monkeypatch.setattr(scipy.linalg, "eigh", real)
+    Xt = np.hstack([X, np.full((80, 1), est.bias_scale_)])
+    expected = fixntk.kare(fixntk.ntk_kernel(Xt), y, est.lam_)
+    assert est.kare_ == pytest.approx(expected, rel=1e-9)

@@ -65,10 +65,15 @@ class _Spectrum:
     of ``Y / sy`` on the eigenvectors.
     """
 
-    def __init__(self, K, Y):
+    def __init__(self, K, Y, eig=None):
+        """``eig``: ``(ev, U)`` of K already at hand (:func:`fixntk._ridge.psd_eigh`,
+        the kernel ridge's own: an n x n eigendecomposition is not made twice)."""
         n = K.shape[0]
         self.t, self.sy = unit(K), unit(Y)
-        ev, U = linalg.eigh(K / self.t / n, check_finite=False)
+        if eig is None:
+            ev, U = linalg.eigh(K / self.t / n, check_finite=False)
+        else:
+            ev, U = eig[0] / self.t / n, eig[1]
         if ev[0] < -1e-8 * max(abs(ev[-1]), 1e-300):
             raise ValueError(
                 "K is not positive semi-definite (smallest eigenvalue of K/n "
@@ -243,14 +248,14 @@ def _extended(spectrum, lams):
     return lams
 
 
-def _select_kare_extended(K, y, lams, leave_one_out=False):
+def _select_kare_extended(K, y, lams, leave_one_out=False, eig=None):
     """:func:`select_lambda_kare` on the grid ``lams`` extended past a reached end as
     far as KARE asks (:func:`_extended`; the estimators' grids), with one
-    eigendecomposition. With ``leave_one_out``, lam minimises the exact
-    leave-one-out error on that grid instead (KARE's curve is returned all the
-    same)."""
+    eigendecomposition (``eig`` of K when given). With ``leave_one_out``, lam
+    minimises the exact leave-one-out error on that grid instead (KARE's curve is
+    returned all the same)."""
     K, Y = _check_kernel(K, y)
-    spectrum = _Spectrum(K, Y)
+    spectrum = _Spectrum(K, Y, eig=eig)
     lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
     if not leave_one_out:
         return _select_on(spectrum, lams)
