@@ -846,3 +846,22 @@ def test_newton_steps_with_the_row_loops_for_x_out_of_cache_certify_the_optimum(
     assert abs(cached.objective - streamed.objective) <= cached.gap + streamed.gap
     assert cached.n_iter % 5 == 0 and streamed.n_iter % 2 == 0
     assert streamed.n_iter != cached.n_iter
+
+
+def test_a_diverged_descent_returns_the_null_model_and_says_why():
+    """Columns of X at 1e8 with a spread of 1 (timestamps, sensor offsets): the
+    masked design is singular in double precision and the descent's iterates grew to
+    an R^2 of -1e293, returned with 'raise max_iter' (or an overflow error along the
+    estimators' lam path). A descent ends at or below the null model's objective in
+    exact arithmetic: one above it returns W = 0, with a warning that says so."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 3))
+    y = X[:, 0] + np.maximum(X[:, 1], 0)
+    Xt = np.hstack([X, np.ones((150, 1))]) + 1e8
+    arr = fixntk.sample_arrangement(Xt, 100, seed=0)
+    with pytest.warns(ConvergenceWarning, match="standardise X"):
+        res = fixntk.solve(Xt, y, arr, 0.01, fit_intercept=True, max_iter=3000)
+    assert not res.converged and res.active_set.size == 0
+    assert res.objective == pytest.approx(0.5 * y.var()) and res.objective <= res.f0
+    assert res.intercept == pytest.approx(y.mean())
+    assert np.isfinite(res.gap_history).all()

@@ -513,28 +513,39 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
     stop = "max_iter"
     if is_squared(prob.datafit):
         fit = _least_squares(prob, lam_s, W0, tol, max_iter, verbose)
-        res = _result(prob, lam=lam, **fit)
     else:
         from ._prox_newton import prox_newton
 
-        fit = prox_newton(prob, lam_s, W0, tol, max_iter, verbose)
-        res = _result(
-            prob,
-            fit.coef,
-            fit.intercept,
-            fit.primal,
-            fit.dual,
-            fit.f0,
-            fit.n_epochs,
-            fit.n_newton,
-            fit.converged,
-            lam,
-            fit.gap_history,
-            n_irls=fit.n_irls,
+        out = prox_newton(prob, lam_s, W0, tol, max_iter, verbose)
+        fit = dict(
+            W=out.coef,
+            b=out.intercept,
+            primal=out.primal,
+            dual=out.dual,
+            f0=out.f0,
+            n_epochs=out.n_epochs,
+            n_newton=out.n_newton,
+            converged=out.converged,
+            gaps=out.gap_history,
+            n_irls=out.n_irls,
         )
-        stop = fit.stop
+        stop = out.stop
+    if not fit["converged"] and not fit["primal"] <= fit["f0"]:
+        # a descent from any start is monotone in exact arithmetic: ending above the
+        # null model means its iterates diverged in round-off (X + 1e8 with spread 1:
+        # R^2 -1e293 was returned with "raise max_iter", or an overflow error); the
+        # null model is better
+        fit, stop = _null_fit(prob, lam_s, tol, fit), "diverged"
+    res = _result(prob, lam=lam, **fit)
     if warn and not res.converged:
         advice = {
+            "diverged": (
+                "The descent ended above the null model's objective (its iterates "
+                "diverged in round-off: the masked design is too ill-conditioned in "
+                "double precision, e.g. columns of X far from zero next to their "
+                "spread), so the null model W = 0 is returned: standardise X (e.g. "
+                "sklearn's StandardScaler)."
+            ),
             "max_iter": "Raise max_iter or tol.",
             "newton": (
                 f"The proximal Newton loop reached its {res.n_newton} outer steps "
@@ -554,6 +565,26 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             stacklevel=user_stacklevel(),
         )
     return res
+
+
+def _null_fit(prob, lam_s, tol, fit):
+    """``_result``'s arguments at W = 0 (its best intercept), certified at lam_s (the
+    scaled lam), counting the epochs and steps of ``fit`` (a run that ended above
+    it)."""
+    b = prob.null_intercept()
+    W = np.zeros((prob.p, prob.d, prob.c))
+    primal, dual = prob.certificate(W, b, lam_s)
+    f0 = prob.null_value(b)
+    return dict(
+        fit,
+        W=W,
+        b=b,
+        primal=primal,
+        dual=dual,
+        f0=f0,
+        converged=primal - dual <= tol * f0,
+        gaps=np.array([primal - dual]),  # the diverged run's history overflows
+    )
 
 
 # The kernel route for slow least-squares solves (small lam). Block coordinate
