@@ -192,24 +192,25 @@ def cmd_fit(args, out):
         file=out,
     )
     what = _score_name(data.task)
+    # one prediction serves the score and the baseline's note (pipe.score and the
+    # note each predicted the scored rows)
+    X_s, y_s = (X_test, y_test) if args.holdout else (X, y)
+    pred = pipe.predict(X_s)
+    score = _score(data.task, y_s, pred)
     if args.holdout:
-        score = pipe.score(X_test, y_test)
         print(
             f"held-out {what:<7} {score:.4f} ({len(y_test)} rows held out, "
             f"--holdout {args.holdout:g})",
             file=out,
         )
-        scored = (X_test, y_test)
     else:
-        score = pipe.score(X, y)
         print(
             f"training {what:<7} {score:.4f} (on the rows it was fitted to; "
             "--holdout 0.25 reports a held-out score)",
             file=out,
         )
-        scored = (X, y)
     if data.task == "classification":
-        print(_majority_line(pipe, y, *scored), file=out)
+        print(_majority_line(y, y_s, pred), file=out)
     print(f"fit time         {seconds:.1f}s", file=out)
     if args.holdout and copies is not None:
         notes = [copies, *notes]
@@ -229,18 +230,24 @@ def cmd_fit(args, out):
     return 0
 
 
-def _majority_line(pipe, y_train, X_scored, y_scored):
+def _score(task, truth, pred):
+    """pipe.score's value from its predictions: accuracy, or R^2."""
+    from sklearn.metrics import accuracy_score, r2_score
+
+    return (accuracy_score if task == "classification" else r2_score)(truth, pred)
+
+
+def _majority_line(y_train, y_scored, pred):
     """The accuracy of always answering the training rows' most frequent class on the
     scored rows, beside the model's (an accuracy of 0.748 read as a result where 75%
-    of the rows are one class), and whether the model itself answers one class."""
-    import numpy as np
-
+    of the rows are one class), and whether the model itself answers one class (its
+    predictions ``pred`` of those rows)."""
     labels, counts = np.unique(np.asarray(y_train), return_counts=True)
     top = labels[np.argmax(counts)]
     rate = float(np.mean(np.asarray(y_scored) == top))
     line = f"baseline         {rate:.4f} (accuracy of always answering {str(top)!r}"
     line += ", the most frequent class in training)"
-    answers = np.unique(pipe.predict(X_scored))
+    answers = np.unique(pred)
     if answers.size == 1:
         line += (
             f"; the model answers {str(answers[0])!r} for every scored row: it has "
