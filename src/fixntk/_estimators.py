@@ -1720,7 +1720,10 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 
 # --------------------------------------------------------------------------- NTK
 
-_NTK_LAM_MODES = ("kare", "cv")
+# "auto" is the default choice, "kare", so that lam="auto" means what it means for the
+# gated estimators (the mode that needs no setting) and a search over estimators
+# can share it
+_NTK_LAM_MODES = ("auto", "kare", "cv")
 
 
 # lam="kare" with unequal sample weights: KARE (GCV) averages the leverages of the
@@ -1838,6 +1841,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         kept = None if sample_weight is None else sample_weight > 0
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
+        lam = "kare" if lam == "auto" else lam
         check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
@@ -2036,12 +2040,12 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
 
     Parameters
     ----------
-    lam : float > 0, "kare" or "cv", default="kare"
+    lam : float > 0, "kare", "cv" or "auto", default="kare"
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
         log-spaced from 10 down to ``eps`` times the mean eigenvalue of K/n: "kare" by
         the Kernel Alignment Risk Estimator (GCV, no held-out data), "cv" by
-        ``cv``-fold cross-validation of the squared error. With unequal
-        ``sample_weight``, "kare" chooses lam on its grid by the exact weighted
+        ``cv``-fold cross-validation of the squared error; "auto" is "kare". With
+        unequal ``sample_weight``, "kare" chooses lam on its grid by the exact weighted
         leave-one-out error instead (from the same eigendecomposition): GCV averages
         the leverages, which unequal weights make unequal, and it chose interpolation
         (``kare_`` and ``lam_scores_`` are still KARE's).

@@ -116,7 +116,10 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
                 Xt,
                 Y,
                 arr,
-                lam=self.lam,
+                # "auto" is the default, "kare" (as NTKRegressor's lam="auto")
+                lam="kare"
+                if isinstance(self.lam, str) and self.lam == "auto"
+                else self.lam,
                 eta0=self.eta0,
                 validation_fraction=self.validation_fraction,
                 patience=self.patience,
@@ -210,11 +213,11 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         and the default ``n_free_weights="auto"``, 23. How to choose: 4000 up to a
         few thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in
         hand.
-    lam : "kare" or float > 0, default="kare"
-        "kare": optimised jointly with the weights. A float is held fixed: with the
-        default ``eta0="ntk"`` it is the ridge of the NTK at weight 1 (the start is
-        ``NTKRegressor(lam=lam)``'s kernel ridge, in the same units); with a
-        masks-only ``eta0`` it only fixes the weights' scale (:func:`kare_mkl`).
+    lam : "kare", "auto" or float > 0, default="kare"
+        "kare" (or "auto"): optimised jointly with the weights. A float is held
+        fixed: with the default ``eta0="ntk"`` it is the ridge of the NTK at weight 1
+        (the start is ``NTKRegressor(lam=lam)``'s kernel ridge, in the same units);
+        with a masks-only ``eta0`` it only fixes the weights' scale (:func:`kare_mkl`).
     neuron_bias : bool, default=True
     fit_intercept : bool, default=True
         Fit the output intercept as the (sample-weighted) mean of the targets, and
