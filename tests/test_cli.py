@@ -1954,3 +1954,45 @@ def test_predict_labels_rows_as_fit_did(tmp_path):
         assert lines[0].split(",")[:2] == [label, "prediction"]
         first = "car0" if label == "model" else "1"
         assert lines[1].split(",")[0] == first
+
+
+def test_fit_with_the_poisson_loss_fits_the_counts_themselves(tmp_path):
+    """fit --loss poisson: counts (few distinct integers, which --task auto reads as
+    classes) are fitted as a regression with the log link, on the counts as they are
+    (not standardised: the intercept's optimality makes the mean prediction on the
+    training rows the mean count), and the saved model predicts rates > 0. Negative
+    targets, --task classification and --lam kare are refused. The command line had
+    no Poisson loss."""
+    rng = np.random.default_rng(0)
+    n = 200
+    X = rng.standard_normal((n, 2))
+    y = rng.poisson(np.exp(0.3 + np.maximum(X @ [0.8, -0.5], 0)))
+    rows = [[f"{a:.5f}", f"{b:.5f}", int(c)] for (a, b), c in zip(X, y)]
+    data = write_csv(tmp_path / "counts.csv", ["x1", "x2", "visits"], rows)
+    model = tmp_path / "model.pkl"
+    common = ("fit", data, "--target", "visits", "--n-gates", "30")
+    proc = run_cli(
+        *common, "--loss", "poisson", "--tol", "1e-8", "--output", str(model)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "regression" in proc.stdout and "standardised" not in proc.stdout
+    with open(model, "rb") as fh:
+        pipe = pickle.load(fh)
+    fitted = pipe[-1]
+    assert fitted.loss == "poisson" and fitted.relative_gap_ <= 1e-8
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=["x1", "x2"]).round(5)
+    rate = pipe.predict(frame)
+    assert (rate > 0).all()
+    np.testing.assert_allclose(rate.mean(), y.mean(), rtol=1e-3)
+
+    rows[0][2] = -1
+    bad = write_csv(tmp_path / "negative.csv", ["x1", "x2", "visits"], rows)
+    proc = run_cli("fit", bad, "--target", "visits", "--loss", "poisson")
+    assert proc.returncode != 0 and "counts >= 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    for extra in (("--task", "classification"), ("--lam", "kare")):
+        proc = run_cli(*common, "--loss", "poisson", *extra)
+        assert proc.returncode != 0 and "--loss poisson" in proc.stderr, extra
+        assert "Traceback" not in proc.stderr

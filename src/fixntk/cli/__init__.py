@@ -31,7 +31,15 @@ from ._data import (
     read_table,
     shown,
 )
-from ._models import copies_note, final, fit_model, in_option_words, make_model, split
+from ._models import (
+    copies_note,
+    final,
+    fit_model,
+    in_option_words,
+    make_model,
+    scales_target,
+    split,
+)
 
 __all__ = ["main", "build_parser", "UserError"]
 
@@ -134,7 +142,22 @@ def cmd_compare(args, out):
 
 
 def cmd_fit(args, out):
+    if args.loss == "poisson":
+        if args.task == "classification":
+            raise UserError(
+                "--loss poisson models counts (a regression target); --task "
+                "classification asks for classes: drop one of the two"
+            )
+        # counts with few distinct values would otherwise be read as classes
+        args.task = "regression"
+        if args.lam == "kare":
+            raise UserError(
+                "--lam kare scores kernel ridge (the squared loss); with --loss "
+                "poisson use --lam auto, cv or holdout, or a number"
+            )
     data = _read(args)
+    if args.loss == "poisson":
+        _check_counts(data.y, args.target)
     if args.lam == "kare" and data.task == "classification":
         # fit's classifier has the log loss; KARE scores kernel ridge (squared loss)
         raise UserError(
@@ -166,8 +189,9 @@ def cmd_fit(args, out):
             pickle.dump(pipe, fh)
     model = final(pipe)
     chosen = "given" if isinstance(model.lam, (int, float)) else f"by {model.lam}"
-    # a regression pipeline fits the standardised target (TransformedTargetRegressor)
-    scaled = ", standardised target" if data.task == "regression" else ""
+    # a squared-loss regression pipeline fits the standardised target
+    # (TransformedTargetRegressor); the Poisson loss the counts themselves
+    scaled = ", standardised target" if scales_target(data, model) else ""
     print(f"lam              {model.lam_:.4g} ({chosen}{scaled})", file=out)
     groups = model.coef_.shape[0]
     merged = (
@@ -228,6 +252,22 @@ def cmd_fit(args, out):
         print("model not saved (--output FILE saves it for fixntk predict)", file=out)
     print(f"total time       {args.elapsed():.1f}s (the whole command)", file=out)
     return 0
+
+
+def _check_counts(y, target):
+    """The Poisson loss's target: numbers >= 0 (counts, or rates of them)."""
+    y = np.asarray(y, dtype=float)
+    if (y < 0).any():
+        k = int((y < 0).sum())
+        raise UserError(
+            f"--loss poisson models counts >= 0; {k} value(s) of {target!r} are "
+            f"negative (e.g. {y[y < 0][0]:g}): use the default --loss squared"
+        )
+    if not (y > 0).any():
+        raise UserError(
+            f"--loss poisson: every value of {target!r} is 0, so the model is the "
+            "rate 0 (its log is -inf): nothing to fit"
+        )
 
 
 def _score(task, truth, pred):
@@ -712,6 +752,15 @@ def build_parser():
         default=None,
         help="hold out this share of the rows and report the score on them "
         "(default: fit on all rows)",
+    )
+    fit.add_argument(
+        "--loss",
+        choices=("squared", "poisson"),
+        default="squared",
+        help="regression datafit: squared (least squares on the standardised "
+        "target), or poisson (counts >= 0 with the log link: predictions are the "
+        "mean count exp(f(x)), always > 0; the target is fitted as it is) "
+        "(default squared; classification always uses the log loss)",
     )
     fit.add_argument(
         "--output",

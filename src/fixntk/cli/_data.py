@@ -1063,7 +1063,11 @@ def dataset_from_table(
                     f"target {target!r}: integers with {k} distinct values, so "
                     f"{task} (integers with at most {MAX_CLASSES} values are "
                     f"classes); --task {other} if they are "
-                    + ("counts or amounts" if small else "class labels")
+                    + (
+                        "counts or amounts (fixntk fit --loss poisson fits counts)"
+                        if small
+                        else "class labels"
+                    )
                 )
     if task == "regression":
         if y_num is None:

@@ -65,8 +65,10 @@ def make_model(name, args, task, verbose):
             n_gates=args.n_gates,
             solver=args.solver,
             # demo and compare (IRLS from the NTK) keep the paper's squared loss; fit
-            # uses the estimator's default (the log loss: probabilities for predict)
+            # uses the estimator's default (the log loss: probabilities for predict),
+            # or for regression its --loss
             **({"loss": "squared"} if cls_irls(args, task) else {}),
+            **({"loss": "poisson"} if _poisson(args, task) else {}),
             n_lams=args.n_lams,
             eps=args.eps,
             cv=args.cv,
@@ -79,14 +81,25 @@ def make_model(name, args, task, verbose):
     return est(n_gates=args.n_gates, max_iter=args.kare_max_iter, **common)
 
 
+def _poisson(args, task):
+    """fit's regression with --loss poisson (demo and compare have no --loss)."""
+    return task == "regression" and getattr(args, "loss", "squared") == "poisson"
+
+
+def scales_target(data, estimator):
+    """Whether the pipeline of `estimator` fits the standardised target:
+    squared-loss regression (the Poisson loss needs the counts themselves)."""
+    return data.task == "regression" and getattr(estimator, "loss", None) != "poisson"
+
+
 def pipeline(estimator, data):
-    """Preprocessing (scaling, one-hot encoding) and the estimator; regressors fit
-    standardised targets."""
+    """Preprocessing (scaling, one-hot encoding) and the estimator; squared-loss
+    regressors fit standardised targets."""
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if data.task == "regression":
+    if scales_target(data, estimator):
         estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
     return Pipeline([("prepare", preprocessor(data)), ("model", estimator)])
 
