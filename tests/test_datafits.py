@@ -4,6 +4,7 @@ the certificate, and each other."""
 import numpy as np
 import pytest
 from scipy.special import xlogy
+from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
 import fixntk._prox_newton  # noqa: F401  (monkeypatched below)
@@ -684,3 +685,25 @@ def test_logistic_converges_at_small_lam_on_nearly_separable_classes():
     Y = np.where(y == 1, 1.0, -1.0)[:, None]
     ref, _ = _cvxpy_value(X, arr.masks, Y, "logistic", lam, np.ones(200), False)
     assert res.objective == pytest.approx(ref, rel=1e-3, abs=1e-6)
+
+
+def test_newton_loop_stops_at_round_off_instead_of_running_on():
+    """A Poisson solve asked for a gap below double precision's reach: the objective
+    stops moving (every line search accepts a unit step that changes nothing) and the
+    loop stops with the round-off warning within a few steps of the floor; it ran on
+    for its 500 Newton steps (a tester's tol = 1e-12: 13000 epochs, a minute)."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((100, 4))
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    sw = rng.integers(0, 4, 100)
+    y = rng.poisson(np.exp(0.3 * X[:, 0]))
+    kw = dict(loss="poisson", fit_intercept=True, sample_weight=sw)
+    lam = 0.01 * fixntk.lambda_max(X, y, arr, **kw)
+    with pytest.warns(ConvergenceWarning, match="round-off"):
+        res = fixntk.solve(X, y, arr, lam, tol=1e-15, **kw)
+    assert not res.converged and res.n_newton < 100
+    assert res.relative_gap < 1e-12  # it got to the floor first
+    # the same point as a solve to a reachable tol, to that tol
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
+    assert ref.converged
+    assert abs(res.objective - ref.objective) <= 1e-10 * ref.objective

@@ -91,6 +91,13 @@ _MAX_NEWTON = 500
 # classes at 1e-3 lam_max 9 of 12 against 1 of 12 (still 0 of 12 at 1e-4 and 1e-5).
 _INNER_EPOCHS = 300
 _ARMIJO = 1e-4
+# The loop stops as "no_descent" (round-off) when over this many Newton steps the
+# objective has moved by less than _STALL_MOVE (relative) and the certified gap has
+# fallen by less than 1%: a Poisson solve asked for tol = 1e-12 sat at a relative gap
+# of 5e-12 with every line search accepting its unit step (the values equal to the
+# last digit), and ran on for its 500 steps (13000 epochs) without a change.
+_STALL_STEPS = 10
+_STALL_MOVE = 1e-12
 # Outer iterates combined by Anderson extrapolation (the multinomial's steps are
 # majorisation-minimisation steps, which converge linearly).
 _ANDERSON_DEPTH = 5
@@ -194,6 +201,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         b = np.array(b0, dtype=float)
     say = report(verbose, level=1)
     gaps, step_gaps, epochs, converged, stop = [], [], 0, False, "converged"
+    primals = []
     n_irls = 0  # kernel ridge solves of the kernel route (_route_inner)
     # Exact row curvatures (logistic, Poisson) make each Newton step's model the
     # squared loss's program with row weights, which the kernel route solves where
@@ -246,6 +254,10 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             break
         if epochs >= max_iter or step == _MAX_NEWTON:
             stop = "max_iter" if epochs >= max_iter else "newton"
+            break
+        primals.append(primal)
+        if _stalled(primals, gaps):
+            stop = "no_descent"
             break
         per_output = choice.exact
         if per_output:  # a curvature per row and output
@@ -373,6 +385,16 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         stop=stop,
         n_irls=n_irls,
     )
+
+
+def _stalled(primals, gaps):
+    """Whether the last _STALL_STEPS Newton steps left the objective unchanged to
+    _STALL_MOVE (relative) and the certified gap within 1%: round-off's floor."""
+    if len(primals) <= _STALL_STEPS:
+        return False
+    then, now = primals[-1 - _STALL_STEPS], primals[-1]
+    moved = abs(then - now) > _STALL_MOVE * max(abs(then), abs(now))
+    return not moved and gaps[-1] > 0.99 * gaps[-1 - _STALL_STEPS]
 
 
 def _route_inner(prob, Z, w, lam, descent, gap_target, verbose):
