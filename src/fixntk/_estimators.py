@@ -397,7 +397,18 @@ def _fit_weights(estimator, y, sample_weight, n):
     if sample_weight is None and class_weight is None:
         return None
     s = np.ones(n) if sample_weight is None else check_sample_weight(sample_weight, n)
-    if class_weight is not None:
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        # n / (k n_c) with the rows counted by their weights (integer weights are
+        # repeated rows; the unweighted counts gave another model: probabilities 0.17
+        # apart on wine), over the k classes that carry weight
+        labels, inverse = np.unique(np.asarray(y), return_inverse=True)
+        totals = np.bincount(inverse.ravel(), weights=s, minlength=labels.size)
+        k = np.count_nonzero(totals)
+        per_class = np.divide(
+            s.sum(), k * totals, out=np.zeros_like(totals), where=totals > 0
+        )
+        s = s * per_class[inverse.ravel()]
+    elif class_weight is not None:
         s = s * compute_sample_weight(class_weight, y)
     return s
 
@@ -1504,6 +1515,9 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         11 s and 0.931).
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
+        "balanced": ``n / (k n_c)`` with the rows counted by their ``sample_weight``
+        (``n`` the total weight, ``n_c`` that of class c, ``k`` the classes that carry
+        weight), so that integer weights are repeated rows here too.
 
     Attributes
     ----------
