@@ -885,6 +885,10 @@ def test_dask_fits_warn_on_column_scales_as_in_memory(client):
     with pytest.warns(UserWarning, match=scales):
         C = fixntk.GatedReLUClassifier
         dask_fit(C(loss="squared", n_gates=10, lam=0.1), wide, y > 0)
+    # one column 1e200 times the others (one power of 2 for all columns
+    # underflowed the others' variances to 0: no warning, in memory too)
+    with pytest.warns(UserWarning, match="by a factor of 1e\\+200"):
+        dask_fit(R(n_gates=10, lam=0.1), np.c_[X, X[:, :1] * 1e200])
     tiny = []  # the bias column at X's scale, on Dask and in memory: no warning
     for fit in (dask_fit, lambda est, A: est.fit(A, y)):
         with warnings.catch_warnings():

@@ -1027,6 +1027,11 @@ def test_columns_on_scales_far_apart_are_warned_about():
         huge.fit(X * 1e200, y)
     with pytest.warns(UserWarning, match="differ in scale by a factor of 1.1e\\+03"):
         huge.fit(wide * 1e200, y)
+    # one column 1e200 times the others: the others' variances underflowed to 0
+    # under one power of 2 for the whole X, and counted as constant (no warning)
+    far = np.c_[X, X[:, 0] * 1e200]
+    with pytest.warns(UserWarning, match="differ in scale by a factor of 1e\\+200"):
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(far, y)
 
 
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):

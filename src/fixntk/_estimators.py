@@ -160,20 +160,23 @@ def _bias_scale(X, sample_weight=None):
     0.62), where the median gains (0.7801 -> 0.7889; gated 0.7490 -> 0.7499)."""
     if X.size == 0:
         return 1.0
-    unit = _pow2_unit(X)  # exact, and no square overflows or underflows
+    # exact, and no square overflows or underflows (a power of 2 per column)
+    unit = _pow2_column_units(X)
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     ms = (np.square(X / unit).T @ w) / max(float(w.sum()), 1e-300)
     return _median_rms(ms, unit)
 
 
 def _median_rms(ms, unit):
-    """``unit`` times the square root of the median of the positive column mean
-    squares ``ms`` (of X / unit); 1 when none is positive."""
+    """The median of the column root mean squares ``unit * sqrt(ms)`` over the
+    columns with positive mean squares ``ms`` (of X / unit; ``unit`` one per column);
+    1 when none is positive."""
     ms = np.asarray(ms, dtype=np.float64)
-    ms = ms[ms > 0]
-    if ms.size == 0:
+    unit = np.broadcast_to(np.asarray(unit, dtype=np.float64), ms.shape)
+    keep = ms > 0
+    if not keep.any():
         return 1.0
-    rms = float(np.median(np.sqrt(ms))) * unit
+    rms = float(np.median(np.sqrt(ms[keep]) * unit[keep]))
     return rms if 0.0 < rms < np.inf else 1.0
 
 
@@ -424,7 +427,7 @@ def _check_feature_scales(estimator, X):
     The ranges (max - min) must differ as much: a rare one-hot column (a category in
     1 of 20000 rows: standard deviation 0.007, range 1) beside standardised ones is
     not on another scale, and was warned about in every fold of a grid search."""
-    unit = _pow2_unit(X)  # exact, and no squares overflow (entries beyond 1e154)
+    unit = _pow2_column_units(X)
     sd = (X / unit).std(axis=0) * unit
     _warn_feature_scales(estimator, sd, np.ptp(X, axis=0))
 
@@ -1129,6 +1132,15 @@ def _pow2_unit(A):
     underflow to 0."""
     top = float(np.max(np.abs(A))) if A.size else 0.0
     return math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
+
+
+def _pow2_column_units(A):
+    """:func:`_pow2_unit` of each column of A (d,): one for the whole A underflowed
+    the other columns' variances to 0 beside a column 1e200 times wider, which then
+    went unwarned as constant by :func:`_check_feature_scales`."""
+    top = np.abs(A).max(axis=0) if A.shape[0] else np.zeros(A.shape[1])
+    ok = (top > 0) & np.isfinite(top)
+    return np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1])
 
 
 def _score_unit(loss, Y):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._cpu import core as _core
-from .._estimators import _pow2_unit
+from .._estimators import _pow2_column_units
 from .._threads import controller
 
 __all__ = [
@@ -201,10 +201,11 @@ def column_stats(X):
     """A chunk's column statistics, to be merged by :func:`merge_column_stats`:
     ``(n_k, min, max, unit, mean, m2)`` with ``mean`` and ``m2`` (the sum of squared
     deviations from the mean) of ``X / unit``, ``unit`` the power of 2 at or above
-    the chunk's largest magnitude (exact, and no square overflows). Not finite when X
-    holds NaN or infinity."""
+    each column's largest magnitude in the chunk (exact, and no square overflows or
+    underflows, whatever the other columns' scales). Not finite when X holds NaN or
+    infinity."""
     X = np.asarray(X, dtype=np.float64)
-    unit = _pow2_unit(X)
+    unit = _pow2_column_units(X)
     Xu = X / unit
     mean = Xu.mean(axis=0)
     m2 = ((Xu - mean) ** 2).sum(axis=0)
@@ -216,7 +217,7 @@ def merge_column_stats(a, b):
     update of the mean and m2, in the larger of the two units)."""
     n_a, lo_a, hi_a, u_a, mean_a, m2_a = a
     n_b, lo_b, hi_b, u_b, mean_b, m2_b = b
-    unit = max(u_a, u_b)
+    unit = np.maximum(u_a, u_b)
     ra, rb = u_a / unit, u_b / unit  # powers of 2: exact
     mean_a, mean_b = mean_a * ra, mean_b * rb
     n = n_a + n_b
