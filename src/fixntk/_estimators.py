@@ -571,8 +571,11 @@ class _MultiOutputRegressor(RegressorMixin):
         self
         """
         _refuse_dask(self, X, y, sample_weight)
+        # one output where the tags say so (the Poisson loss): a column vector y is
+        # then raveled with scikit-learn's DataConversionWarning, more columns refused
+        multi = self.__sklearn_tags__().target_tags.multi_output
         X, y = validate_data(
-            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
+            self, X, y, dtype=np.float64, y_numeric=True, multi_output=multi
         )
         _check_feature_scales(self, X)
         y = np.asarray(y, dtype=np.float64)
@@ -1495,6 +1498,13 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         if self.loss_ != "squared":
             F = get_datafit(self.loss_).predict(F)
         return F[:, 0] if self._y_1d else F
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.loss == "poisson":  # counts >= 0, one column (check_estimator's
+            tags.target_tags.positive_only = True  # inputs follow the tags)
+            tags.target_tags.multi_output = False
+        return tags
 
 
 class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
