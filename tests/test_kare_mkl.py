@@ -250,9 +250,14 @@ def test_bad_inputs(problem):
         (dict(tol=0.0), "tol"),
         (dict(eta0="uniform"), "eta0"),
         (dict(eta0=np.ones(3)), "eta0"),
+        # n lam past 1e150 of the kernel's scale: KARE's terms underflowed (a bare
+        # ZeroDivisionError at lam = 1e300), with the estimators too
+        (dict(lam=1e300), "beyond double precision"),
     ]:
         with pytest.raises(ValueError, match=match):
             kare_mkl(X, y, arr, **kwargs)
+    with pytest.raises(ValueError, match="beyond double precision"):
+        fixntk.KAREKernelRegressor(lam=1e300, n_gates=10, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="zero"):
         kare_mkl(X, np.zeros_like(y), arr)
     with pytest.raises(ValueError, match="rows"):

@@ -54,6 +54,9 @@ _TINY = 1e-300
 # NTKRegressor's default grid for lam="kare" (n_lams, eps): the start, when nothing
 # beats it, is returned with the lam that estimator would choose
 _NTK_N_LAMS, _NTK_EPS = 30, 1e-6
+# A fixed lam with n * lam (at unit scale) above this is refused: KARE's terms scale
+# as 1 / (n lam)^2 and underflow.
+_LAM_CEILING = 1e150
 _Z = 2.0  # the held-out guard accepts a gain of at least this many standard errors
 # n_free_weights="auto": the tied run's number of weights. kare_vs_ntk.py (45
 # problems, ratios below 0.95 / largest ratio / mean): 100 weights 19 / 1.000 / 0.915;
@@ -559,6 +562,15 @@ def kare_mkl(
     X, Y = X / units.sx, Y / units.sy
     if fixed_lam is not None:
         fixed_lam = fixed_lam / units.sx / units.sx
+        if not n * fixed_lam <= _LAM_CEILING:
+            # KARE's terms scale as 1 / (n lam)^2 and underflowed to 0 / 0 (a
+            # ZeroDivisionError at lam = 1e300)
+            raise ValueError(
+                f"lam = {lam:g} is beyond double precision for KARE here: n * lam is "
+                f"{_LAM_CEILING:.0e} times the kernel's scale or more (the kernel of X "
+                "at unit scale), where the model is the intercept alone to every "
+                "digit and KARE's terms underflow; use a smaller lam, or lam='kare'"
+            )
     y2 = units.sy * units.sy  # KARE in the caller's units, for the progress report
     with_ntk = isinstance(eta0, str) and eta0 == "ntk"
     if with_ntk:
