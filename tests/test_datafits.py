@@ -707,3 +707,31 @@ def test_newton_loop_stops_at_round_off_instead_of_running_on():
     ref = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
     assert ref.converged
     assert abs(res.objective - ref.objective) <= 1e-10 * ref.objective
+
+
+def test_bad_arguments_are_named_in_the_error():
+    """A tester's round of bad arguments to the low-level API: each error names the
+    argument and the fix (they were numpy's bare broadcast and comparison errors, an
+    overflow message for a NaN intercept, 'X' for kare's K, and continuous targets
+    taken as one class per value)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = np.maximum(X @ rng.standard_normal(4), 0)
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    W = np.zeros((arr.p, 4))
+    with pytest.raises(ValueError, match="intercept contains NaN"):
+        fixntk.objective(X, y, arr, W, 0.1, intercept=np.nan)
+    with pytest.raises(ValueError, match=r"intercept must be a number or have shape"):
+        fixntk.objective(X, y, arr, W, 0.1, intercept=[1.0, 2.0])
+    with pytest.raises(TypeError, match="verbose must be an int"):
+        fixntk.solve(X, y, arr, 0.1, verbose="yes")
+    mixed = np.array([1, "a"] * 30, dtype=object)
+    with pytest.raises(TypeError, match="mixes labels of types int, str"):
+        fixntk.solve(X, mixed, arr, 0.01, loss="logistic")
+    for loss in ("logistic", "multinomial"):
+        with pytest.raises(ValueError, match="non-integer numbers"):
+            fixntk.solve(X, y + 0.01 * rng.standard_normal(60), arr, 0.01, loss=loss)
+    # integral floats are labels: accepted
+    fixntk.solve(X, (y > np.median(y)).astype(float), arr, 0.01, loss="logistic")
+    with pytest.raises(ValueError, match="y has 59 rows but K has 60"):
+        fixntk.kare(fixntk.ntk_kernel(X), y[:-1], 0.1)

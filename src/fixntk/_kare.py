@@ -51,7 +51,7 @@ def _check_kernel(K, y):
         raise ValueError(
             "K must be symmetric (a kernel Gram matrix on the training set)"
         )
-    Y, _ = check_targets(y, K.shape[0])
+    Y, _ = check_targets(y, K.shape[0], against="K")
     return 0.5 * K + 0.5 * K.T, Y
 
 

@@ -23,6 +23,7 @@ Configure ``logging.getLogger("fixntk")`` like any logger to send the records el
 
 import contextlib
 import logging
+import numbers
 import sys
 import threading
 import time
@@ -98,7 +99,7 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
         Iterable and context manager; disabled bars cost a few attribute look-ups per
         step.
     """
-    wanted = bool(verbose) and verbose >= 1
+    wanted = bool(_check_verbose(verbose)) and verbose >= 1
     stderr = sys.stderr
     if wanted and not getattr(stderr, "isatty", lambda: False)():
         # a 3-minute fit piped to a file said nothing between its first and last
@@ -114,6 +115,16 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
     else:
         style = dict(file=stderr, dynamic_ncols=True, disable=None if wanted else True)
     return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, **style)
+
+
+def _check_verbose(verbose):
+    """``verbose`` itself, an int or bool (None: 0); a TypeError naming it otherwise
+    (verbose='yes' failed with numpy's comparison of a str and an int)."""
+    if verbose is None:
+        return 0
+    if isinstance(verbose, numbers.Real):  # bools and ints; floats compare too
+        return verbose
+    raise TypeError(f"verbose must be an int >= 0 or a bool; got {verbose!r}")
 
 
 def report(verbose, level=2):
@@ -134,7 +145,7 @@ def report(verbose, level=2):
         set to INFO if it was not set, and a standard-error handler added if no handler
         is configured), or None below ``level``.
     """
-    if not verbose or verbose < level:
+    if not _check_verbose(verbose) or verbose < level:
         return None
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)

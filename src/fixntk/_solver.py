@@ -239,7 +239,15 @@ class _Problem:
         return float(b[0]) if self.targets.one_d else b
 
     def intercept_in(self, b):
-        b = np.broadcast_to(np.asarray(b, dtype=np.float64), (self.c,)) - self.shift
+        b = np.asarray(b, dtype=np.float64)
+        if b.size not in (1, self.c) or b.ndim > 1:
+            raise ValueError(
+                f"intercept must be a number or have shape ({self.c},), one per "
+                f"output; got shape {b.shape}"
+            )
+        if not np.isfinite(b).all():
+            raise ValueError("intercept contains NaN or infinity")
+        b = np.broadcast_to(b, (self.c,)) - self.shift
         return b / self.sy if self.sy > 0 else b
 
     # -- coefficients ----------------------------------------------------------------

@@ -114,8 +114,9 @@ def check_X(X, name="X"):
     return arr
 
 
-def check_targets(y, n, name="y"):
-    """Return (Y as float64 (n, c) C-array, was_1d) for y of shape (n,) or (n, c)."""
+def check_targets(y, n, name="y", against="X"):
+    """Return (Y as float64 (n, c) C-array, was_1d) for y of shape (n,) or (n, c);
+    ``against`` names what gives n (X, or K for a kernel)."""
     arr = _as_float_array(y, name)
     if arr.ndim == 1:
         was_1d = True
@@ -126,7 +127,7 @@ def check_targets(y, n, name="y"):
         raise ValueError(f"{name} must have shape (n,) or (n, c); got {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(
-            f"{name} has {arr.shape[0]} rows but X has {n}: they must match"
+            f"{name} has {arr.shape[0]} rows but {against} has {n}: they must match"
         )
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has no columns")

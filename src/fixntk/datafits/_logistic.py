@@ -24,6 +24,24 @@ def _labels(y, n):
         raise ValueError("y contains NaN or infinity")
     if y.dtype == object and any(v is None for v in y):
         raise ValueError("y contains missing labels (None)")
+    if y.dtype.kind == "f" and (y != np.round(y)).any():
+        # scikit-learn's 'continuous' target: each distinct value became a class
+        # (60 classes for 60 rows), silently
+        example = y[y != np.round(y)][0]
+        raise ValueError(
+            f"y holds non-integer numbers (e.g. {example:g}): a classification loss "
+            "takes class labels (integers or text); for a numeric target use "
+            "loss='squared', or loss='poisson' for counts"
+        )
+    if y.dtype == object:
+        try:
+            np.unique(y)
+        except TypeError:  # numpy's bare "'<' not supported between ..."
+            kinds = sorted({type(v).__name__ for v in y})
+            raise TypeError(
+                f"y mixes labels of types {', '.join(kinds)}, which cannot be "
+                "ordered: give labels of one type (e.g. y.astype(str))"
+            ) from None
     return y
 
 
