@@ -507,3 +507,18 @@ def test_regressor_intercept_follows_an_offset_of_y():
     np.testing.assert_allclose(c.predict(Z), 7.0, rtol=1e-12)
     d = KAREKernelRegressor(n_gates=40, fit_intercept=False, random_state=0)
     assert not d.fit(X[:, :-1], np.zeros(300)).predict(Z).any()
+
+
+@pytest.mark.parametrize("value", [0.0, 5.0])
+def test_kare_kernel_on_identical_rows_predicts_the_mean(value):
+    """Every training row the same (constant or all-zero features): every kernel of
+    the search is constant over the rows, and the model is the intercept, said as
+    NTKRegressor says it (the fit warned of a near-singular kernel and of KARE's
+    minimum at its grid's edge)."""
+    X = np.full((50, 3), value)
+    y = np.arange(50.0)
+    with pytest.warns(UserWarning, match="every training row is the same"):
+        est = KAREKernelRegressor(n_gates=20, random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.predict(np.array([[0.0, 1, 2], [3, 4, 5]])), 24.5)
+    ntk = fixntk.NTKRegressor().fit(X, y)
+    np.testing.assert_allclose(est.predict(X[:3]), ntk.predict(X[:3]))

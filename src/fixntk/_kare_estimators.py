@@ -93,10 +93,23 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         # Sample weights: rows of X and Y scaled by a_k = sqrt(s_k n / sum(s)) after
         # the masks are drawn; masking kernels and the NTK are homogeneous in each
         # argument, so kernel ridge and KARE on the scaled rows are the weighted ones.
+        same_rows = Xt.shape[0] > 1 and not np.ptp(Xt, axis=0).any()
         Xt, Y = _scaled_rows(Xt, Y, sample_weight)
         self.X_fit_ = Xt
         self.gates_ = arr.gates
         if not Y.any():  # constant targets: the intercept (or 0) fits them exactly
+            self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
+            return self
+        if same_rows and self.fit_intercept:
+            # as NTKRegressor: every kernel of the search is constant over the rows
+            # (it warned of a near-singular kernel and a grid edge instead)
+            warnings.warn(
+                f"{type(self).__name__}: every training row is the same (constant or "
+                "all-zero features), and so is every kernel's value between two of "
+                "them: the model predicts the intercept, the weighted mean of y",
+                UserWarning,
+                stacklevel=user_stacklevel(),  # the user's fit
+            )
             self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
             return self
         if not Xt.any():

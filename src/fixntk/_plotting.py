@@ -303,7 +303,8 @@ class LambdaSelectionDisplay:
             "the lam selection",
             "it is set when lam is chosen on a grid (lam='auto', 'cv', 'holdout' "
             "or 'kare' of the gated ReLU, NTK and ReLU estimators); this fit's lam "
-            "was given or chosen otherwise",
+            "was given, or optimised jointly with the kernel weights (the "
+            "KARE-trained kernels: their KARE per iterate is kare_history_)",
         )
         return cls(
             est.lams_, est.lam_scores_, lam=est.lam_, score_name=_score_name(est)
