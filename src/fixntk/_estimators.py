@@ -842,11 +842,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         s = kw["sample_weight"]
         train = splits[0][0]
         sw = None if s is None else s[train]
-        if (
-            auto
-            and mode == "holdout"
-            and not _has_every_class(Y[train], kw["loss"], sw)
-        ):
+        if auto and mode == "holdout" and not _fittable_part(Y[train], kw["loss"], sw):
             # the held-out split leaves a class (one too small to stratify) out of its
             # training part: "auto" cross-validates, scoring the folds that hold it
             mode, splits = "cv", _folds(Xt.shape[0], self.cv, seed, labels)
@@ -869,13 +865,14 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         used = [
             k
             for k, (train, _) in enumerate(splits)
-            if _has_every_class(Y[train], kw["loss"], None if s is None else s[train])
+            if _fittable_part(Y[train], kw["loss"], None if s is None else s[train])
         ]
         if not used:
             raise ValueError(
                 f"every split of lam={mode!r} leaves a class out of its training part "
-                "(or gives its rows there sample_weight 0); use more rows per class, "
-                "fewer folds (cv) or a float lam"
+                "(the Poisson loss: every count > 0), or gives its rows there "
+                "sample_weight 0; use more rows per class (or counts > 0), fewer "
+                "folds (cv) or a float lam"
             )
         if s is not None:
             used = _splits_with_weight(splits, used, s, mode)
@@ -1116,11 +1113,15 @@ def _take(y, rows):
     return np.asarray(y)[rows]
 
 
-def _has_every_class(Y, loss, s=None):
-    """Whether targets Y (encoded) hold every class (classification losses), with
-    positive weight where the row weights ``s`` are given (a class whose rows all
-    weigh 0 is refused by the log loss's solve)."""
+def _fittable_part(Y, loss, s=None):
+    """Whether targets Y (encoded) of a split's training part can be fitted: every
+    class (classification losses), or a count > 0 (Poisson: a training part of zeros
+    sends the mean to 0; a file of 1 nonzero count in 1000 failed with 'every target
+    is 0'), with positive weight where the row weights ``s`` are given (a class whose
+    rows all weigh 0 is refused by the log loss's solve)."""
     w = np.ones(Y.shape[0]) if s is None else s
+    if loss == "poisson":
+        return bool(float(w @ Y.reshape(Y.shape[0])) > 0)
     if loss == "multinomial":
         return bool((w @ Y > 0).all())
     if loss == "logistic":
