@@ -1996,3 +1996,60 @@ def test_fit_with_the_poisson_loss_fits_the_counts_themselves(tmp_path):
         proc = run_cli(*common, "--loss", "poisson", *extra)
         assert proc.returncode != 0 and "--loss poisson" in proc.stderr, extra
         assert "Traceback" not in proc.stderr
+
+
+def _seed_holding_out(n, row, held=True):
+    """The first seed whose 25% split holds ``row`` out (or keeps it, held=False)."""
+    from sklearn.model_selection import train_test_split
+
+    def out(s):
+        return row in train_test_split(np.arange(n), test_size=0.25, random_state=s)[1]
+
+    return next(s for s in range(100) if out(s) == held)
+
+
+def test_fit_names_what_a_held_out_split_and_the_scores_cannot_do(tmp_path):
+    """fit --holdout: a class whose rows all fall in the held-out part, or (with
+    --loss poisson) a training part without a count > 0, is refused in words that
+    name the split (the estimator's 'needs at least 2 classes', 'every target is 0');
+    a held-out R^2 over equal values is not printed as 0.0000; targets far from the
+    rest are named with their lines, and one held-out row that makes up most of the
+    squared error is said."""
+    rng = np.random.default_rng(0)
+    n = 40
+    X = rng.standard_normal((n, 2))
+    labels = np.array(["a", "b"])[(X[:, 0] > 0).astype(int)].astype(object)
+    labels[5] = "rare"
+    rows = [[f"{a:.4f}", f"{b:.4f}", c] for (a, b), c in zip(X, labels)]
+    data = write_csv(tmp_path / "rare.csv", ["x1", "x2", "kind"], rows)
+    out, kept = str(_seed_holding_out(n, 5)), str(_seed_holding_out(n, 5, False))
+    small = ("--n-gates", "10", "--holdout", "0.25", "--seed")
+    proc = run_cli("fit", data, "--target", "kind", "--lam", "0.1", *small, out)
+    assert proc.returncode != 0 and "puts every row of class(es) 'rare'" in proc.stderr
+
+    counts = np.zeros(n, dtype=int)
+    counts[5] = 3
+    rows = [[f"{a:.4f}", f"{b:.4f}", c] for (a, b), c in zip(X, counts)]
+    data = write_csv(tmp_path / "counts.csv", ["x1", "x2", "visits"], rows)
+    proc = run_cli("fit", data, "--target", "visits", "--loss", "poisson", *small, out)
+    assert proc.returncode != 0 and "no count > 0 in the training part" in proc.stderr
+    # the count kept for training: every held-out value is 0, no R^2 to print
+    proc = run_cli(
+        "fit", data, "--target", "visits", "--task", "regression", *small, kept
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "R^2     none: the 10 scored values" in proc.stdout
+
+    n = 100
+    X = rng.standard_normal((n, 2))
+    y = X[:, 0] + 0.1 * rng.standard_normal(n)
+    y[3] = 5e6  # a typo
+    rows = [[f"{a:.4f}", f"{b:.4f}", f"{c:.6g}"] for (a, b), c in zip(X, y)]
+    data = write_csv(tmp_path / "typo.csv", ["x1", "x2", "price"], rows)
+    proc = run_cli(
+        "fit", data, "--target", "price", *small, str(_seed_holding_out(n, 3))
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1 value(s) lie more than 1000 median absolute deviations" in proc.stdout
+    assert "line 5: 5e+06" in proc.stdout  # the header is line 1
+    assert "one held-out row (line 5) makes up" in proc.stdout

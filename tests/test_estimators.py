@@ -1229,3 +1229,17 @@ def test_lam_search_that_keeps_the_null_model_says_so():
         good = GatedReLURegressor(n_gates=20, random_state=0).fit(Xr, yr)
     assert good.n_active_neurons_ > 0
     assert not any("null model" in str(w.message) for w in caught)
+
+
+def test_poisson_lam_search_skips_splits_without_a_count():
+    """Counts almost all zero: a fold whose training part holds no count > 0 (its
+    Poisson mean would be 0) is left out of the lam search, as a fold missing a class
+    is for the classifiers; the fit failed with 'every target is 0' (a tester's
+    bioChemists with one nonzero count)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    y = np.zeros(120)
+    y[7] = 1.0
+    est = GatedReLURegressor(loss="poisson", n_gates=10, random_state=0).fit(X, y)
+    assert est.lam_selection_ == "cv"
+    np.testing.assert_allclose(est.predict(X).mean(), y.mean(), rtol=1e-3)

@@ -19,6 +19,7 @@ from .._progress import progress
 from .._threads import blas_threads
 from ._compare import compare_on, report
 from ._data import (
+    _LINES,
     MAX_CATEGORIES,
     MAX_CLASSES,
     UserError,
@@ -172,6 +173,7 @@ def cmd_fit(args, out):
     X, y = data.X, data.y
     if args.holdout:
         X, X_test, y, y_test = split(data, args.holdout, args.seed)
+        _check_training_part(data, args, y, y_test)
         copies = copies_note(X, y, X_test, y_test)
     # the number sampled is printed after the fit ("auto": the estimators' rule)
     auto = args.n_gates == "auto"
@@ -221,7 +223,18 @@ def cmd_fit(args, out):
     X_s, y_s = (X_test, y_test) if args.holdout else (X, y)
     pred = pipe.predict(X_s)
     score = _score(data.task, y_s, pred)
-    if args.holdout:
+    if data.task == "regression" and np.ptp(np.asarray(y_s, dtype=float)) == 0:
+        # R^2 divides by the scored targets' variance: 0 here (scikit-learn then
+        # returns 0.0, which was printed as a score)
+        where = "held-out" if args.holdout else "training"
+        print(
+            f"{where} {what:<7} none: the {len(y_s)} scored values of "
+            f"{args.target!r} are all equal (R^2 compares with their variance, 0); "
+            "mean absolute error "
+            f"{np.mean(np.abs(np.asarray(y_s, dtype=float) - pred)):.4g}",
+            file=out,
+        )
+    elif args.holdout:
         print(
             f"held-out {what:<7} {score:.4f} ({len(y_test)} rows held out, "
             f"--holdout {args.holdout:g})",
@@ -238,6 +251,13 @@ def cmd_fit(args, out):
     print(f"fit time         {seconds:.1f}s", file=out)
     if args.holdout and copies is not None:
         notes = [copies, *notes]
+    if data.task == "regression":
+        where = "held-out" if args.holdout else "training"
+        extra = [
+            _far_predictions_note(y, pred, where),
+            _one_row_note(X_s, y_s, pred, where),
+        ]
+        notes = [n for n in extra if n is not None] + notes
     for note in notes:
         print(f"note: {note}", file=out)
     if args.output:
@@ -252,6 +272,72 @@ def cmd_fit(args, out):
         print("model not saved (--output FILE saves it for fixntk predict)", file=out)
     print(f"total time       {args.elapsed():.1f}s (the whole command)", file=out)
     return 0
+
+
+def _check_training_part(data, args, y_train, y_test):
+    """Refuse a --holdout split whose training part cannot be fitted: a class whose
+    rows all fell in the held-out part (the estimator's 'needs at least 2 classes',
+    in its own names), or, for --loss poisson, no count > 0 left to fit."""
+    how = f"--holdout {args.holdout:g} --seed {args.seed}"
+    fix = "drop --holdout (fit on every row), or try another --seed"
+    if data.task == "classification":
+        lost = sorted(set(map(str, y_test)) - set(map(str, y_train)))
+        if lost:
+            raise UserError(
+                f"{how} puts every row of class(es) {', '.join(map(repr, lost))} in "
+                f"the held-out part (too few rows to share): the model cannot learn "
+                f"a class it never sees; {fix}, or add rows of that class"
+            )
+    elif args.loss == "poisson" and not (np.asarray(y_train, dtype=float) > 0).any():
+        k = int((np.asarray(y_test, dtype=float) > 0).sum())
+        raise UserError(
+            f"{how} leaves no count > 0 in the training part (the {k} nonzero "
+            f"count(s) of {args.target!r} fell in the held-out part): the Poisson "
+            f"model would be the rate 0; {fix}"
+        )
+
+
+def _far_predictions_note(y_train, pred, where):
+    """A note when predictions leave the training targets' range by more than ten
+    times its width (the Poisson loss's log link extrapolates exponentially: a
+    tester's held-out row predicted 282.7 doctor visits where training counts reach
+    17, R^2 -2.2, without a word), or None."""
+    y_train = np.asarray(y_train, dtype=float)
+    lo, hi = float(y_train.min()), float(y_train.max())
+    span = hi - lo
+    far = (pred > hi + 10 * span) | (pred < lo - 10 * span)
+    if span <= 0 or not far.any():
+        return None
+    worst = float(pred[far][np.argmax(np.abs(pred[far] - (lo + hi) / 2))])
+    return (
+        f"{int(far.sum())} {where} prediction(s) lie more than ten times the "
+        f"training targets' range ({lo:.4g} to {hi:.4g}) outside it (e.g. "
+        f"{worst:.4g}): the model extrapolates there (with --loss poisson, "
+        "exponentially); a larger --lam, or the squared loss, is tamer"
+    )
+
+
+def _one_row_note(X_s, y_s, pred, where):
+    """A note when one scored row makes up most of the squared error (a tester's
+    Poisson fit: one held-out prediction of 282.7 visits, 4 observed, took R^2 from
+    about 0 to -2.2), or None."""
+    err = (np.asarray(y_s, dtype=float) - pred) ** 2
+    total = float(err.sum())
+    if err.size < 20 or not total > 0:
+        return None
+    k = int(np.argmax(err))
+    share = float(err[k]) / total
+    if share <= 0.5:
+        return None
+    index = getattr(X_s, "index", None)
+    line = ""
+    if index is not None and index.name == _LINES:
+        line = f" (line {int(index[k])})"
+    return (
+        f"one {where} row{line} makes up {share:.0%} of the squared error: predicted "
+        f"{pred[k]:.4g}, observed {float(np.asarray(y_s)[k]):.4g}; the score is that "
+        "row's more than the model's"
+    )
 
 
 def _check_counts(y, target):

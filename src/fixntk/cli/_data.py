@@ -65,6 +65,33 @@ class Dataset:
 _LINES = "line in the file"
 
 
+# A regression target value this many median absolute deviations from the median is
+# named in a note (a typo of 5e6 among house prices near 20 made the model constant,
+# with no word on why); heavy-tailed measurements stay well below it (diamonds'
+# prices: 9).
+_FAR_TARGET_MADS = 1000.0
+
+
+def _far_targets_note(y, target, rows):
+    """A note naming regression targets far from the rest, or None."""
+    y = np.asarray(y, dtype=float)
+    med = float(np.median(y))
+    mad = float(np.median(np.abs(y - med)))
+    if not mad > 0:
+        return None
+    far = np.flatnonzero(np.abs(y - med) > _FAR_TARGET_MADS * mad)
+    if far.size == 0 or far.size > 0.01 * y.size + 1:
+        return None  # none, or too many to be slips: the distribution itself
+    shown = ", ".join(f"line {_line(rows, k)}: {y[k]:.6g}" for k in far[:5])
+    return (
+        f"target {target!r}: {far.size} value(s) lie more than "
+        f"{_FAR_TARGET_MADS:g} median absolute deviations from its median {med:.6g} "
+        f"({shown}{', ...' if far.size > 5 else ''}): typos, or another unit? A "
+        "squared loss follows them (a model that predicts nearly a constant); "
+        "correct them or remove those rows"
+    )
+
+
 def _line(rows, position):
     """The file's line number of data row ``position`` of ``rows`` (a frame or a
     series): its index label when read_table set it (blank lines and quoted fields
@@ -1039,7 +1066,7 @@ def dataset_from_table(
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
-    reason = lone_note = case_note = id_note = None
+    reason = lone_note = case_note = id_note = far_note = None
     if y_num is not None and task != "classification" and y_num.nunique() == 1:
         raise UserError(
             f"{path}: target {target!r} is constant ({_reprs([y_raw.iloc[0]])[0]} in "
@@ -1078,6 +1105,7 @@ def dataset_from_table(
             )
         y = y_num.to_numpy()
         _check_target_range(y, target, path, y_raw)
+        far_note = _far_targets_note(y, target, y_raw)
         if _is_row_number(y_num) or _is_shuffled_index(y_num, target):
             id_note = (
                 f"target {target!r} looks like a row identifier (increasing integers "
@@ -1121,7 +1149,7 @@ def dataset_from_table(
     for col in text:  # missing cells stay missing, for the pipeline's imputer
         X[col] = X[col].where(X[col].isna(), X[col].astype(str))
     messages = list(table.messages) + gap_notes
-    notes = (reason, id_note, lone_note, case_note)
+    notes = (reason, id_note, far_note, lone_note, case_note)
     messages += [m for m in notes if m is not None]
     shuffled = [
         c for c in numeric if not _is_row_number(X[c]) and _is_shuffled_index(X[c], c)
