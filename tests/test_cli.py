@@ -782,6 +782,19 @@ def test_number_formats_get_the_right_option(tmp_path):
     assert "text column 'garage' one-hot encoded (3 values" in proc.stdout
     err = run_cli("fit", path, "--target", "spend", "-q", "--thousands", ",")
     assert err.returncode == 2 and "unit or currency sign" in err.stderr
+    # the example shows the separator (a column of small counts with one 1,234
+    # gave "with a comma (e.g. '0')")
+    import pandas as pd
+
+    from fixntk.cli._data import number_format_hint
+
+    for values, shown in (
+        (["0", "3", "1,234", "2"], "'1,234'"),
+        (["0", "3", "1.234.567", "2"], "'1.234.567'"),
+        (["0", "3", "2,5", "7"], "'2,5'"),
+    ):
+        hint = number_format_hint(pd.Series(values))
+        assert f"(e.g. {shown})" in hint, hint
 
 
 def test_the_task_says_why(tmp_path):

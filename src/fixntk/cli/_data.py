@@ -646,6 +646,8 @@ def number_format_hint(series, decimal="."):
             plain = plain.str.replace(",", ".", regex=False)
         if not _parses(plain):
             continue
+        # an example that shows the separator (the first value, '0', did not)
+        shown_sep = repr(marked.iloc[0])
         if (
             sep == ","
             and decimal == "."
@@ -653,17 +655,19 @@ def number_format_hint(series, decimal="."):
             and not text.str.count(",").gt(1).any()
         ):
             return (
-                f"holds numbers with a comma (e.g. {example}): pass --thousands ',' "
+                f"holds numbers with a comma (e.g. {shown_sep}): pass --thousands ',' "
                 "if it separates thousands (1,234 = 1234), or --decimal ',' if it is "
                 "the decimal mark (1,234 = 1.234)"
             )
         commas = sep != " " or text.str.contains(",", regex=False).any()
         extra = " --decimal ','" if other == "," and commas and decimal != "," else ""
         return (
-            f"holds numbers with {sep!r} separating thousands (e.g. {example}); "
+            f"holds numbers with {sep!r} separating thousands (e.g. {shown_sep}); "
             f"pass --thousands {sep!r}{extra}"
         )
     if decimal == "." and _parses(text.str.replace(",", ".", regex=False)):
+        comma = text[text.str.contains(",", regex=False)]
+        example = repr(comma.iloc[0]) if not comma.empty else example
         return (
             f"holds numbers written with a decimal comma (e.g. {example}); pass "
             "--decimal ','"
