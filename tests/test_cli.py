@@ -2066,3 +2066,17 @@ def test_fit_names_what_a_held_out_split_and_the_scores_cannot_do(tmp_path):
     assert "1 value(s) lie more than 1000 median absolute deviations" in proc.stdout
     assert "line 5: 5e+06" in proc.stdout  # the header is line 1
     assert "one held-out row (line 5) makes up" in proc.stdout
+
+
+def test_a_named_row_index_is_left_out_of_a_small_table(tmp_path):
+    """A column named as a row index ('rownames', 'id') holding distinct integers is
+    left out from 5 rows on (a 15-row sample of a table kept its rownames as a
+    feature: identifiers were recognised from 20 rows only)."""
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(500)[:12] + 1
+    rows = [[i, f"{a:.4f}", f"{2 * a + 0.1:.4f}"] for i, a in zip(ids, rng.random(12))]
+    data = write_csv(tmp_path / "small.csv", ["rownames", "x", "y"], rows)
+    proc = run_cli("fit", data, "--target", "y", "--lam", "0.1", "--n-gates", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "12 rows, 1 features" in proc.stdout
+    assert "column 'rownames' looks like a row identifier" in proc.stdout

@@ -573,18 +573,24 @@ def _is_row_number(values):
 
 
 def _is_shuffled_index(values, name):
-    """Integers over 20 rows or more, at least 90% of them distinct, in a column
+    """Integers over 20 rows or more, at least 90% of them distinct (or all of them
+    over 5 rows or more), in a column
     named as a row index ('rownames', 'index', 'id'...), in any order: the saved
     index of a shuffled, sampled or appended-to file (a copied row repeats its
     number: a tester's iris with one extra row kept its rownames 1..150, 1 as a
     feature, and the file, sorted by class, leaked the answer: accuracy 1.0), or
     record numbers (biopsy's ID, some repeated), which carry the file's row order."""
     v = values.to_numpy(dtype=float)
+    distinct = np.unique(v).size
     return (
         str(name).strip().lower() in _INDEX_NAMES
-        and v.size >= 20
+        # every value distinct from 5 rows on (a 15-row sample of a table kept its
+        # rownames as a feature, a tester), 90% of them from 20 rows
+        and (
+            (v.size >= 20 and distinct >= 0.9 * v.size)
+            or (v.size >= 5 and distinct == v.size)
+        )
         and bool(np.all(v == np.round(v)))
-        and np.unique(v).size >= 0.9 * v.size
     )
 
 
