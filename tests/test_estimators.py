@@ -999,6 +999,15 @@ def test_warnings_name_the_users_call(est):
     assert [w.filename for w in rec] == [__file__] * len(rec), [
         (w.filename, str(w.message)[:40]) for w in rec
     ]
+    # ... through a Pipeline too (they named sklearn/pipeline.py)
+    from sklearn.preprocessing import FunctionTransformer
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        make_pipeline(FunctionTransformer(), clone(est)).fit(X, y)
+    assert rec and [w.filename for w in rec] == [__file__] * len(rec), [
+        (w.filename, str(w.message)[:40]) for w in rec
+    ]
 
 
 def test_columns_on_scales_far_apart_are_warned_about():

@@ -41,15 +41,22 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 def user_stacklevel():
     """The ``stacklevel`` that makes a ``warnings.warn`` in the caller of this
-    function name the first frame outside fixntk: the user's call (or scikit-learn's,
-    for an estimator fitted by a meta-estimator) at whatever depth inside fixntk the
+    function name the first frame outside fixntk and scikit-learn: the user's call
+    (also through a Pipeline or a meta-estimator) at whatever depth inside fixntk the
     warning is raised. Fixed levels named fixntk's own lines wherever a public
     function or an estimator's fit reached it through more frames (the gated
     estimators' fit wraps their mixin's, the estimators call fixntk.solve)."""
+    # scikit-learn's frames are skipped too: a fit inside a Pipeline named
+    # sklearn/pipeline.py, and Python's default filter then showed the warning once
+    # per process, at that line (a tester)
+    inside = (_PACKAGE_DIR,)
+    sklearn = sys.modules.get("sklearn")
+    if sklearn is not None and getattr(sklearn, "__file__", None):
+        inside += (os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,)
     frame, level = sys._getframe(1), 1
     while frame.f_back is not None and os.path.abspath(
         frame.f_code.co_filename
-    ).startswith(_PACKAGE_DIR):
+    ).startswith(inside):
         frame, level = frame.f_back, level + 1
     return level
 
