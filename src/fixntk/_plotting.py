@@ -27,7 +27,9 @@ def _axes(ax):
             'plotting needs matplotlib: pip install "fixntk[plot]"'
         ) from exc
     if ax is None:
-        fig, ax = plt.subplots()
+        # laid out to fit its labels: the default cut a log axis' label at the left
+        # edge of a saved figure (wide tick labels such as 6 x 10^-1, a tester)
+        fig, ax = plt.subplots(layout="constrained")
     return ax.figure, ax
 
 
