@@ -100,25 +100,26 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         if not Y.any():  # constant targets: the intercept (or 0) fits them exactly
             self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
             return self
-        if same_rows and self.fit_intercept:
-            # as NTKRegressor: every kernel of the search is constant over the rows
-            # (it warned of a near-singular kernel and a grid edge instead)
-            warnings.warn(
-                f"{type(self).__name__}: every training row is the same (constant or "
-                "all-zero features), and so is every kernel's value between two of "
-                "them: the model predicts the intercept, the weighted mean of y",
-                UserWarning,
-                stacklevel=user_stacklevel(),  # the user's fit
-            )
-            self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
-            return self
+        null = None  # why every kernel of the search is the intercept's
         if not Xt.any():
             # all-zero features without the neuron bias: every kernel of the search
             # (the NTK and the masking kernels) is 0 on them, as for NTKRegressor
+            null = (
+                "X is all zero (with neuron_bias=False), so is every kernel: the "
+                "model predicts the intercept, the weighted mean of y (0 without "
+                "fit_intercept)"
+            )
+        elif same_rows and self.fit_intercept:
+            # as NTKRegressor: every kernel is constant over the rows (it warned of a
+            # near-singular kernel and a grid edge instead)
+            null = (
+                "every training row is the same (constant or all-zero features), and "
+                "so is every kernel's value between two of them: the model predicts "
+                "the intercept, the weighted mean of y"
+            )
+        if null is not None:
             warnings.warn(
-                f"{type(self).__name__}: X is all zero (with neuron_bias=False), so "
-                "is every kernel: the model predicts the intercept, the weighted mean "
-                "of y (0 without fit_intercept)",
+                f"{type(self).__name__}: {null}",
                 UserWarning,
                 stacklevel=user_stacklevel(),  # the user's fit
             )
