@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 from tqdm import tqdm
 
 __all__ = ["heartbeat", "logger", "progress", "report"]
@@ -122,7 +123,7 @@ def _check_verbose(verbose):
     (verbose='yes' failed with numpy's comparison of a str and an int)."""
     if verbose is None:
         return 0
-    if isinstance(verbose, numbers.Real):  # bools and ints; floats compare too
+    if isinstance(verbose, (numbers.Real, np.bool_)):  # ints, bools; floats compare
         return verbose
     raise TypeError(f"verbose must be an int >= 0 or a bool; got {verbose!r}")
 
