@@ -9,7 +9,8 @@ __all__ = ["Logistic"]
 
 
 def _labels(y, n):
-    """y as a 1-d array of n labels (a column vector is accepted)."""
+    """(classes, the code of each of the n labels) of y, a 1-d array of labels (a
+    column vector is accepted), checked once and sorted once."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -33,16 +34,15 @@ def _labels(y, n):
             "takes class labels (integers or text); for a numeric target use "
             "loss='squared', or loss='poisson' for counts"
         )
-    if y.dtype == object:
-        try:
-            np.unique(y)
-        except TypeError:  # numpy's bare "'<' not supported between ..."
-            kinds = sorted({type(v).__name__ for v in y})
-            raise TypeError(
-                f"y mixes labels of types {', '.join(kinds)}, which cannot be "
-                "ordered: give labels of one type (e.g. y.astype(str))"
-            ) from None
-    return y
+    try:
+        classes, enc = np.unique(y, return_inverse=True)
+    except TypeError:  # numpy's bare "'<' not supported between ..."
+        kinds = sorted({type(v).__name__ for v in y})
+        raise TypeError(
+            f"y mixes labels of types {', '.join(kinds)}, which cannot be "
+            "ordered: give labels of one type (e.g. y.astype(str))"
+        ) from None
+    return classes, enc.ravel()
 
 
 class Logistic(Datafit):
@@ -65,8 +65,7 @@ class Logistic(Datafit):
     name = "logistic"
 
     def encode(self, y, n):
-        y = _labels(y, n)
-        classes, enc = np.unique(y, return_inverse=True)
+        classes, enc = _labels(y, n)
         if classes.size != 2:
             more = " (use loss='multinomial')" if classes.size > 2 else ""
             raise ValueError(

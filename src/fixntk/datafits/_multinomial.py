@@ -97,8 +97,7 @@ class Multinomial(Datafit):
             return Targets(
                 np.ascontiguousarray(y, dtype=np.float64), False, np.arange(y.shape[1])
             )
-        y = _labels(y, n)
-        classes, enc = np.unique(y, return_inverse=True)
+        classes, enc = _labels(y, n)
         if classes.size < 2:
             raise ValueError(
                 "the multinomial loss needs at least 2 classes in y; got "
