@@ -977,11 +977,11 @@ def test_kernel_estimators_ignore_rows_of_weight_zero(kare_kernel):
 @pytest.mark.parametrize(
     "est",
     [
-        GatedReLURegressor(n_gates=10, lam=1e-5, max_iter=2),
-        GatedReLUClassifier(n_gates=10, lam=1e-5, max_iter=2),
+        GatedReLURegressor(n_gates=10, lam=1e-5, max_iter=2, random_state=0),
+        GatedReLUClassifier(n_gates=10, lam=1e-5, max_iter=2, random_state=0),
         NTKRegressor(lam=0.01),
         fixntk.KAREKernelClassifier(n_gates=30, max_iter=1, random_state=0),
-        fixntk.ReLURegressor(n_gates=5, lam=1e-5, max_iter=2),
+        fixntk.ReLURegressor(n_gates=5, lam=1e-5, max_iter=2, random_state=0),
     ],
     ids=lambda est: type(est).__name__,
 )
