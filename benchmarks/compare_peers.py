@@ -78,6 +78,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from _args import (  # noqa: E402
+    RawDefaultsFormatter,
+    fraction,
+    names,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from problems import (  # noqa: E402
     LAM_RATIO,
     LOSSES,
@@ -963,7 +971,7 @@ def _solve_mib(row):
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDefaultsFormatter,
     )
     ap.add_argument(
         "--problem",
@@ -978,51 +986,52 @@ def main(argv=None):
     )
     ap.add_argument(
         "--solvers",
+        type=names(SOLVERS),
         default=",".join(SOLVERS),
         help=f"comma-separated subset of {','.join(SOLVERS)}",
     )
     ap.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="threads for every solver and BLAS (pinned through the "
         "environment; default 1, steadier on a shared machine)",
     )
     ap.add_argument(
         "--target",
-        type=float,
+        type=positive_float,
         default=1e-6,
         help="certified relative duality gap to reach (default 1e-6)",
     )
     ap.add_argument(
         "--budget",
-        type=float,
+        type=positive_float,
         default=None,
         help="seconds per solver and problem before its ladder is cut (default 900; "
         "60 with --quick)",
     )
     ap.add_argument(
         "--repeat",
-        type=int,
+        type=positive_int,
         default=1,
         help="runs of fixntk (the best is kept); peers run once",
     )
     ap.add_argument(
         "--skip-loose",
-        type=int,
+        type=nonnegative_int,
         default=0,
         help="drop the K loosest tolerances of each peer's ladder (saves "
         "time on big problems)",
     )
     ap.add_argument(
         "--max-design-gib",
-        type=float,
+        type=positive_float,
         default=4.0,
         help="largest n x (p d) design built for skglm/celer (GiB)",
     )
     ap.add_argument(
         "--path",
-        type=float,
+        type=fraction,
         action="append",
         metavar="EPS",
         help=f"solve the path of {PATH_LAMS} lams from lam_max down to EPS * lam_max "
@@ -1036,7 +1045,10 @@ def main(argv=None):
         f"teacher's output, multinomial by its {N_CLASSES} quantile bins",
     )
     ap.add_argument(
-        "--seed", type=int, default=0, help="seed of the planted problem (default 0)"
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seed of the planted problem (default 0)",
     )
     ap.add_argument("--json", help="also write all runs to this JSON file")
     # Internal: one solver's ladder in a worker process.
@@ -1053,10 +1065,7 @@ def main(argv=None):
         return 0
 
     threads = pin_threads(args.threads, override=True)
-    solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
-    unknown = set(solvers) - set(SOLVERS)
-    if unknown:
-        ap.error(f"unknown solvers {sorted(unknown)}; choose from {SOLVERS}")
+    solvers = list(dict.fromkeys(args.solvers))
     if "fixntk" in solvers:  # the reference runs first
         solvers.remove("fixntk")
         solvers.insert(0, "fixntk")

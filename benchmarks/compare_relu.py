@@ -38,6 +38,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._args import (  # noqa: E402
+    DefaultsFormatter,
+    positive_float,
+    positive_int,
+)
 from benchmarks.problems import exact_arrangement, pin_threads, planted_data  # noqa: E402
 
 pin_threads(1)
@@ -124,40 +129,45 @@ def scnn_fit(X, y, arr, lam, tol, max_iters):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="rows (default 2000)")
-    ap.add_argument("--d", type=int, default=20, help="features (default 20)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
+    ap.add_argument("--n", type=positive_int, default=2000, help="rows")
+    ap.add_argument("--d", type=positive_int, default=20, help="features")
     ap.add_argument(
         "--p",
-        type=int,
+        type=positive_int,
         default=200,
         help="masks of the exact arrangement (default 200)",
     )
     ap.add_argument(
-        "--repeat", type=int, default=3, help="solve_relu runs timed, best kept"
+        "--repeat",
+        type=positive_int,
+        default=3,
+        help="solve_relu runs timed, best kept",
     )
     ap.add_argument(
         "--scnn-max-iters",
-        type=int,
+        type=positive_int,
         default=100_000,
         help="iteration cap of each scnn run",
     )
     ap.add_argument(
         "--scnn-tols",
-        type=float,
+        type=positive_float,
         nargs="*",
         default=SCNN_TOLS,
         help="scnn's own tolerances, run in turn (its ladder)",
     )
     ap.add_argument(
         "--scnn-time-limit",
-        type=float,
+        type=positive_float,
         default=1200.0,
         help="stop one scnn run after this many cpu seconds (reported as unfinished)",
     )
     ap.add_argument(
         "--scnn-budget",
-        type=float,
+        type=positive_float,
         default=1800.0,
         help="skip the rest of the scnn ladder after this many seconds",
     )

@@ -37,6 +37,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from _args import (  # noqa: E402
+    RawDefaultsFormatter,
+    comma_list,
+    names,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    positive_ints,
+)
 from problems import THREAD_VARS  # noqa: E402
 
 MODELS = ("fixntk", "mlp", "svm", "hgb")
@@ -179,7 +188,7 @@ def run_worker(model, task, spec, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDefaultsFormatter,
     )
     ap.add_argument(
         "--quick",
@@ -188,31 +197,38 @@ def main(argv=None):
     )
     ap.add_argument(
         "--n",
+        type=comma_list(nonnegative_int),
         help="comma-separated sample sizes of the synthetic problems "
         f"(default {','.join(map(str, SYNTHETIC_N))}; 0: none)",
     )
     ap.add_argument(
         "--d",
+        type=positive_ints,
         default=",".join(map(str, SYNTHETIC_D)),
         help="comma-separated feature counts of the synthetic problems",
     )
     ap.add_argument(
         "--datasets",
+        type=names((*BUNDLED, "none")),
         help="comma-separated bundled datasets (default all: "
         f"{','.join(BUNDLED)}; 'none' for none)",
     )
     ap.add_argument(
         "--models",
+        type=names(MODELS),
         default=",".join(MODELS),
         help=f"comma-separated subset of {','.join(MODELS)}",
     )
     ap.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         help="pin every library to this many threads (default: their own defaults)",
     )
     ap.add_argument(
-        "--timeout", type=float, default=3600.0, help="seconds per fit (default 3600)"
+        "--timeout",
+        type=positive_float,
+        default=3600.0,
+        help="seconds per fit (default 3600)",
     )
     ap.add_argument("--json", help="also write every record to this JSON file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -224,22 +240,16 @@ def main(argv=None):
         worker(args.worker, args.task, json.loads(args.spec))
         return 0
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = set(models) - set(MODELS)
-    if unknown:
-        ap.error(f"unknown models {sorted(unknown)}; choose from {MODELS}")
+    models = args.models
     if args.n is not None:
-        ns = [int(v) for v in args.n.split(",") if int(v) > 0]
+        ns = [v for v in args.n if v > 0]
     else:
         ns = list(QUICK_N if args.quick else SYNTHETIC_N)
-    ds = [int(v) for v in args.d.split(",")]
+    ds = args.d
     if args.datasets is not None:
-        bundled = [b for b in args.datasets.split(",") if b and b != "none"]
+        bundled = [b for b in args.datasets if b != "none"]
     else:
         bundled = list(QUICK_BUNDLED if args.quick else BUNDLED)
-    unknown = set(bundled) - set(BUNDLED)
-    if unknown:
-        ap.error(f"unknown datasets {sorted(unknown)}; choose from {list(BUNDLED)}")
 
     print(
         "defaults against defaults, StandardScaler in front of every model; "

@@ -20,10 +20,18 @@ at this n (the cells are many more than the gates).
 """
 
 import argparse
+import os
 import resource
+import sys
 import time
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import DefaultsFormatter, nonnegative_int, positive_int  # noqa: E402
 
 
 def peak_rss_bytes():
@@ -32,19 +40,30 @@ def peak_rss_bytes():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=100_000, help="rows")
-    ap.add_argument("--d", type=int, default=3, help="features")
-    ap.add_argument("--gates", type=int, default=500, help="gates sampled")
-    ap.add_argument(
-        "--samples", type=int, default=10**6, help="Gaussian directions sampled"
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
     )
-    ap.add_argument("--chunk", type=int, default=25_000, help="rows per chunk")
+    ap.add_argument("--n", type=positive_int, default=100_000, help="rows")
+    ap.add_argument("--d", type=positive_int, default=3, help="features")
+    ap.add_argument("--gates", type=positive_int, default=500, help="gates sampled")
     ap.add_argument(
-        "--workers", type=int, default=2, help="LocalCluster processes (1 thread each)"
+        "--samples",
+        type=positive_int,
+        default=10**6,
+        help="Gaussian directions sampled",
+    )
+    ap.add_argument("--chunk", type=positive_int, default=25_000, help="rows per chunk")
+    ap.add_argument(
+        "--workers",
+        type=positive_int,
+        default=2,
+        help="LocalCluster processes (1 thread each)",
     )
     ap.add_argument(
-        "--seed", type=int, default=0, help="seed of the data, gates and directions"
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seed of the data, gates and directions",
     )
     ap.add_argument("--compare", action="store_true", help="also run in memory")
     args = ap.parse_args(argv)

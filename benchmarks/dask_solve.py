@@ -21,11 +21,25 @@ task); the client's inner solves use one BLAS thread.
 """
 
 import argparse
+import os
 import resource
+import sys
 import time
 import warnings
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import (  # noqa: E402
+    DefaultsFormatter,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    ratio,
+)
 
 
 def peak_rss_bytes():
@@ -43,22 +57,35 @@ def planted(X, U, noise, seed, block_info=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1_000_000, help="rows")
-    ap.add_argument("--d", type=int, default=20, help="features")
-    ap.add_argument("--gates", type=int, default=500, help="gates sampled")
-    ap.add_argument("--chunk", type=int, default=250_000, help="rows per chunk")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
+    ap.add_argument("--n", type=positive_int, default=1_000_000, help="rows")
+    ap.add_argument("--d", type=positive_int, default=20, help="features")
+    ap.add_argument("--gates", type=positive_int, default=500, help="gates sampled")
     ap.add_argument(
-        "--workers", type=int, default=2, help="LocalCluster processes (1 thread each)"
+        "--chunk", type=positive_int, default=250_000, help="rows per chunk"
     )
     ap.add_argument(
-        "--tol", type=float, default=1e-6, help="relative duality gap to reach"
+        "--workers",
+        type=positive_int,
+        default=2,
+        help="LocalCluster processes (1 thread each)",
     )
     ap.add_argument(
-        "--lam-ratio", type=float, default=0.05, help="lam as a fraction of lam_max"
+        "--tol", type=positive_float, default=1e-6, help="relative duality gap to reach"
     )
     ap.add_argument(
-        "--seed", type=int, default=0, help="seed of the data, teacher and gates"
+        "--lam-ratio",
+        type=ratio,
+        default=0.05,
+        help="lam as a fraction of lam_max, in (0, 1]",
+    )
+    ap.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seed of the data, teacher and gates",
     )
     ap.add_argument("--compare", action="store_true", help="also solve in memory")
     args = ap.parse_args(argv)

@@ -11,6 +11,8 @@ with the NTK's kernel and with the fixed kernel ``H(eta*)`` at the same lam.
 """
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -21,6 +23,15 @@ from sklearn.preprocessing import StandardScaler
 
 import fixntk
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import DefaultsFormatter, nonnegative_int, positive_int, ratio  # noqa: E402
+
+# scikit-learn's bundled sets (load_NAME) whose targets the script fits as numbers
+DATASETS = ("diabetes", "linnerud", "iris", "wine", "breast_cancer", "digits")
+
 
 def load(name):
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
@@ -30,17 +41,23 @@ def load(name):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     ap.add_argument(
         "--dataset",
         default="diabetes",
-        help="a scikit-learn toy dataset with a numeric target (load_NAME)",
+        choices=DATASETS,
+        help="a scikit-learn toy dataset, its target fitted as numbers (load_NAME)",
     )
-    ap.add_argument("--n-gates", type=int, default=200, help="gates sampled")
+    ap.add_argument("--n-gates", type=positive_int, default=200, help="gates sampled")
     ap.add_argument(
-        "--lam-ratio", type=float, default=0.05, help="lam as a fraction of lam_max"
+        "--lam-ratio",
+        type=ratio,
+        default=0.05,
+        help="lam as a fraction of lam_max, in (0, 1]",
     )
-    ap.add_argument("--seed", type=int, default=0, help="seed of the gates")
+    ap.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the gates")
     args = ap.parse_args(argv)
 
     X, y = load(args.dataset)

@@ -23,13 +23,19 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._args import DefaultsFormatter, positive_int  # noqa: E402
 from benchmarks.problems import PROBLEMS, pin_threads, planted_problem  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     parser.add_argument(
-        "--repeat", type=int, default=5, help="solves timed, best kept (default 5)"
+        "--repeat",
+        type=positive_int,
+        default=5,
+        help="solves timed, best kept (default 5)",
     )
     parser.add_argument(
         "--problem",
@@ -38,7 +44,10 @@ def main(argv=None):
         help="planted problem of problems.py (default S1)",
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="threads of every runtime (default 1)"
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="threads of every runtime (default 1)",
     )
     args = parser.parse_args(argv)
     pin_threads(args.threads, override=True)

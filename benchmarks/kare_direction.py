@@ -25,6 +25,7 @@ from fixntk._kare_mkl import _best_lam, _LogKare
 from fixntk._kernels import masking_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._args import RawDefaultsFormatter, positive_ints  # noqa: E402
 from benchmarks.kare_vs_ntk import teacher  # noqa: E402
 
 
@@ -53,16 +54,16 @@ def along_direction(n_gates, steps=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__, formatter_class=RawDefaultsFormatter
     )
     ap.add_argument(
-        "--gates", default="100,1000", help="comma-separated gate counts (100,1000)"
+        "--gates",
+        type=positive_ints,
+        default="100,1000",
+        help="comma-separated gate counts",
     )
     args = ap.parse_args(argv)
-    try:
-        gates = [int(g) for g in args.gates.split(",")]
-    except ValueError:
-        ap.error(f"--gates takes comma-separated integers, not {args.gates!r}")
+    gates = args.gates
     with threadpool_limits(limits=1, user_api="blas"):
         for n_gates in gates:
             print(f"{n_gates} gates:   t     KARE   test MSE")

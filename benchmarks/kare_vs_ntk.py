@@ -1,4 +1,5 @@
-"""The KARE-trained kernel against the NTK it starts from, on planted regressions.
+"""The KARE-trained kernel against the NTK it starts from, on planted regressions
+and on scikit-learn's diabetes.
 
 For every planted ReLU-teacher problem (seeds 0-4, n in {300, 1000}, d in {5, 20},
 3 and 10 teacher neurons; training targets with 10% noise, noise-free test targets
@@ -24,6 +25,8 @@ and the fit times in seconds (``t NTK``, ``t KARE``).
 """
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -31,6 +34,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fixntk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import DefaultsFormatter, positive_int  # noqa: E402
 
 
 def teacher(n, d, n_teacher, seed, n_test=2000, noise=0.1):
@@ -95,14 +104,19 @@ def run(name, data, n_gates):
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="seed 0 only")
     parser.add_argument(
-        "--n-gates", type=int, default=None, help="default: the estimator's"
+        "--n-gates",
+        type=positive_int,
+        default=None,
+        help="gates of the KARE kernel (default: the estimator's)",
     )
     parser.add_argument("--out", default="", help="also write the rows to this CSV")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     seeds = (0,) if args.quick else range(5)
     rows = []
     t_start = time.perf_counter()

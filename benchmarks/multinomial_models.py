@@ -25,6 +25,8 @@ Run from the repository root, one thread pinned::
 """
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -33,6 +35,21 @@ from sklearn.preprocessing import StandardScaler
 
 import fixntk
 import fixntk._prox_newton as newton
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import (  # noqa: E402
+    DefaultsFormatter,
+    comma_list,
+    names,
+    positive_float_or_inf,
+    ratio,
+)
+
+# scikit-learn's bundled classification sets (load_NAME) and a synthetic 10-class one
+DATASETS = ("iris", "wine", "breast_cancer", "digits", "synthetic")
 
 
 def load(name):
@@ -81,17 +98,21 @@ def run(name, ratios, exact, refit):
     newton._EXACT_BUDGET, newton._EXACT_GRAM_EPOCHS = budget, width
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     ap.add_argument(
         "--datasets",
+        type=names(DATASETS),
         default="iris,wine,digits",
-        help="comma-separated scikit-learn bundled classification sets, or synthetic",
+        help=f"comma-separated names of {', '.join(DATASETS)}",
     )
     ap.add_argument(
         "--ratios",
+        type=comma_list(ratio),
         default="0.1,0.01,0.001",
-        help="comma-separated lam / lambda_max values",
+        help="comma-separated lam / lambda_max values, each in (0, 1]",
     )
     ap.add_argument("--exact", action="store_true", help="also the exact model alone")
     ap.add_argument(
@@ -101,21 +122,21 @@ def main():
     )
     ap.add_argument(
         "--retry-cost",
-        type=float,
+        type=positive_float_or_inf,
         default=newton._RETRY_COST,
         help="the model choice's _RETRY_COST (inf: no retry at equal cost)",
     )
     ap.add_argument(
         "--retry-gain",
-        type=float,
+        type=positive_float_or_inf,
         default=newton._RETRY_GAIN,
         help="the model choice's _RETRY_GAIN (inf: no retry on the gap's fall)",
     )
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     newton._RETRY_COST = args.retry_cost
     newton._RETRY_GAIN = None if args.retry_gain == float("inf") else args.retry_gain
-    ratios = [float(r) for r in args.ratios.split(",")]
-    for name in args.datasets.split(","):
+    ratios = args.ratios
+    for name in args.datasets:
         run(name, ratios, args.exact, args.refit)
 
 

@@ -20,6 +20,8 @@ One BLAS thread (the machine is shared).
 """
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -27,6 +29,19 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fixntk
+from fixntk._estimators import _GATED_LAM_MODES
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import (  # noqa: E402
+    DefaultsFormatter,
+    comma_list,
+    names,
+    nonnegative_int,
+    positive_ints,
+)
 
 
 def _bundled(name):
@@ -110,19 +125,31 @@ def _timed(model, X, y):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     parser.add_argument(
-        "--gates", default="100,300,1000", help="comma-separated n_gates values"
+        "--gates",
+        type=positive_ints,
+        default="100,300,1000",
+        help="comma-separated n_gates values",
     )
     parser.add_argument(
         "--lam",
+        type=names(_GATED_LAM_MODES),
         default="auto",
-        help="comma-separated lam modes ('kare' fits the classifier with "
-        "loss='squared', which KARE scores)",
+        help=f"comma-separated lam modes of {', '.join(_GATED_LAM_MODES)} ('kare' "
+        "fits the classifier with loss='squared', which KARE scores)",
     )
-    parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
+    parser.add_argument(
+        "--seeds",
+        type=comma_list(nonnegative_int),
+        default="0",
+        help="comma-separated split seeds",
+    )
     parser.add_argument(
         "--datasets",
+        type=names(CLASSIFICATION),
         default=",".join(CLASSIFICATION),
         help=f"comma-separated classification sets ({', '.join(CLASSIFICATION)})",
     )
@@ -130,16 +157,9 @@ def main(argv=None):
         "--no-planted", action="store_true", help="skip the planted regressions"
     )
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CLASSIFICATION]
-    if unknown:
-        parser.error(
-            f"--datasets: unknown {', '.join(map(repr, unknown))}; the datasets: "
-            f"{', '.join(CLASSIFICATION)}"
-        )
-    gates = [int(g) for g in args.gates.split(",")]
-    modes = args.lam.split(",")
-    seeds = [int(s) for s in args.seeds.split(",")]
+    gates = args.gates
+    modes = args.lam
+    seeds = args.seeds
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
@@ -149,7 +169,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     print(f"{'dataset':<16}{'seed':>5}  " + "".join(f"{m:>22}" for m in models))
     with threadpool_limits(limits=1, user_api="blas"):
-        for name, X, y in classification_sets(names):
+        for name, X, y in classification_sets(args.datasets):
             for seed in seeds:
                 Xa, Xb, ya, yb = train_test_split(
                     X, y, test_size=0.25, random_state=seed, stratify=y

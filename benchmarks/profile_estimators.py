@@ -24,6 +24,12 @@ import pstats
 import sys
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _args import DefaultsFormatter, positive_int, positive_ints  # noqa: E402
+
 TASKS = {"reg": ("reg",), "clf": ("clf",), "both": ("reg", "clf")}
 
 # Parts of a fit, by the name of the function that owns the time (own time, summed).
@@ -127,8 +133,15 @@ def profile_fit(task, lam, n, d=20, top=12, save=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", default="1000,3000,10000", help="comma-separated sizes")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
+    ap.add_argument(
+        "--n",
+        type=positive_ints,
+        default="1000,3000,10000",
+        help="comma-separated sizes",
+    )
     from fixntk._estimators import _GATED_LAM_MODES
 
     ap.add_argument(
@@ -143,11 +156,13 @@ def main(argv=None):
         help=f"lam of the estimators: a positive float or one of "
         f"{', '.join(_GATED_LAM_MODES)} (default: theirs, auto)",
     )
-    ap.add_argument("--top", type=int, default=12, help="functions listed per fit")
+    ap.add_argument(
+        "--top", type=positive_int, default=12, help="functions listed per fit"
+    )
     ap.add_argument("--save", help="directory for the .prof files")
     args = ap.parse_args(argv)
     for task in TASKS[args.task]:
-        for n in (int(v) for v in args.n.split(",")):
+        for n in args.n:
             profile_fit(task, args.lam, n, top=args.top, save=args.save)
     return 0
 

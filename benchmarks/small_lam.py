@@ -28,6 +28,13 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._args import (  # noqa: E402
+    DefaultsFormatter,
+    comma_list,
+    names,
+    positive_int,
+    ratio,
+)
 from benchmarks.problems import (  # noqa: E402
     PROBLEMS,
     pin_threads,
@@ -53,25 +60,36 @@ def run(X, y, arr, lam, route, max_iter, loss):
         _solver._KERNEL_ROUTE_ORDER = saved
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--problems", default="T,S1", help="T and/or names in problems.py")
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
+    ap.add_argument(
+        "--problems",
+        type=names(("T", *PROBLEMS)),
+        default="T,S1",
+        help=f"comma-separated: T and/or names in problems.py ({', '.join(PROBLEMS)})",
+    )
     ap.add_argument(
         "--ratios",
+        type=comma_list(ratio),
         default="1e-3,1e-4,1e-6",
-        help="comma-separated lam / lambda_max values",
+        help="comma-separated lam / lambda_max values, each in (0, 1]",
     )
     ap.add_argument(
-        "--max-iter", type=int, default=100_000, help="epoch cap of each solve"
+        "--max-iter", type=positive_int, default=100_000, help="epoch cap of each solve"
     )
     ap.add_argument(
-        "--threads", type=int, default=1, help="threads of every runtime (default 1)"
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="threads of every runtime (default 1)",
     )
     ap.add_argument("--no-descent-only", action="store_true", help="skip route off")
     ap.add_argument(
         "--loss", default="squared", choices=("squared", "logistic"), help="datafit"
     )
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     pin_threads(args.threads, override=True)
     import fixntk
 
@@ -80,7 +98,7 @@ def main():
         f"{'irls':>4s} {'rel gap':>9s} conv"
     )
     print("  (route: the kernel route on / off (descent alone); irls: its steps)")
-    for name in args.problems.split(","):
+    for name in args.problems:
         if name == "T":
             X, y, arr = toeplitz_problem()
             if args.loss == "logistic":
@@ -88,11 +106,14 @@ def main():
         else:
             X, y, arr, _ = planted_problem(**PROBLEMS[name], loss=args.loss)
         lmax = fixntk.lambda_max(X, y, arr, loss=args.loss)
-        for ratio in map(float, args.ratios.split(",")):
+        for lam_ratio in args.ratios:
             for route in (True, False)[: 1 if args.no_descent_only else 2]:
-                dt, r = run(X, y, arr, ratio * lmax, route, args.max_iter, args.loss)
+                dt, r = run(
+                    X, y, arr, lam_ratio * lmax, route, args.max_iter, args.loss
+                )
                 print(
-                    f"{name:8s} {ratio:7.0e} {'on' if route else 'off':>5s} {dt:8.2f} "
+                    f"{name:8s} {lam_ratio:7.0e} {'on' if route else 'off':>5s} "
+                    f"{dt:8.2f} "
                     f"{r.n_iter:7d} {r.n_irls:4d} {r.relative_gap:9.2e} {r.converged}",
                     flush=True,
                 )

@@ -17,20 +17,31 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from _args import (  # noqa: E402
+    DefaultsFormatter,
+    positive_float,
+    positive_int,
+)
 from problems import LOSSES, PROBLEMS, pin_threads, planted_problem  # noqa: E402
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsFormatter
+    )
     ap.add_argument(
         "--problem", default="S1", choices=list(PROBLEMS), help="planted problem"
     )
     ap.add_argument("--loss", default="squared", choices=LOSSES, help="the datafit")
     ap.add_argument(
-        "--tol", type=float, default=1e-6, help="relative duality gap to reach"
+        "--tol", type=positive_float, default=1e-6, help="relative duality gap to reach"
     )
-    ap.add_argument("--repeat", type=int, default=5, help="solves timed, best kept")
-    ap.add_argument("--threads", type=int, default=1, help="threads of every runtime")
+    ap.add_argument(
+        "--repeat", type=positive_int, default=5, help="solves timed, best kept"
+    )
+    ap.add_argument(
+        "--threads", type=positive_int, default=1, help="threads of every runtime"
+    )
     args = ap.parse_args(argv)
     pin_threads(args.threads, override=True)
     import fixntk

@@ -36,6 +36,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from _args import (  # noqa: E402
+    RawDefaultsFormatter,
+    names,
+    positive_int,
+    positive_ints,
+)
 from problems import PROBLEMS, THREAD_VARS  # noqa: E402
 
 D = 20
@@ -165,14 +171,24 @@ def run_worker(job, n, size, d, threads, reps, cores=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDefaultsFormatter,
     )
     ap.add_argument("--quick", action="store_true", help="small sizes only")
-    ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
-    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds")
-    ap.add_argument("--reps", type=int, default=2, help="calls timed per process")
     ap.add_argument(
-        "--jobs", default="sample_arrangement,ntk_weights,solve", help="what to time"
+        "--threads",
+        type=positive_ints,
+        default="1,2",
+        help="comma-separated thread counts (default 1,2)",
+    )
+    ap.add_argument("--repeat", type=positive_int, default=3, help="alternating rounds")
+    ap.add_argument(
+        "--reps", type=positive_int, default=2, help="calls timed per process"
+    )
+    ap.add_argument(
+        "--jobs",
+        type=names(FULL),
+        default="sample_arrangement,ntk_weights,solve",
+        help=f"comma-separated jobs to time ({', '.join(FULL)})",
     )
     ap.add_argument("--no-taskset", action="store_true", help="pin by environment only")
     ap.add_argument("--json", help="also write the results to this JSON file")
@@ -185,27 +201,19 @@ def main(argv=None):
         worker(args.worker, args.n, args.size, args.d, args.reps)
         return 0
 
-    try:
-        threads = [int(t) for t in args.threads.split(",")]
-    except ValueError:
-        ap.error(f"--threads takes comma-separated integers, not {args.threads!r}")
-    if min(threads) < 1:
-        ap.error(f"--threads: thread counts must be >= 1, not {args.threads!r}")
+    threads = args.threads
     allowed = allowed_cores()
     pins = {t: None for t in threads}
     if allowed is not None:  # refused even with --no-taskset: a meaningless speed-up
         try:
             pins = {t: worker_cores(allowed, t) for t in threads}
         except ValueError as exc:
-            ap.error(f"--threads {args.threads}: {exc}")
+            ap.error(f"--threads {','.join(map(str, threads))}: {exc}")
     if args.no_taskset or not shutil.which("taskset"):
         pins = {t: None for t in threads}
     use_taskset = pins[threads[0]] is not None
     grid = QUICK if args.quick else FULL
-    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
-    unknown = [j for j in jobs if j not in grid]
-    if unknown:
-        ap.error(f"--jobs: unknown {', '.join(unknown)}; the jobs: {', '.join(grid)}")
+    jobs = args.jobs
     unit = {"sample_arrangement": "gates", "ntk_weights": "samples", "solve": "groups"}
     print(
         f"best of {args.repeat} alternating processes x {args.reps} calls; "

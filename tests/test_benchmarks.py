@@ -396,3 +396,203 @@ def test_wrong_names_are_usage_errors(script, args, named, capsys):
         module.main(args)
     assert info.value.code == 2
     assert named in capsys.readouterr().err
+
+
+cli = load_benchmark("_args")
+
+
+@pytest.mark.parametrize(
+    "convert, good, bad",
+    [
+        (cli.positive_int, {"1": 1, " 7": 7, "10": 10}, ["0", "-1", "1.5", "x", ""]),
+        (cli.nonnegative_int, {"0": 0, "3": 3}, ["-1", "2.0", "seven"]),
+        (cli.positive_float, {"1e-6": 1e-6, "3": 3.0}, ["0", "-5", "inf", "nan", "x"]),
+        (cli.positive_float_or_inf, {"inf": np.inf, "0.5": 0.5}, ["0", "-inf", "nan"]),
+        (cli.ratio, {"1": 1.0, "0.05": 0.05}, ["0", "-0.1", "1.5", "nan"]),
+        (cli.fraction, {"0.5": 0.5, "1e-3": 1e-3}, ["0", "1", "2", "nan"]),
+        (cli.positive_ints, {"3": [3], "1, 20,300": [1, 20, 300]}, ["", "1,0", "1,x"]),
+        (
+            cli.comma_list(cli.nonnegative_int),
+            {"0,5": [0, 5]},
+            ["5,-5", ",", "5,,6"],
+        ),
+        (
+            cli.names(["iris", "wine"]),
+            {"iris": ["iris"], "wine, iris,": ["wine", "iris"]},
+            ["", "irs", "iris,nosuch"],
+        ),
+    ],
+)
+def test_benchmark_argument_types(convert, good, bad):
+    """The argparse types of benchmarks/_args.py: their values, and a refusal that
+    names the bad value and what is allowed."""
+    for text, value in good.items():
+        assert convert(text) == value
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError) as info:
+            convert(text)
+        message = str(info.value)
+        assert repr(text) in message or repr(text.split(",")[-1]) in message
+        assert any(
+            word in message for word in ("integer", "number", "choose from", "empty")
+        )
+
+
+def test_benchmark_names_type_lists_the_choices():
+    parse = cli.names(("iris", "wine", "digits"))
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown 'Iris', 'x'; choose"):
+        parse("Iris,wine,x")
+    with pytest.raises(argparse.ArgumentTypeError, match="iris, wine, digits"):
+        parse("nosuch")
+
+
+def test_benchmark_help_shows_defaults():
+    """DefaultsFormatter adds a default the help does not state already, and none for
+    flags, options without a default or hidden ones."""
+    ap = argparse.ArgumentParser(formatter_class=cli.DefaultsFormatter)
+    ap.add_argument("--n", type=cli.positive_int, default=2000, help="rows")
+    ap.add_argument("--gates", type=cli.positive_ints, default="100,1000", help="g")
+    ap.add_argument("--tols", type=float, nargs="*", default=(1e-4, 1e-6), help="t")
+    ap.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    ap.add_argument("--quick", action="store_true", help="small")
+    ap.add_argument("--out", default="", help="also write a CSV")
+    ap.add_argument("--json", help="also write JSON")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    text = " ".join(ap.format_help().split())
+    assert "rows (default: 2000)" in text and "g (default: 100,1000)" in text
+    assert "t (default: 0.0001 1e-06)" in text and "seed (default 0) " in text
+    assert "small --out" in text and "(default: False)" not in text
+    assert "(default: None)" not in text and "(default: )" not in text
+    assert "--worker" not in text
+    # a string default goes through the type: the script gets the converted list
+    assert ap.parse_args([]).gates == [100, 1000]
+
+
+# (script, its arguments, the option named in the error): each one of a kind of
+# bad value a tester found (the scripts ran anyway, hung, looped, crashed later or
+# printed nan; a wrong name was a traceback)
+BAD_VALUES = [
+    ("dask_solve", ["--n", "-1"], "--n"),
+    ("dask_solve", ["--workers", "0"], "--workers"),  # LocalCluster(0) hung
+    ("rdatasets_sweep", ["clf", "--count", "-1"], "--count"),  # never stopped
+    ("rdatasets_sweep", ["clf", "--count", "0"], "--count"),  # IndexError
+    ("solve_time", ["--repeat", "0"], "--repeat"),
+    ("isa_builds", ["--repeat", "0"], "--repeat"),
+    ("compare_sklearn", ["--n", "-5"], "--n"),
+    ("compare_sklearn", ["--timeout", "-1"], "--timeout"),
+    ("classifier_vs_ntk", ["--splits", "0"], "--splits"),  # printed nan
+    ("compare_peers", ["--budget", "-5"], "--budget"),
+    ("compare_peers", ["--target", "-1"], "--target"),
+    ("fix_the_ntk", ["--dataset", "nosuch"], "--dataset"),
+    ("multinomial_models", ["--datasets", "nosuch"], "--datasets"),
+    ("small_lam", ["--problems", "ZZ"], "--problems"),
+]
+
+
+@pytest.mark.parametrize("script, args, option", BAD_VALUES)
+def test_bad_values_are_usage_errors_run_as_scripts(script, args, option):
+    """``python benchmarks/NAME.py`` with a bad value exits with argparse's usage
+    error (status 2) naming the option, before it runs anything (a timeout: a hang
+    fails the test rather than the run)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / f"{script}.py"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("usage:")
+    assert f"error: argument {option}: " in out.stderr
+    assert repr(args[-1]) in out.stderr  # the bad value is named
+
+
+def test_bad_value_is_a_usage_error_run_as_a_module():
+    """The shared checks import as ``python -m benchmarks.NAME`` too."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.small_lam", "--ratios", "1e-3,2"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "error: argument --ratios: in '1e-3,2': '2' is not a number in (0, 1]" in (
+        out.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "script, args, option",
+    [
+        ("classifier_vs_ntk", ["--datasets", "iris,nosuch"], "--datasets"),
+        ("compare_peers", ["--threads", "0"], "--threads"),
+        ("compare_peers", ["--repeat", "0"], "--repeat"),
+        ("compare_peers", ["--skip-loose", "-1"], "--skip-loose"),
+        ("compare_peers", ["--max-design-gib", "0"], "--max-design-gib"),
+        ("compare_peers", ["--path", "1"], "--path"),
+        ("compare_peers", ["--seed", "-1"], "--seed"),
+        ("compare_peers", ["--solvers", "fixntk,nope"], "--solvers"),
+        ("compare_relu", ["--n", "0"], "--n"),
+        ("compare_relu", ["--d", "-2"], "--d"),
+        ("compare_relu", ["--p", "0"], "--p"),
+        ("compare_relu", ["--repeat", "0"], "--repeat"),
+        ("compare_relu", ["--scnn-max-iters", "0"], "--scnn-max-iters"),
+        ("compare_relu", ["--scnn-tols", "1e-4", "-1"], "--scnn-tols"),
+        ("compare_relu", ["--scnn-time-limit", "0"], "--scnn-time-limit"),
+        ("compare_relu", ["--scnn-budget", "-1"], "--scnn-budget"),
+        ("compare_sklearn", ["--d", "20,0"], "--d"),
+        ("compare_sklearn", ["--datasets", "iris,nope"], "--datasets"),
+        ("compare_sklearn", ["--models", "knn"], "--models"),
+        ("compare_sklearn", ["--threads", "0"], "--threads"),
+        ("dask_ntk", ["--samples", "0"], "--samples"),
+        ("dask_ntk", ["--chunk", "0"], "--chunk"),
+        ("dask_ntk", ["--workers", "0"], "--workers"),
+        ("dask_ntk", ["--seed", "-1"], "--seed"),
+        ("dask_solve", ["--gates", "0"], "--gates"),
+        ("dask_solve", ["--tol", "0"], "--tol"),
+        ("dask_solve", ["--lam-ratio", "1.5"], "--lam-ratio"),
+        ("fix_the_ntk", ["--n-gates", "0"], "--n-gates"),
+        ("fix_the_ntk", ["--lam-ratio", "0"], "--lam-ratio"),
+        ("isa_builds", ["--threads", "0"], "--threads"),
+        ("kare_direction", ["--gates", "100,x"], "--gates"),
+        ("kare_vs_ntk", ["--n-gates", "-3"], "--n-gates"),
+        ("multinomial_models", ["--ratios", "0.1,0"], "--ratios"),
+        ("multinomial_models", ["--retry-cost", "-1"], "--retry-cost"),
+        ("multinomial_models", ["--retry-gain", "nan"], "--retry-gain"),
+        ("n_gates", ["--gates", "0"], "--gates"),
+        ("n_gates", ["--lam", "auto,bogus"], "--lam"),
+        ("n_gates", ["--seeds", "0,-1"], "--seeds"),
+        ("profile_estimators", ["--n", "100,-1"], "--n"),
+        ("profile_estimators", ["--top", "0"], "--top"),
+        ("rdatasets_sweep", ["reg", "--seed", "-1"], "--seed"),
+        ("small_lam", ["--max-iter", "0"], "--max-iter"),
+        ("small_lam", ["--threads", "0"], "--threads"),
+        ("solve_time", ["--tol", "0"], "--tol"),
+        ("solve_time", ["--threads", "0"], "--threads"),
+        ("thread_scaling", ["--threads", "1,0"], "--threads"),
+        ("thread_scaling", ["--repeat", "0"], "--repeat"),
+        ("thread_scaling", ["--reps", "0"], "--reps"),
+        ("thread_scaling", ["--jobs", "solve,nope"], "--jobs"),
+    ],
+)
+def test_every_checked_option_refuses_a_bad_value(script, args, option, capsys):
+    """The other checked options of the scripts (in this process: fast), each
+    refused by argparse with status 2, naming the option and the bad item."""
+    module = load_benchmark(script)
+    with pytest.raises(SystemExit) as info:
+        module.main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {option}: " in err
+    bad = args[-1].split(",")[-1]
+    assert repr(bad) in err
