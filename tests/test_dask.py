@@ -368,7 +368,7 @@ def test_regressor_on_dask_equals_in_memory(client, problem):
         ref = fixntk.GatedReLURegressor(**kw).fit(X, y)
         est = fixntk.GatedReLURegressor(**kw).fit(Xd, yd)
         np.testing.assert_array_equal(est.gates_, ref.gates_)
-        assert est.coef_.shape == ref.coef_.shape
+        assert est.group_coef_.shape == ref.group_coef_.shape
         assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
         assert est.n_passes_ > 0 and est.n_features_in_ == 4
         pred = est.predict(Xd)
@@ -393,7 +393,7 @@ def test_classifier_on_dask_equals_in_memory(client, problem):
     assert (pred == ref.predict(X)).mean() > 0.99
     assert est.decision_function(Xd).shape == (2003, 3)
     two = fixntk.GatedReLUClassifier(**kw).fit(Xd, yd == "a")
-    assert two.coef_.ndim == 2
+    assert two.group_coef_.ndim == 2
     assert set(np.unique(two.predict(Xd).compute())) <= {False, True}
 
 

@@ -133,34 +133,34 @@ def test_regressor_solves_the_group_lasso_on_its_gates(regression):
     arr = fixntk.sample_arrangement(X, 30, seed=5)
     np.testing.assert_array_equal(est.gates_, arr.gates)
     res = fixntk.solve(X, y, arr, lam, tol=1e-8)
-    np.testing.assert_allclose(est.coef_, res.coef, atol=1e-6)
-    assert est.coef_.shape == (arr.p, 4)
+    np.testing.assert_allclose(est.group_coef_, res.coef, atol=1e-6)
+    assert est.group_coef_.shape == (arr.p, 4)
     assert est.lam_ == lam
     assert est.dual_gap_ <= 1e-8 * 0.5 * np.mean(y**2)
     # relative to F(0) = mean(y^2) / 2 here (no intercept): what tol bounds
     assert est.relative_gap_ == pytest.approx(est.dual_gap_ / (0.5 * np.mean(y**2)))
     assert est.relative_gap_ == res.relative_gap <= 1e-8
     np.testing.assert_allclose(
-        est.objective_, fixntk.objective(X, y, arr, est.coef_, lam)
+        est.objective_, fixntk.objective(X, y, arr, est.group_coef_, lam)
     )
-    np.testing.assert_allclose(est.eta_, np.linalg.norm(est.coef_, axis=1))
+    np.testing.assert_allclose(est.eta_, np.linalg.norm(est.group_coef_, axis=1))
     assert est.n_active_neurons_ == np.count_nonzero(est.eta_) > 0
     # Predictions on new data use the stored gates: sum_i 1[x g_i >= 0] x^T w_i.
     Z = np.random.default_rng(0).standard_normal((20, 4))
-    manual = (_masks(Z, est.gates_) * (Z @ est.coef_.T)).sum(axis=1)
+    manual = (_masks(Z, est.gates_) * (Z @ est.group_coef_.T)).sum(axis=1)
     np.testing.assert_allclose(est.predict(Z), manual, atol=1e-10)
 
 
 def test_neuron_bias_column_and_output_intercept(regression):
     X, y = regression
     est = GatedReLURegressor(n_gates=20, lam=0.05, random_state=1).fit(X, y + 30.0)
-    assert est.gates_.shape[1] == est.coef_.shape[1] == X.shape[1] + 1
+    assert est.gates_.shape[1] == est.group_coef_.shape[1] == X.shape[1] + 1
     # the bias column: the median of X's column root mean squares (fits do not
     # depend on X's overall scale)
     rms = np.sqrt(np.mean(X**2, axis=0))
     assert est.bias_scale_ == pytest.approx(np.median(rms), rel=1e-12)
     Xt = np.hstack([X, np.full((len(X), 1), est.bias_scale_)])
-    manual = (_masks(Xt, est.gates_) * (Xt @ est.coef_.T)).sum(axis=1)
+    manual = (_masks(Xt, est.gates_) * (Xt @ est.group_coef_.T)).sum(axis=1)
     np.testing.assert_allclose(est.predict(X), manual + est.intercept_, atol=1e-10)
     # the offset goes to the unpenalised intercept, the fit is that of y itself
     assert 25 < est.intercept_ < 35
@@ -172,14 +172,14 @@ def test_neuron_bias_column_and_output_intercept(regression):
 
 
 def test_a_column_target_has_an_intercept_per_output(regression):
-    """y of shape (n, 1): coef_ is (p, d, 1) and predictions (m, 1), and intercept_
-    has one entry per output as for wider targets (it was a float, solved as one
-    column), as the other regressors give it."""
+    """y of shape (n, 1): group_coef_ is (p, d, 1) and predictions (m, 1), and
+    intercept_ has one entry per output as for wider targets (it was a float, solved
+    as one column), as the other regressors give it."""
     X, y = regression
     est = GatedReLURegressor(n_gates=10, lam=0.05, random_state=0)
     one = clone(est).fit(X, y + 3.0)
     col = clone(est).fit(X, y[:, None] + 3.0)
-    assert col.coef_.shape == one.coef_.shape + (1,)
+    assert col.group_coef_.shape == one.group_coef_.shape + (1,)
     assert np.shape(col.intercept_) == (1,) and isinstance(one.intercept_, float)
     assert col.intercept_[0] == one.intercept_
     assert col.predict(X).shape == (len(X), 1)
@@ -413,7 +413,7 @@ def test_classifier_one_hot_and_decision_function(iris):
     clf = GatedReLUClassifier(
         n_gates=30, lam=0.005, loss="squared", random_state=0
     ).fit(X, y)
-    assert clf.coef_.shape == (clf.gates_.shape[0], 5, 3)
+    assert clf.group_coef_.shape == (clf.gates_.shape[0], 5, 3)
     scores = clf.decision_function(X)
     assert scores.shape == (150, 3)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
@@ -423,7 +423,7 @@ def test_classifier_one_hot_and_decision_function(iris):
     yb = np.where(y == 2, "virginica", "other")
     clf.fit(X, yb)
     s = clf.decision_function(X)
-    assert s.shape == (150,) and clf.coef_.shape == (clf.gates_.shape[0], 5)
+    assert s.shape == (150,) and clf.group_coef_.shape == (clf.gates_.shape[0], 5)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[(s > 0).astype(int)])
 
 
@@ -923,7 +923,7 @@ def test_two_classes_score_one_column_with_the_multinomial_loss():
     y = np.where(y[:200] == 1, "benign", "malignant")
     kw = dict(n_gates=10, lam=0.01, loss="multinomial", random_state=0)
     clf = GatedReLUClassifier(**kw).fit(X, y)
-    assert clf.coef_.ndim == 3 and clf.coef_.shape[2] == 2
+    assert clf.group_coef_.ndim == 3 and clf.group_coef_.shape[2] == 2
     F = clf.decision_function(X)
     assert F.shape == (200,)
     L = clf.predict_log_proba(X)
@@ -1135,7 +1135,9 @@ def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
     X = rng.standard_normal((1500, 10))
     est = GatedReLURegressor(lam=0.05, random_state=0).fit(X, X[:, 0] ** 2)
     assert est.n_gates == "auto" and est.n_gates_ == 400
-    assert est.gates_.shape[0] <= 400 and est.coef_.shape[0] == est.gates_.shape[0]
+    assert (
+        est.gates_.shape[0] <= 400 and est.group_coef_.shape[0] == est.gates_.shape[0]
+    )
     # the same gates as asking for 400
     fixed = GatedReLURegressor(n_gates=400, lam=0.05, random_state=0)
     fixed.fit(X, X[:, 0] ** 2)
@@ -1257,3 +1259,45 @@ def test_poisson_lam_search_skips_splits_without_a_count():
     est = GatedReLURegressor(loss="poisson", n_gates=10, random_state=0).fit(X, y)
     assert est.lam_selection_ == "cv"
     np.testing.assert_allclose(est.predict(X).mean(), y.mean(), rtol=1e-3)
+
+
+def test_feature_selectors_read_one_importance_per_feature():
+    """scikit-learn's SelectFromModel and RFE read a ``coef_`` as one weight per
+    feature: the gated estimators' (p, d + 1) group weights gave SelectFromModel a
+    mask of d + 1 columns and RFE an IndexError. The group weights are
+    ``group_coef_``; ``feature_importances_`` is each feature's norm over groups and
+    outputs, the bias column left out."""
+    from sklearn.feature_selection import RFE, SelectFromModel
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 6))
+    y = 2 * np.maximum(X[:, 4], 0) - X[:, 5] + 0.05 * rng.standard_normal(200)
+    est = GatedReLURegressor(n_gates=30, lam=0.05, random_state=0)
+    assert not hasattr(est, "coef_") and not hasattr(est, "feature_importances_")
+    est.fit(X, y)
+    W = est.group_coef_
+    assert W.shape[1] == 7 and not hasattr(est, "coef_")
+    want = np.sqrt((W[:, :6] ** 2).sum(axis=0))
+    np.testing.assert_allclose(est.feature_importances_, want, rtol=1e-12)
+    sel = SelectFromModel(GatedReLURegressor(n_gates=30, lam=0.05, random_state=0))
+    assert sel.fit(X, y).transform(X).shape[1] <= 6
+    assert sel.get_support()[4:].all() and sel.get_support().size == 6
+    rfe = RFE(
+        GatedReLURegressor(n_gates=30, lam=0.05, random_state=0), n_features_to_select=2
+    )
+    np.testing.assert_array_equal(rfe.fit(X, y).support_, [0, 0, 0, 0, 1, 1])
+    # several outputs: one importance per feature, the outputs' weights together
+    Xc = rng.standard_normal((240, 4))
+    yc = np.argmax(Xc[:, :3], axis=1)
+    clf = GatedReLUClassifier(n_gates=20, lam=0.02, random_state=0).fit(Xc, yc)
+    W3 = clf.group_coef_
+    assert W3.ndim == 3 and clf.feature_importances_.shape == (4,)
+    want = np.sqrt((W3[:, :4, :] ** 2).sum(axis=(0, 2)))
+    np.testing.assert_allclose(clf.feature_importances_, want, rtol=1e-12)
+    # the squares neither overflow nor underflow: weights near 1e160
+    big = GatedReLURegressor(n_gates=30, lam=0.05 * 1e140, random_state=0)
+    W = big.fit(1e-10 * X, 1e150 * y).group_coef_
+    assert np.abs(W).max() > 1e155
+    want = 1e160 * np.sqrt(((W[:, :6] / 1e160) ** 2).sum(axis=0))
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(big.feature_importances_, want, rtol=1e-12)

@@ -184,7 +184,7 @@ def test_path_and_cells_of_wrapped_or_weighted_fits():
 
     pipe = make_pipeline(StandardScaler(), fixntk.GatedReLURegressor(**kw)).fit(Xs, y)
     disp = fixntk.RegularizationPathDisplay.from_estimator(pipe, Xs, y)
-    want = np.linalg.norm(pipe[-1].coef_, axis=1)
+    want = np.linalg.norm(pipe[-1].group_coef_, axis=1)
     np.testing.assert_allclose(norms_at_lam(disp, pipe[-1]), want, atol=1e-5)
     cells = fixntk.CellWeightsDisplay.from_estimator(pipe, Xs, n_samples=2000)
     last = fixntk.CellWeightsDisplay.from_estimator(
@@ -196,13 +196,13 @@ def test_path_and_cells_of_wrapped_or_weighted_fits():
         fixntk.GatedReLURegressor(**kw), func=np.exp, inverse_func=np.log
     ).fit(X, y)
     disp = fixntk.RegularizationPathDisplay.from_estimator(ttr, X, y)
-    want = np.linalg.norm(ttr.regressor_.coef_, axis=1)
+    want = np.linalg.norm(ttr.regressor_.group_coef_, axis=1)
     np.testing.assert_allclose(norms_at_lam(disp, ttr.regressor_), want, atol=1e-5)
 
     w = np.where(X[:, 0] > 0, 5.0, 0.1)
     est = fixntk.GatedReLURegressor(**kw).fit(X, y, sample_weight=w)
     disp = fixntk.RegularizationPathDisplay.from_estimator(est, X, y, sample_weight=w)
-    want = np.linalg.norm(est.coef_, axis=1)
+    want = np.linalg.norm(est.group_coef_, axis=1)
     np.testing.assert_allclose(norms_at_lam(disp, est), want, atol=1e-5)
 
 
@@ -224,7 +224,7 @@ def test_path_of_a_class_weighted_classifier(class_weight):
     disp = fixntk.RegularizationPathDisplay.from_estimator(clf, X, labels)
     j = int(np.argmin(np.abs(disp.lams - clf.lam_)))
     assert disp.lams[j] == pytest.approx(clf.lam_, rel=1e-12)
-    want = np.linalg.norm(clf.coef_, axis=1)
+    want = np.linalg.norm(clf.group_coef_, axis=1)
     np.testing.assert_allclose(disp.norms[j], want, atol=1e-6)
 
 

@@ -411,7 +411,7 @@ def _gated_regressor(lam, **kw):
         return {
             "predict": est.predict(Z * s),
             "lam": est.lam_,
-            "coef": est.coef_,
+            "coef": est.group_coef_,
             "intercept": est.intercept_,
             "network": net.predict(Z * s),
         }
@@ -546,7 +546,7 @@ def _dask_ntk_weights_and_estimator(s):
             "missing": w.missing_mass,
             "predict": est.predict(da.from_array(Z * s, chunks=(8, 4))).compute(),
             "lam": est.lam_,
-            "coef": est.coef_,
+            "coef": est.group_coef_,
         }
 
 

@@ -29,7 +29,7 @@ fixed = fixntk.GatedReLUClassifier(
 ).fit(X_train, y_train)
 print(f"NTK       test accuracy {ntk.score(X_test, y_test):.3f}")
 print(f"fixed NTK test accuracy {fixed.score(X_test, y_test):.3f}")
-print(f"active neurons {fixed.n_active_neurons_} of {fixed.coef_.shape[0]} cells")
+print(f"active neurons {fixed.n_active_neurons_} of {fixed.group_coef_.shape[0]} cells")
 
 # %%
 # The objective falls from the NTK's weights (step 0) to the certified optimum, and

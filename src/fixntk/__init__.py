@@ -132,7 +132,7 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Arrangement",

@@ -800,7 +800,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             if same:
                 arr = Arrangement.from_masks(Xt @ self.gates_.T >= 0)
                 arr.gates = self.gates_
-                W = self.coef_ if self.coef_.ndim == 3 else self.coef_[:, :, None]
+                W = self.group_coef_
+                W = W if W.ndim == 3 else W[:, :, None]
                 return arr, W
         return sample_arrangement(Xt, n_gates, seed=seed), None
 
@@ -1027,7 +1028,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self._n_outputs_fit = W.shape[2]
         self.loss_ = loss
         self.gates_ = arr.gates
-        self.coef_ = W
+        self.group_coef_ = W
         self.intercept_ = res.intercept
         self.lam_ = float(lam)
         self.eta_ = _group_norms(W)
@@ -1038,16 +1039,43 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
 
     def _publish(self, one_d):
         if one_d:
-            self.coef_ = self.coef_[:, :, 0]
+            self.group_coef_ = self.group_coef_[:, :, 0]
 
     def _raw_predict(self, X):
         """Scores (m, c) on new data, the intercept included."""
         _refuse_dask(self, X)
-        check_is_fitted(self, "coef_")
+        check_is_fitted(self, "group_coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         Xt = _inputs(self, X)
-        F = _gated_forward(Xt, self.coef_, gates=self.gates_)
+        F = _gated_forward(Xt, self.group_coef_, gates=self.gates_)
         return np.atleast_2d(F.T).T + self.intercept_
+
+    @property
+    def feature_importances_(self):
+        """The weight each input feature carries, over all groups and outputs.
+
+        :math:`\\big(\\sum_i \\sum_c W_{i j c}^2\\big)^{1/2}` for feature
+        :math:`j`, from ``group_coef_`` (the column of ``neuron_bias`` left out):
+        zero exactly when no active neuron reads feature j. In the units of X's
+        columns, as a linear model's coefficients are (standardise X to compare
+        them). This, not ``group_coef_`` (one row per group), is what
+        scikit-learn's :class:`~sklearn.feature_selection.SelectFromModel` and
+        :class:`~sklearn.feature_selection.RFE` read.
+
+        Returns
+        -------
+        ndarray of shape (n_features_in_,)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        """
+        check_is_fitted(self, "group_coef_")
+        W = self.group_coef_
+        W = W if W.ndim == 3 else W[:, :, None]
+        # norms over (groups, outputs) for each feature, squares kept in range
+        return norms(W.transpose(1, 0, 2))[: self.n_features_in_]
 
     def to_network(self):
         """The equivalent two-layer gated ReLU network, one neuron per active group.
@@ -1064,13 +1092,13 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         -------
         GatedReLUNetwork
         """
-        check_is_fitted(self, "coef_")
+        check_is_fitted(self, "group_coef_")
         active = np.flatnonzero(self.eta_ > 0)
         alpha = np.sqrt(self.eta_[active])
-        scale = alpha.reshape((-1,) + (1,) * (self.coef_.ndim - 1))
+        scale = alpha.reshape((-1,) + (1,) * (self.group_coef_.ndim - 1))
         return GatedReLUNetwork(
             gates=self.gates_[active].copy(),
-            first_layer=self.coef_[active] / scale,
+            first_layer=self.group_coef_[active] / scale,
             second_layer=alpha,
             neuron_bias=bool(self.neuron_bias),
             output_bias=self.intercept_,
@@ -1394,8 +1422,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         The value of the constant column of ``neuron_bias``: the median of the
         training X's column root mean squares (rows weighted by ``sample_weight``;
         1 without ``neuron_bias``).
-    coef_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
-        The group weights :math:`w_i` (zero for inactive groups).
+    group_coef_ : ndarray of shape (p, n_features + neuron_bias[, n_outputs])
+        The group weights :math:`w_i` (zero for inactive groups), one row per
+        group. Not named ``coef_``: scikit-learn's feature selectors read a
+        ``coef_`` as one weight per input feature (and per output), which these
+        rows are not; ``feature_importances_`` gives them that.
     intercept_ : float or ndarray of shape (n_outputs,)
         The output intercept (0 when ``fit_intercept=False``).
     eta_ : ndarray of shape (p,)
@@ -1414,12 +1445,12 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     loss_ : str
         The datafit solved.
     dual_gap_ : float
-        The duality gap certified at ``coef_`` (absolute).
+        The duality gap certified at ``group_coef_`` (absolute).
     relative_gap_ : float
-        ``dual_gap_`` divided by the objective at ``coef_ = 0`` (the null model with
-        its best intercept): the quantity ``tol`` bounds.
+        ``dual_gap_`` divided by the objective at ``group_coef_ = 0`` (the null
+        model with its best intercept): the quantity ``tol`` bounds.
     objective_ : float
-        The objective at ``coef_``.
+        The objective at ``group_coef_``.
     n_iter_ : int
         Epochs of the final BCD solve.
     n_active_neurons_ : int
@@ -1559,7 +1590,7 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
     classes_ : ndarray of shape (n_classes,)
     loss_ : str
         The datafit solved ("logistic", "multinomial" or "squared").
-    coef_ : ndarray of shape (p, d) or (p, d, c)
+    group_coef_ : ndarray of shape (p, d) or (p, d, c)
         (p, d) for one output (logistic, squared with two classes), else (p, d, c).
     intercept_ : float or ndarray of shape (c,)
     n_gates_, gates_, eta_, lam_, lams_, lam_scores_, lam_selection_ :
@@ -1672,7 +1703,7 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
                 # named by the user's labels (the solver's are 0 .. k - 1)
                 check_class_totals(np.bincount(y_enc, s, k), self.classes_)
         self._fit_program(X, y, loss, s, labels=y_enc)
-        self._publish(self.coef_.shape[2] == 1)
+        self._publish(self.group_coef_.shape[2] == 1)
 
     def _publish(self, one_d):
         super()._publish(one_d)

@@ -195,7 +195,7 @@ def cmd_fit(args, out):
     # (TransformedTargetRegressor); the Poisson loss the counts themselves
     scaled = ", standardised target" if scales_target(data, model) else ""
     print(f"lam              {model.lam_:.4g} ({chosen}{scaled})", file=out)
-    groups = model.coef_.shape[0]
+    groups = model.group_coef_.shape[0]
     merged = (
         f" (distinct masks of {model.n_gates_} gates sampled)"
         if groups < model.n_gates_
