@@ -326,6 +326,7 @@ _CASES = {  # name: (what it changes, how, keyword an error must contain or None
     "lam 'foo'": ("lam", _set(lam="foo", lam_given=True), "(?i)lam"),
     "tol = 0": ("tol", _set(tol=0.0), "(?i)tol.*> 0"),
     "tol < 0": ("tol", _set(tol=-1e-3), "(?i)tol.*> 0"),
+    "tol >= 1": ("tol", _set(tol=5.0), "(?i)tol.*< 1"),
     "n_gates = 0": ("n_gates", _set(n_gates=0), "(?i)n_gates.*>= 1"),
     # accepted
     "float32": ("X", _tx(lambda A: A.astype(np.float32)), None),

@@ -50,6 +50,7 @@ from ._validation import (
     check_lam,
     check_n_lams,
     check_positive,
+    check_relative_tol,
     check_sample_weight,
     user_stacklevel,
 )
@@ -783,7 +784,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             raise ValueError(f"eps must be < 1; got {eps}")
         _check_cv(self.cv)
         _check_fraction(self.validation_fraction, "validation_fraction")
-        check_positive(self.tol, "tol")
+        check_relative_tol(self.tol)
         check_int(self.max_iter, "max_iter", 1)
         return n_gates, lam
 
@@ -1396,7 +1397,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
     validation_fraction : float in (0, 1), default=0.2
         Held-out share for ``lam="holdout"``.
-    tol : float > 0, default=1e-4
+    tol : float in (0, 1), default=1e-4
         Stop when the duality gap is at most ``tol`` times the objective of the null
         model.
     max_iter : int, default=10000

@@ -31,6 +31,7 @@ from ._validation import (
     check_int,
     check_lam,
     check_positive,
+    check_relative_tol,
     check_sample_weight,
     check_targets,
     check_X,
@@ -582,7 +583,7 @@ def irls(
         ``"mc"`` when the cells hold at least half of the Gaussian mass (low dimension,
         many gates), otherwise ``"counts"`` (in higher dimension a few hundred sampled
         cells hold almost none of it); ``eta0_kind`` of the result says which.
-    tol : float > 0
+    tol : float in (0, 1)
         Relative duality gap to reach.
     max_iter : int >= 0
         Maximum number of steps (kernel ridge solves accepted).
@@ -633,7 +634,7 @@ def irls(
     arr = as_arrangement(arr, n, X)
     s_w = None if sample_weight is None else check_sample_weight(sample_weight, n)
     lam = check_lam(lam)
-    tol = check_positive(tol, "tol")
+    tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 0)
     n_samples = check_int(n_samples, "n_samples", 1)
     if method not in ("auto", "dual", "primal"):

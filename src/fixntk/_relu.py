@@ -53,6 +53,7 @@ from ._validation import (
     check_int,
     check_lam,
     check_positive,
+    check_relative_tol,
     check_sample_weight,
     check_X,
     user_stacklevel,
@@ -1200,7 +1201,7 @@ def solve_relu(
     lam : float > 0
         Regularisation strength (same scaling as :func:`solve`: the ReLU network's
         weight decay ``(lam / 2) sum (||first layer||^2 + second layer^2)``).
-    tol : float > 0
+    tol : float in (0, 1)
         Relative duality gap to reach.
     feas_tol : float > 0, optional
         Constraint violation to reach; default ``tol * max|y|`` (the pre-activations
@@ -1243,7 +1244,7 @@ def solve_relu(
         a = np.sqrt(s * X.shape[0] / s.sum())[:, None]
         X, Y = X * a, Y * a
     lam = check_lam(lam)
-    tol = check_positive(tol, "tol")
+    tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     if feas_tol is None:

@@ -37,7 +37,13 @@ from ._estimators import (
 from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
 from ._scale import norms
-from ._validation import check_int, check_lam, check_n_lams, check_positive
+from ._validation import (
+    check_int,
+    check_lam,
+    check_n_lams,
+    check_positive,
+    check_relative_tol,
+)
 
 __all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
 
@@ -185,7 +191,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 raise ValueError(f"eps must be < 1; got {eps}")
         else:
             lam = check_lam(self.lam)
-        check_positive(self.tol, "tol")
+        check_relative_tol(self.tol)
         check_int(self.max_iter, "max_iter", 1)
         return n_gates, lam
 
@@ -371,7 +377,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         Smallest grid value as a fraction of ``lam_max``.
     cv : int >= 2, default=5
         Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
-    tol : float > 0, default=1e-4
+    tol : float in (0, 1), default=1e-4
         Stop when the duality gap is at most ``tol`` times the objective at zero (and
         the constraint violation at most ``tol * max|y|``).
     max_iter : int, default=10000

@@ -22,6 +22,7 @@ from ._validation import (
     check_int,
     check_lam,
     check_positive,
+    check_relative_tol,
     check_sample_weight,
     check_targets,
     check_X,
@@ -1013,7 +1014,7 @@ def solve(
         The gates' masks (from :func:`sample_arrangement`, or built by the user).
     lam : float > 0
         Regularisation strength (``lam >= lambda_max(...)`` gives ``W = 0``).
-    tol : float > 0, default=1e-6
+    tol : float in (0, 1), default=1e-6
         Relative duality gap to reach: stop when ``gap <= tol * F(0)``, F(0) the
         objective at W = 0. The objective is then within ``tol * F(0)`` of the
         optimum; where the optimum is far below F(0) (lam far below lam_max, a fit
@@ -1085,7 +1086,7 @@ def solve(
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_lam(lam)
-    tol = check_positive(tol, "tol")
+    tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)
     if warm_start is None:
         W0 = np.zeros((prob.p, prob.d, prob.c))
@@ -1143,7 +1144,7 @@ def solve_path(
         and no grid is given.
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
-    tol = check_positive(tol, "tol")
+    tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)
     lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
     W = np.zeros((prob.p, prob.d, prob.c))

@@ -167,6 +167,23 @@ def check_positive(value, name, allow_zero=False):
     return value
 
 
+def check_relative_tol(value, name="tol"):
+    """A relative duality gap to reach: a finite real number in (0, 1).
+
+    The gap is measured against the objective of the null model (W = 0 with its best
+    intercept), so a tolerance of 1 or more is met where a solve starts: the fit would
+    stop at the null model, its predictions the intercept alone.
+    """
+    value = check_positive(value, name)
+    if value >= 1:
+        raise ValueError(
+            f"{name} is a relative duality gap (the gap over the null model's "
+            f"objective) and must be < 1; got {value:g}: the null model (W = 0) "
+            "already meets it, so the fit would stop there (1e-4 to 1e-8 are usual)"
+        )
+    return value
+
+
 def check_lam(lam, kernel=False):
     """The regularisation strength: a finite real number > 0.
 

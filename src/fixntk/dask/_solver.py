@@ -35,7 +35,13 @@ from .._solver import (
     _penalty,
 )
 from .._threads import blas_threads
-from .._validation import check_int, check_lam, check_positive, user_stacklevel
+from .._validation import (
+    check_int,
+    check_lam,
+    check_positive,
+    check_relative_tol,
+    user_stacklevel,
+)
 from ..datafits import get_datafit, is_squared
 from . import _chunks
 from ._arrangement import as_dask_arrangement
@@ -586,7 +592,7 @@ def _score_weights(s, v):
 
 def _options(tol, max_iter, max_passes):
     return (
-        check_positive(tol, "tol"),
+        check_relative_tol(tol),
         check_int(max_iter, "max_iter", 1),
         check_int(max_passes, "max_passes", 1),
     )
@@ -716,7 +722,7 @@ def solve(
         From :func:`fixntk.dask.sample_arrangement` (re-packed if its row chunks are
         not X's: from its gates when it has them).
     lam : float > 0
-    tol : float > 0, default=1e-6
+    tol : float in (0, 1), default=1e-6
         Relative duality gap to reach.
     warm_start : array of shape (p, d) / (p, d, c), or SolveResult, optional
     max_iter : int, default=100000
