@@ -1056,16 +1056,17 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         """The weight each input feature carries, over all groups and outputs.
 
         :math:`\\big(\\sum_i \\sum_c W_{i j c}^2\\big)^{1/2}` for feature
-        :math:`j`, from ``group_coef_`` (the column of ``neuron_bias`` left out):
-        zero exactly when no active neuron reads feature j. In the units of X's
-        columns, as a linear model's coefficients are (standardise X to compare
-        them). This, not ``group_coef_`` (one row per group), is what
-        scikit-learn's :class:`~sklearn.feature_selection.SelectFromModel` and
+        :math:`j` (one per column of the X fitted), from ``group_coef_`` (the
+        column of ``neuron_bias`` left out): zero exactly when no active neuron
+        reads feature j. In the units of X's columns, as a linear model's
+        coefficients are (standardise X to compare them). This, not
+        ``group_coef_`` (one row per group), is what scikit-learn's
+        :class:`~sklearn.feature_selection.SelectFromModel` and
         :class:`~sklearn.feature_selection.RFE` read.
 
         Returns
         -------
-        ndarray of shape (n_features_in_,)
+        ndarray of shape (n_features,)
 
         Raises
         ------
