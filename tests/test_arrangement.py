@@ -176,3 +176,13 @@ def test_an_arrangement_used_on_other_data_is_warned_about():
         fixntk.solve(Xs, X[:, 0], arr, 0.1)
     with pytest.warns(UserWarning, match="built on other data"):
         fixntk.ntk_weights(Xs, arr, n_samples=1000)
+    # gates of another width (built on X with a bias column, then used without it):
+    # the same warning kind; it was skipped, with no word at all
+    wide = fixntk.sample_arrangement(np.c_[X, np.ones(500)], 50, seed=0)
+    for call in (
+        lambda: fixntk.solve(X, X[:, 0], wide, 0.1),
+        lambda: fixntk.lambda_max(X, X[:, 0], wide),
+        lambda: fixntk.solve(X[:, :4], X[:, 0], arr, 0.1),
+    ):
+        with pytest.warns(UserWarning, match=r"gates have \d features but X has \d"):
+            call()

@@ -324,8 +324,19 @@ def as_arrangement(arr, n, X=None):
                 f"the arrangement was built on {arr.n} samples but X has {n}: "
                 "they must match"
             )
-        if X is not None and arr.gates is not None and X.shape[1] == arr.gates.shape[1]:
-            _check_gates_match(arr, X)
+        if X is not None and arr.gates is not None:
+            if X.shape[1] == arr.gates.shape[1]:
+                _check_gates_match(arr, X)
+            else:
+                warnings.warn(
+                    f"the arrangement's gates have {arr.gates.shape[1]} features but "
+                    f"X has {X.shape[1]}: it was built on other columns (X with a "
+                    "bias column appended, say). The program solved is the group "
+                    "lasso over the stored masks, and arr.gates cannot be applied to "
+                    "rows of this X. Build the arrangement on the X you pass.",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
         return arr
     if arr is None:
         raise ValueError("arr must be an Arrangement or an (n, p) boolean mask array")
