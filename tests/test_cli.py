@@ -1999,6 +1999,13 @@ def test_fit_with_the_poisson_loss_fits_the_counts_themselves(tmp_path):
     rate = pipe.predict(frame)
     assert (rate > 0).all()
     np.testing.assert_allclose(rate.mean(), y.mean(), rtol=1e-3)
+    # a row far outside the training data: its mean exp(f) overflows, named by line
+    far = [row[:2] for row in rows[:3]]
+    far[1] = ["1e6", "-1e6"]
+    path = write_csv(tmp_path / "far.csv", ["x1", "x2"], far)
+    proc = run_cli("predict", str(model), path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "line 3: the prediction overflows double precision" in proc.stderr
 
     rows[0][2] = -1
     bad = write_csv(tmp_path / "negative.csv", ["x1", "x2", "visits"], rows)

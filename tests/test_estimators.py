@@ -376,6 +376,22 @@ def test_poisson_network_predicts_the_mean_as_the_estimator(regression):
     np.testing.assert_allclose(net.predict(X), est.predict(X), rtol=1e-12)
     np.testing.assert_allclose(np.exp(net.forward(X)), est.predict(X), rtol=1e-12)
 
+    # a mean past the largest double is an error naming the rows, not inf with
+    # NumPy's overflow warning (estimator and network alike)
+    far = X[:4].copy()
+    far[[1, 3]] *= 1e6
+    F = est.to_network().forward(far)
+    assert F[1] > 710 and F[3] > 710 and F[0] < 700
+    from fixntk.datafits._poisson import PredictionOverflowError
+
+    for predict in (est.predict, net.predict):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(PredictionOverflowError, match="on 2 of 4 rows") as info:
+                predict(far)
+        np.testing.assert_array_equal(info.value.rows, [1, 3])
+        assert "the first is row 1" in str(info.value)
+
 
 @pytest.mark.parametrize(
     "Est, kind",

@@ -496,10 +496,16 @@ def cmd_predict(args, out):
             file=info,
         )
     with blas_threads(1):
-        with np.errstate(over="ignore", invalid="ignore"):
-            pred = model.predict(X)
-        if pred.dtype.kind == "f" and not np.isfinite(pred).all():
-            k = int(np.flatnonzero(~np.isfinite(pred))[0])
+        from ..datafits._poisson import PredictionOverflowError
+
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                pred = model.predict(X)
+            bad = np.flatnonzero(~np.isfinite(pred)) if pred.dtype.kind == "f" else []
+        except PredictionOverflowError as exc:  # a Poisson mean past the largest double
+            bad = exc.rows
+        if len(bad):
+            k = int(bad[0])
             raise UserError(
                 f"{shown(args.data)}, line {_line(X, k)}: the prediction overflows "
                 "double precision: the row's numbers lie far outside the data the "

@@ -5,7 +5,29 @@ from scipy.special import xlogy
 
 from ._base import Datafit, Targets, check_rows
 
-__all__ = ["Poisson"]
+__all__ = ["Poisson", "PredictionOverflowError"]
+
+# exp(f) is finite up to this log (log of the largest double, 709.78)
+_LOG_MAX = float(np.log(np.finfo(np.float64).max))
+
+
+class PredictionOverflowError(ValueError):
+    """The predicted mean ``exp(f)`` exceeds the largest double on some rows.
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        The rows (of the X predicted on) whose mean overflows.
+    """
+
+    def __init__(self, rows, f_first, n_rows):
+        self.rows = rows
+        super().__init__(
+            f"the predicted mean exp(f) overflows double precision on {rows.size} "
+            f"of {n_rows} rows (the first is row {rows[0]}, f = {f_first:.6g} > "
+            f"{_LOG_MAX:.2f}): their numbers lie far outside the data the model was "
+            "fitted on; predict on the other rows without them"
+        )
 
 
 class Poisson(Datafit):
@@ -79,5 +101,18 @@ class Poisson(Datafit):
         return np.array([np.log(float(s @ Y[:, 0]) / mean) - top])
 
     def predict(self, F):
-        """The mean ``exp(F)``."""
+        """The mean ``exp(F)``.
+
+        Raises
+        ------
+        PredictionOverflowError
+            (a ValueError) where ``exp(F)`` exceeds the largest double, naming the
+            rows, rather than returning inf.
+        """
+        F = np.asarray(F)
+        over = F > _LOG_MAX
+        if over.any():
+            rows = np.flatnonzero(over.reshape(over.shape[0], -1).any(axis=1))
+            first = F[rows[0]] if F.ndim == 1 else F[rows[0]].max()
+            raise PredictionOverflowError(rows, float(first), F.shape[0])
         return np.exp(F)
