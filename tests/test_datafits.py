@@ -1,6 +1,8 @@
 """Losses, sample weights and the output intercept: against cvxpy, the closed forms of
 the certificate, and each other."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import xlogy
@@ -735,3 +737,33 @@ def test_bad_arguments_are_named_in_the_error():
     fixntk.solve(X, (y > np.median(y)).astype(float), arr, 0.01, loss="logistic")
     with pytest.raises(ValueError, match="y has 59 rows but K has 60"):
         fixntk.kare(fixntk.ntk_kernel(X), y[:-1], 0.1)
+
+
+@pytest.mark.parametrize("loss", ["poisson", "logistic", "multinomial"])
+def test_an_overflowing_loss_is_named_without_numpy_warnings(loss):
+    """duality_gap and objective at coefficients whose loss overflows: one clear
+    ValueError, without NumPy's overflow or invalid-value warnings from the
+    gradients (duality_gap leaked them first)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, 8, seed=0)
+    y = {
+        "poisson": rng.poisson(2, 40),
+        "logistic": np.where(X[:, 0] > 0, 1, -1),
+        "multinomial": np.arange(40) % 3,
+    }[loss]
+    shape = (arr.p, 3, 3) if loss == "multinomial" else (arr.p, 3)
+    W = np.full(shape, 100.0 if loss == "poisson" else 1e5)  # exp(f) overflows
+    if loss == "multinomial":
+        W[:, :, 1:] = -1e5
+    elif loss == "logistic":
+        W *= np.sign(np.arange(arr.p) % 2 - 0.5)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in (fixntk.duality_gap, fixntk.objective):
+            try:
+                value = f(X, y, arr, W, 0.01, loss=loss)
+            except ValueError as exc:
+                assert "double precision" in str(exc)
+            else:
+                assert np.isfinite(value)

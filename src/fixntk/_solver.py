@@ -15,7 +15,7 @@ from ._arrangement import as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits
 from ._progress import progress, report
-from ._scale import coef_out, lam_in, lam_out, value_out
+from ._scale import coef_out, lam_in, lam_out, norms, value_out
 from ._threads import blas_threads
 from ._validation import (
     check_bool,
@@ -314,13 +314,15 @@ class _Problem:
     def block_gradient_norms(self, Fb):
         """||X^T D_i (s * l'(F)) / sum(s)|| for every group i."""
         grads = self.block_gradients(Fb)[1]
-        return np.sqrt((grads * grads).sum(axis=(1, 2))) / self.S
+        return norms(grads) / self.S  # no overflow of the squares
 
     def certificate(self, W, b, lam):
         """(primal, dual) at (W, b) with b the optimal intercept (or 0)."""
         F = self.predict(W) + b
-        gmax = float(self.block_gradient_norms(F).max())
         primal = self.datafit.value(self.Y, F, self.s) + lam * _penalty(W)
+        if not np.isfinite(primal):  # the loss overflowed: no certificate (callers
+            return primal, np.nan  # name it), nor NumPy's warnings on the gradients
+        gmax = float(self.block_gradient_norms(F).max())
         dual = self.datafit.dual(self.Y, F, self.s, max(1.0, gmax / lam))
         return primal, dual
 
