@@ -2075,6 +2075,21 @@ def test_fit_names_what_a_held_out_split_and_the_scores_cannot_do(tmp_path):
     assert "one held-out row (line 5) makes up" in proc.stdout
 
 
+def test_no_one_row_note_on_a_near_perfect_fit():
+    """R^2 1.0000 on the training rows printed "one training row makes up 64% of the
+    squared error ... the score is that row's more than the model's": a share of a
+    rounding-sized error. The note needs errors of 1% of the variation or more."""
+    from fixntk.cli import _one_row_note
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(100)
+    pred = y + 1e-4 * rng.standard_normal(100)
+    pred[7] += 5e-3  # most of the (tiny) squared error
+    assert _one_row_note(None, y, pred, "training") is None
+    pred[7] += 20.0  # now most of an error that matters
+    assert "one training row makes up" in _one_row_note(None, y, pred, "training")
+
+
 def test_a_named_row_index_is_left_out_of_a_small_table(tmp_path):
     """A column named as a row index ('rownames', 'id') holding distinct integers is
     left out from 5 rows on (a 15-row sample of a table kept its rownames as a
