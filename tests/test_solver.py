@@ -241,6 +241,24 @@ def test_path_decreasing_grid_and_certified(small_problem):
     )
 
 
+def test_path_warns_when_it_reorders_the_grid_given(small_problem):
+    """A grid not in decreasing order is solved from the largest lam down, and the
+    results follow that order: said in a warning (a user zipping their own grid with
+    the coefficients paired them wrongly, with no word); a decreasing grid is quiet."""
+    X, y, arr = small_problem
+    lmax = fixntk.lambda_max(X, y, arr)
+    given = lmax * np.array([0.1, 0.5, 0.01, 0.3])
+    with pytest.warns(UserWarning, match="not in decreasing order") as record:
+        lams, coefs, _, _ = fixntk.solve_path(X, y, arr, lams=given)
+    assert record[0].filename == __file__
+    np.testing.assert_array_equal(lams, np.sort(given)[::-1])
+    one = fixntk.solve(X, y, arr, lams[1], tol=1e-10).objective
+    assert fixntk.objective(X, y, arr, coefs[1], lams[1]) <= one + 1e-6 * one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.solve_path(X, y, arr, lams=np.sort(given)[::-1])
+
+
 def test_path_secant_start_extrapolates_live_groups_only():
     """The path's warm start: the secant through the last two solutions on the groups
     nonzero at the last one; a group that just left stays at 0; a repeated lam falls

@@ -1202,9 +1202,18 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
         raise ValueError(
             f"lams must be a 1-d array of floats > 0; got shape {np.shape(lams)}"
         )
-    lams = np.sort(np.asarray([check_lam(v) for v in np.ravel(lams)]))[::-1]
-    if lams.size == 0:
+    given = np.asarray([check_lam(v) for v in np.ravel(lams)])
+    if given.size == 0:
         raise ValueError("lams is empty")
+    lams = np.sort(given)[::-1]
+    if not np.array_equal(lams, given):
+        warnings.warn(
+            "lams is not in decreasing order: the path is solved from the largest lam "
+            "down (each solve warm-starts the next), and the results follow that "
+            "order; pair them with the returned lams, not the grid as given",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
     return lams
 
 
