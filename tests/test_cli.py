@@ -105,6 +105,26 @@ def test_compare_on_a_csv(regression_csv):
     assert proc.stderr == ""
 
 
+def test_demo_datasets_and_figure_format_are_checked_first(tmp_path, capsys):
+    """--datasets '' ran no dataset and ended in an IndexError traceback; --figure
+    out.txt failed after every fit, as "cannot fit this data" (exit 1); a dataset
+    named twice ran twice. Refused before any fit (exit 2) / run once."""
+    from fixntk.cli import main
+
+    for extra, said in (
+        (("--datasets", ""), "--datasets names no dataset"),
+        (("--datasets", " , "), "--datasets names no dataset"),
+        (("--figure", str(tmp_path / "out.txt")), "matplotlib writes no '.txt'"),
+    ):
+        assert main(["demo", "-q", *extra]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "cannot fit" not in err, err
+    args = ["demo", "-q", "--datasets", "iris,iris", "--n-gates", "10"]
+    assert main([*args, "--n-lams", "3", "--figure", ""]) == 0
+    out = capsys.readouterr().out
+    assert sum(line.startswith("iris") for line in out.splitlines()) == 1
+
+
 def test_demo_on_one_dataset_writes_the_figure(tmp_path):
     fig = tmp_path / "demo.png"
     proc = run_cli(

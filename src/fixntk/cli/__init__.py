@@ -105,6 +105,11 @@ def _describe(data, out):
 
 
 def cmd_demo(args, out):
+    args.datasets = list(dict.fromkeys(args.datasets))  # each once, in the given order
+    if not args.datasets:
+        raise UserError(
+            f"--datasets names no dataset; choose from {', '.join(DEMO_DATASETS)}"
+        )
     unknown = [n for n in args.datasets if n not in DEMO_DATASETS]
     if unknown:
         raise UserError(
@@ -911,6 +916,25 @@ def _check_writable(path, option):
         raise UserError(f"{option} {path}: no permission to write there")
 
 
+def _check_figure_format(path):
+    """A UserError, before any work, when the --figure file's extension is not a
+    format matplotlib writes (it failed after every fit, as "cannot fit this data").
+    No check without matplotlib: the figure is then skipped with a note."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".") if path else ""
+    if not ext:
+        return
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        raise UserError(
+            f"--figure {path}: matplotlib writes no '.{ext}' files; use one of "
+            f"{', '.join('.' + f for f in sorted(formats))} (e.g. .png)"
+        )
+
+
 def _check_not_an_input(path, option, inputs):
     """A UserError, before any work, when ``path`` of ``option`` is one of the files
     the command reads (``inputs``: (what, path) pairs): writing it would replace the
@@ -961,6 +985,7 @@ def main(argv=None, out=None):
         for option in ("output", "figure"):
             _check_writable(getattr(args, option, ""), f"--{option}")
             _check_not_an_input(getattr(args, option, ""), f"--{option}", inputs)
+        _check_figure_format(getattr(args, "figure", ""))
         if args.command == "fit":
             _check_not_other_data(args.output)
         return args.run(args, out)
