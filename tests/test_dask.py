@@ -976,3 +976,15 @@ def test_in_memory_estimators_refuse_dask_rows_to_predict(est):
     for call in (lambda: est.predict(Xd), lambda: est.score(Xd, yd)):
         with pytest.raises(TypeError, match="does not take Dask collections"):
             call()
+
+
+def test_dask_fit_of_a_constant_target_says_nothing_was_selected(client):
+    """On Dask as in memory: a constant target has lambda_max 0, the intercept alone
+    at every lam; lam_ 1.0 had come with lam_selection_ 'auto' and no word."""
+    X = np.random.default_rng(0).standard_normal((400, 3))
+    Xd = da.from_array(X, chunks=(100, 3))
+    yd = da.full(400, 2.5, chunks=100)
+    with pytest.warns(UserWarning, match="lambda_max is 0"):
+        est = fixntk.GatedReLURegressor(n_gates=10, random_state=0).fit(Xd, yd)
+    assert est.lam_ == 1.0 and est.lam_selection_ is None
+    np.testing.assert_allclose(est.predict(X[:3]), 2.5)

@@ -1317,3 +1317,20 @@ def test_feature_selectors_read_one_importance_per_feature():
     want = 1e160 * np.sqrt(((W[:, :6] / 1e160) ** 2).sum(axis=0))
     assert np.isfinite(want).all()
     np.testing.assert_allclose(big.feature_importances_, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: GatedReLURegressor(n_gates=5), lambda: fixntk.ReLURegressor(n_gates=5)],
+)
+def test_nothing_to_select_where_lambda_max_is_zero_is_said(make):
+    """One row, or a constant target: lambda_max is 0 and W = 0 at every lam. lam_
+    was 1.0 with lam_selection_ 'cv', as if cross-validation had chosen it, and no
+    word (two to four rows are refused: too few for the folds)."""
+    X = np.random.default_rng(5).standard_normal((10, 3))
+    for A, b in ((X[:1], X[:1, 0]), (X, np.full(10, 3.0))):
+        with pytest.warns(UserWarning, match="lambda_max is 0") as record:
+            est = make().set_params(random_state=0).fit(A, b)
+        assert record[0].filename == __file__
+        assert est.lam_ == 1.0 and getattr(est, "lam_selection_", None) is None
+        np.testing.assert_array_equal(est.predict(X[:2]), np.full(2, b[0]))

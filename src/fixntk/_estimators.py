@@ -983,7 +983,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 self._select_lam(Xt, y, arr, lam, seed, labels, kw)
             )
             if lam is None:  # W = 0 for every lam: any value gives the null model
-                lam = 1.0
+                lam = _no_lam_to_select(self)
             elif self.solver == "bcd" and start is not None:
                 # the scoring's solutions at lam_ (the splits', on most of the rows;
                 # KARE's path, on all of them): the refit starts from their mean and
@@ -1249,6 +1249,24 @@ class _PathStop:
         if self.started and score > self.best + _CLEAR_RISE * abs(self.best):
             return True
         return self.since >= (self.patience if self.started else self.first)
+
+
+def _no_lam_to_select(estimator):
+    """The lam of a fit whose lambda_max is 0 (a constant target after the intercept,
+    one row, or y orthogonal to every group): W = 0 at every lam, so there is nothing
+    to select. Warns, clears ``lam_selection_`` and returns 1.0 (any lam > 0 gives
+    the same model); it had been 1.0 with the selection's name and no word."""
+    if hasattr(estimator, "lam_selection_"):
+        estimator.lam_selection_ = None
+    warnings.warn(
+        f"{type(estimator).__name__}: lambda_max is 0 (the target is constant, after "
+        "the intercept, or orthogonal to every group), so W = 0 at every lam and the "
+        "model predicts the intercept alone; no lam was selected (lam_ = 1.0 stands "
+        "for any)",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
+    return 1.0
 
 
 def _pick_lam(lams, scores, lmax, mode, stacklevel=None):

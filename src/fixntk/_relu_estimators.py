@@ -22,6 +22,7 @@ from ._estimators import (
     _folds,
     _mean_intercept,
     _MultiOutputRegressor,
+    _no_lam_to_select,
     _OneHotClassifier,
     _PathStop,
     _pick_lam,
@@ -223,7 +224,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         won)."""
         lmax = relu_lambda_max(Xt, Y, masks)
         if lmax == 0:
-            return 1.0, None, None
+            return _no_lam_to_select(self), None, None
         lams, patience, first = _scoring_grid(lmax, self.n_lams, self.eps, extend=False)
         opts = dict(
             tol=max(self.tol, _SCORING_TOL),

@@ -261,7 +261,7 @@ def _fit(est, X, y, sample_weight, one_d):
             _select_lam(est, prob, lam, seed)
         )
         if lam is None:  # W = 0 for every lam: any value gives the null model
-            lam = 1.0
+            lam = _est._no_lam_to_select(est)
         elif start is not None:
             # the splits' solutions at lam (most of the rows): the refit on all rows
             # starts from their mean, as in memory, without a path's passes
