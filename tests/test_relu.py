@@ -515,3 +515,19 @@ def test_the_polish_refuses_a_dense_system_past_its_cap(monkeypatch):
     res = fixntk.solve_relu(X, y, arr, lam, tol=1e-8)
     assert res.converged and res.gap <= 1e-8 * res.f0
     assert max(widths, default=0) <= 30
+
+
+def test_relu_estimators_take_lam_auto_as_cv():
+    """lam='auto' (the gated estimators' default, so that a search over the two
+    families can share it) is the ReLU estimators' 'cv': the same model. It was
+    refused as an unknown mode."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1] + 0.1 * rng.standard_normal(60)
+    kw = dict(n_gates=10, n_lams=4, cv=3, random_state=0)
+    auto = fixntk.ReLURegressor(lam="auto", **kw).fit(X, y)
+    cv = fixntk.ReLURegressor(lam="cv", **kw).fit(X, y)
+    assert auto.lam_ == cv.lam_
+    np.testing.assert_array_equal(auto.predict(X), cv.predict(X))
+    with pytest.raises(ValueError, match="'cv' or 'auto'"):
+        fixntk.ReLURegressor(lam="holdout").fit(X, y)

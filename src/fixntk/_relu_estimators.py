@@ -182,8 +182,11 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
     def _check_params(self):
         n_gates = check_int(self.n_gates, "n_gates", 1)
         if isinstance(self.lam, str):
-            if self.lam != "cv":
-                raise ValueError(f"lam must be a float > 0 or 'cv'; got {self.lam!r}")
+            if self.lam not in ("cv", "auto"):
+                raise ValueError(
+                    f"lam must be a float > 0, 'cv' or 'auto' (the same); got "
+                    f"{self.lam!r}"
+                )
             lam = "cv"
             _check_cv(self.cv)
             check_n_lams(self.n_lams, lam)
@@ -354,16 +357,17 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
     ----------
     n_gates : int, default=100
         Gaussian gates sampled (the number p of distinct masks is at most this).
-    lam : float > 0 or "cv", default="cv"
-        Regularisation strength, or "cv": chosen on a grid of ``n_lams`` values
-        log-spaced from the ReLU program's ``lam_max`` (:func:`relu_lambda_max`) down to
-        ``eps * lam_max`` by ``cv``-fold cross-validation of the squared error (the
-        folds' paths stop together once their mean validation error stops falling, as
-        in the gated estimators; each scoring solve to ``max(tol, 1e-3)`` and at most
-        2000 epochs, the refit at the chosen lam to ``tol``). (The
-        default was 1e-3, in the units of y: on standardised wine, diabetes and
-        breast_cancer "cv" gives test scores 1.0, 0.36, 0.958 in 8-17 s, where 1e-3
-        nearly interpolated and took up to 258 s.)
+    lam : float > 0, "cv" or "auto", default="cv"
+        Regularisation strength, or "cv" ("auto" is the same, so that a search over
+        the gated and ReLU estimators can share the value): chosen on a grid of
+        ``n_lams`` values log-spaced from the ReLU program's ``lam_max``
+        (:func:`relu_lambda_max`) down to ``eps * lam_max`` by ``cv``-fold
+        cross-validation of the squared error (the folds' paths stop together once
+        their mean validation error stops falling, as in the gated estimators; each
+        scoring solve to ``max(tol, 1e-3)`` and at most 2000 epochs, the refit at
+        the chosen lam to ``tol``). (The default was 1e-3, in the units of y: on
+        standardised wine, diabetes and breast_cancer "cv" gives test scores 1.0,
+        0.36, 0.958 in 8-17 s, where 1e-3 nearly interpolated and took up to 258 s.)
     neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (the neurons act on
         ``[x, s]``, ``s`` = ``bias_scale_``, the median of the training X's column
