@@ -988,3 +988,13 @@ def test_dask_fit_of_a_constant_target_says_nothing_was_selected(client):
         est = fixntk.GatedReLURegressor(n_gates=10, random_state=0).fit(Xd, yd)
     assert est.lam_ == 1.0 and est.lam_selection_ is None
     np.testing.assert_allclose(est.predict(X[:3]), 2.5)
+
+
+def test_dask_early_stop_warning_counts_the_set_up_passes(client, problem):
+    """max_passes=1 stopped 'after 2 passes': the two set-up passes come on top of
+    max_passes (documented); the warning now says so."""
+    X, Y, arr = problem
+    Xd, yd = da.from_array(X, chunks=700), da.from_array(Y[:, 0], chunks=700)
+    with pytest.warns(ConvergenceWarning, match="on top of max_passes = 1") as rec:
+        res = fixntk.dask.solve(Xd, yd, arr, 1e-3, max_passes=1)
+    assert f"after {res.n_passes} passes (2 of them set-up" in str(rec[0].message)

@@ -639,7 +639,8 @@ def _solve_problem(
     if warn and not res.converged:
         warnings.warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
-            f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_passes} passes and "
+            f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_passes} passes "
+            f"({setup} of them set-up, on top of max_passes = {max_passes}) and "
             f"{res.n_iter} epochs (lam = {lam:.4g}). Raise max_passes, max_iter or "
             "tol.",
             ConvergenceWarning,
