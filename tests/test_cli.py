@@ -2026,6 +2026,10 @@ def test_fit_with_the_poisson_loss_fits_the_counts_themselves(tmp_path):
     proc = run_cli("predict", str(model), path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "line 3: the prediction overflows double precision" in proc.stderr
+    far[2] = ["2e6", "-2e6"]
+    path = write_csv(tmp_path / "far2.csv", ["x1", "x2"], far)
+    proc = run_cli("predict", str(model), path)
+    assert "line 3 (and 1 more row(s)): the prediction overflows" in proc.stderr
 
     rows[0][2] = -1
     bad = write_csv(tmp_path / "negative.csv", ["x1", "x2", "visits"], rows)

@@ -998,3 +998,20 @@ def test_dask_early_stop_warning_counts_the_set_up_passes(client, problem):
     with pytest.warns(ConvergenceWarning, match="on top of max_passes = 1") as rec:
         res = fixntk.dask.solve(Xd, yd, arr, 1e-3, max_passes=1)
     assert f"after {res.n_passes} passes (2 of them set-up" in str(rec[0].message)
+
+
+def test_dask_poisson_overflow_names_rows_of_x(client):
+    """A Poisson mean past the largest double on Dask names the row of X, not its
+    place in the chunk (row 5 of 10 for row 25 of 40), and crosses from the worker
+    to the client whole (the error's own pickling)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0]))
+    est = fixntk.GatedReLURegressor(lam=0.01, loss="poisson", random_state=0)
+    est.fit(X, y)
+    Z = X[:40].copy()
+    Z[25, 0] = 1e5
+    with pytest.raises(fixntk.datafits.PredictionOverflowError) as info:
+        est.predict(da.from_array(Z, chunks=10)).compute()
+    np.testing.assert_array_equal(info.value.rows, [25])
+    assert "at least 1 of 40 rows (the first is row 25" in str(info.value)

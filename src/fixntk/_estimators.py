@@ -1535,12 +1535,19 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             self.intercept_ = np.atleast_1d(np.asarray(self.intercept_, dtype=float))
 
     def predict(self, X):
-        """``sum_i 1[x^T g_i >= 0] x^T w_i + b`` with the stored gates.
+        """``sum_i 1[x^T g_i >= 0] x^T w_i + b`` with the stored gates (for the
+        Poisson loss its mean, the exponential of it).
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
             A lazy Dask array, chunked by X's rows, when X is a Dask collection.
+
+        Raises
+        ------
+        fixntk.datafits.PredictionOverflowError
+            (a ValueError) for the Poisson loss, where the mean of some rows
+            exceeds the largest double; its ``rows`` name them.
         """
         if _is_dask(X):
             from .dask._estimators import map_rows

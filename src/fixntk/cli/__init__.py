@@ -519,10 +519,11 @@ def cmd_predict(args, out):
             bad = exc.rows
         if len(bad):
             k = int(bad[0])
+            more = f" (and {len(bad) - 1} more row(s))" if len(bad) > 1 else ""
             raise UserError(
-                f"{shown(args.data)}, line {_line(X, k)}: the prediction overflows "
-                "double precision: the row's numbers lie far outside the data the "
-                "model was fitted on"
+                f"{shown(args.data)}, line {_line(X, k)}{more}: the prediction "
+                "overflows double precision: the row's numbers lie far outside the "
+                "data the model was fitted on"
             )
         result = pd.DataFrame({"prediction": pred})
         if hasattr(model, "predict_proba"):

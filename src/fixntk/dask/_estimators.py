@@ -20,6 +20,7 @@ from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
 from .._progress import progress
 from .._validation import user_stacklevel
+from ..datafits._poisson import PredictionOverflowError
 from . import _chunks
 from ._arrangement import sample_arrangement
 from ._chunks import (
@@ -399,6 +400,16 @@ def map_rows(method, X):
                 return bare_method(block)
 
     X = as_rows(X)
+    total = X.shape[0] if np.isfinite(X.shape[0]) else None
+    chunk_method = method
+
+    def method(block, block_info=None):
+        try:
+            return chunk_method(block)
+        except PredictionOverflowError as exc:  # rows of X, not of the chunk
+            start = block_info[0]["array-location"][0][0] if block_info else 0
+            raise exc.shifted(start, total) from None
+
     probe = np.asarray(method(np.zeros((1, X.shape[1]))))
     if probe.ndim == 1:
         return X.map_blocks(method, drop_axis=1, dtype=probe.dtype)

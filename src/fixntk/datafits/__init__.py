@@ -6,7 +6,7 @@
 from ._base import Datafit, Targets
 from ._logistic import Logistic
 from ._multinomial import Multinomial
-from ._poisson import Poisson
+from ._poisson import Poisson, PredictionOverflowError
 from ._squared import Squared, is_squared
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Logistic",
     "Multinomial",
     "Poisson",
+    "PredictionOverflowError",
     "Squared",
     "Targets",
     "get_datafit",

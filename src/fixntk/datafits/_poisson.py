@@ -17,16 +17,31 @@ class PredictionOverflowError(ValueError):
     Attributes
     ----------
     rows : ndarray of int
-        The rows (of the X predicted on) whose mean overflows.
+        The rows (of the X predicted on, counted from 0) whose mean overflows; on
+        Dask, those of the first chunk that raised.
     """
 
-    def __init__(self, rows, f_first, n_rows):
-        self.rows = rows
+    def __init__(self, rows, f_first, n_rows, at_least=False):
+        self.rows, self.f_first, self.n_rows = rows, f_first, n_rows
+        self._at_least = at_least
+        of = "" if n_rows is None else f" of {n_rows}"
+        some = "at least " if at_least else ""
         super().__init__(
-            f"the predicted mean exp(f) overflows double precision on {rows.size} "
-            f"of {n_rows} rows (the first is row {rows[0]}, f = {f_first:.6g} > "
-            f"{_LOG_MAX:.2f}): their numbers lie far outside the data the model was "
-            "fitted on; predict on the other rows without them"
+            f"the predicted mean exp(f) overflows double precision on {some}"
+            f"{rows.size}{of} rows (the first is row {rows[0]}, counted from 0; f = "
+            f"{f_first:.6g} > {_LOG_MAX:.2f}): their numbers lie far outside the data "
+            "the model was fitted on; predict on the other rows without them"
+        )
+
+    def __reduce__(self):  # pickled from a Dask worker to the client
+        args = (self.rows, self.f_first, self.n_rows, self._at_least)
+        return type(self), args
+
+    def shifted(self, start, n_rows):
+        """The same error for a chunk's rows, counted from ``start`` (its first row)
+        among ``n_rows`` (None when unknown); other chunks may hold more."""
+        return PredictionOverflowError(
+            self.rows + start, self.f_first, n_rows, at_least=True
         )
 
 
