@@ -883,3 +883,27 @@ def test_a_diverged_descent_returns_the_null_model_and_says_why():
     assert res.objective == pytest.approx(0.5 * y.var()) and res.objective <= res.f0
     assert res.intercept == pytest.approx(y.mean())
     assert np.isfinite(res.gap_history).all()
+
+
+@pytest.mark.parametrize("loss", ["squared", "poisson"])
+def test_a_constant_target_with_an_intercept_is_the_null_model_exactly(loss):
+    """y equal on every row of positive weight, with an intercept: lambda_max is 0
+    and W = 0 is optimal with a zero gap. The intercept's round-off (a mean of 7.3
+    off in its last bit; Poisson's log) gave lambda_max 1e-16, and a Poisson solve
+    a relative gap of 1.5 (or -0.5) with a ConvergenceWarning."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((37, 3))
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    w = rng.uniform(0.5, 2.0, 37)
+    w[:3] = 0.0
+    for v in (7.3, 0.1, 1 / 3):
+        y = np.full(37, v)
+        y[:3] = 100.0  # rows of weight 0 do not count
+        kw = dict(loss=loss, fit_intercept=True, sample_weight=w)
+        assert fixntk.lambda_max(X, y, arr, **kw) == 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = fixntk.solve(X, y, arr, 1e-6, **kw)
+        assert res.relative_gap == 0.0 and not res.coef.any()
+        want = np.log(v) if loss == "poisson" else v
+        assert res.intercept == pytest.approx(want, rel=1e-15)

@@ -828,7 +828,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         only where the data ask for it, and every split is scored at every lam reached.
         """
         lmax = lambda_max(Xt, y, arr, **kw)
-        if lmax == 0:  # y is orthogonal to every group: W = 0 for every lam
+        if lmax == 0:  # y orthogonal to every group, or constant: W = 0 at every lam
             return None, None, None, mode, None
         if mode == "kare":
             lams = _lam_grid(lmax, self.n_lams, self.eps)
@@ -1249,6 +1249,15 @@ class _PathStop:
         if self.started and score > self.best + _CLEAR_RISE * abs(self.best):
             return True
         return self.since >= (self.patience if self.started else self.first)
+
+
+def _constant(Y, sample_weight=None):
+    """Whether every row of positive weight has the same target (each column)."""
+    Y = np.asarray(Y)
+    Y = Y.reshape(Y.shape[0], -1)
+    if sample_weight is not None:
+        Y = Y[np.asarray(sample_weight) > 0]
+    return bool(Y.shape[0] == 0 or (Y == Y[0]).all())
 
 
 def _no_lam_to_select(estimator):

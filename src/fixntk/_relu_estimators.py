@@ -19,6 +19,7 @@ from ._estimators import (
     _SCORING_EPOCHS,
     _SCORING_TOL,
     _check_cv,
+    _constant,
     _folds,
     _mean_intercept,
     _MultiOutputRegressor,
@@ -283,10 +284,13 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         # the output intercept: the targets' (weighted) mean, unpenalised; the
         # network fits the centred targets (without it an offset of y had to be
         # carried by penalised neurons: diabetes + 1000, test R^2 -6)
+        constant = self.fit_intercept and _constant(Y, sample_weight)
         b, Y = _mean_intercept(Y, sample_weight, self.fit_intercept)
         Xt, Y = _scaled_rows(Xt, Y, sample_weight)
         self.lams_ = self.lam_scores_ = None
-        if lam == "cv":
+        if lam == "cv" and constant:  # the centred Y is round-off: nothing to select
+            lam = _no_lam_to_select(self)
+        elif lam == "cv":
             lam, self.lams_, self.lam_scores_ = self._select_lam(
                 Xt, Y, masks, seed, labels
             )

@@ -194,8 +194,19 @@ class _Problem:
         # large next to Y's spread left its variation to the last digits of Y / sy
         # (offset 1e8: negative gaps reported as certified)
         self.shift = np.zeros(Y.shape[1])
+        # a regression target equal on every row of positive weight, with an
+        # intercept: the intercept fits it exactly and W = 0 at every lam (its
+        # computed mean, or Poisson's log of it, left round-off that a solve and
+        # lambda_max took for signal: lambda_max 1e-16, relative gaps of 1.5)
+        kept = Y[self.s > 0] if self.weighted else Y
+        self.null_optimal = bool(
+            self.fit_intercept
+            and self.targets.classes is None
+            and kept.shape[0] > 0
+            and (kept == kept[0]).all()
+        )
         if self.fit_intercept and self.datafit.shifts_with_intercept:
-            self.shift = (self.s @ Y) / self.S
+            self.shift = kept[0].copy() if self.null_optimal else (self.s @ Y) / self.S
             Y = Y - self.shift
         self.sy = float(np.abs(Y).max()) if self.datafit.scales_with_y else 1.0
         self.X = X / self.sx if self.sx > 0 else X
@@ -510,7 +521,9 @@ def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
 def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
     _check_solver_memory(prob)
     lam_s = prob.lam_in(lam)
-    if prob.degenerate:  # X or y is zero: W = 0 is optimal, with a zero gap
+    if prob.degenerate or prob.null_optimal:
+        # X or y is zero, or y constant with an intercept: W = 0 is optimal, with a
+        # zero gap
         b = prob.null_intercept()
         f0 = prob.null_value(b)
         W = np.zeros((prob.p, prob.d, prob.c))
@@ -852,7 +865,7 @@ def _lambda_max(prob):
 
 
 def _scaled_lam_max(prob):
-    if prob.degenerate:
+    if prob.degenerate or prob.null_optimal:
         return 0.0
     b0 = prob.null_intercept()
     G, grads = prob.block_gradients(np.broadcast_to(b0, (prob.n, prob.c)))
