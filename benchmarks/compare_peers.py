@@ -999,7 +999,7 @@ def main(argv=None):
     )
     ap.add_argument(
         "--target",
-        type=positive_float,
+        type=fraction,
         default=1e-6,
         help="certified relative duality gap to reach (default 1e-6)",
     )

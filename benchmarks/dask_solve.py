@@ -35,8 +35,8 @@ if HERE not in sys.path:
 
 from _args import (  # noqa: E402
     DefaultsFormatter,
+    fraction,
     nonnegative_int,
-    positive_float,
     positive_int,
     ratio,
 )
@@ -73,7 +73,7 @@ def main(argv=None):
         help="LocalCluster processes (1 thread each)",
     )
     ap.add_argument(
-        "--tol", type=positive_float, default=1e-6, help="relative duality gap to reach"
+        "--tol", type=fraction, default=1e-6, help="relative duality gap to reach"
     )
     ap.add_argument(
         "--lam-ratio",

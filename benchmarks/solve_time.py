@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _args import (  # noqa: E402
     DefaultsFormatter,
-    positive_float,
+    fraction,
     positive_int,
 )
 from problems import LOSSES, PROBLEMS, pin_threads, planted_problem  # noqa: E402
@@ -34,7 +34,7 @@ def main(argv=None):
     )
     ap.add_argument("--loss", default="squared", choices=LOSSES, help="the datafit")
     ap.add_argument(
-        "--tol", type=positive_float, default=1e-6, help="relative duality gap to reach"
+        "--tol", type=fraction, default=1e-6, help="relative duality gap to reach"
     )
     ap.add_argument(
         "--repeat", type=positive_int, default=5, help="solves timed, best kept"

@@ -578,6 +578,10 @@ def test_bad_value_is_a_usage_error_run_as_a_module():
         ("small_lam", ["--max-iter", "0"], "--max-iter"),
         ("small_lam", ["--threads", "0"], "--threads"),
         ("solve_time", ["--tol", "0"], "--tol"),
+        # relative duality gaps are below 1 (fixntk refuses tol >= 1)
+        ("solve_time", ["--tol", "1"], "--tol"),
+        ("dask_solve", ["--tol", "1.5"], "--tol"),
+        ("compare_peers", ["--target", "1"], "--target"),
         ("solve_time", ["--threads", "0"], "--threads"),
         ("thread_scaling", ["--threads", "1,0"], "--threads"),
         ("thread_scaling", ["--repeat", "0"], "--repeat"),
