@@ -120,9 +120,13 @@ def test_demo_datasets_and_figure_format_are_checked_first(tmp_path, capsys):
         err = capsys.readouterr().err
         assert said in err and "cannot fit" not in err, err
     args = ["demo", "-q", "--datasets", "iris,iris", "--n-gates", "10"]
-    assert main([*args, "--n-lams", "3", "--figure", ""]) == 0
+    # a figure name without an extension: matplotlib adds .png, and the line says so
+    # (it named the file without it)
+    bare = tmp_path / "figure"
+    assert main([*args, "--n-lams", "3", "--figure", str(bare)]) == 0
     out = capsys.readouterr().out
     assert sum(line.startswith("iris") for line in out.splitlines()) == 1
+    assert f"figure written to {bare}.png" in out and (tmp_path / "figure.png").exists()
 
 
 def test_demo_on_one_dataset_writes_the_figure(tmp_path):

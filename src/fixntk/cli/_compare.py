@@ -1,6 +1,7 @@
 """``fixntk demo`` and ``fixntk compare``: the NTK against the fixed NTK and the
 KARE-trained kernel on one split of each dataset, as a table and a figure."""
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,6 +183,8 @@ def write_figure(results, path):
     ax2.set_title("Held-out score")
     ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=7)
     fig.tight_layout()
+    if not os.path.splitext(path)[1]:  # matplotlib appends its default format's
+        path = f"{path}.{matplotlib.rcParams['savefig.format']}"  # extension: say so
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
