@@ -331,9 +331,10 @@ def as_arrangement(arr, n, X=None):
                 warnings.warn(
                     f"the arrangement's gates have {arr.gates.shape[1]} features but "
                     f"X has {X.shape[1]}: it was built on other columns (X with a "
-                    "bias column appended, say). The program solved is the group "
-                    "lasso over the stored masks, and arr.gates cannot be applied to "
-                    "rows of this X. Build the arrangement on the X you pass.",
+                    "bias column appended, or one column fewer, say). The program "
+                    "solved is the group lasso over the stored masks, and arr.gates "
+                    "cannot be applied to rows of this X. Build the arrangement on "
+                    "the X you pass.",
                     UserWarning,
                     stacklevel=user_stacklevel(),
                 )

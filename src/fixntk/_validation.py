@@ -178,8 +178,9 @@ def check_relative_tol(value, name="tol"):
     if value >= 1:
         raise ValueError(
             f"{name} is a relative duality gap (the gap over the null model's "
-            f"objective) and must be < 1; got {value:g}: the null model (W = 0) "
-            "already meets it, so the fit would stop there (1e-4 to 1e-8 are usual)"
+            f"objective) and must be < 1; got {value:g}: the null model (every "
+            "weight 0) already meets it, so the fit would stop there (1e-4 to 1e-8 "
+            "are usual)"
         )
     return value
 
