@@ -1251,15 +1251,6 @@ class _PathStop:
         return self.since >= (self.patience if self.started else self.first)
 
 
-def _constant(Y, sample_weight=None):
-    """Whether every row of positive weight has the same target (each column)."""
-    Y = np.asarray(Y)
-    Y = Y.reshape(Y.shape[0], -1)
-    if sample_weight is not None:
-        Y = Y[np.asarray(sample_weight) > 0]
-    return bool(Y.shape[0] == 0 or (Y == Y[0]).all())
-
-
 def _no_lam_to_select(estimator):
     """The lam of a fit whose lambda_max is 0 (a constant target after the intercept,
     one row, or y orthogonal to every group): W = 0 at every lam, so there is nothing

@@ -19,7 +19,6 @@ from ._estimators import (
     _SCORING_EPOCHS,
     _SCORING_TOL,
     _check_cv,
-    _constant,
     _folds,
     _mean_intercept,
     _MultiOutputRegressor,
@@ -39,6 +38,7 @@ from ._estimators import (
 from ._progress import progress
 from ._relu import relu_lambda_max, solve_relu
 from ._scale import norms
+from ._solver import rows_equal
 from ._validation import (
     check_int,
     check_lam,
@@ -284,7 +284,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         # the output intercept: the targets' (weighted) mean, unpenalised; the
         # network fits the centred targets (without it an offset of y had to be
         # carried by penalised neurons: diabetes + 1000, test R^2 -6)
-        constant = self.fit_intercept and _constant(Y, sample_weight)
+        constant = self.fit_intercept and rows_equal(Y, sample_weight)
         b, Y = _mean_intercept(Y, sample_weight, self.fit_intercept)
         Xt, Y = _scaled_rows(Xt, Y, sample_weight)
         self.lams_ = self.lam_scores_ = None

@@ -198,15 +198,16 @@ class _Problem:
         # intercept: the intercept fits it exactly and W = 0 at every lam (its
         # computed mean, or Poisson's log of it, left round-off that a solve and
         # lambda_max took for signal: lambda_max 1e-16, relative gaps of 1.5)
-        kept = Y[self.s > 0] if self.weighted else Y
         self.null_optimal = bool(
             self.fit_intercept
             and self.targets.classes is None
-            and kept.shape[0] > 0
-            and (kept == kept[0]).all()
+            and rows_equal(Y, self.s if self.weighted else None)
         )
         if self.fit_intercept and self.datafit.shifts_with_intercept:
-            self.shift = kept[0].copy() if self.null_optimal else (self.s @ Y) / self.S
+            if self.null_optimal:  # the value itself, not its computed mean
+                self.shift = Y[np.flatnonzero(self.s > 0)[0]].copy()
+            else:
+                self.shift = (self.s @ Y) / self.S
             Y = Y - self.shift
         self.sy = float(np.abs(Y).max()) if self.datafit.scales_with_y else 1.0
         self.X = X / self.sx if self.sx > 0 else X
@@ -858,6 +859,16 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     return _lambda_max(prob)
+
+
+def rows_equal(Y, sample_weight=None):
+    """Whether every row of Y (n, ...) of positive weight is the same (a constant
+    target): with an intercept, the null model fits it exactly."""
+    Y = np.asarray(Y)
+    Y = Y.reshape(Y.shape[0], -1)
+    if sample_weight is not None:
+        Y = Y[np.asarray(sample_weight) > 0]
+    return bool(Y.shape[0] > 0 and (Y == Y[0]).all())
 
 
 def _lambda_max(prob):
