@@ -7,6 +7,7 @@ peers' adapters run only where the peers are installed.
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -50,6 +51,22 @@ def test_planted_problem(loss):
     f0 = fixntk.objective(X, y, arr, zeros, lmax, loss=loss)
     assert fixntk.duality_gap(X, y, arr, zeros, lmax, loss=loss) <= 1e-12 * f0
     assert fixntk.duality_gap(X, y, arr, zeros, lam, loss=loss) > 1e-3 * f0
+
+
+@pytest.fixture(autouse=True)
+def _thread_variables_restored():
+    """Scripts loaded in this process pin the threading variables (compare_relu at
+    import, the others in main): undone after each test. A NUMBA_NUM_THREADS=1 left
+    behind started Numba's threads with 1 later in the session, and when it was
+    gone again Numba refused to compile ("Cannot set NUMBA_NUM_THREADS to a
+    different value once the threads have been launched")."""
+    saved = {var: os.environ.get(var) for var in problems.THREAD_VARS}
+    yield
+    for var, value in saved.items():  # (monkeypatch.delenv of an unset variable
+        if value is None:  # records nothing to undo)
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
 
 
 @pytest.fixture
