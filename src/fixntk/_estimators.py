@@ -1899,6 +1899,18 @@ class _WeightedRidge:
             return self.K * (m / self.n)
         return self.K * (m / self.n), (eig[0] * (m / self.n), eig[1])
 
+    def sample_rows(self):
+        """None without an intercept (these coordinates are the samples', scaled by
+        ``a``), else ``(M, base)`` for :class:`fixntk._kare._Spectrum`: the columns of
+        H that span the coordinates orthogonal to ``a`` (n, n - 1) and the leverage
+        ``a_k^2 / ||a||^2`` of the intercept's direction. The leave-one-out errors of
+        the rows scaled by ``a`` are then the weighted ones (``w_k r_k^2`` with
+        ``w = a^2``) of the weighted problem."""
+        if not self.fit_intercept:
+            return None
+        M = self._reflect(np.eye(self.n))[:, 1:]
+        return M, self.a**2 / (self.a @ self.a)
+
     def system(self, eig, lam):
         """The ridge system at lam in these coordinates, from ``eig = psd_eigh(K)``:
         round-off eigenvalues count as zeros, so as lam -> 0 it tends to least
@@ -2012,6 +2024,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                         lams,
                         leave_one_out=_unequal(sample_weight),
                         eig=eig_kare,
+                        rows=ridge.sample_rows(),
                     )
                 lams = sel.lams
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
@@ -2155,7 +2168,10 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         unequal ``sample_weight``, "kare" chooses lam on its grid by the exact weighted
         leave-one-out error instead (from the same eigendecomposition): GCV averages
         the leverages, which unequal weights make unequal, and it chose interpolation
-        (``kare_`` and ``lam_scores_`` are still KARE's).
+        (``kare_`` and ``lam_scores_`` are still KARE's). So it does where KARE at its
+        own minimiser is 10 times or more below the exact leave-one-out error there
+        (a zero eigenvalue of K that y avoids, e.g. two equal rows with the same
+        target, sends KARE to 0 as lam -> 0 whatever the fit).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept (``intercept_``).
     neuron_bias : bool, default=True

@@ -65,10 +65,16 @@ class _Spectrum:
     of ``Y / sy`` on the eigenvectors.
     """
 
-    def __init__(self, K, Y, eig=None):
+    def __init__(self, K, Y, eig=None, rows=None):
         """``eig``: ``(ev, U)`` of K already at hand (:func:`fixntk._ridge.psd_eigh`,
-        the kernel ridge's own: an n x n eigendecomposition is not made twice)."""
+        the kernel ridge's own: an n x n eigendecomposition is not made twice).
+        ``rows``: where K is a kernel ridge in other coordinates than its samples'
+        (a profiled intercept, :class:`fixntk._estimators._WeightedRidge`), the pair
+        ``(M, base)``: M (n_samples, n) with orthonormal columns mapping those
+        coordinates to the samples', ``base`` (n_samples,) the leverage of what the
+        intercept fits; :meth:`leave_one_out` then leaves out samples."""
         n = K.shape[0]
+        self.rows = rows
         self.t, self.sy = unit(K), unit(Y)
         if eig is None:
             ev, U = linalg.eigh(K / self.t / n, check_finite=False)
@@ -117,10 +123,14 @@ class _Spectrum:
         scalar = np.ndim(lams) == 0
         lams = np.atleast_1d(np.asarray(lams, dtype=np.float64)) / self.t
         keep = lams[None, :] / (self.ev[:, None] + lams[None, :])  # (n, L): I - S
-        leverage = (self.U**2) @ (1.0 - keep)  # (n, L): S_ii at each lam
         n, c = self.UtY.shape
-        R = self.U @ (keep[:, :, None] * self.UtY[:, None, :]).reshape(n, -1)
-        r2 = (R.reshape(n, lams.size, c) ** 2).sum(axis=2)  # (n, L)
+        if self.rows is None:
+            U, base = self.U, 0.0
+        else:  # in the samples' coordinates (the intercept's direction fitted)
+            U, base = self.rows[0] @ self.U, self.rows[1][:, None]
+        leverage = base + (U**2) @ (1.0 - keep)  # (n_samples, L): S_ii at each lam
+        R = U @ (keep[:, :, None] * self.UtY[:, None, :]).reshape(n, -1)
+        r2 = (R.reshape(U.shape[0], lams.size, c) ** 2).sum(axis=2)  # (n_samples, L)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             loo = (r2 / (1.0 - leverage) ** 2).mean(axis=0)
         finite = np.isfinite(loo)  # a leverage of 1 (round-off at tiny lam): inf
@@ -248,17 +258,25 @@ def _extended(spectrum, lams):
     return lams
 
 
-def _select_kare_extended(K, y, lams, leave_one_out=False, eig=None):
+def _select_kare_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
     """:func:`select_lambda_kare` on the grid ``lams`` extended past a reached end as
     far as KARE asks (:func:`_extended`; the estimators' grids), with one
     eigendecomposition (``eig`` of K when given). With ``leave_one_out``, lam
     minimises the exact leave-one-out error on that grid instead (KARE's curve is
-    returned all the same)."""
+    returned all the same), and so it does, without a word, where KARE's own
+    minimiser lies ``_LOO_GAP`` times or more below the exact leave-one-out error
+    there (:func:`select_lambda_kare` warns of it instead): KARE is then not an
+    estimate of the risk (GCV's failure on a null direction of K that y avoids:
+    duplicated rows with equal targets, as in iris, where KARE fell as lam^2 to
+    3e-8 at the grid's end and the leave-one-out error stayed at 0.013). ``rows``:
+    see :class:`_Spectrum` (leave-one-out leaves out samples)."""
     K, Y = _check_kernel(K, y)
-    spectrum = _Spectrum(K, Y, eig=eig)
+    spectrum = _Spectrum(K, Y, eig=eig, rows=rows)
     lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
     if not leave_one_out:
-        return _select_on(spectrum, lams)
+        sel = _select_on(spectrum, lams, warn_loo=False)
+        if sel.kare[sel.index] * _LOO_GAP >= spectrum.leave_one_out(lams[sel.index]):
+            return sel
     loo = spectrum.leave_one_out(lams)
     best = int(np.argmin(np.where(np.isfinite(loo), loo, np.inf)))
     return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best)
@@ -381,13 +399,18 @@ def select_lambda_kare(
 # diamonds, 1500 training rows, price on the NTK: KARE fell as lam^2 to 6e-6 at the
 # ridgeless end of its grid, where the held-out error was 0.018; KARE's interior
 # minimum, 0.016 at 1.9e-4, held out 0.017). On the bundled sets KARE is within 2x of
-# leave-one-out (iris 0.064 against 0.101 at 1e-6 times the mean eigenvalue).
+# leave-one-out (iris 0.064 against 0.101 at 1e-6 times the mean eigenvalue), except
+# on the splits that keep both of iris's two equal rows (same class): there KARE fell
+# to 3e-8 against 0.013 (a zero eigenvalue of K that y avoids counts in KARE's trace
+# at every lam). The estimators' selection (_select_kare_extended) then minimises the
+# exact leave-one-out error instead of warning: 5-fold iris, 3 warnings of 5 fits
+# before, accuracy 0.960 -> 0.967.
 _LOO_GAP = 10.0
 
 
-def _select_on(spectrum, lams):
+def _select_on(spectrum, lams, warn_loo=True):
     """KARE's minimiser on the grid lams (decreasing), warning at a reached edge and
-    where KARE there is far below the exact leave-one-out error."""
+    (``warn_loo``) where KARE there is far below the exact leave-one-out error."""
     curve = spectrum.kare(lams)
     best = int(np.argmin(curve))
     edge = _grid_edge(spectrum, lams, best)
@@ -397,7 +420,7 @@ def _select_on(spectrum, lams):
             UserWarning,
             stacklevel=user_stacklevel(),
         )
-    loo = spectrum.leave_one_out(lams[best])
+    loo = spectrum.leave_one_out(lams[best]) if warn_loo else 0.0
     if not curve[best] * _LOO_GAP >= loo:
         warnings.warn(
             "KARE at the selected lam is "
