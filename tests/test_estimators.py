@@ -1051,6 +1051,11 @@ def test_columns_on_scales_far_apart_are_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[X, np.ones(200)], y)
+        # NumPy's standard deviation of a constant column is its mean's round-off
+        # (5.6e-17 here): a column constant on a fold of StandardScaler'ed digits was
+        # warned about as 1e16 times narrower than the rest
+        assert np.std(np.full(200, 0.3)) > 0
+        fixntk.NTKRegressor(lam=0.1).fit(np.c_[X, np.full(200, 0.3)], y)
         rare = np.zeros(200)
         rare[7] = 1.0  # one row of a category: std 0.07 (140x less), range 1
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[10 * X, rare], y)
@@ -1237,6 +1242,11 @@ def test_weights_beyond_double_precision_are_refused_by_name(est, regression):
     w[0] = 1e15
     with pytest.raises(ValueError, match="sample_weight spans 1e\\+15"):
         clone(est).fit(X, y, sample_weight=w)
+    w[0] = 1.0
+    w[1] = 5e-324  # a span past double precision itself ("spans inf" before)
+    with pytest.raises(ValueError, match="spans more than 1e308 .*1 / 4.94e-324"):
+        clone(est).fit(X, y, sample_weight=w)
+    w[1] = 1.0
     w[0] = 1e12
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -435,9 +435,14 @@ def _check_feature_scales(estimator, X):
 
 def _warn_feature_scales(estimator, sd, span):
     """The warning of :func:`_check_feature_scales` from the columns' standard
-    deviations and ranges (computed in memory, or on the workers for a Dask X)."""
-    span = span[sd > 0]
-    sd = sd[sd > 0]
+    deviations and ranges (computed in memory, or on the workers for a Dask X).
+    Constant columns are those of range 0: NumPy's standard deviation of a constant
+    column is its mean's round-off (1.4e-17 for 1437 values of 0.1), and a column
+    constant on a fold of StandardScaler'ed digits was warned about as 1e16 times
+    narrower than the others (standardise X first, the warning said, of standardised
+    X)."""
+    varies = (sd > 0) & (span > 0)
+    span, sd = span[varies], sd[varies]
     if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
         return
     if span.max() <= _SCALE_RATIO * span.min():

@@ -274,9 +274,12 @@ def check_sample_weight(sample_weight, n):
         # one weight of 1e15 beside ones: the light rows fell below the heavy one's
         # rounding, a scoring solve diverged (objective 1e276) and the error blamed
         # the predictions' size
+        # (the ratio itself can pass double precision: 1 beside 5e-324)
+        span = f"{top / low:.3g}" if top / low < np.inf else "more than 1e308"
         raise ValueError(
-            f"sample_weight spans {top / low:.3g} (largest / smallest positive "
-            f"weight), more than double precision resolves ({_WEIGHT_SPAN:.0e}): "
+            f"sample_weight spans {span} (largest / smallest positive "
+            f"weight: {top:.3g} / {low:.3g}), more than double precision resolves "
+            f"({_WEIGHT_SPAN:.0e}): "
             "the lightest rows count as nothing beside the heaviest; give them "
             "weight 0 (left out), or bring the weights closer"
         )
