@@ -186,3 +186,22 @@ def test_an_arrangement_used_on_other_data_is_warned_about():
     ):
         with pytest.warns(UserWarning, match=r"gates have \d features but X has \d"):
             call()
+
+
+@pytest.mark.parametrize("kind", ["width", "data"])
+def test_irls_warns_once_about_an_arrangement_built_on_other_data(kind):
+    """irls checked the arrangement against X, then its NTK start (ntk_weights) did
+    again: the same warning twice under simplefilter("always")."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = 3.0 * rng.standard_normal((200, 3)) + 2.0
+    if kind == "width":
+        arr, Xs = fixntk.sample_arrangement(np.c_[X, np.ones(200)], 20, seed=0), X
+    else:
+        arr, Xs = fixntk.sample_arrangement(X, 20, seed=0), (X - 2.0) / 3.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fixntk.irls(Xs, X[:, 0], arr, lam=0.01)
+    said = [w for w in caught if "the arrangement's" in str(w.message)]
+    assert len(said) == 1, [str(w.message)[:80] for w in caught]

@@ -371,7 +371,12 @@ def _starting_weights(X, arr, eta0, n_samples, seed):
                 f"{arr.p} non-negative weights; got {eta0!r}"
             )
         if eta0 in ("ntk", "mc"):
-            est = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
+            with warnings.catch_warnings():
+                # irls has checked arr against X (as_arrangement): said once
+                warnings.filterwarnings(
+                    "ignore", "the arrangement's (gates|masks)", UserWarning
+                )
+                est = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
             if eta0 == "mc" or est.captured_mass >= _MIN_CAPTURED:
                 if est.captured_mass == 0:
                     raise ValueError(
