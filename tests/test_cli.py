@@ -2,6 +2,7 @@ import csv
 import io
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -1320,6 +1321,33 @@ def test_float_labels_come_back_as_the_file_writes_them(tmp_path, capsys):
     assert lines[0] == "prediction,proba_1.0,proba_2.0"
     assert {line.split(",")[0] for line in lines[1:]} == {"1.0", "2.0"}
     assert "accuracy against the column 'y'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codes", [("007", "010"), ("+1", "-1"), ("7", "010")])
+def test_integer_codes_come_back_as_the_file_writes_them(tmp_path, capsys, codes):
+    """Integer labels with leading zeros or a sign (codes such as '007') came back
+    from predict as 7 and 10 (and proba_7), which no longer joined with the user's
+    codes; plain integers stay integers (test above, 0 / 1)."""
+    import io
+
+    from fixntk.cli import main
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((60, 2))
+    rows = [(f"{a:.4f}", f"{b:.4f}", codes[int(a > 0)]) for a, b in x]
+    path = write_csv(tmp_path / "c.csv", ["a", "b", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    argv = ["fit", path, "--target", "y", "-q", "--lam", "0.05", "--output", model]
+    assert main(argv) == 0
+    out = io.StringIO()
+    assert main(["predict", model, path], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "prediction," + ",".join(f"proba_{c}" for c in sorted(codes))
+    assert {line.split(",")[0] for line in lines[1:]} == set(codes)
+    err = capsys.readouterr().err
+    assert "not classes the model was fitted on" not in err
+    score = re.search(r"accuracy against the column 'y': ([\d.]+)", err)
+    assert float(score.group(1)) > 0.8  # (0.0 while predict read the codes as 7, 10)
 
 
 def test_held_out_rows_that_repeat_training_rows_are_noted(regression_csv, tmp_path):

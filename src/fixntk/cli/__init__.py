@@ -418,6 +418,29 @@ def _load_model(path):
     return model
 
 
+def _truth(model, table, target):
+    """The target column of the data given to predict, as the model's classes read:
+    as the file writes it where the classes are text and the column reads as
+    numbers (codes such as '007', kept as text by fit: read as 7, every row
+    counted wrong)."""
+    import pandas as pd
+    from sklearn.base import is_classifier
+
+    truth = table.frame[target]
+    classes = np.asarray(getattr(model, "classes_", []))
+    if (
+        is_classifier(model)
+        and classes.dtype.kind in "OUS"
+        and pd.api.types.is_numeric_dtype(truth)
+        and table.text_of is not None
+    ):
+        try:
+            return table.text_of(target).loc[truth.index]
+        except (KeyError, IndexError, ValueError):  # not found as read: as read
+            pass
+    return truth
+
+
 def _score_lines(model, truth, pred, target):
     """Lines scoring the predictions ``pred`` against the file's target column
     ``truth`` (rows without a value left out, each case said in words)."""
@@ -561,7 +584,7 @@ def cmd_predict(args, out):
     # in the training file's layout) or a single row cannot lose them
     target = getattr(model, "fixntk_target_", None)
     if target is not None and target in table.frame.columns:
-        for line in _score_lines(model, table.frame[target], pred, target):
+        for line in _score_lines(model, _truth(model, table, target), pred, target):
             print(line, file=info)
     print(f"total time {args.elapsed():.1f}s (the whole command)", file=info)
     return 0

@@ -40,6 +40,9 @@ class Table:
     messages: list = field(default_factory=list)  # what was dropped, and why
     decimal: str = "."  # the decimal mark it was read with
     index: pd.Series = None  # the --index-col column, if any
+    # column name -> that column as the file writes it (text, the frame's index),
+    # read again on demand
+    text_of: object = None
 
 
 @dataclass
@@ -327,7 +330,20 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         if index is not None:
             index = index.set_axis(frame.index)
     base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
-    return Table(base, frame, messages, decimal, index)
+    rows, row_index = len(frame), frame.index
+
+    def text_of(col):
+        text = _read_csv(
+            _source(path, raw),
+            delimiter,
+            dtype=str,
+            usecols=lambda c: c.strip() == col,
+            nrows=rows,
+            **options,
+        )
+        return text.iloc[:, 0].set_axis(row_index)
+
+    return Table(base, frame, messages, decimal, index, text_of)
 
 
 def _check_preamble(path, raw):
@@ -599,12 +615,14 @@ def _reprs(values):
     return [repr(_scalar(v)) for v in values]
 
 
-def _labels(y_raw, y_num, target, path):
+def _labels(y_raw, y_num, target, path, text_of=None):
     """Class labels as the file has them: text, booleans (True/False), integers
     (a column of integers; 0 / 1 came back from predict as 0.0 / 1.0 before) or
     floats (1.0 / 2.0 in the file, which came back as 1 / 2); numbers that are not
     integers are refused (scikit-learn's 'continuous' error, after the
-    model was set up)."""
+    model was set up). Integers written with leading zeros or a sign ('007',
+    '+1': codes) stay text as written (``text_of``: the column's text); they came
+    back from predict as 7 and 1, which no longer joined with the user's codes."""
     if y_num is None:
         return y_raw.to_numpy(dtype=object).astype(str)
     if pd.api.types.is_bool_dtype(y_raw):
@@ -619,6 +637,13 @@ def _labels(y_raw, y_num, target, path):
         )
     if pd.api.types.is_float_dtype(y_raw):  # 1.0 and 2.0 in the file: floats
         return values
+    if text_of is not None:
+        try:
+            text = text_of(target).loc[y_raw.index].astype(str)
+        except (KeyError, IndexError, ValueError):  # not found as read: numbers
+            text = pd.Series([], dtype=str)
+        if text.str.match(r"^(\+|-?0\d)").any():
+            return text.to_numpy(dtype=object).astype(str)
     return values.astype(np.int64) if np.abs(values).max() < 2.0**53 else values
 
 
@@ -1124,7 +1149,7 @@ def dataset_from_table(
                 "--target the right column?"
             )
     else:
-        y = _labels(y_raw, y_num, target, path)
+        y = _labels(y_raw, y_num, target, path, table.text_of)
         classes, counts = np.unique(y, return_counts=True)
         if classes.size < 2:
             raise UserError(
