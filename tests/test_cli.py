@@ -671,6 +671,69 @@ def test_csv_from_standard_input_and_pipes(
     assert "standard input is empty (0 bytes)" in capsys.readouterr().err
 
 
+def test_a_third_testers_options_and_paths_are_refused_by_name(
+    regression_csv, tmp_path, capsys
+):
+    """Each ended in words that were not ours (exit 2 all the same): --sep '' (pandas'
+    'only single character unicode strings ...'), --decimal ab ('Only length-1
+    decimal markers', beside a hint about --sep), a directory or an image as the
+    model ('[Errno 21] Is a directory', pickle's 'A load persistent id instruction
+    was encountered'), an --output that cannot be written (a bare '[Errno 2]');
+    predict --output - wrote a file named '-' (it is standard output now, as - is
+    standard input for the data) and fit --output - is refused."""
+    import io
+
+    from fixntk.cli import main
+
+    model = str(tmp_path / "m.pkl")
+    fit = ["fit", regression_csv, "--target", "price", "--n-gates", "5", "-q"]
+    assert main([*fit, "--lam", "0.1", "--output", model]) == 0
+    capsys.readouterr()
+    image = tmp_path / "plot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    runs = (
+        (fit + ["--sep", ""], "argument --sep: must not be empty"),
+        (fit + ["--decimal", "ab"], "argument --decimal: must be one character"),
+        (fit + ["--thousands", "1"], "argument --thousands: must be one character"),
+        (["predict", str(tmp_path), regression_csv], "is a directory, not a model"),
+        (["predict", str(image), regression_csv], "not a model saved by fixntk fit"),
+        (fit + ["--output", "-"], "--output - (standard output) is for predict"),
+    )
+    for argv, words in runs:
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage error
+            code = exc.code
+        assert code == 2
+        err = capsys.readouterr().err
+        assert words in err, err
+        assert "Errno" not in err and "Py_UCS4" not in err and "persistent" not in err
+    # a write that fails past the checks (/proc/x.pkl on Linux: its folder exists)
+    import fixntk.cli as cli
+
+    checks = cli._check_writable
+    cli._check_writable = lambda *a: None
+    try:
+        argv = fit + ["--lam", "0.1", "--output", str(tmp_path / "no" / "m.pkl")]
+        assert main(argv) == 2
+    finally:
+        cli._check_writable = checks
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'no' / 'm.pkl'}: No such file or directory" in err
+    assert "Errno" not in err
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        out = io.StringIO()
+        assert main(["predict", model, regression_csv, "--output", "-"], out=out) == 0
+    finally:
+        os.chdir(cwd)
+    assert not (tmp_path / "-").exists()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "prediction" and len(lines) > 10
+    float(lines[1])  # the CSV alone: the notes go to standard error
+
+
 def test_output_naming_an_input_file_is_refused(regression_csv, tmp_path, capsys):
     """--output (or --figure) naming the CSV or the model the command reads is refused
     before any work, and the file is left as it was: fit --output DATA.csv replaced

@@ -400,6 +400,8 @@ def _load_model(path):
 
     if not os.path.exists(path):
         raise UserError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a directory, not a model file")
     try:
         with open(path, "rb") as fh:
             model = pickle.load(fh)
@@ -412,6 +414,10 @@ def _load_model(path):
                 " (it is a text file, not a model saved by fixntk fit --output; the "
                 "model file comes first: fixntk predict MODEL DATA)"
             )
+        elif isinstance(exc, pickle.UnpicklingError) or not head:
+            # pickle's own words on other bytes ('A load persistent id instruction
+            # was encountered') say nothing to a user
+            exc = "it is not a model saved by fixntk fit --output (not a pickle)"
         raise UserError(f"cannot load {path} as a saved model: {exc}{hint}") from None
     if not hasattr(model, "predict"):
         raise UserError(f"{path} holds a {type(model).__name__}, not a model")
@@ -608,6 +614,25 @@ def _positive_int(text):
     return _int_at_least(text, 1)
 
 
+def _delimiter(text):
+    """--sep: one character (or \\t for a tab), or a regular expression of several;
+    an empty one reached pandas ('only single character unicode strings ...')."""
+    if text == "":
+        raise argparse.ArgumentTypeError("must not be empty (e.g. ';' or '\\t')")
+    return text
+
+
+def _mark(text):
+    """--decimal / --thousands: one character (pandas' messages spoke of 'length-1
+    decimal markers' beside a hint about --sep)."""
+    if len(text) != 1 or text.isdigit() or text in "+-":
+        raise argparse.ArgumentTypeError(
+            f"must be one character that is not a digit or a sign, e.g. ',' or '.'; "
+            f"got {text!r}"
+        )
+    return text
+
+
 def _folds(text):
     return _int_at_least(text, 2, " (folds)")
 
@@ -759,14 +784,19 @@ def _add_read_options(p):
     g = p.add_argument_group("reading the CSV")
     g.add_argument(
         "--sep",
+        type=_delimiter,
         default=None,
         help="column delimiter, e.g. ';' or '\\t' (default: detected from the file)",
     )
     g.add_argument(
-        "--decimal", default=".", help="decimal mark of the numbers (default '.')"
+        "--decimal",
+        type=_mark,
+        default=".",
+        help="decimal mark of the numbers (default '.')",
     )
     g.add_argument(
         "--thousands",
+        type=_mark,
         default=None,
         help="thousands separator inside numbers, e.g. ',' for 1,234.5 or '.' "
         "(with --decimal ',') for 1.234,5 (default: none)",
@@ -911,7 +941,9 @@ def build_parser():
     )
     _add_read_options(predict)
     predict.add_argument(
-        "--output", default="", help="CSV file to write (default: standard output)"
+        "--output",
+        default="",
+        help="CSV file to write (default, or -: standard output)",
     )
     predict.add_argument(
         "-q", "--quiet", action="store_true", help="accepted (predict draws no bar)"
@@ -1002,6 +1034,13 @@ def main(argv=None, out=None):
     if getattr(args, "quiet", False):
         args.verbose = 0
     try:
+        if getattr(args, "output", "") == "-":  # a file named '-' was written
+            if args.command != "predict":
+                raise UserError(
+                    "--output - (standard output) is for predict's CSV; the "
+                    f"{args.command} command writes a file: give its name"
+                )
+            args.output = ""
         inputs = [
             ("model file", getattr(args, "model", "")),
             ("CSV file", getattr(args, "data", "")),
@@ -1033,5 +1072,8 @@ def main(argv=None, out=None):
             pass
         return 141  # as a command ended by SIGPIPE
     except OSError as exc:  # a file the command writes (checked first, but may change)
-        print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
+        what = exc
+        if exc.filename is not None and exc.strerror:
+            what = f"{exc.filename}: {exc.strerror}"  # (not "[Errno 2] ...")
+        print(f"fixntk {args.command}: error: {what}", file=sys.stderr)
         return 2
