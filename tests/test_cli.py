@@ -2221,3 +2221,25 @@ def test_a_named_row_index_is_left_out_of_a_small_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "12 rows, 1 features" in proc.stdout
     assert "column 'rownames' looks like a row identifier" in proc.stdout
+
+
+def test_ctrl_c_while_the_command_loads_is_a_message(capsys, monkeypatch):
+    """Ctrl-C in the command's first half second (pandas and scikit-learn loading)
+    showed a KeyboardInterrupt traceback through pandas; it is now the message and
+    exit status of an interrupted command (130), as later."""
+    import fixntk.__main__ as entry
+
+    class Interrupt:  # a finder that is "interrupted" while fixntk.cli loads
+        def find_spec(self, name, path=None, target=None):
+            if name == "fixntk.cli":
+                raise KeyboardInterrupt
+            return None
+
+    loaded = sys.modules.pop("fixntk.cli", None)
+    monkeypatch.setattr(sys, "meta_path", [Interrupt(), *sys.meta_path])
+    try:
+        assert entry.main(["--help"]) == 130
+    finally:
+        if loaded is not None:
+            sys.modules["fixntk.cli"] = loaded
+    assert capsys.readouterr().err == "fixntk: interrupted\n"
