@@ -1365,32 +1365,14 @@ def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
     assert "column 'a' has the non-finite value inf;" in err and "np." not in err
 
 
-def test_float_labels_come_back_as_the_file_writes_them(tmp_path, capsys):
-    """Labels 1.0 / 2.0 came back from predict as 1 / 2 and proba_1 / proba_2."""
-    import io
-
-    from fixntk.cli import main
-
-    rng = np.random.default_rng(9)
-    x = rng.standard_normal((60, 2))
-    rows = [(f"{a:.4f}", f"{b:.4f}", f"{1.0 + (a > 0):.1f}") for a, b in x]
-    path = write_csv(tmp_path / "f.csv", ["a", "b", "y"], rows)
-    model = str(tmp_path / "m.pkl")
-    argv = ["fit", path, "--target", "y", "-q", "--lam", "0.05", "--output", model]
-    assert main(argv) == 0
-    out = io.StringIO()
-    assert main(["predict", model, path], out=out) == 0
-    lines = out.getvalue().splitlines()
-    assert lines[0] == "prediction,proba_1.0,proba_2.0"
-    assert {line.split(",")[0] for line in lines[1:]} == {"1.0", "2.0"}
-    assert "accuracy against the column 'y'" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("codes", [("007", "010"), ("+1", "-1"), ("7", "010")])
-def test_integer_codes_come_back_as_the_file_writes_them(tmp_path, capsys, codes):
-    """Integer labels with leading zeros or a sign (codes such as '007') came back
-    from predict as 7 and 10 (and proba_7), which no longer joined with the user's
-    codes; plain integers stay integers (test above, 0 / 1)."""
+@pytest.mark.parametrize(
+    "codes", [("1.0", "2.0"), ("007", "010"), ("+1", "-1"), ("7", "010")]
+)
+def test_labels_come_back_as_the_file_writes_them(tmp_path, capsys, codes):
+    """Labels 1.0 / 2.0 came back from predict as 1 / 2 (and proba_1 / proba_2), and
+    integers with leading zeros or a sign (codes such as '007') as 7 and 10, which
+    no longer joined with the user's codes; plain integers stay integers
+    (test_boolean_and_integer_labels_come_back_as_labels)."""
     import io
 
     from fixntk.cli import main
