@@ -1366,13 +1366,16 @@ def test_numpy_scalars_read_as_plain_values(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "codes", [("1.0", "2.0"), ("007", "010"), ("+1", "-1"), ("7", "010")]
+    "codes",
+    [("1.0", "2.0"), ("007", "010"), ("+1", "-1"), ("7", "010"), ("0.5", "2.5")],
 )
 def test_labels_come_back_as_the_file_writes_them(tmp_path, capsys, codes):
     """Labels 1.0 / 2.0 came back from predict as 1 / 2 (and proba_1 / proba_2), and
     integers with leading zeros or a sign (codes such as '007') as 7 and 10, which
     no longer joined with the user's codes; plain integers stay integers
-    (test_boolean_and_integer_labels_come_back_as_labels)."""
+    (test_boolean_and_integer_labels_come_back_as_labels). Labels 0.5 / 2.5 were
+    refused under --task classification (and taken for regression by --task auto
+    without the note integers get)."""
     import io
 
     from fixntk.cli import main
@@ -1383,6 +1386,12 @@ def test_labels_come_back_as_the_file_writes_them(tmp_path, capsys, codes):
     path = write_csv(tmp_path / "c.csv", ["a", "b", "y"], rows)
     model = str(tmp_path / "m.pkl")
     argv = ["fit", path, "--target", "y", "-q", "--lam", "0.05", "--output", model]
+    if codes == ("0.5", "2.5"):
+        assert main(argv) == 0
+        assert "2 distinct numbers, not all integers, so regression" in (
+            capsys.readouterr().out
+        )
+        argv += ["--task", "classification"]
     assert main(argv) == 0
     out = io.StringIO()
     assert main(["predict", model, path], out=out) == 0

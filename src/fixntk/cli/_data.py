@@ -618,9 +618,11 @@ def _reprs(values):
 def _labels(y_raw, y_num, target, path, text_of=None):
     """Class labels as the file has them: text, booleans (True/False), integers
     (a column of integers; 0 / 1 came back from predict as 0.0 / 1.0 before) or
-    floats (1.0 / 2.0 in the file, which came back as 1 / 2); numbers that are not
-    integers are refused (scikit-learn's 'continuous' error, after the
-    model was set up). Integers written with leading zeros or a sign ('007',
+    floats (1.0 / 2.0 in the file, which came back as 1 / 2, and a few values
+    such as 0.5 / 2.5 under --task classification, which were refused); numbers
+    that are not integers, of more than MAX_CLASSES values, are refused (a
+    measurement: scikit-learn's 'continuous' error, after the model was set up).
+    Integers written with leading zeros or a sign ('007',
     '+1': codes) stay text as written (``text_of``: the column's text); they came
     back from predict as 7 and 1, which no longer joined with the user's codes."""
     if y_num is None:
@@ -628,22 +630,31 @@ def _labels(y_raw, y_num, target, path, text_of=None):
     if pd.api.types.is_bool_dtype(y_raw):
         return y_raw.to_numpy(dtype=bool)
     values = y_num.to_numpy()
-    if not np.all(values == np.round(values)):
-        bad = values[values != np.round(values)][0]
+    whole = values == np.round(values)
+    if not whole.all() and np.unique(values).size > MAX_CLASSES:
+        bad = values[~whole][0]
         raise UserError(
             f"{path}: target {target!r} holds numbers that are not integers (e.g. "
             f"{bad:g}); classification needs labels (integers or text): use --task "
             "regression"
         )
-    if pd.api.types.is_float_dtype(y_raw):  # 1.0 and 2.0 in the file: floats
-        return values
-    if text_of is not None:
+    text = None  # the column as the file writes it, where it may matter
+    if text_of is not None and (
+        not whole.all() or pd.api.types.is_integer_dtype(y_raw)
+    ):
         try:
             text = text_of(target).loc[y_raw.index].astype(str)
         except (KeyError, IndexError, ValueError):  # not found as read: numbers
-            text = pd.Series([], dtype=str)
-        if text.str.match(r"^(\+|-?0\d)").any():
-            return text.to_numpy(dtype=object).astype(str)
+            text = None
+    if not whole.all():  # 0.5 / 2.5: text (scikit-learn takes such floats for a
+        # continuous target)
+        if text is None:
+            text = pd.Series([repr(float(v)) for v in values], dtype=str)
+        return text.to_numpy(dtype=object).astype(str)
+    if pd.api.types.is_float_dtype(y_raw):  # 1.0 and 2.0 in the file: floats
+        return values
+    if text is not None and text.str.match(r"^(\+|-?0\d)").any():
+        return text.to_numpy(dtype=object).astype(str)
     return values.astype(np.int64) if np.abs(values).max() < 2.0**53 else values
 
 
@@ -1130,6 +1141,11 @@ def dataset_from_table(
                         if small
                         else "class labels"
                     )
+                )
+            elif small:  # 0.5 / 2.5: regression, said (integers were, these not)
+                reason = (
+                    f"target {target!r}: {k} distinct numbers, not all integers, so "
+                    "regression; --task classification if they are class labels"
                 )
     if task == "regression":
         if y_num is None:
