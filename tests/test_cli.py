@@ -1485,7 +1485,7 @@ def test_compare_leaves_out_kernels_that_do_not_fit(
     from fixntk.cli import main
 
     n = 45  # training rows of the 60 (--holdout 0.25)
-    check, room = _memory.check_kernel_size, [3 * 8 * n * n + 1000]  # not KARE's 8
+    check, room = _memory.check_kernel_size, [10 * 8 * n * n + 1000]  # not KARE's
 
     def small_memory(*args, **kw):  # the memory compare sees for its kernels
         with monkeypatch.context() as m:
@@ -1497,7 +1497,7 @@ def test_compare_leaves_out_kernels_that_do_not_fit(
     argv = ["compare", regression_csv, "--target", "price", "--n-gates", "10", "-q"]
     assert main(argv, out=out) == 0
     text = out.getvalue()
-    assert "note (reg): KARE kernel left out: the KARE-trained kernel needs 8" in text
+    assert "note (reg): KARE kernel left out: the KARE-trained kernel needs 16" in text
     assert text.count("KARE kernel left out") == 1  # not the fixed NTK's note too
     assert "a larger --holdout" in text
     row = text.splitlines()[3].split()  # after the description, head and rule

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -382,3 +383,36 @@ def test_ntk_regressor_makes_one_eigendecomposition(lam, monkeypatch):
     Xt = np.hstack([X, np.full((80, 1), est.bias_scale_)])
     expected = fixntk.kare(fixntk.ntk_kernel(Xt), y, est.lam_)
     assert est.kare_ == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS as Linux counts it")
+def test_ntk_memory_check_counts_the_fit_and_the_process_limit():
+    """NTKRegressor's memory check assumed 3 n x n matrices where its fit holds
+    about 10 (tracemalloc: 9.6 at 3000 rows), and read the machine's memory, not the
+    process's limit (ulimit -v): a tester's 15000 rows under an 8 GB limit ended in
+    NumPy's MemoryError after half a minute. Under a limit that holds 3 matrices and
+    not 10, the fit is now refused at once, naming the estimators that fit."""
+    code = textwrap.dedent(
+        """
+        import resource, numpy as np, psutil, fixntk
+        n = 5000
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((n, 3))
+        y = X[:, 0]
+        room = 5 * 8 * n * n  # more than 3 n x n matrices, fewer than 10
+        vms = psutil.Process().memory_info().vms
+        resource.setrlimit(resource.RLIMIT_AS, (vms + room, resource.RLIM_INFINITY))
+        try:
+            fixntk.NTKRegressor(lam=0.01).fit(X, y)
+        except MemoryError as exc:
+            print("refused:", exc)
+        """
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert "refused: NTKRegressor (kernel ridge on the n x n NTK) needs 10" in (
+        proc.stdout
+    ), proc.stdout + proc.stderr
+    assert "gated ReLU estimators" in proc.stdout

@@ -1934,6 +1934,14 @@ class _WeightedRidge:
         return alpha, b
 
 
+# n x n float64 matrices alive at once in an NTK estimator's fit, measured with
+# tracemalloc at 3000 rows (lam="kare": 9.6, a float lam 6.6; the kernel, the
+# ridge's reflected copy and eigenvectors, the leave-one-out's products): the check
+# assumed 3, and 15000 rows under an 8 GB limit ended in NumPy's MemoryError at a
+# 7.2 GB peak, half a minute in
+_NTK_MATRICES = 10
+
+
 class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
     def __init__(
         self,
@@ -1984,6 +1992,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             f"{type(self).__name__} (kernel ridge on the n x n NTK)",
             "the gated ReLU estimators (GatedReLURegressor / GatedReLUClassifier), "
             "which never form an n x n matrix",
+            n_matrices=_NTK_MATRICES,
             warn=True,
             # the ridge's and KARE's eigendecompositions and products; lam="cv" one
             # per fold more

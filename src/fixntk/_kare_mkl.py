@@ -65,8 +65,11 @@ _Z = 2.0  # the held-out guard accepts a gain of at least this many standard err
 # 0.888 (k-means with three initialisations; with one, _tie: 23 / 1.000 / 0.884).
 _AUTO_TIED = 100
 # n x n matrices alive at once in a step (the NTK, X X^T, the kernel and its factor,
-# C^-1, C^-2, the gradient's product), for the memory check before any work
-_KARE_MATRICES = 8
+# C^-1, C^-2, the gradient's product, the guard's and the ridge's copies), for the
+# memory check before any work: KAREKernelRegressor() at 2000 rows peaked at 15.7 of
+# them (tracemalloc); 8 were counted, and a tester's 15000 rows under an 8 GB limit
+# ended in NumPy's MemoryError (a 12000 x 12000 allocation) after 8-20 s
+_KARE_MATRICES = 16
 # Steps of an eigendecomposition's cost a KARE-trained kernel's fit takes (each
 # L-BFGS-B evaluation factorises and multiplies n x n matrices, and the held-out
 # guard refits): 3000 rows took 406 s on a shared core where one eigendecomposition

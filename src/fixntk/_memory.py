@@ -30,16 +30,44 @@ _READING_SECONDS = 0.25
 _reading = [-float("inf"), 0]  # (time.monotonic() of the reading, bytes)
 
 
+def _limits_left():
+    """What the process's own limits leave, in bytes (inf where none): the address
+    space limit (``ulimit -v``, less the address space in use) and a Linux cgroup v2
+    memory limit (a container's: memory.max less memory.current). Without them a
+    fit under ``ulimit -v 8000000`` was checked against the machine's memory and
+    ended in NumPy's MemoryError after half a minute."""
+    left = float("inf")
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            left = soft - psutil.Process().memory_info().vms
+    except (ImportError, OSError, ValueError, psutil.Error):  # not on this system
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            top = fh.read().strip()
+        if top != "max":
+            with open("/sys/fs/cgroup/memory.current") as fh:
+                left = min(left, int(top) - int(fh.read().strip()))
+    except (OSError, ValueError):  # no cgroup v2 limit here
+        pass
+    return max(left, 0.0)
+
+
 def available_bytes():
     """Memory the operating system can give without swapping, in bytes.
 
     psutil's ``virtual_memory().available`` (``MemAvailable`` on Linux, free plus
-    inactive pages on macOS, the available physical memory on Windows), read at most
-    every 0.25 s.
+    inactive pages on macOS, the available physical memory on Windows), or less where
+    the process's limits leave less (``ulimit -v``, a container's cgroup limit), read
+    at most every 0.25 s.
     """
     now = time.monotonic()
     if now - _reading[0] > _READING_SECONDS:
-        _reading[:] = [now, int(psutil.virtual_memory().available)]
+        avail = min(float(psutil.virtual_memory().available), _limits_left())
+        _reading[:] = [now, int(avail)]
     return _reading[1]
 
 

@@ -77,6 +77,7 @@ def _kernels_too_large(n):
     """{model: why} for the kernel models left out on ``n`` training rows: the
     KARE-trained kernel when its n x n kernels do not fit (in memory, or in half an
     hour); the NTK, which the comparison is about, is a UserError then."""
+    from .._estimators import _NTK_MATRICES
     from .._kare_mkl import _KARE_MATRICES
 
     try:
@@ -85,6 +86,7 @@ def _kernels_too_large(n):
             "fixntk compare (the NTK: kernel ridge on an n x n kernel)",
             "`fixntk fit` (the gated ReLU model alone, which never forms an n x n "
             "matrix), or compare on a sample of the rows",
+            n_matrices=_NTK_MATRICES,
         )
     except MemoryError as exc:
         raise UserError(f"{n} training rows: {exc}") from None
