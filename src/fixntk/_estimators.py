@@ -1906,15 +1906,19 @@ class _WeightedRidge:
 
     def sample_rows(self):
         """None without an intercept (these coordinates are the samples', scaled by
-        ``a``), else ``(M, base)`` for :class:`fixntk._kare._Spectrum`: the columns of
-        H that span the coordinates orthogonal to ``a`` (n, n - 1) and the leverage
-        ``a_k^2 / ||a||^2`` of the intercept's direction. The leave-one-out errors of
-        the rows scaled by ``a`` are then the weighted ones (``w_k r_k^2`` with
-        ``w = a^2``) of the weighted problem."""
+        ``a``), else ``(to_samples, base)`` for :class:`fixntk._kare._Spectrum`: the
+        map of an (n - 1, k) matrix in the coordinates orthogonal to ``a`` to the
+        samples' (H applied to it below a zero row: O(n k), no n x n matrix) and the
+        leverage ``a_k^2 / ||a||^2`` of the intercept's direction. The leave-one-out
+        errors of the rows scaled by ``a`` are then the weighted ones (``w_k r_k^2``
+        with ``w = a^2``) of the weighted problem."""
         if not self.fit_intercept:
             return None
-        M = self._reflect(np.eye(self.n))[:, 1:]
-        return M, self.a**2 / (self.a @ self.a)
+
+        def to_samples(A):
+            return self._reflect(np.vstack([np.zeros((1, A.shape[1])), A]))
+
+        return to_samples, self.a**2 / (self.a @ self.a)
 
     def system(self, eig, lam):
         """The ridge system at lam in these coordinates, from ``eig = psd_eigh(K)``:

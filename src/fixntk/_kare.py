@@ -70,11 +70,12 @@ class _Spectrum:
         the kernel ridge's own: an n x n eigendecomposition is not made twice).
         ``rows``: where K is a kernel ridge in other coordinates than its samples'
         (a profiled intercept, :class:`fixntk._estimators._WeightedRidge`), the pair
-        ``(M, base)``: M (n_samples, n) with orthonormal columns mapping those
-        coordinates to the samples', ``base`` (n_samples,) the leverage of what the
-        intercept fits; :meth:`leave_one_out` then leaves out samples."""
+        ``(to_samples, base)``: the orthonormal map of an (n, k) matrix in those
+        coordinates to the samples' (n_samples, k), ``base`` (n_samples,) the
+        leverage of what the intercept fits; :meth:`leave_one_out` then leaves out
+        samples (the eigenvectors mapped once)."""
         n = K.shape[0]
-        self.rows = rows
+        self.rows, self._U_samples = rows, None
         self.t, self.sy = unit(K), unit(Y)
         if eig is None:
             ev, U = linalg.eigh(K / self.t / n, check_finite=False)
@@ -127,7 +128,9 @@ class _Spectrum:
         if self.rows is None:
             U, base = self.U, 0.0
         else:  # in the samples' coordinates (the intercept's direction fitted)
-            U, base = self.rows[0] @ self.U, self.rows[1][:, None]
+            if self._U_samples is None:
+                self._U_samples = self.rows[0](self.U)
+            U, base = self._U_samples, self.rows[1][:, None]
         leverage = base + (U**2) @ (1.0 - keep)  # (n_samples, L): S_ii at each lam
         R = U @ (keep[:, :, None] * self.UtY[:, None, :]).reshape(n, -1)
         r2 = (R.reshape(U.shape[0], lams.size, c) ** 2).sum(axis=2)  # (n_samples, L)

@@ -440,10 +440,9 @@ def _truth(model, table, target):
         and pd.api.types.is_numeric_dtype(truth)
         and table.text_of is not None
     ):
-        try:
-            return table.text_of(target).loc[truth.index]
-        except (KeyError, IndexError, ValueError):  # not found as read: as read
-            pass
+        text = table.text_of(target)
+        if text is not None:
+            return text.loc[truth.index]
     return truth
 
 

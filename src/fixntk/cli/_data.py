@@ -41,7 +41,7 @@ class Table:
     decimal: str = "."  # the decimal mark it was read with
     index: pd.Series = None  # the --index-col column, if any
     # column name -> that column as the file writes it (text, the frame's index),
-    # read again on demand
+    # read again on demand; None where it cannot be read so
     text_of: object = None
 
 
@@ -333,15 +333,18 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
     rows, row_index = len(frame), frame.index
 
     def text_of(col):
-        text = _read_csv(
-            _source(path, raw),
-            delimiter,
-            dtype=str,
-            usecols=lambda c: c.strip() == col,
-            nrows=rows,
-            **options,
-        )
-        return text.iloc[:, 0].set_axis(row_index)
+        try:
+            text = _read_csv(
+                _source(path, raw),
+                delimiter,
+                dtype=str,
+                usecols=lambda c: c.strip() == col,
+                nrows=rows,
+                **options,
+            )
+            return text.iloc[:, 0].set_axis(row_index)
+        except (KeyError, IndexError, ValueError):  # not found as read
+            return None
 
     return Table(base, frame, messages, decimal, index, text_of)
 
@@ -642,10 +645,8 @@ def _labels(y_raw, y_num, target, path, text_of=None):
     if text_of is not None and (
         not whole.all() or pd.api.types.is_integer_dtype(y_raw)
     ):
-        try:
-            text = text_of(target).loc[y_raw.index].astype(str)
-        except (KeyError, IndexError, ValueError):  # not found as read: numbers
-            text = None
+        text = text_of(target)
+        text = None if text is None else text.loc[y_raw.index].astype(str)
     if not whole.all():  # 0.5 / 2.5: text (scikit-learn takes such floats for a
         # continuous target)
         if text is None:
