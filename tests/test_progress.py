@@ -1,5 +1,6 @@
 """Progress bars (tqdm, on a terminal only) and the fixntk logger."""
 
+import contextlib
 import io
 import logging
 
@@ -186,3 +187,57 @@ def test_estimator_refit_beats_while_it_solves(monkeypatch, caplog):
     finally:
         _progress.logger.removeHandler(flag)
     assert seen.is_set()
+
+
+def test_off_a_terminal_lines_keep_time_through_long_steps(monkeypatch):
+    """A bar whose step outlasts the interval still gives its line on time (tqdm
+    redraws on updates only: a lam search's lines came 38-41 s apart at 30 s)."""
+    import time
+
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(_progress, "_LOG_EVERY", 0.2)
+    with _progress.progress(total=2, verbose=1, desc="slow") as bar:
+        time.sleep(1.5)  # one step, no update: redrawn by the bar's thread
+        assert "slow:" in stream.getvalue() and "0/2" in stream.getvalue()
+        bar.update(2)
+
+
+def test_a_scope_shares_one_clock_between_bars_and_heartbeats(monkeypatch, caplog):
+    """Inside one fit (a scope) the interval runs across its bar and its refit's
+    heartbeat: a 0.6 s bar and a 0.9 s refit, each shorter than the 1 s interval,
+    give one line a second into the fit (they each had a clock, and a 40 s fit made
+    of a 25 s search and a 15 s refit printed nothing). Outside a scope nothing."""
+    import time
+
+    monkeypatch.setattr(_progress, "_LOG_EVERY", 1.0)
+    for scoped, lines in [(False, 0), (True, 1)]:
+        stream = io.StringIO()
+        monkeypatch.setattr("sys.stderr", stream)
+        caplog.clear()
+        scope = _progress.progress_scope() if scoped else contextlib.nullcontext()
+        with caplog.at_level(logging.INFO, logger="fixntk"), scope:
+            with _progress.progress(total=3, verbose=1, desc="search") as bar:
+                time.sleep(0.6)
+                bar.update(3)
+            with _progress.heartbeat("refit", verbose=1):
+                time.sleep(0.9)
+        beats = [r for r in caplog.records if r.getMessage().startswith("refit")]
+        assert stream.getvalue() == ""
+        assert len(beats) == lines
+
+
+def test_lam_search_bar_counts_the_grid_extension(monkeypatch):
+    """Where the validation loss still falls at the grid's end, the search runs on
+    past it: the bar's total grows with it (it stood at 100% while those ran)."""
+    import re
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0)
+    tty = Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    est = fixntk.GatedReLURegressor(verbose=1, random_state=0).fit(X, y)
+    assert est.lam_selection_ == "cv" and len(est.lams_) > est.n_lams  # extended
+    totals = {int(b) for _, b in re.findall(r"(\d+)/(\d+)", tty.getvalue())}
+    assert max(totals) > est.cv * est.n_lams

@@ -31,7 +31,7 @@ from ._irls import irls
 from ._kare import _lam_grid_ntk, _select_kare_extended, _Spectrum, kare
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
-from ._progress import heartbeat, progress, report
+from ._progress import heartbeat, progress, report, scoped
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
 from ._solver import (
@@ -473,6 +473,7 @@ class _OneHotClassifier(ClassifierMixin):
     class on one-hot labels) through the base's ``_fit_targets`` and ``_raw_predict``;
     a base with other losses overrides ``_fit_classes`` and the predictions."""
 
+    @scoped
     def fit(self, X, y, sample_weight=None):
         """Fit the classifier.
 
@@ -558,6 +559,7 @@ class _MultiOutputRegressor(RegressorMixin):
             r2_score(y / unit, self.predict(X) / unit, sample_weight=sample_weight)
         )
 
+    @scoped
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -902,8 +904,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         stop, fold_coefs = _PathStop(patience, first), {}
         say = report(self.verbose)  # a record per lam at verbose >= 2 (no terminal)
         with bar:
-            bar.update((len(splits) - len(used)) * self.n_lams)
             for j, lam in enumerate(lams):
+                _grow_bar(bar, j, self.n_lams, len(splits), lams.size)
                 null = True
                 for k in used:
                     prob, val = probs[k], splits[k][1]
@@ -924,7 +926,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     scores[k, j] = datafit.value(
                         Y[val] / unit, F / unit, val_weights[k]
                     )
-                    bar.update(1 if j < self.n_lams else 0)
+                    bar.update()
+                bar.update(len(splits) - len(used))  # splits not scored
                 mean = float(np.mean(scores[used, j]))
                 if say is not None:
                     say(
@@ -933,7 +936,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                         f"{len(used)} split(s)"
                     )
                 if stop(j, mean, null=null):
-                    bar.update(max(self.n_lams - 1 - j, 0) * len(used))
+                    bar.update(bar.total - bar.n)
                     break
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode)
         return lam, lams, mean * unit**2, mode, _mean_coef_at(fold_coefs, lams, lam)
@@ -1217,6 +1220,16 @@ def _scoring_grid(lmax, n_lams, eps, extend=True):
     return lams, patience, first
 
 
+def _grow_bar(bar, j, n_lams, per_lam, n_grid):
+    """At the first lam past the grid (``j == n_lams``, the validation loss still
+    falling), a scoring path's bar counts the extension of ``n_grid`` lams in all,
+    ``per_lam`` steps each (it stood at 100% for half a minute while they ran). A
+    path that stops early fills its bar with ``bar.update(bar.total - bar.n)``."""
+    if j == n_lams:
+        bar.total = per_lam * n_grid
+        bar.refresh()
+
+
 class _PathStop:
     """Whether a scoring path stops after its score at lams[j]: ``patience`` lams in
     a row without a score better by _MIN_GAIN (relative) than the best so far, or a
@@ -1494,6 +1507,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         y = Y[:, 0] if Y.shape[1] == 1 else Y
         return self._fit_program(X, y, loss, sample_weight)
 
+    @scoped
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -1674,6 +1688,7 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         )
         self.class_weight = class_weight
 
+    @scoped
     def fit(self, X, y, sample_weight=None):
         """Fit the classifier.
 

@@ -3,7 +3,8 @@
 Long work reports through :func:`progress` when ``verbose >= 1``: a tqdm bar on
 standard error when it is a terminal; elsewhere (a pipe, a log file, a notebook) a
 plain line with the bar's count, rate and time left every 30 seconds, from the first
-30 seconds on (short work prints nothing).
+30 seconds on (short work prints nothing). The 30 seconds run across the bars and
+heartbeats of one estimator's ``fit`` or one command (:func:`progress_scope`).
 Everything else the library says goes to ``logging.getLogger("fixntk")``:
 
 - ``verbose=0``: nothing.
@@ -22,16 +23,19 @@ Configure ``logging.getLogger("fixntk")`` like any logger to send the records el
 """
 
 import contextlib
+import contextvars
+import functools
 import logging
 import numbers
 import sys
 import threading
 import time
+import weakref
 
 import numpy as np
 from tqdm import tqdm
 
-__all__ = ["heartbeat", "logger", "progress", "report"]
+__all__ = ["heartbeat", "logger", "progress", "progress_scope", "report", "scoped"]
 
 logger = logging.getLogger("fixntk")
 
@@ -51,26 +55,109 @@ class _TqdmStderrHandler(logging.Handler):
 _LOG_EVERY = 30.0
 
 
+class _Clock:
+    """When the last progress line of one piece of work was written (its start before
+    the first): shared by the bars and heartbeats of an estimator's fit or a command
+    (:func:`progress_scope`), so that lines come every ``_LOG_EVERY`` seconds across
+    them. Each bar and heartbeat had its own clock, and a fit made of a 25 s lam
+    search and a 15 s refit printed nothing; one made of two under a minute each was
+    silent for a minute."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    def due(self):
+        """Whether a line is due now; if so, counts it as written."""
+        now = time.monotonic()
+        if now - self.last < _LOG_EVERY:
+            return False
+        self.last = now
+        return True
+
+
+_SCOPE = contextvars.ContextVar("fixntk_progress_scope", default=None)
+
+
+@contextlib.contextmanager
+def progress_scope():
+    """One clock for the progress lines of the work inside the block (an estimator's
+    fit, a command); nested scopes share the outermost one's."""
+    if _SCOPE.get() is not None:
+        yield
+        return
+    token = _SCOPE.set(_Clock())
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def scoped(method):
+    """``method`` run inside a :func:`progress_scope` (the estimators' ``fit``)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with progress_scope():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def _clock():
+    """The clock of the current scope, or a new one (work outside any scope)."""
+    clock = _SCOPE.get()
+    return _Clock() if clock is None else clock
+
+
 class _Lines:
     """A stream for a tqdm bar off a terminal: a redraw becomes one line (tqdm starts
     redraws with a carriage return, which a log file or a pipe keeps), at most one
-    every ``_LOG_EVERY`` seconds and none in the first (``set_description`` redraws
-    at once, whatever tqdm's intervals); the bar's clearing at the end writes
-    nothing."""
+    every ``_LOG_EVERY`` seconds and none in the first of its scope's clock
+    (``set_description`` redraws at once, whatever tqdm's intervals); the bar's
+    clearing at the end writes nothing."""
 
-    def __init__(self, stream):
-        self.stream = stream
-        self.last = time.monotonic()
+    def __init__(self, stream, clock):
+        self.stream, self.clock = stream, clock
 
     def write(self, text):
         line = text.replace("\r", "").strip()
-        now = time.monotonic()
-        if line and now - self.last >= _LOG_EVERY:
-            self.last = now
+        if line and self.clock.due():
             self.stream.write(line + "\n")
 
     def flush(self):
         self.stream.flush()
+
+
+class _Bar(tqdm):
+    """A tqdm bar that, drawn on a terminal, counts its closing as its scope's last
+    progress output (a heartbeat after it waits a full interval); off a terminal
+    (:meth:`tick`), redrawn every second by a thread, so that its lines come on
+    time through steps that take minutes (tqdm redraws on updates only; its monitor
+    thread adjusts ``miniters`` and draws nothing: lines came 38-41 s apart)."""
+
+    _fixntk_clock = _fixntk_done = None
+
+    def tick(self):
+        """Redraw every second until closed (the lines filter by the clock)."""
+        done = self._fixntk_done = threading.Event()
+        ref = weakref.ref(self)  # a bar never closed is not kept alive
+
+        def redraw():
+            while not done.wait(1.0):
+                bar = ref()
+                if bar is None or bar.disable:
+                    return
+                bar.refresh()
+                del bar
+
+        threading.Thread(target=redraw, name="fixntk-progress", daemon=True).start()
+
+    def close(self):
+        if self._fixntk_done is not None:
+            self._fixntk_done.set()
+        if self._fixntk_clock is not None and not self.disable:
+            self._fixntk_clock.last = time.monotonic()
+        super().close()
 
 
 _HANDLER = _TqdmStderrHandler()
@@ -102,20 +189,26 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, unit="it"):
     """
     wanted = bool(_check_verbose(verbose)) and verbose >= 1
     stderr = sys.stderr
+    clock = _clock()
     if wanted and not getattr(stderr, "isatty", lambda: False)():
         # a 3-minute fit piped to a file said nothing between its first and last
-        # lines: the bar's state as a line, now and then
+        # lines: the bar's state as a line, now and then (when the scope's clock says;
+        # tqdm redraws often enough for that, and the lines filter)
         style = dict(
-            file=_Lines(stderr),
+            file=_Lines(stderr, clock),
             ascii=True,
             ncols=100,
-            mininterval=_LOG_EVERY,
-            maxinterval=_LOG_EVERY,
-            delay=_LOG_EVERY,
+            mininterval=1.0,
         )
+        terminal = None
     else:
         style = dict(file=stderr, dynamic_ncols=True, disable=None if wanted else True)
-    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, **style)
+        terminal = clock
+    bar = _Bar(iterable, total=total, desc=desc, unit=unit, leave=False, **style)
+    bar._fixntk_clock = terminal
+    if wanted and terminal is None:
+        bar.tick()
+    return bar
 
 
 def _check_verbose(verbose):
@@ -166,11 +259,16 @@ def heartbeat(desc, verbose=0, every=None):
         yield
         return
     every = _LOG_EVERY if every is None else every
+    clock = _clock()  # the thread does not inherit the scope: passed on
     done, start = threading.Event(), time.monotonic()
 
     def beat():
-        while not done.wait(every):
-            say(f"{desc}: {time.monotonic() - start:.0f} s")
+        # a line once ``every`` seconds have passed since the scope's last one
+        while not done.wait(min(max(every / 10, 1e-3), 1.0)):
+            now = time.monotonic()
+            if now - clock.last >= every:
+                clock.last = now
+                say(f"{desc}: {now - start:.0f} s")
 
     thread = threading.Thread(target=beat, name="fixntk-heartbeat", daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from ._estimators import (
     _SCORING_TOL,
     _check_cv,
     _folds,
+    _grow_bar,
     _mean_intercept,
     _MultiOutputRegressor,
     _no_lam_to_select,
@@ -249,6 +250,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             # a scoring solve stopped by the epoch cap still scores its lam
             warnings.simplefilter("ignore", ConvergenceWarning)
             for j, lam in enumerate(lams):
+                _grow_bar(bar, j, self.n_lams, len(folds), lams.size)
                 null = True
                 for k, (train, val) in enumerate(folds):
                     res = solve_relu(
@@ -264,9 +266,9 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                     net = _network(res.v, res.u, False, False)
                     err = (net.forward(Xt[val]) - Y[val]) / unit
                     scores[k, j] = float(np.mean(err**2))
-                    bar.update(1 if j < self.n_lams else 0)
+                    bar.update()
                 if stop(j, float(np.mean(scores[:, j])), null=null):
-                    bar.update(max(self.n_lams - 1 - j, 0) * len(folds))
+                    bar.update(bar.total - bar.n)
                     break
         lam, lams, mean = _pick_lam(lams, scores, lmax, "cv")
         return lam, lams, mean * unit**2

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .._progress import progress
+from .._progress import progress, progress_scope
 from .._threads import blas_threads
 from ._compare import compare_on, report
 from ._data import (
@@ -1050,7 +1050,8 @@ def main(argv=None, out=None):
         _check_figure_format(getattr(args, "figure", ""))
         if args.command == "fit":
             _check_not_other_data(args.output)
-        return args.run(args, out)
+        with progress_scope():  # one clock for the command's progress lines
+            return args.run(args, out)
     except UserError as exc:
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
         return 2

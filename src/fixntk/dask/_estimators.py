@@ -117,6 +117,7 @@ def _select_lam(est, prob, mode, seed):
     with bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for j, lam in enumerate(lams):
+            _est._grow_bar(bar, j, est.n_lams, len(parts), lams.size)
             null = True
             for k, part in enumerate(parts):
                 try:
@@ -143,11 +144,11 @@ def _select_lam(est, prob, mode, seed):
                 scores[k, j] = 0.5 * val[0] / val[1]
                 coefs.setdefault(j, []).append(res.coef)
                 null = null and not np.any(res.coef)
-                bar.update(1 if j < est.n_lams else 0)
+                bar.update()
             if not np.isfinite(scores[:, j]).any():  # the Gram budget ran out
                 break
             if stop(j, float(np.mean(scores[:, j])), null=null):
-                bar.update(max(est.n_lams - 1 - j, 0) * len(parts))
+                bar.update(bar.total - bar.n)
                 break
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode)
     start = _est._mean_coef_at(coefs, lams, lam)
