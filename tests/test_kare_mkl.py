@@ -153,16 +153,41 @@ def test_the_start_is_the_closed_form_ntk(problem):
 
 
 def test_the_guard_takes_only_gains_beyond_noise():
-    from fixntk._kare_mkl import _significant
+    from fixntk._kare_mkl import _gain_bound
 
     rng = np.random.default_rng(0)
     loss0 = rng.exponential(size=60)
-    assert _significant(loss0, loss0)  # the start itself
-    assert _significant(loss0, 0.5 * loss0)  # halves every row's loss
+    assert _gain_bound(loss0, loss0) == 0.0  # the start itself
+    half = _gain_bound(loss0, 0.5 * loss0)  # halves every row's loss
+    diff = 0.5 * loss0
+    assert half == pytest.approx(diff.mean() - 2 * diff.std(ddof=1) / np.sqrt(60))
+    assert half > 0
     # a smaller mean loss that is one lucky row, not a better kernel
     lucky = loss0.copy()
     lucky[np.argmax(loss0)] = 0.0
-    assert lucky.mean() < loss0.mean() and not _significant(loss0, lucky)
+    assert lucky.mean() < loss0.mean() and _gain_bound(loss0, lucky) < 0
+    # a smaller held-out error is not a surer gain: three lucky rows' large gains
+    # against a small gain on every row
+    lucky = loss0.copy()
+    lucky[np.argsort(loss0)[-3:]] = 0.0
+    steady = 0.85 * loss0
+    assert lucky.mean() < steady.mean()
+    assert _gain_bound(loss0, steady) > _gain_bound(loss0, lucky)
+    assert _gain_bound(loss0[:1], 0.5 * loss0[:1]) == -np.inf  # one row: no noise
+
+
+def test_the_returned_iterate_is_the_surest_gain(problem):
+    """best_iter > 0 exactly where its gain bound is positive, 0 (the start, bound 0)
+    otherwise; the estimator's attributes follow kare_mkl's."""
+    X, y, arr = problem
+    for seed in range(3):
+        res = kare_mkl(X, y, arr, patience=3, seed=seed)
+        bound = res.validation_gain_bound
+        assert (res.best_iter > 0) == (bound > 0) and bound >= 0
+        if res.best_iter > 0:
+            val = res.validation_history
+            assert val[res.best_iter] < val[0]
+    assert kare_mkl(X, y, arr, validation_fraction=None).validation_gain_bound is None
 
 
 def test_the_guard_falls_back_to_the_ntk_itself():
@@ -459,18 +484,18 @@ def test_a_float_lam_is_the_ntk_ridge_and_changes_the_model():
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("seed, winner", [(0, "free"), (1, "tied")])
-def test_auto_tying_keeps_the_run_with_the_smaller_held_out_error(seed, winner):
+def test_auto_tying_keeps_the_run_with_the_surer_held_out_gain(seed, winner):
     """n_free_weights="auto" runs every weight free and 100 tied weights on the same
-    held-out rows and returns the run whose returned iterate has the smaller
-    held-out error (the free one on a tie: seed 0, where both keep the NTK; seed 1:
-    the tied run's); one run where there is nothing to tie or no held-out split."""
+    held-out rows and returns the run whose returned iterate's gain on the NTK is
+    surer (the free one on a tie: seed 0, where both keep the NTK; seed 1: the tied
+    run's); one run where there is nothing to tie or no held-out split."""
     X, y, _, _ = _teacher(seed)
     arr = fixntk.sample_arrangement(X, 400, seed=0)
     assert arr.p > 100
     free, tied = (kare_mkl(X, y, arr, n_free_weights=k) for k in (None, 100))
     auto = kare_mkl(X, y, arr)
-    errors = [r.validation_history[r.best_iter] for r in (free, tied)]
-    want = free if errors[0] <= errors[1] else tied
+    bounds = [r.validation_gain_bound for r in (free, tied)]
+    want = free if bounds[0] >= bounds[1] else tied
     assert want is (free if winner == "free" else tied)
     np.testing.assert_array_equal(auto.eta, want.eta)
     assert auto.lam == want.lam and (auto.tied is None) == (want is free)

@@ -5,8 +5,9 @@ Training the kernel with KARE
 The Kernel Alignment Risk Estimator scores a kernel's generalisation from training data
 alone. :func:`fixntk.kare_mkl` minimises it over the masking-kernel weights, starting
 from the NTK's; since KARE assumes a label-blind kernel, minimising it over many
-weights overfits, so by default 20% of the rows are held out and the iterate with the
-smallest held-out error is kept.
+weights overfits, so by default 20% of the rows are held out and the iterate whose
+held-out gain on the NTK is surest (the mean per-row gain less two standard errors) is
+kept, the NTK itself when no gain is beyond noise.
 """
 
 import matplotlib.pyplot as plt

@@ -252,7 +252,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     n_free_weights : int, None or "auto", default="auto"
         Tie the weights: k-means clusters of the masks share one multiplier; None
         leaves every weight free; "auto" fits both free weights and 100 tied ones
-        and keeps the one with the smaller held-out error (twice the time;
+        and keeps the one whose held-out gain on the NTK is surest (twice the time;
         :func:`kare_mkl`).
     max_iter : int, default=100
         L-BFGS-B iterations.

@@ -114,9 +114,10 @@ class KareMKLResult:
         Mean squared error of kernel ridge on the held-out part at each iterate
         (``None`` when ``validation_fraction`` is None).
     best_iter : int
-        The iterate returned: with ``validation_fraction``, the one with the
-        smallest held-out error among the start and the iterates that beat it beyond
-        noise (0 means the starting kernel was not improved), else the last.
+        The iterate returned: with ``validation_fraction``, the one whose held-out
+        gain on the start is surest, the largest ``validation_gain_bound``, and the
+        start itself (0: the starting kernel was not improved) unless that bound is
+        positive; without, the last.
     n_iter : int
         L-BFGS-B iterations run.
     converged : bool
@@ -137,6 +138,11 @@ class KareMKLResult:
         kernel is ``ntk_weight * ntk_kernel(X) + mkl_kernel(X, arr, eta)``
         (:meth:`kernel`). At the start and when the held-out guard keeps iterate 0,
         ``ntk_weight = 1`` and ``eta = 0``: the NTK itself.
+    validation_gain_bound : float or None
+        The returned iterate's held-out gain on the start, beyond noise: the mean of
+        the paired per-row differences of squared errors (start less iterate, per
+        output, units of y^2) less 2 of their standard errors; 0 for the start
+        itself, None without ``validation_fraction``.
     """
 
     eta: np.ndarray
@@ -155,6 +161,7 @@ class KareMKLResult:
     eta0_kind: str
     tied: np.ndarray = field(default=None, repr=False)
     ntk_weight: float = 0.0
+    validation_gain_bound: float | None = None
 
     def kernel(self, X, arr, Z=None):
         """The learned kernel ``ntk_weight * ntk_kernel(X, Z) + mkl_kernel(X, arr,
@@ -253,15 +260,19 @@ def _ntk_estimator_lam(K, Y):
         return float(_select_kare_extended(K, Y, lams).lam)
 
 
-def _significant(loss0, loss):
-    """Iterate 0 itself, or a held-out improvement on it beyond noise: the mean of the
-    paired per-row differences exceeds _Z standard errors (with 60 held-out rows, a
-    smaller gain is as likely a lucky split as a better kernel)."""
+def _gain_bound(loss0, loss):
+    """The held-out gain of an iterate on iterate 0 that is beyond noise: the mean of
+    the paired per-row differences of squared errors less _Z standard errors (0 for
+    iterate 0 itself, -inf on one held-out row). Positive only for a gain beyond
+    noise (with 60 held-out rows, a smaller gain is as likely a lucky split as a
+    better kernel)."""
     diff = loss0 - loss
     if not diff.any():
-        return True
+        return 0.0
     m = diff.size
-    return diff.mean() > _Z * diff.std(ddof=1) / np.sqrt(m) if m > 1 else False
+    if m < 2:
+        return -np.inf
+    return float(diff.mean() - _Z * diff.std(ddof=1) / np.sqrt(m))
 
 
 def _tie(masks, k, seed):
@@ -405,12 +416,14 @@ def kare_mkl(
     - ``validation_fraction`` (default 0.2, the safe default): KARE is minimised on
       the other 80% of the rows only, and after each iteration kernel ridge with the
       current :math:`(\eta, \lambda)` predicts the held-out rows. The iterate
-      returned is the one with the smallest held-out mean squared error among
-      iterate 0 (the NTK) and the iterates that beat iterate 0 beyond noise: the
-      mean of the paired per-row differences of squared errors exceeds 2 standard
-      errors. Otherwise the start is returned. The run stops after ``patience``
-      iterations without a new smallest held-out error. The held-out rows are never
-      seen by KARE.
+      returned is the one whose gain on iterate 0 (the NTK) is surest: the largest
+      lower bound :math:`\bar g - 2\,\mathrm{se}(g)` of the paired per-row
+      differences g of squared errors (iterate 0's less the iterate's). Where no
+      bound is positive (no gain beyond noise) the start is returned. Not the
+      smallest held-out error: among a few dozen iterates that is partly the luck
+      of the split, and kept one 3.5% worse than the NTK on test rows. The run
+      stops after ``patience`` iterations without a new smallest held-out error.
+      The held-out rows are never seen by KARE.
     - ``penalty`` :math:`\rho`: adds to :math:`\log\mathrm{KARE}` a pull toward the
       start, :math:`\frac{\rho}{2}\sum_g s_g v_g^2` with the NTK (:math:`s_g` the
       share of the groups in cluster g), else the scale-invariant
@@ -419,7 +432,7 @@ def kare_mkl(
       cells, similar kernels; label-blind) and each cluster shares one weight, so
       only k (+1) parameters are fitted. ``"auto"`` (default, with a held-out
       split) runs both every weight free and k = 100, and returns the run whose
-      returned iterate has the smaller held-out error (the free weights on a tie):
+      returned iterate has the larger gain bound (the free weights on a tie):
       free weights win where few teacher directions live in many dimensions, tied
       ones where p is large against n and free weights fit the noise within an
       iteration or two. Twice the time of one run.
@@ -430,8 +443,12 @@ def kare_mkl(
     ``NTKRegressor(fit_intercept=False)``),
     the test error is below 0.95 times the NTK's on 0, 8 and 15 problems with 100,
     1000 and 4000 gates and every weight free, 19 with 4000 gates tied to 100
-    weights, and 23 with ``n_free_weights="auto"`` (down to 0.58 times; mean ratio
-    0.884), and never above it (largest ratio 1.000): lam is chosen as
+    weights, and 23 with ``n_free_weights="auto"`` (these with the iterate of the
+    smallest held-out error). With the surest gain (above) and "auto": 23 of 45
+    (down to 0.64 times; mean ratio 0.896, median 0.932), never above it (largest
+    ratio 1.000; the smallest held-out error: 22, mean 0.886, largest 1.035; the
+    earliest iterate within one standard error of that: 23, 0.889, 1.019). lam is
+    chosen as
     :class:`NTKRegressor` chooses it, so a fit that keeps the NTK is that
     estimator's fit without an intercept (with a refined lam instead, ratios
     reached 1.031). Along the first descent direction from the NTK
@@ -552,7 +569,7 @@ def kare_mkl(
                     )
                     for k in (None, _AUTO_TIED)
                 ]
-            return min(runs, key=lambda r: r.validation_history[r.best_iter])
+            return max(runs, key=lambda r: r.validation_gain_bound)
     if n_free_weights is not None:
         n_free_weights = check_int(n_free_weights, "n_free_weights", 1)
     max_iter = check_int(max_iter, "max_iter", 1)
@@ -676,7 +693,7 @@ def kare_mkl(
 
     cache = {}
     kare_hist, obj_hist, val_hist = [], [], []
-    state = {"best": 0, "best_err": np.inf, "x_best": None, "early": False}
+    state = {"best": 0, "gain": 0.0, "x_best": None, "early": False}
     state.update(raw_best=0, raw_err=np.inf, loss0=None)
 
     def record(x, fun=None):
@@ -702,8 +719,13 @@ def kare_mkl(
         val_hist.append(err)
         if it == 0:
             state["loss0"] = loss
-        if err < state["best_err"] and _significant(state["loss0"], loss):
-            state.update(best=it, best_err=err, x_best=x.copy())
+        # the iterate whose gain on the NTK is surest, not the smallest error: among
+        # a few dozen iterates the smallest held-out error is partly the luck of the
+        # split (kare_vs_ntk.py: the smallest error kept an iterate 3.5% worse than
+        # the NTK on the test rows, planted n = 1000, d = 20, 10 teachers, seed 1)
+        gain = _gain_bound(state["loss0"], loss) / Y.shape[1]
+        if it == 0 or gain > state["gain"]:
+            state.update(best=it, gain=gain, x_best=x.copy())
         if err < state["raw_err"]:
             state.update(raw_best=it, raw_err=err)
         elif it - state["raw_best"] >= patience:
@@ -796,6 +818,9 @@ def kare_mkl(
         objective_history=np.asarray(obj_hist) + log_y2,
         validation_history=None if val is None else units.value_out(np.array(val_hist)),
         best_iter=int(state["best"]),
+        validation_gain_bound=(
+            None if val is None else float(units.value_out(state["gain"]))
+        ),
         n_iter=n_iter,
         converged=reason == "converged",
         stop_reason=reason,
