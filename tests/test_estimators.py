@@ -171,6 +171,25 @@ def test_neuron_bias_column_and_output_intercept(regression):
     )
 
 
+@pytest.mark.parametrize(
+    "est",
+    [
+        fixntk.NTKRegressor(),
+        fixntk.KAREKernelRegressor(n_gates=10, max_iter=3, random_state=0),
+        fixntk.ReLURegressor(n_gates=10, lam=0.05, random_state=0),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_regressor_publishes_the_intercept_as_scikit_learn_does(regression, est):
+    """A float for y of shape (n,) (the kernel regressors gave an array of one, the
+    gated ones a float), one per output for (n, 1)."""
+    X, y = regression
+    one = clone(est).fit(X, y + 3.0)
+    col = clone(est).fit(X, y[:, None] + 3.0)
+    assert isinstance(one.intercept_, float) and np.shape(col.intercept_) == (1,)
+    np.testing.assert_allclose(col.predict(X)[:, 0], one.predict(X), rtol=1e-10)
+
+
 def test_a_column_target_has_an_intercept_per_output(regression):
     """y of shape (n, 1): group_coef_ is (p, d, 1) and predictions (m, 1), and
     intercept_ has one entry per output as for wider targets (it was a float, solved

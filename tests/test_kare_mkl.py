@@ -523,7 +523,7 @@ def test_regressor_intercept_follows_an_offset_of_y():
     Z = Xt[:50, :-1]
     a = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y)
     b = KAREKernelRegressor(n_gates=40, random_state=0).fit(X[:, :-1], y + 1000.0)
-    assert b.intercept_[0] == pytest.approx(y.mean() + 1000.0, rel=1e-12)
+    assert b.intercept_ == pytest.approx(y.mean() + 1000.0, rel=1e-12)
     np.testing.assert_allclose(b.predict(Z), a.predict(Z) + 1000.0, rtol=1e-9)
     np.testing.assert_allclose(b.eta_, a.eta_, rtol=1e-6, atol=1e-12)
     c = KAREKernelRegressor(n_gates=40, random_state=0).fit(

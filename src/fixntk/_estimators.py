@@ -526,6 +526,16 @@ class _MultiOutputRegressor(RegressorMixin):
     """fit / predict of the regressors (one or several outputs) through the base's
     ``_fit_targets`` (on a 2-d Y) and ``_raw_predict``."""
 
+    def _publish(self, one_d):
+        super()._publish(one_d)
+        # a float for y of shape (n,), as scikit-learn's regressors give it (the
+        # kernel regressors gave an array of one); one per output otherwise, also
+        # for y of shape (n, 1)
+        if one_d:
+            self.intercept_ = float(np.ravel(self.intercept_)[0])
+        else:
+            self.intercept_ = np.atleast_1d(np.asarray(self.intercept_, dtype=float))
+
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination :math:`R^2` of ``predict(X)`` against y.
 
@@ -1546,13 +1556,6 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             return fit_regressor(self, X, y, sample_weight)
         return super().fit(X, y, sample_weight)
 
-    def _publish(self, one_d):
-        super()._publish(one_d)
-        if one_d:
-            self.intercept_ = float(np.ravel(self.intercept_)[0])
-        else:  # one per output, also for y of shape (n, 1) (solved as one column)
-            self.intercept_ = np.atleast_1d(np.asarray(self.intercept_, dtype=float))
-
     def predict(self, X):
         """``sum_i 1[x^T g_i >= 0] x^T w_i + b`` with the stored gates (for the
         Poisson loss its mean, the exponential of it).
@@ -2233,8 +2236,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         1 without ``neuron_bias``).
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
         :math:`\alpha`.
-    intercept_ : ndarray of shape (n_outputs,)
-        The output intercept ``b`` (zeros when ``fit_intercept=False``).
+    intercept_ : float or ndarray of shape (n_outputs,)
+        The output intercept ``b`` (zeros when ``fit_intercept=False``); a float
+        for y of shape (n_samples,).
     lam_ : float
     lams_, lam_scores_ : ndarray of shape (n_lams,) or None
         The grid (``n_lams`` values from 10 down to ``eps`` times the mean

@@ -294,7 +294,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     stop_reason_ : str
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
-    intercept_ : ndarray of shape (n_outputs,)
+    intercept_ : float or ndarray of shape (n_outputs,)
         The targets' weighted mean (0 without ``fit_intercept``). Constant targets,
         and with a warning all-zero X under ``neuron_bias=False`` (every kernel is
         0), are fitted by it alone (``dual_coef_`` = 0, ``ntk_weight_`` = 1,
