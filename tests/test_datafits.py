@@ -767,3 +767,51 @@ def test_an_overflowing_loss_is_named_without_numpy_warnings(loss):
                 assert "double precision" in str(exc)
             else:
                 assert np.isfinite(value)
+
+
+def _bad_datafits():
+    from fixntk.datafits import Squared
+
+    class NanGradient(Squared):
+        name = "nan_gradient"
+
+        def gradient(self, Y, F):
+            return np.full_like(F, np.nan)
+
+        def curvature(self, Y, F):
+            return super().curvature(Y, F)
+
+    class NanAwayFromZero(Squared):
+        name = "nan_away_from_zero"
+
+        def gradient(self, Y, F):
+            G = super().gradient(Y, F)
+            return G if not np.any(F - F.mean()) else np.full_like(F, np.nan)
+
+    class DualAboveValue(Squared):
+        name = "dual_above_value"
+
+        def dual(self, Y, F, s, scale):
+            return super().dual(Y, F, s, scale) + 1.0
+
+    return NanGradient, NanAwayFromZero, DualAboveValue
+
+
+@pytest.mark.parametrize("cls", _bad_datafits(), ids=lambda c: c.name)
+def test_a_users_datafit_that_breaks_the_certificate_is_an_error(cls):
+    """A user's datafit with a NaN gradient was certified converged with gap 0 (and
+    one NaN away from W = 0 with gap -0.012); one whose dual exceeds its value gave a
+    negative gap. Each is a ValueError naming the datafit; fixntk's own are
+    unchanged."""
+    rng = np.random.default_rng(14)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    with pytest.raises(ValueError, match=cls.name):
+        fixntk.solve(X, y, arr, 0.01, loss=cls())
+    if cls.name == "nan_gradient":
+        with pytest.raises(ValueError, match="non-finite gradient"):
+            fixntk.lambda_max(X, y, arr, loss=cls())
+    if cls.name == "dual_above_value":
+        with pytest.raises(ValueError, match="dual value above the objective"):
+            fixntk.duality_gap(X, y, arr, np.zeros((arr.p, 3)), 0.01, loss=cls())
+    assert fixntk.solve(X, y, arr, 0.01).gap >= 0

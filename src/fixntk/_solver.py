@@ -28,7 +28,7 @@ from ._validation import (
     check_X,
     user_stacklevel,
 )
-from .datafits import get_datafit, is_squared
+from .datafits import checked_datafit, get_datafit, is_builtin, is_squared
 
 __all__ = [
     "SolveResult",
@@ -171,7 +171,7 @@ class _Problem:
     ):
         X = check_X(X)
         n, d = X.shape
-        self.datafit = get_datafit(loss)
+        self.datafit = checked_datafit(get_datafit(loss))
         self.targets = self.datafit.encode(y, n)
         self.arr = as_arrangement(arr, n, X)
         self.weighted = sample_weight is not None
@@ -791,11 +791,26 @@ def _gap(primal, dual):
     return gap
 
 
+def _certified_gap(prob, primal, dual):
+    """:func:`_gap`, refused where a user's datafit gives a dual value above the
+    objective beyond round-off (its dual is then no lower bound, and a negative gap
+    was reported as converged)."""
+    gap = _gap(primal, dual)
+    if gap < 0 and not is_builtin(prob.datafit):
+        raise ValueError(
+            f"the datafit {prob.datafit.name!r} gives a dual value above the "
+            f"objective ({prob.value_out(dual):.6g} > {prob.value_out(primal):.6g}): "
+            "its dual is not the conjugate of its value, and no certificate can be "
+            "given"
+        )
+    return gap
+
+
 def _result(
     prob, W, b, primal, dual, f0, n_epochs, n_newton, converged, lam, gaps, n_irls=0
 ):
     W = prob.coef_out(W)
-    gap = _gap(primal, dual)
+    gap = _certified_gap(prob, primal, dual)
     return SolveResult(
         coef=prob.publish(W),
         objective=float(prob.value_out(primal)),
@@ -896,7 +911,7 @@ def objective(
     W,
     lam,
     *,
-    loss="squared",
+    loss=None,
     sample_weight=None,
     fit_intercept=False,
     intercept=None,
@@ -917,10 +932,12 @@ def objective(
     X : array-like of shape (n, d)
     y : array-like of shape (n,) or (n, c)
     arr : Arrangement or bool array of shape (n, p)
-    W : array-like of shape (p, d) or (p, d, c)
+    W : array-like of shape (p, d) or (p, d, c), or SolveResult
+        A :class:`SolveResult` brings its intercept (unless ``intercept`` is given)
+        and its loss (``loss``, if given, must be the same).
     lam : float >= 0
-    loss : str or Datafit, default="squared"
-        "squared", "logistic", "multinomial", "poisson", or a
+    loss : str or Datafit, optional
+        "squared" (the default), "logistic", "multinomial", "poisson", or a
         ``fixntk.datafits.Datafit``.
     sample_weight : array-like of shape (n,), optional
     fit_intercept : bool, default=False
@@ -939,6 +956,7 @@ def objective(
         the loss cannot take, negative sample weights, or an objective beyond
         the range of double precision.
     """
+    loss, intercept, _ = _result_terms(W, loss, intercept)
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_positive(lam, "lam", allow_zero=True)
     W = prob.check_coef(W)
@@ -946,6 +964,33 @@ def objective(
     b = _intercept_at(prob, F, intercept)
     value = prob.datafit.value(prob.Y, F + b, prob.s) + prob.lam_in(lam) * _penalty(W)
     return float(prob.value_out(value))
+
+
+def _result_terms(W, loss, intercept):
+    """(loss, intercept, whether W brings an intercept) for :func:`objective` and
+    :func:`duality_gap`: a SolveResult's own where the caller gave none (its objective
+    was taken at its intercept, which these functions left out: 0.428 against the
+    result's 0.173), the caller's otherwise; a loss other than the result's is an
+    error."""
+    if not isinstance(W, SolveResult):
+        return ("squared" if loss is None else loss), intercept, False
+    name = W.loss
+    if loss is None:
+        try:
+            loss = get_datafit(name)
+        except ValueError:  # a user's datafit: the result keeps only its name
+            raise ValueError(
+                f"W is a SolveResult of the datafit {name!r}: pass that datafit as "
+                "loss=..."
+            ) from None
+    elif get_datafit(loss).name != name:
+        raise ValueError(
+            f"W is a SolveResult of the loss {name!r}, and loss={loss!r} was given: "
+            "the objective and gap are the program's at its own loss; drop loss, or "
+            "pass W.coef"
+        )
+    with_b = bool(np.any(np.asarray(W.intercept) != 0))
+    return loss, (W.intercept if intercept is None else intercept), with_b
 
 
 def _intercept_at(prob, F, intercept):
@@ -957,7 +1002,7 @@ def _intercept_at(prob, F, intercept):
 
 
 def duality_gap(
-    X, y, arr, W, lam, *, loss="squared", sample_weight=None, fit_intercept=False
+    X, y, arr, W, lam, *, loss=None, sample_weight=None, fit_intercept=False
 ):
     r"""Duality gap of ``W``: ``F(W, b) - D(theta) >= 0``, zero exactly at an optimum.
 
@@ -972,7 +1017,8 @@ def duality_gap(
     Parameters
     ----------
     X, y, arr, W, lam, loss, sample_weight, fit_intercept :
-        As in :func:`objective`.
+        As in :func:`objective`. A :class:`SolveResult` as ``W`` brings its loss, and
+        when it has an intercept, ``fit_intercept=True``.
 
     Returns
     -------
@@ -986,12 +1032,13 @@ def duality_gap(
         the loss cannot take, negative sample weights, or a gap beyond the range
         of double precision.
     """
-    prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
+    loss, _, with_b = _result_terms(W, loss, None)
+    prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept or with_b)
     lam = check_lam(lam)
     W = prob.check_coef(W)
     b = _intercept_at(prob, prob.predict(W), None)
     primal, dual = prob.certificate(W, b, prob.lam_in(lam))
-    return float(prob.value_out(_gap(primal, dual)))
+    return float(prob.value_out(_certified_gap(prob, primal, dual)))
 
 
 def solve(

@@ -3,6 +3,10 @@
 ``loss=`` in :func:`fixntk.solve` and the estimators accepts a name or an instance.
 """
 
+import copy
+
+import numpy as np
+
 from ._base import Datafit, Targets
 from ._logistic import Logistic
 from ._multinomial import Multinomial
@@ -17,7 +21,9 @@ __all__ = [
     "PredictionOverflowError",
     "Squared",
     "Targets",
+    "checked_datafit",
     "get_datafit",
+    "is_builtin",
     "is_squared",
 ]
 
@@ -34,3 +40,49 @@ def get_datafit(loss):
         return _BY_NAME[loss]()
     names = ", ".join(repr(k) for k in _BY_NAME)
     raise ValueError(f"loss must be one of {names} or a fixntk Datafit; got {loss!r}")
+
+
+def _finite(datafit, what, value):
+    if not np.all(np.isfinite(value)):
+        raise ValueError(
+            f"the datafit {datafit.name!r} ({type(datafit).__name__}) returned a "
+            f"non-finite {what} at these predictions: a Datafit's gradient, curvature "
+            "and dual value must be finite wherever its value is (a NaN gradient was "
+            "certified as converged with gap 0)"
+        )
+    return value
+
+
+def _checking(cls):
+    """A subclass of a user's datafit class whose gradient, curvature and dual are
+    checked for NaN and infinity."""
+
+    class Checked(cls):
+        def gradient(self, Y, F):
+            return _finite(self, "gradient", super().gradient(Y, F))
+
+        def curvature(self, Y, F):
+            return _finite(self, "curvature", super().curvature(Y, F))
+
+        def dual(self, Y, F, s, scale):
+            return _finite(self, "dual value", super().dual(Y, F, s, scale))
+
+    Checked.__name__ = Checked.__qualname__ = cls.__name__
+    return Checked
+
+
+def is_builtin(datafit):
+    """Whether ``datafit`` is one of fixntk's own (not a user's subclass)."""
+    return type(datafit) in _BY_NAME.values()
+
+
+def checked_datafit(datafit):
+    """``datafit`` itself when it is one of fixntk's; a user's as a copy whose
+    gradient, curvature and dual value raise a ValueError on NaN or infinity (the
+    solver relies on them for its certificate)."""
+    if is_builtin(datafit) or getattr(datafit, "_fixntk_checked", False):
+        return datafit
+    checked = copy.copy(datafit)
+    checked.__class__ = _checking(type(datafit))
+    checked._fixntk_checked = True
+    return checked
