@@ -312,3 +312,22 @@ def test_ntk_lam_on_equal_rows_is_the_leave_one_out_choice(intercept, weighted):
         assert est.lam_scores_[kare_best] * 10 < loo[kare_best]  # the case handled
         with pytest.warns(UserWarning, match="below the exact leave-one-out error"):
             fixntk.select_lambda_kare(K, y, lams=est.lams_)
+
+
+def test_a_low_rank_kernel_made_in_float32_is_a_kernel():
+    """X X^T in float32 of rank 3 has eigenvalues near -1e-7 times the largest (its
+    round-off): it was refused as not positive semi-definite. KARE of it is that of
+    the float64 kernel to float32's precision; a clearly indefinite K is still
+    refused."""
+    rng = np.random.default_rng(15)
+    X, y = rng.standard_normal((30, 3)), rng.standard_normal(30)
+    X32 = X.astype(np.float32)
+    K32 = X32 @ X32.T
+    assert np.linalg.eigvalsh(K32.astype(np.float64))[0] < -1e-8 * np.abs(K32).max()
+    assert fixntk.kare(K32, y, 0.1) == pytest.approx(
+        fixntk.kare(X @ X.T, y, 0.1), rel=1e-4
+    )
+    assert fixntk.select_lambda_kare(K32, y).lam > 0
+    bad = (X @ X.T).astype(np.float32) - 0.01 * np.eye(30, dtype=np.float32)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        fixntk.kare(bad, y, 0.1)

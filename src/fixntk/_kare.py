@@ -35,6 +35,16 @@ class KareSelection(NamedTuple):
     index: int
 
 
+def _psd_tol(K):
+    """How far below 0 (relative to the largest) the smallest eigenvalue of the
+    caller's K may lie: 1e-8, or its own precision's round-off (a low-rank kernel made
+    in float32 has eigenvalues near -1e-7 times the largest, and was refused)."""
+    dtype = getattr(K, "dtype", None)
+    if dtype is not None and np.issubdtype(dtype, np.floating):
+        return max(1e-8, 100.0 * float(np.finfo(dtype).eps))
+    return 1e-8
+
+
 def _check_kernel(K, y):
     K = _as_float_array(K, "K")
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
@@ -65,7 +75,7 @@ class _Spectrum:
     of ``Y / sy`` on the eigenvectors.
     """
 
-    def __init__(self, K, Y, eig=None, rows=None):
+    def __init__(self, K, Y, eig=None, rows=None, psd_tol=1e-8):
         """``eig``: ``(ev, U)`` of K already at hand (:func:`fixntk._ridge.psd_eigh`,
         the kernel ridge's own: an n x n eigendecomposition is not made twice).
         ``rows``: where K is a kernel ridge in other coordinates than its samples'
@@ -81,10 +91,10 @@ class _Spectrum:
             ev, U = linalg.eigh(K / self.t / n, check_finite=False)
         else:
             ev, U = eig[0] / self.t / n, eig[1]
-        if ev[0] < -1e-8 * max(abs(ev[-1]), 1e-300):
+        if ev[0] < -psd_tol * max(abs(ev[-1]), 1e-300):
             raise ValueError(
                 "K is not positive semi-definite (smallest eigenvalue of K/n "
-                f"{ev[0] * self.t:.3g}); "
+                f"{ev[0] * self.t:.3g}, largest {ev[-1] * self.t:.3g}); "
                 "KARE needs a kernel matrix"
             )
         self.ev = resolved_spectrum(ev)
@@ -203,9 +213,10 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
         have K's rows, ``lam`` is not positive, or KARE leaves the range of
         double precision.
     """
+    tol = _psd_tol(K)
     K, Y = _check_kernel(K, y)
     arr, lams = _check_lams(lam, "lam")
-    values = _Spectrum(K, Y).kare(lams)
+    values = _Spectrum(K, Y, psd_tol=tol).kare(lams)
     return float(values[0]) if arr.ndim == 0 else values
 
 
@@ -285,12 +296,14 @@ def _select_kare_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
     return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best)
 
 
-def _edge_message(spectrum, lam, edge):
-    """Where on the spectrum of K/n the selected lam at a grid's ``edge`` lies."""
+def _edge_message(spectrum, lam, edge, absolute=True):
+    """Where on the spectrum of K/n the selected lam at a grid's ``edge`` lies (with
+    ``absolute``, also its value: not where the caller's lam is in other units)."""
     ev = spectrum.ev  # of K / (n t): the ratios below do not depend on t
     mean = max(float(ev.mean()), np.finfo(float).tiny)
+    value = f"{lam:.3g}, " if absolute else ""
     return (
-        f"the smallest KARE is at the {edge} lam of the grid ({lam:.3g}, "
+        f"the smallest KARE is at the {edge} lam of the grid ({value}"
         f"{lam / spectrum.t / mean:.3g} times the mean eigenvalue of K/n, whose "
         f"smallest is {ev[0] / mean:.3g} times it)"
     )
@@ -368,6 +381,7 @@ def select_lambda_kare(
     0 as lam -> 0 because y lies in the span of the kernel's features, not
     because the kernel generalises (see :func:`kare_mkl`).
     """
+    tol = _psd_tol(K)
     K, Y = _check_kernel(K, y)
     if not Y.any():
         # KARE is 0 at every lam: the grid's largest end was "reached" and grown past
@@ -376,7 +390,7 @@ def select_lambda_kare(
             "y is all zero: KARE is 0 at every lam, there is no regularisation to "
             "choose (every lam fits y = 0 exactly); pass a non-zero y"
         )
-    spectrum = _Spectrum(K, Y)
+    spectrum = _Spectrum(K, Y, psd_tol=tol)
     if lams is None:
         n_lams = check_int(n_lams, "n_lams", 2)
         top = spectrum.mean()
