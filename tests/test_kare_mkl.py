@@ -547,3 +547,17 @@ def test_kare_kernel_on_identical_rows_predicts_the_mean(value):
     np.testing.assert_allclose(est.predict(np.array([[0.0, 1, 2], [3, 4, 5]])), 24.5)
     ntk = fixntk.NTKRegressor().fit(X, y)
     np.testing.assert_allclose(est.predict(X[:3]), ntk.predict(X[:3]))
+
+
+def test_a_minimum_at_the_grids_largest_lam_is_said_to_be_noise():
+    """Pure-noise targets on a well-conditioned kernel put KARE's minimum at the
+    largest lam: the warning said the kernel was near singular (its smallest
+    eigenvalue 0.84 times the mean) and quoted a lam in other units than the
+    result's."""
+    rng = np.random.default_rng(21)
+    X, y = rng.standard_normal((20, 1000)), rng.standard_normal(20)
+    arr = fixntk.sample_arrangement(X, 50, seed=0)
+    with pytest.warns(UserWarning, match="largest lam") as record:
+        kare_mkl(X, y, arr)
+    text = " ".join(str(w.message) for w in record)
+    assert "y looks like noise" in text and "near singular" not in text

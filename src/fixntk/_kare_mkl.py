@@ -229,10 +229,18 @@ def _best_lam(K, Y):
     j = int(np.argmin(curve))
     edge = _grid_edge(spectrum, lams, j)
     if edge is not None:
+        # the grid is relative to the kernel (its lam is not the result's, which is
+        # in the caller's units): the place on the spectrum says it all
+        why = (
+            "the kernel is near singular and y avoids its near-null directions, "
+            "where KARE tends to 0 whether or not the kernel generalises"
+            if edge == "smallest"
+            else "KARE is near the null model's (the prediction 0, KARE the mean of "
+            "||y||^2): to this kernel y looks like noise, and the fit predicts "
+            "little"
+        )
         warnings.warn(
-            f"fixntk.kare_mkl: {_edge_message(spectrum, lams[j], edge)}: the kernel is "
-            "near singular and y avoids its near-null directions, where KARE tends "
-            "to 0 whether or not the kernel generalises",
+            f"fixntk.kare_mkl: {_edge_message(spectrum, lams[j], edge, False)}: {why}",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
