@@ -331,3 +331,20 @@ def test_a_low_rank_kernel_made_in_float32_is_a_kernel():
     bad = (X @ X.T).astype(np.float32) - 0.01 * np.eye(30, dtype=np.float32)
     with pytest.raises(ValueError, match="not positive semi-definite"):
         fixntk.kare(bad, y, 0.1)
+
+
+def test_every_row_given_twice_warns_at_the_ridgeless_end():
+    """Each row and target twice: K has n/2 zero eigenvalues that y avoids, KARE and
+    leave-one-out (each row's copy stays) both fall to 0 as lam -> 0, and the
+    selection at the grid's smallest lam (test error 0.999 there, 0.396 at the
+    grid's best) was silent. The same rows once: no such warning."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 3))
+    y = np.sin(X.sum(1)) + 0.5 * rng.standard_normal(40)
+    K2 = fixntk.ntk_kernel(np.r_[X, X])
+    with pytest.warns(UserWarning, match="40 of the 80 rows repeat"):
+        sel = fixntk.select_lambda_kare(K2, np.r_[y, y])
+    assert sel.index == sel.lams.size - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.select_lambda_kare(fixntk.ntk_kernel(X), y)

@@ -407,7 +407,7 @@ def select_lambda_kare(
     else:
         _, lams = _check_lams(lams, "lams")
         lams = np.sort(lams)[::-1]
-    return _select_on(spectrum, lams)
+    return _select_on(spectrum, lams, repeats=_repeated_rows(K, Y))
 
 
 # KARE at the selected lam this many times below the exact leave-one-out error there
@@ -425,9 +425,10 @@ def select_lambda_kare(
 _LOO_GAP = 10.0
 
 
-def _select_on(spectrum, lams, warn_loo=True):
+def _select_on(spectrum, lams, warn_loo=True, repeats=0):
     """KARE's minimiser on the grid lams (decreasing), warning at a reached edge and
-    (``warn_loo``) where KARE there is far below the exact leave-one-out error."""
+    (``warn_loo``) where KARE there is far below the exact leave-one-out error, or
+    (``repeats``, the number of repeated rows) the minimiser is the smallest lam."""
     curve = spectrum.kare(lams)
     best = int(np.argmin(curve))
     edge = _grid_edge(spectrum, lams, best)
@@ -450,4 +451,23 @@ def _select_on(spectrum, lams, warn_loo=True):
             UserWarning,
             stacklevel=user_stacklevel(),
         )
+    elif repeats and best == lams.size - 1:
+        # every row given twice: leave-one-out keeps each row's copy and falls to 0
+        # with KARE, so the check above is silent (lam 1.5e-8 chosen, test error
+        # 0.999 there against 0.396 at the grid's best)
+        warnings.warn(
+            f"KARE is smallest at the smallest lam of the grid, and {repeats} of the "
+            f"{spectrum.ev.size} rows repeat another row (the same kernel row and "
+            "target): each copy is a zero eigenvalue of K that y avoids, where KARE "
+            "falls to 0 as lam -> 0 whether or not the kernel generalises, and so "
+            "does leave-one-out (each row's copy stays). Choose lam on held-out rows "
+            "that are not copies of training rows, or drop the copies.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
     return KareSelection(float(lams[best]), lams, curve, best)
+
+
+def _repeated_rows(K, Y):
+    """How many rows of (K, Y) equal an earlier one."""
+    return K.shape[0] - np.unique(np.hstack([K, Y]), axis=0).shape[0]
