@@ -935,3 +935,22 @@ def test_objective_and_gap_of_a_solve_result_take_its_intercept_and_loss(loss):
     other = "poisson" if loss == "squared" else "squared"
     with pytest.raises(ValueError, match="SolveResult of the loss"):
         fixntk.objective(X, y, arr, r, 0.01, loss=other)
+
+
+def test_poisson_counts_beyond_the_curvatures_range_are_refused():
+    """Counts near 1e300 ended in 'LAPACK dsyevd did not converge on a block Gram'
+    (the curvatures exp(f), about the counts, times X^T X), and lambda_max at 1e200
+    overflowed in its squares; counts up to 1e99 give the scaled solution."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = rng.poisson(3, 60).astype(float)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    # with the intercept the null model's residual exp(b0) - y scales with y
+    base = fixntk.lambda_max(X, y, arr, loss="poisson", fit_intercept=True)
+    big = fixntk.lambda_max(X, y * 1e99, arr, loss="poisson", fit_intercept=True)
+    assert big == pytest.approx(base * 1e99, rel=1e-9)
+    r = fixntk.solve(X, y * 1e99, arr, 0.1 * big, loss="poisson", fit_intercept=True)
+    assert r.converged and r.gap >= 0
+    for scale in (1e200, 1e300):
+        with pytest.raises(ValueError, match="Poisson loss's curvature"):
+            fixntk.solve(X, y * scale, arr, 1.0, loss="poisson", fit_intercept=True)

@@ -864,8 +864,9 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
     -------
     float
         In the units of ``lam`` (scales as ``|X| |y|`` for the squared loss, as
-        ``|X|`` for the classification losses). Any magnitude of X and y is handled;
-        a value beyond double precision raises ValueError.
+        ``|X|`` for the classification losses, as ``|X| |y|`` for Poisson counts,
+        which are refused above 1e100). Any other magnitude of X and y is handled; a
+        value beyond double precision raises ValueError.
 
     Raises
     ------
@@ -901,7 +902,7 @@ def _scaled_lam_max(prob):
     # about 0.1 of this level.
     level = np.sqrt(prob.n) * np.finfo(np.float64).eps * (np.abs(prob.X).T @ np.abs(G))
     grads[np.abs(grads) <= level] = 0.0
-    return float(np.sqrt((grads * grads).sum(axis=(1, 2))).max()) / prob.S
+    return float(norms(grads).max()) / prob.S  # no overflow of the squares
 
 
 def objective(

@@ -7,6 +7,10 @@ from ._base import Datafit, Targets, check_rows
 
 __all__ = ["Poisson", "PredictionOverflowError"]
 
+# counts above this are refused: the curvatures (about the counts) times X^T X
+# overflow in the block Grams
+_MAX_COUNT = 1e100
+
 # exp(f) is finite up to this log (log of the largest double, 709.78)
 _LOG_MAX = float(np.log(np.finfo(np.float64).max))
 
@@ -79,6 +83,17 @@ class Poisson(Datafit):
             raise ValueError(
                 "every target is 0: the Poisson model's mean goes to 0 (its scores "
                 "to -infinity)"
+            )
+        if Y.max() > _MAX_COUNT:
+            # the curvature exp(f) is about y: its block Grams X^T diag(exp f) X
+            # overflowed (a LAPACK failure at 1e300, overflow warnings and a relative
+            # gap of 1.0 without the intercept)
+            raise ValueError(
+                f"the largest count is {Y.max():.3g}: above {_MAX_COUNT:.0e} the "
+                "Poisson loss's curvature exp(f) (about the counts) and its Grams "
+                "leave double precision; the loss is not scale-free (log-mean "
+                "link), so model counts in a smaller unit (y / c fits exp(f) / c, an "
+                "intercept shift of -log c)"
             )
         return Targets(Y, np.ndim(y) == 1)
 
