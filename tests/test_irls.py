@@ -360,3 +360,14 @@ def test_ntk_group_bad_inputs(small_problem):
         fixntk.irls(X, y, arr, 0.1, ntk_group=True, sample_weight=np.ones(len(y)))
     with pytest.raises(ValueError, match="fit_intercept"):
         fixntk.irls(X, y, arr, 0.1, ntk_group=True, fit_intercept=True)
+
+
+def test_a_forced_method_whose_system_cannot_fit_is_refused_at_once():
+    """method='primal' at p d = 1e6 asked NumPy for 7.3 TiB (its MemoryError, after
+    the work before it); now the library's own, naming the system and fixntk.solve."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 100)), rng.standard_normal(50)
+    arr = fixntk.sample_arrangement(X, 10000, seed=0)
+    assert arr.p * X.shape[1] >= 10**6
+    with pytest.raises(MemoryError, match="method='primal'.*fixntk.solve"):
+        fixntk.irls(X, y, arr, 0.1, method="primal")

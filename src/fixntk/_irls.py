@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._kernels import check_eta, masking_kernel, ntk_kernel
+from ._memory import check_kernel_size
 from ._ntk import ntk_weights
 from ._progress import progress, report
 from ._ridge import PSDRidge, psd_eigh
@@ -47,6 +48,9 @@ _MIN_CAPTURED = 0.5  # "ntk" uses the cell weights only if they hold this much m
 _ROUNDOFF = 1e-13  # relative increase of F accepted as round-off in a step
 _MAX_NEWTON = 2000  # largest free set for a Newton step (a dense Hessian of that order)
 _SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
+# matrices of the system's order alive at once (the kernel or Gram, its factor or
+# eigenvectors, a product)
+_IRLS_MATRICES = 4
 
 
 @dataclass
@@ -171,6 +175,18 @@ class _KernelRidge:
         self.K_ntk = K_ntk  # the NTK group (dual only): eta has p + 1 entries
         if method == "auto":
             method = "dual" if n <= arr.p * d or K_ntk is not None else "primal"
+        # the system's order, refused at once where it cannot fit or take under half
+        # an hour (a forced method='primal' at p d = 1e6 asked NumPy for 7.3 TiB; a
+        # forced 'dual' at n = 300000 failed after 39 s)
+        size = n if method == "dual" else arr.p * d
+        check_kernel_size(
+            size,
+            f"irls (method={method!r}: a {size} x {size} kernel ridge system, "
+            f"{'n' if method == 'dual' else 'p d'} = {size})",
+            "fixntk.solve (block coordinate descent, no such system), or "
+            "method='auto', which takes the smaller of n and p d",
+            n_matrices=_IRLS_MATRICES,
+        )
         self.method = method
         self.masks = arr.masks
         if method == "dual":
