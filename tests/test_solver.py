@@ -954,3 +954,20 @@ def test_poisson_counts_beyond_the_curvatures_range_are_refused():
     for scale in (1e200, 1e300):
         with pytest.raises(ValueError, match="Poisson loss's curvature"):
             fixntk.solve(X, y * scale, arr, 1.0, loss="poisson", fit_intercept=True)
+
+
+def test_an_arrangement_of_other_data_is_warned_about_once_per_call():
+    """solve_path (and solve) warned twice: once, and again from the kernel route's
+    irls."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 3)), rng.standard_normal(60)
+    arr = fixntk.sample_arrangement(X * 2 + 1, 20, seed=0)
+    for call in (
+        lambda: fixntk.solve_path(X, y, arr, n_lams=3),
+        lambda: fixntk.solve(X, y, arr, 1e-4),
+    ):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            call()
+        said = [w for w in record if "the arrangement's" in str(w.message)]
+        assert len(said) == 1

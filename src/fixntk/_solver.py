@@ -670,6 +670,8 @@ def kernel_route(X, arr, Y, lam, W, weights, intercept, tol, verbose):
         # the others at an absolute lam gave a thousand warnings)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # said by the solve already (solve_path said it twice)
+            warnings.filterwarnings("ignore", "the arrangement's", UserWarning)
             kr = irls(
                 X,
                 Y,
