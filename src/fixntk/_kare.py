@@ -340,6 +340,9 @@ def select_lambda_kare(
         The grid (sorted decreasing in the result). Default: ``n_lams`` values
         log-spaced from 10 to 1e-6 times the mean eigenvalue of ``K / n``, shifted
         by factors of 1000 (at most 4 times) while the minimiser is at an end of it.
+        A given grid of three or more values warns when the minimiser is at an end
+        a wider grid could improve on; one of one or two values never does (its
+        minimiser is always at an end).
     n_lams : int >= 2
 
     Returns

@@ -1184,6 +1184,13 @@ def solve_relu(
     ``max(1, max_i ||P_{C_i}(+-X^T D_i r)|| / (n lam))``
     (:func:`fixntk._relu.relu_duality_gap` recomputes it for any weights).
 
+    **Cost on wide rows.** Each projection is a QP in d variables with up to n
+    constraints, so an epoch grows fast with d: one epoch at n = 20, p = 50 took
+    0.7 s at d = 250 and 10 s at d = 1000 (a tester's measurement), where
+    :func:`fixntk.solve` certifies the gated program in 0.07-0.2 s. For d in the
+    hundreds or more, solve the gated program and turn it into a ReLU network with
+    :func:`gated_to_relu` (same training predictions).
+
     The paper's IRLS (Algorithm 1, :func:`fixntk.irls`) is not offered for this
     program: reweighting it would make every step a cone-constrained QP, not a kernel
     ridge solve. ``irls`` solves the gated ReLU problem, and :func:`gated_to_relu` turns
