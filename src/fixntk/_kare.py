@@ -472,5 +472,15 @@ def _select_on(spectrum, lams, warn_loo=True, repeats=0):
 
 
 def _repeated_rows(K, Y):
-    """How many rows of (K, Y) equal an earlier one."""
-    return K.shape[0] - np.unique(np.hstack([K, Y]), axis=0).shape[0]
+    """How many rows of (K, Y) equal an earlier one: rows that agree on a few entries
+    (the diagonal, the first column, the targets) compared in full, so that no copy
+    of K is made."""
+    keys = np.column_stack([np.diag(K), K[:, 0], Y])
+    _, group, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    repeats = 0
+    for g in np.flatnonzero(counts > 1):
+        rows = np.flatnonzero(group == g)
+        full = np.hstack([K[rows], Y[rows]])
+        repeats += rows.size - np.unique(full, axis=0).shape[0]
+    return int(repeats)
