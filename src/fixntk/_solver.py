@@ -86,6 +86,9 @@ class SolveResult:
     gap_history : ndarray
         The certified gap at each outer iteration (each Newton step for non-quadratic
         losses).
+    datafit : Datafit or None
+        The datafit solved (the instance passed as ``loss``, or the built-in one of
+        that name); None from the Dask backend, whose losses are built-in.
     """
 
     coef: np.ndarray
@@ -103,6 +106,7 @@ class SolveResult:
     classes: np.ndarray = field(default=None, repr=False)
     n_newton: int = 0
     n_irls: int = 0
+    datafit: object = field(default=None, repr=False, compare=False)
 
     @property
     def relative_gap(self):
@@ -826,6 +830,7 @@ def _result(
         gap_history=prob.value_out(np.asarray(gaps, dtype=np.float64)),
         intercept=prob.intercept_out(b),
         loss=prob.datafit.name,
+        datafit=getattr(prob.datafit, "_fixntk_original", prob.datafit),
         classes=prob.targets.classes,
         n_newton=int(n_newton),
         n_irls=int(n_irls),
@@ -977,20 +982,23 @@ def _result_terms(W, loss, intercept):
     error."""
     if not isinstance(W, SolveResult):
         return ("squared" if loss is None else loss), intercept, False
-    name = W.loss
-    if loss is None:
+    own = W.datafit
+    if own is None:
         try:
-            loss = get_datafit(name)
-        except ValueError:  # a user's datafit: the result keeps only its name
+            own = get_datafit(W.loss)
+        except ValueError:  # a result that keeps only its datafit's name
             raise ValueError(
-                f"W is a SolveResult of the datafit {name!r}: pass that datafit as "
+                f"W is a SolveResult of the datafit {W.loss!r}: pass that datafit as "
                 "loss=..."
             ) from None
-    elif get_datafit(loss).name != name:
+    if loss is None:
+        loss = own
+    elif type(get_datafit(loss)) is not type(own):
+        # by class, not name: a user's subclass of Squared keeps the name "squared"
         raise ValueError(
-            f"W is a SolveResult of the loss {name!r}, and loss={loss!r} was given: "
-            "the objective and gap are the program's at its own loss; drop loss, or "
-            "pass W.coef"
+            f"W is a SolveResult of the datafit {type(own).__name__} "
+            f"({W.loss!r}), and loss={loss!r} was given: the objective and gap are "
+            "the program's at its own datafit; drop loss, or pass W.coef"
         )
     with_b = bool(np.any(np.asarray(W.intercept) != 0))
     return loss, (W.intercept if intercept is None else intercept), with_b

@@ -67,6 +67,11 @@ def _checking(cls):
         def dual(self, Y, F, s, scale):
             return _finite(self, "dual value", super().dual(Y, F, s, scale))
 
+        def __reduce__(self):
+            # the class is made per call and cannot be found by name: pickled as
+            # the user's datafit, checked again when loaded
+            return checked_datafit, (self._fixntk_original,)
+
     Checked.__name__ = Checked.__qualname__ = cls.__name__
     return Checked
 
@@ -80,9 +85,13 @@ def checked_datafit(datafit):
     """``datafit`` itself when it is one of fixntk's; a user's as a copy whose
     gradient, curvature and dual value raise a ValueError on NaN or infinity (the
     solver relies on them for its certificate)."""
-    if is_builtin(datafit) or getattr(datafit, "_fixntk_checked", False):
+    if (
+        is_builtin(datafit)
+        or is_squared(datafit)  # a subclass that overrides nothing: Squared's own
+        or hasattr(datafit, "_fixntk_original")
+    ):
         return datafit
     checked = copy.copy(datafit)
     checked.__class__ = _checking(type(datafit))
-    checked._fixntk_checked = True
+    checked._fixntk_original = datafit
     return checked
