@@ -331,6 +331,16 @@ def test_a_low_rank_kernel_made_in_float32_is_a_kernel():
     bad = (X @ X.T).astype(np.float32) - 0.01 * np.eye(30, dtype=np.float32)
     with pytest.raises(ValueError, match="not positive semi-definite"):
         fixntk.kare(bad, y, 0.1)
+    # float16's own round-off (0.1 of the largest eigenvalue) let an indefinite K
+    # through: the allowance stops at 1e-4; a DataFrame counts by its columns' type
+    K = X @ X.T + np.eye(30)
+    ev = np.linalg.eigvalsh(K)
+    indefinite = K - (ev[0] + 0.05 * ev[-1]) * np.eye(30)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        fixntk.kare(indefinite.astype(np.float16), y, 0.1)
+    import pandas as pd
+
+    assert fixntk.kare(pd.DataFrame(K32), y, 0.1) == fixntk.kare(K32, y, 0.1)
 
 
 def test_every_row_given_twice_warns_at_the_ridgeless_end():
@@ -348,3 +358,14 @@ def test_every_row_given_twice_warns_at_the_ridgeless_end():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.select_lambda_kare(fixntk.ntk_kernel(X), y)
+    # copies in another order, whose kernel rows agree to round-off only, and
+    # targets that differ by 1e-12: every copy counted
+    from fixntk._kare import _repeated_rows
+
+    perm = rng.permutation(80)
+    Xp, yp = np.r_[X, X][perm], np.r_[y, y][perm]
+    K = np.exp(-0.3 * ((Xp[:, None, :] - Xp[None, :, :]) ** 2).sum(axis=2))
+    yp = yp + 1e-12 * rng.standard_normal(80)
+    assert _repeated_rows(K, yp[:, None]) == 40
+    # the same points with other targets are not repeats
+    assert _repeated_rows(K, yp[:, None] + np.arange(80)[:, None]) == 0

@@ -188,6 +188,8 @@ def test_the_returned_iterate_is_the_surest_gain(problem):
             val = res.validation_history
             assert val[res.best_iter] < val[0]
     assert kare_mkl(X, y, arr, validation_fraction=None).validation_gain_bound is None
+    est = KAREKernelRegressor(n_gates=25, patience=3, random_state=0).fit(X, y)
+    assert (est.best_iter_ > 0) == (est.validation_gain_bound_ > 0)
 
 
 def test_the_guard_falls_back_to_the_ntk_itself():

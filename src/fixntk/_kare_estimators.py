@@ -154,6 +154,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.kare_history_ = res.kare_history
         self.validation_history_ = res.validation_history
         self.best_iter_ = res.best_iter
+        self.validation_gain_bound_ = res.validation_gain_bound
         self.n_iter_ = res.n_iter + 1  # kernels evaluated, the start included
         self.stop_reason_ = res.stop_reason
         return self
@@ -167,7 +168,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.lam_ = 1.0  # any lam gives the same model
         self.kare_ = self.kare_start_ = 0.0
         self.kare_history_ = np.zeros(1)
-        self.validation_history_ = None
+        self.validation_history_ = self.validation_gain_bound_ = None
         self.best_iter_ = self.n_iter_ = 0
         self.stop_reason_ = "converged"
 
@@ -287,6 +288,10 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         re-selected on the grid) and held-out mean squared error per iteration.
     best_iter_ : int
         The iterate kept (0: the NTK itself).
+    validation_gain_bound_ : float or None
+        Its held-out gain on the NTK beyond noise (the mean per-row gain in squared
+        error less 2 standard errors; 0 for the NTK itself; None without a held-out
+        split): :attr:`fixntk.KareMKLResult.validation_gain_bound`.
     n_iter_ : int
         Kernels evaluated: the start and the ``n_iter_ - 1`` L-BFGS-B iterations
         (1 when the NTK already satisfies the optimality conditions on the bound
