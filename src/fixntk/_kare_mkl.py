@@ -555,28 +555,34 @@ def kare_mkl(
         if validation_fraction is None or p <= _AUTO_TIED:
             n_free_weights = None  # nothing to choose with, or nothing to tie
         else:
-            # the same held-out rows (seed) judge both runs; min keeps the first,
+            # the same held-out rows (seed) judge both runs; max keeps the first,
             # the free weights, on a tie
+            runs = []
             with kernel_size_warned():  # said once above, for both runs
-                runs = [
-                    kare_mkl(
-                        X,
-                        y,
-                        arr,
-                        lam,
-                        eta0,
-                        validation_fraction=validation_fraction,
-                        patience=patience,
-                        penalty=penalty,
-                        n_free_weights=k,
-                        max_iter=max_iter,
-                        tol=tol,
-                        n_samples=n_samples,
-                        seed=seed,
-                        verbose=verbose,
-                    )
-                    for k in (None, _AUTO_TIED)
-                ]
+                for k in (None, _AUTO_TIED):
+                    with warnings.catch_warnings():
+                        if runs:  # the start's lam (same rows) was warned about
+                            warnings.filterwarnings(
+                                "ignore", "fixntk.kare_mkl: the smallest KARE"
+                            )
+                        runs.append(
+                            kare_mkl(
+                                X,
+                                y,
+                                arr,
+                                lam,
+                                eta0,
+                                validation_fraction=validation_fraction,
+                                patience=patience,
+                                penalty=penalty,
+                                n_free_weights=k,
+                                max_iter=max_iter,
+                                tol=tol,
+                                n_samples=n_samples,
+                                seed=seed,
+                                verbose=verbose,
+                            )
+                        )
             return max(runs, key=lambda r: r.validation_gain_bound)
     if n_free_weights is not None:
         n_free_weights = check_int(n_free_weights, "n_free_weights", 1)
