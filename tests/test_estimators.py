@@ -1365,3 +1365,42 @@ def test_nothing_to_select_where_lambda_max_is_zero_is_said(make):
         assert record[0].filename == __file__
         assert est.lam_ == 1.0 and getattr(est, "lam_selection_", None) is None
         np.testing.assert_allclose(est.predict(X[:2]), np.full(2, b[0]), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        fixntk.NTKClassifier(lam=0.01),
+        fixntk.KAREKernelClassifier(
+            n_gates=20, lam=0.01, validation_fraction=None, max_iter=3, random_state=0
+        ),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_kernel_classifiers_take_class_weight(est):
+    """class_weight was GatedReLUClassifier's only (NTKClassifier(class_weight=...)
+    was a TypeError, while the README said class_weight works in pipelines). At a
+    fixed lam the NTK's weighted kernel ridge with class 0 weighted 2 is the fit on
+    class 0's rows given twice; "balanced" is the weights n / (k n_c)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(60) > 0.4).astype(int)
+    Z = rng.standard_normal((20, 3))
+    weighted = clone(est).set_params(class_weight={0: 2.0, 1: 1.0}).fit(X, y)
+    by_weights = clone(est).fit(X, y, sample_weight=np.where(y == 0, 2.0, 1.0))
+    np.testing.assert_allclose(
+        weighted.decision_function(Z), by_weights.decision_function(Z), atol=1e-12
+    )
+    if isinstance(est, fixntk.NTKClassifier):
+        twice = np.r_[np.arange(60), np.flatnonzero(y == 0)]
+        repeated = clone(est).fit(X[twice], y[twice])
+        np.testing.assert_allclose(
+            weighted.decision_function(Z), repeated.decision_function(Z), atol=1e-8
+        )
+    counts = np.bincount(y)
+    balanced = clone(est).set_params(class_weight="balanced").fit(X, y)
+    by_hand = clone(est).fit(X, y, sample_weight=60 / (2 * counts[y]))
+    np.testing.assert_allclose(
+        balanced.decision_function(Z), by_hand.decision_function(Z), atol=1e-12
+    )
+    assert clone(balanced).get_params()["class_weight"] == "balanced"

@@ -450,9 +450,9 @@ def _warn_feature_scales(estimator, sd, span):
     name = type(estimator).__name__
     warnings.warn(
         f"the columns of X differ in scale by a factor of {sd.max() / sd.min():.2g} "
-        f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): {name}'s "
-        "gates and kernel angles see mostly the widest columns, and the fit can be "
-        "poor and slow. Standardise X first, e.g. "
+        f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the NTK's "
+        "angles (and the gates, where the model has them) see mostly the widest "
+        f"columns, and {name}'s fit can be poor and slow. Standardise X first, e.g. "
         f"make_pipeline(StandardScaler(), {name}()).",
         UserWarning,
         stacklevel=user_stacklevel(),
@@ -2262,7 +2262,41 @@ class NTKClassifier(_OneHotClassifier, _NTKBase):
     those of :class:`NTKRegressor` for each column of the one-hot labels;
     ``decision_function`` gives the outputs.
 
+    Parameters
+    ----------
+    lam, fit_intercept, neuron_bias, n_lams, eps, cv, random_state, verbose :
+        As in :class:`NTKRegressor`.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight`` (as in
+        :class:`GatedReLUClassifier`; "balanced": ``n / (n_classes n_c)``, the rows
+        counted by their weights).
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     """
+
+    def __init__(
+        self,
+        lam="kare",
+        *,
+        fit_intercept=True,
+        neuron_bias=True,
+        n_lams=30,
+        eps=1e-6,
+        cv=5,
+        class_weight=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            lam,
+            fit_intercept=fit_intercept,
+            neuron_bias=neuron_bias,
+            n_lams=n_lams,
+            eps=eps,
+            cv=cv,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight

@@ -333,15 +333,55 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
         As in :class:`KAREKernelRegressor`.
     n_free_weights, max_iter, tol, random_state, verbose :
         As in :class:`KAREKernelRegressor`.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight`` (as in
+        :class:`GatedReLUClassifier`).
 
     Attributes
     ----------
     gates_, eta_, ntk_weight_, lam_, kare_, kare_start_, kare_history_ :
         As in :class:`KAREKernelRegressor`.
-    validation_history_, best_iter_, n_iter_, stop_reason_, X_fit_, dual_coef_ :
+    validation_history_, validation_gain_bound_, best_iter_, n_iter_ :
+        As in :class:`KAREKernelRegressor`.
+    stop_reason_, X_fit_, dual_coef_ :
         As in :class:`KAREKernelRegressor`.
     intercept_ : ndarray of shape (n_classes,)
         As in :class:`KAREKernelRegressor`.
     n_features_in_ : int
     classes_ : ndarray of shape (n_classes,)
     """
+
+    def __init__(
+        self,
+        n_gates=4000,
+        lam="kare",
+        *,
+        neuron_bias=True,
+        fit_intercept=True,
+        eta0="ntk",
+        validation_fraction=0.2,
+        patience=5,
+        penalty=0.0,
+        n_free_weights="auto",
+        max_iter=100,
+        tol=1e-6,
+        class_weight=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_gates,
+            lam,
+            neuron_bias=neuron_bias,
+            fit_intercept=fit_intercept,
+            eta0=eta0,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            penalty=penalty,
+            n_free_weights=n_free_weights,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
