@@ -66,10 +66,11 @@ class _Clock:
     def __init__(self):
         self.last = time.monotonic()
 
-    def due(self):
-        """Whether a line is due now; if so, counts it as written."""
+    def due(self, every=None):
+        """Whether a line is due now (``every`` seconds, default ``_LOG_EVERY``, since
+        the last); if so, counts it as written."""
         now = time.monotonic()
-        if now - self.last < _LOG_EVERY:
+        if now - self.last < (_LOG_EVERY if every is None else every):
             return False
         self.last = now
         return True
@@ -265,10 +266,8 @@ def heartbeat(desc, verbose=0, every=None):
     def beat():
         # a line once ``every`` seconds have passed since the scope's last one
         while not done.wait(min(max(every / 10, 1e-3), 1.0)):
-            now = time.monotonic()
-            if now - clock.last >= every:
-                clock.last = now
-                say(f"{desc}: {now - start:.0f} s")
+            if clock.due(every):
+                say(f"{desc}: {time.monotonic() - start:.0f} s")
 
     thread = threading.Thread(target=beat, name="fixntk-heartbeat", daemon=True)
     thread.start()
