@@ -1404,3 +1404,27 @@ def test_kernel_classifiers_take_class_weight(est):
         balanced.decision_function(Z), by_hand.decision_function(Z), atol=1e-12
     )
     assert clone(balanced).get_params()["class_weight"] == "balanced"
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        GatedReLURegressor(n_gates=10, lam=0.1, random_state=0),
+        NTKRegressor(lam=0.1),
+        fixntk.KAREKernelRegressor(lam=0.1, n_gates=10, random_state=0),
+        fixntk.ReLURegressor(n_gates=10, lam=0.1, random_state=0),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_text_columns_of_a_frame_are_named(est, regression):
+    """A data frame with text or category columns: fit and predict name every such
+    column and say how to encode it (NumPy's message named only one string)."""
+    pd = pytest.importorskip("pandas")
+    X, y = regression
+    X = pd.DataFrame(X[:40, :3], columns=["age", "income", "height"])
+    frame = X.assign(city=["Oslo", "Rome"] * 20, kind=pd.Categorical(["a", "b"] * 20))
+    with pytest.raises(ValueError, match=r"2 column\(s\).*'city', 'kind'.*OneHot"):
+        est.fit(frame, y[:40])
+    est.fit(X.assign(flag=[True, False] * 20), y[:40])  # booleans are numbers
+    with pytest.raises(ValueError, match=r"1 column\(s\).*'flag'.*OneHot"):
+        est.predict(X.assign(flag=["yes", "no"] * 20))

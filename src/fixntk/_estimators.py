@@ -24,7 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
@@ -53,6 +53,7 @@ from ._validation import (
     check_relative_tol,
     check_sample_weight,
     user_stacklevel,
+    validate_frame,
 )
 from .datafits import get_datafit
 
@@ -491,7 +492,7 @@ class _OneHotClassifier(ClassifierMixin):
         self
         """
         _refuse_dask(self, X, y, sample_weight)
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_frame(self, X, y, dtype=np.float64)
         _check_feature_scales(self, X)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
@@ -592,7 +593,7 @@ class _MultiOutputRegressor(RegressorMixin):
         # one output where the tags say so (the Poisson loss): a column vector y is
         # then raveled with scikit-learn's DataConversionWarning, more columns refused
         multi = self.__sklearn_tags__().target_tags.multi_output
-        X, y = validate_data(
+        X, y = validate_frame(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=multi
         )
         _check_feature_scales(self, X)
@@ -1064,7 +1065,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         """Scores (m, c) on new data, the intercept included."""
         _refuse_dask(self, X)
         check_is_fitted(self, "group_coef_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_frame(self, X, reset=False, dtype=np.float64)
         Xt = _inputs(self, X)
         F = _gated_forward(Xt, self.group_coef_, gates=self.gates_)
         return np.atleast_2d(F.T).T + self.intercept_
@@ -2111,7 +2112,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
     def _raw_predict(self, X):
         _refuse_dask(self, X)
         check_is_fitted(self, "dual_coef_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_frame(self, X, reset=False, dtype=np.float64)
         Xt = _inputs(self, X)
         return (
             kernel_predict(

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
@@ -36,7 +36,7 @@ from ._kare_mkl import (
 from ._kernels import kernel_predict
 from ._memory import check_kernel_size, kernel_size_warned
 from ._ridge import PSDRidge
-from ._validation import check_int, user_stacklevel
+from ._validation import check_int, user_stacklevel, validate_frame
 
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
 
@@ -175,7 +175,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
     def _raw_predict(self, X):
         check_is_fitted(self, "dual_coef_")
         _refuse_dask(self, X)  # (it gathered X, then score failed on 'chunks')
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_frame(self, X, reset=False, dtype=np.float64)
         arr = Arrangement.from_masks(self.X_fit_ @ self.gates_.T >= 0)
         arr.gates = self.gates_
 

@@ -74,11 +74,10 @@ def _last_step_inputs(estimator, X, y=None):
 def _gated_inputs(est, X):
     """X as the estimator's gates see it: with the bias column of ``neuron_bias``;
     checked against the fitted estimator as ``predict`` checks it (width, names)."""
-    from sklearn.utils.validation import validate_data
-
     from ._estimators import _inputs
+    from ._validation import validate_frame
 
-    X = validate_data(est, X, reset=False, dtype=np.float64)
+    X = validate_frame(est, X, reset=False, dtype=np.float64)
     return _inputs(est, X)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import sample_arrangement
 from ._estimators import (
@@ -46,6 +46,7 @@ from ._validation import (
     check_n_lams,
     check_positive,
     check_relative_tol,
+    validate_frame,
 )
 
 __all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
@@ -331,7 +332,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
     def _raw_predict(self, X):
         check_is_fitted(self, "network_")
         _refuse_dask(self, X)  # (it gathered X, then score failed on 'chunks')
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_frame(self, X, reset=False, dtype=np.float64)
         return self.network_.forward(X)
 
     def __sklearn_tags__(self):

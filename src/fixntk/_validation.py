@@ -104,6 +104,49 @@ def _as_float_array(a, name):
     return arr
 
 
+def text_columns(X):
+    """The names of a data frame's columns that hold neither numbers nor booleans
+    (text, categories, dates), or [] (also for anything that is not a data frame)."""
+    dtypes = getattr(X, "dtypes", None)
+    columns = getattr(X, "columns", None)
+    if dtypes is None or columns is None or np.ndim(dtypes) != 1:
+        return []
+    try:
+        kinds = [np.dtype(t).kind for t in dtypes]
+    except TypeError:  # pandas' extension types (category, string, nullable Int64)
+        import pandas as pd
+
+        return [
+            c
+            for c, t in zip(columns, dtypes)
+            if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
+        ]
+    return [c for c, k in zip(columns, kinds) if k not in "biuf"]
+
+
+def validate_frame(estimator, X, *args, **kwargs):
+    """scikit-learn's ``validate_data(estimator, X, *args, **kwargs)``; where it fails
+    on a data frame with columns of text, categories or dates, the error names those
+    columns and says how to encode them (NumPy's message named only the first string
+    it met: "could not convert string to float: 'x'")."""
+    from sklearn.utils.validation import validate_data
+
+    try:
+        return validate_data(estimator, X, *args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        bad = text_columns(X)
+        if not bad:
+            raise
+        shown = ", ".join(repr(str(c)) for c in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"X has {len(bad)} column(s) that are not numeric: {shown}{more}. Encode "
+            "them first, e.g. with sklearn.preprocessing.OneHotEncoder in a "
+            "sklearn.compose.ColumnTransformer (the command line `fixntk fit` "
+            "one-hot encodes text columns itself), or drop them."
+        ) from exc
+
+
 def check_X(X, name="X"):
     """Return X as a C-contiguous float64 (n, d) array, or raise a clear error."""
     arr = _as_float_array(X, name)
