@@ -2234,3 +2234,18 @@ def test_ctrl_c_while_the_command_loads_is_a_message(capsys, monkeypatch):
         if loaded is not None:
             sys.modules["fixntk.cli"] = loaded
     assert capsys.readouterr().err == "fixntk: interrupted\n"
+
+
+def test_boolean_target_gets_no_regression_note(tmp_path, capsys):
+    """A TRUE/FALSE target is classified; the note for two non-integer numbers
+    ('not all integers, so regression') was printed for it all the same."""
+    from fixntk.cli import main
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 2))
+    rows = [(f"{a:.4f}", f"{b:.4f}", "TRUE" if a > b else "FALSE") for a, b in x]
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "t"], rows)
+    assert main(["fit", path, "--target", "t", "--lam", "0.05", "--n-gates", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "classification" in out
+    assert "regression" not in out and "not all integers" not in out

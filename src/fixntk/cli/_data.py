@@ -1131,7 +1131,9 @@ def dataset_from_table(
             k = np.unique(values).size
             small = k <= MAX_CLASSES
             task = "classification" if integral and small else "regression"
-            if integral and not pd.api.types.is_bool_dtype(y_raw):
+            if pd.api.types.is_bool_dtype(y_raw):
+                pass  # TRUE/FALSE: classes, nothing to say (it fell to the 0.5 note)
+            elif integral:
                 other = "regression" if small else "classification"
                 reason = (
                     f"target {target!r}: integers with {k} distinct values, so "
