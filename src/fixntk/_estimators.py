@@ -434,6 +434,42 @@ def _check_feature_scales(estimator, X):
     _warn_feature_scales(estimator, sd, np.ptp(X, axis=0))
 
 
+def _spread_scales(sd, span):
+    """The standard deviations ``sd`` of the columns that vary (range ``span`` > 0)
+    when they, and their ranges, differ by more than _SCALE_RATIO; else None."""
+    varies = (sd > 0) & (span > 0)
+    span, sd = span[varies], sd[varies]
+    if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
+        return None
+    if span.max() <= _SCALE_RATIO * span.min():
+        return None
+    return sd
+
+
+def _check_target_scales(estimator, Y):
+    """Warn when the columns of a multi-output Y (n, c) differ in scale by more than
+    _SCALE_RATIO: the outputs share one lam (and the gated models their groups), so
+    the widest set it. Boston's medv, lstat and crim fitted together (a tester):
+    GatedReLURegressor's R^2 on medv 0.628, and 0.565 with crim in units 1e4 times
+    smaller (lam 0.378 -> 5599)."""
+    if Y.ndim != 2 or Y.shape[1] < 2:
+        return
+    unit = _pow2_column_units(Y)  # (entries beyond 1e154 square past the range)
+    sd = _spread_scales((Y / unit).std(axis=0) * unit, np.ptp(Y, axis=0))
+    if sd is None:
+        return
+    name = type(estimator).__name__
+    warnings.warn(
+        f"the columns of y differ in scale by a factor of {sd.max() / sd.min():.2g} "
+        f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the outputs "
+        "share one lam, which the widest set, and the others are fitted poorly. "
+        "Standardise y's columns first, e.g. TransformedTargetRegressor("
+        f"regressor={name}(), transformer=StandardScaler()).",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
 def _warn_feature_scales(estimator, sd, span):
     """The warning of :func:`_check_feature_scales` from the columns' standard
     deviations and ranges (computed in memory, or on the workers for a Dask X).
@@ -442,11 +478,8 @@ def _warn_feature_scales(estimator, sd, span):
     constant on a fold of StandardScaler'ed digits was warned about as 1e16 times
     narrower than the others (standardise X first, the warning said, of standardised
     X)."""
-    varies = (sd > 0) & (span > 0)
-    span, sd = span[varies], sd[varies]
-    if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
-        return
-    if span.max() <= _SCALE_RATIO * span.min():
+    sd = _spread_scales(sd, span)
+    if sd is None:
         return
     name = type(estimator).__name__
     warnings.warn(
@@ -598,6 +631,7 @@ class _MultiOutputRegressor(RegressorMixin):
         )
         _check_feature_scales(self, X)
         y = np.asarray(y, dtype=np.float64)
+        _check_target_scales(self, y)
         s = None
         if sample_weight is not None:
             s = check_sample_weight(sample_weight, X.shape[0])
