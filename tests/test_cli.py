@@ -1346,6 +1346,8 @@ def test_options_checked_before_the_fit(classification_csv, capsys):
     err = _error(capsys, [*args, "--lam", "kare"])
     assert "--lam kare is for regression targets" in err and "--lam auto" in err
     assert "loss" not in err
+    err = _error(capsys, [*args, "--lam", "loo"])  # the NTK's, in demo and compare
+    assert "fit trains the gated ReLU model: use --lam auto" in err
     from fixntk.cli import main
 
     with pytest.raises(SystemExit) as info:  # argparse's usage error
@@ -1857,8 +1859,14 @@ def test_option_checks_and_predict_notes_of_a_second_tester(
     for lam in ("auto", "holdout"):
         args = parser.parse_args(["compare", regression_csv, "--target", "price"])
         args.lam = lam
-        assert make_model("NTK", args, "regression", 0).lam == "kare"
+        assert make_model("NTK", args, "regression", 0).lam == "auto"
         assert make_model("fixed NTK", args, "regression", 0).lam == lam
+    # 'loo' (exact leave-one-out) is the NTK's: the fixed NTK keeps its default
+    args = parser.parse_args(
+        ["compare", regression_csv, "--target", "p", "--lam", "loo"]
+    )
+    assert make_model("NTK", args, "regression", 0).lam == "loo"
+    assert make_model("fixed NTK", args, "regression", 0).lam == "auto"
     base = ["fit", regression_csv, "--target", "price", "--lam", "0.1", "-q"]
     assert main([*base, "--holdout", "0.9"], out=io.StringIO()) == 2
     assert "--holdout 0.9 leaves 6 of the 60 rows to fit on" in capsys.readouterr().err

@@ -805,27 +805,31 @@ def test_ntk_lam_selection(regression, mode):
     assert est.score(X, y) > 0.5
 
 
-def test_kernel_estimators_take_lam_auto_as_kare(regression, iris):
+def test_kernel_estimators_take_lam_auto_as_their_default_mode(regression, iris):
     """lam="auto" (the gated estimators' default, so a search over estimators can
-    share it) is the kernel estimators' default mode, "kare": the same model. It was
-    refused as an unknown mode."""
+    share it) is the kernel estimators' default mode: "loo" for the NTK estimators,
+    "kare" for the KARE-trained kernel (the same model). It was refused as an
+    unknown mode."""
     X, y = regression
     Xc, yc = iris
     pairs = [
-        (NTKRegressor, X, y, {}),
-        (NTKClassifier, Xc, yc, {}),
+        (NTKRegressor, X, y, {}, "loo"),
+        (NTKClassifier, Xc, yc, {}, "loo"),
         (
             fixntk.KAREKernelRegressor,
             X[:80],
             y[:80],
             dict(n_gates=20, max_iter=3, random_state=0),
+            "kare",
         ),
     ]
-    for Est, A, b, kw in pairs:
+    for Est, A, b, kw, mode in pairs:
+        if mode == "loo":
+            assert Est().lam == "auto"  # the default
         auto = Est(lam="auto", **kw).fit(A, b)
-        kare = Est(lam="kare", **kw).fit(A, b)
-        assert auto.lam_ == kare.lam_ and auto.kare_ == kare.kare_
-        np.testing.assert_array_equal(auto.predict(A), kare.predict(A))
+        same = Est(lam=mode, **kw).fit(A, b)
+        assert auto.lam_ == same.lam_ and auto.kare_ == same.kare_
+        np.testing.assert_array_equal(auto.predict(A), same.predict(A))
 
 
 # --------------------------------------------------------------------------- all four

@@ -132,8 +132,8 @@ def test_kare_decreases_along_the_iterations(problem, opts, eta0):
 
 def test_the_start_is_the_closed_form_ntk(problem):
     # iterate 0 is kernel ridge with ntk_kernel(X); the start's lam is the one
-    # NTKRegressor picks (KARE on its default grid), so a fit that keeps the start
-    # is that estimator's fit
+    # NTKRegressor picks (leave-one-out on its default grid), so a fit that keeps
+    # the start is that estimator's fit
     X, y, arr = problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -259,47 +259,58 @@ def _grid_edge(spectrum, lams, best):
     return None if _ridgeless(spectrum, lams[-1]) else "smallest"
 
 
-def _extended(spectrum, lams):
+def _extended(spectrum, lams, score=None):
     """The grid (decreasing) with values added at its own spacing past the end that
-    holds KARE's minimiser while a wider grid could improve on it (:func:`_grid_edge`:
-    not past the top of the spectrum, where KARE is the null model's, nor below the
-    ridgeless limit): at most 60 more values."""
+    holds the minimiser of ``score`` (KARE's curve by default; a function of a grid
+    of lams) while a wider grid could improve on it (:func:`_grid_edge`: not past
+    the top of the spectrum, where KARE is the null model's, nor below the ridgeless
+    limit): at most 60 more values, each scored once."""
     if lams.size < 3:
         return lams
+    score = spectrum.kare if score is None else score
     step = lams[0] / lams[1]
+    values = np.asarray(score(lams), dtype=np.float64)
     for _ in range(60):
-        edge = _grid_edge(spectrum, lams, int(np.argmin(spectrum.kare(lams))))
+        edge = _grid_edge(spectrum, lams, int(np.argmin(values)))
         if edge is None:
             break
+        new = lams[0] * step if edge == "largest" else lams[-1] / step
+        value = np.asarray(score(np.array([new])), dtype=np.float64)
         if edge == "largest":
-            lams = np.concatenate([[lams[0] * step], lams])
+            lams, values = np.r_[new, lams], np.r_[value, values]
         else:
-            lams = np.concatenate([lams, [lams[-1] / step]])
+            lams, values = np.r_[lams, new], np.r_[values, value]
     return lams
 
 
-def _select_kare_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
-    """:func:`select_lambda_kare` on the grid ``lams`` extended past a reached end as
-    far as KARE asks (:func:`_extended`; the estimators' grids), with one
-    eigendecomposition (``eig`` of K when given). With ``leave_one_out``, lam
-    minimises the exact leave-one-out error on that grid instead (KARE's curve is
-    returned all the same), and so it does, without a word, where KARE's own
-    minimiser lies ``_LOO_GAP`` times or more below the exact leave-one-out error
-    there (:func:`select_lambda_kare` warns of it instead): KARE is then not an
-    estimate of the risk (GCV's failure on a null direction of K that y avoids:
-    duplicated rows with equal targets, as in iris, where KARE fell as lam^2 to
-    3e-8 at the grid's end and the leave-one-out error stayed at 0.013). ``rows``:
-    see :class:`_Spectrum` (leave-one-out leaves out samples)."""
+def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
+    """lam on the grid ``lams`` extended past a reached end (:func:`_extended`; the
+    estimators' grids), with one eigendecomposition (``eig`` of K when given):
+    KARE's minimiser (:func:`select_lambda_kare`), or with ``leave_one_out`` the
+    exact leave-one-out error's, on a grid extended as that error asks. KARE falls
+    back to leave-one-out, without a word, where its own minimiser lies ``_LOO_GAP``
+    times or more below the exact leave-one-out error there
+    (:func:`select_lambda_kare` warns of it instead): KARE is then not an estimate of
+    the risk (GCV's failure on a null direction of K that y avoids: duplicated rows
+    with equal targets, as in iris, where KARE fell as lam^2 to 3e-8 at the grid's
+    end and the leave-one-out error stayed at 0.013). ``rows``: see
+    :class:`_Spectrum` (leave-one-out leaves out samples).
+
+    Returns the :class:`KareSelection` (KARE's curve on the grid, whichever chose)
+    and the leave-one-out errors on the grid where they chose lam, else None."""
     K, Y = _check_kernel(K, y)
     spectrum = _Spectrum(K, Y, eig=eig, rows=rows)
-    lams = _extended(spectrum, np.sort(np.asarray(lams, dtype=np.float64))[::-1])
-    if not leave_one_out:
+    lams = np.sort(np.asarray(lams, dtype=np.float64))[::-1]
+    if leave_one_out:
+        lams = _extended(spectrum, lams, spectrum.leave_one_out)
+    else:
+        lams = _extended(spectrum, lams)
         sel = _select_on(spectrum, lams, warn_loo=False)
         if sel.kare[sel.index] * _LOO_GAP >= spectrum.leave_one_out(lams[sel.index]):
-            return sel
+            return sel, None
     loo = spectrum.leave_one_out(lams)
     best = int(np.argmin(np.where(np.isfinite(loo), loo, np.inf)))
-    return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best)
+    return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best), loo
 
 
 def _edge_message(spectrum, lam, edge, absolute=True):
@@ -428,7 +439,7 @@ def select_lambda_kare(
 # leave-one-out (iris 0.064 against 0.101 at 1e-6 times the mean eigenvalue), except
 # on the splits that keep both of iris's two equal rows (same class): there KARE fell
 # to 3e-8 against 0.013 (a zero eigenvalue of K that y avoids counts in KARE's trace
-# at every lam). The estimators' selection (_select_kare_extended) then minimises the
+# at every lam). The estimators' selection (_select_extended) then minimises the
 # exact leave-one-out error instead of warning: 5-fold iris, 3 warnings of 5 fits
 # before, accuracy 0.960 -> 0.967.
 _LOO_GAP = 10.0

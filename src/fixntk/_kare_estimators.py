@@ -130,7 +130,8 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
                 Xt,
                 Y,
                 arr,
-                # "auto" is the default, "kare" (as NTKRegressor's lam="auto")
+                # "auto" is the default, "kare": the kernel is trained by KARE, and
+                # its lam with it (NTKRegressor's "auto" is leave-one-out)
                 lam="kare"
                 if isinstance(self.lam, str) and self.lam == "auto"
                 else self.lam,

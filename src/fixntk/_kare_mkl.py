@@ -27,7 +27,7 @@ from ._kare import (
     _edge_message,
     _grid_edge,
     _lam_grid_ntk,
-    _select_kare_extended,
+    _select_extended,
     _Spectrum,
 )
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
@@ -51,8 +51,8 @@ _REL_LAM = (np.log(1e-8), np.log(1e3))  # lam / mean eigenvalue of H(eta) / n
 _FLOOR = 1e-6  # starting weights below this fraction of the largest are raised to it
 _V_MAX = 1e4  # added masking kernels: at most this many times the NTK's trace each
 _TINY = 1e-300
-# NTKRegressor's default grid for lam="kare" (n_lams, eps): the start, when nothing
-# beats it, is returned with the lam that estimator would choose
+# NTKRegressor's default grid (n_lams, eps): the start, when nothing beats it, is
+# returned with the lam that estimator would choose
 _NTK_N_LAMS, _NTK_EPS = 30, 1e-6
 # A fixed lam with n * lam (at unit scale) above this is refused: KARE's terms scale
 # as 1 / (n lam)^2 and underflow.
@@ -256,16 +256,18 @@ def _best_lam(K, Y):
 
 
 def _ntk_estimator_lam(K, Y):
-    """The lam :class:`NTKRegressor` (``lam="kare"``, its default grid) picks for the
-    kernel K: KARE's minimiser on ``_NTK_N_LAMS`` values from 10 down to ``_NTK_EPS``
-    times the mean eigenvalue of K / n."""
+    """The lam :class:`NTKRegressor` (its default, ``lam="auto"``, and grid) picks for
+    the kernel K: the exact leave-one-out error's minimiser on ``_NTK_N_LAMS`` values
+    from 10 down to ``_NTK_EPS`` times the mean eigenvalue of K / n, extended past a
+    reached end."""
     n = K.shape[0]
-    lams = _lam_grid_ntk(psd_eigh(K)[0], n, _NTK_N_LAMS, _NTK_EPS)
+    eig = psd_eigh(K)
+    lams = _lam_grid_ntk(eig[0], n, _NTK_N_LAMS, _NTK_EPS)
     with warnings.catch_warnings():
         # a minimum at the grid's edge is reported in kare_mkl's own words by
         # _best_lam on the start's kernel (the fit rows), where the search begins
         warnings.simplefilter("ignore", UserWarning)
-        return float(_select_kare_extended(K, Y, lams).lam)
+        return float(_select_extended(K, Y, lams, leave_one_out=True, eig=eig)[0].lam)
 
 
 def _gain_bound(loss0, loss):
@@ -805,7 +807,7 @@ def kare_mkl(
     if fixed_lam is None:
         # the gauge of the report: the trace of the start (the NTK's weight is 1 at
         # the start and the weights sum like eta0 without it); lam is one parameter,
-        # re-selected on all the rows as NTKRegressor selects it (KARE on its
+        # re-selected on all the rows as NTKRegressor selects it (leave-one-out on its
         # default grid), so that a fit that keeps the start is that estimator's fit
         if with_ntk:
             scale = float(np.trace(K_start) / np.trace(K_full))

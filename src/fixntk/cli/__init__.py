@@ -161,6 +161,12 @@ def cmd_fit(args, out):
                 "--lam kare scores kernel ridge (the squared loss); with --loss "
                 "poisson use --lam auto, cv or holdout, or a number"
             )
+    if args.lam == "loo":
+        raise UserError(
+            "--lam loo (exact leave-one-out) selects the NTK's lam in demo and "
+            "compare; fit trains the gated ReLU model: use --lam auto, cv, holdout, "
+            "kare or a number"
+        )
     data = _read(args)
     if args.loss == "poisson":
         _check_counts(data.y, args.target)
@@ -667,13 +673,13 @@ def _fraction(text):
 
 
 def _lam(text):
-    if text in ("kare", "cv", "auto", "holdout"):
+    if text in ("kare", "cv", "auto", "holdout", "loo"):
         return text
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not 'auto', 'cv', 'holdout', 'kare' or a number > 0"
+            f"{text!r} is not 'auto', 'cv', 'holdout', 'kare', 'loo' or a number > 0"
         ) from None
     if not (value > 0 and np.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a number > 0; got {text}")
@@ -702,9 +708,10 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         "--lam",
         type=_lam,
         default=None,
-        help="regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' to "
-        "select it on a grid (default: each model's own default; 'auto' and "
-        "'holdout' apply to the gated ReLU model only"
+        help="regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' / "
+        "'loo' to select it on a grid (default: each model's own default; 'auto' and "
+        "'holdout' apply to the gated ReLU model only, 'loo' (exact leave-one-out) "
+        "to the NTK only"
         + ("; 'kare' to regression targets only)" if kare_regression_only else ")"),
     )
     g.add_argument(

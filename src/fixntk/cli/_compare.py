@@ -220,9 +220,9 @@ def report(results, args, elapsed, out):
             f"{len(with_kare)}"
             + (
                 f" ({kept} of them kept the NTK's kernel: no weights it tried beat "
-                "it on held-out rows; its lam is the one KARE selects on the KARE "
-                "kernel's own grid, not the NTK's, so their scores can differ a "
-                "little)."
+                "it on held-out rows; its lam is the one leave-one-out selects on "
+                "the KARE kernel's own grid, not the NTK's, so their scores can "
+                "differ a little)."
                 if kept
                 else "."
             ),

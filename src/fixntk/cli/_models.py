@@ -75,7 +75,7 @@ def make_model(name, args, task, verbose):
             tol=args.tol,
             max_iter=args.max_iter,
         )
-        if args.lam is not None:
+        if args.lam is not None and args.lam != "loo":  # 'loo' is the NTK's
             kw["lam"] = args.lam
         return est(**kw, **common)
     return est(n_gates=args.n_gates, max_iter=args.kare_max_iter, **common)
