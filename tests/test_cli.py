@@ -2257,3 +2257,19 @@ def test_boolean_target_gets_no_regression_note(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "classification" in out
     assert "regression" not in out and "not all integers" not in out
+
+
+def test_a_few_dates_are_categories_with_a_note(tmp_path):
+    """A column of a few distinct dates passes as categories (many are refused as
+    dates); its note called it a text column and said nothing of the order lost or
+    of dates unseen at predict (tester S)."""
+    from fixntk.cli._data import dataset_from_table, read_table
+
+    months = ["2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01", "2020-05-01"]
+    rows = [[f"{0.1 * i:.1f}", months[i % 5], i % 2] for i in range(40)]
+    path = write_csv(tmp_path / "dated.csv", ["x", "when", "y"], rows)
+    data = dataset_from_table(read_table(path), "y", "auto", path)
+    assert data.text == ["when"]
+    said = " ".join(data.messages)
+    assert "column 'when' holds dates or times (5 values), one-hot encoded" in said
+    assert "days since the first date" in said and "text column 'when'" not in said

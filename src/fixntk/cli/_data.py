@@ -1257,6 +1257,15 @@ def dataset_from_table(
     for col in text:
         if col in constant:
             continue
+        if _dates(X[col]):  # few enough dates to pass as categories: said so
+            messages.append(
+                f"column {col!r} holds dates or times ({X[col].nunique()} values), "
+                "one-hot encoded as categories: their order is lost, and a date the "
+                "training rows do not have is unknown at predict; write them as "
+                f"numbers (e.g. days since the first date) if time matters (--drop "
+                f"{col!r} leaves it out)"
+            )
+            continue
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
             f"--drop {col!r} leaves it out)"
