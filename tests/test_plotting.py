@@ -162,6 +162,12 @@ def test_lambda_selection_label_names_the_loss_and_the_split(lam):
     ntk = fixntk.NTKRegressor(lam="cv").fit(X, y)
     label = fixntk.LambdaSelectionDisplay.from_estimator(ntk).ax_.get_ylabel()
     assert label == "cross-validated mean squared error"
+    # the NTK's default, leave-one-out (its label read "auto")
+    ntk = fixntk.NTKRegressor().fit(X, y)
+    assert ntk.lam_selection_ == "loo"
+    label = fixntk.LambdaSelectionDisplay.from_estimator(ntk).ax_.get_ylabel()
+    assert label == "leave-one-out mean squared error"
+    assert fixntk.NTKRegressor(lam=0.1).fit(X, y).lam_selection_ is None
 
 
 def test_path_and_cells_of_wrapped_or_weighted_fits():

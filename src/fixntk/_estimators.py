@@ -2084,6 +2084,8 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
+        # how lam was chosen ("loo", "kare", "cv"), None for a given lam
+        self.lam_selection_ = lam if isinstance(lam, str) else None
         if ridge.constant:
             warnings.warn(
                 f"{type(self).__name__}: the NTK is the same for every pair of "
@@ -2311,6 +2313,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         eigenvalue of K/n, and any values it was extended by) and its scores:
         leave-one-out, KARE or cross-validated mean squared errors (units of y^2;
         summed over the outputs for the first two; inf where a leverage is 1).
+    lam_selection_ : str or None
+        How ``lam_`` was chosen: "loo", "kare" or "cv" ("auto" is "loo"); None for a
+        given lam.
     kare_ : float
         KARE of the NTK at ``lam_`` (of the weighted, centred problem).
     objective_ : float

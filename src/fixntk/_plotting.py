@@ -253,6 +253,8 @@ def _score_name(est):
     )
     if how == "kare":
         return "KARE"
+    if how == "loo":  # the NTK estimators' default
+        return "leave-one-out mean squared error"
     loss = getattr(est, "loss_", None)  # the gated estimators'; else kernel ridge's
     what = _LOSS_NAMES.get(loss, "mean squared error")
     where = {"cv": "cross-validated", "holdout": "held-out"}.get(how)
@@ -287,7 +289,8 @@ class LambdaSelectionDisplay:
     @classmethod
     def from_estimator(cls, estimator, *, ax=None):
         """From a fitted estimator with ``lams_`` and ``lam_scores_`` (``lam`` selected
-        by "kare" or "cv").
+        by "loo", "kare", "cv" or "holdout"; leave-one-out errors that are
+        infinite, a leverage of 1 at the ridgeless end, are not drawn).
 
         Parameters
         ----------
@@ -323,14 +326,17 @@ class LambdaSelectionDisplay:
         self
         """
         fig, ax = _axes(ax)
-        (self.line_,) = ax.plot(self.lams, self.scores, marker="o", ms=3)
+        finite = np.isfinite(self.scores)
+        (self.line_,) = ax.plot(
+            self.lams[finite], self.scores[finite], marker="o", ms=3
+        )
         if self.lam is not None:
             ax.axvline(
                 self.lam, color="k", ls="--", lw=1, label=f"lam = {self.lam:.3g}"
             )
             ax.legend()
         ax.set_xscale("log")
-        if np.all(self.scores > 0):
+        if np.all(self.scores[finite] > 0):
             ax.set_yscale("log")
         ax.set_xlabel("lam")
         ax.set_ylabel(self.score_name)
