@@ -1442,14 +1442,25 @@ def test_outputs_on_scales_far_apart_are_warned_about():
 
     X, y = planted(n=200, d=4, seed=0)
     Y = np.c_[y, 2.0 * y[::-1] + 1.0]
+    wide = Y * np.array([1.0, 1e4])
     for est in (
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1),
-        fixntk.NTKRegressor(lam=0.1),
+        fixntk.NTKRegressor(),  # lam chosen for both outputs
     ):
         with pytest.warns(UserWarning, match="columns of y differ in scale by a fac"):
-            est.fit(X, Y * np.array([1.0, 1e4]))
+            est.fit(X, wide)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             est.fit(X, Y)
             est.fit(X, np.c_[Y, np.full(200, 5.0)])  # a constant output: no scale
             est.fit(X, y)
+            # only rows of weight 0 on another scale (a tester: warned of 3e5)
+            s = np.ones(200)
+            s[:5] = 0.0
+            est.fit(X, np.where(s[:, None] > 0, Y, 1e6 * Y), sample_weight=s)
+    # kernel ridge at a given lam is linear in y: each output as fitted alone
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = fixntk.NTKRegressor(lam=0.1).fit(X, wide)
+    alone = fixntk.NTKRegressor(lam=0.1).fit(X, Y[:, 0])
+    np.testing.assert_allclose(both.predict(X)[:, 0], alone.predict(X), atol=1e-10)

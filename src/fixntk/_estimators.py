@@ -241,8 +241,9 @@ def _folds(n, cv, seed, labels=None):
         return [(np.asarray(tr), np.asarray(va)) for tr, va in splits]
     if n < cv:
         raise ValueError(
-            f"choosing lam by cross-validation (lam='cv', and lam='auto' up to "
-            f"{_AUTO_CV_ROWS} rows) with cv={cv} folds needs at least {cv} samples; "
+            "choosing lam by cross-validation (lam='cv'; lam='auto' of the ReLU "
+            f"estimators, and of the gated ones up to {_AUTO_CV_ROWS} rows) with "
+            f"cv={cv} folds needs at least {cv} samples; "
             f"got n_samples={n}: pass a float lam, or a smaller cv"
         )
     if labels is not None:
@@ -446,14 +447,20 @@ def _spread_scales(sd, span):
     return sd
 
 
-def _check_target_scales(estimator, Y):
+def _check_target_scales(estimator, Y, sample_weight=None):
     """Warn when the columns of a multi-output Y (n, c) differ in scale by more than
-    _SCALE_RATIO: the outputs share one lam (and the gated models their groups), so
-    the widest set it. Boston's medv, lstat and crim fitted together (a tester):
-    GatedReLURegressor's R^2 on medv 0.628, and 0.565 with crim in units 1e4 times
-    smaller (lam 0.378 -> 5599)."""
+    _SCALE_RATIO (over the rows of positive weight): the outputs are fitted together
+    (the gated models' groups, a chosen lam), so the widest dominates. Boston's medv,
+    lstat and crim fitted together (a tester): GatedReLURegressor's R^2 on medv
+    0.628, and 0.565 with crim in units 1e4 times smaller (lam 0.378 -> 5599). Not
+    for kernel ridge at a given lam (the NTK estimators), which is linear in y: each
+    output is fitted as on its own."""
     if Y.ndim != 2 or Y.shape[1] < 2:
         return
+    if isinstance(estimator, _NTKBase) and not isinstance(estimator.lam, str):
+        return
+    if sample_weight is not None:
+        Y = Y[sample_weight > 0]
     unit = _pow2_column_units(Y)  # (entries beyond 1e154 square past the range)
     sd = _spread_scales((Y / unit).std(axis=0) * unit, np.ptp(Y, axis=0))
     if sd is None:
@@ -462,7 +469,8 @@ def _check_target_scales(estimator, Y):
     warnings.warn(
         f"the columns of y differ in scale by a factor of {sd.max() / sd.min():.2g} "
         f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the outputs "
-        "share one lam, which the widest set, and the others are fitted poorly. "
+        "are fitted together (one lam chosen for all, and in the gated models the "
+        "same groups), so the widest dominates and the others can be fitted poorly. "
         "Standardise y's columns first, e.g. TransformedTargetRegressor("
         f"regressor={name}(), transformer=StandardScaler()).",
         UserWarning,
@@ -631,10 +639,10 @@ class _MultiOutputRegressor(RegressorMixin):
         )
         _check_feature_scales(self, X)
         y = np.asarray(y, dtype=np.float64)
-        _check_target_scales(self, y)
         s = None
         if sample_weight is not None:
             s = check_sample_weight(sample_weight, X.shape[0])
+        _check_target_scales(self, y, s)
         self._fit_targets(X, y[:, None] if y.ndim == 1 else y, sample_weight=s)
         self._y_1d = y.ndim == 1
         self._publish(self._y_1d)
