@@ -293,11 +293,14 @@ def test_ntk_lam_on_equal_rows_is_the_leave_one_out_choice(intercept, weighted):
     default) that error was taken in the coordinates that profile the intercept out,
     which are not the samples (a tester: 9e-9 reported where refits give 0.099, and
     the weighted choice off the refits' on 2 of 4 seeds); select_lambda_kare still
-    warns on the same kernel."""
+    warns on the same kernel. Exact copies are now merged into weights first
+    (test_rows_given_twice_are_one_row_of_weight_two): copies to round-off remain
+    this case."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 3))
     y = np.sin(2 * X[:, 0]) + X[:, 1] + 0.3 * rng.standard_normal(12)
-    X, y = np.vstack([X, X[:3]]), np.r_[y, y[:3]]  # three rows twice
+    # three rows twice, to round-off (exact copies are merged into weights)
+    X, y = np.vstack([X, X[:3] * (1 + 1e-15)]), np.r_[y, y[:3]]
     n = y.size
     s = rng.uniform(0.1, 1.0, n) if weighted else None
     with warnings.catch_warnings():
@@ -391,3 +394,38 @@ def test_every_row_given_twice_warns_at_the_ridgeless_end():
     assert _repeated_rows(K, yp[:, None]) == 40
     # the same points with other targets are not repeats
     assert _repeated_rows(K, yp[:, None] + np.arange(80)[:, None]) == 0
+
+
+@pytest.mark.parametrize("lam", ["auto", "kare"])
+def test_rows_given_twice_are_one_row_of_weight_two(lam):
+    """Every row given twice made leave-one-out (and KARE) fit each left-out row by
+    its copy: NTKRegressor() chose lam 4.9e-9 where the same rows with weight 2 chose
+    2e-3 (test R^2 0.579 against 0.843; a tester). Copies with the same target now
+    count as one row of their summed weight: the same lam and model as the weights;
+    a float lam's model is the same either way."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + rng.normal(size=100)
+    Z = rng.normal(size=(50, 2))
+    twice = fixntk.NTKRegressor(lam=lam).fit(np.r_[X, X], np.r_[y, y])
+    weighted = fixntk.NTKRegressor(lam=lam).fit(X, y, sample_weight=np.full(100, 2.0))
+    assert twice.lam_ == pytest.approx(weighted.lam_, rel=1e-12)
+    assert twice.lam_ > 1e-4
+    np.testing.assert_allclose(twice.predict(Z), weighted.predict(Z), atol=1e-10)
+    # some rows twice, one of them with another target (not a copy: kept apart)
+    y2 = y[:30].copy()
+    y2[0] += 1.0
+    some = fixntk.NTKRegressor(lam=lam).fit(np.r_[X, X[:30]], np.r_[y, y2])
+    s = np.ones(100)
+    s[1:30] = 2.0
+    same = fixntk.NTKRegressor(lam=lam).fit(
+        np.r_[X, X[:1]], np.r_[y, y2[:1]], sample_weight=np.r_[s, 1.0]
+    )
+    assert some.lam_ == pytest.approx(same.lam_, rel=1e-12)
+    np.testing.assert_allclose(some.predict(Z), same.predict(Z), atol=1e-10)
+    for lam_given in (0.01,):  # a given lam: the model of the copies themselves
+        a = fixntk.NTKRegressor(lam=lam_given).fit(np.r_[X, X], np.r_[y, y])
+        b = fixntk.NTKRegressor(lam=lam_given).fit(
+            X, y, sample_weight=np.full(100, 2.0)
+        )
+        np.testing.assert_allclose(a.predict(Z), b.predict(Z), atol=1e-10)
