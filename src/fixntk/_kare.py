@@ -148,8 +148,15 @@ class _Spectrum:
                 self._U_samples = self.rows[0](self.U)
             U, base = self._U_samples, self.rows[1][:, None]
         leverage = base + (U**2) @ (1.0 - keep)  # (n_samples, L): S_ii at each lam
-        R = U @ (keep[:, :, None] * self.UtY[:, None, :]).reshape(n, -1)
-        r2 = (R.reshape(U.shape[0], lams.size, c) ** 2).sum(axis=2)  # (n_samples, L)
+        # the residuals of the outputs in blocks of at most n lam-output pairs, so
+        # that no more than an n x n matrix is formed (3000 outputs took 2.7 GB
+        # where the fit took 0.7, and 8000 ran out of memory; a tester)
+        r2 = np.zeros((U.shape[0], lams.size))
+        step = max(1, n // lams.size)
+        for j in range(0, c, step):
+            part = keep[:, :, None] * self.UtY[:, None, j : j + step]
+            R = U @ part.reshape(n, -1)
+            r2 += (R.reshape(U.shape[0], lams.size, -1) ** 2).sum(axis=2)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             loo = (r2 / (1.0 - leverage) ** 2).mean(axis=0)
         finite = np.isfinite(loo)  # a leverage of 1 (round-off at tiny lam): inf
