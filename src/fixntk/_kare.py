@@ -271,12 +271,13 @@ def _extended(spectrum, lams, score=None):
     holds the minimiser of ``score`` (KARE's curve by default; a function of a grid
     of lams) while a wider grid could improve on it (:func:`_grid_edge`: not past
     the top of the spectrum, where KARE is the null model's, nor below the ridgeless
-    limit): at most 60 more values, each scored once."""
-    if lams.size < 3:
-        return lams
+    limit): at most 60 more values, each scored once. Returns the grid and its
+    scores."""
     score = spectrum.kare if score is None else score
-    step = lams[0] / lams[1]
     values = np.asarray(score(lams), dtype=np.float64)
+    if lams.size < 3:
+        return lams, values
+    step = lams[0] / lams[1]
     for _ in range(60):
         edge = _grid_edge(spectrum, lams, int(np.argmin(values)))
         if edge is None:
@@ -287,7 +288,7 @@ def _extended(spectrum, lams, score=None):
             lams, values = np.r_[new, lams], np.r_[value, values]
         else:
             lams, values = np.r_[lams, new], np.r_[values, value]
-    return lams
+    return lams, values
 
 
 def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
@@ -309,13 +310,13 @@ def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
     spectrum = _Spectrum(K, Y, eig=eig, rows=rows)
     lams = np.sort(np.asarray(lams, dtype=np.float64))[::-1]
     if leave_one_out:
-        lams = _extended(spectrum, lams, spectrum.leave_one_out)
+        lams, loo = _extended(spectrum, lams, spectrum.leave_one_out)
     else:
-        lams = _extended(spectrum, lams)
+        lams = _extended(spectrum, lams)[0]
         sel = _select_on(spectrum, lams, warn_loo=False)
         if sel.kare[sel.index] * _LOO_GAP >= spectrum.leave_one_out(lams[sel.index]):
             return sel, None
-    loo = spectrum.leave_one_out(lams)
+        loo = spectrum.leave_one_out(lams)
     best = int(np.argmin(np.where(np.isfinite(loo), loo, np.inf)))
     return KareSelection(float(lams[best]), lams, spectrum.kare(lams), best), loo
 
