@@ -1434,6 +1434,18 @@ def test_text_columns_of_a_frame_are_named(est, regression):
     est.fit(X.assign(flag=[True, False] * 20), y[:40])  # booleans are numbers
     with pytest.raises(ValueError, match=r"1 column\(s\).*'flag'.*OneHot"):
         est.predict(X.assign(flag=["yes", "no"] * 20))
+    # columns that convert (numeric categories, strings of numbers) are not blamed
+    # for another fault: it was reported as theirs (a tester)
+    codes = X.assign(grade=pd.Categorical(np.arange(40) % 3), code=["1", "2"] * 20)
+    est.fit(codes, y[:40])
+    bad = codes.copy()
+    bad.iloc[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN") as info:
+        est.fit(bad, y[:40])
+    assert "not numeric" not in str(info.value)
+    with pytest.raises(ValueError, match="(?i)inconsistent|match") as info:
+        est.fit(codes, y[:39])
+    assert "not numeric" not in str(info.value)
 
 
 def test_outputs_on_scales_far_apart_are_warned_about():

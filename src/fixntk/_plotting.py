@@ -306,7 +306,8 @@ class LambdaSelectionDisplay:
             "lam_scores_",
             "the lam selection",
             "it is set when lam is chosen on a grid (lam='auto', 'cv', 'holdout' "
-            "or 'kare' of the gated ReLU, NTK and ReLU estimators); this fit's lam "
+            "or 'kare' of the gated ReLU, NTK and ReLU estimators, 'loo' of the "
+            "NTK); this fit's lam "
             "was given, or optimised jointly with the kernel weights (the "
             "KARE-trained kernels: their KARE per iterate is kare_history_)",
         )
