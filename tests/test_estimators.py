@@ -64,18 +64,8 @@ CHECKED = [
 def expected_failed_checks(estimator):
     """Checks each estimator is known to fail, with the reason."""
     name = type(estimator).__name__
-    # (the NTK estimators pass it: copies are merged into weights before lam is
-    # chosen, test_rows_given_twice_are_one_row_of_weight_two)
-    if name.startswith("KAREKernel"):
-        return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "KARE (generalised cross-validation) counts a row given twice as two "
-                "observations in the trace of its smoother, and a row of weight 2 as "
-                "one: the kernel weights and the held-out split come out "
-                "differently; the weighted kernel ridge itself is exact "
-                "(test_ntk_weighted_ridge_equals_duplicated_rows)"
-            )
-        }
+    # (the NTK and KARE-kernel estimators pass check_sample_weight_equivalence:
+    # copies are merged into weights, test_rows_given_twice_are_one_row_of_weight_two)
     if name == "GatedReLUClassifier":
         return {
             "check_sample_weight_equivalence_on_dense_data": (

@@ -16,6 +16,7 @@ from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
     _inputs,
     _mean_intercept,
+    _merged_copies,
     _MultiOutputRegressor,
     _OneHotClassifier,
     _refuse_dask,
@@ -75,6 +76,12 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
+        # copies of a row (with its target) as one row of their weight: KARE, the
+        # held-out split and the final lam's leave-one-out count them apart, and
+        # every row given twice chose interpolation (lam 9.7e-9, test R^2 -2.1
+        # against 0.71 for NTKRegressor on the same rows; 300 rows given ten times
+        # took 175 s; a tester)
+        X, Y, labels, sample_weight = _merged_copies(X, Y, labels, sample_weight)
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
         Xt = _set_bias_scale(self, X, sample_weight)
@@ -311,10 +318,12 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     -----
     ``fit(X, y, sample_weight=s)`` scales row k by ``sqrt(s_k n / sum(s))`` after the
     masks are drawn: at a fixed kernel and lam this is the weighted kernel ridge
-    exactly. KARE and the held-out split still count n rows, not ``sum(s)``
-    repeated ones (KARE's degrees-of-freedom term is in n), so integer weights do
-    not reproduce the fit on repeated rows, unlike the gated estimators at a fixed
-    ``lam``.
+    exactly. KARE and the held-out split count the n rows, not ``sum(s)`` repeated
+    ones (KARE's degrees-of-freedom term is in n). A row given more than once with
+    the same target is therefore taken as one row of its copies' summed weight
+    (``X_fit_`` holds it once): copies counted apart let KARE, the held-out split
+    and leave-one-out fit each row by its twin. Integer weights and repeated rows
+    then give the same fit.
     """
 
 
