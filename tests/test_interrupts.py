@@ -217,6 +217,10 @@ _CALLBACK = r"""
 import ctypes, signal
 from fixntk._threads import signals_deferred
 
+# a shell's background job (pytest ... &) starts with SIGINT ignored, which the child
+# inherits: Python's own handler, as a user's shell gives it (conftest's helper does)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 libc = ctypes.CDLL(None)
 CMP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
