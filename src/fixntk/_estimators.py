@@ -1933,13 +1933,6 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 _NTK_LAM_MODES = ("auto", "loo", "kare", "cv")
 
 
-# lam="kare" with unequal sample weights: KARE (GCV) averages the leverages of the
-# weighted kernel ridge, which the weights make unequal, and chose interpolation
-# (diabetes, weights U(0.01, 0.5): lam 2.3e-6, test R^2 0.11 against 0.35 without
-# weights). The exact weighted leave-one-out error, from the same eigendecomposition,
-# chooses lam 0.017, R^2 0.29; integer weights 1-3 (repeated rows) 0.26 -> 0.34,
-# U(0.1, 1) 0.21 -> 0.36, U(0.2, 1) 0.32 -> 0.36, U(0.5, 2) 0.35 -> 0.38 (a tester's
-# sw_frac.py). Equal weights keep KARE.
 def _scores_out(scores, units):
     """Squared errors of the unit problem (a lam search's scores) in the caller's
     units (y^2), inf kept (a leave-one-out error where a leverage is 1)."""
@@ -1950,6 +1943,13 @@ def _scores_out(scores, units):
     return out
 
 
+# lam="kare" with unequal sample weights: KARE (GCV) averages the leverages of the
+# weighted kernel ridge, which the weights make unequal, and chose interpolation
+# (diabetes, weights U(0.01, 0.5): lam 2.3e-6, test R^2 0.11 against 0.35 without
+# weights). The exact weighted leave-one-out error, from the same eigendecomposition,
+# chooses lam 0.017, R^2 0.29; integer weights 1-3 (repeated rows) 0.26 -> 0.34,
+# U(0.1, 1) 0.21 -> 0.36, U(0.2, 1) 0.32 -> 0.36, U(0.5, 2) 0.35 -> 0.38 (a tester's
+# sw_frac.py). Equal weights keep KARE.
 def _unequal(sample_weight):
     """Whether sample weights are given and not all equal."""
     return sample_weight is not None and bool(np.ptp(sample_weight) > 0)
@@ -2309,17 +2309,16 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         R^2 on 27 real regression sets 0.472 with "kare", 0.499 with "loo"). Its
         cost grows with the outputs c, about n^2 c per lam, where KARE's is n c: with
         thousands of outputs "kare" is the cheaper (1500 rows, 3000 outputs: 40 s
-        against 4 s). With
-        unequal ``sample_weight``, "kare" chooses lam by the exact weighted
-        leave-one-out error too: GCV averages the leverages, which unequal weights
-        make unequal, and it chose interpolation (``lam_scores_`` are still KARE's).
-        So it does where KARE at its own minimiser is 10 times or more below the exact
-        leave-one-out error there (a zero eigenvalue of K that y avoids, e.g. two
-        equal rows with the same target, sends KARE to 0 as lam -> 0 whatever the
-        fit). Under "loo" and "kare" a row given more than once with the same target
-        counts as one row weighing as its copies together (the same model at every
-        lam; left out whole): a copy left in let the left-out row be fitted by its
-        twin, and every row given twice chose interpolation.
+        against 4 s). With unequal ``sample_weight``, "kare" chooses lam by the exact
+        weighted leave-one-out error too: GCV averages the leverages, which unequal
+        weights make unequal, and it chose interpolation (``lam_scores_`` are still
+        KARE's). So it does where KARE at its own minimiser is 10 times or more below
+        the exact leave-one-out error there (a zero eigenvalue of K that y avoids,
+        e.g. two equal rows with the same target, sends KARE to 0 as lam -> 0
+        whatever the fit). Under "loo" and "kare" a row given more than once with
+        the same target counts as one row weighing as its copies together (the same
+        model at every lam; left out whole): a copy left in let the left-out row be
+        fitted by its twin, and every row given twice chose interpolation.
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept (``intercept_``).
     neuron_bias : bool, default=True
