@@ -104,26 +104,6 @@ def _as_float_array(a, name):
     return arr
 
 
-def text_columns(X):
-    """The names of a data frame's columns that hold neither numbers nor booleans
-    (text, categories, dates), or [] (also for anything that is not a data frame)."""
-    dtypes = getattr(X, "dtypes", None)
-    columns = getattr(X, "columns", None)
-    if dtypes is None or columns is None or np.ndim(dtypes) != 1:
-        return []
-    try:
-        kinds = [np.dtype(t).kind for t in dtypes]
-    except TypeError:  # pandas' extension types (category, string, nullable Int64)
-        import pandas as pd
-
-        return [
-            c
-            for c, t in zip(columns, dtypes)
-            if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
-        ]
-    return [c for c, k in zip(columns, kinds) if k not in "biuf"]
-
-
 def _converts(column):
     """Whether a data frame's column converts to float64 (as NumPy converts it)."""
     try:
@@ -135,18 +115,19 @@ def _converts(column):
 
 def validate_frame(estimator, X, *args, **kwargs):
     """scikit-learn's ``validate_data(estimator, X, *args, **kwargs)``; where it fails
-    on a data frame with columns of text, categories or dates, the error names those
-    columns and says how to encode them (NumPy's message named only the first string
-    it met: "could not convert string to float: 'x'")."""
+    on a data frame with columns that do not convert to numbers (text, categories of
+    text), the error names those columns and says how to encode them (NumPy's message
+    named only the first string it met: "could not convert string to float: 'x'")."""
     from sklearn.utils.validation import validate_data
 
     try:
         return validate_data(estimator, X, *args, **kwargs)
     except (TypeError, ValueError) as exc:
-        # only the columns that do not convert: numeric categories or strings of
-        # numbers pass scikit-learn's checks, and another fault (a NaN, a length,
-        # the columns' order) was blamed on them (a tester)
-        bad = [c for c in text_columns(X) if not _converts(X[c])]
+        # a data frame's columns that do not convert (numeric categories or strings
+        # of numbers do, and another fault, a NaN, a length or the columns' order,
+        # was blamed on them; a tester)
+        columns = getattr(X, "columns", None) if hasattr(X, "dtypes") else None
+        bad = [] if columns is None else [c for c in columns if not _converts(X[c])]
         if not bad:
             raise
         shown = ", ".join(repr(str(c)) for c in bad[:5])
