@@ -133,11 +133,14 @@ print("ready", flush=True)
 run(lambda: fixntk.ntk_weights(X, arr, n_samples=10**7, seed=0))
 """,
     # the ReLU program's cone projections in 1000 dimensions with 30000 constraints
+    # (their kernels compiled first, on a small problem: a fresh install compiles them
+    # for about 20 s, with the signals deferred; see the test of signals_pass below)
     "relu projections": r"""
 rng = np.random.default_rng(0)
 X = rng.standard_normal((30000, 1000))
 y = np.maximum(X @ rng.standard_normal(1000), 0)
 arr = fixntk.sample_arrangement(X, 4, seed=0)
+fixntk.relu_lambda_max(X[:200, :5], y[:200], fixntk.sample_arrangement(X[:200, :5], 4))
 print("ready", flush=True)
 run(lambda: fixntk.relu_lambda_max(X, y, arr))
 """,
@@ -259,3 +262,52 @@ def test_signal_in_ctypes_callback_is_not_lost():
     assert "plain lost" in out, out  # what the guard is for: Python drops it
     assert "deferred raised" in out, out
     assert "handler kept True" in out, out
+
+
+def test_signal_during_numba_compilation_comes_out_after_it():
+    """A kernel wrapped by ``signals_pass`` compiles (or loads from Numba's cache) with
+    the signals deferred: the handler runs once the compilation is done, not inside it
+    (where llvmlite's ctypes callback to the cache would lose its exception; the relu
+    projection phase on a fresh install ran on after such a Ctrl-C), and its exception
+    comes out of the call. The signal is raised from the kernel's typing, which runs
+    inside the compilation."""
+    import signal
+
+    from numba import njit
+    from numba.extending import overload
+
+    from fixntk._gates import signals_pass
+
+    typed = []
+
+    def probe():
+        pass
+
+    @overload(probe)
+    def _probe_typing():
+        signal.raise_signal(signal.SIGINT)  # arrives while Numba compiles
+        typed.append(True)
+        return lambda: None
+
+    @njit
+    def kernel(x):
+        probe()
+        return x + 1.0
+
+    call = signals_pass(kernel)
+    seen = []
+
+    def on_sigint(signum, frame):
+        seen.append(len(typed))
+        raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call(1.0)
+        assert signal.getsignal(signal.SIGINT) is on_sigint
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    assert seen == [1]  # once, after the typing that raised the signal had finished
+    assert call(2.0) == 3.0  # compiled: no second signal
+    assert seen == [1]

@@ -21,6 +21,7 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from ._threads import signals_deferred
 from ._validation import _scalar
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -138,7 +139,24 @@ def signals_pass(kernel):
     A kernel runs Python code now and then (boxing its results, Numba's unpickling of
     constants; a parallel kernel's launch): a signal that arrives then raises there,
     and Numba reports "returned a result with an exception set", with the handler's
-    exception at the root of the chain of causes."""
+    exception at the root of the chain of causes.
+
+    A kernel's compilation, or its load from Numba's on-disk cache, on a call with new
+    argument types runs with the signals deferred to its end (:func:`~fixntk._threads.
+    signals_deferred`): llvmlite hands the compiled code to Numba's cache in a ctypes
+    callback, where a handler's exception is printed as "ignored" and lost (a Ctrl-C in
+    the first seconds of a fresh install's first projection was dropped, and the long
+    phase after it ran on). Numba's dispatcher compiles through its
+    ``_compile_for_args``, looked up on the dispatcher object at each new signature."""
+
+    compile_for_args = getattr(kernel, "_compile_for_args", None)
+    if compile_for_args is not None:
+
+        def compile_deferred(*args, **kwargs):
+            with signals_deferred():
+                return compile_for_args(*args, **kwargs)
+
+        kernel._compile_for_args = compile_deferred
 
     @functools.wraps(kernel)
     def call(*args):
