@@ -371,3 +371,29 @@ def test_a_forced_method_whose_system_cannot_fit_is_refused_at_once():
     assert arr.p * X.shape[1] >= 10**6
     with pytest.raises(MemoryError, match="method='primal'.*fixntk.solve"):
         fixntk.irls(X, y, arr, 0.1, method="primal")
+
+
+@pytest.mark.parametrize("centre", [False, True])
+def test_mkl_hessian_from_the_gram_matches_the_kernel_route(centre):
+    """The Newton step's Hessian ``lam <K_i a, (H + n lam I)^{-1} K_j a>`` of the primal
+    route (from the masked Gram matrix, no pass over the rows) equals the dual route's
+    (the n x n kernel ridge system, written differently), two outputs, with and
+    without the intercept's projection, on a subset of free groups."""
+    from fixntk._irls import _KernelRidge
+
+    rng = np.random.default_rng(3)
+    n, d = 40, 3
+    X = rng.standard_normal((n, d))
+    Y = rng.standard_normal((n, 2))
+    arr = fixntk.sample_arrangement(X, 12, seed=0)
+    a = rng.uniform(0.5, 1.5, n) if centre else None
+    eta = rng.uniform(0.1, 1.0, arr.p)
+    eta[1] = 0.0
+    free = np.array([0, 2, 3, arr.p - 1])
+    hess = {}
+    for method in ("primal", "dual"):
+        ridge = _KernelRidge(X, Y, arr, 0.05, method, centre=a)
+        hess[method] = ridge.hessian(ridge.solve(eta), free)
+    assert hess["primal"].shape == (free.size, free.size)
+    np.testing.assert_allclose(hess["primal"], hess["dual"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(hess["primal"], hess["primal"].T, rtol=1e-12)

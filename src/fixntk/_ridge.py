@@ -65,6 +65,12 @@ class PSDRidge:
     eig : pair (ev, U), optional
         An eigendecomposition of K already at hand (from :func:`psd_eigh`); then no
         factorisation is made.
+    rcond : float, optional
+        The Cholesky factor is kept while the estimated reciprocal condition number of
+        ``K + mu I`` is at least this (default ``_RCOND``): its answers lie within
+        about ``eps / rcond`` (relative) of the exact ridge's. A caller whose answers
+        are certified independently (the reweighting's duality gap) may take a lower
+        bound.
 
     Attributes
     ----------
@@ -72,7 +78,7 @@ class PSDRidge:
         How the system is solved.
     """
 
-    def __init__(self, K, mu, eig=None):
+    def __init__(self, K, mu, eig=None, rcond=_RCOND):
         self.mu = float(mu)
         self._chol = None
         if eig is None:
@@ -81,8 +87,8 @@ class PSDRidge:
             anorm = float(np.abs(C).sum(axis=0).max())
             L, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
             if info == 0:
-                rcond, info = lapack.dpocon(L, anorm, uplo="L")
-                if info == 0 and rcond >= _RCOND:
+                estimate, info = lapack.dpocon(L, anorm, uplo="L")
+                if info == 0 and estimate >= rcond:
                     self._chol = L
             if self._chol is None:
                 eig = psd_eigh(K)
