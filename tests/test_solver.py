@@ -403,6 +403,21 @@ def test_bad_tol_and_warm_start(small_problem):
         fixntk.objective(X, Y, arr, np.zeros((arr.p, 4)), 0.1)
 
 
+def test_tol_below_round_off_warns(small_problem):
+    """A tol below double precision's unit round-off cannot be certified: the gap of
+    a converged solve is zero to round-off (a tester's tol = 1e-30 read "relative gap
+    0.0, converged" where duality_gap gave 7.7e-15 of the objective); 1e-15 is
+    still resolved and says nothing."""
+    import warnings
+
+    X, y, arr = small_problem
+    with pytest.warns(UserWarning, match="below double precision's unit round-off"):
+        fixntk.solve(X, y, arr, 0.1, tol=1e-30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.solve(X, y, arr, 0.1, tol=1e-15)
+
+
 def test_sparse_X_gets_type_error(small_problem):
     import scipy.sparse as sp
 

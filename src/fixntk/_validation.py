@@ -218,7 +218,23 @@ def check_relative_tol(value, name="tol"):
             "weight 0) already meets it, so the fit would stop there (1e-4 to 1e-8 "
             "are usual)"
         )
+    if value < _TOL_FLOOR:
+        import warnings
+
+        warnings.warn(
+            f"{name} = {value:.3g} is below double precision's unit round-off "
+            f"({_TOL_FLOOR:.1e}): the duality gap cannot be resolved that finely (its "
+            "primal and dual objectives are each rounded at about that level of the "
+            "null model's objective), so a converged solve certifies only that the gap "
+            "is zero to round-off; a tol of 1e-12 or more is certified as stated",
+            UserWarning,
+            stacklevel=3,
+        )
     return value
+
+
+# below this a relative duality gap is not resolved (see check_relative_tol)
+_TOL_FLOOR = float(np.finfo(np.float64).eps)
 
 
 def check_lam(lam, kernel=False):
