@@ -211,3 +211,26 @@ def test_logistic_kernel_route_agrees_with_cvxpy():
     )
     value = cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
     assert abs(res.objective - value) <= 1e-6 * res.f0
+
+
+def test_kernel_route_refactors_when_its_loose_factors_stall():
+    """The route's ridge solves keep a Cholesky factor down to rcond 1e-12 (fast where
+    an eigendecomposition per solve was taken); on a Toeplitz design with duplicated
+    columns and rows at 1e-8 lam_max such factors left it without an accepted step
+    after one (the descent then ran out of epochs: relative gap 1.9e-5). It goes on at
+    PSDRidge's own floor and certifies."""
+    rng = np.random.default_rng(0)
+    n, d = 500, 13
+    t = np.arange(d)
+    C = 0.9 ** np.abs(t[:, None] - t[None, :])
+    X = rng.standard_normal((n, d)) @ np.linalg.cholesky(C).T
+    X = np.c_[X, X[:, :3], np.ones(n)]
+    X = np.r_[X, X[:50]]
+    y = np.maximum(X @ rng.standard_normal(X.shape[1]), 0)
+    y = y + 0.1 * rng.standard_normal(X.shape[0])
+    arr = fixntk.sample_arrangement(X, 50, seed=0)
+    lam = 1e-8 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-8, fit_intercept=True, max_iter=3000)
+    assert res.converged and res.n_irls > 1, (res.relative_gap, res.n_irls)
+    gap = fixntk.duality_gap(X, y, arr, res.coef, lam, fit_intercept=True)
+    assert gap <= 1e-8 * res.f0  # the certificate recomputed from the coefficients

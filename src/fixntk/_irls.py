@@ -49,7 +49,9 @@ _STEP_EPS = 0.1  # smoothing eps is kept at _STEP_EPS * gap / (lam p): below the
 # certified by the duality gap of W, computed by masked products, not by the factor.
 # At n = 3333, d = 3, 272 groups and lam = 2.2e-6 (rcond 1e-10 - 1e-8, the eigh
 # fallback at each solve) solve's kernel route took 75 s, and 17 s at this floor, to the
-# same objective (12 digits) and a certified relative gap of 5e-11.
+# same objective (12 digits) and a certified relative gap of 5e-11. Where such a factor
+# is too inexact for the steps (no step accepted: a Toeplitz design with duplicated
+# columns at 1e-8 lam_max stalled after one step), the loop goes on at PSDRidge's floor.
 _STEP_RCOND = 1e-12
 _MIN_CAPTURED = 0.5  # "ntk" uses the cell weights only if they hold this much mass
 _ROUNDOFF = 1e-13  # relative increase of F accepted as round-off in a step
@@ -178,6 +180,7 @@ class _KernelRidge:
         self.p, self.d, self.c = arr.p, d, Y.shape[1]
         self.lam = lam
         self.mu = n * lam
+        self.rcond = _STEP_RCOND  # see _STEP_RCOND; None: PSDRidge's own floor
         self.yy = float((Y**2).sum())
         self.K_ntk = K_ntk  # the NTK group (dual only): eta has p + 1 entries
         if method == "auto":
@@ -229,13 +232,23 @@ class _KernelRidge:
         """Order of the matrix factored at each solve."""
         return self.XXt.shape[0] if self.method == "dual" else self.gram.shape[0]
 
+    def _rcond(self):
+        return {} if self.rcond is None else {"rcond": self.rcond}
+
+    def exact_factors(self):
+        """Switch to PSDRidge's own accuracy floor; False if already there."""
+        if self.rcond is None:
+            return False
+        self.rcond = None
+        return True
+
     def _scaling(self, eta):
         return np.repeat(np.sqrt(eta), self.d)
 
     def solve(self, eta):
         p, d, c = self.p, self.d, self.c
         if self.method == "dual":
-            ridge = PSDRidge(self.kernel(eta), self.mu, rcond=_STEP_RCOND)
+            ridge = PSDRidge(self.kernel(eta), self.mu, **self._rcond())
             A = np.ascontiguousarray(ridge.solve(self.Y))
             grads = inner = _core.masked_gradients(self.X, self.arr.packed, A)
             A_in = A
@@ -261,7 +274,7 @@ class _KernelRidge:
                 g_ntk,
             )
         s = self._scaling(eta)
-        ridge = PSDRidge(self.gram * np.outer(s, s), self.mu, rcond=_STEP_RCOND)
+        ridge = PSDRidge(self.gram * np.outer(s, s), self.mu, **self._rcond())
         rhs = s[:, None] * self.b
         V = ridge.coef(rhs)  # rhs lies in the range of S G S
         Wf = s[:, None] * V
@@ -842,6 +855,12 @@ def _irls_loop(
                     if verdict is not None:
                         kind = step_kind
                         break
+        if verdict is None and ridge.exact_factors():
+            # no step at the loose factors (see _STEP_RCOND): the state again, and its
+            # steps from here on, at PSDRidge's floor
+            verdict, kind = accept(ridge.solve(st.eta)), "refactored"
+            if verdict is None:
+                continue
         if verdict is None:
             stalled = True
             break
