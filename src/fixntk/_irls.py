@@ -48,8 +48,9 @@ _STEP_EPS = 0.1  # smoothing eps is kept at _STEP_EPS * gap / (lam p): below the
 # estimated reciprocal condition number (PSDRidge's own floor is 1e-7): its points are
 # certified by the duality gap of W, computed by masked products, not by the factor.
 # At n = 3333, d = 3, 272 groups and lam = 2.2e-6 (rcond 1e-10 - 1e-8, the eigh
-# fallback at each solve) solve's kernel route took 75 s, and 17 s at this floor, to the
-# same objective (12 digits) and a certified relative gap of 5e-11. Where such a factor
+# fallback at each solve) solve's kernel route took 75 s, and 17 s at this floor (6 s
+# with the Gram's Hessian), to the same objective (12 digits) and a certified relative
+# gap of 5e-11. Where such a factor
 # is too inexact for the steps (no step accepted: a Toeplitz design with duplicated
 # columns at 1e-8 lam_max stalled after one step), the loop goes on at PSDRidge's floor.
 _STEP_RCOND = 1e-12

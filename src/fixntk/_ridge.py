@@ -67,7 +67,7 @@ class PSDRidge:
         factorisation is made.
     rcond : float, optional
         The Cholesky factor is kept while the estimated reciprocal condition number of
-        ``K + mu I`` is at least this (default ``_RCOND``): its answers lie within
+        ``K + mu I`` is at least this (default 1e-7): its answers lie within
         about ``eps / rcond`` (relative) of the exact ridge's. A caller whose answers
         are certified independently (the reweighting's duality gap) may take a lower
         bound.

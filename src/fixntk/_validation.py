@@ -226,7 +226,7 @@ def check_relative_tol(value, name="tol"):
             f"({_TOL_FLOOR:.1e}): the duality gap cannot be resolved that finely (its "
             "primal and dual objectives are each rounded at about that level of the "
             "null model's objective), so a converged solve certifies only that the gap "
-            "is zero to round-off; a tol of 1e-12 or more is certified as stated",
+            "is zero to round-off; from about 1e-14 up a tol is certified as stated",
             UserWarning,
             stacklevel=3,
         )
