@@ -24,7 +24,7 @@ from ._kernels import check_eta, masking_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._ntk import ntk_weights
 from ._progress import progress, report
-from ._ridge import PSDRidge, psd_eigh
+from ._ridge import _RCOND, PSDRidge, psd_eigh
 from ._scale import Units
 from ._solver import _prepare
 from ._threads import blas_threads
@@ -181,7 +181,7 @@ class _KernelRidge:
         self.p, self.d, self.c = arr.p, d, Y.shape[1]
         self.lam = lam
         self.mu = n * lam
-        self.rcond = _STEP_RCOND  # see _STEP_RCOND; None: PSDRidge's own floor
+        self.rcond = _STEP_RCOND  # see _STEP_RCOND; _RCOND: PSDRidge's own floor
         self.yy = float((Y**2).sum())
         self.K_ntk = K_ntk  # the NTK group (dual only): eta has p + 1 entries
         if method == "auto":
@@ -233,14 +233,11 @@ class _KernelRidge:
         """Order of the matrix factored at each solve."""
         return self.XXt.shape[0] if self.method == "dual" else self.gram.shape[0]
 
-    def _rcond(self):
-        return {} if self.rcond is None else {"rcond": self.rcond}
-
     def exact_factors(self):
         """Switch to PSDRidge's own accuracy floor; False if already there."""
-        if self.rcond is None:
+        if self.rcond == _RCOND:
             return False
-        self.rcond = None
+        self.rcond = _RCOND
         return True
 
     def _scaling(self, eta):
@@ -249,7 +246,7 @@ class _KernelRidge:
     def solve(self, eta):
         p, d, c = self.p, self.d, self.c
         if self.method == "dual":
-            ridge = PSDRidge(self.kernel(eta), self.mu, **self._rcond())
+            ridge = PSDRidge(self.kernel(eta), self.mu, rcond=self.rcond)
             A = np.ascontiguousarray(ridge.solve(self.Y))
             grads = inner = _core.masked_gradients(self.X, self.arr.packed, A)
             A_in = A
@@ -275,7 +272,7 @@ class _KernelRidge:
                 g_ntk,
             )
         s = self._scaling(eta)
-        ridge = PSDRidge(self.gram * np.outer(s, s), self.mu, **self._rcond())
+        ridge = PSDRidge(self.gram * np.outer(s, s), self.mu, rcond=self.rcond)
         rhs = s[:, None] * self.b
         V = ridge.coef(rhs)  # rhs lies in the range of S G S
         Wf = s[:, None] * V
