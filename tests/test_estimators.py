@@ -1370,12 +1370,14 @@ def test_nothing_to_select_where_lambda_max_is_zero_is_said(make):
         fixntk.KAREKernelClassifier(
             n_gates=20, lam=0.01, validation_fraction=None, max_iter=3, random_state=0
         ),
+        fixntk.ReLUClassifier(n_gates=10, lam=0.01, tol=1e-10, random_state=0),
     ],
     ids=lambda e: type(e).__name__,
 )
 def test_kernel_classifiers_take_class_weight(est):
     """class_weight was GatedReLUClassifier's only (NTKClassifier(class_weight=...)
-    was a TypeError, while the README said class_weight works in pipelines). At a
+    was a TypeError, while the README said class_weight works in pipelines; and
+    ReLUClassifier's until a tester's pipeline passed it). At a
     fixed lam the NTK's weighted kernel ridge with class 0 weighted 2 is the fit on
     class 0's rows given twice; "balanced" is the weights n / (k n_c)."""
     rng = np.random.default_rng(0)

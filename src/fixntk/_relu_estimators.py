@@ -480,6 +480,10 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         intercept: the classes' frequencies).
     max_iter, warm_start, random_state, verbose :
         As in :class:`ReLURegressor`.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight`` (as in
+        :class:`GatedReLUClassifier`; "balanced": ``n / (n_classes n_c)``, the rows
+        counted by their weights).
 
     Attributes
     ----------
@@ -494,6 +498,39 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
     n_features_in_ : int
     classes_ : ndarray of shape (n_classes,)
     """
+
+    def __init__(
+        self,
+        n_gates=100,
+        lam="cv",
+        *,
+        neuron_bias=True,
+        fit_intercept=True,
+        n_lams=10,
+        eps=1e-2,
+        cv=5,
+        tol=1e-4,
+        max_iter=10_000,
+        warm_start=False,
+        class_weight=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_gates,
+            lam,
+            neuron_bias=neuron_bias,
+            fit_intercept=fit_intercept,
+            n_lams=n_lams,
+            eps=eps,
+            cv=cv,
+            tol=tol,
+            max_iter=max_iter,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
 
     def to_network(self):
         """The trained ReLU network, one output per class (a neuron feeds one class).
