@@ -1167,6 +1167,14 @@ def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
         100,
     ]
     assert gates_for_rows(7, 10**6, 3) == 7
+    # ... and on small data with the classes (outputs): a pass costs n p d c
+    assert [gates_for_rows("auto", 375, 20, c) for c in (1, 3, 10, 50)] == [
+        800,
+        266,
+        100,
+        100,
+    ]
+    assert gates_for_rows("auto", 300, 10, 5) == 400
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1500, 10))
     est = GatedReLURegressor(lam=0.05, random_state=0).fit(X, X[:, 0] ** 2)

@@ -699,7 +699,8 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         + (
             ", an integer or 'auto' (default 'auto': a tenth of the training rows "
             "up to 300, or on small data up to 1000, as many as 6e6 / (rows x "
-            "features); at least 100 and at most 9e7 / (rows x features))"
+            "features x classes or outputs); at least 100 and at most 9e7 / (rows x "
+            "features))"
             if auto
             else f" (default {n_gates})"
         ),

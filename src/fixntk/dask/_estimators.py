@@ -251,7 +251,12 @@ def _fit(est, X, y, sample_weight, one_d):
     est.bias_scale_ = _bias_scale(X, sample_weight, rms) if est.neuron_bias else 1.0
     seed = _seed(est.random_state)
     Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias, est.bias_scale_))
-    n_gates = gates_for_rows(n_gates, Xt.shape[0], Xt.shape[1] - bool(est.neuron_bias))
+    n_gates = gates_for_rows(
+        n_gates,
+        Xt.shape[0],
+        Xt.shape[1] - bool(est.neuron_bias),
+        1 if y.ndim == 1 else y.shape[1],
+    )
     arr = sample_arrangement(Xt, n_gates, seed=seed)
     prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
     W0 = np.zeros((prob.p, prob.d, prob.c))
