@@ -565,8 +565,9 @@ def test_the_polish_keeps_to_as_many_unknowns_as_rows(monkeypatch):
     by cv; 2000 features did not end in 200 s): the polish's Newton systems had about
     1000 unknowns on 50 rows, a restricted least squares with a null space where only
     the penalty's curvature holds the steps, and each polish ran 30-60 of them with
-    line searches. Such a support is left to BCD, to the same certificate; on narrow
-    rows the polish still runs."""
+    line searches (here 425-521 unknowns on 30 rows: 33 s, against 0.14 s by BCD
+    alone). Such a support (past 256 unknowns, and more than the rows) is left to
+    BCD, to the same certificate; on narrow rows the polish still runs."""
     widths = _polish_widths(monkeypatch)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 60))
@@ -575,7 +576,7 @@ def test_the_polish_keeps_to_as_many_unknowns_as_rows(monkeypatch):
     lam = 0.1 * fixntk.lambda_max(X, y, arr)
     res = fixntk.solve_relu(X, y, arr, lam, tol=1e-8)
     assert res.converged and res.gap <= 1e-8 * res.f0
-    assert all(m <= n for n, m in widths)
+    assert all(m <= max(n, 256) for n, m in widths)
     narrow = rng.standard_normal((200, 4))
     y = np.maximum(narrow[:, 0], 0) - narrow[:, 1] + 0.1 * rng.standard_normal(200)
     arr = fixntk.sample_arrangement(narrow, 10, seed=0)
