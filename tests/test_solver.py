@@ -416,6 +416,20 @@ def test_tol_below_round_off_warns(small_problem):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.solve(X, y, arr, 0.1, tol=1e-15)
+    # said once (the kernel route's irls said it again), and a solve that stops at
+    # round-off's gap is told to raise tol, not max_iter (a tester's 50 rows)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((50, 4))
+    y = np.maximum(X @ rng.standard_normal(4), 0) + 0.1 * rng.standard_normal(50)
+    arr = fixntk.sample_arrangement(X, 15, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fixntk.solve(X, y, arr, lam, tol=1e-17, max_iter=3000)
+    said = [str(w.message) for w in caught]
+    assert sum("unit round-off" in m for m in said) == 1
+    assert not res.converged
+    assert any("round-off's level" in m and "raise tol" in m for m in said)
 
 
 def test_sparse_X_gets_type_error(small_problem):

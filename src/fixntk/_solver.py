@@ -575,7 +575,12 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 "spread), so the null model W = 0 is returned: standardise X (e.g. "
                 "sklearn's StandardScaler)."
             ),
-            "max_iter": "Raise max_iter or tol.",
+            "max_iter": (
+                "The gap is at round-off's level (about 1e-14 of the null model's "
+                "objective or below): raise tol."
+                if res.relative_gap < _ROUNDOFF_GAP
+                else "Raise max_iter or tol."
+            ),
             "newton": (
                 f"The proximal Newton loop reached its {res.n_newton} outer steps "
                 "(the cap; max_iter counts epochs): raise tol, or use a larger lam, "
@@ -630,6 +635,9 @@ _KERNEL_ROUTE_ORDER = 5000  # largest kernel order min(n, p d) the route may tak
 _KERNEL_ROUTE_STEPS = 6  # steps budgeted (measured: 5-10 cold, 1-3 warm-started)
 _KERNEL_ROUTE_SPEED = 4.0  # BLAS-3 flops per flop of a descent epoch (measured ~3.5)
 _KERNEL_ROUTE_MIN_EPOCHS = 500  # the descent always gets at least this many epochs
+# A relative gap below this is round-off's (check_relative_tol): a solve that stops
+# there is told to raise tol, not max_iter.
+_ROUNDOFF_GAP = 1e-14
 
 
 def _kernel_route_epochs(prob):
@@ -680,8 +688,10 @@ def kernel_route(X, arr, Y, lam, W, weights, intercept, tol, verbose):
         # the others at an absolute lam gave a thousand warnings)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            # said by the solve already (solve_path said it twice)
+            # said by the solve already (solve_path said it twice; a tol below
+            # round-off was warned about twice)
             warnings.filterwarnings("ignore", "the arrangement's", UserWarning)
+            warnings.filterwarnings("ignore", ".*unit round-off", UserWarning)
             kr = irls(
                 X,
                 Y,
