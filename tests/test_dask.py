@@ -353,8 +353,12 @@ def test_solve_refuses_bad_input(client, problem):
     with pytest.raises(ValueError, match="samples"):
         fixntk.dask.solve(Xd[:-1], yd[:-1], arr, 0.1)
     bad = da.from_array(np.where(np.arange(2003) == 5, np.nan, Y[:, 0]), chunks=700)
-    with pytest.raises(ValueError, match="NaN or infinity"):
+    # the culprit named (a tester's message said "X, y or sample_weight")
+    with pytest.raises(ValueError, match=r"^y contains NaN or infinity \(in 1 of"):
         fixntk.dask.solve(Xd, bad, arr, 0.1)
+    w = da.from_array(np.where(np.arange(2003) > 1500, np.inf, 1.0), chunks=700)
+    with pytest.raises(ValueError, match="^y and sample_weight contain NaN"):
+        fixntk.dask.solve(Xd, bad, arr, 0.1, sample_weight=w)
     with pytest.raises(ValueError, match="lam"):
         fixntk.dask.solve(Xd, yd, arr, -1.0)
 

@@ -1050,3 +1050,14 @@ class _Twice(Squared):
 
 class _Plain(Squared):
     pass
+
+
+def test_path_of_a_constant_target_says_so(small_problem):
+    """With fit_intercept a constant y has lambda_max 0: the path's error named only
+    a zero y or one orthogonal to every group (a tester's constant y read it as
+    wrong)."""
+    X, _, arr = small_problem
+    with pytest.raises(ValueError, match="constant, which the intercept alone fits"):
+        fixntk.solve_path(
+            X, np.full(X.shape[0], 3.0), arr, n_lams=3, fit_intercept=True
+        )

@@ -1292,7 +1292,8 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
         lmax = lambda_max()
         if lmax == 0:
             raise ValueError(
-                "lambda_max is 0 (y is zero or orthogonal to every group): W = 0 for "
+                "lambda_max is 0 (y is zero or orthogonal to every group, or with "
+                "fit_intercept constant, which the intercept alone fits): W = 0 for "
                 "every lam > 0 and there is no default grid; pass lams explicitly"
             )
         return lmax * np.logspace(0, np.log10(eps), n_lams)

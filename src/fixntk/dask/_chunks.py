@@ -245,17 +245,23 @@ class ChunkData:
 
 
 def raw_stats(X, Y, s):
-    """Checks and scales of a raw chunk: (finite, xmax, ymax, smax, smin, swsum, ymean)
-    with ``swsum = sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean of Y
-    (computed without overflow: each term is at most max |Y|). A chunk whose Y is all
-    zero has mean 0 and still its weight ``swsum``: the mean of all rows counts it."""
+    """Checks and scales of a raw chunk: (not_finite, xmax, ymax, smax, smin, swsum,
+    ymean) with ``not_finite`` the names among X, y and sample_weight holding NaN or
+    infinity, ``swsum = sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean
+    of Y (computed without overflow: each term is at most max |Y|). A chunk whose Y is
+    all zero has mean 0 and still its weight ``swsum``: the mean of all rows counts
+    it."""
     Y = Y.reshape(Y.shape[0], -1)
-    finite = bool(np.isfinite(X).all() and np.isfinite(Y).all())
-    xmax = float(np.abs(X).max()) if finite else np.nan
-    ymax = float(np.abs(Y).max()) if finite else np.nan
     if s is None:
         s = np.ones(X.shape[0])
-    finite &= bool(np.isfinite(s).all())
+    not_finite = tuple(
+        name
+        for name, a in (("X", X), ("y", Y), ("sample_weight", s))
+        if not np.isfinite(a).all()
+    )
+    finite = not not_finite
+    xmax = float(np.abs(X).max()) if finite else np.nan
+    ymax = float(np.abs(Y).max()) if finite else np.nan
     smax, smin = (float(s.max()), float(s.min())) if finite else (np.nan, np.nan)
     swsum, ymean = 0.0, np.zeros(Y.shape[1])
     if finite and smax > 0:
@@ -263,7 +269,7 @@ def raw_stats(X, Y, s):
         swsum = float(w.sum())
         if ymax > 0:
             ymean = (w[:, None] * (Y / ymax)).sum(axis=0) / swsum * ymax
-    return finite, xmax, ymax, smax, smin, swsum, ymean
+    return not_finite, xmax, ymax, smax, smin, swsum, ymean
 
 
 def build_data(X, Y, sx, sy):

@@ -216,9 +216,18 @@ class _DaskProblem:
                 ]
             )
             self.n_passes += 1
-            finite, xmax, ymax, smax, smin, swsum, ymean = zip(*stats)
-            if not all(finite):
-                raise ValueError("X, y or sample_weight contains NaN or infinity")
+            not_finite, xmax, ymax, smax, smin, swsum, ymean = zip(*stats)
+            if any(not_finite):
+                names = [
+                    name
+                    for name in ("X", "y", "sample_weight")
+                    if any(name in bad for bad in not_finite)
+                ]
+                chunks = sum(1 for bad in not_finite if bad)
+                raise ValueError(
+                    f"{' and '.join(names)} contain{'s' if len(names) == 1 else ''} "
+                    f"NaN or infinity (in {chunks} of the row chunks)"
+                )
             if min(smin) < 0:
                 raise ValueError(
                     f"sample_weight must be >= 0; its minimum is {min(smin):.3g}"

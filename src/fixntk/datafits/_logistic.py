@@ -67,7 +67,12 @@ class Logistic(Datafit):
     def encode(self, y, n):
         classes, enc = _labels(y, n)
         if classes.size != 2:
-            more = " (use loss='multinomial')" if classes.size > 2 else ""
+            more = (
+                " (use loss='multinomial'; a label found only on rows of weight 0 "
+                "counts as a class too: drop those rows)"
+                if classes.size > 2
+                else ""
+            )
             raise ValueError(
                 f"the logistic loss needs exactly 2 classes in y; got {classes.size}"
                 f"{more}"
