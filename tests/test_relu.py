@@ -29,15 +29,22 @@ def masks_with(X, arr, W):
 # --------------------------------------------------------------------------- projection
 
 
+def _random_cone(rng, rows, features):
+    """Gaussian rows X (n, d), n and d drawn from the half-open ranges ``rows`` and
+    ``features``, the signs of a random gate on them, and a point c to project."""
+    n, d = int(rng.integers(*rows)), int(rng.integers(*features))
+    X = rng.standard_normal((n, d))
+    signs = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
+    return X, signs, 3 * rng.standard_normal(d)
+
+
 def test_cone_projection_is_the_euclidean_projection():
     """The dual active-set projection solves min ||v - c|| s.t. signs * X v >= b: KKT
     conditions checked directly (feasibility, u >= 0, stationarity, complementarity)."""
     rng = np.random.default_rng(0)
     for trial in range(20):
-        n, d = int(rng.integers(10, 200)), int(rng.integers(2, 8))
-        X = rng.standard_normal((n, d))
-        signs = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
-        c = 3 * rng.standard_normal(d)
+        X, signs, c = _random_cone(rng, (10, 200), (2, 8))
+        n, d = X.shape
         b = None if trial % 2 else np.maximum(0, signs * (X @ rng.standard_normal(d)))
         v, face, u, exact = _project_polyhedron(c, X, signs, b=b)
         assert exact
@@ -67,10 +74,8 @@ def test_cone_projection_on_wide_rows():
 
     rng = np.random.default_rng(4)
     for _trial in range(12):
-        n, d = int(rng.integers(2, 9)), int(rng.integers(20, 61))
-        X = rng.standard_normal((n, d))
-        signs = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
-        c = 3 * rng.standard_normal(d)
+        X, signs, c = _random_cone(rng, (2, 9), (20, 61))
+        n, d = X.shape
         v, face, _, exact = _project_polyhedron(c, X, signs)
         u, _ = nnls(-(signs[:, None] * X).T, c)
         assert exact and face.Q.shape == (d, face.rows.size) and face.rows.size <= n
