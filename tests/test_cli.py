@@ -931,6 +931,37 @@ def test_predict_names_unknown_categories(tmp_path):
     assert_clean_error(run_cli("predict", model, gap), "column 'shelf' has a missing")
 
 
+def test_predict_names_the_stray_word_of_a_boolean_column(tmp_path):
+    """A boolean column (True/False at fit) with one stray word at predict is read as
+    text: the stray word and its line are named (the first 'True' was named), and
+    boolean words in any case predict as 0/1 beside numbers."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(80)
+    flag = rng.random(80) < 0.5
+    rows = [(f"{a:.4f}", f, f"{a + f:.4f}") for a, f in zip(x, flag)]
+    path = write_csv(tmp_path / "f.csv", ["a", "flag", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model
+    )
+    assert proc.returncode == 0, proc.stderr
+    new = write_csv(
+        tmp_path / "new.csv",
+        ["a", "flag"],
+        [("0.1", "True"), ("0.2", "False"), ("0.3", "maybe"), ("0.4", "True")],
+    )
+    assert_clean_error(
+        run_cli("predict", model, new), "line 4: column 'flag' has the text 'maybe'"
+    )
+    mixed = write_csv(
+        tmp_path / "mixed.csv", ["a", "flag"], [("0.1", "TRUE"), ("0.1", "1")]
+    )
+    proc = run_cli("predict", model, mixed)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.split()[1:3]
+    assert first == second
+
+
 def test_every_column_with_missing_values_in_one_message(tmp_path):
     """Missing values in two columns: both are named, with counts, lines and their
     --drop (one column per run before: weather.csv took five runs)."""

@@ -550,13 +550,26 @@ def _numbers(series, decimal="."):
         text = series.dropna().astype(str)
         if text.str.contains(".", regex=False).any():
             return None
-        series = series.where(
-            series.isna(), series.astype(str).str.replace(decimal, ".", regex=False)
-        )
-    values = pd.to_numeric(series, errors="coerce")
+    values = _coerced(series, decimal)
     if values.notna().sum() == series.notna().sum():
-        return values.astype(np.float64)
+        return values
     return None
+
+
+_BOOLEAN_WORDS = {"true": 1.0, "false": 0.0}
+
+
+def _coerced(series, decimal="."):
+    """The entries of a text column as float64, NaN where one is not a number.
+    The words pandas reads as booleans (True, FALSE, ...) count as 1 and 0: a
+    boolean column with one stray word is read as text, and its 'True' was named as
+    the culprit in place of the stray word."""
+    text = series.where(series.isna(), series.astype(str).str.strip())
+    if decimal != ".":
+        text = text.where(text.isna(), text.str.replace(decimal, ".", regex=False))
+    words = text.where(text.isna(), text.str.casefold()).map(_BOOLEAN_WORDS)
+    values = pd.to_numeric(text, errors="coerce").astype(np.float64)
+    return values.where(words.isna(), words.astype(np.float64))
 
 
 def _looks_like_row_ids(values):
@@ -1377,7 +1390,7 @@ def prediction_frame(table, model, path):
             hint = number_format_hint(X[col], table.decimal) if values is None else None
             if hint is not None and not X[col].isna().any():
                 raise UserError(f"{path}: column {col!r} {hint}")
-            bad = X[col][pd.to_numeric(X[col], errors="coerce").isna()]
+            bad = X[col][_coerced(X[col], table.decimal).isna()]
             k = int(np.flatnonzero(X.index == bad.index[0])[0])
             value = X[col].iloc[k]
             what = "a missing value" if pd.isna(value) else f"the text {str(value)!r}"
