@@ -231,8 +231,7 @@ def copies_note(X_train, y_train, X_test, y_test):
     # rows repeat by chance where every column takes few values (two categorical
     # features: 328 of 328 titanic passengers 'repeated' training rows): copies are
     # told apart by a column that, over the distinct rows, nearly always differs
-    distinct = table(X_train, y_train).drop_duplicates()
-    if not (distinct.nunique() >= 0.5 * len(distinct)).any():
+    if not _has_identifying_column(table(X_train, y_train)):
         return None
     seen = set(map(tuple, rows(X_train, y_train)))
     k = sum(tuple(r) in seen for r in rows(X_test, y_test))
@@ -244,6 +243,53 @@ def copies_note(X_train, y_train, X_test, y_test):
         "counts rows the model was fitted on and is optimistic; remove the copies "
         "from the file for a fair score"
     )
+
+
+def _features_frame(X):
+    """The feature rows in one canonical form for hashing: numeric columns as
+    float64, the others as text (fit's frame and predict's read alike)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(X).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            str(c): (
+                frame[c].astype(np.float64)
+                if pd.api.types.is_numeric_dtype(frame[c])
+                else frame[c].astype(str)
+            )
+            for c in frame.columns
+        }
+    )
+
+
+def _has_identifying_column(frame):
+    """Whether some column, over the distinct rows, takes a value per row or nearly
+    (at least half as many values as rows): without one, equal rows are expected by
+    chance (two categorical features)."""
+    distinct = frame.drop_duplicates()
+    return bool((distinct.nunique() >= 0.5 * len(distinct)).any())
+
+
+def training_row_hashes(X):
+    """Sorted distinct 64-bit hashes of the training rows' features, which predict
+    looks up to tell rows the model was fitted on from new ones; None when the rows
+    could repeat by chance (:func:`_has_identifying_column`)."""
+    import pandas as pd
+
+    frame = _features_frame(X)
+    if not _has_identifying_column(frame):
+        return None
+    return np.unique(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+
+
+def seen_rows(X, hashes):
+    """Boolean (n,): which rows of X have the features of a training row."""
+    import pandas as pd
+
+    frame = _features_frame(X)
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return np.isin(h, hashes)
 
 
 def kare_of(pipe, data, X_train, y_train):
