@@ -11,9 +11,9 @@ lam_max) solves in seconds per point; ``FIXNTK_BENCH_FULL=1`` selects the full g
 issue 5 (n in {5e3, 2e4, 1e5}, p in {500, 1000, 2000}, d in {20, 50}, lam in {0.1, 0.01}
 lam_max), which takes hours. ``WideSolve`` and ``Path`` run in every asv run,
 ``--quick`` or not: W784 takes about 100 s per solve, and its time_, peakmem_ and
-track_ benchmarks each solve again. Skip them with ``-b '^(?!.*(Wide|Path))'``::
+track_ benchmarks each solve again. Skip them with ``-b '^(?!.*(WideSolve|Path))'``::
 
-    asv run --quick --python=same -b '^(?!.*(Wide|Path))'   # a check; saves nothing
+    asv run --quick --python=same -b '^(?!.*(WideSolve|Path))'  # a check, saves nothing
     asv run --python=same --set-commit-hash $(git rev-parse HEAD)   # records results
 
 (asv saves results for ``--python=same`` only with ``--set-commit-hash``; ``--quick``

@@ -1064,6 +1064,8 @@ def main(argv=None):
         worker(args.worker, args.data, tols, args.target, args.budget)
         return 0
 
+    if args.quick and args.problem:
+        ap.error("--quick runs its own tiny problem: drop --problem, or --quick")
     threads = pin_threads(args.threads, override=True)
     solvers = list(dict.fromkeys(args.solvers))
     if "fixntk" in solvers:  # the reference runs first

@@ -250,6 +250,8 @@ def main(argv=None):
         bundled = [b for b in args.datasets if b != "none"]
     else:
         bundled = list(QUICK_BUNDLED if args.quick else BUNDLED)
+    if not ns and not bundled:
+        ap.error("nothing to run: --n 0 (no synthetic problem) and --datasets none")
 
     print(
         "defaults against defaults, StandardScaler in front of every model; "

@@ -32,6 +32,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from _args import DefaultsFormatter, nonnegative_int, positive_int  # noqa: E402
+from problems import require_dask  # noqa: E402
 
 
 def peak_rss_bytes():
@@ -67,6 +68,7 @@ def main(argv=None):
     )
     ap.add_argument("--compare", action="store_true", help="also run in memory")
     args = ap.parse_args(argv)
+    require_dask()
 
     import dask
     import dask.array as da

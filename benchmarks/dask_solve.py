@@ -40,6 +40,7 @@ from _args import (  # noqa: E402
     positive_int,
     ratio,
 )
+from problems import require_dask  # noqa: E402
 
 
 def peak_rss_bytes():
@@ -89,6 +90,7 @@ def main(argv=None):
     )
     ap.add_argument("--compare", action="store_true", help="also solve in memory")
     args = ap.parse_args(argv)
+    require_dask()
 
     import dask
     import dask.array as da

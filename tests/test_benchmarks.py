@@ -506,6 +506,57 @@ BAD_VALUES = [
 ]
 
 
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        # an empty table, exit 0
+        ("compare_sklearn", ["--n", "0", "--datasets", "none"], "nothing to run"),
+        # --problem ignored silently
+        ("compare_peers", ["--quick", "--problem", "S1"], "drop --problem"),
+    ],
+)
+def test_options_that_leave_nothing_to_run_are_usage_errors(script, args, message):
+    """Options that would run nothing, or that one overrides, are refused by
+    argparse's usage error (status 2) before anything runs."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / f"{script}.py"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("usage:") and message in out.stderr
+
+
+@pytest.mark.parametrize("script", ["dask_solve", "dask_ntk"])
+def test_dask_benchmarks_without_dask_name_the_extra(script):
+    """Without Dask the Dask benchmarks say which extra to install (they ended in a
+    bare ModuleNotFoundError)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys; sys.modules.update(dict.fromkeys(['dask', 'dask.distributed']));"
+        f"sys.path.insert(0, 'benchmarks'); import {script}; {script}.main([])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert 'this benchmark needs Dask: pip install "fixntk[dask]"' in out.stderr
+
+
 @pytest.mark.parametrize("script, args, option", BAD_VALUES)
 def test_bad_values_are_usage_errors_run_as_scripts(script, args, option):
     """``python benchmarks/NAME.py`` with a bad value exits with argparse's usage
