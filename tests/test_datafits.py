@@ -534,9 +534,11 @@ def test_multinomial_switches_to_the_per_row_model_and_agrees(
 
 def test_multinomial_per_row_model_throughout_above_the_gram_limit(monkeypatch):
     """Where the exact model's c Grams per group cost more than _EXACT_GRAM_EPOCHS of
-    its epochs, every step takes the per-row model; the certified point has the
-    objective of the exact model alone (within the two gaps). Below the limit the
-    exact model comes first."""
+    its epochs, the per-row model comes first: every step takes it while its run
+    costs less than an exact step of _WIDE_PROBE_EPOCHS epochs; once it costs as
+    much, one exact step on probation, kept where it meets its target. The certified
+    points have the objective of the exact model alone (within the two gaps). Below
+    the limit the exact model comes first."""
     rng, X, arr, t = _problem(n=200, n_gates=20, seed=14)
     y = np.digitize(t, [-0.5, 1.0])
     kw = dict(loss="multinomial", fit_intercept=True)
@@ -547,8 +549,17 @@ def test_multinomial_per_row_model_throughout_above_the_gram_limit(monkeypatch):
     seen.clear()
     # d = 3: the exact model's Grams cost d / 8 of its epochs
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_EPOCHS", 0.3)
+    monkeypatch.setattr(fixntk._prox_newton, "_WIDE_PROBE_EPOCHS", np.inf)
     res = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
     assert res.converged and seen and True not in seen
+    # the probe as soon as the rule allows (three per-row steps): the exact model
+    # takes over and finishes in fewer Newton steps
+    seen.clear()
+    monkeypatch.setattr(fixntk._prox_newton, "_WIDE_PROBE_EPOCHS", 0.0)
+    probed = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
+    assert probed.converged and seen[:4] == [False, False, False, True]
+    assert probed.n_newton < res.n_newton
+    assert abs(res.objective - probed.objective) <= res.gap + probed.gap
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_GRAM_EPOCHS", np.inf)
     monkeypatch.setattr(fixntk._prox_newton, "_EXACT_BUDGET", 10**9)
     monkeypatch.setattr(fixntk._prox_newton, "_INNER_EPOCHS", 10**9)

@@ -30,7 +30,10 @@ for digits at 1e-3 lam_max. The per-row model weights row j by ``kappa_j h_j`` w
 group and well-conditioned inner solves, but linear convergence over many outer steps
 (the bound overstates the curvature along most directions). Where the exact model's
 Grams per step cost more than ``_EXACT_GRAM_EPOCHS`` of its epochs (rows wider than
-48: digits) the per-row model runs throughout. Elsewhere the loop starts with the
+48: digits) the per-row model comes first, and one exact step on probation follows
+once the per-row steps have cost as much as it would (``_WIDE_PROBE_EPOCHS``): kept
+where it meets its target, else the per-row model finishes the solve. Elsewhere the
+loop starts with the
 exact model and moves to the per-row one when an exact inner solve misses its target
 within ``_EXACT_BUDGET`` epochs, and back when the per-row steps gain fewer decades of
 gap per multiply-add than the last exact one did, or once they have cost as much as
@@ -61,8 +64,8 @@ __all__ = ["prox_newton"]
 # Outer steps solve the weighted least-squares model to this fraction of the current
 # outer gap (an inexact proximal Newton method; the forcing term of Eisenstat and
 # Walker's inexact Newton): _INNER_RATIO where the row curvatures are exact (logistic,
-# Poisson) and for the multinomial's per-row model where it runs throughout (rows
-# wider than the exact model's limit), _BOUND_RATIO while the multinomial chooses
+# Poisson) and for the multinomial's per-row model while the exact one has no rate
+# (rows wider than the exact model's limit), _BOUND_RATIO while the multinomial chooses
 # between its two models. 0.5 against 0.1, one thread: logistic at 0.01 lam_max 185
 # -> 120 epochs (tol 1e-4) and 300 -> 220 (1e-8); digits (d = 64, ten classes) at
 # 0.1, 0.01 and 0.001 lam_max, tol 1e-4 and 1e-7, six solves 59.9 s -> 38.0 s, and
@@ -98,6 +101,16 @@ _ARMIJO = 1e-4
 # last digit), and ran on for its 500 steps (13000 epochs) without a change.
 _STALL_STEPS = 10
 _STALL_MOVE = 1e-12
+# Wide rows (the per-row model first): the epochs an exact step is taken to cost when
+# the per-row steps decide whether one exact step on probation would pay (a ski-rental
+# rule: it comes once the per-row run has cost as much as that). One that meets its
+# target keeps the exact model (and the rules below); one that misses returns to the
+# per-row model for the rest of the solve. GatedReLUClassifier() on openintro's
+# loans_full_schema (7500 x 128, 7 classes, d = 129; grade, lam 0.04 lam_max): the
+# refit's per-row steps cut the gap by 1-5% each (68 Newton steps); the exact model
+# takes 5 steps at 0.06 lam_max (112 -> 28 s to 1e-3); digits (nearly separable at
+# its lam) stays on the per-row model.
+_WIDE_PROBE_EPOCHS = 25
 # Outer iterates combined by Anderson extrapolation (the multinomial's steps are
 # majorisation-minimisation steps, which converge linearly).
 _ANDERSON_DEPTH = 5
@@ -114,7 +127,8 @@ _STALE_GAIN = 0.25
 _KAPPA_MIN = 0.25
 # The exact multinomial model comes first only while its c Grams per group per Newton
 # step (c n d^2 / 4 multiply-adds) cost at most this many of its epochs (2 n d c): that
-# is, for d up to 48. Above, the per-row model (one Gram per group) runs throughout. The
+# is, for d up to 48. Above, the per-row model (one Gram per group) comes first (see
+# _WIDE_PROBE_EPOCHS for the exact step it may hand over to). The
 # exact model saves Newton steps at the price of c Grams and eigendecompositions per
 # group per step, and its block steps stream c eigenbases of d x d. Measured with
 # GatedReLUClassifier() (seconds, exact model first -> per-row throughout): digits
@@ -474,13 +488,15 @@ class _ModelChoice:
     rebuilt at the new weights (``n d^2 / 4`` per active group, times c for the exact
     model) and ``_STEP_OVERHEAD`` for the certificate and the line search in Python.
     The exact model runs first (if its Grams per group cost at most
-    ``_EXACT_GRAM_EPOCHS`` of its epochs; else the per-row model runs throughout),
-    each inner solve within ``budget`` epochs; one that misses its target moves the
-    loop to the per-row model unless that model was measured slower. After three
-    per-row steps whose rate falls below the last exact step's, or whose cost reaches
-    ``_RETRY_COST`` times the last exact step's, or (once a solve) after the per-row
-    step that leaves the gap ``_RETRY_GAIN`` times below where the first exact step that
-    missed its budget left it, the loop goes back with twice the budget (up to
+    ``_EXACT_GRAM_EPOCHS`` of its epochs; else the per-row model, with one exact step
+    on probation once three or more per-row steps have cost as much as an exact step
+    of ``_WIDE_PROBE_EPOCHS`` epochs, kept if it meets its target, else never again
+    in the solve), each inner solve within ``budget`` epochs; one that misses its target
+    moves the loop to the per-row model unless that model was measured slower. After
+    three per-row steps whose rate falls below the last exact step's, or whose cost
+    reaches ``_RETRY_COST`` times the last exact step's, or (once a solve) after the
+    per-row step that leaves the gap ``_RETRY_GAIN`` times below where the first exact
+    step that missed its budget left it, the loop goes back with twice the budget (up to
     ``_INNER_EPOCHS``).
     """
 
@@ -491,6 +507,9 @@ class _ModelChoice:
         self.exact = available and (
             self.gram_cost[True] <= _EXACT_GRAM_EPOCHS * self.epoch_cost[True]
         )
+        # wide rows: the per-row model first, and one exact step on probation once its
+        # run has cost as much as an exact step would (_WIDE_PROBE_EPOCHS)
+        self.probe = available and not self.exact
         self.rate = {True: None, False: None}
         self.run = [0.0, 0.0, 0]  # decades, cost and steps of the current per-row run
         self.exact_cost = 0.0  # the cost of the last exact step
@@ -529,9 +548,12 @@ class _ModelChoice:
                 self.missed_at = new_best
             # the retry on the gap's fall missed too: the exact models are
             # ill-conditioned here, not just far from the optimum, and its one rate says
-            # little: back to the per-row steps and the rules above
+            # little: back to the per-row steps and the rules above (on wide rows, to
+            # the per-row steps for the rest of the solve)
             if probation:
                 self.exact, self.run = False, [0.0, 0.0, 0]
+                if self.probe is None:  # the wide rows' probe
+                    self.rate[True], self.missed_at, self.retried = None, None, True
                 return
             if self.rate[False] is None or self.rate[False] > self.rate[True]:
                 self.exact, self.run = False, [0.0, 0.0, 0]
@@ -550,6 +572,18 @@ class _ModelChoice:
             return
         if self.run[2] >= 3:
             self.rate[False] = self.run[0] / self.run[1]
+            if self.probe and self.rate[True] is None:
+                probe = (
+                    groups
+                    * (
+                        _WIDE_PROBE_EPOCHS * self.epoch_cost[True]
+                        + self.gram_cost[True]
+                    )
+                    + _STEP_OVERHEAD
+                )
+                if self.run[1] >= probe:
+                    self.exact, self.probation, self.probe = True, True, None
+                return
             if self.rate[True] is None:
                 return
             stale = self.run[1] >= _RETRY_COST * self.exact_cost
