@@ -1489,12 +1489,16 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         for the log loss, the held-out split would leave a class out of its training
         part). The splits run warm-started paths side by side, each solve to a
         relative gap of ``max(tol, 1e-3)`` (or within 2000 epochs, scored where it
-        stands), and stop together two lams after the best mean validation loss, or
-        one when the loss has risen 1% above the best (lams where every split's model
-        is still null do not count); the model is then refitted on all rows at the
-        chosen lam to ``tol``. "kare" scores the fitted masking kernel by KARE on all
-        rows (an n x n kernel per lam; optimistic, since that kernel was fitted to y;
-        refused when the kernel does not fit in memory).
+        stands), and stop together once two lams (one where the grid's steps exceed a
+        third of a decade) have not lowered the best mean validation loss by 0.1%, or
+        one lam after the best when the loss has risen 1% above it (lams where every
+        split's model is still null do not count); the model is then refitted on all
+        rows at the chosen lam to ``tol``. "kare" scores the fitted masking kernel by
+        KARE on all rows (an n x n kernel per lam; optimistic, since that kernel was
+        fitted to y; refused when the kernel does not fit in memory). Scalings of X
+        or y leave the choice unchanged to round-off when they are powers of 2; others
+        round differently, and the scoring solves' tolerance can then move it by one
+        grid step where neighbouring lams score within about 0.1%.
     loss : {"squared", "poisson"} or None, default=None
         The datafit (:mod:`fixntk.datafits`; None is "squared"): least squares, or the
         Poisson loss with the log link for counts (``predict`` then returns the mean
@@ -1562,8 +1566,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         loss at each lam (or KARE): ``n_lams`` values from ``lam_max`` down to ``eps *
         lam_max``, then, while the validation loss still falls, on down at most three
         more decades (steps of the grid's spacing or an eighth of a decade,
-        whichever is larger); the paths stop two lams after the best mean loss, or
-        one after it when the loss there is 1% above the best.
+        whichever is larger); the paths stop once two lams (one where the grid's
+        steps exceed a third of a decade) have not lowered the best mean loss by 0.1%,
+        or one lam after the best when the loss there is 1% above it.
     lam_selection_ : str or None
         How lam was chosen ("cv", "holdout" or "kare").
     loss_ : str
@@ -2370,7 +2375,11 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         How ``lam_`` was chosen: "loo", "kare" or "cv" ("auto" is "loo"); None for a
         given lam.
     kare_ : float
-        KARE of the NTK at ``lam_`` (of the weighted, centred problem).
+        KARE (GCV) of the NTK's kernel ridge at ``lam_`` with the unpenalised
+        intercept counted as one more degree of freedom,
+        :math:`\frac{1}{n}\|r\|^2 / (1 - (\operatorname{tr} S + 1)/n)^2` for the
+        residuals r and the smoother S of the centred problem (weighted); with
+        ``fit_intercept=False``, :func:`fixntk.kare` of K and y at ``lam_``.
     objective_ : float
         The MKL objective of the NTK weights at ``lam_``,
         :math:`\frac{\lambda}{2}[y^T (K + n\lambda I)^{-1} y + 1]` (weighted,

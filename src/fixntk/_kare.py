@@ -214,7 +214,7 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
         Symmetric positive semi-definite kernel matrix on the training points (e.g.
         :func:`ntk_kernel` or :func:`mkl_kernel`).
     y : array-like of shape (n,) or (n, c)
-    lam : float > 0 or array-like of floats > 0
+    lam : float > 0 or 1-d array-like of floats > 0
         A grid is evaluated from one eigendecomposition.
 
     Returns

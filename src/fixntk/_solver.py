@@ -66,6 +66,9 @@ class SolveResult:
     f0 : float
         The objective of the null model (``W = 0`` with its best intercept), the scale
         of the stopping rule ``gap <= tol * f0``.
+    relative_gap : float
+        ``gap / f0`` (a property; 0 when ``f0`` is 0), the quantity ``tol``
+        bounds.
     n_iter : int
         Epochs (passes of block coordinate descent over a working set), over all outer
         iterations and, for non-quadratic losses, all Newton steps.
@@ -1044,8 +1047,9 @@ def duality_gap(
     Parameters
     ----------
     X, y, arr, W, lam, loss, sample_weight, fit_intercept :
-        As in :func:`objective`. A :class:`SolveResult` as ``W`` brings its loss, and
-        when it has an intercept, ``fit_intercept=True``.
+        As in :func:`objective`, except that ``lam`` must be > 0 (the dual point is
+        the residual rescaled by 1 / lam). A :class:`SolveResult` as ``W`` brings its
+        loss, and when it has an intercept, ``fit_intercept=True``.
 
     Returns
     -------
@@ -1056,8 +1060,8 @@ def duality_gap(
     ------
     ValueError
         For invalid inputs: shapes that do not match, NaN or infinity, labels
-        the loss cannot take, negative sample weights, or a gap beyond the range
-        of double precision.
+        the loss cannot take, negative sample weights, ``lam <= 0``, or a gap beyond
+        the range of double precision.
     """
     loss, _, with_b = _result_terms(W, loss, None)
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept or with_b)

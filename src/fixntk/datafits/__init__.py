@@ -31,7 +31,9 @@ _BY_NAME = {cls.name: cls for cls in (Squared, Logistic, Multinomial, Poisson)}
 
 
 def get_datafit(loss):
-    """The datafit for ``loss``: a name in ``available()`` or a :class:`Datafit`."""
+    """The datafit for ``loss``: one of the names "squared", "logistic",
+    "multinomial" and "poisson", a :class:`Datafit` instance, or a subclass of it
+    (instantiated without arguments)."""
     if isinstance(loss, Datafit):
         return loss
     if isinstance(loss, type) and issubclass(loss, Datafit):
