@@ -21,6 +21,21 @@ cp = load_benchmark("compare_peers")
 problems = load_benchmark("problems")
 
 TINY = dict(n=120, d=4, p=12)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(*args):
+    """``python ARGS`` from the repository root, its output captured (a timeout: a
+    hang fails the test rather than the run)."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def script(name):
+    return os.path.join(ROOT, "benchmarks", f"{name}.py")
 
 
 def test_planted_labels():
@@ -254,19 +269,13 @@ def test_asv_ntk_weights_times_both_paths():
     (missing mass 0.24); the second was never timed. In a subprocess: importing the
     asv package pins the threading runtimes through the environment, which this
     process's Numba (0.57, the floor) refuses once its threads have started."""
-    import subprocess
-    from pathlib import Path
-
     code = (
         "from benchmarks import bench_ntk as b\n"
         "for cls in (b.NTKWeights, b.NTKWeightsCaptured):\n"
         "    x = cls(); data = x.setup_cache(); x.setup(data, 10**4)\n"
         "    print(x.track_missing_mass(data, 10**4))\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True
-    )
+    out = run_python("-c", code)
     assert out.returncode == 0, out.stderr
     screened, captured = map(float, out.stdout.split())
     assert screened == 1.0 and 0.0 <= captured <= 0.5
@@ -276,16 +285,7 @@ def test_asv_ntk_weights_times_both_paths():
 def test_asv_suites_run_directly_say_how_to_run_them(suite):
     """``python benchmarks/bench_solver.py --help`` (a tester's first try) ended in a
     traceback of a relative import: the asv suites now exit with how to run them."""
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / f"{suite}.py"), "--help"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
+    out = run_python(script(suite), "--help")
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
     assert "is an asv suite" in out.stderr and f"-b '^{suite}'" in out.stderr
@@ -363,17 +363,7 @@ def test_only_asv_modules_define_asv_benchmarks():
 def test_help_does_not_run_the_benchmark(name):
     """--help prints the usage and the docstring (these scripts had no parser: --help
     ran the whole benchmark)."""
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}", "--help"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python("-m", f"benchmarks.{name}", "--help")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("usage:") and "python" in out.stdout
 
@@ -507,7 +497,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(
-    "script, args, message",
+    "name, args, message",
     [
         # an empty table, exit 0
         ("compare_sklearn", ["--n", "0", "--datasets", "none"], "nothing to run"),
@@ -515,20 +505,10 @@ BAD_VALUES = [
         ("compare_peers", ["--quick", "--problem", "S1"], "drop --problem"),
     ],
 )
-def test_options_that_leave_nothing_to_run_are_usage_errors(script, args, message):
+def test_options_that_leave_nothing_to_run_are_usage_errors(name, args, message):
     """Options that would run nothing, or that one overrides, are refused by
     argparse's usage error (status 2) before anything runs."""
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / f"{script}.py"), *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python(script(name), *args)
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("usage:") and message in out.stderr
 
@@ -537,42 +517,22 @@ def test_options_that_leave_nothing_to_run_are_usage_errors(script, args, messag
 def test_dask_benchmarks_without_dask_name_the_extra(script):
     """Without Dask the Dask benchmarks say which extra to install (they ended in a
     bare ModuleNotFoundError)."""
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
     code = (
         "import sys; sys.modules.update(dict.fromkeys(['dask', 'dask.distributed']));"
         f"sys.path.insert(0, 'benchmarks'); import {script}; {script}.main([])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python("-c", code)
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr
     assert 'this benchmark needs Dask: pip install "fixntk[dask]"' in out.stderr
 
 
-@pytest.mark.parametrize("script, args, option", BAD_VALUES)
-def test_bad_values_are_usage_errors_run_as_scripts(script, args, option):
+@pytest.mark.parametrize("name, args, option", BAD_VALUES)
+def test_bad_values_are_usage_errors_run_as_scripts(name, args, option):
     """``python benchmarks/NAME.py`` with a bad value exits with argparse's usage
     error (status 2) naming the option, before it runs anything (a timeout: a hang
     fails the test rather than the run)."""
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / f"{script}.py"), *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python(script(name), *args)
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr
     assert out.stderr.startswith("usage:")
@@ -582,17 +542,7 @@ def test_bad_values_are_usage_errors_run_as_scripts(script, args, option):
 
 def test_bad_value_is_a_usage_error_run_as_a_module():
     """The shared checks import as ``python -m benchmarks.NAME`` too."""
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.small_lam", "--ratios", "1e-3,2"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_python("-m", "benchmarks.small_lam", "--ratios", "1e-3,2")
     assert out.returncode == 2, out.stderr
     assert "error: argument --ratios: in '1e-3,2': '2' is not a number in (0, 1]" in (
         out.stderr

@@ -904,6 +904,17 @@ def test_the_task_says_why(tmp_path):
     assert "class(es) 7 have a single row (a typo of another label?)" in proc.stdout
 
 
+def fit_saved(tmp_path, header, rows):
+    """Fit target 'y' of the rows at lam 0.01 with the CLI; the saved model's path."""
+    path = write_csv(tmp_path / "f.csv", header, rows)
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model
+    )
+    assert proc.returncode == 0, proc.stderr
+    return model
+
+
 def test_predict_names_unknown_categories(tmp_path):
     """Text values the model never saw (a new level, another spelling) are named
     with their rows' count; a missing text value is refused as in fit (both were
@@ -912,12 +923,7 @@ def test_predict_names_unknown_categories(tmp_path):
     x = rng.standard_normal(80)
     shelf = rng.choice(["Good", "Bad"], size=80)
     rows = [(f"{a:.4f}", s, f"{a + (s == 'Good'):.4f}") for a, s in zip(x, shelf)]
-    path = write_csv(tmp_path / "f.csv", ["a", "shelf", "y"], rows)
-    model = str(tmp_path / "m.pkl")
-    proc = run_cli(
-        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model
-    )
-    assert proc.returncode == 0, proc.stderr
+    model = fit_saved(tmp_path, ["a", "shelf", "y"], rows)
     new = write_csv(
         tmp_path / "new.csv", ["a", "shelf"], [("0.1", "good"), ("0.2", "Good")]
     )
@@ -939,12 +945,7 @@ def test_predict_names_the_stray_word_of_a_boolean_column(tmp_path):
     x = rng.standard_normal(80)
     flag = rng.random(80) < 0.5
     rows = [(f"{a:.4f}", f, f"{a + f:.4f}") for a, f in zip(x, flag)]
-    path = write_csv(tmp_path / "f.csv", ["a", "flag", "y"], rows)
-    model = str(tmp_path / "m.pkl")
-    proc = run_cli(
-        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model
-    )
-    assert proc.returncode == 0, proc.stderr
+    model = fit_saved(tmp_path, ["a", "flag", "y"], rows)
     new = write_csv(
         tmp_path / "new.csv",
         ["a", "flag"],
