@@ -18,6 +18,7 @@ from ._progress import progress, report
 from ._scale import coef_out, lam_in, lam_out, norms, value_out
 from ._threads import blas_threads
 from ._validation import (
+    ROUNDOFF_GAP,
     check_bool,
     check_int,
     check_lam,
@@ -581,7 +582,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             "max_iter": (
                 "The gap is at round-off's level (about 1e-14 of the null model's "
                 "objective or below): raise tol."
-                if res.relative_gap < _ROUNDOFF_GAP
+                if res.relative_gap < ROUNDOFF_GAP
                 else "Raise max_iter or tol."
             ),
             "newton": (
@@ -638,9 +639,6 @@ _KERNEL_ROUTE_ORDER = 5000  # largest kernel order min(n, p d) the route may tak
 _KERNEL_ROUTE_STEPS = 6  # steps budgeted (measured: 5-10 cold, 1-3 warm-started)
 _KERNEL_ROUTE_SPEED = 4.0  # BLAS-3 flops per flop of a descent epoch (measured ~3.5)
 _KERNEL_ROUTE_MIN_EPOCHS = 500  # the descent always gets at least this many epochs
-# A relative gap below this is round-off's (check_relative_tol): a solve that stops
-# there is told to raise tol, not max_iter.
-_ROUNDOFF_GAP = 1e-14
 
 
 def _kernel_route_epochs(prob):

@@ -226,7 +226,8 @@ def check_relative_tol(value, name="tol"):
             f"({_TOL_FLOOR:.1e}): the duality gap cannot be resolved that finely (its "
             "primal and dual objectives are each rounded at about that level of the "
             "null model's objective), so a converged solve certifies only that the gap "
-            "is zero to round-off; from about 1e-14 up a tol is certified as stated",
+            f"is zero to round-off; from about {ROUNDOFF_GAP:.0e} up a tol is "
+            "certified as stated",
             UserWarning,
             stacklevel=3,
         )
@@ -235,6 +236,9 @@ def check_relative_tol(value, name="tol"):
 
 # below this a relative duality gap is not resolved (see check_relative_tol)
 _TOL_FLOOR = float(np.finfo(np.float64).eps)
+# The smallest relative gap certified as stated: below it the gap is round-off's (a
+# solve that stops there is told to raise tol, not max_iter).
+ROUNDOFF_GAP = 1e-14
 
 
 def check_lam(lam, kernel=False):
