@@ -826,3 +826,39 @@ def test_a_users_datafit_that_breaks_the_certificate_is_an_error(cls):
         with pytest.raises(ValueError, match="dual value above the objective"):
             fixntk.duality_gap(X, y, arr, np.zeros((arr.p, 3)), 0.01, loss=cls())
     assert fixntk.solve(X, y, arr, 0.01).gap >= 0
+
+
+def test_a_model_too_flat_is_damped_not_blamed_on_round_off():
+    # Eight rows, three classes nearly separable with an intercept: at 3e-4 lam_max
+    # the exact model's curvatures sat at the floor, its inner solve moved the scores
+    # by 1e22, no halving of that step descended, and the solve stopped at a relative
+    # gap of 2.3e-3 calling it round-off. The damped step (Levenberg-Marquardt)
+    # certifies; cvxpy's optimum agrees.
+    X = np.array(
+        [
+            [-1.4592099246543047, 1.1763382136990044],
+            [-0.02802674159676857, 1.5827294346107335],
+            [-0.9048208064783935, -1.2090336172637624],
+            [-0.02392835468227341, 0.10687322815550913],
+            [-1.0210413985686164, -0.4507079433726826],
+            [0.5670096277009555, -1.8200414221272563],
+            [0.6747024715586736, 0.44243727823566315],
+            [-0.1971040910663476, 0.27432970785687516],
+        ]
+    )
+    y = np.array([0, 1, 2, 0, 1, 2, 2, 1])
+    masks = np.array(
+        [[1, 0, 1], [1, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1], [0, 1, 0], [0, 0, 0]]
+        + [[1, 0, 1]],
+        dtype=bool,
+    )
+    kw = dict(loss="multinomial", fit_intercept=True)
+    lam = 3e-4 * fixntk.lambda_max(X, y, masks, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fixntk.solve(X, y, masks, lam, tol=1e-4, **kw)
+    assert res.converged and res.relative_gap <= 1e-4
+    best, _ = _cvxpy_value(
+        X, masks.astype(float), np.eye(3)[y], "multinomial", lam, np.ones(8), True
+    )
+    assert res.objective - res.gap - 1e-7 <= best <= res.objective + 1e-7

@@ -126,6 +126,16 @@ _STEP_OVERHEAD = 2e6
 _STALE_GAIN = 0.25
 # The smallest scaling of a bounding curvature (Datafit.curvature_is_bound).
 _KAPPA_MIN = 0.25
+# A line search that finds no descent in its 40 halvings, far from round-off, comes
+# from a model too flat for the loss: nearly separable classes give curvatures near 0
+# (the floor above), and the inner solve then moves the scores by up to 1e22 (a
+# multinomial with an intercept on 8 rows at 1e-4 lam_max stopped at a relative gap of
+# 5e-2 and blamed round-off). Such a step is taken again with every curvature raised
+# by ``damping`` times their mean (Levenberg-Marquardt), damping from _DAMP_START up
+# tenfold per failure; a unit step accepted lowers it tenfold, back to 0. Only past
+# _DAMP_MAX (a gradient step of length 1e-12) is the failure round-off's.
+_DAMP_START = 1e-3
+_DAMP_MAX = 1e12
 # The exact multinomial model comes first only while its c Grams per group per Newton
 # step (c n d^2 / 4 multiply-adds) cost at most this many of its epochs (2 n d c): that
 # is, for d up to 48. Above, the per-row model (one Gram per group) comes first (see
@@ -238,6 +248,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
     # the last step that computed them, in this solve or the problem's previous one.
     reuse = not df.curvature_is_bound
     stale = False  # the last step ran on reused curvatures
+    damping = 0.0  # Levenberg-Marquardt's, after a failed line search (_DAMP_START)
     for step in range(_MAX_NEWTON + 1):
         Fb = F + b
         G = df.gradient(Y, Fb)
@@ -276,20 +287,23 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             break
         per_output = choice.exact
         if per_output:  # a curvature per row and output
-            h = np.maximum(df.output_curvature(Y, Fb), _CURVATURE_FLOOR)
+            h = _damped(
+                np.maximum(df.output_curvature(Y, Fb), _CURVATURE_FLOOR), damping
+            )
             Z = Fb - G / h
             weights = dict(
                 output_weights=np.ascontiguousarray(s[:, None] * h),
                 row_shift=getattr(df, "row_shift", False),
             )
         else:
-            cache = prob.curvature_cache if reuse else None
+            cache = prob.curvature_cache if reuse and not damping else None
             stale = cache is not None
             if stale:
                 h = cache.h
             else:
                 h = np.maximum(kappa * df.curvature(Y, Fb), _CURVATURE_FLOOR)
-                if reuse:
+                h = _damped(h, damping)
+                if reuse and not damping:
                     cache = prob.curvature_cache = CurvatureCache(prob, h)
             Z = Fb - G / h[:, None]
             weights = dict(
@@ -364,9 +378,14 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         if not accepted and stale:  # reused curvatures gave no descent: fresh ones
             prob.curvature_cache = None
             continue
+        if not accepted and damping < _DAMP_MAX:  # a model too flat: damp it
+            damping = max(10.0 * damping, _DAMP_START)
+            continue
         if not accepted:  # round-off has the last word: no descent left
             stop = "no_descent"
             break
+        if t == 1.0:
+            damping = 0.0 if damping <= _DAMP_START else 0.1 * damping
         if bound:
             kappa = (
                 max(0.5 * kappa, _KAPPA_MIN) if t == 1.0 else min(2.0 * kappa / t, 1.0)
@@ -400,6 +419,12 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         stop=stop,
         n_irls=n_irls,
     )
+
+
+def _damped(h, damping):
+    """The curvatures h raised by ``damping`` times their mean (Levenberg-Marquardt;
+    see _DAMP_START)."""
+    return h + damping * float(h.mean()) if damping else h
 
 
 def _stalled(primals, gaps):
