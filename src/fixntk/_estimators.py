@@ -955,10 +955,13 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             if _fittable_part(Y[train], kw["loss"], None if s is None else s[train])
         ]
         if not used:
+            if kw["loss"] == "poisson":
+                missing, more = "no count > 0 in", "counts > 0"
+            else:
+                missing, more = "a class out of", "rows per class"
             raise ValueError(
-                f"every split of lam={mode!r} leaves a class out of its training part "
-                "(the Poisson loss: every count > 0), or gives its rows there "
-                "sample_weight 0; use more rows per class (or counts > 0), fewer "
+                f"every split of lam={mode!r} leaves {missing} its training part, or "
+                f"gives those rows sample_weight 0 there; use more {more}, fewer "
                 "folds (cv) or a float lam"
             )
         if s is not None:

@@ -6,12 +6,12 @@ datafits run the proximal Newton loop of :mod:`fixntk._prox_newton` around it.
 """
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._arrangement import as_arrangement
+from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits
 from ._progress import progress, report
@@ -29,7 +29,7 @@ from ._validation import (
     check_X,
     user_stacklevel,
 )
-from .datafits import checked_datafit, get_datafit, is_builtin, is_squared
+from .datafits import Targets, checked_datafit, get_datafit, is_builtin, is_squared
 
 __all__ = [
     "SolveResult",
@@ -181,6 +181,13 @@ class _Problem:
         n, d = X.shape
         self.datafit = checked_datafit(get_datafit(loss))
         self.targets = self.datafit.encode(y, n)
+        if not isinstance(self.targets, Targets):
+            user = getattr(self.datafit, "_fixntk_original", self.datafit)
+            raise TypeError(
+                f"the datafit {type(user).__name__}'s encode() must return "
+                "fixntk.datafits.Targets (Y of shape (n, c), one_d, classes); got a "
+                f"{type(self.targets).__name__}"
+            )
         self.arr = as_arrangement(arr, n, X)
         self.weighted = sample_weight is not None
         self.s = check_sample_weight(sample_weight, n)
@@ -189,6 +196,9 @@ class _Problem:
         if self.targets.classes is not None:
             _check_class_weights(self.targets, self.s)
         self.datafit.check_weights(self.targets.Y, self.s)
+        if self.weighted and (self.s == 0).any():
+            X = self._drop_zero_weight_rows(X)
+            n = X.shape[0]
         Y = self.targets.Y
         self.n, self.d, self.c, self.p = n, d, Y.shape[1], self.arr.p
         # the compiled solver's block steps: -1 by cost, 1 proximal (no block Grams:
@@ -228,6 +238,19 @@ class _Problem:
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
+
+    def _drop_zero_weight_rows(self, X):
+        """X, the targets, masks and weights without the rows of weight 0 (after the
+        classes are read from every row): such rows leave the program unchanged, and
+        kept, a value of 1e170 on one of them set the scale of X and sent the rest
+        to round-off (a null model certified with gap 0)."""
+        keep = np.flatnonzero(self.s > 0)
+        self.targets = replace(
+            self.targets, Y=np.ascontiguousarray(self.targets.Y[keep])
+        )
+        self.arr = Arrangement.from_masks(self.arr.masks[keep])
+        self.s = self.s[keep]
+        return np.ascontiguousarray(X[keep])
 
     # -- units -----------------------------------------------------------------------
     def gram_store(self):
@@ -276,6 +299,11 @@ class _Problem:
         """W as (p, d, c) in the scaled space, from the user's shape and units."""
         if isinstance(W, SolveResult):
             W = W.coef
+        elif isinstance(W, PathResult):
+            raise TypeError(
+                f"{name} is a PathResult, one solution per lam: pass one of them, "
+                "e.g. path.results[-1] (the smallest lam) or path.coefs[k]"
+            )
         W = _coef3(W, self.p, self.d, self.c, name)
         W_in = self.coef_in(W)
         # a prediction |sum_ij W_ij x_kj| is at most sum_j (sum_i |W_ij|) max_k |x_kj|:
@@ -1331,7 +1359,13 @@ def _prepare(X, y, arr):
 
 
 def _coef3(W, p, d, c, name="W"):
-    W = np.asarray(W, dtype=np.float64)
+    try:
+        W = np.asarray(W, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be an array of numbers (or a SolveResult); got a "
+            f"{type(W).__name__} that is not one"
+        ) from None
     if c == 1 and W.shape == (p, d):
         W = W[:, :, None]
     if W.shape != (p, d, c):

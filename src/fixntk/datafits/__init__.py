@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 
-from ._base import Datafit, Targets
+from ._base import REQUIRED, Datafit, Targets
 from ._logistic import Logistic
 from ._multinomial import Multinomial
 from ._poisson import Poisson, PredictionOverflowError
@@ -93,6 +93,17 @@ def checked_datafit(datafit):
         or hasattr(datafit, "_fixntk_original")
     ):
         return datafit
+    missing = [
+        m
+        for m in REQUIRED
+        if getattr(type(datafit), m, None) in (None, getattr(Datafit, m))
+    ]
+    if missing:
+        raise TypeError(
+            f"the datafit {type(datafit).__name__} does not implement "
+            f"{', '.join(missing)}: a Datafit subclass implements "
+            f"{', '.join(REQUIRED)} (and intercept, for fit_intercept=True)"
+        )
     checked = copy.copy(datafit)
     checked.__class__ = _checking(type(datafit))
     checked._fixntk_original = datafit

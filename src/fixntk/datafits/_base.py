@@ -46,6 +46,16 @@ class Targets:
     classes: np.ndarray = field(default=None)
 
 
+def _missing(datafit, method):
+    return NotImplementedError(
+        f"the datafit {type(datafit).__name__} does not implement {method}(), which "
+        "fixntk's solvers call (see fixntk.datafits.Datafit)"
+    )
+
+
+REQUIRED = ("encode", "value", "gradient", "curvature", "dual")
+
+
 class Datafit:
     """Base class of the datafits; see the module docstring for the objective.
 
@@ -77,7 +87,7 @@ class Datafit:
 
     def encode(self, y, n):
         """Validate targets and encode them as :class:`Targets` (raise ValueError)."""
-        raise NotImplementedError
+        raise _missing(self, "encode")
 
     def check_weights(self, Y, s):
         """Refuse (ValueError) targets that the sample weights ``s`` leave degenerate;
@@ -85,27 +95,27 @@ class Datafit:
 
     def value(self, Y, F, s):
         """``sum_j s_j l(y_j, F_j) / sum(s)``: a float."""
-        raise NotImplementedError
+        raise _missing(self, "value")
 
     def gradient(self, Y, F):
         """The derivative ``dl/df`` at every row, shape (n, c) (not weighted)."""
-        raise NotImplementedError
+        raise _missing(self, "gradient")
 
     def curvature(self, Y, F):
         """Per-row weights ``h_j`` of shape (n,) such that ``h_j I`` is the (upper
         bound of the) Hessian of ``l(y_j, .)`` at ``F_j`` used by the Newton model."""
-        raise NotImplementedError
+        raise _missing(self, "curvature")
 
     def dual(self, Y, F, s, scale):
         """The dual objective at the dual point ``theta_j = -l'(F_j) / scale``:
         ``-sum_j s_j l*(-theta_j ...) / sum(s)``, where ``scale >= 1`` makes it dual
         feasible (``max_i ||X^T D_i (s * theta)|| / sum(s) <= lam``)."""
-        raise NotImplementedError
+        raise _missing(self, "dual")
 
     def intercept(self, Y, F, s, b=None):
         """The unpenalised intercept minimising ``value(Y, F + b, s)``, shape (c,),
         given the predictions ``F`` without it (``b``: a starting point)."""
-        raise NotImplementedError
+        raise _missing(self, "intercept")
 
     def intercept_hessian(self, Y, F, s):
         """The Hessian of ``value(Y, F + b, s)`` in ``b``, shape (c, c); by default
