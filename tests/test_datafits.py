@@ -744,7 +744,10 @@ def test_newton_loop_stops_at_round_off_instead_of_running_on():
     with pytest.warns(ConvergenceWarning, match="round-off"):
         res = fixntk.solve(X, y, arr, lam, tol=1e-15, **kw)
     assert not res.converged and res.n_newton < 100
-    assert res.relative_gap < 1e-12  # it got to the floor first
+    # it got to the floor first; where the floor lies moves by a factor of 10 with the
+    # last bits of lam (1.4e-13 and 1.5e-12 for lam_max computed with and without the
+    # rows of weight 0)
+    assert res.relative_gap < 1e-11
     # the same point as a solve to a reachable tol, to that tol
     ref = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
     assert ref.converged
