@@ -605,3 +605,21 @@ def test_relu_estimators_take_lam_auto_as_cv():
     np.testing.assert_array_equal(auto.predict(X), cv.predict(X))
     with pytest.raises(ValueError, match="'cv' or 'auto'"):
         fixntk.ReLURegressor(lam="holdout").fit(X, y)
+
+
+@pytest.mark.parametrize("value", [0.0, 5.0])
+def test_relu_on_constant_features_predicts_the_mean_at_once(value):
+    """Tester AC: with constant features (and the neuron bias column) the centred y
+    is orthogonal to every group, but relu_lambda_max returned round-off (2.2e-18)
+    and ReLURegressor cross-validated a grid over noise for 6-20 s. It is 0 now, as
+    the gated lambda_max, and the model is the intercept."""
+    rng = np.random.default_rng(0)
+    X = np.full((200, 3), value)
+    y = rng.standard_normal(200)
+    Xt = np.c_[X, np.ones(200)]
+    arr = fixntk.sample_arrangement(Xt, 20, seed=0)
+    assert fixntk.relu_lambda_max(Xt, y - y.mean(), arr) == 0.0
+    with pytest.warns(UserWarning, match="lambda_max is 0"):
+        est = ReLURegressor(n_gates=20, random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.predict(X[:3]), y.mean(), rtol=1e-12)
+    assert est.lam_ == 1.0

@@ -1068,6 +1068,13 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
         for k in range(Y.shape[1]):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, 1.0)
             G = prob.gradients(prob.y)
+            # entries within their round-off are 0 (as the gated lambda_max's): y
+            # centred by an intercept, with constant features, left 2e-18 and a
+            # lam search over noise
+            level = _core.masked_gradients(
+                np.abs(X), arr.packed, np.abs(prob.y)[:, None]
+            )[:, :, 0]
+            G[np.abs(G) <= np.sqrt(prob.n) * np.finfo(np.float64).eps * level] = 0.0
             norms = np.sqrt(np.einsum("ij,ij->i", G, G))
             for i in np.argsort(-norms).tolist():
                 if norms[i] <= best * prob.n:
