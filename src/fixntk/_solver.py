@@ -1166,7 +1166,8 @@ def solve(
         The datafit (:mod:`fixntk.datafits`).
     sample_weight : array-like of shape (n,), optional
         Non-negative weights, normalised by their sum (integer weights equal duplicated
-        rows).
+        rows). Rows of weight 0 are left out once the classes are read from y: their
+        values, however large, do not enter the solve or the certificate.
     fit_intercept : bool, default=False
         Fit an unpenalised output intercept ``b`` (scikit-learn's meaning; distinct
         from neuron biases, which come from a column of ones in X).
