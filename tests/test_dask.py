@@ -277,6 +277,27 @@ def test_solve_weights_and_intercept(client, problem):
     assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
 
 
+def test_rows_of_weight_zero_do_not_set_the_scale(client, problem):
+    """Rows of weight 0 at X = 1e170 and y = 1e200 (as in memory, tester AD): they set
+    sx and sy, and the solve refused lam as out of double precision's range; they are
+    zeroed on the workers and leave the program unchanged."""
+    X, Y, arr = problem
+    y = Y[:, 0] + 5.0
+    s = np.ones(len(y))
+    s[[0, 700, 1500]] = 0.0
+    Xh, yh = X.copy(), y.copy()
+    Xh[[0, 700]] = 1e170
+    yh[1500] = 1e200
+    kw = dict(sample_weight=s, fit_intercept=True)
+    lmax = fixntk.lambda_max(X, y, arr, **kw)
+    Xd, yd = da.from_array(Xh, chunks=(600, 4)), da.from_array(yh, chunks=600)
+    assert fixntk.dask.lambda_max(Xd, yd, arr, **kw) == pytest.approx(lmax, rel=1e-12)
+    ref = fixntk.solve(X, y, arr, 0.05 * lmax, tol=1e-8, **kw)
+    got = fixntk.dask.solve(Xd, yd, arr, 0.05 * lmax, tol=1e-8, **kw)
+    within_gaps(ref, got)
+    assert got.intercept == pytest.approx(ref.intercept, rel=1e-4)
+
+
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_a_chunk_of_zero_targets_counts_in_the_mean(client, problem, weighted):
     """A row chunk whose targets are all 0 (sorted count data) still counts in the

@@ -260,21 +260,32 @@ def raw_stats(X, Y, s):
         if not np.isfinite(a).all()
     )
     finite = not not_finite
-    xmax = float(np.abs(X).max()) if finite else np.nan
-    ymax = float(np.abs(Y).max()) if finite else np.nan
+    # the scales of the rows that carry weight (build_data zeroes the others: a row
+    # of weight 0 at 1e170 would set sx and send every other row to round-off)
+    held = s > 0
+    xmax = _abs_max(X[held]) if finite else np.nan
+    ymax = _abs_max(Y[held]) if finite else np.nan
     smax, smin = (float(s.max()), float(s.min())) if finite else (np.nan, np.nan)
     swsum, ymean = 0.0, np.zeros(Y.shape[1])
     if finite and smax > 0:
         w = s / smax
         swsum = float(w.sum())
         if ymax > 0:
+            Y = np.where(held[:, None], Y, 0.0)  # no inf from rows of weight 0
             ymean = (w[:, None] * (Y / ymax)).sum(axis=0) / swsum * ymax
     return not_finite, xmax, ymax, smax, smin, swsum, ymean
 
 
-def build_data(X, Y, sx, sy):
-    X = np.ascontiguousarray(X / sx if sx > 0 else X, dtype=np.float64)
+def _abs_max(A):
+    return float(np.abs(A).max()) if A.size else 0.0
+
+
+def build_data(X, Y, sx, sy, s=None):
+    """The chunk in the problem's units, its rows of weight 0 (if ``s``) zeroed."""
     Y = Y.reshape(Y.shape[0], -1)
+    if s is not None and not (s > 0).all():
+        X, Y = np.where(s[:, None] > 0, X, 0.0), np.where(s[:, None] > 0, Y, 0.0)
+    X = np.ascontiguousarray(X / sx if sx > 0 else X, dtype=np.float64)
     Y = np.ascontiguousarray(Y / sy if sy > 0 else Y, dtype=np.float64)
     return ChunkData(X, Y)
 

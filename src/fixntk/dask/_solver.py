@@ -242,8 +242,8 @@ class _DaskProblem:
             ybar = ybar / share.sum()  # > 0: some row carries weight
             self._ybar_raw = ybar / self.sy if self.sy > 0 else ybar
             self.data = [
-                dask.delayed(_chunks.build_data, pure=True)(x, y, self.sx, self.sy)
-                for x, y in zip(xs, ys)
+                dask.delayed(_chunks.build_data, pure=True)(x, y, self.sx, self.sy, s)
+                for x, y, s in zip(xs, ys, ss)
             ]
             self.weights = (
                 None
