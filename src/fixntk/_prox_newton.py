@@ -43,7 +43,11 @@ below where the first exact step that missed its budget left it (:class:`_ModelC
 ``benchmarks/multinomial_models.py``). On
 the per-row model ``kappa`` (1 at first) halves after a full step, down to
 ``_KAPPA_MIN``, and grows back (up to 1) when the line search has to backtrack: a
-Levenberg-Marquardt-style trust in the bound.
+Levenberg-Marquardt-style trust in the bound. A step whose line search finds no
+descent at all (a model too flat: curvatures near 0 on nearly separable rows) is
+taken again with the curvatures raised by a multiple of their mean, tenfold per
+failure (``_DAMP_START``, Levenberg-Marquardt proper); only a damping past
+``_DAMP_MAX`` ends the solve as round-off.
 """
 
 from dataclasses import dataclass
