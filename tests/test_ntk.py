@@ -445,3 +445,14 @@ def test_leave_one_out_with_many_outputs_keeps_memory_to_a_kernel():
     S = K @ np.linalg.inv(K + n * lam * np.eye(n))
     R = (Y - S @ Y) / (1 - np.diag(S))[:, None]
     assert loo[17] == pytest.approx((R**2).sum(axis=1).mean(), rel=1e-8)
+
+
+def test_mkl_kernel_overflow_names_the_weights():
+    """Tester AE: weights of 1e307 on ordinary X overflowed and the error said
+    'x^T z overflows; rescale X'."""
+    X = np.random.default_rng(9).standard_normal((6, 2))
+    arr = fixntk.sample_arrangement(X, n_gates=20, seed=0)
+    with pytest.raises(ValueError, match=r"eta_i x\^T z overflows\); rescale X or eta"):
+        fixntk.mkl_kernel(X, arr, np.full(arr.p, 1e307))
+    with pytest.raises(ValueError, match=r"\(x\^T z overflows\); rescale X$"):
+        fixntk.ntk_kernel(X * 1e160)

@@ -2382,7 +2382,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         intercept counted as one more degree of freedom,
         :math:`\frac{1}{n}\|r\|^2 / (1 - (\operatorname{tr} S + 1)/n)^2` for the
         residuals r and the smoother S of the centred problem (weighted); with
-        ``fit_intercept=False``, :func:`fixntk.kare` of K and y at ``lam_``.
+        ``fit_intercept=False``, :func:`fixntk.kare` of K and y at ``lam_`` (with
+        sample weights, of the rows scaled by :math:`\sqrt{s_k n / \sum s}`).
     objective_ : float
         The MKL objective of the NTK weights at ``lam_``,
         :math:`\frac{\lambda}{2}[y^T (K + n\lambda I)^{-1} y + 1]` (weighted,

@@ -218,7 +218,8 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     reported with the NTK's trace (``ntk_weight_`` times the NTK plus the masking
     kernels). By default KARE is minimised on 80% of the rows and an iterate is kept
     only if it beats the NTK on the other 20% beyond noise; otherwise the fit *is*
-    NTK kernel ridge with lam selected by KARE, on the targets less their mean
+    NTK kernel ridge with lam selected as :class:`~fixntk.NTKRegressor` selects it
+    (exact leave-one-out), on the targets less their mean
     (``fit_intercept``; KARE assumes a label-blind kernel; minimised over p weights
     it overfits, see :func:`kare_mkl`).
 
@@ -285,11 +286,15 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         The weight of the closed-form NTK in the learned kernel (1 with
         ``eta_ = 0`` when the NTK itself was kept; 0 when ``eta0`` is not "ntk").
     lam_ : float
+        The kernel ridge lam of the learned kernel: with ``lam="auto"`` or "kare",
+        selected on all the rows as :class:`~fixntk.NTKRegressor` selects it (exact
+        leave-one-out), after the weights are trained.
     kare_ : float
         KARE of the learned kernel on the training data (optimistic: the weights were
         chosen with y).
     kare_start_ : float
-        KARE of the starting (NTK) kernel at its KARE-selected lam.
+        KARE of the starting (NTK) kernel at its lam, selected as ``lam_`` is
+        (leave-one-out, as :class:`~fixntk.NTKRegressor`).
     kare_history_, validation_history_ : ndarray
         KARE on the fitting rows (at each iterate's own lam, so that the entry
         at ``best_iter_`` differs slightly from ``kare_``, taken at ``lam_``

@@ -94,12 +94,14 @@ class KareMKLResult:
         ``tr K = tr K_NTK``; otherwise to the sum of ``eta_start``.
     lam : float
         The kernel ridge regularisation that goes with ``eta``: ``lam="kare"``
-        re-selects it by KARE on all the rows at the learned weights.
+        re-selects it on all the rows at the learned weights as
+        :class:`~fixntk.NTKRegressor` selects its default (exact leave-one-out on its
+        grid), so that a fit that keeps the start is that estimator's fit.
     kare : float
         ``KARE(H(eta), y, lam)`` on all the data. Optimistic: eta was chosen with y.
     kare_start : float
         The same at the starting weights (the NTK's with ``eta0="ntk"``) and their
-        KARE-selected ``lam`` (``lam_start``): the baseline to beat.
+        ``lam`` selected the same way (``lam_start``): the baseline to beat.
     kare_history : ndarray
         KARE on the fitting part at iterate 0 (the start), 1, ..., n_iter, each at
         the iterate's own lam (a variable of the optimisation with ``lam="kare"``).
@@ -240,7 +242,9 @@ def _best_lam(K, Y):
             "little"
         )
         warnings.warn(
-            f"fixntk.kare_mkl: {_edge_message(spectrum, lams[j], edge, False)}: {why}",
+            "fixntk.kare_mkl, the start's KARE on the rows it is minimised on (lam "
+            "is re-selected on all the rows at the end): "
+            f"{_edge_message(spectrum, lams[j], edge, False)}: {why}",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
@@ -407,11 +411,15 @@ def kare_mkl(
     :math:`K/n` (so :math:`\partial/\partial\eta_i` gains
     :math:`\partial_{\log\lambda} \log\mathrm{KARE}\cdot \operatorname{tr}K_i /
     (n^2 t)`), with :math:`10^{-8} \le \lambda / t \le 10^3`, which keeps C well
-    conditioned. The start's :math:`\lambda` minimises its KARE; the result is
-    reported with the trace of the start (``eta0="ntk"``) or
-    :math:`\sum\eta = \sum \eta^{(0)}`, and :math:`\lambda` re-selected by KARE on
-    all the rows (one parameter; when iterate 0 is returned, exactly the start's
-    KARE-selected :math:`\lambda`). A float ``lam`` is held fixed: with
+    conditioned. In the search the start's :math:`\lambda` minimises its KARE on the
+    fitting rows (``kare_history[0]``); the result is reported with the trace of
+    the start (``eta0="ntk"``) or :math:`\sum\eta = \sum \eta^{(0)}`, and
+    :math:`\lambda` re-selected on all the rows as :class:`~fixntk.NTKRegressor`'s
+    default selects it, by exact leave-one-out (one parameter; when iterate 0 is
+    returned, exactly that estimator's :math:`\lambda` for the start). So ``kare``
+    and ``kare_start`` are KARE at those :math:`\lambda`, not KARE's minimum over
+    :math:`\lambda` (leave-one-out chose better lams than KARE near interpolation:
+    see :class:`~fixntk.NTKRegressor`). A float ``lam`` is held fixed: with
     ``eta0="ntk"`` the NTK keeps weight 1, so the start is NTK kernel ridge at that
     ``lam`` and the added weights are trained at it; with the masks-only start every
     weight is free, so the start is first rescaled to its best scale,
@@ -565,7 +573,7 @@ def kare_mkl(
                     with warnings.catch_warnings():
                         if runs:  # the start's lam (same rows) was warned about
                             warnings.filterwarnings(
-                                "ignore", "fixntk.kare_mkl: the smallest KARE"
+                                "ignore", "fixntk.kare_mkl, the start's KARE"
                             )
                         runs.append(
                             kare_mkl(

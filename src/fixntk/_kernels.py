@@ -162,25 +162,27 @@ def _arc_kernel(X, Z=None):
     )
 
 
-def _finite_kernel(K, sx, sz):
+def _finite_kernel(K, sx, sz, weighted=False):
     """``K_kl sx_k sz_l`` for K computed on the rows of X and Z divided by their own
     scales sx (n,) and sz (m,) (:func:`fixntk._scale.row_units`; the kernels are
     bilinear in the scales of their arguments' rows), or a clear error where its
     entries leave double precision (|x| |z| above about 1e308, or the largest below
-    about 1e-308)."""
+    about 1e-308); ``weighted``: K weights its products by eta (mkl_kernel), which
+    the error names."""
     top = float(np.abs(K).max()) if K.size else 0.0
+    product, fix = ("eta_i x^T z", "X or eta") if weighted else ("x^T z", "X")
     with np.errstate(over="ignore", under="ignore"):
         K *= sx[:, None]
         K *= sz[None, :]
     if not np.isfinite(K).all():
         raise ValueError(
-            "kernel entries exceed the range of double precision (x^T z overflows); "
-            "rescale X"
+            "kernel entries exceed the range of double precision "
+            f"({product} overflows); rescale {fix}"
         )
     if top > 0 and float(np.abs(K).max()) < np.finfo(np.float64).tiny:
         raise ValueError(
-            "kernel entries fall below the range of double precision (x^T z "
-            "underflows); rescale X"
+            "kernel entries fall below the range of double precision "
+            f"({product} underflows); rescale {fix}"
         )
     return K
 
@@ -325,11 +327,13 @@ def mkl_kernel(
     sx = row_units(X)
     X = X / sx[:, None]
     if Z is None:
-        return _finite_kernel(masking_kernel(_gram(X), arr.masks, eta), sx, sx)
+        K = masking_kernel(_gram(X), arr.masks, eta)
+        return _finite_kernel(K, sx, sx, weighted=True)
     Z = _check_Z(Z, X.shape[1])
     sz = row_units(Z)
     XZt = _gram(X, Z / sz[:, None])
-    return _finite_kernel(masking_kernel(XZt, arr.masks, eta, arr.apply(Z)), sx, sz)
+    K = masking_kernel(XZt, arr.masks, eta, arr.apply(Z))
+    return _finite_kernel(K, sx, sz, weighted=True)
 
 
 def kernel_predict(kernel, Z, n_fit, coef):
