@@ -238,10 +238,12 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         few thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in
         hand.
     lam : "kare", "auto" or float > 0, default="kare"
-        "kare" (or "auto"): optimised jointly with the weights. A float is held
-        fixed: with the default ``eta0="ntk"`` it is the ridge of the NTK at weight 1
-        (the start is ``NTKRegressor(lam=lam)``'s kernel ridge, in the same units);
-        with a masks-only ``eta0`` it only fixes the weights' scale (:func:`kare_mkl`).
+        "kare" (or "auto"): optimised jointly with the weights on the fitting rows,
+        then re-selected on all the rows by exact leave-one-out (``lam_``). A float
+        is held fixed: with the default ``eta0="ntk"`` it is the ridge of the NTK at
+        weight 1 (the start is ``NTKRegressor(lam=lam)``'s kernel ridge, in the same
+        units); with a masks-only ``eta0`` it only fixes the weights' scale
+        (:func:`kare_mkl`).
     neuron_bias : bool, default=True
     fit_intercept : bool, default=True
         Fit the output intercept as the (sample-weighted) mean of the targets, and

@@ -482,7 +482,8 @@ def kare_mkl(
     y : array-like of shape (n,) or (n, c)
     arr : Arrangement or bool array of shape (n, p)
     lam : "kare" or float > 0, default="kare"
-        "kare": optimise :math:`\log\lambda` jointly. A float is held fixed (with
+        "kare": optimise :math:`\log\lambda` jointly, then re-select it on all the
+        rows by exact leave-one-out (the result's ``lam``). A float is held fixed (with
         ``eta0="ntk"`` the ridge of the NTK at weight 1; with a masks-only start only
         the scale of the weights, see the Notes).
     eta0 : {"ntk", "mc", "counts"}, NTKWeights or array-like of shape (p,)
