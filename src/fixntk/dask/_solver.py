@@ -547,24 +547,14 @@ class _DaskProblem:
             outer += 1
             H, b = self.gram(ws)
             inner_target = max(_INNER_RATIO * gap, 0.5 * target)
-            # the descent for about the route's cost, then the route (as in memory)
-            m = ws.size * self.d
-            cap = _route_epochs(m, self.c)
-            budget = max(max_iter - epochs, 1)
-            with blas_threads(1):
-                out = _core.solve_gram(
-                    H,
-                    b,
-                    self.y2,
-                    np.ascontiguousarray(W[ws]),
-                    lam,
-                    inner_target,
-                    max_epochs=min(budget, cap) if cap else budget,
-                    anderson_k=_ANDERSON_K,
-                    seed=outer,
-                )
+            # the descent for about the route's cost, then the route (as in memory),
+            # then the descent again from the better point if the target is not met:
+            # the same outer iteration, no extra pass
+            cap = _route_epochs(ws.size * self.d, self.c)
+            out = self._descend(
+                H, b, W, ws, lam, inner_target, max_iter - epochs, cap, outer
+            )
             epochs += int(out["n_epochs"])
-            W[ws] = out["coef"]
             if cap and not out["converged"] and int(out["n_epochs"]) >= cap:
                 if say is not None:
                     say(
@@ -574,7 +564,32 @@ class _DaskProblem:
                 routed = _gram_route(H, b, self.y2, W[ws], lam, inner_target)
                 if routed is not None and routed[1] < float(out["gap"]):
                     W[ws] = routed[0]
+                if (routed is None or routed[1] > inner_target) and epochs < max_iter:
+                    out = self._descend(
+                        H, b, W, ws, lam, inner_target, max_iter - epochs, 0, outer
+                    )
+                    epochs += int(out["n_epochs"])
         return W, primal, dual, epochs, outer, converged, np.array(gaps), val
+
+    def _descend(self, H, b, W, ws, lam, gap_target, budget, cap, seed):
+        """The compiled covariance-mode descent on the working set ws from W[ws],
+        to gap_target or ``min(budget, cap)`` epochs (cap 0: none); W[ws] updated,
+        the solver's dict returned."""
+        budget = max(budget, 1)
+        with blas_threads(1):
+            out = _core.solve_gram(
+                H,
+                b,
+                self.y2,
+                np.ascontiguousarray(W[ws]),
+                lam,
+                gap_target,
+                max_epochs=min(budget, cap) if cap else budget,
+                anderson_k=_ANDERSON_K,
+                seed=seed,
+            )
+        W[ws] = out["coef"]
+        return out
 
     def _working_set(self, W, gnorm, lam):
         """Every active group; every violator of the optimality condition
