@@ -580,6 +580,43 @@ def test_classifier_chooses_lam_on_dask(client, problem):
     assert (clf.predict(Xd).compute() == labels).mean() > 0.8
 
 
+@pytest.mark.parametrize("dtype", ["Float64", "Int64", "double[pyarrow]"])
+def test_targets_and_weights_of_pandas_extension_dtypes(client, problem, dtype):
+    """Tester AF: a Dask Series of a nullable or pyarrow number dtype, as y or as
+    sample_weight, was refused as 'dtype object' (in memory they are taken)."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    if dtype.endswith("[pyarrow]"):
+        pytest.importorskip("pyarrow")
+    X, Y, _ = problem
+    y = np.round(3 * Y[:, 0]) if dtype == "Int64" else Y[:, 0]
+    s = 1.0 + np.arange(len(y)) % 3
+    ys = dd.from_pandas(pd.Series(y).astype(dtype), npartitions=3)
+    ss = dd.from_pandas(pd.Series(s).astype(dtype), npartitions=3)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    kw = dict(n_gates=30, lam=0.02, tol=1e-8, random_state=0)
+    est = fixntk.GatedReLURegressor(**kw).fit(frame, ys, sample_weight=ss)
+    ref = fixntk.GatedReLURegressor(**kw).fit(X, y, sample_weight=s)
+    assert abs(est.objective_ - ref.objective_) <= est.dual_gap_ + ref.dual_gap_
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "category"])
+def test_classifier_takes_integer_labels_of_pandas_dtypes(client, problem, dtype):
+    """Tester AF: integer labels in a Dask Series of dtype Int64 or category reached
+    check_classification_targets as objects: 'Unknown label type: unknown'."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, Y, _ = problem
+    labels = np.argmax(Y, axis=1)
+    ys = dd.from_pandas(pd.Series(labels).astype(dtype), npartitions=3)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    kw = dict(n_gates=30, lam=0.01, loss="squared", tol=1e-8, random_state=0)
+    est = fixntk.GatedReLUClassifier(**kw).fit(frame, ys)
+    ref = fixntk.GatedReLUClassifier(**kw).fit(X, pd.Series(labels).astype(dtype))
+    np.testing.assert_array_equal(est.classes_, ref.classes_)
+    assert (est.predict(frame).compute() == ref.predict(X)).mean() > 0.99
+
+
 def test_regressor_takes_a_dask_dataframe(client, problem):
     dd = pytest.importorskip("dask.dataframe")
     pd = pytest.importorskip("pandas")

@@ -44,10 +44,11 @@ def one_thread():
 def _frame_to_array(A, name):
     """A Dask DataFrame or Series as a Dask array with known chunk sizes. A frame whose
     columns are all numbers or booleans but of several dtypes (float and bool, pandas'
-    nullable Float64 / Int64: missing values become NaN) is cast to float64 first, as
-    pandas' own ``to_numpy`` would give objects."""
+    nullable Float64 / Int64: missing values become NaN), or a Series of such an
+    extension dtype (Int64, Float64, boolean, double[pyarrow]), is cast to float64
+    first, as pandas' own ``to_numpy`` would give objects."""
     if hasattr(A, "to_dask_array") and not isinstance(A, da.Array):
-        dtypes = list(A.dtypes) if A.ndim == 2 else []
+        dtypes = list(A.dtypes) if A.ndim == 2 else [A.dtype]
         numeric = all(
             pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
             for t in dtypes

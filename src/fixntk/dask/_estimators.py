@@ -346,6 +346,12 @@ def fit_classifier(est, X, y, sample_weight=None):
             f"the labels in y cannot be ordered ({exc}); missing labels (None) "
             "among the others?"
         ) from None
+    if classes.dtype == object:
+        # labels of a nullable Int64 or categorical Series reach here as objects (a
+        # Dask Series' to_dask_array): numbers among them are numbers, as in memory
+        numeric = pd.Series(classes).infer_objects()
+        if pd.api.types.is_numeric_dtype(numeric.dtype):
+            classes = numeric.to_numpy()
     if classes.dtype.kind in "fc" and not np.isfinite(classes).all():
         # np.unique would make NaN a class of its own (in memory: the same error)
         raise ValueError("Input y contains NaN or infinity (missing labels?)")
