@@ -1095,3 +1095,44 @@ def test_dask_poisson_overflow_names_rows_of_x(client):
         est.predict(da.from_array(Z, chunks=10)).compute()
     np.testing.assert_array_equal(info.value.rows, [25])
     assert "at least 1 of 40 rows (the first is row 25" in str(info.value)
+
+
+def test_predict_on_a_frame_of_unknown_lengths_is_lazy(client):
+    """Tester AF: predict on a filtered Dask DataFrame (partition lengths unknown,
+    one partition empty) ran every partition at the call, to learn their lengths,
+    and again at compute(). It computes nothing now; the predictions, the score and
+    a Poisson overflow (its rows counted in their partition) are as before."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0]))
+    names = list("abc")
+    est = fixntk.GatedReLURegressor(lam=0.01, loss="poisson", random_state=0)
+    est.fit(pd.DataFrame(X, columns=names), y)
+    runs = []
+
+    def counted(part):
+        runs.append(len(part))
+        return part
+
+    frame = dd.from_pandas(pd.DataFrame(X, columns=names), npartitions=4)
+    frame = frame.map_partitions(counted)
+
+    def keep(part):  # partition 1 (rows 50-99) empty, every length unknown
+        return part[(part.index < 50) | (part.index >= 100)]
+
+    kept = frame.map_partitions(keep)
+    before = len(runs)  # dask runs counted on a 2-row sample to infer its output
+    pred = est.predict(kept)
+    assert len(runs) == before and np.isnan(pred.chunks[0]).all()
+    rows = np.r_[0:50, 100:200]
+    np.testing.assert_allclose(pred.compute(), est.predict(X[rows]), rtol=1e-12)
+    ys = dd.from_pandas(pd.Series(y), npartitions=4)
+    ys = ys.map_partitions(keep)
+    assert est.score(kept, ys) == pytest.approx(est.score(X[rows], y[rows]), 1e-10)
+    Z = X.copy()
+    Z[160, 0] = 1e5  # row 10 of partition 3
+    big = dd.from_pandas(pd.DataFrame(Z, columns=names), npartitions=4)
+    with pytest.raises(fixntk.datafits.PredictionOverflowError, match="partition 3"):
+        est.predict(big.map_partitions(keep)).compute()

@@ -41,7 +41,7 @@ def one_thread():
 # --------------------------------------------------------------------------- inputs
 
 
-def _frame_to_array(A, name):
+def _frame_to_array(A, name, lengths=True):
     """A Dask DataFrame or Series as a Dask array with known chunk sizes. A frame whose
     columns are all numbers or booleans but of several dtypes (float and bool, pandas'
     nullable Float64 / Int64: missing values become NaN), or a Series of such an
@@ -56,7 +56,7 @@ def _frame_to_array(A, name):
         plain = all(isinstance(t, np.dtype) for t in dtypes) and len(set(dtypes)) <= 1
         if dtypes and numeric and not plain:
             A = A.astype(np.float64)
-        A = A.to_dask_array(lengths=True)
+        A = A.to_dask_array(lengths=True if lengths else None)
     if not isinstance(A, da.Array):
         raise TypeError(f"{name} must be a Dask array or DataFrame; got {type(A)}")
     return A
@@ -102,14 +102,17 @@ def _known_chunks(A):
     return A
 
 
-def as_rows(X, name="X"):
+def as_rows(X, name="X", lengths=True):
     """X as a 2-d float64 Dask array chunked by rows only (all columns in a chunk).
 
     A chunking across the columns is merged into one column chunk (a rechunk that moves
-    nothing between row chunks); unknown chunk sizes are computed.
+    nothing between row chunks); unknown chunk sizes are computed (``lengths``; left
+    unknown otherwise, with any empty chunks: nothing is computed, for predictions).
     """
     _numeric_frame(X, name)
-    X = _known_chunks(_frame_to_array(X, name))
+    X = _frame_to_array(X, name, lengths)
+    if lengths:
+        X = _known_chunks(X)
     if X.ndim != 2:
         raise ValueError(
             f"{name} must be 2-dimensional (n_samples, n_features); got shape {X.shape}"

@@ -411,18 +411,26 @@ def map_rows(method, X):
                 warnings.filterwarnings("ignore", "X does not have valid feature names")
                 return bare_method(block)
 
-    X = as_rows(X)
+    # lazily: a frame's partition lengths are not computed (nor are they needed)
+    X = as_rows(X, lengths=False)
     total = X.shape[0] if np.isfinite(X.shape[0]) else None
     chunk_method = method
+    probe = np.asarray(chunk_method(np.zeros((1, X.shape[1]))))
 
     def method(block, block_info=None):
+        if block.shape[0] == 0:  # a filtered frame's empty partition
+            return np.empty((0,) + probe.shape[1:], dtype=probe.dtype)
         try:
             return chunk_method(block)
         except PredictionOverflowError as exc:  # rows of X, not of the chunk
-            start = block_info[0]["array-location"][0][0] if block_info else 0
+            if block_info is None:
+                raise
+            start = block_info[0]["array-location"][0][0]
+            if total is None or not np.isfinite(start):
+                part = block_info[0]["chunk-location"][0]
+                raise exc.shifted(None, None, part) from None
             raise exc.shifted(start, total) from None
 
-    probe = np.asarray(method(np.zeros((1, X.shape[1]))))
     if probe.ndim == 1:
         return X.map_blocks(method, drop_axis=1, dtype=probe.dtype)
     return X.map_blocks(
@@ -443,12 +451,19 @@ def _check_score_weights(wmin):
         raise ValueError("sample_weight must be finite and >= 0")
 
 
+def _known_rows(pred):
+    """Lazy predictions with their row chunk sizes known (computed where X was a
+    frame of unknown partition lengths) and no empty chunk: a score lines y and the
+    weights up with them."""
+    return _known_chunks(pred)
+
+
 def accuracy_rows(est, X, y, sample_weight=None):
     """:meth:`fixntk.GatedReLUClassifier.score` on Dask collections: the (weighted)
     fraction of rows whose lazy ``predict(X)`` equals y, summed on the workers
     (scikit-learn's ``accuracy_score`` gathered y and the predictions to the client:
     O(n) memory there)."""
-    pred = est.predict(X)
+    pred = _known_rows(est.predict(X))
     rows = pred.chunks[0]
     Y = _targets(y, rows)
     if Y.ndim == 2 and Y.shape[1] == 1:
@@ -471,7 +486,7 @@ def r2_score_rows(est, X, y, sample_weight=None):
     and the predictions divided by the power of 2 at or above ``max |y|``, as in
     memory (scikit-learn's ``r2_score`` gathered both to the client, and for targets
     near 1e-160 its squares underflowed: 1.0 for any model)."""
-    pred = est.predict(X)
+    pred = _known_rows(est.predict(X))
     rows = pred.chunks[0]
     Y = _targets(y, rows)
     if Y.dtype.kind not in "biuf":

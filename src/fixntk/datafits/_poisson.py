@@ -25,25 +25,37 @@ class PredictionOverflowError(ValueError):
         Dask, those of the first chunk that raised.
     """
 
-    def __init__(self, rows, f_first, n_rows, at_least=False):
+    def __init__(self, rows, f_first, n_rows, at_least=False, partition=None):
         self.rows, self.f_first, self.n_rows = rows, f_first, n_rows
-        self._at_least = at_least
+        self._at_least, self.partition = at_least, partition
         of = "" if n_rows is None else f" of {n_rows}"
         some = "at least " if at_least else ""
+        where = (
+            "counted from 0"
+            if partition is None
+            else f"counted from 0 in partition {partition} of the Dask collection, "
+            "whose row offsets are not known"
+        )
         super().__init__(
             f"the predicted mean exp(f) overflows double precision on {some}"
-            f"{rows.size}{of} rows (the first is row {rows[0]}, counted from 0; f = "
+            f"{rows.size}{of} rows (the first is row {rows[0]}, {where}; f = "
             f"{f_first:.6g} > {_LOG_MAX:.2f}): their numbers lie far outside the data "
             "the model was fitted on; predict on the other rows without them"
         )
 
     def __reduce__(self):  # pickled from a Dask worker to the client
-        args = (self.rows, self.f_first, self.n_rows, self._at_least)
+        args = (self.rows, self.f_first, self.n_rows, self._at_least, self.partition)
         return type(self), args
 
-    def shifted(self, start, n_rows):
+    def shifted(self, start, n_rows, partition=None):
         """The same error for a chunk's rows, counted from ``start`` (its first row)
-        among ``n_rows`` (None when unknown); other chunks may hold more."""
+        among ``n_rows`` (None when unknown); other chunks may hold more. Where the
+        chunks' offsets are unknown (a Dask frame's partitions), ``start`` is None and
+        the rows are counted within ``partition``."""
+        if start is None:
+            return PredictionOverflowError(
+                self.rows, self.f_first, None, at_least=True, partition=partition
+            )
         return PredictionOverflowError(
             self.rows + start, self.f_first, n_rows, at_least=True
         )
