@@ -389,6 +389,8 @@ def test_solve_refuses_bad_input(client, problem):
     fixntk.dask.solve(Xd, yd, arr, 0.1, loss=fixntk.datafits.Squared, max_iter=1)
     with pytest.raises(ValueError, match="one row per row of X"):
         fixntk.dask.solve(Xd, yd[:-1], arr, 0.1)
+    with pytest.raises(ValueError, match=r"\(2003,\), one weight per row of X"):
+        fixntk.dask.solve(Xd, yd, arr, 0.1, sample_weight=np.ones((2003, 2)))
     with pytest.raises(ValueError, match="samples"):
         fixntk.dask.solve(Xd[:-1], yd[:-1], arr, 0.1)
     bad = da.from_array(np.where(np.arange(2003) == 5, np.nan, Y[:, 0]), chunks=700)
@@ -899,7 +901,7 @@ def test_dask_messages_name_what_is_wrong(client, problem):
     Xd = da.from_array(X, chunks=500)
     with pytest.raises(ValueError, match=r"the row chunks \(rows\) add up to 600"):
         fixntk.dask.DaskArrangement.from_masks(np.asarray(arr.masks), rows=(300, 300))
-    with pytest.raises(ValueError, match=r"shape \(2003,\), one row"):
+    with pytest.raises(ValueError, match=r"shape \(2003,\), one weight"):
         fixntk.dask.solve(Xd, Y[:, 0], arr, 0.01, sample_weight=np.ones(2002))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NumPy divide warning for a zero y
@@ -1136,3 +1138,39 @@ def test_predict_on_a_frame_of_unknown_lengths_is_lazy(client):
     big = dd.from_pandas(pd.DataFrame(Z, columns=names), npartitions=4)
     with pytest.raises(fixntk.datafits.PredictionOverflowError, match="partition 3"):
         est.predict(big.map_partitions(keep)).compute()
+
+
+def test_in_memory_targets_and_weights_are_checked_before_x_is_read():
+    """Tester AF: beside a Dask X, a NumPy y with a NaN was refused after three
+    passes over X, a negative weight after four; at 2e7 rows, minutes of reading."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 3))
+    reads = []
+
+    def load(block):  # a chunk read from storage
+        reads.append(1)
+        return block
+
+    Xd = da.from_array(X, chunks=1000).map_blocks(load, dtype=float)
+    before = len(reads)  # dask's own call on an empty block, for the output's meta
+    y = X[:, 0].copy()
+    y[10] = np.nan
+    est = fixntk.GatedReLURegressor(n_gates=20, lam=0.1)
+    with (
+        dask.config.set(scheduler="synchronous"),
+        pytest.raises(ValueError, match="^y contains NaN or infinity"),
+    ):
+        est.fit(Xd, y)
+    with (
+        dask.config.set(scheduler="synchronous"),
+        pytest.raises(ValueError, match="^sample_weight must be >= 0"),
+    ):
+        est.fit(Xd, X[:, 0], sample_weight=-np.ones(4000))
+    with (
+        dask.config.set(scheduler="synchronous"),
+        pytest.raises(ValueError, match="^sample_weight must be >= 0"),
+    ):
+        fixntk.GatedReLUClassifier(loss="squared").fit(
+            Xd, X[:, 0] > 0, sample_weight=-np.ones(4000)
+        )
+    assert len(reads) == before

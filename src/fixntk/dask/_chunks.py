@@ -139,8 +139,9 @@ def as_row_vector(a, rows, name, columns=True):
     n = sum(rows)
     if a.ndim not in ((1, 2) if columns else (1,)) or a.shape[0] != n:
         shapes = f"({n},) or ({n}, c)" if columns else f"({n},)"
+        each = "row" if columns else "weight"
         raise ValueError(
-            f"{name} must have shape {shapes}, one row per row of X; got shape "
+            f"{name} must have shape {shapes}, one {each} per row of X; got shape "
             f"{a.shape}"
         )
     if a.dtype.kind not in "biuf":

@@ -284,6 +284,20 @@ def _fit(est, X, y, sample_weight, one_d):
     return est
 
 
+def _early_check(a, name, weights=False):
+    """An in-memory y or sample_weight beside a Dask X checked before any pass over X
+    (a NaN in y was refused after three passes, a negative weight after four)."""
+    if a is None or dask.is_dask_collection(a) or _chunks.is_number(a):
+        return
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        return
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    if weights and a.size and a.min() < 0:
+        raise ValueError(f"sample_weight must be >= 0; its minimum is {a.min():.3g}")
+
+
 def fit_regressor(est, X, y, sample_weight=None):
     """:meth:`fixntk.GatedReLURegressor.fit` on Dask collections (squared loss)."""
     loss = est.loss if est.loss is not None else "squared"
@@ -293,6 +307,8 @@ def fit_regressor(est, X, y, sample_weight=None):
             f"loss={loss!r}"
         )
     _require_dask_X(X)
+    _early_check(y, "y")
+    _early_check(sample_weight, "sample_weight", weights=True)
     _record_feature_names(est, X)
     X = as_rows(X)
     _chunks._numeric_frame(y, "y")
@@ -326,6 +342,7 @@ def fit_classifier(est, X, y, sample_weight=None):
             "per-row weights as sample_weight"
         )
     _require_dask_X(X)
+    _early_check(sample_weight, "sample_weight", weights=True)
     _record_feature_names(est, X)
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
