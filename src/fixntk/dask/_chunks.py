@@ -42,11 +42,12 @@ def one_thread():
 
 
 def _frame_to_array(A, name, lengths=True):
-    """A Dask DataFrame or Series as a Dask array with known chunk sizes. A frame whose
-    columns are all numbers or booleans but of several dtypes (float and bool, pandas'
-    nullable Float64 / Int64: missing values become NaN), or a Series of such an
-    extension dtype (Int64, Float64, boolean, double[pyarrow]), is cast to float64
-    first, as pandas' own ``to_numpy`` would give objects."""
+    """A Dask DataFrame or Series as a Dask array, with known chunk sizes (unknown
+    with ``lengths=False``: nothing is computed). A frame whose columns are all
+    numbers or booleans but of several dtypes (float and bool, pandas' nullable
+    Float64 / Int64: missing values become NaN), or a Series of such an extension
+    dtype (Int64, Float64, boolean, double[pyarrow]), is cast to float64 first, as
+    pandas' own ``to_numpy`` would give objects."""
     if hasattr(A, "to_dask_array") and not isinstance(A, da.Array):
         dtypes = list(A.dtypes) if A.ndim == 2 else [A.dtype]
         numeric = all(

@@ -468,19 +468,12 @@ def _check_score_weights(wmin):
         raise ValueError("sample_weight must be finite and >= 0")
 
 
-def _known_rows(pred):
-    """Lazy predictions with their row chunk sizes known (computed where X was a
-    frame of unknown partition lengths) and no empty chunk: a score lines y and the
-    weights up with them."""
-    return _known_chunks(pred)
-
-
 def accuracy_rows(est, X, y, sample_weight=None):
     """:meth:`fixntk.GatedReLUClassifier.score` on Dask collections: the (weighted)
     fraction of rows whose lazy ``predict(X)`` equals y, summed on the workers
     (scikit-learn's ``accuracy_score`` gathered y and the predictions to the client:
     O(n) memory there)."""
-    pred = _known_rows(est.predict(X))
+    pred = _known_chunks(est.predict(X))  # lengths known: y is lined up with them
     rows = pred.chunks[0]
     Y = _targets(y, rows)
     if Y.ndim == 2 and Y.shape[1] == 1:
@@ -503,7 +496,7 @@ def r2_score_rows(est, X, y, sample_weight=None):
     and the predictions divided by the power of 2 at or above ``max |y|``, as in
     memory (scikit-learn's ``r2_score`` gathered both to the client, and for targets
     near 1e-160 its squares underflowed: 1.0 for any model)."""
-    pred = _known_rows(est.predict(X))
+    pred = _known_chunks(est.predict(X))  # lengths known: y is lined up with them
     rows = pred.chunks[0]
     Y = _targets(y, rows)
     if Y.dtype.kind not in "biuf":
