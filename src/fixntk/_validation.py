@@ -300,6 +300,15 @@ def check_n_lams(n_lams, lam):
     return n_lams
 
 
+def check_weight_values(s):
+    """Refuse sample weights (an array of numbers) with NaN, infinity or a negative
+    entry."""
+    if not np.isfinite(s).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if s.size and s.min() < 0:
+        raise ValueError(f"sample_weight must be >= 0; its minimum is {s.min():.3g}")
+
+
 def check_sample_weight(sample_weight, n):
     """Sample weights as a float64 (n,) array: finite, >= 0, with a positive sum.
 
@@ -318,10 +327,7 @@ def check_sample_weight(sample_weight, n):
             f"shape {s.shape}"
         )
     s = np.ascontiguousarray(s, dtype=np.float64)
-    if not np.isfinite(s).all():
-        raise ValueError("sample_weight contains NaN or infinity")
-    if (s < 0).any():
-        raise ValueError(f"sample_weight must be >= 0; its minimum is {s.min():.3g}")
+    check_weight_values(s)
     top = float(s.max())
     if top == 0:
         raise ValueError("sample_weight is all zero: no row carries weight")

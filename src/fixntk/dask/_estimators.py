@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
 from .._progress import progress
-from .._validation import user_stacklevel
+from .._validation import check_weight_values, user_stacklevel
 from ..datafits._poisson import PredictionOverflowError
 from . import _chunks
 from ._arrangement import sample_arrangement
@@ -292,10 +292,10 @@ def _early_check(a, name, weights=False):
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
         return
-    if not np.isfinite(a).all():
+    if weights:
+        check_weight_values(a)
+    elif not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or infinity")
-    if weights and a.size and a.min() < 0:
-        raise ValueError(f"sample_weight must be >= 0; its minimum is {a.min():.3g}")
 
 
 def fit_regressor(est, X, y, sample_weight=None):

@@ -663,8 +663,10 @@ def _gram_route(H, b, y2, W, lam, gap_target):
     with np.errstate(all="ignore"):
         for _ in range(_ROUTE_STEPS):
             e = np.repeat(eta, d)
+            A = H * e[None, :]
+            A.flat[:: m + 1] += lam  # H E + lam I
             try:
-                v = np.linalg.solve(H * e[None, :] + lam * np.eye(m), b)
+                v = np.linalg.solve(A, b)
             except np.linalg.LinAlgError:
                 break
             w = e[:, None] * v
