@@ -1720,6 +1720,21 @@ def test_constant_columns_and_a_constant_model_are_noted(tmp_path):
     assert "the model is constant" in proc.stdout
 
 
+def test_an_uncertified_empty_model_is_not_called_constant(tmp_path):
+    """At lam 1e-110 the classifier's steps underflow and it returns its zero start
+    (gap 1.0): the report said 'no neuron pays for its penalty', a wrong answer."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    rows = [(*(f"{v:.1f}" for v in x), "abc"[k]) for x, k in zip(X, y)]
+    path = write_csv(tmp_path / "iris.csv", ["a", "b", "c", "d", "s"], rows)
+    proc = run_cli("fit", path, "--target", "s", "--lam", "1e-110")
+    assert proc.returncode == 0, proc.stderr
+    assert "active neurons   0 of" in proc.stdout
+    assert "the model is constant" not in proc.stdout
+    assert "stopped before certifying a model" in proc.stdout
+
+
 def test_classification_of_mostly_single_row_classes_is_refused(tmp_path):
     """--task classification on a measurement in integers (economics' unemploy: 550
     classes, 526 of one row) failed in the estimator's words ('every split of

@@ -49,6 +49,25 @@ __all__ = ["main", "build_parser", "UserError"]
 DEMO_DATASETS = ("iris", "wine", "breast_cancer", "digits")
 
 
+def _no_neuron_note(model, tol):
+    """Why a fit has no active neuron, or '' when it has some. A certified fit is
+    the intercept alone because no neuron pays for its penalty; an uncertified one
+    (a lam so small the solver's steps underflow) is the unimproved zero start,
+    which said nothing about the data."""
+    if model.n_active_neurons_ > 0:
+        return ""
+    if model.relative_gap_ > tol:
+        return (
+            ": the solver stopped before certifying a model (relative gap "
+            f"{model.relative_gap_:.1e} above --tol {tol:g}); this is its zero start, "
+            "not the data's answer: try a larger --lam"
+        )
+    return (
+        ": the model is constant (the intercept alone: at this lam no neuron "
+        "pays for its penalty)"
+    )
+
+
 def _score_name(task):
     return "accuracy" if task == "classification" else "R^2"
 
@@ -219,12 +238,7 @@ def cmd_fit(args, out):
     )
     print(
         f"active neurons   {model.n_active_neurons_} of {groups} groups{merged}"
-        + (
-            ": the model is constant (the intercept alone: at this lam no neuron "
-            "pays for its penalty)"
-            if model.n_active_neurons_ == 0
-            else ""
-        ),
+        + _no_neuron_note(model, args.tol),
         file=out,
     )
     print(
