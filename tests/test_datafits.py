@@ -745,9 +745,10 @@ def test_newton_loop_stops_at_round_off_instead_of_running_on():
         res = fixntk.solve(X, y, arr, lam, tol=1e-15, **kw)
     assert not res.converged and res.n_newton < 100
     # it got to the floor first; where the floor lies moves by a factor of 10 with the
-    # last bits of lam (1.4e-13 and 1.5e-12 for lam_max computed with and without the
-    # rows of weight 0)
-    assert res.relative_gap < 1e-11
+    # last bits of lam and with the BLAS's summation order (1.4e-13 and 1.5e-12 for
+    # lam_max computed with and without the rows of weight 0; 1.2e-11 under the oldest
+    # numpy the project allows)
+    assert res.relative_gap < 1e-10
     # the same point as a solve to a reachable tol, to that tol
     ref = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
     assert ref.converged
