@@ -228,6 +228,27 @@ def test_codes_mixing_numbers_and_words_are_categories(tmp_path):
         dataset_from_table(read_table(path), "y", "auto", path)
 
 
+def test_a_word_among_numeric_targets_is_named(tmp_path):
+    """A target of prices with one word among them ('unknown') was read as text, so
+    as 294 classes, and refused as classes a classifier cannot learn, the word
+    unnamed. It is named with its line, under auto and regression; a few labels
+    mixing numbers and words stay classes."""
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rng = np.random.default_rng(0)
+    rows = [[f"{v:.3f}", f"{100 + 20 * v:.2f}"] for v in rng.standard_normal(60)]
+    rows[17][1] = "unknown"
+    path = write_csv(tmp_path / "prices.csv", ["x", "price"], rows)
+    for task in ("auto", "regression"):
+        with pytest.raises(UserError, match="line 19: target 'price' has the non-num"):
+            dataset_from_table(read_table(path), "price", task, path)
+    x = rng.standard_normal(60)
+    labels = [[f"{v:.3f}", ["1", "2", "other"][i % 3]] for i, v in enumerate(x)]
+    path = write_csv(tmp_path / "labels.csv", ["x", "y"], labels)
+    data = dataset_from_table(read_table(path), "y", "auto", path)
+    assert sorted(np.unique(data.y)) == ["1", "2", "other"]
+
+
 def test_shuffled_saved_index_is_left_out(tmp_path):
     """The saved index of a shuffled or sampled file (R's 'rownames', pandas'
     'index', in any order) is left out like an index in order: a 1000-row sample of
@@ -883,6 +904,15 @@ def test_number_formats_get_the_right_option(tmp_path):
     ):
         hint = number_format_hint(pd.Series(values))
         assert f"(e.g. {shown})" in hint, hint
+    # the plain number shown is the example's own ('$14,891' was told '16.9 rather
+    # than 16.9%'), with the file's decimal mark
+    for values, decimal, plain in (
+        (["150", "$14,891", "$2,300"], ".", "(14891 rather than $14,891)"),
+        (["12.5%", "3%"], ".", "(12.5 rather than 12.5%)"),
+        (["14,5 €", "3,2 €"], ",", "(14,5 rather than 14,5 €)"),
+    ):
+        hint = number_format_hint(pd.Series(values), decimal)
+        assert plain in hint and "unit or currency" in hint, hint
 
 
 def test_the_task_says_why(tmp_path):

@@ -186,7 +186,7 @@ def cmd_fit(args, out):
         raise UserError(
             "--lam loo (exact leave-one-out) selects the NTK's lam in demo and "
             "compare; fit trains the gated ReLU model: use --lam auto, cv, holdout, "
-            "kare or a number"
+            "a number, or kare (regression targets only)"
         )
     data = _read(args)
     if args.loss == "poisson":

@@ -631,6 +631,26 @@ def _reprs(values):
     return [repr(_scalar(v)) for v in values]
 
 
+def _check_stray_words(y_raw, target, path, frame):
+    """Refuse a target of numbers with a word or two among them (a gap marker such as
+    '?' or 'n/a', a typo) and more distinct values than a classifier takes: read as
+    text it became hundreds of classes (a tester's prices: '284 classes', the stray
+    cell unnamed). Few values ('1', '2', 'other') stay labels."""
+    parsed = pd.to_numeric(y_raw, errors="coerce")
+    word = parsed.isna().to_numpy()
+    if not parsed.notna().any() or y_raw.nunique() <= MAX_CLASSES:
+        return
+    if y_raw[word].nunique() > 2 or word.sum() >= parsed.notna().sum():
+        return  # mostly words, or several: labels
+    k = int(np.flatnonzero(word)[0])
+    raise UserError(
+        f"{path}, line {_line(frame, k)}: target {target!r} has the non-numeric value "
+        f"{y_raw.iloc[k]!r} among numbers ({int(word.sum())} such row(s)); fix the "
+        "value, or empty the cell and pass --impute to leave the row out "
+        "(--task classification if the values are class labels)"
+    )
+
+
 def _labels(y_raw, y_num, target, path, text_of=None):
     """Class labels as the file has them: text, booleans (True/False), integers
     (a column of integers; 0 / 1 came back from predict as 0.0 / 1.0 before) or
@@ -740,10 +760,17 @@ def number_format_hint(series, decimal="."):
         bare = text.str.replace(_UNITS, "", regex=True)
         if decimal != ".":
             bare = bare.str.replace(decimal, ".", regex=False)
-        if _parses(bare) or _parses(bare.str.replace(",", "", regex=False)):
+        commas = not _parses(bare)
+        if not commas or _parses(bare.str.replace(",", "", regex=False)):
+            # the example's own number as the file should write it ('$14,891' was
+            # told '16.9 rather than 16.9%')
+            k = int(np.flatnonzero(text.str.contains(_UNITS).to_numpy())[0])
+            plain = str(bare.iloc[k]).strip()
+            plain = plain.replace(",", "") if commas else plain
+            plain = plain.replace(".", decimal)
             return (
-                f"holds numbers with a unit or currency sign (e.g. {example}); write "
-                "plain numbers in the file (16.9 rather than 16.9%)"
+                f"holds numbers with a unit or currency sign (e.g. {text.iloc[k]!r}); "
+                f"write plain numbers in the file ({plain} rather than {text.iloc[k]})"
             )
     return None
 
@@ -1126,6 +1153,8 @@ def dataset_from_table(
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
+    if y_num is None and task != "classification":
+        _check_stray_words(y_raw, target, path, frame)
     reason = lone_note = case_note = id_note = far_note = None
     if y_num is not None and task != "classification" and y_num.nunique() == 1:
         raise UserError(
