@@ -591,6 +591,38 @@ def test_the_polish_keeps_to_as_many_unknowns_as_rows(monkeypatch):
     assert res.converged and widths
 
 
+def test_the_polish_damps_newton_on_collinear_one_hot_columns(monkeypatch):
+    """One-hot encoded features beside the bias are collinear: the polish's Newton
+    steps ran far along directions the quadratic model gets wrong, each accepted
+    after some 35 halvings, 50 steps per support (stat2data's Titanic, 981 rows:
+    23600 steps and 780000 objective evaluations, 19 s of a 20 s fit). Damped where
+    the line search cuts the step, the same certificate takes a few Newton steps
+    per support (here 830 in all, 5633 before)."""
+    import types
+
+    import fixntk._relu as relu
+
+    steps = []
+
+    def solve(*args, **kwargs):
+        steps.append(1)
+        return linalg.solve(*args, **kwargs)
+
+    from scipy import linalg
+
+    spy = types.SimpleNamespace(solve=solve, LinAlgError=linalg.LinAlgError)
+    spy.eigvalsh = linalg.eigvalsh
+    monkeypatch.setattr(relu, "linalg", spy)
+    rng = np.random.default_rng(0)
+    n = 600
+    sex, cls, age = rng.integers(0, 2, n), rng.integers(0, 3, n), rng.normal(0, 1, n)
+    X = np.column_stack([age, np.eye(2)[sex], np.eye(3)[cls]])
+    y = 1.5 * sex - 0.8 * cls + 0.5 * age * sex + 0.3 * rng.normal(size=n) > 0.2
+    model = ReLUClassifier(lam=0.002, random_state=1).fit(X, y.astype(int))
+    assert model.relative_gap_ <= model.tol
+    assert 0 < len(steps) < 2000
+
+
 def test_relu_estimators_take_lam_auto_as_cv():
     """lam='auto' (the gated estimators' default, so that a search over the two
     families can share it) is the ReLU estimators' 'cv': the same model. It was

@@ -596,7 +596,15 @@ class _Problem:
     def _newton(self, A, cuts, z, max_newton=50):
         """Newton's method with backtracking for 1/(2n)||A z - y||^2 + lam sum ||z_b||
         (all z_b != 0). Returns (z, None), or (z, j) when zero is optimal for block j
-        given the others (it must leave the support)."""
+        given the others (it must leave the support).
+
+        The Hessian is damped (Levenberg-Marquardt, ``H + mu I``) where the line
+        search had to shorten the step: on collinear columns (one-hot encoded
+        features beside the bias) ``A^T A`` is singular and the norms' curvature
+        ``lam / ||z_b||`` small, so the undamped step runs far along directions where
+        the quadratic model is wrong and was accepted only at t ~ 1e-10 after 35
+        halvings, for 50 steps (stat2data's Titanic one-hot: 23600 steps, 780000
+        objective evaluations, 19 s of a 20 s fit)."""
         n, lam, y = self.n, self.lam, self.y
         AtA = A.T @ A / n
         Aty = A.T @ y / n
@@ -618,6 +626,8 @@ class _Problem:
 
         z = np.array(z, dtype=np.float64)
         f = phi(z)
+        # damping, in units of the mean diagonal of A^T A: none while full steps pass
+        mu, unit = 0.0, max(float(np.trace(AtA)) / max(AtA.shape[0], 1), 1e-300)
         for _ in range(max_newton):
             grad = AtA @ z - Aty
             # a block for which zero is optimal given the others leaves the support
@@ -643,6 +653,7 @@ class _Problem:
             grad += lam * z / nbv
             H = AtA + same * (lam / nbv[:, None]) * (eye - np.outer(z / nbv, z / nbv))
             H[np.diag_indices_from(H)] += 1e-13 * max(float(np.trace(H)), 1e-300)
+            H[np.diag_indices_from(H)] += mu * unit
             try:
                 step = -linalg.solve(H, grad, assume_a="pos", check_finite=False)
             except (linalg.LinAlgError, ValueError):
@@ -659,6 +670,12 @@ class _Problem:
             else:
                 break
             z, f = z + t * step, f_new
+            # a step cut below a quarter: the model is trusted too far, damp it;
+            # a full step: undamp (Newton's own quadratic convergence near the end)
+            if t < 0.25:
+                mu = max(10.0 * mu, 1e-6)
+            elif t == 1.0:
+                mu = 0.0 if mu <= 1e-6 else 0.1 * mu
         return z, None
 
     def polish(self, V, r, blocks, max_changes=None):
