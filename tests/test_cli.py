@@ -228,6 +228,27 @@ def test_codes_mixing_numbers_and_words_are_categories(tmp_path):
         dataset_from_table(read_table(path), "y", "auto", path)
 
 
+def test_rows_far_out_are_named_by_their_lines(tmp_path):
+    """The estimators' warning about rows with norms far beyond the rest names their
+    positions among the rows fitted; the command line names the file's lines (a
+    blank line moves them), with a held-out split too."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    X[[3, 100]] *= 1e4
+    y = X[:, 0] / (1 + np.abs(X[:, 0])) + 0.1 * rng.standard_normal(300)
+    rows = [
+        [f"{a:.6g}", f"{b:.6g}", f"{c:.6g}", f"{t:.4f}"] for (a, b, c), t in zip(X, y)
+    ]
+    path = write_csv(tmp_path / "far.csv", ["a", "b", "c", "y"], rows)
+    with open(path) as fh:
+        text = fh.read().split("\n")
+    with open(path, "w") as fh:  # a blank line after the header
+        fh.write("\n".join(text[:1] + [""] + text[1:]))
+    proc = run_cli("fit", path, "--target", "y", "--lam", "0.01")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 row(s) (line 6, 103 of the file) have norms over 100" in proc.stdout
+
+
 def test_a_word_among_numeric_targets_is_named(tmp_path):
     """A target of prices with one word among them ('unknown') was read as text, so
     as 294 classes, and refused as classes a classifier cannot learn, the word

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._data import MIN_ROWS, UserError, preprocessor
+from ._data import MIN_ROWS, UserError, _line, preprocessor
 
 MODELS = ("NTK", "fixed NTK", "KARE kernel")
 
@@ -186,8 +186,25 @@ def fit_model(name, estimator, data, X, y):
         warnings.showwarning = keep
         pipe.fit(X, y)
     seconds = time.perf_counter() - t0
+    caught = [_rows_as_lines(m, X) for m in caught]
     notes = [f"{in_option_words(m)} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
     return pipe, seconds, notes
+
+
+_ROW_POSITIONS = re.compile(r"row\(s\) of X \(index ([0-9, ]+)(, \.\.\.)?\)")
+
+
+def _rows_as_lines(message, X):
+    """A warning's rows of X (positions in the rows fitted, which a user of the
+    command line never sees) as the file's lines."""
+
+    def lines(match):
+        shown = ", ".join(
+            str(_line(X, int(k))) for k in match.group(1).split(", ") if k.strip()
+        )
+        return f"row(s) (line {shown}{match.group(2) or ''} of the file)"
+
+    return _ROW_POSITIONS.sub(lines, message)
 
 
 def split(data, fraction, seed):
