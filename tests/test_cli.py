@@ -249,6 +249,26 @@ def test_rows_far_out_are_named_by_their_lines(tmp_path):
     assert "2 row(s) (line 6, 103 of the file) have norms over 100" in proc.stdout
 
 
+def test_integer_labels_with_an_empty_cell_stay_integers(tmp_path):
+    """Integer class codes with one empty target cell: pandas reads the column as
+    floats, and with --impute (the row left out) the classes were '3.0', not '3', in
+    the baseline and in predict's columns (a tester's). Labels the file writes as
+    1.0 / 2.0 stay floats."""
+    from fixntk.cli._data import dataset_from_table, read_table
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 2))
+    for written, expect in (("{}", np.int64), ("{}.0", np.float64)):
+        rows = [
+            [f"{a:.4f}", f"{b:.4f}", written.format(i % 3)]
+            for i, (a, b) in enumerate(x)
+        ]
+        rows[10][2] = ""
+        path = write_csv(tmp_path / "codes.csv", ["a", "b", "y"], rows)
+        data = dataset_from_table(read_table(path), "y", "auto", path, impute=True)
+        assert data.y.dtype == expect and sorted(set(data.y.tolist())) == [0, 1, 2]
+
+
 def test_a_word_among_numeric_targets_is_named(tmp_path):
     """A target of prices with one word among them ('unknown') was read as text, so
     as 294 classes, and refused as classes a classifier cannot learn, the word

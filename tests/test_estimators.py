@@ -1104,8 +1104,13 @@ def test_a_few_rows_far_out_are_warned_about():
         fixntk.GatedReLUClassifier(n_gates=10, lam=0.1),
     ):
         target = y > 0 if isinstance(est, fixntk.GatedReLUClassifier) else y
-        with pytest.warns(UserWarning, match=r"2 row\(s\) of X \(index 3, 250\)"):
+        with pytest.warns(UserWarning, match=r"2 row\(s\) of X \(positions 3, 250\)"):
             est.fit(far, target)
+    # a frame's rows by its index labels (a shuffled split keeps them)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(far, index=np.arange(400) * 10 + 7)
+    with pytest.warns(UserWarning, match=r"2 row\(s\) of X \(index 37, 2507\)"):
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(frame, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(X, y)

@@ -462,13 +462,16 @@ def _check_feature_scales(estimator, X):
     _warn_feature_scales(estimator, sd, np.ptp(X, axis=0))
 
 
-def _check_row_scales(estimator, X):
+def _check_row_scales(estimator, X, labels=None):
     """Warn when a few rows of X (at most 1 in 100) have norms over _ROW_RATIO times
     the median row's: unit errors, or codes such as 99999 for a missing value. Such
     rows set lam_max, the gates' scale and the lam search, and the model is bent to
     them: make_regression (20000 rows, 20 features) with 5 rows multiplied by 1e4
     (their targets unchanged) gave GatedReLURegressor a test R^2 of 0.28 on the
-    ordinary rows against 0.997 without them, silently; RidgeCV 0.87."""
+    ordinary rows against 0.997 without them, silently; RidgeCV 0.87.
+
+    The rows are named by ``labels`` (a DataFrame's index, as given to fit) where
+    they are given, else by their positions in X (from 0)."""
     n = X.shape[0]
     if n < 2:
         return
@@ -481,8 +484,10 @@ def _check_row_scales(estimator, X):
     far = np.flatnonzero(norms > _ROW_RATIO * mid)
     if far.size == 0 or far.size > max(1, n // 100):
         return
+    named = far[:5] if labels is None else np.asarray(labels)[far[:5]]
+    where = "positions" if labels is None else "index"
     warnings.warn(
-        f"{far.size} row(s) of X (index {', '.join(str(i) for i in far[:5])}"
+        f"{far.size} row(s) of X ({where} {', '.join(str(i) for i in named)}"
         f"{', ...' if far.size > 5 else ''}) have norms over {_ROW_RATIO:.0f} times "
         f"the median row's (up to {norms[far].max() / mid:.3g} times): rows this far "
         f"out set {type(estimator).__name__}'s scale and lam, and the fit bends to "
@@ -591,9 +596,10 @@ class _OneHotClassifier(ClassifierMixin):
         self
         """
         _refuse_dask(self, X, y, sample_weight)
+        labels = getattr(X, "index", None)  # a frame's row labels, for the warnings
         X, y = validate_frame(self, X, y, dtype=np.float64)
         _check_feature_scales(self, X)
-        _check_row_scales(self, X)
+        _check_row_scales(self, X, labels)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         y_enc = y_enc.ravel()
@@ -693,11 +699,12 @@ class _MultiOutputRegressor(RegressorMixin):
         # one output where the tags say so (the Poisson loss): a column vector y is
         # then raveled with scikit-learn's DataConversionWarning, more columns refused
         multi = self.__sklearn_tags__().target_tags.multi_output
+        labels = getattr(X, "index", None)  # a frame's row labels, for the warnings
         X, y = validate_frame(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=multi
         )
         _check_feature_scales(self, X)
-        _check_row_scales(self, X)
+        _check_row_scales(self, X, labels)
         y = np.asarray(y, dtype=np.float64)
         s = None
         if sample_weight is not None:

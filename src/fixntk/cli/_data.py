@@ -676,7 +676,9 @@ def _labels(y_raw, y_num, target, path, text_of=None):
         )
     text = None  # the column as the file writes it, where it may matter
     if text_of is not None and (
-        not whole.all() or pd.api.types.is_integer_dtype(y_raw)
+        not whole.all()
+        or pd.api.types.is_integer_dtype(y_raw)
+        or pd.api.types.is_float_dtype(y_raw)
     ):
         text = text_of(target)
         text = None if text is None else text.loc[y_raw.index].astype(str)
@@ -685,7 +687,10 @@ def _labels(y_raw, y_num, target, path, text_of=None):
         if text is None:
             text = pd.Series([repr(float(v)) for v in values], dtype=str)
         return text.to_numpy(dtype=object).astype(str)
-    if pd.api.types.is_float_dtype(y_raw):  # 1.0 and 2.0 in the file: floats
+    # 1.0 and 2.0 in the file: floats; integers read as floats only because a cell
+    # was empty (rows --impute left out) stay integers ('3', not '3.0', a tester's)
+    written_as_floats = text is None or text.str.contains(r"[.eE]").any()
+    if pd.api.types.is_float_dtype(y_raw) and written_as_floats:
         return values
     if text is not None and text.str.match(r"^(\+|-?0\d)").any():
         return text.to_numpy(dtype=object).astype(str)

@@ -191,7 +191,7 @@ def fit_model(name, estimator, data, X, y):
     return pipe, seconds, notes
 
 
-_ROW_POSITIONS = re.compile(r"row\(s\) of X \(index ([0-9, ]+)(, \.\.\.)?\)")
+_ROW_POSITIONS = re.compile(r"row\(s\) of X \(positions ([0-9, ]+)(, \.\.\.)?\)")
 
 
 def _rows_as_lines(message, X):
