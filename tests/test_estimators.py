@@ -1088,35 +1088,55 @@ def test_columns_on_scales_far_apart_are_warned_about():
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(far, y)
 
 
-def test_a_few_rows_far_out_are_warned_about():
-    """A few rows with norms 1e4 times the rest (unit errors; a tester's 5 rows of
-    20000: test R^2 0.28 on the ordinary rows against 0.997 without them, no word)
-    are named by every in-memory estimator; heavy tails of many rows, and a
-    standardised X, are not warned about."""
+def test_a_few_values_far_out_are_warned_about():
+    """A few rows with values 1e4 times the rest, or 99999 coding a missing value
+    (a tester's 5 rows of 20000: test R^2 0.28 on the ordinary rows against 0.997
+    without them; three codes among 2000 standardised rows: 0.51 against 0.998, no
+    word) are named by every in-memory estimator, the same after StandardScaler (a
+    check of row norms was blind there); ordinary columns, one-hot ones, counts that
+    are mostly 0 and a log-normal one are not warned about."""
+    import re
     import warnings
+
+    from sklearn.preprocessing import StandardScaler
 
     X, y = planted(n=400, d=4, seed=0)
     far = X.copy()
     far[[3, 250]] *= 1e4
+    coded = X.copy()
+    coded[[17, 80], 1] = 99999.0
     for est in (
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1),
         fixntk.NTKRegressor(lam=0.1),
         fixntk.GatedReLUClassifier(n_gates=10, lam=0.1),
     ):
         target = y > 0 if isinstance(est, fixntk.GatedReLUClassifier) else y
-        with pytest.warns(UserWarning, match=r"2 row\(s\) of X \(positions 3, 250\)"):
-            est.fit(far, target)
-    # a frame's rows by its index labels (a shuffled split keeps them)
+        for data, rows in ((far, {3, 250}), (coded, {17, 80})):
+            for A in (data, StandardScaler().fit_transform(data)):
+                with pytest.warns(UserWarning, match="far beyond the rest") as rec:
+                    est.fit(A, target)
+                message = next(
+                    str(w.message) for w in rec if "far beyond" in str(w.message)
+                )
+                named = re.search(r"rows \(positions ([0-9, ]+)\)", message).group(1)
+                assert set(map(int, named.split(", "))) == rows, message
+    assert "column(s) 1 of X" in message
+    # a frame's rows by its index labels (a shuffled split keeps them), its columns
+    # by name
     pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame(far, index=np.arange(400) * 10 + 7)
-    with pytest.warns(UserWarning, match=r"2 row\(s\) of X \(index 37, 2507\)"):
+    frame = pd.DataFrame(coded, index=np.arange(400) * 10 + 7, columns=list("abcd"))
+    with pytest.warns(
+        UserWarning, match=r"column\(s\) b of X .*\(index (177, 807|807, 177)\)"
+    ):
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(frame, y)
+    rng = np.random.default_rng(1)
+    onehot = np.eye(3)[rng.integers(0, 3, 400)]
+    counts = np.where(rng.random(400) < 0.9, 0.0, rng.poisson(50, 400))
+    ordinary = np.c_[X, onehot, counts, rng.lognormal(0.0, 1.0, 400)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(X, y)
-        tails = X.copy()
-        tails[::10] *= 300  # one row in ten: a heavy tail, not a few odd rows
-        fixntk.NTKRegressor(lam=0.1).fit(tails, y)
+        fixntk.NTKRegressor(lam=0.1).fit(StandardScaler().fit_transform(ordinary), y)
 
 
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):

@@ -186,24 +186,36 @@ def fit_model(name, estimator, data, X, y):
         warnings.showwarning = keep
         pipe.fit(X, y)
     seconds = time.perf_counter() - t0
-    caught = [_rows_as_lines(m, X) for m in caught]
+    caught = [_rows_as_lines(m, X, pipe) for m in caught]
     notes = [f"{in_option_words(m)} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
     return pipe, seconds, notes
 
 
-_ROW_POSITIONS = re.compile(r"row\(s\) of X \(positions ([0-9, ]+)(, \.\.\.)?\)")
+_ROW_POSITIONS = re.compile(r"rows \(positions ([0-9, ]+)\)")
+_COLUMN_POSITIONS = re.compile(r"column\(s\) ([0-9, ]+)(, \.\.\.)? of X")
 
 
-def _rows_as_lines(message, X):
-    """A warning's rows of X (positions in the rows fitted, which a user of the
-    command line never sees) as the file's lines."""
+def _rows_as_lines(message, X, pipe=None):
+    """A warning's rows of X and columns (positions in the rows fitted and in the
+    prepared features, which a user of the command line never sees) as the file's
+    lines and the features' names."""
 
     def lines(match):
-        shown = ", ".join(
-            str(_line(X, int(k))) for k in match.group(1).split(", ") if k.strip()
-        )
-        return f"row(s) (line {shown}{match.group(2) or ''} of the file)"
+        shown = ", ".join(str(_line(X, int(k))) for k in match.group(1).split(", "))
+        return f"rows (line {shown} of the file)"
 
+    def columns(match):
+        try:
+            names = pipe[:-1].get_feature_names_out()
+        except (AttributeError, TypeError, ValueError):
+            return match.group(0)
+        shown = ", ".join(
+            repr(str(names[int(k)]).split("__", 1)[-1])
+            for k in match.group(1).split(", ")
+        )
+        return f"feature(s) {shown}{match.group(2) or ''}"
+
+    message = _COLUMN_POSITIONS.sub(columns, message)
     return _ROW_POSITIONS.sub(lines, message)
 
 
