@@ -284,6 +284,21 @@ def test_a_word_among_numeric_targets_is_named(tmp_path):
     for task in ("auto", "regression"):
         with pytest.raises(UserError, match="line 19: target 'price' has the non-num"):
             dataset_from_table(read_table(path), "price", task, path)
+    # the same in the file's number format: the word was unnamed under --decimal ','
+    # (60 classes), and --task regression named a number ('0,251') as the culprit
+    comma = [[x, p.replace(".", ",")] for x, p in rows]
+    path = tmp_path / "comma.csv"
+    path.write_text(
+        "x;price\n" + "\n".join(f"{x.replace('.', ',')};{p}" for x, p in comma)
+    )
+    for task in ("auto", "regression"):
+        with pytest.raises(UserError, match="line 19: target 'price' has the non-num"):
+            dataset_from_table(read_table(str(path), decimal=","), "price", task, path)
+    grouped = [[x, f"{1000 * float(p):,.0f}" if p != "unknown" else p] for x, p in rows]
+    path = tmp_path / "grouped.csv"
+    path.write_text("x,price\n" + "\n".join(f'{x},"{p}"' for x, p in grouped))
+    with pytest.raises(UserError, match="line 19: target 'price' has the non-num"):
+        dataset_from_table(read_table(str(path), thousands=","), "price", "auto", path)
     x = rng.standard_normal(60)
     labels = [[f"{v:.3f}", ["1", "2", "other"][i % 3]] for i, v in enumerate(x)]
     path = write_csv(tmp_path / "labels.csv", ["x", "y"], labels)

@@ -43,6 +43,7 @@ class Table:
     # column name -> that column as the file writes it (text, the frame's index),
     # read again on demand; None where it cannot be read so
     text_of: object = None
+    thousands: str = None  # the thousands separator it was read with, if any
 
 
 @dataclass
@@ -346,7 +347,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         except (KeyError, IndexError, ValueError):  # not found as read
             return None
 
-    return Table(base, frame, messages, decimal, index, text_of)
+    return Table(base, frame, messages, decimal, index, text_of, thousands)
 
 
 def _check_preamble(path, raw):
@@ -631,12 +632,25 @@ def _reprs(values):
     return [repr(_scalar(v)) for v in values]
 
 
-def _check_stray_words(y_raw, target, path, frame):
+def _as_written_numbers(series, decimal=".", thousands=None):
+    """A text column's cells as numbers in the file's format (``decimal``,
+    ``thousands``), NaN where a cell is not a number: pandas leaves a whole column
+    as text when one cell is a word, so '0,251' under --decimal ',' is a number."""
+    text = series.astype(str).str.strip()
+    if thousands is not None:
+        text = text.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(text, errors="coerce")
+
+
+def _check_stray_words(y_raw, target, path, frame, decimal=".", thousands=None):
     """Refuse a target of numbers with a word or two among them (a gap marker such as
     '?' or 'n/a', a typo) and more distinct values than a classifier takes: read as
     text it became hundreds of classes (a tester's prices: '284 classes', the stray
-    cell unnamed). Few values ('1', '2', 'other') stay labels."""
-    parsed = pd.to_numeric(y_raw, errors="coerce")
+    cell unnamed). Few values ('1', '2', 'other') stay labels. Numbers are read in
+    the file's format (with --decimal ',' the word went unnamed, tester AI)."""
+    parsed = _as_written_numbers(y_raw, decimal, thousands)
     word = parsed.isna().to_numpy()
     if not parsed.notna().any() or y_raw.nunique() <= MAX_CLASSES:
         return
@@ -1159,7 +1173,7 @@ def dataset_from_table(
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
     if y_num is None and task != "classification":
-        _check_stray_words(y_raw, target, path, frame)
+        _check_stray_words(y_raw, target, path, frame, table.decimal, table.thousands)
     reason = lone_note = case_note = id_note = far_note = None
     if y_num is not None and task != "classification" and y_num.nunique() == 1:
         raise UserError(
@@ -1199,7 +1213,8 @@ def dataset_from_table(
                 )
     if task == "regression":
         if y_num is None:
-            bad = y_raw[pd.to_numeric(y_raw, errors="coerce").isna()].iloc[0]
+            words = _as_written_numbers(y_raw, table.decimal, table.thousands).isna()
+            bad = y_raw[words].iloc[0] if words.any() else y_raw.iloc[0]
             raise UserError(
                 f"{path}: target {target!r} has the non-numeric value {bad!r}; "
                 "regression needs numbers (use --task classification for labels)"
