@@ -1120,6 +1120,9 @@ def test_a_few_values_far_out_are_warned_about():
                 )
                 named = re.search(r"rows \(positions ([0-9, ]+)\)", message).group(1)
                 assert set(map(int, named.split(", "))) == rows, message
+                # not also "standardise X first": the spread is the outliers'
+                # (tester AI: said of standardised columns)
+                assert not any("differ in scale" in str(w.message) for w in rec)
     assert "column(s) 1 of X" in message
     # a frame's rows by its index labels (a shuffled split keeps them), its columns
     # by name

