@@ -992,6 +992,28 @@ def test_dask_fits_warn_on_column_scales_as_in_memory(client):
         dask_fit(R(n_gates=10, lam=1e199, neuron_bias=False), wide * 1e200)
 
 
+def test_dask_fits_warn_on_values_far_out_as_in_memory(client):
+    """A column with a few values far beyond the rest (99999 coding a missing value)
+    is warned about on Dask as in memory, raw and standardised, and not also as a
+    scale difference; the Dask fits said nothing (tester AI)."""
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = planted(n=400, d=4, seed=0)
+    coded = X.copy()
+    coded[[17, 80], 1] = 99999.0
+    for A in (coded, StandardScaler().fit_transform(coded)):
+        with pytest.warns(UserWarning, match=r"column\(s\) 1 of X have a few") as rec:
+            fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(
+                da.from_array(A, chunks=((150, 1, 249), 4)), y
+            )
+        assert not any("differ in scale" in str(w.message) for w in rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(
+            da.from_array(X, chunks=(100, 4)), y
+        )
+
+
 def test_frames_with_columns_that_are_not_numbers_are_named(client):
     """A Dask DataFrame with a categorical or string column was refused as 'X has
     dtype object' (the frame has no object column), after a pass that computed its

@@ -218,6 +218,12 @@ def column_stats(X):
     return X.shape[0], X.min(axis=0), X.max(axis=0), unit, mean, m2
 
 
+def row_sample(X, k):
+    """At most ``k`` evenly spaced rows of a chunk (float64)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X[:: max(1, -(-X.shape[0] // k))]
+
+
 def merge_column_stats(a, b):
     """The statistics of two chunks' rows together (Chan, Golub and LeVeque's
     update of the mean and m2, in the larger of the two units)."""
