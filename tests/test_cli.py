@@ -281,9 +281,18 @@ def test_a_word_among_numeric_targets_is_named(tmp_path):
     rows = [[f"{v:.3f}", f"{100 + 20 * v:.2f}"] for v in rng.standard_normal(60)]
     rows[17][1] = "unknown"
     path = write_csv(tmp_path / "prices.csv", ["x", "price"], rows)
-    for task in ("auto", "regression"):
+    # --task classification too (prices are not labels: it said '60 classes'); the
+    # suggestion of --task classification only where no task was given (tester AI)
+    for task in ("auto", "regression", "classification"):
         with pytest.raises(UserError, match="line 19: target 'price' has the non-num"):
             dataset_from_table(read_table(path), "price", task, path)
+        with pytest.raises(UserError) as err:
+            dataset_from_table(read_table(path), "price", task, path)
+        assert ("--task classification" in str(err.value)) == (task == "auto")
+    codes = [[x, str(i % 30) if p != "unknown" else p] for i, (x, p) in enumerate(rows)]
+    path = write_csv(tmp_path / "codes.csv", ["x", "code"], codes)
+    data = dataset_from_table(read_table(path), "code", "classification", path)
+    assert len(np.unique(data.y)) == 31  # integer codes and a word, as asked
     # the same in the file's number format: the word was unnamed under --decimal ','
     # (60 classes), and --task regression named a number ('0,251') as the culprit
     comma = [[x, p.replace(".", ",")] for x, p in rows]
@@ -972,6 +981,35 @@ def test_number_formats_get_the_right_option(tmp_path):
         assert plain in hint and "unit or currency" in hint, hint
 
 
+def test_numbers_with_a_unit_word_are_named(tmp_path):
+    """'3 kg' or '12cm' in every row: the column was one-hot encoded (or, all
+    distinct, left out as an identifier) with no word of the unit; a currency sign
+    with grouping under --decimal ',' ('2.107,5 €') went unnamed (tester AI)."""
+    import pandas as pd
+
+    from fixntk.cli._data import number_format_hint, unit_word_note
+
+    hint = number_format_hint(pd.Series(["2.107,5 €", "3.114,5 €", "14,5 €"]), ",")
+    assert "(2107,5 rather than 2.107,5 €)" in hint, hint
+    kg = pd.Series([f"{k} kg" for k in range(1, 16)])
+    assert "(1 rather than 1 kg)" in unit_word_note(kg)
+    assert "(2,5 rather than 2,5cm)" in unit_word_note(
+        pd.Series([f"{k},5cm" for k in range(2, 9)]), ","
+    )
+    # category codes of that shape with few values, and mixed units: no note
+    assert unit_word_note(pd.Series(["2WD", "4WD", "4WD", "2WD"])) is None
+    mixed = pd.Series([f"{k} {unit}" for k in range(9) for unit in "gm"])
+    assert unit_word_note(mixed) is None
+    rows = [(k % 7, f"{k % 15 + 1} kg", f"{k}.5 kg", 0.1 * (k % 5)) for k in range(60)]
+    path = write_csv(tmp_path / "kg.csv", ["a", "w", "v", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    assert "column 'w' one-hot encoded (15 values" in proc.stdout
+    assert "(1 rather than 1 kg)" in proc.stdout
+    assert "column 'v' looks like a row identifier" in proc.stdout
+    assert "(0.5 rather than 0.5 kg)" in proc.stdout
+
+
 def test_the_task_says_why(tmp_path):
     """Integer targets: the description says which task was chosen and names
     --task for the other (26 integer class codes were fitted as regression
@@ -1383,7 +1421,7 @@ def test_long_text_identifiers_are_left_out_not_refused(tmp_path):
     proc = run_cli("fit", path, "--target", "y", "-q", "--lam", "0.05")
     assert proc.returncode == 0, proc.stderr
     assert "column 'code' looks like a row identifier" in proc.stdout
-    assert "80 rows, 1 features" in proc.stdout
+    assert "80 rows, 1 feature (1 numeric)" in proc.stdout
 
 
 def test_n_gates_auto_in_fit_not_in_compare(classification_csv):
@@ -2389,7 +2427,7 @@ def test_a_named_row_index_is_left_out_of_a_small_table(tmp_path):
     data = write_csv(tmp_path / "small.csv", ["rownames", "x", "y"], rows)
     proc = run_cli("fit", data, "--target", "y", "--lam", "0.1", "--n-gates", "5")
     assert proc.returncode == 0, proc.stderr
-    assert "12 rows, 1 features" in proc.stdout
+    assert "12 rows, 1 feature (1 numeric)" in proc.stdout
     assert "column 'rownames' looks like a row identifier" in proc.stdout
 
 

@@ -114,7 +114,8 @@ def _describe(data, out):
     if data.text:
         kinds += f", {len(data.text)} text"
     print(
-        f"{data.name}: {data.X.shape[0]} rows, {data.n_features} features ({kinds}), "
+        f"{data.name}: {data.X.shape[0]} rows, {data.n_features} "
+        f"feature{'' if data.n_features == 1 else 's'} ({kinds}), "
         f"{data.task}",
         file=out,
     )

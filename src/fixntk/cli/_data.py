@@ -644,24 +644,33 @@ def _as_written_numbers(series, decimal=".", thousands=None):
     return pd.to_numeric(text, errors="coerce")
 
 
-def _check_stray_words(y_raw, target, path, frame, decimal=".", thousands=None):
+def _check_stray_words(y_raw, target, path, frame, table, task="auto"):
     """Refuse a target of numbers with a word or two among them (a gap marker such as
     '?' or 'n/a', a typo) and more distinct values than a classifier takes: read as
     text it became hundreds of classes (a tester's prices: '284 classes', the stray
     cell unnamed). Few values ('1', '2', 'other') stay labels. Numbers are read in
-    the file's format (with --decimal ',' the word went unnamed, tester AI)."""
-    parsed = _as_written_numbers(y_raw, decimal, thousands)
+    the file's format (with --decimal ',' the word went unnamed, tester AI). Under
+    --task classification only numbers that are not all integers are refused (the
+    measurements that :func:`_labels` refuses without a word among them)."""
+    parsed = _as_written_numbers(y_raw, table.decimal, table.thousands)
     word = parsed.isna().to_numpy()
     if not parsed.notna().any() or y_raw.nunique() <= MAX_CLASSES:
         return
     if y_raw[word].nunique() > 2 or word.sum() >= parsed.notna().sum():
         return  # mostly words, or several: labels
+    numbers = parsed[~word].to_numpy()
+    if task == "classification" and (numbers == np.round(numbers)).all():
+        return  # integer codes and a word: labels, as asked
     k = int(np.flatnonzero(word)[0])
     raise UserError(
         f"{path}, line {_line(frame, k)}: target {target!r} has the non-numeric value "
         f"{y_raw.iloc[k]!r} among numbers ({int(word.sum())} such row(s)); fix the "
-        "value, or empty the cell and pass --impute to leave the row out "
-        "(--task classification if the values are class labels)"
+        "value, or empty the cell and pass --impute to leave the row out"
+        + (
+            " (--task classification if the values are class labels)"
+            if task == "auto"
+            else ""
+        )
     )
 
 
@@ -717,6 +726,8 @@ _GROUPED = {
     " ": r"^[+-]?\d{1,3}( \d{3})+([.,]\d*)?$",  # 1 003,7 (French, Swiss)
 }
 _UNITS = r"[%$€£¥\s]"
+# a number, then a unit word: 3 kg, 12cm, 60 km/h, 25°C, 5 m², 1.200,5 kWh
+_UNIT_WORD = r"^([+-]?\d[\d.,' ]*?)\s*((?:[^\W\d_]|[°µ])[^\d\s]*)$"
 
 
 def _parses(text):
@@ -775,23 +786,58 @@ def number_format_hint(series, decimal="."):
             f"--decimal {decimal!r} was given; leave --decimal out if the file "
             "writes its decimals with '.'"
         )
-    if text.str.contains(_UNITS).any():
-        bare = text.str.replace(_UNITS, "", regex=True)
-        if decimal != ".":
-            bare = bare.str.replace(decimal, ".", regex=False)
-        commas = not _parses(bare)
-        if not commas or _parses(bare.str.replace(",", "", regex=False)):
-            # the example's own number as the file should write it ('$14,891' was
-            # told '16.9 rather than 16.9%')
-            k = int(np.flatnonzero(text.str.contains(_UNITS).to_numpy())[0])
-            plain = str(bare.iloc[k]).strip()
-            plain = plain.replace(",", "") if commas else plain
-            plain = plain.replace(".", decimal)
-            return (
-                f"holds numbers with a unit or currency sign (e.g. {text.iloc[k]!r}); "
-                f"write plain numbers in the file ({plain} rather than {text.iloc[k]})"
-            )
+    return _unit_hint(text, decimal)
+
+
+def _plain(bare, decimal):
+    """``bare`` (numbers stripped of their unit) as the file should write them: in its
+    decimal mark, without grouping; None if they do not read as numbers."""
+    for grouping in ("", ",", ".", "'"):
+        if grouping == decimal:
+            continue
+        plain = bare.str.replace(grouping, "", regex=False) if grouping else bare
+        if _parses(plain.str.replace(decimal, ".", regex=False)):
+            return plain
     return None
+
+
+def _unit_hint(text, decimal):
+    """How to write a column of numbers with a unit or currency sign ('$14,891',
+    '12.5%', '2.107,5 €' under --decimal ','), or None."""
+    signs = text.str.contains(_UNITS)
+    if not signs.any():
+        return None
+    plain = _plain(text.str.replace(_UNITS, "", regex=True), decimal)
+    if plain is None:
+        return None
+    # the example's own number ('$14,891' was told '16.9 rather than 16.9%')
+    k = int(np.flatnonzero(signs.to_numpy())[0])
+    return (
+        f"holds numbers with a unit or currency sign (e.g. {text.iloc[k]!r}); write "
+        f"plain numbers in the file ({plain.iloc[k]} rather than {text.iloc[k]})"
+    )
+
+
+def unit_word_note(series, decimal="."):
+    """What to say of a text column whose values are numbers followed by one unit word
+    ('3 kg', '12cm', '60 km/h'), or None: read as text it is one-hot encoded (or, a
+    different value in every row, left out), and its order is lost. Only a note, as
+    the same shape is also a category code ('320i', '4WD'); six distinct numbers at
+    least."""
+    text = series.dropna().astype(str).str.strip()
+    words = text.str.extract(_UNIT_WORD)
+    if text.empty or words[0].isna().any() or words[1].str.lower().nunique() != 1:
+        return None
+    if words[0].nunique() < 6:
+        return None
+    plain = _plain(words[0].str.replace(r"\s", "", regex=True), decimal)
+    if plain is None:
+        return None
+    return (
+        f"its values look like numbers with a unit (e.g. {text.iloc[0]!r}): to use "
+        f"them as numbers, write plain numbers in the file ({plain.iloc[0]} rather "
+        f"than {text.iloc[0]})"
+    )
 
 
 # Above this magnitude a column's squares (its standardisation) leave double precision.
@@ -1172,8 +1218,8 @@ def dataset_from_table(
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
-    if y_num is None and task != "classification":
-        _check_stray_words(y_raw, target, path, frame, table.decimal, table.thousands)
+    if y_num is None:
+        _check_stray_words(y_raw, target, path, frame, table, task)
     reason = lone_note = case_note = id_note = far_note = None
     if y_num is not None and task != "classification" and y_num.nunique() == 1:
         raise UserError(
@@ -1293,10 +1339,12 @@ def dataset_from_table(
                 "as a feature (--keep-ids)"
             )
             continue
+        units = unit_word_note(X[col], table.decimal) if col in text else None
         messages.append(
             f"column {col!r} looks like a row identifier ({kind}) and was left out: "
             "a model would learn the file's row order from it (files sorted by "
             "class leak the answer); --keep-ids uses it as a feature"
+            + ("" if units is None else f"; {units}")
         )
     if not keep_ids and ids:
         numeric = [c for c in numeric if c not in ids]
@@ -1328,9 +1376,10 @@ def dataset_from_table(
                 f"{col!r} leaves it out)"
             )
             continue
+        units = unit_word_note(X[col], table.decimal)
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
-            f"--drop {col!r} leaves it out)"
+            f"--drop {col!r} leaves it out)" + ("" if units is None else f"; {units}")
         )
     left_out = [] if keep_ids else list(ids)
     return Dataset(table.name, X, y, task, numeric, text, messages, impute, left_out)
