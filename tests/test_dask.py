@@ -1007,6 +1007,12 @@ def test_dask_fits_warn_on_values_far_out_as_in_memory(client):
                 da.from_array(A, chunks=((150, 1, 249), 4)), y
             )
         assert not any("differ in scale" in str(w.message) for w in rec)
+    years = X.copy()
+    years[:, 2] = 2005.0 + 9.0 * X[:, 2]  # an offset column, as in memory
+    with pytest.warns(UserWarning, match=r"column\(s\) 2 of X lie far from 0"):
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(
+            da.from_array(years, chunks=(100, 4)), y
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(

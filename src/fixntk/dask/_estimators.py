@@ -229,30 +229,29 @@ def _record_feature_names(est, X):
 
 
 def _check_feature_scales(est, X):
-    """The in-memory fits' warnings on X's columns
-    (:func:`fixntk._estimators._check_columns`: values far out, scales), from the
-    columns' ranges and standard deviations summed on the workers and the medians of
-    evenly spaced rows gathered from every chunk (at most 100000, and 1e7 values), in
-    one pass over X; the farthest rows are not named (that would take another pass).
-    Returns the in-memory fits' bias column value (``bias_scale_``, the median of the
-    columns' root mean squares; 1 for an X with NaN or infinity). Nothing is said for
-    such an X: the arrangement refuses it next."""
+    """The in-memory fits' warnings on X's columns (values far out, offsets, scales:
+    :func:`fixntk._estimators._check_columns`), from the columns' ranges and standard
+    deviations summed on the workers and the medians of evenly spaced rows gathered
+    from every chunk (at most 100000, and 1e7 values), in one pass over X; the
+    farthest rows are not named (that would take another pass). Returns the
+    in-memory fits' bias column value (``bias_scale_``, the median of the columns'
+    root mean squares; 1 for an X with NaN or infinity). Nothing is said for such an
+    X: the arrangement refuses it next."""
     tasks = chunk_tasks(X)
     parts = [dask.delayed(_chunks.column_stats, pure=True)(x) for x in tasks]
     rows = max(1, min(100_000, 10_000_000 // max(1, X.shape[1])) // len(tasks))
     sample = [dask.delayed(_chunks.row_sample, pure=True)(x, rows) for x in tasks]
-    stats, sample = dask.compute(
-        tree_reduce(parts, _chunks.merge_column_stats), sample
-    )
+    stats, sample = dask.compute(tree_reduce(parts, _chunks.merge_column_stats), sample)
     n, lo, hi, unit, mean, m2 = stats
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         return 1.0
     sd, span = np.sqrt(m2 / n), hi - lo
-    if n >= 20:
-        far, ratio, _, _ = _est._outlying_columns(np.vstack(sample) / unit, sd)
-        if far.size:
-            _est._warn_outlying_values(est, far, ratio)
-            span[far] = 0.0  # not also compared in scale, as in memory
+    far, ratio, _, mad = _est._outlying_columns(np.vstack(sample) / unit, sd)
+    if n >= 20 and far.size:
+        _est._warn_outlying_values(est, far, ratio)
+        span[far] = 0.0  # not also compared in scale, as in memory
+        mad[far] = 0.0
+    _est._warn_offsets(est, mean, sd, mad > 0)
     _est._warn_feature_scales(est, sd * unit, span)
     return _est._median_rms(m2 / n + mean * mean, unit)
 
