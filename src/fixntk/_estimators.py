@@ -1088,6 +1088,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 f"gives those rows sample_weight 0 there; use more {more}, fewer "
                 "folds (cv) or a float lam"
             )
+        if kw["loss"] == "poisson" and len(used) < len(splits):
+            return self._too_few_counts(y, s, lmax, lams, mode, len(splits) - len(used))
         if s is not None:
             used = _splits_with_weight(splits, used, s, mode)
         # one problem per split, its solves sharing the block Grams; the splits' paths
@@ -1145,6 +1147,27 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     break
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode)
         return lam, lams, mean * unit**2, mode, _mean_coef_at(fold_coefs, lams, lam)
+
+    def _too_few_counts(self, y, s, lmax, lams, mode, dropped):
+        """The selection when ``dropped`` splits have no count > 0 (of positive weight)
+        in their training part: that split's validation part holds every count, so
+        the splits left have none in theirs and favour the smallest lam, a model that
+        spikes at the training counts and predicts ~0 elsewhere (a tester's 300 rows
+        with one count: lam 3.7e-9, 148 neurons, test deviance 0.078 against the
+        intercept-only model's 0.033, and a warning to lower eps). Warns and returns
+        lam_max, the intercept-only model (scores NaN: none were computed)."""
+        positive = np.asarray(y) > 0 if s is None else (np.asarray(y) > 0) & (s > 0)
+        warnings.warn(
+            f"{type(self).__name__}: only {int(positive.sum())} row(s) have a count "
+            f"> 0, and {dropped} of the splits of lam={mode!r} have none in their "
+            "training part: the other splits would score the lams on rows without "
+            "counts, which favours the smallest lam. lam_ = lambda_max: the model "
+            "predicts the intercept (the mean count) alone. Give a float lam to fit "
+            "the counts anyway.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+        return lmax, lams[:1], np.full(1, np.nan), mode, None
 
     def _kare_scores(self, Xt, y, arr, lams, kw):
         """KARE of the fitted masking kernel at every lam of a path on all rows (the
