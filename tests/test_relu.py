@@ -453,10 +453,13 @@ def test_lam_by_cross_validation_and_warm_start(regression):
 def test_cross_validation_stops_where_the_validation_error_stops_falling():
     """A target unrelated to X: the folds' paths stop a decade past lam_max with no
     gain over the null model and keep it (the whole grid to tol on every fold took 85
-    s on these 50 rows, most of it near interpolation)."""
+    s on these 50 rows, most of it near interpolation). The warning names lam as
+    given ('auto' was reported as lam='cv', a tester's)."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
-    est = ReLURegressor(n_gates=30, random_state=0).fit(X, y)
+    est = ReLURegressor(n_gates=30, lam="auto", random_state=0)
+    with pytest.warns(UserWarning, match="lam='auto' selected lam_max"):
+        est.fit(X, y)
     assert est.lams_.size < est.n_lams
     assert est.lam_ == est.lams_[0] and est.n_active_neurons_ == 0
     assert est.n_gates_ == 30 and est.relative_gap_ == 0.0  # W = 0 is exact here

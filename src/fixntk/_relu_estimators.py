@@ -271,7 +271,8 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, float(np.mean(scores[:, j])), null=null):
                     bar.update(bar.total - bar.n)
                     break
-        lam, lams, mean = _pick_lam(lams, scores, lmax, "cv")
+        # (named as the user wrote it: 'auto' was reported as lam='cv', tester AJ)
+        lam, lams, mean = _pick_lam(lams, scores, lmax, self.lam)
         return lam, lams, mean * unit**2
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
