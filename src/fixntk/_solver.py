@@ -621,6 +621,12 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             "no_descent": (
                 "The line search found no descent (round-off): this gap is the "
                 "accuracy double precision reaches here; raise tol."
+                if res.relative_gap < 1e-8
+                else "The Newton steps no longer change the objective in double "
+                "precision, with this gap left: raise tol. (For a datafit of your "
+                "own: check that its gradient, curvature and dual describe its "
+                "value; a loss with linear parts, such as Huber's, certifies more "
+                "slowly than its objective converges.)"
             ),
         }[stop]
         warnings.warn(
@@ -851,8 +857,9 @@ def _certified_gap(prob, primal, dual):
         raise ValueError(
             f"the datafit {prob.datafit.name!r} gives a dual value above the "
             f"objective ({prob.value_out(dual):.6g} > {prob.value_out(primal):.6g}): "
-            "its dual is not the conjugate of its value, and no certificate can be "
-            "given"
+            "its dual is not the conjugate of its value, or its gradient (from "
+            "which the dual point is built) is not the derivative of its value; no "
+            "certificate can be given"
         )
     return gap
 

@@ -103,7 +103,12 @@ class Datafit:
 
     def curvature(self, Y, F):
         """Per-row weights ``h_j`` of shape (n,) such that ``h_j I`` is the (upper
-        bound of the) Hessian of ``l(y_j, .)`` at ``F_j`` used by the Newton model."""
+        bound of the) Hessian of ``l(y_j, .)`` at ``F_j`` used by the Newton model.
+        Rows where the loss is linear may give 0 (raised to 1e-10) or a bound with
+        ``curvature_is_bound = True``: a Huber loss, either way, is solved to the
+        certificate (``tests/test_datafits.py``, ``_huber``), though its gap falls
+        more slowly than its objective near the optimum (its conjugate's domain is
+        bounded)."""
         raise _missing(self, "curvature")
 
     def dual(self, Y, F, s, scale):
