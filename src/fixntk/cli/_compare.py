@@ -258,7 +258,9 @@ def report(results, args, elapsed, out):
                 file=out,
             )
     print(
-        "time: wall time of each model's fit; total time of the whole command "
+        "time: wall time of each model's fit (demo: after one untimed fit of each "
+        "model, which compiles a fresh install's kernels); total time of the whole "
+        "command "
         f"{elapsed():.1f}s",
         file=out,
     )
