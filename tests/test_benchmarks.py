@@ -191,7 +191,7 @@ def test_classifier_vs_ntk_passes_gated_parameters(monkeypatch, capsys):
 
     monkeypatch.setattr(fixntk.GatedReLUClassifier, "fit", spy)
     cvn.main(["--datasets", "iris", "--splits", "1", "--gated", "n_gates=30"])
-    assert seen == [30]
+    assert seen == [30, 30]  # the first: the check of the values, on 40 rows
     assert "gated (n_gates=30)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cvn.main(["--datasets", "iris", "--gated", "n_gates"])
@@ -391,6 +391,9 @@ def test_every_option_has_help():
         ("n_gates", ["--datasets", "Iris"], "iris, wine"),
         ("classifier_vs_ntk", ["--datasets", "irs"], "iris, wine"),
         ("classifier_vs_ntk", ["--gated", "n_gate=4"], "n_gates"),
+        # a value the estimator refuses (a traceback after the data loaded, tester AL)
+        ("classifier_vs_ntk", ["--gated", "n_gates=-4"], "n_gates must be >= 1"),
+        ("rdatasets_sweep", ["reg", "--gated", "lam=banana"], "lam must be a float"),
         ("solve_time", ["--loss", "hinge"], "squared"),
     ],
 )
