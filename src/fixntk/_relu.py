@@ -721,7 +721,10 @@ class _Problem:
             for s, i in blocks:
                 rows = sorted(tight[(s, i)])
                 if rows:
-                    _, sv, Vt = np.linalg.svd(X[rows], full_matrices=True)
+                    # Vt is d x d either way; the full U (len(rows) squared) only
+                    # where the rows are fewer than d: with thousands of tight rows
+                    # (one-hot data) it was 41% of a ReLUClassifier fit
+                    _, sv, Vt = np.linalg.svd(X[rows], full_matrices=len(rows) < self.d)
                     rank = int((sv > 1e-10 * sv[0]).sum())
                     B = Vt[rank:].T
                 else:
