@@ -1172,6 +1172,41 @@ def test_a_column_far_from_zero_is_warned_about():
         fixntk.NTKRegressor(lam=0.1).fit(StandardScaler().fit_transform(years), y)
 
 
+def test_a_gap_far_above_the_objective_is_warned_about():
+    """A small lam of the user's on separable classes: tol is relative to the null
+    model's loss, the optimum far below it, and the fit stopped with a certified gap
+    84% of its objective, 'converged' and silent (breast_cancer at lam = 1e-6,
+    tester AM). Warned, with a smaller tol to use; not at an ordinary lam."""
+    import warnings
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = fixntk.GatedReLUClassifier(lam=1e-6, n_gates=30, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="of the objective .* Lower tol"):
+        est.fit(X, y)
+    assert est.dual_gap_ > 0.1 * est.objective_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.GatedReLUClassifier(lam=1e-2, n_gates=30, random_state=0).fit(X, y)
+
+
+def test_a_negative_class_weight_is_named():
+    """class_weight={'a': -1, ...} was refused as "class 'a' has total sample weight
+    0" by the gated classifier and as "sample_weight must be >= 0" by the NTK's
+    (tester AM)."""
+    X, y = planted(n=60, d=3, seed=0)
+    labels = np.where(y > 0, "a", "b")
+    for cls in (fixntk.GatedReLUClassifier, fixntk.NTKClassifier):
+        with pytest.raises(ValueError, match="class_weight must give each class .* -1"):
+            cls(class_weight={"a": -1, "b": 5}).fit(X, labels)
+        with pytest.raises(ValueError, match="class_weight must give .* nan"):
+            cls(class_weight={"a": float("nan"), "b": 5}).fit(X, labels)
+
+
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):
     """verbose=2 logs a record per lam of the search (progress where no terminal
     draws the bar: a notebook, a log file); 320 s passed with no output before."""
