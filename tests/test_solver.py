@@ -802,6 +802,13 @@ def test_lam_as_a_zero_d_array_and_lams_as_a_matrix():
     np.testing.assert_array_equal(a.coef, b.coef)
     with pytest.raises(ValueError, match="lam = 0 is not supported"):
         fixntk.solve(X, y, arr, np.array(0.0))
+    # masks with no row on: lambda_max is 0, and 0.1 of it was refused as lam = 0
+    # without a word of why (tester AK)
+    empty = np.zeros((50, 4), dtype=bool)
+    lmax = fixntk.lambda_max(X, y, empty)
+    assert lmax == 0.0
+    with pytest.raises(ValueError, match="Where lambda_max itself is 0 .* no row on"):
+        fixntk.solve(X, y, empty, 0.1 * lmax)
     with pytest.raises(ValueError, match="1-d array"):
         fixntk.solve_path(X, y, arr, lams=[[0.1, 0.2]])
 

@@ -261,7 +261,10 @@ def check_lam(lam, kernel=False):
         raise ValueError(
             "lam = 0 is not supported: the unregularised problem is ill-posed when "
             "p*d > n and has no duality-gap certificate; use a small positive lam, "
-            "e.g. 1e-6 * fixntk.lambda_max(X, y, arr)"
+            "e.g. 1e-6 * fixntk.lambda_max(X, y, arr). (Where lambda_max itself is 0 "
+            "(a constant target, after the intercept; masks with no row on; y "
+            "orthogonal to every group), W = 0 at every lam: any lam > 0 gives that "
+            "null model, a fraction of lambda_max none.)"
         )
     return check_positive(lam, "lam")
 
