@@ -1693,7 +1693,10 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         fitted to y; refused when the kernel does not fit in memory). Scalings of X
         or y leave the choice unchanged to round-off when they are powers of 2; others
         round differently, and the scoring solves' tolerance can then move it by one
-        grid step where neighbouring lams score within about 0.1%.
+        grid step where neighbouring lams score within about 0.1%. With
+        ``loss="poisson"``, counts so few that a split's training part has none give
+        ``lam_max`` (the intercept-only model) with a warning: the other splits' held
+        out rows have no count and would favour the smallest lam.
     loss : {"squared", "poisson"} or None, default=None
         The datafit (:mod:`fixntk.datafits`; None is "squared"): least squares, or the
         Poisson loss with the log link for counts (``predict`` then returns the mean
