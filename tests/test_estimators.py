@@ -20,6 +20,8 @@ from fixntk import (
     GatedReLURegressor,
     NTKClassifier,
     NTKRegressor,
+    ReLUClassifier,
+    ReLURegressor,
 )
 from fixntk._estimators import _PathStop, _scoring_grid
 
@@ -432,6 +434,43 @@ def test_network_without_neurons_predicts_its_bias(Est, kind):
     np.testing.assert_array_equal(net.predict(X[:7]), est.predict(X[:7]))
     if Est is GatedReLUClassifier:
         np.testing.assert_allclose(net.predict_proba(X[:7]), est.predict_proba(X[:7]))
+
+
+@pytest.mark.parametrize(
+    "Est", [GatedReLURegressor, GatedReLUClassifier, ReLURegressor, ReLUClassifier]
+)
+def test_network_checks_its_input_as_the_estimator(Est):
+    """A network from to_network() took X through np.asarray alone (tester AN): NaN
+    and inf rows gave NaN probabilities or class 0, a data frame's columns in another
+    order were taken by position (predictions silently wrong), and a width off by
+    one failed in matmul naming the hidden bias column's width."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 4))
+    t = np.maximum(X[:, 0] + X[:, 1], 0.0)
+    y = t > np.median(t) if Est in (GatedReLUClassifier, ReLUClassifier) else t
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    est = Est(n_gates=10, lam=0.01, random_state=0).fit(frame, y)
+    net = est.to_network()
+    assert net.n_features_in == 4
+    for out in (net.predict(frame), net.predict(X)):
+        if y.dtype == bool:
+            np.testing.assert_array_equal(out, est.predict(frame))
+        else:
+            np.testing.assert_allclose(out, est.predict(frame), atol=1e-10)
+    bad = X[:3].copy()
+    for value in (np.nan, np.inf):
+        bad[1, 2] = value
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            net.predict(bad)
+    with pytest.raises(ValueError, match="another order"):
+        net.predict(frame[["d", "c", "b", "a"]])
+    with pytest.raises(ValueError, match=r"missing \['d'\]"):
+        net.forward(frame[["a", "b", "c"]])
+    with pytest.raises(ValueError, match="X has 3 features, but this network expects"):
+        net.forward(X[:, :3])
+    with pytest.raises(ValueError, match="2-dimensional"):
+        net.forward(X[0])
 
 
 def test_classifier_one_hot_and_decision_function(iris):

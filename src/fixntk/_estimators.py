@@ -50,6 +50,7 @@ from ._validation import (
     check_int,
     check_lam,
     check_n_lams,
+    check_network_input,
     check_positive,
     check_relative_tol,
     check_sample_weight,
@@ -892,6 +893,16 @@ class GatedReLUNetwork:
         Class labels of a classifier's network, in the order of its outputs.
     bias_scale : float
         The constant ``s`` of the bias column (the estimator's ``bias_scale_``).
+    feature_names_in : ndarray of shape (d,) or None
+        The estimator's ``feature_names_in_`` (None where it was fitted on an array):
+        a data frame given to :meth:`forward` must have these columns, in this order.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`forward`, :meth:`predict` and :meth:`predict_proba`, for X with
+        NaN or infinite entries, not 2-D, with a width other than the inputs', or a
+        data frame whose columns are not ``feature_names_in``.
     """
 
     gates: np.ndarray
@@ -902,10 +913,16 @@ class GatedReLUNetwork:
     loss: str = "squared"
     classes: np.ndarray = None
     bias_scale: float = 1.0
+    feature_names_in: np.ndarray = None
 
     @property
     def n_neurons(self):
         return self.gates.shape[0]
+
+    @property
+    def n_features_in(self):
+        """The width of the inputs x (the bias column not counted)."""
+        return self.gates.shape[1] - int(check_bool(self.neuron_bias, "neuron_bias"))
 
     def weight_decay(self):
         """``(||u||^2 + ||alpha||^2) / 2`` summed over the neurons."""
@@ -914,9 +931,8 @@ class GatedReLUNetwork:
     def forward(self, X):
         """The network's raw outputs (scores) on X of shape (m, d_in): (m,) for one
         output, else (m, c)."""
-        Xt = _with_bias(
-            np.asarray(X, dtype=np.float64), self.neuron_bias, self.bias_scale
-        )
+        X = check_network_input(X, self.n_features_in, self.feature_names_in)
+        Xt = _with_bias(X, self.neuron_bias, self.bias_scale)
         scale = self.second_layer.reshape((-1,) + (1,) * (self.first_layer.ndim - 1))
         out = _gated_forward(Xt, self.first_layer * scale, gates=self.gates)
         return out + self.output_bias
@@ -1361,6 +1377,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             loss=self.loss_,
             classes=getattr(self, "classes_", None),
             bias_scale=getattr(self, "bias_scale_", 1.0),
+            feature_names_in=getattr(self, "feature_names_in_", None),
         )
 
     def __sklearn_tags__(self):

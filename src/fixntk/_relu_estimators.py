@@ -44,6 +44,7 @@ from ._validation import (
     check_int,
     check_lam,
     check_n_lams,
+    check_network_input,
     check_positive,
     check_relative_tol,
     validate_frame,
@@ -86,6 +87,16 @@ class ReLUNetwork:
         The unpenalised output intercept :math:`b`.
     bias_scale : float, default=1.0
         The constant of the bias column (the estimator's ``bias_scale_``).
+    feature_names_in : ndarray of shape (d_in,) or None, default=None
+        The estimator's ``feature_names_in_`` (None where it was fitted on an array):
+        a data frame given to :meth:`forward` must have these columns, in this order.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`forward` and :meth:`predict`, for X with NaN or infinite
+        entries, not 2-D, with a width other than the inputs', or a data frame whose
+        columns are not ``feature_names_in``.
     """
 
     first_layer: np.ndarray
@@ -94,10 +105,16 @@ class ReLUNetwork:
     classes: np.ndarray | None = None
     output_bias: float | np.ndarray = 0.0
     bias_scale: float = 1.0
+    feature_names_in: np.ndarray | None = None
 
     @property
     def n_neurons(self):
         return self.first_layer.shape[0]
+
+    @property
+    def n_features_in(self):
+        """The width of the inputs x (the bias column not counted)."""
+        return self.first_layer.shape[1] - int(bool(self.neuron_bias))
 
     @property
     def signs(self):
@@ -111,9 +128,8 @@ class ReLUNetwork:
 
     def forward(self, X):
         """The network's outputs on X of shape (m, d_in): (m,) or (m, c)."""
-        Xt = _with_bias(
-            np.asarray(X, dtype=np.float64), self.neuron_bias, self.bias_scale
-        )
+        X = check_network_input(X, self.n_features_in, self.feature_names_in)
+        Xt = _with_bias(X, self.neuron_bias, self.bias_scale)
         F = np.maximum(Xt @ self.first_layer.T, 0.0) @ self.second_layer
         return F + self.output_bias
 
@@ -448,7 +464,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         ReLUNetwork
         """
         check_is_fitted(self, "network_")
-        return _network(
+        net = _network(
             self._v3,
             self._u3,
             self.neuron_bias,
@@ -456,6 +472,8 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
             self.intercept_,
             getattr(self, "bias_scale_", 1.0),
         )
+        net.feature_names_in = getattr(self, "feature_names_in_", None)
+        return net
 
 
 class ReLUClassifier(_OneHotClassifier, _ReLUBase):
@@ -550,4 +568,5 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
             getattr(self, "bias_scale_", 1.0),
         )
         net.classes = self.classes_
+        net.feature_names_in = getattr(self, "feature_names_in_", None)
         return net

@@ -157,6 +157,34 @@ def check_X(X, name="X"):
     return arr
 
 
+def check_network_input(X, n_features, feature_names=None, name="network"):
+    """X for a network's forward pass, checked as the estimator it came from checks
+    its input: a finite 2-D float64 array with ``n_features`` columns; a data frame's
+    columns must be ``feature_names`` in their order (where the estimator was fitted on
+    a data frame), since the network takes its inputs by position."""
+    columns = getattr(X, "columns", None) if hasattr(X, "dtypes") else None
+    if feature_names is not None and columns is not None:
+        given = [str(c) for c in columns]
+        if given != [str(c) for c in feature_names]:
+            missing = [str(c) for c in feature_names if str(c) not in given]
+            extra = [c for c in given if c not in set(map(str, feature_names))]
+            why = (
+                f"missing {missing[:5]}" + (f", unseen {extra[:5]}" if extra else "")
+                if missing or extra
+                else "the same names in another order"
+            )
+            raise ValueError(
+                f"X's columns must be those the {name} was fitted on, in that order "
+                f"(the {name} takes its inputs by position): {why}"
+            )
+    arr = check_X(X)
+    if arr.shape[1] != n_features:
+        raise ValueError(
+            f"X has {arr.shape[1]} features, but this {name} expects {n_features}"
+        )
+    return arr
+
+
 def check_targets(y, n, name="y", against="X"):
     """Return (Y as float64 (n, c) C-array, was_1d) for y of shape (n,) or (n, c);
     ``against`` names what gives n (X, or K for a kernel)."""
