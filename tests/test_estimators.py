@@ -514,6 +514,48 @@ def test_log_loss_classifier_solves_its_program_and_has_probabilities(iris, bina
     assert clf.dual_gap_ <= 1e-8 * res.f0
 
 
+@pytest.mark.parametrize(
+    "Est",
+    [NTKClassifier, fixntk.KAREKernelClassifier, ReLUClassifier, GatedReLUClassifier],
+)
+def test_class_of_weight_zero_is_named(Est):
+    """A class whose rows all have weight 0: the squared-loss classifiers fit its
+    one-hot output to 0 and warn naming it (NTKClassifier and KAREKernelClassifier
+    fitted silently; tester AN); the gated classifier's log loss refuses it."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 3))
+    y = np.repeat(np.array(["a", "b", "c"]), 30)
+    w = np.where(y == "b", 0.0, 1.0)
+    est = Est(n_gates=10, random_state=0) if Est is not NTKClassifier else Est()
+    if Est is GatedReLUClassifier:
+        with pytest.raises(ValueError, match="class 'b' has total sample weight 0"):
+            est.fit(X, y, sample_weight=w)
+        est.set_params(loss="squared")
+    with pytest.warns(UserWarning, match="class 'b' has total sample weight 0"):
+        est.fit(X, y, sample_weight=w)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        est.fit(X, y, sample_weight=w + (y == "b"))
+    assert not [m for m in seen if "total sample weight 0" in str(m.message)]
+
+
+@pytest.mark.parametrize("Est", [NTKRegressor, fixntk.KAREKernelRegressor])
+def test_kernel_fit_on_one_weighted_row_is_refused(Est):
+    """With an intercept, one row of weight > 0 is fitted by the intercept at every
+    lam: KAREKernelRegressor fitted it silently, reporting lam_ 1.0 for a lam of 0.1
+    (tester AN); both kernel estimators refuse it, counting the weighted rows."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    w = np.r_[1.0, np.zeros(39)]
+    est = Est(lam=0.1) if Est is NTKRegressor else Est(lam=0.1, n_gates=10)
+    with pytest.raises(ValueError, match="2 distinct rows of sample_weight > 0"):
+        est.fit(X, y, sample_weight=w)
+    # a constant target is fitted by the intercept too, at the lam given
+    est.fit(X, np.full(40, 3.0))
+    assert est.lam_ == 0.1
+    np.testing.assert_allclose(est.predict(X[:3]), 3.0)
+
+
 def test_class_weight_and_sample_weight(iris):
     X, y = iris
     y = np.where(y == 2, 1, 0)  # two classes: the logistic loss, exact Newton steps
@@ -955,22 +997,28 @@ def test_gated_on_constant_features_predicts_the_mean(value, solver):
     assert est.n_active_neurons_ == 0
 
 
-def test_ntk_kare_grid_grows_upward_to_its_minimum():
+@pytest.mark.parametrize("mode", ["auto", "cv"])
+def test_ntk_kare_grid_grows_upward_to_its_minimum(mode):
     """Targets without signal: KARE is smallest above the default grid's top (10
     times the mean eigenvalue). The grid grows upward at its own spacing until KARE's
     minimum is inside it or its top is above the spectrum (KARE then the null
     model's), with no edge warning; before, the estimator warned 'widen the grid',
-    which the user could not do. (Downward the same, to the ridgeless limit.)"""
+    which the user could not do. (Downward the same, to the ridgeless limit.) The
+    same for the cross-validated error of lam="cv", whose grid stopped at its top
+    (tester AN)."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((120, 3)), rng.standard_normal(120)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        est = NTKRegressor().fit(X, y)
+        est = NTKRegressor(lam=mode).fit(X, y)
     assert est.lams_.size > est.n_lams and np.all(np.diff(est.lams_) < 0)
     np.testing.assert_allclose(
         est.lams_[1:] / est.lams_[:-1], est.lams_[1] / est.lams_[0]
     )
-    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)] == est.lams_[0]
+    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)]
+    assert est.lam_ == est.lams_[0] or mode == "cv"
+    top = est.lams_[-1] * 10 / est.eps  # the default grid's top
+    assert est.lam_ > 1.5 * top
     K = fixntk.ntk_kernel(np.c_[X, np.ones(120)])
     Kc = K - K.mean(0) - K.mean(1)[:, None] + K.mean()  # the intercept's profile
     top = np.linalg.eigvalsh(Kc / 120)[-1]

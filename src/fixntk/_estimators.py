@@ -29,7 +29,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
-from ._kare import _lam_grid_ntk, _select_extended, _Spectrum, kare
+from ._kare import (
+    _extension,
+    _grid_edge,
+    _lam_grid_ntk,
+    _select_extended,
+    _Spectrum,
+    kare,
+)
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._progress import heartbeat, progress, report, scoped
@@ -43,6 +50,7 @@ from ._solver import (
     check_class_totals,
     lambda_max,
     solve,
+    weightless_classes,
 )
 from ._validation import (
     _scalar,
@@ -429,6 +437,19 @@ def _one_hot(y_encoded, n_classes):
     return Y
 
 
+def _check_rows_for_intercept(estimator, n, weighted):
+    """Refuse a kernel estimator's fit with an intercept on fewer than 2 distinct rows
+    (of weight > 0 where ``weighted``): the intercept alone fits 1 row, at every lam
+    (KAREKernelRegressor fitted it silently and reported lam_ 1.0 for a lam of 0.1;
+    tester AN)."""
+    if check_bool(estimator.fit_intercept, "fit_intercept") and n < 2:
+        rows = "rows of sample_weight > 0" if weighted else "samples"
+        raise ValueError(
+            f"{type(estimator).__name__} with fit_intercept=True needs at least 2 "
+            f"distinct {rows} (the intercept alone fits 1 sample); got {n}"
+        )
+
+
 def _fit_weights(estimator, y, sample_weight, n):
     """The user's sample weights times the classifier's class weights (None: all 1);
     ``y`` holds the user's labels, the keys of a ``class_weight`` dict."""
@@ -710,8 +731,28 @@ class _OneHotClassifier(ClassifierMixin):
                 f"{_scalar(self.classes_[0])!r}"
             )
         s = _fit_weights(self, y, sample_weight, X.shape[0])
+        if s is not None:
+            self._weightless_classes(np.bincount(y_enc, s, self.classes_.size))
         self._fit_classes(X, y_enc, s)
         return self
+
+    def _weightless_classes(self, totals):
+        """Warn about classes of total sample weight 0 (a squared loss on one-hot
+        targets fits their outputs to 0 on every row: the model learns nothing of
+        them; NTKClassifier fitted them without a word, where the gated classifier's
+        log loss refuses them; tester AN)."""
+        which = weightless_classes(totals, self.classes_)
+        if which:
+            plural = which.startswith("classes")
+            its, it = ("their", "them") if plural else ("its", "it")
+            warnings.warn(
+                f"{type(self).__name__}: {which} total sample weight 0 (no rows, or "
+                f"only rows of weight 0): {its} one-hot output is fitted to 0 on every "
+                f"row, so the model learns nothing of {it}; drop {it} from y or give "
+                f"{its} rows weight",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
 
     def _fit_classes(self, X, y_enc, s):
         Y = _one_hot(y_enc, self.classes_.size)
@@ -2038,6 +2079,13 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             )
         return loss
 
+    def _weightless_classes(self, totals):
+        if self._resolved_loss() == "squared":
+            _OneHotClassifier._weightless_classes(self, totals)
+        else:  # the log loss needs weight in every class (its loss runs to -inf);
+            # named by the user's labels (the solver's are 0 .. k - 1)
+            check_class_totals(totals, self.classes_)
+
     def _fit_classes(self, X, y_enc, s):
         loss = self._resolved_loss()
         k = self.classes_.size
@@ -2045,9 +2093,6 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
             y = 2.0 * y_enc - 1.0 if k == 2 else _one_hot(y_enc, k)
         else:
             y = y_enc
-            if s is not None:  # the log loss needs weight in every class
-                # named by the user's labels (the solver's are 0 .. k - 1)
-                check_class_totals(np.bincount(y_enc, s, k), self.classes_)
         self._fit_program(X, y, loss, s, labels=y_enc)
         self._publish(self.group_coef_.shape[2] == 1)
 
@@ -2321,11 +2366,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             _check_cv(self.cv)
         Xt = _set_bias_scale(self, X, sample_weight)
         n = Xt.shape[0]
-        if check_bool(self.fit_intercept, "fit_intercept") and n < 2:
-            raise ValueError(
-                f"{type(self).__name__} with fit_intercept=True needs at least 2 "
-                "samples (the intercept alone fits 1 sample); got 1 sample"
-            )
+        _check_rows_for_intercept(self, n, kept is not None)
         check_kernel_size(
             n,
             f"{type(self).__name__} (kernel ridge on the n x n NTK)",
@@ -2350,6 +2391,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
+        spectrum = None  # KARE's view of the ridge, where lam="cv" made it
         # how lam was chosen ("loo", "kare", "cv"), None for a given lam
         self.lam_selection_ = lam if isinstance(lam, str) else None
         if ridge.constant:
@@ -2399,9 +2441,19 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 else:
                     splits = _folds(n_user, self.cv, seed, labels_user)
                     folds = _kept_folds(splits, kept)
-                scores = _ntk_cv_scores(
-                    Xu, Yu, sample_weight, self.fit_intercept, lams, folds, self.verbose
-                )
+                cv_args = (Xu, Yu, sample_weight, self.fit_intercept)
+                scores = _ntk_cv_scores(*cv_args, lams, folds, self.verbose)
+                # the grid grows past an end that holds the minimum, as for "loo"
+                # and "kare" (it stopped there; tester AN), in one more pass
+                K_kare, eig_kare = ridge.kare_kernel(eig)
+                spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
+                edge = _grid_edge(spectrum, lams, int(np.argmin(scores)))
+                if edge is not None and not ridge.constant:
+                    more = _extension(spectrum, lams, edge)
+                    more_scores = _ntk_cv_scores(*cv_args, more, folds, self.verbose)
+                    order = np.argsort(np.r_[lams, more])[::-1]
+                    lams = np.r_[lams, more][order]
+                    scores = np.r_[scores, more_scores][order]
                 lam = float(lams[int(np.argmin(scores))])
             self.lams_ = units.kernel_lam_out(lams)
             self.lam_scores_ = _scores_out(scores, units)
@@ -2416,8 +2468,9 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             gcv = n / ridge.K.shape[0]
             # from the ridge's eigendecomposition (a second one took half the fit:
             # 14.6 s of 36.5 at n = 3000)
-            K_kare, eig_kare = ridge.kare_kernel(eig)
-            spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
+            if spectrum is None:
+                K_kare, eig_kare = ridge.kare_kernel(eig)
+                spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
             kare_u = gcv * float(spectrum.kare([lam])[0])
             self.kare_ = float(units.value_out(kare_u))
         # MKL objective of the NTK's weights (they sum to 1): an upper bound on the

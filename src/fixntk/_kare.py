@@ -293,6 +293,22 @@ def _extended(spectrum, lams, score=None):
     return lams, values
 
 
+def _extension(spectrum, lams, edge, limit=60):
+    """Up to ``limit`` lams at the grid's own spacing past its ``edge`` ("largest" or
+    "smallest", from :func:`_grid_edge`), up to the first one above the spectrum or at
+    the ridgeless limit: the values :func:`_extended` would try one at a time, for a
+    score that is cheaper to evaluate on many lams at once (cross-validation, one
+    eigendecomposition per fold). Decreasing, as the grid."""
+    step = lams[0] / lams[1]
+    more, lam = [], lams[0] if edge == "largest" else lams[-1]
+    for _ in range(limit):
+        lam = lam * step if edge == "largest" else lam / step
+        more.append(lam)
+        if (_above_spectrum if edge == "largest" else _ridgeless)(spectrum, lam):
+            break
+    return np.sort(np.array(more))[::-1]
+
+
 def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
     """lam on the grid ``lams`` extended past a reached end (:func:`_extended`; the
     estimators' grids), with one eigendecomposition (``eig`` of K when given):

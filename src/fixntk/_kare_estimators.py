@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
+    _check_rows_for_intercept,
     _inputs,
     _mean_intercept,
     _merged_copies,
@@ -82,6 +83,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         # against 0.71 for NTKRegressor on the same rows; 300 rows given ten times
         # took 175 s; a tester)
         X, Y, labels, sample_weight = _merged_copies(X, Y, labels, sample_weight)
+        _check_rows_for_intercept(self, X.shape[0], sample_weight is not None)
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
         Xt = _set_bias_scale(self, X, sample_weight)
@@ -173,7 +175,8 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.dual_coef_ = np.zeros((n, c))
         self.eta_ = np.zeros(p)
         self.ntk_weight_ = 1.0
-        self.lam_ = 1.0  # any lam gives the same model
+        # any lam gives the same model: the user's, where one was given
+        self.lam_ = 1.0 if isinstance(self.lam, str) else float(self.lam)
         self.kare_ = self.kare_start_ = 0.0
         self.kare_history_ = np.zeros(1)
         self.validation_history_ = self.validation_gain_bound_ = None

@@ -386,13 +386,21 @@ def _check_class_weights(targets, s):
     check_class_totals(totals, targets.classes)
 
 
+def weightless_classes(totals, classes):
+    """ "class 'a' has" / "classes 'a', 'b' have" for the ``classes`` (labels, in the
+    order of ``totals``) whose total sample weight is 0; "" when there are none."""
+    empty = np.flatnonzero(np.asarray(totals) <= 0)
+    if not empty.size:
+        return ""
+    names = ", ".join(repr(v) for v in np.asarray(classes)[empty].tolist())
+    return f"classes {names} have" if empty.size > 1 else f"class {names} has"
+
+
 def check_class_totals(totals, classes):
     """Raise ValueError naming the ``classes`` (labels, in the order of ``totals``)
     whose total sample weight is 0."""
-    empty = np.flatnonzero(np.asarray(totals) <= 0)
-    if empty.size:
-        names = ", ".join(repr(v) for v in np.asarray(classes)[empty].tolist())
-        which = f"classes {names} have" if empty.size > 1 else f"class {names} has"
+    which = weightless_classes(totals, classes)
+    if which:
         raise ValueError(
             f"{which} total sample weight 0 (no rows, or only rows of weight 0): drop "
             "the class or give its rows weight"
