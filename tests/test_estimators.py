@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import planted
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -732,6 +732,25 @@ def test_scoring_grid_extension_is_three_decades_in_at_most_24_steps():
     assert 0.5e-3 * 10 ** (-1 / 8) <= lams[-1] * (1 + 1e-12) and lams[-1] <= 0.5e-3
     lams, _, _ = _scoring_grid(2.0, 20, 1e-3)  # the default: the grid's own steps
     assert lams.size == 20 + 19 and np.allclose(lams[1:] / lams[:-1], lams[1] / lams[0])
+
+
+def test_scoring_paths_wait_a_quarter_decade_on_a_fine_grid():
+    """Patience is two lams on the default grids (a third of a decade) and at least a
+    quarter of a decade on finer ones: on diabetes, n_lams=1000 stopped after two
+    lams of 0.002 decades each (no gain of 0.1% there), choosing 10x the lam of
+    n_lams=20, and 100000 lams chose the null model (a tester)."""
+    for n_lams, eps in ((20, 1e-3), (10, 1e-2)):  # the defaults: unchanged
+        assert _scoring_grid(1.0, n_lams, eps)[1:] == (2, 6 if n_lams == 20 else 4)
+    lams, patience, first = _scoring_grid(1.0, 1000, 1e-3)
+    per_decade = 999 / 3
+    assert patience >= 0.25 * per_decade and first >= 0.5 * per_decade
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    kw = dict(n_gates=20, random_state=0, lam="holdout")
+    coarse = GatedReLURegressor(n_lams=20, **kw).fit(X, y)
+    fine = GatedReLURegressor(n_lams=400, **kw).fit(X, y)
+    assert abs(np.log10(fine.lam_ / coarse.lam_)) < 0.3
+    assert fine.n_active_neurons_ > 0
 
 
 # --------------------------------------------------------------------------- NTK

@@ -1509,8 +1509,12 @@ def _scoring_grid(lmax, n_lams, eps, extend=True):
     its end, three more decades (at the grid's spacing, or an eighth of a decade where
     it is finer); the paths stop
     after ``patience`` lams without a better mean score (half a decade at most: a
-    coarse grid waits less), or ``first`` (a decade, at most 10) before any score beats
-    the null model's (:class:`_PathStop`)."""
+    coarse grid waits less; a quarter of a decade at least: a fine grid waits more),
+    or ``first`` (a decade, at most 10 lams, at least half a decade) before any score
+    beats the null model's (:class:`_PathStop`). (Two lams of a fine grid are a few
+    thousandths of a decade, where no score improves by _MIN_GAIN: ``n_lams=1000``
+    stopped at once, a worse model than ``n_lams=20``'s, and 100000 lams the null
+    model; a tester.)"""
     lams = _lam_grid(lmax, n_lams, eps)
     patience = first = _PATIENCE
     if lams.size > 1:
@@ -1520,8 +1524,11 @@ def _scoring_grid(lmax, n_lams, eps, extend=True):
         step = min(ratio, _EXTENSION_STEP)
         extra = int(np.ceil(3.0 / -np.log10(step))) if extend else 0
         lams = np.concatenate([lams, lams[-1] * step ** np.arange(1, extra + 1)])
-        patience = int(np.clip(round(0.5 / -np.log10(ratio)), 1, _PATIENCE))
-        first = int(np.clip(round(1.0 / -np.log10(ratio)), patience, 10))
+        decade = -1.0 / np.log10(ratio)  # lams per decade
+        patience = int(np.clip(round(0.5 * decade), 1, _PATIENCE))
+        patience = max(patience, int(np.ceil(0.25 * decade)))
+        first = int(np.clip(round(decade), patience, 10))
+        first = max(first, int(np.ceil(0.5 * decade)))
     return lams, patience, first
 
 
