@@ -753,6 +753,27 @@ def test_scoring_paths_wait_a_quarter_decade_on_a_fine_grid():
     assert fine.n_active_neurons_ > 0
 
 
+@pytest.mark.parametrize("Est", [GatedReLUClassifier, ReLUClassifier])
+@pytest.mark.parametrize("lam", ["auto", "cv"])
+def test_class_no_validation_part_holds_is_named(Est, lam):
+    """A class of one row is in every training part and no validation part: lam is
+    then chosen blind to it (20000 rows, one positive: lam_ 5e-10, the row memorised,
+    silently; tester AP). The search warns naming the class; with two rows of it, a
+    validation part holds one and nothing is said."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    y = np.where(X[:, 0] > 0.3, "b", "a").astype(object)
+    y[5] = "lone"
+    est = Est(n_gates=10, lam=lam, n_lams=4, random_state=0)
+    with pytest.warns(UserWarning, match="no validation part holds a row of class"):
+        est.fit(X, y)
+    y[6] = "lone"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    assert not [m for m in seen if "no validation part" in str(m.message)]
+
+
 # --------------------------------------------------------------------------- NTK
 
 

@@ -283,6 +283,34 @@ def _folds(n, cv, seed, labels=None):
     return list(KFold(cv, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
+def _warn_unjudged_classes(estimator, splits, labels, s, mode):
+    """Warn about a classifier's classes (of weight > 0) that no validation part of
+    ``splits`` holds: a class of one row is in every training part (:func:`_folds`),
+    and the search then scores lam without it. 20000 rows with one positive: every
+    held-out loss fell as lam did (the model ever surer of the negatives), lam_ was
+    5e-10 and the lone row memorised (probability 0.9997), without a word (a
+    tester)."""
+    classes = getattr(estimator, "classes_", None)
+    if labels is None or classes is None or not splits:
+        return
+    k = classes.size
+    total = np.bincount(labels, weights=s, minlength=k)
+    seen = np.zeros(k, dtype=bool)
+    for _, val in splits:
+        seen |= np.bincount(labels[val], None if s is None else s[val], k) > 0
+    unjudged = np.flatnonzero(~seen & (total > 0))
+    if unjudged.size:
+        names = ", ".join(repr(_scalar(c)) for c in classes[unjudged][:5])
+        warnings.warn(
+            f"lam={mode!r}: no validation part holds a row of class(es) {names} (too "
+            "few rows to split), so lam is chosen without judging them, and a small "
+            "lam can memorise their training rows; give such a class more rows, or "
+            "pass a float lam",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+
+
 def _holdout(n, fraction, seed, labels=None):
     """One seeded train / validation split (stratified when every class can)."""
     idx = np.arange(n)
@@ -1166,6 +1194,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             return self._too_few_counts(y, s, lmax, lams, mode, len(splits) - len(used))
         if s is not None:
             used = _splits_with_weight(splits, used, s, mode)
+        _warn_unjudged_classes(self, [splits[k] for k in used], labels, s, self.lam)
         # one problem per split, its solves sharing the block Grams; the splits' paths
         # run side by side and stop together, on the mean validation loss
         probs, val_weights = {}, {}

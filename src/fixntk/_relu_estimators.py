@@ -34,6 +34,7 @@ from ._estimators import (
     _seed,
     _set_bias_scale,
     _VersionedPickle,
+    _warn_unjudged_classes,
     _with_bias,
 )
 from ._progress import progress
@@ -253,6 +254,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             max_iter=min(self.max_iter, _SCORING_EPOCHS),
         )
         folds = _folds(Xt.shape[0], self.cv, seed, labels)
+        _warn_unjudged_classes(self, folds, labels, None, self.lam)
         scores = np.full((len(folds), lams.size), np.inf)
         starts = [None] * len(folds)
         unit = _score_unit("squared", Y)  # errors near 1e-200 squared: not 0
