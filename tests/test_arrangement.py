@@ -205,3 +205,14 @@ def test_irls_warns_once_about_an_arrangement_built_on_other_data(kind):
         fixntk.irls(Xs, X[:, 0], arr, lam=0.01)
     said = [w for w in caught if "the arrangement's" in str(w.message)]
     assert len(said) == 1, [str(w.message)[:80] for w in caught]
+
+
+def test_too_many_gates_name_n_gates():
+    """n_gates beyond memory: the error named the internal function and said 'reduce
+    the problem size' (the command line's user never saw which option; tester AO)."""
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    with pytest.raises(MemoryError, match=r"sample fewer gates \(n_gates\)$"):
+        fixntk.sample_arrangement(X, n_gates=10**13, seed=0)
+    from fixntk.cli._models import in_option_words
+
+    assert in_option_words("sample fewer gates (n_gates)").endswith("(--n-gates)")

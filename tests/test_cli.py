@@ -1029,6 +1029,11 @@ def test_numbers_with_a_unit_word_are_named(tmp_path):
     assert "(1 rather than 1 kg)" in proc.stdout
     assert "column 'v' looks like a row identifier" in proc.stdout
     assert "(0.5 rather than 0.5 kg)" in proc.stdout
+    # as the target: each value was a class of one row, and the fit failed on the
+    # folds (tester AO); the unit is named, with --task classification for labels
+    err = run_cli("fit", path, "--target", "v", "-q", "--lam", "0.1")
+    assert_clean_error(err, "target 'v': its values look like numbers with a unit")
+    assert "--task classification if they are class labels" in err.stderr
 
 
 def test_the_task_says_why(tmp_path):
@@ -1297,6 +1302,13 @@ def test_fit_output_does_not_replace_another_file(regression_csv, tmp_path):
     for _ in range(2):
         proc = run_cli(*args, "--output", model)
         assert proc.returncode == 0, proc.stderr
+    # predict --output naming a saved model replaced it with CSV text (tester AO)
+    before = open(model, "rb").read()
+    saved = str(tmp_path / "m2.pkl")
+    open(saved, "wb").write(before)
+    err = run_cli("predict", model, regression_csv, "--output", saved)
+    assert_clean_error(err, "is a saved model (predict writes its CSV there")
+    assert open(saved, "rb").read() == before
 
 
 def test_values_are_stripped_and_a_repeated_drop_is_one(tmp_path):
@@ -2060,6 +2072,15 @@ def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
     p = str(tmp_path / "q.csv")
     with pytest.raises(UserError, match=r"'b': 1 \(first at line 6\)"):
         dataset_from_table(read_table(p), "y", "auto", p)
+    # a spreadsheet's gaps: a lone '-' and its error values were refused as text,
+    # named only once --impute had filled the other gaps (tester AO)
+    for mark in ("-", "#DIV/0!", "#VALUE!"):
+        q = ["a,b,y"] + [
+            f"{k}.5,{mark if k == 4 else k % 3},{k % 2}" for k in range(30)
+        ]
+        (tmp_path / "q.csv").write_text("\n".join(q) + "\n")
+        with pytest.raises(UserError, match=r"missing values in column\(s\) 'b'"):
+            dataset_from_table(read_table(p), "y", "auto", p)
 
     # an identifier as the target was fitted as regression without a word
     ids = [[k + 1, f"{v:.3f}", f"{w:.3f}"] for k, (v, w, _) in enumerate(X)]

@@ -216,7 +216,8 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     # gates, their packed masks and hashes, and each thread's chunk of scores
     check_fits(
         n_gates * (d * 8 + nwords * 8 + 9) + numba.get_num_threads() * chunk * n * 8,
-        "sample_arrangement",
+        f"sampling {n_gates} gates (their masks of {n} rows)",
+        "sample fewer gates (n_gates)",
     )
     # each row at its own unit scale (exact): the masks are signs, and no row, however
     # small next to the others, under- or overflows in the products

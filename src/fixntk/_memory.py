@@ -80,13 +80,14 @@ def format_bytes(nbytes):
     return f"{nbytes:.1f} TiB"  # pragma: no cover
 
 
-def check_fits(nbytes, what):
-    """Raise MemoryError if `nbytes` exceeds the memory available."""
+def check_fits(nbytes, what, fix="reduce the problem size"):
+    """Raise MemoryError if `nbytes` exceeds the memory available (``fix``: what to
+    do, in the parameters' words)."""
     avail = available_bytes()
     if nbytes > avail:
         raise MemoryError(
             f"{what} needs about {format_bytes(nbytes)} but only {format_bytes(avail)} "
-            "is available; reduce the problem size"
+            f"is available; {fix}"
         )
 
 

@@ -141,7 +141,8 @@ def cmd_demo(args, out):
     lam = "each model's default" if args.lam is None else args.lam
     print(
         "fixntk demo: the NTK (kernel ridge, closed-form gated ReLU NTK) against the "
-        f"fixed NTK (gated ReLU group lasso, {args.n_gates} gates, IRLS from the NTK) "
+        f"fixed NTK (gated ReLU group lasso, {_gates(args.n_gates)}, IRLS from the "
+        "NTK) "
         f"and the KARE-trained kernel (same gates), all with the squared loss on "
         f"one-hot labels (the paper's setting), lam: {lam}, "
         f"{args.holdout:.0%} of the rows held out",
@@ -230,7 +231,7 @@ def cmd_fit(args, out):
         copies = copies_note(X, y, X_test, y_test)
     # the number sampled is printed after the fit ("auto": the estimators' rule)
     auto = args.n_gates == "auto"
-    gates = "gates by --n-gates auto" if auto else f"{args.n_gates} gates"
+    gates = "gates by --n-gates auto" if auto else _gates(args.n_gates)
     print(f"model: gated ReLU group lasso, {gates}", file=out)
     with blas_threads(1):
         pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y)
@@ -253,9 +254,9 @@ def cmd_fit(args, out):
     print(f"lam              {model.lam_:.4g} ({chosen}{scaled})", file=out)
     groups = model.group_coef_.shape[0]
     merged = (
-        f" (distinct masks of {model.n_gates_} gates sampled)"
+        f" (distinct masks of {_gates(model.n_gates_)} sampled)"
         if groups < model.n_gates_
-        else f" ({model.n_gates_} gates sampled)"
+        else f" ({_gates(model.n_gates_)} sampled)"
     )
     print(
         f"active neurons   {model.n_active_neurons_} of {groups} groups{merged}"
@@ -718,6 +719,11 @@ def _seed(text):
     return seed
 
 
+def _gates(n):
+    """'1 gate', '100 gates'."""
+    return f"{n} gate{'' if n == 1 else 's'}"
+
+
 def _n_gates(text):
     if text == "auto":
         return text
@@ -1079,18 +1085,26 @@ def _check_not_an_input(path, option, inputs):
 
 # The library's words for its parameters -> the command line's options (an error
 # said 'a float lam', 'a smaller cv', 'lam='cv'' to a user of --lam and --cv)
-def _check_not_other_data(path):
-    """A UserError, before any work, when fit's --output names an existing file that
-    is not a saved model (its first byte is not a pickle's): predict's --output
-    writes a CSV, and fit --output b2.csv replaced another CSV with a pickle."""
+def _check_not_other_data(path, command):
+    """A UserError, before any work, when --output names an existing file of the other
+    kind: fit's a file that is not a saved model (its first byte is not a pickle's;
+    fit --output b2.csv replaced another CSV with a pickle), predict's a saved model
+    (predict --output m.pkl replaced a model with the CSV of predictions; a
+    tester)."""
     if not path or not os.path.isfile(path):
         return
     with open(path, "rb") as fh:
         head = fh.read(1)
-    if head and head != b"\x80":
+    model = head == b"\x80"
+    if command == "fit" and head and not model:
         raise UserError(
             f"--output {path} exists and is not a saved model (fit writes a model "
             "there, replacing the file); give another name, or delete it first"
+        )
+    if command == "predict" and model:
+        raise UserError(
+            f"--output {path} is a saved model (predict writes its CSV there, "
+            "replacing the model); give another name, or delete it first"
         )
 
 
@@ -1121,8 +1135,8 @@ def main(argv=None, out=None):
             _check_writable(getattr(args, option, ""), f"--{option}")
             _check_not_an_input(getattr(args, option, ""), f"--{option}", inputs)
         _check_figure_format(getattr(args, "figure", ""))
-        if args.command == "fit":
-            _check_not_other_data(args.output)
+        if args.command in ("fit", "predict"):
+            _check_not_other_data(args.output, args.command)
         with progress_scope():  # one clock for the command's progress lines
             return args.run(args, out)
     except UserError as exc:

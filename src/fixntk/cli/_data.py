@@ -217,10 +217,13 @@ def _sniff(path, sep, raw=None):
 
 # Cells read as missing: pandas' defaults but for "None", which tables use as a
 # category ("no garage": Ames housing's Garage_Type) far more often than for a gap,
-# and with "?" (the UCI repository's files mark their gaps so).
+# with "?" (the UCI repository's files mark their gaps so), a lone "-" or "--" (a
+# spreadsheet's gap) and the error values a spreadsheet exports ("#DIV/0!"), which were
+# refused as text only after --impute had filled the other gaps (a tester).
 MISSING_TEXT = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "?",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "?", "-",
+    "--", "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?", "#NULL!",
 )  # fmt: skip
 
 
@@ -1218,6 +1221,14 @@ def dataset_from_table(
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
     if hint is not None:
         raise UserError(f"{path}: target {target!r} {hint}")
+    # '151 mg' in every row: read as text, each value was a class of its own, and
+    # the fit failed on folds (a tester)
+    units = None if y_num is not None else unit_word_note(y_raw, table.decimal)
+    if units is not None and task != "classification":
+        raise UserError(
+            f"{path}: target {target!r}: {units}. Read as text, each value would be "
+            "a class; --task classification if they are class labels"
+        )
     if y_num is None:
         _check_stray_words(y_raw, target, path, frame, table, task)
     reason = lone_note = case_note = id_note = far_note = None

@@ -146,6 +146,7 @@ _OPTION_WORDS = (
     (re.compile(r"\bfewer folds \(cv\)|\ba smaller cv\b"), "fewer folds (--cv)"),
     (re.compile(r"\bother splits \(cv\)"), "other splits (--cv)"),
     (re.compile(r"\bwith cv=(\d+) folds"), r"with --cv \1 folds"),
+    (re.compile(r"\(n_gates\)"), "(--n-gates)"),
 )
 
 
