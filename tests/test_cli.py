@@ -1665,7 +1665,7 @@ def test_held_out_rows_that_repeat_training_rows_are_noted(regression_csv, tmp_p
     assert "repeat training rows" not in fit.getvalue()
 
 
-def test_kare_column_shows_small_values():
+def test_kare_column_shows_small_values(capsys):
     """KARE below 1e-3 was printed 0.0000 (an NTK at 6.6e-06 beside a fixed NTK at
     0.4584 on MASS's fgl); it now shows two digits and an exponent."""
     from types import SimpleNamespace
@@ -1680,6 +1680,20 @@ def test_kare_column_shows_small_values():
         [Comparison(data, 160, ntk, fixed, np.array([0.28, 0.26]))]
     ).splitlines()[2]
     assert "6.6e-06  0.4584" in row and "0.0000" not in row
+    # a long name widens the first column: every value stays under its heading
+    # (tester AO); and an unknown option is said with its command's usage
+    data.name = "customer_churn_export_2024_final_v2 (1)"
+    head, _, row = comparison_table(
+        [Comparison(data, 160, ntk, fixed, np.array([0.28, 0.26]))]
+    ).splitlines()
+    assert head.index("n_train") + len("n_train") == row.index("160") + 3
+    from fixntk.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["fit", "x.csv", "--target", "y", "--gates", "5"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: fixntk fit ")
+    assert "fixntk fit: error: unrecognized arguments: --gates 5" in err
 
 
 def test_compare_prints_each_note_once(regression_csv):

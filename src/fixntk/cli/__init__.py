@@ -1029,6 +1029,8 @@ def build_parser():
     predict.set_defaults(run=cmd_predict)
     for p in (demo, compare):
         p.set_defaults(solver="irls")
+    for command in sub.choices.values():  # its usage for an unknown option
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -1112,7 +1114,9 @@ def main(argv=None, out=None):
     """Run the command line; returns the exit status."""
     out = sys.stdout if out is None else out
     start = time.perf_counter()
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # said with the command's usage (the top level's named no option)
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # the command's total: from the process start when run as the command, else
     # from this call
     args.elapsed = _elapsed if argv is None else lambda: time.perf_counter() - start

@@ -117,8 +117,11 @@ def _kare_cell(value):
 def comparison_table(results):
     """The comparison as a fixed-width text table."""
     models = ("NTK", "fixed", "KARE-k")
+    # as wide as the longest name (a long file name pushed every value to the right
+    # of its heading; a tester)
+    w = max([13] + [len(r.dataset.name) for r in results]) + 1
     head = (
-        f"{'dataset':<14}{'n_train':>8} {'d':>5}  {'score':<9}"
+        f"{'dataset':<{w}}{'n_train':>8} {'d':>5}  {'score':<9}"
         + "".join(f"{m:>7}" for m in models)
         + "  KARE"
         + "".join(f"{m:>8}" for m in models)
@@ -133,7 +136,7 @@ def comparison_table(results):
             3 - len(r.outcomes)
         )
         lines.append(
-            f"{r.dataset.name:<14}{r.n_train:>8} {r.dataset.n_features:>5}  "
+            f"{r.dataset.name:<{w}}{r.n_train:>8} {r.dataset.n_features:>5}  "
             f"{_score_name(r.dataset.task):<9}"
             + "".join(f"{o.score:>7.3f}" for o in outs)
             + "      "
