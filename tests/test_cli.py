@@ -2096,6 +2096,17 @@ def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
         with pytest.raises(UserError, match=r"missing values in column\(s\) 'b'"):
             dataset_from_table(read_table(p), "y", "auto", p)
 
+    # a text column's values that differ only in case: said, as the target's labels
+    # are (yes/Yes/YES/no/No were 5 categories, silently; tester AO)
+    cased = ["a,b,y"] + [
+        f"{k}.5,{('yes', 'Yes', 'YES', 'no', 'No')[k % 5]},{k % 2}" for k in range(30)
+    ]
+    (tmp_path / "c.csv").write_text("\n".join(cased) + "\n")
+    p = str(tmp_path / "c.csv")
+    data = dataset_from_table(read_table(p), "y", "auto", p)
+    said = [m for m in data.messages if m.startswith("text column 'b'")]
+    assert "; 'no' and 'No')" in said[0] and "differ only in case" in said[0], said
+
     # an identifier as the target was fitted as regression without a word
     ids = [[k + 1, f"{v:.3f}", f"{w:.3f}"] for k, (v, w, _) in enumerate(X)]
     p = write_csv(tmp_path / "ids.csv", ["rownames", "a", "b"], ids)

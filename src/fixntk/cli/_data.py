@@ -1387,10 +1387,14 @@ def dataset_from_table(
                 f"{col!r} leaves it out)"
             )
             continue
-        units = unit_word_note(X[col], table.decimal)
+        notes = [
+            unit_word_note(X[col], table.decimal),
+            _case_note(X[col].dropna().unique(), col, feature=True),
+        ]
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
-            f"--drop {col!r} leaves it out)" + ("" if units is None else f"; {units}")
+            f"--drop {col!r} leaves it out)"
+            + "".join(f"; {note}" for note in notes if note is not None)
         )
     left_out = [] if keep_ids else list(ids)
     return Dataset(table.name, X, y, task, numeric, text, messages, impute, left_out)
@@ -1407,10 +1411,12 @@ def load_bundled(name):
     )
 
 
-def _case_note(classes, target):
+def _case_note(classes, target, feature=False):
     """A note when labels differ only in case or surrounding spaces ('yes', 'YES'):
     they are fitted as different classes (a tester's iris with two spellings of each
-    label was fitted as 4 classes, silently)."""
+    label was fitted as 4 classes, silently); with ``feature``, the values of a text
+    column, encoded as different categories (yes/Yes/YES/no/No: 5, silently; a
+    tester)."""
     groups = {}
     for c in classes:
         if isinstance(c, str):
@@ -1419,6 +1425,11 @@ def _case_note(classes, target):
     if not alike:
         return None
     shown = "; ".join(" and ".join(_reprs(g)) for g in alike[:3])
+    if feature:
+        return (
+            f"values that differ only in case or spaces ({shown}) are encoded as "
+            "different categories; write them alike in the file if they are one"
+        )
     return (
         f"target {target!r}: labels that differ only in case or spaces ({shown}) "
         "are fitted as different classes; write them alike in the file if they are "
