@@ -231,13 +231,13 @@ def test_in_process_errors_and_thin_entry_point(tmp_path, capsys):
 def test_codes_mixing_numbers_and_words_are_categories(tmp_path):
     """A column of a few codes, some of them numbers (ggplot2's mpg: drive '4', 'f',
     'r'), is one-hot encoded: it was refused as 'the non-numeric value 'f' among
-    numbers'. Numbers with one word among them (a gap marker '--') are still
-    refused, naming the line ('?' reads as a missing value)."""
+    numbers'. Numbers with one word among them are still refused, naming the line
+    ('?', '-' and '--', gap markers, read as missing values)."""
     from fixntk.cli._data import UserError, dataset_from_table, read_table
 
     drives = ["4", "f", "r", "f"]
     rows = [[f"{0.1 * i:.1f}", drives[i % 4], i % 7, i % 2] for i in range(40)]
-    rows[5][2] = "--"
+    rows[5][2] = "unk"
     path = write_csv(tmp_path / "cars.csv", ["x", "drv", "cyl", "y"], rows)
     data = dataset_from_table(read_table(path, drop=["cyl"]), "y", "auto", path)
     assert data.text == ["drv"] and data.numeric == ["x"]
@@ -246,6 +246,10 @@ def test_codes_mixing_numbers_and_words_are_categories(tmp_path):
         "text column 'drv' one-hot encoded (3 values" in m for m in data.messages
     )
     with pytest.raises(UserError, match="line 7: column 'cyl' has the non-numeric"):
+        dataset_from_table(read_table(path), "y", "auto", path)
+    rows[5][2] = "--"
+    path = write_csv(tmp_path / "cars.csv", ["x", "drv", "cyl", "y"], rows)
+    with pytest.raises(UserError, match=r"'cyl': 1 \(first at line 7\)"):
         dataset_from_table(read_table(path), "y", "auto", path)
 
 
