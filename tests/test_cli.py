@@ -2092,13 +2092,21 @@ def test_a_second_testers_files_are_read_or_refused_by_name(tmp_path, capsys):
         dataset_from_table(read_table(p), "y", "auto", p)
     # a spreadsheet's gaps: a lone '-' and its error values were refused as text,
     # named only once --impute had filled the other gaps (tester AO)
-    for mark in ("-", "#DIV/0!", "#VALUE!"):
+    for mark in ("-", "--", "#DIV/0!", "#VALUE!"):
         q = ["a,b,y"] + [
             f"{k}.5,{mark if k == 4 else k % 3},{k % 2}" for k in range(30)
         ]
         (tmp_path / "q.csv").write_text("\n".join(q) + "\n")
         with pytest.raises(UserError, match=r"missing values in column\(s\) 'b'"):
             dataset_from_table(read_table(p), "y", "auto", p)
+    # ... but a dash among text is a value: UCI's credit approval labels '+' and
+    # '-', a strand column (tester AR: refused as missing, --impute made every '-'
+    # a '+')
+    q = ["a,b,y"] + [f"{k}.5,{'+-'[k % 2]},{'-+'[k % 3 == 0]}" for k in range(30)]
+    (tmp_path / "q.csv").write_text("\n".join(q) + "\n")
+    data = dataset_from_table(read_table(p), "y", "auto", p)
+    assert data.task == "classification" and sorted(set(data.y)) == ["+", "-"]
+    assert data.text == ["b"] and not data.X["b"].isna().any()
 
     # a text column's values that differ only in case: said, as the target's labels
     # are (yes/Yes/YES/no/No were 5 categories, silently; tester AO)

@@ -217,14 +217,17 @@ def _sniff(path, sep, raw=None):
 
 # Cells read as missing: pandas' defaults but for "None", which tables use as a
 # category ("no garage": Ames housing's Garage_Type) far more often than for a gap,
-# with "?" (the UCI repository's files mark their gaps so), a lone "-" or "--" (a
-# spreadsheet's gap) and the error values a spreadsheet exports ("#DIV/0!"), which were
-# refused as text only after --impute had filled the other gaps (a tester).
+# with "?" (the UCI repository's files mark their gaps so) and the error values a
+# spreadsheet exports ("#DIV/0!"), which were refused as text only after --impute had
+# filled the other gaps (a tester).
 MISSING_TEXT = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "?", "-",
-    "--", "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?", "#NULL!",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "?",
+    "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?", "#NULL!",
 )  # fmt: skip
+# ... and a lone dash, a spreadsheet's gap, in a column of numbers only: elsewhere it
+# is a value (UCI's credit approval labels '+' and '-', a strand, a rating '--')
+DASHES = ("-", "--")
 
 
 def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=None):
@@ -466,6 +469,11 @@ def _read_csv(path, delimiter, **options):
                     frame.loc[text, col] = frame.loc[text, col].str.strip()
             if missing:  # ' NA ', ' ? ': pandas matched them before the strip
                 frame[col] = frame[col].mask(frame[col].isin(missing))
+                dash = frame[col].isin(DASHES)
+                rest = frame[col][~dash].dropna()
+                decimal = options.get("decimal", ".")
+                if dash.any() and len(rest) and _coerced(rest, decimal).notna().all():
+                    frame[col] = frame[col].mask(dash)
     # after the loop, whose names pandas made unique: two names equal in NFC alone
     # are refused as repeated by read_table (_check_unique_names)
     frame.columns = [column_name(c) for c in frame.columns]
