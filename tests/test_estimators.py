@@ -471,6 +471,12 @@ def test_network_checks_its_input_as_the_estimator(Est):
         net.forward(X[:, :3])
     with pytest.raises(ValueError, match="2-dimensional"):
         net.forward(X[0])
+    with pytest.raises(ValueError, match=r"\): unseen \['e'\]$"):
+        net.forward(frame.assign(e=1.0))
+    # as the estimator: a frame without string names is taken by position, and an
+    # empty batch has no outputs (tester AR)
+    np.testing.assert_array_equal(net.predict(pd.DataFrame(X)), net.predict(X))
+    assert net.forward(X[:0]).shape[0] == 0
 
 
 def test_classifier_one_hot_and_decision_function(iris):
@@ -741,6 +747,7 @@ def test_scoring_paths_wait_a_quarter_decade_on_a_fine_grid():
     n_lams=20, and 100000 lams chose the null model (a tester)."""
     for n_lams, eps in ((20, 1e-3), (10, 1e-2)):  # the defaults: unchanged
         assert _scoring_grid(1.0, n_lams, eps)[1:] == (2, 6 if n_lams == 20 else 4)
+    _scoring_grid(1.0, 20, 1.0 - 1e-16)  # a grid of one value: no OverflowError
     lams, patience, first = _scoring_grid(1.0, 1000, 1e-3)
     per_decade = 999 / 3
     assert patience >= 0.25 * per_decade and first >= 0.5 * per_decade
@@ -753,8 +760,16 @@ def test_scoring_paths_wait_a_quarter_decade_on_a_fine_grid():
     assert fine.n_active_neurons_ > 0
 
 
-@pytest.mark.parametrize("Est", [GatedReLUClassifier, ReLUClassifier])
-@pytest.mark.parametrize("lam", ["auto", "cv"])
+@pytest.mark.parametrize(
+    "Est, lam",
+    [
+        (GatedReLUClassifier, "auto"),
+        (GatedReLUClassifier, "cv"),
+        (ReLUClassifier, "auto"),
+        (ReLUClassifier, "cv"),
+        (NTKClassifier, "cv"),  # ("auto" is leave-one-out: every row held out once)
+    ],
+)
 def test_class_no_validation_part_holds_is_named(Est, lam):
     """A class of one row is in every training part and no validation part: lam is
     then chosen blind to it (20000 rows, one positive: lam_ 5e-10, the row memorised,
@@ -764,7 +779,10 @@ def test_class_no_validation_part_holds_is_named(Est, lam):
     X = rng.standard_normal((300, 3))
     y = np.where(X[:, 0] > 0.3, "b", "a").astype(object)
     y[5] = "lone"
-    est = Est(n_gates=10, lam=lam, n_lams=4, random_state=0)
+    if Est is NTKClassifier:
+        est = Est(lam=lam, random_state=0)
+    else:
+        est = Est(n_gates=10, lam=lam, n_lams=4, random_state=0)
     with pytest.warns(UserWarning, match="no validation part holds a row of class"):
         est.fit(X, y)
     y[6] = "lone"

@@ -429,3 +429,29 @@ def test_rows_given_twice_are_one_row_of_weight_two(lam):
             X, y, sample_weight=np.full(100, 2.0)
         )
         np.testing.assert_allclose(a.predict(Z), b.predict(Z), atol=1e-10)
+
+
+@pytest.mark.parametrize("signal", [0.0, 1.0])
+def test_grid_extended_at_once_is_the_grid_extended_lam_by_lam(signal):
+    """NTKRegressor(lam="cv") scores the most the grid could grow in one call (one
+    eigendecomposition per fold) and grows the grid as _extended does lam by lam (a
+    second call per extension redid every fold's eigendecomposition; tester AR)."""
+    from fixntk._kare import _extended, _extended_at_once, _Spectrum
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = signal * X[:, 0] + (1.0 - signal) * rng.standard_normal(80)
+    K = fixntk.ntk_kernel(np.c_[X, np.ones(80)])
+    spectrum = _Spectrum(K, y[:, None])
+    lams = np.trace(K) / 80**2 * np.logspace(1, -1 if signal else -6, 12)
+    calls = []
+
+    def score(grid):
+        calls.append(grid.size)
+        return spectrum.kare(grid)
+
+    want = _extended(spectrum, lams)
+    got = _extended_at_once(spectrum, lams, score)
+    assert len(calls) == 1 and got[0].size > lams.size
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)

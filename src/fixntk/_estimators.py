@@ -30,8 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import irls
 from ._kare import (
-    _extension,
-    _grid_edge,
+    _extended_at_once,
     _lam_grid_ntk,
     _select_extended,
     _Spectrum,
@@ -302,9 +301,10 @@ def _warn_unjudged_classes(estimator, splits, labels, s, mode):
     if unjudged.size:
         names = ", ".join(repr(_scalar(c)) for c in classes[unjudged][:5])
         warnings.warn(
-            f"lam={mode!r}: no validation part holds a row of class(es) {names} (too "
-            "few rows to split), so lam is chosen without judging them, and a small "
-            "lam can memorise their training rows; give such a class more rows, or "
+            f"lam={mode!r}: no validation part holds a row of class(es) {names} (a "
+            "class too small to split, or splits that leave it out), so lam is "
+            "chosen without judging them, and a small lam can memorise their "
+            "training rows; give such a class more rows, use other splits (cv), or "
             "pass a float lam",
             UserWarning,
             stacklevel=user_stacklevel(),
@@ -775,9 +775,9 @@ class _OneHotClassifier(ClassifierMixin):
             its, it = ("their", "them") if plural else ("its", "it")
             warnings.warn(
                 f"{type(self).__name__}: {which} total sample weight 0 (no rows, or "
-                f"only rows of weight 0): {its} one-hot output is fitted to 0 on every "
-                f"row, so the model learns nothing of {it}; drop {it} from y or give "
-                f"{its} rows weight",
+                f"only rows of weight 0): the model is fitted without {its} rows and "
+                f"learns nothing of {it}; drop {it} from y or give {its} rows "
+                "weight",
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )
@@ -1553,7 +1553,9 @@ def _scoring_grid(lmax, n_lams, eps, extend=True):
         step = min(ratio, _EXTENSION_STEP)
         extra = int(np.ceil(3.0 / -np.log10(step))) if extend else 0
         lams = np.concatenate([lams, lams[-1] * step ** np.arange(1, extra + 1)])
-        decade = -1.0 / np.log10(ratio)  # lams per decade
+        # lams per decade (a grid of one value repeated, eps 1 - 1e-16: all of it)
+        decade = -1.0 / np.log10(ratio) if ratio < 1 else float(lams.size)
+        decade = min(decade, float(lams.size))
         patience = int(np.clip(round(0.5 * decade), 1, _PATIENCE))
         patience = max(patience, int(np.ceil(0.25 * decade)))
         first = int(np.clip(round(decade), patience, 10))
@@ -2478,18 +2480,19 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                     splits = _folds(n_user, self.cv, seed, labels_user)
                     folds = _kept_folds(splits, kept)
                 cv_args = (Xu, Yu, sample_weight, self.fit_intercept)
-                scores = _ntk_cv_scores(*cv_args, lams, folds, self.verbose)
+                _warn_unjudged_classes(self, folds, labels, sample_weight, self.lam)
+
+                def score(grid):
+                    return _ntk_cv_scores(*cv_args, grid, folds, self.verbose)
+
                 # the grid grows past an end that holds the minimum, as for "loo"
-                # and "kare" (it stopped there; tester AN), in one more pass
+                # and "kare" (it stopped there; tester AN), scored in the same pass
                 K_kare, eig_kare = ridge.kare_kernel(eig)
                 spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
-                edge = _grid_edge(spectrum, lams, int(np.argmin(scores)))
-                if edge is not None and not ridge.constant:
-                    more = _extension(spectrum, lams, edge)
-                    more_scores = _ntk_cv_scores(*cv_args, more, folds, self.verbose)
-                    order = np.argsort(np.r_[lams, more])[::-1]
-                    lams = np.r_[lams, more][order]
-                    scores = np.r_[scores, more_scores][order]
+                if ridge.constant:
+                    scores = score(lams)
+                else:
+                    lams, scores = _extended_at_once(spectrum, lams, score)
                 lam = float(lams[int(np.argmin(scores))])
             self.lams_ = units.kernel_lam_out(lams)
             self.lam_scores_ = _scores_out(scores, units)

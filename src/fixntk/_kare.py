@@ -309,6 +309,30 @@ def _extension(spectrum, lams, edge, limit=60):
     return np.sort(np.array(more))[::-1]
 
 
+def _extended_at_once(spectrum, lams, score):
+    """:func:`_extended`'s grid and scores for a ``score`` far cheaper on many lams at
+    once than lam by lam (cross-validation: one eigendecomposition per fold, then a
+    product per lam). The most :func:`_extended` could add past either end
+    (:func:`_extension`) is scored in one call, and the grid then grows from ``lams``
+    as :func:`_extended`'s would (a second call per extension redid every fold's
+    eigendecomposition: 2.5 times the fit on noise; a tester)."""
+    lams = np.asarray(lams, dtype=np.float64)
+    if lams.size < 3:
+        return lams, np.asarray(score(lams), dtype=np.float64)
+    top = _extension(spectrum, lams, "largest")
+    every = np.r_[top, lams, _extension(spectrum, lams, "smallest")]
+    values = np.asarray(score(every), dtype=np.float64)
+    lo, hi = top.size, top.size + lams.size  # the grid: every[lo:hi]
+    while True:
+        edge = _grid_edge(spectrum, every[lo:hi], int(np.argmin(values[lo:hi])))
+        if edge == "largest" and lo > 0:
+            lo -= 1
+        elif edge == "smallest" and hi < every.size:
+            hi += 1
+        else:
+            return every[lo:hi], values[lo:hi]
+
+
 def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
     """lam on the grid ``lams`` extended past a reached end (:func:`_extended`; the
     estimators' grids), with one eigendecomposition (``eig`` of K when given):

@@ -42,6 +42,7 @@ from ._relu import relu_lambda_max, solve_relu
 from ._scale import norms
 from ._solver import rows_equal
 from ._validation import (
+    check_bool,
     check_int,
     check_lam,
     check_n_lams,
@@ -115,7 +116,8 @@ class ReLUNetwork:
     @property
     def n_features_in(self):
         """The width of the inputs x (the bias column not counted)."""
-        return self.first_layer.shape[1] - int(bool(self.neuron_bias))
+        bias = check_bool(self.neuron_bias, "neuron_bias")
+        return self.first_layer.shape[1] - int(bias)
 
     @property
     def signs(self):
@@ -231,7 +233,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         return arr.gates, arr.masks, None
 
-    def _select_lam(self, Xt, Y, masks, seed, labels):
+    def _select_lam(self, Xt, Y, masks, seed, labels, sample_weight=None):
         """lam by cross-validation: (lam, lams reached, mean validation MSEs).
 
         The folds' warm-started paths run side by side on the grid (not extended
@@ -254,7 +256,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             max_iter=min(self.max_iter, _SCORING_EPOCHS),
         )
         folds = _folds(Xt.shape[0], self.cv, seed, labels)
-        _warn_unjudged_classes(self, folds, labels, None, self.lam)
+        _warn_unjudged_classes(self, folds, labels, sample_weight, self.lam)
         scores = np.full((len(folds), lams.size), np.inf)
         starts = [None] * len(folds)
         unit = _score_unit("squared", Y)  # errors near 1e-200 squared: not 0
@@ -314,7 +316,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             lam = _no_lam_to_select(self)
         elif lam == "cv":
             lam, self.lams_, self.lam_scores_ = self._select_lam(
-                Xt, Y, masks, seed, labels
+                Xt, Y, masks, seed, labels, sample_weight
             )
         res = solve_relu(
             Xt,

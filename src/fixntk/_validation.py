@@ -163,20 +163,24 @@ def check_network_input(X, n_features, feature_names=None, name="network"):
     columns must be ``feature_names`` in their order (where the estimator was fitted on
     a data frame), since the network takes its inputs by position."""
     columns = getattr(X, "columns", None) if hasattr(X, "dtypes") else None
-    if feature_names is not None and columns is not None:
-        given = [str(c) for c in columns]
+    # names are checked where they are all strings, as scikit-learn checks them (a
+    # frame of integer column names, pd.DataFrame(X), is taken by position)
+    named = columns is not None and all(isinstance(c, str) for c in columns)
+    if feature_names is not None and named:
+        given = list(columns)
         if given != [str(c) for c in feature_names]:
             missing = [str(c) for c in feature_names if str(c) not in given]
             extra = [c for c in given if c not in set(map(str, feature_names))]
-            why = (
-                f"missing {missing[:5]}" + (f", unseen {extra[:5]}" if extra else "")
-                if missing or extra
-                else "the same names in another order"
-            )
+            parts = [f"missing {missing[:5]}"] * bool(missing)
+            parts += [f"unseen {extra[:5]}"] * bool(extra)
+            why = ", ".join(parts) or "the same names in another order"
             raise ValueError(
                 f"X's columns must be those the {name} was fitted on, in that order "
                 f"(the {name} takes its inputs by position): {why}"
             )
+    arr = _as_float_array(X, "X")
+    if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] == n_features:
+        return np.zeros((0, n_features))  # an empty batch: no outputs
     arr = check_X(X)
     if arr.shape[1] != n_features:
         raise ValueError(
