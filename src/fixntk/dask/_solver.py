@@ -743,12 +743,25 @@ def _solve_problem(
     passes = prob.n_passes - passes0 + setup
     res = _result(prob, lam, W0, fit, passes, counters() - timing0)
     if warn and not res.converged:
+        # neither budget reached: the gap stalled (round-off of a large offset in y
+        # or in a column of X; raising the budgets was advised and changed nothing,
+        # tester AQ)
+        # (room for more than an outer iteration's passes, and half the epochs: the
+        # budget check stops before an iteration that would exceed max_passes)
+        used = res.n_passes - setup
+        stalled = max_passes - used > 3 and 2 * res.n_iter < max_iter
+        advice = (
+            "The gap stopped falling before either budget was reached: round-off, "
+            "most often of a large offset in y or in a column of X (centre them "
+            "first); raise tol to accept the fit"
+            if stalled
+            else "Raise max_passes, max_iter or tol"
+        )
         warnings.warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_passes} passes "
             f"({setup} of them set-up, on top of max_passes = {max_passes}) and "
-            f"{res.n_iter} epochs (lam = {lam:.4g}). Raise max_passes, max_iter or "
-            "tol.",
+            f"{res.n_iter} epochs (lam = {lam:.4g}). {advice}.",
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
         )
