@@ -1218,3 +1218,26 @@ def test_a_stalled_gap_is_not_told_to_raise_the_budgets(client):
         res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
     assert not res.converged and res.n_passes < 200
     assert "Raise max_passes" not in str(seen[0].message)
+
+
+def test_dask_fit_beats_while_its_passes_run(client, monkeypatch):
+    """verbose=1 printed nothing in a 74 s Dask fit off a terminal (tester AQ): the
+    set-up passes and the final solve now run under heartbeats, as the in-memory
+    refit does (their timing is tested in test_progress)."""
+    import contextlib
+
+    from fixntk.dask import _estimators as dask_estimators
+
+    seen = []
+
+    @contextlib.contextmanager
+    def record(desc, verbose=0, every=None):
+        seen.append((desc, verbose))
+        yield
+
+    monkeypatch.setattr(dask_estimators, "heartbeat", record)
+    X, y = planted(n=400, d=3, seed=0)
+    est = fixntk.GatedReLURegressor(n_gates=10, lam=0.01, verbose=1, random_state=0)
+    est.fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+    assert [v for _, v in seen] == [1, 1]
+    assert seen[0][0].startswith("column statistics") and "solve at lam" in seen[1][0]

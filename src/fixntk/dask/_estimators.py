@@ -18,7 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
-from .._progress import progress
+from .._progress import heartbeat, progress
 from .._validation import check_weight_values, user_stacklevel
 from ..datafits._poisson import PredictionOverflowError
 from . import _chunks
@@ -260,18 +260,21 @@ def _fit(est, X, y, sample_weight, one_d):
     """Warn on X's scales as in memory, sample gates, choose lam when asked, solve on
     all rows, set the fitted attributes."""
     n_gates, lam = _check(est)
-    rms = _check_feature_scales(est, X)
-    est.bias_scale_ = _bias_scale(X, sample_weight, rms) if est.neuron_bias else 1.0
-    seed = _seed(est.random_state)
-    Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias, est.bias_scale_))
-    n_gates = gates_for_rows(
-        n_gates,
-        Xt.shape[0],
-        Xt.shape[1] - bool(est.neuron_bias),
-        1 if y.ndim == 1 else y.shape[1],
-    )
-    arr = sample_arrangement(Xt, n_gates, seed=seed)
-    prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
+    # a record every 30 s of the passes no bar counts (verbose=1 said nothing in a
+    # 74 s fit off a terminal, where the in-memory fit logs its solve; tester AQ)
+    with heartbeat("column statistics, gates and first pass", est.verbose):
+        rms = _check_feature_scales(est, X)
+        est.bias_scale_ = _bias_scale(X, sample_weight, rms) if est.neuron_bias else 1.0
+        seed = _seed(est.random_state)
+        Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias, est.bias_scale_))
+        n_gates = gates_for_rows(
+            n_gates,
+            Xt.shape[0],
+            Xt.shape[1] - bool(est.neuron_bias),
+            1 if y.ndim == 1 else y.shape[1],
+        )
+        arr = sample_arrangement(Xt, n_gates, seed=seed)
+        prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
     W0 = np.zeros((prob.p, prob.d, prob.c))
     est.lams_ = est.lam_scores_ = est.objective_history_ = None
     est.lam_selection_ = None
@@ -286,9 +289,10 @@ def _fit(est, X, y, sample_weight, one_d):
             # the splits' solutions at lam (most of the rows): the refit on all rows
             # starts from their mean, as in memory, without a path's passes
             W0 = prob.check_coef(start)
-    res, _ = _solve_problem(
-        prob, lam, W0, est.tol, est.max_iter, _MAX_PASSES, est.verbose >= 2
-    )
+    with heartbeat(f"solve at lam {lam:.4g}", est.verbose):
+        res, _ = _solve_problem(
+            prob, lam, W0, est.tol, est.max_iter, _MAX_PASSES, est.verbose >= 2
+        )
     est.n_features_in_ = int(Xt.shape[1] - bool(est.neuron_bias))
     est._store_solution(res, arr, lam, n_gates, Xt.shape[1], "squared")
     est.n_iter_ = int(res.n_iter)
