@@ -256,14 +256,14 @@ class ChunkData:
         return object.__sizeof__(self) + self.X.nbytes + self.Y.nbytes
 
 
-def raw_stats(X, Y, s):
+def raw_stats(X, Y, s, shift=0.0):
     """Checks and scales of a raw chunk: (not_finite, xmax, ymax, smax, smin, swsum,
     ymean) with ``not_finite`` the names among X, y and sample_weight holding NaN or
     infinity, ``swsum = sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean
     of Y (computed without overflow: each term is at most max |Y|). A chunk whose Y is
     all zero has mean 0 and still its weight ``swsum``: the mean of all rows counts
-    it."""
-    Y = Y.reshape(Y.shape[0], -1)
+    it. Y is taken as ``Y - shift`` (:class:`fixntk.dask._solver._DaskProblem`)."""
+    Y = Y.reshape(Y.shape[0], -1) - shift
     if s is None:
         s = np.ones(X.shape[0])
     not_finite = tuple(
@@ -292,9 +292,10 @@ def _abs_max(A):
     return float(np.abs(A).max()) if A.size else 0.0
 
 
-def build_data(X, Y, sx, sy, s=None):
-    """The chunk in the problem's units, its rows of weight 0 (if ``s``) zeroed."""
-    Y = Y.reshape(Y.shape[0], -1)
+def build_data(X, Y, sx, sy, s=None, shift=0.0):
+    """The chunk in the problem's units (``(Y - shift) / sy``), its rows of weight 0
+    (if ``s``) zeroed."""
+    Y = Y.reshape(Y.shape[0], -1) - shift
     if s is not None and not (s > 0).all():
         X, Y = np.where(s[:, None] > 0, X, 0.0), np.where(s[:, None] > 0, Y, 0.0)
     X = np.ascontiguousarray(X / sx if sx > 0 else X, dtype=np.float64)

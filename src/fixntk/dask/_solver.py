@@ -186,7 +186,8 @@ class _DaskProblem:
             else check_positive(max_gram_bytes, "max_gram_bytes")
         )
         if _parent is not None:  # the same data, other row weights (a split)
-            for key in ("n", "d", "c", "p", "one_d", "sx", "sy", "data", "packed"):
+            keys = ("n", "d", "c", "p", "one_d", "sx", "sy", "shift", "data", "packed")
+            for key in keys:
                 setattr(self, key, getattr(_parent, key))
             self.arr, self.rows = _parent.arr, _parent.rows
             self.weights, self.score = _weights, _score
@@ -211,6 +212,14 @@ class _DaskProblem:
         self.n, self.d = X.shape
         self.c = 1 if self.one_d else Y.shape[1]
         self.p = self.arr.p
+        # with an intercept, Y - (its first row): the same program, exactly, the
+        # shift added back to the intercept, as fixntk.solve does (Y scaled by max |Y|
+        # first left a target offset by 1e13 a residual of round-off, and the solve
+        # stalled uncertified; tester AQ). One row of y is read for it.
+        self.shift = np.zeros(self.c)
+        if self.fit_intercept and self.n:
+            (first,) = dask.compute(Y[:1])  # one row, not the array
+            self.shift = np.asarray(first, dtype=np.float64).reshape(-1)
         xs, ys = chunk_tasks(X), chunk_tasks(Y)
         ss = chunk_tasks(s) if s is not None else [None] * len(xs)
         self._setup((xs, ys, ss))
@@ -221,7 +230,7 @@ class _DaskProblem:
             xs, ys, ss = raw
             stats = dask.compute(
                 *[
-                    dask.delayed(_chunks.raw_stats, pure=True)(x, y, s)
+                    dask.delayed(_chunks.raw_stats, pure=True)(x, y, s, self.shift)
                     for x, y, s in zip(xs, ys, ss)
                 ]
             )
@@ -252,7 +261,9 @@ class _DaskProblem:
             ybar = ybar / share.sum()  # > 0: some row carries weight
             self._ybar_raw = ybar / self.sy if self.sy > 0 else ybar
             self.data = [
-                dask.delayed(_chunks.build_data, pure=True)(x, y, self.sx, self.sy, s)
+                dask.delayed(_chunks.build_data, pure=True)(
+                    x, y, self.sx, self.sy, s, self.shift
+                )
                 for x, y, s in zip(xs, ys, ss)
             ]
             self.weights = (
@@ -707,7 +718,7 @@ def _options(tol, max_iter, max_passes):
 def _result(prob, lam, W, fit, passes, timing):
     W_s, primal, dual, epochs, outer, converged, gaps, _ = fit
     W_out = prob.coef_out(W_s)
-    b = prob.intercept(W_s) * (prob.sy if prob.sy > 0 else 1.0)
+    b = prob.intercept(W_s) * (prob.sy if prob.sy > 0 else 1.0) + prob.shift
     return DaskSolveResult(
         coef=W_out[:, :, 0] if prob.one_d else W_out,
         objective=float(prob.value_out(primal)),
