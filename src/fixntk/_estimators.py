@@ -765,10 +765,10 @@ class _OneHotClassifier(ClassifierMixin):
         return self
 
     def _weightless_classes(self, totals):
-        """Warn about classes of total sample weight 0 (a squared loss on one-hot
-        targets fits their outputs to 0 on every row: the model learns nothing of
-        them; NTKClassifier fitted them without a word, where the gated classifier's
-        log loss refuses them; tester AN)."""
+        """Warn about classes of total sample weight 0 (the squared loss fits the
+        model without their rows: it learns nothing of them; NTKClassifier fitted them
+        without a word, where the gated classifier's log loss refuses them; tester
+        AN)."""
         which = weightless_classes(totals, self.classes_)
         if which:
             plural = which.startswith("classes")
@@ -2429,7 +2429,13 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
-        spectrum = None  # KARE's view of the ridge, where lam="cv" made it
+        spectrum = None
+        if not isinstance(lam, str) or lam == "cv":
+            # KARE's view of the ridge, from its eigendecomposition (a second one took
+            # half the fit: 14.6 s of 36.5 at n = 3000): kare_ at the lam, and the
+            # limits of the "cv" grid's extension
+            K_kare, eig_kare = ridge.kare_kernel(eig)
+            spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
         # how lam was chosen ("loo", "kare", "cv"), None for a given lam
         self.lam_selection_ = lam if isinstance(lam, str) else None
         if ridge.constant:
@@ -2487,8 +2493,6 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
 
                 # the grid grows past an end that holds the minimum, as for "loo"
                 # and "kare" (it stopped there; tester AN), scored in the same pass
-                K_kare, eig_kare = ridge.kare_kernel(eig)
-                spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
                 if ridge.constant:
                     scores = score(lams)
                 else:
@@ -2505,11 +2509,6 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.lam_ = float(units.kernel_lam_out(lam))
         if not isinstance(self.lam, str) or self.lam == "cv":
             gcv = n / ridge.K.shape[0]
-            # from the ridge's eigendecomposition (a second one took half the fit:
-            # 14.6 s of 36.5 at n = 3000)
-            if spectrum is None:
-                K_kare, eig_kare = ridge.kare_kernel(eig)
-                spectrum = _Spectrum(K_kare, ridge.Y, eig=eig_kare)
             kare_u = gcv * float(spectrum.kare([lam])[0])
             self.kare_ = float(units.value_out(kare_u))
         # MKL objective of the NTK's weights (they sum to 1): an upper bound on the

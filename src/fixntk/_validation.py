@@ -181,7 +181,7 @@ def check_network_input(X, n_features, feature_names=None, name="network"):
     arr = _as_float_array(X, "X")
     if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] == n_features:
         return np.zeros((0, n_features))  # an empty batch: no outputs
-    arr = check_X(X)
+    arr = check_X(arr)  # (converted once: the frame's values above)
     if arr.shape[1] != n_features:
         raise ValueError(
             f"X has {arr.shape[1]} features, but this {name} expects {n_features}"
