@@ -370,9 +370,25 @@ class _Problem:
         primal = self.datafit.value(self.Y, F, self.s) + lam * _penalty(W)
         if not np.isfinite(primal):  # the loss overflowed: no certificate (callers
             return primal, np.nan  # name it), nor NumPy's warnings on the gradients
-        gmax = float(self.block_gradient_norms(F).max())
-        dual = self.datafit.dual(self.Y, F, self.s, max(1.0, gmax / lam))
-        return primal, dual
+        sG, grads = self.block_gradients(F)
+        scale = max(1.0, float((norms(grads) / self.S).max()) / lam)
+        dual = self.datafit.dual(self.Y, F, self.s, scale)
+        return primal, dual - self.intercept_slack(sG.sum(axis=0), b, scale)
+
+    def intercept_slack(self, sG_sum, b, scale):
+        """What the dual value must give up for the intercept's dual constraint
+        (``sum_k s_k theta_k = 0``, theta = l'(F + b) / scale) held only to round-off.
+        For any theta whose block gradients are feasible, weak duality gives
+        ``F(W*, b*) >= D(theta) - b* . sum_k s_k theta_k / sum(s)``: the last term is
+        nothing in exact arithmetic, but b* times the rounding of the sum was a dual
+        value above the objective where b is large next to the residual (a column of X
+        offset by 1e8, whose neurons' offsets the intercept cancels: Poisson certified
+        a gap of -1.5e-5 at an objective 2e-6 above the optimum). Taken at the
+        current b (b* within the solve's accuracy of it), with absolute values.
+        ``sG_sum`` (c,) is ``sum_k s_k l'(F_k + b)``."""
+        if not self.fit_intercept:
+            return 0.0
+        return float(np.abs(b) @ np.abs(sG_sum)) / (self.S * scale)
 
 
 def _check_class_weights(targets, s):
@@ -582,6 +598,8 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
     stop = "max_iter"
     if is_squared(prob.datafit):
         fit = _least_squares(prob, lam_s, W0, tol, max_iter, verbose)
+        if not fit["converged"] and fit["n_epochs"] < max_iter:
+            stop = "stalled"  # the compiled descent's stall rules ended it
     else:
         from ._prox_newton import prox_newton
 
@@ -615,6 +633,13 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 "spread), so the null model W = 0 is returned: standardise X (e.g. "
                 "sklearn's StandardScaler)."
             ),
+            "stalled": (
+                f"The gap stopped falling with {max_iter - res.n_iter} of max_iter's "
+                "epochs left: round-off limits the certificate here (the masked "
+                f"design is ill-conditioned in double precision{_far_columns(prob.X)})"
+                ". Centre and scale X's columns (e.g. sklearn's StandardScaler), or "
+                "raise tol to accept this fit."
+            ),
             "max_iter": (
                 "The gap is at round-off's level (about 1e-14 of the null model's "
                 "objective or below): raise tol."
@@ -631,10 +656,16 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 "accuracy double precision reaches here; raise tol."
                 if res.relative_gap < 1e-8
                 else "The Newton steps no longer change the objective in double "
-                "precision, with this gap left: raise tol. (For a datafit of your "
-                "own: check that its gradient, curvature and dual describe its "
-                "value; a loss with linear parts, such as Huber's, certifies more "
-                "slowly than its objective converges.)"
+                f"precision, with this gap left (round-off{_far_columns(prob.X)}): "
+                "raise tol"
+                + (
+                    " or centre and scale X's columns."
+                    if is_builtin(prob.datafit)
+                    else ". (For a datafit of your own: check that its gradient, "
+                    "curvature and dual describe its value; a loss with linear "
+                    "parts, such as Huber's, certifies more slowly than its "
+                    "objective converges.)"
+                )
             ),
         }[stop]
         warnings.warn(
@@ -645,6 +676,18 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             stacklevel=user_stacklevel(),
         )
     return res
+
+
+def _far_columns(X, ratio=1e3):
+    """For a warning: ", e.g. column j of X with a mean 1e+08 times its standard
+    deviation" for the column of X farthest from 0 beyond ``ratio`` of its spread
+    (constant columns, a bias, are not judged), or "" when none is."""
+    sd = X.std(axis=0)
+    far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+    j = int(np.argmax(far)) if far.size else 0
+    if not far.size or far[j] <= ratio:
+        return ""
+    return f": column {j} of X has a mean {far[j]:.2g} times its standard deviation"
 
 
 def _null_fit(prob, lam_s, tol, fit):
