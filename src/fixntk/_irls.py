@@ -26,7 +26,7 @@ from ._ntk import ntk_weights
 from ._progress import progress, report
 from ._ridge import _RCOND, PSDRidge, psd_eigh
 from ._scale import Units
-from ._solver import _prepare
+from ._solver import _far_columns, _prepare, intercept_shift, rows_equal
 from ._threads import blas_threads
 from ._validation import (
     check_int,
@@ -678,6 +678,7 @@ def irls(
         ``ntk_group=True`` does not support.
     """
     X = check_X(X)
+    X_user = X  # (named in a warning)
     n = X.shape[0]
     Y, was_1d = check_targets(y, n)
     arr = as_arrangement(arr, n, X)
@@ -690,6 +691,17 @@ def irls(
         raise ValueError(f"method must be 'auto', 'dual' or 'primal'; got {method!r}")
     if newton_tol is not None:
         newton_tol = check_positive(newton_tol, "newton_tol", allow_zero=True)
+    shift = np.zeros(Y.shape[1])
+    if fit_intercept:  # Y less its mean, added back to the intercept (as solve does)
+        s_all = np.ones(n) if s_w is None else s_w
+        shift = intercept_shift(Y, s_all, rows_equal(Y, s_w))
+        # not a mean at Y's round-off (Y centred already: solve's kernel route), whose
+        # subtraction only perturbs Y's small entries: at 1e-8 lam_max on a Toeplitz
+        # design the route's 50 steps then missed a certificate they had reached
+        if np.abs(shift).max() > 1e-12 * np.abs(Y).max():
+            Y = Y - shift
+        else:
+            shift = np.zeros(Y.shape[1])
     # computed at unit scale (fixntk._scale): eta and W in its units, F in units of y^2
     units = Units(X, Y)
     X, Y, lam_u = X / units.sx, Y / units.sy, units.lam(lam)
@@ -746,7 +758,7 @@ def irls(
     converged = gap <= tol * f0
     if not converged:
         why = (
-            "no step decreased the objective (round-off level)"
+            f"no step decreased the objective (round-off level{_far_columns(X_user)})"
             if stalled
             else f"max_iter = {max_iter} steps ran out"
         )
@@ -767,7 +779,7 @@ def irls(
         ntk_eta = float(units.coef_out(ridge.norms(st)[-1]))
         ntk_coef = units.kernel_coef_out(st.eta[-1] * (A[:, 0] if was_1d else A))
         eta_start = eta_start[:-1]
-    b = b * units.sy  # the intercept is in units of y
+    b = b * units.sy + shift  # the intercept is in units of y
     return IRLSResult(
         coef=units.coef_out(W[:, :, 0] if was_1d else W),
         intercept=float(b[0]) if was_1d else b,
@@ -795,7 +807,10 @@ def _certificate(ridge, W, lam):
     """(primal, dual) of the program at W, the intercept (if any) at its best: the
     certificate of :func:`fixntk.solve` on the ridge's (weighted, centred) data."""
     X, packed, n = ridge.X, ridge.arr.packed, ridge.X.shape[0]
-    R = ridge.Y - ridge.project(_core.masked_predict(X, packed, W))
+    # projected twice: the dual point must satisfy a^T theta = 0 (the intercept's
+    # constraint), and one projection leaves a^T R at the rounding of the
+    # predictions, not of R (see intercept_slack in fixntk._solver)
+    R = ridge.project(ridge.Y - ridge.project(_core.masked_predict(X, packed, W)))
     G = _core.masked_gradients(X, packed, np.ascontiguousarray(R))
     gmax = np.sqrt((G**2).sum(axis=(1, 2))).max() / n
     primal = 0.5 * (R**2).sum() / n + lam * _group_norms(W).sum()

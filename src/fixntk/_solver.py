@@ -222,10 +222,7 @@ class _Problem:
             and rows_equal(Y, self.s if self.weighted else None)
         )
         if self.fit_intercept and self.datafit.shifts_with_intercept:
-            if self.null_optimal:  # the value itself, not its computed mean
-                self.shift = Y[np.flatnonzero(self.s > 0)[0]].copy()
-            else:
-                self.shift = (self.s @ Y) / self.S
+            self.shift = intercept_shift(Y, self.s, self.null_optimal)
             Y = Y - self.shift
         self.sy = float(np.abs(Y).max()) if self.datafit.scales_with_y else 1.0
         self.X = X / self.sx if self.sx > 0 else X
@@ -985,6 +982,18 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
     """
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     return _lambda_max(prob)
+
+
+def intercept_shift(Y, s, constant):
+    """What a squared-loss program with an intercept subtracts from Y (n, c) before
+    scaling it, and adds back to the intercept: Y's weighted mean (weights ``s``),
+    or, for a ``constant`` target (:func:`rows_equal`), the value itself, not its
+    computed mean. The same program, exactly; scaled by max |Y| first, an offset
+    large next to Y's spread left its variation to Y's last digits (offset 1e8 in
+    solve, 1e11 in irls: negative gaps reported as certified)."""
+    if constant:
+        return Y[np.flatnonzero(s > 0)[0]].copy()
+    return (s @ Y) / float(s.sum())
 
 
 def rows_equal(Y, sample_weight=None):
