@@ -412,15 +412,11 @@ def test_rows_given_twice_are_one_row_of_weight_two(lam):
     assert twice.lam_ == pytest.approx(weighted.lam_, rel=1e-12)
     assert twice.lam_ > 1e-4
     np.testing.assert_allclose(twice.predict(Z), weighted.predict(Z), atol=1e-10)
-    # some rows twice, one of them with another target (not a copy: kept apart)
-    y2 = y[:30].copy()
-    y2[0] += 1.0
-    some = fixntk.NTKRegressor(lam=lam).fit(np.r_[X, X[:30]], np.r_[y, y2])
+    # some rows twice (merged), the others once
+    some = fixntk.NTKRegressor(lam=lam).fit(np.r_[X, X[:30]], np.r_[y, y[:30]])
     s = np.ones(100)
-    s[1:30] = 2.0
-    same = fixntk.NTKRegressor(lam=lam).fit(
-        np.r_[X, X[:1]], np.r_[y, y2[:1]], sample_weight=np.r_[s, 1.0]
-    )
+    s[:30] = 2.0
+    same = fixntk.NTKRegressor(lam=lam).fit(X, y, sample_weight=s)
     assert some.lam_ == pytest.approx(same.lam_, rel=1e-12)
     np.testing.assert_allclose(some.predict(Z), same.predict(Z), atol=1e-10)
     for lam_given in (0.01,):  # a given lam: the model of the copies themselves
@@ -455,3 +451,32 @@ def test_grid_extended_at_once_is_the_grid_extended_lam_by_lam(signal):
     assert len(calls) == 1 and got[0].size > lams.size
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_repeated_inputs_with_other_targets_are_left_out_one_row_at_a_time():
+    """Four cells of X, 100 rows each, P(y = 1) = 0.2, 0.2, 0.8, 0.8 (categorical
+    features; tester AT): rows of the same X with two targets were merged per
+    target, leave-one-out then left out a cell's y = 1 rows together, and fitted
+    them by its y = 0 rows: the error rose as lam fell, and every lam-choosing kernel
+    estimator chose the largest lam and predicted class 0 everywhere. Such rows are
+    now left out one at a time: the Bayes rule, [0, 0, 1, 1], and the cells' means
+    (the closed form of the least-squares fit on four cells)."""
+    from fixntk._estimators import _merged_copies
+
+    rng = np.random.default_rng(0)
+    cells = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    idx = np.repeat(np.arange(4), 100)
+    X = cells[idx]
+    y = (rng.random(400) < np.array([0.2, 0.2, 0.8, 0.8])[idx]).astype(int)
+    Y = y[:, None].astype(float)
+    assert _merged_copies(X, Y, y, None)[0] is X  # nothing merged
+    for est in (
+        fixntk.NTKClassifier(),
+        fixntk.NTKClassifier(lam="kare"),
+        fixntk.KAREKernelClassifier(random_state=0),
+    ):
+        np.testing.assert_array_equal(est.fit(X, y).predict(cells), [0, 0, 1, 1])
+    reg = fixntk.NTKRegressor().fit(X, y)
+    means = np.array([y[idx == k].mean() for k in range(4)])
+    np.testing.assert_allclose(reg.predict(cells), means, atol=0.05)
+    assert reg.lam_ < reg.lams_[0]
