@@ -2563,3 +2563,27 @@ def test_a_few_dates_are_categories_with_a_note(tmp_path):
     said = " ".join(data.messages)
     assert "column 'when' holds dates or times (5 values), one-hot encoded" in said
     assert "days since the first date" in said and "text column 'when'" not in said
+
+
+def test_integers_that_rarely_repeat_are_amounts_not_classes(tmp_path, capsys):
+    """A 10-row file of prices (all different integers) was read as 10 classes of
+    one row and failed on its folds, with advice (--cv, a number for --lam) that
+    could not help; a 15-row file of weights in whole kg (11 values) was fitted as
+    an 11-class classifier (tester AU). Integers of which most values occur once
+    are now amounts (regression, said); as classes they are refused, naming --task
+    regression."""
+    rows = [(str(k), str(2 * k)) for k in range(1, 11)]
+    prices = write_csv(tmp_path / "prices.csv", ["size", "price"], rows)
+    described = _described(prices, "price")
+    assert described.task == "regression"
+    assert any(
+        "10 of them in a single row, so regression" in m for m in described.messages
+    )
+    err = _error(
+        capsys, ["fit", prices, "--target", "price", "--task", "classification"]
+    )
+    assert "10 of them with a single row" in err and "--task regression" in err
+    # labels that repeat stay classes
+    rows = [(f"{0.37 * k % 5:.2f}", str(k % 3)) for k in range(30)]
+    labels = write_csv(tmp_path / "labels.csv", ["x", "y"], rows)
+    assert _described(labels, "y").task == "classification"

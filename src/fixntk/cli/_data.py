@@ -1254,11 +1254,25 @@ def dataset_from_table(
             integral = np.all(values == np.round(values)) and (
                 np.abs(values).max() < 2.0**53
             )
-            k = np.unique(values).size
+            uniq, counts = np.unique(values, return_counts=True)
+            k = uniq.size
             small = k <= MAX_CLASSES
-            task = "classification" if integral and small else "regression"
+            # most values in one row each: amounts, not labels (a 10-row file of
+            # prices was 10 classes of one row, and the fit failed on its folds with
+            # advice that could not help; a tester)
+            lone = int((counts == 1).sum())
+            amounts = k >= 3 and 2 * lone > k
+            task = (
+                "classification" if integral and small and not amounts else "regression"
+            )
             if pd.api.types.is_bool_dtype(y_raw):
                 pass  # TRUE/FALSE: classes, nothing to say (it fell to the 0.5 note)
+            elif integral and small and amounts:
+                reason = (
+                    f"target {target!r}: integers with {k} distinct values, {lone} "
+                    "of them in a single row, so regression (class labels repeat); "
+                    "--task classification if they are class labels"
+                )
             elif integral:
                 other = "regression" if small else "classification"
                 reason = (
@@ -1303,7 +1317,7 @@ def dataset_from_table(
                 f"({_reprs(classes)[0]}); a classifier needs at least two"
             )
         lone = classes[counts == 1]
-        if 2 * lone.size > classes.size and classes.size > MAX_CLASSES:
+        if 2 * lone.size > classes.size and classes.size >= 3:
             # numbers taken for labels (--task classification on a measurement):
             # the folds then missed classes, in the estimator's words ('lam=cv',
             # 'sample_weight')
