@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 
-from ._base import REQUIRED, Datafit, Targets
+from ._base import REQUIRED, Datafit, Targets, newton_intercept
 from ._logistic import Logistic
 from ._multinomial import Multinomial
 from ._poisson import Poisson, PredictionOverflowError
@@ -25,6 +25,7 @@ __all__ = [
     "get_datafit",
     "is_builtin",
     "is_squared",
+    "newton_intercept",
 ]
 
 _BY_NAME = {cls.name: cls for cls in (Squared, Logistic, Multinomial, Poisson)}

@@ -119,7 +119,10 @@ class Datafit:
 
     def intercept(self, Y, F, s, b=None):
         """The unpenalised intercept minimising ``value(Y, F + b, s)``, shape (c,),
-        given the predictions ``F`` without it (``b``: a starting point)."""
+        given the predictions ``F`` without it (``b``: a starting point). A datafit
+        of your own whose value is convex in b, with :meth:`gradient` and
+        :meth:`curvature`, can return ``fixntk.datafits.newton_intercept(self, Y,
+        F, s, b)``."""
         raise _missing(self, "intercept")
 
     def intercept_hessian(self, Y, F, s):
