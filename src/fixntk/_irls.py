@@ -758,7 +758,8 @@ def irls(
     converged = gap <= tol * f0
     if not converged:
         why = (
-            f"no step decreased the objective (round-off level{_far_columns(X_user)})"
+            "no step decreased the objective (round-off level"
+            + (f": {far})" if (far := _far_columns(X_user)) else ")")
             if stalled
             else f"max_iter = {max_iter} steps ran out"
         )

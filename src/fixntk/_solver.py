@@ -622,6 +622,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
         fit, stop = _null_fit(prob, lam_s, tol, fit), "diverged"
     res = _result(prob, lam=lam, **fit)
     if warn and not res.converged:
+        far = _far_columns(prob.X) if stop in ("stalled", "no_descent") else ""
         advice = {
             "diverged": (
                 "The descent ended above the null model's objective (its iterates "
@@ -632,10 +633,17 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             ),
             "stalled": (
                 f"The gap stopped falling with {max_iter - res.n_iter} of max_iter's "
-                "epochs left: round-off limits the certificate here (the masked "
-                f"design is ill-conditioned in double precision{_far_columns(prob.X)})"
-                ". Centre and scale X's columns (e.g. sklearn's StandardScaler), or "
-                "raise tol to accept this fit."
+                "epochs left (by under 0.1% over 20 certificates): the descent "
+                "reaches no better on this problem"
+                + (
+                    f" (round-off in an ill-conditioned masked design: {far}). Centre "
+                    "and scale X's columns (e.g. sklearn's StandardScaler), or raise "
+                    "tol to accept this fit."
+                    if far
+                    else ". Raise tol to accept this fit (its gap bounds its "
+                    "suboptimality), or solve it by fixntk.irls, another route to "
+                    "the same program."
+                )
             ),
             "max_iter": (
                 "The gap is at round-off's level (about 1e-14 of the null model's "
@@ -649,14 +657,16 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 "where the steps converge faster."
             ),
             "no_descent": (
-                "The line search found no descent (round-off): this gap is the "
-                "accuracy double precision reaches here; raise tol."
+                "The line search found no descent (round-off in the proximal Newton "
+                f"steps{': ' + far if far else ''}): raise tol to accept this fit "
+                "(its gap bounds its suboptimality)"
+                + (", or centre and scale X's columns." if far else ".")
                 if res.relative_gap < 1e-8
                 else "The Newton steps no longer change the objective in double "
-                f"precision, with this gap left (round-off{_far_columns(prob.X)}): "
-                "raise tol"
+                f"precision, with this gap left (round-off{': ' + far if far else ''})"
+                ": raise tol"
                 + (
-                    " or centre and scale X's columns."
+                    (" or centre and scale X's columns." if far else ".")
                     if is_builtin(prob.datafit)
                     else ". (For a datafit of your own: check that its gradient, "
                     "curvature and dual describe its value; a loss with linear "
@@ -676,15 +686,15 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
 
 
 def _far_columns(X, ratio=1e3):
-    """For a warning: ", e.g. column j of X with a mean 1e+08 times its standard
-    deviation" for the column of X farthest from 0 beyond ``ratio`` of its spread
-    (constant columns, a bias, are not judged), or "" when none is."""
+    """For a warning: "column j of X has a mean 1e+08 times its standard deviation"
+    for the column of X farthest from 0 beyond ``ratio`` of its spread (constant
+    columns, a bias, are not judged), or "" when none is."""
     sd = X.std(axis=0)
     far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
     j = int(np.argmax(far)) if far.size else 0
     if not far.size or far[j] <= ratio:
         return ""
-    return f": column {j} of X has a mean {far[j]:.2g} times its standard deviation"
+    return f"column {j} of X has a mean {far[j]:.2g} times its standard deviation"
 
 
 def _null_fit(prob, lam_s, tol, fit):
