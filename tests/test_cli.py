@@ -1537,6 +1537,7 @@ def test_files_without_header_rows_or_features(tmp_path, capsys):
         fh.write("".join(",".join(r) + "\n" for r in rows))
     err = _error(capsys, ["fit", path, "--target", "5"])
     assert "column '5' not found" in err and "seems to have no header row" in err
+    assert "add one, e.g. 'x1,x2,x3,y' (then --target y)" in err  # (tester AU)
     err = _error(capsys, ["fit", path, "--target", "n", "--drop", "x"])
     assert "--drop: no column 'x'" in err and "no header row" in err
     named = write_csv(tmp_path / "named.csv", ["a", "b", "c", "y"], rows)

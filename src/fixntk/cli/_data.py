@@ -405,9 +405,15 @@ def _header_hint(columns):
     names = pd.Series([str(c) for c in columns])
     numbers = int(pd.to_numeric(names, errors="coerce").notna().sum())
     if numbers >= 2 and 2 * numbers >= len(names):
+        k = len(names) - 1
+        shown = (
+            [f"x{j + 1}" for j in range(k)] if k <= 4 else ["x1", "x2", "...", f"x{k}"]
+        )
+        example = ",".join(shown + ["y"])
         return (
             "; the column names look like data: the file seems to have no header "
-            "row, and its first line must name the columns"
+            "row, and its first line must name the columns: add one, e.g. "
+            f"'{example}' (then --target y)"
         )
     return ""
 
