@@ -7,7 +7,7 @@ from conftest import planted
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -1754,3 +1754,49 @@ def test_outputs_on_scales_far_apart_are_warned_about():
         both = fixntk.NTKRegressor(lam=0.1).fit(X, wide)
     alone = fixntk.NTKRegressor(lam=0.1).fit(X, Y[:, 0])
     np.testing.assert_allclose(both.predict(X)[:, 0], alone.predict(X), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: fixntk.GatedReLURegressor(n_gates="auto", random_state=0),
+        lambda: fixntk.GatedReLURegressor(lam="kare", n_gates=30, random_state=0),
+        lambda: fixntk.GatedReLURegressor(cv=KFold(3), random_state=0),
+        lambda: fixntk.GatedReLUClassifier(n_gates=40, random_state=0),
+    ],
+    ids=["auto", "kare", "splitter", "classifier"],
+)
+def test_rows_of_weight_zero_change_nothing(make):
+    """Rows of sample_weight 0 leave the program unchanged, but the gated estimators
+    counted them in n_gates="auto", the choice of cross-validation or a held-out
+    split, the folds and their stratification, and lam="kare"'s kernel: changing only
+    their X and y moved lam_ from 5.4 to 11 (tester AW). Now the fit with such rows,
+    whatever their values, is the fit without them; with a splitter, whose indices are
+    the user's rows, they are mapped to the rows kept. Nor do they trigger the column
+    warnings (a 99999 code there was said to bend the fit)."""
+    rng = np.random.default_rng(0)
+    n, m = 120, 40
+    X = rng.standard_normal((n + m, 3))
+    y = np.maximum(X[:, 0], 0) - X[:, 1] + 0.1 * rng.standard_normal(n + m)
+    est = make()
+    if isinstance(est, fixntk.GatedReLUClassifier):
+        y = (y > 0).astype(int)
+    s = np.r_[rng.uniform(0.5, 2.0, n), np.zeros(m)]
+    order = rng.permutation(n + m)  # the weightless rows among the others
+    X, y, s = X[order], y[order], s[order]
+    other_X, other_y = X.copy(), y.copy()
+    zero = s == 0
+    other_X[zero] = 99999.0  # a code for a missing value, in rows of weight 0
+    other_y[zero] = (
+        y[zero][::-1] if est.__class__.__name__.endswith("Classifier") else 1e3
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        a = clone(est).fit(X, y, sample_weight=s)
+        b = clone(est).fit(other_X, other_y, sample_weight=s)
+    assert a.lam_ == b.lam_ and a.n_gates_ == b.n_gates_
+    np.testing.assert_array_equal(a.predict(X[~zero]), b.predict(X[~zero]))
+    if not isinstance(est.cv, KFold):  # the fit on the weighted rows alone
+        c = clone(est).fit(X[~zero], y[~zero], sample_weight=s[~zero])
+        assert c.lam_ == a.lam_
+        np.testing.assert_allclose(c.predict(X[~zero]), a.predict(X[~zero]), atol=1e-12)

@@ -408,6 +408,16 @@ def _mean_intercept(Y, sample_weight, fit_intercept):
     return b, Y - b
 
 
+def _positive_rows(X, labels, s):
+    """X and its row labels (a frame's index, or None) on the rows of weight > 0
+    (all rows where ``s`` is None): the column checks judge the rows fitted (a 99999
+    code in rows of weight 0 was said to bend a fit it left unchanged; tester AW)."""
+    if s is None or (s > 0).all():
+        return X, labels
+    keep = np.asarray(s) > 0
+    return X[keep], None if labels is None else labels[keep]
+
+
 def _weighted_rows(X, Y, labels, sample_weight):
     """(X, Y, labels, sample_weight) without the rows of weight 0, which a weighted
     kernel ridge ignores: kept, they are zero eigenvalues of the weighted kernel that
@@ -759,7 +769,6 @@ class _OneHotClassifier(ClassifierMixin):
         _refuse_dask(self, X, y, sample_weight)
         labels = getattr(X, "index", None)  # a frame's row labels, for the warnings
         X, y = validate_frame(self, X, y, dtype=np.float64)
-        _check_columns(self, X, labels)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         y_enc = y_enc.ravel()
@@ -769,6 +778,7 @@ class _OneHotClassifier(ClassifierMixin):
                 f"{_scalar(self.classes_[0])!r}"
             )
         s = _fit_weights(self, y, sample_weight, X.shape[0])
+        _check_columns(self, *_positive_rows(X, labels, s))
         if s is not None:
             self._weightless_classes(np.bincount(y_enc, s, self.classes_.size))
         self._fit_classes(X, y_enc, s)
@@ -883,11 +893,11 @@ class _MultiOutputRegressor(RegressorMixin):
         X, y = validate_frame(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=multi
         )
-        _check_columns(self, X, labels)
         y = np.asarray(y, dtype=np.float64)
         s = None
         if sample_weight is not None:
             s = check_sample_weight(sample_weight, X.shape[0])
+        _check_columns(self, *_positive_rows(X, labels, s))
         _check_target_scales(self, y, s)
         self._fit_targets(X, y[:, None] if y.ndim == 1 else y, sample_weight=s)
         self._y_1d = y.ndim == 1
@@ -1128,14 +1138,24 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         return sample_arrangement(Xt, n_gates, seed=seed), None
 
     # -- lam selection over warm-started paths ---------------------------------------
-    def _splits(self, mode, n, seed, labels):
+    def _splits(self, mode, n, seed, labels, kept=None):
         if mode == "auto":
             mode = "cv" if n <= _AUTO_CV_ROWS else "holdout"
         if mode == "cv":
-            return mode, _folds(n, self.cv, seed, labels)
+            return mode, self._cv_folds(n, seed, labels, kept)
         return mode, _holdout(n, self.validation_fraction, seed, labels)
 
-    def _select_lam(self, Xt, y, arr, mode, seed, labels, kw):
+    def _cv_folds(self, n, seed, labels, kept=None):
+        """The folds of ``cv`` on the n rows fitted; ``kept``: (the user's rows kept,
+        bool; their labels) where rows of weight 0 were left out, so that a
+        splitter's or an iterable's indices, which are the user's rows, are mapped
+        to those fitted (:func:`_kept_folds`)."""
+        if kept is None or isinstance(self.cv, numbers.Integral):
+            return _folds(n, self.cv, seed, labels)
+        keep, labels_user = kept
+        return _kept_folds(_folds(keep.size, self.cv, seed, labels_user), keep)
+
+    def _select_lam(self, Xt, y, arr, mode, seed, labels, kw, kept=None):
         """Pick lam on the grid; returns (lam, grid, scores, mode used, the splits'
         mean coefficients at lam or None).
 
@@ -1157,7 +1177,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             return lam, lams, scores, mode, coef
         lams, patience, first = _scoring_grid(lmax, self.n_lams, self.eps)
         auto = mode == "auto"
-        mode, splits = self._splits(mode, Xt.shape[0], seed, labels)
+        mode, splits = self._splits(mode, Xt.shape[0], seed, labels, kept)
         masks = arr.masks
         datafit = get_datafit(kw["loss"])
         # targets encoded once on all rows, so every split has every output
@@ -1168,7 +1188,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         if auto and mode == "holdout" and not _fittable_part(Y[train], kw["loss"], sw):
             # the held-out split leaves a class (one too small to stratify) out of its
             # training part: "auto" cross-validates, scoring the folds that hold it
-            mode, splits = "cv", _folds(Xt.shape[0], self.cv, seed, labels)
+            mode, splits = "cv", self._cv_folds(Xt.shape[0], seed, labels, kept)
         targets = Y if kw["loss"] == "multinomial" else y
         scores = np.full((len(splits), lams.size), np.inf)  # in units of unit**2
         unit = _score_unit(kw["loss"], Y)
@@ -1298,9 +1318,18 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         opts = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
         path = solve_path(Xt, y, arr, lams=lams, **opts, **kw)
         Y = np.asarray(y, dtype=float).reshape(Xt.shape[0], -1)
+        # with sample weights, rows scaled by a_k = sqrt(s_k n / sum(s)) after the
+        # masks are drawn (the masking kernels are homogeneous in each argument): the
+        # weighted kernel ridge's KARE, as the KARE estimators score it (the
+        # weights were ignored here)
+        a = np.ones(Xt.shape[0])
+        if kw["sample_weight"] is not None:
+            s = kw["sample_weight"]
+            a = np.sqrt(s * s.size / s.sum())
+        Xa = Xt * a[:, None]
         scores = np.array(
             [
-                kare(mkl_kernel(Xt, arr, _group_norms(W)), Y - b, lam)
+                kare(mkl_kernel(Xa, arr, _group_norms(W)), (Y - b) * a[:, None], lam)
                 for lam, W, b in zip(path.lams, path.coefs, path.intercepts)
             ]
         )
@@ -1314,6 +1343,17 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         n_gates, lam = self._check_params(loss)
         self.__dict__.pop("n_passes_", None)  # a Dask fit's, not this one's
         seed = _seed(self.random_state)
+        kept = None
+        if s is not None and not (s > 0).all():
+            # rows of weight 0 leave the program unchanged, and are left out before
+            # anything else counts them: they set n_gates="auto", chose between
+            # cross-validation and a held-out split, filled and stratified the folds,
+            # and entered lam='kare''s kernel (moving lam_ 5.4 to 11 and predictions
+            # by 0.4 std(y) when only their values changed; tester AW)
+            keep = s > 0
+            kept = (keep, labels)
+            X, y, s = X[keep], _take(y, keep), s[keep]
+            labels = None if labels is None else labels[keep]
         Xt = _set_bias_scale(self, X, s)
         c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
         n_gates = gates_for_rows(n_gates, *X.shape, c)
@@ -1329,7 +1369,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         self.lam_selection_ = None if not isinstance(lam, str) else lam
         if isinstance(lam, str):
             lam, self.lams_, self.lam_scores_, self.lam_selection_, start = (
-                self._select_lam(Xt, y, arr, lam, seed, labels, kw)
+                self._select_lam(Xt, y, arr, lam, seed, labels, kw, kept)
             )
             if lam is None:  # W = 0 for every lam: any value gives the null model
                 lam = _no_lam_to_select(self)
