@@ -469,7 +469,9 @@ def test_repeated_inputs_with_other_targets_are_left_out_one_row_at_a_time():
     X = cells[idx]
     y = (rng.random(400) < np.array([0.2, 0.2, 0.8, 0.8])[idx]).astype(int)
     Y = y[:, None].astype(float)
-    assert _merged_copies(X, Y, y, None)[0] is X  # nothing merged
+    merged = _merged_copies(X, Y, y, None)  # 8 rows: each cell's two targets
+    assert merged[0].shape == (8, 2) and (merged[4] > 1).all()
+    assert merged[4].sum() == 400 and merged[3].sum() == 400
     for est in (
         fixntk.NTKClassifier(),
         fixntk.NTKClassifier(lam="kare"),
@@ -480,3 +482,27 @@ def test_repeated_inputs_with_other_targets_are_left_out_one_row_at_a_time():
     means = np.array([y[idx == k].mean() for k in range(4)])
     np.testing.assert_allclose(reg.predict(cells), means, atol=0.05)
     assert reg.lam_ < reg.lams_[0]
+
+
+def test_leave_one_copy_out_on_merged_rows_is_leave_one_out_on_all_rows():
+    """Rows merged into weighted rows and left out one copy at a time (their
+    leverage over their copies' count) give the exact leave-one-out error of the
+    rows as given, at every lam: the rank-one update of a weight w to w - 1."""
+    from fixntk._kare import _Spectrum
+
+    rng = np.random.default_rng(1)
+    cells = rng.standard_normal((5, 3))
+    idx = rng.integers(0, 5, 60)
+    X = cells[idx]
+    y = (rng.random(60) < 0.5).astype(float)[:, None]  # two targets in most cells
+    lams = np.logspace(-6, 0, 7)
+    full = _Spectrum(fixntk.ntk_kernel(X), y).leave_one_out(lams)
+    rows = np.hstack([X, y])
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    m = np.bincount(inverse.ravel()).astype(float)
+    a = np.sqrt(m * m.size / m.sum())
+    K = fixntk.ntk_kernel(X[first]) * np.outer(a, a)
+    merged = _Spectrum(K, y[first] * a[:, None], copies=m).leave_one_out(lams)
+    np.testing.assert_allclose(merged, full, rtol=1e-8)
+    whole = _Spectrum(K, y[first] * a[:, None]).leave_one_out(lams)
+    assert not np.allclose(whole, full, rtol=1e-3)  # left out whole: another error

@@ -433,37 +433,43 @@ def _weighted_rows(X, Y, labels, sample_weight):
 
 
 def _merged_copies(X, Y, labels, sample_weight):
-    """(X, Y, labels, sample_weight) with rows given more than once with the same
-    targets kept once (the first), weighing as their copies together: the same
+    """(X, Y, labels, sample_weight, copies) with rows given more than once with the
+    same targets kept once (the first), weighing as their copies together: the same
     weighted kernel ridge at every lam, but leave-one-out (and KARE) then leave out
     a point with its copies. A copy left in fooled them: every row given twice made
     the NTK's leave-one-out error fall to 0 as lam -> 0, and NTKRegressor() chose
     lam 4.9e-9 (test R^2 0.579, against 0.843 for the same rows given weight 2; a
     tester). Unchanged where no row repeats, or where all rows are one.
 
-    Also unchanged where some X is given with two targets: the rows are then draws
-    of a design with repeated inputs (categorical features), not copies, and each
-    row is left out on its own. Merged, leaving out a (row, target) with its copies
-    left the same X with the other target only: the leave-one-out error rose as lam
-    fell, and NTKClassifier chose the largest lam and predicted the majority class
-    (titanic: accuracy 0.62 against 0.77 by lam='cv'; four cells of P(y = 1) 0.2,
-    0.2, 0.8, 0.8: [0, 0, 0, 0]; tester AT)."""
+    ``copies`` (one per row kept, or None) counts the copies of the rows whose X is
+    also given with another target: such rows are draws of a design with repeated
+    inputs (categorical features), not copies, and leave-one-out leaves them out one
+    at a time (:class:`fixntk._kare._Spectrum`'s ``copies``). Left out with their
+    copies, a cell's y = 1 rows were fitted by its y = 0 rows alone: the error rose
+    as lam fell, and NTKClassifier chose the largest lam and predicted the majority
+    class (titanic: accuracy 0.62 against 0.77 by lam='cv'; four cells of P(y = 1)
+    0.2, 0.2, 0.8, 0.8: [0, 0, 0, 0]; tester AT). 1 for the other rows."""
     n = X.shape[0]
     rows = np.ascontiguousarray(np.hstack([X, Y.reshape(n, -1)]))
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     if first.size == n or first.size < 2:
-        return X, Y, labels, sample_weight
-    if np.unique(X[first], axis=0).shape[0] < first.size:  # an X with two targets
-        return X, Y, labels, sample_weight
+        return X, Y, labels, sample_weight, None
+    inverse = inverse.ravel()
     w = np.ones(n) if sample_weight is None else sample_weight
-    summed = np.bincount(inverse.ravel(), weights=w, minlength=first.size)
+    summed = np.bincount(inverse, weights=w, minlength=first.size)
+    count = np.bincount(inverse, minlength=first.size)
     order = np.argsort(first)  # the rows in the order given
     keep = first[order]
+    # the kept rows whose X is the X of another kept row (another target)
+    cell = np.unique(X[keep], axis=0, return_inverse=True)[1].ravel()
+    shared = np.bincount(cell)[cell] > 1
+    copies = np.where(shared, count[order], 1) if shared.any() else None
     return (
         X[keep],
         Y[keep],
         None if labels is None else labels[keep],
         summed[order],
+        copies,
     )
 
 
@@ -2444,8 +2450,11 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
         lam = "loo" if lam == "auto" else lam
+        copies = None
         if lam in ("loo", "kare"):
-            X, Y, labels, sample_weight = _merged_copies(X, Y, labels, sample_weight)
+            X, Y, labels, sample_weight, copies = _merged_copies(
+                X, Y, labels, sample_weight
+            )
         check_n_lams(self.n_lams, lam)
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
@@ -2509,16 +2518,20 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                     if ridge.constant:  # a flat curve: no edge to report
                         warnings.simplefilter("ignore", UserWarning)
                     # the grid grows past an end that holds the criterion's minimum;
-                    # with unequal sample weights "kare" chooses lam by the exact
-                    # (weighted) leave-one-out error too (_unequal)
+                    # with unequal sample weights, or rows of repeated inputs left
+                    # out one copy at a time (copies), "kare" chooses lam by the
+                    # exact (weighted) leave-one-out error too (_unequal)
                     K_kare, eig_kare = ridge.kare_kernel(eig)
                     sel, loo = _select_extended(
                         K_kare,
                         ridge.Y,
                         lams,
-                        leave_one_out=lam == "loo" or _unequal(sample_weight),
+                        leave_one_out=lam == "loo"
+                        or _unequal(sample_weight)
+                        or copies is not None,
                         eig=eig_kare,
                         rows=ridge.sample_rows(),
+                        copies=copies,
                     )
                 lams = sel.lams
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
@@ -2688,8 +2701,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         the same target counts as one row weighing as its copies together (the same
         model at every lam; left out whole): a copy left in let the left-out row be
         fitted by its twin, and every row given twice chose interpolation. Where
-        some X is given with two targets (categorical features: draws of repeated
-        inputs, not copies), no row is merged and each is left out on its own.
+        the same X is also given with another target (categorical features: draws
+        of repeated inputs, not copies), its rows' copies are left out one at a
+        time (the exact leave-one-out of the rows as given).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept (``intercept_``).
     neuron_bias : bool, default=True
@@ -2713,8 +2727,7 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
         Training inputs (the kernel's second argument at prediction); under
         ``lam="loo"`` / ``"kare"`` a row given more than once with the same target
-        appears once (with the weight of its copies), unless some X is given with
-        two targets.
+        appears once (with the weight of its copies).
     bias_scale_ : float
         The value of the constant column of ``neuron_bias``: the median of the
         training X's column root mean squares (rows weighted by ``sample_weight``;

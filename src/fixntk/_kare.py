@@ -81,7 +81,7 @@ class _Spectrum:
     of ``Y / sy`` on the eigenvectors.
     """
 
-    def __init__(self, K, Y, eig=None, rows=None, psd_tol=1e-8):
+    def __init__(self, K, Y, eig=None, rows=None, psd_tol=1e-8, copies=None):
         """``eig``: ``(ev, U)`` of K already at hand (:func:`fixntk._ridge.psd_eigh`,
         the kernel ridge's own: an n x n eigendecomposition is not made twice).
         ``rows``: where K is a kernel ridge in other coordinates than its samples'
@@ -89,9 +89,13 @@ class _Spectrum:
         ``(to_samples, base)``: the orthonormal map of an (n, k) matrix in those
         coordinates to the samples' (n_samples, k), ``base`` (n_samples,) the
         leverage of what the intercept fits; :meth:`leave_one_out` then leaves out
-        samples (the eigenvectors mapped once)."""
+        samples (the eigenvectors mapped once). ``copies`` (n_samples,): the number
+        of copies each sample stands for where :meth:`leave_one_out` leaves out one
+        copy at a time (a weighted row of m equal copies: its leverage over m), 1
+        where it leaves the sample out whole; None: 1 for all."""
         n = K.shape[0]
         self.rows, self._U_samples, self._U2 = rows, None, None
+        self.copies = None if copies is None else np.asarray(copies, dtype=float)
         self.t, self.sy = unit(K), unit(Y)
         if eig is None:
             ev, U = linalg.eigh(K / self.t / n, check_finite=False)
@@ -150,6 +154,10 @@ class _Spectrum:
         if self._U2 is None:  # squared once: the grid's extension asks lam by lam
             self._U2 = U**2
         leverage = base + self._U2 @ (1.0 - keep)  # (n_samples, L): S_ii at each lam
+        if self.copies is not None:
+            # one copy of m left out (weight w/m of w): the residual over
+            # 1 - S_ii / m, by the same rank-one update as the whole row's
+            leverage = leverage / self.copies[:, None]
         # the residuals of the outputs in blocks of at most n lam-output pairs, so
         # that no more than an n x n matrix is formed (3000 outputs took 2.7 GB
         # where the fit took 0.7, and 8000 ran out of memory; a tester)
@@ -333,7 +341,7 @@ def _extended_at_once(spectrum, lams, score):
             return every[lo:hi], values[lo:hi]
 
 
-def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
+def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None, copies=None):
     """lam on the grid ``lams`` extended past a reached end (:func:`_extended`; the
     estimators' grids), with one eigendecomposition (``eig`` of K when given):
     KARE's minimiser (:func:`select_lambda_kare`), or with ``leave_one_out`` the
@@ -344,12 +352,12 @@ def _select_extended(K, y, lams, leave_one_out=False, eig=None, rows=None):
     the risk (GCV's failure on a null direction of K that y avoids: duplicated rows
     with equal targets, as in iris, where KARE fell as lam^2 to 3e-8 at the grid's
     end and the leave-one-out error stayed at 0.013). ``rows``: see
-    :class:`_Spectrum` (leave-one-out leaves out samples).
+    :class:`_Spectrum` (leave-one-out leaves out samples), and ``copies``.
 
     Returns the :class:`KareSelection` (KARE's curve on the grid, whichever chose)
     and the leave-one-out errors on the grid where they chose lam, else None."""
     K, Y = _check_kernel(K, y)
-    spectrum = _Spectrum(K, Y, eig=eig, rows=rows)
+    spectrum = _Spectrum(K, Y, eig=eig, rows=rows, copies=copies)
     lams = np.sort(np.asarray(lams, dtype=np.float64))[::-1]
     if leave_one_out:
         lams, loo = _extended(spectrum, lams, spectrum.leave_one_out)

@@ -82,7 +82,13 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         # every row given twice chose interpolation (lam 9.7e-9, test R^2 -2.1
         # against 0.71 for NTKRegressor on the same rows; 300 rows given ten times
         # took 175 s; a tester)
-        X, Y, labels, sample_weight = _merged_copies(X, Y, labels, sample_weight)
+        merged = _merged_copies(X, Y, labels, sample_weight)
+        if merged[4] is None:
+            # not where some X is given with two targets (repeated inputs, not
+            # copies): KARE and the held-out split then count every row (merged, a
+            # cell's rows of one target were held out and fitted by the other's
+            # alone; tester AT)
+            X, Y, labels, sample_weight = merged[:4]
         _check_rows_for_intercept(self, X.shape[0], sample_weight is not None)
         n_gates = check_int(self.n_gates, "n_gates", 1)
         seed = _seed(self.random_state)
