@@ -2584,6 +2584,24 @@ def test_integers_that_rarely_repeat_are_amounts_not_classes(tmp_path, capsys):
         capsys, ["fit", prices, "--target", "price", "--task", "classification"]
     )
     assert "10 of them with a single row" in err and "--task regression" in err
+    # a few one-row values among many rows are typos of labels, not amounts, as
+    # integers and as text (tester AV: 0/1 with three typos read as regression, and
+    # ham/spam with three one-row classes refused)
+    rows = [
+        (f"{0.37 * k % 5:.2f}", str([2, 10, 11][k] if k < 3 else k % 2))
+        for k in range(400)
+    ]
+    typos = write_csv(tmp_path / "typos.csv", ["x", "y"], rows)
+    assert _described(typos, "y").task == "classification"
+    rows = [
+        (
+            f"{0.37 * k % 5:.2f}",
+            ["sapm", "hma", "spma"][k] if k < 3 else "ham spam".split()[k % 2],
+        )
+        for k in range(80)
+    ]
+    words = write_csv(tmp_path / "words.csv", ["x", "y"], rows)
+    assert _described(words, "y").task == "classification"
     # labels that repeat stay classes
     rows = [(f"{0.37 * k % 5:.2f}", str(k % 3)) for k in range(30)]
     labels = write_csv(tmp_path / "labels.csv", ["x", "y"], rows)

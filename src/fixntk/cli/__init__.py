@@ -898,7 +898,8 @@ def _add_csv_options(p):
         choices=("auto", "classification", "regression"),
         default="auto",
         help="auto: labels that are text, or integers with at most "
-        f"{MAX_CLASSES} values, are classes (default auto)",
+        f"{MAX_CLASSES} values that repeat (most values in one row each are "
+        "amounts), are classes (default auto)",
     )
     _add_read_options(p)
     p.add_argument(

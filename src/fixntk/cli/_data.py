@@ -399,6 +399,15 @@ def _other_delimiter(name):
     return any(c in str(name) for c in ",;\t|")
 
 
+def _mostly_lone(lone, k, n):
+    """Whether k distinct target values among n rows, ``lone`` of them in a single
+    row, are amounts rather than class labels: most values, holding a quarter of the
+    rows or more, occur once (10 prices in 10 rows; 11 weights in 15 rows). A few
+    one-row values among many rows are typos of labels (3 in 400 rows of 0 and 1),
+    not amounts."""
+    return k >= 3 and 2 * lone > k and 4 * lone >= n
+
+
 def _header_hint(columns):
     """A hint when the column names look like data (most of them numbers): the file
     probably has no header row."""
@@ -1267,7 +1276,7 @@ def dataset_from_table(
             # prices was 10 classes of one row, and the fit failed on its folds with
             # advice that could not help; a tester)
             lone = int((counts == 1).sum())
-            amounts = k >= 3 and 2 * lone > k
+            amounts = _mostly_lone(lone, k, values.size)
             task = (
                 "classification" if integral and small and not amounts else "regression"
             )
@@ -1323,7 +1332,7 @@ def dataset_from_table(
                 f"({_reprs(classes)[0]}); a classifier needs at least two"
             )
         lone = classes[counts == 1]
-        if 2 * lone.size > classes.size and classes.size >= 3:
+        if _mostly_lone(lone.size, classes.size, len(y)):
             # numbers taken for labels (--task classification on a measurement):
             # the folds then missed classes, in the estimator's words ('lam=cv',
             # 'sample_weight')
