@@ -425,3 +425,29 @@ def test_a_target_offset_is_solved_as_without_it():
         assert gap <= 1e-9 * r.f0
         assert r.intercept - off == pytest.approx(ref.intercept, abs=1e-4)
         np.testing.assert_allclose(r.coef, ref.coef, atol=1e-4)
+
+
+def test_a_point_worse_than_the_null_model_is_not_returned():
+    """An intercept, columns offset by 3 with condition number 1e4, lam = 1e-6
+    lam_max (tester AV): the reweighted ridge started at 1e7 times the null model's
+    objective, no step decreased it, and that point was returned, its warning
+    blaming round-off. A point worse than W = 0 is now replaced by W = 0, with its
+    own certificate, and the warning says so."""
+    r = np.random.default_rng(110)
+    n, d = int(r.choice([100, 300])), int(r.choice([3, 10]))
+    cond = float(r.choice([1e2, 1e4]))
+    U, _, Vt = np.linalg.svd(r.standard_normal((d, d)))
+    X = r.standard_normal((n, d)) @ (U * np.logspace(0, -np.log10(cond), d)) @ Vt
+    X = X + float(r.choice([0, 3]))
+    y = np.tanh(X @ r.standard_normal(d)) + 0.1 * r.standard_normal(n)
+    arr = fixntk.sample_arrangement(X, int(r.choice([30, 200])), seed=0)
+    icpt, sw = bool(r.integers(2)), r.uniform(0.1, 3, n) if r.integers(2) else None
+    lam = fixntk.lambda_max(X, y, arr, fit_intercept=icpt, sample_weight=sw)
+    lam *= float(r.choice([1e-5, 1e-6]))
+    with pytest.warns(ConvergenceWarning, match="W = 0 is returned"):
+        res = fixntk.irls(X, y, arr, lam, fit_intercept=icpt, sample_weight=sw)
+    assert res.objective <= res.f0 and not res.coef.any()
+    gap = fixntk.duality_gap(
+        X, y, arr, res.coef, lam, fit_intercept=icpt, sample_weight=sw
+    )
+    assert res.gap == pytest.approx(gap, rel=1e-9)

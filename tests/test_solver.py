@@ -1145,8 +1145,7 @@ def test_a_stall_on_standardised_data_is_not_blamed_on_double_precision():
     """Three of 60 standardised rows weighted 1e8, tol 1e-10 (tester AS): the descent
     stalls at a gap of 3.2e-10, and its warning said round-off in double precision
     limits the certificate and advised centring X, which was centred; irls certifies
-    the same program to 1e-14. The warning now says the descent reaches no better
-    and names irls, which does certify it."""
+    the same program to 1e-14. The warning now says the descent reaches no better."""
     rng = np.random.default_rng(30)
     X = rng.standard_normal((60, 3))
     masks = fixntk.sample_arrangement(X, 20, seed=0).masks
@@ -1160,7 +1159,7 @@ def test_a_stall_on_standardised_data_is_not_blamed_on_double_precision():
     if not res.converged:
         (w,) = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
         message = str(w.message)
-        assert "fixntk.irls" in message
+        assert "reaches no better" in message and "raise tol" in message.lower()
         assert "double precision" not in message and "Centre" not in message
     ref = fixntk.irls(X, y, masks, lam, tol=1e-11, sample_weight=sw)
     assert ref.converged and ref.objective <= res.objective + 1e-10 * res.f0

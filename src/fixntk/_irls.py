@@ -754,6 +754,15 @@ def irls(
     st, history, mkl_history, gaps, n_newton, stalled, s, eta_start = res
 
     f0 = 0.5 * ridge.yy / n
+    W = st.W
+    null = not ntk_group and history[-1] > f0
+    if null:
+        # a point worse than W = 0 (the null model): kernel ridge on a near-singular
+        # kernel at a tiny lam started at 1e7 times its objective and no step
+        # decreased it (tester AV); W = 0 is returned, with its certificate
+        W = np.zeros_like(W)
+        primal, dual = _certificate(ridge, W, lam_u)
+        history, gaps = [*history[:-1], primal], [*gaps[:-1], primal - dual]
     gap = gaps[-1]
     converged = gap <= tol * f0
     if not converged:
@@ -763,6 +772,12 @@ def irls(
             if stalled
             else f"max_iter = {max_iter} steps ran out"
         )
+        if null:
+            why += (
+                "; its point was worse than the null model's, so W = 0 is "
+                "returned: fixntk.solve's descent (which takes this route when it "
+                "helps) may do better"
+            )
         warnings.warn(
             f"fixntk.irls stopped before the certificate: {why}; relative duality gap "
             f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} steps "
@@ -770,7 +785,6 @@ def irls(
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
         )
-    W = st.W
     b = np.zeros(Y.shape[1])
     if fit_intercept:
         b = a @ (Y - _core.masked_predict(X, arr.packed, W)) / float(a @ a)

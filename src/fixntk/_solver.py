@@ -641,8 +641,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                     "tol to accept this fit."
                     if far
                     else ". Raise tol to accept this fit (its gap bounds its "
-                    "suboptimality), or solve it by fixntk.irls, another route to "
-                    "the same program."
+                    "suboptimality)."
                 )
             ),
             "max_iter": (
