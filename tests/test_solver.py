@@ -1071,67 +1071,74 @@ def test_path_of_a_constant_target_says_so(small_problem):
 
 
 def _long_double_gap(X, y, masks, res, lam, loss):
-    """An independent certificate of ``res`` (with an intercept) in long double: the
-    primal at its coefficients with the best intercept, and the dual at the
-    gradient there (which sums to 0, the intercept's constraint, to long double's
-    rounding), scaled into the block gradients' feasible set; returns primal - dual,
-    an upper bound on the suboptimality."""
+    """An independent check of the certificate of ``res`` (with an intercept): the
+    dual point a solver in double precision would form at its coefficients (the
+    gradient of the loss at the predictions with the best intercept, rounded as
+    computed in double precision), its feasibility and dual value then evaluated in
+    long double, with the intercept's constraint (sum theta = 0) accounted for as
+    weak duality gives it (``- |b| |sum theta| / n``); the primal in long double at
+    its best intercept. Returns primal - dual, an upper bound on the suboptimality
+    of ``res.coef``."""
     L = np.longdouble
     n = X.shape[0]
-    Xl, yl = X.astype(L), y.astype(L)
-    F = np.zeros(n, L)
+    F = (masks[:, :, None] * np.einsum("nd,pd->np", X, res.coef)[:, :, None])[:, :, 0]
+    F = F.sum(axis=1)
+    Fl = np.zeros(n, L)
     for i in range(masks.shape[1]):
-        F += masks[:, i] * (Xl @ res.coef[i].astype(L))
+        Fl += masks[:, i] * (X.astype(L) @ res.coef[i].astype(L))
+    yl = y.astype(L)
     pen = sum(np.sqrt((w.astype(L) ** 2).sum()) for w in res.coef)
     if loss == "squared":
-        b = np.mean(yl - F)
-        G = F + b - yl
-        value = (G @ G) / (2 * n)
-    else:  # Poisson: b = log(sum y / sum e^F), its best value
-        top = F.max()  # (e^F overflows: F reaches 1e6 here)
-        Fb = F - top + np.log(yl.sum() / np.exp(F - top).sum())
-        G = np.exp(Fb) - yl
-        value = np.mean(np.exp(Fb) - yl * Fb)
-    if loss == "squared":  # (Poisson's best b in long double holds it to 1e-19)
-        G = G - G.mean()
+        b = np.mean(y - F)
+        G = F + b - y  # in double precision, as a solver forms it
+        bl = np.mean(yl - Fl)
+        value = np.mean((Fl + bl - yl) ** 2) / 2
+    else:  # Poisson: b = log(sum y / sum e^F), its best value (e^F's largest factored)
+        top = F.max()
+        b = np.log(y.sum() / np.exp(F - top).sum()) - top
+        G = np.exp(F + b) - y
+        topl = Fl.max()
+        Fb = Fl - topl + np.log(yl.sum() / np.exp(Fl - topl).sum())
+        bl = Fb[0] - Fl[0]
+        ylogy = np.where(yl > 0, yl * np.log(np.where(yl > 0, yl, 1)), 0)
+        value = np.mean(np.exp(Fb) - yl * Fb - yl + ylogy)
+    Gl = G.astype(L)
     gmax = max(
-        np.sqrt(((Xl.T @ (masks[:, i] * G)) ** 2).sum()) / n
+        np.sqrt(((X.astype(L).T @ (masks[:, i] * Gl)) ** 2).sum()) / n
         for i in range(masks.shape[1])
     )
-    theta = G / max(L(1), gmax / L(lam))
+    scale = max(L(1), gmax / L(lam))
+    theta = Gl / scale
+    slack = abs(bl) * abs(theta.sum()) / n
     if loss == "squared":
-        dual = np.mean(-yl * theta - theta * theta / 2) + np.mean(yl) ** 2 / 2
-        value = value + np.mean(yl) ** 2 / 2
-    else:
+        dual = np.mean(-(yl - yl.mean()) * theta - theta * theta / 2)
+    else:  # the conjugate of e^f - y f at U = y + theta
         U = yl + theta
-        ylogy = np.where(yl > 0, yl * np.log(np.where(yl > 0, yl, 1)), 0)
-        dual = np.mean(ylogy - U * np.log(U) + U - yl) - np.mean(ylogy)
-    return float(value + L(lam) * pen - dual)
+        ulogu = np.where(U > 0, U * np.log(np.where(U > 0, U, 1)), 0)
+        dual = np.mean(ylogy - ulogu + U - yl)
+    return float(value + L(lam) * pen - (dual - slack))
 
 
-@pytest.mark.parametrize("loss", ["squared", "poisson"])
-def test_a_certificate_with_a_large_intercept_is_checked_independently(loss):
+def test_a_certificate_with_a_large_intercept_is_checked_independently():
     """A column of X offset by 1e8 beside columns of spread 1, with an intercept: the
     neurons' offsets cancel through an intercept of 1e5, and the intercept's dual
     constraint (sum theta = 0), held only to the rounding of residuals of 1e5,
     times that intercept, made a dual value above the objective: the squared loss
     reported a gap of -4.4e-6 as certified where a long-double certificate gives
-    9e-3, Poisson -1.5e-5 at an objective 2e-6 above the optimum. Now a solve that
-    says it converged is within tol by the independent certificate, and one that
-    cannot get there says round-off and names the column."""
+    9e-3 (tester AQ). Now a solve that says it converged is within tol by the
+    independent certificate, and one that cannot get there says round-off and names
+    the column."""
     rng = np.random.default_rng(0)
     n = 8000
     X = rng.standard_normal((n, 5))
     y = np.maximum(X[:, 0], 0) - np.maximum(X[:, 1], 0) + 0.1 * rng.standard_normal(n)
-    if loss == "poisson":
-        y = rng.poisson(np.exp(0.5 * y)).astype(float)
     X[:, 2] += 1e8
     arr = fixntk.sample_arrangement(X, n_gates=30, seed=0)
-    lam = 0.01 * fixntk.lambda_max(X, y, arr, loss=loss, fit_intercept=True)
+    lam = 0.01 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = fixntk.solve(X, y, arr, lam, loss=loss, fit_intercept=True, tol=1e-6)
-    gap = _long_double_gap(X, y, arr.masks, res, lam, loss)
+        res = fixntk.solve(X, y, arr, lam, fit_intercept=True, tol=1e-6)
+    gap = _long_double_gap(X, y, arr.masks, res, lam, "squared")
     assert res.gap >= -1e-13 * res.objective
     if res.converged:
         assert gap <= 2e-6 * res.f0
@@ -1141,11 +1148,46 @@ def test_a_certificate_with_a_large_intercept_is_checked_independently(loss):
         assert "column 2 of X" in str(w.message) and "round-off" in str(w.message)
 
 
+def test_a_poisson_certificate_with_a_large_intercept_against_cvxpy():
+    """The same with the Poisson loss (its certificate in Python): one mask (every
+    gate sees the offset column), an intercept of -1e6, and a gap of -2.2e-5
+    reported as certified. With the weak-duality term of the intercept's constraint
+    the gap is positive, and the fit within tol of the optimum: checked against
+    cvxpy on the same program with the offset taken into the intercept (X[:, 2] -
+    1e8 is exact, and with every row in the one mask, 1e8 w_2 + b is a free
+    intercept)."""
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(1)
+    n = 1000
+    X = rng.standard_normal((n, 5))
+    y = np.maximum(X[:, 0], 0) - np.maximum(X[:, 1], 0) + 0.1 * rng.standard_normal(n)
+    y = rng.poisson(np.exp(0.5 * y)).astype(float)
+    X[:, 2] += 1e8
+    arr = fixntk.sample_arrangement(X, n_gates=30, seed=0)
+    assert arr.p == 1 and arr.masks.all()
+    kw = dict(loss="poisson", fit_intercept=True)
+    lam = 0.01 * fixntk.lambda_max(X, y, arr, **kw)
+    res = fixntk.solve(X, y, arr, lam, tol=1e-6, **kw)
+    assert res.gap >= -1e-13 * res.objective
+    Xc = X.copy()
+    Xc[:, 2] -= 1e8
+    w, b = cp.Variable(5), cp.Variable()
+    f = Xc @ w + b
+    obj = cp.sum(cp.exp(f) - cp.multiply(y, f)) / n + lam * cp.norm(w)
+    best = cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
+    ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+    best += float(np.mean(ylogy - y))  # fixntk's Poisson value has these constants
+    # the certified tol holds; the gap itself (1.5e-7) is still below the true
+    # suboptimality (5.2e-7) here: the offset column's own variation, 1e-8 of its
+    # values, is a direction the float certificate sees poorly (not resolved)
+    assert res.converged and res.objective - best <= 1e-6 * res.f0
+
+
 def test_a_stall_on_standardised_data_is_not_blamed_on_double_precision():
     """Three of 60 standardised rows weighted 1e8, tol 1e-10 (tester AS): the descent
     stalls at a gap of 3.2e-10, and its warning said round-off in double precision
     limits the certificate and advised centring X, which was centred; irls certifies
-    the same program to 1e-14. The warning now says the descent reaches no better."""
+    the same program to 1e-14. The warning now says the descent stalled."""
     rng = np.random.default_rng(30)
     X = rng.standard_normal((60, 3))
     masks = fixntk.sample_arrangement(X, 20, seed=0).masks
@@ -1159,7 +1201,7 @@ def test_a_stall_on_standardised_data_is_not_blamed_on_double_precision():
     if not res.converged:
         (w,) = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
         message = str(w.message)
-        assert "reaches no better" in message and "raise tol" in message.lower()
+        assert "the descent stalled" in message and "raise tol" in message.lower()
         assert "double precision" not in message and "Centre" not in message
     ref = fixntk.irls(X, y, masks, lam, tol=1e-11, sample_weight=sw)
     assert ref.converged and ref.objective <= res.objective + 1e-10 * res.f0

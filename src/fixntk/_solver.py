@@ -634,7 +634,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             "stalled": (
                 f"The gap stopped falling with {max_iter - res.n_iter} of max_iter's "
                 "epochs left (by under 0.1% over 20 certificates): the descent "
-                "reaches no better on this problem"
+                "stalled"
                 + (
                     f" (round-off in an ill-conditioned masked design: {far}). Centre "
                     "and scale X's columns (e.g. sklearn's StandardScaler), or raise "
