@@ -506,3 +506,45 @@ def test_leave_one_copy_out_on_merged_rows_is_leave_one_out_on_all_rows():
     np.testing.assert_allclose(merged, full, rtol=1e-8)
     whole = _Spectrum(K, y[first] * a[:, None]).leave_one_out(lams)
     assert not np.allclose(whole, full, rtol=1e-3)  # left out whole: another error
+
+
+def _refit_loo(est, X, y, s, lams):
+    """The leave-one-out error of an NTKRegressor's kernel ridge (with its
+    intercept and neuron bias) by n refits, one per row as given: that row's weight
+    set to 0, the objective's 1/sum(s) and lam kept; the weighted mean of squares."""
+    Xt = np.hstack([X, np.full((X.shape[0], 1), est.bias_scale_)])
+    K = fixntk.ntk_kernel(Xt)
+    n = K.shape[0]
+    S = s.sum()
+    out = []
+    for lam in lams:
+        err = 0.0
+        for j in range(n):
+            sj = s.copy()
+            sj[j] = 0.0
+            A = np.zeros((n + 1, n + 1))
+            A[:n, :n] = sj[:, None] * K + S * lam * np.eye(n)
+            A[:n, n], A[n, :n] = sj, 1.0
+            sol = np.linalg.solve(A, np.r_[sj * y, 0.0])
+            err += s[j] * (y[j] - K[j] @ sol[:n] - sol[n]) ** 2
+        out.append(err / S)
+    return np.array(out)
+
+
+def test_repeated_inputs_with_pure_cells_and_unequal_weights_match_brute_force():
+    """Categorical cells, some of one target ("pure") and some of both, copies of
+    unequal weight (tester AX): a pure cell's rows were left out whole beside mixed
+    cells left out by copy (lam 0.11 where leave-one-out picks 0.0023), and a copy
+    was left out as 1/m of its row's weight whatever its own (scores off by 16%).
+    NTKRegressor's leave-one-out now equals n explicit refits, one per row given."""
+    rng = np.random.default_rng(3)
+    cells = rng.standard_normal((6, 3))
+    p = np.array([0.0, 1.0, 0.3, 0.5, 0.6, 0.8])  # two pure cells
+    idx = rng.integers(0, 6, 48)
+    X = cells[idx]
+    y = (rng.random(48) < p[idx]).astype(float)
+    s = rng.choice([0.2, 1.0, 20.0], 48)
+    est = fixntk.NTKRegressor(lam="loo").fit(X, y, sample_weight=s)
+    brute = _refit_loo(est, X, y, s, est.lams_)
+    np.testing.assert_allclose(est.lam_scores_, brute, rtol=1e-6)
+    assert est.lam_ == est.lams_[int(np.argmin(brute))]

@@ -84,10 +84,9 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         # took 175 s; a tester)
         merged = _merged_copies(X, Y, labels, sample_weight)
         if merged[4] is None:
-            # not where some X is given with two targets (repeated inputs, not
-            # copies): KARE and the held-out split then count every row (merged, a
-            # cell's rows of one target were held out and fitted by the other's
-            # alone; tester AT)
+            # not in a design of repeated inputs (draws, not copies): KARE and the
+            # held-out split then count every row (merged, a cell's rows of one
+            # target were held out and fitted by the other's alone; tester AT)
             X, Y, labels, sample_weight = merged[:4]
         _check_rows_for_intercept(self, X.shape[0], sample_weight is not None)
         n_gates = check_int(self.n_gates, "n_gates", 1)

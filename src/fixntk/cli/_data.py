@@ -1332,7 +1332,7 @@ def dataset_from_table(
                 f"({_reprs(classes)[0]}); a classifier needs at least two"
             )
         lone = classes[counts == 1]
-        if _mostly_lone(lone.size, classes.size, len(y)):
+        if _mostly_lone(lone.size, classes.size, len(y)) and classes.size > MAX_CLASSES:
             # numbers taken for labels (--task classification on a measurement):
             # the folds then missed classes, in the estimator's words ('lam=cv',
             # 'sample_weight')
