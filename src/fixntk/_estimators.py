@@ -2720,9 +2720,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         the same target counts as one row weighing as its copies together (the same
         model at every lam; left out whole): a copy left in let the left-out row be
         fitted by its twin, and every row given twice chose interpolation. Where
-        the same X is also given with another target (categorical features: draws
-        of repeated inputs, not copies), its rows' copies are left out one at a
-        time (the exact leave-one-out of the rows as given).
+        a quarter or more of the rows whose X repeats share it with another target
+        (categorical features: draws of repeated inputs, not copies), every row is
+        left out on its own (the exact leave-one-out of the rows as given).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept (``intercept_``).
     neuron_bias : bool, default=True
