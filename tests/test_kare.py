@@ -548,3 +548,19 @@ def test_repeated_inputs_with_pure_cells_and_unequal_weights_match_brute_force()
     brute = _refit_loo(est, X, y, s, est.lams_)
     np.testing.assert_allclose(est.lam_scores_, brute, rtol=1e-6)
     assert est.lam_ == est.lams_[int(np.argmin(brute))]
+
+
+def test_select_lambda_kare_does_not_depend_on_the_scale_of_y():
+    """KARE is homogeneous of degree 2 in y, so its minimiser cannot depend on y's
+    scale: taken on the curve in y's units, |y| below 1e-155 left it subnormal or 0
+    and moved the choice to the grid's top (tester AY). It is taken at unit scale."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = np.sin(X[:, 0]) + 0.3 * rng.standard_normal(80)
+    K = fixntk.ntk_kernel(X)
+    lams = np.logspace(2, -7, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = fixntk.select_lambda_kare(K, y, lams)
+        for s in (1e-160, 1e-200, 1e150):
+            assert fixntk.select_lambda_kare(K, y * s, lams).lam == ref.lam

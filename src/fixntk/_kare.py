@@ -116,7 +116,15 @@ class _Spectrum:
         return float(self.ev.mean()) * self.t
 
     def kare(self, lams):
-        r"""KARE at each lam of the 1-d array ``lams`` (kernel units).
+        """KARE at each lam of the 1-d array ``lams`` (kernel units), in units of
+        y^2 (:meth:`kare_unit` times sy^2)."""
+        return value_out(self.kare_unit(lams), self.sy)
+
+    def kare_unit(self, lams):
+        r"""KARE at each lam of the 1-d array ``lams`` (kernel units) for Y / sy,
+        of unit scale: minimisers are taken on it (in y's units, |y| below 1e-155
+        left KARE subnormal or 0, and the minimiser moved to the grid's top; a
+        tester).
 
         With :math:`q_j = (\mathrm{ev}_{\min} + \lambda) / (\mathrm{ev}_j +
         \lambda) \in (0, 1]`,
@@ -131,8 +139,7 @@ class _Spectrum:
         low = float(self.ev.min()) if self.ev.size else 0.0
         q = (low + lams) / (self.ev[None, :] + lams)  # (n_lams, n), largest 1
         n = self.ev.size
-        curve = n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
-        return value_out(curve, self.sy)  # in units of y^2
+        return n * (self.proj[None, :] * q**2).sum(axis=1) / q.sum(axis=1) ** 2
 
     def leave_one_out(self, lams):
         r"""The exact leave-one-out squared error of kernel ridge at each lam (a float
@@ -283,7 +290,8 @@ def _extended(spectrum, lams, score=None):
     the top of the spectrum, where KARE is the null model's, nor below the ridgeless
     limit): at most 60 more values, each scored once. Returns the grid and its
     scores."""
-    score = spectrum.kare if score is None else score
+    units = score is None  # KARE: compared at unit scale, returned in y's units
+    score = spectrum.kare_unit if units else score
     values = np.asarray(score(lams), dtype=np.float64)
     if lams.size < 3:
         return lams, values
@@ -298,7 +306,7 @@ def _extended(spectrum, lams, score=None):
             lams, values = np.r_[new, lams], np.r_[value, values]
         else:
             lams, values = np.r_[lams, new], np.r_[values, value]
-    return lams, values
+    return lams, value_out(values, spectrum.sy) if units else values
 
 
 def _extension(spectrum, lams, edge, limit=60):
@@ -478,7 +486,7 @@ def select_lambda_kare(
         for _ in range(_MAX_EXTEND):  # a reached edge: extend the grid past it
             # (none past the top of the spectrum, where KARE is the null model's, nor
             # below the ridgeless limit: _grid_edge)
-            edge = _grid_edge(spectrum, lams, int(np.argmin(spectrum.kare(lams))))
+            edge = _grid_edge(spectrum, lams, int(np.argmin(spectrum.kare_unit(lams))))
             if edge is None:
                 break
             lams = lams * (_EXTEND if edge == "largest" else 1 / _EXTEND)
@@ -507,8 +515,8 @@ def _select_on(spectrum, lams, warn_loo=True, repeats=0):
     """KARE's minimiser on the grid lams (decreasing), warning at a reached edge and
     (``warn_loo``) where KARE there is far below the exact leave-one-out error, or
     (``repeats``, the number of repeated rows) the minimiser is the smallest lam."""
+    best = int(np.argmin(spectrum.kare_unit(lams)))
     curve = spectrum.kare(lams)
-    best = int(np.argmin(curve))
     edge = _grid_edge(spectrum, lams, best)
     if edge is not None:
         warnings.warn(
