@@ -435,26 +435,27 @@ def _weighted_rows(X, Y, labels, sample_weight):
 def _merged_copies(X, Y, labels, sample_weight):
     """(X, Y, labels, sample_weight, copies) with rows given more than once with the
     same targets kept once (the first), weighing as their copies together: the same
-    weighted kernel ridge at every lam, but leave-one-out (and KARE) then leave out
-    a point with its copies. A copy left in fooled them: every row given twice made
-    the NTK's leave-one-out error fall to 0 as lam -> 0, and NTKRegressor() chose
-    lam 4.9e-9 (test R^2 0.579, against 0.843 for the same rows given weight 2; a
-    tester). Unchanged where no row repeats, or where all rows are one.
+    weighted kernel ridge at every lam.
 
-    A design of repeated inputs (categorical features) is told from copies by its
-    targets: where a quarter or more of the rows whose X repeats share their X with
-    another target, the rows are draws, not copies, and leave-one-out leaves each
-    out on its own: rows equal in X, y and weight are then merged, and ``copies``
-    (one per row kept) counts them (:class:`fixntk._kare._Spectrum`'s ``copies``:
-    one copy left out at a time, exactly). Left out with their copies, a cell's
-    y = 1 rows were fitted by its y = 0 rows alone: the error rose as lam fell, and
-    NTKClassifier chose the largest lam and predicted the majority class (titanic:
-    accuracy 0.62 against 0.77 by lam='cv'; tester AT). Decided per cell, a cell of
-    one target was left out whole beside mixed cells left out by copy (lam 0.11
-    where leave-one-out picks 0.0023; tester AX); decided by any conflict, one row
-    repeating an X with another target among rows all given twice brought back
-    interpolation (test R^2 0.21 against 0.39; tester AV). ``copies`` is None
-    otherwise."""
+    Leave-one-out (and KARE) then leave out either a row with its copies, or one
+    copy at a time (``copies``), by what the rows look like:
+
+    - **Copies** (``copies`` None): rows given more than once, X otherwise distinct.
+      A copy left in fooled leave-one-out: every row given twice made the NTK's
+      error fall to 0 as lam -> 0, and NTKRegressor() chose lam 4.9e-9 (test R^2
+      0.579, against 0.843 for the same rows given weight 2; a tester).
+    - **Draws of repeated inputs** (categorical features): X takes few values, 8 or
+      more rows each on average, or a quarter or more of the rows whose X repeats
+      share it with another target. Each row is then left out on its own, exactly:
+      ``copies`` holds, per row kept, the list of its copies' weights as fractions
+      of the row's (:class:`fixntk._kare._Spectrum`). Left out with their copies, a
+      cell's y = 1 rows were fitted by its y = 0 rows alone and NTKClassifier chose
+      the largest lam, predicting the majority class (titanic: 0.62 against 0.77 by
+      lam='cv'; tester AT); a cell of one target was fitted by the other cells
+      alone (deterministic labels: accuracy 0.67 against 1.0 by lam='cv'; tester
+      AZ).
+
+    Unchanged where no row repeats, or where all rows are one."""
     n = X.shape[0]
     Yf = Y.reshape(n, -1)
     _, first, inverse = np.unique(
@@ -467,22 +468,23 @@ def _merged_copies(X, Y, labels, sample_weight):
         return X, Y, labels, sample_weight, None
     inverse = inverse.ravel()
     cell = np.unique(X, axis=0, return_inverse=True)[1].ravel()
+    n_cells = int(cell.max()) + 1
     repeated = np.bincount(cell)[cell] > 1  # rows whose X repeats
-    # the cells holding more than one target: distinct (X, y) groups per cell
-    groups_per_cell = np.bincount(cell[first], minlength=cell.max() + 1)
-    mixed = groups_per_cell[cell] > 1
-    draws = 4 * int(mixed.sum()) >= int(repeated.sum())
+    mixed = np.bincount(cell[first], minlength=n_cells)[cell] > 1  # two targets
+    draws = 8 * n_cells <= n or 4 * int(mixed.sum()) >= int(repeated.sum())
     w = np.ones(n) if sample_weight is None else sample_weight
-    if draws:  # merged only where X, y and weight agree: each copy left out exactly
-        key = np.hstack([X, Yf, w[:, None]])
-        _, first, inverse = np.unique(
-            np.ascontiguousarray(key), axis=0, return_index=True, return_inverse=True
-        )
-        inverse = inverse.ravel()
     summed = np.bincount(inverse, weights=w, minlength=first.size)
     order = np.argsort(first)  # the rows in the order given
     keep = first[order]
-    copies = np.bincount(inverse, minlength=first.size)[order] if draws else None
+    copies = None
+    if draws:
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[order] = np.arange(first.size)  # a group's place among the rows kept
+        owner = rank[inverse]
+        share = np.divide(
+            w, summed[inverse], out=np.zeros(n), where=summed[inverse] > 0
+        )
+        copies = (owner, share)
     return (
         X[keep],
         Y[keep],
@@ -2720,9 +2722,10 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         the same target counts as one row weighing as its copies together (the same
         model at every lam; left out whole): a copy left in let the left-out row be
         fitted by its twin, and every row given twice chose interpolation. Where
-        a quarter or more of the rows whose X repeats share it with another target
-        (categorical features: draws of repeated inputs, not copies), every row is
-        left out on its own (the exact leave-one-out of the rows as given).
+        X takes few values (8 or more rows each on average), or a quarter or more
+        of the rows whose X repeats share it with another target (categorical
+        features: draws of repeated inputs, not copies), every row is left out on
+        its own (the exact leave-one-out of the rows as given).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept (``intercept_``).
     neuron_bias : bool, default=True

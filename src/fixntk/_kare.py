@@ -89,13 +89,13 @@ class _Spectrum:
         ``(to_samples, base)``: the orthonormal map of an (n, k) matrix in those
         coordinates to the samples' (n_samples, k), ``base`` (n_samples,) the
         leverage of what the intercept fits; :meth:`leave_one_out` then leaves out
-        samples (the eigenvectors mapped once). ``copies`` (n_samples,): the number
-        of copies each sample stands for where :meth:`leave_one_out` leaves out one
-        copy at a time (a weighted row of m equal copies: its leverage over m), 1
-        where it leaves the sample out whole; None: 1 for all."""
+        samples (the eigenvectors mapped once). ``copies``: where each sample is the
+        merged copies of a row and :meth:`leave_one_out` leaves out one copy at a
+        time, ``(owner, share)``: per copy, its sample's index and its share of that
+        sample's weight; None: samples left out whole."""
         n = K.shape[0]
         self.rows, self._U_samples, self._U2 = rows, None, None
-        self.copies = None if copies is None else np.asarray(copies, dtype=float)
+        self.copies = copies
         self.t, self.sy = unit(K), unit(Y)
         if eig is None:
             ev, U = linalg.eigh(K / self.t / n, check_finite=False)
@@ -161,10 +161,6 @@ class _Spectrum:
         if self._U2 is None:  # squared once: the grid's extension asks lam by lam
             self._U2 = U**2
         leverage = base + self._U2 @ (1.0 - keep)  # (n_samples, L): S_ii at each lam
-        if self.copies is not None:
-            # one copy of m left out (weight w/m of w): the residual over
-            # 1 - S_ii / m, by the same rank-one update as the whole row's
-            leverage = leverage / self.copies[:, None]
         # the residuals of the outputs in blocks of at most n lam-output pairs, so
         # that no more than an n x n matrix is formed (3000 outputs took 2.7 GB
         # where the fit took 0.7, and 8000 ran out of memory; a tester)
@@ -175,7 +171,18 @@ class _Spectrum:
             R = U @ part.reshape(n, -1)
             r2 += (R.reshape(U.shape[0], lams.size, -1) ** 2).sum(axis=2)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            loo = (r2 / (1.0 - leverage) ** 2).mean(axis=0)
+            if self.copies is None:
+                loo = (r2 / (1.0 - leverage) ** 2).mean(axis=0)
+            else:
+                # a copy of share f of its row's weight left out: the residual over
+                # 1 - f S_ii (the rank-one update of the weight w to (1 - f) w), its
+                # square counted with weight f w: sum_f f / (1 - f S_ii)^2 per row
+                owner, share = self.copies
+                lev = leverage[owner]  # (n_copies, L)
+                per = share[:, None] / (1.0 - share[:, None] * lev) ** 2
+                total = np.zeros_like(leverage)
+                np.add.at(total, owner, per)
+                loo = (r2 * total).mean(axis=0)
         finite = np.isfinite(loo)  # a leverage of 1 (round-off at tiny lam): inf
         out = np.full(lams.size, np.inf)
         out[finite] = value_out(loo[finite], self.sy)  # (which refuses inf)
