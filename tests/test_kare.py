@@ -407,11 +407,12 @@ def test_rows_given_twice_are_one_row_of_weight_two(lam):
     X = rng.normal(size=(100, 2))
     y = np.sin(2 * X[:, 0]) + X[:, 1] + rng.normal(size=100)
     Z = rng.normal(size=(50, 2))
-    twice = fixntk.NTKRegressor(lam=lam).fit(np.r_[X, X], np.r_[y, y])
-    weighted = fixntk.NTKRegressor(lam=lam).fit(X, y, sample_weight=np.full(100, 2.0))
-    assert twice.lam_ == pytest.approx(weighted.lam_, rel=1e-12)
-    assert twice.lam_ > 1e-4
-    np.testing.assert_allclose(twice.predict(Z), weighted.predict(Z), atol=1e-10)
+    for k in (2, 8):  # every row k times (8: few values of X, but equally often)
+        many = fixntk.NTKRegressor(lam=lam).fit(np.tile(X, (k, 1)), np.tile(y, k))
+        weighted = fixntk.NTKRegressor(lam=lam).fit(X, y, sample_weight=np.full(100, k))
+        assert many.lam_ == pytest.approx(weighted.lam_, rel=1e-12)
+        assert many.lam_ > 1e-4
+        np.testing.assert_allclose(many.predict(Z), weighted.predict(Z), atol=1e-10)
     # some rows twice (merged), the others once
     some = fixntk.NTKRegressor(lam=lam).fit(np.r_[X, X[:30]], np.r_[y, y[:30]])
     s = np.ones(100)

@@ -444,16 +444,15 @@ def _merged_copies(X, Y, labels, sample_weight):
       A copy left in fooled leave-one-out: every row given twice made the NTK's
       error fall to 0 as lam -> 0, and NTKRegressor() chose lam 4.9e-9 (test R^2
       0.579, against 0.843 for the same rows given weight 2; a tester).
-    - **Draws of repeated inputs** (categorical features): X takes few values, 8 or
-      more rows each on average, or a quarter or more of the rows whose X repeats
-      share it with another target. Each row is then left out on its own, exactly:
-      ``copies`` holds, per row kept, the list of its copies' weights as fractions
-      of the row's (:class:`fixntk._kare._Spectrum`). Left out with their copies, a
-      cell's y = 1 rows were fitted by its y = 0 rows alone and NTKClassifier chose
-      the largest lam, predicting the majority class (titanic: 0.62 against 0.77 by
-      lam='cv'; tester AT); a cell of one target was fitted by the other cells
-      alone (deterministic labels: accuracy 0.67 against 1.0 by lam='cv'; tester
-      AZ).
+    - **Draws of repeated inputs** (categorical features): X takes few values, 8 or more
+      rows each on average and not all equally often, or a quarter or more of the rows
+      whose X repeats share it with another target. Each row is then left out on its
+      own, exactly: ``copies`` holds, per row kept, the list of its copies' weights as
+      fractions of the row's (:class:`fixntk._kare._Spectrum`). Left out with their
+      copies, a cell's y = 1 rows were fitted by its y = 0 rows alone and NTKClassifier
+      chose the largest lam, predicting the majority class (titanic: 0.62 against 0.77
+      by lam='cv'; tester AT); a cell of one target was fitted by the other cells alone
+      (deterministic labels: accuracy 0.67 against 1.0 by lam='cv'; tester AZ).
 
     Unchanged where no row repeats, or where all rows are one."""
     n = X.shape[0]
@@ -469,9 +468,14 @@ def _merged_copies(X, Y, labels, sample_weight):
     inverse = inverse.ravel()
     cell = np.unique(X, axis=0, return_inverse=True)[1].ravel()
     n_cells = int(cell.max()) + 1
-    repeated = np.bincount(cell)[cell] > 1  # rows whose X repeats
+    counts = np.bincount(cell)
+    repeated = counts[cell] > 1  # rows whose X repeats
     mixed = np.bincount(cell[first], minlength=n_cells)[cell] > 1  # two targets
-    draws = 8 * n_cells <= n or 4 * int(mixed.sum()) >= int(repeated.sum())
+    # few values of X, in counts that vary (every row given 8 times: the same
+    # count for every X, copies, and treated as draws they chose interpolation,
+    # test R^2 0.21 against 0.39; tester BA)
+    few = 8 * n_cells <= n and counts.min() < counts.max()
+    draws = few or 4 * int(mixed.sum()) >= int(repeated.sum())
     w = np.ones(n) if sample_weight is None else sample_weight
     summed = np.bincount(inverse, weights=w, minlength=first.size)
     order = np.argsort(first)  # the rows in the order given
@@ -2722,7 +2726,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         the same target counts as one row weighing as its copies together (the same
         model at every lam; left out whole): a copy left in let the left-out row be
         fitted by its twin, and every row given twice chose interpolation. Where
-        X takes few values (8 or more rows each on average), or a quarter or more
+        X takes few values (8 or more rows each on average, not all equally
+        often), or a quarter or more
         of the rows whose X repeats share it with another target (categorical
         features: draws of repeated inputs, not copies), every row is left out on
         its own (the exact leave-one-out of the rows as given).

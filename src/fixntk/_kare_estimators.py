@@ -339,10 +339,10 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     (``X_fit_`` holds it once): copies counted apart let KARE, the held-out split
     and leave-one-out fit each row by its twin. Integer weights and repeated rows
     then give the same fit. Where X takes few values (8 or more rows each on
-    average), or a quarter or more of the rows whose X repeats share it with
-    another target, no row is merged: the rows are draws of repeated inputs
-    (categorical features), and merged, the held-out rows of an X were fitted by
-    its other target alone, or by the other X alone.
+    average, not all equally often), or a quarter or more of the rows whose X
+    repeats share it with another target, no row is merged: the rows are draws of
+    repeated inputs (categorical features), and merged, the held-out rows of an X
+    were fitted by its other target alone, or by the other X alone.
     """
 
 
