@@ -772,9 +772,10 @@ def irls(
             if stalled
             else f"max_iter = {max_iter} steps ran out"
         )
-        if null:
-            why += (
-                "; its point was worse than the null model's, so W = 0 is "
+        if null:  # not round-off: the reweighted ridge's own point was the trouble
+            why = (
+                "its point was worse than the null model's (the reweighted kernel "
+                "ridge, ill-conditioned here, found no better one), so W = 0 is "
                 "returned: fixntk.solve's descent (which takes this route when it "
                 "helps) may do better"
             )
