@@ -1349,21 +1349,15 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         opts = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
         path = solve_path(Xt, y, arr, lams=lams, **opts, **kw)
         Y = np.asarray(y, dtype=float).reshape(Xt.shape[0], -1)
-        # with sample weights, rows scaled by a_k = sqrt(s_k n / sum(s)) after the
-        # masks are drawn (the masking kernels are homogeneous in each argument): the
+        # with sample weights, rows scaled by sqrt(s_k n / sum(s)) after the masks
+        # are drawn (the masking kernels are homogeneous in each argument): the
         # weighted kernel ridge's KARE, as the KARE estimators score it (the
         # weights were ignored here)
-        a = np.ones(Xt.shape[0])
-        if kw["sample_weight"] is not None:
-            s = kw["sample_weight"]
-            a = np.sqrt(s * s.size / s.sum())
-        Xa = Xt * a[:, None]
-        scores = np.array(
-            [
-                kare(mkl_kernel(Xa, arr, _group_norms(W)), (Y - b) * a[:, None], lam)
-                for lam, W, b in zip(path.lams, path.coefs, path.intercepts)
-            ]
-        )
+        scores = []
+        for lam, W, b in zip(path.lams, path.coefs, path.intercepts):
+            Xa, Ya = _scaled_rows(Xt, Y - b, kw["sample_weight"])
+            scores.append(kare(mkl_kernel(Xa, arr, _group_norms(W)), Ya, lam))
+        scores = np.array(scores)
         best = int(np.argmin(scores))
         return float(lams[best]), lams, scores, path.coefs[best]
 
@@ -1381,10 +1375,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             # cross-validation and a held-out split, filled and stratified the folds,
             # and entered lam='kare''s kernel (moving lam_ 5.4 to 11 and predictions
             # by 0.4 std(y) when only their values changed; tester AW)
-            keep = s > 0
-            kept = (keep, labels)
-            X, y, s = X[keep], _take(y, keep), s[keep]
-            labels = None if labels is None else labels[keep]
+            kept = (s > 0, labels)
+            X, y, labels, s = _weighted_rows(X, y, labels, s)
         Xt = _set_bias_scale(self, X, s)
         c = get_datafit(loss).encode(y, Xt.shape[0]).Y.shape[1]
         n_gates = gates_for_rows(n_gates, *X.shape, c)

@@ -522,8 +522,9 @@ def _select_on(spectrum, lams, warn_loo=True, repeats=0):
     """KARE's minimiser on the grid lams (decreasing), warning at a reached edge and
     (``warn_loo``) where KARE there is far below the exact leave-one-out error, or
     (``repeats``, the number of repeated rows) the minimiser is the smallest lam."""
-    best = int(np.argmin(spectrum.kare_unit(lams)))
-    curve = spectrum.kare(lams)
+    unit_curve = spectrum.kare_unit(lams)  # minimised at unit scale, formed once
+    best = int(np.argmin(unit_curve))
+    curve = value_out(unit_curve, spectrum.sy)
     edge = _grid_edge(spectrum, lams, best)
     if edge is not None:
         warnings.warn(
