@@ -19,6 +19,7 @@ from ._estimators import (
     _SCORING_EPOCHS,
     _SCORING_TOL,
     _check_cv,
+    _copy_groups,
     _folds,
     _grow_bar,
     _mean_intercept,
@@ -255,7 +256,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             tol=max(self.tol, _SCORING_TOL),
             max_iter=min(self.max_iter, _SCORING_EPOCHS),
         )
-        folds = _folds(Xt.shape[0], self.cv, seed, labels)
+        folds = _folds(Xt.shape[0], self.cv, seed, labels, _copy_groups(Xt, Y))
         _warn_unjudged_classes(self, folds, labels, sample_weight, self.lam)
         scores = np.full((len(folds), lams.size), np.inf)
         starts = [None] * len(folds)

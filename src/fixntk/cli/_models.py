@@ -140,7 +140,6 @@ _OPTION_WORDS = (
     (re.compile(r"\bfixntk\.\w+ stopped before"), "the solver stopped before"),
     (re.compile(r"\bRaise max_iter or tol\b"), "Raise --max-iter or --tol"),
     (re.compile(r"\ba smaller eps\b"), "a smaller --eps"),
-    (re.compile(r"; give them as sample_weight instead"), ": merge each into one row"),
     (re.compile(r"\blam=(['\"])(\w+)\1"), r"--lam \2"),
     (re.compile(r"\ba float lam\b"), "a number for --lam"),
     (re.compile(r"\bfewer folds \(cv\)|\ba smaller cv\b"), "fewer folds (--cv)"),
