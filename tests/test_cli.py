@@ -725,6 +725,13 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
     assert "is a folder" in error(["fit", *args, "--output", str(tmp_path)])
     assert "does not exist" in error(["demo", "--figure", missing])
     assert "names the target column" in error(["fit", *args, "--drop", "price"])
+    # by position (price is column 2): it was "column 'price' not found in reg.csv"
+    assert "--drop 'price' names the target column" in error(
+        ["fit", *args, "--drop", "2"]
+    )
+    assert "--index-col '2' names the target column" in error(
+        ["fit", *args, "--index-col", "2"]
+    )
     rows = [[f"{0.1 * i:.1f}".replace(".", ","), i % 3] for i in range(20)]
     with open(tmp_path / "comma.csv", "w") as fh:
         fh.write("x;y\n" + "".join(f"{x};{y}\n" for x, y in rows))

@@ -21,7 +21,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.model_selection import check_cv as sk_check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -39,7 +38,7 @@ from ._kare import (
 )
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
-from ._progress import heartbeat, progress, report, scoped
+from ._progress import _check_verbose, heartbeat, progress, report, scoped
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
 from ._solver import (
@@ -211,13 +210,44 @@ def _set_bias_scale(estimator, X, sample_weight=None):
     return _inputs(estimator, X)
 
 
+def _check_random_state(random_state):
+    """``random_state`` itself: an int in [0, 2**32 - 1], a RandomState or None (a
+    ValueError naming it otherwise; -1 failed in NumPy as 'Seed must be between 0 and
+    2**32 - 1', and estimators that did not use it took anything)."""
+    integer = isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, (bool, np.bool_)
+    )
+    if (integer and 0 <= random_state < 2**32) or (
+        random_state is None or isinstance(random_state, np.random.RandomState)
+    ):
+        return random_state
+    raise ValueError(
+        "random_state must be an int in [0, 2**32 - 1], a numpy.random.RandomState "
+        f"or None; got {_scalar(random_state)!r}"
+    )
+
+
 def _seed(random_state):
     """An integer seed from random_state (an int is used as it is)."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(
-        random_state, bool
-    ):
+    random_state = _check_random_state(random_state)
+    if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _warn_null_fit(estimator, lam, lmax):
+    """Warn where the user's lam is at or above lambda_max (``lmax``), the smallest
+    lam at which every neuron is zero: the fit is the intercept alone, and it gave
+    constant predictions without a word (lam=1e3 on standardised data; tester BB)."""
+    if lmax > 0 and lam >= lmax:
+        warnings.warn(
+            f"{type(estimator).__name__}: lam={lam:.4g} is at or above lambda_max = "
+            f"{lmax:.4g} for these data (the smallest lam at which every neuron is "
+            "zero): the model predicts the intercept alone. Give a smaller lam, or "
+            "lam='auto' to choose one.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 def _check_lam_param(lam, modes, kernel=False):
@@ -234,7 +264,21 @@ def _check_cv(cv):
     (train, validation) index pairs."""
     if isinstance(cv, numbers.Integral) or isinstance(cv, (bool, float, str)):
         return check_int(cv, "cv", 2)
-    if hasattr(cv, "split") or hasattr(cv, "__iter__"):
+    if hasattr(cv, "split"):
+        return cv
+    if isinstance(cv, (list, tuple, np.ndarray)):
+        # a sequence of splits is checked before it is used (or where it is not:
+        # NTK's lam='loo'); a generator when it is split
+        if not len(cv):
+            raise ValueError(_NO_SPLIT)
+        for k, split in enumerate(cv):
+            if not (isinstance(split, (list, tuple, np.ndarray)) and len(split) == 2):
+                raise ValueError(
+                    "cv must give (train, validation) pairs of row indices; split "
+                    f"{k} is {split!r}"
+                )
+        return cv
+    if hasattr(cv, "__iter__"):
         return cv
     raise ValueError(
         f"cv must be an int >= 2, a CV splitter or an iterable; got {cv!r}"
@@ -255,8 +299,9 @@ def _folds(n, cv, seed, labels=None, groups=None):
     (:func:`_copy_groups`): an int ``cv`` folds the groups, each with all its rows
     (where there are at least ``cv`` groups)."""
     if not isinstance(cv, numbers.Integral):
-        splits = sk_check_cv(cv).split(np.zeros((n, 1)), labels)
-        return [(np.asarray(tr), np.asarray(va)) for tr, va in splits]
+        if hasattr(cv, "split"):  # a splitter
+            return _checked_splits(cv.split(np.zeros((n, 1)), labels), n)
+        return _checked_splits(list(cv), n)
     if groups is not None and groups.max() + 1 >= cv:
         return _grouped(_folds, groups, n, labels, cv, seed)
     if n < cv:
@@ -285,6 +330,52 @@ def _folds(n, cv, seed, labels=None, groups=None):
             )
         )
     return list(KFold(cv, shuffle=True, random_state=seed).split(np.zeros(n)))
+
+
+_NO_SPLIT = (
+    "cv gives no split: pass an int >= 2, a scikit-learn splitter, or a non-empty "
+    "iterable of (train, validation) index pairs"
+)
+
+
+def _checked_splits(splits, n):
+    """The (train, validation) index arrays of a splitter's or an iterable ``cv``'s
+    splits of n rows, checked: an empty ``cv`` chose the grid's top silently (the
+    NTK's lam='cv'), and a malformed one failed in NumPy without naming cv."""
+    out = []
+    for k, split in enumerate(splits):
+        try:
+            parts = [np.asarray(part) for part in split]
+        except TypeError:
+            parts = []
+        if len(parts) != 2:
+            raise ValueError(
+                f"cv must give (train, validation) pairs of row indices; split {k} is "
+                f"{split!r}"
+            )
+        for j, part in enumerate(parts):
+            if part.dtype == bool and part.shape == (n,):
+                part = np.flatnonzero(part)
+            if part.ndim != 1 or not (
+                part.size == 0 or np.issubdtype(part.dtype, np.integer)
+            ):
+                raise ValueError(
+                    f"cv's split {k} must hold 1-d arrays of row indices (or boolean "
+                    f"masks of the {n} rows); got {part!r}"
+                )
+            if part.size and (part.min() < 0 or part.max() >= n):
+                raise ValueError(
+                    f"cv's split {k} indexes rows outside 0..{n - 1} (the rows "
+                    f"given to fit): {int(part.min())}..{int(part.max())}"
+                )
+            if not part.size:
+                side = ("training", "validation")[j]
+                raise ValueError(f"cv's split {k} has an empty {side} part")
+            parts[j] = part
+        out.append(tuple(parts))
+    if not out:
+        raise ValueError(_NO_SPLIT)
+    return out
 
 
 def _warn_unjudged_classes(estimator, splits, labels, s, mode):
@@ -628,7 +719,17 @@ def _fit_weights(estimator, y, sample_weight, n):
         )
         s = s * per_class[inverse.ravel()]
     elif class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise ValueError(
+                "class_weight must be a dict {class: weight}, 'balanced' or None; "
+                f"got {class_weight!r}"
+            )
         s = s * compute_sample_weight(class_weight, y)
+    if class_weight is not None and not (s > 0).any():
+        raise ValueError(
+            f"class_weight {class_weight!r} gives every row weight 0 (with the "
+            "sample weights): no row is left to fit"
+        )
     return s
 
 
@@ -1193,7 +1294,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
     def _check_params(self, loss):
         n_gates = _check_n_gates(self.n_gates)
         lam = _check_lam_param(self.lam, _GATED_LAM_MODES)
-        if self.solver not in ("bcd", "irls"):
+        check_bool(self.warm_start, "warm_start")
+        if not isinstance(self.solver, str) or self.solver not in ("bcd", "irls"):
             raise ValueError(f"solver must be 'bcd' or 'irls'; got {self.solver!r}")
         if self.solver == "irls" and loss != "squared":
             raise ValueError(
@@ -1492,10 +1594,19 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         what = "refit on every row" if self.lam_selection_ else "solve"
         with heartbeat(f"{what} at lam {lam:.4g}", self.verbose):
             res = solve(
-                Xt, y, arr, lam, warm_start=W0, verbose=self.verbose >= 2, **kw, **opts
+                Xt,
+                y,
+                arr,
+                lam,
+                warm_start=W0,
+                verbose=_check_verbose(self.verbose) >= 2,
+                **kw,
+                **opts,
             )
         self._store_solution(res, arr, lam, n_gates, Xt.shape[1], res.loss)
         _check_gap_of_objective(self, res, lam)
+        if self.lam_selection_ is None and not np.any(res.coef):
+            _warn_null_fit(self, lam, lambda_max(Xt, y, arr, **kw))
         # IRLS: its kernel ridge solves plus the BCD pass that certifies its point
         self.n_iter_ = int(res.n_iter) + (
             fit.n_iter + 1 if self.solver == "irls" else 0
@@ -2026,7 +2137,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
         loss = self.loss if self.loss is not None else "squared"
-        if loss not in ("squared", "poisson"):
+        if not isinstance(loss, str) or loss not in ("squared", "poisson"):
             raise ValueError(
                 f"GatedReLURegressor takes loss='squared' or 'poisson'; got {loss!r}"
             )
@@ -2098,8 +2209,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if self.loss == "poisson":  # counts >= 0, one column (check_estimator's
-            tags.target_tags.positive_only = True  # inputs follow the tags)
+        if isinstance(self.loss, str) and self.loss == "poisson":  # counts >= 0, one
+            # column (check_estimator's inputs follow the tags)
+            tags.target_tags.positive_only = True
             tags.target_tags.multi_output = False
         return tags
 
@@ -2244,6 +2356,8 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 
     def _resolved_loss(self):
         loss = self.loss
+        if not isinstance(loss, str):
+            loss = repr(loss)  # refused below, by name (an array compared ambiguously)
         if loss == "log_loss":
             return "logistic" if self.classes_.size == 2 else "multinomial"
         if loss not in ("logistic", "multinomial", "squared"):
@@ -2535,6 +2649,8 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         lam = _check_lam_param(self.lam, _NTK_LAM_MODES, kernel=True)
         lam = "loo" if lam == "auto" else lam
+        _check_cv(self.cv)  # checked where unused too, as the gated estimators do
+        _check_random_state(self.random_state)
         copies = None
         if lam in ("loo", "kare"):
             X, Y, labels, sample_weight, copies = _merged_copies(
@@ -2544,8 +2660,6 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         eps = check_positive(self.eps, "eps")
         if eps >= 1:
             raise ValueError(f"eps must be < 1; got {eps}")
-        if lam == "cv":
-            _check_cv(self.cv)
         Xt = _set_bias_scale(self, X, sample_weight)
         n = Xt.shape[0]
         _check_rows_for_intercept(self, n, kept is not None)

@@ -29,6 +29,7 @@ from ._scale import Units
 from ._solver import _far_columns, _prepare, intercept_shift, rows_equal
 from ._threads import blas_threads
 from ._validation import (
+    check_bool,
     check_int,
     check_lam,
     check_positive,
@@ -687,7 +688,10 @@ def irls(
     tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 0)
     n_samples = check_int(n_samples, "n_samples", 1)
-    if method not in ("auto", "dual", "primal"):
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    scale = check_bool(scale, "scale")
+    ntk_group = check_bool(ntk_group, "ntk_group")
+    if not isinstance(method, str) or method not in ("auto", "dual", "primal"):
         raise ValueError(f"method must be 'auto', 'dual' or 'primal'; got {method!r}")
     if newton_tol is not None:
         newton_tol = check_positive(newton_tol, "newton_tol", allow_zero=True)

@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ._arrangement import Arrangement, as_arrangement
+from ._gates import seed_sequence
 from ._irls import _starting_weights
 from ._kare import (
     _edge_message,
@@ -605,7 +606,13 @@ def kare_mkl(
         n_free_weights = check_int(n_free_weights, "n_free_weights", 1)
     max_iter = check_int(max_iter, "max_iter", 1)
     tol = check_positive(tol, "tol")
+    if tol >= 1:
+        raise ValueError(
+            f"tol is L-BFGS-B's relative decrease of log KARE per step and must be "
+            f"< 1; got {tol:g} (no step would be taken; 1e-6 to 1e-10 are usual)"
+        )
     n_samples = check_int(n_samples, "n_samples", 1)
+    seed_sequence(seed)  # a bad seed named as such (it was train_test_split's)
 
     # computed at unit scale (fixntk._scale): the kernels scale as sx^2 at fixed eta,
     # so lam (kernel units) as sx^2, KARE and held-out errors as sy^2

@@ -98,6 +98,8 @@ def scoped(method):
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
+        if args and hasattr(args[0], "verbose"):  # an estimator's, checked first
+            _check_verbose(args[0].verbose)
         with progress_scope():
             return method(*args, **kwargs)
 
@@ -217,8 +219,12 @@ def _check_verbose(verbose):
     (verbose='yes' failed with numpy's comparison of a str and an int)."""
     if verbose is None:
         return 0
-    if isinstance(verbose, (numbers.Real, np.bool_)):  # ints, bools; floats compare
-        return verbose
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if isinstance(verbose, numbers.Integral):
+        if verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0 or a bool; got {verbose!r}")
+        return int(verbose)
     raise TypeError(f"verbose must be an int >= 0 or a bool; got {verbose!r}")
 
 

@@ -35,10 +35,11 @@ from ._estimators import (
     _seed,
     _set_bias_scale,
     _VersionedPickle,
+    _warn_null_fit,
     _warn_unjudged_classes,
     _with_bias,
 )
-from ._progress import progress
+from ._progress import _check_verbose, progress
 from ._relu import relu_lambda_max, solve_relu
 from ._scale import norms
 from ._solver import rows_equal
@@ -220,6 +221,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             lam = check_lam(self.lam)
         check_relative_tol(self.tol)
         check_int(self.max_iter, "max_iter", 1)
+        check_bool(self.warm_start, "warm_start")
         return n_gates, lam
 
     def _masks(self, Xt, n_gates, seed, n_outputs):
@@ -327,7 +329,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             tol=self.tol,
             max_iter=self.max_iter,
             warm_start=start,
-            verbose=self.verbose >= 2,
+            verbose=_check_verbose(self.verbose) >= 2,
         )
         self.n_gates_ = n_gates
         self._n_outputs_fit = Y.shape[1]
@@ -344,6 +346,8 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             res.v, res.u, self.neuron_bias, False, b, self.bias_scale_
         )
         self.n_active_neurons_ = int(self.network_.n_neurons)
+        if not isinstance(self.lam, str) and not self.n_active_neurons_:
+            _warn_null_fit(self, lam, relu_lambda_max(Xt, Y, masks))
         return self
 
     def _publish(self, one_d):

@@ -1166,6 +1166,7 @@ def duality_gap(
         the range of double precision.
     """
     loss, _, with_b = _result_terms(W, loss, None)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept or with_b)
     lam = check_lam(lam)
     W = prob.check_coef(W)

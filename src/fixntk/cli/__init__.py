@@ -97,6 +97,7 @@ def _read(args):
         drop=args.drop,
         decimal=args.decimal,
         thousands=args.thousands,
+        target=args.target,
     )
     return dataset_from_table(
         table,

@@ -230,7 +230,9 @@ MISSING_TEXT = (
 DASHES = ("-", "--")
 
 
-def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=None):
+def read_table(
+    path, sep=None, index_col=None, drop=(), decimal=".", thousands=None, target=None
+):
     """Read `path` into a Table; every problem is a UserError naming the option.
     Cells holding one of MISSING_TEXT ("NA", "null", an empty cell...) are missing
     values; ``thousands`` is the thousands separator inside numbers, if any. ``-``
@@ -308,6 +310,7 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
         )
     if index_col is not None:
         col = _resolve(frame, index_col, "--index-col")
+        _not_the_target(col, target, f"--index-col {index_col!r}", "the row labels")
         index = frame[col]
         frame = frame.drop(columns=[col])
         messages.append(f"column {col!r} read as the row index (--index-col)")
@@ -325,10 +328,11 @@ def read_table(path, sep=None, index_col=None, drop=(), decimal=".", thousands=N
             "(pandas names them by position) and are used as features; --drop "
             "leaves them out"
         )
-    drop = list(dict.fromkeys(drop))  # a column named twice is dropped once
-    for label in drop:
-        col = _resolve(frame, label, "--drop")
-        frame = frame.drop(columns=[col])
+    # a column named twice (or by name and by position) is dropped once
+    drop = list(dict.fromkeys(_resolve(frame, label, "--drop") for label in drop))
+    for col in drop:
+        _not_the_target(col, target, f"--drop {col!r}", "a column left out")
+    frame = frame.drop(columns=drop)
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
     lines = _row_lines(path if raw is None else None, raw, delimiter, len(frame))
@@ -523,6 +527,16 @@ def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
                 "does not separate thousands (groups of three digits); check "
                 "--thousands and --decimal"
             )
+
+
+def _not_the_target(col, target, option, what):
+    """Refuse an --index-col or --drop that resolves (by name or by position) to the
+    target column: by position it was then reported missing from the file."""
+    if target is not None and str(col) == str(target):
+        raise UserError(
+            f"{option} names the target column (--target {target!r}); {what} and the "
+            "target are different columns"
+        )
 
 
 def _resolve(frame, name, option):

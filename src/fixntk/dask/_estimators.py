@@ -18,7 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
-from .._progress import heartbeat, progress
+from .._progress import _check_verbose, heartbeat, progress
 from .._validation import check_weight_values, user_stacklevel
 from ..datafits._poisson import PredictionOverflowError
 from . import _chunks
@@ -291,7 +291,13 @@ def _fit(est, X, y, sample_weight, one_d):
             W0 = prob.check_coef(start)
     with heartbeat(f"solve at lam {lam:.4g}", est.verbose):
         res, _ = _solve_problem(
-            prob, lam, W0, est.tol, est.max_iter, _MAX_PASSES, est.verbose >= 2
+            prob,
+            lam,
+            W0,
+            est.tol,
+            est.max_iter,
+            _MAX_PASSES,
+            _check_verbose(est.verbose) >= 2,
         )
     est.n_features_in_ = int(Xt.shape[1] - bool(est.neuron_bias))
     est._store_solution(res, arr, lam, n_gates, Xt.shape[1], "squared")
