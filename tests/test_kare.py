@@ -583,3 +583,36 @@ def test_categorical_cells_of_one_label_each_are_learned():
     for est in (fixntk.NTKClassifier(), fixntk.KAREKernelClassifier(random_state=0)):
         est.fit(cells[idx], labels[idx])
         np.testing.assert_array_equal(est.predict(cells), labels)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kare_of_draws_is_that_of_the_rows_as_given(weighted):
+    """Draws of repeated inputs are merged per (X, y) for the lam search; the KARE
+    reported at the lam chosen was the merged rows' (1.54 on titanic, where the rows
+    as given, fitted at the same lam, give 0.28: tester BC). It is the KARE of the
+    rows as given: NTKRegressor(lam=lam_), which merges nothing, reports the same
+    value, and so does the closed form on the n x n kernel."""
+    rng = np.random.default_rng(1)
+    cells = rng.standard_normal((5, 3))
+    idx = rng.integers(0, 5, 120)
+    X = cells[idx]
+    y = (rng.random(120) < np.array([0.2, 0.4, 0.5, 0.7, 0.9])[idx]).astype(float)
+    s = rng.uniform(0.5, 2.0, 120) if weighted else None
+    chosen = fixntk.NTKRegressor(lam="kare").fit(X, y, sample_weight=s)
+    assert chosen.X_fit_.shape[0] < 12  # merged
+    fixed = fixntk.NTKRegressor(lam=chosen.lam_).fit(X, y, sample_weight=s)
+    np.testing.assert_allclose(chosen.kare_, fixed.kare_, rtol=1e-7)
+    assert chosen.kare_ == pytest.approx(
+        chosen.lam_scores_[np.argmin(np.abs(chosen.lams_ - chosen.lam_))], rel=1e-12
+    )
+    if not weighted:  # GCV on the n rows with the intercept counted, by hand
+        K = fixntk.ntk_kernel(fixed.X_fit_)
+        n, one = y.size, np.ones(y.size)
+        # f = K a + b, min ||y - f||^2 / n + lam a^T K a: a = (K + n lam)^-1 (y - b),
+        # 1^T a = 0, so b = w^T y with w = (K + n lam)^-1 1 / 1^T (K + n lam)^-1 1
+        G = np.linalg.inv(K + n * fixed.lam_ * np.eye(n))
+        w = G @ one / (one @ G @ one)
+        S = K @ G @ (np.eye(n) - np.outer(one, w)) + np.outer(one, w)
+        r = y - S @ y
+        gcv = (r @ r / n) / (1.0 - np.trace(S) / n) ** 2
+        assert fixed.kare_ == pytest.approx(gcv, rel=1e-6)
