@@ -2614,3 +2614,47 @@ def test_integers_that_rarely_repeat_are_amounts_not_classes(tmp_path, capsys):
     rows = [(f"{0.37 * k % 5:.2f}", str(k % 3)) for k in range(30)]
     labels = write_csv(tmp_path / "labels.csv", ["x", "y"], rows)
     assert _described(labels, "y").task == "classification"
+
+
+def test_blank_lines_and_empty_rows_are_said_at_predict(tmp_path, capsys):
+    """A blank line in the middle of a ';' file made the delimiter's detection fall
+    back to ',' ('reads as a single column'); predict skipped it silently (one
+    prediction per row, not per line: off by one from there, tester BC), and a row
+    of empty cells was predicted from the training fills without a word."""
+    from fixntk.cli import main
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 2))
+    y = x[:, 0] - x[:, 1]
+    rows = [f"{a:.3f};{b:.3f};{t:.3f}".replace(".", ",") for (a, b), t in zip(x, y)]
+    text = "a;b;y\n" + "\n".join(rows[:20]) + "\n\n;;\n" + "\n".join(rows[20:]) + "\n"
+    path = tmp_path / "semi.csv"
+    path.write_text(text)
+    saved = tmp_path / "m.pkl"
+    fit = ["fit", str(path), "--target", "y", "--decimal", ",", "--n-gates", "10"]
+    out = io.StringIO()
+    assert main(fit + ["--impute", "--output", str(saved)], out=out) == 0
+    assert "blank line(s) 22 skipped" in out.getvalue()
+    new = tmp_path / "new.csv"
+    new.write_text("a;b\n1,0;2,0\n\n;\n0,5;0,5\n")
+    out = io.StringIO()
+    assert main(["predict", str(saved), str(new), "--decimal", ","], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "prediction" and len(lines) == 4  # one per row: 3
+    # the tester's file: 13 columns of decimal commas, a blank line after row 3
+    from fixntk.cli._data import _sniff
+
+    rows = [
+        "0,00632;18,0;2,31;0;0,538;6,575;65,2;4,09;1;296;15,3;396,9;4,98",
+        "0,02731;0,0;7,07;0;0,469;6,421;78,9;4,9671;2;242;17,8;396,9;9,14",
+        "0,02729;0,0;7,07;0;0,469;7,185;61,1;4,9671;2;242;17,8;392,83;4,03",
+        "0,03237;0,0;2,18;0;0,458;6,998;45,8;6,0622;3;222;18,7;394,63;2,94",
+    ]
+    head = "crim;zn;indus;chas;nox;rm;age;dis;rad;tax;ptratio;black;lstat"
+    for gap in ("", ";;;;;;;;;;;;"):
+        boston = tmp_path / "boston.csv"
+        boston.write_text("\n".join([head, *rows[:3], gap, rows[3]]) + "\n")
+        assert _sniff(str(boston), None) == ";"
+    err = capsys.readouterr().err  # the notes (stdout carries the predictions)
+    assert "blank line(s) 3 skipped" in err
+    assert "line(s) 4 have no value in any of the model's columns" in err

@@ -169,7 +169,7 @@ def test_estimator_refit_beats_while_it_solves(monkeypatch, caplog):
 
     class Flag(logging.Handler):
         def emit(self, record):
-            if "refit on every row at lam" in record.getMessage():
+            if "refit on all training rows at lam" in record.getMessage():
                 seen.set()
 
     def slow_solve(*args, **kwargs):

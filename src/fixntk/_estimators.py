@@ -1591,7 +1591,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             # there (it brings back any group that was still needed).
             W0 = fit.coef if fit.coef.ndim == 3 else fit.coef[:, :, None]
             W0 = _drop_zero_groups(Xt, y, arr, W0, lam, kw)
-        what = "refit on every row" if self.lam_selection_ else "solve"
+        what = "refit on all training rows" if self.lam_selection_ else "solve"
         with heartbeat(f"{what} at lam {lam:.4g}", self.verbose):
             res = solve(
                 Xt,

@@ -105,6 +105,24 @@ def _line(rows, position):
     return int(position) + 2
 
 
+def _blank_lines(path, raw, lines):
+    """The blank lines among the data rows at ``lines`` (their line numbers; pandas
+    skips them, so predictions are one per row, not per line), as strings."""
+    if lines.size < 2 or np.all(np.diff(lines) == 1):
+        return []
+    if raw is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    text = raw.decode("utf-8-sig", errors="replace").splitlines()
+    first, last = int(lines[0]), int(lines[-1])
+    taken = set(lines.tolist())
+    return [
+        str(k)
+        for k in range(first + 1, last)
+        if k not in taken and k <= len(text) and not text[k - 1].strip()
+    ]
+
+
 def _row_lines(path, raw, delimiter, n_rows):
     """The line of each of the first ``n_rows`` data rows of the file, or None (a
     regular-expression delimiter, or a file the csv module reads otherwise than
@@ -208,7 +226,10 @@ def _sniff(path, sep, raw=None):
             sample = fh.read(_SNIFF_BYTES)
     lines = sample.splitlines()
     if len(lines) > 1 and len(sample) == _SNIFF_BYTES:
-        sample = "\n".join(lines[:-1])  # drop a line cut short by the sample
+        lines = lines[:-1]  # drop a line cut short by the sample
+    # blank lines and rows of empty cells (";;;;") left out: one in the middle of a
+    # ';' file made the sniffer fall back to ',' (a tester)
+    sample = "\n".join(line for line in lines if line.strip(" ,;\t|"))
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -338,6 +359,12 @@ def read_table(
     lines = _row_lines(path if raw is None else None, raw, delimiter, len(frame))
     if lines is not None:
         frame.index = pd.Index(lines, name=_LINES)
+        blank = _blank_lines(path if raw is None else None, raw, lines)
+        if blank:
+            messages.append(
+                f"blank line(s) {_shown(blank, 8)} skipped: they are no row (and get "
+                "no prediction)"
+            )
         if index is not None:
             index = index.set_axis(frame.index)
     base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
@@ -1553,6 +1580,13 @@ def prediction_frame(table, model, path):
             notes.append(
                 "missing values filled as in training (the model was fitted with "
                 f"--impute): {_shown(filled, 8)}"
+            )
+        empty = np.flatnonzero(X.isna().all(axis=1).to_numpy())
+        if empty.size:  # predicted from the fills alone: said by line (a tester)
+            where = _shown([str(_line(X, k)) for k in empty], 8)
+            notes.append(
+                f"line(s) {where} have no value in any of the model's columns: their "
+                "predictions come from the training fills alone"
             )
     no_fill = "" if fills else " (a model fitted with --impute fills missing values)"
     for col in numeric:
