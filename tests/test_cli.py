@@ -2658,3 +2658,30 @@ def test_blank_lines_and_empty_rows_are_said_at_predict(tmp_path, capsys):
     err = capsys.readouterr().err  # the notes (stdout carries the predictions)
     assert "blank line(s) 3 skipped" in err
     assert "line(s) 4 have no value in any of the model's columns" in err
+
+
+def test_counts_with_a_tail_are_regression_and_codes_stay_classes(tmp_path):
+    """Publications per scientist (0 to 19, some values never seen, the largest seen
+    once) were 15 classes: a classifier at 0.34 accuracy, and --holdout refused for
+    classes of one row (tester BC). Counts like these are regression, said; class
+    codes without gaps (months), or few of them with a gap (glass types), and labels
+    with a few typos stay classes."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(300)
+
+    def task(y, name):
+        rows = [[f"{a:.3f}", v] for a, v in zip(x, y)]
+        path = write_csv(tmp_path / name, ["x", "y"], rows)
+        return _described(path, "y")
+
+    arts = np.minimum(rng.poisson(np.exp(0.8 + 0.4 * x)), 9)
+    arts[:4] = [12, 16, 19, 11]  # a tail seen once each; 10, 13-15, 17, 18 unseen
+    data = task(arts, "arts.csv")
+    assert data.task == "regression"
+    assert any("with gaps, the largest in a single row" in m for m in data.messages)
+    assert task(1 + np.arange(300) % 12, "months.csv").task == "classification"
+    glass = np.array([1, 2, 3, 5, 6, 7])[np.arange(300) % 6]
+    assert task(glass, "glass.csv").task == "classification"
+    typos = (x > 0).astype(int)
+    typos[:3] = [7, 11, 2]
+    assert task(typos, "typos.csv").task == "classification"

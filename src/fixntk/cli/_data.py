@@ -430,6 +430,18 @@ def _other_delimiter(name):
     return any(c in str(name) for c in ",;\t|")
 
 
+def _count_like(uniq, counts):
+    """Whether distinct integers ``uniq`` (sorted) seen ``counts`` times look like
+    counts rather than class labels: 10 or more values >= 0, with gaps in their
+    range, the two largest in a single row each (a tail). Publications per scientist,
+    0 to 19 with 13-15, 17 and 18 never seen, were 15 classes (a tester); class codes
+    run without gaps (months 1-12), or are few (glass types 1-3, 5-7)."""
+    k = uniq.size
+    if k < 10 or uniq[0] < 0 or uniq[-1] - uniq[0] + 1 == k:
+        return False
+    return bool((counts[-2:] == 1).all())
+
+
 def _mostly_lone(lone, k, n):
     """Whether k distinct target values among n rows, ``lone`` of them in a single
     row, are amounts rather than class labels: most values, holding a quarter of the
@@ -1318,11 +1330,20 @@ def dataset_from_table(
             # advice that could not help; a tester)
             lone = int((counts == 1).sum())
             amounts = _mostly_lone(lone, k, values.size)
+            tally = integral and not amounts and _count_like(uniq, counts)
+            amounts = amounts or tally
             task = (
                 "classification" if integral and small and not amounts else "regression"
             )
             if pd.api.types.is_bool_dtype(y_raw):
                 pass  # TRUE/FALSE: classes, nothing to say (it fell to the 0.5 note)
+            elif integral and small and tally:
+                reason = (
+                    f"target {target!r}: integers from {_reprs(uniq[:1])[0]} to "
+                    f"{_reprs(uniq[-1:])[0]} with gaps, the largest in a single row "
+                    "each, as counts are, so regression (fixntk fit --loss poisson "
+                    "fits counts); --task classification if they are class labels"
+                )
             elif integral and small and amounts:
                 reason = (
                     f"target {target!r}: integers with {k} distinct values, {lone} "
