@@ -2036,7 +2036,10 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         third of a decade) have not lowered the best mean validation loss by 0.1%, or
         one lam after the best when the loss has risen 1% above it (lams where every
         split's model is still null do not count); the model is then refitted on all
-        rows at the chosen lam to ``tol``. "kare" scores the fitted masking kernel by
+        rows at the chosen lam to ``tol``. Exact copies of a row (equal X and y) stay
+        on one side of every split (a copy on both sides makes small lams look
+        good); rows of equal X and different targets (categorical features) are
+        split one by one. "kare" scores the fitted masking kernel by
         KARE on all rows (an n x n kernel per lam; optimistic, since that kernel was
         fitted to y; refused when the kernel does not fit in memory). Scalings of X
         or y leave the choice unchanged to round-off when they are powers of 2; others
@@ -2156,7 +2159,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             ``solver="bcd"``, a float ``lam`` or "auto", "holdout", "cv" (an int
             ``cv``; the held-out rows drawn on the workers, each row with the
             chunk's own generator seeded by ``random_state`` and the chunk's
-            position); ``n_passes_`` then counts the solves' passes over the
+            position, so that copies of a row, which in memory stay on one side,
+            may fall on both: give them as ``sample_weight``); ``n_passes_`` then
+            counts the solves' passes over the
             data, lam selection included (not the arrangement's, nor the one that
             checks the columns' scales).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
