@@ -140,3 +140,21 @@ def test_a_float_lam_above_lambda_max_warns_that_the_model_is_constant(data):
         with pytest.warns(UserWarning, match="lambda_max"):
             est = cls(lam=1e3, n_gates=8).fit(X, y)
         assert np.ptp(est.predict(X)) == 0.0
+
+
+@pytest.mark.parametrize("verbose", [-1, 1.5, float("nan"), "loud"])
+def test_the_solvers_refuse_a_bad_verbose_by_name(verbose):
+    """verbose=-1, 1.5 or NaN ran anyway (NaN printed the full log, 1.5 nothing)."""
+    X, y = load_iris(return_X_y=True)
+    X, y = X[:40], X[:40, 0]
+    arr = fixntk.sample_arrangement(X, 5, seed=0)
+    calls = [
+        lambda: fixntk.solve(X, y, arr, 0.1, verbose=verbose),
+        lambda: fixntk.solve_path(X, y, arr, n_lams=3, verbose=verbose),
+        lambda: fixntk.irls(X, y, arr, 0.1, verbose=verbose),
+        lambda: fixntk.kare_mkl(X, y, arr, verbose=verbose),
+        lambda: fixntk.solve_relu(X, y, arr, 0.1, verbose=verbose),
+    ]
+    for call in calls:
+        with pytest.raises((ValueError, TypeError), match="verbose"):
+            call()

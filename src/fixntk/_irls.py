@@ -23,7 +23,7 @@ from ._cpu import core as _core
 from ._kernels import check_eta, masking_kernel, ntk_kernel
 from ._memory import check_kernel_size
 from ._ntk import ntk_weights
-from ._progress import progress, report
+from ._progress import _check_verbose, progress, report
 from ._ridge import _RCOND, PSDRidge, psd_eigh
 from ._scale import Units
 from ._solver import _far_columns, _prepare, intercept_shift, rows_equal
@@ -687,6 +687,7 @@ def irls(
     lam = check_lam(lam)
     tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 0)
+    verbose = _check_verbose(verbose)
     n_samples = check_int(n_samples, "n_samples", 1)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     scale = check_bool(scale, "scale")

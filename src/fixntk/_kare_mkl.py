@@ -33,7 +33,7 @@ from ._kare import (
 )
 from ._kernels import masking_kernel, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size, kernel_size_warned
-from ._progress import progress, report
+from ._progress import _check_verbose, progress, report
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, value_out
 from ._validation import (
@@ -613,6 +613,7 @@ def kare_mkl(
         )
     n_samples = check_int(n_samples, "n_samples", 1)
     seed_sequence(seed)  # a bad seed named as such (it was train_test_split's)
+    verbose = _check_verbose(verbose)
 
     # computed at unit scale (fixntk._scale): the kernels scale as sx^2 at fixed eta,
     # so lam (kernel units) as sx^2, KARE and held-out errors as sy^2

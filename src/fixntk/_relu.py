@@ -45,7 +45,7 @@ from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._gates import signals_pass
 from ._memory import CALL_WORK
-from ._progress import report
+from ._progress import _check_verbose, report
 from ._scale import Units, unit
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads
@@ -1315,6 +1315,7 @@ def solve_relu(
     lam = check_lam(lam)
     tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)
+    verbose = _check_verbose(verbose)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     if feas_tol is None:
         feas_tol = tol * max(float(np.abs(Y).max()), np.finfo(float).tiny)

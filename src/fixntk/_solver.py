@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits
-from ._progress import progress, report
+from ._progress import _check_verbose, progress, report
 from ._scale import coef_out, lam_in, lam_out, norms, value_out
 from ._threads import blas_threads
 from ._validation import (
@@ -1296,6 +1296,7 @@ def solve(
     lam = check_lam(lam)
     tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)
+    verbose = _check_verbose(verbose)
     if warm_start is None:
         W0 = np.zeros((prob.p, prob.d, prob.c))
     else:
@@ -1354,6 +1355,7 @@ def solve_path(
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)
+    verbose = _check_verbose(verbose)
     lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
     W = np.zeros((prob.p, prob.d, prob.c))
     results, previous = [], None
