@@ -695,6 +695,13 @@ def test_copies_of_a_row_stay_on_one_side_of_every_split():
             assert set(groups[train]) | set(groups[val]) == set(range(60))
             assert {0, 1} <= set(labels[val])  # stratified
             assert 2 in set(labels[train]) and 2 not in set(labels[val])
+    # fewer groups than folds (4 rows given 3 times, cv=5): a fold per group, and a
+    # held-out split of at least one group (they were split as rows; tester BD)
+    few = np.repeat(np.arange(4), 3)
+    for splits in (_folds(12, 5, 0, None, few), _holdout(12, 0.2, 0, None, few)):
+        for train, val in splits:
+            assert val.size and not set(few[train]) & set(few[val])
+    assert len(_folds(12, 5, 0, None, few)) == 4
     # categorical draws: 4 cells of X, each with both labels, counts that vary
     cells = np.repeat(np.eye(4), [30, 40, 50, 60], axis=0)
     labels = (rng.random(180) < 0.5).astype(float)

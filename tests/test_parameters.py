@@ -94,8 +94,9 @@ def test_a_bad_parameter_is_refused_by_name(cls, name, value, data):
 
 @pytest.mark.parametrize("cls", REGRESSORS + CLASSIFIERS, ids=lambda c: c.__name__)
 def test_verbose_none_and_bools_are_quiet_or_loud(cls, data):
-    """verbose=None is 0 (it crashed the gated and ReLU fits: None >= 2)."""
-    for value in (None, False, True, 0, 2):
+    """verbose=None is 0 (it crashed the gated and ReLU fits: None >= 2); 1.0 is 1
+    (it was refused once verbose was checked; tester BD)."""
+    for value in (None, False, True, 0, 2, 1.0, np.int64(1)):
         _fit(cls, data, verbose=value)
 
 

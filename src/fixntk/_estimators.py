@@ -302,8 +302,10 @@ def _folds(n, cv, seed, labels=None, groups=None):
         if hasattr(cv, "split"):  # a splitter
             return _checked_splits(cv.split(np.zeros((n, 1)), labels), n)
         return _checked_splits(list(cv), n)
-    if groups is not None and groups.max() + 1 >= cv:
-        return _grouped(_folds, groups, n, labels, cv, seed)
+    if groups is not None and groups.max() >= 1:
+        # as many folds as groups where there are fewer (4 rows given 3 times each,
+        # cv=5: the copies were split, and lam='cv' chose interpolation; tester BD)
+        return _grouped(_folds, groups, n, labels, min(cv, int(groups.max()) + 1), seed)
     if n < cv:
         raise ValueError(
             "choosing lam by cross-validation (lam='cv'; lam='auto' of the ReLU "
@@ -411,11 +413,12 @@ def _holdout(n, fraction, seed, labels=None, groups=None):
     """One seeded train / validation split (stratified when every class can);
     ``groups`` (:func:`_copy_groups`): the split of the groups, each with all its
     rows (where both sides get one)."""
-    if groups is not None:
+    if groups is not None and groups.max() >= 2:
+        # at least one group held out and two kept, where a fraction of the groups
+        # would round to none
         n_groups = int(groups.max()) + 1
-        n_val = int(round(fraction * n_groups))
-        if n_val >= 1 and n_groups - n_val >= 2:
-            return _grouped(_holdout, groups, n, labels, fraction, seed)
+        n_val = min(max(int(round(fraction * n_groups)), 1), n_groups - 2)
+        return _grouped(_holdout, groups, n, labels, n_val / n_groups, seed)
     idx = np.arange(n)
     n_val = int(round(fraction * n))
     if n_val < 1 or n - n_val < 2:

@@ -221,6 +221,8 @@ def _check_verbose(verbose):
         return 0
     if isinstance(verbose, (bool, np.bool_)):
         return int(verbose)
+    if isinstance(verbose, float) and verbose.is_integer():
+        verbose = int(verbose)  # 1.0 (it was taken before verbose was checked)
     if isinstance(verbose, numbers.Integral):
         if verbose < 0:
             raise ValueError(f"verbose must be an int >= 0 or a bool; got {verbose!r}")
