@@ -1095,6 +1095,7 @@ def test_predict_names_unknown_categories(tmp_path):
         proc.stderr
     )
     assert "'good'" in proc.stderr
+    assert "did you mean 'Good' for 'good'?" in proc.stderr  # (tester BC)
     gap = write_csv(tmp_path / "gap.csv", ["a", "shelf"], [("0.1", ""), ("0.2", "Bad")])
     assert_clean_error(run_cli("predict", model, gap), "column 'shelf' has a missing")
 
@@ -2685,3 +2686,31 @@ def test_counts_with_a_tail_are_regression_and_codes_stay_classes(tmp_path):
     typos = (x > 0).astype(int)
     typos[:3] = [7, 11, 2]
     assert task(typos, "typos.csv").task == "classification"
+
+
+def test_predict_labels_by_a_blank_headed_column_keep_its_blank_name(tmp_path):
+    """--index-col 0 on a file whose first column has no name headed the output's
+    label column 'Unnamed: 0', pandas' name for it, not the file's (tester BC)."""
+    from fixntk.cli import main
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(40)
+    rows = [[f"r{k}", f"{v:.3f}", f"{2 * v:.3f}"] for k, v in enumerate(x)]
+    path = write_csv(tmp_path / "t.csv", ["", "x", "y"], rows)
+    saved = tmp_path / "m.pkl"
+    fit = [
+        "fit",
+        path,
+        "--target",
+        "y",
+        "-q",
+        "--n-gates",
+        "10",
+        "--output",
+        str(saved),
+    ]
+    assert main(fit, out=io.StringIO()) == 0
+    out = io.StringIO()
+    assert main(["predict", str(saved), path, "--index-col", "0", "-q"], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ",prediction" and lines[1].startswith("r0,")

@@ -10,6 +10,7 @@ input are reported as one line on stderr with exit status 2, never as a tracebac
 import argparse
 import os
 import pickle
+import re
 import sys
 import time
 
@@ -643,6 +644,10 @@ def cmd_predict(args, out):
             )
     if labels is not None:
         name = str(labels.name)
+        if re.fullmatch(r"Unnamed: \d+", name):
+            name = (
+                ""  # the file's header leaves it blank (pandas' name, not the file's)
+            )
         while name in result.columns:  # a label column called "prediction"
             name = f"index_{name}"
         result.insert(0, name, labels.to_numpy())

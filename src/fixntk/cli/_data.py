@@ -1642,12 +1642,16 @@ def prediction_frame(table, model, path):
             unknown = ~X[col].isin(known) & X[col].notna()
             if unknown.any():
                 values = pd.unique(X[col][unknown])
+                # a known category but for case or spacing ('Women' for 'women')
+                near = [(v, _closest(v, known)) for v in values]
+                near = [f"{c!r} for {v!r}" for v, c in near if c is not None]
                 notes.append(
                     f"column {col!r}: {int(unknown.sum())} row(s) hold value(s) the "
                     f"model was not fitted on ({_shown(map(repr, values), 5)}; known: "
-                    f"{_shown(map(repr, known), 8)}); they count as none of the "
-                    "known categories, and their predictions rest on the other "
-                    "columns alone"
+                    f"{_shown(map(repr, known), 8)}"
+                    + (f"; did you mean {_shown(near, 3)}?" if near else "")
+                    + "); they count as none of the known categories, and their "
+                    "predictions rest on the other columns alone"
                 )
     return X, ignored, notes
 
