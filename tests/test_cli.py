@@ -1096,6 +1096,10 @@ def test_predict_names_unknown_categories(tmp_path):
     )
     assert "'good'" in proc.stderr
     assert "did you mean 'Good' for 'good'?" in proc.stderr  # (tester BC)
+    # another spelling is another category, not a typo (tester BF)
+    other = write_csv(tmp_path / "other.csv", ["a", "shelf"], [("0.1", "Goody")])
+    proc = run_cli("predict", model, other)
+    assert "'Goody'" in proc.stderr and "did you mean" not in proc.stderr
     gap = write_csv(tmp_path / "gap.csv", ["a", "shelf"], [("0.1", ""), ("0.2", "Bad")])
     assert_clean_error(run_cli("predict", model, gap), "column 'shelf' has a missing")
 
@@ -2686,6 +2690,14 @@ def test_counts_with_a_tail_are_regression_and_codes_stay_classes(tmp_path):
     typos = (x > 0).astype(int)
     typos[:3] = [7, 11, 2]
     assert task(typos, "typos.csv").task == "classification"
+    # codes far from 0, or a sparse range, are labels (tester BF)
+    twelve = np.arange(300) % 12
+    twelve[:2] = [99, 111]
+    assert task(twelve, "twelve.csv").task == "classification"
+    icd = np.array([250, 272, 278, 300, 311, 401, 414, 427, 428, 496, 584, 599])
+    codes = icd[np.minimum(np.arange(300) % 12, 9)]
+    codes[:2] = [584, 599]
+    assert task(codes, "icd.csv").task == "classification"
 
 
 def test_predict_labels_by_a_blank_headed_column_keep_its_blank_name(tmp_path):
@@ -2714,3 +2726,41 @@ def test_predict_labels_by_a_blank_headed_column_keep_its_blank_name(tmp_path):
     assert main(["predict", str(saved), path, "--index-col", "0", "-q"], out=out) == 0
     lines = out.getvalue().splitlines()
     assert lines[0] == ",prediction" and lines[1].startswith("r0,")
+
+
+def test_line_numbers_after_lines_of_spaces_and_quoted_blank_lines(tmp_path, capsys):
+    """A line of spaces, which pandas skips, was counted as a row: every later line
+    number was one too low. A blank line inside a quoted field was called a skipped
+    blank line. --drop's positions counted the columns left after --index-col
+    (tester BF)."""
+    from fixntk.cli._data import read_table
+
+    rng = np.random.default_rng(0)
+    rows = [f"{v:.3f},{2 * v:.3f}" for v in rng.standard_normal(30)]
+    path = tmp_path / "spaces.csv"
+    path.write_text("x,y\n" + "\n".join(rows[:5]) + "\n   \n" + "\n".join(rows[5:]))
+    table = read_table(str(path))
+    assert list(table.frame.index[4:6]) == [6, 8]  # line 7 holds spaces only
+    assert any("blank line(s) 7 skipped" in m for m in table.messages)
+    bad = path.read_text().splitlines()
+    bad[9] = bad[9].split(",")[0] + ",oops"  # line 10
+    path.write_text("\n".join(bad) + "\n")
+    err = _error(capsys, ["fit", str(path), "--target", "y"])
+    assert "line 10:" in err
+    notes = tmp_path / "notes.csv"
+    body = [
+        f'{v:.3f},"visit {k}\n\nfollow-up",{v:.3f}' for k, v in enumerate(range(12))
+    ]
+    notes.write_text("x,note,y\n" + "\n".join(body) + "\n")
+    table = read_table(str(notes))
+    assert not any("blank line" in m for m in table.messages)
+    assert list(table.frame.index[:2]) == [2, 5]
+    wide = write_csv(
+        tmp_path / "wide.csv",
+        ["id", "a", "b", "noise", "y"],
+        [[f"r{k}", k, 2 * k, k % 3, 3 * k] for k in range(12)],
+    )
+    table = read_table(wide, index_col="0", drop=["3"], target="y")
+    assert list(table.frame.columns) == ["a", "b", "y"]
+    with pytest.raises(Exception, match="names the target column"):
+        read_table(wide, drop=["4"], target="Y")

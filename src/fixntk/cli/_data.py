@@ -105,51 +105,42 @@ def _line(rows, position):
     return int(position) + 2
 
 
-def _blank_lines(path, raw, lines):
-    """The blank lines among the data rows at ``lines`` (their line numbers; pandas
-    skips them, so predictions are one per row, not per line), as strings."""
-    if lines.size < 2 or np.all(np.diff(lines) == 1):
-        return []
-    if raw is None:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    text = raw.decode("utf-8-sig", errors="replace").splitlines()
-    first, last = int(lines[0]), int(lines[-1])
-    taken = set(lines.tolist())
-    return [
-        str(k)
-        for k in range(first + 1, last)
-        if k not in taken and k <= len(text) and not text[k - 1].strip()
-    ]
-
-
 def _row_lines(path, raw, delimiter, n_rows):
-    """The line of each of the first ``n_rows`` data rows of the file, or None (a
+    """``(lines, blank)``: the line of each of the first ``n_rows`` data rows of the
+    file, and the blank lines among them (lines pandas skips: empty or spaces only,
+    outside quotes; predictions are one per row, not per line), or ``(None, [])`` (a
     regular-expression delimiter, or a file the csv module reads otherwise than
     pandas). Position + 2 was reported before: wrong after a blank line or a quoted
     field over several lines."""
     if delimiter is None or len(delimiter) != 1:
-        return None
+        return None, []
     if raw is None:
         with open(path, "rb") as fh:
             raw = fh.read()
     text = raw.decode("utf-8-sig", errors="replace")
     lead = len(text) - len(text.lstrip("\r\n"))
-    if '"' not in text and "\n\n" not in text.lstrip("\r\n").replace("\r\n", "\n"):
+    body = text.lstrip("\r\n").replace("\r\n", "\n")
+    if '"' not in text and not re.search(r"\n[ \t]*\n", body):
         first = text[:lead].count("\n") + 2  # one line per row: no parse needed
-        return np.arange(first, first + n_rows)
+        return np.arange(first, first + n_rows), []
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
-    starts, end = [], 0
+    starts, blank, end = [], [], 0
     try:
         for record in reader:
             start, end = end + 1, reader.line_num
-            if record:  # a blank line gives [] and is skipped, as pandas skips it
+            # a blank line gives [] (a line of spaces ['']) and is skipped, as pandas
+            # skips it; a line of spaces counted as a row put every later line
+            # number one too low (a tester)
+            if record and not (len(record) == 1 and not record[0].strip()):
                 starts.append(start)
+            elif starts:  # after the header's line
+                blank.append(start)
     except csv.Error:
-        return None
+        return None, []
     if len(starts) < n_rows + 1:
-        return None
-    return np.asarray(starts[1 : n_rows + 1])
+        return None, []
+    last = starts[n_rows]
+    return np.asarray(starts[1 : n_rows + 1]), [str(k) for k in blank if k < last]
 
 
 STDIN = "-"  # the file name that reads standard input
@@ -329,6 +320,12 @@ def read_table(
             f"{path} reads as a single column {frame.columns[0]!r} with delimiter "
             f"{delimiter!r}; pass the delimiter with --sep (e.g. --sep ';')"
         )
+    # --drop's positions count the file's columns, as --index-col's do (they counted
+    # those left after --index-col: 3 dropped the file's column 4; a tester); a
+    # column named twice (or by name and by position) is dropped once
+    drop = list(dict.fromkeys(_resolve(frame, label, "--drop") for label in drop))
+    for col in drop:
+        _not_the_target(col, target, f"--drop {col!r}", "a column left out")
     if index_col is not None:
         col = _resolve(frame, index_col, "--index-col")
         _not_the_target(col, target, f"--index-col {index_col!r}", "the row labels")
@@ -349,17 +346,13 @@ def read_table(
             "(pandas names them by position) and are used as features; --drop "
             "leaves them out"
         )
-    # a column named twice (or by name and by position) is dropped once
-    drop = list(dict.fromkeys(_resolve(frame, label, "--drop") for label in drop))
-    for col in drop:
-        _not_the_target(col, target, f"--drop {col!r}", "a column left out")
+    drop = [col for col in drop if col in frame.columns]  # not the index's again
     frame = frame.drop(columns=drop)
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
-    lines = _row_lines(path if raw is None else None, raw, delimiter, len(frame))
+    lines, blank = _row_lines(path if raw is None else None, raw, delimiter, len(frame))
     if lines is not None:
         frame.index = pd.Index(lines, name=_LINES)
-        blank = _blank_lines(path if raw is None else None, raw, lines)
         if blank:
             messages.append(
                 f"blank line(s) {_shown(blank, 8)} skipped: they are no row (and get "
@@ -432,12 +425,17 @@ def _other_delimiter(name):
 
 def _count_like(uniq, counts):
     """Whether distinct integers ``uniq`` (sorted) seen ``counts`` times look like
-    counts rather than class labels: 10 or more values >= 0, with gaps in their
+    counts rather than class labels: 10 or more values from 0 or 1, with gaps in their
     range, the two largest in a single row each (a tail). Publications per scientist,
     0 to 19 with 13-15, 17 and 18 never seen, were 15 classes (a tester); class codes
-    run without gaps (months 1-12), or are few (glass types 1-3, 5-7)."""
+    run without gaps (months 1-12), are few (glass types 1-3, 5-7), or start far from
+    0 (diagnosis codes, years), and counts from 0 or 1 fill at least half their
+    range."""
     k = uniq.size
-    if k < 10 or uniq[0] < 0 or uniq[-1] - uniq[0] + 1 == k:
+    span = uniq[-1] - uniq[0] + 1
+    # counts start at 0 or 1 and fill most of their range (codes 250-599, postcodes,
+    # years, or 0-11 with the typos 99 and 111 were taken for counts; a tester)
+    if k < 10 or uniq[0] not in (0, 1) or span == k or 2 * k < span:
         return False
     return bool((counts[-2:] == 1).all())
 
@@ -571,7 +569,7 @@ def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
 def _not_the_target(col, target, option, what):
     """Refuse an --index-col or --drop that resolves (by name or by position) to the
     target column: by position it was then reported missing from the file."""
-    if target is not None and str(col) == str(target):
+    if target is not None and _name_key(col) == _name_key(target):
         raise UserError(
             f"{option} names the target column (--target {target!r}); {what} and the "
             "target are different columns"
@@ -592,16 +590,18 @@ def _resolve(frame, name, option):
     )
 
 
+def _name_key(text):
+    """``text`` without case, spaces, dots, dashes or underscores."""
+    return re.sub(r"[\s._-]+", "", str(text)).casefold()
+
+
 def _closest(name, columns):
     """The column that ``name`` names but for case, spaces, dots, dashes or
     underscores (or a close spelling), or None."""
     import difflib
 
-    def key(text):
-        return re.sub(r"[\s._-]+", "", str(text)).casefold()
-
     cols = [str(c) for c in columns]
-    same = [c for c in cols if key(c) == key(name)]
+    same = [c for c in cols if _name_key(c) == _name_key(name)]
     same = same or difflib.get_close_matches(str(name), cols, n=1, cutoff=0.8)
     return same[0] if same else None
 
@@ -1339,8 +1339,8 @@ def dataset_from_table(
                 pass  # TRUE/FALSE: classes, nothing to say (it fell to the 0.5 note)
             elif integral and small and tally:
                 reason = (
-                    f"target {target!r}: integers from {_reprs(uniq[:1])[0]} to "
-                    f"{_reprs(uniq[-1:])[0]} with gaps, the largest in a single row "
+                    f"target {target!r}: integers from {int(uniq[0])} to "
+                    f"{int(uniq[-1])} with gaps, the largest in a single row "
                     "each, as counts are, so regression (fixntk fit --loss poisson "
                     "fits counts); --task classification if they are class labels"
                 )
@@ -1642,8 +1642,10 @@ def prediction_frame(table, model, path):
             unknown = ~X[col].isin(known) & X[col].notna()
             if unknown.any():
                 values = pd.unique(X[col][unknown])
-                # a known category but for case or spacing ('Women' for 'women')
-                near = [(v, _closest(v, known)) for v in values]
+                # a known category but for case or spacing ('Women' for 'women'; a
+                # close spelling is another category: 'Class C' is not 'Class B')
+                keys = {_name_key(k): k for k in known}
+                near = [(v, keys.get(_name_key(v))) for v in values]
                 near = [f"{c!r} for {v!r}" for v, c in near if c is not None]
                 notes.append(
                     f"column {col!r}: {int(unknown.sum())} row(s) hold value(s) the "
