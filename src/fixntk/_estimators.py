@@ -297,7 +297,7 @@ def _folds(n, cv, seed, labels=None, groups=None):
     an int ``cv``; the splits of a splitter or an iterable otherwise. The rows of a
     class of one row are in every training part and no validation part. ``groups``
     (:func:`_copy_groups`): an int ``cv`` folds the groups, each with all its rows
-    (where there are at least ``cv`` groups)."""
+    (one fold per group where there are fewer groups than ``cv``, at least two)."""
     if not isinstance(cv, numbers.Integral):
         if hasattr(cv, "split"):  # a splitter
             return _checked_splits(cv.split(np.zeros((n, 1)), labels), n)
@@ -412,7 +412,7 @@ def _warn_unjudged_classes(estimator, splits, labels, s, mode):
 def _holdout(n, fraction, seed, labels=None, groups=None):
     """One seeded train / validation split (stratified when every class can);
     ``groups`` (:func:`_copy_groups`): the split of the groups, each with all its
-    rows (where both sides get one)."""
+    rows (at least one group held out and two kept, where there are three or more)."""
     if groups is not None and groups.max() >= 2:
         # at least one group held out and two kept, where a fraction of the groups
         # would round to none
