@@ -272,11 +272,7 @@ def _check_cv(cv):
         if not len(cv):
             raise ValueError(_NO_SPLIT)
         for k, split in enumerate(cv):
-            if not (isinstance(split, (list, tuple, np.ndarray)) and len(split) == 2):
-                raise ValueError(
-                    "cv must give (train, validation) pairs of row indices; split "
-                    f"{k} is {split!r}"
-                )
+            _split_parts(split, k)
         return cv
     if hasattr(cv, "__iter__"):
         return cv
@@ -340,21 +336,27 @@ _NO_SPLIT = (
 )
 
 
+def _split_parts(split, k):
+    """The two parts (arrays) of split ``k`` of a ``cv``, or a ValueError naming it."""
+    try:
+        parts = [np.asarray(part) for part in split]
+    except TypeError:
+        parts = []
+    if len(parts) != 2:
+        raise ValueError(
+            f"cv must give (train, validation) pairs of row indices; split {k} is "
+            f"{split!r}"
+        )
+    return parts
+
+
 def _checked_splits(splits, n):
     """The (train, validation) index arrays of a splitter's or an iterable ``cv``'s
     splits of n rows, checked: an empty ``cv`` chose the grid's top silently (the
     NTK's lam='cv'), and a malformed one failed in NumPy without naming cv."""
     out = []
     for k, split in enumerate(splits):
-        try:
-            parts = [np.asarray(part) for part in split]
-        except TypeError:
-            parts = []
-        if len(parts) != 2:
-            raise ValueError(
-                f"cv must give (train, validation) pairs of row indices; split {k} is "
-                f"{split!r}"
-            )
+        parts = _split_parts(split, k)
         for j, part in enumerate(parts):
             if part.dtype == bool and part.shape == (n,):
                 part = np.flatnonzero(part)
@@ -1384,7 +1386,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         datafit = get_datafit(kw["loss"])
         # targets encoded once on all rows, so every split has every output
         Y = datafit.encode(y, Xt.shape[0]).Y
-        groups = _copy_groups(Xt, Y)
+        # copies kept on one side by an int cv and the held-out split (hashing the
+        # rows only for those)
+        split_here = mode != "cv" or isinstance(self.cv, numbers.Integral)
+        groups = _copy_groups(Xt, Y) if split_here else None
         mode, splits = self._splits(mode, Xt.shape[0], seed, labels, kept, groups)
         s = kw["sample_weight"]
         train = splits[0][0]
@@ -2762,8 +2767,10 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 lam = float(sel.lam)
             else:
                 seed = _seed(self.random_state)
-                if isinstance(self.cv, numbers.Integral) or kept is None:
+                if isinstance(self.cv, numbers.Integral):
                     folds = _folds(n, self.cv, seed, labels, _copy_groups(Xt, Y))
+                elif kept is None:
+                    folds = _folds(n, self.cv, seed, labels)
                 else:
                     splits = _folds(n_user, self.cv, seed, labels_user)
                     folds = _kept_folds(splits, kept)

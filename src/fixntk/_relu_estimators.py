@@ -6,6 +6,7 @@ defines, ``f(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+``: predictions on new data com
 the network itself (:meth:`to_network`), not from the gates.
 """
 
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -258,7 +259,8 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             tol=max(self.tol, _SCORING_TOL),
             max_iter=min(self.max_iter, _SCORING_EPOCHS),
         )
-        folds = _folds(Xt.shape[0], self.cv, seed, labels, _copy_groups(Xt, Y))
+        groups = _copy_groups(Xt, Y) if isinstance(self.cv, numbers.Integral) else None
+        folds = _folds(Xt.shape[0], self.cv, seed, labels, groups)
         _warn_unjudged_classes(self, folds, labels, sample_weight, self.lam)
         scores = np.full((len(folds), lams.size), np.inf)
         starts = [None] * len(folds)

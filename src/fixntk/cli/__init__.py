@@ -81,16 +81,8 @@ def _elapsed():
 
 
 def _read(args):
-    if args.index_col is not None and args.index_col == args.target:
-        raise UserError(
-            f"--index-col {args.index_col!r} names the target column (--target "
-            f"{args.target!r}); the row labels and the target are different columns"
-        )
-    if args.target in args.drop:
-        raise UserError(
-            f"--drop {args.target!r} names the target column (--target "
-            f"{args.target!r}); the target cannot be left out"
-        )
+    # --index-col and --drop naming the target (by name or position) are refused by
+    # read_table
     table = read_table(
         args.data,
         sep=args.sep,
