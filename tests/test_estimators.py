@@ -785,6 +785,19 @@ def test_invalid_parameters_raise_clear_errors(regression):
         with pytest.raises(ValueError, match="n_lams must be >= 2 to choose lam"):
             est.fit(X, y)
     assert GatedReLURegressor(n_lams=1, lam=0.01, n_gates=10).fit(X, y).lam_ == 0.01
+    # a grid too fine to allocate is refused by name, before any array is made (10^9
+    # lams had the process killed for its memory, with no message)
+    huge = 10**9
+    fits = [
+        GatedReLURegressor(n_lams=huge).fit,
+        NTKRegressor(n_lams=huge).fit,
+        fixntk.ReLURegressor(n_lams=huge).fit,
+        lambda X, y: fixntk.solve_path(X, y, np.ones((len(y), 2), bool), n_lams=huge),
+        lambda X, y: fixntk.select_lambda_kare(X @ X.T, y, n_lams=huge),
+    ]
+    for fit in fits:
+        with pytest.raises(ValueError, match="n_lams must be <= 100000"):
+            fit(X, y)
     for Est in (GatedReLURegressor, NTKRegressor):
         with pytest.raises(ValueError, match="neuron_bias must be True or False"):
             Est(neuron_bias="yes").fit(X, y)

@@ -2085,7 +2085,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         act on ``[x, s]`` with ``s`` = ``bias_scale_``, the median of the training
         X's column root mean squares: each neuron has a bias, penalised with its
         weights, and the fit does not depend on X's overall scale).
-    n_lams : int, default=20
+    n_lams : int from 2 to 100000, default=20
         Grid size when ``lam`` is chosen.
     eps : float in (0, 1), default=1e-3
         Smallest grid value as a fraction of ``lam_max``.
@@ -2938,7 +2938,7 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         Append a constant column to X (the kernel acts on ``[x, s]``, ``s`` =
         ``bias_scale_``: the median of the training X's column root mean squares,
         so that the fit does not depend on X's overall scale).
-    n_lams : int, default=30
+    n_lams : int from 2 to 100000, default=30
         Grid size for ``lam="loo"`` / ``"kare"`` / ``"cv"``.
     eps : float in (0, 1), default=1e-6
         Smallest grid value as a fraction of the mean eigenvalue of K/n.

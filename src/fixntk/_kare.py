@@ -17,7 +17,7 @@ from ._ridge import resolved_spectrum
 from ._scale import unit, value_out
 from ._validation import (
     _as_float_array,
-    check_int,
+    check_grid_size,
     check_positive,
     check_targets,
     user_stacklevel,
@@ -448,7 +448,7 @@ def select_lambda_kare(
         A given grid of three or more values warns when the minimiser is at an end
         a wider grid could improve on; one of one or two values never does (its
         minimiser is always at an end).
-    n_lams : int >= 2
+    n_lams : int from 2 to 100000
 
     Returns
     -------
@@ -500,7 +500,7 @@ def select_lambda_kare(
         )
     spectrum = _Spectrum(K, Y, psd_tol=tol)
     if lams is None:
-        n_lams = check_int(n_lams, "n_lams", 2)
+        n_lams = check_grid_size(n_lams, 2)
         top = spectrum.mean()
         if top <= 0:
             raise ValueError("K is zero: there is no regularisation to choose")

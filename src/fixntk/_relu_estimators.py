@@ -411,7 +411,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         An unpenalised output intercept ``b``: the targets' (weighted) mean, the
         network then trained on the centred targets (so predictions move with an
         offset of y).
-    n_lams : int, default=10
+    n_lams : int from 2 to 100000, default=10
         Grid size for ``lam="cv"``.
     eps : float in (0, 1), default=1e-2
         Smallest grid value as a fraction of ``lam_max``.

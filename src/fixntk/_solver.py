@@ -20,6 +20,7 @@ from ._threads import blas_threads
 from ._validation import (
     ROUNDOFF_GAP,
     check_bool,
+    check_grid_size,
     check_int,
     check_lam,
     check_positive,
@@ -1331,7 +1332,7 @@ def solve_path(
         As in :func:`solve`.
     lams : array-like of floats > 0, optional
         The grid (sorted decreasing); default from ``n_lams`` and ``eps``.
-    n_lams : int >= 1, default=50
+    n_lams : int from 1 to 100000, default=50
     eps : float in (0, 1), default=1e-3
     tol, max_iter, loss, sample_weight, fit_intercept :
         As in :func:`solve`, for every value.
@@ -1395,7 +1396,7 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
     ``n_lams`` values log-spaced from ``lambda_max()`` (a callable, called only then)
     down to ``eps`` times it."""
     if lams is None:
-        n_lams = check_int(n_lams, "n_lams", 1)
+        n_lams = check_grid_size(n_lams)
         eps = check_positive(eps, "eps")
         if eps >= 1:
             raise ValueError(f"eps must be < 1; got {eps}")

@@ -320,12 +320,31 @@ def check_bool(value, name):
     return bool(value)
 
 
+# The most values a default lam grid may hold: far past any use (a path's solves are
+# warm-started a few thousandths of a decade apart), and its arrays stay small; 10^9
+# asked for tens of GB and the machine killed the process with no message.
+MAX_N_LAMS = 100_000
+
+
+def check_grid_size(n_lams, minimum=1):
+    """``n_lams``, the size of a default lam grid: an integer from ``minimum`` to
+    :data:`MAX_N_LAMS`."""
+    n_lams = check_int(n_lams, "n_lams", minimum)
+    if n_lams > MAX_N_LAMS:
+        raise ValueError(
+            f"n_lams must be <= {MAX_N_LAMS}; got {n_lams} (a grid that fine gives "
+            "nothing a grid of 20-100 values does not; pass lams explicitly for "
+            "values of your own)"
+        )
+    return n_lams
+
+
 def check_n_lams(n_lams, lam):
     """``n_lams`` of an estimator: at least 2 when ``lam`` is chosen on the grid (a
     string mode), whose single value would be its top, where every neuron is zero."""
     if not isinstance(lam, str):
-        return check_int(n_lams, "n_lams", 1)
-    n_lams = check_int(n_lams, "n_lams", 1)
+        return check_grid_size(n_lams)
+    n_lams = check_grid_size(n_lams)
     if n_lams < 2:
         raise ValueError(
             f"n_lams must be >= 2 to choose lam={lam!r} on a grid; got {n_lams} (a "
