@@ -577,7 +577,7 @@ def test_class_weight_and_sample_weight(iris):
             class_weight={labels[0]: 3.0, labels[1]: 1.0}, **kw
         ).fit(X, labels[y])
         np.testing.assert_array_equal(named.predict_proba(X), a.predict_proba(X))
-    with pytest.raises(ValueError, match="not in class_weight"):
+    with pytest.raises(ValueError, match="names 0, 1, not a class of y .* 5, 7"):
         GatedReLUClassifier(class_weight={0: 3.0, 1: 1.0}, **kw).fit(X, 5 + 2 * y)
     # a class without weight is named by its label (it was the solver's code 1)
     three = np.array(["cat", "dog", "emu"])[np.arange(len(y)) % 3]
@@ -1418,7 +1418,7 @@ def test_a_gap_far_above_the_objective_is_warned_about():
         fixntk.GatedReLUClassifier(lam=1e-2, n_gates=30, random_state=0).fit(X, y)
 
 
-def test_a_negative_class_weight_is_named():
+def test_bad_class_weights_are_named():
     """class_weight={'a': -1, ...} was refused as "class 'a' has total sample weight
     0" by the gated classifier and as "sample_weight must be >= 0" by the NTK's
     (tester AM)."""
@@ -1429,6 +1429,14 @@ def test_a_negative_class_weight_is_named():
             cls(class_weight={"a": -1, "b": 5}).fit(X, labels)
         with pytest.raises(ValueError, match="class_weight must give .* nan"):
             cls(class_weight={"a": float("nan"), "b": 5}).fit(X, labels)
+        # a key that is no class is named (scikit-learn's error named the classes
+        # left without a weight: "The classes, ['b'], are not in class_weight")
+        with pytest.raises(ValueError, match="class_weight names 'c', not a class"):
+            cls(class_weight={"a": 2, "c": 5}).fit(X, labels)
+        with pytest.raises(ValueError, match="names '1', not a class .* 0, 1"):
+            cls(class_weight={"1": 2}).fit(X, (y > 0).astype(int))
+        # a key for a class absent from this y is harmless, as in scikit-learn
+        cls(class_weight={"a": 1, "b": 1, "c": 3}, lam=0.01).fit(X, labels)
 
 
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):

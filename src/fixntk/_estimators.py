@@ -729,7 +729,23 @@ def _fit_weights(estimator, y, sample_weight, n):
                 "class_weight must be a dict {class: weight}, 'balanced' or None; "
                 f"got {class_weight!r}"
             )
-        s = s * compute_sample_weight(class_weight, y)
+        try:
+            s = s * compute_sample_weight(class_weight, y)
+        except ValueError as exc:
+            # scikit-learn names the classes left without a weight, not the keys
+            # that match no class ({5: 1} on classes 0 and 1: "The classes, [0, 1],
+            # are not in class_weight"; tester BB)
+            classes = np.unique(np.asarray(y))
+            unknown = [k for k in class_weight if not np.isin(k, classes).item()]
+            if not unknown:
+                raise
+            raise ValueError(
+                "class_weight names "
+                + ", ".join(repr(_scalar(k)) for k in unknown)
+                + ", not a class of y (the classes: "
+                + ", ".join(repr(_scalar(c)) for c in classes)
+                + "); give the labels as they appear in y"
+            ) from exc
     if class_weight is not None and not (s > 0).any():
         raise ValueError(
             f"class_weight {class_weight!r} gives every row weight 0 (with the "
