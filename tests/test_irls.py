@@ -453,3 +453,26 @@ def test_a_point_worse_than_the_null_model_is_not_returned():
         X, y, arr, res.coef, lam, fit_intercept=icpt, sample_weight=sw
     )
     assert res.gap == pytest.approx(gap, rel=1e-9)
+
+
+def test_rows_of_weight_0_leave_irls_unchanged():
+    """A row of weight 0 drops out, as in solve: holding y = 1e200 (or X = 1e200), it
+    set the units and sent the other rows to round-off, and irls certified the null
+    model, or an objective of 0, with gap 0 (tester BG)."""
+    rng = np.random.default_rng(30)
+    n, d = 40, 3
+    X = rng.standard_normal((n, d))
+    masks = fixntk.sample_arrangement(X, 20, seed=0).masks
+    y = rng.standard_normal(n)
+    s = np.ones(n)
+    s[0] = 0.0
+    lam = 0.05 * fixntk.lambda_max(X[1:], y[1:], masks[1:])
+    ref = fixntk.irls(X[1:], y[1:], masks[1:], lam, tol=1e-10)
+    for Xb, yb in ((X, np.r_[1e200, y[1:]]), (np.r_[[[1e200] * d], X[1:]], y)):
+        res = fixntk.irls(Xb, yb, masks, lam, tol=1e-10, sample_weight=s)
+        assert res.converged
+        assert res.objective == pytest.approx(ref.objective, rel=1e-8)
+        np.testing.assert_allclose(res.coef, ref.coef, atol=1e-6)
+        # the certificate of the program as given (every row, weight 0 on the first)
+        value = fixntk.objective(Xb, yb, masks, res.coef, lam, sample_weight=s)
+        assert value == pytest.approx(ref.objective, rel=1e-8)
