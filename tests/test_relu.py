@@ -372,6 +372,24 @@ def test_gated_to_relu_reproduces_the_gated_training_predictions(problem):
     assert not one.u[i].any()
 
 
+def test_gated_to_relu_keeps_a_results_intercept(problem):
+    """A SolveResult fitted with an intercept brings it to the ReLU network, which
+    then reproduces the gated model's training predictions, intercept included (it
+    was dropped: a network off by the whole intercept; tester BG)."""
+    X, y, arr = problem
+    y = y + 5.0
+    lam = 0.02 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    gated = fixntk.solve(X, y, arr, lam, fit_intercept=True, tol=1e-9)
+    assert abs(gated.intercept) > 1.0
+    dec = fixntk.gated_to_relu(X, arr, gated)
+    pred = np.einsum("ni,nd,id->n", arr.masks, X, gated.coef) + gated.intercept
+    np.testing.assert_allclose(
+        relu_forward(X, dec.v, dec.u) + dec.intercept, pred, atol=1e-9
+    )
+    assert dec.intercept == gated.intercept
+    assert fixntk.gated_to_relu(X, arr, gated.coef).intercept == 0.0
+
+
 def test_gated_to_relu_reports_infeasible_masks():
     """Masks that no hyperplane realises can have cones with empty interior: the
     decomposition is then reported with its residual, not hidden."""

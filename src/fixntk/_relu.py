@@ -1390,8 +1390,8 @@ class ConeDecomposition:
         ``w_i = v_i - u_i`` on the training data, with ``v_i, u_i`` in the cone ``C_i``.
     residual : float
         ``max_k |f_ReLU(x_k) - f_gated(x_k)|`` over the training samples, the ReLU
-        network ``f_ReLU(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+`` evaluated by itself (0
-        up to rounding when every group decomposed exactly).
+        network ``f_ReLU(x) = sum_i (x^T v_i)_+ - (x^T u_i)_+ + b`` evaluated by itself
+        (0 up to rounding when every group decomposed exactly).
     violation : float
         The largest cone-constraint violation (see :func:`constraint_violation`).
     infeasible : ndarray of int
@@ -1401,6 +1401,9 @@ class ConeDecomposition:
     penalty : float
         ``sum_i ||v_i|| + ||u_i||``, the ReLU network's weight decay (at least the gated
         penalty ``sum_i ||w_i||``).
+    intercept : float or ndarray of shape (c,)
+        The output intercept ``b`` of both networks: a SolveResult's own (0 for an
+        array of coefficients).
     """
 
     v: np.ndarray
@@ -1409,6 +1412,7 @@ class ConeDecomposition:
     violation: float
     infeasible: np.ndarray
     penalty: float
+    intercept: float | np.ndarray = 0.0
 
     @property
     def exact(self):
@@ -1483,9 +1487,10 @@ def gated_to_relu(
     decomposition of least constraint violation matching :math:`D_i X w_i`, and is
     reported in ``infeasible``.
 
-    The ReLU network :math:`\sum_i (x^T v_i)_+ - (x^T u_i)_+` then reproduces the gated
-    network's predictions on the training samples (not elsewhere: the gated network's
-    gates are not the ReLU's own activations off the data); its weight decay
+    The ReLU network :math:`\sum_i (x^T v_i)_+ - (x^T u_i)_+ + b` then reproduces the
+    gated network's predictions on the training samples, ``b`` being the intercept of a
+    SolveResult given as ``coef`` (0 for an array); not elsewhere: the gated network's
+    gates are not the ReLU's own activations off the data. Its weight decay
     :math:`\sum_i \|v_i\| + \|u_i\|` is at least the gated one, :math:`\sum_i \|w_i\|`.
 
     Parameters
@@ -1508,7 +1513,11 @@ def gated_to_relu(
     """
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0], X)
+    intercept = 0.0
     if hasattr(coef, "coef") and not isinstance(coef, np.ndarray):
+        # a SolveResult: its intercept is the ReLU network's too (it was left out, a
+        # network off by the whole intercept, with a residual of 1e-15; tester BG)
+        intercept = getattr(coef, "intercept", 0.0)
         coef = coef.coef
     coef = np.asarray(coef, dtype=np.float64)
     was_2d = coef.ndim == 2
@@ -1550,4 +1559,5 @@ def gated_to_relu(
         violation=max(_violation(X, masks, V), _violation(X, masks, U)) * sx,
         infeasible=np.array(sorted(bad), dtype=np.int64),
         penalty=penalty * sw,
+        intercept=intercept,
     )
