@@ -108,7 +108,7 @@ def test_class_weights_all_zero_are_refused_in_the_users_words(cls, data):
 
 def test_irls_and_duality_gap_flags_must_be_bools():
     """fit_intercept='False' fitted an intercept (3.13) in irls; duality_gap took
-    None."""
+    0 (None is its default now: a SolveResult's own, else False)."""
     X, y = load_iris(return_X_y=True)
     X, y = X[:40], X[:40, 0]
     arr = fixntk.sample_arrangement(X, 5, seed=0)
@@ -117,7 +117,7 @@ def test_irls_and_duality_gap_flags_must_be_bools():
             fixntk.irls(X, y, arr, 0.1, **{flag: "False"})
     W = np.zeros((arr.p, X.shape[1]))
     with pytest.raises(ValueError, match="fit_intercept"):
-        fixntk.duality_gap(X, y, arr, W, 0.1, fit_intercept=None)
+        fixntk.duality_gap(X, y, arr, W, 0.1, fit_intercept=0)
     with pytest.raises(ValueError, match="method"):
         fixntk.irls(X, y, arr, 0.1, method=np.array([1, 2]))
 

@@ -972,6 +972,11 @@ def test_objective_and_gap_of_a_solve_result_take_its_intercept_and_loss(loss):
     other = "poisson" if loss == "squared" else "squared"
     with pytest.raises(ValueError, match="SolveResult of the datafit"):
         fixntk.objective(X, y, arr, r, 0.01, loss=other)
+    # an explicit fit_intercept=False is not overruled in silence (the program with
+    # an intercept was certified instead: 4e-11 where this one's gap is 10; BG)
+    assert fixntk.duality_gap(X, y, arr, r, 0.01, fit_intercept=True) == gap
+    with pytest.raises(ValueError, match="with an intercept, and fit_intercept=False"):
+        fixntk.duality_gap(X, y, arr, r, 0.01, fit_intercept=False)
 
 
 def test_poisson_counts_beyond_the_curvatures_range_are_refused():

@@ -1135,7 +1135,7 @@ def _intercept_at(prob, F, intercept):
 
 
 def duality_gap(
-    X, y, arr, W, lam, *, loss=None, sample_weight=None, fit_intercept=False
+    X, y, arr, W, lam, *, loss=None, sample_weight=None, fit_intercept=None
 ):
     r"""Duality gap of ``W``: ``F(W, b) - D(theta) >= 0``, zero exactly at an optimum.
 
@@ -1151,8 +1151,9 @@ def duality_gap(
     ----------
     X, y, arr, W, lam, loss, sample_weight, fit_intercept :
         As in :func:`objective`, except that ``lam`` must be > 0 (the dual point is
-        the residual rescaled by 1 / lam). A :class:`SolveResult` as ``W`` brings its
-        loss, and when it has an intercept, ``fit_intercept=True``.
+        the residual rescaled by 1 / lam). ``fit_intercept`` defaults to False, or
+        for a :class:`SolveResult` as ``W`` to whether it has an intercept; such a
+        result also brings its loss.
 
     Returns
     -------
@@ -1167,8 +1168,18 @@ def duality_gap(
         the range of double precision.
     """
     loss, _, with_b = _result_terms(W, loss, None)
+    if fit_intercept is None:
+        fit_intercept = with_b
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
-    prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept or with_b)
+    if with_b and not fit_intercept:
+        # it certified the program with an intercept, silently: 4e-11 where the
+        # program asked for has a gap of 10 at these coefficients (tester BG)
+        raise ValueError(
+            "W is a SolveResult with an intercept, and fit_intercept=False was given: "
+            "its gap is the program's with an intercept; drop fit_intercept, or pass "
+            "W.coef for the program without one"
+        )
+    prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_lam(lam)
     W = prob.check_coef(W)
     b = _intercept_at(prob, prob.predict(W), None)
