@@ -62,6 +62,21 @@ def test_regularization_path_from_estimator():
     assert abs(W.objective - est.objective_) <= 2e-4 * W.f0
 
 
+def test_regularization_path_refuses_labels_the_classifier_never_saw():
+    """0/1 codes for a classifier fitted on words drew the zero path (squared loss) or
+    another encoding's (log loss), with no message (tester BH)."""
+    X, y = planted(n=120, d=3, seed=2)
+    codes = (y > np.median(y)).astype(int)
+    words = np.array(["high", "low"])[codes]
+    for loss in ("squared", "log_loss"):
+        est = fixntk.GatedReLUClassifier(
+            n_gates=20, lam=0.01, loss=loss, random_state=0
+        ).fit(X, words)
+        fixntk.RegularizationPathDisplay.from_estimator(est, X, words)
+        with pytest.raises(ValueError, match="not fitted on: 0, 1; .* 'high', 'low'"):
+            fixntk.RegularizationPathDisplay.from_estimator(est, X, codes)
+
+
 def test_lambda_selection_curve(fitted):
     _, _, est = fitted
     disp = fixntk.LambdaSelectionDisplay.from_estimator(est)

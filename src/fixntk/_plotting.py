@@ -163,6 +163,8 @@ class RegularizationPathDisplay:
         TypeError
             If the estimator is not a gated ReLU estimator (the NTK, KARE-kernel and
             ReLU estimators have no group lasso path).
+        ValueError
+            If ``y`` holds labels that a classifier was not fitted on.
         """
         from ._arrangement import Arrangement
         from ._estimators import _fit_weights, _GatedReLUBase
@@ -183,6 +185,20 @@ class RegularizationPathDisplay:
         X = _gated_inputs(est, X)
         Y = np.asarray(y)
         loss = getattr(est, "loss_", "squared")
+        if hasattr(est, "classes_"):
+            # labels the fit never saw (0/1 codes for a model fitted on words) drew
+            # the zero path, or another encoding's, with no message (tester BH)
+            unseen = np.setdiff1d(np.unique(Y.ravel()), est.classes_)
+            if unseen.size:
+                raise ValueError(
+                    "y holds labels the estimator was not fitted on: "
+                    + ", ".join(repr(v) for v in unseen[:5].tolist())
+                    + (" ..." if unseen.size > 5 else "")
+                    + "; pass the labels it was fitted with (its classes_: "
+                    + ", ".join(repr(v) for v in est.classes_[:5].tolist())
+                    + (" ..." if est.classes_.size > 5 else "")
+                    + ")"
+                )
         if hasattr(est, "classes_") and loss == "squared":
             Y = (Y.reshape(-1, 1) == est.classes_.reshape(1, -1)).astype(float)
             if est.classes_.size == 2:  # one output, labels -1 / +1
