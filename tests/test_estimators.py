@@ -1810,6 +1810,10 @@ def test_text_columns_of_a_frame_are_named(est, regression):
     with pytest.raises(ValueError, match="(?i)inconsistent|match") as info:
         est.fit(codes, y[:39])
     assert "not numeric" not in str(info.value)
+    # dates are named too (NumPy's DTypePromotionError named no column; tester BH)
+    dated = X.assign(when=pd.date_range("2020-01-01", periods=40))
+    with pytest.raises(ValueError, match=r"1 column\(s\).*'when'.*days since"):
+        est.fit(dated, y[:40])
 
 
 def test_outputs_on_scales_far_apart_are_warned_about():

@@ -105,7 +105,11 @@ def _as_float_array(a, name):
 
 
 def _converts(column):
-    """Whether a data frame's column converts to float64 (as NumPy converts it)."""
+    """Whether a data frame's column converts to float64 (as NumPy converts it); dates
+    and durations do not (NumPy converts them alone, but refuses them beside floats
+    with a DTypePromotionError that names no column; tester BH)."""
+    if getattr(getattr(column, "dtype", None), "kind", "") in "mM":
+        return False
     try:
         np.asarray(column, dtype=np.float64)
     except (TypeError, ValueError):
@@ -132,11 +136,20 @@ def validate_frame(estimator, X, *args, **kwargs):
             raise
         shown = ", ".join(repr(str(c)) for c in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        dates = [c for c in bad if getattr(X[c].dtype, "kind", "") in "mM"]
+        when = ""
+        if dates:
+            when = (
+                " Dates and durations ("
+                + ", ".join(repr(str(c)) for c in dates[:5])
+                + ") become numbers as, e.g., days since a start date, or a year "
+                "and a month column."
+            )
         raise ValueError(
             f"X has {len(bad)} column(s) that are not numeric: {shown}{more}. Encode "
             "them first, e.g. with sklearn.preprocessing.OneHotEncoder in a "
             "sklearn.compose.ColumnTransformer (the command line `fixntk fit` "
-            "one-hot encodes text columns itself), or drop them."
+            f"one-hot encodes text columns itself), or drop them.{when}"
         ) from exc
 
 
