@@ -442,6 +442,26 @@ def test_classifier_on_dask_equals_in_memory(client, problem):
     assert set(np.unique(two.predict(Xd).compute())) <= {False, True}
 
 
+def test_classifier_on_dask_warns_of_a_class_without_weight(client, problem):
+    """A class whose rows all have weight 0 is warned about on Dask as in memory (the
+    Dask fit said nothing; tester BI), two classes and three, with and without an
+    intercept; classes that carry weight are not."""
+    X, Y, _ = problem
+    for k, fit_intercept in ((3, True), (2, False), (2, True)):
+        y = np.argmax(Y[:, :k], axis=1)
+        w = np.where(y == k - 1, 0.0, 1.0)
+        Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(y, chunks=600)
+        wd = da.from_array(w, chunks=600)
+        kw = dict(n_gates=20, lam=0.01, loss="squared", fit_intercept=fit_intercept)
+        est = fixntk.GatedReLUClassifier(**kw)
+        match = f"class {k - 1} has total sample weight 0"
+        with pytest.warns(UserWarning, match=match):
+            est.fit(Xd, yd, sample_weight=wd)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            est.fit(Xd, yd, sample_weight=da.from_array(w + 0.5, chunks=600))
+
+
 def test_estimators_refuse_what_dask_cannot_do(client, problem):
     X, Y, _ = problem
     Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(Y[:, 0], chunks=600)

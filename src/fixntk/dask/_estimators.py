@@ -256,7 +256,16 @@ def _check_feature_scales(est, X):
     return _est._median_rms(m2 / n + mean * mean, unit)
 
 
-def _fit(est, X, y, sample_weight, one_d):
+def _class_totals(prob, one_d):
+    """The classes' shares of the total sample weight, from the set-up pass's weighted
+    mean of the one-hot targets (labels -1 / +1 for two classes): no pass of its own."""
+    ybar = prob._ybar_raw * prob.sy + prob.shift
+    if one_d:
+        return np.array([(1.0 - ybar[0]) / 2.0, (1.0 + ybar[0]) / 2.0])
+    return ybar
+
+
+def _fit(est, X, y, sample_weight, one_d, classes=False):
     """Warn on X's scales as in memory, sample gates, choose lam when asked, solve on
     all rows, set the fitted attributes."""
     n_gates, lam = _check(est)
@@ -275,6 +284,11 @@ def _fit(est, X, y, sample_weight, one_d):
         )
         arr = sample_arrangement(Xt, n_gates, seed=seed)
         prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
+    if classes and sample_weight is not None:
+        # a class whose rows all have weight 0 is warned about, as in memory (it was
+        # fitted without a word; tester BI); shares below round-off count as 0
+        totals = _class_totals(prob, one_d)
+        est._weightless_classes(np.where(totals > 1e-12, totals, 0.0))
     W0 = np.zeros((prob.p, prob.d, prob.c))
     est.lams_ = est.lam_scores_ = est.objective_history_ = None
     est.lam_selection_ = None
@@ -414,7 +428,7 @@ def fit_classifier(est, X, y, sample_weight=None):
             chunks=(y.chunks[0], (k,)),
             new_axis=1,
         )
-    return _fit(est, X, Y, sample_weight, k == 2)
+    return _fit(est, X, Y, sample_weight, k == 2, classes=True)
 
 
 def map_rows(method, X):
