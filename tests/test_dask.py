@@ -1066,6 +1066,14 @@ def test_frames_with_columns_that_are_not_numbers_are_named(client):
     with pytest.raises(ValueError, match="sample_weight is a Series of dtype string"):
         arr = fixntk.dask.sample_arrangement(X[["a", "b"]], 10)
         fixntk.dask.solve(X[["a", "b"]], y, arr, 0.1, sample_weight=X["city"])
+    # object arrays (of numbers, as often as not) are told how to convert (BI)
+    numbers = da.from_array(frame[["a", "b"]].to_numpy().astype(object), chunks=20)
+    with pytest.raises(ValueError, match=r"dtype object; .*\.astype\(float\)"):
+        fixntk.GatedReLURegressor(lam=0.1).fit(numbers, y)
+    with pytest.raises(ValueError, match=r"y has dtype object; .*\.astype\(float\)"):
+        fixntk.GatedReLURegressor(lam=0.1).fit(
+            numbers.astype(float), da.from_array(y.astype(object), chunks=20)
+        )
 
 
 def test_gram_cap_defaults_to_a_quarter_of_available_memory(monkeypatch):

@@ -121,12 +121,23 @@ def as_rows(X, name="X", lengths=True):
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}; need n >= 1 and d >= 1")
     if X.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} has dtype {X.dtype}; it must be an array of real numbers"
-        )
+        raise ValueError(not_real(name, X.dtype, "be an array of"))
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     return X.astype(np.float64)
+
+
+def not_real(name, dtype, verb="hold"):
+    """The error for an array whose dtype is not that of real numbers. An object
+    array of numbers is refused too (its values are not read here, to check them, as
+    in memory; tester BI): the message says how to convert it."""
+    hint = ""
+    if np.dtype(dtype).kind == "O":
+        hint = (
+            " (if it holds numbers, convert it first: .astype(float); text or "
+            "categories need encoding)"
+        )
+    return f"{name} has dtype {dtype}; it must {verb} real numbers{hint}"
 
 
 def as_row_vector(a, rows, name, columns=True):
@@ -146,7 +157,7 @@ def as_row_vector(a, rows, name, columns=True):
             f"{a.shape}"
         )
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} has dtype {a.dtype}; it must hold real numbers")
+        raise ValueError(not_real(name, a.dtype))
     if isinstance(a, da.Array):
         a = a.rechunk((rows,) + ((-1,) if a.ndim == 2 else ()))
     else:

@@ -537,7 +537,7 @@ def r2_score_rows(est, X, y, sample_weight=None):
     rows = pred.chunks[0]
     Y = _targets(y, rows)
     if Y.dtype.kind not in "biuf":
-        raise ValueError(f"y has dtype {Y.dtype}; it must hold real numbers")
+        raise ValueError(_chunks.not_real("y", Y.dtype))
     Y = Y.astype(np.float64)
     Y = Y if Y.ndim == 2 else Y[:, None]
     P = pred if pred.ndim == 2 else pred[:, None]
