@@ -525,7 +525,9 @@ def _support_newton(prob, lam, W, b, value):
     active, mm = _support_unknowns(prob, W)
     n, d, c, k = prob.n, prob.d, prob.c, active.size
     m = k * d * c
-    masks = prob.arr.masks[:, active]
+    # the support's masks only (all of them are n x p bytes)
+    packed = prob.arr.packed[active]
+    masks = np.unpackbits(packed, axis=1, count=n, bitorder="little").T.astype(bool)
     Phi = (masks[:, :, None] * prob.X[:, None, :]).reshape(n, k * d)
     w = W[active].reshape(k * d, c)
     b = np.array(b, dtype=float).reshape(c)
