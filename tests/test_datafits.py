@@ -1063,3 +1063,23 @@ def test_multinomial_at_small_lam_certifies_by_newton_on_the_support(fit_interce
         X, arr.masks, np.eye(3)[y], "multinomial", lam, np.ones(n), fit_intercept
     )
     assert abs(res.objective - value) <= 1e-6 * abs(value)
+
+
+def test_poisson_with_an_intercept_solves_tiny_counts_as_unit_ones():
+    """With an intercept the Poisson program scales exactly with the counts: c y
+    with c lam gives the same W, the intercept plus log c and c times the objective.
+    Counts of 1e-14 and below had every curvature exp(f) raised to the floor of
+    1e-10, and the solve stopped near the null model (tester BG)."""
+    rng = np.random.default_rng(23)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    y = rng.poisson(np.exp(0.5 * X[:, 0])) + 1.0
+    kw = dict(loss="poisson", fit_intercept=True, tol=1e-8)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr, loss="poisson", fit_intercept=True)
+    ref = fixntk.solve(X, y, arr, lam, **kw)
+    for c in (1e-14, 1e-20, 1e-40):
+        res = fixntk.solve(X, c * y, arr, c * lam, **kw)
+        assert res.converged
+        assert res.objective / c == pytest.approx(ref.objective, rel=1e-6)
+        assert res.intercept - np.log(c) == pytest.approx(ref.intercept, abs=1e-4)
+        np.testing.assert_allclose(res.coef, ref.coef, atol=1e-4)

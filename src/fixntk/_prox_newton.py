@@ -97,7 +97,8 @@ _INNER_RATIO = 0.5
 _RETARGET_FLOOR = 1e-3
 _BOUND_RATIO = 0.1
 # Curvatures below this are raised to it: rows whose loss is flat (confident,
-# correctly or not) would otherwise get working responses of order 1 / h.
+# correctly or not) would otherwise get working responses of order 1 / h. Times the
+# datafit's ``curvature_unit`` where that is below 1 (the Poisson loss's mean count).
 _CURVATURE_FLOOR = 1e-10
 _MAX_NEWTON = 500
 # Epochs of one Newton step's inner solve, at most (inexact Newton: the line search
@@ -271,6 +272,9 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
     # world_bank_pop's 4 classes at 1.4e-3 lam_max the loop then took its 500 Newton
     # steps of 5 epochs each and stopped at a relative gap of 2.5e-2.)
     route_epochs = 0 if df.curvature_is_bound else _kernel_route_epochs(prob)
+    floor = _CURVATURE_FLOOR
+    if hasattr(df, "curvature_unit"):
+        floor *= min(1.0, df.curvature_unit(Y, s))
     crawled = 0
     history = [(W, F, b)]
     polish_epochs, polish_wait = 0, 1.0  # _support_newton's last try, its price
@@ -335,9 +339,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             break
         per_output = choice.exact
         if per_output:  # a curvature per row and output
-            h = _damped(
-                np.maximum(df.output_curvature(Y, Fb), _CURVATURE_FLOOR), damping
-            )
+            h = _damped(np.maximum(df.output_curvature(Y, Fb), floor), damping)
             Z = Fb - G / h
             weights = dict(
                 output_weights=np.ascontiguousarray(s[:, None] * h),
@@ -349,7 +351,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             if stale:
                 h = cache.h
             else:
-                h = np.maximum(kappa * df.curvature(Y, Fb), _CURVATURE_FLOOR)
+                h = np.maximum(kappa * df.curvature(Y, Fb), floor)
                 h = _damped(h, damping)
                 if reuse and not damping:
                     cache = prob.curvature_cache = CurvatureCache(prob, h)

@@ -130,6 +130,13 @@ class Poisson(Datafit):
         with np.errstate(over="ignore"):
             return np.exp(F[:, 0])
 
+    def curvature_unit(self, Y, s):
+        """The curvatures' scale: the weighted mean count (the curvature exp(f) of
+        the best intercept-only model), which sets how small a curvature may be
+        before it counts as flat (counts of 1e-14 had every curvature raised to a
+        floor of 1e-10, and the solve stopped near the null model; tester BG)."""
+        return float(s @ Y[:, 0]) / float(s.sum())
+
     def dual(self, Y, F, s, scale):
         with np.errstate(over="ignore", invalid="ignore"):  # inf: refused upstream
             U = Y + (np.exp(F) - Y) / scale
