@@ -3,6 +3,7 @@
 import numbers
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -125,7 +126,7 @@ def validate_frame(estimator, X, *args, **kwargs):
     from sklearn.utils.validation import validate_data
 
     try:
-        return validate_data(estimator, X, *args, **kwargs)
+        out = validate_data(estimator, X, *args, **kwargs)
     except (TypeError, ValueError) as exc:
         # a data frame's columns that do not convert (numeric categories or strings
         # of numbers do, and another fault, a NaN, a length or the columns' order,
@@ -151,6 +152,37 @@ def validate_frame(estimator, X, *args, **kwargs):
             "sklearn.compose.ColumnTransformer (the command line `fixntk fit` "
             f"one-hot encodes text columns itself), or drop them.{when}"
         ) from exc
+    if kwargs.get("reset", True):
+        _warn_coded_columns(estimator, X)
+    return out
+
+
+def _warn_coded_columns(estimator, X):
+    """Warn at fit about a data frame's text or category columns that read as numbers
+    ('1', '2', '3'; zip codes): they are fitted as quantities, where the same codes
+    in letters are refused as not numeric (tester BH: zip codes as text fitted with
+    R^2 0.145, Ridge 0.924 on one-hot codes)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return
+    from pandas.api.types import is_string_dtype
+
+    coded = [
+        c
+        for c, t in zip(X.columns, dtypes)
+        if is_string_dtype(t) or str(t) == "category"
+    ]
+    if not coded:
+        return
+    shown = ", ".join(repr(str(c)) for c in coded[:5])
+    more = f" and {len(coded) - 5} more" if len(coded) > 5 else ""
+    warnings.warn(
+        f"{type(estimator).__name__}: X's text or category column(s) {shown}{more} "
+        "read as numbers and are fitted as quantities; if they are codes (labels, "
+        "zip codes), one-hot encode them first (sklearn.preprocessing.OneHotEncoder)",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def check_X(X, name="X"):
