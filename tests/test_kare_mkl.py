@@ -174,6 +174,31 @@ def test_the_guard_takes_only_gains_beyond_noise():
     assert lucky.mean() < steady.mean()
     assert _gain_bound(loss0, steady) > _gain_bound(loss0, lucky)
     assert _gain_bound(loss0[:1], 0.5 * loss0[:1]) == -np.inf  # one row: no noise
+    # nor on a handful: 19 rows of a steady gain are not enough (tester BK: on 3-5
+    # held-out rows the guard kept kernels 1.08 times worse than the NTK on average)
+    assert _gain_bound(loss0[:19], 0.5 * loss0[:19]) == -np.inf
+    assert _gain_bound(loss0[:20], 0.5 * loss0[:20]) > 0
+
+
+def test_too_few_held_out_rows_return_the_ntk_with_a_warning():
+    """26 rows hold out 5: the guard cannot judge, the start (the NTK) is returned and
+    a warning says why (MASS's hills kept a trained kernel with test R^2 0.30 against
+    the NTK's 0.62; tester BK)."""
+    X, y = planted(n=26, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 40, seed=0)
+    with pytest.warns(UserWarning, match="held-out part has 5 rows .* fewer than 20"):
+        res = kare_mkl(X, y, arr, patience=3)
+    assert res.best_iter == 0 and res.validation_gain_bound == 0.0
+    assert res.ntk_weight == 1.0 and not res.eta.any()
+    # the estimator: NTK kernel ridge
+    est = KAREKernelRegressor(n_gates=40, neuron_bias=False, fit_intercept=False)
+    with pytest.warns(UserWarning, match="fewer than 20"):
+        est.set_params(random_state=0).fit(X, y)
+    assert est.best_iter_ == 0
+    a = np.linalg.solve(fixntk.ntk_kernel(X) + 26 * est.lam_ * np.eye(26), y)
+    np.testing.assert_allclose(
+        est.predict(X), fixntk.ntk_kernel(X) @ a, rtol=1e-8, atol=1e-10
+    )
 
 
 def test_the_returned_iterate_is_the_surest_gain(problem):

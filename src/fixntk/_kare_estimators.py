@@ -225,7 +225,8 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     :math:`\hat f(x) = K(\eta)(x, X)\, a`, :math:`a = (K(\eta) + n\lambda I)^{-1} y`,
     reported with the NTK's trace (``ntk_weight_`` times the NTK plus the masking
     kernels). By default KARE is minimised on 80% of the rows and an iterate is kept
-    only if it beats the NTK on the other 20% beyond noise; otherwise the fit *is*
+    only if it beats the NTK on the other 20% beyond noise (and those are at least 20
+    rows: with fewer, a warning); otherwise the fit *is*
     NTK kernel ridge with lam selected as :class:`~fixntk.NTKRegressor` selects it
     (exact leave-one-out), on the targets less their mean
     (``fit_intercept``; KARE assumes a label-blind kernel; minimised over p weights
