@@ -616,3 +616,17 @@ def test_kare_of_draws_is_that_of_the_rows_as_given(weighted):
         r = y - S @ y
         gcv = (r @ r / n) / (1.0 - np.trace(S) / n) ** 2
         assert fixed.kare_ == pytest.approx(gcv, rel=1e-6)
+
+
+def test_a_grid_end_given_twice_still_warns_at_the_edge():
+    """[0.01, 0.01, 0.1, 1]: argmin took the first of the tied smallest lams, and the
+    minimum at the grid's edge (KARE still falling below it) went unreported; the same
+    grid without the copy warned (tester BK)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    K, y = fixntk.ntk_kernel(X), X[:, 0]
+    assert fixntk.kare(K, y, [1e-3])[0] < fixntk.kare(K, y, [1e-2])[0]
+    for lams in ([1e-2, 1e-1, 1.0], [1e-2, 1e-2, 1e-1, 1.0], [1e-2, 1e-1, 1.0, 1.0]):
+        with pytest.warns(UserWarning, match="smallest lam of the grid"):
+            sel = fixntk.select_lambda_kare(K, y, lams=lams)
+        assert sel.lam == 1e-2

@@ -239,7 +239,9 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
     When K is singular (duplicated rows with equal labels, a low-rank mixture
     fitted to y) and y avoids its null directions, KARE tends to 0 as
     :math:`\lambda \to 0` (GCV averages the leverages, which are then far from
-    equal): a selection at the smallest lam of such a kernel warns.
+    equal): a selection at the smallest lam warns where KARE there is far below the
+    exact leave-one-out error (not where leave-one-out is as small: a low-rank kernel
+    whose range holds y does generalise).
 
     KARE assumes the kernel was chosen without looking at y. Scoring a kernel fitted
     to y (the IRLS kernel, or weights optimised against KARE itself) makes it
@@ -297,10 +299,12 @@ def _above_spectrum(spectrum, lam):
 def _grid_edge(spectrum, lams, best):
     """None, or "largest" / "smallest": the grid end that holds the minimiser when
     a wider grid could hold a smaller KARE (neither the ridgeless end nor a largest
-    lam above the spectrum counts)."""
-    if lams.size <= 2 or best not in (0, lams.size - 1):
+    lam above the spectrum counts). By value: a grid's end value given twice holds
+    the minimiser at either copy (argmin took the first of [0.01, 0.01, ...]'s tied
+    ends, and no warning came; tester BK)."""
+    if np.unique(lams).size <= 2 or lams[best] not in (lams[0], lams[-1]):
         return None
-    if best == 0:
+    if lams[best] == lams[0]:
         return None if _above_spectrum(spectrum, lams[0]) else "largest"
     return None if _ridgeless(spectrum, lams[-1]) else "smallest"
 
@@ -434,8 +438,10 @@ def select_lambda_kare(
 
     the score of :func:`kare` (Kelly et al. 2025; exactly generalised cross-validation),
     evaluated at every ``lam`` of the grid from one eigendecomposition of ``K``; ``lam``
-    is on the group lasso's scale. A minimum at the smallest lam of a singular kernel
-    warns (see :func:`kare`).
+    is on the group lasso's scale. A minimum at an end of the grid that a wider grid
+    could improve on warns, and so does one where KARE is far below the exact
+    leave-one-out error, or, with repeated rows, one at the smallest lam (see
+    :func:`kare`).
 
     Parameters
     ----------
