@@ -1056,7 +1056,8 @@ def test_multinomial_at_small_lam_certifies_by_newton_on_the_support(fit_interce
     kw = dict(loss="multinomial", fit_intercept=fit_intercept)
     lam = 1e-3 * fixntk.lambda_max(X, y, arr, **kw)
     res = fixntk.solve(X, y, arr, lam, tol=1e-7, **kw)
-    assert res.converged and res.n_iter < 50_000
+    # before: 100000 epochs uncertified, and 12215 with the intercept (a reviewer)
+    assert res.converged and res.n_iter < (6000 if fit_intercept else 50_000)
     gap = fixntk.duality_gap(X, y, arr, res.coef, lam, **kw)
     assert gap <= 1e-7 * res.f0
     value, _ = _cvxpy_value(
