@@ -109,7 +109,7 @@ def _converts(column):
     """Whether a data frame's column converts to float64 (as NumPy converts it); dates
     and durations do not (NumPy converts them alone, but refuses them beside floats
     with a DTypePromotionError that names no column; tester BH)."""
-    if getattr(getattr(column, "dtype", None), "kind", "") in "mM":
+    if getattr(getattr(column, "dtype", None), "kind", None) in ("m", "M"):
         return False
     try:
         np.asarray(column, dtype=np.float64)
@@ -137,7 +137,7 @@ def validate_frame(estimator, X, *args, **kwargs):
             raise
         shown = ", ".join(repr(str(c)) for c in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        dates = [c for c in bad if getattr(X[c].dtype, "kind", "") in "mM"]
+        dates = [c for c in bad if getattr(X[c].dtype, "kind", None) in ("m", "M")]
         when = ""
         if dates:
             when = (
@@ -162,9 +162,9 @@ def _warn_coded_columns(estimator, X):
     ('1', '2', '3'; zip codes): they are fitted as quantities, where the same codes
     in letters are refused as not numeric (tester BH: zip codes as text fitted with
     R^2 0.145, Ridge 0.924 on one-hot codes)."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(X, "columns"):
-        return
+    if not type(X).__module__.startswith("pandas"):
+        return  # (a polars frame's dtypes are not pandas')
+    dtypes = X.dtypes
     from pandas.api.types import is_string_dtype
 
     coded = [
