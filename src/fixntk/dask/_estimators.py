@@ -286,9 +286,10 @@ def _fit(est, X, y, sample_weight, one_d, classes=False):
         prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
     if classes and sample_weight is not None:
         # a class whose rows all have weight 0 is warned about, as in memory (it was
-        # fitted without a word; tester BI); shares below round-off count as 0
+        # fitted without a word; tester BI); shares at round-off's level (the
+        # means' 1e-16, not a class of weight 1e-13: BJ) count as 0
         totals = _class_totals(prob, one_d)
-        est._weightless_classes(np.where(totals > 1e-12, totals, 0.0))
+        est._weightless_classes(np.where(totals > 1e-14, totals, 0.0))
     W0 = np.zeros((prob.p, prob.d, prob.c))
     est.lams_ = est.lam_scores_ = est.objective_history_ = None
     est.lam_selection_ = None
