@@ -1437,6 +1437,16 @@ def test_bad_class_weights_are_named():
             cls(class_weight={"1": 2}).fit(X, (y > 0).astype(int))
         # a key for a class absent from this y is harmless, as in scikit-learn
         cls(class_weight={"a": 1, "b": 1, "c": 3}, lam=0.01).fit(X, labels)
+        # labels of digits take their own keys, or the ints scikit-learn reads them as
+        # (it refused {'1': 2} with "The classes, [1, 2], are not in class_weight")
+        digits = np.where(y > 0, "1", "2")
+        kw = dict(lam=0.01, random_state=0)
+        own = cls(class_weight={"1": 2.0}, **kw).fit(X, digits)
+        ints = cls(class_weight={1: 2.0}, **kw).fit(X, digits)
+        scores = (own.decision_function(X), ints.decision_function(X))
+        np.testing.assert_array_equal(*scores)
+        plain = cls(**kw).fit(X, digits)
+        assert not np.array_equal(scores[0], plain.decision_function(X))
 
 
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):

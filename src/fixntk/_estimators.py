@@ -22,7 +22,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -691,6 +690,47 @@ def _check_rows_for_intercept(estimator, n, weighted):
         )
 
 
+def _class_key(label):
+    """The key scikit-learn looks a label up by in a class_weight dict: the label as
+    an int where it reads as one, else as a str."""
+    try:
+        return int(label)
+    except (TypeError, ValueError):
+        return str(label)
+
+
+def _class_weights(class_weight, y):
+    """Per-row weights of a class_weight dict: each label's by the label itself or, as
+    scikit-learn looks it up, by its int or str form; 1 for a class the dict leaves
+    out. A key that matches no class is an error where a class is left out (as in
+    scikit-learn, whose message named the classes left without a weight, not the keys
+    that match none: {5: 1} on classes 0 and 1, "The classes, [0, 1], are not in
+    class_weight"; tester BB), and labels of digits ('1', '2') take their own keys (
+    scikit-learn read them as ints and refused {'1': 2}; a reviewer)."""
+    classes, inverse = np.unique(np.asarray(y), return_inverse=True)
+    weights, matched = np.ones(classes.size), set()
+    for i, label in enumerate(classes.tolist()):
+        for key in (label, _class_key(label)):
+            try:
+                found = key in class_weight
+            except TypeError:  # an unhashable label
+                found = False
+            if found:
+                weights[i] = float(class_weight[key])
+                matched.add(key)
+                break
+    unknown = [k for k in class_weight if k not in matched]
+    if unknown and len(matched) < classes.size:
+        raise ValueError(
+            "class_weight names "
+            + ", ".join(repr(_scalar(k)) for k in unknown)
+            + ", not a class of y (the classes: "
+            + ", ".join(repr(_scalar(c)) for c in classes)
+            + "); give the labels as they appear in y"
+        )
+    return weights[inverse.ravel()]
+
+
 def _fit_weights(estimator, y, sample_weight, n):
     """The user's sample weights times the classifier's class weights (None: all 1);
     ``y`` holds the user's labels, the keys of a ``class_weight`` dict."""
@@ -729,23 +769,7 @@ def _fit_weights(estimator, y, sample_weight, n):
                 "class_weight must be a dict {class: weight}, 'balanced' or None; "
                 f"got {class_weight!r}"
             )
-        try:
-            s = s * compute_sample_weight(class_weight, y)
-        except ValueError as exc:
-            # scikit-learn names the classes left without a weight, not the keys
-            # that match no class ({5: 1} on classes 0 and 1: "The classes, [0, 1],
-            # are not in class_weight"; tester BB)
-            classes = np.unique(np.asarray(y))
-            unknown = [k for k in class_weight if not np.isin(k, classes).item()]
-            if not unknown:
-                raise
-            raise ValueError(
-                "class_weight names "
-                + ", ".join(repr(_scalar(k)) for k in unknown)
-                + ", not a class of y (the classes: "
-                + ", ".join(repr(_scalar(c)) for c in classes)
-                + "); give the labels as they appear in y"
-            ) from exc
+        s = s * _class_weights(class_weight, y)
     if class_weight is not None and not (s > 0).any():
         raise ValueError(
             f"class_weight {class_weight!r} gives every row weight 0 (with the "
