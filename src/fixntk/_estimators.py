@@ -711,11 +711,7 @@ def _class_weights(class_weight, y):
     weights, matched = np.ones(classes.size), set()
     for i, label in enumerate(classes.tolist()):
         for key in (label, _class_key(label)):
-            try:
-                found = key in class_weight
-            except TypeError:  # an unhashable label
-                found = False
-            if found:
+            if key in class_weight:
                 weights[i] = float(class_weight[key])
                 matched.add(key)
                 break

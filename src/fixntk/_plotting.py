@@ -169,6 +169,7 @@ class RegularizationPathDisplay:
         from ._arrangement import Arrangement
         from ._estimators import _fit_weights, _GatedReLUBase
         from ._solver import solve_path
+        from ._validation import listed
 
         est = _unwrap(estimator)[2]
         if not isinstance(est, _GatedReLUBase):
@@ -192,12 +193,9 @@ class RegularizationPathDisplay:
             if unseen.size:
                 raise ValueError(
                     "y holds labels the estimator was not fitted on: "
-                    + ", ".join(repr(v) for v in unseen[:5].tolist())
-                    + (" ..." if unseen.size > 5 else "")
-                    + "; pass the labels it was fitted with (its classes_: "
-                    + ", ".join(repr(v) for v in est.classes_[:5].tolist())
-                    + (" ..." if est.classes_.size > 5 else "")
-                    + ")"
+                    f"{listed(repr(v) for v in unseen.tolist())}; pass the labels "
+                    "it was fitted with (its classes_: "
+                    f"{listed(repr(v) for v in est.classes_.tolist())})"
                 )
         if hasattr(est, "classes_") and loss == "squared":
             Y = (Y.reshape(-1, 1) == est.classes_.reshape(1, -1)).astype(float)

@@ -67,6 +67,7 @@ import numpy as np
 from ._cpu import core as _core
 from ._progress import report
 from ._solver import (
+    _group_norms,
     _kernel_route_epochs,
     _penalty,
     kernel_route,
@@ -544,12 +545,9 @@ def _support_newton(prob, lam, W, b, value):
     ws = s / prob.S
     eye = np.eye(d * c)
 
-    def objective(w, b):
+    def objective(w, b):  # the loop's own objective (_penalty), on the support
         with np.errstate(all="ignore"):
-            F = Phi @ w + b
-            return (
-                df.value(Y, F, s) + lam * np.sqrt((w.reshape(k, -1) ** 2).sum(1)).sum()
-            )
+            return df.value(Y, Phi @ w + b, s) + lam * _penalty(w.reshape(k, d, c))
 
     start = value = objective(w, b)
     short = 0
@@ -557,7 +555,7 @@ def _support_newton(prob, lam, W, b, value):
         F = Phi @ w + b
         G = df.gradient(Y, F)
         blocks = w.reshape(k, d * c)
-        norms_ = np.sqrt((blocks**2).sum(axis=1))
+        norms_ = _group_norms(w.reshape(k, d, c))
         grad = Phi.T @ (ws[:, None] * G) + lam * (blocks / norms_[:, None]).reshape(
             k * d, c
         )
@@ -603,7 +601,7 @@ def _support_newton(prob, lam, W, b, value):
         else:
             break
         w_t = w + t * dw
-        if (np.sqrt((w_t.reshape(k, -1) ** 2).sum(axis=1)) < 1e-3 * norms_).any():
+        if (_group_norms(w_t.reshape(k, d, c)) < 1e-3 * norms_).any():
             break  # a group heading to zero
         w, b, value = w_t, b + t * db, trial
         short = short + 1 if t < 1.0 else 0

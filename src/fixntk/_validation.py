@@ -105,11 +105,24 @@ def _as_float_array(a, name):
     return arr
 
 
+def listed(items, limit=5):
+    """Items (strings) joined for a message: the first ``limit``, and how many more."""
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _is_date(column):
+    """Whether a data frame's column holds dates or durations (NumPy's kinds M, m; a
+    dtype without a kind, a polars frame's, is not one)."""
+    return getattr(getattr(column, "dtype", None), "kind", None) in ("m", "M")
+
+
 def _converts(column):
     """Whether a data frame's column converts to float64 (as NumPy converts it); dates
     and durations do not (NumPy converts them alone, but refuses them beside floats
     with a DTypePromotionError that names no column; tester BH)."""
-    if getattr(getattr(column, "dtype", None), "kind", None) in ("m", "M"):
+    if _is_date(column):
         return False
     try:
         np.asarray(column, dtype=np.float64)
@@ -135,19 +148,17 @@ def validate_frame(estimator, X, *args, **kwargs):
         bad = [] if columns is None else [c for c in columns if not _converts(X[c])]
         if not bad:
             raise
-        shown = ", ".join(repr(str(c)) for c in bad[:5])
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        dates = [c for c in bad if getattr(X[c].dtype, "kind", None) in ("m", "M")]
+        dates = [c for c in bad if _is_date(X[c])]
         when = ""
         if dates:
             when = (
-                " Dates and durations ("
-                + ", ".join(repr(str(c)) for c in dates[:5])
-                + ") become numbers as, e.g., days since a start date, or a year "
-                "and a month column."
+                f" Dates and durations ({listed(repr(str(c)) for c in dates)}) become "
+                "numbers as, e.g., days since a start date, or a year and a month "
+                "column."
             )
+        shown = listed(repr(str(c)) for c in bad)
         raise ValueError(
-            f"X has {len(bad)} column(s) that are not numeric: {shown}{more}. Encode "
+            f"X has {len(bad)} column(s) that are not numeric: {shown}. Encode "
             "them first, e.g. with sklearn.preprocessing.OneHotEncoder in a "
             "sklearn.compose.ColumnTransformer (the command line `fixntk fit` "
             f"one-hot encodes text columns itself), or drop them.{when}"
@@ -174,10 +185,9 @@ def _warn_coded_columns(estimator, X):
     ]
     if not coded:
         return
-    shown = ", ".join(repr(str(c)) for c in coded[:5])
-    more = f" and {len(coded) - 5} more" if len(coded) > 5 else ""
+    shown = listed(repr(str(c)) for c in coded)
     warnings.warn(
-        f"{type(estimator).__name__}: X's text or category column(s) {shown}{more} "
+        f"{type(estimator).__name__}: X's text or category column(s) {shown} "
         "read as numbers and are fitted as quantities; if they are codes (labels, "
         "zip codes), one-hot encode them first (sklearn.preprocessing.OneHotEncoder)",
         UserWarning,
