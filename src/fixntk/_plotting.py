@@ -189,7 +189,11 @@ class RegularizationPathDisplay:
         if hasattr(est, "classes_"):
             # labels the fit never saw (0/1 codes for a model fitted on words) drew
             # the zero path, or another encoding's, with no message (tester BH)
-            unseen = np.setdiff1d(np.unique(Y.ravel()), est.classes_)
+            # (by set membership: NumPy before 2 compared codes with words elementwise
+            # and warned)
+            known = set(est.classes_.tolist())
+            seen = np.unique(Y.ravel()).tolist()
+            unseen = np.array([v for v in seen if v not in known])
             if unseen.size:
                 raise ValueError(
                     "y holds labels the estimator was not fitted on: "

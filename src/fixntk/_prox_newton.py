@@ -67,7 +67,6 @@ import numpy as np
 from ._cpu import core as _core
 from ._progress import report
 from ._solver import (
-    _group_norms,
     _kernel_route_epochs,
     _penalty,
     kernel_route,
@@ -545,9 +544,12 @@ def _support_newton(prob, lam, W, b, value):
     ws = s / prob.S
     eye = np.eye(d * c)
 
-    def objective(w, b):  # the loop's own objective (_penalty), on the support
+    def objective(w, b):
         with np.errstate(all="ignore"):
-            return df.value(Y, Phi @ w + b, s) + lam * _penalty(w.reshape(k, d, c))
+            F = Phi @ w + b
+            return (
+                df.value(Y, F, s) + lam * np.sqrt((w.reshape(k, -1) ** 2).sum(1)).sum()
+            )
 
     start = value = objective(w, b)
     short = 0
@@ -555,7 +557,7 @@ def _support_newton(prob, lam, W, b, value):
         F = Phi @ w + b
         G = df.gradient(Y, F)
         blocks = w.reshape(k, d * c)
-        norms_ = _group_norms(w.reshape(k, d, c))
+        norms_ = np.sqrt((blocks**2).sum(axis=1))
         grad = Phi.T @ (ws[:, None] * G) + lam * (blocks / norms_[:, None]).reshape(
             k * d, c
         )
@@ -601,7 +603,7 @@ def _support_newton(prob, lam, W, b, value):
         else:
             break
         w_t = w + t * dw
-        if (_group_norms(w_t.reshape(k, d, c)) < 1e-3 * norms_).any():
+        if (np.sqrt((w_t.reshape(k, -1) ** 2).sum(axis=1)) < 1e-3 * norms_).any():
             break  # a group heading to zero
         w, b, value = w_t, b + t * db, trial
         short = short + 1 if t < 1.0 else 0
