@@ -1182,10 +1182,11 @@ def test_a_poisson_certificate_with_a_large_intercept_against_cvxpy():
     best = cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
     ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
     best += float(np.mean(ylogy - y))  # fixntk's Poisson value has these constants
-    # the certified tol holds; the gap itself (1.5e-7) is still below the true
-    # suboptimality (5.2e-7) here: the offset column's own variation, 1e-8 of its
-    # values, is a direction the float certificate sees poorly (not resolved)
-    assert res.converged and res.objective - best <= 1e-6 * res.f0
+    # the gap bounds the suboptimality (it was 1.5e-7 under a suboptimality of
+    # 5.2e-7: the intercept's slack was taken at a b of 1.6e6 in the scaled space, a
+    # dual point off the intercept's constraint by the round-off of such predictions,
+    # and b* differs from b by more than that bound allowed)
+    assert res.converged and res.objective - best <= res.gap + 1e-9 * res.f0
 
 
 def test_a_stall_on_standardised_data_is_not_blamed_on_double_precision():

@@ -301,8 +301,8 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         gnorms = prob.block_gradient_norms(Fb)
         pen = _penalty(W)
         primal = df.value(Y, Fb, s) + lam * pen
-        scale = max(1.0, float(gnorms.max()) / lam)
-        step_dual = df.dual(Y, Fb, s, scale) - prob.intercept_slack(s @ G, b, scale)
+        sG = G * s[:, None] if prob.weighted else G
+        step_dual = prob.dual_bound(Fb, b, lam, sG, gnorms)
         step_gap = primal - step_dual
         # The primal decreases from step to step (line search, guarded extrapolation)
         # but the dual at each step's residual need not rise: the certificate takes

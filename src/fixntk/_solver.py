@@ -5,6 +5,7 @@ weights and an output intercept) is one call of the compiled working-set BCD; ot
 datafits run the proximal Newton loop of :mod:`fixntk._prox_newton` around it.
 """
 
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -368,25 +369,66 @@ class _Problem:
         primal = self.datafit.value(self.Y, F, self.s) + lam * _penalty(W)
         if not np.isfinite(primal):  # the loss overflowed: no certificate (callers
             return primal, np.nan  # name it), nor NumPy's warnings on the gradients
-        sG, grads = self.block_gradients(F)
-        scale = max(1.0, float((norms(grads) / self.S).max()) / lam)
-        dual = self.datafit.dual(self.Y, F, self.s, scale)
-        return primal, dual - self.intercept_slack(sG.sum(axis=0), b, scale)
+        return primal, self.dual_bound(F, b, lam)
 
-    def intercept_slack(self, sG_sum, b, scale):
+    def dual_bound(self, F, b, lam, sG=None, gnorms=None):
+        """A lower bound on the optimum: the dual value at the dual point of the
+        predictions ``F`` (n, c, the intercept ``b`` included), scaled into the dual
+        feasible set, less :meth:`intercept_slack`. ``sG`` (``s * l'(F)``) and
+        ``gnorms`` (:meth:`block_gradient_norms` at ``F``), where the caller has them.
+
+        With an intercept, where the slack is not negligible (a large intercept
+        cancelling columns far from 0: the round-off of predictions made of terms of
+        1e6 left ``sum_k s_k l'(F_k)`` at 5e-9, and times b that bounded nothing),
+        the dual point is taken at ``F + delta``, ``delta`` the best intercept on top
+        of F: computed at the predictions' own magnitude, it meets the intercept's
+        constraint to round-off, whatever b's. Any dual feasible point bounds the
+        optimum; the primal value stays that of (W, b)."""
+        df, Y, s = self.datafit, self.Y, self.s
+        if sG is None:
+            sG = df.gradient(Y, F)
+            if self.weighted:
+                sG = sG * s[:, None]
+        if gnorms is None:
+            gnorms = self.block_gradient_norms(F)
+        scale = max(1.0, float(gnorms.max()) / lam)
+        dual = df.dual(Y, F, s, scale)
+        slack = self.intercept_slack(sG, b, scale)
+        if slack > _BALANCE * abs(dual):
+            Fd = F + df.intercept(Y, F, s)
+            sG, grads = self.block_gradients(Fd)
+            scale_d = max(1.0, float((norms(grads) / self.S).max()) / lam)
+            dual_d = df.dual(Y, Fd, s, scale_d)
+            slack_d = self.intercept_slack(sG, b, scale_d)
+            if dual_d - slack_d > dual - slack:
+                return dual_d - slack_d
+        return dual - slack
+
+    def intercept_slack(self, sG, b, scale):
         """What the dual value must give up for the intercept's dual constraint
-        (``sum_k s_k theta_k = 0``, theta = l'(F + b) / scale) held only to round-off.
+        (``sum_k s_k theta_k = 0``, theta = l'(F) / scale) held only to round-off.
         For any theta whose block gradients are feasible, weak duality gives
         ``F(W*, b*) >= D(theta) - b* . sum_k s_k theta_k / sum(s)``: the last term is
         nothing in exact arithmetic, but b* times the rounding of the sum was a dual
         value above the objective where b is large next to the residual (a column of X
         offset by 1e8, whose neurons' offsets the intercept cancels: Poisson certified
         a gap of -1.5e-5 at an objective 2e-6 above the optimum). Taken at the
-        current b (b* within the solve's accuracy of it), with absolute values.
-        ``sG_sum`` (c,) is ``sum_k s_k l'(F_k + b)``."""
+        current b (b* within the solve's accuracy of it), with absolute values; the
+        sum of ``sG`` (n, c: ``s_k l'(F_k)``) correctly rounded (math.fsum), plus the
+        rounding of its terms."""
         if not self.fit_intercept:
             return 0.0
-        return float(np.abs(b) @ np.abs(sG_sum)) / (self.S * scale)
+        sG = np.asarray(sG, dtype=np.float64).reshape(sG.shape[0], -1)
+        total = np.array([math.fsum(col) for col in sG.T])
+        if self.weighted:
+            total = np.abs(total) + _EPS * np.abs(sG).sum(axis=0)
+        return float(np.abs(b) @ np.abs(total)) / (self.S * scale)
+
+
+# the dual point is rebalanced (_Problem.dual_bound) where the intercept's slack is
+# above this share of the dual value
+_BALANCE = 1e-12
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def _check_class_weights(targets, s):
