@@ -731,7 +731,10 @@ def _far_columns(X, ratio=1e3):
     """For a warning: "column j of X has a mean 1e+08 times its standard deviation"
     for the column of X farthest from 0 beyond ``ratio`` of its spread (constant
     columns, a bias, are not judged), or "" when none is."""
-    sd = X.std(axis=0)
+    # constant columns by their range: NumPy's standard deviation of a column of ones
+    # divided by the largest entry is its mean's round-off (5.6e-17), and a bias column
+    # was named as 3.8e14 standard deviations from 0 (tester BM)
+    sd = np.where(np.ptp(X, axis=0) > 0, X.std(axis=0), 0.0)
     far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
     j = int(np.argmax(far)) if far.size else 0
     if not far.size or far[j] <= ratio:
