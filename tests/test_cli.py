@@ -2764,3 +2764,113 @@ def test_line_numbers_after_lines_of_spaces_and_quoted_blank_lines(tmp_path, cap
     assert list(table.frame.columns) == ["a", "b", "y"]
     with pytest.raises(Exception, match="names the target column"):
         read_table(wide, drop=["4"], target="Y")
+
+
+def _income_rows(n, fmt, rng):
+    rows = []
+    for k in range(n):
+        x = rng.standard_normal()
+        income = "-" if k in (3, 17) else fmt(50000 + 10000 * x)
+        rows.append(
+            [f"{1000 * x:.0f}", income, "yes" if x + rng.normal() > 0 else "no"]
+        )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "fmt, options",
+    [
+        (lambda v: f'"{v:,.2f}"', ["--thousands", ","]),
+        (
+            lambda v: '"' + f"{v:,.2f}".translate(str.maketrans(",.", ".,")) + '"',
+            ["--decimal", ",", "--thousands", "."],
+        ),
+    ],
+)
+def test_a_dash_among_numbers_with_thousands_separators_is_a_gap(
+    tmp_path, fmt, options
+):
+    """'-' among '62,324.27' (a spreadsheet's export): with --thousands ',' and
+    --impute the column was refused as text of 99 distinct values, and predict
+    --thousands ',' said '68,048.88' was not a number (tester BL)."""
+    rng = np.random.default_rng(0)
+    path = write_csv(
+        tmp_path / "inc.csv", ["x", "income", "y"], _income_rows(100, fmt, rng)
+    )
+    model = tmp_path / "m.pkl"
+    fit = ["fit", path, "--target", "y", "--impute", "--n-gates", "10", "--lam", "0.1"]
+    proc = run_cli(*fit, *options, "--output", str(model))
+    assert proc.returncode == 0, proc.stderr
+    assert "'income' 2" in proc.stdout + proc.stderr
+    proc = run_cli("predict", str(model), path, *options)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 101
+
+
+def test_index_col_by_position_labels_the_predictions_by_name(tmp_path):
+    """fit --index-col 0 stored the text '0' as the label column, and predict wrote
+    no labels; predict --index-col naming a feature said the file lacked it (tester
+    BL)."""
+    rng = np.random.default_rng(0)
+    rows = [
+        [f"P{k:03d}", f"{rng.normal():.3f}", f"{rng.normal():.3f}", "ab"[k % 2]]
+        for k in range(60)
+    ]
+    path = write_csv(tmp_path / "p.csv", ["Patient ID", "age", "bmi", "y"], rows)
+    model = tmp_path / "m.pkl"
+    fit = ["fit", path, "--target", "y", "--n-gates", "10", "--lam", "0.1"]
+    assert run_cli(*fit, "--index-col", "0", "--output", str(model)).returncode == 0
+    proc = run_cli("predict", str(model), path)
+    assert proc.stdout.splitlines()[0].startswith("Patient ID,prediction")
+    proc = run_cli("predict", str(model), path, "--index-col", "age")
+    assert_clean_error(proc, "--index-col took column 'age'", "as a feature")
+
+
+def test_predict_names_thousands_for_a_column_with_a_gap(tmp_path):
+    """A model fitted with --thousands ',' --impute, predicting on a file whose
+    grouped column also has an empty cell: the error named the text '51,885.95' as
+    no number, without --thousands (tester BL)."""
+    rng = np.random.default_rng(0)
+    rows = _income_rows(60, lambda v: f'"{v:,.2f}"', rng)
+    path = write_csv(tmp_path / "a.csv", ["x", "income", "y"], rows)
+    model = tmp_path / "m.pkl"
+    fit = ["fit", path, "--target", "y", "--impute", "--n-gates", "10", "--lam", "0.1"]
+    assert run_cli(*fit, "--thousands", ",", "--output", str(model)).returncode == 0
+    rows[5][1] = ""
+    gap = write_csv(tmp_path / "b.csv", ["x", "income", "y"], rows)
+    assert_clean_error(run_cli("predict", str(model), gap), "pass --thousands ','")
+
+
+def test_a_reader_that_stops_before_the_fit_keeps_the_model(tmp_path, regression_csv):
+    """fit --output M | head -2: the notes printed before the fit filled head's
+    lines, the next print raised BrokenPipeError and the model was never saved (exit
+    141, no file; tester BL). The output now goes to /dev/null and the fit runs on."""
+    model = tmp_path / "m.pkl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixntk", "fit", regression_csv, "--target", "price"]
+        + ["--n-gates", "10", "--lam", "0.1", "--output", str(model)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"),
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
+    with open(model, "rb") as fh:
+        assert hasattr(pickle.load(fh), "predict")
+
+
+def test_rows_distinct_as_wholes_are_remembered_for_predict():
+    """iris: 149 of 150 rows distinct, no column with a value per row; the training
+    rows were not remembered, and a score over the training file after --holdout
+    (0.987 against 0.947 held out) went unremarked (tester BL)."""
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    from fixntk.cli._models import training_row_hashes
+
+    X = pd.DataFrame(load_iris().data)
+    assert training_row_hashes(X) is not None
+    coded = pd.DataFrame({"a": np.arange(300) % 3, "b": np.arange(300) % 4})
+    assert training_row_hashes(coded) is None  # rows equal by chance

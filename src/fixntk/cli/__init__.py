@@ -233,7 +233,8 @@ def cmd_fit(args, out):
         pipe.fixntk_target_ = args.target  # closed the pipe, and the model was lost
         # the rows' labels predict writes beside its predictions: --index-col, or
         # an identifier column left out (R's rownames, names)
-        pipe.fixntk_row_labels_ = [args.index_col] * (args.index_col is not None)
+        # (by name: --index-col 0 was kept as '0', and predict wrote no labels)
+        pipe.fixntk_row_labels_ = [data.index_name] * (data.index_name is not None)
         pipe.fixntk_row_labels_ += data.ids
         # predict tells the rows the model was fitted on from new ones (a score over
         # the training file after --holdout counted them: 0.77 against 0.61 held out)
@@ -1109,9 +1110,46 @@ def _check_not_other_data(path, command):
         )
 
 
+class _ClosedReaderGuard:
+    """stdout for a command whose reader may stop early (``| head``): the first
+    write to a closed pipe sends the rest to /dev/null and the command runs on, so
+    that fit still saves its --output (the notes printed before the fit filled
+    head's two lines, and the model was lost; a tester); main then returns 141, as a
+    command ended by SIGPIPE."""
+
+    def __init__(self, stream):
+        self._stream, self.closed_reader = stream, False
+
+    def write(self, text):
+        if self.closed_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._close()
+            return len(text)
+
+    def flush(self):
+        if not self.closed_reader:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self):
+        self.closed_reader = True
+        try:  # no second error when Python flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv=None, out=None):
     """Run the command line; returns the exit status."""
-    out = sys.stdout if out is None else out
+    out = _ClosedReaderGuard(sys.stdout) if out is None else out
     start = time.perf_counter()
     args, unknown = build_parser().parse_known_args(argv)
     if unknown:  # said with the command's usage (the top level's named no option)
@@ -1141,7 +1179,8 @@ def main(argv=None, out=None):
         if args.command in ("fit", "predict"):
             _check_not_other_data(args.output, args.command)
         with progress_scope():  # one clock for the command's progress lines
-            return args.run(args, out)
+            status = args.run(args, out)
+        return 141 if getattr(out, "closed_reader", False) else status
     except UserError as exc:
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
         return 2

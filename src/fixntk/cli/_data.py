@@ -59,6 +59,7 @@ class Dataset:
     messages: list = field(default_factory=list)
     impute: bool = False  # missing feature values filled by the pipeline (--impute)
     ids: list = field(default_factory=list)  # row identifier columns left out
+    index_name: str = None  # the --index-col column's name (given by name or position)
 
     @property
     def n_features(self):
@@ -528,12 +529,25 @@ def _read_csv(path, delimiter, **options):
                 dash = frame[col].isin(DASHES)
                 rest = frame[col][~dash].dropna()
                 decimal = options.get("decimal", ".")
-                if dash.any() and len(rest) and _coerced(rest, decimal).notna().all():
-                    frame[col] = frame[col].mask(dash)
+                thousands = options.get("thousands")
+                if dash.any() and len(rest):
+                    _dashes_as_gaps(frame, col, dash, rest, decimal, thousands)
     # after the loop, whose names pandas made unique: two names equal in NFC alone
     # are refused as repeated by read_table (_check_unique_names)
     frame.columns = [column_name(c) for c in frame.columns]
     return frame
+
+
+def _dashes_as_gaps(frame, col, dash, rest, decimal, thousands):
+    """A ``-`` among numbers is a missing value: the column's dashes masked, and with
+    a thousands separator its numbers read (pandas left the column as text for the
+    dashes, and '62,324.27' beside them was taken for a word under --thousands ','; a
+    tester)."""
+    if thousands is None:
+        if _coerced(rest, decimal).notna().all():
+            frame[col] = frame[col].mask(dash)
+    elif _as_written_numbers(rest, decimal, thousands).notna().all():
+        frame[col] = _as_written_numbers(frame[col].mask(dash), decimal, thousands)
 
 
 def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
@@ -818,6 +832,7 @@ def number_format_hint(series, decimal="."):
     option(s) to pass (decimal commas, thousands separators, both readings when a
     comma is ambiguous) or the unit signs to remove."""
     text = series.dropna().astype(str).str.strip()
+    text = text[~text.isin(DASHES)]  # gaps, as they are among numbers
     if text.empty:
         return None
     example = repr(text.iloc[0])
@@ -1496,7 +1511,10 @@ def dataset_from_table(
             + "".join(f"; {note}" for note in notes if note is not None)
         )
     left_out = [] if keep_ids else list(ids)
-    return Dataset(table.name, X, y, task, numeric, text, messages, impute, left_out)
+    index_name = None if table.index is None else str(table.index.name)
+    return Dataset(
+        table.name, X, y, task, numeric, text, messages, impute, left_out, index_name
+    )
 
 
 def load_bundled(name):
@@ -1581,6 +1599,13 @@ def prediction_frame(table, model, path):
             f"{path} has no data rows (a header row only): nothing to predict"
         )
     missing = [c for c in wanted if c not in frame.columns]
+    taken = None if table.index is None else str(table.index.name)
+    if taken in missing:  # (it was said to be missing from the file; a tester)
+        raise UserError(
+            f"{path}: --index-col took column {taken!r} as the row labels, but the "
+            "model was fitted on it as a feature; name another column with "
+            "--index-col, or leave the option out"
+        )
     if missing:
         near = [(m, _closest(m, frame.columns)) for m in missing]
         near = [f"{c!r} for {m!r}" for m, c in near if c is not None]
@@ -1614,7 +1639,7 @@ def prediction_frame(table, model, path):
         values = _numbers(X[col], table.decimal)
         if values is None or (X[col].isna().any() and not fills):
             hint = number_format_hint(X[col], table.decimal) if values is None else None
-            if hint is not None and not X[col].isna().any():
+            if hint is not None:  # (named with a gap in the column too; a tester)
                 raise UserError(f"{path}: column {col!r} {hint}")
             bad = X[col][_coerced(X[col], table.decimal).isna()]
             k = int(np.flatnonzero(X.index == bad.index[0])[0])

@@ -293,10 +293,15 @@ def _features_frame(X):
 
 
 def _has_identifying_column(frame):
-    """Whether some column, over the distinct rows, takes a value per row or nearly
-    (at least half as many values as rows): without one, equal rows are expected by
-    chance (two categorical features)."""
+    """Whether the rows tell themselves apart: some column, over the distinct rows,
+    takes a value per row or nearly (at least half as many values as rows), or the
+    rows are distinct as wholes (95% of them or more: iris's 149 of 150, whose
+    columns take 22 to 43 values each, and a score over its training file after
+    --holdout went unremarked, 0.987 against 0.947 held out; a tester). Otherwise
+    equal rows are expected by chance (two categorical features)."""
     distinct = frame.drop_duplicates()
+    if len(distinct) >= 0.95 * len(frame):
+        return True
     return bool((distinct.nunique() >= 0.5 * len(distinct)).any())
 
 
