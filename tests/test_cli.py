@@ -2874,3 +2874,24 @@ def test_rows_distinct_as_wholes_are_remembered_for_predict():
     assert training_row_hashes(X) is not None
     coded = pd.DataFrame({"a": np.arange(300) % 3, "b": np.arange(300) % 4})
     assert training_row_hashes(coded) is None  # rows equal by chance
+
+
+@pytest.mark.parametrize("mark", [".", "n.a.", "Missing", "None", ":", "\u2014"])
+def test_gap_words_among_numbers_are_missing_values(tmp_path, mark):
+    """SAS's '.', Eurostat's ':', 'n.a.', 'missing', 'None' among numbers were
+    refused as text to fix by hand, and no option read them as gaps (tester BL);
+    they are gaps as the lone dash is, in a column of numbers only."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(60):
+        x = rng.standard_normal()
+        z = mark if k in (4, 9) else f"{rng.normal():.3f}"
+        rows.append([f"{x:.4f}", z, "ab"[int(x > 0)]])
+    path = write_csv(tmp_path / "g.csv", ["x", "z", "y"], rows)
+    fit = ["fit", path, "--target", "y", "--n-gates", "10", "--lam", "0.1"]
+    assert_clean_error(run_cli(*fit), "'z'", "missing value")
+    proc = run_cli(*fit, "--impute")
+    assert proc.returncode == 0 and "'z' 2" in proc.stdout + proc.stderr, proc.stderr
+    rows[4][1] = "low"  # a word among them: named, as before
+    text = write_csv(tmp_path / "t.csv", ["x", "z", "y"], rows)
+    assert_clean_error(run_cli(*fit[:1], text, *fit[2:]), "non-numeric value 'low'")

@@ -241,6 +241,21 @@ MISSING_TEXT = (
 # ... and a lone dash, a spreadsheet's gap, in a column of numbers only: elsewhere it
 # is a value (UCI's credit approval labels '+' and '-', a strand, a rating '--')
 DASHES = ("-", "--")
+# ... and the other words of a gap that a column of numbers only may hold, matched
+# without case: SAS's and Stata's '.', Eurostat's ':', 'n.a.', 'missing', 'None' (read
+# as a category elsewhere; among numbers they were refused as text to fix by hand,
+# with no option to read them; a tester)
+GAP_WORDS = frozenset(
+    DASHES
+    + ("–", "—", ".", "..", ":", "na", "n.a.", "n.a", "n/a.")
+    + ("missing", "none", "nil", "not available")
+)
+
+
+def _gap_words(series):
+    """Boolean mask of the cells of a text column that are :data:`GAP_WORDS`."""
+    text = series.where(series.isna(), series.astype(str).str.strip().str.casefold())
+    return text.isin(GAP_WORDS).to_numpy(bool)
 
 
 def read_table(
@@ -526,7 +541,7 @@ def _read_csv(path, delimiter, **options):
                     frame.loc[text, col] = frame.loc[text, col].str.strip()
             if missing:  # ' NA ', ' ? ': pandas matched them before the strip
                 frame[col] = frame[col].mask(frame[col].isin(missing))
-                dash = frame[col].isin(DASHES)
+                dash = pd.Series(_gap_words(frame[col]), index=frame.index)
                 rest = frame[col][~dash].dropna()
                 decimal = options.get("decimal", ".")
                 thousands = options.get("thousands")
@@ -832,7 +847,7 @@ def number_format_hint(series, decimal="."):
     option(s) to pass (decimal commas, thousands separators, both readings when a
     comma is ambiguous) or the unit signs to remove."""
     text = series.dropna().astype(str).str.strip()
-    text = text[~text.isin(DASHES)]  # gaps, as they are among numbers
+    text = text[~_gap_words(text)]  # gaps, as they are among numbers
     if text.empty:
         return None
     example = repr(text.iloc[0])
