@@ -422,17 +422,20 @@ inline void tile_update_dot(const double* __restrict Xp, idx_t dp, int v0, idx_t
   });
 }
 
-// R (n x c) -= X delta over the rows, for c >= 2, row entries in tiles of at most 3
-// vectors (12 vectors of delta in registers); tiles of fewer than 4 outputs by dot
-// products (tile_update_dot).
+// R (n x c) -= X delta over the rows, for c >= 2: tiles of 4 outputs hold at most 3
+// vectors of the row's entries (12 vectors of delta in registers); tiles of fewer
+// outputs go by dot products (tile_update_dot), up to kMaxVT vectors a tile.
 template <class Rows>
 inline void pad_update_multi(const PaddedRows& P, const Rows& rows, const double* delta,
                              idx_t c, double* R) {
   const idx_t dp = 4 * static_cast<idx_t>(P.nv());
-  for_each_tile(P.nv(), c, [](int) { return 3; }, [&](auto V, auto O, int v0, idx_t l0) {
+  // (a dot tile holds OB * JT + OB vectors: the whole row of up to 24 entries in one
+  // pass over the rows)
+  const auto per = [](int ob) { return ob == 4 ? 3 : kMaxVT; };
+  for_each_tile(P.nv(), c, per, [&](auto V, auto O, int v0, idx_t l0) {
     if constexpr (decltype(V)::value <= 3 && decltype(O)::value == 4)
       tile_update<decltype(V)::value, 4>(P.data(), dp, v0, P.d(), rows, delta, c, l0, R);
-    else if constexpr (decltype(V)::value <= 3)
+    else if constexpr (decltype(O)::value < 4)
       tile_update_dot<decltype(V)::value, decltype(O)::value>(P.data(), dp, v0, P.d(),
                                                               rows, delta, c, l0, R);
   });
