@@ -1924,3 +1924,29 @@ def test_gated_kare_at_the_grids_end_warns():
     with pytest.warns(UserWarning, match="lam='kare' selected the smallest lam"):
         est = GatedReLURegressor(lam="kare", random_state=0).fit(X, y[:300])
     assert est.lam_ == est.lams_[-1]
+
+
+def test_sparse_input_names_the_pipeline_fix():
+    """A ColumnTransformer with a OneHotEncoder passes a sparse matrix: scikit-learn's
+    error said to call .toarray(), which a Pipeline's step cannot (tester BN); the
+    error names the dense encoder settings."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"x": rng.standard_normal(60), "city": rng.choice(list("abcdefghij"), 60)}
+    )
+    y = (frame["x"] > 0).astype(int)
+    pre = make_column_transformer(
+        (OneHotEncoder(), ["city"]), (StandardScaler(), ["x"]), sparse_threshold=1.0
+    )
+    pipe = make_pipeline(pre, fixntk.GatedReLUClassifier(lam=0.1, n_gates=10))
+    with pytest.raises(TypeError, match=r"sparse_output=False.*sparse_threshold=0"):
+        pipe.fit(frame, y)
+    dense = make_column_transformer(
+        (OneHotEncoder(sparse_output=False), ["city"]), (StandardScaler(), ["x"])
+    )
+    make_pipeline(dense, fixntk.GatedReLUClassifier(lam=0.1, n_gates=10)).fit(frame, y)

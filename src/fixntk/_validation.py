@@ -138,6 +138,16 @@ def validate_frame(estimator, X, *args, **kwargs):
     named only the first string it met: "could not convert string to float: 'x'")."""
     from sklearn.utils.validation import validate_data
 
+    if "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(X):
+        # (scikit-learn's message said to call .toarray(), which a Pipeline's step
+        # cannot; the sparse matrix mostly comes from a OneHotEncoder; tester BN)
+        name = type(estimator).__name__
+        raise TypeError(
+            f"X is a scipy.sparse matrix, and {name} needs dense data (its masked "
+            "copies D_i X make every row dense). In a Pipeline, make the encoder's "
+            "output dense: OneHotEncoder(sparse_output=False), or "
+            "ColumnTransformer(..., sparse_threshold=0); else pass X.toarray()."
+        )
     try:
         out = validate_data(estimator, X, *args, **kwargs)
     except (TypeError, ValueError) as exc:
