@@ -127,3 +127,27 @@ def interrupt_after_ready(script, wait=1.5, guard=120):
         return out, time.monotonic() - start
     finally:
         proc.kill()
+
+
+def poisson_support_newton(X, y, masks, res, lam, steps):
+    """Newton's method in NumPy on the Poisson program with an intercept, restricted
+    to the groups active in the SolveResult ``res`` (where the objective is smooth),
+    from ``res``: returns (A, z), the support's columns D_i X and a column of ones,
+    and the point (the support's coefficients, then the intercept)."""
+    n, d = X.shape
+    masks = np.asarray(masks, dtype=float)
+    act = res.active_set
+    A = np.hstack([masks[:, [i]] * X for i in act] + [np.ones((n, 1))])
+    z = np.concatenate([res.coef[act].ravel(), [res.intercept]])
+    for _ in range(steps):
+        mu = np.exp(A @ z)
+        g = A.T @ (mu - y) / n
+        H = (A * mu[:, None]).T @ A / n
+        for j in range(act.size):
+            block = slice(j * d, (j + 1) * d)
+            wj = z[block]
+            nw = np.linalg.norm(wj)
+            g[block] += lam * wj / nw
+            H[block, block] += (lam / nw) * (np.eye(d) - np.outer(wj, wj) / nw**2)
+        z = z - np.linalg.solve(H, g)
+    return A, z

@@ -57,6 +57,21 @@ def regression_csv(tmp_path_factory):
     )
 
 
+def assert_reader_stops_early(*args):
+    """``python -m fixntk ARGS | head -1``: the reader closes the pipe after one line;
+    the command exits 141 (as one ended by SIGPIPE) without a Python error."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixntk", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"),
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
+
+
 def assert_clean_error(proc, *fragments):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -917,23 +932,7 @@ def test_boolean_and_integer_labels_come_back_as_labels(tmp_path):
     )
     big = tmp_path / "big.csv"
     write_csv(big, ["a", "b", "flag", "grade", "score"], rows * 40)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fixntk",
-            "predict",
-            str(tmp_path / "flag.pkl"),
-            str(big),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"),
-    )
-    proc.stdout.readline()
-    proc.stdout.close()  # as head does after its lines
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
+    assert_reader_stops_early("predict", str(tmp_path / "flag.pkl"), str(big))
 
 
 def test_a_row_identifier_column_is_left_out(tmp_path):
@@ -2846,17 +2845,8 @@ def test_a_reader_that_stops_before_the_fit_keeps_the_model(tmp_path, regression
     lines, the next print raised BrokenPipeError and the model was never saved (exit
     141, no file; tester BL). The output now goes to /dev/null and the fit runs on."""
     model = tmp_path / "m.pkl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fixntk", "fit", regression_csv, "--target", "price"]
-        + ["--n-gates", "10", "--lam", "0.1", "--output", str(model)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"),
-    )
-    proc.stdout.readline()
-    proc.stdout.close()  # as head does after its lines
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err, err
+    fit = ["fit", regression_csv, "--target", "price", "--n-gates", "10"]
+    assert_reader_stops_early(*fit, "--lam", "0.1", "--output", str(model))
     with open(model, "rb") as fh:
         assert hasattr(pickle.load(fh), "predict")
 

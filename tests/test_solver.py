@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import dense_design, fista_group_lasso, planted
+from conftest import dense_design, fista_group_lasso, planted, poisson_support_newton
 from sklearn.exceptions import ConvergenceWarning
 
 import fixntk
@@ -1233,23 +1233,8 @@ def test_a_poisson_solve_at_round_off_takes_newton_steps_on_the_support():
         res = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
     assert res.converged and res.relative_gap <= 1e-8
     # Newton's method in NumPy on the smooth problem over res's support
-    masks = np.asarray(arr.masks, dtype=float)
-    act = res.active_set
-    A = np.hstack([masks[:, [i]] * X for i in act] + [np.ones((n, 1))])
-    z = np.concatenate([res.coef[act].ravel(), [res.intercept]])
-    k = act.size
-    for _ in range(20):
-        mu = np.exp(A @ z)
-        g = A.T @ (mu - y) / n
-        H = (A * mu[:, None]).T @ A / n
-        for j in range(k):
-            wj = z[j * d : (j + 1) * d]
-            nw = np.linalg.norm(wj)
-            g[j * d : (j + 1) * d] += lam * wj / nw
-            H[j * d : (j + 1) * d, j * d : (j + 1) * d] += (lam / nw) * (
-                np.eye(d) - np.outer(wj, wj) / nw**2
-            )
-        z = z - np.linalg.solve(H, g)
+    z = poisson_support_newton(X, y, arr.masks, res, lam, steps=20)[1]
+    act, k = res.active_set, res.active_set.size
     W = np.zeros_like(res.coef)
     W[act] = z[: k * d].reshape(k, d)
     ref = fixntk.objective(X, y, arr, W, lam, intercept=z[-1], **kw)

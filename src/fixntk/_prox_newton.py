@@ -299,20 +299,24 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
     stale = False  # the last step ran on reused curvatures
     damping = 0.0  # Levenberg-Marquardt's, after a failed line search (_DAMP_START)
 
-    def polish(last=False):
-        """Newton's method on the support from the loop's (W, b): (W, F, b) with a
-        lower objective (certified at the loop's top), or None; ``last``: the try
-        before a stop for round-off (:func:`_last_polish`)."""
+    def restart(last=False):
+        """Newton's method on the support from the loop's (W, b); where it gives a
+        lower objective, the loop restarts from there (its point certified at the
+        loop's top) and True is returned. ``last``: the try before a stop for
+        round-off (:func:`_last_polish`)."""
+        nonlocal W, F, b, history, polish_epochs
         if last and not _last_polish(prob, W, polish_epochs, epochs):
-            return None
+            return False
+        polish_epochs = epochs
         polished = _support_newton(prob, lam, W, b, primal, roundoff=last)
         if polished is None:
-            return None
-        W_p, b_p = polished
-        F_p = prob.predict(W_p)
+            return False
+        W, b = polished
+        F = prob.predict(W)
         if prob.fit_intercept:
-            b_p = df.intercept(Y, F_p, s, b_p)
-        return W_p, F_p, b_p
+            b = df.intercept(Y, F, s, b)
+        history = [(W, F, b)]
+        return True
 
     for step in range(_MAX_NEWTON + 1):
         Fb = F + b
@@ -347,11 +351,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         if step < _MAX_NEWTON and _polish_due(
             prob, W, step_gaps, epochs - polish_epochs, polish_wait
         ):  # (not on the last step: its point would go uncertified)
-            polished = polish()
-            polish_epochs = epochs
-            if polished is not None:
-                W, F, b = polished
-                history = [polished]
+            if restart():
                 continue
             polish_wait *= 2.0
         if epochs >= max_iter or step == _MAX_NEWTON:
@@ -359,13 +359,10 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             break
         primals.append(primal)
         if _stalled(primals, gaps):
-            polished = polish(last=True)
-            if polished is None:
-                stop = "no_descent"
-                break
-            W, F, b = polished
-            history, polish_epochs = [polished], epochs
-            continue
+            if restart(last=True):
+                continue
+            stop = "no_descent"
+            break
         per_output = choice.exact
         if per_output:  # a curvature per row and output
             h = _damped(np.maximum(df.output_curvature(Y, Fb), floor), damping)
@@ -472,13 +469,10 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
             damping = max(10.0 * damping, _DAMP_START)
             continue
         if not accepted:  # round-off has the last word: no descent left
-            polished = polish(last=True)
-            if polished is None:
-                stop = "no_descent"
-                break
-            W, F, b = polished
-            history, polish_epochs = [polished], epochs
-            continue
+            if restart(last=True):
+                continue
+            stop = "no_descent"
+            break
         if t == 1.0:
             damping = 0.0 if damping <= _DAMP_START else 0.1 * damping
         if bound:
