@@ -2885,3 +2885,17 @@ def test_gap_words_among_numbers_are_missing_values(tmp_path, mark):
     rows[4][1] = "low"  # a word among them: named, as before
     text = write_csv(tmp_path / "t.csv", ["x", "z", "y"], rows)
     assert_clean_error(run_cli(*fit[:1], text, *fit[2:]), "non-numeric value 'low'")
+
+
+def test_every_column_of_formatted_numbers_is_named_at_once(tmp_path):
+    """'80.5%' and '$310.79' in two columns: refused one column a run (tester BL);
+    both are named, with the option or the signs to remove."""
+    rng = np.random.default_rng(0)
+    rows = [
+        [f"{rng.normal():.3f}", f"{50 + 10 * rng.normal():.1f}%"]
+        + [f"${300 + 20 * rng.normal():.2f}", "ab"[k % 2]]
+        for k in range(40)
+    ]
+    path = write_csv(tmp_path / "u.csv", ["x", "rate", "price", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "--n-gates", "10", "--lam", "0.1")
+    assert_clean_error(proc, "'rate'", "'price'", "--drop 'rate' --drop 'price'")

@@ -1005,11 +1005,10 @@ def feature_columns(
             numeric.append(col)
             continue
         hint = number_format_hint(series, decimal)
-        if hint is not None:
-            raise UserError(
-                f"{path}: column {col!r} {hint}, or leave the column out with "
-                f"--drop {col!r}"
-            )
+        if hint is not None:  # (named with the others: one column a run; tester BL)
+            refused.append(col)
+            reasons.append(f"column {col!r} {hint}")
+            continue
         parsed = pd.to_numeric(series, errors="coerce")
         word = parsed.isna().to_numpy() & present  # missing cells are not words
         words = series[word].nunique()
