@@ -2866,9 +2866,9 @@ def test_rows_distinct_as_wholes_are_remembered_for_predict():
     assert training_row_hashes(coded) is None  # rows equal by chance
 
 
-@pytest.mark.parametrize("mark", [".", "n.a.", "Missing", "None", ":", "\u2014"])
+@pytest.mark.parametrize("mark", [".", "n.a.", "Missing", ":", "\u2014"])
 def test_gap_words_among_numbers_are_missing_values(tmp_path, mark):
-    """SAS's '.', Eurostat's ':', 'n.a.', 'missing', 'None' among numbers were
+    """SAS's '.', Eurostat's ':', 'n.a.', 'missing' among numbers were
     refused as text to fix by hand, and no option read them as gaps (tester BL);
     they are gaps as the lone dash is, in a column of numbers only."""
     rng = np.random.default_rng(0)
@@ -2899,3 +2899,20 @@ def test_every_column_of_formatted_numbers_is_named_at_once(tmp_path):
     path = write_csv(tmp_path / "u.csv", ["x", "rate", "price", "y"], rows)
     proc = run_cli("fit", path, "--target", "y", "--n-gates", "10", "--lam", "0.1")
     assert_clean_error(proc, "'rate'", "'price'", "--drop 'rate' --drop 'price'")
+
+
+def test_none_among_number_labels_is_a_class(tmp_path):
+    """Defects '1', '2' and 'none' (0 written as a word): 'none' is a class, as the
+    README says, not a gap (a reviewer: the class was dropped as missing targets)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(90):
+        a, b = rng.standard_normal(2)
+        label = ["none", "1", "2"][int(a > 0) + int(b > 0.5)]
+        rows.append([f"{a:.3f}", f"{b:.3f}", label])
+    path = write_csv(tmp_path / "d.csv", ["x1", "x2", "defects"], rows)
+    model = tmp_path / "m.pkl"
+    fit = ["fit", path, "--target", "defects", "--n-gates", "10", "--lam", "0.01"]
+    assert run_cli(*fit, "--output", str(model)).returncode == 0
+    with open(model, "rb") as fh:
+        assert "none" in {str(c) for c in pickle.load(fh).classes_}

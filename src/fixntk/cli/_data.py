@@ -242,13 +242,14 @@ MISSING_TEXT = (
 # is a value (UCI's credit approval labels '+' and '-', a strand, a rating '--')
 DASHES = ("-", "--")
 # ... and the other words of a gap that a column of numbers only may hold, matched
-# without case: SAS's and Stata's '.', Eurostat's ':', 'n.a.', 'missing', 'None' (read
-# as a category elsewhere; among numbers they were refused as text to fix by hand,
-# with no option to read them; a tester)
+# without case: SAS's and Stata's '.', Eurostat's ':', 'n.a.', 'missing' (among numbers
+# they were refused as text to fix by hand, with no option to read them; a tester).
+# Not 'none': a count's 0 written as 'none' is a class (a reviewer's defects '1', '2',
+# 'none' lost the class 'none' as missing targets)
 GAP_WORDS = frozenset(
     DASHES
-    + ("–", "—", ".", "..", ":", "na", "n.a.", "n.a", "n/a.")
-    + ("missing", "none", "nil", "not available")
+    + ("\u2013", "\u2014", ".", "..", ":", "na", "n.a.", "n.a", "n/a.")
+    + ("missing", "not available")
 )
 
 
