@@ -2916,3 +2916,21 @@ def test_none_among_number_labels_is_a_class(tmp_path):
     assert run_cli(*fit, "--output", str(model)).returncode == 0
     with open(model, "rb") as fh:
         assert "none" in {str(c) for c in pickle.load(fh).classes_}
+
+
+def test_index_col_zero_on_a_blank_header_labels_the_predictions(tmp_path):
+    """fit --index-col 0 on pandas' to_csv (',a,b,y': the index column's header is
+    blank): predict dropped that column as a saved index and wrote no labels (a
+    reviewer); it writes them, as for a named column."""
+    rng = np.random.default_rng(1)
+    rows = [[f"r{k}", f"{rng.normal():.3f}", f"{rng.normal():.3f}"] for k in range(60)]
+    rows = [row + ["yes" if float(row[1]) > 0 else "no"] for row in rows]
+    path = write_csv(tmp_path / "blank.csv", ["", "a", "b", "y"], rows)
+    model = tmp_path / "m.pkl"
+    fit = ["fit", path, "--target", "y", "--n-gates", "10", "--lam", "0.01"]
+    assert run_cli(*fit, "--index-col", "0", "--output", str(model)).returncode == 0
+    proc = run_cli("predict", str(model), path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(",prediction") and lines[1].startswith("r0,")
+    assert "the first (unnamed) column" in proc.stderr

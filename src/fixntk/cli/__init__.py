@@ -579,6 +579,11 @@ def _score_lines(model, truth, pred, target):
     return lines + [f"R^2 against the column {target!r}: {shown_r2}"]
 
 
+def _blank_name(name):
+    """Whether a column name is a blank header's (pandas names it 'Unnamed: k')."""
+    return name == "" or re.fullmatch(r"Unnamed: \d+", str(name)) is not None
+
+
 def cmd_predict(args, out):
     import pandas as pd
 
@@ -630,14 +635,20 @@ def cmd_predict(args, out):
         name = next((c for c in names if c in table.frame.columns), None)
         if name is not None:
             labels = table.frame[name]
+        elif table.saved_index is not None and any(map(_blank_name, names)):
+            # fit --index-col 0 on a file whose first column has no name (pandas'
+            # to_csv): here that column was dropped as a saved index, and predict
+            # wrote no labels (a reviewer)
+            labels, name = table.saved_index, None
+        if labels is not None:
+            which = "the first (unnamed) column" if name is None else f"column {name!r}"
             print(
-                f"rows labelled by column {name!r}, as in fit (--index-col names "
-                "another)",
+                f"rows labelled by {which}, as in fit (--index-col names another)",
                 file=info,
             )
     if labels is not None:
         name = str(labels.name)
-        if re.fullmatch(r"Unnamed: \d+", name):
+        if _blank_name(name):
             name = (
                 ""  # the file's header leaves it blank (pandas' name, not the file's)
             )

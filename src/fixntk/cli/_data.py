@@ -44,6 +44,9 @@ class Table:
     # read again on demand; None where it cannot be read so
     text_of: object = None
     thousands: str = None  # the thousands separator it was read with, if any
+    # the unnamed first column dropped as a saved row index (no --index-col), if any:
+    # predict's row labels where fit took it with --index-col 0
+    saved_index: pd.Series = None
 
 
 @dataclass
@@ -307,7 +310,7 @@ def read_table(
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     _check_unique_names(path, raw, delimiter)
-    messages, index = [], None
+    messages, index, saved_index = [], None, None
     # a spreadsheet's saved range: rows of empty cells at the end (',,,'), columns
     # with neither a name nor a value
     empty = frame.isna().all(axis=1).to_numpy()
@@ -350,6 +353,7 @@ def read_table(
         frame = frame.drop(columns=[col])
         messages.append(f"column {col!r} read as the row index (--index-col)")
     elif frame.columns[0].startswith("Unnamed: 0") or frame.columns[0] == "":
+        saved_index = frame[frame.columns[0]]
         frame = frame.drop(columns=[frame.columns[0]])
         messages.append(
             "the first column has no name (a saved row index) and was dropped; "
@@ -377,6 +381,8 @@ def read_table(
             )
         if index is not None:
             index = index.set_axis(frame.index)
+        if saved_index is not None:
+            saved_index = saved_index.set_axis(frame.index)
     base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
     rows, row_index = len(frame), frame.index
 
@@ -394,7 +400,7 @@ def read_table(
         except (KeyError, IndexError, ValueError):  # not found as read
             return None
 
-    return Table(base, frame, messages, decimal, index, text_of, thousands)
+    return Table(base, frame, messages, decimal, index, text_of, thousands, saved_index)
 
 
 def _check_preamble(path, raw):
