@@ -1255,3 +1255,33 @@ def test_the_round_off_warning_does_not_name_a_constant_column():
     assert _far_columns(X) == ""
     X[:, 1] += 1e6
     assert _far_columns(X).startswith("column 1 of X")
+
+
+@pytest.mark.parametrize("seed", [100, 102])
+def test_a_weighted_logistic_certificate_with_a_large_intercept(seed):
+    """Sample weights, an intercept, a column offset by 1e8, one mask (a reviewer):
+    the better of the dual points at b and at the balanced intercept was taken, and
+    the one at b, its slack no bound where b* - b times the imbalance exceeds it,
+    certified a gap of -2.6e-4 (converged, 3.5e-5 above the optimum). Checked against
+    cvxpy on the same program with the offset taken into the intercept."""
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(seed)
+    n, d = 600, 4
+    Xc = rng.standard_normal((n, d))
+    z = Xc[:, 0] - 0.5 * Xc[:, 1] + 0.3 * rng.standard_normal(n)
+    y = (z > 0.3).astype(int)
+    X = Xc.copy()
+    X[:, 2] += 1e8
+    s = rng.uniform(0.2, 3, n)
+    masks = np.ones((n, 1), bool)
+    kw = dict(loss="logistic", fit_intercept=True, sample_weight=s)
+    lam = 0.02 * fixntk.lambda_max(X, y, masks, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fixntk.solve(X, y, masks, lam, tol=1e-8, max_iter=20000, **kw)
+    w, b = cp.Variable(d), cp.Variable()
+    margin = cp.multiply(2.0 * y - 1.0, Xc @ w + b)
+    obj = cp.sum(cp.multiply(s, cp.logistic(-margin))) / s.sum() + lam * cp.norm(w)
+    best = cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
+    assert res.gap >= 0
+    assert res.objective - best <= res.gap + 1e-9 * res.f0
