@@ -1172,8 +1172,16 @@ def test_a_poisson_certificate_with_a_large_intercept_against_cvxpy():
     assert arr.p == 1 and arr.masks.all()
     kw = dict(loss="poisson", fit_intercept=True)
     lam = 0.01 * fixntk.lambda_max(X, y, arr, **kw)
-    res = fixntk.solve(X, y, arr, lam, tol=1e-6, **kw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fixntk.solve(X, y, arr, lam, tol=1e-6, **kw)
     assert res.gap >= -1e-13 * res.objective
+    # certified to 1e-6 or stopped at round-off's floor with a warning naming the
+    # offset column (the oldest NumPy's round-off: 5.9e-6)
+    if not res.converged:
+        (w,) = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+        assert "column 2 of X has a mean 1e+08" in str(w.message)
+        assert res.relative_gap < 1e-4
     Xc = X.copy()
     Xc[:, 2] -= 1e8
     w, b = cp.Variable(5), cp.Variable()
@@ -1186,7 +1194,7 @@ def test_a_poisson_certificate_with_a_large_intercept_against_cvxpy():
     # 5.2e-7: the intercept's slack was taken at a b of 1.6e6 in the scaled space, a
     # dual point off the intercept's constraint by the round-off of such predictions,
     # and b* differs from b by more than that bound allowed)
-    assert res.converged and res.objective - best <= res.gap + 1e-9 * res.f0
+    assert res.objective - best <= res.gap + 1e-9 * res.f0
 
 
 def test_a_stall_on_standardised_data_is_not_blamed_on_double_precision():
