@@ -517,18 +517,25 @@ def _support_unknowns(prob, W):
     return active, m + (prob.c if prob.fit_intercept else 0)
 
 
-def _polish_due(prob, W, step_gaps, epochs_since, wait):
-    """Whether :func:`_support_newton` is tried now (see ``_POLISH_UNKNOWNS``)."""
+def _polish_unknowns(prob, W):
+    """The unknowns of :func:`_support_newton` on W's support, or 0 where it is not
+    tried: a bounding curvature (no exact Hessian), an empty support, or one past
+    ``_POLISH_UNKNOWNS`` or ``_POLISH_ENTRIES``."""
     df = prob.datafit
-    exact = not df.curvature_is_bound or getattr(df, "row_shift", False)
-    if not exact or len(step_gaps) < 3 or step_gaps[-1] <= 0.5 * step_gaps[-3]:
-        return False
+    if df.curvature_is_bound and not getattr(df, "row_shift", False):
+        return 0
     active, m = _support_unknowns(prob, W)
     if not active.size or m > _POLISH_UNKNOWNS:
+        return 0
+    return m if prob.n * active.size * prob.d <= _POLISH_ENTRIES else 0
+
+
+def _polish_due(prob, W, step_gaps, epochs_since, wait):
+    """Whether :func:`_support_newton` is tried now (see ``_POLISH_UNKNOWNS``)."""
+    if len(step_gaps) < 3 or step_gaps[-1] <= 0.5 * step_gaps[-3]:
         return False
-    if prob.n * active.size * prob.d > _POLISH_ENTRIES:
-        return False
-    return _epochs_cost(prob, epochs_since) >= wait * _polish_cost(
+    m = _polish_unknowns(prob, W)
+    return m > 0 and _epochs_cost(prob, epochs_since) >= wait * _polish_cost(
         prob, m, _POLISH_STEPS_PRICED
     )
 
@@ -552,17 +559,11 @@ def _last_polish(prob, W, polish_epochs, epochs):
     gap of 1.01e-8 against tol 1e-8, and 20 plain Newton steps on its support
     reached 1e-14 (tester BM). Priced as _LAST_POLISH_STEPS of its steps against the
     solve's epochs so far (it then costs the solve at most about twice its time)."""
-    df = prob.datafit
-    if df.curvature_is_bound and not getattr(df, "row_shift", False):
-        return False
     if polish_epochs == epochs and epochs > 0:
         return False
-    active, m = _support_unknowns(prob, W)
-    return bool(
-        active.size
-        and m <= _POLISH_UNKNOWNS
-        and prob.n * active.size * prob.d <= _POLISH_ENTRIES
-        and _epochs_cost(prob, epochs) >= _polish_cost(prob, m, _LAST_POLISH_STEPS)
+    m = _polish_unknowns(prob, W)
+    return m > 0 and _epochs_cost(prob, epochs) >= _polish_cost(
+        prob, m, _LAST_POLISH_STEPS
     )
 
 
