@@ -168,7 +168,9 @@ class Poisson(Datafit):
             near = _near_counts(Y, F)[0]
             logy = np.log(np.where(near, Y, 1.0))
             c = float(np.median(logy[near])) if near.any() else 0.0
-            v = G / np.where(near, Y, 1.0)
+            # (0 off the near rows: G = -y there where exp(f) underflows, and
+            # log1p(-1) warned of a division by zero in a correct solve; tester BP)
+            v = np.where(near, G, 0.0) / np.where(near, Y, 1.0)
             stable = -Y * ((1.0 + v) * np.log1p(v) - v) - G * (logy - c)
             d = np.where(near, stable, d)
             sG = np.where(near, G, 0.0)[:, 0] * s
