@@ -979,6 +979,53 @@ def test_objective_and_gap_of_a_solve_result_take_its_intercept_and_loss(loss):
         fixntk.duality_gap(X, y, arr, r, 0.01, fit_intercept=False)
 
 
+@pytest.mark.parametrize("loss", ["squared", "poisson"])
+def test_objective_and_gap_of_a_weighted_solve_result_take_its_weights(loss):
+    """A weighted SolveResult as W was judged unweighted: duality_gap(res) 3.9e-2 for
+    a solve certified at 2.3e-11, and another objective, without a word (tester BP).
+    Now its weights are used unless others are given; on other rows it asks for
+    them."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    y = np.maximum(X @ rng.standard_normal(5), 0) + 0.3 * rng.standard_normal(200)
+    if loss == "poisson":
+        y = rng.poisson(np.exp(0.5 * y)).astype(float)
+    w = rng.integers(0, 4, 200).astype(float)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    kw = dict(loss=loss, sample_weight=w)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr, **kw)
+    r = fixntk.solve(X, y, arr, lam, tol=1e-10, **kw)
+    assert r.sample_weight is not None and r.converged
+    by_hand = fixntk.objective(X, y, arr, r.coef, lam, **kw)
+    assert fixntk.objective(X, y, arr, r, lam) == by_hand
+    assert by_hand == pytest.approx(r.objective, rel=1e-10)
+    gap = fixntk.duality_gap(X, y, arr, r, lam)
+    assert gap == fixntk.duality_gap(X, y, arr, r.coef, lam, **kw)
+    assert 0 <= gap <= 1e-8 * r.f0
+    # the caller's weights win; the unweighted program is not this result's
+    ones = np.ones(200)
+    assert fixntk.duality_gap(X, y, arr, r, lam, sample_weight=ones) > 1e3 * gap
+    with pytest.raises(ValueError, match="sample weights on 200 rows, and X has 50"):
+        fixntk.duality_gap(X[:50], y[:50], arr.masks[:50], r, lam)
+    assert fixntk.solve(X, y, arr, lam).sample_weight is None
+
+
+def test_a_poisson_solve_warns_of_no_division_by_zero():
+    """Rows where exp(f) underflows (G = -y) reached log1p(-1) in the discarded
+    branch of the dual's stable form: a RuntimeWarning 'divide by zero encountered
+    in log1p' in a solve certified at 6e-9 (tester BP)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    f = np.maximum(X @ rng.standard_normal((4, 3)), 0)
+    y = rng.poisson(np.exp(0.5 * (f[:, 0] - f[:, 1]))).astype(float)
+    arr = fixntk.sample_arrangement(X, n_gates=10, seed=0)
+    lam = 0.5 * fixntk.lambda_max(X, y, arr, loss="poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fixntk.solve(X, y, arr, lam, loss="poisson", tol=1e-8)
+    assert res.converged
+
+
 def test_poisson_counts_beyond_the_curvatures_range_are_refused():
     """Counts near 1e300 ended in 'LAPACK dsyevd did not converge on a block Gram'
     (the curvatures exp(f), about the counts, times X^T X), and lambda_max at 1e200
