@@ -339,6 +339,40 @@ def test_scoring_solves_of_the_log_loss_stop_at_a_looser_gap(monkeypatch):
     assert tols[0] == 1e-2 and min(tols) < 1e-3 and min(tols) >= est.tol
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GatedReLUClassifier(n_gates=20, lam=1e-2, random_state=0),
+        lambda: GatedReLURegressor(n_gates=20, lam=1e-2, random_state=0),
+        lambda: fixntk.NTKClassifier(lam=1e-2),
+        lambda: fixntk.KAREKernelClassifier(n_gates=20, lam=1e-2, random_state=0),
+        lambda: fixntk.ReLUClassifier(n_gates=10, lam=1e-2, random_state=0),
+    ],
+    ids=["gated-clf", "gated-reg", "ntk-clf", "kare-clf", "relu-clf"],
+)
+@pytest.mark.parametrize("fitted_with", [True, False])
+def test_a_fitted_model_keeps_the_bias_column_it_was_fitted_with(make, fitted_with):
+    """set_params(neuron_bias=...) after a fit (a refit being prepared) broke predict
+    with NumPy's matmul error and to_network().predict with 'X has 6 features, but
+    this network expects 7' (tester BQ): the fitted model predicts as fitted."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 6))
+    y = (X[:, 0] + np.maximum(X[:, 1], 0) > 0.4).astype(int)
+    est = make().set_params(neuron_bias=fitted_with)
+    if "Regressor" in type(est).__name__:
+        y = X[:, 0] - np.abs(X[:, 1])
+    est.fit(X, y)
+    before = est.predict(X)
+    net = est.to_network().predict(X) if hasattr(est, "to_network") else None
+    est.set_params(neuron_bias=not fitted_with)
+    np.testing.assert_array_equal(est.predict(X), before)
+    if net is not None:
+        np.testing.assert_array_equal(est.to_network().predict(X), net)
+    est.fit(X, y)  # a refit takes the new value
+    width = 6 + (not fitted_with)
+    assert getattr(est, "gates_", getattr(est, "X_fit_", None)).shape[1] == width
+
+
 def test_path_stop_stops_at_once_on_a_clear_rise():
     """A validation loss 1% above the best stops the path without waiting for the
     patience (the next, smaller lam is the most expensive solve); smaller rises wait

@@ -220,15 +220,26 @@ def _median_rms(ms, unit):
     return rms if 0.0 < rms < np.inf else 1.0
 
 
+def _fitted_bias(estimator):
+    """Whether a fitted estimator's inputs carry the bias column: ``neuron_bias`` as
+    the fit took it, not as set since (``set_params(neuron_bias=False)`` after a fit
+    broke predict with NumPy's matmul error, and to_network().predict with 'X has 6
+    features, but this network expects 7'; tester BQ). Pickles of earlier versions
+    have the parameter alone."""
+    return getattr(estimator, "_neuron_bias_fit", estimator.neuron_bias)
+
+
 def _inputs(estimator, X):
     """X as a fitted estimator's gates and kernels see it (its bias column)."""
-    return _with_bias(X, estimator.neuron_bias, getattr(estimator, "bias_scale_", 1.0))
+    scale = getattr(estimator, "bias_scale_", 1.0)
+    return _with_bias(X, _fitted_bias(estimator), scale)
 
 
 def _set_bias_scale(estimator, X, sample_weight=None):
     """Record ``bias_scale_`` for the training X (rows weighted by sample_weight, or
     None); X with its bias column."""
     on = check_bool(estimator.neuron_bias, "neuron_bias")
+    estimator._neuron_bias_fit = on
     estimator.bias_scale_ = _bias_scale(X, sample_weight) if on else 1.0
     return _inputs(estimator, X)
 
@@ -1775,7 +1786,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             gates=self.gates_[active].copy(),
             first_layer=self.group_coef_[active] / scale,
             second_layer=alpha,
-            neuron_bias=bool(self.neuron_bias),
+            neuron_bias=bool(_fitted_bias(self)),
             output_bias=self.intercept_,
             loss=self.loss_,
             classes=getattr(self, "classes_", None),

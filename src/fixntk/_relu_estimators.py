@@ -21,6 +21,7 @@ from ._estimators import (
     _SCORING_TOL,
     _check_cv,
     _copy_groups,
+    _fitted_bias,
     _folds,
     _grow_bar,
     _mean_intercept,
@@ -345,7 +346,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.n_iter_ = int(res.n_iter)
         self._b = b
         self.network_ = _network(
-            res.v, res.u, self.neuron_bias, False, b, self.bias_scale_
+            res.v, res.u, _fitted_bias(self), False, b, self.bias_scale_
         )
         self.n_active_neurons_ = int(self.network_.n_neurons)
         if not isinstance(self.lam, str) and not self.n_active_neurons_:
@@ -478,7 +479,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         net = _network(
             self._v3,
             self._u3,
-            self.neuron_bias,
+            _fitted_bias(self),
             self._y_1d,
             self.intercept_,
             getattr(self, "bias_scale_", 1.0),
@@ -573,7 +574,7 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         net = _network(
             self._v3,
             self._u3,
-            self.neuron_bias,
+            _fitted_bias(self),
             False,
             self.intercept_,
             getattr(self, "bias_scale_", 1.0),

@@ -273,6 +273,7 @@ def _fit(est, X, y, sample_weight, one_d, classes=False):
     # 74 s fit off a terminal, where the in-memory fit logs its solve; tester AQ)
     with heartbeat("column statistics, gates and first pass", est.verbose):
         rms = _check_feature_scales(est, X)
+        est._neuron_bias_fit = bool(est.neuron_bias)
         est.bias_scale_ = _bias_scale(X, sample_weight, rms) if est.neuron_bias else 1.0
         seed = _seed(est.random_state)
         Xt = as_rows(_with_bias(as_rows(X), est.neuron_bias, est.bias_scale_))
