@@ -676,3 +676,41 @@ def test_relu_on_constant_features_predicts_the_mean_at_once(value):
         est = ReLURegressor(n_gates=20, random_state=0).fit(X, y)
     np.testing.assert_allclose(est.predict(X[:3]), y.mean(), rtol=1e-12)
     assert est.lam_ == 1.0
+
+
+def test_two_classes_solve_one_column_and_mirror_the_other():
+    """Two classes' one-hot columns, centred, are each other's negatives: the second
+    column's program is the first's with v and u swapped, and both were solved (the
+    lam search and the refit twice the work; tester BQ). One is solved now and the
+    other mirrored; the two-column program solved directly (solve_relu) agrees, and
+    the reported objective and gap are that program's."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 4))
+    y = (X[:, 0] + np.maximum(X[:, 1], 0) > 0.3).astype(int)
+    s = rng.uniform(0.5, 2.0, 150)
+    for kw in ({}, {"sample_weight": s}):
+        est = ReLUClassifier(n_gates=20, lam=5e-3, tol=1e-9, random_state=0)
+        est.fit(X, y, **kw)
+        assert np.array_equal(est.v_[..., 0], est.u_[..., 1])
+        assert np.array_equal(est.u_[..., 0], est.v_[..., 1])
+        # the two-column program, solved as it is, from the estimator's rows
+        Xt = np.column_stack([X, np.full(150, est.bias_scale_)])
+        masks = Xt @ est.gates_.T >= 0
+        Y = np.column_stack([1 - y, y]).astype(float)
+        a = np.ones(150) if not kw else np.sqrt(s * 150 / s.sum())
+        Yc = Y - np.average(Y, axis=0, weights=a**2)
+        direct = fixntk.solve_relu(
+            a[:, None] * Xt, a[:, None] * Yc, masks, 5e-3, tol=1e-10
+        )
+        assert est.objective_ == pytest.approx(direct.objective, rel=1e-8)
+        assert est.dual_gap_ >= 0 and est.relative_gap_ <= 1e-9
+        assert est.objective_ == pytest.approx(
+            fixntk.relu_objective(
+                a[:, None] * Xt, a[:, None] * Yc, masks, est.v_, est.u_, 5e-3
+            ),
+            rel=1e-12,
+        )
+    # a regressor's two columns of different sums are two programs
+    Y2 = np.column_stack([X[:, 0], np.abs(X[:, 1])])
+    reg = ReLURegressor(n_gates=20, lam=5e-3, random_state=0).fit(X, Y2)
+    assert not np.array_equal(reg.v_[..., 0], reg.u_[..., 1])

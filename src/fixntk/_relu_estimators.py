@@ -315,8 +315,18 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         # network fits the centred targets (without it an offset of y had to be
         # carried by penalised neurons: diabetes + 1000, test R^2 -6)
         constant = self.fit_intercept and rows_equal(Y, sample_weight)
+        # Two columns of a constant sum (two classes' one-hot labels), centred, are
+        # each other's negatives: the second column's program is the first's with v
+        # and u swapped (each column is its own program). One is solved, the other
+        # mirrored from it: two classes were solved twice, in the lam search and the
+        # refit alike (tester BQ).
+        mirrored = self.fit_intercept and Y.shape[1] == 2 and np.ptp(Y.sum(axis=1)) == 0
         b, Y = _mean_intercept(Y, sample_weight, self.fit_intercept)
         Xt, Y = _scaled_rows(Xt, Y, sample_weight)
+        if mirrored:
+            Y = Y[:, 1:]
+            if start is not None:
+                start = tuple(a[:, :, 1:] for a in start)
         self.lams_ = self.lam_scores_ = None
         if lam == "cv" and constant:  # the centred Y is round-off: nothing to select
             lam = _no_lam_to_select(self)
@@ -334,20 +344,23 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             warm_start=start,
             verbose=_check_verbose(self.verbose) >= 2,
         )
+        v, u, copies = res.v, res.u, 1.0
+        if mirrored:  # the first column: the second's with v and u swapped
+            v, u, copies = np.concatenate([u, v], 2), np.concatenate([v, u], 2), 2.0
         self.n_gates_ = n_gates
-        self._n_outputs_fit = Y.shape[1]
-        self._v3, self._u3 = res.v, res.u  # (p, d, c)
+        self._n_outputs_fit = v.shape[2]
+        self._v3, self._u3 = v, u  # (p, d, c)
         self.gates_ = gates
         self.lam_ = float(lam)
-        self.dual_gap_ = float(res.gap)
+        # the program of every column: the mirrored one's gap and objective are its
+        # twin's
+        self.dual_gap_ = copies * float(res.gap)
         self.relative_gap_ = float(res.relative_gap)
         self.constraint_violation_ = float(res.violation)
-        self.objective_ = float(res.objective)
+        self.objective_ = copies * float(res.objective)
         self.n_iter_ = int(res.n_iter)
         self._b = b
-        self.network_ = _network(
-            res.v, res.u, _fitted_bias(self), False, b, self.bias_scale_
-        )
+        self.network_ = _network(v, u, _fitted_bias(self), False, b, self.bias_scale_)
         self.n_active_neurons_ = int(self.network_.n_neurons)
         if not isinstance(self.lam, str) and not self.n_active_neurons_:
             _warn_null_fit(self, lam, relu_lambda_max(Xt, Y, masks))
