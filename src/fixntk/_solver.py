@@ -96,9 +96,9 @@ class SolveResult:
         The datafit solved (the instance passed as ``loss``, or the built-in one of
         that name); None from the Dask backend, whose losses are built-in.
     sample_weight : ndarray of shape (n,) or None
-        The row weights solved with (as given, validated), None without; the weights
-        :func:`fixntk.objective` and :func:`fixntk.duality_gap` take for this result
-        when they are given none.
+        The row weights solved with, divided by the largest (only their ratios
+        count), None without; the weights :func:`fixntk.objective` and
+        :func:`fixntk.duality_gap` take for this result when they are given none.
     """
 
     coef: np.ndarray
