@@ -95,10 +95,11 @@ class SolveResult:
     datafit : Datafit or None
         The datafit solved (the instance passed as ``loss``, or the built-in one of
         that name); None from the Dask backend, whose losses are built-in.
-    sample_weight : ndarray of shape (n,) or None
+    sample_weight : ndarray of shape (n,), Dask array or None
         The row weights solved with, divided by the largest (only their ratios
-        count), None without; the weights :func:`fixntk.objective` and
-        :func:`fixntk.duality_gap` take for this result when they are given none.
+        count; from :func:`fixntk.dask.solve`, the Dask array given), None without;
+        the weights :func:`fixntk.objective` and :func:`fixntk.duality_gap` take for
+        this result when they are given none.
     """
 
     coef: np.ndarray
@@ -1202,11 +1203,13 @@ def _result_weights(W, X, sample_weight):
     """The row weights of :func:`objective` and :func:`duality_gap`: the caller's,
     or a weighted SolveResult's own (the program it solved; without them its gap was
     that of the unweighted program at its coefficients, 3.9e-2 for a solve certified
-    at 2.3e-11, without a word; tester BP). A weighted result on other rows than its
-    own needs the caller's weights."""
+    at 2.3e-11, without a word; tester BP; a Dask result's too, tester BS). A weighted
+    result on other rows than its own needs the caller's weights."""
     own = getattr(W, "sample_weight", None) if isinstance(W, SolveResult) else None
     if sample_weight is not None or own is None:
         return sample_weight
+    if hasattr(own, "compute"):  # a Dask result's: n numbers, computed here
+        own = np.asarray(own.compute(), dtype=np.float64)
     n = np.shape(X)[0] if np.ndim(X) == 2 else None
     if n != own.shape[0]:
         raise ValueError(

@@ -207,6 +207,7 @@ class _DaskProblem:
                     f"sample_weight must have shape ({X.shape[0]},), one weight per "
                     f"row of X; got shape {s.shape}"
                 )
+        self.user_weights = s  # the results keep them (objective(), duality_gap())
         self.arr = as_dask_arrangement(arr, X)
         self.packed = self.arr.packed
         self.n, self.d = X.shape
@@ -732,6 +733,7 @@ def _result(prob, lam, W, fit, passes, timing):
         gap_history=prob.value_out(gaps),
         intercept=float(b[0]) if prob.one_d else b,
         loss="squared",
+        sample_weight=getattr(prob, "user_weights", None),
         n_passes=int(passes),
         n_outer=int(outer),
         pass_seconds=float(timing[0]),
