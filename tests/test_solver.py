@@ -1007,6 +1007,8 @@ def test_objective_and_gap_of_a_weighted_solve_result_take_its_weights(loss):
     assert fixntk.duality_gap(X, y, arr, r, lam, sample_weight=ones) > 1e3 * gap
     with pytest.raises(ValueError, match="sample weights on 200 rows, and X has 50"):
         fixntk.duality_gap(X[:50], y[:50], arr.masks[:50], r, lam)
+    with pytest.raises(ValueError, match="X must be 2-dimensional"):  # X's error first
+        fixntk.duality_gap(X[:, 0], y, arr, r, lam)
     assert fixntk.solve(X, y, arr, lam).sample_weight is None
 
 

@@ -1208,9 +1208,11 @@ def _result_weights(W, X, sample_weight):
     own = getattr(W, "sample_weight", None) if isinstance(W, SolveResult) else None
     if sample_weight is not None or own is None:
         return sample_weight
+    if np.ndim(X) != 2:  # X's own error comes first (a reviewer)
+        return None
     if hasattr(own, "compute"):  # a Dask result's: n numbers, computed here
         own = np.asarray(own.compute(), dtype=np.float64)
-    n = np.shape(X)[0] if np.ndim(X) == 2 else None
+    n = np.shape(X)[0]
     if n != own.shape[0]:
         raise ValueError(
             f"W is a SolveResult solved with sample weights on {own.shape[0]} rows, "
