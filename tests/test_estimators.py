@@ -372,6 +372,9 @@ def test_a_fitted_model_keeps_the_bias_column_it_was_fitted_with(make, fitted_wi
     np.testing.assert_array_equal(est.predict(X), before)
     if net is not None:
         np.testing.assert_array_equal(est.to_network().predict(X), net)
+    # a pickle of an earlier version has no record: its fitted width tells it
+    del est._neuron_bias_fit
+    np.testing.assert_array_equal(est.predict(X), before)
     est.fit(X, y)  # a refit takes the new value
     width = 6 + (not fitted_with)
     assert getattr(est, "gates_", getattr(est, "X_fit_", None)).shape[1] == width

@@ -230,8 +230,14 @@ def _fitted_bias(estimator):
     the fit took it, not as set since (``set_params(neuron_bias=False)`` after a fit
     broke predict with NumPy's matmul error, and to_network().predict with 'X has 6
     features, but this network expects 7'; tester BQ). Pickles of earlier versions
-    have the parameter alone."""
-    return getattr(estimator, "_neuron_bias_fit", estimator.neuron_bias)
+    tell it by their fitted width (gates_ or X_fit_ against n_features_in_)."""
+    if hasattr(estimator, "_neuron_bias_fit"):
+        return estimator._neuron_bias_fit
+    fitted = getattr(estimator, "gates_", getattr(estimator, "X_fit_", None))
+    d = getattr(estimator, "n_features_in_", None)
+    if fitted is not None and d is not None and np.ndim(fitted) == 2:
+        return bool(np.shape(fitted)[1] > d)
+    return estimator.neuron_bias
 
 
 def _inputs(estimator, X):
