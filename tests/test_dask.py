@@ -1313,3 +1313,24 @@ def test_objective_and_gap_of_a_weighted_dask_result_take_its_weights(client):
     )
     unweighted = fixntk.dask.solve(Xd, yd, arr, 0.01)
     assert unweighted.sample_weight is None
+
+
+def test_displays_refuse_dask_collections(client):
+    """The displays compute in memory: given the Dask collections an estimator was
+    fitted on, they gathered them onto the client (280 MiB for an X of 23 MiB, without
+    a word; tester BS). They refuse them, naming a sample to pass."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    CellWeightsDisplay = fixntk.CellWeightsDisplay
+    RegularizationPathDisplay = fixntk.RegularizationPathDisplay
+
+    X, y = planted(n=400, d=4, seed=0)
+    Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    est = fixntk.GatedReLURegressor(n_gates=10, lam=0.01, random_state=0).fit(Xd, yd)
+    with pytest.raises(TypeError, match="do not take Dask collections"):
+        RegularizationPathDisplay.from_estimator(est, Xd, yd)
+    with pytest.raises(TypeError, match="do not take Dask collections"):
+        CellWeightsDisplay.from_estimator(est, Xd)
+    CellWeightsDisplay.from_estimator(est, X)  # a NumPy sample is drawn
