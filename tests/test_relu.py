@@ -468,6 +468,30 @@ def test_lam_by_cross_validation_and_warm_start(regression):
     assert warm.n_iter_ < max(iters, 1)
 
 
+def test_relu_scoring_solves_are_capped_and_the_refit_is_not(monkeypatch, regression):
+    """The ReLU lam search's solves stop within _RELU_SCORING_EPOCHS (near
+    interpolation its block steps crawl: two lams of 2000 epochs per fold were 58 s of
+    a 77 s ReLUClassifier fit on 600 rows); the refit at lam_ keeps max_iter."""
+    import fixntk._relu_estimators as relu_est
+
+    calls = []
+    real = relu_est.solve_relu
+
+    def record(*args, **kwargs):
+        calls.append(kwargs["max_iter"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(relu_est, "solve_relu", record)
+    X, y = regression
+    est = ReLURegressor(n_gates=10, n_lams=3, cv=2, max_iter=50000, random_state=0)
+    est.fit(X, y)
+    assert calls[-1] == 50000 and len(calls) > 2
+    assert set(calls[:-1]) == {relu_est._RELU_SCORING_EPOCHS}
+    calls.clear()
+    est.set_params(max_iter=40).fit(X, y)
+    assert set(calls) == {40}  # max_iter below the cap: max_iter
+
+
 def test_cross_validation_stops_where_the_validation_error_stops_falling():
     """A target unrelated to X: the folds' paths stop a decade past lam_max with no
     gain over the null model and keep it (the whole grid to tol on every fold took 85
