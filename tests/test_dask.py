@@ -935,6 +935,22 @@ def test_dask_messages_name_what_is_wrong(client, problem):
     assert len(names) == 1  # once, not once per chunk
 
 
+def test_dask_estimator_warning_advises_its_own_parameters(client, problem):
+    """A Dask fit stopped early advises raising max_iter or tol: it advised
+    max_passes, which the estimators do not take (set_params refuses it)."""
+    X, Y, arr = problem
+    Xd, yd = da.from_array(X, chunks=700), da.from_array(Y[:, 0], chunks=700)
+    lam = 1e-4 * fixntk.lambda_max(X, Y[:, 0], arr)
+    est = fixntk.GatedReLURegressor(n_gates=40, lam=lam, max_iter=2, random_state=0)
+    with pytest.warns(ConvergenceWarning) as rec:
+        est.fit(Xd, yd)
+    (message,) = [str(w.message) for w in rec if w.category is ConvergenceWarning]
+    assert "Raise max_iter or tol" in message and "max_passes, max_iter" not in message
+    assert "max_passes" not in est.get_params()
+    with pytest.warns(ConvergenceWarning, match="Raise max_passes, max_iter or tol"):
+        fixntk.dask.solve(Xd, yd, arr, lam, max_iter=2)
+
+
 def test_dask_warnings_name_the_users_call(client, problem, monkeypatch):
     """Every warning of the Dask functions and fits names the user's line, as in
     memory: fixed stack levels named fixntk's own (solve_path's and the estimators'

@@ -35,6 +35,12 @@ from ._chunks import (
 from ._solver import _DaskProblem, _lambda_max, _solve_problem
 
 _MAX_PASSES = 200  # per solve, the default of fixntk.dask.solve
+# what a stopped solve's warning advises raising: the estimators' own parameters (it
+# named max_passes, which they do not take; a tester)
+_ESTIMATOR_BUDGETS = (
+    f"max_iter or tol (the estimators pass over X at most {_MAX_PASSES} times per "
+    "solve; fixntk.dask.solve takes max_passes)"
+)
 
 __all__ = ["fit_regressor", "fit_classifier", "map_rows", "r2_score_rows"]
 
@@ -314,6 +320,7 @@ def _fit(est, X, y, sample_weight, one_d, classes=False):
             est.max_iter,
             _MAX_PASSES,
             _check_verbose(est.verbose) >= 2,
+            budgets=_ESTIMATOR_BUDGETS,
         )
     est.n_features_in_ = int(Xt.shape[1] - bool(est.neuron_bias))
     est._store_solution(res, arr, lam, n_gates, Xt.shape[1], "squared")

@@ -743,10 +743,21 @@ def _result(prob, lam, W, fit, passes, timing):
 
 
 def _solve_problem(
-    prob, lam, W0, tol, max_iter, max_passes, verbose, warn=True, setup=0
+    prob,
+    lam,
+    W0,
+    tol,
+    max_iter,
+    max_passes,
+    verbose,
+    warn=True,
+    setup=0,
+    budgets="max_passes, max_iter or tol",
 ):
     """One solve; its result's ``n_passes`` counts ``setup`` passes made before it
-    (the problem's statistics and first gradients), as does the warning."""
+    (the problem's statistics and first gradients), as does the warning, which
+    advises raising ``budgets`` (the caller's names of them: an estimator has no
+    max_passes)."""
 
     def counters():
         return np.array([prob.pass_seconds, prob.gram_seconds, prob.gram_passes])
@@ -768,7 +779,7 @@ def _solve_problem(
             "most often of a large offset in y or in a column of X (centre them "
             "first); raise tol to accept the fit"
             if stalled
-            else "Raise max_passes, max_iter or tol"
+            else f"Raise {budgets}"
         )
         warnings.warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
