@@ -10,17 +10,21 @@ core package never imports this module. Functions run on the active Dask schedul
     import fixntk.dask
 
     if __name__ == "__main__":  # a script starting worker processes needs the guard
-        client = Client(LocalCluster(n_workers=2, threads_per_worker=1))
-        X = da.random.standard_normal((10**6, 20), chunks=(10**5, 20))
-        y = X[:, 0] - X[:, 1] ** 2
-        arr = fixntk.dask.sample_arrangement(X, 500, seed=0)
-        lam = 0.05 * fixntk.dask.lambda_max(X, y, arr)
-        res = fixntk.dask.solve(X, y, arr, lam)
-        print(res.objective, res.relative_gap, res.n_passes)
-        eta = fixntk.dask.ntk_weights(X, arr, n_samples=10**5, seed=0).eta
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1)
+        with cluster, Client(cluster):  # both closed at the end
+            X = da.random.standard_normal((10**6, 20), chunks=(10**5, 20))
+            y = X[:, 0] - X[:, 1] ** 2
+            arr = fixntk.dask.sample_arrangement(X, 500, seed=0)
+            lam = 0.05 * fixntk.dask.lambda_max(X, y, arr)
+            res = fixntk.dask.solve(X, y, arr, lam)
+            print(res.objective, res.relative_gap, res.n_passes)
+            eta = fixntk.dask.ntk_weights(X, arr, n_samples=10**5, seed=0).eta
 
 Persist X first (``X = X.persist()``) when it is computed from other data: every
-call reads it two or three times.
+call reads it two or three times. Use threads (a ``LocalCluster`` as above, or Dask's
+default threaded scheduler), not ``dask.config.set(scheduler="processes")``: that
+scheduler starts a pool of processes for each of the many small computations a solve
+makes (20000 rows: 197 s against 1.7 s with threads, a tester's measurement).
 """
 
 try:
