@@ -2157,31 +2157,29 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     lam : float > 0 or {"auto", "cv", "holdout", "kare"}, default="auto"
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
         log-spaced from ``lam_max`` down to ``eps * lam_max``: "cv" by ``cv``-fold
-        cross-validation, "holdout" on one held-out split of ``validation_fraction``
-        of the rows, "auto" by "cv" up to 1000 rows and "holdout" above (or "cv" when,
-        for the log loss, the held-out split would leave a class out of its training
-        part). The splits run warm-started paths side by side, each solve to a
-        relative gap of ``max(tol, 1e-3)`` (for the classifier's log loss 1e-2, or
-        0.3 times the previous solve's objective over the null model's if that is
-        smaller, down to 1e-3; or within 2000 epochs, scored where it stands), and
-        stop together once two lams
-        (one where the grid's steps exceed a third of a decade) have not lowered the
-        best mean validation loss by 0.1%, or one lam after the best when the loss
-        has risen 1% above it (lams where every
-        split's model is still null do not count); the model is then refitted on all
-        rows at the chosen lam to ``tol``. Exact copies of a row (equal X and y) stay
-        on one side of every split (a copy on both sides makes small lams look
-        good); rows of equal X and different targets (categorical features) are
-        split one by one. "kare" scores the fitted masking kernel by
-        KARE on all rows (an n x n kernel per lam; optimistic, since that kernel was
-        fitted to y, and a choice at the grid's smallest lam warns; refused when
-        the kernel does not fit in memory). Scalings of X
-        or y leave the choice unchanged to round-off when they are powers of 2; others
-        round differently, and the scoring solves' tolerance can then move it by one
-        grid step where neighbouring lams score within about 0.1%. With
-        ``loss="poisson"``, counts so few that a split's training part has none give
-        ``lam_max`` (the intercept-only model) with a warning: the other splits' held
-        out rows have no count and would favour the smallest lam.
+        cross-validation, "holdout" on one held-out split of ``validation_fraction`` of
+        the rows, "auto" by "cv" up to 1000 rows and "holdout" above (or "cv" when, for
+        the log loss, the held-out split would leave a class out of its training part).
+        The splits run warm-started paths side by side, each solve to a relative gap of
+        ``max(tol, 1e-3)`` (for the classifier's log loss 1e-2, or 0.3 times the
+        previous solve's objective over the null model's if that is smaller, down to
+        1e-3; or within 2000 epochs, scored where it stands), and stop together once two
+        lams (one where the grid's steps exceed a third of a decade) have not lowered
+        the best mean validation loss by 0.1%, or one lam after the best when the loss
+        has risen 1% above it (lams where every split's model is still null do not
+        count); the model is then refitted on all rows at the chosen lam to ``tol``.
+        Exact copies of a row (equal X and y) stay on one side of every split (a copy on
+        both sides makes small lams look good); rows of equal X and different targets
+        (categorical features) are split one by one. "kare" scores the fitted masking
+        kernel by KARE on all rows (an n x n kernel per lam; optimistic, since that
+        kernel was fitted to y, and a choice at the grid's smallest lam warns; refused
+        when the kernel does not fit in memory). Scalings of X or y leave the choice
+        unchanged to round-off when they are powers of 2; others round differently, and
+        the scoring solves' tolerance can then move it by one grid step where
+        neighbouring lams score within about 0.1%. With ``loss="poisson"``, counts so
+        few that a split's training part has none give ``lam_max`` (the intercept-only
+        model) with a warning: the other splits' held out rows have no count and would
+        favour the smallest lam.
     loss : {"squared", "poisson"} or None, default=None
         The datafit (:mod:`fixntk.datafits`; None is "squared"): least squares, or the
         Poisson loss with the log link for counts (``predict`` then returns the mean
