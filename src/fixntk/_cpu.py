@@ -47,25 +47,28 @@ def _load():
     return base, "x86-64"
 
 
-def _register_blas(core):
-    """Hand SciPy's BLAS/LAPACK (through its Cython capsules) to the compiled core,
-    once, when it loads: every caller of ``core`` finds them set (with the package's
-    names loaded on first use, a script that reached ``core`` before the solver's
-    module got 'BLAS/LAPACK not registered')."""
+def capsule_address(module, name):
+    """The address of the function ``name`` of a Cython module's C API
+    (``scipy.linalg.cython_blas`` / ``cython_lapack``: SciPy's BLAS and LAPACK)."""
     import ctypes
-
-    from scipy.linalg import cython_blas, cython_lapack
 
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
     get_ptr.restype = ctypes.c_void_p
     get_ptr.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    capsule = module.__pyx_capi__[name]
+    return get_ptr(capsule, get_name(capsule))
 
-    def address(module, name):
-        capsule = module.__pyx_capi__[name]
-        return get_ptr(capsule, get_name(capsule))
 
+def _register_blas(core):
+    """Hand SciPy's BLAS/LAPACK (through its Cython capsules) to the compiled core,
+    once, when it loads: every caller of ``core`` finds them set (with the package's
+    names loaded on first use, a script that reached ``core`` before the solver's
+    module got 'BLAS/LAPACK not registered')."""
+    from scipy.linalg import cython_blas, cython_lapack
+
+    address = capsule_address
     core.set_blas(
         address(cython_blas, "dgemm"),
         address(cython_blas, "dsyrk"),

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import linalg
 
 from ._ridge import resolved_spectrum
 from ._scale import unit, value_out
+from ._threads import interruptible
 from ._validation import (
     _as_float_array,
     check_grid_size,
@@ -98,7 +98,7 @@ class _Spectrum:
         self.copies = copies
         self.t, self.sy = unit(K), unit(Y)
         if eig is None:
-            ev, U = linalg.eigh(K / self.t / n, check_finite=False)
+            ev, U = interruptible(np.linalg.eigh, K / self.t / n)
         else:
             ev, U = eig[0] / self.t / n, eig[1]
         if ev[0] < -psd_tol * max(abs(ev[-1]), 1e-300):

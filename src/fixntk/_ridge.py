@@ -6,9 +6,9 @@ masked Gram matrix of the primal form), goes through :class:`PSDRidge`. A
 well-conditioned system is solved with a Cholesky factor (LAPACK ``potrf``; its
 reciprocal condition number estimated by ``pocon``). Otherwise :math:`K` is
 diagonalised, :math:`K = U \\operatorname{diag}(\\mathrm{ev})\\, U^T` (LAPACK through
-``scipy.linalg.eigh``), and the eigenvalues below the round-off level of the matrix,
-:math:`n\\,\\epsilon \\max_j |\\mathrm{ev}_j|` (the cutoff of ``scipy.linalg.pinvh``),
-count as exact zeros.
+``numpy.linalg.eigh``, in a helper thread that Ctrl-C does not wait for), and the
+eigenvalues below the round-off level of the matrix, :math:`n\\,\\epsilon \\max_j
+|\\mathrm{ev}_j|` (the cutoff of ``scipy.linalg.pinvh``), count as exact zeros.
 
 Then, as :math:`\\mu \\to 0`, the fitted values :math:`K a` tend to the least-squares
 fit (the projection of y on the range of K that double precision resolves) and the
@@ -18,9 +18,14 @@ amplified by :math:`1/\\mu` (with the plain Cholesky solve, NTK kernel ridge on 
 rank-2 kernel missed the exact answer by 0.64 max|y| at ``lam = 1e-14``).
 """
 
+import ctypes
+import functools
+
 import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
+
+from ._threads import interruptible
 
 __all__ = ["PSDRidge", "psd_eigh", "resolved_spectrum"]
 
@@ -47,9 +52,42 @@ def resolved_spectrum(ev):
     return np.where(ev > cut, ev, 0.0)
 
 
+@functools.cache
+def _lapack_triangular(name):
+    """SciPy's LAPACK routine ``name`` (dpotrf, dpotri: ``(uplo, n, a, lda,
+    info)``) as a ctypes function, which releases the GIL while it runs (SciPy's own
+    wrappers hold it, and Ctrl-C waited for a whole n x n factorisation)."""
+    from scipy.linalg import cython_lapack
+
+    from ._cpu import capsule_address
+
+    i = ctypes.POINTER(ctypes.c_int)
+    kind = ctypes.CFUNCTYPE(None, ctypes.c_char_p, i, ctypes.c_void_p, i, i)
+    return kind(capsule_address(cython_lapack, name))
+
+
+def _triangular_in_place(name, A):
+    """LAPACK ``name`` on the lower triangle of the square Fortran-ordered float64
+    array A, in place, in a helper thread that Ctrl-C does not wait for
+    (:func:`fixntk._threads.interruptible`); returns LAPACK's ``info``."""
+    assert A.flags.f_contiguous and A.dtype == np.float64
+    fn = _lapack_triangular(name)
+    n, info = ctypes.c_int(A.shape[0]), ctypes.c_int(0)
+
+    def call():
+        fn(b"L", ctypes.byref(n), A.ctypes.data, ctypes.byref(n), ctypes.byref(info))
+        return info.value
+
+    return interruptible(call)
+
+
 def psd_eigh(K):
-    """``(ev, U)`` of a symmetric PSD matrix K, ev from :func:`resolved_spectrum`."""
-    ev, U = linalg.eigh(K, check_finite=False)
+    """``(ev, U)`` of a symmetric PSD matrix K, ev from :func:`resolved_spectrum`.
+
+    NumPy's ``eigh`` (LAPACK's divide and conquer), which releases the GIL, run by
+    :func:`fixntk._threads.interruptible`: Ctrl-C is not held up by an n x n kernel's
+    decomposition (SciPy's ``eigh`` holds the GIL for the whole call)."""
+    ev, U = interruptible(np.linalg.eigh, K)
     return resolved_spectrum(ev), U
 
 
@@ -85,11 +123,12 @@ class PSDRidge:
             C = np.array(K, dtype=np.float64, order="F")
             C[np.diag_indices_from(C)] += self.mu
             anorm = float(np.abs(C).sum(axis=0).max())
-            L, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
+            # the factor in C's lower triangle (its upper one is never read)
+            info = _triangular_in_place("dpotrf", C)
             if info == 0:
-                estimate, info = lapack.dpocon(L, anorm, uplo="L")
+                estimate, info = lapack.dpocon(C, anorm, uplo="L")
                 if info == 0 and estimate >= rcond:
-                    self._chol = L
+                    self._chol = C
             if self._chol is None:
                 eig = psd_eigh(K)
         if self._chol is None:
@@ -124,7 +163,8 @@ class PSDRidge:
     def inverse(self):
         """:math:`(K + \\mu I)^{-1}` as a full symmetric matrix."""
         if self._chol is not None:
-            Cinv, info = lapack.dpotri(self._chol, lower=1)
+            Cinv = np.array(self._chol, order="F")
+            info = _triangular_in_place("dpotri", Cinv)
             if info != 0:  # pragma: no cover - potrf succeeded
                 raise linalg.LinAlgError(f"LAPACK dpotri failed (info = {info})")
             return np.tril(Cinv) + np.tril(Cinv, -1).T
