@@ -2934,3 +2934,33 @@ def test_index_col_zero_on_a_blank_header_labels_the_predictions(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[0].startswith(",prediction") and lines[1].startswith("r0,")
     assert "the first (unnamed) column" in proc.stderr
+
+
+def test_notes_name_the_options_that_act_on_them():
+    """A note names the command line's option for it (a tester: lam above lambda_max
+    was hinted [--eps], the gap note said 'Lower tol (e.g. tol=1e-06)', and the KARE
+    kernel's guard asked for a validation_fraction the command line does not have,
+    hinted [--n-gates or --kare-max-iter])."""
+    from fixntk.cli._models import hint, in_option_words
+
+    above = (
+        "GatedReLUClassifier: lam=1e+06 is at or above lambda_max = 1.139 for these "
+        "data (the smallest lam at which every neuron is zero): the model predicts "
+        "the intercept alone."
+    )
+    assert hint("fixed NTK", above).startswith("--lam")
+    gap = (
+        "GatedReLUClassifier: at lam = 1e-12 the certified duality gap (3e-05) is "
+        "100% of the objective (3e-05): ... Lower tol (e.g. tol=1e-06) or raise lam."
+    )
+    said = in_option_words(gap)
+    assert "Lower --tol (e.g. --tol 1e-06) or raise --lam." in said
+    assert "tol=" not in said and hint("fixed NTK", gap) == "--tol or --lam"
+    guard = (
+        "kare_mkl: the held-out part has 17 rows (validation_fraction=0.2 of 85), "
+        "fewer than 20: ... Use more rows or a larger validation_fraction, or "
+        "validation_fraction=None to train on every row without the guard"
+    )
+    said = in_option_words(guard)
+    assert "smaller --holdout" in said and "larger validation_fraction" not in said
+    assert "--holdout" in hint("KARE kernel", guard)

@@ -112,11 +112,14 @@ def final(pipe):
 
 # Which option acts on a warning: (model, words in the message) -> options.
 _HINTS = (
+    ("fixed NTK", "at or above lambda_max", "--lam (a smaller value, or auto)"),
+    ("fixed NTK", "certified duality gap", "--tol or --lam"),
     ("fixed NTK", "smallest lam", "--eps (smallest lam / lam_max)"),
     ("fixed NTK", "largest lam of the grid", "--eps and --n-lams (the grid)"),
     ("NTK", "smallest KARE is at", "--ntk-eps (the NTK's grid)"),
     ("fixed NTK", "max_iter", "--max-iter or --tol"),
     ("fixed NTK", "stopped before", "--max-iter or --tol"),
+    ("KARE kernel", "held-out part has", "a smaller --holdout, or more rows"),
     ("KARE kernel", "max_iter", "--kare-max-iter"),
     ("KARE kernel", "line search", "--kare-max-iter or --n-gates"),
     ("NTK", "eigendecompositions' worth", "fewer rows, or fixntk fit: no n x n kernel"),
@@ -146,6 +149,19 @@ _OPTION_WORDS = (
     (re.compile(r"\bother splits \(cv\)"), "other splits (--cv)"),
     (re.compile(r"\bwith cv=(\d+) folds"), r"with --cv \1 folds"),
     (re.compile(r"\(n_gates\)"), "(--n-gates)"),
+    (
+        re.compile(r"\bLower tol \(e\.g\. tol=([^)\s]+)\) or raise lam\b"),
+        r"Lower --tol (e.g. --tol \1) or raise --lam",
+    ),
+    # kare_mkl's guard: the command line has no validation_fraction; its training
+    # rows are those --holdout leaves
+    (
+        re.compile(
+            r"\bUse more rows or a larger validation_fraction, or "
+            r"validation_fraction=None to train on every row without the guard"
+        ),
+        "Use more rows, or a smaller --holdout (more training rows)",
+    ),
 )
 
 
