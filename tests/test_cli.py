@@ -359,8 +359,10 @@ def test_shuffled_saved_index_is_left_out(tmp_path):
     """The saved index of a shuffled or sampled file (R's 'rownames', pandas'
     'index', in any order) is left out like an index in order: a 1000-row sample of
     ggplot2's diamonds (its order follows price) used it as a feature (held-out R^2
-    0.954 against 0.931 without it). Distinct integers under another name stay
-    features; --keep-ids keeps the index."""
+    0.954 against 0.931 without it). So is a column with 'id' as a word of its name
+    (a tester's shuffled patient_id was a feature while 'id' was left out). Distinct
+    integers under another name ('count', 'paid', 'grid') stay features; --keep-ids
+    keeps the index."""
     from fixntk.cli._data import dataset_from_table, read_table
 
     rng = np.random.default_rng(0)
@@ -370,7 +372,7 @@ def test_shuffled_saved_index_is_left_out(tmp_path):
         [k + 1, 1000 + 7 * int(k), f"{rng.standard_normal():.3f}", int(k >= n // 2)]
         for k in order
     ]
-    for name in ("rownames", "index", "ID"):
+    for name in ("rownames", "index", "ID", "patient_id", "PatientID", "customer.id"):
         path = write_csv(tmp_path / f"{name}.csv", [name, "count", "x", "y"], rows)
         data = dataset_from_table(read_table(path), "y", "auto", path)
         assert list(data.X.columns) == ["count", "x"]
@@ -379,6 +381,10 @@ def test_shuffled_saved_index_is_left_out(tmp_path):
         )
         kept = dataset_from_table(read_table(path), "y", "auto", path, keep_ids=True)
         assert list(kept.X.columns) == [name, "count", "x"]
+    for name in ("paid", "grid"):
+        path = write_csv(tmp_path / f"{name}.csv", [name, "count", "x", "y"], rows)
+        data = dataset_from_table(read_table(path), "y", "auto", path)
+        assert list(data.X.columns) == [name, "count", "x"]
 
 
 def test_a_column_named_but_for_case_or_punctuation_is_suggested(tmp_path):

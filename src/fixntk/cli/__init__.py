@@ -925,8 +925,9 @@ def _add_csv_options(p):
         "--keep-ids",
         action="store_true",
         help="use columns that look like row identifiers (increasing integers from "
-        "0 or 1, distinct integers in a column named rownames, index or id, a "
-        "different text in every row) as features; by default they are left out",
+        "0 or 1, distinct integers in a column named rownames, index, id, "
+        "patient_id, PatientID..., a different text in every row) as features; by "
+        "default they are left out",
     )
     p.add_argument(
         "--max-categories",
