@@ -2364,6 +2364,46 @@ def test_fit_prints_the_majority_baseline_and_says_when_nothing_is_saved(tmp_pat
     assert "model not saved (--output FILE saves it" in text
 
 
+def test_fit_prints_the_mean_baseline_of_a_held_out_regression(tmp_path):
+    """A negative held-out R^2 came without a word (a tester's affairs: -0.09), and a
+    Poisson fit was judged by R^2 alone: fit now prints the R^2 of always answering
+    the training mean (the model's below it says so), and for counts the mean Poisson
+    deviance of both."""
+    from sklearn.metrics import mean_poisson_deviance, r2_score
+
+    from fixntk.cli import _mean_line, main
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 2))
+    y = rng.poisson(np.exp(0.7 * X[:, 0]))
+    rows = [[f"{a:.3f}", f"{b:.3f}", int(c)] for (a, b), c in zip(X, y)]
+    path = write_csv(tmp_path / "counts.csv", ["a", "b", "n"], rows)
+    out = io.StringIO()
+    args = ["fit", str(path), "--target", "n", "--holdout", "0.25", "-q"]
+    assert main([*args, "--loss", "poisson"], out=out) == 0
+    text = out.getvalue()
+    assert (
+        "baseline         " in text and "R^2 of always answering the training" in text
+    )
+    assert "mean Poisson deviance held out" in text
+    out = io.StringIO()
+    assert main([*args, "--task", "regression"], out=out) == 0
+    assert "R^2 of always answering the training mean" in out.getvalue()
+    assert "deviance " not in out.getvalue()
+    # the line's numbers, and a model worse than the constant
+    train, scored = np.array([1.0, 2.0, 3.0]), np.array([1.0, 4.0])
+    pred = np.array([4.0, 1.0])
+    line = _mean_line(train, scored, pred, poisson=True)
+    base = r2_score(scored, [2.0, 2.0])
+    assert (
+        f"baseline         {base:.4f} (R^2 of always answering the training mean, 2)"
+        in line
+    )
+    assert "worse than that constant" in line
+    assert f"{mean_poisson_deviance(scored, pred):.4g} (mean Poisson" in line
+    assert f"training mean's {mean_poisson_deviance(scored, [2.0, 2.0]):.4g})" in line
+
+
 def test_predict_labels_rows_as_fit_did(tmp_path):
     """Predictions came back without the rows' labels unless predict was given
     --index-col again: the column fit used as the labels (--index-col) or left out as

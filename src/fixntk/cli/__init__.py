@@ -295,6 +295,8 @@ def cmd_fit(args, out):
         )
     if data.task == "classification":
         print(_majority_line(y, y_s, pred), file=out)
+    elif args.holdout and np.ptp(np.asarray(y_s, dtype=float)) > 0:
+        print(_mean_line(y, y_s, pred, args.loss == "poisson"), file=out)
     print(f"fit time         {seconds:.1f}s", file=out)
     if args.holdout and copies is not None:
         notes = [copies, *notes]
@@ -416,6 +418,32 @@ def _score(task, truth, pred):
     from sklearn.metrics import accuracy_score, r2_score
 
     return (accuracy_score if task == "classification" else r2_score)(truth, pred)
+
+
+def _mean_line(y_train, y_scored, pred, poisson=False):
+    """The held-out R^2 of always answering the training rows' mean, beside the
+    model's (it is at most 0; a model below it predicts new rows worse than that
+    constant, which a negative R^2 left to the reader, a tester's), and for counts
+    the mean Poisson deviance of both (R^2 alone judged a Poisson fit)."""
+    from sklearn.metrics import mean_poisson_deviance, r2_score
+
+    truth = np.asarray(y_scored, dtype=float)
+    mean = float(np.mean(np.asarray(y_train, dtype=float)))
+    constant = np.full(truth.shape, mean)
+    base = r2_score(truth, constant)
+    line = (
+        f"baseline         {base:.4f} (R^2 of always answering the training mean, "
+        f"{mean:.4g})"
+    )
+    if r2_score(truth, pred) < base:
+        line += "; the model predicts the held-out rows worse than that constant"
+    if poisson and mean > 0 and np.all(np.asarray(pred) > 0):
+        line += (
+            f"\ndeviance         {mean_poisson_deviance(truth, pred):.4g} (mean "
+            f"Poisson deviance held out; the training mean's "
+            f"{mean_poisson_deviance(truth, constant):.4g})"
+        )
+    return line
 
 
 def _majority_line(y_train, y_scored, pred):
