@@ -444,6 +444,7 @@ def test_long_kernel_fits_say_so_before_they_start(monkeypatch):
         lambda: KAREKernelRegressor(n_gates=10, max_iter=2, random_state=0).fit(X, y),
         lambda: kare_mkl(X, y, arr, max_iter=2),
         lambda: fixntk.GatedReLURegressor(n_gates=10, lam="kare").fit(X, y),
+        lambda: fixntk.irls(X, y, arr, 0.1, max_iter=2),  # 260 s unwarned, a tester
     ]
     for fit in fits:
         with pytest.warns(UserWarning, match="eigendecomposition") as record:

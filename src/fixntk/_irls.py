@@ -198,6 +198,10 @@ class _KernelRidge:
             "fixntk.solve (block coordinate descent, no such system), or "
             "method='auto', which takes the smaller of n and p d",
             n_matrices=_IRLS_MATRICES,
+            # said before a long fit, as the estimators do (10^4 rows: 260 s and
+            # 4.2 GB without a word, a tester; its factorisations cost about one
+            # eigendecomposition's worth)
+            warn=True,
         )
         self.method = method
         self.masks = arr.masks
