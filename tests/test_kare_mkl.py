@@ -436,6 +436,14 @@ def test_long_kernel_fits_say_so_before_they_start(monkeypatch):
     # (each step 12 s at the assumed rate: 30 of them 6 minutes)
     with pytest.warns(UserWarning, match=r"30 eigendecompositions' worth .* 6 min"):
         _memory.check_kernel_size(3000, "a fit", "another", warn=True, n_steps=30)
+    # a refusal names the limit it meets (one for time read as memory, a tester)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2.0**40)
+    with pytest.raises(MemoryError, match=r"a fit would take over 30 minutes: it"):
+        _memory.check_kernel_size(16000, "a fit", "another")
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2.0**20)
+    with pytest.raises(MemoryError, match=r"a fit does not fit in memory: it needs"):
+        _memory.check_kernel_size(1000, "a fit", "another")
+    monkeypatch.undo()
     X, y, _, _ = _teacher(1)
     monkeypatch.setattr(_memory, "_KERNEL_WARN_SECONDS", 0.0)  # every size: long
     arr = fixntk.sample_arrangement(X, 20, seed=0)

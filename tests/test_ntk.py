@@ -417,9 +417,8 @@ def test_ntk_memory_check_counts_the_fit_and_the_process_limit():
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env
     )
-    assert "refused: NTKRegressor (kernel ridge on the n x n NTK) needs 10" in (
-        proc.stdout
-    ), proc.stdout + proc.stderr
+    refused = "refused: NTKRegressor (kernel ridge on the n x n NTK) does not fit in"
+    assert refused + " memory: it needs 10" in proc.stdout, proc.stdout + proc.stderr
     assert "gated ReLU estimators" in proc.stdout
 
 

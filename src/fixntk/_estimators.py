@@ -3027,8 +3027,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     masking-kernel mixture :math:`H(\tilde\eta)` with the label-blind weights
     :math:`\tilde\eta_i = P_{h \sim N(0, I)}[1[X h \ge 0] = m_i]`; the same ``lam``
     in :class:`GatedReLURegressor` optimises those weights instead. Forms the n x n
-    kernel and its eigendecomposition: refused, with the figure, when they do not fit
-    in memory or would take hours.
+    kernel and its eigendecomposition: refused (MemoryError), with the figures, when
+    they do not fit in memory or the eigendecomposition would take over 30 minutes at
+    an assumed 2e10 flop/s (about 16000 rows).
 
     Parameters
     ----------

@@ -146,10 +146,18 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
     avail = available_bytes()
     seconds = 9.0 * float(n) ** 3 / _KERNEL_FLOPS
     if nbytes > avail or seconds > _KERNEL_SECONDS:
+        # the limit reached named first (a refusal for time read as one for memory
+        # when the memory fitted, a tester)
+        why = (
+            "does not fit in memory"
+            if nbytes > avail
+            else f"would take over {_KERNEL_SECONDS / 60:.0f} minutes"
+        )
         raise MemoryError(
-            f"{what} needs {n_matrices} matrices of {n} x {n} "
+            f"{what} {why}: it needs {n_matrices} matrices of {n} x {n} "
             f"({format_bytes(nbytes)}; {format_bytes(avail)} available) and about "
-            f"{seconds / 60:.0f} minutes for the eigendecomposition; use {alternative}"
+            f"{seconds / 60:.0f} minutes for the eigendecomposition (at an assumed "
+            f"{_KERNEL_FLOPS:.0e} flop/s); use {alternative}"
         )
     total = seconds * n_steps
     if warn and total > _KERNEL_WARN_SECONDS:
