@@ -2065,3 +2065,30 @@ def test_sparse_input_names_the_pipeline_fix():
         (OneHotEncoder(sparse_output=False), ["city"]), (StandardScaler(), ["x"])
     )
     make_pipeline(dense, fixntk.GatedReLUClassifier(lam=0.1, n_gates=10)).fit(frame, y)
+
+
+@pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
+def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
+    """A lam search past _LONG_FIT_SECONDS warns once at verbose=0 (a tester's
+    GatedReLURegressor() on 40000 rows ran 107-210 s, ReLURegressor() on 10^4 rows
+    150 s, without a word); at verbose=1 its progress bar says it instead."""
+    import fixntk._estimators as est_module
+
+    monkeypatch.setattr(est_module, "_LONG_FIT_SECONDS", 0.0)  # every search: long
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 3))
+    y = X[:, 0] - np.maximum(X[:, 1], 0)
+    make = getattr(fixntk, name)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        make(n_gates=10, n_lams=4, random_state=0).fit(X, y)
+    said = [
+        str(w.message) for w in record if "the lam search has run" in str(w.message)
+    ]
+    assert len(said) == 1 and said[0].startswith(f"{name}: the lam search has run")
+    assert "verbose=1 follows" in said[0]
+    assert record[[str(w.message) for w in record].index(said[0])].filename == __file__
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        make(n_gates=10, n_lams=4, random_state=0, verbose=1).fit(X, y)
+    assert not [w for w in record if "the lam search has run" in str(w.message)]

@@ -23,6 +23,7 @@ from ._estimators import (
     _fitted_bias,
     _folds,
     _grow_bar,
+    _LongSearchNotice,
     _mean_intercept,
     _MultiOutputRegressor,
     _no_lam_to_select,
@@ -275,6 +276,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         starts = [None] * len(folds)
         unit = _score_unit("squared", Y)  # errors near 1e-200 squared: not 0
         stop = _PathStop(patience, first)
+        notice = _LongSearchNotice(self, lmax, self.n_lams)
         bar = progress(
             total=len(folds) * self.n_lams,
             verbose=self.verbose,
@@ -305,6 +307,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, float(np.mean(scores[:, j])), null=null):
                     bar.update(bar.total - bar.n)
                     break
+                notice(j, lam)
         # (named as the user wrote it: 'auto' was reported as lam='cv', tester AJ)
         lam, lams, mean = _pick_lam(lams, scores, lmax, self.lam)
         return lam, lams, mean * unit**2
