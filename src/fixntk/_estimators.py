@@ -12,8 +12,10 @@ the two.
 import math
 import numbers
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -1536,7 +1538,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         level = dict.fromkeys(used, 1.0)  # objective / null objective of the last solve
         stop, fold_coefs = _PathStop(patience, first), {}
         say = report(self.verbose)  # a record per lam at verbose >= 2 (no terminal)
-        notice = _LongSearchNotice(self, lmax, self.n_lams)
+        notice = _fit_notice(self)
         with bar:
             for j, lam in enumerate(lams):
                 _grow_bar(bar, j, self.n_lams, len(splits), lams.size)
@@ -1573,7 +1575,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, mean, null=null):
                     bar.update(bar.total - bar.n)
                     break
-                notice(j, lam)
+                notice.search(j, lam, lmax, self.n_lams)
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode)
         return lam, lams, mean * unit**2, mode, _mean_coef_at(fold_coefs, lams, lam)
 
@@ -1643,6 +1645,13 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         for ``loss``; sets the fitted attributes."""
         n_gates, lam = self._check_params(loss)
         self.__dict__.pop("n_passes_", None)  # a Dask fit's, not this one's
+        self._fit_notice = _LongFitNotice(self)  # for this fit only
+        try:
+            return self._fit_program_noticed(X, y, loss, s, labels, n_gates, lam)
+        finally:
+            del self._fit_notice
+
+    def _fit_program_noticed(self, X, y, loss, s, labels, n_gates, lam):
         seed = _seed(self.random_state)
         kept = None
         if s is not None and not (s > 0).all():
@@ -1698,7 +1707,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             W0 = fit.coef if fit.coef.ndim == 3 else fit.coef[:, :, None]
             W0 = _drop_zero_groups(Xt, y, arr, W0, lam, kw)
         what = "refit on all training rows" if self.lam_selection_ else "solve"
-        with heartbeat(f"{what} at lam {lam:.4g}", self.verbose):
+        with (
+            heartbeat(f"{what} at lam {lam:.4g}", self.verbose),
+            _fit_notice(self).final(lam),
+        ):
             res = solve(
                 Xt,
                 y,
@@ -1959,33 +1971,87 @@ def _grow_bar(bar, j, n_lams, per_lam, n_grid):
 _LONG_FIT_SECONDS = 60.0
 
 
-class _LongSearchNotice:
-    """Called after each lam of a lam search: once it has run past
-    _LONG_FIT_SECONDS, a UserWarning (at ``verbose=0``; a progress bar shows the rest)
-    saying where the search is and how to make such fits faster."""
+class _LongFitNotice:
+    """A fit's one notice, at ``verbose=0``, once it has run past _LONG_FIT_SECONDS
+    (a progress bar says it at ``verbose >= 1``): from the lam search, after a lam
+    (:meth:`search`), or from a helper thread during the final solve, one compiled
+    call (:meth:`final`): a UserWarning saying where the fit is and what makes such
+    fits faster."""
 
-    def __init__(self, estimator, lmax, n_lams):
+    _ADVICE = (
+        "verbose=1 follows a fit's progress; a float lam, a larger eps or fewer rows "
+        "make the fit faster"
+    )
+
+    def __init__(self, estimator):
         self.name = type(estimator).__name__
-        self.lmax, self.n_lams = lmax, n_lams
         self.said = _check_verbose(estimator.verbose) > 0
         self.start = time.monotonic()
+        self._lock = threading.Lock()
 
-    def __call__(self, j, lam):
+    def _due(self):
+        """The seconds run if the notice is due now (and counts it as said)."""
+        with self._lock:
+            elapsed = time.monotonic() - self.start
+            if self.said or elapsed < _LONG_FIT_SECONDS:
+                return None
+            self.said = True
+            return elapsed
+
+    def search(self, j, lam, lmax, n_lams):
+        elapsed = self._due()
+        if elapsed is not None:
+            warnings.warn(
+                f"{self.name}: the lam search has run {elapsed:.0f} s and reached "
+                f"lam = {lam / lmax:.3g} lam_max (lam {j + 1}; n_lams={n_lams}); it "
+                "goes on, then refits at the chosen lam on all rows. " + self._ADVICE,
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+
+    @contextmanager
+    def final(self, lam):
+        """Around the final solve at ``lam``: the notice from a helper thread when it
+        falls due during that one call."""
         if self.said:
+            yield
             return
-        elapsed = time.monotonic() - self.start
-        if elapsed < _LONG_FIT_SECONDS:
+
+        def say(elapsed, stacklevel):
+            warnings.warn(
+                f"{self.name}: the fit has run {elapsed:.0f} s; its final solve at "
+                f"lam = {lam:.4g} goes on. " + self._ADVICE,
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+
+        elapsed = self._due()
+        if elapsed is not None:  # due already: said here, at the user's line
+            say(elapsed, user_stacklevel())
+            yield
             return
-        self.said = True
-        warnings.warn(
-            f"{self.name}: the lam search has run {elapsed:.0f} s and reached lam = "
-            f"{lam / self.lmax:.3g} lam_max (lam {j + 1}; n_lams={self.n_lams}); it "
-            "goes on, then refits at the chosen lam on all rows. verbose=1 follows a "
-            "fit's progress; a float lam, a larger eps or fewer rows make the fit "
-            "faster",
-            UserWarning,
-            stacklevel=user_stacklevel(),
-        )
+        done = threading.Event()
+
+        def wait():
+            left = _LONG_FIT_SECONDS - (time.monotonic() - self.start)
+            if not done.wait(max(left, 0.0)):
+                elapsed = self._due()
+                if elapsed is not None:
+                    say(elapsed, 1)
+
+        thread = threading.Thread(target=wait, name="fixntk-notice", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+
+def _fit_notice(estimator):
+    """The notice of the fit under way (:class:`_LongFitNotice`), or a new one."""
+    notice = getattr(estimator, "_fit_notice", None)
+    return _LongFitNotice(estimator) if notice is None else notice
 
 
 class _PathStop:

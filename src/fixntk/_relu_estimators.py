@@ -20,10 +20,11 @@ from ._estimators import (
     _SCORING_TOL,
     _check_cv,
     _copy_groups,
+    _fit_notice,
     _fitted_bias,
     _folds,
     _grow_bar,
-    _LongSearchNotice,
+    _LongFitNotice,
     _mean_intercept,
     _MultiOutputRegressor,
     _no_lam_to_select,
@@ -276,7 +277,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         starts = [None] * len(folds)
         unit = _score_unit("squared", Y)  # errors near 1e-200 squared: not 0
         stop = _PathStop(patience, first)
-        notice = _LongSearchNotice(self, lmax, self.n_lams)
+        notice = _fit_notice(self)
         bar = progress(
             total=len(folds) * self.n_lams,
             verbose=self.verbose,
@@ -307,7 +308,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, float(np.mean(scores[:, j])), null=null):
                     bar.update(bar.total - bar.n)
                     break
-                notice(j, lam)
+                notice.search(j, lam, lmax, self.n_lams)
         # (named as the user wrote it: 'auto' was reported as lam='cv', tester AJ)
         lam, lams, mean = _pick_lam(lams, scores, lmax, self.lam)
         return lam, lams, mean * unit**2
@@ -318,6 +319,13 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         Sample weights scale the rows of X and Y by ``a_k = sqrt(s_k n / sum(s))``
         once the masks are drawn: the weighted program is the plain one on the scaled
         rows, and positive scales leave every cone constraint's sign unchanged."""
+        self._fit_notice = _LongFitNotice(self)  # for this fit only
+        try:
+            return self._fit_targets_noticed(X, Y, labels, sample_weight)
+        finally:
+            del self._fit_notice
+
+    def _fit_targets_noticed(self, X, Y, labels, sample_weight):
         n_gates, lam = self._check_params()
         seed = _seed(self.random_state)
         Xt = _set_bias_scale(self, X, sample_weight)
@@ -345,16 +353,17 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             lam, self.lams_, self.lam_scores_ = self._select_lam(
                 Xt, Y, masks, seed, labels, sample_weight
             )
-        res = solve_relu(
-            Xt,
-            Y,
-            masks,
-            lam,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            warm_start=start,
-            verbose=_check_verbose(self.verbose) >= 2,
-        )
+        with _fit_notice(self).final(lam):
+            res = solve_relu(
+                Xt,
+                Y,
+                masks,
+                lam,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                warm_start=start,
+                verbose=_check_verbose(self.verbose) >= 2,
+            )
         v, u, copies = res.v, res.u, 1.0
         if mirrored:  # the first column: the second's with v and u swapped
             v, u, copies = np.concatenate([u, v], 2), np.concatenate([v, u], 2), 2.0
