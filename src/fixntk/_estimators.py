@@ -40,7 +40,7 @@ from ._kare import (
 )
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
-from ._progress import _check_verbose, heartbeat, progress, report, scoped
+from ._progress import _check_verbose, beside, heartbeat, progress, report, scoped
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
 from ._solver import (
@@ -2039,13 +2039,8 @@ class _LongFitNotice:
                 if elapsed is not None:
                     say(elapsed, 1)
 
-        thread = threading.Thread(target=wait, name="fixntk-notice", daemon=True)
-        thread.start()
-        try:
+        with beside(wait, "fixntk-notice", done):
             yield
-        finally:
-            done.set()
-            thread.join()
 
 
 def _fit_notice(estimator):

@@ -258,6 +258,19 @@ def report(verbose, level=2):
 
 
 @contextlib.contextmanager
+def beside(target, name, done):
+    """Run ``target()`` in a daemon thread ``name`` while the block runs; on its end,
+    set the event ``done`` (which ``target`` waits on) and join the thread."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+@contextlib.contextmanager
 def heartbeat(desc, verbose=0, every=None):
     """A ``[fixntk] desc: N s`` record every ``every`` seconds (default 30) while the
     block runs, for ``verbose >= 1``: for one long call into compiled code, whose
@@ -277,10 +290,5 @@ def heartbeat(desc, verbose=0, every=None):
             if clock.due(every):
                 say(f"{desc}: {time.monotonic() - start:.0f} s")
 
-    thread = threading.Thread(target=beat, name="fixntk-heartbeat", daemon=True)
-    thread.start()
-    try:
+    with beside(beat, "fixntk-heartbeat", done):
         yield
-    finally:
-        done.set()
-        thread.join()
