@@ -409,7 +409,7 @@ def test_kernel_size_refused_before_any_work(monkeypatch):
     X, y, _, _ = _teacher(1)
     arr = fixntk.sample_arrangement(X, 20, seed=0)
     monkeypatch.setattr(_memory, "available_bytes", lambda: 8 * y.size**2)
-    with pytest.raises(MemoryError, match=r"kare_mkl .* 16 matrices of .*GatedReLU"):
+    with pytest.raises(MemoryError, match=r"kare_mkl .* 18 matrices of .*GatedReLU"):
         kare_mkl(X, y, arr)
     monkeypatch.setattr(
         fixntk._kare_estimators,

@@ -418,7 +418,7 @@ def test_ntk_memory_check_counts_the_fit_and_the_process_limit():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env
     )
     refused = "refused: NTKRegressor (kernel ridge on the n x n NTK) does not fit in"
-    assert refused + " memory: it needs 10" in proc.stdout, proc.stdout + proc.stderr
+    assert refused + " memory: it needs 12" in proc.stdout, proc.stdout + proc.stderr
     assert "gated ReLU estimators" in proc.stdout
 
 

@@ -2867,8 +2867,10 @@ class _WeightedRidge:
 # tracemalloc at 3000 rows (lam="kare": 9.6, a float lam 6.6; the kernel, the
 # ridge's reflected copy and eigenvectors, the leave-one-out's products): the check
 # assumed 3, and 15000 rows under an 8 GB limit ended in NumPy's MemoryError at a
-# 7.2 GB peak, half a minute in
-_NTK_MATRICES = 10
+# 7.2 GB peak, half a minute in; and 2 more for the workspace of NumPy's eigh (LAPACK's
+# divide and conquer, unseen by tracemalloc: a peak of 3 n^2 above its input at 3000
+# rows, against SciPy's 1)
+_NTK_MATRICES = 12
 
 
 class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):

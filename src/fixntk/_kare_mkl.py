@@ -77,8 +77,9 @@ _AUTO_TIED = 100
 # C^-1, C^-2, the gradient's product, the guard's and the ridge's copies), for the
 # memory check before any work: KAREKernelRegressor() at 2000 rows peaked at 15.7 of
 # them (tracemalloc); 8 were counted, and a tester's 15000 rows under an 8 GB limit
-# ended in NumPy's MemoryError (a 12000 x 12000 allocation) after 8-20 s
-_KARE_MATRICES = 16
+# ended in NumPy's MemoryError (a 12000 x 12000 allocation) after 8-20 s; 2 more for
+# the workspace of NumPy's eigh, which tracemalloc does not see
+_KARE_MATRICES = 18
 # Steps of an eigendecomposition's cost a KARE-trained kernel's fit takes (each
 # L-BFGS-B evaluation factorises and multiplies n x n matrices, and the held-out
 # guard refits): 3000 rows took 406 s on a shared core where one eigendecomposition
