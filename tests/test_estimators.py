@@ -2099,4 +2099,5 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     said = [str(w.message) for w in record if "verbose=1 follows" in str(w.message)]
     assert len(said) == 1 and said[0].startswith(f"{name}: the fit has run")
     assert "its final solve at lam = 0.01 goes on" in said[0]
+    assert record[[str(w.message) for w in record].index(said[0])].filename == __file__
     assert not hasattr(est, "_fit_notice")  # for the fit only: not pickled

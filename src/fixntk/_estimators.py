@@ -2017,17 +2017,18 @@ class _LongFitNotice:
             yield
             return
 
-        def say(elapsed, stacklevel):
+        def say(elapsed, threaded):
             warnings.warn(
                 f"{self.name}: the fit has run {elapsed:.0f} s; its final solve at "
                 f"lam = {lam:.4g} goes on. " + self._ADVICE,
                 UserWarning,
-                stacklevel=stacklevel,
+                # a thread has no frame of the user's
+                stacklevel=1 if threaded else user_stacklevel(),
             )
 
         elapsed = self._due()
         if elapsed is not None:  # due already: said here, at the user's line
-            say(elapsed, user_stacklevel())
+            say(elapsed, False)
             yield
             return
         done = threading.Event()
@@ -2037,7 +2038,7 @@ class _LongFitNotice:
             if not done.wait(max(left, 0.0)):
                 elapsed = self._due()
                 if elapsed is not None:
-                    say(elapsed, 1)
+                    say(elapsed, True)
 
         with beside(wait, "fixntk-notice", done):
             yield

@@ -1,5 +1,6 @@
 """Input validation shared by every public entry point: clear errors at the boundary."""
 
+import contextlib
 import numbers
 import os
 import sys
@@ -50,7 +51,9 @@ def user_stacklevel():
     # scikit-learn's frames are skipped too: a fit inside a Pipeline named
     # sklearn/pipeline.py, and Python's default filter then showed the warning once
     # per process, at that line (a tester)
-    inside = (_PACKAGE_DIR,)
+    # and contextlib's: a warning raised where a fixntk context manager is entered
+    # named contextlib.py
+    inside = (_PACKAGE_DIR, os.path.abspath(contextlib.__file__))
     sklearn = sys.modules.get("sklearn")
     if sklearn is not None and getattr(sklearn, "__file__", None):
         inside += (os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,)
