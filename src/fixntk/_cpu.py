@@ -68,13 +68,12 @@ def _register_blas(core):
     module got 'BLAS/LAPACK not registered')."""
     from scipy.linalg import cython_blas, cython_lapack
 
-    address = capsule_address
     core.set_blas(
-        address(cython_blas, "dgemm"),
-        address(cython_blas, "dsyrk"),
-        address(cython_lapack, "dpotrf"),
-        address(cython_lapack, "dpotrs"),
-        address(cython_lapack, "dsyevd"),
+        capsule_address(cython_blas, "dgemm"),
+        capsule_address(cython_blas, "dsyrk"),
+        capsule_address(cython_lapack, "dpotrf"),
+        capsule_address(cython_lapack, "dpotrs"),
+        capsule_address(cython_lapack, "dsyevd"),
     )
 
 

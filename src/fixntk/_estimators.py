@@ -1645,11 +1645,8 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         for ``loss``; sets the fitted attributes."""
         n_gates, lam = self._check_params(loss)
         self.__dict__.pop("n_passes_", None)  # a Dask fit's, not this one's
-        self._fit_notice = _LongFitNotice(self)  # for this fit only
-        try:
+        with _noticed(self):
             return self._fit_program_noticed(X, y, loss, s, labels, n_gates, lam)
-        finally:
-            del self._fit_notice
 
     def _fit_program_noticed(self, X, y, loss, s, labels, n_gates, lam):
         seed = _seed(self.random_state)
@@ -2042,6 +2039,17 @@ class _LongFitNotice:
 
         with beside(wait, "fixntk-notice", done):
             yield
+
+
+@contextmanager
+def _noticed(estimator):
+    """A fit's long-fit notice (:class:`_LongFitNotice`) on the estimator for the
+    block only (not kept, nor pickled, after the fit)."""
+    estimator._fit_notice = _LongFitNotice(estimator)
+    try:
+        yield
+    finally:
+        del estimator._fit_notice
 
 
 def _fit_notice(estimator):

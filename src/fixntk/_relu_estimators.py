@@ -24,10 +24,10 @@ from ._estimators import (
     _fitted_bias,
     _folds,
     _grow_bar,
-    _LongFitNotice,
     _mean_intercept,
     _MultiOutputRegressor,
     _no_lam_to_select,
+    _noticed,
     _OneHotClassifier,
     _PathStop,
     _pick_lam,
@@ -319,11 +319,8 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         Sample weights scale the rows of X and Y by ``a_k = sqrt(s_k n / sum(s))``
         once the masks are drawn: the weighted program is the plain one on the scaled
         rows, and positive scales leave every cone constraint's sign unchanged."""
-        self._fit_notice = _LongFitNotice(self)  # for this fit only
-        try:
+        with _noticed(self):
             return self._fit_targets_noticed(X, Y, labels, sample_weight)
-        finally:
-            del self._fit_notice
 
     def _fit_targets_noticed(self, X, Y, labels, sample_weight):
         n_gates, lam = self._check_params()
