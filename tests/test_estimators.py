@@ -2069,12 +2069,10 @@ def test_sparse_input_names_the_pipeline_fix():
 
 @pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
 def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
-    """A lam search past _LONG_FIT_SECONDS warns once at verbose=0 (a tester's
+    """A lam search past LONG_RUN_SECONDS warns once at verbose=0 (a tester's
     GatedReLURegressor() on 40000 rows ran 107-210 s, ReLURegressor() on 10^4 rows
     150 s, without a word); at verbose=1 its progress bar says it instead."""
-    import fixntk._estimators as est_module
-
-    monkeypatch.setattr(est_module, "_LONG_FIT_SECONDS", 0.0)  # every search: long
+    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.0)  # every fit: long
     rng = np.random.default_rng(0)
     X = rng.standard_normal((150, 3))
     y = X[:, 0] - np.maximum(X[:, 1], 0)
@@ -2099,5 +2097,6 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     said = [str(w.message) for w in record if "verbose=1 follows" in str(w.message)]
     assert len(said) == 1 and said[0].startswith(f"{name}: the fit has run")
     assert "its final solve at lam = 0.01 goes on" in said[0]
+    assert "a larger lam or tol, or fewer rows, make the fit faster" in said[0]
     assert record[[str(w.message) for w in record].index(said[0])].filename == __file__
     assert not hasattr(est, "_fit_notice")  # for the fit only: not pickled

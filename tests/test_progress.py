@@ -241,3 +241,71 @@ def test_lam_search_bar_counts_the_grid_extension(monkeypatch):
     assert est.lam_selection_ == "cv" and len(est.lams_) > est.n_lams  # extended
     totals = {int(b) for _, b in re.findall(r"(\d+)/(\d+)", tty.getvalue())}
     assert max(totals) > est.cv * est.n_lams
+
+
+def _recorded_while_slow(monkeypatch, module, name, record):
+    """Make ``module.name`` (a solve) wait, before it runs, until a warning has been
+    recorded: work that lasts past the notice's time, whatever the machine's speed."""
+    import time
+
+    real = getattr(module, name)
+
+    def slow(*args, **kwargs):
+        deadline = time.monotonic() + 10.0
+        while not record and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow)
+
+
+@pytest.mark.parametrize("func", ["solve", "solve_path", "solve_relu"])
+def test_long_functions_say_so_once_at_the_users_line(monkeypatch, func):
+    """solve, solve_path and solve_relu past LONG_RUN_SECONDS warn once at verbose=0,
+    from a helper thread during the compiled work, naming the user's call (solve_path's
+    defaults ran 477 s on 5x10^4 rows without a word, a tester); nothing at
+    verbose=1, where bars and logs say it."""
+    import warnings
+
+    import fixntk._relu as relu_mod
+    import fixntk._solver as solver_mod
+
+    X, y = planted(n=60, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 8, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    call = {
+        "solve": lambda v: fixntk.solve(X, y, arr, lam, verbose=v),
+        "solve_path": lambda v: fixntk.solve_path(X, y, arr, n_lams=3, verbose=v),
+        "solve_relu": lambda v: fixntk.solve_relu(X, y, arr, lam, verbose=v),
+    }[func]
+    module, inner = {
+        "solve_relu": (relu_mod, "_solve_column"),
+    }.get(func, (solver_mod, "_solve_problem"))
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.02)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _recorded_while_slow(monkeypatch, module, inner, record)
+        call(0)
+    said = [w for w in record if "goes on" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in record]
+    assert str(said[0].message).startswith(f"{func}: the ")
+    line = call.__code__.co_firstlineno  # the user's call: the lambda's line
+    assert (said[0].filename, said[0].lineno) == (__file__, line)
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        call(1)
+    assert not [w for w in record if "goes on" in str(w.message)]
+
+
+def test_a_fit_says_so_once_not_again_from_its_solves(monkeypatch):
+    """An estimator's fit calls fixntk.solve: only the fit's notice is given."""
+    import warnings
+
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.0)
+    X, y = planted(n=80, d=3, seed=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fixntk.GatedReLURegressor(n_gates=8, lam=0.01, random_state=0).fit(X, y)
+    said = [str(w.message) for w in record if "goes on" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith("GatedReLURegressor: the fit")

@@ -12,8 +12,6 @@ the two.
 import math
 import numbers
 import sys
-import threading
-import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +38,14 @@ from ._kare import (
 )
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
 from ._memory import check_kernel_size
-from ._progress import _check_verbose, beside, heartbeat, progress, report, scoped
+from ._progress import (
+    LongRunNotice,
+    _check_verbose,
+    heartbeat,
+    progress,
+    report,
+    scoped,
+)
 from ._ridge import PSDRidge, psd_eigh
 from ._scale import Units, norms
 from ._solver import (
@@ -1962,92 +1967,49 @@ def _grow_bar(bar, j, n_lams, per_lam, n_grid):
         bar.refresh()
 
 
-# A lam search still running after this many seconds says so once at verbose=0 (a
-# tester's GatedReLURegressor() on 40000 rows of diamonds ran 107-210 s, and
-# ReLURegressor() on 10^4 rows 150 s, without a word)
-_LONG_FIT_SECONDS = 60.0
-
-
-class _LongFitNotice:
-    """A fit's one notice, at ``verbose=0``, once it has run past _LONG_FIT_SECONDS
-    (a progress bar says it at ``verbose >= 1``): from the lam search, after a lam
-    (:meth:`search`), or from a helper thread during the final solve, one compiled
-    call (:meth:`final`): a UserWarning saying where the fit is and what makes such
-    fits faster."""
-
-    _ADVICE = (
-        "verbose=1 follows a fit's progress; a float lam, a larger eps or fewer rows "
-        "make the fit faster"
-    )
+class _LongFitNotice(LongRunNotice):
+    """A fit's one notice at ``verbose=0`` once it has run past a minute
+    (:class:`fixntk._progress.LongRunNotice`): from the lam search, after a lam
+    (:meth:`search`), or during the final solve, one compiled call (:meth:`final`)."""
 
     def __init__(self, estimator):
-        self.name = type(estimator).__name__
-        self.said = _check_verbose(estimator.verbose) > 0
-        self.start = time.monotonic()
-        self._lock = threading.Lock()
-
-    def _due(self):
-        """The seconds run if the notice is due now (and counts it as said)."""
-        with self._lock:
-            elapsed = time.monotonic() - self.start
-            if self.said or elapsed < _LONG_FIT_SECONDS:
-                return None
-            self.said = True
-            return elapsed
+        if isinstance(getattr(estimator, "lam", None), str):  # a lam search
+            faster = "a float lam, a larger eps or fewer rows"
+        else:
+            faster = "a larger lam or tol, or fewer rows,"
+        super().__init__(
+            type(estimator).__name__,
+            estimator.verbose,
+            f"verbose=1 follows a fit's progress; {faster} make the fit faster",
+        )
 
     def search(self, j, lam, lmax, n_lams):
-        elapsed = self._due()
-        if elapsed is not None:
-            warnings.warn(
-                f"{self.name}: the lam search has run {elapsed:.0f} s and reached "
-                f"lam = {lam / lmax:.3g} lam_max (lam {j + 1}; n_lams={n_lams}); it "
-                "goes on, then refits at the chosen lam on all rows. " + self._ADVICE,
-                UserWarning,
-                stacklevel=user_stacklevel(),
+        self.between(
+            lambda elapsed: (
+                f"the lam search has run {elapsed:.0f} s and reached lam = "
+                f"{lam / lmax:.3g} lam_max (lam {j + 1}; n_lams={n_lams}); it goes "
+                "on, then refits at the chosen lam on all rows"
             )
+        )
 
-    @contextmanager
     def final(self, lam):
-        """Around the final solve at ``lam``: the notice from a helper thread when it
-        falls due during that one call."""
-        if self.said:
-            yield
-            return
-
-        def say(elapsed, threaded):
-            warnings.warn(
-                f"{self.name}: the fit has run {elapsed:.0f} s; its final solve at "
-                f"lam = {lam:.4g} goes on. " + self._ADVICE,
-                UserWarning,
-                # a thread has no frame of the user's
-                stacklevel=1 if threaded else user_stacklevel(),
+        """Around the final solve at ``lam``."""
+        return self.during(
+            lambda elapsed: (
+                f"the fit has run {elapsed:.0f} s; its final solve at lam = "
+                f"{lam:.4g} goes on"
             )
-
-        elapsed = self._due()
-        if elapsed is not None:  # due already: said here, at the user's line
-            say(elapsed, False)
-            yield
-            return
-        done = threading.Event()
-
-        def wait():
-            left = _LONG_FIT_SECONDS - (time.monotonic() - self.start)
-            if not done.wait(max(left, 0.0)):
-                elapsed = self._due()
-                if elapsed is not None:
-                    say(elapsed, True)
-
-        with beside(wait, "fixntk-notice", done):
-            yield
+        )
 
 
 @contextmanager
 def _noticed(estimator):
     """A fit's long-fit notice (:class:`_LongFitNotice`) on the estimator for the
     block only (not kept, nor pickled, after the fit)."""
-    estimator._fit_notice = _LongFitNotice(estimator)
+    estimator._fit_notice = notice = _LongFitNotice(estimator)
     try:
-        yield
+        with notice.active():
+            yield
     finally:
         del estimator._fit_notice
 

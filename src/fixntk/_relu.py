@@ -45,7 +45,7 @@ from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._gates import signals_pass
 from ._memory import CALL_WORK
-from ._progress import _check_verbose, report
+from ._progress import _check_verbose, report, solve_notice
 from ._scale import Units, unit
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads
@@ -1363,7 +1363,7 @@ def solve_relu(
     V0 = units.coef_in(V0)
     cols = []
     # The hot loops are small (n x d) matrix-vector products: BLAS threads only contend.
-    with blas_threads(1):
+    with blas_threads(1), solve_notice("solve_relu", verbose):
         for k in range(c):
             prob = _Problem(X, np.ascontiguousarray(Y[:, k]), arr, lam_u)
             V = V0[..., k].copy()

@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits
-from ._progress import _check_verbose, progress, report
+from ._progress import LongRunNotice, _check_verbose, progress, report, solve_notice
 from ._scale import coef_out, lam_in, lam_out, norms, value_out
 from ._threads import blas_threads
 from ._validation import (
@@ -1417,7 +1417,8 @@ def solve(
         W0 = np.zeros((prob.p, prob.d, prob.c))
     else:
         W0 = prob.check_coef(warm_start, "warm_start")
-    return _solve_problem(prob, lam, W0, tol, max_iter, verbose)
+    with solve_notice("solve", verbose):
+        return _solve_problem(prob, lam, W0, tol, max_iter, verbose)
 
 
 def solve_path(
@@ -1475,19 +1476,31 @@ def solve_path(
     lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
     W = np.zeros((prob.p, prob.d, prob.c))
     results, previous = [], None
-    for j, lam in enumerate(
-        progress(lams, verbose=verbose, desc="fixntk path", unit="lam")
-    ):
-        res = _solve_problem(
-            prob,
-            float(lam),
-            _secant_start(lams, j, W, previous),
-            tol,
-            max_iter,
-            bool(verbose and verbose >= 2),
+    notice = LongRunNotice(
+        "solve_path",
+        verbose,
+        "verbose=1 draws a bar over the grid; fewer lams (n_lams), a larger eps or "
+        "a larger tol make a path faster",
+    )
+    with notice.during(
+        lambda elapsed: (
+            f"the path has run {elapsed:.0f} s and solved {len(results)} of "
+            f"{len(lams)} lams; it goes on"
         )
-        previous, W = W, prob.check_coef(res.coef)
-        results.append(res)
+    ):
+        for j, lam in enumerate(
+            progress(lams, verbose=verbose, desc="fixntk path", unit="lam")
+        ):
+            res = _solve_problem(
+                prob,
+                float(lam),
+                _secant_start(lams, j, W, previous),
+                tol,
+                max_iter,
+                bool(verbose and verbose >= 2),
+            )
+            previous, W = W, prob.check_coef(res.coef)
+            results.append(res)
     return PathResult(lams, results)
 
 

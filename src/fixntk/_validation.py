@@ -65,6 +65,32 @@ def user_stacklevel():
     return level
 
 
+def user_frame():
+    """The frame that :func:`user_stacklevel` names, from the caller of this
+    function: the user's call. A helper thread warns at its line with
+    :func:`warn_at` (a thread has no frame of the user's to name)."""
+    frame = sys._getframe(0)  # stacklevel 1: this function's frame
+    for _ in range(user_stacklevel() - 1):
+        frame = frame.f_back
+    return frame
+
+
+def warn_at(message, category, frame, lineno=None):
+    """``warnings.warn(message, category)`` attributed to ``frame`` at ``lineno``
+    (default: its current line), as ``warnings.warn`` with a stacklevel naming that
+    frame would be (the same filters, once-per-location registry and module)."""
+    g = frame.f_globals
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno if lineno is None else lineno,
+        module=g.get("__name__"),
+        registry=g.setdefault("__warningregistry__", {}),
+        module_globals=g,
+    )
+
+
 def _pandas_na():
     """pandas.NA, or a sentinel no value is when pandas is not installed."""
     try:
