@@ -309,3 +309,23 @@ def test_a_fit_says_so_once_not_again_from_its_solves(monkeypatch):
         fixntk.GatedReLURegressor(n_gates=8, lam=0.01, random_state=0).fit(X, y)
     said = [str(w.message) for w in record if "goes on" in str(w.message)]
     assert len(said) == 1 and said[0].startswith("GatedReLURegressor: the fit")
+
+
+def test_a_notice_never_stops_the_work(monkeypatch, caplog):
+    """Under a filter that makes warnings errors (pytest -W error) the long-run notice
+    goes to the fixntk logger: a fit past a minute had raised its UserWarning."""
+    import warnings
+
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.0)
+    X, y = planted(n=80, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 8, seed=0)
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="fixntk"):
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        est = fixntk.GatedReLURegressor(n_gates=8, n_lams=4, random_state=0)
+        est.fit(X, y)
+        fixntk.solve(X, y, arr, 0.01)
+    said = [r.getMessage() for r in caplog.records if "goes on" in r.getMessage()]
+    assert len(said) == 2
+    assert said[0].startswith("GatedReLURegressor: the lam search has run")
+    assert said[1].startswith("solve: the solve has run")

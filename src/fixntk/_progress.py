@@ -307,7 +307,12 @@ class LongRunNotice:
 
     def _say(self, where, elapsed, frame, lineno=None):
         message = f"{self.name}: {where(elapsed)}. {self.advice}"
-        warn_at(message, UserWarning, frame, lineno)
+        try:
+            warn_at(message, UserWarning, frame, lineno)
+        except UserWarning:
+            # a filter that makes warnings errors (pytest -W error): a notice never
+            # stops the work, and goes to the fixntk logger instead
+            logger.warning(message)
 
     def between(self, where):
         """The notice, if due; ``where(elapsed)`` says where the work is."""
