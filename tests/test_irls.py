@@ -476,3 +476,31 @@ def test_rows_of_weight_0_leave_irls_unchanged():
         # the certificate of the program as given (every row, weight 0 on the first)
         value = fixntk.objective(Xb, yb, masks, res.coef, lam, sample_weight=s)
         assert value == pytest.approx(ref.objective, rel=1e-8)
+
+
+def test_a_stall_far_above_round_off_names_the_columns_scales():
+    """Columns on scales 1 to 1e4 with an intercept at 1e-5 lam_max (tester BW):
+    irls stopped after a step or none at a relative gap of 1e-1, and its warning said
+    "round-off level". It now says the kernel ridge solves are too inexact, names the
+    columns' spread of scales and advises standardising them; at a gap of round-off's
+    order (below 1e-8) it keeps saying round-off."""
+    from fixntk._solver import _far_columns
+
+    rng = np.random.default_rng(2)
+    n = 200
+    X = rng.standard_normal((n, 6)) * np.logspace(0, 4, 6)
+    y = np.sin(X[:, 0]) + X[:, 5] / 1e4 + 0.1 * rng.standard_normal(n) + 3
+    arr = fixntk.sample_arrangement(X, 100, seed=0)
+    lam = 1e-5 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    with pytest.warns(ConvergenceWarning, match="fixntk.irls stopped") as caught:
+        res = fixntk.irls(X, y, arr, lam, fit_intercept=True)
+    (message,) = [str(w.message) for w in caught if "irls stopped" in str(w.message)]
+    assert res.gap > 1e-8 * res.f0
+    assert "round-off level" not in message and "too inexact" in message
+    assert "standard deviations of X's columns differ by a factor of 9.4e+03" in message
+    assert "StandardScaler" in message
+    # the hint: a column far from 0 first, else the spread, else nothing
+    assert _far_columns(X).startswith("the standard deviations of X's columns")
+    assert _far_columns(X + [0, 0, 1e9, 0, 0, 0]).startswith("column 2 of X has")
+    assert _far_columns(X / np.logspace(0, 4, 6)) == ""
+    assert _far_columns(np.c_[X[:, :1], np.ones(n)]) == ""  # a bias is not judged

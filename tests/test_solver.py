@@ -1347,3 +1347,27 @@ def test_a_weighted_logistic_certificate_with_a_large_intercept(seed):
     gap = fixntk.duality_gap(X, y, masks, res, lam, sample_weight=s)
     assert 0 <= gap <= 1e-3 * res.f0
     assert res.objective - best <= gap + 1e-9 * res.f0
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_a_slow_stop_on_spread_columns_advises_scaling_them(loss):
+    """Columns on scales 1 to 1e4 (tester BW): logistic and multinomial solves of 200
+    rows ran 30-45 s to their caps with "raise max_iter or tol" alone. A stop for
+    max_iter names the columns' spread and advises standardising them; on
+    standardised columns it does not."""
+    rng = np.random.default_rng(0)
+    n = 200
+    X = rng.standard_normal((n, 6)) * np.logspace(0, 4, 6)
+    y = np.sin(X[:, 0]) + 0.3 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = (y > 0).astype(float)
+    for Z, named in ((X, True), (X / X.std(axis=0), False)):
+        arr = fixntk.sample_arrangement(Z, 50, seed=0)
+        kw = dict(loss=loss, fit_intercept=True)
+        lam = 1e-4 * fixntk.lambda_max(Z, y, arr, **kw)
+        with pytest.warns(ConvergenceWarning, match="stopped before") as caught:
+            fixntk.solve(Z, y, arr, lam, max_iter=20, **kw)
+        (message,) = [str(w.message) for w in caught if "stopped" in str(w.message)]
+        assert "Raise max_iter or tol." in message
+        said = "standard deviations of X's columns differ by a factor of" in message
+        assert said == named and ("StandardScaler" in message) == named

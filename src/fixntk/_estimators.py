@@ -56,6 +56,7 @@ from ._solver import (
     check_class_totals,
     lambda_max,
     solve,
+    spread_scales,
     weightless_classes,
 )
 from ._validation import (
@@ -962,18 +963,6 @@ def _warn_outlying_values(estimator, cols, ratio, rows=""):
     )
 
 
-def _spread_scales(sd, span):
-    """The standard deviations ``sd`` of the columns that vary (range ``span`` > 0)
-    when they, and their ranges, differ by more than _SCALE_RATIO; else None."""
-    varies = (sd > 0) & (span > 0)
-    span, sd = span[varies], sd[varies]
-    if sd.size < 2 or sd.max() <= _SCALE_RATIO * sd.min():
-        return None
-    if span.max() <= _SCALE_RATIO * span.min():
-        return None
-    return sd
-
-
 def _check_target_scales(estimator, Y, sample_weight=None):
     """Warn when the columns of a multi-output Y (n, c) differ in scale by more than
     _SCALE_RATIO (over the rows of positive weight): the outputs are fitted together
@@ -989,7 +978,7 @@ def _check_target_scales(estimator, Y, sample_weight=None):
     if sample_weight is not None:
         Y = Y[sample_weight > 0]
     unit = _pow2_column_units(Y)  # (entries beyond 1e154 square past the range)
-    sd = _spread_scales((Y / unit).std(axis=0) * unit, np.ptp(Y, axis=0))
+    sd = spread_scales((Y / unit).std(axis=0) * unit, np.ptp(Y, axis=0), _SCALE_RATIO)
     if sd is None:
         return
     name = type(estimator).__name__
@@ -1013,7 +1002,7 @@ def _warn_feature_scales(estimator, sd, span):
     constant on a fold of StandardScaler'ed digits was warned about as 1e16 times
     narrower than the others (standardise X first, the warning said, of standardised
     X)."""
-    sd = _spread_scales(sd, span)
+    sd = spread_scales(sd, span, _SCALE_RATIO)
     if sd is None:
         return
     name = type(estimator).__name__

@@ -57,6 +57,9 @@ _STEP_EPS = 0.1  # smoothing eps is kept at _STEP_EPS * gap / (lam p): below the
 _STEP_RCOND = 1e-12
 _MIN_CAPTURED = 0.5  # "ntk" uses the cell weights only if they hold this much mass
 _ROUNDOFF = 1e-13  # relative increase of F accepted as round-off in a step
+# a stall with a relative gap below this is told as round-off; above, as the kernel
+# ridge solves' inexactness (an ill-conditioned kernel)
+_STALL_ROUNDOFF = 1e-8
 _MAX_NEWTON = 2000  # largest free set for a Newton step (a dense Hessian of that order)
 _SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
 # matrices of the system's order alive at once (the kernel or Gram, its factor or
@@ -783,12 +786,27 @@ def irls(
     gap = gaps[-1]
     converged = gap <= tol * f0
     if not converged:
-        why = (
-            "no step decreased the objective (round-off level"
-            + (f": {far})" if (far := _far_columns(X_user)) else ")")
-            if stalled
-            else f"max_iter = {max_iter} steps ran out"
-        )
+        far = _far_columns(X_user) if stalled else ""
+        advice = ""
+        if not stalled:
+            why = f"max_iter = {max_iter} steps ran out"
+        elif gap <= _STALL_ROUNDOFF * f0:
+            why = "no step decreased the objective (round-off level)"
+        else:
+            # a gap far above round-off: the steps' kernel ridge solves are what
+            # round-off limits (a tester's columns on scales 1 to 1e4 stopped at
+            # relative gaps of 1e-1, told as "round-off level")
+            why = (
+                "no step decreased the objective: its kernel ridge solves are too "
+                "inexact in double precision at this lam (an ill-conditioned kernel"
+                + (f": {far})" if far else ")")
+            )
+            advice = (
+                " Centre and scale X's columns (e.g. sklearn's StandardScaler), or "
+                "raise lam or tol."
+                if far
+                else " fixntk.solve's descent may do better; or raise lam or tol."
+            )
         if null:  # not round-off: the reweighted ridge's own point was the trouble
             why = (
                 "its point was worse than the null model's (the reweighted kernel "
@@ -796,10 +814,11 @@ def irls(
                 "returned: fixntk.solve's descent (which takes this route when it "
                 "helps) may do better"
             )
+            advice = ""
         warnings.warn(
             f"fixntk.irls stopped before the certificate: {why}; relative duality gap "
             f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} steps "
-            f"(lam = {lam:.4g}).",
+            f"(lam = {lam:.4g}).{advice}",
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
         )

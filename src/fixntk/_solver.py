@@ -16,7 +16,7 @@ from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits
 from ._progress import LongRunNotice, _check_verbose, progress, report, solve_notice
-from ._scale import coef_out, lam_in, lam_out, norms, value_out
+from ._scale import coef_out, lam_in, lam_out, norms, unit, value_out
 from ._threads import blas_threads
 from ._validation import (
     ROUNDOFF_GAP,
@@ -674,7 +674,15 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
         fit, stop = _null_fit(prob, lam_s, tol, fit), "diverged"
     res = _result(prob, lam=lam, **fit)
     if warn and not res.converged:
-        far = _far_columns(prob.X) if stop in ("stalled", "no_descent") else ""
+        far = _far_columns(prob.X) if stop != "diverged" else ""
+        # slow, not stalled: the same columns slow the descent (a tester's logistic
+        # and multinomial solves on columns of scales 1 to 1e4 ran 30-45 s on 200 rows)
+        slow = (
+            f" X's columns make the masked design ill-conditioned ({far}): centre and "
+            "scale them (e.g. sklearn's StandardScaler) for a faster solve."
+            if far
+            else ""
+        )
         tiny = ""
         if stop == "stalled" and not far and lam_s < _TINY_LAM * prob.lam_max():
             # the dual point is the residual over lam: its round-off, divided by a lam
@@ -712,12 +720,12 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 "The gap is at round-off's level (about 1e-14 of the null model's "
                 "objective or below): raise tol."
                 if res.relative_gap < ROUNDOFF_GAP
-                else "Raise max_iter or tol."
+                else "Raise max_iter or tol." + slow
             ),
             "newton": (
                 f"The proximal Newton loop reached its {res.n_newton} outer steps "
                 "(the cap; max_iter counts epochs): raise tol, or use a larger lam, "
-                "where the steps converge faster."
+                "where the steps converge faster." + slow
             ),
             "no_descent": (
                 "The line search found no descent (round-off in the proximal Newton "
@@ -748,19 +756,40 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
     return res
 
 
+def spread_scales(sd, span, ratio):
+    """The standard deviations ``sd`` of the columns that vary (range ``span`` > 0)
+    when they, and their ranges, differ by more than ``ratio``; else None."""
+    varies = (sd > 0) & (span > 0)
+    span, sd = span[varies], sd[varies]
+    if sd.size < 2 or sd.max() <= ratio * sd.min():
+        return None
+    if span.max() <= ratio * span.min():
+        return None
+    return sd
+
+
 def _far_columns(X, ratio=1e3):
-    """For a warning: "column j of X has a mean 1e+08 times its standard deviation"
-    for the column of X farthest from 0 beyond ``ratio`` of its spread (constant
-    columns, a bias, are not judged), or "" when none is."""
+    """For a warning: what in X's columns ill-conditions the masked design, or "":
+    "column j of X has a mean 1e+08 times its standard deviation" for the column
+    farthest from 0 beyond ``ratio`` of its spread (constant columns, a bias, are not
+    judged), else "the standard deviations of X's columns differ by a factor of 1e+04"
+    beyond ``ratio`` (a tester's columns on scales 1 to 1e4 stalled solve at a
+    relative gap of 3e-3 and irls at 1e-1, told as round-off alone)."""
     # constant columns by their range: NumPy's standard deviation of a column of ones
     # divided by the largest entry is its mean's round-off (5.6e-17), and a bias column
     # was named as 3.8e14 standard deviations from 0 (tester BM)
-    sd = np.where(np.ptp(X, axis=0) > 0, X.std(axis=0), 0.0)
+    X = X / unit(X)  # exact: a column at 1e200 squares past the range
+    span = np.ptp(X, axis=0)
+    sd = np.where(span > 0, X.std(axis=0), 0.0)
     far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
     j = int(np.argmax(far)) if far.size else 0
-    if not far.size or far[j] <= ratio:
+    if far.size and far[j] > ratio:
+        return f"column {j} of X has a mean {far[j]:.2g} times its standard deviation"
+    spread = spread_scales(sd, span, ratio)
+    if spread is None:
         return ""
-    return f"column {j} of X has a mean {far[j]:.2g} times its standard deviation"
+    ratio = spread.max() / spread.min()
+    return f"the standard deviations of X's columns differ by a factor of {ratio:.2g}"
 
 
 def _null_fit(prob, lam_s, tol, fit):
@@ -922,6 +951,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         )
     n_epochs, n_irls, routed = out["n_epochs"], 0, False
     W, primal, dual, gaps = out["coef"], out["primal"], out["dual"], out["gap_history"]
+    points = [(primal, dual, W, out["intercept"])]  # certified points so far
     kr = kernel_route(
         prob.X, prob.arr, prob.Y, lam, W, weights, prob.fit_intercept, tol, verbose
     )
@@ -931,6 +961,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         b = _intercept_at(prob, prob.predict(W), None)
         primal, dual = prob.certificate(W, b, lam)
         gaps = np.append(gaps, primal - dual)
+        points.append((primal, dual, W, b))
     if routed and primal - dual <= tol * out["f0"]:
         return dict(
             fit,
@@ -945,12 +976,24 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     # not certified: the descent goes on from the better point for the epochs left
     start = W if primal < out["primal"] else out["coef"]
     more = descend(start, max_iter - n_epochs)
+    # Uncertified, the point of the smallest gap is returned, with its own
+    # certificate: the descent's gap need not fall as its objective does, and a
+    # tester's 40 rows (at 1e-5 lam_max, the route's point at a relative gap of
+    # 2.0e-5) ended at the resumed descent's last one, 7.6e-4. A descent that ended
+    # above the null model's objective diverged in round-off (the null model is
+    # returned then).
+    W, b, primal, dual = more["coef"], more["intercept"], more["primal"], more["dual"]
+    f0 = more["f0"]
+    if not more["converged"] and primal <= f0:
+        for point in points:
+            if np.isfinite(point[1]) and point[0] - point[1] < primal - dual:
+                primal, dual, W, b = point
     return dict(
-        W=more["coef"],
-        b=more["intercept"],
-        primal=more["primal"],
-        dual=more["dual"],
-        f0=more["f0"],
+        W=W,
+        b=b,
+        primal=primal,
+        dual=dual,
+        f0=f0,
         n_epochs=n_epochs + more["n_epochs"],
         n_newton=0,
         converged=more["converged"],
