@@ -423,6 +423,12 @@ def test_regressor_on_dask_equals_in_memory(client, problem):
             pred.compute(), ref.predict(X), atol=1e-3 * scale, rtol=0
         )
         np.testing.assert_allclose(pred.compute(), est.predict(X), rtol=1e-12)
+        # the importances from a pass over the Dask rows: the in-memory formula's
+        from fixntk._estimators import _feature_importances, _inputs
+
+        W = est.group_coef_.reshape(-1, 5, y.reshape(len(y), -1).shape[1])
+        again = _feature_importances(_inputs(est, X), est.gates_, W, None, 4)
+        np.testing.assert_allclose(est.feature_importances_, again, rtol=1e-10)
 
 
 def test_classifier_on_dask_equals_in_memory(client, problem):

@@ -1799,12 +1799,28 @@ def test_poisson_lam_search_skips_splits_without_a_count():
     np.testing.assert_allclose(est.predict(X), y.mean(), rtol=1e-6)
 
 
+def _contribution_rms(est, X, s=None, scale=1.0):
+    """The root mean square over the rows of X of each feature's contribution to the
+    fitted outputs, by NumPy over every group (the masks from the gates), computed
+    on X and the weights divided by ``scale`` (the result multiplied back)."""
+    from fixntk._estimators import _inputs
+
+    Xt = _inputs(est, X)
+    W = est.group_coef_ if est.group_coef_.ndim == 3 else est.group_coef_[:, :, None]
+    D = (Xt @ est.gates_.T >= 0).astype(float)
+    C = Xt[:, :, None] * np.einsum("ki,ijc->kjc", D, W / scale)
+    s = np.ones(len(X)) if s is None else s
+    rms = np.sqrt(np.einsum("k,kjc->j", s, C**2) / s.sum())
+    return scale * rms[: X.shape[1]]
+
+
 def test_feature_selectors_read_one_importance_per_feature():
     """scikit-learn's SelectFromModel and RFE read a ``coef_`` as one weight per
     feature: the gated estimators' (p, d + 1) group weights gave SelectFromModel a
     mask of d + 1 columns and RFE an IndexError. The group weights are
-    ``group_coef_``; ``feature_importances_`` is each feature's norm over groups and
-    outputs, the bias column left out."""
+    ``group_coef_``; ``feature_importances_`` is each feature's contribution to the
+    outputs, its root mean square over the training rows (the bias column left
+    out): their sum over the features is the model's output."""
     from sklearn.feature_selection import RFE, SelectFromModel
 
     rng = np.random.default_rng(0)
@@ -1815,7 +1831,7 @@ def test_feature_selectors_read_one_importance_per_feature():
     est.fit(X, y)
     W = est.group_coef_
     assert W.shape[1] == 7 and not hasattr(est, "coef_")
-    want = np.sqrt((W[:, :6] ** 2).sum(axis=0))
+    want = _contribution_rms(est, X)
     np.testing.assert_allclose(est.feature_importances_, want, rtol=1e-12)
     sel = SelectFromModel(GatedReLURegressor(n_gates=30, lam=0.05, random_state=0))
     assert sel.fit(X, y).transform(X).shape[1] <= 6
@@ -1824,21 +1840,44 @@ def test_feature_selectors_read_one_importance_per_feature():
         GatedReLURegressor(n_gates=30, lam=0.05, random_state=0), n_features_to_select=2
     )
     np.testing.assert_array_equal(rfe.fit(X, y).support_, [0, 0, 0, 0, 1, 1])
-    # several outputs: one importance per feature, the outputs' weights together
+    # several outputs: one importance per feature, the outputs' contributions
+    # together; sample weights weigh the rows as in the fit
     Xc = rng.standard_normal((240, 4))
     yc = np.argmax(Xc[:, :3], axis=1)
-    clf = GatedReLUClassifier(n_gates=20, lam=0.02, random_state=0).fit(Xc, yc)
+    sw = rng.integers(1, 4, 240).astype(float)
+    clf = GatedReLUClassifier(n_gates=20, lam=0.02, random_state=0)
+    clf.fit(Xc, yc, sample_weight=sw)
     W3 = clf.group_coef_
     assert W3.ndim == 3 and clf.feature_importances_.shape == (4,)
-    want = np.sqrt((W3[:, :4, :] ** 2).sum(axis=(0, 2)))
+    want = _contribution_rms(clf, Xc, sw)
     np.testing.assert_allclose(clf.feature_importances_, want, rtol=1e-12)
     # the squares neither overflow nor underflow: weights near 1e160
     big = GatedReLURegressor(n_gates=30, lam=0.05 * 1e140, random_state=0)
     W = big.fit(1e-10 * X, 1e150 * y).group_coef_
     assert np.abs(W).max() > 1e155
-    want = 1e160 * np.sqrt(((W[:, :6] / 1e160) ** 2).sum(axis=0))
-    assert np.isfinite(want).all()
+    want = _contribution_rms(big, 1e-10 * X, scale=1e150)
+    assert np.isfinite(want).all() and want.max() > 1e149
     np.testing.assert_allclose(big.feature_importances_, want, rtol=1e-12)
+
+
+def test_feature_importances_rank_noise_below_the_informative_features():
+    """make_friedman1 (x0-x4 informative, x5-x9 noise), standardised: the norms of
+    the weights, the importances before, put noise features at 0.35-0.64 of the
+    largest, beside the informative x4 (0.46), and ranked the linear term x3 fourth,
+    so SelectFromModel dropped x3 and x4 (a tester). Each feature's contribution to
+    the outputs ranks them as permutation importance does: every noise feature
+    below every informative one, x3 first."""
+    from sklearn.datasets import make_friedman1
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_friedman1(500, n_features=10, noise=1.0, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    est = GatedReLURegressor(n_gates=100, random_state=0).fit(X, y)
+    fi = est.feature_importances_
+    assert fi[5:].max() < 0.3 * fi[:5].min() and np.argmax(fi) == 3
+    sel = SelectFromModel(GatedReLURegressor(n_gates=100, random_state=0)).fit(X, y)
+    np.testing.assert_array_equal(sel.get_support(), [1] * 5 + [0] * 5)
 
 
 @pytest.mark.parametrize(

@@ -323,7 +323,7 @@ def _fit(est, X, y, sample_weight, one_d, classes=False):
             budgets=_ESTIMATOR_BUDGETS,
         )
     est.n_features_in_ = int(Xt.shape[1] - bool(est.neuron_bias))
-    est._store_solution(res, arr, lam, n_gates, Xt.shape[1], "squared")
+    est._store_solution(res, arr, lam, n_gates, Xt, "squared", prob.user_weights)
     est.n_iter_ = int(res.n_iter)
     est.n_passes_ = int(prob.n_passes + split_passes)
     est._publish(one_d)
