@@ -154,6 +154,11 @@ _MIN_GAIN = 1e-3
 _CLEAR_RISE = 0.01
 # columns whose standard deviations differ by more than this are warned about
 _SCALE_RATIO = 100.0
+# outputs whose standard deviations differ by more than this are warned about: on
+# diabetes with a second, nonlinear target (tester BV) the narrower output's test R^2
+# fell from 0.64 (alone, and at equal scales) to 0.53, 0.37 and 0.16 at ratios 3, 5
+# and 10 (/work/notes/s42/target_ratio.py), silently below the old 100
+_TARGET_SCALE_RATIO = 3.0
 # entries of the (rows, groups) masks materialised at once by feature_importances_
 _IMPORTANCE_ENTRIES = 1 << 22
 # ... and a column whose standard deviation exceeds its robust spread by more than this
@@ -967,8 +972,9 @@ def _warn_outlying_values(estimator, cols, ratio, rows=""):
 
 def _check_target_scales(estimator, Y, sample_weight=None):
     """Warn when the columns of a multi-output Y (n, c) differ in scale by more than
-    _SCALE_RATIO (over the rows of positive weight): the outputs are fitted together
-    (the gated models' groups, a chosen lam), so the widest dominates. Boston's medv,
+    _TARGET_SCALE_RATIO (over the rows of positive weight): the outputs are fitted
+    together (the gated models' groups, a chosen lam), so the widest dominates.
+    Boston's medv,
     lstat and crim fitted together (a tester): GatedReLURegressor's R^2 on medv
     0.628, and 0.565 with crim in units 1e4 times smaller (lam 0.378 -> 5599). Not
     for kernel ridge at a given lam (the NTK estimators), which is linear in y: each
@@ -980,7 +986,8 @@ def _check_target_scales(estimator, Y, sample_weight=None):
     if sample_weight is not None:
         Y = Y[sample_weight > 0]
     unit = _pow2_column_units(Y)  # (entries beyond 1e154 square past the range)
-    sd = spread_scales((Y / unit).std(axis=0) * unit, np.ptp(Y, axis=0), _SCALE_RATIO)
+    sd = (Y / unit).std(axis=0) * unit
+    sd = spread_scales(sd, np.ptp(Y, axis=0), _TARGET_SCALE_RATIO)
     if sd is None:
         return
     name = type(estimator).__name__
@@ -1160,10 +1167,11 @@ class _MultiOutputRegressor(RegressorMixin):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights of the rows, normalised by their sum. At a float
-            ``lam`` integer weights equal duplicated rows in the gated, ReLU and NTK
-            estimators' programs; a lam chosen on splits (a row's copies fall in
-            different folds) and KARE (its trace term counts rows, not weights;
-            the KARE-trained kernels) differ.
+            ``lam`` and a given ``n_gates`` integer weights equal duplicated rows
+            in the gated, ReLU and NTK estimators' programs; ``n_gates="auto"``
+            (it counts rows, not weights), a lam chosen on splits (a row's copies
+            fall in different folds) and KARE (its trace term counts rows, not
+            weights; the KARE-trained kernels) differ.
 
         Returns
         -------
@@ -2361,11 +2369,12 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     lams_, lam_scores_ : ndarray of shape (n_reached,) or None
         The grid as far as the scoring paths went, and the splits' mean validation
         loss at each lam (or KARE): ``n_lams`` values from ``lam_max`` down to ``eps *
-        lam_max``, then, while the validation loss still falls, on down at most three
-        more decades (steps of the grid's spacing or an eighth of a decade,
-        whichever is larger); the paths stop once two lams (one where the grid's
-        steps exceed a third of a decade) have not lowered the best mean loss by 0.1%,
-        or one lam after the best when the loss there is 1% above it.
+        lam_max``, then, while the validation loss still falls, on down three more
+        decades (steps of the grid's spacing or an eighth of a decade, whichever is
+        larger, as many as reach three decades: up to one step past them); the
+        paths stop once two lams (one where the grid's steps exceed a third of a
+        decade) have not lowered the best mean loss by 0.1%, or one lam after the
+        best when the loss there is 1% above it.
     lam_selection_ : str or None
         How lam was chosen ("cv", "holdout" or "kare").
     loss_ : str
@@ -2378,7 +2387,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     objective_ : float
         The objective at ``group_coef_``.
     n_iter_ : int
-        Epochs of the final BCD solve.
+        Epochs of the final BCD solve: 0 when its warm start is certified already
+        (``lam="kare"`` refits from the KARE path's solution at ``lam_``; scikit-learn's
+        ``check_non_transformer_estimators_n_iter`` expects at least 1).
     n_active_neurons_ : int
         Groups with :math:`w_i \ne 0`: the neurons of :meth:`to_network`.
     objective_history_ : ndarray or None
@@ -2415,10 +2426,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights of the rows, normalised by their sum. At a float
-            ``lam`` integer weights equal duplicated rows in the gated, ReLU and NTK
-            estimators' programs; a lam chosen on splits (a row's copies fall in
-            different folds) and KARE (its trace term counts rows, not weights;
-            the KARE-trained kernels) differ.
+            ``lam`` and a given ``n_gates`` integer weights equal duplicated rows
+            in the gated, ReLU and NTK estimators' programs; ``n_gates="auto"``
+            (it counts rows, not weights), a lam chosen on splits (a row's copies
+            fall in different folds) and KARE (its trace term counts rows, not
+            weights; the KARE-trained kernels) differ.
 
         Returns
         -------

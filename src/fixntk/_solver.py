@@ -1434,13 +1434,14 @@ def solve(
     projected Newton steps on the kernel weights, which converges in a few steps
     there). Its point is certified by the same duality gap; ``n_irls`` counts its
     steps. If it does not certify, or cannot run, the descent resumes from the better
-    point for the epochs left. A fast descent is never replaced, and a slow one costs
+    point for the epochs left (and an uncertified solve returns the point of the
+    smallest gap it reached). A fast descent is never replaced, and a slow one costs
     at most about twice the better route. Measured (``python benchmarks/small_lam.py``,
     one thread): on a Toeplitz design with duplicated columns and rows (n = 500,
-    d = 13, p = 200) at 1e-6 ``lambda_max`` the descent alone ran the default 100000
-    epochs (70 s) to relative gap 1.7e-6, while 500 epochs and 10 steps of the route
-    certify 1e-6 in 0.5 s; on S1 (n = 5000, d = 20, p = 500) at 1e-4 ``lambda_max``,
-    107 s alone, 60 s with the route.
+    d = 13, p = 200) at 1e-6 ``lambda_max`` the descent alone stalled after 23895
+    epochs (5.3 s) at a relative gap of 3.4e-5, while 500 epochs and 10 steps of the
+    route certify 1e-6 in 0.3 s; on S1 (n = 5000, d = 20, p = 500) at 1e-4
+    ``lambda_max``, 107 s alone, 60 s with the route.
 
     The logistic loss's proximal Newton steps solve the same weighted least squares
     (exact row curvatures as weights), and take the same route once their inner

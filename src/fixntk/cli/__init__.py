@@ -830,7 +830,7 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         default=10,
         help="lam grid size of the gated ReLU path, from lam_max down to --eps "
         "(default 10); the search goes on past --eps while the validation loss still "
-        "falls, by up to three decades",
+        "falls, by about three decades (whole steps of the grid)",
     )
     g.add_argument(
         "--eps",
