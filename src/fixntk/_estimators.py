@@ -1542,9 +1542,9 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         level = dict.fromkeys(used, 1.0)  # objective / null objective of the last solve
         stop, fold_coefs = _PathStop(patience, first), {}
         say = report(self.verbose)  # a record per lam at verbose >= 2 (no terminal)
-        notice = _fit_notice(self)
-        with bar:
+        with bar, _fit_notice(self).search(lmax, self.n_lams) as at:
             for j, lam in enumerate(lams):
+                at[:] = j, lam
                 _grow_bar(bar, j, self.n_lams, len(splits), lams.size)
                 null = True
                 for k in used:
@@ -1579,7 +1579,6 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, mean, null=null):
                     bar.update(bar.total - bar.n)
                     break
-                notice.search(j, lam, lmax, self.n_lams)
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode)
         return lam, lams, mean * unit**2, mode, _mean_coef_at(fold_coefs, lams, lam)
 
@@ -2037,14 +2036,23 @@ class _LongFitNotice(LongRunNotice):
             f"verbose=1 follows a fit's progress; {faster} make the fit faster",
         )
 
-    def search(self, j, lam, lmax, n_lams):
-        self.between(
-            lambda elapsed: (
+    @contextmanager
+    def search(self, lmax, n_lams):
+        """Around a lam search's loop, which sets ``at[:] = (j, lam)`` at each lam
+        of its grid (``at`` yielded): the notice from a helper thread, on time
+        however long one lam's solves take (a ReLUClassifier's search on digits said
+        it at 115 s, checking between lams)."""
+        at = [0, lmax]
+
+        def where(elapsed):
+            return (
                 f"the lam search has run {elapsed:.0f} s and reached lam = "
-                f"{lam / lmax:.3g} lam_max (lam {j + 1}; n_lams={n_lams}); it goes "
-                "on, then refits at the chosen lam on all rows"
+                f"{at[1] / lmax:.3g} lam_max (lam {at[0] + 1}; n_lams={n_lams}); it "
+                "goes on, then refits at the chosen lam on all rows"
             )
-        )
+
+        with self.during(where):
+            yield at
 
     def final(self, lam):
         """Around the final solve at ``lam``."""

@@ -283,10 +283,10 @@ _NOTICE = contextvars.ContextVar("fixntk_long_run_notice", default=None)
 
 class LongRunNotice:
     """Long work's one word at ``verbose=0``: a UserWarning, once the work has run past
-    LONG_RUN_SECONDS, that says where it is and (``advice``) what makes such work
-    faster; at ``verbose >= 1`` a bar or log lines say it instead. Said between steps
-    of the work's own loop (:meth:`between`), or from a helper thread during one long
-    call (:meth:`during`); either way at the user's line."""
+    LONG_RUN_SECONDS, that says where it is (``where(elapsed)`` of :meth:`during`)
+    and (``advice``) what makes such work faster; at ``verbose >= 1`` a bar or log
+    lines say it instead. Said at the user's line, from a helper thread that waits
+    beside the work."""
 
     def __init__(self, name, verbose, advice):
         self.name, self.advice = name, advice
@@ -313,12 +313,6 @@ class LongRunNotice:
             # a filter that makes warnings errors (pytest -W error): a notice never
             # stops the work, and goes to the fixntk logger instead
             logger.warning(message)
-
-    def between(self, where):
-        """The notice, if due; ``where(elapsed)`` says where the work is."""
-        elapsed = self._due()
-        if elapsed is not None:
-            self._say(where, elapsed, user_frame())
 
     @contextlib.contextmanager
     def active(self):

@@ -277,17 +277,21 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         starts = [None] * len(folds)
         unit = _score_unit("squared", Y)  # errors near 1e-200 squared: not 0
         stop = _PathStop(patience, first)
-        notice = _fit_notice(self)
         bar = progress(
             total=len(folds) * self.n_lams,
             verbose=self.verbose,
             desc="fixntk lam (cv)",
             unit="lam",
         )
-        with bar, warnings.catch_warnings():
+        with (
+            bar,
+            _fit_notice(self).search(lmax, self.n_lams) as at,
+            warnings.catch_warnings(),
+        ):
             # a scoring solve stopped by the epoch cap still scores its lam
             warnings.simplefilter("ignore", ConvergenceWarning)
             for j, lam in enumerate(lams):
+                at[:] = j, lam
                 _grow_bar(bar, j, self.n_lams, len(folds), lams.size)
                 null = True
                 for k, (train, val) in enumerate(folds):
@@ -308,7 +312,6 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 if stop(j, float(np.mean(scores[:, j])), null=null):
                     bar.update(bar.total - bar.n)
                     break
-                notice.search(j, lam, lmax, self.n_lams)
         # (named as the user wrote it: 'auto' was reported as lam='cv', tester AJ)
         lam, lams, mean = _pick_lam(lams, scores, lmax, self.lam)
         return lam, lams, mean * unit**2
