@@ -172,8 +172,8 @@ def validate_frame(estimator, X, *args, **kwargs):
         # cannot; the sparse matrix mostly comes from a OneHotEncoder; tester BN)
         name = type(estimator).__name__
         raise TypeError(
-            f"X is a scipy.sparse matrix, and {name} needs dense data (the gates' "
-            "masks and the kernels read every entry of a row). In a Pipeline, make "
+            f"X is a scipy.sparse matrix, and {name} needs dense data (its masks or "
+            "kernels read every entry of a row). In a Pipeline, make "
             "the encoder's output dense: OneHotEncoder(sparse_output=False), or "
             "ColumnTransformer(..., sparse_threshold=0); else pass X.toarray()."
         )
