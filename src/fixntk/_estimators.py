@@ -1853,14 +1853,11 @@ def _feature_importances(Xt, gates, W, sample_weight, n_features):
     Wv = Wa / v[None, :, None]
 
     def sums(rows, s, x):
+        # the slopes sum_i [g_i . x_k >= 0] W_ijc of all outputs in one product
         D = (rows @ G.T >= 0).astype(np.float64)
-        Z = rows / x
-        out = 0.0
-        for c in range(Wv.shape[2]):
-            C = Z * (D @ Wv[:, :, c])
-            C = C * C
-            out = out + (C if s is None else C * s[:, None]).sum(axis=0)
-        return out
+        S = (D @ Wv.reshape(Wv.shape[0], -1)).reshape(rows.shape[0], *Wv.shape[1:])
+        C = (rows / x) ** 2 * (S * S).sum(axis=2)
+        return (C if s is None else C * s[:, None]).sum(axis=0)
 
     if _is_dask(Xt):
         import dask
