@@ -242,7 +242,8 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         masks n p bytes. Measured (``benchmarks/kare_vs_ntk.py``: 40 planted ReLU
         teachers and 5 diabetes splits, test error below 0.95 times the NTK's,
         every weight free): 0 problems with 100 gates, 8 with 1000, 15 with 4000
-        (at 2x the time of 1000: at most 6 s a fit for n = 1000); with 4000 gates
+        (at 2x the time of 1000; a fit of 1000 rows of make_friedman1 took 7 s on
+        one core, and a fit's time grows with its KARE iterations); with 4000 gates
         and the default ``n_free_weights="auto"``, 23. How to choose: 4000 up to a
         few thousand rows; with more rows, fewer gates keep the cost O(n^2 p) in
         hand.
