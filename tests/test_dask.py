@@ -1356,3 +1356,30 @@ def test_displays_refuse_dask_collections(client):
     with pytest.raises(TypeError, match="do not take Dask collections"):
         CellWeightsDisplay.from_estimator(est, Xd)
     CellWeightsDisplay.from_estimator(est, X)  # a NumPy sample is drawn
+
+
+def test_a_long_dask_fit_says_so_once(client, problem, monkeypatch):
+    """A fit on Dask collections past LONG_RUN_SECONDS warns once at verbose=0, at
+    the user's line, as in memory (it said nothing, whatever its length); nothing at
+    verbose=1, whose heartbeat logs it."""
+    import warnings
+
+    import fixntk._progress
+
+    X, Y, _ = problem
+    Xd = da.from_array(X, chunks=(500, 4))
+    yd = da.from_array(Y[:, 0], chunks=500)
+    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.0)
+    for verbose, count in ((0, 1), (1, 0)):
+        est = fixntk.GatedReLURegressor(n_gates=20, lam=0.01, verbose=verbose)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            est.fit(Xd, yd)
+        said = [w for w in record if "goes on" in str(w.message)]
+        assert len(said) == count
+        if count:
+            assert str(said[0].message).startswith(
+                "GatedReLURegressor: the fit on Dask collections has run"
+            )
+            assert said[0].filename == __file__
+        assert not hasattr(est, "_fit_notice")

@@ -273,7 +273,20 @@ def _class_totals(prob, one_d):
 
 def _fit(est, X, y, sample_weight, one_d, classes=False):
     """Warn on X's scales as in memory, sample gates, choose lam when asked, solve on
-    all rows, set the fitted attributes."""
+    all rows, set the fitted attributes; a fit past a minute says so once at
+    verbose=0, as in memory (the long-fit notice)."""
+    with (
+        _est._noticed(est),
+        _est._fit_notice(est).during(
+            lambda elapsed: (
+                f"the fit on Dask collections has run {elapsed:.0f} s; it goes on"
+            )
+        ),
+    ):
+        return _fit_noticed(est, X, y, sample_weight, one_d, classes)
+
+
+def _fit_noticed(est, X, y, sample_weight, one_d, classes):
     n_gates, lam = _check(est)
     # a record every 30 s of the passes no bar counts (verbose=1 said nothing in a
     # 74 s fit off a terminal, where the in-memory fit logs its solve; tester AQ)
