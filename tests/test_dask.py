@@ -1383,3 +1383,29 @@ def test_a_long_dask_fit_says_so_once(client, problem, monkeypatch):
             )
             assert said[0].filename == __file__
         assert not hasattr(est, "_fit_notice")
+
+
+def test_long_dask_functions_say_so_once(client, problem, monkeypatch):
+    """fixntk.dask.solve and solve_path past LONG_RUN_SECONDS warn once at verbose=0,
+    at the user's line, as the in-memory functions do."""
+    import warnings
+
+    import fixntk._progress
+
+    X, Y, arr = problem
+    Xd = da.from_array(X, chunks=(500, 4))
+    yd = da.from_array(Y[:, 0], chunks=500)
+    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.0)
+    calls = {
+        "fixntk.dask.solve: the solve": lambda: fixntk.dask.solve(Xd, yd, arr, 0.1),
+        "fixntk.dask.solve_path: the path": lambda: fixntk.dask.solve_path(
+            Xd, yd, arr, n_lams=2
+        ),
+    }
+    for start, call in calls.items():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            call()
+        said = [w for w in record if "goes on" in str(w.message)]
+        assert len(said) == 1 and str(said[0].message).startswith(start)
+        assert said[0].filename == __file__

@@ -9,7 +9,7 @@ Everything else the library says goes to ``logging.getLogger("fixntk")``:
 
 - ``verbose=0``: nothing, but one UserWarning from work still running after a minute
   (:class:`LongRunNotice`: an estimator's fit, ``solve``, ``solve_path``,
-  ``solve_relu``).
+  ``solve_relu``, and ``fixntk.dask``'s fits, ``solve`` and ``solve_path``).
 - ``verbose=1``: progress bars (regularisation paths, cross-validation folds, IRLS
   steps, ``kare_mkl`` iterations), and a line every 30 seconds from work with no
   steps to count (:func:`heartbeat`: an estimator's final solve).
@@ -353,6 +353,24 @@ class LongRunNotice:
 
         with beside(wait, "fixntk-notice", done):
             yield
+
+
+def path_notice(name, verbose, solved, total):
+    """The long-run notice around a path of ``total`` lams of function ``name``
+    (``solve_path``), ``solved`` the list its results go to:
+    :meth:`LongRunNotice.during`."""
+    notice = LongRunNotice(
+        name,
+        verbose,
+        "verbose=1 draws a bar over the grid; fewer lams (n_lams), a larger eps or "
+        "a larger tol make a path faster",
+    )
+    return notice.during(
+        lambda elapsed: (
+            f"the path has run {elapsed:.0f} s and solved {len(solved)} of {total} "
+            "lams; it goes on"
+        )
+    )
 
 
 def solve_notice(name, verbose):

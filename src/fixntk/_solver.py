@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits
-from ._progress import LongRunNotice, _check_verbose, progress, report, solve_notice
+from ._progress import _check_verbose, path_notice, progress, report, solve_notice
 from ._scale import coef_out, lam_in, lam_out, norms, unit, value_out
 from ._threads import blas_threads
 from ._validation import (
@@ -1520,18 +1520,7 @@ def solve_path(
     lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
     W = np.zeros((prob.p, prob.d, prob.c))
     results, previous = [], None
-    notice = LongRunNotice(
-        "solve_path",
-        verbose,
-        "verbose=1 draws a bar over the grid; fewer lams (n_lams), a larger eps or "
-        "a larger tol make a path faster",
-    )
-    with notice.during(
-        lambda elapsed: (
-            f"the path has run {elapsed:.0f} s and solved {len(results)} of "
-            f"{len(lams)} lams; it goes on"
-        )
-    ):
+    with path_notice("solve_path", verbose, results, len(lams)):
         for j, lam in enumerate(
             progress(lams, verbose=verbose, desc="fixntk path", unit="lam")
         ):

@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._cpu import core as _core
 from .._memory import available_bytes, format_bytes
-from .._progress import progress, report
+from .._progress import path_notice, progress, report, solve_notice
 from .._scale import coef_out, lam_in, lam_out, value_out
 from .._solver import (
     _ANDERSON_K,
@@ -907,9 +907,10 @@ def solve(
         W0 = np.zeros((prob.p, prob.d, prob.c))
     else:
         W0 = prob.check_coef(warm_start)
-    res, _ = _solve_problem(
-        prob, lam, W0, tol, max_iter, max_passes, verbose, setup=setup
-    )
+    with solve_notice("fixntk.dask.solve", verbose):
+        res, _ = _solve_problem(
+            prob, lam, W0, tol, max_iter, max_passes, verbose, setup=setup
+        )
     return res
 
 
@@ -959,21 +960,22 @@ def _path(prob, lams, tol, max_iter, max_passes, verbose, W=None, stop=None):
     W = np.zeros((prob.p, prob.d, prob.c)) if W is None else W
     results = []
     setup = prob.n_passes
-    for j, lam in enumerate(
-        progress(lams, verbose=verbose, desc="fixntk dask path", unit="lam")
-    ):
-        res, fit = _solve_problem(
-            prob,
-            float(lam),
-            W,
-            tol,
-            max_iter,
-            max_passes,
-            bool(verbose and verbose >= 2),
-            setup=setup if j == 0 else 0,
-        )
-        W = fit[0]
-        results.append(res)
-        if stop is not None and stop(j, res, fit[-1]):
-            break
+    with path_notice("fixntk.dask.solve_path", verbose, results, len(lams)):
+        for j, lam in enumerate(
+            progress(lams, verbose=verbose, desc="fixntk dask path", unit="lam")
+        ):
+            res, fit = _solve_problem(
+                prob,
+                float(lam),
+                W,
+                tol,
+                max_iter,
+                max_passes,
+                bool(verbose and verbose >= 2),
+                setup=setup if j == 0 else 0,
+            )
+            W = fit[0]
+            results.append(res)
+            if stop is not None and stop(j, res, fit[-1]):
+                break
     return DaskPathResult(lams[: len(results)], results)
