@@ -1878,6 +1878,10 @@ def test_feature_importances_rank_noise_below_the_informative_features():
     assert fi[5:].max() < 0.3 * fi[:5].min() and np.argmax(fi) == 3
     sel = SelectFromModel(GatedReLURegressor(n_gates=100, random_state=0)).fit(X, y)
     np.testing.assert_array_equal(sel.get_support(), [1] * 5 + [0] * 5)
+    # a model unpickled from a fixntk that did not compute them at fit says so
+    del est.__dict__["_importances"]
+    with pytest.raises(AttributeError, match="fit it again"):
+        _ = est.feature_importances_
 
 
 @pytest.mark.parametrize(

@@ -1800,6 +1800,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             Before ``fit``.
         """
         check_is_fitted(self, "group_coef_")
+        if "_importances" not in self.__dict__:  # unpickled from an earlier fixntk
+            raise AttributeError(
+                "feature_importances_ is computed by fit on the training rows, and "
+                "this model was fitted by an earlier fixntk that did not: fit it again"
+            )
         return self._importances
 
     def to_network(self):
