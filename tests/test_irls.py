@@ -504,3 +504,17 @@ def test_a_stall_far_above_round_off_names_the_columns_scales():
     assert _far_columns(X + [0, 0, 1e9, 0, 0, 0]).startswith("column 2 of X has")
     assert _far_columns(X / np.logspace(0, 4, 6)) == ""
     assert _far_columns(np.c_[X[:, :1], np.ones(n)]) == ""  # a bias is not judged
+
+
+def test_the_scale_search_keeps_overflow_to_itself():
+    """_best_scale's bracket grows towards 1e308 where a zero eigenvalue keeps its
+    slope negative; s * ev then overflows to inf (q = 0, as it should be), and NumPy's
+    RuntimeWarnings leaked out of irls (tester BY: eight of them on columns 1e4 apart
+    at 1e-8 lam_max, and an error under simplefilter('error'))."""
+    import warnings
+
+    from fixntk._irls import _best_scale
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _best_scale(np.array([0.0, 1e10]), np.array([1.0, 1.0]), 0.5, 1.0) == 0

@@ -393,7 +393,11 @@ def _best_scale(ev, a, total, mu):
     root = np.sqrt(a)
 
     def slope(s):
-        q = root / (s * ev + mu)  # squared after the division: no overflow
+        # squared after the division: no overflow; s * ev beyond the range (the
+        # bracket growing towards 1e308 on columns 1e4 apart at 1e-8 lam_max) is
+        # inf, and q 0 as it should be (NumPy's overflow warnings leaked: tester BY)
+        with np.errstate(over="ignore"):
+            q = root / (s * ev + mu)
         return total - float((q * q).sum())
 
     if slope(0.0) >= 0:
