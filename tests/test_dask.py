@@ -1409,3 +1409,26 @@ def test_long_dask_functions_say_so_once(client, problem, monkeypatch):
         said = [w for w in record if "goes on" in str(w.message)]
         assert len(said) == 1 and str(said[0].message).startswith(start)
         assert said[0].filename == __file__
+
+
+def test_outputs_far_apart_in_scale_are_warned_about_on_dask(client, problem):
+    """Multi-output y whose columns differ in scale by more than 3x is warned about
+    on Dask as in memory (it was not: tester BY), over the rows of positive weight."""
+    import warnings
+
+    X, Y, _ = problem
+    Xd = da.from_array(X, chunks=(500, 4))
+    wide = Y[:, :2] * np.array([1.0, 1e3])
+    kw = dict(n_gates=20, lam=0.01, random_state=0)
+    with pytest.warns(UserWarning, match="columns of y differ in scale by a factor"):
+        fixntk.GatedReLURegressor(**kw).fit(Xd, da.from_array(wide, chunks=(500, 2)))
+    s = np.ones(len(X))
+    s[:10] = 0.0
+    only_unweighted = np.where(s[:, None] > 0, Y[:, :2], 1e6 * Y[:, :2])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fixntk.GatedReLURegressor(**kw).fit(
+            Xd, da.from_array(only_unweighted, chunks=(500, 2)), sample_weight=s
+        )
+        fixntk.GatedReLURegressor(**kw).fit(Xd, da.from_array(Y[:, :2], chunks=500))
+    assert not [w for w in record if "columns of y differ" in str(w.message)]

@@ -2116,34 +2116,76 @@ def test_sparse_input_names_the_pipeline_fix():
 
 @pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
 def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
-    """A lam search past LONG_RUN_SECONDS warns once at verbose=0 (a tester's
+    """A fit past LONG_RUN_SECONDS warns once at verbose=0 (a tester's
     GatedReLURegressor() on 40000 rows ran 107-210 s, ReLURegressor() on 10^4 rows
-    150 s, without a word); at verbose=1 its progress bar says it instead."""
-    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.0)  # every fit: long
+    150 s, without a word), from one helper thread for the whole fit, naming the
+    phase it is in (here made long by a first call that waits for the notice); at
+    verbose=1 its progress bar says it instead."""
+    import fixntk._estimators as est_module
+    import fixntk._relu_estimators as relu_mod
+
+    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.02)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((150, 3))
     y = X[:, 0] - np.maximum(X[:, 1], 0)
     make = getattr(fixntk, name)
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        make(n_gates=10, n_lams=4, random_state=0).fit(X, y)
-    said = [str(w.message) for w in record if "verbose=1 follows" in str(w.message)]
-    assert len(said) == 1 and said[0].startswith(f"{name}: the lam search has run")
-    assert record[[str(w.message) for w in record].index(said[0])].filename == __file__
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        make(n_gates=10, n_lams=4, random_state=0, verbose=1).fit(X, y)
-    assert not [w for w in record if "verbose=1 follows" in str(w.message)]
-    # a fit with a float lam: its one solve, from a helper thread when it falls due
-    # during that call (the refit of a tester's 40000 rows ran past a minute after a
-    # search of under one, without a word)
+    relu = name == "ReLURegressor"
+    search = (relu_mod, "solve_relu") if relu else (est_module, "_solve_problem")
+    final = (relu_mod, "solve_relu") if relu else (est_module, "solve")
+
+    def fit(est, slowed):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            seen = _first_call_waits_for(monkeypatch, *slowed, record) if slowed else []
+            est.fit(X, y)
+            monkeypatch.undo()
+            monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.02)
+        said = [w for w in record if "verbose=1 follows" in str(w.message)]
+        assert all(w.filename == __file__ for w in said)
+        return seen, [str(w.message) for w in said]
+
+    seen, said = fit(make(n_gates=10, n_lams=4, random_state=0), search)
+    assert seen == [True] and len(said) == 1
+    assert said[0].startswith(f"{name}: the lam search has run")
+    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.0)
+    _, said = fit(make(n_gates=10, n_lams=4, random_state=0, verbose=1), None)
+    assert not said
+    # a fit with a float lam: its one solve (the refit of a tester's 40000 rows ran
+    # past a minute after a search of under one, without a word)
     est = make(n_gates=10, lam=0.01, random_state=0)
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        est.fit(X, y)
-    said = [str(w.message) for w in record if "verbose=1 follows" in str(w.message)]
-    assert len(said) == 1 and said[0].startswith(f"{name}: the fit has run")
+    seen, said = fit(est, final)
+    assert seen == [True] and len(said) == 1
+    assert said[0].startswith(f"{name}: the fit has run")
     assert "its final solve at lam = 0.01 goes on" in said[0]
     assert "a larger lam or tol, or fewer rows, make the fit faster" in said[0]
-    assert record[[str(w.message) for w in record].index(said[0])].filename == __file__
     assert not hasattr(est, "_fit_notice")  # for the fit only: not pickled
+    if relu:
+        return
+    # IRLS and KARE's selection are phases of the fit too (they ran minutes before
+    # the notice came, at the final solve: tester BY)
+    seen, said = fit(make(n_gates=10, lam=0.01, solver="irls"), (est_module, "irls"))
+    assert seen == [True] and len(said) == 1
+    assert "its IRLS steps at lam = 0.01 go on" in said[0]
+    kare = make(n_gates=10, lam="kare", n_lams=4, random_state=0)
+    seen, said = fit(kare, (fixntk._solver, "solve_path"))  # imported at its call
+    assert seen == [True] and len(said) == 1
+    assert said[0].startswith(f"{name}: the lam search (KARE) has run")
+
+
+def _first_call_waits_for(monkeypatch, module, name, record):
+    """Make the first call of ``module.name`` wait (10 s at most) until a warning has
+    been recorded; the returned list gets whether it was."""
+    import time
+
+    real, seen = getattr(module, name), []
+
+    def slow(*args, **kwargs):
+        if not seen:
+            deadline = time.monotonic() + 10.0
+            while not record and time.monotonic() < deadline:
+                time.sleep(0.005)
+            seen.append(bool(record))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow)
+    return seen

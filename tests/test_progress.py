@@ -327,7 +327,7 @@ def test_a_notice_never_stops_the_work(monkeypatch, caplog):
         fixntk.solve(X, y, arr, 0.01)
     said = [r.getMessage() for r in caplog.records if "goes on" in r.getMessage()]
     assert len(said) == 2
-    assert said[0].startswith("GatedReLURegressor: the lam search has run")
+    assert said[0].startswith("GatedReLURegressor: the fit has run")
     assert said[1].startswith("solve: the solve has run")
 
 

@@ -986,8 +986,13 @@ def _check_target_scales(estimator, Y, sample_weight=None):
     if sample_weight is not None:
         Y = Y[sample_weight > 0]
     unit = _pow2_column_units(Y)  # (entries beyond 1e154 square past the range)
-    sd = (Y / unit).std(axis=0) * unit
-    sd = spread_scales(sd, np.ptp(Y, axis=0), _TARGET_SCALE_RATIO)
+    _warn_target_scales(estimator, (Y / unit).std(axis=0) * unit, np.ptp(Y, axis=0))
+
+
+def _warn_target_scales(estimator, sd, span):
+    """The warning of :func:`_check_target_scales` from the columns' standard
+    deviations and ranges (computed in memory, or on the workers for a Dask y)."""
+    sd = spread_scales(sd, span, _TARGET_SCALE_RATIO)
     if sd is None:
         return
     name = type(estimator).__name__
@@ -1467,7 +1472,13 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             return None, None, None, mode, None
         if mode == "kare":
             lams = _lam_grid(lmax, self.n_lams, self.eps)
-            lam, lams, scores, coef = self._kare_scores(Xt, y, arr, lams, kw)
+            with _fit_notice(self).phase(
+                lambda elapsed: (
+                    f"the lam search (KARE) has run {elapsed:.0f} s; it goes on, then "
+                    "refits at the chosen lam"
+                )
+            ):
+                lam, lams, scores, coef = self._kare_scores(Xt, y, arr, lams, kw)
             return lam, lams, scores, mode, coef
         lams, patience, first = _scoring_grid(lmax, self.n_lams, self.eps)
         auto = mode == "auto"
@@ -1688,18 +1699,24 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 # against 185 for a path down to lam_ then 80)
                 W0 = np.asarray(start).reshape(arr.p, Xt.shape[1], -1)
         if self.solver == "irls":
-            fit = irls(
-                Xt,
-                y,
-                arr,
-                lam,
-                eta0="ntk",
-                seed=seed,
-                verbose=self.verbose,
-                sample_weight=s,
-                fit_intercept=self.fit_intercept,
-                **opts,
-            )
+            with _fit_notice(self).phase(
+                lambda elapsed: (
+                    f"the fit has run {elapsed:.0f} s; its IRLS steps at lam = "
+                    f"{lam:.4g} go on"
+                )
+            ):
+                fit = irls(
+                    Xt,
+                    y,
+                    arr,
+                    lam,
+                    eta0="ntk",
+                    seed=seed,
+                    verbose=self.verbose,
+                    sample_weight=s,
+                    fit_intercept=self.fit_intercept,
+                    **opts,
+                )
             self.objective_history_ = fit.history
             # Reweighting leaves every group slightly non-zero: zero those that satisfy
             # the optimality condition of w_i = 0, and let BCD certify the gap from
@@ -2024,8 +2041,11 @@ def _grow_bar(bar, j, n_lams, per_lam, n_grid):
 
 class _LongFitNotice(LongRunNotice):
     """A fit's one notice at ``verbose=0`` once it has run past a minute
-    (:class:`fixntk._progress.LongRunNotice`): from the lam search, after a lam
-    (:meth:`search`), or during the final solve, one compiled call (:meth:`final`)."""
+    (:class:`fixntk._progress.LongRunNotice`), from one helper thread for the whole
+    fit (:func:`_noticed`), saying which phase the fit is in: the lam search
+    (:meth:`search`), the final solve (:meth:`final`) or another (:meth:`phase`;
+    IRLS steps and KARE's selection ran minutes unsaid when only the search and the
+    final solve were watched: tester BY)."""
 
     def __init__(self, estimator):
         if isinstance(getattr(estimator, "lam", None), str):  # a lam search
@@ -2037,11 +2057,21 @@ class _LongFitNotice(LongRunNotice):
             estimator.verbose,
             f"verbose=1 follows a fit's progress; {faster} make the fit faster",
         )
+        self.where = lambda elapsed: f"the fit has run {elapsed:.0f} s; it goes on"
+
+    @contextmanager
+    def phase(self, where):
+        """The block as a phase of the fit, ``where(elapsed)`` its notice's text."""
+        saved, self.where = self.where, where
+        try:
+            yield
+        finally:
+            self.where = saved
 
     @contextmanager
     def search(self, lmax, n_lams):
         """Around a lam search's loop, which sets ``at[:] = (j, lam)`` at each lam
-        of its grid (``at`` yielded): the notice from a helper thread, on time
+        of its grid (``at`` yielded): the notice says the lam reached, on time
         however long one lam's solves take (a ReLUClassifier's search on digits said
         it at 115 s, checking between lams)."""
         at = [0, lmax]
@@ -2053,12 +2083,12 @@ class _LongFitNotice(LongRunNotice):
                 "goes on, then refits at the chosen lam on all rows"
             )
 
-        with self.during(where):
+        with self.phase(where):
             yield at
 
     def final(self, lam):
         """Around the final solve at ``lam``."""
-        return self.during(
+        return self.phase(
             lambda elapsed: (
                 f"the fit has run {elapsed:.0f} s; its final solve at lam = "
                 f"{lam:.4g} goes on"
@@ -2067,19 +2097,24 @@ class _LongFitNotice(LongRunNotice):
 
 
 @contextmanager
-def _noticed(estimator):
+def _noticed(estimator, where=None):
     """A fit's long-fit notice (:class:`_LongFitNotice`) on the estimator for the
-    block only (not kept, nor pickled, after the fit)."""
+    block only (not kept, nor pickled, after the fit), its helper thread waiting
+    beside the whole block; ``where(elapsed)``, if given, its text outside the
+    phases."""
     estimator._fit_notice = notice = _LongFitNotice(estimator)
+    if where is not None:
+        notice.where = where
     try:
-        with notice.active():
+        with notice.during(lambda elapsed: notice.where(elapsed)):
             yield
     finally:
         del estimator._fit_notice
 
 
 def _fit_notice(estimator):
-    """The notice of the fit under way (:class:`_LongFitNotice`), or a new one."""
+    """The notice of the fit under way (:class:`_LongFitNotice`), or a new one (whose
+    phases then say nothing: no thread waits beside them)."""
     notice = getattr(estimator, "_fit_notice", None)
     return _LongFitNotice(estimator) if notice is None else notice
 

@@ -275,12 +275,10 @@ def _fit(est, X, y, sample_weight, one_d, classes=False):
     """Warn on X's scales as in memory, sample gates, choose lam when asked, solve on
     all rows, set the fitted attributes; a fit past a minute says so once at
     verbose=0, as in memory (the long-fit notice)."""
-    with (
-        _est._noticed(est),
-        _est._fit_notice(est).during(
-            lambda elapsed: (
-                f"the fit on Dask collections has run {elapsed:.0f} s; it goes on"
-            )
+    with _est._noticed(
+        est,
+        lambda elapsed: (
+            f"the fit on Dask collections has run {elapsed:.0f} s; it goes on"
         ),
     ):
         return _fit_noticed(est, X, y, sample_weight, one_d, classes)
@@ -373,7 +371,23 @@ def fit_regressor(est, X, y, sample_weight=None):
     _chunks._numeric_frame(y, "y")
     y = _targets(y, X.chunks[0])
     est._y_1d = y.ndim == 1
+    _check_target_scales(est, y, sample_weight, X.chunks[0])
     return _fit(est, X, y, sample_weight, est._y_1d)
+
+
+def _check_target_scales(est, y, sample_weight, rows):
+    """The in-memory fit's warning on outputs far apart in scale, from their
+    standard deviations and ranges over the rows of positive weight, computed on the
+    workers (two passes over y; it was not given on Dask: tester BY)."""
+    if y.ndim != 2 or y.shape[1] < 2:
+        return
+    if sample_weight is not None and not _chunks.is_number(sample_weight):
+        s = as_row_vector(sample_weight, rows, "sample_weight", False)
+        y = y[s > 0]
+    top, lo, hi = dask.compute(abs(y).max(axis=0), y.min(axis=0), y.max(axis=0))
+    unit = _est._pow2_column_units(top[None, :])
+    sd = dask.compute((y / unit).std(axis=0))[0] * unit
+    _est._warn_target_scales(est, sd, hi - lo)
 
 
 def _one_hot_chunk(labels, classes):
