@@ -151,3 +151,24 @@ def poisson_support_newton(X, y, masks, res, lam, steps):
             H[block, block] += (lam / nw) * (np.eye(d) - np.outer(wj, wj) / nw**2)
         z = z - np.linalg.solve(H, g)
     return A, z
+
+
+def first_call_waits_for(monkeypatch, module, name, record):
+    """Make the first call of ``module.name`` wait (10 s at most) until a warning has
+    been recorded in ``record`` (a ``catch_warnings(record=True)`` list): work that
+    lasts past a long-run notice's time, whatever the machine's speed. The returned
+    list gets whether it was recorded."""
+    import time
+
+    real, seen = getattr(module, name), []
+
+    def slow(*args, **kwargs):
+        if not seen:
+            deadline = time.monotonic() + 10.0
+            while not record and time.monotonic() < deadline:
+                time.sleep(0.005)
+            seen.append(bool(record))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow)
+    return seen

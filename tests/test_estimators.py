@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import planted
+from conftest import first_call_waits_for, planted
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -2136,7 +2136,7 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     def fit(est, slowed):
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
-            seen = _first_call_waits_for(monkeypatch, *slowed, record) if slowed else []
+            seen = first_call_waits_for(monkeypatch, *slowed, record) if slowed else []
             est.fit(X, y)
             monkeypatch.undo()
             monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.02)
@@ -2170,22 +2170,3 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     seen, said = fit(kare, (fixntk._solver, "solve_path"))  # imported at its call
     assert seen == [True] and len(said) == 1
     assert said[0].startswith(f"{name}: the lam search (KARE) has run")
-
-
-def _first_call_waits_for(monkeypatch, module, name, record):
-    """Make the first call of ``module.name`` wait (10 s at most) until a warning has
-    been recorded; the returned list gets whether it was."""
-    import time
-
-    real, seen = getattr(module, name), []
-
-    def slow(*args, **kwargs):
-        if not seen:
-            deadline = time.monotonic() + 10.0
-            while not record and time.monotonic() < deadline:
-                time.sleep(0.005)
-            seen.append(bool(record))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, slow)
-    return seen

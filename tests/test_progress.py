@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import planted
+from conftest import first_call_waits_for, planted
 
 import fixntk
 from fixntk import _progress
@@ -243,22 +243,6 @@ def test_lam_search_bar_counts_the_grid_extension(monkeypatch):
     assert max(totals) > est.cv * est.n_lams
 
 
-def _recorded_while_slow(monkeypatch, module, name, record):
-    """Make ``module.name`` (a solve) wait, before it runs, until a warning has been
-    recorded: work that lasts past the notice's time, whatever the machine's speed."""
-    import time
-
-    real = getattr(module, name)
-
-    def slow(*args, **kwargs):
-        deadline = time.monotonic() + 10.0
-        while not record and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, slow)
-
-
 @pytest.mark.parametrize("func", ["solve", "solve_path", "solve_relu"])
 def test_long_functions_say_so_once_at_the_users_line(monkeypatch, func):
     """solve, solve_path and solve_relu past LONG_RUN_SECONDS warn once at verbose=0,
@@ -284,7 +268,7 @@ def test_long_functions_say_so_once_at_the_users_line(monkeypatch, func):
     monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.02)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        _recorded_while_slow(monkeypatch, module, inner, record)
+        first_call_waits_for(monkeypatch, module, inner, record)
         call(0)
     said = [w for w in record if "goes on" in str(w.message)]
     assert len(said) == 1, [str(w.message) for w in record]
@@ -329,46 +313,3 @@ def test_a_notice_never_stops_the_work(monkeypatch, caplog):
     assert len(said) == 2
     assert said[0].startswith("GatedReLURegressor: the fit has run")
     assert said[1].startswith("solve: the solve has run")
-
-
-@pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
-def test_a_lam_search_says_so_on_time_during_a_long_lam(monkeypatch, name):
-    """The lam search's notice comes from a helper thread while a lam's solves run:
-    checked between lams, a ReLUClassifier's search on digits said it at 115 s, its
-    first lams taking over a minute (tester BX). The first scoring solve here waits
-    until the notice is recorded; it is, during that solve, at the user's line."""
-    import warnings
-
-    import fixntk._estimators as est_mod
-    import fixntk._relu_estimators as relu_mod
-
-    module, inner = (
-        (relu_mod, "solve_relu")
-        if name == "ReLURegressor"
-        else (est_mod, "_solve_problem")
-    )
-    seen = []
-    X, y = planted(n=120, d=3, seed=0)
-    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.02)
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        real = getattr(module, inner)
-
-        def slow(*args, **kwargs):
-            if not seen:  # the first solve of the search
-                import time
-
-                deadline = time.monotonic() + 10.0
-                while not record and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                seen.append(bool(record))
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, inner, slow)
-        make = getattr(fixntk, name)(n_gates=8, n_lams=4, random_state=0)
-        make.fit(X, y)
-    assert seen == [True]
-    said = [w for w in record if "goes on" in str(w.message)]
-    assert len(said) == 1 and said[0].filename == __file__
-    assert str(said[0].message).startswith(f"{name}: the lam search has run")
-    assert "(lam 1; n_lams=4)" in str(said[0].message)
