@@ -974,11 +974,10 @@ def _check_target_scales(estimator, Y, sample_weight=None):
     """Warn when the columns of a multi-output Y (n, c) differ in scale by more than
     _TARGET_SCALE_RATIO (over the rows of positive weight): the outputs are fitted
     together (the gated models' groups, a chosen lam), so the widest dominates.
-    Boston's medv,
-    lstat and crim fitted together (a tester): GatedReLURegressor's R^2 on medv
-    0.628, and 0.565 with crim in units 1e4 times smaller (lam 0.378 -> 5599). Not
-    for kernel ridge at a given lam (the NTK estimators), which is linear in y: each
-    output is fitted as on its own."""
+    Boston's medv, lstat and crim fitted together (a tester): GatedReLURegressor's
+    R^2 on medv 0.628, and 0.565 with crim in units 1e4 times smaller (lam 0.378 ->
+    5599). Not for kernel ridge at a given lam (the NTK estimators), which is linear
+    in y: each output is fitted as on its own."""
     if Y.ndim != 2 or Y.shape[1] < 2:
         return
     if isinstance(estimator, _NTKBase) and not isinstance(estimator.lam, str):

@@ -788,8 +788,8 @@ def _far_columns(X, ratio=1e3):
     spread = spread_scales(sd, span, ratio)
     if spread is None:
         return ""
-    ratio = spread.max() / spread.min()
-    return f"the standard deviations of X's columns differ by a factor of {ratio:.2g}"
+    factor = spread.max() / spread.min()
+    return f"the standard deviations of X's columns differ by a factor of {factor:.2g}"
 
 
 def _null_fit(prob, lam_s, tol, fit):
