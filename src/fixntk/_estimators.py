@@ -1882,12 +1882,10 @@ def _feature_importances(Xt, gates, W, sample_weight, n_features):
 
     if _is_dask(Xt):
         import dask
-        import dask.array as da
 
-        top = da.abs(Xt).max(axis=0)
-        x = da.where(top > 0, 2.0 ** da.ceil(da.log2(da.where(top > 0, top, 1.0))), 1)
+        x = _pow2_column_units(dask.compute(abs(Xt).max(axis=0))[0][None, :])
         weight = Xt.shape[0] if sample_weight is None else sample_weight.sum()
-        sq, weight, x = dask.compute(sums(Xt, sample_weight, x), weight, x)
+        sq, weight = dask.compute(sums(Xt, sample_weight, x), weight)
     else:
         x = _pow2_column_units(Xt)
         sq, weight = 0.0, Xt.shape[0] if sample_weight is None else sample_weight.sum()

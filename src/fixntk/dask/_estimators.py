@@ -377,17 +377,20 @@ def fit_regressor(est, X, y, sample_weight=None):
 
 def _check_target_scales(est, y, sample_weight, rows):
     """The in-memory fit's warning on outputs far apart in scale, from their
-    standard deviations and ranges over the rows of positive weight, computed on the
-    workers (two passes over y; it was not given on Dask: tester BY)."""
+    standard deviations and ranges over the rows of positive weight, summed on the
+    workers as X's are (:func:`_chunks.column_stats`, one pass over y; it was not
+    given on Dask: tester BY)."""
     if y.ndim != 2 or y.shape[1] < 2:
         return
+    y = y.rechunk({1: -1})
     if sample_weight is not None and not _chunks.is_number(sample_weight):
         s = as_row_vector(sample_weight, rows, "sample_weight", False)
-        y = y[s > 0]
-    top, lo, hi = dask.compute(abs(y).max(axis=0), y.min(axis=0), y.max(axis=0))
-    unit = _est._pow2_column_units(top[None, :])
-    sd = dask.compute((y / unit).std(axis=0))[0] * unit
-    _est._warn_target_scales(est, sd, hi - lo)
+        y = _known_chunks(y[s > 0])
+    if not y.shape[0]:  # no row of positive weight: refused by the fit next
+        return
+    parts = [dask.delayed(_chunks.column_stats, pure=True)(p) for p in chunk_tasks(y)]
+    n, lo, hi, unit, _, m2 = run(tree_reduce(parts, _chunks.merge_column_stats))
+    _est._warn_target_scales(est, np.sqrt(m2 / n) * unit, hi - lo)
 
 
 def _one_hot_chunk(labels, classes):
