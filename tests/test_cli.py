@@ -744,6 +744,11 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
     args = [regression_csv, "--target", "price"]
     assert "does not exist" in error(["fit", *args, "--output", missing])
     assert "is a folder" in error(["fit", *args, "--output", str(tmp_path)])
+    # a file where the folder should be: it was said not to exist (tester BZ)
+    inside = os.path.join(regression_csv, "model.pkl")
+    assert f"{regression_csv} is a file, not a folder" in error(
+        ["fit", *args, "--output", inside]
+    )
     assert "does not exist" in error(["demo", "--figure", missing])
     assert "names the target column" in error(["fit", *args, "--drop", "price"])
     # by position (price is column 2): it was "column 'price' not found in reg.csv"
@@ -2913,11 +2918,16 @@ def test_rows_distinct_as_wholes_are_remembered_for_predict():
     assert training_row_hashes(coded) is None  # rows equal by chance
 
 
-@pytest.mark.parametrize("mark", [".", "n.a.", "Missing", ":", "\u2014"])
+@pytest.mark.parametrize(
+    "mark", [".", "n.a.", "Missing", ":", "\u2014", "NAN", "Null", "N/a"]
+)
 def test_gap_words_among_numbers_are_missing_values(tmp_path, mark):
     """SAS's '.', Eurostat's ':', 'n.a.', 'missing' among numbers were
     refused as text to fix by hand, and no option read them as gaps (tester BL);
-    they are gaps as the lone dash is, in a column of numbers only."""
+    they are gaps as the lone dash is, in a column of numbers only, and so are the
+    missing-value marks in any case ('NAN', 'Null', 'N/a' were stray words where
+    'NaN' and 'null' were gaps; tester BZ). A stray word after the marks is the
+    one named (the first mark was, tester BZ)."""
     rng = np.random.default_rng(0)
     rows = []
     for k in range(60):
@@ -2929,9 +2939,11 @@ def test_gap_words_among_numbers_are_missing_values(tmp_path, mark):
     assert_clean_error(run_cli(*fit), "'z'", "missing value")
     proc = run_cli(*fit, "--impute")
     assert proc.returncode == 0 and "'z' 2" in proc.stdout + proc.stderr, proc.stderr
-    rows[4][1] = "low"  # a word among them: named, as before
+    rows[30][1] = "low"  # a word among them: named, with its line
     text = write_csv(tmp_path / "t.csv", ["x", "z", "y"], rows)
-    assert_clean_error(run_cli(*fit[:1], text, *fit[2:]), "non-numeric value 'low'")
+    assert_clean_error(
+        run_cli(*fit[:1], text, *fit[2:]), "line 32", "non-numeric value 'low'"
+    )
 
 
 def test_every_column_of_formatted_numbers_is_named_at_once(tmp_path):

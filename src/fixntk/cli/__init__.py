@@ -1085,6 +1085,13 @@ def _check_writable(path, option):
     if os.path.isdir(path):
         raise UserError(f"{option} {path} is a folder; give a file name")
     if not os.path.isdir(folder):
+        # the nearest part of the path that exists: a file there is no folder (it
+        # was said not to exist; a tester)
+        part = folder
+        while not os.path.exists(part) and os.path.dirname(part) != part:
+            part = os.path.dirname(part)
+        if os.path.exists(part) and not os.path.isdir(part):
+            raise UserError(f"{option} {path}: {part} is a file, not a folder")
         raise UserError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK) or (
         os.path.exists(path) and not os.access(path, os.W_OK)

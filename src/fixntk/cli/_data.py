@@ -249,10 +249,14 @@ DASHES = ("-", "--")
 # they were refused as text to fix by hand, with no option to read them; a tester).
 # Not 'none': a count's 0 written as 'none' is a class (a reviewer's defects '1', '2',
 # 'none' lost the class 'none' as missing targets)
+# The words of MISSING_TEXT are matched without case there too ('NAN', C's %F
+# spelling, 'Null', 'N/a' were refused as stray words where 'NaN' and 'null' were
+# gaps; a tester).
 GAP_WORDS = frozenset(
     DASHES
     + ("\u2013", "\u2014", ".", "..", ":", "na", "n.a.", "n.a", "n/a.")
     + ("missing", "not available")
+    + tuple(word.casefold() for word in MISSING_TEXT if word)
 )
 
 
@@ -1043,8 +1047,11 @@ def feature_columns(
         if parsed.notna().any() and not codes and not mostly_words:
             # numbers with one word among them (a gap marker such as '?', a typo): a
             # data error; several words among few values are codes (a drive '4',
-            # 'f', 'r'), one-hot encoded as text
-            k = int(np.flatnonzero(word)[0])
+            # 'f', 'r'), one-hot encoded as text. The word named is one that is no
+            # gap mark (a '-' among the numbers is a gap once '12 kg' is fixed; the
+            # dash was named, a tester)
+            stray = word & ~_gap_words(series)
+            k = int(np.flatnonzero(stray if stray.any() else word)[0])
             raise UserError(
                 f"{path}, line {_line(frame, k)}: column {col!r} has the non-numeric "
                 "value "
