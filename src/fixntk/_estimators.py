@@ -1586,7 +1586,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                         f"mean validation loss {mean * unit**2:.6g} over "
                         f"{len(used)} split(s)"
                     )
-                if stop(j, mean, null=null):
+                if stop(j, mean, null=null, folds=scores[used, j]):
                     bar.update(bar.total - bar.n)
                     break
         lam, lams, mean = _pick_lam(lams, scores, lmax, mode)
@@ -2142,15 +2142,31 @@ class _PathStop:
         self.patience, self.best, self.since = patience, np.inf, 0
         self.first = patience if first is None else max(first, patience)
         self.started = False  # a score better than the null model's seen
+        self.best_folds = None  # the splits' own scores at the best lam
 
-    def __call__(self, j, score, null=False):
+    def __call__(self, j, score, null=False, folds=None):
+        """``folds``: the splits' scores whose mean is ``score``; with two or more, a
+        clear rise must show in every split (paired with its own score at the best
+        lam). On 48 rows of counts (MASS's Insurance, Poisson, 3 folds) one fold's
+        jump lifted the mean deviance 8% at 0.16 lam_max while the others fell, and
+        the path stopped there: lam_ 0.23 lam_max, test D^2 0.65, where the full path's
+        deviance kept falling to 0.002 lam_max (D^2 0.94; tester CA)."""
+        folds = None if folds is None else np.asarray(folds, dtype=np.float64)
         better = score < self.best - _MIN_GAIN * abs(self.best)
         if j == 0 or null or better:
             self.started = self.started or (better and j > 0 and not null)
-            self.best, self.since = score, 0
+            self.best, self.since, self.best_folds = score, 0, folds
             return False
         self.since += 1
-        if self.started and score > self.best + _CLEAR_RISE * abs(self.best):
+        rise = score > self.best + _CLEAR_RISE * abs(self.best)
+        if (
+            rise
+            and folds is not None
+            and folds.size > 1
+            and self.best_folds is not None
+        ):
+            rise = bool(np.all(folds > self.best_folds))
+        if self.started and rise:
             return True
         return self.since >= (self.patience if self.started else self.first)
 

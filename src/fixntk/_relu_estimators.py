@@ -309,7 +309,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                     err = (net.forward(Xt[val]) - Y[val]) / unit
                     scores[k, j] = float(np.mean(err**2))
                     bar.update()
-                if stop(j, float(np.mean(scores[:, j])), null=null):
+                if stop(j, float(np.mean(scores[:, j])), null=null, folds=scores[:, j]):
                     bar.update(bar.total - bar.n)
                     break
         # (named as the user wrote it: 'auto' was reported as lam='cv', tester AJ)

@@ -153,7 +153,7 @@ def _select_lam(est, prob, mode, seed):
                 bar.update()
             if not np.isfinite(scores[:, j]).any():  # the Gram budget ran out
                 break
-            if stop(j, float(np.mean(scores[:, j])), null=null):
+            if stop(j, float(np.mean(scores[:, j])), null=null, folds=scores[:, j]):
                 bar.update(bar.total - bar.n)
                 break
     lam, lams, mean = _est._pick_lam(lams, scores, lmax, mode)
