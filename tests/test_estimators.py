@@ -2139,6 +2139,42 @@ def test_sparse_input_names_the_pipeline_fix():
 
 
 @pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
+def test_a_long_fit_names_columns_of_other_scales(monkeypatch, name):
+    """One-hot indicators left unscaled beside standardised columns are not warned
+    about at the start (a rare category's range is 1), but they slow the fit: ames,
+    2197 x 309, 43 s against 6 s with every column standardised (tester CA). A
+    notice of a long fit names the columns' spread and the fix; standardised
+    columns get no such clause."""
+    import fixntk._estimators as est_module
+    import fixntk._relu_estimators as relu_mod
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 2))
+    rare = (np.arange(400) % 200 == 0).astype(float)  # sd 0.07, range 1
+    X = np.column_stack([x, rare])
+    y = x[:, 0] - np.maximum(x[:, 1], 0) + rare
+    relu = name == "ReLURegressor"
+    final = (relu_mod, "solve_relu") if relu else (est_module, "solve")
+
+    def notice(X):
+        monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.02)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            seen = first_call_waits_for(monkeypatch, *final, record)
+            getattr(fixntk, name)(n_gates=10, lam=0.01, random_state=0).fit(X, y)
+        monkeypatch.undo()
+        said = [str(w.message) for w in record if "verbose=1 follows" in str(w.message)]
+        assert seen == [True] and len(said) == 1
+        return said[0]
+
+    said = notice(X)
+    ratio = X.std(axis=0).max() / rare.std()
+    assert f"X's columns differ in scale by a factor of {ratio:.2g}" in said
+    assert "StandardScaler()" in said and "one-hot columns too" in said
+    assert "differ in scale" not in notice((X - X.mean(0)) / X.std(0))
+
+
+@pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
 def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     """A fit past LONG_RUN_SECONDS warns once at verbose=0 (a tester's
     GatedReLURegressor() on 40000 rows ran 107-210 s, ReLURegressor() on 10^4 rows

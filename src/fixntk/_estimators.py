@@ -165,6 +165,8 @@ _IMPORTANCE_ENTRIES = 1 << 22
 _OUTLYING_RATIO = 30.0
 # A column's mean this many standard deviations from 0 is warned about (an offset).
 _OFFSET_RATIO = 10.0
+# The long-fit notice names X's column scales when they differ by this factor or more.
+_SLOW_SCALE_RATIO = 10.0
 # A converged fit whose gap exceeds this share of its objective is warned about.
 _GAP_OF_OBJECTIVE = 0.1
 # The coarsest step of the three decades that extend a scoring grid below eps * lam_max.
@@ -1658,7 +1660,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         for ``loss``; sets the fitted attributes."""
         n_gates, lam = self._check_params(loss)
         self.__dict__.pop("n_passes_", None)  # a Dask fit's, not this one's
-        with _noticed(self):
+        with _noticed(self, X=X):
             return self._fit_program_noticed(X, y, loss, s, labels, n_gates, lam)
 
     def _fit_program_noticed(self, X, y, loss, s, labels, n_gates, lam):
@@ -2044,7 +2046,7 @@ class _LongFitNotice(LongRunNotice):
     IRLS steps and KARE's selection ran minutes unsaid when only the search and the
     final solve were watched: tester BY)."""
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, X=None):
         if isinstance(getattr(estimator, "lam", None), str):  # a lam search
             faster = "a float lam, a larger eps or fewer rows"
         else:
@@ -2055,6 +2057,10 @@ class _LongFitNotice(LongRunNotice):
             f"verbose=1 follows a fit's progress; {faster} make the fit faster",
         )
         self.where = lambda elapsed: f"the fit has run {elapsed:.0f} s; it goes on"
+        self.X = X  # the training X (in memory), read for the scale hint when said
+
+    def advice_text(self):
+        return self.advice + _slow_scale_hint(self.X)
 
     @contextmanager
     def phase(self, where):
@@ -2093,13 +2099,39 @@ class _LongFitNotice(LongRunNotice):
         )
 
 
+def _slow_scale_hint(X):
+    """The long-fit notice's clause on X's column scales: said when the standard
+    deviations of X's non-constant columns (over at most 20000 evenly spaced rows)
+    differ by _SLOW_SCALE_RATIO or more, else "". One-hot indicators left unscaled
+    beside standardised columns (the usual ColumnTransformer) are not warned about at
+    the start (a rare category's range is 1, not another scale), but they slow the
+    block steps: modeldata's ames, 2197 x 309, GatedReLURegressor() 43 s (0/1
+    indicators, standard deviations down to 0.021) against 6 s with every column
+    standardised, test R^2 0.789 against 0.795 (tester CA)."""
+    if X is None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
+        return ""
+    rows = X[:: -(-X.shape[0] // 20_000)]
+    with np.errstate(all="ignore"):
+        sd = rows.std(axis=0)
+    sd = sd[np.isfinite(sd) & (np.ptp(rows, axis=0) > 0) & (sd > 0)]
+    if sd.size < 2 or sd.max() < _SLOW_SCALE_RATIO * sd.min():
+        return ""
+    return (
+        f" X's columns differ in scale by a factor of {sd.max() / sd.min():.2g} "
+        f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}; one-hot "
+        "indicators left unscaled, perhaps): with every column standardised, one-hot "
+        "columns too (make_pipeline(encoder, StandardScaler(), estimator)), such fits "
+        "ran several times faster."
+    )
+
+
 @contextmanager
-def _noticed(estimator, where=None):
+def _noticed(estimator, where=None, X=None):
     """A fit's long-fit notice (:class:`_LongFitNotice`) on the estimator for the
     block only (not kept, nor pickled, after the fit), its helper thread waiting
     beside the whole block; ``where(elapsed)``, if given, its text outside the
-    phases."""
-    estimator._fit_notice = notice = _LongFitNotice(estimator)
+    phases; ``X``, the training X, for its scale hint (:func:`_slow_scale_hint`)."""
+    estimator._fit_notice = notice = _LongFitNotice(estimator, X)
     if where is not None:
         notice.where = where
     try:

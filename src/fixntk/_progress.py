@@ -305,8 +305,12 @@ class LongRunNotice:
             self.said = True
             return elapsed
 
+    def advice_text(self):
+        """What makes such work faster (said after where it is)."""
+        return self.advice
+
     def _say(self, where, elapsed, frame, lineno=None):
-        message = f"{self.name}: {where(elapsed)}. {self.advice}"
+        message = f"{self.name}: {where(elapsed)}. {self.advice_text()}"
         try:
             warn_at(message, UserWarning, frame, lineno)
         except UserWarning:

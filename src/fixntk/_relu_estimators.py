@@ -322,7 +322,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         Sample weights scale the rows of X and Y by ``a_k = sqrt(s_k n / sum(s))``
         once the masks are drawn: the weighted program is the plain one on the scaled
         rows, and positive scales leave every cone constraint's sign unchanged."""
-        with _noticed(self):
+        with _noticed(self, X=X):
             return self._fit_targets_noticed(X, Y, labels, sample_weight)
 
     def _fit_targets_noticed(self, X, Y, labels, sample_weight):
