@@ -3,6 +3,7 @@
 import contextlib
 import io
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -313,3 +314,25 @@ def test_a_notice_never_stops_the_work(monkeypatch, caplog):
     assert len(said) == 2
     assert said[0].startswith("GatedReLURegressor: the fit has run")
     assert said[1].startswith("solve: the solve has run")
+
+
+@pytest.mark.parametrize("kind", ["interactive", "exec"])
+def test_warn_at_the_users_line_of_code_without_a_source_loader(kind):
+    """A notice said at code whose ``__main__`` cannot give its source (python -c,
+    standard input and the interactive interpreter: BuiltinImporter raised ImportError
+    in the notice's thread, and the notice was lost; tester CB), and at exec'd code
+    without ``__name__`` (dropped silently): the warning is shown at that line."""
+    import importlib.machinery
+
+    from fixntk._validation import warn_at
+
+    g = {} if kind == "exec" else {"__name__": "__main__"}
+    if kind == "interactive":
+        g["__loader__"] = importlib.machinery.BuiltinImporter
+    exec(compile("import sys\nframe = sys._getframe()\n", "<stdin>", "exec"), g)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warn_at("the fit has run 61 s", UserWarning, g["frame"])
+    assert [(str(w.message), w.filename, w.lineno) for w in record] == [
+        ("the fit has run 61 s", "<stdin>", 2)
+    ]

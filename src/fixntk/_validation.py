@@ -80,15 +80,23 @@ def warn_at(message, category, frame, lineno=None):
     (default: its current line), as ``warnings.warn`` with a stacklevel naming that
     frame would be (the same filters, once-per-location registry and module)."""
     g = frame.f_globals
-    warnings.warn_explicit(
-        message,
-        category,
-        frame.f_code.co_filename,
-        frame.f_lineno if lineno is None else lineno,
-        module=g.get("__name__"),
-        registry=g.setdefault("__warningregistry__", {}),
-        module_globals=g,
-    )
+    where = dict(registry=g.setdefault("__warningregistry__", {}))
+    if g.get("__name__") is not None:
+        # (module=None is not "no module": exec'd code without __name__ lost the
+        # warning silently; without it the module is named from the file, as warn does)
+        where["module"] = g["__name__"]
+    line = frame.f_lineno if lineno is None else lineno
+    filename = frame.f_code.co_filename
+    try:
+        warnings.warn_explicit(
+            message, category, filename, line, module_globals=g, **where
+        )
+    except ImportError:
+        # a loader that cannot give the source: '__main__' of python -c, of standard
+        # input and of the interactive interpreter (BuiltinImporter raised from the
+        # notice's thread, and the notice was lost; tester CB). Its line is shown
+        # from the file, as warnings.warn shows it there.
+        warnings.warn_explicit(message, category, filename, line, **where)
 
 
 def _pandas_na():
