@@ -2230,3 +2230,28 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     seen, said = fit(kare, (fixntk._solver, "solve_path"))  # imported at its call
     assert seen == [True] and len(said) == 1
     assert said[0].startswith(f"{name}: the lam search (KARE) has run")
+
+
+@pytest.mark.parametrize("entries", [1 << 16, 256, 1])
+def test_gated_forward_in_blocks_of_rows_and_groups(monkeypatch, entries):
+    """The forward pass runs in blocks of rows and groups (predict on 10^6 rows was
+    3.6-6x slower by blocks of groups over every row; tester CB): any block size
+    gives the dense sum_i 1[X g_i >= 0] X w_i, from gates or masks, one output or
+    several, zero groups skipped."""
+    import fixntk._estimators as est_module
+
+    monkeypatch.setattr(est_module, "_FORWARD_ENTRIES", entries)
+    rng = np.random.default_rng(0)
+    X, G = rng.standard_normal((500, 4)), rng.standard_normal((37, 4))
+    for W in (rng.standard_normal((37, 4)), rng.standard_normal((37, 4, 3))):
+        W[::3] = 0.0
+        W3 = W if W.ndim == 3 else W[:, :, None]
+        masks = X @ G.T >= 0
+        want = np.einsum("mk,mkc->mc", masks, np.einsum("md,kdc->mkc", X, W3))
+        want = want[:, 0] if W.ndim == 2 else want
+        np.testing.assert_allclose(
+            est_module._gated_forward(X, W, gates=G), want, rtol=1e-12, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            est_module._gated_forward(X, W, masks=masks), want, rtol=1e-12, atol=1e-12
+        )

@@ -161,6 +161,8 @@ _SCALE_RATIO = 100.0
 _TARGET_SCALE_RATIO = 3.0
 # entries of the (rows, groups) masks materialised at once by feature_importances_
 _IMPORTANCE_ENTRIES = 1 << 22
+# ... and of the (rows, groups, outputs) products at once by the gated forward pass
+_FORWARD_ENTRIES = 1 << 16
 # ... and a column whose standard deviation exceeds its robust spread by more than this
 _OUTLYING_RATIO = 30.0
 # A column's mean this many standard deviations from 0 is warned about (an offset).
@@ -538,12 +540,22 @@ def _gated_forward(X, W, gates=None, masks=None):
     m, d = X.shape
     c = W3.shape[2]
     out = np.zeros((m, c))
-    step = max(1, (1 << 22) // max(m * c, 1))  # bound the (m, k, c) temporary
-    for start in range(0, active.size, step):
-        idx = active[start : start + step]
-        D = X @ gates[idx].T >= 0 if masks is None else masks[:, idx]
-        Z = (X @ W3[idx].transpose(1, 0, 2).reshape(d, -1)).reshape(m, idx.size, c)
-        out += np.einsum("mk,mkc->mc", D, Z)
+    # blocks of rows and groups whose (rows, groups, c) temporary stays within
+    # _FORWARD_ENTRIES, at least 64 rows a block: blocks of groups over all rows at
+    # once made 75-300 passes over 10^6 rows of tiny products (predict 3.6-6x slower
+    # than by rows; tester CB)
+    g_step = max(1, min(active.size, _FORWARD_ENTRIES // (64 * c)))
+    r_step = max(1, _FORWARD_ENTRIES // (g_step * c))
+    for g0 in range(0, active.size, g_step):
+        idx = active[g0 : g0 + g_step]
+        Wm = W3[idx].transpose(1, 0, 2).reshape(d, -1)
+        G = None if gates is None else gates[idx].T
+        for r0 in range(0, m, r_step):
+            rows = slice(r0, r0 + r_step)
+            Xr = X[rows]
+            D = (Xr @ G >= 0) if masks is None else masks[rows][:, idx]
+            Z = (Xr @ Wm).reshape(Xr.shape[0], idx.size, c)
+            out[rows] += np.einsum("mk,mkc->mc", D.astype(np.float64), Z)
     return out[:, 0] if W.ndim == 2 else out
 
 
