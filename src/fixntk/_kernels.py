@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from ._arrangement import Arrangement, as_arrangement
 from ._gates import NUMPY_WORK, threaded
-from ._memory import CALL_WORK
+from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
 from ._validation import check_X
 
@@ -122,6 +122,11 @@ def _row_norms(X):
     return m * np.sqrt(np.einsum("ij,ij->i", X / safe[:, None], X / safe[:, None]))
 
 
+# entries of a kernel's block of rows computed (_gram) or scaled and checked
+# (_finite_kernel) at once
+_KERNEL_BLOCK = 1 << 20
+
+
 def _gram(X, Z=None, factor=None):
     """``X Z^T`` (Z = None: ``X X^T``, exactly symmetric) by blocks of rows of about
     :data:`~fixntk._memory.CALL_WORK` multiply-adds, so that Ctrl-C is seen between
@@ -132,7 +137,9 @@ def _gram(X, Z=None, factor=None):
     Z = X if symmetric else Z
     m, q = X.shape[0], Z.shape[0]
     K = np.empty((m, q))
-    rows = max(1, CALL_WORK // max(q * (X.shape[1] + 1), 1))
+    # ... and of at most _KERNEL_BLOCK entries: a block of a few columns' rows (d
+    # small) held most of K, its temporaries doubling the peak (tester CB)
+    rows = max(1, min(CALL_WORK // max(q * (X.shape[1] + 1), 1), _KERNEL_BLOCK // q))
     for r0 in range(0, m, rows):
         r1 = min(m, r0 + rows)
         # symmetric: rows r0:r1 against columns r0: only, mirrored; the square block on
@@ -169,17 +176,26 @@ def _finite_kernel(K, sx, sz, weighted=False):
     entries leave double precision (|x| |z| above about 1e308, or the largest below
     about 1e-308); ``weighted``: K weights its products by eta (mkl_kernel), which
     the error names."""
-    top = float(np.abs(K).max()) if K.size else 0.0
     product, fix = ("eta_i x^T z", "X or eta") if weighted else ("x^T z", "X")
-    with np.errstate(over="ignore", under="ignore"):
-        K *= sx[:, None]
-        K *= sz[None, :]
-    if not np.isfinite(K).all():
-        raise ValueError(
-            "kernel entries exceed the range of double precision "
-            f"({product} overflows); rescale {fix}"
-        )
-    if top > 0 and float(np.abs(K).max()) < np.finfo(np.float64).tiny:
+    # in blocks of rows: the reductions' temporaries over the whole of K doubled the
+    # kernel's peak memory (n = 10000: 1568 MiB for a 763 MiB kernel; tester CB)
+    top = top_out = 0.0
+    step = max(1, _KERNEL_BLOCK // max(K.shape[1], 1))
+    for r in range(0, K.shape[0], step):
+        B = K[r : r + step]
+        if not B.size:
+            continue
+        top = max(top, float(np.abs(B).max()))
+        with np.errstate(over="ignore", under="ignore"):
+            B *= sx[r : r + step, None]
+            B *= sz[None, :]
+        if not np.isfinite(B).all():
+            raise ValueError(
+                "kernel entries exceed the range of double precision "
+                f"({product} overflows); rescale {fix}"
+            )
+        top_out = max(top_out, float(np.abs(B).max()))
+    if top > 0 and top_out < np.finfo(np.float64).tiny:
         raise ValueError(
             "kernel entries fall below the range of double precision "
             f"({product} underflows); rescale {fix}"
@@ -216,14 +232,31 @@ def ntk_kernel(X: ArrayLike, Z: ArrayLike | None = None) -> np.ndarray:
         For invalid inputs: shapes that do not match, NaN or infinity, X and Z
         with different numbers of features, or kernel entries beyond the range
         of double precision.
+    MemoryError
+        Before the work, when the (n, m) result does not fit in the memory
+        available.
     """
     X = check_X(X)
     sx = row_units(X)
     if Z is None:
+        _check_kernel_fits(X.shape[0], X.shape[0], 1, "ntk_kernel")
         return _finite_kernel(_arc_kernel(X / sx[:, None]), sx, sx)
     Z = _check_Z(Z, X.shape[1])
+    _check_kernel_fits(X.shape[0], Z.shape[0], 1, "ntk_kernel")
     sz = row_units(Z)
     return _finite_kernel(_arc_kernel(X / sx[:, None], Z / sz[:, None]), sx, sz)
+
+
+def _check_kernel_fits(n, m, n_matrices, what):
+    """A MemoryError naming the kernel's size before an (n, m) kernel that does not
+    fit (NumPy's bare 'Unable to allocate 74.5 GiB' at 10^5 rows, from inside the
+    computation; tester CB)."""
+    check_fits(
+        n_matrices * 8.0 * n * m,
+        f"{what}'s {n} x {m} kernel ({n_matrices} such matrices at once)",
+        "the kernel of n rows holds n^2 entries: use fewer rows, or the gated "
+        "estimators (GatedReLURegressor, GatedReLUClassifier), linear in n",
+    )
 
 
 def check_eta(eta, p, name="eta"):
@@ -320,6 +353,9 @@ def mkl_kernel(
         For invalid inputs: shapes that do not match, NaN or infinity, negative
         weights, a Z for an arrangement without gates, or kernel entries beyond
         the range of double precision.
+    MemoryError
+        Before the work, when the (n, n) Gram matrix and the (n, m) result do not fit
+        in the memory available.
     """
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0], X)
@@ -327,9 +363,11 @@ def mkl_kernel(
     sx = row_units(X)
     X = X / sx[:, None]
     if Z is None:
+        _check_kernel_fits(X.shape[0], X.shape[0], 2, "mkl_kernel")  # the Gram and K
         K = masking_kernel(_gram(X), arr.masks, eta)
         return _finite_kernel(K, sx, sx, weighted=True)
     Z = _check_Z(Z, X.shape[1])
+    _check_kernel_fits(X.shape[0], Z.shape[0], 2, "mkl_kernel")
     sz = row_units(Z)
     XZt = _gram(X, Z / sz[:, None])
     K = masking_kernel(XZt, arr.masks, eta, arr.apply(Z))
