@@ -2192,6 +2192,9 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     relu = name == "ReLURegressor"
     search = (relu_mod, "solve_relu") if relu else (est_module, "_solve_problem")
     final = (relu_mod, "solve_relu") if relu else (est_module, "solve")
+    with warnings.catch_warnings():  # compiled first: the search starts at once
+        warnings.simplefilter("ignore")
+        make(n_gates=10, n_lams=2, random_state=0).fit(X, y)
 
     def fit(est, slowed):
         with warnings.catch_warnings(record=True) as record:
@@ -2206,7 +2209,18 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
 
     seen, said = fit(make(n_gates=10, n_lams=4, random_state=0), search)
     assert seen == [True] and len(said) == 1
-    assert said[0].startswith(f"{name}: the lam search has run")
+    assert said[0].startswith(f"{name}: the lam search has run"), said[0]
+    # the gated grid extends past n_lams while the loss falls, and the notice says so
+    # (said at lam 19 of 20, a search of 39 lams ran on; tester CB); ReLU's does not
+    more = ", and up to three decades more while the validation loss still falls"
+    assert f"(lam 1 of n_lams=4{'' if relu else more})" in said[0]
+    notice = est_module._LongFitNotice(make())
+    with notice.search(2.0, 20) as at:
+        at[:] = 23, 1e-3
+        text = notice.where(61.0)
+    assert (
+        "reached lam = 0.0005 lam_max (lam 24: past the n_lams=20 of the grid" in text
+    )
     monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 0.0)
     _, said = fit(make(n_gates=10, n_lams=4, random_state=0, verbose=1), None)
     assert not said

@@ -285,7 +285,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         )
         with (
             bar,
-            _fit_notice(self).search(lmax, self.n_lams) as at,
+            _fit_notice(self).search(lmax, self.n_lams, extends=False) as at,
             warnings.catch_warnings(),
         ):
             # a scoring solve stopped by the epoch cap still scores its lam
