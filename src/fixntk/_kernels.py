@@ -253,7 +253,8 @@ def _check_kernel_fits(n, m, n_matrices, what):
     computation; tester CB)."""
     check_fits(
         n_matrices * 8.0 * n * m,
-        f"{what}'s {n} x {m} kernel ({n_matrices} such matrices at once)",
+        f"{what}'s {n} x {m} kernel"
+        + (f" ({n_matrices} such matrices at once)" if n_matrices > 1 else ""),
         "the kernel of n rows holds n^2 entries: use fewer rows, or the gated "
         "estimators (GatedReLURegressor, GatedReLUClassifier), linear in n",
     )
