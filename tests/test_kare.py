@@ -368,6 +368,31 @@ def test_a_low_rank_kernel_made_in_float32_is_a_kernel():
     assert fixntk.kare(pd.DataFrame(K32), y, 0.1) == fixntk.kare(K32, y, 0.1)
 
 
+def test_a_float32_kernel_asymmetric_by_its_round_off_is_a_kernel():
+    """A float32 kernel whose entries K[i, j] and K[j, i] were summed in different
+    orders (GPU libraries' tiles do) is asymmetric by float32's round-off (a few
+    1e-8 of its largest entry): it was refused as not symmetric (a fixed 1e-8) while
+    the eigenvalue check beside it allowed float32's precision. KARE of it is that of
+    the symmetrised kernel; a float64 kernel asymmetric by as much, or a float32 one
+    clearly asymmetric, is refused with the figures and the remedy."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((60, 4)).astype(np.float32)
+    y = rng.standard_normal(60)
+    parts = [X[:, [j]] @ X[:, [j]].T for j in range(4)]
+    fwd, bwd = sum(parts), sum(parts[::-1])
+    K = np.triu(fwd) + np.tril(bwd, -1) + np.eye(60, dtype=np.float32)
+    rel = np.abs(K - K.T).max() / np.abs(K).max()
+    assert 1e-8 < rel < 1e-6
+    sym = 0.5 * K.astype(np.float64) + 0.5 * K.T.astype(np.float64)
+    assert fixntk.kare(K, y, 0.1) == pytest.approx(fixntk.kare(sym, y, 0.1), rel=1e-12)
+    assert fixntk.select_lambda_kare(K, y).lam > 0
+    with pytest.raises(ValueError, match=r"symmetric.*\(K \+ K\.T\) / 2"):
+        fixntk.kare(K.astype(np.float64), y, 0.1)
+    bad = K + np.float32(1e-3) * np.triu(np.abs(K), 1)
+    with pytest.raises(ValueError, match="symmetric"):
+        fixntk.kare(bad, y, 0.1)
+
+
 def test_every_row_given_twice_warns_at_the_ridgeless_end():
     """Each row and target twice: K has n/2 zero eigenvalues that y avoids, KARE and
     leave-one-out (each row's copy stays) both fall to 0 as lam -> 0, and the

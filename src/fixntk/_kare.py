@@ -35,10 +35,13 @@ class KareSelection(NamedTuple):
     index: int
 
 
-def _psd_tol(K):
-    """How far below 0 (relative to the largest) the smallest eigenvalue of the
-    caller's K may lie: 1e-8, or its own precision's round-off (a low-rank kernel made
-    in float32 has eigenvalues near -1e-7 times the largest, and was refused)."""
+def _kernel_tol(K):
+    """The round-off allowed in the caller's K, relative to its largest entry or
+    eigenvalue: 1e-8, or its own precision's (100 eps, at most 1e-4). Both the
+    smallest eigenvalue's distance below 0 (a low-rank kernel made in float32 has
+    eigenvalues near -1e-7 times the largest, and was refused) and K's asymmetry (a
+    float32 empirical NTK whose tiles sum K[i, j] and K[j, i] in different orders,
+    as GPU libraries do: 7e-8, refused as not symmetric; tester CE)."""
     dtype = getattr(K, "dtype", None)
     if dtype is None and hasattr(K, "dtypes"):  # a DataFrame: its columns' types
         try:
@@ -52,6 +55,7 @@ def _psd_tol(K):
 
 
 def _check_kernel(K, y):
+    tol = _kernel_tol(K)
     K = _as_float_array(K, "K")
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(
@@ -63,9 +67,13 @@ def _check_kernel(K, y):
     if not np.isfinite(K).all():
         raise ValueError("K contains NaN or infinity")
     scale = float(np.abs(K).max())
-    if np.abs(K - K.T).max() > 1e-8 * scale:
+    asymmetry = float(np.abs(K - K.T).max())
+    if asymmetry > tol * scale:
         raise ValueError(
-            "K must be symmetric (a kernel Gram matrix on the training set)"
+            "K must be symmetric (a kernel Gram matrix on the training set); "
+            f"max |K - K.T| is {asymmetry / scale:.2g} of max |K|, above the "
+            f"round-off allowed for its dtype ({tol:.2g}). If that is round-off of "
+            "how K was computed, pass (K + K.T) / 2"
         )
     Y, _ = check_targets(y, K.shape[0], against="K")
     return 0.5 * K + 0.5 * K.T, Y
@@ -267,7 +275,7 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
         have K's rows, ``lam`` is not positive, or KARE leaves the range of
         double precision.
     """
-    tol = _psd_tol(K)
+    tol = _kernel_tol(K)
     K, Y = _check_kernel(K, y)
     arr, lams = _check_lams(lam, "lam")
     values = _Spectrum(K, Y, psd_tol=tol).kare(lams)
@@ -495,7 +503,7 @@ def select_lambda_kare(
     0 as lam -> 0 because y lies in the span of the kernel's features, not
     because the kernel generalises (see :func:`kare_mkl`).
     """
-    tol = _psd_tol(K)
+    tol = _kernel_tol(K)
     K, Y = _check_kernel(K, y)
     if not Y.any():
         # KARE is 0 at every lam: the grid's largest end was "reached" and grown past
