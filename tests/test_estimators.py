@@ -1270,6 +1270,26 @@ def test_gated_on_constant_features_predicts_the_mean(value, solver):
     assert est.n_active_neurons_ == 0
 
 
+def test_ntk_kare_says_when_leave_one_out_chose():
+    """With unequal sample weights lam="kare" chooses lam by the exact weighted
+    leave-one-out error (as ``lam`` documents), but reported lam_selection_ "kare"
+    and KARE's curve in lam_scores_, whose minimum was elsewhere (0.0019 against lam_
+    0.0011; tester CE). It reports "loo" and the curve that chose; with equal
+    weights KARE chooses and says so."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((70, 4))
+    y = 3 + np.abs(X[:, 0]) - X[:, 1] + 0.3 * rng.standard_normal(70)
+    sw = rng.uniform(0.5, 2, 70)
+    est = NTKRegressor(lam="kare").fit(X, y, sample_weight=sw)
+    loo = NTKRegressor(lam="loo").fit(X, y, sample_weight=sw)
+    assert est.lam_selection_ == "loo" and est.lam_ == loo.lam_
+    assert est.lam_ == est.lams_[np.argmin(est.lam_scores_)]
+    np.testing.assert_array_equal(est.lam_scores_, loo.lam_scores_)
+    plain = NTKRegressor(lam="kare").fit(X, y)
+    assert plain.lam_selection_ == "kare"
+    assert plain.lam_ == plain.lams_[np.argmin(plain.lam_scores_)]
+
+
 @pytest.mark.parametrize("mode", ["auto", "cv"])
 def test_ntk_kare_grid_grows_upward_to_its_minimum(mode):
     """Targets without signal: KARE is smallest above the default grid's top (10

@@ -252,8 +252,14 @@ def test_ntk_lam_with_unequal_weights_is_the_weighted_leave_one_out_choice():
             err += w[i] * (y[i] - K[i, rest] @ a) ** 2
         loo.append(err / n)
     assert est.lam_ == est.lams_[int(np.argmin(loo))]
-    # KARE's own minimum is the grid's interpolating end (2.5e-8), 1e4 times lower
-    assert est.lam_ > 1e3 * est.lams_[int(np.argmin(est.lam_scores_))]
+    # lam_scores_ is the curve that chose (the weighted leave-one-out error, equal to
+    # the brute force), and lam_selection_ says so; KARE's own minimum is the grid's
+    # interpolating end (2.5e-8), 1e4 times lower
+    assert est.lam_selection_ == "loo"
+    np.testing.assert_allclose(est.lam_scores_, loo, rtol=1e-6)
+    K_kare = K * np.sqrt(w)[:, None] * np.sqrt(w)[None, :]
+    kare = [fixntk.kare(K_kare, np.sqrt(w) * y, lam) for lam in est.lams_]
+    assert est.lam_ > 1e3 * est.lams_[int(np.argmin(kare))]
 
 
 def _brute_loo(K, y, lams, w, intercept):
@@ -311,9 +317,10 @@ def test_ntk_lam_on_equal_rows_is_the_leave_one_out_choice(intercept, weighted):
     w = np.ones(n) if s is None else s * n / s.sum()
     loo = _brute_loo(K, y, est.lams_, w, intercept)
     assert est.lam_ == est.lams_[int(np.argmin(loo))]
+    # leave-one-out chose, and lam_scores_ is its curve
+    assert est.lam_selection_ == "loo"
+    assert est.lam_ == est.lams_[int(np.argmin(est.lam_scores_))]
     if not weighted:
-        kare_best = int(np.argmin(est.lam_scores_))
-        assert est.lam_scores_[kare_best] * 10 < loo[kare_best]  # the case handled
         with pytest.warns(UserWarning, match="below the exact leave-one-out error"):
             fixntk.select_lambda_kare(K, y, lams=est.lams_)
 
@@ -627,9 +634,9 @@ def test_kare_of_draws_is_that_of_the_rows_as_given(weighted):
     assert chosen.X_fit_.shape[0] < 12  # merged
     fixed = fixntk.NTKRegressor(lam=chosen.lam_).fit(X, y, sample_weight=s)
     np.testing.assert_allclose(chosen.kare_, fixed.kare_, rtol=1e-7)
-    assert chosen.kare_ == pytest.approx(
-        chosen.lam_scores_[np.argmin(np.abs(chosen.lams_ - chosen.lam_))], rel=1e-12
-    )
+    # draws are left out one at a time: leave-one-out chose, and its curve is kept
+    assert chosen.lam_selection_ == "loo"
+    assert chosen.lam_ == chosen.lams_[np.argmin(chosen.lam_scores_)]
     if not weighted:  # GCV on the n rows with the intercept counted, by hand
         K = fixntk.ntk_kernel(fixed.X_fit_)
         n, one = y.size, np.ones(y.size)

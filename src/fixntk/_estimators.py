@@ -3144,9 +3144,12 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 gcv = n / ridge.K.shape[0]  # the weighted problem's GCV
                 kare_u = gcv * np.asarray(sel.kare)
                 self.kare_ = float(units.value_out(kare_u[sel.index]))
-                # lam_scores_: the curve of the mode asked for (KARE's under "kare"
-                # even where leave-one-out chose), inf where a leverage is 1
-                scores = kare_u if lam == "kare" else loo
+                # lam_scores_: the curve that chose lam_ (leave-one-out's where it
+                # chose for "kare": its minimum is lam_, as lam_selection_ and the
+                # plots say), inf where a leverage is 1
+                scores = kare_u if loo is None else loo
+                if loo is not None:
+                    self.lam_selection_ = "loo"
                 lam = float(sel.lam)
             else:
                 seed = _seed(self.random_state)
@@ -3352,11 +3355,14 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     lam_ : float
     lams_, lam_scores_ : ndarray of shape (n_lams,) or None
         The grid (``n_lams`` values from 10 down to ``eps`` times the mean
-        eigenvalue of K/n, and any values it was extended by) and its scores:
-        leave-one-out, KARE or cross-validated mean squared errors (units of y^2;
-        summed over the outputs for the first two; inf where a leverage is 1).
+        eigenvalue of K/n, and any values it was extended by) and the scores that
+        chose ``lam_`` (``lam_selection_``): leave-one-out, KARE or cross-validated
+        mean squared errors (units of y^2; summed over the outputs for the first
+        two; inf where a leverage is 1).
     lam_selection_ : str or None
-        How ``lam_`` was chosen: "loo", "kare" or "cv" ("auto" is "loo"); None for a
+        How ``lam_`` was chosen: "loo", "kare" or "cv" ("auto" is "loo"; ``lam="kare"``
+        gives "loo" where leave-one-out chose for it, as ``lam`` says: unequal
+        weights, repeated rows, KARE far below the leave-one-out error); None for a
         given lam.
     kare_ : float
         KARE (GCV) of the NTK's kernel ridge at ``lam_`` with the unpenalised
