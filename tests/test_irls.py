@@ -518,3 +518,25 @@ def test_the_scale_search_keeps_overflow_to_itself():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _best_scale(np.array([0.0, 1e10]), np.array([1.0, 1.0]), 0.5, 1.0) == 0
+
+
+def test_a_dual_form_that_stops_short_names_the_primal_form():
+    """With the intercept profiled out, the dual form's weights reached the optimum's
+    value (to 1e-15) with a certificate stuck at a relative gap of 1.2e-5, where the
+    primal form certified 1.2e-7 in 10 steps; the warning said only "raise lam or
+    tol" (tester CD). It names method='primal' with the two systems' orders, and
+    that form certifies."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 3))
+    X[:, -1] = 1
+    arr = fixntk.sample_arrangement(X, n_gates=40, seed=2)
+    y = np.maximum(X @ rng.standard_normal(3), 0) - 0.5 + 0.3 * rng.standard_normal(60)
+    lam = 1e-4 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    with pytest.warns(ConvergenceWarning, match=r"method='primal' \(a 108 x 108"):
+        dual = fixntk.irls(X, y, arr, lam, fit_intercept=True)
+    assert dual.method == "dual" and not dual.converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        primal = fixntk.irls(X, y, arr, lam, fit_intercept=True, method="primal")
+    assert primal.converged and primal.gap <= 1e-6 * primal.f0
+    assert abs(primal.objective - dual.objective) <= dual.gap
