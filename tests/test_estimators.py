@@ -2296,3 +2296,38 @@ def test_gated_forward_in_blocks_of_rows_and_groups(monkeypatch, entries):
         np.testing.assert_allclose(
             est_module._gated_forward(X, W, masks=masks), want, rtol=1e-12, atol=1e-12
         )
+
+
+def test_a_splitter_that_needs_groups_or_labels_is_told_how_to_pass_its_splits():
+    """A cv splitter is called as cv.split(X, labels): GroupKFold failed with "The
+    'groups' parameter should not be None" (fit takes no groups) and StratifiedKFold
+    on a regressor with NumPy's "at least 1 dimension" (tester CF). The ValueError
+    names the call and the way to pass its splits, and those splits work."""
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = X[:, 0] + 0.1 * rng.standard_normal(60)
+    groups = np.repeat(np.arange(6), 10)
+    for est in (
+        GatedReLURegressor(n_gates=10, lam="cv", random_state=0),
+        NTKRegressor(lam="cv"),
+    ):
+        for cv in (GroupKFold(3), StratifiedKFold(3)):
+            with pytest.raises(ValueError, match=r"cv=list\(cv.split\(X, y, groups"):
+                est.set_params(cv=cv).fit(X, y)
+        est.set_params(cv=list(GroupKFold(3).split(X, y, groups))).fit(X, y)
+        assert est.lam_selection_ == "cv"
+
+
+def test_score_of_subnormal_targets_is_a_number():
+    """score() divides y and the predictions by a power of 2 near max|y|: with
+    targets near 1e-310 and predictions of order 1 the quotients overflowed and
+    r2_score refused infinity (tester CF). R^2 is -inf where y varies (the residuals
+    beyond double precision next to its spread), r2_score's 0.0 on constant y."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    est = NTKRegressor().fit(X, X[:, 0])
+    assert est.score(X, np.full(60, 1e-320)) == 0.0
+    assert est.score(X, np.r_[np.zeros(59), 1e-310]) == -np.inf
+    assert est.score(X, X[:, 0]) > 0.99

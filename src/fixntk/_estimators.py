@@ -361,7 +361,7 @@ def _folds(n, cv, seed, labels=None, groups=None):
     (one fold per group where there are fewer groups than ``cv``, at least two)."""
     if not isinstance(cv, numbers.Integral):
         if hasattr(cv, "split"):  # a splitter
-            return _checked_splits(cv.split(np.zeros((n, 1)), labels), n)
+            return _checked_splits(_splitter_splits(cv, n, labels), n)
         return _checked_splits(list(cv), n)
     if groups is not None and groups.max() >= 1:
         # as many folds as groups where there are fewer (4 rows given 3 times each,
@@ -393,6 +393,24 @@ def _folds(n, cv, seed, labels=None, groups=None):
             )
         )
     return list(KFold(cv, shuffle=True, random_state=seed).split(np.zeros(n)))
+
+
+def _splitter_splits(cv, n, labels):
+    """The splits of a scikit-learn splitter on n rows, called as ``cv.split(X,
+    labels)`` (the class labels of a classifier, None otherwise; no groups). One that
+    needs more (GroupKFold's groups, StratifiedKFold's labels on a regressor) failed
+    with its own words on what fit cannot take ("The 'groups' parameter should not
+    be None"; NumPy's "at least 1 dimension"): the ValueError says what it was
+    called with and to pass its splits instead (tester CF)."""
+    try:
+        return list(cv.split(np.zeros((n, 1)), labels))
+    except (TypeError, ValueError) as exc:
+        given = "the class labels" if labels is not None else "no y"
+        raise ValueError(
+            f"cv={cv!r} could not split the rows ({exc}). A splitter is called as "
+            f"cv.split(X, y) with {given} and no groups; one that needs groups or a "
+            "regressor's y takes its splits instead: cv=list(cv.split(X, y, groups))"
+        ) from exc
 
 
 _NO_SPLIT = (
@@ -1170,10 +1188,21 @@ class _MultiOutputRegressor(RegressorMixin):
             _require_dask_X(X)
             return r2_score_rows(self, X, y, sample_weight)
         y = np.asarray(y, dtype=np.float64)
+        pred = self.predict(X)
         unit = _pow2_unit(y)
-        return float(
-            r2_score(y / unit, self.predict(X) / unit, sample_weight=sample_weight)
-        )
+        with np.errstate(over="ignore"):
+            scaled = pred / unit
+        if np.isfinite(pred).all() and not np.isfinite(scaled).all():
+            # predictions 1e308 times y's range (subnormal targets): the quotients
+            # overflowed and r2_score refused infinity (tester CF). Where y varies,
+            # the residuals' sum over the spread of y is beyond double precision:
+            # R^2 = -inf; on constant y, r2_score's convention, in the units of pred
+            unit = _pow2_unit(pred)
+            y2 = np.reshape(y, (y.shape[0], -1))
+            if np.ptp(y2, axis=0).any():
+                return -np.inf
+            scaled = pred / unit
+        return float(r2_score(y / unit, scaled, sample_weight=sample_weight))
 
     @scoped
     def fit(self, X, y, sample_weight=None):
@@ -2448,8 +2477,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         Grid size when ``lam`` is chosen.
     eps : float in (0, 1), default=1e-3
         Smallest grid value as a fraction of ``lam_max``.
-    cv : int >= 2, default=3
-        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
+    cv : int >= 2, scikit-learn splitter or iterable of splits, default=3
+        Folds for ``lam="cv"`` (an int: shuffled; stratified for the classifier when
+        possible). A splitter is called as ``cv.split(X, y)`` with the class labels
+        of a classifier and no y otherwise, and no groups: for GroupKFold, say, pass
+        ``list(GroupKFold().split(X, y, groups))``, (train, validation) index pairs.
     validation_fraction : float in (0, 1), default=0.2
         Held-out share for ``lam="holdout"``.
     tol : float in (0, 1), default=1e-4
@@ -3329,8 +3361,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         Grid size for ``lam="loo"`` / ``"kare"`` / ``"cv"``.
     eps : float in (0, 1), default=1e-6
         Smallest grid value as a fraction of the mean eigenvalue of K/n.
-    cv : int >= 2, default=5
-        Folds for ``lam="cv"``.
+    cv : int >= 2, scikit-learn splitter or iterable of splits, default=5
+        Folds for ``lam="cv"`` (as for :class:`GatedReLURegressor`).
     random_state : int, RandomState instance or None, default=None
         Seeds the folds of ``lam="cv"`` (the fit is otherwise deterministic).
     verbose : int, default=0

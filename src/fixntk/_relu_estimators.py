@@ -449,8 +449,9 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         Grid size for ``lam="cv"``.
     eps : float in (0, 1), default=1e-2
         Smallest grid value as a fraction of ``lam_max``.
-    cv : int >= 2, default=5
-        Folds for ``lam="cv"`` (shuffled; stratified for the classifier when possible).
+    cv : int >= 2, scikit-learn splitter or iterable of splits, default=5
+        Folds for ``lam="cv"`` (an int: shuffled; stratified for the classifier when
+        possible; splitters and splits as for :class:`~fixntk.GatedReLURegressor`).
     tol : float in (0, 1), default=1e-4
         Stop when the duality gap is at most ``tol`` times the objective at zero (and
         the constraint violation at most ``tol * max|y|``).
