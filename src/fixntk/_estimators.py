@@ -2680,7 +2680,11 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
         "balanced": ``n / (k n_c)`` with the rows counted by their ``sample_weight``
         (``n`` the total weight, ``n_c`` that of class c, ``k`` the classes that carry
-        weight), so that integer weights are repeated rows here too.
+        weight), so that integer weights are repeated rows here too. A class whose
+        total weight is 0 (a weight of 0 in the dict) is refused by the log loss,
+        whose optimum has no finite intercept for it (its probability 0), and fitted
+        without its rows by ``loss="squared"``, with a warning: to leave a class out,
+        drop its rows.
 
     Attributes
     ----------
@@ -2814,8 +2818,15 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         if self._resolved_loss() == "squared":
             _OneHotClassifier._weightless_classes(self, totals)
         else:  # the log loss needs weight in every class (its loss runs to -inf);
-            # named by the user's labels (the solver's are 0 .. k - 1)
-            check_class_totals(totals, self.classes_)
+            # named by the user's labels (the solver's are 0 .. k - 1); a weight of
+            # 0 in class_weight refused every fold of a GridSearchCV (tester CF)
+            check_class_totals(
+                totals,
+                self.classes_,
+                " (the log loss has no finite optimum without it: that class's "
+                "intercept runs to -inf; a class_weight of 0 gives it none; "
+                "loss='squared' fits without its rows, with a warning)",
+            )
 
     def _fit_classes(self, X, y_enc, s):
         loss = self._resolved_loss()

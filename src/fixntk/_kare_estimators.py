@@ -263,7 +263,10 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
         "ntk": start at the closed-form NTK, which is part of the search space.
         Otherwise the masking kernels alone from these weights (see
-        :func:`kare_mkl`).
+        :func:`kare_mkl`). An array holds one weight per distinct mask, whose number
+        p is known only once the gates are sampled on the rows fitted (it differs
+        between the folds of a cross-validation): for cross-validation or
+        pipelines, give one of the strings.
     validation_fraction : float in (0, 1) or None, default=0.2
         Held-out share for early stopping (None: plain KARE minimisation, which
         overfits when p is not small compared with n).

@@ -461,14 +461,14 @@ def weightless_classes(totals, classes):
     return f"classes {names} have" if empty.size > 1 else f"class {names} has"
 
 
-def check_class_totals(totals, classes):
+def check_class_totals(totals, classes, hint=""):
     """Raise ValueError naming the ``classes`` (labels, in the order of ``totals``)
-    whose total sample weight is 0."""
+    whose total sample weight is 0 (``hint``: more words, appended)."""
     which = weightless_classes(totals, classes)
     if which:
         raise ValueError(
             f"{which} total sample weight 0 (no rows, or only rows of weight 0): drop "
-            "the class or give its rows weight"
+            f"the class or give its rows weight{hint}"
         )
 
 
