@@ -1383,6 +1383,32 @@ def test_a_long_dask_fit_says_so_once(client, problem, monkeypatch):
             )
             assert said[0].filename == __file__
         assert not hasattr(est, "_fit_notice")
+    # columns on scales 1000 apart: the notice's scale hint, from the rows gathered
+    # for the column statistics, as in memory (it was never given on Dask; tester CC)
+    import time
+
+    import fixntk.dask._estimators as dask_est
+
+    # (said after the column statistics' pass, which takes a fraction of a second:
+    # the solve waits for the notice, 10 s at most)
+    monkeypatch.setattr(fixntk._progress, "LONG_RUN_SECONDS", 1.0)
+    real_solve = dask_est._solve_problem
+
+    def waiting_solve(*args, **kwargs):
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and not any(
+            "goes on" in str(w.message) for w in record
+        ):
+            time.sleep(0.005)
+        return real_solve(*args, **kwargs)
+
+    monkeypatch.setattr(dask_est, "_solve_problem", waiting_solve)
+    est = fixntk.GatedReLURegressor(n_gates=20, lam=0.01)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(Xd * np.array([1.0, 1.0, 1.0, 1e3]), yd)
+    said = [str(w.message) for w in record if "goes on" in str(w.message)]
+    assert len(said) == 1 and "X's columns differ in scale by a factor of" in said[0]
 
 
 def test_long_dask_functions_say_so_once(client, problem, monkeypatch):
