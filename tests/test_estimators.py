@@ -2322,6 +2322,13 @@ def test_a_splitter_that_needs_groups_or_labels_is_told_how_to_pass_its_splits()
                 est.set_params(cv=cv).fit(X, y)
         est.set_params(cv=list(GroupKFold(3).split(X, y, groups))).fit(X, y)
         assert est.lam_selection_ == "cv"
+    # a refusal of the splitter's own (more folds than rows) is passed on without
+    # that remedy, which would raise the same (tester CH)
+    from sklearn.model_selection import KFold
+
+    with pytest.raises(ValueError, match="could not split the 60 rows") as caught:
+        NTKRegressor(lam="cv", cv=KFold(70)).fit(X, y)
+    assert "cv=list(" not in str(caught.value)
 
 
 def test_score_of_subnormal_targets_is_a_number():
@@ -2334,6 +2341,9 @@ def test_score_of_subnormal_targets_is_a_number():
     est = NTKRegressor().fit(X, X[:, 0])
     assert est.score(X, np.full(60, 1e-320)) == 0.0
     assert est.score(X, np.r_[np.zeros(59), 1e-310]) == -np.inf
+    # y that varies only on a row of weight 0 is constant (tester CH)
+    w = np.r_[np.ones(59), 0.0]
+    assert est.score(X, np.r_[np.zeros(59), 1e-310], sample_weight=w) == 0.0
     assert est.score(X, X[:, 0]) > 0.99
 
 

@@ -540,3 +540,7 @@ def test_a_dual_form_that_stops_short_names_the_primal_form():
         primal = fixntk.irls(X, y, arr, lam, fit_intercept=True, method="primal")
     assert primal.converged and primal.gap <= 1e-6 * primal.f0
     assert abs(primal.objective - dual.objective) <= dual.gap
+    # steps that ran out are not a stall: no such advice (tester CH)
+    with pytest.warns(ConvergenceWarning, match="max_iter = 3 steps") as caught:
+        fixntk.irls(X, y, arr, lam, fit_intercept=True, max_iter=3)
+    assert "method='primal'" not in str(caught[0].message)

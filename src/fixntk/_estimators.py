@@ -411,10 +411,20 @@ def _splitter_splits(cv, n, labels):
         return list(cv.split(np.zeros((n, 1)), labels))
     except (TypeError, ValueError) as exc:
         given = "the class labels" if labels is not None else "no y"
+        text = str(exc)
+        # the remedy where the splitter wanted what fit does not pass (groups, or a
+        # regressor's y); another refusal (KFold(50) on 40 rows) is the splitter's own
+        wanted = "group" in text.lower() or labels is None and "None" in text
+        wanted = wanted or isinstance(exc, TypeError)
+        remedy = (
+            f" A splitter is called as cv.split(X, y) with {given} and no groups; "
+            "one that needs groups or a regressor's y takes its splits instead: "
+            "cv=list(cv.split(X, y, groups))"
+            if wanted
+            else ""
+        )
         raise ValueError(
-            f"cv={cv!r} could not split the rows ({exc}). A splitter is called as "
-            f"cv.split(X, y) with {given} and no groups; one that needs groups or a "
-            "regressor's y takes its splits instead: cv=list(cv.split(X, y, groups))"
+            f"cv={cv!r} could not split the {n} rows fitted ({text}).{remedy}"
         ) from exc
 
 
@@ -1205,7 +1215,9 @@ class _MultiOutputRegressor(RegressorMixin):
             # R^2 = -inf; on constant y, r2_score's convention, in the units of pred
             unit = _pow2_unit(pred)
             y2 = np.reshape(y, (y.shape[0], -1))
-            if np.ptp(y2, axis=0).any():
+            if sample_weight is not None:  # rows of weight 0 do not count
+                y2 = y2[np.asarray(sample_weight, dtype=np.float64) > 0]
+            if y2.size and np.ptp(y2, axis=0).any():
                 return -np.inf
             scaled = pred / unit
         return float(r2_score(y / unit, scaled, sample_weight=sample_weight))
@@ -3355,9 +3367,10 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         thousands of outputs "kare" is the cheaper (1500 rows, 3000 outputs: 40 s
         against 4 s). With unequal ``sample_weight``, "kare" chooses lam by the exact
         weighted leave-one-out error too: GCV averages the leverages, which unequal
-        weights make unequal, and it chose interpolation (``lam_scores_`` are still
-        KARE's). So it does where KARE at its own minimiser is 10 times or more below
-        the exact leave-one-out error there (a zero eigenvalue of K that y avoids,
+        weights make unequal, and it chose interpolation (``lam_selection_`` then
+        says "loo", and ``lam_scores_`` are those errors). So it does where KARE
+        at its own minimiser is 10 times or more below the exact leave-one-out
+        error there (a zero eigenvalue of K that y avoids,
         e.g. two equal rows with the same target, sends KARE to 0 as lam -> 0
         whatever the fit). Under "loo" and "kare" a row given more than once with
         the same target counts as one row weighing as its copies together (the same

@@ -812,7 +812,8 @@ def irls(
                 else " fixntk.solve's descent may do better; or raise lam or tol."
             )
         pd_ = arr.p * X.shape[1]
-        if ridge.method == "dual" and K_ntk is None and pd_ <= max(n, _SMALL_FACTOR):
+        small = pd_ <= max(n, _SMALL_FACTOR)
+        if stalled and ridge.method == "dual" and K_ntk is None and small:
             # the dual form's weights can reach the optimum's value (to 1e-15) with a
             # certificate stuck 100 times above the primal form's from the same
             # start: with the intercept profiled out, 60 rows and p d = 108, a

@@ -262,7 +262,8 @@ def _check_feature_scales(est, X):
         _est._warn_outlying_values(est, far, ratio)
         span[far] = 0.0  # not also compared in scale, as in memory
         mad[far] = 0.0
-    _est._warn_offsets(est, mean, sd, mad > 0)
+    if n >= _est._OFFSET_MIN_ROWS:  # as in memory
+        _est._warn_offsets(est, mean, sd, mad > 0)
     _est._warn_feature_scales(est, sd * unit, span)
     return _est._median_rms(m2 / n + mean * mean, unit)
 
