@@ -2341,6 +2341,10 @@ def test_score_of_subnormal_targets_is_a_number():
     est = NTKRegressor().fit(X, X[:, 0])
     assert est.score(X, np.full(60, 1e-320)) == 0.0
     assert est.score(X, np.r_[np.zeros(59), 1e-310]) == -np.inf
+    # 1e-300: the quotients are finite but their squares overflowed (a warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert est.score(X, np.r_[np.zeros(59), 1e-300]) == -np.inf
     # y that varies only on a row of weight 0 is constant (tester CH)
     w = np.r_[np.ones(59), 0.0]
     assert est.score(X, np.r_[np.zeros(59), 1e-310], sample_weight=w) == 0.0

@@ -1208,9 +1208,10 @@ class _MultiOutputRegressor(RegressorMixin):
         unit = _pow2_unit(y)
         with np.errstate(over="ignore"):
             scaled = pred / unit
-        if np.isfinite(pred).all() and not np.isfinite(scaled).all():
-            # predictions 1e308 times y's range (subnormal targets): the quotients
-            # overflowed and r2_score refused infinity (tester CF). Where y varies,
+        if np.isfinite(pred).all() and not (np.abs(scaled) < 1e150).all():
+            # predictions 1e150 times y's range or more: the quotients' squares
+            # overflow (r2_score warned and gave -inf), or the quotients themselves
+            # (subnormal targets: r2_score refused infinity; tester CF). Where y varies,
             # the residuals' sum over the spread of y is beyond double precision:
             # R^2 = -inf; on constant y, r2_score's convention, in the units of pred
             unit = _pow2_unit(pred)
