@@ -2329,11 +2329,12 @@ def _no_lam_to_select(estimator):
     return 1.0
 
 
-def _pick_lam(lams, scores, lmax, mode, stacklevel=None):
+def _pick_lam(lams, scores, lmax, mode, stacklevel=None, edge_note=""):
     """(lam, lams reached, mean scores) from the scores (splits, lams) of the paths
     (inf where a path stopped before): the largest lam within _MIN_GAIN of the best
     mean; a warning when it is the smallest lam tried, unless the loss there is
-    already below _MIN_GAIN of the null model's (at lams[0] = lam_max)."""
+    already below _MIN_GAIN of the null model's (at lams[0] = lam_max), followed by
+    ``edge_note``."""
     mean = _mean_used(scores)
     reached = int(np.flatnonzero(np.isfinite(scores).any(axis=0)).max()) + 1
     lams, mean = lams[:reached], mean[:reached]
@@ -2348,7 +2349,7 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel=None):
             f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
             "falling; a smaller eps may find a better one (unless rows nearly "
             "repeat: a near-copy of a validation row in the training part makes "
-            "smaller lams look better; exact copies are kept on one side)",
+            "smaller lams look better; exact copies are kept on one side)" + edge_note,
             UserWarning,
             stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
         )

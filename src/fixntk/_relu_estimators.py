@@ -313,7 +313,20 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                     bar.update(bar.total - bar.n)
                     break
         # (named as the user wrote it: 'auto' was reported as lam='cv', tester AJ)
-        lam, lams, mean = _pick_lam(lams, scores, lmax, self.lam)
+        # a smaller eps is slow here: breast_cancer's ReLUClassifier at eps=1e-3 took
+        # 31 s against 8 s and its refit stopped uncertified (tester CI)
+        lam, lams, mean = _pick_lam(
+            lams,
+            scores,
+            lmax,
+            self.lam,
+            edge_note=(
+                ". For the ReLU program smaller lams are much slower and may not "
+                "certify (below about 1e-3 lam_max: 'Cost at small lam' in "
+                "fixntk.solve_relu's docstring); "
+                "GatedReLU* estimators reach them fast"
+            ),
+        )
         return lam, lams, mean * unit**2
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):

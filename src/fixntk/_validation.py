@@ -375,13 +375,14 @@ _TOL_FLOOR = float(np.finfo(np.float64).eps)
 ROUNDOFF_GAP = 1e-14
 
 
-def check_lam(lam, kernel=False):
+def check_lam(lam, kernel=False, lam_max=None):
     """The regularisation strength: a finite real number > 0.
 
     lam = 0 is refused: the unregularised problem has no certificate of optimality in
     this scaling (the dual point is undefined) and is usually ill-posed when p*d > n;
     for kernel ridge (``kernel=True``) it is interpolation, ill-posed wherever the
-    kernel matrix is singular.
+    kernel matrix is singular. ``lam_max``: the call that gives the program's
+    lambda_max, named in the refusal of 0 (the ReLU program's, which has no intercept).
     """
     lam = _scalar(lam)
     if isinstance(lam, numbers.Real) and not isinstance(lam, bool) and lam == 0:
@@ -391,6 +392,12 @@ def check_lam(lam, kernel=False):
                 "and is ill-posed where the kernel matrix is singular; use a small "
                 "positive lam (kernel units: a fraction of the mean eigenvalue of "
                 "K/n, e.g. 1e-6 of it), or lam='kare' to choose it"
+            )
+        if lam_max is not None:
+            raise ValueError(
+                "lam = 0 is not supported: the unregularised problem is ill-posed "
+                "when p*d > n and has no duality-gap certificate; use a small "
+                f"positive lam, e.g. 1e-3 * {lam_max}"
             )
         raise ValueError(
             "lam = 0 is not supported: the unregularised problem is ill-posed when "
