@@ -2702,7 +2702,7 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
         (``n`` the total weight, ``n_c`` that of class c, ``k`` the classes that carry
         weight), so that integer weights are repeated rows here too. A class whose
         total weight is 0 (a weight of 0 in the dict) is refused by the log loss,
-        whose optimum has no finite intercept for it (its probability 0), and fitted
+        whose optimum gives it no finite score (its probability 0), and fitted
         without its rows by ``loss="squared"``, with a warning: to leave a class out,
         drop its rows.
 
@@ -2844,7 +2844,7 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
                 totals,
                 self.classes_,
                 " (the log loss has no finite optimum without it: that class's "
-                "intercept runs to -inf; a class_weight of 0 gives it none; "
+                "scores run to -inf; a class_weight of 0 gives it none; "
                 "loss='squared' fits without its rows, with a warning)",
             )
 
