@@ -250,9 +250,11 @@ def _check_feature_scales(est, X):
     stats, sample = dask.compute(tree_reduce(parts, _chunks.merge_column_stats), sample)
     notice = getattr(est, "_fit_notice", None)
     if notice is not None:
-        # the rows gathered, for the long-fit notice's scale hint as in memory (a
-        # Dask fit's notice never gave it; tester CC)
-        notice.X = np.vstack(sample)
+        # rows gathered (at most 20000 of them, copied: the rest is freed), for the
+        # long-fit notice's scale hint as in memory (a Dask fit's notice never gave
+        # it; tester CC)
+        gathered = np.vstack(sample)
+        notice.X = gathered[:: -(-gathered.shape[0] // 20_000)].copy()
     n, lo, hi, unit, mean, m2 = stats
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         return 1.0
