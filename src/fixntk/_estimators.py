@@ -172,8 +172,10 @@ _OFFSET_RATIO = 10.0
 # 0.04% of n = 4, 0.004% of n = 5 (a tester's two rows of standard normal columns
 # were warned about as "years, kelvins?" in 22% of seeds; tester CE)
 _OFFSET_MIN_ROWS = 5
-# The long-fit notice names X's column scales when they differ by this factor or more.
+# The long-fit notice names X's column scales when they differ by this factor or more
+# (judged on at most this many evenly spaced rows).
 _SLOW_SCALE_RATIO = 10.0
+_SLOW_SCALE_ROWS = 20_000
 # A converged fit whose gap exceeds this share of its objective is warned about.
 _GAP_OF_OBJECTIVE = 0.1
 # The coarsest step of the three decades that extend a scoring grid below eps * lam_max.
@@ -414,8 +416,11 @@ def _splitter_splits(cv, n, labels):
         text = str(exc)
         # the remedy where the splitter wanted what fit does not pass (groups, or a
         # regressor's y); another refusal (KFold(50) on 40 rows) is the splitter's own
-        wanted = "group" in text.lower() or labels is None and "None" in text
-        wanted = wanted or isinstance(exc, TypeError)
+        wanted = (
+            isinstance(exc, TypeError)
+            or "group" in text.lower()
+            or (labels is None and "None" in text)
+        )
         remedy = (
             f" A splitter is called as cv.split(X, y) with {given} and no groups; "
             "one that needs groups or a regressor's y takes its splits instead: "
@@ -910,12 +915,11 @@ def _check_columns(estimator, X, labels=None):
             _check_outlying_values(estimator, Xs, far, ratio, med, mad, labels)
             span[far] = 0.0  # (a column of range 0 is not compared)
             mad[far] = 0.0
-        if n >= _OFFSET_MIN_ROWS:
-            _warn_offsets(estimator, Xs.mean(axis=0), sd, mad > 0)
+        _warn_offsets(estimator, Xs.mean(axis=0), sd, mad > 0, n)
     _warn_feature_scales(estimator, sd * unit, span * unit)
 
 
-def _warn_offsets(estimator, mean, sd, judged):
+def _warn_offsets(estimator, mean, sd, judged, n):
     """Warn when a column's mean lies more than _OFFSET_RATIO standard deviations from
     0 (years, temperatures in kelvin): the gates are hyperplanes through the origin
     with a bias at the columns' typical scale (``bias_scale_``), and the NTK's angles
@@ -926,7 +930,10 @@ def _warn_offsets(estimator, mean, sd, judged):
     0.842 (a tester's years beside N(0, 9) columns: 0.19 against 0.93 centred,
     silently). Only columns with a spread of ordinary values (``judged``: median
     absolute deviation > 0) are judged: a one-hot column that is 1 in 99% of the rows
-    is a second bias, not an offset."""
+    is a second bias, not an offset. Nothing is judged on fewer than
+    _OFFSET_MIN_ROWS rows (``n``)."""
+    if n < _OFFSET_MIN_ROWS:
+        return
     ok = judged & (sd > 0)
     ratio = np.where(ok, np.abs(mean) / np.where(ok, sd, 1.0), 0.0)
     cols = np.flatnonzero(ratio > _OFFSET_RATIO)
@@ -2189,7 +2196,7 @@ def _slow_scale_hint(X):
     has 0/1 columns."""
     if X is None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
         return ""
-    rows = X[:: -(-X.shape[0] // 20_000)]
+    rows = _scale_hint_rows(X)
     with np.errstate(all="ignore"):
         sd = rows.std(axis=0)
     varies = np.isfinite(sd) & (np.ptp(rows, axis=0) > 0) & (sd > 0)
@@ -2204,6 +2211,12 @@ def _slow_scale_hint(X):
         "standardising every column (make_pipeline(encoder, StandardScaler(), "
         "estimator)) made one such fit 7x faster and another 1.3x slower; try it."
     )
+
+
+def _scale_hint_rows(X):
+    """At most _SLOW_SCALE_ROWS evenly spaced rows of X (a view): what
+    :func:`_slow_scale_hint` reads."""
+    return X[:: -(-X.shape[0] // _SLOW_SCALE_ROWS)]
 
 
 @contextmanager

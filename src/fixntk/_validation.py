@@ -393,19 +393,18 @@ def check_lam(lam, kernel=False, lam_max=None):
                 "positive lam (kernel units: a fraction of the mean eigenvalue of "
                 "K/n, e.g. 1e-6 of it), or lam='kare' to choose it"
             )
-        if lam_max is not None:
-            raise ValueError(
-                "lam = 0 is not supported: the unregularised problem is ill-posed "
-                "when p*d > n and has no duality-gap certificate; use a small "
-                f"positive lam, e.g. 1e-3 * {lam_max}"
-            )
+        example = (
+            "1e-6 * fixntk.lambda_max(X, y, arr). (Where lambda_max itself is 0 (a "
+            "constant target, after the intercept; masks with no row on; y orthogonal "
+            "to every group), W = 0 at every lam: any lam > 0 gives that null model, "
+            "a fraction of lambda_max none.)"
+            if lam_max is None
+            else f"1e-3 * {lam_max}"
+        )
         raise ValueError(
             "lam = 0 is not supported: the unregularised problem is ill-posed when "
             "p*d > n and has no duality-gap certificate; use a small positive lam, "
-            "e.g. 1e-6 * fixntk.lambda_max(X, y, arr). (Where lambda_max itself is 0 "
-            "(a constant target, after the intercept; masks with no row on; y "
-            "orthogonal to every group), W = 0 at every lam: any lam > 0 gives that "
-            "null model, a fraction of lambda_max none.)"
+            f"e.g. {example}"
         )
     return check_positive(lam, "lam")
 

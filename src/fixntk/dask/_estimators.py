@@ -248,24 +248,22 @@ def _check_feature_scales(est, X):
     rows = max(1, min(100_000, 10_000_000 // max(1, X.shape[1])) // len(tasks))
     sample = [dask.delayed(_chunks.row_sample, pure=True)(x, rows) for x in tasks]
     stats, sample = dask.compute(tree_reduce(parts, _chunks.merge_column_stats), sample)
+    sample = np.vstack(sample)
     notice = getattr(est, "_fit_notice", None)
     if notice is not None:
-        # rows gathered (at most 20000 of them, copied: the rest is freed), for the
-        # long-fit notice's scale hint as in memory (a Dask fit's notice never gave
-        # it; tester CC)
-        gathered = np.vstack(sample)
-        notice.X = gathered[:: -(-gathered.shape[0] // 20_000)].copy()
+        # the rows the long-fit notice's scale hint reads (copied: the rest is freed
+        # after this pass), as in memory (a Dask fit's notice never gave it; tester CC)
+        notice.X = _est._scale_hint_rows(sample).copy()
     n, lo, hi, unit, mean, m2 = stats
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         return 1.0
     sd, span = np.sqrt(m2 / n), hi - lo
-    far, ratio, _, mad = _est._outlying_columns(np.vstack(sample) / unit, sd)
+    far, ratio, _, mad = _est._outlying_columns(sample / unit, sd)
     if n >= 20 and far.size:
         _est._warn_outlying_values(est, far, ratio)
         span[far] = 0.0  # not also compared in scale, as in memory
         mad[far] = 0.0
-    if n >= _est._OFFSET_MIN_ROWS:  # as in memory
-        _est._warn_offsets(est, mean, sd, mad > 0)
+    _est._warn_offsets(est, mean, sd, mad > 0, n)
     _est._warn_feature_scales(est, sd * unit, span)
     return _est._median_rms(m2 / n + mean * mean, unit)
 
