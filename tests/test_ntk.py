@@ -210,6 +210,38 @@ def test_mkl_kernel_matches_the_sum_of_masking_kernels():
     np.testing.assert_allclose(fixntk.mkl_kernel(X, M, eta), refx, atol=1e-12)
 
 
+def test_mkl_kernel_holds_one_kernel_in_memory():
+    """mkl_kernel held the Gram X X^T beside the kernel, two (n, n) matrices (n =
+    20000: 6.4 GB for a 3.2 GB result). The products are now formed by blocks of rows
+    into the kernel itself: the same values over several blocks (the symmetric one
+    mirrored), at about one kernel of memory."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, m = 2500, 2000
+    X = rng.standard_normal((n, 4)) * np.exp(rng.standard_normal((n, 1)))
+    Z = rng.standard_normal((m, 4))
+    arr = fixntk.sample_arrangement(X, 40, seed=0)
+    eta = rng.random(arr.p)
+    eta[::3] = 0.0
+    M, Mz = arr.masks.astype(float), arr.apply(Z).astype(float)
+    tracemalloc.start()
+    K = fixntk.mkl_kernel(X, arr, eta)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * 8 * n * n  # was 2.3 kernels
+    ref = (X @ X.T) * ((M * eta) @ M.T)
+    np.testing.assert_allclose(K, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    assert np.array_equal(K, K.T)
+    tracemalloc.start()
+    KZ = fixntk.mkl_kernel(X, arr, eta, Z)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.7 * 8 * n * m  # was 2.5
+    ref = (X @ Z.T) * ((M * eta) @ Mz.T)
+    np.testing.assert_allclose(KZ, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
 def test_bad_inputs():
     X, _ = planted(n=20, d=3, seed=0)
     arr = fixntk.sample_arrangement(X, 30, seed=0)

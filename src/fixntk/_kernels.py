@@ -127,16 +127,19 @@ def _row_norms(X):
 _KERNEL_BLOCK = 1 << 20
 
 
-def _gram(X, Z=None, factor=None):
+def _gram(X, Z=None, factor=None, out=None):
     """``X Z^T`` (Z = None: ``X X^T``, exactly symmetric) by blocks of rows of about
     :data:`~fixntk._memory.CALL_WORK` multiply-adds, so that Ctrl-C is seen between
     them, each block then passed through ``factor(B, rows, cols, symmetric)`` (rows
     and cols: the slices of X and Z it holds; symmetric: its diagonal starts at its
-    left)."""
+    left). ``out``: the (m, q) array to write into; a factor may read its entries
+    of the block's rows and columns, which are not yet written (with Z = None, a
+    block writes its rows from its diagonal on and mirrors them into its columns
+    below it, which later blocks do not read)."""
     symmetric = Z is None
     Z = X if symmetric else Z
     m, q = X.shape[0], Z.shape[0]
-    K = np.empty((m, q))
+    K = np.empty((m, q)) if out is None else out
     # ... and of at most _KERNEL_BLOCK entries: a block of a few columns' rows (d
     # small) held most of K, its temporaries doubling the peak (tester CB)
     rows = max(1, min(CALL_WORK // max(q * (X.shape[1] + 1), 1), _KERNEL_BLOCK // q))
@@ -296,6 +299,14 @@ def masking_kernel(XZt, masks, eta, masks_z=None):
     Only groups with ``eta_i > 0`` are read, in blocks, so memory stays bounded and
     sparse weights (as IRLS produces) cost less. ``XZt`` is not modified.
     """
+    S = _mask_mixture(masks, eta, masks_z)
+    S *= XZt
+    return S
+
+
+def _mask_mixture(masks, eta, masks_z=None):
+    """``M diag(eta) M_z^T`` (n, m) for bool masks M (n, p) and M_z (m, p), reading
+    only the groups with ``eta_i > 0``, in blocks (:func:`masking_kernel`)."""
     if masks_z is None:
         masks_z = masks
     active = np.flatnonzero(eta > 0)
@@ -310,8 +321,19 @@ def masking_kernel(XZt, masks, eta, masks_z=None):
         rows = max(1, CALL_WORK // (cols.size * m))
         for r0 in range(0, n, rows):
             S[r0 : r0 + rows] += left[r0 : r0 + rows] @ right
-    S *= XZt
     return S
+
+
+def _masked_products(X, Z, S):
+    """``(X Z^T) * S`` written over S (Z = None: X with itself, S symmetric), the
+    products formed by blocks of rows (:func:`_gram`), so that only one (n, m)
+    matrix is held."""
+
+    def times_mixture(B, rows, cols, symmetric):
+        B *= S[rows, cols]
+        return B
+
+    return _gram(X, Z, times_mixture, out=S)
 
 
 def mkl_kernel(
@@ -355,8 +377,9 @@ def mkl_kernel(
         weights, a Z for an arrangement without gates, or kernel entries beyond
         the range of double precision.
     MemoryError
-        Before the work, when the (n, n) Gram matrix and the (n, m) result do not fit
-        in the memory available.
+        Before the work, when the (n, n) or (n, m) result does not fit in the
+        memory available (the products :math:`X Z^T` are formed by blocks of rows
+        into it: one such matrix is held).
     """
     X = check_X(X)
     arr = as_arrangement(arr, X.shape[0], X)
@@ -364,14 +387,14 @@ def mkl_kernel(
     sx = row_units(X)
     X = X / sx[:, None]
     if Z is None:
-        _check_kernel_fits(X.shape[0], X.shape[0], 2, "mkl_kernel")  # the Gram and K
-        K = masking_kernel(_gram(X), arr.masks, eta)
+        _check_kernel_fits(X.shape[0], X.shape[0], 1, "mkl_kernel")
+        K = _masked_products(X, None, _mask_mixture(arr.masks, eta))
         return _finite_kernel(K, sx, sx, weighted=True)
     Z = _check_Z(Z, X.shape[1])
-    _check_kernel_fits(X.shape[0], Z.shape[0], 2, "mkl_kernel")
+    _check_kernel_fits(X.shape[0], Z.shape[0], 1, "mkl_kernel")
     sz = row_units(Z)
-    XZt = _gram(X, Z / sz[:, None])
-    K = masking_kernel(XZt, arr.masks, eta, arr.apply(Z))
+    S = _mask_mixture(arr.masks, eta, arr.apply(Z))
+    K = _masked_products(X, Z / sz[:, None], S)
     return _finite_kernel(K, sx, sz, weighted=True)
 
 
