@@ -432,7 +432,9 @@ def test_a_point_worse_than_the_null_model_is_not_returned():
     lam_max (tester AV): the reweighted ridge started at 1e7 times the null model's
     objective, no step decreased it, and that point was returned, its warning
     blaming round-off. A point worse than W = 0 is now replaced by W = 0, with its
-    own certificate, and the warning says so."""
+    own certificate, and the warning says so (in the dual form, as chosen here;
+    method='auto' ends with a primal-form solve at the dual form's weights, which
+    finds a point below the null model's)."""
     r = np.random.default_rng(110)
     n, d = int(r.choice([100, 300])), int(r.choice([3, 10]))
     cond = float(r.choice([1e2, 1e4]))
@@ -445,8 +447,14 @@ def test_a_point_worse_than_the_null_model_is_not_returned():
     lam = fixntk.lambda_max(X, y, arr, fit_intercept=icpt, sample_weight=sw)
     lam *= float(r.choice([1e-5, 1e-6]))
     with pytest.warns(ConvergenceWarning, match="W = 0 is returned") as caught:
-        res = fixntk.irls(X, y, arr, lam, fit_intercept=icpt, sample_weight=sw)
+        res = fixntk.irls(
+            X, y, arr, lam, fit_intercept=icpt, sample_weight=sw, method="dual"
+        )
     assert res.objective <= res.f0 and not res.coef.any()
+    with pytest.warns(ConvergenceWarning, match="relative duality gap"):
+        auto = fixntk.irls(X, y, arr, lam, fit_intercept=icpt, sample_weight=sw)
+    assert auto.method == "primal" and auto.objective < 0.5 * res.f0
+    assert auto.gap < 0.2 * res.gap
     (message,) = [str(w.message) for w in caught if "W = 0" in str(w.message)]
     assert "round-off" not in message and "ill-conditioned" in message  # (AX, AZ)
     gap = fixntk.duality_gap(
@@ -524,8 +532,9 @@ def test_a_dual_form_that_stops_short_names_the_primal_form():
     """With the intercept profiled out, the dual form's weights reached the optimum's
     value (to 1e-15) with a certificate stuck at a relative gap of 1.2e-5, where the
     primal form certified 1.2e-7 in 10 steps; the warning said only "raise lam or
-    tol" (tester CD). It names method='primal' with the two systems' orders, and
-    that form certifies."""
+    tol" (tester CD). A forced method='dual' names method='primal' with the two
+    systems' orders, and that form certifies; method='auto' ends such a run with one
+    primal-form solve at the dual form's weights, which certifies."""
     rng = np.random.default_rng(2)
     X = rng.standard_normal((60, 3))
     X[:, -1] = 1
@@ -533,14 +542,22 @@ def test_a_dual_form_that_stops_short_names_the_primal_form():
     y = np.maximum(X @ rng.standard_normal(3), 0) - 0.5 + 0.3 * rng.standard_normal(60)
     lam = 1e-4 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
     with pytest.warns(ConvergenceWarning, match=r"method='primal' \(a 108 x 108"):
-        dual = fixntk.irls(X, y, arr, lam, fit_intercept=True)
+        dual = fixntk.irls(X, y, arr, lam, fit_intercept=True, method="dual")
     assert dual.method == "dual" and not dual.converged
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         primal = fixntk.irls(X, y, arr, lam, fit_intercept=True, method="primal")
+        auto = fixntk.irls(X, y, arr, lam, fit_intercept=True)
     assert primal.converged and primal.gap <= 1e-6 * primal.f0
     assert abs(primal.objective - dual.objective) <= dual.gap
+    # the dual form's steps, then the primal solve at their weights
+    assert auto.method == "primal" and auto.converged and auto.gap <= 1e-6 * auto.f0
+    assert auto.n_iter == dual.n_iter + 1
+    assert np.all(np.diff(auto.history) <= 1e-13 * auto.history[0])
+    ref = fixntk.solve(X, y, arr, lam, fit_intercept=True, tol=1e-10)
+    assert abs(auto.objective - ref.objective) <= auto.gap + ref.gap
+    np.testing.assert_allclose(auto.intercept, ref.intercept, rtol=1e-4)
     # steps that ran out are not a stall: no such advice (tester CH)
     with pytest.warns(ConvergenceWarning, match="max_iter = 3 steps") as caught:
-        fixntk.irls(X, y, arr, lam, fit_intercept=True, max_iter=3)
+        fixntk.irls(X, y, arr, lam, fit_intercept=True, max_iter=3, method="dual")
     assert "method='primal'" not in str(caught[0].message)
