@@ -765,6 +765,12 @@ def irls(
     ridge = _KernelRidge(
         X, Y, arr, lam_u, method, centre=a if fit_intercept else None, K_ntk=K_ntk
     )
+    f0 = 0.5 * ridge.yy / n
+    pd_ = arr.p * X.shape[1]
+    small = pd_ <= max(n, _SMALL_FACTOR)
+    polish = None
+    if method == "auto" and ridge.method == "dual" and K_ntk is None and small:
+        polish = _Polish(X, Y, arr, lam_u, ridge, tol * f0)
     # The loop alternates small factorisations with the core's threaded kernels:
     # threaded BLAS on matrices this small only adds contention.
     n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
@@ -782,20 +788,16 @@ def irls(
             newton_tol,
             verbose,
             units.sy * units.sy,
+            polish,
         )
     st, history, mkl_history, gaps, n_newton, stalled, s, eta_start = res
-
-    f0 = 0.5 * ridge.yy / n
-    pd_ = arr.p * X.shape[1]
-    small = pd_ <= max(n, _SMALL_FACTOR)
-    if method == "auto" and ridge.method == "dual" and K_ntk is None and small:
-        if gaps[-1] > tol * f0 and st.eta.any():
-            polished = _primal_polish(X, Y, arr, lam_u, ridge, st, history[-1])
-            if polished is not None and polished[3] < gaps[-1]:
-                ridge, st, F, gap = polished
-                history.append(F)
-                mkl_history.append(st.mkl_value(lam_u))
-                gaps.append(gap)
+    if polish is not None and gaps[-1] > tol * f0 and st.eta.any():
+        polished = polish.at(st, history[-1])
+        if polished is not None and polished[3] < gaps[-1]:
+            ridge, st, F, gap = polished
+            history.append(F)
+            mkl_history.append(st.mkl_value(lam_u))
+            gaps.append(gap)
     W = st.W
     null = not ntk_group and history[-1] > f0
     if null:
@@ -886,9 +888,11 @@ def irls(
     )
 
 
-def _primal_polish(X, Y, arr, lam, ridge, st, F):
-    """(ridge, state, objective, gap) of the primal-form kernel ridge at the dual
-    form's last weights ``st.eta``, or None when its point is worse than ``F``.
+class _Polish:
+    """The primal-form kernel ridge at the dual form's weights: ``at(st, F)`` gives
+    (ridge, state, objective, gap), or None when its point is worse than ``F``;
+    called as ``polish(st, F)`` by the loop, whether that point meets the gap
+    ``target`` (the loop then stops).
 
     The dual form's weights can reach the optimum's value (to 1e-15) with its
     certificate stuck far above: with the intercept profiled out (60 rows, p d = 108,
@@ -896,13 +900,28 @@ def _primal_polish(X, Y, arr, lam, ridge, st, F):
     outputs, where the primal form's one solve at those same weights certifies at
     1.5e-10 and 5.3e-11: its coefficients come from a (p d) x (p d) system, not from
     ``w_i = eta_i X^T D_i a``."""
-    primal = _KernelRidge(X, Y, arr, lam, "primal", centre=ridge.centre)
-    with blas_threads(1 if primal.size <= _SMALL_FACTOR else None):
-        st_p = primal.solve(st.eta)
-        F_p, dual_p = primal.certify(st_p)
-    if not F_p <= F + _ROUNDOFF * abs(F):
-        return None
-    return primal, st_p, F_p, F_p - dual_p
+
+    def __init__(self, X, Y, arr, lam, dual, target):
+        self.args, self.centre, self.target = (X, Y, arr, lam), dual.centre, target
+        self.primal, self.last = None, (None, None)
+
+    def at(self, st, F):
+        if self.last[0] is st:
+            return self.last[1]
+        if self.primal is None:  # its (p d) x (p d) Gram, formed once
+            self.primal = _KernelRidge(*self.args, "primal", centre=self.centre)
+        with blas_threads(1 if self.primal.size <= _SMALL_FACTOR else None):
+            st_p = self.primal.solve(st.eta)
+            F_p, dual_p = self.primal.certify(st_p)
+        out = None
+        if F_p <= F + _ROUNDOFF * abs(F):
+            out = (self.primal, st_p, F_p, F_p - dual_p)
+        self.last = (st, out)
+        return out
+
+    def __call__(self, st, F):
+        out = self.at(st, F)
+        return out is not None and out[3] <= self.target
 
 
 def _certificate(ridge, W, lam):
@@ -922,10 +941,23 @@ def _certificate(ridge, W, lam):
 
 
 def _irls_loop(
-    X, Y, arr, lam, ridge, eta0, scale, tol, max_iter, newton_tol, verbose, y2=1.0
+    X,
+    Y,
+    arr,
+    lam,
+    ridge,
+    eta0,
+    scale,
+    tol,
+    max_iter,
+    newton_tol,
+    verbose,
+    y2=1.0,
+    polish=None,
 ):
     """The iteration on the unit-scale problem; ``y2`` maps its objectives back to
-    the caller's units for the log."""
+    the caller's units for the log. ``polish(st, F)`` (:class:`_Polish`), tried after
+    steps 16, 32, 64, ..., ends the loop when it returns True."""
     p = arr.p
     f0 = 0.5 * ridge.yy / X.shape[0]
     s = _best_scale(*ridge.spectrum(eta0), eta0.sum(), ridge.mu) if scale else 1.0
@@ -990,5 +1022,7 @@ def _irls_loop(
                 f"irls: step {it + 1:5d} {kind:>8}  objective {F * y2:.10e}  "
                 f"gap {gaps[-1] * y2:.3e}"
             )
+        if polish is not None and it >= 15 and not it & (it + 1) and polish(st, F):
+            break
     bar.close()
     return st, history, mkl_history, gaps, n_newton, stalled, s, eta_start
