@@ -554,6 +554,21 @@ def test_the_scale_search_keeps_overflow_to_itself():
         assert _best_scale(np.array([0.0, 1e10]), np.array([1.0, 1.0]), 0.5, 1.0) == 0
 
 
+def test_irls_returns_where_lam_is_1e_300_of_lambda_max():
+    """X 1e300 times lam's units: the scale search's bracket mu / top underflowed to
+    0 and grew by 4 x 0 forever, even at max_iter=1 (tester CK); it now starts at the
+    smallest normal number and the call returns, with a warning."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0) + 0.1 * rng.standard_normal(30)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fixntk.irls(X * 1e300, y, arr, 0.05, max_iter=1, n_samples=2000)
+    assert res.n_iter <= 1 and np.isfinite(res.objective)
+    assert res.objective <= res.f0
+
+
 def test_a_dual_form_that_stops_short_names_the_primal_form():
     """With the intercept profiled out, the dual form's weights reached the optimum's
     value (to 1e-15) with a certificate stuck at a relative gap of 1.2e-5, where the

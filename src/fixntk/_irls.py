@@ -408,7 +408,9 @@ def _best_scale(ev, a, total, mu):
     top = float(ev.max())
     if not top > 0:  # H(eta0) = 0 (constant or zero features): nothing to scale
         return 0.0
-    hi = mu / top
+    # mu / top underflows to 0 where lam is ~1e-300 of lambda_max (X 1e300 times
+    # larger than lam's units), and 4 x 0 never brackets the root (tester CK)
+    hi = max(mu / top, np.finfo(float).tiny)
     while slope(hi) < 0:
         if hi > np.finfo(float).max / 8.0:
             # still falling at the largest scale double precision holds: the round-off
