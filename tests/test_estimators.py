@@ -1847,6 +1847,40 @@ def test_poisson_lam_search_skips_splits_without_a_count():
     np.testing.assert_allclose(est.predict(X), y.mean(), rtol=1e-6)
 
 
+def test_a_fit_that_raises_leaves_the_estimator_unfitted():
+    """Fitted attributes are set along the way: a refit stopped in between (an error,
+    Ctrl-C, a warning turned into an error) kept the old coefficients with the new
+    bias_scale_ and predicted 1e2 times off, and a fresh fit stopped by a warning
+    after storing its solution answered predict (tester CL). Either is now
+    unfitted."""
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4))
+    y = np.maximum(X @ rng.standard_normal(4), 0) + 0.1 * rng.standard_normal(80)
+    est = GatedReLURegressor(lam=0.01, n_gates=20, random_state=0).fit(X, y)
+    est.set_params(max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConvergenceWarning):
+            est.fit(X * 100, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    assert est.get_params()["max_iter"] == 1  # the parameters stay
+    fresh = GatedReLUClassifier(lam=1e6, n_gates=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="lambda_max"):
+            fresh.fit(X, y > 0.5)
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
+    # and a later fit works as on a new estimator
+    np.testing.assert_array_equal(
+        est.set_params(max_iter=10000).fit(X, y).predict(X),
+        GatedReLURegressor(lam=0.01, n_gates=20, random_state=0).fit(X, y).predict(X),
+    )
+
+
 def test_fits_do_not_depend_on_the_memory_layout_of_x():
     """bias_scale_ came from a BLAS product whose last bit followed X's memory layout
     (a Fortran-ordered X, or a DataFrame's), and the fit at tol = 1e-4 then moved

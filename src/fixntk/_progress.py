@@ -98,16 +98,35 @@ def progress_scope():
 
 
 def scoped(method):
-    """``method`` run inside a :func:`progress_scope` (the estimators' ``fit``)."""
+    """``method`` run inside a :func:`progress_scope` (the estimators' ``fit``). A fit
+    that raises (an error, Ctrl-C, a warning turned into an error) leaves its
+    estimator unfitted: attributes are set along the way (``bias_scale_`` first, the
+    coefficients last), and a refit stopped between them predicted with the old
+    coefficients on the new scale (1e2 times the old predictions), or a fresh fit
+    stopped after its coefficients answered ``predict`` (tester CL)."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        if args and hasattr(args[0], "verbose"):  # an estimator's, checked first
-            _check_verbose(args[0].verbose)
+        est = args[0] if args else None
+        if hasattr(est, "verbose"):  # an estimator's, checked first
+            _check_verbose(est.verbose)
         with progress_scope():
-            return method(*args, **kwargs)
+            try:
+                return method(*args, **kwargs)
+            except BaseException:
+                if hasattr(est, "get_params"):
+                    _unfit(est)
+                raise
 
     return wrapper
+
+
+def _unfit(estimator):
+    """Remove the fitted attributes of ``estimator`` (scikit-learn's: public names
+    ending in ``_``; private ones are left, scikit-learn's own among them)."""
+    fitted = [n for n in vars(estimator) if n.endswith("_") and not n.startswith("_")]
+    for name in fitted:
+        delattr(estimator, name)
 
 
 def _clock():
