@@ -336,3 +336,25 @@ def test_warn_at_the_users_line_of_code_without_a_source_loader(kind):
     assert [(str(w.message), w.filename, w.lineno) for w in record] == [
         ("the fit has run 61 s", "<stdin>", 2)
     ]
+
+
+def test_the_stand_in_log_handler_yields_to_the_applications(capsys):
+    """A first verbose call with logging unconfigured adds fixntk's stderr handler;
+    once the application configured logging, every record was printed twice, by it
+    and by the application's handler (tester CL). The stand-in now writes only while
+    no other handler receives the records."""
+    logger = logging.getLogger("fixntk")
+    saved = logger.handlers[:], logger.propagate
+    app = io.StringIO()
+    try:
+        logger.handlers, logger.propagate = [], False
+        say = _progress.report(2)
+        assert logger.handlers == [_progress._HANDLER]
+        say("first record")
+        assert "[fixntk] first record" in capsys.readouterr().err
+        logger.addHandler(logging.StreamHandler(app))  # the application's
+        say("second record")
+        assert "second record" not in capsys.readouterr().err
+        assert "second record" in app.getvalue()
+    finally:
+        logger.handlers, logger.propagate = saved

@@ -49,10 +49,28 @@ class _TqdmStderrHandler(logging.Handler):
     redrawn below the line)."""
 
     def emit(self, record):
+        # stands in only while the application has configured no handler of its
+        # own: added by a first verbose fit, it printed every record a second time
+        # once logging.basicConfig ran (tester CL)
+        if _handled_elsewhere():
+            return
         try:
             tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # pragma: no cover - logging's own policy
             self.handleError(record)
+
+
+def _handled_elsewhere():
+    """Whether a record of the ``fixntk`` logger reaches a handler other than
+    :data:`_HANDLER` (its own, or an ancestor's through propagation)."""
+    if any(h is not _HANDLER for h in logger.handlers):
+        return True
+    node = logger
+    while node.propagate and node.parent is not None:
+        node = node.parent
+        if node.handlers:
+            return True
+    return False
 
 
 # Off a terminal: seconds between progress lines (and before the first)
@@ -275,7 +293,7 @@ def report(verbose, level=2):
         return None
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    if not logger.hasHandlers():
+    if not _handled_elsewhere() and _HANDLER not in logger.handlers:
         logger.addHandler(_HANDLER)
     return logger.info
 
