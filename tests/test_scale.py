@@ -812,3 +812,25 @@ def test_rows_at_scales_far_apart():
             want = at_one_scale * r[:, None] * cols[None, :]
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
     assert fixntk.ntk_kernel(X)[0, 1] != 0.0
+
+
+def test_magnitudes_at_2_to_the_1023_and_beyond():
+    """Finite values of 8.99e307 (2^1023) and more: the unit 2^1024 overflowed, a
+    bare OverflowError from kare and NTKRegressor, and row_units' infinity sent such a
+    row to zeros and every mask on it to True (25 of 45 wrong, silently; tester CK).
+    The units stop at 2^1023; the row's masks are its own."""
+    from fixntk._scale import row_units, unit
+
+    assert unit(np.array([1e308])) == 2.0**1023
+    assert np.isfinite(row_units(np.array([[1e308, -1.0], [3.0, 0.0]]))).all()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, 45, seed=0)
+    row = np.array([[1e308, -1.0, 0.0]])
+    np.testing.assert_array_equal(arr.apply(row), row @ arr.gates.T >= 0)
+    y = rng.standard_normal(30)
+    assert np.isfinite(fixntk.kare(np.eye(30) * 1e308, y, 0.1))
+    big = y.copy()
+    big[0] = 1e308
+    with pytest.raises(ValueError, match="rescale y"):
+        fixntk.NTKRegressor().fit(rng.standard_normal((30, 2)), big)

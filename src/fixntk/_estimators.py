@@ -47,7 +47,8 @@ from ._progress import (
     scoped,
 )
 from ._ridge import PSDRidge, psd_eigh
-from ._scale import Units, norms
+from ._scale import Units, norms, pow2_units
+from ._scale import unit as _pow2_unit
 from ._solver import (
     _intercept_at,
     _Problem,
@@ -2062,21 +2063,12 @@ def _fittable_part(Y, loss, s=None):
     return True
 
 
-def _pow2_unit(A):
-    """The power of 2 at or above max |A| (1 for an empty, zero or non-finite A):
-    dividing by it is exact, and squares of the quotients neither overflow nor
-    underflow to 0."""
-    top = float(np.max(np.abs(A))) if A.size else 0.0
-    return math.ldexp(1.0, math.frexp(top)[1]) if 0.0 < top < np.inf else 1.0
-
-
 def _pow2_column_units(A):
-    """:func:`_pow2_unit` of each column of A (d,): one for the whole A underflowed
+    """The power of 2 at or above the largest magnitude of each column of A (d,;
+    :func:`fixntk._scale.pow2_units`): one for the whole A underflowed
     the other columns' variances to 0 beside a column 1e200 times wider, which then
     went unwarned as constant by :func:`_check_columns`."""
-    top = np.abs(A).max(axis=0) if A.shape[0] else np.zeros(A.shape[1])
-    ok = (top > 0) & np.isfinite(top)
-    return np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1])
+    return pow2_units(np.abs(A).max(axis=0) if A.shape[0] else np.zeros(A.shape[1]))
 
 
 def _score_unit(loss, Y):

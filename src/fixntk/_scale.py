@@ -13,30 +13,38 @@ norms, Grams and traces neither overflow nor underflow, and map the results back
 result that itself cannot be represented is refused with a clear error.
 """
 
-import math
-
 import numpy as np
 
 __all__ = ["unit", "Units", "norms", "lam_in", "lam_out", "coef_out", "value_out"]
 
 
+def pow2_units(top):
+    """Elementwise, the power of two ``s`` with ``top / s`` in [0.5, 1) (exact
+    divisors), capped at 2^1023 (``top / s`` in [1, 2) from there: 2^1024 overflows,
+    and magnitudes of 8.99e307 and beyond crashed ``unit`` and sent ``row_units`` to
+    infinity, a row of them to zeros and every mask on it to True; tester CK); 1.0
+    where ``top`` is 0 or not finite."""
+    top = np.asarray(top, dtype=np.float64)
+    ok = (top > 0) & np.isfinite(top)
+    _, exponent = np.frexp(np.where(ok, top, 1.0))
+    return np.where(ok, np.ldexp(1.0, np.minimum(exponent, 1023)), 1.0)
+
+
 def unit(A):
-    """A power of two ``s`` with ``max|A| / s`` in [0.5, 1), or 1.0 when A is all zero
-    (or empty): ``A / s`` is exact and of unit scale."""
+    """A power of two ``s`` with ``max|A| / s`` in [0.5, 1) (in [1, 2) at 2^1023 and
+    beyond: :func:`pow2_units`), or 1.0 when A is all zero (or empty): ``A / s`` is
+    exact and of unit scale."""
     top = float(np.abs(A).max()) if np.size(A) else 0.0
-    if not (0.0 < top < math.inf):
-        return 1.0
-    return math.ldexp(1.0, math.frexp(top)[1])
+    return float(pow2_units(top))
 
 
 def row_units(A):
     """Per row of A (n, d): a power of two ``s_k`` with ``max_j |A_kj| / s_k`` in
-    [0.5, 1), or 1.0 for a zero row. ``A / s[:, None]`` is exact and every non-zero
-    row is of unit scale, however far apart the rows' scales are (a global ``unit(A)``
-    sends a row 1e-310 times the largest to exactly 0)."""
+    [0.5, 1) (:func:`pow2_units`), or 1.0 for a zero row. ``A / s[:, None]`` is exact
+    and every non-zero row is of unit scale, however far apart the rows' scales are (a
+    global ``unit(A)`` sends a row 1e-310 times the largest to exactly 0)."""
     top = np.abs(A).max(axis=1) if A.shape[1] else np.zeros(A.shape[0])
-    _, exponent = np.frexp(top)
-    return np.where(top > 0, np.ldexp(1.0, exponent), 1.0)
+    return pow2_units(top)
 
 
 class Units:

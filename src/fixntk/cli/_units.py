@@ -4,6 +4,8 @@ built or loaded)."""
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
+from .._scale import pow2_units
+
 
 class ColumnUnits(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Divides each column by the power of 2 at or above its largest magnitude on the
@@ -15,7 +17,8 @@ class ColumnUnits(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         top = np.abs(X).max(axis=0, initial=0.0)
         ok = (top > 0) & np.isfinite(top)
-        self.units_ = np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1])
+        # a column of zeros keeps the unit 2 it was given (saved pipelines)
+        self.units_ = pow2_units(np.where(ok, top, 1.0))
         self.n_features_in_ = X.shape[1]
         return self
 
