@@ -571,18 +571,18 @@ def test_irls_returns_where_lam_is_1e_300_of_lambda_max():
 
 def test_a_dual_form_that_stops_short_names_the_primal_form():
     """With the intercept profiled out, the dual form's weights reached the optimum's
-    value (to 1e-15) with a certificate stuck at a relative gap of 1.2e-5, where the
-    primal form certified 1.2e-7 in 10 steps; the warning said only "raise lam or
-    tol" (tester CD). A forced method='dual' names method='primal' with the two
-    systems' orders, and that form certifies; method='auto' ends such a run with one
+    value (to 1e-15) with a certificate stuck far above tol (tester CD: 1.2e-5 where
+    the primal form certified 1.2e-7 in 10 steps), and the warning said only "raise
+    lam or tol". A forced method='dual' names method='primal' with the two systems'
+    orders, and that form certifies; method='auto' ends such a run with one
     primal-form solve at the dual form's weights, which certifies."""
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(7)
     X = rng.standard_normal((60, 3))
     X[:, -1] = 1
-    arr = fixntk.sample_arrangement(X, n_gates=40, seed=2)
+    arr = fixntk.sample_arrangement(X, n_gates=40, seed=7)
     y = np.maximum(X @ rng.standard_normal(3), 0) - 0.5 + 0.3 * rng.standard_normal(60)
     lam = 1e-4 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
-    with pytest.warns(ConvergenceWarning, match=r"method='primal' \(a 108 x 108"):
+    with pytest.warns(ConvergenceWarning, match=r"method='primal' \(a 102 x 102"):
         dual = fixntk.irls(X, y, arr, lam, fit_intercept=True, method="dual")
     assert dual.method == "dual" and not dual.converged
     with warnings.catch_warnings():

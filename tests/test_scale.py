@@ -834,3 +834,20 @@ def test_magnitudes_at_2_to_the_1023_and_beyond():
     big[0] = 1e308
     with pytest.raises(ValueError, match="rescale y"):
         fixntk.NTKRegressor().fit(rng.standard_normal((30, 2)), big)
+
+
+def test_no_numpy_overflow_warnings_leak_at_extreme_scales():
+    """Columns at 1e200 and 1e-200: the scale warning said "a factor of inf" beside
+    NumPy's overflow warning, and irls at a lam 1e-300 of X's units leaked 251
+    overflow warnings from its scale search and group norms (tester CK)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0) + 0.1 * rng.standard_normal(30)
+    Xm = X * np.array([1e200, 1e-200, 1.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", RuntimeWarning)
+        fixntk.GatedReLURegressor(n_gates=20, n_lams=5, random_state=0).fit(Xm, y)
+        arr = fixntk.sample_arrangement(X, 20, seed=0)
+        fixntk.irls(X * 1e150, y * 1e150, arr, 0.05, max_iter=20, n_samples=2000)
+    assert any("a factor of 1e400" in str(w.message) for w in caught)

@@ -1065,7 +1065,7 @@ def _warn_target_scales(estimator, sd, span):
         return
     name = type(estimator).__name__
     warnings.warn(
-        f"the columns of y differ in scale by a factor of {sd.max() / sd.min():.2g} "
+        f"the columns of y differ in scale by a factor of {_ratio(sd):s} "
         f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the outputs "
         "are fitted together (one lam chosen for all, and in the gated models the "
         "same groups), so the widest dominates and the others can be fitted poorly. "
@@ -1074,6 +1074,16 @@ def _warn_target_scales(estimator, sd, span):
         UserWarning,
         stacklevel=user_stacklevel(),
     )
+
+
+def _ratio(sd):
+    """``max(sd) / min(sd)`` (positive values) as text, as a power of ten where it
+    exceeds double precision (columns at 1e200 and 1e-200 read "a factor of inf",
+    with NumPy's overflow warning; tester CK)."""
+    top, low = float(sd.max()), float(sd.min())
+    if top / 1e300 < low * 1e8:  # the ratio is below about 1e308: no overflow
+        return f"{top / low:.2g}"
+    return f"1e{math.log10(top) - math.log10(low):.0f}"
 
 
 def _warn_feature_scales(estimator, sd, span):
@@ -1089,7 +1099,7 @@ def _warn_feature_scales(estimator, sd, span):
         return
     name = type(estimator).__name__
     warnings.warn(
-        f"the columns of X differ in scale by a factor of {sd.max() / sd.min():.2g} "
+        f"the columns of X differ in scale by a factor of {_ratio(sd):s} "
         f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the NTK's "
         "angles (and the gates, where the model has them) see mostly the widest "
         f"columns, and {name}'s fit can be poor and slow. Standardise X first, e.g. "

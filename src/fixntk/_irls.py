@@ -25,7 +25,7 @@ from ._memory import check_kernel_size
 from ._ntk import ntk_weights
 from ._progress import _check_verbose, progress, report
 from ._ridge import _RCOND, PSDRidge, psd_eigh
-from ._scale import Units
+from ._scale import Units, norms
 from ._solver import _far_columns, _prepare, intercept_shift, rows_equal
 from ._threads import blas_threads
 from ._validation import (
@@ -399,9 +399,11 @@ def _best_scale(ev, a, total, mu):
         # squared after the division: no overflow; s * ev beyond the range (the
         # bracket growing towards 1e308 on columns 1e4 apart at 1e-8 lam_max) is
         # inf, and q 0 as it should be (NumPy's overflow warnings leaked: tester BY)
+        # ... and q's square beyond it is inf too, the slope -inf (a lam 1e-300 of
+        # X's units: 247 overflow warnings leaked from one irls call; tester CK)
         with np.errstate(over="ignore"):
             q = root / (s * ev + mu)
-        return total - float((q * q).sum())
+            return total - float((q * q).sum())
 
     if slope(0.0) >= 0:
         return 0.0
@@ -421,7 +423,9 @@ def _best_scale(ev, a, total, mu):
 
 
 def _group_norms(W):
-    return np.sqrt((W**2).sum(axis=(1, 2)))
+    # squares that cannot overflow: the dual's block gradients X^T D_i a at a lam
+    # 1e-300 of X's units overflowed to inf (tester CK)
+    return norms(W)
 
 
 def _starting_weights(X, arr, eta0, n_samples, seed):
@@ -897,11 +901,11 @@ class _Polish:
     ``target`` (the loop then stops).
 
     The dual form's weights can reach the optimum's value (to 1e-15) with its
-    certificate stuck far above: with the intercept profiled out (60 rows, p d = 108,
-    tester CD) a relative gap of 1.2e-5 after 12 steps, and 9.3e-6 after 1000 on two
-    outputs, where the primal form's one solve at those same weights certifies at
-    1.5e-10 and 5.3e-11: its coefficients come from a (p d) x (p d) system, not from
-    ``w_i = eta_i X^T D_i a``."""
+    certificate stuck far above: with the intercept profiled out (60 rows, p d = 102,
+    tester CD's problems) a relative gap of 1.3e-5 where it stalled after 16 steps,
+    and 9.3e-6 after 1000 on two outputs, where the primal form's one solve at those
+    same weights certifies (2e-11 on the two outputs): its coefficients come from a
+    (p d) x (p d) system, not from ``w_i = eta_i X^T D_i a``."""
 
     def __init__(self, X, Y, arr, lam, dual, target):
         self.args, self.centre, self.target = (X, Y, arr, lam), dual.centre, target
