@@ -1847,6 +1847,27 @@ def test_poisson_lam_search_skips_splits_without_a_count():
     np.testing.assert_allclose(est.predict(X), y.mean(), rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: fixntk.ReLUClassifier(n_gates=10, class_weight={0: 1e300, 1: 1}),
+        lambda: GatedReLUClassifier(n_gates=10, class_weight={0: 1e300, 1: 1}),
+        lambda: fixntk.NTKClassifier(class_weight={0: 1e300, 1: 1}),
+    ],
+)
+def test_class_weights_beyond_double_precision_are_refused_by_name(make):
+    """class_weight={0: 1e300, 1: 1}: the ReLU classifier fitted the null model with
+    no word, the others refused it as "sample_weight spans" though the user passed
+    no sample_weight (tester CK). Every classifier refuses it, naming class_weight."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"^class_weight spans 1e\+300"):
+        make().fit(X, y)
+    with pytest.raises(ValueError, match=r"^sample_weight times class_weight spans"):
+        make().fit(X, y, sample_weight=np.ones(60))
+
+
 def test_a_fit_that_raises_leaves_the_estimator_unfitted():
     """Fitted attributes are set along the way: a refit stopped in between (an error,
     Ctrl-C, a warning turned into an error) kept the old coefficients with the new

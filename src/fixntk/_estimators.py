@@ -70,6 +70,7 @@ from ._validation import (
     check_positive,
     check_relative_tol,
     check_sample_weight,
+    check_weight_span,
     user_stacklevel,
     validate_frame,
 )
@@ -899,6 +900,12 @@ def _fit_weights(estimator, y, sample_weight, n):
             f"class_weight {class_weight!r} gives every row weight 0 (with the "
             "sample weights): no row is left to fit"
         )
+    if class_weight is not None:
+        # here for every classifier, in the user's words: the ReLU classifier fitted
+        # class_weight={0: 1e300, 1: 1} as the null model with no word, the others
+        # refused it as "sample_weight spans" (tester CK)
+        what = "sample_weight times class_weight"
+        check_weight_span(s, what if sample_weight is not None else "class_weight")
     return s
 
 

@@ -493,6 +493,14 @@ def check_sample_weight(sample_weight, n):
     top = float(s.max())
     if top == 0:
         raise ValueError("sample_weight is all zero: no row carries weight")
+    check_weight_span(s, "sample_weight")
+    return s / top  # ratios only; the largest weight is 1 (no overflow in the sum)
+
+
+def check_weight_span(s, name):
+    """Refuse positive weights ``s`` (with a positive maximum) spanning more than
+    ``_WEIGHT_SPAN``; ``name`` says what they are in the message."""
+    top = float(s.max())
     low = float(s[s > 0].min())
     if low < top / _WEIGHT_SPAN:
         # one weight of 1e15 beside ones: the light rows fell below the heavy one's
@@ -501,13 +509,12 @@ def check_sample_weight(sample_weight, n):
         # (the ratio itself can pass double precision: 1 beside 5e-324)
         span = f"{top / low:.3g}" if top / low < np.inf else "more than 1e308"
         raise ValueError(
-            f"sample_weight spans {span} (largest / smallest positive "
+            f"{name} spans {span} (largest / smallest positive "
             f"weight: {top:.3g} / {low:.3g}), more than double precision resolves "
             f"({_WEIGHT_SPAN:.0e}): "
             "the lightest rows count as nothing beside the heaviest; give them "
             "weight 0 (left out), or bring the weights closer"
         )
-    return s / top  # ratios only; the largest weight is 1 (no overflow in the sum)
 
 
 # positive weights may span at most this ratio (a row of relative weight 1e-15 sits
