@@ -1945,6 +1945,17 @@ def test_poisson_fits_are_certified_against_their_own_objective():
     assert 0 <= est.objective_ - tight.objective_ <= est.dual_gap_ + tight.dual_gap_
     assert _capped_tol(1e-3, 1e-4, 1e-3, "poisson") == pytest.approx(1e-5)
     assert _capped_tol(1e-3, 1e-4, 0.5, "poisson") == _capped_tol(1e-3, 1e-4, 0.5)
+    # the carrying on shares max_iter with the solve, and says so where it runs out
+    # (each round had its own max_iter, and the solve's warning named the internal
+    # tolerance: "raise tol" did nothing; a reviewer)
+    y3 = rng.poisson(np.exp(3 * X[:, 0])).astype(float)
+    est = GatedReLURegressor(
+        loss="poisson", n_gates=100, random_state=0, lam=1e-3, tol=1e-2, max_iter=700
+    )
+    with pytest.warns(ConvergenceWarning, match="carried on to within 0.001") as got:
+        est.fit(X, y3)
+    assert len(got) == 1 and "Raise max_iter or lam" in str(got[0].message)
+    assert est.n_iter_ <= 700
 
 
 def _contribution_rms(est, X, s=None, scale=1.0):
