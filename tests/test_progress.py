@@ -352,6 +352,12 @@ def test_the_stand_in_log_handler_yields_to_the_applications(capsys):
         assert logger.handlers == [_progress._HANDLER]
         say("first record")
         assert "[fixntk] first record" in capsys.readouterr().err
+        quiet = logging.StreamHandler(io.StringIO())
+        quiet.setLevel(logging.WARNING)  # a handler that drops INFO records
+        logger.addHandler(quiet)
+        logger.addHandler(logging.NullHandler())
+        say("kept record")  # no handler writes it: the stand-in still does
+        assert "[fixntk] kept record" in capsys.readouterr().err
         logger.addHandler(logging.StreamHandler(app))  # the application's
         say("second record")
         assert "second record" not in capsys.readouterr().err

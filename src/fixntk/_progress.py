@@ -52,7 +52,7 @@ class _TqdmStderrHandler(logging.Handler):
         # stands in only while the application has configured no handler of its
         # own: added by a first verbose fit, it printed every record a second time
         # once logging.basicConfig ran (tester CL)
-        if _handled_elsewhere():
+        if _handled_elsewhere(record.levelno):
             return
         try:
             tqdm.write(self.format(record), file=sys.stderr)
@@ -60,17 +60,26 @@ class _TqdmStderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def _handled_elsewhere():
-    """Whether a record of the ``fixntk`` logger reaches a handler other than
-    :data:`_HANDLER` (its own, or an ancestor's through propagation)."""
-    if any(h is not _HANDLER for h in logger.handlers):
-        return True
+def _handled_elsewhere(level=logging.INFO):
+    """Whether a record of ``level`` from the ``fixntk`` logger reaches a handler
+    other than :data:`_HANDLER` (its own, or an ancestor's through propagation) that
+    writes it: a NullHandler or a handler set above ``level`` does not (a root file
+    handler at WARNING silenced verbose=1; a reviewer)."""
+
+    def writes(handler):
+        return (
+            handler is not _HANDLER
+            and not isinstance(handler, logging.NullHandler)
+            and handler.level <= level
+        )
+
     node = logger
-    while node.propagate and node.parent is not None:
-        node = node.parent
-        if node.handlers:
+    while True:
+        if any(writes(h) for h in node.handlers):
             return True
-    return False
+        if not node.propagate or node.parent is None:
+            return False
+        node = node.parent
 
 
 # Off a terminal: seconds between progress lines (and before the first)
