@@ -594,6 +594,21 @@ def test_irls_returns_where_lam_is_1e_300_of_lambda_max():
     assert res.objective <= res.f0
 
 
+def test_a_system_lapack_cannot_decompose_is_a_clear_error():
+    """One column of X 1e200 times the others: the kernel ridge system overflowed and
+    irls raised a bare LinAlgError from LAPACK (a reviewer; it hung before the scale
+    search's bracket was mended). A ValueError says what to do."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = X[:, 0] + 0.1 * rng.standard_normal(80)
+    X[:, 1] *= 1e200
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="cannot be solved in double precision"):
+            fixntk.irls(X, y, arr, 0.01, max_iter=1)
+
+
 def test_a_dual_form_that_stops_short_names_the_primal_form():
     """With the intercept profiled out, the dual form's weights reached the optimum's
     value (to 1e-15) with a certificate stuck far above tol (tester CD: 1.2e-5 where

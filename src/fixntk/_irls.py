@@ -10,6 +10,7 @@ or an eigendecomposition when it would not be accurate) and iterates the reweigh
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -784,7 +785,7 @@ def irls(
     # The loop alternates small factorisations with the core's threaded kernels:
     # threaded BLAS on matrices this small only adds contention.
     n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
-    with blas_threads(n_blas):
+    with blas_threads(n_blas), _finite_systems(X_user, lam):
         res = _irls_loop(
             X,
             Y,
@@ -813,7 +814,10 @@ def irls(
             # still short: the primal form's own steps from there, with the steps
             # left (80 problems of 60 rows, intercept, 1e-4 and 1e-5 lam_max: the
             # polish alone left 5 uncertified, the primal form from the start none)
-            with blas_threads(1 if polish.primal.size <= _SMALL_FACTOR else None):
+            with (
+                blas_threads(1 if polish.primal.size <= _SMALL_FACTOR else None),
+                _finite_systems(X_user, lam),
+            ):
                 more = _irls_loop(
                     X,
                     Y,
@@ -922,6 +926,22 @@ def irls(
         ntk_eta=ntk_eta,
         ntk_coef=ntk_coef,
     )
+
+
+@contextlib.contextmanager
+def _finite_systems(X, lam):
+    """A clear ValueError for a kernel ridge system that LAPACK cannot decompose (its
+    entries overflowed): one column of X 1e200 times the others raised a bare
+    LinAlgError ("Eigenvalues did not converge") from inside irls (a reviewer)."""
+    try:
+        yield
+    except np.linalg.LinAlgError as exc:
+        far = _far_columns(X) or "X's columns on scales far apart, or far from lam's"
+        raise ValueError(
+            f"irls: its kernel ridge system at lam = {lam:.4g} cannot be solved in "
+            f"double precision ({far}; LAPACK: {exc}). Centre and scale X's columns "
+            "(e.g. sklearn's StandardScaler), or raise lam"
+        ) from exc
 
 
 class _Polish:
