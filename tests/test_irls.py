@@ -545,17 +545,23 @@ def test_auto_tries_the_primal_form_along_a_slow_dual_run():
     assert auto.objective <= dual.objective
 
 
+def _intercept_problem(seed, fraction):
+    """Tester CD's irls problems: 60 rows (a column of ones), 40 gates, a ReLU target
+    with noise, lam a fraction of lambda_max with the intercept."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((60, 3))
+    X[:, -1] = 1
+    arr = fixntk.sample_arrangement(X, n_gates=40, seed=seed)
+    y = np.maximum(X @ rng.standard_normal(3), 0) - 0.5 + 0.3 * rng.standard_normal(60)
+    return X, y, arr, fraction * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+
+
 def test_auto_goes_on_in_the_primal_form_where_one_solve_is_not_enough():
     """60 rows, an intercept, 1e-5 lam_max (seed 8 of a sweep of 80): the forced dual
     form stops at a relative gap of 1e-4, and the primal form's one solve at its
     weights did not certify either; method='auto' goes on with the primal form's own
     steps (in the sweep: 5 uncertified -> 0, as the primal form from the start)."""
-    rng = np.random.default_rng(8)
-    X = rng.standard_normal((60, 3))
-    X[:, -1] = 1
-    arr = fixntk.sample_arrangement(X, n_gates=40, seed=8)
-    y = np.maximum(X @ rng.standard_normal(3), 0) - 0.5 + 0.3 * rng.standard_normal(60)
-    lam = 1e-5 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    X, y, arr, lam = _intercept_problem(8, 1e-5)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         auto = fixntk.irls(X, y, arr, lam, fit_intercept=True)
@@ -616,12 +622,7 @@ def test_a_dual_form_that_stops_short_names_the_primal_form():
     lam or tol". A forced method='dual' names method='primal' with the two systems'
     orders, and that form certifies; method='auto' ends such a run with one
     primal-form solve at the dual form's weights, which certifies."""
-    rng = np.random.default_rng(7)
-    X = rng.standard_normal((60, 3))
-    X[:, -1] = 1
-    arr = fixntk.sample_arrangement(X, n_gates=40, seed=7)
-    y = np.maximum(X @ rng.standard_normal(3), 0) - 0.5 + 0.3 * rng.standard_normal(60)
-    lam = 1e-4 * fixntk.lambda_max(X, y, arr, fit_intercept=True)
+    X, y, arr, lam = _intercept_problem(7, 1e-4)
     with pytest.warns(ConvergenceWarning, match=r"method='primal' \(a 102 x 102"):
         dual = fixntk.irls(X, y, arr, lam, fit_intercept=True, method="dual")
     assert dual.method == "dual" and not dual.converged
