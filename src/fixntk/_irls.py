@@ -784,8 +784,7 @@ def irls(
         polish = _Polish(X, Y, arr, lam_u, ridge, tol * f0)
     # The loop alternates small factorisations with the core's threaded kernels:
     # threaded BLAS on matrices this small only adds contention.
-    n_blas = 1 if ridge.size <= _SMALL_FACTOR else None
-    with blas_threads(n_blas), _finite_systems(X_user, lam):
+    with blas_threads(_blas_limit(ridge)), _finite_systems(X_user, lam):
         res = _irls_loop(
             X,
             Y,
@@ -815,7 +814,7 @@ def irls(
             # left (80 problems of 60 rows, intercept, 1e-4 and 1e-5 lam_max: the
             # polish alone left 5 uncertified, the primal form from the start none)
             with (
-                blas_threads(1 if polish.primal.size <= _SMALL_FACTOR else None),
+                blas_threads(_blas_limit(polish.primal)),
                 _finite_systems(X_user, lam),
             ):
                 more = _irls_loop(
@@ -928,6 +927,13 @@ def irls(
     )
 
 
+def _blas_limit(ridge):
+    """BLAS threads for a kernel ridge's factorisations: one up to _SMALL_FACTOR
+    (threads on matrices that small only contend with the core's), else the
+    caller's limit (None)."""
+    return 1 if ridge.size <= _SMALL_FACTOR else None
+
+
 @contextlib.contextmanager
 def _finite_systems(X, lam):
     """A clear ValueError for a kernel ridge system that LAPACK cannot decompose (its
@@ -966,7 +972,7 @@ class _Polish:
             return self.last[1]
         if self.primal is None:  # its (p d) x (p d) Gram, formed once
             self.primal = _KernelRidge(*self.args, "primal", centre=self.centre)
-        with blas_threads(1 if self.primal.size <= _SMALL_FACTOR else None):
+        with blas_threads(_blas_limit(self.primal)):
             st_p = self.primal.solve(st.eta)
             F_p, dual_p = self.primal.certify(st_p)
         out = None
