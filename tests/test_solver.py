@@ -582,6 +582,14 @@ def test_wide_rows_deferred_updates_over_several_row_chunks_against_a_reference(
     assert with_b.intercept == pytest.approx(no_b.intercept + 3.0, abs=1e-6)
 
 
+def _same_certified_fit(a, b):
+    """Both certified, their objectives equal within the two gaps, and their
+    coefficients equal to 1e-6 of the largest (the optimum being unique)."""
+    _agree(a, b)
+    scale = np.abs(b["coef"]).max()
+    assert np.abs(a["coef"] - b["coef"]).max() <= 1e-6 * scale
+
+
 @pytest.mark.parametrize("d", [5, 23, 24, 50, 128, 140])
 def test_row_loops_for_x_out_of_cache_give_the_same_fit(d):
     # The row loops for X out of cache (by default only beyond 32 MiB), forced both
@@ -590,8 +598,13 @@ def test_row_loops_for_x_out_of_cache_give_the_same_fit(d):
     # working set in cached chunks, on padded rows of 2, 6 (two accumulator chains), 13
     # and 32 vectors and on plain rows (d = 140: the fused sweep either way, the checks
     # differ), over several row chunks, with an intercept and sample weights, from a
-    # working set of 2 of the 7 groups: the same epochs and coefficients to the bit, and
-    # FISTA's optimum.
+    # working set of 2 of the 7 groups: the same certified fit, and FISTA's optimum.
+    # Not the same bits: the two kinds of gap check sum in different orders, and a
+    # decision taken on a check's gap (back to the outer loop, a stall, a Newton polish)
+    # can fall the other way by a rounding (CI's oldest environment, on another CPU and
+    # BLAS, met one at d = 140: coefficients equal to 1e-8, not to the bit). With 1500
+    # rows for at most 7 x 140 coefficients the masked design has full column rank, the
+    # optimum is unique, and two certified points lie within a small distance of it.
     rng = np.random.default_rng(d)
     X = rng.standard_normal((1500, d))
     y = np.maximum(X @ rng.standard_normal(d) / np.sqrt(d), 0.0)
@@ -606,9 +619,7 @@ def test_row_loops_for_x_out_of_cache_give_the_same_fit(d):
             )
             for f in (1, 0)
         )
-        assert streamed["converged"]
-        assert streamed["n_epochs"] == cached["n_epochs"]
-        assert np.array_equal(streamed["coef"], cached["coef"])
+        _same_certified_fit(streamed, cached)
         assert abs(streamed["primal"] - f_ref) <= 1e-7 * f_ref
         streamed, cached = (
             _core_solve(
@@ -624,9 +635,8 @@ def test_row_loops_for_x_out_of_cache_give_the_same_fit(d):
             )
             for f in (1, 0)
         )
-        assert streamed["converged"]
-        assert np.array_equal(streamed["coef"], cached["coef"])
-        assert np.array_equal(streamed["intercept"], cached["intercept"])
+        _same_certified_fit(streamed, cached)
+        assert np.allclose(streamed["intercept"], cached["intercept"], rtol=1e-6)
 
 
 def test_proximal_steps_on_a_block_of_zero_rows_stay_finite():
