@@ -329,6 +329,10 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
   m.def("prox_block_steps", &GroupLassoBCD::prox_pays, py::arg("n"), py::arg("d"),
         "Whether solve_group_lasso's automatic choice takes proximal gradient block steps "
         "(no block Grams) on n rows of width d.");
+  m.def("team_helpers", &team_helpers, py::arg("n_chunks"),
+        "Helper threads the row loops would start beside the calling thread for a job of "
+        "n_chunks row chunks (OpenMP's thread count of the calling thread, the CPUs this "
+        "process may run on and the chunks, less one; 0 without OpenMP).");
   m.def("cpu_supports_x86_64_v3", &cpu_supports_x86_64_v3,
         "Whether this CPU runs the x86-64-v3 build (AVX2, FMA, BMI1/2, F16C).");
   m.def("sym_eig", &eig, py::arg("A"),

@@ -619,3 +619,139 @@ def test_ntk_kernel_keeps_the_angle_at_extreme_scales():
         )
     with pytest.raises(ValueError, match="double precision"):
         fixntk.ntk_kernel(1e160 * X)  # the Gram matrix itself overflows
+
+
+class _ProcessWideBlas:
+    """A stand-in for threadpoolctl's controller: BLAS's one process-wide thread count,
+    a limiter restoring the count it found (whatever the BLAS build does with a count
+    set outside the main thread); OpenMP's counts, each thread's own, untouched."""
+
+    def __init__(self):
+        self.blas = 3
+
+    def limit(self, limits, user_api=None):
+        owner, saved = self, self.blas
+
+        class Limiter:
+            def restore_original_limits(self):
+                if user_api == "blas":
+                    owner.blas = saved
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.restore_original_limits()
+
+        if user_api == "blas":
+            self.blas = limits
+        return Limiter()
+
+
+@pytest.mark.parametrize("first", ["chunk", "blas"])
+@pytest.mark.parametrize("second", ["chunk", "blas"])
+@pytest.mark.parametrize("leaves_first", ["first", "second"])
+def test_one_blas_thread_limits_left_in_any_order_restore_the_count_of_before(
+    monkeypatch, first, second, leaves_first
+):
+    # Dask's chunk tasks on a threaded scheduler, and solves in several Python threads,
+    # limit the process-wide BLAS to one thread and leave in any order: the count
+    # stays at one while any holds its limit, and the last to leave restores the count
+    # of before the first came (with a limiter per chunk task, the first leaving first
+    # restored it under the second, which then left the process at one thread for
+    # good: tester CP).
+    pytest.importorskip("dask")
+    from fixntk import _threads
+    from fixntk.dask._chunks import one_thread
+
+    fake = _ProcessWideBlas()
+    monkeypatch.setattr(_threads, "_CONTROLLER", fake)
+    made = {"chunk": one_thread, "blas": lambda: _threads.blas_threads(1)}
+    a, b = made[first](), made[second]()
+    out, last = (a, b) if leaves_first == "first" else (b, a)
+    entered = []
+    try:
+        for cm in (a, b):
+            cm.__enter__()
+            entered.append(cm)
+        assert fake.blas == 1
+        entered.remove(out)
+        out.__exit__(None, None, None)
+        assert fake.blas == 1
+        entered.remove(last)
+        last.__exit__(None, None, None)
+        assert fake.blas == 3
+    finally:  # a failure leaves no limit held for the next test
+        for cm in entered:
+            cm.__exit__(None, None, None)
+
+
+def _thread_counts(api):
+    """The thread counts of the libraries of ``api`` that fixntk's controller knows (for
+    OpenMP: the compiled core's runtime, not another package's bundled copy), as the
+    calling thread sees them."""
+    from threadpoolctl import threadpool_info
+
+    from fixntk._threads import controller
+
+    ours = {lib.filepath for lib in controller().lib_controllers if lib.user_api == api}
+    return {i["num_threads"] for i in threadpool_info() if i["filepath"] in ours}
+
+
+def test_every_chunk_task_runs_the_core_on_one_thread_beside_the_others():
+    # The core's helper threads follow OpenMP's thread count, each thread's own: two
+    # chunk tasks held at once in two threads each run the core's row loops alone. The
+    # limit once reached no OpenMP at all (the controller was made before the core
+    # loaded its runtime), and one limit shared by all, as BLAS's is, would set only
+    # the first task's thread.
+    import threading
+
+    pytest.importorskip("dask")
+    from fixntk._cpu import core
+    from fixntk.dask._chunks import one_thread
+
+    first_in, second_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def task(name, entered, leave):
+        with one_thread():
+            seen[name] = core.team_helpers(64)
+            if entered is not None:
+                entered.set()
+            if leave is not None:
+                leave.wait(30)
+
+    a = threading.Thread(target=task, args=("a", first_in, second_done))
+    a.start()
+    first_in.wait(30)
+    b = threading.Thread(target=task, args=("b", None, None))
+    b.start()
+    b.join(30)
+    second_done.set()
+    a.join(30)
+    assert seen == {"a": 0, "b": 0}
+
+
+def test_chunk_tasks_on_worker_threads_run_blas_on_one_thread():
+    # threadpoolctl 3.8 lets the first thread that sets OpenBLAS's count keep control:
+    # once the user's main thread had sized BLAS, the limits the chunk tasks set on
+    # Dask's worker threads were ignored, and their products ran on every BLAS thread
+    # (tester CP: a Dask solve 25 times slower on one core). The computing thread
+    # holds the limit for them.
+    dask = pytest.importorskip("dask")
+    from threadpoolctl import threadpool_limits
+
+    from fixntk.dask import _chunks
+
+    if not _thread_counts("blas"):
+        pytest.skip("no BLAS thread pool that threadpoolctl can see")
+
+    def task():
+        with _chunks.one_thread():
+            return _thread_counts("blas")
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with dask.config.set(scheduler="threads", num_workers=2):
+            seen = _chunks.run(dask.delayed(task, pure=False)())
+        assert _thread_counts("blas") == {2}
+    assert seen == {1}

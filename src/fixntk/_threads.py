@@ -16,10 +16,13 @@ import numba
 import scipy.linalg  # noqa: F401  (its BLAS loaded before the controller is made)
 from threadpoolctl import ThreadpoolController
 
+from . import _cpu  # noqa: F401  (the core's OpenMP runtime, too)
+
 __all__ = [
     "blas_threads",
     "controller",
     "interruptible",
+    "one_thread",
     "run_blocks",
     "signals_deferred",
 ]
@@ -87,13 +90,18 @@ def interruptible(fn, *args):
     return box["out"]
 
 
-# One controller for the process, made at import (NumPy's and SciPy's BLAS are loaded
-# by then), not at a first use inside a long phase: its library scan runs Python code
-# in ctypes callbacks (see signals_deferred).
+# One controller for the process, made at import (NumPy's and SciPy's BLAS and the
+# compiled core's OpenMP runtime are loaded by then: made before the core, it knew no
+# OpenMP, and Dask's chunk tasks ran the core on every thread, whatever one_thread
+# said), not at a first use inside a long phase: its library scan runs Python code in
+# ctypes callbacks (see signals_deferred).
 with signals_deferred():
     _CONTROLLER = ThreadpoolController()
 _ONE_LOCK = threading.Lock()
-_ONE = {"depth": 0, "limiter": None}  # the one-thread limit, shared by all its users
+_ONE = {
+    "depth": 0,
+    "limiter": None,
+}  # the one-BLAS-thread limit, shared by all its users
 
 
 def controller():
@@ -105,8 +113,10 @@ def controller():
 def _one_blas_thread():
     # BLAS thread counts are process-wide: with a limiter per caller, a solve ending in
     # one Python thread would restore the counts while a solve in another still runs
-    # (its products then round by the thread count of the moment). One limit, held
-    # from the first entry to the last exit, over all threads.
+    # (its products then round by the thread count of the moment), and limiters ending
+    # out of order (Dask's chunk tasks on a threaded scheduler) left the process at one
+    # thread (tester CP). One limit, held from the first entry to the last exit, over
+    # all threads.
     with _ONE_LOCK:
         if _ONE["depth"] == 0:
             _ONE["limiter"] = _CONTROLLER.limit(limits=1, user_api="blas")
@@ -119,6 +129,19 @@ def _one_blas_thread():
             if _ONE["depth"] == 0:
                 _ONE["limiter"].restore_original_limits()
                 _ONE["limiter"] = None
+
+
+@contextmanager
+def one_thread():
+    """Context manager in which BLAS and OpenMP run one thread (a Dask chunk's task).
+
+    BLAS's thread count is the process's: the limit shared by every holder (that of
+    ``blas_threads(1)``). OpenMP's (the compiled core's helpers follow it) is each
+    thread's own: a limiter of the calling thread, so that every task's thread runs
+    the core on one thread, whichever other tasks run beside it.
+    """
+    with _one_blas_thread(), _CONTROLLER.limit(limits=1, user_api="openmp"):
+        yield
 
 
 def blas_threads(limits=1):

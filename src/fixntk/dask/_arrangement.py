@@ -10,6 +10,7 @@ import numpy as np
 
 from .._arrangement import GATE_BLOCK, GATE_STREAM, Arrangement
 from .._gates import block_rng, n_words, seed_sequence
+from .._threads import one_thread
 from .._validation import check_int
 from . import _chunks, _kernels
 from ._chunks import as_rows, chunk_tasks, run, tree_reduce, tree_sum
@@ -43,7 +44,7 @@ def _patterns(X, V, position):
     words = np.empty((m, n_words(X.shape[0])), np.uint64)
     h1, h2 = np.empty(m, np.uint64), np.empty(m, np.uint64)
     nonzero = np.empty(m, np.bool_)
-    with _chunks.one_thread():
+    with one_thread():
         _kernels.chunk_patterns(V, X, position, words, h1, h2, nonzero)
     return words, h1, h2, nonzero, finite
 
@@ -186,7 +187,7 @@ class DaskArrangement:
             )
             for k, x in enumerate(chunk_tasks(X))
         ]
-        packed = dask.persist(*packed)
+        packed = _chunks.persist(*packed)
         return cls(packed, X.chunks[0], gates.shape[0], gates, counts, n_gates)
 
     @classmethod
@@ -215,7 +216,7 @@ class DaskArrangement:
         else:
             M = da.from_array(M, chunks=(tuple(rows), -1))
         packed = [dask.delayed(_pack_masks, pure=True)(m) for m in chunk_tasks(M)]
-        return cls(dask.persist(*packed), rows, M.shape[1])
+        return cls(_chunks.persist(*packed), rows, M.shape[1])
 
 
 def as_dask_arrangement(arr, X):
@@ -288,7 +289,7 @@ def confirm_groups(parts, keep, ids, first, select=None):
             if select is None
             else [dask.delayed(select, pure=True)(pk, rows) for pk in parts]
         )
-        *extra, differ = dask.persist(*extra, differ)
+        *extra, differ = _chunks.persist(*extra, differ)
         differ = run(differ)
         if not differ.any():
             return ids, first, extra
@@ -332,7 +333,7 @@ def sample_arrangement(X, n_gates, seed=0):
     n_gates = check_int(n_gates, "n_gates", 1)
     G = draw_gates(n_gates, X.shape[1], seed)
     V = dask.delayed(G, pure=True)
-    parts = dask.persist(
+    parts = _chunks.persist(
         *[
             dask.delayed(_patterns, pure=True)(x, V, k)
             for k, x in enumerate(chunk_tasks(X))

@@ -9,7 +9,6 @@ the chunks in parallel.
 """
 
 import numbers
-from contextlib import contextmanager
 
 import dask
 import dask.array as da
@@ -18,10 +17,12 @@ import pandas as pd
 
 from .._cpu import core as _core
 from .._estimators import _pow2_column_units
-from .._threads import controller
+from .._threads import blas_threads, one_thread
 
 __all__ = [
     "ChunkData",
+    "compute",
+    "persist",
     "as_rows",
     "as_row_vector",
     "chunk_tasks",
@@ -29,13 +30,6 @@ __all__ = [
     "tree_reduce",
     "run",
 ]
-
-
-@contextmanager
-def one_thread():
-    """BLAS and OpenMP limited to one thread inside a chunk's task."""
-    with controller().limit(limits=1):
-        yield
 
 
 # --------------------------------------------------------------------------- inputs
@@ -205,9 +199,30 @@ def tree_sum(parts):
     return tree_reduce(parts, _add)
 
 
+def compute(*args, **kwargs):
+    """``dask.compute`` with BLAS held at one thread by the calling thread too.
+
+    The chunks' tasks limit BLAS to one thread themselves (:func:`one_thread`), but a
+    BLAS whose count is process-wide honours only the thread that controls it
+    (threadpoolctl 3.8 lets the first thread to set OpenBLAS's count keep it: the tasks
+    on the worker threads of the threaded scheduler, or of an in-process cluster, were
+    ignored, and their products ran on every BLAS thread, 25 times slower on one core;
+    tester CP). The caller's limit covers the tasks run in this process.
+    """
+    with blas_threads(1):
+        return dask.compute(*args, **kwargs)
+
+
+def persist(*args, **kwargs):
+    """``dask.persist`` with BLAS held at one thread by the calling thread too (see
+    :func:`compute`)."""
+    with blas_threads(1):
+        return dask.persist(*args, **kwargs)
+
+
 def run(total):
     """Compute one Delayed total on the active scheduler."""
-    (value,) = dask.compute(total)
+    (value,) = compute(total)
     return value
 
 

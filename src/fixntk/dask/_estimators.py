@@ -247,7 +247,9 @@ def _check_feature_scales(est, X):
     parts = [dask.delayed(_chunks.column_stats, pure=True)(x) for x in tasks]
     rows = max(1, min(100_000, 10_000_000 // max(1, X.shape[1])) // len(tasks))
     sample = [dask.delayed(_chunks.row_sample, pure=True)(x, rows) for x in tasks]
-    stats, sample = dask.compute(tree_reduce(parts, _chunks.merge_column_stats), sample)
+    stats, sample = _chunks.compute(
+        tree_reduce(parts, _chunks.merge_column_stats), sample
+    )
     sample = np.vstack(sample)
     notice = getattr(est, "_fit_notice", None)
     if notice is not None:
@@ -439,7 +441,8 @@ def fit_classifier(est, X, y, sample_weight=None):
     if y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional class labels; got shape {y.shape}")
     try:
-        classes = np.unique(da.unique(y).compute())  # O(classes) on the client
+        (classes,) = _chunks.compute(da.unique(y))  # O(classes) on the client
+        classes = np.unique(classes)
     except TypeError as exc:  # e.g. None among strings
         raise ValueError(
             f"the labels in y cannot be ordered ({exc}); missing labels (None) "
@@ -563,7 +566,7 @@ def accuracy_rows(est, X, y, sample_weight=None):
     if Y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional class labels; got shape {Y.shape}")
     w = _score_weights(sample_weight, rows)
-    right, total, wmin = dask.compute(
+    right, total, wmin = _chunks.compute(
         (w * (pred == Y)).sum(), w.sum(), da.min(w) if sum(rows) else 0.0
     )
     _check_score_weights(wmin)
@@ -592,7 +595,7 @@ def r2_score_rows(est, X, y, sample_weight=None):
             "must match"
         )
     w = _score_weights(sample_weight, rows)
-    top, wmin = dask.compute(da.max(da.fabs(Y)), da.min(w))
+    top, wmin = _chunks.compute(da.max(da.fabs(Y)), da.min(w))
     top = float(top)
     if not np.isfinite(top):
         raise ValueError("Input y contains NaN or infinity")
@@ -600,7 +603,7 @@ def r2_score_rows(est, X, y, sample_weight=None):
     unit = _est._pow2_unit(np.array([top]))
     Yu, Pu, wc = Y / unit, P / unit, w[:, None]
     ybar = (wc * Yu).sum(axis=0) / w.sum()
-    res, tot = dask.compute(
+    res, tot = _chunks.compute(
         (wc * (Yu - Pu) ** 2).sum(axis=0), (wc * (Yu - ybar) ** 2).sum(axis=0)
     )
     # scikit-learn's conventions for a constant y (force_finite): 1 for a perfect

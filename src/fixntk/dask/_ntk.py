@@ -18,6 +18,7 @@ from .._ntk import (
     screening_tie,
     weights_from_counts,
 )
+from .._threads import one_thread
 from .._validation import check_int
 from . import _chunks, _kernels
 from ._arrangement import (
@@ -98,7 +99,7 @@ def _patterns_by_step(X, H, position):
 
 def _direction_hashes(X, H, position):
     """The keyed hashes of the directions' chunk patterns and their nonzero flags."""
-    with _chunks.one_thread():
+    with one_thread():
         for t0, _, w in _patterns_by_step(X, H, position):
             if t0 is None:
                 h1, h2, nonzero = w
@@ -110,7 +111,7 @@ def _matches(X, H, position, packed, cells):
     (a column of the arrangement, ``cells[t]``)."""
     cell_words = np.ascontiguousarray(packed).view(np.uint64)
     out = np.empty(H.shape[0], np.bool_)
-    with _chunks.one_thread():
+    with one_thread():
         for t0, t1, w in _patterns_by_step(X, H, position):
             if t0 is not None:
                 out[t0:t1] = _kernels.match_cells(w, cell_words, cells[t0:t1])
@@ -150,7 +151,7 @@ class _Cells:
         self.xs = chunk_tasks(X)
         self.words = sum(n_words(r) for r in X.chunks[0])  # per direction
         self.packed = arr.packed
-        parts = dask.persist(
+        parts = _chunks.persist(
             *[
                 dask.delayed(_cells_part, pure=True)(pk, k)
                 for k, pk in enumerate(self.packed)
@@ -167,7 +168,7 @@ class _Cells:
                 )
             )
         ident = tree_sum([dask.delayed(_identity, pure=True)(pk) for pk in parts])
-        (h1, h2, _, _), (Xp, bits, bad) = dask.compute(
+        (h1, h2, _, _), (Xp, bits, bad) = _chunks.compute(
             ident, tree_reduce(screening, _join)
         )
         if bad:
@@ -192,7 +193,7 @@ class _Cells:
         Hd = dask.delayed(H, pure=True)
         keep = H.shape[0] * 8 * self.words <= _KEEP_BYTES
         if keep:
-            kept = dask.persist(
+            kept = _chunks.persist(
                 *[
                     dask.delayed(_direction_part, pure=True)(x, Hd, k)
                     for k, x in enumerate(self.xs)

@@ -219,7 +219,7 @@ class _DaskProblem:
         # stalled uncertified; tester AQ). One row of y is read for it.
         self.shift = np.zeros(self.c)
         if self.fit_intercept and self.n:
-            (first,) = dask.compute(Y[:1])  # one row, not the array
+            (first,) = _chunks.compute(Y[:1])  # one row, not the array
             self.shift = np.asarray(first, dtype=np.float64).reshape(-1)
         xs, ys = chunk_tasks(X), chunk_tasks(Y)
         ss = chunk_tasks(s) if s is not None else [None] * len(xs)
@@ -229,7 +229,7 @@ class _DaskProblem:
     def _setup(self, raw):
         if raw is not None:
             xs, ys, ss = raw
-            stats = dask.compute(
+            stats = _chunks.compute(
                 *[
                     dask.delayed(_chunks.raw_stats, pure=True)(x, y, s, self.shift)
                     for x, y, s in zip(xs, ys, ss)
@@ -302,7 +302,7 @@ class _DaskProblem:
             ]
         )
         # the chunk data is built and kept in the same pass
-        persisted = dask.persist(*self.data, *(self.weights or []), total)
+        persisted = _chunks.persist(*self.data, *(self.weights or []), total)
         nd = len(self.data)
         self.data = list(persisted[:nd])
         if self.weights is not None:
@@ -369,8 +369,8 @@ class _DaskProblem:
         score = [
             dask.delayed(_score_weights, pure=True)(s, v) for s, v in zip(base, val)
         ]
-        (*train,) = dask.persist(*train)
-        (*score,) = dask.persist(*score)
+        (*train,) = _chunks.persist(*train)
+        (*score,) = _chunks.persist(*score)
         return _DaskProblem(
             None,
             None,
