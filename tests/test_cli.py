@@ -3045,3 +3045,32 @@ def test_compare_says_when_its_kare_column_took_long(regression_csv, monkeypatch
     out = io.StringIO()
     assert main([*argv, "--kare-max-iter", "1"], out=out) == 0
     assert "took" not in out.getvalue()
+
+
+def test_a_row_with_a_field_left_out_is_refused_by_its_line(tmp_path):
+    # pandas fills a short row's last columns with missing values: a value left out
+    # in the middle of a row moved the ones after it a column to the left, and the
+    # message blamed the last column's gap and suggested --impute, which fitted the
+    # shifted row (tester CN). Refused by line, as a row with a field too many is; a
+    # header ending in a delimiter (an empty last name) still reads as before.
+    from fixntk.cli._data import UserError, read_table
+
+    rows = [[i, i % 3, 2 * i, i * i % 7] for i in range(30)]
+    path = write_csv(tmp_path / "short.csv", ["a", "b", "c", "y"], rows)
+    lines = open(path).read().splitlines()
+    lines[6] = "5,10,4"  # row 6 of the data, line 7, its 'b' left out
+    lines[20] = '"19",1,38'  # quoted, line 21
+    open(path, "w").write("\n".join(lines) + "\n")
+    with pytest.raises(UserError) as err:
+        read_table(path)
+    text = str(err.value)
+    assert "fewer fields than the header's 4: line 7 (3), line 21 (3)." in text
+    assert "empty one" in text
+    proc = run_cli("fit", path, "--target", "y", "--impute")
+    assert_clean_error(proc, "line 7 (3)")
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text(
+        "a,b,y,\n" + "".join(f"{i},{i % 3},{i * i % 7}\n" for i in range(30))
+    )
+    table = read_table(str(trailing))
+    assert list(table.frame.columns) == ["a", "b", "y"] and len(table.frame) == 30

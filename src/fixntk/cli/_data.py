@@ -109,6 +109,26 @@ def _line(rows, position):
     return int(position) + 2
 
 
+def _file_text(path, raw):
+    """The file's text (``raw``, its bytes, if read already), as pandas decodes it."""
+    if raw is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def _records(text, delimiter):
+    """``(line, fields)`` of each record the csv module reads in ``text`` (``fields``
+    None for a blank line, empty or spaces only outside quotes, which pandas skips);
+    ``line`` is the record's first line. Raises csv.Error."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    end = 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        blank = not record or (len(record) == 1 and not record[0].strip())
+        yield start, None if blank else record
+
+
 def _row_lines(path, raw, delimiter, n_rows):
     """``(lines, blank)``: the line of each of the first ``n_rows`` data rows of the
     file, and the blank lines among them (lines pandas skips: empty or spaces only,
@@ -118,24 +138,18 @@ def _row_lines(path, raw, delimiter, n_rows):
     field over several lines."""
     if delimiter is None or len(delimiter) != 1:
         return None, []
-    if raw is None:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    text = raw.decode("utf-8-sig", errors="replace")
+    text = _file_text(path, raw)
     lead = len(text) - len(text.lstrip("\r\n"))
     body = text.lstrip("\r\n").replace("\r\n", "\n")
     if '"' not in text and not re.search(r"\n[ \t]*\n", body):
         first = text[:lead].count("\n") + 2  # one line per row: no parse needed
         return np.arange(first, first + n_rows), []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
-    starts, blank, end = [], [], 0
+    starts, blank = [], []
     try:
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            # a blank line gives [] (a line of spaces ['']) and is skipped, as pandas
-            # skips it; a line of spaces counted as a row put every later line
-            # number one too low (a tester)
-            if record and not (len(record) == 1 and not record[0].strip()):
+        for start, fields in _records(text, delimiter):
+            # a line of spaces counted as a row put every later line number one too
+            # low (a tester)
+            if fields is not None:
                 starts.append(start)
             elif starts:  # after the header's line
                 blank.append(start)
@@ -145,6 +159,38 @@ def _row_lines(path, raw, delimiter, n_rows):
         return None, []
     last = starts[n_rows]
     return np.asarray(starts[1 : n_rows + 1]), [str(k) for k in blank if k < last]
+
+
+def _check_short_rows(path, raw, delimiter):
+    """Refuse rows with fewer fields than the header. pandas fills such a row's last
+    columns with missing values, so a value left out in the middle of a row shifted
+    the ones after it a column to the left, silently, and the message then blamed the
+    last column's gap and suggested --impute, which fitted the shifted row (tester
+    CN); a row with a field too many was refused already. The header's trailing
+    empty names (a delimiter at the end of the header line) are not counted."""
+    if delimiter is None or len(delimiter) != 1:
+        return
+    width, short = None, []
+    try:
+        for line, fields in _records(_file_text(path, raw), delimiter):
+            if fields is None:
+                continue
+            if width is None:
+                while fields and not fields[-1].strip():
+                    fields = fields[:-1]
+                width = len(fields)
+            elif len(fields) < width:
+                short.append(f"line {line} ({len(fields)})")
+    except csv.Error:  # read otherwise than pandas: not judged here
+        return
+    if short:
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        raise UserError(
+            f"{path}: row(s) with fewer fields than the header's {width}: "
+            f"{', '.join(short[:5])}{more}. A value left out of a row moves the ones "
+            "after it a column to the left: write every field, an empty one (two "
+            "delimiters in a row) for a missing value"
+        )
 
 
 STDIN = "-"  # the file name that reads standard input
@@ -314,6 +360,7 @@ def read_table(
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     _check_unique_names(path, raw, delimiter)
+    _check_short_rows(path if raw is None else None, raw, delimiter)
     messages, index, saved_index = [], None, None
     # a spreadsheet's saved range: rows of empty cells at the end (',,,'), columns
     # with neither a name nor a value
