@@ -649,3 +649,24 @@ def test_a_dual_form_that_stops_short_names_the_primal_form():
     with pytest.warns(ConvergenceWarning, match="max_iter = 3 steps") as caught:
         fixntk.irls(X, y, arr, lam, fit_intercept=True, max_iter=3, method="dual")
     assert "method='primal'" not in str(caught[0].message)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 5])
+def test_auto_takes_at_most_max_iter_steps(max_iter):
+    # method='auto' on the dual form finishes with its last weights solved in the
+    # primal form: the same step, not one more (n_iter was max_iter + 1, and the
+    # warning said 'max_iter = 5 steps ran out ... after 6 steps'; tester CO)
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(800, 20, n_informative=10, noise=5, random_state=0)
+    y = y + 0.01 * y**2
+    X = np.c_[X, np.ones(len(X))]
+    arr = fixntk.sample_arrangement(X, 50, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(ConvergenceWarning, match=f"max_iter = {max_iter} step") as w:
+        fit = fixntk.irls(X, y, arr, lam, max_iter=max_iter)
+    assert fit.n_iter == len(fit.history) - 1 <= max_iter
+    assert f"after {fit.n_iter} step" in str(w[0].message)
+    assert fit.gap == pytest.approx(
+        fixntk.duality_gap(X, y, arr, fit.coef, lam), rel=1e-6
+    )

@@ -804,10 +804,12 @@ def irls(
     if polish is not None and gaps[-1] > tol * f0 and st.eta.any():
         polished = polish.at(st, history[-1])
         if polished is not None and polished[3] < gaps[-1]:
+            # the last step's weights solved in the primal form: the same step (it
+            # was counted as one more, and n_iter passed max_iter; tester CO)
             ridge, st, F, gap = polished
-            history.append(F)
-            mkl_history.append(st.mkl_value(lam_u))
-            gaps.append(gap)
+            history[-1] = F
+            mkl_history[-1] = st.mkl_value(lam_u)
+            gaps[-1] = gap
         left = max_iter - (len(history) - 1)
         if gaps[-1] > tol * f0 and left > 0:
             # still short: the primal form's own steps from there, with the steps
@@ -889,7 +891,8 @@ def irls(
             advice = ""
         warnings.warn(
             f"fixntk.irls stopped before the certificate: {why}; relative duality gap "
-            f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} steps "
+            f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} "
+            f"step{'' if len(history) == 2 else 's'} "
             f"(lam = {lam:.4g}).{advice}",
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
