@@ -670,3 +670,29 @@ def test_auto_takes_at_most_max_iter_steps(max_iter):
     assert fit.gap == pytest.approx(
         fixntk.duality_gap(X, y, arr, fit.coef, lam), rel=1e-6
     )
+
+
+def test_a_long_kernel_ridge_names_the_way_out_that_applies(monkeypatch):
+    # The time notice before a large kernel ridge system names what avoids it: not
+    # method='auto' where auto chose the system, and through an estimator its own
+    # parameter, solver='bcd' (it said "use fixntk.solve ..., or method='auto'" to an
+    # estimator's user whose irls already ran on auto; tester CO).
+    from fixntk import _memory
+    from fixntk._memory import KernelSizeWarning
+
+    monkeypatch.setattr(_memory, "_KERNEL_WARN_SECONDS", 0.0)
+    X, y = planted(n=120, d=3, seed=2)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    said = {}
+    for method in ("auto", "dual"):
+        with pytest.warns(KernelSizeWarning) as w:
+            fixntk.irls(X, y, arr, lam, method=method, max_iter=2)
+        said[method] = str(w[0].message)
+    assert "use fixntk.solve" in said["auto"] and "method='auto'" not in said["auto"]
+    assert "or method='auto', which takes" in said["dual"]
+    est = fixntk.GatedReLURegressor(solver="irls", lam=0.01, n_gates=10, max_iter=2)
+    with pytest.warns(KernelSizeWarning) as w:
+        est.fit(X, y)
+    text = [str(m.message) for m in w if issubclass(m.category, KernelSizeWarning)]
+    assert "use solver='bcd'" in text[0] and "fixntk.solve" not in text[0]

@@ -28,6 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
+from ._irls import _ALTERNATIVE as _irls_alternative
 from ._irls import irls
 from ._kare import (
     _extended_at_once,
@@ -1812,18 +1813,24 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                     f"{lam:.4g} go on"
                 )
             ):
-                fit = irls(
-                    Xt,
-                    y,
-                    arr,
-                    lam,
-                    eta0="ntk",
-                    seed=seed,
-                    verbose=self.verbose,
-                    sample_weight=s,
-                    fit_intercept=self.fit_intercept,
-                    **opts,
+                token = _irls_alternative.set(
+                    "solver='bcd' (block coordinate descent, no such system)"
                 )
+                try:
+                    fit = irls(
+                        Xt,
+                        y,
+                        arr,
+                        lam,
+                        eta0="ntk",
+                        seed=seed,
+                        verbose=self.verbose,
+                        sample_weight=s,
+                        fit_intercept=self.fit_intercept,
+                        **opts,
+                    )
+                finally:
+                    _irls_alternative.reset(token)
             self.objective_history_ = fit.history
             # Reweighting leaves every group slightly non-zero: zero those that satisfy
             # the optimality condition of w_i = 0, and let BCD certify the gap from

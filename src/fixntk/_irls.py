@@ -11,6 +11,7 @@ or an eigendecomposition when it would not be accurate) and iterates the reweigh
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import warnings
 from dataclasses import dataclass, field
 
@@ -66,6 +67,9 @@ _SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
 # matrices of the system's order alive at once (the kernel or Gram, its factor or
 # eigenvectors, a product)
 _IRLS_MATRICES = 4
+# What a kernel ridge system too large is to be replaced by, where the caller has its
+# own word for it (the estimators: solver='bcd'); None: fixntk.solve
+_ALTERNATIVE = contextvars.ContextVar("fixntk_irls_alternative", default=None)
 
 
 @dataclass
@@ -193,18 +197,28 @@ class _KernelRidge:
         self.rcond = _STEP_RCOND  # see _STEP_RCOND; _RCOND: PSDRidge's own floor
         self.yy = float((Y**2).sum())
         self.K_ntk = K_ntk  # the NTK group (dual only): eta has p + 1 entries
-        if method == "auto":
+        forced = method != "auto"
+        if not forced:
             method = "dual" if n <= arr.p * d or K_ntk is not None else "primal"
         # the system's order, refused at once where it cannot fit or take under half
         # an hour (a forced method='primal' at p d = 1e6 asked NumPy for 7.3 TiB; a
         # forced 'dual' at n = 300000 failed after 39 s)
         size = n if method == "dual" else arr.p * d
+        # the way out named where it applies: not method='auto' when auto chose this
+        # system, and the estimators' own parameter in their fits (tester CO)
+        other = _ALTERNATIVE.get() or (
+            "fixntk.solve (block coordinate descent, no such system)"
+            + (
+                ", or method='auto', which takes the smaller of n and p d"
+                if forced
+                else ""
+            )
+        )
         check_kernel_size(
             size,
             f"irls (method={method!r}: a {size} x {size} kernel ridge system, "
             f"{'n' if method == 'dual' else 'p d'} = {size})",
-            "fixntk.solve (block coordinate descent, no such system), or "
-            "method='auto', which takes the smaller of n and p d",
+            other,
             n_matrices=_IRLS_MATRICES,
             # said before a long fit, as the estimators do (10^4 rows: 260 s and
             # 4.2 GB without a word, a tester; its factorisations cost about one
