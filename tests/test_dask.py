@@ -789,6 +789,17 @@ def test_dask_targets_checked_as_in_memory(client):
     Xd = da.from_array(X, chunks=(100, 3))
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         fixntk.GatedReLUClassifier(**kw).fit(Xd, da.from_array(y, chunks=100))
+    # refused before the distinct values, O(n) of them, are gathered on the client
+    # (8e6 rows: 463 MiB to say 'continuous'; tester CP)
+    from fixntk.dask import _estimators as dask_estimators
+
+    def gathered(*args, **kwargs):
+        raise AssertionError("the distinct labels were gathered")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dask_estimators.da, "unique", gathered)
+        with pytest.raises(ValueError, match="Unknown label type: continuous"):
+            fixntk.GatedReLUClassifier(**kw).fit(Xd, da.from_array(y, chunks=100))
     # integral floats are class labels, in memory and on Dask
     clf = fixntk.GatedReLUClassifier(**kw).fit(
         Xd, da.from_array(np.round(np.clip(y, -1, 1)), chunks=100)
