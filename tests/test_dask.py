@@ -1263,18 +1263,24 @@ def test_predict_on_a_frame_of_unknown_lengths_is_lazy(client):
         est.predict(big.map_partitions(keep)).compute()
 
 
+def _read_counted(A, chunks=1000):
+    """``(Xd, reads)``: A as a Dask array whose every chunk read (from storage, as it
+    were) appends to the list ``reads``."""
+    reads = []
+
+    def load(block):
+        reads.append(1)
+        return block
+
+    return da.from_array(A, chunks=chunks).map_blocks(load, dtype=float), reads
+
+
 def test_in_memory_targets_and_weights_are_checked_before_x_is_read():
     """Tester AF: beside a Dask X, a NumPy y with a NaN was refused after three
     passes over X, a negative weight after four; at 2e7 rows, minutes of reading."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4000, 3))
-    reads = []
-
-    def load(block):  # a chunk read from storage
-        reads.append(1)
-        return block
-
-    Xd = da.from_array(X, chunks=1000).map_blocks(load, dtype=float)
+    Xd, reads = _read_counted(X)
     before = len(reads)  # dask's own call on an empty block, for the output's meta
     y = X[:, 0].copy()
     y[10] = np.nan
@@ -1521,3 +1527,47 @@ def test_outputs_far_apart_in_scale_are_warned_about_on_dask(client, problem):
         )
         fixntk.GatedReLURegressor(**kw).fit(Xd, da.from_array(Y[:, :2], chunks=500))
     assert not [w for w in record if "columns of y differ" in str(w.message)]
+
+
+def test_dask_targets_weights_and_x_are_checked_in_the_first_pass():
+    """Tester CP: a Dask y with a NaN was refused after 3.1 passes over X, a negative
+    Dask weight after 4.1, a NaN in X after the arrangement's pass; now all from the
+    first pass (the column statistics), X's column named."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 3))
+
+    def chunked(a):
+        return da.from_array(a, chunks=1000)
+
+    y = X[:, 0].copy()
+    y[10] = np.nan
+    w = np.ones(4000)
+    w[3999] = -2.0
+    Z = X.copy()
+    Z[2500, 2] = np.inf
+    cases = [
+        (X, chunked(y), None, "^y contains NaN or infinity"),
+        (
+            X,
+            chunked(X[:, 0]),
+            chunked(w),
+            "^sample_weight must be >= 0; its minimum is -2",
+        ),
+        (X, chunked(X[:, 0]), chunked(w * np.nan), "^sample_weight contains NaN"),
+        (
+            Z,
+            chunked(X[:, 0]),
+            None,
+            r"^X contains NaN or infinity \(in column\(s\) 2\)",
+        ),
+    ]
+    est = fixntk.GatedReLURegressor(n_gates=20, lam=0.1)
+    for A, yc, wc, message in cases:
+        Xc, reads = _read_counted(A)
+        before = len(reads)
+        with (
+            dask.config.set(scheduler="synchronous"),
+            pytest.raises(ValueError, match=message),
+        ):
+            est.fit(Xc, yc, sample_weight=wc)
+        assert len(reads) - before <= 4 + 1  # one pass (and dask's call for the meta)

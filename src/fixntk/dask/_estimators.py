@@ -234,31 +234,51 @@ def _record_feature_names(est, X):
         del est.feature_names_in_
 
 
-def _check_feature_scales(est, X):
+def _check_feature_scales(est, X, y=None, sample_weight=None):
     """The in-memory fits' warnings on X's columns (values far out, offsets, scales:
     :func:`fixntk._estimators._check_columns`), from the columns' ranges and standard
     deviations summed on the workers and the medians of evenly spaced rows gathered
     from every chunk (at most 100000, and 1e7 values), in one pass over X; the
     farthest rows are not named (that would take another pass). Returns the
     in-memory fits' bias column value (``bias_scale_``, the median of the columns'
-    root mean squares; 1 for an X with NaN or infinity). Nothing is said for such an
-    X: the arrangement refuses it next."""
+    root mean squares). NaN or infinity in X, and in a Dask ``y`` or ``sample_weight``
+    (their values, or a negative weight), are refused from the same pass, before the
+    arrangement's passes (they were refused three and four passes over X later; a
+    tester, CP)."""
     tasks = chunk_tasks(X)
     parts = [dask.delayed(_chunks.column_stats, pure=True)(x) for x in tasks]
     rows = max(1, min(100_000, 10_000_000 // max(1, X.shape[1])) // len(tasks))
     sample = [dask.delayed(_chunks.row_sample, pure=True)(x, rows) for x in tasks]
-    stats, sample = _chunks.compute(
-        tree_reduce(parts, _chunks.merge_column_stats), sample
+    checks = {}
+    if y is not None and dask.is_dask_collection(y) and y.dtype.kind in "biuf":
+        checks["y"] = da.isfinite(y).all()  # other dtypes: refused as such next
+    if sample_weight is not None and dask.is_dask_collection(sample_weight):
+        w = as_row_vector(sample_weight, X.chunks[0], "sample_weight", False)
+        checks["sample_weight"] = da.isfinite(w).all()
+        checks["least weight"] = w.min()
+    stats, sample, checks = _chunks.compute(
+        tree_reduce(parts, _chunks.merge_column_stats), sample, checks
     )
+    if not checks.get("y", True):
+        raise ValueError("y contains NaN or infinity")
+    if not checks.get("sample_weight", True):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if checks.get("least weight", 0.0) < 0:
+        raise ValueError(
+            f"sample_weight must be >= 0; its minimum is {checks['least weight']:.3g}"
+        )
+    n, lo, hi, unit, mean, m2 = stats
+    bad = np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi)))
+    if bad.size:
+        raise ValueError(
+            f"X contains NaN or infinity (in column(s) {_est._column_names(est, bad)})"
+        )
     sample = np.vstack(sample)
     notice = getattr(est, "_fit_notice", None)
     if notice is not None:
         # the rows the long-fit notice's scale hint reads (copied: the rest is freed
         # after this pass), as in memory (a Dask fit's notice never gave it; tester CC)
         notice.X = _est._scale_hint_rows(sample).copy()
-    n, lo, hi, unit, mean, m2 = stats
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        return 1.0
     sd, span = np.sqrt(m2 / n), hi - lo
     far, ratio, _, mad = _est._outlying_columns(sample / unit, sd)
     if n >= 20 and far.size:
@@ -297,7 +317,7 @@ def _fit_noticed(est, X, y, sample_weight, one_d, classes):
     # a record every 30 s of the passes no bar counts (verbose=1 said nothing in a
     # 74 s fit off a terminal, where the in-memory fit logs its solve; tester AQ)
     with heartbeat("column statistics, gates and first pass", est.verbose):
-        rms = _check_feature_scales(est, X)
+        rms = _check_feature_scales(est, X, y, sample_weight)
         est._neuron_bias_fit = bool(est.neuron_bias)
         est.bias_scale_ = _bias_scale(X, sample_weight, rms) if est.neuron_bias else 1.0
         seed = _seed(est.random_state)
