@@ -3074,3 +3074,29 @@ def test_a_row_with_a_field_left_out_is_refused_by_its_line(tmp_path):
     )
     table = read_table(str(trailing))
     assert list(table.frame.columns) == ["a", "b", "y"] and len(table.frame) == 30
+
+
+def test_poisson_on_labels_and_other_wording(tmp_path):
+    # --loss poisson on a text target: the advice is not the one the next run refuses
+    # ('use --task classification' beside --loss poisson is a contradiction; tester
+    # CN); a file that is no model is named by its type; one prediction is singular
+    rows = [[i, (i * 3) % 5, "x" if i % 2 else "y"] for i in range(30)]
+    path = write_csv(tmp_path / "labels.csv", ["a", "b", "lab"], rows)
+    proc = run_cli("fit", path, "--target", "lab", "--loss", "poisson")
+    assert_clean_error(proc, "for class labels drop it and use --task classification")
+    junk = tmp_path / "int.pkl"
+    junk.write_bytes(pickle.dumps(3))
+    proc = run_cli("predict", str(junk), path)
+    assert_clean_error(proc, "holds a Python object of type 'int', not a model")
+    counts = [[i, (i * 3) % 5, i % 4] for i in range(30)]
+    train = write_csv(tmp_path / "counts.csv", ["a", "b", "n"], counts)
+    model = tmp_path / "m.pkl"
+    proc = run_cli(
+        "fit", train, "--target", "n", "--lam", "0.1", "--output", str(model)
+    )
+    assert proc.returncode == 0, proc.stderr
+    one = write_csv(tmp_path / "one.csv", ["a", "b"], [[1, 2]])
+    out = tmp_path / "pred.csv"
+    proc = run_cli("predict", str(model), one, "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 prediction written" in proc.stdout + proc.stderr

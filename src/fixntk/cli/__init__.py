@@ -21,6 +21,7 @@ from .._threads import blas_threads
 from ._compare import compare_on, report
 from ._data import (
     _LINES,
+    LABELS_ADVICE,
     MAX_CATEGORIES,
     MAX_CLASSES,
     UserError,
@@ -199,7 +200,22 @@ def cmd_fit(args, out):
             "compare; fit trains the gated ReLU model: use --lam auto, cv, holdout, "
             "a number, or kare (regression targets only)"
         )
-    data = _read(args)
+    try:
+        data = _read(args)
+    except UserError as err:
+        if args.loss == "poisson" and "use --task classification for labels" in str(
+            err
+        ):
+            # its task is regression because of --loss poisson: labels need both
+            # changed (the advice alone was then refused as a contradiction; tester CN)
+            raise UserError(
+                str(err).replace(
+                    LABELS_ADVICE,
+                    "--loss poisson fits counts; for class labels drop it and use "
+                    "--task classification",
+                )
+            ) from None
+        raise
     if args.loss == "poisson":
         _check_counts(data.y, args.target)
         # said, as the other rules for the task are (integers with few values read
@@ -490,7 +506,10 @@ def _load_model(path):
             exc = "it is not a model saved by fixntk fit --output (not a pickle)"
         raise UserError(f"cannot load {path} as a saved model: {exc}{hint}") from None
     if not hasattr(model, "predict"):
-        raise UserError(f"{path} holds a {type(model).__name__}, not a model")
+        raise UserError(
+            f"{path} holds a Python object of type {type(model).__name__!r}, not a "
+            "model saved by fixntk fit --output"
+        )
     return model
 
 
@@ -686,7 +705,8 @@ def cmd_predict(args, out):
     if args.output:
         result.to_csv(args.output, index=False)
         print(
-            f"{len(result)} predictions written to {args.output} "
+            f"{len(result)} prediction{'' if len(result) == 1 else 's'} written to "
+            f"{args.output} "
             f"(columns: {', '.join(result.columns)})",
             file=info,
         )
@@ -1036,7 +1056,8 @@ def build_parser():
         default="squared",
         help="regression datafit: squared (least squares on the standardised "
         "target), or poisson (counts >= 0 with the log link: predictions are the "
-        "mean count exp(f(x)), always > 0; the target is fitted as it is) "
+        "mean count exp(f(x)), > 0 but for rows so far outside the data that it "
+        "rounds to 0; the target is fitted as it is) "
         "(default squared; classification always uses the log loss)",
     )
     fit.add_argument(

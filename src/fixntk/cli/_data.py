@@ -194,6 +194,9 @@ def _check_short_rows(path, raw, delimiter):
 
 
 STDIN = "-"  # the file name that reads standard input
+# the advice for class labels read where a regression's numbers are needed (the fit
+# with --loss poisson words it its own way)
+LABELS_ADVICE = "use --task classification for labels"
 
 
 def shown(path):
@@ -1480,7 +1483,7 @@ def dataset_from_table(
             bad = y_raw[words].iloc[0] if words.any() else y_raw.iloc[0]
             raise UserError(
                 f"{path}: target {target!r} has the non-numeric value {bad!r}; "
-                "regression needs numbers (use --task classification for labels)"
+                f"regression needs numbers ({LABELS_ADVICE})"
             )
         y = y_num.to_numpy()
         _check_target_range(y, target, path, y_raw)
