@@ -3100,3 +3100,24 @@ def test_poisson_on_labels_and_other_wording(tmp_path):
     proc = run_cli("predict", str(model), one, "--output", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "1 prediction written" in proc.stdout + proc.stderr
+
+
+def test_a_file_without_a_header_row_is_said_on_every_path(tmp_path):
+    # tester CN: a header-less file whose target was named by a value of its first row
+    # fitted without a word (that row read as the names), and one whose first row
+    # repeats a value was refused for duplicate names without the likely cause
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rng = np.random.default_rng(0)
+    rows = [[f"{v:.2f}" for v in rng.standard_normal(3)] + [k % 2] for k in range(40)]
+    rows[0][3] = "yes"
+    path = write_csv(tmp_path / "noheader.csv", rows[0], rows[1:])
+    data = dataset_from_table(read_table(path), "yes", "auto", path)
+    assert any("the column names look like data" in m for m in data.messages)
+    rows[0][1] = rows[0][0]
+    twice = write_csv(tmp_path / "twice.csv", rows[0], rows[1:])
+    with pytest.raises(UserError, match="more than once.*seems to have no header row"):
+        read_table(twice)
+    named = write_csv(tmp_path / "named.csv", ["a", "b", "c", "y"], rows[1:])
+    data = dataset_from_table(read_table(named), "y", "auto", named)
+    assert not any("look like data" in m for m in data.messages)

@@ -565,7 +565,7 @@ def _check_unique_names(path, raw, delimiter):
         )
         raise UserError(
             f"{path}: the header names a column more than once: {where}; give each "
-            "column its own name"
+            f"column its own name{_header_hint(names)}"
         )
 
 
@@ -1531,6 +1531,15 @@ def dataset_from_table(
     for col in text:  # missing cells stay missing, for the pipeline's imputer
         X[col] = X[col].where(X[col].isna(), X[col].astype(str))
     messages = list(table.messages) + gap_notes
+    if _header_hint(table.frame.columns):
+        # said on a fit too, not only when --target is not found: a file without a
+        # header row, its target named by a value of its first row, fitted that row
+        # away as the names without a word (tester CN)
+        messages.append(
+            "the column names look like data (most of them are numbers): if the file "
+            "has no header row, its first row was read as the names and is not used "
+            "as data; add a header line naming the columns"
+        )
     notes = (reason, id_note, far_note, lone_note, case_note)
     messages += [m for m in notes if m is not None]
     shuffled = [
