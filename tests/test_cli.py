@@ -3121,3 +3121,27 @@ def test_a_file_without_a_header_row_is_said_on_every_path(tmp_path):
     named = write_csv(tmp_path / "named.csv", ["a", "b", "c", "y"], rows[1:])
     data = dataset_from_table(read_table(named), "y", "auto", named)
     assert not any("look like data" in m for m in data.messages)
+
+
+def test_predict_on_the_training_file_says_so_where_rows_cannot_be_told_apart(
+    tmp_path,
+):
+    # tester CN: where no column tells the rows apart (no hashes stored), predict on
+    # the training file after fit --holdout printed a score counting the fitted rows
+    # without a word; a file named as the training file is now said to be possibly it
+    rows = [[i % 3, i % 5, (i % 3) + 0.5 * (i % 5) + 0.1 * (i % 7)] for i in range(90)]
+    path = write_csv(tmp_path / "shop.csv", ["a", "b", "y"], rows)
+    model = tmp_path / "m.pkl"
+    proc = run_cli(
+        "fit", path, "--target", "y", "--lam", "0.01", "--holdout", "0.25",
+        "--output", str(model),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with open(model, "rb") as fh:
+        assert pickle.load(fh).fixntk_training_rows_ is None  # rows repeat
+    said = "this file is named as the one the model was fitted on (shop)"
+    proc = run_cli("predict", str(model), path, "--output", str(tmp_path / "p.csv"))
+    assert proc.returncode == 0 and said in proc.stdout + proc.stderr
+    other = write_csv(tmp_path / "new.csv", ["a", "b", "y"], rows[:30])
+    proc = run_cli("predict", str(model), other, "--output", str(tmp_path / "q.csv"))
+    assert proc.returncode == 0 and "named as the one" not in proc.stdout + proc.stderr

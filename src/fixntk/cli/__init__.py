@@ -255,6 +255,9 @@ def cmd_fit(args, out):
         # predict tells the rows the model was fitted on from new ones (a score over
         # the training file after --holdout counted them: 0.77 against 0.61 held out)
         pipe.fixntk_training_rows_ = training_row_hashes(X)
+        # where they cannot be told apart, the file's name at least (a score over
+        # the training file after --holdout said nothing of its fitted rows; CN)
+        pipe.fixntk_training_file_ = data.name
         with open(args.output, "wb") as fh:
             pickle.dump(pipe, fh)
     model = final(pipe)
@@ -535,12 +538,22 @@ def _truth(model, table, target):
     return truth
 
 
-def _seen_rows_lines(model, X, truth, pred, target):
+def _seen_rows_lines(model, X, truth, pred, target, name=None):
     """When some scored rows have the features of rows the model was fitted on (fit
-    --output stores their hashes): a line saying so, and the score on the others."""
+    --output stores their hashes): a line saying so, and the score on the others.
+    Where no column told the training rows apart (no hashes), a file named as the
+    training file (``name``, without its extension) is said to be possibly it."""
     hashes = getattr(model, "fixntk_training_rows_", None)
     if hashes is None:
-        return []
+        trained = getattr(model, "fixntk_training_file_", None)
+        if trained is None or name != trained:
+            return []
+        return [
+            f"this file is named as the one the model was fitted on ({trained}), and "
+            "no column tells its rows apart, so the rows it was fitted on cannot be "
+            "found here: if it holds them, the score above counts them and is "
+            "optimistic (fit --holdout reports the score on held-out rows)"
+        ]
     known = truth.notna().to_numpy()
     seen = seen_rows(X, hashes) & known
     k, m = int(seen.sum()), int(known.sum())
@@ -719,7 +732,7 @@ def cmd_predict(args, out):
         truth = _truth(model, table, target)
         for line in _score_lines(model, truth, pred, target):
             print(line, file=info)
-        for line in _seen_rows_lines(model, X, truth, pred, target):
+        for line in _seen_rows_lines(model, X, truth, pred, target, table.name):
             print(line, file=info)
     print(f"total time {args.elapsed():.1f}s (the whole command)", file=info)
     return 0
