@@ -755,3 +755,60 @@ def test_chunk_tasks_on_worker_threads_run_blas_on_one_thread():
             seen = _chunks.run(dask.delayed(task, pure=False)())
         assert _thread_counts("blas") == {2}
     assert seen == {1}
+
+
+def test_a_fit_silencing_its_scoring_warnings_leaves_other_threads_theirs(monkeypatch):
+    # Tester CR: fits run in several threads at once (joblib's threading backend)
+    # silenced their scoring solves' ConvergenceWarnings with warnings.catch_warnings,
+    # which swaps the process's filters: another thread's warning issued meanwhile
+    # was lost, and the 'ignore' could stay for the rest of the process. Here one fit
+    # is held inside its lam search while another thread's solve stops early.
+    import threading
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from fixntk import _relu_estimators
+
+    inside, done = threading.Event(), threading.Event()
+    grow = _relu_estimators._grow_bar
+
+    def held(*args, **kwargs):
+        if not inside.is_set():
+            inside.set()
+            done.wait(60)
+        return grow(*args, **kwargs)
+
+    monkeypatch.setattr(_relu_estimators, "_grow_bar", held)
+    X, y = planted(n=120, d=3, seed=4)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    lam = 1e-4 * fixntk.lambda_max(X, y, arr)
+    shown = []
+    monkeypatch.setattr(warnings, "showwarning", lambda m, c, *a, **k: shown.append(c))
+    filters = list(warnings.filters)
+    monkeypatch.setattr(warnings, "filters", [("always", None, Warning, None, 0)])
+    warnings._filters_mutated()
+    errors = []
+
+    def search():
+        try:
+            kw = dict(n_lams=3, n_gates=10, max_iter=200, random_state=0)
+            fixntk.ReLURegressor(lam="cv", **kw).fit(X, y)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            inside.set()
+
+    a = threading.Thread(target=search)
+    a.start()
+    inside.wait(60)
+    try:
+        res = fixntk.solve(X, y, arr, lam, max_iter=1)
+    finally:
+        done.set()
+        a.join(60)
+    after = list(warnings.filters)
+    monkeypatch.setattr(warnings, "filters", filters)
+    warnings._filters_mutated()
+    assert not errors and not res.converged
+    assert ConvergenceWarning in shown
+    assert after == [("always", None, Warning, None, 0)]

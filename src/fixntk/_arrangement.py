@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numba
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,6 +20,7 @@ from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
 from ._threads import blas_threads, run_blocks
 from ._validation import _as_array, check_int, check_X, user_stacklevel
+from ._validation import warn as _warn
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
 
@@ -305,7 +304,7 @@ def _check_gates_match(arr, X):
     stored = ((words >> (rows % 64).astype(np.uint64)) & np.uint64(1)).T.astype(bool)
     differ = int(np.count_nonzero((arr.apply(X[rows]) != stored).any(axis=1)))
     if differ:
-        warnings.warn(
+        _warn(
             f"the arrangement's masks are not its gates' on this X ({differ} of "
             f"{rows.size} rows checked differ): it was built on other data, such as "
             "X before scaling. The program solved is the group lasso over the stored "
@@ -329,7 +328,7 @@ def as_arrangement(arr, n, X=None):
             if X.shape[1] == arr.gates.shape[1]:
                 _check_gates_match(arr, X)
             else:
-                warnings.warn(
+                _warn(
                     f"the arrangement's gates have {arr.gates.shape[1]} features but "
                     f"X has {X.shape[1]}: it was built on other columns (X with a "
                     "bias column appended, or one column fewer, say). The program "

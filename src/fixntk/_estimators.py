@@ -9,10 +9,10 @@ NTK (the label-blind kernel). Both read ``lam`` the same way (kernel ridge
 the two.
 """
 
+import contextlib
 import math
 import numbers
 import sys
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -72,9 +72,11 @@ from ._validation import (
     check_relative_tol,
     check_sample_weight,
     check_weight_span,
+    quiet,
     user_stacklevel,
     validate_frame,
 )
+from ._validation import warn as _warn
 from .datafits import get_datafit
 
 __all__ = [
@@ -336,7 +338,7 @@ def _warn_null_fit(estimator, lam, lmax):
     lam at which every neuron is zero: the fit is the intercept alone, and it gave
     constant predictions without a word (lam=1e3 on standardised data; tester BB)."""
     if lmax > 0 and lam >= lmax:
-        warnings.warn(
+        _warn(
             f"{type(estimator).__name__}: lam={lam:.4g} is at or above lambda_max = "
             f"{lmax:.4g} for these data (the smallest lam at which every neuron is "
             "zero): the model predicts the intercept alone. Give a smaller lam, or "
@@ -527,7 +529,7 @@ def _warn_unjudged_classes(estimator, splits, labels, s, mode):
     unjudged = np.flatnonzero(~seen & (total > 0))
     if unjudged.size:
         names = ", ".join(repr(_scalar(c)) for c in classes[unjudged][:5])
-        warnings.warn(
+        _warn(
             f"lam={mode!r}: no validation part holds a row of class(es) {names} (a "
             "class too small to split, or splits that leave it out), so lam is "
             "chosen without judging them, and a small lam can memorise their "
@@ -970,7 +972,7 @@ def _warn_offsets(estimator, mean, sd, judged, n):
     if cols.size == 0:
         return
     name = type(estimator).__name__
-    warnings.warn(
+    _warn(
         f"column(s) {_column_names(estimator, cols)} of X lie far from 0 for their "
         f"spread (mean up to {ratio[cols].max():.3g} standard deviations from 0: "
         "years, kelvins?): the gates (hyperplanes through the origin) and the NTK's "
@@ -1041,7 +1043,7 @@ def _outlying_columns(sample, sd):
 def _warn_outlying_values(estimator, cols, ratio, rows=""):
     """The warning of :func:`_check_outlying_values` (``rows``: where the farthest
     rows are, or nothing for a Dask collection)."""
-    warnings.warn(
+    _warn(
         f"column(s) {_column_names(estimator, cols)} of X have a "
         "few values far beyond the rest: standard deviation up to "
         f"{ratio[cols].max():.3g} times the spread of the ordinary values (1.4826 x "
@@ -1080,7 +1082,7 @@ def _warn_target_scales(estimator, sd, span):
     if sd is None:
         return
     name = type(estimator).__name__
-    warnings.warn(
+    _warn(
         f"the columns of y differ in scale by a factor of {_ratio(sd):s} "
         f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the outputs "
         "are fitted together (one lam chosen for all, and in the gated models the "
@@ -1114,7 +1116,7 @@ def _warn_feature_scales(estimator, sd, span):
     if sd is None:
         return
     name = type(estimator).__name__
-    warnings.warn(
+    _warn(
         f"the columns of X differ in scale by a factor of {_ratio(sd):s} "
         f"(standard deviations from {sd.min():.3g} to {sd.max():.3g}): the NTK's "
         "angles (and the gates, where the model has them) see mostly the widest "
@@ -1183,7 +1185,7 @@ class _OneHotClassifier(ClassifierMixin):
         if which:
             plural = which.startswith("classes")
             its, it = ("their", "them") if plural else ("its", "it")
-            warnings.warn(
+            _warn(
                 f"{type(self).__name__}: {which} total sample weight 0 (no rows, or "
                 f"only rows of weight 0): the model is fitted without {its} rows and "
                 f"learns nothing of {it}; drop {it} from y or give {its} rows "
@@ -1710,7 +1712,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         intercept-only model's 0.033, and a warning to lower eps). Warns and returns
         lam_max, the intercept-only model (scores NaN: none were computed)."""
         positive = np.asarray(y) > 0 if s is None else (np.asarray(y) > 0) & (s > 0)
-        warnings.warn(
+        _warn(
             f"{type(self).__name__}: only {int(positive.sum())} row(s) have a count "
             f"> 0, and {dropped} of the splits of lam={mode!r} have none in their "
             "training part: the other splits would score the lams on rows without "
@@ -1751,7 +1753,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         if best == lams.size - 1:
             # KARE of a kernel fitted to y falls as lam does: diabetes, test R^2 0.06
             # at the grid's end against 0.41 by lam='auto', without a word
-            warnings.warn(
+            _warn(
                 f"lam='kare' selected the smallest lam tried ({lams[best]:.3g} = "
                 f"{lams[best] / lams[0]:.2g} * lam_max): KARE was still falling. The "
                 "masking kernel it scores is fitted to y, which makes KARE "
@@ -2394,9 +2396,8 @@ def _tighten_poisson(estimator, Xt, y, arr, lam, res, kw, opts):
             break
         with (
             heartbeat(f"refit at lam {lam:.4g}, to its objective", estimator.verbose),
-            warnings.catch_warnings(),
+            quiet(ConvergenceWarning),
         ):
-            warnings.simplefilter("ignore", ConvergenceWarning)
             nxt = solve(
                 Xt,
                 y,
@@ -2413,7 +2414,7 @@ def _tighten_poisson(estimator, Xt, y, arr, lam, res, kw, opts):
             break
         res = nxt
     if res.gap > _GAP_OF_OBJECTIVE * res.objective > 0 and left <= 0:
-        warnings.warn(
+        _warn(
             f"{type(estimator).__name__}: the Poisson fit at lam = {lam:.3g} used its "
             f"max_iter = {opts['max_iter']} epochs with its duality gap "
             f"({res.gap:.3g}) {res.gap / res.objective:.0%} of its objective "
@@ -2446,7 +2447,7 @@ def _check_gap_of_objective(estimator, res, lam):
     share = res.gap / res.objective
     tol = float(estimator.tol)
     lower = 10.0 ** np.floor(np.log10(tol * 0.01 / share))
-    warnings.warn(
+    _warn(
         f"{type(estimator).__name__}: at lam = {lam:.3g} the certified duality gap "
         f"({res.gap:.3g}) is {share:.0%} of the objective ({res.objective:.3g}): tol "
         f"= {tol:g} is relative to the null model's loss, far above the optimum at "
@@ -2464,7 +2465,7 @@ def _no_lam_to_select(estimator):
     the same model); it had been 1.0 with the selection's name and no word."""
     if hasattr(estimator, "lam_selection_"):
         estimator.lam_selection_ = None
-    warnings.warn(
+    _warn(
         f"{type(estimator).__name__}: lambda_max is 0 (the target is constant, after "
         "the intercept, or orthogonal to every group), so W = 0 at every lam and the "
         "model predicts the intercept alone; no lam was selected (lam_ = 1.0 stands "
@@ -2490,7 +2491,7 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel=None, edge_note=""):
     # nothing to find (separable classes, a noise-free target)
     negligible = mean[best] <= _MIN_GAIN * mean[0]
     if best == lams.size - 1 and lams.size > 2 and not negligible:
-        warnings.warn(
+        _warn(
             f"lam={mode!r} selected the smallest lam tried ({lams[best]:.3g} = "
             f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
             "falling; a smaller eps may find a better one (unless rows nearly "
@@ -2502,7 +2503,7 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel=None, edge_note=""):
     if best == 0 and lams.size > 1:
         # lams[0] = lam_max: W = 0, constant predictions (a tester's 30 rows of 200
         # features scored 0.51 where LogisticRegression scored 0.61, without a word)
-        warnings.warn(
+        _warn(
             f"lam={mode!r} selected lam_max ({lams[0]:.3g}), the null model: no "
             "neuron lowered the validation loss beyond noise, so the model predicts "
             "the intercept alone (the same value for every row). With few rows for "
@@ -3317,7 +3318,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         # how lam was chosen ("loo", "kare", "cv"), None for a given lam
         self.lam_selection_ = lam if isinstance(lam, str) else None
         if ridge.constant:
-            warnings.warn(
+            _warn(
                 f"{type(self).__name__}: the NTK is the same for every pair of "
                 "training samples (constant or all-zero features): the model predicts "
                 "the intercept, the weighted mean of y",
@@ -3333,9 +3334,8 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             ev = eig[0] if not ridge.constant else np.full(n, top if top > 0 else 1.0)
             lams = _lam_grid_ntk(ev, n, self.n_lams, eps)
             if lam in ("kare", "loo"):
-                with warnings.catch_warnings():
-                    if ridge.constant:  # a flat curve: no edge to report
-                        warnings.simplefilter("ignore", UserWarning)
+                # a flat curve: no edge to report
+                with quiet(UserWarning) if ridge.constant else contextlib.nullcontext():
                     # the grid grows past an end that holds the criterion's minimum;
                     # with unequal sample weights, or rows of repeated inputs left
                     # out one copy at a time (copies), "kare" chooses lam by the

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,8 +38,10 @@ from ._validation import (
     check_sample_weight,
     check_targets,
     check_X,
+    quiet,
     user_stacklevel,
 )
+from ._validation import warn as _warn
 
 __all__ = ["IRLSResult", "irls", "mkl_objective"]
 
@@ -452,11 +453,8 @@ def _starting_weights(X, arr, eta0, n_samples, seed):
                 f"{arr.p} non-negative weights; got {eta0!r}"
             )
         if eta0 in ("ntk", "mc"):
-            with warnings.catch_warnings():
-                # irls has checked arr against X (as_arrangement): said once
-                warnings.filterwarnings(
-                    "ignore", "the arrangement's (gates|masks)", UserWarning
-                )
+            # irls has checked arr against X (as_arrangement): said once
+            with quiet(UserWarning, "the arrangement's (gates|masks)"):
                 est = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
             if eta0 == "mc" or est.captured_mass >= _MIN_CAPTURED:
                 if est.captured_mass == 0:
@@ -903,7 +901,7 @@ def irls(
                 "helps) may do better"
             )
             advice = ""
-        warnings.warn(
+        _warn(
             f"fixntk.irls stopped before the certificate: {why}; relative duality gap "
             f"{gap / f0:.3e} > tol = {tol:.1e} after {len(history) - 1} "
             f"step{'' if len(history) == 2 else 's'} "

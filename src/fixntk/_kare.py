@@ -6,7 +6,6 @@ whole grid of lam costs one ``eigh`` and O(n) per value.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +21,7 @@ from ._validation import (
     check_targets,
     user_stacklevel,
 )
+from ._validation import warn as _warn
 
 __all__ = ["kare", "select_lambda_kare", "KareSelection"]
 
@@ -556,14 +556,14 @@ def _select_on(spectrum, lams, warn_loo=True, repeats=0):
     curve = value_out(unit_curve, spectrum.sy)
     edge = _grid_edge(spectrum, lams, best)
     if edge is not None:
-        warnings.warn(
+        _warn(
             _edge_message(spectrum, lams[best], edge) + "; widen the grid",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
     loo = spectrum.leave_one_out(lams[best]) if warn_loo else 0.0
     if not curve[best] * _LOO_GAP >= loo:
-        warnings.warn(
+        _warn(
             "KARE at the selected lam is "
             f"{'far' if not np.isfinite(loo) else f'{loo / curve[best]:.3g} times'} "
             "below the exact leave-one-out error there: the kernel's "
@@ -578,7 +578,7 @@ def _select_on(spectrum, lams, warn_loo=True, repeats=0):
         # every row given twice: leave-one-out keeps each row's copy and falls to 0
         # with KARE, so the check above is silent (lam 1.5e-8 chosen, test error
         # 0.999 there against 0.396 at the grid's best)
-        warnings.warn(
+        _warn(
             f"KARE is smallest at the smallest lam of the grid, and {repeats} of the "
             f"{spectrum.ev.size} rows repeat another row (the same kernel row and "
             "target): each copy is a zero eigenvalue of K that y avoids, where KARE "

@@ -6,8 +6,6 @@ estimators do, learn the weights of :math:`H(\\eta) = \\sum_i \\eta_i D_i X X^T 
 predict by kernel ridge with that kernel; new points get their masks from the gates.
 """
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -39,6 +37,7 @@ from ._kernels import kernel_predict
 from ._memory import check_kernel_size, kernel_size_warned
 from ._ridge import PSDRidge
 from ._validation import check_int, user_stacklevel, validate_frame
+from ._validation import warn as _warn
 
 __all__ = ["KAREKernelRegressor", "KAREKernelClassifier"]
 
@@ -132,7 +131,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
                 "the intercept, the weighted mean of y"
             )
         if null is not None:
-            warnings.warn(
+            _warn(
                 f"{type(self).__name__}: {null}",
                 UserWarning,
                 stacklevel=user_stacklevel(),  # the user's fit

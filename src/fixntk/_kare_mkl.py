@@ -12,7 +12,7 @@ step.
 
 from __future__ import annotations
 
-import warnings
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,8 +42,10 @@ from ._validation import (
     check_positive,
     check_targets,
     check_X,
+    quiet,
     user_stacklevel,
 )
+from ._validation import warn as _warn
 
 __all__ = ["KareMKLResult", "kare_mkl"]
 
@@ -251,7 +253,7 @@ def _best_lam(K, Y):
             "||y||^2): to this kernel y looks like noise, and the fit predicts "
             "little"
         )
-        warnings.warn(
+        _warn(
             "fixntk.kare_mkl, the start's KARE on the rows it is minimised on (lam "
             "is re-selected on all the rows at the end): "
             f"{_edge_message(spectrum, lams[j], edge, False)}: {why}",
@@ -277,10 +279,9 @@ def _ntk_estimator_lam(K, Y):
     n = K.shape[0]
     eig = psd_eigh(K)
     lams = _lam_grid_ntk(eig[0], n, _NTK_N_LAMS, _NTK_EPS)
-    with warnings.catch_warnings():
-        # a minimum at the grid's edge is reported in kare_mkl's own words by
-        # _best_lam on the start's kernel (the fit rows), where the search begins
-        warnings.simplefilter("ignore", UserWarning)
+    # a minimum at the grid's edge is reported in kare_mkl's own words by _best_lam
+    # on the start's kernel (the fit rows), where the search begins
+    with quiet(UserWarning):
         return float(_select_extended(K, Y, lams, leave_one_out=True, eig=eig)[0].lam)
 
 
@@ -588,11 +589,9 @@ def kare_mkl(
             runs = []
             with kernel_size_warned():  # said once above, for both runs
                 for k in (None, _AUTO_TIED):
-                    with warnings.catch_warnings():
-                        if runs:  # the start's lam (same rows) was warned about
-                            warnings.filterwarnings(
-                                "ignore", "fixntk.kare_mkl, the start's KARE"
-                            )
+                    # the start's lam (same rows) was warned about in the first run
+                    said = "fixntk.kare_mkl, the start's KARE"
+                    with quiet(Warning, said) if runs else contextlib.nullcontext():
                         runs.append(
                             kare_mkl(
                                 X,
@@ -658,7 +657,7 @@ def kare_mkl(
     else:
         fit, val = _split(n, validation_fraction, seed)
         if val.size < _MIN_GUARD_ROWS:
-            warnings.warn(
+            _warn(
                 f"kare_mkl: the held-out part has {val.size} rows "
                 f"(validation_fraction={validation_fraction} of {n}), fewer than "
                 f"{_MIN_GUARD_ROWS}: too few to tell a trained kernel from the start "
@@ -830,7 +829,7 @@ def kare_mkl(
             if reason == "max_iter"
             else f"the line search failed ({res.message})"
         )
-        warnings.warn(
+        _warn(
             f"fixntk.kare_mkl stopped before convergence: {why}; log KARE "
             f"{obj_hist[0] + log_y2:.6g} -> {obj_hist[-1] + log_y2:.6g} after "
             f"{n_iter} iterations.",

@@ -3,11 +3,11 @@ an hour) before allocating; and how much work one call into compiled code may do
 
 import contextlib
 import time
-import warnings
 
 import psutil
 
-from ._validation import user_stacklevel
+from ._validation import quiet, user_stacklevel
+from ._validation import warn as _warn
 
 __all__ = [
     "CALL_WORK",
@@ -161,7 +161,7 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
         )
     total = seconds * n_steps
     if warn and total > _KERNEL_WARN_SECONDS:
-        warnings.warn(
+        _warn(
             f"{what}: the fit takes about {n_steps} eigendecompositions' worth of "
             f"work on the {n} x {n} kernel, up to about {total / 60:.0f} minute(s) on "
             f"one core (the time grows as n^3); for a faster fit use {alternative}",
@@ -174,8 +174,5 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
 def kernel_size_warned():
     """Inside: check_kernel_size's time warning is not repeated (a caller that has
     given it for the whole fit calls steps that check again)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*eigendecompositions' worth", category=UserWarning
-        )
+    with quiet(UserWarning, ".*eigendecompositions' worth"):
         yield

@@ -32,7 +32,6 @@ ReLU program itself, with its own certificate.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +57,7 @@ from ._validation import (
     check_X,
     user_stacklevel,
 )
+from ._validation import warn as _warn
 from .datafits import get_datafit, is_squared
 
 __all__ = [
@@ -1410,7 +1410,7 @@ def solve_relu(
         gap_history=units.value_out(np.asarray(cols[0].history)),
     )
     if not res.converged:
-        warnings.warn(
+        _warn(
             f"fixntk.solve_relu stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} (tol = {tol:.1e}), constraint violation "
             f"{res.violation:.1e} (feas_tol = {feas_tol:.1e}) "
@@ -1603,7 +1603,7 @@ def gated_to_relu(
         # reproduce the gated one (by 0.25 for y of standard deviation 1; tester CI)
         groups = sorted(bad)
         shown = ", ".join(map(str, groups[:10])) + (", ..." if len(groups) > 10 else "")
-        warnings.warn(
+        _warn(
             f"gated_to_relu: {len(groups)} group(s) ({shown}) have cones without an "
             "interior point (masks that no gate gives strictly, e.g. built by hand): "
             "they get the decomposition of least constraint violation, and the ReLU "

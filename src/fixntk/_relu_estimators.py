@@ -7,7 +7,6 @@ the network itself (:meth:`to_network`), not from the gates.
 """
 
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +53,7 @@ from ._validation import (
     check_network_input,
     check_positive,
     check_relative_tol,
+    quiet,
     validate_frame,
 )
 
@@ -286,10 +286,9 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         with (
             bar,
             _fit_notice(self).search(lmax, self.n_lams, extends=False) as at,
-            warnings.catch_warnings(),
-        ):
             # a scoring solve stopped by the epoch cap still scores its lam
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            quiet(ConvergenceWarning),
+        ):
             for j, lam in enumerate(lams):
                 at[:] = j, lam
                 _grow_bar(bar, j, self.n_lams, len(folds), lams.size)

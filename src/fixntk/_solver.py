@@ -6,7 +6,6 @@ datafits run the proximal Newton loop of :mod:`fixntk._prox_newton` around it.
 """
 
 import math
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -29,8 +28,10 @@ from ._validation import (
     check_sample_weight,
     check_targets,
     check_X,
+    quiet,
     user_stacklevel,
 )
+from ._validation import warn as _warn
 from .datafits import Targets, checked_datafit, get_datafit, is_builtin, is_squared
 
 __all__ = [
@@ -746,7 +747,7 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 )
             ),
         }[stop]
-        warnings.warn(
+        _warn(
             f"fixntk.solve stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_iter} epochs "
             f"(lam = {lam:.4g}, loss = {prob.datafit.name!r}). {advice}",
@@ -874,12 +875,14 @@ def kernel_route(X, arr, Y, lam, W, weights, intercept, tol, verbose):
         # NumPy's over/underflow warnings are the route's own business: a point that
         # is not finite is refused below, and the descent goes on (a row 1e200 times
         # the others at an absolute lam gave a thousand warnings)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            # said by the solve already (solve_path said it twice; a tol below
-            # round-off was warned about twice)
-            warnings.filterwarnings("ignore", "the arrangement's", UserWarning)
-            warnings.filterwarnings("ignore", ".*unit round-off", UserWarning)
+        # the arrangement and a tol below round-off are said by the solve already
+        # (solve_path said it twice; a tol below round-off was warned about twice)
+        with (
+            np.errstate(all="ignore"),
+            quiet(ConvergenceWarning),
+            quiet(UserWarning, "the arrangement's"),
+            quiet(UserWarning, ".*unit round-off"),
+        ):
             kr = irls(
                 X,
                 Y,
@@ -1578,7 +1581,7 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
         raise ValueError("lams is empty")
     lams = np.sort(given)[::-1]
     if not np.array_equal(lams, given):
-        warnings.warn(
+        _warn(
             "lams is not in decreasing order: the path is solved from the largest lam "
             "down (each solve warm-starts the next), and the results follow that "
             "order; pair them with the returned lams, not the grid as given",

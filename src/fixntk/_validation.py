@@ -1,8 +1,10 @@
 """Input validation shared by every public entry point: clear errors at the boundary."""
 
 import contextlib
+import contextvars
 import numbers
 import os
+import re
 import sys
 import warnings
 
@@ -73,6 +75,36 @@ def user_frame():
     for _ in range(user_stacklevel() - 1):
         frame = frame.f_back
     return frame
+
+
+# fixntk's warnings silenced where it asks for it (a scoring solve's ConvergenceWarning,
+# a message said once already), per thread and task: (category, compiled pattern)
+_QUIET = contextvars.ContextVar("fixntk_quiet", default=())
+
+
+@contextlib.contextmanager
+def quiet(category=Warning, message=""):
+    """Inside, fixntk's own warnings (those issued through :func:`warn`) of
+    ``category`` whose text matches the regular expression ``message`` at its start
+    (case-insensitive, as ``warnings.filterwarnings``) are not issued, in this thread
+    or task only. ``warnings.catch_warnings`` swaps the process's filters: fits run in
+    several threads at once (joblib's threading backend) lost each other's warnings,
+    and one left its 'ignore' in place for the rest of the process (tester CR)."""
+    token = _QUIET.set(_QUIET.get() + ((category, re.compile(message, re.I)),))
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
+
+def warn(message, category=UserWarning, stacklevel=1):
+    """``warnings.warn(message, category, stacklevel)`` from the caller's frame, unless
+    :func:`quiet` silences it here."""
+    text = str(message)
+    for cat, pattern in _QUIET.get():
+        if issubclass(category, cat) and pattern.match(text):
+            return
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
 def warn_at(message, category, frame, lineno=None):
@@ -233,7 +265,7 @@ def _warn_coded_columns(estimator, X):
     if not coded:
         return
     shown = listed(repr(str(c)) for c in coded)
-    warnings.warn(
+    warn(
         f"{type(estimator).__name__}: X's text or category column(s) {shown} "
         "read as numbers and are fitted as quantities; if they are codes (labels, "
         "zip codes), one-hot encode them first (sklearn.preprocessing.OneHotEncoder)",
@@ -353,9 +385,7 @@ def check_relative_tol(value, name="tol"):
             "are usual)"
         )
     if value < _TOL_FLOOR:
-        import warnings
-
-        warnings.warn(
+        warn(
             f"{name} = {value:.3g} is below double precision's unit round-off "
             f"({_TOL_FLOOR:.1e}): the duality gap cannot be resolved that finely (its "
             "primal and dual objectives are each rounded at about that level of the "

@@ -7,7 +7,6 @@ chunks. Called by :class:`fixntk.GatedReLURegressor` and
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import dask
 import dask.array as da
@@ -19,7 +18,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from .. import _estimators as _est
 from .._estimators import _seed, gates_for_rows
 from .._progress import _check_verbose, heartbeat, progress
-from .._validation import check_weight_values, user_stacklevel
+from .._validation import check_weight_values, quiet, user_stacklevel
+from .._validation import warn as _warn
 from ..datafits._poisson import PredictionOverflowError
 from . import _chunks
 from ._arrangement import sample_arrangement
@@ -120,8 +120,7 @@ def _select_lam(est, prob, mode, seed):
         desc=f"fixntk dask lam ({mode})",
         unit="lam",
     )
-    with bar, warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with bar, quiet(ConvergenceWarning):
         for j, lam in enumerate(lams):
             _est._grow_bar(bar, j, est.n_lams, len(parts), lams.size)
             null = True
@@ -134,7 +133,7 @@ def _select_lam(est, prob, mode, seed):
                     if j == 0:
                         raise
                     # wide rows at small lam: the client's working-set Gram is full
-                    warnings.warn(
+                    _warn(
                         f"lam={mode!r}: the path stopped at lam = {lam:.3g} "
                         f"({lam / lmax:.2g} lam_max), where {exc}; lam is chosen "
                         "among the larger values",
@@ -451,7 +450,7 @@ def fit_classifier(est, X, y, sample_weight=None):
     X = as_rows(X)
     y = _targets(y, X.chunks[0])
     if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as scikit-learn takes it
-        warnings.warn(
+        _warn(
             "A column-vector y was passed when a 1d array was expected; its one "
             "column is used",
             DataConversionWarning,
@@ -527,7 +526,7 @@ def map_rows(method, X):
             return fit_method(pd.DataFrame(block, columns=names))
 
     elif names is not None:  # a Dask array: scikit-learn's warning once, not per chunk
-        warnings.warn(
+        _warn(
             "X does not have valid feature names, but "
             f"{type(method.__self__).__name__} was fitted with feature names",
             UserWarning,
@@ -536,9 +535,10 @@ def map_rows(method, X):
         bare_method = method
 
         def method(block):
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "X does not have valid feature names")
-                return bare_method(block)
+            # named as fitted: scikit-learn's warning is not raised per chunk (its
+            # filter, swapped in by catch_warnings on the worker threads, was not
+            # theirs alone; tester CR)
+            return bare_method(pd.DataFrame(block, columns=names))
 
     # lazily: a frame's partition lengths are not computed (nor are they needed)
     X = as_rows(X, lengths=False)

@@ -14,7 +14,6 @@ certificate and the stopping rule are those of :func:`fixntk.solve`.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 
 import dask
@@ -46,6 +45,7 @@ from .._validation import (
     check_relative_tol,
     user_stacklevel,
 )
+from .._validation import warn as _warn
 from ..datafits import get_datafit, is_squared
 from . import _chunks
 from ._arrangement import as_dask_arrangement
@@ -781,7 +781,7 @@ def _solve_problem(
             if stalled
             else f"Raise {budgets}"
         )
-        warnings.warn(
+        _warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_passes} passes "
             f"({setup} of them set-up, on top of max_passes = {max_passes}) and "
