@@ -772,3 +772,17 @@ def test_relu_grid_edge_warning_says_smaller_lams_are_slow():
     edge = [str(w.message) for w in caught if "smallest lam tried" in str(w.message)]
     assert "smaller lams are much slower and may not certify" in edge[0]
     assert "GatedReLU* estimators" in edge[0]
+
+
+@pytest.mark.parametrize("name", ["ReLURegressor", "ReLUClassifier"])
+def test_every_public_fitted_attribute_is_documented(name):
+    # scikit-learn's convention: a name ending in '_' is a public fitted attribute.
+    # network_ was one, undocumented, and not to_network()'s network (a column for a
+    # 1-d target, raw scores for the classifier, no feature names; tester CR).
+    X, y = planted(n=40, d=2, seed=5)
+    target = y if name == "ReLURegressor" else np.where(y > np.median(y), "b", "a")
+    est = getattr(fixntk, name)(n_gates=4, lam=0.5, max_iter=200).fit(X, target)
+    fitted = [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
+    doc = type(est).__doc__
+    missing = [k for k in fitted if k not in doc]
+    assert fitted and not missing, missing

@@ -392,8 +392,13 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.objective_ = copies * float(res.objective)
         self.n_iter_ = int(res.n_iter)
         self._b = b
-        self.network_ = _network(v, u, _fitted_bias(self), False, b, self.bias_scale_)
-        self.n_active_neurons_ = int(self.network_.n_neurons)
+        # the forward pass predict uses, all outputs as columns: private (as a fitted
+        # attribute it looked public, and was not to_network()'s network: no class
+        # labels, no feature names, a column for a 1-d target; tester CR)
+        self._forward_net = _network(
+            v, u, _fitted_bias(self), False, b, self.bias_scale_
+        )
+        self.n_active_neurons_ = int(self._forward_net.n_neurons)
         if not isinstance(self.lam, str) and not self.n_active_neurons_:
             _warn_null_fit(self, lam, relu_lambda_max(Xt, Y, masks))
         return self
@@ -404,10 +409,10 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         self.intercept_ = float(self._b[0]) if one_d else self._b.copy()
 
     def _raw_predict(self, X):
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "n_active_neurons_")
         _refuse_dask(self, X)  # (it gathered X, then score failed on 'chunks')
         X = validate_frame(self, X, reset=False, dtype=np.float64)
-        return self.network_.forward(X)
+        return self._forward_net.forward(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -521,7 +526,7 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         -------
         ReLUNetwork
         """
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "n_active_neurons_")
         net = _network(
             self._v3,
             self._u3,
@@ -568,7 +573,7 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         As in :class:`ReLURegressor` (``v_`` and ``u_`` with one last axis per class).
     dual_gap_, relative_gap_, constraint_violation_ :
         As in :class:`ReLURegressor`.
-    objective_, n_iter_, n_active_neurons_ :
+    objective_, n_iter_, n_active_neurons_, bias_scale_ :
         As in :class:`ReLURegressor`.
     intercept_ : ndarray of shape (n_classes,)
         As in :class:`ReLURegressor`.
@@ -616,7 +621,7 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
         -------
         ReLUNetwork
         """
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "n_active_neurons_")
         net = _network(
             self._v3,
             self._u3,
