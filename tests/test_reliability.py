@@ -707,6 +707,8 @@ def test_every_chunk_task_runs_the_core_on_one_thread_beside_the_others():
     import threading
 
     pytest.importorskip("dask")
+    from threadpoolctl import threadpool_limits
+
     from fixntk._cpu import core
     from fixntk.dask._chunks import one_thread
 
@@ -714,8 +716,10 @@ def test_every_chunk_task_runs_the_core_on_one_thread_beside_the_others():
     seen = {}
 
     def task(name, entered, leave):
-        with one_thread():
-            seen[name] = core.team_helpers(64)
+        # each thread asks for 4 OpenMP threads first (a 1-CPU runner's default of 1
+        # would pass without any limit; tester CQ)
+        with threadpool_limits(limits=4, user_api="openmp"), one_thread():
+            seen[name] = (_thread_counts("openmp"), core.team_helpers(64))
             if entered is not None:
                 entered.set()
             if leave is not None:
@@ -729,7 +733,7 @@ def test_every_chunk_task_runs_the_core_on_one_thread_beside_the_others():
     b.join(30)
     second_done.set()
     a.join(30)
-    assert seen == {"a": 0, "b": 0}
+    assert seen == {"a": ({1}, 0), "b": ({1}, 0)}
 
 
 def test_chunk_tasks_on_worker_threads_run_blas_on_one_thread():
@@ -812,3 +816,59 @@ def test_a_fit_silencing_its_scoring_warnings_leaves_other_threads_theirs(monkey
     assert not errors and not res.converged
     assert ConvergenceWarning in shown
     assert after == [("always", None, Warning, None, 0)]
+
+
+def test_the_shared_blas_limit_restores_from_any_thread_and_keeps_no_control():
+    # threadpoolctl 3.8 lets one thread set OpenBLAS's (pthreads) count: the first to
+    # set it. The shared limit, set by its first holder and restored by its last (in
+    # another thread), kept the first in control: the restore was ignored and the
+    # process stayed at one BLAS thread, and other threads' limits were ignored after
+    # fixntk had run (tester CQ). Real threads and the real controller here.
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from fixntk._threads import blas_threads
+
+    if not _thread_counts("blas"):
+        pytest.skip("no BLAS thread pool that threadpoolctl can see")
+    with threadpool_limits(limits=3, user_api="blas"):
+        events = {k: threading.Event() for k in ("a_in", "b_in", "a_out", "a_end")}
+        seen = []
+
+        def first():
+            with blas_threads(1):
+                events["a_in"].set()
+                events["b_in"].wait(30)
+            events["a_out"].set()
+            events["a_end"].wait(30)  # alive after leaving, as a pool's thread is
+
+        def second():
+            events["a_in"].wait(30)
+            with blas_threads(1):
+                events["b_in"].set()
+                events["a_out"].wait(30)
+                seen.append(_thread_counts("blas"))
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        threads[1].join(30)
+        try:
+            assert seen == [{1}]  # the second still held it after the first left
+            assert _thread_counts("blas") == {3}  # restored by the last to leave
+            with blas_threads(1):  # fixntk on this thread, then another's own limit
+                pass
+            other = []
+
+            def own_limit():
+                with threadpool_limits(limits=1, user_api="blas"):
+                    other.append(_thread_counts("blas"))
+
+            helper = threading.Thread(target=own_limit)
+            helper.start()
+            helper.join(30)
+            assert other == [{1}]
+        finally:
+            events["a_end"].set()
+            threads[0].join(30)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import numba
 import scipy.linalg  # noqa: F401  (its BLAS loaded before the controller is made)
+import threadpoolctl
 from threadpoolctl import ThreadpoolController
 
 from . import _cpu  # noqa: F401  (the core's OpenMP runtime, too)
@@ -119,6 +120,7 @@ def _one_blas_thread():
     # all threads.
     with _ONE_LOCK:
         if _ONE["depth"] == 0:
+            _release_blas_control()  # this thread's limit takes effect
             _ONE["limiter"] = _CONTROLLER.limit(limits=1, user_api="blas")
         _ONE["depth"] += 1
     try:
@@ -127,8 +129,24 @@ def _one_blas_thread():
         with _ONE_LOCK:
             _ONE["depth"] -= 1
             if _ONE["depth"] == 0:
+                _release_blas_control()  # this thread's restore takes effect
                 _ONE["limiter"].restore_original_limits()
                 _ONE["limiter"] = None
+                _release_blas_control()  # and no fixntk thread keeps control
+
+
+def _release_blas_control():
+    # threadpoolctl 3.8 lets only one thread set OpenBLAS's (pthreads) count: the
+    # first to set it, until a `with` limiter of its ends. The shared limit is set by
+    # its first holder and restored by its last, often another thread, and kept the
+    # first holder in control for good: a restore from another thread was ignored (the
+    # process left at one BLAS thread), as were the limits of later callers in other
+    # threads (a Dask fit's chunk products after a fit in a pool thread ran on every
+    # BLAS thread; tester CQ). Control is released around each set, under _ONE_LOCK.
+    openblas = getattr(threadpoolctl, "OpenBLASController", None)
+    release = getattr(openblas, "clear_controlling_thread", None)
+    if release is not None:  # (threadpoolctl before 3.8: every thread sets)
+        release(force=True)
 
 
 @contextmanager
