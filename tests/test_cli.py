@@ -3047,13 +3047,15 @@ def test_compare_says_when_its_kare_column_took_long(regression_csv, monkeypatch
     assert "took" not in out.getvalue()
 
 
-def test_a_row_with_a_field_left_out_is_refused_by_its_line(tmp_path):
+def test_a_row_with_a_field_left_out_is_said_by_its_line(tmp_path):
     # pandas fills a short row's last columns with missing values: a value left out
     # in the middle of a row moved the ones after it a column to the left, and the
     # message blamed the last column's gap and suggested --impute, which fitted the
-    # shifted row (tester CN). Refused by line, as a row with a field too many is; a
-    # header ending in a delimiter (an empty last name) still reads as before.
-    from fixntk.cli._data import UserError, read_table
+    # shifted row without a word (tester CN). The rows are named, in the refusal for
+    # missing values and as a note of a fit with --impute; files that leave out
+    # trailing empty fields (Excel does) still read, with the note (a refusal turned
+    # them away; CQ); a header ending in a delimiter reads as before.
+    from fixntk.cli._data import read_table
 
     rows = [[i, i % 3, 2 * i, i * i % 7] for i in range(30)]
     path = write_csv(tmp_path / "short.csv", ["a", "b", "c", "y"], rows)
@@ -3061,19 +3063,28 @@ def test_a_row_with_a_field_left_out_is_refused_by_its_line(tmp_path):
     lines[6] = "5,10,4"  # row 6 of the data, line 7, its 'b' left out
     lines[20] = '"19",1,38'  # quoted, line 21
     open(path, "w").write("\n".join(lines) + "\n")
-    with pytest.raises(UserError) as err:
-        read_table(path)
-    text = str(err.value)
-    assert "fewer fields than the header's 4: line 7 (3), line 21 (3)." in text
-    assert "empty one" in text
-    proc = run_cli("fit", path, "--target", "y", "--impute")
-    assert_clean_error(proc, "line 7 (3)")
+    said = "fewer fields than the header's 4: line 7 (3), line 21 (3); their last"
+    assert any(said in m for m in read_table(path).messages)
+    proc = run_cli("fit", path, "--target", "c")
+    assert_clean_error(proc, "missing values in column(s) 'y'", said)
+    proc = run_cli("fit", path, "--target", "c", "--impute", "--lam", "0.1")
+    assert proc.returncode == 0 and said in proc.stdout, proc.stderr
     trailing = tmp_path / "trailing.csv"
     trailing.write_text(
         "a,b,y,\n" + "".join(f"{i},{i % 3},{i * i % 7}\n" for i in range(30))
     )
     table = read_table(str(trailing))
     assert list(table.frame.columns) == ["a", "b", "y"] and len(table.frame) == 30
+    assert not table.messages or not any("fewer fields" in m for m in table.messages)
+    note = tmp_path / "note.csv"  # an optional last column, its empty cells left out
+    note.write_text(
+        "a,b,y,note\n"
+        + "".join(f"{i},{i % 3},{i * i % 7}" + (",ok\n" if i % 5 == 0 else "\n")
+                  for i in range(30))
+    )  # fmt: skip
+    proc = run_cli("fit", str(note), "--target", "y", "--drop", "note", "--lam", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    assert "fewer fields than the header's 4: line 3 (3)" in proc.stdout
 
 
 def test_poisson_on_labels_and_other_wording(tmp_path):

@@ -47,6 +47,7 @@ class Table:
     # the unnamed first column dropped as a saved row index (no --index-col), if any:
     # predict's row labels where fit took it with --index-col 0
     saved_index: pd.Series = None
+    short_rows: str = None  # the note on rows with fewer fields than the header
 
 
 @dataclass
@@ -161,15 +162,20 @@ def _row_lines(path, raw, delimiter, n_rows):
     return np.asarray(starts[1 : n_rows + 1]), [str(k) for k in blank if k < last]
 
 
-def _check_short_rows(path, raw, delimiter):
-    """Refuse rows with fewer fields than the header. pandas fills such a row's last
-    columns with missing values, so a value left out in the middle of a row shifted
-    the ones after it a column to the left, silently, and the message then blamed the
-    last column's gap and suggested --impute, which fitted the shifted row (tester
-    CN); a row with a field too many was refused already. The header's trailing
+def _short_rows_note(path, raw, delimiter, frame):
+    """A note naming the rows with fewer fields than the header (None if none). pandas
+    fills such a row's last columns with missing values: right where the file leaves
+    out trailing empty fields (Excel does, and optional last columns), but a value
+    left out in the middle of a row moves the ones after it a column to the left, and
+    that was fitted without a word (the message blamed the last column's gap and
+    --impute filled it; tester CN). Said, not refused (a refusal turned away files
+    pandas reads right; CQ). Read only when the frame's last column has a gap (a
+    short row leaves one): a clean file is not parsed twice. The header's trailing
     empty names (a delimiter at the end of the header line) are not counted."""
-    if delimiter is None or len(delimiter) != 1:
-        return
+    if delimiter is None or len(delimiter) != 1 or frame.shape[1] < 2:
+        return None
+    if not frame.iloc[:, -1].isna().any():
+        return None
     width, short = None, []
     try:
         for line, fields in _records(_file_text(path, raw), delimiter):
@@ -182,15 +188,16 @@ def _check_short_rows(path, raw, delimiter):
             elif len(fields) < width:
                 short.append(f"line {line} ({len(fields)})")
     except csv.Error:  # read otherwise than pandas: not judged here
-        return
-    if short:
-        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
-        raise UserError(
-            f"{path}: row(s) with fewer fields than the header's {width}: "
-            f"{', '.join(short[:5])}{more}. A value left out of a row moves the ones "
-            "after it a column to the left: write every field, an empty one (two "
-            "delimiters in a row) for a missing value"
-        )
+        return None
+    if not short:
+        return None
+    more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+    return (
+        f"row(s) with fewer fields than the header's {width}: "
+        f"{', '.join(short[:5])}{more}; their last column(s) read as missing. Where a "
+        "value was left out in the middle of such a row, the ones after it moved a "
+        "column to the left: check those lines"
+    )
 
 
 STDIN = "-"  # the file name that reads standard input
@@ -363,8 +370,10 @@ def read_table(
             f"cannot read {path} as CSV with delimiter {delimiter!r}: {first} {hint}"
         ) from None
     _check_unique_names(path, raw, delimiter)
-    _check_short_rows(path if raw is None else None, raw, delimiter)
     messages, index, saved_index = [], None, None
+    short = _short_rows_note(path if raw is None else None, raw, delimiter, frame)
+    if short:
+        messages.append(short)
     # a spreadsheet's saved range: rows of empty cells at the end (',,,'), columns
     # with neither a name nor a value
     empty = frame.isna().all(axis=1).to_numpy()
@@ -454,7 +463,9 @@ def read_table(
         except (KeyError, IndexError, ValueError):  # not found as read
             return None
 
-    return Table(base, frame, messages, decimal, index, text_of, thousands, saved_index)
+    return Table(
+        base, frame, messages, decimal, index, text_of, thousands, saved_index, short
+    )
 
 
 def _check_preamble(path, raw):
@@ -1355,14 +1366,19 @@ def dataset_from_table(
         target_gaps = (
             f"{target!r}: {int(unlabelled.sum())} (first at line {_line(frame, k)})"
         )
-    numeric, text = feature_columns(
-        X,
-        path,
-        decimal=table.decimal,
-        impute=impute,
-        max_categories=max_categories,
-        target_gaps=target_gaps,
-    )
+    try:
+        numeric, text = feature_columns(
+            X,
+            path,
+            decimal=table.decimal,
+            impute=impute,
+            max_categories=max_categories,
+            target_gaps=target_gaps,
+        )
+    except UserError as err:
+        if table.short_rows and "missing values in column" in str(err):
+            raise UserError(f"{err}. Note: {table.short_rows}") from None
+        raise
     if impute and unlabelled.any():
         # left out after the checks of every row: their messages give file lines
         k = int(np.flatnonzero(unlabelled)[0])
