@@ -255,9 +255,10 @@ def cmd_fit(args, out):
         # predict tells the rows the model was fitted on from new ones (a score over
         # the training file after --holdout counted them: 0.77 against 0.61 held out)
         pipe.fixntk_training_rows_ = training_row_hashes(X)
-        # where they cannot be told apart, the file's name at least (a score over
-        # the training file after --holdout said nothing of its fitted rows; CN)
-        pipe.fixntk_training_file_ = data.name
+        # where they cannot be told apart, the file itself (a score over the
+        # training file after --holdout said nothing of its fitted rows; CN): its
+        # bytes' digest (a name matched other files of that name; CQ)
+        pipe.fixntk_training_file_ = (shown(args.data), data.digest)
         with open(args.output, "wb") as fh:
             pickle.dump(pipe, fh)
     model = final(pipe)
@@ -538,20 +539,19 @@ def _truth(model, table, target):
     return truth
 
 
-def _seen_rows_lines(model, X, truth, pred, target, name=None):
+def _seen_rows_lines(model, X, truth, pred, target, digest=None):
     """When some scored rows have the features of rows the model was fitted on (fit
     --output stores their hashes): a line saying so, and the score on the others.
-    Where no column told the training rows apart (no hashes), a file named as the
-    training file (``name``, without its extension) is said to be possibly it."""
+    Where no column told the training rows apart (no hashes), the training file
+    itself (the same bytes: ``digest``) is said to hold them."""
     hashes = getattr(model, "fixntk_training_rows_", None)
     if hashes is None:
         trained = getattr(model, "fixntk_training_file_", None)
-        if trained is None or name != trained:
+        if trained is None or digest is None or digest != trained[1]:
             return []
         return [
-            f"this file is named as the one the model was fitted on ({trained}), and "
-            "no column tells its rows apart, so the rows it was fitted on cannot be "
-            "found here: if it holds them, the score above counts them and is "
+            f"this file is the one the model was fitted on ({trained[0]}, the same "
+            "bytes): the score above counts the rows it was fitted on and is "
             "optimistic (fit --holdout reports the score on held-out rows)"
         ]
     known = truth.notna().to_numpy()
@@ -732,7 +732,7 @@ def cmd_predict(args, out):
         truth = _truth(model, table, target)
         for line in _score_lines(model, truth, pred, target):
             print(line, file=info)
-        for line in _seen_rows_lines(model, X, truth, pred, target, table.name):
+        for line in _seen_rows_lines(model, X, truth, pred, target, table.digest):
             print(line, file=info)
     print(f"total time {args.elapsed():.1f}s (the whole command)", file=info)
     return 0
