@@ -1571,3 +1571,13 @@ def test_dask_targets_weights_and_x_are_checked_in_the_first_pass():
         ):
             est.fit(Xc, yc, sample_weight=wc)
         assert len(reads) - before <= 4 + 1  # one pass (and dask's call for the meta)
+    # two outputs, one infinite: refused without NumPy's warnings first (tester CQ)
+    Y = np.c_[X[:, 0], X[:, 1]]
+    Y[7, 1] = np.inf
+    with (
+        dask.config.set(scheduler="synchronous"),
+        warnings.catch_warnings(),
+        pytest.raises(ValueError, match="^y contains NaN or infinity"),
+    ):
+        warnings.simplefilter("error", RuntimeWarning)
+        est.fit(_read_counted(X)[0], da.from_array(Y, chunks=(1000, 2)))

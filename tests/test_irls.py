@@ -696,3 +696,10 @@ def test_a_long_kernel_ridge_names_the_way_out_that_applies(monkeypatch):
         est.fit(X, y)
     text = [str(m.message) for m in w if issubclass(m.category, KernelSizeWarning)]
     assert "use solver='bcd'" in text[0] and "fixntk.solve" not in text[0]
+    # a forced method refused where auto's own system would be refused too: no
+    # method='auto' in the advice (tester CQ)
+    monkeypatch.setattr(_memory, "_KERNEL_SECONDS", 0.0)
+    with pytest.raises(MemoryError) as err:
+        fixntk.irls(X, y, arr, lam, method="dual")
+    assert "use fixntk.solve" in str(err.value)
+    assert "method='auto'" not in str(err.value)

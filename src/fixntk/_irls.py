@@ -211,7 +211,7 @@ class _KernelRidge:
             "fixntk.solve (block coordinate descent, no such system)"
             + (
                 ", or method='auto', which takes the smaller of n and p d"
-                if forced
+                if forced and _fits(min(n, arr.p * d))
                 else ""
             )
         )
@@ -999,6 +999,17 @@ class _Polish:
     def __call__(self, st, F):
         out = self.at(st, F)
         return out is not None and out[3] <= self.target
+
+
+def _fits(size):
+    """Whether a kernel ridge system of this order passes check_kernel_size (memory
+    and time): method='auto' is advised only where its own system would (it was
+    where both were refused; tester CQ)."""
+    try:
+        check_kernel_size(size, "", "", n_matrices=_IRLS_MATRICES)
+    except MemoryError:
+        return False
+    return True
 
 
 def _certificate(ridge, W, lam):

@@ -238,9 +238,12 @@ def column_stats(X):
     infinity."""
     X = np.asarray(X, dtype=np.float64)
     unit = _pow2_column_units(X)
-    Xu = X / unit
-    mean = Xu.mean(axis=0)
-    m2 = ((Xu - mean) ** 2).sum(axis=0)
+    # not finite with NaN or infinity: refused by the caller, without NumPy's
+    # warnings first (a Dask y holding inf printed them before its refusal; CQ)
+    with np.errstate(invalid="ignore", over="ignore"):
+        Xu = X / unit
+        mean = Xu.mean(axis=0)
+        m2 = ((Xu - mean) ** 2).sum(axis=0)
     return X.shape[0], X.min(axis=0), X.max(axis=0), unit, mean, m2
 
 
@@ -259,9 +262,10 @@ def merge_column_stats(a, b):
     ra, rb = u_a / unit, u_b / unit  # powers of 2: exact
     mean_a, mean_b = mean_a * ra, mean_b * rb
     n = n_a + n_b
-    delta = mean_b - mean_a
-    mean = mean_a + delta * (n_b / n)
-    m2 = m2_a * ra * ra + m2_b * rb * rb + delta * delta * (n_a * n_b / n)
+    with np.errstate(invalid="ignore", over="ignore"):  # as column_stats
+        delta = mean_b - mean_a
+        mean = mean_a + delta * (n_b / n)
+        m2 = m2_a * ra * ra + m2_b * rb * rb + delta * delta * (n_a * n_b / n)
     return n, np.minimum(lo_a, lo_b), np.maximum(hi_a, hi_b), unit, mean, m2
 
 
