@@ -3130,6 +3130,13 @@ def test_a_file_without_a_header_row_is_said_on_every_path(tmp_path):
     waves = write_csv(tmp_path / "waves.csv", ["400", "410", "420", "y"], spectra)
     data = dataset_from_table(read_table(waves), "y", "auto", waves)
     assert not any("look like data" in m for m in data.messages)
+    # a sorted column's first value, read as its name, lies just beyond the rest
+    # (tester CS: the note was lost for a header-less file sorted by x)
+    xs = np.sort(rng.uniform(0, 10, 80))
+    pairs = [[f"{a:.3f}", f"{np.sin(a) + 2:.3f}"] for a in xs]
+    sorted_path = write_csv(tmp_path / "sorted.csv", pairs[0], pairs[1:])
+    data = dataset_from_table(read_table(sorted_path), pairs[0][1], "auto", sorted_path)
+    assert any("look like data" in m for m in data.messages)
     rows[0][1] = rows[0][0]
     twice = write_csv(tmp_path / "twice.csv", rows[0], rows[1:])
     with pytest.raises(UserError, match="more than once.*seems to have no header row"):

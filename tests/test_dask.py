@@ -1581,3 +1581,18 @@ def test_dask_targets_weights_and_x_are_checked_in_the_first_pass():
     ):
         warnings.simplefilter("error", RuntimeWarning)
         est.fit(_read_counted(X)[0], da.from_array(Y, chunks=(1000, 2)))
+
+
+def test_dask_predict_of_a_named_model_refuses_a_wrong_width_as_in_memory():
+    # each chunk is named as the model was fitted; a chunk of another width gets
+    # scikit-learn's error, not pandas' (tester CS)
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.standard_normal((120, 3)), columns=["a", "b", "c"])
+    est = fixntk.GatedReLURegressor(n_gates=10, lam=0.01).fit(X, X["a"] ** 2)
+    wrong = da.from_array(X.to_numpy()[:, :2], chunks=(60, 2))
+    with pytest.raises(ValueError, match="X has 2 features, but GatedReLURegressor"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # its feature-name warning
+            est.predict(wrong).compute()

@@ -2479,3 +2479,16 @@ def test_two_or_four_rows_are_not_told_they_lie_far_from_0():
     X[:, 1] += 2000.0
     with pytest.warns(UserWarning, match="far from 0"):
         NTKRegressor(lam=0.1).fit(X, np.arange(5.0))
+
+
+def test_a_tol_below_round_off_is_said_at_the_users_line():
+    # check_relative_tol named fixntk's own lines from the estimators (a fixed
+    # stacklevel), where Python's default filter shows a warning once per process
+    # (tester CS)
+    X, y = planted(n=60, d=3, seed=3)
+    with pytest.warns(UserWarning, match="below double precision's unit") as w:
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.01, tol=1e-20, max_iter=50).fit(
+            X, y
+        )
+    said = [m for m in w if "unit round-off" in str(m.message)]
+    assert said and all(m.filename == __file__ for m in said)

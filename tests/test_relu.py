@@ -786,3 +786,15 @@ def test_every_public_fitted_attribute_is_documented(name):
     doc = type(est).__doc__
     missing = [k for k in fitted if k not in doc]
     assert fitted and not missing, missing
+
+
+def test_a_pickle_from_before_the_forward_network_went_private_predicts():
+    # a 0.2 build stored it as network_ (tester CS: such a pickle loaded, then
+    # predict raised AttributeError)
+    X, y = planted(n=40, d=2, seed=5)
+    est = fixntk.ReLURegressor(n_gates=4, lam=0.05, max_iter=200).fit(X, y)
+    state = est.__getstate__()
+    state["network_"] = state.pop("_forward_net")
+    old = fixntk.ReLURegressor.__new__(fixntk.ReLURegressor)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict(X), est.predict(X))

@@ -403,6 +403,13 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             _warn_null_fit(self, lam, relu_lambda_max(Xt, Y, masks))
         return self
 
+    def __setstate__(self, state):
+        # pickled by a 0.2 build from before the forward network went private
+        if "network_" in state and "_forward_net" not in state:
+            state = dict(state)
+            state["_forward_net"] = state.pop("network_")
+        super().__setstate__(state)
+
     def _publish(self, one_d):
         self.v_ = self._v3[:, :, 0] if one_d else self._v3
         self.u_ = self._u3[:, :, 0] if one_d else self._u3

@@ -99,10 +99,7 @@ def interruptible(fn, *args):
 with signals_deferred():
     _CONTROLLER = ThreadpoolController()
 _ONE_LOCK = threading.Lock()
-_ONE = {
-    "depth": 0,
-    "limiter": None,
-}  # the one-BLAS-thread limit, shared by all its users
+_ONE = {"depth": 0, "limiter": None}  # the one-BLAS-thread limit, shared by all
 
 
 def controller():

@@ -393,7 +393,9 @@ def check_relative_tol(value, name="tol"):
             f"is zero to round-off; from about {ROUNDOFF_GAP:.0e} up a tol is "
             "certified as stated",
             UserWarning,
-            stacklevel=3,
+            # the user's line, wherever fixntk checks it (a fixed level named fixntk's
+            # own lines from the estimators: shown once per process; tester CS)
+            stacklevel=user_stacklevel(),
         )
     return value
 

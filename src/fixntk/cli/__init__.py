@@ -547,7 +547,8 @@ def _seen_rows_lines(model, X, truth, pred, target, digest=None):
     hashes = getattr(model, "fixntk_training_rows_", None)
     if hashes is None:
         trained = getattr(model, "fixntk_training_file_", None)
-        if trained is None or digest is None or digest != trained[1]:
+        # (a pair: the file as shown, and its digest)
+        if not isinstance(trained, tuple) or len(trained) != 2 or digest != trained[1]:
             return []
         return [
             f"this file is the one the model was fitted on ({trained[0]}, the same "

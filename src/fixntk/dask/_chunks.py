@@ -202,12 +202,13 @@ def tree_sum(parts):
 def compute(*args, **kwargs):
     """``dask.compute`` with BLAS held at one thread by the calling thread too.
 
-    The chunks' tasks limit BLAS to one thread themselves (:func:`one_thread`), but a
-    BLAS whose count is process-wide honours only the thread that controls it
-    (threadpoolctl 3.8 lets the first thread to set OpenBLAS's count keep it: the tasks
-    on the worker threads of the threaded scheduler, or of an in-process cluster, were
-    ignored, and their products ran on every BLAS thread, 25 times slower on one core;
-    tester CP). The caller's limit covers the tasks run in this process.
+    The chunks' tasks limit BLAS to one thread themselves (:func:`one_thread`), but
+    BLAS's count is the process's: the tasks on the worker threads of the threaded
+    scheduler, or of an in-process cluster, ran their products on every BLAS thread
+    (threadpoolctl 3.8 ignored their limits once another thread had set a count; 25
+    times slower on one core, tester CP). Held by the caller for the whole
+    computation, the one limit covers every task run in this process, with no set and
+    restore per task nor a gap between tasks at the user's count.
     """
     with blas_threads(1):
         return dask.compute(*args, **kwargs)

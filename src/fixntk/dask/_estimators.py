@@ -538,7 +538,9 @@ def map_rows(method, X):
             # named as fitted: scikit-learn's warning is not raised per chunk (its
             # filter, swapped in by catch_warnings on the worker threads, was not
             # theirs alone; tester CR)
-            return bare_method(pd.DataFrame(block, columns=names))
+            if block.shape[1] == len(names):  # else scikit-learn's own error
+                block = pd.DataFrame(block, columns=names)
+            return bare_method(block)
 
     # lazily: a frame's partition lengths are not computed (nor are they needed)
     X = as_rows(X, lengths=False)
