@@ -539,7 +539,10 @@ class _Newton:
     def step(self, st, accept, tries=6):
         """A step accepted by ``accept(candidate)`` (and by Armijo on G), or None."""
         lam = self.ridge.lam
-        eta, grad = st.eta, 0.5 * lam * (1.0 - st.g**2)
+        with np.errstate(over="ignore"):  # g far beyond 1: no Newton step from here
+            eta, grad = st.eta, 0.5 * lam * (1.0 - st.g**2)
+        if not np.isfinite(grad).all():
+            return None
         # the IRLS step eta_i g_i measures how far eta is from a fixed point
         bound_tol = min(1e-3 * eta.max(), float(np.abs(eta * st.g - eta).max()))
         free = np.flatnonzero((grad < 0) | (eta > bound_tol))
@@ -806,7 +809,11 @@ def irls(
             units.coef_in(eta0),
             scale,
             tol,
-            max_iter,
+            # with the primal form to finish, half the steps are kept for it: a dual
+            # form that crawls without stalling used them all (NumPy 1.23 with the
+            # x86-64-v3 build: 1000 steps, relative gap 2.8e-5, where the primal
+            # continuation certifies)
+            max_iter if polish is None else max_iter - max_iter // 2,
             newton_tol,
             verbose,
             units.sy * units.sy,
@@ -827,9 +834,12 @@ def irls(
             # still short: the primal form's own steps from there, with the steps
             # left (80 problems of 60 rows, intercept, 1e-4 and 1e-5 lam_max: the
             # polish alone left 5 uncertified, the primal form from the start none)
+            # NumPy's over/underflow warnings are its own business at extreme scales
+            # (squares of norms near 1e154): a point that is not finite is not taken
             with (
                 blas_threads(_blas_limit(polish.primal)),
                 _finite_systems(X_user, lam),
+                np.errstate(over="ignore", under="ignore", invalid="ignore"),
             ):
                 more = _irls_loop(
                     X,
@@ -845,7 +855,8 @@ def irls(
                     verbose,
                     units.sy * units.sy,
                 )
-            if more[1][-1] <= history[-1] + _ROUNDOFF * abs(history[-1]):
+            finite = np.isfinite(more[1][-1]) and np.isfinite(more[3][-1])
+            if finite and more[1][-1] <= history[-1] + _ROUNDOFF * abs(history[-1]):
                 ridge, st, stalled = polish.primal, more[0], more[5]
                 history += more[1][1:]
                 mkl_history += more[2][1:]
