@@ -217,7 +217,7 @@ def _short_rows_note(path, raw, delimiter, frame):
 
 STDIN = "-"  # the file name that reads standard input
 # the advice for class labels read where a regression's numbers are needed (the fit
-# with --loss poisson words it its own way)
+# with --loss poisson gives its own: dataset_from_table's labels_advice)
 LABELS_ADVICE = "use --task classification for labels"
 
 
@@ -1372,7 +1372,14 @@ def _check_total_row(frame, path):
 
 
 def dataset_from_table(
-    table, target, task, path, keep_ids=False, impute=False, max_categories=None
+    table,
+    target,
+    task,
+    path,
+    keep_ids=False,
+    impute=False,
+    max_categories=None,
+    labels_advice=LABELS_ADVICE,
 ):
     """Split a Table into features and target; infer the task. Columns that look
     like row identifiers are left out unless ``keep_ids``. With ``impute``, missing
@@ -1541,7 +1548,7 @@ def dataset_from_table(
             bad = y_raw[words].iloc[0] if words.any() else y_raw.iloc[0]
             raise UserError(
                 f"{path}: target {target!r} has the non-numeric value {bad!r}; "
-                f"regression needs numbers ({LABELS_ADVICE})"
+                f"regression needs numbers ({labels_advice})"
             )
         y = y_num.to_numpy()
         _check_target_range(y, target, path, y_raw)
