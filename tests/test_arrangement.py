@@ -25,6 +25,40 @@ def test_masks_match_gates_and_are_distinct():
     assert arr.counts.sum() <= 300 and arr.counts.min() >= 1
 
 
+def test_linear_group_adds_the_all_ones_mask_with_the_zero_gate():
+    X, _ = planted(n=150, d=6, seed=0)
+    base = fixntk.sample_arrangement(X, 80, seed=3)
+    arr = fixntk.sample_arrangement(X, 80, seed=3, linear_group=True)
+    assert not base.masks.all(axis=0).any()  # the sampled gates miss that cell
+    assert arr.p == base.p + 1 and arr.n_gates == 81
+    np.testing.assert_array_equal(arr.masks[:, :-1], base.masks)
+    np.testing.assert_array_equal(arr.gates[:-1], base.gates)
+    np.testing.assert_array_equal(arr.counts, np.append(base.counts, 1))
+    assert arr.masks[:, -1].all() and not arr.gates[-1].any()
+    # on other rows the zero gate keeps its neuron on everywhere
+    assert arr.apply(-3.0 * X)[:, -1].all()
+
+
+def test_linear_group_merges_with_a_sampled_all_ones_mask():
+    # rows in the positive quadrant: every gate in it gives the all-ones mask, so the
+    # zero gate adds one more gate to that mask, not a group
+    X = np.abs(planted(n=60, d=2, seed=1)[0]) + 0.1
+    base = fixntk.sample_arrangement(X, 100, seed=0)
+    arr = fixntk.sample_arrangement(X, 100, seed=0, linear_group=True)
+    ones = np.flatnonzero(base.masks.all(axis=0))
+    assert ones.size == 1 and arr.p == base.p and arr.n_gates == 101
+    np.testing.assert_array_equal(arr.gates, base.gates)
+    expected = base.counts.copy()
+    expected[ones] += 1
+    np.testing.assert_array_equal(arr.counts, expected)
+
+
+@pytest.mark.parametrize("bad", ["yes", 2, None])
+def test_linear_group_must_be_a_bool(bad):
+    with pytest.raises((TypeError, ValueError), match="linear_group"):
+        fixntk.sample_arrangement(np.eye(3), 5, linear_group=bad)
+
+
 def test_counts_match_bruteforce():
     X, _ = planted(n=60, d=2, seed=0)
     arr = fixntk.sample_arrangement(X, 500, seed=7)

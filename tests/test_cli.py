@@ -94,7 +94,8 @@ def test_fit_on_a_csv_and_save_the_model(classification_csv, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "classification" in proc.stdout
-    assert "active neurons" in proc.stdout and "(20 gates sampled)" in proc.stdout
+    assert "active neurons" in proc.stdout
+    assert "(20 gates sampled, and the linear group)" in proc.stdout
     assert "training accuracy" in proc.stdout and "--holdout" in proc.stdout
     assert "trained on 80 rows (all)" in proc.stdout
     assert proc.stderr == ""  # off a terminal: no bar, and no line for short work
@@ -1490,7 +1491,7 @@ def test_n_gates_auto_in_fit_not_in_compare(classification_csv):
     proc = run_cli("fit", classification_csv, "--target", "label", "--n-gates", "auto")
     assert proc.returncode == 0, proc.stderr
     assert "gates by --n-gates auto" in proc.stdout
-    assert "groups (distinct masks of 1000 gates sampled)" in proc.stdout
+    assert "groups (distinct masks of 1000 gates sampled" in proc.stdout
     proc = run_cli("fit", classification_csv, "--target", "label", "--n-gates", "x")
     assert proc.returncode == 2 and "'x' is not an integer (or 'auto')" in proc.stderr
     proc = run_cli(

@@ -57,6 +57,17 @@ def test_arrangement_equals_in_memory(client, chunks):
     )
 
 
+def test_arrangement_with_the_linear_group_equals_in_memory(client):
+    X, _ = planted(n=1000, d=4, seed=2)
+    for data in (X, np.abs(X)):  # the zero gate's mask new, then merged
+        ref = fixntk.sample_arrangement(data, 120, seed=5, linear_group=True)
+        got = fixntk.dask.sample_arrangement(
+            da.from_array(data, chunks=300), 120, seed=5, linear_group=True
+        )
+        same_arrangement(ref, got)
+        assert got.masks.compute().all(axis=0).any()
+
+
 def test_arrangement_with_all_zero_chunks(client):
     # The middle chunk's rows all point along +e_1: every gate with g_1 < 0 has no bit
     # set there, and gates are dropped where X's rows are all in one half-space.
@@ -535,7 +546,9 @@ def heldout_scores(X, y, Xd, est, weights, s=None):
     # the bias column at the median (weighted) column root mean square, as in memory
     assert est.bias_scale_ == pytest.approx(_bias_scale(X, s), rel=1e-12)
     Xt = np.hstack([X, np.full((X.shape[0], 1), est.bias_scale_)])
-    arr = fixntk.sample_arrangement(Xt, est.n_gates_, seed=est.random_state)
+    arr = fixntk.sample_arrangement(
+        Xt, est.n_gates_, seed=est.random_state, linear_group=est.linear_group
+    )
     np.testing.assert_array_equal(arr.gates, est.gates_)
     s = np.ones(X.shape[0]) if s is None else s
     scores = []

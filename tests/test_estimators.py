@@ -124,7 +124,8 @@ def test_regressor_solves_the_group_lasso_on_its_gates(regression):
         tol=1e-8,
         random_state=5,
     ).fit(X, y)
-    arr = fixntk.sample_arrangement(X, 30, seed=5)
+    # the sampled gates and the zero gate of linear_group (on by default)
+    arr = fixntk.sample_arrangement(X, 30, seed=5, linear_group=True)
     np.testing.assert_array_equal(est.gates_, arr.gates)
     res = fixntk.solve(X, y, arr, lam, tol=1e-8)
     np.testing.assert_allclose(est.group_coef_, res.coef, atol=1e-6)
@@ -143,6 +144,47 @@ def test_regressor_solves_the_group_lasso_on_its_gates(regression):
     Z = np.random.default_rng(0).standard_normal((20, 4))
     manual = (_masks(Z, est.gates_) * (Z @ est.group_coef_.T)).sum(axis=1)
     np.testing.assert_allclose(est.predict(Z), manual, atol=1e-10)
+
+
+def test_linear_group_fits_a_linear_target():
+    # a linear trend in 30 features: Gaussian gates almost never give the all-ones
+    # mask, and without it the trend is pieced together from half-space neurons
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 30))
+    y = X @ rng.standard_normal(30) + 0.01 * rng.standard_normal(1000)
+    scores = {}
+    for linear in (True, False):
+        est = GatedReLURegressor(random_state=0, linear_group=linear)
+        scores[linear] = est.fit(X[:800], y[:800]).score(X[800:], y[800:])
+        zero = ~est.gates_.any(axis=1)
+        assert zero.sum() == int(linear) and (not linear or zero[-1])
+    # the closed form: least squares reaches R^2 1 - 1e-5 here
+    ls = np.linalg.lstsq(np.c_[X[:800], np.ones(800)], y[:800], rcond=None)[0]
+    resid = y[800:] - np.c_[X[800:], np.ones(200)] @ ls
+    assert 1 - resid.var() / y[800:].var() > 0.99999
+    assert scores[True] > 0.9999 > 0.995 > scores[False]
+    # the linear neuron carries the fit: the largest kernel weight, one active group
+    assert est.set_params(linear_group=True).fit(X[:800], y[:800]).eta_.argmax() == (
+        est.gates_.shape[0] - 1
+    )
+
+
+def test_linear_group_changed_under_warm_start_samples_new_gates(regression):
+    X, y = regression
+    est = GatedReLURegressor(n_gates=20, lam=0.05, random_state=1, warm_start=True)
+    assert not est.fit(X, y).gates_[-1].any()
+    assert est.set_params(linear_group=False).fit(X, y).gates_.all(axis=1).all()
+
+
+def test_a_pickle_from_before_linear_group_loads_as_fitted_without_it(regression):
+    X, y = regression
+    est = GatedReLURegressor(n_gates=20, lam=0.05, linear_group=False).fit(X, y)
+    state = est.__getstate__()
+    del state["linear_group"]
+    old = GatedReLURegressor.__new__(GatedReLURegressor)
+    old.__setstate__(state)
+    assert old.get_params()["linear_group"] is False
+    np.testing.assert_array_equal(old.predict(X), est.predict(X))
 
 
 def test_neuron_bias_column_and_output_intercept(regression):
@@ -1706,7 +1748,7 @@ def test_auto_gates_grow_with_the_rows_and_shrink_with_the_width():
     est = GatedReLURegressor(lam=0.05, random_state=0).fit(X, X[:, 0] ** 2)
     assert est.n_gates == "auto" and est.n_gates_ == 400
     assert (
-        est.gates_.shape[0] <= 400 and est.group_coef_.shape[0] == est.gates_.shape[0]
+        est.gates_.shape[0] <= 401 and est.group_coef_.shape[0] == est.gates_.shape[0]
     )
     # the same gates as asking for 400
     fixed = GatedReLURegressor(n_gates=400, lam=0.05, random_state=0)

@@ -59,6 +59,8 @@ CASES = [
     ("warm_start", "False"),
     ("warm_start", -1),
     ("warm_start", np.array([1, 2])),
+    ("linear_group", "False"),
+    ("linear_group", None),
     ("verbose", -1),
     ("verbose", 1.5),
     ("verbose", float("nan")),

@@ -19,7 +19,7 @@ from ._gates import (
 from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
 from ._threads import blas_threads, run_blocks
-from ._validation import _as_array, check_int, check_X, user_stacklevel
+from ._validation import _as_array, check_bool, check_int, check_X, user_stacklevel
 from ._validation import warn as _warn
 
 __all__ = ["Arrangement", "sample_arrangement", "as_arrangement"]
@@ -164,7 +164,9 @@ class Arrangement:
         return f"Arrangement(n={self.n}, p={self.p}, {src}, n_gates={self.n_gates})"
 
 
-def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arrangement:
+def sample_arrangement(
+    X: ArrayLike, n_gates: int, seed: int | None = 0, *, linear_group: bool = False
+) -> Arrangement:
     """Sample Gaussian gates and return the distinct masks they induce on the rows of X.
 
     Gates ``g ~ N(0, I_d)`` give masks ``m(g) = 1[X g >= 0]``. Masks are packed into
@@ -193,6 +195,13 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
         this.
     seed : int or None
         Seed of the gates' generators (None: fresh entropy).
+    linear_group : bool, default=False
+        Also take the zero gate, after the sampled ones: its mask ``1[x^T 0 >= 0]``
+        is all ones on every row, the group ``D = I`` whose neuron is the linear
+        term ``X w`` (a cell of every arrangement, which Gaussian gates almost never
+        find once d is more than a few). When a sampled gate gave the all-ones mask
+        already, the zero gate counts as one more gate of that mask. ``n_gates`` of
+        the result then counts it too.
 
     Returns
     -------
@@ -208,6 +217,7 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
     """
     X = check_X(X)
     n_gates = check_int(n_gates, "n_gates", 1)
+    linear_group = check_bool(linear_group, "linear_group")
     root = seed_sequence(seed)
     n, d = X.shape
     nwords = n_words(n)
@@ -225,6 +235,13 @@ def sample_arrangement(X: ArrayLike, n_gates: int, seed: int | None = 0) -> Arra
         G, words, hashes, nonzero = _gates_numpy(root, XT, n_gates)
     else:
         G, words, hashes, nonzero = _gates_numba(root, XT, n_gates, chunk)
+    if linear_group:
+        ones = pack_rows(np.ones((1, n), np.bool_), nwords)
+        G = np.vstack([G, np.zeros((1, d))])
+        words = np.vstack([words, ones])
+        hashes = np.append(hashes, hash_rows(ones))
+        nonzero = np.append(nonzero, n > 0)
+        n_gates += 1
     keep = np.flatnonzero(nonzero)
     if len(keep) == 0:
         raise ValueError(

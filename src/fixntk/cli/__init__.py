@@ -261,11 +261,13 @@ def cmd_fit(args, out):
     scaled = ", standardised target" if scales_target(data, model) else ""
     print(f"lam              {model.lam_:.4g} ({chosen}{scaled})", file=out)
     groups = model.group_coef_.shape[0]
+    # the zero gate of linear_group: the all-ones mask, not one of the sampled
+    linear = bool((~model.gates_.any(axis=1)).any())
     merged = (
-        f" (distinct masks of {_gates(model.n_gates_)} sampled)"
-        if groups < model.n_gates_
-        else f" ({_gates(model.n_gates_)} sampled)"
-    )
+        f" (distinct masks of {_gates(model.n_gates_)} sampled"
+        if groups - linear < model.n_gates_
+        else f" ({_gates(model.n_gates_)} sampled"
+    ) + (", and the linear group)" if linear else ")")
     print(
         f"active neurons   {model.n_active_neurons_} of {groups} groups{merged}"
         + _no_neuron_note(model, args.tol),

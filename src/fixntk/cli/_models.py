@@ -69,6 +69,10 @@ def make_model(name, args, task, verbose):
             # or for regression its --loss
             **({"loss": "squared"} if cls_irls(args, task) else {}),
             **({"loss": "poisson"} if _poisson(args, task) else {}),
+            # demo and compare fix the NTK on the sampled cells alone, those the
+            # KARE-trained kernel weighs too (the paper's construction); fit adds
+            # the linear group, as the estimator does by default
+            linear_group=args.solver != "irls",
             n_lams=args.n_lams,
             eps=args.eps,
             cv=args.cv,

@@ -11,7 +11,7 @@ import numpy as np
 from .._arrangement import GATE_BLOCK, GATE_STREAM, Arrangement
 from .._gates import block_rng, n_words, seed_sequence
 from .._threads import one_thread
-from .._validation import check_int
+from .._validation import check_bool, check_int
 from . import _chunks, _kernels
 from ._chunks import as_rows, chunk_tasks, run, tree_reduce, tree_sum
 
@@ -296,7 +296,7 @@ def confirm_groups(parts, keep, ids, first, select=None):
         ids, first = _split_mismatched(ids, differ)
 
 
-def sample_arrangement(X, n_gates, seed=0):
+def sample_arrangement(X, n_gates, seed=0, *, linear_group=False):
     """Sample Gaussian gates and find the distinct masks they induce on the rows of a
     Dask array, the masks staying on the workers.
 
@@ -317,6 +317,9 @@ def sample_arrangement(X, n_gates, seed=0):
     n_gates : int
         Number of gates to sample (>= 1).
     seed : int or None
+    linear_group : bool, default=False
+        Also take the zero gate, whose mask is all ones (the linear term), as
+        :func:`fixntk.sample_arrangement` does: in the same passes.
 
     Returns
     -------
@@ -332,6 +335,9 @@ def sample_arrangement(X, n_gates, seed=0):
     X = as_rows(X)
     n_gates = check_int(n_gates, "n_gates", 1)
     G = draw_gates(n_gates, X.shape[1], seed)
+    if check_bool(linear_group, "linear_group"):
+        G = np.vstack([G, np.zeros((1, G.shape[1]))])
+        n_gates += 1
     V = dask.delayed(G, pure=True)
     parts = _chunks.persist(
         *[

@@ -327,7 +327,10 @@ def _fit_noticed(est, X, y, sample_weight, one_d, classes):
             Xt.shape[1] - bool(est.neuron_bias),
             1 if y.ndim == 1 else y.shape[1],
         )
-        arr = sample_arrangement(Xt, n_gates, seed=seed)
+        arr = sample_arrangement(
+            Xt, n_gates, seed=seed, linear_group=bool(est.linear_group)
+        )
+        est._linear_group_fit = bool(est.linear_group)
         prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
     if classes and sample_weight is not None:
         # a class whose rows all have weight 0 is warned about, as in memory (it was
