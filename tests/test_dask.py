@@ -1112,6 +1112,11 @@ def test_dask_fits_warn_on_values_far_out_as_in_memory(client):
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(
             da.from_array(years, chunks=(100, 4)), y
         )
+    years[:, 2] = np.where(X[:, 2] > 0.5, 2008.0, 1999.0)  # two waves, as in memory
+    with pytest.warns(UserWarning, match=r"column\(s\) 2 of X lie far from 0"):
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(
+            da.from_array(years, chunks=(100, 4)), y
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(

@@ -1601,6 +1601,25 @@ def test_a_column_far_from_zero_is_warned_about():
         fixntk.NTKRegressor(lam=0.1).fit(StandardScaler().fit_transform(years), y)
 
 
+def test_a_two_valued_column_far_from_zero_is_warned_about():
+    """Two survey waves, 1999 and 2008, most rows in one: the median absolute
+    deviation is 0, and the column was left unjudged as if it were one-hot (a
+    tester's test R^2 0.76 against 0.99 centred, silently). Warned; a 0/1 column
+    that is 1 in 99% of the rows, and one coded 1/2, are not."""
+    import warnings
+
+    X, y = planted(n=400, d=4, seed=0)
+    wave = np.random.default_rng(1).random(400) < 0.3
+    years = np.c_[X, np.where(wave, 2008.0, 1999.0)]
+    with pytest.warns(UserWarning, match=r"column\(s\) 4 of X lie far from 0"):
+        fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(years, y)
+    mostly = (np.random.default_rng(2).random(400) < 0.99).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for codes in (mostly, 1.0 + wave):
+            fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[X, codes], y)
+
+
 def test_a_gap_far_above_the_objective_is_warned_about():
     """A small lam of the user's on separable classes: tol is relative to the null
     model's loss, the optimum far below it, and the fit stopped with a certified gap

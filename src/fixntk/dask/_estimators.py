@@ -280,11 +280,12 @@ def _check_feature_scales(est, X, y=None, sample_weight=None):
         notice.X = _est._scale_hint_rows(sample).copy()
     sd, span = np.sqrt(m2 / n), hi - lo
     far, ratio, _, mad = _est._outlying_columns(sample / unit, sd)
+    judged = _est._judged_for_offset(mad, lo, hi)
     if n >= 20 and far.size:
         _est._warn_outlying_values(est, far, ratio)
         span[far] = 0.0  # not also compared in scale, as in memory
-        mad[far] = 0.0
-    _est._warn_offsets(est, mean, sd, mad > 0, n)
+        judged[far] = False
+    _est._warn_offsets(est, mean, sd, judged, n)
     _est._warn_feature_scales(est, sd * unit, span)
     return _est._median_rms(m2 / n + mean * mean, unit)
 
