@@ -3166,6 +3166,9 @@ def test_predict_on_the_training_file_says_so_where_rows_cannot_be_told_apart(
     said = "this file is the one the model was fitted on ("
     proc = run_cli("predict", str(model), path, "--output", str(tmp_path / "p.csv"))
     assert proc.returncode == 0 and said in proc.stdout + proc.stderr
+    # the model was fitted with --holdout: its held-out score is the one to quote
+    # (the note advised --holdout; tester CU)
+    assert "fit --holdout 0.25 held out 25% of them" in proc.stdout + proc.stderr
     # the same bytes compressed are the same file; other rows under the same name
     # in another folder are not (it was told by the name alone; tester CQ)
     import gzip
@@ -3180,3 +3183,72 @@ def test_predict_on_the_training_file_says_so_where_rows_cannot_be_told_apart(
     other = write_csv(tmp_path / "2024" / "shop.csv", ["a", "b", "y"], rows[:30])
     proc = run_cli("predict", str(model), other, "--output", str(tmp_path / "q.csv"))
     assert proc.returncode == 0 and said not in proc.stdout + proc.stderr
+
+
+def _locale_file(path, sep, fmt, rng, n=80):
+    """A file of n rows: x (plain), amount (formatted by fmt), y (two labels of
+    amount's size), as spreadsheets of other locales write them."""
+    amounts = rng.choice([640, 950, 1200, 2500, 15000, 120000], n) + 0.25 * (
+        rng.random(n) < 0.5
+    )
+    lines = [sep.join(["x", "amount", "y"])]
+    for a in amounts:
+        x = str(rng.integers(0, 100))
+        lines.append(sep.join([x, fmt(a), "big" if a > 2000 else "small"]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path), amounts
+
+
+@pytest.mark.parametrize(
+    "mark,option",
+    [("\u00a0", " "), ("\u202f", " "), ("\u00a0", "\u00a0"), ("'", "'")],
+    ids=["nbsp", "narrow-nbsp", "nbsp-given", "apostrophe"],
+)
+def test_thousands_as_spreadsheets_of_other_locales_group_them(tmp_path, mark, option):
+    """French spreadsheets group thousands with a no-break space (53 298,85), Swiss
+    ones with an apostrophe (53'298.85): the first were called 'a unit or currency
+    sign' with the advice to write 2111 05 as 211105 (100 times too big) and refused
+    even with --thousands; the second were left out as identifiers or one-hot
+    encoded, with no word of --thousands (tester CU). Named, and read with the
+    --thousands ' ' a user can type."""
+    from fixntk.cli._data import read_table
+
+    french = mark != "'"
+    sep, dec = (";", ",") if french else (",", ".")
+
+    def fmt(a):
+        return f"{a:,.2f}".replace(",", "G").replace(".", dec).replace("G", mark)
+
+    path, amounts = _locale_file(tmp_path / "a.csv", sep, fmt, np.random.default_rng(0))
+    decimal = ["--decimal", ","] if french else []
+    proc = run_cli("fit", path, "--target", "y", "--n-gates", "10")
+    shown = "no-break space" if french else '"\'" separating'
+    told = "pass --thousands ' ' --decimal ','" if french else 'pass --thousands "\'"'
+    assert_clean_error(proc, shown, told)
+    assert "rather than" not in proc.stderr
+    table = read_table(path, decimal=dec if french else None, thousands=option)
+    np.testing.assert_allclose(table.frame["amount"], amounts)
+    proc = run_cli(*proc.args[3:], *decimal, "--thousands", option)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_dots_grouping_integers_in_a_semicolon_file_are_not_read_as_decimals(
+    tmp_path,
+):
+    """'1.200' and '120.000' beside '640' in a ';'-separated file (German): pandas
+    read 1.2 and 120.0, 1000 times too small, and the fit went on silently (tester
+    CU). Refused with both readings named; --decimal '.' keeps the decimals, and
+    --thousands '.' --decimal ',' reads the thousands."""
+    from fixntk.cli._data import read_table
+
+    def fmt(a):
+        return f"{int(a):,}".replace(",", ".")
+
+    path, amounts = _locale_file(tmp_path / "d.csv", ";", fmt, np.random.default_rng(1))
+    fit = ["fit", path, "--target", "y", "--n-gates", "10", "--lam", "0.1"]
+    assert_clean_error(run_cli(*fit), "--thousands '.' --decimal ','", "--decimal '.'")
+    assert run_cli(*fit, "--decimal", ".").returncode == 0
+    table = read_table(path, decimal=",", thousands=".")
+    np.testing.assert_array_equal(table.frame["amount"], np.floor(amounts))
+    proc = run_cli(*fit, "--thousands", ".")
+    assert_clean_error(proc, "also the decimal mark", "--decimal ','")

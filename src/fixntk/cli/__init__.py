@@ -252,6 +252,9 @@ def cmd_fit(args, out):
         # training file after --holdout said nothing of its fitted rows; CN): its
         # bytes' digest (a name matched other files of that name; CQ)
         pipe.fixntk_training_file_ = (shown(args.data), data.digest)
+        # and the part of it held out, if any (predict's note on that file told a
+        # model fitted with --holdout to use --holdout; tester CU)
+        pipe.fixntk_holdout_ = args.holdout
         with open(args.output, "wb") as fh:
             pickle.dump(pipe, fh)
     model = final(pipe)
@@ -545,10 +548,17 @@ def _seen_rows_lines(model, X, truth, pred, target, digest=None):
         # (a pair: the file as shown, and its digest)
         if not isinstance(trained, tuple) or len(trained) != 2 or digest != trained[1]:
             return []
+        holdout = getattr(model, "fixntk_holdout_", None)
+        advice = (
+            f"fit --holdout {holdout:g} held out {holdout:.0%} of them, which no "
+            "column here tells apart: quote fit's held-out score"
+            if holdout
+            else "fit --holdout reports the score on held-out rows"
+        )
         return [
             f"this file is the one the model was fitted on ({trained[0]}, the same "
             "bytes): the score above counts the rows it was fitted on and is "
-            "optimistic (fit --holdout reports the score on held-out rows)"
+            f"optimistic ({advice})"
         ]
     known = truth.notna().to_numpy()
     seen = seen_rows(X, hashes) & known
@@ -936,7 +946,7 @@ def _add_read_options(p):
     g.add_argument(
         "--decimal",
         type=_mark,
-        default=".",
+        default=None,
         help="decimal mark of the numbers (default '.')",
     )
     g.add_argument(

@@ -338,12 +338,14 @@ def _gap_words(series):
 
 
 def read_table(
-    path, sep=None, index_col=None, drop=(), decimal=".", thousands=None, target=None
+    path, sep=None, index_col=None, drop=(), decimal=None, thousands=None, target=None
 ):
     """Read `path` into a Table; every problem is a UserError naming the option.
     Cells holding one of MISSING_TEXT ("NA", "null", an empty cell...) are missing
-    values; ``thousands`` is the thousands separator inside numbers, if any. ``-``
-    reads standard input; it and other streams (a pipe, /dev/stdin) are read once."""
+    values; ``decimal`` is the decimal mark (None: '.', not given), ``thousands``
+    the thousands separator inside numbers, if any. ``-`` reads standard input; it
+    and other streams (a pipe, /dev/stdin) are read once."""
+    decimal_given, decimal = decimal is not None, decimal or "."
     raw = None
     if path == STDIN:
         raw = sys.stdin.buffer.read()
@@ -413,6 +415,8 @@ def read_table(
         )
     if thousands is not None:
         _check_thousands(path, delimiter, decimal, thousands, frame, raw)
+    elif delimiter == ";" and not decimal_given:
+        _check_dotted_thousands(path, delimiter, frame, raw)
     if frame.shape[1] == 1 and sep is None and _other_delimiter(frame.columns[0]):
         raise UserError(
             f"{path} reads as a single column {frame.columns[0]!r} with delimiter "
@@ -661,10 +665,27 @@ def _read_csv(path, delimiter, **options):
                 thousands = options.get("thousands")
                 if dash.any() and len(rest):
                     _dashes_as_gaps(frame, col, dash, rest, decimal, thousands)
+                if thousands is not None:
+                    _grouped_as_numbers(frame, col, decimal, thousands)
     # after the loop, whose names pandas made unique: two names equal in NFC alone
     # are refused as repeated by read_table (_check_unique_names)
     frame.columns = [column_name(c) for c in frame.columns]
     return frame
+
+
+def _grouped_as_numbers(frame, col, decimal, thousands):
+    """A text column of numbers grouped by a mark of ``thousands``' family that
+    pandas does not take for it (a no-break space beside --thousands ' ', as French
+    spreadsheets write them; a mark of more than one byte, which pandas' reader
+    ignores), read as numbers."""
+    cells = frame[col].dropna()
+    if cells.empty or not cells.map(lambda v: isinstance(v, str)).all():
+        return
+    if not cells.str.contains(_mark_class(_grouping_marks(thousands))).any():
+        return
+    numbers = _as_written_numbers(cells, decimal, thousands)
+    if numbers.notna().all():
+        frame[col] = numbers.reindex(frame.index)
 
 
 def _dashes_as_gaps(frame, col, dash, rest, decimal, thousands):
@@ -684,12 +705,13 @@ def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
     number the file holds (pandas drops it anywhere: with '.', 0.503 read as 503);
     ``data``: the file's bytes when it was read as a stream."""
     if thousands == decimal:
+        comma = " (--decimal ',' where decimals are written 1.234,5)" * (decimal == ".")
         raise UserError(
-            f"--thousands {thousands!r} is also the decimal mark (--decimal); they "
-            "must differ"
+            f"--thousands {thousands!r} is also the decimal mark (--decimal, '.' by "
+            f"default); they must differ{comma}"
         )
     raw = _read_csv(_source(path, data), delimiter, dtype=str)
-    t, dm = re.escape(thousands), re.escape(decimal)
+    t, dm = _mark_class(_grouping_marks(thousands)), re.escape(decimal)
     # 1,234 or 12,345.6: a first group of 1-3 digits not starting with 0, then
     # groups of three, or India's 12,34,567 (groups of two before the last three);
     # 0.503 is no thousands grouping, nor is 3.126e+03
@@ -699,13 +721,42 @@ def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
         if not pd.api.types.is_numeric_dtype(frame[col]) or col not in raw:
             continue
         text = raw[col]
-        marked = text[text.str.contains(thousands, regex=False)]
+        marked = text[text.str.contains(t)]
         wrong = marked[~marked.str.match(grouped)]
         if not wrong.empty:
             raise UserError(
                 f"{path}: column {col!r} has {wrong.iloc[0]!r}, where {thousands!r} "
                 "does not separate thousands (groups of three digits); check "
                 "--thousands and --decimal"
+            )
+
+
+def _check_dotted_thousands(path, delimiter, frame, data=None):
+    """Refuse a column of a ';'-separated file (the spreadsheets of locales whose
+    decimal mark is ',') whose numbers with a '.' all have three digits after it
+    and one to three before it, beside numbers without one of at most three digits
+    (1.200 and 120.000 beside 640): '.' groups thousands there, as such locales
+    write them, and pandas read 1.200 as 1.2, 1000 times too small, without a word
+    (a tester's quantities). --decimal '.' says the '.' is a decimal mark."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    if not floats:
+        return
+    raw = _read_csv(_source(path, data), delimiter, dtype=str)
+    for col in floats:
+        if col not in raw:
+            continue
+        text = raw[col].dropna().str.strip()
+        dotted = text.str.contains(".", regex=False)
+        if not dotted.any() or dotted.all():
+            continue
+        grouped = text[dotted].str.match(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$").all()
+        if grouped and text[~dotted].str.match(r"^[+-]?\d{1,3}$").all():
+            example, beside = text[dotted].iloc[0], text[~dotted].iloc[0]
+            raise UserError(
+                f"{path}: column {col!r} has {example!r} beside {beside!r}, read as "
+                f"{float(example):g}: pass --thousands '.' --decimal ',' if '.' "
+                f"separates thousands there ({example} = {example.replace('.', '')}), "
+                "or --decimal '.' if it is the decimal mark"
             )
 
 
@@ -877,7 +928,7 @@ def _as_written_numbers(series, decimal=".", thousands=None):
     as text when one cell is a word, so '0,251' under --decimal ',' is a number."""
     text = series.astype(str).str.strip()
     if thousands is not None:
-        text = text.str.replace(thousands, "", regex=False)
+        text = text.str.replace(_mark_class(_grouping_marks(thousands)), "", regex=True)
     if decimal != ".":
         text = text.str.replace(decimal, ".", regex=False)
     return pd.to_numeric(text, errors="coerce")
@@ -959,11 +1010,42 @@ def _labels(y_raw, y_num, target, path, text_of=None):
     return values.astype(np.int64) if np.abs(values).max() < 2.0**53 else values
 
 
-_GROUPED = {
-    ",": r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$",  # 95,164 or 1,200.50
-    ".": r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$",  # 24.000,00
-    " ": r"^[+-]?\d{1,3}( \d{3})+([.,]\d*)?$",  # 1 003,7 (French, Swiss)
+# marks that separate thousands alike: a space and its no-break forms (Excel and
+# LibreOffice in French locales write U+00A0 or U+202F: '53 298,85'), an apostrophe
+# and its typographic form (Swiss locales: 53'298.85)
+_SPACES = " \u00a0\u202f\u2009"
+_APOSTROPHES = "'\u2019"
+
+
+_MARK_NAMES = {
+    "\u00a0": "a no-break space (U+00A0)",
+    "\u202f": "a narrow no-break space (U+202F)",
+    "\u2009": "a thin space (U+2009)",
+    "\u2019": "a typographic apostrophe (U+2019)",
 }
+
+
+def _grouping_marks(thousands):
+    """The characters read as the thousands separator ``thousands``: its family."""
+    for family in (_SPACES, _APOSTROPHES):
+        if thousands in family:
+            return family
+    return thousands
+
+
+def _mark_class(marks):
+    return "[" + "".join(re.escape(c) for c in marks) + "]"
+
+
+def _grouped_number(marks, decimals):
+    """A regular expression of a number grouped by ``marks`` (1,200 or 95,164 or
+    1 003,7), with a fraction after one of the marks ``decimals``."""
+    return (
+        rf"^[+-]?\d{{1,3}}({_mark_class(marks)}\d{{3}})+"
+        rf"({_mark_class(decimals)}\d*)?$"
+    )
+
+
 _UNITS = r"[%$€£¥\s]"
 # a number, then a unit word: 3 kg, 12cm, 60 km/h, 25°C, 5 m², 1.200,5 kWh
 _UNIT_WORD = r"^([+-]?\d[\d.,' ]*?)\s*((?:[^\W\d_]|[°µ])[^\d\s]*)$"
@@ -982,12 +1064,14 @@ def number_format_hint(series, decimal="."):
     if text.empty:
         return None
     example = repr(text.iloc[0])
-    for sep in (",", ".", " "):
-        marked = text[text.str.contains(sep, regex=False)]
+    for sep in (",", ".", " ", "'"):
+        marks = _grouping_marks(sep)
         other = "." if sep == "," else ","
-        if marked.empty or not marked.str.match(_GROUPED[sep]).all():
+        decimals = other if sep in ",." else ".,"
+        marked = text[text.str.contains(_mark_class(marks))]
+        if marked.empty or not marked.str.match(_grouped_number(marks, decimals)).all():
             continue
-        plain = text.str.replace(sep, "", regex=False)
+        plain = text.str.replace(_mark_class(marks), "", regex=True)
         if other == ",":
             plain = plain.str.replace(",", ".", regex=False)
         if not _parses(plain):
@@ -1005,11 +1089,14 @@ def number_format_hint(series, decimal="."):
                 "if it separates thousands (1,234 = 1234), or --decimal ',' if it is "
                 "the decimal mark (1,234 = 1.234)"
             )
-        commas = sep != " " or text.str.contains(",", regex=False).any()
+        # '.' separating thousands needs another decimal mark; a space or an
+        # apostrophe goes with either
+        commas = sep == "." or text.str.contains(",", regex=False).any()
         extra = " --decimal ','" if other == "," and commas and decimal != "," else ""
+        used = next(c for c in marks if marked.str.contains(c, regex=False).any())
         return (
-            f"holds numbers with {sep!r} separating thousands (e.g. {shown_sep}); "
-            f"pass --thousands {sep!r}{extra}"
+            f"holds numbers with {_MARK_NAMES.get(used, repr(used))} separating "
+            f"thousands (e.g. {shown_sep}); pass --thousands {sep!r}{extra}"
         )
     if decimal == "." and _parses(text.str.replace(",", ".", regex=False)):
         comma = text[text.str.contains(",", regex=False)]
@@ -1035,7 +1122,15 @@ def _plain(bare, decimal):
     for grouping in ("", ",", ".", "'"):
         if grouping == decimal:
             continue
-        plain = bare.str.replace(grouping, "", regex=False) if grouping else bare
+        plain = bare
+        if grouping:
+            # only where it groups thousands: '2111,05' (a decimal comma whose
+            # grouping space was taken for a unit sign) is no 211105
+            marked = bare[bare.str.contains(grouping, regex=False)]
+            grouped = _grouped_number(_grouping_marks(grouping), decimal)
+            if marked.empty or not marked.str.match(grouped).all():
+                continue
+            plain = bare.str.replace(grouping, "", regex=False)
         if _parses(plain.str.replace(decimal, ".", regex=False)):
             return plain
     return None
