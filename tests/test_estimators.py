@@ -2377,6 +2377,25 @@ def test_a_long_fit_names_columns_of_other_scales(monkeypatch, name):
     assert "differ in scale" in wide and "one-hot" not in wide
 
 
+def test_a_long_fit_names_strongly_skewed_columns():
+    """Counts of a long right tail, standardised, sent the lam search to small lams
+    where each solve is slow: txhousing's 5000 rows 115 s (R^2 0.871) against 2.9 s
+    (0.950) after np.log1p, the notice silent on why (tester CT). Its advice names
+    such columns and the log; normal columns and a rare 0/1 indicator (skewed, but a
+    category) are not named."""
+    from fixntk._estimators import _LongFitNotice
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 2))
+    rare = (np.arange(2000) % 100 == 0).astype(float)
+    sales = rng.lognormal(0.0, 1.2, 2000)
+    est = fixntk.GatedReLURegressor()
+    said = _LongFitNotice(est, np.column_stack([x, rare, sales])).advice_text()
+    assert "X's column(s) 3 are strongly skewed" in said and "np.log1p" in said
+    quiet = _LongFitNotice(est, np.column_stack([x, rare, np.log(sales)]))
+    assert "skewed" not in quiet.advice_text()
+
+
 @pytest.mark.parametrize("name", ["GatedReLURegressor", "ReLURegressor"])
 def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     """A fit past LONG_RUN_SECONDS warns once at verbose=0 (a tester's

@@ -197,6 +197,7 @@ _OFFSET_RATIO = 10.0
 _OFFSET_MIN_ROWS = 5
 # The long-fit notice names X's column scales when they differ by this factor or more
 # (judged on at most this many evenly spaced rows).
+_SLOW_SKEW = 3.0  # skewness of a column the long-fit notice names
 _SLOW_SCALE_RATIO = 10.0
 _SLOW_SCALE_ROWS = 20_000
 # A converged fit whose gap exceeds this share of its objective is warned about.
@@ -2232,7 +2233,7 @@ class _LongFitNotice(LongRunNotice):
         self.X = X  # the training X (in memory), read for the scale hint when said
 
     def advice_text(self):
-        return self.advice + _slow_scale_hint(self.X)
+        return self.advice + _slow_scale_hint(self.X) + _slow_skew_hint(self.X)
 
     @contextmanager
     def phase(self, where):
@@ -2315,6 +2316,36 @@ def _slow_scale_hint(X):
         f"(standard deviations from {sd_v.min():.3g} to {sd_v.max():.3g}{which}): "
         "standardising every column (make_pipeline(encoder, StandardScaler(), "
         "estimator)) made one such fit 7x faster and another 1.3x slower; try it."
+    )
+
+
+def _slow_skew_hint(X):
+    """The long-fit notice's sentence on strongly skewed columns of X (skewness above
+    _SLOW_SKEW over at most 20000 evenly spaced rows; 0/1 columns aside), else "".
+    Counts, sales and prices of a long right tail, standardised: the lam search runs
+    to small lams, where each solve is slow, and fits worse (ggplot2's txhousing,
+    5000 rows of sales, volume, listings and inventory, skewness about 4:
+    GatedReLURegressor() 115 s, test R^2 0.871, against 2.9 s and 0.950 after
+    np.log1p; tester CT). Said only in a fit that has run long: a skewed column
+    fits quickly and well often enough."""
+    if X is None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
+        return ""
+    rows = _scale_hint_rows(X)
+    with np.errstate(all="ignore"):
+        centred = rows - rows.mean(axis=0)
+        sd = np.sqrt(np.mean(centred**2, axis=0))
+        skew = np.mean(centred**3, axis=0) / sd**3
+    binary = np.all((rows == 0) | (rows == 1), axis=0)
+    cols = np.flatnonzero(np.isfinite(skew) & (sd > 0) & ~binary)
+    cols = cols[np.abs(skew[cols]) > _SLOW_SKEW]
+    if cols.size == 0:
+        return ""
+    shown = ", ".join(map(str, cols[:5])) + (", ..." if cols.size > 5 else "")
+    return (
+        f" X's column(s) {shown} are strongly skewed (skewness up to "
+        f"{np.abs(skew[cols]).max():.2g}: counts, amounts?): a log "
+        "(FunctionTransformer(np.log1p) on positive columns) or QuantileTransformer "
+        "in front of the estimator made one such fit 40x faster and more accurate."
     )
 
 
