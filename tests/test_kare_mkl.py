@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 import fixntk
 from fixntk import KAREKernelClassifier, KAREKernelRegressor, kare_mkl
-from fixntk._kare_mkl import _LogKare
+from fixntk._kare_mkl import _AUTO_TIED, _LogKare
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -178,6 +178,21 @@ def test_the_guard_takes_only_gains_beyond_noise():
     # held-out rows the guard kept kernels 1.08 times worse than the NTK on average)
     assert _gain_bound(loss0[:19], 0.5 * loss0[:19]) == -np.inf
     assert _gain_bound(loss0[:20], 0.5 * loss0[:20]) > 0
+
+
+def test_too_few_held_out_rows_are_warned_about_once_in_auto():
+    """n_free_weights='auto' runs kare_mkl twice on the same held-out rows: the
+    warning about their number was given twice in one fit (tester CT)."""
+    import warnings
+
+    X, y = planted(n=83, d=5, seed=0)
+    arr = fixntk.sample_arrangement(X, 400, seed=0)
+    assert arr.p > _AUTO_TIED
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        kare_mkl(X, y, arr, patience=3, n_free_weights="auto")
+    said = [w for w in record if "held-out part has 17 rows" in str(w.message)]
+    assert len(said) == 1
 
 
 def test_too_few_held_out_rows_return_the_ntk_with_a_warning():
