@@ -47,10 +47,16 @@ def test_linear_group_merges_with_a_sampled_all_ones_mask():
     arr = fixntk.sample_arrangement(X, 100, seed=0, linear_group=True)
     ones = np.flatnonzero(base.masks.all(axis=0))
     assert ones.size == 1 and arr.p == base.p and arr.n_gates == 101
-    np.testing.assert_array_equal(arr.gates, base.gates)
+    np.testing.assert_array_equal(arr.masks, base.masks)
     expected = base.counts.copy()
     expected[ones] += 1
     np.testing.assert_array_equal(arr.counts, expected)
+    # the zero gate represents that mask: a sampled gate's half-space turned the
+    # linear neuron off on new rows beyond it (tester CV)
+    others = np.arange(arr.p) != ones[0]
+    np.testing.assert_array_equal(arr.gates[others], base.gates[others])
+    assert not arr.gates[ones[0]].any() and base.gates[ones[0]].any()
+    assert arr.apply(-X)[:, ones[0]].all()
 
 
 @pytest.mark.parametrize("bad", ["yes", 2, None])

@@ -169,6 +169,21 @@ def test_linear_group_fits_a_linear_target():
     )
 
 
+def test_linear_group_stays_linear_beyond_the_training_rows():
+    """One feature on [1, 2] with the neuron bias: sampled gates give the all-ones
+    mask there, and the first such gate represented the linear group; its half-space
+    switched the linear neuron off beyond it (x = 10 predicted 0.002 for y = 3x;
+    tester CV). The zero gate represents it: on for every row."""
+    x = np.linspace(1.0, 2.0, 60)[:, None]
+    est = GatedReLURegressor(lam=1e-4, random_state=0).fit(x, 3 * x[:, 0])
+    line = np.linspace(-100.0, 100.0, 201)[:, None]
+    on_line = _masks(np.c_[line, np.full(201, est.bias_scale_)], est.gates_)
+    on_rows = _masks(np.c_[x, np.full(60, est.bias_scale_)], est.gates_)
+    ones = np.flatnonzero(on_rows.all(axis=0))
+    assert ones.size == 1 and not est.gates_[ones[0]].any()
+    assert on_line[:, ones[0]].all()
+
+
 def test_linear_group_changed_under_warm_start_samples_new_gates(regression):
     X, y = regression
     est = GatedReLURegressor(n_gates=20, lam=0.05, random_state=1, warm_start=True)

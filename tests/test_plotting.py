@@ -112,6 +112,15 @@ def test_cell_weights(fitted):
     both = (a > 0) & (b > 0)
     np.testing.assert_allclose(disp.scatter_.get_offsets(), np.c_[a[both], b[both]])
     assert disp.n_dropped_ == np.count_nonzero(est.eta_ == 0)
+    # an active cell the NTK gives no weight (the linear group without a neuron
+    # bias) is off the log axes: counted in the title, not dropped silently
+    # (tester CV)
+    disp = fixntk.CellWeightsDisplay([0.5, 0.5, 0.0, 0.0], [0.2, 0.0, 0.6, 0.0]).plot()
+    assert disp.n_dropped_ == 2 and disp.n_unplotted_ == 1
+    assert len(disp.scatter_.get_offsets()) == 1
+    assert (
+        "1 of NTK weight 0 not shown, 75% of the fixed weight" in disp.ax_.get_title()
+    )
     with pytest.raises(ValueError, match="same shape"):
         fixntk.CellWeightsDisplay(np.ones(3), np.ones(4))
     # X checked as predict checks it (it was a raw matmul error)

@@ -200,8 +200,9 @@ def sample_arrangement(
         is all ones on every row, the group ``D = I`` whose neuron is the linear
         term ``X w`` (a cell of every arrangement, which Gaussian gates almost never
         find once d is more than a few). When a sampled gate gave the all-ones mask
-        already, the zero gate counts as one more gate of that mask. ``n_gates`` of
-        the result then counts it too.
+        already, the zero gate counts as one more gate of that mask and represents
+        it (on new rows a sampled gate's half-space would turn the linear neuron
+        off). ``n_gates`` of the result counts it too.
 
     Returns
     -------
@@ -250,10 +251,16 @@ def sample_arrangement(
         )
     ids, first = distinct_masks(words[keep], hashes[keep])
     rows = keep[first]
+    gates = G[rows]
+    if linear_group:
+        # the all-ones mask's gate is the zero gate, also where a sampled gate gave
+        # that mask first: a sampled gate's half-space turned the linear neuron off
+        # on new rows beyond it (tester CV)
+        gates[ids[-1]] = 0.0
     return Arrangement(
         words[rows],
         n,
-        gates=G[rows],
+        gates=gates,
         counts=np.bincount(ids, minlength=len(first)),
         n_gates=n_gates,
     )

@@ -2750,8 +2750,9 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         The number of gates sampled (``n_gates``, or the number "auto" chose).
     gates_ : ndarray of shape (p, n_features + neuron_bias)
         One gate per distinct mask (p <= ``n_gates_``, one more with
-        ``linear_group``: its gate is the row of zeros, last); predictions on new data
-        use these gates.
+        ``linear_group``: the all-ones mask's gate is the row of zeros, last unless
+        a sampled gate gave that mask first); predictions on new data use these
+        gates.
     bias_scale_ : float
         The value of the constant column of ``neuron_bias``: the median of the
         training X's column root mean squares (rows weighted by ``sample_weight``;

@@ -484,6 +484,10 @@ class CellWeightsDisplay:
         The cells with both weights positive (log-log axes).
     n_dropped_ : int
         Cells with a zero fixed weight (inactive neurons), listed in the title.
+    n_unplotted_ : int
+        Cells with a positive fixed weight and an NTK weight of 0 (off the log axes:
+        the linear group's all-ones cell without a neuron bias), listed in the title
+        with their share of the weight.
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     """
@@ -599,6 +603,11 @@ class CellWeightsDisplay:
         b = self.eta / max(self.eta.sum(), np.finfo(float).tiny)
         both = (a > 0) & (b > 0)
         self.n_dropped_ = int(np.count_nonzero(b == 0))
+        # active cells the NTK gives no weight (the linear group's all-ones cell
+        # without a neuron bias: the origin's gates alone; tester CV): off the log
+        # axes, so counted in the title with their share of the weight
+        unplotted = (a == 0) & (b > 0)
+        self.n_unplotted_ = int(np.count_nonzero(unplotted))
         self.scatter_ = ax.scatter(a[both], b[both], s=10, alpha=0.7)
         if both.any():
             lo = min(a[both].min(), b[both].min())
@@ -610,8 +619,15 @@ class CellWeightsDisplay:
         ax.set_xlabel(self.ntk_label)
         what = "||w_i||" if self.name == "fixed" else "eta_i"
         ax.set_ylabel(f"{self.name} weight {what} (share)")
+        off = ""
+        if self.n_unplotted_:
+            off = (
+                f"; {self.n_unplotted_} of NTK weight 0 not shown, "
+                f"{b[unplotted].sum():.0%} of the {self.name} weight"
+            )
         ax.set_title(
-            f"Cell weights, NTK vs {self.name} ({self.n_dropped_} cells set to zero)"
+            f"Cell weights, NTK vs {self.name} ({self.n_dropped_} cells set to "
+            f"zero{off})"
         )
         self.ax_, self.figure_ = ax, fig
         return self

@@ -359,11 +359,14 @@ def sample_arrangement(X, n_gates, seed=0, *, linear_group=False):
     ids, first = _first_order(_identities(h1[keep], h2[keep]))
     ids, first, selected = confirm_groups(parts, keep, ids, first, _select)
     rows = keep[first]
+    gates = G[rows]
+    if linear_group:  # the zero gate represents the all-ones mask, as in memory
+        gates[ids[-1]] = 0.0
     return DaskArrangement(
         selected,
         X.chunks[0],
         rows.size,
-        gates=G[rows],
+        gates=gates,
         counts=np.bincount(ids, minlength=rows.size),
         n_gates=n_gates,
     )
