@@ -3252,3 +3252,10 @@ def test_dots_grouping_integers_in_a_semicolon_file_are_not_read_as_decimals(
     np.testing.assert_array_equal(table.frame["amount"], np.floor(amounts))
     proc = run_cli(*fit, "--thousands", ".")
     assert_clean_error(proc, "also the decimal mark", "--decimal ','")
+
+
+def test_fit_help_offers_no_loo():
+    """fit has no NTK: its --lam help offered 'loo' (refused when given; tester
+    CW); demo and compare keep it."""
+    assert "'loo'" not in run_cli("fit", "--help").stdout
+    assert "'loo'" in run_cli("compare", "--help").stdout

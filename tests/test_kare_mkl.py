@@ -180,6 +180,14 @@ def test_the_guard_takes_only_gains_beyond_noise():
     assert _gain_bound(loss0[:20], 0.5 * loss0[:20]) > 0
 
 
+def test_a_bad_lam_of_the_kare_estimators_names_auto():
+    """The message of kare_mkl ('kare' or a float) left the estimators' 'auto' out
+    (tester CW)."""
+    X, y = planted(n=30, d=3, seed=0)
+    with pytest.raises(ValueError, match="one of 'kare', 'auto'; got 'x'"):
+        KAREKernelRegressor(lam="x", n_gates=10).fit(X, y)
+
+
 def test_too_few_held_out_rows_are_warned_about_once_in_auto():
     """n_free_weights='auto' runs kare_mkl twice on the same held-out rows: the
     warning about their number was given twice in one fit (tester CT)."""

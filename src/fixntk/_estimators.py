@@ -1385,7 +1385,9 @@ class GatedReLUNetwork:
     with weight decay :math:`\frac12 \sum_i (\|u_i\|^2 + \alpha_i^2)`, equal at this
     point to the group-lasso penalty :math:`\sum_i \|w_i\|` (``u_i = w_i /
     \sqrt{\|w_i\|}``, ``alpha_i = \sqrt{\|w_i\|}``), and an unpenalised output bias
-    ``b``. Call it (or :meth:`predict`) like the estimator it came from.
+    ``b``. Its :meth:`predict` answers as the estimator it came from; calling it
+    (:meth:`forward`) gives the raw outputs ``f(x)`` (the log-mean of a Poisson
+    model, a classifier's scores).
 
     Attributes
     ----------

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
+    _check_lam_param,
     _check_rows_for_intercept,
     _inputs,
     _mean_intercept,
@@ -89,6 +90,8 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             X, Y, labels, sample_weight = merged[:4]
         _check_rows_for_intercept(self, X.shape[0], sample_weight is not None)
         n_gates = check_int(self.n_gates, "n_gates", 1)
+        # the estimator's own modes named (kare_mkl's message left 'auto' out)
+        _check_lam_param(self.lam, ("kare", "auto"), kernel=True)
         seed = _seed(self.random_state)
         Xt = _set_bias_scale(self, X, sample_weight)
         check_kernel_size(

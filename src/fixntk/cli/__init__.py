@@ -857,11 +857,16 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
         "--lam",
         type=_lam,
         default=None,
-        help="regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' / "
-        "'loo' to select it on a grid (default: each model's own default; 'auto' and "
-        "'holdout' apply to the gated ReLU model only, 'loo' (exact leave-one-out) "
-        "to the NTK only"
-        + ("; 'kare' to regression targets only)" if kare_regression_only else ")"),
+        help=(
+            # fit has no NTK: 'loo' is not offered there (it was; tester CW)
+            "regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' to "
+            "select it on a grid (default 'auto'; 'kare' to regression targets only)"
+            if kare_regression_only
+            else "regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / "
+            "'kare' / 'loo' to select it on a grid (default: each model's own "
+            "default; 'auto' and 'holdout' apply to the gated ReLU model only, 'loo' "
+            "(exact leave-one-out) to the NTK only)"
+        ),
     )
     g.add_argument(
         "--n-lams",
