@@ -197,9 +197,9 @@ _OFFSET_RATIO = 10.0
 _OFFSET_MIN_ROWS = 5
 # The long-fit notice names X's column scales when they differ by this factor or more
 # (judged on at most this many evenly spaced rows).
-_SLOW_SKEW = 3.0  # skewness of a column the long-fit notice names
 _SLOW_SCALE_RATIO = 10.0
 _SLOW_SCALE_ROWS = 20_000
+_SLOW_SKEW = 3.0  # and columns of a skewness above this
 # A converged fit whose gap exceeds this share of its objective is warned about.
 _GAP_OF_OBJECTIVE = 0.1
 # The coarsest step of the three decades that extend a scoring grid below eps * lam_max.
@@ -980,8 +980,7 @@ def _warn_offsets(estimator, mean, sd, judged, n):
     0.842 (a tester's years beside N(0, 9) columns: 0.19 against 0.93 centred,
     silently). Only the columns ``judged`` (:func:`_judged_for_offset`) are: a
     one-hot column that is 1 in 99% of the rows is a second bias, not an offset.
-    Nothing is judged on fewer than
-    _OFFSET_MIN_ROWS rows (``n``)."""
+    Nothing is judged on fewer than _OFFSET_MIN_ROWS rows (``n``)."""
     if n < _OFFSET_MIN_ROWS:
         return
     ok = judged & (sd > 0)

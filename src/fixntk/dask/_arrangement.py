@@ -334,8 +334,9 @@ def sample_arrangement(X, n_gates, seed=0, *, linear_group=False):
     """
     X = as_rows(X)
     n_gates = check_int(n_gates, "n_gates", 1)
+    linear_group = check_bool(linear_group, "linear_group")
     G = draw_gates(n_gates, X.shape[1], seed)
-    if check_bool(linear_group, "linear_group"):
+    if linear_group:
         G = np.vstack([G, np.zeros((1, G.shape[1]))])
         n_gates += 1
     V = dask.delayed(G, pure=True)
