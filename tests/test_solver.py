@@ -987,6 +987,13 @@ def test_objective_and_gap_of_a_solve_result_take_its_intercept_and_loss(loss):
     assert fixntk.duality_gap(X, y, arr, r, 0.01, fit_intercept=True) == gap
     with pytest.raises(ValueError, match="with an intercept, and fit_intercept=False"):
         fixntk.duality_gap(X, y, arr, r, 0.01, fit_intercept=False)
+    # so does objective (it returned the value with the intercept; tester CY); an
+    # intercept given is evaluated at as before
+    with pytest.raises(ValueError, match="with an intercept, and fit_intercept=False"):
+        fixntk.objective(X, y, arr, r, 0.01, fit_intercept=False)
+    assert fixntk.objective(
+        X, y, arr, r, 0.01, fit_intercept=False, intercept=0.0
+    ) == fixntk.objective(X, y, arr, r.coef, 0.01, loss=loss)
 
 
 @pytest.mark.parametrize("loss", ["squared", "poisson"])

@@ -1077,7 +1077,24 @@ def constraint_violation(
     return worst * sx * sv
 
 
-def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) -> float:
+def _weighted(X, Y, sample_weight):
+    r"""X and Y with their rows scaled by :math:`a_k = \sqrt{s_k n / \sum s}`: the
+    weighted program as the plain one (a positive scale keeps each cone constraint's
+    sign; rows of weight 0 drop out, constraints included)."""
+    if sample_weight is None:
+        return X, Y
+    s = check_sample_weight(sample_weight, X.shape[0])
+    a = np.sqrt(s * X.shape[0] / s.sum())[:, None]
+    return X * a, Y * a
+
+
+def relu_lambda_max(
+    X: ArrayLike,
+    y: ArrayLike,
+    arr: Arrangement | ArrayLike,
+    *,
+    sample_weight: ArrayLike | None = None,
+) -> float:
     r"""Smallest ``lam`` for which ``v = u = 0`` solves the ReLU convex program.
 
     .. math:: \lambda_{\max} = \max_i \max\big(\|P_{C_i}(X^T D_i y)\|,
@@ -1091,6 +1108,8 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
     X : array-like of shape (n, d)
     y : array-like of shape (n,) or (n, c)
     arr : Arrangement or bool array of shape (n, p)
+    sample_weight : array-like of shape (n,), optional
+        Row weights, as in :func:`solve_relu` (the weighted program's lam_max).
 
     Returns
     -------
@@ -1103,6 +1122,7 @@ def relu_lambda_max(X: ArrayLike, y: ArrayLike, arr: Arrangement | ArrayLike) ->
         For invalid inputs: shapes that do not match, NaN or infinity.
     """
     X, Y, _, arr = _prepare(X, y, arr)
+    X, Y = _weighted(X, Y, sample_weight)
     units = Units(X, Y)  # at unit scale (fixntk._scale); lam_max scales as sx sy
     X, Y = X / units.sx, Y / units.sy
     best = 0.0
@@ -1134,6 +1154,8 @@ def relu_objective(
     v: ArrayLike,
     u: ArrayLike,
     lam: float,
+    *,
+    sample_weight: ArrayLike | None = None,
 ) -> float:
     r"""The objective of the ReLU convex program at (v, u) (constraints not checked: see
     :func:`constraint_violation`):
@@ -1157,6 +1179,9 @@ def relu_objective(
     arr : Arrangement or bool array of shape (n, p)
     v, u : array-like of shape (p, d) or (p, d, c)
     lam : float >= 0
+    sample_weight : array-like of shape (n,), optional
+        Row weights, as in :func:`solve_relu`: the data term
+        :math:`\frac{1}{2\sum s}\sum_k s_k (\cdot)^2`.
 
     Returns
     -------
@@ -1170,6 +1195,7 @@ def relu_objective(
         objective beyond the range of double precision.
     """
     X, Y, _, arr = _prepare(X, y, arr)
+    X, Y = _weighted(X, Y, sample_weight)
     lam = check_positive(lam, "lam", allow_zero=True)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     units = Units(X, Y)  # at unit scale (fixntk._scale)
@@ -1188,6 +1214,8 @@ def relu_duality_gap(
     v: ArrayLike,
     u: ArrayLike,
     lam: float,
+    *,
+    sample_weight: ArrayLike | None = None,
 ) -> tuple[float, float]:
     r"""The certified duality gap of any ``(v, u)``, and the dual objective behind it.
 
@@ -1197,7 +1225,8 @@ def relu_duality_gap(
     :math:`(\|y\|^2 - \|y - \theta\|^2) / (2n)`, a lower bound on the optimum. The gap
     ``relu_objective - dual`` bounds the suboptimality of ``(v, u)`` only when the
     constraints hold (see :func:`constraint_violation`): for infeasible weights it may
-    even be negative. Summed over the output columns of y.
+    even be negative. Summed over the output columns of y. ``sample_weight`` (row
+    weights, optional) certifies the weighted program of :func:`solve_relu`.
 
     Returns
     -------
@@ -1210,6 +1239,7 @@ def relu_duality_gap(
         <= 0``.
     """
     X, Y, _, arr = _prepare(X, y, arr)
+    X, Y = _weighted(X, Y, sample_weight)
     lam = check_lam(lam)
     p, d, c = arr.p, X.shape[1], Y.shape[1]
     V = np.stack([_coef3(v, p, d, c, "v"), _coef3(u, p, d, c, "u")])
@@ -1353,10 +1383,7 @@ def solve_relu(
             + instead
         )
     X, Y, was_1d, arr = _prepare(X, y, arr)
-    if sample_weight is not None:
-        s = check_sample_weight(sample_weight, X.shape[0])
-        a = np.sqrt(s * X.shape[0] / s.sum())[:, None]
-        X, Y = X * a, Y * a
+    X, Y = _weighted(X, Y, sample_weight)
     lam = check_lam(lam, lam_max="fixntk.relu_lambda_max(X, y, arr)")
     tol = check_relative_tol(tol)
     max_iter = check_int(max_iter, "max_iter", 1)

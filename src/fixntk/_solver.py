@@ -1160,7 +1160,7 @@ def objective(
     *,
     loss=None,
     sample_weight=None,
-    fit_intercept=False,
+    fit_intercept=None,
     intercept=None,
 ):
     r"""The objective of the gated ReLU program at ``W`` (and an output intercept).
@@ -1188,8 +1188,11 @@ def objective(
         "squared" (the default), "logistic", "multinomial", "poisson", or a
         ``fixntk.datafits.Datafit``.
     sample_weight : array-like of shape (n,), optional
-    fit_intercept : bool, default=False
+    fit_intercept : bool, optional
         With ``intercept=None``, the objective at the best intercept for ``W``.
+        Default False, or for a :class:`SolveResult` with an intercept True (given
+        False there with ``intercept=None``, a ValueError, as in
+        :func:`duality_gap`).
     intercept : float or array-like of shape (c,), optional
         The intercept ``b`` to evaluate at (overrides ``fit_intercept``).
 
@@ -1204,7 +1207,18 @@ def objective(
         the loss cannot take, negative sample weights, or an objective beyond
         the range of double precision.
     """
-    loss, intercept, _ = _result_terms(W, loss, intercept)
+    given = intercept
+    loss, intercept, with_b = _result_terms(W, loss, intercept)
+    if fit_intercept is None:
+        fit_intercept = with_b
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    if with_b and given is None and not fit_intercept:
+        # the value with the result's intercept was returned, silently (tester CY)
+        raise ValueError(
+            "W is a SolveResult with an intercept, and fit_intercept=False was given: "
+            "its objective is the program's with an intercept; drop fit_intercept, "
+            "or pass W.coef for the program without one"
+        )
     sample_weight = _result_weights(W, X, sample_weight)
     prob = _Problem(X, y, arr, loss, sample_weight, fit_intercept)
     lam = check_positive(lam, "lam", allow_zero=True)
