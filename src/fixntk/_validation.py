@@ -56,15 +56,37 @@ def user_stacklevel():
     # and contextlib's: a warning raised where a fixntk context manager is entered
     # named contextlib.py
     inside = (_PACKAGE_DIR, os.path.abspath(contextlib.__file__))
-    sklearn = sys.modules.get("sklearn")
-    if sklearn is not None and getattr(sklearn, "__file__", None):
-        inside += (os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,)
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and os.path.abspath(
-        frame.f_code.co_filename
-    ).startswith(inside):
+    inside += _module_paths("sklearn")
+    # and where the user's call lies beyond joblib's (a grid search or
+    # cross_val_score with n_jobs=1), the user's call: they named joblib/parallel.py
+    # (tester CX); in a worker thread or process no frame is the user's, and the
+    # first outside fixntk and scikit-learn is named as before
+    tasks = inside + _module_paths(
+        "joblib", "concurrent.futures", "threading", "multiprocessing"
+    )
+    frame, level, first = sys._getframe(1), 1, None
+    while True:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if first is None and not path.startswith(inside):
+            first = level
+        if not path.startswith(tasks) or frame.f_back is None:
+            return level if not path.startswith(tasks) or first is None else first
         frame, level = frame.f_back, level + 1
-    return level
+
+
+def _module_paths(*names):
+    """The files of the modules ``names`` already imported (a package: its folder),
+    as prefixes of their frames' file names."""
+    paths = ()
+    for name in names:
+        module = sys.modules.get(name)
+        where = getattr(module, "__file__", None)
+        if where:
+            where = os.path.abspath(where)
+            if os.path.basename(where) == "__init__.py":
+                where = os.path.dirname(where) + os.sep
+            paths += (where,)
+    return paths
 
 
 def user_frame():
