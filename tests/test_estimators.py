@@ -1489,6 +1489,16 @@ def test_warnings_name_the_users_call(est):
     assert rec and [w.filename for w in rec] == [__file__] * len(rec), [
         (w.filename, str(w.message)[:40]) for w in rec
     ]
+    # ... and through joblib in a search of one job (they named joblib/parallel.py;
+    # tester CX)
+    from sklearn.model_selection import cross_val_score
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        cross_val_score(clone(est), X, y, cv=2, n_jobs=1)
+    assert rec and [w.filename for w in rec] == [__file__] * len(rec), [
+        (w.filename, str(w.message)[:40]) for w in rec
+    ]
 
 
 def test_columns_on_scales_far_apart_are_warned_about():
@@ -2321,6 +2331,28 @@ def test_gated_kare_at_the_grids_end_warns():
     with pytest.warns(UserWarning, match="lam='kare' selected the smallest lam"):
         est = GatedReLURegressor(lam="kare", random_state=0).fit(X, y[:300])
     assert est.lam_ == est.lams_[-1]
+
+
+def test_gated_kare_path_says_once_that_its_solves_stopped():
+    """lam='kare' gave one ConvergenceWarning per uncertified solve of its path,
+    advising max_iter for solves the user never asked for (8 in one fit; tester
+    CX); lam='auto' quiets its scoring solves. One warning counts them."""
+    import warnings
+
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:200]
+    est = GatedReLURegressor(lam="kare", n_gates=30, max_iter=3, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X, y[:200])
+    said = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    path = [m for m in said if m.startswith("lam='kare': ")]
+    assert len(path) == 1 and f"of the {est.lams_.size} solves of its path" in path[0]
+    # the path's solves say nothing each; the refit's own may
+    assert sum(m.startswith("fixntk.solve stopped") for m in said) <= 1
 
 
 def test_sparse_input_names_the_pipeline_fix():

@@ -1767,7 +1767,23 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         from ._solver import solve_path
 
         opts = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
-        path = solve_path(Xt, y, arr, lams=lams, **opts, **kw)
+        # one word for the path's uncertified solves, not one warning per lam
+        # advising max_iter for solves the user never asked for (8 in one fit;
+        # tester CX)
+        with quiet(ConvergenceWarning):
+            path = solve_path(Xt, y, arr, lams=lams, **opts, **kw)
+        stopped = [r for r in path.results if not r.converged]
+        if stopped:
+            worst = max(r.relative_gap for r in stopped)
+            _warn(
+                f"lam='kare': {len(stopped)} of the {len(path.results)} solves of its "
+                f"path stopped before the certificate (relative gaps up to "
+                f"{worst:.2g} > tol = {self.tol:g}, after max_iter = "
+                f"{self.max_iter} epochs); KARE scored them where they stood. A "
+                "larger max_iter certifies them",
+                ConvergenceWarning,
+                stacklevel=user_stacklevel(),
+            )
         Y = np.asarray(y, dtype=float).reshape(Xt.shape[0], -1)
         # with sample weights, rows scaled by sqrt(s_k n / sum(s)) after the masks
         # are drawn (the masking kernels are homogeneous in each argument): the
