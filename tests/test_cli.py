@@ -2881,7 +2881,8 @@ def test_index_col_by_position_labels_the_predictions_by_name(tmp_path):
 def test_predict_names_thousands_for_a_column_with_a_gap(tmp_path):
     """A model fitted with --thousands ',' --impute, predicting on a file whose
     grouped column also has an empty cell: the error named the text '51,885.95' as
-    no number, without --thousands (tester BL)."""
+    no number, without --thousands (tester BL). predict now reads it as fit read
+    the training file, with --thousands ',' (tester CZ)."""
     rng = np.random.default_rng(0)
     rows = _income_rows(60, lambda v: f'"{v:,.2f}"', rng)
     path = write_csv(tmp_path / "a.csv", ["x", "income", "y"], rows)
@@ -2890,7 +2891,9 @@ def test_predict_names_thousands_for_a_column_with_a_gap(tmp_path):
     assert run_cli(*fit, "--thousands", ",", "--output", str(model)).returncode == 0
     rows[5][1] = ""
     gap = write_csv(tmp_path / "b.csv", ["x", "income", "y"], rows)
-    assert_clean_error(run_cli("predict", str(model), gap), "pass --thousands ','")
+    proc = run_cli("predict", str(model), gap)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 61, proc.stderr
+    assert "numbers read as fit read them: --thousands ','" in proc.stderr
 
 
 def test_a_reader_that_stops_before_the_fit_keeps_the_model(tmp_path, regression_csv):
@@ -3259,3 +3262,71 @@ def test_fit_help_offers_no_loo():
     CW); demo and compare keep it."""
     assert "'loo'" not in run_cli("fit", "--help").stdout
     assert "'loo'" in run_cli("compare", "--help").stdout
+
+
+def test_dotted_thousands_with_gaps_are_refused_and_decimals_elsewhere_read(tmp_path):
+    """The refusal of '1.200 beside 640' let the column through with one empty cell,
+    a '-' or Excel's trailing ';;' rows, and in a tab-separated file (read 1000
+    times too small, silently); it refused means of three ratings (4.333 beside 3)
+    in a file whose prices (7.69) show '.' to be its decimal mark; and --drop could
+    not leave the column out (tester CZ)."""
+    from fixntk.cli._data import UserError, read_table
+
+    body = "menge;stueck;y\n1.200;3;1\n640;2;0\n{g};4;1\n120.000;1;0\n85;2;1\n"
+    body += "2.500;3;0\n300;1;1\n7.800;2;0\n15;3;1\n450;1;0\n1.050;2;1\n"
+    for text in (
+        body.format(g=""),
+        body.format(g="NA"),
+        body.format(g="-"),
+        body.format(g="99") + ";;\n;;\n",
+        body.format(g="99").replace(";", "\t"),
+    ):
+        path = tmp_path / "q.csv"
+        path.write_text(text)
+        with pytest.raises(UserError, match="'1.200' beside '640', read as 1.2"):
+            read_table(str(path))
+    assert "menge" not in read_table(str(path), drop=["menge"]).frame
+    rows = ["judge_mean;price;y", "4;7.69;1", "1.667;4.79;0", "1;3.96;0"]
+    rows += ["4.667;11.14;1", "3.333;5.46;1", "3;4.71;0", "2.333;5.06;0"]
+    judges = tmp_path / "judges.csv"
+    judges.write_text("\n".join(rows) + "\n")
+    frame = read_table(str(judges)).frame
+    np.testing.assert_allclose(frame["judge_mean"][:3], [4.0, 1.667, 1.0])
+
+
+def test_predict_reads_numbers_as_fit_read_them(tmp_path):
+    """fit --thousands . --decimal ,, then predict on a file whose '.' numbers all
+    group thousands, without the options: 2.500 was read as 2.5 and the predictions
+    were 1000 times off, silently (tester CZ). predict now reads as fit did, and
+    says so; French phone numbers with no-break spaces stay text under
+    --thousands ' ' (they made the file unreadable)."""
+    from fixntk.cli._data import read_table
+
+    rng = np.random.default_rng(0)
+    amounts = rng.integers(100, 20000, 80)
+    lines = ["menge;k;y"] + [
+        f"{a:,}".replace(",", ".") + f";{k};{a / 1000 + k:.3f}".replace(".", ",")
+        for a, k in zip(amounts, rng.integers(0, 5, 80))
+    ]
+    train = tmp_path / "train.csv"
+    train.write_text("\n".join(lines) + "\n")
+    new = tmp_path / "new.csv"
+    new.write_text("menge;k\n2.500;3\n12.000;1\n7.300;4\n")
+    model = str(tmp_path / "m.pkl")
+    fit = ["fit", str(train), "--target", "y", "--n-gates", "10", "--lam", "0.001"]
+    proc = run_cli(*fit, "--thousands", ".", "--decimal", ",", "--output", model)
+    assert proc.returncode == 0, proc.stderr
+    given = run_cli("predict", model, str(new), "--thousands", ".", "--decimal", ",")
+    plain = run_cli("predict", model, str(new))
+    assert plain.returncode == 0 and plain.stdout == given.stdout
+    assert "numbers read as fit read them: --decimal ',' --thousands '.'" in (
+        plain.stderr
+    )
+    phones = tmp_path / "phones.csv"
+    phones.write_text(
+        "montant;telephone;y\n1\u00a0234,5;01\u00a023\u00a045\u00a067\u00a000;1\n"
+        "987,25;02\u00a011\u00a022\u00a033\u00a044;0\n"
+    )
+    frame = read_table(str(phones), decimal=",", thousands=" ").frame
+    assert list(frame["montant"]) == [1234.5, 987.25]
+    assert frame["telephone"].iloc[0] == "01\u00a023\u00a045\u00a067\u00a000"

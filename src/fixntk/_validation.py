@@ -69,8 +69,10 @@ def user_stacklevel():
         path = os.path.abspath(frame.f_code.co_filename)
         if first is None and not path.startswith(inside):
             first = level
-        if not path.startswith(tasks) or frame.f_back is None:
-            return level if not path.startswith(tasks) or first is None else first
+        if not path.startswith(tasks):  # the user's
+            return level
+        if frame.f_back is None:  # none is: the first outside (or the last)
+            return level if first is None else first
         frame, level = frame.f_back, level + 1
 
 

@@ -255,6 +255,8 @@ def cmd_fit(args, out):
         # and the part of it held out, if any (predict's note on that file told a
         # model fitted with --holdout to use --holdout; tester CU)
         pipe.fixntk_holdout_ = args.holdout
+        # and how its numbers were written, for predict's files (tester CZ)
+        pipe.fixntk_number_format_ = (args.decimal, args.thousands)
         with open(args.output, "wb") as fh:
             pickle.dump(pipe, fh)
     model = final(pipe)
@@ -654,13 +656,24 @@ def cmd_predict(args, out):
     import pandas as pd
 
     model = _load_model(args.model)
+    # the numbers as fit read them unless given (2.500 read as 2.5 beside a model
+    # fitted with --thousands . --decimal ,: predictions 1000 times off, silently;
+    # tester CZ)
+    decimal, thousands = args.decimal, args.thousands
+    fitted = getattr(model, "fixntk_number_format_", None)
+    if decimal is None and thousands is None and isinstance(fitted, tuple):
+        decimal, thousands = fitted
     table = read_table(
         args.data,
         sep=args.sep,
         index_col=args.index_col,
-        decimal=args.decimal,
-        thousands=args.thousands,
+        decimal=decimal,
+        thousands=thousands,
     )
+    if (decimal, thousands) != (args.decimal, args.thousands):
+        given = [f"--decimal {decimal!r}"] * (decimal is not None)
+        given += [f"--thousands {thousands!r}"] * (thousands is not None)
+        table.messages.insert(0, f"numbers read as fit read them: {' '.join(given)}")
     X, ignored, notes = prediction_frame(table, model, shown(args.data))
     info = out if args.output else sys.stderr  # stdout carries the CSV otherwise
     for message in table.messages + notes:
@@ -834,7 +847,7 @@ def _lam(text):
     return value
 
 
-def _add_model_options(p, n_gates, kare_regression_only=False):
+def _add_model_options(p, n_gates, fit_command=False):
     g = p.add_argument_group("model")
     auto = n_gates == "auto"
     g.add_argument(
@@ -861,7 +874,7 @@ def _add_model_options(p, n_gates, kare_regression_only=False):
             # fit has no NTK: 'loo' is not offered there (it was; tester CW)
             "regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' to "
             "select it on a grid (default 'auto'; 'kare' to regression targets only)"
-            if kare_regression_only
+            if fit_command
             else "regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / "
             "'kare' / 'loo' to select it on a grid (default: each model's own "
             "default; 'auto' and 'holdout' apply to the gated ReLU model only, 'loo' "
@@ -1066,7 +1079,7 @@ def build_parser():
         "(--holdout F fits on the rest and reports a held-out score).",
     )
     _add_csv_options(fit)
-    _add_model_options(fit, n_gates="auto", kare_regression_only=True)
+    _add_model_options(fit, n_gates="auto", fit_command=True)
     fit.add_argument(
         "--holdout",
         type=_fraction,

@@ -413,10 +413,6 @@ def read_table(
             f"{len(blank)} column(s) without a name or a value (a spreadsheet's "
             "saved range) skipped"
         )
-    if thousands is not None:
-        _check_thousands(path, delimiter, decimal, thousands, frame, raw)
-    elif delimiter == ";" and not decimal_given:
-        _check_dotted_thousands(path, delimiter, frame, raw)
     if frame.shape[1] == 1 and sep is None and _other_delimiter(frame.columns[0]):
         raise UserError(
             f"{path} reads as a single column {frame.columns[0]!r} with delimiter "
@@ -453,6 +449,11 @@ def read_table(
     frame = frame.drop(columns=drop)
     if drop:
         messages.append(f"dropped {', '.join(map(repr, drop))} (--drop)")
+    # the columns kept (a refused column was refused even with --drop; tester CZ)
+    if thousands is not None:
+        _check_thousands(path, delimiter, decimal, thousands, frame, raw)
+    elif delimiter != "," and not decimal_given:
+        _check_dotted_thousands(path, delimiter, frame, raw)
     lines, blank = _row_lines(path if raw is None else None, raw, delimiter, len(frame))
     if lines is not None:
         frame.index = pd.Index(lines, name=_LINES)
@@ -681,7 +682,11 @@ def _grouped_as_numbers(frame, col, decimal, thousands):
     cells = frame[col].dropna()
     if cells.empty or not cells.map(lambda v: isinstance(v, str)).all():
         return
-    if not cells.str.contains(_mark_class(_grouping_marks(thousands))).any():
+    marks = _grouping_marks(thousands)
+    marked = cells[cells.str.contains(_mark_class(marks))]
+    # groups of three only: French phone numbers (01 23 45 67 00) stay text
+    # (tester CZ)
+    if marked.empty or not marked.str.match(_grouped_number(marks, decimal)).all():
         return
     numbers = _as_written_numbers(cells, decimal, thousands)
     if numbers.notna().all():
@@ -732,32 +737,42 @@ def _check_thousands(path, delimiter, decimal, thousands, frame, data=None):
 
 
 def _check_dotted_thousands(path, delimiter, frame, data=None):
-    """Refuse a column of a ';'-separated file (the spreadsheets of locales whose
-    decimal mark is ',') whose numbers with a '.' all have three digits after it
-    and one to three before it, beside numbers without one of at most three digits
-    (1.200 and 120.000 beside 640): '.' groups thousands there, as such locales
-    write them, and pandas read 1.200 as 1.2, 1000 times too small, without a word
-    (a tester's quantities). --decimal '.' says the '.' is a decimal mark."""
-    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
-    if not floats:
-        return
-    raw = _read_csv(_source(path, data), delimiter, dtype=str)
-    for col in floats:
+    """Refuse a file not separated by commas (';' or a tab: the spreadsheets of
+    locales whose decimal mark is ',') with a column of numbers whose '.' numbers all
+    have three digits after it and one to three before it, beside numbers without
+    one of at most three digits (1.200 and 120.000 beside 640): '.' groups thousands
+    there, as such locales write them, and pandas read 1.200 as 1.2, 1000 times too
+    small, without a word (a tester's quantities). Gaps among them count for
+    nothing (one empty cell let the column through; tester CZ); a number anywhere in
+    the file whose '.' cannot group thousands (7.69, 4.0, 0.5) shows '.' to be the
+    decimal mark there, and nothing is refused (means of three ratings, 4.333 beside
+    3, were). --decimal '.' says the '.' is a decimal mark."""
+    raw = _read_csv(
+        _source(path, data), delimiter, dtype=str, na_values=list(MISSING_TEXT)
+    )
+    suspect = None
+    for col in frame.columns:
         if col not in raw:
             continue
-        text = raw[col].dropna().str.strip()
-        dotted = text.str.contains(".", regex=False)
-        if not dotted.any() or dotted.all():
-            continue
-        grouped = text[dotted].str.match(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$").all()
-        if grouped and text[~dotted].str.match(r"^[+-]?\d{1,3}$").all():
-            example, beside = text[dotted].iloc[0], text[~dotted].iloc[0]
-            raise UserError(
-                f"{path}: column {col!r} has {example!r} beside {beside!r}, read as "
-                f"{float(example):g}: pass --thousands '.' --decimal ',' if '.' "
-                f"separates thousands there ({example} = {example.replace('.', '')}), "
-                "or --decimal '.' if it is the decimal mark"
-            )
+        text = raw[col].dropna().astype(str).str.strip()
+        text = text[~_gap_words(text)]
+        if text.empty or pd.to_numeric(text, errors="coerce").isna().any():
+            continue  # not a column of numbers
+        dotted = text.str.contains(".", regex=False).to_numpy()
+        grouped = text.str.match(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$").to_numpy()
+        if (dotted & ~grouped).any():
+            return  # '.' is this file's decimal mark
+        small = text[~dotted].str.match(r"^[+-]?\d{1,3}$").all()
+        if suspect is None and dotted.any() and not dotted.all() and small:
+            suspect = col, text[dotted].iloc[0], text[~dotted].iloc[0]
+    if suspect is not None:
+        col, example, beside = suspect
+        raise UserError(
+            f"{path}: column {col!r} has {example!r} beside {beside!r}, read as "
+            f"{float(example):g}: pass --thousands '.' --decimal ',' if '.' "
+            f"separates thousands there ({example} = {example.replace('.', '')}), "
+            "or --decimal '.' if it is the decimal mark"
+        )
 
 
 def _not_the_target(col, target, option, what):
