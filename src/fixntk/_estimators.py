@@ -2317,16 +2317,16 @@ def _slow_scale_hint(X):
     less accurately standardised (12000 rows: R^2 0.920 against 0.901; tester CC),
     so the notice says what was seen both ways, and names indicators only where X
     has 0/1 columns."""
-    if X is None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
+    rows = _hint_rows(X)
+    if rows is None:
         return ""
-    rows = _scale_hint_rows(X)
     with np.errstate(all="ignore"):
         sd = rows.std(axis=0)
     varies = np.isfinite(sd) & (np.ptp(rows, axis=0) > 0) & (sd > 0)
     sd_v = sd[varies]
     if sd_v.size < 2 or sd_v.max() < _SLOW_SCALE_RATIO * sd_v.min():
         return ""
-    binary = varies & np.all((rows == 0) | (rows == 1), axis=0)
+    binary = varies & _binary_columns(rows)
     which = "; one-hot indicators left at 0/1 among them" if binary.any() else ""
     return (
         f" X's columns differ in scale by a factor of {sd_v.max() / sd_v.min():.2g} "
@@ -2345,15 +2345,14 @@ def _slow_skew_hint(X):
     GatedReLURegressor() 115 s, test R^2 0.871, against 2.9 s and 0.950 after
     np.log1p; tester CT). Said only in a fit that has run long: a skewed column
     fits quickly and well often enough."""
-    if X is None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
+    rows = _hint_rows(X)
+    if rows is None:
         return ""
-    rows = _scale_hint_rows(X)
     with np.errstate(all="ignore"):
         centred = rows - rows.mean(axis=0)
         sd = np.sqrt(np.mean(centred**2, axis=0))
         skew = np.mean(centred**3, axis=0) / sd**3
-    binary = np.all((rows == 0) | (rows == 1), axis=0)
-    cols = np.flatnonzero(np.isfinite(skew) & (sd > 0) & ~binary)
+    cols = np.flatnonzero(np.isfinite(skew) & (sd > 0) & ~_binary_columns(rows))
     cols = cols[np.abs(skew[cols]) > _SLOW_SKEW]
     if cols.size == 0:
         return ""
@@ -2364,6 +2363,19 @@ def _slow_skew_hint(X):
         "(FunctionTransformer(np.log1p) on positive columns) or QuantileTransformer "
         "in front of the estimator made one such fit 40x faster and more accurate."
     )
+
+
+def _hint_rows(X):
+    """The rows the long-fit notice's hints read (:func:`_scale_hint_rows`), or None
+    where X is not a 2-d array with entries (a Dask fit's sample, or none)."""
+    if X is None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
+        return None
+    return _scale_hint_rows(X)
+
+
+def _binary_columns(rows):
+    """Columns of 0s and 1s only (one-hot indicators)."""
+    return np.all((rows == 0) | (rows == 1), axis=0)
 
 
 def _scale_hint_rows(X):

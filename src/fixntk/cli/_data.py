@@ -666,7 +666,8 @@ def _read_csv(path, delimiter, **options):
                 thousands = options.get("thousands")
                 if dash.any() and len(rest):
                     _dashes_as_gaps(frame, col, dash, rest, decimal, thousands)
-                if thousands is not None:
+                if thousands is not None and options.get("dtype") is not str:
+                    # (a read for the text as written keeps it: text_of)
                     _grouped_as_numbers(frame, col, decimal, thousands)
     # after the loop, whose names pandas made unique: two names equal in NFC alone
     # are refused as repeated by read_table (_check_unique_names)
