@@ -6,9 +6,10 @@ fixntk's defaults, and scikit-learn's ``MLPClassifier`` / ``MLPRegressor``, ``SV
 ``random_state=0`` set where a model takes one, which fixes its draws and changes no
 algorithm). Every model is ``make_pipeline(StandardScaler(), model)``.
 
-Data: ``make_classification`` and ``make_regression`` (n in {20000, 100000} by
-default, d in {20, 100}; seed 0) and scikit-learn's bundled datasets (iris, wine,
-breast_cancer, digits: classification; diabetes: regression), each split 75/25
+Data: ``make_classification`` and ``make_regression`` (``noise=10``) (n in {20000,
+100000} by default, d in {20, 100}; seed 0) and scikit-learn's bundled datasets
+(iris, wine, breast_cancer, digits: classification; diabetes: regression), each
+split 75/25
 (stratified for classification, ``random_state=0``). The score is ``model.score`` on
 the test part: accuracy, or R^2. For fixntk the certificate of the final fit is shown
 too: its duality gap relative to its objective, and the lam it chose.

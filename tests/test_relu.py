@@ -2,6 +2,7 @@
 estimators."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -400,6 +401,30 @@ def test_gated_to_relu_reports_infeasible_masks():
         dec = fixntk.gated_to_relu(X, masks, np.array([[1.0, 0.0]]))
     assert not dec.exact and dec.infeasible.tolist() == [0]
     assert dec.residual > 0.1 or dec.violation > 0.1
+
+
+def test_gated_to_relu_names_the_linear_group_without_a_constant_column():
+    """The all-ones mask of linear_group=True on rows with no constant column: its cone
+    {v : X v >= 0} has an empty interior, and the warning names the linear group and
+    the constant column that makes it decomposable (it blamed hand-built masks: tester
+    DA); with the constant column the decomposition is exact."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))
+    arr = fixntk.sample_arrangement(X, 20, seed=0, linear_group=True)
+    ones = int(np.flatnonzero(arr.masks.all(axis=0))[0])
+    W = np.zeros((arr.p, 3))
+    W[ones] = [2.0, -1.0, 0.0]  # a linear neuron only
+    with pytest.warns(UserWarning, match=rf"group {ones} is the all-ones mask"):
+        dec = fixntk.gated_to_relu(X, arr, W)
+    assert dec.infeasible.tolist() == [ones]
+    X1 = np.hstack([X, np.ones((100, 1))])
+    arr1 = fixntk.sample_arrangement(X1, 20, seed=0, linear_group=True)
+    W1 = np.zeros((arr1.p, 4))
+    W1[np.flatnonzero(arr1.masks.all(axis=0))[0]] = [2.0, -1.0, 0.0, 0.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dec1 = fixntk.gated_to_relu(X1, arr1, W1)
+    assert dec1.exact and dec1.infeasible.size == 0
 
 
 # --------------------------------------------------------------------------- estimators

@@ -74,15 +74,17 @@ class Arrangement:
     Attributes
     ----------
     gates : ndarray of shape (p, d) or None
-        One representative gate per mask (the first one sampled); None for masks that
-        were given directly.
+        One representative gate per mask (the first one sampled; the zero gate for the
+        all-ones mask where :func:`sample_arrangement` added the linear group); None
+        for masks that were given directly.
     masks : ndarray of shape (n, p), bool
         ``masks[k, i] = 1[x_k^T g_i >= 0]``; unpacked on access from the packed store.
     counts : ndarray of shape (p,)
         How many sampled gates produced each mask.
     n_gates : int
-        Gates sampled in total (including those with the all-zero mask, which is
-        dropped).
+        Gates in total: those sampled (including those with the all-zero mask, which
+        is dropped) and the zero gate of the linear group where it was added (so one
+        more than the estimators' ``n_gates_`` with ``linear_group=True``).
     """
 
     def __init__(self, words, n, gates=None, counts=None, n_gates=None):

@@ -666,7 +666,10 @@ def irls(
         ``seed``) of the arrangement's cells. ``"counts"``:
         ``arr.counts / arr.n_gates``, the NTK of the finite-width network with the
         sampled gates (an unbiased estimate of :func:`ntk_kernel`; uniform for masks
-        given directly). ``"ntk"`` (default):
+        given directly; the zero gate of the linear group, ``linear_group=True``,
+        counts as one gate: its all-ones mask, of Gaussian measure 0, starts at the
+        weight of one gate rather than 0, which measured faster where the targets
+        are linear). ``"ntk"`` (default):
         ``"mc"`` when the cells hold at least half of the Gaussian mass (low dimension,
         many gates), otherwise ``"counts"`` (in higher dimension a few hundred sampled
         cells hold almost none of it); ``eta0_kind`` of the result says which.

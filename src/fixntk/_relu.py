@@ -1630,12 +1630,24 @@ def gated_to_relu(
         # reproduce the gated one (by 0.25 for y of standard deviation 1; tester CI)
         groups = sorted(bad)
         shown = ", ".join(map(str, groups[:10])) + (", ..." if len(groups) > 10 else "")
+        # the all-ones mask (the linear group of linear_group=True) has a cone with an
+        # interior point only where a column is positive on every row (tester DA: the
+        # message blamed hand-built masks for the library's own linear group)
+        ones = [i for i in groups if masks[:, i].all()]
+        linear = (
+            f"; group {ones[0]} is the all-ones mask (the linear group): its cone "
+            "{v : X v >= 0} has an interior point only if some combination of the "
+            "columns is positive on every row, such as a constant column (the "
+            "estimators' neuron_bias=True adds one)"
+            if ones
+            else ""
+        )
         _warn(
             f"gated_to_relu: {len(groups)} group(s) ({shown}) have cones without an "
-            "interior point (masks that no gate gives strictly, e.g. built by hand): "
-            "they get the decomposition of least constraint violation, and the ReLU "
-            "network differs from the gated one on the training rows by up to "
-            f"{residual:.3g} (the result's residual, violation and infeasible)",
+            "interior point (masks that no gate gives strictly, e.g. built by hand"
+            f"{linear}): they get the decomposition of least constraint violation, "
+            "and the ReLU network differs from the gated one on the training rows by "
+            f"up to {residual:.3g} (the result's residual, violation and infeasible)",
             UserWarning,
             stacklevel=user_stacklevel(),
         )

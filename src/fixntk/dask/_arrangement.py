@@ -99,11 +99,13 @@ class DaskArrangement:
     Attributes
     ----------
     gates : ndarray of shape (p, d) or None
-        One representative gate per mask (None for masks given directly).
+        One representative gate per mask (the zero gate for the all-ones mask of the
+        linear group; None for masks given directly).
     counts : ndarray of shape (p,)
-        Sampled gates per mask.
+        Gates per mask.
     n_gates : int
-        Gates sampled in total (including those with the all-zero mask, dropped).
+        Gates in total: those sampled (including those with the all-zero mask,
+        dropped) and the zero gate of the linear group where it was added.
     n : int
         Rows.
     rows : tuple of int
