@@ -3330,3 +3330,41 @@ def test_predict_reads_numbers_as_fit_read_them(tmp_path):
     frame = read_table(str(phones), decimal=",", thousands=" ").frame
     assert list(frame["montant"]) == [1234.5, 987.25]
     assert frame["telephone"].iloc[0] == "01\u00a023\u00a045\u00a067\u00a000"
+
+
+def test_rows_ending_in_a_delimiter_the_header_lacks(tmp_path):
+    """Data rows that end in a delimiter the header line lacks ('1,2,3,' under
+    'a,b,c'): pandas took the first column for the row index and moved every name one
+    column left (fit refused the last column as empty, then fitted the wrong target
+    once it was dropped; predict gave -300 for 25.7: tester DC). They read as the
+    header names them, with a note, in fit and predict alike; R's write.table with
+    row names (a header one name short, rows ending in a value) reads as before."""
+    from fixntk.cli._data import read_table
+
+    rows = [[f"{0.5 * i:.1f}", f"{i % 3}", f"{(0.5 * i) ** 2:.2f}"] for i in range(12)]
+    trail = tmp_path / "trail.csv"
+    trail.write_text("x,k,y\n" + "".join(",".join(r) + ",\n" for r in rows))
+    table = read_table(str(trail))
+    assert list(table.frame.columns) == ["x", "k", "y"]
+    assert table.frame["x"].tolist() == [0.5 * i for i in range(12)]
+    assert table.frame["y"].tolist() == [(0.5 * i) ** 2 for i in range(12)]
+    assert any("ends with a delimiter the header" in m for m in table.messages)
+    # R's write.table: row names first, the header without their column
+    named = tmp_path / "rnames.csv"
+    named.write_text(
+        '"x","k","y"\n'
+        + "".join(f'"{i + 1}",' + ",".join(r) + "\n" for i, r in enumerate(rows))
+    )
+    table = read_table(str(named))
+    assert table.frame["x"].tolist() == [0.5 * i for i in range(12)]
+    assert not any("ends with a delimiter" in m for m in table.messages)
+    # an empty last column under its own name stays an empty column
+    empty = tmp_path / "empty.csv"
+    empty.write_text("x,k,y,z\n" + "".join(",".join(r) + ",\n" for r in rows))
+    table = read_table(str(empty))
+    assert list(table.frame.columns) == ["x", "k", "y", "z"]
+    assert table.frame["z"].isna().all()
+    assert not any("ends with a delimiter" in m for m in table.messages)
+    out = run_cli("fit", str(trail), "--target", "y", "--n-gates", "20")
+    assert out.returncode == 0, out.stderr
+    assert "ends with a delimiter the header" in out.stdout + out.stderr

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -388,6 +389,17 @@ def read_table(
         ) from None
     _check_unique_names(path, raw, delimiter)
     messages, index, saved_index = [], None, None
+    if _ends_in_delimiter(_source(path, raw), delimiter, frame, options):
+        # every row one field longer than the header, the last one empty ('1,2,3,'
+        # under 'a,b,c'): pandas took the first column for the index and moved every
+        # name one column left (tester DC: fit refused the last column as empty and
+        # fitted the wrong target once it was dropped; predict gave -300 for 25.7)
+        options["index_col"] = False
+        frame = _read_csv(_source(path, raw), delimiter, **options)
+        messages.append(
+            "every row ends with a delimiter the header line lacks (an empty last "
+            "field): read without it"
+        )
     short = _short_rows_note(path if raw is None else None, raw, delimiter, frame)
     if short:
         messages.append(short)
@@ -632,6 +644,27 @@ def column_name(name):
     form (NFC). A file written on macOS may spell 'é' as 'e' and a combining accent
     (NFD), which prints the same as the 'é' typed in a shell and compares unequal."""
     return unicodedata.normalize("NFC", str(name).strip())
+
+
+def _ends_in_delimiter(source, delimiter, frame, options):
+    """Whether the data rows of the file ``frame`` was read from end in a delimiter
+    the header lacks: its last column empty throughout, and told that the file has
+    no index column pandas drops the empty last fields (without a word; it warns
+    where a dropped field holds a value) and the last column then holds values. A
+    header one name short of rows that end in a value (R's write.table with row
+    names) keeps pandas' reading: the names are right, and the index, R's row names,
+    is dropped."""
+    if not len(frame) or frame.shape[1] < 1 or not frame.iloc[:, -1].isna().all():
+        return False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            plain = _read_csv(source, delimiter, **{**options, "index_col": False})
+        except (ValueError, csv.Error):
+            return False
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        return False
+    return plain.shape == frame.shape and not plain.iloc[:, -1].isna().all()
 
 
 def _read_csv(path, delimiter, **options):
