@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 
@@ -3368,3 +3369,31 @@ def test_rows_ending_in_a_delimiter_the_header_lacks(tmp_path):
     out = run_cli("fit", str(trail), "--target", "y", "--n-gates", "20")
     assert out.returncode == 0, out.stderr
     assert "ends with a delimiter the header" in out.stdout + out.stderr
+
+
+def test_numbers_with_unicode_minus_signs_are_numbers(tmp_path):
+    """Negative numbers written with the Unicode minus sign (U+2212: web pages,
+    typeset tables) or the full-width one read as numbers, features and target alike
+    (tester DC: one-hot encoded as 17 categories, refused as an identifier, a target
+    of 157 classes, the sign never named); under --decimal ',' too, and a column with
+    a word among them stays text."""
+    from fixntk.cli._data import read_table
+
+    minus = "\u2212"
+    rows = [
+        [f"{i - 6}".replace("-", minus), f"{0.5 * i - 3:.1f}".replace("-", "\uff0d"), w]
+        for i, w in zip(range(12), ["a", "b"] * 6)
+    ]
+    path = write_csv(tmp_path / "m.csv", ["t", "y", "w"], rows)
+    frame = read_table(path).frame
+    assert frame["t"].tolist() == [float(i - 6) for i in range(12)]
+    assert frame["y"].tolist() == [0.5 * i - 3 for i in range(12)]
+    assert frame["w"].tolist() == ["a", "b"] * 6
+    eu = tmp_path / "eu.csv"
+    eu.write_text("t;y\n" + "".join(f"{minus}{i},5;{i}\n" for i in range(12)))
+    assert read_table(str(eu), decimal=",").frame["t"].tolist() == [
+        -(i + 0.5) for i in range(12)
+    ]
+    rows[3][0] = "n/d"
+    path = write_csv(tmp_path / "m2.csv", ["t", "y", "w"], rows)
+    assert not pd.api.types.is_numeric_dtype(read_table(path).frame["t"])

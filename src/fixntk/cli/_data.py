@@ -702,10 +702,36 @@ def _read_csv(path, delimiter, **options):
                 if thousands is not None and options.get("dtype") is not str:
                     # (a read for the text as written keeps it: text_of)
                     _grouped_as_numbers(frame, col, decimal, thousands)
+            if options.get("dtype") is not str:
+                _minus_signs_as_numbers(frame, col, options)
     # after the loop, whose names pandas made unique: two names equal in NFC alone
     # are refused as repeated by read_table (_check_unique_names)
     frame.columns = [column_name(c) for c in frame.columns]
     return frame
+
+
+# Minus signs other than ASCII's hyphen-minus that numbers are written with: the
+# Unicode minus sign (web pages, typeset tables, some locales' exports) and the
+# full-width one (East Asian spreadsheets). pandas reads neither.
+_MINUS_SIGNS = "\u2212\uff0d"
+
+
+def _minus_signs_as_numbers(frame, col, options):
+    """A text column of numbers whose negative ones are written with a Unicode minus
+    sign ('\u22124.7'), read as numbers (tester DC: one-hot encoded as categories,
+    refused as an identifier, or a target of 157 classes, the sign never named)."""
+    cells = frame[col].dropna()
+    if cells.empty or not cells.map(lambda v: isinstance(v, str)).all():
+        return
+    signed = cells.str.contains(f"[{_MINUS_SIGNS}]")
+    if not signed.any():
+        return
+    plain = cells.str.replace(f"[{_MINUS_SIGNS}]", "-", regex=True)
+    numbers = _as_written_numbers(
+        plain, options.get("decimal", "."), options.get("thousands")
+    )
+    if numbers.notna().all():
+        frame[col] = numbers.reindex(frame.index)
 
 
 def _grouped_as_numbers(frame, col, decimal, thousands):
