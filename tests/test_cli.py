@@ -3397,3 +3397,62 @@ def test_numbers_with_unicode_minus_signs_are_numbers(tmp_path):
     rows[3][0] = "n/d"
     path = write_csv(tmp_path / "m2.csv", ["t", "y", "w"], rows)
     assert not pd.api.types.is_numeric_dtype(read_table(path).frame["t"])
+
+
+def test_two_stray_words_among_many_numbers_are_refused_not_codes(tmp_path):
+    """Two different words in a few cells among numbers of many values are data
+    errors, named with their lines (Boston's rad with 'unk' and 'nd' was one-hot
+    encoded as 11 categories: tester DC); words that fill a share of the column
+    (a drive '4', 'f', 'r') stay codes."""
+    from fixntk.cli._data import UserError, dataset_from_table, read_table
+
+    rows = [[f"{0.1 * i:.1f}", str(i % 9 + 1), i % 2] for i in range(200)]
+    rows[3][1], rows[50][1] = "unk", "nd"
+    path = write_csv(tmp_path / "rad.csv", ["x", "rad", "y"], rows)
+    with pytest.raises(
+        UserError,
+        match=r"line 5: column 'rad' has the non-numeric value 'unk' "
+        r"\(and 'nd' at line 52\)",
+    ):
+        dataset_from_table(read_table(path), "y", "auto", path)
+    drives = ["4", "f", "r", "f"]
+    rows = [[f"{0.1 * i:.1f}", drives[i % 4], i % 2] for i in range(200)]
+    path = write_csv(tmp_path / "drv.csv", ["x", "drv", "y"], rows)
+    data = dataset_from_table(read_table(path), "y", "auto", path)
+    assert data.text == ["drv"]
+
+
+def test_predict_names_the_decimal_mark_it_carried_over_from_fit(tmp_path):
+    """predict reads with fit's --decimal unless given one; where that refuses the
+    file, the message says the mark is the model's and to pass --decimal '.' (it said
+    "--decimal ',' was given; leave --decimal out", which the user had: tester DC)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 40)).round(3)
+    y = (2 * a + b).round(3)
+    eu = tmp_path / "eu.csv"
+    eu.write_text(
+        "a;b;y\n"
+        + "".join(f"{u};{v};{w}\n".replace(".", ",") for u, v, w in zip(a, b, y))
+    )
+    us = write_csv(tmp_path / "us.csv", ["a", "b"], list(zip(a, b)))
+    model = str(tmp_path / "m.pkl")
+    fit = run_cli(
+        "fit",
+        str(eu),
+        "--target",
+        "y",
+        "--decimal",
+        ",",
+        "--n-gates",
+        "20",
+        "--lam",
+        "0.01",
+        "--output",
+        model,
+    )
+    assert fit.returncode == 0, fit.stderr
+    out = run_cli("predict", model, us)
+    assert out.returncode != 0
+    assert "training file was read with --decimal ','" in out.stderr
+    assert "pass --decimal '.'" in out.stderr and "was given" not in out.stderr
+    assert run_cli("predict", model, us, "--decimal", ".").returncode == 0

@@ -21,6 +21,7 @@ from .._threads import blas_threads
 from ._compare import compare_on, report
 from ._data import (
     _LINES,
+    FORMAT_CARRIED,
     LABELS_ADVICE,
     MAX_CATEGORIES,
     MAX_CLASSES,
@@ -663,18 +664,25 @@ def cmd_predict(args, out):
     fitted = getattr(model, "fixntk_number_format_", None)
     if decimal is None and thousands is None and isinstance(fitted, tuple):
         decimal, thousands = fitted
-    table = read_table(
-        args.data,
-        sep=args.sep,
-        index_col=args.index_col,
-        decimal=decimal,
-        thousands=thousands,
-    )
-    if (decimal, thousands) != (args.decimal, args.thousands):
-        given = [f"--decimal {decimal!r}"] * (decimal is not None)
-        given += [f"--thousands {thousands!r}"] * (thousands is not None)
-        table.messages.insert(0, f"numbers read as fit read them: {' '.join(given)}")
-    X, ignored, notes = prediction_frame(table, model, shown(args.data))
+    carried = (decimal, thousands) != (args.decimal, args.thousands)
+    token = FORMAT_CARRIED.set(carried)
+    try:
+        table = read_table(
+            args.data,
+            sep=args.sep,
+            index_col=args.index_col,
+            decimal=decimal,
+            thousands=thousands,
+        )
+        if carried:
+            given = [f"--decimal {decimal!r}"] * (decimal is not None)
+            given += [f"--thousands {thousands!r}"] * (thousands is not None)
+            table.messages.insert(
+                0, f"numbers read as fit read them: {' '.join(given)}"
+            )
+        X, ignored, notes = prediction_frame(table, model, shown(args.data))
+    finally:
+        FORMAT_CARRIED.reset(token)
     info = out if args.output else sys.stderr  # stdout carries the CSV otherwise
     for message in table.messages + notes:
         print(f"  {message}", file=info)

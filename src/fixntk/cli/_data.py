@@ -8,6 +8,7 @@ inside the saved pipeline (so ``fixntk predict`` takes raw CSVs), or refused whe
 look like identifiers or free text.
 """
 
+import contextvars
 import csv
 import hashlib
 import io
@@ -26,6 +27,13 @@ from .._validation import _scalar
 MIN_ROWS = 10
 MAX_CLASSES = 20  # integer targets with at most this many values are class labels
 MAX_CATEGORIES = 50  # text columns with more distinct values are refused
+# Set while predict reads a file with the number format fit read its file with (no
+# --decimal or --thousands given to predict): the hints then name that, not an
+# option the user gave (tester DC: "leave --decimal out", which was left out).
+FORMAT_CARRIED = contextvars.ContextVar("fixntk_format_carried", default=False)
+# Words in at most this share of a column's cells, among numbers of more distinct
+# values than there are words, are stray words (data errors), not codes.
+_STRAY_SHARE = 0.02
 _SNIFF_BYTES = 1 << 16
 
 
@@ -1183,6 +1191,13 @@ def number_format_hint(series, decimal="."):
     if decimal != "." and _parses(text):
         # pandas reads '1.5' under decimal=',' as text, to_numeric as 1.5: the file
         # (or this column) writes its decimals with '.'
+        if FORMAT_CARRIED.get():  # predict, reading as fit read (no --decimal here)
+            return (
+                f"holds numbers with '.' as the decimal mark (e.g. {example}) while "
+                f"the model's training file was read with --decimal {decimal!r}, as "
+                "this one is unless told otherwise; pass --decimal '.' if this file "
+                "writes its decimals with '.'"
+            )
         return (
             f"holds numbers with '.' as the decimal mark (e.g. {example}) while "
             f"--decimal {decimal!r} was given; leave --decimal out if the file "
@@ -1313,7 +1328,13 @@ def feature_columns(
         parsed = pd.to_numeric(series, errors="coerce")
         word = parsed.isna().to_numpy() & present  # missing cells are not words
         words = series[word].nunique()
-        codes = words >= 2 and series.nunique() <= limit
+        # ... unless the words are a few cells among many numbers of many values
+        # (Boston's rad with 'unk' twice and 'nd' once among 503 numbers was one-hot
+        # encoded as 11 categories, a new number at predict unknown; tester DC)
+        few_words = (
+            word.sum() <= _STRAY_SHARE * present.sum() and parsed.nunique() > words
+        )
+        codes = words >= 2 and series.nunique() <= limit and not few_words
         # mostly words with a few number-like ones (car models: 'Integra', '90',
         # '900') are text, not numbers with a stray word
         mostly_words = words > 2 and parsed.notna().sum() < word.sum()
@@ -1324,11 +1345,18 @@ def feature_columns(
             # gap mark (a '-' among the numbers is a gap once '12 kg' is fixed; the
             # dash was named, a tester)
             stray = word & ~_gap_words(series)
-            k = int(np.flatnonzero(stray if stray.any() else word)[0])
+            at = np.flatnonzero(stray if stray.any() else word)
+            k = int(at[0])
+            others = [
+                f"{series.iloc[j]!r} at line {_line(frame, int(j))}"
+                for j in at[1:]
+                if series.iloc[j] != series.iloc[k]
+            ]
+            also = f" (and {_shown(others, 3)})" if others else ""
             raise UserError(
                 f"{path}, line {_line(frame, k)}: column {col!r} has the non-numeric "
                 "value "
-                f"{series.iloc[k]!r} among numbers; fix the value, or leave the "
+                f"{series.iloc[k]!r}{also} among numbers; fix the value, or leave the "
                 f"column out with --drop {col!r}"
             )
         n_values = series.nunique()
