@@ -1645,6 +1645,30 @@ def test_a_two_valued_column_far_from_zero_is_warned_about():
             fixntk.GatedReLURegressor(n_gates=10, lam=0.1).fit(np.c_[X, codes], y)
 
 
+def test_a_constant_column_far_from_zero_is_warned_about():
+    """A year a filter left constant (2008) beside columns near 1: in every gate a
+    bias of 2008, every mask all on or all off, a linear model, silently (tester
+    DB). The gated estimators warn, in memory and on Dask; a column of ones beside
+    them, and the NTK (whose angles were measured unharmed), do not."""
+    import warnings
+
+    X, y = planted(n=300, d=3, seed=0)
+    year = np.c_[X, np.full(300, 2008.0)]
+    with pytest.warns(UserWarning, match=r"column\(s\) 3 of X are constant and far"):
+        est = fixntk.GatedReLURegressor(n_gates=20, lam=0.1, random_state=0)
+        est.fit(year, y)
+    assert est.gates_.shape[0] <= 2  # (what the warning is about)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.GatedReLURegressor(n_gates=20, lam=0.1).fit(np.c_[X, np.ones(300)], y)
+        fixntk.NTKRegressor(lam=0.1).fit(year, y)
+    da = pytest.importorskip("dask.array")
+    with pytest.warns(UserWarning, match=r"column\(s\) 3 of X are constant and far"):
+        fixntk.GatedReLURegressor(n_gates=20, lam=0.1).fit(
+            da.from_array(year, chunks=(100, 4)), y
+        )
+
+
 def test_a_gap_far_above_the_objective_is_warned_about():
     """A small lam of the user's on separable classes: tol is relative to the null
     model's loss, the optimum far below it, and the fit stopped with a certified gap

@@ -950,6 +950,9 @@ def _check_columns(estimator, X, labels=None):
             span[far] = 0.0  # (a column of range 0 is not compared)
             judged[far] = False
         _warn_offsets(estimator, Xs.mean(axis=0), sd, judged, n)
+        with np.errstate(over="ignore"):  # (inf beyond the largest double: far)
+            rms = np.sqrt(np.mean(np.square(Xs), axis=0)) * unit
+            _warn_constant_offsets(estimator, Xs.min(axis=0) * unit, span == 0, rms, n)
     _warn_feature_scales(estimator, sd * unit, span * unit)
 
 
@@ -996,6 +999,41 @@ def _warn_offsets(estimator, mean, sd, judged, n):
         "angles hardly tell such a column's values apart, and "
         f"{name}'s fit can be poor. Centre X first, e.g. "
         f"make_pipeline(StandardScaler(), {name}()).",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+def _warn_constant_offsets(estimator, value, constant, rms, n):
+    """Warn when a constant column's ``value`` lies more than _OFFSET_RATIO times the
+    median root mean square (``rms``, per column) of the varying columns from 0. In
+    every gate such a column is one more bias, of its own size: with a year that a
+    filter left at 2008 beside columns near 5 (ggplot2's mpg, its 2008 cars), every
+    hyperplane missed the rows, one mask was left of 1000 gates and the model was
+    linear (cross-validated R^2 0.589 against 0.737 without the column, silently;
+    tester DB; NTKRegressor 0.748 against 0.752: the estimators with gates only). A
+    column of ones beside standardised columns is not warned about.
+    ``constant``: which columns are (their range is 0); nothing is judged on fewer
+    than _OFFSET_MIN_ROWS rows (``n``)."""
+    constant = np.asarray(constant, dtype=bool)
+    if not hasattr(estimator, "n_gates"):  # (the NTK's angles measured unharmed)
+        return
+    if n < _OFFSET_MIN_ROWS or not constant.any() or constant.all():
+        return
+    typical = float(np.median(rms[~constant]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        cols = np.flatnonzero(constant & (np.abs(value) > _OFFSET_RATIO * typical))
+    if cols.size == 0:
+        return
+    name = type(estimator).__name__
+    _warn(
+        f"column(s) {_column_names(estimator, cols)} of X are constant and far from 0 "
+        f"(|value| up to {np.abs(value[cols]).max():.4g}, against a typical column "
+        f"scale of {typical:.3g}): in every gate such a column acts as a bias of its "
+        "size, the gates' hyperplanes then miss the rows (every mask all on or all "
+        f"off) and {name}'s model is close to linear. Leave constant columns out "
+        f"(the bias is built in), or centre X, e.g. make_pipeline(StandardScaler(), "
+        f"{name}()).",
         UserWarning,
         stacklevel=user_stacklevel(),
     )

@@ -286,6 +286,9 @@ def _check_feature_scales(est, X, y=None, sample_weight=None):
         span[far] = 0.0  # not also compared in scale, as in memory
         judged[far] = False
     _est._warn_offsets(est, mean, sd, judged, n)
+    with np.errstate(over="ignore"):
+        rms = np.sqrt(m2 / n + mean * mean) * unit
+    _est._warn_constant_offsets(est, lo, hi == lo, rms, n)
     _est._warn_feature_scales(est, sd * unit, span)
     return _est._median_rms(m2 / n + mean * mean, unit)
 
