@@ -2737,6 +2737,11 @@ def test_counts_with_a_tail_are_regression_and_codes_stay_classes(tmp_path):
     data = task(arts, "arts.csv")
     assert data.task == "regression"
     assert any("with gaps, the largest in a single row" in m for m in data.messages)
+    # a tail that thins out over a range the counts do not half fill: doctor visits
+    # 0-48 in 17 values were 17 classes (tester DC)
+    visits = np.minimum(rng.poisson(np.exp(0.3 + 0.5 * x)), 10)
+    visits[:6] = [11, 12, 15, 16, 24, 48]
+    assert task(visits, "visits.csv").task == "regression"
     assert task(1 + np.arange(300) % 12, "months.csv").task == "classification"
     glass = np.array([1, 2, 3, 5, 6, 7])[np.arange(300) % 6]
     assert task(glass, "glass.csv").task == "classification"

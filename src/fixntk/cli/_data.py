@@ -27,6 +27,9 @@ from .._validation import _scalar
 MIN_ROWS = 10
 MAX_CLASSES = 20  # integer targets with at most this many values are class labels
 MAX_CATEGORIES = 50  # text columns with more distinct values are refused
+# A count target's largest value is at most this many times the largest value of
+# 99% of its rows (_count_like).
+_TAIL_REACH = 5
 # Set while predict reads a file with the number format fit read its file with (no
 # --decimal or --thousands given to predict): the hints then name that, not an
 # option the user gave (tester DC: "leave --decimal out", which was left out).
@@ -565,8 +568,18 @@ def _count_like(uniq, counts):
     span = uniq[-1] - uniq[0] + 1
     # counts start at 0 or 1 and fill most of their range (codes 250-599, postcodes,
     # years, or 0-11 with the typos 99 and 111 were taken for counts; a tester)
-    if k < 10 or uniq[0] not in (0, 1) or span == k or 2 * k < span:
+    if k < 10 or uniq[0] not in (0, 1) or span == k:
         return False
+    if 2 * k < span:
+        # ... or a tail thins out beyond a range they fill: the values of 99% of the
+        # rows fill at least half their own range, and the largest is within
+        # _TAIL_REACH times the largest of those (doctor visits, 0-48 in 17 values,
+        # were 17 classes; tester DC); 0-11 with the typos 99 and 111 are not
+        share = np.cumsum(counts) / counts.sum()
+        q = int(uniq[min(int(np.searchsorted(share, 0.99)), k - 1)])
+        head = int((uniq <= q).sum())
+        if 2 * head < q - uniq[0] + 1 or uniq[-1] > _TAIL_REACH * max(q, 1):
+            return False
     return bool((counts[-2:] == 1).all())
 
 
