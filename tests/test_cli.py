@@ -760,6 +760,10 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
     assert "--index-col '2' names the target column" in error(
         ["fit", *args, "--index-col", "2"]
     )
+    # --target by position: said to take a name (tester DC)
+    assert "takes a column's name, not its position" in error(
+        ["fit", regression_csv, "--target", "2"]
+    )
     rows = [[f"{0.1 * i:.1f}".replace(".", ","), i % 3] for i in range(20)]
     with open(tmp_path / "comma.csv", "w") as fh:
         fh.write("x;y\n" + "".join(f"{x};{y}\n" for x, y in rows))
@@ -2228,6 +2232,7 @@ def test_option_checks_and_predict_notes_of_a_second_tester(
     assert main(["predict", model, str(p)], out=io.StringIO()) == 0
     err = capsys.readouterr().err
     assert "1 of the 80 labels in 'label' are not classes the model was" in err
+    assert "did you mean 'Yes' -> 'yes'?" in err  # (tester DC)
 
 
 def test_predict_notes_a_column_constant_in_training_and_refuses_totals(

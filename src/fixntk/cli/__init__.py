@@ -610,10 +610,19 @@ def _score_lines(model, truth, pred, target):
         )
         if not known.all():
             unseen = pd.unique(truth[~known].astype(str))
+            # a label that differs from a class in case or spaces alone (tester DC:
+            # 'Setosa' against 'setosa', said as unseen with no hint)
+            folded = {" ".join(str(c).split()).casefold(): str(c) for c in classes}
+            near = [
+                f"{u!r} -> {folded[' '.join(u.split()).casefold()]!r}"
+                for u in unseen
+                if " ".join(u.split()).casefold() in folded
+            ]
+            meant = f"; did you mean {_shown(near, 3)}?" if near else ""
             lines.append(
                 f"{int((~known).sum())} of the {known.size} labels in {target!r} are "
                 f"not classes the model was fitted on ({_shown(unseen, 5)}; its "
-                f"classes: {_shown(classes, 8)}): they count as "
+                f"classes: {_shown(classes, 8)}{meant}): they count as "
                 "wrong"
             )
         return lines + [f"accuracy against the column {target!r}: {same.mean():.4f}"]

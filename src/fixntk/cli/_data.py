@@ -1602,6 +1602,9 @@ def dataset_from_table(
         hint = _header_hint(frame.columns)
         if any(_other_delimiter(c) for c in frame.columns):
             hint = " (is the delimiter right? --sep sets it)"
+        elif not hint and str(target).strip().isdigit():
+            # --drop and --index-col take positions; --target a name (tester DC)
+            hint = " (--target takes a column's name, not its position)"
         raise UserError(
             f"column {target!r} not found in {path}{_near(target, frame.columns)}; "
             f"columns: {_shown(frame.columns)}{hint}"
