@@ -769,6 +769,13 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
         fh.write("x;y\n" + "".join(f"{x};{y}\n" for x, y in rows))
     comma = error(["fit", str(tmp_path / "comma.csv"), "--target", "y"])
     assert "decimal comma" in comma and "--decimal ','" in comma
+    # one piece of advice for all the columns that need it (tester DC)
+    rows = [[f"{i},5", f"{i},25", i % 3] for i in range(20)]
+    with open(tmp_path / "comma2.csv", "w") as fh:
+        fh.write("x;z;y\n" + "".join(";".join(map(str, r)) + "\n" for r in rows))
+    comma = error(["fit", str(tmp_path / "comma2.csv"), "--target", "y"])
+    assert "columns 'x', 'z' hold numbers written with a decimal comma" in comma
+    assert comma.count("--decimal ','") == 1
     rows = [[i, i * 1e300, i % 2] for i in range(20)]
     path = write_csv(tmp_path / "big.csv", ["a", "big", "y"], rows)
     big = error(["fit", path, "--target", "y"])

@@ -1336,7 +1336,7 @@ def feature_columns(
         hint = number_format_hint(series, decimal)
         if hint is not None:  # (named with the others: one column a run; tester BL)
             refused.append(col)
-            reasons.append(f"column {col!r} {hint}")
+            reasons.append((col, hint))
             continue
         parsed = pd.to_numeric(series, errors="coerce")
         word = parsed.isna().to_numpy() & present  # missing cells are not words
@@ -1395,11 +1395,39 @@ def feature_columns(
     if refused:  # every such column in one message (one per run took three runs)
         drops = " ".join(f"--drop {c!r}" for c in refused)
         raise UserError(
-            f"{path}: {'; '.join(reasons)}; or leave "
+            f"{path}: {'; '.join(_merged_reasons(reasons))}; or leave "
             + ("it" if len(refused) == 1 else "them")
             + f" out with {drops}"
         )
     return numeric, text
+
+
+def _merged_reasons(reasons):
+    """The refusals of :func:`feature_columns` as said: strings, and (column,
+    format hint) pairs, those that give the same advice but for their example said
+    once for all their columns (a decimal-comma file without --decimal repeated
+    "pass --decimal ','" for each of its 10 columns; tester DC)."""
+    groups = {}
+    for reason in reasons:
+        if isinstance(reason, str):
+            groups[len(groups), reason] = [reason]
+            continue
+        col, hint = reason
+        key = re.sub(r" \(e\.g\. [^)]*\)", "", hint)
+        groups.setdefault(key, []).append(reason)
+    out = []
+    for members in groups.values():
+        if isinstance(members[0], str):
+            out.append(members[0])
+        elif len(members) == 1:
+            out.append(f"column {members[0][0]!r} {members[0][1]}")
+        else:
+            names = ", ".join(repr(col) for col, _ in members)
+            hint = members[0][1]
+            if hint.startswith("holds "):
+                hint = "hold " + hint[len("holds ") :]
+            out.append(f"columns {names} {hint}")
+    return out
 
 
 # 2021-03-04, 04/03/2021 or 4.3.21, with a time (and zone) or without; 10:30 or
