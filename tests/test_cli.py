@@ -3394,7 +3394,7 @@ def test_numbers_with_unicode_minus_signs_are_numbers(tmp_path):
     (tester DC: one-hot encoded as 17 categories, refused as an identifier, a target
     of 157 classes, the sign never named); under --decimal ',' too, and a column with
     a word among them stays text."""
-    from fixntk.cli._data import read_table
+    from fixntk.cli._data import UserError, read_table
 
     minus = "\u2212"
     rows = [
@@ -3414,6 +3414,15 @@ def test_numbers_with_unicode_minus_signs_are_numbers(tmp_path):
     rows[3][0] = "n/d"
     path = write_csv(tmp_path / "m2.csv", ["t", "y", "w"], rows)
     assert not pd.api.types.is_numeric_dtype(read_table(path).frame["t"])
+    # read as '-' before any check: '.'-grouped thousands are refused as with '-'
+    # (they were read 1000 times too small), the note says so (tester DE)
+    dotted = tmp_path / "dotted.csv"
+    dotted.write_text(
+        "q;x\n" + "".join(f"{minus}{k}.500;{k}\n" for k in range(1, 9)) + "35;9\n"
+    )
+    with pytest.raises(UserError, match="beside '35'"):
+        read_table(str(dotted))
+    assert any("read as '-'" in m for m in read_table(str(eu), decimal=",").messages)
 
 
 def test_two_stray_words_among_many_numbers_are_refused_not_codes(tmp_path):

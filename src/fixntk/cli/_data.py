@@ -254,6 +254,38 @@ _COMPRESSED = (
 )
 
 
+# Minus signs other than ASCII's hyphen-minus that numbers are written with, in
+# UTF-8: the Unicode minus sign (web pages, typeset tables, some locales' exports) and
+# the full-width one (East Asian spreadsheets). pandas reads neither.
+_MINUS_BYTES = ("\u2212".encode(), "\uff0d".encode())
+
+
+def _ascii_minus(path, raw):
+    """The file's bytes with every Unicode minus sign written as '-', and how many
+    there were (``raw`` unchanged, and 0, where there is none; a file on disk is
+    read into memory only then). Every check then sees the numbers as pandas
+    reads them (tester DC: '\u22124.7' one-hot encoded, refused as an identifier, a
+    target of 157 classes; tester DE: a column-wise reading skipped the checks of
+    thousands separators and decimal commas, and blamed numbers for a stray word)."""
+    if raw is None:
+        found, tail = False, b""
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                if any(m in tail + block for m in _MINUS_BYTES):
+                    found = True
+                    break
+                tail = block[-2:]
+        if not found:
+            return raw, 0
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    count = sum(raw.count(m) for m in _MINUS_BYTES)
+    for m in _MINUS_BYTES:
+        if m in raw:
+            raw = raw.replace(m, b"-")
+    return raw, count
+
+
 def _decompressed(path, raw):
     """The bytes of a compressed file (gzip, bz2, xz, or a zip archive of one file)
     decompressed, else ``raw`` unchanged (None: read ``path`` itself)."""
@@ -369,6 +401,7 @@ def read_table(
         with open(path, "rb") as fh:
             raw = fh.read()
     stored, raw = raw, _decompressed(path, raw)
+    raw, minus = _ascii_minus(path, raw)
     size = os.path.getsize(path) if raw is None else len(raw)
     name, path = path, shown(path)
     if size == 0:
@@ -400,6 +433,11 @@ def read_table(
         ) from None
     _check_unique_names(path, raw, delimiter)
     messages, index, saved_index = [], None, None
+    if minus:
+        messages.append(
+            f"{minus} minus sign(s) written as Unicode's (U+2212, or full-width) read "
+            "as '-'"
+        )
     if _ends_in_delimiter(_source(path, raw), delimiter, frame, options):
         # every row one field longer than the header, the last one empty ('1,2,3,'
         # under 'a,b,c'): pandas took the first column for the index and moved every
@@ -723,36 +761,10 @@ def _read_csv(path, delimiter, **options):
                 if thousands is not None and options.get("dtype") is not str:
                     # (a read for the text as written keeps it: text_of)
                     _grouped_as_numbers(frame, col, decimal, thousands)
-            if options.get("dtype") is not str:
-                _minus_signs_as_numbers(frame, col, options)
     # after the loop, whose names pandas made unique: two names equal in NFC alone
     # are refused as repeated by read_table (_check_unique_names)
     frame.columns = [column_name(c) for c in frame.columns]
     return frame
-
-
-# Minus signs other than ASCII's hyphen-minus that numbers are written with: the
-# Unicode minus sign (web pages, typeset tables, some locales' exports) and the
-# full-width one (East Asian spreadsheets). pandas reads neither.
-_MINUS_SIGNS = "\u2212\uff0d"
-
-
-def _minus_signs_as_numbers(frame, col, options):
-    """A text column of numbers whose negative ones are written with a Unicode minus
-    sign ('\u22124.7'), read as numbers (tester DC: one-hot encoded as categories,
-    refused as an identifier, or a target of 157 classes, the sign never named)."""
-    cells = frame[col].dropna()
-    if cells.empty or not cells.map(lambda v: isinstance(v, str)).all():
-        return
-    signed = cells.str.contains(f"[{_MINUS_SIGNS}]")
-    if not signed.any():
-        return
-    plain = cells.str.replace(f"[{_MINUS_SIGNS}]", "-", regex=True)
-    numbers = _as_written_numbers(
-        plain, options.get("decimal", "."), options.get("thousands")
-    )
-    if numbers.notna().all():
-        frame[col] = numbers.reindex(frame.index)
 
 
 def _grouped_as_numbers(frame, col, decimal, thousands):
