@@ -3366,7 +3366,7 @@ def test_rows_ending_in_a_delimiter_the_header_lacks(tmp_path):
     assert list(table.frame.columns) == ["x", "k", "y"]
     assert table.frame["x"].tolist() == [0.5 * i for i in range(12)]
     assert table.frame["y"].tolist() == [(0.5 * i) ** 2 for i in range(12)]
-    assert any("ends with a delimiter the header" in m for m in table.messages)
+    assert any("12 row(s) end with a delimiter the header" in m for m in table.messages)
     # R's write.table: row names first, the header without their column
     named = tmp_path / "rnames.csv"
     named.write_text(
@@ -3375,17 +3375,38 @@ def test_rows_ending_in_a_delimiter_the_header_lacks(tmp_path):
     )
     table = read_table(str(named))
     assert table.frame["x"].tolist() == [0.5 * i for i in range(12)]
-    assert not any("ends with a delimiter" in m for m in table.messages)
+    assert not any("end with a delimiter" in m for m in table.messages)
     # an empty last column under its own name stays an empty column
     empty = tmp_path / "empty.csv"
     empty.write_text("x,k,y,z\n" + "".join(",".join(r) + ",\n" for r in rows))
     table = read_table(str(empty))
     assert list(table.frame.columns) == ["x", "k", "y", "z"]
     assert table.frame["z"].isna().all()
-    assert not any("ends with a delimiter" in m for m in table.messages)
+    assert not any("end with a delimiter" in m for m in table.messages)
     out = run_cli("fit", str(trail), "--target", "y", "--n-gates", "20")
     assert out.returncode == 0, out.stderr
-    assert "ends with a delimiter the header" in out.stdout + out.stderr
+    assert "end with a delimiter the header" in out.stdout + out.stderr
+    # R's write.table with row names and a last column of NA, or of "" (it was read
+    # one column off: tester DE), and rows where only some end in the delimiter (the
+    # first row without it was refused as a CSV error)
+    for last in ("NA", '""'):
+        named.write_text(
+            '"x","k","y","z"\n'
+            + "".join(
+                f'"{i + 1}",' + ",".join(r) + f",{last}\n" for i, r in enumerate(rows)
+            )
+        )
+        table = read_table(str(named))
+        assert table.frame["x"].tolist() == [0.5 * i for i in range(12)]
+        assert table.frame["z"].isna().all()
+    some = tmp_path / "some.csv"
+    some.write_text(
+        "x,k,y\n"
+        + "".join(",".join(r) + ("," * (i % 2)) + "\n" for i, r in enumerate(rows))
+    )
+    table = read_table(str(some))
+    assert table.frame["y"].tolist() == [(0.5 * i) ** 2 for i in range(12)]
+    assert any("6 row(s) end with a delimiter" in m for m in table.messages)
 
 
 def test_numbers_with_unicode_minus_signs_are_numbers(tmp_path):

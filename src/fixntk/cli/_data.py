@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import unicodedata
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -413,8 +412,28 @@ def read_table(
     _check_preamble(path, raw)
     delimiter = _sniff(path, sep, raw)
     options = dict(decimal=decimal, thousands=thousands, na_values=list(MISSING_TEXT))
+    # rows that end in a delimiter the header lacks ('1,2,3,' under 'a,b,c'): pandas
+    # took the first column for the index and moved every name one column left
+    # (tester DC: fit refused the last column as empty and fitted the wrong target
+    # once it was dropped; predict gave -300 for 25.7), or refused the file where the
+    # first row did not (tester DE); told that there is no index column it drops
+    # their empty last fields
+    trailing = 0
     try:
-        frame = _read_csv(_source(path, raw), delimiter, **options)
+        try:
+            frame = _read_csv(_source(path, raw), delimiter, **options)
+        except pd.errors.ParserError:
+            trailing, width = _trailing_fields(_source(path, raw), delimiter)
+            if not trailing:
+                raise
+        if trailing or not frame.index.equals(pd.RangeIndex(len(frame))):
+            if not trailing:
+                trailing, width = _trailing_fields(_source(path, raw), delimiter)
+            if trailing:
+                # the header's columns only (rows without the extra field among
+                # them: pandas refused the others as too long without usecols)
+                options.update(index_col=False, usecols=list(range(width)))
+                frame = _read_csv(_source(path, raw), delimiter, **options)
     except pd.errors.EmptyDataError:  # blank lines only
         raise UserError(
             f"{path} holds no columns (blank lines only); fixntk needs a header row "
@@ -438,16 +457,10 @@ def read_table(
             f"{minus} minus sign(s) written as Unicode's (U+2212, or full-width) read "
             "as '-'"
         )
-    if _ends_in_delimiter(_source(path, raw), delimiter, frame, options):
-        # every row one field longer than the header, the last one empty ('1,2,3,'
-        # under 'a,b,c'): pandas took the first column for the index and moved every
-        # name one column left (tester DC: fit refused the last column as empty and
-        # fitted the wrong target once it was dropped; predict gave -300 for 25.7)
-        options["index_col"] = False
-        frame = _read_csv(_source(path, raw), delimiter, **options)
+    if trailing:
         messages.append(
-            "every row ends with a delimiter the header line lacks (an empty last "
-            "field): read without it"
+            f"{trailing} row(s) end with a delimiter the header line lacks (an empty "
+            "last field): read without it"
         )
     short = _short_rows_note(path if raw is None else None, raw, delimiter, frame)
     if short:
@@ -536,9 +549,8 @@ def read_table(
                 _source(path, raw),
                 delimiter,
                 dtype=str,
-                usecols=lambda c: c.strip() == col,
                 nrows=rows,
-                **options,
+                **{**options, "usecols": lambda c: c.strip() == col},
             )
             return text.iloc[:, 0].set_axis(row_index)
         except (KeyError, IndexError, ValueError):  # not found as read
@@ -705,25 +717,38 @@ def column_name(name):
     return unicodedata.normalize("NFC", str(name).strip())
 
 
-def _ends_in_delimiter(source, delimiter, frame, options):
-    """Whether the data rows of the file ``frame`` was read from end in a delimiter
-    the header lacks: its last column empty throughout, and told that the file has
-    no index column pandas drops the empty last fields (without a word; it warns
-    where a dropped field holds a value) and the last column then holds values. A
-    header one name short of rows that end in a value (R's write.table with row
-    names) keeps pandas' reading: the names are right, and the index, R's row names,
-    is dropped."""
-    if not len(frame) or frame.shape[1] < 1 or not frame.iloc[:, -1].isna().all():
-        return False
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        try:
-            plain = _read_csv(source, delimiter, **{**options, "index_col": False})
-        except (ValueError, csv.Error):
-            return False
-    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        return False
-    return plain.shape == frame.shape and not plain.iloc[:, -1].isna().all()
+def _trailing_fields(source, delimiter):
+    """How many data rows have one field more than the header line, an empty one
+    written as a delimiter at the end of the line ('1,2,3,' under 'a,b,c'), and the
+    header's number of fields; 0 rows where
+    none has, or where a row with more fields ends otherwise: R's write.table with
+    row names writes the row name first and ends in a value, NA or "" (tester DE:
+    an all-NA last column was taken for the empty fields and every column read one
+    place off). ``source``: a path or a stream of the file's bytes."""
+    if delimiter is None or len(delimiter) != 1:
+        return 0, 0
+    if hasattr(source, "read"):
+        data = source.read()
+    else:
+        with open(source, "rb") as fh:
+            data = fh.read()
+    text = data.decode("utf-8-sig", errors="replace")
+    lines = text.split("\n")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header, count = None, 0
+    for row in reader:
+        if not any(field.strip() for field in row):  # blank, or delimiters only
+            continue
+        if header is None:
+            header = len(row)
+            continue
+        if len(row) <= header:
+            continue
+        line = lines[reader.line_num - 1].rstrip("\r").rstrip(" ")
+        if len(row) != header + 1 or row[-1].strip() or not line.endswith(delimiter):
+            return 0, header
+        count += 1
+    return count, header
 
 
 def _read_csv(path, delimiter, **options):
