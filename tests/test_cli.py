@@ -2754,6 +2754,11 @@ def test_counts_with_a_tail_are_regression_and_codes_stay_classes(tmp_path):
     visits = np.minimum(rng.poisson(np.exp(0.3 + 0.5 * x)), 10)
     visits[:6] = [11, 12, 15, 16, 24, 48]
     assert task(visits, "visits.csv").task == "regression"
+    # ... but two typos past labels are no tail (ratings 1-10 with 20 and 30 were
+    # called counts: tester DE)
+    ratings = 1 + np.arange(300) % 10
+    ratings[:2] = [20, 30]
+    assert task(ratings, "ratings.csv").task == "classification"
     assert task(1 + np.arange(300) % 12, "months.csv").task == "classification"
     glass = np.array([1, 2, 3, 5, 6, 7])[np.arange(300) % 6]
     assert task(glass, "glass.csv").task == "classification"

@@ -630,6 +630,8 @@ def _count_like(uniq, counts):
         head = int((uniq <= q).sum())
         if 2 * head < q - uniq[0] + 1 or uniq[-1] > _TAIL_REACH * max(q, 1):
             return False
+        if k - head < 3:  # two values past the rest are typos (ratings 1-10 with a
+            return False  # 20 and a 30: tester DE), a tail has more
     return bool((counts[-2:] == 1).all())
 
 
