@@ -3451,27 +3451,40 @@ def test_numbers_with_unicode_minus_signs_are_numbers(tmp_path):
     assert any("read as '-'" in m for m in read_table(str(eu), decimal=",").messages)
 
 
-def test_two_stray_words_among_many_numbers_are_refused_not_codes(tmp_path):
-    """Two different words in a few cells among numbers of many values are data
-    errors, named with their lines (Boston's rad with 'unk' and 'nd' was one-hot
-    encoded as 11 categories: tester DC); words that fill a share of the column
-    (a drive '4', 'f', 'r') stay codes."""
+def test_words_among_many_numbers_are_said_or_refused(tmp_path):
+    """A feature of numbers with a few different words among them is one-hot encoded
+    as codes are (a floor 1-20 with 'B' and 'G', ICD-9 codes with V codes: refusing
+    them left no way to keep them; tester DE), with a note that says how many cells
+    are numbers and names the words (Boston's rad with 'unk' and 'nd' became 11
+    categories, silent on the numbers: tester DC). A target of numbers with a few
+    different words is refused naming each word once with its first line (Boston's
+    medv with three words was a 231-class classifier: tester DE)."""
     from fixntk.cli._data import UserError, dataset_from_table, read_table
 
     rows = [[f"{0.1 * i:.1f}", str(i % 9 + 1), i % 2] for i in range(200)]
-    rows[3][1], rows[50][1] = "unk", "nd"
+    rows[3][1], rows[50][1], rows[60][1] = "unk", "nd", "unk"
     path = write_csv(tmp_path / "rad.csv", ["x", "rad", "y"], rows)
-    with pytest.raises(
-        UserError,
-        match=r"line 5: column 'rad' has the non-numeric value 'unk' "
-        r"\(and 'nd' at line 52\)",
-    ):
-        dataset_from_table(read_table(path), "y", "auto", path)
+    data = dataset_from_table(read_table(path), "y", "auto", path)
+    assert data.text == ["rad"]
+    assert any(
+        "197 of its 200 cells are numbers" in m and "'unk', 'nd'" in m
+        for m in data.messages
+    )
     drives = ["4", "f", "r", "f"]
     rows = [[f"{0.1 * i:.1f}", drives[i % 4], i % 2] for i in range(200)]
     path = write_csv(tmp_path / "drv.csv", ["x", "drv", "y"], rows)
     data = dataset_from_table(read_table(path), "y", "auto", path)
     assert data.text == ["drv"]
+    assert not any("cells are numbers" in m for m in data.messages)
+    rows = [[f"{0.1 * i:.1f}", f"{(i * 37) % 200 * 0.1 + 5:.1f}"] for i in range(200)]
+    rows[4][1], rows[9][1], rows[30][1], rows[31][1] = "unk", "nd", "unk", "n.d"
+    path = write_csv(tmp_path / "medv.csv", ["x", "y"], rows)
+    with pytest.raises(
+        UserError,
+        match=r"line 6: target 'y' has the non-numeric value 'unk' \(and 'nd' at "
+        r"line 11, 'n.d' at line 33\)",
+    ):
+        dataset_from_table(read_table(path), "y", "auto", path)
 
 
 def test_predict_names_the_decimal_mark_it_carried_over_from_fit(tmp_path):

@@ -33,9 +33,12 @@ _TAIL_REACH = 5
 # --decimal or --thousands given to predict): the hints then name that, not an
 # option the user gave (tester DC: "leave --decimal out", which was left out).
 FORMAT_CARRIED = contextvars.ContextVar("fixntk_format_carried", default=False)
-# Words in at most this share of a column's cells, among numbers of more distinct
-# values than there are words, are stray words (data errors), not codes.
-_STRAY_SHARE = 0.02
+# Words in at most this share of a numeric target's cells are stray words (data
+# errors), however many different ones.
+_RARE_WORDS = 0.02
+# A text column whose cells are numbers in this share or more is said to be so when
+# it is one-hot encoded (its words may be errors or gaps).
+_NUMBERS_SHARE = 0.9
 _SNIFF_BYTES = 1 << 16
 
 
@@ -1081,15 +1084,27 @@ def _check_stray_words(y_raw, target, path, frame, table, task="auto"):
     word = parsed.isna().to_numpy()
     if not parsed.notna().any() or y_raw.nunique() <= MAX_CLASSES:
         return
-    if y_raw[word].nunique() > 2 or word.sum() >= parsed.notna().sum():
+    # several words are labels, unless they are a few cells among many numbers
+    # (Boston's medv with 'unk', 'nd' and 'n.d' in 3 rows was a 231-class
+    # classifier, the words never named; tester DE)
+    rare = word.sum() <= _RARE_WORDS * word.size
+    if (y_raw[word].nunique() > 2 and not rare) or word.sum() >= parsed.notna().sum():
         return  # mostly words, or several: labels
     numbers = parsed[~word].to_numpy()
     if task == "classification" and (numbers == np.round(numbers)).all():
         return  # integer codes and a word: labels, as asked
-    k = int(np.flatnonzero(word)[0])
+    at = np.flatnonzero(word)
+    k = int(at[0])
+    first = {}  # the other words, each at its first line
+    for j in at[1:]:
+        if y_raw.iloc[j] != y_raw.iloc[k]:
+            first.setdefault(y_raw.iloc[j], int(j))
+    others = [f"{w!r} at line {_line(frame, j)}" for w, j in first.items()]
+    also = f" (and {_shown(others, 3)})" if others else ""
     raise UserError(
         f"{path}, line {_line(frame, k)}: target {target!r} has the non-numeric value "
-        f"{y_raw.iloc[k]!r} among numbers ({int(word.sum())} such row(s)); fix the "
+        f"{y_raw.iloc[k]!r}{also} among numbers ({int(word.sum())} such row(s)); fix "
+        "the "
         "value, or empty the cell and pass --impute to leave the row out"
         + (
             " (--task classification if the values are class labels)"
@@ -1380,13 +1395,10 @@ def feature_columns(
         parsed = pd.to_numeric(series, errors="coerce")
         word = parsed.isna().to_numpy() & present  # missing cells are not words
         words = series[word].nunique()
-        # ... unless the words are a few cells among many numbers of many values
-        # (Boston's rad with 'unk' twice and 'nd' once among 503 numbers was one-hot
-        # encoded as 11 categories, a new number at predict unknown; tester DC)
-        few_words = (
-            word.sum() <= _STRAY_SHARE * present.sum() and parsed.nunique() > words
-        )
-        codes = words >= 2 and series.nunique() <= limit and not few_words
+        # (a few words among many numbers are said when the column is one-hot
+        # encoded: refused, codes such as a floor 1-20 with 'B' and 'G', or ICD-9
+        # codes with a few V and E codes, could not be kept; tester DE)
+        codes = words >= 2 and series.nunique() <= limit
         # mostly words with a few number-like ones (car models: 'Integra', '90',
         # '900') are text, not numbers with a stray word
         mostly_words = words > 2 and parsed.notna().sum() < word.sum()
@@ -1399,11 +1411,11 @@ def feature_columns(
             stray = word & ~_gap_words(series)
             at = np.flatnonzero(stray if stray.any() else word)
             k = int(at[0])
-            others = [
-                f"{series.iloc[j]!r} at line {_line(frame, int(j))}"
-                for j in at[1:]
-                if series.iloc[j] != series.iloc[k]
-            ]
+            first = {}  # each other word at its first line (one word was repeated)
+            for j in at[1:]:
+                if series.iloc[j] != series.iloc[k]:
+                    first.setdefault(series.iloc[j], int(j))
+            others = [f"{w!r} at line {_line(frame, j)}" for w, j in first.items()]
             also = f" (and {_shown(others, 3)})" if others else ""
             raise UserError(
                 f"{path}, line {_line(frame, k)}: column {col!r} has the non-numeric "
@@ -1439,6 +1451,24 @@ def feature_columns(
             + f" out with {drops}"
         )
     return numeric, text
+
+
+def _numbers_note(series, decimal):
+    """Of a text column one-hot encoded, whose cells are mostly numbers: how many, and
+    what that means (tester DC: Boston's rad with 'unk' and 'nd' among 503 numbers
+    became 11 categories, the note silent on the numbers), or None."""
+    cells = series.dropna()
+    numbers = _as_written_numbers(cells, decimal).notna()
+    if cells.empty or numbers.mean() < _NUMBERS_SHARE:
+        return None
+    words = pd.unique(cells[~numbers.to_numpy()].astype(str))
+    return (
+        f"{int(numbers.sum())} of its {cells.size} cells are numbers, read as "
+        f"categories beside the words {_shown(map(repr, words), 4)}: if those are "
+        "errors or gaps, fix them or write them as NA (--impute fills gaps) to keep "
+        "the column numeric; as categories, a number the training rows lack is "
+        "unknown at predict"
+    )
 
 
 def _merged_reasons(reasons):
@@ -1954,6 +1984,7 @@ def dataset_from_table(
         notes = [
             unit_word_note(X[col], table.decimal),
             _case_note(X[col].dropna().unique(), col, feature=True),
+            _numbers_note(X[col], table.decimal),
         ]
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
