@@ -761,9 +761,10 @@ def test_errors_found_before_the_work(regression_csv, tmp_path, capsys):
         ["fit", *args, "--index-col", "2"]
     )
     # --target by position: said to take a name (tester DC)
-    assert "takes a column's name, not its position" in error(
-        ["fit", regression_csv, "--target", "2"]
-    )
+    for position in ("2", "-1"):
+        assert "takes a column's name, not its position" in error(
+            ["fit", regression_csv, "--target", position]
+        )
     rows = [[f"{0.1 * i:.1f}".replace(".", ","), i % 3] for i in range(20)]
     with open(tmp_path / "comma.csv", "w") as fh:
         fh.write("x;y\n" + "".join(f"{x};{y}\n" for x, y in rows))

@@ -1699,7 +1699,7 @@ def dataset_from_table(
         hint = _header_hint(frame.columns)
         if any(_other_delimiter(c) for c in frame.columns):
             hint = " (is the delimiter right? --sep sets it)"
-        elif not hint and str(target).strip().isdigit():
+        elif not hint and str(target).strip().lstrip("-").isdigit():
             # --drop and --index-col take positions; --target a name (tester DC)
             hint = " (--target takes a column's name, not its position)"
         raise UserError(
