@@ -124,7 +124,7 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
         n x n float64 matrices alive at once (kernel, eigenvectors, a product).
     warn : bool, default=False
         Warn when the fit would take over ``_KERNEL_WARN_SECONDS``.
-    n_steps : int, default=1
+    n_steps : float, default=1
         Steps of an eigendecomposition's cost the whole fit takes (its
         eigendecompositions, factorisations and n x n products): the NTK estimators
         about 3 (14.5 s for 3000 rows where one eigendecomposition takes 6.3 s), a
@@ -162,7 +162,7 @@ def check_kernel_size(n, what, alternative, n_matrices=3, warn=False, n_steps=1)
     total = seconds * n_steps
     if warn and total > _KERNEL_WARN_SECONDS:
         _warn(
-            f"{what}: the fit takes about {n_steps} eigendecompositions' worth of "
+            f"{what}: the fit takes about {n_steps:.0f} eigendecompositions' worth of "
             f"work on the {n} x {n} kernel, up to about {total / 60:.0f} minute(s) on "
             f"one core (the time grows as n^3); for a faster fit use {alternative}",
             KernelSizeWarning,
