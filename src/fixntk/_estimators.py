@@ -949,10 +949,14 @@ def _check_columns(estimator, X, labels=None):
             _check_outlying_values(estimator, Xs, far, ratio, med, mad, labels)
             span[far] = 0.0  # (a column of range 0 is not compared)
             judged[far] = False
-        _warn_offsets(estimator, Xs.mean(axis=0), sd, judged, n)
+        mean = Xs.mean(axis=0)
+        _warn_offsets(estimator, mean, sd, judged, n)
+        # (constant by their range before the outlying columns' was zeroed above; the
+        # root mean squares from the moments, no n x d temporary)
+        lo, hi = Xs.min(axis=0), Xs.max(axis=0)
         with np.errstate(over="ignore"):  # (inf beyond the largest double: far)
-            rms = np.sqrt(np.mean(np.square(Xs), axis=0)) * unit
-            _warn_constant_offsets(estimator, Xs.min(axis=0) * unit, span == 0, rms, n)
+            rms = np.sqrt(sd * sd + mean * mean) * unit
+            _warn_constant_offsets(estimator, lo * unit, hi == lo, rms, n)
     _warn_feature_scales(estimator, sd * unit, span * unit)
 
 
