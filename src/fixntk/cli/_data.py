@@ -723,13 +723,13 @@ def column_name(name):
 
 
 def _trailing_fields(source, delimiter):
-    """How many data rows have one field more than the header line, an empty one
-    written as a delimiter at the end of the line ('1,2,3,' under 'a,b,c'), and the
-    header's number of fields; 0 rows where
-    none has, or where a row with more fields ends otherwise: R's write.table with
-    row names writes the row name first and ends in a value, NA or "" (tester DE:
-    an all-NA last column was taken for the empty fields and every column read one
-    place off). ``source``: a path or a stream of the file's bytes."""
+    """(rows, fields): how many data rows have one field more than the header line,
+    an empty one written as a delimiter at the end of the line ('1,2,3,' under
+    'a,b,c'), and the header's number of fields. No rows where none has, or where a
+    row with more fields ends otherwise: R's write.table with row names writes the
+    row name first and ends in a value, NA or "" (tester DE: an all-NA last column
+    was taken for the empty fields and every column read one place off).
+    ``source``: a path or a stream of the file's bytes."""
     if delimiter is None or len(delimiter) != 1:
         return 0, 0
     if hasattr(source, "read"):
@@ -1095,17 +1095,11 @@ def _check_stray_words(y_raw, target, path, frame, table, task="auto"):
         return  # integer codes and a word: labels, as asked
     at = np.flatnonzero(word)
     k = int(at[0])
-    first = {}  # the other words, each at its first line
-    for j in at[1:]:
-        if y_raw.iloc[j] != y_raw.iloc[k]:
-            first.setdefault(y_raw.iloc[j], int(j))
-    others = [f"{w!r} at line {_line(frame, j)}" for w, j in first.items()]
-    also = f" (and {_shown(others, 3)})" if others else ""
     raise UserError(
         f"{path}, line {_line(frame, k)}: target {target!r} has the non-numeric value "
-        f"{y_raw.iloc[k]!r}{also} among numbers ({int(word.sum())} such row(s)); fix "
-        "the "
-        "value, or empty the cell and pass --impute to leave the row out"
+        f"{y_raw.iloc[k]!r}{_other_words(y_raw, at, frame)} among numbers "
+        f"({int(word.sum())} such row(s)); fix the value, or empty the cell and pass "
+        "--impute to leave the row out"
         + (
             " (--task classification if the values are class labels)"
             if task == "auto"
@@ -1411,17 +1405,10 @@ def feature_columns(
             stray = word & ~_gap_words(series)
             at = np.flatnonzero(stray if stray.any() else word)
             k = int(at[0])
-            first = {}  # each other word at its first line (one word was repeated)
-            for j in at[1:]:
-                if series.iloc[j] != series.iloc[k]:
-                    first.setdefault(series.iloc[j], int(j))
-            others = [f"{w!r} at line {_line(frame, j)}" for w, j in first.items()]
-            also = f" (and {_shown(others, 3)})" if others else ""
             raise UserError(
                 f"{path}, line {_line(frame, k)}: column {col!r} has the non-numeric "
-                "value "
-                f"{series.iloc[k]!r}{also} among numbers; fix the value, or leave the "
-                f"column out with --drop {col!r}"
+                f"value {series.iloc[k]!r}{_other_words(series, at, frame)} among "
+                f"numbers; fix the value, or leave the column out with --drop {col!r}"
             )
         n_values = series.nunique()
         # dates are named as dates even when every row has its own (they were left
@@ -1451,6 +1438,18 @@ def feature_columns(
             + f" out with {drops}"
         )
     return numeric, text
+
+
+def _other_words(series, at, frame):
+    """' (and 'nd' at line 52, ...)': the words of ``series`` at the positions ``at``
+    other than the first one's, each once at its first line (a repeated word was
+    listed at each of its lines; tester DE), or ''."""
+    first = {}
+    for j in at[1:]:
+        if series.iloc[j] != series.iloc[at[0]]:
+            first.setdefault(series.iloc[j], int(j))
+    others = [f"{w!r} at line {_line(frame, j)}" for w, j in first.items()]
+    return f" (and {_shown(others, 3)})" if others else ""
 
 
 def _numbers_note(series, decimal):
