@@ -610,14 +610,14 @@ def _score_lines(model, truth, pred, target):
         )
         if not known.all():
             unseen = pd.unique(truth[~known].astype(str))
+
             # a label that differs from a class in case or spaces alone (tester DC:
             # 'Setosa' against 'setosa', said as unseen with no hint)
-            folded = {" ".join(str(c).split()).casefold(): str(c) for c in classes}
-            near = [
-                f"{u!r} -> {folded[' '.join(u.split()).casefold()]!r}"
-                for u in unseen
-                if " ".join(u.split()).casefold() in folded
-            ]
+            def key(label):
+                return " ".join(str(label).split()).casefold()
+
+            folded = {key(c): str(c) for c in classes}
+            near = [f"{u!r} -> {folded[key(u)]!r}" for u in unseen if key(u) in folded]
             meant = f"; did you mean {_shown(near, 3)}?" if near else ""
             lines.append(
                 f"{int((~known).sum())} of the {known.size} labels in {target!r} are "

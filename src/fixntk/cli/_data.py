@@ -426,12 +426,12 @@ def read_table(
         try:
             frame = _read_csv(_source(path, raw), delimiter, **options)
         except pd.errors.ParserError:
-            trailing, width = _trailing_fields(_source(path, raw), delimiter)
+            trailing, width = _trailing_fields(path, raw, delimiter)
             if not trailing:
                 raise
         if trailing or not frame.index.equals(pd.RangeIndex(len(frame))):
             if not trailing:
-                trailing, width = _trailing_fields(_source(path, raw), delimiter)
+                trailing, width = _trailing_fields(path, raw, delimiter)
             if trailing:
                 # the header's columns only (rows without the extra field among
                 # them: pandas refused the others as too long without usecols)
@@ -722,22 +722,17 @@ def column_name(name):
     return unicodedata.normalize("NFC", str(name).strip())
 
 
-def _trailing_fields(source, delimiter):
+def _trailing_fields(path, raw, delimiter):
     """(rows, fields): how many data rows have one field more than the header line,
     an empty one written as a delimiter at the end of the line ('1,2,3,' under
     'a,b,c'), and the header's number of fields. No rows where none has, or where a
     row with more fields ends otherwise: R's write.table with row names writes the
     row name first and ends in a value, NA or "" (tester DE: an all-NA last column
     was taken for the empty fields and every column read one place off).
-    ``source``: a path or a stream of the file's bytes."""
+    ``path``, ``raw``: the file, or its bytes if read already (:func:`_file_text`)."""
     if delimiter is None or len(delimiter) != 1:
         return 0, 0
-    if hasattr(source, "read"):
-        data = source.read()
-    else:
-        with open(source, "rb") as fh:
-            data = fh.read()
-    text = data.decode("utf-8-sig", errors="replace")
+    text = _file_text(path, raw)
     lines = text.split("\n")
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header, count = None, 0
