@@ -1190,3 +1190,65 @@ def test_multinomial_certifies_where_a_group_beside_its_near_twin_must_vanish():
     prob = cp.Problem(cp.Minimize(obj))
     prob.solve(solver="CLARABEL")
     assert abs(res.objective - prob.value) <= res.gap + 1e-7 * abs(prob.value)
+
+
+def test_poisson_without_an_intercept_reaches_counts_of_1e20():
+    """Counts of 1e20 without an intercept (tester DG): from W = 0 (scores 0, a mean
+    of 1) the Newton steps need more than ten damped retries before a step is
+    accepted, and those retries were counted as stalled steps: W = 0 was returned at
+    a relative gap of 0.9, blamed on round-off. The optimum, against cvxpy's on the
+    program divided by the counts' unit c (the same minimiser), and certified."""
+    rng = np.random.default_rng(1)
+    n, d = 40, 3
+    X = rng.standard_normal((n, d))
+    arr = fixntk.sample_arrangement(X, n_gates=6, seed=0)
+    base = rng.poisson(np.exp(0.7 * X[:, 0])).astype(float)
+    c = 1e20
+    lam = 0.1 * fixntk.lambda_max(X, c * base, arr, loss="poisson")
+    res = fixntk.solve(X, c * base, arr, lam, loss="poisson")
+    assert res.converged and res.active_set.size > 0
+    assert fixntk.duality_gap(X, c * base, arr, res, lam) <= 1e-6 * res.f0
+    masks = arr.masks.astype(float)
+    W = [cp.Variable(d) for _ in range(arr.p)]
+    F = sum(cp.multiply(masks[:, i], X @ W[i]) for i in range(arr.p))
+    # (e^f - c b f - c b + c b log(c b)) / c, with b the base counts
+    const = base - xlogy(base, c * base)
+    obj = cp.sum(cp.exp(F - np.log(c)) - cp.multiply(base, F) - const) / n
+    obj += (lam / c) * sum(cp.norm(w) for w in W)
+    value = cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL) * c
+    assert res.objective == pytest.approx(value, rel=1e-6)
+
+
+def test_poisson_without_an_intercept_far_above_unit_counts_says_why_it_stops():
+    """Counts of 1e50 without an intercept: the steps from scores 0 stall far from the
+    optimum; the warning says why and to fit an intercept, not 'round-off, raise tol'
+    at a relative gap of 0.6 (tester DG). With the intercept it certifies."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, n_gates=6, seed=0)
+    y = rng.poisson(np.exp(0.7 * X[:, 0])) * 1e50
+    lam = 0.1 * fixntk.lambda_max(X, y, arr, loss="poisson")
+    with pytest.warns(ConvergenceWarning, match="Use fit_intercept=True") as caught:
+        res = fixntk.solve(X, y, arr, lam, loss="poisson")
+    assert not res.converged
+    assert "round-off" not in str(caught[0].message)
+    kw = dict(loss="poisson", fit_intercept=True)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr, **kw)
+    assert fixntk.solve(X, y, arr, lam, **kw).converged
+
+
+def test_poisson_weight_zero_rows_may_hold_any_count():
+    """solve's docstring: rows of weight 0, however large their values, do not enter
+    the solve. The Poisson loss refused a weight-0 row's count of 1e200 as above its
+    1e100 limit (tester DG); the fit equals the fit without that row."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, n_gates=6, seed=0)
+    y = rng.poisson(2, 40).astype(float)
+    ref = fixntk.solve(X[1:], y[1:], arr.masks[1:], 0.05, loss="poisson")
+    y[0], s = 1e200, np.r_[0.0, np.ones(39)]
+    res = fixntk.solve(X, y, arr, 0.05, loss="poisson", sample_weight=s)
+    assert res.objective == pytest.approx(ref.objective, rel=1e-10)
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-8)
+    with pytest.raises(ValueError, match="largest count is 1e"):
+        fixntk.solve(X, y, arr, 0.05, loss="poisson", sample_weight=1.0 - s + s)

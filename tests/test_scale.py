@@ -851,3 +851,17 @@ def test_no_numpy_overflow_warnings_leak_at_extreme_scales():
         arr = fixntk.sample_arrangement(X, 20, seed=0)
         fixntk.irls(X * 1e150, y * 1e150, arr, 0.05, max_iter=20, n_samples=2000)
     assert any("a factor of 1e400" in str(w.message) for w in caught)
+
+
+def test_an_overflowing_penalty_is_named_as_such():
+    """objective and duality_gap where lam sum_i ||W_i|| overflows: the errors said
+    'rescale y' (|y| up to 6) or blamed the predictions' loss (tester DG)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, n_gates=6, seed=0)
+    y = rng.standard_normal(40)
+    for W, lam in [(np.ones((arr.p, 3)), 1e308), (np.full((arr.p, 3), 1e10), 1e300)]:
+        for fn in (fixntk.objective, fixntk.duality_gap):
+            with pytest.raises(ValueError, match=r"the penalty lam \* sum_i"):
+                fn(X, y, arr, W, lam)
+    assert np.isfinite(fixntk.objective(X, y, arr, np.ones((arr.p, 3)), 1e300))

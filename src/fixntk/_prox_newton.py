@@ -298,6 +298,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
     reuse = not df.curvature_is_bound
     stale = False  # the last step ran on reused curvatures
     damping = 0.0  # Levenberg-Marquardt's, after a failed line search (_DAMP_START)
+    retry = False  # this step retries the last one, damped
 
     def restart(last=False):
         """Newton's method on the support from the loop's (W, b); where it gives a
@@ -357,7 +358,9 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         if epochs >= max_iter or step == _MAX_NEWTON:
             stop = "max_iter" if epochs >= max_iter else "newton"
             break
-        primals.append(primal)
+        if not retry:  # a damped retry of a step is not a step that stalled
+            primals.append(primal)
+        retry = False
         if _stalled(primals, gaps):
             if restart(last=True):
                 continue
@@ -465,8 +468,13 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         if not accepted and stale:  # reused curvatures gave no descent: fresh ones
             prob.curvature_cache = None
             continue
-        if not accepted and damping < _DAMP_MAX:  # a model too flat: damp it
+        if not accepted and damping < _DAMP_MAX * max(1.0, float(np.abs(G).max())):
+            # a model too flat: damp it (to a step of 1e-12 of the gradient, whose
+            # size is the counts' for the Poisson loss: counts of 1e18 without an
+            # intercept, curvatures exp(0) = 1, stopped at W = 0 as round-off with a
+            # relative gap of 0.9, its retries counted as stalled steps; tester DG)
             damping = max(10.0 * damping, _DAMP_START)
+            retry = True
             continue
         if not accepted:  # round-off has the last word: no descent left
             if restart(last=True):

@@ -734,7 +734,8 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
                 "(its gap bounds its suboptimality)"
                 + (", or centre and scale X's columns." if far else ".")
                 if res.relative_gap < 1e-8
-                else "The Newton steps no longer change the objective in double "
+                else _far_counts(prob)
+                or "The Newton steps no longer change the objective in double "
                 f"precision, with this gap left (round-off{': ' + far if far else ''})"
                 ": raise tol"
                 + (
@@ -755,6 +756,27 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             stacklevel=user_stacklevel(),
         )
     return res
+
+
+# Counts above which a stalled Poisson solve without an intercept is told why
+# (_far_counts): up to 1e30 its steps were measured to reach the optimum.
+_FAR_COUNT = 1e30
+
+
+def _far_counts(prob):
+    """The advice of a Poisson solve without an intercept whose Newton steps stopped
+    far from the optimum on counts far above 1 (scores from 0, a mean of 1: from
+    counts of 1e50, relative gaps of 0.6 were blamed on round-off; tester DG), or
+    ""."""
+    top = float(prob.Y.max()) * prob.sy
+    if prob.datafit.name != "poisson" or prob.fit_intercept or not top > _FAR_COUNT:
+        return ""
+    return (
+        "The Newton steps no longer lower the objective, with this gap left: "
+        "without an intercept the Poisson scores start at 0 (a mean of 1), far below "
+        f"counts up to {top:.3g}, and the steps from there stall. Use "
+        "fit_intercept=True."
+    )
 
 
 def spread_scales(sd, span, ratio):
@@ -1100,7 +1122,9 @@ def lambda_max(X, y, arr, *, loss="squared", sample_weight=None, fit_intercept=F
         In the units of ``lam`` (scales as ``|X| |y|`` for the squared loss, as
         ``|X|`` for the classification losses, as ``|X| |y|`` for Poisson counts,
         which are refused above 1e100). Any other magnitude of X and y is handled; a
-        value beyond double precision raises ValueError.
+        value beyond double precision raises ValueError. (A Poisson solve without an
+        intercept was measured to reach the optimum for counts up to about 1e30;
+        above, it may stop early, with a ConvergenceWarning that says so.)
 
     Raises
     ------
@@ -1225,8 +1249,25 @@ def objective(
     W = prob.check_coef(W)
     F = prob.predict(W)
     b = _intercept_at(prob, F, intercept)
-    value = prob.datafit.value(prob.Y, F + b, prob.s) + prob.lam_in(lam) * _penalty(W)
+    penalty = _penalty_term(prob, lam, W)
+    value = prob.datafit.value(prob.Y, F + b, prob.s) + penalty
     return float(prob.value_out(value))
+
+
+def _penalty_term(prob, lam, W):
+    """``lam sum_i ||W_i||`` in the problem's scaled space, for :func:`objective` and
+    :func:`duality_gap`: a ValueError naming the penalty where it (in the caller's
+    units) leaves double precision, which the total's check blamed on y ('rescale y',
+    |y| up to 6) or on the predictions (tester DG)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        term = prob.lam_in(lam) * _penalty(W)
+        caller = term * prob.sy * prob.sy if prob.sy > 0 else term
+    if not np.isfinite(caller):
+        raise ValueError(
+            f"the penalty lam * sum_i ||W_i|| (lam = {lam:.3g}) exceeds the range of "
+            "double precision at these coefficients; use a smaller lam or W"
+        )
+    return term
 
 
 def _result_terms(W, loss, intercept):
@@ -1347,6 +1388,7 @@ def duality_gap(
     lam = check_lam(lam)
     W = prob.check_coef(W)
     b = _intercept_at(prob, prob.predict(W), None)
+    _penalty_term(prob, lam, W)
     primal, dual = prob.certificate(W, b, prob.lam_in(lam))
     return float(prob.value_out(_certified_gap(prob, primal, dual)))
 

@@ -108,20 +108,21 @@ class Poisson(Datafit):
                 "every target is 0: the Poisson model's mean goes to 0 (its scores "
                 "to -infinity)"
             )
-        if Y.max() > _MAX_COUNT:
+        return Targets(Y, np.ndim(y) == 1)
+
+    def check_weights(self, Y, s):
+        top = float(Y[s > 0, 0].max(initial=0.0))  # rows of weight 0 never enter
+        if top > _MAX_COUNT:
             # the curvature exp(f) is about y: its block Grams X^T diag(exp f) X
             # overflowed (a LAPACK failure at 1e300, overflow warnings and a relative
             # gap of 1.0 without the intercept)
             raise ValueError(
-                f"the largest count is {Y.max():.3g}: above {_MAX_COUNT:.0e} the "
+                f"the largest count is {top:.3g}: above {_MAX_COUNT:.0e} the "
                 "Poisson loss's curvature exp(f) (about the counts) and its Grams "
                 "leave double precision; the loss is not scale-free (log-mean "
                 "link), so model counts in a smaller unit (y / c fits exp(f) / c, an "
                 "intercept shift of -log c)"
             )
-        return Targets(Y, np.ndim(y) == 1)
-
-    def check_weights(self, Y, s):
         if not float(s @ Y[:, 0]) > 0:
             raise ValueError(
                 "every target of positive sample weight is 0: the Poisson model's "
