@@ -1728,6 +1728,24 @@ def test_bad_class_weights_are_named():
         assert not np.array_equal(scores[0], plain.decision_function(X))
 
 
+def test_class_weight_int_keys_match_only_labels_written_as_that_int():
+    """{1: 20} on the codes '01', '1', '10' weighted both '01' and '1' (int('01') is 1;
+    tester DF); only '1' is written as the int 1, and ' 1' and '1_0' are not either.
+    Non-integer numbers are not read as the int below them."""
+    from fixntk._estimators import _class_weights
+
+    codes = np.array(["01", "1", "10", "1", " 1", "1_0"])
+    np.testing.assert_array_equal(
+        _class_weights({1: 20.0}, codes), [1, 20, 1, 20, 1, 1]
+    )
+    np.testing.assert_array_equal(
+        _class_weights({"01": 3.0, 10: 2.0}, codes), [3, 1, 2, 1, 1, 1]
+    )
+    np.testing.assert_array_equal(
+        _class_weights({1: 5.0}, np.array([1.0, 1.5, 2.0])), [5, 1, 1]
+    )
+
+
 def test_lam_search_logs_each_lam_at_verbose_2(caplog):
     """verbose=2 logs a record per lam of the search (progress where no terminal
     draws the bar: a notebook, a log file); 320 s passed with no output before."""

@@ -833,11 +833,15 @@ def _check_rows_for_intercept(estimator, n, weighted):
 
 def _class_key(label):
     """The key scikit-learn looks a label up by in a class_weight dict: the label as
-    an int where it reads as one, else as a str."""
+    an int where it is one written plainly ('1', '-2': not '01', ' 1' or '1_0', which
+    int() reads as well, so that {1: 20} weighted both '1' and '01'; tester DF), else
+    as a str."""
     try:
-        return int(label)
+        key = int(label)
     except (TypeError, ValueError):
         return str(label)
+    written = str(key) == label if isinstance(label, str) else key == label
+    return key if written else label
 
 
 def _class_weights(class_weight, y):
