@@ -1388,3 +1388,27 @@ def test_a_slow_stop_on_spread_columns_advises_scaling_them(loss):
         assert "Raise max_iter or tol." in message
         said = "standard deviations of X's columns differ by a factor of" in message
         assert said == named and ("StandardScaler" in message) == named
+
+
+@pytest.mark.parametrize("fraction", [1e-120, 1e-150])
+def test_block_steps_leave_zero_at_a_lam_far_below_lambda_max(fraction):
+    """At 1e-120 lambda_max the block step's root search for ||w|| started at 0,
+    where h'(0) ~ 1/lam^3 overflows: its Newton step was 0 and every block stayed 0,
+    so the solve returned W = 0 (relative gap 1.0 from 1e-150 on, where the kernel
+    route's eigendecomposition fails too) with a warning that called it the
+    least-squares fit (tester DG). The fit is the least-squares fit on the masked
+    design (NumPy's lstsq: the penalty is negligible)."""
+    rng = np.random.default_rng(1)
+    n, d = 40, 3
+    X = rng.standard_normal((n, d))
+    arr = fixntk.sample_arrangement(X, n_gates=6, seed=0)
+    y = np.maximum(X @ rng.standard_normal(d), 0) + 0.3 * rng.standard_normal(n)
+    lam = fraction * fixntk.lambda_max(X, y, arr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the dual's round-off
+        res = fixntk.solve(X, y, arr, lam)
+    A = np.hstack([arr.masks[:, [i]] * X for i in range(arr.p)])
+    w = np.linalg.lstsq(A, y, rcond=None)[0]
+    least = 0.5 * np.mean((y - A @ w) ** 2)
+    assert res.active_set.size == arr.p
+    assert res.objective == pytest.approx(least, rel=1e-6)
