@@ -54,6 +54,15 @@ def _frame_to_array(A, name, lengths=True):
         A = A.to_dask_array(lengths=True if lengths else None)
     if not isinstance(A, da.Array):
         raise TypeError(f"{name} must be a Dask array or DataFrame; got {type(A)}")
+    if not isinstance(A._meta, np.ndarray):
+        # scipy.sparse (or other) chunks failed on the workers with NumPy's "setting
+        # an array element with a sequence" (tester DH)
+        raise TypeError(
+            f"{name}'s chunks are {type(A._meta).__module__}.{type(A._meta).__name__}"
+            ", not NumPy arrays; fixntk needs dense data (gated ReLU masks make every "
+            f"row dense): for sparse chunks use {name}.map_blocks(lambda b: "
+            f"b.toarray(), dtype={name}.dtype, meta=numpy.empty((0, 0)))"
+        )
     return A
 
 
@@ -246,6 +255,11 @@ def column_stats(X):
         mean = Xu.mean(axis=0)
         m2 = ((Xu - mean) ** 2).sum(axis=0)
     return X.shape[0], X.min(axis=0), X.max(axis=0), unit, mean, m2
+
+
+def first_row(Y):
+    """A chunk's first row (of the first chunk: the targets' shift)."""
+    return np.asarray(Y)[:1]
 
 
 def row_sample(X, k):

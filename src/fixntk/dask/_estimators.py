@@ -179,12 +179,13 @@ def _bias_scale(X, sample_weight, rms):
         return rms
     X = as_rows(X)
     s = as_row_vector(sample_weight, X.chunks[0], "sample_weight", False)
-    total = s.sum()
-    ms = ((X / rms) ** 2).T @ s / total  # in units of rms: no overflow
-    ms, total = run([ms, total])
+    # in units of rms: no overflow; divided by the total here, where it is checked
+    # (a total of 0 printed NumPy's 'invalid value' warning from the workers before
+    # the refusal of all-zero weights; tester DH)
+    ms, total = run([((X / rms) ** 2).T @ s, s.sum()])
     if not (np.isfinite(ms).all() and total > 0):
         return rms
-    return _est._median_rms(ms, rms)
+    return _est._median_rms(ms / total, rms)
 
 
 def _targets(y, rows, name="y"):
@@ -315,8 +316,46 @@ def _fit(est, X, y, sample_weight, one_d, classes=False):
         return _fit_noticed(est, X, y, sample_weight, one_d, classes)
 
 
+def _positive_rows(X, y, sample_weight):
+    """X, y and sample_weight without the rows of weight 0, as the in-memory fits
+    leave them out before anything counts them (kept on Dask, they changed
+    n_gates='auto', lam='auto''s choice between cv and holdout, the gates and the
+    warnings on X's columns: another model than in memory; tester DH). One pass over
+    the weights, none over X (the rows kept per chunk come from the weights). Weights
+    that are not valid are left to the checks that refuse them."""
+    if sample_weight is None or _chunks.is_number(sample_weight):
+        return X, y, sample_weight
+    w = as_row_vector(sample_weight, X.chunks[0], "sample_weight", False)
+    kept, valid = _chunks.compute(
+        w.map_blocks(lambda b: np.array([np.count_nonzero(b > 0)]), dtype=np.intp),
+        da.isfinite(w).all() & (w.min() >= 0),
+    )
+    if not valid or kept.sum() in (0, w.shape[0]):
+        return X, y, sample_weight
+    rows = tuple(int(k) for k in kept)
+    keep = w > 0
+    full = [i for i, k in enumerate(rows) if k]  # chunks left empty are dropped
+
+    def chosen(a):
+        a = a.rechunk({0: X.chunks[0]})
+        a = da.map_blocks(
+            lambda b, m: b[m.ravel()],
+            a,
+            keep if a.ndim == 1 else keep[:, None],
+            chunks=(rows,) + a.chunks[1:],
+            dtype=a.dtype,
+        )
+        return (
+            da.concatenate([a.blocks[i] for i in full]) if len(full) < len(rows) else a
+        )
+
+    y = y if isinstance(y, da.Array) else da.from_array(y, chunks=(X.chunks[0],))
+    return chosen(X), chosen(y), chosen(w)
+
+
 def _fit_noticed(est, X, y, sample_weight, one_d, classes):
     n_gates, lam = _check(est)
+    X, y, sample_weight = _positive_rows(X, y, sample_weight)
     # a record every 30 s of the passes no bar counts (verbose=1 said nothing in a
     # 74 s fit off a terminal, where the in-memory fit logs its solve; tester AQ)
     with heartbeat("column statistics, gates and first pass", est.verbose):

@@ -218,10 +218,14 @@ class _DaskProblem:
         # first left a target offset by 1e13 a residual of round-off, and the solve
         # stalled uncertified; tester AQ). One row of y is read for it.
         self.shift = np.zeros(self.c)
-        if self.fit_intercept and self.n:
-            (first,) = _chunks.compute(Y[:1])  # one row, not the array
-            self.shift = np.asarray(first, dtype=np.float64).reshape(-1)
         xs, ys = chunk_tasks(X), chunk_tasks(Y)
+        if self.fit_intercept and self.n:
+            # one row, not the array, and from the chunk task the passes compute
+            # (Y[:1] of a rechunked y made the distributed scheduler warn of a
+            # "different run_spec" for the same keys, 'failures and deadlocks'; DH)
+            k = next(i for i, size in enumerate(Y.chunks[0]) if size)
+            first = _chunks.run(dask.delayed(_chunks.first_row, pure=True)(ys[k]))
+            self.shift = np.asarray(first, dtype=np.float64).reshape(-1)
         ss = chunk_tasks(s) if s is not None else [None] * len(xs)
         self._setup((xs, ys, ss))
 
