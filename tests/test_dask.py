@@ -1702,3 +1702,29 @@ def test_targets_chunked_unlike_x_raise_no_scheduler_warning(client):
     ref = fixntk.solve(X, y, arr.masks.compute(), 0.02 * lm, fit_intercept=True)
     assert res.objective == pytest.approx(ref.objective, rel=1e-5)
     assert not [r for r in records if "run_spec" in r.getMessage()]
+
+
+def test_a_solve_whose_client_descents_crawl_advises_scaling(client, monkeypatch):
+    """Raw diamonds columns (tester DH): fixntk.dask.solve spent 100000 epochs in 3
+    outer iterations short of tol = 1e-4 and advised raising max_iter, which did not
+    help, where scaling X certifies. Epochs spent in few client descents now advise
+    centring and scaling X. (The threshold of epochs per outer iteration, 2000, is
+    lowered here so that a small solve reaches it.)"""
+    from fixntk.dask import _solver as dask_solver
+
+    monkeypatch.setattr(dask_solver, "_CRAWL", 5)
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = rng.standard_normal((n, 4))
+    X[:, 1] = X[:, 0] + 0.01 * X[:, 1]
+    X[:, 3] += 30.0
+    y = np.maximum(X[:, 0], 0) + 0.1 * rng.standard_normal(n)
+    masks = X @ rng.standard_normal((4, 30)) >= 0
+    Xd, yd = da.from_array(X, chunks=500), da.from_array(y, chunks=500)
+    with pytest.warns(ConvergenceWarning, match="centre and scale X's columns"):
+        res = fixntk.dask.solve(Xd, yd, masks, 1e-4, tol=1e-8, max_iter=100)
+    assert res.n_iter == 100 and res.n_outer <= 20
+    monkeypatch.setattr(dask_solver, "_CRAWL", 2000)
+    with pytest.warns(ConvergenceWarning) as caught:
+        fixntk.dask.solve(Xd, yd, masks, 1e-4, tol=1e-8, max_iter=100)
+    assert "centre and scale" not in str(caught[0].message)

@@ -746,6 +746,11 @@ def _result(prob, lam, W, fit, passes, timing):
     )
 
 
+# Epochs per outer iteration above which a solve that ran out of max_iter is told
+# that its client descents crawled (an ill-conditioned design: _solve_problem).
+_CRAWL = 2000
+
+
 def _solve_problem(
     prob,
     lam,
@@ -785,6 +790,18 @@ def _solve_problem(
             if stalled
             else f"Raise {budgets}"
         )
+        if not stalled and res.n_iter >= max_iter and res.n_iter > _CRAWL * res.n_outer:
+            # the epochs went to a few descents on the client's Gram, which crawl on
+            # an ill-conditioned design: raw columns of diamonds (carat beside x, y, z
+            # in mm, depth, table near 60) spent 100000 epochs short of tol = 1e-4
+            # where the advice was to raise max_iter (tester DH)
+            advice = (
+                f"Its {res.n_iter} epochs went to {res.n_outer} descents on the "
+                "client, which crawl where the masked design is ill-conditioned: "
+                "centre and scale X's columns (e.g. dask-ml's StandardScaler), or "
+                + advice[0].lower()
+                + advice[1:]
+            )
         _warn(
             f"fixntk.dask.solve stopped before the certificate: relative duality gap "
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_passes} passes "
