@@ -1128,6 +1128,59 @@ def test_predict_names_unknown_categories(tmp_path):
     assert_clean_error(run_cli("predict", model, gap), "column 'shelf' has a missing")
 
 
+def test_predict_reads_categories_that_look_like_numbers_as_written(tmp_path):
+    """A text column whose training values mix codes and words ('01', '02', 'A1')
+    in a new file holding codes only: pandas read '01' as 1, and predict called '1'
+    and '2' values the model was not fitted on, predicting the rows without them
+    (0.65 where region '01' gives about 5; tester DJ)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    region = rng.choice(["01", "02", "03", "A1", "B2"], n)
+    x = rng.standard_normal(n)
+    y = np.where(region == "01", 5.0, 0.0) + 0.3 * rng.standard_normal(n)
+    rows = [(f"{a:.3f}", r, f"{b:.3f}") for a, r, b in zip(x, region, y)]
+    model = fit_saved(tmp_path, ["x", "region", "y"], rows)
+    new = write_csv(tmp_path / "new.csv", ["x", "region"], [("0", "01"), ("0", "02")])
+    proc = run_cli("predict", model, new)
+    assert proc.returncode == 0, proc.stderr
+    assert "not fitted on" not in proc.stderr
+    first, second = (float(v) for v in proc.stdout.split()[1:3])
+    assert first > 4.0 and abs(second) < 1.0
+
+
+def test_predict_blames_the_text_not_a_gap_the_model_fills(tmp_path):
+    """A model fitted with --impute, a new file with a gap (line 3) and the word
+    'unknown' (line 4) in a number column: the error named the gap, which the model
+    fills, and not the word (tester DJ)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((60, 2))
+    rows = [(f"{a:.3f}", f"{b:.3f}", f"{a - b:.3f}") for a, b in x]
+    rows[5] = ("", rows[5][1], rows[5][2])
+    path = write_csv(tmp_path / "f.csv", ["a", "b", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit",
+        path,
+        "--target",
+        "y",
+        "--impute",
+        "--lam",
+        "0.01",
+        "-q",
+        "--output",
+        model,
+    )
+    assert proc.returncode == 0, proc.stderr
+    new = write_csv(
+        tmp_path / "new.csv",
+        ["a", "b"],
+        [("0.1", "0.2"), ("0.3", ""), ("0.5", "unknown")],
+    )
+    assert_clean_error(
+        run_cli("predict", model, new), "line 4: column 'b' has the text 'unknown'"
+    )
+
+
 def test_predict_names_the_stray_word_of_a_boolean_column(tmp_path):
     """A boolean column (True/False at fit) with one stray word at predict is read as
     text: the stray word and its line are named (the first 'True' was named), and
@@ -3534,3 +3587,4 @@ def test_predict_names_the_decimal_mark_it_carried_over_from_fit(tmp_path):
     assert "training file was read with --decimal ','" in out.stderr
     assert "pass --decimal '.'" in out.stderr and "was given" not in out.stderr
     assert run_cli("predict", model, us, "--decimal", ".").returncode == 0
+

@@ -2126,7 +2126,10 @@ def prediction_frame(table, model, path):
             hint = number_format_hint(X[col], table.decimal) if values is None else None
             if hint is not None:  # (named with a gap in the column too; a tester)
                 raise UserError(f"{path}: column {col!r} {hint}")
-            bad = X[col][_coerced(X[col], table.decimal).isna()]
+            bad = _coerced(X[col], table.decimal).isna()
+            if fills:  # a gap the model fills is not what stops it (tester DJ)
+                bad &= X[col].notna()
+            bad = X[col][bad]
             k = int(np.flatnonzero(X.index == bad.index[0])[0])
             value = X[col].iloc[k]
             what = "a missing value" if pd.isna(value) else f"the text {str(value)!r}"
@@ -2148,6 +2151,7 @@ def prediction_frame(table, model, path):
             )
         X[col] = X[col].where(X[col].isna(), X[col].astype(str))
         known = _categories(model, col)
+        X[col] = _as_categories_written(table, X[col], known)
         if known is not None:
             unknown = ~X[col].isin(known) & X[col].notna()
             if unknown.any():
@@ -2203,6 +2207,22 @@ def _far_rows(model, X, numeric):
         f"training (the first at line {_line(X, k)}: column {col!r}, {how}): their "
         "predictions extrapolate beyond the data the model was fitted on"
     )
+
+
+def _as_categories_written(table, cells, known):
+    """A text column's cells as the file writes them where that matches more of the
+    model's categories than pandas' reading: a new file whose cells of a text column
+    all look like numbers ('4' of drv's '4', 'f', 'r'; region '01', '02' beside 'A1'
+    in training) is read as numbers, and their text ('4.0', '1') was taken for values
+    the model was not fitted on, the rows predicted without them (tester DJ)."""
+    if known is None or table.text_of is None or cells.isin(known).all():
+        return cells
+    written = table.text_of(cells.name)
+    if written is None:
+        return cells
+    written = written.loc[cells.index]
+    better = written.isin(known).sum() > cells.isin(known).sum()
+    return written.where(cells.notna(), cells) if better else cells
 
 
 def _categories(model, col):
