@@ -3588,3 +3588,16 @@ def test_predict_names_the_decimal_mark_it_carried_over_from_fit(tmp_path):
     assert "pass --decimal '.'" in out.stderr and "was given" not in out.stderr
     assert run_cli("predict", model, us, "--decimal", ".").returncode == 0
 
+
+def test_compare_gives_a_number_lam_to_the_kare_kernel_too():
+    """compare --lam 0.01 printed 'lam: 0.01' for every model, but the KARE-trained
+    kernel selected its own (the option was not passed; tester DI)."""
+    from types import SimpleNamespace
+
+    from fixntk.cli._models import make_model
+
+    args = SimpleNamespace(n_gates=20, kare_max_iter=5, seed=0, lam=0.01)
+    assert make_model("KARE kernel", args, "regression", 0).lam == 0.01
+    for lam in (None, "kare", "auto", "loo"):  # a mode: its own selection
+        args.lam = lam
+        assert make_model("KARE kernel", args, "classification", 0).lam == "kare"

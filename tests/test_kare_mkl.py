@@ -641,3 +641,31 @@ def test_kare_kernel_on_rows_given_twice_is_the_weighted_fit():
     assert twice.lam_ == pytest.approx(weighted.lam_, rel=1e-10)
     assert twice.lam_ > 1e-5
     np.testing.assert_allclose(twice.predict(Z), weighted.predict(Z), atol=1e-8)
+
+
+def test_kare_functions_refuse_a_kernel_too_large_before_eigh(monkeypatch):
+    """kare and select_lambda_kare on a 12000-row K failed after 7-16 s with NumPy's
+    MemoryError from inside eigh, and a long eigendecomposition began unannounced
+    (tester DI): the estimators' refusal and warning, before any n x n work; and
+    lam='kare' of a gated fit warns once for its path, not once per lam."""
+    from fixntk import _kare, _memory
+
+    X, y, _, _ = _teacher(1)
+    K = fixntk.ntk_kernel(X)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 5 * 8 * y.size**2)
+    monkeypatch.setattr(
+        _kare, "_check_kernel", lambda *a: pytest.fail("n x n work began")
+    )
+    with pytest.raises(MemoryError, match=r"^kare .* 6 matrices of .* subsample"):
+        fixntk.kare(K, y, 0.1)
+    with pytest.raises(MemoryError, match=r"^select_lambda_kare .* fewer rows"):
+        fixntk.select_lambda_kare(K, y)
+    monkeypatch.undo()
+    monkeypatch.setattr(_memory, "_KERNEL_WARN_SECONDS", 0.0)  # every size: long
+    with pytest.warns(UserWarning, match=r"^kare .* eigendecompositions' worth"):
+        fixntk.kare(K, y, 0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fixntk.GatedReLURegressor(lam="kare", n_gates=10, n_lams=4).fit(X, y)
+    said = [w for w in caught if "eigendecompositions' worth" in str(w.message)]
+    assert len(said) == 1 and "lam='kare'" in str(said[0].message)

@@ -38,7 +38,7 @@ from ._kare import (
     kare,
 )
 from ._kernels import kernel_predict, mkl_kernel, ntk_kernel
-from ._memory import check_kernel_size
+from ._memory import check_kernel_size, kernel_size_warned
 from ._progress import (
     LongRunNotice,
     _check_verbose,
@@ -1836,9 +1836,10 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         # weighted kernel ridge's KARE, as the KARE estimators score it (the
         # weights were ignored here)
         scores = []
-        for lam, W, b in zip(path.lams, path.coefs, path.intercepts):
-            Xa, Ya = _scaled_rows(Xt, Y - b, kw["sample_weight"])
-            scores.append(kare(mkl_kernel(Xa, arr, _group_norms(W)), Ya, lam))
+        with kernel_size_warned():  # (said above for the whole path)
+            for lam, W, b in zip(path.lams, path.coefs, path.intercepts):
+                Xa, Ya = _scaled_rows(Xt, Y - b, kw["sample_weight"])
+                scores.append(kare(mkl_kernel(Xa, arr, _group_norms(W)), Ya, lam))
         scores = np.array(scores)
         best = int(np.argmin(scores))
         if best == lams.size - 1:
@@ -3742,7 +3743,10 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     objective_ : float
         The MKL objective of the NTK weights at ``lam_``,
         :math:`\frac{\lambda}{2}[y^T (K + n\lambda I)^{-1} y + 1]` (weighted,
-        centred), an upper bound on the gated ReLU objective at the same ``lam``.
+        centred): an upper bound on the gated ReLU objective at the same ``lam``
+        over the whole arrangement (every cell, the infinite-width limit), not over a
+        few sampled gates, whose optimum can lie above it (diabetes at lam = 1e-3:
+        0.095 here against 0.133 with 20 gates).
     n_features_in_ : int
     """
 

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._memory import check_kernel_size
 from ._ridge import resolved_spectrum
 from ._scale import unit, value_out
 from ._threads import interruptible
@@ -52,6 +53,27 @@ def _kernel_tol(K):
         # at most 1e-4: float16's own (0.1) let an indefinite K through
         return min(max(1e-8, 100.0 * float(np.finfo(dtype).eps)), 1e-4)
     return 1e-8
+
+
+# n x n matrices that kare and select_lambda_kare hold beside K (its symmetrised
+# copy, the eigenvectors, eigh's workspace and products): 5.7 measured at 3000 rows
+# (tester DI)
+_KARE_MATRICES = 6
+
+
+def _check_size(K, name):
+    """The n x n refusal and the long-run warning of the estimators for a public
+    function on a kernel K: kare on a 12000-row K failed after 7-16 s with NumPy's
+    MemoryError from inside eigh, and a 13-minute eigendecomposition began
+    unannounced (tester DI)."""
+    if np.ndim(K) == 2 and np.shape(K)[0] == np.shape(K)[1] and np.shape(K)[0]:
+        check_kernel_size(
+            np.shape(K)[0],
+            f"{name} (an eigendecomposition of the n x n kernel K)",
+            "a kernel on fewer rows (a subsample of them)",
+            n_matrices=_KARE_MATRICES,
+            warn=True,
+        )
 
 
 def _check_kernel(K, y):
@@ -276,6 +298,7 @@ def kare(K: ArrayLike, y: ArrayLike, lam: float | ArrayLike) -> float | np.ndarr
         double precision.
     """
     tol = _kernel_tol(K)
+    _check_size(K, "kare")
     K, Y = _check_kernel(K, y)
     arr, lams = _check_lams(lam, "lam")
     values = _Spectrum(K, Y, psd_tol=tol).kare(lams)
@@ -504,6 +527,7 @@ def select_lambda_kare(
     because the kernel generalises (see :func:`kare_mkl`).
     """
     tol = _kernel_tol(K)
+    _check_size(K, "select_lambda_kare")
     K, Y = _check_kernel(K, y)
     if not Y.any():
         # KARE is 0 at every lam: the grid's largest end was "reached" and grown past

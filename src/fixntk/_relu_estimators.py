@@ -457,10 +457,11 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
         (:func:`relu_lambda_max`) down to ``eps * lam_max`` by ``cv``-fold
         cross-validation of the squared error (the folds' paths stop together once
         their mean validation error stops falling, as in the gated estimators; each
-        scoring solve to ``max(tol, 1e-3)`` and at most 2000 epochs, the refit at
-        the chosen lam to ``tol``). (The default was 1e-3, in the units of y: on
-        standardised wine, diabetes and breast_cancer "cv" gives test scores 1.0,
-        0.36, 0.958 in 8-17 s, where 1e-3 nearly interpolated and took up to 258 s.)
+        scoring solve to ``max(tol, 1e-3)`` and at most 500 epochs, scored where
+        it stands if it stops there, the refit at the chosen lam to ``tol``). (The
+        default was 1e-3, in the units of y: on standardised wine, diabetes and
+        breast_cancer "cv" gives test scores 1.0, 0.36, 0.958 in 8-17 s, where 1e-3
+        nearly interpolated and took up to 258 s.)
     neuron_bias : bool, default=True
         Append a constant column to X before the gates are sampled (the neurons act on
         ``[x, s]``, ``s`` = ``bias_scale_``, the median of the training X's column

@@ -892,10 +892,11 @@ def _add_model_options(p, n_gates, fit_command=False):
             "regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / 'kare' to "
             "select it on a grid (default 'auto'; 'kare' to regression targets only)"
             if fit_command
-            else "regularisation: a number > 0, or 'auto' / 'cv' / 'holdout' / "
-            "'kare' / 'loo' to select it on a grid (default: each model's own "
-            "default; 'auto' and 'holdout' apply to the gated ReLU model only, 'loo' "
-            "(exact leave-one-out) to the NTK only)"
+            else "regularisation: a number > 0 (every model), or 'auto' / 'cv' / "
+            "'holdout' / 'kare' / 'loo' to select it on a grid (default: each "
+            "model's own default; 'auto' and 'holdout' apply to the gated ReLU model "
+            "only, 'loo' (exact leave-one-out) to the NTK only; the KARE-trained "
+            "kernel selects its own unless given a number)"
         ),
     )
     g.add_argument(

@@ -223,9 +223,15 @@ def report(results, args, elapsed, out):
             f"{len(with_kare)}"
             + (
                 f" ({kept} of them kept the NTK's kernel: no weights it tried beat "
-                "it on held-out rows; its lam is the one leave-one-out selects on "
-                "the KARE kernel's own grid, not the NTK's, so their scores can "
-                "differ a little)."
+                "it on held-out rows; its intercept is the targets' mean, the ridge "
+                "fitted to the centred targets, where the NTK model fits its "
+                "intercept with the kernel"
+                + (
+                    ", so their scores can differ at the same lam)."
+                    if isinstance(args.lam, float)
+                    else ", and its lam is the one leave-one-out selects on its own "
+                    "grid, so their scores can differ)."
+                )
                 if kept
                 else "."
             ),

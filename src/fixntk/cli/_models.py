@@ -82,7 +82,10 @@ def make_model(name, args, task, verbose):
         if args.lam is not None and args.lam != "loo":  # 'loo' is the NTK's
             kw["lam"] = args.lam
         return est(**kw, **common)
-    return est(n_gates=args.n_gates, max_iter=args.kare_max_iter, **common)
+    # a number holds its ridge fixed (it was ignored, the header saying 'lam: 0.01'
+    # for every model; tester DI); 'kare' is its default
+    kw = {"lam": args.lam} if isinstance(args.lam, float) else {}
+    return est(n_gates=args.n_gates, max_iter=args.kare_max_iter, **kw, **common)
 
 
 def _poisson(args, task):
