@@ -3601,3 +3601,34 @@ def test_compare_gives_a_number_lam_to_the_kare_kernel_too():
     for lam in (None, "kare", "auto", "loo"):  # a mode: its own selection
         args.lam = lam
         assert make_model("KARE kernel", args, "classification", 0).lam == "kare"
+
+
+def test_negatives_in_parentheses_are_named(tmp_path):
+    """Accounting tables write -1.23 as '(1.23)': such a target became a classifier
+    of hundreds of text classes, and such a feature 47 one-hot categories, the format
+    named nowhere (tester DJ). Both are refused with the minus-sign form."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(80)
+    y = 2.0 * x + 0.3 * rng.standard_normal(80)
+
+    def acct(v):
+        return f"({-v:.2f})" if v < 0 else f"{v:.2f}"
+
+    rows = [(f"{a:.3f}", acct(b)) for a, b in zip(x, y)]
+    path = write_csv(tmp_path / "t.csv", ["x", "y"], rows)
+    first = next(acct(b) for b in y if b < 0)
+    assert_clean_error(
+        run_cli("fit", path, "--target", "y", "--lam", "0.05"),
+        "target 'y' holds negative numbers in parentheses",
+        f"(-{first[1:-1]} rather than {first})",
+    )
+    rows = [(acct(a), f"{b:.3f}") for a, b in zip(x, y)]
+    path = write_csv(tmp_path / "f.csv", ["x", "y"], rows)
+    assert_clean_error(
+        run_cli("fit", path, "--target", "y", "--lam", "0.05"),
+        "column 'x' holds negative numbers in parentheses",
+    )
+    # a label in parentheses beside words is a category, not a number
+    rows = [(f"{a:.3f}", "(a)" if a > 0 else "b", f"{b:.3f}") for a, b in zip(x, y)]
+    path = write_csv(tmp_path / "c.csv", ["x", "k", "y"], rows)
+    assert run_cli("fit", path, "--target", "y", "--lam", "0.05").returncode == 0

@@ -1284,7 +1284,21 @@ def _plain(bare, decimal):
 
 def _unit_hint(text, decimal):
     """How to write a column of numbers with a unit or currency sign ('$14,891',
-    '12.5%', '2.107,5 €' under --decimal ','), or None."""
+    '12.5%', '2.107,5 €' under --decimal ','), or of negatives in parentheses, as
+    accounting tables write them ('(1.23)', '($1,200)': read as 380 classes of a
+    target or 47 categories of a feature, unnamed; tester DJ), or None."""
+    paren = text.str.match(r"^\(.*\)$")
+    if paren.any():
+        inner = text.str.slice(1, -1).str.strip()
+        signed = text.where(~paren, "-" + inner).str.replace(_UNITS, "", regex=True)
+        plain = _plain(signed, decimal)
+        if plain is not None:
+            k = int(np.flatnonzero(paren.to_numpy())[0])
+            return (
+                f"holds negative numbers in parentheses, as accounting tables write "
+                f"them (e.g. {text.iloc[k]!r}); write them with a minus sign in the "
+                f"file ({plain.iloc[k]} rather than {text.iloc[k]})"
+            )
     signs = text.str.contains(_UNITS)
     if not signs.any():
         return None
