@@ -3632,3 +3632,19 @@ def test_negatives_in_parentheses_are_named(tmp_path):
     rows = [(f"{a:.3f}", "(a)" if a > 0 else "b", f"{b:.3f}") for a, b in zip(x, y)]
     path = write_csv(tmp_path / "c.csv", ["x", "k", "y"], rows)
     assert run_cli("fit", path, "--target", "y", "--lam", "0.05").returncode == 0
+
+
+def test_numbers_with_a_unit_past_the_category_limit_are_named(tmp_path):
+    """'119 mg' in 98 distinct values was refused as 'an identifier or free text',
+    --max-categories advised (98 one-hot categories of a measurement), and a target
+    of '33.6 kg/m2' (a unit with a digit) got no unit hint (tester DJ)."""
+    rng = np.random.default_rng(5)
+    glu = rng.integers(60, 200, 150)
+    bmi = np.round(rng.uniform(18, 45, 150), 1)
+    rows = [(f"{g} mg", f"{b} kg/m2", f"{b:.1f}") for g, b in zip(glu, bmi)]
+    path = write_csv(tmp_path / "u.csv", ["glu", "bmi", "y"], rows)
+    proc = run_cli("fit", path, "--target", "y", "--lam", "0.05", "--drop", "bmi")
+    assert_clean_error(proc, "column 'glu' (", "write plain numbers in the file")
+    assert "identifier" not in proc.stderr and "max-categories" not in proc.stderr
+    proc = run_cli("fit", path, "--target", "bmi", "--lam", "0.05", "--drop", "glu")
+    assert_clean_error(proc, "target 'bmi'", "rather than ")

@@ -1187,7 +1187,9 @@ def _grouped_number(marks, decimals):
 
 _UNITS = r"[%$€£¥\s]"
 # a number, then a unit word: 3 kg, 12cm, 60 km/h, 25°C, 5 m², 1.200,5 kWh
-_UNIT_WORD = r"^([+-]?\d[\d.,' ]*?)\s*((?:[^\W\d_]|[°µ])[^\d\s]*)$"
+# (digits after its first letter too: kg/m2, cm3; a target of '33.6 kg/m2' got no
+# hint, tester DJ)
+_UNIT_WORD = r"^([+-]?\d[\d.,' ]*?)\s*((?:[^\W\d_]|[°µ])\S*)$"
 
 
 def _parses(text):
@@ -1429,6 +1431,19 @@ def feature_columns(
                 f"values (e.g. {str(series.dropna().iloc[0])!r}); fixntk reads numbers "
                 "and categories: write them as numbers in the file (e.g. days since "
                 "the first date)"
+            )
+        elif (
+            n_values > limit
+            and not _all_distinct(series)  # (an identifier's note names the unit)
+            and unit_word_note(series, decimal) is not None
+        ):
+            # numbers with a unit word past the categories' limit: called an
+            # identifier or free text, --max-categories advised (98 one-hot
+            # categories of '119 mg'; tester DJ)
+            refused.append(col)
+            reasons.append(
+                f"column {col!r} ({n_values} distinct values): "
+                + unit_word_note(series, decimal)
             )
         elif n_values > limit and not _all_distinct(series):
             refused.append(col)
