@@ -1412,3 +1412,27 @@ def test_block_steps_leave_zero_at_a_lam_far_below_lambda_max(fraction):
     least = 0.5 * np.mean((y - A @ w) ** 2)
     assert res.active_set.size == arr.p
     assert res.objective == pytest.approx(least, rel=1e-6)
+
+
+def test_the_kernel_route_inside_a_solve_gives_no_irls_time_warning(monkeypatch):
+    """A solve whose descent takes the kernel route warned in irls's words, 'for a
+    faster fit use fixntk.solve', from inside fixntk.solve (the command line's fit
+    on 1e5 rows; tester DJ): the route is the solve's own step."""
+    from fixntk import _memory
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3))
+    arr = fixntk.sample_arrangement(X, n_gates=6, seed=0)
+    y = np.maximum(X @ rng.standard_normal(3), 0) + 0.3 * rng.standard_normal(40)
+    lam = 1e-100 * fixntk.lambda_max(X, y, arr)
+    monkeypatch.setattr(_memory, "_KERNEL_WARN_SECONDS", 0.0)  # every size: long
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fixntk.solve(X, y, arr, lam)
+    assert res.n_irls > 0  # the route ran
+    assert not [w for w in caught if "eigendecompositions' worth" in str(w.message)]
+    with (
+        pytest.warns(UserWarning, match="eigendecompositions' worth"),
+        pytest.warns(ConvergenceWarning, match="max_iter = 2 steps ran out"),
+    ):
+        fixntk.irls(X, y, arr, lam, max_iter=2)  # asked for: said

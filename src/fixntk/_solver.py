@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
-from ._memory import check_fits
+from ._memory import check_fits, kernel_size_warned
 from ._progress import _check_verbose, path_notice, progress, report, solve_notice
 from ._scale import coef_out, lam_in, lam_out, norms, unit, value_out
 from ._threads import blas_threads
@@ -904,6 +904,10 @@ def kernel_route(X, arr, Y, lam, W, weights, intercept, tol, verbose):
             quiet(ConvergenceWarning),
             quiet(UserWarning, "the arrangement's"),
             quiet(UserWarning, ".*unit round-off"),
+            # nor is irls's own long-run warning, which advised fixntk.solve from
+            # inside it (the command line's fit at 1e5 rows; tester DJ): a long
+            # solve says so itself (LongRunNotice)
+            kernel_size_warned(),
         ):
             kr = irls(
                 X,
