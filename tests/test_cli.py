@@ -3648,3 +3648,31 @@ def test_numbers_with_a_unit_past_the_category_limit_are_named(tmp_path):
     assert "identifier" not in proc.stderr and "max-categories" not in proc.stderr
     proc = run_cli("fit", path, "--target", "bmi", "--lam", "0.05", "--drop", "glu")
     assert_clean_error(proc, "target 'bmi'", "rather than ")
+
+
+def test_predict_does_without_columns_constant_in_training(tmp_path):
+    """fit says a column of one value carries no information, but predict refused a
+    file without it (tester DJ): its training value is used, with a note, and the
+    predictions are those of a file that holds it."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(60)
+    rows = [(f"{a:.3f}", "US", "2.5", f"{2 * a:.3f}") for a in x]
+    model = fit_saved(tmp_path, ["a", "country", "k", "y"], rows)
+    full = write_csv(
+        tmp_path / "full.csv",
+        ["a", "country", "k"],
+        [("0.1", "US", "2.5"), ("-1", "US", "2.5")],
+    )
+    bare = write_csv(tmp_path / "bare.csv", ["a"], [("0.1",), ("-1",)])
+    with_them, without = (
+        run_cli("predict", model, full),
+        run_cli("predict", model, bare),
+    )
+    assert without.returncode == 0, without.stderr
+    assert without.stdout == with_them.stdout
+    assert "column(s) 'country', 'k' held a single value in training" in without.stderr
+    # a column that varied in training is still required
+    assert_clean_error(
+        run_cli("predict", model, write_csv(tmp_path / "n.csv", ["k"], [("2.5",)])),
+        "lacks the model's feature column(s) a;",
+    )

@@ -2113,12 +2113,24 @@ def prediction_frame(table, model, path):
             f"{path} has no data rows (a header row only): nothing to predict"
         )
     missing = [c for c in wanted if c not in frame.columns]
+    notes = []
     taken = None if table.index is None else str(table.index.name)
     if taken in missing:  # (it was said to be missing from the file; a tester)
         raise UserError(
             f"{path}: --index-col took column {taken!r} as the row labels, but the "
             "model was fitted on it as a feature; name another column with "
             "--index-col, or leave the option out"
+        )
+    constant = {m: _constant_value(model, m) for m in missing}
+    constant = {m: v for m, v in constant.items() if v is not None}
+    if constant:
+        # columns of one value in training, which fit said carry no information: the
+        # file need not hold them (refused as missing; tester DJ)
+        frame = frame.assign(**{m: v for m, v in constant.items()})
+        missing = [m for m in missing if m not in constant]
+        notes.append(
+            f"column(s) {_shown(map(repr, constant))} held a single value in training "
+            "and are not in this file: that value is used for every row"
         )
     if missing:
         near = [(m, _closest(m, frame.columns)) for m in missing]
@@ -2132,7 +2144,6 @@ def prediction_frame(table, model, path):
     X = frame[wanted].copy()
     numeric, text = _model_columns(model, wanted)
     fills = _model_imputes(model)
-    notes = []
     if fills:
         gaps = X.isna().sum()
         filled = [f"{col!r} {int(gaps[col])}" for col in wanted if gaps[col]]
@@ -2276,6 +2287,26 @@ def _model_imputes(model):
         if any(isinstance(s, SimpleImputer) for s in steps):
             return True
     return False
+
+
+def _constant_value(model, col):
+    """The value a fitted fixntk pipeline's feature ``col`` held in every training
+    row (a number, or a text column's one category), or None if it varied."""
+    prep = model[0] if hasattr(model, "steps") else None
+    for name, step, cols in getattr(prep, "transformers_", []):
+        cols = [str(c) for c in cols]
+        if col not in cols:
+            continue
+        k, last = cols.index(col), step[-1] if hasattr(step, "steps") else step
+        if name == "text" and len(getattr(last, "categories_", [[0, 0]])[k]) == 1:
+            return last.categories_[k][0]
+        var = getattr(last, "var_", None)
+        if name == "numeric" and var is not None and var[k] == 0:
+            value = float(last.mean_[k])
+            for earlier in step.steps[:-1] if hasattr(step, "steps") else []:
+                value *= float(getattr(earlier[1], "units_", np.ones(k + 1))[k])
+            return value
+    return None
 
 
 def _model_columns(model, wanted):
