@@ -3676,3 +3676,38 @@ def test_predict_does_without_columns_constant_in_training(tmp_path):
         run_cli("predict", model, write_csv(tmp_path / "n.csv", ["k"], [("2.5",)])),
         "lacks the model's feature column(s) a;",
     )
+
+
+def test_predict_writes_row_labels_as_the_file_does(tmp_path):
+    """An identifier '000802' read as a number came back as 802 beside its
+    prediction, with --index-col and when fit took the column as the row labels, so
+    the predictions no longer joined their rows by it (tester DJ)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(60)
+    ids = [f"{k:06d}" for k in rng.choice(10**6, 60, replace=False)]
+    rows = [(i, f"{a:.3f}", f"{2 * a:.3f}") for i, a in zip(ids, x)]
+    path = write_csv(tmp_path / "f.csv", ["SampleID", "a", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    fit = run_cli(
+        "fit",
+        path,
+        "--target",
+        "y",
+        "--index-col",
+        "SampleID",
+        "-q",
+        "--lam",
+        "0.01",
+        "--output",
+        model,
+    )
+    assert fit.returncode == 0, fit.stderr
+    new = write_csv(
+        tmp_path / "n.csv", ["SampleID", "a"], [("000802", "0.1"), ("012", "1")]
+    )
+    for extra in ([], ["--index-col", "SampleID"]):
+        proc = run_cli("predict", model, new, *extra)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.split()
+        assert lines[0].startswith("SampleID,")
+        assert [line.split(",")[0] for line in lines[1:]] == ["000802", "012"]

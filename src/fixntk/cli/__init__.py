@@ -52,6 +52,18 @@ __all__ = ["main", "build_parser", "UserError"]
 DEMO_DATASETS = ("iris", "wine", "breast_cancer", "digits")
 
 
+def _labels_as_written(table, labels):
+    """Row labels read as numbers (an identifier '000802' became 802, and the
+    predictions no longer joined their rows by it; tester DJ) as the file writes
+    them, where the file can be read again."""
+    if labels.dtype == object or table.text_of is None:
+        return labels
+    written = table.text_of(str(labels.name))
+    if written is None or len(written) != len(labels):
+        return labels
+    return written.set_axis(labels.index).rename(labels.name)
+
+
 def _no_neuron_note(model, tol):
     """Why a fit has no active neuron, or '' when it has some. A certified fit is
     the intercept alone because no neuron pays for its penalty; an uncertified one
@@ -743,6 +755,7 @@ def cmd_predict(args, out):
                 file=info,
             )
     if labels is not None:
+        labels = _labels_as_written(table, labels)
         name = str(labels.name)
         if _blank_name(name):
             name = (
