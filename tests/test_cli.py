@@ -1090,12 +1090,13 @@ def test_the_task_says_why(tmp_path):
     assert "class(es) 7 have a single row (a typo of another label?)" in proc.stdout
 
 
-def fit_saved(tmp_path, header, rows):
-    """Fit target 'y' of the rows at lam 0.01 with the CLI; the saved model's path."""
+def fit_saved(tmp_path, header, rows, *options):
+    """Fit target 'y' of the rows at lam 0.01 with the CLI (and ``options``); the
+    saved model's path."""
     path = write_csv(tmp_path / "f.csv", header, rows)
     model = str(tmp_path / "m.pkl")
     proc = run_cli(
-        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model
+        "fit", path, "--target", "y", "-q", "--lam", "0.01", "--output", model, *options
     )
     assert proc.returncode == 0, proc.stderr
     return model
@@ -1156,21 +1157,7 @@ def test_predict_blames_the_text_not_a_gap_the_model_fills(tmp_path):
     x = rng.standard_normal((60, 2))
     rows = [(f"{a:.3f}", f"{b:.3f}", f"{a - b:.3f}") for a, b in x]
     rows[5] = ("", rows[5][1], rows[5][2])
-    path = write_csv(tmp_path / "f.csv", ["a", "b", "y"], rows)
-    model = str(tmp_path / "m.pkl")
-    proc = run_cli(
-        "fit",
-        path,
-        "--target",
-        "y",
-        "--impute",
-        "--lam",
-        "0.01",
-        "-q",
-        "--output",
-        model,
-    )
-    assert proc.returncode == 0, proc.stderr
+    model = fit_saved(tmp_path, ["a", "b", "y"], rows, "--impute")
     new = write_csv(
         tmp_path / "new.csv",
         ["a", "b"],
@@ -3686,22 +3673,7 @@ def test_predict_writes_row_labels_as_the_file_does(tmp_path):
     x = rng.standard_normal(60)
     ids = [f"{k:06d}" for k in rng.choice(10**6, 60, replace=False)]
     rows = [(i, f"{a:.3f}", f"{2 * a:.3f}") for i, a in zip(ids, x)]
-    path = write_csv(tmp_path / "f.csv", ["SampleID", "a", "y"], rows)
-    model = str(tmp_path / "m.pkl")
-    fit = run_cli(
-        "fit",
-        path,
-        "--target",
-        "y",
-        "--index-col",
-        "SampleID",
-        "-q",
-        "--lam",
-        "0.01",
-        "--output",
-        model,
-    )
-    assert fit.returncode == 0, fit.stderr
+    model = fit_saved(tmp_path, ["SampleID", "a", "y"], rows, "--index-col", "SampleID")
     new = write_csv(
         tmp_path / "n.csv", ["SampleID", "a"], [("000802", "0.1"), ("012", "1")]
     )
