@@ -47,7 +47,8 @@ Levenberg-Marquardt-style trust in the bound. A step whose line search finds no
 descent at all (a model too flat: curvatures near 0 on nearly separable rows) is
 taken again with the curvatures raised by a multiple of their mean, tenfold per
 failure (``_DAMP_START``, Levenberg-Marquardt proper); only a damping past
-``_DAMP_MAX`` ends the solve as round-off.
+``_DAMP_MAX`` times the gradient's largest entry (at least 1) ends the solve as
+round-off.
 
 Where the steps stall (the gap falling less than twofold over two steps) and the
 support of W is small (at most ``_POLISH_UNKNOWNS`` unknowns), Newton's method on the
@@ -151,7 +152,8 @@ _KAPPA_MIN = 0.25
 # 5e-2 and blamed round-off). Such a step is taken again with every curvature raised
 # by ``damping`` times their mean (Levenberg-Marquardt), damping from _DAMP_START up
 # tenfold per failure; a unit step accepted lowers it tenfold, back to 0. Only past
-# _DAMP_MAX (a gradient step of length 1e-12) is the failure round-off's.
+# _DAMP_MAX (a gradient step of length 1e-12, relative to the gradient's largest
+# entry where that is above 1: Poisson counts) is the failure round-off's.
 _DAMP_START = 1e-3
 _DAMP_MAX = 1e12
 # The exact multinomial model comes first only while its c Grams per group per Newton

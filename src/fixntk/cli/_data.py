@@ -1435,16 +1435,13 @@ def feature_columns(
         elif (
             n_values > limit
             and not _all_distinct(series)  # (an identifier's note names the unit)
-            and unit_word_note(series, decimal) is not None
+            and (unit := unit_word_note(series, decimal)) is not None
         ):
             # numbers with a unit word past the categories' limit: called an
             # identifier or free text, --max-categories advised (98 one-hot
             # categories of '119 mg'; tester DJ)
             refused.append(col)
-            reasons.append(
-                f"column {col!r} ({n_values} distinct values): "
-                + unit_word_note(series, decimal)
-            )
+            reasons.append(f"column {col!r} ({n_values} distinct values): {unit}")
         elif n_values > limit and not _all_distinct(series):
             refused.append(col)
             reasons.append(

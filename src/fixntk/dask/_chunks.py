@@ -258,7 +258,7 @@ def column_stats(X):
 
 
 def first_row(Y):
-    """A chunk's first row (of the first chunk: the targets' shift)."""
+    """A chunk's first row (of the first chunk that has rows: the targets' shift)."""
     return np.asarray(Y)[:1]
 
 
