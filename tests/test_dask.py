@@ -1728,3 +1728,31 @@ def test_a_solve_whose_client_descents_crawl_advises_scaling(client, monkeypatch
     with pytest.warns(ConvergenceWarning) as caught:
         fixntk.dask.solve(Xd, yd, masks, 1e-4, tol=1e-8, max_iter=100)
     assert "centre and scale" not in str(caught[0].message)
+
+
+def test_an_arrangement_outlives_its_client(client):
+    """A DaskArrangement whose masks were persisted on a client since closed failed
+    with Dask's 'Missing dependency' or 'lost dependencies' errors (tester DH): one
+    with gates is packed again on the scheduler in use (the same masks and solve);
+    its masks property, and one built from masks, say what happened."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 4))
+    y = np.abs(X[:, 0]) - X[:, 1]
+    Xd, yd = da.from_array(X, chunks=500), da.from_array(y, chunks=500)
+    ref = fixntk.dask.sample_arrangement(Xd, 20, seed=0)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster, set_as_default=False) as other,
+        dask.config.set(scheduler=other),
+    ):
+        arr = fixntk.dask.sample_arrangement(Xd, 20, seed=0)
+        masks = fixntk.dask.sample_arrangement(Xd, 20, seed=0).masks.persist()
+        from_masks = dask_arrangement.as_dask_arrangement(masks, Xd)
+    res = fixntk.dask.solve(Xd, yd, arr, 0.01)
+    assert res.objective == fixntk.dask.solve(Xd, yd, ref, 0.01).objective
+    with pytest.raises(ValueError, match="client that is now closed: .* its gates"):
+        arr.masks.compute()
+    with pytest.raises(ValueError, match="built from masks, not gates"):
+        fixntk.dask.solve(Xd, yd, from_masks, 0.01)

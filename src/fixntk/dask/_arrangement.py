@@ -137,6 +137,8 @@ class DaskArrangement:
     def masks(self):
         """``masks[k, i] = 1[x_k^T g_i >= 0]`` as a lazy Dask boolean array (n, p),
         unpacked chunk by chunk."""
+        if _on_closed_client(self._packed):
+            raise ValueError(_closed(self.gates))
         blocks = [
             da.from_delayed(
                 dask.delayed(_unpack, pure=True)(pk, r), shape=(r, self._p), dtype=bool
@@ -221,6 +223,30 @@ class DaskArrangement:
         return cls(_chunks.persist(*packed), rows, M.shape[1])
 
 
+def _closed(gates):
+    """The error for an arrangement whose persisted masks went with their client."""
+    return "this arrangement's masks were persisted on a Dask client that is now " + (
+        "closed: fixntk.dask's functions given it pack them again from its gates "
+        "(with X), or sample it again under the client in use"
+        if gates is not None
+        else "closed, and it was built from masks, not gates: build it again under "
+        "the client in use"
+    )
+
+
+def _on_closed_client(packed):
+    """Whether persisted chunks are futures of a distributed client that is closed
+    (or futures no longer held)."""
+    try:
+        from distributed import futures_of
+    except ImportError:  # no distributed: no client to lose
+        return False
+    return any(
+        f.status != "finished" or getattr(f.client, "status", "running") != "running"
+        for f in futures_of(packed)
+    )
+
+
 def as_dask_arrangement(arr, X):
     """A DaskArrangement packed by X's row chunks, from a DaskArrangement (re-packed
     if its chunks differ), an in-memory Arrangement or an (n, p) mask array."""
@@ -234,6 +260,13 @@ def as_dask_arrangement(arr, X):
             "match"
         )
     if isinstance(arr, DaskArrangement):
+        if _on_closed_client(arr.packed):
+            # its masks were lost with their client (Dask's 'Missing dependency' or
+            # 'lost dependencies' errors; tester DH): packed again from its gates on
+            # the scheduler now in use, the same masks
+            if arr.gates is None:
+                raise ValueError(_closed(None))
+            return DaskArrangement.from_gates(X, arr.gates, arr.counts, arr.n_gates)
         if arr.rows == tuple(rows):
             return arr
         if arr.gates is not None:
