@@ -59,8 +59,9 @@ Run from the repository root::
     python benchmarks/compare_peers.py --problem S1 --loss logistic
     python benchmarks/compare_peers.py --problem S1 --loss multinomial
 
-Peers are optional (``pip install skglm celer adelie``; scnn: ``pip install --no-deps
-pyscnn`` beside ``torch cvxpy opt_einsum linalg-backends``); a peer that is not
+Peers are optional (``pip install skglm celer``; adelie needs numpy<2, so in a separate
+virtualenv, as the README says; scnn: ``pip install --no-deps pyscnn`` beside ``torch
+cvxpy opt_einsum linalg-backends``); a peer that is not
 installed is skipped with a line that says so. Timings on a shared machine are noisy:
 quote ratios from one run.
 """
@@ -109,7 +110,12 @@ LADDERS = {
 INSTALL_HINT = {
     "skglm": "pip install skglm",
     "celer": "pip install celer",
-    "adelie": "pip install adelie",
+    # adelie needs numpy<2: in a numpy-2 environment pip would downgrade numpy
+    # (tester DK), so the hint is the README's separate virtualenv
+    "adelie": (
+        "in a separate virtualenv, as it needs numpy<2 (python -m venv peers && "
+        'peers/bin/pip install ".[bench,peers]"; README, Benchmarks)'
+    ),
     "scnn": (
         "pip install --no-deps pyscnn; "
         "pip install torch cvxpy opt_einsum linalg-backends"

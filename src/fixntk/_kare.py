@@ -485,7 +485,7 @@ def select_lambda_kare(
         A given grid of three or more values warns when the minimiser is at an end
         a wider grid could improve on; one of one or two values never does (its
         minimiser is always at an end).
-    n_lams : int from 2 to 100000
+    n_lams : int from 2 to 100000, default=50
 
     Returns
     -------

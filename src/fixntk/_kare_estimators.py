@@ -384,7 +384,7 @@ class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
         As in :class:`KAREKernelRegressor`.
     validation_history_, validation_gain_bound_, best_iter_, n_iter_ :
         As in :class:`KAREKernelRegressor`.
-    stop_reason_, X_fit_, dual_coef_ :
+    stop_reason_, X_fit_, dual_coef_, bias_scale_ :
         As in :class:`KAREKernelRegressor`.
     intercept_ : ndarray of shape (n_classes,)
         As in :class:`KAREKernelRegressor`.
