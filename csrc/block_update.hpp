@@ -89,9 +89,9 @@ inline double group_norm_root(idx_t m, const double* __restrict s, const double*
     else if (dh < 0.0)
       t = std::max(t0 - h / dh, 0.0);
   }
-  if (t == 0.0) {
+  for (int it = 0; it < 200; ++it) {
     norm_root_terms(m, s, sq, lam, t, h, dh);
-    if (!std::isfinite(h) || !std::isfinite(dh)) {
+    if (t == 0.0 && !(std::isfinite(h) && std::isfinite(dh))) {
       // a lam so small (1e-120 of lambda_max) that h'(0) ~ 1/lam^3 overflows: the
       // Newton step from 0 was 0 and the block stayed at 0 (tester DG). Start instead
       // from (||v|| - lam) / max s, left of the root (h >= 0 there: every s_j t + lam is
@@ -101,11 +101,12 @@ inline double group_norm_root(idx_t m, const double* __restrict s, const double*
         v2 += sq[j];
         top = std::max(top, s[j]);
       }
-      if (top > 0.0) t = std::max((std::sqrt(v2) - lam) / top, 0.0);
+      const double start = top > 0.0 ? (std::sqrt(v2) - lam) / top : 0.0;
+      if (start > 0.0) {
+        t = start;
+        continue;
+      }
     }
-  }
-  for (int it = 0; it < 200; ++it) {
-    norm_root_terms(m, s, sq, lam, t, h, dh);
     if (h <= 0.0 || dh >= 0.0) break;
     const double step = -h / dh;
     t += step;

@@ -34,6 +34,7 @@ from ._data import (
     prediction_frame,
     read_table,
     shown,
+    written,
 )
 from ._models import (
     copies_note,
@@ -56,12 +57,8 @@ def _labels_as_written(table, labels):
     """Row labels read as numbers (an identifier '000802' became 802, and the
     predictions no longer joined their rows by it; tester DJ) as the file writes
     them, where the file can be read again."""
-    if labels.dtype == object or table.text_of is None:
-        return labels
-    written = table.text_of(str(labels.name))
-    if written is None or len(written) != len(labels):
-        return labels
-    return written.set_axis(labels.index).rename(labels.name)
+    text = None if labels.dtype == object else written(table, labels)
+    return labels if text is None else text.rename(labels.name)
 
 
 def _no_neuron_note(model, tol):
@@ -544,11 +541,10 @@ def _truth(model, table, target):
         is_classifier(model)
         and classes.dtype.kind in "OUS"
         and pd.api.types.is_numeric_dtype(truth)
-        and table.text_of is not None
     ):
-        text = table.text_of(target)
+        text = written(table, truth)
         if text is not None:
-            return text.loc[truth.index]
+            return text
     return truth
 
 

@@ -2246,32 +2246,47 @@ def _far_rows(model, X, numeric):
     )
 
 
+def written(table, series):
+    """``series`` (a column of ``table``'s file, by name) as the file writes it, at
+    its rows: text, where pandas may have read numbers; None where the file cannot
+    be read so."""
+    text = None if table.text_of is None else table.text_of(str(series.name))
+    return None if text is None else text.loc[series.index]
+
+
 def _as_categories_written(table, cells, known):
     """A text column's cells as the file writes them where that matches more of the
     model's categories than pandas' reading: a new file whose cells of a text column
     all look like numbers ('4' of drv's '4', 'f', 'r'; region '01', '02' beside 'A1'
     in training) is read as numbers, and their text ('4.0', '1') was taken for values
     the model was not fitted on, the rows predicted without them (tester DJ)."""
-    if known is None or table.text_of is None or cells.isin(known).all():
+    if known is None or cells.isin(known).all():
         return cells
-    written = table.text_of(cells.name)
-    if written is None:
+    text = written(table, cells)
+    if text is None or not text.isin(known).sum() > cells.isin(known).sum():
         return cells
-    written = written.loc[cells.index]
-    better = written.isin(known).sum() > cells.isin(known).sum()
-    return written.where(cells.notna(), cells) if better else cells
+    return text.where(cells.notna(), cells)
+
+
+def _column_step(model, col):
+    """(transformer name, its steps, position of ``col`` among its columns) of a
+    fitted fixntk pipeline's feature ``col``, or None."""
+    prep = model[0] if hasattr(model, "steps") else None
+    for name, step, cols in getattr(prep, "transformers_", []):
+        cols = [str(c) for c in cols]
+        if col in cols:  # (imputer, ...) with --impute: a Pipeline
+            steps = step.steps if hasattr(step, "steps") else [(name, step)]
+            return name, steps, cols.index(col)
+    return None
 
 
 def _categories(model, col):
     """The categories the fitted one-hot encoder knows for text column ``col``."""
-    prep = model[0] if hasattr(model, "steps") else None
-    for name, encoder, cols in getattr(prep, "transformers_", []):
-        if name == "text" and col in [str(c) for c in cols]:
-            k = [str(c) for c in cols].index(col)
-            if hasattr(encoder, "steps"):  # (imputer, encoder) with --impute
-                encoder = encoder[-1]
-            return [str(v) for v in encoder.categories_[k]]
-    return None
+    found = _column_step(model, col)
+    if found is None or found[0] != "text":
+        return None
+    _, steps, k = found
+    return [str(v) for v in steps[-1][1].categories_[k]]
 
 
 def _model_imputes(model):
@@ -2289,20 +2304,19 @@ def _model_imputes(model):
 def _constant_value(model, col):
     """The value a fitted fixntk pipeline's feature ``col`` held in every training
     row (a number, or a text column's one category), or None if it varied."""
-    prep = model[0] if hasattr(model, "steps") else None
-    for name, step, cols in getattr(prep, "transformers_", []):
-        cols = [str(c) for c in cols]
-        if col not in cols:
-            continue
-        k, last = cols.index(col), step[-1] if hasattr(step, "steps") else step
-        if name == "text" and len(getattr(last, "categories_", [[0, 0]])[k]) == 1:
-            return last.categories_[k][0]
-        var = getattr(last, "var_", None)
-        if name == "numeric" and var is not None and var[k] == 0:
-            value = float(last.mean_[k])
-            for earlier in step.steps[:-1] if hasattr(step, "steps") else []:
-                value *= float(getattr(earlier[1], "units_", np.ones(k + 1))[k])
-            return value
+    found = _column_step(model, col)
+    if found is None:
+        return None
+    name, steps, k = found
+    last = steps[-1][1]
+    if name == "text" and len(last.categories_[k]) == 1:
+        return last.categories_[k][0]
+    var = getattr(last, "var_", None)
+    if name == "numeric" and var is not None and var[k] == 0:
+        value = float(last.mean_[k])
+        for _, earlier in steps[:-1]:  # back through ColumnUnits' powers of 2
+            value *= float(getattr(earlier, "units_", np.ones(k + 1))[k])
+        return value
     return None
 
 
