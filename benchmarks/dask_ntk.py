@@ -32,7 +32,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from _args import DefaultsFormatter, nonnegative_int, positive_int  # noqa: E402
-from problems import require_dask  # noqa: E402
+from problems import require_dask, threads_text  # noqa: E402
 
 
 def peak_rss_bytes():
@@ -91,7 +91,8 @@ def main(argv=None):
     wait(X)
     print(
         f"n = {n}, d = {d}, {len(X.chunks[0])} chunks, {args.workers} workers x 1 "
-        f"thread, {args.gates} gates, {args.samples} directions"
+        f"thread ({threads_text(args.workers)}), {args.gates} gates, "
+        f"{args.samples} directions"
     )
     with threadpool_limits(1):
         arr = fixntk.dask.sample_arrangement(X, args.gates, seed=args.seed)
@@ -112,8 +113,8 @@ def main(argv=None):
             t_mem = time.perf_counter() - t0
         same = np.array_equal(ref.eta, got.eta) and ref.missing_mass == got.missing_mass
         print(
-            f"in memory ({args.workers} threads): {t_mem:.1f} s; equal estimates: "
-            f"{same}; dask / in memory time {t_dask / t_mem:.2f}"
+            f"in memory ({threads_text(args.workers)}): {t_mem:.1f} s; equal "
+            f"estimates: {same}; dask / in memory time {t_dask / t_mem:.2f}"
         )
     client.close()
     cluster.close()

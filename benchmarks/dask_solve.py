@@ -40,7 +40,7 @@ from _args import (  # noqa: E402
     positive_int,
     ratio,
 )
-from problems import require_dask  # noqa: E402
+from problems import require_dask, threads_text  # noqa: E402
 
 
 def peak_rss_bytes():
@@ -120,8 +120,8 @@ def main(argv=None):
     t_data = time.perf_counter() - t0
     print(
         f"n = {n}, d = {d}, {len(X.chunks[0])} chunks of <= {args.chunk} rows, "
-        f"{args.workers} workers x 1 thread; X {X.nbytes / 2**30:.2f} GiB generated "
-        f"on the workers in {t_data:.1f} s"
+        f"{args.workers} workers x 1 thread ({threads_text(args.workers)}); "
+        f"X {X.nbytes / 2**30:.2f} GiB generated on the workers in {t_data:.1f} s"
     )
 
     with threadpool_limits(1):
@@ -165,7 +165,7 @@ def main(argv=None):
             t_mem = time.perf_counter() - t0
         diff = abs(ref.objective - res.objective)
         print(
-            f"in memory ({args.workers} threads): {t_mem:.1f} s, objective "
+            f"in memory ({threads_text(args.workers)}): {t_mem:.1f} s, objective "
             f"{ref.objective:.10e}, "
             f"relative gap {ref.relative_gap:.2e}; same arrangement: {same}; "
             f"|difference| {diff:.2e} <= gaps {ref.gap + res.gap:.2e}: "

@@ -125,6 +125,17 @@ def require_dask():
     require("dask.distributed", "Dask", 'pip install "fixntk[dask]"')
 
 
+def threads_text(n):
+    """``"n threads"``, with the cores this process may run on where they are fewer
+    (a run pinned with ``taskset -c 0`` printed "2 threads" for two threads sharing
+    one core)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else n
+    where = f" on {cores} core{'s' if cores > 1 else ''}" if cores < n else ""
+    return f"{n} thread{'s' if n > 1 else ''}{where}"
+
+
 def pin_threads(n_threads, override=False):
     """Pin every threading runtime (OpenMP, BLAS, Numba) through the environment.
 

@@ -293,9 +293,9 @@ def copies_note(X_train, y_train, X_test, y_test):
         return None
     return (
         f"{k} of the {len(y_test)} held-out rows repeat training rows (features and "
-        "target alike): if the file holds copies of one record, the held-out score "
+        "target alike): if the data hold copies of one record, the held-out score "
         "counts rows the model was fitted on and is optimistic; remove the copies "
-        "from the file for a fair score"
+        "for a fair score"
     )
 
 
