@@ -4,6 +4,7 @@ the certificate, and each other."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import poisson_support_newton
 from scipy.special import xlogy
@@ -782,6 +783,42 @@ def test_bad_arguments_are_named_in_the_error():
     fixntk.solve(X, (y > np.median(y)).astype(float), arr, 0.01, loss="logistic")
     with pytest.raises(ValueError, match="y has 59 rows but K has 60"):
         fixntk.kare(fixntk.ntk_kernel(X), y[:-1], 0.1)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+def test_missing_labels_in_an_object_y_are_refused(loss):
+    """A missing label (NaN or None, as a pandas object column gives) in an object
+    y is refused with its row. It was a class of its own, and np.unique, unable to
+    order NaN, split another class in two (classes [0.0 1.0 2.0 nan 2.0]; tester
+    DM); floats in an object array are checked as floats (0.5 a label before)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    arr = fixntk.sample_arrangement(X, 6, seed=0)
+    k = 2 if loss == "logistic" else 3
+    labels = (np.arange(60) % k).astype(float)
+    for missing in (np.nan, None, pd.NA):
+        y = labels.astype(object)
+        y[5] = missing
+        with pytest.raises(ValueError, match=r"1 missing label\(s\).*row 5"):
+            fixntk.solve(X, y, arr, 0.01, loss=loss)
+        with pytest.raises(ValueError, match="missing label"):
+            fixntk.lambda_max(X, y, arr, loss=loss)
+        text = np.array(["a", "b", "c"], dtype=object)[np.arange(60) % k]
+        text[7] = missing
+        with pytest.raises(ValueError, match=r"missing label\(s\).*row 7"):
+            fixntk.solve(X, text, arr, 0.01, loss=loss)
+    y = labels.astype(object)
+    y[3] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fixntk.solve(X, y, arr, 0.01, loss=loss)
+    y[3] = 0.5
+    with pytest.raises(ValueError, match="non-integer numbers"):
+        fixntk.solve(X, y, arr, 0.01, loss=loss)
+    # labels as objects without a gap: the classes of the float labels
+    res = fixntk.solve(X, labels.astype(object), arr, 0.01, loss=loss)
+    ref = fixntk.solve(X, labels, arr, 0.01, loss=loss)
+    assert list(res.classes) == list(ref.classes)
+    assert res.objective == ref.objective
 
 
 @pytest.mark.parametrize("loss", ["poisson", "logistic", "multinomial"])

@@ -21,14 +21,27 @@ def _labels(y, n):
         )
     if y.shape[0] != n:
         raise ValueError(f"y has {y.shape[0]} rows but X has {n}: they must match")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
+    if y.dtype == object:
+        import pandas as pd
+
+        # None, NaN, NaT or pd.NA (a pandas object column's missing cell): np.unique
+        # made NaN a class and, unable to order it, split another class in two
+        # ([0.0 1.0 2.0 nan 2.0]; tester DM)
+        missing = np.flatnonzero(pd.isna(y))
+        if missing.size:
+            raise ValueError(
+                f"y contains {missing.size} missing label(s) (None or NaN; the first "
+                f"in row {missing[0]}): drop those rows or give them a label"
+            )
+    numbers = y
+    if y.dtype == object and all(isinstance(v, (float, np.floating)) for v in y):
+        numbers = y.astype(float)  # floats in an object array: checked as such
+    if numbers.dtype.kind == "f" and not np.isfinite(numbers).all():
         raise ValueError("y contains NaN or infinity")
-    if y.dtype == object and any(v is None for v in y):
-        raise ValueError("y contains missing labels (None)")
-    if y.dtype.kind == "f" and (y != np.round(y)).any():
+    if numbers.dtype.kind == "f" and (numbers != np.round(numbers)).any():
         # scikit-learn's 'continuous' target: each distinct value became a class
         # (60 classes for 60 rows), silently
-        example = y[y != np.round(y)][0]
+        example = numbers[numbers != np.round(numbers)][0]
         raise ValueError(
             f"y holds non-integer numbers (e.g. {example:g}): a classification loss "
             "takes class labels (integers or text); for a numeric target use "
