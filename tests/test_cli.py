@@ -81,6 +81,15 @@ def assert_clean_error(proc, *fragments):
         assert text in proc.stderr
 
 
+def usage_error(proc, *fragments):
+    """argparse's refusal: the command's usage, then ``fixntk CMD: error: ...``."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("usage: fixntk ")
+    for text in fragments:
+        assert text in proc.stderr.split(": error: ", 1)[1]
+
+
 def test_fit_on_a_csv_and_save_the_model(classification_csv, tmp_path):
     model = tmp_path / "model.pkl"
     proc = run_cli(
@@ -2019,6 +2028,23 @@ def test_index_col_naming_the_target_is_refused_by_name(regression_csv):
     holds."""
     proc = run_cli("fit", regression_csv, "--target", "price", "--index-col", "price")
     assert_clean_error(proc, "--index-col 'price' names the target column")
+
+
+@pytest.mark.parametrize("command", ["fit", "compare"])
+def test_a_column_option_given_twice_is_refused(regression_csv, command):
+    """--target y1 --target y2 fitted y2 and read y1 as a feature (argparse keeps
+    the last value; held-out R^2 0.9999 for a y2 computed from y1; tester DN); the
+    same for --index-col. The same name twice is the same request."""
+    proc = run_cli(command, regression_csv, "--target", "a", "--target", "price")
+    usage_error(proc, "--target was given twice ('a' and 'price')", "feature")
+    proc = run_cli(
+        command, regression_csv, "--target", "price", "--index-col", "a",
+        "--index-col", "b",
+    )  # fmt: skip
+    usage_error(proc, "--index-col was given twice ('a' and 'b')")
+    if command == "fit":
+        proc = run_cli("fit", regression_csv, "--target", "price", "--target", "price")
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_kernel_size_warnings_are_printed_before_the_fit_ends(capsys):
