@@ -7,6 +7,7 @@ from conftest import first_call_waits_for, planted
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -2635,6 +2636,41 @@ def test_score_of_subnormal_targets_is_a_number():
     w = np.r_[np.ones(59), 0.0]
     assert est.score(X, np.r_[np.zeros(59), 1e-310], sample_weight=w) == 0.0
     assert est.score(X, X[:, 0]) > 0.99
+
+
+def test_score_gives_each_output_column_its_own_unit():
+    """R^2 is per output column (then averaged): one power-of-2 unit for all columns
+    underflowed a column 1e-170 times the others to 0 / 0, scored 1.0 (0.995 for a
+    model whose columns score 0.61 and 0.24; tester DN). Each column in its own unit
+    scores as it does alone, in memory and (where Dask is installed) on Dask."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    Y = np.c_[X[:, 0] + 0.3 * rng.standard_normal(80), rng.standard_normal(80)]
+    est = NTKRegressor(lam=0.1).fit(X, Y)
+    Z = rng.standard_normal((40, 3))
+    T = np.c_[Z[:, 0], rng.standard_normal(40)]
+    P = est.predict(Z)
+    each = [r2_score(T[:, j], P[:, j]) for j in range(2)]
+    assert each[1] < 0.5  # the second column is noise: far from 1
+    small = np.array([1.0, 1e-170])
+    scaled = NTKRegressor(lam=0.1).fit(X, Y * small)
+    got = scaled.score(Z, T * small)
+    assert got == pytest.approx(np.mean(each), rel=1e-9, abs=1e-12)
+    w = rng.uniform(0.5, 2.0, 40)
+    ref = r2_score(T, P, sample_weight=w)
+    assert scaled.score(Z, T * small, sample_weight=w) == pytest.approx(ref, 1e-9)
+    try:
+        import dask.array as da
+    except ImportError:
+        return
+    with pytest.warns(UserWarning, match="differ in scale"):
+        gated = GatedReLURegressor(n_gates=10, lam=0.01, random_state=0)
+        gated.fit(X, Y * small)
+    P = gated.predict(Z) / small
+    each = np.mean([r2_score(T[:, j], P[:, j]) for j in range(2)])
+    assert gated.score(Z, T * small) == pytest.approx(each, rel=1e-9, abs=1e-12)
+    dask_got = gated.score(da.from_array(Z, chunks=20), da.from_array(T * small, 20))
+    assert dask_got == pytest.approx(each, rel=1e-9, abs=1e-12)
 
 
 def test_two_or_four_rows_are_not_told_they_lie_far_from_0():

@@ -1291,11 +1291,13 @@ class _MultiOutputRegressor(RegressorMixin):
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination :math:`R^2` of ``predict(X)`` against y.
 
-        scikit-learn's ``r2_score`` (outputs averaged uniformly), computed on y and
-        the predictions divided by the power of 2 at or above ``max(abs(y))``: the
-        same value to the last bit, where for targets near 1e-160 the squares
-        underflow and ``r2_score`` gives 1.0 for any model. On Dask collections the
-        same sums run on the workers, in the same units (equal up to round-off).
+        scikit-learn's ``r2_score`` (outputs averaged uniformly), computed on each
+        column of y and of the predictions divided by the power of 2 at or above
+        that column of y's largest magnitude: the same value to the last bit, where
+        for targets near 1e-160 the squares underflow and ``r2_score`` gives 1.0 for
+        any model (one unit for all columns did so for a column 1e-170 times the
+        others). On Dask collections the same sums run on the workers, in the same
+        units (equal up to round-off).
 
         Parameters
         ----------
@@ -1317,23 +1319,37 @@ class _MultiOutputRegressor(RegressorMixin):
             return r2_score_rows(self, X, y, sample_weight)
         y = np.asarray(y, dtype=np.float64)
         pred = self.predict(X)
-        unit = _pow2_unit(y)
+        y2 = np.reshape(y, (y.shape[0], -1))
+        p2 = np.reshape(pred, (pred.shape[0], -1))
+        if y2.shape != p2.shape:  # r2_score's own error
+            return float(r2_score(y, pred, sample_weight=sample_weight))
+        # one unit per column (R^2 is per column, averaged): a column 1e-170 times
+        # the others underflowed to 0 / 0 in their unit and scored 1.0 (tester DN)
+        unit = _pow2_column_units(y2)
         with np.errstate(over="ignore"):
-            scaled = pred / unit
-        if np.isfinite(pred).all() and not (np.abs(scaled) < 1e150).all():
-            # predictions 1e150 times y's range or more: the quotients' squares
-            # overflow (r2_score warned and gave -inf), or the quotients themselves
-            # (subnormal targets: r2_score refused infinity; tester CF). Where y varies,
-            # the residuals' sum over the spread of y is beyond double precision:
-            # R^2 = -inf; on constant y, r2_score's convention, in the units of pred
-            unit = _pow2_unit(pred)
-            y2 = np.reshape(y, (y.shape[0], -1))
+            scaled = p2 / unit
+        far = ~(np.abs(scaled) < 1e150).all(axis=0)
+        if np.isfinite(p2).all() and far.any():
+            # predictions 1e150 times a column of y's range or more: the quotients'
+            # squares overflow (r2_score warned and gave -inf), or the quotients
+            # themselves (subnormal targets: r2_score refused infinity; tester CF).
+            # Where that column of y varies, the residuals' sum over its spread is
+            # beyond double precision: R^2 = -inf; on a constant column, r2_score's
+            # convention, in the units of its predictions
+            rows = y2
             if sample_weight is not None:  # rows of weight 0 do not count
-                y2 = y2[np.asarray(sample_weight, dtype=np.float64) > 0]
-            if y2.size and np.ptp(y2, axis=0).any():
+                rows = y2[np.asarray(sample_weight, dtype=np.float64) > 0]
+            if rows.size and np.ptp(rows[:, far], axis=0).any():
                 return -np.inf
-            scaled = pred / unit
-        return float(r2_score(y / unit, scaled, sample_weight=sample_weight))
+            unit = np.where(far, _pow2_column_units(p2), unit)
+            scaled = p2 / unit
+        return float(
+            r2_score(
+                (y2 / unit).reshape(y.shape),
+                scaled.reshape(pred.shape),
+                sample_weight=sample_weight,
+            )
+        )
 
     @scoped
     def fit(self, X, y, sample_weight=None):

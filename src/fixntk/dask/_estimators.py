@@ -652,10 +652,11 @@ def accuracy_rows(est, X, y, sample_weight=None):
 
 def r2_score_rows(est, X, y, sample_weight=None):
     """:meth:`fixntk.GatedReLURegressor.score` on Dask collections: R^2 of the lazy
-    ``predict(X)`` against y (outputs averaged uniformly), summed on the workers on y
-    and the predictions divided by the power of 2 at or above ``max |y|``, as in
-    memory (scikit-learn's ``r2_score`` gathered both to the client, and for targets
-    near 1e-160 its squares underflowed: 1.0 for any model)."""
+    ``predict(X)`` against y (outputs averaged uniformly), summed on the workers on
+    each column of y and of the predictions divided by the power of 2 at or above
+    that column of y's largest magnitude, as in memory (scikit-learn's ``r2_score``
+    gathered both to the client, and for targets near 1e-160 its squares
+    underflowed: 1.0 for any model)."""
     pred = _known_chunks(est.predict(X))  # lengths known: y is lined up with them
     rows = pred.chunks[0]
     Y = _targets(y, rows)
@@ -670,12 +671,11 @@ def r2_score_rows(est, X, y, sample_weight=None):
             "must match"
         )
     w = _score_weights(sample_weight, rows)
-    top, wmin = _chunks.compute(da.max(da.fabs(Y)), da.min(w))
-    top = float(top)
-    if not np.isfinite(top):
+    top, wmin = _chunks.compute(da.max(da.fabs(Y), axis=0), da.min(w))
+    if not np.isfinite(top).all():
         raise ValueError("Input y contains NaN or infinity")
     _check_score_weights(wmin)
-    unit = _est._pow2_unit(np.array([top]))
+    unit = _est._pow2_column_units(np.asarray(top)[None, :])  # one per column
     Yu, Pu, wc = Y / unit, P / unit, w[:, None]
     ybar = (wc * Yu).sum(axis=0) / w.sum()
     res, tot = _chunks.compute(
