@@ -2673,6 +2673,31 @@ def test_score_gives_each_output_column_its_own_unit():
     assert dask_got == pytest.approx(each, rel=1e-9, abs=1e-12)
 
 
+def test_ntk_fits_a_constant_output_column_exactly():
+    """A column of y constant on the rows of positive weight is the intercept's
+    alone: its predictions are that constant exactly (they spread by 1e-14 from the
+    round-off of its reflection, and r2_score scored the column 0.0: [y, 7] fitted
+    perfectly scored 0.49; tester DN). The other column's fit is unchanged."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(60)
+    w = rng.uniform(0.5, 2.0, 60)
+    w[4] = 0.0
+    Z = rng.standard_normal((20, 3))
+    for lam in ("auto", 0.01):
+        for weights in (None, w):
+            const = np.full(60, 7.3)
+            if weights is not None:
+                const[4] = -1.0  # a row of weight 0 may differ
+            est = NTKRegressor(lam=lam).fit(X, np.c_[y, const], sample_weight=weights)
+            P = est.predict(Z)
+            assert (P[:, 1] == 7.3).all()
+            one = NTKRegressor(lam=est.lam_).fit(X, y, sample_weight=weights)
+            np.testing.assert_allclose(P[:, 0], one.predict(Z), rtol=1e-9, atol=1e-12)
+            T = np.c_[np.sin(Z[:, 0]), np.full(20, 7.3)]
+            assert est.score(Z, T) == pytest.approx((one.score(Z, T[:, 0]) + 1) / 2)
+
+
 def test_two_or_four_rows_are_not_told_they_lie_far_from_0():
     """The offset warning ("years, kelvins?") judged a column's mean against its
     standard deviation on any number of rows: two rows of standard normal columns
