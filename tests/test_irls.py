@@ -519,6 +519,33 @@ def test_a_stall_far_above_round_off_names_the_columns_scales():
     assert _far_columns(np.c_[X[:, :1], np.ones(n)]) == ""  # a bias is not judged
 
 
+def test_a_primal_run_that_stalls_ends_and_auto_goes_on_in_the_dual_form():
+    """150 weighted rows, p d = 60, tol = 1e-10 (tester DN): the primal form's Newton
+    steps, accepted at round-off's level, sat at a relative gap of 6.08e-10 for all
+    their 1000 (or 3000) steps, and the warning said max_iter ran out. They now end
+    as a stall, said as round-off with the dual form advised; method='auto' goes on
+    in the dual form from there and certifies (as the dual form does alone)."""
+    rng = np.random.default_rng(2)
+    n = 150
+    X = rng.standard_normal((n, 4))
+    arr = fixntk.sample_arrangement(X, n_gates=15, seed=0)
+    y = np.maximum(X[:, 0], 0) + 0.1 * rng.standard_normal((n, 4))[:, 0]
+    s = rng.integers(0, 4, size=n).astype(float)
+    lam = 0.01 * fixntk.lambda_max(X, y, arr, sample_weight=s)
+    kw = dict(tol=1e-10, sample_weight=s)
+    with pytest.warns(ConvergenceWarning, match="round-off level") as caught:
+        primal = fixntk.irls(X, y, arr, lam, method="primal", **kw)
+    assert not primal.converged and primal.n_iter < 200
+    assert any("method='dual'" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        auto = fixntk.irls(X, y, arr, lam, **kw)
+        dual = fixntk.irls(X, y, arr, lam, method="dual", **kw)
+    assert auto.converged and dual.converged and auto.n_iter < 200
+    assert auto.objective == pytest.approx(dual.objective, rel=1e-9)
+    assert auto.objective - auto.gap <= dual.objective
+
+
 def test_auto_tries_the_primal_form_along_a_slow_dual_run():
     """Two outputs, an intercept, 60 rows, p d = 102 (tester CD): the dual form ran
     its 1000 steps to a relative gap of 9.3e-6; method='auto' tries the primal form's

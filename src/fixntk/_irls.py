@@ -63,6 +63,18 @@ _ROUNDOFF = 1e-13  # relative increase of F accepted as round-off in a step
 # a stall with a relative gap below this is told as round-off; above, as the kernel
 # ridge solves' inexactness (an ill-conditioned kernel)
 _STALL_ROUNDOFF = 1e-8
+# ... and the loop ends as stalled when over this many accepted steps the gap has
+# fallen by less than _STALL_GAIN (relative) and the objective by at most _STALL_MOVE
+# (relative): steps accepted at round-off's level (F within _ROUNDOFF of the last)
+# that change nothing. The primal form's Newton steps
+# sat at a relative gap of 6.08e-10 for 2990 steps of a tol = 1e-10 solve, which
+# then said "max_iter ran out" (the dual form certified 1.8e-15 in 14; tester DN);
+# method='auto' then goes on in the dual form. Not fewer steps: solve's kernel route
+# (50 steps) at 1e-16 lam_max stopped at 20 at a point from which the descent
+# crawled 100000 epochs, against 8415 from its 50th.
+_STALL_STEPS = 50
+_STALL_GAIN = 0.01
+_STALL_MOVE = 1e-12
 _MAX_NEWTON = 2000  # largest free set for a Newton step (a dense Hessian of that order)
 _SMALL_FACTOR = 2000  # factorisations up to this order run on one BLAS thread
 # matrices of the system's order alive at once (the kernel or Gram, its factor or
@@ -827,6 +839,43 @@ def irls(
             polish,
         )
     st, history, mkl_history, gaps, n_newton, stalled, s, eta_start = res
+
+    def go_on(other):
+        """The other form's steps from the last point, with the steps left; taken
+        where they end finite and no worse."""
+        nonlocal ridge, st, stalled, n_newton
+        left = max_iter - (len(history) - 1)
+        if gaps[-1] <= tol * f0 or left <= 0:
+            return
+        # NumPy's over/underflow warnings are its own business at extreme scales
+        # (squares of norms near 1e154): a point that is not finite is not taken
+        with (
+            blas_threads(_blas_limit(other)),
+            _finite_systems(X_user, lam),
+            np.errstate(over="ignore", under="ignore", invalid="ignore"),
+        ):
+            more = _irls_loop(
+                X,
+                Y,
+                arr,
+                lam_u,
+                other,
+                st.eta,
+                False,
+                tol,
+                left,
+                newton_tol,
+                verbose,
+                units.sy * units.sy,
+            )
+        finite = np.isfinite(more[1][-1]) and np.isfinite(more[3][-1])
+        if finite and more[1][-1] <= history[-1] + _ROUNDOFF * abs(history[-1]):
+            ridge, st, stalled = other, more[0], more[5]
+            history.extend(more[1][1:])
+            mkl_history.extend(more[2][1:])
+            gaps.extend(more[3][1:])
+            n_newton += more[4]
+
     if polish is not None and gaps[-1] > tol * f0 and st.eta.any():
         polished = polish.at(st, history[-1])
         if polished is not None and polished[3] < gaps[-1]:
@@ -836,39 +885,25 @@ def irls(
             history[-1] = F
             mkl_history[-1] = st.mkl_value(lam_u)
             gaps[-1] = gap
-        left = max_iter - (len(history) - 1)
-        if gaps[-1] > tol * f0 and left > 0:
-            # still short: the primal form's own steps from there, with the steps
-            # left (80 problems of 60 rows, intercept, 1e-4 and 1e-5 lam_max: the
-            # polish alone left 5 uncertified, the primal form from the start none)
-            # NumPy's over/underflow warnings are its own business at extreme scales
-            # (squares of norms near 1e154): a point that is not finite is not taken
-            with (
-                blas_threads(_blas_limit(polish.primal)),
-                _finite_systems(X_user, lam),
-                np.errstate(over="ignore", under="ignore", invalid="ignore"),
-            ):
-                more = _irls_loop(
-                    X,
-                    Y,
-                    arr,
-                    lam_u,
-                    polish.primal,
-                    st.eta,
-                    False,
-                    tol,
-                    left,
-                    newton_tol,
-                    verbose,
-                    units.sy * units.sy,
-                )
-            finite = np.isfinite(more[1][-1]) and np.isfinite(more[3][-1])
-            if finite and more[1][-1] <= history[-1] + _ROUNDOFF * abs(history[-1]):
-                ridge, st, stalled = polish.primal, more[0], more[5]
-                history += more[1][1:]
-                mkl_history += more[2][1:]
-                gaps += more[3][1:]
-                n_newton += more[4]
+        # still short: the primal form's own steps from there, with the steps left
+        # (80 problems of 60 rows, intercept, 1e-4 and 1e-5 lam_max: the polish
+        # alone left 5 uncertified, the primal form from the start none)
+        go_on(polish.primal)
+    elif (
+        method == "auto"
+        and ridge.method == "primal"
+        and stalled
+        and K_ntk is None
+        and n <= _SMALL_FACTOR
+        and gaps[-1] > tol * f0
+    ):
+        # the primal form's steps stalled (accepted at round-off's level without a
+        # change): the dual form's from there (150 rows, p d = 60, tol = 1e-10: a
+        # relative gap stuck at 6.1e-10 for 2990 steps, where the dual form
+        # certifies 1.8e-15 in 14; tester DN)
+        go_on(
+            _KernelRidge(X, Y, arr, lam_u, "dual", centre=a if fit_intercept else None)
+        )
     W = st.W
     null = not ntk_group and history[-1] > f0
     if null:
@@ -901,6 +936,19 @@ def irls(
                 "raise lam or tol."
                 if far
                 else " fixntk.solve's descent may do better; or raise lam or tol."
+            )
+        if (
+            stalled
+            and ridge.method == "primal"
+            and K_ntk is None
+            and n <= max(pd_, _SMALL_FACTOR)
+        ):
+            # the primal form's steps can stall where the dual form's certify: 150
+            # rows, p d = 60, a relative gap stuck at 6.1e-10 against 1.8e-15 in 14
+            # dual steps (tester DN)
+            advice += (
+                f" method='dual' (a {n} x {n} system here, against the primal "
+                f"form's {pd_} x {pd_}) may certify where the primal form does not."
             )
         if stalled and ridge.method == "dual" and K_ntk is None and small:
             # the dual form's weights can reach the optimum's value (to 1e-15) with a
@@ -1129,6 +1177,13 @@ def _irls_loop(
                 f"gap {gaps[-1] * y2:.3e}"
             )
         if polish is not None and it >= 15 and not it & (it + 1) and polish(st, F):
+            break
+        if (
+            len(gaps) > _STALL_STEPS
+            and gaps[-1] >= (1.0 - _STALL_GAIN) * gaps[-1 - _STALL_STEPS]
+            and history[-1 - _STALL_STEPS] - F <= _STALL_MOVE * abs(F)
+        ):
+            stalled = True
             break
     bar.close()
     return st, history, mkl_history, gaps, n_newton, stalled, s, eta_start
