@@ -71,6 +71,20 @@ def test_solve_path_draws_one_bar_over_the_grid(monkeypatch):
     assert "fixntk path:" in text and "0/4" in text and "lam/s" in text
 
 
+def test_lam_kare_draws_a_bar_over_its_kernels(monkeypatch):
+    """lam='kare' scores each lam with an n x n eigendecomposition, most of the
+    fit's time, and verbose=1 drew no bar there (tester DL: 2600 rows, silent)."""
+    X, y = planted(n=80, d=3, seed=0)
+    tty = Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    est = fixntk.GatedReLURegressor(lam="kare", n_lams=4, n_gates=10, verbose=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the grid's edge, if reached
+        est.set_params(random_state=0).fit(X, y)
+    text = tty.getvalue()
+    assert "fixntk lam (kare):" in text and "/4" in text, text
+
+
 def test_reports_go_to_the_fixntk_logger(caplog):
     X, y = planted(n=80, d=3, seed=0)
     arr = fixntk.sample_arrangement(X, 10, seed=0)
