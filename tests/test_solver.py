@@ -736,6 +736,22 @@ def test_block_grams_that_do_not_fit_give_way_to_proximal_steps(monkeypatch):
         fixntk.solve(X, y, arr, lam)
 
 
+def test_a_small_solve_asks_for_small_memory(monkeypatch):
+    """The Newton polish's Gram was counted at its cap (4096 unknowns, 288 MiB) for
+    any problem: 100 rows of 5 features were refused with 200 MiB free (tester DO).
+    It counts at most the program's own unknowns."""
+    from fixntk import _memory, _solver
+
+    X, y = planted(n=100, d=5, seed=0)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    assert _solver._solver_bytes(100, 5, 1, arr.p) < 2**20
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 4 * 2**20)
+    res = fixntk.solve(X, y, arr, 0.01)
+    assert res.converged
+    # the cap still counts for a program of more unknowns
+    assert _solver._solver_bytes(1000, 20, 1, 300) > 2 * 4096**2 * 8
+
+
 def test_a_gram_store_serves_either_block_step():
     # Step data kept across solves are rebuilt when the other kind of step reads them.
     X, y = planted(n=300, d=6, seed=7)

@@ -510,7 +510,12 @@ def _solver_bytes(n, d, c, p, weighted=False, grams=None):
     if grams is None:
         grams = not _core.prox_block_steps(n, d)
     caches = (p * 2 * d * d * 8 if grams else 0) + 4 * n * min(p, 4096)
-    gram = 2 * 4096**2 * 8 + 1024 * 4096 * 8  # the Newton polish, capped
+    # the Newton polish and the working set's Gram: over at most 4096 unknowns, and
+    # never more than the program has (a fixed 4096 counted 288 MiB for 100 rows of 5
+    # features, and refused iris where 200 MiB were free; tester DO), built from
+    # chunks of 1024 rows
+    m = min(4096, p * d * c)
+    gram = 2 * m * m * 8 + min(n, 1024) * m * 8
     return coef + residual + padded_x + weighted_rows + history + caches + gram
 
 
