@@ -244,16 +244,20 @@ class _KernelRidge:
         )
         self.method = method
         self.masks = arr.masks
-        if method == "dual":
-            self.XXt = X @ X.T
-        else:
-            self.gram = _masked_gram(X, self.masks)
-            self.b = _core.masked_gradients(X, arr.packed, Y).reshape(
-                self.p * d, self.c
-            )
-            if centre is not None:  # A^T P A = A^T A - z z^T / ||a||^2, z = A^T a
-                z = _core.masked_gradients(X, arr.packed, centre[:, None]).ravel()
-                self.gram -= np.outer(z, z) / float(centre @ centre)
+        # the system's products on the factorisations' BLAS threads (_blas_limit): on
+        # the caller's threads, X X^T summed in another order, and irls on diabetes
+        # (n = 442) moved by 5e-12 from 1 to 2 BLAS threads (tester DO)
+        with blas_threads(1 if size <= _SMALL_FACTOR else None):
+            if method == "dual":
+                self.XXt = X @ X.T
+            else:
+                self.gram = _masked_gram(X, self.masks)
+                self.b = _core.masked_gradients(X, arr.packed, Y).reshape(
+                    self.p * d, self.c
+                )
+                if centre is not None:  # A^T P A = A^T A - z z^T / ||a||^2
+                    z = _core.masked_gradients(X, arr.packed, centre[:, None]).ravel()
+                    self.gram -= np.outer(z, z) / float(centre @ centre)
 
     def project(self, A):
         """P A over the rows of A (n, k), P = I - a a^T / ||a||^2 (A itself without
