@@ -747,3 +747,20 @@ def test_a_long_kernel_ridge_names_the_way_out_that_applies(monkeypatch):
         fixntk.irls(X, y, arr, lam, method="dual")
     assert "use fixntk.solve" in str(err.value)
     assert "method='auto'" not in str(err.value)
+
+
+def test_mkl_objective_checks_its_kernel_size_first(monkeypatch):
+    """mkl_objective forms an n x n masked kernel and factors it: refused before any
+    of it when it does not fit (20000 rows: NumPy's bare allocation error after
+    2-10 s; tester DL), as irls's dual form is."""
+    from fixntk import _memory
+
+    X, y = planted(n=120, d=3, seed=2)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    eta = np.ones(arr.p)
+    value = fixntk.mkl_objective(X, y, arr, eta, 0.1)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 120 * 120 * 8)
+    with pytest.raises(MemoryError, match="mkl_objective .*n = 120"):
+        fixntk.mkl_objective(X, y, arr, eta, 0.1)
+    monkeypatch.undo()
+    assert fixntk.mkl_objective(X, y, arr, eta, 0.1) == value

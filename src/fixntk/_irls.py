@@ -533,10 +533,25 @@ def mkl_objective(
     ValueError
         For invalid inputs: shapes that do not match, NaN or infinity, negative
         weights or ``lam <= 0``.
+    MemoryError
+        When the n x n kernel and its factorisation do not fit in memory, or would
+        take over half an hour (before any of it is formed; a UserWarning when over
+        a minute).
     """
     X, Y, _, arr = _prepare(X, y, arr)
     lam = check_lam(lam)
     eta = check_eta(eta, arr.p)
+    # refused or announced before the n x n kernel is formed, as irls's dual form
+    # (20000 rows: NumPy's bare allocation error after 2-10 s; tester DL)
+    check_kernel_size(
+        X.shape[0],
+        f"mkl_objective (an n x n masked kernel and its factorisation, n = "
+        f"{X.shape[0]})",
+        "fixntk.solve's objective at its solution (an upper bound on G's minimum "
+        "over eta) or a subsample of the rows",
+        n_matrices=_IRLS_MATRICES,
+        warn=True,
+    )
     units = Units(X, Y)  # G is computed at unit scale (fixntk._scale)
     X, Y, lam, eta = X / units.sx, Y / units.sy, units.lam(lam), units.coef_in(eta)
     ridge = PSDRidge(masking_kernel(X @ X.T, arr.masks, eta), X.shape[0] * lam)
