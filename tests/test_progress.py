@@ -378,3 +378,46 @@ def test_the_stand_in_log_handler_yields_to_the_applications(capsys):
         assert "second record" in app.getvalue()
     finally:
         logger.handlers, logger.propagate = saved
+
+
+@pytest.mark.parametrize("which", ["ntk", "relu"])
+def test_long_phases_before_a_bar_beat(monkeypatch, which):
+    """verbose=1 gives a line every 30 s during the NTK's eigendecomposition (6000
+    rows: 96 s silent) and the ReLU estimators' lambda_max pass (50000 rows: 77 s
+    silent before the lam bar; tester DL). Each phase waits here for its beat."""
+    import threading
+
+    import fixntk._estimators as est_mod
+    import fixntk._relu_estimators as relu_mod
+
+    seen = threading.Event()
+    word = "eigendecomposition" if which == "ntk" else "lambda_max of the ReLU"
+
+    class Flag(logging.Handler):
+        def emit(self, record):
+            if word in record.getMessage():
+                seen.set()
+
+    module, name = (est_mod, "psd_eigh")
+    if which == "relu":
+        module, name = relu_mod, "relu_lambda_max"
+    real = getattr(module, name)
+
+    def slow(*args, **kwargs):
+        assert seen.wait(10.0)  # a beat arrives while the phase runs
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_progress, "_LOG_EVERY", 0.001)
+    monkeypatch.setattr(module, name, slow)
+    flag = Flag()
+    _progress.logger.addHandler(flag)
+    try:
+        X, y = planted(n=60, d=3, seed=0)
+        if which == "ntk":
+            fixntk.NTKRegressor(lam=0.1, verbose=1).fit(X, y)
+        else:
+            est = fixntk.ReLURegressor(n_gates=5, n_lams=3, random_state=0, verbose=1)
+            est.fit(X, y)
+    finally:
+        _progress.logger.removeHandler(flag)
+    assert seen.is_set()

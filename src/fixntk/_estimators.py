@@ -3502,9 +3502,12 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         # intercept as sy, KARE and squared errors as sy^2
         units = Units(Xt, Y)
         Xu, Yu = Xt / units.sx, Y / units.sy
-        K = ntk_kernel(Xu)
-        ridge = _WeightedRidge(K, Yu, sample_weight, self.fit_intercept)
-        eig = psd_eigh(ridge.K)
+        # the kernel and its eigendecomposition, most of a fit: a line every 30 s at
+        # verbose=1 (6000 rows: 96 s silent; tester DL)
+        with heartbeat(f"the NTK's {n} x {n} eigendecomposition", self.verbose):
+            K = ntk_kernel(Xu)
+            ridge = _WeightedRidge(K, Yu, sample_weight, self.fit_intercept)
+            eig = psd_eigh(ridge.K)
 
         self.lams_ = self.lam_scores_ = None
         spectrum = None
@@ -3750,7 +3753,7 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         Seeds the folds of ``lam="cv"`` (the fit is otherwise deterministic).
     verbose : int, default=0
         1: a progress bar over the folds of ``lam="cv"`` (a line every 30 s off a
-        terminal).
+        terminal), and a line every 30 s while the kernel's eigendecomposition runs.
 
     Attributes
     ----------
