@@ -66,12 +66,12 @@ _STALL_ROUNDOFF = 1e-8
 # ... and the loop ends as stalled when over this many accepted steps the gap has
 # fallen by less than _STALL_GAIN (relative) and the objective by at most _STALL_MOVE
 # (relative): steps accepted at round-off's level (F within _ROUNDOFF of the last)
-# that change nothing. The primal form's Newton steps
-# sat at a relative gap of 6.08e-10 for 2990 steps of a tol = 1e-10 solve, which
-# then said "max_iter ran out" (the dual form certified 1.8e-15 in 14; tester DN);
-# method='auto' then goes on in the dual form. Not fewer steps: solve's kernel route
-# (50 steps) at 1e-16 lam_max stopped at 20 at a point from which the descent
-# crawled 100000 epochs, against 8415 from its 50th.
+# that change nothing. The primal form's Newton steps sat at a relative gap of
+# 6.08e-10 for 2990 steps of a tol = 1e-10 solve, which then said "max_iter ran out"
+# (the dual form certified 1.8e-15 in 14; tester DN); method='auto' now goes on in
+# the dual form. Not fewer steps: solve's kernel route (50 steps) at 1e-16 lam_max
+# stopped at 20 at a point from which the descent crawled 100000 epochs, against
+# 8415 from its 50th.
 _STALL_STEPS = 50
 _STALL_GAIN = 0.01
 _STALL_MOVE = 1e-12
@@ -126,7 +126,8 @@ class IRLSResult:
         ``method="auto"``, a dual-form run that stops short of ``tol`` where
         :math:`pd` is at most ``max(n, 2000)`` ends with a primal-form solve at its
         weights, counted as a step, and the primal form's own steps from there while
-        steps are left).
+        steps are left; a primal-form run that stalls goes on in the dual form where
+        n is at most 2000).
     n_newton : int
         How many of the steps were projected Newton steps (see ``newton_tol``).
     lam : float
@@ -724,7 +725,9 @@ def irls(
         and goes on in the primal form where the dual form stops short, when
         :math:`pd \le \max(n, 2000)` (see ``IRLSResult.method``; 80 problems of 60
         rows with an intercept at 1e-4 and 1e-5 lam_max: the dual form alone left 34
-        uncertified, "auto" none).
+        uncertified, "auto" none). A primal-form run whose steps stall (50 steps
+        that move the gap by under 1% and the objective by under 1e-12) goes on in
+        the dual form, when :math:`n \le 2000`.
     newton_tol : float >= 0 or None
         Relative duality gap below which projected Newton steps are tried (at most
         2000 free groups); None for pure reweighting.
