@@ -880,13 +880,12 @@ class _OneColumn(argparse.Action):
     scored R^2 0.9999 (tester DN)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        seen = getattr(namespace, f"_{self.dest}_given", None)
+        seen = getattr(namespace, self.dest, None)  # None until given (the default)
         if seen is not None and seen != values:
             parser.error(
                 f"{option_string} was given twice ({seen!r} and {values!r}): it names "
                 "one column, and the other would be read as a feature"
             )
-        setattr(namespace, f"_{self.dest}_given", values)
         setattr(namespace, self.dest, values)
 
 
