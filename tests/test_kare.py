@@ -662,3 +662,20 @@ def test_a_grid_end_given_twice_still_warns_at_the_edge():
         with pytest.warns(UserWarning, match="smallest lam of the grid"):
             sel = fixntk.select_lambda_kare(K, y, lams=lams)
         assert sel.lam == 1e-2
+
+
+def test_kare_estimator_refuses_dual_coefficients_beyond_double_precision():
+    """Tester DQ: X at 1e-100 and y at 1e120 (each inside double precision; y / |X|^2
+    is not) fitted without a word and predicted NaN; NTKRegressor refuses them."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:120], y[:120]
+    X = (X - X.mean(0)) / X.std(0)
+    with pytest.raises(ValueError, match="dual coefficients exceed the range"):
+        fixntk.KAREKernelRegressor(random_state=0, n_gates=200).fit(
+            X * 3.7e-100, y * 1.3e120
+        )
+    # at unit scale it fits
+    est = fixntk.KAREKernelRegressor(random_state=0, n_gates=200).fit(X, y)
+    assert np.isfinite(est.predict(X)).all()

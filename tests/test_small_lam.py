@@ -293,3 +293,70 @@ def test_solve_keeps_the_best_certificate_of_its_routes():
     )
     assert res.dual <= best + 1e-9 * res.f0
     assert res.objective - best <= res.gap + 1e-9 * res.f0
+
+
+def _ulp_columns(n=150, seed=0):
+    """Two constant columns one ulp apart at 1e18 and y far from 0: lambda_max is 0
+    (every centred column is round-off), so W = 0 with the mean as intercept is the
+    optimum at every lam; the descent and the kernel route move round-off."""
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(n) * 50 + 150
+    c = 1e18
+    X = np.column_stack([np.full(n, c), np.full(n, np.nextafter(c, np.inf))])
+    return X, y, np.ones((n, 1), bool)
+
+
+@pytest.mark.parametrize("lam", [1.0, 1e-10])
+def test_round_off_columns_give_the_null_model_certified(lam):
+    """Tester DQ: an intercept of 8e155 was certified with objective 0 (the descent's
+    residual, updated in place, lost to cancellation after the kernel route
+    diverged), and at lam = 1e-10 a 0.81 gap was warned about as a stall. The
+    closed form: W = 0, b = mean(y), objective var(y) / 2."""
+    X, y, arr = _ulp_columns()
+    assert fixntk.lambda_max(X, y, arr, fit_intercept=True) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fixntk.solve(X, y, arr, lam, fit_intercept=True)
+    assert res.converged and not np.any(res.coef)
+    np.testing.assert_allclose(res.intercept, y.mean(), rtol=1e-12)
+    np.testing.assert_allclose(res.objective, 0.5 * y.var(), rtol=1e-12)
+    # the public objective at the returned point agrees
+    F = fixntk.objective(
+        X, y, arr, res.coef, lam, fit_intercept=True, intercept=res.intercept
+    )
+    np.testing.assert_allclose(F, res.objective, rtol=1e-12)
+
+
+def test_a_descent_that_went_far_off_is_certified_from_the_rows():
+    """A timestamp-like column (1.7e18 plus up to 1e3) beside two standard columns:
+    descents on the estimator's program diverge in round-off and come back. Every
+    solve of the lam search reports an objective equal to the public objective at
+    its point (before, W = 0 was reported converged at objective 0 against 0.31),
+    and the fit ends (before: an overflow error from the gap history)."""
+    import fixntk._estimators as E
+
+    rng = np.random.default_rng(0)
+    n = 200
+    z = rng.standard_normal((n, 2))
+    y = np.maximum(z[:, 0], 0) + 0.5 * z[:, 1] + 0.1 * rng.standard_normal(n)
+    X = np.column_stack([z, 1.7e18 + 1e3 * rng.random(n)])
+    seen = []
+    solve = E._solve_problem
+
+    def checked(prob, lam, *args, **kw):
+        res = solve(prob, lam, *args, **kw)
+        if res.converged:
+            seen.append((res.objective, res.f0, bool(np.any(res.coef))))
+        return res
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        E._solve_problem = checked
+        try:
+            est = fixntk.GatedReLURegressor(random_state=0).fit(X, y)
+        finally:
+            E._solve_problem = solve
+    assert np.isfinite(est.predict(X)).all()
+    for objective, f0, nonzero in seen:
+        if not nonzero:  # W = 0: the null model's objective, exactly
+            np.testing.assert_allclose(objective, f0, rtol=1e-9)

@@ -162,7 +162,16 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
                 verbose=self.verbose,
             )
         ridge = PSDRidge(res.kernel(Xt, arr), Xt.shape[0] * res.lam)
-        self.dual_coef_ = ridge.coef(Y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.dual_coef_ = ridge.coef(Y)
+        if not np.isfinite(self.dual_coef_).all():
+            # as NTKRegressor's: y / |X|^2 leaves double precision (X at 1e-100, y at
+            # 1e120 were fitted without a word and predicted NaN; tester DQ)
+            raise ValueError(
+                "the kernel model's dual coefficients exceed the range of double "
+                f"precision (|X| up to {float(np.abs(X).max()):.3g}, |y| up to "
+                f"{float(np.abs(Y).max()):.3g}); rescale X or y"
+            )
         self.eta_ = res.eta
         self.ntk_weight_ = res.ntk_weight
         self.lam_ = res.lam

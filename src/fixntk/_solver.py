@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == compared them elementwise and raised
 class SolveResult:
     """Result of :func:`solve`.
 
@@ -92,7 +92,8 @@ class SolveResult:
         Class labels in the order of the outputs (classification losses).
     gap_history : ndarray
         The certified gap at each outer iteration (each Newton step for non-quadratic
-        losses).
+        losses); inf where an iterate's certificate exceeded double precision (a
+        descent that diverged in round-off, replaced by the point returned).
     datafit : Datafit or None
         The datafit solved (the instance passed as ``loss``, or the built-in one of
         that name); None from the Dask backend, whose losses are built-in.
@@ -241,7 +242,7 @@ class _Problem:
         self._grams = None  # gram_store(), made at its first use
         # null_intercept() and lam_max(), computed at their first use
         self._null_intercept = self._lam_max = None
-        self._col_max = None  # max_k |x_kj| of the scaled X, at check_coef's first use
+        self._col_max = None  # col_max(), at its first use
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
@@ -302,6 +303,12 @@ class _Problem:
         return b / self.sy if self.sy > 0 else b
 
     # -- coefficients ----------------------------------------------------------------
+    def col_max(self):
+        """max_k |x_kj| of the scaled X (d,), computed once."""
+        if self._col_max is None:
+            self._col_max = np.abs(self.X).max(axis=0, initial=0.0)
+        return self._col_max
+
     def check_coef(self, W, name="W"):
         """W as (p, d, c) in the scaled space, from the user's shape and units."""
         if isinstance(W, SolveResult):
@@ -317,9 +324,7 @@ class _Problem:
         # where its square could leave double precision, say so here (a bound by the
         # largest entry of X refused the solver's own iterates where columns are tiny
         # next to the others: features at 1e-150 beside the estimators' bias column)
-        if self._col_max is None:
-            self._col_max = np.abs(self.X).max(axis=0, initial=0.0)
-        bound = float(np.abs(W_in).sum(axis=(0, 2)) @ self._col_max)
+        bound = float(np.abs(W_in).sum(axis=(0, 2)) @ self.col_max())
         if not bound <= 1e150:
             raise ValueError(
                 f"{name} is too large for this data: entries up to "
@@ -936,6 +941,48 @@ def kernel_route(X, arr, Y, lam, W, weights, intercept, tol, verbose):
     return kr
 
 
+# A certified gap this many times the null model's objective on the way: the
+# descent's iterates left the data's scale (see _recertified)
+_DIVERGED_GAP = 1e3
+
+
+# ... or predictions bounded by this many times the largest |y|: the residual is the
+# difference of far larger numbers
+_FAR_PREDICTIONS = 1e3
+
+
+def _went_far(prob, out):
+    """Whether the compiled descent's residual, updated in place, may carry the
+    cancellation of far-off iterates: its gap history left the null model's scale
+    (or double precision) on the way, or the predictions of its point are bounded
+    only by far more than y's magnitude (``sum_j (sum_i |W_ij|) max_k |x_kj|``,
+    no pass over the rows)."""
+    gaps = np.asarray(out["gap_history"], dtype=np.float64)
+    if gaps.size and not np.all(gaps <= _DIVERGED_GAP * out["f0"]):
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = float(np.abs(out["coef"]).sum(axis=(0, 2)) @ prob.col_max())
+        top = float(np.abs(prob.Y).max(initial=0.0))
+        return not bound <= _FAR_PREDICTIONS * top
+
+
+def _recertified(prob, W, lam, tol, f0):
+    """The intercept, certificate and convergence of W from the rows (two passes).
+    The compiled descent updates its residual in place: where its iterates went far
+    off and came back (coefficients of 1e144 on two columns one ulp apart, from the
+    kernel route or its own round-off), what cancellation left of the residual
+    certified W = 0 at an objective of 0, with an intercept of 8e155 (tester DQ)."""
+    with np.errstate(all="ignore"):  # a point far off: its values overflow (said)
+        b = _intercept_at(prob, prob.predict(W), None)
+        primal, dual = prob.certificate(W, b, lam)
+    return dict(
+        b=b,
+        primal=primal,
+        dual=dual,
+        converged=bool(_gap(primal, dual) <= tol * f0),
+    )
+
+
 def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     """The squared loss in the scaled space: the compiled descent, then, if it was slow,
     the kernel route from its group norms (see ``_kernel_route_epochs``). Returns the
@@ -974,8 +1021,29 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         converged=out["converged"],
         gaps=out["gap_history"],
     )
+    if _went_far(prob, out):
+        fit.update(_recertified(prob, out["coef"], lam, tol, out["f0"]))
     if fit["converged"] or first >= max_iter:
         return fit
+    if lam >= prob.lam_max() * (1.0 - 1e-12):
+        # W = 0 is optimal (lambda_max's rule, which takes block gradients within
+        # their round-off for 0), and the descent was moving round-off: constant
+        # columns with an intercept (lambda_max 0) at lam = 1e-10 ran 4600 epochs,
+        # then "stalled" at a relative gap of 0.81; on two columns one ulp apart the
+        # kernel route diverged and an intercept of 8e155 was certified (tester DQ).
+        # Asked only here: it costs a pass, which a fast descent does not need.
+        b = prob.null_intercept()
+        f0 = prob.null_value(b)
+        return dict(
+            fit,
+            W=np.zeros_like(W0),
+            b=b,
+            primal=f0,
+            dual=f0,
+            f0=f0,
+            converged=True,
+            gaps=np.append(out["gap_history"], 0.0),
+        )
     say = report(verbose, level=1)
     if say is not None:
         rel = (out["primal"] - out["dual"]) / out["f0"]
@@ -1016,9 +1084,14 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     # 2.0e-5) ended at the resumed descent's last one, 7.6e-4. A descent that ended
     # above the null model's objective diverged in round-off (the null model is
     # returned then).
-    W, b, primal, dual = more["coef"], more["intercept"], more["primal"], more["dual"]
-    f0 = more["f0"]
-    if not more["converged"] and primal <= f0:
+    W, f0 = more["coef"], more["f0"]
+    # certified again from the rows (_recertified): the resumed descent may start
+    # from a route's point far off
+    again = _recertified(prob, W, lam, tol, f0)
+    b, primal, dual, converged = (
+        again[k] for k in ("b", "primal", "dual", "converged")
+    )
+    if not converged and primal <= f0:
         for point in points:
             if np.isfinite(point[1]) and point[0] - point[1] < primal - dual:
                 primal, dual, W, b = point
@@ -1030,7 +1103,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         f0=f0,
         n_epochs=n_epochs + more["n_epochs"],
         n_newton=0,
-        converged=more["converged"],
+        converged=converged,
         gaps=np.concatenate([gaps, more["gap_history"]]),
         n_irls=n_irls,
     )
@@ -1069,6 +1142,18 @@ def _certified_gap(prob, primal, dual):
 _TINY_LAM = 1e-12
 
 
+def _history_out(prob, gaps):
+    """The gap history in the caller's units, inf where an iterate's certificate left
+    double precision: a record of the run, not its result (a descent that diverged in
+    round-off on a column at 1.7e18 and was then replaced by a certified point made
+    GatedReLURegressor's lam search fail with an overflow error; tester DQ)."""
+    gaps = np.asarray(gaps, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = gaps * (prob.sy * prob.sy if prob.sy > 0 else 1.0)
+    out[~np.isfinite(out)] = np.inf
+    return out
+
+
 def _result(
     prob, W, b, primal, dual, f0, n_epochs, n_newton, converged, lam, gaps, n_irls=0
 ):
@@ -1084,7 +1169,7 @@ def _result(
         converged=bool(converged),
         active_set=np.flatnonzero(_group_norms(W) > 0),
         lam=float(lam),
-        gap_history=prob.value_out(np.asarray(gaps, dtype=np.float64)),
+        gap_history=_history_out(prob, gaps),
         intercept=prob.intercept_out(b),
         loss=prob.datafit.name,
         datafit=getattr(prob.datafit, "_fixntk_original", prob.datafit),
