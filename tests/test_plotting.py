@@ -273,3 +273,64 @@ def test_displays_name_the_estimators_they_draw(tmp_path):
     with pytest.raises(ValueError, match="KARE-kernel estimators"):
         fixntk.CellWeightsDisplay.from_estimator(ntk, X)
     plt.close("all")
+
+
+def test_kare_cells_missed_by_the_draws_are_not_said_set_to_zero():
+    """Tester DS: a KARE kernel that kept the NTK was titled '3999 cells set to zero'
+    (the cells the Gaussian draws missed); every cell keeps its NTK probability."""
+    X, y = planted(n=40, d=2, seed=0)
+    kept = fixntk.KAREKernelRegressor(n_gates=20, random_state=0).fit(X, y)
+    kept.eta_, kept.ntk_weight_ = np.zeros_like(kept.eta_), 1.0
+    disp = fixntk.CellWeightsDisplay.from_estimator(kept, X, n_samples=200)
+    assert disp.n_dropped_ > 0  # 200 draws miss some of the 20 cells
+    title = disp.ax_.get_title()
+    assert "set to zero" not in title and "Monte Carlo resolution (1/200)" in title
+    # a fixed NTK's zero weights are inactive neurons, said as before
+    est = fixntk.GatedReLURegressor(n_gates=20, lam=0.05, random_state=0).fit(X, y)
+    disp = fixntk.CellWeightsDisplay.from_estimator(est, X, n_samples=2000)
+    assert f"{disp.n_dropped_} cells set to zero" in disp.ax_.get_title()
+
+
+def test_path_axis_stays_decreasing_and_one_lam_is_marked():
+    """Tester DS: plot() toggled the x axis (a second path on the same axes turned
+    lam back to increasing); a path of one lam drew nothing."""
+    X, y = planted(n=100, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    path = fixntk.solve_path(X, y, arr, n_lams=5, eps=1e-2)
+    disp = fixntk.RegularizationPathDisplay.from_path(path)
+    fixntk.RegularizationPathDisplay.from_path(path, ax=disp.ax_)
+    assert disp.ax_.xaxis_inverted()
+    one = fixntk.solve_path(X, y, arr, lams=[path.lams[-1]])
+    disp = fixntk.RegularizationPathDisplay.from_path(one)
+    assert disp.lines_ and all(line.get_marker() == "o" for line in disp.lines_)
+
+
+def test_irls_plot_names_its_start():
+    """Tester DS: from given weights, step 0 was labelled the NTK's."""
+    X, y = planted(n=60, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 15, seed=0)
+    lam = 0.05 * fixntk.lambda_max(X, y, arr)
+    given = fixntk.irls(X, y, arr, lam, eta0=np.linspace(1.0, 2.0, arr.p))
+    disp = fixntk.IRLSObjectiveDisplay.from_result(given)
+    assert "given" in disp.ax_.get_xlabel() and disp.ax_.get_title() == "IRLS"
+    ntk = fixntk.irls(X, y, arr, lam)
+    disp = fixntk.IRLSObjectiveDisplay.from_result(ntk)
+    assert "NTK" in disp.ax_.get_xlabel() and disp.ax_.get_title() == "Fixing the NTK"
+
+
+def test_relu_auto_selection_is_labelled_as_cross_validation():
+    """Tester DS: ReLURegressor(lam='auto') (cross-validation) had the label 'auto'."""
+    X, y = planted(n=60, d=2, seed=0)
+    est = fixntk.ReLURegressor(n_gates=10, lam="auto", n_lams=4, random_state=0)
+    est.fit(X, y)
+    disp = fixntk.LambdaSelectionDisplay.from_estimator(est)
+    assert disp.score_name.startswith("cross-validated")
+
+
+def test_results_compare_without_raising():
+    """Tester DS: == on a result (arrays inside) raised 'truth value ... ambiguous'."""
+    X, y = planted(n=40, d=2, seed=0)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    res = fixntk.solve(X, y, arr, 0.1 * fixntk.lambda_max(X, y, arr))
+    assert res == res and not (res != res)
+    assert (res == fixntk.solve(X, y, arr, 0.2)) is False

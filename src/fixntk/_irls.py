@@ -85,7 +85,7 @@ _IRLS_MATRICES = 4
 _ALTERNATIVE = contextvars.ContextVar("fixntk_irls_alternative", default=None)
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == compared them elementwise and raised
 class IRLSResult:
     r"""Result of :func:`irls`.
 

@@ -93,7 +93,7 @@ _KARE_ALTERNATIVE = (
 )
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == compared them elementwise and raised
 class KareMKLResult:
     """Result of :func:`kare_mkl`.
 

@@ -45,7 +45,7 @@ _PREFIX = 64  # rows whose signs screen the directions (one packed word)
 _STREAM = 0x4E544B  # "NTK"
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == compared them elementwise and raised
 class NTKWeights:
     """Result of :func:`ntk_weights`.
 

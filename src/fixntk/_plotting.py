@@ -246,8 +246,11 @@ class RegularizationPathDisplay:
         """
         fig, ax = _axes(ax)
         used = np.flatnonzero(self.norms.max(axis=0) > 0)
+        # a path of one lam has points, not lines: marked (it drew empty axes)
+        marker = "o" if self.lams.size == 1 else None
         self.lines_ = [
-            ax.plot(self.lams, self.norms[:, i], lw=1)[0] for i in used.tolist()
+            ax.plot(self.lams, self.norms[:, i], lw=1, marker=marker)[0]
+            for i in used.tolist()
         ]
         if self.lam is not None:
             ax.axvline(
@@ -255,7 +258,9 @@ class RegularizationPathDisplay:
             )
             ax.legend()
         ax.set_xscale("log")
-        ax.invert_xaxis()
+        # set, not toggled: a second path on the same axes turned lam back to
+        # increasing (tester DS)
+        ax.xaxis.set_inverted(True)
         ax.set_xlabel("lam")
         ax.set_ylabel("group norm ||w_i||")
         ax.set_title(f"Regularisation path ({used.size} groups enter)")
@@ -279,6 +284,9 @@ def _score_name(est):
     how = getattr(est, "lam_selection_", None) or (
         est.lam if isinstance(est.lam, str) else "score"
     )
+    if how == "auto" and not hasattr(est, "lam_selection_"):
+        # the ReLU estimators' "auto" cross-validates (it was the axis label; DS)
+        how = "cv"
     if how == "kare":
         return "KARE"
     if how == "loo":  # the NTK estimators' default
@@ -374,16 +382,28 @@ class LambdaSelectionDisplay:
         return self
 
 
+# What step 0 of irls is, by IRLSResult.eta0_kind
+_IRLS_STARTS = {
+    "ntk_weights": "the NTK's kernel weights",
+    "counts": "the NTK's kernel weights (finite width)",
+    "ntk_kernel": "the NTK",
+    "given": "the given kernel weights",
+}
+
+
 class IRLSObjectiveDisplay:
     """The training objective along IRLS, from the NTK's weights to the optimum.
 
     Parameters
     ----------
     history : ndarray of shape (n_steps + 1,)
-        :math:`F(W_k)`; ``history[0]`` is the objective at the (best-scaled) NTK
-        weights.
+        :math:`F(W_k)`; ``history[0]`` is the objective at the (best-scaled)
+        starting weights: the NTK's by default (``irls``'s ``eta0``).
     optimum : float, optional
         The certified optimum (drawn as a horizontal line).
+    start : str, default="the NTK's kernel weights"
+        What step 0 is, for the axis label (:meth:`from_result` reads it from
+        ``IRLSResult.eta0_kind``).
 
     Attributes
     ----------
@@ -392,9 +412,10 @@ class IRLSObjectiveDisplay:
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, history, optimum=None):
+    def __init__(self, history, optimum=None, start="the NTK's kernel weights"):
         self.history = np.asarray(history, dtype=float)
         self.optimum = optimum
+        self.start = start
 
     @classmethod
     def from_result(cls, result, *, ax=None):
@@ -409,7 +430,10 @@ class IRLSObjectiveDisplay:
         -------
         IRLSObjectiveDisplay
         """
-        return cls(result.history, optimum=result.objective).plot(ax=ax)
+        start = _IRLS_STARTS.get(
+            getattr(result, "eta0_kind", "given"), "the given kernel weights"
+        )
+        return cls(result.history, optimum=result.objective, start=start).plot(ax=ax)
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None):
@@ -451,9 +475,11 @@ class IRLSObjectiveDisplay:
         if self.optimum is not None:
             ax.axhline(self.optimum, color="k", ls="--", lw=1, label="optimum")
         ax.set_xscale("symlog", linthresh=1)
-        ax.set_xlabel("IRLS step (0 = the NTK's kernel weights)")
+        ax.set_xlabel(f"IRLS step (0 = {self.start})")
         ax.set_ylabel("training objective F(W)")
-        ax.set_title("Fixing the NTK")
+        # from another start it is IRLS, not the NTK fixed (tester DS)
+        ntk = self.start.startswith("the NTK")
+        ax.set_title("Fixing the NTK" if ntk else "IRLS")
         ax.legend()
         self.ax_, self.figure_ = ax, fig
         return self
@@ -477,13 +503,19 @@ class CellWeightsDisplay:
         The x axis's label (default "NTK weight (share of the Gaussian mass)");
         :meth:`from_estimator` names the uniform finite-width weights when it falls
         back to them.
+    zeros : str, default="set to zero"
+        What a cell of ``eta`` 0 is, for the title: :meth:`from_estimator` of a
+        KARE-trained kernel that kept an NTK part says "below the Monte Carlo
+        resolution" (every cell keeps its NTK probability there, and a weight of 0
+        is the estimate's, not the kernel's).
 
     Attributes
     ----------
     scatter_ : matplotlib PathCollection
         The cells with both weights positive (log-log axes).
     n_dropped_ : int
-        Cells with a zero fixed weight (inactive neurons), listed in the title.
+        Cells with a zero weight ``eta`` (inactive neurons of a fixed NTK), listed in
+        the title.
     n_unplotted_ : int
         Cells with a positive fixed weight and an NTK weight of 0 (off the log axes:
         the linear group's all-ones cell without a neuron bias), listed in the title
@@ -492,10 +524,11 @@ class CellWeightsDisplay:
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, ntk_eta, eta, name="fixed", ntk_label=None):
+    def __init__(self, ntk_eta, eta, name="fixed", ntk_label=None, zeros="set to zero"):
         self.ntk_eta = np.asarray(ntk_eta, dtype=float)
         self.eta = np.asarray(eta, dtype=float)
         self.name = name
+        self.zeros = zeros
         self.ntk_label = (
             "NTK weight (share of the Gaussian mass)"
             if ntk_label is None
@@ -575,7 +608,13 @@ class CellWeightsDisplay:
         eta = ntk.eta
         ntk_weight = float(getattr(est, "ntk_weight_", 0.0))
         if ntk_weight > 0:  # a KARE-trained kernel: its NTK part on these cells
-            return cls(eta, est.eta_ + ntk_weight * eta, "learned").plot(ax=ax)
+            # a cell the Gaussian draws missed has an estimate of 0, not a learned
+            # weight of 0 (a kernel that kept the NTK was told it had set 3999 of
+            # 4000 cells to zero; tester DS)
+            zeros = f"below the Monte Carlo resolution (1/{n_samples})"
+            return cls(eta, est.eta_ + ntk_weight * eta, "learned", zeros=zeros).plot(
+                ax=ax
+            )
         if ntk.captured_mass < 0.5:  # the rule of irls(eta0="ntk")
             # (it was labelled as the Gaussian mass: a vertical line at 1/p)
             label = (
@@ -626,8 +665,8 @@ class CellWeightsDisplay:
                 f"{b[unplotted].sum():.0%} of the {self.name} weight"
             )
         ax.set_title(
-            f"Cell weights, NTK vs {self.name} ({self.n_dropped_} cells set to "
-            f"zero{off})"
+            f"Cell weights, NTK vs {self.name} ({self.n_dropped_} cells "
+            f"{self.zeros}{off})"
         )
         self.ax_, self.figure_ = ax, fig
         return self

@@ -856,7 +856,7 @@ class _Problem:
 # --------------------------------------------------------------------------- solver
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == compared them elementwise and raised
 class ReLUSolveResult:
     """Result of :func:`solve_relu`.
 
@@ -1452,7 +1452,7 @@ def solve_relu(
 # ------------------------------------------------------------------------ gated -> ReLU
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == compared them elementwise and raised
 class ConeDecomposition:
     """Result of :func:`gated_to_relu`: ReLU weights reproducing a gated ReLU model.
 

@@ -94,7 +94,7 @@ _NEW_GROUPS = 0.5
 _ROUTE_STEPS = 60
 
 
-@dataclass
+@dataclass(eq=False)
 class DaskSolveResult(SolveResult):
     """Result of :func:`fixntk.dask.solve`: the fields of
     :class:`fixntk.SolveResult` (``n_iter`` counts the client's epochs over the
