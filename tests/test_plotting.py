@@ -334,3 +334,49 @@ def test_results_compare_without_raising():
     res = fixntk.solve(X, y, arr, 0.1 * fixntk.lambda_max(X, y, arr))
     assert res == res and not (res != res)
     assert (res == fixntk.solve(X, y, arr, 0.2)) is False
+
+
+def test_displays_reach_inside_a_target_transform_of_a_pipeline():
+    """Tester DS: TransformedTargetRegressor(Pipeline(scaler, gated)) was taken for
+    the estimator ('Pipeline has no eta_'); its path is the inner fit's problem."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = planted(n=120, d=3, seed=1)
+    inner = fixntk.GatedReLURegressor(n_gates=20, lam="cv", n_lams=5, random_state=0)
+    est = TransformedTargetRegressor(
+        make_pipeline(StandardScaler(), inner), transformer=StandardScaler()
+    ).fit(X, y)
+    fitted = est.regressor_[-1]
+    disp = fixntk.LambdaSelectionDisplay.from_estimator(est)
+    np.testing.assert_array_equal(disp.lams, fitted.lams_)
+    cells = fixntk.CellWeightsDisplay.from_estimator(est, X, n_samples=2000)
+    np.testing.assert_array_equal(cells.eta, fitted.eta_)
+    path = fixntk.RegularizationPathDisplay.from_estimator(est, X, y)
+    k = int(np.argmin(np.abs(path.lams - fitted.lam_)))
+    np.testing.assert_allclose(path.norms[k], fitted.eta_, atol=1e-2)
+
+
+def test_path_of_a_given_small_lam_reaches_it():
+    """Tester DS: with lam=1e-6 the path stopped at 1e-3 lam_max, decades above the
+    fit it claims to show."""
+    X, y = planted(n=80, d=2, seed=0)
+    est = fixntk.GatedReLURegressor(n_gates=10, lam=1e-6, random_state=0).fit(X, y)
+    disp = fixntk.RegularizationPathDisplay.from_estimator(est, X, y)
+    np.testing.assert_allclose(disp.lams[-1], 1e-6, rtol=1e-9)
+
+
+def test_cell_weights_leave_out_rows_of_weight_zero():
+    """Tester DS: the cells were built on every row, those of weight 0 included (the
+    fit leaves them out): the weights of the weighted rows alone are drawn."""
+    X, y = planted(n=120, d=2, seed=3)
+    s = np.ones(120)
+    s[::3] = 0.0
+    est = fixntk.GatedReLURegressor(n_gates=15, lam=0.01, random_state=0)
+    est.fit(X, y, sample_weight=s)
+    weighted = fixntk.CellWeightsDisplay.from_estimator(
+        est, X, sample_weight=s, n_samples=5000
+    )
+    alone = fixntk.CellWeightsDisplay.from_estimator(est, X[s > 0], n_samples=5000)
+    np.testing.assert_array_equal(weighted.ntk_eta, alone.ntk_eta)

@@ -35,11 +35,18 @@ def _axes(ax):
 
 def _unwrap(estimator):
     """(a pipeline's earlier steps or None, a TransformedTargetRegressor or None, the
-    fitted estimator inside them)."""
+    fitted estimator inside them): a pipeline ending in the estimator or in a
+    TransformedTargetRegressor of it, or a TransformedTargetRegressor of either (the
+    usual way to scale both X and y; it was taken for the estimator, and the
+    displays said "Pipeline has no eta_"; tester DS)."""
+    target = None
+    if hasattr(estimator, "regressor_"):
+        target, estimator = estimator, estimator.regressor_
     steps = estimator[:-1] if hasattr(estimator, "steps") else None
     last = estimator[-1] if steps is not None else estimator
-    target = last if hasattr(last, "regressor_") else None
-    return steps, target, getattr(last, "regressor_", last)
+    if hasattr(last, "regressor_"):
+        target, last = last, last.regressor_
+    return steps, target, last
 
 
 def _fitted(estimator, attribute, what, which):
@@ -98,6 +105,12 @@ def _group_norms(coefs):
     return np.array([norms(W) for W in coefs])
 
 
+# The path of a fit with a given lam: down to 1e-3 lam_max, or to that lam, at most
+# down to 1e-10 lam_max
+_PATH_EPS, _PATH_EPS_MIN = 1e-3, 1e-10
+_LAM_MAX_KEYS = ("loss", "fit_intercept", "sample_weight")
+
+
 class RegularizationPathDisplay:
     """Group norms :math:`\\|w_i\\|` against :math:`\\lambda` along a path.
 
@@ -146,7 +159,8 @@ class RegularizationPathDisplay:
         """Recompute the path of a fitted gated ReLU estimator on its own gates.
 
         The path runs over the estimator's grid ``lams_`` (or 20 values down to
-        ``1e-3 lam_max`` for a given ``lam``) on ``X`` as the estimator saw it (with
+        ``1e-3 lam_max`` for a given ``lam``, or to that ``lam`` where it is smaller,
+        at least ``1e-10 lam_max``) on ``X`` as the estimator saw it (with
         its constant column when ``neuron_bias``), with its loss and output intercept
         (targets coded as the estimator codes them); the estimator's ``lam_`` is
         marked.
@@ -178,7 +192,7 @@ class RegularizationPathDisplay:
         """
         from ._arrangement import Arrangement
         from ._estimators import _fit_weights, _GatedReLUBase
-        from ._solver import solve_path
+        from ._solver import lambda_max, solve_path
         from ._validation import listed
 
         est = _unwrap(estimator)[2]
@@ -227,8 +241,15 @@ class RegularizationPathDisplay:
             fit_intercept=bool(getattr(est, "fit_intercept", False)),
             sample_weight=sample_weight,
         )
-        path = solve_path(X, Y, arr, n_lams=20, **kw) if lams is None else None
-        if path is None:
+        if lams is None:
+            # down to a given lam below the default end: the path drew nothing of
+            # the fit at lam=1e-6 (tester DS)
+            top = lambda_max(X, Y, arr, **{k: kw[k] for k in _LAM_MAX_KEYS})
+            eps = _PATH_EPS
+            if top > 0 and est.lam_ < eps * top:
+                eps = max(est.lam_ / top, _PATH_EPS_MIN)
+            path = solve_path(X, Y, arr, n_lams=20, eps=eps, **kw)
+        else:
             path = solve_path(X, Y, arr, lams=lams, **kw)
         return cls.from_path(path, lam=est.lam_, ax=ax)
 
@@ -345,7 +366,9 @@ class LambdaSelectionDisplay:
             "or 'kare' of the gated ReLU, NTK and ReLU estimators, 'loo' of the "
             "NTK); this fit's lam "
             "was given, or optimised jointly with the kernel weights (the "
-            "KARE-trained kernels: their KARE per iterate is kare_history_)",
+            "KARE-trained kernels: their KARE per iterate is kare_history_), or "
+            "no lam was scored (lambda_max 0: y is fitted by the intercept, W = 0 at "
+            "every lam)",
         )
         return cls(
             est.lams_, est.lam_scores_, lam=est.lam_, score_name=_score_name(est)
@@ -558,7 +581,9 @@ class CellWeightsDisplay:
         return cls(ntk_eta, eta).plot(ax=ax)
 
     @classmethod
-    def from_estimator(cls, estimator, X, *, n_samples=10**5, seed=0, ax=None):
+    def from_estimator(
+        cls, estimator, X, *, sample_weight=None, n_samples=10**5, seed=0, ax=None
+    ):
         """From a fitted gated ReLU estimator: its ``eta_`` against the NTK weights of
         its cells on ``X``.
 
@@ -582,6 +607,9 @@ class CellWeightsDisplay:
             Or a pipeline ending in one (``X`` then goes through its earlier steps).
         X : array-like of shape (n_samples, n_features)
             The inputs the estimator (or pipeline) was fitted on.
+        sample_weight : array-like of shape (n_samples,), optional
+            The weights of the fit: its rows of weight 0 are left out, as the fit
+            left them out (their cells are another arrangement's).
         n_samples : int, default=100000
             Gaussian directions for the NTK weights.
         seed : int, default=0
@@ -593,6 +621,7 @@ class CellWeightsDisplay:
         """
         from ._arrangement import Arrangement
         from ._ntk import ntk_weights
+        from ._validation import check_sample_weight
 
         est = _fitted(
             estimator,
@@ -603,6 +632,11 @@ class CellWeightsDisplay:
         )
         X, _ = _last_step_inputs(estimator, X)
         X = _gated_inputs(est, X)
+        if sample_weight is not None:
+            # the fit's rows (the cells of every row moved the NTK shares drawn by
+            # up to 0.25; tester DS)
+            s = check_sample_weight(sample_weight, X.shape[0])
+            X = X[s > 0]
         arr = Arrangement.from_masks(X @ est.gates_.T >= 0)
         ntk = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
         eta = ntk.eta
