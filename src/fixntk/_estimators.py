@@ -3705,8 +3705,10 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     ----------
     lam : float > 0, "auto", "loo", "kare" or "cv", default="auto"
         Regularisation strength, or how to choose it on a grid of ``n_lams`` values
-        log-spaced from 10 down to ``eps`` times the mean eigenvalue of K/n (extended
-        past an end that holds the minimum): "loo" by the exact leave-one-out squared
+        log-spaced from 10 down to ``eps`` times the mean eigenvalue of K/n (of the
+        kernel with the intercept's direction taken out, when ``fit_intercept``: K
+        centred, n - 1 dimensions) (extended past an end that holds the minimum):
+        "loo" by the exact leave-one-out squared
         error :math:`\frac1n \sum_i \|y_i - \hat f(x_i)\|^2 / (1 - S_{ii})^2`,
         :math:`S = K (K + n\lambda I)^{-1}` (from the same eigendecomposition, no
         held-out data; each row's fit keeps the penalty :math:`n \lambda` and the
@@ -3746,7 +3748,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     n_lams : int from 2 to 100000, default=30
         Grid size for ``lam="loo"`` / ``"kare"`` / ``"cv"``.
     eps : float in (0, 1), default=1e-6
-        Smallest grid value as a fraction of the mean eigenvalue of K/n.
+        Smallest grid value as a fraction of the mean eigenvalue of K/n (of the
+        centred kernel when ``fit_intercept``, as ``lam``).
     cv : int >= 2, scikit-learn splitter or iterable of splits, default=5
         Folds for ``lam="cv"`` (as for :class:`GatedReLURegressor`).
     random_state : int, RandomState instance or None, default=None
@@ -3773,7 +3776,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     lam_ : float
     lams_, lam_scores_ : ndarray of shape (n_lams,) or None
         The grid (``n_lams`` values from 10 down to ``eps`` times the mean
-        eigenvalue of K/n, and any values it was extended by) and the scores that
+        eigenvalue of K/n, of the centred kernel when ``fit_intercept``, and any
+        values it was extended by) and the scores that
         chose ``lam_`` (``lam_selection_``): leave-one-out, KARE or cross-validated
         mean squared errors (units of y^2; summed over the outputs for the first
         two; inf where a leverage is 1).

@@ -238,8 +238,13 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     kernels). By default KARE is minimised on 80% of the rows and an iterate is kept
     only if it beats the NTK on the other 20% beyond noise (and those are at least 20
     rows: with fewer, a warning); otherwise the fit *is*
-    NTK kernel ridge with lam selected as :class:`~fixntk.NTKRegressor` selects it
-    (exact leave-one-out), on the targets less their mean. The guard is a test on
+    NTK kernel ridge with lam selected by exact leave-one-out, as
+    :class:`~fixntk.NTKRegressor` selects it, but on the targets less their mean:
+    NTKRegressor fits its intercept inside the ridge (its leverage enters the
+    leave-one-out), so the two choose lams a little apart and predict a little
+    apart (the data of ``docs/examples/plot_kare_training.py``: lam 7.0e-5 against
+    5.8e-5, predictions up to 0.09 apart for a y of standard deviation 2.2; with
+    ``fit_intercept=False`` they agree to round-off). The guard is a test on
     the held-out rows, not a promise: on noisy targets and few of them it can let
     through a kernel that loses on new data (200 rows of a planted teacher with
     noise as large as the signal, 40 held out: 2 of 16 seeds lost 5% and 22% to
@@ -318,14 +323,16 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         ``eta_ = 0`` when the NTK itself was kept; 0 when ``eta0`` is not "ntk").
     lam_ : float
         The kernel ridge lam of the learned kernel: with ``lam="auto"`` or "kare",
-        selected on all the rows as :class:`~fixntk.NTKRegressor` selects it (exact
-        leave-one-out), after the weights are trained.
+        selected on all the rows by exact leave-one-out after the weights are
+        trained, on the targets less their mean (:class:`~fixntk.NTKRegressor`
+        fits its intercept inside the ridge: a kernel that kept the NTK can get
+        another lam than NTKRegressor's, see above).
     kare_ : float
         KARE of the learned kernel on the training data (optimistic: the weights were
         chosen with y).
     kare_start_ : float
         KARE of the starting (NTK) kernel at its lam, selected as ``lam_`` is
-        (leave-one-out, as :class:`~fixntk.NTKRegressor`).
+        (leave-one-out on the targets less their mean).
     kare_history_, validation_history_ : ndarray
         KARE on the fitting rows (at each iterate's own lam, so that the entry
         at ``best_iter_`` differs slightly from ``kare_``, taken at ``lam_``

@@ -598,8 +598,10 @@ class CellWeightsDisplay:
         The NTK weights are the Monte Carlo cell probabilities
         (:func:`fixntk.ntk_weights`) when the cells hold at least half of the Gaussian
         mass, else (in higher dimension, where a few hundred sampled cells hold almost
-        none of it) the finite-width NTK of the gates, uniform over the distinct masks:
-        the rule of :func:`fixntk.irls` with ``eta0="ntk"``.
+        none of it) the finite-width NTK of the gates, 1/p per cell: the rule of
+        :func:`fixntk.irls` with ``eta0="ntk"`` (its gates' share of the gates,
+        ``counts / n_gates``) where no two gates share a mask, as on the distinct
+        gates an estimator keeps.
 
         Parameters
         ----------

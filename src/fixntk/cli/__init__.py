@@ -986,7 +986,7 @@ def _add_comparison_options(p):
         type=_fraction,
         default=1e-6,
         help="smallest lam of the NTK's grid, as a fraction of the mean eigenvalue of "
-        "K/n (default 1e-6)",
+        "K/n (of the centred kernel, with the intercept; default 1e-6)",
     )
     g.add_argument(
         "--kare-max-iter",
