@@ -139,6 +139,13 @@ def test_cell_weights_name_the_uniform_fallback():
     disp = fixntk.CellWeightsDisplay.from_estimator(est, X, n_samples=20000)
     np.testing.assert_allclose(disp.ntk_eta, 1.0 / est.gates_.shape[0])
     assert disp.ax_.get_xlabel().startswith("NTK weight (finite-width: 1/p per mask")
+    # ... within the figure in the gallery's layout: two panels of a 10 x 4 figure
+    # (one line of it ran off the right edge; tester DS)
+    fig, (_, ax) = plt.subplots(1, 2, figsize=(10, 4))
+    fixntk.CellWeightsDisplay.from_estimator(est, X, n_samples=20000, ax=ax)
+    fig.tight_layout()
+    fig.canvas.draw()
+    assert ax.xaxis.label.get_window_extent().x1 <= fig.bbox.width
 
 
 def test_cell_weights_of_a_kare_kernel_count_its_ntk_part():

@@ -14,7 +14,7 @@ import math
 import numbers
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -1975,6 +1975,20 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 verbose=_check_verbose(self.verbose) >= 2,
                 **kw,
                 **opts,
+            )
+        if self.solver == "irls" and not res.converged and fit.gap < res.gap:
+            # IRLS stopped early (max_iter), and the BCD pass from its point, under
+            # the same cap, ended further from the optimum (relative gap 1.3e-2
+            # against IRLS's 3.9e-3 at max_iter=1; tester DR): IRLS's point is kept
+            coef = np.reshape(fit.coef, np.shape(res.coef))
+            res = replace(
+                res,
+                coef=coef,
+                objective=float(fit.objective),
+                gap=float(fit.gap),
+                dual=float(fit.objective - fit.gap),
+                intercept=fit.intercept,
+                active_set=np.flatnonzero(_group_norms(coef) > 0),
             )
         n_tight, warned = 0, False
         if kw["loss"] == "poisson":

@@ -654,7 +654,8 @@ class CellWeightsDisplay:
         if ntk.captured_mass < 0.5:  # the rule of irls(eta0="ntk")
             # (it was labelled as the Gaussian mass: a vertical line at 1/p)
             label = (
-                f"NTK weight (finite-width: 1/p per mask; the cells hold "
+                # two lines: one ran off the gallery example's figure (tester DS)
+                f"NTK weight (finite-width: 1/p per mask;\nthe cells hold "
                 f"{ntk.captured_mass:.0%} of the Gaussian mass)"
             )
             return cls(np.full(arr.p, 1.0 / arr.p), est.eta_, ntk_label=label).plot(
