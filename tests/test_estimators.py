@@ -2753,3 +2753,71 @@ def test_irls_keeps_its_point_when_the_bcd_pass_ends_further_off():
     gap = fixntk.duality_gap(Xt, y, arr, W, fix.lam_, fit_intercept=True)
     assert 0 <= gap <= fix.dual_gap_ * (1 + 1e-8)
     assert fix.relative_gap_ < 5e-3  # IRLS's point, not the pass's 1.3e-2
+
+
+def _titanic_table():
+    """R's Titanic as a contingency table: a row per (class, sex, age, survived) with
+    its count, the cells drawn from a fixed generator (no download): 14 cells of X,
+    survival rates that differ by cell."""
+    rng = np.random.default_rng(0)
+    cells = np.array([(c, s, a) for c in range(4) for s in range(2) for a in range(2)])
+    cells = cells[:14]
+    X = np.hstack([np.eye(4)[cells[:, 0]], np.eye(2)[cells[:, 1]], cells[:, 2:]])
+    rate = rng.uniform(0.1, 0.9, 14)
+    size = rng.integers(20, 400, 14)
+    yes = rng.binomial(size, rate)
+    X = np.vstack([X, X])
+    y = np.r_[np.ones(14), np.zeros(14)]
+    w = np.r_[yes, size - yes].astype(float)
+    keep = w > 0
+    return X[keep], y[keep], w[keep]
+
+
+@pytest.mark.parametrize("make", ["gated", "ntk", "ntk_cv", "gated_reg", "ntk_reg"])
+def test_frequency_weights_choose_lam_as_the_rows_they_stand_for(make):
+    """Tester DP: a contingency table fitted with its counts as sample_weight (R's
+    Titanic, UCBAdmissions) held each weighted row out whole in the lam search
+    (every one of a cell's outcomes at once), and every default lam gave the null
+    model (accuracy 0.677 against 0.79 on the rows expanded one per person). The
+    weighted fit now equals the expanded fit."""
+    X, y, w = _titanic_table()
+    rows = np.repeat(np.arange(len(y)), w.astype(int))
+    est = {
+        "gated": lambda: GatedReLUClassifier(random_state=0),
+        "ntk": lambda: fixntk.NTKClassifier(),
+        "ntk_cv": lambda: fixntk.NTKClassifier(lam="cv", random_state=0),
+        "gated_reg": lambda: GatedReLURegressor(random_state=0),
+        "ntk_reg": lambda: fixntk.NTKRegressor(),
+    }[make]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = est().fit(X, y, sample_weight=w)
+        expanded = est().fit(X[rows], y[rows])
+    np.testing.assert_allclose(weighted.lam_, expanded.lam_, rtol=1e-6)
+    np.testing.assert_allclose(
+        weighted.predict(X), expanded.predict(X), rtol=1e-6, atol=1e-8
+    )
+    # not the null model: the cells' rates differ from 0.14 to 0.88
+    F = weighted.predict(X) if make.endswith("reg") else weighted.decision_function(X)
+    assert np.ptp(F) > 0.3
+
+
+def test_categorical_draws_from_four_rows_per_cell():
+    """Tester DP: 6 binary features (64 cells), labels a function of the cell, 6-7
+    rows per cell on average: the repeats counted as copies (each cell held out
+    whole) and the default lam gave the null model (accuracy 0.57; 1.0 from 8 rows
+    per cell). From 4 rows per cell on average (counts that vary) they are draws."""
+    import itertools
+
+    from fixntk._estimators import _copy_groups
+
+    rng = np.random.default_rng(0)
+    cells = np.array(list(itertools.product([0.0, 1.0], repeat=6)))
+    label = rng.integers(0, 2, len(cells))
+    idx = rng.integers(0, 64, 6 * 64)
+    X, y = cells[idx], label[idx]
+    assert _copy_groups(X, y.astype(float)) is None  # draws, split row by row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for est in (fixntk.NTKClassifier(), GatedReLUClassifier(random_state=0)):
+            assert est.fit(X, y).score(cells, label) == 1.0

@@ -366,7 +366,7 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     the same target is therefore taken as one row of its copies' summed weight
     (``X_fit_`` holds it once): copies counted apart let KARE, the held-out split
     and leave-one-out fit each row by its twin. Integer weights and repeated rows
-    then give the same fit. Where X takes few values (8 or more rows each on
+    then give the same fit. Where X takes few values (4 or more rows each on
     average, not all equally often), or a quarter or more of the rows whose X
     repeats share it with another target, no row is merged: the rows are draws of
     repeated inputs (categorical features), and merged, the held-out rows of an X
