@@ -2821,3 +2821,20 @@ def test_categorical_draws_from_four_rows_per_cell():
         warnings.simplefilter("ignore")
         for est in (fixntk.NTKClassifier(), GatedReLUClassifier(random_state=0)):
             assert est.fit(X, y).score(cells, label) == 1.0
+
+
+@pytest.mark.parametrize("Est", [GatedReLURegressor, fixntk.NTKRegressor])
+def test_a_frame_of_sparse_columns_is_refused_with_its_remedy(Est):
+    """Tester DP: pd.get_dummies(..., sparse=True) gave scikit-learn's 'Use
+    .toarray()', which a data frame has not; the dense frame fits."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"a": rng.choice(list("xyz"), 60), "b": rng.choice(list("uv"), 60)}
+    )
+    X = pd.get_dummies(frame, sparse=True, dtype=float)
+    y = rng.standard_normal(60)
+    with pytest.raises(TypeError, match=r"sparse columns.*X\.sparse\.to_dense\(\)"):
+        Est().fit(X, y)
+    Est().fit(X.sparse.to_dense(), y)

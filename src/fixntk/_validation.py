@@ -28,7 +28,7 @@ def _reject_unsupported(a, name):
     if sp is not None and sp.issparse(a):
         raise TypeError(
             f"{name} is a scipy.sparse matrix; fixntk needs dense data here "
-            f"(gated ReLU masks make every row dense). Use {name}.toarray()."
+            f"(its masks, kernels and solvers read every entry). Use {name}.toarray()."
         )
     dask = sys.modules.get("dask")  # never imported here: without it, none is one
     if dask is not None and dask.is_dask_collection(a):
@@ -240,6 +240,23 @@ def validate_frame(estimator, X, *args, **kwargs):
             "kernels read every entry of a row). In a Pipeline, make "
             "the encoder's output dense: OneHotEncoder(sparse_output=False), or "
             "ColumnTransformer(..., sparse_threshold=0); else pass X.toarray()."
+        )
+    pd = sys.modules.get("pandas")
+    dtypes = getattr(X, "dtypes", None) if pd is not None else None
+    if (
+        isinstance(X, pd.DataFrame if pd is not None else ())
+        and len(dtypes)
+        and all(isinstance(t, pd.SparseDtype) for t in dtypes)
+    ):
+        # scikit-learn turns it into a scipy.sparse matrix and said to call
+        # .toarray(), which a data frame has not (pd.get_dummies(..., sparse=True);
+        # tester DP)
+        name = type(estimator).__name__
+        raise TypeError(
+            f"X is a pandas DataFrame of sparse columns, and {name} needs dense data "
+            "(its masks or kernels read every entry of a row): pass "
+            "X.sparse.to_dense(), or make it dense where it is built (e.g. "
+            "pd.get_dummies(..., sparse=False))."
         )
     try:
         out = validate_data(estimator, X, *args, **kwargs)
