@@ -3005,17 +3005,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
             checks the columns' scales).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights of the rows, normalised by their sum. At a float
-            ``lam`` and a given ``n_gates`` integer weights equal duplicated rows
-            in the gated, ReLU and NTK estimators' programs. Where those rows are
-            draws of repeated inputs (a contingency table's counts: few distinct
-            X, 4 or more rows each on average, or cells with several targets), a
-            lam chosen by the estimator (an int ``cv``, no ``class_weight``)
-            takes them as the rows they stand for, up to 200000 of them: the
-            fit is the one on the rows expanded. Otherwise ``n_gates="auto"``
-            (it counts rows, not weights), a lam chosen on splits (a weighted
-            row is held out whole) and KARE (its trace term counts rows, not
-            weights; the KARE-trained kernels) differ.
+            Non-negative weights of the rows, normalised by their sum; integer
+            weights as in the other estimators' ``fit`` (duplicated rows in the
+            program, and in memory the rows a lam search takes where they are
+            draws of repeated inputs; on Dask each weighted row is held out
+            whole).
 
         Returns
         -------
