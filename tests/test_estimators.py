@@ -2838,3 +2838,41 @@ def test_a_frame_of_sparse_columns_is_refused_with_its_remedy(Est):
     with pytest.raises(TypeError, match=r"sparse columns.*X\.sparse\.to_dense\(\)"):
         Est().fit(X, y)
     Est().fit(X.sparse.to_dense(), y)
+
+
+def test_frequency_weights_in_any_unit_give_the_same_lam():
+    """Tester DU: Freq / sum(Freq) or Freq * 1.5 (only the weights' ratios matter)
+    gave the null model where Freq did not, and Freq * 1e16 overflowed the count of
+    rows (a wrapped count in a warning, NumPy's cast warning at 1e18)."""
+    X, y, w = _titanic_table()
+    w[np.argmin(w)] = 1.0  # a cell of one person: the unit of the scaled weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = fixntk.NTKClassifier().fit(X, y, sample_weight=w)
+    for scaled in (w / w.sum(), w * 1.5, w * 1e16):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            other = fixntk.NTKClassifier().fit(X, y, sample_weight=scaled)
+        np.testing.assert_allclose(other.lam_, base.lam_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["squared", "poisson"])
+def test_integer_exposures_on_rows_of_their_own_are_not_split(loss):
+    """Tester DU: integer weights on rows of distinct X (Poisson rates with their
+    exposures, means of several observations) were given as copies to the lam
+    search, which put copies of a validation row in training and chose near
+    interpolation (and ran 15 s against 0.9). They are one row's weight: the lam is
+    that of the same weights times (1 + 1e-9), which are not whole numbers."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    rate = np.exp(0.4 * X[:, 0] - 0.3 * X[:, 1] * X[:, 2] - 2)
+    h = rng.integers(5, 200, size=60)
+    c = rng.poisson(h * rate)
+    y = c / h if loss == "poisson" else np.log1p(c / h)
+    kw = dict(loss=loss, n_gates=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = GatedReLURegressor(**kw).fit(X, y, sample_weight=h)
+        near = GatedReLURegressor(**kw).fit(X, y, sample_weight=h * (1 + 1e-9))
+    assert whole.lam_selection_ == near.lam_selection_ == "cv"
+    np.testing.assert_allclose(whole.lam_, near.lam_, rtol=1e-6)

@@ -704,7 +704,8 @@ def _repeats(X, Y, units=None):
     ``np.unique``'s ``return_index`` and ``return_inverse``), and whether the repeats
     are draws of repeated inputs (categorical features) rather than copies (see
     :func:`_merged_copies`). None where every row is distinct, or all rows are one.
-    ``units``: integer weights (n,), each row counted as that many rows."""
+    ``units``: counts (n,), each row counted as that many rows; the repeats are
+    then draws only where cells hold several targets."""
     n = X.shape[0]
     u = np.ones(n, dtype=np.int64) if units is None else units
     first, inverse = _row_groups(np.hstack([X, Y.reshape(n, -1)]))
@@ -721,15 +722,21 @@ def _repeats(X, Y, units=None):
     # 6-7 rows per cell of 6 binary features (labels a function of the cell) were
     # copies, each cell held out whole, and the default lam gave the null model
     # (accuracy 0.57 against 1.0 at 8 rows; at 5, NTKClassifier; tester DP)
-    few = _DRAWS_PER_VALUE * n_cells <= u.sum() and counts.min() < counts.max()
+    # (not for weights: there a row of its own X and a large weight is one
+    # observation's, not draws; _as_units)
+    few = (
+        units is None
+        and _DRAWS_PER_VALUE * n_cells <= n
+        and counts.min() < counts.max()
+    )
     draws = few or 4 * int(u[mixed].sum()) >= int(u[repeated].sum())
     return first, inverse, draws
 
 
 _DRAWS_PER_VALUE = 4
 # Integer sample weights are repeated rows (the programs are the same at a float lam).
-# Where those rows are draws of repeated inputs (_repeats), the lam searches see them
-# as the rows they stand for, up to this many in all: a weighted row left out whole
+# Where the weights count draws of repeated inputs (_as_units), the lam searches see
+# them as the rows they count, up to this many in all: a weighted row left out whole
 # was a cell's outcome left out with every one of its draws (R's Titanic and
 # UCBAdmissions as contingency tables, Freq as sample_weight: every default lam gave
 # the null model, accuracy 0.677 against 0.79 for the people one row each; tester DP)
@@ -738,37 +745,56 @@ _UNIT_ROWS = 200_000
 
 def _as_units(est, X, Y, s, raw):
     """(X, Y, s): for a lam chosen by the estimator on its own splits or by
-    leave-one-out (a str ``lam``, an int ``cv``), integer sample weights ``raw`` (the
-    user's, before normalisation; no ``class_weight``) that stand for draws of
-    repeated inputs given as that many rows (weights None); unchanged otherwise (a
-    float lam, weights that are not integers, rows that are copies, or more than
-    _UNIT_ROWS rows in all, which is warned about)."""
+    leave-one-out (a str ``lam``, an int ``cv``), sample weights ``raw`` (the user's,
+    before normalisation; no ``class_weight``) that count draws of repeated inputs
+    given as that many rows (weights None); unchanged otherwise (a float lam, rows
+    that are copies, or more than _UNIT_ROWS rows in all, which is warned about).
+
+    The counts are the weights where they are whole numbers (and count at most
+    _UNIT_ROWS rows); else, on a table (one row per value of X and target, the rows
+    distinct), the weights in units of the smallest, rounded: proportions, or counts
+    times a factor, are the same table
+    (only the weights' ratios matter; Freq / sum(Freq) gave the null model where
+    Freq did not; tester DU). They count draws where most of the rows whose X
+    repeats share it with another target (:func:`_repeats`): a weight on a row of
+    its own X (an exposure, a mean of several observations) is one row's, and given
+    as copies it put copies of a validation row in training (Poisson rates with
+    integer exposures: the lam search chose near interpolation, and ran 15 s
+    against 0.9; tester DU)."""
     if raw is None or not isinstance(getattr(est, "lam", None), str):
         return X, Y, s
     if getattr(est, "class_weight", None) is not None:
         return X, Y, s
     if not isinstance(getattr(est, "cv", 3), numbers.Integral):
         return X, Y, s  # a splitter's indices are the rows given
-    w = np.broadcast_to(np.asarray(raw, dtype=np.float64), (X.shape[0],))
-    if not (np.all(w == np.floor(w)) and w.max() >= 2):
+    n = X.shape[0]
+    w = np.broadcast_to(np.asarray(raw, dtype=np.float64), (n,))
+    Yf = np.asarray(Y, dtype=np.float64).reshape(n, -1)
+    pos = w > 0
+    counts = w if np.all(w == np.floor(w)) else None
+    if counts is None or counts.sum() > _UNIT_ROWS:
+        if _row_groups(np.hstack([X[pos], Yf[pos]]))[0].size == int(pos.sum()):
+            counts = np.round(w / w[pos].min())  # a table: in the smallest's unit
+        elif counts is None:
+            return X, Y, s
+    if counts.max() < 2:
         return X, Y, s
-    units = w.astype(np.int64)
-    repeats = _repeats(X, np.asarray(Y, dtype=np.float64), units)
+    repeats = _repeats(X, Yf, counts)
     if repeats is None or not repeats[2]:
         return X, Y, s
-    total = int(units.sum())
+    total = float(counts.sum())
     if total > _UNIT_ROWS:
         _warn(
-            f"{type(est).__name__}: the integer sample weights stand for {total} rows "
-            f"(draws of repeated inputs), more than the {_UNIT_ROWS} the lam search "
-            "takes one by one: each weighted row is held out whole, which can "
-            "choose too large a lam (the null model); give a float lam, or weights "
-            "in a smaller unit",
+            f"{type(est).__name__}: the sample weights count {total:.4g} rows (draws "
+            f"of repeated inputs), more than the {_UNIT_ROWS} the lam search takes "
+            "one by one: each weighted row is held out whole, which can choose too "
+            "large a lam (the null model); give a float lam, or weights in a "
+            "smaller unit",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
         return X, Y, s
-    rows = np.repeat(np.arange(X.shape[0]), units)
+    rows = np.repeat(np.arange(n), counts.astype(np.int64))
     return X[rows], Y[rows], None
 
 
