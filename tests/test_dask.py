@@ -848,6 +848,12 @@ def test_regressor_score_on_dask_as_in_memory(client):
     assert est.score(Xd, da.from_array(const, chunks=60)) == est.score(X, const)
     with pytest.raises(ValueError, match="NaN"):
         est.score(Xd, da.from_array(np.where(X[:, 0] > 2, np.nan, y), chunks=60))
+    # weights all 0 (R^2 was 1.0), or of 1e307 (the sums overflowed): as in memory
+    # (tester DU)
+    with pytest.raises(ValueError, match="sums to 0"):
+        est.score(Xd, y, sample_weight=da.zeros(200, chunks=60))
+    big = est.score(Xd, y, sample_weight=da.from_array(w * 1e307, chunks=60))
+    assert big == pytest.approx(est.score(X, y, sample_weight=w), rel=1e-12)
 
 
 def test_classifier_score_on_dask_sums_on_the_workers(client, monkeypatch):

@@ -2876,3 +2876,33 @@ def test_integer_exposures_on_rows_of_their_own_are_not_split(loss):
         near = GatedReLURegressor(**kw).fit(X, y, sample_weight=h * (1 + 1e-9))
     assert whole.lam_selection_ == near.lam_selection_ == "cv"
     np.testing.assert_allclose(whole.lam_, near.lam_, rtol=1e-6)
+
+
+def test_score_weights_are_checked_and_scale_free():
+    """Tester DU: score(sample_weight=w * 1e307) overflowed (R^2 0.985 against 0.975
+    for the same ratios, accuracy NaN) and negative weights were taken, where fit
+    checks the weights and divides them by the largest."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4))
+    y = np.maximum(X @ rng.standard_normal(4), 0) + 0.1 * rng.standard_normal(80)
+    yc = (y > np.median(y)).astype(int)
+    w = rng.uniform(0.5, 2, 80)
+    reg = GatedReLURegressor(lam=1e-2, n_gates=20, random_state=0).fit(X, y)
+    clf = GatedReLUClassifier(lam=1e-2, n_gates=20, random_state=0).fit(X, yc)
+    from sklearn.metrics import accuracy_score, r2_score
+
+    np.testing.assert_allclose(
+        reg.score(X, y, sample_weight=w * 1e307),
+        r2_score(y, reg.predict(X), sample_weight=w),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        clf.score(X, yc, sample_weight=w * 1e307),
+        accuracy_score(yc, clf.predict(X), sample_weight=w),
+        rtol=1e-12,
+    )
+    for est, target in ((reg, y), (clf, yc)):
+        with pytest.raises(ValueError, match=">= 0"):
+            est.score(X, target, sample_weight=w - 1)
+        with pytest.raises(ValueError, match="all zero"):
+            est.score(X, target, sample_weight=np.zeros(80))

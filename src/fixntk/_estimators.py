@@ -25,7 +25,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._irls import _ALTERNATIVE as _irls_alternative
@@ -1401,6 +1401,10 @@ class _MultiOutputRegressor(RegressorMixin):
             _require_dask_X(X)
             return r2_score_rows(self, X, y, sample_weight)
         y = np.asarray(y, dtype=np.float64)
+        if sample_weight is not None:
+            # checked and divided by the largest, as fit does (weights of 1e307
+            # overflowed r2_score's sums, negative ones were taken; tester DU)
+            sample_weight = check_sample_weight(sample_weight, y.shape[0])
         pred = self.predict(X)
         y2 = np.reshape(y, (y.shape[0], -1))
         p2 = np.reshape(pred, (pred.shape[0], -1))
@@ -3346,6 +3350,8 @@ class GatedReLUClassifier(ClassifierMixin, _GatedReLUBase):
 
             _require_dask_X(X)
             return accuracy_rows(self, X, y, sample_weight)
+        if sample_weight is not None:  # as the regressors' score
+            sample_weight = check_sample_weight(sample_weight, _num_samples(X))
         return super().score(X, y, sample_weight=sample_weight)
 
     def _has_proba(self):

@@ -616,10 +616,19 @@ def map_rows(method, X):
 
 
 def _score_weights(sample_weight, rows):
-    """The rows' weights of a Dask score (ones when None), chunked as ``rows``."""
+    """The rows' weights of a Dask score (ones when None), chunked as ``rows``,
+    checked (finite, >= 0, not all 0: R^2 of weights all 0 was 1.0; tester DU) and
+    divided by the largest (weights of 1e307 overflowed the sums), as in memory."""
     if sample_weight is None:
         return da.ones(sum(rows), chunks=(rows,))
-    return as_row_vector(sample_weight, rows, "sample_weight", columns=False)
+    w = as_row_vector(sample_weight, rows, "sample_weight", columns=False)
+    wmin, wmax = _chunks.compute(da.min(w), da.max(w)) if sum(rows) else (0.0, 1.0)
+    _check_score_weights(wmin)
+    if not np.isfinite(wmax):
+        raise ValueError("sample_weight must be finite and >= 0")
+    if not wmax > 0:
+        raise ValueError("the rows' sample_weight sums to 0: no score to compute")
+    return w / wmax
 
 
 def _check_score_weights(wmin):
