@@ -3122,12 +3122,14 @@ def test_notes_name_the_options_that_act_on_them():
     assert "Lower --tol (e.g. --tol 1e-06) or raise --lam." in said
     assert "tol=" not in said and hint("fixed NTK", gap) == "--tol or --lam"
     guard = (
-        "kare_mkl: the held-out part has 17 rows (validation_fraction=0.2 of 85), "
-        "fewer than 20: ... Use more rows or a larger validation_fraction, or "
-        "validation_fraction=None to train on every row without the guard"
+        "kare_mkl (the KARE training of the kernel): the held-out part has 17 rows "
+        "(validation_fraction=0.2 of 85), fewer than 20: ... On so few rows that is "
+        "mostly the better kernel: validation_fraction=None trains on every row "
+        "without the guard, and lost to the NTK on 7 of 9 splits of small real sets "
+        "(mtcars, Prestige, airquality; a tester)"
     )
     said = in_option_words(guard)
-    assert "smaller --holdout" in said and "larger validation_fraction" not in said
+    assert "smaller --holdout" in said and "validation_fraction=None" not in said
     assert "--holdout" in hint("KARE kernel", guard)
 
 

@@ -592,7 +592,10 @@ def kare_mkl(
                     # the start's lam and a small held-out part (the same rows)
                     # were warned about in the first run (the second said the
                     # latter again; tester CT)
-                    said = "fixntk.kare_mkl, the start's KARE|kare_mkl: the held-out"
+                    said = (
+                        "fixntk.kare_mkl, the start's KARE|"
+                        r"kare_mkl \(the KARE training of the kernel\): the held-out"
+                    )
                     with quiet(Warning, said) if runs else contextlib.nullcontext():
                         runs.append(
                             kare_mkl(
@@ -660,12 +663,14 @@ def kare_mkl(
         fit, val = _split(n, validation_fraction, seed)
         if val.size < _MIN_GUARD_ROWS:
             _warn(
-                f"kare_mkl: the held-out part has {val.size} rows "
-                f"(validation_fraction={validation_fraction} of {n}), fewer than "
-                f"{_MIN_GUARD_ROWS}: too few to tell a trained kernel from the start "
-                "beyond noise, so the start is returned (for eta0='ntk', the NTK). "
-                "Use more rows or a larger validation_fraction, or "
-                "validation_fraction=None to train on every row without the guard",
+                f"kare_mkl (the KARE training of the kernel): the held-out part has "
+                f"{val.size} rows (validation_fraction={validation_fraction} of "
+                f"{n}), fewer than {_MIN_GUARD_ROWS}: too few to tell a trained "
+                "kernel from the start beyond noise, so the start is returned (for "
+                "eta0='ntk', the NTK: NTK kernel ridge). On so few rows that is "
+                "mostly the better kernel: validation_fraction=None trains on every "
+                "row without the guard, and lost to the NTK on 7 of 9 splits of "
+                "small real sets (mtcars, Prestige, airquality; a tester)",
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )

@@ -164,10 +164,10 @@ _OPTION_WORDS = (
     # rows are those --holdout leaves
     (
         re.compile(
-            r"\bUse more rows or a larger validation_fraction, or "
-            r"validation_fraction=None to train on every row without the guard"
+            r": validation_fraction=None trains on every row without the guard, and "
+            r"lost to the NTK on 7 of 9 splits of small real sets \([^)]*\)"
         ),
-        "Use more rows, or a smaller --holdout (more training rows)",
+        " (more rows, or a smaller --holdout, give the guard more rows to judge)",
     ),
 )
 
