@@ -360,3 +360,27 @@ def test_a_descent_that_went_far_off_is_certified_from_the_rows():
     for objective, f0, nonzero in seen:
         if not nonzero:  # W = 0: the null model's objective, exactly
             np.testing.assert_allclose(objective, f0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_an_uncertified_solve_reports_its_own_point(seed):
+    """Tester DT: beside real columns, two constant columns one ulp apart made the
+    descent diverge and come back; the uncertified solve returned, as its best
+    point, the descent's own certificate (objective 0, gap 0) at an intercept of
+    4e154. Whatever the solve ends with, its objective is the public objective at
+    its point, and an uncertified gap is not 0."""
+    rng = np.random.default_rng(seed)
+    n = 120
+    z = rng.standard_normal((n, 2))
+    y = np.maximum(z @ [1.0, -1.0], 0) + 0.1 * rng.standard_normal(n)
+    c = np.full(n, 1e18)
+    X = np.column_stack([c, np.nextafter(c, 2e18), z, np.full(n, 5e17)])
+    masks = np.ones((n, 1), dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fixntk.solve(X, y, masks, 0.47, fit_intercept=True)
+    F = fixntk.objective(
+        X, y, masks, res.coef, 0.47, fit_intercept=True, intercept=res.intercept
+    )
+    np.testing.assert_allclose(res.objective, F, rtol=1e-9)
+    assert res.converged or res.gap > 0

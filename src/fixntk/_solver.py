@@ -1052,8 +1052,11 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             "epochs): the kernel route (irls) from its group norms"
         )
     n_epochs, n_irls, routed = out["n_epochs"], 0, False
-    W, primal, dual, gaps = out["coef"], out["primal"], out["dual"], out["gap_history"]
-    points = [(primal, dual, W, out["intercept"])]  # certified points so far
+    # the descent's point with its certificate (from the rows where it went far:
+    # the compiled one, a gap of 0 at an intercept of 4e154, was returned as the
+    # best point of an uncertified solve; tester DT)
+    W, primal, dual, gaps = fit["W"], fit["primal"], fit["dual"], fit["gaps"]
+    points = [(primal, dual, W, fit["b"])]  # certified points so far
     kr = kernel_route(
         prob.X, prob.arr, prob.Y, lam, W, weights, prob.fit_intercept, tol, verbose
     )
@@ -1076,7 +1079,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             n_irls=n_irls,
         )
     # not certified: the descent goes on from the better point for the epochs left
-    start = W if primal < out["primal"] else out["coef"]
+    start = W if primal < fit["primal"] else fit["W"]
     more = descend(start, max_iter - n_epochs)
     # Uncertified, the point of the smallest gap is returned, with its own
     # certificate: the descent's gap need not fall as its objective does, and a
