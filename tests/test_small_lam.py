@@ -384,3 +384,44 @@ def test_an_uncertified_solve_reports_its_own_point(seed):
     )
     np.testing.assert_allclose(res.objective, F, rtol=1e-9)
     assert res.converged or res.gap > 0
+
+
+def test_lambda_max_of_zero_by_round_off_certifies_nothing_alone():
+    """Tester DT: a column at 1e15 with a spread of 1 (8 ulps) and y linear in it:
+    lambda_max's round-off rule gives 0, and the solve certified W = 0 (gap 0) at
+    0.3 times the exact lam_max, where the exact optimum (rationals) is half the
+    null model's. A null model is returned as certified only on its own
+    certificate; the gap reported is the public duality gap's."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    n = 200
+    z = rng.standard_normal(n)
+    x = 1e15 + z
+    y = 2 * (x - 1e15) + 0.1 * rng.standard_normal(n)
+    X, M = x[:, None], np.ones((n, 1), bool)
+    xf, yf = [Fraction(v) for v in x], [Fraction(v) for v in y]
+    xb, yb = sum(xf) / n, sum(yf) / n
+    g = float(sum((a - xb) * (b - yb) for a, b in zip(xf, yf)) / n)  # exact lam_max
+    assert fixntk.lambda_max(X, y, M, fit_intercept=True) == 0  # round-off's rule
+    lam = 0.3 * abs(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fixntk.solve(X, y, M, lam, fit_intercept=True)
+    gap = fixntk.duality_gap(X, y, M, res.coef, lam, fit_intercept=True)
+    np.testing.assert_allclose(res.gap, gap, rtol=1e-6)
+    assert not res.converged or gap <= 1e-6 * res.f0
+
+
+def test_continuous_rows_given_several_times_stay_copies():
+    """Tester DT: continuous rows each given 3-7 times (a bad join) were taken as
+    draws of repeated inputs once 4 rows per value sufficed (they had to be 8), and
+    split across folds; 4 suffices only where every column is discrete."""
+    from fixntk._estimators import _copy_groups
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 3))
+    y = X[:, 0] + 0.1 * rng.standard_normal(150)
+    times = rng.integers(3, 8, 150)
+    rows = np.repeat(np.arange(150), times)
+    assert _copy_groups(X[rows], y[rows]) is not None  # copies, kept together
