@@ -13,6 +13,7 @@ import contextlib
 import math
 import numbers
 import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -718,44 +719,59 @@ def _repeats(X, Y, units=None):
     mixed = np.bincount(cell[first], minlength=n_cells)[cell] > 1  # two targets
     # few values of X, in counts that vary (every row given 8 times: the same
     # count for every X, copies, and treated as draws they chose interpolation,
-    # test R^2 0.21 against 0.39; tester BA). 4 rows per value on average: with 8,
-    # 6-7 rows per cell of 6 binary features (labels a function of the cell) were
-    # copies, each cell held out whole, and the default lam gave the null model
-    # (accuracy 0.57 against 1.0 at 8 rows; at 5, NTKClassifier; tester DP)
-    # (not for weights: there a row of its own X and a large weight is one
-    # observation's, not draws; _as_units)
+    # test R^2 0.21 against 0.39; tester BA): 8 rows per value on average, or 4
+    # where every column is discrete (with 8, 6-7 rows per cell of 6 binary
+    # features, labels a function of the cell, were copies, each cell held out
+    # whole, and the default lam gave the null model: accuracy 0.57 against 1.0;
+    # tester DP; with 4 everywhere, continuous rows each given 3-7 times by a bad
+    # join were draws, split across folds: lams 100x smaller; tester DT). Not for
+    # weights: there a row of its own X and a large weight is one observation's.
     few = (
         units is None
-        and _DRAWS_PER_VALUE * n_cells <= n
         and counts.min() < counts.max()
+        and (
+            2 * _DRAWS_PER_VALUE * n_cells <= n
+            or (_DRAWS_PER_VALUE * n_cells <= n and _discrete(X))
+        )
     )
     draws = few or 4 * int(u[mixed].sum()) >= int(u[repeated].sum())
     return first, inverse, draws
 
 
 _DRAWS_PER_VALUE = 4
+_DISCRETE_VALUES = 16  # a column of at most this many values is discrete
+
+
+def _discrete(X):
+    """Whether every column of X takes at most _DISCRETE_VALUES values (one-hot,
+    binary and coded categorical features)."""
+    return all(np.unique(X[:, j]).size <= _DISCRETE_VALUES for j in range(X.shape[1]))
+
+
 # Integer sample weights are repeated rows (the programs are the same at a float lam).
 # Where the weights count draws of repeated inputs (_as_units), the lam searches see
-# them as the rows they count, up to this many in all: a weighted row left out whole
-# was a cell's outcome left out with every one of its draws (R's Titanic and
+# them as the rows they count (in a coarser unit beyond this many rows, or twice the
+# rows given, which bounds the kernels and the splits' solves): a weighted row left
+# out whole was a cell's outcome left out with every one of its draws (R's Titanic and
 # UCBAdmissions as contingency tables, Freq as sample_weight: every default lam gave
 # the null model, accuracy 0.677 against 0.79 for the people one row each; tester DP)
-_UNIT_ROWS = 200_000
+_UNIT_ROWS = 5000
 
 
 def _as_units(est, X, Y, s, raw):
     """(X, Y, s): for a lam chosen by the estimator on its own splits or by
     leave-one-out (a str ``lam``, an int ``cv``), sample weights ``raw`` (the user's,
-    before normalisation; no ``class_weight``) that count draws of repeated inputs
-    given as that many rows (weights None); unchanged otherwise (a float lam, rows
-    that are copies, or more than _UNIT_ROWS rows in all, which is warned about).
+    before normalisation; no ``class_weight``) that count draws of repeated inputs,
+    given as that many rows, each row's weight shared by its rows (so that the
+    program is the same: weights None where the counts are the weights); unchanged
+    otherwise (a float lam, weights of rows that are copies).
 
-    The counts are the weights where they are whole numbers (and count at most
-    _UNIT_ROWS rows); else, on a table (one row per value of X and target, the rows
-    distinct), the weights in units of the smallest, rounded: proportions, or counts
-    times a factor, are the same table
+    The counts are the weights where they are whole numbers; else, on a table (one
+    row per value of X and target, the rows distinct), the weights in units of the
+    smallest, rounded: proportions, or counts times a factor, are the same table
     (only the weights' ratios matter; Freq / sum(Freq) gave the null model where
-    Freq did not; tester DU). They count draws where most of the rows whose X
+    Freq did not; tester DU); in a coarser unit where they count more than
+    ``max(_UNIT_ROWS, 2 n)`` rows. They count draws where most of the rows whose X
     repeats share it with another target (:func:`_repeats`): a weight on a row of
     its own X (an exposure, a mean of several observations) is one row's, and given
     as copies it put copies of a validation row in training (Poisson rates with
@@ -771,31 +787,30 @@ def _as_units(est, X, Y, s, raw):
     w = np.broadcast_to(np.asarray(raw, dtype=np.float64), (n,))
     Yf = np.asarray(Y, dtype=np.float64).reshape(n, -1)
     pos = w > 0
+    budget = max(_UNIT_ROWS, 2 * n)
     counts = w if np.all(w == np.floor(w)) else None
-    if counts is None or counts.sum() > _UNIT_ROWS:
+    if counts is None or counts.sum() > budget:
         if _row_groups(np.hstack([X[pos], Yf[pos]]))[0].size == int(pos.sum()):
             counts = np.round(w / w[pos].min())  # a table: in the smallest's unit
         elif counts is None:
-            return X, Y, s
+            return X, Y, s  # not a table: weights of rows, not counts
     if counts.max() < 2:
         return X, Y, s
     repeats = _repeats(X, Yf, counts)
     if repeats is None or not repeats[2]:
         return X, Y, s
-    total = float(counts.sum())
-    if total > _UNIT_ROWS:
-        _warn(
-            f"{type(est).__name__}: the sample weights count {total:.4g} rows (draws "
-            f"of repeated inputs), more than the {_UNIT_ROWS} the lam search takes "
-            "one by one: each weighted row is held out whole, which can choose too "
-            "large a lam (the null model); give a float lam, or weights in a "
-            "smaller unit",
-            UserWarning,
-            stacklevel=user_stacklevel(),
-        )
-        return X, Y, s
+    if counts.sum() > budget:
+        # in a coarser unit (every row of weight > 0 at least one row): the kernel
+        # estimators' n x n kernels, and the splits' solves, on the rows given
+        # (NTKClassifier(lam='cv') on 4402 rows of counts: 76 s, against 0.05 s on
+        # the table; 200000 would have been a 320 GB kernel; tester DT)
+        counts = np.ceil(counts * (budget / counts.sum()))
     rows = np.repeat(np.arange(n), counts.astype(np.int64))
-    return X[rows], Y[rows], None
+    if np.array_equal(counts, w):
+        return X[rows], Y[rows], None  # the same program, row for row
+    # each row's weight shared by its rows: the program is the one weighted by s
+    unit = np.divide(w, counts, out=np.zeros(n), where=counts > 0)
+    return X[rows], Y[rows], unit[rows] / unit.max()
 
 
 def _copy_groups(X, Y):
@@ -1449,12 +1464,15 @@ class _MultiOutputRegressor(RegressorMixin):
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights of the rows, normalised by their sum. At a float
             ``lam`` and a given ``n_gates`` integer weights equal duplicated rows
-            in the gated, ReLU and NTK estimators' programs. Where those rows are
-            draws of repeated inputs (a contingency table's counts: few distinct
-            X, 4 or more rows each on average, or cells with several targets), a
-            lam chosen by the estimator (an int ``cv``, no ``class_weight``)
-            takes them as the rows they stand for, up to 200000 of them: the
-            fit is the one on the rows expanded. Otherwise ``n_gates="auto"``
+            in the gated, ReLU and NTK estimators' programs. Where the weights
+            count draws of repeated inputs (a contingency table's counts: most
+            rows whose X repeats share it with another target; weights that are
+            not whole numbers, on a table of distinct rows, in the unit of the
+            smallest), a lam chosen by the estimator (an int ``cv``, no
+            ``class_weight``) takes them as the rows they count (in a coarser
+            unit beyond 5000 of them, or twice the rows given), each row's
+            weight shared by its rows: the program is the same. Otherwise
+            ``n_gates="auto"``
             (it counts rows, not weights), a lam chosen on splits (a weighted
             row is held out whole) and KARE (its trace term counts rows, not
             weights; the KARE-trained kernels) differ.
@@ -2053,6 +2071,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         with (
             heartbeat(f"{what} at lam {lam:.4g}", self.verbose),
             _fit_notice(self).final(lam),
+            _recorded(self.solver == "irls") as said,
         ):
             res = solve(
                 Xt,
@@ -2067,7 +2086,9 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         if self.solver == "irls" and not res.converged and fit.gap < res.gap:
             # IRLS stopped early (max_iter), and the BCD pass from its point, under
             # the same cap, ended further from the optimum (relative gap 1.3e-2
-            # against IRLS's 3.9e-3 at max_iter=1; tester DR): IRLS's point is kept
+            # against IRLS's 3.9e-3 at max_iter=1; tester DR): IRLS's point is kept,
+            # and the pass's warnings with it are not said (its gap was warned
+            # about where IRLS's was below tol; tester DT)
             coef = np.reshape(fit.coef, np.shape(res.coef))
             res = replace(
                 res,
@@ -2077,7 +2098,11 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 dual=float(fit.objective - fit.gap),
                 intercept=fit.intercept,
                 active_set=np.flatnonzero(_group_norms(coef) > 0),
+                converged=bool(fit.gap <= self.tol * res.f0),
             )
+            said = [w for w in said if not issubclass(w.category, ConvergenceWarning)]
+        for w in said:  # the solve's own warnings, as they came
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         n_tight, warned = 0, False
         if kw["loss"] == "poisson":
             res, n_tight, warned = _tighten_poisson(
@@ -2265,6 +2290,18 @@ def _feature_importances(Xt, gates, W, sample_weight, n_features):
         sq = sums(Xt, sample_weight, x)
     rms = np.sqrt(np.asarray(sq, dtype=np.float64) / float(weight)) * x * v
     return rms[:n_features]
+
+
+@contextlib.contextmanager
+def _recorded(record):
+    """The warnings of the block kept in the list yielded (said by the caller), where
+    ``record``; else said as they come (an empty list)."""
+    if not record:
+        yield []
+        return
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        yield said
 
 
 def _check_n_gates(n_gates):
