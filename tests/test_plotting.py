@@ -387,3 +387,32 @@ def test_cell_weights_leave_out_rows_of_weight_zero():
     )
     alone = fixntk.CellWeightsDisplay.from_estimator(est, X[s > 0], n_samples=5000)
     np.testing.assert_array_equal(weighted.ntk_eta, alone.ntk_eta)
+
+
+def test_irls_plot_of_an_estimator_names_the_start_its_irls_took():
+    """Tester DT: from_estimator named the NTK's Monte Carlo weights as step 0 where
+    the estimator's irls(eta0='ntk') fell back to the finite-width counts (20 cells
+    of 5 columns hold under half the Gaussian mass); from_result named them."""
+    import fixntk._estimators as est_module
+
+    seen = []
+    irls = est_module.irls
+
+    def spy(*args, **kw):
+        seen.append(irls(*args, **kw))
+        return seen[-1]
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 4))
+    y = np.maximum(X[:, 0], 0) + 0.1 * rng.standard_normal(150)
+    est_module.irls = spy
+    try:
+        est = fixntk.GatedReLURegressor(
+            n_gates=20, lam=0.01, solver="irls", random_state=0
+        ).fit(X, y)
+    finally:
+        est_module.irls = irls
+    assert seen[-1].eta0_kind == "counts"
+    a = fixntk.IRLSObjectiveDisplay.from_estimator(est).ax_.get_xlabel()
+    b = fixntk.IRLSObjectiveDisplay.from_result(seen[-1]).ax_.get_xlabel()
+    assert a == b and "finite width" in a

@@ -2062,6 +2062,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 finally:
                     _irls_alternative.reset(token)
             self.objective_history_ = fit.history
+            self._irls_start = fit.eta0_kind  # what its plot names as step 0
             # Reweighting leaves every group slightly non-zero: zero those that satisfy
             # the optimality condition of w_i = 0, and let BCD certify the gap from
             # there (it brings back any group that was still needed).

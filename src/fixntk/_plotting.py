@@ -479,7 +479,13 @@ class IRLSObjectiveDisplay:
             "it is set by GatedReLURegressor and GatedReLUClassifier fitted with "
             "solver='irls'",
         )
-        return cls(est.objective_history_, optimum=est.objective_).plot(ax=ax)
+        # the start irls took (eta0="ntk" falls back to the finite-width weights;
+        # the plot named the NTK's whatever the start; tester DT)
+        kind = getattr(est, "_irls_start", "ntk_weights")
+        start = _IRLS_STARTS.get(kind, "the given kernel weights")
+        return cls(est.objective_history_, optimum=est.objective_, start=start).plot(
+            ax=ax
+        )
 
     def plot(self, ax=None):
         """Draw F(W_k) against the step k (symmetric-log step axis).
