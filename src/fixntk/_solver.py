@@ -1042,7 +1042,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         # their round-off for 0), and the descent may be moving round-off: the null
         # model with its own certificate, where that certifies it (a certificate of
         # 0 by that rule alone certified W = 0 on a column at 1e15 with a real
-        # spread of 30 ulps, whose optimum is half the null model's; tester DT).
+        # spread of 8 ulps, whose optimum is half the null model's; tester DT).
         # Asked only here: lambda_max costs a pass, which a fast descent does not
         # need.
         null = _null_fit(prob, lam, tol, fit)
