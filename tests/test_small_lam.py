@@ -409,8 +409,10 @@ def test_lambda_max_of_zero_by_round_off_certifies_nothing_alone():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = fixntk.solve(X, y, M, lam, fit_intercept=True)
     gap = fixntk.duality_gap(X, y, M, res.coef, lam, fit_intercept=True)
-    np.testing.assert_allclose(res.gap, gap, rtol=1e-6)
-    assert not res.converged or gap <= 1e-6 * res.f0
+    # not certified, with an honest gap (the two computations of it round apart on
+    # such a column: 1% with the oldest NumPy's BLAS)
+    assert not res.converged and gap > 0.1 * res.f0
+    np.testing.assert_allclose(res.gap, gap, rtol=0.05)
 
 
 def test_continuous_rows_given_several_times_stay_copies():
