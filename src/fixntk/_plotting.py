@@ -414,6 +414,11 @@ _IRLS_STARTS = {
 }
 
 
+def _irls_start(kind):
+    """What step 0 of irls is, in words, from ``IRLSResult.eta0_kind``."""
+    return _IRLS_STARTS.get(kind, "the given kernel weights")
+
+
 class IRLSObjectiveDisplay:
     """The training objective along IRLS, from the NTK's weights to the optimum.
 
@@ -453,9 +458,7 @@ class IRLSObjectiveDisplay:
         -------
         IRLSObjectiveDisplay
         """
-        start = _IRLS_STARTS.get(
-            getattr(result, "eta0_kind", "given"), "the given kernel weights"
-        )
+        start = _irls_start(getattr(result, "eta0_kind", "given"))
         return cls(result.history, optimum=result.objective, start=start).plot(ax=ax)
 
     @classmethod
@@ -481,8 +484,7 @@ class IRLSObjectiveDisplay:
         )
         # the start irls took (eta0="ntk" falls back to the finite-width weights;
         # the plot named the NTK's whatever the start; tester DT)
-        kind = getattr(est, "_irls_start", "ntk_weights")
-        start = _IRLS_STARTS.get(kind, "the given kernel weights")
+        start = _irls_start(getattr(est, "_irls_start", "ntk_weights"))
         return cls(est.objective_history_, optimum=est.objective_, start=start).plot(
             ax=ax
         )
