@@ -533,7 +533,7 @@ def test_compare_scores_the_three_kernels_by_kare():
     # the fixed NTK's KARE: its kernel H(eta), eta_i = ||w_i||, on the scaled
     # training part with the neuron-bias column, on the targets it fitted (two classes:
     # one output of labels -1 / +1, less its output intercept), at its lam
-    X_train, _, y_train, _ = split(data, 0.25, args.seed)
+    X_train, _, y_train, *_ = split(data, 0.25, args.seed)
     Xt = res.fixed.estimator[0].transform(X_train)
     Xt = np.hstack([Xt, np.ones((Xt.shape[0], 1))])
     Y = np.where(y_train == "b", 1.0, -1.0)[:, None] - fixed.intercept_
@@ -3711,3 +3711,174 @@ def test_predict_writes_row_labels_as_the_file_does(tmp_path):
         lines = proc.stdout.split()
         assert lines[0].startswith("SampleID,")
         assert [line.split(",")[0] for line in lines[1:]] == ["000802", "012"]
+
+
+# --------------------------------------------------------------- fit --sample-weight
+
+
+@pytest.fixture(scope="module")
+def counted_csvs(tmp_path_factory):
+    """A table of distinct rows with a count column, and the same rows written out
+    once per count (the independent route: frequency weights are repetitions)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    X = np.round(rng.standard_normal((n, 2)), 3)
+    label = np.where(X[:, 0] - 0.7 * X[:, 1] > 0, "up", "down")
+    label[:5] = "down"  # some noise
+    count = rng.integers(0, 4, size=n)
+    count[:2] = (2, 3)  # both classes counted
+    folder = tmp_path_factory.mktemp("counts")
+    header = ["x1", "x2", "label"]
+    rows = [[a, b, lab] for (a, b), lab in zip(X, label)]
+    table = write_csv(
+        folder / "table.csv", [*header, "n"], [[*r, c] for r, c in zip(rows, count)]
+    )
+    expanded = write_csv(
+        folder / "rows.csv", header, [r for r, c in zip(rows, count) for _ in range(c)]
+    )
+    return table, expanded, count
+
+
+def _fitted_line(stdout, start):
+    return next(line for line in stdout.splitlines() if line.startswith(start))
+
+
+def test_fit_sample_weight_is_rows_repeated(counted_csvs, tmp_path):
+    table, expanded, count = counted_csvs
+    common = ["--target", "label", "--lam", "0.01", "--n-gates", "50", "-q"]
+    weighted = run_cli("fit", table, "--sample-weight", "n", *common)
+    repeated = run_cli("fit", expanded, *common)
+    assert weighted.returncode == 0, weighted.stderr
+    assert repeated.returncode == 0, repeated.stderr
+    # the same objective (frequency weights are repetitions of the rows)
+    w_obj = float(_fitted_line(weighted.stdout, "objective").split()[1])
+    r_obj = float(_fitted_line(repeated.stdout, "objective").split()[1])
+    assert w_obj == pytest.approx(r_obj, rel=2e-4)  # both to a relative gap 1e-4
+    w_acc = _fitted_line(weighted.stdout, "training accuracy").split()[2]
+    assert w_acc == _fitted_line(repeated.stdout, "training accuracy").split()[2]
+    assert "weighted by 'n'" in weighted.stdout
+    assert f"total {count.sum()} over {count.size} rows" in weighted.stdout
+    assert "of weight 0 not counted" in weighted.stdout
+    # the weights are no feature: the features line counts 2
+    assert "2 features" in weighted.stdout.splitlines()[0]
+
+
+def test_predict_scores_with_the_fitted_weight_column(counted_csvs, tmp_path):
+    from sklearn.metrics import accuracy_score
+
+    table, _, count = counted_csvs
+    model = str(tmp_path / "m.pkl")
+    fit = run_cli(
+        "fit", table, "--target", "label", "--sample-weight", "n", "--output", model
+    )
+    assert fit.returncode == 0, fit.stderr
+    out = str(tmp_path / "p.csv")
+    proc = run_cli("predict", model, table, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "ignored column(s) the model was not fitted on: 'label'" in proc.stdout
+    pred = pd.read_csv(out)["prediction"]
+    truth = pd.read_csv(table)["label"]
+    expected = accuracy_score(truth, pred, sample_weight=count)
+    assert f"accuracy (weighted) against the column 'label': {expected:.4f}" in (
+        proc.stdout
+    )
+    # a file without the column: each row once, said
+    pd.read_csv(table).drop(columns="n").to_csv(tmp_path / "bare.csv", index=False)
+    proc = run_cli("predict", model, str(tmp_path / "bare.csv"), "--output", out)
+    assert "which this file lacks: the score counts each row once" in proc.stdout
+    plain = accuracy_score(truth, pred)
+    assert f"accuracy against the column 'label': {plain:.4f}" in proc.stdout
+
+
+def test_fit_sample_weight_held_out_r2_is_weighted(tmp_path):
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(4)
+    n = 60
+    X = rng.standard_normal((n, 2))
+    y = np.abs(X[:, 0]) + 0.3 * rng.standard_normal(n)
+    w = rng.integers(1, 5, size=n)
+    path = write_csv(
+        tmp_path / "w.csv",
+        ["a", "b", "y", "w"],
+        [[f"{a:.4f}", f"{b:.4f}", f"{t:.4f}", k] for (a, b), t, k in zip(X, y, w)],
+    )
+    model = str(tmp_path / "m.pkl")
+    proc = run_cli(
+        "fit", path, "--target", "y", "--sample-weight", "w", "--holdout", "0.3",
+        "--output", model, "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    reported = float(_fitted_line(proc.stdout, "held-out R^2").split()[2])
+    with open(model, "rb") as fh:
+        pipe = pickle.load(fh)
+    frame = pd.read_csv(path)
+    # the held-out rows: those train_test_split leaves out at the same seed
+    from sklearn.model_selection import train_test_split
+
+    _, test = train_test_split(np.arange(n), test_size=0.3, random_state=0)
+    part = frame.iloc[test]
+    pred = pipe.predict(part[["a", "b"]])
+    assert reported == pytest.approx(
+        r2_score(part["y"], pred, sample_weight=part["w"]), abs=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    "column, extra, fragment",
+    [
+        ("label", [], "--sample-weight names the target column"),
+        ("N", [], "column 'N' not found"),
+        ("n", ["--drop", "n"], "--drop names the column of weights"),
+        ("x1", [], "is negative"),
+    ],
+)
+def test_fit_sample_weight_refusals(counted_csvs, column, extra, fragment):
+    table, _, _ = counted_csvs
+    proc = run_cli("fit", table, "--target", "label", "--sample-weight", column, *extra)
+    assert_clean_error(proc, fragment)
+
+
+def test_fit_sample_weight_refuses_text_missing_and_all_zero(tmp_path):
+    rows = [[i % 7, i % 2, "1"] for i in range(20)]
+    for bad, fragment in (
+        ("heavy", "the weight 'heavy' at line 5 is not a number"),
+        ("", "the weight at line 5 is missing"),
+        ("inf", "the weight at line 5 is infinite"),
+    ):
+        rows[3][2] = bad
+        path = write_csv(tmp_path / "w.csv", ["x", "y", "w"], rows)
+        assert_clean_error(
+            run_cli("fit", path, "--target", "y", "--sample-weight", "w"), fragment
+        )
+    zero = write_csv(tmp_path / "z.csv", ["x", "y", "w"], [r[:2] + [0] for r in rows])
+    assert_clean_error(
+        run_cli("fit", zero, "--target", "y", "--sample-weight", "w"),
+        "every weight is 0",
+    )
+
+
+def test_fit_sample_weight_regression_is_rows_repeated(tmp_path):
+    """Numeric features and the target are standardised with the weights (as the
+    rows repeated are): the same problem at a given lam."""
+    rng = np.random.default_rng(5)
+    X = np.round(rng.standard_normal((30, 2)) * [1.0, 30.0] + [0.0, 100.0], 2)
+    y = np.round(np.abs(X[:, 0]) + X[:, 1] / 30 + rng.standard_normal(30), 2)
+    count = rng.integers(0, 5, size=30)
+    rows = [[a, b, t] for (a, b), t in zip(X, y)]
+    table = write_csv(
+        tmp_path / "t.csv", ["a", "b", "y", "k"], [[*r, c] for r, c in zip(rows, count)]
+    )
+    expanded = write_csv(
+        tmp_path / "r.csv",
+        ["a", "b", "y"],
+        [r for r, c in zip(rows, count) for _ in range(c)],
+    )
+    common = ["--target", "y", "--lam", "0.02", "--n-gates", "40", "-q"]
+    weighted = run_cli("fit", table, "--sample-weight", "k", *common)
+    repeated = run_cli("fit", expanded, *common)
+    assert weighted.returncode == 0 and repeated.returncode == 0, weighted.stderr
+    for start, at in (("objective", 1), ("training R^2", 2)):
+        w_value = float(_fitted_line(weighted.stdout, start).split()[at])
+        r_value = float(_fitted_line(repeated.stdout, start).split()[at])
+        assert w_value == pytest.approx(r_value, rel=2e-4), start

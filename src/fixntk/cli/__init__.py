@@ -27,6 +27,7 @@ from ._data import (
     MAX_CLASSES,
     UserError,
     _line,
+    _numbers,
     _shown,
     column_name,
     dataset_from_table,
@@ -92,6 +93,14 @@ def _elapsed():
 
 
 def _read(args):
+    weight = getattr(args, "sample_weight", None)
+    if weight is not None:  # else "column not found", with no word of why
+        for option, given in (("--drop", args.drop), ("--index-col", [args.index_col])):
+            if weight in given:
+                raise UserError(
+                    f"{option} names the column of weights (--sample-weight "
+                    f"{weight!r}); the weights are left out of the features already"
+                )
     # --index-col and --drop naming the target (by name or position) are refused by
     # read_table
     table = read_table(
@@ -111,6 +120,7 @@ def _read(args):
         keep_ids=args.keep_ids,
         impute=args.impute,
         max_categories=args.max_categories,
+        weight=getattr(args, "sample_weight", None),
         # its task is regression because of --loss poisson: labels need both changed
         # (the plain advice was then refused as a contradiction; tester CN)
         labels_advice=(
@@ -237,9 +247,9 @@ def cmd_fit(args, out):
     # terminal; -q turns it off): a minute's fit showed nothing without -v
     verbose = max(args.verbose, args.progress)
     est = make_model("fixed NTK", args, data.task, verbose=verbose)
-    X, y = data.X, data.y
+    X, y, w = data.X, data.y, data.weight
     if args.holdout:
-        X, X_test, y, y_test = split(data, args.holdout, args.seed)
+        X, X_test, y, y_test, w, w_test = split(data, args.holdout, args.seed)
         _check_training_part(data, args, y, y_test)
         copies = copies_note(X, y, X_test, y_test)
     # the number sampled is printed after the fit ("auto": the estimators' rule)
@@ -247,7 +257,7 @@ def cmd_fit(args, out):
     gates = "gates by --n-gates auto" if auto else _gates(args.n_gates)
     print(f"model: gated ReLU group lasso, {gates}", file=out)
     with blas_threads(1):
-        pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y)
+        pipe, seconds, notes = fit_model("fixed NTK", est, data, X, y, w)
     if args.output:  # saved before the report: a reader that stops early (| head)
         pipe.fixntk_target_ = args.target  # closed the pipe, and the model was lost
         # the rows' labels predict writes beside its predictions: --index-col, or
@@ -267,6 +277,8 @@ def cmd_fit(args, out):
         pipe.fixntk_holdout_ = args.holdout
         # and how its numbers were written, for predict's files (tester CZ)
         pipe.fixntk_number_format_ = (args.decimal, args.thousands)
+        # and the column of row weights, which predict's score reads (not a feature)
+        pipe.fixntk_sample_weight_ = data.weight_name
         with open(args.output, "wb") as fh:
             pickle.dump(pipe, fh)
     model = final(pipe)
@@ -297,9 +309,18 @@ def cmd_fit(args, out):
     what = _score_name(data.task)
     # one prediction serves the score and the baseline's note (pipe.score and the
     # note each predicted the scored rows)
-    X_s, y_s = (X_test, y_test) if args.holdout else (X, y)
+    X_s, y_s, w_s = (X_test, y_test, w_test) if args.holdout else (X, y, w)
     pred = pipe.predict(X_s)
-    score = _score(data.task, y_s, pred)
+    if w_s is not None and not (w_s > 0).any():
+        # (a weighted score of rows of weight 0 is 0/0)
+        print(
+            f"note: every scored row has weight 0 in {data.weight_name!r}: the "
+            "scores below count each row once",
+            file=out,
+        )
+        w_s = None
+    weighted = "" if w_s is None else f", weighted by {data.weight_name!r}"
+    score = _score(data.task, y_s, pred, w_s)
     if data.task == "regression" and np.ptp(np.asarray(y_s, dtype=float)) == 0:
         # R^2 divides by the scored targets' variance: 0 here (scikit-learn then
         # returns 0.0, which was printed as a score)
@@ -314,19 +335,19 @@ def cmd_fit(args, out):
     elif args.holdout:
         print(
             f"held-out {what:<7} {score:.4f} ({len(y_test)} rows held out, "
-            f"--holdout {args.holdout:g})",
+            f"--holdout {args.holdout:g}{weighted})",
             file=out,
         )
     else:
         print(
-            f"training {what:<7} {score:.4f} (on the rows it was fitted to; "
+            f"training {what:<7} {score:.4f} (on the rows it was fitted to{weighted}; "
             "--holdout 0.25 reports a held-out score)",
             file=out,
         )
     if data.task == "classification":
-        print(_majority_line(y, y_s, pred), file=out)
+        print(_majority_line(y, y_s, pred, w, w_s), file=out)
     elif args.holdout and np.ptp(np.asarray(y_s, dtype=float)) > 0:
-        print(_mean_line(y, y_s, pred, args.loss == "poisson"), file=out)
+        print(_mean_line(y, y_s, pred, args.loss == "poisson", w, w_s), file=out)
     print(f"fit time         {seconds:.1f}s", file=out)
     if args.holdout and copies is not None:
         notes = [copies, *notes]
@@ -443,47 +464,53 @@ def _check_counts(y, target):
         )
 
 
-def _score(task, truth, pred):
-    """pipe.score's value from its predictions: accuracy, or R^2."""
+def _score(task, truth, pred, weight=None):
+    """pipe.score's value from its predictions: accuracy, or R^2 (rows weighted by
+    ``weight`` if given)."""
     from sklearn.metrics import accuracy_score, r2_score
 
-    return (accuracy_score if task == "classification" else r2_score)(truth, pred)
+    score = accuracy_score if task == "classification" else r2_score
+    return score(truth, pred, sample_weight=weight)
 
 
-def _mean_line(y_train, y_scored, pred, poisson=False):
+def _mean_line(y_train, y_scored, pred, poisson=False, w_train=None, w_scored=None):
     """The held-out R^2 of always answering the training rows' mean, beside the
     model's (it is at most 0; a model below it predicts new rows worse than that
     constant, which a negative R^2 left to the reader, a tester's), and for counts
-    the mean Poisson deviance of both (R^2 alone judged a Poisson fit)."""
+    the mean Poisson deviance of both (R^2 alone judged a Poisson fit); rows
+    weighted by ``w_train`` and ``w_scored`` if given."""
     from sklearn.metrics import mean_poisson_deviance, r2_score
 
     truth = np.asarray(y_scored, dtype=float)
-    mean = float(np.mean(np.asarray(y_train, dtype=float)))
+    mean = float(np.average(np.asarray(y_train, dtype=float), weights=w_train))
     constant = np.full(truth.shape, mean)
-    base = r2_score(truth, constant)
+    base = r2_score(truth, constant, sample_weight=w_scored)
     line = (
         f"baseline         {base:.4f} (R^2 of always answering the training mean, "
         f"{mean:.4g})"
     )
-    if r2_score(truth, pred) < base:
+    if r2_score(truth, pred, sample_weight=w_scored) < base:
         line += "; the model predicts the held-out rows worse than that constant"
     if poisson and mean > 0 and np.all(np.asarray(pred) > 0):
         line += (
-            f"\ndeviance         {mean_poisson_deviance(truth, pred):.4g} (mean "
-            f"Poisson deviance held out; the training mean's "
-            f"{mean_poisson_deviance(truth, constant):.4g})"
+            f"\ndeviance         "
+            f"{mean_poisson_deviance(truth, pred, sample_weight=w_scored):.4g} "
+            "(mean Poisson deviance held out; the training mean's "
+            f"{mean_poisson_deviance(truth, constant, sample_weight=w_scored):.4g})"
         )
     return line
 
 
-def _majority_line(y_train, y_scored, pred):
+def _majority_line(y_train, y_scored, pred, w_train=None, w_scored=None):
     """The accuracy of always answering the training rows' most frequent class on the
     scored rows, beside the model's (an accuracy of 0.748 read as a result where 75%
     of the rows are one class), and whether the model itself answers one class (its
-    predictions ``pred`` of those rows)."""
-    labels, counts = np.unique(np.asarray(y_train), return_counts=True)
+    predictions ``pred`` of those rows); rows weighted by ``w_train`` and
+    ``w_scored`` if given."""
+    labels, at = np.unique(np.asarray(y_train), return_inverse=True)
+    counts = np.bincount(at.ravel(), weights=w_train, minlength=labels.size)
     top = labels[np.argmax(counts)]
-    rate = float(np.mean(np.asarray(y_scored) == top))
+    rate = float(np.average(np.asarray(y_scored) == top, weights=w_scored))
     line = f"baseline         {rate:.4f} (accuracy of always answering {str(top)!r}"
     line += ", the most frequent class in training)"
     answers = np.unique(pred)
@@ -548,7 +575,7 @@ def _truth(model, table, target):
     return truth
 
 
-def _seen_rows_lines(model, X, truth, pred, target, digest=None):
+def _seen_rows_lines(model, X, truth, pred, target, digest=None, weight=None):
     """When some scored rows have the features of rows the model was fitted on (fit
     --output stores their hashes): a line saying so, and the score on the others.
     Where no column told the training rows apart (no hashes), the training file
@@ -582,17 +609,23 @@ def _seen_rows_lines(model, X, truth, pred, target, digest=None):
     ]
     other = known & ~seen
     if m - k >= 2:
-        rest = _score_lines(model, truth[other], pred[other], target)[-1]
+        part = None if weight is None else weight[other]
+        rest = _score_lines(model, truth[other], pred[other], target, part)[-1]
         lines.append(f"on the other {m - k} rows: {rest}")
     return lines
 
 
-def _score_lines(model, truth, pred, target):
+def _score_lines(model, truth, pred, target, weight=None):
     """Lines scoring the predictions ``pred`` against the file's target column
-    ``truth`` (rows without a value left out, each case said in words)."""
+    ``truth`` (rows without a value left out, each case said in words), rows
+    weighted by ``weight`` (an array) if given."""
     import pandas as pd
     from sklearn.base import is_classifier
 
+    if weight is not None:
+        weight = np.asarray(weight, dtype=float)
+        truth, pred, weight = truth[weight > 0], pred[weight > 0], weight[weight > 0]
+    by = "" if weight is None else " (weighted)"
     known = truth.notna().to_numpy()
     lines = []
     if not known.any():
@@ -603,6 +636,7 @@ def _score_lines(model, truth, pred, target):
             "of the score below"
         )
     truth, pred = truth[known], pred[known]
+    weight = None if weight is None else weight[known]
     if is_classifier(model):
         if pred.dtype.kind in "iufb":  # numeric labels: compared as numbers
             values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
@@ -633,7 +667,8 @@ def _score_lines(model, truth, pred, target):
                 f"classes: {_shown(classes, 8)}{meant}): they count as "
                 "wrong"
             )
-        return lines + [f"accuracy against the column {target!r}: {same.mean():.4f}"]
+        accuracy = np.average(same, weights=weight)
+        return lines + [f"accuracy{by} against the column {target!r}: {accuracy:.4f}"]
     values = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(values)
     if not ok.any():
@@ -647,8 +682,9 @@ def _score_lines(model, truth, pred, target):
             f"(e.g. {str(truth[~ok].iloc[0])!r}) are left out of the score below"
         )
     values, pred = values[ok], pred[ok]
-    mae = float(np.abs(values - pred).mean())
-    total = float(((values - values.mean()) ** 2).sum())
+    weight = np.ones(values.size) if weight is None else weight[ok]
+    mae = float(np.average(np.abs(values - pred), weights=weight))
+    total = float(weight @ (values - np.average(values, weights=weight)) ** 2)
     if values.size < 2 or total == 0:
         why = (
             "one known value"
@@ -656,13 +692,41 @@ def _score_lines(model, truth, pred, target):
             else f"the {values.size} known values are all equal"
         )
         return lines + [
-            f"no R^2 ({why}); mean absolute error against the column {target!r}: "
+            f"no R^2 ({why}); mean absolute error{by} against the column {target!r}: "
             f"{mae:.6g}"
         ]
     with np.errstate(over="ignore"):
-        r2 = 1.0 - float(((values - pred) ** 2).sum()) / total
+        r2 = 1.0 - float(weight @ (values - pred) ** 2) / total
     shown_r2 = f"{r2:.4f}" if r2 > -1e6 else f"{r2:.4g}"
-    return lines + [f"R^2 against the column {target!r}: {shown_r2}"]
+    return lines + [f"R^2{by} against the column {target!r}: {shown_r2}"]
+
+
+def _score_weights(table, name, info):
+    """The rows' weights in the column ``name`` of the file predict scores (the
+    model's fit --sample-weight column), or None: where the model has none, the file
+    lacks the column, or its values are not weights (said on ``info``, and the
+    score then counts each row once)."""
+    if name is None:
+        return None
+    if name not in table.frame.columns:
+        print(
+            f"the model was fitted with --sample-weight {name!r}, which this file "
+            "lacks: the score counts each row once",
+            file=info,
+        )
+        return None
+    w = _numbers(table.frame[name], table.decimal)
+    w = None if w is None else w.to_numpy()
+    if w is None or not np.all(np.isfinite(w) & (w >= 0)) or not (w > 0).any():
+        print(
+            f"column {name!r} (the model's --sample-weight) does not hold weights "
+            "here (numbers >= 0, some > 0, none missing): the score counts each "
+            "row once",
+            file=info,
+        )
+        return None
+    print(f"the score weighs the rows by column {name!r} (--sample-weight)", file=info)
+    return w
 
 
 def _blank_name(name):
@@ -703,6 +767,9 @@ def cmd_predict(args, out):
     info = out if args.output else sys.stderr  # stdout carries the CSV otherwise
     for message in table.messages + notes:
         print(f"  {message}", file=info)
+    weight_name = getattr(model, "fixntk_sample_weight_", None)
+    if weight_name in ignored:  # not a feature: the score's weights
+        ignored = [c for c in ignored if c != weight_name]
     if ignored:
         print(
             "ignored column(s) the model was not fitted on: "
@@ -775,9 +842,12 @@ def cmd_predict(args, out):
     target = getattr(model, "fixntk_target_", None)
     if target is not None and target in table.frame.columns:
         truth = _truth(model, table, target)
-        for line in _score_lines(model, truth, pred, target):
+        weight = _score_weights(table, weight_name, info)
+        for line in _score_lines(model, truth, pred, target, weight):
             print(line, file=info)
-        for line in _seen_rows_lines(model, X, truth, pred, target, table.digest):
+        for line in _seen_rows_lines(
+            model, X, truth, pred, target, table.digest, weight
+        ):
             print(line, file=info)
     print(f"total time {args.elapsed():.1f}s (the whole command)", file=info)
     return 0
@@ -1144,6 +1214,17 @@ def build_parser():
         "mean count exp(f(x)), > 0 but for rows so far outside the data that it "
         "rounds to 0; the target is fitted as it is) "
         "(default squared; classification always uses the log loss)",
+    )
+    fit.add_argument(
+        "--sample-weight",
+        action=_OneColumn,
+        type=column_name,
+        default=None,
+        metavar="COL",
+        help="column COL of row weights (numbers >= 0, frequency weights: a row of "
+        "weight 2 counts as two rows, of weight 0 not at all), left out of the "
+        "features; the fit, the search for lam and the scores weigh the rows by "
+        "it, and so does predict's score on a file with that column",
     )
     fit.add_argument(
         "--output",

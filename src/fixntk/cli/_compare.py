@@ -40,7 +40,7 @@ class Comparison:
 def compare_on(data, args, bar):
     """NTK kernel ridge against the fixed NTK and the KARE-trained kernel on a split
     of one dataset (``args.holdout`` held out); `bar` advances once per model."""
-    X_train, X_test, y_train, y_test = split(data, args.holdout, args.seed)
+    X_train, X_test, y_train, y_test, _, _ = split(data, args.holdout, args.seed)
     skipped = _kernels_too_large(len(y_train))
     out, notes = {"KARE kernel": None}, []
     copies = copies_note(X_train, y_train, X_test, y_test)

@@ -81,6 +81,8 @@ class Dataset:
     ids: list = field(default_factory=list)  # row identifier columns left out
     index_name: str = None  # the --index-col column's name (given by name or position)
     digest: str = None  # the file's bytes' BLAKE2b digest (Table.digest)
+    weight: np.ndarray = None  # the rows' weights (--sample-weight), or None
+    weight_name: str = None  # the column they were read from
 
     @property
     def n_features(self):
@@ -1699,6 +1701,40 @@ def _check_total_row(frame, path):
             )
 
 
+def _row_weights(series, name, path, decimal):
+    """The column ``name`` of row weights (fit --sample-weight) as float64: numbers,
+    none missing, finite, >= 0, some > 0; anything else a UserError naming the line.
+    They are frequency weights: a row of weight 2 counts as two rows."""
+    values = _numbers(series, decimal)
+    option = f"--sample-weight {name!r}"
+    if values is None:
+        words = _coerced(series, decimal).isna() & series.notna()
+        k = int(np.flatnonzero(words.to_numpy())[0])
+        raise UserError(
+            f"{path}: {option}: the weight {str(series.iloc[k])!r} at line "
+            f"{_line(series, k)} is not a number; weights are numbers >= 0"
+        )
+    w = values.to_numpy()
+    for bad, what in (
+        (np.isnan(w), "is missing"),
+        (np.isinf(w), "is infinite"),
+        (w < 0, "is negative"),
+    ):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise UserError(
+                f"{path}: {option}: the weight at line {_line(series, k)} {what} "
+                f"({int(bad.sum())} row(s)); weights are finite numbers >= 0 (a row "
+                "of weight 2 counts as two rows, of weight 0 not at all)"
+            )
+    if not (w > 0).any():
+        raise UserError(
+            f"{path}: {option}: every weight is 0, so no row counts; weights are "
+            "numbers >= 0, some > 0"
+        )
+    return w
+
+
 def dataset_from_table(
     table,
     target,
@@ -1708,12 +1744,26 @@ def dataset_from_table(
     impute=False,
     max_categories=None,
     labels_advice=LABELS_ADVICE,
+    weight=None,
 ):
     """Split a Table into features and target; infer the task. Columns that look
     like row identifiers are left out unless ``keep_ids``. With ``impute``, missing
     feature values are left for the pipeline to fill (:func:`preprocessor`) and rows
-    with a missing target are left out, each with a note."""
+    with a missing target are left out, each with a note. ``weight`` names a column
+    of row weights (fit --sample-weight), left out of the features."""
     frame = table.frame
+    if weight is not None:
+        if weight not in frame.columns:
+            raise UserError(
+                f"--sample-weight: column {weight!r} not found in {path}"
+                f"{_near(weight, frame.columns)}; columns: {_shown(frame.columns)}"
+            )
+        if weight == target:
+            raise UserError(
+                f"--sample-weight names the target column (--target {target!r}); "
+                "the weights and the target are different columns"
+            )
+        weights, frame = frame[weight], frame.drop(columns=[weight])
     gap_notes = []
     if target not in frame.columns:
         hint = _header_hint(frame.columns)
@@ -1767,6 +1817,8 @@ def dataset_from_table(
             f"(--impute; the first at line {_line(frame, k)})"
         )
         frame, X = frame[~unlabelled], X[~unlabelled]
+        if weight is not None:
+            weights = weights[~unlabelled]
         if len(frame) < MIN_ROWS:
             raise UserError(
                 f"{path} has {len(frame)} row(s) with a target value; at least "
@@ -2013,6 +2065,17 @@ def dataset_from_table(
         )
     left_out = [] if keep_ids else list(ids)
     index_name = None if table.index is None else str(table.index.name)
+    w = None
+    if weight is not None:
+        w = _row_weights(weights, weight, path, table.decimal)
+        zero = int((w == 0).sum())
+        messages.append(
+            f"rows weighted by column {weight!r} (--sample-weight; total "
+            f"{w.sum():.6g} over {w.size} rows"
+            + (f", {zero} of weight 0 not counted" if zero else "")
+            + "): the fit, the search for lam and the scores count a row of "
+            "weight 2 as two rows"
+        )
     return Dataset(
         table.name,
         X,
@@ -2025,6 +2088,8 @@ def dataset_from_table(
         left_out,
         index_name,
         table.digest,
+        weight=w,
+        weight_name=weight,
     )
 
 

@@ -187,8 +187,9 @@ def hint(model, message):
     return _FALLBACK[model]
 
 
-def fit_model(name, estimator, data, X, y):
-    """Fit the pipeline of `estimator` on (X, y); returns (pipeline, seconds, notes).
+def fit_model(name, estimator, data, X, y, sample_weight=None):
+    """Fit the pipeline of `estimator` on (X, y), rows weighted by ``sample_weight``
+    if given; returns (pipeline, seconds, notes).
 
     ``seconds`` is the wall time of the fit alone."""
     from .._memory import KernelSizeWarning
@@ -207,11 +208,56 @@ def fit_model(name, estimator, data, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = keep
-        pipe.fit(X, y)
+        if sample_weight is None:
+            pipe.fit(X, y)
+        else:
+            _fit_weighted(pipe, X, y, sample_weight)
     seconds = time.perf_counter() - t0
     caught = [_rows_as_lines(m, X, pipe) for m in caught]
     notes = [f"{in_option_words(m)} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
     return pipe, seconds, notes
+
+
+def _fit_weighted(pipe, X, y, sample_weight):
+    """``pipe.fit`` with the rows weighted: scikit-learn's metadata routing takes
+    ``sample_weight`` to the model and to the standardisation of the numeric
+    columns, and the target is standardised with the weighted mean and deviation
+    (those of the rows repeated, as the lam of --lam is on that scale; the medians
+    of --impute count each distinct row once)."""
+    import sklearn
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    model = pipe[-1]  # fixntk's, or a TransformedTargetRegressor of it
+    if isinstance(model, TransformedTargetRegressor):
+        # (it fits its transformer on y alone: one fitted with the weights instead)
+        column = np.reshape(np.asarray(y, dtype=np.float64), (-1, 1))
+        target = StandardScaler().fit(column, sample_weight=sample_weight)
+        model.set_params(
+            transformer=FunctionTransformer(
+                target.transform, target.inverse_transform, check_inverse=False
+            )
+        )
+        model = model.regressor
+    with sklearn.config_context(enable_metadata_routing=True):
+        for step in _steps(pipe):
+            # (fixntk's model; the target's scaler of a TransformedTargetRegressor
+            # is given no weights by it, asked or not)
+            if isinstance(step, StandardScaler) or step is model:
+                step.set_fit_request(sample_weight=True)
+        pipe.fit(X, y, sample_weight=sample_weight)
+
+
+def _steps(estimator):
+    """Every estimator nested in a pipeline (steps, column transformers' parts)."""
+    yield estimator
+    for name, value in estimator.get_params(deep=False).items():
+        if hasattr(value, "get_params") and not isinstance(value, type):
+            yield from _steps(value)
+        elif name in ("steps", "transformers") and isinstance(value, list):
+            for part in value:
+                if hasattr(part[1], "get_params"):
+                    yield from _steps(part[1])
 
 
 # scoring work after a fit (the KARE column) taking this long is said in a note
@@ -245,7 +291,8 @@ def _rows_as_lines(message, X, pipe=None):
 
 
 def split(data, fraction, seed):
-    """A stratified (when possible) seeded split: X_train, X_test, y_train, y_test."""
+    """A stratified (when possible) seeded split: X_train, X_test, y_train, y_test,
+    and the two parts' row weights (``data.weight``; None without)."""
     from sklearn.model_selection import train_test_split
 
     n = len(data.y)
@@ -257,12 +304,15 @@ def split(data, fraction, seed):
             "needed (a score of one row is no score)"
         )
     stratify = data.y if data.task == "classification" else None
+    # the weights split with their rows (the same draws as without them)
+    parts = [data.X, data.y] + [data.weight] * (data.weight is not None)
     try:
-        return train_test_split(
-            data.X, data.y, test_size=fraction, random_state=seed, stratify=stratify
+        parts = train_test_split(
+            *parts, test_size=fraction, random_state=seed, stratify=stratify
         )
     except ValueError:  # a class too small to stratify
-        return train_test_split(data.X, data.y, test_size=fraction, random_state=seed)
+        parts = train_test_split(*parts, test_size=fraction, random_state=seed)
+    return (*parts, None, None) if data.weight is None else tuple(parts)
 
 
 def copies_note(X_train, y_train, X_test, y_test):
