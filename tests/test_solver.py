@@ -1452,3 +1452,73 @@ def test_the_kernel_route_inside_a_solve_gives_no_irls_time_warning(monkeypatch)
         pytest.warns(ConvergenceWarning, match="max_iter = 2 steps ran out"),
     ):
         fixntk.irls(X, y, arr, lam, max_iter=2)  # asked for: said
+
+
+# ------------------------------------------------- real numbers only (tester DX)
+
+
+def _complex_case():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    y = X[:, 0] ** 2 + rng.standard_normal(40)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    return X, y, arr, lam, fixntk.solve(X, y, arr, lam)
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("W", lambda X, y, a, lam, r: fixntk.objective(X, y, a, r.coef + 100j, lam)),
+        ("W", lambda X, y, a, lam, r: fixntk.duality_gap(X, y, a, r.coef + 1j, lam)),
+        (
+            "warm_start",
+            lambda X, y, a, lam, r: fixntk.solve(X, y, a, lam, warm_start=r.coef + 5j),
+        ),
+        ("eta0", lambda X, y, a, lam, r: fixntk.irls(X, y, a, lam, eta0=a.counts + 1j)),
+        (
+            "eta",
+            lambda X, y, a, lam, r: fixntk.mkl_objective(X, y, a, a.counts + 1j, lam),
+        ),
+        (
+            "intercept",
+            lambda X, y, a, lam, r: fixntk.objective(
+                X, y, a, r.coef, lam, intercept=1 + 5j
+            ),
+        ),
+    ],
+)
+def test_complex_coefficients_and_weights_are_refused(name, call):
+    # their imaginary parts were dropped with only NumPy's ComplexWarning, and a
+    # duality gap of 2e-13 certified W + 100j
+    X, y, arr, lam, res = _complex_case()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning on the way
+        with pytest.raises(ValueError, match=f"^{name} is complex"):
+            call(X, y, arr, lam, res)
+
+
+def test_path_lams_one_pass_iterator_and_text_are_refused_by_name():
+    X, y, arr, lam, _ = _complex_case()
+    with pytest.raises(TypeError, match="lams must be .*pass list.*got generator"):
+        fixntk.solve_path(X, y, arr, lams=(lam * f for f in (1.0, 0.5)))
+    with pytest.raises(ValueError, match="^lams must be .*'0.5'"):
+        fixntk.solve_path(X, y, arr, lams=["0.5"])
+    # a sequence and a single number still work
+    assert fixntk.solve_path(X, y, arr, lams=(lam, lam / 2)).lams.size == 2
+    assert fixntk.solve_path(X, y, arr, lams=lam).lams.size == 1
+
+
+def test_ragged_X_is_refused_by_name():
+    with pytest.raises(ValueError, match="^X must be a rectangular array"):
+        fixntk.solve([[1.0, 2.0], [3.0]] * 20, np.ones(40), np.ones((40, 2), bool), 0.1)
+
+
+def test_all_zero_masks_of_nonzero_X_name_the_gates():
+    X = np.array([[1.0, 2.0], [1.5, 1.0], [2.0, 1.5]])  # rows in one quadrant
+    with pytest.raises(
+        ValueError, match="each of the 1 gate.*negative side.*more gates"
+    ):
+        fixntk.sample_arrangement(X, 1, seed=2)
+    # X of zeros scores 0, which counts as on: the all-ones mask
+    assert fixntk.sample_arrangement(np.zeros((3, 2)), 5, seed=0).masks.all()

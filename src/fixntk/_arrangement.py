@@ -247,9 +247,12 @@ def sample_arrangement(
         n_gates += 1
     keep = np.flatnonzero(nonzero)
     if len(keep) == 0:
+        # (a row's score 0 counts as on, so X of zeros gives the all-ones mask: the
+        # message blamed X, tester DX)
         raise ValueError(
-            "every sampled gate gave the all-zero mask (X may be all zeros with no "
-            "positive scores); no groups to build"
+            f"every sampled gate gave the all-zero mask (each of the {n_gates} "
+            "gate(s) put every row on its negative side); no groups to build: sample "
+            "more gates, or add the linear group (linear_group=True)"
         )
     ids, first = distinct_masks(words[keep], hashes[keep])
     rows = keep[first]

@@ -15,7 +15,7 @@ from ._arrangement import Arrangement, as_arrangement
 from ._gates import NUMPY_WORK, threaded
 from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
-from ._validation import check_X
+from ._validation import check_X, real_float64
 
 __all__ = [
     "ntk_kernel",
@@ -271,10 +271,9 @@ def check_eta(eta, p, name="eta"):
         raise ValueError(
             f"{name} must be an array of {p} non-negative weights; got {eta!r}"
         )
-    try:
-        arr = np.asarray(eta, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of real numbers") from exc
+    arr = real_float64(eta, name)
+    if arr is None:
+        raise ValueError(f"{name} must be an array of real numbers")
     if arr.ndim != 1 or arr.shape[0] != p:
         raise ValueError(
             f"{name} must have shape ({p},), one weight per mask; got shape {arr.shape}"

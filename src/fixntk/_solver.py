@@ -29,6 +29,7 @@ from ._validation import (
     check_targets,
     check_X,
     quiet,
+    real_float64,
     user_stacklevel,
 )
 from ._validation import warn as _warn
@@ -303,7 +304,11 @@ class _Problem:
         return float(b[0]) if self.targets.one_d else b
 
     def intercept_in(self, b):
-        b = np.asarray(b, dtype=np.float64)
+        given, b = b, real_float64(b, "intercept")
+        if b is None:
+            raise TypeError(
+                f"intercept must be a number or an array of numbers; got {given!r}"
+            )
         if b.size not in (1, self.c) or b.ndim > 1:
             raise ValueError(
                 f"intercept must be a number or have shape ({self.c},), one per "
@@ -1729,11 +1734,22 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
                 "every lam > 0 and there is no default grid; pass lams explicitly"
             )
         return lmax * np.logspace(0, np.log10(eps), n_lams)
-    if np.ndim(lams) > 1:
-        raise ValueError(
-            f"lams must be a 1-d array of floats > 0; got shape {np.shape(lams)}"
+    want = "lams must be a 1-d array of floats > 0"
+    one_pass = np.iterable(lams) and not hasattr(lams, "__len__")
+    if isinstance(lams, (str, bytes)) or one_pass:
+        # (a generator was refused as 'lam must be a real number', tester DX)
+        raise TypeError(
+            f"{want} (a list, tuple or array; iterators are read once, pass "
+            f"list(...)); got {type(lams).__name__}"
         )
-    given = np.asarray([check_lam(v) for v in np.ravel(lams)])
+    if np.ndim(lams) > 1:
+        raise ValueError(f"{want}; got shape {np.shape(lams)}")
+    try:
+        given = np.asarray([check_lam(v) for v in np.ravel(lams)])
+    except ValueError as exc:
+        raise ValueError(f"{want}: {exc}") from None
+    except TypeError as exc:
+        raise TypeError(f"{want}: {exc}") from None
     if given.size == 0:
         raise ValueError("lams is empty")
     lams = np.sort(given)[::-1]
@@ -1761,13 +1777,12 @@ def _prepare(X, y, arr):
 
 
 def _coef3(W, p, d, c, name="W"):
-    try:
-        W = np.asarray(W, dtype=np.float64)
-    except (TypeError, ValueError):
+    given, W = W, real_float64(W, name)
+    if W is None:
         raise TypeError(
             f"{name} must be an array of numbers (or a SolveResult); got a "
-            f"{type(W).__name__} that is not one"
-        ) from None
+            f"{type(given).__name__} that is not one"
+        )
     if c == 1 and W.shape == (p, d):
         W = W[:, :, None]
     if W.shape != (p, d, c):
