@@ -421,3 +421,40 @@ def test_long_phases_before_a_bar_beat(monkeypatch, which):
     finally:
         _progress.logger.removeHandler(flag)
     assert seen.is_set()
+
+
+def test_long_work_says_where_it_is_again_later(monkeypatch):
+    """Past the first notice, work still going says where it is again after
+    REPEAT_SECONDS, then 3 times as long after that (a default fit on 10^5 rows said
+    so at 60 s, then nothing for 9 minutes; tester DZ); the advice only the first
+    time."""
+    import time
+    import warnings
+
+    import fixntk._solver as solver_mod
+
+    X, y = planted(n=60, d=3, seed=0)
+    arr = fixntk.sample_arrangement(X, 8, seed=0)
+    lam = 0.1 * fixntk.lambda_max(X, y, arr)
+    real = solver_mod._solve_problem
+
+    def slow(*args, **kwargs):  # until three notices are out (10 s at most)
+        deadline = time.monotonic() + 10.0
+        while len(record) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solver_mod, "_solve_problem", slow)
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.0)
+    monkeypatch.setattr(_progress, "REPEAT_SECONDS", 0.05)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        t0 = time.monotonic()
+        fixntk.solve(X, y, arr, lam)
+        took = time.monotonic() - t0
+    said = [str(w.message) for w in record if "goes on" in str(w.message)]
+    assert len(said) == 3, said
+    assert "verbose=1" in said[0] and not any("verbose=1" in m for m in said[1:])
+    # at 0, then 0.05 s later, then 0.15 s after that
+    seconds = [float(m.split("has run ")[1].split(" s")[0]) for m in said]
+    assert seconds == sorted(seconds) and took >= 0.2

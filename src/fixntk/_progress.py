@@ -28,6 +28,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import math
 import numbers
 import sys
 import threading
@@ -324,31 +325,47 @@ def beside(target, name, done):
 # GatedReLURegressor() on 40000 rows of diamonds ran 107-210 s, ReLURegressor() on
 # 10^4 rows 150 s and solve_path's defaults on 5x10^4 rows 477 s, without a word)
 LONG_RUN_SECONDS = 60.0
+# and again where it is REPEAT_SECONDS after that, 3 times as long after the second...
+# (5 minutes, 15, 45): a default fit on 10^5 rows said where it was at 60 s, then
+# nothing for 9 minutes (tester DZ)
+REPEAT_SECONDS = 300.0
 _NOTICE = contextvars.ContextVar("fixntk_long_run_notice", default=None)
 
 
 class LongRunNotice:
-    """Long work's one word at ``verbose=0``: a UserWarning, once the work has run past
-    LONG_RUN_SECONDS, that says where it is (``where(elapsed)`` of :meth:`during`)
-    and (``advice``) what makes such work faster; at ``verbose >= 1`` a bar or log
-    lines say it instead. Said at the user's line, from a helper thread that waits
-    beside the work."""
+    """Long work's word at ``verbose=0``: a UserWarning, once the work has run past
+    LONG_RUN_SECONDS (and again REPEAT_SECONDS later, 3 times as long after that...),
+    says where it is (``where(elapsed)`` of :meth:`during`) and (``advice``) what
+    makes such work faster; at ``verbose >= 1`` a bar or log lines say it instead.
+    Said at the user's line, from a helper thread that waits beside the work."""
 
     def __init__(self, name, verbose, advice):
         self.name, self.advice = name, advice
         # inside work with a notice of its own (an estimator's fit calls fixntk.solve)
         # the outer one speaks
-        self.said = _check_verbose(verbose) > 0 or _NOTICE.get() is not None
+        silent = _check_verbose(verbose) > 0 or _NOTICE.get() is not None
+        self._next = math.inf if silent else None  # None: LONG_RUN_SECONDS, read late
         self.start = time.monotonic()
+        self._times = 0  # notices said
         self._lock = threading.Lock()
 
+    @property
+    def said(self):
+        """Whether the notice has nothing more to say (silent, or said for good)."""
+        return self._next == math.inf
+
+    def _due_at(self):
+        """Seconds from the start at which the next notice is due."""
+        return LONG_RUN_SECONDS if self._next is None else self._next
+
     def _due(self):
-        """The seconds run if the notice is due now (and counts it as said)."""
+        """The seconds run if a notice is due now (and counts it as said)."""
         with self._lock:
             elapsed = time.monotonic() - self.start
-            if self.said or elapsed < LONG_RUN_SECONDS:
+            if elapsed < self._due_at():
                 return None
-            self.said = True
+            self._times += 1
+            self._next = elapsed + REPEAT_SECONDS * 3.0 ** (self._times - 1)
             return elapsed
 
     def advice_text(self):
@@ -356,7 +373,9 @@ class LongRunNotice:
         return self.advice
 
     def _say(self, where, elapsed, frame, lineno=None):
-        message = f"{self.name}: {where(elapsed)}. {self.advice_text()}"
+        # the advice once; later notices say where the work is
+        advice = self.advice_text() if self._times <= 1 else ""
+        message = f"{self.name}: {where(elapsed)}. {advice}".rstrip()
         try:
             warn_at(message, UserWarning, frame, lineno)
         except UserWarning:
@@ -390,13 +409,14 @@ class LongRunNotice:
         elapsed = self._due()
         if elapsed is not None:  # due already
             self._say(where, elapsed, frame, lineno)
-            yield
-            return
         done = threading.Event()
 
         def wait():
-            left = LONG_RUN_SECONDS - (time.monotonic() - self.start)
-            if not done.wait(max(left, 0.0)):
+            while True:
+                with self._lock:
+                    left = self._due_at() - (time.monotonic() - self.start)
+                if done.wait(max(left, 0.0)):
+                    return
                 elapsed = self._due()
                 if elapsed is not None:
                     self._say(where, elapsed, frame, lineno)
