@@ -188,6 +188,8 @@ _TARGET_SCALE_RATIO = 3.0
 _IMPORTANCE_ENTRIES = 1 << 22
 # ... and of the (rows, groups, outputs) products at once by the gated forward pass
 _FORWARD_ENTRIES = 1 << 16
+# ... and of a block of rows of predict (its X with the bias column, its scores)
+_PREDICT_ENTRIES = 1 << 21
 # ... and a column whose standard deviation exceeds its robust spread by more than this
 _OUTLYING_RATIO = 30.0
 # A column's mean this many standard deviations from 0 is warned about (an offset).
@@ -599,6 +601,15 @@ def _group_norms(W):
     return norms(W)
 
 
+def _forward_steps(n_active, c):
+    """(groups, rows) of one block of the gated forward pass: its (rows, groups, c)
+    temporary within _FORWARD_ENTRIES, at least 64 rows a block (blocks of groups
+    over all rows at once made 75-300 passes over 10^6 rows of tiny products:
+    predict 3.6-6x slower than by rows; tester CB)."""
+    g_step = max(1, min(n_active, _FORWARD_ENTRIES // (64 * c)))
+    return g_step, max(1, _FORWARD_ENTRIES // (g_step * c))
+
+
 def _gated_forward(X, W, gates=None, masks=None):
     """sum_i 1[X g_i >= 0] X w_i over the groups with w_i != 0, from the gates or from
     given masks (m, p); shape (m,) for coef (p, d), else (m, c)."""
@@ -607,12 +618,7 @@ def _gated_forward(X, W, gates=None, masks=None):
     m, d = X.shape
     c = W3.shape[2]
     out = np.zeros((m, c))
-    # blocks of rows and groups whose (rows, groups, c) temporary stays within
-    # _FORWARD_ENTRIES, at least 64 rows a block: blocks of groups over all rows at
-    # once made 75-300 passes over 10^6 rows of tiny products (predict 3.6-6x slower
-    # than by rows; tester CB)
-    g_step = max(1, min(active.size, _FORWARD_ENTRIES // (64 * c)))
-    r_step = max(1, _FORWARD_ENTRIES // (g_step * c))
+    g_step, r_step = _forward_steps(active.size, c)
     # on one BLAS thread: the products' sums (and a row within one ulp of a gate's
     # hyperplane, its mask) then round the same way whatever the BLAS limit (2 to 4
     # threads moved 6 of 5000 predictions by 1.1e-16; tester DO)
@@ -2149,9 +2155,21 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
         _refuse_dask(self, X)
         check_is_fitted(self, "group_coef_")
         X = validate_frame(self, X, reset=False, dtype=np.float64)
-        Xt = _inputs(self, X)
-        F = _gated_forward(Xt, self.group_coef_, gates=self.gates_)
-        return np.atleast_2d(F.T).T + self.intercept_
+        W = self.group_coef_
+        c = 1 if W.ndim == 2 else W.shape[2]
+        F = np.empty((X.shape[0], c))
+        # by blocks of rows, each a whole number of the forward pass's own blocks
+        # (the same sums, bit for bit, as over all rows at once): X with its bias
+        # column, and the scores before the intercept, were copies of all rows
+        # (predict on 10^6 rows of 20 features took 465 MB beyond X; tester DZ)
+        rows = _forward_steps(int(np.count_nonzero(_group_norms(W))), c)[1]
+        rows *= max(1, _PREDICT_ENTRIES // (rows * (X.shape[1] + 1 + c)))
+        for r0 in range(0, X.shape[0], rows):
+            part = slice(r0, r0 + rows)
+            scores = _gated_forward(_inputs(self, X[part]), W, gates=self.gates_)
+            F[part] = np.reshape(scores, (-1, c))
+        F += self.intercept_
+        return F
 
     @property
     def feature_importances_(self):
