@@ -3757,8 +3757,9 @@ def test_fit_sample_weight_is_rows_repeated(counted_csvs, tmp_path):
     w_acc = _fitted_line(weighted.stdout, "training accuracy").split()[2]
     assert w_acc == _fitted_line(repeated.stdout, "training accuracy").split()[2]
     assert "weighted by 'n'" in weighted.stdout
-    assert f"total {count.sum()} over {count.size} rows" in weighted.stdout
-    assert "of weight 0 not counted" in weighted.stdout
+    zero = int((count == 0).sum())
+    assert f"total {count.sum()} over {count.size - zero} rows" in weighted.stdout
+    assert f"{zero} row(s) of weight 0 in 'n' left out" in weighted.stdout
     # the weights are no feature: the features line counts 2
     assert "2 features" in weighted.stdout.splitlines()[0]
 
@@ -3797,7 +3798,7 @@ def test_fit_sample_weight_held_out_r2_is_weighted(tmp_path):
     n = 60
     X = rng.standard_normal((n, 2))
     y = np.abs(X[:, 0]) + 0.3 * rng.standard_normal(n)
-    w = rng.integers(1, 5, size=n)
+    w = np.round(rng.uniform(0.5, 3.0, size=n), 3)  # not counts: rows are split
     path = write_csv(
         tmp_path / "w.csv",
         ["a", "b", "y", "w"],
@@ -3829,7 +3830,7 @@ def test_fit_sample_weight_held_out_r2_is_weighted(tmp_path):
     [
         ("label", [], "--sample-weight names the target column"),
         ("N", [], "column 'N' not found"),
-        ("n", ["--drop", "n"], "--drop names the column of weights"),
+        ("n", ["--drop", "n"], "--drop 'n' names the column of weights"),
         ("x1", [], "is negative"),
     ],
 )
@@ -3882,3 +3883,62 @@ def test_fit_sample_weight_regression_is_rows_repeated(tmp_path):
         w_value = float(_fitted_line(weighted.stdout, start).split()[at])
         r_value = float(_fitted_line(repeated.stdout, start).split()[at])
         assert w_value == pytest.approx(r_value, rel=2e-4), start
+
+
+def test_fit_holdout_on_counts_holds_out_a_share_of_each_count(counted_csvs):
+    """--holdout on a table of counts holds out units, as train_test_split holds out
+    rows of the file with each row written out count times (whole cells held out
+    gave Titanic's table a held-out accuracy of 0; tester EA)."""
+    table, expanded, count = counted_csvs
+    common = ["--target", "label", "--lam", "0.01", "--n-gates", "50", "-q"]
+    common += ["--holdout", "0.3"]
+    weighted = run_cli("fit", table, "--sample-weight", "n", *common)
+    repeated = run_cli("fit", expanded, *common)
+    assert weighted.returncode == 0 and repeated.returncode == 0, weighted.stderr
+    w_line = _fitted_line(weighted.stdout, "held-out accuracy")
+    r_line = _fitted_line(repeated.stdout, "held-out accuracy")
+    held = int(np.ceil(0.3 * count.sum()))
+    assert (
+        f"weight {held} held out in " in w_line and f"({held} rows held out" in r_line
+    )
+    assert w_line.split()[2] == r_line.split()[2]  # the same units, the same score
+    assert "repeat training rows" not in weighted.stdout  # by design here
+
+
+def test_fit_sample_weight_rows_of_weight_0_count_not_at_all(tmp_path):
+    """Rows of weight 0 are left out (said): their class is no class, their values
+    fill no --impute median; and weights x 1e13 fit as weights x 1 (StandardScaler
+    took a column for a constant under a total weight of 1e13; tester EA)."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((40, 2)) + [0.0, 2000.0]
+    label = np.where(X[:, 0] > 0, "a", "b")
+    w = rng.integers(1, 4, 40).astype(float)
+    rows = [[f"{a:.4f}", f"{b:.4f}", lab, k] for (a, b), lab, k in zip(X, label, w)]
+    rows += [["9.0", "", "c", 0]] * 5  # a class of weight 0, with a gap
+    path = write_csv(tmp_path / "z.csv", ["x", "year", "label", "w"], rows)
+    proc = run_cli(
+        "fit", path, "--target", "label", "--sample-weight", "w", "--impute",
+        "--lam", "0.01", "--n-gates", "30", "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "5 row(s) of weight 0 in 'w' left out" in proc.stdout
+    assert "missing feature values filled" not in proc.stdout
+    assert "2 classes" not in proc.stderr
+    objective = _fitted_line(proc.stdout, "objective").split()[1]
+    big = [[*r[:3], r[3] * 1e13] for r in rows]
+    path = write_csv(tmp_path / "big.csv", ["x", "year", "label", "w"], big)
+    proc = run_cli(
+        "fit", path, "--target", "label", "--sample-weight", "w", "--impute",
+        "--lam", "0.01", "--n-gates", "30", "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert _fitted_line(proc.stdout, "objective").split()[1] == objective
+
+
+def test_fit_sample_weight_column_named_by_position_elsewhere(counted_csvs):
+    table, _, _ = counted_csvs  # columns x1, x2, label, n: n at position 3
+    for option in ("--index-col", "--drop"):
+        proc = run_cli(
+            "fit", table, "--target", "label", "--sample-weight", "n", option, "3"
+        )
+        assert_clean_error(proc, "names the column of weights")

@@ -27,7 +27,7 @@ from ._data import (
     MAX_CLASSES,
     UserError,
     _line,
-    _numbers,
+    _row_weights,
     _shown,
     column_name,
     dataset_from_table,
@@ -46,6 +46,7 @@ from ._models import (
     scales_target,
     seen_rows,
     split,
+    splits_counts,
     training_row_hashes,
 )
 
@@ -93,16 +94,8 @@ def _elapsed():
 
 
 def _read(args):
-    weight = getattr(args, "sample_weight", None)
-    if weight is not None:  # else "column not found", with no word of why
-        for option, given in (("--drop", args.drop), ("--index-col", [args.index_col])):
-            if weight in given:
-                raise UserError(
-                    f"{option} names the column of weights (--sample-weight "
-                    f"{weight!r}); the weights are left out of the features already"
-                )
-    # --index-col and --drop naming the target (by name or position) are refused by
-    # read_table
+    # --index-col and --drop naming the target or the weights (by name or position)
+    # are refused by read_table
     table = read_table(
         args.data,
         sep=args.sep,
@@ -111,6 +104,7 @@ def _read(args):
         decimal=args.decimal,
         thousands=args.thousands,
         target=args.target,
+        weight=getattr(args, "sample_weight", None),
     )
     return dataset_from_table(
         table,
@@ -251,7 +245,8 @@ def cmd_fit(args, out):
     if args.holdout:
         X, X_test, y, y_test, w, w_test = split(data, args.holdout, args.seed)
         _check_training_part(data, args, y, y_test)
-        copies = copies_note(X, y, X_test, y_test)
+        # (counts split between the parts put each cell in both, by design)
+        copies = None if splits_counts(data) else copies_note(X, y, X_test, y_test)
     # the number sampled is printed after the fit ("auto": the estimators' rule)
     auto = args.n_gates == "auto"
     gates = "gates by --n-gates auto" if auto else _gates(args.n_gates)
@@ -333,9 +328,12 @@ def cmd_fit(args, out):
             file=out,
         )
     elif args.holdout:
+        held = f"{len(y_test)} rows held out"
+        if w_test is not None:  # counts: a share of each row's (split_counts)
+            held = f"weight {w_test.sum():.6g} held out in {len(y_test)} rows"
         print(
-            f"held-out {what:<7} {score:.4f} ({len(y_test)} rows held out, "
-            f"--holdout {args.holdout:g}{weighted})",
+            f"held-out {what:<7} {score:.4f} ({held}, --holdout {args.holdout:g}"
+            f"{weighted})",
             file=out,
         )
     else:
@@ -364,6 +362,11 @@ def cmd_fit(args, out):
         rows = f"{len(y)} rows" + (
             f" (the other {len(y_test)} held out)" if args.holdout else " (all)"
         )
+        if w is not None and args.holdout:
+            rows = (
+                f"{len(y)} rows of weight {w.sum():.6g} (weight {w_test.sum():.6g} "
+                f"held out in {len(y_test)} rows)"
+            )
         print(
             f"model (scikit-learn pipeline, trained on {rows}) saved to {args.output}",
             file=out,
@@ -599,6 +602,8 @@ def _seen_rows_lines(model, X, truth, pred, target, digest=None, weight=None):
             f"optimistic ({advice})"
         ]
     known = truth.notna().to_numpy()
+    if weight is not None:  # rows of weight 0 are not scored
+        known = known & (np.asarray(weight) > 0)
     seen = seen_rows(X, hashes) & known
     k, m = int(seen.sum()), int(known.sum())
     if k == 0:
@@ -701,7 +706,7 @@ def _score_lines(model, truth, pred, target, weight=None):
     return lines + [f"R^2{by} against the column {target!r}: {shown_r2}"]
 
 
-def _score_weights(table, name, info):
+def _score_weights(table, name, path, info):
     """The rows' weights in the column ``name`` of the file predict scores (the
     model's fit --sample-weight column), or None: where the model has none, the file
     lacks the column, or its values are not weights (said on ``info``, and the
@@ -715,15 +720,10 @@ def _score_weights(table, name, info):
             file=info,
         )
         return None
-    w = _numbers(table.frame[name], table.decimal)
-    w = None if w is None else w.to_numpy()
-    if w is None or not np.all(np.isfinite(w) & (w >= 0)) or not (w > 0).any():
-        print(
-            f"column {name!r} (the model's --sample-weight) does not hold weights "
-            "here (numbers >= 0, some > 0, none missing): the score counts each "
-            "row once",
-            file=info,
-        )
+    try:  # fit's rules and words (its line, its value)
+        w = _row_weights(table.frame[name], name, path, table.decimal)
+    except UserError as exc:
+        print(f"{exc}: the score counts each row once", file=info)
         return None
     print(f"the score weighs the rows by column {name!r} (--sample-weight)", file=info)
     return w
@@ -842,7 +842,7 @@ def cmd_predict(args, out):
     target = getattr(model, "fixntk_target_", None)
     if target is not None and target in table.frame.columns:
         truth = _truth(model, table, target)
-        weight = _score_weights(table, weight_name, info)
+        weight = _score_weights(table, weight_name, shown(args.data), info)
         for line in _score_lines(model, truth, pred, target, weight):
             print(line, file=info)
         for line in _seen_rows_lines(
@@ -1224,7 +1224,8 @@ def build_parser():
         help="column COL of row weights (numbers >= 0, frequency weights: a row of "
         "weight 2 counts as two rows, of weight 0 not at all), left out of the "
         "features; the fit, the search for lam and the scores weigh the rows by "
-        "it, and so does predict's score on a file with that column",
+        "it, and so does predict's score on a file with that column; with "
+        "--holdout, whole-number weights are counts, split between the parts",
     )
     fit.add_argument(
         "--output",

@@ -386,7 +386,14 @@ def _gap_words(series):
 
 
 def read_table(
-    path, sep=None, index_col=None, drop=(), decimal=None, thousands=None, target=None
+    path,
+    sep=None,
+    index_col=None,
+    drop=(),
+    decimal=None,
+    thousands=None,
+    target=None,
+    weight=None,
 ):
     """Read `path` into a Table; every problem is a UserError naming the option.
     Cells holding one of MISSING_TEXT ("NA", "null", an empty cell...) are missing
@@ -503,9 +510,11 @@ def read_table(
     drop = list(dict.fromkeys(_resolve(frame, label, "--drop") for label in drop))
     for col in drop:
         _not_the_target(col, target, f"--drop {col!r}", "a column left out")
+        _not_the_weights(col, weight, f"--drop {col!r}")
     if index_col is not None:
         col = _resolve(frame, index_col, "--index-col")
         _not_the_target(col, target, f"--index-col {index_col!r}", "the row labels")
+        _not_the_weights(col, weight, f"--index-col {index_col!r}")
         index = frame[col]
         frame = frame.drop(columns=[col])
         messages.append(f"column {col!r} read as the row index (--index-col)")
@@ -902,6 +911,16 @@ def _not_the_target(col, target, option, what):
         raise UserError(
             f"{option} names the target column (--target {target!r}); {what} and the "
             "target are different columns"
+        )
+
+
+def _not_the_weights(col, weight, option):
+    """Refuse an --index-col or --drop that resolves (by name or by position) to the
+    column of --sample-weight (it was then reported missing from the file)."""
+    if weight is not None and col == weight:
+        raise UserError(
+            f"{option} names the column of weights (--sample-weight {weight!r}); the "
+            "weights are left out of the features already"
         )
 
 
@@ -1707,6 +1726,9 @@ def _row_weights(series, name, path, decimal):
     They are frequency weights: a row of weight 2 counts as two rows."""
     values = _numbers(series, decimal)
     option = f"--sample-weight {name!r}"
+    hint = number_format_hint(series, decimal) if values is None else None
+    if hint is not None:  # '12,780' as the file writes its numbers (tester EA)
+        raise UserError(f"{path}: {option}: the column {hint}")
     if values is None:
         words = _coerced(series, decimal).isna() & series.notna()
         k = int(np.flatnonzero(words.to_numpy())[0])
@@ -1824,6 +1846,24 @@ def dataset_from_table(
                 f"{path} has {len(frame)} row(s) with a target value; at least "
                 f"{MIN_ROWS} are needed"
             )
+    w = None
+    if weight is not None:
+        w = _row_weights(weights, weight, path, table.decimal)
+        # rows of weight 0 count not at all: left out here, as a file of the rows
+        # written out that many times has none of them (their class, their values
+        # in the --impute medians and the notes on far rows counted; tester EA)
+        counted = w > 0
+        if not counted.all():
+            gap_notes.append(
+                f"{int((~counted).sum())} row(s) of weight 0 in {weight!r} left out "
+                "(they count not at all)"
+            )
+            frame, X, w = frame[counted], X[counted], w[counted]
+            if len(frame) < MIN_ROWS:
+                raise UserError(
+                    f"{path} has {len(frame)} row(s) of weight > 0 in {weight!r}; at "
+                    f"least {MIN_ROWS} are needed"
+                )
     if impute:
         gaps = X.isna().sum()
         filled = [f"{col!r} {int(gaps[col])}" for col in X.columns if gaps[col]]
@@ -2065,17 +2105,18 @@ def dataset_from_table(
         )
     left_out = [] if keep_ids else list(ids)
     index_name = None if table.index is None else str(table.index.name)
-    w = None
     if weight is not None:
-        w = _row_weights(weights, weight, path, table.decimal)
-        zero = int((w == 0).sum())
         messages.append(
             f"rows weighted by column {weight!r} (--sample-weight; total "
-            f"{w.sum():.6g} over {w.size} rows"
-            + (f", {zero} of weight 0 not counted" if zero else "")
-            + "): the fit, the search for lam and the scores count a row of "
-            "weight 2 as two rows"
+            f"{w.sum():.6g} over {w.size} rows): the fit, the search for lam and the "
+            "scores count a row of weight 2 as two rows"
         )
+        if _is_row_number(pd.Series(w)):
+            messages.append(
+                f"the weights in {weight!r} are the integers from {int(w[0])} to "
+                f"{int(w[-1])} in order, as a row number is: is --sample-weight the "
+                "column of weights?"
+            )
     return Dataset(
         table.name,
         X,

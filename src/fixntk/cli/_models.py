@@ -228,6 +228,10 @@ def _fit_weighted(pipe, X, y, sample_weight):
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+    # in a mean of 1: only their ratios matter, and StandardScaler takes a column of
+    # a year for a constant under a total weight of 1e13 (tester EA)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    sample_weight = sample_weight / np.mean(sample_weight)
     model = pipe[-1]  # fixntk's, or a TransformedTargetRegressor of it
     if isinstance(model, TransformedTargetRegressor):
         # (it fits its transformer on y alone: one fitted with the weights instead)
@@ -295,6 +299,9 @@ def split(data, fraction, seed):
     and the two parts' row weights (``data.weight``; None without)."""
     from sklearn.model_selection import train_test_split
 
+    w = data.weight
+    if splits_counts(data):
+        return _split_counts(data, fraction, seed)
     n = len(data.y)
     n_test = int(np.ceil(fraction * n))
     if n - n_test < MIN_ROWS or n_test < 2:
@@ -305,14 +312,73 @@ def split(data, fraction, seed):
         )
     stratify = data.y if data.task == "classification" else None
     # the weights split with their rows (the same draws as without them)
-    parts = [data.X, data.y] + [data.weight] * (data.weight is not None)
+    parts = [data.X, data.y] + [w] * (w is not None)
     try:
         parts = train_test_split(
             *parts, test_size=fraction, random_state=seed, stratify=stratify
         )
     except ValueError:  # a class too small to stratify
         parts = train_test_split(*parts, test_size=fraction, random_state=seed)
-    return (*parts, None, None) if data.weight is None else tuple(parts)
+    return (*parts, None, None) if w is None else tuple(parts)
+
+
+def splits_counts(data):
+    """Whether split() holds out a share of each row's count (weights that are
+    counts) rather than whole rows."""
+    w = data.weight
+    return w is not None and bool(np.all(w == np.round(w)))
+
+
+# Counts up to this total are split as the file of rows written out would be
+_UNITS_SPLIT = 10**7
+
+
+def _split_counts(data, fraction, seed):
+    """split() of rows whose weights are counts (frequency weights: a contingency
+    table's cells): the share ``fraction`` of the units held out, each row's count
+    split between the parts, as ``train_test_split`` splits the file of each row
+    written out count times (the same units, stratified by class where it can); a
+    row then lies in both parts with its share of the count. (Holding out whole
+    cells held out a table's every 'No' cell with its 'Yes' cell kept: a held-out
+    accuracy of 0 on Titanic; tester EA.) Above _UNITS_SPLIT units, the held-out
+    counts are drawn by the same law without listing the units."""
+    from sklearn.model_selection import train_test_split
+
+    w = data.weight.astype(np.int64)
+    total = int(w.sum())
+    n_test = int(np.ceil(fraction * total))
+    if total - n_test < MIN_ROWS or n_test < 2:
+        raise UserError(
+            f"--holdout {fraction:g} leaves {total - n_test} of the {total} counted "
+            f"rows (--sample-weight) to fit on and holds out {n_test}: at least "
+            f"{MIN_ROWS} to fit on and 2 held out are needed"
+        )
+    if total <= _UNITS_SPLIT:
+        owner = np.repeat(np.arange(w.size), w)
+        classes = data.y[owner] if data.task == "classification" else None
+        try:
+            _, test = train_test_split(
+                owner, test_size=fraction, random_state=seed, stratify=classes
+            )
+        except ValueError:  # a class too small to stratify
+            _, test = train_test_split(owner, test_size=fraction, random_state=seed)
+        w_test = np.bincount(test, minlength=w.size)
+    else:
+        w_test = np.random.default_rng(seed).multivariate_hypergeometric(w, n_test)
+    w_train = w - w_test
+    fit, held = w_train > 0, w_test > 0
+
+    def rows(A, keep):
+        return A.iloc[keep] if hasattr(A, "iloc") else A[keep]
+
+    return (
+        rows(data.X, fit),
+        rows(data.X, held),
+        data.y[fit],
+        data.y[held],
+        w_train[fit].astype(np.float64),
+        w_test[held].astype(np.float64),
+    )
 
 
 def copies_note(X_train, y_train, X_test, y_test):
