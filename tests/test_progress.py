@@ -458,3 +458,21 @@ def test_long_work_says_where_it_is_again_later(monkeypatch):
     # at 0, then 0.05 s later, then 0.15 s after that
     seconds = [float(m.split("has run ")[1].split(" s")[0]) for m in said]
     assert seconds == sorted(seconds) and took >= 0.2
+
+
+def test_a_long_kernel_prediction_says_how_far_it_is(monkeypatch):
+    """The kernel estimators' predict past LONG_RUN_SECONDS says so, in the
+    estimator's name, with the rows done (a million new rows against 2400 training
+    rows ran minutes without a word; tester DZ); inside a fit it stays silent."""
+    import warnings
+
+    X, y = planted(n=60, d=3, seed=0)
+    est = fixntk.NTKRegressor(lam=0.1).fit(X, y)
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 0.0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.predict(np.tile(X, (3, 1)))
+    said = [str(w.message) for w in record if "goes on" in str(w.message)]
+    assert len(said) == 1, said
+    assert said[0].startswith("NTKRegressor: predict has run") and "of 180" in said[0]
+    assert record[0].filename == __file__

@@ -3785,6 +3785,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 Xt,
                 self.X_fit_.shape[0],
                 self.dual_coef_,
+                name=type(self).__name__,
             )
             + self.intercept_
         )

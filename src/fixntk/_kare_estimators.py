@@ -210,7 +210,8 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             return learned_kernel(self.X_fit_, arr, self.eta_, self.ntk_weight_, Z).T
 
         Z = _inputs(self, X)
-        F = kernel_predict(kernel, Z, self.X_fit_.shape[0], self.dual_coef_)
+        n_fit = self.X_fit_.shape[0]
+        F = kernel_predict(kernel, Z, n_fit, self.dual_coef_, type(self).__name__)
         return F + self.intercept_
 
     def __sklearn_tags__(self):

@@ -397,7 +397,7 @@ def mkl_kernel(
     return _finite_kernel(K, sx, sz, weighted=True)
 
 
-def kernel_predict(kernel, Z, n_fit, coef):
+def kernel_predict(kernel, Z, n_fit, coef, name=None):
     """``kernel(Z) @ coef`` for new rows Z, in blocks of rows: the (m, n_fit) kernel of
     a prediction is never formed whole (a million new rows against 5000 training rows
     would be 40 GB).
@@ -412,14 +412,34 @@ def kernel_predict(kernel, Z, n_fit, coef):
         Number of training rows.
     coef : ndarray of shape (n_fit,) or (n_fit, c)
         Dual coefficients.
+    name : str, optional
+        The estimator predicting: past a minute, a notice in its name says how
+        many rows are done (:class:`fixntk._progress.LongRunNotice`; a million new
+        rows against 2400 training rows ran minutes without a word, tester DZ).
 
     Returns
     -------
     ndarray of shape (m,) or (m, c)
     """
+    from ._progress import LongRunNotice
+
     m = Z.shape[0]
     rows = max(1, _PREDICT_ENTRIES // max(int(n_fit), 1))
     out = np.empty((m,) + coef.shape[1:])
-    for start in range(0, m, rows):
-        out[start : start + rows] = kernel(Z[start : start + rows]) @ coef
+    done = [0]
+    notice = LongRunNotice(
+        name or "kernel_predict",
+        0,
+        f"its time grows with the {n_fit} training rows times the new rows; the "
+        "gated estimators predict in time that grows with their active neurons",
+    )
+    with notice.during(
+        lambda elapsed: (
+            f"predict has run {elapsed:.0f} s and reached row {done[0]} of {m}; it "
+            "goes on"
+        )
+    ):
+        for start in range(0, m, rows):
+            out[start : start + rows] = kernel(Z[start : start + rows]) @ coef
+            done[0] = min(start + rows, m)
     return out
