@@ -3940,3 +3940,21 @@ def test_fit_sample_weight_column_named_by_position_elsewhere(counted_csvs):
             "fit", table, "--target", "label", "--sample-weight", "n", option, "3"
         )
         assert_clean_error(proc, "names the column of weights")
+
+
+@pytest.mark.parametrize(
+    "labels, fragment",
+    [
+        (["1.1", "1.10", "1.2"], "read as the same number ('1.1', '1.10'): --task cl"),
+        (["1", "1.0", "01"], "reads as one number in every row, written '1', '1.0', "),
+    ],
+)
+def test_target_labels_that_read_as_one_number_are_said(tmp_path, labels, fragment):
+    """Labels written differently that read as the same number ('1.1' and '1.10')
+    were merged without a word, and '1', '1.0', '01' refused as a constant target
+    (tester DW)."""
+    rng = np.random.default_rng(0)
+    rows = [[f"{v:.3f}", labels[k % 3]] for k, v in enumerate(rng.random(30))]
+    path = write_csv(tmp_path / "codes.csv", ["x", "label"], rows)
+    proc = run_cli("fit", path, "--target", "label", "--lam", "0.1", "-q")
+    assert fragment in proc.stdout + proc.stderr

@@ -1124,6 +1124,22 @@ def _check_stray_words(y_raw, target, path, frame, table, task="auto"):
     )
 
 
+def _merged_numbers(y_raw, y_num, table, target):
+    """Where values of the target written differently read as the same number
+    ('1.1' and '1.10', '1' and '01'): a few of them, as words for a message; else
+    None (or where the file cannot be read again as text)."""
+    text = None if table.text_of is None else table.text_of(target)
+    if text is None:
+        return None
+    text = text.loc[y_raw.index].astype(str).str.strip()
+    pairs = pd.DataFrame({"number": y_num.to_numpy(), "text": text.to_numpy()})
+    spellings = pairs.drop_duplicates().groupby("number")["text"].unique()
+    several = [list(v) for v in spellings if len(v) > 1]
+    if not several:
+        return None
+    return ", ".join(repr(t) for t in several[0][:4])
+
+
 def _labels(y_raw, y_num, target, path, text_of=None):
     """Class labels as the file has them: text, booleans (True/False), integers
     (a column of integers; 0 / 1 came back from predict as 0.0 / 1.0 before) or
@@ -1906,7 +1922,16 @@ def dataset_from_table(
     if y_num is None:
         _check_stray_words(y_raw, target, path, frame, table, task)
     reason = lone_note = case_note = id_note = far_note = None
+    # (only where labels are possible: the file's column is read again as text)
+    few = y_num is not None and y_num.nunique() <= MAX_CLASSES
+    merged = _merged_numbers(y_raw, y_num, table, target) if few else None
     if y_num is not None and task != "classification" and y_num.nunique() == 1:
+        if merged is not None:  # '1', '1.0', '01': three labels, one number
+            raise UserError(
+                f"{path}: target {target!r} reads as one number in every row, "
+                f"written {merged}; if these are class labels, --task "
+                "classification keeps them as written"
+            )
         raise UserError(
             f"{path}: target {target!r} is constant ({_reprs([y_raw.iloc[0]])[0]} in "
             "every row): there is nothing to fit"
@@ -1965,6 +1990,17 @@ def dataset_from_table(
                     f"target {target!r}: {k} distinct numbers, not all integers, so "
                     "regression; --task classification if they are class labels"
                 )
+    if reason is not None and merged is not None:
+        # ('1.1' and '1.10' read as one number: version codes merged, unsaid;
+        # tester DW)
+        reason += (
+            f"; values written differently read as the same number ({merged}): "
+            + (
+                "--task classification keeps the labels as written"
+                if task == "regression"
+                else "as classes they are kept as written, apart"
+            )
+        )
     if task == "regression":
         if y_num is None:
             words = _as_written_numbers(y_raw, table.decimal, table.thousands).isna()
