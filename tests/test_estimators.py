@@ -2957,27 +2957,3 @@ def test_gated_predict_by_row_blocks_is_the_whole_pass_bit_for_bit(monkeypatch):
     expected = reg.predict(Xn)  # one block
     monkeypatch.setattr(est_mod, "_PREDICT_ENTRIES", 1 << 10)
     assert np.array_equal(reg.predict(Xn), expected)
-
-
-def test_equal_replicates_of_discrete_cells_are_draws():
-    """A design with the same number of replicates of every cell of discrete
-    features (labels a function of the cell, no noise): each cell was held out
-    whole as copies, and the default lams gave the null model (accuracy 0.33) or
-    near it, where unequal replicates gave 1.0 (tester DY). With every column
-    discrete and 4 rows or more per cell, equal counts are draws too."""
-    import itertools
-
-    from fixntk._estimators import _repeats
-
-    cells = np.array(list(itertools.product([0, 1, 2], [0, 1, 2], [0, 1])), float)
-    truth = ((cells[:, 0] + cells[:, 1]) % 3).astype(int)
-    X, y = np.repeat(cells, 20, axis=0), np.repeat(truth, 20)
-    assert _repeats(X, y.astype(float))[2]  # draws
-    clf = GatedReLUClassifier(random_state=0).fit(X, y)
-    assert clf.score(cells, truth) == 1.0 and clf.lam_ < 1e-3 * clf.lams_[0]
-    reg = NTKRegressor().fit(X, y.astype(float))
-    assert reg.score(cells, truth.astype(float)) > 0.99
-    # continuous rows each given 4 times stay copies (tester BA's family)
-    rng = np.random.default_rng(0)
-    Xc = np.repeat(rng.standard_normal((18, 3)), 4, axis=0)
-    assert not _repeats(Xc, np.repeat(rng.standard_normal(18), 4))[2]

@@ -730,16 +730,15 @@ def _repeats(X, Y, units=None):
     # features, labels a function of the cell, were copies, each cell held out
     # whole, and the default lam gave the null model: accuracy 0.57 against 1.0;
     # tester DP; with 4 everywhere, continuous rows each given 3-7 times by a bad
-    # join were draws, split across folds: lams 100x smaller; tester DT). Where
-    # every column is discrete, equal counts too: a design with as many replicates
-    # of each cell (20 of each of 18 cells, labels a function of the cell) held
-    # each cell out whole, and every default lam gave the null model or near it,
-    # where 15-25 replicates gave accuracy 1 (tester DY). Not for weights: there a
-    # row of its own X and a large weight is one observation's.
-    varied = counts.min() < counts.max()
-    few = units is None and (
-        (varied and 2 * _DRAWS_PER_VALUE * n_cells <= n)
-        or (_DRAWS_PER_VALUE * n_cells <= n and _discrete(X))
+    # join were draws, split across folds: lams 100x smaller; tester DT). Not for
+    # weights: there a row of its own X and a large weight is one observation's.
+    few = (
+        units is None
+        and counts.min() < counts.max()
+        and (
+            2 * _DRAWS_PER_VALUE * n_cells <= n
+            or (_DRAWS_PER_VALUE * n_cells <= n and _discrete(X))
+        )
     )
     draws = few or 4 * int(u[mixed].sum()) >= int(u[repeated].sum())
     return first, inverse, draws
