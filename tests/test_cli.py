@@ -3958,3 +3958,21 @@ def test_target_labels_that_read_as_one_number_are_said(tmp_path, labels, fragme
     path = write_csv(tmp_path / "codes.csv", ["x", "label"], rows)
     proc = run_cli("fit", path, "--target", "label", "--lam", "0.1", "-q")
     assert fragment in proc.stdout + proc.stderr
+
+
+def test_fit_holdout_on_counts_of_a_large_total(tmp_path, counted_csvs):
+    """Counts past 10^7 units are split without listing the units (NumPy's
+    hypergeometric draw refused 10^9, and 10^19 overflowed int64; tester EB): each
+    row's share, rounded at random; the weights' total as printed."""
+    table, _, count = counted_csvs
+    frame = pd.read_csv(table)
+    frame["n"] = frame["n"] * 10**17
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    proc = run_cli(
+        "fit", str(tmp_path / "big.csv"), "--target", "label", "--sample-weight",
+        "n", "--holdout", "0.25", "--lam", "0.01", "--n-gates", "30", "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    line = _fitted_line(proc.stdout, "held-out accuracy")
+    held = float(line.split("weight ")[1].split()[0])
+    assert held == pytest.approx(0.25 * count.sum() * 1e17, rel=1e-5)

@@ -2957,3 +2957,18 @@ def test_gated_predict_by_row_blocks_is_the_whole_pass_bit_for_bit(monkeypatch):
     expected = reg.predict(Xn)  # one block
     monkeypatch.setattr(est_mod, "_PREDICT_ENTRIES", 1 << 10)
     assert np.array_equal(reg.predict(Xn), expected)
+
+
+def test_discrete_rows_concatenated_several_times_stay_copies():
+    """A one-hot dataset of distinct rows (labels noisy) concatenated 5 times: each
+    row's copies stay on one side of the splits (treated as draws, the search
+    validated on rows it trained on and chose interpolation; tester EB). The same
+    counts on a noise-free design of replicates are indistinguishable from it, and
+    are copies too."""
+    from fixntk._estimators import _repeats
+
+    rng = np.random.default_rng(0)
+    Z = np.unique(rng.integers(0, 4, size=(300, 6)), axis=0)[:200]
+    X = (Z[:, :, None] == np.arange(4)).reshape(len(Z), -1).astype(float)
+    y = rng.integers(0, 2, len(Z)).astype(float)
+    assert not _repeats(np.tile(X, (5, 1)), np.tile(y, 5))[2]

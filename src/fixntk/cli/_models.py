@@ -218,6 +218,10 @@ def fit_model(name, estimator, data, X, y, sample_weight=None):
     return pipe, seconds, notes
 
 
+# Row weights summing past this are brought to a mean of 1 for the fit (_fit_weighted)
+_SCALED_TOTAL = 2.0**30
+
+
 def _fit_weighted(pipe, X, y, sample_weight):
     """``pipe.fit`` with the rows weighted: scikit-learn's metadata routing takes
     ``sample_weight`` to the model and to the standardisation of the numeric
@@ -228,10 +232,13 @@ def _fit_weighted(pipe, X, y, sample_weight):
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    # in a mean of 1: only their ratios matter, and StandardScaler takes a column of
-    # a year for a constant under a total weight of 1e13 (tester EA)
+    # only their ratios matter, and StandardScaler takes a column of a year for a
+    # constant under a total weight of 1e13 (tester EA): large totals in a mean of 1
+    # (not all: the model's lam search reads whole-number weights as the counts of
+    # its units, and counts / mean as other units, and another lam; tester EB)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    sample_weight = sample_weight / np.mean(sample_weight)
+    if sample_weight.sum() > _SCALED_TOTAL:
+        sample_weight = sample_weight / np.mean(sample_weight)
     model = pipe[-1]  # fixntk's, or a TransformedTargetRegressor of it
     if isinstance(model, TransformedTargetRegressor):
         # (it fits its transformer on y alone: one fitted with the weights instead)
@@ -340,20 +347,23 @@ def _split_counts(data, fraction, seed):
     written out count times (the same units, stratified by class where it can); a
     row then lies in both parts with its share of the count. (Holding out whole
     cells held out a table's every 'No' cell with its 'Yes' cell kept: a held-out
-    accuracy of 0 on Titanic; tester EA.) Above _UNITS_SPLIT units, the held-out
-    counts are drawn by the same law without listing the units."""
+    accuracy of 0 on Titanic; tester EA.) Above _UNITS_SPLIT units, each row's
+    held-out count is the share ``fraction`` of its count, rounded up or down at
+    random (unbiased; the units' own law is that close at such counts, and
+    NumPy's hypergeometric draw refused 1e9 units)."""
     from sklearn.model_selection import train_test_split
 
-    w = data.weight.astype(np.int64)
-    total = int(w.sum())
-    n_test = int(np.ceil(fraction * total))
+    w = data.weight
+    total = float(w.sum())
+    n_test = np.ceil(fraction * total)
     if total - n_test < MIN_ROWS or n_test < 2:
         raise UserError(
-            f"--holdout {fraction:g} leaves {total - n_test} of the {total} counted "
-            f"rows (--sample-weight) to fit on and holds out {n_test}: at least "
-            f"{MIN_ROWS} to fit on and 2 held out are needed"
+            f"--holdout {fraction:g} leaves {total - n_test:g} of the {total:g} "
+            f"counted rows (--sample-weight) to fit on and holds out {n_test:g}: at "
+            f"least {MIN_ROWS} to fit on and 2 held out are needed"
         )
     if total <= _UNITS_SPLIT:
+        w = w.astype(np.int64)
         owner = np.repeat(np.arange(w.size), w)
         classes = data.y[owner] if data.task == "classification" else None
         try:
@@ -364,7 +374,8 @@ def _split_counts(data, fraction, seed):
             _, test = train_test_split(owner, test_size=fraction, random_state=seed)
         w_test = np.bincount(test, minlength=w.size)
     else:
-        w_test = np.random.default_rng(seed).multivariate_hypergeometric(w, n_test)
+        draw = np.random.default_rng(seed).random(w.size)
+        w_test = np.floor(fraction * w + draw)
     w_train = w - w_test
     fit, held = w_train > 0, w_test > 0
 
