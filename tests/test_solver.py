@@ -1500,10 +1500,16 @@ def test_complex_coefficients_and_weights_are_refused(name, call):
 
 def test_path_lams_one_pass_iterator_and_text_are_refused_by_name():
     X, y, arr, lam, _ = _complex_case()
-    with pytest.raises(TypeError, match="lams must be .*pass list.*got generator"):
+    with pytest.raises(
+        TypeError, match=r"lams must be .*list\(\.\.\.\)\); got generator"
+    ):
         fixntk.solve_path(X, y, arr, lams=(lam * f for f in (1.0, 0.5)))
     with pytest.raises(ValueError, match="^lams must be .*'0.5'"):
         fixntk.solve_path(X, y, arr, lams=["0.5"])
+    with pytest.raises(TypeError, match="sets have no order.*got set"):
+        fixntk.solve_path(X, y, arr, lams={lam, lam / 2})
+    with pytest.raises(ValueError, match="^lams must be .*inhomogeneous"):
+        fixntk.solve_path(X, y, arr, lams=[lam, [lam / 2, lam / 4]])
     # a sequence and a single number still work
     assert fixntk.solve_path(X, y, arr, lams=(lam, lam / 2)).lams.size == 2
     assert fixntk.solve_path(X, y, arr, lams=lam).lams.size == 1

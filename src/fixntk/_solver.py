@@ -1735,16 +1735,17 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
             )
         return lmax * np.logspace(0, np.log10(eps), n_lams)
     want = "lams must be a 1-d array of floats > 0"
-    one_pass = np.iterable(lams) and not hasattr(lams, "__len__")
+    # (sets and dict views have no order; iterators are read once)
+    one_pass = np.iterable(lams) and not hasattr(lams, "__getitem__")
     if isinstance(lams, (str, bytes)) or one_pass:
         # (a generator was refused as 'lam must be a real number', tester DX)
         raise TypeError(
-            f"{want} (a list, tuple or array; iterators are read once, pass "
-            f"list(...)); got {type(lams).__name__}"
+            f"{want} (a list, tuple or array; sets have no order and iterators are "
+            f"read once: pass sorted(...) or list(...)); got {type(lams).__name__}"
         )
-    if np.ndim(lams) > 1:
-        raise ValueError(f"{want}; got shape {np.shape(lams)}")
     try:
+        if np.ndim(lams) > 1:
+            raise ValueError(f"got shape {np.shape(lams)}")
         given = np.asarray([check_lam(v) for v in np.ravel(lams)])
     except ValueError as exc:
         raise ValueError(f"{want}: {exc}") from None

@@ -330,14 +330,34 @@ def split(data, fraction, seed):
 
 
 def splits_counts(data):
-    """Whether split() holds out a share of each row's count (weights that are
-    counts) rather than whole rows."""
+    """Whether split() holds out a share of each row's count rather than whole rows:
+    weights that are counts (whole numbers), or the weights of a table (every row
+    distinct, and most rows' features shared with another target: a contingency
+    table given as proportions or counts times a factor, whose cells held out whole
+    gave Titanic's Freq / sum(Freq) a held-out accuracy of 0.03; tester EB)."""
+    return _counts(data) is not None
+
+
+def _counts(data):
+    """The weights as counts for split(): themselves where whole numbers; a table's
+    (:func:`splits_counts`) in units of the smallest, rounded; else None."""
+    import pandas as pd
+
     w = data.weight
-    return w is not None and bool(np.all(w == np.round(w)))
+    if w is None:
+        return None
+    if np.all(w == np.round(w)):
+        return w
+    cells = pd.DataFrame(data.X).astype(str).reset_index(drop=True)
+    rows = cells.assign(**{"\0target": np.asarray(data.y).astype(str)})
+    shared = cells.duplicated(keep=False).to_numpy()  # another target, as distinct
+    if rows.duplicated().any() or 2 * shared.sum() < w.size:
+        return None
+    return np.maximum(np.round(w / w.min()), 1.0)
 
 
 # Counts up to this total are split as the file of rows written out would be
-_UNITS_SPLIT = 10**7
+_UNITS_SPLIT = 10**6
 
 
 def _split_counts(data, fraction, seed):
@@ -353,7 +373,7 @@ def _split_counts(data, fraction, seed):
     NumPy's hypergeometric draw refused 1e9 units)."""
     from sklearn.model_selection import train_test_split
 
-    w = data.weight
+    w = _counts(data)
     total = float(w.sum())
     n_test = np.ceil(fraction * total)
     if total - n_test < MIN_ROWS or n_test < 2:
@@ -378,6 +398,8 @@ def _split_counts(data, fraction, seed):
         w_test = np.floor(fraction * w + draw)
     w_train = w - w_test
     fit, held = w_train > 0, w_test > 0
+    if w is not data.weight:  # a table's weights in units: back in the user's
+        w_train, w_test = w_train * (data.weight / w), w_test * (data.weight / w)
 
     def rows(A, keep):
         return A.iloc[keep] if hasattr(A, "iloc") else A[keep]
