@@ -257,9 +257,13 @@ def column_stats(X):
     return X.shape[0], X.min(axis=0), X.max(axis=0), unit, mean, m2
 
 
-def first_row(Y):
-    """A chunk's first row (of the first chunk that has rows: the targets' shift)."""
-    return np.asarray(Y)[:1]
+def first_row(Y, s=None):
+    """A chunk's first row of weight ``s`` > 0 (all rows count without weights), or
+    None where it has none: the targets' shift."""
+    if s is None:
+        return np.asarray(Y)[:1]
+    rows = np.flatnonzero(np.asarray(s) > 0)
+    return np.asarray(Y)[rows[:1]] if rows.size else None
 
 
 def row_sample(X, k):

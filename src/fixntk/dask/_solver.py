@@ -219,14 +219,22 @@ class _DaskProblem:
         # stalled uncertified; tester AQ). One row of y is read for it.
         self.shift = np.zeros(self.c)
         xs, ys = chunk_tasks(X), chunk_tasks(Y)
+        ss = chunk_tasks(s) if s is not None else [None] * len(xs)
         if self.fit_intercept and self.n:
             # one row, not the array, and from the chunk task the passes compute
             # (Y[:1] of a rechunked y made the distributed scheduler warn of a
-            # "different run_spec" for the same keys, 'failures and deadlocks'; DH)
-            k = next(i for i, size in enumerate(Y.chunks[0]) if size)
-            first = _chunks.run(dask.delayed(_chunks.first_row, pure=True)(ys[k]))
-            self.shift = np.asarray(first, dtype=np.float64).reshape(-1)
-        ss = chunk_tasks(s) if s is not None else [None] * len(xs)
+            # "different run_spec" for the same keys, 'failures and deadlocks'; DH);
+            # a row of weight > 0 (a weight-0 row's target at 1e15 shifted every
+            # other target there, and the solve stopped uncertified; tester EC)
+            for k, size in enumerate(Y.chunks[0]):
+                if not size:
+                    continue
+                first = _chunks.run(
+                    dask.delayed(_chunks.first_row, pure=True)(ys[k], ss[k])
+                )
+                if first is not None:
+                    self.shift = np.asarray(first, dtype=np.float64).reshape(-1)
+                    break
         self._setup((xs, ys, ss))
 
     # -- setup: scales, chunk data, the first pass ---------------------------------
