@@ -306,14 +306,7 @@ def cmd_fit(args, out):
     # note each predicted the scored rows)
     X_s, y_s, w_s = (X_test, y_test, w_test) if args.holdout else (X, y, w)
     pred = pipe.predict(X_s)
-    if w_s is not None and not (w_s > 0).any():
-        # (a weighted score of rows of weight 0 is 0/0)
-        print(
-            f"note: every scored row has weight 0 in {data.weight_name!r}: the "
-            "scores below count each row once",
-            file=out,
-        )
-        w_s = None
+    # (rows of weight 0 were left out by dataset_from_table: w_s > 0)
     weighted = "" if w_s is None else f", weighted by {data.weight_name!r}"
     score = _score(data.task, y_s, pred, w_s)
     if data.task == "regression" and np.ptp(np.asarray(y_s, dtype=float)) == 0:

@@ -1746,8 +1746,8 @@ def _row_weights(series, name, path, decimal):
     if hint is not None:  # '12,780' as the file writes its numbers (tester EA)
         raise UserError(f"{path}: {option}: the column {hint}")
     if values is None:
-        words = _coerced(series, decimal).isna() & series.notna()
-        k = int(np.flatnonzero(words.to_numpy())[0])
+        words = np.flatnonzero(_coerced(series, decimal).isna() & series.notna())
+        k = int(words[0]) if words.size else 0  # (else a number in another format)
         raise UserError(
             f"{path}: {option}: the weight {str(series.iloc[k])!r} at line "
             f"{_line(series, k)} is not a number; weights are numbers >= 0"

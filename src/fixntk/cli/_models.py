@@ -373,7 +373,8 @@ def _split_counts(data, fraction, seed):
     NumPy's hypergeometric draw refused 1e9 units)."""
     from sklearn.model_selection import train_test_split
 
-    w = _counts(data)
+    counts = _counts(data)
+    w = counts
     total = float(w.sum())
     n_test = np.ceil(fraction * total)
     if total - n_test < MIN_ROWS or n_test < 2:
@@ -398,8 +399,8 @@ def _split_counts(data, fraction, seed):
         w_test = np.floor(fraction * w + draw)
     w_train = w - w_test
     fit, held = w_train > 0, w_test > 0
-    if w is not data.weight:  # a table's weights in units: back in the user's
-        w_train, w_test = w_train * (data.weight / w), w_test * (data.weight / w)
+    unit = data.weight / counts  # 1, or a table's unit: the parts in the user's
+    w_train, w_test = w_train * unit, w_test * unit
 
     def rows(A, keep):
         return A.iloc[keep] if hasattr(A, "iloc") else A[keep]
