@@ -341,15 +341,13 @@ def splits_counts(data):
 def _counts(data):
     """The weights as counts for split(): themselves where whole numbers; a table's
     (:func:`splits_counts`) in units of the smallest, rounded; else None."""
-    import pandas as pd
-
     w = data.weight
     if w is None:
         return None
     if np.all(w == np.round(w)):
         return w
-    cells = pd.DataFrame(data.X).astype(str).reset_index(drop=True)
-    rows = cells.assign(**{"\0target": np.asarray(data.y).astype(str)})
+    rows = _rows_table(data.X, data.y)
+    cells = rows.drop(columns=[_TARGET])
     shared = cells.duplicated(keep=False).to_numpy()  # another target, as distinct
     if rows.duplicated().any() or 2 * shared.sum() < w.size:
         return None
@@ -415,19 +413,26 @@ def _split_counts(data, fraction, seed):
     )
 
 
+_TARGET = "\0target"  # the target's column in _rows_table (no file's name)
+
+
+def _rows_table(X, y):
+    """The rows of X with their target as one more column (a DataFrame)."""
+    import pandas as pd
+
+    # a copy first: a frame of many columns read one by one is fragmented, and
+    # assign warned so, with pandas' own path (wide files)
+    frame = pd.DataFrame(X).reset_index(drop=True).copy()
+    return frame.assign(**{_TARGET: np.asarray(y)})
+
+
 def copies_note(X_train, y_train, X_test, y_test):
     """A note when held-out rows repeat training rows (features and target alike):
     their score is that of rows the model was fitted on (a file of three copies of
     each row scored 1.0 held out), or None. Only where some column, over the
     distinct training rows, takes a value per row or nearly (at least half as many
     values as rows): without one, equal rows are expected by chance."""
-    import pandas as pd
-
-    def table(X, y):
-        # a copy first: a frame of many columns read one by one is fragmented, and
-        # assign warned so, with pandas' own path (wide files)
-        frame = pd.DataFrame(X).reset_index(drop=True).copy()
-        return frame.assign(**{"\0target": np.asarray(y)})
+    table = _rows_table
 
     def rows(X, y):
         return table(X, y).itertuples(index=False)
