@@ -2291,7 +2291,7 @@ def test_option_checks_and_predict_notes_of_a_second_tester(
     for k, (value, says) in enumerate(
         [
             ("inf", "line 3: column 'a' has the non-finite value inf"),
-            ("-1e305", "column 'a' has values up to 1e+305"),
+            ("-1e305", "line 3: column 'a' has the value -1e+305, beyond 1e+150"),
         ]
     ):
         bad = lines.copy()
@@ -3999,3 +3999,87 @@ def test_fit_holdout_on_a_table_of_proportions_splits_its_units(counted_csvs, tm
         line.split()[2] == _fitted_line(counts.stdout, "held-out accuracy").split()[2]
     )
     assert "held out in" in line  # a share of each row's weight
+
+
+def test_whole_numbers_past_float64_exact_integers_are_codes(tmp_path):
+    """Integers of 16 digits and more (beyond 2^53, where float64 rounds distinct
+    values to one) are codes: one-hot encoded as written, with a note, and left out
+    as identifiers when every row has its own; the model tells codes apart that
+    float64 would merge (they were read as one number, unsaid; tester EE). Large
+    numbers written as floats stay quantities."""
+    rng = np.random.default_rng(7)
+    codes = np.array(["18446744073709551615", "18446744073709551616", "5"])
+    code = codes[np.arange(90) % 3]
+    x = rng.standard_normal(90)
+    y = (code == codes[0]) + 0.01 * rng.standard_normal(90)
+    acct = rng.integers(10**17, 9 * 10**18, size=90)  # distinct 18-19 digit numbers
+    size = [f"{v:.3e}" for v in 1e20 * (1 + rng.random(90))]  # floats, not codes
+    rows = zip(code, acct, size, np.round(x, 3), np.round(y, 4))
+    path = write_csv(tmp_path / "codes.csv", ["code", "acct", "size", "x", "y"], rows)
+    model = str(tmp_path / "codes.pkl")
+    proc = run_cli("fit", path, "--target", "y", "--lam", "0.01", "--output", model)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 features (2 numeric, 1 text)" in proc.stdout
+    assert "column(s) 'code', 'acct' hold whole numbers of up to 20 digits" in (
+        proc.stdout
+    )
+    assert "text column 'code' one-hot encoded (3 values" in proc.stdout
+    assert "column 'acct' looks like a row identifier" in proc.stdout
+    assert "column 'size'" not in proc.stdout
+    with open(model, "rb") as fh:
+        fitted = pickle.load(fh)
+    new = pd.DataFrame({"code": codes[:2], "size": [1.5e20, 1.5e20], "x": [0.0, 0.0]})
+    first, second = fitted.predict(new)
+    assert first > 0.8 and second < 0.2
+
+
+def test_predict_refusals_say_their_own_reasons(tmp_path, capsys):
+    """predict refuses a value past 1e150 for what it is (fit's reason, squares past
+    double precision, was given; predict squares nothing), and a model file cut short
+    as cut short (it was 'not a pickle'); a file of classic Mac line endings (CR
+    alone) is read (pandas' 'new-line character seen in unquoted field' named no
+    option). Tester EE."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 2))
+    rows = [(f"{a:.3f}", f"{b:.3f}", int(a > 0)) for a, b in x]
+    train = write_csv(tmp_path / "train.csv", ["a", "b", "y"], rows)
+    model = str(tmp_path / "m.pkl")
+    assert (
+        run_cli("fit", train, "--target", "y", "-q", "--output", model).returncode == 0
+    )
+    huge = write_csv(tmp_path / "huge.csv", ["a", "b"], [(1.0, 0.5), (1e308, 0.5)])
+    err = _error(capsys, ["predict", model, huge])
+    assert "line 3: column 'a' has the value 1e+308, beyond 1e+150" in err
+    assert "square" in err and "rescale the column" not in err
+    with open(model, "rb") as fh:
+        head = fh.read(200)
+    cut = tmp_path / "cut.pkl"
+    cut.write_bytes(head)
+    err = _error(capsys, ["predict", str(cut), huge])
+    assert "cut short or damaged" in err and "not a pickle" not in err
+    (tmp_path / "text.pkl").write_bytes(b"\x00\x01 garbage")
+    err = _error(capsys, ["predict", str(tmp_path / "text.pkl"), huge])
+    assert "not a pickle" in err
+    with open(train) as fh:
+        text = fh.read()
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(text.replace("\n", "\r").encode())
+    proc = run_cli("fit", str(mac), "--target", "y", "-q", "--lam", "0.05")
+    assert proc.returncode == 0, proc.stderr
+    assert "mac: 40 rows, 2 features (2 numeric)" in proc.stdout
+
+
+def test_a_repeated_header_line_is_refused_by_its_line(tmp_path):
+    """Files joined with cat, each with its header (the second with a byte-order
+    mark): the repeated header line is refused by its line, in a file of text columns
+    too (read as data there: a class named 'Target'; tester EE)."""
+    rng = np.random.default_rng(1)
+    rows = [(rng.choice(["red", "blue"]), rng.choice(["lo", "hi"])) for _ in range(30)]
+    path = tmp_path / "joined.csv"
+    with open(path, "w", encoding="utf-8") as fh:
+        for k, part in enumerate((rows[:15], rows[15:])):
+            fh.write(("\ufeff" if k else "") + "Colour,Target\n")
+            fh.writelines(f"{a},{b}\n" for a, b in part)
+    proc = run_cli("fit", str(path), "--target", "Target", "-q")
+    assert proc.returncode == 2
+    assert "line(s) 17 repeat the header line" in proc.stderr

@@ -481,9 +481,10 @@ def _mean_line(y_train, y_scored, pred, poisson=False, w_train=None, w_scored=No
     mean = float(np.average(np.asarray(y_train, dtype=float), weights=w_train))
     constant = np.full(truth.shape, mean)
     base = r2_score(truth, constant, sample_weight=w_scored)
+    # (-1e-6 printed as -0.0000: a sign of nothing; tester EE)
     line = (
-        f"baseline         {base:.4f} (R^2 of always answering the training mean, "
-        f"{mean:.4g})"
+        f"baseline         {round(base, 4) + 0.0:.4f} (R^2 of always answering the "
+        f"training mean, {mean:.4g})"
     )
     if r2_score(truth, pred, sample_weight=w_scored) < base:
         line += "; the model predicts the held-out rows worse than that constant"
@@ -536,6 +537,19 @@ def _load_model(path):
             hint = (
                 " (it is a text file, not a model saved by fixntk fit --output; the "
                 "model file comes first: fixntk predict MODEL DATA)"
+            )
+        elif (
+            len(head) >= 2
+            and head[0] == 0x80
+            and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL
+            and isinstance(exc, (pickle.UnpicklingError, EOFError))
+        ):
+            # a pickle's opening bytes, cut short (an interrupted copy or download):
+            # 'not a pickle' sent the user looking for another file (tester EE)
+            exc = (
+                "the file starts as a saved model but is cut short or damaged (a "
+                "copy or download that did not finish?); save the model again with "
+                "fixntk fit --output"
             )
         elif isinstance(exc, pickle.UnpicklingError) or not head:
             # pickle's own words on other bytes ('A load persistent id instruction
@@ -1015,8 +1029,9 @@ def _add_model_options(p, n_gates, fit_command=False):
         "--max-iter",
         type=_positive_int,
         default=10_000,
-        help="epochs per solve (IRLS steps for the fixed NTK of compare/demo) "
-        "(default 10000)",
+        help="epochs per solve"
+        + ("" if fit_command else " (IRLS steps for the fixed NTK)")
+        + " (default 10000)",
     )
     g.add_argument(
         "--seed", type=_seed, default=0, help="split, gates and folds (default 0)"
@@ -1175,7 +1190,11 @@ def build_parser():
     demo.set_defaults(run=cmd_demo)
 
     compare = sub.add_parser(
-        "compare", help="NTK vs fixed NTK vs KARE-trained kernel on a CSV file"
+        "compare",
+        help="NTK vs fixed NTK vs KARE-trained kernel on a CSV file",
+        description="NTK vs fixed NTK vs KARE-trained kernel on a CSV file, as demo "
+        "does on the bundled datasets (a held-out split; each kernel costs n^2 "
+        "memory: files of a few thousand rows).",
     )
     _add_csv_options(compare)
     _add_model_options(compare, n_gates=100)
@@ -1413,8 +1432,10 @@ def main(argv=None, out=None):
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, MemoryError) as exc:  # the library's checks on this data
+        # (predict's errors were 'cannot fit this data' too; tester EE)
+        doing = "predict on" if args.command == "predict" else "fit"
         print(
-            f"fixntk {args.command}: error: cannot fit this data: "
+            f"fixntk {args.command}: error: cannot {doing} this data: "
             f"{in_option_words(str(exc))}",
             file=sys.stderr,
         )

@@ -290,6 +290,24 @@ def _ascii_minus(path, raw):
     return raw, count
 
 
+def _cr_lines(path, raw):
+    """The file's bytes with lines ended by a carriage return alone (classic Mac OS,
+    some old Excel exports) ended by '\n', else ``raw`` unchanged: pandas' reader
+    stops at such a file with "new-line character seen in unquoted field", which
+    names no option of ours (tester EE). Judged on the first 64 KiB: CRs and no LF."""
+    if raw is None:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    else:
+        head = raw[: 1 << 16]
+    if b"\r" not in head or b"\n" in head:
+        return raw
+    if raw is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    return raw.replace(b"\r", b"\n")
+
+
 def _decompressed(path, raw):
     """The bytes of a compressed file (gzip, bz2, xz, or a zip archive of one file)
     decompressed, else ``raw`` unchanged (None: read ``path`` itself)."""
@@ -413,6 +431,7 @@ def read_table(
             raw = fh.read()
     stored, raw = raw, _decompressed(path, raw)
     raw, minus = _ascii_minus(path, raw)
+    raw = _cr_lines(path, raw)
     size = os.path.getsize(path) if raw is None else len(raw)
     name, path = path, shown(path)
     if size == 0:
@@ -554,6 +573,7 @@ def read_table(
             index = index.set_axis(frame.index)
         if saved_index is not None:
             saved_index = saved_index.set_axis(frame.index)
+    _check_repeated_header(frame, path)
     base = os.path.splitext(os.path.basename("stdin" if name == STDIN else name))[0]
     rows, row_index = len(frame), frame.index
 
@@ -575,6 +595,37 @@ def read_table(
         base, frame, messages, decimal, index, text_of, thousands, saved_index, short,
         digest,
     )  # fmt: skip
+
+
+def _check_repeated_header(frame, path):
+    """Refuse rows that repeat the header line in every column kept (files joined
+    with ``cat``, each with its header): in a file of text columns they were read
+    as data, a class named after the target's column said to be a typo (tester
+    EE); among numbers they were refused as a stray word ('\ufeffAge' where the
+    second file began with a byte-order mark)."""
+    if frame.shape[1] == 0 or len(frame) == 0:
+        return
+    first = frame.iloc[:, 0]
+    if pd.api.types.is_numeric_dtype(first) or pd.api.types.is_bool_dtype(first):
+        return  # a column name (text) among its cells made the column text
+
+    def as_name(col, rows):
+        cells = frame[col].iloc[rows]
+        # (the second file's byte-order mark, if any, opens its header line)
+        text = cells.astype(str).str.strip().str.lstrip("\ufeff")
+        return cells.where(cells.isna(), text).eq(str(col))
+
+    rows = np.flatnonzero(as_name(frame.columns[0], slice(None)).to_numpy())
+    for col in frame.columns[1:]:
+        if not rows.size:
+            return
+        rows = rows[as_name(col, rows).to_numpy()]
+    if rows.size:
+        where = _shown([str(_line(frame, int(k))) for k in rows], 8)
+        raise UserError(
+            f"{path}: line(s) {where} repeat the header line (files joined, each with "
+            "its header?); delete them"
+        )
 
 
 def _check_preamble(path, raw):
@@ -985,6 +1036,44 @@ def _numbers(series, decimal="."):
 
 
 _BOOLEAN_WORDS = {"true": 1.0, "false": 0.0}
+
+
+# float64 holds every integer up to this magnitude exactly, and not all beyond it
+_EXACT_INTEGERS = 2.0**53
+
+
+def integer_codes(series, values):
+    """Whether a column written as whole numbers (integer digits only, no decimal
+    mark or exponent) reaches _EXACT_INTEGERS (16 digits and more: account numbers,
+    hashes, 64-bit codes), where float64 rounds distinct values to one: such a
+    column holds codes, not quantities (tester EE: the codes 18446744073709551615 and
+    ...616 were read as one number, unsaid, and the model could not tell them
+    apart). ``values``: its numbers (:func:`_numbers`)."""
+    v = values.to_numpy(dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0 or not float(np.abs(v).max()) >= _EXACT_INTEGERS:
+        return False
+    if pd.api.types.is_integer_dtype(series):
+        return True
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False  # floats as pandas read them: '1e20', '3.0e16'
+    text = series.dropna().astype(str).str.strip()
+    return bool(text.str.fullmatch(r"[+-]?\d+").all())
+
+
+def integer_codes_note(frame, columns):
+    """The note on feature columns read as codes by :func:`integer_codes`, or None."""
+    if not columns:
+        return None
+    digits = max(
+        int(frame[c].dropna().astype(str).str.strip().str.lstrip("+-").str.len().max())
+        for c in columns
+    )
+    return (
+        f"column(s) {_shown(map(repr, columns))} hold whole numbers of up to {digits} "
+        "digits, more than a float64 keeps exactly (2^53, about 9.0e15): read as "
+        "codes (categories as written), not as quantities"
+    )
 
 
 def _coerced(series, decimal="."):
@@ -1425,11 +1514,13 @@ def feature_columns(
         series = frame[col]
         present = series.notna().to_numpy()
         values = _numbers(series, decimal)
-        if values is not None:
+        # integers past float64's exact ones are codes, kept as written (text)
+        long_codes = values is not None and integer_codes(series, values)
+        if values is not None and not long_codes:
             _check_numbers(path, frame, col, values, f"--drop {col!r}")
             numeric.append(col)
             continue
-        hint = number_format_hint(series, decimal)
+        hint = None if long_codes else number_format_hint(series, decimal)
         if hint is not None:  # (named with the others: one column a run; tester BL)
             refused.append(col)
             reasons.append((col, hint))
@@ -1444,7 +1535,7 @@ def feature_columns(
         # mostly words with a few number-like ones (car models: 'Integra', '90',
         # '900') are text, not numbers with a stray word
         mostly_words = words > 2 and parsed.notna().sum() < word.sum()
-        if parsed.notna().any() and not codes and not mostly_words:
+        if parsed.notna().any() and not (codes or mostly_words or long_codes):
             # numbers with one word among them (a gap marker such as '?', a typo): a
             # data error; several words among few values are codes (a drive '4',
             # 'f', 'r'), one-hot encoded as text. The word named is one that is no
@@ -1580,7 +1671,8 @@ def _dates(series):
 def _check_numbers(path, frame, col, values, drop=None):
     """Refuse a numeric feature column ``col`` of ``frame`` (its numbers ``values``,
     NaN where missing) holding a non-finite number or one its standardisation would
-    square beyond double precision; ``drop``: the option that leaves it out (fit)."""
+    square beyond double precision; ``drop``: the option that leaves it out (fit;
+    None: predict, whose reason is the value's, not its square's)."""
     series, values = frame[col], values.to_numpy()
     bad = series.notna().to_numpy() & ~np.isfinite(values)
     if bad.any():
@@ -1591,9 +1683,21 @@ def _check_numbers(path, frame, col, values, drop=None):
             + (f" ({drop} leaves the column out)" if drop else "")
         )
     top = float(np.abs(values[np.isfinite(values)]).max(initial=0.0))
+    if top > _MAX_MAGNITUDE and drop is None:
+        # predict: the model's standardisation is fitted, nothing is squared; its
+        # products with the weights leave double precision (the fit's reason was
+        # given here; tester EE)
+        k = int(np.flatnonzero(np.abs(values) == top)[0])
+        raise UserError(
+            f"{path}, line {_line(frame, k)}: column {col!r} has the value "
+            f"{_reprs([series.iloc[k]])[0]}, beyond {_MAX_MAGNITUDE:.0e} in "
+            "magnitude, which no model was fitted on (fit refuses such columns: their "
+            "squares leave double precision); check the value (its unit, a typo)"
+        )
     if top > _MAX_MAGNITUDE:
-        way_out = f", or leave it out with {drop}" if drop else ""
-        raise _beyond_range(path, f"column {col!r}", top, way_out)
+        raise _beyond_range(
+            path, f"column {col!r}", top, f", or leave it out with {drop}"
+        )
 
 
 def _beyond_range(path, what, top, way_out):
@@ -1847,6 +1951,12 @@ def dataset_from_table(
         if table.short_rows and "missing values in column" in str(err):
             raise UserError(f"{err}. Note: {table.short_rows}") from None
         raise
+    long_codes = [
+        c
+        for c in text
+        if (v := _numbers(X[c], table.decimal)) is not None and integer_codes(X[c], v)
+    ]
+    codes_note = integer_codes_note(X, long_codes)
     if impute and unlabelled.any():
         # left out after the checks of every row: their messages give file lines
         k = int(np.flatnonzero(unlabelled)[0])
@@ -2064,7 +2174,7 @@ def dataset_from_table(
             "has no header row, its first row was read as the names and is not used "
             "as data; add a header line naming the columns"
         )
-    notes = (reason, id_note, far_note, lone_note, case_note)
+    notes = (reason, codes_note, id_note, far_note, lone_note, case_note)
     messages += [m for m in notes if m is not None]
     shuffled = [
         c for c in numeric if not _is_row_number(X[c]) and _is_shuffled_index(X[c], c)
@@ -2132,7 +2242,7 @@ def dataset_from_table(
         notes = [
             unit_word_note(X[col], table.decimal),
             _case_note(X[col].dropna().unique(), col, feature=True),
-            _numbers_note(X[col], table.decimal),
+            None if col in long_codes else _numbers_note(X[col], table.decimal),
         ]
         messages.append(
             f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
