@@ -2183,13 +2183,16 @@ def test_feature_importances_rank_noise_below_the_informative_features():
     [lambda: GatedReLURegressor(n_gates=5), lambda: fixntk.ReLURegressor(n_gates=5)],
 )
 def test_nothing_to_select_where_lambda_max_is_zero_is_said(make):
-    """One row, or a constant target: lambda_max is 0 and W = 0 at every lam. lam_
-    was 1.0 with lam_selection_ 'cv', as if cross-validation had chosen it, and no
-    word (two to four rows are refused: too few for the folds)."""
+    """A constant target: lambda_max is 0 and W = 0 at every lam. lam_ was 1.0 with
+    lam_selection_ 'cv', as if cross-validation had chosen it, and no word (two to
+    four rows are refused: too few for the folds; one row is refused as the NTK's
+    fit refuses it, tester ED)."""
     X = np.random.default_rng(5).standard_normal((10, 3))
+    with pytest.raises(ValueError, match="needs at least 2 distinct samples"):
+        make().fit(X[:1], X[:1, 0])
     # 7.3: its computed mean differs from it in the last bit (the ReLU estimators'
     # lambda_max was then 6e-16, and lam_ 8e-18 with five neurons)
-    for A, b in ((X[:1], X[:1, 0]), (X, np.full(10, 3.0)), (X, np.full(10, 7.3))):
+    for A, b in ((X, np.full(10, 3.0)), (X, np.full(10, 7.3))):
         with pytest.warns(UserWarning, match="lambda_max is 0") as record:
             est = make().set_params(random_state=0).fit(A, b)
         assert record[0].filename == __file__
@@ -2529,9 +2532,11 @@ def test_a_long_lam_search_says_so_once_at_verbose_0(monkeypatch, name):
     assert seen == [True] and len(said) == 1
     assert said[0].startswith(f"{name}: the lam search has run"), said[0]
     # the gated grid extends past n_lams while the loss falls, and the notice says so
-    # (said at lam 19 of 20, a search of 39 lams ran on; tester CB); ReLU's does not
-    more = ", and up to three decades more while the validation loss still falls"
-    assert f"(lam 1 of n_lams=4{'' if relu else more})" in said[0]
+    # (said at lam 19 of 20, a search of 39 lams ran on; tester CB); ReLU's by a
+    # decade (its search ended at eps on most real data; tester ED)
+    more = "a decade" if relu else "three decades"
+    more = f", and up to {more} more while the validation loss still falls"
+    assert f"(lam 1 of n_lams=4{more})" in said[0]
     notice = est_module._LongFitNotice(make())
     with notice.search(2.0, 20) as at:
         at[:] = 23, 1e-3
@@ -2972,3 +2977,48 @@ def test_discrete_rows_concatenated_several_times_stay_copies():
     X = (Z[:, :, None] == np.arange(4)).reshape(len(Z), -1).astype(float)
     y = rng.integers(0, 2, len(Z)).astype(float)
     assert not _repeats(np.tile(X, (5, 1)), np.tile(y, 5))[2]
+
+
+def test_one_row_is_refused_and_n_iter_counts_the_kernel_route():
+    """Tester ED: a one-row fit of the gated (and ReLU) regressor is refused as the
+    NTK's is (it fitted the intercept, warned that y was constant or orthogonal to
+    every group); n_iter_ counts the kernel route's steps after a slow descent
+    (max_iter=1000 reported the 500 epochs of max_iter=500, which stopped
+    uncertified, though the route's steps had certified it)."""
+    from fixntk import ReLURegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:300]
+    y = y[:300]
+    for est in (GatedReLURegressor(), ReLURegressor()):
+        with pytest.raises(ValueError, match="needs at least 2 distinct samples"):
+            est.fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match="2 distinct rows of sample_weight > 0"):
+        GatedReLURegressor().fit(X[:3], y[:3], sample_weight=[0.0, 2.0, 0.0])
+    kw = dict(lam=0.01, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        short = GatedReLURegressor(max_iter=500, **kw).fit(X, y)
+    full = GatedReLURegressor(max_iter=1000, **kw).fit(X, y)
+    assert short.n_iter_ == 500 and full.relative_gap_ <= 1e-4
+    assert full.n_iter_ > 500  # the same epochs, then the route's steps
+
+
+def test_groups_of_copies_are_numbered_by_their_first_rows():
+    """The folds of rows given more than once follow the groups' numbering, which
+    followed the rows' hashes: the folds changed with the units of X and y (a
+    ReLURegressor's validation loss at lam_max differed by 6% between y and 1e-30 y,
+    and with it the lam chosen). Groups are numbered by their first rows."""
+    from fixntk._estimators import _copy_groups, _folds
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((12, 3))
+    rows = rng.integers(0, 12, 40)
+    X, y = base[rows], base[rows, 0] ** 2
+    groups = _copy_groups(X, y)
+    first = np.unique(rows, return_index=True)[1]
+    assert np.array_equal(groups[np.sort(first)], np.arange(first.size))
+    for s in (1e-30, 7.0, 1e30):
+        assert np.array_equal(_copy_groups(X * s, y * s), groups)
+        scaled = _folds(40, 3, 0, groups=_copy_groups(X * s, y * s))
+        for (t1, v1), (t2, v2) in zip(scaled, _folds(40, 3, 0, groups=groups)):
+            assert np.array_equal(t1, t2) and np.array_equal(v1, v2)

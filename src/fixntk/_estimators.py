@@ -695,14 +695,22 @@ def _weighted_rows(X, Y, labels, sample_weight):
 def _row_groups(A):
     """(first, inverse): the first row of each distinct row of A (n, k) and every
     row's group, as ``np.unique(A, axis=0, return_index=True, return_inverse=True)``
-    gives them but for the groups' numbering. Rows are grouped by a hash, checked
-    exactly (``np.unique`` on the rows, 3-10x slower, only on a hash collision)."""
+    gives them but for the groups' numbering: groups are numbered in the order of
+    their first rows, whatever the values (numbered by their hashes, the folds of
+    copies, which follow the numbering, changed with the units of X and y: a
+    ReLURegressor's lam_scores_ at lam_max differed by 6% between y and 1e-30 y).
+    Rows are grouped by a hash, checked exactly (``np.unique`` on the rows, 3-10x
+    slower, only on a hash collision)."""
     hashed = pd.util.hash_pandas_object(pd.DataFrame(A), index=False).to_numpy()
     _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     if first.size < A.shape[0] and not np.array_equal(A, A[first[inverse]]):
         _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.ravel()
+        inverse = inverse.ravel()
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return first[order], rank[inverse]
 
 
 def _repeats(X, Y, units=None):
@@ -922,7 +930,7 @@ def _one_hot(y_encoded, n_classes):
 
 
 def _check_rows_for_intercept(estimator, n, weighted):
-    """Refuse a kernel estimator's fit with an intercept on fewer than 2 distinct rows
+    """Refuse a regressor's fit with an intercept on fewer than 2 distinct rows
     (of weight > 0 where ``weighted``): the intercept alone fits 1 row, at every lam
     (KAREKernelRegressor fitted it silently and reported lam_ 1.0 for a lam of 0.1;
     tester AN)."""
@@ -1499,6 +1507,10 @@ class _MultiOutputRegressor(RegressorMixin):
         s = None
         if sample_weight is not None:
             s = check_sample_weight(sample_weight, X.shape[0])
+        # one row: refused as the kernel estimators refuse it (a warning that y is
+        # constant or orthogonal to every group said otherwise; tester ED)
+        n_kept = X.shape[0] if s is None else int(np.count_nonzero(s))
+        _check_rows_for_intercept(self, n_kept, s is not None)
         _check_columns(self, *_positive_rows(X, labels, s))
         _check_target_scales(self, y, s)
         X, y, s = _as_units(self, X, y, s, sample_weight)
@@ -2120,9 +2132,15 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
             _check_gap_of_objective(self, res, lam)
         if self.lam_selection_ is None and not np.any(res.coef):
             _warn_null_fit(self, lam, lambda_max(Xt, y, arr, **kw))
-        # IRLS: its kernel ridge solves plus the BCD pass that certifies its point
+        # IRLS: its kernel ridge solves plus the BCD pass that certifies its point;
+        # BCD: its epochs and its kernel route's steps (max_iter=1000 reported 500
+        # epochs, as max_iter=500 did, the route's steps that certified it unsaid;
+        # tester ED)
         self.n_iter_ = (
-            int(res.n_iter) + n_tight + (fit.n_iter + 1 if self.solver == "irls" else 0)
+            int(res.n_iter)
+            + int(getattr(res, "n_irls", 0))
+            + n_tight
+            + (fit.n_iter + 1 if self.solver == "irls" else 0)
         )
         return self
 
@@ -2422,10 +2440,10 @@ def _lam_grid(lmax, n_lams, eps):
     return lmax * np.logspace(0, np.log10(eps), n_lams)
 
 
-def _scoring_grid(lmax, n_lams, eps, extend=True):
+def _scoring_grid(lmax, n_lams, eps, extend=3.0):
     """(lams, patience, first) of the lam selection's paths: the grid of
-    :func:`_lam_grid` and (``extend``), when the validation loss is still falling at
-    its end, three more decades (at the grid's spacing, or an eighth of a decade where
+    :func:`_lam_grid` and, when the validation loss is still falling at its end,
+    ``extend`` more decades (at the grid's spacing, or an eighth of a decade where
     it is finer); the paths stop
     after ``patience`` lams without a better mean score (half a decade at most: a
     coarse grid waits less; a quarter of a decade at least: a fine grid waits more),
@@ -2441,7 +2459,7 @@ def _scoring_grid(lmax, n_lams, eps, extend=True):
         # the extension's steps: the grid's, or an eighth of a decade if the grid is
         # finer (n_lams = 10 with eps = 0.5 would otherwise add 90 values)
         step = min(ratio, _EXTENSION_STEP)
-        extra = int(np.ceil(3.0 / -np.log10(step))) if extend else 0
+        extra = int(np.ceil(extend / -np.log10(step))) if extend > 0 else 0
         lams = np.concatenate([lams, lams[-1] * step ** np.arange(1, extra + 1)])
         # lams per decade (a grid of one value repeated, eps 1 - 1e-16: all of it)
         decade = -1.0 / np.log10(ratio) if ratio < 1 else float(lams.size)
@@ -2451,6 +2469,9 @@ def _scoring_grid(lmax, n_lams, eps, extend=True):
         first = int(np.clip(round(decade), patience, 10))
         first = max(first, int(np.ceil(0.5 * decade)))
     return lams, patience, first
+
+
+_DECADES = {1: "a decade", 2: "two decades", 3: "three decades"}
 
 
 def _grow_bar(bar, j, n_lams, per_lam, n_grid):
@@ -2497,14 +2518,16 @@ class _LongFitNotice(LongRunNotice):
             self.where = saved
 
     @contextmanager
-    def search(self, lmax, n_lams, extends=True):
+    def search(self, lmax, n_lams, extends=3.0):
         """Around a lam search's loop, which sets ``at[:] = (j, lam)`` at each lam
         of its grid (``at`` yielded): the notice says the lam reached, on time
         however long one lam's solves take (a ReLUClassifier's search on digits said
         it at 115 s, checking between lams), and (``extends``) that the grid goes on
         past its ``n_lams`` while the validation loss falls (said at lam 19 of 20, a
-        search of 39 lams and its refit then ran 290 s more; tester CB)."""
+        search of 39 lams and its refit then ran 290 s more; tester CB), by up to
+        ``extends`` decades."""
         at = [0, lmax]
+        span = _DECADES.get(extends, f"{extends:g} decades")
 
         def where(elapsed):
             j = at[0] + 1
@@ -2512,13 +2535,13 @@ class _LongFitNotice(LongRunNotice):
                 which = f"lam {j} of n_lams={n_lams}"
             elif j <= n_lams:
                 which = (
-                    f"lam {j} of n_lams={n_lams}, and up to three decades more while "
-                    "the validation loss still falls"
+                    f"lam {j} of n_lams={n_lams}, and up to {span} more while the "
+                    "validation loss still falls"
                 )
             else:
                 which = (
                     f"lam {j}: past the n_lams={n_lams} of the grid, extended (up to "
-                    "three decades) while the validation loss still falls"
+                    f"{span}) while the validation loss still falls"
                 )
             return (
                 f"the lam search has run {elapsed:.0f} s and reached lam = "
@@ -3053,7 +3076,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
     objective_ : float
         The objective at ``group_coef_``.
     n_iter_ : int
-        Epochs of the final BCD solve: 0 when its warm start is certified already
+        Epochs of the final BCD solve, and the steps of its kernel route where the
+        descent was slow (small lam; :func:`fixntk.solve`'s Notes: the route starts
+        after a few hundred epochs when ``max_iter`` allows, so a larger
+        ``max_iter`` can certify with the same epochs); 0 when its warm start is
+        certified already
         (``lam="kare"`` refits from the KARE path's solution at ``lam_``; scikit-learn's
         ``check_non_transformer_estimators_n_iter`` expects at least 1).
     n_active_neurons_ : int

@@ -67,6 +67,9 @@ __all__ = ["ReLUNetwork", "ReLURegressor", "ReLUClassifier"]
 # and on breast cancer, wine, diabetes and make_regression; the refit at lam_ runs to
 # ``tol``.
 _RELU_SCORING_EPOCHS = 500
+# Decades the lam search's grid extends past ``eps`` while the validation loss still
+# falls (the gated estimators' three would reach the program's slowest solves).
+_RELU_EXTENSION = 1.0
 
 
 # --------------------------------------------------------------------------- network
@@ -251,9 +254,10 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
     def _select_lam(self, Xt, Y, masks, seed, labels, sample_weight=None):
         """lam by cross-validation: (lam, lams reached, mean validation MSEs).
 
-        The folds' warm-started paths run side by side on the grid (not extended
-        past ``eps``: the ReLU program's solves near interpolation are slow; a
-        warning says when the smallest lam wins) and stop together on their mean
+        The folds' warm-started paths run side by side on the grid (extended a
+        decade past ``eps`` while the validation error falls, not three as the
+        gated estimators' are: the ReLU program's solves near interpolation are
+        slow; a warning says when the smallest lam wins) and stop together on their mean
         validation error (:class:`fixntk._estimators._PathStop`: a decade past
         lam_max with no gain over the null model, half a decade without a better
         score, or a clear rise), each scoring solve to the looser scoring tolerance
@@ -268,7 +272,9 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
             lmax = relu_lambda_max(Xt, Y, masks)
         if lmax == 0:
             return _no_lam_to_select(self), None, None
-        lams, patience, first = _scoring_grid(lmax, self.n_lams, self.eps, extend=False)
+        lams, patience, first = _scoring_grid(
+            lmax, self.n_lams, self.eps, extend=_RELU_EXTENSION
+        )
         opts = dict(
             tol=max(self.tol, _SCORING_TOL),
             max_iter=min(self.max_iter, _RELU_SCORING_EPOCHS),
@@ -288,7 +294,7 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
         )
         with (
             bar,
-            _fit_notice(self).search(lmax, self.n_lams, extends=False) as at,
+            _fit_notice(self).search(lmax, self.n_lams, extends=_RELU_EXTENSION) as at,
             # a scoring solve stopped by the epoch cap still scores its lam
             quiet(ConvergenceWarning),
         ):
@@ -476,7 +482,15 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
     n_lams : int from 2 to 100000, default=10
         Grid size for ``lam="cv"``.
     eps : float in (0, 1), default=1e-2
-        Smallest grid value as a fraction of ``lam_max``.
+        Smallest grid value as a fraction of ``lam_max``; while the validation
+        error still falls there, the search goes on a decade further (at the grid's
+        spacing). Without that decade the search ended at ``eps`` on most real data,
+        warned about on every fit (tester ED; test scores, default settings: MASS's
+        Boston R^2 0.769 -> 0.787 in 25 -> 40 s, ISLR's Credit 0.974 -> 0.984 in 3 ->
+        35 s, breast cancer accuracy 0.944 -> 0.972 in 9 -> 48 s; wine's 0.978
+        unchanged in 10 -> 55 s): the ReLU program's solves at small lam are the
+        slow ones, so a larger ``eps`` (or a float ``lam``) is the way to a faster,
+        coarser fit.
     cv : int >= 2, scikit-learn splitter or iterable of splits, default=5
         Folds for ``lam="cv"`` (an int: shuffled; stratified for the classifier when
         possible; splitters and splits as for :class:`~fixntk.GatedReLURegressor`).
