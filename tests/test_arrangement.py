@@ -256,3 +256,34 @@ def test_too_many_gates_name_n_gates():
     from fixntk.cli._models import in_option_words
 
     assert in_option_words("sample fewer gates (n_gates)").endswith("(--n-gates)")
+
+
+def test_packed_words_padding_bits_are_cleared_and_shapes_checked():
+    """Arrangement(~arr.words, n), the natural complement of every mask, set the
+    padding bits past row n: solve read rows past X's end (LAPACK failures, gaps that
+    changed from run to run) and ntk_weights returned zeros (tester EF). The padding
+    is cleared (on a copy); gates and counts of the wrong shape, and words that are
+    not integers, are refused."""
+    rng = np.random.default_rng(0)
+    n = 70
+    X = rng.standard_normal((n, 3))
+    y = X[:, 0] - np.maximum(X[:, 1], 0)
+    arr = fixntk.sample_arrangement(X, 10, seed=0, linear_group=False)
+    words = ~arr.words
+    comp = fixntk.Arrangement(words, n)
+    want = fixntk.Arrangement.from_masks(~arr.masks)
+    np.testing.assert_array_equal(comp.words, want.words)
+    assert np.all(words[:, -1] >> np.uint64(n % 64))  # the caller's words unchanged
+    a = fixntk.solve(X, y, comp, 0.05)
+    b = fixntk.solve(X, y, want, 0.05)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    np.testing.assert_array_equal(
+        fixntk.ntk_weights(X, comp, seed=0).eta,
+        fixntk.ntk_weights(X, want, seed=0).eta,
+    )
+    with pytest.raises(ValueError, match=r"gates must have shape \(p, d\) with p = 10"):
+        fixntk.Arrangement(arr.words, n, gates=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"counts must have shape \(10,\)"):
+        fixntk.Arrangement(arr.words, n, counts=np.ones(3))
+    with pytest.raises(ValueError, match="unsigned 64-bit words"):
+        fixntk.Arrangement(arr.words.astype(float), n)

@@ -88,14 +88,38 @@ class Arrangement:
     """
 
     def __init__(self, words, n, gates=None, counts=None, n_gates=None):
-        words = np.ascontiguousarray(words, dtype=np.uint64)
+        given = np.asarray(words)
+        if given.dtype.kind not in "ui":
+            raise ValueError(
+                f"packed masks must be unsigned 64-bit words (Arrangement.words); got "
+                f"dtype {given.dtype}: Arrangement.from_masks takes boolean masks"
+            )
+        words = np.ascontiguousarray(given, dtype=np.uint64)
         if words.ndim != 2 or words.shape[1] != n_words(n):
             raise ValueError("packed masks must have shape (p, ceil(n / 64))")
+        if n % 64 and words.size:
+            # bits past row n in the last word are padding: set ones (~words, a
+            # complement of every mask) made the compiled solver read rows past X's
+            # end (LAPACK failures, run-to-run differences) and ntk_weights 0
+            # (tester EF); they are cleared, on a copy
+            keep = np.uint64((1 << (n % 64)) - 1)
+            if np.any(words[:, -1] & ~keep):
+                words = words.copy()
+                words[:, -1] &= keep
         self._words = words
         self.n = int(n)
         self.gates = None if gates is None else np.ascontiguousarray(gates, np.float64)
         p = words.shape[0]
+        shape = None if self.gates is None else self.gates.shape
+        if shape is not None and (len(shape) != 2 or shape[0] != p):
+            raise ValueError(
+                f"gates must have shape (p, d) with p = {p} masks; got {shape}"
+            )
         self.counts = np.ones(p, np.int64) if counts is None else np.asarray(counts)
+        if self.counts.shape != (p,):
+            raise ValueError(
+                f"counts must have shape ({p},), one per mask; got {self.counts.shape}"
+            )
         self.n_gates = int(self.counts.sum()) if n_gates is None else int(n_gates)
 
     @classmethod

@@ -156,7 +156,8 @@ class DaskArrangement:
                 "applied to new data"
             )
         if not dask.is_dask_collection(X_new):
-            return Arrangement(np.zeros((0, 1), np.uint64), 1, self.gates).apply(X_new)
+            masks = np.zeros((self.gates.shape[0], 1), np.uint64)  # (unused)
+            return Arrangement(masks, 1, self.gates).apply(X_new)
         X_new = as_rows(X_new, "X_new")
         if X_new.shape[1] != self.gates.shape[1]:
             raise ValueError(
