@@ -601,8 +601,8 @@ def _check_repeated_header(frame, path):
     """Refuse rows that repeat the header line in every column kept (files joined
     with ``cat``, each with its header): in a file of text columns they were read
     as data, a class named after the target's column said to be a typo (tester
-    EE); among numbers they were refused as a stray word ('\ufeffAge' where the
-    second file began with a byte-order mark)."""
+    EE); among numbers they were refused as a stray word (the name with a
+    byte-order mark before it, where the second file began with one)."""
     if frame.shape[1] == 0 or len(frame) == 0:
         return
     first = frame.iloc[:, 0]
@@ -1684,9 +1684,9 @@ def _check_numbers(path, frame, col, values, drop=None):
         )
     top = float(np.abs(values[np.isfinite(values)]).max(initial=0.0))
     if top > _MAX_MAGNITUDE and drop is None:
-        # predict: the model's standardisation is fitted, nothing is squared; its
-        # products with the weights leave double precision (the fit's reason was
-        # given here; tester EE)
+        # predict: the model's standardisation is fitted and squares nothing, so
+        # fit's reason (given here before; tester EE) is not this refusal's: the
+        # value lies past any column a model can have been fitted on
         k = int(np.flatnonzero(np.abs(values) == top)[0])
         raise UserError(
             f"{path}, line {_line(frame, k)}: column {col!r} has the value "
