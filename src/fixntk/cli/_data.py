@@ -1476,13 +1476,15 @@ def feature_columns(
     max_categories=None,
     target_gaps=None,
 ):
-    """(numeric columns, text columns) of a feature frame; refuses missing values
+    """(numeric columns, text columns, the text columns that are whole numbers past
+    float64's exact integers: :func:`integer_codes`) of a feature frame; refuses
+    missing values
     (unless ``impute``: the pipeline fills them), columns mixing numbers and text,
     and text columns with more than ``max_categories`` values (default
     MAX_CATEGORIES). ``target_gaps``: the target's own missing values, said in the
     same message (a second run found them, one message per run before)."""
     limit = MAX_CATEGORIES if max_categories is None else max_categories
-    numeric, text, refused, reasons = [], [], [], []
+    numeric, text, refused, reasons, long_coded = [], [], [], [], []
     gaps = frame.isna()
     holed = [col for col in frame.columns if gaps[col].any()]
     empty = [col for col in holed if gaps[col].all()]
@@ -1516,6 +1518,8 @@ def feature_columns(
         values = _numbers(series, decimal)
         # integers past float64's exact ones are codes, kept as written (text)
         long_codes = values is not None and integer_codes(series, values)
+        if long_codes:
+            long_coded.append(col)
         if values is not None and not long_codes:
             _check_numbers(path, frame, col, values, f"--drop {col!r}")
             numeric.append(col)
@@ -1586,7 +1590,7 @@ def feature_columns(
             + ("it" if len(refused) == 1 else "them")
             + f" out with {drops}"
         )
-    return numeric, text
+    return numeric, text, long_coded
 
 
 def _other_words(series, at, frame):
@@ -1939,7 +1943,7 @@ def dataset_from_table(
             f"{target!r}: {int(unlabelled.sum())} (first at line {_line(frame, k)})"
         )
     try:
-        numeric, text = feature_columns(
+        numeric, text, long_codes = feature_columns(
             X,
             path,
             decimal=table.decimal,
@@ -1951,11 +1955,6 @@ def dataset_from_table(
         if table.short_rows and "missing values in column" in str(err):
             raise UserError(f"{err}. Note: {table.short_rows}") from None
         raise
-    long_codes = [
-        c
-        for c in text
-        if (v := _numbers(X[c], table.decimal)) is not None and integer_codes(X[c], v)
-    ]
     codes_note = integer_codes_note(X, long_codes)
     if impute and unlabelled.any():
         # left out after the checks of every row: their messages give file lines
