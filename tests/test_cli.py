@@ -1398,6 +1398,18 @@ def test_fit_output_does_not_replace_another_file(regression_csv, tmp_path):
     err = run_cli("predict", model, regression_csv, "--output", saved)
     assert_clean_error(err, "is a saved model (predict writes its CSV there")
     assert open(saved, "rb").read() == before
+    # nor any other existing file but predict's own CSV: predict --output train.csv
+    # replaced the training data unasked (tester EH); an earlier run's predictions
+    # are replaced, and an empty file is written
+    err = run_cli("predict", model, regression_csv, "--output", str(other))
+    assert_clean_error(err, "is not predictions written by fixntk predict")
+    assert other.read_text() == "a,b\n1,2\n"
+    preds, empty = tmp_path / "preds.csv", tmp_path / "empty.csv"
+    empty.write_text("")
+    for path in (preds, preds, empty):
+        proc = run_cli("predict", model, regression_csv, "--output", str(path))
+        assert proc.returncode == 0, proc.stderr
+        assert path.read_text().startswith("prediction\n")
 
 
 def test_values_are_stripped_and_a_repeated_drop_is_one(tmp_path):
@@ -3153,6 +3165,38 @@ def test_compare_says_when_its_kare_column_took_long(regression_csv, monkeypatch
     out = io.StringIO()
     assert main([*argv, "--kare-max-iter", "1"], out=out) == 0
     assert "took" not in out.getvalue()
+
+
+def test_compare_says_the_kare_columns_warnings_as_notes(
+    regression_csv, monkeypatch, capsys
+):
+    """The KARE column's kernel work ran outside the fit's warning catcher: its
+    KernelSizeWarning (6900 rows) came out in Python's format, '<frozen runpy>:88:
+    KernelSizeWarning: ...' (tester EH). It is a note now, as the fits' are, and the
+    column's other warnings join the model's notes."""
+    import io
+    import warnings
+
+    import fixntk.cli._models as models
+    from fixntk._memory import KernelSizeWarning
+    from fixntk.cli import main
+
+    def kare_of(*args):
+        say = "kare (a 9 x 9 kernel) needs a while"
+        warnings.warn(say, KernelSizeWarning, stacklevel=2)
+        warnings.warn("the KARE kernel is nearly singular", UserWarning, stacklevel=2)
+        return 0.5
+
+    monkeypatch.setattr(models, "kare_of", kare_of)
+    out = io.StringIO()
+    argv = ["compare", regression_csv, "--target", "price", "--n-gates", "10", "-q"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escapes fails the command
+        assert main([*argv, "--kare-max-iter", "1"], out=out) == 0
+    err = capsys.readouterr().err
+    assert "KernelSizeWarning" not in err
+    assert "note: kare (a 9 x 9 kernel) needs a while" in err
+    assert "the KARE kernel is nearly singular" in out.getvalue()
 
 
 def test_a_row_with_a_field_left_out_is_said_by_its_line(tmp_path):

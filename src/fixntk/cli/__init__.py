@@ -1261,7 +1261,10 @@ def build_parser():
     predict.add_argument(
         "--output",
         default="",
-        help="CSV file to write (default, or -: standard output)",
+        help=(
+            "CSV file to write (default, or -: standard output); an existing file "
+            "is replaced only if it holds earlier predictions"
+        ),
     )
     predict.add_argument(
         "-q", "--quiet", action="store_true", help="accepted (predict draws no bar)"
@@ -1355,6 +1358,25 @@ def _check_not_other_data(path, command):
             f"--output {path} is a saved model (predict writes its CSV there, "
             "replacing the model); give another name, or delete it first"
         )
+    if command == "predict" and head and not _written_by_predict(path):
+        # predict --output train.csv replaced the training data, and any other
+        # CSV, unasked, where fit refuses (tester EH)
+        raise UserError(
+            f"--output {path} exists and is not predictions written by fixntk "
+            "predict (its header has no 'prediction' column): predict would replace "
+            "it; give another name, or delete it first"
+        )
+
+
+def _written_by_predict(path):
+    """Whether the file's header line names a 'prediction' column, as predict's
+    CSV does (after the rows' labels, if any)."""
+    import csv
+
+    with open(path, "rb") as fh:
+        line = fh.readline(1 << 16).decode("utf-8-sig", errors="replace")
+    fields = next(csv.reader([line.strip()]), [])
+    return "prediction" in [f.strip() for f in fields]
 
 
 class _ClosedReaderGuard:

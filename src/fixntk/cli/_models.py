@@ -4,6 +4,7 @@ Every warning a fit raises becomes a note that names the command-line option act
 it (:func:`hint`).
 """
 
+import contextlib
 import re
 import sys
 import time
@@ -192,10 +193,31 @@ def fit_model(name, estimator, data, X, y, sample_weight=None):
     if given; returns (pipeline, seconds, notes).
 
     ``seconds`` is the wall time of the fit alone."""
-    from .._memory import KernelSizeWarning
-
     pipe = pipeline(estimator, data)
     t0 = time.perf_counter()
+    with noted_warnings(name) as caught:
+        if sample_weight is None:
+            pipe.fit(X, y)
+        else:
+            _fit_weighted(pipe, X, y, sample_weight)
+    seconds = time.perf_counter() - t0
+    caught = [_rows_as_lines(m, X, pipe) for m in caught]
+    return pipe, seconds, _notes(name, caught)
+
+
+def _notes(name, messages):
+    """The notes of warning ``messages`` (each once), in the options' words."""
+    return [f"{in_option_words(m)} [{hint(name, m)}]" for m in dict.fromkeys(messages)]
+
+
+@contextlib.contextmanager
+def noted_warnings(name):
+    """Catch the warnings of the model ``name``'s work: yields the list their
+    messages are appended to (notes for later); a KernelSizeWarning is said at once
+    on stderr as a note (the wait is ahead), never in Python's warning format (the
+    compare command's KARE column printed one so; tester EH)."""
+    from .._memory import KernelSizeWarning
+
     caught = []
 
     def keep(message, category, *args, **kwargs):
@@ -208,14 +230,7 @@ def fit_model(name, estimator, data, X, y, sample_weight=None):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = keep
-        if sample_weight is None:
-            pipe.fit(X, y)
-        else:
-            _fit_weighted(pipe, X, y, sample_weight)
-    seconds = time.perf_counter() - t0
-    caught = [_rows_as_lines(m, X, pipe) for m in caught]
-    notes = [f"{in_option_words(m)} [{hint(name, m)}]" for m in dict.fromkeys(caught)]
-    return pipe, seconds, notes
+        yield caught
 
 
 # Row weights summing past this are brought to a mean of 1 for the fit (_fit_weighted)
@@ -540,8 +555,10 @@ def outcome(name, pipe, seconds, notes, data, X_train, y_train, X_test, y_test):
     """The Outcome of a fitted pipeline, scored on (X_test, y_test)."""
     model = final(pipe)
     t0 = time.perf_counter()
-    value = kare_of(pipe, data, X_train, y_train)
+    with noted_warnings(name) as caught:
+        value = kare_of(pipe, data, X_train, y_train)
     extra = time.perf_counter() - t0
+    notes = [*notes, *_notes(name, caught)]
     if extra >= _SAID_SECONDS:
         # the fixed NTK's kernel (n x n, eigendecomposed) took 16 s after a fit
         # whose time column read less, unexplained (a tester's 10000 rows)
