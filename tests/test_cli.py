@@ -4127,3 +4127,37 @@ def test_a_repeated_header_line_is_refused_by_its_line(tmp_path):
     proc = run_cli("fit", str(path), "--target", "Target", "-q")
     assert proc.returncode == 2
     assert "line(s) 17 repeat the header line" in proc.stderr
+
+
+def test_spreadsheets_and_binary_files_are_named_for_what_they_are(tmp_path):
+    """An Excel workbook was 'a zip archive of 10 files: extract it first' (its
+    parts are XML, not a CSV), an .xls or a Parquet file was told to convert with
+    iconv (tester EH). They are named, with the way to a CSV; a CSV whose header
+    begins with such a mark is still read."""
+    import zipfile
+
+    from fixntk.cli._data import UserError, read_table
+
+    xlsx = tmp_path / "sales.xlsx"
+    with zipfile.ZipFile(xlsx, "w") as z:
+        for part in ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml"):
+            z.writestr(part, '<?xml version="1.0"?><x/>')
+    files = {
+        xlsx: "an Excel workbook (.xlsx)",
+        "old.xls": "an Excel 97-2003 workbook (.xls)",
+        "t.parquet": "a Parquet file",
+        "t.db": "an SQLite database",
+    }
+    heads = {
+        "old.xls": bytes.fromhex("D0CF11E0A1B11AE1") + bytes(range(64)),
+        "t.parquet": b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02" + bytes(64),
+        "t.db": b"SQLite format 3\x00" + bytes(64),
+    }
+    for name, head in heads.items():
+        (tmp_path / name).write_bytes(head)
+    for name, what in files.items():
+        with pytest.raises(UserError, match=re.escape(what)):
+            read_table(str(tmp_path / name))
+    text = tmp_path / "par.csv"
+    text.write_text("PAR1,y\n" + "".join(f"{i},{2 * i}\n" for i in range(12)))
+    assert list(read_table(str(text)).frame.columns) == ["PAR1", "y"]

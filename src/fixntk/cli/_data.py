@@ -257,6 +257,55 @@ _COMPRESSED = (
     (b"PK\x03\x04", "zip"),
 )
 
+# Files of other formats passed for a CSV (by their first bytes): what they are, and
+# how to get a CSV from them. An Excel workbook was called 'a zip archive of 10 files:
+# extract it first', an .xls or a Parquet file told to convert with iconv (tester EH).
+_SPREADSHEET = "save it as 'CSV UTF-8' from the spreadsheet program"
+_OTHER_FORMATS = (
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an Excel 97-2003 workbook (.xls) or another legacy Office file",
+        _SPREADSHEET,
+    ),
+    (b"PAR1", "a Parquet file", "pandas.read_parquet(path).to_csv(new_path)"),
+    (b"ARROW1", "an Arrow/Feather file", "pandas.read_feather(path).to_csv(new_path)"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "pandas.read_hdf(path).to_csv(new_path)"),
+    (b"SQLite format 3\x00", "an SQLite database", "export a table as CSV"),
+    (
+        b"\x93NUMPY",
+        "a NumPy .npy array",
+        "numpy.savetxt(new_path, array, "
+        "delimiter=',') with a header naming the columns",
+    ),
+    (b"%PDF-", "a PDF document", "export the table as CSV from its source"),
+)
+
+
+def _check_text_format(path, head):
+    """A UserError when the file's first bytes are those of a binary format listed
+    in _OTHER_FORMATS (those whose mark is text, as Parquet's 'PAR1', with a
+    control character after it: a CSV's header may begin 'PAR1,')."""
+    binary = any(b < 9 or 13 < b < 32 for b in head)
+    for magic, what, advice in _OTHER_FORMATS:
+        if head.startswith(magic) and (binary or not magic.isalnum()):
+            raise UserError(
+                f"{shown(path)} is {what}, not a CSV file; fixntk reads CSV text: "
+                f"{advice}"
+            )
+
+
+def _office_archive(names):
+    """What an Office file read as a zip archive is (its member names), or None."""
+    if "[Content_Types].xml" in names:
+        kinds = (("xl/", "an Excel workbook (.xlsx)"), ("word/", "a Word document"))
+        for folder, what in kinds:
+            if any(n.startswith(folder) for n in names):
+                return what
+        return "an Office document"
+    if "mimetype" in names and any(n == "content.xml" for n in names):
+        return "an OpenDocument file (.ods)"
+    return None
+
 
 # Minus signs other than ASCII's hyphen-minus that numbers are written with, in
 # UTF-8: the Unicode minus sign (web pages, typeset tables, some locales' exports) and
@@ -313,9 +362,10 @@ def _decompressed(path, raw):
     decompressed, else ``raw`` unchanged (None: read ``path`` itself)."""
     if raw is None:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(16)
     else:
-        head = raw[:8]
+        head = raw[:16]
+    _check_text_format(path, head)
     kind = next((k for magic, k in _COMPRESSED if head.startswith(magic)), None)
     if kind is None:
         return raw
@@ -327,6 +377,12 @@ def _decompressed(path, raw):
             import zipfile
 
             with zipfile.ZipFile(source) as archive:
+                office = _office_archive(archive.namelist())
+                if office is not None:
+                    raise UserError(
+                        f"{shown(path)} is {office}, not a CSV file; fixntk reads "
+                        f"CSV text: {_SPREADSHEET}"
+                    )
                 names = [  # not the folders, nor the resource forks macOS adds
                     i
                     for i in archive.infolist()
