@@ -392,11 +392,12 @@ def _check_fraction(value, name):
 
 
 def _folds(n, cv, seed, labels=None, groups=None):
-    """Shuffled folds (stratified by labels when every class can fill every fold) for
-    an int ``cv``; the splits of a splitter or an iterable otherwise. The rows of a
-    class of one row are in every training part and no validation part. ``groups``
-    (:func:`_copy_groups`): an int ``cv`` folds the groups, each with all its rows
-    (one fold per group where there are fewer groups than ``cv``, at least two)."""
+    """Shuffled folds (stratified by labels: as many as the largest class has rows,
+    where that is fewer than ``cv``) for an int ``cv``; the splits of a splitter or
+    an iterable otherwise. The rows of a class of one row are in every training part
+    and no validation part. ``groups`` (:func:`_copy_groups`): an int ``cv`` folds
+    the groups, each with all its rows (one fold per group where there are fewer
+    groups than ``cv``, at least two)."""
     if not isinstance(cv, numbers.Integral):
         if hasattr(cv, "split"):  # a splitter
             return _checked_splits(_splitter_splits(cv, n, labels), n)
@@ -424,12 +425,17 @@ def _folds(n, cv, seed, labels=None, groups=None):
                 (np.sort(np.concatenate([rest[train], keep])), rest[val])
                 for train, val in _folds(rest.size, cv, seed, inner)
             ]
-    if labels is not None and np.bincount(labels).min() >= cv:
-        return list(
-            StratifiedKFold(cv, shuffle=True, random_state=seed).split(
-                np.zeros(n), labels
-            )
-        )
+    top = 0 if labels is None else int(np.bincount(labels).max())
+    if top >= 2:
+        # stratified where some class has fewer rows than folds too (each of its rows
+        # in another fold), and in as many folds as the largest class has rows where
+        # every class has fewer than cv: unstratified folds put both rows of a 2-row
+        # class in one validation part, leaving the class out of its training part
+        # (30 classes of 2 rows were refused, cv=3; tester EG)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            folds = StratifiedKFold(min(cv, top), shuffle=True, random_state=seed)
+            return list(folds.split(np.zeros(n), labels))
     return list(KFold(cv, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
@@ -2596,7 +2602,8 @@ def _slow_scale_hint(X):
 
 def _slow_skew_hint(X):
     """The long-fit notice's sentence on strongly skewed columns of X (skewness above
-    _SLOW_SKEW over at most 20000 evenly spaced rows; 0/1 columns aside), else "".
+    _SLOW_SKEW over at most 20000 evenly spaced rows; two-valued columns aside), else
+    "".
     Counts, sales and prices of a long right tail, standardised: the lam search runs
     to small lams, where each solve is slow, and fits worse (ggplot2's txhousing,
     5000 rows of sales, volume, listings and inventory, skewness about 4:
@@ -2610,7 +2617,10 @@ def _slow_skew_hint(X):
         centred = rows - rows.mean(axis=0)
         sd = np.sqrt(np.mean(centred**2, axis=0))
         skew = np.mean(centred**3, axis=0) / sd**3
-    cols = np.flatnonzero(np.isfinite(skew) & (sd > 0) & ~_binary_columns(rows))
+    # two-valued columns aside: indicators, at 0/1 or standardised (the README's
+    # StandardScaler on every column made rare categories 'skewed: counts,
+    # amounts?', with a log advised; tester EG)
+    cols = np.flatnonzero(np.isfinite(skew) & (sd > 0) & ~_two_valued_columns(rows))
     cols = cols[np.abs(skew[cols]) > _SLOW_SKEW]
     if cols.size == 0:
         return ""
@@ -2634,6 +2644,12 @@ def _hint_rows(X):
 def _binary_columns(rows):
     """Columns of 0s and 1s only (one-hot indicators)."""
     return np.all((rows == 0) | (rows == 1), axis=0)
+
+
+def _two_valued_columns(rows):
+    """Columns of two distinct values at most (indicators, shifted and scaled or
+    not)."""
+    return np.all((rows == rows.min(axis=0)) | (rows == rows.max(axis=0)), axis=0)
 
 
 def _scale_hint_rows(X):

@@ -310,6 +310,12 @@ def validate_frame(estimator, X, *args, **kwargs):
     return out
 
 
+# pandas.api.types.infer_dtype's names for columns of numbers alone
+_NUMBERS = frozenset(
+    {"integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"}
+)
+
+
 def _warn_coded_columns(estimator, X):
     """Warn at fit about a data frame's text or category columns that read as numbers
     ('1', '2', '3'; zip codes): they are fitted as quantities, where the same codes
@@ -318,13 +324,21 @@ def _warn_coded_columns(estimator, X):
     if not type(X).__module__.startswith("pandas"):
         return  # (a polars frame's dtypes are not pandas')
     dtypes = X.dtypes
-    from pandas.api.types import is_string_dtype
+    from pandas.api.types import infer_dtype, is_string_dtype
 
-    coded = [
-        c
-        for c, t in zip(X.columns, dtypes)
-        if is_string_dtype(t) or str(t) == "category"
-    ]
+    def text(column, t):
+        if str(t) == "category":
+            return True
+        if not is_string_dtype(t):
+            return False
+        # an object column of numbers (after .where(..., None), from JSON) is no
+        # text: its floats were called 'codes' (tester EG; pandas 3 counts object
+        # as a string dtype)
+        if not (isinstance(t, np.dtype) and t.kind == "O"):
+            return True  # a string dtype proper
+        return infer_dtype(X[column], skipna=True) not in _NUMBERS
+
+    coded = [c for c, t in zip(X.columns, dtypes) if text(c, t)]
     if not coded:
         return
     shown = listed(repr(str(c)) for c in coded)
