@@ -4161,3 +4161,18 @@ def test_spreadsheets_and_binary_files_are_named_for_what_they_are(tmp_path):
     text = tmp_path / "par.csv"
     text.write_text("PAR1,y\n" + "".join(f"{i},{2 * i}\n" for i in range(12)))
     assert list(read_table(str(text)).frame.columns) == ["PAR1", "y"]
+
+
+def test_a_decimal_point_among_decimal_commas_is_named_by_its_line():
+    """One cell of a decimal-comma column typed with '.' ('7.147' among '6,575')
+    was advised --thousands '.', which reads it as 7147, 800x the column's other
+    values, with no line named (tester EH). Such a cell is named by its line as a
+    likely decimal point; a column of real thousands keeps the advice."""
+    from fixntk.cli._data import number_format_hint
+
+    rm = pd.Series(["6,575", "6,421", "7,185", "6,998", "7.147", "6,43", "6,012"])
+    hint = number_format_hint(rm, decimal=",")
+    assert "line 6 writes '7.147' with '.'" in hint and "decimal point" in hint
+    money = pd.Series(["950,5", "1.200,0", "2.500,25", "800", "875,2"])
+    assert "pass --thousands '.'" in number_format_hint(money, decimal=",")
+    assert "decimal point" not in number_format_hint(money, decimal=",")

@@ -1378,6 +1378,37 @@ def _parses(text):
     return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
+def _stray_decimal_point(series, text, marked, decimal):
+    """The hint for a few cells of a decimal-comma column written with '.' (``marked``)
+    whose thousands reading lies 100x or more beyond every other value: a decimal
+    point typed by hand, most likely, not thousands (Boston's rm '7.147' among
+    '6,575': --thousands '.' was advised, which read it as 7147; tester EH). None
+    where that is not so."""
+    if decimal != ",":
+        return None
+    rest = text[~text.index.isin(marked.index)]
+    if len(rest) <= len(marked):
+        return None
+    others = pd.to_numeric(rest.str.replace(",", ".", regex=False), errors="coerce")
+    grouped = marked.str.replace(".", "", regex=False).str.replace(",", ".")
+    grouped = pd.to_numeric(grouped, errors="coerce")
+    top = float(others.abs().max())
+    if others.isna().any() or grouped.isna().any() or not top > 0:
+        return None
+    if not float(grouped.abs().min()) >= 100 * top:
+        return None
+    line = _line(series, series.index.get_loc(marked.index[0]))
+    more = f" (and {len(marked) - 1} more)" if len(marked) > 1 else ""
+    value = float(grouped.iloc[0])
+    return (
+        f"writes its decimals with ',' but line {line}{more} writes "
+        f"{marked.iloc[0]!r} with '.': a decimal point typed by hand? (read as "
+        f"thousands, {value:g} would be {value / top:.0f}x the "
+        "column's largest other value); correct the cell, or pass --thousands '.' "
+        "if '.' separates thousands"
+    )
+
+
 def number_format_hint(series, decimal="."):
     """How to read a text column that holds numbers in another format, or None: the
     option(s) to pass (decimal commas, thousands separators, both readings when a
@@ -1412,6 +1443,11 @@ def number_format_hint(series, decimal="."):
                 "if it separates thousands (1,234 = 1234), or --decimal ',' if it is "
                 "the decimal mark (1,234 = 1.234)"
             )
+        stray = (
+            _stray_decimal_point(series, text, marked, decimal) if sep == "." else None
+        )
+        if stray is not None:
+            return stray
         # '.' separating thousands needs another decimal mark; a space or an
         # apostrophe goes with either
         commas = sep == "." or text.str.contains(",", regex=False).any()
