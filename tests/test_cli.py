@@ -4176,3 +4176,20 @@ def test_a_decimal_point_among_decimal_commas_is_named_by_its_line():
     money = pd.Series(["950,5", "1.200,0", "2.500,25", "800", "875,2"])
     assert "pass --thousands '.'" in number_format_hint(money, decimal=",")
     assert "decimal point" not in number_format_hint(money, decimal=",")
+
+
+def test_the_commands_total_time_is_not_overstated():
+    """The total time (the whole command) added psutil's create_time, whose boot
+    time Linux gives in whole seconds: up to a second long (0.95 s for a process of
+    0.11 s; tester EH). A process's own count is at most the wall time its parent
+    measured around it (both clocks to 0.01 s)."""
+    import time
+
+    code = "from fixntk.cli import _elapsed; print(_elapsed())"
+    for _ in range(3):
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        outside = time.perf_counter() - t0
+        assert 0.0 < float(proc.stdout) <= outside + 0.02

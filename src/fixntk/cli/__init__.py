@@ -87,10 +87,21 @@ def _score_name(task):
 
 
 def _elapsed():
-    """Wall time since this process started (start-up and imports included)."""
-    import psutil
+    """Wall time since this process started (start-up and imports included). On
+    Linux from the kernel's clocks since boot (/proc/uptime, and the process's start
+    in /proc/self/stat), to 0.01 s: psutil's create_time adds the boot time, which
+    Linux gives in whole seconds, and the total read up to a second long (tester
+    EH: 0.95 s for a process of 0.11 s)."""
+    try:
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        with open("/proc/self/stat") as fh:  # the name, in parentheses, may hold spaces
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return max(uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError, AttributeError):
+        import psutil
 
-    return time.time() - psutil.Process().create_time()
+        return time.time() - psutil.Process().create_time()
 
 
 def _read(args):
