@@ -4193,3 +4193,33 @@ def test_the_commands_total_time_is_not_overstated():
         )
         outside = time.perf_counter() - t0
         assert 0.0 < float(proc.stdout) <= outside + 0.02
+
+
+def test_not_missing_reads_na_as_a_value_in_fit_and_predict(tmp_path):
+    """'NA' is North America's code (and Namibia's): every such cell was missing,
+    the feature refused or filled with another continent by --impute, the class
+    dropped as the target, with no way to keep it (tester EH). --not-missing NA
+    reads it as a value; predict reads as fit did; the refusal names the option."""
+    rng = np.random.default_rng(0)
+    cont = rng.choice(["EU", "NA", "AS", "SA"], 80)
+    gdp = rng.standard_normal(80) + 2.0 * (cont == "NA")
+    rows = [(c, f"{g:.3f}") for c, g in zip(cont, gdp)]
+    path = write_csv(tmp_path / "na.csv", ["gdp", "continent"], [r[::-1] for r in rows])
+    assert_clean_error(
+        run_cli("fit", path, "--target", "continent"),
+        "missing values",
+        "--not-missing NA reads NA as a value",
+    )
+    model = str(tmp_path / "m.pkl")
+    args = ["--target", "continent", "--lam", "0.01", "--output", model]
+    proc = run_cli("fit", path, "--not-missing", "NA", *args)
+    assert proc.returncode == 0, proc.stderr
+    fitted = pickle.load(open(model, "rb"))
+    assert "NA" in list(fitted.classes_) and fitted.fixntk_not_missing_ == ("NA",)
+    proc = run_cli("predict", model, path)
+    assert proc.returncode == 0, proc.stderr
+    assert "cells read as fit read them: --not-missing 'NA'" in proc.stderr
+    assert "NA" in set(
+        pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)["prediction"]
+    )
+    usage_error(run_cli("fit", path, "--not-missing", "foo", *args), "not read as")

@@ -22,6 +22,7 @@ from ._compare import compare_on, report
 from ._data import (
     _LINES,
     FORMAT_CARRIED,
+    KEPT_WORDS,
     LABELS_ADVICE,
     MAX_CATEGORIES,
     MAX_CLASSES,
@@ -283,6 +284,8 @@ def cmd_fit(args, out):
         pipe.fixntk_holdout_ = args.holdout
         # and how its numbers were written, for predict's files (tester CZ)
         pipe.fixntk_number_format_ = (args.decimal, args.thousands)
+        # and the words it read as values (--not-missing), which predict reads so
+        pipe.fixntk_not_missing_ = tuple(args.not_missing or ())
         # and the column of row weights, which predict's score reads (not a feature)
         pipe.fixntk_sample_weight_ = data.weight_name
         with open(args.output, "wb") as fh:
@@ -765,6 +768,9 @@ def cmd_predict(args, out):
         decimal, thousands = fitted
     carried = (decimal, thousands) != (args.decimal, args.thousands)
     token = FORMAT_CARRIED.set(carried)
+    kept = getattr(model, "fixntk_not_missing_", ())
+    if args.not_missing is None and kept:
+        KEPT_WORDS.set(tuple(kept))
     try:
         table = read_table(
             args.data,
@@ -779,6 +785,9 @@ def cmd_predict(args, out):
             table.messages.insert(
                 0, f"numbers read as fit read them: {' '.join(given)}"
             )
+        if args.not_missing is None and kept:
+            words = " ".join(f"--not-missing {w!r}" for w in kept)
+            table.messages.insert(0, f"cells read as fit read them: {words}")
         X, ignored, notes = prediction_frame(table, model, shown(args.data))
     finally:
         FORMAT_CARRIED.reset(token)
@@ -1085,6 +1094,23 @@ def _add_comparison_options(p):
     )
 
 
+def _kept_word(text):
+    """--not-missing's word: one of the words read as missing (an empty cell is
+    missing always)."""
+    from ._data import GAP_WORDS, MISSING_TEXT
+
+    word = text.strip()
+    if word in MISSING_TEXT[1:] or word.casefold() in GAP_WORDS:
+        return word
+    if not word:
+        raise argparse.ArgumentTypeError("an empty cell is missing always")
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not read as missing anyway (the words that are: "
+        f"{', '.join(w for w in MISSING_TEXT if w)}, and among numbers '-', '.', "
+        "'n.a.', 'missing')"
+    )
+
+
 def _add_read_options(p):
     g = p.add_argument_group("reading the CSV")
     g.add_argument(
@@ -1105,6 +1131,17 @@ def _add_read_options(p):
         default=None,
         help="thousands separator inside numbers, e.g. ',' for 1,234.5 or '.' "
         "(with --decimal ',') for 1.234,5 (default: none)",
+    )
+    g.add_argument(
+        "--not-missing",
+        action="append",
+        type=_kept_word,
+        default=None,
+        metavar="WORD",
+        help="a word that is a value here, not a missing value (repeatable; e.g. NA "
+        "for North America or Namibia); by default NA, N/A, NULL, nan, ?, #N/A and "
+        "an empty cell, among others, are missing (predict reads as fit did unless "
+        "given)",
     )
     g.add_argument(
         "--index-col",
@@ -1458,8 +1495,12 @@ def main(argv=None, out=None):
         _check_figure_format(getattr(args, "figure", ""))
         if args.command in ("fit", "predict"):
             _check_not_other_data(args.output, args.command)
-        with progress_scope():  # one clock for the command's progress lines
-            status = args.run(args, out)
+        kept = KEPT_WORDS.set(tuple(getattr(args, "not_missing", None) or ()))
+        try:
+            with progress_scope():  # one clock for the command's progress lines
+                status = args.run(args, out)
+        finally:
+            KEPT_WORDS.reset(kept)
         return 141 if getattr(out, "closed_reader", False) else status
     except UserError as exc:
         print(f"fixntk {args.command}: error: {exc}", file=sys.stderr)

@@ -453,10 +453,32 @@ GAP_WORDS = frozenset(
 )
 
 
+# The words of MISSING_TEXT and GAP_WORDS that this command reads as values (its
+# --not-missing; fit's, carried to predict): 'NA' is North America's code, and
+# Namibia's, and every such row was missing (tester EH: the continent column refused,
+# or filled with 'EU' by --impute; as the target, the class dropped).
+KEPT_WORDS = contextvars.ContextVar("fixntk_kept_words", default=())
+
+
+# said where cells were read as missing: the way to read such a word as a value
+_KEEP_HINT = (
+    " (cells 'NA', 'NULL', '?' and the like are missing; --not-missing NA reads NA "
+    "as a value, a code)"
+)
+
+
+def missing_text():
+    """The cells read as missing: MISSING_TEXT but the words kept as values."""
+    kept = set(KEPT_WORDS.get())
+    return [word for word in MISSING_TEXT if word not in kept]
+
+
 def _gap_words(series):
-    """Boolean mask of the cells of a text column that are :data:`GAP_WORDS`."""
+    """Boolean mask of the cells of a text column that are :data:`GAP_WORDS` (but
+    the words kept as values, matched without case)."""
     text = series.where(series.isna(), series.astype(str).str.strip().str.casefold())
-    return text.isin(GAP_WORDS).to_numpy(bool)
+    words = GAP_WORDS - {word.casefold() for word in KEPT_WORDS.get()}
+    return text.isin(words).to_numpy(bool)
 
 
 def read_table(
@@ -498,7 +520,7 @@ def read_table(
         )
     _check_preamble(path, raw)
     delimiter = _sniff(path, sep, raw)
-    options = dict(decimal=decimal, thousands=thousands, na_values=list(MISSING_TEXT))
+    options = dict(decimal=decimal, thousands=thousands, na_values=missing_text())
     # rows that end in a delimiter the header lacks ('1,2,3,' under 'a,b,c'): pandas
     # took the first column for the index and moved every name one column left
     # (tester DC: fit refused the last column as empty and fitted the wrong target
@@ -983,9 +1005,7 @@ def _check_dotted_thousands(path, delimiter, frame, data=None):
     the file whose '.' cannot group thousands (7.69, 4.0, 0.5) shows '.' to be the
     decimal mark there, and nothing is refused (means of three ratings, 4.333 beside
     3, were). --decimal '.' says the '.' is a decimal mark."""
-    raw = _read_csv(
-        _source(path, data), delimiter, dtype=str, na_values=list(MISSING_TEXT)
-    )
+    raw = _read_csv(_source(path, data), delimiter, dtype=str, na_values=missing_text())
     suspect = None
     for col in frame.columns:
         if col not in raw:
@@ -1603,6 +1623,7 @@ def feature_columns(
             f"{path}: missing values in column(s) {'; '.join(parts)}; fill them, "
             f"leave the column(s) out with {drops}, or fill them with the column's "
             f"median (numbers) or most frequent value (text) with --impute{also}"
+            f"{_KEEP_HINT}"
         )
     for col in frame.columns:
         series = frame[col]
@@ -2053,7 +2074,7 @@ def dataset_from_table(
         k = int(np.flatnonzero(unlabelled)[0])
         gap_notes.append(
             f"{int(unlabelled.sum())} row(s) with a missing target {target!r} left out "
-            f"(--impute; the first at line {_line(frame, k)})"
+            f"(--impute; the first at line {_line(frame, k)}){_KEEP_HINT}"
         )
         frame, X = frame[~unlabelled], X[~unlabelled]
         if weight is not None:
@@ -2088,6 +2109,7 @@ def dataset_from_table(
             gap_notes.append(
                 f"missing feature values filled (--impute: numbers by the column's "
                 f"median, text by its most frequent value): {_shown(filled, 8)}"
+                f"{_KEEP_HINT}"
             )
         # a column mostly filled is mostly the filler (a tester's weather file:
         # wind_gust 80% missing, filled silently among the others)
@@ -2107,6 +2129,7 @@ def dataset_from_table(
         raise UserError(
             f"{path}: the target column {target!r} has missing values (first at line "
             f"{_line(frame, k)}); fill them, or leave those rows out with --impute"
+            f"{_KEEP_HINT}"
         )
     y_num = _numbers(y_raw, table.decimal)
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
