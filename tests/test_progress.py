@@ -68,7 +68,11 @@ def test_solve_path_draws_one_bar_over_the_grid(monkeypatch):
     monkeypatch.setattr("sys.stderr", tty)
     fixntk.solve_path(X, y, arr, n_lams=4, eps=0.1, verbose=1)
     text = tty.getvalue()
-    assert "fixntk path:" in text and "0/4" in text and "lam/s" in text
+    assert "fixntk path:" in text and "0/4 lams" in text
+    # no rate nor time left: each lam costs more than the last, and the first
+    # lams' rate read 'ETA 00:05' in a fit that ran past 5 minutes (tester EH)
+    assert "smaller lams cost more" in text
+    assert "lam/s" not in text and "<" not in text
 
 
 def test_lam_kare_draws_a_bar_over_its_kernels(monkeypatch):
