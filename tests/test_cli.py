@@ -4223,3 +4223,18 @@ def test_not_missing_reads_na_as_a_value_in_fit_and_predict(tmp_path):
         pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)["prediction"]
     )
     usage_error(run_cli("fit", path, "--not-missing", "foo", *args), "not read as")
+
+
+def test_a_dos_end_of_file_mark_is_not_a_line(tmp_path):
+    """A file ending in DOS's end-of-file mark (Ctrl-Z, 0x1A) was refused for a
+    last line of empty cells the user's editor does not show (tester EH)."""
+    from fixntk.cli._data import read_table
+
+    text = "a,y\n" + "".join(f"{i},{i % 3}\n" for i in range(30))
+    plain = tmp_path / "plain.csv"
+    plain.write_text(text)
+    want = read_table(str(plain)).frame
+    for end in (b"\x1a", b"\x1a\r\n", b"\x1a\n"):
+        path = tmp_path / "dos.csv"
+        path.write_bytes(text.encode() + end)
+        pd.testing.assert_frame_equal(read_table(str(path)).frame, want)

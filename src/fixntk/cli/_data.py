@@ -357,6 +357,25 @@ def _cr_lines(path, raw):
     return raw.replace(b"\r", b"\n")
 
 
+def _dos_end(path, raw):
+    """The file's bytes without the end-of-file mark of DOS editors (Ctrl-Z, 0x1A)
+    at its end, else ``raw`` unchanged: it was read as a last line of empty cells
+    and refused by a line number the user's editor does not show (tester EH)."""
+    if raw is None:
+        with open(path, "rb") as fh:
+            fh.seek(max(os.path.getsize(path) - 8, 0))
+            tail = fh.read()
+    else:
+        tail = raw[-8:]
+    if b"\x1a" not in tail.rstrip(b"\r\n"):
+        return raw
+    if raw is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    body = raw.rstrip(b"\r\n")
+    return body[:-1] + raw[len(body) :] if body.endswith(b"\x1a") else raw
+
+
 def _decompressed(path, raw):
     """The bytes of a compressed file (gzip, bz2, xz, or a zip archive of one file)
     decompressed, else ``raw`` unchanged (None: read ``path`` itself)."""
@@ -510,6 +529,7 @@ def read_table(
     stored, raw = raw, _decompressed(path, raw)
     raw, minus = _ascii_minus(path, raw)
     raw = _cr_lines(path, raw)
+    raw = _dos_end(path, raw)
     size = os.path.getsize(path) if raw is None else len(raw)
     name, path = path, shown(path)
     if size == 0:
