@@ -4223,6 +4223,11 @@ def test_not_missing_reads_na_as_a_value_in_fit_and_predict(tmp_path):
         pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)["prediction"]
     )
     usage_error(run_cli("fit", path, "--not-missing", "foo", *args), "not read as")
+    # predict --output preds.xlsx wrote CSV text under an Excel name (tester EH)
+    xlsx = str(tmp_path / "preds.xlsx")
+    assert_clean_error(
+        run_cli("predict", model, path, "--output", xlsx), "writes CSV text"
+    )
 
 
 def test_a_dos_end_of_file_mark_is_not_a_line(tmp_path):

@@ -1385,14 +1385,41 @@ def _check_not_an_input(path, option, inputs):
 
 # The library's words for its parameters -> the command line's options (an error
 # said 'a float lam', 'a smaller cv', 'lam='cv'' to a user of --lam and --cv)
+# file name extensions of other formats than CSV text: what they name
+_NOT_CSV = {
+    ".xlsx": "an Excel workbook",
+    ".xls": "an Excel workbook",
+    ".ods": "an OpenDocument spreadsheet",
+    ".parquet": "Parquet",
+    ".feather": "Feather",
+    ".json": "JSON",
+    ".pkl": "a pickle",
+    ".pickle": "a pickle",
+}
+
+
 def _check_not_other_data(path, command):
     """A UserError, before any work, when --output names an existing file of the other
     kind: fit's a file that is not a saved model (its first byte is not a pickle's;
     fit --output b2.csv replaced another CSV with a pickle), predict's a saved model
     (predict --output m.pkl replaced a model with the CSV of predictions; a
-    tester)."""
-    if not path or not os.path.isfile(path):
+    tester) or any file but its own earlier predictions; and predict's name of
+    another format (.xlsx)."""
+    if not path:
         return
+    if os.path.isfile(path):
+        _check_existing_output(path, command)
+    ext = os.path.splitext(path)[1].lower()
+    if command == "predict" and ext in _NOT_CSV:
+        # predict --output preds.xlsx wrote CSV text under an Excel name (tester EH)
+        raise UserError(
+            f"--output {path}: predict writes CSV text, not {_NOT_CSV[ext]}; name "
+            "the file .csv (spreadsheet programs open it)"
+        )
+
+
+def _check_existing_output(path, command):
+    """The refusals of :func:`_check_not_other_data` for a file that exists."""
     with open(path, "rb") as fh:
         head = fh.read(1)
     model = head == b"\x80"
