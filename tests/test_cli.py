@@ -4243,3 +4243,45 @@ def test_a_dos_end_of_file_mark_is_not_a_line(tmp_path):
         path = tmp_path / "dos.csv"
         path.write_bytes(text.encode() + end)
         pd.testing.assert_frame_equal(read_table(str(path)).frame, want)
+
+
+def test_a_model_of_another_version_is_said_in_one_line(regression_csv, tmp_path):
+    """A model saved by another version gave 'Can't get attribute ...' or five
+    multi-line InconsistentVersionWarnings of scikit-learn, and the model held no
+    version to name (tester EH). fit saves the versions; predict says in one line
+    when they differ, and refuses a model whose classes this version lacks."""
+    model = str(tmp_path / "m.pkl")
+    args = ["--target", "price", "-q", "--lam", "0.01", "--output", model]
+    assert run_cli("fit", regression_csv, *args).returncode == 0
+    import fixntk
+
+    pipe = pickle.load(open(model, "rb"))
+    assert pipe.fixntk_version_.startswith(fixntk.__version__ + " (scikit-learn ")
+    proc = run_cli("predict", model, regression_csv)
+    assert proc.returncode == 0 and "was saved by" not in proc.stderr
+    pipe.fixntk_version_ = "0.0.1 (scikit-learn 1.0)"
+    old = str(tmp_path / "old.pkl")
+    pickle.dump(pipe, open(old, "wb"))
+    proc = run_cli("predict", old, regression_csv)
+    assert proc.returncode == 0, proc.stderr
+    assert "was saved by fixntk 0.0.1 (scikit-learn 1.0); this is fixntk" in proc.stderr
+    # scikit-learn's own record of its version in each estimator: its warnings
+    # (one per estimator, several lines each) are one note
+    import sklearn
+
+    now = sklearn.__version__.encode()
+    older = re.sub(rb"[0-9]", b"0", now)
+    raw = open(model, "rb").read()
+    assert now in raw
+    (tmp_path / "skl.pkl").write_bytes(raw.replace(now, older))
+    proc = run_cli("predict", str(tmp_path / "skl.pkl"), regression_csv)
+    assert proc.returncode == 0, proc.stderr
+    assert f"scikit-learn {older.decode()}); this is fixntk" in proc.stderr
+    assert "InconsistentVersionWarning" not in proc.stderr
+    gone = tmp_path / "gone.pkl"
+    gone.write_bytes(b"cfixntk._estimators\nGoneEstimator\n.")
+    assert_clean_error(
+        run_cli("predict", str(gone), regression_csv),
+        "saved by another version of fixntk or scikit-learn",
+        "fit the model again",
+    )

@@ -13,6 +13,7 @@ import pickle
 import re
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -284,6 +285,8 @@ def cmd_fit(args, out):
         pipe.fixntk_holdout_ = args.holdout
         # and how its numbers were written, for predict's files (tester CZ)
         pipe.fixntk_number_format_ = (args.decimal, args.thousands)
+        # and the versions that saved it, which predict compares with its own
+        pipe.fixntk_version_ = _versions()
         # and the words it read as values (--not-missing), which predict reads so
         pipe.fixntk_not_missing_ = tuple(args.not_missing or ())
         # and the column of row weights, which predict's score reads (not a feature)
@@ -540,9 +543,22 @@ def _load_model(path):
         raise UserError(f"model file not found: {path}")
     if os.path.isdir(path):
         raise UserError(f"{path} is a directory, not a model file")
+    from sklearn.exceptions import InconsistentVersionWarning
+
     try:
-        with open(path, "rb") as fh:
+        # a model saved by another scikit-learn: one line, not a multi-line warning
+        # per estimator of the pipeline (five; tester EH)
+        with open(path, "rb") as fh, warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", InconsistentVersionWarning)
             model = pickle.load(fh)
+    except (AttributeError, ModuleNotFoundError, ImportError) as exc:
+        # a class or module of another version ("Can't get attribute 'X' on
+        # <module ...>"; tester EH)
+        raise UserError(
+            f"cannot load {path}: it was saved by another version of fixntk or "
+            f"scikit-learn ({exc}); this is fixntk {_versions()}: fit the model again "
+            "with this version"
+        ) from None
     except Exception as exc:  # noqa: BLE001 (garbage raises ValueError, KeyError...)
         hint = ""
         with open(path, "rb") as fh:
@@ -575,7 +591,30 @@ def _load_model(path):
             f"{path} holds a Python object of type {type(model).__name__!r}, not a "
             "model saved by fixntk fit --output"
         )
+    skew = InconsistentVersionWarning
+    other = [w.message for w in said if issubclass(w.category, skew)]
+    saved = getattr(model, "fixntk_version_", None)
+    if other or (saved is not None and saved != _versions()):
+        old = saved or f"scikit-learn {other[0].original_sklearn_version}"
+        print(
+            f"note: {path} was saved by {'fixntk ' if saved else ''}{old}; this is "
+            f"fixntk {_versions()}: its predictions may differ (fit it again with "
+            "this version to be sure)",
+            file=sys.stderr,
+        )
+    for w in said:  # the others as they were
+        if not issubclass(w.category, skew):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return model
+
+
+def _versions():
+    """'X (scikit-learn Y)': this fixntk's version and its scikit-learn's."""
+    import sklearn
+
+    from .. import __version__
+
+    return f"{__version__} (scikit-learn {sklearn.__version__})"
 
 
 def _truth(model, table, target):
