@@ -2500,7 +2500,13 @@ class _LongFitNotice(LongRunNotice):
 
     def __init__(self, estimator, X=None):
         if isinstance(getattr(estimator, "lam", None), str):  # a lam search
-            faster = "a float lam, a larger eps or fewer rows"
+            # (not 'a larger eps': the search goes on past eps while the validation
+            # loss falls; eps=1e-2 on ggplot2's diamonds, 20000 rows, took 77 s of
+            # the default's 125, n_gates=50 15 s, R^2 0.9882 against 0.9889; EG)
+            faster = (
+                "a float lam (the lam_ of a fit on a sample of the rows), fewer gates "
+                "(n_gates) or fewer rows"
+            )
         else:
             faster = "a larger lam or tol, or fewer rows,"
         super().__init__(
