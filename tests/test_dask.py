@@ -288,6 +288,32 @@ def test_solve_weights_and_intercept(client, problem):
     assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
 
 
+def test_weights_spanning_past_double_precision_are_refused_as_in_memory(
+    client, problem
+):
+    """fixntk.dask.solve and dask.lambda_max took positive weights spanning more
+    than 1e14, which the in-memory solver refuses (tester EF): the light rows count
+    as nothing beside the heavy ones. Refused alike, with the same message, and a
+    weight of 0 (a row left out) still passes."""
+    X, Y, arr = problem
+    y = Y[:, 0]
+    s = np.ones(len(y))
+    s[700] = 1e15  # in another chunk than the lightest rows
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(y, chunks=600)
+    with pytest.raises(ValueError, match="sample_weight spans 1e\\+15") as mem:
+        fixntk.solve(X, y, arr, 0.1, sample_weight=s)
+    for call in (
+        lambda: fixntk.dask.solve(Xd, yd, arr, 0.1, sample_weight=s),
+        lambda: fixntk.dask.lambda_max(Xd, yd, arr, sample_weight=s),
+    ):
+        with pytest.raises(ValueError) as got:
+            call()
+        assert str(got.value) == str(mem.value)
+    s[0] = 0.0
+    s[700] = 10.0
+    fixntk.dask.lambda_max(Xd, yd, arr, sample_weight=s)
+
+
 def test_a_slow_client_descent_takes_the_gram_route(client):
     """Tester AF: columns scaled 1 to 100, 1e-4 lam_max. In memory the descent is
     slow and the kernel route certifies; the client's descent on the working set's

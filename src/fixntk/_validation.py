@@ -609,8 +609,13 @@ def check_sample_weight(sample_weight, n):
 def check_weight_span(s, name):
     """Refuse positive weights ``s`` (with a positive maximum) spanning more than
     ``_WEIGHT_SPAN``; ``name`` says what they are in the message."""
-    top = float(s.max())
-    low = float(s[s > 0].min())
+    check_weight_bounds(float(s.max()), float(s[s > 0].min()), name)
+
+
+def check_weight_bounds(top, low, name):
+    """Refuse positive weights whose largest is ``top`` and smallest ``low`` when
+    they span more than ``_WEIGHT_SPAN`` (:func:`check_weight_span`; the Dask
+    solver's, from its chunks' bounds)."""
     if low < top / _WEIGHT_SPAN:
         # one weight of 1e15 beside ones: the light rows fell below the heavy one's
         # rounding, a scoring solve diverged (objective 1e276) and the error blamed

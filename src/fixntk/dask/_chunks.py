@@ -306,12 +306,13 @@ class ChunkData:
 
 
 def raw_stats(X, Y, s, shift=0.0):
-    """Checks and scales of a raw chunk: (not_finite, xmax, ymax, smax, smin, swsum,
-    ymean) with ``not_finite`` the names among X, y and sample_weight holding NaN or
-    infinity, ``swsum = sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean
-    of Y (computed without overflow: each term is at most max |Y|). A chunk whose Y is
-    all zero has mean 0 and still its weight ``swsum``: the mean of all rows counts
-    it. Y is taken as ``Y - shift`` (:class:`fixntk.dask._solver._DaskProblem`)."""
+    """Checks and scales of a raw chunk: (not_finite, xmax, ymax, smax, smin, spos,
+    swsum, ymean) with ``not_finite`` the names among X, y and sample_weight holding
+    NaN or infinity, ``spos`` the smallest positive weight (inf: none), ``swsum =
+    sum(s / smax_chunk)`` and ``ymean`` the chunk's weighted mean of Y (computed
+    without overflow: each term is at most max |Y|). A chunk whose Y is all zero has
+    mean 0 and still its weight ``swsum``: the mean of all rows counts it. Y is taken
+    as ``Y - shift`` (:class:`fixntk.dask._solver._DaskProblem`)."""
     Y = Y.reshape(Y.shape[0], -1) - shift
     if s is None:
         s = np.ones(X.shape[0])
@@ -327,6 +328,8 @@ def raw_stats(X, Y, s, shift=0.0):
     xmax = _abs_max(X[held]) if finite else np.nan
     ymax = _abs_max(Y[held]) if finite else np.nan
     smax, smin = (float(s.max()), float(s.min())) if finite else (np.nan, np.nan)
+    # the lightest positive weight: the span the in-memory solver refuses
+    spos = float(s[held].min()) if finite and held.any() else np.inf
     swsum, ymean = 0.0, np.zeros(Y.shape[1])
     if finite and smax > 0:
         w = s / smax
@@ -334,7 +337,7 @@ def raw_stats(X, Y, s, shift=0.0):
         if ymax > 0:
             Y = np.where(held[:, None], Y, 0.0)  # no inf from rows of weight 0
             ymean = (w[:, None] * (Y / ymax)).sum(axis=0) / swsum * ymax
-    return not_finite, xmax, ymax, smax, smin, swsum, ymean
+    return not_finite, xmax, ymax, smax, smin, spos, swsum, ymean
 
 
 def _abs_max(A):

@@ -43,6 +43,7 @@ from .._validation import (
     check_lam,
     check_positive,
     check_relative_tol,
+    check_weight_bounds,
     user_stacklevel,
 )
 from .._validation import warn as _warn
@@ -248,7 +249,7 @@ class _DaskProblem:
                 ]
             )
             self.n_passes += 1
-            not_finite, xmax, ymax, smax, smin, swsum, ymean = zip(*stats)
+            not_finite, xmax, ymax, smax, smin, spos, swsum, ymean = zip(*stats)
             if any(not_finite):
                 names = [
                     name
@@ -267,6 +268,9 @@ class _DaskProblem:
             smax_all = max(smax)
             if smax_all == 0:
                 raise ValueError("sample_weight is all zero: no row carries weight")
+            # the in-memory solver's refusal of weights past double precision's
+            # resolution (they were taken here; a tester)
+            check_weight_bounds(smax_all, min(spos), "sample_weight")
             self.sx, self.sy = max(xmax), max(ymax)
             # the weighted mean of Y from the chunks' means, in Y / sy units
             share = np.array(smax) / smax_all * np.array(swsum)
