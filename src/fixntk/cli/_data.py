@@ -1458,6 +1458,20 @@ def number_format_hint(series, decimal="."):
     if text.empty:
         return None
     example = repr(text.iloc[0])
+    trailing = text.str.fullmatch(r"\d[\d.,' ]*-")
+    if trailing.any():
+        # SAP's and some ledgers' '3-' for -3: the column was one-hot encoded as
+        # text, unsaid (tester EH)
+        fixed = text.where(~trailing, "-" + text.str[:-1])
+        if decimal != ".":
+            fixed = fixed.str.replace(".", "", regex=False)
+            fixed = fixed.str.replace(decimal, ".", regex=False)
+        if _parses(fixed.str.replace(",", "", regex=False)):
+            return (
+                "holds numbers with the minus sign after them (e.g. "
+                f"{text[trailing].iloc[0]!r}): write it in front ("
+                f"'-{text[trailing].iloc[0][:-1]}')"
+            )
     for sep in (",", ".", " ", "'"):
         marks = _grouping_marks(sep)
         other = "." if sep == "," else ","
