@@ -4279,12 +4279,19 @@ def test_a_model_of_another_version_is_said_in_one_line(regression_csv, tmp_path
     assert f"scikit-learn {older.decode()}); this is fixntk" in proc.stderr
     assert "InconsistentVersionWarning" not in proc.stderr
     gone = tmp_path / "gone.pkl"
-    gone.write_bytes(b"cfixntk._estimators\nGoneEstimator\n.")
+    gone.write_bytes(b"\x80\x02cfixntk._estimators\nGoneEstimator\nq\x00.")
     assert_clean_error(
         run_cli("predict", str(gone), regression_csv),
         "saved by another version of fixntk or scikit-learn",
         "fit the model again",
     )
+    # a CSV given as the model fails as such a pickle can ('c' is pickle's opcode
+    # for a class): it is named as text, not as another version's model
+    text = tmp_path / "data.csv"
+    text.write_text("cut,price\n1,2\n")
+    proc = run_cli("predict", str(text), regression_csv)
+    assert_clean_error(proc, "it is a text file")
+    assert "another version" not in proc.stderr
 
 
 def test_numbers_with_the_minus_sign_after_them_are_named():

@@ -551,18 +551,19 @@ def _load_model(path):
         with open(path, "rb") as fh, warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always", InconsistentVersionWarning)
             model = pickle.load(fh)
-    except (AttributeError, ModuleNotFoundError, ImportError) as exc:
-        # a class or module of another version ("Can't get attribute 'X' on
-        # <module ...>"; tester EH)
-        raise UserError(
-            f"cannot load {path}: it was saved by another version of fixntk or "
-            f"scikit-learn ({exc}); this is fixntk {_versions()}: fit the model again "
-            "with this version"
-        ) from None
     except Exception as exc:  # noqa: BLE001 (garbage raises ValueError, KeyError...)
         hint = ""
         with open(path, "rb") as fh:
             head = fh.read(512)
+        if head[:1] == b"\x80" and isinstance(exc, (AttributeError, ImportError)):
+            # a pickle (as fit writes them) of a class or module of another
+            # version ("Can't get attribute 'X' on <module ...>"; tester EH); a
+            # text file passed as the model can fail so too (pickle's opcode 'c')
+            raise UserError(
+                f"cannot load {path}: it was saved by another version of fixntk or "
+                f"scikit-learn ({exc}); this is fixntk {_versions()}: fit the model "
+                "again with this version"
+            ) from None
         if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
             hint = (
                 " (it is a text file, not a model saved by fixntk fit --output; the "
@@ -1139,10 +1140,10 @@ def _kept_word(text):
     from ._data import GAP_WORDS, MISSING_TEXT
 
     word = text.strip()
-    if word in MISSING_TEXT[1:] or word.casefold() in GAP_WORDS:
-        return word
     if not word:
         raise argparse.ArgumentTypeError("an empty cell is missing always")
+    if word in MISSING_TEXT or word.casefold() in GAP_WORDS:
+        return word
     raise argparse.ArgumentTypeError(
         f"{text!r} is not read as missing anyway (the words that are: "
         f"{', '.join(w for w in MISSING_TEXT if w)}, and among numbers '-', '.', "
@@ -1422,8 +1423,6 @@ def _check_not_an_input(path, option, inputs):
             )
 
 
-# The library's words for its parameters -> the command line's options (an error
-# said 'a float lam', 'a smaller cv', 'lam='cv'' to a user of --lam and --cv)
 # file name extensions of other formats than CSV text: what they name
 _NOT_CSV = {
     ".xlsx": "an Excel workbook",

@@ -1430,7 +1430,8 @@ def _stray_decimal_point(series, text, marked, decimal):
     if len(rest) <= len(marked):
         return None
     others = pd.to_numeric(rest.str.replace(",", ".", regex=False), errors="coerce")
-    grouped = marked.str.replace(".", "", regex=False).str.replace(",", ".")
+    grouped = marked.str.replace(".", "", regex=False)
+    grouped = grouped.str.replace(",", ".", regex=False)
     grouped = pd.to_numeric(grouped, errors="coerce")
     top = float(others.abs().max())
     if others.isna().any() or grouped.isna().any() or not top > 0:
