@@ -288,6 +288,24 @@ def test_solve_weights_and_intercept(client, problem):
     assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
 
 
+def test_gates_that_all_give_the_zero_mask_are_said_as_in_memory(client):
+    """Every sampled gate put every row on its negative side: the Dask arrangement
+    blamed an X of zeros (which gives the all-ones mask); the message is the
+    in-memory one (tester EJ)."""
+    x = np.array([[1.0, 0.0, 0.0]])
+    for seed in range(50):  # a seed whose one gate scores the row negative
+        try:
+            fixntk.sample_arrangement(x, 1, seed=seed)
+        except ValueError as exc:
+            mem = exc
+            break
+    Xd = da.from_array(np.repeat(x, 4, axis=0), chunks=(2, 3))
+    with pytest.raises(ValueError) as got:
+        fixntk.dask.sample_arrangement(Xd, 1, seed=seed)
+    assert "put every row on its negative side" in str(got.value)
+    assert str(got.value) == str(mem)
+
+
 def test_weights_spanning_past_double_precision_are_refused_as_in_memory(
     client, problem
 ):

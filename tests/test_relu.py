@@ -868,3 +868,23 @@ def test_relu_lam_search_goes_a_decade_past_eps_while_the_error_falls():
     np.testing.assert_allclose(ratios[:5], np.logspace(0, -2, 5))
     np.testing.assert_allclose(ratios[5:], [10**-2.5, 1e-3])  # the decade, no more
     assert est.lam_ < 1e-2 * est.lams_[0]
+
+
+def test_relu_regressor_objective_is_the_documented_weighted_one():
+    """The docstring's objective: 1/(2 sum s) sum_j s_j (f_j + b - y_j)^2 plus the
+    group penalty, b the weighted mean of y (it said 1/(2n) ||...||^2, which
+    objective_ is not under sample_weight; tester EJ)."""
+    rng = np.random.default_rng(0)
+    n = 200
+    X = rng.standard_normal((n, 3))
+    y = np.maximum(X[:, 0] + X[:, 1], 0) + 0.2 * rng.standard_normal(n)
+    s = rng.integers(1, 4, n).astype(float)
+    est = fixntk.ReLURegressor(n_gates=50, lam=1e-2, random_state=0)
+    est.fit(X, y, sample_weight=s)
+    net = est.to_network()
+    Xt = np.c_[X, np.full(n, est.bias_scale_)]
+    f = np.maximum(Xt @ net.first_layer.T, 0) @ net.second_layer + net.output_bias
+    penalty = sum(np.linalg.norm(w, axis=1).sum() for w in (est.v_, est.u_))
+    value = 0.5 * (s * (y - f) ** 2).sum() / s.sum() + est.lam_ * penalty
+    assert est.objective_ == pytest.approx(value, rel=1e-10)
+    assert est.intercept_ == pytest.approx((s * y).sum() / s.sum(), rel=1e-12)

@@ -32,8 +32,9 @@ print(f"fixed NTK test accuracy {fixed.score(X_test, y_test):.3f}")
 print(f"active neurons {fixed.n_active_neurons_} of {fixed.group_coef_.shape[0]} cells")
 
 # %%
-# The objective falls from the NTK's weights (step 0) to the certified optimum, and
-# the fixed weights put the mass on few cells.
+# The objective falls from the NTK's weights (step 0) to the certified optimum; the
+# right panel compares the cells' weights of the NTK with the fixed ones (some cells
+# lose their neuron, the others are reweighted).
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
 fixntk.IRLSObjectiveDisplay.from_estimator(fixed, ax=ax1)

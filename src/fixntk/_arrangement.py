@@ -273,11 +273,7 @@ def sample_arrangement(
     if len(keep) == 0:
         # (a row's score 0 counts as on, so X of zeros gives the all-ones mask: the
         # message blamed X, tester DX)
-        raise ValueError(
-            f"every sampled gate gave the all-zero mask (each of the {n_gates} "
-            "gate(s) put every row on its negative side); no groups to build: sample "
-            "more gates, or add the linear group (linear_group=True)"
-        )
+        raise all_zero_masks(n_gates)
     ids, first = distinct_masks(words[keep], hashes[keep])
     rows = keep[first]
     gates = G[rows]
@@ -401,3 +397,14 @@ def as_arrangement(arr, n, X=None):
             "masks in memory) here"
         )
     return Arrangement.from_masks(arr, n=n)
+
+
+def all_zero_masks(n_gates):
+    """The error of an arrangement whose ``n_gates`` sampled gates all gave the
+    all-zero mask (in memory and on Dask: the Dask one blamed an X of zeros, which
+    gives the all-ones mask; tester EJ)."""
+    return ValueError(
+        f"every sampled gate gave the all-zero mask (each of the {n_gates} "
+        "gate(s) put every row on its negative side); no groups to build: sample "
+        "more gates, or add the linear group (linear_group=True)"
+    )

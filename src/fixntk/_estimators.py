@@ -3700,7 +3700,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
             warn=True,
             # the ridge's and KARE's eigendecompositions and products; lam="cv" one
             # per fold more; leave-one-out an n x n product per lam and output
-            # (n^2 c flops each: 40 s against KARE's 4 s at 1500 rows, 3000 outputs)
+            # (n^2 c flops each: 18 s against KARE's 6 s at 1500 rows, 3000 outputs)
             n_steps=3
             + (self.cv if lam == "cv" and isinstance(self.cv, int) else 0)
             + (math.ceil(self.n_lams * Y.shape[1] / n) if lam == "loo" else 0),
@@ -3931,13 +3931,13 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         below the leave-one-out error there, test R^2 below the mean's; 5-fold mean
         R^2 on 27 real regression sets 0.472 with "kare", 0.499 with "loo"). Its
         cost grows with the outputs c, about n^2 c per lam, where KARE's is n c: with
-        thousands of outputs "kare" is the cheaper (1500 rows, 3000 outputs: 40 s
-        against 4 s). With unequal ``sample_weight``, "kare" chooses lam by the exact
-        weighted leave-one-out error too: GCV averages the leverages, which unequal
-        weights make unequal, and it chose interpolation (``lam_selection_`` then
-        says "loo", and ``lam_scores_`` are those errors). So it does where KARE
-        at its own minimiser is 10 times or more below the exact leave-one-out
-        error there (a zero eigenvalue of K that y avoids,
+        thousands of outputs "kare" is the cheaper (1500 rows, 3000 outputs: 18 s
+        against 6 s, one thread). With unequal ``sample_weight``, "kare" chooses lam
+        by the exact weighted leave-one-out error too: GCV averages the leverages,
+        which unequal weights make unequal, and it chose interpolation
+        (``lam_selection_`` then says "loo", and ``lam_scores_`` are those errors).
+        So it does where KARE at its own minimiser is 10 times or more below the
+        exact leave-one-out error there (a zero eigenvalue of K that y avoids,
         e.g. two equal rows with the same target, sends KARE to 0 as lam -> 0
         whatever the fit). Under "loo" and "kare" a row given more than once with
         the same target counts as one row weighing as its copies together (the same

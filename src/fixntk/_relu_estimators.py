@@ -443,14 +443,17 @@ class ReLURegressor(_MultiOutputRegressor, _ReLUBase):
 
     .. math::
 
-        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        \min_{v, u}\; \frac{1}{2\sum_j s_j} \sum_{j=1}^n s_j \Big(
+        \sum_{i=1}^p [D_i X (v_i - u_i)]_j + b - y_j \Big)^2
         + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
         \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
 
     over the masks :math:`D_i = \mathrm{diag}(1[X g_i \ge 0])` of ``n_gates`` Gaussian
     gates (duplicates merged), with :math:`X` extended by a constant column when
-    ``neuron_bias``. This is exactly the two-layer ReLU network
-    :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained with weight decay
+    ``neuron_bias``, ``s`` the ``sample_weight`` (ones by default) and ``b`` the
+    weighted mean of y with ``fit_intercept`` (0 without). This is exactly the
+    two-layer ReLU network :math:`f(x) = \sum_i (x^T v_i)_+ - (x^T u_i)_+` trained
+    with weight decay
     :math:`\frac{\lambda}{2}\sum(\|w_j\|^2 + a_j^2)` among the networks whose neurons'
     activation patterns on the training data are among the masks (Pilanci and Ergen,
     2020): more gates, closer to the unrestricted network.
@@ -573,7 +576,8 @@ class ReLUClassifier(_OneHotClassifier, _ReLUBase):
 
     .. math::
 
-        \min_{v, u}\; \frac{1}{2n} \Big\| \sum_{i=1}^p D_i X (v_i - u_i) - y \Big\|_2^2
+        \min_{v, u}\; \frac{1}{2\sum_j s_j} \sum_{j=1}^n s_j \Big(
+        \sum_{i=1}^p [D_i X (v_i - u_i)]_j + b - y_j \Big)^2
         + \lambda \sum_{i=1}^p (\|v_i\|_2 + \|u_i\|_2)
         \quad\text{s.t.}\quad (2D_i - I) X v_i \ge 0,\ (2D_i - I) X u_i \ge 0,
 

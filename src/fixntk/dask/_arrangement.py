@@ -8,7 +8,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._arrangement import GATE_BLOCK, GATE_STREAM, Arrangement
+from .._arrangement import GATE_BLOCK, GATE_STREAM, Arrangement, all_zero_masks
 from .._gates import block_rng, n_words, seed_sequence
 from .._threads import one_thread
 from .._validation import check_bool, check_int
@@ -389,10 +389,7 @@ def sample_arrangement(X, n_gates, seed=0, *, linear_group=False):
         raise ValueError(f"X contains NaN or infinity (in {bad} of its row chunks)")
     keep = np.flatnonzero(nonzero > 0)
     if keep.size == 0:
-        raise ValueError(
-            "every sampled gate gave the all-zero mask (X may be all zeros with no "
-            "positive scores); no groups to build"
-        )
+        raise all_zero_masks(n_gates)
     ids, first = _first_order(_identities(h1[keep], h2[keep]))
     ids, first, selected = confirm_groups(parts, keep, ids, first, _select)
     rows = keep[first]
