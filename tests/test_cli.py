@@ -4304,3 +4304,43 @@ def test_numbers_with_the_minus_sign_after_them_are_named():
     hint = number_format_hint(delta)
     assert "minus sign after them (e.g. '2-'): write it in front ('-2')" in hint
     assert number_format_hint(pd.Series(["a-", "b", "3-"])) is None
+
+
+def test_a_dotted_cell_in_a_decimal_comma_file_is_named(tmp_path, capsys):
+    """One cell typed with '.' ('3.5') in a decimal-comma file: as the target, fit
+    ended in an IndexError; as a feature, it was 'text with 74 distinct values', and
+    predict ended in an IndexError; predict's score read the target by pandas' rules,
+    dropped every number and scored the one odd row alone (tester EI). The cell is
+    named by its line; predict scores the target in the file's format."""
+    from fixntk.cli import main
+    from fixntk.cli._data import number_format_hint
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(80), rng.standard_normal(80)
+    rows = [[f"{u:.2f}", f"{v:.2f}", f"{u + 2 * v:.2f}"] for u, v in zip(a, b)]
+    rows = [[c.replace(".", ",") for c in r] for r in rows]
+
+    def write(name, cells):
+        path = tmp_path / name
+        path.write_text("a;b;y\n" + "".join(";".join(r) + "\n" for r in cells))
+        return str(path)
+
+    bad = [list(r) for r in rows]
+    bad[19][2] = "3.5"
+    assert main(["fit", write("t.csv", bad), "--target", "y", "--decimal", ","]) == 2
+    assert "line 21 writes '3.5' with '.': correct the cell (as '3,5')" in (
+        capsys.readouterr().err
+    )
+    col = pd.Series(["0,51", "1.25", "-0,3", "2,0"])
+    assert "line 3 writes '1.25'" in number_format_hint(col, decimal=",")
+    model = str(tmp_path / "m.pkl")
+    fit = ["fit", write("ok.csv", rows), "--target", "y", "--decimal", ","]
+    assert main([*fit, "--lam", "0.001", "--output", model, "-q"]) == 0
+    new = [list(r) for r in rows[:8]]
+    new[2][2] = "unk"
+    out = io.StringIO()
+    assert main(["predict", model, write("new.csv", new)], out=out) == 0
+    said = capsys.readouterr().err
+    assert "1 row(s) whose 'y' does not read as a number (e.g. 'unk')" in said
+    assert re.search(r"R\^2 against the column 'y': (0\.9|1\.0)", said), said
+    assert "7 of the 7 scored rows" in said  # the word's row is not scored

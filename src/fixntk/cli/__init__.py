@@ -28,6 +28,7 @@ from ._data import (
     MAX_CATEGORIES,
     MAX_CLASSES,
     UserError,
+    _as_written_numbers,
     _line,
     _row_weights,
     _shown,
@@ -636,6 +637,12 @@ def _truth(model, table, target):
         text = written(table, truth)
         if text is not None:
             return text
+    if not is_classifier(model) and not pd.api.types.is_numeric_dtype(truth):
+        # numbers in the file's format, the words left as written (a column of
+        # decimal commas with one word was read by pandas' rules: every number
+        # dropped from the score, the word's row scored alone; tester EI)
+        parsed = _as_written_numbers(truth, table.decimal, table.thousands)
+        return parsed.astype(object).where(parsed.notna() | truth.isna(), truth)
     return truth
 
 
@@ -644,6 +651,9 @@ def _seen_rows_lines(model, X, truth, pred, target, digest=None, weight=None):
     --output stores their hashes): a line saying so, and the score on the others.
     Where no column told the training rows apart (no hashes), the training file
     itself (the same bytes: ``digest``) is said to hold them."""
+    import pandas as pd
+    from sklearn.base import is_classifier
+
     hashes = getattr(model, "fixntk_training_rows_", None)
     if hashes is None:
         trained = getattr(model, "fixntk_training_file_", None)
@@ -663,6 +673,8 @@ def _seen_rows_lines(model, X, truth, pred, target, digest=None, weight=None):
             f"optimistic ({advice})"
         ]
     known = truth.notna().to_numpy()
+    if not is_classifier(model):  # a word in a regression target is not scored
+        known = np.isfinite(pd.to_numeric(truth, errors="coerce").to_numpy(float))
     if weight is not None:  # rows of weight 0 are not scored
         known = known & (np.asarray(weight) > 0)
     seen = seen_rows(X, hashes) & known

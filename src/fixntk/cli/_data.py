@@ -1295,6 +1295,8 @@ def _check_stray_words(y_raw, target, path, frame, table, task="auto"):
     if task == "classification" and (numbers == np.round(numbers)).all():
         return  # integer codes and a word: labels, as asked
     at = np.flatnonzero(word)
+    if at.size == 0:  # every cell a number in the file's format: no word to name
+        return
     k = int(at[0])
     raise UserError(
         f"{path}, line {_line(frame, k)}: target {target!r} has the non-numeric value "
@@ -1418,6 +1420,31 @@ def _parses(text):
     return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
+def _dotted_cells_hint(series, text, decimal):
+    """The hint for a few cells of a column of another decimal mark (``decimal``,
+    not '.') written with '.' as theirs ('1.25', '3.5' among '0,51'), which cannot
+    be thousands (not three digits after the '.'), or None. Such a cell left the
+    column as text: a feature refused as 'text with 74 distinct values', a target
+    that ended in an IndexError (tester EI)."""
+    if decimal == ".":
+        return None
+    has_dot = text.str.contains(".", regex=False).to_numpy()
+    marked, rest = text[has_dot], text[~has_dot]
+    if marked.empty or len(rest) <= len(marked):
+        return None
+    if marked.str.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?").all():
+        return None  # thousands, maybe ('1.250'): _stray_decimal_point's case
+    if not (_parses(rest.str.replace(decimal, ".", regex=False)) and _parses(marked)):
+        return None
+    line = _line(series, series.index.get_loc(marked.index[0]))
+    more = f" (and {len(marked) - 1} more)" if len(marked) > 1 else ""
+    return (
+        f"writes its decimals with {decimal!r} but line {line}{more} writes "
+        f"{marked.iloc[0]!r} with '.': correct the cell (as "
+        f"{marked.iloc[0].replace('.', decimal)!r})"
+    )
+
+
 def _stray_decimal_point(series, text, marked, decimal):
     """The hint for a few cells of a decimal-comma column written with '.' (``marked``)
     whose thousands reading lies 100x or more beyond every other value: a decimal
@@ -1459,6 +1486,9 @@ def number_format_hint(series, decimal="."):
     if text.empty:
         return None
     example = repr(text.iloc[0])
+    dotted = _dotted_cells_hint(series, text, decimal)
+    if dotted is not None:
+        return dotted
     trailing = text.str.fullmatch(r"\d[\d.,' ]*-")
     if trailing.any():
         # SAP's and some ledgers' '3-' for -3: the column was one-hot encoded as
