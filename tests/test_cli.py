@@ -4344,3 +4344,25 @@ def test_a_dotted_cell_in_a_decimal_comma_file_is_named(tmp_path, capsys):
     assert "1 row(s) whose 'y' does not read as a number (e.g. 'unk')" in said
     assert re.search(r"R\^2 against the column 'y': (0\.9|1\.0)", said), said
     assert "7 of the 7 scored rows" in said  # the word's row is not scored
+
+
+def test_a_kept_word_is_still_a_gap_among_numbers(tmp_path):
+    """R writes NA for a country code and for a missing number in one file: with
+    --not-missing NA the number column's NA was refused as a word among numbers, so
+    the file could be read neither way (tester EI). Kept words are values in text
+    columns and gaps among numbers; they match without case (na keeps 'NA')."""
+    from fixntk.cli._data import KEPT_WORDS, read_table
+
+    rows = [
+        ["NA" if i % 4 == 0 else "EU", "NA" if i == 5 else f"{i / 3:.3f}", i % 5]
+        for i in range(40)
+    ]
+    path = write_csv(tmp_path / "both.csv", ["continent", "x2", "y"], rows)
+    token = KEPT_WORDS.set(("na",))
+    try:
+        frame = read_table(path).frame
+    finally:
+        KEPT_WORDS.reset(token)
+    assert (frame["continent"] == "NA").sum() == 10
+    assert frame["x2"].isna().sum() == 1  # a gap, the others numbers
+    assert pd.to_numeric(frame["x2"]).notna().sum() == 39

@@ -479,25 +479,31 @@ GAP_WORDS = frozenset(
 KEPT_WORDS = contextvars.ContextVar("fixntk_kept_words", default=())
 
 
-# said where cells were read as missing: the way to read such a word as a value
-_KEEP_HINT = (
-    " (cells 'NA', 'NULL', '?' and the like are missing; --not-missing NA reads NA "
-    "as a value, a code)"
-)
+def _keep_hint():
+    """Said where cells were read as missing: the way to read such a word as a
+    value (nothing once --not-missing is given)."""
+    if KEPT_WORDS.get():
+        return ""
+    return (
+        " (cells 'NA', 'NULL', '?' and the like are missing; --not-missing NA reads "
+        "NA as a value, a code)"
+    )
 
 
 def missing_text():
-    """The cells read as missing: MISSING_TEXT but the words kept as values."""
-    kept = set(KEPT_WORDS.get())
-    return [word for word in MISSING_TEXT if word not in kept]
+    """The cells read as missing: MISSING_TEXT but the words kept as values (matched
+    without case: --not-missing na keeps 'NA'). Among numbers they are still gaps
+    (:data:`GAP_WORDS`): R writes NA for a country code and for a missing number in
+    one file, and --not-missing NA refused the number column's NA as a word
+    (tester EI)."""
+    kept = {word.casefold() for word in KEPT_WORDS.get()}
+    return [word for word in MISSING_TEXT if word.casefold() not in kept]
 
 
 def _gap_words(series):
-    """Boolean mask of the cells of a text column that are :data:`GAP_WORDS` (but
-    the words kept as values, matched without case)."""
+    """Boolean mask of the cells of a text column that are :data:`GAP_WORDS`."""
     text = series.where(series.isna(), series.astype(str).str.strip().str.casefold())
-    words = GAP_WORDS - {word.casefold() for word in KEPT_WORDS.get()}
-    return text.isin(words).to_numpy(bool)
+    return text.isin(GAP_WORDS).to_numpy(bool)
 
 
 def read_table(
@@ -1688,7 +1694,7 @@ def feature_columns(
             f"{path}: missing values in column(s) {'; '.join(parts)}; fill them, "
             f"leave the column(s) out with {drops}, or fill them with the column's "
             f"median (numbers) or most frequent value (text) with --impute{also}"
-            f"{_KEEP_HINT}"
+            f"{_keep_hint()}"
         )
     for col in frame.columns:
         series = frame[col]
@@ -2139,7 +2145,7 @@ def dataset_from_table(
         k = int(np.flatnonzero(unlabelled)[0])
         gap_notes.append(
             f"{int(unlabelled.sum())} row(s) with a missing target {target!r} left out "
-            f"(--impute; the first at line {_line(frame, k)}){_KEEP_HINT}"
+            f"(--impute; the first at line {_line(frame, k)}){_keep_hint()}"
         )
         frame, X = frame[~unlabelled], X[~unlabelled]
         if weight is not None:
@@ -2174,7 +2180,7 @@ def dataset_from_table(
             gap_notes.append(
                 f"missing feature values filled (--impute: numbers by the column's "
                 f"median, text by its most frequent value): {_shown(filled, 8)}"
-                f"{_KEEP_HINT}"
+                f"{_keep_hint()}"
             )
         # a column mostly filled is mostly the filler (a tester's weather file:
         # wind_gust 80% missing, filled silently among the others)
@@ -2194,7 +2200,7 @@ def dataset_from_table(
         raise UserError(
             f"{path}: the target column {target!r} has missing values (first at line "
             f"{_line(frame, k)}); fill them, or leave those rows out with --impute"
-            f"{_KEEP_HINT}"
+            f"{_keep_hint()}"
         )
     y_num = _numbers(y_raw, table.decimal)
     hint = number_format_hint(y_raw, table.decimal) if y_num is None else None
