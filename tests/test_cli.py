@@ -4161,6 +4161,26 @@ def test_spreadsheets_and_binary_files_are_named_for_what_they_are(tmp_path):
     text = tmp_path / "par.csv"
     text.write_text("PAR1,y\n" + "".join(f"{i},{2 * i}\n" for i in range(12)))
     assert list(read_table(str(text)).frame.columns) == ["PAR1", "y"]
+    # compressed, they are named too (a zipped workbook was told to convert with
+    # iconv), and so are a pickle or an image given as the CSV; headers that begin
+    # as a format's mark still read (tester EI)
+    import gzip
+
+    packed = {
+        "sales.xlsx.gz": (xlsx.read_bytes(), "an Excel workbook (.xlsx) (gzip"),
+        "t.parquet.gz": (heads["t.parquet"], "(gzip-compressed) is a Parquet file"),
+        "m.pkl.gz": (b"\x80\x04\x95" + bytes(40), "is a pickle"),
+    }
+    for name, (data, what) in packed.items():
+        (tmp_path / name).write_bytes(gzip.compress(data))
+        with pytest.raises(UserError, match=re.escape(what)):
+            read_table(str(tmp_path / name))
+    (tmp_path / "p.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    with pytest.raises(UserError, match="a PNG image"):
+        read_table(str(tmp_path / "p.png"))
+    for head in ("BZh_code", "%PDF-ref"):
+        text.write_text(f"{head},y\n" + "".join(f"{i},{2 * i}\n" for i in range(12)))
+        assert list(read_table(str(text)).frame.columns) == [head, "y"]
 
 
 def test_a_decimal_point_among_decimal_commas_is_named_by_its_line():
@@ -4239,7 +4259,7 @@ def test_a_dos_end_of_file_mark_is_not_a_line(tmp_path):
     plain = tmp_path / "plain.csv"
     plain.write_text(text)
     want = read_table(str(plain)).frame
-    for end in (b"\x1a", b"\x1a\r\n", b"\x1a\n"):
+    for end in (b"\x1a", b"\x1a\r\n", b"\x1a\n", b"\x1a\x1a", b"\x1a" * 100):
         path = tmp_path / "dos.csv"
         path.write_bytes(text.encode() + end)
         pd.testing.assert_frame_equal(read_table(str(path)).frame, want)
