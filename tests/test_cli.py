@@ -4246,7 +4246,7 @@ def test_not_missing_reads_na_as_a_value_in_fit_and_predict(tmp_path):
     # predict --output preds.xlsx wrote CSV text under an Excel name (tester EH)
     xlsx = str(tmp_path / "preds.xlsx")
     assert_clean_error(
-        run_cli("predict", model, path, "--output", xlsx), "writes CSV text"
+        run_cli("predict", model, path, "--output", xlsx), "writes comma-separated text"
     )
 
 
@@ -4386,3 +4386,33 @@ def test_a_kept_word_is_still_a_gap_among_numbers(tmp_path):
     assert (frame["continent"] == "NA").sum() == 10
     assert frame["x2"].isna().sum() == 1  # a gap, the others numbers
     assert pd.to_numeric(frame["x2"]).notna().sum() == 39
+
+
+def test_output_names_and_option_values_are_checked_without_tracebacks(
+    regression_csv, tmp_path, capsys
+):
+    """predict --output onto a CR-only file ended in csv.Error, and predict's own
+    .csv.gz could not be replaced; '--x=--' (argparse hands it an empty list) ended
+    in tracebacks or was taken as '.'; predict --output preds.tsv wrote commas, fit
+    --output model.csv a pickle (tester EI)."""
+    from fixntk.cli import _written_by_predict, main
+
+    cr = tmp_path / "cr.csv"
+    cr.write_bytes(b"a,b\r1,2\r")
+    assert not _written_by_predict(str(cr))
+    gz = tmp_path / "p.csv.gz"
+    pd.DataFrame({"prediction": [1.0, 2.0]}).to_csv(gz, index=False)
+    assert _written_by_predict(str(gz))
+    for option in ("--drop=--", "--sep=--", "--decimal=--", "--not-missing=--"):
+        with pytest.raises(SystemExit) as info:
+            main(["fit", regression_csv, "--target", "price", option])
+        assert info.value.code == 2
+        assert "'--' cannot be an option's value" in capsys.readouterr().err
+    fit = ["fit", regression_csv, "--target", "price", "-q", "--lam", "0.01"]
+    assert main([*fit, "--output", str(tmp_path / "model.csv")]) == 2
+    assert "name the file .pkl" in capsys.readouterr().err
+    model = str(tmp_path / "m.pkl")
+    assert main([*fit, "--output", model]) == 0
+    assert main(["predict", model, regression_csv, "--output", str(tmp_path / "p.tsv")])
+    assert "not tab-separated text" in capsys.readouterr().err
+    assert main(["predict", model, regression_csv, "--output", str(gz)]) == 0

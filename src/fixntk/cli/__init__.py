@@ -1154,12 +1154,13 @@ def _kept_word(text):
     word = text.strip()
     if not word:
         raise argparse.ArgumentTypeError("an empty cell is missing always")
-    if word in MISSING_TEXT or word.casefold() in GAP_WORDS:
+    if word.casefold() in {w.casefold() for w in MISSING_TEXT}:
         return word
+    gap = word.casefold() in GAP_WORDS
+    among = " (among numbers only, where it stays a gap)" if gap else ""
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not read as missing anyway (the words that are: "
-        f"{', '.join(w for w in MISSING_TEXT if w)}, and among numbers '-', '.', "
-        "'n.a.', 'missing')"
+        f"{text!r} is not read as missing in a text column{among}; the words that "
+        f"are: {', '.join(w for w in MISSING_TEXT if w)}"
     )
 
 
@@ -1437,6 +1438,8 @@ def _check_not_an_input(path, option, inputs):
 
 # file name extensions of other formats than CSV text: what they name
 _NOT_CSV = {
+    ".tsv": "tab-separated text",
+    ".tab": "tab-separated text",
     ".xlsx": "an Excel workbook",
     ".xls": "an Excel workbook",
     ".ods": "an OpenDocument spreadsheet",
@@ -1460,11 +1463,17 @@ def _check_not_other_data(path, command):
     if os.path.isfile(path):
         _check_existing_output(path, command)
     ext = os.path.splitext(path)[1].lower()
+    if command == "fit" and ext in (".csv", ".tsv", ".txt", ".xlsx", ".xls"):
+        # fit --output model.csv wrote a pickle under a data file's name (EI)
+        raise UserError(
+            f"--output {path}: fit writes the model, a pickle, not {ext} data; name "
+            "the file .pkl (predict's --output writes the CSV of predictions)"
+        )
     if command == "predict" and ext in _NOT_CSV:
         # predict --output preds.xlsx wrote CSV text under an Excel name (tester EH)
         raise UserError(
-            f"--output {path}: predict writes CSV text, not {_NOT_CSV[ext]}; name "
-            "the file .csv (spreadsheet programs open it)"
+            f"--output {path}: predict writes comma-separated text, not "
+            f"{_NOT_CSV[ext]}; name the file .csv (spreadsheet programs open it)"
         )
 
 
@@ -1494,14 +1503,18 @@ def _check_existing_output(path, command):
 
 
 def _written_by_predict(path):
-    """Whether the file's header line names a 'prediction' column, as predict's
-    CSV does (after the rows' labels, if any)."""
-    import csv
+    """Whether the file's header names a 'prediction' column, as predict's CSV does
+    (after the rows' labels, if any), read by pandas (compressed as pandas writes
+    a name ending in .gz, any line endings); False where it cannot be read so
+    (a CR-only file ended in csv.Error; predict's own .csv.gz was refused; tester
+    EI)."""
+    import pandas as pd
 
-    with open(path, "rb") as fh:
-        line = fh.readline(1 << 16).decode("utf-8-sig", errors="replace")
-    fields = next(csv.reader([line.strip()]), [])
-    return "prediction" in [f.strip() for f in fields]
+    try:
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
+    except Exception:  # noqa: BLE001 (not a CSV of ours, whatever pandas says)
+        return False
+    return "prediction" in [str(c).strip() for c in header.columns]
 
 
 class _ClosedReaderGuard:
@@ -1545,7 +1558,13 @@ def main(argv=None, out=None):
     """Run the command line; returns the exit status."""
     out = _ClosedReaderGuard(sys.stdout) if out is None else out
     start = time.perf_counter()
-    args, unknown = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    for item in sys.argv[1:] if argv is None else argv:
+        # argparse hands '--x=--' an empty list: tracebacks in the options' checks
+        # (--drop=--, --sep=--), or '.' taken silently (--decimal=--; tester EI)
+        if re.fullmatch(r"--[A-Za-z][\w-]*=--", str(item)):
+            parser.error(f"{item}: '--' cannot be an option's value")
+    args, unknown = parser.parse_known_args(argv)
     if unknown:  # said with the command's usage (the top level's named no option)
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # the command's total: from the process start when run as the command, else
