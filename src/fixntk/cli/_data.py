@@ -409,12 +409,7 @@ def _decompressed(path, raw):
             import zipfile
 
             with zipfile.ZipFile(source) as archive:
-                office = _office_archive(archive.namelist())
-                if office is not None:
-                    raise UserError(
-                        f"{shown(path)} is {office}, not a CSV file; fixntk reads "
-                        f"CSV text: {_SPREADSHEET}"
-                    )
+                _refuse_office(path, archive.namelist())
                 names = [  # not the folders, nor the resource forks macOS adds
                     i
                     for i in archive.infolist()
@@ -443,15 +438,32 @@ def _decompressed(path, raw):
 
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                office = _office_archive(inner.namelist()) or "a zip archive"
+                names = inner.namelist()
         except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-            office = "a zip archive"
+            names = []
+        _refuse_office(path, names, kind)
         raise UserError(
-            f"{shown(path)} holds {office} ({kind}-compressed), not a CSV file; "
+            f"{shown(path)} holds a zip archive ({kind}-compressed), not a CSV file; "
             "fixntk reads CSV text: extract it"
-            + (f" and {_SPREADSHEET}" if office != "a zip archive" else "")
         )
     return data
+
+
+def _refuse_office(path, names, compressed=None):
+    """A UserError when the zip archive of member ``names`` is an Office file (a
+    workbook), named so (``compressed``: the compression around the archive)."""
+    office = _office_archive(names)
+    if office is None:
+        return
+    if compressed is None:
+        raise UserError(
+            f"{shown(path)} is {office}, not a CSV file; fixntk reads CSV text: "
+            f"{_SPREADSHEET}"
+        )
+    raise UserError(
+        f"{shown(path)} holds {office} ({compressed}-compressed), not a CSV file; "
+        f"fixntk reads CSV text: extract it and {_SPREADSHEET}"
+    )
 
 
 def _sniff(path, sep, raw=None):
@@ -1457,6 +1469,14 @@ def _parses(text):
     return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
+def _first_marked(series, marked):
+    """'line N' of the first of the cells ``marked`` (a part of ``series``), with
+    '(and k more)' where there are more."""
+    line = _line(series, series.index.get_loc(marked.index[0]))
+    more = f" (and {len(marked) - 1} more)" if len(marked) > 1 else ""
+    return f"line {line}{more}"
+
+
 def _dotted_cells_hint(series, text, decimal):
     """The hint for a few cells of a column of another decimal mark (``decimal``,
     not '.') written with '.' as theirs ('1.25', '3.5' among '0,51'), which cannot
@@ -1473,11 +1493,9 @@ def _dotted_cells_hint(series, text, decimal):
         return None  # thousands, maybe ('1.250'): _stray_decimal_point's case
     if not (_parses(rest.str.replace(decimal, ".", regex=False)) and _parses(marked)):
         return None
-    line = _line(series, series.index.get_loc(marked.index[0]))
-    more = f" (and {len(marked) - 1} more)" if len(marked) > 1 else ""
     return (
-        f"writes its decimals with {decimal!r} but line {line}{more} writes "
-        f"{marked.iloc[0]!r} with '.': correct the cell (as "
+        f"writes its decimals with {decimal!r} but {_first_marked(series, marked)} "
+        f"writes {marked.iloc[0]!r} with '.': correct the cell (as "
         f"{marked.iloc[0].replace('.', decimal)!r})"
     )
 
@@ -1502,11 +1520,9 @@ def _stray_decimal_point(series, text, marked, decimal):
         return None
     if not float(grouped.abs().min()) >= 100 * top:
         return None
-    line = _line(series, series.index.get_loc(marked.index[0]))
-    more = f" (and {len(marked) - 1} more)" if len(marked) > 1 else ""
     value = float(grouped.iloc[0])
     return (
-        f"writes its decimals with ',' but line {line}{more} writes "
+        f"writes its decimals with ',' but {_first_marked(series, marked)} writes "
         f"{marked.iloc[0]!r} with '.': a decimal point typed by hand? (read as "
         f"thousands, {value:g} would be {value / top:.0f}x the "
         "column's largest other value); correct the cell, or pass --thousands '.' "
