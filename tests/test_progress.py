@@ -480,3 +480,39 @@ def test_a_long_kernel_prediction_says_how_far_it_is(monkeypatch):
     assert len(said) == 1, said
     assert said[0].startswith("NTKRegressor: predict has run") and "of 180" in said[0]
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "relu"])
+def test_a_long_solve_says_where_it_is(monkeypatch, loss):
+    """A long solve's notice gives its last certificate: epochs (and Newton steps),
+    the relative gap and tol (an overnight logistic solve said only "has run 360 s;
+    it goes on", and its user could not tell whether to wait; tester EK). Read here
+    after the solve from the notice's own text: its last certificate is the
+    result's."""
+    seen = []
+    real = _progress.LongRunNotice.during
+
+    def during(self, where):
+        seen.append(where)
+        return real(self, where)
+
+    monkeypatch.setattr(_progress.LongRunNotice, "during", during)
+    X, y = planted(n=80, d=3, seed=1)
+    arr = fixntk.sample_arrangement(X, 12, seed=0)
+    if loss == "logistic":
+        y = (y > np.median(y)).astype(int)
+    solve = fixntk.solve_relu if loss == "relu" else fixntk.solve
+    kw = {} if loss == "relu" else {"loss": loss}
+    lam = 0.05 * fixntk.lambda_max(X, y, arr, **kw)
+    res = solve(X, y, arr, lam, tol=1e-8, **kw)
+    (where,) = seen
+    text = where(61.0)
+    assert text.startswith("the solve has run 61 s (") and text.endswith("; it goes on")
+    assert f"{res.n_iter} epochs; relative gap " in text and "tol 1.0e-08" in text
+    gap = float(text.split("relative gap ")[1].split(" ")[0])
+    assert gap <= 1e-8 and gap == pytest.approx(res.relative_gap, rel=0.06, abs=1e-14)
+    assert ("Newton steps" in text) is (loss == "logistic")
+    # before the first certificate (inside the compiled descent), it says so
+    with _progress.solve_notice("solve", 0):
+        pass
+    assert seen[-1](61.0) == "the solve has run 61 s (no certificate yet); it goes on"

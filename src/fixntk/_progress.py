@@ -456,18 +456,60 @@ def path_notice(name, verbose, solved, total):
     )
 
 
+# Where the solve inside a solve_notice is: its last certificate, set by the solver's
+# Python loops (solve_status); a notice said only "has run 360 s; it goes on" on an
+# overnight logistic solve, which left its user to guess whether to wait (tester EK)
+_SOLVE_STATUS = contextvars.ContextVar("fixntk_solve_status", default=None)
+
+
+class _SolveStatus:
+    """The last certificate of the solve under way: epochs, Newton steps, the gap
+    relative to the null model's objective (what ``tol`` bounds), and ``tol``."""
+
+    def __init__(self):
+        self.epochs, self.newton, self.gap, self.tol = 0, 0, None, None
+
+    def text(self):
+        if self.gap is None:
+            return " (no certificate yet)"
+        newton = f"{self.newton} Newton steps, " if self.newton else ""
+        return (
+            f" ({newton}{self.epochs} epochs; relative gap {self.gap:.1e} at its last "
+            f"certificate, tol {self.tol:.1e})"
+        )
+
+
+def solve_status(epochs, gap, f0, tol, newton=0):
+    """Record the certificate of a solve's step (``gap`` and the null objective
+    ``f0`` in one unit) for the long-run notice of :func:`solve_notice`, if any."""
+    status = _SOLVE_STATUS.get()
+    if status is not None:
+        status.epochs, status.newton, status.tol = int(epochs), int(newton), tol
+        status.gap = float(gap / f0) if f0 > 0 else float(gap)
+
+
+@contextlib.contextmanager
 def solve_notice(name, verbose):
-    """The long-run notice around one compiled solve of function ``name`` (``solve``,
-    ``solve_relu``): :meth:`LongRunNotice.during`."""
+    """The long-run notice around one solve of function ``name`` (``solve``,
+    ``solve_relu``): :meth:`LongRunNotice.during`, saying where the solve is (its
+    last certificate, :func:`solve_status`)."""
     notice = LongRunNotice(
         name,
         verbose,
         "verbose=1 logs its certificates; a larger tol or lam, or fewer masks, make "
         "it faster (max_iter caps its epochs)",
     )
-    return notice.during(
-        lambda elapsed: f"the solve has run {elapsed:.0f} s; it goes on"
-    )
+    status = _SolveStatus()
+    token = _SOLVE_STATUS.set(status)
+    try:
+        with notice.during(
+            lambda elapsed: (
+                f"the solve has run {elapsed:.0f} s{status.text()}; it goes on"
+            )
+        ):
+            yield
+    finally:
+        _SOLVE_STATUS.reset(token)
 
 
 @contextlib.contextmanager

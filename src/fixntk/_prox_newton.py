@@ -66,7 +66,7 @@ from functools import partial
 import numpy as np
 
 from ._cpu import core as _core
-from ._progress import report
+from ._progress import report, solve_status
 from ._solver import (
     _kernel_route_epochs,
     _penalty,
@@ -342,6 +342,7 @@ def prox_newton(prob, lam, W, tol, max_iter, verbose):
         gaps.append(gap)
         step_gaps.append(step_gap)
         choice.observe(step_gap)
+        solve_status(epochs, gap, f0, tol, newton=step)
         if say is not None:
             say(
                 f"solve ({df.name}): newton {step:3d}  epochs {epochs:6d}  "

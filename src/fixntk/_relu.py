@@ -44,7 +44,7 @@ from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._gates import signals_pass
 from ._memory import CALL_WORK
-from ._progress import _check_verbose, report, solve_notice
+from ._progress import _check_verbose, report, solve_notice, solve_status
 from ._scale import Units, unit
 from ._solver import _coef3, _prepare
 from ._threads import blas_threads
@@ -970,6 +970,7 @@ def _solve_column(
         gap = max(primal - dual, 0.0)
         viol = prob.violation(V)
         history.append(gap)
+        solve_status(epochs, gap, f0, tol)
         if say is not None:  # in the caller's units (``units``: the problem's scaling)
             y2, y1 = (1.0, 1.0) if units is None else (units.value_out(1.0), units.sy)
             say(

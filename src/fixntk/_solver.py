@@ -14,7 +14,14 @@ from sklearn.exceptions import ConvergenceWarning
 from ._arrangement import Arrangement, as_arrangement
 from ._cpu import core as _core
 from ._memory import check_fits, kernel_size_warned
-from ._progress import _check_verbose, path_notice, progress, report, solve_notice
+from ._progress import (
+    _check_verbose,
+    path_notice,
+    progress,
+    report,
+    solve_notice,
+    solve_status,
+)
 from ._scale import coef_out, lam_in, lam_out, norms, unit, value_out
 from ._threads import blas_threads
 from ._validation import (
@@ -1006,8 +1013,9 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     keyword arguments of ``_result`` but ``lam``."""
     weights = prob.s if prob.weighted else None
 
-    def descend(start, epochs):
-        return weighted_least_squares(
+    def descend(start, epochs, before=0):
+        """The compiled descent from ``start`` for ``epochs``, ``before`` run so far."""
+        out = weighted_least_squares(
             prob.X,
             prob.arr.packed,
             prob.Y,
@@ -1023,6 +1031,9 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             streamed=prob.streamed,
             value_scale=prob.value_out(1.0),  # the log in the caller's units
         )
+        gap = out["primal"] - out["dual"]
+        solve_status(before + out["n_epochs"], gap, out["f0"], tol)
+        return out
 
     budget = _kernel_route_epochs(prob)
     first = min(max_iter, budget) if budget else max_iter
@@ -1089,7 +1100,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         )
     # not certified: the descent goes on from the better point for the epochs left
     start = W if primal < fit["primal"] else fit["W"]
-    more = descend(start, max_iter - n_epochs)
+    more = descend(start, max_iter - n_epochs, before=n_epochs)
     # Uncertified, the point of the smallest gap is returned, with its own
     # certificate: the descent's gap need not fall as its objective does, and a
     # tester's 40 rows (at 1e-5 lam_max, the route's point at a relative gap of

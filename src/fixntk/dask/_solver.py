@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._cpu import core as _core
 from .._memory import available_bytes, format_bytes
-from .._progress import path_notice, progress, report, solve_notice
+from .._progress import path_notice, progress, report, solve_notice, solve_status
 from .._scale import coef_out, lam_in, lam_out, value_out
 from .._solver import (
     _ANDERSON_K,
@@ -548,6 +548,7 @@ class _DaskProblem:
             primal, dual, gnorm = self.certificate(W, lam, G, r2, yr)
             gap = primal - dual
             gaps.append(gap)
+            solve_status(epochs, gap, 0.5 * self.y2, tol)
             if say is not None:
                 say(
                     f"dask solve: outer {outer:3d}  passes {self.n_passes:4d}  "
