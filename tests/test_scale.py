@@ -865,3 +865,27 @@ def test_an_overflowing_penalty_is_named_as_such():
             with pytest.raises(ValueError, match=r"the penalty lam \* sum_i"):
                 fn(X, y, arr, W, lam)
     assert np.isfinite(fixntk.objective(X, y, arr, np.ones((arr.p, 3)), 1e300))
+
+
+def test_coefficients_below_double_precision_are_refused():
+    """X at 1e170 and y at 1e-170 (each inside double precision) have coefficients
+    near 1e-340: they came back as zeros (or subnormals with 3 digits), certified,
+    without a word (tester EK). Refused by name, as coefficients beyond the range
+    are; at 1e150 (coefficients near 1e-300, still normal) the solve is the unit
+    one's to round-off. Kernel models' dual coefficients (y / |X|^2) the same."""
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((60, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0) + 0.1 * rng.standard_normal(60)
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    base = fixntk.solve(X, y, arr, 0.05 * fixntk.lambda_max(X, y, arr), tol=1e-10)
+    for s in (1e160, 1e170, 1e300):
+        lam = 0.05 * fixntk.lambda_max(X * s, y / s, arr)
+        with pytest.raises(ValueError, match="coefficients fall below the range"):
+            fixntk.solve(X * s, y / s, arr, lam, tol=1e-10)
+    s = 1e150
+    res = fixntk.solve(X * s, y / s, arr, 0.05 * fixntk.lambda_max(X * s, y / s, arr))
+    np.testing.assert_allclose(res.coef * s * s, base.coef, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="dual coefficients fall below the range"):
+        fixntk.NTKRegressor(lam=0.1).fit(X * 1e120, y * 1e-100)
+    est = fixntk.NTKRegressor(lam=0.1).fit(X * 1e100, y * 1e-100)
+    assert np.abs(est.dual_coef_).max() > 0

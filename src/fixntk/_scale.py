@@ -85,6 +85,12 @@ class Units:
                 f"precision (|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); "
                 "rescale X or y"
             )
+        if _underflows(A, np.log2(self.sy) - 2.0 * np.log2(self.sx)):
+            raise ValueError(
+                "the kernel model's dual coefficients fall below the range of double "
+                f"precision (|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); "
+                "rescale X or y"
+            )
         return out
 
     def value_out(self, value):
@@ -144,15 +150,33 @@ def lam_out(lam, sx, sy):
     return out
 
 
+def _underflows(W, log2_factor):
+    """Whether the largest entry of ``W`` times ``2**log2_factor`` falls below the
+    normal range of double precision (to a subnormal with fewer digits, or to 0),
+    ``W`` itself not zero."""
+    W = np.asarray(W)
+    big = float(np.abs(W).max()) if W.size else 0.0
+    if not (0.0 < big < np.inf):
+        return False
+    return np.log2(big) + log2_factor < np.log2(np.finfo(np.float64).tiny)
+
+
 def coef_out(W, sx, sy):
     """Coefficients (or kernel weights eta) of the problem on ``X / sx``, ``y / sy``
-    back in the caller's units, ``W sy / sx``; a clear error if they exceed double
-    precision."""
-    with np.errstate(over="ignore"):
+    back in the caller's units, ``W sy / sx``; a clear error if they leave double
+    precision: above its range, or all below its normal range (they would come back
+    0 or with a few digits, X at 1e170 and y at 1e-170 certified an all-zero model;
+    tester EK)."""
+    with np.errstate(over="ignore", under="ignore"):
         out = np.asarray(W) * (sy / sx)
     if not np.isfinite(out).all():
         raise ValueError(
             "the solution's coefficients exceed the range of double precision "
+            f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
+        )
+    if _underflows(W, np.log2(sy) - np.log2(sx)):
+        raise ValueError(
+            "the solution's coefficients fall below the range of double precision "
             f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
         )
     return out
