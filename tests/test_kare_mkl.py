@@ -669,3 +669,25 @@ def test_kare_functions_refuse_a_kernel_too_large_before_eigh(monkeypatch):
         fixntk.GatedReLURegressor(lam="kare", n_gates=10, n_lams=4).fit(X, y)
     said = [w for w in caught if "eigendecompositions' worth" in str(w.message)]
     assert len(said) == 1 and "lam='kare'" in str(said[0].message)
+
+
+def test_mc_start_without_cell_mass_is_refused_in_the_estimators_words():
+    """eta0="mc" on wine's 13 columns: no Gaussian direction falls in a sampled cell,
+    and the estimators' error advised "more n_samples", which they do not take
+    (tester EM). It names what they take; kare_mkl's still names n_samples."""
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for est in (
+        fixntk.KAREKernelClassifier(eta0="mc", random_state=0),
+        fixntk.KAREKernelRegressor(eta0="mc", random_state=0),
+    ):
+        with pytest.raises(ValueError, match="eta0='mc' found no Gaussian") as err:
+            est.fit(X, y)
+        assert "n_samples" not in str(err.value)
+        assert "use eta0='ntk' (the default" in str(err.value)
+    arr = fixntk.sample_arrangement(X, 50, seed=0)
+    with pytest.raises(ValueError, match="or more n_samples"):
+        fixntk.kare_mkl(X, y.astype(float), arr, lam=0.1, eta0="mc")

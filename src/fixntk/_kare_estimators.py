@@ -6,18 +6,22 @@ estimators do, learn the weights of :math:`H(\\eta) = \\sum_i \\eta_i D_i X X^T 
 predict by kernel ridge with that kernel; new points get their masks from the gates.
 """
 
+import contextlib
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
+    KERNEL_FIT_FASTER,
     _check_lam_param,
     _check_rows_for_intercept,
     _inputs,
     _mean_intercept,
     _merged_copies,
     _MultiOutputRegressor,
+    _noticed,
     _OneHotClassifier,
     _refuse_dask,
     _scaled_rows,
@@ -27,6 +31,7 @@ from ._estimators import (
     _VersionedPickle,
     _weighted_rows,
 )
+from ._irls import _NoCellMass
 from ._kare_mkl import (
     _KARE_ALTERNATIVE,
     _KARE_MATRICES,
@@ -76,6 +81,10 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
+        with _noticed(self, X=X, faster=KERNEL_FIT_FASTER):
+            return self._fit_kernel(X, Y, labels, sample_weight)
+
+    def _fit_kernel(self, X, Y, labels=None, sample_weight=None):
         X, Y, labels, sample_weight = _weighted_rows(X, Y, labels, sample_weight)
         # copies of a row (with its target) as one row of their weight: KARE, the
         # held-out split and the final lam's leave-one-out count them apart, and
@@ -141,7 +150,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
             )
             self._null_fit(arr.p, Xt.shape[0], Y.shape[1])
             return self
-        with kernel_size_warned():  # said above, in the estimator's name
+        with kernel_size_warned(), _no_cell_mass(Xt.shape[1], arr.p):
             res = kare_mkl(
                 Xt,
                 Y,
@@ -285,10 +294,13 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     eta0 : {"ntk", "mc", "counts"} or array-like, default="ntk"
         "ntk": start at the closed-form NTK, which is part of the search space.
         Otherwise the masking kernels alone from these weights (see
-        :func:`kare_mkl`). An array holds one weight per distinct mask, whose number
-        p is known only once the gates are sampled on the rows fitted (it differs
-        between the folds of a cross-validation): for cross-validation or
-        pipelines, give one of the strings.
+        :func:`kare_mkl`); "mc" (their Monte Carlo NTK weights) works in low
+        dimension only: beyond a few features the sampled cells hold almost none of
+        the Gaussian mass, and it is refused where no direction fell in them. An
+        array holds one weight per distinct mask, whose number p is known only once
+        the gates are sampled on the rows fitted (it differs between the folds of a
+        cross-validation): for cross-validation or pipelines, give one of the
+        strings.
     validation_fraction : float in (0, 1) or None, default=0.2
         Held-out share for early stopping (None: plain KARE minimisation, which
         overfits when p is not small compared with n).
@@ -350,6 +362,9 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
         ``eta = 0``, where no weight's gradient is negative).
     stop_reason_ : str
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
+        The training rows the kernel's second argument takes at prediction: with
+        ``sample_weight``, row k scaled by ``sqrt(s_k n / sum(s))`` (see Notes; the
+        weights are in the rows, not in ``dual_coef_``).
     dual_coef_ : ndarray of shape (n_samples, n_outputs)
     intercept_ : float or ndarray of shape (n_outputs,)
         The targets' weighted mean (0 without ``fit_intercept``). Constant targets,
@@ -364,15 +379,33 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     masks are drawn: at a fixed kernel and lam this is the weighted kernel ridge
     exactly. KARE and the held-out split count the n rows, not ``sum(s)`` repeated
     ones (KARE's degrees-of-freedom term is in n). A row given more than once with
-    the same target is therefore taken as one row of its copies' summed weight
-    (``X_fit_`` holds it once): copies counted apart let KARE, the held-out split
-    and leave-one-out fit each row by its twin. Integer weights and repeated rows
-    then give the same fit. Where X takes few values (4 or more rows each on
-    average, not all equally often), or a quarter or more of the rows whose X
-    repeats share it with another target, no row is merged: the rows are draws of
-    repeated inputs (categorical features), and merged, the held-out rows of an X
-    were fitted by its other target alone, or by the other X alone.
+    the same target (equal to about 5 significant digits) is therefore taken as one
+    row of its copies' summed weight (``X_fit_`` holds it once): copies counted
+    apart let KARE, the held-out split and leave-one-out fit each row by its twin.
+    Integer weights and repeated rows then give the same fit. Where X takes few
+    values (4 or more rows each on average, not all equally often), or a quarter or
+    more of the rows whose X repeats share it with another target, no row is merged:
+    the rows are draws of repeated inputs (categorical features), and merged, the
+    held-out rows of an X were fitted by its other target alone, or by the other X
+    alone.
     """
+
+
+@contextlib.contextmanager
+def _no_cell_mass(d, p):
+    """eta0="mc" without a direction in a sampled cell, in the estimators' words
+    (the error of kare_mkl advised "more n_samples", which they do not take:
+    tester EM, on wine, diabetes and breast_cancer)."""
+    try:
+        yield
+    except _NoCellMass:
+        raise ValueError(
+            f"eta0='mc' found no Gaussian direction in any of the {p} cells sampled "
+            f"on {d} columns (with the bias column): beyond a few features the "
+            "sampled cells hold almost none of the Gaussian mass, and the Monte "
+            "Carlo NTK weights are all zero; use eta0='ntk' (the default, the "
+            "closed-form NTK) or 'counts' (the finite-width NTK of the sampled gates)"
+        ) from None
 
 
 class KAREKernelClassifier(_OneHotClassifier, _KAREKernelBase):
