@@ -3048,7 +3048,7 @@ def test_copies_through_float32_or_a_csv_are_copies():
     NTKRegressor()'s lam fell 100x (test R^2 0.476 against 0.515; tester EM). Rows
     equal to about 5 significant digits are copies: the fit is the exact copies'
     (their first rows kept), and rows 1e-3 apart stay apart. A pair that crosses a
-    rounding boundary of one grid is joined by the other."""
+    rounding boundary of one grid is joined by another."""
     from sklearn.datasets import load_diabetes
     from sklearn.preprocessing import StandardScaler
 
@@ -3079,7 +3079,7 @@ def test_copies_through_float32_or_a_csv_are_copies():
     apart = fixntk.NTKRegressor().fit(np.r_[X, other], np.r_[y, y[c]])
     assert apart.X_fit_.shape[0] == 360
     # 1 + 2^-17 - 2^-40 and 1 + 2^-17 + 2^-40 round apart on the grid of 16 bits
-    # (1 and 1 + 2^-16), together on the one half a step away
+    # (1 and 1 + 2^-16), together on the grid half a step away
     pair = 1.0 + 2.0**-17 + np.array([[-(2.0**-40)], [2.0**-40], [1.5]])
     first, inverse = _row_groups(pair)
     assert np.array_equal(first, [0, 2]) and np.array_equal(inverse, [0, 0, 1])

@@ -703,16 +703,24 @@ def _weighted_rows(X, Y, labels, sample_weight):
 # CSV written with 10 digits (or jittered by 1e-9), was two distinct rows, each left
 # out by leave-one-out beside its twin, and NTKRegressor()'s lam fell 100x (test R^2
 # 0.476 against 0.515 with exact copies; tester EM). Float32's round-off (24 bits)
-# crosses a 16-bit rounding boundary in 1 entry of 256; two grids half a step apart
-# are joined, so that a pair is missed only where it crosses one in both.
+# crosses a boundary of a 16-bit grid in 1 entry of 256. Rows equal on any of
+# _NEAR_GRIDS grids, a quarter of a step apart, are joined: a difference under a
+# quarter step crosses at most one grid's boundary per entry, so a pair is missed
+# only where 4 of its entries cross (two grids missed row 37 of 60 float32 copies of
+# diabetes, its entries 0 and 3 each crossing one).
 _NEAR_BITS = 16
+_NEAR_GRIDS = 4
 
 
-def _near(A, shift):
-    """A's entries rounded to _NEAR_BITS significant bits, on a grid moved by
-    ``shift`` (0 or 0.5) of its step."""
-    m, e = np.frexp(np.asarray(A, dtype=np.float64))
-    return np.ldexp(np.floor(np.ldexp(m, _NEAR_BITS) + shift), e - _NEAR_BITS)
+def _near(A, offset):
+    """A's entries cut to _NEAR_BITS bits of mantissa on their IEEE bits, on the grid
+    moved by ``offset`` / _NEAR_GRIDS of its step (a carry into the exponent is the
+    next power of 2, as it should be); -0 as 0."""
+    drop = 52 - _NEAR_BITS
+    bits = (np.asarray(A, dtype=np.float64) + 0.0).view(np.uint64)
+    if offset:
+        bits = bits + np.uint64(offset * (1 << drop) // _NEAR_GRIDS)
+    return (bits & ~np.uint64((1 << drop) - 1)).view(np.float64)
 
 
 def _equal_rows(A):
@@ -731,8 +739,8 @@ def _row_groups(A):
     """(first, inverse): the first row of each group of equal rows of A (n, k) and
     every row's group, as ``np.unique(A, axis=0, return_index=True,
     return_inverse=True)`` gives them but for two things. Rows equal to _NEAR_BITS
-    significant bits are equal (rows equal on either of two grids, and chains of
-    them, are one group). Groups are numbered in the order of their first rows,
+    significant bits are equal (rows equal on any of _NEAR_GRIDS grids, and chains
+    of them, are one group). Groups are numbered in the order of their first rows,
     whatever the values (numbered by their hashes, the folds of copies, which follow
     the numbering, changed with the units of X and y: a ReLURegressor's
     lam_scores_ at lam_max differed by 6% between y and 1e-30 y)."""
@@ -740,13 +748,20 @@ def _row_groups(A):
     from scipy.sparse.csgraph import connected_components
 
     n = A.shape[0]
-    g1, g2 = _equal_rows(_near(A, 0.5)), _equal_rows(_near(A, 0.0))
+    if n == 0:
+        return np.arange(0), np.arange(0)
+    grids = [_equal_rows(_near(A, k)) for k in range(_NEAR_GRIDS)]
+    if all(int(g.max()) + 1 == n for g in grids):
+        return np.arange(n), np.arange(n)  # every row distinct (the usual case)
     # rows 0..n-1 joined to the nodes of their groups on each grid
-    k1 = int(g1.max()) + 1 if n else 0
-    rows = np.concatenate([np.arange(n), np.arange(n)])
-    cols = np.concatenate([n + g1, n + k1 + g2])
-    size = n + k1 + (int(g2.max()) + 1 if n else 0)
-    graph = coo_matrix((np.ones(2 * n), (rows, cols)), shape=(size, size))
+    cols, start = [], n
+    for g in grids:
+        cols.append(start + g)
+        start += int(g.max()) + 1
+    rows = np.tile(np.arange(n), _NEAR_GRIDS)
+    graph = coo_matrix(
+        (np.ones(rows.size), (rows, np.concatenate(cols))), shape=(start, start)
+    )
     labels = connected_components(graph, directed=False)[1][:n]
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
