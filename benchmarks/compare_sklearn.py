@@ -43,9 +43,11 @@ from _args import (  # noqa: E402
     comma_list,
     names,
     nonnegative_int,
+    output_file,
     positive_float,
     positive_int,
     positive_ints,
+    run_script,
 )
 from problems import THREAD_VARS  # noqa: E402
 
@@ -177,7 +179,7 @@ def run_worker(model, task, spec, args):
             cmd, env=env, capture_output=True, text=True, timeout=args.timeout
         )
     except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {args.timeout:.0f} s"}
+        return {"error": f"timeout after {args.timeout:g} s (its process's start too)"}
     if out.returncode != 0:
         lines = out.stderr.strip().splitlines()
         return {"error": (lines[-1] if lines else f"exit {out.returncode}")[:120]}
@@ -229,9 +231,12 @@ def main(argv=None):
         "--timeout",
         type=positive_float,
         default=3600.0,
-        help="seconds per fit (default 3600)",
+        help="seconds per fit's worker process, its start (imports, the data: "
+        "seconds) included (default 3600)",
     )
-    ap.add_argument("--json", help="also write every record to this JSON file")
+    ap.add_argument(
+        "--json", type=output_file, help="also write every record to this JSON file"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
@@ -291,4 +296,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from _args import DefaultsFormatter, nonnegative_int, positive_int  # noqa: E402
+from _args import DefaultsFormatter, nonnegative_int, positive_int, run_script  # noqa: E402
 from problems import require_dask, threads_text  # noqa: E402
 
 
@@ -121,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -39,6 +39,7 @@ from _args import (  # noqa: E402
     nonnegative_int,
     positive_int,
     ratio,
+    run_script,
 )
 from problems import require_dask, threads_text  # noqa: E402
 
@@ -176,4 +177,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

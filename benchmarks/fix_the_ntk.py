@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from _args import DefaultsFormatter, nonnegative_int, positive_int, ratio  # noqa: E402
+from _args import DefaultsFormatter, nonnegative_int, positive_int, ratio, run_script  # noqa: E402
 
 # scikit-learn's bundled sets (load_NAME) whose targets the script fits as numbers
 DATASETS = ("diabetes", "linnerud", "iris", "wine", "breast_cancer", "digits")
@@ -118,4 +118,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

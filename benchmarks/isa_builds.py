@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._args import DefaultsFormatter, positive_int  # noqa: E402
+from benchmarks._args import DefaultsFormatter, positive_int, run_script  # noqa: E402
 from benchmarks.problems import PROBLEMS, pin_threads, planted_problem  # noqa: E402
 
 
@@ -70,4 +70,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

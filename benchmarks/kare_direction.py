@@ -30,7 +30,7 @@ from fixntk._kare_mkl import _best_lam, _LogKare
 from fixntk._kernels import masking_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._args import RawDefaultsFormatter, positive_ints  # noqa: E402
+from benchmarks._args import RawDefaultsFormatter, positive_ints, run_script  # noqa: E402
 from benchmarks.kare_vs_ntk import teacher  # noqa: E402
 
 
@@ -77,4 +77,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from _args import DefaultsFormatter, positive_int  # noqa: E402
+from _args import DefaultsFormatter, output_file, positive_int, run_script  # noqa: E402
 
 
 def teacher(n, d, n_teacher, seed, n_test=2000, noise=0.1):
@@ -115,7 +115,9 @@ def main(argv=None):
         default=None,
         help="gates of the KARE kernel (default: the estimator's)",
     )
-    parser.add_argument("--out", default="", help="also write the rows to this CSV")
+    parser.add_argument(
+        "--out", type=output_file, help="also write the rows to this CSV"
+    )
     args = parser.parse_args(argv)
     seeds = (0,) if args.quick else range(5)
     rows = []
@@ -150,4 +152,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

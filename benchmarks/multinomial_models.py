@@ -46,6 +46,7 @@ from _args import (  # noqa: E402
     names,
     positive_float_or_inf,
     ratio,
+    run_script,
 )
 
 # scikit-learn's bundled classification sets (load_NAME) and a synthetic 10-class one
@@ -141,4 +142,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -41,6 +41,7 @@ from _args import (  # noqa: E402
     names,
     nonnegative_int,
     positive_ints,
+    run_script,
 )
 
 
@@ -190,7 +191,7 @@ def main(argv=None):
             print(
                 f"{'mean accuracy':<23}"
                 + "".join(
-                    f"{np.mean(scores[m]):>14.3f} {np.sum(times[m]):>6.1f}s"
+                    f"{np.mean(scores[m]):>14.3f} {np.mean(times[m]):>6.1f}s"
                     for m in models
                 )
             )
@@ -214,4 +215,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

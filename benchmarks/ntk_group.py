@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 import fixntk
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._args import run_script  # noqa: E402
 from benchmarks.kare_vs_ntk import diabetes, teacher  # noqa: E402, F401
 
 FRACTIONS = (0.3, 0.1, 0.03, 0.01, 0.003)
@@ -103,4 +104,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -41,6 +41,10 @@ N_TEACHER = 10
 NOISE = 0.1
 # The losses of issue 15 and the number of classes of the multinomial problems.
 LOSSES = ("squared", "logistic", "multinomial")
+# scnn's install: the package without its pinned dependencies, then theirs
+SCNN_INSTALL = (
+    "pip install --no-deps pyscnn; pip install torch cvxpy opt_einsum linalg-backends"
+)
 N_CLASSES = 10
 
 THREAD_VARS = (

@@ -28,7 +28,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from _args import DefaultsFormatter, positive_int, positive_ints  # noqa: E402
+from _args import (  # noqa: E402
+    DefaultsFormatter,
+    output_dir,
+    positive_int,
+    positive_ints,
+    run_script,
+)
 
 TASKS = {"reg": ("reg",), "clf": ("clf",), "both": ("reg", "clf")}
 
@@ -159,7 +165,11 @@ def main(argv=None):
     ap.add_argument(
         "--top", type=positive_int, default=12, help="functions listed per fit"
     )
-    ap.add_argument("--save", help="directory for the .prof files")
+    ap.add_argument(
+        "--save",
+        type=output_dir,
+        help="directory for the .prof files (made if missing)",
+    )
     args = ap.parse_args(argv)
     for task in TASKS[args.task]:
         for n in args.n:
@@ -168,4 +178,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -7,11 +7,16 @@ error. Run: ``python benchmarks/scale_examples.py``.
 """
 
 import argparse
+import os
+import sys
 import warnings
 
 import numpy as np
 
 import fixntk
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._args import run_script  # noqa: E402
 
 
 def planted(n=60, d=4, seed=7):
@@ -82,4 +87,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

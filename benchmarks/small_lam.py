@@ -34,6 +34,7 @@ from benchmarks._args import (  # noqa: E402
     names,
     positive_int,
     ratio,
+    run_script,
 )
 from benchmarks.problems import (  # noqa: E402
     PROBLEMS,
@@ -120,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

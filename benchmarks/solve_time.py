@@ -21,6 +21,7 @@ from _args import (  # noqa: E402
     DefaultsFormatter,
     fraction,
     positive_int,
+    run_script,
 )
 from problems import LOSSES, PROBLEMS, pin_threads, planted_problem  # noqa: E402
 
@@ -63,4 +64,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

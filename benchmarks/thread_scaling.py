@@ -39,8 +39,10 @@ if HERE not in sys.path:
 from _args import (  # noqa: E402
     RawDefaultsFormatter,
     names,
+    output_file,
     positive_int,
     positive_ints,
+    run_script,
 )
 from problems import PROBLEMS, THREAD_VARS  # noqa: E402
 
@@ -191,7 +193,9 @@ def main(argv=None):
         help=f"comma-separated jobs to time ({', '.join(FULL)})",
     )
     ap.add_argument("--no-taskset", action="store_true", help="pin by environment only")
-    ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument(
+        "--json", type=output_file, help="also write the results to this JSON file"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -263,4 +267,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

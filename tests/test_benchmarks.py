@@ -608,6 +608,15 @@ def test_bad_value_is_a_usage_error_run_as_a_module():
         ("thread_scaling", ["--repeat", "0"], "--repeat"),
         ("thread_scaling", ["--reps", "0"], "--reps"),
         ("thread_scaling", ["--jobs", "solve,nope"], "--jobs"),
+        # a file in a folder that is not there, found after the run in a traceback
+        # (the table of an hour unwritten; tester EN); a folder where a file is meant
+        ("compare_peers", ["--json", "no_such_dir/x.json"], "--json"),
+        ("compare_sklearn", ["--json", "no_such_dir/x.json"], "--json"),
+        ("thread_scaling", ["--json", "no_such_dir/x.json"], "--json"),
+        ("kare_vs_ntk", ["--out", "no_such_dir/x.csv"], "--out"),
+        ("kare_vs_ntk", ["--out", "benchmarks"], "--out"),
+        ("profile_estimators", ["--save", "README.md"], "--save"),
+        ("profile_estimators", ["--save", "no_such_dir/sub"], "--save"),
     ],
 )
 def test_every_checked_option_refuses_a_bad_value(script, args, option, capsys):
@@ -621,3 +630,56 @@ def test_every_checked_option_refuses_a_bad_value(script, args, option, capsys):
     assert f"error: argument {option}: " in err
     bad = args[-1].split(",")[-1]
     assert repr(bad) in err
+
+
+def test_output_paths_are_checked_before_the_run(tmp_path):
+    """--json, --out and --save: a file in an existing folder (replaced if there),
+    a folder made only inside one that exists."""
+    assert cli.output_file(str(tmp_path / "x.json")) == str(tmp_path / "x.json")
+    (tmp_path / "old.json").write_text("{}")
+    assert cli.output_file(str(tmp_path / "old.json"))
+    assert cli.output_dir(str(tmp_path / "new")) == str(tmp_path / "new")
+    assert cli.output_dir(str(tmp_path))
+    for convert, text, said in [
+        (cli.output_file, str(tmp_path / "no" / "x.json"), "no folder"),
+        (cli.output_file, str(tmp_path), "is a folder"),
+        (cli.output_dir, str(tmp_path / "old.json"), "is a file"),
+        (cli.output_dir, str(tmp_path / "no" / "sub"), "no folder"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=said):
+            convert(text)
+    assert not (tmp_path / "no").exists()
+
+
+def test_ctrl_c_ends_a_script_with_one_line(capsys):
+    """Ctrl-C in a benchmark script: one line and status 130, not a traceback
+    (every script printed one; tester EN); main()'s own status passes through."""
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    assert cli.run_script(interrupted) == 130
+    assert capsys.readouterr().err == "\ninterrupted\n"
+    assert cli.run_script(lambda: None) is None
+    assert cli.run_script(lambda: 3) == 3
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    scripts = [p for p in root.glob("*.py") if "def main(" in p.read_text()]
+    assert len(scripts) >= 19
+    plain = [
+        p.name for p in scripts if "sys.exit(run_script(main))" not in p.read_text()
+    ]
+    assert plain == []
+
+
+def test_compare_relu_refuses_more_masks_than_the_rows_admit(capsys):
+    """--p above the masks that n rows admit was a ValueError traceback (tester
+    EN); a usage error naming the ways out."""
+    module = load_benchmark("compare_relu")
+    with pytest.raises(SystemExit) as info:
+        module.main(["--n", "5", "--p", "50"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --p: 50 distinct masks asked of 5 rows" in err
+    assert "give a smaller --p or a larger --n or --d" in err
