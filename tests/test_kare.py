@@ -299,15 +299,14 @@ def test_ntk_lam_on_equal_rows_is_the_leave_one_out_choice(intercept, weighted):
     default) that error was taken in the coordinates that profile the intercept out,
     which are not the samples (a tester: 9e-9 reported where refits give 0.099, and
     the weighted choice off the refits' on 2 of 4 seeds); select_lambda_kare still
-    warns on the same kernel. Copies (to about 5 significant digits) are now
-    merged into weights first (test_rows_given_twice_are_one_row_of_weight_two):
-    rows 1e-4 apart remain this case."""
+    warns on the same kernel. Exact copies are now merged into weights first
+    (test_rows_given_twice_are_one_row_of_weight_two): copies to round-off remain
+    this case."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 3))
     y = np.sin(2 * X[:, 0]) + X[:, 1] + 0.3 * rng.standard_normal(12)
-    # three rows twice, 1e-4 apart (copies to about 5 digits are merged into
-    # weights)
-    X, y = np.vstack([X, X[:3] * (1 + 1e-4)]), np.r_[y, y[:3]]
+    # three rows twice, to round-off (exact copies are merged into weights)
+    X, y = np.vstack([X, X[:3] * (1 + 1e-15)]), np.r_[y, y[:3]]
     n = y.size
     s = rng.uniform(0.1, 1.0, n) if weighted else None
     with warnings.catch_warnings():

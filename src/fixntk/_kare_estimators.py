@@ -379,15 +379,14 @@ class KAREKernelRegressor(_MultiOutputRegressor, _KAREKernelBase):
     masks are drawn: at a fixed kernel and lam this is the weighted kernel ridge
     exactly. KARE and the held-out split count the n rows, not ``sum(s)`` repeated
     ones (KARE's degrees-of-freedom term is in n). A row given more than once with
-    the same target (equal to about 5 significant digits) is therefore taken as one
-    row of its copies' summed weight (``X_fit_`` holds it once): copies counted
-    apart let KARE, the held-out split and leave-one-out fit each row by its twin.
-    Integer weights and repeated rows then give the same fit. Where X takes few
-    values (4 or more rows each on average, not all equally often), or a quarter or
-    more of the rows whose X repeats share it with another target, no row is merged:
-    the rows are draws of repeated inputs (categorical features), and merged, the
-    held-out rows of an X were fitted by its other target alone, or by the other X
-    alone.
+    the same target is therefore taken as one row of its copies' summed weight
+    (``X_fit_`` holds it once): copies counted apart let KARE, the held-out split
+    and leave-one-out fit each row by its twin. Integer weights and repeated rows
+    then give the same fit. Where X takes few values (4 or more rows each on
+    average, not all equally often), or a quarter or more of the rows whose X
+    repeats share it with another target, no row is merged: the rows are draws of
+    repeated inputs (categorical features), and merged, the held-out rows of an X
+    were fitted by its other target alone, or by the other X alone.
     """
 
 
