@@ -85,7 +85,7 @@ class Units:
                 f"precision (|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); "
                 "rescale X or y"
             )
-        if _underflows(A, np.log2(self.sy) - 2.0 * np.log2(self.sx)):
+        if _underflows(A, self.sy, (self.sx, self.sx)):
             raise ValueError(
                 "the kernel model's dual coefficients fall below the range of double "
                 f"precision (|X| up to {self.sx:.3g}, |y| up to {self.sy:.3g}); "
@@ -150,15 +150,18 @@ def lam_out(lam, sx, sy):
     return out
 
 
-def _underflows(W, log2_factor):
-    """Whether the largest entry of ``W`` times ``2**log2_factor`` falls below the
-    normal range of double precision (to a subnormal with fewer digits, or to 0),
-    ``W`` itself not zero."""
+def _underflows(W, up, down):
+    """Whether the largest entry of ``W`` times ``up`` over ``down`` (positive
+    scales; each factor of ``down`` one entry) falls below the normal range of
+    double precision (to a subnormal with fewer digits, or to 0), ``W`` itself and
+    the scales not zero."""
     W = np.asarray(W)
     big = float(np.abs(W).max()) if W.size else 0.0
-    if not (0.0 < big < np.inf):
+    scales = np.array([up, *down], dtype=np.float64)
+    if not (0.0 < big < np.inf and np.all(scales > 0) and np.isfinite(scales).all()):
         return False
-    return np.log2(big) + log2_factor < np.log2(np.finfo(np.float64).tiny)
+    exponent = np.log2(big) + np.log2(up) - np.log2(scales[1:]).sum()
+    return exponent < np.log2(np.finfo(np.float64).tiny)
 
 
 def coef_out(W, sx, sy):
@@ -174,7 +177,7 @@ def coef_out(W, sx, sy):
             "the solution's coefficients exceed the range of double precision "
             f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
         )
-    if _underflows(W, np.log2(sy) - np.log2(sx)):
+    if _underflows(W, sy, (sx,)):
         raise ValueError(
             "the solution's coefficients fall below the range of double precision "
             f"(|X| up to {sx:.3g}, |y| up to {sy:.3g}); rescale X or y"
