@@ -3086,3 +3086,35 @@ def test_groups_of_copies_are_numbered_by_their_first_rows():
         scaled = _folds(40, 3, 0, groups=_copy_groups(X * s, y * s))
         for (t1, v1), (t2, v2) in zip(scaled, _folds(40, 3, 0, groups=groups)):
             assert np.array_equal(t1, t2) and np.array_equal(v1, v2)
+
+
+def test_auto_gates_cut_for_time_with_every_group_active_warn(monkeypatch):
+    """n_gates="auto" takes fewer gates than a tenth of the rows on large data (to
+    bound the time); with every group active the model is short of them, and more
+    rows scored worse (make_friedman1: 20000 rows, 300 gates, R^2 0.920; 75000 rows,
+    120 gates, 0.890; tester EL). The fit says so, with the n_gates to try; not
+    when the gates were not cut, nor when groups are left unused."""
+    import fixntk._estimators as est_module
+
+    X, y = planted(n=2000, d=3, seed=0)
+    monkeypatch.setattr(est_module, "_AUTO_GATE_WORK", 2000 * 3 * 120)
+    assert est_module.gates_for_rows("auto", 2000, 3) == 120
+
+    def said(**params):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            est = fixntk.GatedReLURegressor(random_state=0, **params).fit(X, y)
+        return est, [
+            str(w.message) for w in record if "groups are active" in str(w.message)
+        ]
+
+    est, text = said(lam=1e-5)
+    assert est.n_active_neurons_ >= 0.95 * len(est.eta_)
+    assert len(text) == 1
+    assert 'n_gates="auto" took 120 gates for 2000 rows of 3 features' in text[0]
+    assert "n_gates=200 (about 1.7x the time) may score better" in text[0]
+    assert not said(lam=1e-5, n_gates=120)[1]  # the user's number
+    est, text = said(lam=0.3)
+    assert est.n_active_neurons_ < 0.95 * len(est.eta_) and not text
+    monkeypatch.setattr(est_module, "_AUTO_GATE_WORK", 9 * 10**7)
+    assert not said(lam=1e-5)[1]  # not cut
