@@ -40,6 +40,8 @@ from .problems import (
     PATH_LAMS,
     PATH_PROBLEM,
     PROBLEMS,
+    TALL,
+    TALL_LAM_RATIOS,
     WIDE,
     exact_arrangement,
     planted_data,
@@ -232,6 +234,24 @@ class WideSolve(_SolveTimings):
     def setup(self, lam_max, name):
         self.X, self.y, self.arr = load_problem(name)
         self.lam = LAM_RATIO * lam_max[name]
+        warm_up_solver()
+
+
+class TallSolve(WideSolve):
+    """fixntk.solve on T200k (200000 rows, d = 10, p = 200: 100 rows per masked
+    column) at 0.1, 0.01 and 0.001 lam_max to a certified relative gap of 1e-6: the
+    descent over the rows hands over to the working-set Gram route
+    (fixntk._gram_ws)."""
+
+    params = list(TALL_LAM_RATIOS)
+    param_names = ["lam_ratio"]
+
+    def setup_cache(self):
+        return _write_named(TALL)
+
+    def setup(self, lam_max, ratio):
+        self.X, self.y, self.arr = load_problem(TALL[0])
+        self.lam = ratio * lam_max[TALL[0]]
         warm_up_solver()
 
 

@@ -983,7 +983,7 @@ def main(argv=None):
         "--problem",
         action="append",
         choices=[k for k in PROBLEMS],
-        help="S1, S2, S3, W64, W256, W784 or N784 (repeatable; default S1)",
+        help="S1, S2, S3, W64, W256, W784, N784 or T200k (repeatable; default S1)",
     )
     ap.add_argument(
         "--quick",

@@ -29,8 +29,14 @@ PROBLEMS = {
     "W784": dict(n=20000, d=784, p=200),
     # MNIST's width against few rows: the solver's proximal block steps
     "N784": dict(n=2000, d=784, p=200),
+    # rows far outnumbering the masked columns (n = 100 p d): the working-set Gram
+    # route of fixntk.solve (fixntk._gram_ws)
+    "T200k": dict(n=200000, d=10, p=200),
 }
 WIDE = ("W64", "W256", "W784", "N784")
+TALL = ("T200k",)
+# the tall problem's lams, as fractions of lam_max
+TALL_LAM_RATIOS = (0.1, 0.01, 0.001)
 # The path problem of issue 16: S1 over 50 lams from lam_max down to eps * lam_max,
 # every point solved to a certified relative gap of 1e-6.
 PATH_PROBLEM = "S1"

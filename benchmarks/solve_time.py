@@ -23,7 +23,13 @@ from _args import (  # noqa: E402
     positive_int,
     run_script,
 )
-from problems import LOSSES, PROBLEMS, pin_threads, planted_problem  # noqa: E402
+from problems import (  # noqa: E402
+    LAM_RATIO,
+    LOSSES,
+    PROBLEMS,
+    pin_threads,
+    planted_problem,
+)
 
 
 def main(argv=None):
@@ -38,6 +44,12 @@ def main(argv=None):
         "--tol", type=fraction, default=1e-6, help="relative duality gap to reach"
     )
     ap.add_argument(
+        "--lam-ratio",
+        type=fraction,
+        default=LAM_RATIO,
+        help="lam as a fraction of lam_max",
+    )
+    ap.add_argument(
         "--repeat", type=positive_int, default=5, help="solves timed, best kept"
     )
     ap.add_argument(
@@ -47,7 +59,9 @@ def main(argv=None):
     pin_threads(args.threads, override=True)
     import fixntk
 
-    X, y, arr, lam = planted_problem(**PROBLEMS[args.problem], loss=args.loss)
+    X, y, arr, lam = planted_problem(
+        **PROBLEMS[args.problem], lam_ratio=args.lam_ratio, loss=args.loss
+    )
     fixntk.solve(X, y, arr, lam, loss=args.loss, tol=args.tol)  # compile, warm caches
     best = float("inf")
     for _ in range(args.repeat):
@@ -56,7 +70,8 @@ def main(argv=None):
         best = min(best, time.perf_counter() - t0)
     digest = hashlib.sha256(res.coef.tobytes()).hexdigest()[:16]
     print(
-        f"{args.problem} {args.loss} tol {args.tol:g}: best of {args.repeat} "
+        f"{args.problem} {args.loss} lam {args.lam_ratio:g} lam_max, tol {args.tol:g}: "
+        f"best of {args.repeat} "
         f"{best:.3f} s, {res.n_iter} epochs, relative gap {res.relative_gap:.3e} "
         f"(absolute {res.gap:.3e}), coef {digest} "
         f"({os.path.dirname(fixntk.__file__)})"

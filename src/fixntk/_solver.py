@@ -249,6 +249,9 @@ class _Problem:
         self.Y = Y / self.sy if self.sy > 0 else Y
         self.degenerate = self.sx == 0 or self.sy == 0
         self._grams = None  # gram_store(), made at its first use
+        # the squared loss's working-set Gram (fixntk._gram_ws.MemoryGram), made at
+        # its first use where the Gram route is chosen
+        self.gram_ws = None
         # null_intercept() and lam_max(), computed at their first use
         self._null_intercept = self._lam_max = None
         self._col_max = None  # col_max(), at its first use
@@ -1011,6 +1014,8 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     """The squared loss in the scaled space: the compiled descent, then, if it was slow,
     the kernel route from its group norms (see ``_kernel_route_epochs``). Returns the
     keyword arguments of ``_result`` but ``lam``."""
+    from ._gram_ws import gram_route_epochs
+
     weights = prob.s if prob.weighted else None
 
     def descend(start, epochs, before=0):
@@ -1035,7 +1040,12 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         solve_status(before + out["n_epochs"], gap, out["f0"], tol)
         return out
 
-    budget = _kernel_route_epochs(prob)
+    gram = gram_route_epochs(prob)
+    if gram and prob.gram_ws is not None:
+        # the Gram of an earlier solve on this problem (a path) is at hand: the
+        # route costs a pass per outer iteration, and the Gram of new groups only
+        return _gram_least_squares(prob, lam, W0, tol, max_iter, verbose)
+    budget = gram or _kernel_route_epochs(prob)
     first = min(max_iter, budget) if budget else max_iter
     out = descend(W0, first)
     fit = dict(
@@ -1069,8 +1079,15 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         rel = (out["primal"] - out["dual"]) / out["f0"]
         say(
             f"solve: descent slow (relative gap {rel:.2e} after {out['n_epochs']} "
-            "epochs): the kernel route (irls) from its group norms"
+            "epochs): "
+            + (
+                "the working-set Gram route from its point"
+                if gram
+                else "the kernel route (irls) from its group norms"
+            )
         )
+    if gram:
+        return _gram_least_squares(prob, lam, W0, tol, max_iter, verbose, fit)
     n_epochs, n_irls, routed = out["n_epochs"], 0, False
     # the descent's point with its certificate (from the rows where it went far:
     # the compiled one, a gap of 0 at an intercept of 4e154, was returned as the
@@ -1129,6 +1146,44 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         converged=converged,
         gaps=np.concatenate([gaps, more["gap_history"]]),
         n_irls=n_irls,
+    )
+
+
+def _gram_least_squares(prob, lam, W0, tol, max_iter, verbose, fit=None):
+    """The squared loss by the working-set method on the Gram of the working sets
+    (:mod:`fixntk._gram_ws`) from W0, or from the descent's ``fit`` (the dict of
+    ``_result``'s arguments) for the epochs left: the same program, certificate and
+    stopping rule, each certificate from a pass that forms the residual anew. The
+    Gram is kept on the problem for its later solves (a path). Uncertified, the point
+    of the smaller gap is returned."""
+    from ._gram_ws import MemoryGram
+
+    if prob.gram_ws is None:
+        prob.gram_ws = MemoryGram(prob)
+    gw = prob.gram_ws
+    done = 0 if fit is None else fit["n_epochs"]
+    left = max_iter - done
+    W, primal, dual, epochs, _, converged, gaps, _ = gw.solve(
+        lam, W0 if fit is None else fit["W"], tol, left, left, verbose
+    )
+    solved = dict(
+        W=W,
+        b=gw.intercept(W),
+        primal=primal,
+        dual=dual,
+        f0=0.5 * gw.y2,
+        n_newton=0,
+        converged=converged,
+    )
+    if fit is None:
+        return dict(solved, n_epochs=epochs, gaps=gaps)
+    if not converged and not primal - dual < fit["primal"] - fit["dual"]:
+        solved = {}
+    return dict(
+        fit,
+        **solved,
+        n_epochs=done + epochs,
+        gaps=np.concatenate([fit["gaps"], gaps]),
     )
 
 
@@ -1538,7 +1593,10 @@ def solve(
     ``fit_intercept``. With the squared loss :math:`\ell = \frac12\|y - f\|^2`, unit
     weights and no intercept this is the paper's program (Dwaraknath, Ergen and
     Pilanci 2023, eq. (3), divided by n: ``lam = lam_paper / n``), solved by working-set
-    block coordinate descent with exact block updates in one compiled call. Other losses
+    block coordinate descent with exact block updates in one compiled call; where the
+    rows far outnumber the masked columns (``n >= 10 p d``) and that descent is slow,
+    the working sets' problems are solved from their Gram instead
+    (:mod:`fixntk._gram_ws`, the method of :func:`fixntk.dask.solve`). Other losses
     run a proximal Newton (IRLS) loop whose weighted least-squares steps are that same
     solver, warm started, with a backtracking line search. Every solve stops when the
     duality gap (:func:`duality_gap`) is at most ``tol * f0``, ``f0`` the objective of

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._cpu import core as _core
 from .._estimators import _pow2_column_units
+from .._gram_ws import gradient_sums
 from .._threads import blas_threads, one_thread
 
 __all__ = [
@@ -381,40 +382,12 @@ def fold_rows(n_rows, seed, position, n_folds, fold):
 
 
 def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u, level=False):
-    """One chunk's share of a full gradient pass at W.
-
-    With the residual ``R = Y - sum_{i in active} D_i X W_i - b`` of the chunk, returns
-    ``(G, sR, sRR, sYR, val)``: the unnormalised block gradients ``G_i = X^T D_i (s R)``
-    for every group (p, d, c) -- with ``with_u`` also the column ``X^T D_i s`` as
-    output c (U, the intercept's centring) --, ``sum s R`` (c), ``sum s ||R||^2``,
-    ``sum s (Y - ybar) . R`` and, with score weights, ``(sum v ||R||^2, sum v)``.
-    With ``level`` (the first pass, at the null model) ``val`` is followed by
-    ``|X|^T |s R|`` (d, c), the scale of G's round-off (:func:`fixntk.lambda_max`).
-    """
+    """One chunk's share of a full gradient pass at W
+    (:func:`fixntk._gram_ws.gradient_sums` on its rows)."""
     with one_thread():
-        X, Y = data.X, data.Y
-        n, c = Y.shape
-        R = Y - b
-        if active.size:
-            sub = np.ascontiguousarray(packed[active])
-            R -= _core.masked_predict(X, sub, W)
-        sR = R if s is None else R * s[:, None]
-        cols = sR
-        if with_u:
-            ones = np.ones((n, 1)) if s is None else s[:, None]
-            cols = np.hstack([sR, ones])
-        G = _core.masked_gradients(X, packed, np.ascontiguousarray(cols))
-        stats = (
-            sR.sum(axis=0),
-            float((sR * R).sum()),
-            float((sR * (Y - ybar)).sum()),
+        return gradient_sums(
+            data.X, data.Y, packed, s, score, W, active, b, ybar, with_u, level
         )
-        val = None
-        if score is not None:
-            val = np.array([float((score[:, None] * R * R).sum()), float(score.sum())])
-        if level:
-            return (G, *stats, val, np.abs(X).T @ np.abs(sR))
-        return (G, *stats, val)
 
 
 def gram_chunk(data, packed, s, old, fresh):

@@ -1,43 +1,21 @@
-"""The gated ReLU group lasso (squared loss) on row chunks: the working-set method with
-full passes on the workers and the inner problems solved on the client from their Gram.
-
-Per outer iteration: one pass computes every block gradient at the current point and
-the certificate's sums (the residual formed and used on the workers, never sent); the
-client picks the working set; a second pass computes the Gram rows and columns of the
-groups new to it (the Gram depends on the groups only, so it is kept across outer
-iterations and along a path); the client solves the working set's problem from its
-Gram with the compiled covariance mode (``solve_gram`` of ``fixntk._cpu.core``: block
-steps, and Newton steps on the support once it settles). The
-certificate and the stopping rule are those of :func:`fixntk.solve`.
+"""The gated ReLU group lasso (squared loss) on row chunks: the working-set method of
+:mod:`fixntk._gram_ws` with its passes on the workers (the residual formed and used
+there, never sent) and the inner problems solved on the client from their Gram.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import dask
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._cpu import core as _core
-from .._memory import available_bytes, format_bytes
-from .._progress import path_notice, progress, report, solve_notice, solve_status
+from .._gram_ws import GramWorkingSet
+from .._memory import available_bytes
+from .._progress import path_notice, progress, solve_notice
 from .._scale import coef_out, lam_in, lam_out, value_out
-from .._solver import (
-    _ANDERSON_K,
-    _KERNEL_ROUTE_MIN_EPOCHS,
-    _KERNEL_ROUTE_ORDER,
-    _KERNEL_ROUTE_SPEED,
-    _KERNEL_ROUTE_STEPS,
-    _WS_START,
-    PathResult,
-    SolveResult,
-    _group_norms,
-    _lam_grid,
-    _penalty,
-)
-from .._threads import blas_threads
+from .._solver import PathResult, SolveResult, _group_norms, _lam_grid
 from .._validation import (
     check_int,
     check_lam,
@@ -60,10 +38,6 @@ __all__ = [
     "lambda_max",
 ]
 
-# The inner problems are solved to this fraction of the outer gap: a client-side epoch
-# costs O((k d)^2) and no pass over the data, so inner solves are made tighter than the
-# in-memory solver's 0.3 to spend fewer passes.
-_INNER_RATIO = 0.05
 # The client's Gram of the working sets (kept across outer iterations) is capped by
 # default at a quarter of the client's available memory, and at least this (a fixed
 # 256 MiB stopped the estimators' lam path at 94 groups of 61 columns on a machine
@@ -82,17 +56,6 @@ def _default_gram_bytes():
     """The default cap of the client's Gram: a quarter of the available memory, at
     least _GRAM_BYTES."""
     return max(_GRAM_BYTES, available_bytes() // 4)
-
-
-_MAX_STALLS = 20
-# New groups a working set may take, per active group (see _working_set).
-_NEW_GROUPS = 0.5
-# The route of a slow client descent (_gram_route): at most this many reweighted
-# ridge steps of order k d. (Columns scaled 1 to 100 at 1e-4 lam_max: the descent
-# spent all 100000 epochs at a relative gap of 0.38, the objective 36x the in-memory
-# solve's, which took the kernel route there; the route from the descent's point
-# certifies 1e-6 in about 40 steps, 0.05 s at k d = 300.)
-_ROUTE_STEPS = 60
 
 
 @dataclass(eq=False)
@@ -150,19 +113,17 @@ def _check_loss(loss):
         )
 
 
-class _DaskProblem:
+class _DaskProblem(GramWorkingSet):
     """Validated, scaled chunk data of one program, persisted on the workers, and the
-    client's O(p d c) and O((k d)^2) state.
+    client's O(p d c) and O((k d)^2) state (:class:`fixntk._gram_ws.GramWorkingSet`,
+    whose passes run here on the row chunks).
 
     Units as in :class:`fixntk._solver._Problem`: X / sx and Y / sy, sx and sy the
-    largest magnitudes; weights over their largest value; ``S = sum(s)``. Everything
-    below is in that space, normalised by S (the in-memory solver's 1/n):
-
-    - ``ybar`` (c,): the weighted mean of Y with an intercept, else 0;
-    - ``U`` (p, d): ``X^T D_i s / S`` with an intercept (the centring of the design);
-    - ``B`` (p, d, c): ``X^T D_i s (Y - ybar) / S``, the block gradients at W = 0;
-    - ``y2``: ``sum s ||Y - ybar||^2 / S`` (``f0 = y2 / 2``).
+    largest magnitudes; weights over their largest value; ``S = sum(s)``.
     """
+
+    log_name = "dask solve"
+    gram_hint = _GRAM_HINT
 
     def __init__(
         self,
@@ -177,9 +138,6 @@ class _DaskProblem:
         _score=None,
     ):
         self.n_passes = 0
-        self.pass_seconds = 0.0
-        self.gram_seconds = 0.0
-        self.gram_passes = 0
         self.fit_intercept = bool(fit_intercept)
         self.max_gram_bytes = (
             _default_gram_bytes()
@@ -331,17 +289,7 @@ class _DaskProblem:
         self.S = float(self._weight_sum(G))
         if not self.S > 0:
             raise ValueError("the rows carry no weight (sample weights sum to 0)")
-        if self.fit_intercept:
-            self.U = G[:, :, -1] / self.S
-            G = G[:, :, :-1]
-        else:
-            self.U = None
-        self.B = G / self.S
-        self.y2 = max(sRR / self.S, 0.0)
-        self._last = (np.zeros((self.p, self.d, self.c)), self.B, self.y2, self.y2, val)
-        # the Gram of the working sets seen so far (normalised, centred)
-        self._gram_groups = np.zeros(0, np.int64)
-        self._H = np.zeros((0, 0))
+        self._start(G, sRR, val)
 
     def _weight_sum(self, G):
         """S = sum(s): from a pass with U it is not directly there; count it apart."""
@@ -428,24 +376,10 @@ class _DaskProblem:
             raise ValueError(f"{name} contains NaN or infinity")
         return np.ascontiguousarray(self.coef_in(W))
 
-    def intercept(self, W):
-        """The best intercept for W (c,): ``ybar - sum_i U_i^T W_i`` (0 without)."""
-        if not self.fit_intercept:
-            return np.zeros(self.c)
-        return self.ybar - np.einsum("pd,pdc->c", self.U, W)
-
     # -- passes ----------------------------------------------------------------------
-    def gradients(self, W):
-        """(G, r2, yr, val) at W: the block gradients ``X^T D_i s Rc / S`` (p, d, c) at
-        the centred residual Rc, ``sum s ||Rc||^2 / S``, ``sum s (Y - ybar).Rc / S`` and
-        the validation sums; one pass (none when W is the last point asked)."""
-        if np.array_equal(W, self._last[0]):
-            return self._last[1:]
-        active = np.flatnonzero(_group_norms(W) > 0)
-        b = self.intercept(W)
+    def _gradient_pass(self, Wa, active, b):
         weights = self.weights if self.weights is not None else [None] * len(self.data)
         score = self.score if self.score is not None else [None] * len(self.data)
-        Wa = np.ascontiguousarray(W[active])
         Wd = dask.delayed(Wa, pure=True)
         total = tree_sum(
             [
@@ -455,259 +389,17 @@ class _DaskProblem:
                 for dk, pk, sk, vk in zip(self.data, self.packed, weights, score)
             ]
         )
-        t0 = time.perf_counter()
-        G, sR, sRR, sYR, val = run(total)
-        self.pass_seconds += time.perf_counter() - t0
-        self.n_passes += 1
-        G = G / self.S
-        r2 = sRR / self.S
-        if self.fit_intercept:  # round-off left in the residual's mean
-            rbar = sR / self.S
-            G = G - self.U[:, :, None] * rbar[None, None, :]
-            r2 -= float(rbar @ rbar)
-        self._last = (W.copy(), G, max(r2, 0.0), sYR / self.S, val)
-        return self._last[1:]
+        return run(total)
 
-    def gram(self, ws):
-        """(H, b) of the working set ws (sorted group indices): H (k d, k d) the
-        normalised, centred Gram, b (k d, c); a pass when ws holds new groups."""
-        d = self.d
-        known = {int(g): t for t, g in enumerate(self._gram_groups)}
-        fresh = np.array([g for g in ws if int(g) not in known], np.int64)
-        if fresh.size:
-            keep = self._gram_groups
-            m_all = (keep.size + fresh.size) * d
-            if 8 * m_all * m_all > self.max_gram_bytes:  # drop groups not in ws
-                keep = np.array([g for g in keep if g in set(ws.tolist())], np.int64)
-                m_all = (keep.size + fresh.size) * d
-            if 16 * m_all * m_all > 2 * self.max_gram_bytes:
-                raise MemoryError(
-                    f"the working set's Gram ({m_all} x {m_all}, "
-                    f"{format_bytes(8 * m_all * m_all)}) exceeds max_gram_bytes = "
-                    f"{format_bytes(self.max_gram_bytes)}: raise max_gram_bytes or lam"
-                    + _GRAM_HINT
-                )
-            pos = np.concatenate(
-                [np.arange(known[int(g)] * d, (known[int(g)] + 1) * d) for g in keep]
-                + [np.zeros(0, np.int64)]
-            )
-            H_old = self._H[np.ix_(pos, pos)]
-            weights = (
-                self.weights if self.weights is not None else [None] * len(self.data)
-            )
-            total = tree_sum(
-                [
-                    dask.delayed(_chunks.gram_chunk, pure=True)(dk, pk, sk, keep, fresh)
-                    for dk, pk, sk in zip(self.data, self.packed, weights)
-                ]
-            )
-            t0 = time.perf_counter()
-            M = run(total) / self.S
-            self.pass_seconds += time.perf_counter() - t0
-            self.gram_seconds += time.perf_counter() - t0
-            self.n_passes += 1
-            self.gram_passes += 1
-            groups = np.concatenate([keep, fresh])
-            if self.fit_intercept:
-                u_all = self.U[groups].reshape(-1)
-                u_new = self.U[fresh].reshape(-1)
-                M -= np.outer(u_all, u_new)
-            m_old = keep.size * d
-            H = np.empty((m_all, m_all))
-            H[:m_old, :m_old] = H_old
-            H[:, m_old:] = M
-            H[m_old:, :m_old] = M[:m_old].T
-            self._H, self._gram_groups = H, groups
-            known = {int(g): t for t, g in enumerate(groups)}
-        pos = np.concatenate(
-            [np.arange(known[int(g)] * d, (known[int(g)] + 1) * d) for g in ws]
+    def _gram_pass(self, keep, fresh):
+        weights = self.weights if self.weights is not None else [None] * len(self.data)
+        total = tree_sum(
+            [
+                dask.delayed(_chunks.gram_chunk, pure=True)(dk, pk, sk, keep, fresh)
+                for dk, pk, sk in zip(self.data, self.packed, weights)
+            ]
         )
-        H = np.ascontiguousarray(self._H[np.ix_(pos, pos)])
-        b = np.ascontiguousarray(self.B[ws].reshape(-1, self.c))
-        return H, b
-
-    # -- the working-set method ------------------------------------------------------
-    def certificate(self, W, lam, G, r2, yr):
-        gnorm = _group_norms(G)
-        primal = 0.5 * r2 + lam * _penalty(W)
-        scale = max(1.0, float(gnorm.max()) / lam) if gnorm.size else 1.0
-        dual = yr / scale - 0.5 * r2 / (scale * scale)
-        return primal, dual, gnorm
-
-    def solve(self, lam, W, tol, max_iter, max_passes, verbose):
-        """Minimise from W (p, d, c, scaled space) at lam (scaled); returns
-        (W, primal, dual, epochs, outer, converged, gaps, val)."""
-        target = tol * 0.5 * self.y2
-        say = report(verbose, level=1)
-        W = W.copy()
-        passes0 = self.n_passes
-        gaps, epochs, outer, converged = [], 0, 0, False
-        best_gap, stalls = np.inf, 0
-        while True:
-            G, r2, yr, val = self.gradients(W)
-            primal, dual, gnorm = self.certificate(W, lam, G, r2, yr)
-            gap = primal - dual
-            gaps.append(gap)
-            solve_status(epochs, gap, 0.5 * self.y2, tol)
-            if say is not None:
-                say(
-                    f"dask solve: outer {outer:3d}  passes {self.n_passes:4d}  "
-                    f"epochs {epochs:6d}  objective {self.value_out(primal):.8e}  "
-                    f"gap {self.value_out(gap):.3e}"
-                )
-            if gap <= target:
-                converged = True
-                break
-            if epochs >= max_iter:
-                break
-            if gap < best_gap * (1 - 1e-3):
-                best_gap, stalls = gap, 0
-            elif (stalls := stalls + 1) >= _MAX_STALLS:
-                break
-            ws = self._working_set(W, gnorm, lam)
-            if ws.size == 0:
-                break
-            # an outer iteration costs a Gram pass (when ws has groups the client does
-            # not hold) and the gradient pass that certifies it: none is started that
-            # would take the solve past max_passes
-            gram_pass = bool(np.setdiff1d(ws, self._gram_groups).size)
-            if self.n_passes - passes0 + gram_pass + 1 > max_passes:
-                break
-            outer += 1
-            H, b = self.gram(ws)
-            inner_target = max(_INNER_RATIO * gap, 0.5 * target)
-            # the descent for about the route's cost, then the route (as in memory),
-            # then the descent again from the better point if the target is not met:
-            # the same outer iteration, no extra pass
-            cap = _route_epochs(ws.size * self.d, self.c)
-            out = self._descend(
-                H, b, W, ws, lam, inner_target, max_iter - epochs, cap, outer
-            )
-            epochs += int(out["n_epochs"])
-            if cap and not out["converged"] and int(out["n_epochs"]) >= cap:
-                if say is not None:
-                    say(
-                        f"dask solve: descent slow ({out['n_epochs']} epochs); the "
-                        "reweighted ridge route on the working set's Gram"
-                    )
-                routed = _gram_route(H, b, self.y2, W[ws], lam, inner_target)
-                if routed is not None and routed[1] < float(out["gap"]):
-                    W[ws] = routed[0]
-                if (routed is None or routed[1] > inner_target) and epochs < max_iter:
-                    out = self._descend(
-                        H, b, W, ws, lam, inner_target, max_iter - epochs, 0, outer
-                    )
-                    epochs += int(out["n_epochs"])
-        return W, primal, dual, epochs, outer, converged, np.array(gaps), val
-
-    def _descend(self, H, b, W, ws, lam, gap_target, budget, cap, seed):
-        """The compiled covariance-mode descent on the working set ws from W[ws],
-        to gap_target or ``min(budget, cap)`` epochs (cap 0: none); W[ws] updated,
-        the solver's dict returned."""
-        budget = max(budget, 1)
-        with blas_threads(1):
-            out = _core.solve_gram(
-                H,
-                b,
-                self.y2,
-                np.ascontiguousarray(W[ws]),
-                lam,
-                gap_target,
-                max_epochs=min(budget, cap) if cap else budget,
-                anderson_k=_ANDERSON_K,
-                seed=seed,
-            )
-        W[ws] = out["coef"]
-        return out
-
-    def _working_set(self, W, gnorm, lam):
-        """Every active group; every violator of the optimality condition
-        (``||G_i|| > lam`` at ``w_i = 0``) whose Gram the client already holds (they
-        cost no pass); and the worst new violators, at most ``max(ws_start,
-        _NEW_GROUPS * active)`` of them. A new group costs the Gram pass about
-        ``k d / p`` gradient passes (its ``k d`` Gram entries per row against ``p d``
-        for every gradient), so the working set grows only as the active set does,
-        not by doubling as in memory. Capped so that its Gram fits max_gram_bytes."""
-        norms = _group_norms(W)
-        active = np.flatnonzero(norms > 0)
-        cap = int(np.sqrt(self.max_gram_bytes / 8.0)) // self.d
-        viol = np.flatnonzero((gnorm > lam) & (norms == 0))
-        # the active groups, and room for one that must enter (without it the solve
-        # would stall uncertified)
-        need = active.size + (viol.size > 0)
-        if need > cap:
-            m = need * self.d
-            enter = f" and one of the {viol.size} that must enter" if viol.size else ""
-            raise MemoryError(
-                f"the working set's Gram for the {active.size} active groups{enter} "
-                f"({m} x {m}, {format_bytes(8 * m * m)}) exceeds max_gram_bytes = "
-                f"{format_bytes(self.max_gram_bytes)} (at most {cap} groups of "
-                f"{self.d} columns): raise max_gram_bytes or lam" + _GRAM_HINT
-            )
-        viol = viol[np.argsort(-gnorm[viol], kind="stable")]
-        held = np.isin(viol, self._gram_groups)
-        budget = max(_WS_START, int(_NEW_GROUPS * active.size))
-        rest = np.concatenate([viol[held], viol[~held][:budget]])
-        rest = rest[np.argsort(-gnorm[rest], kind="stable")][: cap - active.size]
-        return np.sort(np.concatenate([active, rest]))
-
-
-def _route_epochs(m, c):
-    """Client epochs (each about m^2 c multiply-adds on the working set's Gram of
-    order m) that cost about what the route's budgeted steps do (m^3 / 3 each, at
-    BLAS-3's speed), as fixntk.solve's descent before its kernel route; 0 where the
-    Gram is too large for the route."""
-    if m > _KERNEL_ROUTE_ORDER:
-        return 0
-    route = _KERNEL_ROUTE_STEPS * m / (3.0 * _KERNEL_ROUTE_SPEED * c)
-    return max(_KERNEL_ROUTE_MIN_EPOCHS, int(route))
-
-
-def _gram_gap(H, b, y2, w, lam, d):
-    """The duality gap of the working set's program (gram_solver.hpp's formulas) at
-    w (m, c): ``||R||^2 = y2 - <b, w> + <w, g>``, ``<Y, R> = y2 - <b, w>``,
-    ``g = H w - b``, theta = R / max(1, max_t ||g_t|| / lam)."""
-    g = H @ w - b
-    scale = max(1.0, float(_group_norms(g.reshape(-1, d, w.shape[1])).max()) / lam)
-    bw = float((b * w).sum())
-    r2 = y2 - bw + float((w * g).sum())
-    primal = 0.5 * r2 + lam * _penalty(w.reshape(-1, d, w.shape[1]))
-    return primal - ((y2 - bw) / scale - r2 / (2.0 * scale * scale))
-
-
-def _gram_route(H, b, y2, W, lam, gap_target):
-    """The working set's group lasso ``1/2 <w, H w> - <b, w> + y2/2 + lam sum_t
-    ||w_t||`` by reweighted ridge from W (k, d, c): with eta_t = ||w_t|| (each at
-    least 1e-3 of the largest, so that any group can grow), w = E (H E + lam I)^-1 b
-    for E = diag(eta) on each group's d rows (the minimiser of the variational
-    bound ``||w_t|| <= ||w_t||^2 / (2 eta_t) + eta_t / 2``), then eta from w; the
-    kernel route of fixntk.irls in the Gram's form. Returns (W, gap) of the best
-    step, at most _ROUTE_STEPS of them, stopping at ``gap_target``; None where no
-    step was finite (it is an accelerator: the descent goes on)."""
-    k, d, c = W.shape
-    m = k * d
-    eta = _group_norms(W)
-    eta = np.maximum(eta, 1e-3 * eta.max()) if eta.any() else np.ones(k)
-    best = None
-    with np.errstate(all="ignore"):
-        for _ in range(_ROUTE_STEPS):
-            e = np.repeat(eta, d)
-            A = H * e[None, :]
-            A.flat[:: m + 1] += lam  # H E + lam I
-            try:
-                v = np.linalg.solve(A, b)
-            except np.linalg.LinAlgError:
-                break
-            w = e[:, None] * v
-            if not np.isfinite(w).all():
-                break
-            gap = _gram_gap(H, b, y2, w, lam, d)
-            if best is None or gap < best[1]:
-                best = (w.reshape(k, d, c), gap)
-            if gap <= gap_target:
-                break
-            eta = _group_norms(w.reshape(k, d, c))
-    return best
+        return run(total)
 
 
 def _weighted_sums(data, s):

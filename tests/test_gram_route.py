@@ -1,0 +1,91 @@
+"""fixntk.solve's working-set Gram route (fixntk._gram_ws), taken for the squared loss
+where the rows far outnumber the masked columns: the same program and certificate as
+the compiled descent over the rows, checked against it and against an independent
+gap computed from the returned coefficients."""
+
+import numpy as np
+import pytest
+from conftest import planted
+
+import fixntk
+from fixntk import _gram_ws
+from fixntk._solver import _Problem
+
+
+@pytest.fixture
+def routes(monkeypatch):
+    """Counts of the Gram route's problems made (one per solved program); the descent
+    over the rows hands over after 5 epochs."""
+    monkeypatch.setattr(_gram_ws, "_GRAM_MIN_EPOCHS", 5)
+    made = []
+    original = _gram_ws.MemoryGram.__init__
+
+    def init(self, prob):
+        made.append(prob.n)
+        original(self, prob)
+
+    monkeypatch.setattr(_gram_ws.MemoryGram, "__init__", init)
+    return made
+
+
+def tall_problem(c=None):
+    X, y = planted(n=3000, d=3, seed=4, c=c)  # 40 groups of 3: 25 rows per column
+    return X, y, fixntk.sample_arrangement(X, 40, seed=0)
+
+
+def test_the_route_is_chosen_by_the_rows_per_masked_column(routes):
+    X, y, arr = tall_problem()
+    assert _gram_ws.gram_route_epochs(_Problem(X, y, arr)) == 5
+    lam = 0.01 * fixntk.lambda_max(X, y, arr)
+    fixntk.solve(X, y, arr, lam)
+    assert routes == [3000]
+    # 300 rows for 120 masked columns: the descent over the rows only
+    small = X[:300], y[:300], fixntk.sample_arrangement(X[:300], 40)
+    assert _gram_ws.gram_route_epochs(_Problem(*small)) == 0
+    fixntk.solve(*small, lam)
+    assert routes == [3000]
+
+
+@pytest.mark.parametrize("c", [None, 3], ids=["one output", "three outputs"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("intercept", [False, True], ids=["no intercept", "intercept"])
+@pytest.mark.parametrize("ratio", [0.1, 1e-3])
+def test_the_route_solves_the_descents_program(
+    routes, monkeypatch, c, weighted, intercept, ratio
+):
+    X, y, arr = tall_problem(c)
+    y = y + 3.0  # an offset for the intercept to take
+    s = np.random.default_rng(2).uniform(0.2, 3.0, len(y)) if weighted else None
+    kw = dict(sample_weight=s, fit_intercept=intercept)
+    lam = ratio * fixntk.lambda_max(X, y, arr, **kw)
+    got = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    assert routes == [3000]
+    monkeypatch.setattr(_gram_ws, "_GRAM_ORDER", 0)  # the descent over the rows
+    ref = fixntk.solve(X, y, arr, lam, tol=1e-8, **kw)
+    assert routes == [3000]
+    assert got.converged and ref.converged
+    assert abs(got.objective - ref.objective) <= got.gap + ref.gap + 1e-12 * ref.f0
+    assert got.f0 == pytest.approx(ref.f0, rel=1e-12)
+    # the certificate recomputed from the returned coefficients alone
+    gap = fixntk.duality_gap(X, y, arr, got.coef, lam, **kw)
+    assert 0 <= gap <= 1e-8 * got.f0 * (1 + 1e-6)
+    assert got.objective == pytest.approx(
+        fixntk.objective(X, y, arr, got.coef, lam, intercept=got.intercept, **kw),
+        rel=1e-10,
+    )
+    np.testing.assert_allclose(
+        predict(X, arr, got), predict(X, arr, ref), atol=1e-3 * np.abs(y).max()
+    )
+
+
+def predict(X, arr, res):
+    """sum_i D_i X W_i + b by NumPy."""
+    W = res.coef.reshape(arr.p, X.shape[1], -1)
+    return np.einsum("np,nd,pdc->nc", arr.masks, X, W) + res.intercept
+
+
+def test_a_path_builds_its_gram_once(routes):
+    X, y, arr = tall_problem()
+    path = fixntk.solve_path(X, y, arr, n_lams=8, eps=1e-2, fit_intercept=True)
+    assert routes == [3000]
+    assert all(r.converged for r in path.results)
