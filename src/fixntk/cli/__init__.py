@@ -1052,7 +1052,8 @@ def _add_model_options(p, n_gates, fit_command=False):
             ", an integer or 'auto' (default 'auto': a tenth of the training rows "
             "up to 300, or on small data up to 1000, as many as 6e6 / (rows x "
             "features x classes or outputs); at least 100 and at most 9e7 / (rows x "
-            "features))"
+            "features), or for the squared loss up to min(300, 4096 / (features + "
+            "1)) where the rows are at least 10 times the masked columns)"
             if auto
             else f" (default {n_gates})"
         ),
