@@ -32,6 +32,24 @@ def test_masked_gram_extend_matches_dense(weighted):
         _core.masked_gram_extend(X, arr.packed, old, np.array([arr.p]), w)
 
 
+def test_masked_gram_extend_in_row_parts_gives_the_same_bits_on_any_threads():
+    """40000 rows: parts of 8192 rows and more, summed apart on the core's threads and
+    added in order, the same bits whatever the thread count, and the dense Gram."""
+    from threadpoolctl import threadpool_limits
+
+    X, _ = planted(n=40000, d=4, seed=5)
+    arr = fixntk.sample_arrangement(X, 30, seed=0)
+    w = np.random.default_rng(2).uniform(0, 2, 40000)
+    old, fresh = np.arange(10), np.arange(10, 30)
+    outs = []
+    for threads in (1, 2, 3):
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            outs.append(_core.masked_gram_extend(X, arr.packed, old, fresh, w))
+    assert all(np.array_equal(outs[0], out) for out in outs[1:])
+    A = dense_design(X, arr.masks) * np.sqrt(w)[:, None]
+    np.testing.assert_allclose(outs[0], A.T @ A[:, 40:], rtol=1e-12, atol=1e-9)
+
+
 @pytest.mark.parametrize("c", [1, 3])
 def test_solve_gram_matches_in_memory_solve(c):
     X, y = planted(n=400, d=4, seed=5)
