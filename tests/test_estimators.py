@@ -1009,6 +1009,15 @@ def test_invalid_parameters_raise_clear_errors(regression):
         GatedReLURegressor(n_gates="many").fit(X, y)
     with pytest.raises(ValueError, match="eps must be < 1"):
         NTKRegressor(eps=2.0).fit(X, y)
+    # the grid's parameters are checked whatever lam is, by every estimator with a
+    # grid (the ReLU estimators took eps=2 and n_lams=10^9 with a float lam; EM)
+    for Est in (GatedReLURegressor, NTKRegressor, fixntk.ReLURegressor):
+        with pytest.raises(ValueError, match="eps must be < 1"):
+            Est(eps=2.0, lam=0.1).fit(X, y)
+        with pytest.raises(ValueError, match="n_lams must be <= 100000"):
+            Est(n_lams=10**9, lam=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="eps must be < 1"):
+        fixntk.ReLUClassifier(eps=2.0, lam=0.1).fit(X, y > 0)
     # a grid of one lam chooses nothing (for the gated models: the null model)
     for est in (GatedReLURegressor(n_lams=1), NTKRegressor(n_lams=1)):
         with pytest.raises(ValueError, match="n_lams must be >= 2 to choose lam"):

@@ -67,6 +67,7 @@ from ._threads import blas_threads
 from ._validation import (
     _scalar,
     check_bool,
+    check_eps,
     check_int,
     check_lam,
     check_n_lams,
@@ -1742,9 +1743,7 @@ class _GatedReLUBase(_VersionedPickle, BaseEstimator):
                 f"loss={loss!r} use lam='auto', 'cv' or 'holdout'"
             )
         check_n_lams(self.n_lams, lam)
-        eps = check_positive(self.eps, "eps")
-        if eps >= 1:
-            raise ValueError(f"eps must be < 1; got {eps}")
+        check_eps(self.eps)
         _check_cv(self.cv)
         _check_fraction(self.validation_fraction, "validation_fraction")
         check_relative_tol(self.tol)
@@ -3752,9 +3751,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
                 X, Y, labels, sample_weight
             )
         check_n_lams(self.n_lams, lam)
-        eps = check_positive(self.eps, "eps")
-        if eps >= 1:
-            raise ValueError(f"eps must be < 1; got {eps}")
+        eps = check_eps(self.eps)
         Xt = _set_bias_scale(self, X, sample_weight)
         n = Xt.shape[0]
         _check_rows_for_intercept(self, n, kept is not None)

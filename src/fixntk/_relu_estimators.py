@@ -47,11 +47,11 @@ from ._scale import norms
 from ._solver import rows_equal
 from ._validation import (
     check_bool,
+    check_eps,
     check_int,
     check_lam,
     check_n_lams,
     check_network_input,
-    check_positive,
     check_relative_tol,
     quiet,
     validate_frame,
@@ -228,12 +228,11 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                 )
             lam = "cv"
             _check_cv(self.cv)
-            check_n_lams(self.n_lams, lam)
-            eps = check_positive(self.eps, "eps")
-            if eps >= 1:
-                raise ValueError(f"eps must be < 1; got {eps}")
         else:
             lam = check_lam(self.lam)
+        # the grid's parameters whatever lam is, as the gated and NTK estimators do
+        check_n_lams(self.n_lams, lam)
+        check_eps(self.eps)
         check_relative_tol(self.tol)
         check_int(self.max_iter, "max_iter", 1)
         check_bool(self.warm_start, "warm_start")

@@ -27,6 +27,7 @@ from ._threads import blas_threads
 from ._validation import (
     ROUNDOFF_GAP,
     check_bool,
+    check_eps,
     check_grid_size,
     check_int,
     check_lam,
@@ -1792,9 +1793,7 @@ def _lam_grid(lams, n_lams, eps, lambda_max):
     down to ``eps`` times it."""
     if lams is None:
         n_lams = check_grid_size(n_lams)
-        eps = check_positive(eps, "eps")
-        if eps >= 1:
-            raise ValueError(f"eps must be < 1; got {eps}")
+        eps = check_eps(eps)
         lmax = lambda_max()
         if lmax == 0:
             raise ValueError(

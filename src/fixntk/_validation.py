@@ -571,6 +571,15 @@ def check_n_lams(n_lams, lam):
     return n_lams
 
 
+def check_eps(eps):
+    """``eps`` of an estimator's lam grid (its end, as a share of lam_max): in (0, 1),
+    checked whatever ``lam`` is, as every parameter is."""
+    eps = check_positive(eps, "eps")
+    if eps >= 1:
+        raise ValueError(f"eps must be < 1; got {eps}")
+    return eps
+
+
 def check_weight_values(s):
     """Refuse sample weights (an array of numbers) with NaN, infinity or a negative
     entry."""
