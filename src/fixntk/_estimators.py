@@ -2529,7 +2529,7 @@ def _grow_bar(bar, j, n_lams, per_lam, n_grid):
 
 # What makes a kernel estimator's fit faster (its n x n kernel and eigendecomposition;
 # NTKRegressor() on 9000 rows ran 121 s without a notice; tester EM)
-KERNEL_FIT_FASTER = (
+_KERNEL_FIT_FASTER = (
     "fewer rows (its time grows as n^3: an n x n kernel and its eigendecomposition), "
     "or the gated estimators (GatedReLURegressor, GatedReLUClassifier), whose time "
     "grows as n,"
@@ -3730,7 +3730,7 @@ class _NTKBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
-        with _noticed(self, X=X, faster=KERNEL_FIT_FASTER):
+        with _noticed(self, X=X, faster=_KERNEL_FIT_FASTER):
             return self._fit_kernel(X, Y, labels, sample_weight)
 
     def _fit_kernel(self, X, Y, labels=None, sample_weight=None):

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._arrangement import Arrangement, sample_arrangement
 from ._estimators import (
-    KERNEL_FIT_FASTER,
+    _KERNEL_FIT_FASTER,
     _check_lam_param,
     _check_rows_for_intercept,
     _inputs,
@@ -81,7 +81,7 @@ class _KAREKernelBase(_Targets, _VersionedPickle, BaseEstimator):
         self.verbose = verbose
 
     def _fit_targets(self, X, Y, labels=None, sample_weight=None):
-        with _noticed(self, X=X, faster=KERNEL_FIT_FASTER):
+        with _noticed(self, X=X, faster=_KERNEL_FIT_FASTER):
             return self._fit_kernel(X, Y, labels, sample_weight)
 
     def _fit_kernel(self, X, Y, labels=None, sample_weight=None):
