@@ -3135,27 +3135,41 @@ def test_auto_gates_of_the_squared_loss_go_past_the_time_bound_on_tall_data(
     """Where the rows are at least 10 times the masked columns, fixntk.solve takes the
     working-set Gram route (its epochs cost no pass over the rows), and the squared
     loss's n_gates="auto" is not cut to bound the time of a pass: up to
-    min(n // 10, 300, 4096 // (d + 1)) (make_friedman1, 75000 training rows of 10
-    features: 300 gates, R^2 0.927, where the cut's 120 scored 0.889)."""
+    min(n // 10, 300, 4096 // (d + 1) - 1) (make_friedman1, 75000 training rows of 10
+    features: 300 gates, R^2 0.927, where the cut's 120 scored 0.889). The masked
+    columns count the bias column and the linear group, on the lam search's 80% of
+    the rows (tester EP: 33000 rows of 10 features took 300 gates, 301 groups of 11
+    columns, and the search's 26400 rows took the descent)."""
     import fixntk._estimators as est_module
     from fixntk._estimators import gates_for_rows
+    from fixntk._gram_ws import gram_route_epochs
+    from fixntk._solver import _Problem
 
     assert gates_for_rows("auto", 75000, 10) == 120
     assert gates_for_rows("auto", 75000, 10, 1, True) == 300
     assert gates_for_rows("auto", 75000, 20) == 100
-    assert gates_for_rows("auto", 75000, 20, 1, True) == 4096 // 21
-    # 20000 rows of 20 features: 195 gates would leave fewer than 10 rows per masked
+    assert gates_for_rows("auto", 75000, 20, 1, True) == 4096 // 21 - 1
+    # 20000 rows of 20 features: 194 gates would leave fewer than 10 rows per masked
     # column, and the time bound stands
     assert gates_for_rows("auto", 20000, 20, 1, True) == gates_for_rows(
         "auto", 20000, 20
     )
     assert gates_for_rows(7, 10**6, 3, 1, True) == 7
-    # the estimators: the regressor's squared loss, not the classifier's log loss
-    monkeypatch.setattr(est_module, "_AUTO_GATE_WORK", 6000 * 1 * 120)
+    # the gates taken leave the search's problem on the Gram route
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((6000, 1))
+    for n, d in [(41500, 10), (33000, 10), (80000, 20)]:
+        p = gates_for_rows("auto", n, d, 1, True)
+        if p <= gates_for_rows("auto", n, d):
+            continue
+        m = int(0.8 * n)
+        X = np.c_[rng.standard_normal((m, d)), np.ones(m)]
+        arr = fixntk.sample_arrangement(X, p, seed=0, linear_group=True)
+        assert gram_route_epochs(_Problem(X, X[:, 0], arr)) > 0, (n, d, p)
+    # the estimators: the regressor's squared loss, not the classifier's log loss
+    monkeypatch.setattr(est_module, "_AUTO_GATE_WORK", 8000 * 1 * 120)
+    X = rng.standard_normal((8000, 1))
     y = np.abs(X[:, 0])
     reg = GatedReLURegressor(lam=0.01, random_state=0).fit(X, y)
-    assert reg.n_gates_ == 300  # min(6000 // 10, 300): 6000 >= 10 * 300 * 2
+    assert reg.n_gates_ == 300  # 0.8 * 8000 >= 10 * 301 * 2
     clf = GatedReLUClassifier(lam=0.01, random_state=0).fit(X, y > 0.7)
     assert clf.n_gates_ == 120

@@ -2358,15 +2358,20 @@ def _check_n_gates(n_gates):
     return check_int(n_gates, "n_gates", 1)
 
 
+# The share of the rows the lam search solves on above _AUTO_CV_ROWS (1 -
+# validation_fraction's default)
+_SEARCH_SHARE = 0.8
+
+
 def gates_for_rows(n_gates, n, d, c=1, gram=False):
     """The number of gates to sample for ``n`` training rows of ``d`` features and
     ``c`` outputs (classes of the multinomial loss, columns of a 2-d y): ``n_gates``
     itself, or for "auto" ``max(min(n // 10, 300), min(1000, 6e6 // (n d c)))``, at
     most ``9e7 // (n d)`` and at least 100. With ``gram`` (the squared loss in
-    memory), up to ``min(n // 10, 300, 4096 // (d + 1))`` past that bound where the
-    rows are at least 10 times the masked columns (the bias column counted): there
-    :func:`fixntk.solve` takes the working-set Gram route, whose epochs cost no pass
-    over the rows."""
+    memory), up to ``min(n // 10, 300, 4096 // (d + 1) - 1)`` past that bound where
+    the lam search's rows (0.8 n) are at least 10 times the masked columns (the bias
+    column and the linear group counted): there :func:`fixntk.solve` takes the
+    working-set Gram route, whose epochs cost no pass over the rows."""
     if n_gates != "auto":
         return n_gates
     work = max(n * d, 1)
@@ -2376,8 +2381,12 @@ def gates_for_rows(n_gates, n, d, c=1, gram=False):
     )
     capped = min(most, _AUTO_GATE_WORK // work)
     if gram:
-        tall = min(n // 10, _AUTO_GATES_MAX, _GRAM_ORDER // (d + 1))
-        if n >= _GRAM_ROWS_PER_COLUMN * tall * (d + 1):
+        # the masked columns: the bias column on every group, the linear group too
+        # (tester EP: p d one group past 4096, and no Gram route)
+        cols = d + 1
+        tall = min(n // 10, _AUTO_GATES_MAX, _GRAM_ORDER // cols - 1)
+        # ... on the rows of the lam search's training part (the held-out split's)
+        if _SEARCH_SHARE * n >= _GRAM_ROWS_PER_COLUMN * (tall + 1) * cols:
             capped = max(capped, tall)
     return int(max(capped, _AUTO_GATES_MIN))
 
@@ -3000,13 +3009,16 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         rows of 20 features with 300 gates: large or wide data keep 100 gates (at
         75000 x 20 rows, 300 gates took 34 s against 8.4 s for +0.006 accuracy).
         The squared loss is not cut so where the rows are at least 10 times the
-        masked columns: up to ``min(n // 10, 300, 4096 // (d + 1))`` gates there,
+        masked columns (0.8 n rows, the lam search's, against ``(p + 1) (d + 1)``
+        with the bias column and the linear group): up to ``min(n // 10, 300, 4096 //
+        (d + 1) - 1)`` gates there,
         where :func:`fixntk.solve` takes the working-set Gram route, whose epochs
         cost no pass over the rows (``make_friedman1`` with noise 1, 75000 training
         rows, one thread: 10 features, 300 gates, test R^2 0.927 in 111 s, where the
         cut's 120 gates scored 0.889 in 22 s, and in 323 s before the route; 20
-        features, 195 gates, 0.868 in 199 s, where the cut's 100 scored 0.839 in 62 s,
-        and in 186 s before the route).
+        features, 194 gates, 0.867 in 218 s, where the cut's 100 scored 0.839 in 62 s,
+        and in 186 s before the route: at p d near 4096 the route is no faster than
+        the descent).
         Small, low-dimensional data need the gates: nlme's Soybean (309 training rows,
         3 features) scored 0.573 with 100 gates, 0.665 with 1000 and the NTK 0.718
         (mean of six splits). Measured against the earlier rule (a tenth of the rows,

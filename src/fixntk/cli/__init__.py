@@ -1053,7 +1053,7 @@ def _add_model_options(p, n_gates, fit_command=False):
             "up to 300, or on small data up to 1000, as many as 6e6 / (rows x "
             "features x classes or outputs); at least 100 and at most 9e7 / (rows x "
             "features), or for the squared loss up to min(300, 4096 / (features + "
-            "1)) where the rows are at least 10 times the masked columns)"
+            "1) - 1) where 0.8 x rows are at least 10 times the masked columns)"
             if auto
             else f" (default {n_gates})"
         ),
