@@ -89,3 +89,22 @@ def test_a_path_builds_its_gram_once(routes):
     path = fixntk.solve_path(X, y, arr, n_lams=8, eps=1e-2, fit_intercept=True)
     assert routes == [3000]
     assert all(r.converged for r in path.results)
+
+
+def test_a_crawling_gram_route_hands_over_to_the_kernel_route(routes):
+    """Columns at scales 1e-4 to 1e4 (tester EO): the descent on the Gram crawled
+    through all of max_iter uncertified (relative gap 2e-4), where the descent over
+    the rows and the kernel route certify. The Gram route gets half the epochs left,
+    then the kernel route and the descent go on from its point."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12000, 4))
+    y = np.maximum(X @ rng.standard_normal((4, 4)), 0).sum(1)
+    y += 0.1 * rng.standard_normal(12000)
+    X = X * np.array([1e-4, 1, 1e4, 1e2])
+    arr = fixntk.sample_arrangement(X, 100, seed=0)
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve(X, y, arr, lam)
+    assert routes == [12000]
+    assert res.converged and res.n_irls > 0
+    gap = fixntk.duality_gap(X, y, arr, res.coef, lam)
+    assert gap <= 1e-6 * res.f0 * (1 + 1e-6)

@@ -1042,11 +1042,35 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         return out
 
     gram = gram_route_epochs(prob)
+    kernel = _kernel_route_epochs(prob)
+
+    def gram_route(fit=None):
+        """The Gram route, for half the epochs left where the kernel route can
+        follow it (columns at scales 1e-4 to 1e4: the descent on the Gram crawled
+        through all of max_iter, where the kernel route certifies; tester EO)."""
+        done = 0 if fit is None else fit["n_epochs"]
+        cap = done + (max_iter - done) // 2 if kernel else max_iter
+        return _gram_least_squares(prob, lam, W0, tol, max(cap, done + 1), verbose, fit)
+
+    def after_gram_route(fit):
+        """The kernel route and the descent after a Gram route that did not certify;
+        the Gram route's point where the descent then diverged (ended above the null
+        model, which would be returned: an ill-conditioned design, 150 rows at 1e8
+        with a spread of 1)."""
+        if fit["converged"] or not kernel or fit["n_epochs"] >= max_iter:
+            return fit
+        out = _kernel_route_then_descent(
+            prob, lam, fit, tol, max_iter, verbose, descend
+        )
+        if not out["converged"] and not out["primal"] <= out["f0"]:
+            return fit if fit["primal"] <= fit["f0"] else out
+        return out
+
     if gram and prob.gram_ws is not None:
         # the Gram of an earlier solve on this problem (a path) is at hand: the
         # route costs a pass per outer iteration, and the Gram of new groups only
-        return _gram_least_squares(prob, lam, W0, tol, max_iter, verbose)
-    budget = gram or _kernel_route_epochs(prob)
+        return after_gram_route(gram_route())
+    budget = gram or kernel
     first = min(max_iter, budget) if budget else max_iter
     out = descend(W0, first)
     fit = dict(
@@ -1088,8 +1112,17 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
             )
         )
     if gram:
-        return _gram_least_squares(prob, lam, W0, tol, max_iter, verbose, fit)
-    n_epochs, n_irls, routed = out["n_epochs"], 0, False
+        return after_gram_route(gram_route(fit))
+    return _kernel_route_then_descent(prob, lam, fit, tol, max_iter, verbose, descend)
+
+
+def _kernel_route_then_descent(prob, lam, fit, tol, max_iter, verbose, descend):
+    """The kernel route from ``fit``'s point (the dict of ``_result``'s arguments, not
+    certified), then, if it did not certify, the descent (``descend(start, epochs,
+    before)``) from the better point for the epochs left; the point of the smallest
+    gap is returned."""
+    weights = prob.s if prob.weighted else None
+    n_epochs, n_irls, routed = fit["n_epochs"], 0, False
     # the descent's point with its certificate (from the rows where it went far:
     # the compiled one, a gap of 0 at an intercept of 4e154, was returned as the
     # best point of an uncertified solve; tester DT)
@@ -1105,7 +1138,7 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         primal, dual = prob.certificate(W, b, lam)
         gaps = np.append(gaps, primal - dual)
         points.append((primal, dual, W, b))
-    if routed and primal - dual <= tol * out["f0"]:
+    if routed and primal - dual <= tol * fit["f0"]:
         return dict(
             fit,
             W=W,
