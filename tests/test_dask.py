@@ -947,6 +947,20 @@ def test_auto_gates_on_dask_as_in_memory(client, problem):
     assert not hasattr(est.fit(X, Y[:, 1]), "n_passes_")  # not the Dask fit's
 
 
+def test_auto_gates_on_tall_dask_data_as_in_memory(client, monkeypatch):
+    """Tall data, where the squared loss's gates are not cut to bound a pass's time
+    (the Gram route): the Dask fit took the cut (tester EP: 272 gates in memory, 250
+    on Dask, for 36000 rows of 10 features)."""
+    import fixntk._estimators as est_module
+
+    monkeypatch.setattr(est_module, "_AUTO_GATE_WORK", 8000 * 1 * 120)
+    X = np.random.default_rng(0).standard_normal((8000, 1))
+    y = np.abs(X[:, 0])
+    Xd, yd = da.from_array(X, chunks=(2000, 1)), da.from_array(y, chunks=2000)
+    est = fixntk.GatedReLURegressor(lam=0.05, random_state=0).fit(Xd, yd)
+    assert est.n_gates_ == 300  # in memory too (test_estimators)
+
+
 def test_empty_row_chunks_are_merged_away(client, problem):
     # a filtered frame's empty partition, or a zero-row chunk of an array: the solve
     # is the in-memory one of the rows there are (it failed reshaping the empty chunk)
