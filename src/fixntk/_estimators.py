@@ -3014,11 +3014,11 @@ class GatedReLURegressor(_MultiOutputRegressor, _GatedReLUBase):
         (d + 1) - 1)`` gates there,
         where :func:`fixntk.solve` takes the working-set Gram route, whose epochs
         cost no pass over the rows (``make_friedman1`` with noise 1, 75000 training
-        rows, one thread: 10 features, 300 gates, test R^2 0.927 in 111 s, where the
-        cut's 120 gates scored 0.889 in 22 s, and in 323 s before the route; 20
-        features, 194 gates, 0.867 in 218 s, where the cut's 100 scored 0.839 in 62 s,
-        and in 186 s before the route: at p d near 4096 the route is no faster than
-        the descent).
+        rows, one thread, another process on the other core: 10 features, 300 gates,
+        test R^2 0.927 in 120 s, where the cut's 120 gates scored 0.889 in 22 s, and
+        in 178 s before the route; 20 features, 194 gates, 0.867 in 218 s, where the
+        cut's 100 scored 0.839 in 62 s, and in 186 s before the route: at p d near
+        4096 the route is no faster than the descent).
         Small, low-dimensional data need the gates: nlme's Soybean (309 training rows,
         3 features) scored 0.573 with 100 gates, 0.665 with 1000 and the NTK 0.718
         (mean of six splits). Measured against the earlier rule (a tenth of the rows,
