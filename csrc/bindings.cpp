@@ -229,11 +229,18 @@ std::vector<idx_t> group_list(const py::array_t<long long, py::array::c_style | 
 py::array_t<double> gram_extend(const carr& X, const marr& packed,
                                 const py::array_t<long long, py::array::c_style | py::array::forcecast>& old,
                                 const py::array_t<long long, py::array::c_style | py::array::forcecast>& fresh,
-                                const py::object& weights) {
+                                const py::object& weights, const py::object& centre) {
   check_X(X);
   const idx_t n = X.shape(0), d = X.shape(1);
   PackedMasks M = packed_view(packed, n);
   const std::vector<idx_t> o = group_list(old, M.p, "old"), f = group_list(fresh, M.p, "fresh");
+  carr u;
+  if (!centre.is_none()) {
+    u = carr::ensure(centre);
+    require(u && u.ndim() == 2 && u.shape(0) == static_cast<idx_t>(o.size() + f.size()) &&
+                u.shape(1) == d,
+            "centre must have shape (len(old) + len(fresh), d)");
+  }
   require(blas().ready(), "BLAS/LAPACK not registered (import fixntk first)");
   carr w;
   if (!weights.is_none()) {
@@ -246,8 +253,8 @@ py::array_t<double> gram_extend(const carr& X, const marr& packed,
   Interrupt stop(python_signal);
   {
     py::gil_scoped_release release;
-    masked_gram_extend(X.data(), n, d, M, o, f, weights.is_none() ? nullptr : w.data(), po,
-                       &stop);
+    masked_gram_extend(X.data(), n, d, M, o, f, weights.is_none() ? nullptr : w.data(),
+                       centre.is_none() ? nullptr : u.data(), po, &stop);
   }
   if (stop.raised()) throw py::error_already_set();
   return out;
@@ -339,9 +346,10 @@ PYBIND11_MODULE(FIXNTK_MODULE, m) {
         "Eigendecomposition (s, U) of a symmetric matrix by LAPACK dsyevd, negative "
         "eigenvalues clamped to 0 (the solver's block Grams).");
   m.def("masked_gram_extend", &gram_extend, py::arg("X"), py::arg("packed"), py::arg("old"),
-        py::arg("fresh"), py::arg("weights") = py::none(),
+        py::arg("fresh"), py::arg("weights") = py::none(), py::arg("centre") = py::none(),
         "[C; S] with C = Z_old^T diag(w) Z_new and S = Z_new^T diag(w) Z_new for the "
-        "design rows z_G(k) = [m_i(k) x_k]_{i in G} (unnormalised); shape "
+        "design rows z_G(k) = [m_i(k) x_k - u_i]_{i in G} (unnormalised; u_i the rows "
+        "of centre, (len(old) + len(fresh), d) in that order, or 0); shape "
         "((|old| + |fresh|) d, |fresh| d).");
   m.def("solve_gram", &solve_gram, py::arg("H"), py::arg("b"), py::arg("y2"), py::arg("W0"),
         py::arg("lam"), py::arg("gap_target"), py::arg("max_epochs") = 100000,

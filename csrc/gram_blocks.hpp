@@ -7,7 +7,11 @@
 // groups `old` whose Gram is already known (unnormalised sums: a caller adds them up over
 // row chunks and divides once). Formed by BLAS on the rows gathered kGramRows at a time,
 // each scaled by sqrt(w_k), as the BCD solver's extend_gram does on all rows; row parts
-// fixed by n run on the RowTeam's threads.
+// fixed by n run on the RowTeam's threads. With centres u_i (d, one per group of
+// old + fresh, in that order), the rows are centred first: z_S(k) = [m_i(k) x_k - u_i],
+// so that with u_i = sum_k w_k m_i(k) x_k / sum_k w_k the sums are those of the
+// intercept's centred design, formed without the cancellation of M - (sum w) u u^T
+// (a column at 1e6 with a spread of 1: that difference lost every digit).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -27,8 +31,8 @@ namespace fixntk {
 // column-major upper triangle) over rows [k0, k1).
 inline bool gram_extend_part(const double* X, idx_t d, const PackedMasks& M,
                              const std::vector<idx_t>& groups, idx_t m_old, idx_t m_new,
-                             idx_t k0, idx_t k1, const double* w, double* C, double* S,
-                             Interrupt* stop) {
+                             idx_t k0, idx_t k1, const double* w, const double* centre,
+                             double* C, double* S, Interrupt* stop) {
   constexpr idx_t kGramRows = 512;
   const idx_t m_all = m_old + m_new;
   std::vector<double> Z(kGramRows * std::max<idx_t>(m_all, 1));
@@ -43,7 +47,13 @@ inline bool gram_extend_part(const double* X, idx_t d, const PackedMasks& M,
       for (std::size_t t = 0; t < groups.size(); ++t) {
         const std::uint8_t* bits = M.row(groups[t]);
         double* zt = z + static_cast<idx_t>(t) * d;
-        if (f != 0.0 && ((bits[row >> 3] >> (row & 7)) & 1u)) {
+        const bool on = (bits[row >> 3] >> (row & 7)) & 1u;
+        if (f == 0.0) {
+          std::fill(zt, zt + d, 0.0);
+        } else if (centre != nullptr) {
+          const double* ut = centre + static_cast<idx_t>(t) * d;
+          for (idx_t j = 0; j < d; ++j) zt[j] = f * ((on ? xk[j] : 0.0) - ut[j]);
+        } else if (on) {
           for (idx_t j = 0; j < d; ++j) zt[j] = f * xk[j];
         } else {
           std::fill(zt, zt + d, 0.0);
@@ -61,14 +71,16 @@ inline bool gram_extend_part(const double* X, idx_t d, const PackedMasks& M,
 }
 
 // out ((|old| + |fresh|) d x |fresh| d, row-major) = [C; S] for X (n x d, row-major),
-// the packed masks M of its rows and row weights w (n) or nullptr. With `stop`, asked
+// the packed masks M of its rows, row weights w (n) or nullptr and the groups' centres
+// (|old| + |fresh|, d, row-major) or nullptr. With `stop`, asked
 // before each chunk of rows: false once it fires (out is then not written). The rows are
 // cut into parts of at least kGramPart rows (at most kGramParts, and fewer where their
 // sums would take more than kGramPartBytes), summed apart on the RowTeam's threads and
 // added in order.
 inline bool masked_gram_extend(const double* X, idx_t n, idx_t d, const PackedMasks& M,
                                const std::vector<idx_t>& old, const std::vector<idx_t>& fresh,
-                               const double* w, double* out, Interrupt* stop = nullptr) {
+                               const double* w, const double* centre, double* out,
+                               Interrupt* stop = nullptr) {
   constexpr idx_t kGramPart = 8192, kGramParts = 16;
   constexpr double kGramPartBytes = 512.0 * (1 << 20);
   std::vector<idx_t> groups(old);
@@ -90,7 +102,7 @@ inline bool masked_gram_extend(const double* X, idx_t n, idx_t d, const PackedMa
                           [&](int part, int) {
     double* C = sums.data() + static_cast<idx_t>(part) * block;
     if (!gram_extend_part(X, d, M, groups, m_old, m_new, n * part / parts,
-                          n * (part + 1) / parts, w, C, C + m_old * m_new, stop))
+                          n * (part + 1) / parts, w, centre, C, C + m_old * m_new, stop))
       stopped.store(true);
   });
   if (stopped.load() || (stop != nullptr && stop->raised())) return false;

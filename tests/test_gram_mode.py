@@ -30,6 +30,33 @@ def test_masked_gram_extend_matches_dense(weighted):
     np.testing.assert_allclose(only_new, ref[15:], rtol=1e-12, atol=1e-10)
     with pytest.raises(ValueError, match="out of range"):
         _core.masked_gram_extend(X, arr.packed, old, np.array([arr.p]), w)
+    # centred rows: z = m_i x - u_i for every row (masked out or not)
+    u = np.random.default_rng(4).standard_normal((5, 5))
+    centred = _core.masked_gram_extend(X, arr.packed, old, fresh, w, u)
+    Ac = A[:, cols(np.r_[old, fresh])] - u.reshape(1, -1)
+    Ac = Ac if w is None else Ac * np.sqrt(w)[:, None]
+    np.testing.assert_allclose(centred, Ac.T @ Ac[:, 15:], rtol=1e-12, atol=1e-10)
+    with pytest.raises(ValueError, match="centre must have shape"):
+        _core.masked_gram_extend(X, arr.packed, old, fresh, w, u[:4])
+
+
+def test_centred_gram_keeps_its_digits_on_a_column_far_from_zero():
+    """A column at 1e8 with a spread of 1: the centred Gram formed from centred rows
+    agrees with the exact one (the spread's own Gram), where
+    M - S u u^T, formed after the sums, loses every digit (tester EO)."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    Z = rng.standard_normal((n, 1))
+    X = np.ascontiguousarray(Z + 1e8)
+    ones = fixntk.Arrangement.from_masks(np.ones((n, 1), bool)).packed
+    u = X.mean(axis=0, keepdims=True)
+    none = np.zeros(0, np.int64)
+    centred = _core.masked_gram_extend(X, ones, none, np.array([0]), None, u)
+    exact = ((Z - Z.mean()) ** 2).sum()
+    assert abs(centred[0, 0] - exact) <= 1e-8 * exact
+    plain = _core.masked_gram_extend(X, ones, none, np.array([0]))
+    late = plain[0, 0] - n * u[0, 0] ** 2
+    assert abs(late - exact) > 1e-3 * exact  # what the centring avoids
 
 
 def test_masked_gram_extend_in_row_parts_gives_the_same_bits_on_any_threads():

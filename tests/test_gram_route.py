@@ -108,3 +108,77 @@ def test_a_crawling_gram_route_hands_over_to_the_kernel_route(routes):
     assert res.converged and res.n_irls > 0
     gap = fixntk.duality_gap(X, y, arr, res.coef, lam)
     assert gap <= 1e-6 * res.f0 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 20])
+def test_the_route_keeps_its_digits_on_a_column_far_from_zero(routes, monkeypatch, p):
+    """A column at 1e6 with a spread of 1 and an intercept (tester EO): the centred
+    Gram formed as M - u u^T cancelled and the route stalled at a relative gap of
+    6e-2 (one group); from centred rows it certifies, as the descent does."""
+    rng = np.random.default_rng(1)
+    n, d = 12000, 4
+    Z = rng.standard_normal((n, d))
+    y = Z @ rng.standard_normal(d) + np.maximum(Z @ rng.standard_normal(d), 0)
+    y += 0.1 * rng.standard_normal(n)
+    X = Z.copy()
+    X[:, 0] += 1e6
+    gates = Z @ np.random.default_rng(5).standard_normal((d, p - 1)) >= 0
+    masks = np.column_stack([np.ones(n, bool), gates])
+    lam = 1e-5 * fixntk.lambda_max(X, y, masks, fit_intercept=True)
+    monkeypatch.setattr(_gram_ws, "_GRAM_MIN_EPOCHS", 50)  # the default hand-over
+    got = fixntk.solve(X, y, masks, lam, fit_intercept=True)
+    assert routes == [n]
+    monkeypatch.setattr(_gram_ws, "_GRAM_ORDER", 0)  # the descent over the rows
+    ref = fixntk.solve(X, y, masks, lam, fit_intercept=True)
+    assert got.converged and ref.converged
+    assert abs(got.objective - ref.objective) <= got.gap + ref.gap + 1e-12 * ref.f0
+    gap = fixntk.duality_gap(X, y, masks, got.coef, lam, fit_intercept=True)
+    assert gap <= 1e-6 * got.f0 * (1 + 1e-6)
+
+
+def test_a_gram_route_stopped_early_hands_over_to_the_descent(routes, monkeypatch):
+    """Where the kernel route does not apply, a Gram route that stopped uncertified
+    with epochs left was the solve's answer; the descent over the rows goes on from
+    its point (here the route is cut to two passes)."""
+    from fixntk import _solver
+
+    monkeypatch.setattr(_solver, "_KERNEL_ROUTE_ORDER", 0)
+    solve = _gram_ws.GramWorkingSet.solve
+
+    def cut(self, lam, W, tol, max_iter, max_passes, verbose):
+        return solve(self, lam, W, tol, max_iter, 2, verbose)
+
+    monkeypatch.setattr(_gram_ws.GramWorkingSet, "solve", cut)
+    X, y, arr = tall_problem()
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr)
+    res = fixntk.solve(X, y, arr, lam)
+    assert routes == [3000]
+    assert res.converged and res.n_irls == 0
+    assert fixntk.duality_gap(X, y, arr, res.coef, lam) <= 1e-6 * res.f0 * (1 + 1e-6)
+
+
+def test_an_uncertified_gram_route_returns_its_best_point(monkeypatch):
+    """The working-set method stopped uncertified returns the point of the smallest
+    gap it certified, not its last one (tester EO: gap_history held a 20x smaller
+    gap than the one returned). Here every inner solve after the first is spoiled."""
+    X, y, arr = tall_problem()
+    prob = _Problem(X, y, arr)
+    gw = _gram_ws.MemoryGram(prob)
+    descend = _gram_ws.GramWorkingSet._descend
+
+    def spoiled(self, H, b, W, ws, lam, gap_target, budget, cap, seed):
+        out = descend(self, H, b, W, ws, lam, gap_target, budget, cap, seed)
+        if seed > 1:
+            W[ws] *= 3.0
+        return out
+
+    monkeypatch.setattr(_gram_ws.GramWorkingSet, "_descend", spoiled)
+    lam = 1e-3 * prob.lam_max()
+    W0 = np.zeros((arr.p, 3, 1))
+    W, primal, dual, _, outer, converged, gaps, _ = gw.solve(
+        lam, W0, 1e-12, 10000, 6, 0
+    )
+    assert not converged and outer >= 2
+    assert primal - dual == gaps.min() < gaps[-1]
+    G, r2, yr, _ = gw.gradients(W)
+    assert gw.certificate(W, lam, G, r2, yr)[:2] == (primal, dual)

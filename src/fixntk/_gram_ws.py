@@ -100,8 +100,9 @@ class GramWorkingSet:
     A backend sets ``n, d, c, p, S, fit_intercept, ybar, max_gram_bytes``, calls
     :meth:`_start` with its first pass and supplies the passes: ``_gradient_pass(Wa,
     active, b)`` (the unnormalised sums of :func:`gradient_sums` at the active groups'
-    coefficients Wa) and ``_gram_pass(keep, fresh)`` (the unnormalised Gram columns
-    ``[Z_keep^T S Z_fresh; Z_fresh^T S Z_fresh]``).
+    coefficients Wa) and ``_gram_pass(keep, fresh, centre)`` (the unnormalised Gram
+    columns ``[Z_keep^T S Z_fresh; Z_fresh^T S Z_fresh]`` of the rows centred by
+    ``centre``, the groups' rows of U, or not at all where it is None).
     """
 
     log_name = "solve"  # the verbose log's prefix
@@ -179,17 +180,18 @@ class GramWorkingSet:
                 + [np.zeros(0, np.int64)]
             )
             H_old = self._H[np.ix_(pos, pos)]
+            groups = np.concatenate([keep, fresh])
+            # with an intercept, the rows centred in the pass (not M - u u^T after
+            # it, which cancels on a column far from 0 for its spread; tester EO)
+            centre = None
+            if self.fit_intercept:
+                centre = np.ascontiguousarray(self.U[groups])
             t0 = time.perf_counter()
-            M = self._gram_pass(keep, fresh) / self.S
+            M = self._gram_pass(keep, fresh, centre) / self.S
             self.pass_seconds += time.perf_counter() - t0
             self.gram_seconds += time.perf_counter() - t0
             self.n_passes += 1
             self.gram_passes += 1
-            groups = np.concatenate([keep, fresh])
-            if self.fit_intercept:
-                u_all = self.U[groups].reshape(-1)
-                u_new = self.U[fresh].reshape(-1)
-                M -= np.outer(u_all, u_new)
             m_old = keep.size * d
             H = np.empty((m_all, m_all))
             H[:m_old, :m_old] = H_old
@@ -214,18 +216,21 @@ class GramWorkingSet:
 
     def solve(self, lam, W, tol, max_iter, max_passes, verbose):
         """Minimise from W (p, d, c, scaled space) at lam (scaled); returns
-        (W, primal, dual, epochs, outer, converged, gaps, val)."""
+        (W, primal, dual, epochs, outer, converged, gaps, val): uncertified, the
+        point of the smallest gap certified on the way."""
         target = tol * 0.5 * self.y2
         say = report(verbose, level=1)
         W = W.copy()
         passes0 = self.n_passes
         gaps, epochs, outer, converged = [], 0, 0, False
-        best_gap, stalls = np.inf, 0
+        best_gap, stalls, best = np.inf, 0, None
         while True:
             G, r2, yr, val = self.gradients(W)
             primal, dual, gnorm = self.certificate(W, lam, G, r2, yr)
             gap = primal - dual
             gaps.append(gap)
+            if best is None or gap < best[0]:  # the point returned uncertified
+                best = (gap, W.copy(), primal, dual, val)
             solve_status(epochs, gap, 0.5 * self.y2, tol)
             if say is not None:
                 say(
@@ -276,6 +281,8 @@ class GramWorkingSet:
                         H, b, W, ws, lam, inner_target, max_iter - epochs, 0, outer
                     )
                     epochs += int(out["n_epochs"])
+        if not converged:  # the point of the smallest gap certified (tester EO)
+            _, W, primal, dual, val = best
         return W, primal, dual, epochs, outer, converged, np.array(gaps), val
 
     def _descend(self, H, b, W, ws, lam, gap_target, budget, cap, seed):
@@ -467,5 +474,7 @@ class MemoryGram(GramWorkingSet):
             self.X, self.Y, self.packed, self.s, None, Wa, active, b, self.ybar, False
         )
 
-    def _gram_pass(self, keep, fresh):
-        return _core.masked_gram_extend(self.X, self.packed, keep, fresh, self.s)
+    def _gram_pass(self, keep, fresh, centre):
+        return _core.masked_gram_extend(
+            self.X, self.packed, keep, fresh, self.s, centre
+        )

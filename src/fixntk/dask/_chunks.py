@@ -390,11 +390,12 @@ def gradient_chunk(data, packed, s, score, W, active, b, ybar, with_u, level=Fal
         )
 
 
-def gram_chunk(data, packed, s, old, fresh):
+def gram_chunk(data, packed, s, old, fresh, centre=None):
     """One chunk's share of the new rows and columns of a working set's Gram:
-    ``[Z_old^T S Z_new; Z_new^T S Z_new]`` (unnormalised; S = diag(s))."""
+    ``[Z_old^T S Z_new; Z_new^T S Z_new]`` (unnormalised; S = diag(s); the rows
+    centred by ``centre``, (len(old) + len(fresh), d), where given)."""
     with one_thread():
-        return _core.masked_gram_extend(data.X, packed, old, fresh, s)
+        return _core.masked_gram_extend(data.X, packed, old, fresh, s, centre)
 
 
 def predict_chunk(X, packed, W, active):

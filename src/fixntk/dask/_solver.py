@@ -391,11 +391,13 @@ class _DaskProblem(GramWorkingSet):
         )
         return run(total)
 
-    def _gram_pass(self, keep, fresh):
+    def _gram_pass(self, keep, fresh, centre):
         weights = self.weights if self.weights is not None else [None] * len(self.data)
         total = tree_sum(
             [
-                dask.delayed(_chunks.gram_chunk, pure=True)(dk, pk, sk, keep, fresh)
+                dask.delayed(_chunks.gram_chunk, pure=True)(
+                    dk, pk, sk, keep, fresh, centre
+                )
                 for dk, pk, sk in zip(self.data, self.packed, weights)
             ]
         )
