@@ -145,8 +145,8 @@ def test_a_gram_route_stopped_early_hands_over_to_the_descent(routes, monkeypatc
     monkeypatch.setattr(_solver, "_KERNEL_ROUTE_ORDER", 0)
     solve = _gram_ws.GramWorkingSet.solve
 
-    def cut(self, lam, W, tol, max_iter, max_passes, verbose):
-        return solve(self, lam, W, tol, max_iter, 2, verbose)
+    def cut(self, lam, W, tol, max_iter, max_passes, verbose, before=0):
+        return solve(self, lam, W, tol, max_iter, 2, verbose, before)
 
     monkeypatch.setattr(_gram_ws.GramWorkingSet, "solve", cut)
     X, y, arr = tall_problem()
@@ -182,3 +182,22 @@ def test_an_uncertified_gram_route_returns_its_best_point(monkeypatch):
     assert primal - dual == gaps.min() < gaps[-1]
     G, r2, yr, _ = gw.gradients(W)
     assert gw.certificate(W, lam, G, r2, yr)[:2] == (primal, dual)
+
+
+def test_the_verbose_log_counts_epochs_on_after_the_hand_over(routes, caplog):
+    """The route's log restarted its epoch count at 0 after the descent's epochs
+    (tester EO); it counts on from them."""
+    import logging
+    import re
+
+    X, y, arr = tall_problem()
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr)
+    with caplog.at_level(logging.INFO, logger="fixntk"):
+        res = fixntk.solve(X, y, arr, lam, verbose=1)
+    counts = [
+        int(m.group(1))
+        for r in caplog.records
+        if (m := re.search(r"outer +\d+ +passes +\d+ +epochs +(\d+)", r.getMessage()))
+    ]
+    assert counts and counts[0] == 5  # the descent's epochs before the hand-over
+    assert counts == sorted(counts) and counts[-1] <= res.n_iter

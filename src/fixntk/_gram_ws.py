@@ -214,10 +214,12 @@ class GramWorkingSet:
         dual = yr / scale - 0.5 * r2 / (scale * scale)
         return primal, dual, gnorm
 
-    def solve(self, lam, W, tol, max_iter, max_passes, verbose):
+    def solve(self, lam, W, tol, max_iter, max_passes, verbose, before=0):
         """Minimise from W (p, d, c, scaled space) at lam (scaled); returns
         (W, primal, dual, epochs, outer, converged, gaps, val): uncertified, the
-        point of the smallest gap certified on the way."""
+        point of the smallest gap certified on the way. ``before``: the epochs a
+        solve that hands over to this one ran first (its log and progress count
+        on from them)."""
         target = tol * 0.5 * self.y2
         say = report(verbose, level=1)
         W = W.copy()
@@ -231,11 +233,12 @@ class GramWorkingSet:
             gaps.append(gap)
             if best is None or gap < best[0]:  # the point returned uncertified
                 best = (gap, W.copy(), primal, dual, val)
-            solve_status(epochs, gap, 0.5 * self.y2, tol)
+            solve_status(before + epochs, gap, 0.5 * self.y2, tol)
             if say is not None:
                 say(
                     f"{self.log_name}: outer {outer:3d}  passes {self.n_passes:4d}  "
-                    f"epochs {epochs:6d}  objective {self.value_out(primal):.8e}  "
+                    f"epochs {before + epochs:6d}  "
+                    f"objective {self.value_out(primal):.8e}  "
                     f"gap {self.value_out(gap):.3e}"
                 )
             if gap <= target:

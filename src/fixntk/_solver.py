@@ -1204,7 +1204,7 @@ def _gram_least_squares(prob, lam, W0, tol, max_iter, verbose, fit=None):
     done = 0 if fit is None else fit["n_epochs"]
     left = max_iter - done
     W, primal, dual, epochs, _, converged, gaps, _ = gw.solve(
-        lam, W0 if fit is None else fit["W"], tol, left, left, verbose
+        lam, W0 if fit is None else fit["W"], tol, left, left, verbose, before=done
     )
     solved = dict(
         W=W,
