@@ -201,3 +201,78 @@ def test_the_verbose_log_counts_epochs_on_after_the_hand_over(routes, caplog):
     ]
     assert counts and counts[0] == 5  # the descent's epochs before the hand-over
     assert counts == sorted(counts) and counts[-1] <= res.n_iter
+
+
+def scripted_descent(gaps_by_call):
+    """A stand-in for the compiled descent: call j returns its scripted gaps (relative
+    to f0 = 1) at epochs 0 and its budget, never converged; the calls are recorded."""
+    calls = []
+
+    def descend(start, epochs, before=0):
+        g = gaps_by_call[len(calls)]
+        calls.append((epochs, before))
+        return dict(
+            coef=start,
+            converged=False,
+            f0=1.0,
+            n_epochs=epochs,
+            gap_history=np.array(g, float),
+            epoch_history=np.array([0, epochs]),
+        )
+
+    return descend, calls
+
+
+@pytest.mark.parametrize(
+    "probe_gaps, goes_on",
+    [
+        ([1e-1, 5e-2], False),  # halves in 20 epochs: 1e-6 needs about 310 more
+        ([1e-1, 1e-3], True),  # 1e-6 within 30 more epochs of its 130 left
+        ([3e-2, 5e-2], True),  # rose: the working set is still growing
+    ],
+)
+def test_a_warm_start_probes_the_descent_before_the_gram_route(probe_gaps, goes_on):
+    from fixntk import _solver
+
+    descend, calls = scripted_descent([probe_gaps, [1e-3, 1e-4]])
+    out = _solver._probed_descent(descend, np.ones(3), 150, 1e-6)
+    probe = _solver._GRAM_PROBE_EPOCHS
+    if not goes_on:
+        assert calls == [(probe, 0)] and out["n_epochs"] == probe
+        return
+    assert calls == [(probe, 0), (150 - probe, probe)]
+    assert out["n_epochs"] == 150
+    np.testing.assert_array_equal(out["gap_history"], probe_gaps + [1e-3, 1e-4])
+    np.testing.assert_array_equal(out["epoch_history"], [0, probe, probe, 150])
+
+
+def test_a_refit_from_the_search_hands_over_after_the_probe(routes, monkeypatch):
+    """A warm start from the solution on 80% of the rows at the same lam (an
+    estimator's refit; make_friedman1, 12000 rows, 10 features, 100 gates): the
+    descent hands over after its probe of 20 epochs, not its budget of the full
+    Gram's cost, and the route certifies the same optimum as the descent alone."""
+    from sklearn.datasets import make_friedman1
+
+    from fixntk import _solver
+
+    seen = []
+    probed = _solver._probed_descent
+
+    def spy(*args):
+        out = probed(*args)
+        seen.append(int(out["n_epochs"]))
+        return out
+
+    monkeypatch.setattr(_solver, "_probed_descent", spy)
+    monkeypatch.setattr(_gram_ws, "_GRAM_MIN_EPOCHS", 50)  # the default budget
+    X, y = make_friedman1(n_samples=12000, n_features=10, noise=1.0, random_state=0)
+    arr = fixntk.sample_arrangement(X, 100, seed=0)
+    kw = dict(fit_intercept=True)
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr, **kw)
+    part = fixntk.solve(X[:9600], y[:9600], arr.masks[:9600], lam, tol=1e-3, **kw)
+    got = fixntk.solve(X, y, arr, lam, warm_start=part.coef, **kw)
+    assert seen == [_solver._GRAM_PROBE_EPOCHS] and routes == [9600, 12000]
+    monkeypatch.setattr(_gram_ws, "_GRAM_ORDER", 0)  # the descent over the rows
+    ref = fixntk.solve(X, y, arr, lam, **kw)
+    assert got.converged and ref.converged
+    assert abs(got.objective - ref.objective) <= got.gap + ref.gap + 1e-12 * ref.f0

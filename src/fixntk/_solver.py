@@ -1074,7 +1074,11 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
         return after_gram_route(gram_route())
     budget = gram or kernel
     first = min(max_iter, budget) if budget else max_iter
-    out = descend(W0, first)
+    if gram and first > _GRAM_PROBE_EPOCHS and np.any(W0):
+        out = _probed_descent(descend, W0, first, tol)
+        first = out["n_epochs"]  # where it handed over
+    else:
+        out = descend(W0, first)
     fit = dict(
         W=out["coef"],
         b=out["intercept"],
@@ -1116,6 +1120,48 @@ def _least_squares(prob, lam, W0, tol, max_iter, verbose):
     if gram:
         return after_gram_route(gram_route(fit))
     return _kernel_route_then_descent(prob, lam, fit, tol, max_iter, verbose, descend)
+
+
+# A warm-started descent ahead of the Gram route runs this many epochs, then the rest
+# of its budget only where the gap's rate over them reaches tol within it (see
+# _probed_descent).
+_GRAM_PROBE_EPOCHS = 20
+
+
+def _probed_descent(descend, W0, epochs, tol):
+    """The descent from a warm start W0 (a refit from the lam search's point, a user's
+    start) ahead of the Gram route: ``_GRAM_PROBE_EPOCHS`` epochs, then the rest of
+    its budget of ``epochs`` where the gap rose or, falling at its rate over the
+    probe (geometric), would reach ``tol`` within them; else it hands over at once. The
+    budget is the cost of the Gram of all the groups, which a warm start does not
+    need to recoup: its working set is known. (GatedReLURegressor's refit on
+    make_friedman1, 75000 rows of 10 features, 284 groups, from a relative gap of 7e-2:
+    the descent's 130 epochs of budget brought it to 4e-3 and the whole solve took
+    42 s; handing over after 20, 23.6 s, to a smaller gap.) Returns the descent's dict,
+    its epochs and histories counted over both parts."""
+    out = descend(W0, _GRAM_PROBE_EPOCHS)
+    if out["converged"]:
+        return out
+    gaps, marks = np.asarray(out["gap_history"]), np.asarray(out["epoch_history"])
+    span = float(marks[-1] - marks[0]) if marks.size else 0.0
+    g0, g1, target = float(gaps[0]), float(gaps[-1]), tol * out["f0"]
+    left = epochs - int(out["n_epochs"])
+    # a gap that did not fall: the descent's working set is still growing, its
+    # budget goes on (from 0.3 of the lam of the start, the gap rose from 3.5e-2 to
+    # 5.3e-2 over the probe, and the route from there took 72 s against 45 s)
+    if span > 0 and 0 < g1 < g0 and target > 0:
+        needed = np.log(g1 / target) * span / np.log(g0 / g1)
+        if needed > left:
+            return out
+    more = descend(out["coef"], left, before=int(out["n_epochs"]))
+    return dict(
+        more,
+        n_epochs=int(out["n_epochs"]) + int(more["n_epochs"]),
+        gap_history=np.concatenate([gaps, more["gap_history"]]),
+        epoch_history=np.concatenate(
+            [marks, np.asarray(more["epoch_history"]) + int(out["n_epochs"])]
+        ),
+    )
 
 
 def _kernel_route_then_descent(
