@@ -1409,18 +1409,24 @@ def test_a_target_offset_is_solved_as_in_memory(client):
     assert abs(res.intercept - want.intercept) < 1e-2
 
 
+def offset_problem(offset):
+    """(X, y, Xd, yd, arr, lam): 2000 planted rows with column 1 offset by ``offset``,
+    in 4 chunks, 20 gates, lam = 0.01 lambda_max with an intercept."""
+    X, y = planted(n=2000, d=3, seed=0)
+    X[:, 1] += offset
+    Xd, yd = da.from_array(X, chunks=500), da.from_array(y, chunks=500)
+    arr = fixntk.dask.sample_arrangement(Xd, n_gates=20, seed=0)
+    lam = 0.01 * fixntk.dask.lambda_max(Xd, yd, arr, fit_intercept=True)
+    return X, y, Xd, yd, arr, lam
+
+
 def test_a_stalled_gap_is_not_told_to_raise_the_budgets(client):
     """A column of X offset by 1e12 (its spread of 1 is 1e4 ulps): the solve stops
     after a few passes at a gap of round-off; its warning said to raise max_passes
     and max_iter, which changed nothing (tester AQ). A stall says so and names the
     offset. (At 1e8 it stalled too until the Gram was formed from centred rows: see
     the next test.)"""
-    X, y = planted(n=2000, d=3, seed=0)
-    X[:, 1] += 1e12
-    Xd = da.from_array(X, chunks=500)
-    arr = fixntk.dask.sample_arrangement(Xd, n_gates=20, seed=0)
-    yd = da.from_array(y, chunks=500)
-    lam = 0.01 * fixntk.dask.lambda_max(Xd, yd, arr, fit_intercept=True)
+    _, _, Xd, yd, arr, lam = offset_problem(1e12)
     with pytest.warns(ConvergenceWarning, match="stopped falling before") as seen:
         res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
     assert not res.converged and res.n_passes < 200
@@ -1431,12 +1437,7 @@ def test_a_column_offset_by_1e8_certifies_as_in_memory(client):
     """The intercept's centred Gram formed as M - u u^T lost every digit of a column
     offset by 1e8 and the solve stalled at a relative gap of 0.5; formed from centred
     rows it certifies, at the in-memory solve's objective."""
-    X, y = planted(n=2000, d=3, seed=0)
-    X[:, 1] += 1e8
-    Xd = da.from_array(X, chunks=500)
-    arr = fixntk.dask.sample_arrangement(Xd, n_gates=20, seed=0)
-    yd = da.from_array(y, chunks=500)
-    lam = 0.01 * fixntk.dask.lambda_max(Xd, yd, arr, fit_intercept=True)
+    X, y, Xd, yd, arr, lam = offset_problem(1e8)
     res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
     ref = fixntk.solve(X, y, arr.masks.compute(), lam, fit_intercept=True)
     assert res.converged and ref.converged
