@@ -276,3 +276,59 @@ def test_a_refit_from_the_search_hands_over_after_the_probe(routes, monkeypatch)
     ref = fixntk.solve(X, y, arr, lam, **kw)
     assert got.converged and ref.converged
     assert abs(got.objective - ref.objective) <= got.gap + ref.gap + 1e-12 * ref.f0
+
+
+def far_column_problem():
+    """Tester ER's draw: 30000 rows of 3 columns, column 1 at -2.8e11 with a spread
+    of 1, y offset by up to 100, 5 groups (the linear group and 4 gates), lam from
+    the centred columns' lambda_max (6.6e-5): the descent over the rows diverges
+    (an objective of inf at epoch 50)."""
+    rng = np.random.default_rng(24)
+    n, d = int(rng.choice([12000, 30000, 60000])), int(rng.integers(2, 6))
+    p = int(rng.choice([1, 2, 3, 5, 10]))
+    off = 10.0 ** rng.uniform(8, 14)
+    Z = rng.standard_normal((n, d))
+    coefs = rng.standard_normal(d) * 3
+    y = (  # summed in this order: the solves' paths turn on its last bits
+        Z @ coefs
+        + np.maximum(Z @ rng.standard_normal(d), 0)
+        + 0.1 * rng.standard_normal(n)
+        + rng.uniform(-100, 100)
+    )
+    X = Z.copy()
+    k = int(rng.integers(0, d))
+    X[:, k] += off * rng.choice([-1, 1])
+    gates = Z @ rng.standard_normal((d, p - 1)) >= 0
+    masks = np.column_stack([np.ones(n, bool), gates])
+    rng.random()
+    lam = 10.0 ** rng.uniform(-6, -1) * fixntk.lambda_max(
+        Z, y, masks, fit_intercept=True
+    )
+    return X, y, masks, lam
+
+
+@pytest.mark.parametrize("route", ["gram route", "descent only"])
+def test_a_diverged_descent_is_neither_certified_nor_fatal_to_the_log(
+    monkeypatch, caplog, route
+):
+    """The descent over the rows came back from inf to W = 0 with a residual of 0 and
+    certified it (objective 0, gap 0; the null model's objective is 2.08), and with
+    verbose=1 the Gram route's log raised on the inf objective where verbose=0
+    returned (tester ER). Now: the log runs, and the gap is fixntk.duality_gap's."""
+    import logging
+    import warnings
+
+    if route == "descent only":
+        monkeypatch.setattr(_gram_ws, "_GRAM_ORDER", 0)
+    X, y, masks, lam = far_column_problem()
+    assert X.shape == (30000, 3) and masks.shape[1] == 5
+    with caplog.at_level(logging.INFO, logger="fixntk"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the stall's and the overflows' warnings
+        res = fixntk.solve(X, y, masks, lam, fit_intercept=True, verbose=1)
+    # whatever the path (its bits turn on the BLAS), the certificate is honest
+    kw = dict(fit_intercept=True)
+    value = fixntk.objective(X, y, masks, res.coef, lam, intercept=res.intercept, **kw)
+    assert res.objective == pytest.approx(value, rel=1e-3)
+    gap = fixntk.duality_gap(X, y, masks, res.coef, lam, **kw)
+    np.testing.assert_allclose(res.gap, gap, rtol=0.05)
+    assert any("objective" in r.getMessage() for r in caplog.records)

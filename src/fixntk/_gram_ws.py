@@ -126,6 +126,17 @@ class GramWorkingSet:
         self._gram_groups = np.zeros(0, np.int64)
         self._H = np.zeros((0, 0))
 
+    def _logged(self, v):
+        """v in the caller's units for the log, which never raises (an overflowed
+        value is logged as it is: verbose=1 raised where verbose=0 returned; tester
+        ER)."""
+        if not np.isfinite(v):
+            return v
+        try:
+            return self.value_out(v)
+        except (ValueError, OverflowError):
+            return v
+
     def intercept(self, W):
         """The best intercept for W (c,): ``ybar - sum_i U_i^T W_i`` (0 without)."""
         if not self.fit_intercept:
@@ -238,8 +249,8 @@ class GramWorkingSet:
                 say(
                     f"{self.log_name}: outer {outer:3d}  passes {self.n_passes:4d}  "
                     f"epochs {before + epochs:6d}  "
-                    f"objective {self.value_out(primal):.8e}  "
-                    f"gap {self.value_out(gap):.3e}"
+                    f"objective {self._logged(primal):.8e}  "
+                    f"gap {self._logged(gap):.3e}"
                 )
             if gap <= target:
                 converged = True
