@@ -217,7 +217,7 @@ def scripted_descent(gaps_by_call):
             f0=1.0,
             n_epochs=epochs,
             gap_history=np.array(g, float),
-            epoch_history=np.array([0, epochs]),
+            epoch_history=np.array([0, epochs][: len(g)]),
         )
 
     return descend, calls
@@ -229,6 +229,7 @@ def scripted_descent(gaps_by_call):
         ([1e-1, 5e-2], False),  # halves in 20 epochs: 1e-6 needs about 310 more
         ([1e-1, 1e-3], True),  # 1e-6 within 30 more epochs of its 130 left
         ([3e-2, 5e-2], True),  # rose: the working set is still growing
+        ([], True),  # no certificate to judge by
     ],
 )
 def test_a_warm_start_probes_the_descent_before_the_gram_route(probe_gaps, goes_on):
@@ -243,7 +244,8 @@ def test_a_warm_start_probes_the_descent_before_the_gram_route(probe_gaps, goes_
     assert calls == [(probe, 0), (150 - probe, probe)]
     assert out["n_epochs"] == 150
     np.testing.assert_array_equal(out["gap_history"], probe_gaps + [1e-3, 1e-4])
-    np.testing.assert_array_equal(out["epoch_history"], [0, probe, probe, 150])
+    marks = [0, probe][: len(probe_gaps)] + [probe, 150]
+    np.testing.assert_array_equal(out["epoch_history"], marks)
 
 
 def test_a_refit_from_the_search_hands_over_after_the_probe(routes, monkeypatch):
