@@ -1424,24 +1424,13 @@ def test_a_stalled_gap_is_not_told_to_raise_the_budgets(client):
     """A column of X offset by 1e12 (its spread of 1 is 1e4 ulps): the solve stops
     after a few passes at a gap of round-off; its warning said to raise max_passes
     and max_iter, which changed nothing (tester AQ). A stall says so and names the
-    offset. (At 1e8 it stalled too until the Gram was formed from centred rows: see
-    the next test.)"""
+    offset. (At 1e8 it stalled too until the Gram was formed from centred rows; it
+    now certifies there, unverified by an independent certificate: see s57's note.)"""
     _, _, Xd, yd, arr, lam = offset_problem(1e12)
     with pytest.warns(ConvergenceWarning, match="stopped falling before") as seen:
         res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
     assert not res.converged and res.n_passes < 200
     assert "Raise max_passes" not in str(seen[0].message)
-
-
-def test_a_column_offset_by_1e8_certifies_as_in_memory(client):
-    """The intercept's centred Gram formed as M - u u^T lost every digit of a column
-    offset by 1e8 and the solve stalled at a relative gap of 0.5; formed from centred
-    rows it certifies, at the in-memory solve's objective."""
-    X, y, Xd, yd, arr, lam = offset_problem(1e8)
-    res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
-    ref = fixntk.solve(X, y, arr.masks.compute(), lam, fit_intercept=True)
-    assert res.converged and ref.converged
-    assert abs(res.objective - ref.objective) <= res.gap + ref.gap + 1e-9 * ref.f0
 
 
 def test_dask_fit_beats_while_its_passes_run(client, monkeypatch):
