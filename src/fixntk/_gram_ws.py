@@ -445,7 +445,7 @@ def gram_route_epochs(prob):
         return 0
     if 3 * 8 * m * m > available_bytes() // 4:
         return 0
-    if prob.fit_intercept and _offset_ratio(prob) > _GRAM_OFFSET_RATIO:
+    if prob.fit_intercept and prob.offset_ratio() > _GRAM_OFFSET_RATIO:
         return 0
     return max(_GRAM_MIN_EPOCHS, int(m / _GRAM_COLUMNS_PER_EPOCH))
 
@@ -457,20 +457,6 @@ def gram_route_epochs(prob):
 # model's, where the descent says round-off and names the column (s57). At 1e6 the
 # route certifies what the descent does.
 _GRAM_OFFSET_RATIO = 1e7
-
-
-def _offset_ratio(prob):
-    """max_j |mean_j| / std_j over the columns of prob.X that vary (computed once)."""
-    ratio = getattr(prob, "_offset_ratio", None)
-    if ratio is None:
-        X = prob.X
-        sd = X.std(axis=0)
-        mean = np.abs(X.mean(axis=0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            far = np.where(np.ptp(X, axis=0) > 0, mean / sd, 0.0)
-        ratio = float(np.nanmax(far, initial=0.0))
-        prob._offset_ratio = ratio
-    return ratio
 
 
 class MemoryGram(GramWorkingSet):

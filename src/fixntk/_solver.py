@@ -256,6 +256,7 @@ class _Problem:
         # null_intercept() and lam_max(), computed at their first use
         self._null_intercept = self._lam_max = None
         self._col_max = None  # col_max(), at its first use
+        self._offset_ratio = None  # offset_ratio(), at its first use
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
@@ -336,6 +337,13 @@ class _Problem:
         if self._col_max is None:
             self._col_max = np.abs(self.X).max(axis=0, initial=0.0)
         return self._col_max
+
+    def offset_ratio(self):
+        """The largest ``|mean| / std`` of X's varying columns, computed once."""
+        if self._offset_ratio is None:
+            far = _column_offsets(self.X)[0]
+            self._offset_ratio = float(far.max(initial=0.0))
+        return self._offset_ratio
 
     def check_coef(self, W, name="W"):
         """W as (p, d, c) in the scaled space, from the user's shape and units."""
@@ -829,6 +837,20 @@ def spread_scales(sd, span, ratio):
     return sd
 
 
+def _column_offsets(X):
+    """(far, sd, span) per column of X: ``|mean| / std`` (0 for a constant column),
+    the standard deviation (0 there) and the range, in X's units divided by
+    ``unit(X)`` (exact: a column at 1e200 squares past the range)."""
+    # constant columns by their range: NumPy's standard deviation of a column of ones
+    # divided by the largest entry is its mean's round-off (5.6e-17), and a bias column
+    # was named as 3.8e14 standard deviations from 0 (tester BM)
+    X = X / unit(X)
+    span = np.ptp(X, axis=0)
+    sd = np.where(span > 0, X.std(axis=0), 0.0)
+    far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+    return far, sd, span
+
+
 def _far_columns(X, ratio=1e3):
     """For a warning: what in X's columns ill-conditions the masked design, or "":
     "column j of X has a mean 1e+08 times its standard deviation" for the column
@@ -836,13 +858,7 @@ def _far_columns(X, ratio=1e3):
     judged), else "the standard deviations of X's columns differ by a factor of 1e+04"
     beyond ``ratio`` (a tester's columns on scales 1 to 1e4 stalled solve at a
     relative gap of 3e-3 and irls at 1e-1, told as round-off alone)."""
-    # constant columns by their range: NumPy's standard deviation of a column of ones
-    # divided by the largest entry is its mean's round-off (5.6e-17), and a bias column
-    # was named as 3.8e14 standard deviations from 0 (tester BM)
-    X = X / unit(X)  # exact: a column at 1e200 squares past the range
-    span = np.ptp(X, axis=0)
-    sd = np.where(span > 0, X.std(axis=0), 0.0)
-    far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+    far, sd, span = _column_offsets(X)
     j = int(np.argmax(far)) if far.size else 0
     if far.size and far[j] > ratio:
         return f"column {j} of X has a mean {far[j]:.2g} times its standard deviation"
