@@ -86,6 +86,41 @@ def fista_group_lasso(X, y, masks, lam, n_iter=20000):
     return (W[:, :, 0] if y.ndim == 1 else W), f_old
 
 
+class OneMaskWithIntercept:
+    """The closed form of the group lasso with one mask of every row and an
+    intercept, ``min 1/(2n) ||X w + b - y||^2 + lam ||w||``: with b at its best the
+    program is on the centred columns, centred in long double (a column at 1e8 keeps
+    its spread's digits), and its optimum is the ridge solution
+    ``w = (A + mu I)^{-1} c`` (A = Xc^T Xc / n, c = Xc^T yc / n) whose
+    ``mu ||w|| = lam``, found by bisection (``mu ||w(mu)||`` increases to ``||c||``).
+    An independent check of a solver's point where double-precision certificates of
+    its own kind lose their digits."""
+
+    def __init__(self, X, y, lam):
+        L = np.longdouble
+        XL, yL = X.astype(L), y.astype(L)
+        self.Xc = np.asarray(XL - XL.mean(axis=0), dtype=float)
+        self.yc = np.asarray(yL - yL.mean(), dtype=float)
+        self.lam = lam
+        n, d = self.Xc.shape
+        A, c = self.Xc.T @ self.Xc / n, self.Xc.T @ self.yc / n
+        self.w = np.zeros(d)
+        if np.linalg.norm(c) > lam:
+            lo, hi = 0.0, np.trace(A) + np.linalg.norm(c)
+            while hi * np.linalg.norm(np.linalg.solve(A + hi * np.eye(d), c)) < lam:
+                hi *= 2
+            for _ in range(200):
+                mu = 0.5 * (lo + hi)
+                self.w = np.linalg.solve(A + mu * np.eye(d), c)
+                lo, hi = (mu, hi) if mu * np.linalg.norm(self.w) < lam else (lo, mu)
+        self.objective = self.value(self.w)
+
+    def value(self, w):
+        """The objective at w with its best intercept."""
+        r = self.Xc @ w - self.yc
+        return 0.5 * np.mean(r * r) + self.lam * np.linalg.norm(w)
+
+
 @pytest.fixture
 def small_problem():
     import fixntk

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import planted
+from conftest import OneMaskWithIntercept, planted
 from sklearn.exceptions import ConvergenceWarning
 
 pytest.importorskip("dask")
@@ -1424,13 +1424,30 @@ def test_a_stalled_gap_is_not_told_to_raise_the_budgets(client):
     """A column of X offset by 1e12 (its spread of 1 is 1e4 ulps): the solve stops
     after a few passes at a gap of round-off; its warning said to raise max_passes
     and max_iter, which changed nothing (tester AQ). A stall says so and names the
-    offset. (At 1e8 it stalled too until the Gram was formed from centred rows; it
-    now certifies there, unverified by an independent certificate: see s57's note.)"""
+    offset. (At 1e8 it stalled too until the Gram was formed from centred rows: see
+    the next test.)"""
     _, _, Xd, yd, arr, lam = offset_problem(1e12)
     with pytest.warns(ConvergenceWarning, match="stopped falling before") as seen:
         res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
     assert not res.converged and res.n_passes < 200
     assert "Raise max_passes" not in str(seen[0].message)
+
+
+@pytest.mark.parametrize("offset", [1e8, 1e10])
+def test_a_column_far_from_zero_certifies_at_the_closed_form_optimum(client, offset):
+    """The intercept's centred Gram formed as M - u u^T lost every digit of a column
+    offset by 1e8 and the solve stalled at a relative gap of 0.5; formed from centred
+    rows it certifies. Every gate sees the offset column (one mask of every row), so
+    the optimum has a closed form (conftest.OneMaskWithIntercept): the certified
+    point is within tol of it (at 1e8 to 1e-15 of the null model's objective,
+    where the in-memory descent alone stops 2.5e-3 above it)."""
+    X, y, Xd, yd, arr, lam = offset_problem(offset)
+    assert arr.p == 1 and bool(arr.masks.all().compute())
+    res = fixntk.dask.solve(Xd, yd, arr, lam, fit_intercept=True)
+    exact = OneMaskWithIntercept(X, y, lam)
+    above = exact.value(res.coef[0]) - exact.objective
+    assert res.converged
+    assert -1e-12 * res.f0 <= above <= 1e-6 * res.f0
 
 
 def test_dask_fit_beats_while_its_passes_run(client, monkeypatch):

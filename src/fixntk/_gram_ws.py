@@ -445,18 +445,7 @@ def gram_route_epochs(prob):
         return 0
     if 3 * 8 * m * m > available_bytes() // 4:
         return 0
-    if prob.fit_intercept and prob.offset_ratio() > _GRAM_OFFSET_RATIO:
-        return 0
     return max(_GRAM_MIN_EPOCHS, int(m / _GRAM_COLUMNS_PER_EPOCH))
-
-
-# With an intercept, no Gram route where a column's mean is beyond this many times its
-# spread: the route's linear term and the centre U are plain sums that keep about
-# 16 - log10(ratio) digits of the spread, and on a column at 1e8 (8000 rows, an
-# intercept of 4e5) it certified a point whose long-double gap is 2e-3 of the null
-# model's, where the descent says round-off and names the column (s57). At 1e6 the
-# route certifies what the descent does.
-_GRAM_OFFSET_RATIO = 1e7
 
 
 class MemoryGram(GramWorkingSet):

@@ -256,7 +256,6 @@ class _Problem:
         # null_intercept() and lam_max(), computed at their first use
         self._null_intercept = self._lam_max = None
         self._col_max = None  # col_max(), at its first use
-        self._offset_ratio = None  # offset_ratio(), at its first use
         # the proximal Newton loop's last row curvatures and their Grams, kept across
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
@@ -337,13 +336,6 @@ class _Problem:
         if self._col_max is None:
             self._col_max = np.abs(self.X).max(axis=0, initial=0.0)
         return self._col_max
-
-    def offset_ratio(self):
-        """The largest ``|mean| / std`` of X's varying columns, computed once."""
-        if self._offset_ratio is None:
-            far = _column_offsets(self.X)[0]
-            self._offset_ratio = float(far.max(initial=0.0))
-        return self._offset_ratio
 
     def check_coef(self, W, name="W"):
         """W as (p, d, c) in the scaled space, from the user's shape and units."""
