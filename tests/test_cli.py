@@ -3783,6 +3783,35 @@ def counted_csvs(tmp_path_factory):
     return table, expanded, count
 
 
+def test_a_contingency_tables_counts_fitted_as_a_feature_are_named(
+    counted_csvs, tmp_path
+):
+    """R's Titanic table (Class, Sex, Age, Survived, Freq) fitted without
+    --sample-weight took Freq as a feature and chose the null model, without a word
+    (tester ES). A column of counts beside cells that are distinct and mostly given
+    with both targets is now named, with --sample-weight; not once it is the weight,
+    nor for the table of distinct numeric rows with a count column."""
+    rng = np.random.default_rng(0)
+    rows = [
+        [klass, sex, age, survived, int(rng.integers(0, 400))]
+        for klass in ("1st", "2nd", "3rd", "Crew")
+        for sex in ("Male", "Female")
+        for age in ("Child", "Adult")
+        for survived in ("No", "Yes")
+    ]
+    header = ["Class", "Sex", "Age", "Survived", "Freq"]
+    table = write_csv(tmp_path / "titanic.csv", header, rows)
+    common = ["--target", "Survived", "--lam", "0.1", "--n-gates", "5", "-q"]
+    plain = run_cli("fit", table, *common)
+    weighted = run_cli("fit", table, "--sample-weight", "Freq", *common)
+    other = run_cli("fit", counted_csvs[0], "--target", "label", *common[2:])
+    for proc in (plain, weighted, other):
+        assert proc.returncode == 0, proc.stderr
+    assert "column 'Freq' looks like the counts of a contingency table" in plain.stdout
+    assert "--sample-weight 'Freq'" in plain.stdout
+    assert "contingency" not in weighted.stdout and "contingency" not in other.stdout
+
+
 def _fitted_line(stdout, start):
     return next(line for line in stdout.splitlines() if line.startswith(start))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._data import MIN_ROWS, UserError, _line, preprocessor
+from ._data import _TARGET, MIN_ROWS, UserError, _line, _rows_table, preprocessor
 
 MODELS = ("NTK", "fixed NTK", "KARE kernel")
 
@@ -426,19 +426,6 @@ def _split_counts(data, fraction, seed):
         w_train[fit].astype(np.float64),
         w_test[held].astype(np.float64),
     )
-
-
-_TARGET = "\0target"  # the target's column in _rows_table (no file's name)
-
-
-def _rows_table(X, y):
-    """The rows of X with their target as one more column (a DataFrame)."""
-    import pandas as pd
-
-    # a copy first: a frame of many columns read one by one is fragmented, and
-    # assign warned so, with pandas' own path (wide files)
-    frame = pd.DataFrame(X).reset_index(drop=True).copy()
-    return frame.assign(**{_TARGET: np.asarray(y)})
 
 
 def copies_note(X_train, y_train, X_test, y_test):
