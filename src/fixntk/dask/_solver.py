@@ -15,7 +15,7 @@ from .._gram_ws import GramWorkingSet
 from .._memory import available_bytes
 from .._progress import path_notice, progress, solve_notice
 from .._scale import coef_out, lam_in, lam_out, value_out
-from .._solver import PathResult, SolveResult, _group_norms, _lam_grid
+from .._solver import PathResult, SolveResult, _gap, _group_norms, _lam_grid
 from .._validation import (
     check_int,
     check_lam,
@@ -434,7 +434,7 @@ def _result(prob, lam, W, fit, passes, timing):
     return DaskSolveResult(
         coef=W_out[:, :, 0] if prob.one_d else W_out,
         objective=float(prob.value_out(primal)),
-        gap=float(prob.value_out(primal - dual)),
+        gap=float(prob.value_out(_gap(primal, dual, 0.5 * prob.y2))),
         dual=float(prob.value_out(dual)),
         f0=float(prob.value_out(0.5 * prob.y2)),
         n_iter=int(epochs),
