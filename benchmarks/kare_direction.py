@@ -35,6 +35,8 @@ from benchmarks.kare_vs_ntk import teacher  # noqa: E402
 
 
 def along_direction(n_gates, steps=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)):
+    """(t, KARE, test MSE) at each step t, or None where KARE's gradient at the NTK
+    is >= 0 on every sampled mask (no descent direction)."""
     X, y, Z, f = teacher(500, 5, 3, 0)
     X, Z = (np.hstack([A, np.ones((A.shape[0], 1))]) for A in (X, Z))
     n = X.shape[0]
@@ -45,6 +47,8 @@ def along_direction(n_gates, steps=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)):
     _, g_eta, _, _ = _LogKare(X, y[:, None], arr.masks, K_ntk)(np.zeros(arr.p), lam0)
     trace_i = arr.masks.T.astype(float) @ (X**2).sum(axis=1)
     direction = np.maximum(-g_eta, 0.0) / trace_i  # the projected steepest descent
+    if not direction.any():  # KARE rises along every sampled mask (1-2 gates)
+        return None
     direction *= np.trace(K_ntk) / (direction @ trace_i)  # trace of the NTK
     rows = []
     for t in steps:
@@ -71,8 +75,15 @@ def main(argv=None):
     gates = args.gates
     with threadpool_limits(limits=1, user_api="blas"):
         for n_gates in gates:
+            rows = along_direction(n_gates)
+            if rows is None:  # (its NaN weights printed the NTK's values for every t)
+                print(
+                    f"{n_gates} gates: no descent direction (KARE's gradient at the "
+                    "NTK is >= 0 on every sampled mask); more gates sample more"
+                )
+                continue
             print(f"{n_gates} gates:   t     KARE   test MSE")
-            for t, value, mse in along_direction(n_gates):
+            for t, value, mse in rows:
                 print(f"{'':>12}{t:>6g}{value:>9.4f}{mse:>11.4f}", flush=True)
 
 

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -315,6 +316,31 @@ def test_profile_estimators_tasks_and_lam_modes(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             pe.main(["--n", "50", *bad])
     assert "bogus" in capsys.readouterr().err
+
+
+def test_compare_sklearn_shows_the_certificate_tol_bounds_at_any_d(capsys):
+    """compare_sklearn printed the gap over the objective (3.8e-2 for a fit certified
+    at a relative gap of 9.2e-5, within tol = 1e-4) as the fit's certificate, and
+    --d 1 to 3 failed every classification row in make_classification (tester EU).
+    Its record now holds relative_gap_ and tol, and d below 4 makes data."""
+    cs = load_benchmark("compare_sklearn")
+    for d in (1, 3):
+        cs.worker("fixntk", "classification", ["synthetic", 300, d])
+        rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert rec["d"] == d and rec["n_train"] == 225
+        assert 0 <= rec["relative_gap"] <= rec["tol"] == 1e-4
+
+
+def test_kare_direction_says_when_there_is_no_descent_direction(capsys):
+    """With 1 gate KARE's gradient at the NTK is >= 0 on its mask: the direction was
+    divided by 0 and its NaN weights skipped, so every t printed the NTK's own KARE
+    and test MSE as results (tester EU)."""
+    kd = load_benchmark("kare_direction")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kd.main(["--gates", "1"])
+    out = capsys.readouterr().out
+    assert "no descent direction" in out and "test MSE" not in out
 
 
 def test_thread_scaling_pins_inside_the_allowed_cores():
