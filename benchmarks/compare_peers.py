@@ -116,8 +116,8 @@ INSTALL_HINT = {
     # adelie needs numpy<2: in a numpy-2 environment pip would downgrade numpy
     # (tester DK), so the hint is the README's separate virtualenv
     "adelie": (
-        "in a separate virtualenv, as it needs numpy<2 (python -m venv peers && "
-        'peers/bin/pip install ".[bench,peers]"; README, Benchmarks)'
+        'python -m venv peers && peers/bin/pip install ".[bench,peers]" (a '
+        "separate virtualenv, as adelie needs numpy<2; README, Benchmarks)"
     ),
     "scnn": SCNN_INSTALL,
 }
@@ -909,7 +909,7 @@ def print_table(info, results, target, threads):
     c = info.get("c", 1)
     print(
         "   floor: one masked gradient X^T (M * R) as one BLAS product"
-        + (f" per column of R (n x {c})" if c > 1 else "")
+        + (f", one per column of R (n x {c}), in all" if c > 1 else "")
         + f": {info['floor'] * 1e3:.2f} ms   (fixntk._cpu.core.masked_gradients: "
         f"{info['core_gradient'] * 1e3:.2f} ms)"
     )

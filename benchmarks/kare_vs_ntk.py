@@ -139,7 +139,7 @@ def main(argv=None):
     ratios = np.array([r["ratio"] for r in rows])
     print(
         f"\n{len(rows)} problems: largest ratio {ratios.max():.3f} (target <= 1.02), "
-        f"below 0.95 on {int((ratios < 0.95).sum())} (target >= {len(rows) / 2:g}), "
+        f"below 0.95 on {int((ratios < 0.95).sum())} (target >= {-(-len(rows) // 2)}), "
         f"median {np.median(ratios):.3f}; total {time.perf_counter() - t_start:.0f}s"
     )
     if args.out:

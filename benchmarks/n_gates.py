@@ -211,7 +211,7 @@ def main(argv=None):
                     mse = float(((est.predict(Xt) - ft) ** 2).mean())
                     row.append(f"{mse:>14.4g} {sec:>6.1f}s")
                 print(f"{name + ' mse':<23}" + "".join(row), flush=True)
-    print(f"{n_cls} classification splits; total {time.perf_counter() - t_start:.0f}s")
+    print(f"{n_cls} classification splits; total {time.perf_counter() - t_start:.1f}s")
 
 
 if __name__ == "__main__":
