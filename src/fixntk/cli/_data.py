@@ -2521,8 +2521,6 @@ _TARGET = "\0target"  # the target's column in _rows_table (no file's name)
 
 def _rows_table(X, y):
     """The rows of X with their target as one more column (a DataFrame)."""
-    import pandas as pd
-
     # a copy first: a frame of many columns read one by one is fragmented, and
     # assign warned so, with pandas' own path (wide files)
     frame = pd.DataFrame(X).reset_index(drop=True).copy()
