@@ -3831,8 +3831,8 @@ def test_a_contingency_tables_counts_fitted_as_a_feature_are_named(
     other = run_cli("fit", counted_csvs[0], "--target", "label", *common[2:])
     for proc in (plain, weighted, other):
         assert proc.returncode == 0, proc.stderr
-    assert "column 'Freq' looks like the counts of a contingency table" in plain.stdout
-    assert "--sample-weight 'Freq'" in plain.stdout
+    assert "column 'Freq' holds whole numbers beside cells" in plain.stdout
+    assert "contingency table, --sample-weight 'Freq'" in plain.stdout
     assert "contingency" not in weighted.stdout and "contingency" not in other.stdout
 
 

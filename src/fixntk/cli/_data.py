@@ -2534,8 +2534,10 @@ _TABLE_ROWS = 5000
 def _counts_column_note(X, y, columns):
     """A note when a column of whole numbers >= 0 looks like the counts of a
     contingency table, or None: without it, every row is a distinct combination of
-    the other columns and the target, and most combinations come again with another
-    target (R's Titanic: Class, Sex, Age, Survived and Freq). Fitted as a feature,
+    the other columns and the target, most combinations come again with another
+    target, and the rows are (nearly) every combination of the columns' values (R's
+    Titanic: Class, Sex, Age, Survived and Freq; a designed experiment's integer
+    response passes too, hence the note's "if"). Fitted as a feature,
     Freq gave the null model (accuracy 0.5 on the 32 cells); weighed by it, a
     held-out accuracy of 0.78 (tester ES). Tables are small: files of more than
     _TABLE_ROWS rows are not examined (each column examined costs a pass over the
@@ -2553,12 +2555,15 @@ def _counts_column_note(X, y, columns):
             continue
         if 2 * rows.drop(columns=[_TARGET]).duplicated(keep=False).sum() < len(rows):
             continue
+        # a table's cells are (nearly) every combination of its columns' values
+        if len(rows) < 0.75 * np.prod(rows.nunique().to_numpy(dtype=float)):
+            continue
         return (
-            f"column {col!r} looks like the counts of a contingency table (every row "
-            "a distinct combination of the other columns and the target, most of "
-            "them given again with another target) and is fitted as a feature; "
-            f"--sample-weight {col!r} weighs each row by it instead, as the file "
-            "with each row written out that many times"
+            f"column {col!r} holds whole numbers beside cells that are every "
+            "combination of the other columns and the target, each once: if it "
+            "counts the rows of a contingency table, --sample-weight "
+            f"{col!r} weighs each row by it (as the file with each row written out "
+            "that many times); it is fitted as a feature now"
         )
     return None
 
