@@ -94,6 +94,28 @@ def test_a_bad_parameter_is_refused_by_name(cls, name, value, data):
         _fit(cls, data, **{name: value})
 
 
+@pytest.mark.parametrize(
+    "cls",
+    [c for c in REGRESSORS + CLASSIFIERS if _has(c, "cv")],
+    ids=lambda c: c.__name__,
+)
+def test_a_bad_cv_is_refused_with_a_float_lam_too(cls, data):
+    """The ReLU estimators took cv="foo" with a float lam (a search over
+    lam=[0.1, "cv"] then failed at its "cv" candidates only); the gated and NTK
+    estimators refused it (tester EV)."""
+    for value in ("foo", -3):
+        with pytest.raises((ValueError, TypeError), match="cv"):
+            _fit(cls, data, lam=0.1, cv=value)
+
+
+@pytest.mark.parametrize("cls", [KAREKernelRegressor, KAREKernelClassifier])
+def test_a_number_for_eta0_is_told_it_needs_one_weight_per_mask(cls, data):
+    """eta0=0.5 was told 'eta0 must have shape (98,)...; got shape ()', with 98 a
+    count of masks the user never saw (tester EV)."""
+    with pytest.raises(ValueError, match="eta0 must be an array of .* not one number"):
+        _fit(cls, data, eta0=0.5)
+
+
 @pytest.mark.parametrize("cls", REGRESSORS + CLASSIFIERS, ids=lambda c: c.__name__)
 def test_verbose_none_and_bools_are_quiet_or_loud(cls, data):
     """verbose=None is 0 (it crashed the gated and ReLU fits: None >= 2); 1.0 is 1

@@ -274,6 +274,11 @@ def check_eta(eta, p, name="eta"):
     arr = real_float64(eta, name)
     if arr is None:
         raise ValueError(f"{name} must be an array of real numbers")
+    if arr.ndim == 0:  # (said as a shape () only, with p a count the user never saw)
+        raise ValueError(
+            f"{name} must be an array of {p} non-negative weights, one per distinct "
+            f"mask of the arrangement, not one number; got {eta!r}"
+        )
     if arr.ndim != 1 or arr.shape[0] != p:
         raise ValueError(
             f"{name} must have shape ({p},), one weight per mask; got shape {arr.shape}"

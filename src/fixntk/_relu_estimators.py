@@ -227,10 +227,12 @@ class _ReLUBase(_VersionedPickle, BaseEstimator):
                     f"{self.lam!r}"
                 )
             lam = "cv"
-            _check_cv(self.cv)
         else:
             lam = check_lam(self.lam)
-        # the grid's parameters whatever lam is, as the gated and NTK estimators do
+        # the grid's parameters and cv whatever lam is, as the gated and NTK
+        # estimators do (cv="foo" passed with a float lam, and a search over
+        # lam=[0.1, "cv"] failed only at its "cv" candidates; tester EV)
+        _check_cv(self.cv)
         check_n_lams(self.n_lams, lam)
         check_eps(self.eps)
         check_relative_tol(self.tol)
