@@ -161,7 +161,7 @@ def main(argv=None):
     ap.add_argument(
         "--scnn-tols",
         type=positive_float,
-        nargs="*",
+        nargs="+",  # (none given ran no scnn ladder, silently; tester EU)
         default=SCNN_TOLS,
         help="scnn's own tolerances, run in turn (its ladder)",
     )

@@ -343,6 +343,15 @@ def test_kare_direction_says_when_there_is_no_descent_direction(capsys):
     assert "no descent direction" in out and "test MSE" not in out
 
 
+def test_compare_relu_refuses_an_empty_scnn_ladder(capsys):
+    """--scnn-tols with no values was accepted and would run no scnn ladder, without
+    a word (tester EU)."""
+    with pytest.raises(SystemExit) as info:
+        load_benchmark("compare_relu").main(["--scnn-tols"])
+    assert info.value.code == 2
+    assert "argument --scnn-tols: expected at least one" in capsys.readouterr().err
+
+
 def test_thread_scaling_pins_inside_the_allowed_cores():
     """Workers of t threads run on the first t cores this process may use (they were
     moved to cores 0..t-1 whatever the caller's affinity); too few cores is refused
