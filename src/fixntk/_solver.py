@@ -835,20 +835,6 @@ def spread_scales(sd, span, ratio):
     return sd
 
 
-def _column_offsets(X):
-    """(far, sd, span) per column of X: ``|mean| / std`` (0 for a constant column),
-    the standard deviation (0 there) and the range, in X's units divided by
-    ``unit(X)`` (exact: a column at 1e200 squares past the range)."""
-    # constant columns by their range: NumPy's standard deviation of a column of ones
-    # divided by the largest entry is its mean's round-off (5.6e-17), and a bias column
-    # was named as 3.8e14 standard deviations from 0 (tester BM)
-    X = X / unit(X)
-    span = np.ptp(X, axis=0)
-    sd = np.where(span > 0, X.std(axis=0), 0.0)
-    far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
-    return far, sd, span
-
-
 def _far_columns(X, ratio=1e3):
     """For a warning: what in X's columns ill-conditions the masked design, or "":
     "column j of X has a mean 1e+08 times its standard deviation" for the column
@@ -856,7 +842,13 @@ def _far_columns(X, ratio=1e3):
     judged), else "the standard deviations of X's columns differ by a factor of 1e+04"
     beyond ``ratio`` (a tester's columns on scales 1 to 1e4 stalled solve at a
     relative gap of 3e-3 and irls at 1e-1, told as round-off alone)."""
-    far, sd, span = _column_offsets(X)
+    # constant columns by their range: NumPy's standard deviation of a column of ones
+    # divided by the largest entry is its mean's round-off (5.6e-17), and a bias column
+    # was named as 3.8e14 standard deviations from 0 (tester BM)
+    X = X / unit(X)  # exact: a column at 1e200 squares past the range
+    span = np.ptp(X, axis=0)
+    sd = np.where(span > 0, X.std(axis=0), 0.0)
+    far = np.where(sd > 0, np.abs(X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
     j = int(np.argmax(far)) if far.size else 0
     if far.size and far[j] > ratio:
         return f"column {j} of X has a mean {far[j]:.2g} times its standard deviation"
@@ -1292,8 +1284,8 @@ def _gram_least_squares(prob, lam, W0, tol, max_iter, verbose, fit=None):
         # the certificate from the rows, as the descent's and fixntk.duality_gap's:
         # the route's sums round apart from them on a column at 1e15 with a spread
         # of 1, and it reported a relative gap of 0.31 where duality_gap gives 0.47;
-        # on a column at 1e8 it certified a gap of -2.8e-14 at an objective of 0.10
-        # (past the round-off _gap forgives)
+        # and where its dual is above its objective (-2.8e-14 at an objective of 0.10
+        # on a column at 1e8), the rows' certificate is the one reported
         solved.update(_recertified(prob, W, lam, tol, solved["f0"]))
     if fit is None:
         return dict(solved, n_epochs=epochs, gaps=gaps)

@@ -431,12 +431,13 @@ def _result(prob, lam, W, fit, passes, timing):
     W_s, primal, dual, epochs, outer, converged, gaps, _ = fit
     W_out = prob.coef_out(W_s)
     b = prob.intercept(W_s) * (prob.sy if prob.sy > 0 else 1.0) + prob.shift
+    f0 = 0.5 * prob.y2
     return DaskSolveResult(
         coef=W_out[:, :, 0] if prob.one_d else W_out,
         objective=float(prob.value_out(primal)),
-        gap=float(prob.value_out(_gap(primal, dual, 0.5 * prob.y2))),
+        gap=float(prob.value_out(_gap(primal, dual, f0))),
         dual=float(prob.value_out(dual)),
-        f0=float(prob.value_out(0.5 * prob.y2)),
+        f0=float(prob.value_out(f0)),
         n_iter=int(epochs),
         converged=bool(converged),
         active_set=np.flatnonzero(_group_norms(W_s) > 0),
