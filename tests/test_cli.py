@@ -4469,3 +4469,62 @@ def test_output_names_and_option_values_are_checked_without_tracebacks(
     assert main(["predict", model, regression_csv, "--output", str(tmp_path / "p.tsv")])
     assert "not tab-separated text" in capsys.readouterr().err
     assert main(["predict", model, regression_csv, "--output", str(gz)]) == 0
+
+
+def test_categorical_reads_number_codes_as_categories(tmp_path):
+    """A factor with numeric levels and one word (MASS Cars93's Cylinders: 3-8 and
+    'rotary') was refused as a stray word with no way to keep it, and codes of
+    integers (region 1-4) could only be standardised as quantities (tester ES).
+    --categorical one-hot encodes a column as the file writes its values: '1', not
+    the '1.0' of a column with a gap, so that predict on a file of numbers only
+    finds the model's categories."""
+    import joblib
+
+    from fixntk.cli._data import _categories
+
+    rng = np.random.default_rng(4)
+    n = 120
+    cyl = rng.choice(["4", "6", "8", "rotary"], n)
+    region = rng.choice(["1", "2", "3", "4"], n).astype(object)
+    region[5] = ""  # a gap: pandas reads the column as floats
+    x = rng.standard_normal(n)
+    y = x + np.where(region == "3", 4.0, 0.0) + (cyl == "rotary")
+    rows = list(zip((f"{a:.3f}" for a in x), cyl, region, (f"{b:.3f}" for b in y)))
+    header = ["x", "cyl", "region", "y"]
+    path = write_csv(tmp_path / "cars.csv", header, rows)
+    base = ["fit", path, "--target", "y", "--lam", "0.01", "-q", "--impute"]
+    assert_clean_error(run_cli(*base), "'rotary' among numbers", "--categorical 'cyl'")
+    model = fit_saved(
+        tmp_path, header, rows, "--impute", "--categorical", "cyl",
+        "--categorical", "region",
+    )  # fmt: skip
+    fitted = joblib.load(model)
+    assert _categories(fitted, "cyl") == ["4", "6", "8", "rotary"]
+    assert _categories(fitted, "region") == ["1", "2", "3", "4"]
+    new = write_csv(tmp_path / "new.csv", ["x", "cyl", "region"],
+                    [("0", "4", "3"), ("0", "4", "1")])  # fmt: skip
+    proc = run_cli("predict", model, new)
+    assert proc.returncode == 0, proc.stderr
+    assert "not fitted on" not in proc.stderr
+    third, first = (float(v) for v in proc.stdout.split()[1:3])
+    assert third - first > 3.0
+    # refusals: the target, a column not in the file, and past the category limit
+    assert_clean_error(
+        run_cli(*base, "--categorical", "y"), "--categorical names the --target"
+    )
+    assert_clean_error(
+        run_cli(*base, "--categorical", "cly"), "--categorical: column 'cly' not found"
+    )
+    assert_clean_error(
+        run_cli(
+            *base,
+            "--categorical",
+            "x",
+            "--categorical",
+            "cyl",
+            "--max-categories",
+            "50",
+        ),  # fmt: skip
+        "column 'x' (--categorical) has",
+        "more than 50 categories",
+    )

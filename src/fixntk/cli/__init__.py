@@ -129,6 +129,7 @@ def _read(args):
         impute=args.impute,
         max_categories=args.max_categories,
         weight=getattr(args, "sample_weight", None),
+        categorical=args.categorical,
         # its task is regression because of --loss poisson: labels need both changed
         # (the plain advice was then refused as a contradiction; tester CN)
         labels_advice=(
@@ -1233,6 +1234,17 @@ def _add_csv_options(p):
         metavar="COL",
         help="leave column COL out of the features (repeatable); text columns are "
         "otherwise one-hot encoded",
+    )
+    p.add_argument(
+        "--categorical",
+        action="append",
+        type=column_name,
+        default=[],
+        metavar="COL",
+        help="one-hot encode column COL as categories, its values as the file "
+        "writes them, even where they are numbers (repeatable; e.g. codes such as "
+        "region 1-4, or cylinders 3-8 beside 'rotary'); numeric columns are "
+        "otherwise standardised",
     )
     p.add_argument(
         "--keep-ids",

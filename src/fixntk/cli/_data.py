@@ -1705,6 +1705,7 @@ def feature_columns(
     impute=False,
     max_categories=None,
     target_gaps=None,
+    categorical=(),
 ):
     """(numeric columns, text columns, the text columns that are whole numbers past
     float64's exact integers: :func:`integer_codes`) of a feature frame; refuses
@@ -1712,7 +1713,9 @@ def feature_columns(
     (unless ``impute``: the pipeline fills them), columns mixing numbers and text,
     and text columns with more than ``max_categories`` values (default
     MAX_CATEGORIES). ``target_gaps``: the target's own missing values, said in the
-    same message (a second run found them, one message per run before)."""
+    same message (a second run found them, one message per run before).
+    ``categorical``: columns read as categories whatever their cells look like
+    (fit --categorical: codes such as 3-8 cylinders and 'rotary', or region 1-4)."""
     limit = MAX_CATEGORIES if max_categories is None else max_categories
     numeric, text, refused, reasons, long_coded = [], [], [], [], []
     gaps = frame.isna()
@@ -1745,6 +1748,17 @@ def feature_columns(
         )
     for col in frame.columns:
         series = frame[col]
+        if col in categorical:
+            if series.nunique() > limit:
+                refused.append(col)
+                reasons.append(
+                    f"column {col!r} (--categorical) has {series.nunique()} distinct "
+                    f"values, more than {limit} categories to one-hot encode "
+                    "(--max-categories raises the limit)"
+                )
+            else:
+                text.append(col)
+            continue
         present = series.notna().to_numpy()
         values = _numbers(series, decimal)
         # integers past float64's exact ones are codes, kept as written (text)
@@ -1782,7 +1796,8 @@ def feature_columns(
             raise UserError(
                 f"{path}, line {_line(frame, k)}: column {col!r} has the non-numeric "
                 f"value {series.iloc[k]!r}{_other_words(series, at, frame)} among "
-                f"numbers; fix the value, or leave the column out with --drop {col!r}"
+                f"numbers; fix the value, leave the column out with --drop {col!r}, "
+                f"or read its values as categories with --categorical {col!r}"
             )
         n_values = series.nunique()
         # dates are named as dates even when every row has its own (they were left
@@ -2122,13 +2137,34 @@ def dataset_from_table(
     max_categories=None,
     labels_advice=LABELS_ADVICE,
     weight=None,
+    categorical=(),
 ):
     """Split a Table into features and target; infer the task. Columns that look
     like row identifiers are left out unless ``keep_ids``. With ``impute``, missing
     feature values are left for the pipeline to fill (:func:`preprocessor`) and rows
     with a missing target are left out, each with a note. ``weight`` names a column
-    of row weights (fit --sample-weight), left out of the features."""
+    of row weights (fit --sample-weight), left out of the features. ``categorical``
+    names feature columns one-hot encoded as the file writes their values, numbers
+    or not (--categorical)."""
     frame = table.frame
+    categorical = list(dict.fromkeys(categorical))
+    for col in categorical:
+        if col in (target, weight):
+            option = "--target" if col == target else "--sample-weight"
+            raise UserError(
+                f"--categorical names the {option} column {col!r}; it reads feature "
+                "columns as categories"
+                + (
+                    " (--task classification reads the target as labels)"
+                    if col == target
+                    else ""
+                )
+            )
+        if col not in frame.columns:
+            raise UserError(
+                f"--categorical: column {col!r} not found in {path}"
+                f"{_near(col, frame.columns)}; columns: {_shown(frame.columns)}"
+            )
     if weight is not None:
         if weight not in frame.columns:
             raise UserError(
@@ -2181,6 +2217,7 @@ def dataset_from_table(
             impute=impute,
             max_categories=max_categories,
             target_gaps=target_gaps,
+            categorical=categorical,
         )
     except UserError as err:
         if table.short_rows and "missing values in column" in str(err):
@@ -2395,7 +2432,13 @@ def dataset_from_table(
     for col in numeric:
         X[col] = _numbers(X[col], table.decimal)
     for col in text:  # missing cells stay missing, for the pipeline's imputer
-        X[col] = X[col].where(X[col].isna(), X[col].astype(str))
+        cells = X[col]
+        if col in categorical and not pd.api.types.is_object_dtype(cells):
+            # numbers as the file writes them ('4', not the '4.0' of a column with
+            # a gap), as predict reads them (_as_categories_written)
+            as_written = written(table, cells)
+            cells = cells if as_written is None else as_written.str.strip()
+        X[col] = cells.astype(str).where(X[col].notna(), X[col])
     messages = list(table.messages) + gap_notes
     if _header_hint(table.frame.columns) and _names_within_their_columns(table.frame):
         # said on a fit too, not only when --target is not found: a file without a
@@ -2474,10 +2517,13 @@ def dataset_from_table(
         notes = [
             unit_word_note(X[col], table.decimal),
             _case_note(X[col].dropna().unique(), col, feature=True),
-            None if col in long_codes else _numbers_note(X[col], table.decimal),
+            None
+            if col in long_codes or col in categorical
+            else _numbers_note(X[col], table.decimal),
         ]
         messages.append(
-            f"text column {col!r} one-hot encoded ({X[col].nunique()} values; "
+            ("column" if col in categorical else "text column")
+            + f" {col!r} one-hot encoded ({X[col].nunique()} values; "
             f"--drop {col!r} leaves it out)"
             + "".join(f"; {note}" for note in notes if note is not None)
         )
