@@ -1541,3 +1541,48 @@ def test_all_zero_masks_of_nonzero_X_name_the_gates():
         fixntk.sample_arrangement(X, 1, seed=2)
     # X of zeros scores 0, which counts as on: the all-ones mask
     assert fixntk.sample_arrangement(np.zeros((3, 2)), 5, seed=0).masks.all()
+
+
+def test_equal_masks_are_solved_as_one_group():
+    """Masks a user builds repeat (X @ G >= 0 on a few features). The copies made the
+    descent's steps collinear: the multinomial loss on wine's masks, each given three
+    times, stopped uncertified at 1e-5 lambda_max where the distinct masks certify in
+    12 Newton steps (tester EX). Equal masks are one group: each mask's weight sits
+    on its first copy, the objective is the distinct masks' optimum, and the
+    certificate holds for the user's groups (checked by duality_gap)."""
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    X = ((X - X.mean(0)) / X.std(0))[:, :4]
+    distinct = fixntk.sample_arrangement(X, n_gates=6, seed=0).masks
+    p = distinct.shape[1]
+    order = np.random.default_rng(0).permutation(3 * p)
+    repeated = np.tile(distinct, 3)[:, order]
+    first = np.array([np.flatnonzero(order % p == j).min() for j in range(p)])
+    kw = dict(loss="multinomial", fit_intercept=True, tol=1e-7)
+    lam = 1e-5 * fixntk.lambda_max(X, y, distinct, loss="multinomial",
+                                   fit_intercept=True)  # fmt: skip
+    ref = fixntk.solve(X, y, distinct, lam, **kw)
+    res = fixntk.solve(X, y, repeated, lam, max_iter=20_000, **kw)
+    assert ref.converged and res.converged
+    assert res.coef.shape == (3 * p,) + ref.coef.shape[1:]
+    # (the same point, to the solves' accuracy: the merged groups are visited in
+    # another order)
+    np.testing.assert_allclose(
+        res.coef[first], ref.coef, atol=1e-5 * np.abs(ref.coef).max()
+    )
+    others = np.setdiff1d(np.arange(3 * p), first)
+    assert not np.any(res.coef[others])
+    np.testing.assert_array_equal(np.sort(res.active_set), res.active_set)
+    assert set(res.active_set) <= set(first)
+    assert abs(res.objective - ref.objective) <= 2 * ref.gap + 1e-12
+    assert res.objective == pytest.approx(
+        fixntk.objective(X, y, repeated, res, lam), rel=1e-12
+    )
+    assert fixntk.duality_gap(X, y, repeated, res, lam) <= 1e-7 * res.f0
+    # a warm start on the user's groups, and a path (the squared loss)
+    again = fixntk.solve(X, y, repeated, lam, warm_start=res, **kw)
+    assert again.converged and again.objective <= res.objective + res.gap
+    path = fixntk.solve_path(X, X[:, 0] * 2.0 - X[:, 1], repeated, n_lams=4)
+    assert all(r.coef.shape == (3 * p, 4) for r in path.results)
+    assert all(not np.any(r.coef[others]) for r in path.results)

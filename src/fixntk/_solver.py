@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._arrangement import Arrangement, as_arrangement
+from ._arrangement import Arrangement, as_arrangement, distinct_masks
 from ._cpu import core as _core
 from ._memory import check_fits, kernel_size_warned
 from ._progress import (
@@ -260,6 +260,29 @@ class _Problem:
         # this problem's solves (see fixntk._prox_newton.CurvatureCache)
         self.curvature_cache = None
 
+    def merge_equal_masks(self):
+        """Solve on the distinct masks: groups whose masks are equal are one group
+        (their columns are the same, so any split of one weight among them costs at
+        least its norm, with equality when it all sits on one). Masks a user builds
+        repeat (``X @ G >= 0`` on a few features: 7 gates, 2 distinct masks), and
+        the copies made the descent's steps collinear: the multinomial loss on
+        repeated masks took 10x the Newton steps or stopped uncertified (tester EX).
+        Returns the :class:`_MergedMasks` that maps coefficients between the user's
+        groups and these, or None where the masks are distinct. Call before any
+        solve of this problem."""
+        words = self.arr.words
+        if self.p < 2:
+            return None
+        from ._gates import hash_words
+
+        ids, first = distinct_masks(words, hash_words(words))
+        if first.size == self.p:
+            return None
+        merged = _MergedMasks(ids, first, self.p)
+        self.arr = Arrangement(words[first], self.n)
+        self.p = int(first.size)
+        return merged
+
     def _constant_design(self, X):
         """With an intercept, every masked column D_i x_j constant over the rows (X's
         rows all equal, each mask all on or all off): the intercept fits what any
@@ -474,6 +497,33 @@ _BALANCE = 1e-12
 _EPS = float(np.finfo(np.float64).eps)
 
 
+@dataclass
+class _MergedMasks:
+    """The user's p groups against the distinct masks a problem solves
+    (:meth:`_Problem.merge_equal_masks`): ``ids[i]`` the distinct mask of group i,
+    ``first[j]`` the first group with mask j (which takes its weight)."""
+
+    ids: np.ndarray
+    first: np.ndarray
+    p: int
+
+    def reduce(self, W):
+        """(p, d, c) user coefficients -> (distinct masks, d, c): each group's weight
+        summed into its mask's (the same predictions; a start, not the optimum)."""
+        out = np.zeros((self.first.size,) + W.shape[1:])
+        np.add.at(out, self.ids, W)
+        return out
+
+    def expand(self, res):
+        """A SolveResult on the distinct masks as one on the user's groups: each
+        mask's weight on its first group, 0 on the others (the same objective and
+        predictions; the certificate holds, the copies' dual constraints being the
+        same)."""
+        coef = np.zeros((self.p,) + res.coef.shape[1:])
+        coef[self.first] = res.coef
+        return replace(res, coef=coef, active_set=self.first[res.active_set])
+
+
 def _check_class_weights(targets, s):
     """Every class must carry weight: a class with total weight 0 sends its score (and
     the intercept) to -infinity."""
@@ -637,9 +687,13 @@ def weighted_least_squares(
         )
     out["coef"] = out["coef"] * sz
     out["intercept"] = out["intercept"] * sz
-    for key in ("primal", "dual", "f0"):
-        out[key] = out[key] * sz * sz
-    out["gap_history"] = np.asarray(out["gap_history"]) * sz * sz
+    # a Newton model's working response near 1e160 (curvatures at their floor at a
+    # tiny lam) has values past double precision in Z's units: inf, as the callers
+    # take it, without NumPy's overflow warnings reaching the user (tester EX)
+    with np.errstate(over="ignore"):
+        for key in ("primal", "dual", "f0"):
+            out[key] = out[key] * sz * sz
+        out["gap_history"] = np.asarray(out["gap_history"]) * sz * sz
     return out
 
 
@@ -1729,6 +1783,9 @@ def solve(
         or a one-hot (n, c) array.
     arr : Arrangement or bool array of shape (n, p)
         The gates' masks (from :func:`sample_arrangement`, or built by the user).
+        Groups with equal masks are solved as one: the result puts its weight on
+        the first of them and 0 on the others (the same objective; any split
+        among equal masks costs at least as much penalty).
     lam : float > 0
         Regularisation strength (``lam >= lambda_max(...)`` gives ``W = 0``).
     tol : float in (0, 1), default=1e-6
@@ -1754,7 +1811,8 @@ def solve(
     sample_weight : array-like of shape (n,), optional
         Non-negative weights, normalised by their sum (integer weights equal duplicated
         rows). Rows of weight 0 are left out once the classes are read from y: their
-        values, however large, do not enter the solve or the certificate.
+        values, however large, do not enter the solve or the certificate. Positive
+        weights may span a ratio of at most 1e14 (ValueError beyond).
     fit_intercept : bool, default=False
         Fit an unpenalised output intercept ``b`` (scikit-learn's meaning; distinct
         from neuron biases, which come from a column of ones in X).
@@ -1812,8 +1870,12 @@ def solve(
         W0 = np.zeros((prob.p, prob.d, prob.c))
     else:
         W0 = prob.check_coef(warm_start, "warm_start")
+    merged = prob.merge_equal_masks()
+    if merged is not None:
+        W0 = merged.reduce(W0)
     with solve_notice("solve", verbose):
-        return _solve_problem(prob, lam, W0, tol, max_iter, verbose)
+        res = _solve_problem(prob, lam, W0, tol, max_iter, verbose)
+    return res if merged is None else merged.expand(res)
 
 
 def solve_path(
@@ -1869,6 +1931,7 @@ def solve_path(
     max_iter = check_int(max_iter, "max_iter", 1)
     verbose = _check_verbose(verbose)
     lams = _lam_grid(lams, n_lams, eps, lambda: _lambda_max(prob))
+    merged = prob.merge_equal_masks()
     W = np.zeros((prob.p, prob.d, prob.c))
     results, previous = [], None
     with path_notice("solve_path", verbose, results, len(lams)):
@@ -1884,7 +1947,7 @@ def solve_path(
                 bool(verbose and verbose >= 2),
             )
             previous, W = W, prob.check_coef(res.coef)
-            results.append(res)
+            results.append(res if merged is None else merged.expand(res))
     return PathResult(lams, results)
 
 
