@@ -1289,3 +1289,66 @@ def test_poisson_weight_zero_rows_may_hold_any_count():
     np.testing.assert_allclose(res.coef, ref.coef, atol=1e-8)
     with pytest.raises(ValueError, match="largest count is 1e"):
         fixntk.solve(X, y, arr, 0.05, loss="poisson", sample_weight=1.0 - s + s)
+
+
+@pytest.mark.parametrize("share", [1e-9, 1e-12])
+def test_a_class_of_tiny_weight_gets_its_exact_null_intercept(share):
+    """One row of a class with a tiny share of the weight: the intercept's Newton
+    stopped at an absolute mean gradient of 1e-15, the gradient's own scale there
+    (logistic: 0.18 short of the log-odds at 1e-12; the multinomial's 1 1^T term
+    left the rare class's probability 13% off), and the dual's log(1 - q) lost a
+    near-certain row's entropy to round-off: negative gaps certified (tester EX).
+    Above lambda_max the fit is the null model, whose intercept is the closed form."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = ((X - X.mean(0)) / X.std(0))[:, :6]
+    M = fixntk.sample_arrangement(X, n_gates=10, seed=0).masks
+    sw = np.ones(len(y))
+    sw[3] = share
+    rare = (np.arange(len(y)) == 3).astype(int)
+    kw = dict(sample_weight=sw, fit_intercept=True)
+    lam = 10 * fixntk.lambda_max(X, rare, M, loss="logistic", **kw)
+    res = fixntk.solve(X, rare, M, lam, loss="logistic", **kw)
+    p = share / sw.sum()
+    assert float(res.intercept) == pytest.approx(np.log(p / (1 - p)), abs=1e-9)
+    null = -(p * np.log(p) + (1 - p) * np.log1p(-p))  # the labels' entropy
+    assert res.f0 == pytest.approx(null, rel=1e-9)
+    assert 0.0 <= res.gap <= 1e-12 * res.f0
+    three = np.where(rare == 1, 2, y)
+    res = fixntk.solve(X, three, M, 1e3, loss="multinomial", **kw)
+    shares = np.array([sw[three == k].sum() for k in range(3)]) / sw.sum()
+    b = res.intercept - res.intercept.max()
+    np.testing.assert_allclose(np.exp(b) / np.exp(b).sum(), shares, rtol=1e-9)
+    assert 0.0 <= res.gap <= 1e-12 * res.f0
+
+
+def test_poisson_refuses_text_targets_as_the_squared_loss_does():
+    """Counts given as text ('3') were converted silently by the Poisson loss alone
+    (the squared loss refuses them by dtype; tester EX)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2))
+    y = rng.poisson(2.0, 30)
+    M = fixntk.sample_arrangement(X, n_gates=4, seed=0).masks
+    for loss in ("squared", "poisson"):
+        with pytest.raises(ValueError, match="dtype <U"):
+            fixntk.solve(X, y.astype(str), M, 0.1, loss=loss)
+
+
+def test_poisson_counts_near_underflow_are_refused_by_name():
+    """Counts times c with lam times c are the same program (an intercept shift of
+    log c): solved exactly down to 1e-130; at 1e-165 a solve stopped after 0 epochs
+    at a relative gap of 0.96 and advised raising tol (tester EX). Counts whose
+    largest is below 1e-140 are refused, naming the unit."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((200, 4))
+    y = rng.poisson(np.exp(0.8 * X[:, 0] - 0.5 * np.maximum(X[:, 1], 0))) * 1.0
+    M = fixntk.sample_arrangement(X, n_gates=10, seed=0).masks
+    kw = dict(loss="poisson", fit_intercept=True)
+    lam = 0.01 * fixntk.lambda_max(X, y, M, **kw)
+    ref = fixntk.solve(X, y, M, lam, tol=1e-10, **kw)
+    small = fixntk.solve(X, y * 1e-130, M, lam * 1e-130, tol=1e-10, **kw)
+    assert small.converged
+    assert small.objective / 1e-130 == pytest.approx(ref.objective, rel=1e-8)
+    with pytest.raises(ValueError, match="largest count is .*e-165.*larger unit"):
+        fixntk.solve(X, y * 1e-165, M, lam * 1e-165, **kw)

@@ -156,7 +156,7 @@ def test_newton_certifies_against_the_best_dual_of_its_steps(monkeypatch):
     assert np.all(np.diff(res.gap_history) <= 1e-14 * res.f0)
     assert res.gap == res.gap_history[-1] and res.relative_gap < 1e-6
     public = fixntk.duality_gap(X, labels, arr, res.coef, lam, **kw)
-    assert res.gap <= public + 1e-14 * res.f0
+    assert res.gap <= public + 3e-14 * res.f0
     assert res.objective == pytest.approx(
         fixntk.objective(X, labels, arr, res.coef, lam, **kw), rel=1e-12
     )

@@ -633,8 +633,8 @@ def check_weight_bounds(top, low, name):
         span = f"{top / low:.3g}" if top / low < np.inf else "more than 1e308"
         raise ValueError(
             f"{name} spans {span} (largest / smallest positive "
-            f"weight: {top:.3g} / {low:.3g}), more than double precision resolves "
-            f"({_WEIGHT_SPAN:.0e}): "
+            f"weight: {top:.3g} / {low:.3g}); double precision resolves a span of "
+            f"at most {_WEIGHT_SPAN:.0e}: "
             "the lightest rows count as nothing beside the heaviest; give them "
             "weight 0 (left out), or bring the weights closer"
         )

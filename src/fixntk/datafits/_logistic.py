@@ -1,9 +1,9 @@
 """The logistic loss (binary classification)."""
 
 import numpy as np
-from scipy.special import entr, expit
+from scipy.special import expit
 
-from ._base import Datafit, Targets, newton_intercept
+from ._base import Datafit, Targets, binary_entropy, newton_intercept
 
 __all__ = ["Logistic"]
 
@@ -103,8 +103,12 @@ class Logistic(Datafit):
         return (expit(F) * expit(-F))[:, 0]
 
     def dual(self, Y, F, s, scale):
-        q = expit(-Y * F)[:, 0] / scale
-        return float((s * (entr(q) + entr(1.0 - q))).sum()) / float(s.sum())
+        # the rescaled probability of the other label and its complement, each as a
+        # sum of positive terms (no cancellation near certainty)
+        wrong = expit(-Y * F)[:, 0]
+        q = wrong / scale
+        r = expit(Y * F)[:, 0] + wrong * (1.0 - 1.0 / scale)
+        return float((s * binary_entropy(q, r)).sum()) / float(s.sum())
 
     def intercept(self, Y, F, s, b=None):
         return newton_intercept(self, Y, F, s, b)

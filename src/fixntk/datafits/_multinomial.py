@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.special import entr
 
-from ._base import Datafit, Targets, newton_intercept
+from ._base import Datafit, Targets, log1m, newton_intercept, xlogy_safe
 from ._logistic import _labels
 
 __all__ = ["Multinomial"]
@@ -145,8 +145,13 @@ class Multinomial(Datafit):
         return g, np.diag(sP) - (P.T * s) @ P / S
 
     def dual(self, Y, F, s, scale):
-        Q = Y + (_softmax(F) - Y) / scale
-        return float((s * entr(Q).sum(axis=1)).sum()) / float(s.sum())
+        # Y is one-hot: the other classes' rescaled probabilities are kept as they are,
+        # and the label's, 1 less their sum, through its log1p (1 - p_y in double
+        # lost the digits of a near-certain row's entropy; tester EX)
+        other = np.where(Y == 1, 0.0, _softmax(F) / scale)
+        rest = other.sum(axis=1)
+        rows = entr(other).sum(axis=1) - xlogy_safe(1.0 - rest, log1m(rest))
+        return float((s * rows).sum()) / float(s.sum())
 
     def intercept(self, Y, F, s, b=None):
         """The best intercept; the softmax ignores a common shift, so it is reported

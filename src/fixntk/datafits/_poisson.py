@@ -5,13 +5,18 @@ import math
 import numpy as np
 from scipy.special import xlogy
 
-from ._base import Datafit, Targets, check_rows
+from .._validation import check_targets
+from ._base import Datafit, Targets
 
 __all__ = ["Poisson", "PredictionOverflowError"]
 
 # counts above this are refused: the curvatures (about the counts) times X^T X
 # overflow in the block Grams
 _MAX_COUNT = 1e100
+# ... and below this largest count its curvatures (about the counts) and their Grams'
+# squares reach double precision's underflow: at 1e-165 a solve stopped at once at a
+# relative gap of 0.96 and was told to raise tol (tester EX)
+_MIN_COUNT = 1e-140
 
 # exp(f) is finite up to this log (log of the largest double, 709.78)
 _LOG_MAX = float(np.log(np.finfo(np.float64).max))
@@ -93,7 +98,9 @@ class Poisson(Datafit):
     name = "poisson"
 
     def encode(self, y, n):
-        Y = check_rows(y, n)
+        # (as the squared loss reads y: text such as '3' and other dtypes refused by
+        # name; they were converted silently, tester EX)
+        Y = check_targets(y, n)[0]
         if Y.shape[1] != 1:
             raise ValueError(f"the Poisson loss takes one target column; got {Y.shape}")
         if not np.isfinite(Y).all():
@@ -122,6 +129,14 @@ class Poisson(Datafit):
                 "leave double precision; the loss is not scale-free (log-mean "
                 "link), so model counts in a smaller unit (y / c fits exp(f) / c, an "
                 "intercept shift of -log c)"
+            )
+        if 0 < top < _MIN_COUNT:
+            raise ValueError(
+                f"the largest count is {top:.3g}: below {_MIN_COUNT:.0e} the Poisson "
+                "loss's curvature exp(f) (about the counts) and its Grams underflow "
+                "double precision; the loss is not scale-free (log-mean link), so "
+                "model counts in a larger unit (y * c fits exp(f) * c, an intercept "
+                "shift of log c)"
             )
         if not float(s @ Y[:, 0]) > 0:
             raise ValueError(
