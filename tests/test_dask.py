@@ -1569,6 +1569,10 @@ def test_a_long_dask_fit_says_so_once(client, problem, monkeypatch):
         est.fit(Xd * np.array([1.0, 1.0, 1.0, 1e3]), yd)
     said = [str(w.message) for w in record if "goes on" in str(w.message)]
     assert len(said) == 1 and "X's columns differ in scale by a factor of" in said[0]
+    # its 5 chunks of 500 rows or fewer: rechunking is named (tester EW: 500 chunks
+    # of 100 rows fitted 14x slower, and the notice advised fewer gates or rows)
+    assert "X has 5 row chunks of about 500 rows" in said[0]
+    assert "X.rechunk({0: 10000})" in said[0]
 
 
 def test_two_dask_rows_are_not_told_they_lie_far_from_0(client):
@@ -1869,3 +1873,67 @@ def test_intercept_shift_is_a_row_of_weight_above_zero():
     assert lmax == pytest.approx(fixntk.lambda_max(X, y, arr, **kw), rel=1e-12)
     ref = fixntk.solve(X, y, arr, 0.05 * lmax, **kw)
     assert res.converged and abs(res.objective - ref.objective) <= ref.gap + res.gap
+
+
+def test_the_lam_search_and_path_move_at_every_lam_on_a_noise_free_target():
+    """The Dask lam search warm-started each scoring solve from the last lam's point:
+    at the scoring tol (1e-3) that point often passed the certificate with no pass,
+    the held-out score repeated exactly, and the path stopped at 4.3e-3 lam_max
+    where in memory (secant starts) chose 1.1e-4, test error +56% (tester EW); the
+    public path repeated its coefficients at 7 of 23 lams. Both start from the
+    secant now, as in memory."""
+    rng = np.random.default_rng(6)
+    n, d = 5000, 5
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X[:, 0], 0) - X[:, 1]
+    kw = dict(n_gates=60, random_state=0)
+    mem = fixntk.GatedReLURegressor(**kw).fit(X, y)
+    dsk = fixntk.GatedReLURegressor(**kw).fit(
+        da.from_array(X, chunks=(5000, d)), da.from_array(y, chunks=5000)
+    )
+    scores = np.asarray(dsk.lam_scores_)
+    assert not np.any(scores[1:] == scores[:-1])
+    assert 0.1 < dsk.lam_ / mem.lam_ < 10.0
+    arr = fixntk.sample_arrangement(X, 40, seed=0)
+    path = fixntk.dask.solve_path(
+        da.from_array(X, chunks=(1000, d)), da.from_array(y, chunks=1000), arr,
+        n_lams=24, tol=1e-3,
+    )  # fmt: skip
+    coefs = [np.asarray(r.coef) for r in path.results]
+    assert not any(np.array_equal(a, b) for a, b in zip(coefs[1:], coefs[:-1]))
+
+
+def test_an_arrangement_on_other_columns_is_warned_about_as_in_memory(client):
+    """An arrangement sampled on 3 features given with an X of 4: in memory a
+    warning and its masks solved; on Dask silence (same chunks) or a ValueError on
+    'gates', an argument never passed (other chunks, or an in-memory arrangement;
+    tester EW). Now the warning and the masks everywhere; and a wrong mask count is
+    told against X's samples, not an internal 'rows'."""
+    rng = np.random.default_rng(27)
+    X = rng.standard_normal((3000, 3))
+    y = X[:, 0]
+    X4 = np.hstack([X, rng.standard_normal((3000, 1))])
+    mem = fixntk.sample_arrangement(X, 20, seed=0)
+    dsk = fixntk.dask.sample_arrangement(da.from_array(X, chunks=(500, 3)), 20, seed=0)
+    with pytest.warns(UserWarning, match="gates have 3 features but X has 4"):
+        ref = fixntk.solve(X4, y, mem, 0.01)
+    for arr, chunks in ((dsk, 500), (dsk, 700), (mem, 500)):
+        with pytest.warns(UserWarning, match="gates have 3 features but X has 4"):
+            res = fixntk.dask.solve(da.from_array(X4, chunks=(chunks, 4)), y, arr, 0.01)
+        assert res.objective == pytest.approx(ref.objective, rel=1e-8)
+    with pytest.raises(ValueError, match="masks have 2999 rows but X has 3000"):
+        fixntk.dask.solve(da.from_array(X4, chunks=(500, 4)), y, mem.masks[1:], 0.01)
+
+
+def test_one_row_with_an_intercept_is_refused_as_in_memory(client):
+    """A regressor with an intercept on one row: refused in memory, fitted on Dask
+    (its target predicted everywhere; tester EW)."""
+    X, y = np.array([[1.0, 2.0]]), np.array([2.5])
+    for fit in (
+        lambda: fixntk.GatedReLURegressor(lam=0.1).fit(X, y),
+        lambda: fixntk.GatedReLURegressor(lam=0.1).fit(
+            da.from_array(X, chunks=1), da.from_array(y, chunks=1)
+        ),
+    ):
+        with pytest.raises(ValueError, match="needs at least 2 samples .* got 1"):
+            fit()

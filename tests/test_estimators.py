@@ -755,7 +755,7 @@ def test_kernel_fit_on_one_weighted_row_is_refused(Est):
     X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
     w = np.r_[1.0, np.zeros(39)]
     est = Est(lam=0.1) if Est is NTKRegressor else Est(lam=0.1, n_gates=10)
-    with pytest.raises(ValueError, match="2 distinct rows of sample_weight > 0"):
+    with pytest.raises(ValueError, match="2 rows of sample_weight > 0"):
         est.fit(X, y, sample_weight=w)
     # a constant target is fitted by the intercept too, at the lam given
     est.fit(X, np.full(40, 3.0))
@@ -2225,7 +2225,7 @@ def test_nothing_to_select_where_lambda_max_is_zero_is_said(make):
     four rows are refused: too few for the folds; one row is refused as the NTK's
     fit refuses it, tester ED)."""
     X = np.random.default_rng(5).standard_normal((10, 3))
-    with pytest.raises(ValueError, match="needs at least 2 distinct samples"):
+    with pytest.raises(ValueError, match="needs at least 2 samples"):
         make().fit(X[:1], X[:1, 0])
     # 7.3: its computed mean differs from it in the last bit (the ReLU estimators'
     # lambda_max was then 6e-16, and lam_ 8e-18 with five neurons)
@@ -3039,9 +3039,9 @@ def test_one_row_is_refused_and_n_iter_counts_the_kernel_route():
     X = StandardScaler().fit_transform(X)[:300]
     y = y[:300]
     for est in (GatedReLURegressor(), ReLURegressor()):
-        with pytest.raises(ValueError, match="needs at least 2 distinct samples"):
+        with pytest.raises(ValueError, match="needs at least 2 samples"):
             est.fit(X[:1], y[:1])
-    with pytest.raises(ValueError, match="2 distinct rows of sample_weight > 0"):
+    with pytest.raises(ValueError, match="2 rows of sample_weight > 0"):
         GatedReLURegressor().fit(X[:3], y[:3], sample_weight=[0.0, 2.0, 0.0])
     kw = dict(lam=0.01, random_state=0)
     with pytest.warns(ConvergenceWarning):

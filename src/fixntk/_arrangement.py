@@ -377,16 +377,7 @@ def as_arrangement(arr, n, X=None):
             if X.shape[1] == arr.gates.shape[1]:
                 _check_gates_match(arr, X)
             else:
-                _warn(
-                    f"the arrangement's gates have {arr.gates.shape[1]} features but "
-                    f"X has {X.shape[1]}: it was built on other columns (X with a "
-                    "bias column appended, or one column fewer, say). The program "
-                    "solved is the group lasso over the stored masks, and arr.gates "
-                    "cannot be applied to rows of this X. Build the arrangement on "
-                    "the X you pass.",
-                    UserWarning,
-                    stacklevel=user_stacklevel(),
-                )
+                warn_other_columns(arr.gates.shape[1], X.shape[1])
         return arr
     if arr is None:
         raise ValueError("arr must be an Arrangement or an (n, p) boolean mask array")
@@ -397,6 +388,22 @@ def as_arrangement(arr, n, X=None):
             "masks in memory) here"
         )
     return Arrangement.from_masks(arr, n=n)
+
+
+def warn_other_columns(gate_features, features):
+    """The warning for an arrangement whose gates have ``gate_features`` features
+    given with an X of ``features`` columns: its stored masks are solved (in memory
+    and on Dask, where it was a ValueError on 'gates', an argument the user never
+    passed, or silence; tester EW)."""
+    _warn(
+        f"the arrangement's gates have {gate_features} features but X has "
+        f"{features}: it was built on other columns (X with a bias column appended, "
+        "or one column fewer, say). The program solved is the group lasso over the "
+        "stored masks, and arr.gates cannot be applied to rows of this X. Build the "
+        "arrangement on the X you pass.",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def all_zero_masks(n_gates):

@@ -946,7 +946,7 @@ def _check_rows_for_intercept(estimator, n, weighted):
         rows = "rows of sample_weight > 0" if weighted else "samples"
         raise ValueError(
             f"{type(estimator).__name__} with fit_intercept=True needs at least 2 "
-            f"distinct {rows} (the intercept alone fits 1 sample); got {n}"
+            f"{rows} (the intercept alone fits 1 sample); got {n}"
         )
 
 

@@ -8,7 +8,13 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._arrangement import GATE_BLOCK, GATE_STREAM, Arrangement, all_zero_masks
+from .._arrangement import (
+    GATE_BLOCK,
+    GATE_STREAM,
+    Arrangement,
+    all_zero_masks,
+    warn_other_columns,
+)
 from .._gates import block_rng, n_words, seed_sequence
 from .._threads import one_thread
 from .._validation import check_bool, check_int
@@ -260,6 +266,13 @@ def as_dask_arrangement(arr, X):
             f"the arrangement was built on {arr.n} samples but X has {n}: they must "
             "match"
         )
+    gates = getattr(arr, "gates", None)
+    if gates is not None and gates.shape[1] != X.shape[1]:
+        # built on other columns: its masks, said as in memory
+        warn_other_columns(gates.shape[1], X.shape[1])
+        if isinstance(arr, DaskArrangement) and arr.rows == tuple(rows):
+            return arr
+        return DaskArrangement.from_masks(arr.masks, rows)
     if isinstance(arr, DaskArrangement):
         if _on_closed_client(arr.packed):
             # its masks were lost with their client (Dask's 'Missing dependency' or
@@ -277,6 +290,14 @@ def as_dask_arrangement(arr, X):
         if arr.gates is not None:
             return DaskArrangement.from_gates(X, arr.gates, arr.counts, arr.n_gates)
         return DaskArrangement.from_masks(arr.masks, rows)
+    shape = getattr(arr, "shape", None)
+    known = shape is not None and len(shape) == 2 and isinstance(shape[0], int)
+    if known and shape[0] != n:  # (a Dask frame's unknown count: from_masks's)
+        # said against X, as in memory (the rows argument it would be packed by is
+        # none of the user's; tester EW)
+        raise ValueError(
+            f"masks have {shape[0]} rows but X has {n} samples: they must match"
+        )
     return DaskArrangement.from_masks(arr, rows)
 
 

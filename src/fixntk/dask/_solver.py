@@ -15,7 +15,14 @@ from .._gram_ws import GramWorkingSet
 from .._memory import available_bytes
 from .._progress import path_notice, progress, solve_notice
 from .._scale import coef_out, lam_in, lam_out, value_out
-from .._solver import PathResult, SolveResult, _gap, _group_norms, _lam_grid
+from .._solver import (
+    PathResult,
+    SolveResult,
+    _gap,
+    _group_norms,
+    _lam_grid,
+    _secant_start,
+)
 from .._validation import (
     check_int,
     check_lam,
@@ -687,23 +694,26 @@ def _path(prob, lams, tol, max_iter, max_passes, verbose, W=None, stop=None):
     """Solve along lams from W (scaled; zeros by default). ``stop(j, res, val)``
     returning True ends the path early (the held-out scoring)."""
     W = np.zeros((prob.p, prob.d, prob.c)) if W is None else W
-    results = []
+    results, previous = [], None
     setup = prob.n_passes
     with path_notice("fixntk.dask.solve_path", verbose, results, len(lams)):
         for j, lam in enumerate(
             progress(lams, verbose=verbose, desc="fixntk dask path", unit="lam")
         ):
+            # the secant start, as in memory: at a loose tol the last lam's point
+            # itself often passed the certificate with no pass, and the path repeated
+            # it (7 of 23 lams at tol 1e-3; tester EW)
             res, fit = _solve_problem(
                 prob,
                 float(lam),
-                W,
+                _secant_start(lams, j, W, previous),
                 tol,
                 max_iter,
                 max_passes,
                 bool(verbose and verbose >= 2),
                 setup=setup if j == 0 else 0,
             )
-            W = fit[0]
+            previous, W = W, fit[0]
             results.append(res)
             if stop is not None and stop(j, res, fit[-1]):
                 break
