@@ -222,11 +222,16 @@ def _intercept_step(H, g):
     """``H^+ g`` for the intercept's Newton step (see :func:`newton_intercept`)."""
     H = np.atleast_2d(H)
     c = H.shape[0]
-    if c == 1 or not np.abs(H.sum(axis=1)).max() <= 1e-10 * np.abs(H).max():
+    if c == 1:
+        if not H[0, 0] != 0:
+            raise np.linalg.LinAlgError("zero curvature")
+        return np.asarray(g, dtype=np.float64).reshape(1) / H[0, 0]
+    if not np.abs(H.sum(axis=1)).max() <= 1e-10 * np.abs(H).max():
         return np.linalg.solve(H, g)
-    keep = np.arange(c) != np.argmax(np.diag(H))
+    k = int(H.diagonal().argmax())
+    keep = [j for j in range(c) if j != k]
     step = np.zeros(c)
-    step[keep] = np.linalg.solve(H[np.ix_(keep, keep)], g[keep])
+    step[keep] = np.linalg.solve(H[keep][:, keep], g[keep])
     return step
 
 
