@@ -4515,6 +4515,11 @@ def test_categorical_reads_number_codes_as_categories(tmp_path):
     assert_clean_error(
         run_cli(*base, "--categorical", "cly"), "--categorical: column 'cly' not found"
     )
+    # a column another option takes (it was 'not found in the file'; tester EY)
+    assert_clean_error(
+        run_cli(*base, "--categorical", "cyl", "--drop", "cyl"),
+        "--categorical and --drop both name column 'cyl'",
+    )
     assert_clean_error(
         run_cli(
             *base,
@@ -4528,3 +4533,20 @@ def test_categorical_reads_number_codes_as_categories(tmp_path):
         "column 'x' (--categorical) has",
         "more than 50 categories",
     )
+
+
+def test_compare_table_counts_the_encoded_columns(tmp_path):
+    """The table's d counted the file's feature columns; a text column of 3 values
+    is 3 of the models' columns (tester EU)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((60, 2))
+    shelf = rng.choice(["low", "mid", "high"], 60)
+    y = x[:, 0] + (shelf == "high") + 0.1 * rng.standard_normal(60)
+    rows = [
+        (f"{a:.4f}", f"{b:.4f}", s, f"{t:.4f}") for (a, b), s, t in zip(x, shelf, y)
+    ]
+    path = write_csv(tmp_path / "shelf.csv", ["a", "b", "shelf", "y"], rows)
+    proc = run_cli("compare", path, "--target", "y", "--n-gates", "10", "-q")
+    assert proc.returncode == 0, proc.stderr
+    line = next(s for s in proc.stdout.splitlines() if s.startswith("shelf "))
+    assert line.split()[1:3] == ["45", "5"]  # n_train, d: 2 numbers + 3 categories

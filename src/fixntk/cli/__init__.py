@@ -109,7 +109,16 @@ def _elapsed():
 
 def _read(args):
     # --index-col and --drop naming the target or the weights (by name or position)
-    # are refused by read_table
+    # are refused by read_table; --categorical naming a column they take, here (it
+    # was then 'not found in the file'; tester EY)
+    for col in getattr(args, "categorical", []):
+        for option, taken in (("--drop", args.drop), ("--index-col", [args.index_col])):
+            if col in taken:
+                raise UserError(
+                    f"--categorical and {option} both name column {col!r}: a column "
+                    "left out of the features cannot be one-hot encoded; give one "
+                    "of them"
+                )
     table = read_table(
         args.data,
         sep=args.sep,

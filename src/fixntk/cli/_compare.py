@@ -114,6 +114,15 @@ def _kare_cell(value):
     return f"{value:>8.4f}"
 
 
+def _width(r):
+    """The table's d: the models' input columns, text columns one-hot encoded (the
+    file's were counted: MASS Cars93's 22 feature columns, 65 after encoding;
+    tester EU)."""
+    if getattr(r.fixed, "estimator", None) is None:
+        return r.dataset.n_features
+    return getattr(final(r.fixed.estimator), "n_features_in_", r.dataset.n_features)
+
+
 def comparison_table(results):
     """The comparison as a fixed-width text table."""
     models = ("NTK", "fixed", "KARE-k")
@@ -136,7 +145,7 @@ def comparison_table(results):
             3 - len(r.outcomes)
         )
         lines.append(
-            f"{r.dataset.name:<{w}}{r.n_train:>8} {r.dataset.n_features:>5}  "
+            f"{r.dataset.name:<{w}}{r.n_train:>8} {_width(r):>5}  "
             f"{_score_name(r.dataset.task):<9}"
             + "".join(f"{o.score:>7.3f}" for o in outs)
             + "      "
