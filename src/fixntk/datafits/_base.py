@@ -159,15 +159,15 @@ def weighted_mean(A, s):
 
 def newton_intercept(datafit, Y, F, s, b=None):
     """argmin_b ``datafit.value(Y, F + b, s)`` by Newton's method with backtracking
-    (the value is convex in b), to a Newton step of 1e-12 (1 + |b|), or to round-off:
-    a step below 1e-8 (1 + |b|) from a gradient that the last step did not halve
-    (Newton's would square it) ends the iteration. 12800 rows of 50 classes hold the
-    gradient at 1e-14, where the loop ran its 100 steps and their line searches
-    (0.3 s a call, twice per lam in a fit). The rules are on the step, in b's units,
-    not on the gradient, whose scale is the curvature's: a class with 2e-15 of the
-    weight has a gradient of that size at b = 0's distance from its log-odds, and an
-    absolute 1e-15 stopped 0.18 short of them (its probability 20% off, the null
-    model's objective above the optimum; tester EX).
+    (the value is convex in b), to a Newton step of ``1e-12 (1 + max |b|)``, or to
+    round-off: a step below ``1e-8 (1 + max |b|)`` from a gradient that the last step
+    did not halve (Newton's would square it) ends the iteration. 12800 rows of 50
+    classes hold the gradient at 1e-14, where the loop ran its 100 steps and their
+    line searches (0.3 s a call, twice per lam in a fit). The rules are on the step,
+    in b's units, not on the gradient, whose scale is the curvature's: a class with
+    2e-15 of the weight has a gradient of that size at b = 0's distance from its
+    log-odds, and an absolute 1e-15 stopped 0.18 short of them (its probability 20%
+    off, the null model's objective above the optimum; tester EX).
 
     The multinomial Hessian is singular along the all-ones direction (the softmax
     ignores a common shift of the scores): where ``H 1 = 0`` (to round-off) the step
