@@ -4550,3 +4550,20 @@ def test_compare_table_counts_the_encoded_columns(tmp_path):
     assert proc.returncode == 0, proc.stderr
     line = next(s for s in proc.stdout.splitlines() if s.startswith("shelf "))
     assert line.split()[1:3] == ["45", "5"]  # n_train, d: 2 numbers + 3 categories
+
+
+def test_categorical_names_one_number_written_several_ways(tmp_path):
+    """--categorical keeps values as written: '6', '6.0' and '06' are three
+    categories; that is said (tester EY: 5 values for 3 levels, unsaid)."""
+    from fixntk.cli._data import dataset_from_table, read_table
+
+    rows = [
+        (f"{k * 0.1:.1f}", ["4", "6", "6.0", "06", "8"][k % 5], k % 3)
+        for k in range(40)
+    ]
+    path = write_csv(tmp_path / "sp.csv", ["x", "cyl", "y"], rows)
+    data = dataset_from_table(
+        read_table(path), "y", "regression", path, categorical=["cyl"]
+    )
+    note = next(m for m in data.messages if "column 'cyl' one-hot" in m)
+    assert "('6', '6.0', '06') are categories of their own" in note

@@ -1368,8 +1368,15 @@ def _merged_numbers(y_raw, y_num, table, target):
     if text is None:
         return None
     text = text.loc[y_raw.index].astype(str).str.strip()
-    pairs = pd.DataFrame({"number": y_num.to_numpy(), "text": text.to_numpy()})
-    spellings = pairs.drop_duplicates().groupby("number")["text"].unique()
+    return _number_spellings(y_num, text)
+
+
+def _number_spellings(numbers, text):
+    """A few spellings of one number (``text`` as written, ``numbers`` its values,
+    NaN for words) where some number is written in several ways, as words for a
+    message ("'6', '6.0', '06'"); else None."""
+    pairs = pd.DataFrame({"number": np.asarray(numbers), "text": np.asarray(text)})
+    spellings = pairs.dropna().drop_duplicates().groupby("number")["text"].unique()
     several = [list(v) for v in spellings if len(v) > 1]
     if not several:
         return None
@@ -2514,9 +2521,20 @@ def dataset_from_table(
                 f"{col!r} leaves it out)"
             )
             continue
+        spelled = None
+        if col in categorical:
+            cells = X[col].dropna()
+            spelled = _number_spellings(
+                _as_written_numbers(cells, table.decimal), cells
+            )
         notes = [
             unit_word_note(X[col], table.decimal),
             _case_note(X[col].dropna().unique(), col, feature=True),
+            None
+            if spelled is None
+            else f"values written differently read as the same number ({spelled}) "
+            "are categories of their own, as written (--categorical); write them "
+            "alike in the file if they are one",
             None
             if col in long_codes or col in categorical
             else _numbers_note(X[col], table.decimal),
