@@ -836,6 +836,38 @@ def test_magnitudes_at_2_to_the_1023_and_beyond():
         fixntk.NTKRegressor().fit(rng.standard_normal((30, 2)), big)
 
 
+def test_unit_rows_transposed_kernels_match_numpy_bit_for_bit():
+    """The parallel kernel that brings each row to its unit scale and transposes X
+    (sample_arrangement and ntk_weights above NUMPY_WORK entries) gives NumPy's
+    ``(X / row_units(X)[:, None]).T`` to the bit: rows of zeros, of 1e308 (unit
+    2^1023), of subnormals (a unit whose inverse overflows), rows 1e600 apart, and a
+    Fortran-ordered X, on the serial and the threaded kernel."""
+    from fixntk._gates import _unit_rows_transposed_call
+    from fixntk._scale import row_units
+
+    rng = np.random.default_rng(0)
+    tiny = np.full((2, 7), 5e-324)
+    tiny[1, ::2] = -3e-320
+    cases = [
+        rng.standard_normal((3000, 20)) * np.exp(rng.uniform(-690, 690, (3000, 1))),
+        np.vstack(
+            [
+                np.zeros((5, 7)),
+                np.full((2, 7), -1e308),
+                tiny,
+                rng.standard_normal((1000, 7)),
+            ]
+        ),
+        np.asfortranarray(rng.standard_normal((500, 3))),
+    ]
+    for X in cases:
+        want = np.ascontiguousarray((X / row_units(X)[:, None]).T)
+        for work in (0, 1 << 40):  # the serial kernel, then the threaded one
+            got = _unit_rows_transposed_call(work, X)
+            assert got.flags.c_contiguous and got.shape == want.shape
+            np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
 def test_no_numpy_overflow_warnings_leak_at_extreme_scales():
     """Columns at 1e200 and 1e-200: the scale warning said "a factor of inf" beside
     NumPy's overflow warning, and irls at a lam 1e-300 of X's units leaked 251

@@ -15,6 +15,7 @@ from ._gates import (
     pack_bool_columns,
     pack_rows,
     seed_sequence,
+    unit_rows_transposed,
 )
 from ._memory import CALL_WORK, check_fits
 from ._scale import row_units
@@ -257,7 +258,7 @@ def sample_arrangement(
     )
     # each row at its own unit scale (exact): the masks are signs, and no row, however
     # small next to the others, under- or overflows in the products
-    XT = np.ascontiguousarray((X / row_units(X)[:, None]).T)
+    XT = unit_rows_transposed(X)
     if n_gates * n <= NUMPY_WORK and n_gates * n * d <= CALL_WORK:
         G, words, hashes, nonzero = _gates_numpy(root, XT, n_gates)
     else:

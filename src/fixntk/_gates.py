@@ -16,11 +16,13 @@ costs more than such work.
 """
 
 import functools
+import math
 import types
 
 import numpy as np
 from numba import njit, prange
 
+from ._scale import row_units
 from ._threads import signals_deferred
 from ._validation import _scalar
 
@@ -216,6 +218,41 @@ def pack_bool_columns(masks, nwords):
     if masks.size <= NUMPY_WORK:
         return pack_rows(masks.T, nwords)
     return _pack_bool_columns_call(masks.size, masks, nwords)
+
+
+@njit(cache=True, parallel=True)
+def _unit_rows_transposed(X):
+    n, d = X.shape
+    XT = np.empty((d, n))
+    tile = 256
+    for t in prange((n + tile - 1) // tile):
+        k0 = t * tile
+        k1 = min(n, k0 + tile)
+        # (divided by s: 1 / s overflows for the rows of subnormal numbers)
+        s = np.ones(k1 - k0)
+        for k in range(k0, k1):
+            top = 0.0
+            for j in range(d):
+                top = max(top, abs(X[k, j]))
+            if top > 0.0 and top < np.inf:
+                s[k - k0] = math.ldexp(1.0, min(math.frexp(top)[1], 1023))
+        for j in range(d):
+            for k in range(k0, k1):
+                XT[j, k] = X[k, j] / s[k - k0]
+    return XT
+
+
+_unit_rows_transposed_call = threaded(_unit_rows_transposed)
+
+
+def unit_rows_transposed(X):
+    """``(X / row_units(X)[:, None]).T`` as a C-contiguous (d, n) array, each row of X
+    at its own unit scale (:func:`fixntk._scale.row_units`: exact powers of two), in one
+    pass on ``numba.get_num_threads()`` threads for large X (the same bits as NumPy's:
+    a division by a power of two is exact or rounds the same way)."""
+    if X.size <= NUMPY_WORK:
+        return np.ascontiguousarray((X / row_units(X)[:, None]).T)
+    return _unit_rows_transposed_call(X.size, X)
 
 
 @njit(cache=True, parallel=True)

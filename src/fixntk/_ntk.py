@@ -26,9 +26,9 @@ from ._gates import (
     direction_block,
     hash_words,
     seed_sequence,
+    unit_rows_transposed,
 )
 from ._memory import CALL_WORK
-from ._scale import row_units
 from ._threads import run_blocks
 from ._validation import check_int, check_X
 
@@ -167,19 +167,19 @@ def ntk_weights(
     # norms below neither over- nor underflow and no row, however small next to
     # the others, becomes 0 (a global scale 1e-350 times a row's turned its signs
     # into 1[0 >= 0])
-    X = X / row_units(X)[:, None]
+    XT = unit_rows_transposed(X)
 
     hashes = hash_words(arr.words)
     cell, first = distinct_masks(arr.words, hashes)  # column -> cell
-    cell_words = arr.words[first]
+    # (no copy when every mask is distinct, the usual case)
+    cell_words = arr.words if len(first) == len(cell) else arr.words[first]
     n_cells = len(first)
     cell_hashes = hashes[first]
     by_hash = np.argsort(cell_hashes, kind="stable")
     rows = screening_rows(n)
     prefixes = np.unique(_bits_at(cell_words, rows))
-    Xp = X[rows]
-    XpT, XT = np.ascontiguousarray(Xp.T), np.ascontiguousarray(X.T)
-    tie = screening_tie(Xp)
+    XpT = np.ascontiguousarray(XT[:, rows])
+    tie = screening_tie(XpT.T)
     chunk = max(1, _SCORES_PER_CHUNK // n)
     tables = (cell_hashes[by_hash], by_hash, cell_words)
     # a block's directions in calls of whole sub-blocks, about CALL_WORK multiply-adds
