@@ -4499,6 +4499,10 @@ def test_categorical_reads_number_codes_as_categories(tmp_path):
         "--categorical", "region",
     )  # fmt: skip
     fitted = joblib.load(model)
+    # the summary counted the codes as text columns (tester EY)
+    described = run_cli(*base[:-2], "--n-gates", "10", "--impute",
+                        "--categorical", "cyl", "--categorical", "region")  # fmt: skip
+    assert "3 features (1 numeric, 2 categorical)" in described.stdout
     assert _categories(fitted, "cyl") == ["4", "6", "8", "rotary"]
     assert _categories(fitted, "region") == ["1", "2", "3", "4"]
     new = write_csv(tmp_path / "new.csv", ["x", "cyl", "region"],

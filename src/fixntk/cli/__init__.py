@@ -152,8 +152,11 @@ def _read(args):
 
 def _describe(data, out):
     kinds = f"{len(data.numeric)} numeric"
-    if data.text:
-        kinds += f", {len(data.text)} text"
+    n_text = len(data.text) - len(data.categorical)
+    if n_text:
+        kinds += f", {n_text} text"
+    if data.categorical:
+        kinds += f", {len(data.categorical)} categorical"
     print(
         f"{data.name}: {data.X.shape[0]} rows, {data.n_features} "
         f"feature{'' if data.n_features == 1 else 's'} ({kinds}), "

@@ -83,6 +83,7 @@ class Dataset:
     digest: str = None  # the file's bytes' BLAKE2b digest (Table.digest)
     weight: np.ndarray = None  # the rows' weights (--sample-weight), or None
     weight_name: str = None  # the column they were read from
+    categorical: list = field(default_factory=list)  # text columns by --categorical
 
     @property
     def n_features(self):
@@ -2577,6 +2578,7 @@ def dataset_from_table(
         table.digest,
         weight=w,
         weight_name=weight,
+        categorical=[col for col in text if col in categorical],
     )
 
 
