@@ -486,6 +486,30 @@ def test_path_stop_stops_at_once_on_a_clear_rise():
     assert [early(j, 1.0 + 0.1 * j) for j in range(6)].index(True) == 4
 
 
+def test_path_stop_waits_while_the_model_is_null_in_effect():
+    """ISLR's Wage with raw years and ages beside one-hot columns (tester EZ): the
+    validation loss along the held-out path (relative drops per lam below, in %) fell
+    by less than 0.1% from the fourth lam on, the path stopped at 0.23 lam_max and
+    chose a model of test R^2 0.004; the fit took hold at the eleventh lam (R^2 0.33
+    at 5e-4 lam_max). While the best has gained less than 2% on the null model's
+    score, no want of gains stops the path; a clear rise still does, and a path that
+    gained more stops as before."""
+    drops = [0.268, 0.124, 0.056, 0.024, 0.010, 0.003, 0.001, 0.0, -0.003, 0.008]
+    drops += [1.562, 3.991, 2.647, 2.138, 4.399, 10.967, 7.137, 4.194, 2.263, 1.089]
+    scores = 1.0 * np.cumprod([1.0] + [1 - d / 100 for d in drops])
+    stop = _PathStop(2)
+    stopped = [stop(j, s) for j, s in enumerate(scores)]
+    assert not any(stopped[:12])  # past the plateau, into the fit
+    assert stop(len(scores), 1.05 * scores[-1])  # a clear rise after it stops
+    near = _PathStop(2)
+    assert not near(0, 1.0) and not near(1, 0.99)  # gained 1%
+    assert not any(near(j, 0.99 * 1.005) for j in range(2, 30))  # flat: waits
+    assert near(30, 0.99 * 1.02)  # a clear rise
+    gained = _PathStop(2)
+    assert not gained(0, 1.0) and not gained(1, 0.9)
+    assert not gained(2, 0.9) and gained(3, 0.9)  # the patience, as before
+
+
 def test_path_stop_clear_rise_must_show_in_every_split():
     """MASS's Insurance, Poisson, 3 folds of 48 rows: one fold's jump lifted the mean
     deviance 8% (17.07 -> 18.42) while the others fell, and the path stopped at once
