@@ -128,6 +128,31 @@ def test_arrangement_apply(client):
     np.testing.assert_array_equal(arr.apply(Zd).compute(), Z @ arr.gates.T >= 0)
 
 
+def test_arrangement_of_other_data_solves_its_masks_as_in_memory(client):
+    """Gates sampled on X, the solve on X centred (tester FB): fixntk.solve warns and
+    solves the stored masks; fixntk.dask packed the gates' masks on the new X
+    without a word for an in-memory arrangement or a Dask one of other row chunks,
+    and kept the stored ones for the same chunks: another program (objective 0.032
+    against 0.074), chosen by X's chunks. Now every route warns and solves the
+    stored masks; an arrangement of this X is packed from its gates, silently."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((600, 3)) + 2.0
+    X2 = X - X.mean(axis=0)
+    y = np.maximum(X2[:, 0] + X2[:, 1], 0) + 0.05 * rng.standard_normal(600)
+    arr = fixntk.sample_arrangement(X, 20, seed=0)
+    with pytest.warns(UserWarning, match="masks are not its gates' on this X"):
+        want = fixntk.solve(X2, y, arr, 0.01, tol=1e-10).objective
+    arr_d = fixntk.dask.sample_arrangement(da.from_array(X, chunks=200), 20, seed=0)
+    for a, chunks in ((arr, 200), (arr_d, 200), (arr_d, 150)):
+        with pytest.warns(UserWarning, match="masks are not its gates' on this X"):
+            res = fixntk.dask.solve(da.from_array(X2, chunks=chunks), y, a, 0.01,
+                                    tol=1e-10)  # fmt: skip
+        assert res.objective == pytest.approx(want, rel=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.dask.solve(da.from_array(X, chunks=150), y, arr_d, 0.01, tol=1e-6)
+
+
 def same_weights(a, b):
     """NTK weights b (Dask) equal the in-memory a, exactly."""
     np.testing.assert_array_equal(b.eta, a.eta)

@@ -352,17 +352,26 @@ def _check_gates_match(arr, X):
     rows = np.unique(np.linspace(0, n - 1, min(n, _CHECKED_ROWS)).astype(np.int64))
     words = arr.words[:, rows // 64]
     stored = ((words >> (rows % 64).astype(np.uint64)) & np.uint64(1)).T.astype(bool)
-    differ = int(np.count_nonzero((arr.apply(X[rows]) != stored).any(axis=1)))
+    warn_gates_mismatch(arr.gates, X[rows], stored)
+
+
+def warn_gates_mismatch(gates, X_rows, stored):
+    """Warn (and return True) when ``gates`` do not give the ``stored`` masks (m, p)
+    on the rows ``X_rows`` (m, d) of X (also fixntk.dask's check, on X's first
+    rows)."""
+    masks = (X_rows / row_units(X_rows)[:, None]) @ gates.T >= 0
+    differ = int(np.count_nonzero((masks != stored).any(axis=1)))
     if differ:
         _warn(
             f"the arrangement's masks are not its gates' on this X ({differ} of "
-            f"{rows.size} rows checked differ): it was built on other data, such as "
+            f"{len(X_rows)} rows checked differ): it was built on other data, such as "
             "X before scaling. The program solved is the group lasso over the stored "
             "masks; a network with arr.gates on this X is another model. Build the "
             "arrangement on the X you pass.",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
+    return bool(differ)
 
 
 def as_arrangement(arr, n, X=None):

@@ -9,10 +9,12 @@ import dask.array as da
 import numpy as np
 
 from .._arrangement import (
+    _CHECKED_ROWS,
     GATE_BLOCK,
     GATE_STREAM,
     Arrangement,
     all_zero_masks,
+    warn_gates_mismatch,
     warn_other_columns,
 )
 from .._gates import block_rng, n_words, seed_sequence
@@ -254,9 +256,50 @@ def _on_closed_client(packed):
     )
 
 
-def as_dask_arrangement(arr, X):
+def _head(A, k):
+    return np.asarray(A)[:k]
+
+
+def _first_rows(X, m):
+    """X's first ``m`` rows (NumPy), from the chunk tasks that hold them."""
+    tasks, need = [], m
+    for x, size in zip(chunk_tasks(X), X.chunks[0]):
+        if need <= 0:
+            break
+        if size:
+            tasks.append(dask.delayed(_head, pure=True)(x, need))
+            need -= size
+    return np.concatenate(_chunks.compute(*tasks), axis=0)
+
+
+def _masks_not_gates(arr, X):
+    """Whether ``arr``'s gates do not give its stored masks on X's first rows (up to
+    _CHECKED_ROWS; warned as in memory, :func:`fixntk._arrangement.
+    warn_gates_mismatch`): it was built on other data of the same shape, X before a
+    scaler say. Its masks, not its gates', are then the program's, as in memory."""
+    m = min(arr.n, _CHECKED_ROWS)
+    if arr.gates is None or m == 0:
+        return False
+    stored = arr.masks[:m]
+    if dask.is_dask_collection(stored):
+        (stored,) = _chunks.compute(stored)
+    return warn_gates_mismatch(arr.gates, _first_rows(X, m), np.asarray(stored))
+
+
+def _repacked(arr, rows):
+    """``arr``'s stored masks packed by the row chunks ``rows``, its gates and counts
+    kept."""
+    new = DaskArrangement.from_masks(arr.masks, rows)
+    return DaskArrangement(new.packed, rows, new.p, arr.gates, arr.counts, arr.n_gates)
+
+
+def as_dask_arrangement(arr, X, check=True):
     """A DaskArrangement packed by X's row chunks, from a DaskArrangement (re-packed
-    if its chunks differ), an in-memory Arrangement or an (n, p) mask array."""
+    if its chunks differ), an in-memory Arrangement or an (n, p) mask array. Packing
+    again uses the gates on X, unless they do not give the stored masks on X's first
+    rows (``check``: warned; the stored masks are packed then, the program that
+    fixntk.solve solves; the gates' masks on another X were solved silently, and
+    which one depended on X's chunks; tester FB)."""
     rows = X.chunks[0]
     n = X.shape[0]
     if arr is None:
@@ -282,14 +325,13 @@ def as_dask_arrangement(arr, X):
                 raise ValueError(_closed(None))
             return DaskArrangement.from_gates(X, arr.gates, arr.counts, arr.n_gates)
         if arr.rows == tuple(rows):
+            if check:
+                _masks_not_gates(arr, X)
             return arr
-        if arr.gates is not None:
+    if isinstance(arr, (DaskArrangement, Arrangement)):
+        if arr.gates is not None and not (check and _masks_not_gates(arr, X)):
             return DaskArrangement.from_gates(X, arr.gates, arr.counts, arr.n_gates)
-        return DaskArrangement.from_masks(arr.masks, rows)
-    if isinstance(arr, Arrangement):
-        if arr.gates is not None:
-            return DaskArrangement.from_gates(X, arr.gates, arr.counts, arr.n_gates)
-        return DaskArrangement.from_masks(arr.masks, rows)
+        return _repacked(arr, rows)
     shape = getattr(arr, "shape", None)
     known = shape is not None and len(shape) == 2 and isinstance(shape[0], int)
     if known and shape[0] != n:  # (a Dask frame's unknown count: from_masks's)

@@ -414,7 +414,9 @@ def _fit_noticed(est, X, y, sample_weight, one_d, classes):
             Xt, n_gates, seed=seed, linear_group=bool(est.linear_group)
         )
         est._linear_group_fit = bool(est.linear_group)
-        prob = _DaskProblem(Xt, y, arr, sample_weight, est.fit_intercept)
+        prob = _DaskProblem(
+            Xt, y, arr, sample_weight, est.fit_intercept, check_gates=False
+        )
     # one row (of weight > 0) with an intercept: refused as in memory (a Dask fit
     # predicted its target everywhere; tester EW)
     if not classes:

@@ -143,6 +143,7 @@ class _DaskProblem(GramWorkingSet):
         _parent=None,
         _weights=None,
         _score=None,
+        check_gates=True,
     ):
         self.n_passes = 0
         self.fit_intercept = bool(fit_intercept)
@@ -174,7 +175,8 @@ class _DaskProblem(GramWorkingSet):
                     f"row of X; got shape {s.shape}"
                 )
         self.user_weights = s  # the results keep them (objective(), duality_gap())
-        self.arr = as_dask_arrangement(arr, X)
+        # (check_gates=False: an arrangement just sampled on X, an estimator's)
+        self.arr = as_dask_arrangement(arr, X, check_gates)
         self.packed = self.arr.packed
         self.n, self.d = X.shape
         self.c = 1 if self.one_d else Y.shape[1]
