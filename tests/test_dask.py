@@ -1085,6 +1085,17 @@ def test_dask_messages_name_what_is_wrong(client, problem):
         est.predict(Xd).compute()
     names = [w for w in seen if "valid feature names" in str(w.message)]
     assert len(names) == 1  # once, not once per chunk
+    # the other way round: a Dask frame for an estimator fitted on an array (no
+    # word, where a pandas frame has scikit-learn's; tester FB)
+    import dask.dataframe as dd
+
+    bare = fixntk.GatedReLURegressor(n_gates=20, lam=0.01).fit(X, Y[:, 0])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = bare.predict(dd.from_pandas(frame, npartitions=3)).compute()
+    names = [w for w in seen if "fitted without feature names" in str(w.message)]
+    assert len(names) == 1
+    np.testing.assert_array_equal(got, bare.predict(X))
 
 
 def test_dask_estimator_warning_advises_its_own_parameters(client, problem):

@@ -634,6 +634,16 @@ def map_rows(method, X):
                 block = pd.DataFrame(block, columns=names)
             return bare_method(block)
 
+    elif columns is not None and hasattr(method.__self__, "n_features_in_"):
+        # a frame for an estimator fitted on an array: scikit-learn's warning, once
+        # (a pandas frame had it, a Dask one not; tester FB)
+        _warn(
+            "X has feature names, but "
+            f"{type(method.__self__).__name__} was fitted without feature names",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+
     # lazily: a frame's partition lengths are not computed (nor are they needed)
     X = as_rows(X, lengths=False)
     total = X.shape[0] if np.isfinite(X.shape[0]) else None
