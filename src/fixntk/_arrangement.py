@@ -258,8 +258,9 @@ def sample_arrangement(
     )
     # each row at its own unit scale (exact): the masks are signs, and no row, however
     # small next to the others, under- or overflows in the products
-    XT = unit_rows_transposed(X)
-    if n_gates * n <= NUMPY_WORK and n_gates * n * d <= CALL_WORK:
+    by_numpy = n_gates * n <= NUMPY_WORK and n_gates * n * d <= CALL_WORK
+    XT = unit_rows_transposed(X, numba_work=not by_numpy)
+    if by_numpy:
         G, words, hashes, nonzero = _gates_numpy(root, XT, n_gates)
     else:
         G, words, hashes, nonzero = _gates_numba(root, XT, n_gates, chunk)

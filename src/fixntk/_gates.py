@@ -245,12 +245,14 @@ def _unit_rows_transposed(X):
 _unit_rows_transposed_call = threaded(_unit_rows_transposed)
 
 
-def unit_rows_transposed(X):
+def unit_rows_transposed(X, numba_work=True):
     """``(X / row_units(X)[:, None]).T`` as a C-contiguous (d, n) array, each row of X
     at its own unit scale (:func:`fixntk._scale.row_units`: exact powers of two), in one
-    pass on ``numba.get_num_threads()`` threads for large X (the same bits as NumPy's:
-    a division by a power of two is exact or rounds the same way)."""
-    if X.size <= NUMPY_WORK:
+    pass on ``numba.get_num_threads()`` threads (the same bits as NumPy's: a division
+    by a power of two is exact or rounds the same way). By NumPy for a caller whose
+    work runs without the Numba kernels (``numba_work=False``) up to
+    :data:`NUMPY_WORK` entries."""
+    if not numba_work and X.size <= NUMPY_WORK:
         return np.ascontiguousarray((X / row_units(X)[:, None]).T)
     return _unit_rows_transposed_call(X.size, X)
 
