@@ -86,7 +86,12 @@ class Arrangement:
         Gates in total: those sampled (including those with the all-zero mask, which
         is dropped) and the zero gate of the linear group where it was added (so one
         more than the estimators' ``n_gates_`` with ``linear_group=True``).
+    feature_names_in_ : ndarray of shape (d,) or None
+        The column names of the data frame :func:`sample_arrangement` was given
+        (strings), or None: :meth:`apply` refuses a frame whose columns differ.
     """
+
+    feature_names_in_ = None
 
     def __init__(self, words, n, gates=None, counts=None, n_gates=None):
         given = np.asarray(words)
@@ -177,6 +182,14 @@ class Arrangement:
                 "this arrangement was built from masks, not gates: it cannot be "
                 "applied to new data"
             )
+        names = self.feature_names_in_
+        columns = getattr(X_new, "columns", None)
+        if names is not None and columns is not None and list(columns) != list(names):
+            # (reordered columns gave other masks, silently; tester FA)
+            raise ValueError(
+                "X_new's columns must be those the gates were sampled on, in the same "
+                f"order: sampled on {list(names)}, got {list(columns)}"
+            )
         X_new = check_X(X_new, "X_new")
         if X_new.shape[1] != self.gates.shape[1]:
             raise ValueError(
@@ -243,6 +256,7 @@ def sample_arrangement(
     MemoryError
         When the gates and masks do not fit in the available memory.
     """
+    names = _string_columns(X)
     X = check_X(X)
     n_gates = check_int(n_gates, "n_gates", 1)
     linear_group = check_bool(linear_group, "linear_group")
@@ -284,13 +298,24 @@ def sample_arrangement(
         # that mask first: a sampled gate's half-space turned the linear neuron off
         # on new rows beyond it (tester CV)
         gates[ids[-1]] = 0.0
-    return Arrangement(
+    arr = Arrangement(
         words[rows],
         n,
         gates=gates,
         counts=np.bincount(ids, minlength=len(first)),
         n_gates=n_gates,
     )
+    arr.feature_names_in_ = names
+    return arr
+
+
+def _string_columns(X):
+    """A data frame's column names when all are strings (scikit-learn's
+    ``feature_names_in_`` rule), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not all(isinstance(c, str) for c in columns):
+        return None
+    return np.asarray(list(columns), dtype=object)
 
 
 def _gates_numpy(root, XT, n_gates):
