@@ -200,6 +200,25 @@ def test_logistic_labels_map_in_sorted_order_and_probability():
     assert np.mean((F > 0.5) == (y == 7)) > 0.8
 
 
+def test_multinomial_warns_of_labels_that_look_like_row_identifiers():
+    """A row-name column taken as the label (189 classes for 189 rows) ran a 1069 s
+    multinomial solve with no word (tester FA). More classes than half the rows (of
+    20 or more) are warned about; 7 classes on 60 rows, or 19 rows of their own
+    classes, are not."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    arr = fixntk.sample_arrangement(X, 10, seed=0)
+    with pytest.warns(UserWarning, match="y has 60 classes for 60 rows .60 of them"):
+        fixntk.lambda_max(X, np.arange(60), arr, loss="multinomial")
+    with pytest.warns(UserWarning, match="y has 31 classes for 60 rows .2 of them"):
+        fixntk.lambda_max(X, np.r_[np.arange(29).repeat(2), 29, 30], arr,
+                          loss="multinomial")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixntk.lambda_max(X, np.arange(60) % 7, arr, loss="multinomial")
+        fixntk.lambda_max(X[:19], np.arange(19), arr.masks[:19], loss="multinomial")
+
+
 def test_multinomial_one_hot_equals_labels():
     rng, X, arr, t = _problem(seed=6)
     y = np.digitize(t, [-1.0, 0.5, 1.5])

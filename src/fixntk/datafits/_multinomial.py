@@ -3,10 +3,28 @@
 import numpy as np
 from scipy.special import entr
 
+from .._validation import user_stacklevel
+from .._validation import warn as _warn
 from ._base import Datafit, Targets, log1m, newton_intercept, xlogy_safe
 from ._logistic import _labels
 
 __all__ = ["Multinomial"]
+
+# labels of more classes than half the rows (of at least this many) are warned about
+_ID_ROWS = 20
+
+
+def _warn_identifier_labels(c, n, sizes):
+    """Warn that y's c classes on n rows look like row identifiers or a continuous
+    target: 189 classes for 189 rows (a row-name column taken as the label) ran a
+    1069 s multinomial solve with no word (7 classes: 1 s; tester FA)."""
+    _warn(
+        f"y has {c} classes for {n} rows ({int(np.sum(sizes == 1))} of them a single "
+        "row): is y a row identifier or a continuous target? The multinomial loss "
+        f"fits c = {c} outputs per neuron, and its time grows steeply with c.",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 # Row-wise softmax helpers in plain NumPy: scipy.special's (array API dispatch) cost
@@ -103,6 +121,8 @@ class Multinomial(Datafit):
                 "the multinomial loss needs at least 2 classes in y; got "
                 f"{classes.size}"
             )
+        if n >= _ID_ROWS and classes.size > n // 2:
+            _warn_identifier_labels(classes.size, n, np.bincount(enc.ravel()))
         Y = np.zeros((n, classes.size))
         Y[np.arange(n), enc.ravel()] = 1.0
         return Targets(Y, False, classes)
