@@ -249,6 +249,19 @@ def test_path_decreasing_grid_and_certified(small_problem):
     )
 
 
+def test_path_stopped_early_names_solve_path(small_problem):
+    """A path whose solve ran out of max_iter said "fixntk.solve stopped" (tester
+    FA); it names solve_path, and solve itself as before."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, arr = small_problem
+    lam = 1e-3 * fixntk.lambda_max(X, y, arr)
+    with pytest.warns(ConvergenceWarning, match=r"^fixntk\.solve_path stopped"):
+        fixntk.solve_path(X, y, arr, lams=[lam], max_iter=2)
+    with pytest.warns(ConvergenceWarning, match=r"^fixntk\.solve stopped"):
+        fixntk.solve(X, y, arr, lam, max_iter=2)
+
+
 def test_path_warns_when_it_reorders_the_grid_given(small_problem):
     """A grid not in decreasing order is solved from the largest lam down, and the
     results follow that order: said in a warning (a user zipping their own grid with

@@ -711,8 +711,10 @@ def _check_solver_memory(prob):
 
 def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
     """Solve a validated program from W0 (p, d, c, scaled space); a SolveResult in the
-    user's units. On one BLAS thread throughout: the products around the compiled
-    solver (certificates, the proximal Newton loop) then round the same way whatever
+    user's units; a ConvergenceWarning where it stops early, unless ``warn`` is False
+    (a str: the function it names, "fixntk.solve" for True). On one BLAS thread
+    throughout: the products around the compiled solver (certificates, the proximal
+    Newton loop) then round the same way whatever
     the thread count. Solves run at once in several Python threads give the same
     bits for the squared loss; for the other losses they were measured to differ
     from sequential ones by round-off (5e-15 in the coefficients, the same
@@ -847,7 +849,8 @@ def _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn):
             ),
         }[stop]
         _warn(
-            f"fixntk.solve stopped before the certificate: relative duality gap "
+            f"{warn if isinstance(warn, str) else 'fixntk.solve'} stopped before the "
+            f"certificate: relative duality gap "
             f"{res.relative_gap:.3e} > tol = {tol:.1e} after {res.n_iter} epochs "
             f"(lam = {lam:.4g}, loss = {prob.datafit.name!r}). {advice}",
             ConvergenceWarning,
@@ -1955,6 +1958,7 @@ def solve_path(
                 tol,
                 max_iter,
                 bool(verbose and verbose >= 2),
+                warn="fixntk.solve_path",
             )
             previous, W = W, prob.check_coef(res.coef)
             results.append(res if merged is None else merged.expand(res))
