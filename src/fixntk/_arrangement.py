@@ -376,9 +376,15 @@ def _check_gates_match(arr, X):
     masks, and a network with those gates on this X is another model."""
     n = arr.n
     rows = np.unique(np.linspace(0, n - 1, min(n, _CHECKED_ROWS)).astype(np.int64))
+    warn_gates_mismatch(arr.gates, X[rows], mask_rows(arr, rows))
+
+
+def mask_rows(arr, rows):
+    """The masks (len(rows), p) of an Arrangement on the given rows, from its packed
+    words (``arr.masks`` unpacks all n rows)."""
+    rows = np.asarray(rows, np.int64)
     words = arr.words[:, rows // 64]
-    stored = ((words >> (rows % 64).astype(np.uint64)) & np.uint64(1)).T.astype(bool)
-    warn_gates_mismatch(arr.gates, X[rows], stored)
+    return ((words >> (rows % 64).astype(np.uint64)) & np.uint64(1)).T.astype(bool)
 
 
 def warn_gates_mismatch(gates, X_rows, stored):

@@ -14,6 +14,7 @@ from .._arrangement import (
     GATE_STREAM,
     Arrangement,
     all_zero_masks,
+    mask_rows,
     warn_gates_mismatch,
     warn_other_columns,
 )
@@ -280,9 +281,10 @@ def _masks_not_gates(arr, X):
     m = min(arr.n, _CHECKED_ROWS)
     if arr.gates is None or m == 0:
         return False
-    stored = arr.masks[:m]
-    if dask.is_dask_collection(stored):
-        (stored,) = _chunks.compute(stored)
+    if isinstance(arr, Arrangement):
+        stored = mask_rows(arr, np.arange(m))  # (not all n rows unpacked)
+    else:
+        (stored,) = _chunks.compute(arr.masks[:m])
     return warn_gates_mismatch(arr.gates, _first_rows(X, m), np.asarray(stored))
 
 
