@@ -714,11 +714,11 @@ def _solve_problem(prob, lam, W0, tol, max_iter, verbose, warn=True):
     user's units; a ConvergenceWarning where it stops early, unless ``warn`` is False
     (a str: the function it names, "fixntk.solve" for True). On one BLAS thread
     throughout: the products around the compiled solver (certificates, the proximal
-    Newton loop) then round the same way whatever
-    the thread count. Solves run at once in several Python threads give the same
-    bits for the squared loss; for the other losses they were measured to differ
-    from sequential ones by round-off (5e-15 in the coefficients, the same
-    objective, gap and iteration counts), not yet traced."""
+    Newton loop) then round the same way whatever the thread count. Solves run at
+    once in several Python threads give the same bits for the squared loss; for the
+    other losses they were measured to differ from sequential ones by round-off
+    (5e-15 in the coefficients, the same objective, gap and iteration counts), not
+    yet traced."""
     with blas_threads(1):
         return _solve_problem_1(prob, lam, W0, tol, max_iter, verbose, warn)
 
